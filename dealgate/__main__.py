@@ -1,0 +1,5 @@
+import sys
+
+from dealgate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Team(models.Model):
+    """A group of people, usually a regional office, led by one manager."""
+
+    name = models.CharField(max_length=100, unique=True)
+    manager = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_teams",
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A person who signs in: an admin sets pipelines up, a manager runs a team,
+    a rep works deals."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        MANAGER = "manager", "Manager"
+        REP = "rep", "Rep"
+
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.REP)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in (self.Role.ADMIN, self.Role.MANAGER)
+
+    def __str__(self) -> str:
+        return self.display_name

@@ -1,0 +1,67 @@
+"""The `dealgate` command: one entry point for every task a user runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Each name is a module under dealgate.commands with a `register` function.
+COMMAND_MODULES = ["setup"]
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dealgate",
+        description="A self-hosted sales pipeline that decides, not a list that stores",
+    )
+    parser.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="treat this date or ISO instant as now (demos on historical data)",
+    )
+    parser.add_argument(
+        "--database-url", metavar="URL", help="overrides DATABASE_URL for this run"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"dealgate.commands.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def setup_django(args: argparse.Namespace) -> None:
+    if args.as_of:
+        os.environ["DEALGATE_AS_OF"] = args.as_of
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealgate.settings")
+    import django
+
+    django.setup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_django(args)
+    from dealgate.errors import DealgateError
+
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, DealgateError) as exc:
+        print(f"dealgate: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dealgate: interrupted; nothing was committed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

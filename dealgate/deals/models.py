@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    sector = models.CharField(max_length=100, blank=True)
+    year_established = models.PositiveSmallIntegerField(null=True, blank=True)
+    revenue_musd = models.DecimalField(
+        "revenue (million USD)", max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="subsidiaries",
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(models.Model):
+    """A contact at a buyer's organization."""
+
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="people",
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    series = models.CharField(max_length=100, blank=True)
+    list_price = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Deal(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    pipeline = models.ForeignKey(
+        "pipelines.Pipeline", on_delete=models.PROTECT, related_name="deals"
+    )
+    # The open stage the deal is in; for a closed deal, the stage it closed from.
+    stage = models.ForeignKey(
+        "pipelines.Stage", on_delete=models.PROTECT, related_name="deals"
+    )
+    status = models.CharField(max_length=4, choices=Status.choices, default=Status.OPEN)
+    title = models.CharField(max_length=300)
+    organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+    )
+    contact = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+    )
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    loss_reason = models.CharField(max_length=100, blank=True)
+    loss_note = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    custom = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    # When the deal entered its current stage; empty when the source did not say.
+    stage_entered_at = models.DateTimeField(null=True, blank=True)
+    expected_close_date = models.DateField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=50, blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    # Bumped on every change; a save made on an older version is a conflict.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["pipeline", "status", "stage"], name="deal_board"),
+            models.Index(fields=["owner", "status"], name="deal_owner_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pipeline", "source", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="deal_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="open", closed_at__isnull=True)
+                | (~models.Q(status="open") & models.Q(closed_at__isnull=False)),
+                name="deal_closed_at_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class StageEvent(models.Model):
+    """One row of a deal's append-only history.
+
+    `from_entered_at` is when the deal had entered the stage it leaves, so the
+    time spent there is known from this row alone: metrics never have to pair
+    rows up to find durations.
+    """
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="events")
+    from_stage = models.ForeignKey(
+        "pipelines.Stage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    to_stage = models.ForeignKey(
+        "pipelines.Stage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    from_status = models.CharField(max_length=4, blank=True)
+    to_status = models.CharField(max_length=4)
+    at = models.DateTimeField()
+    from_entered_at = models.DateTimeField(null=True, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    override_reason = models.TextField(blank=True)
+    source = models.CharField(max_length=20, default="web")
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["deal", "at"], name="event_deal_at"),
+            models.Index(fields=["to_stage", "at"], name="event_to_stage_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"deal {self.deal_id}: {self.from_stage_id} -> {self.to_stage_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("stage events are append-only; record a new one instead")
+        super().save(*args, **kwargs)
+
+
+class Activity(models.Model):
+    """Something that happened with the buyer: a call, a meeting, an email."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+        NOTE = "note", "Note"
+        TASK = "task", "Task"
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    subject = models.CharField(max_length=300)
+    # A finer label used by criteria, e.g. a meeting of kind "discovery".
+    tag = models.CharField(max_length=50, blank=True)
+    done = models.BooleanField(default=False)
+    due_at = models.DateTimeField(null=True, blank=True)
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "activities"
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}"

@@ -1,0 +1,45 @@
+"""One error family for everything a user can get wrong.
+
+Each error carries a short code, a message that names the field, line or rule,
+and an HTTP status; the API, the pages and the CLI all render it from here.
+"""
+
+from __future__ import annotations
+
+
+class DealgateError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, str]:
+        data = {"code": self.code, "message": self.message}
+        if self.field:
+            data["field"] = self.field
+        return data
+
+
+class ValidationError(DealgateError):
+    code = "invalid"
+    status = 422
+
+
+class NotFound(DealgateError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(DealgateError):
+    """The record changed since the caller read it; reload and try again."""
+
+    code = "conflict"
+    status = 409
+
+
+class PermissionDenied(DealgateError):
+    code = "forbidden"
+    status = 403

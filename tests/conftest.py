@@ -1,0 +1,114 @@
+"""Shared personas and a small pipeline, used across the suite.
+
+Personas: `olivia` owns the firm (admin), `max` manages the team, `alice` and
+`bob` are reps. Passwords are all PASSWORD.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dealgate import timesource
+
+PASSWORD = "correct horse battery staple"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def now() -> Iterator[dt.datetime]:
+    """Freeze the application's clock at NOW for the test."""
+    with timesource.frozen_at(NOW):
+        yield NOW
+
+
+def _user(django_user_model, username: str, role: str, **extra):
+    first, _, last = extra.pop("full_name", username.title()).partition(" ")
+    return django_user_model.objects.create_user(
+        username=username,
+        password=PASSWORD,
+        role=role,
+        first_name=first,
+        last_name=last,
+        **extra,
+    )
+
+
+@pytest.fixture
+def team(db):
+    from dealgate.accounts.models import Team
+
+    return Team.objects.create(name="Central")
+
+
+@pytest.fixture
+def olivia(db, django_user_model):
+    return _user(django_user_model, "olivia", "admin", full_name="Olivia Owner")
+
+
+@pytest.fixture
+def max_manager(db, django_user_model, team):
+    user = _user(
+        django_user_model, "max", "manager", full_name="Max Manager", team=team
+    )
+    team.manager = user
+    team.save()
+    return user
+
+
+@pytest.fixture
+def alice(db, django_user_model, team):
+    return _user(django_user_model, "alice", "rep", full_name="Alice Rep", team=team)
+
+
+@pytest.fixture
+def bob(db, django_user_model, team):
+    return _user(django_user_model, "bob", "rep", full_name="Bob Rep", team=team)
+
+
+@pytest.fixture
+def pipeline(db):
+    """Five open stages, each owned by the deal's owner, 5 to 15 day limits."""
+    from dealgate.pipelines.models import Pipeline, Stage
+
+    pipe = Pipeline.objects.create(
+        key="new-business",
+        name="New business",
+        calendar={
+            "timezone": "Europe/Berlin",
+            "hours": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        },
+        loss_reasons=[
+            {"key": "price", "label": "Price"},
+            {"key": "other", "label": "Other", "needs_note": True},
+        ],
+    )
+    for position, (key, name, limit) in enumerate(
+        [
+            ("inquiry", "Inquiry received", 2),
+            ("discovery", "Discovery call booked", 5),
+            ("proposal", "Proposal requested", 10),
+            ("review", "Proposal reviewed by the buyer", 10),
+            ("contract", "Contract out", 15),
+        ]
+    ):
+        Stage.objects.create(
+            pipeline=pipe,
+            key=key,
+            name=name,
+            position=position,
+            owner_kind=Stage.OwnerKind.DEAL_OWNER,
+            age_limit_days=limit,
+            probability=10 + 20 * position,
+        )
+    return pipe
