@@ -95,7 +95,8 @@ class Deal(models.Model):
     loss_note = models.TextField(blank=True)
     notes = models.TextField(blank=True)
     custom = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField()
+    # Empty only for imported deals whose source gave no date at all.
+    created_at = models.DateTimeField(null=True, blank=True)
     # When the deal entered its current stage; empty when the source did not say.
     stage_entered_at = models.DateTimeField(null=True, blank=True)
     expected_close_date = models.DateField(null=True, blank=True)
