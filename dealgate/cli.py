@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pkgutil
 import sys
 
-# Each name is a module under dealgate.commands with a `register` function.
-COMMAND_MODULES = ["setup"]
+from dealgate import commands
 
 
 class CommandError(Exception):
@@ -30,15 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"dealgate.commands.{name}")
+    # Every module under dealgate.commands adds its own subcommands.
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(subparsers)
     return parser
 
 
 def setup_django(args: argparse.Namespace) -> None:
-    if args.as_of:
-        os.environ["DEALGATE_AS_OF"] = args.as_of
+    as_of = args.as_of or getattr(args, "as_of_default", None)
+    if as_of:
+        os.environ["DEALGATE_AS_OF"] = as_of
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealgate.settings")

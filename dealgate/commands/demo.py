@@ -1,0 +1,45 @@
+"""`dealgate demo`: set up the demo on real data and serve the board."""
+
+from __future__ import annotations
+
+import argparse
+
+from dealgate.demo import loader
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="load the real demo data (idempotent) and serve the board",
+        description=(
+            "Creates the database, applies the demo pipeline, imports the Maven "
+            "CRM opportunities and serves the board with the clock set to "
+            f"{loader.AS_OF}."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--no-serve", action="store_true", help="load the data, then stop"
+    )
+    parser.set_defaults(func=run_demo, as_of_default=loader.AS_OF)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from dealgate.commands.setup import ensure_database
+
+    ensure_database(verbosity=0)
+    summary = loader.load_demo()
+    for change in summary.pipeline_changes:
+        print(f"pipeline: {change}")
+    print(summary.import_report)
+    print(f"\nDealgate demo, as of {loader.AS_OF}: http://{args.host}:{args.port}/")
+    print(f"Logins (password: {loader.PASSWORD}):")
+    for username, role, about in summary.logins:
+        print(f"  {username:<18} {role:<8} {about}")
+    if args.no_serve:
+        return 0
+    from dealgate.commands.serve import serve
+
+    serve(host=args.host, port=args.port)
+    return 0

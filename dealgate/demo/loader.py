@@ -1,0 +1,74 @@
+"""Load the demo: the demo pipeline, the real Maven CRM opportunities, logins.
+
+Every step is idempotent, so `make demo` can run any number of times without
+duplicating a deal, a user or a stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+DEMO_DIR = Path(__file__).resolve().parent
+PIPELINE_FILE = DEMO_DIR / "pipeline.toml"
+DEALS_FILE = DEMO_DIR / "data" / "maven-crm" / "sales_pipeline.csv"
+# The day after the data set's last close date: the demo's "now".
+AS_OF = "2017-12-31"
+PASSWORD = "dealgate-demo"
+
+# (username, role, what they see): the owner is ours, the others come from the
+# data set's sales teams.
+LOGINS = [
+    ("owner", "admin", "the firm's owner: every team, the admin"),
+    ("dustin.brinkmann", "manager", "manager of the Central office"),
+    ("darcel.schlecht", "rep", "the rep with the most deals"),
+]
+
+log = logging.getLogger("dealgate.demo")
+
+
+@dataclass
+class DemoSummary:
+    pipeline_changes: list[str]
+    import_report: object
+    logins: list[tuple[str, str, str]]
+
+
+def load_demo() -> DemoSummary:
+    from dealgate.core.pipeline_file import load_pipeline_file
+    from dealgate.imports.services import import_deals
+    from dealgate.pipelines.services import apply_pipeline
+
+    spec = load_pipeline_file(PIPELINE_FILE)
+    plan = apply_pipeline(spec)
+    from dealgate.pipelines.models import Pipeline
+
+    pipeline = Pipeline.objects.get(key=spec.key)
+    report = import_deals(DEALS_FILE, "maven-crm", pipeline=pipeline)
+    ensure_logins()
+    log.info("demo loaded: pipeline %s, %s", pipeline.key, report)
+    return DemoSummary(
+        pipeline_changes=[str(change) for change in plan.changes],
+        import_report=report,
+        logins=LOGINS,
+    )
+
+
+@transaction.atomic
+def ensure_logins() -> None:
+    """Give the demo logins a known password; create the owner if missing."""
+    users = get_user_model()
+    for username, role, _ in LOGINS:
+        user, _created = users.objects.get_or_create(
+            username=username, defaults={"role": role}
+        )
+        if username == "owner":
+            user.first_name, user.last_name = "Demo", "Owner"
+            user.is_staff = user.is_superuser = True
+        user.role = role
+        user.set_password(PASSWORD)
+        user.save()
