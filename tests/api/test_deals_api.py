@@ -1,0 +1,58 @@
+import datetime as dt
+
+import pytest
+
+from dealgate.deals.models import Deal, StageEvent
+from tests.conftest import PASSWORD
+
+WHEN = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def deal(pipeline, alice):
+    stage = pipeline.stages.get(key="discovery")
+    deal = Deal.objects.create(
+        pipeline=pipeline,
+        stage=stage,
+        title="Firewall refresh",
+        owner=alice,
+        value=12500,
+        created_at=WHEN,
+        stage_entered_at=WHEN,
+    )
+    StageEvent.objects.create(deal=deal, to_stage=stage, to_status="open", at=WHEN)
+    return deal
+
+
+def test_the_api_refuses_anonymous_callers(client, deal):
+    response = client.get(f"/api/v1/deals/{deal.pk}")
+    assert response.status_code == 401
+
+
+def test_a_deal_is_read_with_its_stage_and_version(client, alice, deal):
+    client.login(username="alice", password=PASSWORD)
+    body = client.get(f"/api/v1/deals/{deal.pk}").json()
+    assert body["title"] == "Firewall refresh"
+    assert body["stage"] == "discovery"
+    assert body["status"] == "open"
+    assert body["version"] == 1
+
+
+def test_a_missing_deal_is_a_404_with_a_message(client, alice, db):
+    client.login(username="alice", password=PASSWORD)
+    response = client.get("/api/v1/deals/999999")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "message": "no deal with id 999999"}
+
+
+def test_history_lists_the_stage_events(client, alice, deal):
+    client.login(username="alice", password=PASSWORD)
+    events = client.get(f"/api/v1/deals/{deal.pk}/history").json()
+    assert [(e["from_stage"], e["to_stage"], e["to_status"]) for e in events] == [
+        (None, "discovery", "open")
+    ]
+
+
+def test_the_openapi_schema_is_published(client, db):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/deals/{deal_id}" in schema["paths"]
