@@ -1,0 +1,659 @@
+"""Entry and exit criteria: labelled conditions on a deal, checked by the product.
+
+A criterion is a label a person reads ("buyer named a decision date") and a
+rule the product checks, written in CEL, the Common Expression Language
+(https://cel.dev), through the `common-expression-language` package. CEL has
+no statements, no loops without bounds and no access to Python objects: a rule
+sees only the plain values of the context below, so evaluating one is safe.
+`docs/criteria.md` is the guide for people who write rules.
+
+The context a rule sees (built by `deal_context`):
+
+    deal.title                text
+    deal.value                number, or null when the deal has no value
+    deal.currency             text, "EUR"
+    deal.status               "open", "won" or "lost"
+    deal.stage                the current stage's key
+    deal.owner                the owner's username, or null
+    deal.organization         the organization's name, or null
+    deal.contact              the contact person's name, or null
+    deal.product              the product's name, or null
+    deal.expected_close_date  date, or null
+    deal.created_at           timestamp, or null
+    deal.stage_entered_at     timestamp, or null
+    deal.custom               map of custom fields; every field the pipeline
+                              defines is present, null when unset
+    activities                list of maps: kind, tag, done, at (timestamp)
+    checklist                 map of checklist item key to true/false
+    now                       timestamp: the application's clock
+    today                     date: today in the pipeline's calendar
+
+A date is the timestamp of 00:00 UTC on that day, so dates compare exactly
+with dates. Helper functions: `days(n)` is a duration of n days, `date("2026-07-15")`
+is a date, `held(kind)` and `held(kind, tag)` are true when the deal has a done
+activity of that kind (and tag).
+
+Compiling a rule checks more than CEL's grammar: the functions it calls, the
+names it starts from and the deal fields it reads must exist, so a typo is
+refused when the pipeline is validated rather than at a move. Compiled rules
+are cached by their text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Literal
+
+import cel
+
+__all__ = [
+    "CompiledRule",
+    "CriteriaSet",
+    "Criterion",
+    "CriterionResult",
+    "Evaluation",
+    "RuleError",
+    "check_rule",
+    "compile_rule",
+    "deal_context",
+    "describe",
+    "evaluate",
+    "refusal_message",
+]
+
+# A criterion is one condition a person can read at a glance; a longer rule is
+# a sign it should be split, and the cap bounds the work a pipeline file can
+# ask of the compiler.
+MAX_RULE_LENGTH = 2000
+
+ROOT_NAMES = frozenset({"deal", "activities", "checklist", "now", "today"})
+DEAL_FIELDS = frozenset(
+    {
+        "title",
+        "value",
+        "currency",
+        "status",
+        "stage",
+        "owner",
+        "organization",
+        "contact",
+        "product",
+        "expected_close_date",
+        "created_at",
+        "stage_entered_at",
+        "custom",
+    }
+)
+ACTIVITY_FIELDS = ("kind", "tag", "done", "at")
+HELPER_FUNCTIONS = frozenset({"days", "date", "held"})
+# The functions of CEL's standard library that the package implements; names
+# it parses but cannot run (`lowerAscii`, `math.greatest` ...) are refused.
+STANDARD_FUNCTIONS = frozenset(
+    {
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "timestamp",
+        "duration",
+        "dyn",
+        "type",
+        "getFullYear",
+        "getMonth",
+        "getDayOfMonth",
+        "getDate",
+        "getDayOfWeek",
+        "getDayOfYear",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
+    }
+)
+KNOWN_FUNCTIONS = STANDARD_FUNCTIONS | HELPER_FUNCTIONS
+# CEL lets `type(x) == map` name a type as if it were a variable.
+TYPE_NAMES = frozenset(
+    {"int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type"}
+)
+
+_PARSE_ERROR = re.compile(r"<input>:(\d+):(\d+): (.*)")
+_EXPECTING = re.compile(r" expecting (\{.*?\}|\S+)$")
+_UNDEFINED = re.compile(r"Undefined variable or function: '([^']*)'")
+_FUNCTION_FAILED = re.compile(
+    r"Function '([^']*)' error: .*?failed: \w+: (.*?)\. Check"
+)
+_DATE_LITERAL = re.compile(
+    r"""(?<![\w.])date\s*\(\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*\)"""
+)
+# String literals and comments, in the order CEL's lexer would meet them; raw
+# strings take no escapes.
+_LITERAL = re.compile(
+    r"""
+    (?:[rR][bB]?|[bB][rR])(?:\"\"\".*?\"\"\"|'''.*?'''|"[^"\n]*"|'[^'\n]*')
+    | [bB]?(?:\"\"\".*?\"\"\"|'''.*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')
+    | //[^\n]*
+    """,
+    re.DOTALL | re.VERBOSE,
+)
+_BOUND_NAME = re.compile(
+    r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,"
+)
+_DEAL_FIELD = re.compile(r"(?<![\w.])deal\s*\.\s*([A-Za-z_]\w*)")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled.
+
+    `reason` says why in plain words; `line` and `column` (1-based, within the
+    rule's own text) point at the problem when it is known. A pipeline file
+    validator adds the rule's first line in the file to `line - 1`.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        rule: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.rule = rule
+        self.line = line
+        self.column = column
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if self.column is None:
+            return self.reason
+        if self.line is None or (self.line == 1 and "\n" not in self.rule):
+            return f"column {self.column}: {self.reason}"
+        return f"line {self.line}, column {self.column}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One condition: the words people read and the rule the product checks."""
+
+    label: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class CriteriaSet:
+    """Criteria combined with `all` (every one must hold) or `any` (one is
+    enough). An empty set holds in either mode: a stage without criteria does
+    not block a move."""
+
+    mode: Literal["all", "any"] = "all"
+    items: Sequence[Criterion] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("all", "any"):
+            raise ValueError(f"mode must be 'all' or 'any', not {self.mode!r}")
+        object.__setattr__(self, "items", tuple(self.items))
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule ready to run; `names` are the context roots it reads."""
+
+    rule: str
+    program: cel.Program = field(repr=False, compare=False)
+    names: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """Whether one criterion holds. `error` is set when the rule could not be
+    checked (it then counts as unmet)."""
+
+    label: str
+    rule: str
+    met: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every criterion of a set, met or not; `passed` follows the set's mode."""
+
+    mode: Literal["all", "any"]
+    results: tuple[CriterionResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        if not self.results:
+            return True
+        met = (result.met for result in self.results)
+        return all(met) if self.mode == "all" else any(met)
+
+    @property
+    def unmet_labels(self) -> list[str]:
+        return [result.label for result in self.results if not result.met]
+
+
+@lru_cache(maxsize=2048)
+def compile_rule(rule: str) -> CompiledRule:
+    """Compile `rule`, or raise `RuleError` saying why and where.
+
+    The result is cached by the exact rule text, so the same text returns the
+    same object; rules that fail are not cached.
+    """
+    if not rule.strip():
+        raise RuleError("the rule is empty", rule)
+    if len(rule) > MAX_RULE_LENGTH:
+        raise RuleError(
+            f"the rule is {len(rule)} characters long; the limit is "
+            f"{MAX_RULE_LENGTH} (split it into several criteria)",
+            rule,
+        )
+    try:
+        program = cel.compile(rule)
+    except ValueError as error:
+        raise _parse_error(str(error), rule) from None
+
+    references = program.references()
+    _check_functions(rule, references["functions"])
+    _check_dates(rule)
+    names = _check_names(rule, references["variables"])
+    return CompiledRule(rule=rule, program=program, names=names)
+
+
+def check_rule(rule: str) -> str | None:
+    """None when `rule` compiles, else the reason with its position."""
+    try:
+        compile_rule(rule)
+    except RuleError as error:
+        return str(error)
+    return None
+
+
+def evaluate(criteria: CriteriaSet, context: Mapping[str, Any]) -> Evaluation:
+    """Check every criterion of `criteria` against `context`.
+
+    Never raises for a bad rule or an odd deal: a rule that does not compile,
+    fails while running (a missing field, a null compared with a number) or
+    gives something other than true or false counts as unmet, with the reason
+    in `error`. `context` is what `deal_context` returns.
+    """
+    compiled: list[CompiledRule | RuleError] = []
+    for criterion in criteria.items:
+        try:
+            compiled.append(compile_rule(criterion.rule))
+        except RuleError as error:
+            compiled.append(error)
+
+    activation = _activation(compiled, context)
+    results = tuple(
+        _result(criterion, program, activation)
+        for criterion, program in zip(criteria.items, compiled, strict=True)
+    )
+    return Evaluation(mode=criteria.mode, results=results)
+
+
+def describe(evaluation: Evaluation) -> list[str]:
+    """One checklist line per criterion: "✓ Budget confirmed", "✗ ..."."""
+    lines = []
+    for result in evaluation.results:
+        label = result.label[:1].upper() + result.label[1:]
+        line = f"{'✓' if result.met else '✗'} {label}"
+        if result.error:
+            line += f" (could not be checked: {result.error})"
+        lines.append(line)
+    return lines
+
+
+def refusal_message(evaluation: Evaluation, stage: str, kind: str = "exit") -> str:
+    """Why a move is refused, naming the unmet criteria of `stage`; `kind` is
+    "exit" or "entry". Meant for an evaluation that did not pass."""
+    unmet = "; ".join(evaluation.unmet_labels)
+    count = len(evaluation.unmet_labels)
+    if evaluation.mode == "any":
+        return (
+            f"Refused: none of the {count} {kind} criteria of '{stage}' is met "
+            f"(one is enough): {unmet}"
+        )
+    noun, verb = ("criterion", "is") if count == 1 else ("criteria", "are")
+    return f"Refused: {count} {kind} {noun} of '{stage}' {verb} unmet: {unmet}"
+
+
+def deal_context(
+    *,
+    title: str,
+    value: Decimal | float | None,
+    currency: str,
+    status: str,
+    stage: str,
+    owner: str | None,
+    organization: str | None,
+    expected_close_date: dt.date | None,
+    created_at: dt.datetime | None,
+    stage_entered_at: dt.datetime | None,
+    now: dt.datetime,
+    timezone: dt.tzinfo = dt.UTC,
+    contact: str | None = None,
+    product: str | None = None,
+    custom: Mapping[str, Any] | None = None,
+    custom_fields: Mapping[str, str] | None = None,
+    activities: Iterable[Mapping[str, Any]] = (),
+    checklist: Mapping[str, bool] | None = None,
+) -> dict[str, Any]:
+    """The values rules see, in the shape the module docstring describes.
+
+    Timestamps must be timezone-aware. `custom` holds the deal's custom values
+    and `custom_fields` the pipeline's fields, key to type ("text", "number",
+    "date", "bool", "choice"): a field missing from `custom` is null, so a rule
+    can test an unset field with `!= null`, a date field stored as ISO text
+    ("2026-07-15") becomes a date and a number field a decimal number.
+    `activities` are mappings with at least kind, tag, done and at; other keys
+    are dropped. `timezone` is the pipeline calendar's, and decides which day
+    `today` is.
+    """
+    return {
+        "deal": {
+            "title": title,
+            "value": None if value is None else float(value),
+            "currency": currency,
+            "status": status,
+            "stage": stage,
+            "owner": owner,
+            "organization": organization,
+            "contact": contact,
+            "product": product,
+            "expected_close_date": _plain(expected_close_date),
+            "created_at": _plain(created_at),
+            "stage_entered_at": _plain(stage_entered_at),
+            "custom": _plain(_custom_values(custom or {}, custom_fields or {})),
+        },
+        "activities": [
+            {key: _plain(activity[key]) for key in ACTIVITY_FIELDS}
+            for activity in activities
+        ],
+        "checklist": {key: bool(done) for key, done in (checklist or {}).items()},
+        "now": _plain(now),
+        "today": _plain(now.astimezone(timezone).date()),
+    }
+
+
+def _custom_values(
+    values: Mapping[str, Any], types: Mapping[str, str]
+) -> dict[str, Any]:
+    """Every field of `types` (key to type), null when unset, typed for rules."""
+    fields: dict[str, Any] = dict.fromkeys(types)
+    fields.update(values)
+    for key, kind in types.items():
+        stored = fields[key]
+        if kind == "date" and isinstance(stored, str):
+            fields[key] = _iso_date(stored)
+        # One kind of number, like deal.value: CEL refuses arithmetic that
+        # mixes whole and decimal numbers, and authors should not have to know
+        # which one a field happens to hold.
+        elif kind == "number" and type(stored) in (int, Decimal):
+            fields[key] = float(stored)
+    return fields
+
+
+def _iso_date(text: str) -> dt.date | str:
+    # A stored value that is not a date stays text: the rules that compare it
+    # with a date then fail with a reason, and the move is not broken.
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def _plain(value: Any) -> Any:
+    """`value` as something CEL reads: dates become midnight-UTC timestamps,
+    decimals become numbers; anything that is not plain data is refused."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"timestamp {value.isoformat()} has no time zone")
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    raise TypeError(f"rules cannot read a {type(value).__name__}")
+
+
+def _parse_error(message: str, rule: str) -> RuleError:
+    found = _PARSE_ERROR.search(message)
+    if found is None:
+        return RuleError(message, rule)
+    line, column, reason = found.groups()
+    return RuleError(_plain_reason(reason), rule, line=int(line), column=int(column))
+
+
+def _plain_reason(reason: str) -> str:
+    """The parser's reason with grammar jargon turned into words."""
+    reason = _EXPECTING.sub("", reason.removeprefix("Syntax error: "))
+    if reason == "mismatched input '<EOF>'":
+        return "the rule ends too early"
+    unexpected = re.fullmatch(
+        r"(?:mismatched|extraneous) input '(.*)'|no viable alternative at input '(.*)'",
+        reason,
+    )
+    if unexpected:
+        token = unexpected.group(1) or unexpected.group(2)
+        hint = {"and": " (write &&)", "or": " (write ||)", "not": " (write !)"}
+        return f"unexpected '{token}'{hint.get(token, '')}"
+    unreadable = re.fullmatch(r"token recognition error at: '(.*)'", reason, re.S)
+    if unreadable:
+        text = unreadable.group(1)
+        if text[:1] in "\"'":
+            return f"unclosed quote at {text.strip()!r}"
+        if text.strip() in ("=", "=!"):
+            return f"cannot read '{text.strip()}' (compare with ==, or !=)"
+        return f"cannot read '{text.strip()}'"
+    if "`_?_:_`" in reason:
+        return "a condition needs both parts: test ? this : that"
+    return reason
+
+
+def _check_functions(rule: str, functions: Iterable[str]) -> None:
+    for name in functions:
+        # Operators come back as `_&&_`, `!_` or `@in`: symbols, or an `@`
+        # that no rule can write.
+        if name.startswith("@") or not re.search(r"[A-Za-z0-9]", name):
+            continue
+        if name not in KNOWN_FUNCTIONS:
+            line, column = _position(rule, rf"\b{re.escape(name)}\s*\(")
+            raise RuleError(
+                f"unknown function '{name}'", rule, line=line, column=column
+            )
+
+
+def _check_dates(rule: str) -> None:
+    # A date written in the rule is checked now: the package reports a helper's
+    # failure on stderr at every evaluation, and a typo should stop `validate`.
+    code = _without_literals(rule)
+    for found in _DATE_LITERAL.finditer(rule):
+        if code[found.start()] != "d":
+            continue  # the call is quoted inside a string, not code
+        text = found.group(1) if found.group(1) is not None else found.group(2)
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            line, column = _line_column(rule, found.start())
+            raise RuleError(
+                f'date() takes text like "2026-07-15", not {text!r}',
+                rule,
+                line=line,
+                column=column,
+            ) from None
+
+
+def _check_names(rule: str, variables: Iterable[str]) -> frozenset[str]:
+    """The context roots `rule` reads; refuses unknown names and deal fields.
+
+    CEL reports the variables a macro binds (the `a` of `activities.exists(a,
+    ...)`) among the names; they are found in the text instead. A name this
+    misses is caught when the rule runs, never refused wrongly.
+    """
+    code = _without_literals(rule)
+    bound = set(_BOUND_NAME.findall(code))
+    names = set(variables) - bound - TYPE_NAMES
+    unknown = sorted(names - ROOT_NAMES)
+    if unknown:
+        line, column = _position(rule, rf"(?<![\w.]){re.escape(unknown[0])}\b")
+        roots = ", ".join(sorted(ROOT_NAMES))
+        raise RuleError(
+            f"unknown name '{unknown[0]}' (a rule starts from {roots})",
+            rule,
+            line=line,
+            column=column,
+        )
+
+    if "deal" not in bound:
+        for found in _DEAL_FIELD.finditer(code):
+            name = found.group(1)
+            if name not in DEAL_FIELDS:
+                line, column = _line_column(rule, found.start(1))
+                hint = (
+                    f"write {name}, not deal.{name}"
+                    if name in ROOT_NAMES
+                    else "custom fields are read as deal.custom.NAME"
+                )
+                raise RuleError(
+                    f"a deal has no field '{name}' ({hint})",
+                    rule,
+                    line=line,
+                    column=column,
+                )
+    return frozenset(names)
+
+
+def _without_literals(rule: str) -> str:
+    """`rule` with strings and comments blanked out, positions kept, so names
+    quoted in text are not taken for code."""
+    return _LITERAL.sub(lambda found: re.sub(r"[^\n]", " ", found.group()), rule)
+
+
+def _position(rule: str, pattern: str) -> tuple[int | None, int | None]:
+    found = re.search(pattern, _without_literals(rule))
+    return _line_column(rule, found.start()) if found else (None, None)
+
+
+def _line_column(rule: str, offset: int) -> tuple[int, int]:
+    line = rule.count("\n", 0, offset) + 1
+    return line, offset - (rule.rfind("\n", 0, offset) + 1) + 1
+
+
+def _activation(
+    compiled: Iterable[CompiledRule | RuleError], context: Mapping[str, Any]
+) -> cel.Context:
+    """One CEL context shared by the rules of a set.
+
+    Only the roots some rule reads are handed over: the package copies every
+    value into its own form, about a microsecond per map entry, and the
+    activity list is most of a deal's context.
+    """
+    needed: set[str] = set()
+    for program in compiled:
+        if isinstance(program, CompiledRule):
+            needed |= program.names
+    variables = {name: context[name] for name in needed if name in context}
+    return cel.Context(variables, _helpers(context.get("activities", ())))
+
+
+def _helpers(
+    activities: Iterable[Mapping[str, Any]],
+) -> dict[str, Callable[..., Any]]:
+    # `held` reads the Python list directly, so a rule using it costs no copy
+    # of the activities.
+    def held(kind: str, tag: str | None = None) -> bool:
+        if not isinstance(kind, str) or not isinstance(tag, str | None):
+            raise TypeError("held() takes an activity kind and an optional tag")
+        return any(
+            activity["done"]
+            and activity["kind"] == kind
+            and (tag is None or activity["tag"] == tag)
+            for activity in activities
+        )
+
+    return {"held": held, "days": _days, "date": _date}
+
+
+def _days(count: int | float) -> dt.timedelta:
+    if isinstance(count, bool) or not isinstance(count, int | float):
+        raise TypeError("days() takes a number")
+    return dt.timedelta(days=count)
+
+
+def _date(text: str) -> dt.datetime:
+    try:
+        day = dt.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f'date() takes text like "2026-07-15", not {text!r}') from None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _result(
+    criterion: Criterion,
+    program: CompiledRule | RuleError,
+    activation: cel.Context,
+) -> CriterionResult:
+    def unmet(error: str) -> CriterionResult:
+        return CriterionResult(criterion.label, criterion.rule, met=False, error=error)
+
+    if isinstance(program, RuleError):
+        return unmet(f"the rule does not compile: {program}")
+    try:
+        value = program.program.execute(activation)
+    # The package raises the built-in exception types for a rule's faults, and
+    # a move must never fail because of one rule.
+    except Exception as error:
+        return unmet(_runtime_reason(error))
+    if not isinstance(value, bool):
+        return unmet(f"the rule gave {value!r}, not true or false")
+    return CriterionResult(criterion.label, criterion.rule, met=value)
+
+
+def _runtime_reason(error: Exception) -> str:
+    message = str(error)
+    if isinstance(error, KeyError):
+        return f"no field {error.args[0]!r}" if error.args else "no such field"
+    if isinstance(error, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(error, TypeError) and message.startswith("No such overload"):
+        return (
+            "these values cannot be used together (is a field null? compare "
+            "numbers with numbers and dates with dates)"
+        )
+    failed = _FUNCTION_FAILED.search(message)
+    if failed:
+        return failed.group(2)
+    undefined = _UNDEFINED.search(message)
+    if undefined:
+        return f"'{undefined.group(1)}' is unknown or was given the wrong kind of value"
+    if message.startswith("Unsupported operation: "):
+        operation = message.removeprefix("Unsupported operation: ").split(". ")[0]
+        return f"cannot compute {operation}{_operation_hint(operation)}"
+    return message.splitlines()[0] if message else type(error).__name__
+
+
+def _operation_hint(operation: str) -> str:
+    kinds = set(re.findall(r"[a-z_]+", operation))
+    if "null" in kinds:
+        return " (is a field null?)"
+    if {"int", "float"} <= kinds or {"int", "double"} <= kinds:
+        return " (next to a decimal number, write 2.0 rather than 2)"
+    return ""
