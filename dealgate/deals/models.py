@@ -89,8 +89,19 @@ class Deal(models.Model):
         on_delete=models.SET_NULL,
         related_name="deals",
     )
+    # Who must move the deal out of its stage: the stage's owner, resolved to one
+    # person when the deal entered the stage.
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responsible_for",
+    )
     value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, default="USD")
+    # Checklist items the stage criteria read: item key -> ticked.
+    checklist = models.JSONField(default=dict, blank=True, db_default={})
     loss_reason = models.CharField(max_length=100, blank=True)
     loss_note = models.TextField(blank=True)
     notes = models.TextField(blank=True)
@@ -163,6 +174,15 @@ class StageEvent(models.Model):
         related_name="+",
     )
     override_reason = models.TextField(blank=True)
+    # Who became responsible for the deal with this move.
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    loss_reason = models.CharField(max_length=100, blank=True, db_default="")
     source = models.CharField(max_length=20, default="web")
 
     class Meta:

@@ -1,0 +1,396 @@
+"""Operations that change a deal. Every door (board, deal page, API, CLI, live
+imports) calls these, so the rules hold the same way everywhere.
+
+Verbs keep fixed meanings: `move_deal` and `update_deal` validate, then change
+and record; `check_move` only tells what a move would need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import F
+
+from dealgate import timesource
+from dealgate.accounts.models import User
+from dealgate.core import criteria as crit
+from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from dealgate.pipelines.models import Pipeline, Stage
+
+from .models import Activity, Deal, StageEvent
+
+log = logging.getLogger("dealgate.deals")
+
+WON = "won"
+LOST = "lost"
+
+
+class MoveRefused(ValidationError):
+    """The gates of a move are not met; `unmet` lists them in words."""
+
+    code = "move_refused"
+
+    def __init__(self, message: str, unmet: list[str]) -> None:
+        super().__init__(message)
+        self.unmet = unmet
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "unmet": self.unmet}
+
+
+@dataclass
+class MoveCheck:
+    """What a move needs: the criteria it evaluated, in words, and whether they
+    hold. `problems` are refusals that no override lifts (a missing reason)."""
+
+    kind: str
+    # (stage name or "won", "exit" / "entry" / "won", the evaluation)
+    evaluations: list[tuple[str, str, crit.Evaluation]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def unmet(self) -> list[str]:
+        return [
+            crit.refusal_message(evaluation, title, kind).removeprefix("Refused: ")
+            for title, kind, evaluation in self.evaluations
+            if not evaluation.passed
+        ]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.problems and not self.unmet
+
+
+def criteria_set(data: Any) -> crit.CriteriaSet:
+    """Read criteria as stored on a stage or pipeline: a list of {label, rule},
+    or {"mode": "all"|"any", "items": [...]}."""
+    if isinstance(data, dict):
+        mode, items = data.get("mode", "all"), data.get("items", [])
+    else:
+        mode, items = "all", data or []
+    return crit.CriteriaSet(
+        mode=mode, items=[crit.Criterion(i["label"], i["rule"]) for i in items]
+    )
+
+
+def context_for(deal: Deal, now: dt.datetime) -> dict[str, Any]:
+    """The values criteria read for `deal` (one query for its activities)."""
+    pipeline = deal.pipeline
+    zone = ZoneInfo(pipeline.calendar.get("timezone", "UTC"))
+    activities = Activity.objects.filter(deal=deal).values("kind", "tag", "done", "at")
+    return crit.deal_context(
+        title=deal.title,
+        value=deal.value,
+        currency=deal.currency,
+        status=deal.status,
+        stage=deal.stage.key,
+        owner=deal.owner.username if deal.owner else None,
+        organization=deal.organization.name if deal.organization else None,
+        contact=deal.contact.name if deal.contact else None,
+        product=deal.product.name if deal.product else None,
+        expected_close_date=deal.expected_close_date,
+        created_at=deal.created_at,
+        stage_entered_at=deal.stage_entered_at,
+        now=now,
+        timezone=zone,
+        custom=deal.custom,
+        custom_fields={f["key"]: f.get("type", "text") for f in pipeline.custom_fields},
+        activities=list(activities),
+        checklist=deal.checklist,
+    )
+
+
+def _loss_reasons(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
+    return {reason["key"]: reason for reason in pipeline.loss_reasons}
+
+
+def check_move(
+    deal: Deal,
+    to: str,
+    *,
+    now: dt.datetime,
+    loss_reason: str = "",
+    loss_note: str = "",
+    stages: list[Stage] | None = None,
+) -> MoveCheck:
+    """Evaluate the gates for moving `deal` to stage key `to`, or "won"/"lost".
+
+    Forward moves need the current stage's exit criteria, those of every stage
+    jumped over (unless the pipeline allows skipping) and the target's entry
+    criteria. Backward moves and reopening need nothing. Won needs the
+    pipeline's won criteria; lost needs a listed reason, and a note when the
+    reason asks for one.
+    """
+    pipeline = deal.pipeline
+    stages = stages or list(pipeline.stages.order_by("position"))
+    by_key = {stage.key: stage for stage in stages}
+    check = MoveCheck(kind="")
+    context = None
+
+    def evaluate(title: str, kind: str, data: Any) -> None:
+        nonlocal context
+        wanted = criteria_set(data)
+        if not wanted.items:
+            return
+        if context is None:
+            context = context_for(deal, now)
+        check.evaluations.append((title, kind, crit.evaluate(wanted, context)))
+
+    if to == LOST:
+        check.kind = "lost"
+        reasons = _loss_reasons(pipeline)
+        if not loss_reason:
+            check.problems.append("a lost deal needs a loss reason")
+        elif loss_reason not in reasons:
+            listed = ", ".join(sorted(reasons)) or "none"
+            check.problems.append(
+                f"loss reason {loss_reason!r} is not in this pipeline's list ({listed})"
+            )
+        elif reasons[loss_reason].get("needs_note") and not loss_note.strip():
+            check.problems.append(
+                f"loss reason {loss_reason!r} needs a note saying what happened"
+            )
+        if deal.status == Deal.Status.LOST:
+            check.problems.append("the deal is already lost")
+        return check
+    if to == WON:
+        check.kind = "won"
+        if deal.status == Deal.Status.WON:
+            check.problems.append("the deal is already won")
+        evaluate(pipeline.name, "won", pipeline.won_criteria)
+        return check
+
+    target = by_key.get(to)
+    if target is None:
+        raise ValidationError(
+            f"pipeline {pipeline.key!r} has no stage {to!r}", field="to"
+        )
+    if deal.status != Deal.Status.OPEN:
+        check.kind = "reopen"
+        return check
+    current = deal.stage
+    if target.position == current.position:
+        check.kind = "none"
+        check.problems.append(f"the deal is already in '{current.name}'")
+        return check
+    if target.position < current.position:
+        check.kind = "backward"
+        return check
+
+    check.kind = "forward"
+    evaluate(current.name, "exit", current.exit_criteria)
+    if not pipeline.allow_skipping:
+        for stage in stages:
+            if current.position < stage.position < target.position:
+                evaluate(stage.name, "exit", stage.exit_criteria)
+    evaluate(target.name, "entry", target.entry_criteria)
+    return check
+
+
+def move_deal(
+    deal_id: int,
+    to: str,
+    *,
+    by: User | None,
+    expected_version: int | None,
+    loss_reason: str = "",
+    loss_note: str = "",
+    override_reason: str = "",
+    source: str = "web",
+) -> Deal:
+    """Move a deal to stage key `to`, or to "won" or "lost", and record it.
+
+    Refuses with `MoveRefused` (listing every unmet criterion in words) when a
+    gate is not met, unless a manager gives `override_reason`; a missing loss
+    reason is never overridable. `expected_version` is the version the caller
+    read: if the deal changed since, `Conflict` is raised and nothing is
+    written. The deal row is locked for the move (SELECT ... FOR UPDATE on
+    PostgreSQL; SQLite serialises writers), and the version is bumped with a
+    conditional UPDATE, so two racing moves produce exactly one event.
+    """
+    now = timesource.now()
+    with transaction.atomic():
+        deal = _locked_deal(deal_id)
+        if expected_version is not None and deal.version != expected_version:
+            raise Conflict(
+                f"deal {deal_id} changed since you loaded it (your version "
+                f"{expected_version}, now {deal.version}); reload and try again"
+            )
+        stages = list(deal.pipeline.stages.order_by("position"))
+        check = check_move(
+            deal,
+            to,
+            now=now,
+            loss_reason=loss_reason,
+            loss_note=loss_note,
+            stages=stages,
+        )
+        if check.problems:
+            raise MoveRefused("Refused: " + "; ".join(check.problems), check.problems)
+        override = ""
+        if check.unmet:
+            if not override_reason.strip():
+                raise MoveRefused("Refused: " + "; ".join(check.unmet), check.unmet)
+            if by is None or not by.is_manager:
+                raise PermissionDenied(
+                    "only a manager or admin may override a refused move"
+                )
+            override = override_reason.strip()
+        _apply_move(deal, to, stages, by, now, loss_reason, loss_note, override, source)
+    log.info(
+        "deal %s moved %s to %s by %s%s",
+        deal.pk,
+        check.kind,
+        to,
+        by.username if by else "system",
+        " (override)" if override else "",
+    )
+    return deal
+
+
+def _locked_deal(deal_id: int) -> Deal:
+    # Lock the bare row first: a FOR UPDATE over joins can come back empty on
+    # PostgreSQL when a racing move committed while this one waited.
+    locked = Deal.objects.select_for_update().filter(pk=deal_id).values_list("pk")
+    if not list(locked):
+        raise NotFound(f"no deal with id {deal_id}")
+    return Deal.objects.select_related(
+        "pipeline", "stage", "owner", "organization", "contact", "product"
+    ).get(pk=deal_id)
+
+
+def _apply_move(
+    deal: Deal,
+    to: str,
+    stages: list[Stage],
+    by: User | None,
+    now: dt.datetime,
+    loss_reason: str,
+    loss_note: str,
+    override: str,
+    source: str,
+) -> None:
+    from_stage, from_status = deal.stage, deal.status
+    from_entered_at = deal.stage_entered_at
+    if deal.status != Deal.Status.OPEN:
+        # Time in a closed state is not time in a stage.
+        from_entered_at = deal.closed_at
+    changes: dict[str, Any] = {"version": F("version") + 1}
+    if to in (WON, LOST):
+        changes.update(status=to, closed_at=now)
+        changes.update(
+            loss_reason=loss_reason if to == LOST else "",
+            loss_note=loss_note.strip() if to == LOST else "",
+        )
+        to_stage, responsible = from_stage, deal.responsible
+    else:
+        to_stage = next(stage for stage in stages if stage.key == to)
+        responsible = responsible_for(to_stage, deal)
+        changes.update(
+            status=Deal.Status.OPEN,
+            stage=to_stage,
+            stage_entered_at=now,
+            closed_at=None,
+            loss_reason="",
+            loss_note="",
+            responsible=responsible,
+        )
+    updated = Deal.objects.filter(pk=deal.pk, version=deal.version).update(**changes)
+    if updated != 1:
+        raise Conflict(f"deal {deal.pk} changed during the move; reload and try again")
+    StageEvent.objects.create(
+        deal=deal,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        from_status=from_status,
+        to_status=changes["status"],
+        at=now,
+        from_entered_at=from_entered_at,
+        by=by,
+        override_reason=override,
+        responsible=responsible,
+        loss_reason=loss_reason if to == LOST else "",
+        source=source,
+    )
+    deal.refresh_from_db()
+
+
+def responsible_for(stage: Stage, deal: Deal) -> User | None:
+    """The one person who must move `deal` out of `stage`.
+
+    A person-owned stage names them; a team-owned stage routes to the team
+    member with the fewest open deals they are responsible for (ties: the
+    lowest id, so the choice is stable); otherwise the deal's owner.
+    """
+    if stage.owner_kind == Stage.OwnerKind.PERSON and stage.owner_user_id:
+        return stage.owner_user
+    if stage.owner_kind == Stage.OwnerKind.TEAM and stage.owner_team_id:
+        from django.db.models import Count, Q
+
+        member = (
+            User.objects.filter(team_id=stage.owner_team_id, is_active=True)
+            .annotate(
+                load=Count(
+                    "responsible_for",
+                    filter=Q(responsible_for__status=Deal.Status.OPEN),
+                )
+            )
+            .order_by("load", "id")
+            .first()
+        )
+        if member is not None:
+            return member
+    return deal.owner
+
+
+EDITABLE_FIELDS = {
+    "title",
+    "value",
+    "currency",
+    "expected_close_date",
+    "notes",
+    "custom",
+    "checklist",
+    "owner_id",
+    "organization_id",
+    "contact_id",
+    "product_id",
+}
+
+
+def update_deal(
+    deal_id: int, changes: dict[str, Any], *, by: User | None, expected_version: int
+) -> Deal:
+    """Change a deal's fields (never its stage or status: see `move_deal`).
+
+    Raises `Conflict` when the deal changed since the caller read version
+    `expected_version`, so a save made on an old copy never overwrites a
+    newer change.
+    """
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"{name} cannot be changed here", field=name)
+    with transaction.atomic():
+        updated = Deal.objects.filter(pk=deal_id, version=expected_version).update(
+            **changes, version=F("version") + 1
+        )
+        if updated != 1:
+            if not Deal.objects.filter(pk=deal_id).exists():
+                raise NotFound(f"no deal with id {deal_id}")
+            raise Conflict(
+                f"deal {deal_id} changed since you loaded it (your version "
+                f"{expected_version}); reload and try again"
+            )
+    log.info(
+        "deal %s edited by %s: %s",
+        deal_id,
+        by.username if by else "system",
+        ", ".join(sorted(changes)),
+    )
+    return Deal.objects.get(pk=deal_id)

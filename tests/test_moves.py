@@ -1,0 +1,259 @@
+"""Stage gates: what a move needs, through the one service every door calls."""
+
+import datetime as dt
+
+import pytest
+
+from dealgate import timesource
+from dealgate.deals.models import Activity, Deal, StageEvent
+from dealgate.deals.services import MoveRefused, move_deal, update_deal
+from dealgate.errors import Conflict, PermissionDenied
+
+T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+DECISION_DATE = {
+    "label": "Buyer named a decision date",
+    "rule": "deal.expected_close_date != null",
+}
+DISCOVERY_HELD = {
+    "label": "Discovery meeting held",
+    "rule": 'held("meeting", "discovery")',
+}
+BUDGET = {"label": "Budget confirmed", "rule": "checklist.budget == true"}
+
+
+@pytest.fixture
+def gated(pipeline):
+    stages = {s.key: s for s in pipeline.stages.all()}
+    stages["inquiry"].exit_criteria = {"mode": "all", "items": [DISCOVERY_HELD]}
+    stages["discovery"].exit_criteria = {"mode": "all", "items": [DECISION_DATE]}
+    stages["proposal"].entry_criteria = [BUDGET]
+    for stage in stages.values():
+        stage.save()
+    pipeline.won_criteria = [
+        {"label": "Signed agreement recorded", "rule": "deal.custom.signed == true"}
+    ]
+    pipeline.custom_fields = [{"key": "signed", "label": "Signed", "type": "bool"}]
+    pipeline.save()
+    return pipeline
+
+
+@pytest.fixture
+def deal(gated, alice):
+    stage = gated.stages.get(key="inquiry")
+    deal = Deal.objects.create(
+        pipeline=gated,
+        stage=stage,
+        title="Managed backup for Contoso",
+        owner=alice,
+        value=9000,
+        created_at=T0,
+        stage_entered_at=T0,
+    )
+    StageEvent.objects.create(deal=deal, to_stage=stage, to_status="open", at=T0)
+    return deal
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with timesource.frozen_at(T0 + dt.timedelta(days=3)):
+        yield
+
+
+def hold_discovery(deal):
+    Activity.objects.create(
+        deal=deal, kind="meeting", tag="discovery", subject="Call", done=True, at=T0
+    )
+
+
+def stage_changes(deal):
+    return list(
+        StageEvent.objects.filter(deal=deal)
+        .exclude(from_stage=None)
+        .values_list("from_stage__key", "to_stage__key", "to_status")
+    )
+
+
+def test_a_forward_move_with_unmet_exit_criteria_is_refused_in_words(deal, alice):
+    with pytest.raises(MoveRefused) as refused:
+        move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+    assert "Discovery meeting held" in str(refused.value)
+    assert "exit criterion of 'Inquiry received'" in str(refused.value)
+    deal.refresh_from_db()
+    assert (deal.stage.key, deal.version) == ("inquiry", 1)
+    assert stage_changes(deal) == []
+
+
+def test_a_forward_move_records_the_event_and_the_time_spent(deal, alice):
+    hold_discovery(deal)
+    moved = move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+    assert moved.stage.key == "discovery"
+    assert moved.version == 2
+    assert moved.responsible == alice  # the stage is owned by the deal's owner
+    event = StageEvent.objects.filter(deal=deal).latest("id")
+    assert (event.from_stage.key, event.to_stage.key, event.by) == (
+        "inquiry",
+        "discovery",
+        alice,
+    )
+    assert event.from_entered_at == T0
+    assert event.at == timesource.now()
+
+
+def test_skipping_a_stage_needs_its_exit_criteria_too(deal, alice):
+    hold_discovery(deal)
+    with pytest.raises(MoveRefused) as refused:
+        move_deal(deal.pk, "review", by=alice, expected_version=1)
+    assert "Buyer named a decision date" in str(refused.value)
+
+
+def test_a_pipeline_that_allows_skipping_checks_only_the_current_stage(
+    deal, gated, alice
+):
+    gated.allow_skipping = True
+    gated.save()
+    hold_discovery(deal)
+    assert move_deal(deal.pk, "review", by=alice, expected_version=1).stage.key == (
+        "review"
+    )
+
+
+def test_the_target_stage_entry_criteria_are_checked(deal, alice):
+    hold_discovery(deal)
+    Deal.objects.filter(pk=deal.pk).update(
+        expected_close_date=dt.date(2026, 9, 30),
+        stage=deal.pipeline.stages.get(key="discovery"),
+    )
+    with pytest.raises(MoveRefused) as refused:
+        move_deal(deal.pk, "proposal", by=alice, expected_version=1)
+    assert "entry criterion of 'Proposal requested'" in str(refused.value)
+    Deal.objects.filter(pk=deal.pk).update(checklist={"budget": True})
+    assert move_deal(deal.pk, "proposal", by=alice, expected_version=1).stage.key == (
+        "proposal"
+    )
+
+
+def test_backward_moves_need_nothing_and_are_recorded(deal, alice):
+    hold_discovery(deal)
+    move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+    move_deal(deal.pk, "inquiry", by=alice, expected_version=2)
+    assert stage_changes(deal) == [
+        ("inquiry", "discovery", "open"),
+        ("discovery", "inquiry", "open"),
+    ]
+
+
+def test_a_manager_may_override_a_refused_move_with_a_reason(deal, max_manager):
+    moved = move_deal(
+        deal.pk,
+        "discovery",
+        by=max_manager,
+        expected_version=1,
+        override_reason="Met the buyer at a trade fair; no formal call",
+    )
+    assert moved.stage.key == "discovery"
+    event = StageEvent.objects.filter(deal=deal).latest("id")
+    assert event.override_reason == "Met the buyer at a trade fair; no formal call"
+
+
+def test_a_rep_cannot_override(deal, alice):
+    with pytest.raises(PermissionDenied):
+        move_deal(
+            deal.pk,
+            "discovery",
+            by=alice,
+            expected_version=1,
+            override_reason="trust me",
+        )
+
+
+def test_won_needs_the_won_criteria(deal, alice):
+    with pytest.raises(MoveRefused, match="Signed agreement recorded"):
+        move_deal(deal.pk, "won", by=alice, expected_version=1)
+    Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
+    won = move_deal(deal.pk, "won", by=alice, expected_version=1)
+    assert (won.status, won.closed_at) == ("won", timesource.now())
+
+
+@pytest.mark.parametrize(
+    ("reason", "note", "message"),
+    [
+        ("", "", "needs a loss reason"),
+        ("weather", "", "not in this pipeline's list"),
+        ("other", "  ", "needs a note"),
+    ],
+)
+def test_lost_needs_a_listed_reason_and_a_note_for_other(
+    deal, max_manager, reason, note, message
+):
+    with pytest.raises(MoveRefused, match=message):
+        move_deal(
+            deal.pk,
+            "lost",
+            by=max_manager,
+            expected_version=1,
+            loss_reason=reason,
+            loss_note=note,
+            override_reason="a manager cannot override a missing reason",
+        )
+    deal.refresh_from_db()
+    assert deal.status == "open"
+    assert not StageEvent.objects.filter(deal=deal, to_status="lost").exists()
+
+
+def test_lost_with_a_reason_stores_reason_note_and_close_date(deal, alice):
+    lost = move_deal(
+        deal.pk,
+        "lost",
+        by=alice,
+        expected_version=1,
+        loss_reason="other",
+        loss_note="Company was acquired",
+    )
+    assert (lost.status, lost.loss_reason, lost.loss_note) == (
+        "lost",
+        "other",
+        "Company was acquired",
+    )
+    assert lost.closed_at == timesource.now()
+    assert StageEvent.objects.filter(deal=deal).latest("id").loss_reason == "other"
+
+
+def test_reopening_a_won_deal_clears_its_close_date_and_winning_again_sets_it(
+    deal, alice
+):
+    """The shared case: won 10 June, reopened 12 June, won again 20 June."""
+    Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
+    with timesource.frozen_at(dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)):
+        move_deal(deal.pk, "won", by=alice, expected_version=1)
+    with timesource.frozen_at(dt.datetime(2026, 6, 12, 10, 0, tzinfo=dt.UTC)):
+        reopened = move_deal(deal.pk, "inquiry", by=alice, expected_version=2)
+    assert (reopened.status, reopened.closed_at) == ("open", None)
+    assert Deal.objects.filter(status="open", pk=deal.pk).exists()
+    with timesource.frozen_at(dt.datetime(2026, 6, 20, 11, 0, tzinfo=dt.UTC)):
+        won = move_deal(deal.pk, "won", by=alice, expected_version=3)
+    assert won.closed_at.date() == dt.date(2026, 6, 20)
+    assert stage_changes(deal) == [
+        ("inquiry", "inquiry", "won"),
+        ("inquiry", "inquiry", "open"),
+        ("inquiry", "inquiry", "won"),
+    ]
+
+
+def test_a_save_made_on_an_old_version_is_a_conflict(deal, alice, bob):
+    """The shared case: two people open version 1; one moves, the other edits."""
+    hold_discovery(deal)
+    move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+    with pytest.raises(Conflict, match="reload"):
+        update_deal(deal.pk, {"title": "Bob's edit"}, by=bob, expected_version=1)
+    deal.refresh_from_db()
+    assert (deal.stage.key, deal.title) == ("discovery", "Managed backup for Contoso")
+    assert len(stage_changes(deal)) == 1
+
+
+def test_a_move_on_an_old_version_is_a_conflict(deal, alice):
+    hold_discovery(deal)
+    update_deal(deal.pk, {"title": "Renamed"}, by=alice, expected_version=1)
+    with pytest.raises(Conflict):
+        move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+    assert stage_changes(deal) == []
