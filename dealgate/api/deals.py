@@ -4,12 +4,21 @@ import datetime as dt
 from decimal import Decimal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
+from dealgate.deals import services
 from dealgate.deals.models import Deal
 from dealgate.errors import NotFound
 
 router = Router(tags=["deals"])
+DEAL_RELATED = ("pipeline", "stage", "organization", "owner")
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None
+    unmet: list[str] | None = None
 
 
 class StageEventOut(Schema):
@@ -56,11 +65,7 @@ def deal_out(deal: Deal) -> DealOut:
 
 @router.get("/{deal_id}", response=DealOut)
 def get_deal(request: HttpRequest, deal_id: int) -> DealOut:
-    deal = (
-        Deal.objects.select_related("pipeline", "stage", "organization", "owner")
-        .filter(pk=deal_id)
-        .first()
-    )
+    deal = Deal.objects.select_related(*DEAL_RELATED).filter(pk=deal_id).first()
     if deal is None:
         raise NotFound(f"no deal with id {deal_id}")
     return deal_out(deal)
@@ -82,3 +87,54 @@ def get_deal_history(request: HttpRequest, deal_id: int) -> list[StageEventOut]:
         )
         for e in events
     ]
+
+
+class MoveIn(Schema):
+    to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
+    version: int = Field(description="the version you read; a newer one is a 409")
+    loss_reason: str = ""
+    loss_note: str = ""
+    override_reason: str = Field(
+        "", description="a manager's reason to move despite unmet criteria"
+    )
+
+
+class DealPatch(Schema):
+    version: int
+    title: str | None = None
+    value: Decimal | None = None
+    currency: str | None = None
+    expected_close_date: dt.date | None = None
+    notes: str | None = None
+    custom: dict | None = None
+    checklist: dict[str, bool] | None = None
+
+
+@router.post(
+    "/{deal_id}/move",
+    response={200: DealOut, 409: ErrorOut, 422: ErrorOut, 403: ErrorOut},
+)
+def move(request: HttpRequest, deal_id: int, payload: MoveIn) -> DealOut:
+    """Move a deal to another stage, or win or lose it, through its gates."""
+    deal = services.move_deal(
+        deal_id,
+        payload.to,
+        by=request.user,
+        expected_version=payload.version,
+        loss_reason=payload.loss_reason,
+        loss_note=payload.loss_note,
+        override_reason=payload.override_reason,
+        source="api",
+    )
+    return deal_out(deal)
+
+
+@router.patch("/{deal_id}", response={200: DealOut, 409: ErrorOut, 422: ErrorOut})
+def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
+    """Change a deal's fields; `version` guards against overwriting a newer edit."""
+    changes = payload.dict(exclude_unset=True)
+    version = changes.pop("version")
+    deal = services.update_deal(
+        deal_id, changes, by=request.user, expected_version=version
+    )
+    return deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))

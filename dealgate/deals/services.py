@@ -35,8 +35,10 @@ class MoveRefused(ValidationError):
 
     code = "move_refused"
 
-    def __init__(self, message: str, unmet: list[str]) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, unmet: list[str], *, field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
         self.unmet = unmet
 
     def as_dict(self) -> dict[str, Any]:
@@ -231,7 +233,11 @@ def move_deal(
             stages=stages,
         )
         if check.problems:
-            raise MoveRefused("Refused: " + "; ".join(check.problems), check.problems)
+            raise MoveRefused(
+                "Refused: " + "; ".join(check.problems),
+                check.problems,
+                field="loss_reason" if check.kind == "lost" else "to",
+            )
         override = ""
         if check.unmet:
             if not override_reason.strip():

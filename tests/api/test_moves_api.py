@@ -1,0 +1,82 @@
+import datetime as dt
+
+import pytest
+
+from dealgate import timesource
+from dealgate.deals.models import Deal, StageEvent
+from tests.conftest import PASSWORD
+
+T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def deal(pipeline, alice):
+    return Deal.objects.create(
+        pipeline=pipeline,
+        stage=pipeline.stages.get(key="inquiry"),
+        title="Cloud migration",
+        owner=alice,
+        created_at=T0,
+        stage_entered_at=T0,
+    )
+
+
+@pytest.fixture
+def api(client, alice):
+    client.login(username="alice", password=PASSWORD)
+    with timesource.frozen_at(T0 + dt.timedelta(days=1)):
+        yield client
+
+
+def post_move(api, deal, **payload):
+    return api.post(
+        f"/api/v1/deals/{deal.pk}/move", payload, content_type="application/json"
+    )
+
+
+def test_a_move_through_the_api_returns_the_new_version(api, deal):
+    response = post_move(api, deal, to="discovery", version=1)
+    assert response.status_code == 200
+    assert (response.json()["stage"], response.json()["version"]) == ("discovery", 2)
+    assert StageEvent.objects.get(deal=deal).source == "api"
+
+
+def test_lost_without_a_reason_is_a_422_naming_the_reason(api, deal):
+    response = post_move(api, deal, to="lost", version=1)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["field"] == "loss_reason"
+    assert "loss reason" in body["message"]
+    deal.refresh_from_db()
+    assert deal.status == "open"
+
+
+def test_a_stale_version_is_a_409_and_changes_nothing(api, deal):
+    assert post_move(api, deal, to="discovery", version=1).status_code == 200
+    response = api.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {"version": 1, "title": "Edited on an old copy"},
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+    deal.refresh_from_db()
+    assert (deal.title, deal.stage.key) == ("Cloud migration", "discovery")
+    assert StageEvent.objects.filter(deal=deal).count() == 1
+
+
+def test_an_edit_on_the_current_version_is_saved(api, deal):
+    response = api.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {"version": 1, "value": "4800.00"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert response.json()["version"] == 2
+    assert response.json()["value"] == "4800.00"
+
+
+def test_an_unknown_stage_is_a_422_naming_the_field(api, deal):
+    response = post_move(api, deal, to="negotiation", version=1)
+    assert response.status_code == 422
+    assert response.json()["field"] == "to"
