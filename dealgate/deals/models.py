@@ -166,6 +166,9 @@ class StageEvent(models.Model):
     to_status = models.CharField(max_length=4)
     at = models.DateTimeField()
     from_entered_at = models.DateTimeField(null=True, blank=True)
+    # Working minutes between from_entered_at and at, in the pipeline's calendar,
+    # written with the row so metrics read durations instead of computing them.
+    from_business_minutes = models.FloatField(null=True, blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
