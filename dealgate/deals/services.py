@@ -129,7 +129,9 @@ def check_move(
     reason asks for one.
     """
     pipeline = deal.pipeline
-    stages = stages or list(pipeline.stages.order_by("position"))
+    stages = stages or list(
+        pipeline.stages.filter(retired_at=None).order_by("position")
+    )
     by_key = {stage.key: stage for stage in stages}
     check = MoveCheck(kind="")
     context = None
@@ -223,7 +225,7 @@ def move_deal(
                 f"deal {deal_id} changed since you loaded it (your version "
                 f"{expected_version}, now {deal.version}); reload and try again"
             )
-        stages = list(deal.pipeline.stages.order_by("position"))
+        stages = list(deal.pipeline.stages.filter(retired_at=None).order_by("position"))
         check = check_move(
             deal,
             to,

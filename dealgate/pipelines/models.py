@@ -64,6 +64,9 @@ class Stage(models.Model):
     exit_criteria = models.JSONField(default=list)
     age_limit_days = models.PositiveIntegerField(null=True, blank=True)
     probability = models.PositiveSmallIntegerField(default=0)
+    # A stage dropped from the pipeline while its history still refers to it:
+    # kept for the history, left out of the board, moves and the file.
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pipeline", "position"]

@@ -1,0 +1,1022 @@
+"""Pipeline files: a whole pipeline as TOML text, read, checked and written.
+
+The format is documented key by key in docs/pipeline-file.md. `parse_pipeline`
+turns text into a `PipelineSpec`, or raises one `PipelineFileError` that lists
+every problem with its file, line and key; `dump_pipeline` writes a spec back
+as canonical TOML that parses to an equal spec.
+
+Pure Python: the Django side (dealgate.pipelines.services) maps a spec onto
+rows. Criteria rules are kept as text here; only their shape is checked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from os import PathLike
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dealgate.core.toml_lines import (
+    KeyLines,
+    Path,
+    format_path,
+    quote_string,
+    syntax_error_position,
+)
+from dealgate.errors import ValidationError
+
+LEAD = "lead"
+DEAL_OWNER = "deal-owner"
+STAGE_OWNER = "stage-owner"
+RESERVED_STAGE_KEYS = frozenset({LEAD, "won", "lost"})
+FIELD_TYPES = ("text", "number", "date", "bool", "choice")
+CRITERIA_MODES = ("all", "any")
+DEFAULT_BOTTLENECK_SHARE = 0.4
+MAX_AGE_LIMIT_DAYS = 365
+# Handoff.responsible holds the text as written, in 100 characters.
+MAX_OWNER_LENGTH = 100
+# Used for "1d" only when the calendar gives no working hours to measure.
+FALLBACK_DAY_MINUTES = 8 * 60
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
+_FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,49}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_WINDOW = re.compile(r"(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?")
+_RANGE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+_KEY_PART = r'(?:[A-Za-z0-9_-]+|"[^"]*")'
+_CALENDAR_MESSAGE = re.compile(rf"({_KEY_PART}(?:\.{_KEY_PART})*): (.*)", re.DOTALL)
+
+_TOP_KEYS = (
+    "key",
+    "name",
+    "description",
+    "currency",
+    "allow_skipping",
+    "bottleneck_share",
+    "calendar",
+    "stages",
+    "handoffs",
+    "won",
+    "loss_reasons",
+    "custom_fields",
+)
+_STAGE_KEYS = (
+    "key",
+    "name",
+    "buyer_action",
+    "owner",
+    "age_limit_days",
+    "probability",
+    "entry_criteria",
+    "exit_criteria",
+    "exit_criteria_mode",
+)
+_HANDOFF_KEYS = ("from", "to", "response_window", "responsible")
+_FIELD_KEYS = ("key", "label", "type", "choices")
+_LOSS_KEYS = ("key", "label", "needs_note")
+
+SLUG_HELP = "lowercase letters, digits, - and _, starting with a letter or digit"
+OWNER_HELP = '"deal-owner", "user:USERNAME" or "team:TEAM NAME"'
+
+
+# --- the spec ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    """One condition, in words for people and as a rule for the product."""
+
+    label: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """An open stage. `owner` is "deal-owner", "user:NAME" or "team:NAME"."""
+
+    key: str
+    name: str
+    buyer_action: str
+    owner: str
+    age_limit_days: int | None
+    probability: int
+    entry_criteria: tuple[CriterionSpec, ...] = ()
+    exit_criteria: tuple[CriterionSpec, ...] = ()
+    exit_criteria_mode: str = "all"
+
+
+@dataclass(frozen=True)
+class HandoffSpec:
+    """The passage into `to_stage` from `from_stage` (a stage key or "lead").
+
+    The window is in business minutes of the pipeline's calendar; None only in
+    specs exported from a database that has no window for the handoff.
+    """
+
+    from_stage: str
+    to_stage: str
+    response_window_minutes: int | None
+    responsible: str = STAGE_OWNER
+
+
+@dataclass(frozen=True)
+class CustomFieldSpec:
+    key: str
+    label: str
+    type: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LossReasonSpec:
+    key: str
+    label: str
+    needs_note: bool = False
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Where a parsed spec came from, so later checks can name a line too."""
+
+    filename: str
+    lines: KeyLines
+    # A handoff's index in the file; specs keep handoffs in pipeline order.
+    handoff_index: dict[tuple[str, str], int]
+
+    def problem(self, path: Path, message: str) -> Problem:
+        return Problem(self.filename, self.lines.line_of(path), path, message)
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A whole pipeline as a file describes it.
+
+    Stages are in file order (their positions). Handoffs are in pipeline
+    order: from a new lead first, then by the stage they leave, then by the
+    stage they enter, so two specs describing the same pipeline compare equal.
+    `source` takes no part in equality.
+    """
+
+    key: str
+    name: str
+    stages: tuple[StageSpec, ...]
+    calendar: Mapping[str, Any]
+    description: str = ""
+    currency: str = "USD"
+    allow_skipping: bool = False
+    bottleneck_share: float = DEFAULT_BOTTLENECK_SHARE
+    handoffs: tuple[HandoffSpec, ...] = ()
+    won_criteria: tuple[CriterionSpec, ...] = ()
+    loss_reasons: tuple[LossReasonSpec, ...] = ()
+    custom_fields: tuple[CustomFieldSpec, ...] = ()
+    source: SourceMap | None = field(default=None, compare=False, repr=False)
+
+    def summary(self) -> str:
+        """E.g. "5 stages, 6 handoffs"."""
+        return (
+            f"{_count(len(self.stages), 'stage')}, "
+            f"{_count(len(self.handoffs), 'handoff')}"
+        )
+
+    def stage_keys(self) -> list[str]:
+        return [stage.key for stage in self.stages]
+
+    def problem(self, path: Path, message: str) -> Problem:
+        """A problem about part of this spec, placed in its file when known."""
+        if self.source is not None:
+            return self.source.problem(path, message)
+        return Problem(f"pipeline {self.key}", None, path, message)
+
+    def handoff_path(self, handoff: HandoffSpec) -> Path:
+        """The path of a handoff as the file wrote it (`handoffs[3]`)."""
+        ends = (handoff.from_stage, handoff.to_stage)
+        if self.source is not None and ends in self.source.handoff_index:
+            return ("handoffs", self.source.handoff_index[ends])
+        return ("handoffs", self.handoffs.index(handoff))
+
+
+# --- errors ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    filename: str
+    line: int | None
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        where = self.filename if self.line is None else f"{self.filename}:{self.line}"
+        key = format_path(self.path)
+        return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
+
+
+class PipelineFileError(ValidationError):
+    """Everything wrong with one pipeline file, one problem per line."""
+
+    code = "invalid_pipeline"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: p.line or 0)
+        first = self.problems[0]
+        super().__init__(
+            "\n".join(str(p) for p in self.problems),
+            field=format_path(first.path) or None,
+        )
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def load_pipeline_file(path: str | PathLike[str]) -> PipelineSpec:
+    """Read and check a pipeline file; errors are named after `path` as given."""
+    filename = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise PipelineFileError([Problem(filename, None, (), reason)]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        message = "is not UTF-8 text"
+        raise PipelineFileError([Problem(filename, line, (), message)]) from None
+    return parse_pipeline(text, filename)
+
+
+def parse_pipeline(text: str, filename: str = "<pipeline>") -> PipelineSpec:
+    """Parse and check pipeline TOML; raise `PipelineFileError` listing all
+    problems (syntax errors stop at the first, as the TOML parser does)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, reason = syntax_error_position(exc, text)
+        problem = Problem(filename, line, (), f"not valid TOML: {reason}")
+        raise PipelineFileError([problem]) from None
+    reader = _Reader(SourceMap(filename, KeyLines(text), {}))
+    spec = reader.pipeline(data)
+    if reader.problems:
+        raise PipelineFileError(reader.problems)
+    return spec
+
+
+def split_owner(owner: str) -> tuple[str, str] | None:
+    """("deal-owner", "") / ("user", NAME) / ("team", NAME); None if malformed."""
+    if owner == DEAL_OWNER:
+        return DEAL_OWNER, ""
+    kind, colon, name = owner.partition(":")
+    if colon and kind in ("user", "team") and name.strip() and name == name.strip():
+        return kind, name
+    return None
+
+
+def parse_window(text: str, day_minutes: int) -> int:
+    """Business minutes in "15m", "2h", "1d" or "1d 4h"; 1d is one working day.
+
+    Raises ValueError for anything else, and for spans of zero.
+    """
+    match = _WINDOW.fullmatch(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise ValueError(text)
+    days, hours, minutes = (int(part or 0) for part in match.groups())
+    total = days * day_minutes + hours * 60 + minutes
+    if total <= 0:
+        raise ValueError(text)
+    return total
+
+
+def format_window(minutes: int, day_minutes: int) -> str:
+    """The largest whole unit that states `minutes` exactly: "1d", "2h", "90m"."""
+    if minutes % day_minutes == 0:
+        return f"{minutes // day_minutes}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def day_minutes(calendar: Mapping[str, Any]) -> int:
+    """Business minutes in one working day of `calendar`: what "1d" means.
+
+    Uses `dealgate.core.calendar` when present (the median length of the
+    weekdays that have hours; 24 hours when always open). Without it, or for
+    a calendar that does not load, the same rule is applied to the hours
+    table directly, falling back to 8 hours.
+    """
+    calendar_class = _calendar_class()
+    if calendar_class is not None:
+        try:
+            return round(calendar_class.from_dict(calendar).day_minutes)
+        except ValueError:
+            pass
+    return _measure_day(calendar)
+
+
+def _calendar_class() -> Any:
+    # The calendar module is optional so that files can be checked without
+    # it; then only the time zone is checked (see _Reader.calendar).
+    try:
+        from dealgate.core import calendar
+    except ImportError:
+        return None
+    return getattr(calendar, "Calendar", None)
+
+
+def _measure_day(calendar: Mapping[str, Any]) -> int:
+    hours = calendar.get("hours")
+    if calendar.get("always_open") is True:
+        return 24 * 60
+    if not isinstance(hours, Mapping):
+        return FALLBACK_DAY_MINUTES
+    lengths = []
+    for ranges in hours.values():
+        if not isinstance(ranges, list):
+            continue
+        total = 0
+        for text in ranges:
+            match = _RANGE.fullmatch(text) if isinstance(text, str) else None
+            if match:
+                sh, sm, eh, em = (int(part) for part in match.groups())
+                total += max(0, (eh * 60 + em) - (sh * 60 + sm))
+        if total:
+            lengths.append(total)
+    return round(statistics.median(lengths)) if lengths else FALLBACK_DAY_MINUTES
+
+
+class _Reader:
+    """Reads one parsed document, noting every problem instead of stopping.
+
+    Readers return a value even for bad input so that reading goes on; the
+    spec they build is thrown away when any problem was noted.
+    """
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def problem(self, path: Path, message: str) -> None:
+        self.problems.append(self.source.problem(path, message))
+
+    def line(self, path: Path) -> int:
+        return self.source.lines.line_of(path)
+
+    def pipeline(self, data: dict[str, Any]) -> PipelineSpec:
+        self.unknown_keys(data, (), _TOP_KEYS)
+        calendar, day = self.calendar(data)
+        stages = self.stages(data)
+        stage_keys = [stage.key for stage in stages]
+        handoffs = self.handoffs(data, stage_keys, day)
+        won = self.table(data, "won", (), required=False)
+        self.unknown_keys(won, ("won",), ("criteria",))
+        return PipelineSpec(
+            key=self.slug(data, "key", ()),
+            name=self.text(data, "name", (), max_length=200),
+            description=self.text(data, "description", (), default=""),
+            currency=self.currency(data),
+            allow_skipping=self.flag(data, "allow_skipping", (), default=False),
+            bottleneck_share=self.share(data),
+            calendar=calendar,
+            stages=tuple(stages),
+            handoffs=tuple(handoffs),
+            won_criteria=self.criteria(won, "criteria", ("won",)),
+            loss_reasons=tuple(self.loss_reasons(data)),
+            custom_fields=tuple(self.custom_fields(data)),
+            source=self.source,
+        )
+
+    # Values ------------------------------------------------------------------
+
+    def unknown_keys(self, table: dict, path: Path, allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                self.problem(
+                    path + (key,), f"unknown key; expected one of {', '.join(allowed)}"
+                )
+
+    def text(
+        self,
+        table: dict,
+        key: str,
+        path: Path,
+        *,
+        default: str | None = None,
+        max_length: int | None = None,
+    ) -> str:
+        """A string; required and non-empty unless a default is given."""
+        if key not in table:
+            if default is None:
+                self.problem(path + (key,), "is required")
+            return default or ""
+        value = table[key]
+        if not isinstance(value, str):
+            self.problem(path + (key,), f"must be a string, got {_show(value)}")
+            return ""
+        if default is None and not value.strip():
+            self.problem(path + (key,), "must not be empty")
+        if max_length is not None and len(value) > max_length:
+            self.problem(
+                path + (key,),
+                f"must be at most {max_length} characters, got {len(value)}",
+            )
+        return value
+
+    def slug(self, table: dict, key: str, path: Path) -> str:
+        value = self.text(table, key, path)
+        if value and not _SLUG.fullmatch(value):
+            self.problem(
+                path + (key,),
+                f"must be a slug of at most 50 characters ({SLUG_HELP}), "
+                f"got {_show(value)}",
+            )
+        return value
+
+    def whole(
+        self, table: dict, key: str, path: Path, low: int, high: int, what: str
+    ) -> int | None:
+        if key not in table:
+            self.problem(path + (key,), f"is required: {what} from {low} to {high}")
+            return None
+        value = table[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not (low <= value <= high)
+        ):
+            self.problem(
+                path + (key,),
+                f"must be {what} from {low} to {high}, got {_show(value)}",
+            )
+            return None
+        return value
+
+    def flag(self, table: dict, key: str, path: Path, *, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(path + (key,), f"must be true or false, got {_show(value)}")
+            return default
+        return value
+
+    def choice(
+        self, table: dict, key: str, path: Path, options: tuple[str, ...], default: str
+    ) -> str:
+        wanted = " or ".join(f'"{option}"' for option in options)
+        if key not in table and not default:
+            self.problem(path + (key,), f"is required: {wanted}")
+            return ""
+        value = table.get(key, default)
+        if value not in options:
+            self.problem(path + (key,), f"must be {wanted}, got {_show(value)}")
+        return value
+
+    def table(
+        self, data: dict, key: str, path: Path, *, required: bool
+    ) -> dict[str, Any]:
+        if key not in data:
+            if required:
+                self.problem(path + (key,), f"is required: a [{key}] table")
+            return {}
+        value = data[key]
+        if not isinstance(value, dict):
+            self.problem(path + (key,), f"must be a table, got {_show(value)}")
+            return {}
+        return value
+
+    def array_of_tables(
+        self, data: dict, key: str, *, required: bool
+    ) -> list[tuple[Path, dict]]:
+        """The items of `[[key]]` with their paths; non-tables are reported."""
+        if key not in data:
+            if required:
+                self.problem((key,), f"is required: at least one [[{key}]] table")
+            return []
+        value = data[key]
+        if not isinstance(value, list):
+            self.problem(
+                (key,), f"must be an array of tables ([[{key}]]), got {_show(value)}"
+            )
+            return []
+        items = []
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                items.append(((key, index), item))
+            else:
+                self.problem((key, index), f"must be a table, got {_show(item)}")
+        if required and not value:
+            self.problem((key,), f"must hold at least one [[{key}]] table")
+        return items
+
+    def criteria(self, table: dict, key: str, path: Path) -> tuple[CriterionSpec, ...]:
+        value = table.get(key, [])
+        here = path + (key,)
+        if not isinstance(value, list):
+            self.problem(
+                here,
+                'must be an array like [{ label = "...", rule = "..." }], '
+                f"got {_show(value)}",
+            )
+            return ()
+        items = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(value):
+            item_path = here + (index,)
+            if not isinstance(item, dict):
+                self.problem(
+                    item_path,
+                    f'must be a table {{ label = "...", rule = "..." }}, '
+                    f"got {_show(item)}",
+                )
+                continue
+            self.unknown_keys(item, item_path, ("label", "rule"))
+            label = self.text(item, "label", item_path, max_length=300)
+            rule = self.text(item, "rule", item_path)
+            self.duplicate(seen, label, item_path + ("label",), "label")
+            items.append(CriterionSpec(label, rule))
+        return tuple(items)
+
+    def duplicate(
+        self, seen: dict[str, int], value: str, path: Path, what: str
+    ) -> None:
+        """Note `value` as seen at `path`; report it if it was seen before."""
+        if not value:
+            return
+        if value in seen:
+            self.problem(
+                path, f"duplicate {what} {_show(value)} (first at line {seen[value]})"
+            )
+        else:
+            seen[value] = self.line(path)
+
+    # Pipeline keys -----------------------------------------------------------
+
+    def currency(self, data: dict) -> str:
+        value = self.text(data, "currency", (), default="USD")
+        if not _CURRENCY.fullmatch(value):
+            self.problem(
+                ("currency",),
+                f"must be a three-letter ISO code like USD, got {_show(value)}",
+            )
+        return value
+
+    def share(self, data: dict) -> float:
+        value = data.get("bottleneck_share", DEFAULT_BOTTLENECK_SHARE)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (0 < value <= 1)
+        ):
+            self.problem(
+                ("bottleneck_share",),
+                f"must be a share above 0 and at most 1, like 0.4; got {_show(value)}",
+            )
+            return DEFAULT_BOTTLENECK_SHARE
+        return float(value)
+
+    def calendar(self, data: dict) -> tuple[dict[str, Any], int]:
+        """The calendar table as written, and its working day in minutes."""
+        path: Path = ("calendar",)
+        if "calendar" not in data:
+            self.problem(path, "is required: a [calendar] table with a timezone")
+            return {}, FALLBACK_DAY_MINUTES
+        table = self.table(data, "calendar", (), required=True)
+        if not table or not self.storable(table, path):
+            return table, FALLBACK_DAY_MINUTES
+        calendar_class = _calendar_class()
+        if calendar_class is None:
+            self.time_zone(table)
+            return table, _measure_day(table)
+        try:
+            calendar = calendar_class.from_dict(table)
+        except ValueError as exc:
+            self.problem(*_calendar_problem(str(exc)))
+            return table, FALLBACK_DAY_MINUTES
+        return table, round(calendar.day_minutes)
+
+    def time_zone(self, table: dict) -> None:
+        path: Path = ("calendar", "timezone")
+        value = table.get("timezone")
+        if not isinstance(value, str) or not value:
+            self.problem(
+                path, f"must name a time zone like Europe/Berlin, got {_show(value)}"
+            )
+            return
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(path, f"unknown time zone {_show(value)}")
+
+    def storable(self, value: Any, path: Path) -> bool:
+        """Whether `value` survives a JSON column unchanged; problems if not."""
+        if isinstance(value, dict):
+            results = [self.storable(v, path + (k,)) for k, v in value.items()]
+            return all(results)
+        if isinstance(value, list):
+            results = [self.storable(v, path + (i,)) for i, v in enumerate(value)]
+            return all(results)
+        if isinstance(value, date | time):  # datetime is a date
+            self.problem(
+                path,
+                "TOML dates and times are not kept; quote it, like "
+                f'"{value.isoformat()}"',
+            )
+            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(path, f"must be a finite number, got {_show(value)}")
+            return False
+        return True
+
+    # Stages and handoffs -----------------------------------------------------
+
+    def stages(self, data: dict) -> list[StageSpec]:
+        stages = []
+        seen: dict[str, int] = {}
+        for path, table in self.array_of_tables(data, "stages", required=True):
+            stage = self.stage(table, path)
+            self.duplicate(seen, stage.key, path + ("key",), "stage key")
+            stages.append(stage)
+        return stages
+
+    def stage(self, table: dict, path: Path) -> StageSpec:
+        self.unknown_keys(table, path, _STAGE_KEYS)
+        key = self.slug(table, "key", path)
+        if key in RESERVED_STAGE_KEYS:
+            self.problem(
+                path + ("key",),
+                f'"{key}" is reserved ("lead" starts handoffs; won and lost '
+                "are the outcomes); choose another key",
+            )
+        return StageSpec(
+            key=key,
+            name=self.text(table, "name", path, max_length=200),
+            buyer_action=self.text(table, "buyer_action", path, max_length=300),
+            owner=self.owner(table, "owner", path, allow_stage_owner=False),
+            age_limit_days=self.whole(
+                table,
+                "age_limit_days",
+                path,
+                1,
+                MAX_AGE_LIMIT_DAYS,
+                "a whole number of business days",
+            ),
+            probability=self.whole(
+                table, "probability", path, 0, 100, "a whole percentage"
+            )
+            or 0,
+            entry_criteria=self.criteria(table, "entry_criteria", path),
+            exit_criteria=self.criteria(table, "exit_criteria", path),
+            exit_criteria_mode=self.choice(
+                table, "exit_criteria_mode", path, CRITERIA_MODES, "all"
+            ),
+        )
+
+    def owner(
+        self, table: dict, key: str, path: Path, *, allow_stage_owner: bool
+    ) -> str:
+        if allow_stage_owner and key not in table:
+            return STAGE_OWNER
+        if key not in table:
+            self.problem(
+                path + (key,),
+                f"is required: every stage has one owner ({OWNER_HELP})",
+            )
+            return ""
+        value = table[key]
+        if allow_stage_owner and value == STAGE_OWNER:
+            return value
+        if not isinstance(value, str) or split_owner(value) is None:
+            wanted = (
+                f'"{STAGE_OWNER}", {OWNER_HELP}' if allow_stage_owner else OWNER_HELP
+            )
+            self.problem(path + (key,), f"must be {wanted}; got {_show(value)}")
+            return ""
+        if len(value) > MAX_OWNER_LENGTH:
+            self.problem(
+                path + (key,),
+                f"must be at most {MAX_OWNER_LENGTH} characters, got {len(value)}",
+            )
+        return value
+
+    def handoffs(
+        self, data: dict, stage_keys: list[str], day: int
+    ) -> list[HandoffSpec]:
+        handoffs = []
+        seen: dict[str, int] = {}
+        for path, table in self.array_of_tables(data, "handoffs", required=False):
+            handoff = self.handoff(table, path, stage_keys, day)
+            ends = f"{handoff.from_stage} -> {handoff.to_stage}"
+            self.duplicate(seen, ends, path, "handoff")
+            ends_key = (handoff.from_stage, handoff.to_stage)
+            self.source.handoff_index.setdefault(ends_key, path[1])
+            handoffs.append(handoff)
+        order = {key: index for index, key in enumerate([LEAD, *stage_keys])}
+        handoffs.sort(
+            key=lambda h: (order.get(h.from_stage, -1), order.get(h.to_stage, -1))
+        )
+        return handoffs
+
+    def handoff(
+        self, table: dict, path: Path, stage_keys: list[str], day: int
+    ) -> HandoffSpec:
+        self.unknown_keys(table, path, _HANDOFF_KEYS)
+        start = self.text(table, "from", path)
+        end = self.text(table, "to", path)
+        if start and start != LEAD and start not in stage_keys:
+            self.problem(
+                path + ("from",),
+                f'must be "lead" or a stage key of this file, got {_show(start)}',
+            )
+        if end and end not in stage_keys:
+            self.problem(
+                path + ("to",),
+                f"must be the key of a stage in this file, got {_show(end)}",
+            )
+        if start and start == end:
+            self.problem(path + ("to",), "a handoff must lead to another stage")
+        return HandoffSpec(
+            from_stage=start,
+            to_stage=end,
+            response_window_minutes=self.window(table, path, day),
+            responsible=self.owner(table, "responsible", path, allow_stage_owner=True),
+        )
+
+    def window(self, table: dict, path: Path, day: int) -> int | None:
+        here = path + ("response_window",)
+        wanted = 'a business-time span like "15m", "2h" or "1d"'
+        if "response_window" not in table:
+            self.problem(here, f"is required: every handoff has {wanted}")
+            return None
+        value = table["response_window"]
+        try:
+            minutes = parse_window(value, day) if isinstance(value, str) else None
+        except ValueError:
+            minutes = None
+        if minutes is None:
+            self.problem(here, f"must be {wanted}, got {_show(value)}")
+        elif minutes > MAX_AGE_LIMIT_DAYS * day:
+            self.problem(here, f"must be at most {MAX_AGE_LIMIT_DAYS}d, got {value}")
+        return minutes
+
+    # Outcomes and fields -----------------------------------------------------
+
+    def loss_reasons(self, data: dict) -> list[LossReasonSpec]:
+        reasons = []
+        seen: dict[str, int] = {}
+        for path, table in self.array_of_tables(data, "loss_reasons", required=False):
+            self.unknown_keys(table, path, _LOSS_KEYS)
+            reason = LossReasonSpec(
+                key=self.slug(table, "key", path),
+                label=self.text(table, "label", path, max_length=200),
+                needs_note=self.flag(table, "needs_note", path, default=False),
+            )
+            self.duplicate(seen, reason.key, path + ("key",), "loss reason key")
+            reasons.append(reason)
+        return reasons
+
+    def custom_fields(self, data: dict) -> list[CustomFieldSpec]:
+        fields = []
+        seen: dict[str, int] = {}
+        for path, table in self.array_of_tables(data, "custom_fields", required=False):
+            custom = self.custom_field(table, path)
+            self.duplicate(seen, custom.key, path + ("key",), "custom field key")
+            fields.append(custom)
+        return fields
+
+    def custom_field(self, table: dict, path: Path) -> CustomFieldSpec:
+        self.unknown_keys(table, path, _FIELD_KEYS)
+        key = self.text(table, "key", path)
+        if key and not _FIELD_KEY.fullmatch(key):
+            self.problem(
+                path + ("key",),
+                "must be a name rules can use: lowercase letters, digits and _, "
+                f"starting with a letter, at most 50 characters; got {_show(key)}",
+            )
+        kind = self.choice(table, "type", path, FIELD_TYPES, "")
+        return CustomFieldSpec(
+            key=key,
+            label=self.text(table, "label", path, max_length=200),
+            type=kind,
+            choices=self.choices(table, path, kind),
+        )
+
+    def choices(self, table: dict, path: Path, kind: str) -> tuple[str, ...]:
+        here = path + ("choices",)
+        value = table.get("choices", [])
+        if not isinstance(value, list):
+            self.problem(here, f"must be an array of strings, got {_show(value)}")
+            return ()
+        if kind == "choice" and not value:
+            self.problem(here, 'a choice field needs its choices, like ["a", "b"]')
+        if kind != "choice" and value:
+            self.problem(here, 'only fields of type "choice" take choices')
+        seen: dict[str, int] = {}
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                self.problem(
+                    here + (index,), f"must be a non-empty string, got {_show(item)}"
+                )
+            else:
+                self.duplicate(seen, item, here + (index,), "choice")
+        return tuple(value)
+
+
+def _calendar_problem(message: str) -> tuple[Path, str]:
+    """Split "calendar.hours.mon: reason" into a path and the reason."""
+    match = _CALENDAR_MESSAGE.fullmatch(message)
+    if match is None:
+        return ("calendar",), message
+    parts = re.findall(_KEY_PART, match.group(1))
+    path: Path = tuple(part.strip('"') for part in parts)
+    if not path or path[0] != "calendar":
+        path = ("calendar", *path)
+    return path, match.group(2)
+
+
+def _show(value: Any) -> str:
+    """A value as the reader wrote it, shortened: "5", "\"five\"", "a table"."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "nothing"
+    text = _toml_value(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# --- writing -----------------------------------------------------------------
+
+_HEADER = """\
+# Dealgate pipeline file. Every key is described in docs/pipeline-file.md.
+# Check it with `dealgate pipeline validate FILE`; see what applying it would
+# change with `dealgate pipeline apply FILE --dry-run`.
+
+"""
+
+
+def dump_pipeline(spec: PipelineSpec) -> str:
+    """Canonical TOML for `spec`, with short comments; parses to an equal spec.
+
+    Every key is written, defaults included, so the file documents itself.
+    Windows are written in the largest whole unit ("8h" may come back as "1d").
+    """
+    day = day_minutes(spec.calendar) if spec.calendar else FALLBACK_DAY_MINUTES
+    blocks = [_HEADER + _dump_top(spec), _dump_calendar(spec.calendar)]
+    blocks += [_dump_stage(stage) for stage in spec.stages]
+    blocks += [_dump_handoff(handoff, day) for handoff in spec.handoffs]
+    blocks.append(_dump_won(spec.won_criteria))
+    blocks += [_dump_loss_reason(reason) for reason in spec.loss_reasons]
+    blocks += [_dump_custom_field(custom) for custom in spec.custom_fields]
+    return "\n".join(blocks)
+
+
+def _dump_top(spec: PipelineSpec) -> str:
+    return _lines(
+        ("key", spec.key, ""),
+        ("name", spec.name, ""),
+        ("description", spec.description, ""),
+        ("currency", spec.currency, ""),
+        ("allow_skipping", spec.allow_skipping, "may a deal jump forward over stages"),
+        (
+            "bottleneck_share",
+            spec.bottleneck_share,
+            "above this share of open deals, a stage is a bottleneck",
+        ),
+    )
+
+
+def _dump_calendar(calendar: Mapping[str, Any]) -> str:
+    out = [
+        "# Business time (age limits, response windows) counts in this calendar.",
+        "[calendar]",
+    ]
+    return "\n".join(out + _dump_table_body(calendar, ("calendar",))) + "\n"
+
+
+def _dump_table_body(table: Mapping[str, Any], path: Path) -> list[str]:
+    """Key = value lines first, then sub-tables: TOML needs that order."""
+    lines, subtables = [], []
+    for key, value in table.items():
+        if isinstance(value, Mapping) and any(
+            isinstance(v, Mapping | list) for v in value.values()
+        ):
+            subtables.append((key, value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in subtables:
+        sub_path = path + (key,)
+        lines += ["", f"[{format_path(sub_path)}]"]
+        lines += _dump_table_body(value, sub_path)
+    return lines
+
+
+def _dump_stage(stage: StageSpec) -> str:
+    out = ["[[stages]]"]
+    out.append(
+        _lines(
+            ("key", stage.key, ""),
+            ("name", stage.name, ""),
+            ("buyer_action", stage.buyer_action, ""),
+            ("owner", stage.owner, 'or "user:USERNAME", "team:TEAM NAME"'),
+            ("age_limit_days", stage.age_limit_days, "business days"),
+            ("probability", stage.probability, "percent chance to win"),
+        ).rstrip("\n")
+    )
+    out.append(_dump_criteria("entry_criteria", stage.entry_criteria))
+    out.append(_dump_criteria("exit_criteria", stage.exit_criteria))
+    out.append(f"exit_criteria_mode = {_toml_value(stage.exit_criteria_mode)}")
+    return "\n".join(out) + "\n"
+
+
+def _dump_handoff(handoff: HandoffSpec, day: int) -> str:
+    window = (
+        None
+        if handoff.response_window_minutes is None
+        else format_window(handoff.response_window_minutes, day)
+    )
+    return "[[handoffs]]\n" + _lines(
+        ("from", handoff.from_stage, ""),
+        ("to", handoff.to_stage, ""),
+        ("response_window", window, "business time"),
+        ("responsible", handoff.responsible, ""),
+    )
+
+
+def _dump_won(criteria: tuple[CriterionSpec, ...]) -> str:
+    return "[won]\n" + _dump_criteria("criteria", criteria) + "\n"
+
+
+def _dump_loss_reason(reason: LossReasonSpec) -> str:
+    return "[[loss_reasons]]\n" + _lines(
+        ("key", reason.key, ""),
+        ("label", reason.label, ""),
+        ("needs_note", reason.needs_note, ""),
+    )
+
+
+def _dump_custom_field(custom: CustomFieldSpec) -> str:
+    return "[[custom_fields]]\n" + _lines(
+        ("key", custom.key, ""),
+        ("label", custom.label, ""),
+        ("type", custom.type, " | ".join(FIELD_TYPES)),
+        ("choices", list(custom.choices), ""),
+    )
+
+
+def _dump_criteria(key: str, criteria: tuple[CriterionSpec, ...]) -> str:
+    if not criteria:
+        return f"{key} = []"
+    items = [
+        f"  {{ label = {_toml_value(c.label)}, rule = {_toml_value(c.rule)} }},"
+        for c in criteria
+    ]
+    return "\n".join([f"{key} = [", *items, "]"])
+
+
+def _lines(*entries: tuple[str, Any, str]) -> str:
+    """`key = value  # comment` lines; entries whose value is None are left out."""
+    out = []
+    for key, value, comment in entries:
+        if value is None:
+            continue
+        line = f"{_toml_key(key)} = {_toml_value(value)}"
+        out.append(f"{line}  # {comment}" if comment else line)
+    return "\n".join(out) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return format_path((key,))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote_string(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        inner = ", ".join(
+            f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()
+        )
+        return f"{{ {inner} }}" if inner else "{}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")

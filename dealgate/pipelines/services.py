@@ -1,0 +1,858 @@
+"""Pipelines as files: plan, apply and export (format: docs/pipeline-file.md).
+
+How a `PipelineSpec` maps onto rows:
+
+- Pipeline: key, name, description, currency, allow_skipping, calendar (the
+  [calendar] table as written), custom_fields, loss_reasons and won_criteria
+  (lists of plain dicts) and `settings["bottleneck_share"]`.
+- Stage: one row per [[stages]] table, `position` in file order. Entry
+  criteria are a list of {"label", "rule"}; exit criteria are
+  {"mode": "all" | "any", "items": [...]} (a bare list also reads as "all").
+- Handoff: one row per [[handoffs]] table; the window in business minutes,
+  `responsible` as written ("stage-owner", "deal-owner", "user:NAME" ...).
+
+A stage the file no longer lists is deleted when nothing refers to it. A stage
+that history still refers to (stage events are append-only and protect their
+stages) is retired instead: it stays in the database with `retired_at` set,
+and `active_stages` leaves it out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Case, Count, F, ProtectedError, RestrictedError, When
+from django.db.models import Value as V
+
+from dealgate import timesource
+from dealgate.accounts.models import Team, User
+from dealgate.core.pipeline_file import (
+    DEAL_OWNER,
+    DEFAULT_BOTTLENECK_SHARE,
+    FALLBACK_DAY_MINUTES,
+    LEAD,
+    CriterionSpec,
+    CustomFieldSpec,
+    HandoffSpec,
+    LossReasonSpec,
+    PipelineFileError,
+    PipelineSpec,
+    Problem,
+    StageSpec,
+    day_minutes,
+    format_window,
+    split_owner,
+)
+from dealgate.deals.models import Deal, StageEvent
+from dealgate.deals.services import responsible_for
+from dealgate.errors import NotFound, ValidationError
+from dealgate.pipelines.models import Handoff, Pipeline, Stage
+
+logger = logging.getLogger(__name__)
+
+# Keys of Pipeline.settings that the file owns; other keys are left alone.
+FILE_SETTINGS = ("bottleneck_share",)
+_STAGE_FIELDS = (
+    "name",
+    "buyer_action",
+    "owner_kind",
+    "owner_user_id",
+    "owner_team_id",
+    "age_limit_days",
+    "probability",
+    "entry_criteria",
+    "exit_criteria",
+)
+_PIPELINE_FIELDS = ("name", "description", "currency", "allow_skipping")
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """One change in words. `needs_move` names a removed stage that still
+    holds deals and was given no --move; such a plan cannot be applied."""
+
+    text: str
+    needs_move: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class PipelinePlan:
+    """What applying a file changes, in the order it is listed to the user."""
+
+    key: str
+    creates: bool
+    changes: list[PlannedChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> list[PlannedChange]:
+        return [change for change in self.changes if change.needs_move]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def lines(self) -> list[str]:
+        texts = [change.text for change in self.changes] or ["no changes"]
+        return texts + [f"note: {note}" for note in self.notes]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def get_pipeline(key: str) -> Pipeline:
+    """The pipeline with this key; NotFound names the keys that exist."""
+    try:
+        return Pipeline.objects.get(key=key)
+    except Pipeline.DoesNotExist:
+        known = ", ".join(
+            Pipeline.objects.order_by("key").values_list("key", flat=True)
+        )
+        raise NotFound(
+            f"no pipeline {key!r}; pipelines: {known or 'none yet'}", field="key"
+        ) from None
+
+
+def active_stages(pipeline: Pipeline) -> Any:
+    """The pipeline's stages in order, without retired ones (a QuerySet)."""
+    return pipeline.stages.filter(retired_at=None).order_by("position", "id")
+
+
+def plan_pipeline(
+    spec: PipelineSpec, *, moves: Mapping[str, str] | None = None
+) -> PipelinePlan:
+    """What `apply_pipeline(spec, moves=moves)` would change; changes nothing.
+
+    Raises PipelineFileError when an owner or responsible names no user or
+    team, and ValidationError for a --move that cannot apply.
+    """
+    return _Sync(spec, moves, lock=False).plan()
+
+
+def apply_pipeline(
+    spec: PipelineSpec, *, moves: Mapping[str, str] | None = None
+) -> PipelinePlan:
+    """Make the database match `spec` in one transaction; return the plan.
+
+    Idempotent: a second call finds no changes and writes nothing. Refuses
+    (ValidationError, nothing written) to remove a stage that holds any deal,
+    open or closed, unless `moves` maps its key to a stage of `spec`; moved
+    deals get a StageEvent with source "pipeline". Locks the pipeline row.
+    """
+    with transaction.atomic():
+        sync = _Sync(spec, moves, lock=True)
+        plan = sync.plan()
+        if plan.blocked:
+            raise ValidationError(_blocked_message(plan), field="moves")
+        sync.write()
+    if plan.has_changes:
+        logger.info("pipeline %s: applied %d changes", spec.key, len(plan.changes))
+    return plan
+
+
+def export_pipeline(pipeline: Pipeline) -> PipelineSpec:
+    """The spec of a pipeline as stored; `dump_pipeline` turns it into a file.
+
+    Incomplete rows (say, a stage without an owner) are exported as they are,
+    so validating the exported file points at what is missing.
+    """
+    stages = list(active_stages(pipeline).select_related("owner_user", "owner_team"))
+    keys = {stage.id: stage.key for stage in stages}
+    order = {key: index for index, key in enumerate([LEAD, *keys.values()])}
+    handoffs = [
+        HandoffSpec(
+            from_stage=keys.get(row.from_stage_id, LEAD),
+            to_stage=keys[row.to_stage_id],
+            response_window_minutes=row.response_window_minutes,
+            responsible=row.responsible,
+        )
+        for row in Handoff.objects.filter(pipeline=pipeline, to_stage_id__in=keys)
+        if row.from_stage_id is None or row.from_stage_id in keys
+    ]
+    handoffs.sort(key=lambda h: (order[h.from_stage], order[h.to_stage]))
+    settings = pipeline.settings or {}
+    return PipelineSpec(
+        key=pipeline.key,
+        name=pipeline.name,
+        description=pipeline.description,
+        currency=pipeline.currency,
+        allow_skipping=pipeline.allow_skipping,
+        bottleneck_share=settings.get("bottleneck_share", DEFAULT_BOTTLENECK_SHARE),
+        calendar=pipeline.calendar or {},
+        stages=tuple(_stage_spec(stage) for stage in stages),
+        handoffs=tuple(handoffs),
+        won_criteria=_criteria_specs(pipeline.won_criteria),
+        loss_reasons=tuple(
+            LossReasonSpec(
+                key=item.get("key", ""),
+                label=item.get("label", ""),
+                needs_note=bool(item.get("needs_note", False)),
+            )
+            for item in pipeline.loss_reasons or []
+        ),
+        custom_fields=tuple(
+            CustomFieldSpec(
+                key=item.get("key", ""),
+                label=item.get("label", ""),
+                type=item.get("type", ""),
+                choices=tuple(item.get("choices", [])),
+            )
+            for item in pipeline.custom_fields or []
+        ),
+    )
+
+
+# --- mapping between specs and rows ------------------------------------------
+
+
+def owner_text(stage: Stage) -> str:
+    """A stage's owner as a pipeline file writes it; "" when it has none."""
+    if stage.owner_kind == Stage.OwnerKind.DEAL_OWNER:
+        return DEAL_OWNER
+    if stage.owner_kind == Stage.OwnerKind.PERSON and stage.owner_user:
+        return f"user:{stage.owner_user.username}"
+    if stage.owner_kind == Stage.OwnerKind.TEAM and stage.owner_team:
+        return f"team:{stage.owner_team.name}"
+    return ""
+
+
+def _stage_spec(stage: Stage) -> StageSpec:
+    mode, exit_items = _exit_criteria(stage.exit_criteria)
+    return StageSpec(
+        key=stage.key,
+        name=stage.name,
+        buyer_action=stage.buyer_action,
+        owner=owner_text(stage),
+        age_limit_days=stage.age_limit_days,
+        probability=stage.probability,
+        entry_criteria=_criteria_specs(stage.entry_criteria),
+        exit_criteria=exit_items,
+        exit_criteria_mode=mode,
+    )
+
+
+def _exit_criteria(value: Any) -> tuple[str, tuple[CriterionSpec, ...]]:
+    if isinstance(value, Mapping):
+        return value.get("mode", "all"), _criteria_specs(value.get("items", []))
+    return "all", _criteria_specs(value)
+
+
+def _criteria_specs(items: Iterable[Any] | None) -> tuple[CriterionSpec, ...]:
+    return tuple(
+        CriterionSpec(item.get("label", ""), item.get("rule", ""))
+        for item in items or []
+        if isinstance(item, Mapping)
+    )
+
+
+def _criteria_json(criteria: Iterable[CriterionSpec]) -> list[dict[str, str]]:
+    return [{"label": c.label, "rule": c.rule} for c in criteria]
+
+
+def _pipeline_values(spec: PipelineSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "currency": spec.currency,
+        "allow_skipping": spec.allow_skipping,
+        "calendar": _plain(spec.calendar),
+        "custom_fields": [
+            {"key": f.key, "label": f.label, "type": f.type, "choices": list(f.choices)}
+            for f in spec.custom_fields
+        ],
+        "loss_reasons": [
+            {"key": r.key, "label": r.label, "needs_note": r.needs_note}
+            for r in spec.loss_reasons
+        ],
+        "won_criteria": _criteria_json(spec.won_criteria),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Mappings and tuples as the dicts and lists a JSON column gives back."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class _Owner:
+    kind: str
+    user: User | None = None
+    team: Team | None = None
+
+
+def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:
+    """Stage key -> owner, checking every user and team the file names
+    (stage owners and handoff responsibles); all unknown names in one error."""
+    named = [("stages", i, "owner", s.owner) for i, s in enumerate(spec.stages)]
+    named += [
+        (*spec.handoff_path(h), "responsible", h.responsible) for h in spec.handoffs
+    ]
+    parts = [(path, split_owner(text)) for *path, text in named]
+    wanted_users = {p[1] for _, p in parts if p and p[0] == "user"}
+    wanted_teams = {p[1] for _, p in parts if p and p[0] == "team"}
+    users = {u.username: u for u in User.objects.filter(username__in=wanted_users)}
+    teams = {t.name: t for t in Team.objects.filter(name__in=wanted_teams)}
+
+    problems: list[Problem] = []
+    for path, part in parts:
+        if part is None:
+            continue
+        kind, name = part
+        if kind == "user" and name not in users:
+            problems.append(
+                spec.problem(tuple(path), f"no user with username {name!r}")
+            )
+        elif kind == "user" and not users[name].is_active:
+            problems.append(spec.problem(tuple(path), f"user {name!r} is deactivated"))
+        elif kind == "team" and name not in teams:
+            problems.append(spec.problem(tuple(path), f"no team named {name!r}"))
+    if problems:
+        raise PipelineFileError(problems)
+
+    owners = {}
+    for stage in spec.stages:
+        kind, name = split_owner(stage.owner) or ("", "")
+        if kind == "user":
+            owners[stage.key] = _Owner(Stage.OwnerKind.PERSON, user=users[name])
+        elif kind == "team":
+            owners[stage.key] = _Owner(Stage.OwnerKind.TEAM, team=teams[name])
+        else:
+            owners[stage.key] = _Owner(Stage.OwnerKind.DEAL_OWNER)
+    return owners
+
+
+# --- plan and write -----------------------------------------------------------
+
+
+class _Sync:
+    """Compares a spec with the stored pipeline, then writes the difference.
+
+    `plan` and `write` read the same snapshot, taken in __init__ (under the
+    pipeline row lock when `lock` is set), so what is shown is what is done.
+    """
+
+    def __init__(
+        self, spec: PipelineSpec, moves: Mapping[str, str] | None, *, lock: bool
+    ) -> None:
+        self.spec = spec
+        self.moves = dict(moves or {})
+        pipelines = Pipeline.objects.select_for_update() if lock else Pipeline.objects
+        self.pipeline: Pipeline | None = pipelines.filter(key=spec.key).first()
+        self.owners = _resolve_owners(spec)
+        self.day = day_minutes(spec.calendar) if spec.calendar else FALLBACK_DAY_MINUTES
+        self.values = _pipeline_values(spec)
+        self.rows: dict[str, Stage] = {}
+        self.retired: set[str] = set()
+        self.handoffs: dict[tuple[str, str], Handoff] = {}
+        if self.pipeline is not None:
+            self._read_rows(self.pipeline)
+        keys = set(spec.stage_keys())
+        self.removed = [
+            row
+            for row in sorted(self.rows.values(), key=lambda r: r.position)
+            if row.key not in keys and row.key not in self.retired
+        ]
+        self.deal_counts = self._count_deals(self.removed)
+        self.notes = self._check_moves(keys)
+
+    def _read_rows(self, pipeline: Pipeline) -> None:
+        stages = pipeline.stages.select_related("owner_user", "owner_team")
+        self.rows = {row.key: row for row in stages}
+        self.retired = {row.key for row in self.rows.values() if row.retired_at}
+        by_id = {row.id: row.key for row in self.rows.values()}
+        for handoff in Handoff.objects.filter(pipeline=pipeline):
+            start = by_id[handoff.from_stage_id] if handoff.from_stage_id else LEAD
+            self.handoffs[(start, by_id[handoff.to_stage_id])] = handoff
+
+    def _count_deals(self, rows: list[Stage]) -> dict[int, tuple[int, int]]:
+        counts = {row.id: [0, 0] for row in rows}
+        grouped = (
+            Deal.objects.filter(stage__in=rows)
+            .values("stage_id", "status")
+            .annotate(n=Count("id"))
+        )
+        for item in grouped:
+            slot = 0 if item["status"] == Deal.Status.OPEN else 1
+            counts[item["stage_id"]][slot] += item["n"]
+        return {stage_id: (pair[0], pair[1]) for stage_id, pair in counts.items()}
+
+    def _check_moves(self, keys: set[str]) -> list[str]:
+        notes = []
+        removed = {row.key for row in self.removed}
+        for old, new in self.moves.items():
+            flag = f"--move {old}={new}"
+            if new not in keys:
+                raise ValidationError(
+                    f"{flag}: {new!r} is not a stage of the file", field="moves"
+                )
+            if old in keys:
+                raise ValidationError(
+                    f"{flag}: stage {old!r} stays in the file; only the deals of "
+                    "removed stages are moved",
+                    field="moves",
+                )
+            if old not in removed:
+                notes.append(f"{flag}: there is no stage {old!r} to empty")
+        return notes
+
+    # Plan ----------------------------------------------------------------------
+
+    def plan(self) -> PipelinePlan:
+        spec = self.spec
+        if self.pipeline is None:
+            texts = [f"create pipeline {_q(spec.key)} ({spec.name})"]
+        else:
+            texts = self._pipeline_changes()
+        texts += self._stage_changes()
+        changes = [PlannedChange(text) for text in texts]
+        changes += [self._removal(row) for row in self.removed]
+        texts = self._handoff_changes() + self._outcome_changes()
+        changes += [PlannedChange(text) for text in texts]
+        return PipelinePlan(
+            key=spec.key,
+            creates=self.pipeline is None,
+            changes=changes,
+            notes=list(self.notes),
+        )
+
+    def _pipeline_changes(self) -> list[str]:
+        pipeline = self.pipeline
+        assert pipeline is not None
+        parts = []
+        for name in _PIPELINE_FIELDS:
+            old, new = getattr(pipeline, name), self.values[name]
+            if old != new:
+                parts.append(
+                    "description changed"
+                    if name == "description"
+                    else _arrow(name.replace("_", " "), old, new)
+                )
+        old_share = (pipeline.settings or {}).get(
+            "bottleneck_share", DEFAULT_BOTTLENECK_SHARE
+        )
+        if old_share != self.spec.bottleneck_share:
+            parts.append(
+                _arrow("bottleneck share", old_share, self.spec.bottleneck_share)
+            )
+        texts = [f"change pipeline: {', '.join(parts)}"] if parts else []
+        old_calendar, new_calendar = pipeline.calendar or {}, self.values["calendar"]
+        changed = [
+            key
+            for key in dict.fromkeys([*old_calendar, *new_calendar])
+            if old_calendar.get(key) != new_calendar.get(key)
+        ]
+        if changed:
+            texts.append(
+                "change calendar: "
+                + ", ".join(
+                    _arrow(key, old_calendar.get(key), new_calendar.get(key))
+                    if _is_scalar(old_calendar.get(key), new_calendar.get(key))
+                    else f"{key} changed"
+                    for key in changed
+                )
+            )
+        return texts
+
+    def _stage_changes(self) -> list[str]:
+        texts = []
+        for stage in self.spec.stages:
+            row = self.rows.get(stage.key)
+            if row is None:
+                texts.append(f"add stage {_q(stage.key)} ({stage.name})")
+            elif stage.key in self.retired:
+                texts.append(
+                    f"add stage {_q(stage.key)} ({stage.name}) back; "
+                    "its history was kept"
+                )
+            else:
+                parts = self._stage_diff(row, stage)
+                if parts:
+                    texts.append(f"change stage {_q(stage.key)}: {', '.join(parts)}")
+        kept = [
+            key
+            for key in self.spec.stage_keys()
+            if key in self.rows and key not in self.retired
+        ]
+        if kept != sorted(kept, key=lambda key: self.rows[key].position):
+            texts.append(f"reorder stages: {', '.join(self.spec.stage_keys())}")
+        return texts
+
+    def _stage_diff(self, row: Stage, stage: StageSpec) -> list[str]:
+        target = self._stage_values(stage)
+        parts = []
+        for name, label in (("name", "name"), ("buyer_action", "buyer action")):
+            if getattr(row, name) != target[name]:
+                parts.append(_arrow(label, getattr(row, name), target[name]))
+        owner_fields = ("owner_kind", "owner_user_id", "owner_team_id")
+        if any(getattr(row, name) != target[name] for name in owner_fields):
+            parts.append(f"owner {owner_text(row) or 'none'} -> {stage.owner}")
+        if row.age_limit_days != stage.age_limit_days:
+            parts.append(_arrow("age limit", row.age_limit_days, stage.age_limit_days))
+        if row.probability != stage.probability:
+            parts.append(f"probability {row.probability}% -> {stage.probability}%")
+        entry = _criteria_diff(
+            _criteria_specs(row.entry_criteria), stage.entry_criteria
+        )
+        if entry:
+            parts.append(f"entry criteria: {entry}")
+        old_mode, old_exit = _exit_criteria(row.exit_criteria)
+        exit_parts = [_criteria_diff(old_exit, stage.exit_criteria)]
+        if old_mode != stage.exit_criteria_mode:
+            exit_parts.append(f"mode {old_mode} -> {stage.exit_criteria_mode}")
+        if any(exit_parts):
+            parts.append(f"exit criteria: {'; '.join(p for p in exit_parts if p)}")
+        return parts
+
+    def _removal(self, row: Stage) -> PlannedChange:
+        open_deals, closed_deals = self.deal_counts[row.id]
+        text = f"remove stage {_q(row.key)} ({row.name})"
+        if not open_deals and not closed_deals:
+            return PlannedChange(text)
+        held = _deals_text(open_deals, closed_deals)
+        if row.key in self.moves:
+            return PlannedChange(
+                f"{text}; move its {held} to {_q(self.moves[row.key])}"
+            )
+        return PlannedChange(
+            f"remove stage {_q(row.key)} ({row.name}; holds {held}) "
+            f"-> needs --move {row.key}=NEW",
+            needs_move=row.key,
+        )
+
+    def _handoff_changes(self) -> list[str]:
+        texts = []
+        wanted = {(h.from_stage, h.to_stage): h for h in self.spec.handoffs}
+        for ends, handoff in wanted.items():
+            row = self.handoffs.get(ends)
+            name = f"handoff {ends[0]} -> {ends[1]}"
+            window = self._window(handoff.response_window_minutes)
+            if row is None:
+                texts.append(
+                    f"add {name} (respond within {window}; {handoff.responsible})"
+                )
+                continue
+            parts = []
+            if row.response_window_minutes != handoff.response_window_minutes:
+                old = self._window(row.response_window_minutes)
+                parts.append(f"window {old} -> {window}")
+            if row.responsible != handoff.responsible:
+                parts.append(
+                    _arrow("responsible", row.responsible, handoff.responsible)
+                )
+            if parts:
+                texts.append(f"change {name}: {', '.join(parts)}")
+        for ends in self.handoffs:
+            if ends not in wanted:
+                texts.append(f"remove handoff {ends[0]} -> {ends[1]}")
+        return texts
+
+    def _window(self, minutes: int | None) -> str:
+        return "no window" if minutes is None else format_window(minutes, self.day)
+
+    def _outcome_changes(self) -> list[str]:
+        pipeline = self.pipeline
+        texts = []
+        old_won = _criteria_specs(pipeline.won_criteria if pipeline else [])
+        won = _criteria_diff(old_won, self.spec.won_criteria)
+        if won:
+            texts.append(f"won criteria: {won}")
+        texts += _keyed_changes(
+            "loss reason",
+            pipeline.loss_reasons if pipeline else [],
+            self.values["loss_reasons"],
+            (("label", "label"), ("needs_note", "needs note")),
+        )
+        texts += _keyed_changes(
+            "custom field",
+            pipeline.custom_fields if pipeline else [],
+            self.values["custom_fields"],
+            (("label", "label"), ("type", "type"), ("choices", "choices")),
+        )
+        return texts
+
+    # Write ---------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Write the planned changes; rows already right are not saved."""
+        pipeline = self.pipeline or Pipeline(key=self.spec.key)
+        dirty = [
+            name
+            for name, value in self.values.items()
+            if getattr(pipeline, name) != value
+        ]
+        for name in dirty:
+            setattr(pipeline, name, self.values[name])
+        if pipeline.pk is None:
+            pipeline.save()
+
+        positions = self._write_stages(pipeline)
+        dirty += self._write_handoffs(pipeline, positions)
+        dirty += self._write_removals(pipeline, positions)
+
+        settings = dict(pipeline.settings or {})
+        settings.update({"bottleneck_share": self.spec.bottleneck_share})
+        if settings != pipeline.settings:
+            pipeline.settings = settings
+            dirty.append("settings")
+        if dirty:
+            pipeline.save(update_fields=[*dict.fromkeys(dirty), "updated_at"])
+
+    def _stage_values(self, stage: StageSpec) -> dict[str, Any]:
+        owner = self.owners[stage.key]
+        return {
+            "name": stage.name,
+            "buyer_action": stage.buyer_action,
+            "owner_kind": owner.kind,
+            "owner_user_id": owner.user.id if owner.user else None,
+            "owner_team_id": owner.team.id if owner.team else None,
+            "age_limit_days": stage.age_limit_days,
+            "probability": stage.probability,
+            "entry_criteria": _criteria_json(stage.entry_criteria),
+            "exit_criteria": {
+                "mode": stage.exit_criteria_mode,
+                "items": _criteria_json(stage.exit_criteria),
+            },
+        }
+
+    def _write_stages(self, pipeline: Pipeline) -> dict[str, Stage]:
+        """Create or update every stage of the file; return them by key."""
+        written = {}
+        for position, stage in enumerate(self.spec.stages):
+            values = {
+                **self._stage_values(stage),
+                "position": position,
+                "retired_at": None,
+            }
+            row = self.rows.get(stage.key)
+            if row is None:
+                row = Stage.objects.create(pipeline=pipeline, key=stage.key, **values)
+            else:
+                changed = [n for n, v in values.items() if getattr(row, n) != v]
+                for name in changed:
+                    setattr(row, name, values[name])
+                if changed:
+                    row.save(update_fields=changed)
+            self.retired.discard(stage.key)
+            written[stage.key] = row
+        return written
+
+    def _write_handoffs(
+        self, pipeline: Pipeline, stages: dict[str, Stage]
+    ) -> list[str]:
+        wanted = {(h.from_stage, h.to_stage): h for h in self.spec.handoffs}
+        touched = False
+        for ends, row in self.handoffs.items():
+            if ends not in wanted:
+                row.delete()
+                touched = True
+        for ends, handoff in wanted.items():
+            values = {
+                "response_window_minutes": handoff.response_window_minutes,
+                "responsible": handoff.responsible,
+            }
+            row = self.handoffs.get(ends)
+            if row is None:
+                Handoff.objects.create(
+                    pipeline=pipeline,
+                    from_stage=stages.get(handoff.from_stage),
+                    to_stage=stages[handoff.to_stage],
+                    **values,
+                )
+                touched = True
+            elif any(getattr(row, n) != v for n, v in values.items()):
+                Handoff.objects.filter(pk=row.pk).update(**values)
+                touched = True
+        return ["updated_at"] if touched else []
+
+    def _write_removals(
+        self, pipeline: Pipeline, stages: dict[str, Stage]
+    ) -> list[str]:
+        for row in self.removed:
+            if row.key in self.moves:
+                _move_deals(pipeline, row, stages[self.moves[row.key]])
+            try:
+                # A savepoint, so a refused delete leaves the transaction usable.
+                with transaction.atomic():
+                    row.delete()
+            except (ProtectedError, RestrictedError):
+                self.retired.add(row.key)
+                Stage.objects.filter(pk=row.pk).update(retired_at=timesource.now())
+        return ["updated_at"] if self.removed else []
+
+
+def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
+    """Move every deal of `old` into `new`, recording one StageEvent each.
+
+    Open deals enter `new` now (their age in it starts again, as for any
+    stage change); closed deals keep their status and times, and their event
+    starts its span at the close, since time after a close is not time in a
+    stage. Two queries plus batched inserts, however many deals there are.
+    """
+    now = timesource.now()
+    deals = Deal.objects.filter(stage=old)
+    rows = [
+        (deal_id, status, entered_at if status == Deal.Status.OPEN else closed_at)
+        for deal_id, status, entered_at, closed_at in deals.values_list(
+            "id", "status", "stage_entered_at", "closed_at"
+        )
+    ]
+    reason = (
+        f"pipeline {pipeline.key!r} redesigned: stage {old.key!r} ({old.name}) "
+        f"was removed and its deals moved to {new.key!r} ({new.name})"
+    )
+    deals.update(
+        stage=new,
+        version=F("version") + 1,
+        stage_entered_at=Case(
+            When(status=Deal.Status.OPEN, then=V(now)),
+            default=F("stage_entered_at"),
+        ),
+    )
+    # `deals` now matches nothing (they left `old`): name the moved ones by id.
+    open_ids = [deal_id for deal_id, status, _ in rows if status == Deal.Status.OPEN]
+    responsible = _assign_responsible(new, Deal.objects.filter(pk__in=open_ids))
+    StageEvent.objects.bulk_create(
+        [
+            StageEvent(
+                deal_id=deal_id,
+                from_stage=old,
+                to_stage=new,
+                from_status=status,
+                to_status=status,
+                at=now,
+                from_entered_at=entered_at,
+                override_reason=reason,
+                responsible_id=responsible.get(deal_id),
+                source="pipeline",
+            )
+            for deal_id, status, entered_at in rows
+        ],
+        batch_size=1000,
+    )
+    logger.info(
+        "pipeline %s: moved %d deals from stage %s to %s",
+        pipeline.key,
+        len(rows),
+        old.key,
+        new.key,
+    )
+    return len(rows)
+
+
+def _assign_responsible(stage: Stage, open_deals) -> dict[int, int | None]:
+    """Make `stage`'s owner responsible for `open_deals`, now in it; returns
+    deal id -> responsible user id. Set-based unless a team must route."""
+    if stage.owner_kind == Stage.OwnerKind.TEAM:
+        for deal in open_deals.select_related("owner"):
+            deal.responsible = responsible_for(stage, deal)
+            Deal.objects.filter(pk=deal.pk).update(responsible=deal.responsible)
+    elif stage.owner_kind == Stage.OwnerKind.PERSON:
+        open_deals.update(responsible=stage.owner_user)
+    else:
+        open_deals.update(responsible=F("owner"))
+    return dict(open_deals.values_list("id", "responsible_id"))
+
+
+# --- wording ------------------------------------------------------------------
+
+
+def _q(key: str) -> str:
+    return f"'{key}'"
+
+
+def _word(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = value if len(value) <= 50 else value[:47] + "..."
+        return f'"{text}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_word(item) for item in value) + "]"
+    return str(value)
+
+
+def _arrow(label: str, old: Any, new: Any) -> str:
+    return f"{label} {_word(old)} -> {_word(new)}"
+
+
+def _is_scalar(*values: Any) -> bool:
+    return all(not isinstance(v, Mapping | list) for v in values)
+
+
+def _deals_text(open_deals: int, closed_deals: int) -> str:
+    if open_deals and closed_deals:
+        return f"{open_deals} open and {closed_deals} closed deals"
+    count, kind = (open_deals, "open") if open_deals else (closed_deals, "closed")
+    return f"{count} {kind} deal{'s' if count != 1 else ''}"
+
+
+def _criteria_diff(
+    old: tuple[CriterionSpec, ...], new: tuple[CriterionSpec, ...]
+) -> str:
+    """E.g. 'add "Budget named"; new rule for "Call booked"'; "" if equal."""
+    if old == new:
+        return ""
+    old_rules = {c.label: c.rule for c in old}
+    new_rules = {c.label: c.rule for c in new}
+    parts = [f"add {_word(c.label)}" for c in new if c.label not in old_rules]
+    parts += [f"remove {_word(c.label)}" for c in old if c.label not in new_rules]
+    parts += [
+        f"new rule for {_word(c.label)}"
+        for c in new
+        if c.label in old_rules and old_rules[c.label] != c.rule
+    ]
+    return "; ".join(parts) or "reorder"
+
+
+def _keyed_changes(
+    noun: str,
+    old: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    fields: tuple[tuple[str, str], ...],
+) -> list[str]:
+    """Lines for a list of items that have keys (loss reasons, custom fields)."""
+    old_by_key = {item.get("key"): item for item in old or []}
+    new_by_key = {item["key"]: item for item in new}
+    texts = []
+    for key, item in new_by_key.items():
+        before = old_by_key.get(key)
+        if before is None:
+            texts.append(f"add {noun} {_q(key)} ({item['label']})")
+            continue
+        parts = [
+            _arrow(label, before.get(name), item[name])
+            for name, label in fields
+            if before.get(name) != item[name]
+        ]
+        if parts:
+            texts.append(f"change {noun} {_q(key)}: {', '.join(parts)}")
+    for key, item in old_by_key.items():
+        if key not in new_by_key:
+            texts.append(f"remove {noun} {_q(key)} ({item.get('label', '')})")
+    kept_new = [key for key in new_by_key if key in old_by_key]
+    kept_old = [key for key in old_by_key if key in new_by_key]
+    if kept_new != kept_old:
+        texts.append(f"reorder {noun}s: {', '.join(new_by_key)}")
+    return texts
+
+
+def _blocked_message(plan: PipelinePlan) -> str:
+    keys = [change.needs_move for change in plan.blocked]
+    flags = " ".join(f"--move {key}=NEW" for key in keys)
+    return (
+        f"nothing applied: removed stage(s) {', '.join(map(_q, keys))} still "
+        f"hold deals; say where they go with {flags}"
+    )

@@ -1,0 +1,157 @@
+"""`dealgate pipeline validate|apply|export`, run in-process."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.cli import main
+from dealgate.core.pipeline_file import load_pipeline_file, parse_pipeline
+from dealgate.deals.models import Deal
+from dealgate.pipelines.models import Pipeline
+from tests.conftest import REPO_ROOT
+
+IT_SERVICES = REPO_ROOT / "examples" / "pipelines" / "it-services.toml"
+DEMO = REPO_ROOT / "dealgate" / "demo" / "pipeline.toml"
+
+
+@pytest.fixture
+def broken(tmp_path):
+    path = tmp_path / "broken.toml"
+    text = IT_SERVICES.read_text(encoding="utf-8")
+    path.write_text(text.replace("age_limit_days = 5", "age_limit_days = -3"))
+    return path
+
+
+@pytest.fixture
+def shrunk(tmp_path):
+    """The IT-services file without its "review" stage and the handoffs to it."""
+    text = IT_SERVICES.read_text(encoding="utf-8")
+    start = text.index('[[stages]]\nkey = "review"')
+    text = text[:start] + text[text.index('[[stages]]\nkey = "contract"') :]
+    text = text.replace(
+        'from = "proposal"\nto = "review"', 'from = "proposal"\nto = "contract"'
+    )
+    text = text.replace(
+        '[[handoffs]]\nfrom = "review"\nto = "contract"\nresponse_window = "4h"',
+        '[[handoffs]]\nfrom = "inquiry"\nto = "proposal"\nresponse_window = "4h"',
+    )
+    path = tmp_path / "shrunk.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_validate_reports_ok_with_a_summary_for_each_file(capsys):
+    status = main(["pipeline", "validate", str(IT_SERVICES), str(DEMO)])
+
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert out == [
+        f"{IT_SERVICES}: ok (5 stages, 6 handoffs)",
+        f"{DEMO}: ok (2 stages, 2 handoffs)",
+    ]
+
+
+def test_validate_prints_each_problem_and_exits_1(capsys, broken):
+    status = main(["pipeline", "validate", str(broken), str(DEMO)])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    line = broken.read_text().splitlines().index("age_limit_days = -3") + 1
+    assert captured.err.splitlines() == [
+        f"{broken}:{line}: stages[1].age_limit_days: must be a whole number of "
+        "business days from 1 to 365, got -3"
+    ]
+    assert captured.out == f"{DEMO}: ok (2 stages, 2 handoffs)\n"
+
+
+def test_apply_dry_run_shows_the_plan_and_writes_nothing(db, capsys):
+    status = main(["pipeline", "apply", str(IT_SERVICES), "--dry-run"])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "(dry run: nothing is applied)" in out
+    assert "  create pipeline 'it-services' (IT services: new business)" in out
+    assert "  add stage 'discovery' (Discovery call booked)" in out
+    assert not Pipeline.objects.exists()
+
+
+def test_apply_applies_and_a_second_run_has_no_changes(db, capsys):
+    assert main(["pipeline", "apply", str(IT_SERVICES)]) == 0
+    first = capsys.readouterr().out
+    assert main(["pipeline", "apply", str(IT_SERVICES)]) == 0
+    second = capsys.readouterr().out
+
+    assert "applied" in first
+    assert Pipeline.objects.get(key="it-services").stages.count() == 5
+    assert second.splitlines()[1:] == ["  no changes"]
+
+
+def test_apply_refuses_to_drop_a_stage_with_deals_until_told_where(db, capsys, shrunk):
+    main(["pipeline", "apply", str(IT_SERVICES)])
+    pipeline = Pipeline.objects.get(key="it-services")
+    review = pipeline.stages.get(key="review")
+    Deal.objects.create(pipeline=pipeline, stage=review, title="Backup for Contoso")
+    capsys.readouterr()
+
+    refused = main(["pipeline", "apply", str(shrunk)])
+    captured = capsys.readouterr()
+    moved = main(["pipeline", "apply", str(shrunk), "--move", "review=contract"])
+
+    assert refused == 1
+    assert "needs --move review=NEW" in captured.out
+    assert "nothing applied" in captured.err
+    assert moved == 0
+    assert Deal.objects.get().stage.key == "contract"
+
+
+def test_apply_prints_file_problems_and_exits_1(db, capsys, broken):
+    status = main(["pipeline", "apply", str(broken)])
+
+    assert status == 1
+    assert "stages[1].age_limit_days" in capsys.readouterr().err
+    assert not Pipeline.objects.exists()
+
+
+def test_apply_names_an_unknown_owner_with_its_line(db, capsys, tmp_path):
+    path = tmp_path / "owned.toml"
+    text = DEMO.read_text().replace(
+        'owner = "deal-owner"  # the', 'owner = "user:zed"  #'
+    )
+    path.write_text(text)
+
+    status = main(["pipeline", "apply", str(path)])
+
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "user:zed" in t)
+    assert status == 1
+    assert capsys.readouterr().err == (
+        f"{path}:{line}: stages[0].owner: no user with username 'zed'\n"
+    )
+
+
+def test_a_move_without_an_equals_sign_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["pipeline", "apply", str(DEMO), "--move", "review"])
+
+    assert caught.value.code == 2
+    assert "expected OLD=NEW" in capsys.readouterr().err
+
+
+def test_export_writes_the_pipeline_as_a_file_that_parses_back(db, capsys, tmp_path):
+    main(["pipeline", "apply", str(DEMO)])
+    capsys.readouterr()
+
+    assert main(["pipeline", "export", "maven-crm"]) == 0
+    printed = capsys.readouterr().out
+    target = tmp_path / "out.toml"
+    assert main(["pipeline", "export", "maven-crm", "-o", str(target)]) == 0
+
+    assert parse_pipeline(printed) == load_pipeline_file(DEMO)
+    assert target.read_text(encoding="utf-8") == printed
+    assert f"to {target}" in capsys.readouterr().out
+
+
+def test_export_of_an_unknown_pipeline_exits_2(db, capsys):
+    status = main(["pipeline", "export", "nope"])
+
+    assert status == 2
+    assert "dealgate: no pipeline 'nope'" in capsys.readouterr().err
