@@ -1,0 +1,82 @@
+"""`dealgate deal move|show`: the deal door of the command line."""
+
+from __future__ import annotations
+
+import argparse
+
+from dealgate.cli import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("deal", help="show or move one deal")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+
+    show = actions.add_parser("show", help="a deal's fields and stage history")
+    show.add_argument("deal_id", type=int)
+    show.set_defaults(func=run_show)
+
+    move = actions.add_parser(
+        "move",
+        help="move a deal through its gates",
+        description=(
+            "Move a deal to a stage key, or to won or lost. The move is refused, "
+            "with every unmet criterion in words, unless the gates hold or a "
+            "manager gives --override."
+        ),
+    )
+    move.add_argument("deal_id", type=int)
+    move.add_argument("to", help='a stage key, "won" or "lost"')
+    move.add_argument("--as", dest="username", required=True, help="who moves it")
+    move.add_argument(
+        "--version", type=int, help="the version you read (refused if it changed)"
+    )
+    move.add_argument("--reason", default="", help="loss reason key, for lost")
+    move.add_argument("--note", default="", help="loss note")
+    move.add_argument("--override", default="", help="a manager's written reason")
+    move.set_defaults(func=run_move)
+
+
+def run_move(args: argparse.Namespace) -> int:
+    from dealgate.accounts.models import User
+    from dealgate.deals.services import move_deal
+
+    user = User.objects.filter(username=args.username).first()
+    if user is None:
+        raise CommandError(f"--as: no user {args.username!r}")
+    deal = move_deal(
+        args.deal_id,
+        args.to,
+        by=user,
+        expected_version=args.version,
+        loss_reason=args.reason,
+        loss_note=args.note,
+        override_reason=args.override,
+        source="cli",
+    )
+    where = deal.status if deal.status != "open" else deal.stage.name
+    print(f"deal {deal.pk} ({deal.title}): now {where}, version {deal.version}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from dealgate.deals.models import Deal
+
+    deal = (
+        Deal.objects.select_related("stage", "owner", "organization")
+        .filter(pk=args.deal_id)
+        .first()
+    )
+    if deal is None:
+        raise CommandError(f"no deal with id {args.deal_id}")
+    print(f"{deal.title}  [{deal.status}, {deal.stage.name}, version {deal.version}]")
+    print(f"  organization: {deal.organization or '-'}   owner: {deal.owner or '-'}")
+    print(f"  value: {deal.value if deal.value is not None else '-'} {deal.currency}")
+    for event in deal.events.select_related("from_stage", "to_stage", "by"):
+        start = event.from_stage.key if event.from_stage else "-"
+        end = event.to_stage.key if event.to_stage else "-"
+        line = f"  {event.at:%Y-%m-%d %H:%M} {start} -> {end} ({event.to_status})"
+        if event.override_reason:
+            line += f"  override: {event.override_reason}"
+        print(line)
+    return 0

@@ -1,0 +1,63 @@
+import datetime as dt
+
+import pytest
+
+from dealgate import timesource
+from dealgate.cli import main
+from dealgate.deals.models import Deal
+
+T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def deal(pipeline, alice):
+    stage = pipeline.stages.get(key="inquiry")
+    stage.exit_criteria = {
+        "mode": "all",
+        "items": [{"label": "Budget confirmed", "rule": "checklist.budget == true"}],
+    }
+    stage.save()
+    return Deal.objects.create(
+        pipeline=pipeline,
+        stage=stage,
+        title="Laptop fleet",
+        owner=alice,
+        created_at=T0,
+        stage_entered_at=T0,
+    )
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with timesource.frozen_at(T0 + dt.timedelta(days=1)):
+        yield
+
+
+def test_a_refused_move_from_the_cli_names_the_unmet_criterion(deal, capsys):
+    assert main(["deal", "move", str(deal.pk), "discovery", "--as", "alice"]) == 2
+    assert "Budget confirmed" in capsys.readouterr().err
+    deal.refresh_from_db()
+    assert deal.stage.key == "inquiry"
+
+
+def test_lost_from_the_cli_needs_a_reason(deal, capsys):
+    assert main(["deal", "move", str(deal.pk), "lost", "--as", "alice"]) == 2
+    assert "loss reason" in capsys.readouterr().err
+    args = ["deal", "move", str(deal.pk), "lost", "--as", "alice", "--reason", "price"]
+    assert main(args) == 0
+    assert "now lost" in capsys.readouterr().out
+
+
+def test_a_manager_overrides_from_the_cli_and_history_shows_it(
+    deal, max_manager, capsys
+):
+    args = ["deal", "move", str(deal.pk), "discovery", "--as", "max"]
+    assert main([*args, "--override", "Buyer confirmed budget by phone"]) == 0
+    assert main(["deal", "show", str(deal.pk)]) == 0
+    assert "override: Buyer confirmed budget by phone" in capsys.readouterr().out
+
+
+def test_a_stale_version_from_the_cli_is_a_conflict(deal, capsys):
+    args = ["deal", "move", str(deal.pk), "won", "--as", "alice", "--version", "7"]
+    assert main(args) == 2
+    assert "changed since you loaded it" in capsys.readouterr().err
