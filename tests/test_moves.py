@@ -98,6 +98,8 @@ def test_a_forward_move_records_the_event_and_the_time_spent(deal, alice):
     )
     assert event.from_entered_at == T0
     assert event.at == timesource.now()
+    # Mon 1 June 11:00 Berlin to Thu 4 June 11:00: three working days of 8 h.
+    assert event.from_business_minutes == 3 * 8 * 60
 
 
 def test_skipping_a_stage_needs_its_exit_criteria_too(deal, alice):

@@ -11,15 +11,16 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import F
 
 from dealgate import timesource
 from dealgate.accounts.models import User
+from dealgate.core import business_time
 from dealgate.core import criteria as crit
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
 
 from .models import Activity, Deal, StageEvent
@@ -83,7 +84,7 @@ def criteria_set(data: Any) -> crit.CriteriaSet:
 def context_for(deal: Deal, now: dt.datetime) -> dict[str, Any]:
     """The values criteria read for `deal` (one query for its activities)."""
     pipeline = deal.pipeline
-    zone = ZoneInfo(pipeline.calendar.get("timezone", "UTC"))
+    zone = calendar_for(pipeline).zone
     activities = Activity.objects.filter(deal=deal).values("kind", "tag", "done", "at")
     return crit.deal_context(
         title=deal.title,
@@ -308,6 +309,10 @@ def _apply_move(
             loss_note="",
             responsible=responsible,
         )
+    business_minutes = None
+    if from_entered_at is not None and from_entered_at <= now:
+        calendar = calendar_for(deal.pipeline)
+        business_minutes = business_time.between(calendar, from_entered_at, now)
     updated = Deal.objects.filter(pk=deal.pk, version=deal.version).update(**changes)
     if updated != 1:
         raise Conflict(f"deal {deal.pk} changed during the move; reload and try again")
@@ -319,6 +324,7 @@ def _apply_move(
         to_status=changes["status"],
         at=now,
         from_entered_at=from_entered_at,
+        from_business_minutes=business_minutes,
         by=by,
         override_reason=override,
         responsible=responsible,

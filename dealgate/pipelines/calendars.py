@@ -1,0 +1,34 @@
+"""The calendar a pipeline counts business time in, built once and reused.
+
+A `Calendar` keeps its working intervals per year after first use, so handing
+out the same object for the same table is what makes every later call cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from django.conf import settings
+
+from dealgate.core.calendar import Calendar
+
+from .models import Pipeline
+
+
+@lru_cache(maxsize=64)
+def _calendar_from_json(table: str) -> Calendar:
+    return Calendar.from_dict(json.loads(table))
+
+
+def calendar_for(pipeline: Pipeline) -> Calendar:
+    """The pipeline's calendar; Mon-Fri 09:00-17:00 in the server's zone
+    (settings.TIME_ZONE, UTC by default) when the pipeline has none."""
+    if not pipeline.calendar:
+        return _default_calendar(settings.TIME_ZONE)
+    return _calendar_from_json(json.dumps(pipeline.calendar, sort_keys=True))
+
+
+@lru_cache(maxsize=8)
+def _default_calendar(zone: str) -> Calendar:
+    return Calendar.office_hours(zone)
