@@ -91,11 +91,16 @@ INSTALLED_APPS = [
     "dealgate.accounts",
     "dealgate.pipelines",
     "dealgate.deals",
+    "dealgate.leads",
+    "dealgate.insights",
+    "dealgate.clocks",
     "dealgate.web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from the worker itself, before sessions or the database.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,7 +145,14 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Filled by `collectstatic`, which `dealgate serve` runs before starting workers.
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed copies (gzip, brotli if installed) without a manifest: pages
+    # render from a plain checkout and in tests before any collectstatic.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 LOGGING = {
     "version": 1,
@@ -150,6 +162,12 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
+        # With DEBUG off Django would only mail server errors; show them.
+        "django.request": {
+            "handlers": ["console"],
+            "level": "ERROR",
+            "propagate": False,
+        },
         "dealgate": {
             "handlers": ["console"],
             "level": os.environ.get("DEALGATE_LOG_LEVEL", "INFO"),

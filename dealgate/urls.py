@@ -4,5 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("dealgate.api.urls")),
+    path("leads/", include("dealgate.leads.urls")),
+    path("insights/", include("dealgate.insights.urls")),
+    path("", include("dealgate.clocks.urls")),
     path("", include("dealgate.web.urls")),
 ]

@@ -7,5 +7,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.board, name="board"),
+    path("board/column/", views.board_column, name="board-column"),
     path("deals/<int:deal_id>/", views.deal_detail, name="deal"),
 ]

@@ -1,0 +1,103 @@
+"""`dealgate serve`: run the web application as in production, under gunicorn.
+
+Sync workers, one per core by default: on these machines more workers than
+cores was slower, not faster (PERFORMANCE.md). Each worker keeps its database
+connection between requests (CONN_MAX_AGE in settings), which is worth 6-7x on
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from django.core.management import call_command
+from django.db import connections
+from gunicorn.app.base import BaseApplication
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="serve the web application under gunicorn"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="default: 8000")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: one per CPU core)",
+    )
+    parser.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    serve(args.host, args.port, args.workers)
+    return 0
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, workers: int | None = None
+) -> None:
+    """Collect static files, then serve until stopped (Ctrl-C or SIGTERM).
+
+    Blocks; gunicorn ends the process with SystemExit when it stops. Call it
+    after any database work: the connections this process holds are closed
+    first, because forked workers would otherwise share their sockets.
+    """
+    from dealgate.cli import CommandError
+
+    if workers is not None and workers < 1:
+        raise CommandError(f"--workers must be 1 or more; got {workers}")
+    workers = workers or default_workers()
+    call_command("collectstatic", interactive=False, verbosity=0)
+    connections.close_all()
+
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    url_host = f"[{host}]" if ":" in host else host
+    print(
+        f"Dealgate is serving at http://{url_host}:{port}/ "
+        f"({workers} worker{'s' if workers != 1 else ''}); Ctrl-C stops it",
+        flush=True,
+    )
+    WsgiServer(
+        {
+            "bind": bind,
+            "workers": workers,
+            "worker_class": "sync",
+            # Load the application once in the master so an import or settings
+            # error stops start-up with one traceback instead of a worker loop.
+            "preload_app": True,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "timeout": 30,
+            "graceful_timeout": 10,
+        }
+    ).run()
+
+
+def default_workers() -> int:
+    """One per core this process may run on (cgroup and affinity aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class WsgiServer(BaseApplication):
+    """gunicorn with its options given in code rather than read from argv."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from dealgate.wsgi import application
+
+        return application

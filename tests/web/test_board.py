@@ -1,0 +1,227 @@
+import re
+
+import pytest
+from django.urls import reverse
+
+from dealgate.pipelines.models import Pipeline, Stage
+
+from .helpers import make_deal, text_of
+
+
+@pytest.fixture
+def signed_in(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/board/column/?stage=review&offset=30", "/deals/1/"]
+)
+def test_pages_send_anonymous_visitors_to_log_in(client, db, path):
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_login_page_signs_a_person_in_and_leads_to_the_board(
+    client, alice, pipeline
+):
+    from tests.conftest import PASSWORD
+
+    response = client.post(
+        reverse("login"), {"username": "alice", "password": PASSWORD}, follow=True
+    )
+
+    assert response.redirect_chain[-1][0] == reverse("board")
+    assert "Alice Rep" in text_of(response)
+
+
+def test_each_column_heads_with_its_count_total_and_share(signed_in, pipeline, now):
+    make_deal(pipeline, "inquiry", value=12500)
+    make_deal(pipeline, "inquiry", value=1000)
+    make_deal(pipeline, "proposal", value=250)
+    make_deal(pipeline, "proposal", value=250)
+
+    text = text_of(signed_in.get(reverse("board")))
+
+    assert "Inquiry received 2 · $13,500 · 50% of open deals" in text
+    assert "Discovery call booked 0 · no values · 0% of open deals" in text
+    assert "Proposal requested 2 · $500 · 50% of open deals" in text
+    assert "4 open deals · $14,000 · as of 10 Jun 2026" in text
+
+
+def test_a_column_whose_deals_have_no_value_says_so_rather_than_zero(
+    signed_in, pipeline, now
+):
+    make_deal(pipeline, "inquiry", value=None)
+
+    text = text_of(signed_in.get(reverse("board")))
+
+    assert "Inquiry received 1 · no values · 100% of open deals" in text
+    assert "1 open deal · no values · as of" in text
+
+
+def test_the_summary_names_the_as_of_date_of_a_historical_demo(
+    signed_in, pipeline, settings
+):
+    settings.AS_OF = "2017-12-31"
+
+    assert "as of 31 Dec 2017" in text_of(signed_in.get(reverse("board")))
+
+
+def test_a_card_shows_title_organization_owner_value_and_time_in_stage(
+    signed_in, pipeline, bob, now
+):
+    make_deal(
+        pipeline,
+        "proposal",
+        title="Server refresh",
+        organization="Acme GmbH",
+        owner=bob,
+        value=48000,
+        days_in_stage=4.5,
+    )
+
+    text = text_of(signed_in.get(reverse("board")))
+
+    assert "Server refresh Acme GmbH Bob Rep $48,000 4 of 10 calendar days" in text
+    assert "at risk" not in text
+
+
+def test_a_deal_over_its_stage_age_limit_is_marked_at_risk_in_words(
+    signed_in, pipeline, now
+):
+    make_deal(pipeline, "discovery", title="Stuck", days_in_stage=6)
+
+    text = text_of(signed_in.get(reverse("board")))
+
+    assert "Stuck no organization no owner $1,000 6 of 5 calendar days at risk" in text
+
+
+def test_a_deal_with_an_unknown_entry_date_says_so(signed_in, pipeline, now):
+    make_deal(pipeline, "inquiry", title="Imported", days_in_stage=None)
+
+    assert "entered: unknown" in text_of(signed_in.get(reverse("board")))
+
+
+def test_the_owner_filter_shows_only_that_persons_deals(
+    signed_in, pipeline, alice, bob, now
+):
+    make_deal(pipeline, "inquiry", title="Alice's deal", owner=alice)
+    make_deal(pipeline, "inquiry", title="Bob's deal", owner=bob)
+
+    page = signed_in.get(reverse("board"), {"owner": "bob"})
+    text = text_of(page)
+
+    assert "Bob's deal" in text
+    assert "Alice's deal" not in text
+    assert "1 open deal owned by Bob Rep" in text
+    assert '<option value="bob" selected>' in page.content.decode()
+
+
+def test_filtering_by_an_unknown_owner_is_not_found(signed_in, pipeline):
+    assert signed_in.get(reverse("board"), {"owner": "nobody"}).status_code == 404
+
+
+def test_a_long_column_says_how_many_more_and_links_to_them(signed_in, pipeline, now):
+    for day in range(32):
+        make_deal(pipeline, "review", title=f"Deal {day:02}", days_in_stage=day)
+
+    html = signed_in.get(reverse("board")).content.decode()
+
+    assert "and 2 more" in html
+    assert 'hx-get="/board/column/?pipeline=new-business&amp;stage=review' in html
+    assert "offset=30" in html
+
+
+def test_the_next_cards_come_as_a_fragment_for_htmx(signed_in, pipeline, now):
+    for day in range(32):
+        make_deal(pipeline, "review", title=f"Deal {day:02}", days_in_stage=day)
+
+    response = signed_in.get(
+        reverse("board-column"),
+        {"pipeline": "new-business", "stage": "review", "offset": 30},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert re.findall(r">(Deal \d\d)<", html) == ["Deal 01", "Deal 00"]
+    assert "more" not in text_of(response)
+
+
+def test_the_next_cards_are_a_whole_page_without_javascript(signed_in, pipeline, now):
+    for day in range(35):
+        make_deal(pipeline, "review", title=f"Deal {day:02}", days_in_stage=day)
+
+    response = signed_in.get(
+        reverse("board-column"),
+        {"pipeline": "new-business", "stage": "review", "offset": 2},
+    )
+    text = text_of(response)
+
+    assert "<html" in response.content.decode()
+    assert "Cards 3 to 32, oldest in stage first" in text
+    assert "and 3 more" in text
+
+
+@pytest.mark.parametrize("offset", ["-1", "x", "²"])
+def test_a_column_page_refuses_an_offset_that_is_not_a_number(
+    signed_in, pipeline, offset
+):
+    response = signed_in.get(
+        reverse("board-column"), {"stage": "review", "offset": offset}
+    )
+
+    assert response.status_code == 400
+
+
+def test_a_column_page_of_an_unknown_stage_is_not_found(signed_in, pipeline):
+    response = signed_in.get(reverse("board-column"), {"stage": "nope"})
+
+    assert response.status_code == 404
+
+
+def test_a_title_with_markup_is_shown_as_text(signed_in, pipeline, now):
+    make_deal(pipeline, "inquiry", title="<script>alert('x')</script>")
+
+    html = signed_in.get(reverse("board")).content.decode()
+
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+
+
+def test_several_pipelines_can_be_chosen_and_the_first_is_the_default(
+    signed_in, pipeline, now
+):
+    renewals = Pipeline.objects.create(key="renewals", name="Renewals")
+    Stage.objects.create(pipeline=renewals, key="due", name="Renewal due", position=0)
+    make_deal(renewals, "due", title="Yearly licence")
+
+    first = text_of(signed_in.get(reverse("board")))
+    chosen = text_of(signed_in.get(reverse("board"), {"pipeline": "renewals"}))
+
+    assert "Inquiry received" in first
+    assert "Yearly licence" not in first
+    assert "Renewal due 1" in chosen
+    assert "Yearly licence" in chosen
+
+
+def test_an_unknown_pipeline_is_not_found(signed_in, pipeline):
+    assert signed_in.get(reverse("board"), {"pipeline": "nope"}).status_code == 404
+
+
+def test_without_any_pipeline_the_board_says_how_to_make_one(signed_in):
+    text = text_of(signed_in.get(reverse("board")))
+
+    assert "No pipeline yet" in text
+
+
+def test_the_page_offers_log_out_as_a_form_post(signed_in, pipeline):
+    html = signed_in.get(reverse("board")).content.decode()
+
+    assert re.search(r'<form method="post" action="/logout/"', html)
+    assert "/static/django_htmx/htmx-2.min.js" in html
+    assert "/static/dealgate/app.css" in html

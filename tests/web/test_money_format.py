@@ -1,0 +1,26 @@
+from decimal import Decimal
+
+import pytest
+
+from dealgate.deals.queries import Money
+from dealgate.web.templatetags.dealgate_format import money
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "shown"),
+    [
+        (Decimal("1234567"), "USD", "$1,234,567"),
+        (Decimal("18500.50"), "EUR", "€18,500.50"),
+        (Decimal("950.00"), "GBP", "£950"),
+        (Decimal("1200"), "CHF", "CHF 1,200"),
+        (None, "USD", "no value"),
+    ],
+)
+def test_money_has_thousands_separators_and_cents_only_when_some(
+    value, currency, shown
+):
+    assert money(value, currency) == shown
+
+
+def test_money_takes_a_total_with_its_currency():
+    assert money(Money(Decimal("4514"), "USD")) == "$4,514"
