@@ -13,13 +13,15 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Count, F, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from dealgate.accounts.models import User
+from dealgate.core import business_time
+from dealgate.core.calendar import Calendar
 from dealgate.deals.models import Deal
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
 
 CARDS_PER_COLUMN = 30
@@ -28,7 +30,6 @@ CARDS_PER_COLUMN = 30
 # did not give go last, since nothing can be said about how long they have waited.
 CARD_ORDER = (F("stage_entered_at").asc(nulls_last=True), F("id").asc())
 
-SECONDS_PER_DAY = 86_400
 
 # What a card shows; loading only these keeps notes and custom fields unread.
 CARD_FIELDS = (
@@ -48,9 +49,9 @@ CARD_FIELDS = (
 class Age:
     """How long a deal has sat in its stage, against the stage's age limit."""
 
-    elapsed: int | None  # whole units; None when the entry time is unknown
+    elapsed: float | None  # None when the entry time is unknown
     limit: int | None  # None when the stage has no age limit
-    unit: str  # says which clock counted, e.g. "calendar days"
+    unit: str  # says which clock counted, e.g. "business days"
 
     @property
     def known(self) -> bool:
@@ -69,8 +70,18 @@ class Age:
         if self.elapsed is None:
             return "entered: unknown"
         if self.limit is None:
-            return f"{self.elapsed} {self.unit}, no limit"
-        return f"{self.elapsed} of {self.limit} {self.unit}"
+            return f"{_days(self.elapsed)} {self.unit}, no limit"
+        label = f"{_days(self.elapsed)} of {self.limit} {self.unit}"
+        if self.at_risk:
+            label += f", {_days(self.elapsed - self.limit)} over the limit"
+        return label
+
+
+def _days(value: float) -> str:
+    """Days for people: one decimal below ten, whole days above ("4.5", "37")."""
+    if value >= 10:
+        return f"{value:,.0f}"
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def stage_age(
@@ -78,22 +89,24 @@ def stage_age(
     now: dt.datetime,
     *,
     limit: int | None,
-    calendar: Mapping[str, Any] | None = None,
+    calendar: Calendar,
 ) -> Age:
     """The one place that decides how time in stage is counted and when it is late.
 
-    Ages count whole calendar days (24-hour periods) for now, and the unit says
-    so on every page. `calendar` is the pipeline's working calendar: it is not
-    read yet, and is passed so that counting business days replaces only this
-    body. A deal is at risk once its age is over the stage's limit.
+    Ages are business days in the pipeline's calendar (working minutes over
+    the calendar's standard working day, see dealgate.core.business_time), the
+    unit stage age limits are written in. A deal is at risk once its age is
+    over the stage's limit.
     """
-    unit = "calendar days"
+    unit = "business days"
     if entered_at is None:
         return Age(elapsed=None, limit=limit, unit=unit)
     # An as-of instant earlier than the entry (demos on history) is not a
     # negative age; the deal has simply only just arrived.
-    seconds = max(0.0, (now - entered_at).total_seconds())
-    return Age(elapsed=int(seconds // SECONDS_PER_DAY), limit=limit, unit=unit)
+    if now <= entered_at:
+        return Age(elapsed=0.0, limit=limit, unit=unit)
+    days = business_time.business_days_between(calendar, entered_at, now)
+    return Age(elapsed=days, limit=limit, unit=unit)
 
 
 @dataclass(frozen=True)
@@ -211,7 +224,7 @@ def column_page(
         .order_by(*CARD_ORDER)
     )
     cards = [
-        _card(deal, stage, now, stage.pipeline.calendar)
+        _card(deal, stage, now, calendar_for(stage.pipeline))
         for deal in page[offset : offset + limit]
     ]
     more = max(0, count - offset - len(cards))
@@ -293,14 +306,12 @@ def _first_cards(
     for deal in winners:
         stage = by_id[deal.stage_id]
         cards.setdefault(stage.pk, []).append(
-            _card(deal, stage, now, stage.pipeline.calendar)
+            _card(deal, stage, now, calendar_for(stage.pipeline))
         )
     return cards
 
 
-def _card(
-    deal: Deal, stage: Stage, now: dt.datetime, calendar: Mapping[str, Any]
-) -> Card:
+def _card(deal: Deal, stage: Stage, now: dt.datetime, calendar: Calendar) -> Card:
     return Card(
         id=deal.pk,
         title=deal.title,

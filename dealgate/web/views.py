@@ -10,6 +10,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.deals.models import Deal
 from dealgate.deals.queries import board_for, column_page, stage_age
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
 
@@ -70,7 +71,7 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
             deal.stage_entered_at,
             timesource.now(),
             limit=deal.stage.age_limit_days,
-            calendar=deal.pipeline.calendar,
+            calendar=calendar_for(deal.pipeline),
         )
     context = {
         "deal": deal,

@@ -85,18 +85,23 @@ def test_a_card_shows_title_organization_owner_value_and_time_in_stage(
 
     text = text_of(signed_in.get(reverse("board")))
 
-    assert "Server refresh Acme GmbH Bob Rep $48,000 4 of 10 calendar days" in text
+    # Sat 6 Jun 02:00 to Wed 10 Jun 14:00 in Berlin: 8 + 8 + 5 working hours.
+    assert "Server refresh Acme GmbH Bob Rep $48,000 2.6 of 10 business days" in text
     assert "at risk" not in text
 
 
 def test_a_deal_over_its_stage_age_limit_is_marked_at_risk_in_words(
     signed_in, pipeline, now
 ):
-    make_deal(pipeline, "discovery", title="Stuck", days_in_stage=6)
+    make_deal(pipeline, "discovery", title="Stuck", days_in_stage=9)
 
     text = text_of(signed_in.get(reverse("board")))
 
-    assert "Stuck no organization no owner $1,000 6 of 5 calendar days at risk" in text
+    # Mon 1 Jun 14:00 to Wed 10 Jun 14:00 in Berlin: seven working days.
+    assert (
+        "Stuck no organization no owner $1,000 7 of 5 business days, "
+        "2 over the limit at risk"
+    ) in text
 
 
 def test_a_deal_with_an_unknown_entry_date_says_so(signed_in, pipeline, now):

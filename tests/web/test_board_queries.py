@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from dealgate.core.calendar import Calendar
 from dealgate.deals.queries import Money, board_for, column_page, stage_age
 from dealgate.pipelines.models import Pipeline, Stage
 from tests.conftest import NOW
@@ -14,34 +15,60 @@ def columns_by_key(board):
     return {column.stage.key: column for column in board.columns}
 
 
-def test_age_counts_whole_calendar_days_and_says_so():
-    age = stage_age(NOW - dt.timedelta(days=12, hours=23), NOW, limit=30)
-    assert (age.elapsed, age.limit, age.unit) == (12, 30, "calendar days")
-    assert age.label == "12 of 30 calendar days"
+# Wed 10 June 2026, 14:00 in Berlin; the week before has no holidays.
+BERLIN = Calendar.from_dict(
+    {
+        "timezone": "Europe/Berlin",
+        "hours": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+    }
+)
 
 
-def test_age_is_at_risk_only_once_over_the_limit():
-    at_limit = stage_age(NOW - dt.timedelta(days=5, hours=1), NOW, limit=5)
-    over = stage_age(NOW - dt.timedelta(days=6), NOW, limit=5)
+def age_since(delta, limit):
+    return stage_age(NOW - delta, NOW, limit=limit, calendar=BERLIN)
+
+
+def test_age_counts_business_days_in_the_pipeline_calendar_and_says_so():
+    age = age_since(dt.timedelta(weeks=2), limit=30)
+    assert (age.elapsed, age.limit, age.unit) == (10, 30, "business days")
+    assert age.label == "10 of 30 business days"
+
+
+def test_a_weekend_adds_nothing_to_an_age():
+    # Fri 5 June 14:00 to Mon 8 June 14:00: one working day.
+    friday = dt.datetime(2026, 6, 5, 12, 0, tzinfo=dt.UTC)
+    monday = dt.datetime(2026, 6, 8, 12, 0, tzinfo=dt.UTC)
+    assert stage_age(friday, monday, limit=2, calendar=BERLIN).elapsed == 1
+
+
+def test_part_of_a_day_shows_one_decimal():
+    age = age_since(dt.timedelta(hours=4), limit=2)
+    assert age.label == "0.5 of 2 business days"
+
+
+def test_age_is_at_risk_only_once_over_the_limit_and_says_by_how_much():
+    at_limit = age_since(dt.timedelta(weeks=1), limit=5)
+    over = age_since(dt.timedelta(weeks=1, hours=4), limit=5)
     assert not at_limit.at_risk
     assert over.at_risk
+    assert over.label == "5.5 of 5 business days, 0.5 over the limit"
 
 
 def test_age_of_a_deal_with_unknown_entry_is_unknown_and_never_at_risk():
-    age = stage_age(None, NOW, limit=1)
+    age = stage_age(None, NOW, limit=1, calendar=BERLIN)
     assert not age.known
     assert not age.at_risk
     assert age.label == "entered: unknown"
 
 
 def test_age_without_a_stage_limit_is_never_at_risk():
-    age = stage_age(NOW - dt.timedelta(days=400), NOW, limit=None)
+    age = age_since(dt.timedelta(weeks=80), limit=None)
     assert not age.at_risk
-    assert age.label == "400 calendar days, no limit"
+    assert age.label == "400 business days, no limit"
 
 
 def test_age_of_an_entry_after_now_is_zero_not_negative():
-    assert stage_age(NOW + dt.timedelta(days=3), NOW, limit=2).elapsed == 0
+    assert age_since(-dt.timedelta(days=3), limit=2).elapsed == 0
 
 
 def test_columns_follow_stage_positions_with_counts_totals_and_shares(pipeline, now):

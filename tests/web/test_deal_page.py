@@ -103,7 +103,9 @@ def test_the_deal_page_shows_every_field(signed_in, full_deal, now):
 def test_the_deal_page_shows_time_in_stage_against_the_limit(signed_in, full_deal, now):
     text = text_of(signed_in.get(reverse("deal", args=[full_deal.pk])))
 
-    assert "12 of 10 calendar days in stage at risk" in text
+    # Fri 29 May 14:00 to Wed 10 Jun 14:00 in Berlin: eight working days.
+    assert "8 of 10 business days in stage" in text
+    assert "at risk" not in text
 
 
 def test_the_deal_page_lists_the_stage_history_with_overrides(
@@ -145,7 +147,7 @@ def test_a_lost_deal_shows_its_loss_reason_and_no_age(signed_in, pipeline, now):
     text = text_of(signed_in.get(reverse("deal", args=[deal.pk])))
 
     assert "Loss reason price: Too dear" in text
-    assert "calendar days" not in text
+    assert "business days" not in text
     assert "Proposal reviewed by the buyer Lost (price)" in text
 
 
