@@ -6,7 +6,10 @@ from .models import Team, User
 
 @admin.register(User)
 class DealgateUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("Dealgate", {"fields": ("role", "team")}))
+    fieldsets = (
+        *UserAdmin.fieldsets,
+        ("Dealgate", {"fields": ("role", "team", "calendar")}),
+    )
     list_display = ("username", "first_name", "last_name", "role", "team")
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -33,6 +34,20 @@ class User(AbstractUser):
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
+    # The person's own working hours, as a pipeline file's [calendar] table;
+    # empty means they work the pipeline's hours. Routing skips people who are
+    # outside theirs.
+    calendar = models.JSONField(default=dict, blank=True, db_default={})
+
+    def clean(self) -> None:
+        super().clean()
+        if self.calendar:
+            from dealgate.core.calendar import Calendar, CalendarError
+
+            try:
+                Calendar.from_dict(self.calendar)
+            except CalendarError as exc:
+                raise ValidationError({"calendar": str(exc)}) from exc
 
     @property
     def display_name(self) -> str:
