@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -26,6 +27,16 @@ class Pipeline(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.calendar:
+            from dealgate.core.calendar import Calendar, CalendarError
+
+            try:
+                Calendar.from_dict(self.calendar)
+            except CalendarError as exc:
+                raise ValidationError({"calendar": str(exc)}) from exc
 
 
 class Stage(models.Model):

@@ -12,3 +12,10 @@ def test_an_invalid_personal_calendar_is_refused_naming_the_key(alice):
     with pytest.raises(ValidationError) as refused:
         alice.full_clean()
     assert "calendar.timezone" in str(refused.value.message_dict["calendar"])
+
+
+def test_a_pipeline_calendar_edited_by_hand_is_checked(pipeline):
+    pipeline.calendar = {"timezone": "Europe/Berlin", "hours": {"mon": ["17:00-09:00"]}}
+    with pytest.raises(ValidationError) as refused:
+        pipeline.full_clean()
+    assert "calendar.hours.mon" in str(refused.value.message_dict["calendar"])
