@@ -1,0 +1,102 @@
+"""`dealgate import deals FILE --mapping NAME|FILE`: bulk-import deals.
+
+The word is `import`, a Python keyword, hence the module's name. The report
+goes to stdout; a progress line goes to stderr while the file is read (only
+on a terminal). Exit status: 0 when deals were (or, for a dry run, would be)
+imported, 1 when bad rows leave nothing to import, 2 for a file, mapping or
+pipeline that cannot be used at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TextIO
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("import", help="import deals from a CSV file")
+    kinds = parser.add_subparsers(dest="kind", metavar="WHAT")
+    kinds.required = True
+    deals = kinds.add_parser(
+        "deals",
+        help="import deals (all or nothing unless --skip-bad)",
+        description=(
+            "Streams a CSV file of any size into a pipeline. Deals already "
+            "imported from the same source are skipped, so it is safe to run "
+            "again. Mapping files are described in docs/import-mapping.md."
+        ),
+    )
+    deals.add_argument(
+        "file", metavar="FILE", help="the CSV file (or its folder, for maven-crm)"
+    )
+    deals.add_argument(
+        "--mapping",
+        required=True,
+        metavar="NAME|FILE",
+        help="a built-in mapping (maven-crm) or a TOML mapping file",
+    )
+    deals.add_argument(
+        "--pipeline", metavar="KEY", help="the pipeline to fill (default: the only one)"
+    )
+    deals.add_argument(
+        "--dry-run", action="store_true", help="check everything, write nothing"
+    )
+    deals.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="import the good rows and list the bad ones (default: all or nothing)",
+    )
+    deals.set_defaults(func=run_import_deals)
+
+
+def run_import_deals(args: argparse.Namespace) -> int:
+    from dealgate.imports.services import import_deals, pipeline_for
+
+    pipeline = pipeline_for(args.pipeline)
+    bar = ProgressLine(sys.stderr)
+    report = import_deals(
+        args.file,
+        args.mapping,
+        pipeline=pipeline,
+        dry_run=args.dry_run,
+        all_or_nothing=not args.skip_bad,
+        progress=bar,
+    )
+    bar.finish(report.rows_read)
+    print("\n".join(report.lines()))
+    return 1 if report.bad_row_count and report.keeps_nothing else 0
+
+
+class ProgressLine:
+    """Rows read and rows per second, redrawn in place a few times a second.
+
+    Only on a terminal; elsewhere (a log, CI) one line at the end says the
+    same, so logs do not fill with carriage returns.
+    """
+
+    INTERVAL = 0.25
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.started = time.monotonic()
+        self.drawn = 0.0
+
+    def __call__(self, rows: int, fraction: float) -> None:
+        now = time.monotonic()
+        if not self.live or now - self.drawn < self.INTERVAL:
+            return
+        self.drawn = now
+        self.stream.write(f"\r{self._text(rows, now)}  {min(fraction, 1.0):4.0%}")
+        self.stream.flush()
+
+    def finish(self, rows: int) -> None:
+        text = self._text(rows, time.monotonic())
+        self.stream.write(f"\r{text}     \n" if self.live else f"read {text}\n")
+        self.stream.flush()
+
+    def _text(self, rows: int, now: float) -> str:
+        rate = rows / max(now - self.started, 1e-6)
+        return f"{rows:,} rows, {rate:,.0f} rows/s"

@@ -1,0 +1,528 @@
+"""Read a CSV file of any size one record at a time, and parse its values.
+
+Pure Python, no Django. The reader never holds more than one record; every
+record carries the physical line it starts on, so a problem can be reported
+as "line 14: close_date: ..." even when quoted fields span several lines.
+
+The value parsers share one contract: an empty or blank field means "no
+value" (None), never a placeholder such as 1900-01-01 or 0; anything else
+either parses or raises `CellError` naming the column and the bad value.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+T = TypeVar("T")
+
+# Parsed values are memoised per parser; real files repeat dates and names a
+# lot, but the cache is emptied when it grows so memory stays flat.
+_CACHE_LIMIT = 8192
+
+
+class CsvFormatError(Exception):
+    """The file as a whole cannot be read (not CSV, not UTF-8, no header)."""
+
+
+class CellError(ValueError):
+    """One value that does not parse; `reason` quotes the value."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(f"{column}: {reason}")
+        self.column = column
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One data record. `error` is set when the record could not be split
+    into the header's fields; `fields` is then unusable."""
+
+    line: int
+    fields: list[str]
+    error: str | None = None
+
+
+class CsvFile:
+    """A CSV file opened for streaming; use as a context manager.
+
+    The header is read on entry: names are stripped, and a byte-order mark is
+    dropped both at the start of the file and anywhere inside a name (files
+    glued together by hand carry one in the middle). Iterating yields every
+    data record in order; fully blank lines are skipped and counted in
+    `blank_lines`. A record with more or fewer fields than the header is
+    yielded with `error` set, as is one the csv module refuses (a quote that
+    is never closed); a file that is not text in `encoding` raises
+    `CsvFormatError` naming the line.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        encoding: str = "utf-8-sig",
+        delimiter: str = ",",
+    ) -> None:
+        self.path = Path(path)
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.columns: tuple[str, ...] = ()
+        self.blank_lines = 0
+        self.size = 0
+        self._raw: io.BufferedReader | None = None
+        self._csv: csv._reader | None = None
+
+    def __enter__(self) -> CsvFile:
+        try:
+            self._raw = open(self.path, "rb")  # noqa: SIM115 - closed in __exit__
+        except OSError as exc:
+            raise CsvFormatError(f"cannot open {self.path}: {exc.strerror}") from exc
+        self.size = os.fstat(self._raw.fileno()).st_size
+        # newline="" hands line endings to the csv module, so CRLF files and
+        # line breaks inside quoted fields both come out right.
+        text = io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")
+        self._csv = csv.reader(text, delimiter=self.delimiter, strict=True)
+        self.columns = self._read_header()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._raw is not None:
+            self._raw.close()
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file the reader has got (read-ahead included)."""
+        return self._raw.tell() if self._raw is not None else 0
+
+    def index(self, column: str) -> int:
+        """Position of a header name; `KeyError` if the file has no such column."""
+        try:
+            return self.columns.index(column)
+        except ValueError:
+            raise KeyError(column) from None
+
+    def __iter__(self) -> Iterator[Record]:
+        reader = self._csv
+        if reader is None:
+            raise RuntimeError("use CsvFile as a context manager")
+        width = len(self.columns)
+        while True:
+            # csv's line_num counts lines consumed so far, so after a record
+            # with quoted line breaks it points at the record's last line.
+            line = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Record(line, [], f"not valid CSV: {exc}")
+                continue
+            except UnicodeDecodeError as exc:
+                raise self._decode_error(exc) from exc
+            # Spreadsheets export trailing rows of empty cells (",,,"): they
+            # hold nothing, so they count as blank rather than as bad rows.
+            if not (fields and fields[0].strip()) and not any(
+                field.strip() for field in fields
+            ):
+                self.blank_lines += 1
+                continue
+            if len(fields) != width:
+                yield Record(line, fields, _width_error(width, len(fields)))
+                continue
+            yield Record(line, fields)
+
+    def _read_header(self) -> tuple[str, ...]:
+        assert self._csv is not None
+        try:
+            header = next(self._csv, None)
+        except UnicodeDecodeError as exc:
+            raise self._decode_error(exc) from exc
+        except csv.Error as exc:
+            raise CsvFormatError(f"line 1: cannot read the header: {exc}") from exc
+        if not header:
+            raise CsvFormatError(f"{self.path.name} is empty; expected a header line")
+        columns = tuple(name.replace("\ufeff", "").strip() for name in header)
+        named = [name for name in columns if name]
+        duplicates = sorted({name for name in named if named.count(name) > 1})
+        if duplicates:
+            raise CsvFormatError(
+                f"line 1: column {duplicates[0]!r} appears more than once in the header"
+            )
+        return columns
+
+    def _decode_error(self, exc: UnicodeDecodeError) -> CsvFormatError:
+        # The text layer decodes ahead in blocks, so the line being parsed is
+        # not where the bad byte is; find that line by decoding again.
+        line = _first_undecodable_line(self.path, self.encoding)
+        name = "UTF-8" if self.encoding.lower().startswith("utf") else self.encoding
+        return CsvFormatError(
+            f"line {line}: the file is not {name} text ({exc.reason}); save it as "
+            "UTF-8 (Excel: 'CSV UTF-8') or set the mapping's encoding"
+        )
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError:
+                return number
+    return number
+
+
+def _width_error(expected: int, found: int) -> str:
+    return f"expected {expected} fields as in the header, found {found}"
+
+
+# -- value parsers ---------------------------------------------------------
+
+# Human spellings of the usual formats, so errors read "not a date in
+# DD/MM/YYYY" rather than quoting a strptime pattern.
+DATE_FORMATS = {
+    "YYYY-MM-DD": "%Y-%m-%d",
+    "YYYY/MM/DD": "%Y/%m/%d",
+    "DD/MM/YYYY": "%d/%m/%Y",
+    "MM/DD/YYYY": "%m/%d/%Y",
+    "DD.MM.YYYY": "%d.%m.%Y",
+}
+DATETIME_FORMATS = {
+    "YYYY-MM-DD HH:MM": "%Y-%m-%d %H:%M",
+    "YYYY-MM-DD HH:MM:SS": "%Y-%m-%d %H:%M:%S",
+    "DD/MM/YYYY HH:MM": "%d/%m/%Y %H:%M",
+    "MM/DD/YYYY HH:MM": "%m/%d/%Y %H:%M",
+    "DD.MM.YYYY HH:MM": "%d.%m.%Y %H:%M",
+}
+ISO_8601 = "ISO 8601"
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%z", "%X", "%c")
+
+
+def is_known_format(fmt: str) -> bool:
+    """True for a named format, ISO 8601, or a strptime pattern."""
+    return (
+        fmt in DATE_FORMATS
+        or fmt in DATETIME_FORMATS
+        or fmt == ISO_8601
+        or ("%" in fmt)
+    )
+
+
+class _Memo(Generic[T]):
+    """A parse cache keyed by the raw text, emptied when it grows too big."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, T] = {}
+
+    def put(self, text: str, value: T) -> T:
+        if len(self.values) >= _CACHE_LIMIT:
+            self.values.clear()
+        self.values[text] = value
+        return value
+
+
+class DateParser:
+    """Parse calendar dates written in one format.
+
+    `fmt` is a name from DATE_FORMATS (for example "YYYY-MM-DD") or a
+    strptime pattern. Returns a `date`, or None for an empty or blank field.
+    """
+
+    def __init__(self, fmt: str = "YYYY-MM-DD") -> None:
+        if fmt not in DATE_FORMATS and "%" not in fmt:
+            raise ValueError(
+                f"unknown date format {fmt!r}; use one of "
+                f"{', '.join(DATE_FORMATS)} or a strptime pattern such as %d-%b-%Y"
+            )
+        self.label = fmt
+        self._pattern = DATE_FORMATS.get(fmt, fmt)
+        self._iso = self._pattern == "%Y-%m-%d"
+        self._memo: _Memo[dt.date] = _Memo()
+
+    def __call__(self, column: str, text: str) -> dt.date | None:
+        value = self._memo.values.get(text)
+        if value is not None:
+            return value
+        text = text.strip()
+        if not text:
+            return None
+        return self._memo.put(text, self._parse(column, text))
+
+    def _parse(self, column: str, text: str) -> dt.date:
+        try:
+            # fromisoformat is 30 times faster than strptime but also takes
+            # "20170301" and week dates, hence the shape check first.
+            if self._iso and len(text) == 10 and text[4] == text[7] == "-":
+                return dt.date.fromisoformat(text)
+            return dt.datetime.strptime(text, self._pattern).date()
+        except ValueError:
+            raise CellError(column, f"{text!r} is not a date in {self.label}") from None
+
+
+class DateTimeParser:
+    """Parse instants, returning aware datetimes in UTC.
+
+    `fmt` is a date format (the value becomes midnight in `zone`), a
+    datetime format from DATETIME_FORMATS, "ISO 8601" (an offset in the value
+    wins; without one the value is read in `zone`), or a strptime pattern.
+    Returns None for an empty or blank field. A wall time that a daylight
+    saving change skips or repeats resolves as zoneinfo does (fold=0).
+    """
+
+    def __init__(self, fmt: str = "YYYY-MM-DD", zone: str = "UTC") -> None:
+        if not is_known_format(fmt):
+            known = [*DATE_FORMATS, *DATETIME_FORMATS, ISO_8601]
+            raise ValueError(
+                f"unknown date format {fmt!r}; use one of {', '.join(known)} "
+                "or a strptime pattern"
+            )
+        self.label = fmt
+        self.zone = ZoneInfo(zone)
+        self._dates = DateParser(fmt) if fmt in DATE_FORMATS else None
+        if self._dates is None and "%" in fmt and not _has_time(fmt):
+            self._dates = DateParser(fmt)
+        self._pattern = DATETIME_FORMATS.get(fmt, fmt)
+        self._memo: _Memo[dt.datetime] = _Memo()
+
+    def __call__(self, column: str, text: str) -> dt.datetime | None:
+        value = self._memo.values.get(text)
+        if value is not None:
+            return value
+        if not text.strip():
+            return None
+        return self._memo.put(text, self._parse(column, text.strip()))
+
+    def _parse(self, column: str, text: str) -> dt.datetime:
+        if self._dates is not None:
+            day = self._dates(column, text)
+            assert day is not None
+            local = dt.datetime.combine(day, dt.time(), tzinfo=self.zone)
+            return local.astimezone(dt.UTC)
+        try:
+            if self.label == ISO_8601:
+                value = dt.datetime.fromisoformat(text)
+            else:
+                value = dt.datetime.strptime(text, self._pattern)
+        except ValueError:
+            raise CellError(column, f"{text!r} is not a date in {self.label}") from None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.zone)
+        return value.astimezone(dt.UTC)
+
+
+def _has_time(pattern: str) -> bool:
+    return any(directive in pattern for directive in _TIME_DIRECTIVES)
+
+
+_PLAIN_AMOUNT = re.compile(r"\d+(?:\.\d+)?")
+_CURRENCY_SIGNS = "$€£¥₹₽₩₺₫₪"
+
+
+class DecimalParser:
+    """Parse non-negative amounts such as 1054 or 1054.50.
+
+    No currency symbols or codes. Thousands separators are refused unless
+    `thousands` names the one the file uses, and then every group must have
+    three digits ("1,200" yes, "12,00" no). `decimal_point` may be "," for
+    European files. At most `places` decimals and `digits` digits in all, as
+    the column stores. Returns None for an empty or blank field.
+    """
+
+    def __init__(
+        self,
+        *,
+        thousands: str | None = None,
+        decimal_point: str = ".",
+        places: int = 2,
+        digits: int = 14,
+    ) -> None:
+        if thousands is not None and thousands == decimal_point:
+            raise ValueError("the thousands separator and decimal point must differ")
+        self.thousands = thousands
+        self.decimal_point = decimal_point
+        self.places = places
+        self.digits = digits
+        if thousands:
+            sep = re.escape(thousands)
+            point = re.escape(decimal_point)
+            self._grouped = re.compile(rf"\d{{1,3}}(?:{sep}\d{{3}})*(?:{point}\d+)?")
+        else:
+            self._grouped = None
+        self._memo: _Memo[Decimal] = _Memo()
+
+    def __call__(self, column: str, text: str) -> Decimal | None:
+        value = self._memo.values.get(text)
+        if value is not None:
+            return value
+        stripped = text.strip()
+        if not stripped:
+            return None
+        return self._memo.put(text, self._parse(column, stripped))
+
+    def _parse(self, column: str, text: str) -> Decimal:
+        plain = self._to_plain(column, text)
+        whole, _, fraction = plain.partition(".")
+        if len(fraction) > self.places:
+            raise CellError(
+                column, f"{text!r} has more than {self.places} decimal places"
+            )
+        if len(whole.lstrip("0")) > self.digits - self.places:
+            raise CellError(column, f"{text!r} is too large")
+        return Decimal(plain)
+
+    def _to_plain(self, column: str, text: str) -> str:
+        if self._grouped is not None and self._grouped.fullmatch(text):
+            text = text.replace(self.thousands or "", "")
+        elif self.decimal_point != "." and "." in text:
+            raise CellError(
+                column, f"{text!r} uses '.', but the decimal point is set to ','"
+            )
+        plain = text.replace(self.decimal_point, ".")
+        if _PLAIN_AMOUNT.fullmatch(plain):
+            return plain
+        raise CellError(column, self._explain(text))
+
+    def _explain(self, text: str) -> str:
+        if text.startswith("-") or (text.startswith("(") and text.endswith(")")):
+            return f"{text!r} is negative; amounts must be zero or more"
+        has_digits = any(ch.isdigit() for ch in text)
+        if any(sign in text for sign in _CURRENCY_SIGNS) or (
+            has_digits and re.search(r"[A-Za-z]{3}", text)
+        ):
+            return f"{text!r} is not a plain amount: leave out the currency"
+        if self.thousands and has_digits:
+            return (
+                f"{text!r} is not an amount with {self.thousands!r} between groups "
+                "of three digits"
+            )
+        separator = next((c for c in ",. '\u00a0" if c in text), None)
+        if separator and separator != self.decimal_point:
+            return (
+                f"{text!r} has a thousands separator {separator!r}; remove it or "
+                "set thousands_separator in the mapping"
+            )
+        return f"{text!r} is not a number"
+
+
+def parse_int(column: str, text: str, *, minimum: int = 0) -> int | None:
+    """Parse a whole number of at least `minimum`; None for an empty field."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise CellError(column, f"{text!r} is not a whole number") from None
+    if value < minimum:
+        raise CellError(column, f"{text!r} is below {minimum}")
+    return value
+
+
+class ChoiceParser(Generic[T]):
+    """Map a field's text to one of a fixed set of values.
+
+    Tries the exact text, then the text ignoring case and surrounding spaces.
+    An empty field gives None; anything else unknown raises `CellError`
+    listing the accepted spellings (or `accepted`, when given).
+    """
+
+    def __init__(
+        self, choices: Mapping[str, T], *, accepted: str | None = None
+    ) -> None:
+        self.choices = dict(choices)
+        self._folded = {key.strip().casefold(): value for key, value in choices.items()}
+        self._accepted = accepted or ", ".join(sorted(self.choices)) or "nothing"
+
+    def __call__(self, column: str, text: str) -> T | None:
+        value = self.choices.get(text)
+        if value is not None:
+            return value
+        text = text.strip()
+        if not text:
+            return None
+        value = self._folded.get(text.casefold())
+        if value is None:
+            raise CellError(column, f"{text!r} is not one of {self._accepted}")
+        return value
+
+
+# -- matching names --------------------------------------------------------
+
+
+def spelling_key(text: str) -> str:
+    """A name reduced to lowercase letters and digits: "GTXPro", "GTX Pro"
+    and "gtx-pro" share one key."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
+class Match(Generic[T]):
+    value: T
+    # The known name when the text matched only by spelling, else None.
+    spelled_as: str | None = None
+
+
+class NameMatcher(Generic[T]):
+    """Find known names in free text: exactly, or else by `spelling_key`.
+
+    A spelling match is returned with the known name so that the caller can
+    report it. Two different values under one name, or under one spelling,
+    make that name or spelling ambiguous: it matches nothing, and
+    `ambiguous` says why. Lookups are memoised, so repeated values cost one
+    dictionary read.
+    """
+
+    def __init__(self) -> None:
+        # None marks a name or key shared by several values.
+        self._exact: dict[str, Match[T] | None] = {}
+        self._by_key: dict[str, tuple[str, T] | None] = {}
+
+    def add(self, name: str, value: T) -> None:
+        name = name.strip()
+        if not name:
+            return
+        known = self._exact.get(name, _ABSENT)
+        same = known is _ABSENT or (known is not None and known.value == value)
+        self._exact[name] = Match(value) if same else None
+        key = spelling_key(name)
+        spelled = self._by_key.get(key, _ABSENT)
+        same = spelled is _ABSENT or (spelled is not None and spelled[1] == value)
+        self._by_key[key] = (name, value) if same else None
+
+    def find(self, text: str) -> Match[T] | None:
+        """The match for `text`, or None when nothing (or several) match."""
+        found = self._exact.get(text)
+        if found is not None:
+            return found
+        stripped = text.strip()
+        if stripped in self._exact:
+            return self._exact[stripped]
+        known = self._by_key.get(spelling_key(stripped))
+        if known is None:
+            return None
+        found = Match(known[1], known[0])
+        if len(self._exact) < 4 * _CACHE_LIMIT:
+            self._exact[text] = found
+        return found
+
+    def ambiguous(self, text: str) -> bool:
+        """True when several known values share the name or spelling of `text`."""
+        text = text.strip()
+        if text in self._exact:
+            return self._exact[text] is None
+        key = spelling_key(text)
+        return key in self._by_key and self._by_key[key] is None
+
+
+_ABSENT: Any = object()

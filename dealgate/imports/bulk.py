@@ -1,0 +1,268 @@
+"""Set-based writes of deals and their stage events, one batch at a time.
+
+The ORM costs most of its time in its SQL compiler (PERFORMANCE.md), so an
+import writes rows itself: executemany on SQLite, COPY on PostgreSQL. Rows
+are lists in the order of DEAL_COLUMNS and EVENT_COLUMNS; a test checks that
+these name every column of the tables, so a new model field cannot be
+silently left out. Instants in rows are aware UTC datetimes until `adapt`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from dealgate.deals.models import Deal, StageEvent
+from dealgate.errors import ValidationError
+
+DEAL_COLUMNS = (
+    "id",
+    "pipeline_id",
+    "stage_id",
+    "status",
+    "title",
+    "organization_id",
+    "contact_id",
+    "product_id",
+    "owner_id",
+    "value",
+    "currency",
+    "loss_reason",
+    "loss_note",
+    "notes",
+    "custom",
+    "created_at",
+    "stage_entered_at",
+    "expected_close_date",
+    "closed_at",
+    "source",
+    "external_id",
+    "version",
+    "responsible_id",
+)
+# The event id is left to the database; nothing refers to it during an import.
+EVENT_COLUMNS = (
+    "deal_id",
+    "from_stage_id",
+    "to_stage_id",
+    "from_status",
+    "to_status",
+    "at",
+    "from_entered_at",
+    "from_business_minutes",
+    "by_id",
+    "override_reason",
+    "responsible_id",
+    "loss_reason",
+    "source",
+)
+ID, STAGE, STATUS = 0, 2, 3
+ORGANIZATION, PRODUCT = 5, 7
+LOSS_REASON = 11
+CREATED, ENTERED, CLOSED = 15, 16, 18
+EXTERNAL_ID = 20
+RESPONSIBLE = 22
+EVENT_AT, EVENT_FROM_ENTERED_AT = 5, 6
+EVENT_SOURCE = "import"
+
+# Working minutes between two instants in the pipeline's calendar.
+Minutes = Callable[[dt.datetime, dt.datetime], float]
+
+
+def events_for(deal: Sequence[Any], minutes: Minutes) -> list[list[Any]]:
+    """The history an imported deal row implies, from the file's own dates.
+
+    Entering its stage, when the file says when; then closing, for a won or
+    lost deal, from that stage at its close date, with the working minutes
+    spent in the stage when its entry is known. No date is invented: a deal
+    whose file gives no stage-entry date has no entry event. Call before
+    `adapt`, while the row's instants are datetimes.
+    """
+    events = []
+    stage, entered, responsible = deal[STAGE], deal[ENTERED], deal[RESPONSIBLE]
+    if entered is not None:
+        events.append(
+            [deal[ID], None, stage, "", "open", entered, None, None]
+            + [None, "", responsible, "", EVENT_SOURCE]
+        )
+    if deal[STATUS] != "open":
+        closed = deal[CLOSED]
+        spent = minutes(entered, closed) if entered is not None else None
+        events.append(
+            [deal[ID], stage, stage, "open", deal[STATUS], closed, entered, spent]
+            + [None, "", responsible, deal[LOSS_REASON], EVENT_SOURCE]
+        )
+    return events
+
+
+class DealWriter:
+    """Writes batches of deal rows and events inside the caller's transaction.
+
+    `existing` finds external ids already stored for this pipeline and
+    source; `next_ids` hands out primary keys, so events can point at deals
+    written in the same statement batch; `first_new_id` is the smallest id
+    handed out in this import (None before any).
+    """
+
+    def __init__(
+        self, connection: BaseDatabaseWrapper, pipeline_id: int, source: str
+    ) -> None:
+        self.connection = connection
+        self.pipeline_id = pipeline_id
+        self.source = source
+        quote = connection.ops.quote_name
+        self.deal_table = quote(Deal._meta.db_table)
+        self.event_table = quote(StageEvent._meta.db_table)
+        self.deal_columns = ", ".join(quote(name) for name in DEAL_COLUMNS)
+        self.event_columns = ", ".join(quote(name) for name in EVENT_COLUMNS)
+        self.first_new_id: int | None = None
+
+    def existing(self, external_ids: list[str]) -> dict[str, int]:
+        raise NotImplementedError
+
+    def next_ids(self, count: int) -> Sequence[int]:
+        raise NotImplementedError
+
+    def adapt(self, deal: list[Any]) -> None:
+        """Turn a deal row's values into what the driver stores (in place)."""
+
+    def adapt_event(self, event: list[Any]) -> None:
+        """The same for an event row."""
+
+    def write(self, deals: list[list[Any]], events: list[list[Any]]) -> None:
+        raise NotImplementedError
+
+
+class SqliteWriter(DealWriter):
+    def __init__(
+        self, connection: BaseDatabaseWrapper, pipeline_id: int, source: str
+    ) -> None:
+        super().__init__(connection, pipeline_id, source)
+        self.raw = connection.connection
+        self._next = self._highest_id() + 1
+        self._text: dict[dt.datetime, str] = {}
+
+    def _highest_id(self) -> int:
+        # AUTOINCREMENT never reuses an id, even a deleted deal's: start above
+        # both the live rows and the sequence. The import's transaction holds
+        # SQLite's write lock (IMMEDIATE), so no one else can take these ids.
+        table = Deal._meta.db_table
+        highest = self.raw.execute(f"SELECT MAX(id) FROM {self.deal_table}").fetchone()
+        sequence = self.raw.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)
+        ).fetchone()
+        return max(highest[0] or 0, sequence[0] if sequence else 0)
+
+    def existing(self, external_ids: list[str]) -> dict[str, int]:
+        marks = ", ".join("?" * len(external_ids))
+        # "external_id <> ''" lets SQLite use the partial unique index.
+        rows = self.raw.execute(
+            f"SELECT external_id, id FROM {self.deal_table} "
+            f"WHERE pipeline_id = ? AND source = ? AND external_id <> '' "
+            f"AND external_id IN ({marks})",
+            (self.pipeline_id, self.source, *external_ids),
+        )
+        return dict(rows.fetchall())
+
+    def next_ids(self, count: int) -> Sequence[int]:
+        ids = range(self._next, self._next + count)
+        self._next += count
+        if self.first_new_id is None and count:
+            self.first_new_id = ids[0]
+        return ids
+
+    def adapt(self, deal: list[Any]) -> None:
+        self._as_text(deal, (CREATED, ENTERED, CLOSED))
+
+    def adapt_event(self, event: list[Any]) -> None:
+        self._as_text(event, (EVENT_AT, EVENT_FROM_ENTERED_AT))
+
+    def _as_text(self, row: list[Any], positions: tuple[int, ...]) -> None:
+        # Django stores instants on SQLite as naive UTC text "YYYY-MM-DD
+        # HH:MM:SS[.ffffff]"; any other spelling would break its comparisons.
+        text = self._text
+        for index in positions:
+            value = row[index]
+            if value is not None:
+                stored = text.get(value)
+                if stored is None:
+                    if len(text) > 8192:
+                        text.clear()
+                    stored = text[value] = str(value.replace(tzinfo=None))
+                row[index] = stored
+
+    def write(self, deals: list[list[Any]], events: list[list[Any]]) -> None:
+        deal_marks = ", ".join("?" * len(DEAL_COLUMNS))
+        event_marks = ", ".join("?" * len(EVENT_COLUMNS))
+        self.raw.executemany(
+            f"INSERT INTO {self.deal_table} ({self.deal_columns}) "
+            f"VALUES ({deal_marks})",
+            deals,
+        )
+        self.raw.executemany(
+            f"INSERT INTO {self.event_table} ({self.event_columns}) "
+            f"VALUES ({event_marks})",
+            events,
+        )
+
+
+class PostgresWriter(DealWriter):
+    def __init__(
+        self, connection: BaseDatabaseWrapper, pipeline_id: int, source: str
+    ) -> None:
+        super().__init__(connection, pipeline_id, source)
+        self.raw = connection.connection
+
+    def existing(self, external_ids: list[str]) -> dict[str, int]:
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                f"SELECT external_id, id FROM {self.deal_table} "
+                "WHERE pipeline_id = %s AND source = %s AND external_id <> '' "
+                "AND external_id = ANY(%s)",
+                (self.pipeline_id, self.source, external_ids),
+            )
+            return dict(cursor.fetchall())
+
+    def next_ids(self, count: int) -> Sequence[int]:
+        if not count:
+            return []
+        # Ids come from the table's own sequence, so concurrent inserts by
+        # the web app can never collide with them.
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                "FROM generate_series(1, %s)",
+                (Deal._meta.db_table, count),
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        if self.first_new_id is None:
+            self.first_new_id = min(ids)
+        return ids
+
+    def write(self, deals: list[list[Any]], events: list[list[Any]]) -> None:
+        with self.raw.cursor() as cursor:
+            self._copy(cursor, self.deal_table, self.deal_columns, deals)
+            self._copy(cursor, self.event_table, self.event_columns, events)
+
+    @staticmethod
+    def _copy(cursor: Any, table: str, columns: str, rows: Sequence[Any]) -> None:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def writer_for(
+    connection: BaseDatabaseWrapper, pipeline_id: int, source: str
+) -> DealWriter:
+    """The writer for the connection's database; call inside a transaction."""
+    connection.ensure_connection()
+    if connection.vendor == "sqlite":
+        return SqliteWriter(connection, pipeline_id, source)
+    if connection.vendor == "postgresql":
+        return PostgresWriter(connection, pipeline_id, source)
+    raise ValidationError(
+        f"imports write to SQLite or PostgreSQL; this database is {connection.vendor}"
+    )

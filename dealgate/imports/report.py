@@ -1,0 +1,131 @@
+"""What an import did: counts, warnings and bad rows, kept small in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# A file with a systematic fault can have a bad row on every line; the first
+# thousand say what is wrong, the count says how much.
+MAX_BAD_ROWS = 1000
+# Warnings are counted per message; messages quoting values (a misspelled
+# name) are bounded by the distinct values, and capped here all the same.
+MAX_WARNINGS = 200
+OTHER_WARNINGS = "other warnings"
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A record that was not imported: where it starts, which column, and why.
+
+    `file` is empty for the deals file and names a side file otherwise.
+    """
+
+    line: int
+    column: str | None
+    reason: str
+    file: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file} line {self.line}" if self.file else f"line {self.line}"
+        if self.column:
+            return f"{where}: {self.column}: {self.reason}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    """The outcome of one import.
+
+    Counts describe the work done inside the import's transaction;
+    `committed` says whether it was kept. A dry run, or an all-or-nothing
+    import that met a bad row, reports what it would have written and
+    commits nothing.
+    """
+
+    file: str
+    mapping: str
+    pipeline: str
+    dry_run: bool = False
+    all_or_nothing: bool = True
+    rows_read: int = 0
+    deals_created: int = 0
+    already_present: int = 0
+    events_created: int = 0
+    bad_row_count: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+    # Per kind of side record ("organizations", "users" ...): new and reused.
+    created: dict[str, int] = field(default_factory=dict)
+    reused: dict[str, int] = field(default_factory=dict)
+    committed: bool = False
+    duration: float = 0.0
+
+    def bad(self, line: int, column: str | None, reason: str, file: str = "") -> None:
+        self.bad_row_count += 1
+        if len(self.bad_rows) < MAX_BAD_ROWS:
+            self.bad_rows.append(BadRow(line, column, reason, file))
+
+    def warn(self, message: str, count: int = 1) -> None:
+        if message not in self.warnings and len(self.warnings) >= MAX_WARNINGS:
+            message = OTHER_WARNINGS
+        self.warnings[message] = self.warnings.get(message, 0) + count
+
+    def count_side(self, kind: str, *, created: int, reused: int) -> None:
+        self.created[kind] = self.created.get(kind, 0) + created
+        self.reused[kind] = self.reused.get(kind, 0) + reused
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.duration if self.duration > 0 else 0.0
+
+    @property
+    def keeps_nothing(self) -> bool:
+        """True when the import (or, for a dry run, a real run) keeps no deal."""
+        failed = self.all_or_nothing and self.bad_row_count > 0
+        return failed or self.deals_created == 0
+
+    def outcome(self) -> str:
+        if self.dry_run:
+            return "dry run: nothing was written"
+        if not self.committed:
+            return (
+                "nothing was imported: fix the bad rows, or skip them with "
+                "--skip-bad (all_or_nothing=False)"
+            )
+        if self.bad_row_count:
+            return "imported; the bad rows listed were skipped"
+        return "imported"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file}: {self.rows_read:,} rows read, {self.deals_created:,} "
+            f"deals {'created' if self.committed else 'not kept'}, "
+            f"{self.already_present:,} already present, "
+            f"{self.bad_row_count:,} bad rows; {self.outcome()}"
+        )
+
+    def lines(self) -> list[str]:
+        """The whole report as text lines: counts, warnings, bad rows, outcome."""
+        verb = "created" if self.committed else "would be created"
+        lines = [
+            f"{self.file} (mapping {self.mapping}, pipeline {self.pipeline})",
+            f"  rows read: {self.rows_read:,} in {self.duration:.1f} s "
+            f"({self.rows_per_second:,.0f} rows/s)",
+            f"  deals: {self.deals_created:,} {verb}, {self.already_present:,} "
+            f"already present, {self.bad_row_count:,} bad",
+            f"  stage events: {self.events_created:,} {verb}",
+        ]
+        for kind, created in self.created.items():
+            reused = self.reused.get(kind, 0)
+            lines.append(f"  {kind}: {created:,} {verb}, {reused:,} already present")
+        if self.warnings:
+            lines.append("warnings:")
+            ranked = sorted(self.warnings.items(), key=lambda item: (-item[1], item[0]))
+            lines += [f"  {message}: {count:,} rows" for message, count in ranked]
+        if self.bad_rows:
+            shown = len(self.bad_rows)
+            more = f", first {shown:,} listed" if shown < self.bad_row_count else ""
+            lines.append(f"bad rows ({self.bad_row_count:,}{more}):")
+            lines += [f"  {bad}" for bad in self.bad_rows]
+        lines.append(self.outcome())
+        return lines

@@ -1,0 +1,505 @@
+"""Turn records of a deals file into rows for the deals table.
+
+`DealRows.convert` runs once per record, so it is written for speed: column
+positions and parsers are resolved once, names are matched through memoised
+matchers, and problems are raised as `CellError` naming the file's column.
+Whatever the file does not say stays empty; nothing is silently changed
+without a warning in the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import string
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q
+
+from dealgate.accounts.models import User
+from dealgate.core import business_time
+from dealgate.core.calendar import Calendar, CalendarError
+from dealgate.core.csvsource import (
+    CellError,
+    ChoiceParser,
+    DateTimeParser,
+    DecimalParser,
+)
+from dealgate.imports.mappings import Mapping, MappingError
+from dealgate.imports.report import ImportReport
+from dealgate.imports.sidefiles import ImportFileError, Lookups
+from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.models import Pipeline, Stage
+
+_LIMITS = {"title": 300, "external_id": 100, "organization": 200, "product": 200}
+_EMPTY_JSON = "{}"
+
+
+class DealRows:
+    """Converts records (lists of fields, in the file's column order) to deal
+    rows (lists in DEAL_COLUMNS order, id not yet set).
+
+    An organization or product that is new and may be created is left in
+    the row as its name (a str, not an id) for the batch writer to create.
+    """
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        columns: Sequence[str],
+        *,
+        pipeline: Pipeline,
+        stages: Sequence[Stage],
+        lookups: Lookups,
+        report: ImportReport,
+    ) -> None:
+        self.mapping = mapping
+        self.report = report
+        self.lookups = lookups
+        self.pipeline_id = pipeline.pk
+        self.currency = mapping.currency or pipeline.currency
+        self.calendar = _calendar(pipeline)
+        self.zone = ZoneInfo(self.calendar.timezone)
+        self.responsible = _Responsible(stages)
+        self.at = _column_positions(mapping, columns)
+        self.name = dict(mapping.columns)
+        self.unmapped = _unmapped(mapping, columns)
+        self.custom = [(key, columns.index(col)) for key, col in mapping.custom.items()]
+        self.instant = DateTimeParser(mapping.date_format, self.zone.key)
+        self.date_columns = [
+            (field, self.at[field])
+            for field in (
+                "created_at",
+                "stage_entered_at",
+                "close_date",
+                "expected_close_date",
+            )
+            if field in self.at
+        ]
+        self.amount = DecimalParser(
+            thousands=mapping.thousands_separator, decimal_point=mapping.decimal_point
+        )
+        self.stages, self.stage_keys = _stage_choices(mapping, stages, pipeline)
+        self.statuses = ChoiceParser(
+            {"open": "open", "won": "won", "lost": "lost", **mapping.status_values}
+        )
+        self.default_stage = _default_stage(mapping, stages, pipeline)
+        self.loss_reasons = _loss_reason_keys(pipeline)
+        self.templates = _templates(mapping)
+
+    def column(self, field: str) -> str:
+        """The file's column for a deal field, or the field's name if unmapped."""
+        return self.name.get(field, field)
+
+    def convert(self, fields: list[str]) -> list[Any]:
+        status, stage_id = self._status_and_stage(fields)
+        created, entered, closed, expected = self._dates(fields, status)
+        organization, organization_name = self._organization(fields)
+        product, product_name = self._product(fields)
+        owner, owner_name = self._owner(fields)
+        external_id = self._text(fields, "external_id")
+        names = {
+            "external_id": external_id,
+            "organization": organization_name,
+            "product": product_name,
+            "owner": owner_name,
+            "stage": self.stage_keys[stage_id],
+        }
+        if self.unmapped:
+            self._warn_unmapped(fields)
+        responsible = self.responsible(stage_id, owner, status)
+        return [
+            None,
+            self.pipeline_id,
+            stage_id,
+            status,
+            self._title(fields, names),
+            organization,
+            None,
+            product,
+            owner,
+            self._value(fields, status),
+            self._currency(fields),
+            self._loss_reason(fields, status),
+            "",
+            self._notes(fields),
+            self._custom(fields),
+            created,
+            entered,
+            expected,
+            closed,
+            self.mapping.source,
+            external_id,
+            1,
+            responsible,
+        ]
+
+    def minutes(self, start: dt.datetime, end: dt.datetime) -> float:
+        """Working minutes from `start` to `end` in the pipeline's calendar."""
+        return business_time.between(self.calendar, start, end)
+
+    def _status_and_stage(self, fields: list[str]) -> tuple[str, int]:
+        status = stage_id = None
+        at = self.at.get("stage")
+        if at is not None:
+            meaning = self.stages(self.name["stage"], fields[at])
+            if meaning is None:
+                self.report.warn(
+                    f"{self.name['stage']} empty, deal put in the default stage"
+                )
+            else:
+                status, stage_id = meaning
+        at = self.at.get("status")
+        if at is not None:
+            given = self.statuses(self.name["status"], fields[at])
+            if given is not None and status is not None and given != status:
+                raise CellError(
+                    self.name["status"],
+                    f"{fields[at].strip()!r} contradicts {self.name['stage']} "
+                    f"{fields[self.at['stage']].strip()!r} ({status})",
+                )
+            status = given or status
+        return status or "open", stage_id or self.default_stage
+
+    def _dates(self, fields: list[str], status: str) -> tuple[Any, Any, Any, Any]:
+        created = entered = closed = expected = None
+        for field, at in self.date_columns:
+            value = self.instant(self.name[field], fields[at])
+            if value is not None:
+                if field == "stage_entered_at":
+                    entered = value
+                elif field == "close_date":
+                    closed = value
+                elif field == "created_at":
+                    created = value
+                else:
+                    expected = value
+        if status == "open":
+            if closed is not None:
+                # An open deal's close date is the forecast, as CRM exports
+                # write it, unless the file has its own forecast column.
+                if expected is None:
+                    expected = closed
+                else:
+                    self.report.warn(
+                        f"{self.column('close_date')} on an open deal ignored; "
+                        f"{self.column('expected_close_date')} used instead"
+                    )
+                closed = None
+        elif closed is None:
+            raise CellError(
+                self.column("close_date"), f"is empty, but a {status} deal needs one"
+            )
+        self._check_order(
+            fields, ("created_at", created), ("stage_entered_at", entered)
+        )
+        self._check_order(fields, ("stage_entered_at", entered), ("close_date", closed))
+        self._check_order(fields, ("created_at", created), ("close_date", closed))
+        if created is None and entered is None and closed is None:
+            self.report.warn("no dates in the file; creation and stage entry unknown")
+        if expected is not None:
+            expected = expected.astimezone(self.zone).date()
+        return created if created is not None else entered, entered, closed, expected
+
+    def _check_order(
+        self, fields: list[str], earlier: tuple[str, Any], later: tuple[str, Any]
+    ) -> None:
+        if earlier[1] is None or later[1] is None or earlier[1] <= later[1]:
+            return
+        before, after = self.name[earlier[0]], self.name[later[0]]
+        raise CellError(
+            after,
+            f"{fields[self.at[later[0]]].strip()!r} is before {before} "
+            f"{fields[self.at[earlier[0]]].strip()!r}",
+        )
+
+    def _organization(self, fields: list[str]) -> tuple[Any, str]:
+        return self._named(
+            fields,
+            "organization",
+            self.lookups.organizations,
+            self.lookups.organizations_from,
+            self.mapping.create_organizations,
+        )
+
+    def _product(self, fields: list[str]) -> tuple[Any, str]:
+        return self._named(
+            fields,
+            "product",
+            self.lookups.products,
+            self.lookups.products_from,
+            self.mapping.create_products,
+        )
+
+    def _owner(self, fields: list[str]) -> tuple[Any, str]:
+        return self._named(
+            fields, "owner", self.lookups.owners, self.lookups.owners_from, False
+        )
+
+    def _named(
+        self, fields: list[str], field: str, matcher: Any, known_from: str, create: bool
+    ) -> tuple[Any, str]:
+        """(id, name) for a name column; (name, name) for one to be created."""
+        at = self.at.get(field)
+        if at is None:
+            return None, ""
+        text = fields[at]
+        found = matcher.find(text)
+        if found is not None:
+            if found.spelled_as is None:
+                return found.value, text.strip()
+            self.report.warn(
+                f"{field} {text.strip()!r} matched {found.spelled_as!r} by spelling"
+            )
+            return found.value, found.spelled_as
+        name = " ".join(text.split())
+        column = self.name[field]
+        if not name:
+            self.report.warn(f"{column} empty, deal has no {field}")
+            return None, ""
+        if matcher.ambiguous(name):
+            raise CellError(column, f"{name!r} matches several by spelling")
+        if not create:
+            raise CellError(column, f"{name!r} matches no {field} in {known_from}")
+        if len(name) > _LIMITS[field]:
+            raise CellError(column, f"is longer than {_LIMITS[field]} characters")
+        return name, name
+
+    def _text(self, fields: list[str], field: str) -> str:
+        at = self.at.get(field)
+        if at is None:
+            return ""
+        value = fields[at].strip()
+        if len(value) > _LIMITS[field]:
+            raise CellError(
+                self.name[field], f"is longer than {_LIMITS[field]} characters"
+            )
+        if not value:
+            self.report.warn(
+                f"{self.name[field]} empty; importing the file again would "
+                "create this deal again"
+            )
+        return value
+
+    def _title(self, fields: list[str], names: dict[str, str]) -> str:
+        title = " ".join(fields[self.at["title"]].split()) if "title" in self.at else ""
+        if not title:
+            for template, needs in self.templates:
+                if all(needs(names)):
+                    title = template.format_map(names)
+                    break
+        if not title:
+            raise CellError(self.column("title"), "is empty")
+        if len(title) > _LIMITS["title"]:
+            raise CellError(self.column("title"), "is longer than 300 characters")
+        return title
+
+    def _value(self, fields: list[str], status: str) -> Any:
+        at = self.at.get("value")
+        if at is None:
+            return None
+        value = self.amount(self.name["value"], fields[at])
+        if (
+            status == "lost"
+            and value is not None
+            and not value
+            and self.mapping.zero_value_on_lost == "empty"
+        ):
+            self.report.warn(
+                f"{self.name['value']} 0 on a lost deal stored as no value"
+            )
+            return None
+        return value
+
+    def _currency(self, fields: list[str]) -> str:
+        at = self.at.get("currency")
+        code = fields[at].strip().upper() if at is not None else ""
+        if not code:
+            return self.currency
+        if len(code) != 3 or not code.isalpha() or not code.isascii():
+            raise CellError(self.name["currency"], f"{code!r} is not a currency code")
+        return code
+
+    def _loss_reason(self, fields: list[str], status: str) -> str:
+        at = self.at.get("loss_reason")
+        reason = fields[at].strip() if at is not None else ""
+        if status != "lost":
+            if reason:
+                self.report.warn(
+                    f"{self.name['loss_reason']} on a deal that is not lost, ignored"
+                )
+            return ""
+        if not reason:
+            reason = self.mapping.loss_reason or ""
+            if not reason:
+                raise CellError(
+                    self.column("loss_reason"), "is empty, but a lost deal needs one"
+                )
+            self.report.warn(f"lost deal without a reason, recorded as {reason!r}")
+        key = self.loss_reasons.get(reason.casefold())
+        if key is None:
+            if self.loss_reasons:
+                self.report.warn(
+                    f"loss reason {reason!r} is not in the pipeline's list, kept"
+                )
+            key = reason
+        if len(key) > 100:
+            raise CellError(self.column("loss_reason"), "is longer than 100 characters")
+        return key
+
+    def _notes(self, fields: list[str]) -> str:
+        at = self.at.get("notes")
+        if at is None:
+            return ""
+        # One spelling of a line break, whatever the exporting system used.
+        return fields[at].replace("\r\n", "\n").replace("\r", "\n").strip()
+
+    def _custom(self, fields: list[str]) -> str:
+        if not self.custom:
+            return _EMPTY_JSON
+        values = {key: fields[at].strip() for key, at in self.custom}
+        return json.dumps({key: value for key, value in values.items() if value})
+
+    def _warn_unmapped(self, fields: list[str]) -> None:
+        for at, label in self.unmapped:
+            if fields[at].strip():
+                self.report.warn(f"{label} is not in the mapping; value not imported")
+
+
+def _calendar(pipeline: Pipeline) -> Calendar:
+    try:
+        return calendar_for(pipeline)
+    except CalendarError as exc:
+        raise ImportFileError(f"pipeline {pipeline.key}: {exc}") from exc
+
+
+class _Responsible:
+    """Who must move a deal out of its stage, decided as moves decide it
+    (`dealgate.deals.services.responsible_for`) but without a query per deal:
+    a team's members and their open-deal loads are read once, then counted
+    up as open deals are routed to them."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.rules = {
+            stage.pk: (stage.owner_kind, stage.owner_user_id, stage.owner_team_id)
+            for stage in stages
+        }
+        self.loads: dict[int, dict[int, int]] = {}
+
+    def __call__(self, stage_id: int, owner_id: Any, status: str) -> int | None:
+        kind, user_id, team_id = self.rules[stage_id]
+        if kind == Stage.OwnerKind.PERSON and user_id:
+            return user_id
+        if kind == Stage.OwnerKind.TEAM and team_id:
+            loads = self._team(team_id)
+            if loads:
+                member = min(loads, key=lambda pk: (loads[pk], pk))
+                if status == "open":
+                    loads[member] += 1
+                return member
+        return owner_id
+
+    def _team(self, team_id: int) -> dict[int, int]:
+        if team_id not in self.loads:
+            members = (
+                User.objects.filter(team_id=team_id, is_active=True)
+                .annotate(
+                    load=Count(
+                        "responsible_for", filter=Q(responsible_for__status="open")
+                    )
+                )
+                .values_list("pk", "load")
+            )
+            self.loads[team_id] = dict(members)
+        return self.loads[team_id]
+
+
+def _column_positions(mapping: Mapping, columns: Sequence[str]) -> dict[str, int]:
+    wanted = {
+        **mapping.columns,
+        **{f"custom.{k}": c for k, c in mapping.custom.items()},
+    }
+    missing = [col for col in wanted.values() if col not in columns]
+    if missing:
+        raise ImportFileError(
+            f"the file has no column {missing[0]!r}, which mapping {mapping.name} "
+            f"reads; its columns are {', '.join(repr(c) for c in columns)}"
+        )
+    return {field: columns.index(col) for field, col in mapping.columns.items()}
+
+
+def _unmapped(mapping: Mapping, columns: Sequence[str]) -> list[tuple[int, str]]:
+    used = {*mapping.columns.values(), *mapping.custom.values()}
+    return [
+        (at, f"column {name!r}" if name else f"column {at + 1} (no name)")
+        for at, name in enumerate(columns)
+        if name not in used
+    ]
+
+
+def _stage_choices(
+    mapping: Mapping, stages: Sequence[Stage], pipeline: Pipeline
+) -> tuple[ChoiceParser[tuple[str | None, int | None]], dict[int, str]]:
+    """Values of the stage column: the mapping's, then stage keys and names."""
+    by_key = {stage.key: stage.pk for stage in stages}
+    choices: dict[str, tuple[str | None, int | None]] = {}
+    for stage in stages:
+        choices[stage.name] = (None, stage.pk)
+        choices[stage.key] = (None, stage.pk)
+    for raw, meaning in mapping.stage_values.items():
+        if meaning.stage is not None and meaning.stage not in by_key:
+            raise MappingError(
+                f"mapping {mapping.name}: stages.{raw}: pipeline {pipeline.key} has "
+                f"no stage {meaning.stage!r}; its stages are {', '.join(by_key)}"
+            )
+        choices[raw] = (meaning.status, by_key.get(meaning.stage or ""))
+    accepted = [*mapping.stage_values, *by_key] if mapping.stage_values else by_key
+    parser = ChoiceParser(choices, accepted=", ".join(dict.fromkeys(accepted)))
+    return parser, {stage.pk: stage.key for stage in stages}
+
+
+def _default_stage(
+    mapping: Mapping, stages: Sequence[Stage], pipeline: Pipeline
+) -> int:
+    if not stages:
+        raise ImportFileError(f"pipeline {pipeline.key} has no stages")
+    if mapping.default_stage is None:
+        return stages[0].pk
+    for stage in stages:
+        if stage.key == mapping.default_stage:
+            return stage.pk
+    raise MappingError(
+        f"mapping {mapping.name}: default_stage: pipeline {pipeline.key} has no "
+        f"stage {mapping.default_stage!r}"
+    )
+
+
+def _loss_reason_keys(pipeline: Pipeline) -> dict[str, str]:
+    """Casefolded key or label -> key, for the pipeline's loss reasons."""
+    keys: dict[str, str] = {}
+    for reason in pipeline.loss_reasons or []:
+        key = str(reason.get("key", ""))
+        keys[key.casefold()] = key
+        keys[str(reason.get("label", key)).casefold()] = key
+    return keys
+
+
+def _templates(
+    mapping: Mapping,
+) -> list[tuple[str, Callable[[dict[str, str]], tuple[str, ...]]]]:
+    """Each title template with a getter for the values it needs."""
+    result = []
+    for template in mapping.title_templates:
+        needs = [n for _, n, _, _ in string.Formatter().parse(template) if n]
+        result.append((template, _getter(needs)))
+    return result
+
+
+def _getter(keys: list[str]) -> Callable[[dict[str, str]], tuple[str, ...]]:
+    if len(keys) > 1:
+        return itemgetter(*keys)
+    # itemgetter of one key returns the bare value, not a tuple.
+    return lambda names: tuple(names[key] for key in keys)

@@ -1,0 +1,334 @@
+"""Import deals from a CSV file of any size: `import_deals`.
+
+The steps, all inside one transaction:
+
+1. Load the names already known (organizations, products, people) and apply
+   the mapping's side files, creating only what is missing.
+2. Stream the deals file record by record; convert each (`DealRows`) or
+   report it as a bad row with its line, column and reason.
+3. Every `BATCH_SIZE` good rows: drop deals already imported (same pipeline,
+   source and external id) and repeated ids, create new organizations or
+   products they name, take ids, and write deals and their stage events with
+   set-based SQL (`DealWriter`).
+4. Keep the work, or roll it all back for a dry run or, by default, when any
+   row was bad.
+
+Memory holds one batch, the name matchers and at most MAX_BAD_ROWS bad rows,
+whatever the size of the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+
+from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError, spelling_key
+from dealgate.deals.models import Organization, Product
+from dealgate.errors import NotFound, ValidationError
+from dealgate.imports.bulk import (
+    EXTERNAL_ID,
+    ID,
+    ORGANIZATION,
+    PRODUCT,
+    DealWriter,
+    Minutes,
+    events_for,
+    writer_for,
+)
+from dealgate.imports.mappings import Mapping, get_mapping
+from dealgate.imports.report import BadRow, ImportReport
+from dealgate.imports.rows import DealRows
+from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
+from dealgate.pipelines.models import Pipeline
+
+logger = logging.getLogger("dealgate.imports")
+
+BATCH_SIZE = 5000
+# Often enough for a progress bar to move a few times a second at any speed.
+PROGRESS_EVERY = 1000
+
+# Called with the rows read so far and the share of the file read (0 to 1).
+Progress = Callable[[int, float], None]
+
+__all__ = ["BATCH_SIZE", "BadRow", "ImportReport", "import_deals", "pipeline_for"]
+
+
+def import_deals(
+    path: str | os.PathLike[str],
+    mapping: Mapping | str | os.PathLike[str],
+    *,
+    pipeline: Pipeline | str,
+    dry_run: bool = False,
+    all_or_nothing: bool = True,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the deals in `path` into `pipeline`, as `mapping` reads them.
+
+    `path` may be a folder when the mapping names its deals file. `mapping`
+    is a Mapping, a built-in mapping's name or a TOML file's path.
+
+    Deals already imported (same pipeline, mapping source and external id)
+    are skipped and counted, so running an import twice adds nothing. With
+    `all_or_nothing`, one bad row rolls everything back; otherwise good rows
+    are kept and bad ones listed. A dry run does all the work, writes
+    included, in a transaction it then rolls back, so its counts are those of
+    a real run. Problems with the file as a whole (missing file or column,
+    unreadable text, a mapping that does not fit the pipeline) raise a
+    ValidationError before anything is kept.
+    """
+    mapping = mapping if isinstance(mapping, Mapping) else get_mapping(mapping)
+    pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline_for(pipeline)
+    path = _deals_file(Path(path), mapping)
+    report = ImportReport(
+        file=str(path),
+        mapping=mapping.name,
+        pipeline=pipeline.key,
+        dry_run=dry_run,
+        all_or_nothing=all_or_nothing,
+    )
+    started = time.perf_counter()
+    with transaction.atomic():
+        _run(path, mapping, pipeline, report, progress)
+        failed = all_or_nothing and report.bad_row_count > 0
+        report.committed = not (dry_run or failed)
+        if not report.committed:
+            transaction.set_rollback(True)
+    report.duration = time.perf_counter() - started
+    report.bad_rows.sort(key=lambda bad: (bad.file, bad.line))
+    _log(report)
+    return report
+
+
+def pipeline_for(key: str | None) -> Pipeline:
+    """The pipeline with `key`; without a key, the only pipeline there is."""
+    if key:
+        try:
+            return Pipeline.objects.get(key=key)
+        except Pipeline.DoesNotExist:
+            raise NotFound(f"no pipeline {key!r}", field="pipeline") from None
+    pipelines = list(Pipeline.objects.order_by("key")[:20])
+    if len(pipelines) == 1:
+        return pipelines[0]
+    if not pipelines:
+        raise NotFound("there is no pipeline yet; create one first", field="pipeline")
+    keys = ", ".join(p.key for p in pipelines)
+    raise ValidationError(
+        f"there are several pipelines ({keys}); say which with --pipeline",
+        field="pipeline",
+    )
+
+
+def _deals_file(path: Path, mapping: Mapping) -> Path:
+    if path.is_dir():
+        if not mapping.file:
+            raise ImportFileError(
+                f"{path} is a folder; name the file to import", field="file"
+            )
+        path = path / mapping.file
+    if not path.is_file():
+        raise ImportFileError(f"no such file: {path}", field="file")
+    return path
+
+
+def _run(
+    path: Path,
+    mapping: Mapping,
+    pipeline: Pipeline,
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    lookups = build_lookups(mapping, path.parent, report)
+    # Retired stages keep their history but take no new deals.
+    stages = list(pipeline.stages.filter(retired_at=None).order_by("position", "id"))
+    try:
+        with CsvFile(
+            path, encoding=mapping.encoding, delimiter=mapping.delimiter
+        ) as source:
+            rows = DealRows(
+                mapping,
+                source.columns,
+                pipeline=pipeline,
+                stages=stages,
+                lookups=lookups,
+                report=report,
+            )
+            writer = writer_for(connection, pipeline.pk, mapping.source)
+            batch = _Batch(
+                writer, lookups, report, rows.column("external_id"), rows.minutes
+            )
+            _stream(source, rows, batch, report, progress)
+    except CsvFormatError as exc:
+        raise ImportFileError(f"{path.name}: {exc}") from exc
+    if "external_id" not in mapping.columns and report.deals_created:
+        report.warn(
+            "no external_id column; importing the file again would create these "
+            "deals again",
+            report.deals_created,
+        )
+
+
+def _stream(
+    source: CsvFile,
+    rows: DealRows,
+    batch: _Batch,
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    convert, bad = rows.convert, report.bad
+    for record in source:
+        report.rows_read += 1
+        if progress is not None and not report.rows_read % PROGRESS_EVERY:
+            progress(report.rows_read, source.bytes_read / (source.size or 1))
+        if record.error is not None:
+            bad(record.line, None, record.error)
+            continue
+        try:
+            deal = convert(record.fields)
+        except CellError as exc:
+            bad(record.line, exc.column, exc.reason)
+            continue
+        batch.lines.append(record.line)
+        batch.deals.append(deal)
+        if len(batch.deals) >= BATCH_SIZE:
+            batch.flush()
+    batch.flush()
+    if source.blank_lines:
+        report.warn("blank rows skipped", source.blank_lines)
+    if progress is not None:
+        progress(report.rows_read, 1.0)
+
+
+class _Batch:
+    """Good rows waiting to be written, with the line each came from."""
+
+    def __init__(
+        self,
+        writer: DealWriter,
+        lookups: Lookups,
+        report: ImportReport,
+        id_column: str,
+        minutes: Minutes,
+    ) -> None:
+        self.writer = writer
+        self.minutes = minutes
+        self.lookups = lookups
+        self.report = report
+        self.id_column = id_column
+        self.lines: list[int] = []
+        self.deals: list[list[Any]] = []
+
+    def flush(self) -> None:
+        if not self.deals:
+            return
+        deals = self._new_deals()
+        self._create_named(deals, ORGANIZATION, Organization, "organization")
+        self._create_named(deals, PRODUCT, Product, "product")
+        events = []
+        minutes = self.minutes
+        for deal_id, deal in zip(self.writer.next_ids(len(deals)), deals, strict=True):
+            deal[ID] = deal_id
+            events.extend(events_for(deal, minutes))
+        for deal in deals:
+            self.writer.adapt(deal)
+        for event in events:
+            self.writer.adapt_event(event)
+        self.writer.write(deals, events)
+        self.report.deals_created += len(deals)
+        self.report.events_created += len(events)
+        self.lines, self.deals = [], []
+
+    def _new_deals(self) -> list[list[Any]]:
+        """The batch without deals imported before; repeats in the file are bad."""
+        wanted = [deal[EXTERNAL_ID] for deal in self.deals if deal[EXTERNAL_ID]]
+        stored = self.writer.existing(wanted) if wanted else {}
+        first_new = self.writer.first_new_id
+        seen: dict[str, int] = {}
+        new = []
+        for line, deal in zip(self.lines, self.deals, strict=True):
+            external_id = deal[EXTERNAL_ID]
+            if external_id:
+                if external_id in seen:
+                    self._repeat(
+                        line, f"{external_id!r} is already on line {seen[external_id]}"
+                    )
+                    continue
+                seen[external_id] = line
+                found = stored.get(external_id)
+                if found is not None:
+                    if first_new is not None and found >= first_new:
+                        self._repeat(
+                            line, f"{external_id!r} appears earlier in the file"
+                        )
+                    else:
+                        self.report.already_present += 1
+                    continue
+            new.append(deal)
+        return new
+
+    def _repeat(self, line: int, reason: str) -> None:
+        self.report.bad(line, self.id_column, reason)
+
+    def _create_named(
+        self,
+        deals: list[list[Any]],
+        slot: int,
+        model: type[Organization] | type[Product],
+        kind: str,
+    ) -> None:
+        """Create the organizations (or products) that rows name but that do
+        not exist yet; spellings of one name share one record, with a warning."""
+        # In file order, so the first spelling met is the one kept.
+        names = dict.fromkeys(d[slot] for d in deals if isinstance(d[slot], str))
+        if not names:
+            return
+        matcher = getattr(self.lookups, f"{kind}s")
+        ids: dict[str, int] = {}
+        first_spelling: dict[str, str] = {}
+        records = []
+        for name in names:
+            first = first_spelling.setdefault(spelling_key(name), name)
+            if first == name:
+                records.append(model(name=name))
+        model.objects.bulk_create(records)
+        for record in records:
+            matcher.add(record.name, record.pk)
+            ids[record.name] = record.pk
+        self.report.count_side(f"{kind}s", created=len(records), reused=0)
+        for deal in deals:
+            name = deal[slot]
+            if isinstance(name, str):
+                first = first_spelling[spelling_key(name)]
+                if first != name:
+                    self.report.warn(f"{kind} {name!r} matched {first!r} by spelling")
+                deal[slot] = ids[first]
+
+
+def _log(report: ImportReport) -> None:
+    if report.committed:
+        outcome = "committed"
+    elif report.dry_run:
+        outcome = "dry run, rolled back"
+    else:
+        outcome = "rolled back for bad rows"
+    logger.info(
+        "import %s (mapping %s, pipeline %s): %d rows read, %d deals created, "
+        "%d already present, %d bad rows, %d stage events; %s in %.2f s "
+        "(%.0f rows/s)",
+        report.file,
+        report.mapping,
+        report.pipeline,
+        report.rows_read,
+        report.deals_created,
+        report.already_present,
+        report.bad_row_count,
+        report.events_created,
+        outcome,
+        report.duration,
+        report.rows_per_second,
+    )

@@ -1,0 +1,342 @@
+"""Organizations, products and people: what deal rows refer to by name.
+
+`build_lookups` loads the names already in the database, then applies the
+mapping's side files (accounts.csv and the like), creating what is missing
+and leaving existing records untouched, so a second run creates nothing.
+Side files are lookup tables of tens or hundreds of rows: they are held in
+memory and written through the ORM.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+
+from dealgate.accounts.models import Team, User
+from dealgate.core.csvsource import (
+    CellError,
+    CsvFile,
+    CsvFormatError,
+    DecimalParser,
+    NameMatcher,
+    parse_int,
+)
+from dealgate.deals.models import Organization, Product
+from dealgate.errors import ValidationError
+from dealgate.imports.mappings import Mapping, SideFile
+from dealgate.imports.report import ImportReport
+
+_NOT_IN_USERNAME = re.compile(r"[^\w.@+-]")
+
+
+class ImportFileError(ValidationError):
+    code = "invalid_file"
+
+
+@dataclass
+class Lookups:
+    """Name matchers for what a deal row refers to, with where names came from."""
+
+    organizations: NameMatcher[int]
+    products: NameMatcher[int]
+    owners: NameMatcher[int]
+    organizations_from: str = "the database"
+    products_from: str = "the database"
+    owners_from: str = "the database"
+
+
+def build_lookups(mapping: Mapping, folder: Path, report: ImportReport) -> Lookups:
+    """Load known names and apply side files; must run inside the import's
+    transaction, since it creates records."""
+    sides = mapping.side_files()
+    lookups = Lookups(
+        organizations=_known_names(Organization),
+        products=_known_names(Product),
+        owners=NameMatcher(),
+    )
+    if "organizations" in sides:
+        side = sides["organizations"]
+        _load_organizations(_side_records(mapping, folder, side), lookups, report)
+        lookups.organizations_from = side.file
+    if "products" in sides:
+        side = sides["products"]
+        _load_products(_side_records(mapping, folder, side), lookups, report)
+        lookups.products_from = side.file
+    if "people" in sides:
+        side = sides["people"]
+        _load_people(_side_records(mapping, folder, side), report)
+        lookups.owners_from = side.file
+    _add_users(lookups.owners)
+    return lookups
+
+
+def username_for(name: str) -> str:
+    """Turn "Moses Frase" into "moses.frase": lowercase words joined by dots."""
+    words = [_NOT_IN_USERNAME.sub("", word) for word in name.casefold().split()]
+    return ".".join(word for word in words if word)[:150]
+
+
+def _known_names(model: type[Organization] | type[Product]) -> NameMatcher[int]:
+    matcher: NameMatcher[int] = NameMatcher()
+    for pk, name in model.objects.values_list("pk", "name").iterator():
+        matcher.add(name, pk)
+    return matcher
+
+
+def _add_users(matcher: NameMatcher[int]) -> None:
+    # Owners are named by username, full name or email; a name two people
+    # share matches neither, and the row is reported.
+    fields = ("pk", "username", "first_name", "last_name", "email")
+    for pk, username, first, last, email in User.objects.values_list(*fields):
+        matcher.add(username, pk)
+        matcher.add(f"{first} {last}", pk)
+        matcher.add(email, pk)
+
+
+@dataclass
+class _SideRecords:
+    """A side file read whole (it is small), with its bad rows already reported."""
+
+    file: str
+    columns: dict[str, str]
+    rows: list[tuple[int, dict[str, str]]]
+
+
+def _side_records(mapping: Mapping, folder: Path, side: SideFile) -> _SideRecords:
+    path = folder / side.file
+    if not path.is_file():
+        raise ImportFileError(
+            f"mapping {mapping.name} needs {side.file} beside the deals file "
+            f"(in {folder}); it is not there"
+        )
+    try:
+        with CsvFile(
+            path, encoding=mapping.encoding, delimiter=mapping.delimiter
+        ) as source:
+            return _read_side(source, side)
+    except CsvFormatError as exc:
+        raise ImportFileError(f"{side.file}: {exc}") from exc
+
+
+def _read_side(source: CsvFile, side: SideFile) -> _SideRecords:
+    missing = [col for col in side.columns.values() if col not in source.columns]
+    if missing:
+        raise ImportFileError(
+            f"{side.file} has no column {missing[0]!r}; it has "
+            f"{', '.join(source.columns)}"
+        )
+    where = {name: source.index(col) for name, col in side.columns.items()}
+    rows = []
+    for record in source:
+        if record.error:
+            rows.append((record.line, {"": record.error}))
+            continue
+        rows.append((record.line, {k: record.fields[i] for k, i in where.items()}))
+    return _SideRecords(side.file, side.columns, rows)
+
+
+def _named_rows(
+    records: _SideRecords, report: ImportReport
+) -> Iterator[tuple[int, str, dict[str, str]]]:
+    """Yield (line, name, values) for good rows; report empty and repeated names."""
+    seen: dict[str, int] = {}
+    name_column = records.columns["name"]
+    for line, values in records.rows:
+        if "" in values:
+            report.bad(line, None, values[""], records.file)
+            continue
+        name = " ".join(values["name"].split())
+        if not name:
+            report.bad(line, name_column, "is empty", records.file)
+            continue
+        if name in seen:
+            report.bad(
+                line,
+                name_column,
+                f"{name!r} is already on line {seen[name]}",
+                records.file,
+            )
+            continue
+        seen[name] = line
+        yield line, name, values
+
+
+def _load_organizations(
+    records: _SideRecords, lookups: Lookups, report: ImportReport
+) -> None:
+    columns = records.columns
+    amounts = DecimalParser()
+    new: list[tuple[int, Organization, str]] = []
+    reused = 0
+    for line, name, values in _named_rows(records, report):
+        if lookups.organizations.find(name) is not None:
+            reused += 1
+            continue
+        try:
+            org = Organization(
+                name=_text(columns, "name", name, 200),
+                sector=_text(columns, "sector", values.get("sector", ""), 100),
+                year_established=_int(columns, "year_established", values),
+                revenue_musd=_decimal(amounts, columns, "revenue_musd", values),
+                employees=_int(columns, "employees", values),
+                location=_text(columns, "location", values.get("location", ""), 100),
+            )
+        except CellError as exc:
+            report.bad(line, exc.column, exc.reason, records.file)
+            continue
+        new.append((line, org, values.get("parent", "").strip()))
+    Organization.objects.bulk_create([org for _, org, _ in new])
+    for _, org, _ in new:
+        lookups.organizations.add(org.name, org.pk)
+    _link_parents(new, columns, lookups, report, records.file)
+    report.count_side("organizations", created=len(new), reused=reused)
+
+
+def _link_parents(
+    new: list[tuple[int, Organization, str]],
+    columns: dict[str, str],
+    lookups: Lookups,
+    report: ImportReport,
+    file: str,
+) -> None:
+    children = []
+    for line, org, parent in new:
+        if not parent:
+            continue
+        found = lookups.organizations.find(parent)
+        if found is None or found.value == org.pk:
+            reason = "matches no organization" if found is None else "is itself"
+            report.bad(line, columns.get("parent"), f"{parent!r} {reason}", file)
+            continue
+        org.parent_id = found.value
+        children.append(org)
+    Organization.objects.bulk_update(children, ["parent"])
+
+
+def _load_products(
+    records: _SideRecords, lookups: Lookups, report: ImportReport
+) -> None:
+    columns = records.columns
+    prices = DecimalParser()
+    new: list[Product] = []
+    reused = 0
+    for line, name, values in _named_rows(records, report):
+        if lookups.products.find(name) is not None:
+            reused += 1
+            continue
+        try:
+            new.append(
+                Product(
+                    name=_text(columns, "name", name, 200),
+                    series=_text(columns, "series", values.get("series", ""), 100),
+                    list_price=_decimal(prices, columns, "list_price", values),
+                )
+            )
+        except CellError as exc:
+            report.bad(line, exc.column, exc.reason, records.file)
+    Product.objects.bulk_create(new)
+    for product in new:
+        lookups.products.add(product.name, product.pk)
+    report.count_side("products", created=len(new), reused=reused)
+
+
+def _load_people(records: _SideRecords, report: ImportReport) -> None:
+    """Reps from the name column, managers from the manager column, and one
+    team per (team, manager) pair, since one office may have several
+    managers and a team has one."""
+    people: list[tuple[str, str, str, str]] = []
+    for _, name, values in _named_rows(records, report):
+        manager = " ".join(values.get("manager", "").split())
+        group = " ".join(values.get("team", "").split())
+        team = f"{group} ({manager})" if group and manager else group or manager
+        people.append((name, manager, team, values.get("email", "").strip()))
+    leads = {team: manager for _, manager, team, _ in people if manager}
+    teams, new_teams = _ensure_teams({team for _, _, team, _ in people if team}, report)
+    wanted = [(manager, "", User.Role.MANAGER, team) for team, manager in leads.items()]
+    wanted += [(name, email, User.Role.REP, team) for name, _, team, email in people]
+    users = _ensure_users(wanted, teams, report)
+    # Only teams created now get their manager; existing teams stay as they are.
+    for team in new_teams:
+        team.manager_id = users.get(username_for(leads.get(team.name, "")))
+    Team.objects.bulk_update(new_teams, ["manager"])
+
+
+def _ensure_teams(
+    names: set[str], report: ImportReport
+) -> tuple[dict[str, Team], list[Team]]:
+    teams = {team.name: team for team in Team.objects.filter(name__in=names)}
+    new = [Team(name=name[:100]) for name in sorted(names - teams.keys())]
+    Team.objects.bulk_create(new)
+    report.count_side("teams", created=len(new), reused=len(teams))
+    teams.update((team.name, team) for team in new)
+    return teams, new
+
+
+def _ensure_users(
+    wanted: list[tuple[str, str, str, str]],
+    teams: dict[str, Team],
+    report: ImportReport,
+) -> dict[str, int]:
+    """Create the users not yet present (by username); return username -> id.
+
+    Managers come first in `wanted`, so a manager who is also listed as a rep
+    keeps the manager role.
+    """
+    by_username: dict[str, tuple[str, str, str, str]] = {}
+    for name, email, role, team in wanted:
+        username = username_for(name)
+        if username and username not in by_username:
+            by_username[username] = (name, email, role, team)
+    existing = dict(
+        User.objects.filter(username__in=by_username).values_list("username", "pk")
+    )
+    new = [
+        _new_user(username, name, email, role, teams.get(team))
+        for username, (name, email, role, team) in sorted(by_username.items())
+        if username not in existing
+    ]
+    User.objects.bulk_create(new)
+    report.count_side("users", created=len(new), reused=len(existing))
+    return {**existing, **{user.username: user.pk for user in new}}
+
+
+def _new_user(
+    username: str, name: str, email: str, role: str, team: Team | None
+) -> User:
+    first, _, last = name.partition(" ")
+    return User(
+        username=username,
+        first_name=first[:150],
+        last_name=last[:150],
+        email=email,
+        role=role,
+        team=team,
+        # Imported people sign in only after an admin sets a password.
+        password=make_password(None),
+    )
+
+
+def _text(columns: dict[str, str], field: str, value: str, limit: int) -> str:
+    value = " ".join(value.split())
+    if len(value) > limit:
+        raise CellError(columns.get(field, field), f"is longer than {limit} characters")
+    return value
+
+
+def _int(columns: dict[str, str], field: str, values: dict[str, str]) -> int | None:
+    if field not in values:
+        return None
+    return parse_int(columns[field], values[field], minimum=0)
+
+
+def _decimal(
+    parser: DecimalParser, columns: dict[str, str], field: str, values: dict[str, str]
+) -> Any:
+    if field not in values:
+        return None
+    return parser(columns[field], values[field])

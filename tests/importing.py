@@ -1,0 +1,47 @@
+"""Helpers shared by the import tests (not a test module)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dealgate.pipelines.models import Pipeline, Stage
+
+DATA = Path(__file__).parent / "data" / "import"
+
+
+def make_import_pipeline(
+    key: str = "sales", timezone: str = "UTC", loss_reasons: list | None = None
+) -> Pipeline:
+    """The two open stages the Maven data knows, prospecting then engaging,
+    owned by the deal's owner; Mon-Fri 09:00-17:00 in `timezone`."""
+    weekdays = ("mon", "tue", "wed", "thu", "fri")
+    pipeline = Pipeline.objects.create(
+        key=key,
+        name=key.title(),
+        calendar={
+            "timezone": timezone,
+            "hours": {day: ["09:00-17:00"] for day in weekdays},
+        },
+        loss_reasons=loss_reasons or [],
+    )
+    for position, stage_key in enumerate(["prospecting", "engaging"]):
+        Stage.objects.create(
+            pipeline=pipeline,
+            key=stage_key,
+            name=stage_key.title(),
+            position=position,
+            owner_kind=Stage.OwnerKind.DEAL_OWNER,
+        )
+    return pipeline
+
+
+def write_csv(folder: Path, text: str, name: str = "deals.csv") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def write_mapping(folder: Path, text: str, name: str = "mapping.toml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
