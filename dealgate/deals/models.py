@@ -60,8 +60,14 @@ class Deal(models.Model):
         WON = "won", "Won"
         LOST = "lost", "Lost"
 
+    # FKs whose own index would repeat the first column of a composite index
+    # below, or that are only read when a row they point at is deleted, have
+    # none: every index costs each bulk import a write.
     pipeline = models.ForeignKey(
-        "pipelines.Pipeline", on_delete=models.PROTECT, related_name="deals"
+        "pipelines.Pipeline",
+        on_delete=models.PROTECT,
+        related_name="deals",
+        db_index=False,
     )
     # The open stage the deal is in; for a closed deal, the stage it closed from.
     stage = models.ForeignKey(
@@ -77,7 +83,12 @@ class Deal(models.Model):
         related_name="deals",
     )
     contact = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+        db_index=False,
     )
     product = models.ForeignKey(
         Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
@@ -88,6 +99,7 @@ class Deal(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="deals",
+        db_index=False,
     )
     # Who must move the deal out of its stage: the stage's owner, resolved to one
     # person when the deal entered the stage.
@@ -147,13 +159,16 @@ class StageEvent(models.Model):
     rows up to find durations.
     """
 
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="events")
+    deal = models.ForeignKey(
+        Deal, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     from_stage = models.ForeignKey(
         "pipelines.Stage",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     to_stage = models.ForeignKey(
         "pipelines.Stage",
@@ -161,6 +176,7 @@ class StageEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     from_status = models.CharField(max_length=4, blank=True)
     to_status = models.CharField(max_length=4)
@@ -175,6 +191,7 @@ class StageEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     override_reason = models.TextField(blank=True)
     # Who became responsible for the deal with this move.
@@ -184,6 +201,7 @@ class StageEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     loss_reason = models.CharField(max_length=100, blank=True, db_default="")
     source = models.CharField(max_length=20, default="web")
