@@ -25,6 +25,13 @@ def _fast_passwords(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _time_unpinned_after_each_test() -> Iterator[None]:
+    # A pinned time is process-wide; one test must never leak it to the next.
+    yield
+    timesource.set_now(None)
+
+
 @pytest.fixture
 def now() -> Iterator[dt.datetime]:
     """Freeze the application's clock at NOW for the test."""

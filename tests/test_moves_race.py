@@ -36,8 +36,7 @@ def test_racing_moves_give_one_winner_and_one_conflict(pipeline, alice, bob, rou
     def worker(user, target):
         try:
             barrier.wait()
-            with timesource.frozen_at(T0 + dt.timedelta(hours=1)):
-                move_deal(deal.pk, target, by=user, expected_version=1)
+            move_deal(deal.pk, target, by=user, expected_version=1)
             outcomes.append("moved")
         except Conflict:
             outcomes.append("conflict")
@@ -48,10 +47,12 @@ def test_racing_moves_give_one_winner_and_one_conflict(pipeline, alice, bob, rou
         threading.Thread(target=worker, args=(alice, "discovery")),
         threading.Thread(target=worker, args=(bob, "proposal")),
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # The pinned time is process-wide, so it is set here, not in the threads.
+    with timesource.frozen_at(T0 + dt.timedelta(hours=1)):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     assert sorted(outcomes) == ["conflict", "moved"]
     deal.refresh_from_db()
