@@ -79,6 +79,14 @@ ALLOWED_HOSTS = [
 # for tests. Empty means the real time. See dealgate.timesource.
 AS_OF = os.environ.get("DEALGATE_AS_OF", "")
 
+# Leads: the region phone numbers without a country code are read in (e.g.
+# "DE"; empty: such numbers are refused), the web form's rate limit per client
+# address, and the header a trusted proxy puts the client address in.
+LEADS_PHONE_REGION = os.environ.get("DEALGATE_PHONE_REGION", "")
+LEADS_FORM_RATE_LIMIT = int(os.environ.get("DEALGATE_LEAD_FORM_RATE_LIMIT", "5"))
+LEADS_FORM_RATE_WINDOW = int(os.environ.get("DEALGATE_LEAD_FORM_RATE_WINDOW", "600"))
+LEADS_CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

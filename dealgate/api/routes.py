@@ -8,7 +8,7 @@ from ninja.security import django_auth
 
 from dealgate.errors import DealgateError
 
-from . import deals
+from . import deals, leads
 
 api = NinjaAPI(
     title="Dealgate API",
@@ -24,3 +24,4 @@ def render_error(request: HttpRequest, exc: DealgateError) -> HttpResponse:
 
 
 api.add_router("/deals", deals.router)
+api.add_router("/leads", leads.router)

@@ -15,11 +15,20 @@ import time
 from typing import TextIO
 
 
+def import_kinds(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The `WHAT` of `dealgate import WHAT`: made on the first call, so each
+    area (deals here, leads in its own module) adds its own kind."""
+    parser = subparsers.choices.get("import")
+    if parser is None:
+        parser = subparsers.add_parser("import", help="import deals or leads from CSV")
+        kinds = parser.add_subparsers(dest="kind", metavar="WHAT")
+        kinds.required = True
+        parser.set_defaults(import_kinds=kinds)
+    return parser.get_default("import_kinds")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("import", help="import deals from a CSV file")
-    kinds = parser.add_subparsers(dest="kind", metavar="WHAT")
-    kinds.required = True
-    deals = kinds.add_parser(
+    deals = import_kinds(subparsers).add_parser(
         "deals",
         help="import deals (all or nothing unless --skip-bad)",
         description=(

@@ -1,0 +1,236 @@
+"""Leads in the REST API: capture with a per-user token, read, answer, close.
+
+`POST /api/v1/leads` takes `Authorization: Bearer <token>` (see `dealgate
+token create`) or a signed-in session. Its body is read here rather than by
+the schema, so every refusal comes from the one error family: 422 naming
+the field, `body` for a body that is too large or not a JSON object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+from ninja.security import HttpBearer, django_auth
+
+from dealgate.errors import NotFound, ValidationError
+from dealgate.leads import services
+from dealgate.leads.intake import LIMITS
+from dealgate.leads.models import Lead
+from dealgate.leads.tokens import user_for_token
+
+from .deals import ErrorOut
+
+router = Router(tags=["leads"])
+
+# A lead's fields fit in a few kilobytes; the message (5,000 characters at
+# up to 4 bytes each in JSON escapes of 6) is the largest part.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class TokenAuth(HttpBearer):
+    """`Authorization: Bearer dg_...`: the token's user makes the request."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = user_for_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class LeadIn(Schema):
+    """A lead as a website or another system sends it. An email or a phone
+    is required; everything else is optional."""
+
+    name: str | None = Field(None, max_length=LIMITS["name"])
+    email: str | None = Field(None, max_length=LIMITS["email"])
+    phone: str | None = Field(
+        None, description="any format; read in the pipeline's country unless +..."
+    )
+    company: str | None = None
+    website: str | None = None
+    country: str | None = Field(None, description="ISO 3166 code, e.g. DE")
+    segment: str | None = None
+    company_size: int | None = Field(None, description="people at the company")
+    value: Decimal | None = Field(None, description="the deal size the lead hints at")
+    currency: str | None = None
+    message: str | None = Field(None, max_length=LIMITS["message"])
+    source: str | None = Field(None, description="what routing rules test as source")
+    external_id: str | None = Field(
+        None, description="your id for the lead; sending it again finds the first"
+    )
+    pipeline: str | None = Field(None, description="pipeline key; needed if several")
+
+
+class LeadOut(Schema):
+    id: int
+    pipeline: str
+    status: str
+    name: str
+    email: str
+    phone: str
+    phone_e164: str
+    company: str
+    domain: str
+    country: str
+    segment: str
+    company_size: int | None
+    value: Decimal | None
+    currency: str
+    message: str
+    source: str
+    channel: str
+    owner: str | None
+    rule: str
+    routing_reason: str
+    created_at: dt.datetime
+    assigned_at: dt.datetime | None
+    response_due_at: dt.datetime | None
+    first_response_at: dt.datetime | None
+    response_business_minutes: float | None
+    deal: int | None
+    disqualify_reason: str
+
+
+class CaptureOut(Schema):
+    outcome: str = Field(description="created, attached or known")
+    reason: str
+    lead: LeadOut | None = None
+    attached_to_lead: int | None = None
+    attached_to_deal: int | None = None
+    decision: int | None = Field(None, description="de-duplication decision id")
+
+
+class ActivityIn(Schema):
+    kind: str = Field(description="call, email, meeting or note")
+    subject: str = ""
+    body: str = ""
+    outbound: bool = True
+
+
+class DisqualifyIn(Schema):
+    reason: str
+
+
+def lead_out(lead: Lead) -> LeadOut:
+    return LeadOut(
+        id=lead.pk,
+        pipeline=lead.pipeline.key,
+        owner=lead.owner.username if lead.owner else None,
+        deal=lead.deal_id,
+        **{
+            name: getattr(lead, name)
+            for name in LeadOut.model_fields
+            if name not in ("id", "pipeline", "owner", "deal")
+        },
+    )
+
+
+def _capture_out(result: services.CaptureResult) -> CaptureOut:
+    decision = result.decision
+    if result.created:
+        outcome = "created"
+    elif decision is not None:
+        outcome = "attached"
+    else:
+        outcome = "known"
+    lead = result.lead if outcome != "attached" else None
+    return CaptureOut(
+        outcome=outcome,
+        reason=result.reason,
+        lead=lead_out(lead) if lead is not None else None,
+        attached_to_lead=decision.lead_id if decision else None,
+        attached_to_deal=decision.deal_id if decision else None,
+        decision=decision.pk if decision else None,
+    )
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > MAX_BODY_BYTES:
+        raise ValidationError(
+            f"the body is {length:,} bytes; the limit is {MAX_BODY_BYTES:,}",
+            field="body",
+        )
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("the body is not JSON", field="body") from None
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object", field="body")
+    return data
+
+
+@router.post(
+    "",
+    auth=[TokenAuth(), django_auth],
+    response={201: CaptureOut, 200: CaptureOut, 404: ErrorOut, 422: ErrorOut},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LeadIn.model_json_schema()}},
+        }
+    },
+)
+def create_lead(request: HttpRequest) -> Status[CaptureOut]:
+    """Capture a lead: 201 with the new lead and why it went to its owner;
+    200 when it repeats an open lead or deal (attached there) or an
+    external_id already captured."""
+    result = services.capture_lead(_json_body(request), source="api", by=request.auth)
+    return Status(201 if result.created else 200, _capture_out(result))
+
+
+def _lead(lead_id: int) -> Lead:
+    lead = Lead.objects.select_related("pipeline", "owner").filter(pk=lead_id).first()
+    if lead is None:
+        raise NotFound(f"no lead with id {lead_id}")
+    return lead
+
+
+@router.get("/{lead_id}", auth=[TokenAuth(), django_auth], response=LeadOut)
+def get_lead(request: HttpRequest, lead_id: int) -> LeadOut:
+    return lead_out(_lead(lead_id))
+
+
+@router.post(
+    "/{lead_id}/activities",
+    auth=[TokenAuth(), django_auth],
+    response={200: LeadOut, 404: ErrorOut, 422: ErrorOut},
+)
+def add_activity(request: HttpRequest, lead_id: int, payload: ActivityIn) -> LeadOut:
+    """Log a call, email, meeting or note; the owner's first outbound one
+    answers the lead and stores its response time."""
+    services.record_response(
+        lead_id,
+        kind=payload.kind,
+        by=request.auth,
+        subject=payload.subject,
+        body=payload.body,
+        outbound=payload.outbound,
+    )
+    return lead_out(_lead(lead_id))
+
+
+@router.post(
+    "/{lead_id}/disqualify",
+    auth=[TokenAuth(), django_auth],
+    response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def disqualify(request: HttpRequest, lead_id: int, payload: DisqualifyIn) -> LeadOut:
+    services.disqualify_lead(lead_id, payload.reason, by=request.auth)
+    return lead_out(_lead(lead_id))
+
+
+@router.post(
+    "/{lead_id}/convert",
+    auth=[TokenAuth(), django_auth],
+    response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def convert(request: HttpRequest, lead_id: int) -> LeadOut:
+    """Turn the lead into a deal in the first stage of its pipeline."""
+    services.convert_lead(lead_id, by=request.auth)
+    return lead_out(_lead(lead_id))

@@ -1,0 +1,237 @@
+"""Lead commands: `dealgate import leads`, `dealgate token ...` and
+`dealgate leads report|routing|away|back|capacity`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+from dealgate.commands.imports import import_kinds
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_import(subparsers)
+    _register_token(subparsers)
+    _register_leads(subparsers)
+
+
+def _register_import(subparsers: argparse._SubParsersAction) -> None:
+    leads = import_kinds(subparsers).add_parser(
+        "leads",
+        help="import leads (all or nothing unless --skip-bad)",
+        description=(
+            "Captures every row as a lead (checked, de-duplicated, routed), or "
+            "for the built-in olist mapping writes historic records and their "
+            "won deals. Leads imported before are skipped. Mapping files: "
+            "docs/leads.md."
+        ),
+    )
+    leads.add_argument("file", metavar="FILE", help="the CSV file of leads")
+    leads.add_argument(
+        "--mapping", required=True, metavar="NAME|FILE", help="olist, or a TOML file"
+    )
+    leads.add_argument("--pipeline", metavar="KEY", help="default: the only one")
+    leads.add_argument("--dry-run", action="store_true", help="write nothing")
+    leads.add_argument(
+        "--skip-bad", action="store_true", help="keep the good rows, list the bad"
+    )
+    leads.set_defaults(func=run_import_leads)
+
+
+def run_import_leads(args: argparse.Namespace) -> int:
+    from dealgate.commands.imports import ProgressLine
+    from dealgate.leads.imports import import_leads
+
+    bar = ProgressLine(sys.stderr)
+    report = import_leads(
+        args.file,
+        args.mapping,
+        pipeline=args.pipeline,
+        dry_run=args.dry_run,
+        all_or_nothing=not args.skip_bad,
+        progress=bar,
+    )
+    bar.finish(report.rows_read)
+    print("\n".join(report.lines()))
+    return 1 if report.bad_row_count and report.keeps_nothing else 0
+
+
+def _register_token(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("token", help="API tokens for the lead endpoint")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    create = actions.add_parser(
+        "create", help="make a token for a user; the secret is shown once"
+    )
+    create.add_argument("username")
+    create.add_argument("--name", default="api", help='a label, e.g. "website"')
+    create.set_defaults(func=run_token_create)
+    listing = actions.add_parser("list", help="tokens, without their secrets")
+    listing.add_argument("username", nargs="?")
+    listing.set_defaults(func=run_token_list)
+    revoke = actions.add_parser("revoke", help="stop a token from working")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=run_token_revoke)
+
+
+def _user(username: str):
+    from dealgate.accounts.models import User
+    from dealgate.cli import CommandError
+
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(f"no user {username!r}")
+    return user
+
+
+def run_token_create(args: argparse.Namespace) -> int:
+    from dealgate.leads.tokens import create_token
+
+    token, secret = create_token(_user(args.username), args.name)
+    print(f"token {token.pk} ({token.name}) for {args.username}:")
+    print(secret)
+    print("Keep it now: it is stored only as a hash and cannot be shown again.")
+    return 0
+
+
+def run_token_list(args: argparse.Namespace) -> int:
+    from dealgate.leads.models import ApiToken
+
+    tokens = ApiToken.objects.select_related("user").order_by("pk")
+    if args.username:
+        tokens = tokens.filter(user__username=args.username)
+    for token in tokens:
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        state = " (revoked)" if token.revoked_at else ""
+        print(
+            f"{token.pk:>4}  {token.user.username:<16}{token.name:<20}"
+            f"{token.prefix}...  last used {used}{state}"
+        )
+    return 0
+
+
+def run_token_revoke(args: argparse.Namespace) -> int:
+    from dealgate.leads.tokens import revoke_token
+
+    token = revoke_token(args.id)
+    print(f"token {token.pk} ({token.name}) revoked")
+    return 0
+
+
+def _register_leads(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("leads", help="lead figures, routing, availability")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+
+    report = actions.add_parser("report", help="response and win figures")
+    report.add_argument("--pipeline", metavar="KEY")
+    report.add_argument("--channel", help="api, form, web or import")
+    report.set_defaults(func=run_report)
+
+    rules = actions.add_parser(
+        "routing",
+        help="show a pipeline's routing rules, or check and apply a file of them",
+        description=(
+            "Without --file, prints the rules. With --file (TOML with "
+            "[[routing]] tables, as in a pipeline file), checks them and shows "
+            "them; --apply stores them."
+        ),
+    )
+    rules.add_argument("--pipeline", metavar="KEY")
+    rules.add_argument("--file", metavar="FILE")
+    rules.add_argument("--apply", action="store_true", help="store the file's rules")
+    rules.set_defaults(func=run_routing)
+
+    away = actions.add_parser("away", help="mark a person away until an instant")
+    away.add_argument("username")
+    away.add_argument("--until", required=True, help="a date or an ISO instant")
+    away.set_defaults(func=run_away)
+    back = actions.add_parser("back", help="mark a person back from leave")
+    back.add_argument("username")
+    back.set_defaults(func=run_back)
+    capacity = actions.add_parser("capacity", help="cap a person's open leads")
+    capacity.add_argument("username")
+    capacity.add_argument("limit", help='a number, or "none" for no cap')
+    capacity.set_defaults(func=run_capacity)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from dealgate.leads.report import lead_report
+    from dealgate.leads.services import pipeline_for_capture
+
+    report = lead_report(pipeline_for_capture(args.pipeline), channel=args.channel)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def run_routing(args: argparse.Namespace) -> int:
+    from dealgate.cli import CommandError
+    from dealgate.leads.rules import dump_rules, save_rules
+    from dealgate.leads.services import pipeline_for_capture
+
+    pipeline = pipeline_for_capture(args.pipeline)
+    if not args.file:
+        print(dump_rules(pipeline) or "# no routing rules")
+        return 0
+    try:
+        data = tomllib.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CommandError(f"{args.file}: {exc}") from None
+    rules = save_rules(pipeline, data.get("routing", []), dry_run=not args.apply)
+    print(f"{len(rules)} rule(s) for pipeline {pipeline.key}:")
+    for rule in rules:
+        print(f"  {rule.label}: to {rule.target}")
+    print("stored" if args.apply else "checked; nothing stored (add --apply)")
+    return 0
+
+
+def _availability(username: str):
+    from dealgate.leads.models import Availability
+
+    availability, _ = Availability.objects.get_or_create(user=_user(username))
+    return availability
+
+
+def run_away(args: argparse.Namespace) -> int:
+    from dealgate.cli import CommandError
+    from dealgate.timesource import parse_as_of
+
+    try:
+        until = parse_as_of(args.until)
+    except ValueError as exc:
+        raise CommandError(str(exc).replace("as-of", "--until")) from None
+    availability = _availability(args.username)
+    availability.away_from, availability.away_until = None, until
+    availability.save()
+    print(f"{args.username} is away until {until:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def run_back(args: argparse.Namespace) -> int:
+    availability = _availability(args.username)
+    availability.away_from = availability.away_until = None
+    availability.save()
+    print(f"{args.username} is back and takes leads again")
+    return 0
+
+
+def run_capacity(args: argparse.Namespace) -> int:
+    from dealgate.cli import CommandError
+
+    limit = None
+    if args.limit != "none":
+        if not args.limit.isdigit():
+            raise CommandError(
+                f'limit must be a whole number or "none"; got {args.limit!r}'
+            )
+        limit = int(args.limit)
+    availability = _availability(args.username)
+    availability.capacity = limit
+    availability.save()
+    print(
+        f"{args.username}: "
+        + (f"at most {limit} open leads" if limit is not None else "no cap")
+    )
+    return 0

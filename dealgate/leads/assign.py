@@ -1,0 +1,287 @@
+"""The Django side of routing: rules from a pipeline, people from the
+database, the rotation kept in `RoutingState`, windows in business time.
+
+`route` must run inside the transaction that stores the lead: it locks each
+rule's state row it consults (SELECT ... FOR UPDATE on PostgreSQL; SQLite
+serialises writers with BEGIN IMMEDIATE), so parallel captures take turns
+and no turn is given twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count
+
+from dealgate.accounts.models import User
+from dealgate.core import business_time, routing
+from dealgate.core.calendar import Calendar, CalendarError
+from dealgate.errors import ValidationError
+from dealgate.pipelines.models import Handoff, Pipeline
+
+from .models import Availability, Lead, RoutingState
+
+ROUTING_KEY = "routing"
+DEFAULT_WINDOW_MINUTES = 15
+
+_cache_lock = threading.Lock()
+_rules_cache: dict[tuple[int, str], list[routing.Rule]] = {}
+_calendar_cache: dict[str, Calendar] = {}
+_CACHE_LIMIT = 256
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Who a lead goes to, by which rule (name, "" for none) and why."""
+
+    owner: User | None
+    rule: str
+    reason: str
+
+
+def rules_for(pipeline: Pipeline) -> list[routing.Rule]:
+    """The pipeline's parsed routing rules (memoised per pipeline and text).
+
+    Rules were checked when they were saved; a stored list that no longer
+    parses raises ValidationError naming the problem.
+    """
+    raw = (pipeline.settings or {}).get(ROUTING_KEY) or []
+    text = json.dumps(raw, sort_keys=True)
+    key = (pipeline.pk, text)
+    rules = _rules_cache.get(key)
+    if rules is None:
+        try:
+            rules = routing.parse_rules(raw)
+        except ValueError as exc:
+            raise ValidationError(
+                f"pipeline {pipeline.key}: {exc}", field="routing"
+            ) from None
+        with _cache_lock:
+            if len(_rules_cache) >= _CACHE_LIMIT:
+                _rules_cache.clear()
+            _rules_cache[key] = rules
+    return rules
+
+
+def calendar_for(table: dict[str, Any] | None) -> Calendar:
+    """A Calendar for a `[calendar]` table, memoised (its business-time index
+    is built once per calendar, not once per lead). An empty or broken table
+    counts round the clock in UTC, so a window still has a due time."""
+    text = json.dumps(table or {}, sort_keys=True)
+    calendar = _calendar_cache.get(text)
+    if calendar is None:
+        try:
+            calendar = Calendar.from_dict(table or {})
+        except CalendarError:
+            calendar = Calendar.round_the_clock("UTC")
+        with _cache_lock:
+            if len(_calendar_cache) >= _CACHE_LIMIT:
+                _calendar_cache.clear()
+            _calendar_cache[text] = calendar
+    return calendar
+
+
+def forget_cached() -> None:
+    """Drop memoised rules and calendars, as a restarted process would have."""
+    with _cache_lock:
+        _rules_cache.clear()
+        _calendar_cache.clear()
+
+
+def intake_window(pipeline: Pipeline) -> int:
+    """Business minutes to answer a new lead: the window of the pipeline's
+    handoff from a lead (no from-stage), else DEFAULT_WINDOW_MINUTES.
+
+    Read once per Pipeline instance (`pipeline_for_capture` annotates it);
+    a fresh instance reads it again, so a changed window shows on next load.
+    """
+    if not hasattr(pipeline, "intake_window"):
+        # Kept on the instance: routing and the clocks ask for it per lead.
+        pipeline.intake_window = (
+            Handoff.objects.filter(pipeline=pipeline, from_stage__isnull=True)
+            .order_by("to_stage__position")
+            .values_list("response_window_minutes", flat=True)
+            .first()
+        )
+    return pipeline.intake_window or DEFAULT_WINDOW_MINUTES
+
+
+def due_at(pipeline: Pipeline, start: dt.datetime) -> dt.datetime:
+    """When an intake window starting at `start` ends, in business time."""
+    due = business_time.add(
+        calendar_for(pipeline.calendar), start, intake_window(pipeline)
+    )
+    return due.astimezone(dt.UTC)
+
+
+def route(
+    pipeline: Pipeline,
+    facts: dict[str, Any],
+    now: dt.datetime,
+    *,
+    exclude: frozenset[int] = frozenset(),
+) -> Routing:
+    """Choose the owner of a new lead with `facts` by the pipeline's rules.
+
+    Tries each rule whose conditions hold, in order; a rule whose people are
+    all off is passed over and the reason kept. Query cost: one query for a
+    rule's people, one for their open leads when a cap or least-loaded needs
+    it, and two for the rotation state of a team rule. People in `exclude`
+    (user ids: whoever had the lead before) are skipped like people who are
+    off, except by a fallback rule.
+    """
+    rules = rules_for(pipeline)
+    if not rules:
+        return Routing(
+            None,
+            "",
+            f"pipeline {pipeline.key} has no routing rules; waiting for a manager",
+        )
+    passed_over = []
+    for match in routing.matching(rules, facts):
+        rule = match.rule
+        chosen, said = _choose(pipeline, rule, now, exclude)
+        if chosen is not None:
+            reason = f"{match.reason}. {said}"
+            if passed_over:
+                reason += ". Passed over: " + "; ".join(passed_over)
+            return Routing(chosen, rule.name, reason)
+        passed_over.append(f"{rule.label}: {said}")
+    if not passed_over:
+        return Routing(None, "", "no routing rule matches this lead")
+    return Routing(None, "", "no rule could place the lead: " + "; ".join(passed_over))
+
+
+def _choose(
+    pipeline: Pipeline, rule: routing.Rule, now: dt.datetime, exclude: frozenset[int]
+) -> tuple[User | None, str]:
+    people = _people(rule)
+    if not people:
+        return None, f"{rule.target} has no active people"
+    if rule.fallback:
+        # The catch-all takes the lead whatever their availability says.
+        return people[0], f"fallback owner {people[0].display_name}"
+
+    needs_load = rule.how == routing.LEAST_LOADED or any(
+        _availability(p) is not None and _availability(p).capacity is not None
+        for p in people
+    )
+    hours = pipeline.calendar or {}
+    loads = _open_loads([p.pk for p in people]) if needs_load else {}
+    candidates = [
+        routing.Candidate(
+            key=person.pk,
+            name=person.display_name,
+            weight=rule.weight_of(person.username),
+            load=loads.get(person.pk, 0),
+            off="had this lead before"
+            if person.pk in exclude
+            else off_reason(person, now, loads.get(person.pk, 0), hours),
+        )
+        for person in people
+    ]
+    if rule.target.kind == "user":
+        person, candidate = people[0], candidates[0]
+        if candidate.off:
+            return None, f"{candidate.name} is off ({candidate.off})"
+        return person, f"to {candidate.name}"
+
+    state = _locked_state(pipeline, rule.name)
+    picked = routing.pick(rule.how, candidates, state.state)
+    skipped = f"; skipped {', '.join(picked.skipped)}" if picked.skipped else ""
+    if picked.chosen is None:
+        return None, f"nobody in {rule.target} is available{skipped}"
+    RoutingState.objects.filter(pk=state.pk).update(
+        state=picked.state, turns=state.turns + 1, updated_at=now
+    )
+    chosen = next(p for p in people if p.pk == picked.chosen.key)
+    return chosen, f"{rule.target}, {picked.reason}{skipped}"
+
+
+_PERSON_FIELDS = (
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "calendar",
+    "availability__id",
+    "availability__user_id",
+    "availability__away_from",
+    "availability__away_until",
+    "availability__capacity",
+)
+
+
+def _people(rule: routing.Rule) -> list[User]:
+    # Only what routing reads: a full user row is twenty columns to compile.
+    users = (
+        User.objects.filter(is_active=True)
+        .select_related("availability")
+        .only(*_PERSON_FIELDS)
+    )
+    if rule.target.kind == "team":
+        users = users.filter(team__name=rule.target.names[0])
+    else:
+        users = users.filter(username__in=rule.target.names)
+    return list(users.order_by("pk"))
+
+
+def _availability(person: User) -> Availability | None:
+    try:
+        return person.availability
+    except Availability.DoesNotExist:
+        return None
+
+
+def _open_loads(user_ids: list[int]) -> dict[int, int]:
+    rows = (
+        Lead.objects.filter(owner_id__in=user_ids, status__in=Lead.OPEN)
+        .values_list("owner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def off_reason(
+    person: User, now: dt.datetime, load: int, hours: dict[str, Any] | None = None
+) -> str:
+    """Why `person` cannot take a new lead at `now`; "" when they can.
+
+    Away (between `away_from` and `away_until`), at their cap of open leads,
+    or outside their working hours: their own calendar, else `hours` (the
+    pipeline's calendar), else hours do not limit them.
+    """
+    availability = _availability(person)
+    if availability is not None:
+        away_from, away_until = availability.away_from, availability.away_until
+        if (
+            away_until is not None
+            and now < away_until
+            and (away_from is None or away_from <= now)
+        ):
+            return f"away until {away_until:%Y-%m-%d %H:%M} UTC"
+        if availability.capacity is not None and load >= availability.capacity:
+            return f"at capacity ({load} of {availability.capacity} open leads)"
+    table = person.calendar or hours
+    if table and not business_time.is_open(calendar_for(table), now):
+        own = "their" if person.calendar else "the pipeline's"
+        return f"outside {own} working hours"
+    return ""
+
+
+def _locked_state(pipeline: Pipeline, rule: str) -> RoutingState:
+    """The rule's state row, locked until the transaction ends; created on
+    first use without a race (INSERT ... ON CONFLICT DO NOTHING)."""
+    rows = RoutingState.objects.select_for_update().filter(pipeline=pipeline, rule=rule)
+    state = rows.first()
+    if state is None:
+        RoutingState.objects.bulk_create(
+            [RoutingState(pipeline=pipeline, rule=rule)], ignore_conflicts=True
+        )
+        state = rows.get()
+    return state

@@ -1,0 +1,245 @@
+"""Find the open lead or deal an inquiry repeats, and join it there.
+
+Signals, strongest first: the same email address, the same phone number,
+the same company web domain (free-mail domains never count), the same
+company name once legal forms and case are dropped, and a company name
+within `normalize.COMPANY_MATCH_SCORE` of one (rapidfuzz). A lead counts
+while it is open, or converted into a deal that is still open; a deal
+counts while it is open, by its contact's email or its organization.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Q
+
+from dealgate.accounts.models import User
+from dealgate.deals.models import Activity, Deal
+
+from . import normalize
+from .intake import CleanLead
+from .models import DedupDecision, Lead, LeadActivity, LeadNotice
+
+# Enough to compare against; a block word shared by more open records than
+# this ("global", "digital") is too common to say much on its own.
+MAX_CANDIDATES = 200
+_RANK = {"email": 0, "phone": 1, "domain": 2, "company": 3}
+
+
+@dataclass(frozen=True)
+class Found:
+    """An open lead or deal an inquiry matches, on what, and why in words."""
+
+    matched_on: str
+    reason: str
+    lead: Lead | None = None
+    deal: Deal | None = None
+    score: float | None = None
+
+    @property
+    def owner(self) -> User | None:
+        record = self.lead if self.lead is not None else self.deal
+        return record.owner if record is not None else None
+
+
+def lock_keys(lead: CleanLead, channel: str) -> None:
+    """Serialise captures that share a key until the transaction ends.
+
+    Two identical inquiries arriving together would otherwise both find no
+    match and both become leads. PostgreSQL takes transaction-scoped
+    advisory locks, in sorted order so two captures never wait on each
+    other crosswise; SQLite needs nothing (BEGIN IMMEDIATE serialises).
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = [
+        f"email:{lead.email_key}" if lead.email_key else "",
+        f"phone:{lead.phone_e164}" if lead.phone_e164 else "",
+        f"domain:{lead.domain}" if lead.domain else "",
+        f"company:{lead.company_block}" if lead.company_block else "",
+        f"external:{channel}:{lead.external_id}" if lead.external_id else "",
+    ]
+    numbers = sorted({_lock_number(key) for key in keys if key})
+    if numbers:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
+                [numbers],
+            )
+
+
+def _lock_number(key: str) -> int:
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def find_match(lead: CleanLead) -> Found | None:
+    """The open lead or deal `lead` repeats, or None. Two queries at most."""
+    return _in_leads(lead) or _in_deals(lead)
+
+
+def _in_leads(lead: CleanLead) -> Found | None:
+    wanted = Q()
+    if lead.email_key:
+        wanted |= Q(email_key=lead.email_key)
+    if lead.phone_e164:
+        wanted |= Q(phone_e164=lead.phone_e164)
+    if lead.domain:
+        wanted |= Q(domain=lead.domain)
+    if lead.company_block:
+        wanted |= Q(company_block=lead.company_block)
+    if not wanted:
+        return None
+    live = Q(status__in=Lead.OPEN) | Q(
+        status=Lead.Status.CONVERTED, deal__status=Deal.Status.OPEN
+    )
+    # Narrow rows: most captures match nothing, and building full model
+    # instances for a few hundred candidates would cost more than the query.
+    rows = (
+        Lead.objects.filter(wanted)
+        .filter(live)
+        .order_by("-created_at", "-id")
+        .values_list(*_LEAD_KEYS)[:MAX_CANDIDATES]
+    )
+    best, best_id = None, None
+    for row in rows:
+        found = _compare(lead, *row[1:])
+        if found is not None and (best is None or _better(found, best)):
+            best, best_id = found, row
+    if best is None:
+        return None
+    record = Lead.objects.select_related("owner").get(pk=best_id[0])
+    if record.deal_id:
+        # A converted lead stands for its deal: the inquiry joins the deal.
+        deal = Deal.objects.select_related("owner").get(pk=record.deal_id)
+        return Found(best.matched_on, best.reason, None, deal, best.score)
+    return Found(best.matched_on, best.reason, record, None, best.score)
+
+
+_LEAD_KEYS = ("id", "email_key", "phone_e164", "domain", "company", "company_key")
+
+
+def _compare(
+    lead: CleanLead, email: str, phone: str, domain: str, company: str, key: str
+) -> Found | None:
+    """How a candidate's keys match the inquiry, strongest signal first."""
+    if lead.email_key and email == lead.email_key:
+        return Found("email", "same email address")
+    if lead.phone_e164 and phone == lead.phone_e164:
+        return Found("phone", "same phone number")
+    if lead.domain and domain == lead.domain:
+        return Found("domain", f"same company domain {lead.domain}")
+    return _company(lead, company, key)
+
+
+def _company(lead: CleanLead, name: str, key: str) -> Found | None:
+    if not lead.company_key or not key:
+        return None
+    if key == lead.company_key:
+        reason = f"same company: {lead.company!r} and {name!r}"
+        return Found("company", reason, score=100.0)
+    score = normalize.company_score(lead.company_key, key)
+    if score < normalize.COMPANY_MATCH_SCORE:
+        return None
+    reason = f"similar company names: {lead.company!r} and {name!r} ({score:.0f}/100)"
+    return Found("company", reason, score=score)
+
+
+def _better(found: Found, best: Found) -> bool:
+    """Stronger signal wins; then the higher company score; else the first
+    (most recent) record keeps its place."""
+    if _RANK[found.matched_on] != _RANK[best.matched_on]:
+        return _RANK[found.matched_on] < _RANK[best.matched_on]
+    return (found.score or 0) > (best.score or 0)
+
+
+def _in_deals(lead: CleanLead) -> Found | None:
+    wanted = Q()
+    if lead.email_key:
+        wanted |= Q(contact__email__iexact=lead.email_key)
+    if lead.company_block:
+        wanted |= Q(organization__name__istartswith=lead.company_block)
+    if not wanted:
+        return None
+    rows = (
+        Deal.objects.filter(wanted, status=Deal.Status.OPEN)
+        .order_by("-id")
+        .values_list("id", "contact__email", "organization__name")[:MAX_CANDIDATES]
+    )
+    best, best_id = None, None
+    for deal_id, email, organization in rows:
+        found = None
+        if lead.email_key and (email or "").strip().lower() == lead.email_key:
+            found = Found("email", "same email address as the deal's contact")
+        elif organization:
+            found = _company(lead, organization, normalize.company_key(organization))
+        if found is not None and (best is None or _better(found, best)):
+            best, best_id = found, deal_id
+    if best is None:
+        return None
+    deal = Deal.objects.select_related("owner").get(pk=best_id)
+    return Found(best.matched_on, best.reason, None, deal, best.score)
+
+
+def attach(
+    found: Found,
+    lead: CleanLead,
+    *,
+    pipeline_id: int,
+    channel: str,
+    by: User | None,
+    now: dt.datetime,
+) -> DedupDecision:
+    """Add the inquiry to the lead or deal it repeats, tell its owner, and
+    record the decision (with the inquiry, so a split can undo it)."""
+    subject = f"Repeat inquiry: {lead.label}"[:300]
+    if found.lead is not None:
+        activity_id = LeadActivity.objects.create(
+            lead=found.lead,
+            kind=LeadActivity.Kind.INQUIRY,
+            subject=subject,
+            body=lead.message,
+            data=lead.to_json(),
+            at=now,
+            by=by,
+        ).pk
+    else:
+        assert found.deal is not None
+        activity_id = Activity.objects.create(
+            deal=found.deal,
+            kind=Activity.Kind.NOTE,
+            subject=subject,
+            done=True,
+            at=now,
+            by=by,
+        ).pk
+    decision = DedupDecision.objects.create(
+        pipeline_id=pipeline_id,
+        action=DedupDecision.Action.ATTACHED,
+        matched_on=found.matched_on,
+        reason=found.reason,
+        score=found.score,
+        lead=found.lead,
+        deal=found.deal,
+        channel=channel,
+        external_id=lead.external_id,
+        data=lead.to_json(),
+        activity_id=activity_id,
+        at=now,
+        by=by,
+    )
+    owner = found.owner
+    if owner is not None:
+        what = found.lead.label if found.lead is not None else found.deal.title
+        LeadNotice.objects.create(
+            user=owner,
+            lead=found.lead,
+            deal=found.deal,
+            text=f"Repeat inquiry on {what} ({found.reason})"[:300],
+            at=now,
+        )
+    return decision

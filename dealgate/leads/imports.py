@@ -1,0 +1,309 @@
+"""Import leads from a CSV file: `import_leads`.
+
+Two kinds of mapping (docs/leads.md):
+
+- live (the default): every row is captured as if it had come through the
+  API, so it is checked, de-duplicated and routed; rows with neither email
+  nor phone are bad rows.
+- historic (`historic = true`, and the built-in `olist`): rows are records
+  of past inquiries. They are written in bulk as they are, never routed or
+  de-duplicated against open leads, and may lack contact data: such a
+  record is identified by its external id. Rows that were won (a closed-
+  deals side file) become won deals.
+
+The guarantees are those of the deal import: one transaction; by default
+one bad row keeps nothing (`all_or_nothing=False` keeps the good rows); a
+dry run does everything and rolls back; rows imported before (same mapping
+source and external id) are skipped, so a second run adds nothing; the
+report names each bad row's line, column and reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError
+from dealgate.errors import DealgateError, ValidationError
+from dealgate.imports.report import ImportReport
+from dealgate.imports.services import Progress
+from dealgate.pipelines.models import Pipeline
+
+from .intake import ACCEPTED, LIMITS
+from .services import capture_lead, pipeline_for_capture
+
+log = logging.getLogger("dealgate.leads")
+
+BUILTIN = ("olist",)
+_MAPPING_KEYS = (
+    "name",
+    "description",
+    "source",
+    "encoding",
+    "delimiter",
+    "historic",
+    "columns",
+    "custom",
+)
+LIVE_FIELDS = tuple(f for f in ACCEPTED if f != "pipeline")
+
+
+class LeadImportError(ValidationError):
+    code = "invalid_file"
+
+
+@dataclass
+class LeadMapping:
+    """Which column feeds which lead field. `source` namespaces external ids,
+    so two systems' lead 17 stay two leads."""
+
+    name: str
+    source: str
+    columns: dict[str, str]
+    custom: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8-sig"
+    delimiter: str = ","
+    historic: bool = False
+    description: str = ""
+
+
+@dataclass
+class LeadImportReport(ImportReport):
+    """The deal import's report, counting leads (and the won deals a
+    historic import creates)."""
+
+    leads_created: int = 0
+    leads_attached: int = 0
+    leads_won: int = 0
+
+    def lines(self) -> list[str]:
+        verb = "created" if self.committed else "would be created"
+        lines = [
+            f"{self.file} (mapping {self.mapping}, pipeline {self.pipeline})",
+            f"  rows read: {self.rows_read:,} in {self.duration:.1f} s "
+            f"({self.rows_per_second:,.0f} rows/s)",
+            f"  leads: {self.leads_created:,} {verb}, {self.already_present:,} "
+            f"already present, {self.leads_attached:,} attached to an open lead "
+            f"or deal, {self.bad_row_count:,} bad",
+        ]
+        if self.deals_created or self.leads_won:
+            lines.append(f"  won deals: {self.deals_created:,} {verb}")
+        if self.warnings:
+            lines.append("warnings:")
+            ranked = sorted(self.warnings.items(), key=lambda item: (-item[1], item[0]))
+            lines += [f"  {message}: {count:,} rows" for message, count in ranked]
+        if self.bad_rows:
+            shown = len(self.bad_rows)
+            more = f", first {shown:,} listed" if shown < self.bad_row_count else ""
+            lines.append(f"bad rows ({self.bad_row_count:,}{more}):")
+            lines += [f"  {bad}" for bad in self.bad_rows]
+        lines.append(self.outcome())
+        return lines
+
+    @property
+    def keeps_nothing(self) -> bool:
+        failed = self.all_or_nothing and self.bad_row_count > 0
+        return failed or (self.leads_created + self.leads_attached) == 0
+
+
+def get_lead_mapping(name: str) -> LeadMapping:
+    """A built-in mapping by name, or a TOML mapping file by path."""
+    if name in BUILTIN:
+        from . import olist
+
+        return olist.MAPPING
+    path = Path(name)
+    if not path.is_file():
+        raise LeadImportError(
+            f"no lead mapping {name!r}: give a built-in name "
+            f"({', '.join(BUILTIN)}) or a TOML file",
+            field="mapping",
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LeadImportError(f"{path.name}: {exc}", field="mapping") from None
+    return mapping_from_dict(data, path.stem)
+
+
+def mapping_from_dict(data: dict[str, Any], default_name: str) -> LeadMapping:
+    for key in data:
+        if key not in _MAPPING_KEYS:
+            raise LeadImportError(f"mapping: unknown key {key!r}", field=key)
+    columns = data.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise LeadImportError(
+            "mapping: [columns] must map lead fields to column names", field="columns"
+        )
+    known = (*LIVE_FIELDS, "created_at")
+    for name, column in columns.items():
+        if name not in known:
+            raise LeadImportError(
+                f"columns.{name}: not a lead field (known: {', '.join(known)})",
+                field=f"columns.{name}",
+            )
+        if not isinstance(column, str) or not column.strip():
+            raise LeadImportError(
+                f"columns.{name}: expected a column name", field=f"columns.{name}"
+            )
+    source = data.get("source") or data.get("name") or default_name
+    return LeadMapping(
+        name=str(data.get("name", default_name)),
+        source=str(source),
+        columns=dict(columns),
+        custom=dict(data.get("custom", {})),
+        encoding=str(data.get("encoding", "utf-8-sig")),
+        delimiter=str(data.get("delimiter", ",")),
+        historic=bool(data.get("historic", False)),
+        description=str(data.get("description", "")),
+    )
+
+
+def import_leads(
+    path: str | os.PathLike[str],
+    mapping: LeadMapping | str,
+    *,
+    pipeline: Pipeline | str | None,
+    dry_run: bool = False,
+    all_or_nothing: bool = True,
+    progress: Progress | None = None,
+) -> LeadImportReport:
+    """Import the leads in `path` into `pipeline` as `mapping` reads them.
+
+    See the module's docstring for the guarantees. Problems with the file as
+    a whole (missing file or column, unreadable text) raise a
+    ValidationError before anything is kept.
+    """
+    mapping = mapping if isinstance(mapping, LeadMapping) else get_lead_mapping(mapping)
+    if not isinstance(pipeline, Pipeline):
+        pipeline = pipeline_for_capture(pipeline)
+    path = Path(path)
+    if not path.is_file():
+        raise LeadImportError(f"no such file: {path}", field="file")
+    report = LeadImportReport(
+        file=str(path),
+        mapping=mapping.name,
+        pipeline=pipeline.key,
+        dry_run=dry_run,
+        all_or_nothing=all_or_nothing,
+    )
+    started = time.perf_counter()
+    with transaction.atomic():
+        if mapping.name == "olist":
+            from . import olist
+
+            olist.run(path, pipeline, report, progress)
+        else:
+            _run_live(path, mapping, pipeline, report, progress)
+        failed = all_or_nothing and report.bad_row_count > 0
+        report.committed = not (dry_run or failed)
+        if not report.committed:
+            transaction.set_rollback(True)
+    report.duration = time.perf_counter() - started
+    report.bad_rows.sort(key=lambda bad: (bad.file, bad.line))
+    log.info(
+        "lead import %s (mapping %s, pipeline %s): %d rows, %d leads created, "
+        "%d attached, %d already present, %d bad; %s in %.2f s",
+        path.name,
+        mapping.name,
+        pipeline.key,
+        report.rows_read,
+        report.leads_created,
+        report.leads_attached,
+        report.already_present,
+        report.bad_row_count,
+        "committed" if report.committed else "rolled back",
+        report.duration,
+    )
+    return report
+
+
+def _run_live(
+    path: Path,
+    mapping: LeadMapping,
+    pipeline: Pipeline,
+    report: LeadImportReport,
+    progress: Progress | None,
+) -> None:
+    if mapping.historic:
+        raise LeadImportError(
+            "historic imports of a custom file are not supported yet; only the "
+            "built-in olist mapping writes historic records",
+            field="mapping",
+        )
+    try:
+        with CsvFile(
+            path, encoding=mapping.encoding, delimiter=mapping.delimiter
+        ) as csv:
+            at = _positions(mapping, csv.columns)
+            for record in csv:
+                report.rows_read += 1
+                if progress is not None and not report.rows_read % 100:
+                    progress(report.rows_read, csv.bytes_read / (csv.size or 1))
+                if record.error is not None:
+                    report.bad(record.line, None, record.error)
+                    continue
+                _capture_row(record.line, record.fields, at, mapping, pipeline, report)
+            if csv.blank_lines:
+                report.warn("blank rows skipped", csv.blank_lines)
+    except CsvFormatError as exc:
+        raise LeadImportError(f"{path.name}: {exc}") from exc
+
+
+def _positions(mapping: LeadMapping, columns: tuple[str, ...]) -> dict[str, int]:
+    wanted = {
+        **mapping.columns,
+        **{f"custom.{k}": c for k, c in mapping.custom.items()},
+    }
+    missing = [column for column in wanted.values() if column not in columns]
+    if missing:
+        raise LeadImportError(
+            f"the file has no column {missing[0]!r}, which mapping {mapping.name} "
+            f"reads; its columns are {', '.join(repr(c) for c in columns)}",
+            field="file",
+        )
+    return {name: columns.index(column) for name, column in wanted.items()}
+
+
+def _capture_row(
+    line: int,
+    fields: list[str],
+    at: dict[str, int],
+    mapping: LeadMapping,
+    pipeline: Pipeline,
+    report: LeadImportReport,
+) -> None:
+    data = {name: fields[i] for name, i in at.items() if not name.startswith("custom.")}
+    data = {name: value for name, value in data.items() if value.strip()}
+    data.pop("created_at", None)
+    if data.get("external_id"):
+        external = f"{mapping.source}:{data['external_id'].strip()}"
+        if len(external) > LIMITS["external_id"]:
+            column = mapping.columns["external_id"]
+            report.bad(line, column, "is too long to keep as an id")
+            return
+        data["external_id"] = external
+    try:
+        # A savepoint per row: a refused row leaves the others intact.
+        with transaction.atomic():
+            result = capture_lead(data, source="import", pipeline=pipeline)
+    except DealgateError as exc:
+        column = mapping.columns.get(exc.field or "", exc.field)
+        report.bad(line, column, exc.message)
+        return
+    except CellError as exc:
+        report.bad(line, exc.column, exc.reason)
+        return
+    if result.created:
+        report.leads_created += 1
+    elif result.decision is not None:
+        report.leads_attached += 1
+    else:
+        report.already_present += 1

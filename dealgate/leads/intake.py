@@ -1,0 +1,235 @@
+"""Check and normalise what an inquiry says, before anything is stored.
+
+Every door (API, web form, manual entry, CSV import) hands its fields to
+`clean_lead`, so a lead is refused the same way everywhere: a
+`ValidationError` whose `field` names the offending field. Text is kept as
+typed (HTML included); pages escape it when they show it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from dealgate.errors import ValidationError
+
+from . import normalize
+
+# Longest accepted value per field, in characters (the columns' sizes).
+LIMITS = {
+    "name": 200,
+    "email": 254,
+    "phone": 40,
+    "company": 200,
+    "website": 200,
+    "country": 2,
+    "segment": 50,
+    "source": 50,
+    "currency": 3,
+    "message": 5000,
+    "external_id": 100,
+}
+TEXT_FIELDS = tuple(LIMITS)
+# Fields a caller may send; anything else is refused so typos do not vanish.
+ACCEPTED = (*TEXT_FIELDS, "company_size", "value", "pipeline")
+MAX_VALUE = Decimal("999999999999.99")
+MAX_COMPANY_SIZE = 10_000_000
+# Control characters break logs and CSV exports, and PostgreSQL refuses NUL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass
+class CleanLead:
+    """An inquiry's fields as typed (trimmed) with their comparison keys."""
+
+    name: str = ""
+    email: str = ""
+    email_key: str = ""
+    phone: str = ""
+    phone_e164: str = ""
+    company: str = ""
+    company_key: str = ""
+    company_block: str = ""
+    website: str = ""
+    domain: str = ""
+    country: str = ""
+    segment: str = ""
+    company_size: int | None = None
+    value: Decimal | None = None
+    currency: str = ""
+    message: str = ""
+    source: str = ""
+    external_id: str = ""
+    custom: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_contact(self) -> bool:
+        return bool(self.email_key or self.phone_e164)
+
+    @property
+    def label(self) -> str:
+        parts = [part for part in (self.name, self.company) if part]
+        return " · ".join(parts) or "an inquirer"
+
+    def facts(self, channel: str) -> dict[str, Any]:
+        """The fields routing rules test (dealgate.core.routing.FIELDS)."""
+        return {
+            "source": self.source,
+            "channel": channel,
+            "country": self.country,
+            "segment": self.segment,
+            "company_size": self.company_size,
+            "value": self.value,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["value"] = str(self.value) if self.value is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CleanLead:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("value") is not None:
+            known["value"] = Decimal(known["value"])
+        return cls(**known)
+
+
+def clean_lead(
+    data: Mapping[str, Any],
+    *,
+    region: str | None,
+    require_contact: bool = True,
+    strict: bool = True,
+) -> CleanLead:
+    """Check `data` and return the lead it describes, with its keys.
+
+    Refuses (ValidationError naming the field): neither email nor phone
+    (unless `require_contact` is off, for historic imports), an email,
+    phone, website, country, size or value that does not read, a value
+    longer than its limit, and control characters. With `strict`, fields
+    outside ACCEPTED are refused too. `region` is the ISO country in which
+    phone numbers without a country code are read.
+    """
+    if strict:
+        for key in data:
+            if key not in ACCEPTED:
+                raise ValidationError(
+                    f"{key} is not a lead field (known: {', '.join(ACCEPTED)})",
+                    field=key,
+                )
+    texts = {key: _text(data, key) for key in TEXT_FIELDS}
+    lead = CleanLead(
+        name=texts["name"],
+        email=texts["email"],
+        phone=texts["phone"],
+        company=texts["company"],
+        website=texts["website"],
+        segment=texts["segment"],
+        message=texts["message"],
+        source=texts["source"],
+        external_id=texts["external_id"],
+        country=texts["country"].upper(),
+        currency=texts["currency"].upper(),
+        company_size=_whole(data.get("company_size")),
+        value=_amount(data.get("value")),
+    )
+    _add_keys(lead, region)
+    if require_contact and not lead.has_contact:
+        raise ValidationError(
+            "a lead needs an email address or a phone number to answer it on",
+            field="email",
+        )
+    return lead
+
+
+def _add_keys(lead: CleanLead, region: str | None) -> None:
+    try:
+        lead.email_key = normalize.email_key(lead.email)
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="email") from None
+    try:
+        lead.phone_e164 = normalize.phone_key(lead.phone, region)
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="phone") from None
+    try:
+        lead.domain = normalize.domain_key(lead.website)
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="website") from None
+    if not lead.domain and lead.email_key:
+        lead.domain = normalize.email_domain(lead.email_key)
+    if lead.country and not normalize.is_region(lead.country):
+        raise ValidationError(
+            f"{lead.country!r} is not a two-letter country code such as DE or US",
+            field="country",
+        )
+    if lead.currency and not (lead.currency.isascii() and lead.currency.isalpha()):
+        raise ValidationError(
+            f"{lead.currency!r} is not a currency code such as EUR", field="currency"
+        )
+    lead.company_key = normalize.company_key(lead.company)
+    lead.company_block = normalize.company_block(lead.company_key)
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValidationError(f"{key} must be text", field=key)
+    text = str(value).strip()
+    limit = LIMITS[key]
+    if len(text) > limit:
+        raise ValidationError(
+            f"{key} is {len(text):,} characters long; the limit is {limit:,}",
+            field=key,
+        )
+    pattern = _CONTROL if key == "message" else _CONTROL_OR_BREAK
+    if pattern.search(text):
+        raise ValidationError(f"{key} contains control characters", field=key)
+    return text
+
+
+def _whole(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip().replace(",", "").replace("_", "")
+    if isinstance(value, bool) or not text.isdigit():
+        raise ValidationError(
+            f"company_size must be a whole number of people, got {value!r}",
+            field="company_size",
+        )
+    size = int(text)
+    if size > MAX_COMPANY_SIZE:
+        raise ValidationError(
+            f"company_size {size:,} is more people than any company has",
+            field="company_size",
+        )
+    return size
+
+
+def _amount(value: Any) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValidationError("value must be a number", field="value")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(
+            f"value must be a plain number such as 12500 or 12500.50, got {value!r}",
+            field="value",
+        ) from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_VALUE:
+        raise ValidationError(
+            f"value must be from 0 to {MAX_VALUE:,}, got {value!r}", field="value"
+        )
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValidationError(
+            f"value has more than two decimal places: {value!r}", field="value"
+        )
+    return amount.quantize(Decimal("0.01"))

@@ -1,0 +1,347 @@
+"""Leads: inquiries before they are deals, and what routing needs to place them.
+
+A lead is captured once per inquirer. A repeat inquiry is attached to the
+open lead or deal it matches (a `DedupDecision` records why) instead of
+becoming a second lead. Routing writes the owner, the rule and its reason
+on the lead, and a `LeadAssignment` row per assignment.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+User = settings.AUTH_USER_MODEL
+
+
+class Lead(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ASSIGNED = "assigned", "Assigned"
+        ANSWERED = "answered", "Answered"
+        CONVERTED = "converted", "Converted"
+        DISQUALIFIED = "disqualified", "Disqualified"
+        MERGED = "merged", "Merged"
+        # An imported record of a past inquiry that did not become a deal;
+        # whether it was lost or just went quiet, the source did not say.
+        ARCHIVED = "archived", "Archived"
+
+    OPEN = (Status.NEW, Status.ASSIGNED, Status.ANSWERED)
+
+    pipeline = models.ForeignKey(
+        "pipelines.Pipeline", on_delete=models.PROTECT, related_name="leads"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default="new")
+    name = models.CharField(max_length=200, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    email_key = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    phone_e164 = models.CharField(max_length=20, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    company_key = models.CharField(max_length=200, blank=True)
+    company_block = models.CharField(max_length=50, blank=True)
+    website = models.CharField(max_length=200, blank=True)
+    # The company's domain, from the website or a non-free-mail address.
+    domain = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    segment = models.CharField(max_length=50, blank=True)
+    company_size = models.PositiveIntegerField(null=True, blank=True)
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    message = models.TextField(blank=True)
+    # Where the inquiry came from, as routing rules test it ("partner",
+    # "organic_search"); the door it came through is `channel`.
+    source = models.CharField(max_length=50, blank=True)
+    channel = models.CharField(max_length=10)
+    # The id the lead has in the system it came from; a second capture or
+    # import with the same (channel, external id) finds the first lead.
+    external_id = models.CharField(max_length=100, blank=True)
+    custom = models.JSONField(default=dict, blank=True)
+    # Imported records of past inquiries: never routed, no response window,
+    # allowed without an email or phone.
+    historic = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    # The routing rule that chose the owner ("" when none did), and why.
+    rule = models.CharField(max_length=100, blank=True)
+    routing_reason = models.TextField(blank=True)
+    # The intake response window: started by an assignment, ended by the
+    # owner's first outbound call, email or meeting.
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    response_wall_seconds = models.FloatField(null=True, blank=True)
+    response_business_minutes = models.FloatField(null=True, blank=True)
+
+    closed_at = models.DateTimeField(null=True, blank=True)
+    deal = models.ForeignKey(
+        "deals.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+    )
+    disqualify_reason = models.CharField(max_length=200, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["pipeline", "status", "created_at"], name="lead_inbox"
+            ),
+            models.Index(fields=["owner", "status"], name="lead_owner_status"),
+            models.Index(fields=["email_key"], name="lead_email_key"),
+            models.Index(fields=["phone_e164"], name="lead_phone"),
+            models.Index(fields=["domain"], name="lead_domain"),
+            models.Index(fields=["company_block"], name="lead_company_block"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pipeline", "channel", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="lead_external_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """What the lead is called on pages: person and company, or its id."""
+        parts = [part for part in (self.name, self.company) if part]
+        return " · ".join(parts) or self.email or self.phone or f"lead {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class LeadAssignment(models.Model):
+    """One assignment of a lead: to whom, by which rule, and why."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.CharField(max_length=100, blank=True)
+    reason = models.TextField()
+    at = models.DateTimeField()
+    # A person who assigned by hand; empty when the routing rules did.
+    by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} to {self.owner_id} by {self.rule or 'hand'}"
+
+
+class LeadActivity(models.Model):
+    """Something that happened with the inquirer before there was a deal."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+        NOTE = "note", "Note"
+        INQUIRY = "inquiry", "Repeat inquiry"
+
+    # The kinds whose outbound occurrence answers an inquiry.
+    RESPONSES = (Kind.CALL, Kind.EMAIL, Kind.MEETING)
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    outbound = models.BooleanField(default=False)
+    subject = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "lead activities"
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}"
+
+
+class DedupDecision(models.Model):
+    """Why an inquiry was joined to an existing lead or deal, and its undoing.
+
+    `attached`: a capture matched an open lead or deal and was added to it
+    as an activity (`activity_id`); `data` keeps the inquiry as captured, so
+    a split can make it a lead of its own. `merged`: a person forced an
+    existing lead (`source_lead`) into another lead or a deal. A split sets
+    `undone_at` and points `source_lead` at the lead it made.
+    """
+
+    class Action(models.TextChoices):
+        ATTACHED = "attached", "Attached as a repeat inquiry"
+        MERGED = "merged", "Merged by hand"
+
+    pipeline = models.ForeignKey(
+        "pipelines.Pipeline", on_delete=models.CASCADE, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # What matched: email, phone, domain, company or manual.
+    matched_on = models.CharField(max_length=10)
+    reason = models.TextField()
+    score = models.FloatField(null=True, blank=True)
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="joined"
+    )
+    deal = models.ForeignKey(
+        "deals.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    source_lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=10, blank=True)
+    # The inquiry's own external id, so sending it again is recognised.
+    external_id = models.CharField(max_length=100, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    # The LeadActivity (on a lead) or deals Activity (on a deal) it added.
+    activity_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["channel", "external_id"], name="dedup_external_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.matched_on}) at {self.at:%Y-%m-%d %H:%M}"
+
+
+class LeadNotice(models.Model):
+    """A message to a person about a lead or deal of theirs ("repeat inquiry").
+
+    Shown in their inbox until read. The outbox that mails notices is a
+    later piece; these rows are what it will send.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    deal = models.ForeignKey(
+        "deals.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+    at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="lead_notice_unread")]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Availability(models.Model):
+    """Leave and a cap on open leads; without a row a person has neither.
+
+    A person's working hours are `User.calendar` (the pipeline's hours when
+    empty). `capacity` caps their open leads; empty means no cap.
+    """
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="availability"
+    )
+    away_from = models.DateTimeField(null=True, blank=True)
+    away_until = models.DateTimeField(null=True, blank=True)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name_plural = "availability"
+
+    def __str__(self) -> str:
+        return f"availability of {self.user_id}"
+
+
+class RoutingState(models.Model):
+    """A rule's rotation pointer, kept in the database so it survives restarts
+    and is shared by every worker. Locked (SELECT ... FOR UPDATE) while a
+    lead is routed by the rule."""
+
+    pipeline = models.ForeignKey(
+        "pipelines.Pipeline", on_delete=models.CASCADE, related_name="+"
+    )
+    rule = models.CharField(max_length=100)
+    state = models.JSONField(default=dict, blank=True)
+    turns = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pipeline", "rule"], name="routing_state_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.turns} turns"
+
+
+class ApiToken(models.Model):
+    """A per-user key for the API. Only the SHA-256 of the secret is kept;
+    the secret itself is shown once, when the token is created."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    # The secret's first characters, so a person can tell tokens apart.
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+
+class FormHit(models.Model):
+    """Web form submissions per client address and time window, for the rate
+    limit. The address is stored only as a keyed hash."""
+
+    client = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "window_start"], name="form_hit_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} at {self.window_start:%Y-%m-%d %H:%M}"

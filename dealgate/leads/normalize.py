@@ -1,0 +1,203 @@
+"""Keys that make two spellings of one inquirer compare equal.
+
+Pure Python (no Django): the de-duplication and the tests read these. Each
+function takes what a person typed and returns the key stored beside it, or
+"" when there is nothing to compare. Refusals are `ValueError`s whose message
+says what is wrong with the value; the caller names the field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import phonenumbers
+from rapidfuzz import fuzz
+
+# Mailbox providers: a lead from one of these says nothing about a company,
+# so their domain is never used to match two leads.
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "aol.com",
+        "gmail.com",
+        "googlemail.com",
+        "gmx.at",
+        "gmx.ch",
+        "gmx.de",
+        "gmx.net",
+        "hotmail.com",
+        "icloud.com",
+        "live.com",
+        "mail.com",
+        "mail.ru",
+        "me.com",
+        "msn.com",
+        "outlook.com",
+        "proton.me",
+        "protonmail.com",
+        "qq.com",
+        "t-online.de",
+        "web.de",
+        "yahoo.com",
+        "yandex.ru",
+        "zoho.com",
+    }
+)
+
+# Legal forms dropped from company names before comparing them; matched as
+# whole words after punctuation is removed ("G.m.b.H." becomes "gmbh").
+LEGAL_SUFFIXES = frozenset(
+    {
+        "ab",
+        "ag",
+        "aps",
+        "as",
+        "bv",
+        "co",
+        "company",
+        "corp",
+        "corporation",
+        "eireli",
+        "gmbh",
+        "inc",
+        "incorporated",
+        "kg",
+        "kk",
+        "limited",
+        "llc",
+        "llp",
+        "lp",
+        "ltd",
+        "ltda",
+        "mbh",
+        "me",
+        "nv",
+        "oy",
+        "plc",
+        "pty",
+        "sa",
+        "sarl",
+        "sas",
+        "se",
+        "spa",
+        "srl",
+        "ug",
+    }
+)
+# Company names at or above this similarity (0-100, rapidfuzz token sort
+# ratio of the keys) are taken as one company.
+COMPANY_MATCH_SCORE = 90
+
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_DOMAIN = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}[a-z0-9]"
+)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_NOT_WORD = re.compile(r"[^\w\s]")
+_NUMBERS = re.compile(r"\d+")
+
+
+def email_key(text: str) -> str:
+    """`text` without surrounding spaces, in lower case; "" for an empty field.
+
+    Case is folded in the local part too: no mail system in use treats
+    "Anna@" and "anna@" as two people, and leads are typed by hand.
+    """
+    value = text.strip().lower()
+    if not value:
+        return ""
+    if value.startswith("mailto:"):
+        value = value[len("mailto:") :]
+    if not _EMAIL.fullmatch(value) or ".." in value:
+        raise ValueError(
+            f"{text.strip()!r} is not an email address like name@example.com"
+        )
+    return value
+
+
+def email_domain(key: str) -> str:
+    """The company domain an email key gives away; "" for free-mail providers."""
+    domain = key.rpartition("@")[2]
+    return "" if domain in FREE_MAIL_DOMAINS else domain
+
+
+def domain_key(text: str) -> str:
+    """The bare host of a web address: no scheme, "www.", port, path or case.
+
+    "https://www.Acme.com/contact" and "acme.com" give "acme.com".
+    """
+    value = text.strip().lower()
+    if not value:
+        return ""
+    value = _SCHEME.sub("", value)
+    value = value.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    value = value.rpartition("@")[2].split(":", 1)[0].rstrip(".")
+    if value.startswith("www."):
+        value = value[4:]
+    try:
+        value = value.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{text.strip()!r} is not a web address") from None
+    if not _DOMAIN.fullmatch(value):
+        raise ValueError(f"{text.strip()!r} is not a web address like acme.com")
+    return value
+
+
+def phone_key(text: str, region: str | None) -> str:
+    """The number in E.164 ("+493012345678"); "" for an empty field.
+
+    Numbers without a country prefix are read in `region` (ISO 3166 code);
+    without a region only international numbers ("+49 ...") can be read.
+    """
+    value = text.strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region or None)
+    except phonenumbers.NumberParseException:
+        hint = "" if region else "; write it with its country code, e.g. +49 ..."
+        raise ValueError(f"{value!r} is not a phone number{hint}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_region(code: str) -> bool:
+    """True for an ISO 3166 alpha-2 code that phone numbering knows."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+@lru_cache(maxsize=4096)
+def company_key(text: str) -> str:
+    """A company name reduced for comparison: accents, punctuation, case and
+    legal forms dropped ("Müller GmbH & Co. KG" gives "muller")."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    # Dotted abbreviations first, so "G.m.b.H." loses its dots, not its letters.
+    folded = re.sub(r"\b(\w)\.(?=\w\b|\w\.)", r"\1", folded).replace("&", " ")
+    words = _NOT_WORD.sub(" ", folded).split()
+    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
+        words.pop()
+    return " ".join(words)
+
+
+def company_block(key: str) -> str:
+    """The first word of a company key: candidates for a fuzzy match share it."""
+    return key.split(" ", 1)[0][:50]
+
+
+def company_score(a: str, b: str) -> float:
+    """Similarity of two company keys, 0 to 100 (word order does not matter).
+
+    Names whose numbers differ ("Studio 1" and "Studio 10", "3M" and "4M")
+    score 0: one changed digit is a small edit but a different company.
+    """
+    if not a or not b:
+        return 0.0
+    if _NUMBERS.findall(a) != _NUMBERS.findall(b):
+        return 0.0
+    return fuzz.token_sort_ratio(a, b)

@@ -1,0 +1,357 @@
+"""The built-in `olist` mapping: Olist's marketing-qualified leads and the
+deals its sales reps closed from them (Kaggle "Marketing Funnel by Olist").
+
+    dealgate import leads PATH/olist_marketing_qualified_leads_dataset.csv \\
+        --mapping olist
+
+The closed-deals file is read from beside the leads file. What the copies in
+circulation need (PROVENANCE.md in the data folder):
+
+- dates are day-first (01-02-2018 is 1 February); they are read day-first
+  only, never guessed, and a value in any other shape is a bad row;
+- a spreadsheet turned some `average_stock` ranges into dates: "May-20"
+  was 5-20 and "01-May" was 1-5. They are mapped back and counted in the
+  report's warnings;
+- `origin` is empty on some rows and "unknown" on others; they are kept
+  apart (empty stays empty, with a warning);
+- a lead has no email, phone or company name, only its `mql_id`: these are
+  historic records, imported without contact data, never routed.
+
+A lead that appears among the closed deals becomes a won deal in the
+pipeline's first stage, closed at its won date; every other lead is
+archived, since the data does not say whether it was lost or went quiet.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Q
+
+from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError, DateTimeParser
+from dealgate.deals.models import Deal, StageEvent
+from dealgate.imports.services import Progress
+from dealgate.pipelines.models import Pipeline
+
+from .imports import LeadImportError, LeadImportReport, LeadMapping
+from .models import Lead
+
+LEADS_FILE = "olist_marketing_qualified_leads_dataset.csv"
+DEALS_FILE = "olist_closed_deals_dataset.csv"
+SOURCE = "olist"
+ZONE = "America/Sao_Paulo"
+CURRENCY = "BRL"
+BATCH = 2000
+
+MAPPING = LeadMapping(
+    name="olist",
+    source=SOURCE,
+    columns={
+        "external_id": "mql_id",
+        "created_at": "first_contact_date",
+        "source": "origin",
+    },
+    custom={"landing_page_id": "landing_page_id"},
+    historic=True,
+    description="Olist marketing-qualified leads and their closed deals",
+)
+
+# Said wherever the figures of these leads are shown.
+LIMITS = (
+    "Olist recorded when a lead first made contact and when a deal was won, "
+    "never when a rep first answered: response times cannot be measured.",
+    "Only won deals are listed. A lead that did not become a won deal may have "
+    "been lost, disqualified or simply still open when the data was taken; "
+    "the win rate counts all of them as not won.",
+    "Won dates lost their seconds in a spreadsheet; times are to the minute.",
+    "Reps are hashed ids (an SDR qualifies, a sales rep closes); some hashes "
+    "appear in both roles.",
+    "Deal values are the sellers' declared monthly revenue, missing (0) for "
+    "most deals.",
+)
+LEAD_COLUMNS = ("mql_id", "first_contact_date", "landing_page_id", "origin")
+DEAL_COLUMNS = (
+    "mql_id",
+    "seller_id",
+    "sdr_id",
+    "sr_id",
+    "won_date",
+    "business_segment",
+    "lead_type",
+    "lead_behaviour_profile",
+    "has_company",
+    "has_gtin",
+    "average_stock",
+    "business_type",
+    "declared_product_catalog_size",
+    "declared_monthly_revenue",
+)
+# A spreadsheet read these stock ranges as dates and wrote the dates back.
+MANGLED_STOCK = {"May-20": "5-20", "01-May": "1-5"}
+FLAGS = {"TRUE": True, "FALSE": False}
+
+
+def run(
+    path: Path, pipeline: Pipeline, report: LeadImportReport, progress: Progress | None
+) -> None:
+    """Read the closed deals, then stream the leads in batches; see module."""
+    days = DateTimeParser("%d-%m-%Y", ZONE)
+    instants = DateTimeParser("%d-%m-%Y %H:%M", ZONE)
+    won = _closed_deals(path.parent / DEALS_FILE, instants, report)
+    first_stage = pipeline.stages.order_by("position").first()
+    if first_stage is None:
+        raise LeadImportError(f"pipeline {pipeline.key} has no stage for won deals")
+    writer = _Writer(pipeline, first_stage, report)
+    seen: set[str] = set()
+    try:
+        with CsvFile(path) as csv:
+            at = _positions(csv.columns, LEAD_COLUMNS, path.name)
+            for record in csv:
+                report.rows_read += 1
+                if progress is not None and not report.rows_read % 1000:
+                    progress(report.rows_read, csv.bytes_read / (csv.size or 1))
+                if record.error is not None:
+                    report.bad(record.line, None, record.error)
+                    continue
+                row = _lead_row(record.line, record.fields, at, days, seen, report)
+                if row is not None:
+                    writer.add(row, won.pop(row["mql_id"], None))
+            writer.flush()
+    except CsvFormatError as exc:
+        raise LeadImportError(f"{path.name}: {exc}") from exc
+    for mql_id, deal in won.items():
+        report.bad(
+            deal["line"], "mql_id", f"{mql_id!r} is not in {path.name}", DEALS_FILE
+        )
+
+
+def _positions(columns: tuple[str, ...], wanted: tuple[str, ...], name: str) -> dict:
+    missing = [column for column in wanted if column not in columns]
+    if missing:
+        raise LeadImportError(
+            f"{name} has no column {missing[0]!r}; is it the Olist file?", field="file"
+        )
+    return {column: columns.index(column) for column in wanted}
+
+
+def _lead_row(
+    line: int,
+    fields: list[str],
+    at: dict[str, int],
+    days: DateTimeParser,
+    seen: set[str],
+    report: LeadImportReport,
+) -> dict[str, Any] | None:
+    mql_id = fields[at["mql_id"]].strip()
+    if not mql_id:
+        report.bad(line, "mql_id", "is empty")
+        return None
+    if mql_id in seen:
+        report.bad(line, "mql_id", f"{mql_id!r} appears earlier in the file")
+        return None
+    seen.add(mql_id)
+    try:
+        created = days("first_contact_date", fields[at["first_contact_date"]])
+    except CellError as exc:
+        report.bad(line, exc.column, f"{exc.reason} (day first, e.g. 01-02-2018)")
+        return None
+    if created is None:
+        report.bad(line, "first_contact_date", "is empty")
+        return None
+    origin = fields[at["origin"]].strip()
+    if not origin:
+        report.warn("origin empty, kept empty (apart from 'unknown')")
+    return {
+        "mql_id": mql_id,
+        "created_at": created,
+        "source": origin,
+        "landing_page_id": fields[at["landing_page_id"]].strip(),
+    }
+
+
+def _closed_deals(
+    path: Path, instants: DateTimeParser, report: LeadImportReport
+) -> dict[str, dict[str, Any]]:
+    if not path.is_file():
+        raise LeadImportError(
+            f"the closed deals file {path.name} must lie beside the leads file",
+            field="file",
+        )
+    deals: dict[str, dict[str, Any]] = {}
+    try:
+        with CsvFile(path) as csv:
+            at = _positions(csv.columns, DEAL_COLUMNS, path.name)
+            for record in csv:
+                if record.error is not None:
+                    report.bad(record.line, None, record.error, DEALS_FILE)
+                    continue
+                try:
+                    deal = _deal_row(record.fields, at, instants, report)
+                except CellError as exc:
+                    report.bad(record.line, exc.column, exc.reason, DEALS_FILE)
+                    continue
+                if deal["mql_id"] in deals:
+                    reason = f"{deal['mql_id']!r} is closed twice"
+                    report.bad(record.line, "mql_id", reason, DEALS_FILE)
+                    continue
+                deal["line"] = record.line
+                deals[deal["mql_id"]] = deal
+    except CsvFormatError as exc:
+        raise LeadImportError(f"{path.name}: {exc}") from exc
+    return deals
+
+
+def _deal_row(
+    fields: list[str],
+    at: dict[str, int],
+    instants: DateTimeParser,
+    report: LeadImportReport,
+) -> dict[str, Any]:
+    values = {column: fields[i].strip() for column, i in at.items()}
+    won_at = instants("won_date", values["won_date"])
+    if won_at is None:
+        raise CellError("won_date", "is empty, but every closed deal was won")
+    stock = values["average_stock"]
+    if stock in MANGLED_STOCK:
+        values["average_stock"] = MANGLED_STOCK[stock]
+        report.warn(
+            f"average_stock {stock!r} read as {MANGLED_STOCK[stock]!r} "
+            "(a spreadsheet had made it a date)"
+        )
+    for column in ("has_company", "has_gtin"):
+        text = values[column]
+        if text and text.upper() not in FLAGS:
+            raise CellError(column, f"{text!r} is not TRUE or FALSE")
+        values[column] = FLAGS.get(text.upper()) if text else None
+    revenue = values["declared_monthly_revenue"]
+    try:
+        amount = Decimal(revenue) if revenue else None
+    except ArithmeticError:
+        raise CellError(
+            "declared_monthly_revenue", f"{revenue!r} is not a number"
+        ) from None
+    if amount is not None and amount < 0:
+        raise CellError("declared_monthly_revenue", f"{revenue!r} is negative")
+    if not amount:
+        report.warn("declared_monthly_revenue 0 or empty, read as not declared")
+        amount = None
+    values["won_at"] = won_at
+    values["value"] = amount
+    return values
+
+
+class _Writer:
+    """Leads (and won deals) waiting to be written, in batches."""
+
+    def __init__(
+        self, pipeline: Pipeline, stage: Any, report: LeadImportReport
+    ) -> None:
+        self.pipeline = pipeline
+        self.stage = stage
+        self.report = report
+        self.rows: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+
+    def add(self, row: dict[str, Any], deal: dict[str, Any] | None) -> None:
+        self.rows.append((row, deal))
+        if len(self.rows) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows, self.rows = self._new(self.rows), []
+        deals = self._write_deals([(row, deal) for row, deal in rows if deal])
+        leads = [self._lead(row, deals.get(row["mql_id"])) for row, _ in rows]
+        Lead.objects.bulk_create(leads, batch_size=500)
+        self.report.leads_created += len(leads)
+
+    def _new(self, rows: list) -> list:
+        """Drop rows imported before; their won deals were imported with them."""
+        ids = [f"{SOURCE}:{row['mql_id']}" for row, _ in rows]
+        known = set(
+            Lead.objects.filter(
+                pipeline=self.pipeline, channel="import", external_id__in=ids
+            ).values_list("external_id", flat=True)
+        )
+        self.report.already_present += len(known)
+        return [(r, d) for r, d in rows if f"{SOURCE}:{r['mql_id']}" not in known]
+
+    def _write_deals(self, rows: list) -> dict[str, Deal]:
+        existing = Deal.objects.filter(
+            Q(external_id__in=[row["mql_id"] for row, _ in rows]),
+            pipeline=self.pipeline,
+            source=SOURCE,
+        )
+        found = {deal.external_id: deal for deal in existing}
+        new = []
+        for row, deal in rows:
+            if row["mql_id"] in found:
+                continue
+            if deal["won_at"] < row["created_at"]:
+                self.report.warn(
+                    "won before the first contact date; kept, and left out of "
+                    "lead-to-win times"
+                )
+            new.append(self._deal(row, deal))
+        Deal.objects.bulk_create(new, batch_size=500)
+        StageEvent.objects.bulk_create(
+            [
+                StageEvent(
+                    deal=deal,
+                    from_stage=self.stage,
+                    to_stage=self.stage,
+                    from_status="open",
+                    to_status=Deal.Status.WON,
+                    at=deal.closed_at,
+                    source="import",
+                )
+                for deal in new
+            ],
+            batch_size=500,
+        )
+        self.report.deals_created += len(new)
+        self.report.leads_won += len(rows)
+        found.update({deal.external_id: deal for deal in new})
+        return found
+
+    def _deal(self, row: dict[str, Any], deal: dict[str, Any]) -> Deal:
+        custom = {
+            key: deal[key]
+            for key in DEAL_COLUMNS[1:]
+            if key not in ("won_date", "declared_monthly_revenue")
+            and deal[key] not in ("", None)
+        }
+        return Deal(
+            pipeline=self.pipeline,
+            stage=self.stage,
+            status=Deal.Status.WON,
+            title=f"Olist seller {deal['seller_id'][:8]}",
+            value=deal["value"],
+            currency=CURRENCY,
+            custom=custom,
+            created_at=min(row["created_at"], deal["won_at"]),
+            stage_entered_at=None,
+            closed_at=deal["won_at"],
+            source=SOURCE,
+            external_id=row["mql_id"],
+        )
+
+    def _lead(self, row: dict[str, Any], deal: Deal | None) -> Lead:
+        custom = {"mapping": SOURCE}
+        if row["landing_page_id"]:
+            custom["landing_page_id"] = row["landing_page_id"]
+        return Lead(
+            pipeline=self.pipeline,
+            status=Lead.Status.CONVERTED if deal else Lead.Status.ARCHIVED,
+            source=row["source"],
+            channel="import",
+            external_id=f"{SOURCE}:{row['mql_id']}",
+            segment=(deal.custom.get("business_segment", "") if deal else "")[:50],
+            custom=custom,
+            historic=True,
+            created_at=row["created_at"],
+            closed_at=deal.closed_at if deal else None,
+            deal=deal,
+        )

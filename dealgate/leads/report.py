@@ -1,0 +1,213 @@
+"""Response and win figures for a pipeline's leads, and what they cannot say.
+
+Counts are SQL aggregations; medians are taken over one column fetched as a
+flat list (SQLite has no percentile function). `limits` are computed from
+the data itself (no response recorded, no loss recorded ...) plus the notes
+of any built-in import mapping the leads came from.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncMonth
+
+from dealgate.deals.models import Deal
+from dealgate.pipelines.models import Pipeline
+
+from .models import Lead
+
+WON = Q(deal__status=Deal.Status.WON)
+
+
+@dataclass
+class SourceRow:
+    source: str
+    leads: int
+    won: int
+
+    @property
+    def win_rate(self) -> float:
+        return self.won / self.leads if self.leads else 0.0
+
+    @property
+    def win_percent(self) -> str:
+        return f"{self.win_rate:.1%}"
+
+
+@dataclass
+class LeadReport:
+    pipeline: str
+    channel: str | None
+    leads: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    sources: list[SourceRow] = field(default_factory=list)
+    months: list[tuple[str, int, int]] = field(default_factory=list)
+    answered: int = 0
+    answered_in_window: int = 0
+    response_business_median: float | None = None
+    response_wall_median_minutes: float | None = None
+    overdue_now: int = 0
+    won: int = 0
+    lost: int = 0
+    days_to_win_median: float | None = None
+    days_to_win_p80: float | None = None
+    won_before_contact: int = 0
+    limits: list[str] = field(default_factory=list)
+
+    @property
+    def win_rate(self) -> float:
+        return self.won / self.leads if self.leads else 0.0
+
+    @property
+    def win_percent(self) -> str:
+        return f"{self.win_rate:.1%}"
+
+    def lines(self) -> list[str]:
+        """The report as text, for the command line."""
+        where = f"pipeline {self.pipeline}"
+        if self.channel:
+            where += f", channel {self.channel}"
+        out = [f"Leads of {where}: {self.leads:,}"]
+        if not self.leads:
+            return out
+        out.append(
+            "  by status: "
+            + ", ".join(f"{status} {n:,}" for status, n in self.by_status.items())
+        )
+        out.append("Response")
+        if self.answered:
+            out.append(
+                f"  answered: {self.answered:,}, {self.answered_in_window:,} within "
+                f"their window; median {self.response_business_median:.0f} "
+                f"business min ({self.response_wall_median_minutes:.0f} min wall)"
+            )
+        else:
+            out.append("  no lead has a recorded first response")
+        out.append(f"  open and past their window now: {self.overdue_now:,}")
+        out.append("Wins")
+        out.append(
+            f"  won: {self.won:,} of {self.leads:,} ({self.win_rate:.1%}); "
+            f"lost deals: {self.lost:,}"
+        )
+        if self.days_to_win_median is not None:
+            out.append(
+                f"  first contact to win: median {self.days_to_win_median:.0f} "
+                f"days, 80% within {self.days_to_win_p80:.0f} days"
+            )
+        if self.won_before_contact:
+            out.append(
+                f"  left out: {self.won_before_contact:,} won before their "
+                "first contact date"
+            )
+        out.append("By source (leads, won, win rate)")
+        for row in self.sources:
+            label = row.source or "(empty)"
+            out.append(f"  {label:<22}{row.leads:>7,}{row.won:>7,}{row.win_rate:>8.1%}")
+        out.append("By month of first contact (leads, won)")
+        out += [f"  {month}{leads:>8,}{won:>7,}" for month, leads, won in self.months]
+        if self.limits:
+            out.append("What these figures cannot tell")
+            out += [f"  - {limit}" for limit in self.limits]
+        return out
+
+
+def lead_report(pipeline: Pipeline, *, channel: str | None = None) -> LeadReport:
+    """Response and win figures for `pipeline`'s leads (one channel, or all)."""
+    leads = Lead.objects.filter(pipeline=pipeline)
+    if channel:
+        leads = leads.filter(channel=channel)
+    report = LeadReport(pipeline=pipeline.key, channel=channel)
+    report.by_status = dict(
+        leads.values_list("status").annotate(n=Count("id")).order_by("status")
+    )
+    report.leads = sum(report.by_status.values())
+    if not report.leads:
+        return report
+    _sources(report, leads)
+    _months(report, leads)
+    _response(report, leads)
+    _wins(report, leads)
+    report.limits = _limits(report, leads)
+    return report
+
+
+def _sources(report: LeadReport, leads: Any) -> None:
+    rows = (
+        leads.values("source")
+        .annotate(n=Count("id"), won=Count("id", filter=WON))
+        .order_by("-n", "source")
+    )
+    report.sources = [SourceRow(r["source"], r["n"], r["won"]) for r in rows]
+
+
+def _months(report: LeadReport, leads: Any) -> None:
+    rows = (
+        leads.annotate(month=TruncMonth("created_at"))
+        .values("month")
+        .annotate(n=Count("id"), won=Count("id", filter=WON))
+        .order_by("month")
+    )
+    report.months = [(f"{r['month']:%Y-%m}", r["n"], r["won"]) for r in rows]
+
+
+def _response(report: LeadReport, leads: Any) -> None:
+    from dealgate import timesource
+
+    answered = leads.filter(first_response_at__isnull=False)
+    report.answered = answered.count()
+    report.answered_in_window = answered.filter(
+        first_response_at__lte=F("response_due_at")
+    ).count()
+    if report.answered:
+        business = list(answered.values_list("response_business_minutes", flat=True))
+        wall = list(answered.values_list("response_wall_seconds", flat=True))
+        report.response_business_median = statistics.median(business)
+        report.response_wall_median_minutes = statistics.median(wall) / 60
+    report.overdue_now = leads.filter(
+        status=Lead.Status.ASSIGNED, response_due_at__lt=timesource.now()
+    ).count()
+
+
+def _wins(report: LeadReport, leads: Any) -> None:
+    report.won = leads.filter(WON).count()
+    report.lost = leads.filter(deal__status=Deal.Status.LOST).count()
+    spans = [
+        (closed - created).total_seconds() / 86400
+        for created, closed in leads.filter(WON).values_list(
+            "created_at", "deal__closed_at"
+        )
+    ]
+    report.won_before_contact = sum(1 for days in spans if days < 0)
+    kept = sorted(days for days in spans if days >= 0)
+    if kept:
+        report.days_to_win_median = statistics.median(kept)
+        report.days_to_win_p80 = kept[min(len(kept) - 1, int(0.8 * len(kept)))]
+
+
+def _limits(report: LeadReport, leads: Any) -> list[str]:
+    from . import olist
+
+    limits = []
+    if not report.answered:
+        limits.append(
+            "No lead has a recorded first response, so response times cannot "
+            "be measured."
+        )
+    disqualified = report.by_status.get(Lead.Status.DISQUALIFIED, 0)
+    if not report.lost and not disqualified:
+        limits.append(
+            "No lead was recorded as lost or disqualified, so 'not won' mixes "
+            "lost, still open and unknown."
+        )
+    if report.by_status.get(Lead.Status.ARCHIVED):
+        limits.append(
+            "Archived leads are imported records whose outcome the source did "
+            "not give; they were never routed, so routing says nothing of them."
+        )
+    if leads.filter(custom__mapping=olist.SOURCE).exists():
+        limits.extend(olist.LIMITS)
+    return limits

@@ -1,0 +1,682 @@
+"""Operations on leads. Every door (API, web form, pages, CLI, imports) calls
+these, so a lead is checked, de-duplicated and routed the same way everywhere.
+
+Verbs keep fixed meanings: `capture_lead` validates, then creates or
+attaches, and routes; `assign_lead`, `record_response`, `convert_lead`,
+`disqualify_lead`, `split_lead` and `merge_lead` check permission and state,
+then change and record. Each runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+
+from dealgate import timesource
+from dealgate.accounts.models import User
+from dealgate.core import business_time
+from dealgate.deals.models import Activity, Deal, Organization, Person, StageEvent
+from dealgate.deals.services import responsible_for
+from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from dealgate.pipelines.models import Handoff, Pipeline
+
+from . import assign, dedup
+from .intake import CleanLead, clean_lead
+from .models import DedupDecision, Lead, LeadActivity, LeadAssignment, LeadNotice
+
+log = logging.getLogger("dealgate.leads")
+
+CHANNELS = ("api", "form", "web", "import")
+MAX_REASON = 200
+
+
+@dataclass
+class CaptureResult:
+    """What a capture did. `created` is True for a new lead; otherwise the
+    inquiry was attached (`decision` says to what and why) or, with a known
+    external id, it had been captured before (`lead` is that lead)."""
+
+    created: bool
+    lead: Lead | None = None
+    decision: DedupDecision | None = None
+    deal: Deal | None = None
+    note: str = ""
+
+    @property
+    def reason(self) -> str:
+        if self.created and self.lead is not None:
+            return self.lead.routing_reason
+        if self.decision is not None:
+            return self.decision.reason
+        return self.note
+
+
+def pipeline_for_capture(key: str | None) -> Pipeline:
+    """The pipeline a capture goes to: `key`, or the only one there is.
+
+    Annotated with its intake window, so routing needs no query for it.
+    """
+    window = Handoff.objects.filter(
+        pipeline=OuterRef("pk"), from_stage__isnull=True
+    ).order_by("to_stage__position")
+    pipelines = Pipeline.objects.annotate(
+        intake_window=Subquery(window.values("response_window_minutes")[:1])
+    )
+    if key:
+        found = pipelines.filter(key=key).first()
+        if found is None:
+            raise NotFound(f"no pipeline {key!r}", field="pipeline")
+        return found
+    found_list = list(pipelines.order_by("key")[:2])
+    if len(found_list) == 1:
+        return found_list[0]
+    if not found_list:
+        raise NotFound("there is no pipeline to take leads yet", field="pipeline")
+    raise ValidationError(
+        "there are several pipelines; say which one in the pipeline field",
+        field="pipeline",
+    )
+
+
+def phone_region(pipeline: Pipeline) -> str | None:
+    """Where numbers without a country code are read: the LEADS_PHONE_REGION
+    setting, else the country of the pipeline's holiday calendar."""
+    region = getattr(settings, "LEADS_PHONE_REGION", "") or ""
+    if not region:
+        holidays = (pipeline.calendar or {}).get("holidays") or {}
+        region = holidays.get("country", "") if isinstance(holidays, dict) else ""
+    return region.upper() or None
+
+
+def capture_lead(
+    data: Mapping[str, Any],
+    *,
+    source: str,
+    by: User | None = None,
+    pipeline: Pipeline | None = None,
+) -> CaptureResult:
+    """Check, de-duplicate and route one inquiry, all in one transaction.
+
+    `source` is the door it came through ("api", "form", "web", "import"),
+    stored as the lead's channel; the lead's own `source` field (what
+    routing rules test) is `data["source"]`, else the door. `data` holds
+    the fields of dealgate.leads.intake.ACCEPTED; a bad one raises
+    ValidationError naming it, before anything is written.
+
+    A repeat of an open lead or deal is attached to it (see `dedup`) and no
+    lead is created. A new lead is routed by the pipeline's rules and its
+    response window starts.
+    """
+    if source not in CHANNELS:
+        raise ValueError(f"unknown channel {source!r}")
+    pipeline = pipeline or pipeline_for_capture(data.get("pipeline"))
+    lead = clean_lead(data, region=phone_region(pipeline))
+    lead.source = lead.source or source
+    with transaction.atomic():
+        result = _capture(pipeline, lead, source, by)
+    _log_capture(result, source)
+    return result
+
+
+def _capture(
+    pipeline: Pipeline, lead: CleanLead, channel: str, by: User | None
+) -> CaptureResult:
+    now = timesource.now()
+    dedup.lock_keys(lead, channel)
+    if lead.external_id:
+        known = _known_external(pipeline, channel, lead.external_id)
+        if known is not None:
+            return known
+    found = dedup.find_match(lead)
+    if found is not None:
+        decision = dedup.attach(
+            found, lead, pipeline_id=pipeline.pk, channel=channel, by=by, now=now
+        )
+        return CaptureResult(False, lead=found.lead, decision=decision, deal=found.deal)
+    routed = assign.route(pipeline, lead.facts(channel), now)
+    row = _new_lead(pipeline, lead, channel, by, now, routed)
+    return CaptureResult(True, lead=row)
+
+
+def _known_external(
+    pipeline: Pipeline, channel: str, external_id: str
+) -> CaptureResult | None:
+    """The earlier capture of an inquiry with this external id, if any: a
+    lead, or a repeat attached somewhere (and not split off since)."""
+    lead = Lead.objects.filter(
+        pipeline=pipeline, channel=channel, external_id=external_id
+    ).first()
+    if lead is not None:
+        note = f"already captured as lead {lead.pk} (same external_id)"
+        return CaptureResult(False, lead=lead, note=note)
+    decision = DedupDecision.objects.filter(
+        pipeline=pipeline,
+        channel=channel,
+        external_id=external_id,
+        undone_at__isnull=True,
+    ).first()
+    if decision is not None:
+        where = (
+            f"lead {decision.lead_id}"
+            if decision.lead_id
+            else f"deal {decision.deal_id}"
+        )
+        note = f"already attached to {where} (same external_id)"
+        return CaptureResult(False, lead=decision.lead, note=note)
+    return None
+
+
+def _new_lead(
+    pipeline: Pipeline,
+    lead: CleanLead,
+    channel: str,
+    by: User | None,
+    now: dt.datetime,
+    routed: assign.Routing,
+) -> Lead:
+    fields = lead.to_json()
+    fields["value"] = lead.value
+    row = Lead(
+        pipeline=pipeline,
+        channel=channel,
+        created_at=now,
+        created_by=by,
+        **fields,
+    )
+    _apply_routing(row, pipeline, routed, now)
+    row.save(force_insert=True)
+    if routed.owner is not None:
+        LeadAssignment.objects.create(
+            lead=row, owner=routed.owner, rule=routed.rule, reason=routed.reason, at=now
+        )
+    return row
+
+
+def _apply_routing(
+    row: Lead, pipeline: Pipeline, routed: assign.Routing, now: dt.datetime
+) -> None:
+    """Set owner, rule and reason; an owner starts the response window."""
+    row.owner = routed.owner
+    row.rule = routed.rule
+    row.routing_reason = routed.reason
+    if routed.owner is None:
+        row.status = Lead.Status.NEW
+        row.assigned_at = row.response_due_at = None
+        return
+    row.status = Lead.Status.ASSIGNED
+    row.assigned_at = now
+    row.response_due_at = assign.due_at(pipeline, now)
+    row.first_response_at = None
+    row.response_wall_seconds = row.response_business_minutes = None
+
+
+def _log_capture(result: CaptureResult, channel: str) -> None:
+    if result.created and result.lead is not None:
+        lead = result.lead
+        log.info(
+            "lead %s captured via %s, %s by rule %r",
+            lead.pk,
+            channel,
+            f"assigned to {lead.owner.username}" if lead.owner else "unassigned",
+            lead.rule or None,
+        )
+    elif result.decision is not None:
+        target = (
+            f"lead {result.decision.lead_id}"
+            if result.decision.lead_id
+            else f"deal {result.decision.deal_id}"
+        )
+        log.info(
+            "inquiry via %s attached to %s (%s), decision %s",
+            channel,
+            target,
+            result.decision.matched_on,
+            result.decision.pk,
+        )
+    elif result.lead is not None:
+        log.info(
+            "inquiry via %s repeats lead %s by external id", channel, result.lead.pk
+        )
+
+
+# --- changing a lead ---------------------------------------------------------
+
+
+def _locked_lead(lead_id: int) -> Lead:
+    locked = Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk")
+    if not list(locked):
+        raise NotFound(f"no lead with id {lead_id}")
+    return Lead.objects.select_related("pipeline", "owner").get(pk=lead_id)
+
+
+def _may_change(lead: Lead, by: User | None, what: str) -> None:
+    if by is None or by.is_manager or by.pk == lead.owner_id:
+        return
+    raise PermissionDenied(f"only the lead's owner or a manager may {what}")
+
+
+def _must_be_open(lead: Lead, what: str) -> None:
+    if not lead.is_open:
+        raise Conflict(f"lead {lead.pk} is {lead.status}; it cannot {what}")
+
+
+def assign_lead(
+    lead_id: int, owner: User | None, *, by: User | None, note: str = ""
+) -> Lead:
+    """Give an open lead to `owner` (a manager's choice), or with no owner
+    route it again by the rules, skipping whoever has it now (a fallback
+    rule may still give it back). Either way the response window restarts.
+    `by` None is the system (the clocks' sweeper), allowed like a manager."""
+    with transaction.atomic():
+        lead = _locked_lead(lead_id)
+        _must_be_open(lead, "be assigned")
+        if by is not None and not by.is_manager:
+            raise PermissionDenied("only a manager may assign leads")
+        now = timesource.now()
+        if owner is None:
+            facts = CleanLead.from_json(_fields_of(lead)).facts(lead.channel)
+            before = frozenset({lead.owner_id} if lead.owner_id else ())
+            routed = assign.route(lead.pipeline, facts, now, exclude=before)
+            if note:
+                routed = assign.Routing(
+                    routed.owner, routed.rule, f"routed again ({note}): {routed.reason}"
+                )
+        else:
+            if not owner.is_active:
+                raise ValidationError(f"{owner.username} is not active", field="owner")
+            who = by.display_name if by else "the system"
+            reason = f"assigned by hand by {who}" + (f": {note}" if note else "")
+            routed = assign.Routing(owner, "manual", reason)
+        _apply_routing(lead, lead.pipeline, routed, now)
+        lead.save()
+        if routed.owner is not None:
+            LeadAssignment.objects.create(
+                lead=lead,
+                owner=routed.owner,
+                rule=routed.rule,
+                reason=routed.reason,
+                at=now,
+                by=by if owner is not None else None,
+            )
+    log.info(
+        "lead %s assigned to %s by %s",
+        lead.pk,
+        lead.owner.username if lead.owner else "nobody",
+        by.username if by else "routing",
+    )
+    return lead
+
+
+def _fields_of(lead: Lead) -> dict[str, Any]:
+    names = CleanLead.__dataclass_fields__
+    data = {name: getattr(lead, name) for name in names}
+    data["value"] = str(lead.value) if lead.value is not None else None
+    return data
+
+
+def record_response(
+    lead_id: int,
+    *,
+    kind: str,
+    by: User | None,
+    subject: str = "",
+    body: str = "",
+    outbound: bool = True,
+    at: dt.datetime | None = None,
+) -> LeadActivity:
+    """Log an activity on a lead. The owner's first outbound call, email or
+    meeting answers the lead: it ends the response window and stores the
+    response time in wall seconds and business minutes."""
+    if kind not in LeadActivity.Kind.values or kind == LeadActivity.Kind.INQUIRY:
+        raise ValidationError(
+            f"kind must be call, email, meeting or note, got {kind!r}", field="kind"
+        )
+    if len(subject) > 300:
+        raise ValidationError("subject is longer than 300 characters", field="subject")
+    now = timesource.now()
+    at = at or now
+    if at > now:
+        raise ValidationError("an activity cannot happen in the future", field="at")
+    with transaction.atomic():
+        lead = _locked_lead(lead_id)
+        activity = LeadActivity.objects.create(
+            lead=lead,
+            kind=kind,
+            outbound=outbound,
+            subject=subject.strip() or LeadActivity.Kind(kind).label,
+            body=body,
+            at=at,
+            by=by,
+        )
+        answers = (
+            outbound
+            and kind in LeadActivity.RESPONSES
+            and by is not None
+            and by.pk == lead.owner_id
+            and lead.status == Lead.Status.ASSIGNED
+            and lead.assigned_at is not None
+            and at >= lead.assigned_at
+        )
+        if answers:
+            _answer(lead, at)
+    if answers:
+        log.info(
+            "lead %s answered by %s after %.0f business minutes",
+            lead.pk,
+            by.username,
+            lead.response_business_minutes,
+        )
+    return activity
+
+
+def _answer(lead: Lead, at: dt.datetime) -> None:
+    calendar = assign.calendar_for(lead.pipeline.calendar)
+    lead.status = Lead.Status.ANSWERED
+    lead.first_response_at = at
+    lead.response_wall_seconds = (at - lead.assigned_at).total_seconds()
+    lead.response_business_minutes = business_time.between(
+        calendar, lead.assigned_at, at
+    )
+    lead.save(
+        update_fields=[
+            "status",
+            "first_response_at",
+            "response_wall_seconds",
+            "response_business_minutes",
+        ]
+    )
+
+
+def disqualify_lead(lead_id: int, reason: str, *, by: User | None) -> Lead:
+    """Close an open lead as not worth pursuing; the reason is required."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError("a disqualified lead needs a reason", field="reason")
+    if len(reason) > MAX_REASON:
+        raise ValidationError(
+            f"reason is longer than {MAX_REASON} characters", field="reason"
+        )
+    with transaction.atomic():
+        lead = _locked_lead(lead_id)
+        _must_be_open(lead, "be disqualified")
+        _may_change(lead, by, "disqualify it")
+        lead.status = Lead.Status.DISQUALIFIED
+        lead.disqualify_reason = reason
+        lead.closed_at = timesource.now()
+        lead.save(update_fields=["status", "disqualify_reason", "closed_at"])
+    log.info("lead %s disqualified by %s", lead.pk, by.username if by else "system")
+    return lead
+
+
+def convert_lead(
+    lead_id: int, *, by: User | None, pipeline: Pipeline | None = None
+) -> Deal:
+    """Turn an open lead into a deal in the first stage of `pipeline` (the
+    lead's own by default), with its entry in the deal's history (source
+    "lead"), its organization and contact, and its activities copied."""
+    from dealgate.pipelines.services import active_stages
+
+    with transaction.atomic():
+        lead = _locked_lead(lead_id)
+        _must_be_open(lead, "be converted")
+        _may_change(lead, by, "convert it")
+        pipeline = pipeline or lead.pipeline
+        first = active_stages(pipeline).first()
+        if first is None:
+            raise ValidationError(
+                f"pipeline {pipeline.key} has no stage to start a deal in",
+                field="pipeline",
+            )
+        now = timesource.now()
+        deal = _new_deal(lead, pipeline, first, by, now)
+        lead.status = Lead.Status.CONVERTED
+        lead.deal = deal
+        lead.closed_at = now
+        lead.save(update_fields=["status", "deal", "closed_at"])
+    log.info("lead %s converted into deal %s by %s", lead.pk, deal.pk, _who(by))
+    return deal
+
+
+def _new_deal(lead: Lead, pipeline: Pipeline, stage, by: User | None, now) -> Deal:
+    organization = None
+    if lead.company:
+        organization, _ = Organization.objects.get_or_create(name=lead.company)
+    contact = None
+    if lead.name or lead.email or lead.phone:
+        contact = Person.objects.create(
+            name=lead.name or lead.email or lead.phone,
+            email=lead.email_key,
+            phone=lead.phone_e164 or lead.phone,
+            organization=organization,
+        )
+    deal = Deal(
+        pipeline=pipeline,
+        stage=stage,
+        title=(lead.company or lead.name or lead.label)[:300],
+        organization=organization,
+        contact=contact,
+        owner=lead.owner or by,
+        value=lead.value,
+        currency=lead.currency or pipeline.currency,
+        notes=lead.message,
+        created_at=now,
+        stage_entered_at=now,
+        source="lead",
+        external_id=str(lead.pk),
+    )
+    deal.responsible = responsible_for(stage, deal)
+    deal.save()
+    StageEvent.objects.create(
+        deal=deal,
+        from_stage=None,
+        to_stage=stage,
+        from_status="",
+        to_status=Deal.Status.OPEN,
+        at=now,
+        by=by,
+        responsible=deal.responsible,
+        source="lead",
+    )
+    Activity.objects.bulk_create(
+        Activity(
+            deal=deal,
+            kind=a.kind if a.kind in Activity.Kind.values else Activity.Kind.NOTE,
+            subject=a.subject,
+            done=True,
+            at=a.at,
+            by_id=a.by_id,
+        )
+        for a in lead.activities.all()
+    )
+    return deal
+
+
+def split_lead(decision_id: int, *, by: User | None) -> Lead:
+    """Undo a de-duplication decision.
+
+    An attached inquiry becomes a lead of its own, routed by the rules, and
+    its repeat-inquiry activity is removed. A merged lead is reopened with
+    its owner. The decision keeps the record of both.
+    """
+    with transaction.atomic():
+        decision = (
+            DedupDecision.objects.select_for_update(of=("self",))
+            .filter(pk=decision_id)
+            .select_related("lead", "deal", "pipeline")
+            .first()
+        )
+        if decision is None:
+            raise NotFound(f"no de-duplication decision {decision_id}")
+        if decision.undone_at is not None:
+            raise Conflict(f"decision {decision_id} was already undone")
+        owners = {
+            getattr(record, "owner_id", None)
+            for record in (decision.lead, decision.deal, decision.source_lead)
+        }
+        if by is not None and not by.is_manager and by.pk not in owners:
+            raise PermissionDenied("only an owner involved or a manager may split this")
+        now = timesource.now()
+        if decision.action == DedupDecision.Action.ATTACHED:
+            lead = _split_attached(decision, by, now)
+        else:
+            lead = _reopen_merged(decision)
+        _remove_activity(decision)
+        decision.undone_at, decision.undone_by = now, by
+        decision.source_lead = lead
+        decision.save(update_fields=["undone_at", "undone_by", "source_lead"])
+    log.info("decision %s split into lead %s by %s", decision_id, lead.pk, _who(by))
+    return lead
+
+
+def _split_attached(decision: DedupDecision, by: User | None, now) -> Lead:
+    lead = CleanLead.from_json(decision.data)
+    pipeline = pipeline_for_capture(decision.pipeline.key)
+    routed = assign.route(pipeline, lead.facts(decision.channel or "web"), now)
+    return _new_lead(pipeline, lead, decision.channel or "web", by, now, routed)
+
+
+def _reopen_merged(decision: DedupDecision) -> Lead:
+    lead = decision.source_lead
+    if lead is None:
+        raise Conflict("the merged lead no longer exists")
+    if lead.first_response_at is not None:
+        lead.status = Lead.Status.ANSWERED
+    elif lead.owner_id is not None:
+        lead.status = Lead.Status.ASSIGNED
+    else:
+        lead.status = Lead.Status.NEW
+    lead.merged_into = None
+    lead.closed_at = None
+    lead.save(update_fields=["status", "merged_into", "closed_at"])
+    return lead
+
+
+def _remove_activity(decision: DedupDecision) -> None:
+    if decision.activity_id is None:
+        return
+    if decision.lead_id is not None:
+        LeadActivity.objects.filter(pk=decision.activity_id).delete()
+    else:
+        Activity.objects.filter(pk=decision.activity_id).delete()
+
+
+def merge_lead(
+    lead_id: int,
+    *,
+    by: User | None,
+    into_lead: int | None = None,
+    into_deal: int | None = None,
+) -> DedupDecision:
+    """Force an open lead into another open lead or an open deal: it closes
+    as merged, the target gets a note of it and its owner a notice. The
+    returned decision can be split to undo it."""
+    if (into_lead is None) == (into_deal is None):
+        raise ValidationError("merge into one lead or one deal", field="into")
+    with transaction.atomic():
+        lead = _locked_lead(lead_id)
+        _must_be_open(lead, "be merged")
+        _may_change(lead, by, "merge it")
+        target_lead, target_deal = _merge_target(lead, into_lead, into_deal)
+        now = timesource.now()
+        subject = f"Merged lead {lead.pk}: {lead.label}"[:300]
+        if target_lead is not None:
+            activity_id = LeadActivity.objects.create(
+                lead=target_lead,
+                kind=LeadActivity.Kind.NOTE,
+                subject=subject,
+                body=lead.message,
+                data=_fields_of(lead),
+                at=now,
+                by=by,
+            ).pk
+        else:
+            activity_id = Activity.objects.create(
+                deal=target_deal,
+                kind=Activity.Kind.NOTE,
+                subject=subject,
+                done=True,
+                at=now,
+                by=by,
+            ).pk
+        lead.status = Lead.Status.MERGED
+        lead.merged_into = target_lead
+        lead.closed_at = now
+        lead.save(update_fields=["status", "merged_into", "closed_at"])
+        decision = DedupDecision.objects.create(
+            pipeline_id=lead.pipeline_id,
+            action=DedupDecision.Action.MERGED,
+            matched_on="manual",
+            reason=f"merged by hand by {_who(by)}",
+            lead=target_lead,
+            deal=target_deal,
+            source_lead=lead,
+            channel=lead.channel,
+            data=_fields_of(lead),
+            activity_id=activity_id,
+            at=now,
+            by=by,
+        )
+        owner_id = (target_lead or target_deal).owner_id
+        if owner_id is not None and (by is None or owner_id != by.pk):
+            LeadNotice.objects.create(
+                user_id=owner_id,
+                lead=target_lead,
+                deal=target_deal,
+                text=f"{lead.label} was merged into yours by {_who(by)}"[:300],
+                at=now,
+            )
+    target = f"lead {into_lead}" if into_lead else f"deal {into_deal}"
+    log.info("lead %s merged into %s by %s", lead.pk, target, _who(by))
+    return decision
+
+
+def _merge_target(
+    lead: Lead, into_lead: int | None, into_deal: int | None
+) -> tuple[Lead | None, Deal | None]:
+    if into_lead is not None:
+        if into_lead == lead.pk:
+            raise ValidationError("a lead cannot be merged into itself", field="into")
+        target = Lead.objects.filter(pk=into_lead).first()
+        if target is None:
+            raise NotFound(f"no lead with id {into_lead}", field="into")
+        if not target.is_open:
+            raise Conflict(
+                f"lead {into_lead} is {target.status}; merge into an open one"
+            )
+        return target, None
+    deal = Deal.objects.filter(pk=into_deal).first()
+    if deal is None:
+        raise NotFound(f"no deal with id {into_deal}", field="into")
+    if deal.status != Deal.Status.OPEN:
+        raise Conflict(f"deal {into_deal} is {deal.status}; merge into an open one")
+    return None, deal
+
+
+def mark_notices_read(user: User) -> int:
+    """Mark all of `user`'s notices read; returns how many were unread."""
+    return LeadNotice.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timesource.now()
+    )
+
+
+def _who(by: User | None) -> str:
+    return by.username if by is not None else "system"
+
+
+__all__ = [
+    "CaptureResult",
+    "assign_lead",
+    "capture_lead",
+    "convert_lead",
+    "disqualify_lead",
+    "merge_lead",
+    "record_response",
+    "split_lead",
+]

@@ -1,0 +1,393 @@
+"""Lead pages: the inbox, a lead, manual entry, decisions, rules and figures.
+
+Thin over `dealgate.leads.services`: each action posts to a view that calls
+one service and comes back to the page with a message. Every value a lead
+brings is shown through Django's autoescaping; nothing here marks text safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from dealgate import timesource
+from dealgate.accounts.models import User
+from dealgate.core import business_time
+from dealgate.errors import DealgateError, NotFound
+from dealgate.pipelines.models import Pipeline
+
+from . import services
+from .assign import calendar_for, off_reason
+from .intake import LIMITS
+from .models import Availability, DedupDecision, Lead, LeadNotice
+from .report import lead_report
+from .rules import dump_rules, save_rules
+
+INBOX_ROWS = 100
+SECTIONS = (
+    (Lead.Status.NEW, "New, waiting for an owner", ("created_at", "id")),
+    (
+        Lead.Status.ASSIGNED,
+        "Assigned, waiting for an answer",
+        ("response_due_at", "id"),
+    ),
+    (Lead.Status.ANSWERED, "Answered", ("-first_response_at", "-id")),
+)
+ENTRY_FIELDS = ("name", "email", "phone", "company", "website", "country")
+ENTRY_FIELDS += ("segment", "company_size", "value", "source", "message")
+
+
+@dataclass
+class Window:
+    """How a lead's response window stands, in words for the inbox."""
+
+    text: str
+    late: bool = False
+
+
+def window_of(lead: Lead, now: dt.datetime) -> Window:
+    """Time left (or overdue) in business minutes, the response time once
+    answered, or the wall time waited while no one owns the lead."""
+    if (
+        lead.status == Lead.Status.ANSWERED
+        and lead.response_business_minutes is not None
+    ):
+        late = bool(
+            lead.response_due_at and lead.first_response_at > lead.response_due_at
+        )
+        return Window(
+            f"answered in {_minutes(lead.response_business_minutes)} business time",
+            late,
+        )
+    if lead.status == Lead.Status.ASSIGNED and lead.response_due_at is not None:
+        calendar = calendar_for(lead.pipeline.calendar)
+        if now < lead.response_due_at:
+            left = business_time.between(calendar, now, lead.response_due_at)
+            return Window(f"{_minutes(left)} left")
+        over = business_time.between(calendar, lead.response_due_at, now)
+        return Window(f"overdue by {_minutes(over)} business time", True)
+    if lead.status == Lead.Status.NEW:
+        waited = (now - lead.created_at).total_seconds() / 60
+        return Window(f"unassigned for {_minutes(waited)}", waited > 15)
+    return Window("")
+
+
+def _minutes(minutes: float) -> str:
+    whole = round(minutes)
+    if whole < 60:
+        return f"{whole} min"
+    hours, rest = divmod(whole, 60)
+    if hours < 24:
+        return f"{hours} h {rest:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def _pipelines() -> list[Pipeline]:
+    return list(Pipeline.objects.order_by("key"))
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    pipelines = _pipelines()
+    leads = Lead.objects.select_related("owner", "pipeline")
+    key = request.GET.get("pipeline", "")
+    if key:
+        leads = leads.filter(pipeline__key=key)
+    owner_name = request.GET.get("owner", "")
+    owner = None
+    if owner_name:
+        owner = User.objects.filter(username=owner_name).first()
+        if owner is None:
+            raise Http404(f"no user {owner_name!r}")
+        leads = leads.filter(owner=owner)
+    now = timesource.now()
+    counts = dict(
+        leads.filter(status__in=Lead.OPEN)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    sections = []
+    for status, title, order in SECTIONS:
+        rows = list(leads.filter(status=status).order_by(*order)[:INBOX_ROWS])
+        sections.append(
+            {
+                "status": status,
+                "title": title,
+                "count": counts.get(status, 0),
+                "rows": [(lead, window_of(lead, now)) for lead in rows],
+            }
+        )
+    context = {
+        "pipelines": pipelines,
+        "pipeline_key": key,
+        "owner": owner,
+        "people": User.objects.filter(is_active=True).order_by("username"),
+        "sections": sections,
+        "shown": INBOX_ROWS,
+        "notices": LeadNotice.objects.filter(user=request.user, read_at__isnull=True)[
+            :20
+        ],
+        "now": now,
+    }
+    return render(request, "leads/inbox.html", context)
+
+
+@login_required
+def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = get_object_or_404(
+        Lead.objects.select_related("pipeline", "owner", "deal", "merged_into"),
+        pk=lead_id,
+    )
+    decisions = DedupDecision.objects.filter(lead=lead) | DedupDecision.objects.filter(
+        source_lead=lead
+    )
+    context = {
+        "lead": lead,
+        "window": window_of(lead, timesource.now()),
+        "assignments": lead.assignments.select_related("owner", "by"),
+        "activities": lead.activities.select_related("by"),
+        "decisions": decisions.select_related("by", "undone_by", "source_lead"),
+        "people": User.objects.filter(is_active=True).order_by("username"),
+        "kinds": [("call", "Call"), ("email", "Email"), ("meeting", "Meeting")]
+        + [("note", "Note")],
+        "may_manage": request.user.is_manager,
+        "may_act": request.user.is_manager or request.user.pk == lead.owner_id,
+    }
+    return render(request, "leads/lead.html", context)
+
+
+def _back(lead_id: int) -> HttpResponse:
+    return redirect(reverse("leads:lead", args=[lead_id]))
+
+
+def _act(request: HttpRequest, lead_id: int, done: str, call: Any) -> HttpResponse:
+    try:
+        result = call()
+    except DealgateError as exc:
+        messages.error(request, exc.message)
+        return _back(lead_id)
+    messages.success(request, done)
+    return result if isinstance(result, HttpResponse) else _back(lead_id)
+
+
+@login_required
+@require_POST
+def lead_activity(request: HttpRequest, lead_id: int) -> HttpResponse:
+    post = request.POST
+    return _act(
+        request,
+        lead_id,
+        "Activity recorded.",
+        lambda: services.record_response(
+            lead_id,
+            kind=post.get("kind", ""),
+            by=request.user,
+            subject=post.get("subject", ""),
+            body=post.get("body", ""),
+            outbound=post.get("outbound") == "on",
+        ),
+    )
+
+
+@login_required
+@require_POST
+def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
+    username = request.POST.get("owner", "")
+    owner = None
+    if username:
+        owner = User.objects.filter(username=username).first()
+        if owner is None:
+            messages.error(request, f"no user {username!r}")
+            return _back(lead_id)
+    return _act(
+        request,
+        lead_id,
+        "Lead assigned." if owner else "Lead routed by the rules.",
+        lambda: services.assign_lead(
+            lead_id, owner, by=request.user, note=request.POST.get("note", "")
+        ),
+    )
+
+
+@login_required
+@require_POST
+def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
+    def convert() -> HttpResponse:
+        deal = services.convert_lead(lead_id, by=request.user)
+        return redirect(reverse("deal", args=[deal.pk]))
+
+    return _act(request, lead_id, "Lead converted into a deal.", convert)
+
+
+@login_required
+@require_POST
+def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return _act(
+        request,
+        lead_id,
+        "Lead disqualified.",
+        lambda: services.disqualify_lead(
+            lead_id, request.POST.get("reason", ""), by=request.user
+        ),
+    )
+
+
+@login_required
+@require_POST
+def lead_merge(request: HttpRequest, lead_id: int) -> HttpResponse:
+    target = request.POST.get("into", "").strip()
+    kind, _, number = target.partition(" ")
+    if kind not in ("lead", "deal") or not number.isdigit():
+        messages.error(request, 'say what to merge into: "lead 12" or "deal 7"')
+        return _back(lead_id)
+    into = {f"into_{kind}": int(number)}
+    return _act(
+        request,
+        lead_id,
+        f"Lead merged into {target}.",
+        lambda: services.merge_lead(lead_id, by=request.user, **into),
+    )
+
+
+@login_required
+@require_POST
+def decision_split(request: HttpRequest, decision_id: int) -> HttpResponse:
+    try:
+        lead = services.split_lead(decision_id, by=request.user)
+    except DealgateError as exc:
+        messages.error(request, exc.message)
+        return redirect(request.POST.get("back") or reverse("leads:decisions"))
+    messages.success(request, f"Split: lead {lead.pk} stands on its own.")
+    return _back(lead.pk)
+
+
+@login_required
+def decisions(request: HttpRequest) -> HttpResponse:
+    rows = DedupDecision.objects.select_related(
+        "lead", "deal", "source_lead", "by", "undone_by"
+    )[:200]
+    return render(request, "leads/decisions.html", {"decisions": rows})
+
+
+@login_required
+@require_POST
+def notices_read(request: HttpRequest) -> HttpResponse:
+    services.mark_notices_read(request.user)
+    return redirect(reverse("leads:inbox"))
+
+
+@login_required
+def lead_new(request: HttpRequest) -> HttpResponse:
+    pipelines = _pipelines()
+    context: dict[str, Any] = {
+        "pipelines": pipelines,
+        "values": {},
+        "limits": LIMITS,
+        "fields": ENTRY_FIELDS,
+    }
+    if request.method != "POST":
+        return render(request, "leads/new.html", context)
+    data = {f: request.POST.get(f, "") for f in ENTRY_FIELDS + ("pipeline",)}
+    try:
+        result = services.capture_lead(
+            {k: v for k, v in data.items() if v.strip()}, source="web", by=request.user
+        )
+    except DealgateError as exc:
+        context.update(values=data, error=exc)
+        return render(request, "leads/new.html", context, status=exc.status)
+    if result.created or result.decision is None:
+        if not result.created:
+            messages.info(request, result.reason)
+        return _back(result.lead.pk)
+    messages.info(request, f"Not a new lead: {result.decision.reason}; added there.")
+    if result.decision.deal_id:
+        return redirect(reverse("deal", args=[result.decision.deal_id]))
+    return _back(result.decision.lead_id)
+
+
+def _is_admin(user: User) -> bool:
+    return user.is_superuser or user.role == User.Role.ADMIN
+
+
+@login_required
+def routing_rules(request: HttpRequest) -> HttpResponse:
+    """An admin's editor for the `[[routing]]` rules of one pipeline."""
+    if not _is_admin(request.user):
+        return HttpResponseForbidden("only an admin may edit routing rules")
+    try:
+        pipeline = services.pipeline_for_capture(
+            request.GET.get("pipeline") or request.POST.get("pipeline")
+        )
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    except DealgateError:
+        pipeline = _pipelines()[0]
+    text = dump_rules(pipeline)
+    error = None
+    if request.method == "POST":
+        text = request.POST.get("rules", "")
+        try:
+            items = tomllib.loads(text).get("routing", [])
+            save_rules(pipeline, items)
+        except tomllib.TOMLDecodeError as exc:
+            error = f"not valid TOML: {exc}"
+        except DealgateError as exc:
+            error = exc.message
+        else:
+            messages.success(request, "Routing rules saved.")
+            return redirect(f"{reverse('leads:routing')}?pipeline={pipeline.key}")
+    now = timesource.now()
+    people = User.objects.filter(is_active=True).select_related("availability", "team")
+    loads = dict(
+        Lead.objects.filter(status__in=Lead.OPEN, owner__isnull=False)
+        .values_list("owner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    availability = [
+        (
+            person,
+            loads.get(person.pk, 0),
+            off_reason(person, now, loads.get(person.pk, 0), pipeline.calendar),
+        )
+        for person in people.order_by("username")
+    ]
+    context = {
+        "pipeline": pipeline,
+        "pipelines": _pipelines(),
+        "text": text,
+        "error": error,
+        "availability": availability,
+        "has_availability": Availability.objects.exists(),
+    }
+    return render(request, "leads/routing.html", context, status=422 if error else 200)
+
+
+@login_required
+def report(request: HttpRequest) -> HttpResponse:
+    try:
+        pipeline = services.pipeline_for_capture(request.GET.get("pipeline"))
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    except DealgateError:
+        pipeline = _pipelines()[0]
+    channel = request.GET.get("channel") or None
+    context = {
+        "pipeline": pipeline,
+        "pipelines": _pipelines(),
+        "channel": channel,
+        "report": lead_report(pipeline, channel=channel),
+    }
+    return render(request, "leads/report.html", context)

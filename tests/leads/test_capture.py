@@ -1,0 +1,94 @@
+"""Capturing a lead: checks naming the field, normalised keys, routing."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.errors import ValidationError
+from dealgate.leads.models import Lead, LeadAssignment
+from dealgate.leads.services import capture_lead
+
+from .conftest import inquiry
+
+
+def test_a_new_lead_is_routed_and_its_window_starts(routed, alice, now):
+    result = capture_lead(inquiry(), source="api")
+
+    lead = result.lead
+    assert result.created
+    assert lead.owner == alice
+    assert lead.status == Lead.Status.ASSIGNED
+    assert lead.rule == "DACH"
+    assert 'rule "DACH" (routing[0])' in lead.routing_reason
+    assert "country DE is one of DE, AT, CH" in lead.routing_reason
+    assert lead.assigned_at == now
+    assert lead.response_due_at is not None
+    assert LeadAssignment.objects.get(lead=lead).rule == "DACH"
+
+
+def test_keys_are_normalised(routed, now):
+    lead = capture_lead(
+        inquiry(
+            email="  Anna.Schmidt@ACME.de ",
+            phone="030 1234567",
+            website="https://www.Acme.de/kontakt?x=1",
+            company="ACME G.m.b.H.",
+        ),
+        source="form",
+    ).lead
+
+    assert lead.email == "Anna.Schmidt@ACME.de"
+    assert lead.email_key == "anna.schmidt@acme.de"
+    assert lead.phone_e164 == "+49301234567"
+    assert lead.domain == "acme.de"
+    assert lead.company_key == "acme"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"email": None, "phone": None}, "email"),
+        ({"email": "not an email"}, "email"),
+        ({"email": None, "phone": "12"}, "phone"),
+        ({"website": "http://"}, "website"),
+        ({"country": "Germany"}, "country"),
+        ({"company_size": "lots"}, "company_size"),
+        ({"value": "-5"}, "value"),
+        ({"message": "x" * 5001}, "message"),
+        ({"name": "a\x00b"}, "name"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field(routed, now, fields, field):
+    with pytest.raises(ValidationError) as refused:
+        capture_lead(inquiry(**fields), source="api")
+
+    assert refused.value.field == field
+    assert refused.value.status == 422
+    assert not Lead.objects.exists()
+
+
+def test_markup_is_stored_as_text(routed, now):
+    lead = capture_lead(
+        inquiry(name="<script>alert(1)</script>", company="<b>Bold</b> Ltd"),
+        source="api",
+    ).lead
+
+    lead.refresh_from_db()
+    assert lead.name == "<script>alert(1)</script>"
+    assert lead.company == "<b>Bold</b> Ltd"
+
+
+def test_the_source_field_defaults_to_the_door(routed, now):
+    assert capture_lead(inquiry(1), source="form").lead.source == "form"
+    given = capture_lead(inquiry(2, source="partner"), source="form").lead
+    assert (given.source, given.channel) == ("partner", "form")
+
+
+def test_a_known_external_id_finds_the_first_lead(routed, now):
+    first = capture_lead(inquiry(1, external_id="crm-7"), source="api")
+    again = capture_lead(inquiry(2, external_id="crm-7"), source="api")
+
+    assert not again.created
+    assert again.lead == first.lead
+    assert Lead.objects.count() == 1

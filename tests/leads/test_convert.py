@@ -1,0 +1,69 @@
+"""Converting a lead into a deal, and disqualifying one."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.deals.models import Deal, StageEvent
+from dealgate.errors import Conflict, PermissionDenied, ValidationError
+from dealgate.leads.models import Lead
+from dealgate.leads.services import (
+    capture_lead,
+    convert_lead,
+    disqualify_lead,
+    record_response,
+)
+
+from .conftest import inquiry
+
+
+def test_a_converted_lead_enters_the_first_stage_with_history(routed, alice, now):
+    lead = capture_lead(inquiry(value="12000", company="Initech AG"), source="api").lead
+    record_response(lead.pk, kind="call", by=alice, subject="Intro call")
+
+    deal = convert_lead(lead.pk, by=alice)
+
+    assert (deal.stage.key, deal.status, deal.owner) == ("inquiry", "open", alice)
+    assert deal.title == "Initech AG" and deal.organization.name == "Initech AG"
+    assert deal.contact.email == "person1@company1.example"
+    assert deal.value == 12000 and (deal.source, deal.external_id) == (
+        "lead",
+        str(lead.pk),
+    )
+    event = StageEvent.objects.get(deal=deal)
+    assert (event.from_stage, event.to_stage.key, event.source) == (
+        None,
+        "inquiry",
+        "lead",
+    )
+    assert deal.activities.filter(subject="Intro call").exists()
+    lead.refresh_from_db()
+    assert (lead.status, lead.deal, lead.closed_at) == ("converted", deal, now)
+
+
+def test_a_lead_converts_once(routed, alice, now):
+    lead = capture_lead(inquiry(), source="api").lead
+    convert_lead(lead.pk, by=alice)
+
+    with pytest.raises(Conflict):
+        convert_lead(lead.pk, by=alice)
+    assert Deal.objects.count() == 1
+
+
+def test_only_the_owner_or_a_manager_converts(routed, bob, max_manager, now):
+    lead = capture_lead(inquiry(), source="api").lead  # alice's
+    with pytest.raises(PermissionDenied):
+        convert_lead(lead.pk, by=bob)
+    assert convert_lead(lead.pk, by=max_manager).owner.username == "alice"
+
+
+def test_disqualifying_needs_a_reason(routed, alice, now):
+    lead = capture_lead(inquiry(), source="api").lead
+    with pytest.raises(ValidationError) as refused:
+        disqualify_lead(lead.pk, "   ", by=alice)
+    assert refused.value.field == "reason"
+
+    disqualify_lead(lead.pk, "a student project", by=alice)
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.DISQUALIFIED
+    assert lead.disqualify_reason == "a student project"

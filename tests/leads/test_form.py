@@ -1,0 +1,86 @@
+"""The embeddable web form: no JavaScript, a honeypot, a rate limit per address."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dealgate import timesource
+from dealgate.leads.models import FormHit, Lead
+
+from .conftest import inquiry
+
+URL = "/leads/form/new-business/"
+
+
+def test_the_form_is_plain_html_that_other_sites_may_frame(client, routed):
+    response = client.get(URL)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<script" not in page.split("<main>")[1]
+    assert 'name="fax_number"' in page and 'method="post"' in page
+    assert "X-Frame-Options" not in response.headers
+
+
+def test_a_submission_is_captured_and_thanked(client, routed, now):
+    response = client.post(URL, inquiry())
+
+    assert response.status_code == 200
+    assert "Thank you" in response.content.decode()
+    lead = Lead.objects.get()
+    assert (lead.channel, lead.source, lead.owner.username) == ("form", "form", "alice")
+
+
+def test_a_configured_thank_you_address_is_a_redirect(client, routed, now):
+    routed.settings = {
+        **routed.settings,
+        "lead_form": {"thanks_url": "https://acme.example/thanks"},
+    }
+    routed.save()
+
+    response = client.post(URL, inquiry())
+
+    assert response.status_code == 303
+    assert response["Location"] == "https://acme.example/thanks"
+
+
+def test_a_filled_honeypot_is_thanked_and_dropped(client, routed, now):
+    response = client.post(URL, inquiry(fax_number="http://spam.example"))
+
+    assert response.status_code == 200 and "Thank you" in response.content.decode()
+    assert not Lead.objects.exists()
+
+
+def test_bad_input_shows_the_form_again_naming_the_field_escaped(client, routed, now):
+    response = client.post(URL, inquiry(email="<b>nope</b>"))
+
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "email: " in page
+    assert "&lt;b&gt;nope&lt;/b&gt;" in page and "<b>nope</b>" not in page
+    assert not Lead.objects.exists()
+
+
+def test_the_rate_limit_counts_per_address_and_window(client, routed, settings):
+    settings.LEADS_FORM_RATE_LIMIT = 2
+    settings.LEADS_FORM_RATE_WINDOW = 600
+    t0 = dt.datetime(2026, 6, 10, 12, 0, 5, tzinfo=dt.UTC)
+    with timesource.frozen_at(t0):
+        codes = [client.post(URL, inquiry(n)).status_code for n in range(3)]
+        other = client.post(URL, inquiry(9), REMOTE_ADDR="10.0.0.9").status_code
+    with timesource.frozen_at(t0 + dt.timedelta(minutes=10)):
+        later = client.post(URL, inquiry(4)).status_code
+
+    assert codes == [200, 200, 429]
+    assert (other, later) == (200, 200)
+    assert Lead.objects.count() == 4
+    assert "127.0.0.1" not in str(
+        list(FormHit.objects.values_list("client", flat=True))
+    )
+
+
+@pytest.mark.parametrize("path", ["/leads/form/nope/"])
+def test_an_unknown_pipeline_is_404(client, routed, path):
+    assert client.get(path).status_code == 404

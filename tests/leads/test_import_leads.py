@@ -1,0 +1,77 @@
+"""`dealgate import leads` with a mapping file: every row captured live."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from dealgate.cli import main
+from dealgate.errors import ValidationError
+from dealgate.leads.imports import import_leads
+from dealgate.leads.models import DedupDecision, Lead
+from tests.conftest import REPO_ROOT
+
+DATA = REPO_ROOT / "tests" / "data" / "leads"
+FILE, MAPPING = DATA / "website-leads.csv", str(DATA / "website-leads.toml")
+
+
+def test_rows_are_captured_routed_and_deduplicated(routed, now):
+    report = import_leads(FILE, MAPPING, pipeline=routed)
+
+    assert report.committed
+    assert (report.rows_read, report.leads_created, report.leads_attached) == (4, 3, 1)
+    anna = Lead.objects.get(external_id="website:1")
+    assert anna.message == "Wants a quote\nfor 20 seats"
+    assert anna.channel == "import" and anna.owner is not None
+    assert Lead.objects.get(external_id="website:2").phone_e164 == "+49301234567"
+    assert DedupDecision.objects.get().lead == anna
+
+
+def test_a_second_run_adds_nothing(routed, now):
+    import_leads(FILE, MAPPING, pipeline=routed)
+    again = import_leads(FILE, MAPPING, pipeline=routed)
+
+    assert (again.leads_created, again.leads_attached) == (0, 0)
+    assert again.already_present == 4
+    assert (Lead.objects.count(), DedupDecision.objects.count()) == (3, 1)
+
+
+def test_one_bad_row_keeps_nothing_unless_skipped(routed, now, tmp_path):
+    bad = tmp_path / "leads.csv"
+    shutil.copy(FILE, bad)
+    with bad.open("a") as f:
+        f.write("5,Nobody,,,,DE,no way to answer\n6,Typo,anna@@x,,,DE,\n")
+
+    report = import_leads(bad, MAPPING, pipeline=routed)
+    assert not report.committed and not Lead.objects.exists()
+    assert [str(b) for b in report.bad_rows] == [
+        "line 7: E-mail: a lead needs an email address or a phone number to "
+        "answer it on",
+        "line 8: E-mail: 'anna@@x' is not an email address like name@example.com",
+    ]
+
+    skipped = import_leads(bad, MAPPING, pipeline=routed, all_or_nothing=False)
+    assert skipped.committed and Lead.objects.count() == 3
+
+
+def test_a_dry_run_writes_nothing(routed, now):
+    report = import_leads(FILE, MAPPING, pipeline=routed, dry_run=True)
+
+    assert report.leads_created == 3 and not report.committed
+    assert not Lead.objects.exists()
+
+
+def test_a_missing_column_is_refused_before_anything(routed, now, tmp_path):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\nemail = "Mail"\n')
+    with pytest.raises(ValidationError, match="no column 'Mail'"):
+        import_leads(FILE, str(mapping), pipeline=routed)
+
+
+def test_the_command_prints_the_report(routed, now, capsys):
+    code = main(["import", "leads", str(FILE), "--mapping", MAPPING])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "leads: 3 created, 0 already present, 1 attached" in out

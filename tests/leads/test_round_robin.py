@@ -1,0 +1,152 @@
+"""Round robin between equals, across days and restarts, and after leave."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dealgate import timesource
+from dealgate.leads import assign
+from dealgate.leads.models import Availability, Lead, RoutingState
+from dealgate.leads.services import capture_lead
+
+from .conftest import inquiry
+
+START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def routed(routed):
+    """The routed pipeline, open round the clock: a lead a day, weekends too."""
+    routed.calendar = {"timezone": "Europe/Berlin", "always_open": True}
+    routed.save()
+    return routed
+
+
+def _counts(alice, bob) -> tuple[int, int]:
+    return (
+        Lead.objects.filter(owner=alice).count(),
+        Lead.objects.filter(owner=bob).count(),
+    )
+
+
+def test_two_equal_reps_share_thirty_daily_leads_evenly(routed, alice, bob):
+    for day in range(30):
+        with timesource.frozen_at(START + dt.timedelta(days=day)):
+            capture_lead(inquiry(day), source="api")
+        a, b = _counts(alice, bob)
+        assert abs(a - b) <= 1, f"after day {day + 1}: alice {a}, bob {b}"
+
+    assert _counts(alice, bob) == (15, 15)
+
+
+def test_the_rotation_survives_a_restart(routed, alice, bob):
+    with timesource.frozen_at(START):
+        capture_lead(inquiry(1), source="api")
+    # A restarted server has no memory but the database.
+    assign.forget_cached()
+    with timesource.frozen_at(START + dt.timedelta(hours=1)):
+        second = capture_lead(inquiry(2), source="api").lead
+
+    assert second.owner == bob
+    assert RoutingState.objects.get(rule="DACH").turns == 2
+
+
+def test_a_rep_back_from_leave_is_not_flooded(routed, alice, bob):
+    Availability.objects.create(user=alice, away_until=START + dt.timedelta(days=10))
+    for day in range(10):
+        with timesource.frozen_at(START + dt.timedelta(days=day)):
+            lead = capture_lead(inquiry(day), source="api").lead
+        assert lead.owner == bob
+        assert "skipped Alice Rep (away until 2026-06-11 10:00 UTC)" in (
+            lead.routing_reason
+        )
+
+    owners = []
+    for day in range(10, 20):
+        with timesource.frozen_at(START + dt.timedelta(days=day)):
+            owners.append(capture_lead(inquiry(day), source="api").lead.owner)
+
+    assert owners.count(alice) == 5, "she takes turns, she does not catch up"
+    assert all(a != b for a, b in zip(owners, owners[1:], strict=False))
+
+
+def test_everyone_away_falls_back_to_the_fallback_owner(routed, alice, bob, olivia):
+    until = START + dt.timedelta(days=3)
+    for person in (alice, bob):
+        Availability.objects.create(user=person, away_until=until)
+    with timesource.frozen_at(START):
+        lead = capture_lead(inquiry(), source="api").lead
+
+    assert lead.owner == olivia
+    assert lead.rule == "everyone else"
+    assert "Passed over" in lead.routing_reason
+    assert "nobody in alice, bob is available" in lead.routing_reason
+
+
+def test_people_outside_their_hours_or_at_capacity_are_skipped(routed, alice, bob):
+    # Alice works mornings in Berlin only; bob takes at most one open lead.
+    alice.calendar = {"timezone": "Europe/Berlin", "hours": {"mon": ["08:00-12:00"]}}
+    alice.save()
+    Availability.objects.create(user=bob, capacity=1)
+    monday_afternoon = dt.datetime(2026, 6, 1, 13, 0, tzinfo=dt.UTC)
+    with timesource.frozen_at(monday_afternoon):
+        first = capture_lead(inquiry(1), source="api").lead
+        second = capture_lead(inquiry(2), source="api").lead
+
+    assert first.owner == bob
+    assert "outside their working hours" in first.routing_reason
+    assert second.rule == "everyone else"
+    assert "at capacity (1 of 1 open leads)" in second.routing_reason
+
+
+def test_weighted_rotation_follows_the_weights(routed, alice, bob):
+    routed.settings = {
+        "routing": [
+            {
+                "name": "weighted",
+                "to": ["user:alice", "user:bob"],
+                "how": "weighted",
+                "weights": {"alice": 2},
+            }
+        ]
+    }
+    routed.save()
+    for n in range(30):
+        with timesource.frozen_at(START + dt.timedelta(hours=n)):
+            capture_lead(inquiry(n), source="api")
+
+    assert _counts(alice, bob) == (20, 10)
+
+
+def test_least_loaded_goes_to_the_person_with_fewest_open_leads(
+    routed, alice, bob, max_manager
+):
+    routed.settings = {
+        "routing": [{"name": "load", "to": "team:Central", "how": "least-loaded"}]
+    }
+    routed.save()
+    with timesource.frozen_at(START):
+        leads = [capture_lead(inquiry(n), source="api").lead for n in range(3)]
+    assert {lead.owner for lead in leads} == {alice, bob, max_manager}
+
+    Lead.objects.filter(pk=leads[0].pk).update(status=Lead.Status.DISQUALIFIED)
+    with timesource.frozen_at(START):
+        fourth = capture_lead(inquiry(9), source="api").lead
+
+    assert fourth.owner == leads[0].owner
+    assert "least loaded" in fourth.routing_reason
+
+
+def test_outside_the_pipelines_hours_the_fallback_owner_takes_the_lead(routed, olivia):
+    routed.calendar = {"timezone": "Europe/Berlin", "hours": {"mon": ["09:00-17:00"]}}
+    routed.save()
+    sunday = dt.datetime(2026, 6, 7, 10, 0, tzinfo=dt.UTC)
+    with timesource.frozen_at(sunday):
+        lead = capture_lead(inquiry(), source="api").lead
+
+    assert lead.owner == olivia
+    assert "Alice Rep (outside the pipeline's working hours)" in lead.routing_reason
+    # The window still counts business time: it is due on Monday at 09:15.
+    assert lead.response_due_at == dt.datetime(2026, 6, 8, 7, 15, tzinfo=dt.UTC)

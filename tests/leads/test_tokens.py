@@ -1,0 +1,63 @@
+"""API tokens: `dealgate token create` shows the secret once; only a hash stays."""
+
+from __future__ import annotations
+
+import hashlib
+
+from dealgate.cli import main
+from dealgate.leads.models import ApiToken
+from dealgate.leads.tokens import user_for_token
+
+
+def test_token_create_prints_the_secret_once_and_stores_its_hash(olivia, capsys):
+    assert main(["token", "create", "olivia", "--name", "website"]) == 0
+
+    secret = capsys.readouterr().out.splitlines()[1]
+    token = ApiToken.objects.get()
+    assert secret.startswith("dg_") and len(secret) > 40
+    assert token.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in str(ApiToken.objects.values().get())
+    assert user_for_token(secret) == olivia
+
+
+def test_token_list_and_revoke(olivia, capsys):
+    main(["token", "create", "olivia"])
+    secret = capsys.readouterr().out.splitlines()[1]
+    token = ApiToken.objects.get()
+
+    main(["token", "list"])
+    listing = capsys.readouterr().out
+    assert f"{token.prefix}..." in listing and secret not in listing
+
+    assert main(["token", "revoke", str(token.pk)]) == 0
+    assert user_for_token(secret) is None
+
+
+def test_an_unknown_user_is_a_one_line_error(db, capsys):
+    assert main(["token", "create", "nobody"]) == 2
+    assert capsys.readouterr().err == "dealgate: no user 'nobody'\n"
+
+
+def test_routing_rules_are_checked_then_applied_from_a_file(routed, tmp_path, capsys):
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[routing]]\nname = "all"\nto = "team:Central"\n')
+
+    assert main(["leads", "routing", "--file", str(rules)]) == 0
+    assert "nothing stored" in capsys.readouterr().out
+    routed.refresh_from_db()
+    assert routed.settings["routing"][0]["name"] == "DACH"
+
+    assert main(["leads", "routing", "--file", str(rules), "--apply"]) == 0
+    routed.refresh_from_db()
+    assert routed.settings["routing"] == [
+        {"name": "all", "to": "team:Central", "how": "round-robin"}
+    ]
+
+
+def test_away_back_and_capacity(alice, capsys):
+    assert main(["leads", "away", "alice", "--until", "2026-06-20"]) == 0
+    assert alice.availability.away_until.isoformat() == "2026-06-20T23:59:59+00:00"
+    assert main(["leads", "capacity", "alice", "5"]) == 0
+    assert main(["leads", "back", "alice"]) == 0
+    alice.availability.refresh_from_db()
+    assert alice.availability.away_until is None and alice.availability.capacity == 5
