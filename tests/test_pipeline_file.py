@@ -199,6 +199,25 @@ def test_a_problem_names_file_line_and_key():
     ]
 
 
+def test_a_rule_that_does_not_compile_is_refused_with_line_and_reason():
+    text = edited('rule = "deal.custom.need != null"', 'rule = "deal.custom.need !="')
+
+    [problem] = problems_of(text, "it-services.toml")
+
+    assert problem.startswith(
+        f"it-services.toml:{line_of(text, 'deal.custom.need !=')}: "
+        "stages[0].exit_criteria[0].rule: the rule does not compile: column"
+    )
+
+
+def test_a_rule_naming_an_unknown_deal_field_is_refused():
+    text = edited("deal.custom.need != null", "deal.organizaton != null")
+
+    [problem] = problems_of(text)
+
+    assert "organizaton" in problem
+
+
 def test_every_problem_of_a_file_is_reported_at_once_in_line_order():
     text = edited("age_limit_days = 5", "age_limit_days = 0")
     text = text.replace("probability = 5", "probability = 120")

@@ -22,6 +22,7 @@ from os import PathLike
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dealgate.core.criteria import check_rule
 from dealgate.core.toml_lines import (
     KeyLines,
     Path,
@@ -536,9 +537,17 @@ class _Reader:
             self.unknown_keys(item, item_path, ("label", "rule"))
             label = self.text(item, "label", item_path, max_length=300)
             rule = self.text(item, "rule", item_path)
+            if rule:
+                self.compiles(rule, item_path + ("rule",))
             self.duplicate(seen, label, item_path + ("label",), "label")
             items.append(CriterionSpec(label, rule))
         return tuple(items)
+
+    def compiles(self, rule: str, path: Path) -> None:
+        """A rule that would not compile is refused here, not at the first move."""
+        reason = check_rule(rule)
+        if reason is not None:
+            self.problem(path, f"the rule does not compile: {reason}")
 
     def duplicate(
         self, seen: dict[str, int], value: str, path: Path, what: str
