@@ -32,6 +32,19 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
+def env_secret(name: str) -> str:
+    """A secret from NAME, or read from the file NAME_FILE names."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE: cannot read {path} ({exc.strerror})"
+            ) from None
+    return os.environ.get(name, "")
+
+
 def database_from_url(url: str) -> dict:
     """Turn `sqlite:///path` or `postgres://user:pw@host:port/name` into Django's."""
     parts = urlsplit(url)
@@ -161,6 +174,26 @@ STORAGES = {
     # render from a plain checkout and in tests before any collectstatic.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# Notices (docs/clocks.md): email over SMTP and a Slack-compatible webhook.
+# Leave DEALGATE_SMTP_HOST or DEALGATE_WEBHOOK_URL empty to turn a channel off.
+# Secrets may come from a file (DEALGATE_SMTP_PASSWORD_FILE, _URL_FILE).
+SMTP_HOST = os.environ.get("DEALGATE_SMTP_HOST", "")
+SMTP_PORT = int(os.environ.get("DEALGATE_SMTP_PORT", "587"))
+SMTP_USER = os.environ.get("DEALGATE_SMTP_USER", "")
+SMTP_PASSWORD = env_secret("DEALGATE_SMTP_PASSWORD")
+SMTP_FROM = os.environ.get("DEALGATE_SMTP_FROM", "dealgate@localhost")
+# starttls (upgrade a plain connection; port 587), tls (port 465) or none.
+SMTP_SECURITY = os.environ.get("DEALGATE_SMTP_SECURITY", "starttls")
+if SMTP_SECURITY not in ("starttls", "tls", "none"):
+    raise ImproperlyConfigured(
+        f"DEALGATE_SMTP_SECURITY must be starttls, tls or none; got {SMTP_SECURITY!r}"
+    )
+WEBHOOK_URL = env_secret("DEALGATE_WEBHOOK_URL")
+# Prefixed to links in mails and webhook messages, e.g. https://crm.example.com
+SITE_URL = os.environ.get("DEALGATE_SITE_URL", "").rstrip("/")
+# Seconds between sweeps of `dealgate sweep --loop` and inside `dealgate serve`.
+SWEEP_INTERVAL = float(os.environ.get("DEALGATE_SWEEP_INTERVAL", "30"))
 
 LOGGING = {
     "version": 1,

@@ -1,3 +1,9 @@
 from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("today/", views.today, name="today"),
+    path("notices/", views.notice_list, name="notices"),
+    path("notices/read/", views.notices_read, name="notices-read"),
+]

@@ -29,10 +29,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="worker processes (default: one per CPU core)",
     )
+    parser.add_argument(
+        "--no-sweeper",
+        action="store_true",
+        help="do not run the clock sweeper beside the server (run `dealgate sweep "
+        "--loop` elsewhere)",
+    )
     parser.set_defaults(func=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    if not args.no_sweeper:
+        from dealgate.clocks.runner import start_background_sweeper
+
+        start_background_sweeper()
     serve(args.host, args.port, args.workers)
     return 0
 

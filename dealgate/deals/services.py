@@ -17,6 +17,7 @@ from django.db.models import F
 
 from dealgate import timesource
 from dealgate.accounts.models import User
+from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core import criteria as crit
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -332,6 +333,7 @@ def _apply_move(
         source=source,
     )
     deal.refresh_from_db()
+    clocks.deal_moved(deal, from_stage, from_status, now)
 
 
 def responsible_for(stage: Stage, deal: Deal) -> User | None:

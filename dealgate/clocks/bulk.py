@@ -1,0 +1,176 @@
+"""Set-based writes for the sweep, below the ORM.
+
+Django's `bulk_create` spends most of its time compiling SQL (PERFORMANCE.md:
+25,000 rows/s on PostgreSQL), and psycopg parses the placeholders of every
+long statement in Python. So rows go in with COPY on PostgreSQL and with the
+driver's `executemany` on SQLite, and id lists travel as one array parameter
+(`= ANY(%s)`) on PostgreSQL. Call these inside a transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection, models
+from django.db.models import Model
+
+# SQLite allows 32,766 parameters per statement: IN lists stay well below.
+ID_CHUNK = 1_000
+
+
+def insert_rows(
+    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT `rows` (values in `fields` order, attnames like "deal_id") into
+    `model`'s table.
+
+    On SQLite, aware datetimes are written the way the ORM stores them (naive
+    UTC text), so raw and ORM rows compare alike.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    connection.ensure_connection()
+    raw = connection.connection
+    if connection.vendor == "postgresql":
+        sql = f"COPY {table} ({columns}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" * len(fields))
+    raw.executemany(
+        f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+        _as_stored(model, fields, rows),
+    )
+
+
+def _as_stored(
+    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[list[Any]]:
+    """`rows` with their instants as SQLite text. A batch repeats few instants
+    (its "now" above all), so each distinct one is adapted once."""
+    instants = [
+        i
+        for i, name in enumerate(fields)
+        if isinstance(model._meta.get_field(name), models.DateTimeField)
+    ]
+    seen: dict[dt.datetime, str] = {}
+    adapted = []
+    for row in rows:
+        values = list(row)
+        for i in instants:
+            value = values[i]
+            if value is not None:
+                text = seen.get(value)
+                if text is None:
+                    text = seen[value] = adapt(value)
+                values[i] = text
+        adapted.append(values)
+    return adapted
+
+
+def next_ids(model: type[Model], count: int) -> list[int]:
+    """`count` fresh primary keys for `model`, so rows that refer to each
+    other can be written without reading ids back.
+
+    PostgreSQL hands them out from the table's own sequence (safe beside any
+    other writer). SQLite continues the table's AUTOINCREMENT counter: safe
+    because the caller's transaction (BEGIN IMMEDIATE) holds the only write
+    lock, and inserting the ids moves the counter past them.
+    """
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                "FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT max(n) FROM (SELECT seq AS n FROM sqlite_sequence WHERE name = %s"
+            f" UNION ALL SELECT max(id) FROM {connection.ops.quote_name(table)})",
+            [table],
+        )
+        last = cursor.fetchone()[0] or 0
+    return list(range(last + 1, last + 1 + count))
+
+
+def update_each(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    also: dict[str, Any],
+    only_if: tuple[str, Any],
+) -> int:
+    """Give each row `(id, value, ...)` its own values of `columns`, set the
+    `also` columns to one value for all, where the column `only_if[0]` still
+    equals `only_if[1]`. One statement on PostgreSQL (UPDATE ... FROM unnest
+    of one array per column), one executemany on SQLite: a row is written
+    once, whatever its values. Returns the rows changed."""
+    if not rows:
+        return 0
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    fixed = list(also)
+    guard, guard_value = only_if
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        names = ["id", *columns]
+        types = ["bigint"] + [meta.get_field(c).db_type(connection) for c in columns]
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        assign = [f"{quote(c)} = v.{quote(c)}" for c in columns]
+        assign += [f"{quote(c)} = %s" for c in fixed]
+        sql = (
+            f"UPDATE {table} AS t SET {', '.join(assign)} "
+            f"FROM unnest({arrays}) AS v({', '.join(quote(n) for n in names)}) "
+            f"WHERE t.id = v.id AND t.{quote(guard)} = %s"
+        )
+        # In the order the placeholders appear: SET, then FROM, then WHERE.
+        params = [also[c] for c in fixed]
+        params += [list(column) for column in zip(*rows, strict=True)]
+        params.append(guard_value)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+    assign = ", ".join(f"{quote(c)} = ?" for c in [*columns, *fixed])
+    constants = [adapt(also[c]) for c in fixed]
+    cursor = connection.connection.executemany(
+        f"UPDATE {table} SET {assign} WHERE id = ? AND {quote(guard)} = ?",
+        [
+            [*(adapt(v) for v in row[1:]), *constants, row[0], guard_value]
+            for row in rows
+        ],
+    )
+    return cursor.rowcount
+
+
+def where_in(column: str, ids: Sequence[int]) -> list[tuple[str, list[Any], int]]:
+    """SQL conditions that together select `ids`, each with its parameters and
+    how many ids it covers: one `column = ANY(%s)` on PostgreSQL, IN lists of
+    at most ID_CHUNK elsewhere. Run the statement once per condition."""
+    if connection.vendor == "postgresql":
+        return [(f"{column} = ANY(%s)", [list(ids)], len(ids))]
+    conditions = []
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = list(ids[start : start + ID_CHUNK])
+        marks = ", ".join(["%s"] * len(chunk))
+        conditions.append((f"{column} IN ({marks})", chunk, len(chunk)))
+    return conditions
+
+
+def adapt(value: Any) -> Any:
+    """A parameter for a raw statement: datetimes as the ORM would store them."""
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value

@@ -1,0 +1,291 @@
+"""Clocks (obligations with a due time), notices, and the outbox that mails them.
+
+A clock is a row, never a timer in memory: events start and stop it
+(dealgate.clocks.services) and the sweeper acts when one runs out
+(dealgate.clocks.sweep). A notice is shown in the web and, through one
+`Delivery` row per channel, sent by email and to a webhook with retries.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Clock(models.Model):
+    """One obligation: who must do what about which deal or lead, by when.
+
+    `key` names the obligation ("deal:12:age", "lead:5:response",
+    "activity:9:next_step"); at most one clock per key runs at a time, so
+    starting one twice is harmless. `due_at` is computed once, in business
+    time of the pipeline's calendar, when the clock starts.
+
+    A breached clock may run a second window: `escalate_at` is when its
+    owner's manager is told (or the work reassigned) unless it is put right
+    first; `escalated_at` says that happened.
+    """
+
+    class Kind(models.TextChoices):
+        RESPONSE = "response", "Response window"
+        AGE = "age", "Stage age limit"
+        NEXT_STEP = "next_step", "Next step due"
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        MET = "met", "Met"
+        BREACHED = "breached", "Breached"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.RUNNING
+    )
+    key = models.CharField(max_length=80)
+    # Pipeline, stage and handoff are looked up from the clock, never the
+    # other way round, so they carry no index: every index costs the sweep
+    # and the start of a clock a write.
+    pipeline = models.ForeignKey(
+        "pipelines.Pipeline", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    deal = models.ForeignKey(
+        "deals.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="clocks",
+        db_index=False,  # clock_deal below
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="clocks",
+        db_index=False,  # (lead, state) below serves lookups by lead
+    )
+    stage = models.ForeignKey(
+        "pipelines.Stage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    handoff = models.ForeignKey(
+        "pipelines.Handoff",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    # The task of a next-step clock.
+    activity = models.ForeignKey(
+        "deals.Activity",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # partial index below
+    )
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clocks",
+        db_index=False,  # (responsible, state) below
+    )
+    # Business minutes from start to due: what "one more window" means.
+    window_minutes = models.FloatField()
+    started_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    # When it stopped running: met, cancelled, or breached by the sweeper.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # A breached clock keeps its deal or lead at risk until it is put right
+    # (the deal leaves the stage, the lead is answered, the task is done).
+    at_risk = models.BooleanField(default=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # The second window: set on breach when the rules escalate or reassign.
+    escalate_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # What the sweeper did on breach, comma-separated (rules.ACTIONS), or why
+    # the clock stopped ("left the stage", "deal won").
+    actions = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [
+            # The sweep reads only running clocks that are due: a partial index
+            # keeps its cost proportional to those, not to all clocks.
+            models.Index(
+                fields=["due_at"], condition=Q(state="running"), name="clock_due"
+            ),
+            # By deal alone: a deal has a few clocks, and leaving the state out
+            # spares this index a write when the sweep breaches a clock.
+            models.Index(fields=["deal"], name="clock_deal"),
+            # Most clocks have no lead or task: indexing only the rows
+            # that do spares every sweep and start those index writes.
+            models.Index(
+                fields=["lead", "state"],
+                condition=Q(lead__isnull=False),
+                name="clock_lead_state",
+            ),
+            models.Index(
+                fields=["activity"],
+                condition=Q(activity__isnull=False),
+                name="clock_activity",
+            ),
+            # Breached clocks waiting for their second window, likewise.
+            models.Index(
+                fields=["escalate_at"],
+                condition=Q(state="breached", escalated_at=None, resolved_at=None)
+                & Q(escalate_at__isnull=False),
+                name="clock_escalation_due",
+            ),
+            models.Index(
+                fields=["responsible", "state"], name="clock_responsible_state"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=Q(state="running"),
+                name="clock_one_running_per_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(deal__isnull=False) | Q(lead__isnull=False),
+                name="clock_has_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"clock {self.pk} ({self.key}, {self.state})"
+
+    @property
+    def subject_label(self) -> str:
+        if self.deal_id is not None:
+            return self.deal.title
+        return self.lead.label
+
+
+class Notice(models.Model):
+    """A message to one person, shown on /notices/ until read and delivered
+    by email and webhook through its `Delivery` rows."""
+
+    class Kind(models.TextChoices):
+        BREACH = "breach", "Ran out"
+        ESCALATION = "escalation", "Escalated"
+        REASSIGNED = "reassigned", "Reassigned"
+        TASK = "task", "Task"
+        INFO = "info", "Information"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notices",
+        db_index=False,  # the indexes below start with user
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    # A path on this site ("/deals/12/"); mails prefix DEALGATE_SITE_URL.
+    url = models.CharField(max_length=300, blank=True)
+    deal = models.ForeignKey(
+        "deals.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # partial indexes below, for these three
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    clock = models.ForeignKey(
+        Clock,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+        db_index=False,
+    )
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notice_user_recent"),
+            models.Index(
+                fields=["user"], condition=Q(read_at=None), name="notice_user_unread"
+            ),
+            models.Index(
+                fields=["deal"], condition=Q(deal__isnull=False), name="notice_deal"
+            ),
+            models.Index(
+                fields=["lead"], condition=Q(lead__isnull=False), name="notice_lead"
+            ),
+            models.Index(
+                fields=["clock"], condition=Q(clock__isnull=False), name="notice_clock"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Delivery(models.Model):
+    """One notice on its way through one channel: the outbox row.
+
+    A sender leases a pending row (pushes `next_attempt_at` past its send),
+    sends, and marks it sent in a transaction of its own; a failure puts the
+    next attempt further off (back-off). Rows are never dropped for a
+    transient failure, so a dead server delays notices but loses none.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        # Refused for good (an address the server will never take); an ERROR
+        # in the log says so, since a person must act.
+        FAILED = "failed", "Failed"
+
+    notice = models.ForeignKey(
+        Notice, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state="pending"),
+                name="delivery_due",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notice", "channel"], name="delivery_one_per_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"notice {self.notice_id} by {self.channel} ({self.state})"

@@ -1,0 +1,139 @@
+"""Notices: messages to one person, shown on /notices/ and queued for delivery.
+
+`notify` is the one way to tell someone something. It writes the notice and,
+in the same transaction, one outbox row (`Delivery`) per channel that is
+switched on: email when DEALGATE_SMTP_HOST is set and the person has an
+address, the webhook when DEALGATE_WEBHOOK_URL is set. The sender
+(dealgate.clocks.outbox) delivers them later, with retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+from django.urls import NoReverseMatch, reverse
+
+from dealgate import timesource
+from dealgate.accounts.models import User
+
+from . import bulk
+from .models import Delivery, Notice
+
+log = logging.getLogger("dealgate.notices")
+
+
+def notify(
+    user: User,
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    deal_id: int | None = None,
+    lead_id: int | None = None,
+    clock_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> Notice:
+    """Write a notice for `user` and queue its deliveries. Call it inside the
+    transaction that makes the change the notice reports, so both or neither
+    are kept."""
+    at = at or timesource.now()
+    notice = Notice.objects.create(
+        user=user,
+        kind=kind,
+        title=title[:300],
+        body=body,
+        url=url,
+        deal_id=deal_id,
+        lead_id=lead_id,
+        clock_id=clock_id,
+        created_at=at,
+    )
+    queue_deliveries([notice.pk], at)
+    log.info("notice %s (%s) for %s: %s", notice.pk, kind, user.username, title)
+    return notice
+
+
+def channels() -> list[str]:
+    """The delivery channels switched on in settings."""
+    enabled = []
+    if settings.SMTP_HOST:
+        enabled.append(Delivery.Channel.EMAIL)
+    if settings.WEBHOOK_URL:
+        enabled.append(Delivery.Channel.WEBHOOK)
+    return enabled
+
+
+def queue_deliveries(notice_ids: Sequence[int], at: dt.datetime) -> int:
+    """Add the outbox rows of these notices, first attempt due at `at`.
+
+    Set-based: one INSERT ... SELECT per channel (and per thousand ids on
+    SQLite). Email goes only to people with an address. Returns rows added.
+    """
+    added = 0
+    quote = connection.ops.quote_name
+    deliveries, notices = quote(Delivery._meta.db_table), quote(Notice._meta.db_table)
+    users = quote(User._meta.db_table)
+    when = connection.ops.adapt_datetimefield_value(at)
+    for channel in channels():
+        only_with_email = (
+            " AND u.email <> ''" if channel == Delivery.Channel.EMAIL else ""
+        )
+        for condition, params, _ in bulk.where_in("n.id", notice_ids):
+            sql = (
+                f"INSERT INTO {deliveries}"
+                " (notice_id, channel, state, attempts, next_attempt_at, last_error)"
+                " SELECT n.id, %s, %s, 0, %s, ''"
+                f" FROM {notices} n JOIN {users} u ON u.id = n.user_id"
+                f" WHERE {condition}{only_with_email}"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [channel, Delivery.State.PENDING, when, *params])
+                added += cursor.rowcount
+    return added
+
+
+def notices_for(user: User) -> QuerySet[Notice]:
+    """A person's notices, newest first."""
+    return Notice.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def unread_count(user: User) -> int:
+    """Unread notices of `user` (one indexed COUNT)."""
+    return Notice.objects.filter(user=user, read_at=None).count()
+
+
+def mark_read(user: User, notice_ids: Sequence[int] | None = None) -> int:
+    """Mark `user`'s notices read: those listed, or all when None. Idempotent:
+    a notice already read keeps its first read time. Returns how many changed."""
+    unread = Notice.objects.filter(user=user, read_at=None)
+    if notice_ids is not None:
+        unread = unread.filter(pk__in=notice_ids)
+    return unread.update(read_at=timesource.now())
+
+
+@lru_cache(maxsize=1)
+def _url_patterns() -> tuple[str, str]:
+    found = []
+    for name in ("deal", "leads:lead"):
+        try:
+            found.append(reverse(name, args=[0]).replace("/0/", "/{}/"))
+        except NoReverseMatch:
+            found.append("")
+    return found[0], found[1]
+
+
+def subject_url(deal_id: int | None, lead_id: int | None) -> str:
+    """The page of a deal or lead ("/deals/12/"), or "" when there is none."""
+    deal_url, lead_url = _url_patterns()
+    if deal_id is not None and deal_url:
+        return deal_url.format(deal_id)
+    if lead_id is not None and lead_url:
+        return lead_url.format(lead_id)
+    return ""

@@ -1,0 +1,381 @@
+"""The sender: delivers outbox rows (`Delivery`) by email and webhook.
+
+One pass (`deliver_due`):
+
+1. leases up to `limit` pending rows whose next attempt is due, in a short
+   transaction (SKIP LOCKED on PostgreSQL): each gets `attempts + 1` and a
+   next attempt `LEASE` ahead, so a crashed sender's rows come back by
+   themselves and a parallel sender leaves them alone;
+2. sends each one, outside any transaction (a slow server holds no locks);
+3. marks each row sent in a transaction of its own right after its send,
+   or schedules the next attempt with back-off (30 s, doubling, at most an
+   hour). Only a refusal that names this message or address (an SMTP 5xx
+   for the recipient or the content, an HTTP 4xx other than 408 and 429)
+   fails a row for good; every other failure is retried without end, so a
+   dead mail server or webhook delays notices but loses none.
+
+Delivery is at least once. A crash between a send and its mark sends that
+notice again after the lease; receivers can drop the repeat by its
+Message-ID (`<dealgate-notice-ID@domain>`) or the webhook's Idempotency-Key
+header (`dealgate-notice-ID`), which stay the same on every attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import smtplib
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+
+from dealgate import timesource
+
+from .models import Delivery
+
+log = logging.getLogger("dealgate.notices")
+
+LEASE = dt.timedelta(minutes=10)
+FIRST_RETRY = dt.timedelta(seconds=30)
+LONGEST_RETRY = dt.timedelta(hours=1)
+PASS_LIMIT = 100
+TIMEOUT_SECONDS = 10.0
+PENDING = Delivery.State.PENDING
+
+
+class Permanent(Exception):
+    """The receiver refused this message for good; retrying cannot help."""
+
+
+class Unreachable(Exception):
+    """The receiver cannot be reached at all: the rest of the pass would fail
+    the same way, so it is not tried."""
+
+
+@dataclass
+class DeliveryResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One leased delivery with what its message needs."""
+
+    id: int
+    channel: str
+    attempts: int
+    notice_id: int
+    title: str
+    body: str
+    url: str
+    email: str
+    name: str
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Wait before the next attempt after `attempts` failed ones: 30 s, 1 min,
+    2 min ... at most an hour."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+
+
+def deliver_due(
+    *, now: dt.datetime | None = None, limit: int = PASS_LIMIT
+) -> DeliveryResult:
+    """One pass of the sender over deliveries due at `now` (see the module
+    docstring). Never raises for a receiver's failure; returns the counts."""
+    now = now or timesource.now()
+    started = time.perf_counter()
+    result = DeliveryResult()
+    leased = _lease(now, limit)
+    for channel, sender in (
+        (Delivery.Channel.EMAIL, SmtpSender),
+        (Delivery.Channel.WEBHOOK, WebhookSender),
+    ):
+        items = [item for item in leased if item.channel == channel]
+        if items:
+            _send_all(sender(), items, now, result)
+    result.seconds = time.perf_counter() - started
+    if leased:
+        log.info(
+            "sender: %d notices sent, %d to retry, %d failed in %.3f s",
+            result.sent,
+            result.retried,
+            result.failed,
+            result.seconds,
+        )
+    return result
+
+
+def deliver_all_due(*, now: dt.datetime | None = None) -> DeliveryResult:
+    """Passes until nothing due is left or a pass delivers nothing new."""
+    total = DeliveryResult()
+    while True:
+        result = deliver_due(now=now)
+        total.sent += result.sent
+        total.retried += result.retried
+        total.failed += result.failed
+        total.seconds += result.seconds
+        if result.attempted < PASS_LIMIT or result.sent == 0:
+            return total
+
+
+def _lease(now: dt.datetime, limit: int) -> list[Outgoing]:
+    with transaction.atomic():
+        due = Delivery.objects.filter(state=PENDING, next_attempt_at__lte=now)
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        Delivery.objects.filter(pk__in=ids).update(
+            attempts=F("attempts") + 1, next_attempt_at=now + LEASE
+        )
+        rows = Delivery.objects.filter(pk__in=ids).values(
+            "id",
+            "channel",
+            "attempts",
+            "notice_id",
+            "notice__title",
+            "notice__body",
+            "notice__url",
+            "notice__user__email",
+            "notice__user__username",
+            "notice__user__first_name",
+            "notice__user__last_name",
+        )
+        return [_outgoing(row) for row in rows.order_by("notice_id")]
+
+
+def _outgoing(row: dict[str, Any]) -> Outgoing:
+    name = f"{row['notice__user__first_name']} {row['notice__user__last_name']}"
+    return Outgoing(
+        id=row["id"],
+        channel=row["channel"],
+        attempts=row["attempts"],
+        notice_id=row["notice_id"],
+        title=row["notice__title"],
+        body=row["notice__body"],
+        url=row["notice__url"],
+        email=row["notice__user__email"],
+        name=name.strip() or row["notice__user__username"],
+    )
+
+
+def _send_all(
+    sender: Any, items: list[Outgoing], now: dt.datetime, result: DeliveryResult
+) -> None:
+    try:
+        for index, item in enumerate(items):
+            try:
+                sender.send(item)
+            except Permanent as exc:
+                _mark_failed(item, str(exc))
+                result.failed += 1
+                continue
+            except Unreachable as exc:
+                rest = items[index:]
+                _mark_retry(rest, now, str(exc))
+                result.retried += len(rest)
+                log.warning(
+                    "%s: %s; %d notices will be tried again from %s",
+                    item.channel,
+                    exc,
+                    len(rest),
+                    (now + retry_delay(item.attempts)).isoformat(),
+                )
+                return
+            _mark_sent(item, now)
+            result.sent += 1
+    finally:
+        sender.close()
+
+
+def _mark_sent(item: Outgoing, now: dt.datetime) -> None:
+    # Its own transaction, straight after the send: the window in which a
+    # crash would send this notice twice is this one statement.
+    with transaction.atomic():
+        Delivery.objects.filter(pk=item.id, state=PENDING).update(
+            state=Delivery.State.SENT, sent_at=now, last_error=""
+        )
+    log.debug("notice %s sent by %s", item.notice_id, item.channel)
+
+
+def _mark_retry(items: Iterable[Outgoing], now: dt.datetime, error: str) -> None:
+    with transaction.atomic():
+        for item in items:
+            Delivery.objects.filter(pk=item.id, state=PENDING).update(
+                next_attempt_at=now + retry_delay(item.attempts), last_error=error[:300]
+            )
+
+
+def _mark_failed(item: Outgoing, error: str) -> None:
+    with transaction.atomic():
+        Delivery.objects.filter(pk=item.id, state=PENDING).update(
+            state=Delivery.State.FAILED, last_error=error[:300]
+        )
+    log.error(
+        "notice %s to %s by %s refused for good, not retried: %s",
+        item.notice_id,
+        item.name,
+        item.channel,
+        error,
+    )
+
+
+def message_id(notice_id: int) -> str:
+    """The same on every attempt, so a receiver can drop a repeat."""
+    address = parseaddr(settings.SMTP_FROM)[1]
+    domain = address.rpartition("@")[2] or "dealgate.invalid"
+    return f"<dealgate-notice-{notice_id}@{domain}>"
+
+
+def _link(item: Outgoing) -> str:
+    return f"{settings.SITE_URL}{item.url}" if settings.SITE_URL and item.url else ""
+
+
+class SmtpSender:
+    """Sends mails over one SMTP connection, opened on first use."""
+
+    def __init__(self) -> None:
+        self._smtp: smtplib.SMTP | None = None
+        self.where = f"SMTP server {settings.SMTP_HOST}:{settings.SMTP_PORT}"
+
+    def send(self, item: Outgoing) -> None:
+        if not item.email:
+            raise Permanent(f"{item.name} has no email address")
+        message = self._message(item)
+        try:
+            smtp = self._connected()
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            self._refused(code, reply)
+        except smtplib.SMTPDataError as exc:
+            self._refused(exc.smtp_code, exc.smtp_error)
+        except smtplib.SMTPResponseException as exc:
+            # Refused sender or login: every mail would fail; a person must
+            # fix the settings, and nothing is dropped meanwhile.
+            self._drop()
+            raise Unreachable(f"{self.where} refused: {exc.smtp_code}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise Unreachable(f"{self.where} unreachable ({_reason(exc)})") from None
+
+    def _refused(self, code: int, reply: bytes | str) -> None:
+        text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+        if 500 <= code < 600:
+            raise Permanent(f"{self.where} refused: {code} {text}")
+        self._drop()
+        raise Unreachable(f"{self.where} deferred: {code} {text}")
+
+    def _connected(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        host, port = settings.SMTP_HOST, settings.SMTP_PORT
+        if settings.SMTP_SECURITY == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS)
+            if settings.SMTP_SECURITY == "starttls":
+                smtp.starttls()
+        if settings.SMTP_USER:
+            smtp.login(settings.SMTP_USER, settings.SMTP_PASSWORD)
+        self._smtp = smtp
+        return smtp
+
+    def _message(self, item: Outgoing) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = settings.SMTP_FROM
+        message["To"] = item.email
+        message["Subject"] = item.title
+        message["Message-ID"] = message_id(item.notice_id)
+        message["Date"] = format_datetime(timesource.now())
+        message["X-Dealgate-Notice"] = str(item.notice_id)
+        link = _link(item)
+        message.set_content(item.body + (f"\n\n{link}\n" if link else "\n"))
+        return message
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+class WebhookSender:
+    """POSTs Slack-compatible JSON (`{"text": ...}`) to DEALGATE_WEBHOOK_URL.
+
+    The URL carries a secret token: it is never logged, only its host.
+    """
+
+    def __init__(self) -> None:
+        self.url = settings.WEBHOOK_URL
+        self.where = f"webhook at {urlsplit(self.url).hostname or 'an unknown host'}"
+
+    def send(self, item: Outgoing) -> None:
+        text = f"{item.title} (for {item.name})"
+        if item.body:
+            text += f"\n{item.body}"
+        link = _link(item)
+        if link:
+            text += f"\n{link}"
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps({"text": text}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"dealgate-notice-{item.notice_id}",
+                "User-Agent": "dealgate",
+            },
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code in (408, 429) or exc.code >= 500:
+                raise Unreachable(f"{self.where} answered {exc.code}") from None
+            raise Permanent(f"{self.where} refused: {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise Unreachable(f"{self.where} unreachable ({_reason(exc)})") from None
+
+    def close(self) -> None:
+        pass
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+    return str(reason) or type(exc).__name__
+
+
+def pending_count() -> int:
+    """Deliveries still to make, for the command's output."""
+    return Delivery.objects.filter(state=PENDING).count()

@@ -1,0 +1,116 @@
+"""Running the sweeper: once, in a loop, or beside `dealgate serve`.
+
+Each tick sweeps due clocks, then delivers due notices. The loop survives a
+failing tick (a database restart, say): it logs the error and tries again
+after the interval. In `dealgate serve` it runs as its own process, not as a
+thread of gunicorn's master, whose forked workers must not share its
+database connection.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+
+from django.db import close_old_connections, connections
+
+from .outbox import DeliveryResult, deliver_all_due
+from .sweep import BATCH_SIZE, SweepResult, sweep
+
+log = logging.getLogger("dealgate.clocks")
+
+
+@dataclass
+class Tick:
+    sweep: SweepResult
+    delivery: DeliveryResult | None
+
+
+def run_once(
+    *, now: dt.datetime | None = None, send: bool = True, batch_size: int = BATCH_SIZE
+) -> Tick:
+    """Sweep every due clock, then (with `send`) deliver every due notice."""
+    swept = sweep(now=now, batch_size=batch_size)
+    delivered = deliver_all_due(now=now) if send else None
+    return Tick(swept, delivered)
+
+
+def run_forever(
+    interval: float,
+    *,
+    stop: threading.Event | None = None,
+    send: bool = True,
+    exit_with_parent: bool = False,
+    batch_size: int = BATCH_SIZE,
+) -> None:
+    """Tick every `interval` seconds until `stop` is set (or SIGTERM/SIGINT).
+
+    With `exit_with_parent`, the loop ends when the process that started it
+    is gone, so a sweeper beside `dealgate serve` never outlives the server.
+    """
+    stop = stop or threading.Event()
+    parent = os.getppid()
+    log.info("sweeper running every %s s (pid %s)", interval, os.getpid())
+    while not stop.is_set():
+        if exit_with_parent and os.getppid() != parent:
+            log.info("sweeper stops: the server that started it is gone")
+            return
+        try:
+            close_old_connections()
+            run_once(send=send, batch_size=batch_size)
+        except Exception:
+            log.exception("sweep failed; trying again in %s s", interval)
+            connections.close_all()
+        stop.wait(interval)
+
+
+@dataclass
+class BackgroundSweeper:
+    """A `dealgate sweep --loop` process; `stop()` ends it."""
+
+    process: subprocess.Popen[bytes]
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Ask the sweeper to stop (SIGTERM), and kill it if it will not."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_background_sweeper(interval: float | None = None) -> BackgroundSweeper:
+    """Start `dealgate sweep --loop` beside this process and stop it at exit.
+
+    The child inherits the environment (DATABASE_URL, DEALGATE_AS_OF, the
+    notice settings). It ends with this process: at exit it is sent SIGTERM,
+    and if this process is killed outright it notices within one interval.
+    """
+    from django.conf import settings
+
+    interval = settings.SWEEP_INTERVAL if interval is None else interval
+    command = [
+        sys.executable,
+        "-m",
+        "dealgate",
+        "sweep",
+        "--loop",
+        "--interval",
+        str(interval),
+        "--exit-with-parent",
+    ]
+    process = subprocess.Popen(command, env=os.environ.copy())
+    sweeper = BackgroundSweeper(process)
+    atexit.register(sweeper.stop)
+    log.info("background sweeper started (pid %s)", process.pid)
+    return sweeper

@@ -1,0 +1,497 @@
+"""Events start and stop clocks. Every function here is idempotent: calling it
+twice for the same event leaves the same rows.
+
+- `deal_moved`: called by `deals.services._apply_move` inside the move's
+  transaction. Leaving a stage stops its clocks; entering one starts its age
+  clock and the handoff's response window; closing a deal stops them all.
+- `deal_created`, `lead_changed`, `activity_saved`: called by the receivers
+  in `dealgate.clocks.signals` when those rows are saved, so every door that
+  creates deals, assigns or answers leads, or logs activities keeps its clocks
+  right without knowing about them.
+
+A clock that ran out and was breached keeps its deal or lead at risk until it
+is put right (`resolved_at`): the deal leaves the stage, the lead or deal is
+answered, the task is done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from dealgate import timesource
+from dealgate.accounts.models import Team, User
+from dealgate.core import business_time
+from dealgate.deals.models import Activity, Deal
+from dealgate.leads import assign
+from dealgate.leads.models import Lead
+from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.models import Handoff, Pipeline, Stage
+
+from . import bulk
+from .models import Clock
+
+log = logging.getLogger("dealgate.clocks")
+
+RUNNING = Clock.State.RUNNING
+# Activities that answer a buyer: they meet a deal's response window.
+RESPONSE_KINDS = (Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.MEETING)
+# Lead fields whose change can start, stop or restart the response window.
+LEAD_FIELDS = frozenset(
+    {"status", "owner", "assigned_at", "response_due_at", "first_response_at"}
+)
+ACTIVITY_FIELDS = frozenset({"kind", "due_at", "done", "at", "deal"})
+# The clocks that belong to a deal's stage rather than to the deal.
+STAGE_KINDS = (Clock.Kind.AGE, Clock.Kind.RESPONSE)
+
+
+def deal_key(deal_id: int, kind: str) -> str:
+    return f"deal:{deal_id}:{kind}"
+
+
+def lead_key(lead_id: int) -> str:
+    return f"lead:{lead_id}:response"
+
+
+def next_step_key(activity_id: int) -> str:
+    return f"activity:{activity_id}:next_step"
+
+
+# --- starting and stopping -----------------------------------------------------
+
+
+def start_clock(
+    *,
+    kind: str,
+    key: str,
+    pipeline: Pipeline,
+    started_at: dt.datetime,
+    due_at: dt.datetime,
+    window_minutes: float,
+    responsible: User | None,
+    deal: Deal | None = None,
+    lead: Lead | None = None,
+    stage: Stage | None = None,
+    handoff: Handoff | None = None,
+    activity: Activity | None = None,
+) -> Clock:
+    """Start the clock named `key`, unless the same one already runs.
+
+    A running clock with this key but another start, due time or person is
+    cancelled ("restarted") and replaced. Runs in a savepoint, so a racing
+    start of the same key (the unique running key) gives the other's clock.
+    """
+    current = Clock.objects.filter(key=key, state=RUNNING).first()
+    if current is not None:
+        same = (
+            current.started_at == started_at
+            and current.due_at == due_at
+            and current.responsible_id == (responsible.pk if responsible else None)
+        )
+        if same:
+            return current
+        _end(
+            Clock.objects.filter(pk=current.pk),
+            Clock.State.CANCELLED,
+            timesource.now(),
+            "restarted",
+        )
+    clock = Clock(
+        kind=kind,
+        key=key,
+        pipeline=pipeline,
+        deal=deal,
+        lead=lead,
+        stage=stage,
+        handoff=handoff,
+        activity=activity,
+        responsible=responsible,
+        started_at=started_at,
+        due_at=due_at,
+        window_minutes=window_minutes,
+    )
+    try:
+        with transaction.atomic():
+            clock.save()
+    except IntegrityError:
+        return Clock.objects.get(key=key, state=RUNNING)
+    log.debug("clock %s started: %s, due %s", clock.pk, key, due_at.isoformat())
+    return clock
+
+
+def _end(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) -> int:
+    """Stop the running clocks among `clocks` and put right the breached ones
+    (which also ends their second window: nothing escalates any more)."""
+    stopped = clocks.filter(state=RUNNING).update(state=state, ended_at=at, note=note)
+    clocks.filter(state=Clock.State.BREACHED, resolved_at=None).update(
+        at_risk=False, resolved_at=at
+    )
+    return stopped
+
+
+# --- deals ----------------------------------------------------------------------
+
+
+def deal_moved(
+    deal: Deal, from_stage: Stage, from_status: str, at: dt.datetime
+) -> None:
+    """Clocks after a move of `deal` (already saved in its new state).
+
+    Leaving an open stage stops its age clock and response window (met when
+    the deal went forward or was won, cancelled when it went back or was
+    lost); closing stops every clock of the deal, next steps included.
+    Entering an open stage starts its clocks. Must run in the move's
+    transaction, with the deal row locked.
+    """
+    if from_status == Deal.Status.OPEN:
+        forward = deal.status == Deal.Status.WON or (
+            deal.status == Deal.Status.OPEN
+            and deal.stage.position > from_stage.position
+        )
+        state = Clock.State.MET if forward else Clock.State.CANCELLED
+        left = Q(deal=deal)
+        if deal.status == Deal.Status.OPEN:
+            # Next steps belong to the deal, not to the stage: they keep running.
+            left &= Q(kind__in=STAGE_KINDS)
+        note = (
+            f"deal {deal.status}"
+            if deal.status != Deal.Status.OPEN
+            else "left the stage"
+        )
+        _end(Clock.objects.filter(left), state, at, note)
+    if deal.status == Deal.Status.OPEN:
+        came_from = from_stage if from_status == Deal.Status.OPEN else None
+        _start_stage_clocks(
+            deal, came_from, at, handoff=from_status == Deal.Status.OPEN
+        )
+
+
+def deal_created(deal: Deal) -> None:
+    """Clocks of a new open deal: its stage's age limit and, unless it came from
+    a lead (whose own window already ran), the handoff from a new lead into its
+    stage. Deals without a stage entry time get no age clock."""
+    if deal.status != Deal.Status.OPEN:
+        return
+    at = deal.stage_entered_at or timesource.now()
+    _start_stage_clocks(deal, None, at, handoff=deal.source != "lead")
+
+
+def _start_stage_clocks(
+    deal: Deal, from_stage: Stage | None, at: dt.datetime, *, handoff: bool
+) -> None:
+    stage = deal.stage
+    calendar = calendar_for(deal.pipeline)
+    responsible = deal.responsible or deal.owner
+    if stage.age_limit_days and deal.stage_entered_at is not None:
+        start = deal.stage_entered_at
+        start_clock(
+            kind=Clock.Kind.AGE,
+            key=deal_key(deal.pk, Clock.Kind.AGE),
+            pipeline=deal.pipeline,
+            deal=deal,
+            stage=stage,
+            responsible=responsible,
+            started_at=start,
+            due_at=business_time.add_business_days(
+                calendar, start, stage.age_limit_days
+            ),
+            window_minutes=stage.age_limit_days * calendar.day_minutes,
+        )
+    if not handoff:
+        return
+    passage = (
+        Handoff.objects.filter(
+            pipeline=deal.pipeline_id, from_stage=from_stage, to_stage=stage
+        )
+        .exclude(response_window_minutes=None)
+        .first()
+    )
+    if passage is None:
+        return
+    minutes = passage.response_window_minutes
+    start_clock(
+        kind=Clock.Kind.RESPONSE,
+        key=deal_key(deal.pk, Clock.Kind.RESPONSE),
+        pipeline=deal.pipeline,
+        deal=deal,
+        stage=stage,
+        handoff=passage,
+        responsible=handoff_responsible(passage, deal),
+        started_at=at,
+        due_at=business_time.add(calendar, at, minutes),
+        window_minutes=minutes,
+    )
+
+
+def handoff_responsible(handoff: Handoff, deal: Deal) -> User | None:
+    """Who must act on a handoff, from its `responsible` text.
+
+    "stage-owner" is the person the deal's new stage routed it to;
+    "deal-owner" its owner; "user:NAME" that person; "team:NAME" the deal's
+    responsible person if they are in that team, else the team's manager.
+    """
+    text = handoff.responsible or "stage-owner"
+    kind, _, name = text.partition(":")
+    if text == "deal-owner":
+        return deal.owner or deal.responsible
+    if kind == "user":
+        person = User.objects.filter(username=name, is_active=True).first()
+        return person or deal.responsible or deal.owner
+    if kind == "team":
+        responsible = deal.responsible or deal.owner
+        if (
+            responsible is not None
+            and responsible.team
+            and responsible.team.name == name
+        ):
+            return responsible
+        team = Team.objects.filter(name=name).select_related("manager").first()
+        if team is not None and team.manager is not None:
+            return team.manager
+    return deal.responsible or deal.owner
+
+
+# --- activities -------------------------------------------------------------------
+
+
+def activity_saved(activity: Activity) -> None:
+    """Clocks after a deal activity was saved.
+
+    A task with a due date and not done runs a next-step clock (moved when
+    the due date moves); a done task meets it. A done call, email or meeting
+    answers the buyer: it meets the deal's response window started before it,
+    and puts right one that was already breached.
+    """
+    if activity.kind == Activity.Kind.TASK:
+        _task_saved(activity)
+    elif activity.kind in RESPONSE_KINDS and activity.done:
+        answered = Q(
+            deal_id=activity.deal_id,
+            kind=Clock.Kind.RESPONSE,
+            started_at__lte=activity.at,
+        )
+        _end(
+            Clock.objects.filter(answered),
+            Clock.State.MET,
+            activity.at,
+            f"answered by {activity.kind} {activity.pk}",
+        )
+
+
+def _task_saved(task: Activity) -> None:
+    key = next_step_key(task.pk)
+    own = Q(activity_id=task.pk)
+    if task.done:
+        _end(Clock.objects.filter(own), Clock.State.MET, timesource.now(), "task done")
+        return
+    deal = Deal.objects.select_related("pipeline", "responsible", "owner").get(
+        pk=task.deal_id
+    )
+    if task.due_at is None or deal.status != Deal.Status.OPEN:
+        _end(
+            Clock.objects.filter(own),
+            Clock.State.CANCELLED,
+            timesource.now(),
+            "no due date",
+        )
+        return
+    start = min(task.at, task.due_at)
+    calendar = calendar_for(deal.pipeline)
+    start_clock(
+        kind=Clock.Kind.NEXT_STEP,
+        key=key,
+        pipeline=deal.pipeline,
+        deal=deal,
+        activity=task,
+        responsible=deal.responsible or deal.owner,
+        started_at=start,
+        due_at=task.due_at,
+        window_minutes=business_time.between(calendar, start, task.due_at),
+    )
+
+
+# --- leads --------------------------------------------------------------------------
+
+
+def lead_changed(lead: Lead) -> None:
+    """Clocks after a lead was saved: its response window mirrors the lead.
+
+    An open, assigned, unanswered lead runs a window from `assigned_at` to
+    `response_due_at` for its owner; a new owner or assignment time restarts
+    it (the old window is cancelled, "reassigned"). The first response meets
+    it at `first_response_at`; closing the lead unanswered cancels it (met
+    when it was converted). One query when nothing changed.
+    """
+    clocks = list(
+        Clock.objects.filter(lead=lead).filter(
+            Q(state=RUNNING) | Q(state=Clock.State.BREACHED, resolved_at=None)
+        )
+    )
+    owed = (
+        lead.status == Lead.Status.ASSIGNED
+        and lead.owner_id is not None
+        and lead.assigned_at is not None
+        and lead.first_response_at is None
+        and not lead.historic
+    )
+    if owed:
+        _lead_owed(lead, clocks)
+        return
+    if not clocks:
+        return
+    mine = Clock.objects.filter(pk__in=[clock.pk for clock in clocks])
+    if lead.first_response_at is not None:
+        _end(mine, Clock.State.MET, lead.first_response_at, "answered")
+    elif lead.status == Lead.Status.CONVERTED:
+        _end(mine, Clock.State.MET, timesource.now(), "converted into a deal")
+    else:
+        _end(mine, Clock.State.CANCELLED, timesource.now(), f"lead {lead.status}")
+
+
+def _lead_owed(lead: Lead, clocks: Iterable[Clock]) -> None:
+    key = lead_key(lead.pk)
+    for clock in clocks:
+        if (
+            clock.key == key
+            and clock.state == RUNNING
+            and clock.started_at == lead.assigned_at
+            and clock.responsible_id == lead.owner_id
+        ):
+            return
+    stale = [clock.pk for clock in clocks]
+    if stale:
+        _end(
+            Clock.objects.filter(pk__in=stale),
+            Clock.State.CANCELLED,
+            lead.assigned_at,
+            "reassigned",
+        )
+    pipeline = lead.pipeline
+    due = lead.response_due_at or assign.due_at(pipeline, lead.assigned_at)
+    start_clock(
+        kind=Clock.Kind.RESPONSE,
+        key=key,
+        pipeline=pipeline,
+        lead=lead,
+        handoff=Handoff.objects.filter(pipeline=pipeline, from_stage=None)
+        .order_by("to_stage__position")
+        .first(),
+        responsible=lead.owner,
+        started_at=lead.assigned_at,
+        due_at=due,
+        window_minutes=assign.intake_window(pipeline),
+    )
+
+
+# --- people ---------------------------------------------------------------------------
+
+
+def manager_of(user: User | None) -> User | None:
+    """A person's manager: their team's manager, unless that is themselves."""
+    if user is None or user.team_id is None:
+        return None
+    team = user.team
+    if team.manager_id is None or team.manager_id == user.pk:
+        return None
+    return team.manager
+
+
+# --- backfill ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """Age clocks that bulk imports left unstarted: how many, and how many of
+    those are already past their limit (the next sweep flags them)."""
+
+    missing: int
+    overdue: int
+    started: int
+
+
+def start_missing_clocks(*, apply: bool, now: dt.datetime | None = None) -> Backfill:
+    """Start the age clock of every open deal whose stage has a limit and that
+    has no clock for its current stay (imports write deals without signals).
+
+    A dry run (`apply=False`) only counts. Set-based: one query for the deals,
+    one multi-row INSERT per thousand clocks; idempotent, since a deal with a
+    clock for this stay is skipped.
+    """
+    now = now or timesource.now()
+    # A running age clock, or any for this very stay (it may have run out).
+    has_clock = Clock.objects.filter(deal=OuterRef("pk"), kind=Clock.Kind.AGE).filter(
+        Q(state=RUNNING)
+        | Q(stage=OuterRef("stage"), started_at=OuterRef("stage_entered_at"))
+    )
+    deals = (
+        Deal.objects.filter(
+            status=Deal.Status.OPEN,
+            stage__age_limit_days__gt=0,
+            stage_entered_at__isnull=False,
+        )
+        .exclude(Exists(has_clock))
+        .values_list(
+            "pk",
+            "pipeline_id",
+            "stage_id",
+            "stage__age_limit_days",
+            "stage_entered_at",
+            "responsible_id",
+            "owner_id",
+        )
+    )
+    pipelines = {}
+    rows = []
+    overdue = 0
+    for pk, pipeline_id, stage_id, days, entered, responsible, owner in deals:
+        if pipeline_id not in pipelines:
+            pipelines[pipeline_id] = calendar_for(Pipeline.objects.get(pk=pipeline_id))
+        calendar = pipelines[pipeline_id]
+        due = business_time.add_business_days(calendar, entered, days)
+        overdue += due <= now
+        rows.append(
+            (
+                Clock.Kind.AGE,
+                RUNNING,
+                deal_key(pk, Clock.Kind.AGE),
+                pipeline_id,
+                pk,
+                stage_id,
+                responsible or owner,
+                days * calendar.day_minutes,
+                entered,
+                due,
+                False,
+                "",
+                "",
+            )
+        )
+    started = 0
+    if apply and rows:
+        fields = (
+            "kind",
+            "state",
+            "key",
+            "pipeline_id",
+            "deal_id",
+            "stage_id",
+            "responsible_id",
+            "window_minutes",
+            "started_at",
+            "due_at",
+            "at_risk",
+            "actions",
+            "note",
+        )
+        with transaction.atomic():
+            bulk.insert_rows(Clock, fields, rows)
+        started = len(rows)
+        log.info(
+            "backfill: %d age clocks started, %d already overdue", started, overdue
+        )
+    return Backfill(missing=len(rows), overdue=overdue, started=started)

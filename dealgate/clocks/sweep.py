@@ -1,0 +1,784 @@
+"""The sweeper: act exactly once on every clock that has run out.
+
+A sweep works in batches, each one transaction. First the breaches: a batch
+
+1. claims up to `batch_size` running clocks due by now, oldest first
+   (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL, so parallel sweepers
+   take different clocks; on SQLite the IMMEDIATE transaction mode makes
+   sweepers take turns);
+2. checks each against its deal or lead, since a hook may have been missed:
+   a clock whose deal left the stage, closed, or was answered is stopped
+   (met or cancelled) instead of breached;
+3. marks the rest breached (`UPDATE ... WHERE state = 'running'`: every row,
+   or the batch is undone) and writes what the breach rules ask for in the
+   same transaction: notices with their outbox rows, follow-up tasks, and
+   the second window (`escalate_at`).
+
+Then the escalations, the same way: breached clocks whose second window has
+passed and that nobody put right get their manager told or their work
+reassigned, and `escalated_at` set.
+
+A crash before a commit leaves that batch as it was, to be done again; after
+the commit its clocks no longer match the claim, so nothing is done twice.
+Cost grows with the due clocks only: each claim walks a partial index by due
+time, and every write is set-based (see dealgate.clocks.bulk).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Q
+
+from dealgate import timesource
+from dealgate.accounts.models import User
+from dealgate.core import business_time
+from dealgate.core.calendar import Calendar
+from dealgate.deals.models import Activity, Deal
+from dealgate.errors import DealgateError
+from dealgate.leads.models import Lead
+from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.models import Handoff, Pipeline, Stage
+
+from . import bulk, rules
+from .models import Clock, Delivery, Notice
+from .notices import channels, notify, subject_url
+from .services import RESPONSE_KINDS, next_step_key
+from .timeleft import format_span
+
+log = logging.getLogger("dealgate.clocks")
+
+BATCH_SIZE = 1_000
+RUNNING = Clock.State.RUNNING
+BREACHED = Clock.State.BREACHED
+MET = Clock.State.MET
+CANCELLED = Clock.State.CANCELLED
+OWED = "owed"
+FOLLOW_UP_TAG = "follow-up"
+
+_CLAIMED = (
+    "id",
+    "kind",
+    "pipeline_id",
+    "deal_id",
+    "lead_id",
+    "stage_id",
+    "handoff_id",
+    "activity_id",
+    "responsible_id",
+    "window_minutes",
+    "started_at",
+    "due_at",
+    "escalate_at",
+    "actions",
+)
+_NOTICE_FIELDS = (
+    "id",
+    "user_id",
+    "kind",
+    "title",
+    "body",
+    "url",
+    "deal_id",
+    "lead_id",
+    "clock_id",
+    "created_at",
+)
+_DELIVERY_FIELDS = (
+    "notice_id",
+    "channel",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+)
+_STEP_FIELDS = (
+    "kind",
+    "state",
+    "key",
+    "pipeline_id",
+    "deal_id",
+    "activity_id",
+    "responsible_id",
+    "window_minutes",
+    "started_at",
+    "due_at",
+    "at_risk",
+    "actions",
+    "note",
+)
+
+
+class SweepConflict(Exception):
+    """A claimed clock changed under the sweep; the batch is rolled back."""
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did, for the log line and the command's output."""
+
+    due: int = 0
+    breached: int = 0
+    met: int = 0
+    cancelled: int = 0
+    escalated: int = 0
+    notices: int = 0
+    tasks: int = 0
+    reassigned: int = 0
+    unaddressed: int = 0  # breaches and escalations with nobody to tell
+    batches: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.due} due clocks: {self.breached} breached, {self.met} met, "
+            f"{self.cancelled} cancelled; {self.escalated} escalated; "
+            f"{self.notices} notices, {self.tasks} tasks, {self.reassigned} "
+            f"reassigned; {self.batches} batches in {self.seconds:.3f} s"
+        )
+
+
+def sweep(
+    *, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE
+) -> SweepResult:
+    """Act once on every clock due at `now` (default: `timesource.now()`), then
+    on every second window that has passed.
+
+    Safe to run in several processes at once and to re-run after a crash (see
+    the module docstring).
+    """
+    now = now or timesource.now()
+    result = SweepResult()
+    started = time.perf_counter()
+    # Until a claim comes back empty: a batch may add tasks already due, and
+    # a breach may already be past its second window (a sweeper was down).
+    for claim in (_claim_due, _claim_escalations):
+        while True:
+            with transaction.atomic():
+                rows = claim(now, batch_size)
+                if not rows:
+                    break
+                _Batch(rows, now, escalating=claim is _claim_escalations).run(result)
+            result.batches += 1
+    result.seconds = time.perf_counter() - started
+    log.info("sweep at %s: %s", now.isoformat(), result.summary())
+    if result.unaddressed:
+        log.warning(
+            "sweep at %s: %d breached clocks had nobody to notify (no owner or "
+            "no manager)",
+            now.isoformat(),
+            result.unaddressed,
+        )
+    return result
+
+
+def _claim_due(now: dt.datetime, limit: int) -> list[dict[str, Any]]:
+    due = Clock.objects.filter(state=RUNNING, due_at__lte=now).order_by("due_at")
+    return _locked(due, limit)
+
+
+def _claim_escalations(now: dt.datetime, limit: int) -> list[dict[str, Any]]:
+    due = Clock.objects.filter(
+        state=BREACHED,
+        escalate_at__isnull=False,
+        escalate_at__lte=now,
+        escalated_at=None,
+        resolved_at=None,
+    ).order_by("escalate_at")
+    return _locked(due, limit)
+
+
+def _locked(clocks: Any, limit: int) -> list[dict[str, Any]]:
+    if connection.features.has_select_for_update_skip_locked:
+        clocks = clocks.select_for_update(skip_locked=True)
+    return list(clocks.values(*_CLAIMED)[:limit])
+
+
+@dataclass
+class _Pipe:
+    """What a batch needs of one pipeline: its breach rules and calendar."""
+
+    rules: rules.BreachRules
+    calendar: Calendar
+
+
+@dataclass
+class _Notice:
+    user_id: int
+    kind: str
+    title: str
+    body: str
+    row: dict[str, Any]
+
+
+@dataclass
+class _Batch:
+    """One claimed batch: read what it needs, decide, write, all in the
+    caller's transaction. `escalating` batches hold breached clocks whose
+    second window has passed."""
+
+    rows: list[dict[str, Any]]
+    now: dt.datetime
+    escalating: bool = False
+    ended: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # (id, at_risk, actions, escalate_at) of each clock to breach
+    breached: list[tuple[int, bool, str, dt.datetime | None]] = field(
+        default_factory=list
+    )
+    escalated: dict[str, list[int]] = field(default_factory=dict)
+    notices: list[_Notice] = field(default_factory=list)
+    tasks: list[tuple[dict[str, Any], str, dt.datetime]] = field(default_factory=list)
+    reassignments: list[dict[str, Any]] = field(default_factory=list)
+    unaddressed: int = 0
+    reassigned: int = 0
+
+    def run(self, result: SweepResult) -> None:
+        self._load()
+        for row in self.rows:
+            verdict, note = self._verdict(row)
+            if verdict != OWED:
+                self.ended.setdefault((verdict, note), []).append(row["id"])
+            elif self.escalating:
+                self._plan_escalation(row)
+            else:
+                self._plan_breach(row)
+        self._write_states()
+        self._write_notices()
+        self._write_tasks()
+        self._reassign()
+        self._add_to(result)
+
+    # --- reading: one query per related table ----------------------------------
+
+    def _load(self) -> None:
+        rows = self.rows
+
+        def ids(name: str) -> set[int]:
+            return {row[name] for row in rows if row[name] is not None}
+
+        self.pipes = {
+            pipeline.pk: _pipe(pipeline)
+            for pipeline in Pipeline.objects.filter(pk__in=ids("pipeline_id"))
+        }
+        self.stages = Stage.objects.in_bulk(ids("stage_id"))
+        self.handoffs = {
+            h["id"]: h
+            for h in Handoff.objects.filter(pk__in=ids("handoff_id")).values(
+                "id", "from_stage__key", "to_stage__key"
+            )
+        }
+        self.deals = {
+            d["id"]: d
+            for d in Deal.objects.filter(pk__in=ids("deal_id")).values(
+                "id", "title", "status", "stage_id", "owner_id", "responsible_id"
+            )
+        }
+        self.leads = {
+            lead.pk: lead
+            for lead in Lead.objects.filter(pk__in=ids("lead_id")).only(
+                "id",
+                "name",
+                "company",
+                "email",
+                "phone",
+                "status",
+                "owner_id",
+                "first_response_at",
+            )
+        }
+        self.tasks_by_id = {
+            a["id"]: a
+            for a in Activity.objects.filter(pk__in=ids("activity_id")).values(
+                "id", "subject", "done"
+            )
+        }
+        self.people = self._load_people()
+        answering = {
+            row["deal_id"]
+            for row in rows
+            if row["deal_id"] and row["kind"] == Clock.Kind.RESPONSE
+        }
+        self.answered = dict(
+            Activity.objects.filter(
+                deal_id__in=answering, kind__in=RESPONSE_KINDS, done=True
+            )
+            .values("deal_id")
+            .annotate(last=Max("at"))
+            .values_list("deal_id", "last")
+        )
+
+    def _load_people(self) -> dict[int, dict[str, Any]]:
+        """Everyone a notice may go to, with name, email and manager (one query;
+        managers come along through the team)."""
+        wanted = {row["responsible_id"] for row in self.rows}
+        for deal in self.deals.values():
+            wanted |= {deal["responsible_id"], deal["owner_id"]}
+        wanted |= {lead.owner_id for lead in self.leads.values()}
+        found = User.objects.filter(pk__in=wanted - {None}).values(
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "team__manager_id",
+            "team__manager__email",
+        )
+        people: dict[int, dict[str, Any]] = {}
+        for person in found:
+            manager = person["team__manager_id"]
+            if manager == person["id"]:
+                manager = None
+            elif manager is not None:
+                people.setdefault(
+                    manager, {"manager_id": None, "name": "", "email": ""}
+                )["email"] = person["team__manager__email"]
+            name = f"{person['first_name']} {person['last_name']}".strip()
+            people[person["id"]] = {
+                "manager_id": manager,
+                "name": name or person["username"],
+                "email": person["email"],
+            }
+        return people
+
+    # --- deciding ----------------------------------------------------------------
+
+    def _verdict(self, row: dict[str, Any]) -> tuple[str, str]:
+        """OWED when the obligation still stands, else how it ended and why."""
+        kind = row["kind"]
+        if row["deal_id"] is not None:
+            deal = self.deals[row["deal_id"]]
+            if deal["status"] != Deal.Status.OPEN:
+                return CANCELLED, f"deal {deal['status']}"
+            stage_bound = kind in (Clock.Kind.AGE, Clock.Kind.RESPONSE)
+            if stage_bound and row["stage_id"] != deal["stage_id"]:
+                return CANCELLED, "left the stage"
+            answered = self.answered.get(row["deal_id"])
+            if (
+                kind == Clock.Kind.RESPONSE
+                and answered
+                and answered >= row["started_at"]
+            ):
+                return MET, "answered"
+            task = self.tasks_by_id.get(row["activity_id"])
+            if kind == Clock.Kind.NEXT_STEP and (task is None or task["done"]):
+                return MET, "task done"
+            return OWED, ""
+        lead = self.leads[row["lead_id"]]
+        if lead.first_response_at is not None:
+            return MET, "answered"
+        if lead.status != Lead.Status.ASSIGNED:
+            return CANCELLED, f"lead {lead.status}"
+        if lead.owner_id != row["responsible_id"]:
+            return CANCELLED, "reassigned"
+        return OWED, ""
+
+    def _rule(self, row: dict[str, Any]) -> rules.BreachRule:
+        pipe = self.pipes[row["pipeline_id"]]
+        if row["kind"] == Clock.Kind.NEXT_STEP:
+            return pipe.rules.next_steps
+        if row["kind"] == Clock.Kind.AGE:
+            stage = self.stages.get(row["stage_id"])
+            return pipe.rules.for_stage(stage.key if stage else None)
+        handoff = self.handoffs.get(row["handoff_id"])
+        if handoff is None:
+            return pipe.rules.default
+        return pipe.rules.for_handoff(
+            handoff["from_stage__key"], handoff["to_stage__key"]
+        )
+
+    def _plan_breach(self, row: dict[str, Any]) -> None:
+        rule = self._rule(row)
+        done = []
+        if rule.does(rules.MARK_AT_RISK):
+            done.append(rules.MARK_AT_RISK)
+        recipient = row["responsible_id"] or self._owner_of(row)
+        if rule.does(rules.NOTIFY) and recipient is None:
+            self.unaddressed += 1
+        elif rule.does(rules.NOTIFY):
+            title, body = self._breach_text(row)
+            self.notices.append(
+                _Notice(recipient, Notice.Kind.BREACH, title, body, row)
+            )
+            done.append(rules.NOTIFY)
+        if rule.does(rules.TASK) or rule.does(rules.SEQUENCE):
+            done += self._plan_tasks(row, rule, recipient)
+        escalate_at = None
+        if rule.schedules_escalation:
+            calendar = self.pipes[row["pipeline_id"]].calendar
+            minutes = rule.escalate_after_minutes or row["window_minutes"]
+            # The second window runs from the end of the first.
+            escalate_at = business_time.add(calendar, row["due_at"], minutes)
+            done += [a for a in (rules.ESCALATE, rules.REASSIGN) if rule.does(a)]
+        at_risk = rule.does(rules.MARK_AT_RISK)
+        self.breached.append((row["id"], at_risk, ",".join(done), escalate_at))
+
+    def _plan_escalation(self, row: dict[str, Any]) -> None:
+        rule = self._rule(row)
+        said = []
+        if rule.does(rules.REASSIGN):
+            self.reassignments.append(row)
+            said.append("reassigned")
+        if rule.does(rules.ESCALATE) or not said:
+            person = self.people.get(row["responsible_id"] or self._owner_of(row))
+            manager = person["manager_id"] if person else None
+            if manager is None:
+                self.unaddressed += 1
+                said.append("no manager to escalate to")
+            else:
+                title, body = self._escalation_text(row, person["name"])
+                self.notices.append(
+                    _Notice(manager, Notice.Kind.ESCALATION, title, body, row)
+                )
+                said.append("escalated to the manager")
+        self.escalated.setdefault(" and ".join(said), []).append(row["id"])
+
+    def _plan_tasks(
+        self, row: dict[str, Any], rule: rules.BreachRule, recipient: int | None
+    ) -> list[str]:
+        """Follow-up task and sequence: dated deal tasks. A lead has no tasks
+        yet, so its owner gets the same steps as one notice."""
+        calendar = self.pipes[row["pipeline_id"]].calendar
+        steps = []
+        if rule.does(rules.TASK):
+            within = rule.escalate_after_minutes or row["window_minutes"]
+            steps.append((f"{rule.task}: {self._label(row)}", within))
+        if rule.does(rules.SEQUENCE):
+            steps += [(step.task, step.after_minutes) for step in rule.sequence]
+        dated = [
+            (subject, business_time.add(calendar, self.now, after))
+            for subject, after in steps
+        ]
+        if row["deal_id"] is not None:
+            self.tasks += [(row, subject[:300], due) for subject, due in dated]
+        elif recipient is not None:
+            lines = [
+                f"- {subject}, due {_local(due, calendar)}" for subject, due in dated
+            ]
+            title = f"To do: {self._label(row)}"
+            self.notices.append(
+                _Notice(recipient, Notice.Kind.TASK, title, "\n".join(lines), row)
+            )
+        return [a for a in (rules.TASK, rules.SEQUENCE) if rule.does(a)]
+
+    # --- words ---------------------------------------------------------------------
+
+    def _owner_of(self, row: dict[str, Any]) -> int | None:
+        if row["deal_id"] is not None:
+            deal = self.deals[row["deal_id"]]
+            return deal["responsible_id"] or deal["owner_id"]
+        return self.leads[row["lead_id"]].owner_id
+
+    def _label(self, row: dict[str, Any]) -> str:
+        if row["deal_id"] is not None:
+            return self.deals[row["deal_id"]]["title"]
+        return self.leads[row["lead_id"]].label
+
+    def _breach_text(self, row: dict[str, Any]) -> tuple[str, str]:
+        pipe = self.pipes[row["pipeline_id"]]
+        label = self._label(row)
+        window = format_span(row["window_minutes"], pipe.calendar.day_minutes)
+        due = _local(row["due_at"], pipe.calendar)
+        stage = self.stages.get(row["stage_id"])
+        stage_name = stage.name if stage else "its stage"
+        if row["kind"] == Clock.Kind.AGE:
+            return (
+                f"Over the age limit: {label}",
+                f"{label} has been in {stage_name} longer than its limit of "
+                f"{window} (since {due}). Move it on, or close it.",
+            )
+        if row["kind"] == Clock.Kind.NEXT_STEP:
+            task = self.tasks_by_id.get(row["activity_id"], {}).get("subject", "")
+            return (
+                f"Next step overdue: {task} ({label})",
+                f'The next step "{task}" on {label} was due {due}.',
+            )
+        if row["lead_id"] is not None:
+            return (
+                f"New lead not answered: {label}",
+                f"The lead {label} has waited longer than its response window "
+                f"of {window} (due {due}). Call or write to them now.",
+            )
+        return (
+            f"No response yet: {label}",
+            f"{label} entered {stage_name} and the response window of {window} "
+            f"ran out at {due}. Get back to the buyer now.",
+        )
+
+    def _escalation_text(self, row: dict[str, Any], person: str) -> tuple[str, str]:
+        pipe = self.pipes[row["pipeline_id"]]
+        label = self._label(row)
+        what = {
+            Clock.Kind.AGE: "the stage's age limit",
+            Clock.Kind.RESPONSE: "a response window",
+            Clock.Kind.NEXT_STEP: "a next step",
+        }[row["kind"]]
+        since = business_time.between(pipe.calendar, row["due_at"], row["escalate_at"])
+        after = format_span(since, pipe.calendar.day_minutes)
+        return (
+            f"Escalated: {label}",
+            f"{person} has not acted on {label}: {what} ran out at "
+            f"{_local(row['due_at'], pipe.calendar)}, and {after} more have "
+            "passed since.",
+        )
+
+    # --- writing -------------------------------------------------------------------
+
+    def _write_states(self) -> None:
+        """Stop, breach or escalate the claimed clocks; a row no longer in the
+        claimed state undoes the batch (it cannot happen under the claim's
+        locks, and must not)."""
+        was = BREACHED if self.escalating else RUNNING
+        for (state, note), ids in self.ended.items():
+            if self.escalating:  # a breached clock found put right after all
+                _update(ids, was, at_risk=False, resolved_at=self.now, note=note)
+            else:
+                _update(ids, was, state=state, ended_at=self.now, note=note)
+        changed = bulk.update_each(
+            Clock,
+            ("at_risk", "actions", "escalate_at"),
+            self.breached,
+            also={"state": BREACHED, "ended_at": self.now},
+            only_if=("state", RUNNING),
+        )
+        if changed != len(self.breached):
+            _conflict(len(self.breached) - changed)
+        for note, ids in self.escalated.items():
+            _update(ids, was, escalated_at=self.now, note=note)
+
+    def _write_notices(self) -> None:
+        """Notices and their outbox rows, with ids taken up front so both go
+        in with one COPY (PostgreSQL) or executemany (SQLite) each."""
+        ids = bulk.next_ids(Notice, len(self.notices))
+        rows = [
+            (notice_id, n.user_id, n.kind, n.title[:300], n.body)
+            + (subject_url(n.row["deal_id"], n.row["lead_id"]), n.row["deal_id"])
+            + (n.row["lead_id"], n.row["id"], self.now)
+            for notice_id, n in zip(ids, self.notices, strict=True)
+        ]
+        bulk.insert_rows(Notice, _NOTICE_FIELDS, rows)
+        bulk.insert_rows(Delivery, _DELIVERY_FIELDS, self._deliveries(rows))
+
+    def _deliveries(self, notices: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """One outbox row per notice and channel switched on; email only for
+        people with an address."""
+        pending = Delivery.State.PENDING
+        rows = []
+        for channel in channels():
+            for notice_id, user_id, *_ in notices:
+                if channel == Delivery.Channel.EMAIL and not self._email(user_id):
+                    continue
+                rows.append((notice_id, channel, pending, 0, self.now, ""))
+        return rows
+
+    def _email(self, user_id: int) -> str:
+        person = self.people.get(user_id)
+        return person["email"] if person else ""
+
+    def _write_tasks(self) -> None:
+        if not self.tasks:
+            return
+        made = Activity.objects.bulk_create(
+            Activity(
+                deal_id=row["deal_id"],
+                kind=Activity.Kind.TASK,
+                subject=subject,
+                tag=FOLLOW_UP_TAG,
+                done=False,
+                due_at=due,
+                at=self.now,
+            )
+            for row, subject, due in self.tasks
+        )
+        clocks = []
+        for task, (row, _, due) in zip(made, self.tasks, strict=True):
+            calendar = self.pipes[row["pipeline_id"]].calendar
+            clocks.append(
+                (
+                    Clock.Kind.NEXT_STEP,
+                    RUNNING,
+                    next_step_key(task.pk),
+                    row["pipeline_id"],
+                    row["deal_id"],
+                    task.pk,
+                    row["responsible_id"] or self._owner_of(row),
+                    business_time.between(calendar, self.now, due),
+                    self.now,
+                    due,
+                    False,
+                    "",
+                    "",
+                )
+            )
+        bulk.insert_rows(Clock, _STEP_FIELDS, clocks)
+
+    def _reassign(self) -> None:
+        """Hand the obligation to someone else (few rows: ORM and services)."""
+        for row in self.reassignments:
+            if row["lead_id"] is not None:
+                self.reassigned += _reassign_lead(row, self.now)
+            else:
+                self.reassigned += _reassign_deal(row, self.now)
+
+    def _add_to(self, result: SweepResult) -> None:
+        result.due += len(self.rows)
+        for (state, _), ids in self.ended.items():
+            if state == MET:
+                result.met += len(ids)
+            else:
+                result.cancelled += len(ids)
+        result.breached += len(self.breached)
+        result.escalated += sum(len(ids) for ids in self.escalated.values())
+        result.notices += len(self.notices)
+        result.tasks += len(self.tasks)
+        result.reassigned += self.reassigned
+        result.unaddressed += self.unaddressed
+
+
+def _update(ids: list[int], was: str, **changes: Any) -> None:
+    """Set `changes` on the clocks `ids`, which must all still be in state
+    `was` (one statement per chunk of ids)."""
+    quote = connection.ops.quote_name
+    table = quote(Clock._meta.db_table)
+    columns = ", ".join(f"{quote(name)} = %s" for name in changes)
+    values = [bulk.adapt(value) for value in changes.values()]
+    for condition, params, count in bulk.where_in("id", ids):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {columns} WHERE {condition} AND state = %s",
+                [*values, *params, was],
+            )
+            if cursor.rowcount != count:
+                _conflict(count - cursor.rowcount)
+
+
+def _conflict(missing: int) -> None:
+    raise SweepConflict(
+        f"{missing} claimed clocks changed during the sweep; the batch is undone "
+        "and will be tried again"
+    )
+
+
+def _reassign_lead(row: dict[str, Any], now: dt.datetime) -> int:
+    # Imported here: leads.services imports deals.services, which calls into
+    # this app when a deal moves.
+    from dealgate.leads.services import assign_lead
+
+    lead_id, before = row["lead_id"], row["responsible_id"]
+    try:
+        lead = assign_lead(lead_id, None, by=None, note="response window ran out twice")
+    except DealgateError as exc:
+        log.warning(
+            "clock %s: lead %s could not be routed again: %s", row["id"], lead_id, exc
+        )
+        return 0
+    if lead.owner_id in (None, before):
+        log.info(
+            "clock %s: routing gave lead %s back to the same person", row["id"], lead_id
+        )
+        return 0
+    _tell_reassigned(row, lead.owner, before, f"lead {lead.label}", now)
+    log.info(
+        "clock %s: lead %s reassigned from user %s to %s",
+        row["id"],
+        lead_id,
+        before,
+        lead.owner.username,
+    )
+    return 1
+
+
+def _reassign_deal(row: dict[str, Any], now: dt.datetime) -> int:
+    """Give the deal to the least loaded active colleague in the responsible
+    person's team (ties: lowest id); none means no reassignment."""
+    deal = Deal.objects.select_related("responsible", "owner").get(pk=row["deal_id"])
+    current = deal.responsible or deal.owner
+    if current is None or current.team_id is None:
+        return 0
+    colleague = (
+        User.objects.filter(team_id=current.team_id, is_active=True)
+        .exclude(pk=current.pk)
+        .annotate(
+            load=Count(
+                "responsible_for",
+                filter=Q(responsible_for__status=Deal.Status.OPEN),
+            )
+        )
+        .order_by("load", "id")
+        .first()
+    )
+    if colleague is None:
+        return 0
+    Deal.objects.filter(pk=deal.pk).update(
+        responsible=colleague, version=F("version") + 1
+    )
+    Clock.objects.filter(deal=deal, state=RUNNING).update(responsible=colleague)
+    _tell_reassigned(row, colleague, current.pk, deal.title, now)
+    log.info(
+        "clock %s: deal %s reassigned from %s to %s",
+        row["id"],
+        deal.pk,
+        current.username,
+        colleague.username,
+    )
+    return 1
+
+
+def _tell_reassigned(
+    row: dict[str, Any], to: User, before: int | None, label: str, now: dt.datetime
+) -> None:
+    common = {
+        "url": subject_url(row["deal_id"], row["lead_id"]),
+        "deal_id": row["deal_id"],
+        "lead_id": row["lead_id"],
+        "clock_id": row["id"],
+        "at": now,
+    }
+    notify(
+        to,
+        kind=Notice.Kind.REASSIGNED,
+        title=f"Now yours: {label}",
+        body=f"{label} was reassigned to you because its window ran out twice.",
+        **common,
+    )
+    previous = User.objects.filter(pk=before).first() if before else None
+    if previous is not None:
+        notify(
+            previous,
+            kind=Notice.Kind.REASSIGNED,
+            title=f"Reassigned: {label}",
+            body=f"{label} was reassigned to {to.display_name}.",
+            **common,
+        )
+
+
+def _pipe(pipeline: Pipeline) -> _Pipe:
+    calendar = calendar_for(pipeline)
+    return _Pipe(_rules_for(pipeline, calendar.day_minutes), calendar)
+
+
+def _rules_for(pipeline: Pipeline, day_minutes: float) -> rules.BreachRules:
+    table = (pipeline.settings or {}).get("breach")
+    try:
+        return _parsed(json.dumps(table, sort_keys=True), day_minutes)
+    except rules.BreachRuleError as exc:
+        # The sweep must go on: the defaults act, and a person must fix the file.
+        log.error(
+            "pipeline %s: breach rules ignored, defaults used: %s", pipeline.key, exc
+        )
+        return rules.BreachRules()
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str, day_minutes: float) -> rules.BreachRules:
+    return rules.parse_rules(json.loads(text), day_minutes)
+
+
+def _local(at: dt.datetime, calendar: Calendar) -> str:
+    return f"{at.astimezone(calendar.zone):%a %d %b %H:%M} ({calendar.timezone})"

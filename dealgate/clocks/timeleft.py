@@ -1,0 +1,77 @@
+"""What a clock says to a person: "answer within 3 business minutes",
+"2 business days over the limit". Counted with dealgate.core.business_time in
+the pipeline's calendar, so nights, weekends and holidays never count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from dealgate.core import business_time
+from dealgate.core.calendar import Calendar
+
+# What a clock asks for, running and over, by kind; {span} is business time.
+_RUNNING = {
+    "response": "answer within {span}",
+    "age": "{span} left in this stage",
+    "next_step": "next step due within {span}",
+    "escalation": "escalates within {span}",
+}
+_OVER = {
+    "response": "no answer, {span} over the window",
+    "age": "{span} over the limit",
+    "next_step": "next step {span} overdue",
+    "escalation": "escalated {span} ago",
+}
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """Business minutes until a clock's due time (negative once past it)."""
+
+    kind: str
+    minutes: float
+    day_minutes: float
+
+    @property
+    def overdue(self) -> bool:
+        return self.minutes <= 0
+
+    @property
+    def text(self) -> str:
+        span = format_span(abs(self.minutes), self.day_minutes)
+        table = _OVER if self.overdue else _RUNNING
+        return table.get(self.kind, "{span}").format(span=span)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def time_left(
+    calendar: Calendar, kind: str, due_at: dt.datetime, now: dt.datetime
+) -> TimeLeft:
+    """How much business time is left before `due_at` (or is over it) at `now`."""
+    if now <= due_at:
+        minutes = business_time.between(calendar, now, due_at)
+        # A window due in closed hours still has its last working minutes;
+        # never say "0 minutes left" while it is not yet due.
+        minutes = max(minutes, 1e-9)
+    else:
+        minutes = -business_time.between(calendar, due_at, now)
+    return TimeLeft(kind, minutes, calendar.day_minutes)
+
+
+def format_span(minutes: float, day_minutes: float) -> str:
+    """Business minutes in the largest unit that fits: "3 business minutes",
+    "5 business hours", "2 business days". Whole units, rounded down, never
+    below one, so a window about to run out reads "1 business minute"."""
+    if minutes < 60:
+        count, unit = math.floor(minutes), "minute"
+    elif minutes < day_minutes:
+        count, unit = math.floor(minutes / 60), "hour"
+    else:
+        count, unit = math.floor(minutes / day_minutes), "day"
+    count = max(count, 1)
+    return f"{count} business {unit}{'' if count == 1 else 's'}"

@@ -1,0 +1,121 @@
+"""`dealgate sweep`: act on every clock that ran out, then send due notices."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+from dealgate.cli import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="act on clocks that ran out and send due notices (once, or --loop)",
+        description=(
+            "Find every running clock past its due time, act on it exactly once "
+            "by the pipeline's breach rules (mark at risk, notify, escalate, "
+            "tasks, reassign), then deliver due notices by email and webhook. "
+            "Safe to run in several processes at once. `dealgate serve` runs "
+            "one beside the web server unless given --no-sweeper."
+        ),
+    )
+    parser.add_argument(
+        "--loop", action="store_true", help="keep sweeping until stopped"
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between sweeps with --loop (default: DEALGATE_SWEEP_INTERVAL)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="clocks per transaction (default: 1000)",
+    )
+    parser.add_argument(
+        "--no-send", action="store_true", help="sweep only; leave notices queued"
+    )
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help=(
+            "first count the age clocks that bulk imports never started; "
+            "with --apply, start them"
+        ),
+    )
+    parser.add_argument(
+        "--apply", action="store_true", help="with --backfill: start the clocks"
+    )
+    # Used by `dealgate serve`: stop when the server that started us is gone.
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help=argparse.SUPPRESS
+    )
+    parser.set_defaults(func=run_sweep)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from django.conf import settings
+
+    from dealgate.clocks.runner import run_forever, run_once
+
+    if args.apply and not args.backfill:
+        raise CommandError("--apply goes with --backfill")
+    interval = settings.SWEEP_INTERVAL if args.interval is None else args.interval
+    if interval <= 0:
+        raise CommandError(f"--interval must be above 0 seconds; got {interval}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise CommandError(f"--batch-size must be 1 or more; got {args.batch_size}")
+    batch = {"batch_size": args.batch_size} if args.batch_size else {}
+    if args.backfill:
+        _backfill(apply=args.apply)
+        if not args.apply:
+            return 0
+    if args.loop:
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        run_forever(
+            interval,
+            stop=stop,
+            send=not args.no_send,
+            exit_with_parent=args.exit_with_parent,
+            **batch,
+        )
+        return 0
+    tick = run_once(send=not args.no_send, **batch)
+    print(f"swept {tick.sweep.summary()}")
+    if tick.delivery is not None:
+        sent = tick.delivery
+        print(
+            f"notices: {sent.sent} sent, {sent.retried} to retry, {sent.failed} failed"
+        )
+    return 0
+
+
+def _backfill(*, apply: bool) -> None:
+    from dealgate.clocks.services import start_missing_clocks
+
+    found = start_missing_clocks(apply=apply)
+    if apply:
+        print(
+            f"started {found.started} age clocks; {found.overdue} of them are past "
+            "their limit and are acted on by this sweep"
+        )
+        return
+    print(
+        f"{found.missing} open deals have no age clock; {found.overdue} of them are "
+        "already past their limit, and the first sweep after --apply would flag "
+        "them and notify their owners. Run again with --apply to start them."
+    )
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

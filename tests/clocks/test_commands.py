@@ -1,0 +1,114 @@
+"""`dealgate sweep` (once, with --backfill, or as the sweeper beside `serve`)
+and `dealgate notices`."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+
+import pytest
+
+from dealgate.cli import main
+from dealgate.clocks.models import Clock, Notice
+from dealgate.clocks.runner import start_background_sweeper
+from dealgate.deals.models import Deal
+
+from .conftest import berlin, place_deal
+
+
+def test_sweep_once_prints_what_it_did(pipeline, alice, clock, capsys):
+    place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+
+    assert main(["sweep", "--no-send"]) == 0
+
+    out = capsys.readouterr().out
+    assert "swept 1 due clocks: 1 breached" in out
+    assert Notice.objects.count() == 1
+
+
+def test_sweep_refuses_a_nonsense_interval(db, capsys):
+    assert main(["sweep", "--loop", "--interval", "0"]) == 2
+    assert "--interval must be above 0" in capsys.readouterr().err
+
+
+def test_backfill_counts_first_and_starts_clocks_only_with_apply(
+    pipeline, alice, clock, capsys
+):
+    # Imports write deals without signals: these have no clocks.
+    stage = pipeline.stages.get(key="inquiry")
+    Deal.objects.bulk_create(
+        Deal(
+            pipeline=pipeline,
+            stage=stage,
+            title=f"Imported {n}",
+            owner=alice,
+            stage_entered_at=berlin(8 - n, 9),
+        )
+        for n in range(3)
+    )
+
+    assert main(["sweep", "--backfill"]) == 0
+    assert "3 open deals have no age clock; 3 of them are already past" in (
+        capsys.readouterr().out
+    )
+    assert Clock.objects.count() == 0
+
+    assert main(["sweep", "--backfill", "--apply", "--no-send"]) == 0
+    out = capsys.readouterr().out
+    assert "started 3 age clocks" in out
+    assert "swept 3 due clocks: 3 breached" in out
+
+    assert main(["sweep", "--backfill"]) == 0
+    assert "0 open deals have no age clock" in capsys.readouterr().out
+
+
+def test_notices_status_counts_by_channel(pipeline, alice, clock, settings, capsys):
+    settings.WEBHOOK_URL = "http://127.0.0.1:9/hook"
+    place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+    main(["sweep", "--no-send"])
+    capsys.readouterr()
+
+    assert main(["notices", "status"]) == 0
+
+    assert capsys.readouterr().out.split() == ["webhook", "pending", "1"]
+
+
+def test_the_background_sweeper_runs_the_loop_and_stops_when_asked(
+    migrated_sqlite, tmp_path, monkeypatch
+):
+    database = tmp_path / "serve.sqlite3"
+    shutil.copy(migrated_sqlite, database)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setattr("dealgate.clocks.runner.atexit.register", lambda fn: None)
+    monkeypatch.setattr(
+        "dealgate.clocks.runner.subprocess.Popen",
+        functools.partial(subprocess.Popen, stderr=subprocess.PIPE, text=True),
+    )
+
+    sweeper = start_background_sweeper(5)
+
+    # The loop's first words (blocks until the child has started).
+    assert "sweeper running every 5.0 s" in sweeper.process.stderr.readline()
+    assert sweeper.process.args[3:] == ["sweep", "--loop", "--interval", "5"] + [
+        "--exit-with-parent"
+    ]
+    assert sweeper.stop() == 0
+
+
+@pytest.mark.parametrize(("flags", "sweepers"), [([], 1), (["--no-sweeper"], 0)])
+def test_serve_runs_a_sweeper_beside_itself_unless_told_not_to(
+    monkeypatch, flags, sweepers
+):
+    started, served = [], []
+    monkeypatch.setattr(
+        "dealgate.clocks.runner.start_background_sweeper",
+        lambda interval=None: started.append(interval),
+    )
+    monkeypatch.setattr(
+        "dealgate.commands.serve.serve", lambda *args: served.append(args)
+    )
+
+    assert main(["serve", "--port", "8123", *flags]) == 0
+
+    assert (len(started), len(served)) == (sweepers, 1)

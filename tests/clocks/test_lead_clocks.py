@@ -1,0 +1,98 @@
+"""A lead's response window is a clock: assignment starts it, the owner's first
+outbound call, email or meeting meets it, a reassignment restarts it, closing
+the lead unanswered cancels it."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.clocks.models import Clock
+from dealgate.leads import assign
+from dealgate.leads.services import (
+    assign_lead,
+    capture_lead,
+    disqualify_lead,
+    record_response,
+)
+
+from .conftest import berlin
+
+RULES = [{"name": "everyone", "to": "user:alice", "fallback": True}]
+
+
+@pytest.fixture
+def routed(windows, alice, bob, max_manager):
+    assign.forget_cached()
+    windows.settings = {"routing": RULES}
+    windows.save()
+    return windows
+
+
+def capture(pipeline, n: int = 1):
+    data = {
+        "name": f"Person {n}",
+        "email": f"person{n}@company{n}.example",
+        "company": f"Company {n} GmbH",
+        "country": "DE",
+    }
+    return capture_lead(data, source="api", pipeline=pipeline).lead
+
+
+def window_of(lead) -> list[Clock]:
+    return list(Clock.objects.filter(lead=lead).order_by("id"))
+
+
+def test_an_assigned_lead_runs_its_response_window(routed, alice, clock):
+    clock.to(berlin(10, 16, 50))
+    lead = capture(routed)
+
+    (window,) = window_of(lead)
+    assert window.kind == Clock.Kind.RESPONSE
+    assert window.state == Clock.State.RUNNING
+    assert window.responsible == alice
+    assert window.started_at == lead.assigned_at
+    # The lead app's own due time, 15 business minutes: 10 today, 5 tomorrow.
+    assert window.due_at == lead.response_due_at == berlin(11, 9, 5)
+    assert window.handoff.to_stage.key == "inquiry"
+
+
+def test_the_owners_first_outbound_email_meets_the_window(routed, alice, clock):
+    lead = capture(routed)
+    clock.forward(minutes=5)
+
+    record_response(lead.pk, kind="email", by=alice, subject="Hello")
+
+    (window,) = window_of(lead)
+    assert window.state == Clock.State.MET
+    assert window.ended_at == clock.now
+
+
+def test_reassigning_the_lead_restarts_the_window_for_the_new_owner(
+    routed, bob, max_manager, clock
+):
+    lead = capture(routed)
+    clock.forward(minutes=5)
+
+    assign_lead(lead.pk, bob, by=max_manager)
+
+    old, new = window_of(lead)
+    assert (old.state, old.note) == (Clock.State.CANCELLED, "reassigned")
+    assert (new.state, new.responsible) == (Clock.State.RUNNING, bob)
+    assert new.started_at == clock.now
+
+
+def test_disqualifying_an_unanswered_lead_cancels_its_window(routed, alice, clock):
+    lead = capture(routed)
+
+    disqualify_lead(lead.pk, "a student project", by=alice)
+
+    (window,) = window_of(lead)
+    assert (window.state, window.note) == (Clock.State.CANCELLED, "lead disqualified")
+
+
+def test_saving_an_unchanged_lead_keeps_its_one_window(routed, clock):
+    lead = capture(routed)
+    lead.save()
+    lead.save(update_fields=["message"])
+
+    assert len(window_of(lead)) == 1

@@ -1,0 +1,235 @@
+"""Notices reach people by email (SMTP) and webhook exactly once, even when
+both receivers die mid-run and come back later.
+
+The receivers are real servers on 127.0.0.1 in their own processes
+(tests/clocks/receivers.py). Time is injected into the sender: back-off is
+shown by moving "now", never by sleeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dealgate.clocks import outbox
+from dealgate.clocks.models import Delivery, Notice
+from dealgate.clocks.notices import notify
+from dealgate.clocks.outbox import deliver_all_due, deliver_due, message_id, retry_delay
+from tests.conftest import NOW
+
+RECEIVERS = Path(__file__).with_name("receivers.py")
+SECRET_TOKEN = "T0-hook-secret-Zq81"
+SMTP_PASSWORD = "smtp-pass-Kx72"
+
+
+@dataclass
+class Receiver:
+    kind: str
+    log: Path
+    port: int = 0
+    process: subprocess.Popen | None = None
+
+    def start(self, *extra: str) -> Receiver:
+        command = [sys.executable, str(RECEIVERS), self.kind, "--log", str(self.log)]
+        command += ["--port", str(self.port), *extra]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        # Blocks until the receiver listens; no polling, no sleeping.
+        self.port = int(self.process.stdout.readline().split()[1])
+        return self
+
+    def wait_dead(self) -> None:
+        self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def keys(self) -> Counter[str]:
+        if not self.log.exists():
+            return Counter()
+        lines = self.log.read_text().splitlines()
+        return Counter(line.split("\t")[0] for line in lines)
+
+
+@pytest.fixture
+def receivers(tmp_path, settings) -> Iterator[tuple[Receiver, Receiver]]:
+    smtp = Receiver("smtp", tmp_path / "smtp.log")
+    hook = Receiver("http", tmp_path / "hook.log")
+    try:
+        yield smtp, hook
+    finally:
+        smtp.kill()
+        hook.kill()
+
+
+def point_settings_at(settings, smtp: Receiver, hook: Receiver) -> None:
+    settings.SMTP_HOST = "127.0.0.1"
+    settings.SMTP_PORT = smtp.port
+    settings.SMTP_SECURITY = "none"
+    settings.SMTP_USER = "dealgate"
+    settings.SMTP_PASSWORD = SMTP_PASSWORD
+    settings.SMTP_FROM = "Dealgate <dealgate@example.com>"
+    settings.WEBHOOK_URL = f"http://127.0.0.1:{hook.port}/hooks/{SECRET_TOKEN}"
+    settings.SITE_URL = "https://crm.example.com"
+
+
+def some_notices(people, count: int) -> list[Notice]:
+    return [
+        notify(
+            people[n % len(people)],
+            kind=Notice.Kind.BREACH,
+            title=f"Over the age limit: deal {n}",
+            body="Move it on, or close it.",
+            url=f"/deals/{n}/",
+            at=NOW,
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.fixture
+def people(alice, bob):
+    alice.email, bob.email = "alice@example.com", "bob@example.com"
+    alice.save()
+    bob.save()
+    return [alice, bob]
+
+
+def test_every_notice_arrives_exactly_once_after_receivers_die_and_return(
+    receivers, people, settings, caplog
+):
+    smtp, hook = receivers
+    # Both die abruptly in the middle of the first pass, right after
+    # acknowledging their 7th and 12th message.
+    smtp.start("--exit-after", "7")
+    hook.start("--exit-after", "12")
+    point_settings_at(settings, smtp, hook)
+    notices = some_notices(people, 20)
+
+    with caplog.at_level(logging.DEBUG):
+        first = deliver_all_due(now=NOW)
+        smtp.wait_dead()
+        hook.wait_dead()
+        assert (first.sent, first.retried) == (7 + 12, 13 + 8)
+
+        # Still down: every due row is tried once, fails, and backs off.
+        later = NOW + dt.timedelta(seconds=31)
+        assert deliver_all_due(now=later).retried == 21
+
+        smtp.start()  # back, on the same ports
+        hook.start()
+        # The next attempts are a minute after the second failure.
+        assert deliver_all_due(now=later + dt.timedelta(seconds=59)).attempted == 0
+        final = deliver_all_due(now=later + dt.timedelta(seconds=60))
+
+    assert final.sent == 21
+    expected_ids = Counter(message_id(n.pk) for n in notices)
+    assert smtp.keys() == expected_ids
+    assert hook.keys() == Counter(f"dealgate-notice-{n.pk}" for n in notices)
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"sent"}
+    assert Delivery.objects.filter(attempts=3).count() == 21
+    # The sender logs in once per connection (before the kill, after the
+    # return), and no secret ever reaches the log.
+    assert smtp.log.with_suffix(".log.auth").read_text().split() == ["dealgate"] * 2
+    assert SECRET_TOKEN not in caplog.text
+    assert SMTP_PASSWORD not in caplog.text
+    assert "webhook at 127.0.0.1" in caplog.text
+
+
+def test_a_mail_carries_subject_link_and_a_stable_message_id(
+    receivers, people, settings
+):
+    smtp, hook = receivers
+    smtp.start()
+    hook.start()
+    point_settings_at(settings, smtp, hook)
+    (notice,) = some_notices(people[:1], 1)
+
+    deliver_due(now=NOW)
+
+    assert message_id(notice.pk) == f"<dealgate-notice-{notice.pk}@example.com>"
+    (line,) = smtp.log.read_text().splitlines()
+    assert line == f"{message_id(notice.pk)}\talice@example.com"
+    (hooked,) = hook.log.read_text().splitlines()
+    assert hooked.endswith(
+        "Over the age limit: deal 0 (for Alice Rep) | Move it on, or close it. | "
+        "https://crm.example.com/deals/0/"
+    )
+
+
+def test_a_recipient_refused_for_good_fails_that_notice_only(
+    receivers, people, settings, caplog
+):
+    smtp, hook = receivers
+    smtp.start("--refuse", "bob@example.com")
+    hook.start()
+    point_settings_at(settings, smtp, hook)
+    settings.WEBHOOK_URL = ""
+    some_notices(people, 4)
+
+    with caplog.at_level(logging.ERROR, logger="dealgate.notices"):
+        result = deliver_due(now=NOW)
+
+    assert (result.sent, result.failed) == (2, 2)
+    failed = Delivery.objects.filter(state="failed")
+    assert {d.notice.user.username for d in failed} == {"bob"}
+    assert "550" in failed[0].last_error
+    assert "refused for good" in caplog.text
+
+
+@pytest.mark.parametrize(("status", "state"), [(503, "pending"), (404, "failed")])
+def test_a_webhook_error_is_retried_unless_it_names_this_request(
+    receivers, people, settings, status, state
+):
+    smtp, hook = receivers
+    hook.start("--status", str(status))
+    point_settings_at(settings, smtp, hook)
+    settings.SMTP_HOST = ""
+    some_notices(people, 1)
+
+    deliver_due(now=NOW)
+
+    (delivery,) = Delivery.objects.all()
+    assert delivery.state == state
+    assert str(status) in delivery.last_error
+    assert SECRET_TOKEN not in delivery.last_error
+
+
+def test_a_sender_that_crashed_after_leasing_is_replaced_after_the_lease(
+    receivers, people, settings
+):
+    smtp, hook = receivers
+    smtp.start()
+    hook.start()
+    point_settings_at(settings, smtp, hook)
+    some_notices(people, 3)
+    leased = outbox._lease(NOW, 100)  # ... and the process died here
+    assert len(leased) == 6
+
+    assert deliver_due(now=NOW + outbox.LEASE / 2).attempted == 0
+    assert deliver_due(now=NOW + outbox.LEASE).sent == 6
+    assert sum(smtp.keys().values()) == 3
+
+
+def test_back_off_doubles_from_half_a_minute_to_at_most_an_hour():
+    delays = [retry_delay(n).total_seconds() for n in (1, 2, 3, 4, 8, 20)]
+
+    assert delays == [30, 60, 120, 240, 3600, 3600]
+
+
+def test_no_channel_switched_on_queues_no_deliveries(people, settings):
+    settings.SMTP_HOST = settings.WEBHOOK_URL = ""
+
+    some_notices(people, 2)
+
+    assert Delivery.objects.count() == 0
+    assert deliver_due(now=NOW).attempted == 0

@@ -1,0 +1,156 @@
+"""Today and Notices: what runs out, most urgent first, and the unread count."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
+
+from dealgate.clocks.models import Notice
+from dealgate.clocks.notices import notify, unread_count
+from dealgate.clocks.sweep import sweep
+from dealgate.deals.models import Activity
+from tests.conftest import PASSWORD
+from tests.web.helpers import text_of
+
+from .conftest import berlin, place_deal
+
+
+@pytest.fixture
+def signed_in(client):
+    def sign_in(user):
+        assert client.login(username=user.username, password=PASSWORD)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def workload(windows, alice, bob, max_manager, clock):
+    """Alice: a deal over its age limit, an unanswered window, a next step due
+    tomorrow. Bob: a window running out soon."""
+    over = place_deal(
+        windows,
+        "inquiry",
+        owner=alice,
+        entered=berlin(4, 9),
+        title="Old one",
+        source="lead",
+    )
+    late = place_deal(
+        windows,
+        "inquiry",
+        owner=alice,
+        entered=berlin(10, 13),
+        title="Late answer",
+        source="web",
+    )
+    Activity.objects.create(
+        deal=late,
+        kind="task",
+        subject="Send the agenda",
+        due_at=berlin(11, 10),
+        at=clock.now,
+    )
+    place_deal(
+        windows, "inquiry", owner=bob, entered=berlin(10, 13, 50), title="Bob's inquiry"
+    )
+    sweep()
+    return over, late
+
+
+def test_today_lists_a_persons_windows_limits_and_next_steps_most_urgent_first(
+    workload, alice, signed_in
+):
+    page = text_of(signed_in(alice).get("/today/"))
+
+    windows = page.index("Response windows")
+    limits = page.index("Deals past their age limit")
+    steps = page.index("Next steps due")
+    assert "Late answer" in page[windows:limits]
+    assert "no answer, 45 business minutes over the window" in page[windows:limits]
+    assert "Wed 10 Jun, 13:15 Europe/Berlin" in page[windows:limits]
+    assert "Old one" in page[limits:steps]
+    assert "2 business days over the limit" in page[limits:steps]  # 21 hours
+    assert "Send the agenda" in page[steps:]
+    assert "next step due within 4 business hours" in page[steps:]
+    assert "Bob's inquiry" not in page
+
+
+def test_a_manager_sees_the_teams_obligations_and_who_holds_them(
+    workload, max_manager, signed_in
+):
+    client = signed_in(max_manager)
+    page = text_of(client.get("/today/"))
+
+    assert "Bob's inquiry" in page
+    assert "answer within 5 business minutes" in page
+    assert "Alice Rep" in page and "Bob Rep" in page
+    assert page.index("Late answer") < page.index("Bob's inquiry")  # overdue first
+
+    only_bob = text_of(client.get("/today/?person=bob"))
+    assert "Late answer" not in only_bob and "Bob's inquiry" in only_bob
+
+
+def test_a_rep_cannot_look_at_a_colleagues_today(workload, alice, signed_in):
+    assert signed_in(alice).get("/today/?person=bob").status_code == 404
+
+
+def test_the_notices_page_counts_unread_and_marks_them_read(workload, alice, signed_in):
+    client = signed_in(alice)
+    unread = unread_count(alice)
+    assert unread == 2  # the age limit and the window
+
+    page = text_of(client.get("/notices/"))
+    assert f"{unread} unread" in page
+    assert "Over the age limit: Old one" in page
+
+    one = Notice.objects.filter(user=alice).first()
+    client.post("/notices/read/", {"notice": one.pk})
+    assert unread_count(alice) == unread - 1
+    client.post("/notices/read/")
+    assert unread_count(alice) == 0
+    assert "0 unread" in text_of(client.get("/notices/"))
+
+
+def test_marking_another_persons_notice_read_changes_nothing(
+    alice, bob, signed_in, clock
+):
+    theirs = notify(bob, kind="info", title="For Bob")
+
+    signed_in(alice).post("/notices/read/", {"notice": theirs.pk})
+
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def test_pages_need_a_signed_in_person(client, db):
+    assert client.get("/today/").status_code == 302
+    assert client.get("/notices/").status_code == 302
+
+
+def test_the_nav_tag_shows_the_unread_count(alice, clock):
+    notify(alice, kind="info", title="Hello")
+    request = RequestFactory().get("/")
+    request.user = alice
+
+    html = Template("{% load clocks %}{% clocks_nav %}").render(
+        Context({"request": request})
+    )
+
+    assert re.search(r"Notices\s*<span[^>]*>\(1\)</span>", html)
+    assert 'href="/today/"' in html
+
+
+def test_the_deal_tag_says_what_is_running_out(windows, alice, clock):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 13, 50))
+
+    html = Template("{% load clocks %}{% deal_deadlines deal %}").render(
+        Context({"deal": deal})
+    )
+
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "Response window answer within 5 business minutes Alice Rep" in text
+    assert "Stage age limit 1 business day left in this stage" in text

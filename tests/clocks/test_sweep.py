@@ -1,0 +1,372 @@
+"""The sweeper acts once on each clock that ran out, by the pipeline's breach
+rules: at risk, a notice to the owner, a second window, then the manager."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import transaction
+
+from dealgate.clocks import sweep as sweep_module
+from dealgate.clocks.models import Clock, Delivery, Notice
+from dealgate.clocks.sweep import sweep
+from dealgate.deals.models import Activity, Deal
+
+from .conftest import berlin, place_deal
+
+BREACHED, RUNNING = Clock.State.BREACHED, Clock.State.RUNNING
+
+
+def age_clock(deal) -> Clock:
+    """The deal's first age clock (the one of the stage it was placed in)."""
+    return Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE).order_by("id")[0]
+
+
+def breach_rules(pipeline, **table) -> None:
+    pipeline.settings = {**pipeline.settings, "breach": table}
+    pipeline.save()
+
+
+@pytest.fixture
+def late_deal(pipeline, alice, max_manager, clock):
+    """In "inquiry" (2-day limit) since Monday 9:00: due Tuesday 17:00."""
+    return place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+
+
+def test_a_clock_that_ran_out_is_breached_at_risk_and_its_owner_told(
+    late_deal, alice, clock
+):
+    result = sweep()
+
+    clock_row = age_clock(late_deal)
+    assert (clock_row.state, clock_row.at_risk) == (BREACHED, True)
+    assert clock_row.actions == "mark_at_risk,notify,escalate"
+    (notice,) = Notice.objects.filter(user=alice)
+    assert notice.title == "Over the age limit: Acme rollout"
+    assert "Inquiry received" in notice.body
+    assert notice.url == f"/deals/{late_deal.pk}/"
+    assert (result.due, result.breached, result.notices) == (1, 1, 1)
+
+
+def test_a_second_sweep_does_nothing_more(late_deal, clock):
+    sweep()
+    again = sweep()
+
+    assert again.due == 0
+    assert Notice.objects.count() == 1
+
+
+def test_a_clock_not_yet_due_is_left_running(pipeline, alice, clock):
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(10, 9))
+
+    assert sweep().due == 0
+    assert age_clock(deal).state == RUNNING
+
+
+def test_after_one_more_window_the_manager_is_told(late_deal, max_manager, clock):
+    sweep()
+    breached = age_clock(late_deal)
+    # One more window of the same length: 2 business days after Tuesday 17:00.
+    assert breached.escalate_at == berlin(11, 17)
+    assert not Notice.objects.filter(user=max_manager).exists()
+
+    clock.to(berlin(11, 17, 1))
+    result = sweep()
+
+    breached.refresh_from_db()
+    assert breached.escalated_at == clock.now
+    assert breached.note == "escalated to the manager"
+    assert (result.due, result.escalated) == (1, 1)
+    (notice,) = Notice.objects.filter(user=max_manager)
+    assert notice.kind == Notice.Kind.ESCALATION
+    assert notice.title == "Escalated: Acme rollout"
+    assert notice.body.startswith("Alice Rep has not acted on Acme rollout")
+    assert "2 business days more have passed" in notice.body
+    assert sweep().due == 0
+
+
+def test_leaving_the_stage_puts_the_deal_right_and_stops_the_escalation(
+    late_deal, alice, max_manager, clock
+):
+    from dealgate.deals.services import move_deal
+
+    sweep()
+    move_deal(late_deal.pk, "discovery", by=alice, expected_version=1)
+
+    breached = age_clock(late_deal)
+    assert (breached.at_risk, breached.resolved_at) == (False, clock.now)
+    clock.to(berlin(12, 17))
+    assert sweep().escalated == 0
+    assert not Notice.objects.filter(user=max_manager).exists()
+
+
+def test_a_deal_closed_behind_the_sweepers_back_is_not_escalated(
+    late_deal, max_manager, clock
+):
+    sweep()
+    Deal.objects.filter(pk=late_deal.pk).update(status="won", closed_at=clock.now)
+    clock.to(berlin(12, 17))
+
+    result = sweep()
+
+    breached = age_clock(late_deal)
+    assert (result.escalated, breached.resolved_at, breached.note) == (
+        0,
+        clock.now,
+        "deal won",
+    )
+    assert not Notice.objects.filter(user=max_manager).exists()
+
+
+def test_a_response_logged_without_the_hooks_is_found_before_breaching(
+    windows, alice, clock
+):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 13))
+    # Bulk writes (imports) send no signals: only the sweep's check sees it.
+    Activity.objects.bulk_create(
+        [
+            Activity(
+                deal=deal, kind="email", subject="Re", done=True, at=berlin(10, 13, 5)
+            )
+        ]
+    )
+    clock.to(berlin(10, 13, 30))
+
+    result = sweep()
+
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    assert (window.state, window.note) == (Clock.State.MET, "answered")
+    assert (result.met, result.breached, result.notices) == (1, 0, 0)
+
+
+def test_a_deal_moved_behind_the_sweepers_back_is_not_breached(late_deal, clock):
+    Deal.objects.filter(pk=late_deal.pk).update(status="lost", closed_at=clock.now)
+
+    result = sweep()
+
+    assert age_clock(late_deal).state == Clock.State.CANCELLED
+    assert (result.cancelled, result.notices) == (1, 0)
+
+
+def test_a_follow_up_task_and_a_sequence_are_dated_tasks_with_clocks(
+    pipeline, alice, clock
+):
+    breach_rules(
+        pipeline,
+        on_breach=["notify", "task", "sequence"],
+        sequence=[
+            {"after": "0m", "task": "Call the buyer"},
+            {"after": "1d", "task": "Send a check-in"},
+        ],
+    )
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+
+    result = sweep()
+
+    tasks = {
+        task.subject: task for task in Activity.objects.filter(deal=deal, kind="task")
+    }
+    assert set(tasks) == {
+        "Follow up: Acme rollout",
+        "Call the buyer",
+        "Send a check-in",
+    }
+    # From Wednesday 14:00: the follow-up within one more window (2 days).
+    assert tasks["Follow up: Acme rollout"].due_at == berlin(12, 14)
+    assert tasks["Call the buyer"].due_at == berlin(10, 14)
+    assert tasks["Send a check-in"].due_at == berlin(11, 14)
+    assert not any(task.done for task in tasks.values())
+    steps = Clock.objects.filter(deal=deal, kind=Clock.Kind.NEXT_STEP)
+    assert {step.activity_id for step in steps} == {task.pk for task in tasks.values()}
+    # The sequence step due now ran out in the same sweep: its owner is told.
+    assert result.tasks == 3
+    assert (
+        Notice.objects.filter(title__startswith="Next step overdue: Call").count() == 1
+    )
+    assert not age_clock(deal).at_risk
+
+
+def test_a_stage_rule_overrides_the_pipeline_default(pipeline, alice, clock):
+    breach_rules(
+        pipeline,
+        on_breach=["notify"],
+        stages={"inquiry": {"on_breach": ["mark_at_risk"]}},
+    )
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+
+    sweep()
+
+    assert age_clock(deal).actions == "mark_at_risk"
+    assert Notice.objects.count() == 0
+
+
+def test_broken_breach_rules_fall_back_to_the_defaults_and_say_so(
+    pipeline, alice, clock, caplog
+):
+    breach_rules(pipeline, on_breach=["shout"])
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+
+    with caplog.at_level(logging.ERROR, logger="dealgate.clocks"):
+        sweep()
+
+    assert age_clock(deal).actions == "mark_at_risk,notify,escalate"
+    assert "unknown action 'shout'" in caplog.text
+
+
+def test_reassign_gives_the_deal_to_the_least_loaded_colleague(
+    pipeline, alice, bob, max_manager, clock
+):
+    breach_rules(pipeline, on_breach=["notify", "reassign"], escalate_after="1h")
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+
+    result = sweep()  # the breach, then its second window an hour later: both due
+
+    deal.refresh_from_db()
+    assert deal.responsible == bob
+    assert deal.version == 2
+    assert result.reassigned == 1
+    titles = set(Notice.objects.values_list("user__username", "title"))
+    assert ("bob", "Now yours: Acme rollout") in titles
+    assert ("alice", "Reassigned: Acme rollout") in titles
+
+
+def test_each_notice_is_queued_once_per_channel_switched_on(
+    late_deal, bob, settings, clock
+):
+    settings.SMTP_HOST = "127.0.0.1"
+    settings.WEBHOOK_URL = "http://127.0.0.1:9/hook/secret-token"
+    bob.email = ""
+    bob.save()
+    late_deal.responsible = None
+    late_deal.save()
+    place_deal(late_deal.pipeline, "inquiry", owner=bob, entered=berlin(8, 9))
+    Clock.objects.update(responsible=None)
+    late_deal.owner.email = "alice@example.com"
+    late_deal.owner.save()
+
+    sweep()
+
+    rows = sorted(
+        Delivery.objects.values_list("notice__user__username", "channel", "state")
+    )
+    assert rows == [
+        ("alice", "email", "pending"),
+        ("alice", "webhook", "pending"),
+        ("bob", "webhook", "pending"),  # bob has no address: no mail
+    ]
+
+
+def test_a_crash_inside_a_batch_undoes_it_and_the_next_sweep_acts_once(
+    pipeline, alice, max_manager, clock, monkeypatch
+):
+    for n in range(5):
+        place_deal(
+            pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title=f"D{n}"
+        )
+    written = sweep_module._Batch._write_notices
+
+    def crash_after_writing(self):
+        written(self)
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(sweep_module._Batch, "_write_notices", crash_after_writing)
+    with pytest.raises(RuntimeError):
+        sweep(batch_size=2)
+    monkeypatch.undo()
+    assert Clock.objects.filter(state=BREACHED).count() == 0
+    assert Notice.objects.count() == 0
+
+    result = sweep(batch_size=2)
+
+    assert (result.due, result.breached, result.batches) == (5, 5, 3)
+    assert Notice.objects.filter(user=alice).count() == 5
+    assert Clock.objects.exclude(escalate_at=None).count() == 5
+
+
+def test_the_sweep_logs_one_info_line_with_counts_and_duration(
+    late_deal, clock, caplog
+):
+    with caplog.at_level(logging.INFO, logger="dealgate.clocks"):
+        sweep()
+
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "dealgate.clocks"]
+    assert (
+        "1 due clocks: 1 breached, 0 met, 0 cancelled; 0 escalated; 1 notices" in line
+    )
+    assert line.endswith(" s")
+
+
+def test_a_breach_with_nobody_responsible_is_counted_and_warned(
+    pipeline, clock, caplog
+):
+    place_deal(pipeline, "inquiry", owner=None, entered=berlin(8, 9))
+
+    with caplog.at_level(logging.WARNING, logger="dealgate.clocks"):
+        result = sweep()
+
+    assert (result.breached, result.notices, result.unaddressed) == (1, 0, 1)
+    assert "had nobody to notify" in caplog.text
+
+
+def test_states_are_written_before_effects_in_one_transaction(late_deal, clock):
+    # The whole batch is one transaction: inside an outer one, nothing of it
+    # is visible to other connections until the outer commit.
+    with transaction.atomic():
+        sweep()
+        assert age_clock(late_deal).state == BREACHED
+
+
+def test_without_a_manager_the_second_window_is_noted_and_warned(
+    pipeline, alice, clock, caplog
+):
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(1, 9))
+
+    with caplog.at_level(logging.WARNING, logger="dealgate.clocks"):
+        result = sweep()
+
+    breached = age_clock(deal)
+    assert (breached.escalated_at, breached.note) == (
+        clock.now,
+        "no manager to escalate to",
+    )
+    assert (result.escalated, result.unaddressed) == (1, 1)
+    assert Notice.objects.filter(kind=Notice.Kind.ESCALATION).count() == 0
+    assert "had nobody to notify" in caplog.text
+
+
+def test_a_breached_deal_says_when_it_escalates(late_deal, clock):
+    from dealgate.clocks.queries import deadlines_for_deals
+
+    sweep()
+
+    (deadline,) = deadlines_for_deals([late_deal.pk], clock.now)[late_deal.pk]
+    # Over since Tuesday 17:00 (5 working hours ago); the manager hears of
+    # it on Thursday at 17:00, 11 working hours from now.
+    assert deadline.text == (
+        "5 business hours over the limit, escalates within 1 business day"
+    )
+
+
+def test_each_breach_gets_its_own_second_window(pipeline, alice, max_manager, clock):
+    early = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+    later = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 11))
+
+    sweep()
+
+    # Due Tuesday 17:00 and Wednesday 11:00; two more business days each.
+    assert age_clock(early).escalate_at == berlin(11, 17)
+    assert age_clock(later).escalate_at == berlin(12, 11)
+
+
+def test_a_breached_deal_is_at_risk_until_put_right(late_deal, alice, clock):
+    from dealgate.clocks.queries import at_risk_deals
+    from dealgate.deals.services import move_deal
+
+    assert at_risk_deals([late_deal.pk]) == set()
+    sweep()
+    assert at_risk_deals([late_deal.pk]) == {late_deal.pk}
+
+    move_deal(late_deal.pk, "discovery", by=alice, expected_version=1)
+
+    assert at_risk_deals([late_deal.pk]) == set()

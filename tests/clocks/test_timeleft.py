@@ -1,0 +1,90 @@
+"""What a clock says: time left or over, in business time and plain words."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.clocks.timeleft import format_span, time_left
+from dealgate.core.calendar import Calendar
+
+from .conftest import berlin
+
+OFFICE = Calendar.from_dict(
+    {
+        "timezone": "Europe/Berlin",
+        "hours": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "due", "now", "text"),
+    [
+        (
+            "response",
+            berlin(10, 14, 3),
+            berlin(10, 14),
+            "answer within 3 business minutes",
+        ),
+        # Due Thursday 9:03, asked Wednesday 16:58: 2 + 3 working minutes.
+        (
+            "response",
+            berlin(11, 9, 3),
+            berlin(10, 16, 58),
+            "answer within 5 business minutes",
+        ),
+        (
+            "response",
+            berlin(10, 14),
+            berlin(10, 14, 20),
+            "no answer, 20 business minutes over the window",
+        ),
+        ("age", berlin(8, 17), berlin(10, 17), "2 business days over the limit"),
+        ("age", berlin(12, 12), berlin(10, 12), "2 business days left in this stage"),
+        ("age", berlin(10, 15), berlin(10, 9), "6 business hours left in this stage"),
+        (
+            "next_step",
+            berlin(10, 12),
+            berlin(15, 12),
+            "next step 3 business days overdue",
+        ),
+        (
+            "next_step",
+            berlin(10, 14, 30),
+            berlin(10, 14),
+            "next step due within 30 business minutes",
+        ),
+        (
+            "escalation",
+            berlin(11, 10),
+            berlin(10, 16),
+            "escalates within 2 business hours",
+        ),
+    ],
+)
+def test_time_left_reads_in_business_units(kind, due, now, text):
+    assert time_left(OFFICE, kind, due, now).text == text
+
+
+def test_a_weekend_does_not_count_as_time_over():
+    # Due Friday at closing, looked at on Sunday: nothing worked since.
+    left = time_left(OFFICE, "age", berlin(12, 17), berlin(14, 12))
+
+    assert left.overdue
+    assert left.text == "1 business minute over the limit"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "text"),
+    [
+        (0.4, "1 business minute"),
+        (1, "1 business minute"),
+        (59.9, "59 business minutes"),
+        (60, "1 business hour"),
+        (479, "7 business hours"),
+        (480, "1 business day"),
+        (1000, "2 business days"),
+    ],
+)
+def test_spans_use_the_largest_whole_unit(minutes, text):
+    assert format_span(minutes, 480) == text
