@@ -23,6 +23,12 @@ def broken(tmp_path):
 
 
 @pytest.fixture
+def routed_to(olivia, team):
+    """The people the example's routing rules name: team Central and olivia."""
+    return olivia, team
+
+
+@pytest.fixture
 def shrunk(tmp_path):
     """The IT-services file without its "review" stage and the handoffs to it."""
     text = IT_SERVICES.read_text(encoding="utf-8")
@@ -64,7 +70,7 @@ def test_validate_prints_each_problem_and_exits_1(capsys, broken):
     assert captured.out == f"{DEMO}: ok (2 stages, 2 handoffs)\n"
 
 
-def test_apply_dry_run_shows_the_plan_and_writes_nothing(db, capsys):
+def test_apply_dry_run_shows_the_plan_and_writes_nothing(db, capsys, routed_to):
     status = main(["pipeline", "apply", str(IT_SERVICES), "--dry-run"])
 
     out = capsys.readouterr().out
@@ -75,7 +81,7 @@ def test_apply_dry_run_shows_the_plan_and_writes_nothing(db, capsys):
     assert not Pipeline.objects.exists()
 
 
-def test_apply_applies_and_a_second_run_has_no_changes(db, capsys):
+def test_apply_applies_and_a_second_run_has_no_changes(db, capsys, routed_to):
     assert main(["pipeline", "apply", str(IT_SERVICES)]) == 0
     first = capsys.readouterr().out
     assert main(["pipeline", "apply", str(IT_SERVICES)]) == 0
@@ -86,7 +92,9 @@ def test_apply_applies_and_a_second_run_has_no_changes(db, capsys):
     assert second.splitlines()[1:] == ["  no changes"]
 
 
-def test_apply_refuses_to_drop_a_stage_with_deals_until_told_where(db, capsys, shrunk):
+def test_apply_refuses_to_drop_a_stage_with_deals_until_told_where(
+    db, capsys, shrunk, routed_to
+):
     main(["pipeline", "apply", str(IT_SERVICES)])
     pipeline = Pipeline.objects.get(key="it-services")
     review = pipeline.stages.get(key="review")

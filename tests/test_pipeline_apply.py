@@ -381,7 +381,7 @@ def test_settings_the_file_does_not_own_are_left_alone(applied):
 
 
 @pytest.mark.parametrize("path", [IT_SERVICES, DEMO], ids=lambda p: p.name)
-def test_an_applied_file_exports_to_an_equal_spec(db, path):
+def test_an_applied_file_exports_to_an_equal_spec(db, olivia, team, path):
     spec = load_pipeline_file(path)
     apply_pipeline(spec)
 
@@ -401,7 +401,9 @@ def test_an_export_of_a_pipeline_built_without_a_file_shows_what_is_missing(pipe
     assert "stages[0].buyer_action" in keys
 
 
-def test_a_pipeline_built_without_a_file_can_be_taken_over_by_one(pipeline):
+def test_a_pipeline_built_without_a_file_can_be_taken_over_by_one(
+    pipeline, olivia, team
+):
     spec = load_pipeline_file(IT_SERVICES)
     text = IT_SERVICES.read_text().replace(
         'key = "it-services"', 'key = "new-business"'

@@ -172,7 +172,9 @@ def test_the_it_services_example_has_the_issue_stages_and_answers_leads_fast():
         "review",
         "contract",
     ]
-    first = HandoffSpec("lead", "inquiry", 15, "stage-owner")
+    first = HandoffSpec(
+        "lead", "inquiry", 15, "stage-owner", breach={"escalate_after": "30m"}
+    )
     assert first in spec.handoffs
     assert any(r.key == "other" and r.needs_note for r in spec.loss_reasons)
 

@@ -1,7 +1,8 @@
 """What the sweeper does when a clock runs out: breach rules, read and checked.
 
 Pure Python (no Django), so the pipeline-file parser can check the same keys.
-Until the parser writes them, rules are read from `Pipeline.settings["breach"]`:
+Pipeline files write them (dealgate.core.pipeline_file.breach_settings) to
+`Pipeline.settings["breach"]`, where they are read from:
 
     {
       "on_breach": ["mark_at_risk", "notify", "escalate"],   # pipeline default

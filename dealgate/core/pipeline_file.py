@@ -22,6 +22,9 @@ from os import PathLike
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dealgate.clocks.rules import BreachRuleError, handoff_name
+from dealgate.clocks.rules import parse_rules as parse_breach_rules
+from dealgate.core import routing as routing_rules
 from dealgate.core.criteria import check_rule
 from dealgate.core.toml_lines import (
     KeyLines,
@@ -52,6 +55,10 @@ _WINDOW = re.compile(r"(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?")
 _RANGE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 _KEY_PART = r'(?:[A-Za-z0-9_-]+|"[^"]*")'
 _CALENDAR_MESSAGE = re.compile(rf"({_KEY_PART}(?:\.{_KEY_PART})*): (.*)", re.DOTALL)
+# "breach.stages.proposal.sequence[0].after: reason", as clocks.rules and
+# core.routing name keys; handoff names hold "->", never a dot or a space.
+_DOTTED_MESSAGE = re.compile(r"([^\s:]+): (.*)", re.DOTALL)
+_DOTTED_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 
 _TOP_KEYS = (
     "key",
@@ -66,7 +73,13 @@ _TOP_KEYS = (
     "won",
     "loss_reasons",
     "custom_fields",
+    "breach",
+    "routing",
 )
+# Breach keys a stage or handoff may set for itself; the [breach] table holds
+# the pipeline's defaults and the rule for missed next steps.
+BREACH_RULE_KEYS = ("on_breach", "escalate_after", "task", "sequence")
+_BREACH_TOP_KEYS = (*BREACH_RULE_KEYS, "next_steps")
 _STAGE_KEYS = (
     "key",
     "name",
@@ -77,8 +90,9 @@ _STAGE_KEYS = (
     "entry_criteria",
     "exit_criteria",
     "exit_criteria_mode",
+    *BREACH_RULE_KEYS,
 )
-_HANDOFF_KEYS = ("from", "to", "response_window", "responsible")
+_HANDOFF_KEYS = ("from", "to", "response_window", "responsible", *BREACH_RULE_KEYS)
 _FIELD_KEYS = ("key", "label", "type", "choices")
 _LOSS_KEYS = ("key", "label", "needs_note")
 
@@ -110,6 +124,9 @@ class StageSpec:
     entry_criteria: tuple[CriterionSpec, ...] = ()
     exit_criteria: tuple[CriterionSpec, ...] = ()
     exit_criteria_mode: str = "all"
+    # The stage's own breach keys as written (BREACH_RULE_KEYS); empty when
+    # it uses the pipeline's defaults. Plain data, like the calendar.
+    breach: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,7 @@ class HandoffSpec:
     to_stage: str
     response_window_minutes: int | None
     responsible: str = STAGE_OWNER
+    breach: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -176,6 +194,12 @@ class PipelineSpec:
     won_criteria: tuple[CriterionSpec, ...] = ()
     loss_reasons: tuple[LossReasonSpec, ...] = ()
     custom_fields: tuple[CustomFieldSpec, ...] = ()
+    # The [breach] table as written (defaults and next_steps; the stages' and
+    # handoffs' own keys live on them). `breach_settings` assembles all.
+    breach: Mapping[str, Any] = field(default_factory=dict)
+    # [[routing]] tables in the canonical form of core.routing's to_dict, so
+    # a file and the pipeline exported after applying it compare equal.
+    routing: tuple[Mapping[str, Any], ...] = ()
     source: SourceMap | None = field(default=None, compare=False, repr=False)
 
     def summary(self) -> str:
@@ -279,6 +303,41 @@ def split_owner(owner: str) -> tuple[str, str] | None:
     return None
 
 
+# (pipeline keys, stage key -> own keys, handoff name -> own keys)
+BreachParts = tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, dict]]
+
+
+def breach_settings(spec: PipelineSpec) -> dict[str, Any]:
+    """The breach table the clocks read (`Pipeline.settings["breach"]`):
+    the [breach] keys, plus `stages.<key>` and `handoffs."<from>-><to>"` for
+    the stages and handoffs that set their own keys. {} when nothing is set."""
+    table: dict[str, Any] = dict(spec.breach)
+    stages = {stage.key: dict(stage.breach) for stage in spec.stages if stage.breach}
+    handoffs = {
+        handoff_name(h.from_stage, h.to_stage): dict(h.breach)
+        for h in spec.handoffs
+        if h.breach
+    }
+    if stages:
+        table["stages"] = stages
+    if handoffs:
+        table["handoffs"] = handoffs
+    return table
+
+
+def split_breach(table: Mapping[str, Any] | None) -> BreachParts:
+    """The inverse of `breach_settings`: (pipeline keys, by stage key, by
+    handoff name). Entries that are not tables are left out."""
+    table = table if isinstance(table, Mapping) else {}
+    top = {k: v for k, v in table.items() if k not in ("stages", "handoffs")}
+    parts = []
+    for name in ("stages", "handoffs"):
+        entries = table.get(name)
+        entries = entries if isinstance(entries, Mapping) else {}
+        parts.append({k: dict(v) for k, v in entries.items() if isinstance(v, Mapping)})
+    return top, parts[0], parts[1]
+
+
 def parse_window(text: str, day_minutes: int) -> int:
     """Business minutes in "15m", "2h", "1d" or "1d 4h"; 1d is one working day.
 
@@ -376,6 +435,10 @@ class _Reader:
         handoffs = self.handoffs(data, stage_keys, day)
         won = self.table(data, "won", (), required=False)
         self.unknown_keys(won, ("won",), ("criteria",))
+        breach = self.table(data, "breach", (), required=False)
+        self.unknown_keys(breach, ("breach",), _BREACH_TOP_KEYS)
+        if self.storable(breach, ("breach",)):
+            self.breach_rules(breach, stages, handoffs, day)
         return PipelineSpec(
             key=self.slug(data, "key", ()),
             name=self.text(data, "name", (), max_length=200),
@@ -389,8 +452,79 @@ class _Reader:
             won_criteria=self.criteria(won, "criteria", ("won",)),
             loss_reasons=tuple(self.loss_reasons(data)),
             custom_fields=tuple(self.custom_fields(data)),
+            breach=breach,
+            routing=self.routing(data),
             source=self.source,
         )
+
+    # Breach and routing rules ------------------------------------------------
+
+    def own_breach(self, table: dict, path: Path) -> dict[str, Any]:
+        """A stage's or handoff's own breach keys; checked as a whole later."""
+        own = {key: table[key] for key in BREACH_RULE_KEYS if key in table}
+        return own if self.storable(own, path) else {}
+
+    def breach_rules(
+        self,
+        top: dict[str, Any],
+        stages: list[StageSpec],
+        handoffs: list[HandoffSpec],
+        day: int,
+    ) -> None:
+        """Check the assembled rules with the clocks' own reader.
+
+        That reader stops at the first bad key, so the defaults are read
+        alone first, then each stage and handoff with them: one problem per
+        table rather than one per file.
+        """
+        if not self.breach_problem(top, day):
+            return
+        for index, stage in enumerate(stages):
+            if stage.breach:
+                self.breach_problem(
+                    {**top, "stages": {stage.key: dict(stage.breach)}},
+                    day,
+                    {stage.key: ("stages", index)},
+                )
+        for handoff in handoffs:
+            if handoff.breach:
+                name = handoff_name(handoff.from_stage, handoff.to_stage)
+                index = self.source.handoff_index.get(
+                    (handoff.from_stage, handoff.to_stage), 0
+                )
+                self.breach_problem(
+                    {**top, "handoffs": {name: dict(handoff.breach)}},
+                    day,
+                    {name: ("handoffs", index)},
+                )
+
+    def breach_problem(
+        self, table: dict[str, Any], day: int, owners: dict[str, Path] | None = None
+    ) -> bool:
+        """Note what `parse_rules` refuses in `table`; True when it reads."""
+        try:
+            parse_breach_rules(table, day)
+        except BreachRuleError as exc:
+            path, reason = _dotted_problem(str(exc), ("breach",))
+            # "breach.stages.KEY.x" is written as `x` in that [[stages]] table.
+            if len(path) >= 3 and path[1] in ("stages", "handoffs"):
+                path = (owners or {}).get(str(path[2]), path[:3]) + path[3:]
+            self.problem(path, reason)
+            return False
+        return True
+
+    def routing(self, data: dict) -> tuple[dict[str, Any], ...]:
+        if "routing" not in data:
+            return ()
+        items = data["routing"]
+        if not self.storable(items, ("routing",)):
+            return ()
+        try:
+            rules = routing_rules.parse_rules(items)
+        except ValueError as exc:
+            self.problem(*_dotted_problem(str(exc), ("routing",)))
+            return ()
+        return tuple(routing_rules.rules_to_dicts(rules))
 
     # Values ------------------------------------------------------------------
 
@@ -682,6 +816,7 @@ class _Reader:
             exit_criteria_mode=self.choice(
                 table, "exit_criteria_mode", path, CRITERIA_MODES, "all"
             ),
+            breach=self.own_breach(table, path),
         )
 
     def owner(
@@ -752,6 +887,7 @@ class _Reader:
             to_stage=end,
             response_window_minutes=self.window(table, path, day),
             responsible=self.owner(table, "responsible", path, allow_stage_owner=True),
+            breach=self.own_breach(table, path),
         )
 
     def window(self, table: dict, path: Path, day: int) -> int | None:
@@ -846,6 +982,18 @@ def _calendar_problem(message: str) -> tuple[Path, str]:
     return path, match.group(2)
 
 
+def _dotted_problem(message: str, fallback: Path) -> tuple[Path, str]:
+    """Split "routing[2].when.country: reason" into a path and the reason."""
+    match = _DOTTED_MESSAGE.fullmatch(message)
+    if match is None:
+        return fallback, message
+    path: Path = tuple(
+        int(index) if index else name
+        for index, name in _DOTTED_PART.findall(match.group(1))
+    )
+    return path or fallback, match.group(2)
+
+
 def _show(value: Any) -> str:
     """A value as the reader wrote it, shortened: "5", "\"five\"", "a table"."""
     if isinstance(value, dict):
@@ -882,9 +1030,12 @@ def dump_pipeline(spec: PipelineSpec) -> str:
     blocks = [_HEADER + _dump_top(spec), _dump_calendar(spec.calendar)]
     blocks += [_dump_stage(stage) for stage in spec.stages]
     blocks += [_dump_handoff(handoff, day) for handoff in spec.handoffs]
+    if spec.breach:
+        blocks.append(_dump_breach(spec.breach))
     blocks.append(_dump_won(spec.won_criteria))
     blocks += [_dump_loss_reason(reason) for reason in spec.loss_reasons]
     blocks += [_dump_custom_field(custom) for custom in spec.custom_fields]
+    blocks += [_dump_routing(rule) for rule in spec.routing]
     return "\n".join(blocks)
 
 
@@ -943,6 +1094,7 @@ def _dump_stage(stage: StageSpec) -> str:
     out.append(_dump_criteria("entry_criteria", stage.entry_criteria))
     out.append(_dump_criteria("exit_criteria", stage.exit_criteria))
     out.append(f"exit_criteria_mode = {_toml_value(stage.exit_criteria_mode)}")
+    out += _own_breach_lines(stage.breach)
     return "\n".join(out) + "\n"
 
 
@@ -952,11 +1104,36 @@ def _dump_handoff(handoff: HandoffSpec, day: int) -> str:
         if handoff.response_window_minutes is None
         else format_window(handoff.response_window_minutes, day)
     )
-    return "[[handoffs]]\n" + _lines(
-        ("from", handoff.from_stage, ""),
-        ("to", handoff.to_stage, ""),
-        ("response_window", window, "business time"),
-        ("responsible", handoff.responsible, ""),
+    return (
+        "[[handoffs]]\n"
+        + _lines(
+            ("from", handoff.from_stage, ""),
+            ("to", handoff.to_stage, ""),
+            ("response_window", window, "business time"),
+            ("responsible", handoff.responsible, ""),
+        )
+        + "".join(line + "\n" for line in _own_breach_lines(handoff.breach))
+    )
+
+
+def _own_breach_lines(own: Mapping[str, Any]) -> list[str]:
+    """A stage's or handoff's breach keys, in the file's order of keys."""
+    keys = [key for key in BREACH_RULE_KEYS if key in own]
+    keys += [key for key in own if key not in BREACH_RULE_KEYS]
+    return [f"{_toml_key(key)} = {_toml_value(own[key])}" for key in keys]
+
+
+def _dump_breach(breach: Mapping[str, Any]) -> str:
+    out = [
+        "# When a clock runs out; stages and handoffs may set their own keys.",
+        "[breach]",
+    ]
+    return "\n".join(out + _dump_table_body(breach, ("breach",))) + "\n"
+
+
+def _dump_routing(rule: Mapping[str, Any]) -> str:
+    return "[[routing]]\n" + "".join(
+        f"{_toml_key(key)} = {_toml_value(value)}\n" for key, value in rule.items()
     )
 
 

@@ -10,6 +10,9 @@ How a `PipelineSpec` maps onto rows:
   {"mode": "all" | "any", "items": [...]} (a bare list also reads as "all").
 - Handoff: one row per [[handoffs]] table; the window in business minutes,
   `responsible` as written ("stage-owner", "deal-owner", "user:NAME" ...).
+- Breach rules: `settings["breach"]`, assembled by `breach_settings` in the
+  shape dealgate.clocks.rules reads; routing rules: `settings["routing"]`
+  (core.routing's dicts). The file owns both: a file without them clears them.
 
 A stage the file no longer lists is deleted when nothing refers to it. A stage
 that history still refers to (stage events are append-only and protect their
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
@@ -30,6 +33,8 @@ from django.db.models import Value as V
 
 from dealgate import timesource
 from dealgate.accounts.models import Team, User
+from dealgate.clocks.rules import handoff_name
+from dealgate.core import routing
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
     DEFAULT_BOTTLENECK_SHARE,
@@ -43,19 +48,22 @@ from dealgate.core.pipeline_file import (
     PipelineSpec,
     Problem,
     StageSpec,
+    breach_settings,
     day_minutes,
     format_window,
+    split_breach,
     split_owner,
 )
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.deals.services import responsible_for
 from dealgate.errors import NotFound, ValidationError
+from dealgate.leads.rules import check_rules
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 logger = logging.getLogger(__name__)
 
 # Keys of Pipeline.settings that the file owns; other keys are left alone.
-FILE_SETTINGS = ("bottleneck_share",)
+FILE_SETTINGS = ("bottleneck_share", "breach", "routing")
 _STAGE_FIELDS = (
     "name",
     "buyer_action",
@@ -176,8 +184,15 @@ def export_pipeline(pipeline: Pipeline) -> PipelineSpec:
         for row in Handoff.objects.filter(pipeline=pipeline, to_stage_id__in=keys)
         if row.from_stage_id is None or row.from_stage_id in keys
     ]
-    handoffs.sort(key=lambda h: (order[h.from_stage], order[h.to_stage]))
     settings = pipeline.settings or {}
+    breach, stage_breach, handoff_breach = split_breach(settings.get("breach"))
+    handoffs = [
+        replace(
+            h, breach=handoff_breach.get(handoff_name(h.from_stage, h.to_stage), {})
+        )
+        for h in handoffs
+    ]
+    handoffs.sort(key=lambda h: (order[h.from_stage], order[h.to_stage]))
     return PipelineSpec(
         key=pipeline.key,
         name=pipeline.name,
@@ -186,7 +201,10 @@ def export_pipeline(pipeline: Pipeline) -> PipelineSpec:
         allow_skipping=pipeline.allow_skipping,
         bottleneck_share=settings.get("bottleneck_share", DEFAULT_BOTTLENECK_SHARE),
         calendar=pipeline.calendar or {},
-        stages=tuple(_stage_spec(stage) for stage in stages),
+        stages=tuple(
+            replace(_stage_spec(stage), breach=stage_breach.get(stage.key, {}))
+            for stage in stages
+        ),
         handoffs=tuple(handoffs),
         won_criteria=_criteria_specs(pipeline.won_criteria),
         loss_reasons=tuple(
@@ -206,7 +224,18 @@ def export_pipeline(pipeline: Pipeline) -> PipelineSpec:
             )
             for item in pipeline.custom_fields or []
         ),
+        breach=breach,
+        routing=_routing_specs(settings.get("routing")),
     )
+
+
+def _routing_specs(items: Any) -> tuple[dict[str, Any], ...]:
+    """Stored rules in the canonical form a file parses to; rules that no
+    longer read are exported as they are, so validating the file shows why."""
+    try:
+        return tuple(routing.rules_to_dicts(routing.parse_rules(items)))
+    except ValueError:
+        return tuple(items) if isinstance(items, list) else ()
 
 
 # --- mapping between specs and rows ------------------------------------------
@@ -317,6 +346,7 @@ def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:
             problems.append(spec.problem(tuple(path), f"user {name!r} is deactivated"))
         elif kind == "team" and name not in teams:
             problems.append(spec.problem(tuple(path), f"no team named {name!r}"))
+    problems += _routing_problems(spec)
     if problems:
         raise PipelineFileError(problems)
 
@@ -330,6 +360,29 @@ def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:
         else:
             owners[stage.key] = _Owner(Stage.OwnerKind.DEAL_OWNER)
     return owners
+
+
+def _routing_problems(spec: PipelineSpec) -> list[Problem]:
+    """The first person or team the routing rules name that does not exist,
+    placed at its `to` in the file (check_rules stops at the first)."""
+    if not spec.routing:
+        return []
+    try:
+        check_rules([dict(rule) for rule in spec.routing])
+    except ValidationError as exc:
+        path = _routing_path(exc.field or "routing")
+        reason = exc.message.partition(": ")[2] or exc.message
+        return [spec.problem(path, reason)]
+    return []
+
+
+def _routing_path(text: str) -> tuple[str | int, ...]:
+    """ "routing[1].to" -> ("routing", 1, "to")."""
+    path: list[str | int] = []
+    for part in text.replace("[", ".").replace("]", "").split("."):
+        if part:
+            path.append(int(part) if part.isdigit() else part)
+    return tuple(path)
 
 
 # --- plan and write -----------------------------------------------------------
@@ -352,6 +405,8 @@ class _Sync:
         self.owners = _resolve_owners(spec)
         self.day = day_minutes(spec.calendar) if spec.calendar else FALLBACK_DAY_MINUTES
         self.values = _pipeline_values(spec)
+        self.breach = _plain(breach_settings(spec))
+        self.routing = _plain(list(spec.routing))
         self.rows: dict[str, Stage] = {}
         self.retired: set[str] = set()
         self.handoffs: dict[tuple[str, str], Handoff] = {}
@@ -418,6 +473,7 @@ class _Sync:
         changes = [PlannedChange(text) for text in texts]
         changes += [self._removal(row) for row in self.removed]
         texts = self._handoff_changes() + self._outcome_changes()
+        texts += self._rule_changes()
         changes += [PlannedChange(text) for text in texts]
         return PipelinePlan(
             key=spec.key,
@@ -581,6 +637,17 @@ class _Sync:
         )
         return texts
 
+    def _rule_changes(self) -> list[str]:
+        settings = (self.pipeline.settings if self.pipeline else None) or {}
+        texts = []
+        breach = _breach_diff(settings.get("breach") or {}, self.breach)
+        if breach:
+            texts.append(f"change breach rules: {breach}")
+        routed = _routing_diff(settings.get("routing") or [], self.routing)
+        if routed:
+            texts.append(f"change routing rules: {routed}")
+        return texts
+
     # Write ---------------------------------------------------------------------
 
     def write(self) -> None:
@@ -602,6 +669,12 @@ class _Sync:
 
         settings = dict(pipeline.settings or {})
         settings.update({"bottleneck_share": self.spec.bottleneck_share})
+        # The file is the definition: rules it leaves out are cleared.
+        for name, value in (("breach", self.breach), ("routing", self.routing)):
+            if value:
+                settings[name] = value
+            else:
+                settings.pop(name, None)
         if settings != pipeline.settings:
             pipeline.settings = settings
             dirty.append("settings")
@@ -847,6 +920,75 @@ def _keyed_changes(
     if kept_new != kept_old:
         texts.append(f"reorder {noun}s: {', '.join(new_by_key)}")
     return texts
+
+
+def _breach_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """E.g. 'on_breach default -> ["notify"]; stage 'proposal' task "a" ->
+    "b"'; "" when equal. Keys a table leaves out read as "default"."""
+    if old == new:
+        return ""
+    if not new:
+        return "remove all (the clocks use their defaults)"
+    old_parts, new_parts = split_breach(old), split_breach(new)
+    parts = [_rule_diff("", old_parts[0], new_parts[0])]
+    for index, noun in ((1, "stage"), (2, "handoff")):
+        names = dict.fromkeys([*old_parts[index], *new_parts[index]])
+        for name in names:
+            label = f"{noun} {_q(name) if noun == 'stage' else name} "
+            parts.append(
+                _rule_diff(
+                    label,
+                    old_parts[index].get(name, {}),
+                    new_parts[index].get(name, {}),
+                )
+            )
+    return "; ".join(part for part in parts if part) or "reorder"
+
+
+def _rule_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    parts = []
+    for key in dict.fromkeys([*old, *new]):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if _is_plain(before) and _is_plain(after):
+            parts.append(f"{key} {_rule_word(before)} -> {_rule_word(after)}")
+        else:
+            parts.append(f"{key} changed")
+    return f"{label}{', '.join(parts)}" if parts else ""
+
+
+def _is_plain(value: Any) -> bool:
+    items = value if isinstance(value, list) else [value]
+    return all(not isinstance(item, Mapping | list) for item in items)
+
+
+def _rule_word(value: Any) -> str:
+    return "default" if value is None else _word(value)
+
+
+def _routing_diff(old: list[Any], new: list[Any]) -> str:
+    """E.g. 'add "DACH"; change "everyone else"'; "" when equal."""
+    if old == new:
+        return ""
+
+    def by_name(items: list[Any]) -> dict[str, Any]:
+        return {
+            str(item.get("name")): item for item in items if isinstance(item, Mapping)
+        }
+
+    before, after = by_name(old), by_name(new)
+    parts = [f"add {_word(name)}" for name in after if name not in before]
+    parts += [f"remove {_word(name)}" for name in before if name not in after]
+    parts += [
+        f"change {_word(name)}"
+        for name in after
+        if name in before and before[name] != after[name]
+    ]
+    kept = [name for name in after if name in before]
+    if kept != [name for name in before if name in after]:
+        parts.append(f"order {', '.join(map(_word, after))}")
+    return "; ".join(parts) or "rewritten"
 
 
 def _blocked_message(plan: PipelinePlan) -> str:
