@@ -34,6 +34,7 @@ CARD_ORDER = (F("stage_entered_at").asc(nulls_last=True), F("id").asc())
 # What a card shows; loading only these keeps notes and custom fields unread.
 CARD_FIELDS = (
     "stage_id",
+    "version",
     "title",
     "value",
     "currency",
@@ -125,6 +126,9 @@ class Card:
     currency: str
     entered_at: dt.datetime | None
     age: Age
+    # The version the board read: a drag sends it, so a move made on a card
+    # someone else changed meanwhile is refused instead of applied blindly.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,7 @@ def _card(deal: Deal, stage: Stage, now: dt.datetime, calendar: Calendar) -> Car
         age=stage_age(
             deal.stage_entered_at, now, limit=stage.age_limit_days, calendar=calendar
         ),
+        version=deal.version,
     )
 
 

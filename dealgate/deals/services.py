@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,51 @@ def context_for(deal: Deal, now: dt.datetime) -> dict[str, Any]:
         activities=list(activities),
         checklist=deal.checklist,
     )
+
+
+@dataclass(frozen=True)
+class ChecklistLine:
+    """One exit criterion of the deal's stage, in words, and whether it holds."""
+
+    text: str  # "✓ Budget confirmed", from `criteria.describe`
+    met: bool
+
+
+def exit_checklist(deal: Deal, now: dt.datetime) -> list[ChecklistLine]:
+    """The current stage's exit criteria for `deal`, each met or not.
+
+    Empty for a closed deal: it is in no stage it has to leave.
+    """
+    wanted = criteria_set(deal.stage.exit_criteria)
+    if deal.status != Deal.Status.OPEN or not wanted.items:
+        return []
+    evaluation = crit.evaluate(wanted, context_for(deal, now))
+    return [
+        ChecklistLine(text=text, met=result.met)
+        for text, result in zip(
+            crit.describe(evaluation), evaluation.results, strict=True
+        )
+    ]
+
+
+# `checklist.key` or `checklist["key"]` in a rule; a checklist item is only
+# ever named this way, so these are the items a person may need to tick.
+_CHECKLIST_ITEM = re.compile(
+    r"""\bchecklist\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])"""
+)
+
+
+def checklist_items(pipeline: Pipeline) -> list[str]:
+    """The checklist items the pipeline's rules read, in order of first use."""
+    sets = [pipeline.won_criteria]
+    for stage in pipeline.stages.filter(retired_at=None).order_by("position"):
+        sets += [stage.entry_criteria, stage.exit_criteria]
+    found: dict[str, None] = {}
+    for data in sets:
+        for criterion in criteria_set(data).items:
+            for match in _CHECKLIST_ITEM.finditer(criterion.rule):
+                found.setdefault(next(name for name in match.groups() if name))
+    return list(found)
 
 
 def _loss_reasons(pipeline: Pipeline) -> dict[str, dict[str, Any]]:

@@ -1,17 +1,29 @@
-"""Pages: the board, one column's further cards, and a deal."""
+"""Pages: the board, one column's further cards, and a deal with its moves."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    QueryDict,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from dealgate import timesource
 from dealgate.accounts.models import User
+from dealgate.deals import services
 from dealgate.deals.models import Deal
 from dealgate.deals.queries import board_for, column_page, stage_age
+from dealgate.errors import Conflict, DealgateError, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
+
+from . import deal_forms
 
 
 @login_required
@@ -53,7 +65,100 @@ def board_column(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = get_object_or_404(
+    return _deal_page(request, _deal(deal_id))
+
+
+@login_required
+@require_POST
+def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """Move a deal from its page's form, or from a drop on the board.
+
+    The board asks for JSON (Accept: application/json) and gets the refusal
+    in words; the page gets itself back with the refusal on it, or a redirect.
+    """
+    posted = request.POST
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    deal = _deal(deal_id)
+    try:
+        services.move_deal(
+            deal_id,
+            posted.get("to", ""),
+            by=request.user,
+            expected_version=_version(posted),
+            loss_reason=posted.get("loss_reason", ""),
+            loss_note=posted.get("loss_note", ""),
+            override_reason=posted.get("override_reason", ""),
+            source="board" if wants_json else "web",
+        )
+    except DealgateError as error:
+        message = _refusal(error)
+        if wants_json:
+            unmet = error.unmet if isinstance(error, services.MoveRefused) else []
+            return JsonResponse(
+                {"ok": False, "message": message, "unmet": unmet},
+                status=error.status,
+            )
+        return _deal_page(
+            request,
+            deal,
+            status=error.status,
+            move_error=message,
+            move_unmet=getattr(error, "unmet", []),
+            move_posted=posted,
+        )
+    if wants_json:
+        return JsonResponse({"ok": True})
+    return redirect("deal", deal_id=deal_id, permanent=False)
+
+
+@login_required
+@require_POST
+def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """Save the fields criteria read, guarded by the version the form showed."""
+    deal = _deal(deal_id)
+    edit = deal_forms.read_edit(deal, request.POST)
+    if edit.errors:
+        return _deal_page(request, deal, status=422, edit=edit.fields)
+    try:
+        services.update_deal(
+            deal_id,
+            edit.changes,
+            by=request.user,
+            expected_version=_version(request.POST),
+        )
+    except DealgateError as error:
+        return _deal_page(
+            request,
+            deal,
+            status=error.status,
+            edit=edit.fields,
+            edit_error=_refusal(error),
+        )
+    return redirect("deal", deal_id=deal_id, permanent=False)
+
+
+STALE = "This deal changed since you opened it; reload the page and try again."
+
+
+def _refusal(error: DealgateError) -> str:
+    # The service's conflict message speaks to API callers in version numbers;
+    # a person needs to know only that they must reload.
+    if isinstance(error, Conflict):
+        return STALE
+    return error.message
+
+
+def _version(posted: QueryDict) -> int:
+    text = posted.get("version", "")
+    if not (text.isascii() and text.isdigit()):
+        # Never move or save without the version the person saw: that is the
+        # one guard against overwriting someone else's change.
+        raise ValidationError("the form did not say which version it showed")
+    return int(text)
+
+
+def _deal(deal_id: int) -> Deal:
+    return get_object_or_404(
         Deal.objects.select_related(
             "pipeline",
             "stage",
@@ -65,21 +170,55 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
         ),
         pk=deal_id,
     )
+
+
+def _deal_page(
+    request: HttpRequest,
+    deal: Deal,
+    *,
+    status: int = 200,
+    move_error: str = "",
+    move_unmet: list[str] | None = None,
+    move_posted: QueryDict | None = None,
+    edit: list[deal_forms.EditField] | None = None,
+    edit_error: str = "",
+) -> HttpResponse:
+    now = timesource.now()
     age = None
     if deal.status == Deal.Status.OPEN:
         age = stage_age(
             deal.stage_entered_at,
-            timesource.now(),
+            now,
             limit=deal.stage.age_limit_days,
             calendar=calendar_for(deal.pipeline),
         )
+    posted = move_posted or QueryDict()
     context = {
         "deal": deal,
         "age": age,
         "custom": _custom_fields(deal),
         "events": deal.events.select_related("from_stage", "to_stage", "by"),
+        "exit_checklist": services.exit_checklist(deal, now),
+        "targets": deal_forms.move_targets(deal),
+        "loss_reasons": deal.pipeline.loss_reasons,
+        # After a refusal the forms keep what was typed, and the version the
+        # person saw: a stale form must stay stale until they reload.
+        "move": {
+            "to": posted.get("to", ""),
+            "loss_reason": posted.get("loss_reason", ""),
+            "loss_note": posted.get("loss_note", ""),
+            "override_reason": posted.get("override_reason", ""),
+            "version": posted.get("version", deal.version),
+        },
+        "move_error": move_error,
+        "move_unmet": move_unmet or [],
+        "edit_fields": edit if edit is not None else deal_forms.edit_fields(deal),
+        "edit_error": edit_error,
+        "edit_version": request.POST.get("version", deal.version)
+        if edit is not None
+        else deal.version,
     }
-    return render(request, "web/deal.html", context)
+    return render(request, "web/deal.html", context, status=status)
 
 
 def _chosen_pipeline(request: HttpRequest, pipelines: list[Pipeline]) -> Pipeline:
