@@ -35,13 +35,14 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import F, Max
 
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
 from dealgate.deals.models import Activity, Deal
+from dealgate.deals.services import least_loaded_member
 from dealgate.errors import DealgateError
 from dealgate.leads.models import Lead
 from dealgate.pipelines.calendars import calendar_for
@@ -701,18 +702,7 @@ def _reassign_deal(row: dict[str, Any], now: dt.datetime) -> int:
     current = deal.responsible or deal.owner
     if current is None or current.team_id is None:
         return 0
-    colleague = (
-        User.objects.filter(team_id=current.team_id, is_active=True)
-        .exclude(pk=current.pk)
-        .annotate(
-            load=Count(
-                "responsible_for",
-                filter=Q(responsible_for__status=Deal.Status.OPEN),
-            )
-        )
-        .order_by("load", "id")
-        .first()
-    )
+    colleague = least_loaded_member(current.team_id, exclude=current)
     if colleague is None:
         return 0
     Deal.objects.filter(pk=deal.pk).update(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -392,22 +392,24 @@ def responsible_for(stage: Stage, deal: Deal) -> User | None:
     if stage.owner_kind == Stage.OwnerKind.PERSON and stage.owner_user_id:
         return stage.owner_user
     if stage.owner_kind == Stage.OwnerKind.TEAM and stage.owner_team_id:
-        from django.db.models import Count, Q
-
-        member = (
-            User.objects.filter(team_id=stage.owner_team_id, is_active=True)
-            .annotate(
-                load=Count(
-                    "responsible_for",
-                    filter=Q(responsible_for__status=Deal.Status.OPEN),
-                )
-            )
-            .order_by("load", "id")
-            .first()
-        )
+        member = least_loaded_member(stage.owner_team_id)
         if member is not None:
             return member
     return deal.owner
+
+
+def least_loaded_member(team_id: int, *, exclude: User | None = None) -> User | None:
+    """The active member of a team responsible for the fewest open deals
+    (ties: the lowest id, so the choice is stable), leaving out `exclude`."""
+    members = User.objects.filter(team_id=team_id, is_active=True)
+    if exclude is not None:
+        members = members.exclude(pk=exclude.pk)
+    open_deals = Q(responsible_for__status=Deal.Status.OPEN)
+    return (
+        members.annotate(load=Count("responsible_for", filter=open_deals))
+        .order_by("load", "id")
+        .first()
+    )
 
 
 EDITABLE_FIELDS = {

@@ -106,18 +106,12 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         """The whole report as text lines: counts, warnings, bad rows, outcome."""
-        verb = "created" if self.committed else "would be created"
         lines = [
             f"{self.file} (mapping {self.mapping}, pipeline {self.pipeline})",
             f"  rows read: {self.rows_read:,} in {self.duration:.1f} s "
             f"({self.rows_per_second:,.0f} rows/s)",
-            f"  deals: {self.deals_created:,} {verb}, {self.already_present:,} "
-            f"already present, {self.bad_row_count:,} bad",
-            f"  stage events: {self.events_created:,} {verb}",
+            *self.count_lines("created" if self.committed else "would be created"),
         ]
-        for kind, created in self.created.items():
-            reused = self.reused.get(kind, 0)
-            lines.append(f"  {kind}: {created:,} {verb}, {reused:,} already present")
         if self.warnings:
             lines.append("warnings:")
             ranked = sorted(self.warnings.items(), key=lambda item: (-item[1], item[0]))
@@ -128,4 +122,16 @@ class ImportReport:
             lines.append(f"bad rows ({self.bad_row_count:,}{more}):")
             lines += [f"  {bad}" for bad in self.bad_rows]
         lines.append(self.outcome())
+        return lines
+
+    def count_lines(self, verb: str) -> list[str]:
+        """What was (or would be) written; other importers count their own."""
+        lines = [
+            f"  deals: {self.deals_created:,} {verb}, {self.already_present:,} "
+            f"already present, {self.bad_row_count:,} bad",
+            f"  stage events: {self.events_created:,} {verb}",
+        ]
+        for kind, created in self.created.items():
+            reused = self.reused.get(kind, 0)
+            lines.append(f"  {kind}: {created:,} {verb}, {reused:,} already present")
         return lines

@@ -83,28 +83,14 @@ class LeadImportReport(ImportReport):
     leads_attached: int = 0
     leads_won: int = 0
 
-    def lines(self) -> list[str]:
-        verb = "created" if self.committed else "would be created"
+    def count_lines(self, verb: str) -> list[str]:
         lines = [
-            f"{self.file} (mapping {self.mapping}, pipeline {self.pipeline})",
-            f"  rows read: {self.rows_read:,} in {self.duration:.1f} s "
-            f"({self.rows_per_second:,.0f} rows/s)",
             f"  leads: {self.leads_created:,} {verb}, {self.already_present:,} "
             f"already present, {self.leads_attached:,} attached to an open lead "
             f"or deal, {self.bad_row_count:,} bad",
         ]
         if self.deals_created or self.leads_won:
             lines.append(f"  won deals: {self.deals_created:,} {verb}")
-        if self.warnings:
-            lines.append("warnings:")
-            ranked = sorted(self.warnings.items(), key=lambda item: (-item[1], item[0]))
-            lines += [f"  {message}: {count:,} rows" for message, count in ranked]
-        if self.bad_rows:
-            shown = len(self.bad_rows)
-            more = f", first {shown:,} listed" if shown < self.bad_row_count else ""
-            lines.append(f"bad rows ({self.bad_row_count:,}{more}):")
-            lines += [f"  {bad}" for bad in self.bad_rows]
-        lines.append(self.outcome())
         return lines
 
     @property
