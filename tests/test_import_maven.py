@@ -188,3 +188,14 @@ def test_a_missing_side_file_stops_the_import_before_it_starts(
     with pytest.raises(ValidationError, match="needs products.csv beside the deals"):
         import_deals(folder, "maven-crm", pipeline=maven_pipeline)
     assert User.objects.count() == 0
+
+
+def test_imported_open_deals_get_their_age_clocks_once(maven_pipeline):
+    from dealgate.clocks.models import Clock
+
+    maven_pipeline.stages.filter(key="engaging").update(age_limit_days=30)
+    import_deals(MAVEN_DEMO_DIR, "maven-crm", pipeline=maven_pipeline)
+    # Engaging deals have an entry date; prospecting ones have none to count from.
+    assert Clock.objects.filter(kind="age", state="running").count() == 1589
+    import_deals(MAVEN_DEMO_DIR, "maven-crm", pipeline=maven_pipeline)
+    assert Clock.objects.filter(kind="age").count() == 1589

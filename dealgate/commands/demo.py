@@ -33,6 +33,7 @@ def run_demo(args: argparse.Namespace) -> int:
     for change in summary.pipeline_changes:
         print(f"pipeline: {change}")
     print(summary.import_report)
+    print(f"clocks: {summary.sweep.summary()}")
     print(f"\nDealgate demo, as of {loader.AS_OF}: http://{args.host}:{args.port}/")
     print(f"Logins (password: {loader.PASSWORD}):")
     for username, role, about in summary.logins:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from dealgate.clocks.sweep import SweepResult
 
 DEMO_DIR = Path(__file__).resolve().parent
 PIPELINE_FILE = DEMO_DIR / "pipeline.toml"
@@ -35,10 +39,12 @@ log = logging.getLogger("dealgate.demo")
 class DemoSummary:
     pipeline_changes: list[str]
     import_report: object
+    sweep: SweepResult
     logins: list[tuple[str, str, str]]
 
 
 def load_demo() -> DemoSummary:
+    from dealgate.clocks.sweep import sweep
     from dealgate.core.pipeline_file import load_pipeline_file
     from dealgate.imports.services import import_deals
     from dealgate.pipelines.services import apply_pipeline
@@ -50,10 +56,14 @@ def load_demo() -> DemoSummary:
     pipeline = Pipeline.objects.get(key=spec.key)
     report = import_deals(DEALS_FILE, "maven-crm", pipeline=pipeline)
     ensure_logins()
+    # Act on the clocks that ran out by the as-of date, so the today page and
+    # the notices show the follow-through the product would have done.
+    swept = sweep()
     log.info("demo loaded: pipeline %s, %s", pipeline.key, report)
     return DemoSummary(
         pipeline_changes=[str(change) for change in plan.changes],
         import_report=report,
+        sweep=swept,
         logins=LOGINS,
     )
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from dealgate.clocks.services import start_missing_clocks
 from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError, spelling_key
 from dealgate.deals.models import Organization, Product
 from dealgate.errors import NotFound, ValidationError
@@ -97,6 +98,10 @@ def import_deals(
         _run(path, mapping, pipeline, report, progress)
         failed = all_or_nothing and report.bad_row_count > 0
         report.committed = not (dry_run or failed)
+        if report.committed and report.deals_created:
+            # Bulk writes send no signals: start the age clocks of the open
+            # deals just written, in the same transaction, set-based.
+            start_missing_clocks(apply=True)
         if not report.committed:
             transaction.set_rollback(True)
     report.duration = time.perf_counter() - started
