@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/v1/", include("dealgate.api.urls")),
     path("leads/", include("dealgate.leads.urls")),
     path("insights/", include("dealgate.insights.urls")),
+    path("pipelines/", include("dealgate.builder.urls")),
     path("", include("dealgate.clocks.urls")),
     path("", include("dealgate.web.urls")),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 
 
 class Organization(models.Model):
@@ -130,9 +131,33 @@ class Deal(models.Model):
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
+        # The last three serve insights over closed deals, open ages and
+        # entries; `include` makes them covering on PostgreSQL (SQLite keeps
+        # the keys only).
         indexes = [
             models.Index(fields=["pipeline", "status", "stage"], name="deal_board"),
             models.Index(fields=["owner", "status"], name="deal_owner_status"),
+            models.Index(
+                fields=["pipeline", "closed_at"],
+                include=[
+                    *("status", "stage", "owner", "product", "organization"),
+                    *("source", "currency", "value", "created_at", "loss_reason"),
+                ],
+                condition=models.Q(status__in=["won", "lost"]),
+                name="deal_closed",
+            ),
+            models.Index(
+                fields=["pipeline", "stage", "stage_entered_at"],
+                include=["owner", "product", "organization", "source"],
+                condition=models.Q(status="open"),
+                name="deal_open_age",
+            ),
+            models.Index(
+                models.F("pipeline"),
+                Coalesce("created_at", "stage_entered_at"),
+                include=["status", "stage", "owner", "product", "organization"],
+                name="deal_entry",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -211,6 +236,20 @@ class StageEvent(models.Model):
         indexes = [
             models.Index(fields=["deal", "at"], name="event_deal_at"),
             models.Index(fields=["to_stage", "at"], name="event_to_stage_at"),
+            # Insights: moves out of a stage (time in stage, backward moves).
+            models.Index(
+                fields=["from_stage", "to_stage", "at"],
+                include=["deal"],
+                name="event_backward",
+            ),
+            models.Index(
+                fields=["from_stage", "at"],
+                include=[
+                    *("from_status", "from_business_minutes", "from_entered_at"),
+                    "deal",
+                ],
+                name="event_exits",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,178 @@
+"""The blueprint of an applied pipeline, read from its closed deals' history.
+
+A path is a sequence per deal, so this reads rows rather than aggregates:
+one query for the closed deals, one for their stage events, one for their
+answering activities and one for their answered leads, then
+`dealgate.core.blueprint` does the rest in one pass. About 0.3 s for the
+6,711 closed deals (13,422 events) of the demo data on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from dealgate.core import blueprint as bp
+from dealgate.core import business_time
+from dealgate.core.calendar import Calendar
+from dealgate.core.pipeline_file import CriterionSpec, StageSpec
+from dealgate.deals.models import Activity, Deal, StageEvent
+from dealgate.deals.services import criteria_set
+from dealgate.errors import ValidationError
+from dealgate.leads.models import Lead
+from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.models import Pipeline, Stage
+from dealgate.pipelines.services import export_pipeline, owner_text
+
+CLOSED = (Deal.Status.WON, Deal.Status.LOST)
+MAX_LAST = 1_000_000
+
+
+@dataclass(frozen=True)
+class _Stages:
+    """Every stage of a pipeline, retired included, in board order."""
+
+    by_id: dict[int, Stage]
+
+    @property
+    def order(self) -> list[str]:
+        return [stage.key for stage in self.by_id.values()]
+
+    @property
+    def active(self) -> list[str]:
+        return [s.key for s in self.by_id.values() if s.retired_at is None]
+
+    def key(self, stage_id: int | None) -> str | None:
+        return self.by_id[stage_id].key if stage_id is not None else None
+
+
+def blueprint_for(pipeline: Pipeline, *, last: int | None = None) -> bp.Blueprint:
+    """The blueprint of `pipeline`'s closed deals, or of the `last` closed
+    most recently (by close time, then id)."""
+    if last is not None and not 1 <= last <= MAX_LAST:
+        raise ValidationError(f"last must be from 1 to {MAX_LAST:,}", field="last")
+    stages = _Stages({s.pk: s for s in pipeline.stages.order_by("position", "id")})
+    calendar = calendar_for(pipeline)
+    deals = _closed(pipeline, last)
+    closed = [
+        bp.ClosedDeal(deal_id, status, stages.key(stage_id) or "", closed_at)
+        for deal_id, status, stage_id, closed_at in deals.values_list(
+            "id", "status", "stage_id", "closed_at"
+        )
+    ]
+    ids = deals.values("id")
+    paths = bp.trace(
+        closed,
+        _events(ids, stages),
+        calendar,
+        responses=_responses(ids),
+        lead_responses=_lead_responses(ids, calendar),
+    )
+    scope = "all closed deals" if last is None else f"the last {last:,} closed deals"
+    return bp.find_blueprint(
+        paths,
+        stages.order,
+        calendar,
+        scope=scope,
+        active=stages.active,
+        names={stage.key: stage.name for stage in stages.by_id.values()},
+    )
+
+
+def proposal_for(pipeline: Pipeline, *, last: int | None = None) -> bp.Proposal:
+    """A pipeline shaped by the blueprint, starting from the applied one."""
+    retired = {
+        stage.key: _stage_spec(stage)
+        for stage in pipeline.stages.exclude(retired_at=None).select_related(
+            "owner_user", "owner_team"
+        )
+    }
+    return bp.propose(
+        blueprint_for(pipeline, last=last), export_pipeline(pipeline), retired=retired
+    )
+
+
+def _closed(pipeline: Pipeline, last: int | None) -> QuerySet[Deal]:
+    deals = Deal.objects.filter(pipeline=pipeline, status__in=CLOSED)
+    if last is None:
+        return deals
+    latest = deals.order_by("-closed_at", "-id").values("id")[:last]
+    return Deal.objects.filter(id__in=latest)
+
+
+def _events(ids: QuerySet, stages: _Stages) -> list[bp.Event]:
+    rows = StageEvent.objects.filter(deal_id__in=ids).order_by("deal_id", "at", "id")
+    return [
+        bp.Event(
+            deal_id,
+            stages.key(from_id),
+            stages.key(to_id),
+            from_status,
+            to_status,
+            at,
+            entered,
+            minutes,
+        )
+        for deal_id, from_id, to_id, from_status, to_status, at, entered, minutes in (
+            rows.values_list(
+                "deal_id",
+                "from_stage_id",
+                "to_stage_id",
+                "from_status",
+                "to_status",
+                "at",
+                "from_entered_at",
+                "from_business_minutes",
+            )
+        )
+    ]
+
+
+def _responses(ids: QuerySet) -> dict[int, list]:
+    rows = (
+        Activity.objects.filter(deal_id__in=ids, done=True, kind__in=bp.RESPONSE_KINDS)
+        .order_by("deal_id", "at")
+        .values_list("deal_id", "at")
+    )
+    found: dict[int, list] = defaultdict(list)
+    for deal_id, at in rows:
+        found[deal_id].append(at)
+    return found
+
+
+def _lead_responses(ids: QuerySet, calendar: Calendar) -> dict[int, float]:
+    """Deal id -> business minutes its lead waited for a first answer: as the
+    leads app wrote it, else counted in the pipeline's calendar."""
+    rows = Lead.objects.filter(
+        deal_id__in=ids, assigned_at__isnull=False, first_response_at__isnull=False
+    ).values_list(
+        "deal_id", "assigned_at", "first_response_at", "response_business_minutes"
+    )
+    return {
+        deal_id: (
+            minutes
+            if minutes is not None
+            else business_time.between(calendar, assigned, answered)
+        )
+        for deal_id, assigned, answered, minutes in rows
+        if answered >= assigned
+    }
+
+
+def _stage_spec(stage: Stage) -> StageSpec:
+    """A retired stage as a file would describe it."""
+    entry = criteria_set(stage.entry_criteria)
+    exit_ = criteria_set(stage.exit_criteria)
+    return StageSpec(
+        key=stage.key,
+        name=stage.name,
+        buyer_action=stage.buyer_action,
+        owner=owner_text(stage),
+        age_limit_days=stage.age_limit_days,
+        probability=stage.probability,
+        entry_criteria=tuple(CriterionSpec(c.label, c.rule) for c in entry.items),
+        exit_criteria=tuple(CriterionSpec(c.label, c.rule) for c in exit_.items),
+        exit_criteria_mode=exit_.mode,
+    )

@@ -1,0 +1,370 @@
+"""Drafts: pipelines being edited in the builder, planned and applied.
+
+A draft holds a whole `PipelineSpec`. Applying it goes through
+`plan_pipeline` and `apply_pipeline`, exactly like `dealgate pipeline apply
+FILE`, so the page and the file stay two faces of one definition: nothing
+here writes a stage or a handoff.
+
+Verbs: `working_copy` reads what the builder shows (the draft, else the
+applied pipeline); `edit_draft`, `edit_stage` (a stage's fields and breach
+actions together) and `replace_draft` validate one edit, then save it,
+starting a draft from the applied pipeline on the first edit;
+`start_pipeline` makes the draft of a new pipeline; `plan_draft` tells what
+applying would change; `apply_draft` applies it and drops the draft.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+
+from dealgate import timesource
+from dealgate.accounts.models import User
+from dealgate.core import criteria
+from dealgate.core.pipeline_file import (
+    LossReasonSpec,
+    PipelineFileError,
+    PipelineSpec,
+    dump_pipeline,
+    format_path,
+    parse_pipeline,
+)
+from dealgate.deals.models import Deal
+from dealgate.errors import Conflict, NotFound, ValidationError
+from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.services import (
+    PipelinePlan,
+    apply_pipeline,
+    export_pipeline,
+    plan_pipeline,
+)
+
+from . import breach as breach_actions
+from .edits import (
+    change_pipeline,
+    change_stage,
+    check_key,
+    spec_from_data,
+    spec_to_data,
+)
+from .models import Draft
+
+log = logging.getLogger("dealgate.builder")
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+# Keys that would clash with the builder's own addresses (/pipelines/new/).
+RESERVED_KEYS = frozenset({"new"})
+# A new pipeline can lose deals from the start: a loss needs a listed reason.
+DEFAULT_LOSS_REASONS = (
+    LossReasonSpec("price", "Price too high"),
+    LossReasonSpec("competitor", "Chose another provider"),
+    LossReasonSpec("no-decision", "No decision: the buyer went quiet"),
+    LossReasonSpec("other", "Other", needs_note=True),
+)
+
+
+@dataclass(frozen=True)
+class Working:
+    """The pipeline as the builder shows it: the draft when there is one,
+    else the applied pipeline. `stale` is set when the applied pipeline
+    changed after the draft was started (applying would undo that change)."""
+
+    key: str
+    spec: PipelineSpec
+    draft: Draft | None
+    pipeline: Pipeline | None
+    stale: bool = False
+
+
+def working_copy(key: str, *, lock: bool = False) -> Working:
+    """What the builder edits for pipeline `key` (two or three queries).
+    With `lock`, the draft row is locked (inside the caller's transaction)."""
+    drafts = Draft.objects.select_for_update() if lock else Draft.objects
+    draft = drafts.filter(key=key).first()
+    pipeline = Pipeline.objects.filter(key=key).first()
+    if draft is None and pipeline is None:
+        raise NotFound(f"no pipeline or draft {key!r}", field="key")
+    if draft is None:
+        assert pipeline is not None
+        spec = export_pipeline(pipeline)
+        return Working(key, spec, None, pipeline)
+    return Working(
+        key,
+        spec_from_data(draft.spec),
+        draft,
+        pipeline,
+        stale=_stale(draft, pipeline),
+    )
+
+
+def _stale(draft: Draft, pipeline: Pipeline | None) -> bool:
+    if pipeline is None or draft.base is None:
+        return (pipeline is None) != (draft.base is None)
+    return spec_from_data(draft.base) != export_pipeline(pipeline)
+
+
+def start_pipeline(key: str, name: str, timezone: str, by: User | None) -> Draft:
+    """The draft of a new pipeline: no stages yet, Monday to Friday 09:00 to
+    17:00 in `timezone`, and a few common loss reasons."""
+    check_key(key, "a pipeline key")
+    if key in RESERVED_KEYS:
+        raise ValidationError(
+            f"{key!r} names a builder page; choose another key", field="key"
+        )
+    if not name.strip():
+        raise ValidationError("a pipeline needs a name", field="name")
+    if Pipeline.objects.filter(key=key).exists():
+        raise ValidationError(f"there is already a pipeline {key!r}", field="key")
+    if Draft.objects.filter(key=key).exists():
+        raise ValidationError(
+            f"a pipeline {key!r} is already being built; open it from the list",
+            field="key",
+        )
+    spec = PipelineSpec(
+        key=key,
+        name=name.strip(),
+        stages=(),
+        calendar={"hours": {day: ["09:00-17:00"] for day in WEEKDAYS}},
+        loss_reasons=DEFAULT_LOSS_REASONS,
+    )
+    spec = change_pipeline(spec, timezone=timezone)
+    now = timesource.now()
+    draft = Draft(
+        key=key,
+        spec=spec_to_data(spec),
+        base=None,
+        created_by=by,
+        updated_by=by,
+        created_at=now,
+        updated_at=now,
+    )
+    _save(draft, f"there is already a draft {key!r}")
+    log.info("pipeline %s started in the builder by %s", key, _who(by))
+    return draft
+
+
+def edit_draft(
+    key: str, by: User | None, change: Callable[[PipelineSpec], PipelineSpec]
+) -> PipelineSpec:
+    """Apply `change` to the draft of `key` and save it (the draft row is
+    locked meanwhile). `change` raises ValidationError to refuse."""
+    with transaction.atomic():
+        draft = _locked_draft(key, by)
+        spec = change(spec_from_data(draft.spec))
+        draft.spec = spec_to_data(spec)
+        _touch(draft, by)
+    log.info("draft %s edited by %s", key, _who(by))
+    return spec
+
+
+def replace_draft(key: str, by: User | None, spec: PipelineSpec) -> None:
+    """Make `spec` (from a file or a blueprint) the draft of `key`."""
+    if spec.key != key:
+        raise ValidationError(
+            f"the file describes pipeline {spec.key!r}, not {key!r}; keys cannot "
+            "be changed here",
+            field="key",
+        )
+    edit_draft(key, by, lambda _old: spec)
+
+
+def edit_stage(
+    key: str,
+    by: User | None,
+    stage: str,
+    values: Mapping[str, object],
+    actions: list[str] | None,
+) -> None:
+    """Set a stage's fields (see `edits.change_stage`) and its breach actions
+    (None: the pipeline's default) in one save."""
+    with transaction.atomic():
+        draft = _locked_draft(key, by)
+        spec = change_stage(spec_from_data(draft.spec), stage, **values)
+        spec = breach_actions.with_actions(spec, stage, actions)
+        draft.spec = spec_to_data(spec)
+        _touch(draft, by)
+    log.info("draft %s: stage %s edited by %s", key, stage, _who(by))
+
+
+def discard_draft(key: str, by: User | None) -> bool:
+    """Drop the draft of `key`; False when there was none."""
+    deleted, _ = Draft.objects.filter(key=key).delete()
+    if deleted:
+        log.info("draft %s discarded by %s", key, _who(by))
+    return bool(deleted)
+
+
+def _locked_draft(key: str, by: User | None) -> Draft:
+    """The draft row, locked; a new one from the applied pipeline if none."""
+    draft = Draft.objects.select_for_update().filter(key=key).first()
+    if draft is not None:
+        return draft
+    pipeline = Pipeline.objects.filter(key=key).first()
+    if pipeline is None:
+        raise NotFound(f"no pipeline or draft {key!r}", field="key")
+    data = spec_to_data(export_pipeline(pipeline))
+    now = timesource.now()
+    return Draft(
+        key=key,
+        spec=data,
+        base=data,
+        created_by=by,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _touch(draft: Draft, by: User | None) -> None:
+    draft.updated_by = by
+    draft.updated_at = timesource.now()
+    _save(draft, "someone else started a draft of this pipeline at the same time")
+
+
+def _save(draft: Draft, clash: str) -> None:
+    try:
+        # A savepoint, so a racing insert of the same key leaves the
+        # surrounding transaction usable for the error.
+        with transaction.atomic():
+            draft.save()
+    except IntegrityError:
+        raise Conflict(f"{clash}; reload and try again") from None
+
+
+# --- planning and applying -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """A stage the draft removes that still holds deals."""
+
+    key: str
+    name: str
+    open_deals: int
+    closed_deals: int
+
+
+@dataclass
+class DraftPlan:
+    """What applying the draft would do. `problems` must be fixed first;
+    `stranded` stages need to be told where their deals go."""
+
+    working: Working
+    problems: list[str] = field(default_factory=list)
+    plan: PipelinePlan | None = None
+    stranded: list[Stranded] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[str]:
+        if self.plan is None:
+            return []
+        lines = [change.text for change in self.plan.changes]
+        notes = [f"note: {note}" for note in self.plan.notes]
+        return (lines or ["no changes"]) + notes
+
+    @property
+    def change_count(self) -> int:
+        return len(self.plan.changes) if self.plan else 0
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.plan and self.plan.has_changes)
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.plan and self.plan.blocked)
+
+
+def plan_draft(working: Working, moves: Mapping[str, str] | None = None) -> DraftPlan:
+    """What applying `working` would change; changes nothing."""
+    result = DraftPlan(working, problems=draft_problems(working.spec))
+    if result.problems:
+        return result
+    try:
+        result.plan = plan_pipeline(working.spec, moves=moves)
+    except PipelineFileError as exc:
+        result.problems = [_problem_text(working.spec, p) for p in exc.problems]
+        return result
+    result.stranded = _stranded(working, [c.needs_move for c in result.plan.blocked])
+    return result
+
+
+def apply_draft(
+    key: str, by: User | None, moves: Mapping[str, str] | None = None
+) -> DraftPlan:
+    """Apply the draft of `key` in one transaction and drop the draft.
+
+    Refuses (ValidationError, nothing written) while the draft has problems,
+    or while a removed stage holds deals that `moves` sends nowhere. The
+    draft row is locked throughout, so an edit saved meanwhile waits and then
+    starts a new draft rather than being dropped unseen.
+    """
+    with transaction.atomic():
+        working = working_copy(key, lock=True)
+        if working.draft is None:
+            raise ValidationError(f"there is no draft of {key!r} to apply")
+        problems = draft_problems(working.spec)
+        if problems:
+            raise ValidationError("; ".join(problems))
+        plan = apply_pipeline(working.spec, moves=moves)
+        Draft.objects.filter(pk=working.draft.pk).delete()
+    log.info("draft %s applied by %s: %d changes", key, _who(by), len(plan.changes))
+    return DraftPlan(working, plan=plan)
+
+
+def draft_problems(spec: PipelineSpec) -> list[str]:
+    """What keeps `spec` from being applied, in words: what a pipeline file
+    would refuse, and rules that do not compile."""
+    if not spec.stages:
+        return ["add at least one stage"]
+    try:
+        parse_pipeline(dump_pipeline(spec), f"pipeline {spec.key}")
+    except PipelineFileError as exc:
+        return [_problem_text(spec, problem) for problem in exc.problems]
+    problems = []
+    for stage in spec.stages:
+        for item in (*stage.entry_criteria, *stage.exit_criteria):
+            reason = criteria.check_rule(item.rule)
+            if reason is not None:
+                problems.append(
+                    f"stage '{stage.name}': the rule of {item.label!r} does not "
+                    f"compile: {reason}"
+                )
+    return problems
+
+
+def _problem_text(spec: PipelineSpec, problem) -> str:
+    path = problem.path
+    if len(path) >= 2 and path[0] == "stages" and isinstance(path[1], int):
+        stage = spec.stages[path[1]]
+        rest = format_path(path[2:]) or "the stage"
+        return f"stage '{stage.name or stage.key}': {rest}: {problem.message}"
+    return f"{format_path(path) or 'pipeline'}: {problem.message}"
+
+
+def _stranded(working: Working, keys: list[str | None]) -> list[Stranded]:
+    if not keys or working.pipeline is None:
+        return []
+    counts: dict[str, list[int]] = {key: [0, 0] for key in keys if key}
+    names = dict(
+        working.pipeline.stages.filter(key__in=counts).values_list("key", "name")
+    )
+    rows = (
+        Deal.objects.filter(pipeline=working.pipeline, stage__key__in=counts)
+        .values("stage__key", "status")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        slot = 0 if row["status"] == Deal.Status.OPEN else 1
+        counts[row["stage__key"]][slot] += row["n"]
+    return [
+        Stranded(key, names.get(key, key), pair[0], pair[1])
+        for key, pair in counts.items()
+    ]
+
+
+def _who(user: User | None) -> str:
+    return user.username if user else "system"

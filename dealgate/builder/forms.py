@@ -1,0 +1,172 @@
+"""The builder's forms. They check what a form can check (types, ranges);
+the edits in `dealgate.builder.edits` check the rest and name the field."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.utils.text import slugify
+
+from dealgate.accounts.models import Team, User
+from dealgate.core.pipeline_file import (
+    CRITERIA_MODES,
+    DEAL_OWNER,
+    LEAD,
+    MAX_AGE_LIMIT_DAYS,
+    STAGE_OWNER,
+    CustomFieldSpec,
+    PipelineSpec,
+)
+from dealgate.errors import DealgateError
+
+from . import rules
+from .breach import action_choices
+
+
+def owner_choices(current: str = "", *, stage_owner: bool = False) -> list:
+    """Who may own a stage (or answer a handoff): the deal's owner, each
+    active person, each team. `current` is kept even when no longer offered."""
+    choices = [(DEAL_OWNER, "The deal's owner")]
+    if stage_owner:
+        choices.insert(0, (STAGE_OWNER, "The stage's owner"))
+    choices += [
+        (f"user:{u.username}", u.display_name)
+        for u in User.objects.filter(is_active=True).order_by("username")
+    ]
+    choices += [
+        (f"team:{t.name}", f"Team {t.name}") for t in Team.objects.order_by("name")
+    ]
+    if current and current not in dict(choices):
+        choices.append((current, current))
+    if not current and not stage_owner:
+        choices.insert(0, ("", "No owner yet"))
+    return choices
+
+
+def add_error(form: forms.Form, error: DealgateError) -> None:
+    """Show a service error on the field it names, else on the whole form."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+class NewPipelineForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    key = forms.CharField(
+        max_length=50,
+        required=False,
+        help_text="Lowercase letters, digits, - and _; made from the name if empty.",
+    )
+    timezone = forms.CharField(max_length=64, initial=settings.TIME_ZONE)
+
+    def clean_key(self) -> str:
+        return self.cleaned_data["key"].strip() or slugify(self.data.get("name", ""))
+
+
+class PipelineForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    currency = forms.RegexField(regex=r"^[A-Z]{3}$", max_length=3)
+    allow_skipping = forms.BooleanField(required=False)
+    bottleneck_share = forms.FloatField(min_value=0.01, max_value=1)
+    timezone = forms.CharField(max_length=64)
+
+
+class StageFields(forms.Form):
+    name = forms.CharField(max_length=200)
+    buyer_action = forms.CharField(max_length=300, required=False)
+    owner = forms.ChoiceField(required=False)
+    age_limit_days = forms.IntegerField(
+        min_value=1, max_value=MAX_AGE_LIMIT_DAYS, required=False
+    )
+    probability = forms.IntegerField(min_value=0, max_value=100, required=False)
+
+    def __init__(self, *args, owner: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = owner_choices(owner)
+
+    def values(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["probability"] = data.get("probability") or 0
+        return data
+
+
+class AddStageForm(StageFields):
+    key = forms.CharField(max_length=50, required=False)
+
+    def clean_key(self) -> str:
+        return self.cleaned_data["key"].strip() or slugify(self.data.get("name", ""))
+
+
+class StageForm(StageFields):
+    exit_criteria_mode = forms.ChoiceField(
+        choices=[(mode, mode) for mode in CRITERIA_MODES]
+    )
+    breach_default = forms.BooleanField(required=False)
+    on_breach = forms.MultipleChoiceField(
+        choices=action_choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class CriterionForm(forms.Form):
+    kind = forms.ChoiceField(choices=rules.KINDS)
+    label = forms.CharField(max_length=300, required=False)
+    field = forms.ChoiceField(required=False)
+    checkbox = forms.CharField(max_length=50, required=False)
+    activity = forms.ChoiceField(choices=rules.ACTIVITY_KINDS, required=False)
+    tag = forms.CharField(max_length=50, required=False)
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, required=False)
+    rule = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, custom: tuple[CustomFieldSpec, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.custom = custom
+        self.fields["field"].choices = rules.field_choices(custom)
+
+    def choice(self) -> rules.Choice:
+        data = self.cleaned_data
+        return rules.Choice(
+            kind=data["kind"],
+            label=data["label"],
+            field=data["field"],
+            checkbox=data["checkbox"],
+            activity=data["activity"],
+            tag=data["tag"],
+            amount=data["amount"],
+            rule=data["rule"],
+        )
+
+
+class CriterionEditForm(forms.Form):
+    label = forms.CharField(max_length=300)
+    rule = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class HandoffForm(forms.Form):
+    """One handoff; an empty window removes it."""
+
+    start = forms.CharField(widget=forms.HiddenInput)
+    end = forms.CharField(widget=forms.HiddenInput)
+    window = forms.CharField(max_length=20, required=False)
+    responsible = forms.ChoiceField()
+
+    def __init__(self, *args, responsible: str = STAGE_OWNER, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["responsible"].choices = owner_choices(
+            responsible, stage_owner=True
+        )
+
+
+class AddHandoffForm(HandoffForm):
+    start = forms.ChoiceField()
+    end = forms.ChoiceField()
+
+    def __init__(self, *args, spec: PipelineSpec, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        stages = [(s.key, s.name or s.key) for s in spec.stages]
+        self.fields["start"].choices = [(LEAD, "A new lead"), *stages]
+        self.fields["end"].choices = stages
+
+
+class FileForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 30, "cols": 88}))

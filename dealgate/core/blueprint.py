@@ -1,0 +1,864 @@
+"""The blueprint: the pipeline a team's closed deals actually travelled.
+
+Pure Python. The Django side (`dealgate.builder.blueprints`) reads stage
+events, activities and answered leads and hands them over as plain values;
+everything else happens here, in four steps:
+
+1. `trace` turns each closed deal's stage events into a `DealPath`: the stays
+   it made, in order, each with its business minutes (written on the event,
+   else counted in the pipeline's calendar), the handoff that started it and
+   the first response after it started.
+2. `find_blueprint` summarises the paths: the path variants and their shares,
+   the transitions with counts, the median and 80th percentile business days
+   per stage for won and for lost deals, where lost deals stopped, how often
+   each stage was skipped, the observed first responses per handoff, and, in
+   words, what the data cannot tell.
+3. `propose` turns a blueprint and the current pipeline into a proposed
+   `PipelineSpec`: the stages deals travel (five to seven when the data has
+   them), each with an age limit from the time won deals spent there, a
+   probability from the share of deals that passed it and were won, and
+   response windows from the first responses observed.
+4. `proposal_text` writes the proposal as a pipeline file whose comments
+   give the figures behind each value, so a person can judge and edit it.
+
+Percentiles follow `dealgate.core.metrics.percentile` (PostgreSQL's
+`percentile_cont`), like every other figure in Dealgate.
+
+A path is the sequence of stages a deal stayed in, consecutive repeats
+merged. A stay is recorded by the event that ends it (a move or a close), so
+a path is known even when the source gave no entry dates. A deal skipped a
+stage when its path holds a stage placed before it and one placed after it,
+but not the stage itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import textwrap
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from dealgate.core import business_time, metrics
+from dealgate.core.calendar import Calendar
+from dealgate.core.pipeline_file import (
+    LEAD,
+    MAX_AGE_LIMIT_DAYS,
+    STAGE_OWNER,
+    HandoffSpec,
+    PipelineSpec,
+    StageSpec,
+    dump_pipeline,
+    format_window,
+)
+
+__all__ = [
+    "Blueprint",
+    "ClosedDeal",
+    "DealPath",
+    "Event",
+    "Proposal",
+    "find_blueprint",
+    "propose",
+    "proposal_text",
+    "round_window",
+    "trace",
+]
+
+START = "start"
+WON = "won"
+LOST = "lost"
+OUTCOMES = (WON, LOST)
+# The activity kinds that answer a buyer, as the clocks count them.
+RESPONSE_KINDS = ("call", "email", "meeting")
+# Fewer measurements than this and a figure is shown but not used to propose.
+MIN_SAMPLES = 3
+# A retired stage comes back into a proposal when this share of deals used it.
+RETURN_SHARE = 0.2
+# "Most deals skip it": more than this share of the deals that could have.
+MOST = 0.5
+MIN_STAGES, MAX_STAGES = 5, 7
+DEFAULT_AGE_LIMIT_DAYS = 10
+# Response windows are proposed on this ladder, so a file says "4h", not "217m".
+_MINUTE_STEPS = (15, 30, 60, 120, 240)
+_DAY_STEPS = (1, 2, 3, 5, 10, 15, 20, 30, 60, 90, 180, MAX_AGE_LIMIT_DAYS)
+_WIDTH = 88
+
+
+# --- input -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stage event, its stages given by key (None: outside the pipeline)."""
+
+    deal_id: int
+    from_stage: str | None
+    to_stage: str | None
+    from_status: str
+    to_status: str
+    at: dt.datetime
+    from_entered_at: dt.datetime | None = None
+    business_minutes: float | None = None
+
+
+@dataclass(frozen=True)
+class ClosedDeal:
+    """A won or lost deal as it stands now; `closed_from` is its stage key."""
+
+    id: int
+    outcome: str
+    closed_from: str
+    closed_at: dt.datetime | None = None
+    loss_reason: str = ""
+
+
+# --- step 1: paths -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stay:
+    """A deal's time in one stage. `handoff` is (came from, stage), where came
+    from is a stage key or "lead"; None when the history does not say."""
+
+    stage: str
+    entered_at: dt.datetime | None
+    left_at: dt.datetime | None
+    minutes: float | None
+    handoff: tuple[str, str] | None = None
+    response_minutes: float | None = None
+
+
+@dataclass(frozen=True)
+class DealPath:
+    deal_id: int
+    outcome: str
+    closed_at: dt.datetime | None
+    stays: tuple[Stay, ...]
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The stages stayed in, in order, consecutive repeats merged."""
+        keys: list[str] = []
+        for stay in self.stays:
+            if not keys or keys[-1] != stay.stage:
+                keys.append(stay.stage)
+        return tuple(keys)
+
+
+def trace(
+    deals: Iterable[ClosedDeal],
+    events: Iterable[Event],
+    calendar: Calendar,
+    *,
+    responses: Mapping[int, Sequence[dt.datetime]] | None = None,
+    lead_responses: Mapping[int, float] | None = None,
+) -> list[DealPath]:
+    """The path of every deal in `deals`, from its events.
+
+    `events` may come in any order; a deal's are read by time (ties in the
+    order given). `responses` maps a deal id to the instants of its done
+    calls, emails and meetings, sorted; a stay's first response is the first
+    of them at or after it started and before it ended. `lead_responses`
+    maps a deal id to the business minutes its lead waited for an answer,
+    which stands for the response to the handoff from "lead". A deal with no
+    event at all gets one stay, in the stage it closed from, with no times.
+    """
+    by_deal: dict[int, list[Event]] = defaultdict(list)
+    for event in events:
+        by_deal[event.deal_id].append(event)
+    tracer = _Tracer(calendar, responses or {}, lead_responses or {})
+    paths = []
+    for deal in deals:
+        stays = tracer.stays(deal.id, sorted(by_deal.get(deal.id, ()), key=_at))
+        if not stays:
+            stays = [Stay(deal.closed_from, None, deal.closed_at, None)]
+        paths.append(DealPath(deal.id, deal.outcome, deal.closed_at, tuple(stays)))
+    return paths
+
+
+def _at(event: Event) -> dt.datetime:
+    return event.at
+
+
+class _Tracer:
+    def __init__(
+        self,
+        calendar: Calendar,
+        responses: Mapping[int, Sequence[dt.datetime]],
+        lead_responses: Mapping[int, float],
+    ) -> None:
+        self.calendar = calendar
+        self.responses = responses
+        self.lead_responses = lead_responses
+
+    def stays(self, deal_id: int, events: list[Event]) -> list[Stay]:
+        stays = []
+        came_from: str | None = None
+        for event in events:
+            if event.from_status == "open" and event.from_stage is not None:
+                stays.append(self.stay(deal_id, event, came_from))
+                came_from = event.from_stage
+            elif event.from_stage is None and event.to_status == "open":
+                came_from = LEAD
+            elif event.to_status == "open":
+                # Reopened: the deal comes back from the stage it closed from.
+                came_from = event.from_stage
+        return stays
+
+    def stay(self, deal_id: int, event: Event, came_from: str | None) -> Stay:
+        stage = event.from_stage
+        assert stage is not None
+        entered = event.from_entered_at
+        minutes = event.business_minutes
+        if minutes is None and entered is not None and entered <= event.at:
+            minutes = business_time.between(self.calendar, entered, event.at)
+        handoff = (came_from, stage) if came_from is not None else None
+        return Stay(
+            stage=stage,
+            entered_at=entered,
+            left_at=event.at,
+            minutes=minutes,
+            handoff=handoff,
+            response_minutes=self.response(deal_id, entered, event.at, came_from),
+        )
+
+    def response(
+        self,
+        deal_id: int,
+        entered: dt.datetime | None,
+        left: dt.datetime,
+        came_from: str | None,
+    ) -> float | None:
+        if came_from == LEAD and deal_id in self.lead_responses:
+            return self.lead_responses[deal_id]
+        instants = self.responses.get(deal_id)
+        if entered is None or not instants:
+            return None
+        index = bisect_left(instants, entered)
+        if index == len(instants) or instants[index] >= left:
+            return None
+        return business_time.between(self.calendar, entered, instants[index])
+
+
+# --- step 2: the blueprint ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How many values, their median and 80th percentile (None when n is 0)."""
+
+    n: int
+    median: float | None
+    p80: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        return cls(
+            len(values),
+            metrics.percentile(values, 0.5),
+            metrics.percentile(values, 0.8),
+        )
+
+
+@dataclass(frozen=True)
+class Variant:
+    path: tuple[str, ...]
+    outcome: str
+    deals: int
+    share: float
+
+    @property
+    def text(self) -> str:
+        return " -> ".join([*self.path, self.outcome])
+
+
+@dataclass(frozen=True)
+class Transition:
+    """`deals` passages from `start` (a stage or "start") to `end` (a stage,
+    "won" or "lost"); a deal that loops counts once per passage."""
+
+    start: str
+    end: str
+    deals: int
+
+
+@dataclass(frozen=True)
+class StageFlow:
+    """One stage as the closed deals used it; times are in business days."""
+
+    stage: str
+    visited: int  # deals whose path holds the stage
+    won: int  # of those, won
+    could_skip: int  # deals with a stage before it and it or one after it
+    skipped: int  # of those, the ones that went around it
+    won_days: Spread
+    lost_days: Spread
+    unmeasured: int  # stays without a duration (no entry time)
+
+    @property
+    def skip_share(self) -> float | None:
+        return metrics.rate(self.skipped, self.could_skip)
+
+    @property
+    def win_share(self) -> float | None:
+        return metrics.rate(self.won, self.visited)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where lost deals stopped: the stage they were lost from."""
+
+    stage: str
+    deals: int
+    share: float
+
+
+@dataclass(frozen=True)
+class Response:
+    """First responses after a handoff, in business minutes; `unrecorded`
+    stays had a known start but no response recorded before they ended."""
+
+    start: str
+    end: str
+    minutes: Spread
+    unrecorded: int
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    scope: str
+    deals: int
+    won: int
+    lost: int
+    order: tuple[str, ...]
+    variants: tuple[Variant, ...]
+    transitions: tuple[Transition, ...]
+    stages: tuple[StageFlow, ...]
+    stops: tuple[Stop, ...]
+    responses: tuple[Response, ...]
+    dates_only: bool
+    first_closed: dt.datetime | None
+    last_closed: dt.datetime | None
+    day_minutes: float
+    notes: tuple[str, ...] = ()
+
+    def flow(self, stage: str) -> StageFlow | None:
+        return next((flow for flow in self.stages if flow.stage == stage), None)
+
+    def response(self, start: str, end: str) -> Response | None:
+        return next(
+            (r for r in self.responses if (r.start, r.end) == (start, end)), None
+        )
+
+
+def find_blueprint(
+    paths: Sequence[DealPath],
+    order: Sequence[str],
+    calendar: Calendar,
+    *,
+    scope: str = "all closed deals",
+    active: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> Blueprint:
+    """Summarise `paths` (see the module docstring for the definitions).
+
+    `order` is every stage key of the pipeline in board order, retired ones
+    included; stages found in paths but not in `order` are placed after it.
+    `active` (default: all of `order`) are the stages a note about stages
+    no deal recorded may name; `names` (key to stage name) words the notes.
+    """
+    order = _full_order(order, paths)
+    position = {key: index for index, key in enumerate(order)}
+    won = sum(1 for path in paths if path.outcome == WON)
+    closed = [path.closed_at for path in paths if path.closed_at is not None]
+    flows = tuple(
+        _flow(stage, paths, position, calendar.day_minutes) for stage in order
+    )
+    blueprint = Blueprint(
+        scope=scope,
+        deals=len(paths),
+        won=won,
+        lost=len(paths) - won,
+        order=tuple(order),
+        variants=_variants(paths),
+        transitions=_transitions(paths, position),
+        stages=tuple(flow for flow in flows if flow.visited or flow.could_skip),
+        stops=_stops(paths, position),
+        responses=_responses(paths, position),
+        dates_only=_dates_only(paths, calendar),
+        first_closed=min(closed, default=None),
+        last_closed=max(closed, default=None),
+        day_minutes=calendar.day_minutes,
+    )
+    notes = _notes(blueprint, paths, order if active is None else active, names)
+    return replace(blueprint, notes=notes)
+
+
+def _full_order(order: Sequence[str], paths: Sequence[DealPath]) -> list[str]:
+    full = list(dict.fromkeys(order))
+    for path in paths:
+        full += [key for key in path.path if key not in full]
+    return full
+
+
+def _variants(paths: Sequence[DealPath]) -> tuple[Variant, ...]:
+    counts = Counter((path.path, path.outcome) for path in paths)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(
+        Variant(keys, outcome, n, n / len(paths)) for (keys, outcome), n in ranked
+    )
+
+
+def _transitions(
+    paths: Sequence[DealPath], position: Mapping[str, int]
+) -> tuple[Transition, ...]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for path in paths:
+        steps = [START, *path.path, path.outcome]
+        counts.update(zip(steps, steps[1:], strict=False))
+
+    def rank(key: str) -> float:
+        # Start first, then the stages in order, then won before lost.
+        if key == START:
+            return -1
+        return position.get(key, len(position) + (key != WON))
+
+    ordered = sorted(
+        counts.items(), key=lambda item: (rank(item[0][0]), rank(item[0][1]))
+    )
+    return tuple(Transition(start, end, n) for (start, end), n in ordered)
+
+
+def _flow(
+    stage: str, paths: Sequence[DealPath], position: Mapping[str, int], day: float
+) -> StageFlow:
+    visited = won = could_skip = skipped = unmeasured = 0
+    days: dict[str, list[float]] = {WON: [], LOST: []}
+    here = position[stage]
+    for path in paths:
+        places = [position[key] for key in path.path]
+        before = any(place < here for place in places)
+        if stage in path.path:
+            visited += 1
+            won += path.outcome == WON
+            could_skip += before
+        elif before and any(place > here for place in places):
+            could_skip += 1
+            skipped += 1
+        for stay in path.stays:
+            if stay.stage != stage:
+                continue
+            if stay.minutes is None:
+                unmeasured += 1
+            else:
+                days[path.outcome].append(stay.minutes / day)
+    return StageFlow(
+        stage=stage,
+        visited=visited,
+        won=won,
+        could_skip=could_skip,
+        skipped=skipped,
+        won_days=Spread.of(days[WON]),
+        lost_days=Spread.of(days[LOST]),
+        unmeasured=unmeasured,
+    )
+
+
+def _stops(paths: Sequence[DealPath], position: Mapping[str, int]) -> tuple[Stop, ...]:
+    counts = Counter(path.path[-1] for path in paths if path.outcome == LOST)
+    lost = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], position[item[0]]))
+    return tuple(Stop(stage, n, n / lost) for stage, n in ordered)
+
+
+def _responses(
+    paths: Sequence[DealPath], position: Mapping[str, int]
+) -> tuple[Response, ...]:
+    minutes: dict[tuple[str, str], list[float]] = defaultdict(list)
+    unrecorded: Counter[tuple[str, str]] = Counter()
+    for path in paths:
+        for stay in path.stays:
+            if stay.handoff is None:
+                continue
+            if stay.response_minutes is not None:
+                minutes[stay.handoff].append(stay.response_minutes)
+            elif stay.entered_at is not None:
+                unrecorded[stay.handoff] += 1
+    ends = sorted(
+        set(minutes) | set(unrecorded),
+        key=lambda pair: (position.get(pair[0], -1), position[pair[1]]),
+    )
+    return tuple(
+        Response(start, end, Spread.of(minutes[(start, end)]), unrecorded[(start, end)])
+        for start, end in ends
+    )
+
+
+def _dates_only(paths: Sequence[DealPath], calendar: Calendar) -> bool:
+    """Whether every known instant is a local midnight: a source of dates."""
+    instants = [
+        instant
+        for path in paths
+        for stay in path.stays
+        for instant in (stay.entered_at, stay.left_at)
+        if instant is not None
+    ]
+    return bool(instants) and all(
+        instant.astimezone(calendar.zone).time() == dt.time(0, 0)
+        for instant in instants
+    )
+
+
+def _notes(
+    blueprint: Blueprint,
+    paths: Sequence[DealPath],
+    active: Sequence[str],
+    names: Mapping[str, str] | None,
+) -> tuple[str, ...]:
+    """What the data cannot tell, in words a person acts on."""
+    if not paths:
+        return ("There are no closed deals yet, so there is nothing to learn from.",)
+    notes = []
+    seen = {key for path in paths for key in path.path}
+    unseen = [key for key in active if key not in seen]
+    if unseen:
+        listed = _and([f"'{(names or {}).get(key, key)}'" for key in unseen])
+        notes.append(
+            f"No closed deal's history records {_plural(len(unseen), 'stage')} "
+            f"{listed}: the data cannot tell how deals passed through "
+            f"{'it' if len(unseen) == 1 else 'them'} or how long they stayed."
+        )
+    stays = sum(len(path.stays) for path in paths)
+    unmeasured = sum(flow.unmeasured for flow in blueprint.stages)
+    if unmeasured:
+        notes.append(
+            f"{unmeasured:,} of {stays:,} stays have no entry time (the source did "
+            "not say): they count in paths and shares but not in times."
+        )
+    if blueprint.dates_only:
+        notes.append(
+            "The history records dates without times (every event is at "
+            "midnight): times are counted from day to day, so a step within one "
+            "day counts as 0 and nothing shorter than a day can be told."
+        )
+    if not any(response.minutes.n for response in blueprint.responses):
+        notes.append(
+            "No first responses are recorded (no done call, email or meeting "
+            "after a deal entered a stage, and no answered lead): response "
+            "windows cannot be told from this data."
+        )
+    return tuple(notes)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _plural(n: int, noun: str) -> str:
+    return noun if n == 1 else f"{noun}s"
+
+
+# --- step 3: a proposed pipeline ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed pipeline and, in words, why each value is what it is."""
+
+    spec: PipelineSpec
+    blueprint: Blueprint
+    header: tuple[str, ...]
+    stage_notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    handoff_notes: Mapping[tuple[str, str], tuple[str, ...]] = field(
+        default_factory=dict
+    )
+
+
+def propose(
+    blueprint: Blueprint,
+    current: PipelineSpec,
+    *,
+    retired: Mapping[str, StageSpec] | None = None,
+) -> Proposal:
+    """A pipeline shaped by `blueprint`, starting from `current`.
+
+    Stages: the current ones, plus any retired stage (given in `retired`)
+    that at least a fifth of the deals used, minus any stage most deals
+    skipped; above seven, the least used are merged away. Fewer than five
+    are not padded with made-up stages: the header says so. Each stage keeps
+    its name, owner and criteria; its age limit becomes the 80th percentile
+    of the business days won deals spent there (rounded up) and its
+    probability the share of deals that passed it and were won, when at
+    least three were measured. Handoffs: from a new lead into the first
+    stage, from each stage to the next, and the current ones that still
+    connect kept stages; each window is the 80th percentile of the first
+    responses seen, rounded up onto a ladder (15m, 30m, 1h, 2h, 4h, 1d, 2d
+    ...). A figure the data does not give keeps the current value, or a
+    stated guess.
+    """
+    known = {stage.key: stage for stage in current.stages}
+    for key, stage in (retired or {}).items():
+        flow = blueprint.flow(key)
+        if flow and flow.visited >= RETURN_SHARE * max(blueprint.deals, 1):
+            known.setdefault(key, stage)
+    keys, dropped = _choose_stages(blueprint, [*known], current.stage_keys())
+    day = blueprint.day_minutes
+    stages, stage_notes = [], {}
+    for key in keys:
+        stage, notes = _propose_stage(known[key], blueprint)
+        stages.append(stage)
+        stage_notes[key] = notes
+    handoffs, handoff_notes = _propose_handoffs(keys, current, blueprint, day)
+    spec = replace(current, stages=tuple(stages), handoffs=handoffs, source=None)
+    header = _header(blueprint, current, keys, dropped)
+    return Proposal(spec, blueprint, header, stage_notes, handoff_notes)
+
+
+def _choose_stages(
+    blueprint: Blueprint, candidates: list[str], current: list[str]
+) -> tuple[list[str], list[str]]:
+    """The stage keys to propose, in order, and why others were left out."""
+    position = {key: index for index, key in enumerate(blueprint.order)}
+    fallback = {key: index for index, key in enumerate(current)}
+    keys = sorted(
+        candidates, key=lambda k: (position.get(k, math.inf), fallback.get(k, 0))
+    )
+    dropped = []
+    for key in list(keys):
+        flow = blueprint.flow(key)
+        share = flow.skip_share if flow else None
+        if flow and flow.could_skip >= MIN_SAMPLES and share and share > MOST:
+            keys.remove(key)
+            dropped.append(
+                f"'{key}' was left out: {flow.skipped:,} of the {flow.could_skip:,} "
+                "deals that could have passed it went around it."
+            )
+    while len(keys) > MAX_STAGES:
+        least = min(reversed(keys), key=lambda k: _visits(blueprint, k))
+        keys.remove(least)
+        dropped.append(
+            f"'{least}' was merged away to keep seven stages: the fewest closed "
+            f"deals passed it ({_visits(blueprint, least):,})."
+        )
+    return keys, dropped
+
+
+def _visits(blueprint: Blueprint, key: str) -> int:
+    flow = blueprint.flow(key)
+    return flow.visited if flow else 0
+
+
+def _propose_stage(
+    stage: StageSpec, blueprint: Blueprint
+) -> tuple[StageSpec, tuple[str, ...]]:
+    flow = blueprint.flow(stage.key)
+    if flow is None or not flow.visited:
+        limit = stage.age_limit_days or DEFAULT_AGE_LIMIT_DAYS
+        note = "No closed deal's history records this stage: kept as it is."
+        if stage.age_limit_days is None:
+            note += f" The age limit of {limit} business days is a guess."
+        return replace(stage, age_limit_days=limit), (note,)
+
+    limit, limit_note = _age_limit(stage, flow)
+    probability, probability_note = _probability(stage, flow, blueprint.deals)
+    notes = [probability_note, limit_note]
+    if flow.lost_days.n:
+        notes.append(
+            f"Lost deals stayed a median of {_days(flow.lost_days.median)} business "
+            f"days, 80% within {_days(flow.lost_days.p80)}."
+        )
+    return replace(stage, age_limit_days=limit, probability=probability), tuple(notes)
+
+
+def _age_limit(stage: StageSpec, flow: StageFlow) -> tuple[int, str]:
+    won = flow.won_days
+    if won.n >= MIN_SAMPLES and won.p80 is not None:
+        limit = min(max(math.ceil(won.p80 - 1e-9), 1), MAX_AGE_LIMIT_DAYS)
+        return limit, (
+            f"Won deals stayed a median of {_days(won.median)} business days, "
+            f"80% within {_days(won.p80)}: age_limit_days = {limit}."
+        )
+    kept = stage.age_limit_days or DEFAULT_AGE_LIMIT_DAYS
+    how = "kept" if stage.age_limit_days else "a guess"
+    return kept, (
+        f"Too few won deals were measured here ({won.n}) to set an age limit: "
+        f"{kept} business days is {how}."
+    )
+
+
+def _probability(stage: StageSpec, flow: StageFlow, deals: int) -> tuple[int, str]:
+    passed = (
+        f"{flow.visited:,} of {deals:,} closed deals "
+        f"({_percent(flow.visited / deals)}) passed this stage"
+    )
+    share = flow.win_share
+    if flow.visited >= MIN_SAMPLES and share is not None:
+        probability = round(share * 100)
+        return probability, (
+            f"{passed}; {flow.won:,} of them were won: probability = {probability}."
+        )
+    return stage.probability, (
+        f"{passed}: too few to measure a probability; {stage.probability}% is kept."
+    )
+
+
+def _propose_handoffs(
+    keys: list[str], current: PipelineSpec, blueprint: Blueprint, day: float
+) -> tuple[tuple[HandoffSpec, ...], dict[tuple[str, str], tuple[str, ...]]]:
+    existing = {(h.from_stage, h.to_stage): h for h in current.handoffs}
+    ends = [(LEAD, keys[0])] if keys else []
+    ends += list(zip(keys, keys[1:], strict=False))
+    ends += [
+        pair
+        for pair in existing
+        if pair[1] in keys and (pair[0] == LEAD or pair[0] in keys)
+    ]
+    order = {key: index for index, key in enumerate([LEAD, *keys])}
+    ends = sorted(dict.fromkeys(ends), key=lambda p: (order[p[0]], order[p[1]]))
+    handoffs, notes = [], {}
+    for pair in ends:
+        before = existing.get(pair)
+        minutes, note = _window(pair, before, blueprint, day)
+        responsible = before.responsible if before else STAGE_OWNER
+        handoffs.append(HandoffSpec(pair[0], pair[1], minutes, responsible))
+        notes[pair] = (note,)
+    return tuple(handoffs), notes
+
+
+def _window(
+    pair: tuple[str, str],
+    before: HandoffSpec | None,
+    blueprint: Blueprint,
+    day: float,
+) -> tuple[int, str]:
+    seen = blueprint.response(*pair)
+    if seen is not None and seen.minutes.n >= MIN_SAMPLES and seen.minutes.p80:
+        minutes = round_window(seen.minutes.p80, day)
+        return minutes, (
+            f"{seen.minutes.n:,} first responses seen, 80% within "
+            f"{_span(seen.minutes.p80, day)}: "
+            f'response_window = "{format_window(minutes, round(day))}".'
+        )
+    counted = seen.minutes.n if seen else 0
+    if before is not None and before.response_window_minutes is not None:
+        return before.response_window_minutes, (
+            f"Too few first responses seen ({counted}) to measure: the current "
+            "window is kept."
+        )
+    return round(day), (
+        f"Too few first responses seen ({counted}) to measure: one working day "
+        "is a guess."
+    )
+
+
+def round_window(minutes: float, day_minutes: float) -> int:
+    """The first step of the ladder 15m, 30m, 1h, 2h, 4h, 1d, 2d, 3d, 5d, 10d
+    ... 365d at or above `minutes` (hour steps only below one working day)."""
+    day = round(day_minutes)
+    steps = sorted(
+        {m for m in _MINUTE_STEPS if m < day} | {d * day for d in _DAY_STEPS}
+    )
+    return next((step for step in steps if step >= minutes - 1e-9), steps[-1])
+
+
+def _header(
+    blueprint: Blueprint, current: PipelineSpec, keys: list[str], dropped: list[str]
+) -> tuple[str, ...]:
+    lines = [
+        f"Proposed by `dealgate blueprint` for pipeline '{current.key}' from "
+        f"{blueprint.scope} ({blueprint.deals:,}: {blueprint.won:,} won, "
+        f"{blueprint.lost:,} lost{_span_of_dates(blueprint)})."
+    ]
+    if blueprint.variants:
+        lines.append("The paths they travelled, most common first:")
+        lines += [
+            f"  {variant.text}: {variant.deals:,} ({_percent(variant.share)})"
+            for variant in blueprint.variants[:8]
+        ]
+        if len(blueprint.variants) > 8:
+            lines.append(f"  ... and {len(blueprint.variants) - 8} rarer paths")
+    lines += dropped
+    if len(keys) < MIN_STAGES:
+        lines.append(
+            f"Only {len(keys)} {_plural(len(keys), 'stage')} can be proposed; five "
+            "to seven is the usual good size. The data shows no more, so none is "
+            "made up: split the stage where deals wait longest by what the buyer "
+            "does inside it."
+        )
+    if blueprint.notes:
+        lines.append("What the data cannot tell:")
+        lines += [f"- {note}" for note in blueprint.notes]
+    return tuple(lines)
+
+
+def _span_of_dates(blueprint: Blueprint) -> str:
+    if blueprint.first_closed is None or blueprint.last_closed is None:
+        return ""
+    first = blueprint.first_closed.date().isoformat()
+    last = blueprint.last_closed.date().isoformat()
+    return f", closed {first} to {last}"
+
+
+# --- step 4: the file --------------------------------------------------------
+
+
+def proposal_text(proposal: Proposal) -> str:
+    """The proposal as a pipeline file: comments with the figures, then the
+    canonical TOML of `dump_pipeline`, each stage and handoff preceded by
+    the reasons for its values. Parses back to `proposal.spec`."""
+    out = _comment(proposal.header)
+    out += [
+        "#",
+        "# Review it, edit it, then apply it:",
+        "#   dealgate review FILE",
+        "#   dealgate pipeline apply FILE --dry-run",
+        "",
+    ]
+    stages = iter(proposal.spec.stages)
+    handoffs = iter(proposal.spec.handoffs)
+    for line in dump_pipeline(proposal.spec).splitlines():
+        if line == "[[stages]]":
+            out += _comment(proposal.stage_notes.get(next(stages).key, ()))
+        elif line == "[[handoffs]]":
+            handoff = next(handoffs)
+            ends = (handoff.from_stage, handoff.to_stage)
+            out += _comment(proposal.handoff_notes.get(ends, ()))
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _comment(lines: Iterable[str]) -> list[str]:
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()))
+        # "key = value" stays on one line: NUL is no space to textwrap.
+        wrapped = textwrap.wrap(
+            line.replace(" = ", "\0=\0"),
+            _WIDTH - 2,
+            subsequent_indent=indent + ("  " if line.startswith("- ") else ""),
+        )
+        out += [f"# {part}".replace("\0", " ") for part in wrapped or [""]]
+    return out
+
+
+# --- wording -----------------------------------------------------------------
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def _days(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}"
+
+
+def _span(minutes: float, day: float) -> str:
+    """Business minutes in words: "45 min", "3.5 h", "2.0 working days"."""
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    if minutes < day:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / day:.1f} working days"

@@ -1,0 +1,370 @@
+"""Design review: checks of a pipeline's shape, its rules and, once it runs,
+its data. Pure Python: the figures of an applied pipeline are gathered by
+`dealgate.builder.reviews` and handed over as `PipelineData`.
+
+Each `Finding` says what is wrong and how to fix it, and carries the path of
+the key it is about (`stages[2].owner`), so a file's finding names its line.
+
+Shape and rules (any pipeline file):
+
+- stage count outside five to seven;
+- a stage without an owner, without exit criteria, or without an age limit;
+- a handoff without a response window: from a new lead into the first stage
+  and from each stage into the next must have one, and any other handoff
+  listed must give one;
+- a stage name that describes a seller's act instead of a buyer's: it holds
+  a phrase of `SELLER_ACTS` and none of `BUYER_ACTS`;
+- a criterion whose rule does not compile (`dealgate.core.criteria`).
+
+Data (an applied pipeline):
+
+- a stage holding more than the pipeline's bottleneck share of open deals;
+- a stage most deals skip: of at least `MIN_DEALS` closed deals that could
+  have passed it, more than half went around it;
+- a stage whose open deals' median age is `FAR_OVER` times its limit or more;
+- lost deals without a reason: an empty reason, one the pipeline does not
+  list, or a placeholder of `NO_REASON_KEYS` such as "not-recorded".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dealgate.core import criteria
+from dealgate.core.pipeline_file import (
+    LEAD,
+    CriterionSpec,
+    PipelineSpec,
+    StageSpec,
+    split_owner,
+)
+from dealgate.core.toml_lines import Path
+
+__all__ = [
+    "BUYER_ACTS",
+    "FAR_OVER",
+    "MIN_DEALS",
+    "NO_REASON_KEYS",
+    "SELLER_ACTS",
+    "Finding",
+    "PipelineData",
+    "StageData",
+    "review",
+    "seller_act",
+]
+
+MIN_STAGES, MAX_STAGES = 5, 7
+# Phrases that say what a seller did. A stage is entered because the buyer
+# did something, so a name built on one of these is a finding.
+SELLER_ACTS = (
+    "sent",
+    "called",
+    "emailed",
+    "mailed",
+    "followed up",
+    "follow up",
+    "demo given",
+    "demoed",
+    "presented",
+    "pitched",
+    "contacted",
+    "reached out",
+    "outreach",
+    "prospected",
+    "quoted",
+    "voicemail",
+    "cold call",
+    "chased",
+    "nurturing",
+)
+# Phrases that say what a buyer did; one of these clears a name that also
+# holds a seller phrase ("Quote sent back signed").
+BUYER_ACTS = (
+    "booked",
+    "requested",
+    "accepted",
+    "signed",
+    "reviewed",
+    "replied",
+    "agreed",
+    "asked",
+    "confirmed",
+    "approved",
+    "chose",
+    "committed",
+    "attended",
+    "answered",
+    "responded",
+    "engaged",
+)
+# Loss reason keys that stand for "no reason" (importers use them for
+# sources that record none).
+NO_REASON_KEYS = frozenset({"", "not-recorded", "unknown", "none", "n-a"})
+MIN_DEALS = 5
+FAR_OVER = 1.5
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing to fix. `code` names the check; `path` the key it is about."""
+
+    code: str
+    path: Path
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class StageData:
+    """What the deals of one stage show. Ages are business days."""
+
+    open_deals: int = 0
+    share: float | None = None  # of all open deals, 0 to 1
+    median_age_days: float | None = None  # of open deals with a known entry
+    could_skip: int = 0  # closed deals with a stage before it and it or one after
+    skipped: int = 0  # of those, the ones that went around it
+
+
+@dataclass(frozen=True)
+class PipelineData:
+    stages: Mapping[str, StageData] = field(default_factory=dict)
+    lost: int = 0
+    lost_without_reason: int = 0
+
+
+def review(spec: PipelineSpec, data: PipelineData | None = None) -> list[Finding]:
+    """Every finding for `spec`, shape and rules first, then the data ones
+    when `data` (the figures of the applied pipeline) is given."""
+    findings = _stage_count(spec)
+    for index, stage in enumerate(spec.stages):
+        findings += _stage_shape(index, stage)
+    findings += _handoffs(spec)
+    findings += _rules(spec)
+    if data is not None:
+        for index, stage in enumerate(spec.stages):
+            stage_data = data.stages.get(stage.key)
+            if stage_data is not None:
+                findings += _stage_data(spec, index, stage, stage_data)
+        findings += _losses(data)
+    return findings
+
+
+def seller_act(name: str) -> str | None:
+    """The seller phrase `name` is built on, or None when it names a buyer's
+    act (or neither)."""
+    text = name.casefold()
+    if any(_holds(text, phrase) for phrase in BUYER_ACTS):
+        return None
+    return next((phrase for phrase in SELLER_ACTS if _holds(text, phrase)), None)
+
+
+def _holds(text: str, phrase: str) -> bool:
+    words = r"[\s-]+".join(re.escape(word) for word in phrase.split())
+    return re.search(rf"(?<![a-z]){words}(?![a-z])", text) is not None
+
+
+# --- shape -------------------------------------------------------------------
+
+
+def _stage_count(spec: PipelineSpec) -> list[Finding]:
+    count = len(spec.stages)
+    if MIN_STAGES <= count <= MAX_STAGES:
+        return []
+    if count < MIN_STAGES:
+        fix = (
+            "split the stage where deals wait longest by what the buyer does "
+            "inside it (the blueprint shows where that is)"
+        )
+    else:
+        fix = "merge stages that deals pass quickly or mostly skip"
+    return [
+        Finding(
+            "stage-count",
+            ("stages",),
+            f"{count} stage{'s' if count != 1 else ''}: five to seven is the "
+            "usual good size",
+            fix,
+        )
+    ]
+
+
+def _stage_shape(index: int, stage: StageSpec) -> list[Finding]:
+    here: Path = ("stages", index)
+    name = _name(stage)
+    findings = []
+    if split_owner(stage.owner or "") is None:
+        findings.append(
+            Finding(
+                "no-owner",
+                (*here, "owner"),
+                f"{name} has no owner",
+                'give it one owner: "deal-owner", "user:USERNAME" or "team:TEAM NAME"',
+            )
+        )
+    if not stage.exit_criteria:
+        findings.append(
+            Finding(
+                "no-exit-criteria",
+                (*here, "exit_criteria"),
+                f"{name} has no exit criteria: deals leave it on feel",
+                "add what must be true before a deal moves on, e.g. "
+                '"The buyer named a decision date" '
+                "(deal.custom.decision_date != null)",
+            )
+        )
+    if stage.age_limit_days is None:
+        findings.append(
+            Finding(
+                "no-age-limit",
+                (*here, "age_limit_days"),
+                f"{name} has no age limit: no deal here is ever at risk",
+                "set age_limit_days, the business days a deal may wait here "
+                "(the blueprint proposes one from past deals)",
+            )
+        )
+    phrase = seller_act(stage.name)
+    if phrase is not None:
+        findings.append(
+            Finding(
+                "seller-name",
+                (*here, "name"),
+                f"{name} is named for what the seller did ({phrase!r}), not "
+                "for what the buyer did",
+                "name it for the buyer's act that puts a deal here, e.g. "
+                '"Proposal requested" rather than "Proposal sent"',
+            )
+        )
+    return findings
+
+
+def _name(stage: StageSpec) -> str:
+    return f"stage '{stage.key}' ({stage.name})" if stage.name else f"'{stage.key}'"
+
+
+def _handoffs(spec: PipelineSpec) -> list[Finding]:
+    keys = spec.stage_keys()
+    wanted = list(zip([LEAD, *keys], keys, strict=False))
+    given = {(h.from_stage, h.to_stage): h for h in spec.handoffs}
+    findings = []
+    for ends in dict.fromkeys([*wanted, *given]):
+        handoff = given.get(ends)
+        if handoff is not None and handoff.response_window_minutes is not None:
+            continue
+        path = spec.handoff_path(handoff) if handoff else ("handoffs",)
+        findings.append(
+            Finding(
+                "no-window",
+                path,
+                f"the handoff {_ends(ends)} has no response window",
+                f'give it one: [[handoffs]] from = "{ends[0]}", to = '
+                f'"{ends[1]}", response_window = "1d" (business time; '
+                '"15m", "2h", "1d" ...)',
+            )
+        )
+    return findings
+
+
+def _ends(ends: tuple[str, str]) -> str:
+    start = "from a new lead" if ends[0] == LEAD else f"from '{ends[0]}'"
+    return f"{start} to '{ends[1]}'"
+
+
+def _rules(spec: PipelineSpec) -> list[Finding]:
+    findings = []
+    for index, stage in enumerate(spec.stages):
+        for key in ("entry_criteria", "exit_criteria"):
+            items = getattr(stage, key)
+            findings += _rule_findings(("stages", index, key), items, _name(stage))
+    findings += _rule_findings(("won", "criteria"), spec.won_criteria, "won")
+    return findings
+
+
+def _rule_findings(
+    path: Path, items: tuple[CriterionSpec, ...], owner: str
+) -> list[Finding]:
+    findings = []
+    for index, item in enumerate(items):
+        reason = criteria.check_rule(item.rule)
+        if reason is not None:
+            findings.append(
+                Finding(
+                    "bad-rule",
+                    (*path, index, "rule"),
+                    f"the rule of {item.label!r} ({owner}) does not compile: {reason}",
+                    "correct the rule; docs/criteria.md lists what a rule can "
+                    "read and the functions it can call",
+                )
+            )
+    return findings
+
+
+# --- data ---------------------------------------------------------------------
+
+
+def _stage_data(
+    spec: PipelineSpec, index: int, stage: StageSpec, data: StageData
+) -> list[Finding]:
+    here: Path = ("stages", index)
+    name = _name(stage)
+    findings = []
+    if data.share is not None and data.share > spec.bottleneck_share:
+        findings.append(
+            Finding(
+                "wide",
+                here,
+                f"{name} holds {data.share:.0%} of the open deals "
+                f"({data.open_deals:,}), more than the bottleneck share of "
+                f"{spec.bottleneck_share:.0%}",
+                "find out why deals wait here: sharpen its exit criteria, give "
+                "it an owner who moves deals on, or split it",
+            )
+        )
+    if data.could_skip >= MIN_DEALS and data.skipped > data.could_skip / 2:
+        findings.append(
+            Finding(
+                "skipped",
+                here,
+                f"most deals skip {name}: {data.skipped:,} of the "
+                f"{data.could_skip:,} closed deals that could have passed it "
+                "went around it",
+                "remove it, merge it into a neighbour, or make what it checks "
+                "an entry criterion of the next stage",
+            )
+        )
+    findings += _over_limit(here, name, stage, data)
+    return findings
+
+
+def _over_limit(
+    here: Path, name: str, stage: StageSpec, data: StageData
+) -> list[Finding]:
+    limit, median = stage.age_limit_days, data.median_age_days
+    if limit is None or median is None or median < FAR_OVER * limit:
+        return []
+    return [
+        Finding(
+            "over-limit",
+            (*here, "age_limit_days"),
+            f"open deals have sat in {name} a median of {median:.1f} business "
+            f"days, far over its limit of {limit}",
+            "close the deals that are dead (lost, with a reason), and set the "
+            "limit from what won deals needed (see the blueprint)",
+        )
+    ]
+
+
+def _losses(data: PipelineData) -> list[Finding]:
+    if not data.lost_without_reason:
+        return []
+    return [
+        Finding(
+            "lost-no-reason",
+            ("loss_reasons",),
+            f"{data.lost_without_reason:,} of {data.lost:,} lost deals have no "
+            "loss reason",
+            "ask for a reason whenever a deal is lost (list the real ones in "
+            "loss_reasons) and record the reasons of past losses where known",
+        )
+    ]

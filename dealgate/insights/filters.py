@@ -1,0 +1,289 @@
+"""What an insights page or report looks at: a pipeline, a period and filters.
+
+`read_filters` turns a query string (or the report command's options) into
+`Filters`, naming the field in a `ValidationError` when a value is wrong.
+Periods are whole days of the pipeline's calendar zone: "from 2017-03-01 to
+2017-03-31" runs from local midnight on the 1st to local midnight after the
+31st, so figures match the team's own days rather than UTC's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlencode
+
+from dealgate.accounts.models import Team, User
+from dealgate.core.calendar import Calendar
+from dealgate.deals.models import Product
+from dealgate.errors import NotFound, ValidationError
+from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.models import Handoff, Pipeline, Stage
+
+from . import sql
+
+# The periods a page offers, in days back from today; "all" has no bounds.
+PERIODS = {"30d": 30, "90d": 90, "365d": 365}
+DEFAULT_PERIOD = "365d"
+DEFAULT_BOTTLENECK_SHARE = 0.4
+
+
+@dataclass(frozen=True)
+class PipelineFacts:
+    """The pipeline's shape as insights read it, loaded once per request
+    (two small queries: stages and handoffs)."""
+
+    pipeline: Pipeline
+    stages: list[Stage]  # every stage, retired included, in order
+    active: list[Stage]  # the ones a page shows
+    calendar: Calendar
+    windows: dict[int, int]  # stage id -> response window (business minutes)
+
+    @property
+    def day_minutes(self) -> float:
+        return float(self.calendar.day_minutes)
+
+    @property
+    def bottleneck_share(self) -> float:
+        settings = self.pipeline.settings or {}
+        return float(settings.get("bottleneck_share", DEFAULT_BOTTLENECK_SHARE))
+
+    @cached_property
+    def by_id(self) -> dict[int, Stage]:
+        return {stage.pk: stage for stage in self.stages}
+
+
+def facts_for(pipeline: Pipeline) -> PipelineFacts:
+    # Every stage, retired ones too: history still refers to them, and ranks
+    # must follow the whole order (see dealgate.pipelines.services.active_stages).
+    stages = list(pipeline.stages.order_by("position", "id"))
+    windows = {
+        handoff.to_stage_id: handoff.response_window_minutes
+        for handoff in Handoff.objects.filter(
+            pipeline=pipeline, response_window_minutes__isnull=False
+        )
+    }
+    return PipelineFacts(
+        pipeline=pipeline,
+        stages=stages,
+        active=[stage for stage in stages if stage.retired_at is None],
+        calendar=calendar_for(pipeline),
+        windows=windows,
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A pipeline, a period of local days (`first` to `last`, both included;
+    None for an open end) and optional filters on the deals."""
+
+    facts: PipelineFacts
+    period: str  # a key of PERIODS, "all" or "custom"
+    first: dt.date | None
+    last: dt.date | None
+    owner: User | None = None
+    team: Team | None = None
+    source: str | None = None
+    segment: str | None = None
+    product: Product | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.facts.pipeline
+
+    @property
+    def start(self) -> dt.datetime | None:
+        return _local_midnight(self.first, self.facts.calendar)
+
+    @property
+    def end(self) -> dt.datetime | None:
+        if self.last is None:
+            return None
+        return _local_midnight(self.last + dt.timedelta(days=1), self.facts.calendar)
+
+    @property
+    def filters_deals(self) -> bool:
+        return self.scope().filters_deals
+
+    def scope(
+        self, *, start: dt.datetime | None = None, end: dt.datetime | None = None
+    ) -> sql.Scope:
+        """The SQL scope of these filters; `start`/`end` replace the period's."""
+        return sql.Scope(
+            pipeline_id=self.pipeline.pk,
+            stage_ids=tuple(stage.pk for stage in self.facts.stages),
+            start=start if start is not None else self.start,
+            end=end if end is not None else self.end,
+            owner_id=self.owner.pk if self.owner else None,
+            team_id=self.team.pk if self.team else None,
+            source=self.source,
+            segment=self.segment,
+            product_id=self.product.pk if self.product else None,
+            currency=self.pipeline.currency,
+            day_minutes=self.facts.day_minutes,
+        )
+
+    def describe(self) -> str:
+        """The period and filters in words, for page headings and reports."""
+        if self.first is None and self.last is None:
+            words = ["all time"]
+        else:
+            first = self.first.isoformat() if self.first else "the start"
+            last = self.last.isoformat() if self.last else "now"
+            words = [f"{first} to {last}"]
+        if self.owner:
+            words.append(f"owner {self.owner.display_name}")
+        if self.team:
+            words.append(f"team {self.team.name}")
+        if self.source:
+            words.append(f"source {self.source}")
+        if self.segment:
+            words.append(f"segment {self.segment}")
+        if self.product:
+            words.append(f"product {self.product.name}")
+        return ", ".join(words)
+
+    def query(self, **changes: str) -> str:
+        """The query string that gives these filters, with `changes` applied."""
+        values = {
+            "pipeline": self.pipeline.key,
+            "period": self.period,
+            "from": self.first.isoformat() if self.first else "",
+            "to": self.last.isoformat() if self.last else "",
+            "owner": self.owner.username if self.owner else "",
+            "team": str(self.team.pk) if self.team else "",
+            "source": self.source or "",
+            "segment": self.segment or "",
+            "product": self.product.name if self.product else "",
+            **self.extra,
+        }
+        if self.period != "custom":
+            values["from"] = values["to"] = ""
+        values.update(changes)
+        return urlencode({key: value for key, value in values.items() if value})
+
+
+def read_filters(
+    params: Mapping[str, Any], *, today: dt.date | None = None, now: dt.datetime
+) -> Filters:
+    """Filters from query-string style values (all optional):
+
+    pipeline (key; default the first), period (30d, 90d, 365d, all; default
+    365d), from and to (YYYY-MM-DD, either may be left out: a custom period),
+    owner (username), team (id or name), source, segment (an organization's
+    sector), product (name or id). `today` defaults to `now`'s local date.
+    """
+    pipeline = _pipeline(_text(params, "pipeline"))
+    facts = facts_for(pipeline)
+    today = today or now.astimezone(facts.calendar.zone).date()
+    period, first, last = _period(params, today)
+    return Filters(
+        facts=facts,
+        period=period,
+        first=first,
+        last=last,
+        owner=_owner(_text(params, "owner")),
+        team=_team(_text(params, "team")),
+        source=_text(params, "source") or None,
+        segment=_text(params, "segment") or None,
+        product=_product(_text(params, "product")),
+    )
+
+
+def _text(params: Mapping[str, Any], key: str) -> str:
+    value = params.get(key)
+    return str(value).strip() if value is not None else ""
+
+
+def _pipeline(key: str) -> Pipeline:
+    if key:
+        found = Pipeline.objects.filter(key=key).first()
+        if found is None:
+            raise NotFound(f"no pipeline {key!r}", field="pipeline")
+        return found
+    first = Pipeline.objects.order_by("pk").first()
+    if first is None:
+        raise NotFound("there is no pipeline yet; apply a pipeline file first")
+    return first
+
+
+def _period(
+    params: Mapping[str, Any], today: dt.date
+) -> tuple[str, dt.date | None, dt.date | None]:
+    first_text, last_text = _text(params, "from"), _text(params, "to")
+    if first_text or last_text:
+        first = _date(first_text, "from") if first_text else None
+        last = _date(last_text, "to") if last_text else None
+        if first and last and last < first:
+            raise ValidationError(
+                f"the period ends ({last}) before it starts ({first})", field="to"
+            )
+        return "custom", first, last
+    period = _text(params, "period") or DEFAULT_PERIOD
+    if period == "custom":
+        # A custom period whose dates were cleared: back to the default.
+        period = DEFAULT_PERIOD
+    if period == "all":
+        return "all", None, None
+    if period not in PERIODS:
+        known = ", ".join([*PERIODS, "all"])
+        raise ValidationError(
+            f"period must be one of {known}, or give from/to; got {period!r}",
+            field="period",
+        )
+    return period, today - dt.timedelta(days=PERIODS[period] - 1), today
+
+
+def _date(text: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"{name} must be a date like 2017-03-31; got {text!r}", field=name
+        ) from None
+
+
+def _owner(username: str) -> User | None:
+    if not username:
+        return None
+    found = User.objects.filter(username=username).first()
+    if found is None:
+        raise NotFound(f"no user {username!r}", field="owner")
+    return found
+
+
+def _team(text: str) -> Team | None:
+    if not text:
+        return None
+    found = (
+        Team.objects.filter(pk=int(text)).first()
+        if text.isdigit()
+        else Team.objects.filter(name=text).first()
+    )
+    if found is None:
+        raise NotFound(f"no team {text!r}", field="team")
+    return found
+
+
+def _product(text: str) -> Product | None:
+    if not text:
+        return None
+    found = Product.objects.filter(name=text).first()
+    if found is None and text.isdigit():
+        found = Product.objects.filter(pk=int(text)).first()
+    if found is None:
+        raise NotFound(f"no product {text!r}", field="product")
+    return found
+
+
+def _local_midnight(day: dt.date | None, calendar: Calendar) -> dt.datetime | None:
+    if day is None:
+        return None
+    # fold=0 picks the first of two midnights, and zoneinfo moves a skipped
+    # midnight forward: either way the day starts at its first local instant.
+    local = dt.datetime.combine(day, dt.time(0, 0), tzinfo=calendar.zone)
+    return local.astimezone(dt.UTC)

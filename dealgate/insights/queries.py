@@ -1,0 +1,652 @@
+"""Insights read from the database: each function runs one or two aggregate
+queries (see `dealgate.insights.sql`) and returns a small result.
+
+Definitions, in words (the pages and docs/insights.md say the same):
+
+Conversion (`funnel`)
+    Population: deals that entered the pipeline in the period (created then,
+    or for imports without a creation date, entered their first known stage
+    then). A deal reached stage k if it ever stood in k or in a later stage,
+    or was won: a skipped stage counts as passed. Conversion of k is the share
+    of the deals that reached k which also reached a later stage or were won.
+    Each deal counts once per stage, however often it moved back and forth. A
+    deal counts as won only if it is won now (a win that was reopened does not
+    count; a loss that was reopened and then won does). A deal whose history
+    records no entry (imported) reached the stage it stands in, or closed
+    from.
+Time in stage (`time_in_stage`)
+    Every stay that ended in the period, by the stage left, whether the deal
+    moved on, back, or closed. A deal that visits a stage twice gives two
+    stays. Measured in business days when every stay of that stage carries
+    business minutes, else in calendar days (24-hour periods) for the whole
+    stage; the unit is reported with the figure.
+Open deal age (`open_ages`)
+    Business days since each open deal entered its current stage, now.
+Win rate, average won value, sales cycle (`outcomes`)
+    Over deals closed (won or lost) in the period, as they stand now. Win rate
+    is won / (won + lost). Average won value is over won deals with a value in
+    the pipeline's currency. The cycle is calendar days from creation to win.
+Sales velocity
+    open deals now x win rate x average won value / mean cycle (per day).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, QuerySet
+
+from dealgate.core import business_time
+from dealgate.core import metrics as m
+from dealgate.deals.models import Deal
+from dealgate.pipelines.models import Stage
+
+from . import sql
+from .filters import Filters, PipelineFacts
+
+QUANTILES = (0.5, 0.8)
+SORT_MEMORY = "64MB"
+BUSINESS_DAYS = "business days"
+CALENDAR_DAYS = "calendar days"
+
+
+def dialect() -> sql.Dialect:
+    return sql.Dialect(connection.vendor)
+
+
+@contextlib.contextmanager
+def session() -> Iterator[None]:
+    """Run a page's queries in one transaction, so they read one snapshot.
+
+    On PostgreSQL the transaction also gets room to sort in memory: the
+    percentiles sort up to a few million values, and the default 4 MB of
+    work_mem would spill them to disk (measured 20-40% slower).
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
+        yield
+
+
+def fetch(query: sql.Query) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, query.params)
+        return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A distribution in brief: how many values, their median and 80th
+    percentile, and the unit they are in."""
+
+    n: int
+    median: float | None
+    p80: float | None
+    unit: str
+
+
+def spreads(
+    rows: sql.Query,
+    *,
+    quantiles: Sequence[float] = QUANTILES,
+    dialect_: sql.Dialect | None = None,
+) -> dict[Any, tuple[int, list[float]]]:
+    """Run `sql.percentiles` over `rows`; returns group -> (n, percentiles)."""
+    dialect_ = dialect_ or dialect()
+    result = fetch(sql.percentiles(dialect_, rows, quantiles))
+    if dialect_.native_percentiles:
+        return {row[0]: (row[1], [float(v) for v in row[2:]]) for row in result}
+    return _from_ranks(result, quantiles, float)
+
+
+def _from_ranks(
+    result: list[tuple[Any, ...]],
+    quantiles: Sequence[float],
+    value: Callable[[Any], float],
+) -> dict[Any, tuple[int, list[float]]]:
+    """Finish `sql.ranked` output: a few rows per group, never one per deal."""
+    ranks: dict[Any, dict[int, Any]] = defaultdict(dict)
+    sizes: dict[Any, int] = {}
+    for group, n, rank, v in result:
+        ranks[group][rank] = v
+        sizes[group] = n
+    out = {}
+    for group, by_rank in ranks.items():
+        values = {rank: value(v) for rank, v in by_rank.items()}
+        n = sizes[group]
+        out[group] = (n, [m.percentile_from_ranks(n, q, values) for q in quantiles])
+    return out
+
+
+# -- the pipeline now -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageNow:
+    """Open deals in one stage now: the pipeline view and the stage's width."""
+
+    stage: Stage
+    count: int
+    share: float | None  # of all open deals (in the filters), 0 to 1
+    wide: bool  # share over the pipeline's bottleneck share
+    unknown_entry: int  # open deals whose stage entry date is unknown
+    past_limit: int  # open deals older than the stage's age limit
+    age: Spread | None  # business days in the stage, of deals with a known entry
+
+    @property
+    def over_limit(self) -> bool:
+        """Whether the stage's median age is over its age limit."""
+        limit = self.stage.age_limit_days
+        return (
+            limit is not None
+            and self.age is not None
+            and self.age.median is not None
+            and self.age.median > limit
+        )
+
+
+def pipeline_now(filters: Filters, now: dt.datetime) -> list[StageNow]:
+    """Open deals per active stage with widths, ages and limits (two queries:
+    a GROUP BY of open deals, and the ranked entry dates for median ages)."""
+    facts = filters.facts
+    scope = filters.scope()
+    late = {
+        stage.pk: latest_late_entry(facts, stage.age_limit_days, now)
+        for stage in facts.active
+        if stage.age_limit_days is not None
+    }
+    counts = {
+        row[0]: row[1:] for row in fetch(sql.open_by_stage(dialect(), scope, late))
+    }
+    ages = open_ages(filters, now)
+    flags = m.share_flags(
+        [counts.get(stage.pk, (0,))[0] for stage in facts.active],
+        facts.bottleneck_share,
+    )
+    result = []
+    for stage, (share, wide) in zip(facts.active, flags, strict=True):
+        count, known, past = counts.get(stage.pk, (0, 0, 0))
+        result.append(
+            StageNow(
+                stage=stage,
+                count=count,
+                share=share,
+                wide=wide,
+                unknown_entry=count - known,
+                past_limit=int(past or 0),
+                age=ages.get(stage.pk),
+            )
+        )
+    return result
+
+
+def latest_late_entry(
+    facts: PipelineFacts, limit_days: float, now: dt.datetime
+) -> dt.datetime:
+    """The instant before which an entry makes a deal older than `limit_days`
+    business days at `now` (ages as the board counts them)."""
+    return m.entered_before_for_age(facts.calendar, now, limit_days)
+
+
+def open_ages(filters: Filters, now: dt.datetime) -> dict[int, Spread]:
+    """Median and 80th percentile age (business days) of open deals per stage.
+
+    Age falls as the entry date rises, so the percentiles of ages are the ages
+    of the entry dates at the matching ranks, newest first: the database ranks
+    the dates and returns four per stage; only those are turned into business
+    days here.
+    """
+    dialect_ = dialect()
+    query = sql.ranked(
+        dialect_,
+        sql.open_entries(dialect_, filters.scope()),
+        QUANTILES,
+        descending=True,
+    )
+    calendar = filters.facts.calendar
+
+    def age(value: Any) -> float:
+        entered = _instant(value)
+        if entered >= now:
+            return 0.0
+        return business_time.business_days_between(calendar, entered, now)
+
+    found = _from_ranks(fetch(query), QUANTILES, age)
+    return {
+        stage_id: Spread(n, median, p80, BUSINESS_DAYS)
+        for stage_id, (n, (median, p80)) in found.items()
+    }
+
+
+def _instant(value: Any) -> dt.datetime:
+    """An instant as a raw cursor returns it: aware on PostgreSQL, naive UTC
+    text on SQLite."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def oldest_open(filters: Filters, stage: Stage, limit: int = 5) -> list[Deal]:
+    """The open deals that have sat longest in `stage` (known entries only)."""
+    deals = Deal.objects.filter(
+        pipeline=filters.pipeline,
+        status=Deal.Status.OPEN,
+        stage=stage,
+        stage_entered_at__isnull=False,
+    )
+    deals = _filtered(deals, filters)
+    return list(
+        deals.select_related("owner", "organization").order_by(
+            "stage_entered_at", "id"
+        )[:limit]
+    )
+
+
+def _filtered(deals: QuerySet[Deal], filters: Filters) -> QuerySet[Deal]:
+    """Apply the deal filters of `filters` to an ORM queryset of deals."""
+    if filters.owner:
+        deals = deals.filter(owner=filters.owner)
+    if filters.team:
+        deals = deals.filter(owner__team=filters.team)
+    if filters.source:
+        deals = deals.filter(source=filters.source)
+    if filters.segment:
+        deals = deals.filter(organization__sector=filters.segment)
+    if filters.product:
+        deals = deals.filter(product=filters.product)
+    return deals
+
+
+def filtered_deals(filters: Filters) -> QuerySet[Deal]:
+    """Deals of the pipeline under the filters (no period), as a queryset."""
+    return _filtered(Deal.objects.filter(pipeline=filters.pipeline), filters)
+
+
+# -- conversion -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    stage: Stage
+    step: m.FunnelStep
+
+
+@dataclass(frozen=True)
+class Funnel:
+    rows: list[FunnelRow]
+    population: int  # deals that entered the pipeline in the period
+    won: int
+    undated: int  # deals left out because their entry date is unknown
+
+    @property
+    def win_share(self) -> float | None:
+        return m.rate(self.won, self.population)
+
+
+def funnel(filters: Filters) -> Funnel:
+    """Stage-to-stage conversion over the deals that entered in the period
+    (one query over the deals and the few backward events, and with a bounded
+    period one count of the deals that have no date at all)."""
+    dialect_ = dialect()
+    scope = filters.scope()
+    counts = {
+        (rank, status): number
+        for rank, status, number in fetch(sql.reach(dialect_, scope))
+    }
+    undated = 0
+    if scope.start is not None or scope.end is not None:
+        undated = fetch(sql.undated(dialect_, scope))[0][0]
+    stages = filters.facts.stages
+    steps = m.funnel(counts, len(stages))
+    active = {stage.pk for stage in filters.facts.active}
+    rows = [
+        FunnelRow(stage=stage, step=step)
+        for stage, step in zip(stages, steps, strict=True)
+        if stage.pk in active
+    ]
+    won = sum(n for (_, status), n in counts.items() if status == "won")
+    return Funnel(rows=rows, population=sum(counts.values()), won=won, undated=undated)
+
+
+# -- time in stage ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: Stage
+    exits: int  # stays that ended in the period
+    unmeasured: int  # of those, stays with neither business minutes nor entry time
+    spread: Spread | None
+
+
+def time_in_stage(filters: Filters) -> list[StageTime]:
+    """Median and 80th percentile time spent per stage, over stays that ended
+    in the period.
+
+    On PostgreSQL one pass gives the counts and the business-time percentiles;
+    stages where some stay lacks business minutes take a second query in
+    wall-clock days. SQLite, without percentile_cont, counts first and then
+    ranks the values (two queries).
+    """
+    dialect_ = dialect()
+    scope = filters.scope()
+    if dialect_.native_percentiles:
+        rows = fetch(sql.exit_spreads(dialect_, scope, QUANTILES))
+        counts = {row[0]: row[1:4] for row in rows}
+        found = {
+            row[0]: (row[2], [v / scope.day_minutes for v in row[4:]])
+            for row in rows
+            if row[1] and row[2] == row[1]
+        }
+        business = list(found)
+        mixed = [stage_id for stage_id in counts if stage_id not in found]
+        if mixed:
+            query = sql.stage_durations(dialect_, scope, [], only_stage_ids=mixed)
+            found.update(spreads(query, dialect_=dialect_))
+    else:
+        counts = {row[0]: row[1:] for row in fetch(sql.exit_counts(dialect_, scope))}
+        business = [
+            stage_id
+            for stage_id, (total, with_minutes, _) in counts.items()
+            if total and with_minutes == total
+        ]
+        query = sql.stage_durations(dialect_, scope, business)
+        found = spreads(query, dialect_=dialect_)
+    result = []
+    for stage in filters.facts.active:
+        total, with_minutes, with_entry = counts.get(stage.pk, (0, 0, 0))
+        measured = with_minutes if stage.pk in business else with_entry
+        spread = None
+        if stage.pk in found:
+            n, (median, p80) = found[stage.pk]
+            unit = BUSINESS_DAYS if stage.pk in business else CALENDAR_DAYS
+            spread = Spread(n, median, p80, unit)
+        result.append(
+            StageTime(
+                stage=stage, exits=total, unmeasured=total - measured, spread=spread
+            )
+        )
+    return result
+
+
+# -- outcomes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Deals closed in the period (in a group, for breakdowns)."""
+
+    key: Any
+    won: int
+    lost: int
+    valued: int  # won deals with a value in the pipeline's currency
+    won_value: Decimal | None  # their total
+    cycle: Spread | None  # calendar days from creation to win
+    cycle_mean: float | None
+
+    @property
+    def closed(self) -> int:
+        return self.won + self.lost
+
+    @property
+    def win_rate(self) -> float | None:
+        return m.rate(self.won, self.closed)
+
+    @property
+    def average_won_value(self) -> float | None:
+        total = float(self.won_value) if self.won_value is not None else None
+        return m.average(total, self.valued)
+
+
+def outcomes(filters: Filters, by: str | None = None) -> list[Outcomes]:
+    """Win rate, won value and cycle length of deals closed in the period,
+    for all deals (`by` None: one row) or per owner, team, product, source or
+    segment (two queries: sums per group, then cycle percentiles per group)."""
+    grouping = sql.GROUPINGS[by] if by else sql.ALL
+    dialect_ = dialect()
+    scope = filters.scope()
+    if dialect_.native_percentiles:
+        rows = fetch(sql.closed(dialect_, scope, grouping, QUANTILES))
+        cycles = {row[0]: (row[5], row[7:]) for row in rows}
+        rows = [row[:7] for row in rows]
+    else:
+        rows = fetch(sql.closed(dialect_, scope, grouping))
+        cycles = spreads(sql.cycle_days(dialect_, scope, grouping), dialect_=dialect_)
+    result = []
+    for key, won, lost, valued, value, dated, days in rows:
+        cycle = None
+        n, (median, p80) = cycles.get(key, (0, (None, None)))
+        if n and median is not None:
+            cycle = Spread(int(n), float(median), float(p80), CALENDAR_DAYS)
+        result.append(
+            Outcomes(
+                key=key,
+                won=int(won or 0),
+                lost=int(lost or 0),
+                valued=int(valued or 0),
+                won_value=_decimal(value),
+                cycle=cycle,
+                cycle_mean=m.average(float(days) if days is not None else None, dated),
+            )
+        )
+    if by is None and not result:
+        result.append(Outcomes(None, 0, 0, 0, None, None, None))
+    return result
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    # SQLite sums decimals as floats: round back to cents.
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class Velocity:
+    open_deals: int
+    win_rate: float | None
+    average_won_value: float | None
+    cycle_days: float | None
+    currency: str
+
+    @property
+    def per_day(self) -> float | None:
+        return m.sales_velocity(
+            self.open_deals, self.win_rate, self.average_won_value, self.cycle_days
+        )
+
+
+# -- losses -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossRow:
+    stage: Stage
+    reason: str
+    deals: int
+
+
+def losses(filters: Filters) -> list[LossRow]:
+    """Deals lost in the period by the stage they were lost from and reason,
+    most first (one GROUP BY over the deals)."""
+    by_id = filters.facts.by_id
+    rows = [
+        LossRow(stage=by_id[stage_id], reason=reason or "", deals=number)
+        for stage_id, reason, number in fetch(
+            sql.lost_by_stage(dialect(), filters.scope())
+        )
+        if stage_id in by_id
+    ]
+    return sorted(rows, key=lambda row: (row.stage.position, -row.deals, row.reason))
+
+
+# -- lead response ----------------------------------------------------------------
+
+LEAD_FIELDS = (
+    "assigned_at",
+    "first_response_at",
+    "response_wall_seconds",
+    "response_business_minutes",
+)
+
+
+def leads_ready() -> bool:
+    """Whether the leads app stores what response times are computed from."""
+    try:
+        from dealgate.leads.models import Lead
+    except ImportError:
+        return False
+    names = {f.name for f in Lead._meta.get_fields()}
+    return all(name in names for name in LEAD_FIELDS)
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """How fast assigned leads were answered (business time unless said)."""
+
+    leads: int  # assigned in the period
+    answered: int
+    within_5_minutes: int
+    within_1_hour: int
+    within_1_day: int  # one business day of the pipeline's calendar
+    business_minutes: Spread | None  # of answered leads
+    wall_minutes: Spread | None
+
+    def share(self, count: int) -> float | None:
+        return m.rate(count, self.leads)
+
+
+def response_times(filters: Filters) -> ResponseTimes | None:
+    """Lead response over leads assigned in the period; None when the leads
+    app keeps no response times (three small queries on the leads table)."""
+    if not leads_ready():
+        return None
+    dialect_ = dialect()
+    scope = filters.scope()
+    rows = fetch(sql.lead_responses(dialect_, scope))
+    _, leads, answered, five, hour, day = rows[0] if rows else (0, 0, 0, 0, 0, 0)
+    spreads_ = {}
+    for column, unit in (("business", "business minutes"), ("wall", "minutes")):
+        found = spreads(
+            sql.lead_response_times(dialect_, scope, column), dialect_=dialect_
+        )
+        if found:
+            n, (median, p80) = next(iter(found.values()))
+            spreads_[column] = Spread(n, median, p80, unit)
+    return ResponseTimes(
+        leads=int(leads or 0),
+        answered=int(answered or 0),
+        within_5_minutes=int(five or 0),
+        within_1_hour=int(hour or 0),
+        within_1_day=int(day or 0),
+        business_minutes=spreads_.get("business"),
+        wall_minutes=spreads_.get("wall"),
+    )
+
+
+# -- the pipeline's design ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A stage missing one of the rules that keep deals moving."""
+
+    stage: Stage
+    missing: list[str]
+
+
+def design_leaks(facts: PipelineFacts) -> list[Leak]:
+    """Active stages with no owner, no exit criteria, no response window on
+    the handoff into them, or no age limit. Reads nothing beyond `facts`."""
+    from dealgate.deals.services import criteria_set
+
+    leaks = []
+    for stage in facts.active:
+        missing = []
+        if _ownerless(stage):
+            missing.append("owner")
+        if not criteria_set(stage.exit_criteria).items:
+            missing.append("exit criteria")
+        if facts.windows.get(stage.pk) is None:
+            missing.append("response window")
+        if stage.age_limit_days is None:
+            missing.append("age limit")
+        if missing:
+            leaks.append(Leak(stage=stage, missing=missing))
+    return leaks
+
+
+def _ownerless(stage: Stage) -> bool:
+    kinds = Stage.OwnerKind
+    if stage.owner_kind == kinds.DEAL_OWNER:
+        return False
+    if stage.owner_kind == kinds.PERSON:
+        return stage.owner_user_id is None
+    if stage.owner_kind == kinds.TEAM:
+        return stage.owner_team_id is None
+    return True
+
+
+# -- clocks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClockTally:
+    """Obligations on deals in one stage that fell due in the period."""
+
+    stage: Stage
+    kind: str  # "response" (a handoff's window) or "age" (the stage's limit)
+    kept: int
+    missed: int
+
+    @property
+    def missed_share(self) -> float | None:
+        return m.rate(self.missed, self.kept + self.missed)
+
+
+def clock_tallies(filters: Filters) -> list[ClockTally] | None:
+    """Response windows and age limits kept or missed per stage, over the deal
+    clocks due in the period that have been decided (met or breached); None
+    when the clocks app is not installed. One GROUP BY over the clocks."""
+    from django.apps import apps
+
+    if not apps.is_installed("dealgate.clocks"):
+        return None
+    from dealgate.clocks.models import Clock
+
+    kinds = (Clock.Kind.RESPONSE, Clock.Kind.AGE)
+    clocks = Clock.objects.filter(
+        pipeline=filters.pipeline,
+        deal__isnull=False,
+        stage__isnull=False,
+        kind__in=kinds,
+        state__in=(Clock.State.MET, Clock.State.BREACHED),
+    )
+    if filters.start is not None:
+        clocks = clocks.filter(due_at__gte=filters.start)
+    if filters.end is not None:
+        clocks = clocks.filter(due_at__lt=filters.end)
+    if filters.filters_deals:
+        clocks = clocks.filter(deal__in=filtered_deals(filters).values("pk"))
+    counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    rows = clocks.values_list("stage_id", "kind", "state").annotate(n=Count("id"))
+    for stage_id, kind, state, number in rows.order_by():
+        counts[(stage_id, kind)][state == Clock.State.BREACHED] += number
+    by_id = filters.facts.by_id
+    return [
+        ClockTally(stage=by_id[stage_id], kind=kind, kept=kept, missed=missed)
+        for (stage_id, kind), (kept, missed) in sorted(
+            counts.items(), key=lambda item: (by_id[item[0][0]].position, item[0][1])
+        )
+        if stage_id in by_id
+    ]

@@ -1,0 +1,870 @@
+"""The three insights reports as sections of tables: what the pages render
+(with a chart per table), what `?format=csv` downloads, and what
+`dealgate report` prints. Building a report runs its queries; nothing here
+touches the database otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.utils.safestring import SafeString
+
+from dealgate.accounts.models import Team, User
+from dealgate.core import metrics as m
+from dealgate.deals.models import Product
+from dealgate.errors import NotFound
+
+from . import charts
+from . import queries as q
+from . import review as rv
+from .filters import Filters
+from .models import WeeklyReview
+from .tables import Column, Table, format_value
+
+DEFINITIONS = [
+    (
+        "Conversion",
+        "Of the deals that entered the pipeline in the period and reached a "
+        "stage, the share that later reached a later stage or were won. A "
+        "skipped stage counts as passed; a deal that moved back and forward "
+        "again counts once; a deal counts as won only if it is won now. An "
+        "imported deal whose history records no entry reached the stage it "
+        "stands in or closed from.",
+    ),
+    (
+        "Time in stage",
+        "For every stay in a stage that ended in the period (moving on, back, "
+        "or closing), the time spent there: median and 80th percentile, in "
+        "business days of the pipeline's calendar. A stage where some stay "
+        "has no business time recorded is measured in calendar days instead, "
+        "and the table says so.",
+    ),
+    (
+        "Age of open deals",
+        "Business days since each open deal entered its current stage, now.",
+    ),
+    (
+        "Win rate",
+        "Of the deals closed in the period, the share won: won / (won + lost).",
+    ),
+    (
+        "Average won value",
+        "The mean value of the deals won in the period, in the pipeline's "
+        "currency (deals in other currencies are left out).",
+    ),
+    (
+        "Sales cycle",
+        "Calendar days from a deal's creation to its win, for deals won in the period.",
+    ),
+    (
+        "Sales velocity",
+        "What the pipeline brings in per day: open deals now x win rate x "
+        "average won value / mean sales cycle (days).",
+    ),
+    (
+        "Lead response",
+        "Of the leads assigned in the period, the share whose owner answered "
+        "within 5 minutes, 1 hour and 1 business day (business time); "
+        "unanswered leads count as not answered.",
+    ),
+]
+
+FUNNEL_VS_PIPELINE = (
+    "The funnel follows a population (the deals that entered in the period) "
+    "from stage to stage to say where deals are lost; the pipeline view counts "
+    "where the open deals stand right now, whatever their age, to say what to "
+    "act on today."
+)
+
+BREAKDOWNS = ("owner", "team", "product", "source", "segment")
+
+
+@dataclass
+class Section:
+    table: Table
+    intro: str = ""
+    chart: SafeString | None = None
+
+
+@dataclass
+class Report:
+    title: str
+    filters: Filters
+    sections: list[Section] = field(default_factory=list)
+
+    def table(self, key: str) -> Table:
+        for section in self.sections:
+            if section.table.key == key:
+                return section.table
+        known = ", ".join(section.table.key for section in self.sections)
+        raise NotFound(f"no table {key!r}; tables: {known}", field="table")
+
+    def text(self) -> str:
+        lines = [self.title, self.filters.describe(), ""]
+        for section in self.sections:
+            lines += [section.table.text(), ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+
+# -- overview -------------------------------------------------------------------
+
+
+def overview(filters: Filters, now: dt.datetime, *, by: str = "owner") -> Report:
+    """Conversion beside the pipeline view, time in stage, outcomes (and one
+    breakdown of them), lead response and loss reasons."""
+    if by not in BREAKDOWNS:
+        from dealgate.errors import ValidationError
+
+        known = ", ".join(BREAKDOWNS)
+        raise ValidationError(f"by must be one of {known}; got {by!r}", field="by")
+    report = Report(f"Insights: {filters.pipeline.name}", filters)
+    stages_now = q.pipeline_now(filters, now)
+    totals = q.outcomes(filters)[0]
+    report.sections += [
+        _headline(filters, totals, sum(s.count for s in stages_now)),
+        _funnel(filters),
+        _pipeline_view(filters, stages_now),
+        _time_in_stage(filters),
+        _breakdown(filters, by),
+        _responses(filters),
+        _losses(filters),
+    ]
+    return report
+
+
+def _headline(filters: Filters, totals: q.Outcomes, open_deals: int) -> Section:
+    currency = filters.pipeline.currency
+    cycle = totals.cycle
+    velocity = q.Velocity(
+        open_deals=open_deals,
+        win_rate=totals.win_rate,
+        average_won_value=totals.average_won_value,
+        cycle_days=totals.cycle_mean,
+        currency=currency,
+    )
+    percent = None if totals.win_rate is None else totals.win_rate * 100
+    rows = [
+        ["Deals closed", totals.closed, "deals", "won or lost in the period"],
+        ["Win rate", percent, "%", f"{totals.won:,} won of {totals.closed:,}"],
+        [
+            "Average won value",
+            totals.average_won_value,
+            currency,
+            f"over {totals.valued:,} won deals with a value in {currency}",
+        ],
+        [
+            "Sales cycle, median",
+            cycle.median if cycle else None,
+            "calendar days",
+            f"over {cycle.n if cycle else 0:,} won deals with a creation date",
+        ],
+        ["Sales cycle, mean", totals.cycle_mean, "calendar days", ""],
+        ["Open deals", open_deals, "deals", "now, in the filters"],
+        [
+            "Sales velocity",
+            velocity.per_day,
+            f"{currency} per day",
+            "open deals x win rate x average won value / mean cycle",
+        ],
+    ]
+    table = Table(
+        "headline",
+        "Headline figures",
+        [
+            Column("Figure"),
+            Column("Value", "number"),
+            Column("Unit"),
+            Column("Over"),
+        ],
+        rows,
+    )
+    return Section(table)
+
+
+def _funnel(filters: Filters) -> Section:
+    found = q.funnel(filters)
+    rows = [
+        [
+            row.stage.name,
+            row.step.entered,
+            row.step.passed,
+            row.step.conversion,
+            row.step.lost_here,
+            row.step.open_here,
+        ]
+        for row in found.rows
+    ]
+    note = (
+        f"Won: {found.won:,} of the {found.population:,} deals that entered "
+        f"({format_value(Column('', 'percent'), found.win_share)})."
+    )
+    if found.undated:
+        note += (
+            f" Left out: {found.undated:,} deals with no date to place their "
+            "entry in a period (choose all time to include them)."
+        )
+    table = Table(
+        "funnel",
+        "Conversion: the funnel",
+        [
+            Column("Stage"),
+            Column("Reached", "int", "deals"),
+            Column("Passed", "int", "deals"),
+            Column("Conversion", "percent"),
+            Column("Lost here", "int", "deals"),
+            Column("Still open here", "int", "deals"),
+        ],
+        rows,
+        note,
+    )
+    chart = charts.bars(
+        "Deals that reached and passed each stage",
+        [row[0] for row in rows],
+        [
+            charts.Series("Reached", [row[1] for row in rows]),
+            charts.Series("Passed", [row[2] for row in rows]),
+        ],
+        axis="Deals that entered in the period (count)",
+        fmt=_count,
+    )
+    return Section(table, FUNNEL_VS_PIPELINE, chart)
+
+
+def _pipeline_view(filters: Filters, stages_now: list[q.StageNow]) -> Section:
+    rows = []
+    for one in stages_now:
+        age = one.age
+        rows.append(
+            [
+                one.stage.name,
+                one.count,
+                one.share,
+                age.median if age else None,
+                age.p80 if age else None,
+                one.stage.age_limit_days,
+                one.past_limit,
+                one.unknown_entry,
+            ]
+        )
+    table = Table(
+        "pipeline",
+        "The pipeline now: open deals by stage",
+        [
+            Column("Stage"),
+            Column("Open deals", "int", "deals"),
+            Column("Share of open deals", "percent"),
+            Column("Median age", "days", "business days"),
+            Column("80th percentile age", "days", "business days"),
+            Column("Age limit", "int", "business days"),
+            Column("Past the limit", "int", "deals"),
+            Column("Entry unknown", "int", "deals"),
+        ],
+        rows,
+        "Ages count business days since the deal entered its stage; deals "
+        "whose entry date is unknown have no age.",
+    )
+    chart = charts.bars(
+        "Open deals by stage, now",
+        [row[0] for row in rows],
+        [charts.Series("Open deals", [row[1] for row in rows])],
+        axis="Open deals now (count)",
+        fmt=_count,
+        highlight=[one.wide for one in stages_now],
+    )
+    return Section(table, "", chart)
+
+
+def _time_in_stage(filters: Filters) -> Section:
+    found = q.time_in_stage(filters)
+    rows = [
+        [
+            one.stage.name,
+            one.exits,
+            one.spread.median if one.spread else None,
+            one.spread.p80 if one.spread else None,
+            one.spread.unit if one.spread else "",
+            one.unmeasured,
+        ]
+        for one in found
+    ]
+    units = {row[4] for row in rows if row[4]}
+    axis_unit = units.pop() if len(units) == 1 else "days; the unit differs by stage"
+    table = Table(
+        "time_in_stage",
+        "Time in stage, for stays that ended in the period",
+        [
+            Column("Stage"),
+            Column("Stays ended", "int", "stays"),
+            Column("Median", "days", "days"),
+            Column("80th percentile", "days", "days"),
+            Column("Unit"),
+            Column("Without a duration", "int", "stays"),
+        ],
+        rows,
+        "Each stay counts: a deal that came back to a stage gives two.",
+    )
+    chart = charts.bars(
+        "Time spent in each stage",
+        [row[0] for row in rows],
+        [
+            charts.Series("Median", [row[2] for row in rows]),
+            charts.Series("80th percentile", [row[3] for row in rows]),
+        ],
+        axis=f"Time in stage ({axis_unit})",
+        fmt=_days,
+    )
+    return Section(table, "", chart)
+
+
+def _breakdown(filters: Filters, by: str) -> Section:
+    found = q.outcomes(filters, by)
+    names = _names(by, [row.key for row in found])
+    rows = sorted(
+        (
+            [
+                names(row.key),
+                row.closed,
+                row.won,
+                row.win_rate,
+                row.average_won_value,
+                row.cycle.median if row.cycle else None,
+            ]
+            for row in found
+        ),
+        key=lambda row: (-row[1], row[0]),
+    )
+    currency = filters.pipeline.currency
+    table = Table(
+        f"by_{by}",
+        f"Outcomes by {by}, deals closed in the period",
+        [
+            Column(by.title()),
+            Column("Closed", "int", "deals"),
+            Column("Won", "int", "deals"),
+            Column("Win rate", "percent"),
+            Column("Average won value", "money", currency=currency),
+            Column("Median sales cycle", "days", "calendar days"),
+        ],
+        rows,
+    )
+    chart = charts.bars(
+        f"Win rate by {by}",
+        [row[0] for row in rows],
+        [charts.Series("Win rate", [_percent_value(row[3]) for row in rows])],
+        axis="Win rate (% of deals closed in the period)",
+        fmt=_percent_tick,
+    )
+    return Section(table, "", chart)
+
+
+def _responses(filters: Filters) -> Section:
+    found = q.response_times(filters)
+    columns = [
+        Column("Answered"),
+        Column("Leads", "int", "leads"),
+        Column("Share of assigned leads", "percent"),
+    ]
+    if found is None:
+        table = Table(
+            "responses", "Lead response", columns, [], empty="No lead data yet."
+        )
+        return Section(table)
+    rows = [
+        [
+            "within 5 minutes",
+            found.within_5_minutes,
+            found.share(found.within_5_minutes),
+        ],
+        ["within 1 hour", found.within_1_hour, found.share(found.within_1_hour)],
+        ["within 1 business day", found.within_1_day, found.share(found.within_1_day)],
+        ["at all", found.answered, found.share(found.answered)],
+    ]
+    note = f"{found.leads:,} leads assigned in the period; windows in business time."
+    if found.business_minutes:
+        note += (
+            f" Median response: {found.business_minutes.median:,.0f} business minutes"
+        )
+        if found.wall_minutes:
+            note += f" ({found.wall_minutes.median:,.0f} minutes of wall-clock time)"
+        note += "."
+    if not found.leads:
+        note = "No leads were assigned in the period."
+    table = Table("responses", "Lead response", columns, rows, note)
+    chart = charts.bars(
+        "Leads answered in time",
+        [row[0] for row in rows],
+        [charts.Series("Share", [_percent_value(row[2]) for row in rows])],
+        axis="Share of leads assigned in the period (%)",
+        fmt=_percent_tick,
+    )
+    return Section(table, "", chart if found.leads else None)
+
+
+def _losses(filters: Filters) -> Section:
+    found = q.losses(filters)
+    total = sum(row.deals for row in found)
+    reasons = _loss_labels(filters)
+    rows = [
+        [
+            row.stage.name,
+            reasons.get(row.reason, row.reason or "(none given)"),
+            row.deals,
+            m.rate(row.deals, total),
+        ]
+        for row in found
+    ]
+    table = Table(
+        "losses",
+        "Loss reasons by stage, deals lost in the period",
+        [
+            Column("Stage lost from"),
+            Column("Reason"),
+            Column("Lost deals", "int", "deals"),
+            Column("Share of losses", "percent"),
+        ],
+        rows,
+    )
+    chart = charts.bars(
+        "Deals lost, by stage and reason",
+        [f"{row[0]} · {row[1]}" for row in rows],
+        [charts.Series("Lost deals", [row[2] for row in rows])],
+        axis="Deals lost in the period (count)",
+        fmt=_count,
+    )
+    return Section(table, "", chart if rows else None)
+
+
+# -- bottlenecks ----------------------------------------------------------------
+
+
+def bottlenecks(filters: Filters, now: dt.datetime) -> Report:
+    """Widths and the oldest deals of wide stages, stages over their age
+    limit, where lost deals leave, and stages missing their rules."""
+    report = Report(f"Bottlenecks and leaks: {filters.pipeline.name}", filters)
+    stages_now = q.pipeline_now(filters, now)
+    report.sections += [
+        _width(filters, stages_now),
+        _oldest(filters, stages_now, now),
+        _over_limit(stages_now),
+        _exits(filters),
+        _clocks(filters),
+        _leaks(filters),
+    ]
+    return report
+
+
+def _width(filters: Filters, stages_now: list[q.StageNow]) -> Section:
+    share = filters.facts.bottleneck_share
+    rows = [
+        [one.stage.name, one.count, one.share, "bottleneck" if one.wide else ""]
+        for one in stages_now
+    ]
+    table = Table(
+        "width",
+        "Width: each stage's share of the open deals",
+        [
+            Column("Stage"),
+            Column("Open deals", "int", "deals"),
+            Column("Share", "percent"),
+            Column("Flag"),
+        ],
+        rows,
+        f"A stage holding more than {share:.0%} of the open deals is a bottleneck "
+        "(the pipeline's bottleneck_share).",
+    )
+    chart = charts.bars(
+        "Share of open deals by stage",
+        [row[0] for row in rows],
+        [charts.Series("Share", [_percent_value(row[2]) for row in rows])],
+        axis="Share of open deals now (%)",
+        fmt=_percent_tick,
+        highlight=[one.wide for one in stages_now],
+    )
+    return Section(table, "", chart)
+
+
+def _oldest(
+    filters: Filters, stages_now: list[q.StageNow], now: dt.datetime
+) -> Section:
+    from dealgate.deals.queries import stage_age
+
+    rows = []
+    for one in stages_now:
+        if not one.wide:
+            continue
+        for deal in q.oldest_open(filters, one.stage):
+            age = stage_age(
+                deal.stage_entered_at,
+                now,
+                limit=one.stage.age_limit_days,
+                calendar=filters.facts.calendar,
+            )
+            rows.append(
+                [
+                    one.stage.name,
+                    (deal.pk, deal.title),
+                    deal.owner.display_name if deal.owner else "",
+                    deal.stage_entered_at.astimezone(filters.facts.calendar.zone)
+                    .date()
+                    .isoformat(),
+                    age.elapsed,
+                ]
+            )
+    table = Table(
+        "oldest",
+        "The oldest deals in bottleneck stages",
+        [
+            Column("Stage"),
+            Column("Deal", "deal"),
+            Column("Owner"),
+            Column("Entered the stage"),
+            Column("Age", "days", "business days"),
+        ],
+        rows,
+        empty="No stage is a bottleneck.",
+    )
+    return Section(table)
+
+
+def _over_limit(stages_now: list[q.StageNow]) -> Section:
+    rows = [
+        [
+            one.stage.name,
+            one.age.median if one.age else None,
+            one.stage.age_limit_days,
+            one.past_limit,
+            "over the limit" if one.over_limit else "",
+        ]
+        for one in stages_now
+        if one.stage.age_limit_days is not None
+    ]
+    table = Table(
+        "age_limits",
+        "Median age of open deals against each stage's limit",
+        [
+            Column("Stage"),
+            Column("Median age", "days", "business days"),
+            Column("Age limit", "int", "business days"),
+            Column("Deals past the limit", "int", "deals"),
+            Column("Flag"),
+        ],
+        rows,
+        "Stages without an age limit are listed under leaks.",
+    )
+    limited = [one for one in stages_now if one.stage.age_limit_days is not None]
+    chart = charts.bars(
+        "Median age of open deals and the age limit",
+        [row[0] for row in rows],
+        [
+            charts.Series("Median age", [row[1] for row in rows]),
+            charts.Series("Age limit", [row[2] for row in rows]),
+        ],
+        axis="Age of open deals in the stage (business days)",
+        fmt=_days,
+        highlight=[one.over_limit for one in limited],
+    )
+    return Section(table, "", chart if rows else None)
+
+
+def _exits(filters: Filters) -> Section:
+    by_stage: dict[int, list[q.LossRow]] = {}
+    for row in q.losses(filters):
+        by_stage.setdefault(row.stage.pk, []).append(row)
+    total = sum(row.deals for rows in by_stage.values() for row in rows)
+    reasons = _loss_labels(filters)
+    rows = []
+    for stage in filters.facts.stages:
+        lost = by_stage.get(stage.pk, [])
+        if not lost and stage not in filters.facts.active:
+            continue
+        count = sum(row.deals for row in lost)
+        top = max(lost, key=lambda row: row.deals).reason if lost else None
+        rows.append(
+            [
+                stage.name,
+                count,
+                m.rate(count, total),
+                reasons.get(top, top or "") if top is not None else "",
+            ]
+        )
+    table = Table(
+        "lost_from",
+        "Where lost deals leave the pipeline",
+        [
+            Column("Stage lost from"),
+            Column("Lost deals", "int", "deals"),
+            Column("Share of losses", "percent"),
+            Column("Most given reason"),
+        ],
+        rows,
+        "Deals lost in the period, by the stage they were in when lost.",
+    )
+    chart = charts.bars(
+        "Deals lost from each stage",
+        [row[0] for row in rows],
+        [charts.Series("Lost deals", [row[1] for row in rows])],
+        axis="Deals lost in the period (count)",
+        fmt=_count,
+    )
+    return Section(table, "", chart)
+
+
+def _clocks(filters: Filters) -> Section:
+    found = q.clock_tallies(filters)
+    columns = [
+        Column("Stage"),
+        Column("Obligation"),
+        Column("Kept", "int", "clocks"),
+        Column("Missed", "int", "clocks"),
+        Column("Missed", "percent"),
+    ]
+    if found is None:
+        table = Table(
+            "clocks", "Windows and limits kept", columns, [], "No clocks yet."
+        )
+        return Section(table)
+    names = {"response": "response window", "age": "age limit"}
+    rows = [
+        [one.stage.name, names[one.kind], one.kept, one.missed, one.missed_share]
+        for one in found
+    ]
+    table = Table(
+        "clocks",
+        "Windows and limits kept, by stage",
+        columns,
+        rows,
+        "Response windows into each stage and its age limit, over the clocks "
+        "that fell due in the period and were met or breached.",
+    )
+    chart = charts.bars(
+        "Share of windows and limits missed",
+        [f"{row[0]} · {row[1]}" for row in rows],
+        [charts.Series("Missed", [_percent_value(row[4]) for row in rows])],
+        axis="Missed (% of clocks due in the period)",
+        fmt=_percent_tick,
+    )
+    return Section(table, "", chart if rows else None)
+
+
+def _leaks(filters: Filters) -> Section:
+    rows = [
+        [leak.stage.name, ", ".join(leak.missing)]
+        for leak in q.design_leaks(filters.facts)
+    ]
+    table = Table(
+        "leaks",
+        "Stages missing a rule",
+        [Column("Stage"), Column("Missing")],
+        rows,
+        "Every stage needs an owner, exit criteria, a response window on the "
+        "handoff into it and an age limit.",
+        empty="Every stage has them.",
+    )
+    return Section(table)
+
+
+# -- weekly review --------------------------------------------------------------
+
+
+@dataclass
+class ReviewPage:
+    report: Report
+    metric: rv.ReviewMetric
+    how: str  # chosen, recorded or rotated
+    week: dt.date
+    current: WeeklyReview | None
+    behind_total: int
+
+
+def weekly_review(
+    filters: Filters,
+    now: dt.datetime,
+    *,
+    week: dt.date | None = None,
+    metric: str | None = None,
+) -> ReviewPage:
+    """This week's metric against the eight weeks before, the deals behind
+    it, and the reviews kept so far."""
+    week = m.week_start(week) if week else rv.this_week(filters.facts, now)
+    chosen, how = rv.chosen_metric(filters.facts, week, metric)
+    report = Report(f"Weekly review: {filters.pipeline.name}", filters)
+    series = rv.weekly_series(filters, chosen, week)
+    behind, total = rv.deals_behind(filters, chosen, week)
+    report.sections += [
+        _series(filters, chosen, series, now),
+        _behind(filters, chosen, behind, total),
+        _history(filters),
+    ]
+    current = WeeklyReview.objects.filter(pipeline=filters.pipeline, week=week).first()
+    return ReviewPage(report, chosen, how, week, current, total)
+
+
+def _series(
+    filters: Filters,
+    metric: rv.ReviewMetric,
+    series: list[rv.WeekValue],
+    now: dt.datetime,
+) -> Section:
+    currency = filters.pipeline.currency
+    value_column = Column(metric.label, metric.kind, currency=currency)
+    if metric.kind == "days":
+        value_column = Column(metric.label, "days", metric.unit)
+    rows = [[one.week.isoformat(), one.value, one.count] for one in series]
+    last = series[-1].week
+    so_far = rv.this_week(filters.facts, now) == last
+    table = Table(
+        "series",
+        f"{metric.label}, week by week",
+        [Column("Week starting"), value_column, Column("Behind it", "int", "items")],
+        rows,
+        metric.definition
+        + (" The last week is the current one, so far." if so_far else ""),
+    )
+    if metric.kind == "percent":
+        values, fmt = [_percent_value(row[1]) for row in rows], _percent_tick
+    elif metric.kind == "money":
+        values, fmt = [row[1] for row in rows], _money_tick(currency)
+    elif metric.kind == "days":
+        values, fmt = [row[1] for row in rows], _days
+    else:
+        values, fmt = [row[1] for row in rows], _count
+    axis_unit = currency if metric.kind == "money" else metric.unit
+    chart = charts.columns(
+        f"{metric.label}: the week reviewed against the eight before",
+        [one.week.strftime("%d %b") for one in series],
+        values,
+        axis=f"{metric.label} ({axis_unit})",
+        category_axis="Week starting (Monday)",
+        fmt=fmt,
+    )
+    return Section(table, "", chart)
+
+
+def _behind(
+    filters: Filters, metric: rv.ReviewMetric, items: Sequence, total: int
+) -> Section:
+    currency = filters.pipeline.currency
+    zone = filters.facts.calendar.zone
+    if metric.key == "lead_response":
+        columns = [
+            Column("Lead"),
+            Column("Owner"),
+            Column("Assigned"),
+            Column("Response", "number", "business minutes"),
+        ]
+        rows = [
+            [
+                lead.label,
+                lead.owner.display_name if lead.owner else "",
+                lead.assigned_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                lead.response_business_minutes,
+            ]
+            for lead in items
+        ]
+    else:
+        columns = [
+            Column("Deal", "deal"),
+            Column("Owner"),
+            Column("Stage"),
+            Column("Status"),
+            Column("Value", "money", currency=currency),
+            Column("Closed"),
+        ]
+        rows = [
+            [
+                (deal.pk, deal.title),
+                deal.owner.display_name if deal.owner else "",
+                deal.stage.name,
+                deal.status,
+                deal.value if deal.currency == currency else None,
+                deal.closed_at.astimezone(zone).date().isoformat()
+                if deal.closed_at
+                else "",
+            ]
+            for deal in items
+        ]
+    note = f"{total:,} in all" + (
+        f"; the latest {len(rows)} shown." if total > len(rows) else "."
+    )
+    return Section(Table("behind", "Behind this week's value", columns, rows, note))
+
+
+def _history(filters: Filters) -> Section:
+    reviews = WeeklyReview.objects.filter(pipeline=filters.pipeline).select_related(
+        "recorded_by"
+    )[:52]
+    labels = {metric.key: metric.label for metric in rv.METRICS}
+    rows = [
+        [
+            review.week.isoformat(),
+            labels.get(review.metric, review.metric),
+            review.value,
+            review.unit,
+            review.decision,
+            review.recorded_by.display_name if review.recorded_by else "",
+        ]
+        for review in reviews
+    ]
+    table = Table(
+        "history",
+        "Past reviews",
+        [
+            Column("Week starting"),
+            Column("Metric"),
+            Column("Value", "number"),
+            Column("Unit"),
+            Column("Decision"),
+            Column("Written by"),
+        ],
+        rows,
+        empty="No review has been written yet.",
+    )
+    return Section(table)
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def _names(by: str, keys: list) -> Callable[[object], str]:
+    """Labels for breakdown keys: people, teams and products by name."""
+    ids = [key for key in keys if key is not None]
+    if by == "owner":
+        found = {u.pk: u.display_name for u in User.objects.filter(pk__in=ids)}
+    elif by == "team":
+        found = dict(Team.objects.filter(pk__in=ids).values_list("pk", "name"))
+    elif by == "product":
+        found = dict(Product.objects.filter(pk__in=ids).values_list("pk", "name"))
+    else:
+        found = {key: key for key in ids if key}
+    return lambda key: found.get(key, "(none)")
+
+
+def _loss_labels(filters: Filters) -> dict[str, str]:
+    return {
+        reason["key"]: reason.get("label", reason["key"])
+        for reason in filters.pipeline.loss_reasons
+        if isinstance(reason, dict) and "key" in reason
+    }
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _days(value: float) -> str:
+    return f"{value:,.1f}".removesuffix(".0")
+
+
+def _percent_value(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
+def _percent_tick(value: float) -> str:
+    return f"{value:.0f}%" if value == int(value) else f"{value:.1f}%"
+
+
+def _money_tick(currency: str) -> Callable[[float], str]:
+    return lambda value: format_value(Column("", "money", currency=currency), value)

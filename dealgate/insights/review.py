@@ -1,0 +1,231 @@
+"""The weekly one-metric review: one figure, this week against the eight before.
+
+Each week the team looks at a single metric. The product proposes one by
+rotation (the metric after the one reviewed last), the team may choose
+another, and the decision it writes is kept with the value it was based on
+(`WeeklyReview`). Weeks run Monday to Sunday in the pipeline's calendar zone;
+the current week counts what happened so far.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from dealgate.core import metrics as m
+from dealgate.deals.models import Deal
+
+from . import queries as q
+from . import sql
+from .filters import Filters, PipelineFacts
+from .models import WeeklyReview
+
+WEEKS = 9  # the week reviewed and the eight before it
+BEHIND_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class ReviewMetric:
+    key: str
+    label: str
+    kind: str  # a tables.Column kind: percent, money, int, days
+    unit: str  # for the chart's axis
+    definition: str  # what one week's value means, in words
+
+
+METRICS = (
+    ReviewMetric(
+        "win_rate",
+        "Win rate",
+        "percent",
+        "% of closed deals",
+        "Of the deals closed in the week, the share that were won.",
+    ),
+    ReviewMetric(
+        "won_value",
+        "Won value",
+        "money",
+        "pipeline currency",
+        "The total value of the deals won in the week, in the pipeline's currency.",
+    ),
+    ReviewMetric(
+        "new_deals",
+        "New deals",
+        "int",
+        "deals",
+        "Deals that entered the pipeline in the week.",
+    ),
+    ReviewMetric(
+        "lost_deals",
+        "Deals lost",
+        "int",
+        "deals",
+        "Deals lost in the week, from any stage.",
+    ),
+    ReviewMetric(
+        "median_cycle",
+        "Median sales cycle",
+        "days",
+        "calendar days",
+        "Median calendar days from creation to win, over deals won in the week.",
+    ),
+    ReviewMetric(
+        "lead_response",
+        "Leads answered within a business day",
+        "percent",
+        "% of assigned leads",
+        "Of the leads assigned in the week, the share answered within one "
+        "business day (unanswered leads count as not answered).",
+    ),
+)
+BY_KEY = {metric.key: metric for metric in METRICS}
+
+
+@dataclass(frozen=True)
+class WeekValue:
+    week: dt.date  # its Monday
+    value: float | None
+    count: int  # the deals (or leads) the value is computed over
+
+
+def metric_keys() -> list[str]:
+    return [metric.key for metric in METRICS]
+
+
+def this_week(facts: PipelineFacts, now: dt.datetime) -> dt.date:
+    return m.week_start(now.astimezone(facts.calendar.zone).date())
+
+
+def chosen_metric(
+    facts: PipelineFacts, week: dt.date, requested: str | None = None
+) -> tuple[ReviewMetric, str]:
+    """The metric to review in `week`, and how it was picked: "chosen" (asked
+    for), "recorded" (the week's review names it) or "rotated" (the one after
+    the latest earlier review's metric; the first metric when there is none)."""
+    if requested:
+        if requested not in BY_KEY:
+            from dealgate.errors import ValidationError
+
+            known = ", ".join(BY_KEY)
+            raise ValidationError(
+                f"metric must be one of {known}; got {requested!r}", field="metric"
+            )
+        return BY_KEY[requested], "chosen"
+    reviews = WeeklyReview.objects.filter(pipeline=facts.pipeline, week__lte=week)
+    latest = reviews.order_by("-week").first()
+    if latest is not None and latest.week == week and latest.metric in BY_KEY:
+        return BY_KEY[latest.metric], "recorded"
+    last = latest.metric if latest is not None else None
+    return BY_KEY[m.rotate(metric_keys(), last)], "rotated"
+
+
+def week_bounds(facts: PipelineFacts, weeks: list[dt.date]) -> list[dt.datetime]:
+    """Local midnights starting each week, then the one ending the last."""
+    zone = facts.calendar.zone
+    mondays = [*weeks, weeks[-1] + dt.timedelta(weeks=1)]
+    return [
+        dt.datetime.combine(day, dt.time(0, 0), tzinfo=zone).astimezone(dt.UTC)
+        for day in mondays
+    ]
+
+
+def weekly_series(
+    filters: Filters, metric: ReviewMetric, last_week: dt.date, weeks: int = WEEKS
+) -> list[WeekValue]:
+    """The metric for `weeks` weeks ending with `last_week`, oldest first.
+
+    One or two queries whatever the number of weeks: each row is placed in
+    its week by a CASE over the week boundaries, then grouped.
+    """
+    mondays = m.weeks_ending(last_week, weeks)
+    bounds = week_bounds(filters.facts, mondays)
+    dialect = q.dialect()
+    scope = filters.scope(start=bounds[0], end=bounds[-1])
+    adapted = [dialect.instant(bound) for bound in bounds]
+    values: dict[int, tuple[float | None, int]] = {}
+    if metric.key in ("win_rate", "won_value", "lost_deals"):
+        grouping = sql.buckets("d.closed_at", adapted)
+        for week, won, lost, valued, total, _, _ in q.fetch(
+            sql.closed(dialect, scope, grouping)
+        ):
+            if metric.key == "win_rate":
+                values[week] = (m.rate(won, won + lost), won + lost)
+            elif metric.key == "won_value":
+                values[week] = (float(total) if total is not None else 0.0, valued)
+            else:
+                values[week] = (float(lost), lost)
+    elif metric.key == "new_deals":
+        grouping = sql.buckets(sql.ENTRY, adapted)
+        for week, count in q.fetch(sql.entered(dialect, scope, grouping)):
+            values[week] = (float(count), count)
+    elif metric.key == "median_cycle":
+        grouping = sql.buckets("d.closed_at", adapted)
+        found = q.spreads(sql.cycle_days(dialect, scope, grouping), dialect_=dialect)
+        for week, (n, (median, _)) in found.items():
+            values[week] = (median, n)
+    else:
+        grouping = sql.buckets("l.assigned_at", adapted)
+        if q.leads_ready():
+            for week, leads, _, _, _, within_day in q.fetch(
+                sql.lead_responses(dialect, scope, grouping)
+            ):
+                values[week] = (m.rate(within_day, leads), leads)
+    return [
+        _week_value(metric, monday, values.get(index))
+        for index, monday in enumerate(mondays)
+    ]
+
+
+def _week_value(
+    metric: ReviewMetric, monday: dt.date, found: tuple[float | None, int] | None
+) -> WeekValue:
+    if found is None:
+        # A week with nothing in it: counts are zero, rates and medians unknown.
+        empty = 0.0 if metric.kind in ("int", "money") else None
+        return WeekValue(monday, empty, 0)
+    value, count = found
+    return WeekValue(monday, value, int(count or 0))
+
+
+def deals_behind(
+    filters: Filters, metric: ReviewMetric, week: dt.date
+) -> tuple[QuerySet, int]:
+    """The deals (or leads) one week's value is computed over, newest first,
+    at most BEHIND_LIMIT of them, and how many there are in all."""
+    start, end = week_bounds(filters.facts, [week])
+    if metric.key == "lead_response":
+        from dealgate.leads.models import Lead
+
+        items = Lead.objects.filter(
+            pipeline=filters.pipeline,
+            historic=False,
+            assigned_at__gte=start,
+            assigned_at__lt=end,
+        ).select_related("owner")
+        order = "-assigned_at"
+    elif metric.key == "new_deals":
+        from django.db.models.functions import Coalesce
+
+        items = q.filtered_deals(filters).annotate(
+            entry=Coalesce("created_at", "stage_entered_at")
+        )
+        items = items.filter(entry__gte=start, entry__lt=end)
+        order = "-entry"
+    else:
+        statuses = {
+            "win_rate": ["won", "lost"],
+            "won_value": ["won"],
+            "median_cycle": ["won"],
+            "lost_deals": ["lost"],
+        }[metric.key]
+        items = q.filtered_deals(filters).filter(
+            status__in=statuses, closed_at__gte=start, closed_at__lt=end
+        )
+        if metric.key == "median_cycle":
+            items = items.filter(created_at__isnull=False)
+        order = "-closed_at"
+    if items.model is Deal:
+        items = items.select_related("owner", "stage", "organization")
+    return items.order_by(order, "-id")[:BEHIND_LIMIT], items.count()

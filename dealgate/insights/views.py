@@ -1,0 +1,173 @@
+"""Insights pages: the overview, bottlenecks and leaks, and the weekly review.
+
+Each page is one report (dealgate.insights.reports) rendered with its charts;
+`?format=csv&table=KEY` returns one of its tables instead. Every page reads
+its figures inside one transaction (`queries.session`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from dealgate import timesource
+from dealgate.accounts.models import Team, User
+from dealgate.deals.models import Organization, Product
+from dealgate.errors import DealgateError, ValidationError
+from dealgate.pipelines.models import Pipeline
+
+from . import queries, reports
+from . import review as rv
+from .filters import PERIODS, Filters, read_filters
+from .services import record_review
+
+
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    now = timesource.now()
+    try:
+        filters = read_filters(request.GET, now=now)
+        by = request.GET.get("by") or "owner"
+        filters = dataclasses.replace(filters, extra={"by": by})
+        with queries.session():
+            report = reports.overview(filters, now, by=by)
+    except DealgateError as error:
+        return _error(request, error)
+    if request.GET.get("format") == "csv":
+        return _csv(request, report)
+    context = _context(request, report, "overview")
+    context.update(
+        definitions=reports.DEFINITIONS,
+        breakdowns=reports.BREAKDOWNS,
+        by=by,
+    )
+    return render(request, "insights/overview.html", context)
+
+
+@login_required
+def bottlenecks(request: HttpRequest) -> HttpResponse:
+    now = timesource.now()
+    try:
+        filters = read_filters(request.GET, now=now)
+        with queries.session():
+            report = reports.bottlenecks(filters, now)
+    except DealgateError as error:
+        return _error(request, error)
+    if request.GET.get("format") == "csv":
+        return _csv(request, report)
+    return render(
+        request, "insights/bottlenecks.html", _context(request, report, "bottlenecks")
+    )
+
+
+@login_required
+def review(request: HttpRequest) -> HttpResponse:
+    """GET shows the week's metric; POST writes the decision, then shows it
+    (or shows the page again with what was wrong)."""
+    now = timesource.now()
+    params = request.POST if request.method == "POST" else request.GET
+    try:
+        # The review is of the whole pipeline: only its key is read.
+        filters = read_filters({"pipeline": params.get("pipeline", "")}, now=now)
+        week = _week(params.get("week", ""))
+    except DealgateError as error:
+        return _error(request, error)
+    form_error = ""
+    if request.method == "POST":
+        try:
+            return _record(request, filters, week)
+        except ValidationError as error:
+            form_error = error.message
+    try:
+        with queries.session():
+            page = reports.weekly_review(
+                filters, now, week=week, metric=params.get("metric") or None
+            )
+    except DealgateError as error:
+        return _error(request, error)
+    filters = dataclasses.replace(
+        filters, extra={"week": page.week.isoformat(), "metric": page.metric.key}
+    )
+    page.report.filters = filters
+    if request.GET.get("format") == "csv":
+        return _csv(request, page.report)
+    context = _context(request, page.report, "review")
+    context.update(
+        page=page,
+        metrics=rv.METRICS,
+        form_error=form_error,
+        previous_week=page.week - dt.timedelta(weeks=1),
+        next_week=page.week + dt.timedelta(weeks=1),
+        is_current=page.week == rv.this_week(filters.facts, now),
+    )
+    status = 422 if form_error else 200
+    return render(request, "insights/review.html", context, status=status)
+
+
+def _record(
+    request: HttpRequest, filters: Filters, week: dt.date | None
+) -> HttpResponse:
+    if week is None:
+        raise ValidationError("say which week the decision is for", field="week")
+    record_review(
+        filters,
+        week=week,
+        metric=request.POST.get("metric", ""),
+        decision=request.POST.get("decision", ""),
+        by=request.user,
+    )
+    query = filters.query(week=week.isoformat(), period="")
+    return redirect(f"{reverse('insights:review')}?{query}")
+
+
+def _week(text: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"week must be a date like 2017-12-25; got {text!r}", field="week"
+        ) from None
+
+
+def _context(request: HttpRequest, report: reports.Report, page: str) -> dict:
+    filters = report.filters
+    return {
+        "report": report,
+        "filters": filters,
+        "page": page,
+        "periods": [*PERIODS, "all"],
+        "owners": User.objects.filter(is_active=True).order_by(
+            "first_name", "last_name", "username"
+        ),
+        "teams": Team.objects.order_by("name"),
+        "segments": Organization.objects.exclude(sector="")
+        .order_by("sector")
+        .values_list("sector", flat=True)
+        .distinct(),
+        "products": Product.objects.order_by("name"),
+        "pipelines": Pipeline.objects.order_by("pk"),
+        "query": filters.query(),
+        "as_of": timesource.now(),
+    }
+
+
+def _csv(request: HttpRequest, report: reports.Report) -> HttpResponse:
+    try:
+        table = report.table(request.GET.get("table", ""))
+    except DealgateError as error:
+        return _error(request, error)
+    response = HttpResponse(table.csv(), content_type="text/csv; charset=utf-8")
+    name = f"{report.filters.pipeline.key}-{table.key}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _error(request: HttpRequest, error: DealgateError) -> HttpResponse:
+    return render(request, "insights/error.html", {"error": error}, status=error.status)

@@ -1,0 +1,59 @@
+"""Shared builder fixtures: signed-in clients for the personas, an applied
+example pipeline, and a helper that posts a builder form."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from dealgate.core.pipeline_file import load_pipeline_file
+from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.services import apply_pipeline
+from tests.conftest import REPO_ROOT
+
+IT_SERVICES = REPO_ROOT / "examples" / "pipelines" / "it-services.toml"
+
+
+@pytest.fixture
+def admin_client(olivia) -> Client:
+    client = Client()
+    client.force_login(olivia)
+    return client
+
+
+@pytest.fixture
+def manager_client(max_manager) -> Client:
+    client = Client()
+    client.force_login(max_manager)
+    return client
+
+
+@pytest.fixture
+def rep_client(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def it_services(db, olivia, team) -> Pipeline:
+    """The example IT-services pipeline, applied from its file (its routing
+    rules send leads to team Central and to olivia, so both must exist)."""
+    apply_pipeline(load_pipeline_file(IT_SERVICES))
+    return Pipeline.objects.get(key="it-services")
+
+
+def post(client: Client, url: str, data: dict | None = None, *, status: int = 302):
+    """POST a form and check the answer's status (a redirect by default)."""
+    response = client.post(url, data or {})
+    assert response.status_code == status, _errors(response)
+    return response
+
+
+def _errors(response) -> str:
+    """The error lists of a page, to say why a form was refused."""
+    import re
+
+    page = response.content.decode()
+    found = re.findall(r'<ul class="errorlist[^>]*>.*?</ul>', page, flags=re.S)
+    return "\n".join(found) or page[:2000]

@@ -1,0 +1,51 @@
+"""`dealgate blueprint`: the report, and the proposed file with -o."""
+
+from __future__ import annotations
+
+from dealgate.cli import main
+from dealgate.core.pipeline_file import load_pipeline_file
+from tests.builder.test_blueprint_db import history  # noqa: F401 (a fixture)
+
+
+def test_the_report_lists_paths_times_and_stops(history, pipeline, capsys):  # noqa: F811
+    status = main(["blueprint", "--pipeline", pipeline.key])
+
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert out[:4] == [
+        "blueprint of all closed deals: 5 deals, 3 won, 2 lost",
+        "paths:",
+        "  Inquiry received → Discovery call booked → Won: 3 (60.0%)",
+        "  Inquiry received → Lost: 2 (40.0%)",
+    ]
+    assert (
+        "  Inquiry received: passed by 5, skipped by 0 of 0; won 1.0 / 1.0 (n=3); "
+        "lost 5.2 / 5.4 (n=2)" in out
+    )
+    assert "  Inquiry received: 2 (100.0%)" in out
+
+
+def test_the_proposed_file_is_written_and_valid(history, pipeline, tmp_path, capsys):  # noqa: F811
+    pipeline.stages.update(buyer_action="The buyer asked for it")
+    target = tmp_path / "proposed.toml"
+
+    status = main(
+        ["blueprint", "--pipeline", pipeline.key, "--last", "3", "-o", str(target)]
+    )
+
+    assert status == 0
+    assert f"wrote the proposed pipeline to {target}" in capsys.readouterr().out
+    spec = load_pipeline_file(target)
+    assert spec.key == pipeline.key
+    assert target.read_text().startswith(
+        "# Proposed by `dealgate blueprint` for pipeline 'new-business' from the "
+        "last 3 closed\n# deals (3: 1 won, 2 lost,"
+    )
+
+
+def test_last_must_be_a_positive_number(pipeline, capsys):
+    try:
+        main(["blueprint", "--last", "0"])
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    assert "expected a whole number from 1" in capsys.readouterr().err

@@ -1,0 +1,204 @@
+"""The design review: each check, on small specs built for it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from dealgate.core.pipeline_file import (
+    CriterionSpec,
+    HandoffSpec,
+    PipelineSpec,
+    StageSpec,
+    load_pipeline_file,
+    parse_pipeline,
+)
+from dealgate.core.review import (
+    Finding,
+    PipelineData,
+    StageData,
+    review,
+    seller_act,
+)
+from tests.conftest import REPO_ROOT
+
+IT_SERVICES = REPO_ROOT / "examples" / "pipelines" / "it-services.toml"
+KEYS = ["inquiry", "discovery", "proposal", "review", "contract"]
+EXIT = (CriterionSpec("Ready", "deal.value != null"),)
+
+
+def _stage(key: str, **changes) -> StageSpec:
+    stage = StageSpec(
+        key=key,
+        name=f"{key.title()} requested",
+        buyer_action="The buyer asked",
+        owner="deal-owner",
+        age_limit_days=5,
+        probability=20,
+        exit_criteria=EXIT,
+    )
+    return replace(stage, **changes)
+
+
+def _spec(stages=None, handoffs=None, **changes) -> PipelineSpec:
+    stages = stages or [_stage(key) for key in KEYS]
+    keys = [stage.key for stage in stages]
+    if handoffs is None:
+        handoffs = [
+            HandoffSpec(start, end, 60)
+            for start, end in zip(["lead", *keys], keys, strict=False)
+        ]
+    return PipelineSpec(
+        key="p",
+        name="P",
+        stages=tuple(stages),
+        calendar={"timezone": "UTC", "always_open": True},
+        handoffs=tuple(handoffs),
+        **changes,
+    )
+
+
+def _codes(findings: list[Finding]) -> list[tuple[str, str]]:
+    return [(finding.code, ".".join(map(str, finding.path))) for finding in findings]
+
+
+def test_a_well_shaped_pipeline_has_no_findings():
+    assert review(_spec()) == []
+
+
+def test_the_example_pipeline_file_passes_the_review():
+    assert review(load_pipeline_file(IT_SERVICES)) == []
+
+
+@pytest.mark.parametrize("count", [1, 4, 8])
+def test_a_stage_count_outside_five_to_seven_is_a_finding(count):
+    spec = _spec([_stage(f"s{n}") for n in range(count)])
+
+    [finding] = review(spec)
+
+    assert finding.code == "stage-count"
+    assert finding.message.startswith(f"{count} stage")
+    assert "five to seven" in finding.message
+
+
+def test_a_stage_without_owner_exit_criteria_or_age_limit_is_named():
+    stages = [_stage(key) for key in KEYS]
+    stages[1] = _stage("discovery", owner="", exit_criteria=(), age_limit_days=None)
+
+    findings = review(_spec(stages))
+
+    assert _codes(findings) == [
+        ("no-owner", "stages.1.owner"),
+        ("no-exit-criteria", "stages.1.exit_criteria"),
+        ("no-age-limit", "stages.1.age_limit_days"),
+    ]
+    assert findings[0].message == "stage 'discovery' (Discovery requested) has no owner"
+    assert findings[0].fix.startswith('give it one owner: "deal-owner"')
+
+
+def test_a_missing_or_empty_response_window_is_a_finding():
+    handoffs = [
+        HandoffSpec("lead", "inquiry", 60),
+        HandoffSpec("inquiry", "discovery", None),
+        HandoffSpec("discovery", "proposal", 60),
+        HandoffSpec("review", "contract", 60),
+    ]
+
+    findings = review(_spec(handoffs=handoffs))
+
+    assert _codes(findings) == [
+        ("no-window", "handoffs.1"),
+        ("no-window", "handoffs"),
+    ]
+    assert findings[1].message == (
+        "the handoff from 'proposal' to 'review' has no response window"
+    )
+    assert 'from = "proposal", to = "review"' in findings[1].fix
+
+
+def test_a_file_finding_is_placed_on_its_line():
+    text = IT_SERVICES.read_text(encoding="utf-8").replace(
+        'name = "Proposal requested"', 'name = "Proposal sent"'
+    )
+    spec = parse_pipeline(text, "it.toml")
+
+    [finding] = review(spec)
+
+    line = text.splitlines().index('name = "Proposal sent"') + 1
+    assert str(spec.problem(finding.path, finding.message)) == (
+        f"it.toml:{line}: stages[2].name: stage 'proposal' (Proposal sent) is "
+        "named for what the seller did ('sent'), not for what the buyer did"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "phrase"),
+    [
+        ("Proposal sent", "sent"),
+        ("Follow-up sent", "sent"),
+        ("Followed up", "followed up"),
+        ("Demo given", "demo given"),
+        ("Contacted", "contacted"),
+        ("Called the buyer", "called"),
+        ("Proposal requested", None),
+        ("Discovery call booked", None),
+        ("Quote sent back signed", None),
+        ("Inquiry received", None),
+        ("Consent form", None),
+    ],
+)
+def test_names_built_on_a_sellers_act_are_told_apart(name, phrase):
+    assert seller_act(name) == phrase
+
+
+def test_a_rule_that_does_not_compile_is_a_finding():
+    stages = [_stage(key) for key in KEYS]
+    stages[0] = _stage(
+        "inquiry", entry_criteria=(CriterionSpec("Typo", "deal.valeu > 1"),)
+    )
+
+    [finding] = review(_spec(stages))
+
+    assert (finding.code, finding.path) == (
+        "bad-rule",
+        ("stages", 0, "entry_criteria", 0, "rule"),
+    )
+    assert "a deal has no field 'valeu'" in finding.message
+
+
+def test_data_findings_name_wide_skipped_and_overdue_stages_and_lost_reasons():
+    data = PipelineData(
+        stages={
+            "inquiry": StageData(open_deals=60, share=0.6, median_age_days=4),
+            "discovery": StageData(open_deals=10, share=0.1, could_skip=10, skipped=6),
+            "proposal": StageData(open_deals=30, share=0.3, median_age_days=7.5),
+            "review": StageData(could_skip=4, skipped=4),
+        },
+        lost=40,
+        lost_without_reason=12,
+    )
+
+    findings = review(_spec(), data)
+
+    assert _codes(findings) == [
+        ("wide", "stages.0"),
+        ("skipped", "stages.1"),
+        ("over-limit", "stages.2.age_limit_days"),
+        ("lost-no-reason", "loss_reasons"),
+    ]
+    assert [finding.message for finding in findings] == [
+        "stage 'inquiry' (Inquiry requested) holds 60% of the open deals (60), "
+        "more than the bottleneck share of 40%",
+        "most deals skip stage 'discovery' (Discovery requested): 6 of the 10 "
+        "closed deals that could have passed it went around it",
+        "open deals have sat in stage 'proposal' (Proposal requested) a median of "
+        "7.5 business days, far over its limit of 5",
+        "12 of 40 lost deals have no loss reason",
+    ]
+
+
+def test_a_share_equal_to_the_bottleneck_share_is_not_wide():
+    data = PipelineData(stages={"inquiry": StageData(open_deals=4, share=0.4)})
+
+    assert review(_spec(), data) == []

@@ -1,0 +1,238 @@
+"""The weekly one-metric review: rotation, the nine-week series, the deals
+behind the value, and decisions kept with the value they were based on."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from dealgate import timesource
+from dealgate.errors import ValidationError
+from dealgate.insights import reports
+from dealgate.insights import review as rv
+from dealgate.insights.models import WeeklyReview
+from dealgate.insights.services import record_review
+from tests.conftest import NOW
+from tests.web.helpers import text_of
+
+from .conftest import filters_for, move, open_deal
+
+pytestmark = pytest.mark.django_db
+
+THIS_WEEK = dt.date(2026, 6, 8)  # NOW is Wednesday 10 June 2026
+BERLIN_MONDAY = dt.datetime(2026, 6, 7, 22, 0, tzinfo=dt.UTC)  # 8 June, 00:00
+
+
+def closed(pipeline, status: str, at: dt.datetime, **fields):
+    deal = open_deal(pipeline, "inquiry", at - dt.timedelta(days=5), **fields)
+    return move(deal, status, at)
+
+
+def test_without_reviews_the_first_metric_is_proposed(pipeline):
+    metric, how = rv.chosen_metric(filters_for(pipeline).facts, THIS_WEEK)
+
+    assert (metric.key, how) == ("win_rate", "rotated")
+
+
+def test_the_next_week_rotates_to_the_metric_after_the_last_review(pipeline, alice):
+    filters = filters_for(pipeline)
+    record_review(
+        filters, week=THIS_WEEK, metric="win_rate", decision="Call back", by=alice
+    )
+
+    this_week = rv.chosen_metric(filters.facts, THIS_WEEK)
+    next_week = rv.chosen_metric(filters.facts, THIS_WEEK + dt.timedelta(weeks=1))
+
+    assert (this_week[0].key, this_week[1]) == ("win_rate", "recorded")
+    assert (next_week[0].key, next_week[1]) == ("won_value", "rotated")
+
+
+def test_the_team_may_choose_another_metric(pipeline):
+    metric, how = rv.chosen_metric(filters_for(pipeline).facts, THIS_WEEK, "new_deals")
+
+    assert (metric.key, how) == ("new_deals", "chosen")
+
+
+def test_an_unknown_metric_is_refused_by_name(pipeline):
+    with pytest.raises(ValidationError, match="metric must be one of"):
+        rv.chosen_metric(filters_for(pipeline).facts, THIS_WEEK, "vibes")
+
+
+def test_the_series_is_nine_weeks_placed_by_local_week_boundaries(pipeline):
+    closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(minutes=30))
+    closed(pipeline, "lost", BERLIN_MONDAY - dt.timedelta(minutes=30))
+    closed(pipeline, "won", BERLIN_MONDAY - dt.timedelta(weeks=8, hours=-1))
+
+    series = rv.weekly_series(filters_for(pipeline), rv.BY_KEY["win_rate"], THIS_WEEK)
+
+    assert [week.week for week in series][::4] == [
+        dt.date(2026, 4, 13),
+        dt.date(2026, 5, 11),
+        THIS_WEEK,
+    ]
+    assert (series[-1].value, series[-1].count) == (1.0, 1)
+    assert (series[-2].value, series[-2].count) == (0.0, 1)
+    assert series[0].value == 1.0
+    assert (series[3].value, series[3].count) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        ("won_value", 3000.0),
+        ("lost_deals", 1.0),
+        ("new_deals", 0.0),
+        ("median_cycle", 5.0),
+        ("lead_response", None),
+    ],
+)
+def test_each_metric_has_a_value_for_the_week(pipeline, metric, expected):
+    at = BERLIN_MONDAY + dt.timedelta(days=1)
+    closed(pipeline, "won", at, value=1000)
+    closed(pipeline, "won", at, value=2000)
+    closed(pipeline, "lost", at)
+
+    series = rv.weekly_series(filters_for(pipeline), rv.BY_KEY[metric], THIS_WEEK)
+
+    assert series[-1].value == (pytest.approx(expected) if expected else expected)
+
+
+def test_the_deals_behind_the_value_are_those_of_the_week(pipeline):
+    closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=1), title="this week")
+    closed(pipeline, "lost", BERLIN_MONDAY - dt.timedelta(hours=1), title="last week")
+
+    deals, total = rv.deals_behind(
+        filters_for(pipeline), rv.BY_KEY["win_rate"], THIS_WEEK
+    )
+
+    assert [deal.title for deal in deals] == ["this week"]
+    assert total == 1
+
+
+def test_a_decision_keeps_the_value_it_was_based_on(pipeline, alice):
+    filters = filters_for(pipeline)
+    closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=1))
+    with timesource.frozen_at(NOW):
+        review = record_review(
+            filters,
+            week=THIS_WEEK,
+            metric="win_rate",
+            decision=" Keep it up ",
+            by=alice,
+        )
+    closed(pipeline, "lost", BERLIN_MONDAY + dt.timedelta(hours=2))
+
+    review.refresh_from_db()
+    assert (review.value, review.decision, review.week) == (
+        1.0,
+        "Keep it up",
+        THIS_WEEK,
+    )
+    assert review.recorded_at == NOW
+
+
+def test_writing_again_the_same_week_replaces_the_decision(pipeline, alice):
+    filters = filters_for(pipeline)
+    record_review(filters, week=THIS_WEEK, metric="win_rate", decision="A", by=alice)
+    record_review(
+        filters,
+        week=THIS_WEEK + dt.timedelta(days=2),
+        metric="new_deals",
+        decision="B",
+        by=alice,
+    )
+
+    assert list(WeeklyReview.objects.values_list("metric", "decision")) == [
+        ("new_deals", "B")
+    ]
+
+
+def test_an_empty_decision_is_refused(pipeline, alice):
+    with pytest.raises(ValidationError) as refused:
+        record_review(
+            filters_for(pipeline), week=THIS_WEEK, metric="", decision="  ", by=alice
+        )
+    assert refused.value.field == "decision"
+
+
+def test_the_review_page_shows_the_chart_the_deals_and_the_form(
+    signed_in, pipeline, now
+):
+    closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=1), title="Big one")
+
+    response = signed_in.get(reverse("insights:review"))
+    text = text_of(response)
+
+    assert response.status_code == 200
+    assert "the product picked Win rate , next in the rotation" in text
+    assert "<svg" in response.content.decode()
+    assert "Week starting (Monday)" in response.content.decode()
+    assert "Big one" in text
+    assert 'name="decision"' in response.content.decode()
+
+
+def test_posting_a_decision_keeps_it_and_lists_it_among_past_reviews(
+    signed_in, pipeline, now
+):
+    response = signed_in.post(
+        reverse("insights:review"),
+        {
+            "pipeline": pipeline.key,
+            "week": THIS_WEEK.isoformat(),
+            "metric": "lost_deals",
+            "decision": "Review every loss on Friday",
+        },
+        follow=True,
+    )
+    text = text_of(response)
+
+    assert response.redirect_chain[0][1] == 302
+    assert "this week's review looked at Deals lost" in text
+    assert "Past reviews" in text
+    assert "Review every loss on Friday" in text
+    assert WeeklyReview.objects.get().recorded_by.username == "alice"
+
+
+def test_posting_an_empty_decision_shows_the_page_again_with_the_reason(
+    signed_in, pipeline, now
+):
+    response = signed_in.post(
+        reverse("insights:review"),
+        {"pipeline": pipeline.key, "week": THIS_WEEK.isoformat(), "decision": ""},
+    )
+
+    assert response.status_code == 422
+    assert "write the decision the team took" in text_of(response)
+    assert not WeeklyReview.objects.exists()
+
+
+def test_a_past_week_can_be_looked_at(signed_in, pipeline, now):
+    response = signed_in.get(
+        reverse("insights:review"), {"week": "2026-05-20", "metric": "new_deals"}
+    )
+
+    assert response.status_code == 200
+    assert "Week starting Monday 18 May 2026" in text_of(response)
+
+
+def test_the_review_report_tables_download_as_csv(signed_in, pipeline, now):
+    closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=1))
+
+    response = signed_in.get(
+        reverse("insights:review"), {"format": "csv", "table": "series"}
+    )
+    lines = response.content.decode().splitlines()
+
+    assert response["Content-Type"].startswith("text/csv")
+    assert lines[0] == "Week starting,Win rate (%),Behind it (items)"
+    assert lines[-1] == "2026-06-08,100.0,1"
+    assert len(lines) == 10
+
+
+def test_the_weekly_review_report_names_the_week(pipeline):
+    page = reports.weekly_review(filters_for(pipeline), NOW)
+
+    assert page.week == THIS_WEEK
+    assert page.report.table("history").empty == "No review has been written yet."
