@@ -316,7 +316,13 @@ def _locked_deal(deal_id: int) -> Deal:
     if not list(locked):
         raise NotFound(f"no deal with id {deal_id}")
     return Deal.objects.select_related(
-        "pipeline", "stage", "owner", "organization", "contact", "product"
+        "pipeline",
+        "stage",
+        "owner",
+        "responsible",
+        "organization",
+        "contact",
+        "product",
     ).get(pk=deal_id)
 
 
@@ -378,7 +384,12 @@ def _apply_move(
         loss_reason=loss_reason if to == LOST else "",
         source=source,
     )
-    deal.refresh_from_db()
+    # The row is locked and we wrote it: keep the loaded deal (and its cached
+    # pipeline, stage and people) current instead of reading it back.
+    for name, value in changes.items():
+        if name != "version":
+            setattr(deal, name, value)
+    deal.version += 1
     clocks.deal_moved(deal, from_stage, from_status, now)
 
 
