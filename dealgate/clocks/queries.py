@@ -141,11 +141,16 @@ def deadlines_for_deal(deal_id: int, now: dt.datetime) -> list[Deadline]:
 
 
 def people_seen_by(user: User) -> list[User]:
-    """Whose obligations `user` sees: their own, and a manager's teams'."""
+    """Whose obligations `user` sees: their own, a manager's teams', and
+    everyone's for an admin (the owner who runs sales)."""
     people = {user.pk: user}
-    if user.is_manager:
-        for member in User.objects.filter(team__manager=user, is_active=True):
-            people[member.pk] = member
+    members = User.objects.none()
+    if user.role == User.Role.ADMIN:
+        members = User.objects.filter(is_active=True)
+    elif user.is_manager:
+        members = User.objects.filter(team__manager=user, is_active=True)
+    for member in members:
+        people[member.pk] = member
     return sorted(people.values(), key=lambda p: (p.pk != user.pk, p.display_name))
 
 

@@ -94,6 +94,14 @@ def test_a_manager_sees_the_teams_obligations_and_who_holds_them(
     assert "Late answer" not in only_bob and "Bob's inquiry" in only_bob
 
 
+def test_the_owner_sees_everyones_obligations_without_being_in_a_team(
+    workload, olivia, signed_in
+):
+    page = text_of(signed_in(olivia).get("/today/"))
+
+    assert "Late answer" in page and "Bob's inquiry" in page
+
+
 def test_a_rep_cannot_look_at_a_colleagues_today(workload, alice, signed_in):
     assert signed_in(alice).get("/today/?person=bob").status_code == 404
 
