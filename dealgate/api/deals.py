@@ -63,7 +63,7 @@ def deal_out(deal: Deal) -> DealOut:
     )
 
 
-@router.get("/{deal_id}", response=DealOut)
+@router.get("/{int:deal_id}", response=DealOut)
 def get_deal(request: HttpRequest, deal_id: int) -> DealOut:
     deal = Deal.objects.select_related(*DEAL_RELATED).filter(pk=deal_id).first()
     if deal is None:
@@ -71,7 +71,7 @@ def get_deal(request: HttpRequest, deal_id: int) -> DealOut:
     return deal_out(deal)
 
 
-@router.get("/{deal_id}/history", response=list[StageEventOut])
+@router.get("/{int:deal_id}/history", response=list[StageEventOut])
 def get_deal_history(request: HttpRequest, deal_id: int) -> list[StageEventOut]:
     deal = Deal.objects.filter(pk=deal_id).first()
     if deal is None:
@@ -99,6 +99,25 @@ class MoveIn(Schema):
     )
 
 
+class DealVersion(Schema):
+    id: int
+    version: int
+
+
+class BulkMoveIn(Schema):
+    deals: list[DealVersion] = Field(
+        description="the deals with the version you read of each", min_length=1
+    )
+    to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
+    loss_reason: str = ""
+    loss_note: str = ""
+    override_reason: str = ""
+
+
+class BulkErrorOut(ErrorOut):
+    refusals: dict[str, str]
+
+
 class DealPatch(Schema):
     version: int
     title: str | None = None
@@ -111,7 +130,7 @@ class DealPatch(Schema):
 
 
 @router.post(
-    "/{deal_id}/move",
+    "/{int:deal_id}/move",
     response={200: DealOut, 409: ErrorOut, 422: ErrorOut, 403: ErrorOut},
 )
 def move(request: HttpRequest, deal_id: int, payload: MoveIn) -> DealOut:
@@ -129,7 +148,23 @@ def move(request: HttpRequest, deal_id: int, payload: MoveIn) -> DealOut:
     return deal_out(deal)
 
 
-@router.patch("/{deal_id}", response={200: DealOut, 409: ErrorOut, 422: ErrorOut})
+@router.post("/bulk-move", response={200: list[DealOut], 422: BulkErrorOut})
+def bulk_move(request: HttpRequest, payload: BulkMoveIn) -> list[DealOut]:
+    """Move several deals through their gates, all or nothing: if one is
+    refused, none moves and `refusals` says why for each."""
+    deals = services.move_deals(
+        {item.id: item.version for item in payload.deals},
+        payload.to,
+        by=request.user,
+        loss_reason=payload.loss_reason,
+        loss_note=payload.loss_note,
+        override_reason=payload.override_reason,
+        source="api-bulk",
+    )
+    return [deal_out(deal) for deal in deals]
+
+
+@router.patch("/{int:deal_id}", response={200: DealOut, 409: ErrorOut, 422: ErrorOut})
 def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
     """Change a deal's fields; `version` guards against overwriting a newer edit."""
     changes = payload.dict(exclude_unset=True)

@@ -309,6 +309,70 @@ def move_deal(
     return deal
 
 
+class BulkMoveRefused(ValidationError):
+    """A bulk move in which at least one deal was refused; none moved."""
+
+    code = "bulk_move_refused"
+
+    def __init__(self, refusals: dict[int, str]) -> None:
+        first = ", ".join(f"deal {pk}" for pk in list(refusals)[:5])
+        super().__init__(
+            f"Refused: {len(refusals)} of the deals cannot move ({first}); "
+            "none was moved"
+        )
+        self.refusals = refusals
+
+    def as_dict(self) -> dict[str, Any]:
+        refusals = {str(pk): reason for pk, reason in self.refusals.items()}
+        return {**super().as_dict(), "refusals": refusals}
+
+
+def move_deals(
+    versions: dict[int, int | None],
+    to: str,
+    *,
+    by: User | None,
+    loss_reason: str = "",
+    loss_note: str = "",
+    override_reason: str = "",
+    source: str = "bulk",
+) -> list[Deal]:
+    """Move several deals (deal id -> the version the caller read) at once,
+    all or nothing: each goes through `move_deal`'s gates, and if any is
+    refused or changed meanwhile, none moves and `BulkMoveRefused` says why
+    for each."""
+    moved, refusals = [], {}
+    with transaction.atomic():
+        for deal_id, version in versions.items():
+            try:
+                with transaction.atomic():
+                    moved.append(
+                        move_deal(
+                            deal_id,
+                            to,
+                            by=by,
+                            expected_version=version,
+                            loss_reason=loss_reason,
+                            loss_note=loss_note,
+                            override_reason=override_reason,
+                            source=source,
+                        )
+                    )
+            except (ValidationError, Conflict, NotFound, PermissionDenied) as exc:
+                refusals[deal_id] = exc.message
+        if refusals:
+            transaction.set_rollback(True)
+    if refusals:
+        log.info(
+            "bulk move of %d deals to %s refused for %d; none moved",
+            len(versions),
+            to,
+            len(refusals),
+        )
+        raise BulkMoveRefused(refusals)
+    return moved
+
+
 def _locked_deal(deal_id: int) -> Deal:
     # Lock the bare row first: a FOR UPDATE over joins can come back empty on
     # PostgreSQL when a racing move committed while this one waited.

@@ -1,0 +1,71 @@
+"""The bulk door: several deals at once, through the same gates, all or nothing."""
+
+import datetime as dt
+
+import pytest
+
+from dealgate import timesource
+from dealgate.deals.models import Deal, StageEvent
+from tests.conftest import PASSWORD
+
+T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def deals(pipeline, alice):
+    stage = pipeline.stages.get(key="proposal")
+    return [
+        Deal.objects.create(
+            pipeline=pipeline,
+            stage=stage,
+            title=f"Deal {n}",
+            owner=alice,
+            created_at=T0,
+            stage_entered_at=T0,
+        )
+        for n in range(3)
+    ]
+
+
+@pytest.fixture
+def api(client, alice):
+    client.login(username="alice", password=PASSWORD)
+    with timesource.frozen_at(T0 + dt.timedelta(days=2)):
+        yield client
+
+
+def bulk(api, deals, **payload):
+    body = {"deals": [{"id": d.pk, "version": d.version} for d in deals], **payload}
+    return api.post("/api/v1/deals/bulk-move", body, content_type="application/json")
+
+
+def test_a_bulk_lost_without_a_reason_is_refused_and_nothing_is_lost(api, deals):
+    response = bulk(api, deals, to="lost")
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "bulk_move_refused"
+    assert set(body["refusals"]) == {str(d.pk) for d in deals}
+    assert "loss reason" in body["refusals"][str(deals[0].pk)]
+    assert not Deal.objects.filter(status="lost").exists()
+    assert not StageEvent.objects.exists()
+
+
+def test_a_bulk_lost_with_a_reason_stores_it_on_every_deal(api, deals):
+    response = bulk(api, deals, to="lost", loss_reason="price")
+
+    assert response.status_code == 200
+    assert [d["status"] for d in response.json()] == ["lost"] * 3
+    assert Deal.objects.filter(status="lost", loss_reason="price").count() == 3
+    assert StageEvent.objects.filter(to_status="lost", source="api-bulk").count() == 3
+
+
+def test_one_stale_deal_stops_the_whole_bulk_move(api, deals):
+    Deal.objects.filter(pk=deals[1].pk).update(version=5)
+
+    response = bulk(api, deals, to="contract")
+
+    assert response.status_code == 422
+    assert list(response.json()["refusals"]) == [str(deals[1].pk)]
+    assert set(Deal.objects.values_list("stage__key", flat=True)) == {"proposal"}
+    assert not StageEvent.objects.exists()
