@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # Serves the API docs (Swagger UI) from its own static files, not a CDN.
+    "ninja",
     "dealgate.accounts",
     "dealgate.pipelines",
     "dealgate.deals",

@@ -242,12 +242,14 @@ def test_reopening_a_won_deal_clears_its_close_date_and_winning_again_sets_it(
     ]
 
 
-def test_a_save_made_on_an_old_version_is_a_conflict(deal, alice, bob):
+def test_a_save_made_on_an_old_version_is_a_conflict(deal, alice, max_manager):
     """The shared case: two people open version 1; one moves, the other edits."""
     hold_discovery(deal)
     move_deal(deal.pk, "discovery", by=alice, expected_version=1)
     with pytest.raises(Conflict, match="reload"):
-        update_deal(deal.pk, {"title": "Bob's edit"}, by=bob, expected_version=1)
+        update_deal(
+            deal.pk, {"title": "Max's edit"}, by=max_manager, expected_version=1
+        )
     deal.refresh_from_db()
     assert (deal.stage.key, deal.title) == ("discovery", "Managed backup for Contoso")
     assert len(stage_changes(deal)) == 1

@@ -244,6 +244,28 @@ def check_move(
     return check
 
 
+def check_may_change(user: User | None, deal: Deal) -> None:
+    """Refuse unless `user` may change `deal`: an admin any deal; a manager
+    their own and their teams' members' deals; a rep the deals they own or
+    are responsible for, and unowned ones. `None` is the system (sweeper,
+    imports) and may change anything."""
+    if user is None or user.role == User.Role.ADMIN:
+        return
+    people = {deal.owner_id, deal.responsible_id}
+    if user.pk in people or deal.owner_id is None:
+        return
+    if user.is_manager:
+        managed = User.objects.filter(
+            team__manager=user, pk__in=[p for p in people if p is not None]
+        )
+        if managed.exists():
+            return
+    raise PermissionDenied(
+        f"deal {deal.pk} belongs to someone outside your "
+        f"{'teams' if user.is_manager else 'deals'}; ask its owner or their manager"
+    )
+
+
 def move_deal(
     deal_id: int,
     to: str,
@@ -268,6 +290,7 @@ def move_deal(
     now = timesource.now()
     with transaction.atomic():
         deal = _locked_deal(deal_id)
+        check_may_change(by, deal)
         if expected_version is not None and deal.version != expected_version:
             raise Conflict(
                 f"deal {deal_id} changed since you loaded it (your version "
@@ -515,13 +538,18 @@ def update_deal(
     if unknown:
         name = sorted(unknown)[0]
         raise ValidationError(f"{name} cannot be changed here", field=name)
+    value = changes.get("value")
+    if value is not None and value < 0:
+        raise ValidationError(f"value must not be negative, got {value}", field="value")
     with transaction.atomic():
+        current = Deal.objects.filter(pk=deal_id).first()
+        if current is None:
+            raise NotFound(f"no deal with id {deal_id}")
+        check_may_change(by, current)
         updated = Deal.objects.filter(pk=deal_id, version=expected_version).update(
             **changes, version=F("version") + 1
         )
         if updated != 1:
-            if not Deal.objects.filter(pk=deal_id).exists():
-                raise NotFound(f"no deal with id {deal_id}")
             raise Conflict(
                 f"deal {deal_id} changed since you loaded it (your version "
                 f"{expected_version}); reload and try again"

@@ -265,12 +265,12 @@ def test_an_edit_with_unreadable_values_names_them_and_saves_nothing(
 
 
 def test_an_edit_on_a_stale_version_is_refused_and_keeps_the_newer_move(
-    client, alice, bob, deal
+    client, alice, max_manager, deal
 ):
-    """Two people, one deal: Bob moves it, then Alice saves her old copy."""
+    """Two people, one deal: Max moves it, then Alice saves her old copy."""
     Deal.objects.filter(pk=deal.pk).update(expected_close_date=dt.date(2026, 7, 31))
     seen = deal.version
-    services.move_deal(deal.pk, "review", by=bob, expected_version=seen)
+    services.move_deal(deal.pk, "review", by=max_manager, expected_version=seen)
     client.force_login(alice)
 
     response = client.post(
