@@ -89,8 +89,7 @@ class ImportReport:
             return "dry run: nothing was written"
         if not self.committed:
             return (
-                "nothing was imported: fix the bad rows, or skip them with "
-                "--skip-bad (all_or_nothing=False)"
+                "nothing was imported: fix the bad rows, or skip them with --skip-bad"
             )
         if self.bad_row_count:
             return "imported; the bad rows listed were skipped"
