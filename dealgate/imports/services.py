@@ -322,8 +322,8 @@ def _log(report: ImportReport) -> None:
     else:
         outcome = "rolled back for bad rows"
     logger.info(
-        "import %s (mapping %s, pipeline %s): %d rows read, deals written %d, "
-        "already present %d, bad rows %d, stage events %d; %s in %.2f s "
+        "import %s (mapping %s, pipeline %s): %d rows read, %d deals created, "
+        "%d already present, %d bad rows, %d stage events; %s in %.2f s "
         "(%.0f rows/s)",
         report.file,
         report.mapping,
