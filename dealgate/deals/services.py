@@ -66,10 +66,6 @@ class MoveCheck:
             if not evaluation.passed
         ]
 
-    @property
-    def allowed(self) -> bool:
-        return not self.problems and not self.unmet
-
 
 def criteria_set(data: Any) -> crit.CriteriaSet:
     """Read criteria as stored on a stage or pipeline: a list of {label, rule},
