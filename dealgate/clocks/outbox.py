@@ -347,16 +347,24 @@ class WebhookSender:
         link = _link(item)
         if link:
             text += f"\n{link}"
-        request = urllib.request.Request(
-            self.url,
-            data=json.dumps({"text": text}).encode(),
-            headers={
-                "Content-Type": "application/json",
-                "Idempotency-Key": f"dealgate-notice-{item.notice_id}",
-                "User-Agent": "dealgate",
-            },
-            method="POST",
-        )
+        try:
+            request = urllib.request.Request(
+                self.url,
+                data=json.dumps({"text": text}).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": f"dealgate-notice-{item.notice_id}",
+                    "User-Agent": "dealgate",
+                },
+                method="POST",
+            )
+        except ValueError:
+            # A malformed DEALGATE_WEBHOOK_URL: keep the notice and retry, so a
+            # fixed setting delivers it, instead of failing the whole pass. The
+            # URL itself is a secret and stays out of the message.
+            raise Unreachable(
+                f"{self.where}: DEALGATE_WEBHOOK_URL is not a usable URL"
+            ) from None
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
                 response.read()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +22,18 @@ from dealgate.accounts.models import User
 from dealgate.core import business_time, routing
 from dealgate.core.calendar import Calendar, CalendarError
 from dealgate.errors import ValidationError
+from dealgate.pipelines.calendars import calendar_for, calendar_from_table
 from dealgate.pipelines.models import Handoff, Pipeline
 
 from .models import Availability, Lead, RoutingState
+
+logger = logging.getLogger("dealgate.leads")
 
 ROUTING_KEY = "routing"
 DEFAULT_WINDOW_MINUTES = 15
 
 _cache_lock = threading.Lock()
 _rules_cache: dict[tuple[int, str], list[routing.Rule]] = {}
-_calendar_cache: dict[str, Calendar] = {}
 _CACHE_LIMIT = 256
 
 
@@ -67,29 +70,21 @@ def rules_for(pipeline: Pipeline) -> list[routing.Rule]:
     return rules
 
 
-def calendar_for(table: dict[str, Any] | None) -> Calendar:
-    """A Calendar for a `[calendar]` table, memoised (its business-time index
-    is built once per calendar, not once per lead). An empty or broken table
-    counts round the clock in UTC, so a window still has a due time."""
-    text = json.dumps(table or {}, sort_keys=True)
-    calendar = _calendar_cache.get(text)
-    if calendar is None:
-        try:
-            calendar = Calendar.from_dict(table or {})
-        except CalendarError:
-            calendar = Calendar.round_the_clock("UTC")
-        with _cache_lock:
-            if len(_calendar_cache) >= _CACHE_LIMIT:
-                _calendar_cache.clear()
-            _calendar_cache[text] = calendar
-    return calendar
+def _person_calendar(table: dict[str, Any]) -> Calendar | None:
+    """A person's working hours (their own, or the pipeline's); None for a
+    table that is wrong, logged, so routing treats them as available rather
+    than failing every capture."""
+    try:
+        return calendar_from_table(table)
+    except CalendarError as exc:
+        logger.warning("working hours cannot be read (%s); treated as open", exc)
+        return None
 
 
 def forget_cached() -> None:
     """Drop memoised rules and calendars, as a restarted process would have."""
     with _cache_lock:
         _rules_cache.clear()
-        _calendar_cache.clear()
 
 
 def intake_window(pipeline: Pipeline) -> int:
@@ -112,9 +107,7 @@ def intake_window(pipeline: Pipeline) -> int:
 
 def due_at(pipeline: Pipeline, start: dt.datetime) -> dt.datetime:
     """When an intake window starting at `start` ends, in business time."""
-    due = business_time.add(
-        calendar_for(pipeline.calendar), start, intake_window(pipeline)
-    )
+    due = business_time.add(calendar_for(pipeline), start, intake_window(pipeline))
     return due.astimezone(dt.UTC)
 
 
@@ -268,7 +261,8 @@ def off_reason(
         if availability.capacity is not None and load >= availability.capacity:
             return f"at capacity ({load} of {availability.capacity} open leads)"
     table = person.calendar or hours
-    if table and not business_time.is_open(calendar_for(table), now):
+    calendar = _person_calendar(table) if table else None
+    if calendar is not None and not business_time.is_open(calendar, now):
         own = "their" if person.calendar else "the pipeline's"
         return f"outside {own} working hours"
     return ""

@@ -198,7 +198,7 @@ def _whole(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     text = str(value).strip().replace(",", "").replace("_", "")
-    if isinstance(value, bool) or not text.isdigit():
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         raise ValidationError(
             f"company_size must be a whole number of people, got {value!r}",
             field="company_size",

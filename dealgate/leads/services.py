@@ -25,6 +25,7 @@ from dealgate.core import business_time
 from dealgate.deals.models import Activity, Deal, Organization, Person, StageEvent
 from dealgate.deals.services import responsible_for
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline
 
 from . import assign, dedup
@@ -377,7 +378,7 @@ def record_response(
 
 
 def _answer(lead: Lead, at: dt.datetime) -> None:
-    calendar = assign.calendar_for(lead.pipeline.calendar)
+    calendar = calendar_for(lead.pipeline)
     lead.status = Lead.Status.ANSWERED
     lead.first_response_at = at
     lead.response_wall_seconds = (at - lead.assigned_at).total_seconds()

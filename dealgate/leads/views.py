@@ -24,10 +24,11 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.errors import DealgateError, NotFound
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
 from . import services
-from .assign import calendar_for, off_reason
+from .assign import off_reason
 from .intake import LIMITS
 from .models import Availability, DedupDecision, Lead, LeadNotice
 from .report import lead_report
@@ -70,7 +71,7 @@ def window_of(lead: Lead, now: dt.datetime) -> Window:
             late,
         )
     if lead.status == Lead.Status.ASSIGNED and lead.response_due_at is not None:
-        calendar = calendar_for(lead.pipeline.calendar)
+        calendar = calendar_for(lead.pipeline)
         if now < lead.response_due_at:
             left = business_time.between(calendar, now, lead.response_due_at)
             return Window(f"{_minutes(left)} left")

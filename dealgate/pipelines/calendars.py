@@ -7,7 +7,9 @@ out the same object for the same table is what makes every later call cheap.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 
@@ -26,7 +28,13 @@ def calendar_for(pipeline: Pipeline) -> Calendar:
     (settings.TIME_ZONE, UTC by default) when the pipeline has none."""
     if not pipeline.calendar:
         return _default_calendar(settings.TIME_ZONE)
-    return _calendar_from_json(json.dumps(pipeline.calendar, sort_keys=True))
+    return calendar_from_table(pipeline.calendar)
+
+
+def calendar_from_table(table: Mapping[str, Any]) -> Calendar:
+    """A calendar for a `[calendar]` table (a pipeline's or a person's), built
+    once per distinct table. Raises CalendarError for a table that is wrong."""
+    return _calendar_from_json(json.dumps(table, sort_keys=True))
 
 
 @lru_cache(maxsize=8)
