@@ -43,9 +43,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 
-from dealgate.core import business_time
 from dealgate.core import metrics as m
 from dealgate.deals.models import Deal
+from dealgate.deals.queries import stage_age
 from dealgate.pipelines.models import Stage
 
 from . import sql
@@ -214,10 +214,7 @@ def open_ages(filters: Filters, now: dt.datetime) -> dict[int, Spread]:
     calendar = filters.facts.calendar
 
     def age(value: Any) -> float:
-        entered = _instant(value)
-        if entered >= now:
-            return 0.0
-        return business_time.business_days_between(calendar, entered, now)
+        return stage_age(_instant(value), now, limit=None, calendar=calendar).elapsed
 
     found = _from_ranks(fetch(query), QUANTILES, age)
     return {
