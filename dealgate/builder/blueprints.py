@@ -17,14 +17,12 @@ from django.db.models import QuerySet
 from dealgate.core import blueprint as bp
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
-from dealgate.core.pipeline_file import CriterionSpec, StageSpec
 from dealgate.deals.models import Activity, Deal, StageEvent
-from dealgate.deals.services import criteria_set
 from dealgate.errors import ValidationError
 from dealgate.leads.models import Lead
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
-from dealgate.pipelines.services import export_pipeline, owner_text
+from dealgate.pipelines.services import export_pipeline, stage_spec
 
 CLOSED = (Deal.Status.WON, Deal.Status.LOST)
 MAX_LAST = 1_000_000
@@ -84,7 +82,7 @@ def blueprint_for(pipeline: Pipeline, *, last: int | None = None) -> bp.Blueprin
 def proposal_for(pipeline: Pipeline, *, last: int | None = None) -> bp.Proposal:
     """A pipeline shaped by the blueprint, starting from the applied one."""
     retired = {
-        stage.key: _stage_spec(stage)
+        stage.key: stage_spec(stage)
         for stage in pipeline.stages.exclude(retired_at=None).select_related(
             "owner_user", "owner_team"
         )
@@ -159,20 +157,3 @@ def _lead_responses(ids: QuerySet, calendar: Calendar) -> dict[int, float]:
         for deal_id, assigned, answered, minutes in rows
         if answered >= assigned
     }
-
-
-def _stage_spec(stage: Stage) -> StageSpec:
-    """A retired stage as a file would describe it."""
-    entry = criteria_set(stage.entry_criteria)
-    exit_ = criteria_set(stage.exit_criteria)
-    return StageSpec(
-        key=stage.key,
-        name=stage.name,
-        buyer_action=stage.buyer_action,
-        owner=owner_text(stage),
-        age_limit_days=stage.age_limit_days,
-        probability=stage.probability,
-        entry_criteria=tuple(CriterionSpec(c.label, c.rule) for c in entry.items),
-        exit_criteria=tuple(CriterionSpec(c.label, c.rule) for c in exit_.items),
-        exit_criteria_mode=exit_.mode,
-    )

@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -33,7 +32,6 @@ from dealgate.core.pipeline_file import (
     format_path,
     parse_pipeline,
 )
-from dealgate.deals.models import Deal
 from dealgate.errors import Conflict, NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import (
@@ -225,13 +223,18 @@ def _touch(draft: Draft, by: User | None) -> None:
 
 
 def _save(draft: Draft, clash: str) -> None:
+    inserting = draft.pk is None
     try:
         # A savepoint, so a racing insert of the same key leaves the
-        # surrounding transaction usable for the error.
+        # surrounding transaction usable for the check below.
         with transaction.atomic():
             draft.save()
     except IntegrityError:
-        raise Conflict(f"{clash}; reload and try again") from None
+        # Only a second draft of the same pipeline is a clash; any other
+        # broken constraint is a fault and must surface as one.
+        if inserting and Draft.objects.filter(key=draft.key).exists():
+            raise Conflict(f"{clash}; reload and try again") from None
+        raise
 
 
 # --- planning and applying -----------------------------------------------------
@@ -288,7 +291,9 @@ def plan_draft(working: Working, moves: Mapping[str, str] | None = None) -> Draf
     except PipelineFileError as exc:
         result.problems = [_problem_text(working.spec, p) for p in exc.problems]
         return result
-    result.stranded = _stranded(working, [c.needs_move for c in result.plan.blocked])
+    result.stranded = [
+        Stranded(c.needs_move, c.stage_name, *c.held) for c in result.plan.blocked
+    ]
     return result
 
 
@@ -343,27 +348,6 @@ def _problem_text(spec: PipelineSpec, problem) -> str:
         rest = format_path(path[2:]) or "the stage"
         return f"stage '{stage.name or stage.key}': {rest}: {problem.message}"
     return f"{format_path(path) or 'pipeline'}: {problem.message}"
-
-
-def _stranded(working: Working, keys: list[str | None]) -> list[Stranded]:
-    if not keys or working.pipeline is None:
-        return []
-    counts: dict[str, list[int]] = {key: [0, 0] for key in keys if key}
-    names = dict(
-        working.pipeline.stages.filter(key__in=counts).values_list("key", "name")
-    )
-    rows = (
-        Deal.objects.filter(pipeline=working.pipeline, stage__key__in=counts)
-        .values("stage__key", "status")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        slot = 0 if row["status"] == Deal.Status.OPEN else 1
-        counts[row["stage__key"]][slot] += row["n"]
-    return [
-        Stranded(key, names.get(key, key), pair[0], pair[1])
-        for key, pair in counts.items()
-    ]
 
 
 def _who(user: User | None) -> str:

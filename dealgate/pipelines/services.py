@@ -81,10 +81,13 @@ _PIPELINE_FIELDS = ("name", "description", "currency", "allow_skipping")
 @dataclass(frozen=True)
 class PlannedChange:
     """One change in words. `needs_move` names a removed stage that still
-    holds deals and was given no --move; such a plan cannot be applied."""
+    holds deals and was given no --move; such a plan cannot be applied.
+    `held` counts the open and the closed deals of a removed stage."""
 
     text: str
     needs_move: str | None = None
+    stage_name: str = ""
+    held: tuple[int, int] = (0, 0)
 
     def __str__(self) -> str:
         return self.text
@@ -202,7 +205,7 @@ def export_pipeline(pipeline: Pipeline) -> PipelineSpec:
         bottleneck_share=settings.get("bottleneck_share", DEFAULT_BOTTLENECK_SHARE),
         calendar=pipeline.calendar or {},
         stages=tuple(
-            replace(_stage_spec(stage), breach=stage_breach.get(stage.key, {}))
+            replace(stage_spec(stage), breach=stage_breach.get(stage.key, {}))
             for stage in stages
         ),
         handoffs=tuple(handoffs),
@@ -252,7 +255,8 @@ def owner_text(stage: Stage) -> str:
     return ""
 
 
-def _stage_spec(stage: Stage) -> StageSpec:
+def stage_spec(stage: Stage) -> StageSpec:
+    """A stage as a pipeline file describes it (without its breach rules)."""
     mode, exit_items = _exit_criteria(stage.exit_criteria)
     return StageSpec(
         key=stage.key,
@@ -584,6 +588,8 @@ class _Sync:
             f"remove stage {_q(row.key)} ({row.name}; holds {held}) "
             f"-> needs --move {row.key}=NEW",
             needs_move=row.key,
+            stage_name=row.name,
+            held=(open_deals, closed_deals),
         )
 
     def _handoff_changes(self) -> list[str]:
