@@ -125,8 +125,14 @@ def test_the_owner_filter_shows_only_that_persons_deals(
     assert '<option value="bob" selected>' in page.content.decode()
 
 
-def test_filtering_by_an_unknown_owner_is_not_found(signed_in, pipeline):
-    assert signed_in.get(reverse("board"), {"owner": "nobody"}).status_code == 404
+def test_filtering_by_an_unknown_owner_is_a_bad_request_naming_the_field(
+    signed_in, pipeline
+):
+    response = signed_in.get(reverse("board"), {"owner": "<b>nobody</b>"})
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert "owner: there is no user '<b>nobody</b>'" in response.content.decode()
 
 
 def test_a_long_column_says_how_many_more_and_links_to_them(signed_in, pipeline, now):

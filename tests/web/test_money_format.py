@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from dealgate.deals.queries import Money
-from dealgate.web.templatetags.dealgate_format import money
+from dealgate.web.templatetags.dealgate_format import money, whole_money
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,17 @@ def test_money_has_thousands_separators_and_cents_only_when_some(
 
 def test_money_takes_a_total_with_its_currency():
     assert money(Money(Decimal("4514"), "USD")) == "$4,514"
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "shown"),
+    [
+        (Decimal("18500.50"), "EUR", "€18,501"),
+        (Decimal("18500.49"), "EUR", "€18,500"),
+        (Decimal("950.00"), "GBP", "£950"),
+        (Money(Decimal("4303021.5"), "CHF"), "", "CHF 4,303,022"),
+        (None, "USD", "no value"),
+    ],
+)
+def test_board_figures_are_whole_units_rounded_half_up(value, currency, shown):
+    assert whole_money(value, currency) == shown
