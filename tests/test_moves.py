@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from dealgate import timesource
 from dealgate.deals.models import Activity, Deal, StageEvent
@@ -261,3 +263,75 @@ def test_a_move_on_an_old_version_is_a_conflict(deal, alice):
     with pytest.raises(Conflict):
         move_deal(deal.pk, "discovery", by=alice, expected_version=1)
     assert stage_changes(deal) == []
+
+
+def ready_to_leave_inquiry(pipeline, owner, title):
+    """A deal in inquiry that meets every exit criterion the tests below set."""
+    deal = Deal.objects.create(
+        pipeline=pipeline,
+        stage=pipeline.stages.get(key="inquiry"),
+        title=title,
+        owner=owner,
+        value=9000,
+        expected_close_date=dt.date(2026, 9, 30),
+        checklist={"budget": True},
+        created_at=T0,
+        stage_entered_at=T0,
+    )
+    hold_discovery(deal)
+    return deal
+
+
+def test_a_gated_move_costs_eight_queries_once_its_pipeline_is_known(
+    gated, alice, django_assert_num_queries
+):
+    # An activity, a field and the checklist, as in benchmarks/moves.py.
+    inquiry = gated.stages.get(key="inquiry")
+    inquiry.exit_criteria = [DISCOVERY_HELD, DECISION_DATE, BUDGET]
+    inquiry.save()
+    first = ready_to_leave_inquiry(gated, alice, "First")
+    second = ready_to_leave_inquiry(gated, alice, "Second")
+    # The first move of this revision of the pipeline reads its stages and
+    # handoffs; the next ones do not.
+    move_deal(first.pk, "discovery", by=alice, expected_version=1)
+
+    # A savepoint and its release (a transaction outside tests), the deal
+    # locked and read with its pipeline, its activities, the deal written,
+    # its event, the old stage's clocks stopped, the new age clock started.
+    with django_assert_num_queries(8):
+        move_deal(second.pk, "discovery", by=alice, expected_version=1)
+
+    assert stage_changes(second) == [("inquiry", "discovery", "open")]
+
+
+def test_a_move_whose_rules_read_no_activity_does_not_read_them(gated, alice):
+    inquiry = gated.stages.get(key="inquiry")
+    inquiry.exit_criteria = [DECISION_DATE, BUDGET]
+    inquiry.save()
+    deal = ready_to_leave_inquiry(gated, alice, "No meetings needed")
+
+    with CaptureQueriesContext(connection) as queries:
+        move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+
+    assert stage_changes(deal) == [("inquiry", "discovery", "open")]
+    assert [q for q in queries.captured_queries if "deals_activity" in q["sql"]] == []
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        'deal.owner == "alice"',
+        'deal["owner"] == "alice"',
+        '[deal].exists(d, d.owner == "alice")',
+        'deal.title != "" && deal . owner == "alice"',
+    ],
+)
+def test_a_rule_reads_the_owner_by_name_however_it_is_written(gated, alice, rule):
+    inquiry = gated.stages.get(key="inquiry")
+    inquiry.exit_criteria = [{"label": "Alice's deal", "rule": rule}]
+    inquiry.save()
+    deal = ready_to_leave_inquiry(gated, alice, "Alice's")
+
+    move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+
+    assert stage_changes(deal) == [("inquiry", "discovery", "open")]

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from dealgate import timesource
@@ -31,7 +31,7 @@ from dealgate.deals.models import Activity, Deal
 from dealgate.leads import assign
 from dealgate.leads.models import Lead
 from dealgate.pipelines.calendars import calendar_for
-from dealgate.pipelines.models import Handoff, Pipeline, Stage
+from dealgate.pipelines.models import Handoff, Layout, Pipeline, Stage
 
 from . import bulk
 from .models import Clock
@@ -73,25 +73,31 @@ def start_clock(
     started_at: dt.datetime,
     due_at: dt.datetime,
     window_minutes: float,
-    responsible: User | None,
+    responsible_id: int | None,
     deal: Deal | None = None,
     lead: Lead | None = None,
     stage: Stage | None = None,
     handoff: Handoff | None = None,
     activity: Activity | None = None,
+    none_running: bool = False,
 ) -> Clock:
     """Start the clock named `key`, unless the same one already runs.
 
     A running clock with this key but another start, due time or person is
-    cancelled ("restarted") and replaced. Runs in a savepoint, so a racing
-    start of the same key (the unique running key) gives the other's clock.
+    cancelled ("restarted") and replaced. A racing start of the same key (the
+    unique running key) gives the other's clock; the INSERT skips on that
+    conflict instead of failing, so no savepoint is needed. `none_running`
+    says the caller has just stopped this key's clock in its transaction,
+    holding the row of its deal, so there is nothing to read first.
     """
-    current = Clock.objects.filter(key=key, state=RUNNING).first()
+    current = None
+    if not none_running:
+        current = Clock.objects.filter(key=key, state=RUNNING).first()
     if current is not None:
         same = (
             current.started_at == started_at
             and current.due_at == due_at
-            and current.responsible_id == (responsible.pk if responsible else None)
+            and current.responsible_id == responsible_id
         )
         if same:
             return current
@@ -110,15 +116,12 @@ def start_clock(
         stage=stage,
         handoff=handoff,
         activity=activity,
-        responsible=responsible,
+        responsible_id=responsible_id,
         started_at=started_at,
         due_at=due_at,
         window_minutes=window_minutes,
     )
-    try:
-        with transaction.atomic():
-            clock.save()
-    except IntegrityError:
+    if not bulk.insert_unless_taken(clock):
         return Clock.objects.get(key=key, state=RUNNING)
     log.debug("clock %s started: %s, due %s", clock.pk, key, due_at.isoformat())
     return clock
@@ -126,19 +129,21 @@ def start_clock(
 
 def _end(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) -> int:
     """Stop the running clocks among `clocks` and put right the breached ones
-    (which also ends their second window: nothing escalates any more)."""
-    stopped = clocks.filter(state=RUNNING).update(state=state, ended_at=at, note=note)
-    clocks.filter(state=Clock.State.BREACHED, resolved_at=None).update(
-        at_risk=False, resolved_at=at
-    )
-    return stopped
+    (which also ends their second window: nothing escalates any more), in one
+    UPDATE. Returns how many clocks it changed."""
+    return bulk.end_clocks(clocks, state, at, note)
 
 
 # --- deals ----------------------------------------------------------------------
 
 
 def deal_moved(
-    deal: Deal, from_stage: Stage, from_status: str, at: dt.datetime
+    deal: Deal,
+    from_stage: Stage,
+    from_status: str,
+    at: dt.datetime,
+    *,
+    layout: Layout | None = None,
 ) -> None:
     """Clocks after a move of `deal` (already saved in its new state).
 
@@ -146,7 +151,8 @@ def deal_moved(
     the deal went forward or was won, cancelled when it went back or was
     lost); closing stops every clock of the deal, next steps included.
     Entering an open stage starts its clocks. Must run in the move's
-    transaction, with the deal row locked.
+    transaction, with the deal row locked. `layout` is the pipeline's, read in
+    that transaction; without it the handoff is read from the database.
     """
     if from_status == Deal.Status.OPEN:
         forward = deal.status == Deal.Status.WON or (
@@ -167,7 +173,13 @@ def deal_moved(
     if deal.status == Deal.Status.OPEN:
         came_from = from_stage if from_status == Deal.Status.OPEN else None
         _start_stage_clocks(
-            deal, came_from, at, handoff=from_status == Deal.Status.OPEN
+            deal,
+            came_from,
+            at,
+            handoff=from_status == Deal.Status.OPEN,
+            layout=layout,
+            # Leaving the open stage stopped them just above.
+            none_running=from_status == Deal.Status.OPEN,
         )
 
 
@@ -182,11 +194,16 @@ def deal_created(deal: Deal) -> None:
 
 
 def _start_stage_clocks(
-    deal: Deal, from_stage: Stage | None, at: dt.datetime, *, handoff: bool
+    deal: Deal,
+    from_stage: Stage | None,
+    at: dt.datetime,
+    *,
+    handoff: bool,
+    layout: Layout | None = None,
+    none_running: bool = False,
 ) -> None:
     stage = deal.stage
     calendar = calendar_for(deal.pipeline)
-    responsible = deal.responsible or deal.owner
     if stage.age_limit_days and deal.stage_entered_at is not None:
         start = deal.stage_entered_at
         start_clock(
@@ -195,22 +212,26 @@ def _start_stage_clocks(
             pipeline=deal.pipeline,
             deal=deal,
             stage=stage,
-            responsible=responsible,
+            responsible_id=deal.responsible_id or deal.owner_id,
             started_at=start,
             due_at=business_time.add_business_days(
                 calendar, start, stage.age_limit_days
             ),
             window_minutes=stage.age_limit_days * calendar.day_minutes,
+            none_running=none_running,
         )
     if not handoff:
         return
-    passage = (
-        Handoff.objects.filter(
-            pipeline=deal.pipeline_id, from_stage=from_stage, to_stage=stage
+    if layout is not None:
+        passage = layout.window(from_stage.pk if from_stage else None, stage.pk)
+    else:
+        passage = (
+            Handoff.objects.filter(
+                pipeline=deal.pipeline_id, from_stage=from_stage, to_stage=stage
+            )
+            .exclude(response_window_minutes=None)
+            .first()
         )
-        .exclude(response_window_minutes=None)
-        .first()
-    )
     if passage is None:
         return
     minutes = passage.response_window_minutes
@@ -221,39 +242,38 @@ def _start_stage_clocks(
         deal=deal,
         stage=stage,
         handoff=passage,
-        responsible=handoff_responsible(passage, deal),
+        responsible_id=handoff_responsible_id(passage, deal),
         started_at=at,
         due_at=business_time.add(calendar, at, minutes),
         window_minutes=minutes,
+        none_running=none_running,
     )
 
 
-def handoff_responsible(handoff: Handoff, deal: Deal) -> User | None:
-    """Who must act on a handoff, from its `responsible` text.
+def handoff_responsible_id(handoff: Handoff, deal: Deal) -> int | None:
+    """The id of who must act on a handoff, from its `responsible` text.
 
     "stage-owner" is the person the deal's new stage routed it to;
     "deal-owner" its owner; "user:NAME" that person; "team:NAME" the deal's
     responsible person if they are in that team, else the team's manager.
+    Only "user:" and "team:" cost queries.
     """
     text = handoff.responsible or "stage-owner"
     kind, _, name = text.partition(":")
+    current = deal.responsible_id or deal.owner_id
     if text == "deal-owner":
-        return deal.owner or deal.responsible
+        return deal.owner_id or deal.responsible_id
     if kind == "user":
-        person = User.objects.filter(username=name, is_active=True).first()
-        return person or deal.responsible or deal.owner
+        people = User.objects.filter(username=name, is_active=True)
+        return people.values_list("pk", flat=True).first() or current
     if kind == "team":
-        responsible = deal.responsible or deal.owner
-        if (
-            responsible is not None
-            and responsible.team
-            and responsible.team.name == name
-        ):
-            return responsible
-        team = Team.objects.filter(name=name).select_related("manager").first()
-        if team is not None and team.manager is not None:
-            return team.manager
-    return deal.responsible or deal.owner
+        if User.objects.filter(pk=current, team__name=name).exists():
+            return current
+        team = Team.objects.filter(name=name)
+        manager_id = team.values_list("manager_id", flat=True).first()
+        if manager_id is not None:
+            return manager_id
+    return current
 
 
 # --- activities -------------------------------------------------------------------
@@ -289,9 +309,7 @@ def _task_saved(task: Activity) -> None:
     if task.done:
         _end(Clock.objects.filter(own), Clock.State.MET, timesource.now(), "task done")
         return
-    deal = Deal.objects.select_related("pipeline", "responsible", "owner").get(
-        pk=task.deal_id
-    )
+    deal = Deal.objects.select_related("pipeline").get(pk=task.deal_id)
     if task.due_at is None or deal.status != Deal.Status.OPEN:
         _end(
             Clock.objects.filter(own),
@@ -308,7 +326,7 @@ def _task_saved(task: Activity) -> None:
         pipeline=deal.pipeline,
         deal=deal,
         activity=task,
-        responsible=deal.responsible or deal.owner,
+        responsible_id=deal.responsible_id or deal.owner_id,
         started_at=start,
         due_at=task.due_at,
         window_minutes=business_time.between(calendar, start, task.due_at),
@@ -381,7 +399,7 @@ def _lead_owed(lead: Lead, clocks: Iterable[Clock]) -> None:
         handoff=Handoff.objects.filter(pipeline=pipeline, from_stage=None)
         .order_by("to_stage__position")
         .first(),
-        responsible=lead.owner,
+        responsible_id=lead.owner_id,
         started_at=lead.assigned_at,
         due_at=due,
         window_minutes=assign.intake_window(pipeline),

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
@@ -23,7 +25,7 @@ from dealgate.core import business_time
 from dealgate.core import criteria as crit
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
-from dealgate.pipelines.models import Pipeline, Stage
+from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
 
 from .models import Activity, Deal, StageEvent
 
@@ -79,21 +81,34 @@ def criteria_set(data: Any) -> crit.CriteriaSet:
     )
 
 
-def context_for(deal: Deal, now: dt.datetime) -> dict[str, Any]:
-    """The values criteria read for `deal` (one query for its activities)."""
+def context_for(
+    deal: Deal, now: dt.datetime, *, rules: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """The values criteria read for `deal`.
+
+    Costs a query for the deal's activities and one for each of its owner,
+    organization, contact and product not loaded yet. Given the `rules` that
+    will read it, only what one of them can read is fetched; the rest is left
+    empty.
+    """
+    reads = _reads(rules) if rules is not None else _EVERYTHING
     pipeline = deal.pipeline
     zone = calendar_for(pipeline).zone
-    activities = Activity.objects.filter(deal=deal).values("kind", "tag", "done", "at")
+    activities = []
+    if "activities" in reads:
+        found = Activity.objects.filter(deal=deal)
+        activities = list(found.values("kind", "tag", "done", "at"))
+    people = "people" in reads
     return crit.deal_context(
         title=deal.title,
         value=deal.value,
         currency=deal.currency,
         status=deal.status,
         stage=deal.stage.key,
-        owner=deal.owner.username if deal.owner else None,
-        organization=deal.organization.name if deal.organization else None,
-        contact=deal.contact.name if deal.contact else None,
-        product=deal.product.name if deal.product else None,
+        owner=deal.owner.username if people and deal.owner else None,
+        organization=deal.organization.name if people and deal.organization else None,
+        contact=deal.contact.name if people and deal.contact else None,
+        product=deal.product.name if people and deal.product else None,
         expected_close_date=deal.expected_close_date,
         created_at=deal.created_at,
         stage_entered_at=deal.stage_entered_at,
@@ -101,9 +116,45 @@ def context_for(deal: Deal, now: dt.datetime) -> dict[str, Any]:
         timezone=zone,
         custom=deal.custom,
         custom_fields={f["key"]: f.get("type", "text") for f in pipeline.custom_fields},
-        activities=list(activities),
+        activities=activities,
         checklist=deal.checklist,
     )
+
+
+_EVERYTHING = frozenset({"activities", "people"})
+_PEOPLE = frozenset({"owner", "organization", "contact", "product"})
+# `deal`, and the field read from it if one follows.
+_DEAL_ROOT = re.compile(r"(?<!\w)deal\b(?:\s*\.\s*([A-Za-z_]\w*))?")
+
+
+def _reads(rules: Iterable[str]) -> frozenset[str]:
+    return frozenset().union(*(_rule_reads(rule) for rule in rules))
+
+
+@lru_cache(maxsize=2048)
+def _rule_reads(rule: str) -> frozenset[str]:
+    """The parts of a deal's context that cost a query and that `rule` can
+    read: "activities" (the list, or through held()) and "people" (the names
+    of the owner, organization, contact and product).
+
+    Errs towards reading: any `deal` in the text that is not `deal.FIELD`
+    with another field counts, even one inside a string. A rule that does
+    not compile reads nothing: it is unmet whatever the context holds.
+    """
+    try:
+        compiled = crit.compile_rule(rule)
+    except crit.RuleError:
+        return frozenset()
+    reads = set()
+    functions = compiled.program.references()["functions"]
+    if "activities" in compiled.names or "held" in functions:
+        reads.add("activities")
+    if "deal" in compiled.names and any(
+        found.group(1) is None or found.group(1) in _PEOPLE
+        for found in _DEAL_ROOT.finditer(rule)
+    ):
+        reads.add("people")
+    return frozenset(reads)
 
 
 @dataclass(frozen=True)
@@ -122,7 +173,8 @@ def exit_checklist(deal: Deal, now: dt.datetime) -> list[ChecklistLine]:
     wanted = criteria_set(deal.stage.exit_criteria)
     if deal.status != Deal.Status.OPEN or not wanted.items:
         return []
-    evaluation = crit.evaluate(wanted, context_for(deal, now))
+    rules = [criterion.rule for criterion in wanted.items]
+    evaluation = crit.evaluate(wanted, context_for(deal, now, rules=rules))
     return [
         ChecklistLine(text=text, met=result.met)
         for text, result in zip(
@@ -178,17 +230,6 @@ def check_move(
     )
     by_key = {stage.key: stage for stage in stages}
     check = MoveCheck(kind="")
-    context = None
-
-    def evaluate(title: str, kind: str, data: Any) -> None:
-        nonlocal context
-        wanted = criteria_set(data)
-        if not wanted.items:
-            return
-        if context is None:
-            context = context_for(deal, now)
-        check.evaluations.append((title, kind, crit.evaluate(wanted, context)))
-
     if to == LOST:
         check.kind = "lost"
         reasons = _loss_reasons(pipeline)
@@ -210,7 +251,7 @@ def check_move(
         check.kind = "won"
         if deal.status == Deal.Status.WON:
             check.problems.append("the deal is already won")
-        evaluate(pipeline.name, "won", pipeline.won_criteria)
+        _evaluate(check, deal, now, [(pipeline.name, "won", pipeline.won_criteria)])
         return check
 
     target = by_key.get(to)
@@ -231,13 +272,31 @@ def check_move(
         return check
 
     check.kind = "forward"
-    evaluate(current.name, "exit", current.exit_criteria)
+    gates = [(current.name, "exit", current.exit_criteria)]
     if not pipeline.allow_skipping:
-        for stage in stages:
-            if current.position < stage.position < target.position:
-                evaluate(stage.name, "exit", stage.exit_criteria)
-    evaluate(target.name, "entry", target.entry_criteria)
+        gates += [
+            (stage.name, "exit", stage.exit_criteria)
+            for stage in stages
+            if current.position < stage.position < target.position
+        ]
+    gates.append((target.name, "entry", target.entry_criteria))
+    _evaluate(check, deal, now, gates)
     return check
+
+
+def _evaluate(
+    check: MoveCheck, deal: Deal, now: dt.datetime, gates: list[tuple[str, str, Any]]
+) -> None:
+    """Evaluate each gate (title, kind, criteria as stored) that has criteria,
+    all against one context of `deal` holding what their rules can read."""
+    wanted = [(title, kind, criteria_set(data)) for title, kind, data in gates]
+    wanted = [gate for gate in wanted if gate[2].items]
+    if not wanted:
+        return
+    rules = [criterion.rule for _, _, found in wanted for criterion in found.items]
+    context = context_for(deal, now, rules=rules)
+    for title, kind, criteria in wanted:
+        check.evaluations.append((title, kind, crit.evaluate(criteria, context)))
 
 
 def check_may_change(user: User | None, deal: Deal) -> None:
@@ -285,14 +344,14 @@ def move_deal(
     """
     now = timesource.now()
     with transaction.atomic():
-        deal = _locked_deal(deal_id)
+        deal, layout = _locked_deal(deal_id)
         check_may_change(by, deal)
         if expected_version is not None and deal.version != expected_version:
             raise Conflict(
                 f"deal {deal_id} changed since you loaded it (your version "
                 f"{expected_version}, now {deal.version}); reload and try again"
             )
-        stages = list(deal.pipeline.stages.filter(retired_at=None).order_by("position"))
+        stages = layout.open_stages()
         check = check_move(
             deal,
             to,
@@ -316,7 +375,9 @@ def move_deal(
                     "only a manager or admin may override a refused move"
                 )
             override = override_reason.strip()
-        _apply_move(deal, to, stages, by, now, loss_reason, loss_note, override, source)
+        _apply_move(
+            deal, to, stages, layout, by, now, loss_reason, loss_note, override, source
+        )
     log.info(
         "deal %s moved %s to %s by %s%s",
         deal.pk,
@@ -392,27 +453,34 @@ def move_deals(
     return moved
 
 
-def _locked_deal(deal_id: int) -> Deal:
-    # Lock the bare row first: a FOR UPDATE over joins can come back empty on
-    # PostgreSQL when a racing move committed while this one waited.
-    locked = Deal.objects.select_for_update().filter(pk=deal_id).values_list("pk")
-    if not list(locked):
+def _locked_deal(deal_id: int) -> tuple[Deal, Layout]:
+    """Lock the deal's row and read it with its pipeline, in one statement,
+    and its stage from the pipeline's layout. Its people are read only when
+    something asks for them.
+
+    Only the deal's row is locked and only the pipeline is joined: when a
+    racing move commits while this one waits, PostgreSQL reads the deal's
+    row again but keeps the joined rows it first found, so a join on a
+    column a move changes (stage, responsible) could lose the row. A deal
+    never changes pipeline.
+    """
+    query = Deal.objects.select_for_update(of=("self",)).select_related("pipeline")
+    found = list(query.filter(pk=deal_id))
+    if not found:
         raise NotFound(f"no deal with id {deal_id}")
-    return Deal.objects.select_related(
-        "pipeline",
-        "stage",
-        "owner",
-        "responsible",
-        "organization",
-        "contact",
-        "product",
-    ).get(pk=deal_id)
+    deal = found[0]
+    layout = layout_for(deal.pipeline)
+    stage = layout.stage(deal.stage_id)
+    if stage is not None:
+        deal.stage = stage
+    return deal, layout
 
 
 def _apply_move(
     deal: Deal,
     to: str,
     stages: list[Stage],
+    layout: Layout,
     by: User | None,
     now: dt.datetime,
     loss_reason: str,
@@ -432,10 +500,10 @@ def _apply_move(
             loss_reason=loss_reason if to == LOST else "",
             loss_note=loss_note.strip() if to == LOST else "",
         )
-        to_stage, responsible = from_stage, deal.responsible
+        to_stage, responsible_id = from_stage, deal.responsible_id
     else:
         to_stage = next(stage for stage in stages if stage.key == to)
-        responsible = responsible_for(to_stage, deal)
+        responsible_id = _responsible_id(to_stage, deal)
         changes.update(
             status=Deal.Status.OPEN,
             stage=to_stage,
@@ -443,7 +511,7 @@ def _apply_move(
             closed_at=None,
             loss_reason="",
             loss_note="",
-            responsible=responsible,
+            responsible_id=responsible_id,
         )
     business_minutes = None
     if from_entered_at is not None and from_entered_at <= now:
@@ -463,17 +531,17 @@ def _apply_move(
         from_business_minutes=business_minutes,
         by=by,
         override_reason=override,
-        responsible=responsible,
+        responsible_id=responsible_id,
         loss_reason=loss_reason if to == LOST else "",
         source=source,
     )
     # The row is locked and we wrote it: keep the loaded deal (and its cached
-    # pipeline, stage and people) current instead of reading it back.
+    # pipeline and stage) current instead of reading it back.
     for name, value in changes.items():
         if name != "version":
             setattr(deal, name, value)
     deal.version += 1
-    clocks.deal_moved(deal, from_stage, from_status, now)
+    clocks.deal_moved(deal, from_stage, from_status, now, layout=layout)
 
 
 def responsible_for(stage: Stage, deal: Deal) -> User | None:
@@ -490,6 +558,18 @@ def responsible_for(stage: Stage, deal: Deal) -> User | None:
         if member is not None:
             return member
     return deal.owner
+
+
+def _responsible_id(stage: Stage, deal: Deal) -> int | None:
+    """The choice of `responsible_for`, as an id: a move needs no more, and
+    so loads neither the stage's owner nor the deal's."""
+    if stage.owner_kind == Stage.OwnerKind.PERSON and stage.owner_user_id:
+        return stage.owner_user_id
+    if stage.owner_kind == Stage.OwnerKind.TEAM and stage.owner_team_id:
+        member = least_loaded_member(stage.owner_team_id)
+        if member is not None:
+            return member.pk
+    return deal.owner_id
 
 
 def least_loaded_member(team_id: int, *, exclude: User | None = None) -> User | None:

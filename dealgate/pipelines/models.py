@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+import copy
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 
 class Pipeline(models.Model):
@@ -24,9 +31,27 @@ class Pipeline(models.Model):
     settings = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A new random value whenever the pipeline, one of its stages or one of
+    # its handoffs is saved or deleted (`save` below and the receivers at the
+    # end of this module), so a process may keep what it read of the stages
+    # and handoffs under it: see `layout_for`. Random rather than counted, so
+    # a value is never seen twice, not even for a row id that SQLite hands out
+    # again after a rollback. QuerySet.update(), bulk_create and raw SQL on
+    # stages or handoffs send no signals: save the pipeline after them, as
+    # `pipeline apply` does.
+    revision = models.UUIDField(default=uuid.uuid4, editable=False)
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Always a new revision: a save of a copy read before its stages
+        # changed must not write the older revision back.
+        self.revision = uuid.uuid4()
+        update_fields = kwargs.get("update_fields")
+        if update_fields:
+            kwargs["update_fields"] = {*update_fields, "revision"}
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         super().clean()
@@ -128,3 +153,76 @@ class Handoff(models.Model):
 
     def __str__(self) -> str:
         return f"handoff to {self.to_stage_id}"
+
+
+class Layout:
+    """A pipeline's stages (retired ones too) and the handoffs that carry a
+    response window, as read at one revision of the pipeline.
+
+    Kept per process by `layout_for` and shared between requests and threads,
+    so it hands out copies: a caller may load a stage's relations or change
+    its copy without touching the next caller's.
+    """
+
+    def __init__(
+        self, revision: uuid.UUID, stages: Iterable[Stage], handoffs: Iterable[Handoff]
+    ) -> None:
+        self.revision = revision
+        self._stages = sorted(stages, key=lambda stage: stage.position)
+        self._by_id = {stage.pk: stage for stage in self._stages}
+        # The lowest id first, as `.first()` of the same filter would pick.
+        self._handoffs: dict[tuple[int | None, int], Handoff] = {}
+        for handoff in sorted(handoffs, key=lambda handoff: handoff.pk):
+            if handoff.response_window_minutes is not None:
+                ends = (handoff.from_stage_id, handoff.to_stage_id)
+                self._handoffs.setdefault(ends, handoff)
+
+    def open_stages(self) -> list[Stage]:
+        """The stages deals may be in or move to (not retired), by position."""
+        return [copy.copy(s) for s in self._stages if s.retired_at is None]
+
+    def stage(self, stage_id: int) -> Stage | None:
+        """The stage with this id, retired or not; None if not this pipeline's."""
+        stage = self._by_id.get(stage_id)
+        return None if stage is None else copy.copy(stage)
+
+    def window(self, from_stage_id: int | None, to_stage_id: int) -> Handoff | None:
+        """The handoff into `to_stage_id` (from a new lead when `from_stage_id`
+        is None) if it carries a response window."""
+        handoff = self._handoffs.get((from_stage_id, to_stage_id))
+        return None if handoff is None else copy.copy(handoff)
+
+
+# Pipelines are few; the bound only keeps a long test run from hoarding them.
+_LAYOUTS_KEPT = 256
+_layouts: dict[int, Layout] = {}
+
+
+def layout_for(pipeline: Pipeline) -> Layout:
+    """The stages and windowed handoffs of `pipeline` at its revision: two
+    queries the first time a process meets that revision, none after.
+
+    `pipeline` must be read in the caller's transaction (a move reads it with
+    the locked deal), else an older revision may answer with older stages.
+    The stages are read after the revision, so they are never older than it.
+    """
+    layout = _layouts.get(pipeline.pk)
+    if layout is not None and layout.revision == pipeline.revision:
+        return layout
+    layout = Layout(
+        pipeline.revision,
+        Stage.objects.filter(pipeline=pipeline),
+        Handoff.objects.filter(pipeline=pipeline),
+    )
+    if len(_layouts) >= _LAYOUTS_KEPT:
+        _layouts.clear()  # one step, safe beside other threads; they refill it
+    _layouts[pipeline.pk] = layout
+    return layout
+
+
+@receiver(post_save, sender=Stage, dispatch_uid="pipeline-revision-stage-saved")
+@receiver(post_save, sender=Handoff, dispatch_uid="pipeline-revision-handoff-saved")
+@receiver(post_delete, sender=Stage, dispatch_uid="pipeline-revision-stage-deleted")
+@receiver(post_delete, sender=Handoff, dispatch_uid="pipeline-revision-handoff-deleted")
+def _new_revision(sender: type, instance: Stage | Handoff, **kwargs: Any) -> None:
+    Pipeline.objects.filter(pk=instance.pipeline_id).update(revision=uuid.uuid4())

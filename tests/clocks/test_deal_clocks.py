@@ -186,3 +186,92 @@ def test_the_window_of_a_team_handoff_goes_to_the_team_manager_if_not_in_team(
     (window,) = clocks_of(deal, kind=Clock.Kind.RESPONSE, state=RUNNING)
     assert window.responsible == max_manager
     assert window.due_at - window.started_at == dt.timedelta(hours=2)
+
+
+def test_leaving_a_stage_puts_right_its_breached_window_as_it_stops_the_age_clock(
+    windows, alice, clock
+):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+    (window,) = clocks_of(deal, kind=Clock.Kind.RESPONSE)
+    # The sweeper found the new-lead window run out at 09:15.
+    Clock.objects.filter(pk=window.pk).update(
+        state=Clock.State.BREACHED, at_risk=True, ended_at=berlin(10, 9, 15)
+    )
+    clock.to(berlin(10, 15))
+
+    move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+
+    window.refresh_from_db()
+    assert window.state == Clock.State.BREACHED
+    assert (window.at_risk, window.resolved_at) == (False, berlin(10, 15))
+    assert window.ended_at == berlin(10, 9, 15)
+    (age,) = clocks_of(deal, kind=Clock.Kind.AGE, stage__key="inquiry")
+    assert (age.state, age.ended_at, age.note) == (
+        Clock.State.MET,
+        berlin(10, 15),
+        "left the stage",
+    )
+    assert (age.at_risk, age.resolved_at) == (False, None)
+
+
+def test_a_start_that_meets_a_clock_started_meanwhile_gets_that_clock(
+    windows, alice, clock
+):
+    from django.db import transaction
+
+    from dealgate.clocks.services import start_clock
+
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+    (age,) = clocks_of(deal, kind=Clock.Kind.AGE)
+
+    with transaction.atomic():
+        # As if a backfill had started it after the caller stopped the old one.
+        again = start_clock(
+            kind=Clock.Kind.AGE,
+            key=age.key,
+            pipeline=windows,
+            deal=deal,
+            stage=deal.stage,
+            responsible_id=alice.pk,
+            started_at=berlin(10, 10),
+            due_at=berlin(12, 10),
+            window_minutes=960,
+            none_running=True,
+        )
+        # The conflict left the transaction usable.
+        assert clocks_of(deal, kind=Clock.Kind.AGE) == [age]
+
+    assert again.pk == age.pk
+    assert again.started_at == berlin(10, 9)
+
+
+def test_the_window_of_a_handoff_to_a_named_person_goes_to_them(
+    windows, alice, bob, clock
+):
+    from dealgate.pipelines.models import Handoff
+
+    Handoff.objects.filter(to_stage__key="discovery").update(responsible="user:bob")
+    windows.save()
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+
+    move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+
+    (window,) = clocks_of(deal, kind=Clock.Kind.RESPONSE, state=RUNNING)
+    assert window.responsible == bob
+
+
+def test_the_window_of_a_team_handoff_stays_with_a_responsible_in_that_team(
+    windows, alice, max_manager, clock
+):
+    from dealgate.pipelines.models import Handoff
+
+    Handoff.objects.filter(to_stage__key="discovery").update(
+        responsible=f"team:{alice.team.name}"
+    )
+    windows.save()
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+
+    move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+
+    (window,) = clocks_of(deal, kind=Clock.Kind.RESPONSE, state=RUNNING)
+    assert window.responsible == alice
