@@ -6,6 +6,13 @@ PostgreSQL, and each query within 5 times DuckDB's time. The same SQL text
 (dealgate.insights.sql) runs on all three; SQLite, without percentile_cont,
 runs the ranking form of the percentile queries, as the product does there.
 
+Where the product reads the daily rollups (dealgate.insights.rollups: counts
+and sums of closed and new deals, loss reasons), PostgreSQL and SQLite run
+that SQL and DuckDB runs the direct scan of the deals, which answers the same
+question; the output says which. The rollups' upkeep is measured too: the
+fold of the load's change log, and on PostgreSQL the cost the triggers add to
+closing deals one by one, and the fold of those changes.
+
 The history is synthetic (benchmarks/insightsbench/data.py, written once to
 /tmp/dealgate-bench-ins/). Each database is loaded in its own child process:
 the PostgreSQL database dealgate_bench_ins and /tmp/dealgate-bench-ins.sqlite3,
@@ -13,6 +20,7 @@ rebuilt unless --reuse finds them loaded. The indexes proposed for the models
 (PROPOSED_INDEXES) are added unless --shipped-indexes.
 
     .venv/bin/python benchmarks/insights.py [--deals N] [--reuse] [--shipped-indexes]
+        [--vendors postgresql,sqlite]
 """
 
 from __future__ import annotations
@@ -84,6 +92,9 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--shipped-indexes", action="store_true")
     parser.add_argument("--child", choices=("postgresql", "sqlite"))
+    parser.add_argument(
+        "--vendors", default="postgresql,sqlite", help="databases to measure"
+    )
     args = parser.parse_args()
     shape = Shape(args.deals)
     if args.child:
@@ -96,7 +107,8 @@ def main() -> None:
     print(f"(data ready in {time.perf_counter() - started:.0f} s)")
     results = {"DuckDB": duckdb_results(shape)}
     for vendor, name in (("postgresql", "PostgreSQL"), ("sqlite", "SQLite")):
-        results[name] = run_child(vendor, args)
+        if vendor in args.vendors.split(","):
+            results[name] = run_child(vendor, args)
     report(results, proposed=not args.shipped_indexes)
 
 
@@ -158,12 +170,23 @@ def late_entries() -> dict[int, dt.datetime]:
     }
 
 
+# Figures the product reads from the daily rollups on PostgreSQL and SQLite;
+# DuckDB runs the direct scan of the deals for the same question.
+FROM_ROLLUPS = {
+    "loss reasons by stage": "rollups.lost_by_stage",
+    "review: win rate over 9 weeks": "rollups.closed (week bounds)",
+    "review: new deals over 9 weeks": "rollups.entered (week bounds)",
+    "win rate, won value, cycle": "rollups.closed + percentiles of sql.cycle_days",
+    "win rate, won value, cycle by owner": "the same, by owner",
+}
+
+
 def queries(vendor: str, scope) -> dict[str, list]:
     """Name -> the Queries of one figure: every statement the insights pages
     run, as built for `vendor` (the same builders the product calls). On
     SQLite a figure may take two statements where PostgreSQL takes one."""
     from dealgate.core.metrics import weeks_ending
-    from dealgate.insights import sql
+    from dealgate.insights import rollups, sql
 
     dialect = sql.Dialect(vendor)
     quantiles = (0.5, 0.8)
@@ -194,11 +217,35 @@ def queries(vendor: str, scope) -> dict[str, list]:
             dialect, week_scope, sql.buckets(sql.ENTRY, bounds)
         ),
     }
-    # Outcomes and the sales cycle come in one pass where percentile_cont
-    # exists, in two on SQLite: as dealgate.insights.queries.outcomes runs them.
-    for label, grouping in (("", sql.ALL), (" by owner", sql.BY_OWNER)):
+    week_bounds = [
+        dt.datetime.combine(day, dt.time(), dt.UTC)
+        for day in [*mondays, mondays[-1] + dt.timedelta(weeks=1)]
+    ]
+    if vendor != "duckdb":
+        # As the product asks them (dealgate.insights.queries and .review).
+        found["loss reasons by stage"] = rollups.lost_by_stage(dialect, scope)
+        found["review: win rate over 9 weeks"] = rollups.closed(
+            dialect, week_scope, bounds=week_bounds
+        )
+        found["review: new deals over 9 weeks"] = rollups.entered(
+            dialect, week_scope, bounds=week_bounds
+        )
+    # Outcomes and the sales cycle: sums from the rollup and the percentiles
+    # of the won deals' cycles (dealgate.insights.queries.outcomes); DuckDB
+    # does both in one pass over the deals where percentile_cont exists.
+    for label, grouping, group in (
+        ("", sql.ALL, None),
+        (" by owner", sql.BY_OWNER, "owner"),
+    ):
         name = f"win rate, won value, cycle{label}"
-        if dialect.native_percentiles:
+        if vendor != "duckdb":
+            found[name] = [
+                rollups.closed(dialect, scope, group),
+                sql.percentiles(
+                    dialect, sql.cycle_days(dialect, scope, grouping), quantiles
+                ),
+            ]
+        elif dialect.native_percentiles:
             found[name] = sql.closed(dialect, scope, grouping, quantiles)
         else:
             found[name] = [
@@ -286,7 +333,9 @@ def child(vendor: str, shape: Shape, *, reuse: bool, proposed: bool) -> None:
         _add_indexes(vendor)
     load_seconds = time.perf_counter() - started
     result = {"load": load_seconds, "queries": {}, "pages": {}}
-    from dealgate.insights.queries import fetch, session
+    from dealgate.insights.queries import fetch, fold, session
+
+    result["upkeep"] = _upkeep(vendor, fold)
 
     for label, scope in scopes().items():
         for name, statements in queries(vendor, scope).items():
@@ -299,6 +348,66 @@ def child(vendor: str, shape: Shape, *, reuse: bool, proposed: bool) -> None:
             result["queries"][f"{name}|{label}"] = timed(run)
     result["pages"] = _pages()
     print(json.dumps(result))
+
+
+UPKEEP_DEALS = 2_000
+
+
+def _upkeep(vendor: str, fold) -> dict[str, float]:
+    """What the rollups cost to keep: folding the change log the load left
+    (every deal, once), then closing UPKEEP_DEALS open deals one statement
+    each and reopening them, with the triggers (and on PostgreSQL without,
+    for the difference), and folding those changes."""
+    from django.db import connection, transaction
+
+    found: dict[str, float] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM insights_dealchange")
+        found["initial changes"] = cursor.fetchone()[0]
+    started = time.perf_counter()
+    fold()
+    found["initial fold"] = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM deals_deal WHERE status = 'open' ORDER BY id LIMIT %s",
+            [UPKEEP_DEALS],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute("ANALYZE")
+    closed_at = NOW if vendor == "postgresql" else str(NAIVE_NOW)
+
+    def close_and_reopen() -> float:
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            for deal_id in ids:
+                cursor.execute(
+                    "UPDATE deals_deal SET status = 'won', closed_at = %s "
+                    "WHERE id = %s",
+                    [closed_at, deal_id],
+                )
+            for deal_id in ids:
+                cursor.execute(
+                    "UPDATE deals_deal SET status = 'open', closed_at = NULL "
+                    "WHERE id = %s",
+                    [deal_id],
+                )
+        return time.perf_counter() - started
+
+    close_and_reopen()  # warm
+    fold()
+    found["close and reopen, with triggers"] = close_and_reopen()
+    started = time.perf_counter()
+    found["changes folded"] = fold()
+    found["fold of those changes"] = time.perf_counter() - started
+    if vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE deals_deal DISABLE TRIGGER USER")
+        try:
+            found["close and reopen, without triggers"] = close_and_reopen()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("ALTER TABLE deals_deal ENABLE TRIGGER USER")
+    return found
 
 
 def _already_loaded(vendor: str, shape: Shape) -> bool:
@@ -405,6 +514,25 @@ def report(results: dict, *, proposed: bool) -> None:
         if load is not None:
             print(f"({name} built or checked in {load:.0f} s)")
     print("\nx Duck: the query's time over DuckDB's on the same rows (goal: 5x)")
+    print(
+        "\nRead from the daily rollups on PostgreSQL and SQLite (DuckDB scans "
+        "the deals for the same question):"
+    )
+    for name, how in FROM_ROLLUPS.items():
+        print(f"  {name}: {how}")
+    for name in ("PostgreSQL", "SQLite"):
+        upkeep = results.get(name, {}).get("upkeep")
+        if not upkeep:
+            continue
+        print(f"\nRollup upkeep, {name} ({UPKEEP_DEALS:,} deals closed then reopened)")
+        for what, value in upkeep.items():
+            shown = f"{value:,}" if isinstance(value, int) else f"{value:.3f} s"
+            print(f"  {what:<40}{shown:>14}")
+        with_ = upkeep.get("close and reopen, with triggers")
+        without = upkeep.get("close and reopen, without triggers")
+        if with_ and without:
+            added = (with_ - without) / (2 * UPKEEP_DEALS) * 1e6
+            print(f"  {'added per close or reopen':<40}{added:>11.0f} us")
 
 
 def _seconds(value: float | None, width: int) -> str:

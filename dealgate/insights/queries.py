@@ -43,15 +43,17 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 
+from dealgate.clocks.models import Clock
 from dealgate.core import metrics as m
 from dealgate.deals.models import Deal
 from dealgate.deals.queries import stage_age
 from dealgate.pipelines.models import Stage
 
-from . import sql
+from . import rollups, sql
 from .filters import Filters, PipelineFacts
 
 QUANTILES = (0.5, 0.8)
+RECLAIM_AFTER = 50_000  # folded changes after which the log is vacuumed
 SORT_MEMORY = "64MB"
 BUSINESS_DAYS = "business days"
 CALENDAR_DAYS = "calendar days"
@@ -61,14 +63,56 @@ def dialect() -> sql.Dialect:
     return sql.Dialect(connection.vendor)
 
 
+def fold() -> int:
+    """Fold the rollups' change log into the daily rows; returns how many
+    changes were folded. Reads are exact without it (they add the log not yet
+    folded); folding keeps that part small. Runs in its own short transaction
+    so that a page never holds a write lock while it reads."""
+    vendor = connection.vendor
+    with transaction.atomic():
+        if vendor == "postgresql":
+            folded, removals = fetch(rollups.fold_postgresql())[0]
+        else:
+            last = fetch(sql.Query(f"SELECT MAX(id) FROM {rollups.CHANGE}"))[0][0]
+            if last is None:
+                return 0
+            folded = fetch(
+                sql.Query(
+                    f"SELECT COUNT(*), COUNT(CASE WHEN sign < 0 THEN 1 END) "
+                    f"FROM {rollups.CHANGE} WHERE id <= %s",
+                    (last,),
+                )
+            )[0]
+            folded, removals = folded
+            with connection.cursor() as cursor:
+                for query in rollups.fold_sqlite(last):
+                    cursor.execute(query.sql, query.params)
+        if removals:
+            with connection.cursor() as cursor:
+                for query in rollups.drop_empty():
+                    cursor.execute(query.sql, query.params)
+    if (
+        vendor == "postgresql"
+        and folded >= RECLAIM_AFTER
+        and not connection.in_atomic_block
+    ):
+        # The deleted log rows stay in the table until a vacuum; a big fold
+        # (after an import) would leave every later fold and read scanning
+        # them. VACUUM cannot run inside a transaction, so only here.
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM (ANALYZE) {rollups.CHANGE}")
+    return int(folded)
+
+
 @contextlib.contextmanager
 def session() -> Iterator[None]:
-    """Run a page's queries in one transaction, so they read one snapshot.
+    """Fold the rollups, then run a page's queries in one transaction.
 
     On PostgreSQL the transaction also gets room to sort in memory: the
     percentiles sort up to a few million values, and the default 4 MB of
     work_mem would spill them to disk (measured 20-40% slower).
     """
+    fold()
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -412,7 +456,13 @@ def outcomes(filters: Filters, by: str | None = None) -> list[Outcomes]:
     grouping = sql.GROUPINGS[by] if by else sql.ALL
     dialect_ = dialect()
     scope = filters.scope()
-    if dialect_.native_percentiles:
+    from_rollup = rollups.closed(dialect_, scope, by)
+    if from_rollup is not None:
+        # Counts and sums from the daily rollup; the percentiles still sort
+        # the won deals' cycles.
+        rows = fetch(from_rollup)
+        cycles = spreads(sql.cycle_days(dialect_, scope, grouping), dialect_=dialect_)
+    elif dialect_.native_percentiles:
         rows = fetch(sql.closed(dialect_, scope, grouping, QUANTILES))
         cycles = {row[0]: (row[5], row[7:]) for row in rows}
         rows = [row[:7] for row in rows]
@@ -433,7 +483,9 @@ def outcomes(filters: Filters, by: str | None = None) -> list[Outcomes]:
                 valued=int(valued or 0),
                 won_value=_decimal(value),
                 cycle=cycle,
-                cycle_mean=m.average(float(days) if days is not None else None, dated),
+                cycle_mean=m.average(
+                    float(days) if days is not None else None, int(dated or 0)
+                ),
             )
         )
     if by is None and not result:
@@ -475,36 +527,20 @@ class LossRow:
 
 def losses(filters: Filters) -> list[LossRow]:
     """Deals lost in the period by the stage they were lost from and reason,
-    most first (one GROUP BY over the deals)."""
+    most first (one GROUP BY over the daily rollup, or over the deals when
+    filters apply)."""
     by_id = filters.facts.by_id
+    dialect_, scope = dialect(), filters.scope()
+    query = rollups.lost_by_stage(dialect_, scope) or sql.lost_by_stage(dialect_, scope)
     rows = [
-        LossRow(stage=by_id[stage_id], reason=reason or "", deals=number)
-        for stage_id, reason, number in fetch(
-            sql.lost_by_stage(dialect(), filters.scope())
-        )
+        LossRow(stage=by_id[stage_id], reason=reason or "", deals=int(number))
+        for stage_id, reason, number in fetch(query)
         if stage_id in by_id
     ]
     return sorted(rows, key=lambda row: (row.stage.position, -row.deals, row.reason))
 
 
 # -- lead response ----------------------------------------------------------------
-
-LEAD_FIELDS = (
-    "assigned_at",
-    "first_response_at",
-    "response_wall_seconds",
-    "response_business_minutes",
-)
-
-
-def leads_ready() -> bool:
-    """Whether the leads app stores what response times are computed from."""
-    try:
-        from dealgate.leads.models import Lead
-    except ImportError:
-        return False
-    names = {f.name for f in Lead._meta.get_fields()}
-    return all(name in names for name in LEAD_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -523,11 +559,9 @@ class ResponseTimes:
         return m.rate(count, self.leads)
 
 
-def response_times(filters: Filters) -> ResponseTimes | None:
-    """Lead response over leads assigned in the period; None when the leads
-    app keeps no response times (three small queries on the leads table)."""
-    if not leads_ready():
-        return None
+def response_times(filters: Filters) -> ResponseTimes:
+    """Lead response over leads assigned in the period (three small queries
+    on the leads table)."""
     dialect_ = dialect()
     scope = filters.scope()
     rows = fetch(sql.lead_responses(dialect_, scope))
@@ -611,16 +645,10 @@ class ClockTally:
         return m.rate(self.missed, self.kept + self.missed)
 
 
-def clock_tallies(filters: Filters) -> list[ClockTally] | None:
+def clock_tallies(filters: Filters) -> list[ClockTally]:
     """Response windows and age limits kept or missed per stage, over the deal
-    clocks due in the period that have been decided (met or breached); None
-    when the clocks app is not installed. One GROUP BY over the clocks."""
-    from django.apps import apps
-
-    if not apps.is_installed("dealgate.clocks"):
-        return None
-    from dealgate.clocks.models import Clock
-
+    clocks due in the period that have been decided (met or breached). One
+    GROUP BY over the clocks."""
     kinds = (Clock.Kind.RESPONSE, Clock.Kind.AGE)
     clocks = Clock.objects.filter(
         pipeline=filters.pipeline,

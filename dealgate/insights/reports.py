@@ -367,11 +367,6 @@ def _responses(filters: Filters) -> Section:
         Column("Leads", "int", "leads"),
         Column("Share of assigned leads", "percent"),
     ]
-    if found is None:
-        table = Table(
-            "responses", "Lead response", columns, [], empty="No lead data yet."
-        )
-        return Section(table)
     rows = [
         [
             "within 5 minutes",
@@ -621,11 +616,6 @@ def _clocks(filters: Filters) -> Section:
         Column("Missed", "int", "clocks"),
         Column("Missed", "percent"),
     ]
-    if found is None:
-        table = Table(
-            "clocks", "Windows and limits kept", columns, [], "No clocks yet."
-        )
-        return Section(table)
     names = {"response": "response window", "age": "age limit"}
     rows = [
         [one.stage.name, names[one.kind], one.kept, one.missed, one.missed_share]

@@ -16,9 +16,10 @@ from django.db.models import QuerySet
 
 from dealgate.core import metrics as m
 from dealgate.deals.models import Deal
+from dealgate.leads.models import Lead
 
 from . import queries as q
-from . import sql
+from . import rollups, sql
 from .filters import Filters, PipelineFacts
 from .models import WeeklyReview
 
@@ -137,7 +138,8 @@ def weekly_series(
     """The metric for `weeks` weeks ending with `last_week`, oldest first.
 
     One or two queries whatever the number of weeks: each row is placed in
-    its week by a CASE over the week boundaries, then grouped.
+    its week by a CASE over the week boundaries, then grouped. Counts and
+    sums of closed and new deals come from the daily rollups.
     """
     mondays = m.weeks_ending(last_week, weeks)
     bounds = week_bounds(filters.facts, mondays)
@@ -146,10 +148,11 @@ def weekly_series(
     adapted = [dialect.instant(bound) for bound in bounds]
     values: dict[int, tuple[float | None, int]] = {}
     if metric.key in ("win_rate", "won_value", "lost_deals"):
-        grouping = sql.buckets("d.closed_at", adapted)
-        for week, won, lost, valued, total, _, _ in q.fetch(
-            sql.closed(dialect, scope, grouping)
-        ):
+        query = rollups.closed(dialect, scope, bounds=bounds) or sql.closed(
+            dialect, scope, sql.buckets("d.closed_at", adapted)
+        )
+        for week, won_, lost_, valued_, total, _, _ in q.fetch(query):
+            won, lost, valued = int(won_), int(lost_), int(valued_)
             if metric.key == "win_rate":
                 values[week] = (m.rate(won, won + lost), won + lost)
             elif metric.key == "won_value":
@@ -157,9 +160,11 @@ def weekly_series(
             else:
                 values[week] = (float(lost), lost)
     elif metric.key == "new_deals":
-        grouping = sql.buckets(sql.ENTRY, adapted)
-        for week, count in q.fetch(sql.entered(dialect, scope, grouping)):
-            values[week] = (float(count), count)
+        query = rollups.entered(dialect, scope, bounds=bounds) or sql.entered(
+            dialect, scope, sql.buckets(sql.ENTRY, adapted)
+        )
+        for week, count in q.fetch(query):
+            values[week] = (float(count), int(count))
     elif metric.key == "median_cycle":
         grouping = sql.buckets("d.closed_at", adapted)
         found = q.spreads(sql.cycle_days(dialect, scope, grouping), dialect_=dialect)
@@ -167,11 +172,10 @@ def weekly_series(
             values[week] = (median, n)
     else:
         grouping = sql.buckets("l.assigned_at", adapted)
-        if q.leads_ready():
-            for week, leads, _, _, _, within_day in q.fetch(
-                sql.lead_responses(dialect, scope, grouping)
-            ):
-                values[week] = (m.rate(within_day, leads), leads)
+        for week, leads, _, _, _, within_day in q.fetch(
+            sql.lead_responses(dialect, scope, grouping)
+        ):
+            values[week] = (m.rate(within_day, leads), leads)
     return [
         _week_value(metric, monday, values.get(index))
         for index, monday in enumerate(mondays)
@@ -196,8 +200,6 @@ def deals_behind(
     at most BEHIND_LIMIT of them, and how many there are in all."""
     start, end = week_bounds(filters.facts, [week])
     if metric.key == "lead_response":
-        from dealgate.leads.models import Lead
-
         items = Lead.objects.filter(
             pipeline=filters.pipeline,
             historic=False,

@@ -203,6 +203,21 @@ def _period(where: _Where, column: str, scope: Scope, dialect: Dialect) -> None:
         where.add(f"{column} < %s", dialect.instant(scope.end))
 
 
+def _within(
+    where: _Where,
+    column: str,
+    ranges: Sequence[tuple[dt.datetime, dt.datetime]],
+    dialect: Dialect,
+) -> None:
+    """Keep rows whose `column` lies in one of the half-open `ranges` (none:
+    no restriction): the days a rollup leaves to the deals."""
+    if not ranges:
+        return
+    tests = " OR ".join(f"({column} >= %s AND {column} < %s)" for _ in ranges)
+    values = [dialect.instant(bound) for pair in ranges for bound in pair]
+    where.add(f"({tests})", *values)
+
+
 def _rank(column: str, stage_ids: Sequence[int]) -> str:
     whens = " ".join(
         f"WHEN {stage_id} THEN {rank}" for rank, stage_id in enumerate(stage_ids)
@@ -267,15 +282,19 @@ def closed(
     scope: Scope,
     grouping: Grouping = ALL,
     quantiles: Sequence[float] = (),
+    *,
+    within: Sequence[tuple[dt.datetime, dt.datetime]] = (),
 ) -> Query:
     """Deals closed in the period, per group: (group, won, lost, won deals with
     a value in the pipeline's currency, their total value, won deals with a
     known creation date, their total days from creation to close), then, with
     `quantiles` (native percentiles only), the percentiles of those days:
-    the sales cycle in the same pass over the deals."""
+    the sales cycle in the same pass over the deals. `within` restricts
+    the closes to those instant ranges."""
     where = _Where()
     where.add("d.status IN ('won', 'lost')")
     _period(where, "d.closed_at", scope, dialect)
+    _within(where, "d.closed_at", within, dialect)
     _deal_filters(where, scope, dialect)
     won = "d.status = 'won'"
     valued = f"{won} AND d.currency = %s AND d.value IS NOT NULL"
@@ -318,11 +337,18 @@ def cycle_days(dialect: Dialect, scope: Scope, grouping: Grouping = ALL) -> Quer
     return Query(sql, (*grouping.params, *where.params))
 
 
-def lost_by_stage(dialect: Dialect, scope: Scope) -> Query:
-    """Deals lost in the period: (stage they were lost from, reason, deals)."""
+def lost_by_stage(
+    dialect: Dialect,
+    scope: Scope,
+    *,
+    within: Sequence[tuple[dt.datetime, dt.datetime]] = (),
+) -> Query:
+    """Deals lost in the period: (stage they were lost from, reason, deals).
+    `within` restricts the losses to those instant ranges."""
     where = _Where()
     where.add("d.status = 'lost'")
     _period(where, "d.closed_at", scope, dialect)
+    _within(where, "d.closed_at", within, dialect)
     _deal_filters(where, scope, dialect)
     sql = (
         f"SELECT d.stage_id, d.loss_reason, COUNT(*) FROM {DEAL} d "
@@ -337,13 +363,25 @@ def lost_by_stage(dialect: Dialect, scope: Scope) -> Query:
 ENTRY = "COALESCE(d.created_at, d.stage_entered_at)"
 
 
-def entered(dialect: Dialect, scope: Scope, grouping: Grouping = ALL) -> Query:
+def entered(
+    dialect: Dialect,
+    scope: Scope,
+    grouping: Grouping = ALL,
+    *,
+    within: Sequence[tuple[dt.datetime, dt.datetime]] = (),
+    undated: bool = False,
+) -> Query:
     """Deals that entered the pipeline in the period, per group: (group, deals).
 
     A deal entered when it was created or, for an import that gave no creation
-    date, when it entered the stage the file put it in."""
+    date, when it entered the stage the file put it in; over all time the
+    deals with no date at all count too. `within` restricts the entries to
+    those instant ranges; `undated` counts only the deals with no date."""
     where = _Where()
     _period(where, ENTRY, scope, dialect)
+    _within(where, ENTRY, within, dialect)
+    if undated:
+        where.add(f"{ENTRY} IS NULL")
     _deal_filters(where, scope, dialect)
     sql = (
         f"SELECT {grouping.expr} AS grp, COUNT(*) FROM {DEAL} d {grouping.join} "
