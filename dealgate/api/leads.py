@@ -4,6 +4,10 @@
 token create`) or a signed-in session. Its body is read here rather than by
 the schema, so every refusal comes from the one error family: 422 naming
 the field, `body` for a body that is too large or not a JSON object.
+
+Authentication: a request that sends an Authorization header is judged by
+its token alone, and a wrong one is a 401. A signed-in browser session must
+send the CSRF token with a POST (403 without). With neither: 401.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.security import HttpBearer, django_auth
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
-from dealgate.errors import NotFound, ValidationError
+from dealgate.errors import NotFound, PermissionDenied, ValidationError
 from dealgate.leads import services
 from dealgate.leads.intake import LIMITS
 from dealgate.leads.models import Lead
@@ -40,6 +46,33 @@ class TokenAuth(HttpBearer):
         if user is not None:
             request.user = user
         return user
+
+
+class SessionAuth(APIKeyCookie):
+    """A signed-in browser session. Unlike django-ninja's own, it checks the
+    CSRF token only once it knows there is a session: a caller with no
+    session, or with an Authorization header (a token that failed), is
+    not authenticated (401), not refused for CSRF (403)."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self) -> None:
+        super().__init__(csrf=False)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if "HTTP_AUTHORIZATION" in request.META or not request.user.is_authenticated:
+            return None
+        if check_csrf(request) is not None:
+            raise PermissionDenied(
+                "CSRF check failed: a signed-in POST must send the csrftoken "
+                "cookie's value in the X-CSRFToken header"
+            )
+        return request.user
+
+
+session_auth = SessionAuth()
+# Every lead endpoint: an API token first, else a signed-in session.
+LEAD_AUTH = [TokenAuth(), session_auth]
 
 
 class LeadIn(Schema):
@@ -167,7 +200,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "",
-    auth=[TokenAuth(), django_auth],
+    auth=LEAD_AUTH,
     response={201: CaptureOut, 200: CaptureOut, 404: ErrorOut, 422: ErrorOut},
     openapi_extra={
         "requestBody": {
@@ -184,21 +217,36 @@ def create_lead(request: HttpRequest) -> Status[CaptureOut]:
     return Status(201 if result.created else 200, _capture_out(result))
 
 
+# What `lead_out` reads: the lead's own columns, its pipeline's key and its
+# owner's name. The read of a lead answers every GET, so it loads nothing more
+# (a full pipeline and user are some thirty columns to compile and decode).
+_OUT_COLUMNS = (
+    *(name for name in LeadOut.model_fields if name not in ("pipeline", "owner")),
+    "pipeline__key",
+    "owner__username",
+)
+
+
 def _lead(lead_id: int) -> Lead:
-    lead = Lead.objects.select_related("pipeline", "owner").filter(pk=lead_id).first()
+    lead = (
+        Lead.objects.select_related("pipeline", "owner")
+        .only(*_OUT_COLUMNS)
+        .filter(pk=lead_id)
+        .first()
+    )
     if lead is None:
         raise NotFound(f"no lead with id {lead_id}")
     return lead
 
 
-@router.get("/{lead_id}", auth=[TokenAuth(), django_auth], response=LeadOut)
+@router.get("/{lead_id}", auth=LEAD_AUTH, response=LeadOut)
 def get_lead(request: HttpRequest, lead_id: int) -> LeadOut:
     return lead_out(_lead(lead_id))
 
 
 @router.post(
     "/{lead_id}/activities",
-    auth=[TokenAuth(), django_auth],
+    auth=LEAD_AUTH,
     response={200: LeadOut, 404: ErrorOut, 422: ErrorOut},
 )
 def add_activity(request: HttpRequest, lead_id: int, payload: ActivityIn) -> LeadOut:
@@ -217,7 +265,7 @@ def add_activity(request: HttpRequest, lead_id: int, payload: ActivityIn) -> Lea
 
 @router.post(
     "/{lead_id}/disqualify",
-    auth=[TokenAuth(), django_auth],
+    auth=LEAD_AUTH,
     response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
 def disqualify(request: HttpRequest, lead_id: int, payload: DisqualifyIn) -> LeadOut:
@@ -227,7 +275,7 @@ def disqualify(request: HttpRequest, lead_id: int, payload: DisqualifyIn) -> Lea
 
 @router.post(
     "/{lead_id}/convert",
-    auth=[TokenAuth(), django_auth],
+    auth=LEAD_AUTH,
     response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
 def convert(request: HttpRequest, lead_id: int) -> LeadOut:

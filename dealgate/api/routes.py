@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.security import django_auth
+from ninja.errors import AuthenticationError
 
 from dealgate.errors import DealgateError
 
@@ -14,13 +14,29 @@ api = NinjaAPI(
     title="Dealgate API",
     version="1",
     urls_namespace="api",
-    auth=django_auth,
+    auth=leads.session_auth,
 )
 
 
 @api.exception_handler(DealgateError)
 def render_error(request: HttpRequest, exc: DealgateError) -> HttpResponse:
     return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(AuthenticationError)
+def render_unauthenticated(
+    request: HttpRequest, exc: AuthenticationError
+) -> HttpResponse:
+    """401 in the error family, saying whether the token or its absence failed."""
+    if "HTTP_AUTHORIZATION" in request.META:
+        message = "the API token is unknown, revoked, or its user is inactive"
+    else:
+        message = "sign in, or send Authorization: Bearer <API token>"
+    response = api.create_response(
+        request, {"code": "unauthenticated", "message": message}, status=401
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 api.add_router("/deals", deals.router)

@@ -80,9 +80,17 @@ class Clock(models.Model):
         related_name="+",
         db_index=False,
     )
-    # The task of a next-step clock.
+    # The task of a next-step clock: a deal's activity, or a lead's.
     activity = models.ForeignKey(
         "deals.Activity",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # partial index below
+    )
+    lead_task = models.ForeignKey(
+        "leads.LeadActivity",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -136,6 +144,11 @@ class Clock(models.Model):
                 fields=["activity"],
                 condition=Q(activity__isnull=False),
                 name="clock_activity",
+            ),
+            models.Index(
+                fields=["lead_task"],
+                condition=Q(lead_task__isnull=False),
+                name="clock_lead_task",
             ),
             # Breached clocks waiting for their second window, likewise.
             models.Index(

@@ -44,7 +44,7 @@ from dealgate.core.calendar import Calendar
 from dealgate.deals.models import Activity, Deal
 from dealgate.deals.services import least_loaded_member
 from dealgate.errors import DealgateError
-from dealgate.leads.models import Lead
+from dealgate.leads.models import Lead, LeadActivity
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
@@ -73,6 +73,7 @@ _CLAIMED = (
     "stage_id",
     "handoff_id",
     "activity_id",
+    "lead_task_id",
     "responsible_id",
     "window_minutes",
     "started_at",
@@ -115,6 +116,25 @@ _STEP_FIELDS = (
     "actions",
     "note",
 )
+_LEAD_STEP_FIELDS = (
+    "kind",
+    "state",
+    "key",
+    "pipeline_id",
+    "lead_id",
+    "lead_task_id",
+    "responsible_id",
+    "window_minutes",
+    "started_at",
+    "due_at",
+    "at_risk",
+    "actions",
+    "note",
+)
+
+
+def lead_task_key(task_id: int) -> str:
+    return f"lead-task:{task_id}:next_step"
 
 
 class SweepConflict(Exception):
@@ -236,7 +256,12 @@ class _Batch:
     escalated: dict[str, list[int]] = field(default_factory=dict)
     notices: list[_Notice] = field(default_factory=list)
     tasks: list[tuple[dict[str, Any], str, dt.datetime]] = field(default_factory=list)
-    reassignments: list[dict[str, Any]] = field(default_factory=list)
+    # (clock row, subject, due, for whom) of each follow-up task on a lead
+    lead_tasks: list[tuple[dict[str, Any], str, dt.datetime, int | None]] = field(
+        default_factory=list
+    )
+    # (clock row, whether the rule escalates as well)
+    reassignments: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
     unaddressed: int = 0
     reassigned: int = 0
 
@@ -250,10 +275,12 @@ class _Batch:
                 self._plan_escalation(row)
             else:
                 self._plan_breach(row)
+        # First: whether a reassignment found someone decides the words and
+        # notices the states and outbox rows below record.
+        self._reassign()
         self._write_states()
         self._write_notices()
         self._write_tasks()
-        self._reassign()
         self._add_to(result)
 
     # --- reading: one query per related table ----------------------------------
@@ -297,6 +324,12 @@ class _Batch:
         self.tasks_by_id = {
             a["id"]: a
             for a in Activity.objects.filter(pk__in=ids("activity_id")).values(
+                "id", "subject", "done"
+            )
+        }
+        self.lead_tasks_by_id = {
+            a["id"]: a
+            for a in LeadActivity.objects.filter(pk__in=ids("lead_task_id")).values(
                 "id", "subject", "done"
             )
         }
@@ -372,6 +405,13 @@ class _Batch:
                 return MET, "task done"
             return OWED, ""
         lead = self.leads[row["lead_id"]]
+        if kind == Clock.Kind.NEXT_STEP:
+            task = self.lead_tasks_by_id.get(row["lead_task_id"])
+            if task is None or task["done"]:
+                return MET, "task done"
+            if not lead.is_open:
+                return CANCELLED, f"lead {lead.status}"
+            return OWED, ""
         if lead.first_response_at is not None:
             return MET, "answered"
         if lead.status != Lead.Status.ASSIGNED:
@@ -422,29 +462,33 @@ class _Batch:
 
     def _plan_escalation(self, row: dict[str, Any]) -> None:
         rule = self._rule(row)
-        said = []
         if rule.does(rules.REASSIGN):
-            self.reassignments.append(row)
-            said.append("reassigned")
-        if rule.does(rules.ESCALATE) or not said:
-            person = self.people.get(row["responsible_id"] or self._owner_of(row))
-            manager = person["manager_id"] if person else None
-            if manager is None:
-                self.unaddressed += 1
-                said.append("no manager to escalate to")
-            else:
-                title, body = self._escalation_text(row, person["name"])
-                self.notices.append(
-                    _Notice(manager, Notice.Kind.ESCALATION, title, body, row)
-                )
-                said.append("escalated to the manager")
+            # Decided in `_reassign`, once it is known whether anyone took it.
+            self.reassignments.append((row, rule.does(rules.ESCALATE)))
+            return
+        self._escalate(row, [])
+
+    def _escalate(self, row: dict[str, Any], said: list[str]) -> None:
+        """Tell the owner's manager (the escalation notice) and record, with
+        what else happened (`said`), what the second window came to."""
+        person = self.people.get(row["responsible_id"] or self._owner_of(row))
+        manager = person["manager_id"] if person else None
+        if manager is None:
+            self.unaddressed += 1
+            said.append("no manager to escalate to")
+        else:
+            title, body = self._escalation_text(row, person["name"])
+            self.notices.append(
+                _Notice(manager, Notice.Kind.ESCALATION, title, body, row)
+            )
+            said.append("escalated to the manager")
         self.escalated.setdefault(" and ".join(said), []).append(row["id"])
 
     def _plan_tasks(
         self, row: dict[str, Any], rule: rules.BreachRule, recipient: int | None
     ) -> list[str]:
-        """Follow-up task and sequence: dated deal tasks. A lead has no tasks
-        yet, so its owner gets the same steps as one notice."""
+        """Follow-up task and sequence: dated tasks on the deal or the lead,
+        each with its own next-step clock."""
         calendar = self.pipes[row["pipeline_id"]].calendar
         steps = []
         if rule.does(rules.TASK):
@@ -458,14 +502,10 @@ class _Batch:
         ]
         if row["deal_id"] is not None:
             self.tasks += [(row, subject[:300], due) for subject, due in dated]
-        elif recipient is not None:
-            lines = [
-                f"- {subject}, due {_local(due, calendar)}" for subject, due in dated
+        else:
+            self.lead_tasks += [
+                (row, subject[:300], due, recipient) for subject, due in dated
             ]
-            title = f"To do: {self._label(row)}"
-            self.notices.append(
-                _Notice(recipient, Notice.Kind.TASK, title, "\n".join(lines), row)
-            )
         return [a for a in (rules.TASK, rules.SEQUENCE) if rule.does(a)]
 
     # --- words ---------------------------------------------------------------------
@@ -495,7 +535,9 @@ class _Batch:
                 f"{window} (since {due}). Move it on, or close it.",
             )
         if row["kind"] == Clock.Kind.NEXT_STEP:
-            task = self.tasks_by_id.get(row["activity_id"], {}).get("subject", "")
+            tasks = self.tasks_by_id if row["deal_id"] else self.lead_tasks_by_id
+            key = "activity_id" if row["deal_id"] else "lead_task_id"
+            task = tasks.get(row[key], {}).get("subject", "")
             return (
                 f"Next step overdue: {task} ({label})",
                 f'The next step "{task}" on {label} was due {due}.',
@@ -583,6 +625,7 @@ class _Batch:
         return person["email"] if person else ""
 
     def _write_tasks(self) -> None:
+        self._write_lead_tasks()
         if not self.tasks:
             return
         made = Activity.objects.bulk_create(
@@ -619,13 +662,59 @@ class _Batch:
             )
         bulk.insert_rows(Clock, _STEP_FIELDS, clocks)
 
+    def _write_lead_tasks(self) -> None:
+        """The follow-up tasks on leads, each with a next-step clock for the
+        lead's owner (as a deal's task has for the deal's)."""
+        if not self.lead_tasks:
+            return
+        made = LeadActivity.objects.bulk_create(
+            LeadActivity(
+                lead_id=row["lead_id"],
+                kind=LeadActivity.Kind.TASK,
+                subject=subject,
+                due_at=due,
+                done=False,
+                at=self.now,
+            )
+            for row, subject, due, _ in self.lead_tasks
+        )
+        clocks = []
+        for task, (row, _, due, owner) in zip(made, self.lead_tasks, strict=True):
+            calendar = self.pipes[row["pipeline_id"]].calendar
+            clocks.append(
+                (
+                    Clock.Kind.NEXT_STEP,
+                    RUNNING,
+                    lead_task_key(task.pk),
+                    row["pipeline_id"],
+                    row["lead_id"],
+                    task.pk,
+                    owner,
+                    business_time.between(calendar, self.now, due),
+                    self.now,
+                    due,
+                    False,
+                    "",
+                    "",
+                )
+            )
+        bulk.insert_rows(Clock, _LEAD_STEP_FIELDS, clocks)
+
     def _reassign(self) -> None:
-        """Hand the obligation to someone else (few rows: ORM and services)."""
-        for row in self.reassignments:
+        """Hand the obligation to someone else (few rows: ORM and services).
+        When nobody else can take it, it stays with its owner and the
+        manager is told instead, as for an escalation."""
+        for row, also_escalate in self.reassignments:
             if row["lead_id"] is not None:
-                self.reassigned += _reassign_lead(row, self.now)
+                moved = _reassign_lead(row, self.now)
             else:
-                self.reassigned += _reassign_deal(row, self.now)
+                moved = _reassign_deal(row, self.now)
+            self.reassigned += moved
+            said = ["reassigned" if moved else "nobody to reassign to"]
+            if also_escalate or not moved:
+                self._escalate(row, said)
+            else:
+                self.escalated.setdefault(said[0], []).append(row["id"])
 
     def _add_to(self, result: SweepResult) -> None:
         result.due += len(self.rows)
@@ -637,7 +726,7 @@ class _Batch:
         result.breached += len(self.breached)
         result.escalated += sum(len(ids) for ids in self.escalated.values())
         result.notices += len(self.notices)
-        result.tasks += len(self.tasks)
+        result.tasks += len(self.tasks) + len(self.lead_tasks)
         result.reassigned += self.reassigned
         result.unaddressed += self.unaddressed
 
@@ -675,13 +764,20 @@ def _reassign_lead(row: dict[str, Any], now: dt.datetime) -> int:
     try:
         lead = assign_lead(lead_id, None, by=None, note="response window ran out twice")
     except DealgateError as exc:
-        log.warning(
-            "clock %s: lead %s could not be routed again: %s", row["id"], lead_id, exc
+        # The lead keeps its owner; the caller tells the manager.
+        log.info(
+            "clock %s: lead %s not reassigned, manager to be told: %s",
+            row["id"],
+            lead_id,
+            exc,
         )
         return 0
     if lead.owner_id in (None, before):
         log.info(
-            "clock %s: routing gave lead %s back to the same person", row["id"], lead_id
+            "clock %s: routing gave lead %s back to the same person; manager to be "
+            "told",
+            row["id"],
+            lead_id,
         )
         return 0
     _tell_reassigned(row, lead.owner, before, f"lead {lead.label}", now)

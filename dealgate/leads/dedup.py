@@ -99,8 +99,10 @@ def _in_leads(lead: CleanLead) -> Found | None:
     )
     # Narrow rows: most captures match nothing, and building full model
     # instances for a few hundred candidates would cost more than the query.
+    # `status__in=LIVE` spelled out is the second column of the key indexes
+    # (see Lead.Meta): closed leads are skipped in the index, not the table.
     rows = (
-        Lead.objects.filter(wanted)
+        Lead.objects.filter(wanted, status__in=Lead.LIVE)
         .filter(live)
         .order_by("-created_at", "-id")
         .values_list(*_LEAD_KEYS)[:MAX_CANDIDATES]

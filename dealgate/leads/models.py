@@ -27,6 +27,9 @@ class Lead(models.Model):
         ARCHIVED = "archived", "Archived"
 
     OPEN = (Status.NEW, Status.ASSIGNED, Status.ANSWERED)
+    # The leads a new inquiry may repeat: open ones, and converted ones (whose
+    # deal may still be open). De-duplication reads only these.
+    LIVE = (*OPEN, Status.CONVERTED)
 
     pipeline = models.ForeignKey(
         "pipelines.Pipeline", on_delete=models.PROTECT, related_name="leads"
@@ -98,10 +101,16 @@ class Lead(models.Model):
                 fields=["pipeline", "status", "created_at"], name="lead_inbox"
             ),
             models.Index(fields=["owner", "status"], name="lead_owner_status"),
-            models.Index(fields=["email_key"], name="lead_email_key"),
-            models.Index(fields=["phone_e164"], name="lead_phone"),
-            models.Index(fields=["domain"], name="lead_domain"),
-            models.Index(fields=["company_block"], name="lead_company_block"),
+            # The de-duplication keys with the status: a capture reads live
+            # leads only, and most stored leads are closed. With the status in
+            # the index, a common company word costs the capture its live
+            # leads, not a visit to every closed row with that word. (Partial
+            # indexes of live leads would be smaller, but SQLite cannot use one
+            # for a status list passed as parameters.)
+            models.Index(fields=["email_key", "status"], name="lead_dedup_email"),
+            models.Index(fields=["phone_e164", "status"], name="lead_dedup_phone"),
+            models.Index(fields=["domain", "status"], name="lead_dedup_domain"),
+            models.Index(fields=["company_block", "status"], name="lead_dedup_company"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -156,6 +165,9 @@ class LeadActivity(models.Model):
         MEETING = "meeting", "Meeting"
         NOTE = "note", "Note"
         INQUIRY = "inquiry", "Repeat inquiry"
+        # A follow-up for the owner, due at `due_at` (the clocks' sweeper
+        # makes one when a response window runs out); `done` when done.
+        TASK = "task", "Task"
 
     # The kinds whose outbound occurrence answers an inquiry.
     RESPONSES = (Kind.CALL, Kind.EMAIL, Kind.MEETING)
@@ -170,6 +182,9 @@ class LeadActivity(models.Model):
     by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Tasks only: when it is due, and whether it was done.
+    due_at = models.DateTimeField(null=True, blank=True)
+    done = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-at", "-id"]

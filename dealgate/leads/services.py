@@ -21,6 +21,7 @@ from django.db.models import OuterRef, Subquery
 
 from dealgate import timesource
 from dealgate.accounts.models import User
+from dealgate.clocks.models import Clock
 from dealgate.core import business_time
 from dealgate.deals.models import Activity, Deal, Organization, Person, StageEvent
 from dealgate.deals.services import responsible_for
@@ -62,13 +63,16 @@ class CaptureResult:
 def pipeline_for_capture(key: str | None) -> Pipeline:
     """The pipeline a capture goes to: `key`, or the only one there is.
 
-    Annotated with its intake window, so routing needs no query for it.
+    Annotated with its intake window and handoff, so routing and the
+    response clock need no query for them (`assign.intake_window`,
+    `assign.intake_handoff_id`).
     """
     window = Handoff.objects.filter(
         pipeline=OuterRef("pk"), from_stage__isnull=True
     ).order_by("to_stage__position")
     pipelines = Pipeline.objects.annotate(
-        intake_window=Subquery(window.values("response_window_minutes")[:1])
+        intake_window=Subquery(window.values("response_window_minutes")[:1]),
+        intake_handoff_id=Subquery(window.values("pk")[:1]),
     )
     if key:
         found = pipelines.filter(key=key).first()
@@ -257,6 +261,13 @@ def _locked_lead(lead_id: int) -> Lead:
     return Lead.objects.select_related("pipeline", "owner").get(pk=lead_id)
 
 
+def _lock_leads(*lead_ids: int) -> None:
+    """Lock these leads' rows until the transaction ends, in id order (on
+    SQLite the IMMEDIATE transaction already holds the whole database)."""
+    rows = Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk")
+    list(rows.values_list("pk", flat=True))
+
+
 def _may_change(lead: Lead, by: User | None, what: str) -> None:
     if by is None or by.is_manager or by.pk == lead.owner_id:
         return
@@ -274,7 +285,11 @@ def assign_lead(
     """Give an open lead to `owner` (a manager's choice), or with no owner
     route it again by the rules, skipping whoever has it now (a fallback
     rule may still give it back). Either way the response window restarts.
-    `by` None is the system (the clocks' sweeper), allowed like a manager."""
+    `by` None is the system (the clocks' sweeper), allowed like a manager.
+
+    Routing again that finds nobody raises Conflict and leaves the lead with
+    its owner: a lead is never left unowned by an attempt to move it.
+    """
     with transaction.atomic():
         lead = _locked_lead(lead_id)
         _must_be_open(lead, "be assigned")
@@ -285,6 +300,12 @@ def assign_lead(
             facts = CleanLead.from_json(_fields_of(lead)).facts(lead.channel)
             before = frozenset({lead.owner_id} if lead.owner_id else ())
             routed = assign.route(lead.pipeline, facts, now, exclude=before)
+            if routed.owner is None and lead.owner_id is not None:
+                # Better an owner who is late than no owner at all.
+                raise Conflict(
+                    f"lead {lead.pk} stays with {lead.owner.username}: "
+                    f"routing found nobody else ({routed.reason})"
+                )
             if note:
                 routed = assign.Routing(
                     routed.owner, routed.rule, f"routed again ({note}): {routed.reason}"
@@ -335,7 +356,7 @@ def record_response(
     """Log an activity on a lead. The owner's first outbound call, email or
     meeting answers the lead: it ends the response window and stores the
     response time in wall seconds and business minutes."""
-    if kind not in LeadActivity.Kind.values or kind == LeadActivity.Kind.INQUIRY:
+    if kind not in LeadActivity.Kind.values or kind in _NOT_LOGGED:
         raise ValidationError(
             f"kind must be call, email, meeting or note, got {kind!r}", field="kind"
         )
@@ -375,6 +396,44 @@ def record_response(
             lead.response_business_minutes,
         )
     return activity
+
+
+# Kinds a person does not log: repeat inquiries come with captures, and
+# follow-up tasks from the clocks' sweeper.
+_NOT_LOGGED = (LeadActivity.Kind.INQUIRY, LeadActivity.Kind.TASK)
+
+
+def complete_lead_task(task_id: int, *, by: User | None) -> LeadActivity:
+    """Mark a follow-up task on a lead done: its next-step clock is met (or,
+    if it had already run out, the lead is no longer at risk for it). The
+    lead's owner or a manager may; doing it twice changes nothing."""
+    with transaction.atomic():
+        task = (
+            LeadActivity.objects.filter(pk=task_id, kind=LeadActivity.Kind.TASK)
+            .values("lead_id", "done")
+            .first()
+        )
+        if task is None:
+            raise NotFound(f"no task with id {task_id} on a lead")
+        lead = _locked_lead(task["lead_id"])
+        _may_change(lead, by, "complete its tasks")
+        now = timesource.now()
+        if not task["done"]:
+            LeadActivity.objects.filter(pk=task_id).update(done=True)
+            _task_clocks_met(task_id, now)
+    log.info("task %s on lead %s done by %s", task_id, lead.pk, _who(by))
+    return LeadActivity.objects.get(pk=task_id)
+
+
+def _task_clocks_met(task_id: int, at: dt.datetime) -> None:
+    """The task's running clock is met; a breached one is put right."""
+    clocks = Clock.objects.filter(lead_task_id=task_id)
+    clocks.filter(state=Clock.State.RUNNING).update(
+        state=Clock.State.MET, ended_at=at, note="task done"
+    )
+    clocks.filter(state=Clock.State.BREACHED, resolved_at=None).update(
+        at_risk=False, resolved_at=at
+    )
 
 
 def _answer(lead: Lead, at: dt.datetime) -> None:
@@ -527,7 +586,7 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
         if decision.action == DedupDecision.Action.ATTACHED:
             lead = _split_attached(decision, by, now)
         else:
-            lead = _reopen_merged(decision)
+            lead = _reopen_merged(decision, now)
         _remove_activity(decision)
         decision.undone_at, decision.undone_by = now, by
         decision.source_lead = lead
@@ -543,19 +602,26 @@ def _split_attached(decision: DedupDecision, by: User | None, now) -> Lead:
     return _new_lead(pipeline, lead, decision.channel or "web", by, now, routed)
 
 
-def _reopen_merged(decision: DedupDecision) -> Lead:
-    lead = decision.source_lead
-    if lead is None:
+def _reopen_merged(decision: DedupDecision, now: dt.datetime) -> Lead:
+    """Reopen the merged lead with its owner. Unanswered, it gets a whole
+    response window from `now`: its old one ran while it was merged, and
+    would make the next sweep breach it at once."""
+    if decision.source_lead_id is None:
         raise Conflict("the merged lead no longer exists")
+    lead = _locked_lead(decision.source_lead_id)
+    changed = ["status", "merged_into", "closed_at"]
     if lead.first_response_at is not None:
         lead.status = Lead.Status.ANSWERED
     elif lead.owner_id is not None:
         lead.status = Lead.Status.ASSIGNED
+        lead.assigned_at = now
+        lead.response_due_at = assign.due_at(lead.pipeline, now)
+        changed += ["assigned_at", "response_due_at"]
     else:
         lead.status = Lead.Status.NEW
     lead.merged_into = None
     lead.closed_at = None
-    lead.save(update_fields=["status", "merged_into", "closed_at"])
+    lead.save(update_fields=changed)
     return lead
 
 
@@ -581,6 +647,11 @@ def merge_lead(
     if (into_lead is None) == (into_deal is None):
         raise ValidationError("merge into one lead or one deal", field="into")
     with transaction.atomic():
+        if into_lead is not None and into_lead != lead_id:
+            # Both rows, lowest id first: a merge of A into B racing one of B
+            # into A waits for the first to finish and then finds A closed,
+            # instead of each closing its own lead into the other.
+            _lock_leads(lead_id, into_lead)
         lead = _locked_lead(lead_id)
         _must_be_open(lead, "be merged")
         _may_change(lead, by, "merge it")
@@ -644,6 +715,7 @@ def _merge_target(
     if into_lead is not None:
         if into_lead == lead.pk:
             raise ValidationError("a lead cannot be merged into itself", field="into")
+        # Locked by the caller, so its status cannot change under the merge.
         target = Lead.objects.filter(pk=into_lead).first()
         if target is None:
             raise NotFound(f"no lead with id {into_lead}", field="into")
@@ -652,7 +724,7 @@ def _merge_target(
                 f"lead {into_lead} is {target.status}; merge into an open one"
             )
         return target, None
-    deal = Deal.objects.filter(pk=into_deal).first()
+    deal = Deal.objects.select_for_update().filter(pk=into_deal).first()
     if deal is None:
         raise NotFound(f"no deal with id {into_deal}", field="into")
     if deal.status != Deal.Status.OPEN:
@@ -675,6 +747,7 @@ __all__ = [
     "CaptureResult",
     "assign_lead",
     "capture_lead",
+    "complete_lead_task",
     "convert_lead",
     "disqualify_lead",
     "merge_lead",

@@ -9,6 +9,11 @@ urlpatterns = [
     path("new/", views.lead_new, name="new"),
     path("<int:lead_id>/", views.lead_detail, name="lead"),
     path("<int:lead_id>/activity/", views.lead_activity, name="activity"),
+    path(
+        "<int:lead_id>/tasks/<int:task_id>/done/",
+        views.lead_task_done,
+        name="task-done",
+    ),
     path("<int:lead_id>/assign/", views.lead_assign, name="assign"),
     path("<int:lead_id>/convert/", views.lead_convert, name="convert"),
     path("<int:lead_id>/disqualify/", views.lead_disqualify, name="disqualify"),

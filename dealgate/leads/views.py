@@ -30,7 +30,7 @@ from dealgate.pipelines.models import Pipeline
 from . import services
 from .assign import off_reason
 from .intake import LIMITS
-from .models import Availability, DedupDecision, Lead, LeadNotice
+from .models import Availability, DedupDecision, Lead, LeadActivity, LeadNotice
 from .report import lead_report
 from .rules import dump_rules, save_rules
 
@@ -158,7 +158,12 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "lead": lead,
         "window": window_of(lead, timesource.now()),
         "assignments": lead.assignments.select_related("owner", "by"),
-        "activities": lead.activities.select_related("by"),
+        "activities": lead.activities.exclude(
+            kind=LeadActivity.Kind.TASK
+        ).select_related("by"),
+        "tasks": lead.activities.filter(kind=LeadActivity.Kind.TASK).order_by(
+            "done", "due_at", "id"
+        ),
         "decisions": decisions.select_related("by", "undone_by", "source_lead"),
         "people": User.objects.filter(is_active=True).order_by("username"),
         "kinds": [("call", "Call"), ("email", "Email"), ("meeting", "Meeting")]
@@ -181,6 +186,17 @@ def _act(request: HttpRequest, lead_id: int, done: str, call: Any) -> HttpRespon
         return _back(lead_id)
     messages.success(request, done)
     return result if isinstance(result, HttpResponse) else _back(lead_id)
+
+
+@login_required
+@require_POST
+def lead_task_done(request: HttpRequest, lead_id: int, task_id: int) -> HttpResponse:
+    return _act(
+        request,
+        lead_id,
+        "Task done.",
+        lambda: services.complete_lead_task(task_id, by=request.user),
+    )
 
 
 @login_required
