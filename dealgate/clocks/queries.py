@@ -110,7 +110,7 @@ def deadlines(clocks: Iterable[Clock], now: dt.datetime) -> list[Deadline]:
 
 def _open_clocks() -> QuerySet[Clock]:
     return Clock.objects.filter(OPEN).select_related(
-        "pipeline", "deal", "lead", "stage", "activity", "responsible"
+        "pipeline", "deal", "lead", "stage", "activity", "lead_task", "responsible"
     )
 
 

@@ -78,6 +78,7 @@ def start_clock(
     lead: Lead | None = None,
     stage: Stage | None = None,
     handoff: Handoff | None = None,
+    handoff_id: int | None = None,
     activity: Activity | None = None,
     none_running: bool = False,
 ) -> Clock:
@@ -88,7 +89,8 @@ def start_clock(
     unique running key) gives the other's clock; the INSERT skips on that
     conflict instead of failing, so no savepoint is needed. `none_running`
     says the caller has just stopped this key's clock in its transaction,
-    holding the row of its deal, so there is nothing to read first.
+    holding the row of its deal, or that the subject was created in it, so
+    there is nothing to read first. A handoff may be given by id alone.
     """
     current = None
     if not none_running:
@@ -114,7 +116,7 @@ def start_clock(
         deal=deal,
         lead=lead,
         stage=stage,
-        handoff=handoff,
+        handoff_id=handoff.pk if handoff is not None else handoff_id,
         activity=activity,
         responsible_id=responsible_id,
         started_at=started_at,
@@ -336,18 +338,23 @@ def _task_saved(task: Activity) -> None:
 # --- leads --------------------------------------------------------------------------
 
 
-def lead_changed(lead: Lead) -> None:
+def lead_changed(lead: Lead, *, created: bool = False) -> None:
     """Clocks after a lead was saved: its response window mirrors the lead.
 
     An open, assigned, unanswered lead runs a window from `assigned_at` to
     `response_due_at` for its owner; a new owner or assignment time restarts
     it (the old window is cancelled, "reassigned"). The first response meets
     it at `first_response_at`; closing the lead unanswered cancels it (met
-    when it was converted). One query when nothing changed.
+    when it was converted). One query when nothing changed; none to look for
+    clocks of a lead `created` by this save, which cannot have any yet.
     """
-    clocks = list(
-        Clock.objects.filter(lead=lead).filter(
-            Q(state=RUNNING) | Q(state=Clock.State.BREACHED, resolved_at=None)
+    clocks = (
+        []
+        if created
+        else list(
+            Clock.objects.filter(lead=lead).filter(
+                Q(state=RUNNING) | Q(state=Clock.State.BREACHED, resolved_at=None)
+            )
         )
     )
     owed = (
@@ -358,7 +365,7 @@ def lead_changed(lead: Lead) -> None:
         and not lead.historic
     )
     if owed:
-        _lead_owed(lead, clocks)
+        _lead_owed(lead, clocks, created=created)
         return
     if not clocks:
         return
@@ -371,7 +378,7 @@ def lead_changed(lead: Lead) -> None:
         _end(mine, Clock.State.CANCELLED, timesource.now(), f"lead {lead.status}")
 
 
-def _lead_owed(lead: Lead, clocks: Iterable[Clock]) -> None:
+def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
     key = lead_key(lead.pk)
     for clock in clocks:
         if (
@@ -396,13 +403,12 @@ def _lead_owed(lead: Lead, clocks: Iterable[Clock]) -> None:
         key=key,
         pipeline=pipeline,
         lead=lead,
-        handoff=Handoff.objects.filter(pipeline=pipeline, from_stage=None)
-        .order_by("to_stage__position")
-        .first(),
+        handoff_id=assign.intake_handoff_id(pipeline),
         responsible_id=lead.owner_id,
         started_at=lead.assigned_at,
         due_at=due,
         window_minutes=assign.intake_window(pipeline),
+        none_running=created,
     )
 
 

@@ -32,12 +32,12 @@ def _deal_saved(sender: type, instance: Deal, created: bool, **kwargs: Any) -> N
 
 
 @receiver(post_save, sender=Lead, dispatch_uid="clocks-lead-saved")
-def _lead_saved(sender: type, instance: Lead, **kwargs: Any) -> None:
+def _lead_saved(sender: type, instance: Lead, created: bool, **kwargs: Any) -> None:
     if kwargs.get("raw") or not _touches(
         kwargs.get("update_fields"), services.LEAD_FIELDS
     ):
         return
-    services.lead_changed(instance)
+    services.lead_changed(instance, created=created)
 
 
 @receiver(post_save, sender=Activity, dispatch_uid="clocks-activity-saved")

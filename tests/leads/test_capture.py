@@ -7,6 +7,7 @@ import pytest
 from dealgate.errors import ValidationError
 from dealgate.leads.models import Lead, LeadAssignment
 from dealgate.leads.services import capture_lead
+from dealgate.pipelines.models import Handoff
 
 from .conftest import inquiry
 
@@ -92,3 +93,25 @@ def test_a_known_external_id_finds_the_first_lead(routed, now):
     assert not again.created
     assert again.lead == first.lead
     assert Lead.objects.count() == 1
+
+
+def test_a_new_lead_is_captured_without_looking_for_clocks_it_cannot_have(
+    routed, now, django_assert_max_num_queries
+):
+    first_stage = routed.stages.order_by("position").first()
+    intake = Handoff.objects.create(
+        pipeline=routed,
+        from_stage=None,
+        to_stage=first_stage,
+        response_window_minutes=5,
+    )
+    capture_lead(inquiry(1), source="api")  # warms the per-process caches
+
+    with django_assert_max_num_queries(12) as captured:
+        result = capture_lead(inquiry(2, company="Beta Works"), source="api")
+
+    assert result.created
+    sql = "\n".join(q["sql"] for q in captured.captured_queries)
+    assert 'SELECT "clocks_clock"."id"' not in sql  # only the INSERT of its window
+    assert 'SELECT "pipelines_handoff"."id"' not in sql  # read with the pipeline
+    assert result.lead.clocks.get().handoff_id == intake.pk
