@@ -7,13 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import NOT_PROVIDED
 
 from dealgate.cli import main
 from dealgate.deals.models import Deal, Organization, StageEvent
 from dealgate.errors import ValidationError
-from dealgate.imports import bulk, services
+from dealgate.imports import bulk, foreignkeys, services
 from dealgate.imports.mappings import MappingError, get_mapping
 from dealgate.imports.services import import_deals
 from tests.conftest import SHARED
@@ -577,6 +577,276 @@ def test_imported_deals_read_back_like_deals_saved_by_the_orm(sales, tmp_path, g
     assert imported.value == Decimal("12000.00")
     assert (imported.custom, imported.version, imported.currency) == ({}, 1, "USD")
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+# -- routing to a team: only rows that are written take a turn -------------
+
+
+def test_a_refused_row_takes_no_turn_in_a_teams_rotation(
+    sales, tmp_path, generic, team, alice, bob
+):
+    sales.stages.filter(key="prospecting").update(owner_kind="team", owner_team=team)
+    path = generic_file(
+        tmp_path,
+        "D1,First,Open,,,\n",
+        "D2,Refused,Open,lots,,\n",
+        "D3,Second,Open,,,\n",
+    )
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    assert report.bad_row_count == 1
+    routed = dict(Deal.objects.values_list("external_id", "responsible__username"))
+    assert routed == {"D1": "alice", "D3": "bob"}
+
+
+def test_deals_imported_before_take_no_turn_when_the_file_is_imported_again(
+    sales, tmp_path, generic, team, alice, bob
+):
+    sales.stages.filter(key="prospecting").update(owner_kind="team", owner_team=team)
+    import_deals(generic_file(tmp_path, "D1,First,Open,,,\n"), generic, pipeline=sales)
+    path = generic_file(
+        tmp_path, "D1,First,Open,,,\n", "D2,Second,Open,,,\n", "D3,Third,Open,,,\n"
+    )
+    report = import_deals(path, generic, pipeline=sales)
+    assert (report.already_present, report.deals_created) == (1, 2)
+    routed = dict(Deal.objects.values_list("external_id", "responsible__username"))
+    # alice has D1, so D2 goes to bob; then they are even and D3 goes to
+    # the lower id. Counting D1 again would have sent D2 to alice.
+    assert routed == {"D1": "alice", "D2": "bob", "D3": "alice"}
+
+
+def test_closed_deals_are_routed_but_add_to_no_members_load(
+    sales, tmp_path, generic, team, alice, bob
+):
+    sales.stages.update(owner_kind="team", owner_team=team)
+    path = generic_file(
+        tmp_path,
+        "D1,Won one,Won,5,2026-03-02,2026-03-09\n",
+        "D2,Open one,Open,,,\n",
+        "D3,Open two,Open,,,\n",
+    )
+    import_deals(path, generic, pipeline=sales)
+    routed = dict(Deal.objects.values_list("external_id", "responsible__username"))
+    assert routed == {"D1": "alice", "D2": "alice", "D3": "bob"}
+
+
+# -- foreign keys: checked once for the whole load ----------------------------
+
+
+def _sqlite_pragma(name: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        return cursor.fetchone()[0]
+
+
+def _point_owner_nowhere(monkeypatch, external_id: str) -> None:
+    """Make the writer store a missing user as `external_id`'s owner, as a
+    bug (or a user deleted under the import) would."""
+    writer = bulk.SqliteWriter if connection.vendor == "sqlite" else bulk.PostgresWriter
+    adapt = writer.adapt
+
+    def adapt_wrongly(self, deal):
+        if deal[bulk.EXTERNAL_ID] == external_id:
+            deal[bulk.OWNER] = 987654
+        adapt(self, deal)
+
+    monkeypatch.setattr(writer, "adapt", adapt_wrongly)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_checks_keys_once_and_switches_its_checks_back_on(tmp_path, generic):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's foreign_keys pragma")
+    sales = make_import_pipeline()
+    seen = []
+    off = services.sqlite_checks_off
+
+    def spy(conn):
+        cm = off(conn)
+        seen.append(cm)
+        return cm
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "sqlite_checks_off", spy)
+        patch.setattr(
+            services.SqliteCheck,
+            "verify",
+            lambda self: seen.append(_sqlite_pragma("foreign_keys")),
+        )
+        report = import_deals(
+            generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales
+        )
+    assert report.committed and report.deals_created == 3
+    # Off during the load, on again afterwards.
+    assert seen[1] == 0
+    assert _sqlite_pragma("foreign_keys") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_refuses_a_load_whose_key_names_no_row_and_keeps_nothing(
+    tmp_path, generic, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's foreign_keys pragma")
+    sales = make_import_pipeline()
+    _point_owner_nowhere(monkeypatch, "D2")
+    with pytest.raises(ValidationError) as caught:
+        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert "deal 'D2'" in str(caught.value)
+    assert "owner_id 987654 names no row of accounts_user" in str(caught.value)
+    assert caught.value.field == "owner_id"
+    assert Deal.objects.count() == 0 and StageEvent.objects.count() == 0
+    assert _sqlite_pragma("foreign_keys") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_switches_its_checks_back_on_after_a_failed_import(
+    tmp_path, generic, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's foreign_keys pragma")
+    sales = make_import_pipeline()
+
+    def broken(*args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bulk.SqliteWriter, "write", broken)
+    with pytest.raises(RuntimeError):
+        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert _sqlite_pragma("foreign_keys") == 1
+
+
+def test_inside_a_callers_transaction_keys_are_checked_row_by_row(
+    sales, tmp_path, generic, monkeypatch
+):
+    # The test's own transaction: SQLite cannot switch its checks off here,
+    # and PostgreSQL keeps its triggers for so small a load.
+    _point_owner_nowhere(monkeypatch, "D2")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            else:
+                connection.check_constraints(["deals_deal"])
+    assert Deal.objects.count() == 0
+
+
+def _postgres_keys() -> list[tuple[str, str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE contype = 'f' AND conrelid IN "
+            "('deals_deal'::regclass, 'deals_stageevent'::regclass) ORDER BY 1, 2"
+        )
+        return cursor.fetchall()
+
+
+@pytest.fixture
+def rebuild_keys(monkeypatch):
+    """Drop and re-add PostgreSQL's keys whatever the size of the load."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's foreign keys")
+    monkeypatch.setattr(foreignkeys, "REBUILD_MIN_ROWS", 0)
+    monkeypatch.setattr(foreignkeys, "REBUILD_TABLE_SHARE", 0)
+    return _postgres_keys()
+
+
+def test_postgres_adds_back_every_key_it_dropped_for_a_large_load(
+    sales, tmp_path, generic, rebuild_keys, monkeypatch
+):
+    dropped = []
+    prepare = foreignkeys.PostgresKeys.prepare
+
+    def spy(self, expected_rows):
+        done = prepare(self, expected_rows)
+        dropped.append((done, _postgres_keys()))
+        return done
+
+    monkeypatch.setattr(foreignkeys.PostgresKeys, "prepare", spy)
+    report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert report.committed and report.deals_created == 3
+    assert dropped == [(True, [])]
+    assert _postgres_keys() == rebuild_keys
+    assert len(rebuild_keys) == 12
+
+
+def test_postgres_refuses_a_large_load_whose_key_names_no_row(
+    sales, tmp_path, generic, rebuild_keys, monkeypatch
+):
+    _point_owner_nowhere(monkeypatch, "D2")
+    with pytest.raises(ValidationError) as caught:
+        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert "owner_id 987654 names no row of accounts_user" in str(caught.value)
+    assert caught.value.field == "owner_id"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_keeps_row_checks_when_the_tables_are_busy(
+    tmp_path, generic, monkeypatch, caplog
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's table locks")
+    import psycopg
+
+    sales = make_import_pipeline()
+    keys = _postgres_keys()
+    monkeypatch.setattr(foreignkeys, "REBUILD_MIN_ROWS", 0)
+    monkeypatch.setattr(foreignkeys, "LOCK_TIMEOUT", "20ms")
+    params = connection.get_connection_params()
+    with psycopg.connect(**params) as reader:
+        # A reader in the middle of a transaction holds a share lock.
+        reader.execute("SELECT COUNT(*) FROM deals_deal").fetchone()
+        with caplog.at_level(logging.INFO, logger="dealgate.imports"):
+            report = import_deals(
+                generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales
+            )
+    assert report.committed and report.deals_created == 3
+    assert "foreign keys are checked row by row" in caplog.text
+    assert _postgres_keys() == keys
+
+
+# -- SQLite: the import's own reads and cache -----------------------------------
+
+
+def test_sqlite_finds_imported_ids_through_the_unique_index(sales, tmp_path, generic):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's query planner")
+    statements = []
+    connection.ensure_connection()
+    connection.connection.set_trace_callback(statements.append)
+    try:
+        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    finally:
+        connection.connection.set_trace_callback(None)
+    [lookup] = [s for s in statements if s.startswith("SELECT external_id, id")]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {lookup}")
+        plan = " ".join(row[-1] for row in cursor.fetchall())
+    assert "deal_external_id_unique" in plan, plan
+
+
+def test_sqlite_gives_back_its_page_cache_setting(
+    sales, tmp_path, generic, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's page cache")
+    before = _sqlite_pragma("cache_size")
+    sizes = []
+    write = bulk.SqliteWriter.write
+
+    def spy(self, deals, events):
+        sizes.append(_sqlite_pragma("cache_size"))
+        write(self, deals, events)
+
+    monkeypatch.setattr(bulk.SqliteWriter, "write", spy)
+    import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert sizes == [-bulk.SQLITE_CACHE_KIB]
+    assert _sqlite_pragma("cache_size") == before
+    path = generic_file(tmp_path, "D7,Broken,Talking,,2026-03-10,\n")
+    monkeypatch.setattr(bulk.SqliteWriter, "write", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        import_deals(path, generic, pipeline=sales)
+    assert _sqlite_pragma("cache_size") == before
 
 
 # -- the command ------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 
@@ -16,6 +17,7 @@ from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 from dealgate.pipelines.services import (
+    _assign_responsible,
     active_stages,
     apply_pipeline,
     export_pipeline,
@@ -319,6 +321,51 @@ def test_a_move_sends_the_deals_on_and_records_it_in_their_history(applied, now)
     lost_event = StageEvent.objects.get(deal=lost_deal)
     assert (lost_event.from_status, lost_event.to_status) == ("lost", "lost")
     assert lost_event.from_entered_at == lost_deal.closed_at
+
+
+def test_deals_moved_into_a_team_stage_are_shared_as_one_by_one_moves_would(
+    applied, now, alice, max_manager
+):
+    old = applied.stages.get(key="old")
+    deals = [deal_in(old, title=f"deal {n}") for n in range(1, 4)]
+    Deal.objects.filter(pk__in=[deals[0].pk, deals[1].pk]).update(responsible=alice)
+    elsewhere = deal_in(applied.stages.get(key="inquiry"))
+    Deal.objects.filter(pk=elsewhere.pk).update(responsible=max_manager)
+    spec = spec_of(
+        without_old_stage(), **{'owner = "user:alice"': 'owner = "team:Central"'}
+    )
+
+    apply_pipeline(spec, moves={"old": "proposal"})
+
+    routed = dict(Deal.objects.values_list("title", "responsible__username"))
+    # Loads before: alice 2 (deals 1, 2), max 1. Deal 1 leaves alice for max
+    # (1 against 2), deal 2 stays with alice, deal 3 goes to alice (1 against 2).
+    assert routed == {
+        "deal 1": "max",
+        "deal 2": "alice",
+        "deal 3": "alice",
+        "Deal": "max",
+    }
+    events = StageEvent.objects.filter(source="pipeline")
+    assert {e.deal.title: e.responsible.username for e in events} == {
+        "deal 1": "max",
+        "deal 2": "alice",
+        "deal 3": "alice",
+    }
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_routing_moved_deals_to_a_team_costs_the_same_queries_for_any_number(
+    applied, people, count, django_assert_max_num_queries
+):
+    team_stage = applied.stages.get(key="old")
+    deals = [deal_in(team_stage, title=f"deal {n}") for n in range(count)]
+    open_deals = Deal.objects.filter(pk__in=[deal.pk for deal in deals])
+    # One read of the deals, one of the team's loads, one UPDATE per member
+    # (alice and max), one read back.
+    with django_assert_max_num_queries(5):
+        routed = _assign_responsible(team_stage, open_deals)
+    assert sorted(Counter(routed.values()).values()) == [count // 2, count // 2]
 
 
 def test_a_stage_kept_by_history_is_retired_and_stays_out_of_the_pipeline(applied, now):

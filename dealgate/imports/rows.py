@@ -17,9 +17,6 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q
-
-from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar, CalendarError
 from dealgate.core.csvsource import (
@@ -30,6 +27,7 @@ from dealgate.core.csvsource import (
 )
 from dealgate.imports.mappings import Mapping, MappingError
 from dealgate.imports.report import ImportReport
+from dealgate.imports.routing import Responsible
 from dealgate.imports.sidefiles import ImportFileError, Lookups
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
@@ -40,7 +38,7 @@ _EMPTY_JSON = "{}"
 
 class DealRows:
     """Converts records (lists of fields, in the file's column order) to deal
-    rows (lists in DEAL_COLUMNS order, id not yet set).
+    rows (lists in DEAL_COLUMNS order, id and responsible not yet set).
 
     An organization or product that is new and may be created is left in
     the row as its name (a str, not an id) for the batch writer to create.
@@ -63,7 +61,9 @@ class DealRows:
         self.currency = mapping.currency or pipeline.currency
         self.calendar = _calendar(pipeline)
         self.zone = ZoneInfo(self.calendar.timezone)
-        self.responsible = _Responsible(stages)
+        # Routing waits until a row is sure to be written (`_Batch.flush`),
+        # so refused and already-imported rows count toward no one's load.
+        self.responsible = Responsible(stages)
         self.at = _column_positions(mapping, columns)
         self.name = dict(mapping.columns)
         self.unmapped = _unmapped(mapping, columns)
@@ -110,7 +110,6 @@ class DealRows:
         }
         if self.unmapped:
             self._warn_unmapped(fields)
-        responsible = self.responsible(stage_id, owner, status)
         return [
             None,
             self.pipeline_id,
@@ -134,7 +133,7 @@ class DealRows:
             self.mapping.source,
             external_id,
             1,
-            responsible,
+            None,
         ]
 
     def minutes(self, start: dt.datetime, end: dt.datetime) -> float:
@@ -374,47 +373,6 @@ def _calendar(pipeline: Pipeline) -> Calendar:
         return calendar_for(pipeline)
     except CalendarError as exc:
         raise ImportFileError(f"pipeline {pipeline.key}: {exc}") from exc
-
-
-class _Responsible:
-    """Who must move a deal out of its stage, decided as moves decide it
-    (`dealgate.deals.services.responsible_for`) but without a query per deal:
-    a team's members and their open-deal loads are read once, then counted
-    up as open deals are routed to them."""
-
-    def __init__(self, stages: Sequence[Stage]) -> None:
-        self.rules = {
-            stage.pk: (stage.owner_kind, stage.owner_user_id, stage.owner_team_id)
-            for stage in stages
-        }
-        self.loads: dict[int, dict[int, int]] = {}
-
-    def __call__(self, stage_id: int, owner_id: Any, status: str) -> int | None:
-        kind, user_id, team_id = self.rules[stage_id]
-        if kind == Stage.OwnerKind.PERSON and user_id:
-            return user_id
-        if kind == Stage.OwnerKind.TEAM and team_id:
-            loads = self._team(team_id)
-            if loads:
-                member = min(loads, key=lambda pk: (loads[pk], pk))
-                if status == "open":
-                    loads[member] += 1
-                return member
-        return owner_id
-
-    def _team(self, team_id: int) -> dict[int, int]:
-        if team_id not in self.loads:
-            members = (
-                User.objects.filter(team_id=team_id, is_active=True)
-                .annotate(
-                    load=Count(
-                        "responsible_for", filter=Q(responsible_for__status="open")
-                    )
-                )
-                .values_list("pk", "load")
-            )
-            self.loads[team_id] = dict(members)
-        return self.loads[team_id]
 
 
 def _column_positions(mapping: Mapping, columns: Sequence[str]) -> dict[str, int]:

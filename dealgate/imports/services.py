@@ -28,22 +28,30 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from dealgate.accounts.models import Team, User
+from dealgate.clocks.models import Clock
 from dealgate.clocks.services import start_missing_clocks
 from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError, spelling_key
-from dealgate.deals.models import Organization, Product
+from dealgate.deals.models import Deal, Organization, Product, StageEvent
 from dealgate.errors import NotFound, ValidationError
 from dealgate.imports.bulk import (
     EXTERNAL_ID,
     ID,
     ORGANIZATION,
+    OWNER,
     PRODUCT,
+    RESPONSIBLE,
+    STAGE,
+    STATUS,
     DealWriter,
     Minutes,
     events_for,
     writer_for,
 )
+from dealgate.imports.foreignkeys import SqliteCheck, sqlite_checks_off
 from dealgate.imports.mappings import Mapping, get_mapping
 from dealgate.imports.report import BadRow, ImportReport
+from dealgate.imports.routing import Responsible
 from dealgate.imports.rows import DealRows
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
 from dealgate.pipelines.models import Pipeline
@@ -56,6 +64,12 @@ PROGRESS_EVERY = 1000
 
 # Called with the rows read so far and the share of the file read (0 to 1).
 Progress = Callable[[int, float], None]
+
+# The tables an import inserts into (side files, deals, events, age clocks),
+# and those whose existing rows it may update (a parent organization, a
+# team's manager): what SqliteCheck checks when SQLite's own checks are off.
+WRITTEN = (Team, User, Organization, Product, Deal, StageEvent, Clock)
+UPDATED = (Team, Organization)
 
 __all__ = ["BATCH_SIZE", "BadRow", "ImportReport", "import_deals", "pipeline_for"]
 
@@ -94,7 +108,10 @@ def import_deals(
         all_or_nothing=all_or_nothing,
     )
     started = time.perf_counter()
-    with transaction.atomic():
+    # Foreign keys are checked once for the whole load (see foreignkeys.py);
+    # SQLite's switch must be thrown outside the transaction.
+    with sqlite_checks_off(connection) as unchecked, transaction.atomic():
+        check = SqliteCheck(connection, WRITTEN, UPDATED) if unchecked else None
         _run(path, mapping, pipeline, report, progress)
         failed = all_or_nothing and report.bad_row_count > 0
         report.committed = not (dry_run or failed)
@@ -102,6 +119,8 @@ def import_deals(
             # Bulk writes send no signals: start the age clocks of the open
             # deals just written, in the same transaction, set-based.
             start_missing_clocks(apply=True)
+        if check is not None and not failed:
+            check.verify()
         if not report.committed:
             transaction.set_rollback(True)
     report.duration = time.perf_counter() - started
@@ -165,9 +184,18 @@ def _run(
             )
             writer = writer_for(connection, pipeline.pk, mapping.source)
             batch = _Batch(
-                writer, lookups, report, rows.column("external_id"), rows.minutes
+                writer,
+                lookups,
+                report,
+                rows.column("external_id"),
+                rows.minutes,
+                rows.responsible,
             )
-            _stream(source, rows, batch, report, progress)
+            try:
+                _stream(source, rows, batch, report, progress)
+                writer.finish()
+            finally:
+                writer.close()
     except CsvFormatError as exc:
         raise ImportFileError(f"{path.name}: {exc}") from exc
     if "external_id" not in mapping.columns and report.deals_created:
@@ -201,8 +229,10 @@ def _stream(
         batch.lines.append(record.line)
         batch.deals.append(deal)
         if len(batch.deals) >= BATCH_SIZE:
-            batch.flush()
-    batch.flush()
+            # Rows the whole file holds, judged by the share of it read.
+            size, done = source.size or 1, source.bytes_read or 1
+            batch.flush(report.rows_read * size // done)
+    batch.flush(report.rows_read)
     if source.blank_lines:
         report.warn("blank rows skipped", source.blank_lines)
     if progress is not None:
@@ -219,25 +249,35 @@ class _Batch:
         report: ImportReport,
         id_column: str,
         minutes: Minutes,
+        route: Responsible,
     ) -> None:
         self.writer = writer
         self.minutes = minutes
+        self.route = route
+        self.started = False
         self.lookups = lookups
         self.report = report
         self.id_column = id_column
         self.lines: list[int] = []
         self.deals: list[list[Any]] = []
 
-    def flush(self) -> None:
+    def flush(self, expected_rows: int) -> None:
+        """Write the batch; `expected_rows` estimates the file's rows."""
         if not self.deals:
             return
+        if not self.started:
+            self.writer.begin(expected_rows)
+            self.started = True
         deals = self._new_deals()
         self._create_named(deals, ORGANIZATION, Organization, "organization")
         self._create_named(deals, PRODUCT, Product, "product")
         events = []
-        minutes = self.minutes
+        minutes, route = self.minutes, self.route
         for deal_id, deal in zip(self.writer.next_ids(len(deals)), deals, strict=True):
             deal[ID] = deal_id
+            # Routed only now that the row is sure to be written, so a row
+            # refused or imported before takes no turn in a team's rotation.
+            deal[RESPONSIBLE] = route(deal[STAGE], deal[OWNER], deal[STATUS])
             events.extend(events_for(deal, minutes))
         for deal in deals:
             self.writer.adapt(deal)

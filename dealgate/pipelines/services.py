@@ -55,8 +55,8 @@ from dealgate.core.pipeline_file import (
     split_owner,
 )
 from dealgate.deals.models import Deal, StageEvent
-from dealgate.deals.services import responsible_for
 from dealgate.errors import NotFound, ValidationError
+from dealgate.imports.routing import Responsible
 from dealgate.leads.rules import check_rules
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
@@ -831,11 +831,18 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
 
 def _assign_responsible(stage: Stage, open_deals) -> dict[int, int | None]:
     """Make `stage`'s owner responsible for `open_deals`, now in it; returns
-    deal id -> responsible user id. Set-based unless a team must route."""
+    deal id -> responsible user id. Set-based: a team routes in memory, as
+    `responsible_for` would deal by deal (in id order, each deal leaving the
+    load of whoever had it), then one UPDATE per member."""
     if stage.owner_kind == Stage.OwnerKind.TEAM:
-        for deal in open_deals.select_related("owner"):
-            deal.responsible = responsible_for(stage, deal)
-            Deal.objects.filter(pk=deal.pk).update(responsible=deal.responsible)
+        route = Responsible([stage])
+        chosen: dict[int | None, list[int]] = {}
+        rows = open_deals.order_by("pk").values_list("pk", "owner_id", "responsible_id")
+        for deal_id, owner_id, previous in rows:
+            member = route(stage.pk, owner_id, Deal.Status.OPEN, previous=previous)
+            chosen.setdefault(member, []).append(deal_id)
+        for member, deal_ids in chosen.items():
+            Deal.objects.filter(pk__in=deal_ids).update(responsible_id=member)
     elif stage.owner_kind == Stage.OwnerKind.PERSON:
         open_deals.update(responsible=stage.owner_user)
     else:
