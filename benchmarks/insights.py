@@ -16,8 +16,11 @@ closing deals one by one, and the fold of those changes.
 The history is synthetic (benchmarks/insightsbench/data.py, written once to
 /tmp/dealgate-bench-ins/). Each database is loaded in its own child process:
 the PostgreSQL database dealgate_bench_ins and /tmp/dealgate-bench-ins.sqlite3,
-rebuilt unless --reuse finds them loaded. The indexes proposed for the models
-(PROPOSED_INDEXES) are added unless --shipped-indexes.
+rebuilt unless --reuse finds them loaded. The indexes proposed for the
+models (PROPOSED_INDEXES) are added unless --shipped-indexes. The all-time
+overview is timed twice: as served (its slowest statements sent ahead to
+other connections, dealgate.insights.queries.ahead) and with every statement
+on the page's own connection.
 
     .venv/bin/python benchmarks/insights.py [--deals N] [--reuse] [--shipped-indexes]
         [--vendors postgresql,sqlite]
@@ -178,6 +181,8 @@ FROM_ROLLUPS = {
     "review: new deals over 9 weeks": "rollups.entered (week bounds)",
     "win rate, won value, cycle": "rollups.closed + percentiles of sql.cycle_days",
     "win rate, won value, cycle by owner": "the same, by owner",
+    "outcomes, overall and by owner": "both rollup sums + one GROUPING SETS pass "
+    "for the cycle percentiles (PostgreSQL)",
 }
 
 
@@ -254,6 +259,27 @@ def queries(vendor: str, scope) -> dict[str, list]:
                     dialect, sql.cycle_days(dialect, scope, grouping), quantiles
                 ),
             ]
+    # The overview asks both at once (queries.outcomes_and_total): on
+    # PostgreSQL the cycle percentiles overall and by owner in one pass.
+    name = "outcomes, overall and by owner"
+    if vendor == "duckdb":
+        found[name] = [
+            sql.closed(dialect, scope, grouping, quantiles)
+            for grouping in (sql.ALL, sql.BY_OWNER)
+        ]
+    elif dialect.native_percentiles:
+        found[name] = [
+            rollups.closed(dialect, scope, None),
+            rollups.closed(dialect, scope, "owner"),
+            sql.percentiles_with_total(
+                dialect, sql.cycle_days(dialect, scope, sql.BY_OWNER), quantiles
+            ),
+        ]
+    else:
+        found[name] = [
+            *found["win rate, won value, cycle"],
+            *found["win rate, won value, cycle by owner"],
+        ]
     name = "time in stage median and p80"
     if dialect.native_percentiles:
         found[name] = sql.exit_spreads(dialect, scope, quantiles)
@@ -480,6 +506,17 @@ def _pages() -> dict[str, float]:
             assert response.status_code == 200, (u, response.status_code)
 
         found[name] = timed(get)
+    # The same page with every statement on the page's own connection, for
+    # the difference the statements sent ahead make (queries.BESIDE).
+    from dealgate.insights import queries
+
+    beside, queries.BESIDE = queries.BESIDE, 0
+    try:
+        found["/insights/ (all time, one connection)"] = timed(
+            lambda: client.get(pages["/insights/ (all time)"])
+        )
+    finally:
+        queries.BESIDE = beside
     return found
 
 

@@ -34,8 +34,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -104,23 +107,112 @@ def fold() -> int:
     return int(folded)
 
 
+# Statements a page may run beside its own connection on PostgreSQL, each on
+# a connection of its own that shares the page's snapshot.
+BESIDE = 3
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
+
+
+@dataclass
+class _Beside:
+    """The page's exported snapshot and the statements sent ahead of it."""
+
+    snapshot: str
+    pool: ThreadPoolExecutor
+    pending: dict[tuple[str, tuple[Any, ...]], Future[list[tuple[Any, ...]]]]
+
+
+_local = threading.local()
+
+
+def _tune(cursor: Any) -> None:
+    """Settings for a transaction that reads insights on PostgreSQL.
+
+    Room to sort in memory: the percentiles sort up to a million values per
+    stage, and the default 4 MB of work_mem would spill them to disk. No JIT:
+    compiling the expressions of a statement cost 70-100 ms per big statement
+    (EXPLAIN ANALYZE), more than it saved over a few million rows.
+    """
+    cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
+    cursor.execute("SET LOCAL jit = off")
+
+
 @contextlib.contextmanager
 def session() -> Iterator[None]:
     """Fold the rollups, then run a page's queries in one transaction.
 
-    On PostgreSQL the transaction also gets room to sort in memory: the
-    percentiles sort up to a few million values, and the default 4 MB of
-    work_mem would spill them to disk (measured 20-40% slower).
+    On PostgreSQL, when the page's transaction is the outermost one, it
+    reads at REPEATABLE READ and exports its snapshot, so that statements
+    sent `ahead` run on other connections side by side with the page and
+    see exactly what the page sees. Nested in another transaction (whose
+    writes other connections cannot see) every statement stays on the page's
+    connection.
     """
     fold()
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
-        yield
+        if connection.vendor != "postgresql":
+            yield
+            return
+        with connection.cursor() as cursor:
+            if outermost:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            _tune(cursor)
+            if not outermost:
+                snapshot = None
+            else:
+                cursor.execute("SELECT pg_export_snapshot()")
+                snapshot = cursor.fetchone()[0]
+        if snapshot is None or BESIDE < 1:
+            yield
+            return
+        state = _Beside(snapshot, ThreadPoolExecutor(BESIDE), {})
+        _local.state = state
+        try:
+            yield
+        finally:
+            _local.state = None
+            # The snapshot lives as long as this transaction: let every
+            # statement still running finish before the transaction ends.
+            state.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def ahead(queries: Sequence[sql.Query]) -> None:
+    """Start `queries` on other connections now; `fetch` of the same query
+    later in the page takes the result. Does nothing outside a session that
+    can run statements beside it (SQLite, a nested transaction)."""
+    state = getattr(_local, "state", None)
+    if state is None:
+        return
+    for query in queries:
+        key = (query.sql, tuple(query.params))
+        if key not in state.pending:
+            state.pending[key] = state.pool.submit(_run_beside, state.snapshot, query)
+
+
+def _run_beside(snapshot: str, query: sql.Query) -> list[tuple[Any, ...]]:
+    """Run one statement on this thread's own connection, in the snapshot
+    the page exported."""
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise ValueError(f"not a snapshot id: {snapshot!r}")
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            _tune(cursor)
+            cursor.execute(query.sql, query.params)
+            return cursor.fetchall()
+    finally:
+        connection.close()
 
 
 def fetch(query: sql.Query) -> list[tuple[Any, ...]]:
+    state = getattr(_local, "state", None)
+    if state is not None:
+        future = state.pending.pop((query.sql, tuple(query.params)), None)
+        # One not started yet runs here rather than wait for a free worker.
+        if future is not None and not future.cancel():
+            return future.result()
     with connection.cursor() as cursor:
         cursor.execute(query.sql, query.params)
         return cursor.fetchall()
@@ -463,12 +555,70 @@ def outcomes(filters: Filters, by: str | None = None) -> list[Outcomes]:
         rows = fetch(from_rollup)
         cycles = spreads(sql.cycle_days(dialect_, scope, grouping), dialect_=dialect_)
     elif dialect_.native_percentiles:
-        rows = fetch(sql.closed(dialect_, scope, grouping, QUANTILES))
+        rows = fetch(_outcome_statement(dialect_, scope, by))
         cycles = {row[0]: (row[5], row[7:]) for row in rows}
         rows = [row[:7] for row in rows]
     else:
         rows = fetch(sql.closed(dialect_, scope, grouping))
         cycles = spreads(sql.cycle_days(dialect_, scope, grouping), dialect_=dialect_)
+    return _outcome_rows(rows, cycles, total=by is None)
+
+
+def outcomes_and_total(filters: Filters, by: str) -> tuple[Outcomes, list[Outcomes]]:
+    """`outcomes(filters)[0]` and `outcomes(filters, by)`, the same figures.
+
+    Where the rollup holds the sums of both and the database has
+    percentile_cont, the cycle percentiles overall and per group come from
+    one pass over the won deals (GROUPING SETS) instead of two, measured
+    30% less time over a million deals."""
+    dialect_ = dialect()
+    scope = filters.scope()
+    combined = _combined_cycles(dialect_, scope, by)
+    if combined is None:
+        return outcomes(filters)[0], outcomes(filters, by)
+    total_rows = fetch(rollups.closed(dialect_, scope, None))
+    group_rows = fetch(rollups.closed(dialect_, scope, by))
+    total_cycles: dict[Any, tuple[int, list[float]]] = {}
+    group_cycles: dict[Any, tuple[int, list[float]]] = {}
+    for is_total, key, n, *values in fetch(combined):
+        if not n:
+            continue  # the row over all groups when no deal was won
+        found = (n, [float(v) for v in values])
+        if is_total:
+            # The key `sql.ALL` gives the one row over all deals.
+            total_cycles[0] = found
+        else:
+            group_cycles[key] = found
+    return (
+        _outcome_rows(total_rows, total_cycles, total=True)[0],
+        _outcome_rows(group_rows, group_cycles, total=False),
+    )
+
+
+def _combined_cycles(
+    dialect_: sql.Dialect, scope: sql.Scope, by: str
+) -> sql.Query | None:
+    """The one statement of cycle percentiles overall and per `by` that
+    `outcomes_and_total` runs, or None where it asks `outcomes` twice."""
+    if not dialect_.native_percentiles:
+        return None
+    if rollups.serving_dim(scope, None) is None:
+        return None
+    if rollups.serving_dim(scope, by) is None:
+        return None
+    rows = sql.cycle_days(dialect_, scope, sql.GROUPINGS[by])
+    return sql.percentiles_with_total(dialect_, rows, QUANTILES)
+
+
+def _outcome_rows(
+    rows: Sequence[Sequence[Any]],
+    cycles: dict[Any, tuple[int, list[float]]],
+    *,
+    total: bool,
+) -> list[Outcomes]:
+    """Outcomes from rows (group, won, lost, valued, value, dated, days) and
+    the cycle percentiles per group; with `total`, one row even when no deal
+    closed."""
     result = []
     for key, won, lost, valued, value, dated, days in rows:
         cycle = None
@@ -488,9 +638,50 @@ def outcomes(filters: Filters, by: str | None = None) -> list[Outcomes]:
                 ),
             )
         )
-    if by is None and not result:
+    if total and not result:
         result.append(Outcomes(None, 0, 0, 0, None, None, None))
     return result
+
+
+def _outcome_statement(
+    dialect_: sql.Dialect, scope: sql.Scope, by: str | None
+) -> sql.Query:
+    """The statement of `outcomes` that sorts won deals (native percentiles):
+    the cycle percentiles beside the rollup's sums, or with no rollup for
+    these filters the sums and percentiles in one pass over the deals."""
+    grouping = sql.GROUPINGS[by] if by else sql.ALL
+    if rollups.serving_dim(scope, by) is not None:
+        return sql.percentiles(
+            dialect_, sql.cycle_days(dialect_, scope, grouping), QUANTILES
+        )
+    return sql.closed(dialect_, scope, grouping, QUANTILES)
+
+
+def overview_ahead(filters: Filters, by: str) -> None:
+    """Start the overview's slowest statements on other connections (see
+    `ahead`): time in stage, the cycle percentiles and the funnel, in the
+    order the page needs them last. Each is built as the function that reads
+    it builds it, so `fetch` finds it."""
+    dialect_ = dialect()
+    if not dialect_.native_percentiles:
+        return
+    scope = filters.scope()
+    combined = _combined_cycles(dialect_, scope, by)
+    cycles = (
+        [combined]
+        if combined is not None
+        else [
+            _outcome_statement(dialect_, scope, None),
+            _outcome_statement(dialect_, scope, by),
+        ]
+    )
+    ahead(
+        [
+            sql.exit_spreads(dialect_, scope, QUANTILES),
+            *cycles,
+            sql.reach(dialect_, scope),
+        ]
+    )
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -121,14 +121,15 @@ def overview(filters: Filters, now: dt.datetime, *, by: str = "owner") -> Report
         known = ", ".join(BREAKDOWNS)
         raise ValidationError(f"by must be one of {known}; got {by!r}", field="by")
     report = Report(f"Insights: {filters.pipeline.name}", filters)
+    q.overview_ahead(filters, by)
     stages_now = q.pipeline_now(filters, now)
-    totals = q.outcomes(filters)[0]
+    totals, by_group = q.outcomes_and_total(filters, by)
     report.sections += [
         _headline(filters, totals, sum(s.count for s in stages_now)),
         _funnel(filters),
         _pipeline_view(filters, stages_now),
         _time_in_stage(filters),
-        _breakdown(filters, by),
+        _breakdown(filters, by, by_group),
         _responses(filters),
         _losses(filters),
     ]
@@ -319,8 +320,7 @@ def _time_in_stage(filters: Filters) -> Section:
     return Section(table, "", chart)
 
 
-def _breakdown(filters: Filters, by: str) -> Section:
-    found = q.outcomes(filters, by)
+def _breakdown(filters: Filters, by: str, found: list[q.Outcomes]) -> Section:
     names = _names(by, [row.key for row in found])
     rows = sorted(
         (

@@ -576,6 +576,25 @@ def percentiles(dialect: Dialect, rows: Query, quantiles: Sequence[float]) -> Qu
     return Query(sql, rows.params)
 
 
+def percentiles_with_total(
+    dialect: Dialect, rows: Query, quantiles: Sequence[float]
+) -> Query:
+    """`percentiles` per `grp` and over all rows, in one pass (GROUPING SETS,
+    native percentiles only): (1 for the row over all groups else 0, grp,
+    n, one column per quantile). The row over all groups has grp NULL; a
+    group whose key is NULL is told from it by the first column."""
+    if not dialect.native_percentiles:
+        raise ValueError(f"{dialect.vendor} has no percentile_cont")
+    columns = ", ".join(
+        f"percentile_cont({float(q)}) WITHIN GROUP (ORDER BY x.v)" for q in quantiles
+    )
+    sql = (
+        f"SELECT GROUPING(x.grp), x.grp, COUNT(*), {columns} "
+        f"FROM ({rows.sql}) x GROUP BY GROUPING SETS ((x.grp), ())"
+    )
+    return Query(sql, rows.params)
+
+
 def ranked(
     dialect: Dialect,
     rows: Query,

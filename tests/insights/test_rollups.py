@@ -256,3 +256,26 @@ def test_a_period_splits_into_whole_utc_days_and_the_days_its_bounds_cut():
         dt.date(2026, 3, 5), dt.date(2026, 3, 10), (dt.date(2026, 3, 4),)
     )
     assert rollups.split([None, None]) == rollups.Days(None, None, ())
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_outcomes_with_their_total_equal_the_two_separate_reads(
+    pipeline, people, products, seed
+):
+    rng = random.Random(seed)
+    _history(pipeline, rng, people, products)
+    queries.fold()
+    _history(pipeline, rng, people, products)  # some of it still in the log
+    periods = [{}, {"from": "2026-03-05", "to": "2026-03-17"}]
+    filters = [
+        filters_for(pipeline, **period, **extra)
+        for period in periods
+        for extra in ({}, {"owner": people[0].username}, {"source": "web"})
+    ]
+
+    for one in filters:
+        for by in ("owner", "team", "product", "source", "segment"):
+            total, groups = queries.outcomes_and_total(one, by)
+
+            assert total == queries.outcomes(one)[0], (one.query(), by)
+            assert groups == queries.outcomes(one, by), (one.query(), by)
