@@ -19,6 +19,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
 from dealgate.imports.foreignkeys import PostgresKeys
+from dealgate.insights import changelog
 
 DEAL_COLUMNS = (
     "id",
@@ -163,6 +164,7 @@ class SqliteWriter(DealWriter):
         self._next = self._highest_id() + 1
         self._text: dict[dt.datetime, str] = {}
         self._cache_size: int | None = None
+        self._lifted = False
 
     def begin(self, expected_rows: int) -> None:
         # A deal updates 10 indexes and an event 4, most of them at places
@@ -177,6 +179,15 @@ class SqliteWriter(DealWriter):
         if (-size if size < 0 else size * page // 1024) < SQLITE_CACHE_KIB:
             self._cache_size = size
             self.raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        # The insights change log is written for the whole load at the end
+        # (`finish`) rather than by a trigger per row.
+        changelog.lift_insert_trigger(self.raw)
+        self._lifted = True
+
+    def finish(self) -> None:
+        if self._lifted:
+            changelog.restore_insert_trigger(self.raw, self.first_new_id)
+            self._lifted = False
 
     def close(self) -> None:
         if self._cache_size is not None:

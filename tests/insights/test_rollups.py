@@ -17,9 +17,12 @@ import pytest
 
 from dealgate.deals.models import Deal, Product, StageEvent
 from dealgate.deals.services import update_deal
+from dealgate.imports.mappings import MAVEN_DEMO_DIR
+from dealgate.imports.services import import_deals
 from dealgate.insights import queries, review, rollups, sql
 from dealgate.insights.models import ClosedDay, DealChange
 from dealgate.insights.queries import fetch
+from tests.importing import make_import_pipeline
 
 from .conftest import day, filters_for, move, open_deal
 
@@ -279,3 +282,21 @@ def test_outcomes_with_their_total_equal_the_two_separate_reads(
 
             assert total == queries.outcomes(one)[0], (one.query(), by)
             assert groups == queries.outcomes(one, by), (one.query(), by)
+
+
+def test_an_imported_file_is_logged_as_its_rows_would_be_one_by_one(
+    django_user_model,
+):
+    pipeline = make_import_pipeline("maven")
+    report = import_deals(MAVEN_DEMO_DIR, "maven-crm", pipeline=pipeline)
+    assert report.committed and report.deals_created == 8_800
+    users = list(django_user_model.objects.filter(deals__isnull=False).distinct())
+    products = list(Product.objects.all())
+
+    _assert_rollups_match_the_deals(pipeline, users, products)  # the log alone
+    queries.fold()
+    _assert_rollups_match_the_deals(pipeline, users, products)  # the rollup alone
+
+    # The insert trigger is back: a deal made after the import is logged too.
+    later = move(open_deal(pipeline, "prospecting", day(1)), "won", day(2))
+    assert DealChange.objects.filter(kind="c", day=later.closed_at.date()).exists()
