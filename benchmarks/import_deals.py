@@ -79,6 +79,10 @@ def main() -> None:
         for label, folder in files:
             line = measure(url, folder, repeat)
             print(f"{name:<11}{label:<13}{line}", flush=True)
+            if name == "PostgreSQL":
+                runs = [child(url, "import-exclusive", folder) for _ in range(repeat)]
+                rate = statistics.median(r["rows"] / r["seconds"] for r in runs)
+                print(f"{'':<11}{'--exclusive':<13}{rate:>10,.0f}", flush=True)
 
 
 def measure(url: str, folder: Path, repeat: int) -> str:
@@ -176,7 +180,12 @@ def run_child(method: str, folder: str) -> dict:
     if method == "bulk_create":
         rows = orm_import(Path(folder), pipeline)
     else:
-        rows, heap = dealgate_import(Path(folder), pipeline, method == "import-traced")
+        rows, heap = dealgate_import(
+            Path(folder),
+            pipeline,
+            traced=method == "import-traced",
+            exclusive=method == "import-exclusive",
+        )
     seconds = time.perf_counter() - started
     result = {
         "rows": rows,
@@ -253,14 +262,16 @@ def server_cpu_seconds() -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def dealgate_import(folder: Path, pipeline, traced: bool) -> tuple[int, int]:
+def dealgate_import(
+    folder: Path, pipeline, *, traced: bool, exclusive: bool
+) -> tuple[int, int]:
     import tracemalloc
 
     from dealgate.imports.services import import_deals
 
     if traced:
         tracemalloc.start()
-    report = import_deals(folder, "maven-crm", pipeline=pipeline)
+    report = import_deals(folder, "maven-crm", pipeline=pipeline, exclusive=exclusive)
     heap = tracemalloc.get_traced_memory()[1] if traced else 0
     if report.deals_created != report.rows_read:
         raise SystemExit(f"import went wrong: {report}")

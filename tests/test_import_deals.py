@@ -763,11 +763,31 @@ def test_postgres_adds_back_every_key_it_dropped_for_a_large_load(
         return done
 
     monkeypatch.setattr(foreignkeys.PostgresKeys, "prepare", spy)
-    report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    report = import_deals(
+        generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales, exclusive=True
+    )
     assert report.committed and report.deals_created == 3
     assert dropped == [(True, [])]
     assert _postgres_keys() == rebuild_keys
     assert len(rebuild_keys) == 12
+
+
+def test_postgres_keeps_its_keys_and_the_app_readable_unless_told_exclusive(
+    sales, tmp_path, generic, rebuild_keys, monkeypatch
+):
+    decided = []
+    prepare = foreignkeys.PostgresKeys.prepare
+
+    def spy(self, expected_rows):
+        decided.append(prepare(self, expected_rows))
+        return decided[-1]
+
+    monkeypatch.setattr(foreignkeys.PostgresKeys, "prepare", spy)
+    report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+
+    assert report.committed and report.deals_created == 3
+    assert decided == [False]
+    assert _postgres_keys() == rebuild_keys
 
 
 def test_postgres_refuses_a_large_load_whose_key_names_no_row(
@@ -775,7 +795,9 @@ def test_postgres_refuses_a_large_load_whose_key_names_no_row(
 ):
     _point_owner_nowhere(monkeypatch, "D2")
     with pytest.raises(ValidationError) as caught:
-        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+        import_deals(
+            generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales, exclusive=True
+        )
     assert "owner_id 987654 names no row of accounts_user" in str(caught.value)
     assert caught.value.field == "owner_id"
 
@@ -798,7 +820,10 @@ def test_postgres_keeps_row_checks_when_the_tables_are_busy(
         reader.execute("SELECT COUNT(*) FROM deals_deal").fetchone()
         with caplog.at_level(logging.INFO, logger="dealgate.imports"):
             report = import_deals(
-                generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales
+                generic_file(tmp_path, *GOOD_ROWS),
+                generic,
+                pipeline=sales,
+                exclusive=True,
             )
     assert report.committed and report.deals_created == 3
     assert "foreign keys are checked row by row" in caplog.text

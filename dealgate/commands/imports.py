@@ -57,6 +57,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="import the good rows and list the bad ones (default: all or nothing)",
     )
+    deals.add_argument(
+        "--exclusive",
+        action="store_true",
+        help=(
+            "PostgreSQL, for a large first load while no one works: lock the "
+            "deals, users and stages tables for the import's length and check "
+            "foreign keys once at the end instead of row by row; signed-in "
+            "pages wait until it commits"
+        ),
+    )
     deals.set_defaults(func=run_import_deals)
 
 
@@ -71,6 +81,7 @@ def run_import_deals(args: argparse.Namespace) -> int:
         pipeline=pipeline,
         dry_run=args.dry_run,
         all_or_nothing=not args.skip_bad,
+        exclusive=args.exclusive,
         progress=bar,
     )
     bar.finish(report.rows_read)

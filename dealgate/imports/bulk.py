@@ -262,11 +262,16 @@ class SqliteWriter(DealWriter):
 
 class PostgresWriter(DealWriter):
     def __init__(
-        self, connection: BaseDatabaseWrapper, pipeline_id: int, source: str
+        self,
+        connection: BaseDatabaseWrapper,
+        pipeline_id: int,
+        source: str,
+        *,
+        exclusive: bool = False,
     ) -> None:
         super().__init__(connection, pipeline_id, source)
         self.raw = connection.connection
-        self.keys = PostgresKeys(connection, (Deal, StageEvent))
+        self.keys = PostgresKeys(connection, (Deal, StageEvent), exclusive=exclusive)
         self.types: dict[str, list[int]] | None = None
 
     def begin(self, expected_rows: int) -> None:
@@ -348,14 +353,20 @@ class PostgresWriter(DealWriter):
 
 
 def writer_for(
-    connection: BaseDatabaseWrapper, pipeline_id: int, source: str
+    connection: BaseDatabaseWrapper,
+    pipeline_id: int,
+    source: str,
+    *,
+    exclusive: bool = False,
 ) -> DealWriter:
-    """The writer for the connection's database; call inside a transaction."""
+    """The writer for the connection's database; call inside a transaction.
+    `exclusive`: PostgreSQL may lock the tables to check keys once (see
+    `foreignkeys.PostgresKeys`); SQLite's import holds its write lock anyway."""
     connection.ensure_connection()
     if connection.vendor == "sqlite":
         return SqliteWriter(connection, pipeline_id, source)
     if connection.vendor == "postgresql":
-        return PostgresWriter(connection, pipeline_id, source)
+        return PostgresWriter(connection, pipeline_id, source, exclusive=exclusive)
     raise ValidationError(
         f"imports write to SQLite or PostgreSQL; this database is {connection.vendor}"
     )

@@ -13,17 +13,19 @@ trigger per row and key and runs them all at commit (about 1.2 million for
   parent, one query per key, and refuses the whole import naming the table,
   row and column. The pragma cannot change inside a transaction, so an
   import run inside the caller's transaction keeps the per-row checks.
-- PostgreSQL (`PostgresKeys`): for a large load, the documented bulk-load
-  advice ("Populating a Database"): drop the foreign keys of the deals and
-  event tables, load, and add them again from their own definitions, inside
-  the import's transaction. Adding a key validates the whole table in one
-  join, so it pays only when the load is large against the table: see
-  `REBUILD_MIN_ROWS` and `REBUILD_TABLE_SHARE`. The price is an ACCESS
-  EXCLUSIVE lock on both tables until the commit (the board cannot read
-  deals meanwhile) and a SHARE ROW EXCLUSIVE lock on the tables they point at
-  (no user, stage or organization can be written meanwhile). The locks are
-  asked for with a short timeout; when they cannot be had, the import keeps
-  the per-row checks instead of waiting behind the web app.
+- PostgreSQL (`PostgresKeys`), only when the import is run `exclusive`
+  (`dealgate import deals --exclusive`): the documented bulk-load advice
+  ("Populating a Database"): drop the foreign keys of the deals and event
+  tables, load, and add them again from their own definitions, inside the
+  import's transaction. Adding a key validates the whole table in one join,
+  so it pays only when the load is large against the table: see
+  `REBUILD_MIN_ROWS` and `REBUILD_TABLE_SHARE`. The price is why it is not
+  the default: dropping a key takes an ACCESS EXCLUSIVE lock on its own
+  table and on the table it points at, held until the commit, so the users,
+  pipelines, stages, organizations, people and products tables cannot even
+  be read meanwhile, and every signed-in page waits for the import. The
+  locks are asked for with a short timeout; when they cannot be had, the
+  import keeps the per-row checks instead of waiting behind the web app.
 """
 
 from __future__ import annotations
@@ -167,10 +169,15 @@ class PostgresKeys:
     them back, validated, before the commit (see the module's notes)."""
 
     def __init__(
-        self, connection: BaseDatabaseWrapper, models: Sequence[type[models.Model]]
+        self,
+        connection: BaseDatabaseWrapper,
+        models: Sequence[type[models.Model]],
+        *,
+        exclusive: bool = False,
     ) -> None:
         self.connection = connection
         self.tables = [model._meta.db_table for model in models]
+        self.exclusive = exclusive
         self.dropped: list[tuple[str, str, str]] = []
         self.decided = False
 
@@ -197,11 +204,13 @@ class PostgresKeys:
         if self.decided:
             return bool(self.dropped)
         self.decided = True
-        if expected_rows < REBUILD_MIN_ROWS:
+        if not self.exclusive or expected_rows < REBUILD_MIN_ROWS:
             return False
         existing = self.existing_rows()
         if expected_rows < REBUILD_TABLE_SHARE * existing:
             return False
+        from psycopg import errors
+
         raw = self.connection.connection
         tables = ", ".join(self.connection.ops.quote_name(t) for t in self.tables)
         with raw.cursor() as cursor:
@@ -216,7 +225,11 @@ class PostgresKeys:
             try:
                 # A table with key checks still queued (side-file rows written
                 # earlier in this transaction) cannot lose a key: run them now.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                try:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                except errors.ForeignKeyViolation as exc:
+                    detail = exc.diag.message_detail or ""
+                    raise _violation(exc.diag.table_name or "", detail) from exc
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                 cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")

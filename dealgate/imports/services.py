@@ -81,6 +81,7 @@ def import_deals(
     pipeline: Pipeline | str,
     dry_run: bool = False,
     all_or_nothing: bool = True,
+    exclusive: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import the deals in `path` into `pipeline`, as `mapping` reads them.
@@ -93,9 +94,11 @@ def import_deals(
     `all_or_nothing`, one bad row rolls everything back; otherwise good rows
     are kept and bad ones listed. A dry run does all the work, writes
     included, in a transaction it then rolls back, so its counts are those of
-    a real run. Problems with the file as a whole (missing file or column,
-    unreadable text, a mapping that does not fit the pipeline) raise a
-    ValidationError before anything is kept.
+    a real run. `exclusive` lets a PostgreSQL load lock the tables it
+    writes and those they point at, to check foreign keys once (see
+    `foreignkeys.PostgresKeys`). Problems with the file as a whole (missing
+    file or column, unreadable text, a mapping that does not fit the
+    pipeline) raise a ValidationError before anything is kept.
     """
     mapping = mapping if isinstance(mapping, Mapping) else get_mapping(mapping)
     pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline_for(pipeline)
@@ -112,7 +115,7 @@ def import_deals(
     # SQLite's switch must be thrown outside the transaction.
     with sqlite_checks_off(connection) as unchecked, transaction.atomic():
         check = SqliteCheck(connection, WRITTEN, UPDATED) if unchecked else None
-        _run(path, mapping, pipeline, report, progress)
+        _run(path, mapping, pipeline, report, progress, exclusive=exclusive)
         failed = all_or_nothing and report.bad_row_count > 0
         report.committed = not (dry_run or failed)
         if report.committed and report.deals_created:
@@ -166,6 +169,8 @@ def _run(
     pipeline: Pipeline,
     report: ImportReport,
     progress: Progress | None,
+    *,
+    exclusive: bool,
 ) -> None:
     lookups = build_lookups(mapping, path.parent, report)
     # Retired stages keep their history but take no new deals.
@@ -182,7 +187,9 @@ def _run(
                 lookups=lookups,
                 report=report,
             )
-            writer = writer_for(connection, pipeline.pk, mapping.source)
+            writer = writer_for(
+                connection, pipeline.pk, mapping.source, exclusive=exclusive
+            )
             batch = _Batch(
                 writer,
                 lookups,
