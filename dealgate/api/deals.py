@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
+from pydantic import ConfigDict
 
 from dealgate.deals import services
 from dealgate.deals.models import Deal
@@ -119,6 +120,11 @@ class BulkErrorOut(ErrorOut):
 
 
 class DealPatch(Schema):
+    """The fields an edit may change; any other key is refused (422), so a
+    client never believes it changed an owner or a stage it cannot set here."""
+
+    model_config = ConfigDict(extra="forbid")
+
     version: int
     title: str | None = None
     value: Decimal | None = None

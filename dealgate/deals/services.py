@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count, F, Q
 
@@ -601,6 +602,38 @@ EDITABLE_FIELDS = {
 }
 
 
+# Plain columns an edit may set, checked as the model declares them (length,
+# digits and decimal places, blank) before anything is written: a value the
+# column would round, or could not read back (1e400), is refused instead.
+_CHECKED_FIELDS = ("title", "value", "currency", "expected_close_date", "notes")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
+    cleaned = dict(changes)
+    for name in _CHECKED_FIELDS:
+        if name not in cleaned:
+            continue
+        value = cleaned[name]
+        if name == "title" and isinstance(value, str):
+            value = value.strip()
+        try:
+            cleaned[name] = Deal._meta.get_field(name).clean(value, None)
+        except DjangoValidationError as exc:
+            message = " ".join(exc.messages)
+            raise ValidationError(f"{name}: {message}", field=name) from None
+    value = cleaned.get("value")
+    if value is not None and value < 0:
+        raise ValidationError(f"value must not be negative, got {value}", field="value")
+    currency = cleaned.get("currency")
+    if currency is not None and not _CURRENCY.fullmatch(currency):
+        raise ValidationError(
+            f"currency must be a three-letter ISO code like EUR, got {currency!r}",
+            field="currency",
+        )
+    return cleaned
+
+
 def update_deal(
     deal_id: int, changes: dict[str, Any], *, by: User | None, expected_version: int
 ) -> Deal:
@@ -614,9 +647,7 @@ def update_deal(
     if unknown:
         name = sorted(unknown)[0]
         raise ValidationError(f"{name} cannot be changed here", field=name)
-    value = changes.get("value")
-    if value is not None and value < 0:
-        raise ValidationError(f"value must not be negative, got {value}", field="value")
+    changes = _cleaned(changes)
     with transaction.atomic():
         current = Deal.objects.filter(pk=deal_id).first()
         if current is None:

@@ -154,7 +154,9 @@ def _parse(f: EditField) -> Any:
         if not number.is_finite() or abs(number) > MAX_VALUE:
             raise ValueError(f"{text!r} is not a number this field can hold")
         if f.name == "value":
-            return number.quantize(Decimal("0.01"))
+            if number.as_tuple().exponent < -2:
+                raise ValueError(f"{text!r} has more than two decimal places")
+            return number
         # JSON holds no Decimal; a whole number stays whole.
         return int(number) if number == number.to_integral_value() else float(number)
     if f.kind == "date":

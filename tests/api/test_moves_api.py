@@ -80,3 +80,46 @@ def test_an_unknown_stage_is_a_422_naming_the_field(api, deal):
     response = post_move(api, deal, to="negotiation", version=1)
     assert response.status_code == 422
     assert response.json()["field"] == "to"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "says"),
+    [
+        ({"value": "1e400"}, "value", "digits"),
+        ({"value": "99999999999999999999999"}, "value", "digits"),
+        ({"value": "12.345"}, "value", "decimal places"),
+        ({"title": "   "}, "title", "blank"),
+        ({"title": "x" * 301}, "title", "300"),
+        ({"currency": "eur"}, "currency", "three-letter"),
+        ({"currency": "XXX1"}, "currency", "at most 3 characters"),
+    ],
+)
+def test_an_edit_the_columns_cannot_hold_is_a_422_and_changes_nothing(
+    api, deal, changes, field, says
+):
+    response = api.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {"version": 1, **changes},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert body["field"] == field and says in body["message"]
+    deal.refresh_from_db()
+    assert (deal.version, deal.title, deal.value) == (1, "Cloud migration", None)
+    # The deal still reads back everywhere.
+    assert api.get(f"/api/v1/deals/{deal.pk}").status_code == 200
+
+
+def test_an_edit_naming_a_field_it_cannot_change_is_refused(api, deal, bob):
+    response = api.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {"version": 1, "owner": bob.pk, "title": "New title"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    assert "owner" in response.content.decode()
+    deal.refresh_from_db()
+    assert (deal.version, deal.title) == (1, "Cloud migration")

@@ -264,6 +264,20 @@ def test_an_edit_with_unreadable_values_names_them_and_saves_nothing(
     assert (deal.value, deal.expected_close_date, deal.version) == (5000, None, 1)
 
 
+def test_an_edit_with_more_than_cents_is_refused_not_rounded(client, alice, deal):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("deal-edit", args=[deal.pk]),
+        {"version": deal.version, "title": "Helpdesk", "value": "12.345"},
+    )
+
+    assert response.status_code == 422
+    assert "'12.345' has more than two decimal places" in text_of(response)
+    deal.refresh_from_db()
+    assert (deal.value, deal.version) == (5000, 1)
+
+
 def test_an_edit_on_a_stale_version_is_refused_and_keeps_the_newer_move(
     client, alice, max_manager, deal
 ):
