@@ -335,3 +335,18 @@ def test_a_rule_reads_the_owner_by_name_however_it_is_written(gated, alice, rule
     move_deal(deal.pk, "discovery", by=alice, expected_version=1)
 
     assert stage_changes(deal) == [("inquiry", "discovery", "open")]
+
+
+def test_reopening_into_a_later_stage_passes_the_gates_a_forward_move_would(
+    deal, alice
+):
+    lost = move_deal(deal.pk, "lost", by=alice, expected_version=1, loss_reason="price")
+
+    with pytest.raises(MoveRefused) as refused:
+        move_deal(deal.pk, "discovery", by=alice, expected_version=lost.version)
+    assert "Discovery meeting held" in str(refused.value)
+    deal.refresh_from_db()
+    assert (deal.status, deal.version) == ("lost", lost.version)
+
+    reopened = move_deal(deal.pk, "inquiry", by=alice, expected_version=lost.version)
+    assert (reopened.status, reopened.stage.key) == ("open", "inquiry")

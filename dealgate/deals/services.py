@@ -221,7 +221,8 @@ def check_move(
 
     Forward moves need the current stage's exit criteria, those of every stage
     jumped over (unless the pipeline allows skipping) and the target's entry
-    criteria. Backward moves and reopening need nothing. Won needs the
+    criteria; so does reopening a closed deal into a stage after the one it
+    closed from. Backward moves and other reopenings need nothing. Won needs the
     pipeline's won criteria; lost needs a listed reason, and a note when the
     reason asks for one.
     """
@@ -260,19 +261,23 @@ def check_move(
         raise ValidationError(
             f"pipeline {pipeline.key!r} has no stage {to!r}", field="to"
         )
-    if deal.status != Deal.Status.OPEN:
-        check.kind = "reopen"
-        return check
+    # A closed deal keeps the stage it closed from: reopening it into a
+    # later stage passes the same gates as moving forward from there.
     current = deal.stage
-    if target.position == current.position:
+    reopening = deal.status != Deal.Status.OPEN
+    if reopening:
+        check.kind = "reopen"
+        if target.position <= current.position:
+            return check
+    elif target.position == current.position:
         check.kind = "none"
         check.problems.append(f"the deal is already in '{current.name}'")
         return check
-    if target.position < current.position:
+    elif target.position < current.position:
         check.kind = "backward"
         return check
-
-    check.kind = "forward"
+    else:
+        check.kind = "forward"
     gates = [(current.name, "exit", current.exit_criteria)]
     if not pipeline.allow_skipping:
         gates += [
