@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import re
 import threading
 from collections import defaultdict
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, QuerySet
 
 from dealgate.clocks.models import Clock
@@ -57,6 +58,7 @@ from .filters import Filters, PipelineFacts
 
 QUANTILES = (0.5, 0.8)
 RECLAIM_AFTER = 50_000  # folded changes after which the log is vacuumed
+log = logging.getLogger("dealgate.insights")
 SORT_MEMORY = "64MB"
 BUSINESS_DAYS = "business days"
 CALENDAR_DAYS = "calendar days"
@@ -70,7 +72,37 @@ def fold() -> int:
     """Fold the rollups' change log into the daily rows; returns how many
     changes were folded. Reads are exact without it (they add the log not yet
     folded); folding keeps that part small. Runs in its own short transaction
-    so that a page never holds a write lock while it reads."""
+    so that a page never holds a write lock while it reads, takes no write
+    lock at all when the log is empty, and on SQLite gives up at once rather
+    than wait while another writer (an import, the sweeper) holds the lock."""
+    if not fetch(sql.Query(f"SELECT EXISTS (SELECT 1 FROM {rollups.CHANGE})"))[0][0]:
+        return 0
+    if connection.vendor == "sqlite":
+        try:
+            with _sqlite_without_waiting():
+                return _fold()
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            log.info("rollups not folded: another writer holds the database")
+            return 0
+    return _fold()
+
+
+@contextlib.contextmanager
+def _sqlite_without_waiting() -> Iterator[None]:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (waited,) = cursor.fetchone()
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(waited)}")
+
+
+def _fold() -> int:
     vendor = connection.vendor
     with transaction.atomic():
         if vendor == "postgresql":

@@ -14,6 +14,8 @@ import random
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 
 from dealgate.deals.models import Deal, Product, StageEvent
 from dealgate.deals.services import update_deal
@@ -300,3 +302,29 @@ def test_an_imported_file_is_logged_as_its_rows_would_be_one_by_one(
     # The insert trigger is back: a deal made after the import is logged too.
     later = move(open_deal(pipeline, "prospecting", day(1)), "won", day(2))
     assert DealChange.objects.filter(kind="c", day=later.closed_at.date()).exists()
+
+
+def test_a_fold_with_nothing_logged_takes_no_write_lock(pipeline):
+    queries.fold()
+    with CaptureQueriesContext(connection) as seen:
+        assert queries.fold() == 0
+    assert [q["sql"].split()[0] for q in seen.captured_queries] == ["SELECT"]
+
+
+def test_a_fold_on_sqlite_gives_up_while_another_writer_holds_the_lock(
+    pipeline, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's single writer")
+    move(open_deal(pipeline, "inquiry", day(0)), "won", day(1))
+
+    def locked(last_id):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(rollups, "fold_sqlite", locked)
+    assert queries.fold() == 0
+    assert DealChange.objects.exists()  # still there for the next fold
+    assert queries.outcomes(filters_for(pipeline))[0].won == 1  # and counted
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] > 0  # the wait is given back
