@@ -345,18 +345,24 @@ def lead_changed(lead: Lead, *, created: bool = False) -> None:
     `response_due_at` for its owner; a new owner or assignment time restarts
     it (the old window is cancelled, "reassigned"). The first response meets
     it at `first_response_at`; closing the lead unanswered cancels it (met
-    when it was converted). One query when nothing changed; none to look for
-    clocks of a lead `created` by this save, which cannot have any yet.
+    when it was converted). Running follow-up tasks move to the lead's owner.
+    Two statements when nothing changed; none to look for clocks of a lead
+    `created` by this save, which cannot have any yet.
     """
-    clocks = (
-        []
-        if created
-        else list(
-            Clock.objects.filter(lead=lead).filter(
+    if created:
+        clocks = []
+    else:
+        # The response window only: the lead's follow-up tasks run their own
+        # clocks, which a task's completion ends, not an edit of the lead.
+        clocks = list(
+            Clock.objects.filter(lead=lead, key=lead_key(lead.pk)).filter(
                 Q(state=RUNNING) | Q(state=Clock.State.BREACHED, resolved_at=None)
             )
         )
-    )
+        # Open tasks follow the lead to its owner.
+        Clock.objects.filter(
+            lead=lead, kind=Clock.Kind.NEXT_STEP, state=RUNNING
+        ).exclude(responsible_id=lead.owner_id).update(responsible_id=lead.owner_id)
     owed = (
         lead.status == Lead.Status.ASSIGNED
         and lead.owner_id is not None

@@ -238,3 +238,28 @@ def test_the_lead_page_shows_its_task_and_marks_it_done(routed, client, clock):
 
     task.refresh_from_db()
     assert task.done
+
+
+def test_a_lead_task_keeps_its_clock_when_the_lead_is_edited_and_follows_its_owner(
+    routed, alice, bob, clock
+):
+    from dealgate.leads.models import LeadActivity
+
+    _task_on_breach(routed)
+    clock.to(berlin(10, 10))
+    lead = capture(routed)
+    clock.to(berlin(10, 10, 16))
+    sweep()
+    task = LeadActivity.objects.get(lead=lead, kind="task")
+
+    lead.refresh_from_db()
+    lead.name = "Anna Schmidt-Weber"
+    lead.save()  # a full save, as an edit makes
+    step = Clock.objects.get(lead_task=task)
+    assert (step.state, step.responsible) == (Clock.State.RUNNING, lead.owner)
+
+    colleague = bob if lead.owner == alice else alice
+    lead.owner = colleague
+    lead.save()
+    step.refresh_from_db()
+    assert (step.state, step.responsible) == (Clock.State.RUNNING, colleague)
