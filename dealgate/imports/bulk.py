@@ -164,7 +164,7 @@ class SqliteWriter(DealWriter):
         self._next = self._highest_id() + 1
         self._text: dict[dt.datetime, str] = {}
         self._cache_size: int | None = None
-        self._lifted = False
+        self._lifted: str | None = None  # the insights trigger, while lifted
 
     def begin(self, expected_rows: int) -> None:
         # A deal updates 10 indexes and an event 4, most of them at places
@@ -181,13 +181,12 @@ class SqliteWriter(DealWriter):
             self.raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         # The insights change log is written for the whole load at the end
         # (`finish`) rather than by a trigger per row.
-        changelog.lift_insert_trigger(self.raw)
-        self._lifted = True
+        self._lifted = changelog.lift_insert_trigger(self.raw)
 
     def finish(self) -> None:
-        if self._lifted:
-            changelog.restore_insert_trigger(self.raw, self.first_new_id)
-            self._lifted = False
+        if self._lifted is not None:
+            changelog.restore_insert_trigger(self.raw, self._lifted, self.first_new_id)
+            self._lifted = None
 
     def close(self) -> None:
         if self._cache_size is not None:

@@ -18,16 +18,27 @@ _rollups = importlib.import_module("dealgate.insights.migrations.0002_rollups")
 SQLITE_INSERT_TRIGGER = "insights_deal_inserted"
 
 
-def lift_insert_trigger(cursor: Any) -> None:
+def lift_insert_trigger(cursor: Any) -> str | None:
     """SQLite: drop the per-row insert trigger, inside the caller's
-    transaction (a rollback brings it back)."""
-    cursor.execute(f"DROP TRIGGER IF EXISTS {SQLITE_INSERT_TRIGGER}")
+    transaction (a rollback brings it back). Returns its definition as the
+    database holds it, for `restore_insert_trigger`; None if there is none."""
+    found = cursor.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+        (SQLITE_INSERT_TRIGGER,),
+    ).fetchone()
+    if found is None:
+        return None
+    cursor.execute(f"DROP TRIGGER {SQLITE_INSERT_TRIGGER}")
+    return found[0]
 
 
-def restore_insert_trigger(cursor: Any, first_new_id: int | None) -> None:
+def restore_insert_trigger(
+    cursor: Any, definition: str, first_new_id: int | None
+) -> None:
     """SQLite: log every deal with an id of `first_new_id` or more, as the
-    insert trigger would have, and put the trigger back. The caller must
-    hold the write lock throughout, so no one else inserted meanwhile."""
+    insert trigger would have, and put the trigger back as it was. The
+    caller must hold the write lock throughout, so no one else inserted
+    meanwhile."""
     if first_new_id is not None:
         insert = f"INSERT INTO insights_dealchange ({_rollups.CHANGE_COLUMNS}) SELECT"
         closed = _rollups._closed_values("sqlite", "d", 1)
@@ -42,5 +53,4 @@ def restore_insert_trigger(cursor: Any, first_new_id: int | None) -> None:
             f"WHERE d.id >= ? AND {_rollups._entry('d')} IS NOT NULL",
             (first_new_id,),
         )
-    (trigger,) = [s for s in _rollups._sqlite() if SQLITE_INSERT_TRIGGER in s]
-    cursor.execute(trigger)
+    cursor.execute(definition)
