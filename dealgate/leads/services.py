@@ -403,18 +403,21 @@ def record_response(
 _NOT_LOGGED = (LeadActivity.Kind.INQUIRY, LeadActivity.Kind.TASK)
 
 
-def complete_lead_task(task_id: int, *, by: User | None) -> LeadActivity:
+def complete_lead_task(
+    task_id: int, *, by: User | None, lead_id: int | None = None
+) -> LeadActivity:
     """Mark a follow-up task on a lead done: its next-step clock is met (or,
     if it had already run out, the lead is no longer at risk for it). The
-    lead's owner or a manager may; doing it twice changes nothing."""
+    lead's owner or a manager may; doing it twice changes nothing. With
+    `lead_id`, the task must be that lead's."""
     with transaction.atomic():
-        task = (
-            LeadActivity.objects.filter(pk=task_id, kind=LeadActivity.Kind.TASK)
-            .values("lead_id", "done")
-            .first()
-        )
+        tasks = LeadActivity.objects.filter(pk=task_id, kind=LeadActivity.Kind.TASK)
+        if lead_id is not None:
+            tasks = tasks.filter(lead_id=lead_id)
+        task = tasks.values("lead_id", "done").first()
         if task is None:
-            raise NotFound(f"no task with id {task_id} on a lead")
+            where = f"lead {lead_id}" if lead_id is not None else "a lead"
+            raise NotFound(f"no task with id {task_id} on {where}")
         lead = _locked_lead(task["lead_id"])
         _may_change(lead, by, "complete its tasks")
         now = timesource.now()

@@ -195,7 +195,7 @@ def lead_task_done(request: HttpRequest, lead_id: int, task_id: int) -> HttpResp
         request,
         lead_id,
         "Task done.",
-        lambda: services.complete_lead_task(task_id, by=request.user),
+        lambda: services.complete_lead_task(task_id, by=request.user, lead_id=lead_id),
     )
 
 

@@ -234,6 +234,15 @@ def test_the_lead_page_shows_its_task_and_marks_it_done(routed, client, clock):
     client.login(username=lead.owner.username, password=PASSWORD)
 
     assert task.subject in text_of(client.get(f"/leads/{lead.pk}/"))
+    other = capture_lead(
+        {"name": "Jonas", "email": "jonas@other.example", "company": "Other GmbH"},
+        source="api",
+        pipeline=routed,
+    ).lead
+    client.post(f"/leads/{other.pk}/tasks/{task.pk}/done/")  # not that lead's
+    task.refresh_from_db()
+    assert not task.done
+
     client.post(f"/leads/{lead.pk}/tasks/{task.pk}/done/")
 
     task.refresh_from_db()
