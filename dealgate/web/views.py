@@ -33,11 +33,9 @@ def board(request: HttpRequest) -> HttpResponse:
         return render(request, "web/board.html", {"pipelines": []})
 
     pipeline = _chosen_pipeline(request, pipelines)
-    try:
-        owner = _chosen_owner(request)
-    except ValidationError as exc:
-        # Plain text: the message quotes what the visitor typed.
-        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+    owner = _chosen_owner(request)
+    if isinstance(owner, HttpResponse):
+        return owner
     context = {
         "pipelines": pipelines,
         "pipeline": pipeline,
@@ -51,11 +49,9 @@ def board(request: HttpRequest) -> HttpResponse:
 def board_column(request: HttpRequest) -> HttpResponse:
     """More cards of one column: a fragment for htmx, a whole page without it."""
     pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
-    try:
-        owner = _chosen_owner(request)
-    except ValidationError as exc:
-        # Plain text: the message quotes what the visitor typed.
-        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+    owner = _chosen_owner(request)
+    if isinstance(owner, HttpResponse):
+        return owner
     stage = pipeline.stages.filter(key=request.GET.get("stage", "")).first()
     if stage is None:
         raise Http404(
@@ -241,17 +237,18 @@ def _chosen_pipeline(request: HttpRequest, pipelines: list[Pipeline]) -> Pipelin
     raise Http404(f"no pipeline {key!r}")
 
 
-def _chosen_owner(request: HttpRequest) -> User | None:
-    """The person the board is filtered to; a name that is no one's is a
-    bad filter (400), not a missing board."""
+def _chosen_owner(request: HttpRequest) -> User | HttpResponse | None:
+    """The person the board is filtered to, or the answer for a name that is
+    no one's: a bad filter (400), not a missing board."""
     username = request.GET.get("owner")
     if not username:
         return None
     owner = User.objects.filter(username=username).first()
     if owner is None:
-        raise ValidationError(
+        # Plain text: the message quotes what the visitor typed.
+        return HttpResponseBadRequest(
             f"owner: there is no user {username!r}; pick one from the owner list",
-            field="owner",
+            content_type="text/plain",
         )
     return owner
 
