@@ -622,6 +622,8 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
         value = cleaned[name]
         if name == "title" and isinstance(value, str):
             value = value.strip()
+        elif name == "notes" and value is None:
+            value = ""  # null clears the notes, which are text, never NULL
         try:
             cleaned[name] = Deal._meta.get_field(name).clean(value, None)
         except DjangoValidationError as exc:

@@ -123,3 +123,17 @@ def test_an_edit_naming_a_field_it_cannot_change_is_refused(api, deal, bob):
     assert "owner" in response.content.decode()
     deal.refresh_from_db()
     assert (deal.version, deal.title) == (1, "Cloud migration")
+
+
+def test_notes_set_to_null_are_cleared(api, deal):
+    Deal.objects.filter(pk=deal.pk).update(notes="call back in May")
+
+    response = api.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {"version": 1, "notes": None},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200
+    deal.refresh_from_db()
+    assert deal.notes == ""
