@@ -19,7 +19,7 @@ from dealgate.accounts.models import User
 from dealgate.deals import services
 from dealgate.deals.models import Deal
 from dealgate.deals.queries import board_for, column_page, stage_age
-from dealgate.errors import Conflict, DealgateError, ValidationError
+from dealgate.errors import Conflict, DealgateError, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
@@ -197,8 +197,15 @@ def _deal_page(
             calendar=calendar_for(deal.pipeline),
         )
     posted = move_posted or QueryDict()
+    try:
+        services.check_may_change(request.user, deal)
+        refusal = ""
+    except PermissionDenied as exc:
+        refusal = exc.message
     context = {
         "deal": deal,
+        # Forms only for those who may use them; others read why not.
+        "refusal": refusal,
         "age": age,
         "custom": _custom_fields(deal),
         "events": deal.events.select_related("from_stage", "to_stage", "by"),

@@ -153,3 +153,26 @@ def test_a_lost_deal_shows_its_loss_reason_and_no_age(signed_in, pipeline, now):
 
 def test_an_unknown_deal_is_not_found(signed_in, db):
     assert signed_in.get(reverse("deal", args=[999])).status_code == 404
+
+
+def test_a_rep_reads_why_they_cannot_change_a_colleagues_deal_instead_of_forms(
+    client, bob, full_deal, now
+):
+    client.force_login(bob)
+
+    page = client.get(reverse("deal", args=[full_deal.pk]))
+
+    text = text_of(page)
+    assert "belongs to someone outside your deals" in text
+    assert reverse("deal-move", args=[full_deal.pk]) not in page.content.decode()
+    assert reverse("deal-edit", args=[full_deal.pk]) not in page.content.decode()
+
+
+def test_a_deal_with_nothing_running_says_so(signed_in, full_deal, now):
+    from dealgate.clocks.models import Clock
+
+    Clock.objects.filter(deal=full_deal).delete()
+
+    text = text_of(signed_in.get(reverse("deal", args=[full_deal.pk])))
+
+    assert "No response window, age limit or next step is running." in text
