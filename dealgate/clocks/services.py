@@ -305,6 +305,12 @@ def activity_saved(activity: Activity) -> None:
         )
 
 
+def lead_task_done(task_id: int, at: dt.datetime) -> None:
+    """A follow-up task on a lead was done at `at`: its running clock is met,
+    a breached one put right (as a deal task's, `_task_saved`)."""
+    _end(Clock.objects.filter(lead_task_id=task_id), Clock.State.MET, at, "task done")
+
+
 def _task_saved(task: Activity) -> None:
     key = next_step_key(task.pk)
     own = Q(activity_id=task.pk)

@@ -21,7 +21,7 @@ from django.db.models import OuterRef, Subquery
 
 from dealgate import timesource
 from dealgate.accounts.models import User
-from dealgate.clocks.models import Clock
+from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.deals.models import Activity, Deal, Organization, Person, StageEvent
 from dealgate.deals.services import responsible_for
@@ -423,20 +423,9 @@ def complete_lead_task(
         now = timesource.now()
         if not task["done"]:
             LeadActivity.objects.filter(pk=task_id).update(done=True)
-            _task_clocks_met(task_id, now)
+            clocks.lead_task_done(task_id, now)
     log.info("task %s on lead %s done by %s", task_id, lead.pk, _who(by))
     return LeadActivity.objects.get(pk=task_id)
-
-
-def _task_clocks_met(task_id: int, at: dt.datetime) -> None:
-    """The task's running clock is met; a breached one is put right."""
-    clocks = Clock.objects.filter(lead_task_id=task_id)
-    clocks.filter(state=Clock.State.RUNNING).update(
-        state=Clock.State.MET, ended_at=at, note="task done"
-    )
-    clocks.filter(state=Clock.State.BREACHED, resolved_at=None).update(
-        at_risk=False, resolved_at=at
-    )
 
 
 def _answer(lead: Lead, at: dt.datetime) -> None:
