@@ -77,7 +77,6 @@ def start_clock(
     deal: Deal | None = None,
     lead: Lead | None = None,
     stage: Stage | None = None,
-    handoff: Handoff | None = None,
     handoff_id: int | None = None,
     activity: Activity | None = None,
     none_running: bool = False,
@@ -90,7 +89,7 @@ def start_clock(
     conflict instead of failing, so no savepoint is needed. `none_running`
     says the caller has just stopped this key's clock in its transaction,
     holding the row of its deal, or that the subject was created in it, so
-    there is nothing to read first. A handoff may be given by id alone.
+    there is nothing to read first.
     """
     current = None
     if not none_running:
@@ -116,7 +115,7 @@ def start_clock(
         deal=deal,
         lead=lead,
         stage=stage,
-        handoff_id=handoff.pk if handoff is not None else handoff_id,
+        handoff_id=handoff_id,
         activity=activity,
         responsible_id=responsible_id,
         started_at=started_at,
@@ -243,7 +242,7 @@ def _start_stage_clocks(
         pipeline=deal.pipeline,
         deal=deal,
         stage=stage,
-        handoff=passage,
+        handoff_id=passage.pk,
         responsible_id=handoff_responsible_id(passage, deal),
         started_at=at,
         due_at=business_time.add(calendar, at, minutes),
