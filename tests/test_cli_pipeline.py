@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from dealgate.cli import main
@@ -23,9 +27,8 @@ def broken(tmp_path):
 
 
 @pytest.fixture
-def routed_to(olivia, team):
-    """The people the example's routing rules name: team Central and olivia."""
-    return olivia, team
+def routed_to(demo_people):
+    """The people the example's routing rules name, as `make demo` makes them."""
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def shrunk(tmp_path):
     return path
 
 
-def test_validate_reports_ok_with_a_summary_for_each_file(capsys):
+def test_validate_reports_ok_with_a_summary_for_each_file(capsys, routed_to):
     status = main(["pipeline", "validate", str(IT_SERVICES), str(DEMO)])
 
     out = capsys.readouterr().out.splitlines()
@@ -57,7 +60,7 @@ def test_validate_reports_ok_with_a_summary_for_each_file(capsys):
     ]
 
 
-def test_validate_prints_each_problem_and_exits_1(capsys, broken):
+def test_validate_prints_each_problem_and_exits_1(capsys, broken, routed_to):
     status = main(["pipeline", "validate", str(broken), str(DEMO)])
 
     captured = capsys.readouterr()
@@ -68,6 +71,76 @@ def test_validate_prints_each_problem_and_exits_1(capsys, broken):
         "business days from 1 to 365, got -3"
     ]
     assert captured.out == f"{DEMO}: ok (2 stages, 2 handoffs)\n"
+
+
+def test_validate_lists_unknown_people_with_the_files_other_problems(
+    capsys, broken, db
+):
+    text = broken.read_text(encoding="utf-8").replace(
+        'owner = "deal-owner"\nage_limit_days = 10',
+        'owner = "user:nobody"\nage_limit_days = 10',
+        1,
+    )
+    broken.write_text(text, encoding="utf-8")
+
+    status = main(["pipeline", "validate", str(broken)])
+
+    def at(line_text: str, key: str) -> str:
+        line = text.splitlines().index(line_text) + 1
+        return f"{broken}:{line}: {key}: "
+
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        at("age_limit_days = -3", "stages[1].age_limit_days")
+        + "must be a whole number of business days from 1 to 365, got -3",
+        at('owner = "user:nobody"', "stages[2].owner")
+        + "no user with username 'nobody'",
+        at('to = "team:Central (Dustin Brinkmann)"', "routing[0].to")
+        + "no team 'Central (Dustin Brinkmann)'",
+        at(
+            'to = "user:dustin.brinkmann"  # the team\'s manager catches the rest',
+            "routing[1].to",
+        )
+        + "no active user 'dustin.brinkmann'",
+    ]
+
+
+def test_validate_names_a_deactivated_owner(capsys, tmp_path, olivia):
+    olivia.is_active = False
+    olivia.save()
+    path = tmp_path / "owned.toml"
+    path.write_text(
+        DEMO.read_text().replace(
+            'owner = "deal-owner"  # the', 'owner = "user:olivia" #'
+        )
+    )
+
+    assert main(["pipeline", "validate", str(path)]) == 1
+    assert "stages[0].owner: user 'olivia' is deactivated" in capsys.readouterr().err
+
+
+def test_validate_without_a_database_checks_the_file_and_says_what_it_did_not(
+    tmp_path,
+):
+    missing = tmp_path / "none" / "dealgate.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{missing}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "dealgate", "pipeline", "validate", str(IT_SERVICES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0
+    assert done.stdout == f"{IT_SERVICES}: ok (5 stages, 6 handoffs)\n"
+    assert done.stderr.startswith(
+        f"note: users and teams were not checked: there is no database at {missing};"
+    )
+    assert not missing.exists()
 
 
 def test_apply_dry_run_shows_the_plan_and_writes_nothing(db, capsys, routed_to):

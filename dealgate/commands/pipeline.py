@@ -2,7 +2,8 @@
 
 The file format is described in docs/pipeline-file.md. Problems in a file are
 printed one per line as FILE:LINE: KEY: MESSAGE, and the command exits with
-status 1.
+status 1. `validate` reads the database (never writes it) to check the users
+and teams a file names; without a database it says that it could not.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from dealgate.core.pipeline_file import (
     PipelineFileError,
+    check_pipeline_file,
     dump_pipeline,
     load_pipeline_file,
 )
@@ -26,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.required = True
 
     validate = actions.add_parser(
-        "validate", help="check pipeline files without touching the database"
+        "validate",
+        help="check pipeline files, and the users and teams they name, "
+        "changing nothing",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=run_validate)
@@ -57,16 +61,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from dealgate.pipelines.services import reference_problems
+
+    unchecked = _names_unchecked()
     status = 0
     for name in args.files:
-        try:
-            spec = load_pipeline_file(name)
-        except PipelineFileError as exc:
-            _print_problems(exc)
+        spec, problems = check_pipeline_file(name)
+        if spec is not None and unchecked is None:
+            problems += reference_problems(spec)
+        if problems:
+            _print_problems(PipelineFileError(problems))
             status = 1
             continue
+        assert spec is not None
         print(f"{name}: ok ({spec.summary()})")
+    if unchecked is not None:
+        print(
+            f"note: users and teams were not checked: {unchecked}; "
+            "`dealgate migrate` sets up the database, --database-url picks another",
+            file=sys.stderr,
+        )
     return status
+
+
+def _names_unchecked() -> str | None:
+    """Why the users and teams files name cannot be looked up; None if they can.
+
+    A SQLite file that does not exist is not created just to find it empty.
+    """
+    from django.db import DatabaseError, connection
+
+    from dealgate.accounts.models import User
+
+    name = connection.settings_dict["NAME"]
+    if (
+        connection.vendor == "sqlite"
+        and not connection.is_in_memory_db()
+        and not Path(name).exists()
+    ):
+        return f"there is no database at {name}"
+    try:
+        User.objects.exists()
+    except DatabaseError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"the database cannot be read ({reason or type(exc).__name__})"
+    return None
 
 
 def run_apply(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 The format is documented key by key in docs/pipeline-file.md. `parse_pipeline`
 turns text into a `PipelineSpec`, or raises one `PipelineFileError` that lists
-every problem with its file, line and key; `dump_pipeline` writes a spec back
+every problem with its file, line and key; `check_pipeline` returns those
+problems with the spec as far as it reads, so a caller can check more (the
+users and teams it names) in the same run. `dump_pipeline` writes a spec back
 as canonical TOML that parses to an equal spec.
 
 Pure Python: the Django side (dealgate.pipelines.services) maps a spec onto
@@ -59,6 +61,8 @@ _CALENDAR_MESSAGE = re.compile(rf"({_KEY_PART}(?:\.{_KEY_PART})*): (.*)", re.DOT
 # core.routing name keys; handoff names hold "->", never a dot or a space.
 _DOTTED_MESSAGE = re.compile(r"([^\s:]+): (.*)", re.DOTALL)
 _DOTTED_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+# A calendar key read alone is completed with these to make a calendar.
+_PROBE_ZONE = "UTC"
 
 _TOP_KEYS = (
     "key",
@@ -261,36 +265,56 @@ class PipelineFileError(ValidationError):
 
 def load_pipeline_file(path: str | PathLike[str]) -> PipelineSpec:
     """Read and check a pipeline file; errors are named after `path` as given."""
+    spec, problems = check_pipeline_file(path)
+    if problems or spec is None:
+        raise PipelineFileError(problems)
+    return spec
+
+
+def parse_pipeline(text: str, filename: str = "<pipeline>") -> PipelineSpec:
+    """Parse and check pipeline TOML; raise `PipelineFileError` listing all
+    problems (syntax errors stop at the first, as the TOML parser does)."""
+    spec, problems = check_pipeline(text, filename)
+    if problems or spec is None:
+        raise PipelineFileError(problems)
+    return spec
+
+
+def check_pipeline_file(
+    path: str | PathLike[str],
+) -> tuple[PipelineSpec | None, list[Problem]]:
+    """`check_pipeline` on a file; a file that cannot be read is one problem."""
     filename = str(path)
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise PipelineFileError([Problem(filename, None, (), reason)]) from None
+        return None, [Problem(filename, None, (), reason)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        message = "is not UTF-8 text"
-        raise PipelineFileError([Problem(filename, line, (), message)]) from None
-    return parse_pipeline(text, filename)
+        return None, [Problem(filename, line, (), "is not UTF-8 text")]
+    return check_pipeline(text, filename)
 
 
-def parse_pipeline(text: str, filename: str = "<pipeline>") -> PipelineSpec:
-    """Parse and check pipeline TOML; raise `PipelineFileError` listing all
-    problems (syntax errors stop at the first, as the TOML parser does)."""
+def check_pipeline(
+    text: str, filename: str = "<pipeline>"
+) -> tuple[PipelineSpec | None, list[Problem]]:
+    """Every problem of pipeline TOML, and the spec as far as it reads.
+
+    With problems, the spec is only good for further checks (say, of the
+    users it names), never to apply; None when the TOML does not parse.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line, reason = syntax_error_position(exc, text)
-        problem = Problem(filename, line, (), f"not valid TOML: {reason}")
-        raise PipelineFileError([problem]) from None
+        return None, [Problem(filename, line, (), f"not valid TOML: {reason}")]
     reader = _Reader(SourceMap(filename, KeyLines(text), {}))
     spec = reader.pipeline(data)
-    if reader.problems:
-        raise PipelineFileError(reader.problems)
-    return spec
+    return spec, reader.problems
 
 
 def split_owner(owner: str) -> tuple[str, str] | None:
@@ -522,9 +546,24 @@ class _Reader:
         try:
             rules = routing_rules.parse_rules(items)
         except ValueError as exc:
-            self.problem(*_dotted_problem(str(exc), ("routing",)))
+            self.rule_problems(items, exc)
             return ()
         return tuple(routing_rules.rules_to_dicts(rules))
+
+    def rule_problems(self, items: Any, error: ValueError) -> None:
+        """Note what is wrong with each [[routing]] table, not only the first:
+        the rules' reader stops at the first problem, so each table is read
+        alone, and the whole list only when every table reads."""
+        alone = []
+        if isinstance(items, list):
+            for index, item in enumerate(items):
+                try:
+                    routing_rules.parse_rules([item])
+                except ValueError as exc:
+                    # Read alone, the table is "routing[0]"; name its place.
+                    alone.append(str(exc).replace("routing[0]", f"routing[{index}]", 1))
+        for message in alone or [str(error)]:
+            self.problem(*_dotted_problem(message, ("routing",)))
 
     # Values ------------------------------------------------------------------
 
@@ -736,8 +775,9 @@ class _Reader:
             return table, _measure_day(table)
         try:
             calendar = calendar_class.from_dict(table)
-        except ValueError as exc:
-            self.problem(*_calendar_problem(str(exc)))
+        except ValueError:
+            for path, reason in _calendar_problems(calendar_class, table):
+                self.problem(path, reason)
             return table, FALLBACK_DAY_MINUTES
         return table, round(calendar.day_minutes)
 
@@ -968,6 +1008,67 @@ class _Reader:
             else:
                 self.duplicate(seen, item, here + (index,), "choice")
         return tuple(value)
+
+
+def _calendar_problems(calendar_class: Any, table: dict) -> list[tuple[Path, str]]:
+    """Every problem of a [calendar] table that does not load.
+
+    The calendar's reader stops at the first problem. So each key is read
+    alone, completed into a calendar (the zone, round the clock) that is
+    otherwise sound, and only what is said about that key counts; weekdays,
+    closed days and short days are read one by one. Only when every key reads
+    alone is the whole table's own complaint (say, no working time) kept.
+    """
+    probes: list[tuple[Path, dict[str, Any]]] = []
+    for key, value in table.items():
+        here: Path = ("calendar", key)
+        if key == "timezone":
+            probes.append((here, {"timezone": value, "always_open": True}))
+        elif key == "hours" and isinstance(value, Mapping) and value:
+            for weekday, ranges in value.items():
+                probe = {"timezone": _PROBE_ZONE, "hours": {weekday: ranges}}
+                probes.append((here + (weekday,), probe))
+        elif key == "closed_days" and isinstance(value, list):
+            for index, day in enumerate(value):
+                probe = {"timezone": _PROBE_ZONE, "always_open": True, key: [day]}
+                probes.append((here + (index,), probe))
+        elif key == "short_days" and isinstance(value, Mapping) and value:
+            for day, ranges in value.items():
+                probe = {
+                    "timezone": _PROBE_ZONE,
+                    "always_open": True,
+                    key: {day: ranges},
+                }
+                probes.append((here + (day,), probe))
+        else:
+            probe = {"timezone": _PROBE_ZONE, "always_open": True, key: value}
+            if key in ("hours", "always_open"):
+                probe = {"timezone": _PROBE_ZONE, key: value}
+            probes.append((here, probe))
+    if "timezone" not in table:
+        probes.append((("calendar", "timezone"), {}))
+
+    found = []
+    for here, probe in probes:
+        try:
+            calendar_class.from_dict(probe)
+        except ValueError as exc:
+            path, reason = _calendar_problem(str(exc))
+            if path[:2] == here[:2]:
+                found.append((_closer(path, here), reason))
+    if found:
+        return found
+    try:
+        calendar_class.from_dict(table)
+    except ValueError as exc:
+        return [_calendar_problem(str(exc))]
+    return []
+
+
+def _closer(path: Path, probed: Path) -> Path:
+    """The longer of a message's path and the probed one: a closed day's
+    message names the list, while the probe knows the item."""
+    return probed if len(probed) > len(path) else path
 
 
 def _calendar_problem(message: str) -> tuple[Path, str]:

@@ -1,0 +1,137 @@
+"""One check of a pipeline file lists every problem, calendar and routing too."""
+
+from __future__ import annotations
+
+from dealgate.core.pipeline_file import check_pipeline
+from tests.test_pipeline_file import BASE, line_of, problems_of
+
+BAD_CALENDAR = """\
+[calendar]
+timezone = "Europe/Berln"
+closed_days = ["2026-12-24", "soon", "2026-13-01"]
+colour = "red"
+
+[calendar.hours]
+mon = ["09:00-17:00"]
+tue = ["17:00-09:00"]
+funday = ["09:00-10:00"]
+
+[calendar.short_days]
+"2026-12-23" = ["09:00-25:00"]
+"""
+
+
+def with_calendar(calendar: str) -> str:
+    start = BASE.index("[calendar]")
+    end = BASE.index("[[stages]]")
+    return BASE[:start] + calendar + "\n" + BASE[end:]
+
+
+def test_every_calendar_key_is_checked_alongside_the_rest_of_the_file():
+    text = with_calendar(BAD_CALENDAR).replace(
+        "age_limit_days = 5", "age_limit_days = 0"
+    )
+
+    def at(fragment: str, key: str, reason: str) -> str:
+        return f"p.toml:{line_of(text, fragment)}: {key}: {reason}"
+
+    assert problems_of(text) == [
+        at("Europe/Berln", "calendar.timezone", "unknown time zone 'Europe/Berln'"),
+        at("soon", "calendar.closed_days[1]", "'soon' is not a date like '2026-12-24'"),
+        at(
+            "soon",
+            "calendar.closed_days[2]",
+            "'2026-13-01' is not a date like '2026-12-24'",
+        ),
+        at("colour", "calendar.colour", "unknown key"),
+        at(
+            "17:00-09:00",
+            "calendar.hours.tue",
+            "range 17:00-09:00 ends before it starts "
+            "(a range cannot run past midnight)",
+        ),
+        at(
+            "funday",
+            "calendar.hours.funday",
+            "unknown weekday (use mon, tue, wed, thu, fri, sat, sun)",
+        ),
+        at(
+            "09:00-25:00",
+            "calendar.short_days.2026-12-23",
+            "'09:00-25:00' has no time 25:00",
+        ),
+        at(
+            "age_limit_days = 0",
+            "stages[1].age_limit_days",
+            "must be a whole number of business days from 1 to 365, got 0",
+        ),
+    ]
+
+
+def test_a_missing_time_zone_is_reported_with_bad_hours():
+    text = with_calendar('[calendar.hours]\nmon = ["9-17"]\n')
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, '[calendar.hours]')}: calendar.timezone: "
+        "required, e.g. 'Europe/Berlin'",
+        f"p.toml:{line_of(text, '9-17')}: calendar.hours.mon: "
+        "'9-17' is not a range like '09:00-17:00'",
+    ]
+
+
+def test_what_only_the_whole_calendar_can_say_is_said_once_its_keys_read():
+    text = with_calendar(
+        '[calendar]\ntimezone = "Europe/Berlin"\nalways_open = true\n'
+        '[calendar.hours]\nmon = ["09:00-17:00"]\n'
+    )
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, '[calendar.hours]')}: calendar.hours: "
+        "must be absent when calendar.always_open is true"
+    ]
+
+
+def test_each_routing_table_is_checked_on_its_own():
+    text = (
+        BASE
+        + '\n[[routing]]\nname = "first"\nto = "someone"\n'
+        + '\n[[routing]]\nname = "second"\nto = "user:x"\nhow = "weighted"\n'
+        + '\n[[routing]]\nname = "third"\nto = "team:North"\n'
+    )
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, 'someone')}: routing[0].to: expected "
+        '"user:USERNAME", "team:TEAM NAME" or a list of "user:USERNAME", '
+        "got 'someone'",
+        f"p.toml:{line_of(text, 'weighted')}: routing[1].how: "
+        "a rule for one person has no rotation",
+    ]
+
+
+def test_rules_between_tables_are_checked_once_each_table_reads():
+    text = (
+        BASE
+        + '\n[[routing]]\nname = "all"\nto = "user:x"\n'
+        + '\n[[routing]]\nname = "All"\nto = "user:y"\n'
+    )
+
+    [problem] = problems_of(text)
+
+    assert problem.endswith("routing[1].name: 'All' is used by an earlier rule")
+
+
+def test_a_file_with_problems_still_gives_the_names_it_uses_for_later_checks():
+    text = BASE.replace("age_limit_days = 5", "age_limit_days = 0")
+
+    spec, problems = check_pipeline(text, "p.toml")
+
+    assert [p.path for p in problems] == [("stages", 1, "age_limit_days")]
+    assert spec is not None
+    assert spec.stages[1].owner == "user:alice"
+
+
+def test_a_syntax_error_gives_no_spec():
+    spec, problems = check_pipeline("key = ", "p.toml")
+
+    assert spec is None
+    assert [p.line for p in problems] == [1]
