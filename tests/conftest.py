@@ -84,6 +84,20 @@ def bob(db, django_user_model, team):
 
 
 @pytest.fixture
+def demo_people(db) -> None:
+    """The users and teams `make demo` creates: its logins, and the agents,
+    managers and teams of the Maven CRM data set (without its deals)."""
+    from dealgate.demo.loader import ensure_logins
+    from dealgate.imports.mappings import MAVEN_DEMO_DIR, get_mapping
+    from dealgate.imports.report import ImportReport
+    from dealgate.imports.sidefiles import build_lookups
+
+    report = ImportReport(file="", mapping="maven-crm", pipeline="")
+    build_lookups(get_mapping("maven-crm"), MAVEN_DEMO_DIR, report)
+    ensure_logins()
+
+
+@pytest.fixture
 def pipeline(db):
     """Five open stages, each owned by the deal's owner, 5 to 15 day limits."""
     from dealgate.pipelines.models import Pipeline, Stage

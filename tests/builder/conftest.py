@@ -36,9 +36,9 @@ def rep_client(alice) -> Client:
 
 
 @pytest.fixture
-def it_services(db, olivia, team) -> Pipeline:
+def it_services(db, olivia, team, demo_people) -> Pipeline:
     """The example IT-services pipeline, applied from its file (its routing
-    rules send leads to team Central and to olivia, so both must exist)."""
+    rules name a team and a manager that `make demo` creates)."""
     apply_pipeline(load_pipeline_file(IT_SERVICES))
     return Pipeline.objects.get(key="it-services")
 
