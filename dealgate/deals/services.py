@@ -550,46 +550,111 @@ def _apply_move(
     clocks.deal_moved(deal, from_stage, from_status, now, layout=layout)
 
 
-def responsible_for(stage: Stage, deal: Deal) -> User | None:
-    """The one person who must move `deal` out of `stage`.
+class Responsible:
+    """Who must move a deal out of its stage: the one rule, decided in memory.
 
-    A person-owned stage names them; a team-owned stage routes to the team
-    member with the fewest open deals they are responsible for (ties: the
-    lowest id, so the choice is stable); otherwise the deal's owner.
+    A person-owned stage names its person; a team-owned stage goes to the
+    active member responsible for the fewest open deals (ties: the lowest
+    id, so the choice is stable); otherwise, and for a team without active
+    members, the deal's owner.
+
+    Moves, lead conversions, imports and pipeline redesigns all decide
+    through this class. A team's members and their loads are read once, with
+    one query, then kept current as open deals are routed: routing n deals
+    costs one query per team, not one per deal. Call it once per deal, in
+    the order the deals are routed.
     """
-    if stage.owner_kind == Stage.OwnerKind.PERSON and stage.owner_user_id:
+
+    def __init__(self, stages: Iterable[Stage]) -> None:
+        self.rules = {
+            stage.pk: (stage.owner_kind, stage.owner_user_id, stage.owner_team_id)
+            for stage in stages
+        }
+        self.loads: dict[int, dict[int, int]] = {}
+
+    def __call__(
+        self,
+        stage_id: int,
+        owner_id: int | None,
+        status: str,
+        *,
+        previous: int | None = None,
+    ) -> int | None:
+        """The responsible user's id for a deal in `stage_id` with `owner_id`
+        and `status`. Only an open deal counts toward a member's load; an
+        open deal already counted for `previous` stops counting there."""
+        kind, user_id, team_id = self.rules[stage_id]
+        if kind == Stage.OwnerKind.PERSON and user_id:
+            return user_id
+        if kind == Stage.OwnerKind.TEAM and team_id:
+            loads = self.team(team_id)
+            member = least_loaded(loads)
+            if member is not None:
+                if status == Deal.Status.OPEN:
+                    loads[member] += 1
+                    if previous in loads:
+                        loads[previous] -= 1
+                return member
+        return owner_id
+
+    def team(self, team_id: int) -> dict[int, int]:
+        """Active member id -> open deals they are responsible for."""
+        if team_id not in self.loads:
+            self.loads[team_id] = team_loads(team_id)
+        return self.loads[team_id]
+
+
+def team_loads(team_id: int) -> dict[int, int]:
+    """Active member id -> open deals they are responsible for; one query."""
+    open_deals = Q(responsible_for__status=Deal.Status.OPEN)
+    members = User.objects.filter(team_id=team_id, is_active=True)
+    return dict(
+        members.annotate(load=Count("responsible_for", filter=open_deals))
+        .values_list("pk", "load")
+        .order_by()
+    )
+
+
+def least_loaded(loads: dict[int, int]) -> int | None:
+    """The member with the fewest open deals (ties: the lowest id)."""
+    return min(loads, key=lambda pk: (loads[pk], pk)) if loads else None
+
+
+def responsible_for(stage: Stage, deal: Deal) -> User | None:
+    """The one person who must move `deal` out of `stage` (`Responsible`).
+
+    The stage's person and the deal's owner come from what is loaded; a
+    team member costs two queries (the loads, then the member).
+    """
+    chosen = _responsible_id(stage, deal)
+    if chosen is None:
+        return None
+    if chosen == stage.owner_user_id and stage.owner_kind == Stage.OwnerKind.PERSON:
         return stage.owner_user
-    if stage.owner_kind == Stage.OwnerKind.TEAM and stage.owner_team_id:
-        member = least_loaded_member(stage.owner_team_id)
-        if member is not None:
-            return member
-    return deal.owner
+    if chosen == deal.owner_id:
+        return deal.owner
+    return User.objects.get(pk=chosen)
 
 
 def _responsible_id(stage: Stage, deal: Deal) -> int | None:
     """The choice of `responsible_for`, as an id: a move needs no more, and
-    so loads neither the stage's owner nor the deal's."""
-    if stage.owner_kind == Stage.OwnerKind.PERSON and stage.owner_user_id:
-        return stage.owner_user_id
-    if stage.owner_kind == Stage.OwnerKind.TEAM and stage.owner_team_id:
-        member = least_loaded_member(stage.owner_team_id)
-        if member is not None:
-            return member.pk
-    return deal.owner_id
+    so loads neither the stage's owner nor the deal's. The deal still
+    counts for whoever is responsible for it now, as in a redesign."""
+    route = Responsible([stage])
+    return route(
+        stage.pk, deal.owner_id, Deal.Status.OPEN, previous=deal.responsible_id
+    )
 
 
 def least_loaded_member(team_id: int, *, exclude: User | None = None) -> User | None:
     """The active member of a team responsible for the fewest open deals
-    (ties: the lowest id, so the choice is stable), leaving out `exclude`."""
-    members = User.objects.filter(team_id=team_id, is_active=True)
+    (ties: the lowest id, as `Responsible` chooses), leaving out `exclude`.
+    Two queries: the loads, then the member."""
+    loads = team_loads(team_id)
     if exclude is not None:
-        members = members.exclude(pk=exclude.pk)
-    open_deals = Q(responsible_for__status=Deal.Status.OPEN)
-    return (
-        members.annotate(load=Count("responsible_for", filter=open_deals))
-        .order_by("load", "id")
-        .first()
-    )
+        loads.pop(exclude.pk, None)
+    member = least_loaded(loads)
+    return None if member is None else User.objects.get(pk=member)
 
 
 EDITABLE_FIELDS = {

@@ -55,9 +55,8 @@ from dealgate.core.pipeline_file import (
     split_owner,
 )
 from dealgate.deals.models import Deal, StageEvent
+from dealgate.deals.services import Responsible
 from dealgate.errors import NotFound, ValidationError
-from dealgate.imports.routing import Responsible
-from dealgate.leads.rules import check_rules
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 logger = logging.getLogger(__name__)
@@ -76,6 +75,8 @@ _STAGE_FIELDS = (
     "exit_criteria",
 )
 _PIPELINE_FIELDS = ("name", "description", "currency", "allow_skipping")
+# Ids per UPDATE ... WHERE id IN (...), well under SQLite's variable limit.
+_ID_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -324,39 +325,88 @@ class _Owner:
     team: Team | None = None
 
 
-def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:
-    """Stage key -> owner, checking every user and team the file names
-    (stage owners and handoff responsibles); all unknown names in one error."""
-    named = [("stages", i, "owner", s.owner) for i, s in enumerate(spec.stages)]
-    named += [
-        (*spec.handoff_path(h), "responsible", h.responsible) for h in spec.handoffs
-    ]
-    parts = [(path, split_owner(text)) for *path, text in named]
-    wanted_users = {p[1] for _, p in parts if p and p[0] == "user"}
-    wanted_teams = {p[1] for _, p in parts if p and p[0] == "team"}
-    users = {u.username: u for u in User.objects.filter(username__in=wanted_users)}
-    teams = {t.name: t for t in Team.objects.filter(name__in=wanted_teams)}
+def reference_problems(spec: PipelineSpec) -> list[Problem]:
+    """Every user and team the spec names that the database does not hold.
 
-    problems: list[Problem] = []
-    for path, part in parts:
-        if part is None:
-            continue
-        kind, name = part
-        if kind == "user" and name not in users:
-            problems.append(
-                spec.problem(tuple(path), f"no user with username {name!r}")
-            )
-        elif kind == "user" and not users[name].is_active:
-            problems.append(spec.problem(tuple(path), f"user {name!r} is deactivated"))
+    Stage owners and handoff responsibles must name an existing, active user
+    or an existing team; routing rules active users and existing teams. Each
+    problem is placed at the key that names it; owners the file itself
+    already refused are passed over. Two queries, however many names.
+    """
+    named = [
+        (("stages", i, "owner"), split_owner(s.owner))
+        for i, s in enumerate(spec.stages)
+    ]
+    named += [
+        ((*spec.handoff_path(h), "responsible"), split_owner(h.responsible))
+        for h in spec.handoffs
+    ]
+    named += _routing_names(spec)
+    wanted = {
+        kind: {p[1] for _, p in named if p and p[0] == kind}
+        for kind in ("user", "team")
+    }
+    users = dict(
+        User.objects.filter(username__in=wanted["user"]).values_list(
+            "username", "is_active"
+        )
+    )
+    teams = set(
+        Team.objects.filter(name__in=wanted["team"]).values_list("name", flat=True)
+    )
+
+    problems = []
+    for path, part in named:
+        kind, name = part or ("", "")
+        routed = path[0] == "routing"
+        if kind == "user" and not users.get(name, False):
+            if routed:
+                reason = f"no active user {name!r}"
+            elif name in users:
+                reason = f"user {name!r} is deactivated"
+            else:
+                reason = f"no user with username {name!r}"
+            problems.append(spec.problem(path, reason))
         elif kind == "team" and name not in teams:
-            problems.append(spec.problem(tuple(path), f"no team named {name!r}"))
-    problems += _routing_problems(spec)
+            reason = f"no team {name!r}" if routed else f"no team named {name!r}"
+            problems.append(spec.problem(path, reason))
+    return problems
+
+
+def _routing_names(
+    spec: PipelineSpec,
+) -> list[tuple[tuple[str | int, ...], tuple[str, str]]]:
+    """(path of `to`, (kind, name)) for each person and team routing names."""
+    try:
+        rules = routing.parse_rules([dict(rule) for rule in spec.routing])
+    except ValueError:
+        return []
+    named = []
+    for rule in rules:
+        kind = "team" if rule.target.kind == "team" else "user"
+        named += [
+            (("routing", rule.index, "to"), (kind, name)) for name in rule.target.names
+        ]
+    return named
+
+
+def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:
+    """Stage key -> owner; PipelineFileError lists every user and team the
+    file names that does not exist (`reference_problems`)."""
+    problems = reference_problems(spec)
     if problems:
         raise PipelineFileError(problems)
-
+    wanted = [split_owner(stage.owner) or ("", "") for stage in spec.stages]
+    users = {
+        u.username: u
+        for u in User.objects.filter(username__in={n for k, n in wanted if k == "user"})
+    }
+    teams = {
+        t.name: t
+        for t in Team.objects.filter(name__in={n for k, n in wanted if k == "team"})
+    }
     owners = {}
-    for stage in spec.stages:
-        kind, name = split_owner(stage.owner) or ("", "")
+    for stage, (kind, name) in zip(spec.stages, wanted, strict=True):
         if kind == "user":
             owners[stage.key] = _Owner(Stage.OwnerKind.PERSON, user=users[name])
         elif kind == "team":
@@ -364,29 +414,6 @@ def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:
         else:
             owners[stage.key] = _Owner(Stage.OwnerKind.DEAL_OWNER)
     return owners
-
-
-def _routing_problems(spec: PipelineSpec) -> list[Problem]:
-    """The first person or team the routing rules name that does not exist,
-    placed at its `to` in the file (check_rules stops at the first)."""
-    if not spec.routing:
-        return []
-    try:
-        check_rules([dict(rule) for rule in spec.routing])
-    except ValidationError as exc:
-        path = _routing_path(exc.field or "routing")
-        reason = exc.message.partition(": ")[2] or exc.message
-        return [spec.problem(path, reason)]
-    return []
-
-
-def _routing_path(text: str) -> tuple[str | int, ...]:
-    """ "routing[1].to" -> ("routing", 1, "to")."""
-    path: list[str | int] = []
-    for part in text.replace("[", ".").replace("]", "").split("."):
-        if part:
-            path.append(int(part) if part.isdigit() else part)
-    return tuple(path)
 
 
 # --- plan and write -----------------------------------------------------------
@@ -776,7 +803,8 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
     Open deals enter `new` now (their age in it starts again, as for any
     stage change); closed deals keep their status and times, and their event
     starts its span at the close, since time after a close is not time in a
-    stage. Two queries plus batched inserts, however many deals there are.
+    stage. However many deals there are: one read, the routing of the open
+    ones (`_assign_responsible`), one UPDATE and batched inserts.
     """
     now = timesource.now()
     deals = Deal.objects.filter(stage=old)
@@ -790,6 +818,8 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
         f"pipeline {pipeline.key!r} redesigned: stage {old.key!r} ({old.name}) "
         f"was removed and its deals moved to {new.key!r} ({new.name})"
     )
+    # Routed while still in `old`, so no list of ids is needed to find them.
+    responsible = _assign_responsible(new, deals.filter(status=Deal.Status.OPEN))
     deals.update(
         stage=new,
         version=F("version") + 1,
@@ -798,9 +828,6 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
             default=F("stage_entered_at"),
         ),
     )
-    # `deals` now matches nothing (they left `old`): name the moved ones by id.
-    open_ids = [deal_id for deal_id, status, _ in rows if status == Deal.Status.OPEN]
-    responsible = _assign_responsible(new, Deal.objects.filter(pk__in=open_ids))
     StageEvent.objects.bulk_create(
         [
             StageEvent(
@@ -829,25 +856,38 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
     return len(rows)
 
 
-def _assign_responsible(stage: Stage, open_deals) -> dict[int, int | None]:
-    """Make `stage`'s owner responsible for `open_deals`, now in it; returns
-    deal id -> responsible user id. Set-based: a team routes in memory, as
-    `responsible_for` would deal by deal (in id order, each deal leaving the
-    load of whoever had it), then one UPDATE per member."""
-    if stage.owner_kind == Stage.OwnerKind.TEAM:
-        route = Responsible([stage])
-        chosen: dict[int | None, list[int]] = {}
-        rows = open_deals.order_by("pk").values_list("pk", "owner_id", "responsible_id")
-        for deal_id, owner_id, previous in rows:
-            member = route(stage.pk, owner_id, Deal.Status.OPEN, previous=previous)
-            chosen.setdefault(member, []).append(deal_id)
-        for member, deal_ids in chosen.items():
-            Deal.objects.filter(pk__in=deal_ids).update(responsible_id=member)
-    elif stage.owner_kind == Stage.OwnerKind.PERSON:
-        open_deals.update(responsible=stage.owner_user)
-    else:
+def _assign_responsible(stage: Stage, open_deals: Any) -> dict[int, int | None]:
+    """Make whoever `Responsible` names for `stage` responsible for
+    `open_deals` (a QuerySet); return deal id -> responsible user id.
+
+    Deals are routed in id order, as moves would route them one by one (each
+    leaving the load of whoever had it). Writes are set-based: one UPDATE
+    when everyone goes to the deal's owner or to one person, else one per
+    chosen member, in batches. Queries: the deals, a team's loads, the
+    UPDATEs; none per deal.
+    """
+    route = Responsible([stage])
+    rows = open_deals.order_by("pk").values_list("pk", "owner_id", "responsible_id")
+    chosen: dict[int, int | None] = {}
+    by_member: dict[int | None, list[int]] = {}
+    to_owner = True
+    for deal_id, owner_id, previous in rows:
+        member = route(stage.pk, owner_id, Deal.Status.OPEN, previous=previous)
+        chosen[deal_id] = member
+        by_member.setdefault(member, []).append(deal_id)
+        to_owner = to_owner and member == owner_id
+    if not chosen:
+        return chosen
+    if to_owner:
         open_deals.update(responsible=F("owner"))
-    return dict(open_deals.values_list("id", "responsible_id"))
+    elif len(by_member) == 1:
+        open_deals.update(responsible_id=next(iter(by_member)))
+    else:
+        for member, deal_ids in by_member.items():
+            for start in range(0, len(deal_ids), _ID_BATCH):
+                batch = deal_ids[start : start + _ID_BATCH]
+                Deal.objects.filter(pk__in=batch).update(responsible_id=member)
+    return chosen
 
 
 # --- wording ------------------------------------------------------------------
