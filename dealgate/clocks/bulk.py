@@ -217,9 +217,7 @@ def update_each(
         params = [also[c] for c in fixed]
         params += [list(column) for column in zip(*rows, strict=True)]
         params.append(guard_value)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount
+        return run(sql, params)[1]
     assign = ", ".join(f"{quote(c)} = ?" for c in [*columns, *fixed])
     constants = [adapt(also[c]) for c in fixed]
     cursor = connection.connection.executemany(
@@ -230,6 +228,31 @@ def update_each(
         ],
     )
     return cursor.rowcount
+
+
+def run(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]], int]:
+    """Execute one statement; return its rows (empty when it returns none)
+    and the rows it changed.
+
+    On PostgreSQL this goes past Django's cursor, which binds parameters in
+    Python (each element of a long array is quoted one by one): parameters
+    are sent apart from the SQL and results come back in binary, so arrays
+    of ids and instants are packed and unpacked by psycopg's C code. Errors
+    are still Django's. Instants come back aware on both databases.
+    """
+    connection.ensure_connection()
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall() if cursor.description else []
+            return rows, cursor.rowcount
+    import psycopg
+
+    raw = connection.connection
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, binary=True)
+        rows = cursor.fetchall() if cursor.description else []
+        return rows, cursor.rowcount
 
 
 def where_in(column: str, ids: Sequence[int]) -> list[tuple[str, list[Any], int]]:
@@ -247,7 +270,22 @@ def where_in(column: str, ids: Sequence[int]) -> list[tuple[str, list[Any], int]
 
 
 def adapt(value: Any) -> Any:
-    """A parameter for a raw statement: datetimes as the ORM would store them."""
+    """A parameter for a raw statement: datetimes as the ORM would store them.
+    On SQLite that is naive UTC text, made here without the ORM's checks (the
+    sweep adapts tens of thousands per run)."""
     if isinstance(value, dt.datetime):
+        if connection.vendor == "sqlite" and value.tzinfo is not None:
+            return str(value.astimezone(dt.UTC).replace(tzinfo=None))
         return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def instant(value: Any) -> dt.datetime | None:
+    """An aware UTC datetime from a raw SQLite read of a datetime column:
+    naive UTC, as a datetime (the column's declared type makes the driver
+    parse it) or as text. None and aware datetimes pass through."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
     return value

@@ -49,8 +49,8 @@ from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
-from .models import Clock, Delivery, Notice
-from .notices import channels, notify, subject_url
+from .models import Clock, Notice
+from .notices import notify, queue_deliveries, subject_url
 from .services import RESPONSE_KINDS, next_step_key
 from .timeleft import format_span
 
@@ -81,6 +81,7 @@ _CLAIMED = (
     "escalate_at",
     "actions",
 )
+_INSTANTS = ("started_at", "due_at", "escalate_at")
 _NOTICE_FIELDS = (
     "id",
     "user_id",
@@ -92,14 +93,6 @@ _NOTICE_FIELDS = (
     "lead_id",
     "clock_id",
     "created_at",
-)
-_DELIVERY_FIELDS = (
-    "notice_id",
-    "channel",
-    "state",
-    "attempts",
-    "next_attempt_at",
-    "last_error",
 )
 _STEP_FIELDS = (
     "kind",
@@ -201,25 +194,44 @@ def sweep(
 
 
 def _claim_due(now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    due = Clock.objects.filter(state=RUNNING, due_at__lte=now).order_by("due_at")
-    return _locked(due, limit)
+    return _locked(f"state = '{RUNNING}' AND due_at <= %s", now, "due_at", limit)
 
 
 def _claim_escalations(now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    due = Clock.objects.filter(
-        state=BREACHED,
-        escalate_at__isnull=False,
-        escalate_at__lte=now,
-        escalated_at=None,
-        resolved_at=None,
-    ).order_by("escalate_at")
-    return _locked(due, limit)
+    return _locked(
+        f"state = '{BREACHED}' AND escalate_at IS NOT NULL AND escalate_at <= %s"
+        " AND escalated_at IS NULL AND resolved_at IS NULL",
+        now,
+        "escalate_at",
+        limit,
+    )
 
 
-def _locked(clocks: Any, limit: int) -> list[dict[str, Any]]:
+def _locked(
+    where: str, now: dt.datetime, order: str, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` clocks matching `where` (with `now` for its one
+    placeholder), first by `order`, locked for this transaction.
+
+    Raw SQL: on SQLite the ORM's per-value converters cost more than the
+    claim itself. The states are written as literals so that SQLite's planner
+    can match the partial indexes clock_due and clock_escalation_due, whose
+    conditions it compares with the query's at prepare time."""
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {', '.join(map(quote, _CLAIMED))} "
+        f"FROM {quote(Clock._meta.db_table)} WHERE {where} "
+        f"ORDER BY {quote(order)} LIMIT %s"
+    )
     if connection.features.has_select_for_update_skip_locked:
-        clocks = clocks.select_for_update(skip_locked=True)
-    return list(clocks.values(*_CLAIMED)[:limit])
+        sql += " FOR UPDATE SKIP LOCKED"
+    found, _ = bulk.run(sql, [bulk.adapt(now), limit])
+    rows = [dict(zip(_CLAIMED, values, strict=True)) for values in found]
+    if connection.vendor != "postgresql":
+        for row in rows:
+            for name in _INSTANTS:
+                row[name] = bulk.instant(row[name])
+    return rows
 
 
 @dataclass
@@ -302,12 +314,7 @@ class _Batch:
                 "id", "from_stage__key", "to_stage__key"
             )
         }
-        self.deals = {
-            d["id"]: d
-            for d in Deal.objects.filter(pk__in=ids("deal_id")).values(
-                "id", "title", "status", "stage_id", "owner_id", "responsible_id"
-            )
-        }
+        self.deals = _deals(ids("deal_id"))
         self.leads = {
             lead.pk: lead
             for lead in Lead.objects.filter(pk__in=ids("lead_id")).only(
@@ -596,8 +603,9 @@ class _Batch:
             _update(ids, was, escalated_at=self.now, note=note)
 
     def _write_notices(self) -> None:
-        """Notices and their outbox rows, with ids taken up front so both go
-        in with one COPY (PostgreSQL) or executemany (SQLite) each."""
+        """Notices with ids taken up front, in one COPY (PostgreSQL) or
+        executemany (SQLite), then their outbox rows with one INSERT ...
+        SELECT per channel."""
         ids = bulk.next_ids(Notice, len(self.notices))
         rows = [
             (notice_id, n.user_id, n.kind, n.title[:300], n.body)
@@ -606,23 +614,8 @@ class _Batch:
             for notice_id, n in zip(ids, self.notices, strict=True)
         ]
         bulk.insert_rows(Notice, _NOTICE_FIELDS, rows)
-        bulk.insert_rows(Delivery, _DELIVERY_FIELDS, self._deliveries(rows))
-
-    def _deliveries(self, notices: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """One outbox row per notice and channel switched on; email only for
-        people with an address."""
-        pending = Delivery.State.PENDING
-        rows = []
-        for channel in channels():
-            for notice_id, user_id, *_ in notices:
-                if channel == Delivery.Channel.EMAIL and not self._email(user_id):
-                    continue
-                rows.append((notice_id, channel, pending, 0, self.now, ""))
-        return rows
-
-    def _email(self, user_id: int) -> str:
-        person = self.people.get(user_id)
-        return person["email"] if person else ""
+        if ids:
+            queue_deliveries(ids, self.now)
 
     def _write_tasks(self) -> None:
         self._write_lead_tasks()
@@ -729,6 +722,23 @@ class _Batch:
         result.tasks += len(self.tasks) + len(self.lead_tasks)
         result.reassigned += self.reassigned
         result.unaddressed += self.unaddressed
+
+
+_DEAL_FIELDS = ("id", "title", "status", "stage_id", "owner_id", "responsible_id")
+
+
+def _deals(ids: set[int]) -> dict[int, dict[str, Any]]:
+    """What the batch needs of its deals, by id (raw: a thousand ids go as
+    one array on PostgreSQL)."""
+    quote = connection.ops.quote_name
+    table = quote(Deal._meta.db_table)
+    select = f"SELECT {', '.join(map(quote, _DEAL_FIELDS))} FROM {table} WHERE "
+    deals = {}
+    for condition, params, _ in bulk.where_in("id", sorted(ids)):
+        found, _ = bulk.run(select + condition, params)
+        for values in found:
+            deals[values[0]] = dict(zip(_DEAL_FIELDS, values, strict=True))
+    return deals
 
 
 def _update(ids: list[int], was: str, **changes: Any) -> None:
