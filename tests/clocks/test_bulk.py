@@ -1,0 +1,52 @@
+"""The raw statements under the sweep: array literals and update_each."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+
+from dealgate.clocks import bulk
+
+pytestmark = pytest.mark.django_db
+
+AWARE = dt.datetime(2026, 3, 29, 0, 30, 15, 250, tzinfo=dt.UTC)
+TRICKY = ["plain", "with, comma", 'a "quote"', "back\\slash", "{brace}", "NULL", ""]
+
+
+def test_array_literal_quotes_every_character_that_means_something_to_postgres():
+    assert bulk.pg_array([1, 22, None]) == "{1,22,NULL}"
+    assert bulk.pg_array([True, False]) == "{t,f}"
+    assert bulk.pg_array(['say "hi", \\o/']) == '{"say \\"hi\\", \\\\o/"}'
+
+
+def test_array_literal_refuses_a_naive_instant():
+    with pytest.raises(ValueError, match="no time zone"):
+        bulk.pg_array([dt.datetime(2026, 1, 1)])
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="array literals are PostgreSQL's"
+)
+def test_array_literals_read_back_as_the_values_they_were_made_from():
+    rows, _ = bulk.run(
+        "SELECT %s::text[], %s::bigint[], %s::timestamptz[], %s::boolean[]",
+        [
+            bulk.pg_array(TRICKY),
+            bulk.pg_array([1, None, 2**40]),
+            bulk.pg_array([AWARE, None]),
+            bulk.pg_array([True, False, None]),
+        ],
+    )
+    assert rows == [(TRICKY, [1, None, 2**40], [AWARE, None], [True, False, None])]
+
+
+def test_where_in_selects_every_id_and_no_other(django_user_model):
+    users = [django_user_model.objects.create(username=f"u{n}") for n in range(5)]
+    wanted = [users[0].pk, users[3].pk, users[4].pk]
+    found = set()
+    table = connection.ops.quote_name(django_user_model._meta.db_table)
+    for condition, params, count in bulk.where_in("id", wanted):
+        rows, _ = bulk.run(f"SELECT id FROM {table} WHERE {condition}", params)
+        assert len(rows) == count
+        found |= {row[0] for row in rows}
+    assert found == set(wanted)
