@@ -1,0 +1,135 @@
+"""De-duplication against open deals: same matches as before, from indexes."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
+
+from dealgate.deals.models import Deal, Organization, Person
+from dealgate.leads import dedup
+from dealgate.leads.intake import clean_lead
+
+
+@pytest.fixture
+def deals(routed, bob, now) -> dict[str, Deal]:
+    """Open and closed deals whose contacts and organizations are spelled in
+    mixed case, a few sharing a company's first word."""
+    stage = routed.stages.first()
+
+    def deal(title, org=None, email=None, status="open") -> Deal:
+        organization = Organization.objects.create(name=org) if org else None
+        contact = Person.objects.create(name=title, email=email) if email else None
+        return Deal.objects.create(
+            pipeline=routed,
+            stage=stage,
+            title=title,
+            status=status,
+            closed_at=None if status == "open" else now,
+            owner=bob,
+            organization=organization,
+            contact=contact,
+            created_at=now,
+        )
+
+    return {
+        "globex": deal("globex", "Globex Corporation", "Hank@Globex.com"),
+        "globex-eu": deal("globex-eu", "GLOBEX Europe", "mira@globex.eu"),
+        "globex-won": deal("globex-won", "Globex Won Ltd", "won@globex.com", "won"),
+        "initech": deal("initech", "Initech", "Peter@Initech.example"),
+        "no-contact": deal("no-contact", "Umbrella Labs"),
+        "no-org": deal("no-org", email="solo@freelance.example"),
+    }
+
+
+def _before(lead) -> list[int]:
+    """The candidates the single OR query found before the indexes: open
+    deals by contact email (any case) or organization name prefix."""
+    wanted = Q()
+    if lead.email_key:
+        wanted |= Q(contact__email__iexact=lead.email_key)
+    if lead.company_block:
+        wanted |= Q(organization__name__istartswith=lead.company_block)
+    found = Deal.objects.filter(wanted, status="open").order_by("-id")
+    return list(found.values_list("id", flat=True))
+
+
+def _candidates(lead) -> tuple[list[int], str]:
+    """The candidate ids `_in_deals` reads, and the SQL it sent for them."""
+    seen: list[int] = []
+    with CaptureQueriesContext(connection) as queries:
+        dedup._in_deals(lead)
+    sql = queries.captured_queries[0]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        seen = [row[0] for row in cursor.fetchall()]
+    return seen, sql
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"email": "hank@globex.com", "company": "Someone Else"},
+        {"email": "nobody@nowhere.example", "company": "globex"},
+        {"email": "HANK@GLOBEX.COM", "company": "Globex"},
+        {"email": "peter@initech.example"},
+        {"phone": "+49 30 1234567", "company": "umbrella"},
+        {"email": "solo@freelance.example", "company": "Initech"},
+        {"email": "won@globex.com", "company": "Wonka"},
+        {"email": "x_y%z@globex.com", "company": "glob%"},
+    ],
+)
+def test_deal_candidates_are_the_same_as_the_single_query_found(deals, fields):
+    lead = clean_lead(fields, region="DE")
+
+    seen, _ = _candidates(lead)
+
+    assert seen == _before(lead)
+
+
+def test_a_repeat_matching_a_deal_on_email_and_company_finds_it_once(deals):
+    lead = clean_lead({"email": "Hank@globex.com", "company": "Globex"}, region=None)
+
+    seen, _ = _candidates(lead)
+    found = dedup._in_deals(lead)
+
+    assert seen.count(deals["globex"].pk) == 1
+    assert (found.deal, found.matched_on) == (deals["globex"], "email")
+
+
+def test_a_closed_deal_does_not_catch_a_repeat(deals):
+    lead = clean_lead({"email": "won@globex.com"}, region=None)
+
+    assert dedup._in_deals(lead) is None
+
+
+def _plan(sql_or_queryset) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Tables this small are cheaper to scan: ask for the index path.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        if isinstance(sql_or_queryset, str):
+            word = (
+                "EXPLAIN" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
+            )
+            cursor.execute(f"{word} {sql_or_queryset}")
+            return "\n".join(str(row[-1]) for row in cursor.fetchall())
+    return sql_or_queryset.explain()
+
+
+def test_people_and_organizations_are_looked_up_in_their_case_blind_indexes(deals):
+    people = Person.objects.filter(email__iexact="HANK@globex.com").values("pk")
+    names = Organization.objects.filter(name__istartswith="globex").values("pk")
+
+    assert "deal_dedup_person_email" in _plan(people)
+    assert "deal_dedup_org_name" in _plan(names)
+
+
+def test_deal_candidates_are_read_without_scanning_a_table(deals):
+    lead = clean_lead({"email": "hank@globex.com", "company": "Globex"}, region=None)
+    _, sql = _candidates(lead)
+
+    plan = _plan(sql)
+
+    assert "Seq Scan" not in plan and "SCAN " not in plan, plan
