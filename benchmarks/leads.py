@@ -96,6 +96,13 @@ def main() -> None:
     print(f"  lead capture (POST /api/v1/leads):              {leads:>8,.0f} leads/s")
     print(f"  ratio: {ratio:.2f} (goal: at least 0.25)")
     print(f"  errors: {result['errors']}")
+    # Other work on the machine moves these rates more than most changes do;
+    # compare runs by their ratio, and by rate only at a similar load.
+    print(
+        "  load average (1 min) before / after wrk: {:.1f} / {:.1f}".format(
+            *result["load"]
+        )
+    )
 
 
 def run_child(url: str, part: str) -> dict:
@@ -370,6 +377,7 @@ def http() -> None:
         cwd=ROOT,
         env=dict(os.environ, DEALGATE_AS_OF=NOW.isoformat()),
     )  # fmt: skip
+    load_before = os.getloadavg()[0]
     try:
         wait_for(port)
         base = f"http://127.0.0.1:{port}"
@@ -391,7 +399,12 @@ def http() -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
-    print(json.dumps({"read": read[0], "leads": leads[0], "errors": leads[1]}))
+    load = [load_before, os.getloadavg()[0]]
+    print(
+        json.dumps(
+            {"read": read[0], "leads": leads[0], "errors": leads[1], "load": load}
+        )
+    )
 
 
 def wrk(args: list[str]) -> tuple[float, str]:

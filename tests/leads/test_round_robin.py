@@ -150,3 +150,16 @@ def test_outside_the_pipelines_hours_the_fallback_owner_takes_the_lead(routed, o
     assert "Alice Rep (outside the pipeline's working hours)" in lead.routing_reason
     # The window still counts business time: it is due on Monday at 09:15.
     assert lead.response_due_at == dt.datetime(2026, 6, 8, 7, 15, tzinfo=dt.UTC)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_turn_is_never_taken_outside_a_transaction(routed):
+    from django.db import connection
+    from django.db.transaction import TransactionManagementError
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; no row lock")
+    facts = {"country": "DE", "source": "api", "channel": "api"}
+
+    with pytest.raises(TransactionManagementError):
+        assign.route(routed, facts, START)

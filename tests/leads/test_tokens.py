@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 from dealgate.cli import main
@@ -61,3 +62,32 @@ def test_away_back_and_capacity(alice, capsys):
     assert main(["leads", "back", "alice"]) == 0
     alice.availability.refresh_from_db()
     assert alice.availability.away_until is None and alice.availability.capacity == 5
+
+
+def test_a_token_records_its_last_use_at_most_once_a_minute(olivia, now):
+    from dealgate import timesource
+    from dealgate.leads.tokens import create_token
+
+    token, secret = create_token(olivia, "website")
+
+    def used_at_after_a_request(at):
+        with timesource.frozen_at(at):
+            assert user_for_token(secret) == olivia
+        return ApiToken.objects.get(pk=token.pk).last_used_at
+
+    assert used_at_after_a_request(now) == now
+    later = now + dt.timedelta(seconds=59)
+    assert used_at_after_a_request(later) == now
+    a_minute_on = now + dt.timedelta(minutes=1)
+    assert used_at_after_a_request(a_minute_on) == a_minute_on
+
+
+def test_an_inactive_users_token_finds_nobody(olivia):
+    from dealgate.leads.tokens import create_token
+
+    _, secret = create_token(olivia, "website")
+    olivia.is_active = False
+    olivia.save()
+
+    assert user_for_token(secret) is None
+    assert user_for_token(secret + "x") is None
