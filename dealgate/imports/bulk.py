@@ -10,7 +10,6 @@ silently left out. Instants in rows are aware UTC datetimes until `adapt`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +18,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
 from dealgate.imports.foreignkeys import PostgresKeys
+from dealgate.imports.indexes import SqliteIndexes
+from dealgate.imports.replica import ReplicaLoad
 from dealgate.insights import changelog
 
 DEAL_COLUMNS = (
@@ -62,7 +63,7 @@ EVENT_COLUMNS = (
     "loss_reason",
     "source",
 )
-ID, STAGE, STATUS = 0, 2, 3
+ID, STAGE, STATUS, TITLE = 0, 2, 3, 4
 ORGANIZATION, PRODUCT, OWNER = 5, 7, 8
 LOSS_REASON = 11
 CUSTOM = 14
@@ -165,6 +166,9 @@ class SqliteWriter(DealWriter):
         self._text: dict[dt.datetime, str] = {}
         self._cache_size: int | None = None
         self._lifted: str | None = None  # the insights trigger, while lifted
+        self.indexes = SqliteIndexes(
+            self.raw, (Deal._meta.db_table, StageEvent._meta.db_table)
+        )
 
     def begin(self, expected_rows: int) -> None:
         # A deal updates 10 indexes and an event 4, most of them at places
@@ -182,8 +186,10 @@ class SqliteWriter(DealWriter):
         # The insights change log is written for the whole load at the end
         # (`finish`) rather than by a trigger per row.
         self._lifted = changelog.lift_insert_trigger(self.raw)
+        self.indexes.lift(expected_rows)
 
     def finish(self) -> None:
+        self.indexes.restore()
         if self._lifted is not None:
             changelog.restore_insert_trigger(self.raw, self._lifted, self.first_new_id)
             self._lifted = None
@@ -271,10 +277,13 @@ class PostgresWriter(DealWriter):
         super().__init__(connection, pipeline_id, source)
         self.raw = connection.connection
         self.keys = PostgresKeys(connection, (Deal, StageEvent), exclusive=exclusive)
+        self.replica = ReplicaLoad(connection)
         self.types: dict[str, list[int]] | None = None
 
     def begin(self, expected_rows: int) -> None:
-        self.keys.prepare(expected_rows)
+        # With the keys dropped there is nothing left for replica mode to spare.
+        if not self.keys.prepare(expected_rows):
+            self.replica.start((Deal, StageEvent))
 
     def finish(self) -> None:
         self.keys.restore()
@@ -305,13 +314,13 @@ class PostgresWriter(DealWriter):
             self.first_new_id = min(ids)
         return ids
 
-    def adapt(self, deal: list[Any]) -> None:
-        # The binary format takes jsonb as a Python value, not its text.
-        custom = deal[CUSTOM]
-        deal[CUSTOM] = {} if custom == "{}" else json.loads(custom)
-
     def write(self, deals: list[list[Any]], events: list[list[Any]]) -> None:
+        from psycopg.types.json import set_json_dumps
+
         with self.raw.cursor() as cursor:
+            # The custom fields are JSON text already; loading them to dump
+            # them again took 0.9 s per 100,000 deals in a profile.
+            set_json_dumps(_json_text, context=cursor)
             if self.types is None:
                 self.types = {
                     table: self._column_types(cursor, table, columns)
@@ -320,8 +329,28 @@ class PostgresWriter(DealWriter):
                         (StageEvent._meta.db_table, EVENT_COLUMNS),
                     )
                 }
-            self._copy(cursor, self.deal_table, self.deal_columns, deals, Deal)
-            self._copy(cursor, self.event_table, self.event_columns, events, StageEvent)
+            if not self.replica.active:
+                self._copy(cursor, self.deal_table, self.deal_columns, deals, Deal)
+                self._copy(
+                    cursor, self.event_table, self.event_columns, events, StageEvent
+                )
+                return
+            replica = self.replica
+            replica.lock_parents(cursor, Deal, DEAL_COLUMNS, deals, _deal_named)
+            with replica.triggers_off(cursor):
+                self._copy(cursor, self.deal_table, self.deal_columns, deals, Deal)
+            replica.lock_parents(
+                cursor,
+                StageEvent,
+                EVENT_COLUMNS,
+                events,
+                _event_named,
+                written={deal[ID] for deal in deals},
+            )
+            with replica.triggers_off(cursor):
+                self._copy(
+                    cursor, self.event_table, self.event_columns, events, StageEvent
+                )
 
     @staticmethod
     def _column_types(cursor: Any, table: str, columns: Sequence[str]) -> list[int]:
@@ -349,6 +378,18 @@ class PostgresWriter(DealWriter):
             copy.set_types(self.types[model._meta.db_table])
             for row in rows:
                 copy.write_row(row)
+
+
+def _json_text(text: str) -> str:
+    return text
+
+
+def _deal_named(deal: Sequence[Any]) -> str:
+    return f"deal {deal[EXTERNAL_ID] or deal[TITLE]!r} (id {deal[ID]})"
+
+
+def _event_named(event: Sequence[Any]) -> str:
+    return f"a stage event of deal {event[0]}"
 
 
 def writer_for(

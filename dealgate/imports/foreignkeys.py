@@ -13,6 +13,9 @@ trigger per row and key and runs them all at commit (about 1.2 million for
   parent, one query per key, and refuses the whole import naming the table,
   row and column. The pragma cannot change inside a transaction, so an
   import run inside the caller's transaction keeps the per-row checks.
+- PostgreSQL, by default: the rows are copied in replica mode, which fires
+  no key trigger, and the keys are locked and checked per batch, set-based
+  (see replica.py); without the privilege to switch modes, row by row.
 - PostgreSQL (`PostgresKeys`), only when the import is run `exclusive`
   (`dealgate import deals --exclusive`): the documented bulk-load advice
   ("Populating a Database"): drop the foreign keys of the deals and event
