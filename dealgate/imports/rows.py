@@ -34,6 +34,8 @@ from dealgate.pipelines.models import Pipeline, Stage
 
 _LIMITS = {"title": 300, "external_id": 100, "organization": 200, "product": 200}
 _EMPTY_JSON = "{}"
+# Spans whose working minutes are kept; the cache starts over when full.
+_MINUTES_CACHE = 8192
 
 
 class DealRows:
@@ -89,6 +91,8 @@ class DealRows:
         self.default_stage = _default_stage(mapping, stages, pipeline)
         self.loss_reasons = _loss_reason_keys(pipeline)
         self.templates = _templates(mapping)
+        self.undated = _undated_warning(self.name, self.date_columns)
+        self._minutes: dict[tuple[dt.datetime, dt.datetime], float] = {}
 
     def column(self, field: str) -> str:
         """The file's column for a deal field, or the field's name if unmapped."""
@@ -138,7 +142,14 @@ class DealRows:
 
     def minutes(self, start: dt.datetime, end: dt.datetime) -> float:
         """Working minutes from `start` to `end` in the pipeline's calendar."""
-        return business_time.between(self.calendar, start, end)
+        # Files with dates and no times repeat the same spans many times.
+        found = self._minutes.get((start, end))
+        if found is None:
+            if len(self._minutes) >= _MINUTES_CACHE:
+                self._minutes.clear()
+            found = business_time.between(self.calendar, start, end)
+            self._minutes[start, end] = found
+        return found
 
     def _status_and_stage(self, fields: list[str]) -> tuple[str, int]:
         status = stage_id = None
@@ -198,7 +209,7 @@ class DealRows:
         self._check_order(fields, ("stage_entered_at", entered), ("close_date", closed))
         self._check_order(fields, ("created_at", created), ("close_date", closed))
         if created is None and entered is None and closed is None:
-            self.report.warn("no dates in the file; creation and stage entry unknown")
+            self.report.warn(self.undated)
         if expected is not None:
             expected = expected.astimezone(self.zone).date()
         return created if created is not None else entered, entered, closed, expected
@@ -373,6 +384,16 @@ def _calendar(pipeline: Pipeline) -> Calendar:
         return calendar_for(pipeline)
     except CalendarError as exc:
         raise ImportFileError(f"pipeline {pipeline.key}: {exc}") from exc
+
+
+def _undated_warning(names: dict[str, str], date_columns: list[tuple[str, int]]) -> str:
+    """The warning for a row with no creation, stage-entry or close date; the
+    report counts the rows it was given for."""
+    dated = [names[f] for f, _ in date_columns if f != "expected_close_date"]
+    if not dated:
+        return "no dates in the file; creation and stage entry unknown"
+    columns = " or ".join(repr(name) for name in dated)
+    return f"no date in {columns}; creation and stage entry unknown"
 
 
 def _column_positions(mapping: Mapping, columns: Sequence[str]) -> dict[str, int]:
