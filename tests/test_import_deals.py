@@ -143,6 +143,24 @@ def test_one_bad_row_rolls_back_everything_and_is_reported_by_line(
     assert "nothing was imported" in report.lines()[-1]
 
 
+def test_a_row_with_several_bad_values_reports_each_of_them_as_one_bad_row(
+    sales, tmp_path, generic
+):
+    # A bad amount, a bad close date and an empty title on the same line:
+    # the user should not have to fix them one import at a time.
+    path = generic_file(tmp_path, *GOOD_ROWS, "D4,,Won,lots,2026-03-01,2026-13-01\n")
+    report = import_deals(path, generic, pipeline=sales)
+    assert not report.committed
+    assert report.bad_row_count == 1
+    assert [(bad.line, bad.column) for bad in report.bad_rows] == [
+        (5, "Closed"),
+        (5, "Deal"),
+        (5, "Amount"),
+    ]
+    assert "'2026-13-01' is not a date" in str(report.bad_rows[0])
+    assert Deal.objects.count() == 0
+
+
 def test_bad_row_lines_count_quoted_line_breaks(sales, tmp_path):
     mapping = write_mapping(
         tmp_path, '[columns]\ntitle = "Deal"\nvalue = "Amount"\nnotes = "Notes"\n'

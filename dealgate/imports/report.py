@@ -65,6 +65,14 @@ class ImportReport:
         if len(self.bad_rows) < MAX_BAD_ROWS:
             self.bad_rows.append(BadRow(line, column, reason, file))
 
+    def bad_values(self, line: int, problems: list[tuple[str, str]]) -> None:
+        """One bad row with several bad values, each (column, reason)."""
+        self.bad_row_count += 1
+        room = MAX_BAD_ROWS - len(self.bad_rows)
+        self.bad_rows += [BadRow(line, column, reason) for column, reason in problems][
+            : max(room, 0)
+        ]
+
     def warn(self, message: str, count: int = 1) -> None:
         if message not in self.warnings and len(self.warnings) >= MAX_WARNINGS:
             message = OTHER_WARNINGS

@@ -38,6 +38,14 @@ _EMPTY_JSON = "{}"
 _MINUTES_CACHE = 8192
 
 
+class RowErrors(ValueError):
+    """Every bad value of one record, in the order of the deal's fields."""
+
+    def __init__(self, errors: list[CellError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = errors
+
+
 class DealRows:
     """Converts records (lists of fields, in the file's column order) to deal
     rows (lists in DEAL_COLUMNS order, id and responsible not yet set).
@@ -99,34 +107,62 @@ class DealRows:
         return self.name.get(field, field)
 
     def convert(self, fields: list[str]) -> list[Any]:
-        status, stage_id = self._status_and_stage(fields)
-        created, entered, closed, expected = self._dates(fields, status)
-        organization, organization_name = self._organization(fields)
-        product, product_name = self._product(fields)
-        owner, owner_name = self._owner(fields)
-        external_id = self._text(fields, "external_id")
-        names = {
-            "external_id": external_id,
-            "organization": organization_name,
-            "product": product_name,
-            "owner": owner_name,
-            "stage": self.stage_keys[stage_id],
-        }
+        """The deal row for one record of the file. A record with bad values
+        raises RowErrors naming every one of them, so that one pass over a
+        file shows all that is wrong with each bad line."""
+        errors: list[CellError] = []
+
+        def attempt(step: Callable[..., Any], *args: Any) -> Any:
+            try:
+                return step(*args)
+            except CellError as exc:
+                errors.append(exc)
+                return None
+
+        status_stage = attempt(self._status_and_stage, fields)
+        status, stage_id = status_stage or (None, None)
+        dates = attempt(self._dates, fields, status) if status else None
+        named = len(errors)
+        organization, organization_name = attempt(self._organization, fields) or (
+            None,
+            None,
+        )
+        product, product_name = attempt(self._product, fields) or (None, None)
+        owner, owner_name = attempt(self._owner, fields) or (None, None)
+        external_id = attempt(self._text, fields, "external_id")
+        title = None
+        # A title may be made from the names, so it is judged only when
+        # they all read.
+        if status and len(errors) == named:
+            names = {
+                "external_id": external_id,
+                "organization": organization_name,
+                "product": product_name,
+                "owner": owner_name,
+                "stage": self.stage_keys[stage_id],
+            }
+            title = attempt(self._title, fields, names)
+        value = attempt(self._value, fields, status) if status else None
+        currency = attempt(self._currency, fields)
+        loss_reason = attempt(self._loss_reason, fields, status) if status else None
+        if errors:
+            raise RowErrors(errors)
         if self.unmapped:
             self._warn_unmapped(fields)
+        created, entered, closed, expected = dates
         return [
             None,
             self.pipeline_id,
             stage_id,
             status,
-            self._title(fields, names),
+            title,
             organization,
             None,
             product,
             owner,
-            self._value(fields, status),
-            self._currency(fields),
-            self._loss_reason(fields, status),
+            value,
+            currency,
+            loss_reason,
             "",
             self._notes(fields),
             self._custom(fields),

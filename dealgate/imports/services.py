@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from dealgate.accounts.models import Team, User
 from dealgate.clocks.models import Clock
 from dealgate.clocks.services import start_missing_clocks
-from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError, spelling_key
+from dealgate.core.csvsource import CsvFile, CsvFormatError, spelling_key
 from dealgate.deals.models import Deal, Organization, Product, StageEvent
 from dealgate.errors import NotFound, ValidationError
 from dealgate.imports.bulk import (
@@ -52,7 +52,7 @@ from dealgate.imports.foreignkeys import SqliteCheck, sqlite_checks_off
 from dealgate.imports.mappings import Mapping, get_mapping
 from dealgate.imports.report import BadRow, ImportReport
 from dealgate.imports.routing import Responsible
-from dealgate.imports.rows import DealRows
+from dealgate.imports.rows import DealRows, RowErrors
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
 from dealgate.pipelines.models import Pipeline
 
@@ -220,7 +220,7 @@ def _stream(
     report: ImportReport,
     progress: Progress | None,
 ) -> None:
-    convert, bad = rows.convert, report.bad
+    convert, bad, bad_values = rows.convert, report.bad, report.bad_values
     for record in source:
         report.rows_read += 1
         if progress is not None and not report.rows_read % PROGRESS_EVERY:
@@ -230,8 +230,8 @@ def _stream(
             continue
         try:
             deal = convert(record.fields)
-        except CellError as exc:
-            bad(record.line, exc.column, exc.reason)
+        except RowErrors as exc:
+            bad_values(record.line, [(e.column, e.reason) for e in exc.errors])
             continue
         batch.lines.append(record.line)
         batch.deals.append(deal)
