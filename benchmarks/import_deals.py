@@ -67,7 +67,8 @@ def main() -> None:
     if not args.quick:
         files += [(f"{n:,} rows", synthetic(n)) for n in (100_000, 200_000)]
     repeat = 1 if args.quick else args.repeat
-    print(f"Import: rows/s (median of {repeat}) and memory; goal {GOAL:,} rows/s\n")
+    print(f"Import: rows/s (median of {repeat}) and memory; goal {GOAL:,} rows/s")
+    print(f"load average at the start: {load_average()}\n")
     header = (
         f"{'database':<11}{'file':<13}{'import':>10}{'bulk_create':>12}{'ratio':>7}"
         f"{'RSS +MB':>9}{'heap MB':>9}{'bulk RSS +MB':>13}{'cpu s':>8}{'db s':>8}"
@@ -83,6 +84,13 @@ def main() -> None:
                 runs = [child(url, "import-exclusive", folder) for _ in range(repeat)]
                 rate = statistics.median(r["rows"] / r["seconds"] for r in runs)
                 print(f"{'':<11}{'--exclusive':<13}{rate:>10,.0f}", flush=True)
+    print(f"\nload average at the end: {load_average()}")
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load: figures from a busy machine
+    are not comparable with a quiet one's."""
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def measure(url: str, folder: Path, repeat: int) -> str:
