@@ -150,6 +150,22 @@ def test_a_value_not_in_the_format_names_column_value_and_format(text):
     assert str(caught.value) == f"close_date: {text!r} is not a date in YYYY-MM-DD"
 
 
+@pytest.mark.parametrize(
+    "parse",
+    [
+        DateParser("YYYY-MM-DD"),
+        DateTimeParser("YYYY-MM-DD", "Asia/Tokyo"),
+        DateTimeParser("ISO 8601", "America/New_York"),
+    ],
+)
+@pytest.mark.parametrize("text", ["0001-01-01", "1900-01-01", "2200-01-01"])
+def test_a_placeholder_date_far_from_today_is_a_bad_value_not_a_crash(parse, text):
+    # Exporters write 0001-01-01 or 1900-01-01 for "no date"; moving year 1
+    # to UTC overflowed.
+    with pytest.raises(CellError, match=r"outside the years 1901-2199"):
+        parse("Entered", text)
+
+
 def test_day_first_and_strptime_formats():
     assert DateParser("DD/MM/YYYY")("d", "01/03/2017") == dt.date(2017, 3, 1)
     assert DateParser("%d-%b-%Y")("d", "01-Mar-2017") == dt.date(2017, 3, 1)

@@ -232,6 +232,10 @@ class _Memo(Generic[T]):
         return value
 
 
+# The years a date in a file may fall in (see `_in_years`).
+FIRST_YEAR, LAST_YEAR = 1901, 2199
+
+
 class DateParser:
     """Parse calendar dates written in one format.
 
@@ -264,10 +268,12 @@ class DateParser:
             # fromisoformat is 30 times faster than strptime but also takes
             # "20170301" and week dates, hence the shape check first.
             if self._iso and len(text) == 10 and text[4] == text[7] == "-":
-                return dt.date.fromisoformat(text)
-            return dt.datetime.strptime(text, self._pattern).date()
+                day = dt.date.fromisoformat(text)
+            else:
+                day = dt.datetime.strptime(text, self._pattern).date()
         except ValueError:
             raise CellError(column, f"{text!r} is not a date in {self.label}") from None
+        return _in_years(column, text, day)
 
 
 class DateTimeParser:
@@ -316,9 +322,24 @@ class DateTimeParser:
                 value = dt.datetime.strptime(text, self._pattern)
         except ValueError:
             raise CellError(column, f"{text!r} is not a date in {self.label}") from None
+        _in_years(column, text, value.date())
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
         return value.astimezone(dt.UTC)
+
+
+def _in_years(column: str, text: str, day: dt.date) -> dt.date:
+    """`day`, unless it lies outside FIRST_YEAR to LAST_YEAR: exporters write
+    0001-01-01 or 1900-01-01 for "no date", and dates near the ends of the
+    calendar cannot be moved between time zones or measured in business
+    time."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise CellError(
+            column,
+            f"{text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}; leave the "
+            "cell empty for no date",
+        )
+    return day
 
 
 def _has_time(pattern: str) -> bool:
