@@ -923,6 +923,16 @@ def test_the_command_exits_1_when_bad_rows_leave_nothing_imported(
     )
     assert status == 0
     assert Deal.objects.count() == 3
+    # Again: the good rows are already there and the bad one is skipped again,
+    # which is what was asked, as the message says.
+    skip_again = ["import", "deals", str(path), "--mapping", str(generic), "--skip-bad"]
+    assert main(skip_again) == 0
+    assert "the bad rows listed were skipped" in capsys.readouterr().out
+    # A file of nothing but bad rows keeps nothing because of them.
+    only_bad = generic_file(tmp_path, "D9,Vega,Won,1,2026-03-01,2026-13-01\n")
+    assert main(["import", "deals", str(only_bad), "--mapping", str(generic)]) == 1
+    only_bad_skipped = [*skip_again[:2], str(only_bad), *skip_again[3:]]
+    assert main(only_bad_skipped) == 1
 
 
 def test_the_command_asks_which_pipeline_when_there_are_several(

@@ -55,7 +55,7 @@ def run_import_leads(args: argparse.Namespace) -> int:
     )
     bar.finish(report.rows_read)
     print("\n".join(report.lines()))
-    return 1 if report.bad_row_count and report.keeps_nothing else 0
+    return 1 if report.refused_for_bad_rows else 0
 
 
 def _register_token(subparsers: argparse._SubParsersAction) -> None:

@@ -92,6 +92,16 @@ class ImportReport:
         failed = self.all_or_nothing and self.bad_row_count > 0
         return failed or self.deals_created == 0
 
+    @property
+    def refused_for_bad_rows(self) -> bool:
+        """Bad rows are why nothing was kept: an all-or-nothing import met
+        one, or every row of a --skip-bad import was bad. (A re-run that
+        finds the good rows already present and skips the bad ones again
+        did what it was asked.) The command exits 1 on this."""
+        if not self.bad_row_count:
+            return False
+        return self.all_or_nothing or (self.keeps_nothing and not self.already_present)
+
     def outcome(self) -> str:
         if self.dry_run:
             return "dry run: nothing was written"
