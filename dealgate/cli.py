@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_django(args)
+    from django.db import OperationalError
+
     from dealgate.errors import DealgateError
 
     try:
@@ -60,9 +62,28 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, DealgateError) as exc:
         print(f"dealgate: {exc}", file=sys.stderr)
         return 2
+    except OperationalError as exc:
+        print(f"dealgate: {_database_problem(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("dealgate: interrupted; nothing was committed", file=sys.stderr)
         return 130
+
+
+def _database_problem(exc: Exception) -> str:
+    """One line for a database that cannot be used (down, missing, locked),
+    naming it without its password; a traceback would only bury the cause."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    where = str(database["NAME"])
+    if database.get("HOST"):
+        where = f"{where} on {database['HOST']}:{database.get('PORT') or 5432}"
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+    hint = ""
+    if "does not exist" in first and database["ENGINE"].endswith("postgresql"):
+        hint = f"; create it first (createdb {database['NAME']})"
+    return f"database {where}: {first}{hint}"
 
 
 if __name__ == "__main__":

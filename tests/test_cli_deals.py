@@ -61,3 +61,27 @@ def test_a_stale_version_from_the_cli_is_a_conflict(deal, capsys):
     args = ["deal", "move", str(deal.pk), "won", "--as", "alice", "--version", "7"]
     assert main(args) == 2
     assert "changed since you loaded it" in capsys.readouterr().err
+
+
+def test_a_database_that_cannot_be_used_is_one_line_naming_it_not_a_traceback(
+    monkeypatch, capsys
+):
+    from django.db import OperationalError
+
+    from dealgate import cli
+
+    def refuse(args):
+        raise OperationalError(
+            'connection failed: FATAL:  database "dealgate_gone" does not exist'
+        )
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["migrate"])
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(args, "func", refuse, raising=False)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: args)
+    assert cli.main(["migrate"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dealgate: database ")
+    assert err.count("\n") == 0
+    assert 'database "dealgate_gone" does not exist' in err
