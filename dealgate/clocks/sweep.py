@@ -356,35 +356,22 @@ class _Batch:
         )
 
     def _load_people(self) -> dict[int, dict[str, Any]]:
-        """Everyone a notice may go to, with name, email and manager (one query;
-        managers come along through the team)."""
+        """Everyone a notice may be about, with name and manager (one query;
+        who has an email address is the outbox's business)."""
         wanted = {row["responsible_id"] for row in self.rows}
         for deal in self.deals.values():
             wanted |= {deal["responsible_id"], deal["owner_id"]}
         wanted |= {lead.owner_id for lead in self.leads.values()}
         found = User.objects.filter(pk__in=wanted - {None}).values(
-            "id",
-            "username",
-            "first_name",
-            "last_name",
-            "email",
-            "team__manager_id",
-            "team__manager__email",
+            "id", "username", "first_name", "last_name", "team__manager_id"
         )
         people: dict[int, dict[str, Any]] = {}
         for person in found:
             manager = person["team__manager_id"]
-            if manager == person["id"]:
-                manager = None
-            elif manager is not None:
-                people.setdefault(
-                    manager, {"manager_id": None, "name": "", "email": ""}
-                )["email"] = person["team__manager__email"]
             name = f"{person['first_name']} {person['last_name']}".strip()
             people[person["id"]] = {
-                "manager_id": manager,
+                "manager_id": None if manager == person["id"] else manager,
                 "name": name or person["username"],
-                "email": person["email"],
             }
         return people
 
