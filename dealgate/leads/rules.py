@@ -25,31 +25,46 @@ log = logging.getLogger("dealgate.leads")
 def check_rules(items: Any) -> list[routing.Rule]:
     """Parse `[[routing]]` tables and check every person and team they name.
 
-    Raises ValidationError whose field is the rule's path, e.g.
-    `routing[1].to`.
+    Raises ValidationError naming every unknown one, whose field is the
+    first one's path, e.g. `routing[1].to`.
     """
     try:
         rules = routing.parse_rules(items)
     except ValueError as exc:
         path, _, _ = str(exc).partition(":")
         raise ValidationError(str(exc), field=path) from None
-    usernames = set(
-        User.objects.filter(is_active=True).values_list("username", flat=True)
-    )
-    teams = set(Team.objects.values_list("name", flat=True))
-    for rule in rules:
-        where = f"routing[{rule.index}]"
-        if rule.target.kind == "team" and rule.target.names[0] not in teams:
-            raise ValidationError(
-                f"{where}.to: no team {rule.target.names[0]!r}", field=f"{where}.to"
-            )
-        if rule.target.kind != "team":
-            for name in rule.target.names:
-                if name not in usernames:
-                    raise ValidationError(
-                        f"{where}.to: no active user {name!r}", field=f"{where}.to"
-                    )
+    unknown = unknown_targets(rules)
+    if unknown:
+        raise ValidationError(
+            "; ".join(f"routing[{index}].to: {reason}" for index, reason in unknown),
+            field=f"routing[{unknown[0][0]}].to",
+        )
     return rules
+
+
+def unknown_targets(rules: list[routing.Rule]) -> list[tuple[int, str]]:
+    """(rule index, reason) for each person the rules name who is not an
+    active user and each team that does not exist. Two queries."""
+    wanted: dict[str, set[str]] = {"team": set(), "user": set()}
+    for rule in rules:
+        kind = "team" if rule.target.kind == "team" else "user"
+        wanted[kind].update(rule.target.names)
+    users = set(
+        User.objects.filter(username__in=wanted["user"], is_active=True).values_list(
+            "username", flat=True
+        )
+    )
+    teams = set(
+        Team.objects.filter(name__in=wanted["team"]).values_list("name", flat=True)
+    )
+    unknown = []
+    for rule in rules:
+        for name in rule.target.names:
+            if rule.target.kind == "team" and name not in teams:
+                unknown.append((rule.index, f"no team {name!r}"))
+            elif rule.target.kind != "team" and name not in users:
+                unknown.append((rule.index, f"no active user {name!r}"))
+    return unknown
 
 
 def save_rules(

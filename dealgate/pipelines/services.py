@@ -57,6 +57,7 @@ from dealgate.core.pipeline_file import (
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.deals.services import Responsible
 from dealgate.errors import NotFound, ValidationError
+from dealgate.leads.rules import unknown_targets
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 logger = logging.getLogger(__name__)
@@ -329,9 +330,10 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
     """Every user and team the spec names that the database does not hold.
 
     Stage owners and handoff responsibles must name an existing, active user
-    or an existing team; routing rules active users and existing teams. Each
-    problem is placed at the key that names it; owners the file itself
-    already refused are passed over. Two queries, however many names.
+    or an existing team; routing rules active users and existing teams, as
+    `leads.rules` checks them when rules are saved. Each problem is placed
+    at the key that names it; owners the file itself already refused are
+    passed over. Four queries, however many names.
     """
     named = [
         (("stages", i, "owner"), split_owner(s.owner))
@@ -341,7 +343,6 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
         ((*spec.handoff_path(h), "responsible"), split_owner(h.responsible))
         for h in spec.handoffs
     ]
-    named += _routing_names(spec)
     wanted = {
         kind: {p[1] for _, p in named if p and p[0] == kind}
         for kind in ("user", "team")
@@ -358,36 +359,23 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
     problems = []
     for path, part in named:
         kind, name = part or ("", "")
-        routed = path[0] == "routing"
         if kind == "user" and not users.get(name, False):
-            if routed:
-                reason = f"no active user {name!r}"
-            elif name in users:
+            if name in users:
                 reason = f"user {name!r} is deactivated"
             else:
                 reason = f"no user with username {name!r}"
             problems.append(spec.problem(path, reason))
         elif kind == "team" and name not in teams:
-            reason = f"no team {name!r}" if routed else f"no team named {name!r}"
-            problems.append(spec.problem(path, reason))
-    return problems
-
-
-def _routing_names(
-    spec: PipelineSpec,
-) -> list[tuple[tuple[str | int, ...], tuple[str, str]]]:
-    """(path of `to`, (kind, name)) for each person and team routing names."""
+            problems.append(spec.problem(path, f"no team named {name!r}"))
     try:
         rules = routing.parse_rules([dict(rule) for rule in spec.routing])
     except ValueError:
-        return []
-    named = []
-    for rule in rules:
-        kind = "team" if rule.target.kind == "team" else "user"
-        named += [
-            (("routing", rule.index, "to"), (kind, name)) for name in rule.target.names
-        ]
-    return named
+        return problems  # the file's own check has placed what is wrong
+    problems += [
+        spec.problem(("routing", index, "to"), reason)
+        for index, reason in unknown_targets(rules)
+    ]
+    return problems
 
 
 def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:

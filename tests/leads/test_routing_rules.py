@@ -106,3 +106,27 @@ def test_weighted_round_robin_is_smooth():
 def test_nobody_available_is_said():
     picked = pick(routing.LEAST_LOADED, [Candidate(1, "a", off="at capacity")], {})
     assert picked.chosen is None and picked.reason == "nobody is available"
+
+
+@pytest.mark.django_db
+def test_saving_rules_names_every_unknown_person_and_team_at_once():
+    from dealgate.accounts.models import Team, User
+    from dealgate.errors import ValidationError
+    from dealgate.leads.rules import check_rules
+
+    User.objects.create(username="ann")
+    User.objects.create(username="gone", is_active=False)
+    Team.objects.create(name="North")
+    items = [
+        {"name": "a", "to": "user:ann"},
+        {"name": "b", "to": ["user:ann", "user:zed", "user:gone"]},
+        {"name": "c", "to": "team:South"},
+        {"name": "d", "to": "team:North"},
+    ]
+    with pytest.raises(ValidationError) as caught:
+        check_rules(items)
+    assert str(caught.value) == (
+        "routing[1].to: no active user 'zed'; routing[1].to: no active user "
+        "'gone'; routing[2].to: no team 'South'"
+    )
+    assert caught.value.field == "routing[1].to"
