@@ -436,6 +436,9 @@ def test_organizations_are_created_once_and_spelling_variants_share_one(
         "E": None,
     }
     assert report.created["organizations"] == 1
+    # Acme was there before; named by two rows, it is one record present.
+    assert report.reused["organizations"] == 1
+    assert "  organizations: 1 created, 1 already present" in report.lines()
     assert report.warnings == {
         "organization 'acme corporation' matched 'Acme Corporation' by spelling": 1,
         "organization 'INITECH' matched 'Initech' by spelling": 1,

@@ -240,6 +240,7 @@ def _stream(
             size, done = source.size or 1, source.bytes_read or 1
             batch.flush(report.rows_read * size // done)
     batch.flush(report.rows_read)
+    batch.count_present()
     if source.blank_lines:
         report.warn("blank rows skipped", source.blank_lines)
     if progress is not None:
@@ -267,6 +268,18 @@ class _Batch:
         self.id_column = id_column
         self.lines: list[int] = []
         self.deals: list[list[Any]] = []
+        # Records present before the import that written deals name, by kind,
+        # for the kinds no side file counted.
+        self.present: dict[str, set[int]] = {
+            kind: set()
+            for kind in ("organization", "product")
+            if getattr(lookups, f"{kind}s_from") == "the database"
+        }
+
+    def count_present(self) -> None:
+        """Report the records written deals named that were already there."""
+        for kind, ids in self.present.items():
+            self.report.count_side(f"{kind}s", created=0, reused=len(ids))
 
     def flush(self, expected_rows: int) -> None:
         """Write the batch; `expected_rows` estimates the file's rows."""
@@ -276,6 +289,14 @@ class _Batch:
             self.writer.begin(expected_rows)
             self.started = True
         deals = self._new_deals()
+        for kind, slot in (("organization", ORGANIZATION), ("product", PRODUCT)):
+            if kind in self.present:
+                last = self.lookups.last_before[kind]
+                self.present[kind].update(
+                    d[slot]
+                    for d in deals
+                    if isinstance(d[slot], int) and d[slot] <= last
+                )
         self._create_named(deals, ORGANIZATION, Organization, "organization")
         self._create_named(deals, PRODUCT, Product, "product")
         events = []

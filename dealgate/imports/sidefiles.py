@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
+from django.db.models import Max
 
 from dealgate.accounts.models import Team, User
 from dealgate.core.csvsource import (
@@ -48,6 +49,9 @@ class Lookups:
     organizations_from: str = "the database"
     products_from: str = "the database"
     owners_from: str = "the database"
+    # Kind ("organization", "product") -> the highest id before the import:
+    # a row naming an id up to it names a record that was already present.
+    last_before: dict[str, int] = field(default_factory=dict)
 
 
 def build_lookups(mapping: Mapping, folder: Path, report: ImportReport) -> Lookups:
@@ -58,6 +62,10 @@ def build_lookups(mapping: Mapping, folder: Path, report: ImportReport) -> Looku
         organizations=_known_names(Organization),
         products=_known_names(Product),
         owners=NameMatcher(),
+        last_before={
+            kind: model.objects.aggregate(last=Max("pk"))["last"] or 0
+            for kind, model in (("organization", Organization), ("product", Product))
+        },
     )
     if "organizations" in sides:
         side = sides["organizations"]
