@@ -620,26 +620,17 @@ class _Batch:
             )
             for row, subject, due in self.tasks
         )
-        clocks = []
-        for task, (row, _, due) in zip(made, self.tasks, strict=True):
-            calendar = self.pipes[row["pipeline_id"]].calendar
-            clocks.append(
-                (
-                    Clock.Kind.NEXT_STEP,
-                    RUNNING,
-                    next_step_key(task.pk),
-                    row["pipeline_id"],
-                    row["deal_id"],
-                    task.pk,
-                    row["responsible_id"] or self._owner_of(row),
-                    business_time.between(calendar, self.now, due),
-                    self.now,
-                    due,
-                    False,
-                    "",
-                    "",
-                )
+        clocks = [
+            self._step_clock(
+                row,
+                next_step_key(task.pk),
+                row["deal_id"],
+                task.pk,
+                row["responsible_id"] or self._owner_of(row),
+                due,
             )
+            for task, (row, _, due) in zip(made, self.tasks, strict=True)
+        ]
         bulk.insert_rows(Clock, _STEP_FIELDS, clocks)
 
     def _write_lead_tasks(self) -> None:
@@ -658,27 +649,31 @@ class _Batch:
             )
             for row, subject, due, _ in self.lead_tasks
         )
-        clocks = []
-        for task, (row, _, due, owner) in zip(made, self.lead_tasks, strict=True):
-            calendar = self.pipes[row["pipeline_id"]].calendar
-            clocks.append(
-                (
-                    Clock.Kind.NEXT_STEP,
-                    RUNNING,
-                    lead_task_key(task.pk),
-                    row["pipeline_id"],
-                    row["lead_id"],
-                    task.pk,
-                    owner,
-                    business_time.between(calendar, self.now, due),
-                    self.now,
-                    due,
-                    False,
-                    "",
-                    "",
-                )
+        clocks = [
+            self._step_clock(
+                row, lead_task_key(task.pk), row["lead_id"], task.pk, owner, due
             )
+            for task, (row, _, due, owner) in zip(made, self.lead_tasks, strict=True)
+        ]
         bulk.insert_rows(Clock, _LEAD_STEP_FIELDS, clocks)
+
+    def _step_clock(
+        self,
+        row: dict[str, Any],
+        key: str,
+        subject_id: int,
+        task_id: int,
+        responsible: int | None,
+        due: dt.datetime,
+    ) -> tuple[Any, ...]:
+        """A running next-step clock for a follow-up task, in the order of
+        _STEP_FIELDS (a deal's) and _LEAD_STEP_FIELDS (a lead's)."""
+        calendar = self.pipes[row["pipeline_id"]].calendar
+        minutes = business_time.between(calendar, self.now, due)
+        return (
+            *(Clock.Kind.NEXT_STEP, RUNNING, key, row["pipeline_id"], subject_id),
+            *(task_id, responsible, minutes, self.now, due, False, "", ""),
+        )
 
     def _reassign(self) -> None:
         """Hand the obligation to someone else (few rows: ORM and services).
