@@ -49,3 +49,45 @@ def test_sqlite_file_is_opened_with_a_write_ahead_log(tmp_path, django_db_blocke
             cursor.execute("PRAGMA synchronous")
             assert cursor.fetchone() == (2,)  # FULL
         wrapper.close()
+
+
+def test_postgres_binds_on_the_server_and_prepares_repeated_statements():
+    options = database_from_url("postgres://localhost/dealgate")["OPTIONS"]
+    assert options["server_side_binding"] is True
+    assert options["prepare_threshold"] == 5
+
+
+def test_postgres_url_query_can_turn_preparing_off_and_keeps_other_options():
+    url = (
+        "postgres://localhost/dealgate"
+        "?prepare_threshold=none&server_side_binding=false&sslmode=require"
+    )
+    options = database_from_url(url)["OPTIONS"]
+    assert options == {
+        "server_side_binding": False,
+        "prepare_threshold": None,
+        "sslmode": "require",
+    }
+
+
+def test_a_prepare_threshold_that_is_no_number_names_the_parameter():
+    with pytest.raises(ImproperlyConfigured, match="prepare_threshold.*'often'"):
+        database_from_url("postgres://localhost/dealgate?prepare_threshold=often")
+
+
+@pytest.mark.django_db
+def test_a_statement_run_repeatedly_is_prepared_on_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    from dealgate.accounts.models import User
+
+    for n in range(6):
+        list(User.objects.filter(username=f"nobody-{n}"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%"accounts_user"."username" = $1%'],
+        )
+        assert cursor.fetchone()[0] == 1
