@@ -16,11 +16,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Count
 from django.db.transaction import TransactionManagementError
 
-from dealgate.accounts.models import User
+from dealgate.accounts.models import Team, User
+from dealgate.clocks import bulk
 from dealgate.core import business_time, routing
 from dealgate.core.calendar import Calendar, CalendarError
 from dealgate.errors import ValidationError
@@ -210,32 +211,87 @@ def _choose(
     return chosen, f"{rule.target}, {picked.reason}{skipped}"
 
 
-_PERSON_FIELDS = (
-    "id",
-    "username",
-    "first_name",
-    "last_name",
-    "calendar",
-    "availability__id",
-    "availability__user_id",
-    "availability__away_from",
-    "availability__away_until",
-    "availability__capacity",
-)
-
-
 def _people(rule: routing.Rule) -> list[User]:
-    # Only what routing reads: a full user row is twenty columns to compile.
-    users = (
-        User.objects.filter(is_active=True)
-        .select_related("availability")
-        .only(*_PERSON_FIELDS)
-    )
+    """The active people of the rule's target, in id order, each with their
+    availability (or its absence) already cached on them.
+
+    Fixed SQL with only what routing reads; the rest of a user's fields load
+    on first use, as with the ORM's only(). The ORM compiling this join
+    (select_related with only) cost each capture about 0.6 ms of CPU, more
+    than any other step of it.
+    """
     if rule.target.kind == "team":
-        users = users.filter(team__name=rule.target.names[0])
+        join, where = _TEAM_JOIN, 't."name" = %s'
     else:
-        users = users.filter(username__in=rule.target.names)
-    return list(users.order_by("pk"))
+        join = ""
+        where = 'u."username" IN ({})'.format(
+            ", ".join(["%s"] * len(rule.target.names))
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PEOPLE_SQL.format(team_join=join, where=where),
+            [True, *rule.target.names],
+        )
+        rows = cursor.fetchall()
+    people, split = [], len(_PERSON_FIELDS)
+    for row in rows:
+        person = User.from_db(
+            connection.alias, _PERSON_NAMES, _loaded(_PERSON_FIELDS, row[:split])
+        )
+        availability = None
+        if row[split] is not None:
+            availability = Availability.from_db(
+                connection.alias,
+                _AWAY_NAMES,
+                _loaded(_AWAY_FIELDS, row[split:]),
+            )
+        # What `person.availability` answers from now on, without a query.
+        User.availability.related.set_cached_value(person, availability)
+        people.append(person)
+    return people
+
+
+def _loaded(fields: list, values: tuple) -> list[Any]:
+    """Raw column values as the model holds them: JSON decoded (text on
+    SQLite), instants aware (naive text on SQLite)."""
+    out = []
+    for field, value in zip(fields, values, strict=True):
+        if isinstance(field, models.JSONField) and isinstance(value, str):
+            value = json.loads(value)
+        elif isinstance(field, models.DateTimeField):
+            value = bulk.instant(value)
+        out.append(value)
+    return out
+
+
+def _fields(model: type[models.Model], names: set[str]) -> list:
+    # In the model's own order, as Model.from_db wants its values.
+    return [f for f in model._meta.concrete_fields if f.attname in names]
+
+
+_PERSON_FIELDS = _fields(
+    User, {"id", "username", "first_name", "last_name", "calendar"}
+)
+_AWAY_FIELDS = _fields(
+    Availability, {"id", "user_id", "away_from", "away_until", "capacity"}
+)
+_PERSON_NAMES = [f.attname for f in _PERSON_FIELDS]
+_AWAY_NAMES = [f.attname for f in _AWAY_FIELDS]
+
+
+def _people_sql() -> str:
+    columns = [f'u."{f.column}"' for f in _PERSON_FIELDS]
+    columns += [f'a."{f.column}"' for f in _AWAY_FIELDS]
+    user, availability = User._meta.db_table, Availability._meta.db_table
+    return (
+        f'SELECT {", ".join(columns)} FROM "{user}" u{{team_join}} '
+        f'LEFT OUTER JOIN "{availability}" a ON a."user_id" = u."id" '
+        'WHERE u."is_active" = %s AND {where} ORDER BY u."id"'
+    )
+
+
+_PEOPLE_SQL = _people_sql()
+_TEAM_JOIN = f' INNER JOIN "{Team._meta.db_table}" t ON t."id" = u."team_id"'
 
 
 def _availability(person: User) -> Availability | None:
