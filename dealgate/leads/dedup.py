@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
@@ -101,23 +102,17 @@ def _in_leads(lead: CleanLead) -> Found | None:
     # spelled out is the second column of the key indexes (see Lead.Meta):
     # closed leads are skipped in the index, not the table.
     wanted = " OR ".join(f'l."{column}" = %s' for column, _ in keys)
-    live = ", ".join(["%s"] * len(Lead.LIVE))
-    open_ = ", ".join(["%s"] * len(Lead.OPEN))
     sql = (
         f'SELECT l."id", l."email_key", l."phone_e164", l."domain", l."company", '
         f'l."company_key" FROM "{Lead._meta.db_table}" l '
         f'LEFT OUTER JOIN "{Deal._meta.db_table}" d ON d."id" = l."deal_id" '
-        f'WHERE ({wanted}) AND l."status" IN ({live}) '
-        f'AND (l."status" IN ({open_}) OR (l."status" = %s AND d."status" = %s)) '
+        f'WHERE ({wanted}) AND l."status" IN ({_literals(Lead.LIVE)}) '
+        f'AND (l."status" IN ({_literals(Lead.OPEN)}) '
+        f"OR (l.\"status\" = '{Lead.Status.CONVERTED}' "
+        f"AND d.\"status\" = '{Deal.Status.OPEN}')) "
         f'ORDER BY l."created_at" DESC, l."id" DESC LIMIT {MAX_CANDIDATES}'
     )
-    params = [
-        *(value for _, value in keys),
-        *Lead.LIVE,
-        *Lead.OPEN,
-        Lead.Status.CONVERTED,
-        Deal.Status.OPEN,
-    ]
+    params = [value for _, value in keys]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -134,6 +129,16 @@ def _in_leads(lead: CleanLead) -> Found | None:
         deal = Deal.objects.select_related("owner").get(pk=record.deal_id)
         return Found(best.matched_on, best.reason, None, deal, best.score)
     return Found(best.matched_on, best.reason, record, None, best.score)
+
+
+def _literals(statuses: Iterable[str]) -> str:
+    """Status names as SQL literals. Written into the statement, not bound:
+    with them bound, PostgreSQL judged its prepared plan for this query
+    worse than planning each time, and planning cost it 0.4 ms per capture,
+    twice what running the query did."""
+    names = list(statuses)
+    assert all(name.isidentifier() for name in names), names
+    return ", ".join(f"'{name}'" for name in names)
 
 
 def _compare(

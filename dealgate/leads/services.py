@@ -20,6 +20,7 @@ from django.db import transaction
 
 from dealgate import timesource
 from dealgate.accounts.models import User
+from dealgate.clocks import bulk
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.deals.models import Activity, Deal, Organization, Person, StageEvent
@@ -208,10 +209,18 @@ def _new_lead(
         **fields,
     )
     _apply_routing(row, pipeline, routed, now)
-    row.save(force_insert=True)
+    # As save(force_insert=True), signals included (the response clock
+    # starts on post_save), without compiling a 35-column INSERT per lead.
+    bulk.insert(row)
     if routed.owner is not None:
-        LeadAssignment.objects.create(
-            lead=row, owner=routed.owner, rule=routed.rule, reason=routed.reason, at=now
+        bulk.insert(
+            LeadAssignment(
+                lead=row,
+                owner=routed.owner,
+                rule=routed.rule,
+                reason=routed.reason,
+                at=now,
+            )
         )
     return row
 
