@@ -1,4 +1,5 @@
-"""The raw statements under the sweep: array literals and update_each."""
+"""The raw statements under the sweep and the hot inserts: array literals,
+where_in, insert and insert_unless_taken."""
 
 import datetime as dt
 
@@ -50,3 +51,56 @@ def test_where_in_selects_every_id_and_no_other(django_user_model):
         assert len(rows) == count
         found |= {row[0] for row in rows}
     assert found == set(wanted)
+
+
+def test_insert_writes_the_row_as_save_would_and_sends_its_signals(django_user_model):
+    from django.db.models import signals
+
+    from dealgate.accounts.models import Team
+
+    seen = []
+
+    def record(sender, instance, **kwargs):
+        seen.append((kwargs["signal"], instance.pk, kwargs.get("created")))
+
+    signals.pre_save.connect(record, sender=Team)
+    signals.post_save.connect(record, sender=Team)
+    try:
+        team = Team(name="North")
+        bulk.insert(team)
+    finally:
+        signals.pre_save.disconnect(record, sender=Team)
+        signals.post_save.disconnect(record, sender=Team)
+
+    assert team.pk is not None and not team._state.adding
+    assert Team.objects.get(pk=team.pk).name == "North"
+    assert seen == [(signals.pre_save, None, None), (signals.post_save, team.pk, True)]
+
+
+def test_insert_unless_taken_skips_a_second_running_clock_with_the_same_key(
+    pipeline, alice
+):
+    from dealgate.clocks.models import Clock
+    from dealgate.deals.models import Deal
+
+    deal = Deal.objects.create(
+        pipeline=pipeline, stage=pipeline.stages.first(), title="Acme", owner=alice
+    )
+
+    def clock() -> Clock:
+        return Clock(
+            kind=Clock.Kind.NEXT_STEP,
+            key=f"deal:{deal.pk}:test",
+            pipeline=pipeline,
+            deal=deal,
+            started_at=AWARE,
+            due_at=AWARE + dt.timedelta(days=3),
+            window_minutes=60,
+        )
+
+    first, second = clock(), clock()
+
+    assert bulk.insert_unless_taken(first) is True
+    assert bulk.insert_unless_taken(second) is False
+    assert second.pk is None
+    assert Clock.objects.filter(key=f"deal:{deal.pk}:test").count() == 1
