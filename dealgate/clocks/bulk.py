@@ -14,13 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import NotSupportedError, connection, models
 from django.db.models import Model, QuerySet, signals
 
 from .models import Clock
+
+M = TypeVar("M", bound=Model)
 
 # SQLite allows 32,766 parameters per statement: IN lists stay well below.
 ID_CHUNK = 1_000
@@ -355,3 +357,72 @@ def instant(value: Any) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+# --- reading model rows from fixed SQL -----------------------------------------
+
+
+def columns(
+    model: type[Model], alias: str, names: Iterable[str] | None = None
+) -> tuple[list[Any], str]:
+    """The fields of `model` named by attname (all concrete fields when
+    None), in the model's own order, and their SELECT list on table alias
+    `alias` ('a."id", a."name"'): the first columns `read` expects."""
+    wanted = None if names is None else set(names)
+    fields = [
+        field
+        for field in model._meta.concrete_fields
+        if wanted is None or field.attname in wanted
+    ]
+    if wanted is not None and len(fields) != len(wanted):
+        missing = wanted - {field.attname for field in fields}
+        raise ValueError(f"{model.__name__} has no fields {sorted(missing)}")
+    return fields, ", ".join(f'{alias}."{field.column}"' for field in fields)
+
+
+def read(
+    model: type[M], fields: Sequence[Any], sql: str, params: Sequence[Any]
+) -> list[tuple[M, tuple[Any, ...]]]:
+    """Run `sql`, whose first columns are `fields` of `model` (from
+    `columns`); each row as an instance built as the ORM builds one (values
+    converted by the database's and the fields' converters, fields not read
+    loading on first use) with the row's further columns, unconverted.
+
+    What Model.objects.raw() does, for queries every request runs: raw()
+    works out its columns, their order and converters for each query,
+    which cost 0.1 ms of CPU per statement here.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    split = len(fields)
+    return [(build(model, fields, row[:split]), row[split:]) for row in rows]
+
+
+def build(model: type[M], fields: Sequence[Any], values: Sequence[Any]) -> M:
+    """An instance of `model` from raw column values of `fields` (from
+    `columns`), as `read` builds each row."""
+    names, converters = _readers(model, tuple(fields), connection.vendor)
+    values = list(values)
+    for index, functions, expression in converters:
+        value = values[index]
+        for function in functions:
+            value = function(value, expression, connection)
+        values[index] = value
+    return model.from_db(connection.alias, names, values)
+
+
+@functools.cache
+def _readers(model: type[Model], fields: tuple, vendor: str) -> tuple[list, list]:
+    """Attnames, and per field with converters its index, converters and
+    column expression; made once per model, field list and database kind."""
+    table = model._meta.db_table
+    converters = []
+    for index, field in enumerate(fields):
+        expression = field.get_col(table)
+        functions = connection.ops.get_db_converters(
+            expression
+        ) + field.get_db_converters(connection)
+        if functions:
+            converters.append((index, functions, expression))
+    return [field.attname for field in fields], converters

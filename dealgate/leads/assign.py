@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection
 from django.db.models import Count
 from django.db.transaction import TransactionManagementError
 
@@ -227,64 +227,35 @@ def _people(rule: routing.Rule) -> list[User]:
         where = 'u."username" IN ({})'.format(
             ", ".join(["%s"] * len(rule.target.names))
         )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PEOPLE_SQL.format(team_join=join, where=where),
-            [True, *rule.target.names],
-        )
-        rows = cursor.fetchall()
-    people, split = [], len(_PERSON_FIELDS)
-    for row in rows:
-        person = User.from_db(
-            connection.alias, _PERSON_NAMES, _loaded(_PERSON_FIELDS, row[:split])
-        )
+    rows = bulk.read(
+        User,
+        _PERSON_FIELDS,
+        _PEOPLE_SQL.format(team_join=join, where=where),
+        [True, *rule.target.names],
+    )
+    people = []
+    for person, away in rows:
         availability = None
-        if row[split] is not None:
-            availability = Availability.from_db(
-                connection.alias,
-                _AWAY_NAMES,
-                _loaded(_AWAY_FIELDS, row[split:]),
-            )
+        if away[0] is not None:
+            availability = bulk.build(Availability, _AWAY_FIELDS, away)
         # What `person.availability` answers from now on, without a query.
         User.availability.related.set_cached_value(person, availability)
         people.append(person)
     return people
 
 
-def _loaded(fields: list, values: tuple) -> list[Any]:
-    """Raw column values as the model holds them: JSON decoded (text on
-    SQLite), instants aware (naive text on SQLite)."""
-    out = []
-    for field, value in zip(fields, values, strict=True):
-        if isinstance(field, models.JSONField) and isinstance(value, str):
-            value = json.loads(value)
-        elif isinstance(field, models.DateTimeField):
-            value = bulk.instant(value)
-        out.append(value)
-    return out
-
-
-def _fields(model: type[models.Model], names: set[str]) -> list:
-    # In the model's own order, as Model.from_db wants its values.
-    return [f for f in model._meta.concrete_fields if f.attname in names]
-
-
-_PERSON_FIELDS = _fields(
-    User, {"id", "username", "first_name", "last_name", "calendar"}
+_PERSON_FIELDS, _PERSON_COLUMNS = bulk.columns(
+    User, "u", ["id", "username", "first_name", "last_name", "calendar"]
 )
-_AWAY_FIELDS = _fields(
-    Availability, {"id", "user_id", "away_from", "away_until", "capacity"}
+_AWAY_FIELDS, _AWAY_COLUMNS = bulk.columns(
+    Availability, "a", ["id", "user_id", "away_from", "away_until", "capacity"]
 )
-_PERSON_NAMES = [f.attname for f in _PERSON_FIELDS]
-_AWAY_NAMES = [f.attname for f in _AWAY_FIELDS]
 
 
 def _people_sql() -> str:
-    columns = [f'u."{f.column}"' for f in _PERSON_FIELDS]
-    columns += [f'a."{f.column}"' for f in _AWAY_FIELDS]
     user, availability = User._meta.db_table, Availability._meta.db_table
     return (
-        f'SELECT {", ".join(columns)} FROM "{user}" u{{team_join}} '
+        f'SELECT {_PERSON_COLUMNS}, {_AWAY_COLUMNS} FROM "{user}" u{{team_join}} '
         f'LEFT OUTER JOIN "{availability}" a ON a."user_id" = u."id" '
         'WHERE u."is_active" = %s AND {where} ORDER BY u."id"'
     )
@@ -365,12 +336,17 @@ def _read_state(pipeline_id: int, rule: str) -> RoutingState | None:
         # A lock outside a transaction ends with the statement: no turn
         # would be safe. The ORM's select_for_update refuses the same way.
         raise TransactionManagementError("routing must run inside a transaction")
-    rows = RoutingState.objects.raw(
-        f'SELECT * FROM "{RoutingState._meta.db_table}" '
-        f'WHERE "pipeline_id" = %s AND "rule" = %s{lock}',
+    rows = bulk.read(
+        RoutingState,
+        _STATE_FIELDS,
+        f'SELECT {_STATE_COLUMNS} FROM "{RoutingState._meta.db_table}" s '
+        f'WHERE s."pipeline_id" = %s AND s."rule" = %s{lock}',
         [pipeline_id, rule],
     )
-    return next(iter(rows), None)
+    return rows[0][0] if rows else None
+
+
+_STATE_FIELDS, _STATE_COLUMNS = bulk.columns(RoutingState, "s")
 
 
 def _take_turn(state: RoutingState, new: dict[str, Any], now: dt.datetime) -> None:

@@ -69,11 +69,11 @@ def pipeline_for_capture(key: str | None) -> Pipeline:
     CPU compiling the two correlated subqueries than PostgreSQL spent on them.
     """
     if key:
-        found = list(Pipeline.objects.raw(_PIPELINES + ' WHERE p."key" = %s', [key]))
+        found = _pipelines(' WHERE p."key" = %s', [key])
         if not found:
             raise NotFound(f"no pipeline {key!r}", field="pipeline")
         return found[0]
-    found = list(Pipeline.objects.raw(_PIPELINES + ' ORDER BY p."key" LIMIT 2'))
+    found = _pipelines(' ORDER BY p."key" LIMIT 2', [])
     if len(found) == 1:
         return found[0]
     if not found:
@@ -94,12 +94,23 @@ def _pipelines_sql() -> str:
         'ORDER BY s."position" LIMIT 1'
     )
     return (
-        f'SELECT p.*, (SELECT h."response_window_minutes" {intake}) AS intake_window, '
-        f'(SELECT h."id" {intake}) AS intake_handoff_id '
-        f'FROM "{Pipeline._meta.db_table}" p'
+        f'SELECT {_PIPELINE_COLUMNS}, (SELECT h."response_window_minutes" {intake}), '
+        f'(SELECT h."id" {intake}) FROM "{Pipeline._meta.db_table}" p'
     )
 
 
+def _pipelines(tail: str, params: list[Any]) -> list[Pipeline]:
+    found = []
+    for pipeline, (window, handoff_id) in bulk.read(
+        Pipeline, _PIPELINE_FIELDS, _PIPELINES + tail, params
+    ):
+        # What assign.intake_window and intake_handoff_id read first.
+        pipeline.intake_window, pipeline.intake_handoff_id = window, handoff_id
+        found.append(pipeline)
+    return found
+
+
+_PIPELINE_FIELDS, _PIPELINE_COLUMNS = bulk.columns(Pipeline, "p")
 _PIPELINES = _pipelines_sql()
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 
 from dealgate import timesource
 from dealgate.accounts.models import User
+from dealgate.clocks import bulk
 from dealgate.errors import NotFound, ValidationError
 
 from .models import ApiToken
@@ -50,33 +51,36 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
 def user_for_token(secret: str) -> User | None:
     """The active user a live token belongs to, or None.
 
-    One query, and no ORM compiling: every API request pays for it, and
-    building this join through the ORM cost more CPU than the database spent
-    answering it (0.8 ms against 0.3 ms in process). It reads the user's
-    row from the token's unique hash, with whether the token was last used
-    TOUCH_EVERY ago or more (or never): the write that records a use happens
-    once a minute at most.
+    One query in fixed SQL, read by `bulk.read`: every API request pays for
+    it, and the ORM compiling this join cost more CPU than the database
+    spent answering it (0.8 ms against 0.3 ms in process). It reads the
+    user's row from the token's unique hash, with whether the token was
+    last used TOUCH_EVERY ago or more (or never): the write that records a
+    use happens once a minute at most.
     """
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     now = timesource.now()
     stale_before = connection.ops.adapt_datetimefield_value(now - TOUCH_EVERY)
-    found = list(
-        User.objects.raw(_USER_FOR_TOKEN, [stale_before, hash_secret(secret), True])
+    found = bulk.read(
+        User, _USER_FIELDS, _USER_FOR_TOKEN, [stale_before, hash_secret(secret), True]
     )
     if not found:
         return None
-    user = found[0]
-    if user.token_stale:
-        ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)
+    user, (token_id, stale) = found[0]
+    if stale:
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
     return user
+
+
+_USER_FIELDS, _USER_COLUMNS = bulk.columns(User, "u")
 
 
 def _user_for_token_sql() -> str:
     user, token = User._meta.db_table, ApiToken._meta.db_table
     return (
-        f'SELECT u.*, t."id" AS token_id, '
-        f'(t."last_used_at" IS NULL OR t."last_used_at" <= %s) AS token_stale '
+        f'SELECT {_USER_COLUMNS}, t."id", '
+        f'(t."last_used_at" IS NULL OR t."last_used_at" <= %s) '
         f'FROM "{user}" u INNER JOIN "{token}" t ON t."user_id" = u."id" '
         f'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL AND u."is_active" = %s'
     )

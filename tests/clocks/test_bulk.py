@@ -104,3 +104,43 @@ def test_insert_unless_taken_skips_a_second_running_clock_with_the_same_key(
     assert bulk.insert_unless_taken(second) is False
     assert second.pk is None
     assert Clock.objects.filter(key=f"deal:{deal.pk}:test").count() == 1
+
+
+def test_read_builds_instances_as_the_orm_does_with_the_extra_columns(pipeline):
+    from dealgate.pipelines.models import Pipeline
+
+    fields, select = bulk.columns(Pipeline, "p")
+    table = connection.ops.quote_name(Pipeline._meta.db_table)
+
+    ((found, extra),) = bulk.read(
+        Pipeline,
+        fields,
+        f"SELECT {select}, 7 FROM {table} p WHERE p.id = %s",
+        [pipeline.pk],
+    )
+
+    expected = Pipeline.objects.get(pk=pipeline.pk)
+    for field in Pipeline._meta.concrete_fields:
+        name = field.attname
+        assert getattr(found, name) == getattr(expected, name), name
+    assert extra == (7,)
+    assert not found._state.adding
+
+
+def test_read_leaves_fields_not_read_to_load_on_first_use(pipeline):
+    from dealgate.pipelines.models import Pipeline
+
+    fields, select = bulk.columns(Pipeline, "p", ["id", "key"])
+    table = connection.ops.quote_name(Pipeline._meta.db_table)
+
+    ((found, _),) = bulk.read(Pipeline, fields, f"SELECT {select} FROM {table} p", [])
+
+    assert found.get_deferred_fields() >= {"calendar", "settings"}
+    assert found.calendar == pipeline.calendar
+
+
+def test_columns_names_the_fields_a_model_lacks():
+    from dealgate.pipelines.models import Pipeline
+
+    with pytest.raises(ValueError, match=r"Pipeline has no fields \['colour'\]"):
+        bulk.columns(Pipeline, "p", ["id", "colour"])
