@@ -28,7 +28,9 @@ def test_unknown_database_scheme_names_the_variable():
         database_from_url("mysql://localhost/dealgate")
 
 
-def test_sqlite_file_is_opened_with_a_write_ahead_log(tmp_path, django_db_blocker):
+def test_sqlite_file_is_opened_with_a_write_ahead_log_and_a_large_cache(
+    tmp_path, django_db_blocker
+):
     from django.db.backends.sqlite3.base import DatabaseWrapper
 
     db = database_from_url(f"sqlite:///{tmp_path}/wal.sqlite3")
@@ -48,6 +50,8 @@ def test_sqlite_file_is_opened_with_a_write_ahead_log(tmp_path, django_db_blocke
             assert cursor.fetchone() == ("wal",)
             cursor.execute("PRAGMA synchronous")
             assert cursor.fetchone() == (2,)  # FULL
+            cursor.execute("PRAGMA cache_size")
+            assert cursor.fetchone() == (-65536,)  # KiB
         wrapper.close()
 
 
