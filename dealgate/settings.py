@@ -48,15 +48,13 @@ def env_secret(name: str) -> str:
 def _postgres_options(query: dict[str, str]) -> dict:
     """psycopg's connection options: the URL's query over Dealgate's defaults.
 
-    Parameters are bound by the server, and a statement run five times on a
-    connection is prepared there (Django turns preparing off unless asked).
-    Planning a capture's de-duplication queries cost PostgreSQL more than
-    running them (0.6-0.7 ms against 0.2 ms each), and a kept connection
-    runs the same few statements thousands of times. `?prepare_threshold=none`
-    turns preparing off (a transaction-mode connection pooler needs that),
-    `?server_side_binding=false` the binding.
+    A statement run five times on a connection through a server-bound cursor
+    (`clocks.bulk.prepared_cursor`: the fixed SQL of lead capture) is
+    prepared there; Django turns preparing off unless asked, and its own
+    cursors bind on the client, which they keep. `?prepare_threshold=none`
+    turns preparing off (a transaction-mode connection pooler needs that).
     """
-    options: dict = {"server_side_binding": True, "prepare_threshold": 5}
+    options: dict = {"prepare_threshold": 5}
     for key, value in query.items():
         if key == "server_side_binding":
             options[key] = value.lower() in ("1", "true", "yes", "on")

@@ -55,20 +55,19 @@ def test_sqlite_file_is_opened_with_a_write_ahead_log_and_a_large_cache(
         wrapper.close()
 
 
-def test_postgres_binds_on_the_server_and_prepares_repeated_statements():
+def test_postgres_prepares_statements_run_five_times():
     options = database_from_url("postgres://localhost/dealgate")["OPTIONS"]
-    assert options["server_side_binding"] is True
-    assert options["prepare_threshold"] == 5
+    assert options == {"prepare_threshold": 5}
 
 
 def test_postgres_url_query_can_turn_preparing_off_and_keeps_other_options():
     url = (
         "postgres://localhost/dealgate"
-        "?prepare_threshold=none&server_side_binding=false&sslmode=require"
+        "?prepare_threshold=none&server_side_binding=true&sslmode=require"
     )
     options = database_from_url(url)["OPTIONS"]
     assert options == {
-        "server_side_binding": False,
+        "server_side_binding": True,
         "prepare_threshold": None,
         "sslmode": "require",
     }
@@ -80,18 +79,20 @@ def test_a_prepare_threshold_that_is_no_number_names_the_parameter():
 
 
 @pytest.mark.django_db
-def test_a_statement_run_repeatedly_is_prepared_on_postgresql():
+def test_fixed_sql_run_repeatedly_is_prepared_and_orm_statements_are_not():
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's prepared statements")
     from dealgate.accounts.models import User
+    from dealgate.clocks import bulk
 
     for n in range(6):
         list(User.objects.filter(username=f"nobody-{n}"))
+        with bulk.prepared_cursor() as cursor:
+            cursor.execute("SELECT %s::text AS fixed_sql_probe", [f"n{n}"])
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ['%"accounts_user"."username" = $1%'],
-        )
-        assert cursor.fetchone()[0] == 1
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert [s for s in prepared if "fixed_sql_probe" in s] != []
+    assert [s for s in prepared if '"accounts_user"."username"' in s] == []

@@ -11,9 +11,10 @@ Call these inside a transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
@@ -26,6 +27,30 @@ M = TypeVar("M", bound=Model)
 
 # SQLite allows 32,766 parameters per statement: IN lists stay well below.
 ID_CHUNK = 1_000
+
+
+@contextlib.contextmanager
+def prepared_cursor() -> Iterator[Any]:
+    """Django's cursor for fixed SQL that requests run over and over.
+
+    On PostgreSQL its parameters are bound by the server, so psycopg
+    prepares a statement once a connection has run it five times (the
+    `prepare_threshold` of settings): planning the de-duplication lookups
+    cost PostgreSQL more than running them, 0.6-0.7 ms against 0.2 ms each.
+    Django's own cursors keep binding on the client: with every ORM
+    statement bound on the server and prepared, some got generic plans that
+    cost a sweep of the oldest clocks half as much database time again.
+    Queries are still logged, wrapped and counted as Django's are.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+        yield cursor
 
 
 def insert_rows(
@@ -142,7 +167,7 @@ def _insert(obj: Model, conflict: str) -> bool:
         field.get_db_prep_save(field.pre_save(obj, True), connection)
         for field in fields
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
@@ -392,7 +417,7 @@ def read(
     works out its columns, their order and converters for each query,
     which cost 0.1 ms of CPU per statement here.
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     split = len(fields)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count
 from django.db.transaction import TransactionManagementError
 
 from dealgate.accounts.models import Team, User
@@ -28,6 +27,7 @@ from dealgate.errors import ValidationError
 from dealgate.pipelines.calendars import calendar_for, calendar_from_table
 from dealgate.pipelines.models import Handoff, Pipeline
 
+from .dedup import status_literals
 from .models import Availability, Lead, RoutingState
 
 logger = logging.getLogger("dealgate.leads")
@@ -273,16 +273,23 @@ def _availability(person: User) -> Availability | None:
 
 
 def _open_loads(user_ids: list[int]) -> dict[int, int]:
-    # COUNT(*), not COUNT(id): the (owner, status) index answers it alone,
-    # where counting ids visited a table page per open lead (44 ms against
-    # 0.5 ms for six people with 2,500 open leads on PostgreSQL).
-    rows = (
-        Lead.objects.filter(owner_id__in=user_ids, status__in=Lead.OPEN)
-        .values_list("owner_id")
-        .annotate(n=Count("*"))
-        .order_by()
+    """Open leads per person. COUNT(*), not COUNT(id): the (owner, status)
+    index answers it alone, where counting ids visited a table page per
+    open lead (44 ms against 0.5 ms for six people with 2,500 open leads on
+    PostgreSQL). Fixed SQL with the statuses written in, on a prepared
+    cursor: a least-loaded rule runs it for every lead it routes."""
+    if not user_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(user_ids))
+    sql = (
+        f'SELECT "owner_id", COUNT(*) FROM "{Lead._meta.db_table}" '
+        f'WHERE "owner_id" IN ({marks}) '
+        f'AND "status" IN ({status_literals(Lead.OPEN)}) '
+        'GROUP BY "owner_id"'
     )
-    return dict(rows)
+    with bulk.prepared_cursor() as cursor:
+        cursor.execute(sql, user_ids)
+        return dict(cursor.fetchall())
 
 
 def off_reason(
@@ -352,7 +359,7 @@ _STATE_FIELDS, _STATE_COLUMNS = bulk.columns(RoutingState, "s")
 def _take_turn(state: RoutingState, new: dict[str, Any], now: dt.datetime) -> None:
     """Store the rotation after a pick (the row is locked by `_locked_state`)."""
     ops = connection.ops
-    with connection.cursor() as cursor:
+    with bulk.prepared_cursor() as cursor:
         cursor.execute(
             f'UPDATE "{RoutingState._meta.db_table}" SET "state" = %s, '
             '"turns" = "turns" + 1, "updated_at" = %s WHERE "id" = %s',
