@@ -45,37 +45,6 @@ def env_secret(name: str) -> str:
     return os.environ.get(name, "")
 
 
-def _postgres_options(query: dict[str, str]) -> dict:
-    """psycopg's connection options: the URL's query over Dealgate's defaults.
-
-    A statement run five times on a connection through a server-bound cursor
-    (`clocks.bulk.prepared_cursor`: the fixed SQL of lead capture) is
-    prepared there; Django turns preparing off unless asked, and its own
-    cursors bind on the client, which they keep. `?prepare_threshold=none`
-    turns preparing off (a transaction-mode connection pooler needs that).
-    """
-    options: dict = {"prepare_threshold": 5}
-    for key, value in query.items():
-        if key == "server_side_binding":
-            options[key] = value.lower() in ("1", "true", "yes", "on")
-        elif key == "prepare_threshold":
-            options[key] = _threshold(value)
-        else:
-            options[key] = value
-    return options
-
-
-def _threshold(value: str) -> int | None:
-    if value.lower() == "none":
-        return None
-    if not value.isdigit():
-        raise ImproperlyConfigured(
-            "DATABASE_URL: prepare_threshold must be a whole number or none; "
-            f"got {value!r}"
-        )
-    return int(value)
-
-
 def database_from_url(url: str) -> dict:
     """Turn `sqlite:///path` or `postgres://user:pw@host:port/name` into Django's."""
     parts = urlsplit(url)
@@ -115,7 +84,7 @@ def database_from_url(url: str) -> dict:
             # Keeping connections open is worth 6-7x on PostgreSQL (PERFORMANCE.md).
             "CONN_MAX_AGE": int(os.environ.get("DEALGATE_CONN_MAX_AGE", "600")),
             "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": _postgres_options(options),
+            "OPTIONS": options,
         }
     raise ImproperlyConfigured(
         f"DATABASE_URL must start with sqlite:/// or postgres://; got {parts.scheme!r}"
@@ -202,6 +171,10 @@ DATABASE_URL = os.environ.get(
     "DATABASE_URL", f"sqlite:///{VAR_DIR / 'dealgate.sqlite3'}"
 )
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# PostgreSQL prepares the fixed SQL of lead capture on each connection
+# (clocks.bulk.prepared_cursor); a transaction-mode connection pooler, which
+# hands each transaction another server session, needs this off.
+PREPARED_STATEMENTS = env_bool("DEALGATE_PREPARED_STATEMENTS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Covering indexes (Index.include) are PostgreSQL's; on SQLite Django builds
 # them with their keys only, which is what we want, so its warning is noise.

@@ -55,27 +55,9 @@ def test_sqlite_file_is_opened_with_a_write_ahead_log_and_a_large_cache(
         wrapper.close()
 
 
-def test_postgres_prepares_statements_run_five_times():
-    options = database_from_url("postgres://localhost/dealgate")["OPTIONS"]
-    assert options == {"prepare_threshold": 5}
-
-
-def test_postgres_url_query_can_turn_preparing_off_and_keeps_other_options():
-    url = (
-        "postgres://localhost/dealgate"
-        "?prepare_threshold=none&server_side_binding=true&sslmode=require"
-    )
-    options = database_from_url(url)["OPTIONS"]
-    assert options == {
-        "server_side_binding": True,
-        "prepare_threshold": None,
-        "sslmode": "require",
-    }
-
-
-def test_a_prepare_threshold_that_is_no_number_names_the_parameter():
-    with pytest.raises(ImproperlyConfigured, match="prepare_threshold.*'often'"):
-        database_from_url("postgres://localhost/dealgate?prepare_threshold=often")
+def test_postgres_url_query_goes_to_the_driver():
+    options = database_from_url("postgres://localhost/dealgate?sslmode=require")
+    assert options["OPTIONS"] == {"sslmode": "require"}
 
 
 @pytest.mark.django_db
@@ -96,3 +78,23 @@ def test_fixed_sql_run_repeatedly_is_prepared_and_orm_statements_are_not():
         prepared = [row[0] for row in cursor.fetchall()]
     assert [s for s in prepared if "fixed_sql_probe" in s] != []
     assert [s for s in prepared if '"accounts_user"."username"' in s] == []
+
+
+@pytest.mark.django_db
+def test_prepared_statements_can_be_turned_off(settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    from dealgate.clocks import bulk
+
+    settings.PREPARED_STATEMENTS = False
+    for n in range(8):
+        with bulk.prepared_cursor() as cursor:
+            cursor.execute("SELECT %s::text AS unprepared_probe", [f"n{n}"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%unprepared_probe%%'"
+        )
+        assert cursor.fetchone()[0] == 0

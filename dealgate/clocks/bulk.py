@@ -29,28 +29,43 @@ M = TypeVar("M", bound=Model)
 ID_CHUNK = 1_000
 
 
+# Runs of one statement through `prepared_cursor`, on one connection, after
+# which PostgreSQL keeps it prepared.
+PREPARE_AFTER = 5
+
+
 @contextlib.contextmanager
 def prepared_cursor() -> Iterator[Any]:
     """Django's cursor for fixed SQL that requests run over and over.
 
-    On PostgreSQL its parameters are bound by the server, so psycopg
-    prepares a statement once a connection has run it five times (the
-    `prepare_threshold` of settings): planning the de-duplication lookups
-    cost PostgreSQL more than running them, 0.6-0.7 ms against 0.2 ms each.
-    Django's own cursors keep binding on the client: with every ORM
-    statement bound on the server and prepared, some got generic plans that
-    cost a sweep of the oldest clocks half as much database time again.
-    Queries are still logged, wrapped and counted as Django's are.
+    On PostgreSQL its parameters are bound by the server and psycopg
+    prepares a statement once the connection has run it PREPARE_AFTER times
+    here: planning the de-duplication lookups cost PostgreSQL more than
+    running them (0.6-0.7 ms against 0.2 ms each). Only here: every other
+    statement keeps Django's defaults (bound on the client, never prepared),
+    because a plan kept for all values went wrong elsewhere, for a sweep of
+    the oldest clocks (half as much database time again) and for an
+    import's lookup of existing ids planned while the table was empty.
+    Queries are still logged, wrapped and counted as Django's are. Setting
+    PREPARED_STATEMENTS to False (a transaction-mode pooler) turns it off.
     """
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             yield cursor
         return
     import psycopg
+    from django.conf import settings
 
     connection.ensure_connection()
-    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
-        yield cursor
+    raw = connection.connection
+    before = raw.prepare_threshold
+    if settings.PREPARED_STATEMENTS:
+        raw.prepare_threshold = PREPARE_AFTER
+    try:
+        with connection._prepare_cursor(psycopg.Cursor(raw)) as cursor:
+            yield cursor
+    finally:
+        raw.prepare_threshold = before
 
 
 def insert_rows(
