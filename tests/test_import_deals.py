@@ -855,6 +855,41 @@ def test_postgres_keeps_row_checks_when_the_tables_are_busy(
     assert _postgres_keys() == keys
 
 
+def test_postgres_copies_in_a_thread_and_gives_back_the_switch_interval(
+    sales, tmp_path, generic, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's copy thread")
+    import sys
+    import threading
+
+    before = sys.getswitchinterval()
+    seen = []
+    write = bulk.PostgresWriter._write
+
+    def spy(self, deals, events):
+        seen.append((threading.current_thread().name, sys.getswitchinterval()))
+        write(self, deals, events)
+
+    monkeypatch.setattr(bulk.PostgresWriter, "_write", spy)
+    report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert report.committed and Deal.objects.count() == 3
+    [(thread, interval)] = seen
+    assert thread.startswith("dealgate-copy")
+    assert interval == bulk.COPY_SWITCH_INTERVAL
+    assert sys.getswitchinterval() == before
+
+    def fail(self, deals, events):
+        raise ValidationError("the disk is full")
+
+    monkeypatch.setattr(bulk.PostgresWriter, "_write", fail)
+    path = generic_file(tmp_path, "D7,Nova rollout,Talking,,2026-03-10,\n")
+    with pytest.raises(ValidationError, match="the disk is full"):
+        import_deals(path, generic, pipeline=sales)
+    assert sys.getswitchinterval() == before
+    assert not Deal.objects.filter(external_id="D7").exists()
+
+
 # -- SQLite: the import's own reads and cache -----------------------------------
 
 
@@ -880,6 +915,10 @@ def test_sqlite_gives_back_its_page_cache_setting(
 ):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's page cache")
+    # Smaller than the import's, whatever the settings give connections.
+    configured = _sqlite_pragma("cache_size")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size = -2000")
     before = _sqlite_pragma("cache_size")
     sizes = []
     write = bulk.SqliteWriter.write
@@ -897,6 +936,8 @@ def test_sqlite_gives_back_its_page_cache_setting(
     with pytest.raises(ZeroDivisionError):
         import_deals(path, generic, pipeline=sales)
     assert _sqlite_pragma("cache_size") == before
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA cache_size = {configured}")
 
 
 # -- the command ------------------------------------------------------------

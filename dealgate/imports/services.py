@@ -285,6 +285,7 @@ class _Batch:
         """Write the batch; `expected_rows` estimates the file's rows."""
         if not self.deals:
             return
+        self.writer.settle()
         if not self.started:
             self.writer.begin(expected_rows)
             self.started = True

@@ -1,0 +1,155 @@
+"""PostgreSQL: an exclusive large load builds the tables' secondary indexes
+once, after writing; a failed load leaves indexes and rows as they were, and
+an ordinary import never drops an index."""
+
+import pytest
+from django.db import connection
+
+from dealgate.deals.models import Deal, StageEvent
+from dealgate.errors import ValidationError
+from dealgate.imports import bulk, foreignkeys, indexes
+from dealgate.imports.services import import_deals
+from tests.importing import make_import_pipeline, write_csv, write_mapping
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="PostgreSQL's indexes"
+    ),
+]
+
+MAPPING = """
+source = "crm"
+loss_reason = "not-recorded"
+[columns]
+external_id = "Id"
+title = "Deal"
+stage = "Stage"
+stage_entered_at = "Entered"
+close_date = "Closed"
+[stages]
+Open = "prospecting"
+Talking = "engaging"
+Won = { stage = "engaging", status = "won" }
+Lost = { stage = "engaging", status = "lost" }
+"""
+HEADER = "Id,Deal,Stage,Entered,Closed\n"
+ROWS = (
+    "D1,Orbit migration,Won,2026-03-02,2026-04-14\n"
+    "D2,Helix audit,Talking,2026-03-10,\n"
+    "D3,Quasar support,Open,,\n"
+)
+
+
+SCHEMA = (
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
+    "('deals_deal', 'deals_stageevent') ORDER BY 1"
+)
+
+
+def schema() -> list[tuple[str, str, bool]]:
+    """Each index's name, columns and whether it is partial. PostgreSQL
+    prints a rebuilt partial index's condition in an equivalent spelling
+    (an IN list comes back as an ARRAY of casts), so the text is not
+    compared whole."""
+    with connection.cursor() as cursor:
+        cursor.execute(SCHEMA)
+        return [(name, *_columns(definition)) for name, definition in cursor.fetchall()]
+
+
+def _columns(definition: str) -> tuple[str, bool]:
+    columns, where, _ = definition.partition(" WHERE ")
+    return columns, bool(where)
+
+
+@pytest.fixture
+def any_size(monkeypatch):
+    """Drop keys and indexes whatever the size of the load; record, for each
+    import, whether the indexes went and how many were left for the COPY."""
+    monkeypatch.setattr(foreignkeys, "REBUILD_MIN_ROWS", 0)
+    monkeypatch.setattr(foreignkeys, "REBUILD_TABLE_SHARE", 0)
+    monkeypatch.setattr(indexes, "REBUILD_MIN_ROWS", 0)
+    decided = []
+    write = bulk.PostgresWriter._write
+
+    def spy(self, deals, events):
+        # On the import's own connection: the copy runs in a thread of its
+        # own, where Django would open another one.
+        seen = self.raw.execute(SCHEMA).fetchall()
+        decided.append((bool(self.indexes.lifted), len(seen)))
+        write(self, deals, events)
+
+    monkeypatch.setattr(bulk.PostgresWriter, "_write", spy)
+    return decided
+
+
+def run_import(tmp_path, text, **options):
+    mapping = write_mapping(tmp_path, MAPPING)
+    path = write_csv(tmp_path, HEADER + text)
+    return import_deals(path, mapping, pipeline=options.pop("pipeline"), **options)
+
+
+def test_an_exclusive_large_load_builds_the_secondary_indexes_again(tmp_path, any_size):
+    before = schema()
+    report = run_import(tmp_path, ROWS, pipeline=make_import_pipeline(), exclusive=True)
+    assert report.committed and Deal.objects.count() == 3
+    # During the load only the primary keys and the unique index were left.
+    unique = [name for name, definition, _ in before if "UNIQUE" in definition]
+    assert any_size == [(True, len(unique))]
+    assert len(unique) == 3
+    assert schema() == before
+
+
+def test_an_ordinary_import_keeps_every_index(tmp_path, any_size):
+    before = schema()
+    report = run_import(tmp_path, ROWS, pipeline=make_import_pipeline())
+    assert report.committed
+    assert any_size == [(False, len(before))]
+    assert schema() == before
+
+
+def test_a_bad_row_leaves_the_indexes_and_rows_as_they_were(
+    tmp_path, any_size, monkeypatch
+):
+    monkeypatch.setattr(indexes, "REBUILD_TABLE_SHARE", 0)
+    sales = make_import_pipeline()
+    run_import(tmp_path, ROWS, pipeline=sales)
+    before = schema(), Deal.objects.count(), StageEvent.objects.count()
+    report = run_import(
+        tmp_path,
+        "D7,Nova rollout,Talking,2026-03-10,\nD8,Broken,Nowhere,,\n",
+        pipeline=sales,
+        exclusive=True,
+    )
+    assert not report.committed and report.bad_row_count == 1
+    assert any_size[-1][0] is True
+    assert (schema(), Deal.objects.count(), StageEvent.objects.count()) == before
+
+
+def test_a_write_that_fails_leaves_the_indexes_as_they_were(
+    tmp_path, any_size, monkeypatch
+):
+    before = schema()
+
+    def write_then_fail(self, deals, events):
+        raise ValidationError("the disk is full")
+
+    monkeypatch.setattr(bulk.PostgresWriter, "_write", write_then_fail)
+    with pytest.raises(ValidationError, match="the disk is full"):
+        run_import(tmp_path, ROWS, pipeline=make_import_pipeline(), exclusive=True)
+    assert schema() == before and Deal.objects.count() == 0
+
+
+def test_a_small_exclusive_load_into_a_large_table_keeps_its_indexes(
+    tmp_path, any_size
+):
+    sales = make_import_pipeline()
+    many = "".join(f"E{n},Deal {n},Open,,\n" for n in range(20))
+    run_import(tmp_path, many, pipeline=sales, exclusive=True)
+    with connection.cursor() as cursor:
+        # The planner's row count, which the decision reads.
+        cursor.execute("ANALYZE deals_deal")
+    run_import(tmp_path, ROWS, pipeline=sales, exclusive=True)
+    # 20 rows lifted them from an empty table; 3 rows into 20 do not.
+    assert [lifted for lifted, _ in any_size] == [True, False]
+    assert Deal.objects.count() == 23
