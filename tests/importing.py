@@ -45,3 +45,28 @@ def write_mapping(folder: Path, text: str, name: str = "mapping.toml") -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# A small file of three deals (won, talking, open without dates) and its
+# mapping, for tests of how an import writes rather than what it reads.
+SMALL_MAPPING = """
+source = "crm"
+loss_reason = "not-recorded"
+[columns]
+external_id = "Id"
+title = "Deal"
+stage = "Stage"
+stage_entered_at = "Entered"
+close_date = "Closed"
+[stages]
+Open = "prospecting"
+Talking = "engaging"
+Won = { stage = "engaging", status = "won" }
+Lost = { stage = "engaging", status = "lost" }
+"""
+SMALL_HEADER = "Id,Deal,Stage,Entered,Closed\n"
+SMALL_ROWS = (
+    "D1,Orbit migration,Won,2026-03-02,2026-04-14\n"
+    "D2,Helix audit,Talking,2026-03-10,\n"
+    "D3,Quasar support,Open,,\n"
+)

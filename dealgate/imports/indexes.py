@@ -48,14 +48,33 @@ REBUILD_MIN_ROWS = 5_000
 REBUILD_TABLE_SHARE = 1.0
 
 
-class SqliteIndexes:
-    """The non-unique indexes of `tables` (the first is the one whose size
-    decides), lifted for one load inside its transaction."""
+class _Lifted:
+    """Indexes dropped for one load, kept as (name, definition) to build
+    again before the commit."""
 
     def __init__(self, cursor: Any, tables: Sequence[str]) -> None:
         self.cursor = cursor
         self.tables = list(tables)
         self.lifted: list[tuple[str, str]] = []
+
+    def restore(self) -> None:
+        """Create the lifted indexes again, each from its own definition."""
+        if not self.lifted:
+            return
+        started = time.perf_counter()
+        for _, definition in self.lifted:
+            self.cursor.execute(definition)
+        logger.info(
+            "import: %d indexes built again in %.2f s",
+            len(self.lifted),
+            time.perf_counter() - started,
+        )
+        self.lifted = []
+
+
+class SqliteIndexes(_Lifted):
+    """The non-unique indexes of `tables` (the first is the one whose size
+    decides), lifted for one load inside its transaction."""
 
     def lift(self, expected_rows: int) -> bool:
         """Drop the indexes when a load of `expected_rows` is worth it;
@@ -78,30 +97,11 @@ class SqliteIndexes:
             self.cursor.execute(f'DROP INDEX "{name}"')
         return bool(self.lifted)
 
-    def restore(self) -> None:
-        """Create the lifted indexes again, each from its own definition."""
-        if not self.lifted:
-            return
-        started = time.perf_counter()
-        for _, definition in self.lifted:
-            self.cursor.execute(definition)
-        logger.info(
-            "import: %d indexes built again in %.2f s",
-            len(self.lifted),
-            time.perf_counter() - started,
-        )
-        self.lifted = []
 
-
-class PostgresIndexes:
+class PostgresIndexes(_Lifted):
     """The non-unique indexes of `tables`, lifted for one load inside its
     transaction. Call only while the import holds ACCESS EXCLUSIVE locks on
     the tables (see the module's notes)."""
-
-    def __init__(self, cursor: Any, tables: Sequence[str]) -> None:
-        self.cursor = cursor
-        self.tables = list(tables)
-        self.lifted: list[str] = []
 
     def lift(self, expected_rows: int, existing_rows: int) -> bool:
         """Drop the indexes when a load of `expected_rows` into a deals
@@ -123,22 +123,8 @@ class PostgresIndexes:
         ).fetchall()
         for name, _ in found:
             self.cursor.execute(f"DROP INDEX {name}")
-        self.lifted = [definition for _, definition in found]
+        self.lifted = list(found)
         return bool(self.lifted)
-
-    def restore(self) -> None:
-        """Create the lifted indexes again, each from its own definition."""
-        if not self.lifted:
-            return
-        started = time.perf_counter()
-        for definition in self.lifted:
-            self.cursor.execute(definition)
-        logger.info(
-            "import: %d indexes built again in %.2f s",
-            len(self.lifted),
-            time.perf_counter() - started,
-        )
-        self.lifted = []
 
 
 def _unique(definition: str) -> bool:

@@ -9,7 +9,14 @@ from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
 from dealgate.imports import bulk, foreignkeys, indexes
 from dealgate.imports.services import import_deals
-from tests.importing import make_import_pipeline, write_csv, write_mapping
+from tests.importing import (
+    SMALL_HEADER,
+    SMALL_MAPPING,
+    SMALL_ROWS,
+    make_import_pipeline,
+    write_csv,
+    write_mapping,
+)
 
 pytestmark = [
     pytest.mark.django_db,
@@ -17,28 +24,6 @@ pytestmark = [
         connection.vendor != "postgresql", reason="PostgreSQL's indexes"
     ),
 ]
-
-MAPPING = """
-source = "crm"
-loss_reason = "not-recorded"
-[columns]
-external_id = "Id"
-title = "Deal"
-stage = "Stage"
-stage_entered_at = "Entered"
-close_date = "Closed"
-[stages]
-Open = "prospecting"
-Talking = "engaging"
-Won = { stage = "engaging", status = "won" }
-Lost = { stage = "engaging", status = "lost" }
-"""
-HEADER = "Id,Deal,Stage,Entered,Closed\n"
-ROWS = (
-    "D1,Orbit migration,Won,2026-03-02,2026-04-14\n"
-    "D2,Helix audit,Talking,2026-03-10,\n"
-    "D3,Quasar support,Open,,\n"
-)
 
 
 SCHEMA = (
@@ -84,14 +69,16 @@ def any_size(monkeypatch):
 
 
 def run_import(tmp_path, text, **options):
-    mapping = write_mapping(tmp_path, MAPPING)
-    path = write_csv(tmp_path, HEADER + text)
+    mapping = write_mapping(tmp_path, SMALL_MAPPING)
+    path = write_csv(tmp_path, SMALL_HEADER + text)
     return import_deals(path, mapping, pipeline=options.pop("pipeline"), **options)
 
 
 def test_an_exclusive_large_load_builds_the_secondary_indexes_again(tmp_path, any_size):
     before = schema()
-    report = run_import(tmp_path, ROWS, pipeline=make_import_pipeline(), exclusive=True)
+    report = run_import(
+        tmp_path, SMALL_ROWS, pipeline=make_import_pipeline(), exclusive=True
+    )
     assert report.committed and Deal.objects.count() == 3
     # During the load only the primary keys and the unique index were left.
     unique = [name for name, definition, _ in before if "UNIQUE" in definition]
@@ -102,7 +89,7 @@ def test_an_exclusive_large_load_builds_the_secondary_indexes_again(tmp_path, an
 
 def test_an_ordinary_import_keeps_every_index(tmp_path, any_size):
     before = schema()
-    report = run_import(tmp_path, ROWS, pipeline=make_import_pipeline())
+    report = run_import(tmp_path, SMALL_ROWS, pipeline=make_import_pipeline())
     assert report.committed
     assert any_size == [(False, len(before))]
     assert schema() == before
@@ -113,7 +100,7 @@ def test_a_bad_row_leaves_the_indexes_and_rows_as_they_were(
 ):
     monkeypatch.setattr(indexes, "REBUILD_TABLE_SHARE", 0)
     sales = make_import_pipeline()
-    run_import(tmp_path, ROWS, pipeline=sales)
+    run_import(tmp_path, SMALL_ROWS, pipeline=sales)
     before = schema(), Deal.objects.count(), StageEvent.objects.count()
     report = run_import(
         tmp_path,
@@ -136,7 +123,9 @@ def test_a_write_that_fails_leaves_the_indexes_as_they_were(
 
     monkeypatch.setattr(bulk.PostgresWriter, "_write", write_then_fail)
     with pytest.raises(ValidationError, match="the disk is full"):
-        run_import(tmp_path, ROWS, pipeline=make_import_pipeline(), exclusive=True)
+        run_import(
+            tmp_path, SMALL_ROWS, pipeline=make_import_pipeline(), exclusive=True
+        )
     assert schema() == before and Deal.objects.count() == 0
 
 
@@ -149,7 +138,7 @@ def test_a_small_exclusive_load_into_a_large_table_keeps_its_indexes(
     with connection.cursor() as cursor:
         # The planner's row count, which the decision reads.
         cursor.execute("ANALYZE deals_deal")
-    run_import(tmp_path, ROWS, pipeline=sales, exclusive=True)
+    run_import(tmp_path, SMALL_ROWS, pipeline=sales, exclusive=True)
     # 20 rows lifted them from an empty table; 3 rows into 20 do not.
     assert [lifted for lifted, _ in any_size] == [True, False]
     assert Deal.objects.count() == 23

@@ -8,34 +8,19 @@ from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
 from dealgate.imports import bulk, indexes
 from dealgate.imports.services import import_deals
-from tests.importing import make_import_pipeline, write_csv, write_mapping
+from tests.importing import (
+    SMALL_HEADER,
+    SMALL_MAPPING,
+    SMALL_ROWS,
+    make_import_pipeline,
+    write_csv,
+    write_mapping,
+)
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's indexes"),
 ]
-
-MAPPING = """
-source = "crm"
-loss_reason = "not-recorded"
-[columns]
-external_id = "Id"
-title = "Deal"
-stage = "Stage"
-stage_entered_at = "Entered"
-close_date = "Closed"
-[stages]
-Open = "prospecting"
-Talking = "engaging"
-Won = { stage = "engaging", status = "won" }
-Lost = { stage = "engaging", status = "lost" }
-"""
-HEADER = "Id,Deal,Stage,Entered,Closed\n"
-ROWS = (
-    "D1,Orbit migration,Won,2026-03-02,2026-04-14\n"
-    "D2,Helix audit,Talking,2026-03-10,\n"
-    "D3,Quasar support,Open,,\n"
-)
 
 
 def schema() -> list[tuple[str, str]]:
@@ -63,8 +48,8 @@ def any_size(monkeypatch):
 
 
 def run_import(tmp_path, text, **options):
-    mapping = write_mapping(tmp_path, MAPPING)
-    path = write_csv(tmp_path, HEADER + text)
+    mapping = write_mapping(tmp_path, SMALL_MAPPING)
+    path = write_csv(tmp_path, SMALL_HEADER + text)
     return import_deals(path, mapping, pipeline=options.pop("pipeline"), **options)
 
 
@@ -72,7 +57,7 @@ def test_a_large_load_drops_the_secondary_indexes_and_builds_them_again(
     tmp_path, any_size
 ):
     before = schema()
-    report = run_import(tmp_path, ROWS, pipeline=make_import_pipeline())
+    report = run_import(tmp_path, SMALL_ROWS, pipeline=make_import_pipeline())
     assert report.committed and Deal.objects.count() == 3
     unique = [name for name, sql in before if sql and "UNIQUE" in sql]
     # During the load only the unique and automatic indexes were left.
@@ -88,7 +73,7 @@ def test_a_bad_row_leaves_the_indexes_and_rows_as_they_were(
 ):
     monkeypatch.setattr(indexes, "REBUILD_TABLE_SHARE", 0)
     sales = make_import_pipeline()
-    run_import(tmp_path, ROWS, pipeline=sales)
+    run_import(tmp_path, SMALL_ROWS, pipeline=sales)
     before = schema(), Deal.objects.count(), StageEvent.objects.count()
     report = run_import(
         tmp_path,
@@ -111,7 +96,7 @@ def test_a_write_that_fails_leaves_the_indexes_as_they_were(
 
     monkeypatch.setattr(bulk.SqliteWriter, "write", write_then_fail)
     with pytest.raises(ValidationError):
-        run_import(tmp_path, ROWS, pipeline=sales)
+        run_import(tmp_path, SMALL_ROWS, pipeline=sales)
     assert any_size == [(True, any_size[0][1])]
     assert schema() == before and Deal.objects.count() == 0
 
@@ -122,7 +107,7 @@ def test_a_small_load_into_a_large_table_keeps_its_indexes(
     sales = make_import_pipeline()
     many = "".join(f"E{n},Deal {n},Open,,\n" for n in range(20))
     run_import(tmp_path, many, pipeline=sales)
-    run_import(tmp_path, ROWS, pipeline=sales)
+    run_import(tmp_path, SMALL_ROWS, pipeline=sales)
     # 20 rows lifted them into an empty table; 3 rows into 20 do not.
     assert [lifted for lifted, _ in any_size] == [True, False]
     assert Deal.objects.count() == 23
