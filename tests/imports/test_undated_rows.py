@@ -3,22 +3,14 @@
 import pytest
 
 from dealgate.imports.services import import_deals
-from tests.importing import make_import_pipeline, write_csv, write_mapping
+from tests.importing import (
+    SMALL_MAPPING,
+    make_import_pipeline,
+    write_csv,
+    write_mapping,
+)
 
 pytestmark = pytest.mark.django_db
-
-MAPPING = """
-source = "crm"
-[columns]
-external_id = "Id"
-title = "Deal"
-stage = "Stage"
-stage_entered_at = "Entered"
-close_date = "Closed"
-[stages]
-Open = "prospecting"
-Won = { stage = "engaging", status = "won" }
-"""
 
 
 def test_rows_without_dates_are_counted_and_named_by_their_columns(tmp_path):
@@ -30,7 +22,7 @@ def test_rows_without_dates_are_counted_and_named_by_their_columns(tmp_path):
         "D2,Helix audit,Open,,\n"
         "D3,Quasar support,Open,,\n",
     )
-    report = import_deals(path, write_mapping(tmp_path, MAPPING), pipeline=sales)
+    report = import_deals(path, write_mapping(tmp_path, SMALL_MAPPING), pipeline=sales)
     message = "no date in 'Entered' or 'Closed'; creation and stage entry unknown"
     assert report.warnings == {message: 2}
     assert f"  {message}: 2 rows" in report.lines()
