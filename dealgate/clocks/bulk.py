@@ -305,11 +305,21 @@ def update_each(
     cursor = connection.connection.executemany(
         f"UPDATE {table} SET {assign} WHERE id = ? AND {quote(guard)} = ?",
         [
-            [*(adapt(v) for v in row[1:]), *constants, row[0], guard_value]
+            [*map(_sqlite_value, row[1:]), *constants, row[0], guard_value]
             for row in rows
         ],
     )
     return cursor.rowcount
+
+
+def _sqlite_value(value: Any) -> Any:
+    """`adapt` for SQLite without asking the connection its vendor, which
+    costs a lookup through Django's connection proxy for every value."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        if value.tzinfo is not dt.UTC:
+            value = value.astimezone(dt.UTC)
+        return str(value.replace(tzinfo=None))
+    return adapt(value) if isinstance(value, dt.datetime) else value
 
 
 def run(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]], int]:

@@ -231,6 +231,10 @@ class Notice(models.Model):
     )
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
+    # A digest: several clocks that ran out for one person in one sweep batch,
+    # told in one notice instead of one each, one {"clock", "title", "url"}
+    # per clock. Empty for a notice about one subject (deal, lead, clock above).
+    items = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -252,6 +256,13 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def clock_ids(self) -> list[int]:
+        """The clocks this notice tells about: a digest's, or its own one."""
+        if self.items:
+            return [item["clock"] for item in self.items]
+        return [self.clock_id] if self.clock_id is not None else []
 
 
 class Delivery(models.Model):

@@ -30,12 +30,15 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Max
+from django.urls import NoReverseMatch, reverse
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -93,6 +96,7 @@ _NOTICE_FIELDS = (
     "lead_id",
     "clock_id",
     "created_at",
+    "items",
 )
 _STEP_FIELDS = (
     "kind",
@@ -247,8 +251,11 @@ class _Notice:
     user_id: int
     kind: str
     title: str
-    body: str
+    # Made only for a notice sent alone: a digest lists `line`s instead.
+    body: Callable[[], str]
     row: dict[str, Any]
+    # The notice in one line, for a digest that gathers it with others.
+    line: str
 
 
 @dataclass
@@ -276,6 +283,7 @@ class _Batch:
     reassignments: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
     unaddressed: int = 0
     reassigned: int = 0
+    written: int = 0  # notice rows, a digest one
 
     def run(self, result: SweepResult) -> None:
         self._load()
@@ -437,9 +445,10 @@ class _Batch:
         if rule.does(rules.NOTIFY) and recipient is None:
             self.unaddressed += 1
         elif rule.does(rules.NOTIFY):
-            title, body = self._breach_text(row)
+            title = self._breach_title(row)
+            body = partial(self._breach_body, row)
             self.notices.append(
-                _Notice(recipient, Notice.Kind.BREACH, title, body, row)
+                _Notice(recipient, Notice.Kind.BREACH, title, body, row, title)
             )
             done.append(rules.NOTIFY)
         if rule.does(rules.TASK) or rule.does(rules.SEQUENCE):
@@ -471,9 +480,11 @@ class _Batch:
             self.unaddressed += 1
             said.append("no manager to escalate to")
         else:
-            title, body = self._escalation_text(row, person["name"])
+            title = f"Escalated: {self._label(row)}"
+            body = partial(self._escalation_body, row, person["name"])
+            line = f"{self._label(row)} ({person['name']})"
             self.notices.append(
-                _Notice(manager, Notice.Kind.ESCALATION, title, body, row)
+                _Notice(manager, Notice.Kind.ESCALATION, title, body, row, line)
             )
             said.append("escalated to the manager")
         self.escalated.setdefault(" and ".join(said), []).append(row["id"])
@@ -515,7 +526,18 @@ class _Batch:
             return self.deals[row["deal_id"]]["title"]
         return self.leads[row["lead_id"]].label
 
-    def _breach_text(self, row: dict[str, Any]) -> tuple[str, str]:
+    def _breach_title(self, row: dict[str, Any]) -> str:
+        label = self._label(row)
+        if row["kind"] == Clock.Kind.AGE:
+            return f"Over the age limit: {label}"
+        if row["kind"] == Clock.Kind.NEXT_STEP:
+            return f"Next step overdue: {self._task_subject(row)} ({label})"
+        if row["lead_id"] is not None:
+            return f"New lead not answered: {label}"
+        return f"No response yet: {label}"
+
+    def _breach_body(self, row: dict[str, Any]) -> str:
+        """What a notice about this one breach says (a digest lists titles)."""
         pipe = self.pipes[row["pipeline_id"]]
         label = self._label(row)
         window = format_span(row["window_minutes"], pipe.calendar.day_minutes)
@@ -524,31 +546,28 @@ class _Batch:
         stage_name = stage.name if stage else "its stage"
         if row["kind"] == Clock.Kind.AGE:
             return (
-                f"Over the age limit: {label}",
                 f"{label} has been in {stage_name} longer than its limit of "
-                f"{window} (since {due}). Move it on, or close it.",
+                f"{window} (since {due}). Move it on, or close it."
             )
         if row["kind"] == Clock.Kind.NEXT_STEP:
-            tasks = self.tasks_by_id if row["deal_id"] else self.lead_tasks_by_id
-            key = "activity_id" if row["deal_id"] else "lead_task_id"
-            task = tasks.get(row[key], {}).get("subject", "")
-            return (
-                f"Next step overdue: {task} ({label})",
-                f'The next step "{task}" on {label} was due {due}.',
-            )
+            task = self._task_subject(row)
+            return f'The next step "{task}" on {label} was due {due}.'
         if row["lead_id"] is not None:
             return (
-                f"New lead not answered: {label}",
                 f"The lead {label} has waited longer than its response window "
-                f"of {window} (due {due}). Call or write to them now.",
+                f"of {window} (due {due}). Call or write to them now."
             )
         return (
-            f"No response yet: {label}",
             f"{label} entered {stage_name} and the response window of {window} "
-            f"ran out at {due}. Get back to the buyer now.",
+            f"ran out at {due}. Get back to the buyer now."
         )
 
-    def _escalation_text(self, row: dict[str, Any], person: str) -> tuple[str, str]:
+    def _task_subject(self, row: dict[str, Any]) -> str:
+        tasks = self.tasks_by_id if row["deal_id"] else self.lead_tasks_by_id
+        key = "activity_id" if row["deal_id"] else "lead_task_id"
+        return tasks.get(row[key], {}).get("subject", "")
+
+    def _escalation_body(self, row: dict[str, Any], person: str) -> str:
         pipe = self.pipes[row["pipeline_id"]]
         label = self._label(row)
         what = {
@@ -559,10 +578,9 @@ class _Batch:
         since = business_time.between(pipe.calendar, row["due_at"], row["escalate_at"])
         after = format_span(since, pipe.calendar.day_minutes)
         return (
-            f"Escalated: {label}",
             f"{person} has not acted on {label}: {what} ran out at "
             f"{_local(row['due_at'], pipe.calendar)}, and {after} more have "
-            "passed since.",
+            "passed since."
         )
 
     # --- writing -------------------------------------------------------------------
@@ -592,15 +610,35 @@ class _Batch:
     def _write_notices(self) -> None:
         """Notices with ids taken up front, in one COPY (PostgreSQL) or
         executemany (SQLite), then their outbox rows with one INSERT ...
-        SELECT per channel."""
-        ids = bulk.next_ids(Notice, len(self.notices))
-        rows = [
-            (notice_id, n.user_id, n.kind, n.title[:300], n.body)
-            + (subject_url(n.row["deal_id"], n.row["lead_id"]), n.row["deal_id"])
-            + (n.row["lead_id"], n.row["id"], self.now)
-            for notice_id, n in zip(ids, self.notices, strict=True)
-        ]
+        SELECT per channel.
+
+        A person with several of one kind in the batch gets one digest that
+        lists them: a sweep after a weekend's downtime, or the first after an
+        import, would otherwise send a rep hundreds of mails (and a chat
+        webhook takes about one message a second)."""
+        groups: dict[tuple[int, str], list[_Notice]] = {}
+        for notice in self.notices:
+            groups.setdefault((notice.user_id, notice.kind), []).append(notice)
+        ids = bulk.next_ids(Notice, len(groups))
+        rows = []
+        for notice_id, told in zip(ids, groups.values(), strict=True):
+            if len(told) == 1:
+                (n,) = told
+                rows.append(
+                    (notice_id, n.user_id, n.kind, n.title[:300], n.body())
+                    + (subject_url(n.row["deal_id"], n.row["lead_id"]),)
+                    + (n.row["deal_id"], n.row["lead_id"], n.row["id"], self.now)
+                    + ("[]",)
+                )
+            else:
+                title, body, items = _digest(told)
+                rows.append(
+                    (notice_id, told[0].user_id, told[0].kind, title, body)
+                    + (_today_url(), None, None, None, self.now)
+                    + (json.dumps(items),)
+                )
         bulk.insert_rows(Notice, _NOTICE_FIELDS, rows)
+        self.written = len(rows)
         if ids:
             queue_deliveries(ids, self.now)
 
@@ -700,7 +738,7 @@ class _Batch:
                 result.cancelled += len(ids)
         result.breached += len(self.breached)
         result.escalated += sum(len(ids) for ids in self.escalated.values())
-        result.notices += len(self.notices)
+        result.notices += self.written
         result.tasks += len(self.tasks) + len(self.lead_tasks)
         result.reassigned += self.reassigned
         result.unaddressed += self.unaddressed
@@ -834,6 +872,46 @@ def _tell_reassigned(
             body=f"{label} was reassigned to {to.display_name}.",
             **common,
         )
+
+
+def _digest(told: list[_Notice]) -> tuple[str, str, list[dict[str, Any]]]:
+    """Title, body and items of one notice that gathers `told` (all of one
+    person and kind). The body lists each with its link, for mail and chat;
+    the notices page shows the items."""
+    items = [
+        {
+            "clock": n.row["id"],
+            "title": n.line[:300],
+            "url": subject_url(n.row["deal_id"], n.row["lead_id"]),
+        }
+        for n in told
+    ]
+    deals = sum(1 for n in told if n.row["deal_id"] is not None)
+    what = " and ".join(
+        f"{count} {noun}{'' if count == 1 else 's'}"
+        for count, noun in ((deals, "deal"), (len(told) - deals, "lead"))
+        if count
+    )
+    if told[0].kind == Notice.Kind.ESCALATION:
+        title = f"Escalated: {what} still not acted on"
+        opening = "Each ran out and one more window passed without action:"
+    else:
+        title = f"{what[0].upper()}{what[1:]} ran out of time"
+        opening = "Each has run past its window or limit:"
+    site = settings.SITE_URL
+    lines = [
+        f"- {item['title']}" + (f" {site}{item['url']}" if item["url"] else "")
+        for item in items
+    ]
+    return title, "\n".join([opening, *lines]), items
+
+
+@lru_cache(maxsize=1)
+def _today_url() -> str:
+    try:
+        return reverse("today")
+    except NoReverseMatch:
+        return ""
 
 
 def _pipe(pipeline: Pipeline) -> _Pipe:

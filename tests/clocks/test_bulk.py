@@ -144,3 +144,11 @@ def test_columns_names_the_fields_a_model_lacks():
 
     with pytest.raises(ValueError, match=r"Pipeline has no fields \['colour'\]"):
         bulk.columns(Pipeline, "p", ["id", "colour"])
+
+
+def test_sqlite_values_are_stored_as_the_orm_stores_them():
+    berlin = dt.timezone(dt.timedelta(hours=2))
+    assert bulk._sqlite_value(AWARE) == "2026-03-29 00:30:15.000250"
+    assert bulk._sqlite_value(AWARE.astimezone(berlin)) == "2026-03-29 00:30:15.000250"
+    assert bulk._sqlite_value("text") == "text"
+    assert bulk._sqlite_value(None) is None

@@ -107,13 +107,18 @@ def test_a_rep_cannot_look_at_a_colleagues_today(workload, alice, signed_in):
 
 
 def test_the_notices_page_counts_unread_and_marks_them_read(workload, alice, signed_in):
+    notify(alice, kind="info", title="Welcome back")
     client = signed_in(alice)
     unread = unread_count(alice)
-    assert unread == 2  # the age limit and the window
+    assert unread == 2  # the welcome, and one digest of the limit and the window
 
+    html = client.get("/notices/").content.decode()
     page = text_of(client.get("/notices/"))
     assert f"{unread} unread" in page
     assert "Over the age limit: Old one" in page
+    over, late = workload
+    assert f'<a href="/deals/{over.pk}/">Over the age limit: Old one</a>' in html
+    assert f'<a href="/deals/{late.pk}/">No response yet: Late answer</a>' in html
 
     one = Notice.objects.filter(user=alice).first()
     client.post("/notices/read/", {"notice": one.pk})

@@ -280,7 +280,8 @@ def test_a_crash_inside_a_batch_undoes_it_and_the_next_sweep_acts_once(
     result = sweep(batch_size=2)
 
     assert (result.due, result.breached, result.batches) == (5, 5, 3)
-    assert Notice.objects.filter(user=alice).count() == 5
+    told = [clock for notice in Notice.objects.all() for clock in notice.clock_ids]
+    assert sorted(told) == sorted(Clock.objects.values_list("pk", flat=True))
     assert Clock.objects.exclude(escalate_at=None).count() == 5
 
 
@@ -370,3 +371,71 @@ def test_a_breached_deal_is_at_risk_until_put_right(late_deal, alice, clock):
     move_deal(late_deal.pk, "discovery", by=alice, expected_version=1)
 
     assert at_risk_deals([late_deal.pk]) == set()
+
+
+def test_several_clocks_of_one_person_in_a_batch_are_told_in_one_digest(
+    pipeline, alice, bob, max_manager, clock, settings
+):
+    settings.SMTP_HOST = "127.0.0.1"
+    settings.WEBHOOK_URL = "http://127.0.0.1:9/hook/secret-token"
+    settings.SITE_URL = "https://crm.example.com"
+    for person in (alice, bob):
+        person.email = f"{person.username}@example.com"
+        person.save()
+    alices = [
+        place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title=t)
+        for t in ("Acme rollout", "Birch audit", "Cedar backup")
+    ]
+    bobs = place_deal(pipeline, "inquiry", owner=bob, entered=berlin(8, 9))
+
+    result = sweep()
+
+    (digest,) = Notice.objects.filter(user=alice)
+    assert (digest.kind, digest.title) == (
+        Notice.Kind.BREACH,
+        "3 deals ran out of time",
+    )
+    assert digest.url == "/today/"
+    assert digest.deal_id is None and digest.clock_id is None
+    assert [item["title"] for item in digest.items] == [
+        f"Over the age limit: {deal.title}" for deal in alices
+    ]
+    assert [item["url"] for item in digest.items] == [
+        f"/deals/{deal.pk}/" for deal in alices
+    ]
+    assert sorted(digest.clock_ids) == sorted(age_clock(deal).pk for deal in alices)
+    for deal in alices:
+        line = f"- Over the age limit: {deal.title} https://crm.example.com/deals/{deal.pk}/"
+        assert line in digest.body.splitlines()
+    # Alone in the batch, Bob's stays a notice about its deal.
+    (single,) = Notice.objects.filter(user=bob)
+    assert (single.deal_id, single.items) == (bobs.pk, [])
+    assert result.notices == 2
+    assert sorted(
+        Delivery.objects.values_list("notice__user__username", "channel")
+    ) == [
+        ("alice", "email"),
+        ("alice", "webhook"),
+        ("bob", "email"),
+        ("bob", "webhook"),
+    ]
+
+
+def test_a_manager_gets_one_digest_of_the_escalations_of_a_batch(
+    pipeline, alice, bob, max_manager, clock
+):
+    place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+    place_deal(pipeline, "inquiry", owner=bob, entered=berlin(8, 9), title="Birch")
+    sweep()
+
+    clock.to(berlin(11, 17, 1))
+    result = sweep()
+
+    assert result.escalated == 2
+    (digest,) = Notice.objects.filter(user=max_manager)
+    assert digest.kind == Notice.Kind.ESCALATION
+    assert digest.title == "Escalated: 2 deals still not acted on"
+    assert [item["title"] for item in digest.items] == [
+        "Acme rollout (Alice Rep)",
+        "Birch (Bob Rep)",
+    ]
