@@ -159,25 +159,38 @@ def today_for(people: list[User], now: dt.datetime) -> Today:
     business day, deals past their age limit, next steps due within a
     business day or overdue. One query for the clocks, one per pipeline for
     what "within a business day" means in its calendar."""
-    soon = Q()
+    found = deadlines(today_clocks(people, now), now)
+    windows = [d for d in found if d.kind == Clock.Kind.RESPONSE]
+    over_limit = [d for d in found if d.kind == Clock.Kind.AGE and d.overdue]
+    next_steps = [d for d in found if d.kind == Clock.Kind.NEXT_STEP]
+    return Today(people, windows, over_limit, next_steps)
+
+
+def today_clocks(people: list[User], now: dt.datetime) -> QuerySet[Clock]:
+    """The open clocks of `people` that Today shows (read by the index of
+    each person's clocks by state and due time)."""
+    soon, latest = Q(), now
     for pipeline_id, calendar in _calendars_of(people):
         cutoff = business_time.add_business_days(calendar, now, 1)
         soon |= Q(pipeline_id=pipeline_id, due_at__lte=cutoff)
+        latest = max(latest, cutoff)
     running = Q(state=Clock.State.RUNNING) & (
         soon | Q(kind=Clock.Kind.AGE, due_at__lte=now)
     )
     if not soon:
         running &= Q(kind=Clock.Kind.AGE)
-    clocks = (
+    # A breached clock was due before now, so one bound holds for every clock
+    # shown: with it each person's range of the index ends at the latest
+    # cutoff, instead of running through all their open clocks.
+    return (
         _open_clocks()
-        .filter(responsible__in=people)
+        .filter(
+            responsible__in=people,
+            state__in=(Clock.State.RUNNING, Clock.State.BREACHED),
+            due_at__lte=latest,
+        )
         .filter(running | Q(state=Clock.State.BREACHED))
     )
-    found = deadlines(clocks, now)
-    windows = [d for d in found if d.kind == Clock.Kind.RESPONSE]
-    over_limit = [d for d in found if d.kind == Clock.Kind.AGE and d.overdue]
-    next_steps = [d for d in found if d.kind == Clock.Kind.NEXT_STEP]
-    return Today(people, windows, over_limit, next_steps)
 
 
 def _calendars_of(people: list[User]) -> list[tuple[int, Calendar]]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection, transaction
 from django.template import Context, Template
 from django.test import RequestFactory
 
 from dealgate.clocks.models import Notice
 from dealgate.clocks.notices import notify, unread_count
+from dealgate.clocks.queries import today_clocks
 from dealgate.clocks.sweep import sweep
 from dealgate.deals.models import Activity
 from tests.conftest import PASSWORD
@@ -167,3 +169,18 @@ def test_the_deal_tag_says_what_is_running_out(windows, alice, clock):
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
     assert "Response window answer within 5 business minutes Alice Rep" in text
     assert "Stage age limit 1 business day left in this stage" in text
+
+
+def test_todays_clocks_are_read_from_each_persons_range_of_the_index(
+    workload, alice, clock
+):
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Tables this small are cheaper to scan: ask for the index path.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = today_clocks([alice], clock.now).explain()
+
+    assert "clock_responsible_due" in plan
+    if connection.vendor == "sqlite":
+        assert "responsible_id=? AND state=? AND due_at<?" in plan
