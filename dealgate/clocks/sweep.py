@@ -60,6 +60,9 @@ from .timeleft import format_span
 log = logging.getLogger("dealgate.clocks")
 
 BATCH_SIZE = 1_000
+# Lines of a digest's mail and chat message; the notices page lists them all.
+# Chat webhooks cut long messages (Slack at 40,000 characters).
+DIGEST_LINES = 50
 RUNNING = Clock.State.RUNNING
 BREACHED = Clock.State.BREACHED
 MET = Clock.State.MET
@@ -901,8 +904,10 @@ def _digest(told: list[_Notice]) -> tuple[str, str, list[dict[str, Any]]]:
     site = settings.SITE_URL
     lines = [
         f"- {item['title']}" + (f" {site}{item['url']}" if item["url"] else "")
-        for item in items
+        for item in items[:DIGEST_LINES]
     ]
+    if len(items) > DIGEST_LINES:
+        lines.append(f"... and {len(items) - DIGEST_LINES} more, all on Today.")
     return title, "\n".join([opening, *lines]), items
 
 

@@ -439,3 +439,24 @@ def test_a_manager_gets_one_digest_of_the_escalations_of_a_batch(
         "Acme rollout (Alice Rep)",
         "Birch (Bob Rep)",
     ]
+
+
+def test_a_long_digest_lists_the_first_entries_and_counts_the_rest(
+    pipeline, alice, clock, monkeypatch
+):
+    monkeypatch.setattr(sweep_module, "DIGEST_LINES", 2)
+    for n in range(5):
+        place_deal(
+            pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title=f"D{n}"
+        )
+
+    sweep()
+
+    (digest,) = Notice.objects.filter(user=alice)
+    assert len(digest.items) == 5
+    first, second = (item["url"] for item in digest.items[:2])
+    assert digest.body.splitlines()[1:] == [
+        f"- Over the age limit: D0 {first}",
+        f"- Over the age limit: D1 {second}",
+        "... and 3 more, all on Today.",
+    ]
