@@ -171,7 +171,7 @@ def test_the_deal_tag_says_what_is_running_out(windows, alice, clock):
     assert "Stage age limit 1 business day left in this stage" in text
 
 
-def test_todays_clocks_are_read_from_each_persons_range_of_the_index(
+def test_todays_clocks_are_read_through_the_index_of_each_persons_clocks(
     workload, alice, clock
 ):
     with transaction.atomic():
@@ -182,5 +182,12 @@ def test_todays_clocks_are_read_from_each_persons_range_of_the_index(
         plan = today_clocks([alice], clock.now).explain()
 
     assert "clock_responsible_due" in plan
-    if connection.vendor == "sqlite":
-        assert "responsible_id=? AND state=? AND due_at<?" in plan
+
+
+def test_today_keeps_a_breached_clock_when_the_time_is_moved_back(
+    workload, alice, clock
+):
+    over, _ = workload
+    clock.to(berlin(1, 9))  # a week before the sweep that breached it
+
+    assert over.pk in {c.deal_id for c in today_clocks([alice], clock.now)}
