@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -53,6 +53,10 @@ LONGEST_RETRY = dt.timedelta(hours=1)
 PASS_LIMIT = 100
 TIMEOUT_SECONDS = 10.0
 PENDING = Delivery.State.PENDING
+# Entries of a digest written into a mail or chat message; the notices page
+# lists them all. Chat webhooks cut long messages (Slack at 40,000
+# characters).
+DIGEST_LINES = 50
 
 
 class Permanent(Exception):
@@ -89,6 +93,8 @@ class Outgoing:
     url: str
     email: str
     name: str
+    # A digest's entries ({"clock", "title", "url"}); empty for other notices.
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -157,6 +163,7 @@ def _lease(now: dt.datetime, limit: int) -> list[Outgoing]:
             "notice__title",
             "notice__body",
             "notice__url",
+            "notice__items",
             "notice__user__email",
             "notice__user__username",
             "notice__user__first_name",
@@ -177,6 +184,7 @@ def _outgoing(row: dict[str, Any]) -> Outgoing:
         url=row["notice__url"],
         email=row["notice__user__email"],
         name=name.strip() or row["notice__user__username"],
+        items=row["notice__items"] or [],
     )
 
 
@@ -203,6 +211,19 @@ def _send_all(
                     (now + retry_delay(item.attempts)).isoformat(),
                 )
                 return
+            except Exception as exc:
+                # A message this code could not make or send: keep it for a
+                # later attempt (a fixed release sends it) and go on with the
+                # rest, instead of failing every pass at the same row.
+                log.exception(
+                    "notice %s by %s could not be sent; tried again from %s",
+                    item.notice_id,
+                    item.channel,
+                    (now + retry_delay(item.attempts)).isoformat(),
+                )
+                _mark_retry([item], now, f"{type(exc).__name__}: {exc}")
+                result.retried += 1
+                continue
             _mark_sent(item, now)
             result.sent += 1
     finally:
@@ -250,6 +271,26 @@ def message_id(notice_id: int) -> str:
 
 def _link(item: Outgoing) -> str:
     return f"{settings.SITE_URL}{item.url}" if settings.SITE_URL and item.url else ""
+
+
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace, line breaks included, as one
+    space: a mail header cannot hold a line break."""
+    return " ".join(text.split())
+
+
+def content(item: Outgoing) -> str:
+    """The body of a mail or chat message: the notice's body, then a
+    digest's entries with their links (the first DIGEST_LINES), made with
+    DEALGATE_SITE_URL as it is at sending."""
+    lines = [item.body] if item.body else []
+    for entry in item.items[:DIGEST_LINES]:
+        url = entry.get("url") or ""
+        link = f" {settings.SITE_URL}{url}" if url else ""
+        lines.append(f"- {one_line(entry.get('title', ''))}{link}")
+    if len(item.items) > DIGEST_LINES:
+        lines.append(f"... and {len(item.items) - DIGEST_LINES} more, all on Today.")
+    return "\n".join(lines)
 
 
 class SmtpSender:
@@ -306,12 +347,12 @@ class SmtpSender:
         message = EmailMessage()
         message["From"] = settings.SMTP_FROM
         message["To"] = item.email
-        message["Subject"] = item.title
+        message["Subject"] = one_line(item.title)
         message["Message-ID"] = message_id(item.notice_id)
         message["Date"] = format_datetime(timesource.now())
         message["X-Dealgate-Notice"] = str(item.notice_id)
         link = _link(item)
-        message.set_content(item.body + (f"\n\n{link}\n" if link else "\n"))
+        message.set_content(content(item) + (f"\n\n{link}\n" if link else "\n"))
         return message
 
     def _drop(self) -> None:
@@ -341,16 +382,17 @@ class WebhookSender:
         self.where = f"webhook at {urlsplit(self.url).hostname or 'an unknown host'}"
 
     def send(self, item: Outgoing) -> None:
-        text = f"{item.title} (for {item.name})"
-        if item.body:
-            text += f"\n{item.body}"
+        text = f"{one_line(item.title)} (for {item.name})"
+        body = content(item)
+        if body:
+            text += f"\n{body}"
         link = _link(item)
         if link:
             text += f"\n{link}"
         try:
             request = urllib.request.Request(
                 self.url,
-                data=json.dumps({"text": text}).encode(),
+                data=json.dumps({"text": _slack_escaped(text)}).encode(),
                 headers={
                     "Content-Type": "application/json",
                     "Idempotency-Key": f"dealgate-notice-{item.notice_id}",
@@ -377,6 +419,12 @@ class WebhookSender:
 
     def close(self) -> None:
         pass
+
+
+def _slack_escaped(text: str) -> str:
+    """Slack reads <...> as links and mentions (<!channel> pings everyone)
+    and & as the start of an entity: a title must not do either."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _reason(exc: BaseException) -> str:

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Max
 from django.urls import NoReverseMatch, reverse
@@ -53,16 +52,22 @@ from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
 from .models import Clock, Notice
-from .notices import notify, queue_deliveries, subject_url
+from .notices import queue_deliveries, subject_url
 from .services import RESPONSE_KINDS, next_step_key
 from .timeleft import format_span
 
 log = logging.getLogger("dealgate.clocks")
 
 BATCH_SIZE = 1_000
-# Lines of a digest's mail and chat message; the notices page lists them all.
-# Chat webhooks cut long messages (Slack at 40,000 characters).
-DIGEST_LINES = 50
+# What a kind of clock stands for, in an escalation's words.
+MISSED = {
+    Clock.Kind.AGE: "the stage's age limit",
+    Clock.Kind.RESPONSE: "a response window",
+    Clock.Kind.NEXT_STEP: "a next step",
+}
+# A digest's entry shows at most this much of a deal's or lead's name, so
+# the words after it (whose it is, what ran out) are never cut off.
+LINE_LABEL = 120
 RUNNING = Clock.State.RUNNING
 BREACHED = Clock.State.BREACHED
 MET = Clock.State.MET
@@ -450,8 +455,9 @@ class _Batch:
         elif rule.does(rules.NOTIFY):
             title = self._breach_title(row)
             body = partial(self._breach_body, row)
+            line = self._breach_title(row, short=True)
             self.notices.append(
-                _Notice(recipient, Notice.Kind.BREACH, title, body, row, title)
+                _Notice(recipient, Notice.Kind.BREACH, title, body, row, line)
             )
             done.append(rules.NOTIFY)
         if rule.does(rules.TASK) or rule.does(rules.SEQUENCE):
@@ -485,7 +491,9 @@ class _Batch:
         else:
             title = f"Escalated: {self._label(row)}"
             body = partial(self._escalation_body, row, person["name"])
-            line = f"{self._label(row)} ({person['name']})"
+            line = (
+                f"{_short(self._label(row))} ({person['name']}): {MISSED[row['kind']]}"
+            )
             self.notices.append(
                 _Notice(manager, Notice.Kind.ESCALATION, title, body, row, line)
             )
@@ -529,12 +537,13 @@ class _Batch:
             return self.deals[row["deal_id"]]["title"]
         return self.leads[row["lead_id"]].label
 
-    def _breach_title(self, row: dict[str, Any]) -> str:
-        label = self._label(row)
+    def _breach_title(self, row: dict[str, Any], *, short: bool = False) -> str:
+        label = _short(self._label(row)) if short else self._label(row)
         if row["kind"] == Clock.Kind.AGE:
             return f"Over the age limit: {label}"
         if row["kind"] == Clock.Kind.NEXT_STEP:
-            return f"Next step overdue: {self._task_subject(row)} ({label})"
+            task = self._task_subject(row)
+            return f"Next step overdue: {_short(task) if short else task} ({label})"
         if row["lead_id"] is not None:
             return f"New lead not answered: {label}"
         return f"No response yet: {label}"
@@ -573,11 +582,7 @@ class _Batch:
     def _escalation_body(self, row: dict[str, Any], person: str) -> str:
         pipe = self.pipes[row["pipeline_id"]]
         label = self._label(row)
-        what = {
-            Clock.Kind.AGE: "the stage's age limit",
-            Clock.Kind.RESPONSE: "a response window",
-            Clock.Kind.NEXT_STEP: "a next step",
-        }[row["kind"]]
+        what = MISSED[row["kind"]]
         since = business_time.between(pipe.calendar, row["due_at"], row["escalate_at"])
         after = format_span(since, pipe.calendar.day_minutes)
         return (
@@ -722,9 +727,9 @@ class _Batch:
         manager is told instead, as for an escalation."""
         for row, also_escalate in self.reassignments:
             if row["lead_id"] is not None:
-                moved = _reassign_lead(row, self.now)
+                moved = _reassign_lead(row, self.notices)
             else:
-                moved = _reassign_deal(row, self.now)
+                moved = _reassign_deal(row, self.notices)
             self.reassigned += moved
             said = ["reassigned" if moved else "nobody to reassign to"]
             if also_escalate or not moved:
@@ -788,7 +793,7 @@ def _conflict(missing: int) -> None:
     )
 
 
-def _reassign_lead(row: dict[str, Any], now: dt.datetime) -> int:
+def _reassign_lead(row: dict[str, Any], told: list[_Notice]) -> int:
     # Imported here: leads.services imports deals.services, which calls into
     # this app when a deal moves.
     from dealgate.leads.services import assign_lead
@@ -813,7 +818,7 @@ def _reassign_lead(row: dict[str, Any], now: dt.datetime) -> int:
             lead_id,
         )
         return 0
-    _tell_reassigned(row, lead.owner, before, f"lead {lead.label}", now)
+    told += _reassigned(row, lead.owner, before, f"lead {lead.label}")
     log.info(
         "clock %s: lead %s reassigned from user %s to %s",
         row["id"],
@@ -824,7 +829,7 @@ def _reassign_lead(row: dict[str, Any], now: dt.datetime) -> int:
     return 1
 
 
-def _reassign_deal(row: dict[str, Any], now: dt.datetime) -> int:
+def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> int:
     """Give the deal to the least loaded active colleague in the responsible
     person's team (ties: lowest id); none means no reassignment."""
     deal = Deal.objects.select_related("responsible", "owner").get(pk=row["deal_id"])
@@ -838,7 +843,7 @@ def _reassign_deal(row: dict[str, Any], now: dt.datetime) -> int:
         responsible=colleague, version=F("version") + 1
     )
     Clock.objects.filter(deal=deal, state=RUNNING).update(responsible=colleague)
-    _tell_reassigned(row, colleague, current.pk, deal.title, now)
+    told += _reassigned(row, colleague, current.pk, deal.title)
     log.info(
         "clock %s: deal %s reassigned from %s to %s",
         row["id"],
@@ -849,66 +854,67 @@ def _reassign_deal(row: dict[str, Any], now: dt.datetime) -> int:
     return 1
 
 
-def _tell_reassigned(
-    row: dict[str, Any], to: User, before: int | None, label: str, now: dt.datetime
-) -> None:
-    common = {
-        "url": subject_url(row["deal_id"], row["lead_id"]),
-        "deal_id": row["deal_id"],
-        "lead_id": row["lead_id"],
-        "clock_id": row["id"],
-        "at": now,
-    }
-    notify(
-        to,
-        kind=Notice.Kind.REASSIGNED,
-        title=f"Now yours: {label}",
-        body=f"{label} was reassigned to you because its window ran out twice.",
-        **common,
-    )
-    previous = User.objects.filter(pk=before).first() if before else None
-    if previous is not None:
-        notify(
-            previous,
-            kind=Notice.Kind.REASSIGNED,
-            title=f"Reassigned: {label}",
-            body=f"{label} was reassigned to {to.display_name}.",
-            **common,
+def _reassigned(
+    row: dict[str, Any], to: User, before: int | None, label: str
+) -> list[_Notice]:
+    """The notices of a reassignment, for the new person and the one before,
+    written with the batch's others (and gathered in digests like them)."""
+    kind = Notice.Kind.REASSIGNED
+    mine = f"{label} was reassigned to you because its window ran out twice."
+    told = [
+        _Notice(
+            to.pk,
+            kind,
+            f"Now yours: {label}",
+            lambda: mine,
+            row,
+            f"Now yours: {_short(label)}",
         )
+    ]
+    if before is not None and User.objects.filter(pk=before).exists():
+        theirs = f"{label} was reassigned to {to.display_name}."
+        line = f"Reassigned: {_short(label)} (to {to.display_name})"
+        told.append(
+            _Notice(before, kind, f"Reassigned: {label}", lambda: theirs, row, line)
+        )
+    return told
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LINE_LABEL else label[: LINE_LABEL - 1] + "…"
 
 
 def _digest(told: list[_Notice]) -> tuple[str, str, list[dict[str, Any]]]:
     """Title, body and items of one notice that gathers `told` (all of one
-    person and kind). The body lists each with its link, for mail and chat;
-    the notices page shows the items."""
+    person and kind). The notices page lists the items; the sender writes
+    them into mails and chat messages with their links."""
     items = [
         {
             "clock": n.row["id"],
-            "title": n.line[:300],
+            "title": n.line,
             "url": subject_url(n.row["deal_id"], n.row["lead_id"]),
         }
         for n in told
     ]
-    deals = sum(1 for n in told if n.row["deal_id"] is not None)
+    # Subjects, not clocks: one deal may have run out of a window and a limit.
+    deals = len({n.row["deal_id"] for n in told if n.row["deal_id"] is not None})
+    leads = len({n.row["lead_id"] for n in told if n.row["deal_id"] is None})
     what = " and ".join(
         f"{count} {noun}{'' if count == 1 else 's'}"
-        for count, noun in ((deals, "deal"), (len(told) - deals, "lead"))
+        for count, noun in ((deals, "deal"), (leads, "lead"))
         if count
     )
-    if told[0].kind == Notice.Kind.ESCALATION:
+    kind = told[0].kind
+    if kind == Notice.Kind.ESCALATION:
         title = f"Escalated: {what} still not acted on"
-        opening = "Each ran out and one more window passed without action:"
+        body = "Each ran out and one more window passed without action:"
+    elif kind == Notice.Kind.REASSIGNED:
+        title = f"Reassigned: {what}"
+        body = "Each was reassigned because its window ran out twice:"
     else:
         title = f"{what[0].upper()}{what[1:]} ran out of time"
-        opening = "Each has run past its window or limit:"
-    site = settings.SITE_URL
-    lines = [
-        f"- {item['title']}" + (f" {site}{item['url']}" if item["url"] else "")
-        for item in items[:DIGEST_LINES]
-    ]
-    if len(items) > DIGEST_LINES:
-        lines.append(f"... and {len(items) - DIGEST_LINES} more, all on Today.")
-    return title, "\n".join([opening, *lines]), items
+        body = "Each has run past its window or limit:"
+    return title, body, items
 
 
 @lru_cache(maxsize=1)

@@ -233,3 +233,100 @@ def test_no_channel_switched_on_queues_no_deliveries(people, settings):
 
     assert Delivery.objects.count() == 0
     assert deliver_due(now=NOW).attempted == 0
+
+
+def test_a_digest_lists_its_entries_with_links_made_when_it_is_sent(
+    receivers, people, settings, monkeypatch
+):
+    smtp, hook = receivers
+    hook.start()
+    point_settings_at(settings, smtp, hook)
+    settings.SMTP_HOST = ""
+    monkeypatch.setattr(outbox, "DIGEST_LINES", 2)
+    notice = notify(people[0], kind=Notice.Kind.BREACH, title="3 deals ran out", at=NOW)
+    notice.body = "Each has run past its window or limit:"
+    notice.items = [
+        {"clock": n, "title": f"Over the age limit: D{n}", "url": f"/deals/{n}/"}
+        for n in range(3)
+    ]
+    notice.save()
+    settings.SITE_URL = "https://sales.example.org"  # changed after the sweep
+
+    deliver_due(now=NOW)
+
+    (hooked,) = hook.log.read_text().splitlines()
+    assert hooked.split("\t")[1].split(" | ") == [
+        "3 deals ran out (for Alice Rep)",
+        "Each has run past its window or limit:",
+        "- Over the age limit: D0 https://sales.example.org/deals/0/",
+        "- Over the age limit: D1 https://sales.example.org/deals/1/",
+        "... and 1 more, all on Today.",
+    ]
+
+
+def test_a_title_with_a_line_break_is_sent_on_one_line(people, settings):
+    settings.SMTP_FROM = "Dealgate <dealgate@example.com>"
+    notice = notify(people[0], kind="info", title="Lone deal\nBcc: x@evil.test", at=NOW)
+    item = outbox._outgoing(_row(notice))
+
+    message = outbox.SmtpSender()._message(item)
+
+    assert message["Subject"] == "Lone deal Bcc: x@evil.test"
+    assert message["Bcc"] is None
+
+
+def _row(notice: Notice) -> dict:
+    user = notice.user
+    return {
+        "id": 1,
+        "channel": "email",
+        "attempts": 1,
+        "notice_id": notice.pk,
+        "notice__title": notice.title,
+        "notice__body": notice.body,
+        "notice__url": notice.url,
+        "notice__items": notice.items,
+        "notice__user__email": user.email,
+        "notice__user__username": user.username,
+        "notice__user__first_name": user.first_name,
+        "notice__user__last_name": user.last_name,
+    }
+
+
+def test_a_message_that_cannot_be_made_is_kept_and_the_rest_are_sent(
+    receivers, people, settings, monkeypatch, caplog
+):
+    smtp, hook = receivers
+    smtp.start()
+    point_settings_at(settings, smtp, hook)
+    settings.WEBHOOK_URL = ""
+    bad, *good = some_notices(people, 3)
+    made = outbox.SmtpSender._message
+
+    def fails_for_one(self, item):
+        if item.notice_id == bad.pk:
+            raise ValueError("a header this code cannot write")
+        return made(self, item)
+
+    monkeypatch.setattr(outbox.SmtpSender, "_message", fails_for_one)
+    with caplog.at_level(logging.ERROR, logger="dealgate.notices"):
+        result = deliver_due(now=NOW)
+
+    assert (result.sent, result.retried, result.failed) == (2, 1, 0)
+    kept = Delivery.objects.get(notice=bad)
+    assert kept.state == "pending" and "ValueError" in kept.last_error
+    assert kept.next_attempt_at == NOW + retry_delay(1)
+    assert f"notice {bad.pk} by email could not be sent" in caplog.text
+
+
+def test_chat_text_cannot_mention_or_link_by_a_title(receivers, people, settings):
+    smtp, hook = receivers
+    hook.start()
+    point_settings_at(settings, smtp, hook)
+    settings.SMTP_HOST = ""
+    notify(people[0], kind="info", title="<!channel> Smith & <b>Sons</b>", at=NOW)
+
+    deliver_due(now=NOW)
+
+    (hooked,) = hook.log.read_text().splitlines()
+    assert "&lt;!channel&gt; Smith &amp; &lt;b&gt;Sons&lt;/b&gt;" in hooked
