@@ -124,7 +124,8 @@ def end_clocks(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) 
         " ended_at = CASE WHEN state = %s THEN %s ELSE ended_at END,"
         " note = CASE WHEN state = %s THEN %s ELSE note END,"
         " at_risk = CASE WHEN state = %s THEN at_risk ELSE %s END,"
-        " resolved_at = CASE WHEN state = %s THEN resolved_at ELSE %s END"
+        " resolved_at = CASE WHEN state = %s THEN resolved_at ELSE %s END,"
+        " is_open = FALSE"
         f" WHERE ({where})"
         " AND (state = %s OR (state = %s AND resolved_at IS NULL))"
     )

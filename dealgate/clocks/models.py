@@ -103,7 +103,7 @@ class Clock(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="clocks",
-        db_index=False,  # (responsible, state) below
+        db_index=False,  # (responsible, state, due_at) below
     )
     # Business minutes from start to due: what "one more window" means.
     window_minutes = models.FloatField()
@@ -115,6 +115,11 @@ class Clock(models.Model):
     # (the deal leaves the stage, the lead is answered, the task is done).
     at_risk = models.BooleanField(default=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The obligation still stands: running, or breached and not put right.
+    # Kept as a column of its own (a check below keeps it true to the state)
+    # because a breach leaves it alone: on SQLite an index whose condition
+    # names a column the UPDATE sets is rewritten, one page per breach.
+    is_open = models.BooleanField(default=True, db_default=True)
     # The second window: set on breach when the rules escalate or reassign.
     escalate_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
@@ -168,10 +173,17 @@ class Clock(models.Model):
             ),
         ]
         constraints = [
+            # One open obligation per key: a clock started again ends the
+            # one before, breached or not.
             models.UniqueConstraint(
-                fields=["key"],
-                condition=Q(state="running"),
-                name="clock_one_running_per_key",
+                fields=["key"], condition=Q(is_open=True), name="clock_one_open_per_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_open=True, state="running", resolved_at__isnull=True)
+                | Q(is_open=True, state="breached", resolved_at__isnull=True)
+                | Q(is_open=False, state__in=["met", "cancelled"])
+                | Q(is_open=False, state="breached", resolved_at__isnull=False),
+                name="clock_open_matches_state",
             ),
             models.CheckConstraint(
                 condition=Q(deal__isnull=False) | Q(lead__isnull=False),

@@ -83,20 +83,22 @@ def start_clock(
 ) -> Clock:
     """Start the clock named `key`, unless the same one already runs.
 
-    A running clock with this key but another start, due time or person is
-    cancelled ("restarted") and replaced. A racing start of the same key (the
-    unique running key) gives the other's clock; the INSERT skips on that
-    conflict instead of failing, so no savepoint is needed. `none_running`
-    says the caller has just stopped this key's clock in its transaction,
-    holding the row of its deal, or that the subject was created in it, so
-    there is nothing to read first.
+    An open clock with this key but another start, due time or person is
+    ended ("restarted") and replaced: a running one is cancelled, a breached
+    one put right (a next step moved to a later date after it ran out). A
+    racing start of the same key (one open clock per key) gives the other's
+    clock; the INSERT skips on that conflict instead of failing, so no
+    savepoint is needed. `none_running` says the caller has just stopped
+    this key's clock in its transaction, holding the row of its deal, or that
+    the subject was created in it, so there is nothing to read first.
     """
     current = None
     if not none_running:
-        current = Clock.objects.filter(key=key, state=RUNNING).first()
+        current = Clock.objects.filter(key=key, is_open=True).first()
     if current is not None:
         same = (
-            current.started_at == started_at
+            current.state == RUNNING
+            and current.started_at == started_at
             and current.due_at == due_at
             and current.responsible_id == responsible_id
         )
@@ -123,7 +125,7 @@ def start_clock(
         window_minutes=window_minutes,
     )
     if not bulk.insert_unless_taken(clock):
-        return Clock.objects.get(key=key, state=RUNNING)
+        return Clock.objects.get(key=key, is_open=True)
     log.debug("clock %s started: %s, due %s", clock.pk, key, due_at.isoformat())
     return clock
 

@@ -600,9 +600,18 @@ class _Batch:
         was = BREACHED if self.escalating else RUNNING
         for (state, note), ids in self.ended.items():
             if self.escalating:  # a breached clock found put right after all
-                _update(ids, was, at_risk=False, resolved_at=self.now, note=note)
+                _update(
+                    ids,
+                    was,
+                    at_risk=False,
+                    resolved_at=self.now,
+                    note=note,
+                    is_open=False,
+                )
             else:
-                _update(ids, was, state=state, ended_at=self.now, note=note)
+                _update(
+                    ids, was, state=state, ended_at=self.now, note=note, is_open=False
+                )
         changed = bulk.update_each(
             Clock,
             ("at_risk", "actions", "escalate_at"),

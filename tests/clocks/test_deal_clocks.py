@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from django.db import IntegrityError, transaction
+
 from dealgate.clocks.models import Clock
+from dealgate.clocks.sweep import sweep
 from dealgate.deals.models import Activity
 from dealgate.deals.services import move_deal
 
@@ -275,3 +279,39 @@ def test_the_window_of_a_team_handoff_stays_with_a_responsible_in_that_team(
 
     (window,) = clocks_of(deal, kind=Clock.Kind.RESPONSE, state=RUNNING)
     assert window.responsible == alice
+
+
+def test_a_next_step_moved_after_it_ran_out_puts_the_breached_one_right(
+    windows, alice, clock
+):
+    deal = place_deal(
+        windows, "inquiry", owner=alice, entered=berlin(10, 9), source="lead"
+    )
+    task = Activity.objects.create(
+        deal=deal,
+        kind="task",
+        subject="Send agenda",
+        due_at=berlin(10, 10),
+        at=clock.now,
+    )
+    clock.to(berlin(10, 11))
+    sweep()  # the step ran out: breached, at risk, its second window set
+
+    task.due_at = berlin(12, 12)
+    task.save()
+
+    old, new = clocks_of(deal, kind=Clock.Kind.NEXT_STEP)
+    assert (old.state, old.is_open, old.at_risk) == (Clock.State.BREACHED, False, False)
+    assert old.resolved_at == clock.now
+    assert (new.state, new.is_open, new.due_at) == (RUNNING, True, berlin(12, 12))
+    # The old one's second window passes with nothing to escalate.
+    clock.to(berlin(12, 11))
+    assert sweep().escalated == 0
+
+
+def test_a_clock_cannot_be_closed_and_open_at_once(windows, alice, clock):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+    (age,) = clocks_of(deal, kind=Clock.Kind.AGE)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Clock.objects.filter(pk=age.pk).update(state=Clock.State.MET)

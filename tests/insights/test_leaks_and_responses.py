@@ -113,6 +113,7 @@ def clock(pipeline, deal, stage: str, kind: str, state: str, due: dt.datetime):
         started_at=due - dt.timedelta(hours=1),
         due_at=due,
         ended_at=due,
+        is_open=state in ("running", "breached"),
     )
 
 
