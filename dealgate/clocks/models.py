@@ -17,8 +17,8 @@ class Clock(models.Model):
     """One obligation: who must do what about which deal or lead, by when.
 
     `key` names the obligation ("deal:12:age", "lead:5:response",
-    "activity:9:next_step"); at most one clock per key runs at a time, so
-    starting one twice is harmless. `due_at` is computed once, in business
+    "activity:9:next_step"); at most one clock per key is open (running, or
+    breached and not put right) at a time, so starting one twice is harmless. `due_at` is computed once, in business
     time of the pipeline's calendar, when the clock starts.
 
     A breached clock may run a second window: `escalate_at` is when its
