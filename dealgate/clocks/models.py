@@ -18,8 +18,9 @@ class Clock(models.Model):
 
     `key` names the obligation ("deal:12:age", "lead:5:response",
     "activity:9:next_step"); at most one clock per key is open (running, or
-    breached and not put right) at a time, so starting one twice is harmless. `due_at` is computed once, in business
-    time of the pipeline's calendar, when the clock starts.
+    breached and not put right) at a time, so starting one twice is harmless.
+    `due_at` is computed once, in business time of the pipeline's calendar,
+    when the clock starts.
 
     A breached clock may run a second window: `escalate_at` is when its
     owner's manager is told (or the work reassigned) unless it is put right
