@@ -119,6 +119,7 @@ def test_the_notices_page_counts_unread_and_marks_them_read(workload, alice, sig
     assert f"{unread} unread" in page
     assert "Over the age limit: Old one" in page
     over, late = workload
+    assert "Wed 10 Jun, 12:00 UTC" in page  # the zone said, as Today says its
     assert f'<a href="/deals/{over.pk}/">Over the age limit: Old one</a>' in html
     assert f'<a href="/deals/{late.pk}/">No response yet: Late answer</a>' in html
 
