@@ -96,9 +96,10 @@ def start_clock(
     if not none_running:
         current = Clock.objects.filter(key=key, is_open=True).first()
     if current is not None:
+        # A breached clock with the same times is the same obligation still
+        # owed: starting it again must not run it (and breach it) twice.
         same = (
-            current.state == RUNNING
-            and current.started_at == started_at
+            current.started_at == started_at
             and current.due_at == due_at
             and current.responsible_id == responsible_id
         )

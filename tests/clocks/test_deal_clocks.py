@@ -315,3 +315,23 @@ def test_a_clock_cannot_be_closed_and_open_at_once(windows, alice, clock):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Clock.objects.filter(pk=age.pk).update(state=Clock.State.MET)
+
+
+def test_an_overdue_task_saved_again_keeps_its_breached_clock(windows, alice, clock):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+    task = Activity.objects.create(
+        deal=deal,
+        kind="task",
+        subject="Send agenda",
+        due_at=berlin(10, 10),
+        at=clock.now,
+    )
+    clock.to(berlin(10, 11))
+    sweep()
+
+    task.subject = "Send the agenda"
+    task.save()
+
+    (step,) = clocks_of(deal, kind=Clock.Kind.NEXT_STEP)
+    assert (step.state, step.is_open) == (Clock.State.BREACHED, True)
+    assert sweep().due == 0
