@@ -395,9 +395,10 @@ def lead_changed(lead: Lead, *, created: bool = False) -> None:
 def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
     key = lead_key(lead.pk)
     for clock in clocks:
+        # Open, breached or not: an edit of a lead whose window ran out must
+        # not start (and breach) that window again.
         if (
             clock.key == key
-            and clock.state == RUNNING
             and clock.started_at == lead.assigned_at
             and clock.responsible_id == lead.owner_id
         ):

@@ -96,3 +96,19 @@ def test_saving_an_unchanged_lead_keeps_its_one_window(routed, clock):
     lead.save(update_fields=["message"])
 
     assert len(window_of(lead)) == 1
+
+
+def test_editing_a_lead_whose_window_ran_out_does_not_start_it_again(routed, clock):
+    from dealgate.clocks.sweep import sweep
+
+    clock.to(berlin(10, 10))
+    lead = capture(routed)
+    clock.to(berlin(10, 12))
+    assert sweep().breached == 1
+
+    lead.message = "Any news?"
+    lead.save()
+
+    (window,) = window_of(lead)
+    assert (window.state, window.is_open) == (Clock.State.BREACHED, True)
+    assert sweep().due == 0
