@@ -527,7 +527,14 @@ def start_missing_clocks(*, apply: bool, now: dt.datetime | None = None) -> Back
             "actions",
             "note",
         )
+        ids = [row[4] for row in rows]
         with transaction.atomic():
+            # A deal moved without its hooks (a pipeline's --move, an edit of
+            # its stage) may keep a breached age clock of its earlier stay:
+            # that stay is over, so it is put right before the new one opens.
+            for start in range(0, len(ids), 1_000):
+                earlier = Q(deal_id__in=ids[start : start + 1_000], kind=Clock.Kind.AGE)
+                _end(Clock.objects.filter(earlier), Clock.State.CANCELLED, now, "")
             bulk.insert_rows(Clock, fields, rows)
         started = len(rows)
         log.info(

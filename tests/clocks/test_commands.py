@@ -63,6 +63,22 @@ def test_backfill_counts_first_and_starts_clocks_only_with_apply(
     assert "0 open deals have no age clock" in capsys.readouterr().out
 
 
+def test_backfill_puts_right_the_breached_clock_of_a_stay_moved_without_hooks(
+    pipeline, alice, clock, capsys
+):
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+    main(["sweep", "--no-send"])  # its age clock ran out and stays open
+    # A pipeline's --move or an edit of the stage: no hooks, no clocks.
+    Deal.objects.filter(pk=deal.pk).update(stage_entered_at=berlin(9, 9))
+
+    assert main(["sweep", "--backfill", "--apply", "--no-send"]) == 0
+
+    assert "started 1 age clocks" in capsys.readouterr().out
+    old, new = Clock.objects.filter(deal=deal, kind="age").order_by("id")
+    assert (old.state, old.is_open, old.at_risk) == ("breached", False, False)
+    assert (new.state, new.is_open, new.started_at) == ("running", True, berlin(9, 9))
+
+
 def test_notices_status_counts_by_channel(pipeline, alice, clock, settings, capsys):
     settings.WEBHOOK_URL = "http://127.0.0.1:9/hook"
     place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
