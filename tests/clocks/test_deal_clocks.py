@@ -281,11 +281,11 @@ def test_the_window_of_a_team_handoff_stays_with_a_responsible_in_that_team(
     assert window.responsible == alice
 
 
-def test_a_next_step_moved_after_it_ran_out_puts_the_breached_one_right(
-    windows, alice, clock
-):
+def task_that_ran_out(pipeline, owner, clock):
+    """A deal with a task due at 10:00 and, at 11:00, a sweep: the task's
+    next-step clock is breached, at risk, its second window set."""
     deal = place_deal(
-        windows, "inquiry", owner=alice, entered=berlin(10, 9), source="lead"
+        pipeline, "inquiry", owner=owner, entered=berlin(10, 9), source="lead"
     )
     task = Activity.objects.create(
         deal=deal,
@@ -295,7 +295,14 @@ def test_a_next_step_moved_after_it_ran_out_puts_the_breached_one_right(
         at=clock.now,
     )
     clock.to(berlin(10, 11))
-    sweep()  # the step ran out: breached, at risk, its second window set
+    assert sweep().breached == 1
+    return deal, task
+
+
+def test_a_next_step_moved_after_it_ran_out_puts_the_breached_one_right(
+    windows, alice, clock
+):
+    deal, task = task_that_ran_out(windows, alice, clock)
 
     task.due_at = berlin(12, 12)
     task.save()
@@ -318,16 +325,7 @@ def test_a_clock_cannot_be_closed_and_open_at_once(windows, alice, clock):
 
 
 def test_an_overdue_task_saved_again_keeps_its_breached_clock(windows, alice, clock):
-    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
-    task = Activity.objects.create(
-        deal=deal,
-        kind="task",
-        subject="Send agenda",
-        due_at=berlin(10, 10),
-        at=clock.now,
-    )
-    clock.to(berlin(10, 11))
-    sweep()
+    deal, task = task_that_ran_out(windows, alice, clock)
 
     task.subject = "Send the agenda"
     task.save()
