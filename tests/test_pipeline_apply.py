@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from dealgate.clocks.models import Clock
 from dealgate.core.pipeline_file import (
     PipelineFileError,
     dump_pipeline,
@@ -323,6 +324,26 @@ def test_a_move_sends_the_deals_on_and_records_it_in_their_history(applied, now)
     lost_event = StageEvent.objects.get(deal=lost_deal)
     assert (lost_event.from_status, lost_event.to_status) == ("lost", "lost")
     assert lost_event.from_entered_at == lost_deal.closed_at
+
+
+def test_moved_open_deals_run_the_age_clock_of_their_new_stage_at_once(applied, now):
+    old = applied.stages.get(key="old")
+    open_deal = deal_in(old)
+    lost_deal = deal_in(old, status=Deal.Status.LOST, title="lost")
+    before = Clock.objects.get(deal=open_deal, kind=Clock.Kind.AGE)
+    assert (before.stage, before.state) == (old, Clock.State.RUNNING)
+
+    apply_pipeline(spec_of(without_old_stage()), moves={"old": "proposal"})
+
+    before.refresh_from_db()
+    assert (before.state, before.ended_at, before.is_open) == ("cancelled", now, False)
+    assert "'old' removed" in before.note
+    clock = Clock.objects.get(deal=open_deal, kind=Clock.Kind.AGE, is_open=True)
+    assert clock.stage == applied.stages.get(key="proposal")
+    assert clock.started_at == now
+    assert clock.window_minutes == 10 * 8 * 60  # the new stage's limit, 8-hour days
+    assert clock.responsible.username == "alice"
+    assert not Clock.objects.filter(deal=lost_deal).exists()
 
 
 def test_deals_moved_into_a_team_stage_are_shared_as_one_by_one_moves_would(

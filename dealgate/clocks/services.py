@@ -187,6 +187,16 @@ def deal_moved(
         )
 
 
+def stays_ended(deals: QuerySet[Deal], at: dt.datetime, note: str) -> int:
+    """End the stage clocks (age limit, response window) of `deals`, open
+    deals taken out of their stage without the move's hooks: a pipeline's
+    --move. Cancelled, since the buyer did nothing; next steps run on.
+    `start_missing_clocks` then starts the new stays' age clocks. One UPDATE
+    for any number of deals; returns how many clocks it ended."""
+    clocks = Clock.objects.filter(deal__in=deals.values("pk"), kind__in=STAGE_KINDS)
+    return _end(clocks, Clock.State.CANCELLED, at, note)
+
+
 def deal_created(deal: Deal) -> None:
     """Clocks of a new open deal: its stage's age limit and, unless it came from
     a lead (whose own window already ran), the handoff from a new lead into its
@@ -453,9 +463,16 @@ class Backfill:
     started: int
 
 
-def start_missing_clocks(*, apply: bool, now: dt.datetime | None = None) -> Backfill:
+def start_missing_clocks(
+    *,
+    apply: bool,
+    now: dt.datetime | None = None,
+    pipeline_id: int | None = None,
+) -> Backfill:
     """Start the age clock of every open deal whose stage has a limit and that
-    has no clock for its current stay (imports write deals without signals).
+    has no clock for its current stay (imports write deals without signals,
+    a pipeline's --move moves them without their hooks); only the deals of
+    `pipeline_id` when it is given.
 
     A dry run (`apply=False`) only counts. Set-based: one query for the deals,
     one multi-row INSERT per thousand clocks; idempotent, since a deal with a
@@ -474,6 +491,7 @@ def start_missing_clocks(*, apply: bool, now: dt.datetime | None = None) -> Back
             stage_entered_at__isnull=False,
         )
         .exclude(Exists(has_clock))
+        .filter(**({"pipeline_id": pipeline_id} if pipeline_id is not None else {}))
         .values_list(
             "pk",
             "pipeline_id",

@@ -33,6 +33,7 @@ from django.db.models import Value as V
 
 from dealgate import timesource
 from dealgate.accounts.models import Team, User
+from dealgate.clocks import services as clocks
 from dealgate.clocks.rules import handoff_name
 from dealgate.core import routing
 from dealgate.core.pipeline_file import (
@@ -772,9 +773,15 @@ class _Sync:
     def _write_removals(
         self, pipeline: Pipeline, stages: dict[str, Stage]
     ) -> list[str]:
+        moved = 0
         for row in self.removed:
             if row.key in self.moves:
-                _move_deals(pipeline, row, stages[self.moves[row.key]])
+                moved += _move_deals(pipeline, row, stages[self.moves[row.key]])
+        if moved:
+            # The moved open deals start their stay's age clock at once, not
+            # at the next backfill.
+            clocks.start_missing_clocks(apply=True, pipeline_id=pipeline.pk)
+        for row in self.removed:
             try:
                 # A savepoint, so a refused delete leaves the transaction usable.
                 with transaction.atomic():
@@ -807,7 +814,9 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
         f"was removed and its deals moved to {new.key!r} ({new.name})"
     )
     # Routed while still in `old`, so no list of ids is needed to find them.
-    responsible = _assign_responsible(new, deals.filter(status=Deal.Status.OPEN))
+    open_deals = deals.filter(status=Deal.Status.OPEN)
+    responsible = _assign_responsible(new, open_deals)
+    clocks.stays_ended(open_deals, now, f"stage {old.key!r} removed")
     deals.update(
         stage=new,
         version=F("version") + 1,
