@@ -24,6 +24,7 @@ from dealgate.accounts.models import User
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core import criteria as crit
+from dealgate.core.text import CONTROL_OR_BREAK
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
@@ -687,6 +688,11 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
         value = cleaned[name]
         if name == "title" and isinstance(value, str):
             value = value.strip()
+            if CONTROL_OR_BREAK.search(value):
+                raise ValidationError(
+                    "title must be one line, without line breaks or control characters",
+                    field="title",
+                )
         elif name == "notes" and value is None:
             value = ""  # null clears the notes, which are text, never NULL
         try:

@@ -8,12 +8,12 @@ typed (HTML included); pages escape it when they show it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
 from dealgate.errors import ValidationError
 
 from . import normalize
@@ -38,8 +38,6 @@ ACCEPTED = (*TEXT_FIELDS, "company_size", "value", "pipeline")
 MAX_VALUE = Decimal("999999999999.99")
 MAX_COMPANY_SIZE = 10_000_000
 # Control characters break logs and CSV exports, and PostgreSQL refuses NUL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -188,7 +186,7 @@ def _text(data: Mapping[str, Any], key: str) -> str:
             f"{key} is {len(text):,} characters long; the limit is {limit:,}",
             field=key,
         )
-    pattern = _CONTROL if key == "message" else _CONTROL_OR_BREAK
+    pattern = CONTROL if key == "message" else CONTROL_OR_BREAK
     if pattern.search(text):
         raise ValidationError(f"{key} contains control characters", field=key)
     return text

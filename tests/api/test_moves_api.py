@@ -90,6 +90,8 @@ def test_an_unknown_stage_is_a_422_naming_the_field(api, deal):
         ({"value": "12.345"}, "value", "decimal places"),
         ({"title": "   "}, "title", "blank"),
         ({"title": "x" * 301}, "title", "300"),
+        ({"title": "Migration\nBcc: all@example.com"}, "title", "one line"),
+        ({"title": "Tab\tinside"}, "title", "control characters"),
         ({"currency": "eur"}, "currency", "three-letter"),
         ({"currency": "XXX1"}, "currency", "at most 3 characters"),
     ],
