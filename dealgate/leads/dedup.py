@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -79,11 +80,47 @@ def _lock_number(key: str) -> int:
 
 
 def find_match(lead: CleanLead) -> Found | None:
-    """The open lead or deal `lead` repeats, or None. Two queries at most."""
-    return _in_leads(lead) or _in_deals(lead)
+    """The open lead or deal `lead` repeats, or None; a lead before a deal.
+
+    One query reads the candidates of both (`candidates_query`): every
+    capture runs it, and a round trip to the database costs a capture about
+    as much as the work each lookup does there.
+    """
+    query = candidates_query(lead)
+    if query is None:
+        return None
+    with bulk.prepared_cursor() as cursor:
+        cursor.execute(*query)
+        rows = cursor.fetchall()
+    leads = [row[1:] for row in rows if row[0] == "l"]
+    deals = [row[1:4] for row in rows if row[0] == "d"]
+    return _best_lead(lead, leads) or _best_deal(lead, deals)
 
 
-def _in_leads(lead: CleanLead) -> Found | None:
+def candidates_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
+    """The SQL and parameters of the candidates `find_match` compares: rows
+    ("l", id, email, phone, domain, company, company key) for leads and ("d",
+    id, contact email, organization name, ...) for deals; None without a
+    signal. Each part keeps its own order and limit."""
+    parts = [
+        (kind, query)
+        for kind, query in (("l", leads_query(lead)), ("d", deals_query(lead)))
+        if query is not None
+    ]
+    if not parts:
+        return None
+    selects, params = [], []
+    for kind, (sql, values) in parts:
+        columns = "c.*" if kind == "l" else "c.*, NULL, NULL, NULL"
+        selects.append(f"SELECT '{kind}', {columns} FROM ({sql}) c")
+        params += values
+    return " UNION ALL ".join(selects), params
+
+
+def leads_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
+    """Open leads, and converted ones whose deal is open, sharing a key with
+    `lead`: (id, email, phone, domain, company, company key), newest first;
+    None without a key."""
     keys = [
         (column, value)
         for column, value in (
@@ -113,18 +150,18 @@ def _in_leads(lead: CleanLead) -> Found | None:
         f"AND d.\"status\" = '{Deal.Status.OPEN}')) "
         f'ORDER BY l."created_at" DESC, l."id" DESC LIMIT {MAX_CANDIDATES}'
     )
-    params = [value for _, value in keys]
-    with bulk.prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    return sql, [value for _, value in keys]
+
+
+def _best_lead(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
     best, best_id = None, None
     for row in rows:
         found = _compare(lead, *row[1:])
         if found is not None and (best is None or _better(found, best)):
-            best, best_id = found, row
+            best, best_id = found, row[0]
     if best is None:
         return None
-    record = Lead.objects.select_related("owner").get(pk=best_id[0])
+    record = Lead.objects.select_related("owner").get(pk=best_id)
     if record.deal_id:
         # A converted lead stands for its deal: the inquiry joins the deal.
         deal = Deal.objects.select_related("owner").get(pk=record.deal_id)
@@ -179,22 +216,9 @@ def _better(found: Found, best: Found) -> bool:
     return (found.score or 0) > (best.score or 0)
 
 
-def _in_deals(lead: CleanLead) -> Found | None:
-    """Open deals whose contact has the inquiry's email (any case) or whose
-    organization's name starts with its company block (any case).
-
-    One query, a union of one branch per signal: each branch starts from its
-    own index (leads migration 0004) and reaches the open deals through them,
-    where an OR across two joined tables would read every open deal. Written
-    as SQL because the ORM spent a millisecond of CPU compiling the union,
-    which every capture pays.
-    """
-    query = deals_query(lead)
-    if query is None:
-        return None
-    with bulk.prepared_cursor() as cursor:
-        cursor.execute(*query)
-        rows = cursor.fetchall()
+def _best_deal(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
+    """The best of the open deals (id, contact email, organization name)
+    `deals_query` found."""
     best, best_id = None, None
     for deal_id, email, organization in rows:
         found = None
@@ -211,8 +235,16 @@ def _in_deals(lead: CleanLead) -> Found | None:
 
 
 def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
-    """The SQL and parameters `_in_deals` reads its candidates with (open
-    deals: id, contact email, organization name); None without a signal."""
+    """Open deals whose contact has the inquiry's email (any case) or whose
+    organization's name starts with its company block (any case): (id,
+    contact email, organization name), newest first; None without a signal.
+
+    A union of one branch per signal: each branch starts from its own index
+    (leads migration 0004) and reaches the open deals through them, where an
+    OR across two joined tables would read every open deal. Written as SQL
+    because the ORM spent a millisecond of CPU compiling the union, which
+    every capture pays.
+    """
     postgres = connection.vendor == "postgresql"
     email_match, name_match = _CASE_BLIND[postgres]
     like = connection.ops.prep_for_like_query

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from dealgate.deals.models import Deal, Organization, Person
 from dealgate.leads import dedup
@@ -55,7 +56,7 @@ def _before(lead) -> list[int]:
 
 
 def _candidates(lead) -> tuple[list[int], tuple[str, list[str]]]:
-    """The candidate ids `_in_deals` reads, and its SQL with parameters."""
+    """The candidate ids `deals_query` reads, and its SQL with parameters."""
     query = dedup.deals_query(lead)
     with connection.cursor() as cursor:
         cursor.execute(*query)
@@ -88,7 +89,7 @@ def test_a_repeat_matching_a_deal_on_email_and_company_finds_it_once(deals):
     lead = clean_lead({"email": "Hank@globex.com", "company": "Globex"}, region=None)
 
     seen, _ = _candidates(lead)
-    found = dedup._in_deals(lead)
+    found = dedup.find_match(lead)
 
     assert seen.count(deals["globex"].pk) == 1
     assert (found.deal, found.matched_on) == (deals["globex"], "email")
@@ -97,7 +98,7 @@ def test_a_repeat_matching_a_deal_on_email_and_company_finds_it_once(deals):
 def test_a_closed_deal_does_not_catch_a_repeat(deals):
     lead = clean_lead({"email": "won@globex.com"}, region=None)
 
-    assert dedup._in_deals(lead) is None
+    assert dedup.find_match(lead) is None
 
 
 def _plan(query) -> str:
@@ -130,3 +131,23 @@ def test_deal_candidates_are_read_without_scanning_a_table(deals):
     plan = _plan(query)
 
     assert "Seq Scan" not in plan and "SCAN " not in plan, plan
+
+
+def test_lead_and_deal_candidates_are_read_in_one_statement_from_indexes(deals):
+    lead = clean_lead(
+        {"email": "hank@globex.com", "phone": "+49 30 1234567", "company": "Globex"},
+        region="DE",
+    )
+
+    with CaptureQueriesContext(connection) as seen:
+        found = dedup.find_match(lead)
+    plan = _plan(dedup.candidates_query(lead))
+
+    assert found.deal == deals["globex"]
+    # The candidates, then the deal found with its owner.
+    assert len(seen.captured_queries) == 2
+    # Subqueries of SQLite's UNION ALL are read as SCAN of the subquery's
+    # result, never of a table.
+    tables = ("leads_lead", "deals_deal", "deals_person", "deals_organization")
+    assert not any(f"SCAN {table}" in plan for table in tables), plan
+    assert "Seq Scan" not in plan, plan

@@ -1,6 +1,6 @@
 """Indexes that make de-duplication against open deals an index lookup.
 
-`dedup._in_deals` looks for a contact's email in any case (iexact) and for
+`dedup.deals_query` looks for a contact's email in any case (iexact) and for
 an organization name starting with a company block in any case
 (istartswith), then for the open deals of those people and organizations.
 Without these, each capture read every person and organization.
