@@ -119,21 +119,28 @@ def mark_read(user: User, notice_ids: Sequence[int] | None = None) -> int:
 
 
 @lru_cache(maxsize=1)
-def _url_patterns() -> tuple[str, str]:
+def _url_patterns() -> tuple[str, str, str]:
+    """The paths of a deal's and a lead's page ("{}" for the id) and of
+    Today; "" for one this site does not serve."""
     found = []
-    for name in ("deal", "leads:lead"):
+    for name, args in (("deal", [0]), ("leads:lead", [0]), ("today", [])):
         try:
-            found.append(reverse(name, args=[0]).replace("/0/", "/{}/"))
+            found.append(reverse(name, args=args).replace("/0/", "/{}/"))
         except NoReverseMatch:
             found.append("")
-    return found[0], found[1]
+    return found[0], found[1], found[2]
 
 
 def subject_url(deal_id: int | None, lead_id: int | None) -> str:
     """The page of a deal or lead ("/deals/12/"), or "" when there is none."""
-    deal_url, lead_url = _url_patterns()
+    deal_url, lead_url, _ = _url_patterns()
     if deal_id is not None and deal_url:
         return deal_url.format(deal_id)
     if lead_id is not None and lead_url:
         return lead_url.format(lead_id)
     return ""
+
+
+def today_url() -> str:
+    """The Today page, where a digest's entries are listed; "" without it."""
+    return _url_patterns()[2]

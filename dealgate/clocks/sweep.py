@@ -37,7 +37,6 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Max
-from django.urls import NoReverseMatch, reverse
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -52,7 +51,7 @@ from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
 from .models import Clock, Notice
-from .notices import queue_deliveries, subject_url
+from .notices import queue_deliveries, subject_url, today_url
 from .services import RESPONSE_KINDS, next_step_key
 from .timeleft import format_span
 
@@ -651,7 +650,7 @@ class _Batch:
                 title, body, items = _digest(told)
                 rows.append(
                     (notice_id, told[0].user_id, told[0].kind, title, body)
-                    + (_today_url(), None, None, None, self.now)
+                    + (today_url(), None, None, None, self.now)
                     + (json.dumps(items),)
                 )
         bulk.insert_rows(Notice, _NOTICE_FIELDS, rows)
@@ -924,14 +923,6 @@ def _digest(told: list[_Notice]) -> tuple[str, str, list[dict[str, Any]]]:
         title = f"{what[0].upper()}{what[1:]} ran out of time"
         body = "Each has run past its window or limit:"
     return title, body, items
-
-
-@lru_cache(maxsize=1)
-def _today_url() -> str:
-    try:
-        return reverse("today")
-    except NoReverseMatch:
-        return ""
 
 
 def _pipe(pipeline: Pipeline) -> _Pipe:
