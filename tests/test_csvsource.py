@@ -89,6 +89,16 @@ def test_a_record_with_the_wrong_number_of_fields_is_reported_with_its_line(
     ]
 
 
+def test_a_nul_character_makes_its_record_bad_naming_the_column(tmp_path):
+    path = write(tmp_path, 'a,b\n1,2\n3,"x\x00y"\n5,6\n')
+    _, records = read_all(path)
+    assert [(r.line, r.error) for r in records] == [
+        (2, None),
+        (3, "column 'b' contains a NUL character (the file may be damaged)"),
+        (4, None),
+    ]
+
+
 def test_blank_lines_and_rows_of_empty_fields_are_skipped_and_counted(tmp_path):
     path = write(tmp_path, "a,b\n1,2\n\n,\n  \n3,4\n")
     with CsvFile(path) as source:

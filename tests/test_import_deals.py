@@ -195,6 +195,28 @@ def test_skip_bad_imports_the_good_rows_and_lists_the_bad(sales, tmp_path, gener
     assert report.lines()[-1] == "imported; the bad rows listed were skipped"
 
 
+def test_a_title_with_control_characters_or_a_nul_is_a_bad_row_on_any_database(
+    sales, tmp_path, generic
+):
+    # Line breaks and tabs fold into spaces; other control characters would
+    # lock the deal's edit form, and PostgreSQL refuses a NUL in text.
+    path = generic_file(
+        tmp_path,
+        '"D1","Orbit\n\tplatform",Open,1,2026-03-02,\n',
+        "D2,Helix\x1b[31m,Open,1,2026-03-02,\n",
+        "D3,Nul\x00here,Open,1,2026-03-02,\n",
+        "D4,Quasar,Open,1,2026-03-02,\n",
+    )
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 4: Deal: contains control characters",
+        "line 5: column 'Deal' contains a NUL character (the file may be damaged)",
+    ]
+    titles = sorted(Deal.objects.values_list("title", flat=True))
+    assert titles == ["Orbit platform", "Quasar"]
+
+
 def test_a_dry_run_checks_everything_and_writes_nothing(sales, tmp_path, generic):
     path = generic_file(tmp_path, *GOOD_ROWS)
     report = import_deals(path, generic, pipeline=sales, dry_run=True)

@@ -140,7 +140,14 @@ class CsvFile:
             if len(fields) != width:
                 yield Record(line, fields, _width_error(width, len(fields)))
                 continue
-            yield Record(line, fields)
+            for at, field in enumerate(fields):
+                # No database column holds one (PostgreSQL refuses it in
+                # text); it marks a damaged or binary file, not a value.
+                if "\x00" in field:
+                    yield Record(line, fields, _nul_error(self.columns[at]))
+                    break
+            else:
+                yield Record(line, fields)
 
     def _read_header(self) -> tuple[str, ...]:
         assert self._csv is not None
@@ -181,6 +188,10 @@ def _first_undecodable_line(path: Path, encoding: str) -> int:
             except UnicodeDecodeError:
                 return number
     return number
+
+
+def _nul_error(column: str) -> str:
+    return f"column {column!r} contains a NUL character (the file may be damaged)"
 
 
 def _width_error(expected: int, found: int) -> str:

@@ -25,6 +25,7 @@ from dealgate.core.csvsource import (
     DateTimeParser,
     DecimalParser,
 )
+from dealgate.core.text import CONTROL_OR_BREAK
 from dealgate.imports.mappings import Mapping, MappingError
 from dealgate.imports.report import ImportReport
 from dealgate.imports.routing import Responsible
@@ -339,6 +340,10 @@ class DealRows:
                     break
         if not title:
             raise CellError(self.column("title"), "is empty")
+        if CONTROL_OR_BREAK.search(title):
+            # Whitespace is folded above; what is left would be refused by
+            # an edit of the deal (and lock its edit form).
+            raise CellError(self.column("title"), "contains control characters")
         if len(title) > _LIMITS["title"]:
             raise CellError(self.column("title"), "is longer than 300 characters")
         return title
