@@ -24,7 +24,7 @@ from dealgate.accounts.models import User
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core import criteria as crit
-from dealgate.core.text import CONTROL_OR_BREAK
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
@@ -695,11 +695,20 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
                 )
         elif name == "notes" and value is None:
             value = ""  # null clears the notes, which are text, never NULL
+        elif name == "notes" and isinstance(value, str) and CONTROL.search(value):
+            raise ValidationError(
+                "notes must not hold control characters other than line breaks "
+                "and tabs",
+                field="notes",
+            )
         try:
             cleaned[name] = Deal._meta.get_field(name).clean(value, None)
         except DjangoValidationError as exc:
             message = " ".join(exc.messages)
             raise ValidationError(f"{name}: {message}", field=name) from None
+    for name in ("custom", "checklist"):
+        if holds_nul(cleaned.get(name)):
+            raise ValidationError(f"{name} must not hold a NUL character", field=name)
     value = cleaned.get("value")
     if value is not None and value < 0:
         raise ValidationError(f"value must not be negative, got {value}", field="value")
