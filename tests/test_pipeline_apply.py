@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from dealgate.clocks.models import Clock
+from dealgate.core import business_time
 from dealgate.core.pipeline_file import (
     PipelineFileError,
     dump_pipeline,
@@ -18,6 +20,7 @@ from dealgate.core.pipeline_file import (
 )
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import NotFound, ValidationError
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 from dealgate.pipelines.services import (
     _assign_responsible,
@@ -344,6 +347,81 @@ def test_moved_open_deals_run_the_age_clock_of_their_new_stage_at_once(applied, 
     assert clock.window_minutes == 10 * 8 * 60  # the new stage's limit, 8-hour days
     assert clock.responsible.username == "alice"
     assert not Clock.objects.filter(deal=lost_deal).exists()
+
+
+def _without_limit(spec, key: str):
+    """`spec` with stage `key` left without an age limit, as the builder's
+    stage form allows (a file must give one)."""
+    stages = [
+        replace(stage, age_limit_days=None) if stage.key == key else stage
+        for stage in spec.stages
+    ]
+    return replace(spec, stages=type(spec.stages)(stages))
+
+
+def test_a_changed_age_limit_re_dates_the_running_age_clocks_of_its_stage(applied, now):
+    proposal = applied.stages.get(key="proposal")
+    deal = deal_in(proposal)
+    other = deal_in(applied.stages.get(key="inquiry"))
+    untouched = Clock.objects.get(deal=other, kind=Clock.Kind.AGE)
+
+    apply_pipeline(spec_of(**{"age_limit_days = 10": "age_limit_days = 3"}))
+
+    clock = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
+    assert (clock.state, clock.started_at) == ("running", EARLIER)
+    assert clock.window_minutes == 3 * 8 * 60
+    calendar = calendar_for(applied)
+    assert clock.due_at == business_time.add_business_days(calendar, EARLIER, 3)
+    assert Clock.objects.get(pk=untouched.pk).due_at == untouched.due_at
+
+
+def test_a_changed_calendar_re_dates_age_clocks_and_response_windows(applied, now):
+    deal = deal_in(applied.stages.get(key="inquiry"))
+    age = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    before = (age.due_at, window.due_at)
+    assert age.window_minutes == 960
+
+    # Mondays now start at 13:00: both clocks started on a Thursday (EARLIER)
+    # and run into the next Monday.
+    apply_pipeline(spec_of(**{'mon = ["09:00-17:00"]': 'mon = ["13:00-17:00"]'}))
+
+    applied.refresh_from_db()
+    calendar = calendar_for(applied)
+    age.refresh_from_db()
+    window.refresh_from_db()
+    assert age.due_at == business_time.add_business_days(calendar, EARLIER, 2)
+    assert age.window_minutes == 2 * calendar.day_minutes
+    assert window.due_at == business_time.add(calendar, window.started_at, 15)
+    assert age.state == window.state == "running"
+    # Two business days are 2 x 6 hours now (the standard day is shorter);
+    # the window ends four hours later on that Monday.
+    assert (age.window_minutes, before[0]) == (720, age.due_at)
+    assert window.due_at - before[1] == dt.timedelta(hours=4)
+
+
+def test_a_stage_left_without_an_age_limit_ends_its_age_clocks(applied, now):
+    proposal = applied.stages.get(key="proposal")
+    deal = deal_in(proposal)
+
+    apply_pipeline(_without_limit(spec_of(), "proposal"))
+
+    clock = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
+    assert (clock.state, clock.is_open, clock.ended_at) == ("cancelled", False, now)
+    assert clock.note == "stage has no age limit"
+
+
+def test_a_stage_that_gains_an_age_limit_starts_the_clocks_of_its_open_deals(
+    applied, now
+):
+    apply_pipeline(_without_limit(spec_of(), "proposal"))
+    deal = deal_in(applied.stages.get(key="proposal"))
+    assert not Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE).exists()
+
+    apply_pipeline(spec_of())
+
+    clock = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE, is_open=True)
+    assert (clock.started_at, clock.window_minutes) == (EARLIER, 10 * 8 * 60)
 
 
 def test_deals_moved_into_a_team_stage_are_shared_as_one_by_one_moves_would(

@@ -197,6 +197,73 @@ def stays_ended(deals: QuerySet[Deal], at: dt.datetime, note: str) -> int:
     return _end(clocks, Clock.State.CANCELLED, at, note)
 
 
+def age_limits_changed(
+    pipeline: Pipeline, stages: Iterable[Stage], at: dt.datetime
+) -> int:
+    """Put the open age clocks of `stages` of `pipeline`, whose age limit was
+    just changed, under the new limit, in the pipeline's calendar as stored
+    now; returns how many clocks changed.
+
+    A running clock is re-dated from its stay's start by the new limit (the
+    next sweep breaches it if that is already past). A stage left without a
+    limit ends them: running ones cancelled, breached ones put right, since
+    there is no limit left to be over. A breach under a lower limit stays:
+    the deal did run past the limit then in force. Open deals of a stage
+    that gained a limit have no clock yet: `start_missing_clocks` starts them.
+    """
+    changed = 0
+    calendar = calendar_for(pipeline)
+    for stage in stages:
+        if not stage.age_limit_days:
+            clocks = Clock.objects.filter(
+                stage=stage, kind=Clock.Kind.AGE, is_open=True
+            )
+            changed += _end(clocks, Clock.State.CANCELLED, at, "stage has no age limit")
+            continue
+        days = stage.age_limit_days
+        running = Clock.objects.filter(stage=stage, kind=Clock.Kind.AGE, state=RUNNING)
+        rows = [
+            (pk, business_time.add_business_days(calendar, started, days))
+            for pk, started in running.values_list("pk", "started_at")
+        ]
+        changed += bulk.update_each(
+            Clock,
+            ["due_at"],
+            rows,
+            also={"window_minutes": days * calendar.day_minutes},
+            only_if=("state", RUNNING),
+        )
+    if changed:
+        log.info("age limits changed: %d open age clocks put under them", changed)
+    return changed
+
+
+def calendar_changed(pipeline: Pipeline, at: dt.datetime) -> int:
+    """Re-date the running clocks of `pipeline` whose due time its calendar
+    decides, after the calendar changed: age clocks by their stage's limit
+    (a business day may be longer or shorter now), response windows of
+    deals and leads by their own length. Next steps keep the date a person
+    chose. Returns how many clocks changed."""
+    stages = Stage.objects.filter(pipeline=pipeline)
+    changed = age_limits_changed(pipeline, stages, at)
+    calendar = calendar_for(pipeline)
+    running = Clock.objects.filter(
+        pipeline=pipeline, kind=Clock.Kind.RESPONSE, state=RUNNING
+    )
+    rows = [
+        (pk, business_time.add(calendar, started, minutes))
+        for pk, started, minutes in running.values_list(
+            "pk", "started_at", "window_minutes"
+        )
+    ]
+    redated = bulk.update_each(
+        Clock, ["due_at"], rows, also={}, only_if=("state", RUNNING)
+    )
+    if redated:
+        log.info("calendar changed: %d response windows re-dated", redated)
+    return changed + redated
+
+
 def deal_created(deal: Deal) -> None:
     """Clocks of a new open deal: its stage's age limit and, unless it came from
     a lead (whose own window already ran), the handoff from a new lead into its

@@ -430,6 +430,9 @@ class _Sync:
         self.rows: dict[str, Stage] = {}
         self.retired: set[str] = set()
         self.handoffs: dict[tuple[str, str], Handoff] = {}
+        # What `write` did that the clocks must follow.
+        self.limits_changed: list[Stage] = []
+        self.moved = 0
         if self.pipeline is not None:
             self._read_rows(self.pipeline)
         keys = set(spec.stage_keys())
@@ -702,6 +705,15 @@ class _Sync:
             dirty.append("settings")
         if dirty:
             pipeline.save(update_fields=[*dict.fromkeys(dirty), "updated_at"])
+        # Clocks last, under the calendar just written.
+        if "calendar" in dirty and self.pipeline is not None:
+            clocks.calendar_changed(pipeline, timesource.now())
+        elif self.limits_changed:
+            clocks.age_limits_changed(pipeline, self.limits_changed, timesource.now())
+        if self.limits_changed or self.moved:
+            # Deals moved by --move, and those of a stage that gained a limit,
+            # start their stay's age clock now, not at the next backfill.
+            clocks.start_missing_clocks(apply=True, pipeline_id=pipeline.pk)
 
     def _stage_values(self, stage: StageSpec) -> dict[str, Any]:
         owner = self.owners[stage.key]
@@ -734,6 +746,8 @@ class _Sync:
                 row = Stage.objects.create(pipeline=pipeline, key=stage.key, **values)
             else:
                 changed = [n for n, v in values.items() if getattr(row, n) != v]
+                if "age_limit_days" in changed:
+                    self.limits_changed.append(row)
                 for name in changed:
                     setattr(row, name, values[name])
                 if changed:
@@ -773,14 +787,9 @@ class _Sync:
     def _write_removals(
         self, pipeline: Pipeline, stages: dict[str, Stage]
     ) -> list[str]:
-        moved = 0
         for row in self.removed:
             if row.key in self.moves:
-                moved += _move_deals(pipeline, row, stages[self.moves[row.key]])
-        if moved:
-            # The moved open deals start their stay's age clock at once, not
-            # at the next backfill.
-            clocks.start_missing_clocks(apply=True, pipeline_id=pipeline.pk)
+                self.moved += _move_deals(pipeline, row, stages[self.moves[row.key]])
         for row in self.removed:
             try:
                 # A savepoint, so a refused delete leaves the transaction usable.
