@@ -400,6 +400,34 @@ def test_a_changed_calendar_re_dates_age_clocks_and_response_windows(applied, no
     assert window.due_at - before[1] == dt.timedelta(hours=4)
 
 
+def test_a_changed_response_window_re_dates_its_running_clocks(applied, now):
+    deal = deal_in(applied.stages.get(key="inquiry"))
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    assert window.window_minutes == 15
+
+    apply_pipeline(spec_of(**{'response_window = "15m"': 'response_window = "45m"'}))
+
+    window.refresh_from_db()
+    calendar = calendar_for(applied)
+    assert (window.state, window.window_minutes) == ("running", 45)
+    assert window.due_at == business_time.add(calendar, window.started_at, 45)
+
+
+def test_a_removed_handoff_ends_its_running_response_windows(applied, now):
+    deal = deal_in(applied.stages.get(key="inquiry"))
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    text = FILE.replace(
+        '[[handoffs]]\nfrom = "lead"\nto = "inquiry"\nresponse_window = "15m"\n\n', ""
+    )
+    assert text != FILE
+
+    apply_pipeline(spec_of(text))
+
+    window.refresh_from_db()
+    assert (window.state, window.ended_at) == ("cancelled", now)
+    assert window.note == "the handoff has no response window"
+
+
 def test_a_stage_left_without_an_age_limit_ends_its_age_clocks(applied, now):
     proposal = applied.stages.get(key="proposal")
     deal = deal_in(proposal)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -238,17 +238,62 @@ def age_limits_changed(
     return changed
 
 
+def response_windows_changed(
+    pipeline: Pipeline, windows: Mapping[int, float | None], at: dt.datetime
+) -> int:
+    """Put the running response clocks of deals at `pipeline`'s handoffs
+    under their new windows (`windows`: handoff id -> minutes, None for a
+    handoff left without a window or about to be deleted): re-dated from each
+    clock's start, or cancelled. Returns how many clocks changed.
+
+    A lead's window keeps the due time it was given when the lead was
+    assigned, which the lead itself shows (`Lead.response_due_at`)."""
+    changed = 0
+    calendar = None
+    for handoff_id, minutes in windows.items():
+        clocks = Clock.objects.filter(
+            pipeline=pipeline,
+            handoff_id=handoff_id,
+            kind=Clock.Kind.RESPONSE,
+            deal__isnull=False,
+        )
+        if minutes is None:
+            note = "the handoff has no response window"
+            changed += _end(
+                clocks.filter(state=RUNNING), Clock.State.CANCELLED, at, note
+            )
+            continue
+        calendar = calendar or calendar_for(pipeline)
+        rows = [
+            (pk, business_time.add(calendar, started, minutes))
+            for pk, started in clocks.filter(state=RUNNING).values_list(
+                "pk", "started_at"
+            )
+        ]
+        changed += bulk.update_each(
+            Clock,
+            ["due_at"],
+            rows,
+            also={"window_minutes": minutes},
+            only_if=("state", RUNNING),
+        )
+    if changed:
+        log.info("response windows changed: %d running clocks put under them", changed)
+    return changed
+
+
 def calendar_changed(pipeline: Pipeline, at: dt.datetime) -> int:
     """Re-date the running clocks of `pipeline` whose due time its calendar
     decides, after the calendar changed: age clocks by their stage's limit
-    (a business day may be longer or shorter now), response windows of
-    deals and leads by their own length. Next steps keep the date a person
-    chose. Returns how many clocks changed."""
+    (a business day may be longer or shorter now), deals' response windows
+    by their own length. Next steps keep the date a person chose, and a
+    lead's window the due time the lead shows. Returns how many clocks
+    changed."""
     stages = Stage.objects.filter(pipeline=pipeline)
     changed = age_limits_changed(pipeline, stages, at)
     calendar = calendar_for(pipeline)
     running = Clock.objects.filter(
-        pipeline=pipeline, kind=Clock.Kind.RESPONSE, state=RUNNING
+        pipeline=pipeline, kind=Clock.Kind.RESPONSE, state=RUNNING, deal__isnull=False
     )
     rows = [
         (pk, business_time.add(calendar, started, minutes))

@@ -432,6 +432,7 @@ class _Sync:
         self.handoffs: dict[tuple[str, str], Handoff] = {}
         # What `write` did that the clocks must follow.
         self.limits_changed: list[Stage] = []
+        self.windows_changed: dict[int, int | None] = {}
         self.moved = 0
         if self.pipeline is not None:
             self._read_rows(self.pipeline)
@@ -706,10 +707,13 @@ class _Sync:
         if dirty:
             pipeline.save(update_fields=[*dict.fromkeys(dirty), "updated_at"])
         # Clocks last, under the calendar just written.
+        now = timesource.now()
+        if self.windows_changed:
+            clocks.response_windows_changed(pipeline, self.windows_changed, now)
         if "calendar" in dirty and self.pipeline is not None:
-            clocks.calendar_changed(pipeline, timesource.now())
+            clocks.calendar_changed(pipeline, now)
         elif self.limits_changed:
-            clocks.age_limits_changed(pipeline, self.limits_changed, timesource.now())
+            clocks.age_limits_changed(pipeline, self.limits_changed, now)
         if self.limits_changed or self.moved:
             # Deals moved by --move, and those of a stage that gained a limit,
             # start their stay's age clock now, not at the next backfill.
@@ -763,6 +767,11 @@ class _Sync:
         touched = False
         for ends, row in self.handoffs.items():
             if ends not in wanted:
+                # Its running windows end with it (the row's clocks keep
+                # no handoff once it is gone).
+                clocks.response_windows_changed(
+                    pipeline, {row.pk: None}, timesource.now()
+                )
                 row.delete()
                 touched = True
         for ends, handoff in wanted.items():
@@ -782,6 +791,9 @@ class _Sync:
             elif any(getattr(row, n) != v for n, v in values.items()):
                 Handoff.objects.filter(pk=row.pk).update(**values)
                 touched = True
+                minutes = handoff.response_window_minutes
+                if row.response_window_minutes != minutes:
+                    self.windows_changed[row.pk] = minutes
         return ["updated_at"] if touched else []
 
     def _write_removals(
