@@ -5,8 +5,23 @@ from django.db import models
 from django.db.models.functions import Coalesce
 
 
+class NameBlockField(models.CharField):
+    """The first word of the organization's name folded as lead capture folds
+    company names (`leads.normalize`: accents, case and legal forms dropped),
+    so an inquiry from "Müller Systemhaus" finds the deals of "MÜLLER GmbH"
+    through an index. Set from the name on every save, bulk_create included."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        from dealgate.leads.normalize import company_block, company_key
+
+        value = company_block(company_key(model_instance.name))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class Organization(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    name_block = NameBlockField(max_length=50, default="", editable=False)
     sector = models.CharField(max_length=100, blank=True)
     year_established = models.PositiveSmallIntegerField(null=True, blank=True)
     revenue_musd = models.DecimalField(
@@ -21,6 +36,9 @@ class Organization(models.Model):
         on_delete=models.SET_NULL,
         related_name="subsidiaries",
     )
+
+    class Meta:
+        indexes = [models.Index(fields=["name_block"], name="organization_name_block")]
 
     def __str__(self) -> str:
         return self.name

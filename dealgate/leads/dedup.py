@@ -236,25 +236,27 @@ def _best_deal(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
 
 def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
     """Open deals whose contact has the inquiry's email (any case) or whose
-    organization's name starts with its company block (any case): (id,
-    contact email, organization name), newest first; None without a signal.
+    organization's name has the inquiry's company block as its own first
+    word, folded alike (accents and case dropped): (id, contact email,
+    organization name), newest first; None without a signal.
 
     A union of one branch per signal: each branch starts from its own index
-    (leads migration 0004) and reaches the open deals through them, where an
+    (leads migration 0004, deals migration 0006) and reaches the open deals
+    through them, where an
     OR across two joined tables would read every open deal. Written as SQL
     because the ORM spent a millisecond of CPU compiling the union, which
     every capture pays.
     """
     postgres = connection.vendor == "postgresql"
-    email_match, name_match = _CASE_BLIND[postgres]
     like = connection.ops.prep_for_like_query
     branches, params = [], []
     if lead.email_key:
-        branches.append(_deals_by("contact_id", email_match))
+        branches.append(_deals_by("contact_id", _EMAIL_MATCH[postgres]))
         params.append(lead.email_key if postgres else like(lead.email_key))
     if lead.company_block:
-        branches.append(_deals_by("organization_id", name_match))
-        params.append(like(lead.company_block) + "%")
+        # Organizations keep their name's block folded as leads fold it.
+        branches.append(_deals_by("organization_id", 'x."name_block" = %s'))
+        params.append(lead.company_block)
     if not branches:
         return None
     # UNION, not UNION ALL: a deal matching on both signals is one row.
@@ -262,13 +264,13 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
     return sql, params
 
 
-# How each database compares a contact's email and an organization's name
-# prefix without case, so that the indexes of leads migration 0004 answer:
-# UPPER() on PostgreSQL, LIKE (case-blind for ASCII, as Django's iexact and
-# istartswith are there) on SQLite. Keyed by "is PostgreSQL".
-_CASE_BLIND = {
-    True: ('UPPER(x."email") = UPPER(%s)', 'UPPER(x."name") LIKE UPPER(%s)'),
-    False: ("x.\"email\" LIKE %s ESCAPE '\\'", "x.\"name\" LIKE %s ESCAPE '\\'"),
+# How each database compares a contact's email without case, so that the
+# index of leads migration 0004 answers: UPPER() on PostgreSQL, LIKE
+# (case-blind for ASCII, as Django's iexact is there) on SQLite. Keyed by
+# "is PostgreSQL".
+_EMAIL_MATCH = {
+    True: 'UPPER(x."email") = UPPER(%s)',
+    False: "x.\"email\" LIKE %s ESCAPE '\\'",
 }
 
 
