@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
@@ -27,8 +28,14 @@ def render_error(request: HttpRequest, exc: DealgateError) -> HttpResponse:
 def render_unauthenticated(
     request: HttpRequest, exc: AuthenticationError
 ) -> HttpResponse:
-    """401 in the error family, saying whether the token or its absence failed."""
-    if "HTTP_AUTHORIZATION" in request.META:
+    """401 in the error family, saying whether the token or its absence failed,
+    and that API tokens open only the lead endpoints."""
+    if not request.path.startswith(reverse("api:api-root") + "leads"):
+        message = (
+            "sign in: the deals API takes a signed-in session; API tokens open "
+            "only the lead endpoints"
+        )
+    elif "HTTP_AUTHORIZATION" in request.META:
         message = "the API token is unknown, revoked, or its user is inactive"
     else:
         message = "sign in, or send Authorization: Bearer <API token>"

@@ -106,6 +106,9 @@ def _backfill(*, apply: bool) -> None:
             "their limit and are acted on by this sweep"
         )
         return
+    if not found.missing:
+        print("every open deal with an age limit has its age clock; nothing to start")
+        return
     print(
         f"{found.missing} open deals have no age clock; {found.overdue} of them are "
         "already past their limit, and the first sweep after --apply would flag "

@@ -165,7 +165,8 @@ def _best_lead(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
     if record.deal_id:
         # A converted lead stands for its deal: the inquiry joins the deal.
         deal = Deal.objects.select_related("owner").get(pk=record.deal_id)
-        return Found(best.matched_on, best.reason, None, deal, best.score)
+        reason = f"{best.reason} as lead {record.pk}, converted into this deal"
+        return Found(best.matched_on, reason, None, deal, best.score)
     return Found(best.matched_on, best.reason, record, None, best.score)
 
 

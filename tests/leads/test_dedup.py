@@ -114,6 +114,9 @@ def test_a_repeat_of_a_converted_lead_joins_its_open_deal(routed, alice, now):
 
     assert result.deal == deal
     assert Activity.objects.filter(deal=deal, subject__startswith="Repeat").exists()
+    assert result.decision.reason == (
+        f"same email address as lead {lead.pk}, converted into this deal"
+    )
 
 
 def test_split_makes_the_inquiry_a_routed_lead_of_its_own(routed, alice, bob, now):
