@@ -131,12 +131,17 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
             expected_version=_version(request.POST),
         )
     except DealgateError as error:
+        # A refusal about one input is shown at that input, as the form's own
+        # checks are; the rest above the form.
+        named = [f for f in edit.fields if f.name == getattr(error, "field", None)]
+        for f in named:
+            f.error = error.message
         return _deal_page(
             request,
             deal,
             status=error.status,
             edit=edit.fields,
-            edit_error=_refusal(error),
+            edit_error="" if named else _refusal(error),
         )
     return redirect("deal", deal_id=deal_id, permanent=False)
 

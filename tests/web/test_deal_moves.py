@@ -278,6 +278,24 @@ def test_an_edit_with_more_than_cents_is_refused_not_rounded(client, alice, deal
     assert (deal.value, deal.version) == (5000, 1)
 
 
+def test_a_title_the_service_refuses_is_shown_at_the_title_input(client, alice, deal):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("deal-edit", args=[deal.pk]),
+        {"version": deal.version, "title": "Help\x01desk", "value": "10"},
+    )
+
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert (
+        '<p class="field-error" role="alert">Title: title must be one line, '
+        "without line breaks or control characters</p>"
+    ) in page
+    deal.refresh_from_db()
+    assert (deal.title, deal.version) == ("Helpdesk", 1)
+
+
 def test_an_edit_on_a_stale_version_is_refused_and_keeps_the_newer_move(
     client, alice, max_manager, deal
 ):
