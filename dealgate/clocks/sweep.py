@@ -452,9 +452,8 @@ class _Batch:
         if rule.does(rules.NOTIFY) and recipient is None:
             self.unaddressed += 1
         elif rule.does(rules.NOTIFY):
-            title = self._breach_title(row)
+            title, line = self._breach_titles(row)
             body = partial(self._breach_body, row)
-            line = self._breach_title(row, short=True)
             self.notices.append(
                 _Notice(recipient, Notice.Kind.BREACH, title, body, row, line)
             )
@@ -536,13 +535,22 @@ class _Batch:
             return self.deals[row["deal_id"]]["title"]
         return self.leads[row["lead_id"]].label
 
-    def _breach_title(self, row: dict[str, Any], *, short: bool = False) -> str:
-        label = _short(self._label(row)) if short else self._label(row)
+    def _breach_titles(self, row: dict[str, Any]) -> tuple[str, str]:
+        """The title of a notice about this breach alone, and its line in a
+        digest, where long names are cut (the same text when none is)."""
+        label = self._label(row)
+        task = self._task_subject(row) if row["kind"] == Clock.Kind.NEXT_STEP else ""
+        title = self._breach_title(row, label, task)
+        if len(label) <= LINE_LABEL and len(task) <= LINE_LABEL:
+            return title, title
+        return title, self._breach_title(row, _short(label), _short(task))
+
+    @staticmethod
+    def _breach_title(row: dict[str, Any], label: str, task: str) -> str:
         if row["kind"] == Clock.Kind.AGE:
             return f"Over the age limit: {label}"
         if row["kind"] == Clock.Kind.NEXT_STEP:
-            task = self._task_subject(row)
-            return f"Next step overdue: {_short(task) if short else task} ({label})"
+            return f"Next step overdue: {task} ({label})"
         if row["lead_id"] is not None:
             return f"New lead not answered: {label}"
         return f"No response yet: {label}"
