@@ -50,7 +50,7 @@ from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
-from .models import Clock, Notice
+from .models import Clock, Delivery, Notice
 from .notices import queue_deliveries, subject_url, today_url
 from .services import RESPONSE_KINDS, next_step_key
 from .timeleft import format_span
@@ -643,6 +643,8 @@ class _Batch:
         groups: dict[tuple[int, str], list[_Notice]] = {}
         for notice in self.notices:
             groups.setdefault((notice.user_id, notice.kind), []).append(notice)
+        for key in self._merge_into_earlier(groups):
+            del groups[key]
         ids = bulk.next_ids(Notice, len(groups))
         rows = []
         for notice_id, told in zip(ids, groups.values(), strict=True):
@@ -655,7 +657,8 @@ class _Batch:
                     + ("[]",)
                 )
             else:
-                title, body, items = _digest(told)
+                items = _items(told)
+                title, body = _digest_words(told[0].kind, items)
                 rows.append(
                     (notice_id, told[0].user_id, told[0].kind, title, body)
                     + (today_url(), None, None, None, self.now)
@@ -665,6 +668,63 @@ class _Batch:
         self.written = len(rows)
         if ids:
             queue_deliveries(ids, self.now)
+
+    def _merge_into_earlier(
+        self, groups: dict[tuple[int, str], list[_Notice]]
+    ) -> list[tuple[int, str]]:
+        """Add each group to the notice an earlier batch of this sweep wrote
+        for the same person and kind, while that notice is unread and none of
+        its deliveries has been taken by a sender: a sweep of several batches
+        then still tells a person once. Returns the groups merged.
+
+        The notices and their deliveries are locked first (PostgreSQL): a
+        racing sweeper adds to a notice only after this one's commit, on what
+        it wrote, and a sender, which skips locked deliveries, sends the
+        notice as merged or as it was before."""
+        if not groups:
+            return []
+        earlier = Notice.objects.filter(
+            created_at=self.now,
+            user_id__in={user for user, _ in groups},
+            kind__in={kind for _, kind in groups},
+            read_at=None,
+        ).order_by("id")
+        deliveries = Delivery.objects.all()
+        if connection.features.has_select_for_update:
+            earlier = earlier.select_for_update()
+            deliveries = deliveries.select_for_update()
+        found = list(earlier)
+        if not found:
+            return []
+        deliveries = deliveries.filter(notice_id__in=[n.pk for n in found])
+        taken = {
+            notice_id
+            for notice_id, state, attempts in deliveries.values_list(
+                "notice_id", "state", "attempts"
+            )
+            if state != Delivery.State.PENDING or attempts
+        }
+        # The newest per person and kind: a third batch joins the second's.
+        latest = {(n.user_id, n.kind): n for n in found if n.pk not in taken}
+        merged = []
+        for key, told in groups.items():
+            notice = latest.get(key)
+            if notice is None:
+                continue
+            items = list(notice.items) or [_item_of(notice)]
+            items += _items(told)
+            title, body = _digest_words(notice.kind, items)
+            Notice.objects.filter(pk=notice.pk).update(
+                title=title,
+                body=body,
+                url=today_url(),
+                deal=None,
+                lead=None,
+                clock=None,
+                items=items,
+            )
+            merged.append(key)
+        return merged
 
     def _write_tasks(self) -> None:
         self._write_lead_tasks()
@@ -900,37 +960,56 @@ def _short(label: str) -> str:
     return label if len(label) <= LINE_LABEL else label[: LINE_LABEL - 1] + "…"
 
 
-def _digest(told: list[_Notice]) -> tuple[str, str, list[dict[str, Any]]]:
-    """Title, body and items of one notice that gathers `told` (all of one
-    person and kind). The notices page lists the items; the sender writes
-    them into mails and chat messages with their links."""
-    items = [
+def _items(told: list[_Notice]) -> list[dict[str, Any]]:
+    """A digest's entries for `told`: what the notices page lists and the
+    sender writes into mails and chat messages with their links."""
+    return [
         {
             "clock": n.row["id"],
             "title": n.line,
             "url": subject_url(n.row["deal_id"], n.row["lead_id"]),
+            "deal": n.row["deal_id"],
+            "lead": n.row["lead_id"],
         }
         for n in told
     ]
+
+
+def _item_of(notice: Notice) -> dict[str, Any]:
+    """A notice about one subject as an entry of the digest it turns into."""
+    return {
+        "clock": notice.clock_id,
+        "title": _short(notice.title),
+        "url": notice.url,
+        "deal": notice.deal_id,
+        "lead": notice.lead_id,
+    }
+
+
+def _digest_words(kind: str, items: list[dict[str, Any]]) -> tuple[str, str]:
+    """Title and body of a digest of `kind` listing `items`."""
     # Subjects, not clocks: one deal may have run out of a window and a limit.
-    deals = len({n.row["deal_id"] for n in told if n.row["deal_id"] is not None})
-    leads = len({n.row["lead_id"] for n in told if n.row["deal_id"] is None})
+    deals = len({i["deal"] for i in items if i.get("deal") is not None})
+    leads = len({i["lead"] for i in items if i.get("deal") is None and i.get("lead")})
     what = " and ".join(
         f"{count} {noun}{'' if count == 1 else 's'}"
         for count, noun in ((deals, "deal"), (leads, "lead"))
         if count
     )
-    kind = told[0].kind
     if kind == Notice.Kind.ESCALATION:
-        title = f"Escalated: {what} still not acted on"
-        body = "Each ran out and one more window passed without action:"
-    elif kind == Notice.Kind.REASSIGNED:
-        title = f"Reassigned: {what}"
-        body = "Each was reassigned because its window ran out twice:"
-    else:
-        title = f"{what[0].upper()}{what[1:]} ran out of time"
-        body = "Each has run past its window or limit:"
-    return title, body, items
+        return (
+            f"Escalated: {what} still not acted on",
+            "Each ran out and one more window passed without action:",
+        )
+    if kind == Notice.Kind.REASSIGNED:
+        return (
+            f"Reassigned: {what}",
+            "Each was reassigned because its window ran out twice:",
+        )
+    return (
+        f"{what[0].upper()}{what[1:]} ran out of time",
+        "Each has run past its window or limit:",
+    )
 
 
 def _pipe(pipeline: Pipeline) -> _Pipe:

@@ -179,11 +179,15 @@ def test_a_follow_up_task_and_a_sequence_are_dated_tasks_with_clocks(
     assert not any(task.done for task in tasks.values())
     steps = Clock.objects.filter(deal=deal, kind=Clock.Kind.NEXT_STEP)
     assert {step.activity_id for step in steps} == {task.pk for task in tasks.values()}
-    # The sequence step due now ran out in the same sweep: its owner is told.
+    # The sequence step due now ran out in the same sweep, in its next batch:
+    # its owner is told in the notice of the first, which became a digest.
     assert result.tasks == 3
-    assert (
-        Notice.objects.filter(title__startswith="Next step overdue: Call").count() == 1
-    )
+    (notice,) = Notice.objects.filter(user=alice)
+    assert notice.title == "1 deal ran out of time"
+    assert [item["title"] for item in notice.items] == [
+        "Over the age limit: Acme rollout",
+        "Next step overdue: Call the buyer (Acme rollout)",
+    ]
     assert not age_clock(deal).at_risk
 
 
@@ -437,6 +441,58 @@ def test_several_clocks_of_one_person_in_a_batch_are_told_in_one_digest(
         ("alice", "webhook"),
         ("bob", "email"),
         ("bob", "webhook"),
+    ]
+
+
+def test_a_sweep_of_several_batches_tells_a_person_in_one_digest(
+    pipeline, alice, max_manager, clock, settings
+):
+    settings.SMTP_HOST = "127.0.0.1"
+    settings.WEBHOOK_URL = "http://127.0.0.1:9/hook"
+    alice.email = "alice@example.com"
+    alice.save()
+    deals = [
+        place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title=t)
+        for t in ("A", "B", "C", "D", "E")
+    ]
+
+    result = sweep(batch_size=2)
+
+    assert result.batches == 3
+    (digest,) = Notice.objects.filter(user=alice)
+    assert digest.title == "5 deals ran out of time"
+    assert digest.url == "/today/" and digest.deal_id is None
+    assert [item["title"] for item in digest.items] == [
+        f"Over the age limit: {deal.title}" for deal in deals
+    ]
+    assert sorted(digest.clock_ids) == sorted(age_clock(deal).pk for deal in deals)
+    assert sorted(Delivery.objects.values_list("channel", flat=True)) == [
+        "email",
+        "webhook",
+    ]
+
+
+def test_a_notice_a_sender_has_taken_is_not_added_to(
+    pipeline, alice, max_manager, clock, settings, monkeypatch
+):
+    settings.WEBHOOK_URL = "http://127.0.0.1:9/hook"
+    for title in ("A", "B", "C"):
+        place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title=title)
+    written = sweep_module._Batch._write_notices
+
+    def sender_between_batches(self):
+        # A sender leased every waiting delivery since the last batch.
+        Delivery.objects.filter(attempts=0).update(attempts=1)
+        written(self)
+
+    monkeypatch.setattr(sweep_module._Batch, "_write_notices", sender_between_batches)
+
+    sweep(batch_size=2)
+
+    notices = Notice.objects.filter(user=alice).order_by("id")
+    assert [n.title for n in notices] == [
+        "2 deals ran out of time",
+        "Over the age limit: C",
     ]
 
 
