@@ -32,6 +32,46 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
+def env_number(name: str, default: int, *, kind: type = int, least: float = 0):
+    """A whole (or, with kind=float, any) number of at least `least` from
+    NAME; empty or unset gives `default`. Anything else names the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ImproperlyConfigured(f"{name} must be {noun}; got {raw!r}") from None
+    if not value >= least:
+        raise ImproperlyConfigured(f"{name} must be at least {least}; got {raw!r}")
+    return value
+
+
+def checked_webhook_url(name: str, url: str) -> str:
+    """`url` if it can take a webhook POST: http or https, a host, a valid
+    port, no spaces or control characters. The error names the variable but
+    never repeats the URL, whose path is a secret token."""
+    if not url:
+        return url
+    problem = ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        problem = "it cannot be read as a URL (check the host and port)"
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = f"it must start with https:// or http://, not {parts.scheme!r}"
+        elif not parts.hostname:
+            problem = "it names no host"
+        elif any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+            problem = "it holds a space or a control character"
+    if problem:
+        raise ImproperlyConfigured(f"{name} is not a usable webhook URL: {problem}")
+    return url
+
+
 def env_secret(name: str) -> str:
     """A secret from NAME, or read from the file NAME_FILE names."""
     path = os.environ.get(f"{name}_FILE")
@@ -82,7 +122,7 @@ def database_from_url(url: str) -> dict:
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
             # Keeping connections open is worth 6-7x on PostgreSQL (PERFORMANCE.md).
-            "CONN_MAX_AGE": int(os.environ.get("DEALGATE_CONN_MAX_AGE", "600")),
+            "CONN_MAX_AGE": env_number("DEALGATE_CONN_MAX_AGE", 600),
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
@@ -111,8 +151,8 @@ AS_OF = os.environ.get("DEALGATE_AS_OF", "")
 # "DE"; empty: such numbers are refused), the web form's rate limit per client
 # address, and the header a trusted proxy puts the client address in.
 LEADS_PHONE_REGION = os.environ.get("DEALGATE_PHONE_REGION", "")
-LEADS_FORM_RATE_LIMIT = int(os.environ.get("DEALGATE_LEAD_FORM_RATE_LIMIT", "5"))
-LEADS_FORM_RATE_WINDOW = int(os.environ.get("DEALGATE_LEAD_FORM_RATE_WINDOW", "600"))
+LEADS_FORM_RATE_LIMIT = env_number("DEALGATE_LEAD_FORM_RATE_LIMIT", 5, least=1)
+LEADS_FORM_RATE_WINDOW = env_number("DEALGATE_LEAD_FORM_RATE_WINDOW", 600, least=1)
 LEADS_CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
 
 INSTALLED_APPS = [
@@ -204,21 +244,23 @@ STORAGES = {
 # Leave DEALGATE_SMTP_HOST or DEALGATE_WEBHOOK_URL empty to turn a channel off.
 # Secrets may come from a file (DEALGATE_SMTP_PASSWORD_FILE, _URL_FILE).
 SMTP_HOST = os.environ.get("DEALGATE_SMTP_HOST", "")
-SMTP_PORT = int(os.environ.get("DEALGATE_SMTP_PORT", "587"))
+SMTP_PORT = env_number("DEALGATE_SMTP_PORT", 587, least=1)
 SMTP_USER = os.environ.get("DEALGATE_SMTP_USER", "")
 SMTP_PASSWORD = env_secret("DEALGATE_SMTP_PASSWORD")
 SMTP_FROM = os.environ.get("DEALGATE_SMTP_FROM", "dealgate@localhost")
 # starttls (upgrade a plain connection; port 587), tls (port 465) or none.
-SMTP_SECURITY = os.environ.get("DEALGATE_SMTP_SECURITY", "starttls")
+SMTP_SECURITY = os.environ.get("DEALGATE_SMTP_SECURITY", "").lower() or "starttls"
 if SMTP_SECURITY not in ("starttls", "tls", "none"):
     raise ImproperlyConfigured(
         f"DEALGATE_SMTP_SECURITY must be starttls, tls or none; got {SMTP_SECURITY!r}"
     )
-WEBHOOK_URL = env_secret("DEALGATE_WEBHOOK_URL")
+WEBHOOK_URL = checked_webhook_url(
+    "DEALGATE_WEBHOOK_URL", env_secret("DEALGATE_WEBHOOK_URL")
+)
 # Prefixed to links in mails and webhook messages, e.g. https://crm.example.com
 SITE_URL = os.environ.get("DEALGATE_SITE_URL", "").rstrip("/")
 # Seconds between sweeps of `dealgate sweep --loop` and inside `dealgate serve`.
-SWEEP_INTERVAL = float(os.environ.get("DEALGATE_SWEEP_INTERVAL", "30"))
+SWEEP_INTERVAL = env_number("DEALGATE_SWEEP_INTERVAL", 30.0, kind=float, least=0.1)
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,12 @@
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from dealgate.settings import database_from_url
+from tests.conftest import REPO_ROOT
 
 
 def test_sqlite_url_gives_an_absolute_path():
@@ -98,3 +103,50 @@ def test_prepared_statements_can_be_turned_off(settings):
             "WHERE statement LIKE '%%unprepared_probe%%'"
         )
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "says"),
+    [
+        ("DEALGATE_SMTP_PORT", "abc", "DEALGATE_SMTP_PORT must be a whole number"),
+        ("DEALGATE_SWEEP_INTERVAL", "0", "DEALGATE_SWEEP_INTERVAL must be at least"),
+        (
+            "DEALGATE_WEBHOOK_URL",
+            "ftp://hooks.example.com/T0/secret",
+            "not a usable webhook URL: it must start with https://",
+        ),
+        (
+            "DEALGATE_WEBHOOK_URL",
+            "https://hooks.example.com/T0/sec ret",
+            "not a usable webhook URL: it holds a space",
+        ),
+    ],
+)
+def test_a_setting_that_cannot_be_used_names_its_variable(name, raw, says):
+    found = _settings_error({name: raw})
+
+    assert says in found
+    assert "secret" not in found.replace("DEALGATE", "")
+
+
+def test_empty_number_settings_take_their_defaults():
+    env = {"DEALGATE_SMTP_PORT": "", "DEALGATE_SMTP_SECURITY": "TLS"}
+    code = "import dealgate.settings as s; print(s.SMTP_PORT, s.SMTP_SECURITY)"
+
+    assert _run(code, env).stdout.split() == ["587", "tls"]
+
+
+def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+
+
+def _settings_error(env: dict[str, str]) -> str:
+    done = _run("import dealgate.settings", env)
+    assert done.returncode != 0
+    return done.stderr.strip().splitlines()[-1]

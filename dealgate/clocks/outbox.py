@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import http.client
 import json
 import logging
 import smtplib
@@ -221,13 +222,31 @@ def _send_all(
                     item.channel,
                     (now + retry_delay(item.attempts)).isoformat(),
                 )
-                _mark_retry([item], now, f"{type(exc).__name__}: {exc}")
+                _mark_retry(
+                    [item], now, _without_secrets(f"{type(exc).__name__}: {exc}")
+                )
                 result.retried += 1
                 continue
             _mark_sent(item, now)
             result.sent += 1
     finally:
         sender.close()
+
+
+def _without_secrets(text: str) -> str:
+    """`text` without the webhook URL's token or the SMTP password, which an
+    unforeseen error may quote; it is stored where admins can read it."""
+    url = settings.WEBHOOK_URL or ""
+    try:
+        parts = urlsplit(url) if url else None
+    except ValueError:
+        parts = None
+    for secret in (url, parts and parts.path, parts and parts.query):
+        if secret and len(secret) > 1:
+            text = text.replace(secret, "[DEALGATE_WEBHOOK_URL]")
+    if settings.SMTP_PASSWORD:
+        text = text.replace(settings.SMTP_PASSWORD, "[DEALGATE_SMTP_PASSWORD]")
+    return text
 
 
 def _mark_sent(item: Outgoing, now: dt.datetime) -> None:
@@ -389,6 +408,12 @@ class WebhookSender:
         link = _link(item)
         if link:
             text += f"\n{link}"
+        unusable = Unreachable(
+            f"{self.where}: DEALGATE_WEBHOOK_URL is not a usable URL"
+        )
+        if urlsplit(self.url).scheme not in ("http", "https"):
+            # urllib would read a file:// URL and call it delivered.
+            raise unusable
         try:
             request = urllib.request.Request(
                 self.url,
@@ -404,12 +429,14 @@ class WebhookSender:
             # A malformed DEALGATE_WEBHOOK_URL: keep the notice and retry, so a
             # fixed setting delivers it, instead of failing the whole pass. The
             # URL itself is a secret and stays out of the message.
-            raise Unreachable(
-                f"{self.where}: DEALGATE_WEBHOOK_URL is not a usable URL"
-            ) from None
+            raise unusable from None
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
                 response.read()
+        except (ValueError, http.client.InvalidURL):
+            # A space or a bad port: the error's text quotes the URL, token
+            # and all.
+            raise unusable from None
         except urllib.error.HTTPError as exc:
             if exc.code in (408, 429) or exc.code >= 500:
                 raise Unreachable(f"{self.where} answered {exc.code}") from None

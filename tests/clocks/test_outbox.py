@@ -204,6 +204,30 @@ def test_a_webhook_error_is_retried_unless_it_names_this_request(
     assert SECRET_TOKEN not in delivery.last_error
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://127.0.0.1:80/hooks/{SECRET_TOKEN}\tx",
+        f"http://127.0.0.1:8o/hooks/{SECRET_TOKEN}",
+        f"file:///tmp/{SECRET_TOKEN}",
+    ],
+)
+def test_an_unusable_webhook_url_is_kept_waiting_and_never_quoted(
+    people, settings, caplog, url
+):
+    settings.SMTP_HOST = ""
+    settings.WEBHOOK_URL = url
+    some_notices(people, 1)
+
+    result = deliver_due(now=NOW)
+
+    (delivery,) = Delivery.objects.all()
+    assert (result.sent, delivery.state) == (0, "pending")
+    assert "DEALGATE_WEBHOOK_URL is not a usable URL" in delivery.last_error
+    assert SECRET_TOKEN not in delivery.last_error
+    assert SECRET_TOKEN not in caplog.text
+
+
 def test_a_sender_that_crashed_after_leasing_is_replaced_after_the_lease(
     receivers, people, settings
 ):
