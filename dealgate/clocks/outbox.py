@@ -22,12 +22,14 @@ header (`dealgate-notice-ID`), which stay the same on every attempt.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import http.client
 import json
 import logging
 import smtplib
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -332,33 +334,67 @@ class SmtpSender:
         except smtplib.SMTPDataError as exc:
             self._refused(exc.smtp_code, exc.smtp_error)
         except smtplib.SMTPResponseException as exc:
-            # Refused sender or login: every mail would fail; a person must
-            # fix the settings, and nothing is dropped meanwhile.
+            # A refused sender: every mail would fail; a person must fix the
+            # settings, and nothing is dropped meanwhile.
             self._drop()
-            raise Unreachable(f"{self.where} refused: {exc.smtp_code}") from None
+            text = _text_of(exc.smtp_error)
+            raise Unreachable(f"{self.where} refused: {exc.smtp_code} {text}") from None
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise Unreachable(f"{self.where} unreachable ({_reason(exc)})") from None
 
     def _refused(self, code: int, reply: bytes | str) -> None:
-        text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+        text = _text_of(reply)
         if 500 <= code < 600:
             raise Permanent(f"{self.where} refused: {code} {text}")
         self._drop()
         raise Unreachable(f"{self.where} deferred: {code} {text}")
 
     def _connected(self) -> smtplib.SMTP:
+        """The open connection, else a new one, secured and logged in. What
+        a person must fix in the settings is said by name."""
         if self._smtp is not None:
             return self._smtp
+        if not settings.SMTP_HOST:
+            raise Unreachable(
+                "mail is off (DEALGATE_SMTP_HOST is empty); these notices wait "
+                "until it is set"
+            )
         host, port = settings.SMTP_HOST, settings.SMTP_PORT
-        if settings.SMTP_SECURITY == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS)
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS)
-            if settings.SMTP_SECURITY == "starttls":
-                smtp.starttls()
-        if settings.SMTP_USER:
-            smtp.login(settings.SMTP_USER, settings.SMTP_PASSWORD)
+        security = "check DEALGATE_SMTP_SECURITY: tls for port 465, starttls for 587"
+        smtp: smtplib.SMTP | None = None
+        try:
+            if settings.SMTP_SECURITY == "tls":
+                try:
+                    smtp = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS)
+                except ssl.SSLError as exc:
+                    raise Unreachable(
+                        f"{self.where}: TLS failed ({_reason(exc)}); {security}"
+                    ) from None
+            else:
+                smtp = smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS)
+                if settings.SMTP_SECURITY == "starttls":
+                    try:
+                        smtp.starttls()
+                    except smtplib.SMTPNotSupportedError:
+                        raise Unreachable(
+                            f"{self.where} does not offer STARTTLS; {security}, "
+                            "none for a server without encryption"
+                        ) from None
+            if settings.SMTP_USER:
+                try:
+                    _login(smtp, settings.SMTP_USER, settings.SMTP_PASSWORD)
+                except smtplib.SMTPAuthenticationError as exc:
+                    text = _text_of(exc.smtp_error)
+                    raise Unreachable(
+                        f"{self.where} refused the login ({exc.smtp_code} {text}); "
+                        "check DEALGATE_SMTP_USER and DEALGATE_SMTP_PASSWORD"
+                    ) from None
+        except BaseException:
+            if smtp is not None:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    smtp.close()
+            raise
         self._smtp = smtp
         return smtp
 
@@ -446,6 +482,23 @@ class WebhookSender:
 
     def close(self) -> None:
         pass
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; AUTH PLAIN in UTF-8 (RFC 4616) when the name or password is not
+    ASCII, which smtplib's own login cannot send."""
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+    smtp.ehlo_or_helo_if_needed()
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+    code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _text_of(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def _slack_escaped(text: str) -> str:

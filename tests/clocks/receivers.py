@@ -10,7 +10,8 @@ the recipient (SMTP) or the text (HTTP). A message is written to FILE before
 it is acknowledged. `--exit-after N` ends the process abruptly (os._exit, no
 goodbye to the client, as a kill would) right after acknowledging the N-th
 message, in the middle of the sender's pass. `--refuse ADDRESS` answers 550
-to that recipient; `--status CODE` makes the HTTP receiver answer CODE.
+to that recipient; `--status CODE` makes the HTTP receiver answer CODE;
+`--password P` makes the SMTP server refuse a login with another password.
 Standard library only, no Django.
 """
 
@@ -67,7 +68,10 @@ class SmtpHandler(socketserver.StreamRequestHandler):
                 self.reply("250 127.0.0.1")
             elif verb == "AUTH":
                 _, _, token = line.partition("PLAIN ")
-                user = base64.b64decode(token).split(b"\0")[1].decode()
+                _, user, password = base64.b64decode(token).decode().split("\0")
+                if self.options.password and password != self.options.password:
+                    self.reply("535 5.7.8 authentication credentials invalid")
+                    continue
                 with open(self.options.log + ".auth", "a") as log:
                     log.write(user + "\n")
                 self.reply("235 2.7.0 authenticated")
@@ -144,6 +148,7 @@ def main() -> None:
     parser.add_argument("--exit-after", type=int)
     parser.add_argument("--refuse", default="")
     parser.add_argument("--status", type=int, default=200)
+    parser.add_argument("--password", default="")
     options = parser.parse_args()
 
     if options.kind == "smtp":

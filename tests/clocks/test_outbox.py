@@ -228,6 +228,50 @@ def test_an_unusable_webhook_url_is_kept_waiting_and_never_quoted(
     assert SECRET_TOKEN not in caplog.text
 
 
+def test_a_password_that_is_not_ascii_logs_in(receivers, people, settings):
+    smtp, hook = receivers
+    smtp.start("--password", "Grüße-aus-Köln")
+    point_settings_at(settings, smtp, hook)
+    settings.WEBHOOK_URL = ""
+    settings.SMTP_PASSWORD = "Grüße-aus-Köln"
+    some_notices(people, 1)
+
+    assert deliver_due(now=NOW).sent == 1
+    assert sum(smtp.keys().values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            {"SMTP_PASSWORD": "wrong-pass"},
+            "refused the login (535 5.7.8 authentication credentials invalid); "
+            "check DEALGATE_SMTP_USER and DEALGATE_SMTP_PASSWORD",
+        ),
+        ({"SMTP_SECURITY": "starttls"}, "does not offer STARTTLS; check"),
+        ({"SMTP_HOST": ""}, "mail is off (DEALGATE_SMTP_HOST is empty)"),
+    ],
+)
+def test_mail_settings_a_person_must_fix_are_named_and_mails_wait(
+    receivers, people, settings, caplog, change, says
+):
+    smtp, hook = receivers
+    smtp.start("--password", SMTP_PASSWORD)
+    point_settings_at(settings, smtp, hook)
+    settings.WEBHOOK_URL = ""
+    some_notices(people, 2)
+    for name, value in change.items():
+        setattr(settings, name, value)
+
+    result = deliver_due(now=NOW)
+
+    assert (result.sent, result.retried) == (0, 2)
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"pending"}
+    assert says in Delivery.objects.first().last_error
+    assert says in caplog.text
+    assert "wrong-pass" not in caplog.text + Delivery.objects.first().last_error
+
+
 def test_a_sender_that_crashed_after_leasing_is_replaced_after_the_lease(
     receivers, people, settings
 ):
