@@ -19,6 +19,14 @@ _RUNNING = {
     "next_step": "next step due within {span}",
     "escalation": "escalates within {span}",
 }
+# Run out, but not a business minute over yet (the due time, or the closed
+# hours after it).
+_JUST_OVER = {
+    "response": "no answer, the window has run out",
+    "age": "at the limit",
+    "next_step": "next step due now",
+    "escalation": "escalated",
+}
 _OVER = {
     "response": "no answer, {span} over the window",
     "age": "{span} over the limit",
@@ -41,6 +49,8 @@ class TimeLeft:
 
     @property
     def text(self) -> str:
+        if self.overdue and self.minutes > -1:
+            return _JUST_OVER.get(self.kind, "run out")
         span = format_span(abs(self.minutes), self.day_minutes)
         table = _OVER if self.overdue else _RUNNING
         return table.get(self.kind, "{span}").format(span=span)
@@ -52,8 +62,9 @@ class TimeLeft:
 def time_left(
     calendar: Calendar, kind: str, due_at: dt.datetime, now: dt.datetime
 ) -> TimeLeft:
-    """How much business time is left before `due_at` (or is over it) at `now`."""
-    if now <= due_at:
+    """How much business time is left before `due_at` (or is over it) at `now`.
+    At `due_at` itself the clock has run out, as the sweep sees it."""
+    if now < due_at:
         minutes = business_time.between(calendar, now, due_at)
         # A window due in closed hours still has its last working minutes;
         # never say "0 minutes left" while it is not yet due.

@@ -231,25 +231,27 @@ def rotate(keys: Sequence[str], last: str | None) -> str:
 def entered_before_for_age(
     calendar: Calendar, now: dt.datetime, days: float
 ) -> dt.datetime:
-    """The instant T such that a stage entered before T is more than `days`
-    business days old at `now`, and one entered at or after T is not.
+    """The instant T such that a stage entered before T has reached `days`
+    business days at `now` (as a clock runs out at its due time), and one
+    entered at or after T has not.
 
     Business time only grows as the entry moves back, so T is found by
     bisection, to the second, with about forty `business_time.between` calls.
-    Lets a database count the deals past an age limit with one comparison.
+    Lets a database count the deals at or past an age limit with one
+    comparison.
     """
     limit = days * calendar.day_minutes
     now = now.astimezone(dt.UTC)
     step = dt.timedelta(days=max(days, 1) * 2 + 14)
     early = now - step
-    # Widen until the early end is past the limit (long holidays, short weeks).
-    while business_time.between(calendar, early, now) <= limit:
+    # Widen until the early end has reached the limit (long holidays).
+    while business_time.between(calendar, early, now) < limit:
         step *= 2
         early = now - step
     late = now
     while late - early > dt.timedelta(seconds=1):
         middle = early + (late - early) / 2
-        if business_time.between(calendar, middle, now) > limit:
+        if business_time.between(calendar, middle, now) >= limit:
             early = middle
         else:
             late = middle

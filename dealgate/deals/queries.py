@@ -63,7 +63,9 @@ class Age:
         return (
             self.elapsed is not None
             and self.limit is not None
-            and (self.elapsed > self.limit)
+            # Reached, as a clock runs out at its due time: the stay has
+            # used all the business time it was given.
+            and (self.elapsed >= self.limit)
         )
 
     @property
@@ -74,7 +76,10 @@ class Age:
             return f"{_days(self.elapsed)} {self.unit}, no limit"
         label = f"{_days(self.elapsed)} of {self.limit} {self.unit}"
         if self.at_risk:
-            label += f", {_days(self.elapsed - self.limit)} over the limit"
+            over = self.elapsed - self.limit
+            label += (
+                ", at the limit" if over < 0.05 else f", {_days(over)} over the limit"
+            )
         return label
 
 

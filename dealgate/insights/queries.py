@@ -306,7 +306,7 @@ class StageNow:
     share: float | None  # of all open deals (in the filters), 0 to 1
     wide: bool  # share over the pipeline's bottleneck share
     unknown_entry: int  # open deals whose stage entry date is unknown
-    past_limit: int  # open deals older than the stage's age limit
+    past_limit: int  # open deals that have reached the stage's age limit
     age: Spread | None  # business days in the stage, of deals with a known entry
 
     @property
@@ -317,7 +317,7 @@ class StageNow:
             limit is not None
             and self.age is not None
             and self.age.median is not None
-            and self.age.median > limit
+            and self.age.median >= limit
         )
 
 

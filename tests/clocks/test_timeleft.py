@@ -71,7 +71,20 @@ def test_a_weekend_does_not_count_as_time_over():
     left = time_left(OFFICE, "age", berlin(12, 17), berlin(14, 12))
 
     assert left.overdue
-    assert left.text == "1 business minute over the limit"
+    assert left.text == "at the limit"
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("response", "no answer, the window has run out"),
+        ("next_step", "next step due now"),
+    ],
+)
+def test_a_clock_at_its_due_time_has_run_out_without_time_over(kind, text):
+    left = time_left(OFFICE, kind, berlin(10, 14), berlin(10, 14))
+
+    assert left.overdue and left.text == text
 
 
 @pytest.mark.parametrize(

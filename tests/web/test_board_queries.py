@@ -46,10 +46,13 @@ def test_part_of_a_day_shows_one_decimal():
     assert age.label == "0.5 of 2 business days"
 
 
-def test_age_is_at_risk_only_once_over_the_limit_and_says_by_how_much():
+def test_age_is_at_risk_once_it_reaches_the_limit_as_its_clock_runs_out():
+    before = age_since(dt.timedelta(days=6), limit=5)
     at_limit = age_since(dt.timedelta(weeks=1), limit=5)
     over = age_since(dt.timedelta(weeks=1, hours=4), limit=5)
-    assert not at_limit.at_risk
+    assert not before.at_risk
+    assert at_limit.at_risk
+    assert at_limit.label == "5 of 5 business days, at the limit"
     assert over.at_risk
     assert over.label == "5.5 of 5 business days, 0.5 over the limit"
 
