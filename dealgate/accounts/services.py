@@ -1,0 +1,159 @@
+"""People and teams: adding them, changing their role or team, passwords.
+
+Every door (the `dealgate user` and `dealgate team` commands; the admin at
+/admin/ edits the same rows) goes through these, so the rules hold alike: a
+role is admin, manager or rep, and an admin may also use /admin/; a team is
+named, and its manager is one of its people or none.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+
+from dealgate.errors import NotFound, ValidationError
+
+from .models import Team, User
+
+log = logging.getLogger("dealgate.accounts")
+
+MIN_PASSWORD = 8
+ROLES = tuple(User.Role.values)
+
+
+def add_user(
+    username: str,
+    *,
+    role: str,
+    password: str,
+    team: str | None = None,
+    email: str = "",
+    name: str = "",
+) -> User:
+    """A new person who can sign in. Raises ValidationError naming the field
+    (a taken username, an unknown role or team, a short password)."""
+    username = username.strip()
+    if not username:
+        raise ValidationError("username must not be empty", field="username")
+    if User.objects.filter(username=username).exists():
+        raise ValidationError(f"there is already a user {username!r}", field="username")
+    user = User(username=username, email=email.strip())
+    _set_role(user, role)
+    user.team = _team(team) if team else None
+    user.first_name, _, user.last_name = name.strip().partition(" ")
+    _set_password(user, password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Taken between the check and the insert.
+        raise ValidationError(
+            f"there is already a user {username!r}", field="username"
+        ) from None
+    log.info("user %s added as %s", username, role)
+    return user
+
+
+def change_user(
+    username: str,
+    *,
+    role: str | None = None,
+    team: str | None = None,
+    active: bool | None = None,
+) -> User:
+    """Change a person's role, team ("" for none) or whether they may sign in."""
+    user = _user(username)
+    if role is not None:
+        _set_role(user, role)
+    if team is not None:
+        user.team = _team(team) if team else None
+    if active is not None:
+        user.is_active = active
+    user.save()
+    log.info("user %s changed", username)
+    return user
+
+
+def set_password(username: str, password: str) -> User:
+    user = _user(username)
+    _set_password(user, password)
+    user.save(update_fields=["password"])
+    log.info("user %s: password changed", username)
+    return user
+
+
+def add_team(name: str, *, manager: str | None = None) -> Team:
+    """A new team; `manager`, when given, is put in it and leads it."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("a team needs a name", field="name")
+    if Team.objects.filter(name=name).exists():
+        raise ValidationError(f"there is already a team {name!r}", field="name")
+    with transaction.atomic():
+        team = Team.objects.create(name=name)
+        if manager:
+            _lead(team, manager)
+    log.info("team %s added", name)
+    return team
+
+
+def change_team(name: str, *, manager: str) -> Team:
+    """Give team `name` a manager ("" for none), who joins it."""
+    team = _team(name)
+    with transaction.atomic():
+        if manager:
+            _lead(team, manager)
+        else:
+            team.manager = None
+            team.save(update_fields=["manager"])
+    log.info("team %s: manager %s", name, manager or "none")
+    return team
+
+
+def _lead(team: Team, username: str) -> None:
+    person = _user(username)
+    if person.role == User.Role.REP:
+        raise ValidationError(
+            f"{username} is a rep; make them a manager first "
+            f"(dealgate user set {username} --role manager)",
+            field="manager",
+        )
+    person.team = team
+    person.save(update_fields=["team"])
+    team.manager = person
+    team.save(update_fields=["manager"])
+
+
+def _set_role(user: User, role: str) -> None:
+    if role not in ROLES:
+        raise ValidationError(
+            f"role must be one of {', '.join(ROLES)}; got {role!r}", field="role"
+        )
+    user.role = role
+    # An admin sets Dealgate up, which includes the admin pages.
+    user.is_staff = user.is_superuser = role == User.Role.ADMIN
+
+
+def _set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(
+            f"password must be at least {MIN_PASSWORD} characters", field="password"
+        )
+    user.set_password(password)
+
+
+def _user(username: str) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}", field="username")
+    return user
+
+
+def _team(name: str) -> Team:
+    team = Team.objects.filter(name=name).first()
+    if team is None:
+        raise NotFound(
+            f"no team {name!r}; add it with: dealgate team add {name!r}", field="team"
+        )
+    return team

@@ -1,0 +1,176 @@
+"""`dealgate user ...` and `dealgate team ...`: the people who sign in.
+
+Passwords are asked for twice on a terminal, never taken as an argument
+(it would stay in the shell's history); `--password-stdin` reads one line,
+for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_user(subparsers)
+    _register_team(subparsers)
+
+
+def _register_user(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "user",
+        help="people who sign in: add, list, change, set a password",
+        description="An admin sets Dealgate up (and may use /admin/), a manager "
+        "runs a team, a rep works deals.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+
+    add = actions.add_parser("add", help="add a person who can sign in")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=("admin", "manager", "rep"))
+    add.add_argument("--team", metavar="NAME", help="a team added before")
+    add.add_argument("--email", default="", help="where their notices are mailed")
+    add.add_argument("--name", default="", help='their full name, "First Last"')
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    add.set_defaults(func=run_user_add)
+
+    listing = actions.add_parser("list", help="everyone, with role and team")
+    listing.set_defaults(func=run_user_list)
+
+    change = actions.add_parser("set", help="change a role, team, or sign-in")
+    change.add_argument("username")
+    change.add_argument("--role", choices=("admin", "manager", "rep"))
+    change.add_argument("--team", metavar="NAME", help='a team, or "" for none')
+    signin = change.add_mutually_exclusive_group()
+    signin.add_argument(
+        "--inactive", dest="active", action="store_false", default=None,
+        help="may no longer sign in (their deals and history stay)",
+    )  # fmt: skip
+    signin.add_argument(
+        "--active", dest="active", action="store_true", help="may sign in again"
+    )
+    change.set_defaults(func=run_user_set)
+
+    password = actions.add_parser("password", help="set a person's password")
+    password.add_argument("username")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    password.set_defaults(func=run_user_password)
+
+
+def _register_team(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("team", help="teams and their managers")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    add = actions.add_parser("add", help="add a team")
+    add.add_argument("name")
+    add.add_argument("--manager", metavar="USERNAME", help="a manager, who joins it")
+    add.set_defaults(func=run_team_add)
+    change = actions.add_parser("set", help="give a team a manager")
+    change.add_argument("name")
+    change.add_argument(
+        "--manager", required=True, metavar="USERNAME", help='a manager, or "" for none'
+    )
+    change.set_defaults(func=run_team_set)
+    listing = actions.add_parser("list", help="teams with manager and people")
+    listing.set_defaults(func=run_team_list)
+
+
+def run_user_add(args: argparse.Namespace) -> int:
+    from dealgate.accounts.services import add_user
+
+    password = _password(args.password_stdin)
+    user = add_user(
+        args.username,
+        role=args.role,
+        password=password,
+        team=args.team,
+        email=args.email,
+        name=args.name,
+    )
+    where = f" in team {user.team.name}" if user.team else ""
+    print(f"added {user.username} ({user.role}{where}); they can sign in now")
+    return 0
+
+
+def run_user_list(args: argparse.Namespace) -> int:
+    from dealgate.accounts.models import User
+
+    people = User.objects.select_related("team").order_by("username")
+    for user in people:
+        team = user.team.name if user.team else "-"
+        state = "" if user.is_active else "  (inactive)"
+        print(f"{user.username:<24} {user.role:<8} {team:<20} {user.email}{state}")
+    if not people:
+        print("no users yet; add one with: dealgate user add NAME --role admin")
+    return 0
+
+
+def run_user_set(args: argparse.Namespace) -> int:
+    from dealgate.accounts.services import change_user
+
+    user = change_user(
+        args.username, role=args.role, team=args.team, active=args.active
+    )
+    team = user.team.name if user.team else "no team"
+    state = "active" if user.is_active else "inactive"
+    print(f"{user.username}: {user.role}, {team}, {state}")
+    return 0
+
+
+def run_user_password(args: argparse.Namespace) -> int:
+    from dealgate.accounts.services import set_password
+
+    set_password(args.username, _password(args.password_stdin))
+    print(f"password of {args.username} changed")
+    return 0
+
+
+def run_team_add(args: argparse.Namespace) -> int:
+    from dealgate.accounts.services import add_team
+
+    team = add_team(args.name, manager=args.manager)
+    led = f", led by {team.manager.username}" if team.manager else ""
+    print(f"added team {team.name}{led}")
+    return 0
+
+
+def run_team_set(args: argparse.Namespace) -> int:
+    from dealgate.accounts.services import change_team
+
+    team = change_team(args.name, manager=args.manager)
+    print(f"team {team.name}: manager {team.manager.username if team.manager else '-'}")
+    return 0
+
+
+def run_team_list(args: argparse.Namespace) -> int:
+    from dealgate.accounts.models import Team
+
+    teams = Team.objects.select_related("manager").order_by("name")
+    for team in teams:
+        people = ", ".join(
+            team.members.order_by("username").values_list("username", flat=True)
+        )
+        manager = team.manager.username if team.manager else "-"
+        print(f"{team.name:<20} manager {manager:<16} {people or 'nobody yet'}")
+    if not teams:
+        print("no teams yet; add one with: dealgate team add NAME")
+    return 0
+
+
+def _password(from_stdin: bool) -> str:
+    from dealgate.cli import CommandError
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for a password; use --password-stdin")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise CommandError("the two passwords differ; nothing was changed")
+    return first

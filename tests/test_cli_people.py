@@ -1,0 +1,104 @@
+"""`dealgate user` and `dealgate team`: a firm sets up its people without the
+demo or the admin pages."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.test import Client
+
+from dealgate.accounts.models import Team, User
+from dealgate.cli import main
+
+
+def run(monkeypatch, *argv: str, stdin: str = "") -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return main(list(argv))
+
+
+def test_a_first_admin_added_from_the_command_line_can_sign_in(db, monkeypatch):
+    code = run(
+        monkeypatch,
+        "user", "add", "mara", "--role", "admin", "--email", "mara@firm.example",
+        "--name", "Mara Vogel", "--password-stdin",
+        stdin="long-enough-secret\n",
+    )  # fmt: skip
+
+    assert code == 0
+    mara = User.objects.get(username="mara")
+    assert (mara.role, mara.get_full_name(), mara.email) == (
+        "admin",
+        "Mara Vogel",
+        "mara@firm.example",
+    )
+    assert mara.is_staff and mara.is_superuser  # the admin pages too
+    client = Client()
+    assert client.login(username="mara", password="long-enough-secret")
+    assert client.get("/").status_code == 200
+
+
+def test_a_team_gets_a_manager_and_reps_join_it(db, monkeypatch, capsys):
+    secret = "long-enough-secret\n"
+    run(monkeypatch, "user", "add", "ivo", "--role", "manager", "--password-stdin",
+        stdin=secret)  # fmt: skip
+    assert run(monkeypatch, "team", "add", "Nord", "--manager", "ivo") == 0
+    run(monkeypatch, "user", "add", "lea", "--role", "rep", "--team", "Nord",
+        "--password-stdin", stdin=secret)  # fmt: skip
+    capsys.readouterr()
+
+    assert run(monkeypatch, "team", "list") == 0
+
+    nord = Team.objects.get(name="Nord")
+    assert nord.manager.username == "ivo"
+    assert set(nord.members.values_list("username", flat=True)) == {"ivo", "lea"}
+    assert "Nord                 manager ivo              ivo, lea" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "says"),
+    [
+        (["user", "add", "x", "--role", "rep", "--password-stdin"], "short\n",
+         "password must be at least 8 characters"),
+        (["user", "add", "x", "--role", "rep", "--team", "Süd", "--password-stdin"],
+         "long-enough-secret\n", "no team 'Süd'; add it with: dealgate team add"),
+        (["user", "add", "alice", "--role", "rep", "--password-stdin"],
+         "long-enough-secret\n", "there is already a user 'alice'"),
+        (["team", "add", "Nord", "--manager", "alice"], "",
+         "alice is a rep; make them a manager first"),
+        (["user", "set", "nobody", "--role", "rep"], "", "no user 'nobody'"),
+    ],
+)  # fmt: skip
+def test_what_cannot_be_done_is_refused_in_one_line_and_changes_nothing(
+    alice, monkeypatch, capsys, argv, stdin, says
+):
+    users, teams = User.objects.count(), Team.objects.count()
+
+    assert run(monkeypatch, *argv, stdin=stdin) == 2
+
+    assert says in capsys.readouterr().err
+    assert (User.objects.count(), Team.objects.count()) == (users, teams)
+
+
+def test_without_a_terminal_the_password_must_come_from_stdin(db, monkeypatch, capsys):
+    assert run(monkeypatch, "user", "add", "x", "--role", "rep") == 2
+    assert "use --password-stdin" in capsys.readouterr().err
+    assert not User.objects.filter(username="x").exists()
+
+
+def test_a_person_who_left_can_no_longer_sign_in_and_keeps_their_history(
+    alice, monkeypatch
+):
+    alice.set_password("long-enough-secret")
+    alice.save()
+
+    assert run(monkeypatch, "user", "set", "alice", "--inactive") == 0
+    assert not Client().login(username="alice", password="long-enough-secret")
+    assert User.objects.filter(username="alice", is_active=False).exists()
+
+    assert run(monkeypatch, "user", "set", "alice", "--active") == 0
+    assert run(monkeypatch, "user", "password", "alice", "--password-stdin",
+               stdin="another-long-one\n") == 0  # fmt: skip
+    assert Client().login(username="alice", password="another-long-one")
