@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 
 from dealgate import timesource
 from dealgate.accounts.models import User
+from dealgate.core.text import cut
 
 from . import bulk
 from .models import Delivery, Notice
@@ -47,7 +48,7 @@ def notify(
     notice = Notice.objects.create(
         user=user,
         kind=kind,
-        title=title[:300],
+        title=cut(title, 300),
         body=body,
         url=url,
         deal_id=deal_id,

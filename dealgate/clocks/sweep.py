@@ -42,6 +42,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
+from dealgate.core.text import cut
 from dealgate.deals.models import Activity, Deal
 from dealgate.deals.services import least_loaded_member
 from dealgate.errors import DealgateError
@@ -515,10 +516,10 @@ class _Batch:
             for subject, after in steps
         ]
         if row["deal_id"] is not None:
-            self.tasks += [(row, subject[:300], due) for subject, due in dated]
+            self.tasks += [(row, cut(subject, 300), due) for subject, due in dated]
         else:
             self.lead_tasks += [
-                (row, subject[:300], due, recipient) for subject, due in dated
+                (row, cut(subject, 300), due, recipient) for subject, due in dated
             ]
         return [a for a in (rules.TASK, rules.SEQUENCE) if rule.does(a)]
 
@@ -651,7 +652,7 @@ class _Batch:
             if len(told) == 1:
                 (n,) = told
                 rows.append(
-                    (notice_id, n.user_id, n.kind, n.title[:300], n.body())
+                    (notice_id, n.user_id, n.kind, cut(n.title, 300), n.body())
                     + (subject_url(n.row["deal_id"], n.row["lead_id"]),)
                     + (n.row["deal_id"], n.row["lead_id"], n.row["id"], self.now)
                     + ("[]",)
@@ -957,7 +958,7 @@ def _reassigned(
 
 
 def _short(label: str) -> str:
-    return label if len(label) <= LINE_LABEL else label[: LINE_LABEL - 1] + "…"
+    return cut(label, LINE_LABEL)
 
 
 def _items(told: list[_Notice]) -> list[dict[str, Any]]:

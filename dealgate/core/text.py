@@ -15,6 +15,12 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def cut(text: str, limit: int) -> str:
+    """`text` within `limit` characters, with "…" where it was cut, so a
+    reader can tell a shortened title from a whole one."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def holds_nul(value: Any) -> bool:
     """Whether JSON-shaped `value` (text, lists, objects; keys included)
     holds a NUL character anywhere, which PostgreSQL's jsonb cannot store."""

@@ -20,6 +20,7 @@ from django.db import connection
 
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
+from dealgate.core.text import cut
 from dealgate.deals.models import Activity, Deal, Organization, Person
 
 from . import normalize
@@ -300,7 +301,7 @@ def attach(
 ) -> DedupDecision:
     """Add the inquiry to the lead or deal it repeats, tell its owner, and
     record the decision (with the inquiry, so a split can undo it)."""
-    subject = f"Repeat inquiry: {lead.label}"[:300]
+    subject = cut(f"Repeat inquiry: {lead.label}", 300)
     if found.lead is not None:
         activity_id = LeadActivity.objects.create(
             lead=found.lead,
@@ -343,7 +344,7 @@ def attach(
             user=owner,
             lead=found.lead,
             deal=found.deal,
-            text=f"Repeat inquiry on {what} ({found.reason})"[:300],
+            text=cut(f"Repeat inquiry on {what} ({found.reason})", 300),
             at=now,
         )
     return decision

@@ -23,6 +23,7 @@ from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
+from dealgate.core.text import cut
 from dealgate.deals.models import Activity, Deal, Organization, Person, StageEvent
 from dealgate.deals.services import responsible_for
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -543,7 +544,7 @@ def _new_deal(lead: Lead, pipeline: Pipeline, stage, by: User | None, now) -> De
     deal = Deal(
         pipeline=pipeline,
         stage=stage,
-        title=(lead.company or lead.name or lead.label)[:300],
+        title=cut(lead.company or lead.name or lead.label, 300),
         organization=organization,
         contact=contact,
         owner=lead.owner or by,
@@ -681,7 +682,7 @@ def merge_lead(
         _may_change(lead, by, "merge it")
         target_lead, target_deal = _merge_target(lead, into_lead, into_deal)
         now = timesource.now()
-        subject = f"Merged lead {lead.pk}: {lead.label}"[:300]
+        subject = cut(f"Merged lead {lead.pk}: {lead.label}", 300)
         if target_lead is not None:
             activity_id = LeadActivity.objects.create(
                 lead=target_lead,
@@ -725,7 +726,7 @@ def merge_lead(
                 user_id=owner_id,
                 lead=target_lead,
                 deal=target_deal,
-                text=f"{lead.label} was merged into yours by {_who(by)}"[:300],
+                text=cut(f"{lead.label} was merged into yours by {_who(by)}", 300),
                 at=now,
             )
     target = f"lead {into_lead}" if into_lead else f"deal {into_deal}"

@@ -1,0 +1,24 @@
+"""Free text rules shared by every door (dealgate.core.text)."""
+
+from __future__ import annotations
+
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, cut, holds_nul
+
+
+def test_a_cut_text_says_so_and_keeps_its_limit():
+    assert cut("Acme rollout", 300) == "Acme rollout"
+    assert cut("x" * 300, 300) == "x" * 300
+    long = cut("x" * 301, 300)
+    assert len(long) == 300 and long.endswith("…")
+
+
+def test_one_line_text_refuses_breaks_and_multi_line_text_keeps_them():
+    assert CONTROL_OR_BREAK.search("two\nlines")
+    assert not CONTROL.search("two\nlines\twith a tab\r\n")
+    assert CONTROL.search("bell\x07") and CONTROL.search("nul\x00")
+
+
+def test_a_nul_is_found_anywhere_in_json_shaped_values():
+    assert holds_nul({"need": ["a", "b\x00"]})
+    assert holds_nul({"ke\x00y": 1})
+    assert not holds_nul({"need": ["a", 3, None, {"b": True}]})
