@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from dealgate.clocks.models import Clock
+from dealgate.clocks.sweep import sweep
 from dealgate.core import business_time
 from dealgate.core.pipeline_file import (
     PipelineFileError,
@@ -373,6 +374,41 @@ def test_a_changed_age_limit_re_dates_the_running_age_clocks_of_its_stage(applie
     calendar = calendar_for(applied)
     assert clock.due_at == business_time.add_business_days(calendar, EARLIER, 3)
     assert Clock.objects.get(pk=untouched.pk).due_at == untouched.due_at
+
+
+def test_a_raised_age_limit_lifts_a_breach_the_stay_is_no_longer_over(applied, now):
+    deal = deal_in(applied.stages.get(key="inquiry"))  # six business days in
+    sweep(now=now)
+    breached = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
+    assert (breached.state, breached.at_risk) == ("breached", True)
+
+    apply_pipeline(spec_of(**{"age_limit_days = 2": "age_limit_days = 8"}))
+
+    breached.refresh_from_db()
+    assert (breached.at_risk, breached.resolved_at, breached.is_open) == (
+        False,
+        now,
+        False,
+    )
+    clock = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE, is_open=True)
+    assert (clock.state, clock.started_at) == ("running", EARLIER)
+    assert clock.due_at == business_time.add_business_days(
+        calendar_for(applied), EARLIER, 8
+    )
+    # As the board counts it, six of eight days is not at risk either.
+    assert not Clock.objects.filter(deal=deal, kind="age", at_risk=True).exists()
+    # Nothing escalates the lifted breach later.
+    assert sweep(now=now + dt.timedelta(days=3)).escalated == 0
+
+
+def test_a_breach_still_past_a_raised_limit_stays(applied, now):
+    deal = deal_in(applied.stages.get(key="inquiry"))
+    sweep(now=now)
+
+    apply_pipeline(spec_of(**{"age_limit_days = 2": "age_limit_days = 3"}))
+
+    (clock,) = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE)
+    assert (clock.state, clock.at_risk, clock.is_open) == ("breached", True, True)
 
 
 def test_a_changed_calendar_re_dates_age_clocks_and_response_windows(applied, now):

@@ -27,6 +27,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from dealgate import timesource
 from dealgate.accounts.models import Team, User
 from dealgate.core import business_time
+from dealgate.core.calendar import Calendar
 from dealgate.deals.models import Activity, Deal
 from dealgate.leads import assign
 from dealgate.leads.models import Lead
@@ -207,9 +208,11 @@ def age_limits_changed(
     A running clock is re-dated from its stay's start by the new limit (the
     next sweep breaches it if that is already past). A stage left without a
     limit ends them: running ones cancelled, breached ones put right, since
-    there is no limit left to be over. A breach under a lower limit stays:
-    the deal did run past the limit then in force. Open deals of a stage
-    that gained a limit have no clock yet: `start_missing_clocks` starts them.
+    there is no limit left to be over. A breach the new limit lifts (a limit
+    raised past the stay's age) is put right and the stay runs a new clock
+    to the new due time, so the deal is no longer at risk nor escalated; a
+    breach still past the new limit stays. Open deals of a stage that gained
+    a limit have no clock yet: `start_missing_clocks` starts them.
     """
     changed = 0
     calendar = calendar_for(pipeline)
@@ -233,9 +236,32 @@ def age_limits_changed(
             also={"window_minutes": days * calendar.day_minutes},
             only_if=("state", RUNNING),
         )
+        changed += _lift_breaches(stage, calendar, at)
     if changed:
         log.info("age limits changed: %d open age clocks put under them", changed)
     return changed
+
+
+def _lift_breaches(stage: Stage, calendar: Calendar, at: dt.datetime) -> int:
+    """Put right the breached age clocks of `stage` whose stay is within its
+    (raised) limit again at `at`, and run a new clock for each stay."""
+    days = stage.age_limit_days
+    breached = Clock.objects.filter(
+        stage=stage, kind=Clock.Kind.AGE, state=Clock.State.BREACHED, is_open=True
+    ).values_list("pk", "key", "pipeline_id", "deal_id", "responsible_id", "started_at")
+    rows = []
+    for pk, key, pipeline_id, deal_id, responsible, started in breached:
+        due = business_time.add_business_days(calendar, started, days)
+        if due > at:
+            row = (Clock.Kind.AGE, RUNNING, key, pipeline_id, deal_id, stage.pk)
+            rows.append((pk, (*row, responsible, days * calendar.day_minutes,
+                              started, due, False, "", "")))  # fmt: skip
+    if not rows:
+        return 0
+    lifted = Clock.objects.filter(pk__in=[pk for pk, _ in rows])
+    _end(lifted, Clock.State.CANCELLED, at, "age limit raised")
+    bulk.insert_rows(Clock, AGE_CLOCK_FIELDS, [row for _, row in rows])
+    return len(rows)
 
 
 def response_windows_changed(
@@ -575,6 +601,24 @@ class Backfill:
     started: int
 
 
+# The columns an age clock is written with, set-based.
+AGE_CLOCK_FIELDS = (
+    "kind",
+    "state",
+    "key",
+    "pipeline_id",
+    "deal_id",
+    "stage_id",
+    "responsible_id",
+    "window_minutes",
+    "started_at",
+    "due_at",
+    "at_risk",
+    "actions",
+    "note",
+)
+
+
 def start_missing_clocks(
     *,
     apply: bool,
@@ -642,21 +686,6 @@ def start_missing_clocks(
         )
     started = 0
     if apply and rows:
-        fields = (
-            "kind",
-            "state",
-            "key",
-            "pipeline_id",
-            "deal_id",
-            "stage_id",
-            "responsible_id",
-            "window_minutes",
-            "started_at",
-            "due_at",
-            "at_risk",
-            "actions",
-            "note",
-        )
         ids = [row[4] for row in rows]
         with transaction.atomic():
             # A deal moved without its hooks (a pipeline's --move, an edit of
@@ -665,7 +694,7 @@ def start_missing_clocks(
             for start in range(0, len(ids), 1_000):
                 earlier = Q(deal_id__in=ids[start : start + 1_000], kind=Clock.Kind.AGE)
                 _end(Clock.objects.filter(earlier), Clock.State.CANCELLED, now, "")
-            bulk.insert_rows(Clock, fields, rows)
+            bulk.insert_rows(Clock, AGE_CLOCK_FIELDS, rows)
         started = len(rows)
         log.info(
             "backfill: %d age clocks started, %d already overdue", started, overdue
