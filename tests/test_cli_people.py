@@ -69,6 +69,17 @@ def test_a_team_gets_a_manager_and_reps_join_it(db, monkeypatch, capsys):
         (["team", "add", "Nord", "--manager", "alice"], "",
          "alice is a rep; make them a manager first"),
         (["user", "set", "nobody", "--role", "rep"], "", "no user 'nobody'"),
+        (["user", "add", "ALICE", "--role", "rep", "--password-stdin"],
+         "long-enough-secret\n", "there is already a user 'ALICE'"),
+        (["user", "add", "x" * 151, "--role", "rep", "--password-stdin"],
+         "long-enough-secret\n", "username is 151 characters long; the limit is 150"),
+        (["user", "add", "two words", "--role", "rep", "--password-stdin"],
+         "long-enough-secret\n", "username must not hold spaces"),
+        (["user", "add", "x", "--role", "rep", "--email", "not an email",
+          "--password-stdin"], "long-enough-secret\n", "is not an email address"),
+        (["user", "add", "x", "--role", "rep", "--password-stdin"], " " * 9 + "\n",
+         "password must not be blank"),
+        (["team", "add", "t" * 101], "", "name is 101 characters long"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_done_is_refused_in_one_line_and_changes_nothing(
@@ -102,3 +113,24 @@ def test_a_person_who_left_can_no_longer_sign_in_and_keeps_their_history(
     assert run(monkeypatch, "user", "password", "alice", "--password-stdin",
                stdin="another-long-one\n") == 0  # fmt: skip
     assert Client().login(username="alice", password="another-long-one")
+
+
+def test_a_manager_who_stops_leading_leaves_the_team_without_one(db, monkeypatch):
+    secret = "long-enough-secret\n"
+    for name in ("ivo", "eva"):
+        run(monkeypatch, "user", "add", name, "--role", "manager",
+            "--password-stdin", stdin=secret)  # fmt: skip
+    run(monkeypatch, "team", "add", "Nord", "--manager", "ivo")
+    run(monkeypatch, "team", "add", "Süd", "--manager", "eva")
+
+    # Leading a second team ends leading the first.
+    assert run(monkeypatch, "team", "set", "Süd", "--manager", "ivo") == 0
+    assert Team.objects.get(name="Nord").manager is None
+    assert Team.objects.get(name="Süd").manager.username == "ivo"
+    # A rep, or someone who left, leads no team.
+    assert run(monkeypatch, "user", "set", "ivo", "--role", "rep") == 0
+    assert Team.objects.get(name="Süd").manager is None
+    run(monkeypatch, "team", "set", "Nord", "--manager", "eva")
+    assert run(monkeypatch, "user", "set", "eva", "--inactive") == 0
+    assert Team.objects.get(name="Nord").manager is None
+    assert run(monkeypatch, "team", "set", "Nord", "--manager", "eva") == 2

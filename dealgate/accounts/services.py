@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from dealgate.core.text import CONTROL_OR_BREAK
 from dealgate.errors import NotFound, ValidationError
 
 from .models import Team, User
@@ -34,14 +37,16 @@ def add_user(
     """A new person who can sign in. Raises ValidationError naming the field
     (a taken username, an unknown role or team, a short password)."""
     username = username.strip()
-    if not username:
-        raise ValidationError("username must not be empty", field="username")
-    if User.objects.filter(username=username).exists():
+    _check_name("username", username, _field_length(User, "username"))
+    if User.objects.filter(username__iexact=username).exists():
         raise ValidationError(f"there is already a user {username!r}", field="username")
-    user = User(username=username, email=email.strip())
+    user = User(username=username, email=_checked_email(email))
     _set_role(user, role)
     user.team = _team(team) if team else None
     user.first_name, _, user.last_name = name.strip().partition(" ")
+    _check_name("name", name.strip(), _field_length(User, "first_name"), empty=True)
+    if len(user.last_name) > _field_length(User, "last_name"):
+        raise ValidationError("name is too long", field="name")
     _set_password(user, password)
     try:
         with transaction.atomic():
@@ -70,7 +75,20 @@ def change_user(
         user.team = _team(team) if team else None
     if active is not None:
         user.is_active = active
-    user.save()
+    with transaction.atomic():
+        user.save()
+        # A team's manager is an active manager (or admin) of that team:
+        # one who is not any more leaves it without one, to be given again.
+        led = Team.objects.filter(manager=user)
+        if user.role == User.Role.REP or not user.is_active:
+            left = list(led)
+        else:
+            left = list(led.exclude(pk=user.team_id))
+        Team.objects.filter(pk__in=[t.pk for t in left]).update(manager=None)
+    for team in left:
+        log.warning(
+            "team %s has no manager now: %s no longer leads it", team.name, username
+        )
     log.info("user %s changed", username)
     return user
 
@@ -86,9 +104,8 @@ def set_password(username: str, password: str) -> User:
 def add_team(name: str, *, manager: str | None = None) -> Team:
     """A new team; `manager`, when given, is put in it and leads it."""
     name = name.strip()
-    if not name:
-        raise ValidationError("a team needs a name", field="name")
-    if Team.objects.filter(name=name).exists():
+    _check_name("name", name, _field_length(Team, "name"))
+    if Team.objects.filter(name__iexact=name).exists():
         raise ValidationError(f"there is already a team {name!r}", field="name")
     with transaction.atomic():
         team = Team.objects.create(name=name)
@@ -113,12 +130,19 @@ def change_team(name: str, *, manager: str) -> Team:
 
 def _lead(team: Team, username: str) -> None:
     person = _user(username)
+    if not person.is_active:
+        raise ValidationError(
+            f"{username} may not sign in any more; choose someone active",
+            field="manager",
+        )
     if person.role == User.Role.REP:
         raise ValidationError(
             f"{username} is a rep; make them a manager first "
             f"(dealgate user set {username} --role manager)",
             field="manager",
         )
+    # One team at a time: the one they are in.
+    Team.objects.filter(manager=person).exclude(pk=team.pk).update(manager=None)
     person.team = team
     person.save(update_fields=["team"])
     team.manager = person
@@ -135,7 +159,47 @@ def _set_role(user: User, role: str) -> None:
     user.is_staff = user.is_superuser = role == User.Role.ADMIN
 
 
+def _check_name(field: str, value: str, limit: int, *, empty: bool = False) -> None:
+    """A name people read and type: not empty (unless `empty`), within the
+    column, one line without control characters."""
+    if not value and not empty:
+        raise ValidationError(f"{field} must not be empty", field=field)
+    if len(value) > limit:
+        raise ValidationError(
+            f"{field} is {len(value)} characters long; the limit is {limit}",
+            field=field,
+        )
+    if CONTROL_OR_BREAK.search(value) or (field == "username" and " " in value):
+        what = (
+            "spaces or control characters"
+            if field == "username"
+            else ("control characters")
+        )
+        raise ValidationError(f"{field} must not hold {what}", field=field)
+
+
+def _checked_email(email: str) -> str:
+    email = email.strip()
+    if not email:
+        return ""
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        raise ValidationError(
+            f"{email!r} is not an email address", field="email"
+        ) from None
+    if len(email) > _field_length(User, "email"):
+        raise ValidationError("email is too long", field="email")
+    return email
+
+
+def _field_length(model: type, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
 def _set_password(user: User, password: str) -> None:
+    if not password.strip():
+        raise ValidationError("password must not be blank", field="password")
     if len(password) < MIN_PASSWORD:
         raise ValidationError(
             f"password must be at least {MIN_PASSWORD} characters", field="password"
