@@ -707,7 +707,15 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
             message = " ".join(exc.messages)
             raise ValidationError(f"{name}: {message}", field=name) from None
     for name in ("custom", "checklist"):
-        if holds_nul(cleaned.get(name)):
+        values = cleaned.get(name)
+        for key, value in values.items() if isinstance(values, dict) else ():
+            if holds_nul(key) or holds_nul(value):
+                # Named as the edit form names the input ("custom:need").
+                raise ValidationError(
+                    f"must not hold a NUL character ({name} {key!r})",
+                    field=f"{name}:{key}",
+                )
+        if holds_nul(values):
             raise ValidationError(f"{name} must not hold a NUL character", field=name)
     value = cleaned.get("value")
     if value is not None and value < 0:

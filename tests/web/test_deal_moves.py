@@ -296,6 +296,25 @@ def test_a_title_the_service_refuses_is_shown_at_the_title_input(client, alice, 
     assert (deal.title, deal.version) == ("Helpdesk", 1)
 
 
+def test_a_nul_in_a_custom_field_is_shown_at_that_input(client, alice, gated, deal):
+    gated.custom_fields += [{"key": "need", "label": "Need", "type": "text"}]
+    gated.save()
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("deal-edit", args=[deal.pk]),
+        {"version": deal.version, "title": "Helpdesk", "custom:need": "x\x00y"},
+    )
+
+    assert response.status_code == 422
+    assert (
+        '<p class="field-error" role="alert">Need: must not hold a NUL character '
+        "(custom &#x27;need&#x27;)</p>"
+    ) in response.content.decode()
+    deal.refresh_from_db()
+    assert deal.version == 1
+
+
 def test_an_edit_on_a_stale_version_is_refused_and_keeps_the_newer_move(
     client, alice, max_manager, deal
 ):
