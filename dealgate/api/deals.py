@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from dealgate.deals import services
@@ -179,3 +179,54 @@ def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
         deal_id, changes, by=request.user, expected_version=version
     )
     return deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))
+
+
+class ActivityIn(Schema):
+    kind: str = Field(description="call, email, meeting, note or task")
+    subject: str
+    tag: str = Field("", description="what criteria look for, e.g. proposal-sent")
+    due_at: dt.datetime | None = Field(None, description="a task's due time")
+
+
+class ActivityOut(Schema):
+    id: int
+    deal: int
+    kind: str
+    subject: str
+    tag: str
+    done: bool
+    due_at: dt.datetime | None
+    at: dt.datetime
+    by: str | None
+
+
+@router.post(
+    "/{int:deal_id}/activities",
+    response={201: ActivityOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+)
+def log_activity(request: HttpRequest, deal_id: int, payload: ActivityIn) -> Status:
+    """Log a call, email, meeting or note that just happened (done at once),
+    or a task due at `due_at`. Criteria read kind and tag; a done call,
+    email or meeting meets the deal's response window."""
+    activity = services.log_activity(
+        deal_id,
+        kind=payload.kind,
+        subject=payload.subject,
+        tag=payload.tag,
+        due_at=payload.due_at,
+        by=request.user,
+    )
+    return Status(
+        201,
+        ActivityOut(
+            id=activity.pk,
+            deal=deal_id,
+            kind=activity.kind,
+            subject=activity.subject,
+            tag=activity.tag,
+            done=activity.done,
+            due_at=activity.due_at,
+            at=activity.at,
+            by=request.user.username,
+        ),
+    )

@@ -763,3 +763,93 @@ def update_deal(
         ", ".join(sorted(changes)),
     )
     return Deal.objects.get(pk=deal_id)
+
+
+# --- what happened with the buyer -------------------------------------------
+
+
+ACTIVITY_KINDS = tuple(Activity.Kind.values)
+_TAG = re.compile(r"[\w-]{1,50}")
+_HELD_TAG = re.compile(r"""held\(\s*['"]\w+['"]\s*,\s*['"]([\w-]+)['"]""")
+
+
+def log_activity(
+    deal_id: int,
+    *,
+    kind: str,
+    subject: str,
+    by: User | None,
+    tag: str = "",
+    due_at: dt.datetime | None = None,
+) -> Activity:
+    """Record a call, email, meeting or note that happened now, or a task due
+    at `due_at`, on a deal.
+
+    What happened is done at once: criteria read it (`held('email',
+    'proposal-sent')` for kind and tag) and a done call, email or meeting
+    meets the deal's response window. A task is open until done and runs a
+    next-step clock to its due time. Refusals name the field; a person may
+    log on the deals they may change.
+    """
+    if kind not in ACTIVITY_KINDS:
+        raise ValidationError(
+            f"kind must be one of {', '.join(ACTIVITY_KINDS)}; got {kind!r}",
+            field="kind",
+        )
+    subject = subject.strip()
+    if not subject:
+        raise ValidationError("say in a few words what happened", field="subject")
+    if len(subject) > 300 or CONTROL_OR_BREAK.search(subject):
+        raise ValidationError(
+            "subject must be one line of at most 300 characters", field="subject"
+        )
+    tag = tag.strip()
+    if tag and not _TAG.fullmatch(tag):
+        raise ValidationError(
+            "tag must be one word of letters, digits, - or _ (e.g. proposal-sent)",
+            field="tag",
+        )
+    task = kind == Activity.Kind.TASK
+    if task and due_at is None:
+        raise ValidationError("a task needs a due date", field="due_at")
+    if not task and due_at is not None:
+        raise ValidationError("only a task has a due date", field="due_at")
+    if due_at is not None and due_at.utcoffset() is None:
+        raise ValidationError(
+            "due_at needs a time zone offset, e.g. 2026-07-31T17:00:00+02:00",
+            field="due_at",
+        )
+    now = timesource.now()
+    with transaction.atomic():
+        deal = Deal.objects.select_for_update().filter(pk=deal_id).first()
+        if deal is None:
+            raise NotFound(f"no deal with id {deal_id}")
+        check_may_change(by, deal)
+        activity = Activity.objects.create(
+            deal=deal,
+            kind=kind,
+            subject=subject,
+            tag=tag,
+            done=not task,
+            due_at=due_at,
+            at=now,
+            by=by,
+        )
+    log.info(
+        "deal %s: %s %r logged by %s",
+        deal_id,
+        kind,
+        subject,
+        by.username if by else "system",
+    )
+    return activity
+
+
+def criteria_tags(pipeline: Pipeline) -> list[str]:
+    """The activity tags the pipeline's criteria ask for, sorted, so a form
+    can offer them: the tag of every held(kind, tag) in a stage's criteria."""
+    found = set()
+    for stage in pipeline.stages.filter(retired_at=None):
+        for data in (stage.entry_criteria, stage.exit_criteria):
+            found.update(_HELD_TAG.findall(str(data)))
+    return sorted(found)

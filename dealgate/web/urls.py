@@ -11,4 +11,5 @@ urlpatterns = [
     path("deals/<int:deal_id>/", views.deal_detail, name="deal"),
     path("deals/<int:deal_id>/move/", views.deal_move, name="deal-move"),
     path("deals/<int:deal_id>/edit/", views.deal_edit, name="deal-edit"),
+    path("deals/<int:deal_id>/activities/", views.deal_activity, name="deal-activity"),
 ]

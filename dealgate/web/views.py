@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
 from django.http import (
     Http404,
@@ -17,7 +19,7 @@ from django.views.decorators.http import require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.deals import services
-from dealgate.deals.models import Deal
+from dealgate.deals.models import Activity, Deal
 from dealgate.deals.queries import board_for, column_page, stage_age
 from dealgate.errors import Conflict, DealgateError, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
@@ -146,6 +148,50 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
     return redirect("deal", deal_id=deal_id, permanent=False)
 
 
+@login_required
+@require_POST
+def deal_activity(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """Log a call, email, meeting or note that just happened, or a task."""
+    deal = _deal(deal_id)
+    posted = request.POST
+    kind = posted.get("kind", "")
+    error = field = ""
+    due_at = None
+    if kind == "task" or posted.get("due", "").strip():
+        due_at, error = _due(posted.get("due", ""), deal)
+        field = "due_at" if error else ""
+    if not error:
+        try:
+            services.log_activity(
+                deal_id,
+                kind=kind,
+                subject=posted.get("subject", ""),
+                tag=posted.get("tag", ""),
+                due_at=due_at,
+                by=request.user,
+            )
+        except DealgateError as refused:
+            error, field = refused.message, refused.field or ""
+    if error:
+        return _deal_page(
+            request,
+            deal,
+            status=422,
+            activity={**posted.dict(), "error": error, "field": field},
+        )
+    return redirect("deal", deal_id=deal_id, permanent=False)
+
+
+def _due(text: str, deal: Deal) -> tuple[dt.datetime | None, str]:
+    """A task's due date (end of that working day in the pipeline's zone)."""
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return None, "a task needs a due date like 2026-07-31"
+    zone = calendar_for(deal.pipeline).zone
+    return dt.datetime.combine(day, dt.time(17, 0), tzinfo=zone), ""
+
+
 STALE = "This deal changed since you opened it; reload the page and try again."
 
 
@@ -191,6 +237,7 @@ def _deal_page(
     move_posted: QueryDict | None = None,
     edit: list[deal_forms.EditField] | None = None,
     edit_error: str = "",
+    activity: dict[str, str] | None = None,
 ) -> HttpResponse:
     now = timesource.now()
     age = None
@@ -230,6 +277,10 @@ def _deal_page(
         "move_unmet": move_unmet or [],
         "edit_fields": edit if edit is not None else deal_forms.edit_fields(deal),
         "edit_error": edit_error,
+        "activity": activity or {"kind": "call"},
+        "activity_kinds": Activity.Kind.choices,
+        "activities": deal.activities.select_related("by")[:50],
+        "tags": services.criteria_tags(deal.pipeline),
         "edit_version": request.POST.get("version", deal.version)
         if edit is not None
         else deal.version,

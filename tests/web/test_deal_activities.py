@@ -1,0 +1,157 @@
+"""Logging what happened with the buyer on a deal: the page's form, the API,
+and what criteria and clocks make of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.urls import reverse
+
+from dealgate.clocks.models import Clock
+from dealgate.deals.models import Activity, Deal
+from dealgate.pipelines.models import Handoff
+
+from .helpers import make_deal
+
+
+@pytest.fixture
+def gated(pipeline):
+    """Leaving discovery needs a held discovery meeting; entering discovery
+    from inquiry opens a two-hour response window."""
+    discovery = pipeline.stages.get(key="discovery")
+    discovery.exit_criteria = {
+        "mode": "all",
+        "items": [{"label": "Met", "rule": "held('meeting', 'discovery')"}],
+    }
+    discovery.save()
+    Handoff.objects.create(
+        pipeline=pipeline,
+        from_stage=pipeline.stages.get(key="inquiry"),
+        to_stage=discovery,
+        response_window_minutes=120,
+    )
+    return pipeline
+
+
+@pytest.fixture
+def deal(gated, alice, now) -> Deal:
+    return make_deal(gated, "discovery", title="Helpdesk", owner=alice)
+
+
+def log(client, deal, **fields):
+    return client.post(reverse("deal-activity", args=[deal.pk]), fields)
+
+
+def test_a_logged_meeting_with_its_tag_passes_the_stage_exit_criterion(
+    client, alice, deal, now
+):
+    client.force_login(alice)
+
+    response = log(
+        client, deal, kind="meeting", subject="Discovery call", tag="discovery"
+    )
+
+    assert response.status_code == 302
+    (meeting,) = Activity.objects.filter(deal=deal)
+    assert (meeting.kind, meeting.tag, meeting.done, meeting.at, meeting.by) == (
+        "meeting",
+        "discovery",
+        True,
+        now,
+        alice,
+    )
+    page = client.get(reverse("deal", args=[deal.pk])).content.decode()
+    assert "Discovery call" in page
+    # The tag the criteria ask for is offered.
+    assert '<option value="discovery">' in page
+    moved = client.post(
+        reverse("deal-move", args=[deal.pk]), {"to": "proposal", "version": 1}
+    )
+    assert moved.status_code == 302
+    assert Deal.objects.get(pk=deal.pk).stage.key == "proposal"
+
+
+def test_a_logged_call_meets_the_deals_response_window(client, alice, gated, now):
+    deal = make_deal(gated, "inquiry", title="Helpdesk", owner=alice)
+    client.force_login(alice)
+    client.post(reverse("deal-move", args=[deal.pk]), {"to": "discovery", "version": 1})
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    assert window.state == "running"
+
+    log(client, deal, kind="call", subject="Called back")
+
+    window.refresh_from_db()
+    assert window.state == "met"
+
+
+def test_a_task_needs_a_due_date_said_at_that_input_and_then_runs_a_clock(
+    client, alice, deal
+):
+    client.force_login(alice)
+
+    refused = log(client, deal, kind="task", subject="Send the proposal")
+
+    assert refused.status_code == 422
+    assert "Due: a task needs a due date like 2026-07-31" in refused.content.decode()
+    assert not Activity.objects.exists()
+
+    log(client, deal, kind="task", subject="Send the proposal", due="2026-06-12")
+
+    task = Activity.objects.get(kind="task")
+    assert not task.done
+    assert task.due_at == dt.datetime(2026, 6, 12, 15, 0, tzinfo=dt.UTC)  # 17:00
+    assert Clock.objects.filter(activity=task, state="running").exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"kind": "lunch", "subject": "x"}, "What: kind must be one of"),
+        ({"kind": "call", "subject": "  "}, "In a few words: say in a few words"),
+        ({"kind": "call", "subject": "x", "tag": "two words"}, "Tag: tag must be"),
+        ({"kind": "call", "subject": "x", "due": "2026-06-12"}, "only a task"),
+    ],
+)
+def test_what_cannot_be_logged_is_said_at_its_input_and_nothing_is_kept(
+    client, alice, deal, fields, says
+):
+    client.force_login(alice)
+
+    response = log(client, deal, **fields)
+
+    assert response.status_code == 422
+    assert says in response.content.decode()
+    assert not Activity.objects.exists()
+
+
+def test_a_rep_cannot_log_on_another_reps_deal(client, bob, deal):
+    client.force_login(bob)
+
+    response = log(client, deal, kind="call", subject="Sneaky")
+
+    assert response.status_code == 422
+    assert not Activity.objects.exists()
+
+
+def test_the_api_logs_an_activity_and_names_a_bad_field(client, alice, deal):
+    client.force_login(alice)
+    url = f"/api/v1/deals/{deal.pk}/activities"
+
+    made = client.post(
+        url,
+        json.dumps({"kind": "email", "subject": "Proposal sent", "tag": "proposal"}),
+        content_type="application/json",
+    )
+    bad = client.post(
+        url,
+        json.dumps({"kind": "task", "subject": "x", "due_at": "2026-06-12T17:00:00"}),
+        content_type="application/json",
+    )
+
+    assert made.status_code == 201
+    assert made.json()["kind"] == "email" and made.json()["done"] is True
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "due_at"
+    assert "time zone offset" in bad.json()["message"]
