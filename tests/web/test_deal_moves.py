@@ -118,13 +118,18 @@ def test_a_move_that_meets_the_gates_is_made_and_recorded(client, alice, deal):
     assert "Proposal reviewed by the buyer" in page_of(client, deal)
 
 
-def test_lost_without_a_reason_is_refused_naming_the_reason(client, alice, deal):
+@pytest.mark.parametrize("door", ["deal page", "board"])
+def test_lost_without_a_reason_is_refused_naming_the_reason(client, alice, deal, door):
     client.force_login(alice)
 
-    response = move(client, deal, "lost")
+    response = move(client, deal, "lost", headers=AS_BOARD if door == "board" else None)
 
     assert response.status_code == 422
-    assert "a lost deal needs a loss reason" in text_of(response)
+    if door == "board":
+        assert response.json()["ok"] is False
+        assert "a lost deal needs a loss reason" in response.json()["message"]
+    else:
+        assert "a lost deal needs a loss reason" in text_of(response)
     deal.refresh_from_db()
     assert deal.status == Deal.Status.OPEN
     assert deal.closed_at is None
