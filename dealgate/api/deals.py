@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from dealgate.deals import services
-from dealgate.deals.models import Deal
+from dealgate.deals.models import Activity, Deal
 from dealgate.errors import NotFound
 
 router = Router(tags=["deals"])
@@ -216,17 +216,28 @@ def log_activity(request: HttpRequest, deal_id: int, payload: ActivityIn) -> Sta
         due_at=payload.due_at,
         by=request.user,
     )
-    return Status(
-        201,
-        ActivityOut(
-            id=activity.pk,
-            deal=deal_id,
-            kind=activity.kind,
-            subject=activity.subject,
-            tag=activity.tag,
-            done=activity.done,
-            due_at=activity.due_at,
-            at=activity.at,
-            by=request.user.username,
-        ),
+    return Status(201, _activity_out(activity))
+
+
+def _activity_out(activity: Activity) -> ActivityOut:
+    return ActivityOut(
+        id=activity.pk,
+        deal=activity.deal_id,
+        kind=activity.kind,
+        subject=activity.subject,
+        tag=activity.tag,
+        done=activity.done,
+        due_at=activity.due_at,
+        at=activity.at,
+        by=activity.by.username if activity.by else None,
     )
+
+
+@router.post(
+    "/{int:deal_id}/tasks/{int:task_id}/done",
+    response={200: ActivityOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+)
+def complete_task(request: HttpRequest, deal_id: int, task_id: int) -> ActivityOut:
+    """Mark an open task of the deal done; its next-step clock is met."""
+    task = services.complete_task(deal_id, task_id, by=request.user)
+    return _activity_out(task)

@@ -845,6 +845,31 @@ def log_activity(
     return activity
 
 
+def complete_task(deal_id: int, task_id: int, *, by: User | None) -> Activity:
+    """Mark a deal's open task done: its next-step clock is met, and criteria
+    that ask for a held task count it."""
+    with transaction.atomic():
+        deal = Deal.objects.select_for_update().filter(pk=deal_id).first()
+        if deal is None:
+            raise NotFound(f"no deal with id {deal_id}")
+        check_may_change(by, deal)
+        task = Activity.objects.filter(
+            pk=task_id, deal=deal, kind=Activity.Kind.TASK
+        ).first()
+        if task is None:
+            raise NotFound(f"deal {deal_id} has no task {task_id}")
+        if task.done:
+            raise Conflict(f"task {task_id} is done already")
+        task.done = True
+        task.save(update_fields=["done"])
+    log.info("deal %s: task %s done by %s", deal_id, task_id, _who(by))
+    return task
+
+
+def _who(by: User | None) -> str:
+    return by.username if by else "system"
+
+
 def criteria_tags(pipeline: Pipeline) -> list[str]:
     """The activity tags the pipeline's criteria ask for, sorted, so a form
     can offer them: the tag of every held(kind, tag) in a stage's criteria."""

@@ -12,4 +12,9 @@ urlpatterns = [
     path("deals/<int:deal_id>/move/", views.deal_move, name="deal-move"),
     path("deals/<int:deal_id>/edit/", views.deal_edit, name="deal-edit"),
     path("deals/<int:deal_id>/activities/", views.deal_activity, name="deal-activity"),
+    path(
+        "deals/<int:deal_id>/tasks/<int:task_id>/done/",
+        views.deal_task_done,
+        name="deal-task-done",
+    ),
 ]

@@ -182,6 +182,23 @@ def deal_activity(request: HttpRequest, deal_id: int) -> HttpResponse:
     return redirect("deal", deal_id=deal_id, permanent=False)
 
 
+@login_required
+@require_POST
+def deal_task_done(request: HttpRequest, deal_id: int, task_id: int) -> HttpResponse:
+    """Mark an open task of the deal done."""
+    deal = _deal(deal_id)
+    try:
+        services.complete_task(deal_id, task_id, by=request.user)
+    except DealgateError as refused:
+        return _deal_page(
+            request,
+            deal,
+            status=refused.status,
+            activity={"kind": "call", "error": refused.message, "field": ""},
+        )
+    return redirect("deal", deal_id=deal_id, permanent=False)
+
+
 def _due(text: str, deal: Deal) -> tuple[dt.datetime | None, str]:
     """A task's due date (end of that working day in the pipeline's zone)."""
     try:

@@ -104,6 +104,15 @@ def test_a_task_needs_a_due_date_said_at_that_input_and_then_runs_a_clock(
     assert task.due_at == dt.datetime(2026, 6, 12, 15, 0, tzinfo=dt.UTC)  # 17:00
     assert Clock.objects.filter(activity=task, state="running").exists()
 
+    done = client.post(reverse("deal-task-done", args=[deal.pk, task.pk]))
+
+    assert done.status_code == 302
+    task.refresh_from_db()
+    assert task.done
+    assert Clock.objects.get(activity=task).state == "met"
+    again = client.post(f"/api/v1/deals/{deal.pk}/tasks/{task.pk}/done")
+    assert again.status_code == 409
+
 
 @pytest.mark.parametrize(
     ("fields", "says"),
