@@ -250,9 +250,10 @@ class Notice(models.Model):
     )
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
-    # A digest: several clocks that ran out for one person in one sweep batch,
-    # told in one notice instead of one each, one {"clock", "title", "url"}
-    # per clock. Empty for a notice about one subject (deal, lead, clock above).
+    # A digest: several clocks that ran out for one person in one sweep, told
+    # in one notice instead of one each, one {"clock", "title", "url", "deal",
+    # "lead"} per clock. Empty for a notice about one subject (deal, lead,
+    # clock above).
     items = models.JSONField(default=list, blank=True)
 
     class Meta:

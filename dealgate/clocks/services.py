@@ -249,18 +249,25 @@ def _lift_breaches(stage: Stage, calendar: Calendar, at: dt.datetime) -> int:
     breached = Clock.objects.filter(
         stage=stage, kind=Clock.Kind.AGE, state=Clock.State.BREACHED, is_open=True
     ).values_list("pk", "key", "pipeline_id", "deal_id", "responsible_id", "started_at")
-    rows = []
+    minutes = days * calendar.day_minutes
+    lifted, rows = [], []
     for pk, key, pipeline_id, deal_id, responsible, started in breached:
         due = business_time.add_business_days(calendar, started, days)
         if due > at:
-            row = (Clock.Kind.AGE, RUNNING, key, pipeline_id, deal_id, stage.pk)
-            rows.append((pk, (*row, responsible, days * calendar.day_minutes,
-                              started, due, False, "", "")))  # fmt: skip
+            lifted.append(pk)
+            rows.append(
+                (Clock.Kind.AGE, RUNNING, key, pipeline_id, deal_id, stage.pk)
+                + (responsible, minutes, started, due, False, "", "")
+            )
     if not rows:
         return 0
-    lifted = Clock.objects.filter(pk__in=[pk for pk, _ in rows])
-    _end(lifted, Clock.State.CANCELLED, at, "age limit raised")
-    bulk.insert_rows(Clock, AGE_CLOCK_FIELDS, [row for _, row in rows])
+    _end(
+        Clock.objects.filter(pk__in=lifted),
+        Clock.State.CANCELLED,
+        at,
+        "age limit raised",
+    )
+    bulk.insert_rows(Clock, AGE_CLOCK_FIELDS, rows)
     return len(rows)
 
 
