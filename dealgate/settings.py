@@ -32,7 +32,9 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
-def env_number(name: str, default: int, *, kind: type = int, least: float = 0):
+def env_number(
+    name: str, default: int | float, *, kind: type = int, least: float = 0
+) -> int | float:
     """A whole (or, with kind=float, any) number of at least `least` from
     NAME; empty or unset gives `default`. Anything else names the variable."""
     raw = os.environ.get(name, "").strip()

@@ -14,6 +14,7 @@ from django.http import (
     QueryDict,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dealgate import timesource
@@ -302,7 +303,11 @@ def _deal_page(
         if edit is not None
         else deal.version,
     }
-    return render(request, "web/deal.html", context, status=status)
+    # Times read in the pipeline's zone, which the page names.
+    zone = calendar_for(deal.pipeline).zone
+    context["zone"] = zone.key
+    with timezone.override(zone):
+        return render(request, "web/deal.html", context, status=status)
 
 
 def _chosen_pipeline(request: HttpRequest, pipelines: list[Pipeline]) -> Pipeline:

@@ -91,8 +91,10 @@ def test_the_deal_page_shows_every_field(signed_in, full_deal, now):
         "Value €18,500.50",
         "Status Open",
         "Stage Proposal requested",
-        "Created 21 May 2026, 12:00",
-        "In this stage since 29 May 2026, 12:00",
+        # In the pipeline's zone (12:00 UTC), which the page names.
+        "Times are in Europe/Berlin.",
+        "Created 21 May 2026, 14:00",
+        "In this stage since 29 May 2026, 14:00",
         "Expected close 31 Jul 2026",
         "Seats 40",
         "legacy_code HX-7",
@@ -113,9 +115,9 @@ def test_the_deal_page_lists_the_stage_history_with_overrides(
 ):
     text = text_of(signed_in.get(reverse("deal", args=[full_deal.pk])))
 
-    assert "(new) Inquiry received 21 May 2026, 12:00 Alice Rep import —" in text
+    assert "(new) Inquiry received 21 May 2026, 14:00 Alice Rep import —" in text
     assert (
-        "Discovery call booked Proposal requested 29 May 2026, 12:00 Max Manager web"
+        "Discovery call booked Proposal requested 29 May 2026, 14:00 Max Manager web"
         " Buyer asked for a quote on the call"
     ) in text
 
