@@ -186,6 +186,13 @@ def deal_moved(
             # Leaving the open stage stopped them just above.
             none_running=from_status == Deal.Status.OPEN,
         )
+        if from_status != Deal.Status.OPEN:
+            # Reopened: its open tasks are next steps again (closing ended them).
+            tasks = Activity.objects.filter(
+                deal=deal, kind=Activity.Kind.TASK, done=False, due_at__isnull=False
+            )
+            for task in tasks:
+                _task_saved(task)
 
 
 def stays_ended(deals: QuerySet[Deal], at: dt.datetime, note: str) -> int:
@@ -476,12 +483,8 @@ def _task_saved(task: Activity) -> None:
         return
     deal = Deal.objects.select_related("pipeline").get(pk=task.deal_id)
     if task.due_at is None or deal.status != Deal.Status.OPEN:
-        _end(
-            Clock.objects.filter(own),
-            Clock.State.CANCELLED,
-            timesource.now(),
-            "no due date",
-        )
+        why = "no due date" if task.due_at is None else f"deal {deal.status}"
+        _end(Clock.objects.filter(own), Clock.State.CANCELLED, timesource.now(), why)
         return
     start = min(task.at, task.due_at)
     calendar = calendar_for(deal.pipeline)

@@ -819,12 +819,23 @@ def log_activity(
             "due_at needs a time zone offset, e.g. 2026-07-31T17:00:00+02:00",
             field="due_at",
         )
+    if due_at is not None and not 1901 <= due_at.year <= 2198:
+        # Business time, which dates the task's clock, is kept for 1900-2199.
+        raise ValidationError(
+            f"a task is due between 1901 and 2198, not in {due_at.year}",
+            field="due_at",
+        )
     now = timesource.now()
     with transaction.atomic():
         deal = Deal.objects.select_for_update().filter(pk=deal_id).first()
         if deal is None:
             raise NotFound(f"no deal with id {deal_id}")
         check_may_change(by, deal)
+        if task and deal.status != Deal.Status.OPEN:
+            raise ValidationError(
+                f"deal {deal_id} is {deal.status}; reopen it to plan a next step",
+                field="kind",
+            )
         activity = Activity.objects.create(
             deal=deal,
             kind=kind,
@@ -859,7 +870,7 @@ def complete_task(deal_id: int, task_id: int, *, by: User | None) -> Activity:
         if task is None:
             raise NotFound(f"deal {deal_id} has no task {task_id}")
         if task.done:
-            raise Conflict(f"task {task_id} is done already")
+            raise Conflict(f"task {task_id} is done already", field="task")
         task.done = True
         task.save(update_fields=["done"])
     log.info("deal %s: task %s done by %s", deal_id, task_id, _who(by))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.contrib.auth.decorators import login_required
 from django.http import (
@@ -157,6 +158,7 @@ def deal_activity(request: HttpRequest, deal_id: int) -> HttpResponse:
     posted = request.POST
     kind = posted.get("kind", "")
     error = field = ""
+    status = 422
     due_at = None
     if kind == "task" or posted.get("due", "").strip():
         due_at, error = _due(posted.get("due", ""), deal)
@@ -173,11 +175,12 @@ def deal_activity(request: HttpRequest, deal_id: int) -> HttpResponse:
             )
         except DealgateError as refused:
             error, field = refused.message, refused.field or ""
+            status = refused.status
     if error:
         return _deal_page(
             request,
             deal,
-            status=422,
+            status=status,
             activity={**posted.dict(), "error": error, "field": field},
         )
     return redirect("deal", deal_id=deal_id, permanent=False)
@@ -190,6 +193,8 @@ def deal_task_done(request: HttpRequest, deal_id: int, task_id: int) -> HttpResp
     deal = _deal(deal_id)
     try:
         services.complete_task(deal_id, task_id, by=request.user)
+    except Conflict:
+        pass  # done already (a second click): the page shows it done
     except DealgateError as refused:
         return _deal_page(
             request,
@@ -202,10 +207,13 @@ def deal_task_done(request: HttpRequest, deal_id: int, task_id: int) -> HttpResp
 
 def _due(text: str, deal: Deal) -> tuple[dt.datetime | None, str]:
     """A task's due date (end of that working day in the pipeline's zone)."""
+    text = text.strip()
     try:
-        day = dt.date.fromisoformat(text.strip())
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
-        return None, "a task needs a due date like 2026-07-31"
+        return None, "a due date is a day like 2026-07-31 (due at 17:00 that day)"
     zone = calendar_for(deal.pipeline).zone
     return dt.datetime.combine(day, dt.time(17, 0), tzinfo=zone), ""
 
@@ -297,7 +305,7 @@ def _deal_page(
         "edit_error": edit_error,
         "activity": activity or {"kind": "call"},
         "activity_kinds": Activity.Kind.choices,
-        "activities": deal.activities.select_related("by")[:50],
+        "activities": deal.activities.select_related("by").order_by("-at", "-id")[:50],
         "tags": services.criteria_tags(deal.pipeline),
         "edit_version": request.POST.get("version", deal.version)
         if edit is not None

@@ -94,7 +94,7 @@ def test_a_task_needs_a_due_date_said_at_that_input_and_then_runs_a_clock(
     refused = log(client, deal, kind="task", subject="Send the proposal")
 
     assert refused.status_code == 422
-    assert "Due: a task needs a due date like 2026-07-31" in refused.content.decode()
+    assert "Due: a due date is a day like 2026-07-31" in refused.content.decode()
     assert not Activity.objects.exists()
 
     log(client, deal, kind="task", subject="Send the proposal", due="2026-06-12")
@@ -117,6 +117,8 @@ def test_a_task_needs_a_due_date_said_at_that_input_and_then_runs_a_clock(
 @pytest.mark.parametrize(
     ("fields", "says"),
     [
+        ({"kind": "task", "subject": "x", "due": "2300-01-01"}, "not in 2300"),
+        ({"kind": "task", "subject": "x", "due": "20260612"}, "a day like"),
         ({"kind": "lunch", "subject": "x"}, "What: kind must be one of"),
         ({"kind": "call", "subject": "  "}, "In a few words: say in a few words"),
         ({"kind": "call", "subject": "x", "tag": "two words"}, "Tag: tag must be"),
@@ -140,7 +142,7 @@ def test_a_rep_cannot_log_on_another_reps_deal(client, bob, deal):
 
     response = log(client, deal, kind="call", subject="Sneaky")
 
-    assert response.status_code == 422
+    assert response.status_code == 403
     assert not Activity.objects.exists()
 
 
@@ -164,3 +166,23 @@ def test_the_api_logs_an_activity_and_names_a_bad_field(client, alice, deal):
     assert bad.status_code == 422
     assert bad.json()["field"] == "due_at"
     assert "time zone offset" in bad.json()["message"]
+
+
+def test_a_reopened_deal_runs_its_open_tasks_again_and_a_closed_one_takes_none(
+    client, alice, deal, now
+):
+    client.force_login(alice)
+    log(client, deal, kind="task", subject="Send the proposal", due="2026-06-12")
+    task = Activity.objects.get(kind="task")
+    Deal.objects.filter(pk=deal.pk).update(custom={})
+    move = reverse("deal-move", args=[deal.pk])
+    client.post(move, {"to": "lost", "loss_reason": "price", "version": 1})
+    assert Clock.objects.get(activity=task).state == "cancelled"
+
+    refused = log(client, deal, kind="task", subject="Later", due="2026-06-15")
+    assert "reopen it to plan a next step" in refused.content.decode()
+
+    client.post(move, {"to": "discovery", "version": 2})
+
+    running = Clock.objects.filter(activity=task, state="running")
+    assert running.count() == 1
