@@ -85,9 +85,9 @@ def change_user(
         else:
             left = list(led.exclude(pk=user.team_id))
         Team.objects.filter(pk__in=[t.pk for t in left]).update(manager=None)
-    for team in left:
+    for former in left:
         log.warning(
-            "team %s has no manager now: %s no longer leads it", team.name, username
+            "team %s has no manager now: %s no longer leads it", former.name, username
         )
     log.info("user %s changed", username)
     return user
