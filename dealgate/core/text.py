@@ -11,8 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls (tab, line feed and carriage return allowed in CONTROL),
+# and the marks that reorder how text displays (bidirectional overrides and
+# isolates), which can make a title read other than it is.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The same, and every line break: Unicode's line and paragraph separators too.
+CONTROL_OR_BREAK = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def cut(text: str, limit: int) -> str:

@@ -22,3 +22,10 @@ def test_a_nul_is_found_anywhere_in_json_shaped_values():
     assert holds_nul({"need": ["a", "b\x00"]})
     assert holds_nul({"ke\x00y": 1})
     assert not holds_nul({"need": ["a", 3, None, {"b": True}]})
+
+
+def test_unicode_line_breaks_and_reordering_marks_are_not_one_line_text():
+    for text in ("a\u2028b", "a\u2029b", "a\x85b", "invoice\u202efdp.exe"):
+        assert CONTROL_OR_BREAK.search(text), repr(text)
+    assert CONTROL.search("a\u202eb") and not CONTROL.search("Grüße, 東京 ✓")
+    assert not CONTROL_OR_BREAK.search("Müller GmbH — Köln")
