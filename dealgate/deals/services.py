@@ -306,6 +306,10 @@ def _evaluate(
         check.evaluations.append((title, kind, crit.evaluate(criteria, context)))
 
 
+def _who(by: User | None) -> str:
+    return by.username if by else "system"
+
+
 def check_may_change(user: User | None, deal: Deal) -> None:
     """Refuse unless `user` may change `deal`: an admin any deal; a manager
     their own and their teams' members' deals; a rep the deals they own or
@@ -390,7 +394,7 @@ def move_deal(
         deal.pk,
         check.kind,
         to,
-        by.username if by else "system",
+        _who(by),
         " (override)" if override else "",
     )
     return deal
@@ -759,7 +763,7 @@ def update_deal(
     log.info(
         "deal %s edited by %s: %s",
         deal_id,
-        by.username if by else "system",
+        _who(by),
         ", ".join(sorted(changes)),
     )
     return Deal.objects.get(pk=deal_id)
@@ -851,7 +855,7 @@ def log_activity(
         deal_id,
         kind,
         subject,
-        by.username if by else "system",
+        _who(by),
     )
     return activity
 
@@ -877,15 +881,12 @@ def complete_task(deal_id: int, task_id: int, *, by: User | None) -> Activity:
     return task
 
 
-def _who(by: User | None) -> str:
-    return by.username if by else "system"
-
-
 def criteria_tags(pipeline: Pipeline) -> list[str]:
     """The activity tags the pipeline's criteria ask for, sorted, so a form
     can offer them: the tag of every held(kind, tag) in a stage's criteria."""
     found = set()
     for stage in pipeline.stages.filter(retired_at=None):
         for data in (stage.entry_criteria, stage.exit_criteria):
-            found.update(_HELD_TAG.findall(str(data)))
+            for item in criteria_set(data).items:
+                found.update(_HELD_TAG.findall(item.rule))
     return sorted(found)
