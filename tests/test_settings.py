@@ -17,7 +17,7 @@ def test_sqlite_url_gives_an_absolute_path():
 
 def test_postgres_url_keeps_connections_open():
     db = database_from_url("postgres://sales:s%40cret@db.local:5433/dealgate")
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "dealgate.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
         "sales",
         "s@cret",
