@@ -18,6 +18,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dealgate import timesource
@@ -171,7 +172,11 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "may_manage": request.user.is_manager,
         "may_act": request.user.is_manager or request.user.pk == lead.owner_id,
     }
-    return render(request, "leads/lead.html", context)
+    # Times read in the pipeline's zone, which the page names, as on a deal.
+    zone = calendar_for(lead.pipeline).zone
+    context["zone"] = zone.key
+    with timezone.override(zone):
+        return render(request, "leads/lead.html", context)
 
 
 def _back(lead_id: int) -> HttpResponse:

@@ -154,3 +154,18 @@ def test_only_an_admin_edits_routing_rules(client, routed, olivia, alice):
     assert routed.settings["routing"] == [
         {"name": "all", "to": "team:Central", "how": "least-loaded"}
     ]
+
+
+def test_the_lead_page_shows_its_times_in_the_pipelines_zone(
+    client, routed, alice, now
+):
+    lead = capture_lead(inquiry(), source="api").lead
+    client.force_login(alice)
+
+    text = text_of(client.get(f"/leads/{lead.pk}/"))
+
+    # Received at 12:00 UTC, which is 14:00 in Berlin in June; the window is
+    # 15 business minutes.
+    assert "Times are in Europe/Berlin." in text
+    assert "Received 10 Jun 2026, 14:00" in text
+    assert "Assigned 10 Jun 2026, 14:00, answer due 10 Jun 2026, 14:15" in text
