@@ -198,6 +198,8 @@ class ActivityOut(Schema):
     due_at: dt.datetime | None
     at: dt.datetime
     by: str | None
+    done_at: dt.datetime | None = Field(None, description="when it was done")
+    done_by: str | None = Field(None, description="who marked it done")
 
 
 @router.post(
@@ -230,6 +232,8 @@ def _activity_out(activity: Activity) -> ActivityOut:
         due_at=activity.due_at,
         at=activity.at,
         by=activity.by.username if activity.by else None,
+        done_at=activity.done_at,
+        done_by=activity.done_by.username if activity.done_by else None,
     )
 
 

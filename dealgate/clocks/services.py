@@ -479,7 +479,8 @@ def _task_saved(task: Activity) -> None:
     key = next_step_key(task.pk)
     own = Q(activity_id=task.pk)
     if task.done:
-        _end(Clock.objects.filter(own), Clock.State.MET, timesource.now(), "task done")
+        done_at = task.done_at or timesource.now()
+        _end(Clock.objects.filter(own), Clock.State.MET, done_at, "task done")
         return
     deal = Deal.objects.select_related("pipeline").get(pk=task.deal_id)
     if task.due_at is None or deal.status != Deal.Status.OPEN:

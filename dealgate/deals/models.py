@@ -304,6 +304,16 @@ class Activity(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # When it was done and by whom: as it was logged for a call, email,
+    # meeting or note; when it was marked done for a task.
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-at"]

@@ -849,6 +849,8 @@ def log_activity(
             due_at=due_at,
             at=now,
             by=by,
+            done_at=None if task else now,
+            done_by=None if task else by,
         )
     log.info(
         "deal %s: %s %r logged by %s",
@@ -876,7 +878,9 @@ def complete_task(deal_id: int, task_id: int, *, by: User | None) -> Activity:
         if task.done:
             raise Conflict(f"task {task_id} is done already", field="task")
         task.done = True
-        task.save(update_fields=["done"])
+        task.done_at = timesource.now()
+        task.done_by = by
+        task.save(update_fields=["done", "done_at", "done_by"])
     log.info("deal %s: task %s done by %s", deal_id, task_id, _who(by))
     return task
 

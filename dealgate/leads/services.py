@@ -577,6 +577,8 @@ def _new_deal(lead: Lead, pipeline: Pipeline, stage, by: User | None, now) -> De
             done=True,
             at=a.at,
             by_id=a.by_id,
+            done_at=None if a.kind == LeadActivity.Kind.TASK else a.at,
+            done_by_id=None if a.kind == LeadActivity.Kind.TASK else a.by_id,
         )
         for a in lead.activities.all()
     )

@@ -305,7 +305,9 @@ def _deal_page(
         "edit_error": edit_error,
         "activity": activity or {"kind": "call"},
         "activity_kinds": Activity.Kind.choices,
-        "activities": deal.activities.select_related("by").order_by("-at", "-id")[:50],
+        "activities": deal.activities.select_related("by", "done_by").order_by(
+            "-at", "-id"
+        )[:50],
         "tags": services.criteria_tags(deal.pipeline),
         "edit_version": request.POST.get("version", deal.version)
         if edit is not None

@@ -186,3 +186,39 @@ def test_a_reopened_deal_runs_its_open_tasks_again_and_a_closed_one_takes_none(
 
     running = Clock.objects.filter(activity=task, state="running")
     assert running.count() == 1
+
+
+def test_a_task_done_records_when_and_by_whom_and_the_page_and_api_say_so(
+    client, alice, deal, now
+):
+    from dealgate import timesource
+    from tests.web.helpers import text_of
+
+    client.force_login(alice)
+    log(client, deal, kind="task", subject="Send the proposal", due="2026-06-12")
+    task = Activity.objects.get(kind="task")
+    later = now + dt.timedelta(hours=2)
+
+    with timesource.frozen_at(later):
+        done = client.post(f"/api/v1/deals/{deal.pk}/tasks/{task.pk}/done")
+
+    assert done.status_code == 200
+    assert done.json()["done_by"] == "alice"
+    assert dt.datetime.fromisoformat(done.json()["done_at"]) == later
+    task.refresh_from_db()
+    assert (task.done_at, task.done_by) == (later, alice)
+    assert Clock.objects.get(activity=task).ended_at == later
+    # 14:00 UTC is 16:00 in Berlin, the pipeline's zone.
+    page = text_of(client.get(reverse("deal", args=[deal.pk])))
+    assert "Task (done 10 Jun 2026, 16:00 by Alice Rep)" in page
+
+
+def test_a_call_logged_as_it_happened_is_done_then_by_who_logged_it(
+    client, alice, deal, now
+):
+    client.force_login(alice)
+
+    log(client, deal, kind="call", subject="Asked about the budget")
+
+    call = Activity.objects.get(kind="call")
+    assert (call.done, call.done_at, call.done_by) == (True, now, alice)
