@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as SchemaError
 
 from dealgate.errors import DealgateError
 
@@ -22,6 +23,46 @@ api = NinjaAPI(
 @api.exception_handler(DealgateError)
 def render_error(request: HttpRequest, exc: DealgateError) -> HttpResponse:
     return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+# Where a request's parts sit in django-ninja's error locations: dropped, so
+# that `field` is the body's own key ("due_at"), as in DealgateError's.
+_PARTS = {"body", "payload", "query", "path", "header", "cookie", "form"}
+
+
+@api.exception_handler(SchemaError)
+def render_schema_error(request: HttpRequest, exc: SchemaError) -> HttpResponse:
+    """A body, query or path value of the wrong type or missing: 422 in the
+    error family, naming each field, instead of django-ninja's list."""
+    problems = []
+    for error in exc.errors:
+        where = [str(part) for part in error.get("loc", ()) if part not in _PARTS]
+        problems.append((".".join(where) or "body", error.get("msg", "is not valid")))
+    message = "; ".join(f"{field}: {text}" for field, text in problems)
+    return api.create_response(
+        request,
+        {"code": "invalid", "message": message, "field": problems[0][0]},
+        status=422,
+    )
+
+
+@api.exception_handler(HttpError)
+def render_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """django-ninja's own refusals (a body that is not JSON, say) in the error
+    family; authentication has its own handler below."""
+    if isinstance(exc, AuthenticationError):
+        return render_unauthenticated(request, exc)
+    message = str(exc)
+    if message == "Cannot parse request body":
+        return api.create_response(
+            request,
+            {"code": "invalid", "message": "the body is not JSON", "field": "body"},
+            status=422,
+        )
+    code = "forbidden" if exc.status_code == 403 else "bad_request"
+    return api.create_response(
+        request, {"code": code, "message": message}, status=exc.status_code
+    )
 
 
 @api.exception_handler(AuthenticationError)

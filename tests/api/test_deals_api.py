@@ -56,3 +56,31 @@ def test_history_lists_the_stage_events(client, alice, deal):
 def test_the_openapi_schema_is_published(client, db):
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/deals/{deal_id}" in schema["paths"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        (
+            '{"kind": "task", "subject": "Call back", "due_at": "tomorrow"}',
+            "due_at",
+            "due_at: Input should be a valid datetime",
+        ),
+        ('{"kind": 5}', "kind", "kind: Input should be a valid string; subject:"),
+        ("{not json", "body", "the body is not JSON"),
+    ],
+)
+def test_a_body_of_the_wrong_shape_is_refused_in_the_error_family_naming_the_field(
+    client, alice, deal, body, field, says
+):
+    client.login(username="alice", password=PASSWORD)
+
+    response = client.post(
+        f"/api/v1/deals/{deal.pk}/activities", body, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    error = response.json()
+    assert (error["code"], error["field"]) == ("invalid", field)
+    assert says in error["message"]
+    assert not deal.activities.exists()
