@@ -9,9 +9,11 @@ dealgate_bench_leads.
    PostgreSQL. Goal: p99 under 20 ms.
 2. Over HTTP, PostgreSQL, gunicorn with 2 sync workers, driven by wrk
    (-t2 -c32, as in PERFORMANCE.md): POST /api/v1/leads against a bare
-   primary-key read (GET /api/v1/leads/<id>, same token) on the same server
-   in the same run. Goal: at least a quarter of the bare read's rate. Skipped,
-   with the reason printed, when wrk is not installed (apt-get install wrk).
+   primary-key read on the same server in the same run (GET /bench/bare/<id>,
+   added by benchmarks/bare_read_urls.py: one row by its key as JSON, as in
+   PERFORMANCE.md), and against the API's own read (GET /api/v1/leads/<id>, same
+   token). Goal: at least a quarter of the bare read's rate. Skipped, with the
+   reason printed, when wrk is not installed (apt-get install wrk).
 
     .venv/bin/python benchmarks/leads.py
 """
@@ -90,11 +92,14 @@ def main() -> None:
     if "error" in result:
         print(f"not measured: {result['error']}")
         return
-    ratio = result["leads"] / result["read"]
-    read, leads = result["read"], result["leads"]
-    print(f"  bare primary-key read (GET /api/v1/leads/<id>): {read:>8,.0f} req/s")
+    bare, read, leads = result["bare"], result["read"], result["leads"]
+    print(f"  bare primary-key read (GET /bench/bare/<id>):   {bare:>8,.0f} req/s")
+    print(f"  API read with a token (GET /api/v1/leads/<id>): {read:>8,.0f} req/s")
     print(f"  lead capture (POST /api/v1/leads):              {leads:>8,.0f} leads/s")
-    print(f"  ratio: {ratio:.2f} (goal: at least 0.25)")
+    print(
+        f"  ratio: {leads / bare:.2f} of the bare read (goal: at least 0.25), "
+        f"{leads / read:.2f} of the API read"
+    )
     print(f"  errors: {result['errors']}")
     # Other work on the machine moves these rates more than most changes do;
     # compare runs by their ratio, and by rate only at a similar load.
@@ -371,17 +376,23 @@ def http() -> None:
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "dealgate.wsgi:application",
+            "--pythonpath", str(ROOT / "benchmarks"),
             "--workers", "2", "--worker-class", "sync",
             "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
         ],
         cwd=ROOT,
-        env=dict(os.environ, DEALGATE_AS_OF=NOW.isoformat()),
+        env=dict(
+            os.environ,
+            DEALGATE_AS_OF=NOW.isoformat(),
+            DJANGO_SETTINGS_MODULE="bare_read",
+        ),
     )  # fmt: skip
     load_before = os.getloadavg()[0]
     try:
         wait_for(port)
         base = f"http://127.0.0.1:{port}"
         auth = f"Authorization: Bearer {secret}"
+        bare = wrk([base + f"/bench/bare/{lead_id}"])
         read = wrk([base + f"/api/v1/leads/{lead_id}", "-H", auth])
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(WRK_SCRIPT)
@@ -402,7 +413,13 @@ def http() -> None:
     load = [load_before, os.getloadavg()[0]]
     print(
         json.dumps(
-            {"read": read[0], "leads": leads[0], "errors": leads[1], "load": load}
+            {
+                "bare": bare[0],
+                "read": read[0],
+                "leads": leads[0],
+                "errors": leads[1],
+                "load": load,
+            }
         )
     )
 
