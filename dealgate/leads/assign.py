@@ -139,11 +139,12 @@ def route(
     """Choose the owner of a new lead with `facts` by the pipeline's rules.
 
     Tries each rule whose conditions hold, in order; a rule whose people are
-    all off is passed over and the reason kept. Query cost: one query for a
-    rule's people, one for their open leads when a cap or least-loaded needs
-    it, and two for the rotation state of a team rule. People in `exclude`
-    (user ids: whoever had the lead before) are skipped like people who are
-    off, except by a fallback rule.
+    all off is passed over and the reason kept. Who is off is judged at
+    `judged_at`: now, or the pipeline's next opening outside its hours.
+    Query cost: one query for a rule's people, one for their open leads
+    when a cap or least-loaded needs it, and two for the rotation state of
+    a team rule. People in `exclude` (user ids: whoever had the lead
+    before) are skipped like people who are off, except by a fallback rule.
     """
     rules = rules_for(pipeline)
     if not rules:
@@ -152,24 +153,57 @@ def route(
             "",
             f"pipeline {pipeline.key} has no routing rules; waiting for a manager",
         )
+    at, closed = judged_at(pipeline, now)
     passed_over = []
     for match in routing.matching(rules, facts):
         rule = match.rule
-        chosen, said = _choose(pipeline, rule, now, exclude)
+        chosen, said = _choose(pipeline, rule, now, exclude, at)
         if chosen is not None:
             reason = f"{match.reason}. {said}"
             if passed_over:
                 reason += ". Passed over: " + "; ".join(passed_over)
-            return Routing(chosen, rule.name, reason)
+            return Routing(chosen, rule.name, reason + closed)
         passed_over.append(f"{rule.label}: {said}")
     if not passed_over:
         return Routing(None, "", "no routing rule matches this lead")
-    return Routing(None, "", "no rule could place the lead: " + "; ".join(passed_over))
+    reason = "no rule could place the lead: " + "; ".join(passed_over)
+    return Routing(None, "", reason + closed)
+
+
+def judged_at(pipeline: Pipeline, now: dt.datetime) -> tuple[dt.datetime, str]:
+    """When routing judges who is available for a lead arriving at `now`,
+    and a sentence saying so when that is not now.
+
+    While the pipeline's calendar is open, now. Outside its hours, its next
+    opening, when the lead's response window starts to run: a lead that
+    arrives at night or on a Sunday goes by the rules to whoever is at work
+    when the firm opens, not to the fallback owner because everyone is off
+    at that moment. Who is away, and people's own hours, are judged then.
+    """
+    try:
+        calendar = calendar_for(pipeline)
+    except CalendarError as exc:
+        logger.warning("pipeline %s: calendar cannot be read (%s)", pipeline.key, exc)
+        return now, ""
+    opening = business_time.next_opening(calendar, now)
+    if opening <= now:
+        return now, ""
+    said = (
+        f". Outside the pipeline's working hours: availability as of its next "
+        f"opening, {opening:%a %-d %b %H:%M} ({calendar.zone.key})"
+    )
+    return opening.astimezone(dt.UTC), said
 
 
 def _choose(
-    pipeline: Pipeline, rule: routing.Rule, now: dt.datetime, exclude: frozenset[int]
+    pipeline: Pipeline,
+    rule: routing.Rule,
+    now: dt.datetime,
+    exclude: frozenset[int],
+    at: dt.datetime,
 ) -> tuple[User | None, str]:
+    """The person `rule` gives the lead to, judging who is off at `at`, and
+    why; (None, why not) when nobody can take it."""
     people = _people(rule)
     if not people:
         return None, f"{rule.target} has no active people"
@@ -191,7 +225,7 @@ def _choose(
             load=loads.get(person.pk, 0),
             off="had this lead before"
             if person.pk in exclude
-            else off_reason(person, now, loads.get(person.pk, 0), hours),
+            else off_reason(person, at, loads.get(person.pk, 0), hours),
         )
         for person in people
     ]

@@ -139,17 +139,40 @@ def test_least_loaded_goes_to_the_person_with_fewest_open_leads(
     assert "least loaded" in fourth.routing_reason
 
 
-def test_outside_the_pipelines_hours_the_fallback_owner_takes_the_lead(routed, olivia):
+def test_outside_the_pipelines_hours_the_rules_place_the_lead_for_the_next_opening(
+    routed, alice, olivia
+):
     routed.calendar = {"timezone": "Europe/Berlin", "hours": {"mon": ["09:00-17:00"]}}
     routed.save()
     sunday = dt.datetime(2026, 6, 7, 10, 0, tzinfo=dt.UTC)
     with timesource.frozen_at(sunday):
         lead = capture_lead(inquiry(), source="api").lead
 
-    assert lead.owner == olivia
-    assert "Alice Rep (outside the pipeline's working hours)" in lead.routing_reason
-    # The window still counts business time: it is due on Monday at 09:15.
+    # Not the fallback owner: the DACH rotation, as it stands when the
+    # window starts to run on Monday at 09:00.
+    assert (lead.owner, lead.rule) == (alice, "DACH")
+    assert (
+        "Outside the pipeline's working hours: availability as of its next "
+        "opening, Mon 8 Jun 09:00 (Europe/Berlin)" in lead.routing_reason
+    )
     assert lead.response_due_at == dt.datetime(2026, 6, 8, 7, 15, tzinfo=dt.UTC)
+
+
+def test_who_is_away_at_the_next_opening_is_skipped_for_a_lead_of_the_night(
+    routed, alice, bob
+):
+    routed.calendar = {"timezone": "Europe/Berlin", "hours": {"mon": ["09:00-17:00"]}}
+    routed.save()
+    # Alice is back on Monday at noon; the window starts at 09:00.
+    Availability.objects.create(
+        user=alice, away_until=dt.datetime(2026, 6, 8, 10, 0, tzinfo=dt.UTC)
+    )
+    sunday = dt.datetime(2026, 6, 7, 22, 0, tzinfo=dt.UTC)
+    with timesource.frozen_at(sunday):
+        lead = capture_lead(inquiry(), source="api").lead
+
+    assert lead.owner == bob
+    assert "Alice Rep (away until 2026-06-08 10:00 UTC)" in lead.routing_reason
 
 
 @pytest.mark.django_db(transaction=True)
