@@ -110,8 +110,8 @@ def clean_lead(
     (unless `require_contact` is off, for historic imports), an email,
     phone, website, country, size or value that does not read, a value
     longer than its limit, and control characters. With `strict`, fields
-    outside ACCEPTED are refused too. `region` is the ISO country in which
-    phone numbers without a country code are read.
+    outside ACCEPTED are refused too. Phone numbers without a country code
+    are read in the lead's own country, else in `region` (an ISO code).
     """
     if strict:
         for key in data:
@@ -150,21 +150,25 @@ def _add_keys(lead: CleanLead, region: str | None) -> None:
         lead.email_key = normalize.email_key(lead.email)
     except ValueError as exc:
         raise ValidationError(str(exc), field="email") from None
+    if lead.country and not normalize.is_region(lead.country):
+        raise ValidationError(
+            f"{lead.country!r} is not a two-letter country code such as DE or US",
+            field="country",
+        )
+    # A number without its country code is read where the lead says it is:
+    # "(212) 555-0123" from a US lead is New York, not a German number.
+    read_in = lead.country or region
     try:
-        lead.phone_e164 = normalize.phone_key(lead.phone, region)
+        lead.phone_e164 = normalize.phone_key(lead.phone, read_in)
     except ValueError as exc:
-        raise ValidationError(str(exc), field="phone") from None
+        where = f" (read as a number in {read_in})" if read_in else ""
+        raise ValidationError(f"{exc}{where}", field="phone") from None
     try:
         lead.domain = normalize.domain_key(lead.website)
     except ValueError as exc:
         raise ValidationError(str(exc), field="website") from None
     if not lead.domain and lead.email_key:
         lead.domain = normalize.email_domain(lead.email_key)
-    if lead.country and not normalize.is_region(lead.country):
-        raise ValidationError(
-            f"{lead.country!r} is not a two-letter country code such as DE or US",
-            field="country",
-        )
     if lead.currency and not (lead.currency.isascii() and lead.currency.isalpha()):
         raise ValidationError(
             f"{lead.currency!r} is not a currency code such as EUR", field="currency"

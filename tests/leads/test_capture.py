@@ -46,6 +46,33 @@ def test_keys_are_normalised(routed, now):
 
 
 @pytest.mark.parametrize(
+    ("country", "phone", "e164"),
+    [
+        ("US", "(212) 555-0123", "+12125550123"),
+        ("GB", "020 7946 0958", "+442079460958"),
+        ("DE", "030 1234567", "+49301234567"),
+        (None, "030 1234567", "+49301234567"),  # the pipeline's country
+        ("US", "+49 30 1234567", "+49301234567"),  # its own code wins
+    ],
+)
+def test_a_number_without_its_country_code_is_read_in_the_leads_country(
+    routed, now, country, phone, e164
+):
+    lead = capture_lead(
+        inquiry(email=None, phone=phone, country=country), source="api"
+    ).lead
+
+    assert lead.phone_e164 == e164
+
+
+def test_a_phone_number_that_does_not_read_says_where_it_was_read(routed, now):
+    with pytest.raises(ValidationError, match=r"read as a number in US") as refused:
+        capture_lead(inquiry(phone="030 12", country="US"), source="api")
+
+    assert refused.value.field == "phone"
+
+
+@pytest.mark.parametrize(
     ("fields", "field"),
     [
         ({"email": None, "phone": None}, "email"),
