@@ -300,24 +300,31 @@ def attach(
     now: dt.datetime,
 ) -> DedupDecision:
     """Add the inquiry to the lead or deal it repeats, tell its owner, and
-    record the decision (with the inquiry, so a split can undo it)."""
+    record the decision (with the inquiry, so a split can undo it).
+
+    The activity says how to reach whoever asked (a new phone number, or a
+    colleague at the same company) and what they wrote: the owner answers
+    from it.
+    """
     subject = cut(f"Repeat inquiry: {lead.label}", 300)
+    contact = contact_line(lead)
     if found.lead is not None:
         activity_id = LeadActivity.objects.create(
             lead=found.lead,
             kind=LeadActivity.Kind.INQUIRY,
             subject=subject,
-            body=lead.message,
+            body="\n\n".join(part for part in (contact, lead.message) if part),
             data=lead.to_json(),
             at=now,
             by=by,
         ).pk
     else:
         assert found.deal is not None
+        # A deal's activity has one line: who asked, and how to reach them.
         activity_id = Activity.objects.create(
             deal=found.deal,
             kind=Activity.Kind.NOTE,
-            subject=subject,
+            subject=cut(f"Repeat inquiry: {contact or lead.label}", 300),
             done=True,
             at=now,
             by=by,
@@ -348,3 +355,11 @@ def attach(
             at=now,
         )
     return decision
+
+
+def contact_line(lead: CleanLead) -> str:
+    """Who sent an inquiry and how to reach them, on one line: name, email,
+    phone, company, website and country, as far as given."""
+    parts = (lead.name, lead.email, lead.phone, lead.company, lead.website)
+    line = " · ".join(part for part in parts if part)
+    return f"{line} ({lead.country})" if line and lead.country else line

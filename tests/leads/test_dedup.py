@@ -63,6 +63,30 @@ def test_a_repeat_of_an_open_lead_is_attached_not_created(
     assert LeadNotice.objects.get(user=alice).lead == original
 
 
+def test_a_repeat_inquiry_shows_how_to_reach_who_asked_and_what_they_wrote(
+    client, routed, alice, now
+):
+    from tests.web.helpers import text_of
+
+    original = capture_lead(inquiry(1, phone="030 1234567"), source="api").lead
+    capture_lead(
+        inquiry(
+            1,
+            phone="+49 171 1234567",
+            message="URGENT: please call me back on my mobile",
+        ),
+        source="api",
+    )
+    client.force_login(alice)
+
+    page = text_of(client.get(f"/leads/{original.pk}/"))
+
+    assert (
+        "Person 1 · person1@company1.example · +49 171 1234567 · Company 1 GmbH "
+        "(DE) URGENT: please call me back on my mobile"
+    ) in page
+
+
 def test_different_numbers_in_a_company_name_are_different_companies():
     assert company_score(company_key("Studio 1"), company_key("Studio 10")) == 0
     assert company_key("ACME G.m.b.H.") == company_key("Acme") == "acme"
@@ -99,9 +123,10 @@ def test_a_repeat_of_an_open_deal_becomes_a_note_on_the_deal(routed, bob, now):
 
     assert not result.created and result.deal == deal
     note = Activity.objects.get(deal=deal)
+    # Who asked and how to reach them: the owner answers from this line.
     assert (note.kind, note.subject) == (
         "note",
-        "Repeat inquiry: Person 1 · Company 1 GmbH",
+        "Repeat inquiry: Person 1 · hank@globex.com · Company 1 GmbH (DE)",
     )
     assert LeadNotice.objects.get(user=bob).deal == deal
 
