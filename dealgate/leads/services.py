@@ -673,6 +673,11 @@ def merge_lead(
     returned decision can be split to undo it."""
     if (into_lead is None) == (into_deal is None):
         raise ValidationError("merge into one lead or one deal", field="into")
+    for kind, target_id in (("lead", into_lead), ("deal", into_deal)):
+        # Past a database key's range there is no such row; saying so here
+        # spares the database a number it cannot hold.
+        if target_id is not None and not 0 < target_id < 2**63:
+            raise NotFound(f"no {kind} with id {target_id}", field="into")
     with transaction.atomic():
         if into_lead is not None and into_lead != lead_id:
             # Both rows, lowest id first: a merge of A into B racing one of B

@@ -86,3 +86,21 @@ def test_crossed_merges_at_once_leave_one_lead_open(routed, olivia, now):
     assert (
         Lead.objects.filter(pk__in=[first.pk, second.pk], status="merged").count() == 1
     )
+
+
+@pytest.mark.parametrize(
+    "target", ["lead 99999999999999999999", "deal 9223372036854775808"]
+)
+def test_merging_into_an_id_past_any_key_says_there_is_none(
+    client, routed, olivia, now, target
+):
+    lead = _capture(routed, 1)
+    client.force_login(olivia)
+
+    response = client.post(f"/leads/{lead.pk}/merge/", {"into": target}, follow=True)
+
+    assert response.status_code == 200
+    kind, number = target.split()
+    assert f"no {kind} with id {number}" in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.ASSIGNED
