@@ -72,7 +72,9 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
         )
         return _thanks(request, pipeline)
 
-    data = {field: request.POST.get(field, "") for field in FORM_FIELDS + ("source",)}
+    # Only what the form shows: not `source`, which routing rules test, so
+    # that a visitor cannot steer whose queue the lead goes to.
+    data = {field: request.POST.get(field, "") for field in FORM_FIELDS}
     try:
         capture_lead(
             {k: v for k, v in data.items() if v}, source="form", pipeline=pipeline

@@ -33,6 +33,21 @@ def test_a_submission_is_captured_and_thanked(client, routed, now):
     assert (lead.channel, lead.source, lead.owner.username) == ("form", "form", "alice")
 
 
+def test_a_visitor_cannot_choose_the_source_routing_rules_test(client, routed, now):
+    routed.settings = {
+        "routing": [
+            {"name": "partners", "when": {"source": "partner"}, "to": "user:bob"},
+            {"name": "rest", "to": "user:alice", "fallback": True},
+        ]
+    }
+    routed.save()
+
+    client.post(URL, {**inquiry(), "source": "partner"})
+
+    lead = Lead.objects.get()
+    assert (lead.source, lead.rule, lead.owner.username) == ("form", "rest", "alice")
+
+
 def test_a_configured_thank_you_address_is_a_redirect(client, routed, now):
     routed.settings = {
         **routed.settings,
