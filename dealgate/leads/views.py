@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
-from dealgate.errors import DealgateError, NotFound
+from dealgate.errors import DealgateError, NotFound, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
@@ -343,6 +343,27 @@ def _is_admin(user: User) -> bool:
     return user.is_superuser or user.role == User.Role.ADMIN
 
 
+def _posted_rules(text: str, pipeline: Pipeline, clear: bool) -> list[Any]:
+    """The `[[routing]]` tables of the editor's text. Anything else in it is
+    refused (a misspelt table name would otherwise read as no rules), and so
+    is an empty text while the pipeline has rules, unless `clear` says to
+    remove them all: without rules every new lead waits unassigned."""
+    parsed = tomllib.loads(text)
+    other = sorted(key for key in parsed if key != "routing")
+    if other:
+        raise ValidationError(
+            f"only [[routing]] tables belong here; found {', '.join(other)}"
+        )
+    items = parsed.get("routing", [])
+    had = (pipeline.settings or {}).get("routing") or []
+    if not items and had and not clear:
+        raise ValidationError(
+            f"this removes all {len(had)} routing rules, and every new lead would "
+            "wait unassigned in the inbox; tick 'Remove all rules' to do that"
+        )
+    return items
+
+
 @login_required
 def routing_rules(request: HttpRequest) -> HttpResponse:
     """An admin's editor for the `[[routing]]` rules of one pipeline."""
@@ -361,7 +382,7 @@ def routing_rules(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         text = request.POST.get("rules", "")
         try:
-            items = tomllib.loads(text).get("routing", [])
+            items = _posted_rules(text, pipeline, request.POST.get("clear") == "yes")
             save_rules(pipeline, items)
         except tomllib.TOMLDecodeError as exc:
             error = f"not valid TOML: {exc}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from dealgate import timesource
 from dealgate.leads.models import Lead
 from dealgate.leads.services import capture_lead, record_response
@@ -154,6 +156,42 @@ def test_only_an_admin_edits_routing_rules(client, routed, olivia, alice):
     assert routed.settings["routing"] == [
         {"name": "all", "to": "team:Central", "how": "least-loaded"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("rules", "says"),
+    [
+        ("", "this removes all 2 routing rules"),
+        ('[[routnig]]\nname = "x"\nto = "user:alice"\n', "found routnig"),
+    ],
+)
+def test_saving_no_rules_by_mistake_is_refused_and_keeps_them(
+    client, routed, olivia, rules, says
+):
+    client.force_login(olivia)
+
+    refused = client.post(
+        "/leads/routing/", {"pipeline": "new-business", "rules": rules}
+    )
+
+    assert refused.status_code == 422
+    assert says in text_of(refused)
+    routed.refresh_from_db()
+    assert len(routed.settings["routing"]) == 2
+
+
+def test_all_rules_are_removed_when_that_is_what_the_admin_ticks(
+    client, routed, olivia
+):
+    client.force_login(olivia)
+
+    done = client.post(
+        "/leads/routing/", {"pipeline": "new-business", "rules": "", "clear": "yes"}
+    )
+
+    assert done.status_code == 302
+    routed.refresh_from_db()
+    assert not routed.settings.get("routing")
 
 
 def test_the_lead_page_shows_its_times_in_the_pipelines_zone(
