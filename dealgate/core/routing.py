@@ -290,6 +290,12 @@ def _texts(value: Any, at: str, key: str) -> tuple[str, ...]:
         raise ValueError(f'{at}: expected a text or a list of texts, e.g. ["DE", "AT"]')
     texts = tuple(v.strip() for v in values)
     if key == "country":
+        for text in texts:
+            if not (len(text) == 2 and text.isascii() and text.isalpha()):
+                raise ValueError(
+                    f"{at}: {text!r} is not a two-letter country code such as "
+                    "DE; leads carry codes, so it would never match"
+                )
         texts = tuple(v.upper() for v in texts)
     return texts
 

@@ -34,6 +34,10 @@ def test_rules_read_back_to_the_same_tables():
     ("change", "message"),
     [
         ({"when": {"country": 3}}, "routing[0].when.country: expected a text"),
+        (
+            {"when": {"country": ["DE", "Germany"]}},
+            "routing[0].when.country: 'Germany' is not a two-letter country code",
+        ),
         ({"when": {"colour": "red"}}, "routing[0].when.colour: unknown lead field"),
         (
             {"when": {"value": {"min": 5, "max": 1}}},
