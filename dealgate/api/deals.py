@@ -131,8 +131,13 @@ class DealPatch(Schema):
     currency: str | None = None
     expected_close_date: dt.date | None = None
     notes: str | None = None
-    custom: dict | None = None
-    checklist: dict[str, bool] | None = None
+    custom: dict | None = Field(
+        None,
+        description="the custom fields to change; the others stay, null removes one",
+    )
+    checklist: dict[str, bool | None] | None = Field(
+        None, description="the checklist items to change; the others stay"
+    )
 
 
 @router.post(
@@ -172,11 +177,16 @@ def bulk_move(request: HttpRequest, payload: BulkMoveIn) -> list[DealOut]:
 
 @router.patch("/{int:deal_id}", response={200: DealOut, 409: ErrorOut, 422: ErrorOut})
 def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
-    """Change a deal's fields; `version` guards against overwriting a newer edit."""
+    """Change a deal's fields; `version` guards against overwriting a newer
+    edit. `custom` and `checklist` change only the keys sent."""
     changes = payload.dict(exclude_unset=True)
     version = changes.pop("version")
     deal = services.update_deal(
-        deal_id, changes, by=request.user, expected_version=version
+        deal_id,
+        changes,
+        by=request.user,
+        expected_version=version,
+        merge=frozenset({"custom", "checklist"}),
     )
     return deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))
 

@@ -734,13 +734,21 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_deal(
-    deal_id: int, changes: dict[str, Any], *, by: User | None, expected_version: int
+    deal_id: int,
+    changes: dict[str, Any],
+    *,
+    by: User | None,
+    expected_version: int,
+    merge: frozenset[str] = frozenset(),
 ) -> Deal:
     """Change a deal's fields (never its stage or status: see `move_deal`).
 
     Raises `Conflict` when the deal changed since the caller read version
     `expected_version`, so a save made on an old copy never overwrites a
-    newer change.
+    newer change. The fields named in `merge` (`custom`, `checklist`) take
+    the keys given into the stored ones, and a key given as None is
+    removed: an API client that sends one custom field changes that one,
+    where a form that shows them all sends the whole set.
     """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
@@ -748,10 +756,15 @@ def update_deal(
         raise ValidationError(f"{name} cannot be changed here", field=name)
     changes = _cleaned(changes)
     with transaction.atomic():
-        current = Deal.objects.filter(pk=deal_id).first()
+        current = Deal.objects.select_for_update().filter(pk=deal_id).first()
         if current is None:
             raise NotFound(f"no deal with id {deal_id}")
         check_may_change(by, current)
+        for name in merge & changes.keys() & {"custom", "checklist"}:
+            if changes[name] is None or current.version != expected_version:
+                continue  # a conflict is refused below, before anything is merged
+            merged = {**(getattr(current, name) or {}), **changes[name]}
+            changes[name] = {k: v for k, v in merged.items() if v is not None}
         updated = Deal.objects.filter(pk=deal_id, version=expected_version).update(
             **changes, version=F("version") + 1
         )

@@ -142,3 +142,39 @@ def test_notes_set_to_null_are_cleared(api, deal):
     assert response.status_code == 200
     deal.refresh_from_db()
     assert deal.notes == ""
+
+
+def test_an_edit_of_some_custom_fields_keeps_the_others(api, deal):
+    Deal.objects.filter(pk=deal.pk).update(
+        custom={"need": "audit", "budget": 5000, "seats": 40},
+        checklist={"budget_confirmed": True, "decision_date_named": False},
+    )
+
+    response = api.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {
+            "version": 1,
+            "custom": {"need": "network audit", "seats": None},
+            "checklist": {"decision_date_named": True},
+        },
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.content
+    deal.refresh_from_db()
+    assert deal.custom == {"need": "network audit", "budget": 5000}
+    assert deal.checklist == {"budget_confirmed": True, "decision_date_named": True}
+
+
+def test_a_custom_edit_on_a_stale_version_merges_nothing(api, deal):
+    Deal.objects.filter(pk=deal.pk).update(custom={"need": "audit"}, version=2)
+
+    response = api.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {"version": 1, "custom": {"budget": 10}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 409
+    deal.refresh_from_db()
+    assert deal.custom == {"need": "audit"}
