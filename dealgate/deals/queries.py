@@ -197,6 +197,9 @@ def board_for(
     # Through the related manager, each stage keeps this pipeline: no query each.
     stages = list(pipeline.stages.order_by("position"))
     tally = _tally(pipeline, owner)
+    # A retired stage leaves the board; one still holding open deals (which
+    # `pipeline apply` moves out) keeps its column, so no deal disappears.
+    stages = [s for s in stages if s.retired_at is None or tally.counts.get(s.pk)]
     cards = _first_cards(open_deals(pipeline, owner), stages, now, cards_per_column)
     open_count = sum(tally.counts.values())
     columns = [

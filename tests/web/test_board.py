@@ -236,3 +236,20 @@ def test_the_page_offers_log_out_as_a_form_post(signed_in, pipeline):
     assert re.search(r'<form method="post" action="/logout/"', html)
     assert "/static/django_htmx/htmx-2.min.js" in html
     assert "/static/dealgate/app.css" in html
+
+
+def test_a_retired_stage_leaves_the_board_unless_it_still_holds_open_deals(
+    signed_in, pipeline, now
+):
+    from dealgate import timesource
+
+    make_deal(pipeline, "proposal", title="Still in proposal")
+    Stage.objects.filter(pipeline=pipeline, key__in=["discovery", "proposal"]).update(
+        retired_at=timesource.now()
+    )
+
+    text = text_of(signed_in.get(reverse("board")))
+
+    assert "Discovery call booked" not in text
+    # Its deal has not been moved out yet: the column stays, so it is seen.
+    assert "Proposal requested 1" in text and "Still in proposal" in text
