@@ -148,5 +148,16 @@ def _raw(column: Column, value: Any) -> Any:
     if column.kind == "money":
         return f"{Decimal(str(value)):.2f}"
     if column.kind == "deal":
-        return value[1]
-    return value
+        return _inert(value[1])
+    return _inert(value) if isinstance(value, str) else value
+
+
+# What a spreadsheet reads as the start of a formula. A deal title or a
+# company name comes from anyone (a website form, an import), so a cell that
+# starts with one of these is written with a leading apostrophe, which
+# spreadsheets show as text ("formula injection", OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text: str) -> str:
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
