@@ -216,8 +216,8 @@ def _period(
 ) -> tuple[str, dt.date | None, dt.date | None]:
     first_text, last_text = _text(params, "from"), _text(params, "to")
     if first_text or last_text:
-        first = _date(first_text, "from") if first_text else None
-        last = _date(last_text, "to") if last_text else None
+        first = parse_day(first_text, "from") if first_text else None
+        last = parse_day(last_text, "to") if last_text else None
         if first and last and last < first:
             raise ValidationError(
                 f"the period ends ({last}) before it starts ({first})", field="to"
@@ -238,13 +238,20 @@ def _period(
     return period, today - dt.timedelta(days=PERIODS[period] - 1), today
 
 
-def _date(text: str, name: str) -> dt.date:
+def parse_day(text: str, name: str) -> dt.date:
+    """A day given in a query (`from`, `to`, `week`), between 1901 and 2198:
+    business time, which the figures count in, is kept for those years."""
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise ValidationError(
             f"{name} must be a date like 2017-03-31; got {text!r}", field=name
         ) from None
+    if not 1901 <= day.year <= 2198:
+        raise ValidationError(
+            f"{name} must be a date between 1901 and 2198; got {text!r}", field=name
+        )
+    return day
 
 
 def _owner(username: str) -> User | None:

@@ -23,7 +23,7 @@ from dealgate.pipelines.models import Pipeline
 
 from . import queries, reports
 from . import review as rv
-from .filters import PERIODS, Filters, read_filters
+from .filters import PERIODS, Filters, parse_day, read_filters
 from .services import record_review
 
 
@@ -126,14 +126,7 @@ def _record(
 
 
 def _week(text: str) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(
-            f"week must be a date like 2017-12-25; got {text!r}", field="week"
-        ) from None
+    return parse_day(text, "week") if text else None
 
 
 def _context(request: HttpRequest, report: reports.Report, page: str) -> dict:

@@ -118,6 +118,24 @@ def test_a_bad_period_is_refused_with_the_field_named(signed_in, pipeline, now):
     assert "period must be one of 30d, 90d, 365d, all" in text_of(response)
 
 
+@pytest.mark.parametrize(
+    ("page", "params", "field"),
+    [
+        ("insights:overview", {"from": "0001-01-01"}, "from"),
+        ("insights:overview", {"to": "9999-12-31"}, "to"),
+        ("insights:review", {"week": "0001-01-01"}, "week"),
+        ("insights:review", {"week": "9999-12-27"}, "week"),
+    ],
+)
+def test_a_day_out_of_business_times_years_is_refused_not_a_crash(
+    signed_in, pipeline, now, page, params, field
+):
+    response = signed_in.get(reverse(page), params)
+
+    assert response.status_code == 422
+    assert f"{field} must be a date between 1901 and 2198" in text_of(response)
+
+
 def test_the_breakdown_follows_the_choice(signed_in, pipeline, now, alice):
     walk(pipeline, ["inquiry", "won"], owner=alice, source="web")
 
