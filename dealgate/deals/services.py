@@ -291,6 +291,14 @@ def check_move(
     return check
 
 
+def check_entry(deal: Deal, stage: Stage, *, now: dt.datetime) -> MoveCheck:
+    """Evaluate `stage`'s entry criteria for a deal that starts in it (a
+    converted lead, say): the gate a move into that stage would pass."""
+    check = MoveCheck(kind="entry")
+    _evaluate(check, deal, now, [(stage.name, "entry", stage.entry_criteria)])
+    return check
+
+
 def _evaluate(
     check: MoveCheck, deal: Deal, now: dt.datetime, gates: list[tuple[str, str, Any]]
 ) -> None:

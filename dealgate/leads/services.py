@@ -505,7 +505,12 @@ def convert_lead(
 ) -> Deal:
     """Turn an open lead into a deal in the first stage of `pipeline` (the
     lead's own by default), with its entry in the deal's history (source
-    "lead"), its organization and contact, and its activities copied."""
+    "lead"), its organization and contact, and its activities copied.
+
+    The deal passes the first stage's entry criteria as a move into it
+    would; unmet, nothing is written and MoveRefused lists them (give the
+    lead its company, say, and convert it again)."""
+    from dealgate.deals.services import MoveRefused, check_entry
     from dealgate.pipelines.services import active_stages
 
     with transaction.atomic():
@@ -521,6 +526,15 @@ def convert_lead(
             )
         now = timesource.now()
         deal = _new_deal(lead, pipeline, first, by, now)
+        unmet = check_entry(deal, first, now=now).unmet
+        if unmet:
+            # Raised inside the transaction: the deal and its rows go too.
+            raise MoveRefused(
+                f"lead {lead.pk} cannot become a deal in '{first.name}' yet: "
+                + "; ".join(unmet),
+                unmet,
+                field="lead",
+            )
         lead.status = Lead.Status.CONVERTED
         lead.deal = deal
         lead.closed_at = now

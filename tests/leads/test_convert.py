@@ -67,3 +67,38 @@ def test_disqualifying_needs_a_reason(routed, alice, now):
     lead.refresh_from_db()
     assert lead.status == Lead.Status.DISQUALIFIED
     assert lead.disqualify_reason == "a student project"
+
+
+def test_a_lead_that_fails_the_first_stages_entry_criteria_is_not_converted(
+    client, routed, alice, now
+):
+    from dealgate.deals.services import MoveRefused
+
+    first = routed.stages.get(key="inquiry")
+    first.entry_criteria = {
+        "mode": "all",
+        "items": [
+            {
+                "label": "The buyer's company is known",
+                "rule": "deal.organization != null",
+            }
+        ],
+    }
+    first.save()
+    nameless = capture_lead(inquiry(1, company=None), source="api").lead
+
+    with pytest.raises(MoveRefused, match="The buyer's company is known") as refused:
+        convert_lead(nameless.pk, by=alice)
+
+    assert refused.value.unmet and refused.value.field == "lead"
+    nameless.refresh_from_db()
+    assert nameless.status == Lead.Status.ASSIGNED and nameless.deal is None
+    assert not Deal.objects.exists()
+    # Through the API, the refusal lists what is unmet.
+    client.force_login(alice)
+    answer = client.post(f"/api/v1/leads/{nameless.pk}/convert")
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "move_refused" and answer.json()["unmet"]
+
+    named = capture_lead(inquiry(2, company="Initech AG"), source="api").lead
+    assert convert_lead(named.pk, by=named.owner).organization.name == "Initech AG"
