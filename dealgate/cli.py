@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_django(args)
-    from django.db import OperationalError
+    from django.db import OperationalError, ProgrammingError
 
     from dealgate.errors import DealgateError
 
@@ -62,12 +63,34 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, DealgateError) as exc:
         print(f"dealgate: {exc}", file=sys.stderr)
         return 2
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
+        if isinstance(exc, ProgrammingError) and not _missing_table(exc):
+            raise
         print(f"dealgate: {_database_problem(exc)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`dealgate deal show 4 | head -3`): stop
+        # quietly, and let no later flush of stdout fail again.
+        # (A stdout that is no file, as under a test's capture, has no fd.)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A file or folder the user named: one line, not a traceback.
+        print(f"dealgate: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dealgate: interrupted; nothing was committed", file=sys.stderr)
         return 130
+
+
+def _missing_table(exc: Exception) -> bool:
+    """Whether the database has not been set up yet: a table the code reads
+    is not there (SQLite's and PostgreSQL's words for it)."""
+    text = str(exc)
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 def _database_problem(exc: Exception) -> str:
@@ -79,9 +102,14 @@ def _database_problem(exc: Exception) -> str:
     where = str(database["NAME"])
     if database.get("HOST"):
         where = f"{where} on {database['HOST']}:{database.get('PORT') or 5432}"
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    lines = [line for line in lines if line] or [type(exc).__name__]
+    # PostgreSQL follows a missing table with the statement and a caret.
+    first = lines[0] if _missing_table(exc) else lines[-1]
     hint = ""
-    if "does not exist" in first and database["ENGINE"].endswith("postgresql"):
+    if _missing_table(exc):
+        hint = "; set it up first with `dealgate migrate`"
+    elif "does not exist" in first and database["ENGINE"].endswith("postgresql"):
         hint = f"; create it first (createdb {database['NAME']})"
     return f"database {where}: {first}{hint}"
 

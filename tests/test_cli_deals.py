@@ -85,3 +85,49 @@ def test_a_database_that_cannot_be_used_is_one_line_naming_it_not_a_traceback(
     assert err.startswith("dealgate: database ")
     assert err.count("\n") == 0
     assert 'database "dealgate_gone" does not exist' in err
+
+
+def _run_failing(monkeypatch, failure):
+    from dealgate import cli
+
+    def fail(args):
+        raise failure
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["migrate"])
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(args, "func", fail, raising=False)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: args)
+    return cli.main(["migrate"])
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "no such table: deals_deal",
+        'relation "deals_deal" does not exist\nLINE 1: SELECT * FROM "deals_deal"\n ^',
+    ],
+)
+def test_a_database_not_set_up_says_to_run_migrate(monkeypatch, capsys, message):
+    from django.db import OperationalError, ProgrammingError
+
+    kind = OperationalError if "no such" in message else ProgrammingError
+
+    assert _run_failing(monkeypatch, kind(message)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "deals_deal" in err and "set it up first with `dealgate migrate`" in err
+
+
+def test_a_file_the_user_named_that_cannot_be_written_is_one_line(monkeypatch, capsys):
+    failure = FileNotFoundError(2, "No such file or directory", "/nonexistent/x.toml")
+
+    assert _run_failing(monkeypatch, failure) == 2
+    assert capsys.readouterr().err.strip() == (
+        "dealgate: /nonexistent/x.toml: No such file or directory"
+    )
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    assert _run_failing(monkeypatch, BrokenPipeError()) == 1
+    assert capsys.readouterr().err == ""
