@@ -15,8 +15,9 @@ A sweep works in batches, each one transaction. First the breaches: a batch
    the second window (`escalate_at`).
 
 Then the escalations, the same way: breached clocks whose second window has
-passed and that nobody put right get their manager told or their work
-reassigned, and `escalated_at` set.
+passed and that nobody put right get their manager told (the firm's
+admins when there is no manager) or their work reassigned, and
+`escalated_at` set.
 
 A crash before a commit leaves that batch as it was, to be done again; after
 the commit its clocks no longer match the claim, so nothing is done twice.
@@ -73,6 +74,20 @@ BREACHED = Clock.State.BREACHED
 MET = Clock.State.MET
 CANCELLED = Clock.State.CANCELLED
 OWED = "owed"
+# The clock's note and the summary's words for an escalation nobody can get.
+NOBODY_TO_TELL = "not escalated: nobody to tell"
+# Why an escalation goes to the admins, as the clock's note gives it, and
+# what their notice adds.
+NO_MANAGER = "no manager"
+MANAGER_INACTIVE = "manager inactive"
+NO_OWNER = "no owner"
+ADMIN_BECAUSE = {
+    NO_MANAGER: "You are told as an admin: {person} has no manager.",
+    MANAGER_INACTIVE: (
+        "You are told as an admin: {person}'s manager may no longer sign in."
+    ),
+    NO_OWNER: "You are told as an admin: it has no owner.",
+}
 FOLLOW_UP_TAG = "follow-up"
 
 _CLAIMED = (
@@ -158,14 +173,23 @@ class SweepResult:
     notices: int = 0
     tasks: int = 0
     reassigned: int = 0
-    unaddressed: int = 0  # breaches and escalations with nobody to tell
+    unaddressed: int = 0  # breaches to notify with nobody responsible
+    not_escalated: int = 0  # no manager and no admin (other than the person)
     batches: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
+        """One line of counts; those with nobody to tell are named apart, and
+        only when there are some."""
+        nobody = untold = ""
+        if self.unaddressed:
+            nobody = f" ({self.unaddressed} with nobody to notify)"
+        if self.not_escalated:
+            untold = f", {self.not_escalated} {NOBODY_TO_TELL}"
         return (
-            f"{self.due} due clocks: {self.breached} breached, {self.met} met, "
-            f"{self.cancelled} cancelled; {self.escalated} escalated; "
+            f"{self.due} due clocks: {self.breached} breached{nobody}, "
+            f"{self.met} met, {self.cancelled} cancelled; "
+            f"{self.escalated} escalated{untold}; "
             f"{self.notices} notices, {self.tasks} tasks, {self.reassigned} "
             f"reassigned; {self.batches} batches in {self.seconds:.3f} s"
         )
@@ -197,10 +221,16 @@ def sweep(
     log.info("sweep at %s: %s", now.isoformat(), result.summary())
     if result.unaddressed:
         log.warning(
-            "sweep at %s: %d breached clocks had nobody to notify (no owner or "
-            "no manager)",
+            "sweep at %s: %d breached clocks had nobody to notify (no owner)",
             now.isoformat(),
             result.unaddressed,
+        )
+    if result.not_escalated:
+        log.warning(
+            "sweep at %s: %d clocks %s (no manager and no other active admin)",
+            now.isoformat(),
+            result.not_escalated,
+            NOBODY_TO_TELL,
         )
     return result
 
@@ -289,9 +319,14 @@ class _Batch:
     )
     # (clock row, whether the rule escalates as well)
     reassignments: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
-    unaddressed: int = 0
+    # ids of the breaches to notify with nobody responsible (their notes say
+    # so), and how many escalations had nobody to tell
+    unaddressed: list[int] = field(default_factory=list)
+    not_escalated: int = 0
     reassigned: int = 0
     written: int = 0  # notice rows, a digest one
+    # active admins' ids, read when an escalation first needs them
+    admins: list[int] | None = None
 
     def run(self, result: SweepResult) -> None:
         self._load()
@@ -373,23 +408,47 @@ class _Batch:
 
     def _load_people(self) -> dict[int, dict[str, Any]]:
         """Everyone a notice may be about, with name and manager (one query;
-        who has an email address is the outbox's business)."""
+        who has an email address is the outbox's business). A manager who
+        leads the person's own team as that person, or who may no longer sign
+        in, is no manager to escalate to: `no_manager` says why."""
         wanted = {row["responsible_id"] for row in self.rows}
         for deal in self.deals.values():
             wanted |= {deal["responsible_id"], deal["owner_id"]}
         wanted |= {lead.owner_id for lead in self.leads.values()}
         found = User.objects.filter(pk__in=wanted - {None}).values(
-            "id", "username", "first_name", "last_name", "team__manager_id"
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "team__manager_id",
+            "team__manager__is_active",
         )
         people: dict[int, dict[str, Any]] = {}
         for person in found:
             manager = person["team__manager_id"]
             name = f"{person['first_name']} {person['last_name']}".strip()
+            why = None
+            if manager is None or manager == person["id"]:
+                manager, why = None, NO_MANAGER
+            elif not person["team__manager__is_active"]:
+                manager, why = None, MANAGER_INACTIVE
             people[person["id"]] = {
-                "manager_id": None if manager == person["id"] else manager,
+                "manager_id": manager,
+                "no_manager": why,
                 "name": name or person["username"],
             }
         return people
+
+    def _admins(self) -> list[int]:
+        """The firm's active admins, who get the escalations of people with
+        no manager (one query, made only by a batch that needs it)."""
+        if self.admins is None:
+            self.admins = list(
+                User.objects.filter(role=User.Role.ADMIN, is_active=True)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+        return self.admins
 
     # --- deciding ----------------------------------------------------------------
 
@@ -451,7 +510,7 @@ class _Batch:
             done.append(rules.MARK_AT_RISK)
         recipient = row["responsible_id"] or self._owner_of(row)
         if rule.does(rules.NOTIFY) and recipient is None:
-            self.unaddressed += 1
+            self.unaddressed.append(row["id"])
         elif rule.does(rules.NOTIFY):
             title, line = self._breach_titles(row)
             body = partial(self._breach_body, row)
@@ -481,22 +540,32 @@ class _Batch:
 
     def _escalate(self, row: dict[str, Any], said: list[str]) -> None:
         """Tell the owner's manager (the escalation notice) and record, with
-        what else happened (`said`), what the second window came to."""
-        person = self.people.get(row["responsible_id"] or self._owner_of(row))
-        manager = person["manager_id"] if person else None
-        if manager is None:
-            self.unaddressed += 1
-            said.append("no manager to escalate to")
-        else:
-            title = f"Escalated: {self._label(row)}"
-            body = partial(self._escalation_body, row, person["name"])
-            line = (
-                f"{_short(self._label(row))} ({person['name']}): {MISSED[row['kind']]}"
-            )
-            self.notices.append(
-                _Notice(manager, Notice.Kind.ESCALATION, title, body, row, line)
-            )
+        what else happened (`said`), what the second window came to.
+
+        Without a manager (none, themselves, or one who may no longer sign
+        in) or without an owner, the firm's active admins are told instead,
+        never the person themselves; with nobody at all, the clock is noted
+        and counted apart, not as escalated."""
+        person_id = row["responsible_id"] or self._owner_of(row)
+        person = self.people.get(person_id) if person_id is not None else None
+        name = person["name"] if person else NO_OWNER
+        why = None
+        if person is not None and person["manager_id"] is not None:
+            told = [person["manager_id"]]
             said.append("escalated to the manager")
+        else:
+            told = [admin for admin in self._admins() if admin != person_id]
+            why = person["no_manager"] if person else NO_OWNER
+            said.append(f"escalated to an admin: {why}" if told else NOBODY_TO_TELL)
+            if not told:
+                self.not_escalated += 1
+        title = f"Escalated: {self._label(row)}"
+        body = partial(self._escalation_body, row, name, why)
+        line = f"{_short(self._label(row))} ({name}): {MISSED[row['kind']]}"
+        for user_id in told:
+            self.notices.append(
+                _Notice(user_id, Notice.Kind.ESCALATION, title, body, row, line)
+            )
         self.escalated.setdefault(" and ".join(said), []).append(row["id"])
 
     def _plan_tasks(
@@ -587,17 +656,25 @@ class _Batch:
         key = "activity_id" if row["deal_id"] else "lead_task_id"
         return tasks.get(row[key], {}).get("subject", "")
 
-    def _escalation_body(self, row: dict[str, Any], person: str) -> str:
+    def _escalation_body(
+        self, row: dict[str, Any], person: str, no_manager: str | None
+    ) -> str:
+        """What an escalation says; to an admin (`no_manager` says why
+        there is no manager to tell), also why it came to them."""
         pipe = self.pipes[row["pipeline_id"]]
         label = self._label(row)
         what = MISSED[row["kind"]]
         since = business_time.between(pipe.calendar, row["due_at"], row["escalate_at"])
         after = format_span(since, pipe.calendar.day_minutes)
-        return (
-            f"{person} has not acted on {label}: {what} ran out at "
+        who = "Nobody has" if no_manager == NO_OWNER else f"{person} has not"
+        text = (
+            f"{who} acted on {label}: {what} ran out at "
             f"{_local(row['due_at'], pipe.calendar)}, and {after} more have "
             "passed since."
         )
+        if no_manager is None:
+            return text
+        return f"{text} {ADMIN_BECAUSE[no_manager].format(person=person)}"
 
     # --- writing -------------------------------------------------------------------
 
@@ -629,6 +706,8 @@ class _Batch:
         )
         if changed != len(self.breached):
             _conflict(len(self.breached) - changed)
+        if self.unaddressed:
+            _update(self.unaddressed, BREACHED, note="not notified: nobody to tell")
         for note, ids in self.escalated.items():
             _update(ids, was, escalated_at=self.now, note=note)
 
@@ -822,11 +901,13 @@ class _Batch:
             else:
                 result.cancelled += len(ids)
         result.breached += len(self.breached)
-        result.escalated += sum(len(ids) for ids in self.escalated.values())
+        escalated = sum(len(ids) for ids in self.escalated.values())
+        result.escalated += escalated - self.not_escalated
+        result.not_escalated += self.not_escalated
         result.notices += self.written
         result.tasks += len(self.tasks) + len(self.lead_tasks)
         result.reassigned += self.reassigned
-        result.unaddressed += self.unaddressed
+        result.unaddressed += len(self.unaddressed)
 
 
 _DEAL_FIELDS = ("id", "title", "status", "stage_id", "owner_id", "responsible_id")

@@ -343,24 +343,6 @@ def test_states_are_written_before_effects_in_one_transaction(late_deal, clock):
         assert age_clock(late_deal).state == BREACHED
 
 
-def test_without_a_manager_the_second_window_is_noted_and_warned(
-    pipeline, alice, clock, caplog
-):
-    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(1, 9))
-
-    with caplog.at_level(logging.WARNING, logger="dealgate.clocks"):
-        result = sweep()
-
-    breached = age_clock(deal)
-    assert (breached.escalated_at, breached.note) == (
-        clock.now,
-        "no manager to escalate to",
-    )
-    assert (result.escalated, result.unaddressed) == (1, 1)
-    assert Notice.objects.filter(kind=Notice.Kind.ESCALATION).count() == 0
-    assert "had nobody to notify" in caplog.text
-
-
 def test_a_breached_deal_says_when_it_escalates(late_deal, clock):
     from dealgate.clocks.queries import deadlines_for_deals
 
