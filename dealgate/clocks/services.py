@@ -590,13 +590,16 @@ def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
 
 
 def manager_of(user: User | None) -> User | None:
-    """A person's manager: their team's manager, unless that is themselves."""
+    """A person's manager: their team's manager, unless that is themselves or
+    someone who may no longer sign in (the sweep's rule for escalations, which
+    then go to the admins)."""
     if user is None or user.team_id is None:
         return None
     team = user.team
     if team.manager_id is None or team.manager_id == user.pk:
         return None
-    return team.manager
+    manager = team.manager
+    return manager if manager is not None and manager.is_active else None
 
 
 # --- backfill ----------------------------------------------------------------

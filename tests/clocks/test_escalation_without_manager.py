@@ -220,3 +220,13 @@ def test_a_lead_nobody_else_can_take_and_without_a_manager_goes_to_an_admin(
     (told,) = Notice.objects.filter(kind=ESCALATION)
     assert (told.user, told.lead_id) == (olivia, lead.pk)
 
+
+def test_manager_of_names_no_manager_who_may_no_longer_sign_in(alice, max_manager):
+    from dealgate.clocks.services import manager_of
+
+    assert manager_of(alice) == max_manager
+    assert manager_of(max_manager) is None
+    max_manager.is_active = False
+    max_manager.save()
+    alice.refresh_from_db()
+    assert manager_of(alice) is None
