@@ -13,13 +13,13 @@ from dealgate.core.pipeline_file import (
     dump_pipeline,
     parse_pipeline,
 )
-from dealgate.errors import ValidationError
+from dealgate.errors import Conflict, ValidationError
 from dealgate.pipelines.models import Pipeline
 
 from . import drafts, pages
 from .blueprints import proposal_for
 from .forms import FileForm
-from .guards import manager_required, working_or_404
+from .guards import manager_required, posted_seen, seen, working_or_404
 from .models import Draft
 
 
@@ -28,32 +28,43 @@ def edit_file(request: HttpRequest, key: str) -> HttpResponse:
     """The draft as a pipeline file, to edit as text."""
     working = working_or_404(key)
     problems: list[str] = []
+    status = 200
     if request.method == "POST":
         form = FileForm(request.POST)
         if form.is_valid():
             try:
                 spec = parse_pipeline(form.cleaned_data["text"], f"{key}.toml")
-                drafts.replace_draft(key, request.user, spec)
+                drafts.replace_draft(key, request.user, spec, seen=posted_seen(request))
             except PipelineFileError as exc:
                 problems = [str(problem) for problem in exc.problems]
-            except ValidationError as exc:
-                problems = [exc.message]
+            except (ValidationError, Conflict) as exc:
+                problems, status = [exc.message], exc.status
             else:
                 messages.success(request, "The file is now the draft.")
                 return redirect("builder:edit", key=key)
     else:
         form = FileForm(initial={"text": dump_pipeline(working.spec)})
-    context = {"working": working, "form": form, "problems": problems}
-    return render(
-        request, "builder/file.html", context, status=422 if problems else 200
-    )
+    if problems and status == 200:
+        status = 422
+    context = {
+        "working": working,
+        "form": form,
+        "problems": problems,
+        "seen": seen(request, working),
+    }
+    return render(request, "builder/file.html", context, status=status)
 
 
 @manager_required
 @require_POST
 def discard(request: HttpRequest, key: str) -> HttpResponse:
-    if drafts.discard_draft(key, request.user):
-        messages.success(request, "Draft discarded.")
+    """Drop the draft, if it is still the one the page showed."""
+    try:
+        if drafts.discard_draft(key, request.user, seen=posted_seen(request)):
+            messages.success(request, "Draft discarded.")
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, f"The draft was kept: {exc.message}.")
+        return redirect("builder:edit", key=key)
     if Draft.objects.filter(key=key).exists() or not _applied(key):
         return redirect("builder:index")
     return redirect("builder:detail", key=key)
@@ -65,9 +76,13 @@ def _applied(key: str) -> bool:
 
 @manager_required
 def apply(request: HttpRequest, key: str) -> HttpResponse:
-    """GET: the plan. POST: apply it, with where the deals of removed stages go."""
+    """GET: the plan. POST: apply it, with where the deals of removed stages
+    go, if the draft and the applied pipeline are still what the plan showed
+    (its form posts `seen`); else nothing is applied and the page shows the
+    plan as it is now, to review again."""
     working = working_or_404(key)
     error = ""
+    status = 200
     if request.method == "POST":
         moves = {
             name.removeprefix("move-"): value
@@ -75,18 +90,29 @@ def apply(request: HttpRequest, key: str) -> HttpResponse:
             if name.startswith("move-") and value
         }
         try:
-            result = drafts.apply_draft(key, request.user, moves)
-        except ValidationError as exc:
-            error = exc.message
+            result = drafts.apply_draft(
+                key, request.user, moves, seen=posted_seen(request)
+            )
+        except (ValidationError, Conflict) as exc:
+            error, status = exc.message, exc.status
         else:
             count = result.change_count
             messages.success(
                 request, f"Pipeline applied: {count} change{'s' if count != 1 else ''}."
             )
             return redirect("builder:detail", key=key)
+        # Read again after the refusal, so the plan shown is the one applying
+        # now would carry out, with the `seen` that says so.
+        working = working_or_404(key)
     plan = drafts.plan_draft(working)
-    context = {"working": working, "plan": plan, "error": error, "spec": working.spec}
-    return render(request, "builder/apply.html", context, status=422 if error else 200)
+    context = {
+        "working": working,
+        "plan": plan,
+        "error": error,
+        "spec": working.spec,
+        "seen": working.seen,
+    }
+    return render(request, "builder/apply.html", context, status=status)
 
 
 @manager_required
@@ -100,7 +126,13 @@ def blueprint_draft(request: HttpRequest, key: str) -> HttpResponse:
     if working.pipeline is None:
         raise Http404(f"pipeline {key!r} is not applied yet")
     proposal = proposal_for(working.pipeline, last=last)
-    drafts.replace_draft(key, request.user, proposal.spec)
+    try:
+        drafts.replace_draft(
+            key, request.user, proposal.spec, seen=posted_seen(request)
+        )
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, f"The draft was kept: {exc.message}.")
+        return redirect("builder:edit", key=key)
     messages.success(
         request, "The proposed pipeline is now the draft: review it, then apply it."
     )

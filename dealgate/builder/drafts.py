@@ -11,10 +11,18 @@ actions together) and `replace_draft` validate one edit, then save it,
 starting a draft from the applied pipeline on the first edit;
 `start_pipeline` makes the draft of a new pipeline; `plan_draft` tells what
 applying would change; `apply_draft` applies it and drops the draft.
+
+Two people may have the builder open at once. Every page that changes or
+applies a draft posts back `Working.seen`, digests of the draft and of the
+applied pipeline as the page showed them; the verbs take it as `seen` and
+refuse (`Conflict`, nothing written) when either changed since, so nobody
+applies, discards or overwrites a draft they did not see.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,40 +77,90 @@ DEFAULT_LOSS_REASONS = (
 class Working:
     """The pipeline as the builder shows it: the draft when there is one,
     else the applied pipeline. `stale` is set when the applied pipeline
-    changed after the draft was started (applying would undo that change)."""
+    changed after the draft was started (applying would undo that change).
+    `applied` is the applied pipeline's spec (None when not applied yet)."""
 
     key: str
     spec: PipelineSpec
     draft: Draft | None
     pipeline: Pipeline | None
     stale: bool = False
+    applied: PipelineSpec | None = None
+
+    @property
+    def seen(self) -> str:
+        """What a page posts back to say what it showed: the digest of the
+        draft ("none" without one), a dot, the digest of the applied
+        pipeline ("none" when not applied yet)."""
+        draft = _digest(self.spec) if self.draft is not None else NONE
+        return f"{draft}.{_digest(self.applied)}"
 
 
 def working_copy(key: str, *, lock: bool = False) -> Working:
-    """What the builder edits for pipeline `key` (two or three queries).
-    With `lock`, the draft row is locked (inside the caller's transaction)."""
+    """What the builder edits for pipeline `key` (a draft read, and the
+    export of the applied pipeline when there is one). With `lock`, the
+    draft and pipeline rows are locked (inside the caller's transaction)."""
     drafts = Draft.objects.select_for_update() if lock else Draft.objects
+    pipelines = Pipeline.objects.select_for_update() if lock else Pipeline.objects
     draft = drafts.filter(key=key).first()
-    pipeline = Pipeline.objects.filter(key=key).first()
+    pipeline = pipelines.filter(key=key).first()
     if draft is None and pipeline is None:
         raise NotFound(f"no pipeline or draft {key!r}", field="key")
+    applied = export_pipeline(pipeline) if pipeline is not None else None
     if draft is None:
-        assert pipeline is not None
-        spec = export_pipeline(pipeline)
-        return Working(key, spec, None, pipeline)
+        assert applied is not None
+        return Working(key, applied, None, pipeline, applied=applied)
     return Working(
         key,
         spec_from_data(draft.spec),
         draft,
         pipeline,
-        stale=_stale(draft, pipeline),
+        stale=_stale(draft, applied),
+        applied=applied,
     )
 
 
-def _stale(draft: Draft, pipeline: Pipeline | None) -> bool:
-    if pipeline is None or draft.base is None:
-        return (pipeline is None) != (draft.base is None)
-    return spec_from_data(draft.base) != export_pipeline(pipeline)
+def _stale(draft: Draft, applied: PipelineSpec | None) -> bool:
+    if applied is None or draft.base is None:
+        return (applied is None) != (draft.base is None)
+    return spec_from_data(draft.base) != applied
+
+
+NONE = "none"
+
+
+def _digest(spec: PipelineSpec | None) -> str:
+    """A short digest of everything `spec` defines; equal specs, equal digests."""
+    if spec is None:
+        return NONE
+    text = json.dumps(spec_to_data(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_seen(working: Working, seen: str, *, applying: bool = False) -> None:
+    """Refuse (Conflict) when the page that posted `seen` showed another
+    draft than `working`'s, or, when `applying` or editing the applied
+    pipeline itself, another applied pipeline. A blank or garbled `seen` is
+    refused too: without it nothing tells what the person saw."""
+    shown_draft, dot, shown_applied = seen.strip().partition(".")
+    if not (dot and shown_draft and shown_applied):
+        raise ValidationError(
+            "the form did not say which draft it showed; reload the page and try again",
+            field="seen",
+        )
+    draft, _, applied = working.seen.partition(".")
+    saw = "you reviewed it" if applying else "you opened it"
+    if shown_draft != draft:
+        if draft == NONE:
+            what = "the draft was applied or discarded"
+        elif shown_draft == NONE:
+            what = "someone started a draft of this pipeline"
+        else:
+            what = "the draft changed"
+        raise Conflict(f"{what} since {saw}; review it again")
+    if (applying or working.draft is None) and shown_applied != applied:
+        saw = "you reviewed the draft" if applying else "you opened it"
+        raise Conflict(f"the applied pipeline changed since {saw}; review it again")
 
 
 def start_pipeline(key: str, name: str, timezone: str, by: User | None) -> Draft:
@@ -146,12 +204,17 @@ def start_pipeline(key: str, name: str, timezone: str, by: User | None) -> Draft
 
 
 def edit_draft(
-    key: str, by: User | None, change: Callable[[PipelineSpec], PipelineSpec]
+    key: str,
+    by: User | None,
+    change: Callable[[PipelineSpec], PipelineSpec],
+    *,
+    seen: str | None = None,
 ) -> PipelineSpec:
     """Apply `change` to the draft of `key` and save it (the draft row is
-    locked meanwhile). `change` raises ValidationError to refuse."""
+    locked meanwhile). `change` raises ValidationError to refuse; a `seen`
+    other than the draft's now is a Conflict (see `check_seen`)."""
     with transaction.atomic():
-        draft = _locked_draft(key, by)
+        draft = _locked_draft(key, by, seen)
         spec = change(spec_from_data(draft.spec))
         draft.spec = spec_to_data(spec)
         _touch(draft, by)
@@ -159,15 +222,18 @@ def edit_draft(
     return spec
 
 
-def replace_draft(key: str, by: User | None, spec: PipelineSpec) -> None:
-    """Make `spec` (from a file or a blueprint) the draft of `key`."""
+def replace_draft(
+    key: str, by: User | None, spec: PipelineSpec, *, seen: str | None = None
+) -> None:
+    """Make `spec` (from a file or a blueprint) the draft of `key`; `seen`
+    as for `edit_draft`."""
     if spec.key != key:
         raise ValidationError(
             f"the file describes pipeline {spec.key!r}, not {key!r}; keys cannot "
             "be changed here",
             field="key",
         )
-    edit_draft(key, by, lambda _old: spec)
+    edit_draft(key, by, lambda _old: spec, seen=seen)
 
 
 def edit_stage(
@@ -176,11 +242,13 @@ def edit_stage(
     stage: str,
     values: Mapping[str, object],
     actions: list[str] | None,
+    *,
+    seen: str | None = None,
 ) -> None:
     """Set a stage's fields (see `edits.change_stage`) and its breach actions
-    (None: the pipeline's default) in one save."""
+    (None: the pipeline's default) in one save; `seen` as for `edit_draft`."""
     with transaction.atomic():
-        draft = _locked_draft(key, by)
+        draft = _locked_draft(key, by, seen)
         spec = change_stage(spec_from_data(draft.spec), stage, **values)
         spec = breach_actions.with_actions(spec, stage, actions)
         draft.spec = spec_to_data(spec)
@@ -188,16 +256,26 @@ def edit_stage(
     log.info("draft %s: stage %s edited by %s", key, stage, _who(by))
 
 
-def discard_draft(key: str, by: User | None) -> bool:
-    """Drop the draft of `key`; False when there was none."""
-    deleted, _ = Draft.objects.filter(key=key).delete()
-    if deleted:
-        log.info("draft %s discarded by %s", key, _who(by))
-    return bool(deleted)
+def discard_draft(key: str, by: User | None, *, seen: str | None = None) -> bool:
+    """Drop the draft of `key`; False when there was none. With `seen`, a
+    draft changed since the page was shown is kept (Conflict): the person
+    would throw away work they never saw."""
+    with transaction.atomic():
+        draft = Draft.objects.select_for_update().filter(key=key).first()
+        if draft is None:
+            return False
+        if seen is not None:
+            check_seen(working_copy(key, lock=True), seen)
+        draft.delete()
+    log.info("draft %s discarded by %s", key, _who(by))
+    return True
 
 
-def _locked_draft(key: str, by: User | None) -> Draft:
-    """The draft row, locked; a new one from the applied pipeline if none."""
+def _locked_draft(key: str, by: User | None, seen: str | None = None) -> Draft:
+    """The draft row, locked; a new one from the applied pipeline if none.
+    With `seen`, refuses first when the page showed something else."""
+    if seen is not None:
+        check_seen(working_copy(key, lock=True), seen)
     draft = Draft.objects.select_for_update().filter(key=key).first()
     if draft is not None:
         return draft
@@ -298,19 +376,28 @@ def plan_draft(working: Working, moves: Mapping[str, str] | None = None) -> Draf
 
 
 def apply_draft(
-    key: str, by: User | None, moves: Mapping[str, str] | None = None
+    key: str,
+    by: User | None,
+    moves: Mapping[str, str] | None = None,
+    *,
+    seen: str | None = None,
 ) -> DraftPlan:
     """Apply the draft of `key` in one transaction and drop the draft.
 
     Refuses (ValidationError, nothing written) while the draft has problems,
-    or while a removed stage holds deals that `moves` sends nowhere. The
-    draft row is locked throughout, so an edit saved meanwhile waits and then
-    starts a new draft rather than being dropped unseen.
+    or while a removed stage holds deals that `moves` sends nowhere; and
+    (Conflict) when `seen` shows that the draft or the applied pipeline
+    changed since the plan was reviewed, so what is applied is what the
+    person read. The draft and pipeline rows are locked throughout, so an
+    edit saved meanwhile waits and then starts a new draft rather than
+    being dropped unseen.
     """
     with transaction.atomic():
         working = working_copy(key, lock=True)
         if working.draft is None:
             raise ValidationError(f"there is no draft of {key!r} to apply")
+        if seen is not None:
+            check_seen(working, seen, applying=True)
         problems = draft_problems(working.spec)
         if problems:
             raise ValidationError("; ".join(problems))

@@ -39,7 +39,9 @@ from .guards import (
     Change,
     edit_or_tell,
     manager_required,
+    refusal_status,
     save_form,
+    seen,
     stage_or_404,
     working_or_404,
 )
@@ -94,6 +96,7 @@ def _builder_page(
         or AddHandoffForm(spec=spec, prefix="new"),
         "findings": _findings(working),
         "plan": drafts.plan_draft(working) if working.draft else None,
+        "seen": seen(request, working),
     }
     return render(request, "builder/edit.html", context, status=status)
 
@@ -138,7 +141,9 @@ def edit_pipeline(request: HttpRequest, key: str) -> HttpResponse:
 
     if save_form(request, key, form, change, done="Pipeline saved in the draft."):
         return redirect("builder:edit", key=key)
-    return _builder_page(request, working_or_404(key), status=422, pipeline_form=form)
+    return _builder_page(
+        request, working_or_404(key), status=refusal_status(form), pipeline_form=form
+    )
 
 
 @manager_required
@@ -159,7 +164,9 @@ def add_stage(request: HttpRequest, key: str) -> HttpResponse:
     done = f"Stage {request.POST.get('name', '')} added to the draft."
     if save_form(request, key, form, change, done=done):
         return redirect("builder:edit", key=key)
-    return _builder_page(request, working_or_404(key), status=422, stage_form=form)
+    return _builder_page(
+        request, working_or_404(key), status=refusal_status(form), stage_form=form
+    )
 
 
 @manager_required
@@ -253,4 +260,6 @@ def add_handoff(request: HttpRequest, key: str) -> HttpResponse:
         done = "Handoff added to the draft."
         if save_form(request, key, form, change, done=done):
             return redirect(reverse("builder:edit", args=[key]) + "#handoffs")
-    return _builder_page(request, working, status=422, handoff_form=form)
+    return _builder_page(
+        request, working, status=refusal_status(form), handoff_form=form
+    )

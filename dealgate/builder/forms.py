@@ -44,8 +44,10 @@ def owner_choices(current: str = "", *, stage_owner: bool = False) -> list:
 
 
 def add_error(form: forms.Form, error: DealgateError) -> None:
-    """Show a service error on the field it names, else on the whole form."""
-    form.add_error(error.field if error.field in form.fields else None, error.message)
+    """Show a service error on the field it names, else on the whole form
+    (with its code, so a conflict can be told from other refusals)."""
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, forms.ValidationError(error.message, code=error.code))
 
 
 class NewPipelineForm(forms.Form):

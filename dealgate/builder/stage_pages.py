@@ -8,12 +8,20 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dealgate.core.pipeline_file import CriterionSpec, PipelineSpec, StageSpec
-from dealgate.errors import ValidationError
+from dealgate.errors import Conflict, ValidationError
 
 from . import drafts, edits, rules
 from .breach import rules_of
 from .forms import CriterionEditForm, CriterionForm, StageForm, add_error
-from .guards import edit_or_tell, manager_required, stage_or_404, working_or_404
+from .guards import (
+    edit_or_tell,
+    manager_required,
+    posted_seen,
+    refusal_status,
+    seen,
+    stage_or_404,
+    working_or_404,
+)
 
 
 @manager_required
@@ -28,13 +36,15 @@ def stage(request: HttpRequest, key: str, stage_key: str) -> HttpResponse:
         values = {name: data[name] for name in edits.STAGE_FIELDS}
         actions = None if data["breach_default"] else data["on_breach"]
         try:
-            drafts.edit_stage(key, request.user, stage_key, values, actions)
-        except ValidationError as exc:
+            drafts.edit_stage(
+                key, request.user, stage_key, values, actions, seen=posted_seen(request)
+            )
+        except (ValidationError, Conflict) as exc:
             add_error(form, exc)
         else:
             messages.success(request, f"Stage {data['name']} saved in the draft.")
             return redirect("builder:stage", key=key, stage_key=stage_key)
-    return _stage_page(request, working, current, form, status=422)
+    return _stage_page(request, working, current, form, status=refusal_status(form))
 
 
 def _stage_form(working: drafts.Working, stage: StageSpec) -> StageForm:
@@ -76,6 +86,7 @@ def _stage_page(
         "form": form,
         "criteria": lists,
         "kinds": rules.KINDS,
+        "seen": seen(request, working),
     }
     return render(request, "builder/stage.html", context, status=status)
 
@@ -96,15 +107,21 @@ def add_criterion(
                 key,
                 request.user,
                 lambda spec: edits.add_criterion(spec, stage_key, which, criterion),
+                seen=posted_seen(request),
             )
-        except ValidationError as exc:
+        except (ValidationError, Conflict) as exc:
             add_error(form, exc)
         else:
             messages.success(request, f"Criterion {criterion.label!r} added.")
             return redirect("builder:stage", key=key, stage_key=stage_key)
     page_form = _stage_form(working, current)
     return _stage_page(
-        request, working, current, page_form, status=422, adding={which: form}
+        request,
+        working,
+        current,
+        page_form,
+        status=refusal_status(form),
+        adding={which: form},
     )
 
 

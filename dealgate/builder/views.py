@@ -101,6 +101,11 @@ def blueprint(request: HttpRequest, key: str) -> HttpResponse:
         "rows": pages.blueprint_rows(proposal.blueprint, names),
         "proposal": proposal_text(proposal),
     }
+    if request.user.is_manager:
+        # "Make it the draft" replaces the draft this page saw, and only it.
+        working = working_copy(key)
+        context["seen"] = working.seen
+        context["has_draft"] = working.draft is not None
     return render(request, "builder/blueprint.html", context)
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from dealgate.builder.drafts import working_copy
 from dealgate.core.pipeline_file import load_pipeline_file
+from dealgate.errors import NotFound
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import apply_pipeline
 from tests.conftest import REPO_ROOT
@@ -44,10 +46,23 @@ def it_services(db, olivia, team, demo_people) -> Pipeline:
 
 
 def post(client: Client, url: str, data: dict | None = None, *, status: int = 302):
-    """POST a form and check the answer's status (a redirect by default)."""
-    response = client.post(url, data or {})
+    """POST a form as its page, opened just now, would (with the `seen` that
+    page carries) and check the answer's status (a redirect by default)."""
+    data = dict(data or {})
+    data.setdefault("seen", seen_now(url))
+    response = client.post(url, data)
     assert response.status_code == status, _errors(response)
     return response
+
+
+def seen_now(url: str) -> str:
+    """What a builder page for the pipeline in `url` carries as `seen` now
+    ("" when there is no such pipeline or draft)."""
+    key = url.strip("/").split("/")[1]
+    try:
+        return working_copy(key).seen
+    except NotFound:
+        return ""
 
 
 def _errors(response) -> str:
