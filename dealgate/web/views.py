@@ -206,16 +206,27 @@ def deal_task_done(request: HttpRequest, deal_id: int, task_id: int) -> HttpResp
 
 
 def _due(text: str, deal: Deal) -> tuple[dt.datetime | None, str]:
-    """A task's due date (end of that working day in the pipeline's zone)."""
+    """A task's due time: the end of that day's working hours in the
+    pipeline's calendar (16:00 on a Friday that closes then); 17:00 on a
+    day without hours, such as a holiday."""
     text = text.strip()
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError(text)
         day = dt.date.fromisoformat(text)
     except ValueError:
-        return None, "a due date is a day like 2026-07-31 (due at 17:00 that day)"
-    zone = calendar_for(deal.pipeline).zone
-    return dt.datetime.combine(day, dt.time(17, 0), tzinfo=zone), ""
+        return None, "a due date is a day like 2026-07-31 (due when work ends that day)"
+    calendar = calendar_for(deal.pipeline)
+    try:
+        hours = calendar.ranges_on(day)
+    except (ValueError, OverflowError):
+        hours = ()  # a year outside the holidays' tables: the service refuses it
+    minutes = hours[-1][1] if hours else 17 * 60
+    start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=calendar.zone)
+    # Wall-clock minutes after local midnight, so across a change of the
+    # clocks the hour is still the one on the wall.
+    local = start.replace(tzinfo=None) + dt.timedelta(minutes=minutes)
+    return local.replace(tzinfo=calendar.zone), ""
 
 
 STALE = "This deal changed since you opened it; reload the page and try again."

@@ -222,3 +222,27 @@ def test_a_call_logged_as_it_happened_is_done_then_by_who_logged_it(
 
     call = Activity.objects.get(kind="call")
     assert (call.done, call.done_at, call.done_by) == (True, now, alice)
+
+
+@pytest.mark.parametrize(
+    ("due", "at"),
+    [
+        # A Friday that closes at 16:00 in Berlin: due when work ends.
+        ("2026-06-12", dt.datetime(2026, 6, 12, 14, 0, tzinfo=dt.UTC)),
+        # A Saturday, with no hours: 17:00 there.
+        ("2026-06-13", dt.datetime(2026, 6, 13, 15, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_task_is_due_when_that_days_work_ends_in_the_pipelines_calendar(
+    client, alice, deal, now, due, at
+):
+    deal.pipeline.calendar = {
+        "timezone": "Europe/Berlin",
+        "hours": {"mon": ["09:00-17:00"], "fri": ["09:00-12:00", "13:00-16:00"]},
+    }
+    deal.pipeline.save()
+    client.force_login(alice)
+
+    log(client, deal, kind="task", subject="Send the proposal", due=due)
+
+    assert Activity.objects.get(kind="task").due_at == at
