@@ -45,6 +45,12 @@ FREE_MAIL_DOMAINS = frozenset(
     }
 )
 
+# Added to LEGAL_SUFFIXES after leads were stored (leads migration 0006
+# recomputes the keys of leads whose names end in one).
+ADDED_GERMAN_FORMS = frozenset(
+    {"ohg", "gbr", "partg", "mbb", "ek", "ev", "eg", "kgaa", "haftungsbeschrankt"}
+)
+
 # Legal forms dropped from company names before comparing them; matched as
 # whole words after punctuation is removed ("G.m.b.H." becomes "gmbh").
 LEGAL_SUFFIXES = frozenset(
@@ -83,6 +89,10 @@ LEGAL_SUFFIXES = frozenset(
         "spa",
         "srl",
         "ug",
+        # German forms beyond GmbH and AG: partnerships (OHG, GbR, PartG mbB),
+        # a sole trader (e.K.), associations and cooperatives (e.V., eG),
+        # KGaA, and the UG's "(haftungsbeschränkt)".
+        *ADDED_GERMAN_FORMS,
     }
 )
 # Company names at or above this similarity (0-100, rapidfuzz token sort

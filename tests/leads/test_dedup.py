@@ -87,6 +87,39 @@ def test_a_repeat_inquiry_shows_how_to_reach_who_asked_and_what_they_wrote(
     ) in page
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Müller OHG",
+        "Müller GbR",
+        "Müller e.K.",
+        "Müller e.V.",
+        "Müller eG",
+        "Müller GmbH & Co. KGaA",
+        "Müller UG (haftungsbeschränkt)",
+        "Müller PartG mbB",
+    ],
+)
+def test_german_legal_forms_are_dropped_from_company_names(name):
+    assert company_key(name) == "muller"
+
+
+def test_a_stored_lead_gets_the_key_a_new_legal_form_gives(routed, now):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    lead = capture_lead(inquiry(1, company="Müller OHG"), source="api").lead
+    Lead.objects.filter(pk=lead.pk).update(company_key="muller ohg")
+
+    import_module("dealgate.leads.migrations.0006_company_keys_german_forms").recompute(
+        apps, None
+    )
+
+    lead.refresh_from_db()
+    assert (lead.company_key, lead.company_block) == ("muller", "muller")
+
+
 def test_different_numbers_in_a_company_name_are_different_companies():
     assert company_score(company_key("Studio 1"), company_key("Studio 10")) == 0
     assert company_key("ACME G.m.b.H.") == company_key("Acme") == "acme"
