@@ -9,6 +9,7 @@ stage, and whether that is too long, is decided in `stage_age` alone.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,10 +85,12 @@ class Age:
 
 
 def _days(value: float) -> str:
-    """Days for people: one decimal below ten, whole days above ("4.5", "37")."""
+    """Days for people: one decimal below ten, whole days above ("4.5", "37"),
+    both rounded down, as Today and the notices count whole days
+    (`clocks.timeleft.format_span`): 25.5 days over reads "25" everywhere."""
     if value >= 10:
-        return f"{value:,.0f}"
-    return f"{value:.1f}".removesuffix(".0")
+        return f"{math.floor(value):,}"
+    return f"{math.floor(value * 10) / 10:.1f}".removesuffix(".0")
 
 
 def stage_age(
