@@ -24,6 +24,11 @@ from dealgate.accounts.models import User
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core import criteria as crit
+from dealgate.core.custom_fields import (
+    CustomValueError,
+    checked_values,
+    declared_fields,
+)
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
@@ -741,6 +746,17 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def _checked_custom(deal: Deal, values: Any) -> dict[str, Any]:
+    """Custom `values` for `deal`, typed as its pipeline declares them, so
+    rules read what the pipeline promises and the edit form can show them."""
+    fields = declared_fields(deal.pipeline.custom_fields)
+    try:
+        return checked_values(fields, values, stored=deal.custom)
+    except CustomValueError as exc:
+        name = f"custom.{exc.key}" if exc.key else "custom"
+        raise ValidationError(f"{name}: {exc.message}", field=name) from None
+
+
 def update_deal(
     deal_id: int,
     changes: dict[str, Any],
@@ -768,6 +784,8 @@ def update_deal(
         if current is None:
             raise NotFound(f"no deal with id {deal_id}")
         check_may_change(by, current)
+        if "custom" in changes:
+            changes["custom"] = _checked_custom(current, changes["custom"])
         for name in merge & changes.keys() & {"custom", "checklist"}:
             if changes[name] is None or current.version != expected_version:
                 continue  # a conflict is refused below, before anything is merged

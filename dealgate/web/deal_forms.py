@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.http import QueryDict
 
+from dealgate.core.custom_fields import CustomField, declared_fields, number_from_text
 from dealgate.deals import services
 from dealgate.deals.models import Deal
-
-# Deal.value is NUMERIC(14, 2): refuse what the column would reject, in words.
-MAX_VALUE = Decimal("999999999999.99")
 
 
 @dataclass
@@ -82,15 +79,14 @@ def edit_fields(deal: Deal) -> list[EditField]:
             deal.expected_close_date.isoformat() if deal.expected_close_date else "",
         ),
     ]
-    for spec in _custom_specs(deal):
-        stored = deal.custom.get(spec["key"])
+    for custom in _custom_fields(deal):
         fields.append(
             EditField(
-                f"custom:{spec['key']}",
-                spec.get("label", spec["key"]),
-                spec.get("type", "text"),
-                _shown(stored),
-                tuple(spec.get("choices", ())),
+                f"custom:{custom.key}",
+                custom.label,
+                custom.type,
+                _shown(deal.custom.get(custom.key)),
+                custom.choices,
             )
         )
     items = services.checklist_items(deal.pipeline)
@@ -144,42 +140,27 @@ def _parse(f: EditField) -> Any:
         if len(text) > 300:
             raise ValueError("at most 300 characters")
         return text
+    if f.name.startswith("custom:"):
+        # The API and imports check custom values with the same rules.
+        key = f.name.removeprefix("custom:")
+        return CustomField(key, f.label, f.kind, f.choices).from_text(text)
     if not text:
         return None
-    if f.kind == "number":
+    if f.name == "value":
+        number = number_from_text(text)
+        if number.as_tuple().exponent < -2:
+            raise ValueError(f"{text!r} has more than two decimal places")
+        return number
+    if f.name == "expected_close_date":
         try:
-            number = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            raise ValueError(f"{text!r} is not a number") from None
-        if not number.is_finite() or abs(number) > MAX_VALUE:
-            raise ValueError(f"{text!r} is not a number this field can hold")
-        if f.name == "value":
-            if number.as_tuple().exponent < -2:
-                raise ValueError(f"{text!r} has more than two decimal places")
-            return number
-        # JSON holds no Decimal; a whole number stays whole.
-        return int(number) if number == number.to_integral_value() else float(number)
-    if f.kind == "date":
-        try:
-            day = dt.date.fromisoformat(text)
+            return dt.date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a date like 2026-07-31") from None
-        return day if f.name == "expected_close_date" else day.isoformat()
-    if f.kind == "bool":
-        if text not in ("yes", "no"):
-            raise ValueError("choose yes or no")
-        return text == "yes"
-    if f.kind == "choice" and text not in f.choices:
-        raise ValueError(f"{text!r} is not one of {', '.join(f.choices)}")
     return text
 
 
-def _custom_specs(deal: Deal) -> list[dict[str, Any]]:
-    return [
-        spec
-        for spec in deal.pipeline.custom_fields
-        if isinstance(spec, dict) and "key" in spec
-    ]
+def _custom_fields(deal: Deal) -> list[CustomField]:
+    return list(declared_fields(deal.pipeline.custom_fields).values())
 
 
 def _shown(stored: Any) -> str:

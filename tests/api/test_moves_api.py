@@ -28,6 +28,15 @@ def api(client, alice):
         yield client
 
 
+def declare_custom_fields(pipeline):
+    pipeline.custom_fields = [
+        {"key": "need", "label": "Need", "type": "text"},
+        {"key": "budget", "label": "Budget", "type": "number"},
+        {"key": "seats", "label": "Seats", "type": "number"},
+    ]
+    pipeline.save()
+
+
 def post_move(api, deal, **payload):
     return api.post(
         f"/api/v1/deals/{deal.pk}/move", payload, content_type="application/json"
@@ -145,6 +154,7 @@ def test_notes_set_to_null_are_cleared(api, deal):
 
 
 def test_an_edit_of_some_custom_fields_keeps_the_others(api, deal):
+    declare_custom_fields(deal.pipeline)
     Deal.objects.filter(pk=deal.pk).update(
         custom={"need": "audit", "budget": 5000, "seats": 40},
         checklist={"budget_confirmed": True, "decision_date_named": False},
@@ -167,6 +177,7 @@ def test_an_edit_of_some_custom_fields_keeps_the_others(api, deal):
 
 
 def test_a_custom_edit_on_a_stale_version_merges_nothing(api, deal):
+    declare_custom_fields(deal.pipeline)
     Deal.objects.filter(pk=deal.pk).update(custom={"need": "audit"}, version=2)
 
     response = api.patch(
