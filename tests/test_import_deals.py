@@ -497,6 +497,8 @@ def test_columns_the_mapping_does_not_read_are_reported(sales, tmp_path):
 
 
 def test_custom_fields_currency_and_grouped_amounts(sales, tmp_path):
+    sales.custom_fields = [{"key": "industry", "label": "Industry", "type": "text"}]
+    sales.save()
     mapping = write_mapping(
         tmp_path,
         'thousands_separator = ","\n'

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import string
 from collections.abc import Callable, Sequence
+from functools import partial
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from dealgate.core.csvsource import (
     DateTimeParser,
     DecimalParser,
 )
+from dealgate.core.custom_fields import CustomField, declared_fields
 from dealgate.core.text import CONTROL_OR_BREAK
 from dealgate.imports.mappings import Mapping, MappingError
 from dealgate.imports.report import ImportReport
@@ -35,6 +37,8 @@ from dealgate.pipelines.models import Pipeline, Stage
 
 _LIMITS = {"title": 300, "external_id": 100, "organization": 200, "product": 200}
 _EMPTY_JSON = "{}"
+# Decimal places a custom number in a file may have.
+_CUSTOM_PLACES = 10
 # Spans whose working minutes are kept; the cache starts over when full.
 _MINUTES_CACHE = 8192
 
@@ -78,7 +82,6 @@ class DealRows:
         self.at = _column_positions(mapping, columns)
         self.name = dict(mapping.columns)
         self.unmapped = _unmapped(mapping, columns)
-        self.custom = [(key, columns.index(col)) for key, col in mapping.custom.items()]
         self.instant = DateTimeParser(mapping.date_format, self.zone.key)
         self.date_columns = [
             (field, self.at[field])
@@ -93,6 +96,14 @@ class DealRows:
         self.amount = DecimalParser(
             thousands=mapping.thousands_separator, decimal_point=mapping.decimal_point
         )
+        # Custom numbers are not amounts: more decimals, and below zero too.
+        self.custom_amount = DecimalParser(
+            thousands=mapping.thousands_separator,
+            decimal_point=mapping.decimal_point,
+            places=_CUSTOM_PLACES,
+            digits=_CUSTOM_PLACES + 12,
+        )
+        self.custom = self._custom_readers(columns, pipeline)
         self.stages, self.stage_keys = _stage_choices(mapping, stages, pipeline)
         self.statuses = ChoiceParser(
             {"open": "open", "won": "won", "lost": "lost", **mapping.status_values}
@@ -146,6 +157,7 @@ class DealRows:
         value = attempt(self._value, fields, status) if status else None
         currency = attempt(self._currency, fields)
         loss_reason = attempt(self._loss_reason, fields, status) if status else None
+        custom = self._custom(fields, errors)
         if errors:
             raise RowErrors(errors)
         if self.unmapped:
@@ -166,7 +178,7 @@ class DealRows:
             loss_reason,
             "",
             self._notes(fields),
-            self._custom(fields),
+            custom,
             created,
             entered,
             expected,
@@ -408,16 +420,84 @@ class DealRows:
         # One spelling of a line break, whatever the exporting system used.
         return fields[at].replace("\r\n", "\n").replace("\r", "\n").strip()
 
-    def _custom(self, fields: list[str]) -> str:
+    def _custom_readers(
+        self, columns: Sequence[str], pipeline: Pipeline
+    ) -> list[tuple[str, str, int, Callable[[str, str], Any]]]:
+        """(key, column, position, reader) for each mapped custom field, the
+        reader turning a cell into the type the pipeline declares for it."""
+        declared = declared_fields(pipeline.custom_fields)
+        readers = []
+        for key, column in self.mapping.custom.items():
+            field = declared.get(key)
+            if field is None:
+                known = ", ".join(declared) or "none"
+                raise MappingError(
+                    f"mapping {self.mapping.name}: custom.{key}: pipeline "
+                    f"{pipeline.key} has no custom field {key!r}; its custom "
+                    f"fields are: {known}",
+                    field=f"custom.{key}",
+                )
+            if field.type == "number":
+                reader = partial(self._custom_number, field)
+            elif field.type == "date":
+                reader = partial(self._custom_date, field)
+            else:
+                reader = partial(_custom_text, field)
+            readers.append((key, column, columns.index(column), reader))
+        return readers
+
+    def _custom(self, fields: list[str], errors: list[CellError]) -> str:
+        """The custom values as JSON text; a cell that does not read as its
+        field's type is added to `errors`."""
         if not self.custom:
             return _EMPTY_JSON
-        values = {key: fields[at].strip() for key, at in self.custom}
-        return json.dumps({key: value for key, value in values.items() if value})
+        values = {}
+        for key, column, at, read in self.custom:
+            try:
+                value = read(column, fields[at])
+            except CellError as exc:
+                errors.append(exc)
+                continue
+            if value is not None:
+                values[key] = value
+        return json.dumps(values)
+
+    def _custom_number(self, field: CustomField, column: str, text: str) -> Any:
+        """A number written as the file writes amounts (its decimal point and
+        thousands separator), below zero allowed."""
+        text = text.strip()
+        negative = text.startswith("-")
+        try:
+            number = self.custom_amount(column, text[1:] if negative else text)
+        except CellError:
+            if not negative:
+                raise
+            raise CellError(column, f"{text!r} is not a number") from None
+        if number is None:
+            return None
+        try:
+            return field.checked(-number if negative else number)
+        except ValueError as exc:
+            raise CellError(column, str(exc)) from None
+
+    def _custom_date(self, field: CustomField, column: str, text: str) -> Any:
+        """A date written in the mapping's date_format, stored as ISO text."""
+        instant = self.instant(column, text)
+        if instant is None:
+            return None
+        return field.checked(instant.astimezone(self.zone).date())
 
     def _warn_unmapped(self, fields: list[str]) -> None:
         for at, label in self.unmapped:
             if fields[at].strip():
                 self.report.warn(f"{label} is not in the mapping; value not imported")
+
+
+def _custom_text(field: CustomField, column: str, text: str) -> Any:
+    try:
+        return field.from_text(text)
+    except ValueError as exc:
+        raise CellError(column, str(exc)) from None
 
 
 def _calendar(pipeline: Pipeline) -> Calendar:
