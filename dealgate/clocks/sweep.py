@@ -636,7 +636,7 @@ class _Batch:
         if row["kind"] == Clock.Kind.AGE:
             return (
                 f"{label} has been in {stage_name} longer than its limit of "
-                f"{window} (since {due}). Move it on, or close it."
+                f"{window}, which ran out {due}. Move it on, or close it."
             )
         if row["kind"] == Clock.Kind.NEXT_STEP:
             task = self._task_subject(row)
@@ -669,8 +669,7 @@ class _Batch:
         who = "Nobody has" if no_manager == NO_OWNER else f"{person} has not"
         text = (
             f"{who} acted on {label}: {what} ran out at "
-            f"{_local(row['due_at'], pipe.calendar)}, and {after} more have "
-            "passed since."
+            f"{_local(row['due_at'], pipe.calendar)}, {after} ago."
         )
         if no_manager is None:
             return text

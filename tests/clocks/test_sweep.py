@@ -44,7 +44,9 @@ def test_a_clock_that_ran_out_is_breached_at_risk_and_its_owner_told(
     assert clock_row.actions == "mark_at_risk,notify,escalate"
     (notice,) = Notice.objects.filter(user=alice)
     assert notice.title == "Over the age limit: Acme rollout"
-    assert "Inquiry received" in notice.body
+    # When the limit ran out, said as such: not mistaken for when it entered.
+    assert "has been in Inquiry received longer than its limit of" in notice.body
+    assert ", which ran out " in notice.body and "(since" not in notice.body
     assert notice.url == f"/deals/{late_deal.pk}/"
     assert (result.due, result.breached, result.notices) == (1, 1, 1)
 
@@ -82,7 +84,7 @@ def test_after_one_more_window_the_manager_is_told(late_deal, max_manager, clock
     assert notice.kind == Notice.Kind.ESCALATION
     assert notice.title == "Escalated: Acme rollout"
     assert notice.body.startswith("Alice Rep has not acted on Acme rollout")
-    assert "2 business days more have passed" in notice.body
+    assert "2 business days ago." in notice.body
     assert sweep().due == 0
 
 
