@@ -68,6 +68,24 @@ def test_every_calendar_key_is_checked_alongside_the_rest_of_the_file():
     ]
 
 
+def test_an_unquoted_date_does_not_hide_the_calendars_other_problems():
+    text = with_calendar(
+        "[calendar]\n"
+        'timezone = "Europe/Berln"\n'
+        'closed_days = ["2026-12-24", 2026-12-31]\n'
+        "[calendar.hours]\n"
+        'mon = ["13:30-27:30"]\n'
+    )
+
+    found = problems_of(text)
+
+    assert any(
+        "calendar.closed_days[1]: TOML dates and times are not kept" in p for p in found
+    )
+    assert any("calendar.timezone: unknown time zone" in p for p in found)
+    assert any("calendar.hours.mon" in p and "27:30" in p for p in found)
+
+
 def test_a_missing_time_zone_is_reported_with_bad_hours():
     text = with_calendar('[calendar.hours]\nmon = ["9-17"]\n')
 

@@ -413,6 +413,18 @@ def _calendar_class() -> Any:
     return getattr(calendar, "Calendar", None)
 
 
+def _as_text(value: Any) -> Any:
+    """`value` with TOML dates and times as their ISO text, as a quoted value
+    would read."""
+    if isinstance(value, dict):
+        return {key: _as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_text(item) for item in value]
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return value
+
+
 def _measure_day(calendar: Mapping[str, Any]) -> int:
     hours = calendar.get("hours")
     if calendar.get("always_open") is True:
@@ -767,19 +779,24 @@ class _Reader:
             self.problem(path, "is required: a [calendar] table with a timezone")
             return {}, FALLBACK_DAY_MINUTES
         table = self.table(data, "calendar", (), required=True)
-        if not table or not self.storable(table, path):
+        if not table:
             return table, FALLBACK_DAY_MINUTES
+        stored = self.storable(table, path)
+        # An unquoted date is one problem; the rest of the table is still
+        # checked (with such values read as their text), so that it does
+        # not hide a bad zone or bad hours.
+        checked = table if stored else _as_text(table)
         calendar_class = _calendar_class()
         if calendar_class is None:
-            self.time_zone(table)
-            return table, _measure_day(table)
+            self.time_zone(checked)
+            return table, _measure_day(checked) if stored else FALLBACK_DAY_MINUTES
         try:
-            calendar = calendar_class.from_dict(table)
+            calendar = calendar_class.from_dict(checked)
         except ValueError:
-            for path, reason in _calendar_problems(calendar_class, table):
+            for path, reason in _calendar_problems(calendar_class, checked):
                 self.problem(path, reason)
             return table, FALLBACK_DAY_MINUTES
-        return table, round(calendar.day_minutes)
+        return table, round(calendar.day_minutes) if stored else FALLBACK_DAY_MINUTES
 
     def time_zone(self, table: dict) -> None:
         path: Path = ("calendar", "timezone")
