@@ -8,6 +8,7 @@ says what is wrong with the value; the caller names the field.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from functools import lru_cache
@@ -122,6 +123,13 @@ def email_key(text: str) -> str:
         return ""
     if value.startswith("mailto:"):
         value = value[len("mailto:") :]
+    local, at, domain = value.rpartition("@")
+    if at and not domain.isascii():
+        # An accented domain (zoe@exämple.de) is kept in its ASCII form, as
+        # a website's is (domain_key), so both give one company domain. One
+        # that does not encode is refused below, as any unreadable address.
+        with contextlib.suppress(UnicodeError):
+            value = f"{local}@{domain.encode('idna').decode('ascii')}"
     if not _EMAIL.fullmatch(value) or ".." in value:
         raise ValueError(
             f"{text.strip()!r} is not an email address like name@example.com"

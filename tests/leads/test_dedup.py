@@ -120,6 +120,27 @@ def test_a_stored_lead_gets_the_key_a_new_legal_form_gives(routed, now):
     assert (lead.company_key, lead.company_block) == ("muller", "muller")
 
 
+def test_an_email_at_an_accented_domain_is_accepted_and_matches_its_website(
+    routed, now
+):
+    first = capture_lead(
+        inquiry(1, email="Zoe@Exämple.de", company=None), source="api"
+    ).lead
+    again = capture_lead(
+        inquiry(
+            2,
+            email="info@other.example",
+            website="https://www.exämple.de/",
+            company=None,
+        ),
+        source="api",
+    )
+
+    assert first.email == "Zoe@Exämple.de"
+    assert first.email_key == "zoe@xn--exmple-cua.de"
+    assert not again.created and again.decision.matched_on == "domain"
+
+
 def test_different_numbers_in_a_company_name_are_different_companies():
     assert company_score(company_key("Studio 1"), company_key("Studio 10")) == 0
     assert company_key("ACME G.m.b.H.") == company_key("Acme") == "acme"
