@@ -3,7 +3,8 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, transaction
 
-from dealgate.deals.models import Deal, StageEvent
+from dealgate.core.criteria import ACTIVITY_KINDS
+from dealgate.deals.models import Activity, Deal, StageEvent
 
 WHEN = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -52,3 +53,7 @@ def test_one_external_id_per_source_and_pipeline(deal, pipeline):
             source="crm",
             external_id="X1",
         )
+
+
+def test_the_activity_kinds_rules_accept_are_the_kinds_an_activity_can_have():
+    assert sorted(ACTIVITY_KINDS) == sorted(Activity.Kind.values)

@@ -34,16 +34,20 @@ is a date, `held(kind)` and `held(kind, tag)` are true when the deal has a done
 activity of that kind (and tag).
 
 Compiling a rule checks more than CEL's grammar: the functions it calls, the
-names it starts from and the deal fields it reads must exist, so a typo is
-refused when the pipeline is validated rather than at a move. Compiled rules
-are cached by their text.
+names it starts from, the deal and activity fields it reads and the activity
+kinds it names must exist, so a typo is refused when the pipeline is
+validated rather than at a move. `check_rule`, given the pipeline's custom
+fields, also refuses a rule that reads any other: such a rule could never be
+met, and every deal would need an override. Compiled rules are cached by their
+text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -52,6 +56,7 @@ from typing import Any, Literal
 import cel
 
 __all__ = [
+    "ACTIVITY_KINDS",
     "CompiledRule",
     "CriteriaSet",
     "Criterion",
@@ -90,6 +95,9 @@ DEAL_FIELDS = frozenset(
     }
 )
 ACTIVITY_FIELDS = ("kind", "tag", "done", "at")
+# The kinds of Activity.Kind (dealgate.deals.models), which this pure module
+# cannot import; a test keeps the two the same.
+ACTIVITY_KINDS = ("call", "email", "meeting", "note", "task")
 HELPER_FUNCTIONS = frozenset({"days", "date", "held"})
 # The functions of CEL's standard library that the package implements; names
 # it parses but cannot run (`lowerAscii`, `math.greatest` ...) are refused.
@@ -150,6 +158,17 @@ _BOUND_NAME = re.compile(
     r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,"
 )
 _DEAL_FIELD = re.compile(r"(?<![\w.])deal\s*\.\s*([A-Za-z_]\w*)")
+_CUSTOM_FIELD = re.compile(r"(?<![\w.])deal\s*\.\s*custom\s*(?:\.\s*([A-Za-z_]\w*)|\[)")
+# A macro whose receiver is the activity list itself: `activities.exists(`.
+_ACTIVITIES_END = re.compile(r"(?<![\w.])activities\s*$")
+# Where code names an activity kind in a string that follows: the first
+# argument of held(), and a comparison or list test of an activity's kind.
+_KIND_BEFORE = re.compile(
+    r"(?<![\w.])held\s*\(\s*"
+    r"|(?<![\w.])[A-Za-z_]\w*\s*\.\s*kind\s*(?:[!=]=\s*|in\s*\[[^\]]*)"
+)
+_KIND_AFTER = re.compile(r"\s*[!=]=\s*[A-Za-z_]\w*\s*\.\s*kind\b")
+_PLAIN_STRING = re.compile(r"""\s*(["'])([^"'\\\n]*)\1""")
 
 
 class RuleError(ValueError):
@@ -268,13 +287,21 @@ def compile_rule(rule: str) -> CompiledRule:
     _check_functions(rule, references["functions"])
     _check_dates(rule)
     names = _check_names(rule, references["variables"])
+    _check_activities(rule)
     return CompiledRule(rule=rule, program=program, names=names)
 
 
-def check_rule(rule: str) -> str | None:
-    """None when `rule` compiles, else the reason with its position."""
+def check_rule(rule: str, custom_fields: Collection[str] | None = None) -> str | None:
+    """None when `rule` compiles, else the reason with its position.
+
+    `custom_fields` are the keys of the pipeline's custom fields; given them,
+    a rule that reads any other custom field is refused too. Leave it None
+    where the pipeline is not known.
+    """
     try:
         compile_rule(rule)
+        if custom_fields is not None:
+            _check_custom_fields(rule, custom_fields)
     except RuleError as error:
         return str(error)
     return None
@@ -527,11 +554,12 @@ def _check_names(rule: str, variables: Iterable[str]) -> frozenset[str]:
             name = found.group(1)
             if name not in DEAL_FIELDS:
                 line, column = _line_column(rule, found.start(1))
-                hint = (
-                    f"write {name}, not deal.{name}"
-                    if name in ROOT_NAMES
-                    else "custom fields are read as deal.custom.NAME"
-                )
+                if name in ROOT_NAMES:
+                    hint = f"write {name}, not deal.{name}"
+                else:
+                    hint = _did_you_mean(name, DEAL_FIELDS - {"custom"}) or (
+                        "custom fields are read as deal.custom.NAME"
+                    )
                 raise RuleError(
                     f"a deal has no field '{name}' ({hint})",
                     rule,
@@ -539,6 +567,100 @@ def _check_names(rule: str, variables: Iterable[str]) -> frozenset[str]:
                     column=column,
                 )
     return frozenset(names)
+
+
+def _check_activities(rule: str) -> None:
+    """Refuse an activity kind or field that does not exist.
+
+    Kinds are checked where a string names one: `held("meeting")`,
+    `a.kind == "call"`, `a.kind in ["call", "email"]`. Fields are checked on
+    the names a macro binds over `activities` and nothing else, so a name
+    reused for another list is never refused wrongly. Tags are free text.
+    """
+    code = _without_literals(rule)
+    for found in _LITERAL.finditer(rule):
+        text = _PLAIN_STRING.fullmatch(found.group())
+        if text is None or not _names_kind(code, found.start(), found.end()):
+            continue
+        kind = text.group(2)
+        if kind not in ACTIVITY_KINDS:
+            line, column = _line_column(rule, found.start())
+            hint = _did_you_mean(kind, ACTIVITY_KINDS) or (
+                f"the kinds are {', '.join(ACTIVITY_KINDS)}"
+            )
+            raise RuleError(
+                f"unknown activity kind {kind!r} ({hint})",
+                rule,
+                line=line,
+                column=column,
+            )
+
+    over_activities, elsewhere = set(), set()
+    for found in _BOUND_NAME.finditer(code):
+        receiver = _ACTIVITIES_END.search(code, 0, found.start())
+        (over_activities if receiver else elsewhere).add(found.group(1))
+    for bound in sorted(over_activities - elsewhere):
+        pattern = rf"(?<![\w.]){re.escape(bound)}\s*\.\s*([A-Za-z_]\w*)"
+        for found in re.finditer(pattern, code):
+            name = found.group(1)
+            if name not in ACTIVITY_FIELDS:
+                line, column = _line_column(rule, found.start(1))
+                hint = _did_you_mean(name, ACTIVITY_FIELDS) or (
+                    f"an activity has {', '.join(ACTIVITY_FIELDS)}"
+                )
+                raise RuleError(
+                    f"an activity has no field {name!r} ({hint})",
+                    rule,
+                    line=line,
+                    column=column,
+                )
+
+
+def _names_kind(code: str, start: int, end: int) -> bool:
+    """Whether the string literal at `start`..`end` of the rule is an
+    activity kind, judged by the code around it."""
+    before = code[max(0, start - 200) : start]
+    if any(found.end() == len(before) for found in _KIND_BEFORE.finditer(before)):
+        return True
+    return _KIND_AFTER.match(code, end) is not None
+
+
+def _check_custom_fields(rule: str, custom_fields: Collection[str]) -> None:
+    """Refuse a custom field the pipeline does not define: it would read as
+    missing on every deal, so no deal could ever meet the rule."""
+    code = _without_literals(rule)
+    if "deal" in _BOUND_NAME.findall(code):
+        return
+    for found in _CUSTOM_FIELD.finditer(code):
+        if found.group(1) is not None:
+            name, offset = found.group(1), found.start(1)
+        else:
+            # deal.custom["name"]: the key is the string that follows.
+            text = _PLAIN_STRING.match(rule, found.end())
+            if text is None:
+                continue
+            name, offset = text.group(2), text.start(1)
+        if name in custom_fields:
+            continue
+        line, column = _line_column(rule, offset)
+        hint = _did_you_mean(name, custom_fields)
+        if hint is None:
+            hint = (
+                "its custom fields are " + ", ".join(sorted(custom_fields))
+                if custom_fields
+                else "it defines no custom fields"
+            )
+        raise RuleError(
+            f"the pipeline has no custom field {name!r} ({hint})",
+            rule,
+            line=line,
+            column=column,
+        )
+
+
+def _did_you_mean(name: str, options: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, sorted(options), n=1)
+    return f"did you mean {close[0]!r}?" if close else None
 
 
 def _without_literals(rule: str) -> str:

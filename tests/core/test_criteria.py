@@ -140,6 +140,89 @@ def test_names_bound_by_a_macro_are_not_unknown() -> None:
     assert check_rule(rule) is None
 
 
+@pytest.mark.parametrize(
+    ("rule", "reason", "column"),
+    [
+        (
+            "held('meting')",
+            "unknown activity kind 'meting' (did you mean 'meeting'?)",
+            6,
+        ),
+        (
+            'activities.exists(a, a.kind == "cal" && a.done)',
+            "unknown activity kind 'cal' (did you mean 'call'?)",
+            32,
+        ),
+        (
+            'activities.exists(a, a.kind in ["call", "emial"])',
+            "unknown activity kind 'emial' (did you mean 'email'?)",
+            41,
+        ),
+        (
+            'activities.exists(a, "visit" == a.kind)',
+            "unknown activity kind 'visit' (the kinds are call, email, meeting, "
+            "note, task)",
+            22,
+        ),
+        (
+            "activities.exists(a, a.kidn == 'call')",
+            "an activity has no field 'kidn' (did you mean 'kind'?)",
+            24,
+        ),
+        ("deal.valeu > 1", "a deal has no field 'valeu' (did you mean 'value'?)", 6),
+    ],
+)
+def test_activity_kinds_and_fields_and_deal_fields_that_do_not_exist_are_refused(
+    rule: str, reason: str, column: int
+) -> None:
+    with pytest.raises(RuleError) as raised:
+        compile_rule(rule)
+
+    assert (raised.value.reason, raised.value.column) == (reason, column)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "held('meeting', 'any tag, free text')",
+        'held("task") && !activities.exists(a, a.tag == "objection" && !a.done)',
+        'deal.custom.kind == "retainer"',
+        "[{'x': 1}].exists(a, a.x == 1) && activities.exists(a, a.done)",
+    ],
+)
+def test_tags_custom_fields_named_kind_and_other_lists_are_not_taken_for_activities(
+    rule: str,
+) -> None:
+    assert check_rule(rule, ["kind"]) is None
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "deal.custom.cal_date != null",
+        "has(deal.custom.cal_date)",
+        'deal.custom["cal_date"] != null',
+    ],
+)
+def test_a_custom_field_the_pipeline_does_not_define_is_refused_with_the_close_match(
+    rule: str,
+) -> None:
+    reason = check_rule(rule, ["call_date", "budget"])
+
+    assert reason is not None
+    assert reason.endswith(
+        "the pipeline has no custom field 'cal_date' (did you mean 'call_date'?)"
+    )
+
+
+def test_custom_fields_are_checked_only_when_the_pipeline_is_known() -> None:
+    assert check_rule("deal.custom.anything != null") is None
+    assert check_rule("deal.custom.call_date != null", ["call_date"]) is None
+    assert check_rule("deal.custom.x != null", []) == (
+        "column 13: the pipeline has no custom field 'x' (it defines no custom fields)"
+    )
+
+
 def test_check_rule_gives_none_for_a_good_rule_and_the_reason_otherwise() -> None:
     assert check_rule("deal.value > 5000") is None
     assert check_rule("deal.value >") == "column 13: the rule ends too early"
