@@ -81,6 +81,21 @@ key = "size"
 label = "Company size"
 type = "choice"
 choices = ["small", "large"]
+
+[[custom_fields]]
+key = "need"
+label = "Need"
+type = "text"
+
+[[custom_fields]]
+key = "c"
+label = "Call slot"
+type = "date"
+
+[[custom_fields]]
+key = "signed"
+label = "Signed"
+type = "bool"
 """
 
 

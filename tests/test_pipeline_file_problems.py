@@ -1,9 +1,17 @@
-"""One check of a pipeline file lists every problem, calendar and routing too."""
+"""One check of a pipeline file lists every problem, calendar, routing and
+criteria rules too."""
 
 from __future__ import annotations
 
-from dealgate.core.pipeline_file import check_pipeline
-from tests.test_pipeline_file import BASE, line_of, problems_of
+import pytest
+
+from dealgate.core.pipeline_file import check_pipeline, check_pipeline_file
+from tests.conftest import REPO_ROOT
+from tests.test_pipeline_file import BASE, edited, line_of, problems_of
+
+SHIPPED = sorted((REPO_ROOT / "examples" / "pipelines").glob("*.toml")) + [
+    REPO_ROOT / "dealgate" / "demo" / "pipeline.toml"
+]
 
 BAD_CALENDAR = """\
 [calendar]
@@ -153,3 +161,84 @@ def test_a_syntax_error_gives_no_spec():
 
     assert spec is None
     assert [p.line for p in problems] == [1]
+
+
+# --- criteria rules that could never be met -----------------------------------
+
+
+def test_a_rule_reading_a_custom_field_the_file_does_not_define_is_refused():
+    text = edited("deal.custom.need != null", "deal.custom.nede != null")
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, 'nede')}: stages[0].exit_criteria[0].rule: "
+        "the rule does not compile: column 13: the pipeline has no custom field "
+        "'nede' (did you mean 'need'?)"
+    ]
+
+
+def test_a_rule_naming_an_activity_kind_that_does_not_exist_is_refused():
+    text = edited("deal.custom.c != null", "held('meting', 'discovery')")
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, 'meting')}: stages[1].entry_criteria[0].rule: "
+        "the rule does not compile: column 6: unknown activity kind 'meting' "
+        "(did you mean 'meeting'?)"
+    ]
+
+
+def test_every_rule_that_could_never_be_met_is_reported_in_one_run():
+    text = (
+        BASE.replace("deal.custom.need != null", "deal.custom.nede != null")
+        .replace("deal.custom.c != null", "held('meting')")
+        .replace("deal.custom.signed == true", "deal.custom.sined == true")
+        .replace('key = "other"', 'key = "Other"')
+    )
+
+    problems = problems_of(text)
+
+    assert [problem.split(": ")[1] for problem in problems] == [
+        "stages[0].exit_criteria[0].rule",
+        "stages[1].entry_criteria[0].rule",
+        "won.criteria[0].rule",
+        "loss_reasons[0].key",
+    ]
+    assert "'nede' (did you mean 'need'?)" in problems[0]
+    assert "'meting' (did you mean 'meeting'?)" in problems[1]
+    assert "'sined' (did you mean 'signed'?)" in problems[2]
+
+
+def test_an_unknown_name_without_a_close_match_lists_what_exists():
+    text = edited("deal.custom.c != null", "deal.custom.budget != null")
+
+    [problem] = problems_of(text)
+
+    assert problem.endswith(
+        "the pipeline has no custom field 'budget' (its custom fields are c, "
+        "need, signed, size)"
+    )
+
+
+def test_activity_tags_are_free_text():
+    text = edited("deal.custom.c != null", "held('meeting', 'any tag at all')")
+
+    spec, problems = check_pipeline(text, "p.toml")
+
+    assert problems == []
+    assert spec is not None
+
+
+def test_rules_are_not_refused_for_custom_fields_when_their_table_is_broken():
+    start = BASE.index("[[custom_fields]]")
+    text = 'custom_fields = "x"\n' + BASE[:start]
+
+    assert [problem.split(": ")[1] for problem in problems_of(text)] == [
+        "custom_fields"
+    ]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_the_shipped_pipeline_files_have_no_problems(path):
+    spec, problems = check_pipeline_file(path)
+
+    assert [str(problem) for problem in problems] == []
+    assert spec is not None

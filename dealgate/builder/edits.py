@@ -188,9 +188,10 @@ def remove_stage(spec: PipelineSpec, key: str) -> PipelineSpec:
 def add_criterion(
     spec: PipelineSpec, key: str, which: str, criterion: CriterionSpec
 ) -> PipelineSpec:
-    """Add an entry or exit criterion; its label must be new, its rule compile."""
+    """Add an entry or exit criterion; its label must be new, its rule compile
+    and read only custom fields the pipeline defines."""
     items = _items(stage_of(spec, key), which)
-    _check_criterion(criterion, [item.label for item in items])
+    _check_criterion(spec, criterion, [item.label for item in items])
     return _with_criteria(spec, key, which, (*items, criterion))
 
 
@@ -200,7 +201,7 @@ def change_criterion(
     items = list(_items(stage_of(spec, key), which))
     _at(items, index)
     others = [item.label for n, item in enumerate(items) if n != index]
-    _check_criterion(criterion, others)
+    _check_criterion(spec, criterion, others)
     items[index] = criterion
     return _with_criteria(spec, key, which, tuple(items))
 
@@ -225,7 +226,9 @@ def _at(items: list[CriterionSpec], index: int) -> None:
         raise ValidationError(f"there is no criterion number {index + 1}")
 
 
-def _check_criterion(criterion: CriterionSpec, labels: list[str]) -> None:
+def _check_criterion(
+    spec: PipelineSpec, criterion: CriterionSpec, labels: list[str]
+) -> None:
     if not criterion.label.strip():
         raise ValidationError("a criterion needs a label people read", field="label")
     if len(criterion.label) > 300:
@@ -235,7 +238,8 @@ def _check_criterion(criterion: CriterionSpec, labels: list[str]) -> None:
             f"there is already a criterion labelled {criterion.label!r}",
             field="label",
         )
-    reason = criteria.check_rule(criterion.rule)
+    fields = [custom.key for custom in spec.custom_fields]
+    reason = criteria.check_rule(criterion.rule, fields)
     if reason is not None:
         raise ValidationError(f"the rule does not compile: {reason}", field="rule")
 

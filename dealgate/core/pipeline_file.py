@@ -8,7 +8,8 @@ users and teams it names) in the same run. `dump_pipeline` writes a spec back
 as canonical TOML that parses to an equal spec.
 
 Pure Python: the Django side (dealgate.pipelines.services) maps a spec onto
-rows. Criteria rules are kept as text here; only their shape is checked.
+rows. Criteria rules are kept as text here, checked as `check_rule` does with
+the file's own custom fields: a rule that could never be met is refused.
 """
 
 from __future__ import annotations
@@ -456,6 +457,10 @@ class _Reader:
     def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        # The custom field keys rules may read; None while unknown, or when
+        # [[custom_fields]] is too broken to say, so rules are not refused for
+        # a fault reported there.
+        self.field_keys: frozenset[str] | None = None
 
     def problem(self, path: Path, message: str) -> None:
         self.problems.append(self.source.problem(path, message))
@@ -465,6 +470,8 @@ class _Reader:
 
     def pipeline(self, data: dict[str, Any]) -> PipelineSpec:
         self.unknown_keys(data, (), _TOP_KEYS)
+        # Before the stages, so that their rules are checked against them.
+        custom_fields = self.custom_fields(data)
         calendar, day = self.calendar(data)
         stages = self.stages(data)
         stage_keys = [stage.key for stage in stages]
@@ -487,7 +494,7 @@ class _Reader:
             handoffs=tuple(handoffs),
             won_criteria=self.criteria(won, "criteria", ("won",)),
             loss_reasons=tuple(self.loss_reasons(data)),
-            custom_fields=tuple(self.custom_fields(data)),
+            custom_fields=tuple(custom_fields),
             breach=breach,
             routing=self.routing(data),
             source=self.source,
@@ -729,8 +736,9 @@ class _Reader:
         return tuple(items)
 
     def compiles(self, rule: str, path: Path) -> None:
-        """A rule that would not compile is refused here, not at the first move."""
-        reason = check_rule(rule)
+        """A rule that would not compile, or reads a custom field the file does
+        not define, is refused here, not at the first move."""
+        reason = check_rule(rule, self.field_keys)
         if reason is not None:
             self.problem(path, f"the rule does not compile: {reason}")
 
@@ -987,6 +995,9 @@ class _Reader:
             custom = self.custom_field(table, path)
             self.duplicate(seen, custom.key, path + ("key",), "custom field key")
             fields.append(custom)
+        declared = data.get("custom_fields", [])
+        if isinstance(declared, list) and all(isinstance(t, dict) for t in declared):
+            self.field_keys = frozenset(custom.key for custom in fields)
         return fields
 
     def custom_field(self, table: dict, path: Path) -> CustomFieldSpec:

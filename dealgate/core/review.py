@@ -272,21 +272,23 @@ def _ends(ends: tuple[str, str]) -> str:
 
 
 def _rules(spec: PipelineSpec) -> list[Finding]:
+    fields = frozenset(custom.key for custom in spec.custom_fields)
     findings = []
     for index, stage in enumerate(spec.stages):
         for key in ("entry_criteria", "exit_criteria"):
             items = getattr(stage, key)
-            findings += _rule_findings(("stages", index, key), items, _name(stage))
-    findings += _rule_findings(("won", "criteria"), spec.won_criteria, "won")
+            here = ("stages", index, key)
+            findings += _rule_findings(here, items, _name(stage), fields)
+    findings += _rule_findings(("won", "criteria"), spec.won_criteria, "won", fields)
     return findings
 
 
 def _rule_findings(
-    path: Path, items: tuple[CriterionSpec, ...], owner: str
+    path: Path, items: tuple[CriterionSpec, ...], owner: str, fields: frozenset[str]
 ) -> list[Finding]:
     findings = []
     for index, item in enumerate(items):
-        reason = criteria.check_rule(item.rule)
+        reason = criteria.check_rule(item.rule, fields)
         if reason is not None:
             findings.append(
                 Finding(

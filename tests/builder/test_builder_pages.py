@@ -287,6 +287,24 @@ def test_a_criterion_whose_rule_does_not_compile_is_refused(admin_client, it_ser
     assert not Draft.objects.filter(key="it-services").exists()
 
 
+def test_a_criterion_that_could_never_be_met_is_refused_with_the_close_match(
+    admin_client, it_services
+):
+    response = post(
+        admin_client,
+        "/pipelines/it-services/edit/stages/review/criteria/exit/",
+        {
+            "exit-kind": "rule",
+            "exit-label": "Slot booked",
+            "exit-rule": "deal.custom.cal_date != null",
+        },
+        status=422,
+    )
+
+    assert "no custom field 'cal_date' (did you mean 'call_date'?)" in text_of(response)
+    assert not Draft.objects.filter(key="it-services").exists()
+
+
 def test_a_criterion_is_edited_as_text_and_removed(admin_client, it_services):
     url = "/pipelines/it-services/edit/stages/discovery/criteria/exit/0/"
     post(admin_client, url, {"exit0-label": "Call held", "exit0-rule": "held('call')"})

@@ -102,6 +102,15 @@ def test_a_criterion_needs_a_new_label_and_a_rule_that_compiles(spec):
     assert (duplicate.value.field, typo.value.field) == ("label", "rule")
 
 
+def test_a_criterion_reading_a_custom_field_the_pipeline_lacks_is_refused(spec):
+    typo = CriterionSpec("Slot booked", "deal.custom.cal_date != null")
+
+    with pytest.raises(ValidationError, match="did you mean 'call_date'") as caught:
+        edits.add_criterion(spec, "discovery", edits.EXIT, typo)
+
+    assert caught.value.field == "rule"
+
+
 def test_criteria_are_added_changed_and_removed_by_position(spec):
     new = CriterionSpec("Budget owner met", 'held("meeting", "budget")')
 

@@ -8,6 +8,7 @@ import pytest
 
 from dealgate.core.pipeline_file import (
     CriterionSpec,
+    CustomFieldSpec,
     HandoffSpec,
     PipelineSpec,
     StageSpec,
@@ -165,6 +166,20 @@ def test_a_rule_that_does_not_compile_is_a_finding():
         ("stages", 0, "entry_criteria", 0, "rule"),
     )
     assert "a deal has no field 'valeu'" in finding.message
+
+
+def test_a_rule_reading_a_custom_field_the_pipeline_lacks_is_a_finding():
+    signed = CriterionSpec("Signed", "deal.custom.sigend == true")
+
+    [finding] = review(
+        _spec(
+            won_criteria=(signed,),
+            custom_fields=(CustomFieldSpec("signed", "Signed", "bool"),),
+        )
+    )
+
+    assert (finding.code, finding.path) == ("bad-rule", ("won", "criteria", 0, "rule"))
+    assert "no custom field 'sigend' (did you mean 'signed'?)" in finding.message
 
 
 def test_data_findings_name_wide_skipped_and_overdue_stages_and_lost_reasons():
