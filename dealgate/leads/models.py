@@ -182,9 +182,13 @@ class LeadActivity(models.Model):
     by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Tasks only: when it is due, and whether it was done.
+    # Tasks only: when it is due, whether it was done, and when and by whom.
     due_at = models.DateTimeField(null=True, blank=True)
     done = models.BooleanField(default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -455,7 +455,9 @@ def complete_lead_task(
         _may_change(lead, by, "complete its tasks")
         now = timesource.now()
         if not task["done"]:
-            LeadActivity.objects.filter(pk=task_id).update(done=True)
+            LeadActivity.objects.filter(pk=task_id).update(
+                done=True, done_at=now, done_by=by
+            )
             clocks.lead_task_done(task_id, now)
     log.info("task %s on lead %s done by %s", task_id, lead.pk, _who(by))
     return LeadActivity.objects.get(pk=task_id)

@@ -162,9 +162,9 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "activities": lead.activities.exclude(
             kind=LeadActivity.Kind.TASK
         ).select_related("by"),
-        "tasks": lead.activities.filter(kind=LeadActivity.Kind.TASK).order_by(
-            "done", "due_at", "id"
-        ),
+        "tasks": lead.activities.filter(kind=LeadActivity.Kind.TASK)
+        .select_related("done_by")
+        .order_by("done", "due_at", "id"),
         "decisions": decisions.select_related("by", "undone_by", "source_lead"),
         "people": User.objects.filter(is_active=True).order_by("username"),
         "kinds": [("call", "Call"), ("email", "Email"), ("meeting", "Meeting")]

@@ -247,6 +247,10 @@ def test_the_lead_page_shows_its_task_and_marks_it_done(routed, client, clock):
 
     task.refresh_from_db()
     assert task.done
+    # When and by whom, on the record and on the page (Berlin time).
+    assert (task.done_at, task.done_by) == (clock.now, lead.owner)
+    page = text_of(client.get(f"/leads/{lead.pk}/"))
+    assert f"done 10 Jun 2026, 10:16 by {lead.owner.display_name}" in page
 
 
 def test_a_lead_task_keeps_its_clock_when_the_lead_is_edited_and_follows_its_owner(
