@@ -103,6 +103,12 @@ class Stage(models.Model):
     # A stage dropped from the pipeline while its history still refers to it:
     # kept for the history, left out of the board, moves and the file.
     retired_at = models.DateTimeField(null=True, blank=True)
+    # The stage that took a retired stage's place: where `--move` sent its
+    # deals, else the stage kept just before it. Insights count a deal that
+    # stood in a retired stage as having reached this one.
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["pipeline", "position"]

@@ -17,11 +17,14 @@ How a `PipelineSpec` maps onto rows:
 A stage the file no longer lists is deleted when nothing refers to it. A stage
 that history still refers to (stage events are append-only and protect their
 stages) is retired instead: it stays in the database with `retired_at` set,
-and `active_stages` leaves it out.
+and `active_stages` leaves it out. Its `replaced_by` names the stage that
+took its place (the `--move` target, else the stage kept just before it), so
+insights can judge its history against the stages that are live now.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -35,7 +38,8 @@ from dealgate import timesource
 from dealgate.accounts.models import Team, User
 from dealgate.clocks import services as clocks
 from dealgate.clocks.rules import handoff_name
-from dealgate.core import routing
+from dealgate.core import business_time, routing
+from dealgate.core.calendar import Calendar
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
     DEFAULT_BOTTLENECK_SHARE,
@@ -59,6 +63,7 @@ from dealgate.deals.models import Deal, StageEvent
 from dealgate.deals.services import Responsible
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads.rules import unknown_targets
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 logger = logging.getLogger(__name__)
@@ -436,6 +441,12 @@ class _Sync:
         self.moved = 0
         if self.pipeline is not None:
             self._read_rows(self.pipeline)
+        # The live stages' order before this apply rewrites positions.
+        self.order_before = [
+            row.key
+            for row in sorted(self.rows.values(), key=lambda r: (r.position, r.pk))
+            if row.key not in self.retired
+        ]
         keys = set(spec.stage_keys())
         self.removed = [
             row
@@ -744,6 +755,7 @@ class _Sync:
                 **self._stage_values(stage),
                 "position": position,
                 "retired_at": None,
+                "replaced_by_id": None,
             }
             row = self.rows.get(stage.key)
             if row is None:
@@ -809,8 +821,21 @@ class _Sync:
                     row.delete()
             except (ProtectedError, RestrictedError):
                 self.retired.add(row.key)
-                Stage.objects.filter(pk=row.pk).update(retired_at=timesource.now())
+                Stage.objects.filter(pk=row.pk).update(
+                    retired_at=timesource.now(),
+                    replaced_by=self._replacement(row, stages),
+                )
         return ["updated_at"] if self.removed else []
+
+    def _replacement(self, row: Stage, stages: dict[str, Stage]) -> Stage:
+        """The stage of the file that takes a removed stage's place: where
+        --move sent its deals, else the nearest stage before it (in the order
+        before this apply) that the file keeps, else the file's first stage."""
+        if row.key in self.moves:
+            return stages[self.moves[row.key]]
+        before = self.order_before[: self.order_before.index(row.key)]
+        kept = [key for key in before if key in stages]
+        return stages[kept[-1]] if kept else stages[self.spec.stages[0].key]
 
 
 def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
@@ -819,10 +844,13 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
     Open deals enter `new` now (their age in it starts again, as for any
     stage change); closed deals keep their status and times, and their event
     starts its span at the close, since time after a close is not time in a
-    stage. However many deals there are: one read, the routing of the open
-    ones (`_assign_responsible`), one UPDATE and batched inserts.
+    stage. An open deal's stay in `old` ends here, so its event carries the
+    stay's business minutes, as a move's does (time in stage reads them).
+    However many deals there are: one read, the routing of the open ones
+    (`_assign_responsible`), one UPDATE and batched inserts.
     """
     now = timesource.now()
+    calendar = calendar_for(pipeline)
     deals = Deal.objects.filter(stage=old)
     rows = [
         (deal_id, status, entered_at if status == Deal.Status.OPEN else closed_at)
@@ -856,6 +884,7 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
                 to_status=status,
                 at=now,
                 from_entered_at=entered_at,
+                from_business_minutes=_stay_minutes(calendar, status, entered_at, now),
                 override_reason=reason,
                 responsible_id=responsible.get(deal_id),
                 source="pipeline",
@@ -872,6 +901,17 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
         new.key,
     )
     return len(rows)
+
+
+def _stay_minutes(
+    calendar: Calendar, status: str, entered_at: dt.datetime | None, now: dt.datetime
+) -> float | None:
+    """Business minutes of an open deal's stay that a move ends now; None for
+    a closed deal (its span starts at the close: not a stay) or an unknown
+    entry."""
+    if status != Deal.Status.OPEN or entered_at is None or entered_at > now:
+        return None
+    return business_time.between(calendar, entered_at, now)
 
 
 def _assign_responsible(stage: Stage, open_deals: Any) -> dict[int, int | None]:
