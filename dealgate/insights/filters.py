@@ -39,6 +39,9 @@ class PipelineFacts:
     pipeline: Pipeline
     stages: list[Stage]  # every stage, retired included, in order
     active: list[Stage]  # the ones a page shows
+    # stage id (retired included) -> the rank among `active` it counts at in
+    # the funnel (see `live_ranks`)
+    ranks: dict[int, int]
     calendar: Calendar
     windows: dict[int, int]  # stage id -> response window (business minutes)
 
@@ -57,8 +60,8 @@ class PipelineFacts:
 
 
 def facts_for(pipeline: Pipeline) -> PipelineFacts:
-    # Every stage, retired ones too: history still refers to them, and ranks
-    # must follow the whole order (see dealgate.pipelines.services.active_stages).
+    # Every stage, retired ones too: history still refers to them (see
+    # dealgate.pipelines.services.active_stages).
     stages = list(pipeline.stages.order_by("position", "id"))
     windows = {
         handoff.to_stage_id: handoff.response_window_minutes
@@ -70,9 +73,40 @@ def facts_for(pipeline: Pipeline) -> PipelineFacts:
         pipeline=pipeline,
         stages=stages,
         active=[stage for stage in stages if stage.retired_at is None],
+        ranks=live_ranks(stages),
         calendar=calendar_for(pipeline),
         windows=windows,
     )
+
+
+def live_ranks(stages: list[Stage]) -> dict[int, int]:
+    """Each stage's rank among the live (not retired) `stages`, given in
+    pipeline order: what the funnel judges reach against.
+
+    A retired stage counts as the live stage that replaced it, following
+    `replaced_by` through stages retired in turn; where that names none (a
+    stage retired before the field was kept, or whose replacement was
+    deleted), as the last live stage at or before its position, else the
+    first live stage. So a deal that stood in a retired stage reached the
+    stage that took its place, and never passed one it now stands in.
+    """
+    live = [stage for stage in stages if stage.retired_at is None]
+    rank = {stage.pk: index for index, stage in enumerate(live)}
+    by_id = {stage.pk: stage for stage in stages}
+    ranks = {}
+    for stage in stages:
+        found, seen = stage, set()
+        while found.retired_at is not None and found.pk not in seen:
+            seen.add(found.pk)
+            if found.replaced_by_id not in by_id:
+                break
+            found = by_id[found.replaced_by_id]
+        if found.pk in rank:
+            ranks[stage.pk] = rank[found.pk]
+            continue
+        before = [s for s in live if s.position <= found.position]
+        ranks[stage.pk] = rank[before[-1].pk] if before else 0
+    return ranks
 
 
 @dataclass(frozen=True)
@@ -116,6 +150,7 @@ class Filters:
         return sql.Scope(
             pipeline_id=self.pipeline.pk,
             stage_ids=tuple(stage.pk for stage in self.facts.stages),
+            ranks=tuple(self.facts.ranks[stage.pk] for stage in self.facts.stages),
             start=start if start is not None else self.start,
             end=end if end is not None else self.end,
             owner_id=self.owner.pk if self.owner else None,

@@ -13,13 +13,16 @@ Conversion (`funnel`)
     deal counts as won only if it is won now (a win that was reopened does not
     count; a loss that was reopened and then won does). A deal whose history
     records no entry (imported) reached the stage it stands in, or closed
-    from.
+    from. Stages are the live ones: a deal that stood in a retired stage
+    reached the live stage that replaced it (`filters.live_ranks`), so every
+    deal counts once as passed, lost or still open at a live stage.
 Time in stage (`time_in_stage`)
     Every stay that ended in the period, by the stage left, whether the deal
     moved on, back, or closed. A deal that visits a stage twice gives two
     stays. Measured in business days when every stay of that stage carries
     business minutes, else in calendar days (24-hour periods) for the whole
-    stage; the unit is reported with the figure.
+    stage; the unit is reported with the figure. Stays in a retired stage
+    stay its own, under its name, listed when some ended in the period.
 Open deal age (`open_ages`)
     Business days since each open deal entered its current stage, now.
 Win rate, average won value, sales cycle (`outcomes`)
@@ -471,13 +474,13 @@ def funnel(filters: Filters) -> Funnel:
     undated = 0
     if scope.start is not None or scope.end is not None:
         undated = fetch(sql.undated(dialect_, scope))[0][0]
-    stages = filters.facts.stages
-    steps = m.funnel(counts, len(stages))
-    active = {stage.pk for stage in filters.facts.active}
+    # Ranks are of the live stages only (retired ones count as their
+    # replacement's), so every rank has its row.
+    active = filters.facts.active
+    steps = m.funnel(counts, len(active))
     rows = [
         FunnelRow(stage=stage, step=step)
-        for stage, step in zip(stages, steps, strict=True)
-        if stage.pk in active
+        for stage, step in zip(active, steps, strict=True)
     ]
     won = sum(n for (_, status), n in counts.items() if status == "won")
     return Funnel(rows=rows, population=sum(counts.values()), won=won, undated=undated)
@@ -496,7 +499,8 @@ class StageTime:
 
 def time_in_stage(filters: Filters) -> list[StageTime]:
     """Median and 80th percentile time spent per stage, over stays that ended
-    in the period.
+    in the period: every live stage, and each retired stage (its own stays,
+    under its own name) that has a stay ending in the period.
 
     On PostgreSQL one pass gives the counts and the business-time percentiles;
     stages where some stay lacks business minutes take a second query in
@@ -528,7 +532,9 @@ def time_in_stage(filters: Filters) -> list[StageTime]:
         query = sql.stage_durations(dialect_, scope, business)
         found = spreads(query, dialect_=dialect_)
     result = []
-    for stage in filters.facts.active:
+    for stage in filters.facts.stages:
+        if stage.retired_at is not None and not counts.get(stage.pk, (0,))[0]:
+            continue
         total, with_minutes, with_entry = counts.get(stage.pk, (0, 0, 0))
         measured = with_minutes if stage.pk in business else with_entry
         spread = None

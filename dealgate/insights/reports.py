@@ -16,6 +16,7 @@ from dealgate.accounts.models import Team, User
 from dealgate.core import metrics as m
 from dealgate.deals.models import Product
 from dealgate.errors import NotFound
+from dealgate.pipelines.models import Stage
 
 from . import charts
 from . import queries as q
@@ -32,7 +33,8 @@ DEFINITIONS = [
         "skipped stage counts as passed; a deal that moved back and forward "
         "again counts once; a deal counts as won only if it is won now. An "
         "imported deal whose history records no entry reached the stage it "
-        "stands in or closed from.",
+        "stands in or closed from. A deal that stood in a retired stage "
+        "reached the stage that replaced it.",
     ),
     (
         "Time in stage",
@@ -40,7 +42,8 @@ DEFINITIONS = [
         "or closing), the time spent there: median and 80th percentile, in "
         "business days of the pipeline's calendar. A stage where some stay "
         "has no business time recorded is measured in calendar days instead, "
-        "and the table says so.",
+        "and the table says so. Stays in a retired stage are listed under its "
+        "own name, marked retired.",
     ),
     (
         "Age of open deals",
@@ -185,6 +188,12 @@ def _headline(filters: Filters, totals: q.Outcomes, open_deals: int) -> Section:
     return Section(table)
 
 
+def stage_label(stage: Stage) -> str:
+    """A stage's name as tables show it: a retired stage (history only, gone
+    from the pipeline) is marked, since its name may live on in a new one."""
+    return f"{stage.name} (retired)" if stage.retired_at is not None else stage.name
+
+
 def _funnel(filters: Filters) -> Section:
     found = q.funnel(filters)
     rows = [
@@ -282,7 +291,7 @@ def _time_in_stage(filters: Filters) -> Section:
     found = q.time_in_stage(filters)
     rows = [
         [
-            one.stage.name,
+            stage_label(one.stage),
             one.exits,
             one.spread.median if one.spread else None,
             one.spread.p80 if one.spread else None,
@@ -404,7 +413,7 @@ def _losses(filters: Filters) -> Section:
     reasons = _loss_labels(filters)
     rows = [
         [
-            row.stage.name,
+            stage_label(row.stage),
             reasons.get(row.reason, row.reason or "(none given)"),
             row.deals,
             m.rate(row.deals, total),
@@ -579,7 +588,7 @@ def _exits(filters: Filters) -> Section:
         top = max(lost, key=lambda row: row.deals).reason if lost else None
         rows.append(
             [
-                stage.name,
+                stage_label(stage),
                 count,
                 m.rate(count, total),
                 reasons.get(top, top or "") if top is not None else "",
@@ -618,7 +627,13 @@ def _clocks(filters: Filters) -> Section:
     ]
     names = {"response": "response window", "age": "age limit"}
     rows = [
-        [one.stage.name, names[one.kind], one.kept, one.missed, one.missed_share]
+        [
+            stage_label(one.stage),
+            names[one.kind],
+            one.kept,
+            one.missed,
+            one.missed_share,
+        ]
         for one in found
     ]
     table = Table(

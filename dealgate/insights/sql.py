@@ -12,9 +12,11 @@ Conventions every builder shares:
   pipeline and to the page's filters (owner, team, source, segment, product);
   team and segment are `IN (subquery)` tests, so no query joins users or
   organizations just to filter.
-- Stages are referred to by rank, their 0-based place in the pipeline's order,
-  spelled inline as `CASE stage_id WHEN ... END`: the stage table is never
-  joined and ranks stay dense even when positions have gaps.
+- Stages are referred to by rank, their 0-based place among the pipeline's
+  live stages, spelled inline as `CASE stage_id WHEN ... END`: the stage table
+  is never joined and ranks stay dense even when positions have gaps. A
+  retired stage takes the rank of the live stage that replaced it
+  (`Scope.ranks`), so history in it is judged against the stages now live.
 - Periods are half-open, `start <= instant < end`; either end may be open.
 """
 
@@ -95,11 +97,14 @@ class Scope:
     """Which deals a query looks at, and the pipeline facts it needs.
 
     `stage_ids` lists every stage of the pipeline, retired ones included, in
-    pipeline order; a stage's rank is its index there.
+    pipeline order; `ranks` gives, index for index, the rank each counts at
+    in the funnel (retired stages share their replacement's). Without
+    `ranks` a stage's rank is its index in `stage_ids`.
     """
 
     pipeline_id: int
     stage_ids: tuple[int, ...]
+    ranks: tuple[int, ...] = ()
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     owner_id: int | None = None
@@ -109,6 +114,12 @@ class Scope:
     product_id: int | None = None
     currency: str = "USD"
     day_minutes: float = 480.0
+
+    @property
+    def stage_ranks(self) -> dict[int, int]:
+        """Stage id -> the rank it counts at."""
+        ranks = self.ranks or range(len(self.stage_ids))
+        return dict(zip(self.stage_ids, ranks, strict=True))
 
     @property
     def filters_deals(self) -> bool:
@@ -218,9 +229,9 @@ def _within(
     where.add(f"({tests})", *values)
 
 
-def _rank(column: str, stage_ids: Sequence[int]) -> str:
+def _rank(column: str, ranks: dict[int, int]) -> str:
     whens = " ".join(
-        f"WHEN {stage_id} THEN {rank}" for rank, stage_id in enumerate(stage_ids)
+        f"WHEN {int(stage_id)} THEN {int(rank)}" for stage_id, rank in ranks.items()
     )
     return f"(CASE {column} {whens} END)"
 
@@ -401,16 +412,22 @@ def reach(dialect: Dialect, scope: Scope) -> Query:
     range per (from stage, lower to stages) with an index on (from_stage,
     to_stage, at), not the whole history; for a bounded period only those
     after its start, since a deal moves only after it entered.
+
+    Ranks are those of `scope.ranks`: a retired stage counts as the live
+    stage that replaced it, so a move between two stages of the same rank
+    (a --move from a renamed stage) is not backward, and one from a retired
+    stage into the stage that replaced it leaves the deal where it stands.
     """
-    ids = scope.stage_ids
+    ranks = scope.stage_ranks
     moves = _Where()
     branches = []
-    for rank, stage_id in enumerate(ids):
-        if rank == 0:
+    for stage_id, rank in ranks.items():
+        lower = [other for other, below in ranks.items() if below < rank]
+        if not lower:
             continue
         branch = _Where()
         branch.add(f"e.from_stage_id = {int(stage_id)}")
-        branch.add(f"e.to_stage_id IN ({_ids(ids[:rank])})")
+        branch.add(f"e.to_stage_id IN ({_ids(lower)})")
         if scope.start is not None:
             branch.add("e.at >= %s", dialect.instant(scope.start))
         branches.append(
@@ -424,7 +441,7 @@ def reach(dialect: Dialect, scope: Scope) -> Query:
     where = _Where()
     _deal_filters(where, scope, dialect)
     _period(where, ENTRY, scope, dialect)
-    current = _rank("d.stage_id", ids)
+    current = _rank("d.stage_id", ranks)
     sql = (
         "SELECT x.r, x.status, COUNT(*) FROM ("
         f"SELECT d.status AS status, "
