@@ -87,10 +87,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _missing_table(exc: Exception) -> bool:
-    """Whether the database has not been set up yet: a table the code reads
-    is not there (SQLite's and PostgreSQL's words for it)."""
-    text = str(exc)
-    return "no such table" in text or ("relation" in text and "does not exist" in text)
+    """Whether the database is not set up, or not upgraded: a table or a
+    column the code reads is not there (SQLite's and PostgreSQL's words)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text.startswith(("no such table", "no such column")) or (
+        text.startswith(("relation ", "column ")) and "does not exist" in text
+    )
 
 
 def _database_problem(exc: Exception) -> str:
@@ -108,7 +110,7 @@ def _database_problem(exc: Exception) -> str:
     first = lines[0] if _missing_table(exc) else lines[-1]
     hint = ""
     if _missing_table(exc):
-        hint = "; set it up first with `dealgate migrate`"
+        hint = "; set it up or upgrade it first with `dealgate migrate`"
     elif "does not exist" in first and database["ENGINE"].endswith("postgresql"):
         hint = f"; create it first (createdb {database['NAME']})"
     return f"database {where}: {first}{hint}"

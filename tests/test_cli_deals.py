@@ -105,18 +105,23 @@ def _run_failing(monkeypatch, failure):
     "message",
     [
         "no such table: deals_deal",
+        "no such column: deals_deal.done_at",
+        'column deals_deal.done_at does not exist\nLINE 1: SELECT done_at\n ^',
         'relation "deals_deal" does not exist\nLINE 1: SELECT * FROM "deals_deal"\n ^',
     ],
 )
 def test_a_database_not_set_up_says_to_run_migrate(monkeypatch, capsys, message):
     from django.db import OperationalError, ProgrammingError
 
-    kind = OperationalError if "no such" in message else ProgrammingError
+    kind = OperationalError if message.startswith("no such") else ProgrammingError
 
     assert _run_failing(monkeypatch, kind(message)) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
-    assert "deals_deal" in err and "set it up first with `dealgate migrate`" in err
+    assert (
+        "deals_deal" in err
+        and "set it up or upgrade it first with `dealgate migrate`" in err
+    )
 
 
 def test_a_file_the_user_named_that_cannot_be_written_is_one_line(monkeypatch, capsys):
