@@ -128,7 +128,12 @@ def overview(filters: Filters, now: dt.datetime, *, by: str = "owner") -> Report
     stages_now = q.pipeline_now(filters, now)
     totals, by_group = q.outcomes_and_total(filters, by)
     report.sections += [
-        _headline(filters, totals, sum(s.count for s in stages_now)),
+        _headline(
+            filters,
+            totals,
+            sum(s.count for s in stages_now),
+            sum(s.past_limit for s in stages_now),
+        ),
         _funnel(filters),
         _pipeline_view(filters, stages_now),
         _time_in_stage(filters),
@@ -139,7 +144,21 @@ def overview(filters: Filters, now: dt.datetime, *, by: str = "owner") -> Report
     return report
 
 
-def _headline(filters: Filters, totals: q.Outcomes, open_deals: int) -> Section:
+def _stale_share(past_limit: int, open_deals: int) -> str:
+    """What velocity takes on trust: open deals past their stage's age limit
+    count as fully alive in it, and a pipeline of old deals promises money
+    it will not bring. Said beside the figure once they are a fifth."""
+    if not open_deals or past_limit * 5 < open_deals:
+        return ""
+    return (
+        f"; {past_limit:,} of the {open_deals:,} open deals are past their "
+        "stage's age limit, so this is likely high"
+    )
+
+
+def _headline(
+    filters: Filters, totals: q.Outcomes, open_deals: int, past_limit: int = 0
+) -> Section:
     currency = filters.pipeline.currency
     cycle = totals.cycle
     velocity = q.Velocity(
@@ -171,7 +190,8 @@ def _headline(filters: Filters, totals: q.Outcomes, open_deals: int) -> Section:
             "Sales velocity",
             velocity.per_day,
             f"{currency} per day",
-            "open deals x win rate x average won value / mean cycle",
+            "open deals x win rate x average won value / mean cycle"
+            + _stale_share(past_limit, open_deals),
         ],
     ]
     table = Table(

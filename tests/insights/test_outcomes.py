@@ -82,6 +82,27 @@ def test_sales_velocity_multiplies_the_factors_and_divides_by_the_cycle(pipeline
     assert headline["Open deals"] == 4
 
 
+def test_velocity_says_when_many_open_deals_are_past_their_age_limit(pipeline):
+    move(open_deal(pipeline, "inquiry", START, value=3000), "won", day(10))
+    for _ in range(3):
+        open_deal(pipeline, "discovery", day(1))
+    open_deal(pipeline, "discovery", day(19))
+
+    def said(now):
+        report = reports.overview(filters_for(pipeline), now)
+        return {row[0]: row[3] for row in report.table("headline").rows}
+
+    # Discovery's limit is 5 business days: on day 20 three of four are past
+    # it; on day 5 none is.
+    assert said(day(20))["Sales velocity"].endswith(
+        "; 3 of the 4 open deals are past their stage's age limit, so this is "
+        "likely high"
+    )
+    assert said(day(5))["Sales velocity"] == (
+        "open deals x win rate x average won value / mean cycle"
+    )
+
+
 def test_outcomes_break_down_by_owner(pipeline, alice, bob):
     walk(pipeline, ["inquiry", "won"], owner=alice)
     walk(pipeline, ["inquiry", "lost"], owner=alice)
