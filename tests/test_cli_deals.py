@@ -106,7 +106,7 @@ def _run_failing(monkeypatch, failure):
     [
         "no such table: deals_deal",
         "no such column: deals_deal.done_at",
-        'column deals_deal.done_at does not exist\nLINE 1: SELECT done_at\n ^',
+        "column deals_deal.done_at does not exist\nLINE 1: SELECT done_at\n ^",
         'relation "deals_deal" does not exist\nLINE 1: SELECT * FROM "deals_deal"\n ^',
     ],
 )

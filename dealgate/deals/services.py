@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 
 from dealgate import timesource
@@ -376,6 +376,8 @@ def move_deal(
                 f"{expected_version}, now {deal.version}); reload and try again"
             )
         stages = layout.open_stages()
+        if to not in (WON, LOST):
+            _lock_live_stage(deal, to)
         check = check_move(
             deal,
             to,
@@ -447,7 +449,10 @@ def move_deals(
     for each."""
     moved, refusals = [], {}
     with transaction.atomic():
-        for deal_id, version in versions.items():
+        # In id order, as every writer that locks several deals takes them:
+        # two overlapping bulk moves sent in other orders would otherwise
+        # each hold a deal the other waits for.
+        for deal_id, version in sorted(versions.items()):
             try:
                 with transaction.atomic():
                     moved.append(
@@ -475,6 +480,35 @@ def move_deals(
         )
         raise BulkMoveRefused(refusals)
     return moved
+
+
+def _lock_live_stage(deal: Deal, key: str) -> None:
+    """Hold the target stage's row (FOR SHARE) until the move commits, and
+    refuse the move if the stage is gone or retired.
+
+    `pipeline apply` locks a stage it removes before it moves that stage's
+    deals out, so a move into it either commits first (and its deal is
+    moved on with the others) or waits and is refused here; without this,
+    a move that read the pipeline's stages before the redesign could put a
+    deal into a stage just retired, off the board. SQLite's writers are
+    serialised already (BEGIN IMMEDIATE).
+    """
+    if connection.vendor != "postgresql":
+        return
+    table = Stage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "retired_at" FROM "{table}" WHERE "pipeline_id" = %s '
+            'AND "key" = %s FOR SHARE',
+            [deal.pipeline_id, key],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] is not None:
+        raise ValidationError(
+            f"stage {key!r} was just removed from pipeline "
+            f"{deal.pipeline.key!r}; reload and choose another",
+            field="to",
+        )
 
 
 def _locked_deal(deal_id: int) -> tuple[Deal, Layout]:

@@ -811,6 +811,16 @@ class _Sync:
     def _write_removals(
         self, pipeline: Pipeline, stages: dict[str, Stage]
     ) -> list[str]:
+        # The removed stages' rows first, until the commit: a move into one
+        # (which holds its row FOR SHARE, `deals.services._lock_live_stage`)
+        # either commits before this and has its deal moved on below, or
+        # waits and then finds the stage gone.
+        list(
+            Stage.objects.select_for_update()
+            .filter(pk__in=[row.pk for row in self.removed])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         for row in self.removed:
             if row.key in self.moves:
                 self.moved += _move_deals(pipeline, row, stages[self.moves[row.key]])
@@ -852,6 +862,9 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
     now = timesource.now()
     calendar = calendar_for(pipeline)
     deals = Deal.objects.filter(stage=old)
+    # The deals' rows before their clocks, in id order, as a move takes them
+    # (the deal, then its clocks): the other order deadlocked with moves.
+    list(deals.select_for_update().order_by("pk").values_list("pk", flat=True))
     rows = [
         (deal_id, status, entered_at if status == Deal.Status.OPEN else closed_at)
         for deal_id, status, entered_at, closed_at in deals.values_list(
