@@ -53,8 +53,15 @@ def setup_django(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.as_of:
+        from dealgate.timesource import parse_as_of
+
+        try:
+            parse_as_of(args.as_of)
+        except ValueError as exc:
+            parser.error(f"--as-of: {exc}")
     setup_django(args)
-    from django.db import OperationalError, ProgrammingError
+    from django.db import IntegrityError, OperationalError, ProgrammingError
 
     from dealgate.errors import DealgateError
 
@@ -63,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, DealgateError) as exc:
         print(f"dealgate: {exc}", file=sys.stderr)
         return 2
-    except (OperationalError, ProgrammingError) as exc:
+    except (OperationalError, ProgrammingError, IntegrityError) as exc:
         if isinstance(exc, ProgrammingError) and not _missing_table(exc):
+            raise
+        if isinstance(exc, IntegrityError) and not _clashed(exc):
             raise
         print(f"dealgate: {_database_problem(exc)}", file=sys.stderr)
         return 2
@@ -104,16 +113,31 @@ def _database_problem(exc: Exception) -> str:
     where = str(database["NAME"])
     if database.get("HOST"):
         where = f"{where} on {database['HOST']}:{database.get('PORT') or 5432}"
+    # The first line says what happened; PostgreSQL's DETAIL, HINT, CONTEXT
+    # and the statement with its caret follow it.
     lines = [line.strip() for line in str(exc).strip().splitlines()]
-    lines = [line for line in lines if line] or [type(exc).__name__]
-    # PostgreSQL follows a missing table with the statement and a caret.
-    first = lines[0] if _missing_table(exc) else lines[-1]
+    first = next((line for line in lines if line), type(exc).__name__)
     hint = ""
     if _missing_table(exc):
         hint = "; set it up or upgrade it first with `dealgate migrate`"
+    elif _clashed(exc):
+        hint = (
+            "; another command changed the same rows at the same moment and "
+            "nothing of this one was committed: run it again"
+        )
     elif "does not exist" in first and database["ENGINE"].endswith("postgresql"):
         hint = f"; create it first (createdb {database['NAME']})"
     return f"database {where}: {first}{hint}"
+
+
+def _clashed(exc: Exception) -> bool:
+    """Whether a concurrent writer made this one fail: a deadlock, or the
+    same new row written by two at once (two imports creating one
+    organization)."""
+    text = str(exc)
+    return text.startswith("deadlock detected") or text.startswith(
+        ("duplicate key value", "UNIQUE constraint failed")
+    )
 
 
 if __name__ == "__main__":

@@ -136,3 +136,42 @@ def test_a_file_the_user_named_that_cannot_be_written_is_one_line(monkeypatch, c
 def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
     assert _run_failing(monkeypatch, BrokenPipeError()) == 1
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "first"),
+    [
+        (
+            "OperationalError",
+            "deadlock detected\nDETAIL:  Process 1 waits for ShareLock on "
+            "transaction 2\nCONTEXT:  while updating tuple (1,2) in relation "
+            '"deals_deal"',
+            "deadlock detected",
+        ),
+        (
+            "IntegrityError",
+            'duplicate key value violates unique constraint "deals_organization_'
+            'name_key"\nDETAIL:  Key (name)=(Cancity Newco) already exists.',
+            'duplicate key value violates unique constraint "deals_organization_'
+            'name_key"',
+        ),
+    ],
+)
+def test_a_clash_with_another_writer_is_one_line_saying_to_run_it_again(
+    monkeypatch, capsys, kind, message, first
+):
+    from django import db
+
+    assert _run_failing(monkeypatch, getattr(db, kind)(message)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f": {first}; another command changed the same rows" in err
+    assert err.endswith("nothing of this one was committed: run it again")
+
+
+def test_an_as_of_that_is_no_date_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--as-of", "2024-02-30", "report"])
+
+    assert stopped.value.code == 2
+    assert "--as-of: as-of must be a date (2017-12-31)" in capsys.readouterr().err

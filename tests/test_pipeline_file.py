@@ -267,6 +267,25 @@ def test_a_toml_syntax_error_names_the_file_and_line():
     assert problem.startswith(f"p.toml:{line}: not valid TOML: ")
 
 
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.encode("utf-8"))
+
+    spec, problems = pipeline_file.check_pipeline_file(path)
+
+    assert problems == [] and spec is not None
+
+
+def test_a_file_nested_too_deeply_is_one_problem_not_a_crash():
+    text = "x = " + "[" * 5000 + "]" * 5000 + "\n"
+
+    (problem,) = problems_of(text)
+
+    assert (
+        problem == "p.toml: not a pipeline: its tables or lists are nested too deeply"
+    )
+
+
 def test_a_missing_top_level_key_is_reported_on_line_one():
     text = BASE.replace('name = "New business"\n', "")
 

@@ -176,7 +176,7 @@ def run_routing(args: argparse.Namespace) -> int:
         print(dump_rules(pipeline) or "# no routing rules")
         return 0
     try:
-        data = tomllib.loads(Path(args.file).read_text(encoding="utf-8"))
+        data = tomllib.loads(Path(args.file).read_text(encoding="utf-8-sig"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CommandError(f"{args.file}: {exc}") from None
     rules = save_rules(pipeline, data.get("routing", []), dry_run=not args.apply)

@@ -308,11 +308,16 @@ def check_pipeline(
     With problems, the spec is only good for further checks (say, of the
     users it names), never to apply; None when the TOML does not parse.
     """
+    # A byte-order mark, as Windows Notepad writes "UTF-8", is not TOML.
+    text = text.removeprefix("\ufeff")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line, reason = syntax_error_position(exc, text)
         return None, [Problem(filename, line, (), f"not valid TOML: {reason}")]
+    except RecursionError:
+        reason = "not a pipeline: its tables or lists are nested too deeply"
+        return None, [Problem(filename, None, (), reason)]
     reader = _Reader(SourceMap(filename, KeyLines(text), {}))
     spec = reader.pipeline(data)
     return spec, reader.problems

@@ -165,7 +165,7 @@ def get_mapping(name_or_path: str | os.PathLike[str]) -> Mapping:
 def load_mapping(path: Path) -> Mapping:
     """Read and check a TOML mapping file; errors name the file and the key."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingError(f"cannot read mapping {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:

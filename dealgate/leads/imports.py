@@ -113,7 +113,7 @@ def get_lead_mapping(name: str) -> LeadMapping:
             field="mapping",
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LeadImportError(f"{path.name}: {exc}", field="mapping") from None
     return mapping_from_dict(data, path.stem)
