@@ -13,7 +13,6 @@ send the CSRF token with a POST (403 without). With neither: 401.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +29,7 @@ from dealgate.leads.models import Lead
 from dealgate.leads.tokens import user_for_token
 
 from .deals import ErrorOut
+from .parser import read_json
 
 router = Router(tags=["leads"])
 
@@ -183,16 +183,7 @@ def _capture_out(result: services.CaptureResult) -> CaptureOut:
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > MAX_BODY_BYTES:
-        raise ValidationError(
-            f"the body is {length:,} bytes; the limit is {MAX_BODY_BYTES:,}",
-            field="body",
-        )
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError("the body is not JSON", field="body") from None
+    data = read_json(request, limit=MAX_BODY_BYTES)
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", field="body")
     return data

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaError
 
-from dealgate.errors import DealgateError
+from dealgate.errors import DealgateError, ValidationError
 
 from . import deals, leads
+from .parser import CheckedParser
 
 api = NinjaAPI(
     title="Dealgate API",
     version="1",
     urls_namespace="api",
     auth=leads.session_auth,
+    parser=CheckedParser(),
 )
 
 
@@ -52,6 +55,9 @@ def render_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     family; authentication has its own handler below."""
     if isinstance(exc, AuthenticationError):
         return render_unauthenticated(request, exc)
+    if isinstance(exc.__cause__, DealgateError):
+        # django-ninja wraps what the body's parser refused (api.parser).
+        return render_error(request, exc.__cause__)
     message = str(exc)
     if message == "Cannot parse request body":
         return api.create_response(
@@ -62,6 +68,20 @@ def render_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     code = "forbidden" if exc.status_code == 403 else "bad_request"
     return api.create_response(
         request, {"code": code, "message": message}, status=exc.status_code
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def render_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """A body past Django's upload limit, in the error family (not an HTML
+    page)."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    return render_error(
+        request,
+        ValidationError(
+            f"the body is {length:,} bytes, more than the server takes",
+            field="body",
+        ),
     )
 
 

@@ -84,3 +84,39 @@ def test_a_body_of_the_wrong_shape_is_refused_in_the_error_family_naming_the_fie
     assert (error["code"], error["field"]) == ("invalid", field)
     assert says in error["message"]
     assert not deal.activities.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"version": 1, "title": "\\ud800"}', "lone surrogate"),
+        ('{"version": 1, "custom": {"k": ' + "[" * 900 + "]" * 900 + "}}", "nested"),
+        ('{"version": 1, "custom": {"k": ' + "[" * 5000 + "]" * 5000 + "}}", "nested"),
+    ],
+)
+def test_a_body_no_database_or_check_can_take_is_a_422_not_a_500(
+    client, alice, deal, body, says
+):
+    client.login(username="alice", password=PASSWORD)
+
+    response = client.patch(
+        f"/api/v1/deals/{deal.pk}", body, content_type="application/json"
+    )
+
+    assert response.status_code == 422, response.content
+    assert response.json()["field"] == "body" and says in response.json()["message"]
+
+
+def test_a_body_past_the_servers_limit_is_a_json_error(client, alice, deal, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    client.login(username="alice", password=PASSWORD)
+
+    response = client.patch(
+        f"/api/v1/deals/{deal.pk}",
+        '{"version": 1, "notes": "' + "x" * 2000 + '"}',
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid"
+    assert "more than the server takes" in response.json()["message"]

@@ -80,6 +80,8 @@ def test_a_revoked_token_stops_working(client, routed, olivia, now):
         (inquiry(country=["DE"]), "country"),
         ("[1, 2]", "body"),
         ("{not json", "body"),
+        ('{"email": "a@b.example", "name": "\\udc00"}', "body"),
+        ('{"email": "a@b.example", "name": ' + "[" * 20000 + "]" * 20000 + "}", "body"),
     ],
 )
 def test_bad_input_is_422_naming_the_field(client, routed, secret, data, field, now):
