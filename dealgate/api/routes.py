@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaError
 
-from dealgate.errors import DealgateError, ValidationError
+from dealgate.errors import Conflict, DealgateError, ValidationError
 
 from . import deals, leads
 from .parser import CheckedParser
@@ -68,6 +69,23 @@ def render_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     code = "forbidden" if exc.status_code == 403 else "bad_request"
     return api.create_response(
         request, {"code": code, "message": message}, status=exc.status_code
+    )
+
+
+@api.exception_handler(OperationalError)
+def render_clash(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """A deadlock or a serialisation failure with another writer: the
+    database undid this request, which may simply be sent again (409 in the
+    error family, as for a stale version). Anything else stays a 500."""
+    text = str(exc)
+    if not text.startswith(("deadlock detected", "could not serialize")):
+        raise exc
+    return render_error(
+        request,
+        Conflict(
+            "another change to the same records happened at the same moment "
+            "and this one was undone; send it again"
+        ),
     )
 
 

@@ -189,3 +189,39 @@ def test_a_custom_edit_on_a_stale_version_merges_nothing(api, deal):
     assert response.status_code == 409
     deal.refresh_from_db()
     assert deal.custom == {"need": "audit"}
+
+
+def test_a_move_the_database_undid_in_a_deadlock_is_a_409_to_send_again(
+    api, deal, monkeypatch
+):
+    from django.db import OperationalError
+
+    from dealgate.deals import services
+
+    def deadlocked(*args, **kwargs):
+        raise OperationalError(
+            "deadlock detected\nDETAIL:  Process 1 waits for ShareLock on "
+            "transaction 2; blocked by process 3."
+        )
+
+    monkeypatch.setattr(services, "move_deal", deadlocked)
+
+    response = post_move(api, deal, to="discovery", version=1)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+    assert "send it again" in response.json()["message"]
+
+
+def test_any_other_database_failure_stays_a_server_error(api, deal, monkeypatch):
+    from django.db import OperationalError
+
+    from dealgate.deals import services
+
+    def broken(*args, **kwargs):
+        raise OperationalError("disk I/O error")
+
+    monkeypatch.setattr(services, "move_deal", broken)
+
+    with pytest.raises(OperationalError):
+        post_move(api, deal, to="discovery", version=1)
