@@ -225,7 +225,7 @@ def _choose(
             load=loads.get(person.pk, 0),
             off="had this lead before"
             if person.pk in exclude
-            else off_reason(person, at, loads.get(person.pk, 0), hours),
+            else _off(person, now, at, loads.get(person.pk, 0), hours),
         )
         for person in people
     ]
@@ -324,6 +324,23 @@ def _open_loads(user_ids: list[int]) -> dict[int, int]:
     with bulk.prepared_cursor() as cursor:
         cursor.execute(sql, user_ids)
         return dict(cursor.fetchall())
+
+
+def _off(
+    person: User,
+    now: dt.datetime,
+    at: dt.datetime,
+    load: int,
+    hours: dict[str, Any] | None,
+) -> str:
+    """Why `person` cannot take a new lead: off now and, when the pipeline is
+    closed (`at`, its next opening, is later), off then too. Someone at work
+    now in their own hours (a colleague in another zone) takes it now;
+    someone back by the opening takes it then."""
+    reason = off_reason(person, now, load, hours)
+    if reason and at > now:
+        reason = off_reason(person, at, load, hours)
+    return reason
 
 
 def off_reason(

@@ -175,6 +175,25 @@ def test_who_is_away_at_the_next_opening_is_skipped_for_a_lead_of_the_night(
     assert "Alice Rep (away until 2026-06-08 10:00 UTC)" in lead.routing_reason
 
 
+def test_a_colleague_at_work_in_another_zone_takes_a_lead_of_the_night_now(
+    routed, alice, bob
+):
+    routed.calendar = {"timezone": "Europe/Berlin", "hours": {"mon": ["09:00-17:00"]}}
+    routed.save()
+    # Bob works New York hours: at 20:00 in Berlin he is at his desk, but at
+    # the pipeline's next opening (Monday next week, 03:00 in New York) not.
+    bob.calendar = {"timezone": "America/New_York", "hours": {"mon": ["09:00-17:00"]}}
+    bob.save()
+    Availability.objects.create(
+        user=alice, away_until=dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
+    )
+    monday_evening = dt.datetime(2026, 6, 8, 18, 0, tzinfo=dt.UTC)
+    with timesource.frozen_at(monday_evening):
+        lead = capture_lead(inquiry(), source="api").lead
+
+    assert lead.owner == bob
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_turn_is_never_taken_outside_a_transaction(routed):
     from django.db import connection
