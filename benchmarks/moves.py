@@ -195,7 +195,8 @@ def show_queries(deal_id: int) -> None:
         move_deal(deal_id, "s1", by=rep, expected_version=1)
     print(f"\none move: {len(queries.captured_queries)} statements")
     for query in queries.captured_queries:
-        print(f"  {query['sql'][:76]}")
+        # Django logs no text for a statement psycopg sent prepared.
+        print(f"  {(query['sql'] or '(a prepared statement)')[:76]}")
 
 
 BASELINE: list[float] = []
