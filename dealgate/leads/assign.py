@@ -162,7 +162,11 @@ def route(
             reason = f"{match.reason}. {said}"
             if passed_over:
                 reason += ". Passed over: " + "; ".join(passed_over)
-            return Routing(chosen, rule.name, reason + closed)
+            # Said only of someone taken for the opening, not at work now.
+            later = closed and not rule.fallback
+            if later and not off_reason(chosen, now, 0, pipeline.calendar or {}):
+                later = False
+            return Routing(chosen, rule.name, reason + (closed if later else ""))
         passed_over.append(f"{rule.label}: {said}")
     if not passed_over:
         return Routing(None, "", "no routing rule matches this lead")
