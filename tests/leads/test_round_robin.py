@@ -172,9 +172,10 @@ def test_who_is_away_at_the_next_opening_is_skipped_for_a_lead_of_the_night(
         lead = capture_lead(inquiry(), source="api").lead
 
     assert lead.owner == bob
-    # Taken now, so the routing reason does not speak of the next opening.
-    assert "next opening" not in lead.routing_reason
     assert "Alice Rep (away until 2026-06-08 10:00 UTC)" in lead.routing_reason
+    assert "availability as of its next opening, Mon 8 Jun 09:00" in (
+        lead.routing_reason
+    )
 
 
 def test_a_colleague_at_work_in_another_zone_takes_a_lead_of_the_night_now(
@@ -194,6 +195,8 @@ def test_a_colleague_at_work_in_another_zone_takes_a_lead_of_the_night_now(
         lead = capture_lead(inquiry(), source="api").lead
 
     assert lead.owner == bob
+    # Taken now, so the routing reason does not speak of the next opening.
+    assert "next opening" not in lead.routing_reason
     # Taken now, so the routing reason does not speak of the next opening.
     assert "next opening" not in lead.routing_reason
 
