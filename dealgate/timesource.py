@@ -44,6 +44,15 @@ def now() -> dt.datetime:
     return timezone.now()
 
 
+def wall_now() -> dt.datetime:
+    """The real current instant, for limits that count real time (how often
+    a visitor may post the lead form): the pinned instant in tests, but never
+    a demo's as-of date, under which such a window would never end."""
+    if _override is not None:
+        return _override
+    return timezone.now()
+
+
 def set_now(value: dt.datetime | None) -> None:
     """Pin `now()` to an instant for the whole process (None: back to normal)."""
     global _override

@@ -99,3 +99,17 @@ def test_the_rate_limit_counts_per_address_and_window(client, routed, settings):
 @pytest.mark.parametrize("path", ["/leads/form/nope/"])
 def test_an_unknown_pipeline_is_404(client, routed, path):
     assert client.get(path).status_code == 404
+
+
+def test_under_a_demos_fixed_as_of_date_the_rate_limit_counts_real_time(
+    client, routed, settings
+):
+    settings.AS_OF = "2017-12-31"  # as `make demo` runs, with no pinned clock
+    settings.LEADS_FORM_RATE_LIMIT = 1
+    settings.LEADS_FORM_RATE_WINDOW = 600
+
+    assert client.post(URL, inquiry(1)).status_code == 200
+
+    # The window is of real time, not of the as-of date that never moves.
+    (hit,) = FormHit.objects.all()
+    assert hit.window_start.year == timesource.wall_now().year != 2017
