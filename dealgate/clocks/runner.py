@@ -31,15 +31,20 @@ log = logging.getLogger("dealgate.clocks")
 class Tick:
     sweep: SweepResult
     delivery: DeliveryResult | None
+    placed: int = 0  # leads that were waiting for an owner and found one
 
 
 def run_once(
     *, now: dt.datetime | None = None, send: bool = True, batch_size: int = BATCH_SIZE
 ) -> Tick:
-    """Sweep every due clock, then (with `send`) deliver every due notice."""
+    """Sweep every due clock, route again the leads still waiting for an
+    owner, then (with `send`) deliver every due notice."""
+    from dealgate.leads.services import route_waiting_leads
+
     swept = sweep(now=now, batch_size=batch_size)
+    placed = route_waiting_leads(now=now)
     delivered = deliver_all_due(now=now) if send else None
-    return Tick(swept, delivered)
+    return Tick(swept, delivered, placed)
 
 
 def run_forever(

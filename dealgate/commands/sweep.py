@@ -88,6 +88,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         return 0
     tick = run_once(send=not args.no_send, **batch)
     print(f"swept {tick.sweep.summary()}")
+    if tick.placed:
+        print(f"leads: {tick.placed} waiting for an owner were routed to one")
     if tick.delivery is not None:
         sent = tick.delivery
         print(

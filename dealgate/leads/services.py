@@ -313,31 +313,43 @@ def _must_be_open(lead: Lead, what: str) -> None:
 
 
 def assign_lead(
-    lead_id: int, owner: User | None, *, by: User | None, note: str = ""
+    lead_id: int,
+    owner: User | None,
+    *,
+    by: User | None,
+    note: str = "",
+    now: dt.datetime | None = None,
 ) -> Lead:
     """Give an open lead to `owner` (a manager's choice), or with no owner
     route it again by the rules, skipping whoever has it now (a fallback
     rule may still give it back). Either way the response window restarts.
     `by` None is the system (the clocks' sweeper), allowed like a manager.
 
-    Routing again that finds nobody raises Conflict and leaves the lead with
-    its owner: a lead is never left unowned by an attempt to move it.
+    Routing again that finds nobody raises Conflict and changes nothing: a
+    lead is never left unowned by an attempt to move it, and a waiting lead
+    keeps waiting (the rotation's turn is not taken either).
     """
     with transaction.atomic():
         lead = _locked_lead(lead_id)
         _must_be_open(lead, "be assigned")
         if by is not None and not by.is_manager:
             raise PermissionDenied("only a manager may assign leads")
-        now = timesource.now()
+        now = now or timesource.now()
         if owner is None:
             facts = CleanLead.from_json(_fields_of(lead)).facts(lead.channel)
             before = frozenset({lead.owner_id} if lead.owner_id else ())
             routed = assign.route(lead.pipeline, facts, now, exclude=before)
-            if routed.owner is None and lead.owner_id is not None:
+            if routed.owner is None:
                 # Better an owner who is late than no owner at all.
+                where = (
+                    f"with {lead.owner.username}"
+                    if lead.owner_id is not None
+                    else "waiting for an owner"
+                )
                 raise Conflict(
-                    f"lead {lead.pk} stays with {lead.owner.username}: "
-                    f"routing found nobody else ({routed.reason})"
+                    f"lead {lead.pk} stays {where}: routing found nobody "
+                    f"{'else ' if lead.owner_id is not None else ''}"
+                    f"({routed.reason})"
                 )
             if note:
                 routed = assign.Routing(
@@ -367,6 +379,41 @@ def assign_lead(
         by.username if by else "routing",
     )
     return lead
+
+
+# Waiting leads one sweep tries to place, oldest first.
+WAITING_BATCH = 200
+
+
+def route_waiting_leads(*, now: dt.datetime | None = None) -> int:
+    """Route again the open leads still waiting for an owner, in pipelines
+    with routing rules; returns how many found one.
+
+    A lead waits when no rule could place it as it came: no fallback rule
+    and everyone away, at their cap or off at the next opening. The sweep
+    calls this on every tick, so such a lead goes out as soon as someone can
+    take it, with its response window starting then, instead of sitting in
+    the inbox until a manager looks. A lead nobody can take yet is left as
+    it was (no turn of a rotation is used up).
+    """
+    now = now or timesource.now()
+    waiting = list(
+        Lead.objects.filter(status=Lead.Status.NEW, owner__isnull=True)
+        .select_related("pipeline")
+        .order_by("created_at", "id")[:WAITING_BATCH]
+    )
+    placed = 0
+    for lead in waiting:
+        try:
+            if not assign.rules_for(lead.pipeline):
+                continue  # routed by hand in this pipeline
+            assign_lead(lead.pk, None, by=None, note="it was waiting", now=now)
+        except (Conflict, ValidationError, NotFound):
+            continue  # still nobody (or no longer waiting): next tick
+        placed += 1
+    if placed:
+        log.info("%d waiting leads placed by routing them again", placed)
+    return placed
 
 
 def _fields_of(lead: Lead) -> dict[str, Any]:

@@ -212,3 +212,57 @@ def test_a_turn_is_never_taken_outside_a_transaction(routed):
 
     with pytest.raises(TransactionManagementError):
         assign.route(routed, facts, START)
+
+
+def test_a_lead_waiting_for_an_owner_goes_out_on_the_sweep_once_someone_is_back(
+    routed, alice, bob
+):
+    from dealgate.clocks.models import Clock
+    from dealgate.clocks.runner import run_once
+
+    routed.settings = {
+        "routing": [{"name": "alice only", "to": "user:alice", "when": {}}]
+    }
+    routed.save()
+    away = Availability.objects.create(
+        user=alice, away_until=START + dt.timedelta(days=1)
+    )
+    with timesource.frozen_at(START):
+        lead = capture_lead(inquiry(), source="api").lead
+        assert (lead.status, lead.owner) == (Lead.Status.NEW, None)
+        # Still away: the sweep leaves it waiting, and writes nothing.
+        assert run_once(send=False).placed == 0
+    lead.refresh_from_db()
+    assert lead.owner is None and not lead.assignments.exists()
+
+    away.delete()
+    back = START + dt.timedelta(hours=1)
+    with timesource.frozen_at(back):
+        tick = run_once(send=False)
+
+    lead.refresh_from_db()
+    assert tick.placed == 1
+    assert (lead.status, lead.owner, lead.assigned_at) == ("assigned", alice, back)
+    assert "routed again (it was waiting)" in lead.routing_reason
+    assert lead.assignments.get().owner == alice
+    assert Clock.objects.filter(lead=lead, state="running").exists()
+
+
+def test_routing_a_waiting_lead_again_that_finds_nobody_says_so_and_changes_nothing(
+    routed, alice, max_manager
+):
+    from dealgate.errors import Conflict
+    from dealgate.leads.services import assign_lead
+
+    routed.settings = {"routing": [{"name": "alice", "to": "user:alice"}]}
+    routed.save()
+    Availability.objects.create(user=alice, away_until=START + dt.timedelta(days=9))
+    with timesource.frozen_at(START):
+        lead = capture_lead(inquiry(), source="api").lead
+        reason = lead.routing_reason
+
+        with pytest.raises(Conflict, match="stays waiting for an owner"):
+            assign_lead(lead.pk, None, by=max_manager)
+
+    lead.refresh_from_db()
+    assert (lead.owner, lead.routing_reason) == (None, reason)
