@@ -398,7 +398,8 @@ def route_waiting_leads(*, now: dt.datetime | None = None) -> int:
     """
     now = now or timesource.now()
     waiting = list(
-        Lead.objects.filter(status=Lead.Status.NEW, owner__isnull=True)
+        # Imported records of past inquiries are never routed.
+        Lead.objects.filter(status=Lead.Status.NEW, owner__isnull=True, historic=False)
         .select_related("pipeline")
         .order_by("created_at", "id")[:WAITING_BATCH]
     )

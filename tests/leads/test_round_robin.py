@@ -236,6 +236,15 @@ def test_a_lead_waiting_for_an_owner_goes_out_on_the_sweep_once_someone_is_back(
     assert lead.owner is None and not lead.assignments.exists()
 
     away.delete()
+    # An imported record of a past inquiry is never routed.
+    past = Lead.objects.create(
+        pipeline=routed,
+        status=Lead.Status.NEW,
+        name="From last year",
+        channel="import",
+        historic=True,
+        created_at=START,
+    )
     back = START + dt.timedelta(hours=1)
     with timesource.frozen_at(back):
         tick = run_once(send=False)
@@ -246,6 +255,8 @@ def test_a_lead_waiting_for_an_owner_goes_out_on_the_sweep_once_someone_is_back(
     assert "routed again (it was waiting)" in lead.routing_reason
     assert lead.assignments.get().owner == alice
     assert Clock.objects.filter(lead=lead, state="running").exists()
+    past.refresh_from_db()
+    assert past.owner is None
 
 
 def test_routing_a_waiting_lead_again_that_finds_nobody_says_so_and_changes_nothing(
