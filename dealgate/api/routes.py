@@ -52,23 +52,17 @@ def render_schema_error(request: HttpRequest, exc: SchemaError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def render_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    """django-ninja's own refusals (a body that is not JSON, say) in the error
-    family; authentication has its own handler below."""
+    """django-ninja's own refusals in the error family: what the body's
+    parser refused (a body that is not JSON, say) as it said it, the rest
+    with their status; authentication has its own handler below."""
     if isinstance(exc, AuthenticationError):
         return render_unauthenticated(request, exc)
     if isinstance(exc.__cause__, DealgateError):
         # django-ninja wraps what the body's parser refused (api.parser).
         return render_error(request, exc.__cause__)
-    message = str(exc)
-    if message == "Cannot parse request body":
-        return api.create_response(
-            request,
-            {"code": "invalid", "message": "the body is not JSON", "field": "body"},
-            status=422,
-        )
     code = "forbidden" if exc.status_code == 403 else "bad_request"
     return api.create_response(
-        request, {"code": code, "message": message}, status=exc.status_code
+        request, {"code": code, "message": str(exc)}, status=exc.status_code
     )
 
 
