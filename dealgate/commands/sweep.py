@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Find every running clock past its due time, act on it exactly once "
             "by the pipeline's breach rules (mark at risk, notify, escalate, "
-            "tasks, reassign), then deliver due notices by email and webhook. "
+            "tasks, reassign), route again the leads still waiting for an "
+            "owner, then deliver due notices by email and webhook. "
             "Safe to run in several processes at once. `dealgate serve` runs "
             "one beside the web server unless given --no-sweeper."
         ),
