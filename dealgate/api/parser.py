@@ -39,8 +39,7 @@ def read_json(request: HttpRequest, *, limit: int | None = None) -> Any:
     try:
         data = json.loads(body or b"{}")
     except RecursionError:
-        data = None
-        _too_deep()
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("the body is not JSON", field="body") from None
     check_value(data)
@@ -57,7 +56,7 @@ def check_value(data: Any) -> None:
             _check_text(value)
         elif isinstance(value, dict | list):
             if depth > MAX_DEPTH:
-                _too_deep()
+                raise _too_deep()
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str):
@@ -76,8 +75,8 @@ def _check_text(text: str) -> None:
         ) from None
 
 
-def _too_deep() -> None:
-    raise ValidationError(
+def _too_deep() -> ValidationError:
+    return ValidationError(
         f"the body is nested more than {MAX_DEPTH} deep", field="body"
     )
 

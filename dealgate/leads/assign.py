@@ -163,10 +163,13 @@ def route(
             if passed_over:
                 reason += ". Passed over: " + "; ".join(passed_over)
             # Said only of someone taken for the opening, not at work now.
-            later = closed and not rule.fallback
-            if later and not off_reason(chosen, now, 0, pipeline.calendar or {}):
-                later = False
-            return Routing(chosen, rule.name, reason + (closed if later else ""))
+            if (
+                closed
+                and not rule.fallback
+                and off_reason(chosen, now, 0, pipeline.calendar or {})
+            ):
+                reason += closed
+            return Routing(chosen, rule.name, reason)
         passed_over.append(f"{rule.label}: {said}")
     if not passed_over:
         return Routing(None, "", "no routing rule matches this lead")
