@@ -57,3 +57,9 @@ def test_one_external_id_per_source_and_pipeline(deal, pipeline):
 
 def test_the_activity_kinds_rules_accept_are_the_kinds_an_activity_can_have():
     assert sorted(ACTIVITY_KINDS) == sorted(Activity.Kind.values)
+
+
+def test_the_builder_offers_exactly_the_activity_kinds_rules_accept():
+    from dealgate.builder.rules import ACTIVITY_KINDS as OFFERED
+
+    assert sorted(kind for kind, _ in OFFERED) == sorted(ACTIVITY_KINDS)
