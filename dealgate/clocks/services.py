@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -55,8 +56,12 @@ def deal_key(deal_id: int, kind: str) -> str:
     return f"deal:{deal_id}:{kind}"
 
 
+# A lead's response clock; {} is the lead's id (a `bulk.insert_linked` template).
+LEAD_KEY = "lead:{}:response"
+
+
 def lead_key(lead_id: int) -> str:
-    return f"lead:{lead_id}:response"
+    return LEAD_KEY.format(lead_id)
 
 
 def next_step_key(activity_id: int) -> str:
@@ -530,14 +535,7 @@ def lead_changed(lead: Lead, *, created: bool = False) -> None:
         Clock.objects.filter(
             lead=lead, kind=Clock.Kind.NEXT_STEP, state=RUNNING
         ).exclude(responsible_id=lead.owner_id).update(responsible_id=lead.owner_id)
-    owed = (
-        lead.status == Lead.Status.ASSIGNED
-        and lead.owner_id is not None
-        and lead.assigned_at is not None
-        and lead.first_response_at is None
-        and not lead.historic
-    )
-    if owed:
+    if response_owed(lead):
         _lead_owed(lead, clocks, created=created)
         return
     if not clocks:
@@ -549,6 +547,18 @@ def lead_changed(lead: Lead, *, created: bool = False) -> None:
         _end(mine, Clock.State.MET, timesource.now(), "converted into a deal")
     else:
         _end(mine, Clock.State.CANCELLED, timesource.now(), f"lead {lead.status}")
+
+
+def response_owed(lead: Lead) -> bool:
+    """Whether `lead` runs a response window: open, assigned, unanswered,
+    and not an imported record of a past inquiry."""
+    return (
+        lead.status == Lead.Status.ASSIGNED
+        and lead.owner_id is not None
+        and lead.assigned_at is not None
+        and lead.first_response_at is None
+        and not lead.historic
+    )
 
 
 def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
@@ -570,20 +580,30 @@ def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
             lead.assigned_at,
             "reassigned",
         )
+    start_clock(key=key, lead=lead, none_running=created, **_response_window(lead))
+
+
+def response_clock(lead: Lead) -> Clock:
+    """The response clock of a lead being created with an owner, unsaved,
+    without its lead and key: for a capture that writes the lead, this clock
+    and the assignment in one statement (`bulk.insert_linked`, linking
+    `lead_id` and `key` by LEAD_KEY), where saving the lead would start it
+    through `lead_changed`."""
+    return Clock(**_response_window(lead))
+
+
+def _response_window(lead: Lead) -> dict[str, Any]:
+    """The fields of an assigned lead's response clock but its key and lead."""
     pipeline = lead.pipeline
-    due = lead.response_due_at or assign.due_at(pipeline, lead.assigned_at)
-    start_clock(
-        kind=Clock.Kind.RESPONSE,
-        key=key,
-        pipeline=pipeline,
-        lead=lead,
-        handoff_id=assign.intake_handoff_id(pipeline),
-        responsible_id=lead.owner_id,
-        started_at=lead.assigned_at,
-        due_at=due,
-        window_minutes=assign.intake_window(pipeline),
-        none_running=created,
-    )
+    return {
+        "kind": Clock.Kind.RESPONSE,
+        "pipeline": pipeline,
+        "handoff_id": assign.intake_handoff_id(pipeline),
+        "responsible_id": lead.owner_id,
+        "started_at": lead.assigned_at,
+        "due_at": lead.response_due_at or assign.due_at(pipeline, lead.assigned_at),
+        "window_minutes": assign.intake_window(pipeline),
+    }
 
 
 # --- people ---------------------------------------------------------------------------

@@ -41,12 +41,32 @@ _CACHE_LIMIT = 256
 
 
 @dataclass(frozen=True)
+class Turn:
+    """A rotation's state after a pick, to store in its (locked) row."""
+
+    state_id: int
+    state: dict[str, Any]
+    at: dt.datetime
+
+    def update(self) -> tuple[str, list[Any]]:
+        """The UPDATE that stores it, with its parameters."""
+        ops = connection.ops
+        return _TURN_SQL, [
+            ops.adapt_json_value(self.state, None),
+            ops.adapt_datetimefield_value(self.at),
+            self.state_id,
+        ]
+
+
+@dataclass(frozen=True)
 class Routing:
-    """Who a lead goes to, by which rule (name, "" for none) and why."""
+    """Who a lead goes to, by which rule (name, "" for none) and why; with
+    `route(..., defer_turn=True)`, the rotation's turn the caller stores."""
 
     owner: User | None
     rule: str
     reason: str
+    turn: Turn | None = None
 
 
 def rules_for(pipeline: Pipeline) -> list[routing.Rule]:
@@ -135,6 +155,7 @@ def route(
     now: dt.datetime,
     *,
     exclude: frozenset[int] = frozenset(),
+    defer_turn: bool = False,
 ) -> Routing:
     """Choose the owner of a new lead with `facts` by the pipeline's rules.
 
@@ -145,6 +166,9 @@ def route(
     when a cap or least-loaded needs it, and two for the rotation state of
     a team rule. People in `exclude` (user ids: whoever had the lead
     before) are skipped like people who are off, except by a fallback rule.
+    A team rule stores its rotation's turn at once, or with `defer_turn`
+    returns it in `Routing.turn` for the caller to store in the same
+    transaction (with the lead, in one statement: `bulk.insert_linked`).
     """
     rules = rules_for(pipeline)
     if not rules:
@@ -157,7 +181,7 @@ def route(
     passed_over = []
     for match in routing.matching(rules, facts):
         rule = match.rule
-        chosen, said = _choose(pipeline, rule, now, exclude, at)
+        chosen, said, turn = _choose(pipeline, rule, now, exclude, at)
         if chosen is not None:
             reason = f"{match.reason}. {said}"
             if passed_over:
@@ -169,7 +193,11 @@ def route(
                 and off_reason(chosen, now, 0, pipeline.calendar or {})
             ):
                 reason += closed
-            return Routing(chosen, rule.name, reason)
+            if turn is not None and not defer_turn:
+                with bulk.prepared_cursor() as cursor:
+                    cursor.execute(*turn.update())
+                turn = None
+            return Routing(chosen, rule.name, reason, turn)
         passed_over.append(f"{rule.label}: {said}")
     if not passed_over:
         return Routing(None, "", "no routing rule matches this lead")
@@ -208,15 +236,16 @@ def _choose(
     now: dt.datetime,
     exclude: frozenset[int],
     at: dt.datetime,
-) -> tuple[User | None, str]:
-    """The person `rule` gives the lead to, judging who is off at `at`, and
-    why; (None, why not) when nobody can take it."""
+) -> tuple[User | None, str, Turn | None]:
+    """The person `rule` gives the lead to, judging who is off at `at`, why,
+    and the rotation's turn to store (for a team); (None, why not, None)
+    when nobody can take it."""
     people = _people(rule)
     if not people:
-        return None, f"{rule.target} has no active people"
+        return None, f"{rule.target} has no active people", None
     if rule.fallback:
         # The catch-all takes the lead whatever their availability says.
-        return people[0], f"fallback owner {people[0].display_name}"
+        return people[0], f"fallback owner {people[0].display_name}", None
 
     needs_load = rule.how == routing.LEAST_LOADED or any(
         _availability(p) is not None and _availability(p).capacity is not None
@@ -239,17 +268,17 @@ def _choose(
     if rule.target.kind == "user":
         person, candidate = people[0], candidates[0]
         if candidate.off:
-            return None, f"{candidate.name} is off ({candidate.off})"
-        return person, f"to {candidate.name}"
+            return None, f"{candidate.name} is off ({candidate.off})", None
+        return person, f"to {candidate.name}", None
 
     state = _locked_state(pipeline, rule.name)
     picked = routing.pick(rule.how, candidates, state.state)
     skipped = f"; skipped {', '.join(picked.skipped)}" if picked.skipped else ""
     if picked.chosen is None:
-        return None, f"nobody in {rule.target} is available{skipped}"
-    _take_turn(state, picked.state, now)
+        return None, f"nobody in {rule.target} is available{skipped}", None
     chosen = next(p for p in people if p.pk == picked.chosen.key)
-    return chosen, f"{rule.target}, {picked.reason}{skipped}"
+    turn = Turn(state.pk, picked.state, now)
+    return chosen, f"{rule.target}, {picked.reason}{skipped}", turn
 
 
 def _people(rule: routing.Rule) -> list[User]:
@@ -383,7 +412,7 @@ def _locked_state(pipeline: Pipeline, rule: str) -> RoutingState:
     first use without a race (INSERT ... ON CONFLICT DO NOTHING).
 
     The lock is held until the commit, across the lead's writes: every
-    capture by this rule waits here. Its read and `_take_turn` are fixed SQL,
+    capture by this rule waits here. Its read and `Turn.update` are fixed SQL,
     which spends less CPU inside the lock than the ORM compiling them.
     """
     state = _read_state(pipeline.pk, rule)
@@ -414,16 +443,7 @@ def _read_state(pipeline_id: int, rule: str) -> RoutingState | None:
 _STATE_FIELDS, _STATE_COLUMNS = bulk.columns(RoutingState, "s")
 
 
-def _take_turn(state: RoutingState, new: dict[str, Any], now: dt.datetime) -> None:
-    """Store the rotation after a pick (the row is locked by `_locked_state`)."""
-    ops = connection.ops
-    with bulk.prepared_cursor() as cursor:
-        cursor.execute(
-            f'UPDATE "{RoutingState._meta.db_table}" SET "state" = %s, '
-            '"turns" = "turns" + 1, "updated_at" = %s WHERE "id" = %s',
-            [
-                ops.adapt_json_value(new, None),
-                ops.adapt_datetimefield_value(now),
-                state.pk,
-            ],
-        )
+_TURN_SQL = (
+    f'UPDATE "{RoutingState._meta.db_table}" SET "state" = %s, '
+    '"turns" = "turns" + 1, "updated_at" = %s WHERE "id" = %s'
+)

@@ -9,7 +9,7 @@ typed (HTML included); pages escape it when they show it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -85,7 +85,10 @@ class CleanLead:
         }
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Not dataclasses.asdict, which deep-copies value by value: every
+        # field is text, a number or None but `custom`, a dict of those.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["custom"] = dict(self.custom)
         data["value"] = str(self.value) if self.value is not None else None
         return data
 

@@ -152,3 +152,48 @@ def test_sqlite_values_are_stored_as_the_orm_stores_them():
     assert bulk._sqlite_value(AWARE.astimezone(berlin)) == "2026-03-29 00:30:15.000250"
     assert bulk._sqlite_value("text") == "text"
     assert bulk._sqlite_value(None) is None
+
+
+def test_insert_linked_gives_each_child_the_parents_new_id_and_runs_then(pipeline):
+    from dealgate.accounts.models import Team
+    from dealgate.pipelines.models import Pipeline, Stage
+
+    other = Team.objects.create(name="Other")
+    parent = Pipeline(key="linked", name="Linked")
+    first = Stage(name="First", position=0)
+    second = Stage(name="Second", position=1)
+    table = connection.ops.quote_name(Team._meta.db_table)
+
+    bulk.insert_linked(
+        parent,
+        [
+            (first, {"pipeline_id": bulk.PARENT_ID, "key": "first-of-{}"}),
+            # Quotes and percent signs in a template are text, not SQL.
+            (second, {"pipeline_id": bulk.PARENT_ID, "key": "it's 100% {}"}),
+        ],
+        (f"UPDATE {table} SET name = %s WHERE id = %s", ["Renamed", other.pk]),
+    )
+
+    assert parent.pk is not None and not parent._state.adding
+    assert first.pk is not None and second.pk is not None
+    stored = {stage.pk: stage for stage in Stage.objects.filter(pipeline=parent)}
+    assert stored[first.pk].key == first.key == f"first-of-{parent.pk}"
+    assert stored[second.pk].key == second.key == f"it's 100% {parent.pk}"
+    assert (stored[first.pk].name, stored[second.pk].position) == ("First", 1)
+    assert Team.objects.get(pk=other.pk).name == "Renamed"
+
+
+def test_insert_linked_names_a_linked_field_the_child_lacks():
+    from dealgate.pipelines.models import Pipeline, Stage
+
+    with pytest.raises(ValueError, match=r"Stage has no fields \['colour'\]"):
+        bulk.insert_linked(
+            Pipeline(key="p", name="P"), [(Stage(name="S"), {"colour": "{}"})]
+        )
+
+
+def test_numbered_placeholders_count_in_order_and_keep_literal_percents():
+    assert (
+        bulk.numbered("a = %s AND b LIKE 'x%%{}' AND c IN (%s, %s)")
+        == "a = $1 AND b LIKE 'x%{}' AND c IN ($2, $3)"
+    )

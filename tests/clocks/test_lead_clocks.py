@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dealgate.clocks.models import Clock
+from dealgate.clocks.services import lead_key
 from dealgate.leads import assign
 from dealgate.leads.services import (
     assign_lead,
@@ -54,6 +55,11 @@ def test_an_assigned_lead_runs_its_response_window(routed, alice, clock):
     # The lead app's own due time, 15 business minutes: 10 today, 5 tomorrow.
     assert window.due_at == lead.response_due_at == berlin(11, 9, 5)
     assert window.handoff.to_stage.key == "inquiry"
+    # Written with the lead in one statement: the same clock that saving the
+    # lead would start, under the key that later saves of the lead look for.
+    assert window.key == lead_key(lead.pk)
+    assert (window.window_minutes, window.pipeline_id) == (15, routed.pk)
+    assert window.is_open
 
 
 def test_the_owners_first_outbound_email_meets_the_window(routed, alice, clock):
