@@ -240,7 +240,9 @@ def _choose(
     """The person `rule` gives the lead to, judging who is off at `at`, why,
     and the rotation's turn to store (for a team); (None, why not, None)
     when nobody can take it."""
-    people = _people(rule)
+    # A rotation's row is read, and locked, with its people: one round trip.
+    rotates = rule.target.kind == "team" and not rule.fallback
+    people, state = _people(rule, pipeline.pk if rotates else None)
     if not people:
         return None, f"{rule.target} has no active people", None
     if rule.fallback:
@@ -271,7 +273,7 @@ def _choose(
             return None, f"{candidate.name} is off ({candidate.off})", None
         return person, f"to {candidate.name}", None
 
-    state = _locked_state(pipeline, rule.name)
+    state = state or _locked_state(pipeline, rule.name)
     picked = routing.pick(rule.how, candidates, state.state)
     skipped = f"; skipped {', '.join(picked.skipped)}" if picked.skipped else ""
     if picked.chosen is None:
@@ -281,9 +283,13 @@ def _choose(
     return chosen, f"{rule.target}, {picked.reason}{skipped}", turn
 
 
-def _people(rule: routing.Rule) -> list[User]:
+def _people(
+    rule: routing.Rule, rotation_of: int | None = None
+) -> tuple[list[User], RoutingState | None]:
     """The active people of the rule's target, in id order, each with their
-    availability (or its absence) already cached on them.
+    availability (or its absence) already cached on them; and with
+    `rotation_of` (a pipeline id), the rule's rotation state in that
+    pipeline, locked as `_locked_state` locks it (None if it has no row yet).
 
     Fixed SQL with only what routing reads; the rest of a user's fields load
     on first use, as with the ORM's only(). The ORM compiling this join
@@ -297,21 +303,30 @@ def _people(rule: routing.Rule) -> list[User]:
         where = 'u."username" IN ({})'.format(
             ", ".join(["%s"] * len(rule.target.names))
         )
-    rows = bulk.read(
-        User,
-        _PERSON_FIELDS,
-        _PEOPLE_SQL.format(team_join=join, where=where),
-        [True, *rule.target.names],
+    params: list[Any] = [True, *rule.target.names]
+    rotation = ""
+    if rotation_of is not None:
+        rotation = _ROTATION_JOIN.format(lock=_state_lock())
+        params = [rotation_of, rule.name, *params]
+    sql = _PEOPLE_SQL.format(
+        team_join=join,
+        where=where,
+        rotation=rotation,
+        state_columns=f", {_STATE_COLUMNS}" if rotation else "",
     )
-    people = []
-    for person, away in rows:
+    rows = bulk.read(User, _PERSON_FIELDS, sql, params)
+    people, state, split = [], None, len(_AWAY_FIELDS)
+    for person, rest in rows:
+        away, rotated = rest[:split], rest[split:]
         availability = None
         if away[0] is not None:
             availability = bulk.build(Availability, _AWAY_FIELDS, away)
         # What `person.availability` answers from now on, without a query.
         User.availability.related.set_cached_value(person, availability)
         people.append(person)
-    return people
+        if state is None and rotated and rotated[0] is not None:
+            state = bulk.build(RoutingState, _STATE_FIELDS, rotated)
+    return people, state
 
 
 _PERSON_FIELDS, _PERSON_COLUMNS = bulk.columns(
@@ -325,8 +340,9 @@ _AWAY_FIELDS, _AWAY_COLUMNS = bulk.columns(
 def _people_sql() -> str:
     user, availability = User._meta.db_table, Availability._meta.db_table
     return (
-        f'SELECT {_PERSON_COLUMNS}, {_AWAY_COLUMNS} FROM "{user}" u{{team_join}} '
-        f'LEFT OUTER JOIN "{availability}" a ON a."user_id" = u."id" '
+        f'SELECT {_PERSON_COLUMNS}, {_AWAY_COLUMNS}{{state_columns}} FROM "{user}" u'
+        "{team_join} "
+        f'LEFT OUTER JOIN "{availability}" a ON a."user_id" = u."id"{{rotation}} '
         'WHERE u."is_active" = %s AND {where} ORDER BY u."id"'
     )
 
@@ -425,22 +441,34 @@ def _locked_state(pipeline: Pipeline, rule: str) -> RoutingState:
 
 
 def _read_state(pipeline_id: int, rule: str) -> RoutingState | None:
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    if lock and connection.get_autocommit():
-        # A lock outside a transaction ends with the statement: no turn
-        # would be safe. The ORM's select_for_update refuses the same way.
-        raise TransactionManagementError("routing must run inside a transaction")
     rows = bulk.read(
         RoutingState,
         _STATE_FIELDS,
-        f'SELECT {_STATE_COLUMNS} FROM "{RoutingState._meta.db_table}" s '
-        f'WHERE s."pipeline_id" = %s AND s."rule" = %s{lock}',
+        f"{_STATE_SQL}{_state_lock()}",
         [pipeline_id, rule],
     )
     return rows[0][0] if rows else None
 
 
+def _state_lock() -> str:
+    """FOR UPDATE where the database has it (SQLite's BEGIN IMMEDIATE
+    serialises writers instead)."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    if lock and connection.get_autocommit():
+        # A lock outside a transaction ends with the statement: no turn
+        # would be safe. The ORM's select_for_update refuses the same way.
+        raise TransactionManagementError("routing must run inside a transaction")
+    return lock
+
+
 _STATE_FIELDS, _STATE_COLUMNS = bulk.columns(RoutingState, "s")
+_STATE_SQL = (
+    f'SELECT {_STATE_COLUMNS} FROM "{RoutingState._meta.db_table}" s '
+    'WHERE s."pipeline_id" = %s AND s."rule" = %s'
+)
+# The rotation's row beside each person (FOR UPDATE in a sub-SELECT locks it
+# and reads its newest version once the lock is had).
+_ROTATION_JOIN = f" LEFT OUTER JOIN ({_STATE_SQL}{{lock}}) s ON TRUE"
 
 
 _TURN_SQL = (
