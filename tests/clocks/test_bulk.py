@@ -197,3 +197,38 @@ def test_numbered_placeholders_count_in_order_and_keep_literal_percents():
         bulk.numbered("a = %s AND b LIKE 'x%%{}' AND c IN (%s, %s)")
         == "a = $1 AND b LIKE 'x%{}' AND c IN ($2, $3)"
     )
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite uses Django's own cursor"
+)
+def test_the_kept_cursor_raises_djangos_errors_and_refuses_a_broken_transaction():
+    from django.db import ProgrammingError, transaction
+    from django.db.transaction import TransactionManagementError
+
+    with transaction.atomic():
+        with (
+            pytest.raises(ProgrammingError, match="no_such_table"),
+            transaction.atomic(savepoint=False),
+            bulk.prepared_cursor() as cursor,
+        ):
+            cursor.execute("SELECT * FROM no_such_table")
+        # As with Django's cursor: nothing more runs in the failed transaction.
+        with (
+            pytest.raises(TransactionManagementError),
+            bulk.prepared_cursor() as cursor,
+        ):
+            cursor.execute("SELECT 1")
+        transaction.set_rollback(True)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite uses Django's own cursor"
+)
+def test_a_nested_use_of_the_kept_cursor_does_not_disturb_the_outer_one():
+    with bulk.prepared_cursor() as outer:
+        outer.execute("SELECT generate_series(1, 3)")
+        with bulk.prepared_cursor() as inner:
+            inner.execute("SELECT 42")
+            assert inner.fetchall() == [(42,)]
+        assert outer.fetchall() == [(1,), (2,), (3,)]
