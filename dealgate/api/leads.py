@@ -149,21 +149,25 @@ class DisqualifyIn(Schema):
     reason: str
 
 
-def lead_out(lead: Lead) -> LeadOut:
-    return LeadOut(
-        id=lead.pk,
-        pipeline=lead.pipeline.key,
-        owner=lead.owner.username if lead.owner else None,
-        deal=lead.deal_id,
-        **{
-            name: getattr(lead, name)
-            for name in LeadOut.model_fields
-            if name not in ("id", "pipeline", "owner", "deal")
-        },
-    )
+# Endpoints answer plain dicts that django-ninja checks against the response
+# schema once: a schema instance built here would be checked again there (its
+# nested lead three times), half a millisecond of CPU for every capture.
+_LEAD_COLUMNS = [
+    name for name in LeadOut.model_fields if name not in ("pipeline", "owner", "deal")
+]
 
 
-def _capture_out(result: services.CaptureResult) -> CaptureOut:
+def lead_out(lead: Lead) -> dict[str, Any]:
+    """`lead` as LeadOut's fields."""
+    out = {name: getattr(lead, name) for name in _LEAD_COLUMNS}
+    out["id"] = lead.pk
+    out["pipeline"] = lead.pipeline.key
+    out["owner"] = lead.owner.username if lead.owner else None
+    out["deal"] = lead.deal_id
+    return out
+
+
+def _capture_out(result: services.CaptureResult) -> dict[str, Any]:
     decision = result.decision
     if result.created:
         outcome = "created"
@@ -172,14 +176,14 @@ def _capture_out(result: services.CaptureResult) -> CaptureOut:
     else:
         outcome = "known"
     lead = result.lead if outcome != "attached" else None
-    return CaptureOut(
-        outcome=outcome,
-        reason=result.reason,
-        lead=lead_out(lead) if lead is not None else None,
-        attached_to_lead=decision.lead_id if decision else None,
-        attached_to_deal=decision.deal_id if decision else None,
-        decision=decision.pk if decision else None,
-    )
+    return {
+        "outcome": outcome,
+        "reason": result.reason,
+        "lead": lead_out(lead) if lead is not None else None,
+        "attached_to_lead": decision.lead_id if decision else None,
+        "attached_to_deal": decision.deal_id if decision else None,
+        "decision": decision.pk if decision else None,
+    }
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
@@ -200,7 +204,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         }
     },
 )
-def create_lead(request: HttpRequest) -> Status[CaptureOut]:
+def create_lead(request: HttpRequest) -> Status[dict[str, Any]]:
     """Capture a lead: 201 with the new lead and why it went to its owner;
     200 when it repeats an open lead or deal (attached there) or an
     external_id already captured."""
@@ -231,7 +235,7 @@ def _lead(lead_id: int) -> Lead:
 
 
 @router.get("/{lead_id}", auth=LEAD_AUTH, response=LeadOut)
-def get_lead(request: HttpRequest, lead_id: int) -> LeadOut:
+def get_lead(request: HttpRequest, lead_id: int) -> dict[str, Any]:
     return lead_out(_lead(lead_id))
 
 
@@ -240,7 +244,9 @@ def get_lead(request: HttpRequest, lead_id: int) -> LeadOut:
     auth=LEAD_AUTH,
     response={200: LeadOut, 404: ErrorOut, 422: ErrorOut},
 )
-def add_activity(request: HttpRequest, lead_id: int, payload: ActivityIn) -> LeadOut:
+def add_activity(
+    request: HttpRequest, lead_id: int, payload: ActivityIn
+) -> dict[str, Any]:
     """Log a call, email, meeting or note; the owner's first outbound one
     answers the lead and stores its response time."""
     services.record_response(
@@ -259,7 +265,9 @@ def add_activity(request: HttpRequest, lead_id: int, payload: ActivityIn) -> Lea
     auth=LEAD_AUTH,
     response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
-def disqualify(request: HttpRequest, lead_id: int, payload: DisqualifyIn) -> LeadOut:
+def disqualify(
+    request: HttpRequest, lead_id: int, payload: DisqualifyIn
+) -> dict[str, Any]:
     services.disqualify_lead(lead_id, payload.reason, by=request.auth)
     return lead_out(_lead(lead_id))
 
@@ -269,7 +277,7 @@ def disqualify(request: HttpRequest, lead_id: int, payload: DisqualifyIn) -> Lea
     auth=LEAD_AUTH,
     response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
-def convert(request: HttpRequest, lead_id: int) -> LeadOut:
+def convert(request: HttpRequest, lead_id: int) -> dict[str, Any]:
     """Turn the lead into a deal in the first stage of its pipeline."""
     services.convert_lead(lead_id, by=request.auth)
     return lead_out(_lead(lead_id))
