@@ -232,3 +232,27 @@ def test_a_nested_use_of_the_kept_cursor_does_not_disturb_the_outer_one():
             inner.execute("SELECT 42")
             assert inner.fetchall() == [(42,)]
         assert outer.fetchall() == [(1,), (2,), (3,)]
+
+
+def test_read_runs_model_init_for_a_model_someone_listens_to(team):
+    from django.db.models import signals
+
+    from dealgate.accounts.models import Team
+
+    seen = []
+
+    def record(sender, instance, **kwargs):
+        seen.append(instance.name)
+
+    fields, select = bulk.columns(Team, "t", ["id", "name"])
+    table = connection.ops.quote_name(Team._meta.db_table)
+    signals.post_init.connect(record, sender=Team)
+    try:
+        ((found, _),) = bulk.read(
+            Team, fields, f"SELECT {select} FROM {table} t WHERE t.id = %s", [team.pk]
+        )
+    finally:
+        signals.post_init.disconnect(record, sender=Team)
+
+    assert seen == [team.name] and found.name == team.name
+    assert not found._state.adding and found._state.db == "default"
