@@ -162,10 +162,11 @@ def route(
     Tries each rule whose conditions hold, in order; a rule whose people are
     all off is passed over and the reason kept. Who is off is judged at
     `judged_at`: now, or the pipeline's next opening outside its hours.
-    Query cost: one query for a rule's people, one for their open leads
-    when a cap or least-loaded needs it, and two for the rotation state of
-    a team rule. People in `exclude` (user ids: whoever had the lead
-    before) are skipped like people who are off, except by a fallback rule.
+    Query cost: one query for a rule's people (with a team rule's rotation
+    state, locked), one for their open leads when a cap or least-loaded
+    needs it, and one to store the rotation's turn. People in `exclude`
+    (user ids: whoever had the lead before) are skipped like people who are
+    off, except by a fallback rule.
     A team rule stores its rotation's turn at once, or with `defer_turn`
     returns it in `Routing.turn` for the caller to store in the same
     transaction (with the lead, in one statement: `bulk.insert_linked`).
@@ -425,11 +426,12 @@ def off_reason(
 
 def _locked_state(pipeline: Pipeline, rule: str) -> RoutingState:
     """The rule's state row, locked until the transaction ends; created on
-    first use without a race (INSERT ... ON CONFLICT DO NOTHING).
+    first use without a race (INSERT ... ON CONFLICT DO NOTHING). Routing
+    reads and locks an existing row with the rule's people (`_people`).
 
     The lock is held until the commit, across the lead's writes: every
-    capture by this rule waits here. Its read and `Turn.update` are fixed SQL,
-    which spends less CPU inside the lock than the ORM compiling them.
+    capture by this rule waits for it. Its read and `Turn.update` are fixed
+    SQL, which spends less CPU inside the lock than the ORM compiling them.
     """
     state = _read_state(pipeline.pk, rule)
     if state is None:
