@@ -16,7 +16,6 @@ import datetime as dt
 import functools
 import itertools
 import re
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -75,6 +74,9 @@ def prepared_cursor(numbered: bool = False) -> Iterator[Any]:
         with conn.cursor() as cursor:
             yield cursor
         return
+    # As Django's cursor(): a connection the server has ended is replaced
+    # before its first statement of a request, not failed on.
+    conn.close_if_health_check_failed()
     conn.ensure_connection()
     raw = conn.connection
     before = raw.prepare_threshold
@@ -92,8 +94,13 @@ def prepared_cursor(numbered: bool = False) -> Iterator[Any]:
         # A cursor is taken out while in use, so a nested use makes its own.
         conn.validate_thread_sharing()
         conn.validate_no_broken_transaction()
-        kept = _kept_cursors.setdefault(raw, {})
-        cursor = kept.pop(kind, None) or kind(raw)
+        kept = _kept_cursors(conn)
+        cursor = kept.pop(kind, None)
+        if cursor is not None and cursor.connection is not raw:
+            kept.clear()  # the connection was replaced: its cursors go too
+            cursor = None
+        if cursor is None:
+            cursor = kind(raw)
         with conn.wrap_database_errors:
             yield cursor
         kept[kind] = cursor
@@ -101,11 +108,16 @@ def prepared_cursor(numbered: bool = False) -> Iterator[Any]:
         raw.prepare_threshold = before
 
 
-# Cursors `prepared_cursor` reuses, per psycopg connection (each used by one
-# thread at a time) and cursor class; they go with their connection.
-_kept_cursors: weakref.WeakKeyDictionary[Any, dict[type, Any]] = (
-    weakref.WeakKeyDictionary()
-)
+def _kept_cursors(conn: Any) -> dict[type, Any]:
+    """The cursors `prepared_cursor` reuses on Django connection `conn` (one
+    thread's), by cursor class. Kept on the Django connection, which lives
+    as long as its thread: a replaced psycopg connection and its cursors
+    are dropped at the next statement."""
+    try:
+        return conn.dealgate_kept_cursors
+    except AttributeError:
+        conn.dealgate_kept_cursors = {}
+        return conn.dealgate_kept_cursors
 
 
 def insert_rows(
@@ -623,11 +635,10 @@ def _maker(model: type[M], fields: Sequence[Any]) -> Callable[[Sequence[Any]], M
     thread's connection.
 
     Kept per field list (by identity: hashing its fields cost more than the
-    rest), with each field's converters and whether `model` builds as every
-    model does (Django's own __init__ and from_db, nothing listening to the
-    pre_init or post_init they send), judged once: then instances are made
-    as from_db makes them without running Model.__init__, 2 us a row against
-    19 (a capture builds a dozen).
+    rest), with each field's converters and whether `model` has Django's own
+    __init__ and from_db. Such a model, with nothing listening to the
+    pre_init or post_init they send, is made as from_db makes it without
+    running Model.__init__: 2 us a row against 19 (a capture builds a dozen).
     """
     conn = connections[DEFAULT_DB_ALIAS]
     known = _makers.get((model, id(fields), conn.vendor))
@@ -636,8 +647,6 @@ def _maker(model: type[M], fields: Sequence[Any]) -> Callable[[Sequence[Any]], M
         plain = (
             model.__init__ is Model.__init__
             and model.from_db.__func__ is Model.from_db.__func__
-            and not signals.pre_init.has_listeners(model)
-            and not signals.post_init.has_listeners(model)
         )
         known = (fields, names, converters, plain)
         if len(_makers) >= 256:
@@ -645,6 +654,13 @@ def _maker(model: type[M], fields: Sequence[Any]) -> Callable[[Sequence[Any]], M
         _makers[model, id(fields), conn.vendor] = known
     _, names, converters, plain = known
     alias = conn.alias
+    # Asked on every read, so a receiver connected later counts (looking at
+    # the receiver lists first: asking per model costs 6 us each).
+    if plain and (signals.pre_init.receivers or signals.post_init.receivers):
+        plain = not (
+            signals.pre_init.has_listeners(model)
+            or signals.post_init.has_listeners(model)
+        )
 
     def make(values: Sequence[Any]) -> M:
         values = list(values)

@@ -256,3 +256,74 @@ def test_read_runs_model_init_for_a_model_someone_listens_to(team):
 
     assert seen == [team.name] and found.name == team.name
     assert not found._state.adding and found._state.db == "default"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite uses Django's own cursor"
+)
+@pytest.mark.django_db(transaction=True)
+def test_kept_cursors_go_with_their_connection_when_it_is_replaced():
+    with bulk.prepared_cursor() as cursor:
+        cursor.execute("SELECT 1")
+    first = connection.connection
+    connection.close()
+
+    with bulk.prepared_cursor() as cursor:
+        cursor.execute("SELECT 2")
+        assert cursor.fetchall() == [(2,)]
+        assert cursor.connection is connection.connection is not first
+    kept = connection.dealgate_kept_cursors
+    assert all(kept.connection is connection.connection for kept in kept.values())
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a health check of PostgreSQL's"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_ended_is_replaced_before_a_hot_statement():
+    import psycopg
+
+    from dealgate.clocks.bulk import prepared_cursor
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    admin = psycopg.connect(
+        connection.connection.info.dsn.replace(
+            f"dbname={connection.settings_dict['NAME']}", "dbname=postgres"
+        ),
+        autocommit=True,
+    )
+    with admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    # A new request: Django allows one health check per request.
+    connection.health_check_done = False
+
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchall() == [(1,)]
+    assert connection.connection.info.backend_pid != pid
+
+
+def test_read_counts_an_init_receiver_connected_after_the_first_read(team):
+    from django.db.models import signals
+
+    from dealgate.accounts.models import Team
+
+    fields, select = bulk.columns(Team, "t", ["id", "name"])
+    sql = (
+        f"SELECT {select} FROM {connection.ops.quote_name(Team._meta.db_table)} t "
+        "WHERE t.id = %s"
+    )
+    bulk.read(Team, fields, sql, [team.pk])
+    seen = []
+
+    def record(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    signals.post_init.connect(record, sender=Team)
+    try:
+        bulk.read(Team, fields, sql, [team.pk])
+    finally:
+        signals.post_init.disconnect(record, sender=Team)
+
+    assert seen == [team.pk]
