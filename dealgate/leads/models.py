@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from .normalize import COMPANY_KEY_LENGTH, DOMAIN_KEY_LENGTH
+
 User = settings.AUTH_USER_MODEL
 
 
@@ -41,11 +43,11 @@ class Lead(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     phone_e164 = models.CharField(max_length=20, blank=True)
     company = models.CharField(max_length=200, blank=True)
-    company_key = models.CharField(max_length=200, blank=True)
+    company_key = models.CharField(max_length=COMPANY_KEY_LENGTH, blank=True)
     company_block = models.CharField(max_length=50, blank=True)
     website = models.CharField(max_length=200, blank=True)
     # The company's domain, from the website or a non-free-mail address.
-    domain = models.CharField(max_length=200, blank=True)
+    domain = models.CharField(max_length=DOMAIN_KEY_LENGTH, blank=True)
     country = models.CharField(max_length=2, blank=True)
     segment = models.CharField(max_length=50, blank=True)
     company_size = models.PositiveIntegerField(null=True, blank=True)

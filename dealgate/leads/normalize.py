@@ -99,6 +99,10 @@ LEGAL_SUFFIXES = frozenset(
 # Company names at or above this similarity (0-100, rapidfuzz token sort
 # ratio of the keys) are taken as one company.
 COMPANY_MATCH_SCORE = 90
+# The longest company key and company domain stored (their columns): folding
+# and the ASCII form of a domain can make a key longer than what was typed.
+COMPANY_KEY_LENGTH = 200
+DOMAIN_KEY_LENGTH = 200
 
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@"
@@ -140,7 +144,7 @@ def email_key(text: str) -> str:
 def email_domain(key: str) -> str:
     """The company domain an email key gives away; "" for free-mail providers."""
     domain = key.rpartition("@")[2]
-    return "" if domain in FREE_MAIL_DOMAINS else domain
+    return "" if domain in FREE_MAIL_DOMAINS else domain[:DOMAIN_KEY_LENGTH]
 
 
 def domain_key(text: str) -> str:
@@ -162,7 +166,7 @@ def domain_key(text: str) -> str:
         raise ValueError(f"{text.strip()!r} is not a web address") from None
     if not _DOMAIN.fullmatch(value):
         raise ValueError(f"{text.strip()!r} is not a web address like acme.com")
-    return value
+    return value[:DOMAIN_KEY_LENGTH]
 
 
 def phone_key(text: str, region: str | None) -> str:
@@ -200,7 +204,8 @@ def company_key(text: str) -> str:
     words = _NOT_WORD.sub(" ", folded).split()
     while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
         words.pop()
-    return " ".join(words)
+    # Folding can lengthen a name ("ß" is "ss").
+    return " ".join(words)[:COMPANY_KEY_LENGTH]
 
 
 def company_block(key: str) -> str:

@@ -45,6 +45,20 @@ def test_keys_are_normalised(routed, now):
     assert lead.company_key == "acme"
 
 
+def test_keys_that_fold_longer_than_typed_still_fit_their_columns(routed, now):
+    # "ß" folds to "ss", so 200 of them make a 400-character key; a domain
+    # of 235 characters is a valid one, longer than the domain column.
+    long_domain = ".".join(["a" * 60, "b" * 60, "c" * 60, "d" * 50, "de"])
+    lead = capture_lead(
+        inquiry(company="ß" * 200, email=f"anna@{long_domain}"), source="api"
+    ).lead
+
+    stored = Lead.objects.get(pk=lead.pk)
+    assert stored.company_key == "ss" * 100
+    assert stored.domain == long_domain[:200]
+    assert stored.email_key == f"anna@{long_domain}"
+
+
 @pytest.mark.parametrize(
     ("country", "phone", "e164"),
     [
