@@ -47,7 +47,7 @@ PREPARE_AFTER = 5
 
 @contextlib.contextmanager
 def prepared_cursor(numbered: bool = False) -> Iterator[Any]:
-    """Django's cursor for fixed SQL that requests run over and over.
+    """A cursor for fixed SQL that requests run over and over.
 
     On PostgreSQL its parameters are bound by the server and psycopg
     prepares a statement once the connection has run it PREPARE_AFTER times
