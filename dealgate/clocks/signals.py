@@ -5,7 +5,8 @@ itself), but deals are created, leads assigned and answered, and activities
 logged through several doors (pages, API, CLI, lead intake). Listening to the
 saves keeps every door right without each one knowing about clocks. Bulk
 writes (imports) send no signals: `dealgate clocks backfill` starts what they
-missed.
+missed. A lead capture writes its new lead's response clock itself, in the
+statement that writes the lead (`services.response_clock`).
 """
 
 from __future__ import annotations
