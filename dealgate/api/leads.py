@@ -162,7 +162,9 @@ class DisqualifyIn(Schema):
 # schema once: a schema instance built here would be checked again there (its
 # nested lead three times), half a millisecond of CPU for every capture.
 _LEAD_COLUMNS = [
-    name for name in LeadOut.model_fields if name not in ("pipeline", "owner", "deal")
+    name
+    for name in LeadOut.model_fields
+    if name not in ("id", "pipeline", "owner", "deal")
 ]
 
 
