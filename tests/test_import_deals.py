@@ -914,6 +914,57 @@ def test_postgres_copies_in_a_thread_and_gives_back_the_switch_interval(
     assert not Deal.objects.filter(external_id="D7").exists()
 
 
+def test_an_import_runs_the_young_garbage_collection_rarely_and_gives_it_back(
+    sales, tmp_path, generic, monkeypatch
+):
+    import gc
+
+    before = gc.get_threshold()
+    seen = []
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    import_deals(
+        generic_file(tmp_path, *GOOD_ROWS),
+        generic,
+        pipeline=sales,
+        progress=lambda rows, share: seen.append(gc.get_threshold()),
+    )
+    assert seen[0] == (services.GC_YOUNG_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before
+
+    def fail(rows, share):
+        raise ValidationError("stopped")
+
+    with pytest.raises(ValidationError, match="stopped"):
+        import_deals(
+            generic_file(tmp_path, "D7,Nova rollout,Talking,,2026-03-10,\n"),
+            generic,
+            pipeline=sales,
+            progress=fail,
+        )
+    assert gc.get_threshold() == before
+
+
+def test_an_import_leaves_a_switched_off_garbage_collector_off(
+    sales, tmp_path, generic, monkeypatch
+):
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(0, *before[1:])
+    try:
+        seen = []
+        monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+        import_deals(
+            generic_file(tmp_path, *GOOD_ROWS),
+            generic,
+            pipeline=sales,
+            progress=lambda rows, share: seen.append(gc.get_threshold()[0]),
+        )
+        assert set(seen) == {0} and gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
+
+
 # -- SQLite: the import's own reads and cache -----------------------------------
 
 

@@ -19,10 +19,13 @@ whatever the size of the file.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,10 @@ logger = logging.getLogger("dealgate.imports")
 BATCH_SIZE = 5000
 # Often enough for a progress bar to move a few times a second at any speed.
 PROGRESS_EVERY = 1000
+
+# The garbage collector's young-generation threshold during an import (see
+# `_rarer_collections`).
+GC_YOUNG_THRESHOLD = 50_000
 
 # Called with the rows read so far and the share of the file read (0 to 1).
 Progress = Callable[[int, float], None]
@@ -113,7 +120,11 @@ def import_deals(
     started = time.perf_counter()
     # Foreign keys are checked once for the whole load (see foreignkeys.py);
     # SQLite's switch must be thrown outside the transaction.
-    with sqlite_checks_off(connection) as unchecked, transaction.atomic():
+    with (
+        _rarer_collections(),
+        sqlite_checks_off(connection) as unchecked,
+        transaction.atomic(),
+    ):
         check = SqliteCheck(connection, WRITTEN, UPDATED) if unchecked else None
         _run(path, mapping, pipeline, report, progress, exclusive=exclusive)
         failed = all_or_nothing and report.bad_row_count > 0
@@ -149,6 +160,40 @@ def pipeline_for(key: str | None) -> Pipeline:
         f"there are several pipelines ({keys}); say which with --pipeline",
         field="pipeline",
     )
+
+
+_collections_lock = threading.Lock()
+_collections_paused = 0
+_collections_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _rarer_collections() -> Iterator[None]:
+    """Run the garbage collector's young pass rarely while rows stream.
+
+    The collector looks at the newest objects every 700 allocations; an
+    import allocates millions of lists and strings and makes almost no
+    reference cycles, and those passes took 7% of a 100,000-row import's
+    CPU. Cycles still made (a bad row's exception and its traceback) are
+    still collected, only later. Imports running at once in one process
+    share the setting; the last one out puts the old one back.
+    """
+    global _collections_paused, _collections_saved
+    with _collections_lock:
+        if not _collections_paused:
+            _collections_saved = gc.get_threshold()
+            young, *older = _collections_saved
+            # 0 means the collector is off: leave it off.
+            if 0 < young < GC_YOUNG_THRESHOLD:
+                gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
+        _collections_paused += 1
+    try:
+        yield
+    finally:
+        with _collections_lock:
+            _collections_paused -= 1
+            if not _collections_paused:
+                gc.set_threshold(*_collections_saved)
 
 
 def _deals_file(path: Path, mapping: Mapping) -> Path:
