@@ -914,6 +914,39 @@ def test_postgres_copies_in_a_thread_and_gives_back_the_switch_interval(
     assert not Deal.objects.filter(external_id="D7").exists()
 
 
+def test_postgres_finds_imported_ids_by_probing_the_unique_index(
+    sales, tmp_path, generic
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's query planner")
+    import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    with connection.cursor() as cursor:
+        # Deals enough for a pass over them to cost more than probes; no
+        # ANALYZE, as during an import (and statistics would outlive the
+        # test's transaction).
+        cursor.execute(
+            "INSERT INTO deals_deal (pipeline_id, stage_id, status, title, value, "
+            "currency, loss_reason, loss_note, notes, custom, source, external_id, "
+            "version) SELECT pipeline_id, stage_id, status, 'Deal ' || n, value, "
+            "currency, '', '', '', custom, source, 'S' || n, 1 "
+            "FROM deals_deal, generate_series(1, 5000) AS n "
+            "WHERE external_id = 'D2'"
+        )
+    with transaction.atomic():
+        writer = bulk.writer_for(connection, sales.pk, "crm")
+        found = writer.existing(["S7", "S4999", "D1", "missing"])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"EXPLAIN {writer.existing_sql}",
+                [["S7", "missing"], sales.pk, "crm"],
+            )
+            plan = " ".join(row[0] for row in cursor.fetchall())
+    assert set(found) == {"S7", "S4999", "D1"}
+    # One probe per id, not a pass over every deal of the pipeline.
+    assert "Index Scan using deal_external_id_unique" in plan, plan
+    assert "Nested Loop" in plan, plan
+
+
 def test_an_import_runs_the_young_garbage_collection_rarely_and_gives_it_back(
     sales, tmp_path, generic, monkeypatch
 ):
