@@ -312,6 +312,7 @@ class PostgresWriter(DealWriter):
             self.indexes.lift(expected_rows, self.keys.existing_rows())
         else:
             self.replica.start((Deal, StageEvent))
+            self.indexes.lift_into_empty(expected_rows)
 
     def finish(self) -> None:
         self.settle()

@@ -267,7 +267,7 @@ class PostgresKeys:
                         f"ALTER TABLE {table} DROP CONSTRAINT {_ident(name)}"
                     )
                 cursor.execute("SET LOCAL lock_timeout = DEFAULT")
-            except _busy_errors() as exc:
+            except busy_errors() as exc:
                 cursor.execute("ROLLBACK TO SAVEPOINT dealgate_import_keys")
                 logger.info(
                     "import: the deals tables are busy (%s); foreign keys are "
@@ -314,7 +314,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _busy_errors() -> tuple[type[Exception], ...]:
+def busy_errors() -> tuple[type[Exception], ...]:
     from psycopg import errors
 
     # A lock not granted in time; a table another open cursor still uses.

@@ -1,7 +1,11 @@
-"""PostgreSQL: an exclusive large load builds the tables' secondary indexes
-once, after writing; a failed load leaves indexes and rows as they were, and
-an ordinary import never drops an index."""
+"""PostgreSQL: an exclusive large load, or any large load into tables that
+hold no deals, builds the tables' secondary indexes once, after writing; a
+failed load leaves indexes and rows as they were, and an ordinary import
+into tables that hold deals never drops an index."""
 
+import logging
+
+import psycopg
 import pytest
 from django.db import connection
 
@@ -87,12 +91,76 @@ def test_an_exclusive_large_load_builds_the_secondary_indexes_again(tmp_path, an
     assert schema() == before
 
 
-def test_an_ordinary_import_keeps_every_index(tmp_path, any_size):
+def test_an_ordinary_import_into_tables_with_deals_keeps_every_index(
+    tmp_path, any_size
+):
+    sales = make_import_pipeline()
+    run_import(tmp_path, "E1,Older deal,Open,,\n", pipeline=sales)
+    before = schema()
+    report = run_import(tmp_path, SMALL_ROWS, pipeline=sales)
+    assert report.committed
+    assert any_size[-1] == (False, len(before))
+    assert schema() == before
+
+
+def test_an_ordinary_large_load_into_empty_tables_builds_the_indexes_again(
+    tmp_path, any_size
+):
+    before = schema()
+    report = run_import(tmp_path, SMALL_ROWS, pipeline=make_import_pipeline())
+    assert report.committed and report.deals_created == 3
+    # Only the primary keys and the unique external id stay for the COPY.
+    assert any_size == [(True, 3)]
+    assert schema() == before
+    assert Deal.objects.filter(external_id="D1").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ordinary_load_keeps_the_indexes_when_a_reader_holds_the_tables(
+    tmp_path, any_size, monkeypatch, caplog
+):
+    monkeypatch.setattr(indexes, "LOCK_TIMEOUT", "20ms")
+    sales = make_import_pipeline()
+    before = schema()
+    with psycopg.connect(**connection.get_connection_params()) as reader:
+        # A reader in the middle of a transaction holds a share lock.
+        reader.execute("SELECT COUNT(*) FROM deals_deal").fetchone()
+        with caplog.at_level(logging.INFO, logger="dealgate.imports"):
+            report = run_import(tmp_path, SMALL_ROWS, pipeline=sales)
+    assert report.committed and report.deals_created == 3
+    assert any_size == [(False, len(before))]
+    assert "the deals tables are busy" in caplog.text
+    assert "their indexes are kept" in caplog.text
+
+
+def test_deals_written_before_the_lock_keep_the_indexes_and_free_the_tables(
+    tmp_path, any_size, monkeypatch
+):
+    # Empty at the first look, holding a deal once locked: another
+    # transaction committed one in between.
+    looks = iter([False, True])
+    monkeypatch.setattr(indexes.PostgresIndexes, "_any_rows", lambda self: next(looks))
+    held = []
+    lift = indexes.PostgresIndexes.lift_into_empty
+
+    def spy(self, expected_rows):
+        lifted = lift(self, expected_rows)
+        held.append(
+            self.cursor.execute(
+                "SELECT COUNT(*) FROM pg_locks WHERE pid = pg_backend_pid() "
+                "AND mode = 'AccessExclusiveLock' "
+                "AND relation = 'deals_deal'::regclass"
+            ).fetchone()[0]
+        )
+        return lifted
+
+    monkeypatch.setattr(indexes.PostgresIndexes, "lift_into_empty", spy)
     before = schema()
     report = run_import(tmp_path, SMALL_ROWS, pipeline=make_import_pipeline())
     assert report.committed
     assert any_size == [(False, len(before))]
-    assert schema() == before
+    # Rolled back to before the lock: the board can read the deals again.
+    assert held == [0]
 
 
 def test_a_bad_row_leaves_the_indexes_and_rows_as_they_were(
