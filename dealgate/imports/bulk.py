@@ -23,6 +23,7 @@ from dealgate.imports.foreignkeys import PostgresKeys
 from dealgate.imports.indexes import PostgresIndexes, SqliteIndexes
 from dealgate.imports.replica import ReplicaLoad
 from dealgate.insights import changelog
+from dealgate.leads.models import Lead
 
 DEAL_COLUMNS = (
     "id",
@@ -312,7 +313,9 @@ class PostgresWriter(DealWriter):
             self.indexes.lift(expected_rows, self.keys.existing_rows())
         else:
             self.replica.start((Deal, StageEvent))
-            self.indexes.lift_into_empty(expected_rows)
+            self.indexes.lift_into_empty(
+                expected_rows, also_empty=(Lead._meta.db_table,)
+            )
 
     def finish(self) -> None:
         self.settle()

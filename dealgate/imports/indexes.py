@@ -22,9 +22,11 @@ the deals (the board) out until the commit. It takes them in two cases:
 - an `exclusive` import whose foreign keys are dropped
   (foreignkeys.PostgresKeys) holds those locks anyway, so dropping the
   indexes locks nothing more;
-- a large import into tables that hold no deals at all (`lift_into_empty`,
-  the first import of a new installation): the lock hides no one's deals,
-  and readers wait out the import (seconds) rather than see half of it.
+- a large import into an installation that holds no deal and no lead yet
+  (`lift_into_empty`, its first import): the lock hides no one's deals,
+  no lead form has been answered that would wait on them (a capture looks
+  for open deals of the sender), and the board waits out the import
+  (seconds) rather than showing half of it.
 
 Otherwise a dropped index would keep the board waiting for the whole
 import, so the default import keeps them. Measured on 100,000 deals and
@@ -135,12 +137,14 @@ class PostgresIndexes(_Lifted):
         self.lifted = list(found)
         return bool(self.lifted)
 
-    def lift_into_empty(self, expected_rows: int) -> bool:
+    def lift_into_empty(
+        self, expected_rows: int, also_empty: Sequence[str] = ()
+    ) -> bool:
         """Lock the tables and drop their indexes for a load of
-        `expected_rows`, only when the tables hold no rows (see the module's
-        notes); True if the indexes were dropped. Waits for the locks only
-        briefly: a busy table keeps its indexes."""
-        if expected_rows < REBUILD_MIN_ROWS or self._any_rows():
+        `expected_rows`, only when they and the `also_empty` tables hold no
+        rows (see the module's notes); True if the indexes were dropped.
+        Waits for the locks only briefly: a busy table keeps its indexes."""
+        if expected_rows < REBUILD_MIN_ROWS or self._any_rows(also_empty):
             return False
         tables = ", ".join(_quoted(table) for table in self.tables)
         cursor = self.cursor
@@ -163,8 +167,8 @@ class PostgresIndexes(_Lifted):
         cursor.execute("RELEASE SAVEPOINT dealgate_import_indexes")
         return not busy and self.lift(expected_rows, 0)
 
-    def _any_rows(self) -> bool:
-        for table in self.tables:
+    def _any_rows(self, also: Sequence[str] = ()) -> bool:
+        for table in (*self.tables, *also):
             found = self.cursor.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {_quoted(table)})"
             ).fetchone()

@@ -115,6 +115,21 @@ def test_an_ordinary_large_load_into_empty_tables_builds_the_indexes_again(
     assert Deal.objects.filter(external_id="D1").exists()
 
 
+def test_a_first_import_keeps_the_indexes_once_a_lead_came_in(tmp_path, any_size):
+    from django.utils import timezone
+
+    from dealgate.leads.models import Lead
+
+    sales = make_import_pipeline()
+    # A lead form in use: its captures look for open deals, and must not
+    # wait for the import's locks.
+    Lead.objects.create(pipeline=sales, channel="web", created_at=timezone.now())
+    before = schema()
+    report = run_import(tmp_path, SMALL_ROWS, pipeline=sales)
+    assert report.committed
+    assert any_size == [(False, len(before))]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_ordinary_load_keeps_the_indexes_when_a_reader_holds_the_tables(
     tmp_path, any_size, monkeypatch, caplog
@@ -139,12 +154,14 @@ def test_deals_written_before_the_lock_keep_the_indexes_and_free_the_tables(
     # Empty at the first look, holding a deal once locked: another
     # transaction committed one in between.
     looks = iter([False, True])
-    monkeypatch.setattr(indexes.PostgresIndexes, "_any_rows", lambda self: next(looks))
+    monkeypatch.setattr(
+        indexes.PostgresIndexes, "_any_rows", lambda self, also=(): next(looks)
+    )
     held = []
     lift = indexes.PostgresIndexes.lift_into_empty
 
-    def spy(self, expected_rows):
-        lifted = lift(self, expected_rows)
+    def spy(self, expected_rows, also_empty=()):
+        lifted = lift(self, expected_rows, also_empty)
         held.append(
             self.cursor.execute(
                 "SELECT COUNT(*) FROM pg_locks WHERE pid = pg_backend_pid() "
