@@ -1,6 +1,7 @@
 """`import_deals` and `dealgate import deals` on small hand-made files."""
 
 import datetime as dt
+import gc
 import logging
 from collections import Counter
 from decimal import Decimal
@@ -947,12 +948,8 @@ def test_postgres_finds_imported_ids_by_probing_the_unique_index(
     assert "Nested Loop" in plan, plan
 
 
-def test_an_import_runs_the_young_garbage_collection_rarely_and_gives_it_back(
-    sales, tmp_path, generic, monkeypatch
-):
-    import gc
-
-    before = gc.get_threshold()
+def _thresholds_during_import(tmp_path, generic, sales, monkeypatch) -> list:
+    """The garbage collector's thresholds at each row of an import."""
     seen = []
     monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
     import_deals(
@@ -961,6 +958,14 @@ def test_an_import_runs_the_young_garbage_collection_rarely_and_gives_it_back(
         pipeline=sales,
         progress=lambda rows, share: seen.append(gc.get_threshold()),
     )
+    return seen
+
+
+def test_an_import_runs_the_young_garbage_collection_rarely_and_gives_it_back(
+    sales, tmp_path, generic, monkeypatch
+):
+    before = gc.get_threshold()
+    seen = _thresholds_during_import(tmp_path, generic, sales, monkeypatch)
     assert seen[0] == (services.GC_YOUNG_THRESHOLD, *before[1:])
     assert gc.get_threshold() == before
 
@@ -980,20 +985,12 @@ def test_an_import_runs_the_young_garbage_collection_rarely_and_gives_it_back(
 def test_an_import_leaves_a_switched_off_garbage_collector_off(
     sales, tmp_path, generic, monkeypatch
 ):
-    import gc
-
     before = gc.get_threshold()
     gc.set_threshold(0, *before[1:])
     try:
-        seen = []
-        monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
-        import_deals(
-            generic_file(tmp_path, *GOOD_ROWS),
-            generic,
-            pipeline=sales,
-            progress=lambda rows, share: seen.append(gc.get_threshold()[0]),
-        )
-        assert set(seen) == {0} and gc.get_threshold()[0] == 0
+        seen = _thresholds_during_import(tmp_path, generic, sales, monkeypatch)
+        assert {young for young, *_ in seen} == {0}
+        assert gc.get_threshold()[0] == 0
     finally:
         gc.set_threshold(*before)
 
