@@ -267,11 +267,16 @@ class PostgresKeys:
                         f"ALTER TABLE {table} DROP CONSTRAINT {_ident(name)}"
                     )
                 cursor.execute("SET LOCAL lock_timeout = DEFAULT")
-            except busy_errors() as exc:
+            except (*busy_errors(), errors.InsufficientPrivilege) as exc:
                 cursor.execute("ROLLBACK TO SAVEPOINT dealgate_import_keys")
+                why = (
+                    "may not drop the deals tables' foreign keys"
+                    if isinstance(exc, errors.InsufficientPrivilege)
+                    else "the deals tables are busy"
+                )
                 logger.info(
-                    "import: the deals tables are busy (%s); foreign keys are "
-                    "checked row by row",
+                    "import: %s (%s); foreign keys are checked row by row",
+                    why,
                     str(exc).strip(),
                 )
                 return False

@@ -123,12 +123,31 @@ class PostgresIndexes(_Lifted):
             return False
         # Indexes behind a constraint (primary keys, unique constraints)
         # and unique ones stay; an invalid index (a failed concurrent build)
-        # is left alone rather than made valid behind its owner's back.
+        # is left alone rather than made valid behind its owner's back. What
+        # the definition leaves out is kept as statements run after it: a
+        # comment, statistics targets, the table's CLUSTER mark, and the
+        # tablespace, which the index is created in.
         found = self.cursor.execute(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-            "FROM pg_index i WHERE i.indrelid = ANY(%s::regclass[]) "
+            "SELECT i.indexrelid::regclass::text, concat_ws('; ', "
+            "CASE WHEN c.reltablespace <> 0 THEN format("
+            "'SET LOCAL default_tablespace = %%I', "
+            "(SELECT spcname FROM pg_tablespace WHERE oid = c.reltablespace)) END, "
+            "pg_get_indexdef(i.indexrelid), "
+            "CASE WHEN c.reltablespace <> 0 "
+            "THEN 'SET LOCAL default_tablespace = DEFAULT' END, "
+            "(SELECT format('COMMENT ON INDEX %%s IS %%L', i.indexrelid::regclass, "
+            "d.description) FROM pg_description d WHERE d.objoid = i.indexrelid "
+            "AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0), "
+            "(SELECT string_agg(format('ALTER INDEX %%s ALTER COLUMN %%s SET "
+            "STATISTICS %%s', i.indexrelid::regclass, a.attnum, a.attstattarget), "
+            "'; ') FROM pg_attribute a WHERE a.attrelid = i.indexrelid "
+            "AND a.attstattarget >= 0), "
+            "CASE WHEN i.indisclustered THEN format('ALTER TABLE %%s CLUSTER ON %%I', "
+            "i.indrelid::regclass, c.relname) END) "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = ANY(%s::regclass[]) "
             "AND NOT i.indisunique AND i.indisvalid AND NOT EXISTS "
-            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
+            "(SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) "
             "ORDER BY 1",
             (self.tables,),
         ).fetchall()
@@ -143,9 +162,12 @@ class PostgresIndexes(_Lifted):
         """Lock the tables and drop their indexes for a load of
         `expected_rows`, only when they and the `also_empty` tables hold no
         rows (see the module's notes); True if the indexes were dropped.
-        Waits for the locks only briefly: a busy table keeps its indexes."""
+        Waits for the locks only briefly: a busy table keeps its indexes,
+        and so does a table the import's role may not drop indexes of."""
         if expected_rows < REBUILD_MIN_ROWS or self._any_rows(also_empty):
             return False
+        from psycopg import errors
+
         tables = ", ".join(_quoted(table) for table in self.tables)
         cursor = self.cursor
         cursor.execute("SAVEPOINT dealgate_import_indexes")
@@ -153,19 +175,28 @@ class PostgresIndexes(_Lifted):
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
             cursor.execute("SET LOCAL lock_timeout = DEFAULT")
-            # Rows committed between the first look and the lock: rolling
-            # back to the savepoint gives the lock back at once.
-            busy = self._any_rows()
+            # Rows committed between the first look and the lock (a lead
+            # too: a capture reads the deals before it writes its lead, so
+            # none can commit once the lock is held).
+            lifted = not self._any_rows(also_empty) and self.lift(expected_rows, 0)
         except busy_errors() as exc:
             logger.info(
                 "import: the deals tables are busy (%s); their indexes are kept",
                 str(exc).strip(),
             )
-            busy = True
-        if busy:
+            lifted = False
+        except errors.InsufficientPrivilege as exc:
+            logger.info(
+                "import: may not drop the deals tables' indexes (%s); they are kept",
+                str(exc).strip(),
+            )
+            lifted = False
+        if not lifted:
+            # Gives the locks back at once, and any index dropped.
             cursor.execute("ROLLBACK TO SAVEPOINT dealgate_import_indexes")
+            self.lifted = []
         cursor.execute("RELEASE SAVEPOINT dealgate_import_indexes")
-        return not busy and self.lift(expected_rows, 0)
+        return lifted
 
     def _any_rows(self, also: Sequence[str] = ()) -> bool:
         for table in (*self.tables, *also):

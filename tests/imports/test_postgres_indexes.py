@@ -65,12 +65,12 @@ def any_size(monkeypatch):
     decided = []
     write = bulk.PostgresWriter._write
 
-    def spy(self, deals, events):
+    def spy(self, deals, closes):
         # On the import's own connection: the copy runs in a thread of its
         # own, where Django would open another one.
         seen = self.raw.execute(SCHEMA).fetchall()
         decided.append((bool(self.indexes.lifted), len(seen)))
-        write(self, deals, events)
+        write(self, deals, closes)
 
     monkeypatch.setattr(bulk.PostgresWriter, "_write", spy)
     return decided
@@ -152,15 +152,19 @@ def test_an_ordinary_load_keeps_the_indexes_when_a_reader_holds_the_tables(
     assert "their indexes are kept" in caplog.text
 
 
-def test_deals_written_before_the_lock_keep_the_indexes_and_free_the_tables(
+def test_rows_written_before_the_lock_keep_the_indexes_and_free_the_tables(
     tmp_path, any_size, monkeypatch
 ):
-    # Empty at the first look, holding a deal once locked: another
+    # Empty at the first look, holding a deal or a lead once locked: another
     # transaction committed one in between.
-    looks = iter([False, True])
-    monkeypatch.setattr(
-        indexes.PostgresIndexes, "_any_rows", lambda self, also=(): next(looks)
-    )
+    answers = iter([False, True])
+    looked = []
+
+    def any_rows(self, also=()):
+        looked.append(tuple(also))
+        return next(answers)
+
+    monkeypatch.setattr(indexes.PostgresIndexes, "_any_rows", any_rows)
     held = []
     lift = indexes.PostgresIndexes.lift_into_empty
 
@@ -182,6 +186,65 @@ def test_deals_written_before_the_lock_keep_the_indexes_and_free_the_tables(
     assert any_size == [(False, len(before))]
     # Rolled back to before the lock: the board can read the deals again.
     assert held == [0]
+    # Both looks include the leads: a lead captured while the import waited
+    # for its lock counts too.
+    assert looked == [("leads_lead",), ("leads_lead",)]
+
+
+def _become_a_writer_that_owns_nothing() -> None:
+    """The app's role, not the tables' owner: it may write rows and lock the
+    tables, not drop their keys or indexes. Rolled back with the test."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE dealgate_test_writer")
+        cursor.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+            "TO dealgate_test_writer"
+        )
+        cursor.execute(
+            "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public "
+            "TO dealgate_test_writer"
+        )
+        cursor.execute("SET LOCAL ROLE dealgate_test_writer")
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_a_role_that_may_not_drop_keys_or_indexes_imports_with_them(
+    tmp_path, any_size, caplog, exclusive
+):
+    sales = make_import_pipeline()
+    before = schema()
+    _become_a_writer_that_owns_nothing()
+    with caplog.at_level(logging.INFO, logger="dealgate.imports"):
+        report = run_import(tmp_path, SMALL_ROWS, pipeline=sales, exclusive=exclusive)
+    assert report.committed and report.deals_created == 3
+    assert any_size == [(False, len(before))]
+    if exclusive:
+        assert "may not drop the deals tables' foreign keys" in caplog.text
+    assert "may not drop the deals tables' indexes" in caplog.text
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+    assert schema() == before
+
+
+def test_a_rebuilt_index_keeps_its_comment_statistics_and_cluster_mark(
+    tmp_path, any_size
+):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE INDEX ops_title ON deals_deal (lower(title))")
+        cursor.execute("COMMENT ON INDEX ops_title IS 'the operators'' own'")
+        cursor.execute("ALTER INDEX ops_title ALTER COLUMN 1 SET STATISTICS 500")
+        cursor.execute("ALTER TABLE deals_deal CLUSTER ON deal_board")
+    report = run_import(tmp_path, SMALL_ROWS, pipeline=make_import_pipeline())
+    assert report.committed and any_size[0][0] is True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT obj_description('ops_title'::regclass, 'pg_class'), "
+            "(SELECT attstattarget FROM pg_attribute "
+            "WHERE attrelid = 'ops_title'::regclass AND attnum = 1), "
+            "(SELECT indisclustered FROM pg_index "
+            "WHERE indexrelid = 'deal_board'::regclass)"
+        )
+        assert cursor.fetchone() == ("the operators' own", 500, True)
 
 
 def test_a_bad_row_leaves_the_indexes_and_rows_as_they_were(
@@ -207,7 +270,7 @@ def test_a_write_that_fails_leaves_the_indexes_as_they_were(
 ):
     before = schema()
 
-    def write_then_fail(self, deals, events):
+    def write_then_fail(self, deals, closes):
         raise ValidationError("the disk is full")
 
     monkeypatch.setattr(bulk.PostgresWriter, "_write", write_then_fail)
