@@ -339,6 +339,47 @@ def test_closing_events_carry_business_minutes_reason_and_responsible(
     assert lost.from_business_minutes == 4 * 8 * 60
 
 
+def test_each_batch_writes_entries_then_closes_with_their_minutes(
+    sales, tmp_path, generic, monkeypatch
+):
+    # Two deals a batch, so batches end between a deal's neighbours.
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    path = generic_file(
+        tmp_path,
+        "E1,Alpha,Won,100,2026-03-02,2026-03-02\n",  # entered and won at once
+        "E2,Beta,Lost,,,2026-03-05\n",  # closed, entry unknown
+        "E3,Gamma,Open,,,\n",  # no history at all
+        "E4,Delta,Talking,,2026-03-03,\n",
+        "E5,Epsilon,Won,50,2026-03-02,2026-03-04\n",  # two working days
+    )
+    report = import_deals(path, generic, pipeline=sales)
+    assert report.events_created == 6
+    engaging = sales.stages.get(key="engaging").pk
+    day = {n: dt.datetime(2026, 3, n, tzinfo=dt.UTC) for n in (2, 3, 4, 5)}
+    events = [
+        (
+            e.deal.external_id,
+            e.from_stage_id,
+            e.to_stage_id,
+            e.from_status,
+            e.to_status,
+            e.at,
+            e.from_entered_at,
+            e.from_business_minutes,
+            e.loss_reason,
+        )
+        for e in StageEvent.objects.select_related("deal").order_by("id")
+    ]
+    assert events == [
+        ("E1", None, engaging, "", "open", day[2], None, None, ""),
+        ("E1", engaging, engaging, "open", "won", day[2], day[2], 0.0, ""),
+        ("E2", engaging, engaging, "open", "lost", day[5], None, None, "not-recorded"),
+        ("E4", None, engaging, "", "open", day[3], None, None, ""),
+        ("E5", None, engaging, "", "open", day[2], None, None, ""),
+        ("E5", engaging, engaging, "open", "won", day[4], day[2], 2 * 8 * 60, ""),
+    ]
+
+
 def test_team_owned_stages_route_open_deals_to_the_least_loaded_member(
     sales, tmp_path, generic, team, alice, bob
 ):
@@ -892,9 +933,9 @@ def test_postgres_copies_in_a_thread_and_gives_back_the_switch_interval(
     seen = []
     write = bulk.PostgresWriter._write
 
-    def spy(self, deals, events):
+    def spy(self, deals, closes):
         seen.append((threading.current_thread().name, sys.getswitchinterval()))
-        write(self, deals, events)
+        write(self, deals, closes)
 
     monkeypatch.setattr(bulk.PostgresWriter, "_write", spy)
     report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
@@ -904,7 +945,7 @@ def test_postgres_copies_in_a_thread_and_gives_back_the_switch_interval(
     assert interval == bulk.COPY_SWITCH_INTERVAL
     assert sys.getswitchinterval() == before
 
-    def fail(self, deals, events):
+    def fail(self, deals, closes):
         raise ValidationError("the disk is full")
 
     monkeypatch.setattr(bulk.PostgresWriter, "_write", fail)
@@ -1028,9 +1069,9 @@ def test_sqlite_gives_back_its_page_cache_setting(
     sizes = []
     write = bulk.SqliteWriter.write
 
-    def spy(self, deals, events):
+    def spy(self, deals, closes):
         sizes.append(_sqlite_pragma("cache_size"))
-        write(self, deals, events)
+        write(self, deals, closes)
 
     monkeypatch.setattr(bulk.SqliteWriter, "write", spy)
     import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)

@@ -48,7 +48,8 @@ from dealgate.imports.bulk import (
     STATUS,
     DealWriter,
     Minutes,
-    events_for,
+    closes_for,
+    entered_count,
     writer_for,
 )
 from dealgate.imports.foreignkeys import SqliteCheck, sqlite_checks_off
@@ -345,21 +346,20 @@ class _Batch:
                 )
         self._create_named(deals, ORGANIZATION, Organization, "organization")
         self._create_named(deals, PRODUCT, Product, "product")
-        events = []
-        minutes, route = self.minutes, self.route
+        route = self.route
         for deal_id, deal in zip(self.writer.next_ids(len(deals)), deals, strict=True):
             deal[ID] = deal_id
             # Routed only now that the row is sure to be written, so a row
             # refused or imported before takes no turn in a team's rotation.
             deal[RESPONSIBLE] = route(deal[STAGE], deal[OWNER], deal[STATUS])
-            events.extend(events_for(deal, minutes))
+        closes = closes_for(deals, self.minutes)
+        events = entered_count(deals) + len(closes)
         for deal in deals:
             self.writer.adapt(deal)
-        for event in events:
-            self.writer.adapt_event(event)
-        self.writer.write(deals, events)
+        if deals:
+            self.writer.write(deals, closes)
         self.report.deals_created += len(deals)
-        self.report.events_created += len(events)
+        self.report.events_created += events
         self.lines, self.deals = [], []
 
     def _new_deals(self) -> list[list[Any]]:

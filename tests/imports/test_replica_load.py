@@ -178,8 +178,8 @@ def test_a_named_parent_cannot_be_deleted_under_the_import_but_stays_usable(
     seen = {}
     write = bulk.PostgresWriter.write
 
-    def write_then_look(self, deals, events):
-        write(self, deals, events)
+    def write_then_look(self, deals, closes):
+        write(self, deals, closes)
         with psycopg.connect(**connection.get_connection_params()) as other:
             other.execute("SET lock_timeout = '300ms'")
             seen["read"] = other.execute(

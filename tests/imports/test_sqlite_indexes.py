@@ -91,7 +91,7 @@ def test_a_write_that_fails_leaves_the_indexes_as_they_were(
     sales = make_import_pipeline()
     before = schema()
 
-    def write_then_fail(self, deals, events):
+    def write_then_fail(self, deals, closes):
         raise ValidationError("the disk is full")
 
     monkeypatch.setattr(bulk.SqliteWriter, "write", write_then_fail)
