@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 T = TypeVar("T")
@@ -44,10 +44,10 @@ class CellError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One data record. `error` is set when the record could not be split
-    into the header's fields; `fields` is then unusable."""
+    into the header's fields; `fields` is then unusable. (A tuple: made
+    once per row, it costs half a frozen dataclass.)"""
 
     line: int
     fields: list[str]
@@ -140,12 +140,12 @@ class CsvFile:
             if len(fields) != width:
                 yield Record(line, fields, _width_error(width, len(fields)))
                 continue
-            for at, field in enumerate(fields):
-                # No database column holds one (PostgreSQL refuses it in
-                # text); it marks a damaged or binary file, not a value.
-                if "\x00" in field:
-                    yield Record(line, fields, _nul_error(self.columns[at]))
-                    break
+            # No database column holds a NUL (PostgreSQL refuses it in
+            # text); it marks a damaged or binary file, not a value. One
+            # look at the whole record; the column is found only on a hit.
+            if "\x00" in "".join(fields):
+                at = next(at for at, field in enumerate(fields) if "\x00" in field)
+                yield Record(line, fields, _nul_error(self.columns[at]))
             else:
                 yield Record(line, fields)
 
