@@ -1053,6 +1053,39 @@ def test_sqlite_finds_imported_ids_through_the_unique_index(sales, tmp_path, gen
     assert "deal_external_id_unique" in plan, plan
 
 
+def test_sqlite_writes_deals_many_to_a_statement_within_its_parameter_limit(
+    sales, tmp_path, generic
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's parameter limit")
+    import sqlite3
+
+    connection.ensure_connection()
+    raw = connection.connection
+    limit = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
+    before = raw.getlimit(limit)
+    # Room for two deal rows a statement: five rows take three statements.
+    raw.setlimit(limit, 2 * len(bulk.DEAL_COLUMNS) + 1)
+    try:
+        rows = [f"M{n},Deal {n},Talking,{n}00,2026-03-0{n},\n" for n in range(1, 6)]
+        report = import_deals(generic_file(tmp_path, *rows), generic, pipeline=sales)
+    finally:
+        raw.setlimit(limit, before)
+    assert report.committed and report.deals_created == 5
+    written = Deal.objects.order_by("external_id").values_list(
+        "external_id", "title", "value", "stage_entered_at"
+    )
+    assert list(written) == [
+        (
+            f"M{n}",
+            f"Deal {n}",
+            Decimal(f"{n}00"),
+            dt.datetime(2026, 3, n, tzinfo=dt.UTC),
+        )
+        for n in range(1, 6)
+    ]
+
+
 def test_sqlite_gives_back_its_page_cache_setting(
     sales, tmp_path, generic, monkeypatch
 ):
