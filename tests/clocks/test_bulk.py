@@ -294,7 +294,9 @@ def test_a_connection_the_server_ended_is_replaced_before_a_hot_statement():
         autocommit=True,
     )
     with admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # Waits (up to 5 s) until the session is gone, so its end has
+        # reached this process's socket before the health check looks.
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
     # A new request: Django allows one health check per request.
     connection.health_check_done = False
 
