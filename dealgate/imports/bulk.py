@@ -232,7 +232,8 @@ class DealWriter:
 
     def write(self, deals: list[list[Any]], closes: Closes) -> None:
         """Write `deals` (ids ascending) and the stage events they imply
-        (`EventStatements`), `closes` giving the won and lost ones."""
+        (`EventStatements`, `event_rows`), `closes` giving the won and lost
+        ones."""
         raise NotImplementedError
 
 

@@ -61,7 +61,8 @@ REBUILD_TABLE_SHARE = 1.0
 
 class _Lifted:
     """Indexes dropped for one load, kept as (name, definition) to build
-    again before the commit."""
+    again before the commit; a definition may be several statements (an
+    index's comment and settings follow its CREATE)."""
 
     def __init__(self, cursor: Any, tables: Sequence[str]) -> None:
         self.cursor = cursor

@@ -353,13 +353,13 @@ class _Batch:
             # refused or imported before takes no turn in a team's rotation.
             deal[RESPONSIBLE] = route(deal[STAGE], deal[OWNER], deal[STATUS])
         closes = closes_for(deals, self.minutes)
-        events = entered_count(deals) + len(closes)
+        event_count = entered_count(deals) + len(closes)
         for deal in deals:
             self.writer.adapt(deal)
         if deals:
             self.writer.write(deals, closes)
         self.report.deals_created += len(deals)
-        self.report.events_created += events
+        self.report.events_created += event_count
         self.lines, self.deals = [], []
 
     def _new_deals(self) -> list[list[Any]]:
