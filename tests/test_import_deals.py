@@ -918,34 +918,34 @@ def test_postgres_keeps_row_checks_when_the_tables_are_busy(
     assert _postgres_keys() == keys
 
 
-def test_postgres_copies_in_a_thread_and_gives_back_the_switch_interval(
+def test_writes_in_a_thread_and_gives_back_the_switch_interval(
     sales, tmp_path, generic, monkeypatch
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's copy thread")
     import sys
     import threading
 
+    sqlite = connection.vendor == "sqlite"
+    writer = bulk.SqliteWriter if sqlite else bulk.PostgresWriter
     before = sys.getswitchinterval()
     seen = []
-    write = bulk.PostgresWriter._write
+    write = writer._write
 
     def spy(self, deals, closes):
         seen.append((threading.current_thread().name, sys.getswitchinterval()))
         write(self, deals, closes)
 
-    monkeypatch.setattr(bulk.PostgresWriter, "_write", spy)
+    monkeypatch.setattr(writer, "_write", spy)
     report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
     assert report.committed and Deal.objects.count() == 3
     [(thread, interval)] = seen
-    assert thread.startswith("dealgate-copy")
-    assert interval == bulk.COPY_SWITCH_INTERVAL
+    assert thread.startswith("dealgate-write")
+    assert interval == bulk.WRITE_SWITCH_INTERVAL
     assert sys.getswitchinterval() == before
 
     def fail(self, deals, closes):
         raise ValidationError("the disk is full")
 
-    monkeypatch.setattr(bulk.PostgresWriter, "_write", fail)
+    monkeypatch.setattr(writer, "_write", fail)
     path = generic_file(tmp_path, "D7,Nova rollout,Talking,,2026-03-10,\n")
     with pytest.raises(ValidationError, match="the disk is full"):
         import_deals(path, generic, pipeline=sales)

@@ -1,7 +1,8 @@
 """Set-based writes of deals and their stage events, one batch at a time.
 
 The ORM costs most of its time in its SQL compiler (PERFORMANCE.md), so an
-import writes rows itself: executemany on SQLite, COPY on PostgreSQL. Deal
+import writes rows itself, from a second thread while the next batch is
+read: INSERTs of many rows each on SQLite, COPY on PostgreSQL. Deal
 rows are lists in the order of DEAL_COLUMNS; instants in them are aware UTC
 datetimes until `adapt`. The stage events a deal implies follow one rule,
 written twice for speed: SQLite makes them from the deals as stored
@@ -88,9 +89,9 @@ EVENT_SOURCE = "import"
 SQLITE_CACHE_KIB = 16384
 # Deal rows one SQLite INSERT writes (200 to 1,400 measured the same).
 SQLITE_ROWS_PER_INSERT = 500
-# Python's thread switch interval while PostgreSQL's copy thread runs, in
-# seconds (see PostgresWriter.write).
-COPY_SWITCH_INTERVAL = 0.0005
+# Python's thread switch interval while a writer's thread runs, in seconds
+# (see DealWriter.write).
+WRITE_SWITCH_INTERVAL = 0.0005
 
 # Working minutes between two instants in the pipeline's calendar.
 Minutes = Callable[[dt.datetime, dt.datetime], float]
@@ -190,7 +191,7 @@ class DealWriter:
     handed out in this import (None before any). `begin` is called before the
     first write with the number of rows the file is expected to hold,
     `finish` after the last, still inside the transaction, and `close` at
-    the end, also on error. `write` may return before the rows are stored:
+    the end, also on error. `write` returns before the rows are stored:
     call `settle` before anything else uses the connection.
     """
 
@@ -206,6 +207,9 @@ class DealWriter:
         self.deal_columns = ", ".join(quote(name) for name in DEAL_COLUMNS)
         self.event_columns = ", ".join(quote(name) for name in EVENT_COLUMNS)
         self.first_new_id: int | None = None
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+        self._switch_interval: float | None = None
 
     def existing(self, external_ids: list[str]) -> dict[str, int]:
         raise NotImplementedError
@@ -221,11 +225,28 @@ class DealWriter:
         checking what the load wrote."""
 
     def close(self) -> None:
-        """Give back what `begin` took, whether the import went well or not."""
+        """Give back what `begin` and `write` took, whether the import went
+        well or not."""
+        # On the way out of an error the batch being written is waited for,
+        # so the rollback finds the connection free; its own error, if any,
+        # gives way to the one already raised (without one, `finish` has
+        # raised it).
+        if self._pending is not None:
+            wait([self._pending])
+            self._pending = None
+        if self._worker is not None:
+            self._worker.shutdown()
+            self._worker = None
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     def settle(self) -> None:
         """Wait until the rows given to `write` are stored; raise what
         storing them raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def adapt(self, deal: list[Any]) -> None:
         """Turn a deal row's values into what the driver stores (in place)."""
@@ -233,7 +254,23 @@ class DealWriter:
     def write(self, deals: list[list[Any]], closes: Closes) -> None:
         """Write `deals` (ids ascending) and the stage events they imply
         (`EventStatements`, `event_rows`), `closes` giving the won and lost
-        ones."""
+        ones, from a second thread while the caller reads the next batch.
+
+        Both drivers let go of the GIL while the database works (SQLite's
+        steps, PostgreSQL's network waits), so the two overlap on two
+        cores. The writing thread still needs the GIL back after each of
+        its statements, which Python's default switch interval (5 ms) makes
+        it wait for: the interval is shortened for the import.
+        """
+        self.settle()
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="dealgate-write")
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(WRITE_SWITCH_INTERVAL, self._switch_interval))
+        self._pending = self._worker.submit(self._write, deals, closes)
+
+    def _write(self, deals: list[list[Any]], closes: Closes) -> None:
+        """Store one batch, on the writing thread."""
         raise NotImplementedError
 
 
@@ -287,12 +324,14 @@ class SqliteWriter(DealWriter):
         self.indexes.lift(expected_rows)
 
     def finish(self) -> None:
+        self.settle()
         self.indexes.restore()
         if self._lifted is not None:
             changelog.restore_insert_trigger(self.raw, self._lifted, self.first_new_id)
             self._lifted = None
 
     def close(self) -> None:
+        super().close()
         if self._cache_size is not None:
             self.raw.execute(f"PRAGMA cache_size = {self._cache_size}")
             self._cache_size = None
@@ -355,7 +394,7 @@ class SqliteWriter(DealWriter):
                     stored = text[value] = str(value.replace(tzinfo=None))
                 row[index] = stored
 
-    def write(self, deals: list[list[Any]], closes: Closes) -> None:
+    def _write(self, deals: list[list[Any]], closes: Closes) -> None:
         # Many rows a statement: a statement run per row (executemany) cost
         # 8% more of the whole import's CPU in its steps and resets.
         per = self._rows_per_insert
@@ -393,9 +432,6 @@ class PostgresWriter(DealWriter):
             "AND external_id = wanted.id LIMIT 1) AS found"
         )
         self.sequence: int | None = None  # the oid of the deals' id sequence
-        self._copier: ThreadPoolExecutor | None = None
-        self._pending: Future[None] | None = None
-        self._switch_interval: float | None = None
 
     def begin(self, expected_rows: int) -> None:
         if self.keys.prepare(expected_rows):
@@ -413,26 +449,6 @@ class PostgresWriter(DealWriter):
         self.settle()
         self.indexes.restore()
         self.keys.restore()
-
-    def settle(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def close(self) -> None:
-        # On the way out of an error the batch being copied is waited for,
-        # so the rollback finds the connection free; its own error, if any,
-        # gives way to the one already raised (without one, `finish` has
-        # raised it).
-        if self._pending is not None:
-            wait([self._pending])
-            self._pending = None
-        if self._copier is not None:
-            self._copier.shutdown()
-            self._copier = None
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
 
     def existing(self, external_ids: list[str]) -> dict[str, int]:
         with self.raw.cursor() as cursor:
@@ -473,29 +489,16 @@ class PostgresWriter(DealWriter):
             self.first_new_id = min(ids)
         return ids
 
-    def write(self, deals: list[list[Any]], closes: Closes) -> None:
-        """Copy the batch from a second thread while the caller reads the
-        next one; the connection is the caller's again after `settle`.
+    def _write(self, deals: list[list[Any]], closes: Closes) -> None:
+        """Copy the batch (on the writing thread, see DealWriter.write).
 
         The server works on a COPY only while its rows arrive, and reading
         and converting a batch takes the client about half as long as the
         server takes to store it (100,000 deals: 1.7 s against 3 s of CPU),
-        so written in turn the two added up. The copy thread spends most of
-        its time waiting for the server, but each of its many wake-ups needs
-        the GIL back from the reading thread, which Python's default switch
-        interval (5 ms) makes wait: the interval is shortened for the import.
-        100,000 deals, three runs each: 20,500-21,100 rows/s in turn,
-        21,200-22,700 with the thread, 22,500-25,500 with the shorter
-        interval too. The server's CPU (3 s) is now the ceiling.
+        so written in turn the two added up. 100,000 deals, three runs each:
+        20,500-21,100 rows/s in turn, 21,200-22,700 with the thread,
+        22,500-25,500 with the shorter switch interval too.
         """
-        self.settle()
-        if self._copier is None:
-            self._copier = ThreadPoolExecutor(1, thread_name_prefix="dealgate-copy")
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(COPY_SWITCH_INTERVAL, self._switch_interval))
-        self._pending = self._copier.submit(self._write, deals, closes)
-
-    def _write(self, deals: list[list[Any]], closes: Closes) -> None:
         from psycopg.types.json import set_json_dumps
 
         with self.raw.cursor() as cursor:
