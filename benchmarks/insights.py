@@ -59,13 +59,13 @@ PROPOSED_INDEXES = {
         "deals_stageevent",
         "(from_stage_id, to_stage_id, at)",
         "INCLUDE (deal_id)",
-        "",
+        "WHERE from_stage_id IS NOT NULL",
     ),
     "event_exits": (
         "deals_stageevent",
         "(from_stage_id, at)",
         "INCLUDE (from_status, from_business_minutes, from_entered_at, deal_id)",
-        "",
+        "WHERE from_stage_id IS NOT NULL",
     ),
     "deal_closed": (
         "deals_deal",

@@ -255,9 +255,13 @@ class StageEvent(models.Model):
             models.Index(fields=["deal", "at"], name="event_deal_at"),
             models.Index(fields=["to_stage", "at"], name="event_to_stage_at"),
             # Insights: moves out of a stage (time in stage, backward moves).
+            # Only rows that leave a stage: entries into a first stage (most
+            # of an import's events) have none, and no query asks for them
+            # by an empty from_stage.
             models.Index(
                 fields=["from_stage", "to_stage", "at"],
                 include=["deal"],
+                condition=models.Q(from_stage__isnull=False),
                 name="event_backward",
             ),
             models.Index(
@@ -266,6 +270,7 @@ class StageEvent(models.Model):
                     *("from_status", "from_business_minutes", "from_entered_at"),
                     "deal",
                 ],
+                condition=models.Q(from_stage__isnull=False),
                 name="event_exits",
             ),
         ]
