@@ -259,7 +259,7 @@ def test_an_id_repeated_in_the_file_is_a_bad_row_naming_the_first(
     ]
 
 
-def test_an_id_repeated_across_batches_is_still_caught(
+def test_an_id_repeated_across_batches_is_a_bad_row_naming_the_first(
     sales, tmp_path, generic, monkeypatch
 ):
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
@@ -267,8 +267,49 @@ def test_an_id_repeated_across_batches_is_still_caught(
     report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
     assert report.deals_created == 3
     assert [str(bad) for bad in report.bad_rows] == [
-        "line 5: Id: 'D1' appears earlier in the file"
+        "line 5: Id: 'D1' is already on line 2"
     ]
+
+
+def test_a_repeat_across_batches_names_the_line_imported_not_an_earlier_bad_one(
+    sales, tmp_path, generic, monkeypatch
+):
+    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    path = generic_file(
+        tmp_path,
+        "D1,Orbit migration,Won,lots,2026-03-02,2026-04-14\n",  # bad amount
+        *GOOD_ROWS,
+        "D1,Orbit again,Open,,,\n",
+        "D2,Helix again,Open,,,\n",
+    )
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    assert report.deals_created == 3
+    assert [str(bad) for bad in report.bad_rows][1:] == [
+        "line 6: Id: 'D1' is already on line 3",
+        "line 7: Id: 'D2' is already on line 4",
+    ]
+
+
+def test_a_repeat_across_batches_keeps_its_reason_when_bad_rows_overflow(
+    sales, tmp_path, generic, monkeypatch
+):
+    from dealgate.imports import report as report_module
+
+    # With bad rows left out of the report, the earlier line could be one
+    # of them: the reason does not guess.
+    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "MAX_BAD_ROWS", 2)
+    monkeypatch.setattr(report_module, "MAX_BAD_ROWS", 2)
+    path = generic_file(
+        tmp_path,
+        *GOOD_ROWS,
+        "D1,Orbit again,Open,,,\n",
+        "D4,Nova,Open,lots,,\n",
+        "D5,Vega,Open,lots,,\n",
+    )
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    assert report.bad_row_count == 3
+    assert str(report.bad_rows[0]) == "line 5: Id: 'D1' appears earlier in the file"
 
 
 def test_batches_write_the_same_deals_as_one_batch(

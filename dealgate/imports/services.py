@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ from dealgate.imports.bulk import (
 )
 from dealgate.imports.foreignkeys import SqliteCheck, sqlite_checks_off
 from dealgate.imports.mappings import Mapping, get_mapping
-from dealgate.imports.report import BadRow, ImportReport
+from dealgate.imports.report import MAX_BAD_ROWS, BadRow, ImportReport
 from dealgate.imports.routing import Responsible
 from dealgate.imports.rows import DealRows, RowErrors
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
@@ -249,6 +250,10 @@ def _run(
                 writer.finish()
             finally:
                 writer.close()
+        if batch.unplaced:
+            _place_repeats(
+                path, mapping, rows.at["external_id"], batch.unplaced, report
+            )
     except CsvFormatError as exc:
         raise ImportFileError(f"{path.name}: {exc}") from exc
     if "external_id" not in mapping.columns and report.deals_created:
@@ -257,6 +262,49 @@ def _run(
             "deals again",
             report.deals_created,
         )
+
+
+def _place_repeats(
+    path: Path,
+    mapping: Mapping,
+    id_at: int,
+    unplaced: dict[int, str],
+    report: ImportReport,
+) -> None:
+    """Name the earlier line of each id repeated from an earlier batch.
+
+    A batch knows the lines of its own rows only, so such a repeat is first
+    reported as "appears earlier in the file" (`unplaced`: its line and
+    id). The line whose deal was written is the first line with that id
+    that is not a bad row: one more pass over the file, made only when
+    there are such repeats, finds it. When the report could not keep every
+    bad row (MAX_BAD_ROWS), that line cannot be told apart and the reason
+    stays as it is.
+    """
+    if len(report.bad_rows) >= MAX_BAD_ROWS:
+        return
+    bad_lines = {bad.line for bad in report.bad_rows if not bad.file}
+    wanted = set(unplaced.values())
+    first: dict[str, int] = {}
+    with CsvFile(
+        path, encoding=mapping.encoding, delimiter=mapping.delimiter
+    ) as source:
+        for record in source:
+            if record.error is not None or record.line in bad_lines:
+                continue
+            external_id = record.fields[id_at].strip()
+            if external_id in wanted and external_id not in first:
+                first[external_id] = record.line
+                if len(first) == len(wanted):
+                    break
+    report.bad_rows = [
+        replace(bad, reason=f"{unplaced[bad.line]!r} is already on line {first_line}")
+        if not bad.file
+        and bad.line in unplaced
+        and (first_line := first.get(unplaced[bad.line])) is not None
+        else bad
+        for bad in report.bad_rows
+    ]
 
 
 def _stream(
@@ -314,6 +362,9 @@ class _Batch:
         self.id_column = id_column
         self.lines: list[int] = []
         self.deals: list[list[Any]] = []
+        # Line -> external id of rows repeating an id written by an earlier
+        # batch, while the report keeps their bad rows (`_place_repeats`).
+        self.unplaced: dict[int, str] = {}
         # Records present before the import that written deals name, by kind,
         # for the kinds no side file counted.
         self.present: dict[str, set[int]] = {
@@ -381,6 +432,8 @@ class _Batch:
                 found = stored.get(external_id)
                 if found is not None:
                     if first_new is not None and found >= first_new:
+                        if len(self.report.bad_rows) < MAX_BAD_ROWS:
+                            self.unplaced[line] = external_id
                         self._repeat(
                             line, f"{external_id!r} appears earlier in the file"
                         )
