@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dealgate import timesource
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar, CalendarError
 from dealgate.core.csvsource import (
@@ -112,6 +113,15 @@ class DealRows:
         self.loss_reasons = _loss_reason_keys(pipeline)
         self.templates = _templates(mapping)
         self.undated = _undated_warning(self.name, self.date_columns)
+        # Creation, stage entry and close are things that happened: one after
+        # this instant is most likely a typo (2062 for 2026), kept but told.
+        self.now = timesource.now()
+        self.future = {
+            field: f"{self.name[field]} after {self.now:%Y-%m-%d %H:%M} UTC, in "
+            "the future; kept as written"
+            for field, _ in self.date_columns
+            if field != "expected_close_date"
+        }
         self._minutes: dict[tuple[dt.datetime, dt.datetime], float] = {}
 
     def column(self, field: str) -> str:
@@ -259,6 +269,14 @@ class DealRows:
         self._check_order(fields, ("created_at", created), ("close_date", closed))
         if created is None and entered is None and closed is None:
             self.report.warn(self.undated)
+        now = self.now
+        for field, value in (
+            ("created_at", created),
+            ("stage_entered_at", entered),
+            ("close_date", closed),
+        ):
+            if value is not None and value > now:
+                self.report.warn(self.future[field])
         if expected is not None:
             expected = expected.astimezone(self.zone).date()
         return created if created is not None else entered, entered, closed, expected
