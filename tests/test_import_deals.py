@@ -290,6 +290,54 @@ def test_a_repeat_across_batches_names_the_line_imported_not_an_earlier_bad_one(
     ]
 
 
+def test_every_repeat_of_an_id_from_an_earlier_batch_names_the_imported_line(
+    sales, tmp_path, generic, monkeypatch
+):
+    monkeypatch.setattr(services, "BATCH_SIZE", 3)
+    path = generic_file(
+        tmp_path,
+        *GOOD_ROWS,
+        "D1,Orbit again,Open,,,\n",
+        "D1,Orbit once more,Open,,,\n",
+        "D4,Nova,Open,,,\n",
+    )
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    assert report.deals_created == 4
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 5: Id: 'D1' is already on line 2",
+        "line 6: Id: 'D1' is already on line 2",
+    ]
+
+
+def test_a_repeat_across_batches_names_the_first_line_with_the_bad_rows_all_kept(
+    sales, tmp_path, generic, monkeypatch
+):
+    from dealgate.imports import report as report_module
+
+    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    monkeypatch.setattr(report_module, "MAX_BAD_ROWS", 2)
+    path = generic_file(
+        tmp_path, *GOOD_ROWS, "D4,Nova,Open,lots,,\n", "D1,Orbit again,Open,,,\n"
+    )
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    assert len(report.bad_rows) == report.bad_row_count == 2
+    assert str(report.bad_rows[1]) == "line 6: Id: 'D1' is already on line 2"
+
+
+def test_importing_a_file_with_repeats_again_finds_them_all_present(
+    sales, tmp_path, generic
+):
+    path = generic_file(tmp_path, *GOOD_ROWS, "D2,Helix again,Open,,,\n")
+    first = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    again = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    assert (first.deals_created, first.bad_row_count) == (3, 1)
+    assert (again.deals_created, again.already_present, again.bad_row_count) == (
+        0,
+        4,
+        0,
+    )
+
+
 def test_a_repeat_across_batches_keeps_its_reason_when_bad_rows_overflow(
     sales, tmp_path, generic, monkeypatch
 ):

@@ -59,18 +59,25 @@ class ImportReport:
     reused: dict[str, int] = field(default_factory=dict)
     committed: bool = False
     duration: float = 0.0
+    # True once a bad row (or one of a row's bad values) was left out of
+    # `bad_rows` for want of room.
+    bad_rows_cut: bool = False
 
     def bad(self, line: int, column: str | None, reason: str, file: str = "") -> None:
         self.bad_row_count += 1
         if len(self.bad_rows) < MAX_BAD_ROWS:
             self.bad_rows.append(BadRow(line, column, reason, file))
+        else:
+            self.bad_rows_cut = True
 
     def bad_values(self, line: int, problems: list[tuple[str, str]]) -> None:
         """One bad row with several bad values, each (column, reason)."""
         self.bad_row_count += 1
-        room = MAX_BAD_ROWS - len(self.bad_rows)
+        room = max(MAX_BAD_ROWS - len(self.bad_rows), 0)
+        if room < len(problems):
+            self.bad_rows_cut = True
         self.bad_rows += [BadRow(line, column, reason) for column, reason in problems][
-            : max(room, 0)
+            :room
         ]
 
     def warn(self, message: str, count: int = 1) -> None:

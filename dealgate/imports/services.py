@@ -281,7 +281,7 @@ def _place_repeats(
     bad row (MAX_BAD_ROWS), that line cannot be told apart and the reason
     stays as it is.
     """
-    if len(report.bad_rows) >= MAX_BAD_ROWS:
+    if report.bad_rows_cut:
         return
     bad_lines = {bad.line for bad in report.bad_rows if not bad.file}
     wanted = set(unplaced.values())
@@ -423,16 +423,10 @@ class _Batch:
         for line, deal in zip(self.lines, self.deals, strict=True):
             external_id = deal[EXTERNAL_ID]
             if external_id:
-                if external_id in seen:
-                    self._repeat(
-                        line, f"{external_id!r} is already on line {seen[external_id]}"
-                    )
-                    continue
-                seen[external_id] = line
                 found = stored.get(external_id)
                 if found is not None:
                     if first_new is not None and found >= first_new:
-                        if len(self.report.bad_rows) < MAX_BAD_ROWS:
+                        if len(self.unplaced) < MAX_BAD_ROWS:
                             self.unplaced[line] = external_id
                         self._repeat(
                             line, f"{external_id!r} appears earlier in the file"
@@ -440,6 +434,13 @@ class _Batch:
                     else:
                         self.report.already_present += 1
                     continue
+                # Only the line a deal is written from: a repeat names it.
+                if external_id in seen:
+                    self._repeat(
+                        line, f"{external_id!r} is already on line {seen[external_id]}"
+                    )
+                    continue
+                seen[external_id] = line
             new.append(deal)
         return new
 
