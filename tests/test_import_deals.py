@@ -1063,6 +1063,54 @@ def test_writes_in_a_thread_and_gives_back_the_switch_interval(
     assert not Deal.objects.filter(external_id="D7").exists()
 
 
+def test_a_second_ctrl_c_waits_for_the_batch_being_written_then_nothing_is_kept(
+    sales, tmp_path, generic, monkeypatch
+):
+    import signal
+    import threading
+
+    sqlite = connection.vendor == "sqlite"
+    writer = bulk.SqliteWriter if sqlite else bulk.PostgresWriter
+    rolled_back = threading.Event()
+    early = []
+
+    def slow(self, deals, closes):
+        # The batch is still being written when the import is interrupted,
+        # and a second Ctrl-C arrives while the import waits for it: the
+        # import must not roll back until the batch is done with.
+        self._stopping.wait(timeout=10)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        early.append(rolled_back.wait(timeout=0.3))
+
+    for name in ("rollback", "savepoint_rollback"):
+        undo = getattr(connection, name)
+
+        def noted(*args, undo=undo):
+            rolled_back.set()
+            return undo(*args)
+
+        monkeypatch.setattr(connection, name, noted)
+
+    def interrupt(rows, share):
+        if rows >= 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "_write", slow)
+    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    with pytest.raises(KeyboardInterrupt):
+        import_deals(
+            generic_file(tmp_path, *GOOD_ROWS),
+            generic,
+            pipeline=sales,
+            progress=interrupt,
+        )
+    assert early == [False]
+    assert rolled_back.is_set()
+    assert not Deal.objects.exists()
+    assert not StageEvent.objects.exists()
+
+
 def test_postgres_finds_imported_ids_by_probing_the_unique_index(
     sales, tmp_path, generic
 ):

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
@@ -210,6 +211,8 @@ class DealWriter:
         self._worker: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
         self._switch_interval: float | None = None
+        # Set by `close`: a batch still being written stops between statements.
+        self._stopping = threading.Event()
 
     def existing(self, external_ids: list[str]) -> dict[str, int]:
         raise NotImplementedError
@@ -227,26 +230,42 @@ class DealWriter:
     def close(self) -> None:
         """Give back what `begin` and `write` took, whether the import went
         well or not."""
-        # On the way out of an error the batch being written is waited for,
-        # so the rollback finds the connection free; its own error, if any,
-        # gives way to the one already raised (without one, `finish` has
-        # raised it).
-        if self._pending is not None:
-            wait([self._pending])
-            self._pending = None
+        # On the way out of an error the batch being written is stopped
+        # and waited for, so the rollback finds the connection free and
+        # nothing is written after it (on SQLite a statement run after the
+        # rollback would commit on its own). Its own error, if any, gives
+        # way to the one already raised (without one, `finish` has raised
+        # it). A Ctrl-C does not cut the wait short: it is raised after.
+        # (The future is waited for, not the thread: on Python 3.11 a join
+        # that a Ctrl-C interrupts marks the thread ended while it runs.)
+        interrupted: KeyboardInterrupt | None = None
+        while True:
+            try:
+                self._stopping.set()
+                if self._pending is not None:
+                    wait([self._pending])
+                break
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+        self._pending = None
         if self._worker is not None:
-            self._worker.shutdown()
+            # Idle now: its thread ends on its own.
+            self._worker.shutdown(wait=False)
             self._worker = None
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
+        if interrupted is not None:
+            raise interrupted
 
     def settle(self) -> None:
         """Wait until the rows given to `write` are stored; raise what
         storing them raised."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        if self._pending is not None:
+            # Forgotten only once done: an interrupted wait leaves it to
+            # `close` to wait for.
+            self._pending.result()
+            self._pending = None
 
     def adapt(self, deal: list[Any]) -> None:
         """Turn a deal row's values into what the driver stores (in place)."""
@@ -331,10 +350,12 @@ class SqliteWriter(DealWriter):
             self._lifted = None
 
     def close(self) -> None:
-        super().close()
-        if self._cache_size is not None:
-            self.raw.execute(f"PRAGMA cache_size = {self._cache_size}")
-            self._cache_size = None
+        try:
+            super().close()
+        finally:
+            if self._cache_size is not None:
+                self.raw.execute(f"PRAGMA cache_size = {self._cache_size}")
+                self._cache_size = None
 
     def _highest_id(self) -> int:
         # AUTOINCREMENT never reuses an id, even a deleted deal's: start above
@@ -399,11 +420,20 @@ class SqliteWriter(DealWriter):
         # 8% more of the whole import's CPU in its steps and resets.
         per = self._rows_per_insert
         for start in range(0, len(deals), per):
+            if self._stopped():
+                return
             chunk = deals[start : start + per]
             self.raw.execute(self._insert(len(chunk)), list(chain.from_iterable(chunk)))
         first, last = deals[0][ID], deals[-1][ID]
+        if self._stopped():
+            return
         self.raw.execute(self.events.entries, (first, last))
         self.raw.execute(self.events.closes, (json.dumps(closes), first, last))
+
+    def _stopped(self) -> bool:
+        # Outside the import's transaction a statement would commit on its
+        # own: never write there, whatever brought the rollback on.
+        return self._stopping.is_set() or not self.raw.in_transaction
 
 
 class PostgresWriter(DealWriter):
@@ -521,6 +551,8 @@ class PostgresWriter(DealWriter):
             off = replica.triggers_off(cursor) if replica.active else nullcontext()
             with off:
                 self._copy(cursor, self.deal_table, self.deal_columns, deals)
+                if self._stopping.is_set():
+                    return
                 events = event_rows(deals, closes)
                 self._copy(cursor, self.event_table, self.event_columns, events)
 
