@@ -18,7 +18,7 @@ and in its PostgreSQL backend: steadier than rows/s on a busy machine.
 "onto 100,000" imports 100,000 more rows into a table that already holds
 100,000 deals (written, untimed, just before): the first import of an
 installation may build the indexes after the load, a later one may not.
-"rows converted" times the same import of 100,000 rows with the file
+"pre-converted" times the same import of 100,000 rows with the file
 already read and converted, untimed, before the clock starts: the
 databases' share of the work, a ceiling for the whole import.
 Goal: 50,000 rows/s on both databases (about 3 times bulk_create) and
@@ -98,7 +98,7 @@ def main() -> None:
         if not args.quick:
             for method, label in (
                 ("import-onto", "onto 100,000"),
-                ("import-converted", "rows converted"),
+                ("import-converted", "pre-converted"),
             ):
                 runs = [child(url, method, synthetic(100_000)) for _ in range(repeat)]
                 rate = statistics.median(r["rows"] / r["seconds"] for r in runs)
