@@ -1028,14 +1028,20 @@ def test_postgres_keeps_row_checks_when_the_tables_are_busy(
     assert _postgres_keys() == keys
 
 
+def _writer_class() -> type[bulk.DealWriter]:
+    """The writer the test database's imports use."""
+    if connection.vendor == "sqlite":
+        return bulk.SqliteWriter
+    return bulk.PostgresWriter
+
+
 def test_writes_in_a_thread_and_gives_back_the_switch_interval(
     sales, tmp_path, generic, monkeypatch
 ):
     import sys
     import threading
 
-    sqlite = connection.vendor == "sqlite"
-    writer = bulk.SqliteWriter if sqlite else bulk.PostgresWriter
+    writer = _writer_class()
     before = sys.getswitchinterval()
     seen = []
     write = writer._write
@@ -1069,8 +1075,7 @@ def test_a_second_ctrl_c_waits_for_the_batch_being_written_then_nothing_is_kept(
     import signal
     import threading
 
-    sqlite = connection.vendor == "sqlite"
-    writer = bulk.SqliteWriter if sqlite else bulk.PostgresWriter
+    writer = _writer_class()
     rolled_back = threading.Event()
     early = []
 
