@@ -1116,6 +1116,23 @@ def test_a_second_ctrl_c_waits_for_the_batch_being_written_then_nothing_is_kept(
     assert not StageEvent.objects.exists()
 
 
+def test_sqlite_writer_refuses_a_statement_outside_the_imports_transaction():
+    import threading
+    from types import SimpleNamespace
+
+    executed = []
+    writer = bulk.SqliteWriter.__new__(bulk.SqliteWriter)
+    writer._stopping = threading.Event()
+    writer._rows_per_insert = 500
+    # Autocommit: a statement would commit on its own.
+    writer.raw = SimpleNamespace(
+        in_transaction=False, execute=lambda *args: executed.append(args)
+    )
+    with pytest.raises(RuntimeError, match="transaction ended"):
+        writer._write([[1] + [None] * (len(bulk.DEAL_COLUMNS) - 1)], [])
+    assert executed == []
+
+
 def test_postgres_finds_imported_ids_by_probing_the_unique_index(
     sales, tmp_path, generic
 ):

@@ -431,9 +431,14 @@ class SqliteWriter(DealWriter):
         self.raw.execute(self.events.closes, (json.dumps(closes), first, last))
 
     def _stopped(self) -> bool:
-        # Outside the import's transaction a statement would commit on its
-        # own: never write there, whatever brought the rollback on.
-        return self._stopping.is_set() or not self.raw.in_transaction
+        """True once `close` asks the batch to stop; raises rather than let
+        a statement run outside the import's transaction, where it would
+        commit on its own."""
+        if self._stopping.is_set():
+            return True
+        if not self.raw.in_transaction:
+            raise RuntimeError("the import's transaction ended during a write")
+        return False
 
 
 class PostgresWriter(DealWriter):

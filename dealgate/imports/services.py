@@ -363,7 +363,7 @@ class _Batch:
         self.lines: list[int] = []
         self.deals: list[list[Any]] = []
         # Line -> external id of rows repeating an id written by an earlier
-        # batch, while the report keeps their bad rows (`_place_repeats`).
+        # batch, the first MAX_BAD_ROWS of them (`_place_repeats`).
         self.unplaced: dict[int, str] = {}
         # Records present before the import that written deals name, by kind,
         # for the kinds no side file counted.
