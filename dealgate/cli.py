@@ -91,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dealgate: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("dealgate: interrupted; nothing was committed", file=sys.stderr)
+        # Whatever a command had not committed is rolled back; what it had
+        # committed stays (an interrupt can land just after a commit, before
+        # the command says so), and commands are safe to run again.
+        print(
+            "dealgate: interrupted; work not yet committed was rolled back",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -1309,6 +1309,27 @@ def test_the_command_prints_the_report_and_exits_0(sales, tmp_path, generic, cap
     assert err.splitlines()[-1].startswith("read 3 rows, ")
 
 
+def test_an_interrupt_after_the_commit_does_not_claim_nothing_was_kept(
+    sales, tmp_path, generic, capsys, monkeypatch
+):
+    from dealgate.imports import report as report_module
+
+    def interrupted(self, *args):
+        # Ctrl-C landing as the committed import prints its report.
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module.ImportReport, "lines", interrupted)
+    path = generic_file(tmp_path, *GOOD_ROWS)
+    status = main(["import", "deals", str(path), "--mapping", str(generic)])
+    err = capsys.readouterr().err
+    assert status == 130
+    assert Deal.objects.count() == 3
+    assert "nothing was committed" not in err
+    assert err.splitlines()[-1] == (
+        "dealgate: interrupted; work not yet committed was rolled back"
+    )
+
+
 def test_the_command_exits_1_when_bad_rows_leave_nothing_imported(
     sales, tmp_path, generic, capsys
 ):
