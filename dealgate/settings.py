@@ -96,7 +96,9 @@ def database_from_url(url: str) -> dict:
         # sqlite:///relative/path keeps one slash; sqlite:////abs keeps two.
         name = path[1:] if path.startswith("/") else path
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's, rolling back what an interrupted atomic() left open
+            # rather than commit it (dealgate.sqlite).
+            "ENGINE": "dealgate.sqlite",
             "NAME": name or ":memory:",
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",

@@ -11,7 +11,7 @@ from tests.conftest import REPO_ROOT
 
 def test_sqlite_url_gives_an_absolute_path():
     db = database_from_url("sqlite:////srv/dealgate/db.sqlite3")
-    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["ENGINE"] == "dealgate.sqlite"
     assert db["NAME"] == "/srv/dealgate/db.sqlite3"
 
 
@@ -36,7 +36,7 @@ def test_unknown_database_scheme_names_the_variable():
 def test_sqlite_file_is_opened_with_a_write_ahead_log_and_a_large_cache(
     tmp_path, django_db_blocker
 ):
-    from django.db.backends.sqlite3.base import DatabaseWrapper
+    from dealgate.sqlite.base import DatabaseWrapper
 
     db = database_from_url(f"sqlite:///{tmp_path}/wal.sqlite3")
     settings_dict = {

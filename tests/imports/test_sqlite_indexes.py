@@ -111,3 +111,36 @@ def test_a_small_load_into_a_large_table_keeps_its_indexes(
     # 20 rows lifted them into an empty table; 3 rows into 20 do not.
     assert [lifted for lifted, _ in any_size] == [True, False]
     assert Deal.objects.count() == 23
+
+
+def triggers() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "bad row"])
+def test_an_interrupt_as_the_import_rolls_back_keeps_no_deal_and_every_index(
+    tmp_path, any_size, monkeypatch, dry_run
+):
+    # Ctrl-C landing just as the import's transaction starts its rollback,
+    # before the rollback itself runs: turning autocommit back on committed
+    # the load, with its indexes and the insights trigger dropped.
+    sales = make_import_pipeline()
+    before = schema(), triggers()
+    rows = SMALL_ROWS if dry_run else SMALL_ROWS + "D8,Broken,Nowhere,,\n"
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(connection, "rollback", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_import(tmp_path, rows, pipeline=sales, dry_run=dry_run)
+    monkeypatch.undo()
+    assert any_size[0][0] is True
+    assert (schema(), triggers()) == before
+    assert "insights_deal_inserted" in before[1]
+    assert not Deal.objects.exists() and not StageEvent.objects.exists()
