@@ -1116,6 +1116,56 @@ def test_a_second_ctrl_c_waits_for_the_batch_being_written_then_nothing_is_kept(
     assert not StageEvent.objects.exists()
 
 
+def test_a_ctrl_c_as_the_writer_starts_closing_still_waits_for_its_batch(
+    sales, tmp_path, generic, monkeypatch
+):
+    import signal
+    import threading
+
+    writer = _writer_class()
+    rolled_back = threading.Event()
+    early = []
+    close = writer.close
+
+    def slow(self, deals, closes):
+        self._stopping.wait(timeout=2)
+        early.append(rolled_back.wait(timeout=0.3))
+
+    def interrupted_close(self):
+        # The second Ctrl-C lands before the writer's wait has begun.
+        signal.raise_signal(signal.SIGINT)
+        close(self)
+
+    for name in ("rollback", "savepoint_rollback"):
+        undo = getattr(connection, name)
+
+        def noted(*args, undo=undo):
+            rolled_back.set()
+            return undo(*args)
+
+        monkeypatch.setattr(connection, name, noted)
+
+    def interrupt(rows, share):
+        if rows >= 2:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(writer, "_write", slow)
+    monkeypatch.setattr(writer, "close", interrupted_close)
+    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    with pytest.raises(KeyboardInterrupt):
+        import_deals(
+            generic_file(tmp_path, *GOOD_ROWS),
+            generic,
+            pipeline=sales,
+            progress=interrupt,
+        )
+    assert early == [False]
+    assert rolled_back.is_set()
+    assert not Deal.objects.exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_sqlite_writer_refuses_a_statement_outside_the_imports_transaction():
     import threading
     from types import SimpleNamespace

@@ -36,6 +36,7 @@ from dealgate.accounts.models import Team, User
 from dealgate.clocks.models import Clock
 from dealgate.clocks.services import start_missing_clocks
 from dealgate.core.csvsource import CsvFile, CsvFormatError, spelling_key
+from dealgate.core.interrupts import held_interrupts
 from dealgate.deals.models import Deal, Organization, Product, StageEvent
 from dealgate.errors import NotFound, ValidationError
 from dealgate.imports.bulk import (
@@ -121,11 +122,15 @@ def import_deals(
     )
     started = time.perf_counter()
     # Foreign keys are checked once for the whole load (see foreignkeys.py);
-    # SQLite's switch must be thrown outside the transaction.
+    # SQLite's switch must be thrown outside the transaction. Ctrl-C stops
+    # the load, but not the rollback or commit, nor the wait for the batch
+    # being written: a second one is held until the transaction has ended.
     with (
+        held_interrupts() as interrupts,
         _rarer_collections(),
         sqlite_checks_off(connection) as unchecked,
         transaction.atomic(),
+        interrupts.allowed(),
     ):
         check = SqliteCheck(connection, WRITTEN, UPDATED) if unchecked else None
         _run(path, mapping, pipeline, report, progress, exclusive=exclusive)

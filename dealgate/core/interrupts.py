@@ -1,0 +1,75 @@
+"""Ctrl-C that stops work, but never halfway through putting it away.
+
+Python raises KeyboardInterrupt in the main thread between any two of its
+steps. Most code is fine with that. The end of a transaction is not: an
+interrupt that lands as Django's `atomic()` starts its rollback, or while
+an import waits for the batch its writing thread is storing, leaves the
+database to whatever happened to run last.
+
+`held_interrupts()` lets Ctrl-C stop only the part of a job that is safe
+to stop, the `allowed()` part. A Ctrl-C there raises KeyboardInterrupt as
+usual, once; any Ctrl-C after it, or outside that part, is recorded, and
+raised when the `held_interrupts()` block ends, after the transaction has
+been committed or rolled back. It takes over SIGINT only in the main
+thread, and only from Python's own handler: elsewhere, or where a program
+handles SIGINT itself, it changes nothing.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class Interrupts:
+    """What `held_interrupts` yields: see `allowed`."""
+
+    def __init__(self) -> None:
+        self.pending = False  # a Ctrl-C arrived while held
+        self._allowed = False
+
+    @contextmanager
+    def allowed(self) -> Iterator[None]:
+        """Let Ctrl-C raise KeyboardInterrupt within the block (once)."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+        self._allowed = True
+        try:
+            yield
+        finally:
+            self._allowed = False
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self._allowed:
+            # From here on the job is putting its work away: held.
+            self._allowed = False
+            raise KeyboardInterrupt
+        self.pending = True
+
+
+@contextmanager
+def held_interrupts() -> Iterator[Interrupts]:
+    """Hold Ctrl-C until the block ends, except within its `allowed()` part.
+
+    A Ctrl-C held is raised as KeyboardInterrupt when the block ends well;
+    if it ends with an exception, that exception goes on instead.
+    """
+    interrupts = Interrupts()
+    takes_over = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if not takes_over:
+        yield interrupts
+        return
+    previous = signal.signal(signal.SIGINT, interrupts._on_sigint)
+    try:
+        yield interrupts
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupts.pending:
+        raise KeyboardInterrupt
