@@ -1166,6 +1166,56 @@ def test_a_ctrl_c_as_the_writer_starts_closing_still_waits_for_its_batch(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.django_db(transaction=True)
+def test_postgres_ctrl_c_stops_a_write_waiting_on_a_lock(
+    tmp_path, generic, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's row locks")
+    import signal
+    import threading
+
+    import psycopg
+
+    from dealgate.pipelines.models import Stage
+
+    sales = make_import_pipeline()
+    locker = psycopg.connect(**connection.get_connection_params())
+    # Another session holds the stages the deals name: the writer's key
+    # share lock on them waits.
+    locker.execute(f"SELECT id FROM {Stage._meta.db_table} FOR UPDATE").fetchall()
+    released = threading.Event()
+
+    def release():
+        released.set()
+        locker.rollback()
+
+    # Only so that a failing test ends.
+    timer = threading.Timer(60, release)
+    timer.start()
+
+    def interrupt(rows, share):
+        if rows >= 2:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import_deals(
+                generic_file(tmp_path, *GOOD_ROWS),
+                generic,
+                pipeline=sales,
+                progress=interrupt,
+            )
+        stopped_while_locked = not released.is_set()
+    finally:
+        timer.cancel()
+        locker.close()
+    assert stopped_while_locked
+    assert not Deal.objects.exists() and not StageEvent.objects.exists()
+
+
 def test_sqlite_writer_refuses_a_statement_outside_the_imports_transaction():
     import threading
     from types import SimpleNamespace

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import sys
 import threading
@@ -36,6 +37,8 @@ from dealgate.imports.indexes import PostgresIndexes, SqliteIndexes
 from dealgate.imports.replica import ReplicaLoad
 from dealgate.insights import changelog
 from dealgate.leads.models import Lead
+
+logger = logging.getLogger("dealgate.imports")
 
 DEAL_COLUMNS = (
     "id",
@@ -93,6 +96,10 @@ SQLITE_ROWS_PER_INSERT = 500
 # Python's thread switch interval while a writer's thread runs, in seconds
 # (see DealWriter.write).
 WRITE_SWITCH_INTERVAL = 0.0005
+# Seconds to wait for PostgreSQL to take a request to cancel a write, and
+# between two such requests while the write goes on (see DealWriter.close).
+CANCEL_TIMEOUT = 10.0
+CANCEL_EVERY = 1.0
 
 # Working minutes between two instants in the pipeline's calendar.
 Minutes = Callable[[dt.datetime, dt.datetime], float]
@@ -238,12 +245,17 @@ class DealWriter:
         # it). A Ctrl-C does not cut the wait short: it is raised after.
         # (The future is waited for, not the thread: on Python 3.11 a join
         # that a Ctrl-C interrupts marks the thread ended while it runs.)
+        # A statement waiting on a lock is cancelled, again every
+        # CANCEL_EVERY seconds: a cancel that reaches the database between
+        # two statements is lost.
         interrupted: KeyboardInterrupt | None = None
         while True:
             try:
                 self._stopping.set()
-                if self._pending is not None:
-                    wait([self._pending])
+                pending = self._pending
+                while pending is not None and not pending.done():
+                    self._cancel()
+                    wait([pending], timeout=CANCEL_EVERY)
                 break
             except KeyboardInterrupt as exc:
                 interrupted = exc
@@ -257,6 +269,12 @@ class DealWriter:
             self._switch_interval = None
         if interrupted is not None:
             raise interrupted
+
+    def _cancel(self) -> None:
+        """Stop the statement the writing thread is running, if the
+        database lets a statement be stopped from outside; called by
+        `close` on the way out of an error, when the batch will be rolled
+        back anyway."""
 
     def settle(self) -> None:
         """Wait until the rows given to `write` are stored; raise what
@@ -485,6 +503,19 @@ class PostgresWriter(DealWriter):
         self.indexes.restore()
         self.keys.restore()
 
+    def _cancel(self) -> None:
+        # A copy waiting on a lock (a stage or an owner another session has
+        # locked) would otherwise keep the import, and its Ctrl-C, waiting
+        # until that session ends. A cancel that arrives once the statement
+        # has ended finds the session idle, and the server ignores it.
+        import psycopg
+
+        try:
+            self.raw.cancel_safe(timeout=CANCEL_TIMEOUT)
+        except (psycopg.Error, OSError) as exc:
+            # The import is failing already: say so, and wait for the write.
+            logger.warning("could not cancel the import's running write: %s", exc)
+
     def existing(self, external_ids: list[str]) -> dict[str, int]:
         with self.raw.cursor() as cursor:
             # One probe of the unique index per id. Written as a plain
@@ -549,6 +580,8 @@ class PostgresWriter(DealWriter):
                     )
                 }
             replica = self.replica
+            if self._stopping.is_set():
+                return
             if replica.active:
                 replica.lock_parents(cursor, Deal, DEAL_COLUMNS, deals, _deal_named)
             # The events point at these deals and at the stages and people
