@@ -338,13 +338,13 @@ def test_importing_a_file_with_repeats_again_finds_them_all_present(
     )
 
 
-def test_a_repeat_across_batches_keeps_its_reason_when_bad_rows_overflow(
+def test_a_repeat_across_batches_is_named_when_later_bad_rows_overflow(
     sales, tmp_path, generic, monkeypatch
 ):
     from dealgate.imports import report as report_module
 
-    # With bad rows left out of the report, the earlier line could be one
-    # of them: the reason does not guess.
+    # The bad rows left out of the report come after the repeat: every line
+    # before it is known, so the earlier line can still be named.
     monkeypatch.setattr(services, "BATCH_SIZE", 1)
     monkeypatch.setattr(services, "MAX_BAD_ROWS", 2)
     monkeypatch.setattr(report_module, "MAX_BAD_ROWS", 2)
@@ -356,8 +356,38 @@ def test_a_repeat_across_batches_keeps_its_reason_when_bad_rows_overflow(
         "D5,Vega,Open,lots,,\n",
     )
     report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
-    assert report.bad_row_count == 3
+    assert report.bad_row_count == 3 and report.cut_at_line == 7
+    assert str(report.bad_rows[0]) == "line 5: Id: 'D1' is already on line 2"
+    assert report.lines()[-4] == "bad rows (3, first 2 listed):"
+
+
+def test_a_repeat_keeps_its_reason_when_its_first_line_may_be_a_bad_row_left_out(
+    tmp_path, generic
+):
+    from dealgate.imports.mappings import get_mapping
+    from dealgate.imports.report import ImportReport
+
+    path = generic_file(tmp_path, *GOOD_ROWS, "D1,Orbit again,Open,,,\n")
+    report = ImportReport(file=str(path), mapping="generic", pipeline="sales")
+    report.bad(5, "Id", "'D1' appears earlier in the file")
+    # Bad rows from line 2 on were left out: line 2 may be one of them.
+    report.bad_rows_cut, report.cut_at_line = True, 2
+    services._place_repeats(path, get_mapping(generic), 0, {5: "D1"}, report)
     assert str(report.bad_rows[0]) == "line 5: Id: 'D1' appears earlier in the file"
+
+
+def test_the_listed_note_counts_rows_not_their_bad_values(tmp_path):
+    from dealgate.imports import report as report_module
+
+    report = report_module.ImportReport(file="f.csv", mapping="m", pipeline="p")
+    for line in range(2, 2 + report_module.MAX_BAD_ROWS // 2):
+        report.bad_values(line, [("Amount", "not a number"), ("Closed", "no date")])
+    assert len(report.bad_rows) == report_module.MAX_BAD_ROWS
+    header = next(line for line in report.lines() if line.startswith("bad rows"))
+    assert header == "bad rows (500):"
+    report.bad(900, None, "one more")
+    header = next(line for line in report.lines() if line.startswith("bad rows"))
+    assert header == "bad rows (501, first 500 listed):"
 
 
 def test_batches_write_the_same_deals_as_one_batch(

@@ -62,23 +62,31 @@ class ImportReport:
     # True once a bad row (or one of a row's bad values) was left out of
     # `bad_rows` for want of room.
     bad_rows_cut: bool = False
+    # The first line of the deals file with a bad row (or value) left out:
+    # every bad row before it is listed.
+    cut_at_line: int | None = None
 
     def bad(self, line: int, column: str | None, reason: str, file: str = "") -> None:
         self.bad_row_count += 1
         if len(self.bad_rows) < MAX_BAD_ROWS:
             self.bad_rows.append(BadRow(line, column, reason, file))
         else:
-            self.bad_rows_cut = True
+            self._cut(line, file)
 
     def bad_values(self, line: int, problems: list[tuple[str, str]]) -> None:
         """One bad row with several bad values, each (column, reason)."""
         self.bad_row_count += 1
         room = max(MAX_BAD_ROWS - len(self.bad_rows), 0)
         if room < len(problems):
-            self.bad_rows_cut = True
+            self._cut(line)
         self.bad_rows += [BadRow(line, column, reason) for column, reason in problems][
             :room
         ]
+
+    def _cut(self, line: int, file: str = "") -> None:
+        self.bad_rows_cut = True
+        if not file and (self.cut_at_line is None or line < self.cut_at_line):
+            self.cut_at_line = line
 
     def warn(self, message: str, count: int = 1) -> None:
         if message not in self.warnings and len(self.warnings) >= MAX_WARNINGS:
@@ -141,8 +149,9 @@ class ImportReport:
             ranked = sorted(self.warnings.items(), key=lambda item: (-item[1], item[0]))
             lines += [f"  {message}: {count:,} rows" for message, count in ranked]
         if self.bad_rows:
-            shown = len(self.bad_rows)
-            more = f", first {shown:,} listed" if shown < self.bad_row_count else ""
+            # A row with several bad values takes an entry for each.
+            shown = len({(bad.file, bad.line) for bad in self.bad_rows})
+            more = f", first {shown:,} listed" if self.bad_rows_cut else ""
             lines.append(f"bad rows ({self.bad_row_count:,}{more}):")
             lines += [f"  {bad}" for bad in self.bad_rows]
         lines.append(self.outcome())

@@ -283,18 +283,19 @@ def _place_repeats(
     id). The line whose deal was written is the first line with that id
     that is not a bad row: one more pass over the file, made only when
     there are such repeats, finds it. When the report could not keep every
-    bad row (MAX_BAD_ROWS), that line cannot be told apart and the reason
-    stays as it is.
+    bad row (MAX_BAD_ROWS), the lines from the first one left out cannot be
+    told apart: a repeat whose first line would be there keeps its reason.
     """
-    if report.bad_rows_cut:
-        return
     bad_lines = {bad.line for bad in report.bad_rows if not bad.file}
+    known_until = report.cut_at_line
     wanted = set(unplaced.values())
     first: dict[str, int] = {}
     with CsvFile(
         path, encoding=mapping.encoding, delimiter=mapping.delimiter
     ) as source:
         for record in source:
+            if known_until is not None and record.line >= known_until:
+                break
             if record.error is not None or record.line in bad_lines:
                 continue
             external_id = record.fields[id_at].strip()
