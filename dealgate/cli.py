@@ -94,10 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         # Whatever a command had not committed is rolled back; what it had
         # committed stays (an interrupt can land just after a commit, before
         # the command says so), and commands are safe to run again.
-        print(
-            "dealgate: interrupted; work not yet committed was rolled back",
-            file=sys.stderr,
-        )
+        from dealgate.core.interrupts import ignored_interrupts
+
+        with ignored_interrupts():  # another Ctrl-C: no traceback over it
+            print(
+                "dealgate: interrupted; work not yet committed was rolled back",
+                file=sys.stderr,
+            )
         return 130
 
 

@@ -1460,6 +1460,30 @@ def test_an_interrupt_after_the_commit_does_not_claim_nothing_was_kept(
     )
 
 
+def test_a_ctrl_c_while_the_interrupt_is_reported_is_ignored(
+    sales, tmp_path, generic, capsys, monkeypatch
+):
+    import builtins
+    import signal
+
+    from dealgate import cli
+    from dealgate.imports import report as report_module
+
+    def interrupted(self, *args):
+        raise KeyboardInterrupt
+
+    def print_with_ctrl_c(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # pressed again as the line prints
+        builtins.print(*args, **kwargs)
+
+    monkeypatch.setattr(report_module.ImportReport, "lines", interrupted)
+    monkeypatch.setattr(cli, "print", print_with_ctrl_c, raising=False)
+    path = generic_file(tmp_path, *GOOD_ROWS)
+    assert main(["import", "deals", str(path), "--mapping", str(generic)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1].startswith("dealgate: interrupted")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_the_command_exits_1_when_bad_rows_leave_nothing_imported(
     sales, tmp_path, generic, capsys
 ):

@@ -51,6 +51,29 @@ class Interrupts:
         self.pending = True
 
 
+def _takes_over() -> bool:
+    """Whether SIGINT may be handled here: in the main thread, and only in
+    place of Python's own handler."""
+    return (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+
+
+@contextmanager
+def ignored_interrupts() -> Iterator[None]:
+    """Ignore Ctrl-C within the block: for the last words of a program
+    already stopping because of one."""
+    if not _takes_over():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextmanager
 def held_interrupts() -> Iterator[Interrupts]:
     """Hold Ctrl-C until the block ends, except within its `allowed()` part.
@@ -59,11 +82,7 @@ def held_interrupts() -> Iterator[Interrupts]:
     if it ends with an exception, that exception goes on instead.
     """
     interrupts = Interrupts()
-    takes_over = (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    )
-    if not takes_over:
+    if not _takes_over():
         yield interrupts
         return
     previous = signal.signal(signal.SIGINT, interrupts._on_sigint)

@@ -88,3 +88,11 @@ def test_outside_the_main_thread_nothing_changes():
     thread.start()
     thread.join()
     assert handlers == [signal.default_int_handler]
+
+
+def test_ctrl_c_is_ignored_while_a_stopping_program_says_so():
+    from dealgate.core.interrupts import ignored_interrupts
+
+    with ignored_interrupts():
+        ctrl_c()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
