@@ -923,6 +923,55 @@ def test_sqlite_refuses_a_load_whose_key_names_no_row_and_keeps_nothing(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_sqlite_checks_each_batchs_keys_as_the_writer_stores_it(
+    tmp_path, generic, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's foreign_keys pragma")
+    import threading
+
+    sales = make_import_pipeline()
+    batches, at_the_end = [], []
+    batch_found = foreignkeys.SqliteCheck.batch_found
+    all_found = foreignkeys.SqliteCheck._all_found
+
+    def spy_batch(self, raw, model, low, high):
+        thread = threading.current_thread().name
+        batches.append((model.__name__, thread.startswith("dealgate-write")))
+        return batch_found(self, raw, model, low, high)
+
+    def spy_end(self, cursor, model, keys, floor):
+        at_the_end.append(model.__name__)
+        return all_found(self, cursor, model, keys, floor)
+
+    monkeypatch.setattr(foreignkeys.SqliteCheck, "batch_found", spy_batch)
+    monkeypatch.setattr(foreignkeys.SqliteCheck, "_all_found", spy_end)
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert report.committed and Deal.objects.count() == 3
+    # Two batches, each checked on the writing thread (the second, D3, has
+    # no dates and so no events); the end passes over the deals and events,
+    # and checks what the writer did not write.
+    assert batches == [("Deal", True), ("StageEvent", True), ("Deal", True)]
+    assert "Deal" not in at_the_end and "StageEvent" not in at_the_end
+    assert "Clock" in at_the_end
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_names_a_bad_key_found_in_a_later_batch(tmp_path, generic, monkeypatch):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's foreign_keys pragma")
+    sales = make_import_pipeline()
+    _point_owner_nowhere(monkeypatch, "D3")
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    with pytest.raises(ValidationError) as caught:
+        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert "deal 'D3'" in str(caught.value)
+    assert "owner_id 987654 names no row of accounts_user" in str(caught.value)
+    assert Deal.objects.count() == 0 and StageEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_sqlite_switches_its_checks_back_on_after_a_failed_import(
     tmp_path, generic, monkeypatch
 ):

@@ -32,7 +32,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
-from dealgate.imports.foreignkeys import PostgresKeys
+from dealgate.imports.foreignkeys import PostgresKeys, SqliteCheck
 from dealgate.imports.indexes import PostgresIndexes, SqliteIndexes
 from dealgate.imports.replica import ReplicaLoad
 from dealgate.insights import changelog
@@ -312,10 +312,23 @@ class DealWriter:
 
 
 class SqliteWriter(DealWriter):
+    """`check`, given when SQLite's own key checks are off for the import:
+    each batch's deals and events are checked as they are written, on the
+    writing thread (SqliteCheck.batch_found), rather than all at the end
+    while the import waits."""
+
     def __init__(
-        self, connection: BaseDatabaseWrapper, pipeline_id: int, source: str
+        self,
+        connection: BaseDatabaseWrapper,
+        pipeline_id: int,
+        source: str,
+        check: SqliteCheck | None = None,
     ) -> None:
         super().__init__(connection, pipeline_id, source)
+        self.check = check
+        # Whether every batch so far had its keys found, by table.
+        self._found = {Deal: True, StageEvent: True}
+        self._wrote = False
         self.events = EventStatements(
             self.event_table,
             self.event_columns,
@@ -355,8 +368,8 @@ class SqliteWriter(DealWriter):
         if (-size if size < 0 else size * page // 1024) < SQLITE_CACHE_KIB:
             self._cache_size = size
             self.raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-        # The insights change log is written for the whole load at the end
-        # (`finish`) rather than by a trigger per row.
+        # The insights change log is written a batch at a time (`_write`),
+        # rather than by a trigger per row.
         self._lifted = changelog.lift_insert_trigger(self.raw)
         self.indexes.lift(expected_rows)
 
@@ -364,8 +377,12 @@ class SqliteWriter(DealWriter):
         self.settle()
         self.indexes.restore()
         if self._lifted is not None:
-            changelog.restore_insert_trigger(self.raw, self._lifted, self.first_new_id)
+            changelog.restore_insert_trigger(self.raw, self._lifted)
             self._lifted = None
+        if self.check is not None and self._wrote:
+            self.check.confirmed.update(
+                model for model, found in self._found.items() if found
+            )
 
     def close(self) -> None:
         try:
@@ -445,8 +462,27 @@ class SqliteWriter(DealWriter):
         first, last = deals[0][ID], deals[-1][ID]
         if self._stopped():
             return
-        self.raw.execute(self.events.entries, (first, last))
-        self.raw.execute(self.events.closes, (json.dumps(closes), first, last))
+        events = [
+            self.raw.execute(self.events.entries, (first, last)),
+            self.raw.execute(self.events.closes, (json.dumps(closes), first, last)),
+        ]
+        if self._lifted is not None:
+            changelog.log_inserted(self.raw, first, last)
+        self._wrote = True
+        if self.check is None or self._stopped():
+            return
+        # The events' ids follow one another: AUTOINCREMENT, and the import
+        # holds the write lock.
+        written = [(c.lastrowid, c.rowcount) for c in events if c.rowcount > 0]
+        found = self._found
+        found[Deal] = found[Deal] and self.check.batch_found(
+            self.raw, Deal, first, last
+        )
+        if written:
+            low = written[0][0] - written[0][1] + 1
+            found[StageEvent] = found[StageEvent] and self.check.batch_found(
+                self.raw, StageEvent, low, written[-1][0]
+            )
 
     def _stopped(self) -> bool:
         """True once `close` asks the batch to stop; raises rather than let
@@ -630,13 +666,15 @@ def writer_for(
     source: str,
     *,
     exclusive: bool = False,
+    check: SqliteCheck | None = None,
 ) -> DealWriter:
     """The writer for the connection's database; call inside a transaction.
     `exclusive`: PostgreSQL may lock the tables to check keys once (see
-    `foreignkeys.PostgresKeys`); SQLite's import holds its write lock anyway."""
+    `foreignkeys.PostgresKeys`); SQLite's import holds its write lock anyway.
+    `check`: SQLite's key checks are off, and the writer checks its rows."""
     connection.ensure_connection()
     if connection.vendor == "sqlite":
-        return SqliteWriter(connection, pipeline_id, source)
+        return SqliteWriter(connection, pipeline_id, source, check)
     if connection.vendor == "postgresql":
         return PostgresWriter(connection, pipeline_id, source, exclusive=exclusive)
     raise ValidationError(

@@ -111,6 +111,10 @@ class SqliteCheck:
     highest id present at the start are checked (AUTOINCREMENT hands out ids
     above every id ever used, and the import's transaction holds the write
     lock). `all_rows` are small tables it may also update: checked whole.
+
+    A writer may check its own rows batch by batch as it writes them
+    (`batch_found`, on its thread), while the import reads on; a table it
+    has found whole is `confirmed`, and `verify` passes over it.
     """
 
     def __init__(
@@ -131,12 +135,15 @@ class SqliteCheck:
                 self.floors[model] = cursor.fetchone()[0] or 0
         for model in all_rows:
             self.floors[model] = -1
+        self.confirmed: set[type[models.Model]] = set()
 
     def verify(self) -> None:
         """Raise ImportFileError naming the first row whose key has no parent."""
         q = self.quote
         with self.connection.cursor() as cursor:
             for model, floor in self.floors.items():
+                if model in self.confirmed:
+                    continue
                 pk = q(model._meta.pk.column)
                 keys = foreign_keys(model)
                 # One pass over the new rows checks every key; a query per
@@ -158,10 +165,33 @@ class SqliteCheck:
                     if orphan is not None:
                         raise _orphan_error(model, key, *orphan)
 
+    def batch_found(
+        self, raw: Any, model: type[models.Model], low: int, high: int
+    ) -> bool:
+        """True when every key of `model`'s rows with ids from `low` to
+        `high` names a row. Runs on the sqlite3 connection `raw` itself, so
+        a writer's own thread may call it; False tells `verify` to look
+        again, and to name the row."""
+        keys = foreign_keys(model)
+        if not keys:
+            return True
+        where = f"c.{self.quote(model._meta.pk.column)} BETWEEN ? AND ?"
+        found = raw.execute(self._missing_sql(model, keys, where), (low, high))
+        return found.fetchone() is None
+
     def _all_found(
         self, cursor: Any, model: type[models.Model], keys: list[ForeignKey], floor: int
     ) -> bool:
         """True when every key of `model`'s rows above `floor` names a row."""
+        where = f"c.{self.quote(model._meta.pk.column)} > %s"
+        cursor.execute(self._missing_sql(model, keys, where), [floor])
+        return cursor.fetchone() is None
+
+    def _missing_sql(
+        self, model: type[models.Model], keys: list[ForeignKey], where: str
+    ) -> str:
+        """A row of `model`'s table `c` meeting `where` with a key that
+        names nothing, if there is one: one pass checks every key."""
         q = self.quote
         missing = " OR ".join(
             f"(c.{q(key.column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
@@ -169,12 +199,10 @@ class SqliteCheck:
             f"c.{q(key.column)}))"
             for key in keys
         )
-        cursor.execute(
+        return (
             f"SELECT 1 FROM {q(model._meta.db_table)} c "
-            f"WHERE c.{q(model._meta.pk.column)} > %s AND ({missing}) LIMIT 1",
-            [floor],
+            f"WHERE {where} AND ({missing}) LIMIT 1"
         )
-        return cursor.fetchone() is None
 
 
 def _orphan_error(

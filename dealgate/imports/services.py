@@ -133,7 +133,9 @@ def import_deals(
         interrupts.allowed(),
     ):
         check = SqliteCheck(connection, WRITTEN, UPDATED) if unchecked else None
-        _run(path, mapping, pipeline, report, progress, exclusive=exclusive)
+        _run(
+            path, mapping, pipeline, report, progress, exclusive=exclusive, check=check
+        )
         failed = all_or_nothing and report.bad_row_count > 0
         report.committed = not (dry_run or failed)
         if report.committed and report.deals_created:
@@ -223,6 +225,7 @@ def _run(
     progress: Progress | None,
     *,
     exclusive: bool,
+    check: SqliteCheck | None,
 ) -> None:
     lookups = build_lookups(mapping, path.parent, report)
     # Retired stages keep their history but take no new deals.
@@ -240,7 +243,11 @@ def _run(
                 report=report,
             )
             writer = writer_for(
-                connection, pipeline.pk, mapping.source, exclusive=exclusive
+                connection,
+                pipeline.pk,
+                mapping.source,
+                exclusive=exclusive,
+                check=check,
             )
             batch = _Batch(
                 writer,

@@ -4,8 +4,8 @@ Triggers on deals_deal (migrations 0002 and 0003) append each change of a
 deal's contribution to `insights_dealchange`. On SQLite they run once per
 row, which cost an import of 100,000 deals about 40% of its time; a loader
 may instead lift the insert trigger for its transaction and append the
-changes of all the deals it wrote in two set-based statements. The SQL is
-the migrations' own, so the two ways write the same rows.
+changes of each batch of deals it writes in two set-based statements. The
+SQL is the migrations' own, so the two ways write the same rows.
 """
 
 from __future__ import annotations
@@ -32,25 +32,26 @@ def lift_insert_trigger(cursor: Any) -> str | None:
     return found[0]
 
 
-def restore_insert_trigger(
-    cursor: Any, definition: str, first_new_id: int | None
-) -> None:
-    """SQLite: log every deal with an id of `first_new_id` or more, as the
-    insert trigger would have, and put the trigger back as it was. The
-    caller must hold the write lock throughout, so no one else inserted
-    meanwhile."""
-    if first_new_id is not None:
-        insert = f"INSERT INTO insights_dealchange ({_rollups.CHANGE_COLUMNS}) SELECT"
-        closed = _rollups._closed_values("sqlite", "d", 1)
-        entered = _rollups._entered_values("sqlite", "d", 1)
-        cursor.execute(
-            f"{insert} {closed} FROM deals_deal d "
-            f"WHERE d.id >= ? AND {_rollups._closed('d')}",
-            (first_new_id,),
-        )
-        cursor.execute(
-            f"{insert} {entered} FROM deals_deal d "
-            f"WHERE d.id >= ? AND {_rollups._entry('d')} IS NOT NULL",
-            (first_new_id,),
-        )
+def log_inserted(cursor: Any, first_id: int, last_id: int) -> None:
+    """SQLite: log the deals with ids from `first_id` to `last_id`, as the
+    lifted insert trigger would have. The caller must hold the write lock,
+    so that no one else inserted deals with those ids."""
+    insert = f"INSERT INTO insights_dealchange ({_rollups.CHANGE_COLUMNS}) SELECT"
+    closed = _rollups._closed_values("sqlite", "d", 1)
+    entered = _rollups._entered_values("sqlite", "d", 1)
+    cursor.execute(
+        f"{insert} {closed} FROM deals_deal d "
+        f"WHERE d.id BETWEEN ? AND ? AND {_rollups._closed('d')}",
+        (first_id, last_id),
+    )
+    cursor.execute(
+        f"{insert} {entered} FROM deals_deal d "
+        f"WHERE d.id BETWEEN ? AND ? AND {_rollups._entry('d')} IS NOT NULL",
+        (first_id, last_id),
+    )
+
+
+def restore_insert_trigger(cursor: Any, definition: str) -> None:
+    """SQLite: put the insert trigger back as it was (after `log_inserted`
+    has logged what it would have)."""
     cursor.execute(definition)
