@@ -31,6 +31,7 @@ from typing import Any
 from django.db import transaction
 
 from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError
+from dealgate.core.interrupts import held_interrupts
 from dealgate.errors import DealgateError, ValidationError
 from dealgate.imports.report import ImportReport
 from dealgate.imports.services import Progress
@@ -181,7 +182,8 @@ def import_leads(
         all_or_nothing=all_or_nothing,
     )
     started = time.perf_counter()
-    with transaction.atomic():
+    # Ctrl-C stops the load, not its rollback or commit (core.interrupts).
+    with held_interrupts() as interrupts, transaction.atomic(), interrupts.allowed():
         if mapping.name == "olist":
             from . import olist
 

@@ -75,3 +75,38 @@ def test_the_command_prints_the_report(routed, now, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "leads: 3 created, 0 already present, 1 attached" in out
+
+
+def test_ctrl_c_stops_the_import_and_a_second_one_waits_for_the_rollback(
+    routed, now, monkeypatch
+):
+    import signal
+
+    from django.db import connection
+
+    from dealgate.leads import imports
+
+    rolled_back = []
+    rollback = connection.savepoint_rollback
+
+    def ctrl_c_again(*args):
+        signal.raise_signal(signal.SIGINT)  # pressed again as it rolls back
+        rollback(*args)
+        rolled_back.append(True)
+
+    capture = imports.capture_lead
+    captured = []
+
+    def capture_then_ctrl_c(*args, **kwargs):
+        captured.append(capture(*args, **kwargs))
+        if len(captured) == 2:
+            signal.raise_signal(signal.SIGINT)
+        return captured[-1]
+
+    monkeypatch.setattr(imports, "capture_lead", capture_then_ctrl_c)
+    monkeypatch.setattr(connection, "savepoint_rollback", ctrl_c_again)
+    with pytest.raises(KeyboardInterrupt):
+        import_leads(FILE, MAPPING, pipeline=routed)
+    monkeypatch.undo()
+    assert rolled_back and not Lead.objects.exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
