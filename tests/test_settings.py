@@ -150,3 +150,16 @@ def _settings_error(env: dict[str, str]) -> str:
     done = _run("import dealgate.settings", env)
     assert done.returncode != 0
     return done.stderr.strip().splitlines()[-1]
+
+
+def test_migrate_makes_the_folder_of_a_new_sqlite_database(tmp_path):
+    target = tmp_path / "new" / "var" / "dealgate.sqlite3"
+    done = subprocess.run(
+        [sys.executable, "-m", "dealgate", "migrate"],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{target}"},
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert target.is_file()

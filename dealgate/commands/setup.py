@@ -19,11 +19,11 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def ensure_database(verbosity: int = 1) -> None:
     """Create the SQLite folder if needed and apply every migration."""
-    from django.conf import settings
+    from django.db import connection
 
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3") and db["NAME"] != ":memory:":
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite" and name != ":memory:":
         from pathlib import Path
 
-        Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
     call_command("migrate", interactive=False, verbosity=verbosity)
