@@ -1245,6 +1245,45 @@ def test_a_ctrl_c_as_the_writer_starts_closing_still_waits_for_its_batch(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_ctrl_c_as_a_batch_is_handed_to_the_writer_still_waits_for_it(
+    sales, tmp_path, generic, monkeypatch
+):
+    import signal
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer = _writer_class()
+    rolled_back = threading.Event()
+    early = []
+    submit = ThreadPoolExecutor.submit
+
+    def slow(self, deals, closes):
+        self._stopping.wait(timeout=2)
+        early.append(rolled_back.wait(timeout=0.3))
+
+    def submit_then_ctrl_c(self, *args, **kwargs):
+        # Ctrl-C landing inside `submit`, once the batch is queued.
+        future = submit(self, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        return future
+
+    for name in ("rollback", "savepoint_rollback"):
+        undo = getattr(connection, name)
+
+        def noted(*args, undo=undo):
+            rolled_back.set()
+            return undo(*args)
+
+        monkeypatch.setattr(connection, name, noted)
+
+    monkeypatch.setattr(writer, "_write", slow)
+    monkeypatch.setattr(bulk.ThreadPoolExecutor, "submit", submit_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert early == [False]
+    assert not Deal.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_postgres_ctrl_c_stops_a_write_waiting_on_a_lock(
     tmp_path, generic, monkeypatch

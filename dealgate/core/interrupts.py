@@ -12,7 +12,8 @@ usual, once; any Ctrl-C after it, or outside that part, is recorded, and
 raised when the `held_interrupts()` block ends, after the transaction has
 been committed or rolled back. It takes over SIGINT only in the main
 thread, and only from Python's own handler: elsewhere, or where a program
-handles SIGINT itself, it changes nothing.
+handles SIGINT itself, it changes nothing. Within the allowed part,
+`uninterrupted()` holds Ctrl-C for a step that must not be cut in two.
 """
 
 from __future__ import annotations
@@ -51,6 +52,33 @@ class Interrupts:
         self.pending = True
 
 
+# The `held_interrupts` blocks that have taken SIGINT over, innermost last
+# (main thread only).
+_holding: list[Interrupts] = []
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C for a step that must not be cut in two, such as handing
+    work to another thread: cut in two, the work goes ahead with nobody
+    knowing to wait for it. Within `held_interrupts`, a Ctrl-C held is
+    raised once the step is done; elsewhere this changes nothing."""
+    if not _holding or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    interrupts = _holding[-1]
+    allowed = interrupts._allowed
+    interrupts._allowed = False
+    try:
+        yield
+    finally:
+        interrupts._allowed = allowed
+    if allowed and interrupts.pending:
+        interrupts.pending = False
+        interrupts._allowed = False
+        raise KeyboardInterrupt
+
+
 def _takes_over() -> bool:
     """Whether SIGINT may be handled here: in the main thread, and only in
     place of Python's own handler."""
@@ -86,9 +114,11 @@ def held_interrupts() -> Iterator[Interrupts]:
         yield interrupts
         return
     previous = signal.signal(signal.SIGINT, interrupts._on_sigint)
+    _holding.append(interrupts)
     try:
         yield interrupts
     finally:
+        _holding.pop()
         signal.signal(signal.SIGINT, previous)
     if interrupts.pending:
         raise KeyboardInterrupt

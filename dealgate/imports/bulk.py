@@ -30,6 +30,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from dealgate.core.interrupts import uninterrupted
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
 from dealgate.imports.foreignkeys import PostgresKeys, SqliteCheck
@@ -300,11 +301,16 @@ class DealWriter:
         it wait for: the interval is shortened for the import.
         """
         self.settle()
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(1, thread_name_prefix="dealgate-write")
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(WRITE_SWITCH_INTERVAL, self._switch_interval))
-        self._pending = self._worker.submit(self._write, deals, closes)
+        # A Ctrl-C inside `submit` would leave the batch on its way with
+        # nothing in `_pending` for `close` to wait for.
+        with uninterrupted():
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(
+                    1, thread_name_prefix="dealgate-write"
+                )
+                self._switch_interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(WRITE_SWITCH_INTERVAL, self._switch_interval))
+            self._pending = self._worker.submit(self._write, deals, closes)
 
     def _write(self, deals: list[list[Any]], closes: Closes) -> None:
         """Store one batch, on the writing thread."""

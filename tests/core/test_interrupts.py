@@ -96,3 +96,27 @@ def test_ctrl_c_is_ignored_while_a_stopping_program_says_so():
     with ignored_interrupts():
         ctrl_c()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_step_that_must_not_be_cut_raises_its_ctrl_c_when_done():
+    from dealgate.core.interrupts import uninterrupted
+
+    steps = []
+    with (
+        pytest.raises(KeyboardInterrupt),
+        held_interrupts() as interrupts,
+        interrupts.allowed(),
+    ):
+        with uninterrupted():
+            ctrl_c()
+            steps.append("handed over")
+        steps.append("not reached")
+    assert steps == ["handed over"]
+
+
+def test_uninterrupted_outside_a_held_block_changes_nothing():
+    from dealgate.core.interrupts import uninterrupted
+
+    with pytest.raises(KeyboardInterrupt), uninterrupted():
+        ctrl_c()
+        pytest.fail("Ctrl-C was held")
