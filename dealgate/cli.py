@@ -7,7 +7,9 @@ import contextlib
 import importlib
 import os
 import pkgutil
+import signal
 import sys
+import threading
 
 from dealgate import commands
 
@@ -51,6 +53,29 @@ def setup_django(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command `argv` (by default the process's own arguments) and
+    return its exit status."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        # Whatever a command had not committed is rolled back; what it had
+        # committed stays (an interrupt can land just after a commit, before
+        # the command says so), and commands are safe to run again.
+        from dealgate.core.interrupts import ignored_interrupts
+
+        if argv is None and threading.current_thread() is threading.main_thread():
+            # The program itself is ending: from here on Ctrl-C is ignored,
+            # or one pressed as Python shuts down prints a traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with ignored_interrupts():  # another Ctrl-C: no traceback over it
+            print(
+                "dealgate: interrupted; work not yet committed was rolled back",
+                file=sys.stderr,
+            )
+        return 130
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.as_of:
@@ -90,18 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         # A file or folder the user named: one line, not a traceback.
         print(f"dealgate: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        # Whatever a command had not committed is rolled back; what it had
-        # committed stays (an interrupt can land just after a commit, before
-        # the command says so), and commands are safe to run again.
-        from dealgate.core.interrupts import ignored_interrupts
-
-        with ignored_interrupts():  # another Ctrl-C: no traceback over it
-            print(
-                "dealgate: interrupted; work not yet committed was rolled back",
-                file=sys.stderr,
-            )
-        return 130
 
 
 def _missing_table(exc: Exception) -> bool:

@@ -175,3 +175,16 @@ def test_an_as_of_that_is_no_date_is_refused_in_one_line(capsys):
 
     assert stopped.value.code == 2
     assert "--as-of: as-of must be a date (2017-12-31)" in capsys.readouterr().err
+
+
+def test_a_ctrl_c_while_the_command_starts_is_one_line(monkeypatch, capsys):
+    from dealgate import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt  # while Django loads
+
+    monkeypatch.setattr(cli, "setup_django", interrupted)
+    assert main(["deal", "show", "1"]) == 130
+    assert capsys.readouterr().err == (
+        "dealgate: interrupted; work not yet committed was rolled back\n"
+    )
