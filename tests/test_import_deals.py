@@ -1148,6 +1148,25 @@ def test_writes_in_a_thread_and_gives_back_the_switch_interval(
     assert not Deal.objects.filter(external_id="D7").exists()
 
 
+def test_a_driver_error_in_the_writing_thread_is_one_line_from_the_command(
+    sales, tmp_path, generic, monkeypatch, capsys
+):
+    from django.db import OperationalError
+
+    def server_gone(self, deals, closes):
+        raise connection.Database.OperationalError("server closed the connection")
+
+    monkeypatch.setattr(_writer_class(), "_write", server_gone)
+    path = generic_file(tmp_path, *GOOD_ROWS)
+    with pytest.raises(OperationalError, match="server closed the connection"):
+        import_deals(path, generic, pipeline=sales)
+    assert main(["import", "deals", str(path), "--mapping", str(generic)]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("dealgate: database ")
+    assert line.endswith(": server closed the connection")
+    assert not Deal.objects.exists()
+
+
 def test_a_second_ctrl_c_waits_for_the_batch_being_written_then_nothing_is_kept(
     sales, tmp_path, generic, monkeypatch
 ):

@@ -125,8 +125,11 @@ def import_deals(
     # SQLite's switch must be thrown outside the transaction. Ctrl-C stops
     # the load, but not the rollback or commit, nor the wait for the batch
     # being written: a second one is held until the transaction has ended.
+    # Errors from the driver itself (raw cursors, the writing thread) reach
+    # the caller as Django's, as the ORM's do.
     with (
         held_interrupts() as interrupts,
+        connection.wrap_database_errors,
         _rarer_collections(),
         sqlite_checks_off(connection) as unchecked,
         transaction.atomic(),
