@@ -1591,6 +1591,39 @@ def test_a_ctrl_c_while_the_interrupt_is_reported_is_ignored(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_ctrl_c_held_through_the_commit_still_shows_what_was_kept(
+    tmp_path, generic, capsys, monkeypatch
+):
+    import signal
+
+    from dealgate.core.interrupts import InterruptedAfterwards
+
+    sales = make_import_pipeline()
+    commit = connection.commit
+
+    def ctrl_c_then_commit():
+        signal.raise_signal(signal.SIGINT)  # as the import commits
+        commit()
+
+    monkeypatch.setattr(connection, "commit", ctrl_c_then_commit)
+    path = generic_file(tmp_path, *GOOD_ROWS)
+    with pytest.raises(InterruptedAfterwards) as caught:
+        import_deals(path, generic, pipeline=sales)
+    assert caught.value.result.committed
+    assert caught.value.result.deals_created == 3 and Deal.objects.count() == 3
+
+    again = generic_file(tmp_path, "D4,Nova,Open,,,\n")
+    assert main(["import", "deals", str(again), "--mapping", str(generic)]) == 130
+    out, err = capsys.readouterr()
+    assert "deals: 1 created, 0 already present, 0 bad" in out
+    assert out.rstrip().endswith("imported")
+    assert err.splitlines()[-1] == (
+        "dealgate: interrupted; work not yet committed was rolled back"
+    )
+    assert Deal.objects.count() == 4
+
+
 def test_the_command_exits_1_when_bad_rows_leave_nothing_imported(
     sales, tmp_path, generic, capsys
 ):

@@ -4,7 +4,8 @@ The word is `import`, a Python keyword, hence the module's name. The report
 goes to stdout; a progress line goes to stderr while the file is read (only
 on a terminal). Exit status: 0 when deals were (or, for a dry run, would be)
 imported, 1 when bad rows leave nothing to import, 2 for a file, mapping or
-pipeline that cannot be used at all.
+pipeline that cannot be used at all, 130 when interrupted (with the report,
+if the import had ended before the Ctrl-C could stop it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 
@@ -75,18 +78,36 @@ def run_import_deals(args: argparse.Namespace) -> int:
 
     pipeline = pipeline_for(args.pipeline)
     bar = ProgressLine(sys.stderr)
-    report = import_deals(
-        args.file,
-        args.mapping,
-        pipeline=pipeline,
-        dry_run=args.dry_run,
-        all_or_nothing=not args.skip_bad,
-        exclusive=args.exclusive,
-        progress=bar,
-    )
+    with reported_if_interrupted_afterwards(bar):
+        report = import_deals(
+            args.file,
+            args.mapping,
+            pipeline=pipeline,
+            dry_run=args.dry_run,
+            all_or_nothing=not args.skip_bad,
+            exclusive=args.exclusive,
+            progress=bar,
+        )
     bar.finish(report.rows_read)
     print("\n".join(report.lines()))
     return 1 if report.refused_for_bad_rows else 0
+
+
+@contextmanager
+def reported_if_interrupted_afterwards(bar: ProgressLine) -> Iterator[None]:
+    """Print the report of an import a Ctrl-C was held through: it ended as
+    it would have without the Ctrl-C, and says what it kept. The interrupt
+    goes on, to end the command with status 130."""
+    from dealgate.core.interrupts import InterruptedAfterwards
+
+    try:
+        yield
+    except InterruptedAfterwards as interrupt:
+        report = interrupt.result
+        if report is not None:
+            bar.finish(report.rows_read)
+            print("\n".join(report.lines()))
+        raise
 
 
 class ProgressLine:

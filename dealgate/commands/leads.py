@@ -41,18 +41,22 @@ def _register_import(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_import_leads(args: argparse.Namespace) -> int:
-    from dealgate.commands.imports import ProgressLine
+    from dealgate.commands.imports import (
+        ProgressLine,
+        reported_if_interrupted_afterwards,
+    )
     from dealgate.leads.imports import import_leads
 
     bar = ProgressLine(sys.stderr)
-    report = import_leads(
-        args.file,
-        args.mapping,
-        pipeline=args.pipeline,
-        dry_run=args.dry_run,
-        all_or_nothing=not args.skip_bad,
-        progress=bar,
-    )
+    with reported_if_interrupted_afterwards(bar):
+        report = import_leads(
+            args.file,
+            args.mapping,
+            pipeline=args.pipeline,
+            dry_run=args.dry_run,
+            all_or_nothing=not args.skip_bad,
+            progress=bar,
+        )
     bar.finish(report.rows_read)
     print("\n".join(report.lines()))
     return 1 if report.refused_for_bad_rows else 0

@@ -23,6 +23,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
+
+
+class InterruptedAfterwards(KeyboardInterrupt):
+    """A Ctrl-C held until the work it arrived during had ended, as that
+    work would have ended without it (committed, or rolled back as
+    planned). `result` may carry what the work came to, for the caller to
+    show."""
+
+    result: Any = None
 
 
 class Interrupts:
@@ -106,8 +116,8 @@ def ignored_interrupts() -> Iterator[None]:
 def held_interrupts() -> Iterator[Interrupts]:
     """Hold Ctrl-C until the block ends, except within its `allowed()` part.
 
-    A Ctrl-C held is raised as KeyboardInterrupt when the block ends well;
-    if it ends with an exception, that exception goes on instead.
+    A Ctrl-C held is raised as InterruptedAfterwards when the block ends
+    well; if it ends with an exception, that exception goes on instead.
     """
     interrupts = Interrupts()
     if not _takes_over():
@@ -121,4 +131,4 @@ def held_interrupts() -> Iterator[Interrupts]:
         _holding.pop()
         signal.signal(signal.SIGINT, previous)
     if interrupts.pending:
-        raise KeyboardInterrupt
+        raise InterruptedAfterwards

@@ -36,7 +36,7 @@ from dealgate.accounts.models import Team, User
 from dealgate.clocks.models import Clock
 from dealgate.clocks.services import start_missing_clocks
 from dealgate.core.csvsource import CsvFile, CsvFormatError, spelling_key
-from dealgate.core.interrupts import held_interrupts
+from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.deals.models import Deal, Organization, Product, StageEvent
 from dealgate.errors import NotFound, ValidationError
 from dealgate.imports.bulk import (
@@ -127,31 +127,46 @@ def import_deals(
     # being written: a second one is held until the transaction has ended.
     # Errors from the driver itself (raw cursors, the writing thread) reach
     # the caller as Django's, as the ORM's do.
-    with (
-        held_interrupts() as interrupts,
-        connection.wrap_database_errors,
-        _rarer_collections(),
-        sqlite_checks_off(connection) as unchecked,
-        transaction.atomic(),
-        interrupts.allowed(),
-    ):
-        check = SqliteCheck(connection, WRITTEN, UPDATED) if unchecked else None
-        _run(
-            path, mapping, pipeline, report, progress, exclusive=exclusive, check=check
-        )
-        failed = all_or_nothing and report.bad_row_count > 0
-        report.committed = not (dry_run or failed)
-        if report.committed and report.deals_created:
-            # Bulk writes send no signals: start the age clocks of the open
-            # deals just written, in the same transaction, set-based.
-            start_missing_clocks(apply=True)
-        if check is not None and not failed:
-            check.verify()
-        if not report.committed:
-            transaction.set_rollback(True)
+    finished: InterruptedAfterwards | None = None
+    try:
+        with (
+            held_interrupts() as interrupts,
+            connection.wrap_database_errors,
+            _rarer_collections(),
+            sqlite_checks_off(connection) as unchecked,
+            transaction.atomic(),
+            interrupts.allowed(),
+        ):
+            check = SqliteCheck(connection, WRITTEN, UPDATED) if unchecked else None
+            _run(
+                path,
+                mapping,
+                pipeline,
+                report,
+                progress,
+                exclusive=exclusive,
+                check=check,
+            )
+            failed = all_or_nothing and report.bad_row_count > 0
+            report.committed = not (dry_run or failed)
+            if report.committed and report.deals_created:
+                # Bulk writes send no signals: start the age clocks of the
+                # open deals just written, in the same transaction, set-based.
+                start_missing_clocks(apply=True)
+            if check is not None and not failed:
+                check.verify()
+            if not report.committed:
+                transaction.set_rollback(True)
+    except InterruptedAfterwards as interrupt:
+        # Held through the commit (or the planned rollback): the report is
+        # true, and goes with the interrupt.
+        finished = interrupt
     report.duration = time.perf_counter() - started
     report.bad_rows.sort(key=lambda bad: (bad.file, bad.line))
     _log(report)
+    if finished is not None:
+        finished.result = report
+        raise finished
     return report
 
 

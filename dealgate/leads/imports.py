@@ -31,7 +31,7 @@ from typing import Any
 from django.db import transaction
 
 from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError
-from dealgate.core.interrupts import held_interrupts
+from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.errors import DealgateError, ValidationError
 from dealgate.imports.report import ImportReport
 from dealgate.imports.services import Progress
@@ -183,17 +183,25 @@ def import_leads(
     )
     started = time.perf_counter()
     # Ctrl-C stops the load, not its rollback or commit (core.interrupts).
-    with held_interrupts() as interrupts, transaction.atomic(), interrupts.allowed():
-        if mapping.name == "olist":
-            from . import olist
+    finished: InterruptedAfterwards | None = None
+    try:
+        with (
+            held_interrupts() as interrupts,
+            transaction.atomic(),
+            interrupts.allowed(),
+        ):
+            if mapping.name == "olist":
+                from . import olist
 
-            olist.run(path, pipeline, report, progress)
-        else:
-            _run_live(path, mapping, pipeline, report, progress)
-        failed = all_or_nothing and report.bad_row_count > 0
-        report.committed = not (dry_run or failed)
-        if not report.committed:
-            transaction.set_rollback(True)
+                olist.run(path, pipeline, report, progress)
+            else:
+                _run_live(path, mapping, pipeline, report, progress)
+            failed = all_or_nothing and report.bad_row_count > 0
+            report.committed = not (dry_run or failed)
+            if not report.committed:
+                transaction.set_rollback(True)
+    except InterruptedAfterwards as interrupt:
+        finished = interrupt  # held through the commit: the report is true
     report.duration = time.perf_counter() - started
     report.bad_rows.sort(key=lambda bad: (bad.file, bad.line))
     log.info(
@@ -210,6 +218,9 @@ def import_leads(
         "committed" if report.committed else "rolled back",
         report.duration,
     )
+    if finished is not None:
+        finished.result = report
+        raise finished
     return report
 
 

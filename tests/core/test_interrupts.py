@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from dealgate.core.interrupts import held_interrupts
+from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 
 
 def ctrl_c() -> None:
@@ -17,7 +17,7 @@ def ctrl_c() -> None:
 
 def test_ctrl_c_in_the_allowed_part_raises_and_one_in_the_cleanup_waits():
     steps = []
-    with pytest.raises(KeyboardInterrupt), held_interrupts() as interrupts:
+    with pytest.raises(KeyboardInterrupt) as caught, held_interrupts() as interrupts:
         try:
             with interrupts.allowed():
                 steps.append("work")
@@ -27,12 +27,13 @@ def test_ctrl_c_in_the_allowed_part_raises_and_one_in_the_cleanup_waits():
             ctrl_c()  # a second Ctrl-C while cleaning up
             steps.append("cleaned up")
     assert steps == ["work", "cleaned up"]
+    assert type(caught.value) is KeyboardInterrupt  # the work was cut short
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_ctrl_c_outside_the_allowed_part_is_raised_when_the_block_ends():
     steps = []
-    with pytest.raises(KeyboardInterrupt), held_interrupts() as interrupts:
+    with pytest.raises(InterruptedAfterwards), held_interrupts() as interrupts:
         with interrupts.allowed():
             steps.append("work")
         ctrl_c()  # as the work is put away

@@ -110,3 +110,27 @@ def test_ctrl_c_stops_the_import_and_a_second_one_waits_for_the_rollback(
     monkeypatch.undo()
     assert rolled_back and not Lead.objects.exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ctrl_c_held_through_the_commit_comes_with_the_report(
+    routed, now, monkeypatch
+):
+    import signal
+
+    from django.db import connection
+
+    from dealgate.core.interrupts import InterruptedAfterwards
+
+    commit = connection.commit
+
+    def ctrl_c_then_commit():
+        signal.raise_signal(signal.SIGINT)  # as the import commits
+        commit()
+
+    monkeypatch.setattr(connection, "commit", ctrl_c_then_commit)
+    with pytest.raises(InterruptedAfterwards) as caught:
+        import_leads(FILE, MAPPING, pipeline=routed)
+    monkeypatch.undo()
+    assert caught.value.result.committed and caught.value.result.leads_created == 3
+    assert Lead.objects.count() == 3
