@@ -12,6 +12,7 @@ import sys
 import threading
 
 from dealgate import commands
+from dealgate.core.interrupts import InterruptedAfterwards, ignored_interrupts
 
 
 class CommandError(Exception):
@@ -57,21 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     return its exit status."""
     try:
         return _run(argv)
-    except KeyboardInterrupt:
-        # Whatever a command had not committed is rolled back; what it had
-        # committed stays (an interrupt can land just after a commit, before
-        # the command says so), and commands are safe to run again.
-        from dealgate.core.interrupts import ignored_interrupts
-
+    except KeyboardInterrupt as interrupt:
         if argv is None and threading.current_thread() is threading.main_thread():
             # The program itself is ending: from here on Ctrl-C is ignored,
             # or one pressed as Python shuts down prints a traceback.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if isinstance(interrupt, InterruptedAfterwards):
+            # Held until the work had ended as it would have without it.
+            said = "interrupted once the work had ended; the report says what was kept"
+        else:
+            # Whatever a command had not committed is rolled back; what it
+            # had committed stays (an interrupt can land just after a
+            # commit, before the command says so), and commands are safe to
+            # run again.
+            said = "interrupted; work not yet committed was rolled back"
         with ignored_interrupts():  # another Ctrl-C: no traceback over it
-            print(
-                "dealgate: interrupted; work not yet committed was rolled back",
-                file=sys.stderr,
-            )
+            print(f"dealgate: {said}", file=sys.stderr)
         return 130
 
 

@@ -1607,7 +1607,7 @@ def test_a_ctrl_c_held_through_the_commit_still_shows_what_was_kept(
     assert "deals: 1 created, 0 already present, 0 bad" in out
     assert out.rstrip().endswith("imported")
     assert err.splitlines()[-1] == (
-        "dealgate: interrupted; work not yet committed was rolled back"
+        "dealgate: interrupted once the work had ended; the report says what was kept"
     )
     assert Deal.objects.count() == 4
 
