@@ -958,6 +958,33 @@ def test_sqlite_checks_each_batchs_keys_as_the_writer_stores_it(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_sqlite_checks_again_when_a_parent_goes_after_its_batch_was_checked(
+    tmp_path, generic, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's foreign_keys pragma")
+    sales = make_import_pipeline()
+    finish = bulk.SqliteWriter.finish
+
+    def owner_deleted_then_finish(self):
+        # Every batch was checked; then the last deal's stage goes (no one
+        # else can write meanwhile: only code inside the import could).
+        self.settle()
+        self.raw.execute(
+            "DELETE FROM pipelines_stage WHERE id = "
+            "(SELECT stage_id FROM deals_deal ORDER BY id DESC LIMIT 1)"
+        )
+        finish(self)
+
+    monkeypatch.setattr(bulk.SqliteWriter, "finish", owner_deleted_then_finish)
+    with pytest.raises(ValidationError) as caught:
+        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert str(caught.value).startswith("deal 'D")
+    assert "names no row of pipelines_stage" in str(caught.value)
+    assert Deal.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_sqlite_names_a_bad_key_found_in_a_later_batch(tmp_path, generic, monkeypatch):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's foreign_keys pragma")

@@ -114,7 +114,9 @@ class SqliteCheck:
 
     A writer may check its own rows batch by batch as it writes them
     (`batch_found`, on its thread), while the import reads on; a table it
-    has found whole is `confirmed`, and `verify` passes over it.
+    has found whole is `confirmed`, and `verify` passes over it, unless a
+    table its keys point at lost a row meanwhile (a parent deleted after
+    its batch was checked): then it checks that table's rows again.
     """
 
     def __init__(
@@ -136,13 +138,21 @@ class SqliteCheck:
         for model in all_rows:
             self.floors[model] = -1
         self.confirmed: set[type[models.Model]] = set()
+        self.parents = sorted(
+            {key.parent_table for model in self.floors for key in foreign_keys(model)}
+        )
+        with connection.cursor() as cursor:
+            self.tally = self._tally(cursor)
 
     def verify(self) -> None:
         """Raise ImportFileError naming the first row whose key has no parent."""
         q = self.quote
         with self.connection.cursor() as cursor:
+            lost = self._tables_that_lost_rows(cursor)
             for model, floor in self.floors.items():
-                if model in self.confirmed:
+                if model in self.confirmed and not any(
+                    key.parent_table in lost for key in foreign_keys(model)
+                ):
                     continue
                 pk = q(model._meta.pk.column)
                 keys = foreign_keys(model)
@@ -164,6 +174,30 @@ class SqliteCheck:
                     orphan = cursor.fetchone()
                     if orphan is not None:
                         raise _orphan_error(model, key, *orphan)
+
+    def _tally(self, cursor: Any) -> dict[str, tuple[int, int]]:
+        """Each parent table's rows, and the ids AUTOINCREMENT has handed
+        out (sqlite_sequence; 0 before the first)."""
+        tally = {}
+        for table in self.parents:
+            cursor.execute(f"SELECT COUNT(*) FROM {self.quote(table)}")
+            (rows,) = cursor.fetchone()
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            handed_out = cursor.fetchone()
+            tally[table] = (rows, handed_out[0] if handed_out else 0)
+        return tally
+
+    def _tables_that_lost_rows(self, cursor: Any) -> set[str]:
+        """The parent tables with a row deleted since the check began: fewer
+        rows than those there at the start and those inserted since (each
+        insert takes the next id; an id given explicitly above them counts
+        as a loss too, which only costs a check)."""
+        now = self._tally(cursor)
+        return {
+            table
+            for table, (rows, handed_out) in self.tally.items()
+            if now[table][0] < rows + now[table][1] - handed_out
+        }
 
     def batch_found(
         self, raw: Any, model: type[models.Model], low: int, high: int
