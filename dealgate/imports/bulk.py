@@ -334,7 +334,6 @@ class SqliteWriter(DealWriter):
         self.check = check
         # Whether every batch so far had its keys found, by table.
         self._found = {Deal: True, StageEvent: True}
-        self._wrote = False
         self.events = EventStatements(
             self.event_table,
             self.event_columns,
@@ -385,7 +384,7 @@ class SqliteWriter(DealWriter):
         if self._lifted is not None:
             changelog.restore_insert_trigger(self.raw, self._lifted)
             self._lifted = None
-        if self.check is not None and self._wrote:
+        if self.check is not None:
             self.check.confirmed.update(
                 model for model, found in self._found.items() if found
             )
@@ -474,7 +473,6 @@ class SqliteWriter(DealWriter):
         ]
         if self._lifted is not None:
             changelog.log_inserted(self.raw, first, last)
-        self._wrote = True
         if self.check is None or self._stopped():
             return
         # The events' ids follow one another: AUTOINCREMENT, and the import
