@@ -162,6 +162,18 @@ def test_a_row_with_several_bad_values_reports_each_of_them_as_one_bad_row(
     assert Deal.objects.count() == 0
 
 
+def test_a_bad_rows_warnings_count_once_like_a_good_rows(sales, tmp_path, generic):
+    # Both rows have an empty stage (a warning); the first also has a bad
+    # amount, found after the warning was given, so that row is read twice.
+    path = generic_file(
+        tmp_path, "D1,Helix,,lots,2026-03-02,\n", "D2,Orbit,,100,2026-03-02,\n"
+    )
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    assert [(bad.line, bad.column) for bad in report.bad_rows] == [(2, "Amount")]
+    assert report.warnings["Stage empty, deal put in the default stage"] == 2
+    assert report.deals_created == 1
+
+
 def test_bad_row_lines_count_quoted_line_breaks(sales, tmp_path):
     mapping = write_mapping(
         tmp_path, '[columns]\ntitle = "Deal"\nvalue = "Amount"\nnotes = "Notes"\n'

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import string
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
 from typing import Any
@@ -29,7 +30,7 @@ from dealgate.core.csvsource import (
 )
 from dealgate.core.custom_fields import CustomField, declared_fields
 from dealgate.core.text import CONTROL_OR_BREAK
-from dealgate.imports.mappings import Mapping, MappingError
+from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
 from dealgate.imports.report import ImportReport
 from dealgate.imports.routing import Responsible
 from dealgate.imports.sidefiles import ImportFileError, Lookups
@@ -42,6 +43,8 @@ _EMPTY_JSON = "{}"
 _CUSTOM_PLACES = 10
 # Spans whose working minutes are kept; the cache starts over when full.
 _MINUTES_CACHE = 8192
+# Titles made from templates that are kept; the cache starts over when full.
+_TITLES_CACHE = 8192
 
 
 class RowErrors(ValueError):
@@ -50,6 +53,18 @@ class RowErrors(ValueError):
     def __init__(self, errors: list[CellError]) -> None:
         super().__init__("; ".join(str(error) for error in errors))
         self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class _NameColumn:
+    """A deal field read as a name (organization, product, owner)."""
+
+    field: str
+    at: int | None  # its column's position in the file, if mapped
+    column: str  # the file's name for the column
+    matcher: Any  # a NameMatcher of the known names
+    known_from: str  # where the known names came from, for errors
+    create: bool  # whether a name not known makes a new record
 
 
 class DealRows:
@@ -123,6 +138,34 @@ class DealRows:
             if field != "expected_close_date"
         }
         self._minutes: dict[tuple[dt.datetime, dt.datetime], float] = {}
+        # Per record, resolved once: where each field is and how it reads.
+        self._stage_at = self.at.get("stage")
+        self._status_at = self.at.get("status")
+        self._title_at = self.at.get("title")
+        self._date_at = tuple(
+            self.at.get(field)
+            for field in ("created_at", "stage_entered_at", "close_date")
+        )
+        self._expected_at = self.at.get("expected_close_date")
+        self._organizations = self._name_column(
+            "organization",
+            lookups.organizations,
+            lookups.organizations_from,
+            mapping.create_organizations,
+        )
+        self._products = self._name_column(
+            "product",
+            lookups.products,
+            lookups.products_from,
+            mapping.create_products,
+        )
+        self._owners = self._name_column(
+            "owner", lookups.owners, lookups.owners_from, False
+        )
+        self._titles: dict[tuple[int, tuple[str, ...]], str] = {}
+        # Warnings of the record being read, until it has read (`convert`).
+        self._pending: list[str] = []
+        self._warn: Callable[[str], None] = self._pending.append
 
     def column(self, field: str) -> str:
         """The file's column for a deal field, or the field's name if unmapped."""
@@ -132,47 +175,46 @@ class DealRows:
         """The deal row for one record of the file. A record with bad values
         raises RowErrors naming every one of them, so that one pass over a
         file shows all that is wrong with each bad line."""
-        errors: list[CellError] = []
+        # Most records are good: their steps run straight through, and the
+        # warnings they give wait until the row has read. A bad value sends
+        # the record through the steps again, each tried on its own so that
+        # every bad value is named; the waiting warnings are dropped, as
+        # that second pass gives them again.
+        pending = self._pending
+        try:
+            row = self._row(fields)
+        except CellError as exc:
+            pending.clear()
+            raise self._every_error(fields, exc) from None
+        if pending:
+            warn = self.report.warn
+            for message in pending:
+                warn(message)
+            pending.clear()
+        return row
 
-        def attempt(step: Callable[..., Any], *args: Any) -> Any:
-            try:
-                return step(*args)
-            except CellError as exc:
-                errors.append(exc)
-                return None
-
-        status_stage = attempt(self._status_and_stage, fields)
-        status, stage_id = status_stage or (None, None)
-        dates = attempt(self._dates, fields, status) if status else None
-        named = len(errors)
-        organization, organization_name = attempt(self._organization, fields) or (
-            None,
-            None,
+    def _row(self, fields: list[str]) -> list[Any]:
+        """The deal row, or the first CellError."""
+        status, stage_id = self._status_and_stage(fields)
+        created, entered, closed, expected = self._dates(fields, status)
+        organization, organization_name = self._named(fields, self._organizations)
+        product, product_name = self._named(fields, self._products)
+        owner, owner_name = self._named(fields, self._owners)
+        external_id = self._text(fields, "external_id")
+        names = (
+            external_id,
+            organization_name,
+            product_name,
+            owner_name,
+            self.stage_keys[stage_id],
         )
-        product, product_name = attempt(self._product, fields) or (None, None)
-        owner, owner_name = attempt(self._owner, fields) or (None, None)
-        external_id = attempt(self._text, fields, "external_id")
-        title = None
-        # A title may be made from the names, so it is judged only when
-        # they all read.
-        if status and len(errors) == named:
-            names = {
-                "external_id": external_id,
-                "organization": organization_name,
-                "product": product_name,
-                "owner": owner_name,
-                "stage": self.stage_keys[stage_id],
-            }
-            title = attempt(self._title, fields, names)
-        value = attempt(self._value, fields, status) if status else None
-        currency = attempt(self._currency, fields)
-        loss_reason = attempt(self._loss_reason, fields, status) if status else None
-        custom = self._custom(fields, errors)
-        if errors:
-            raise RowErrors(errors)
+        title = self._title(fields, names)
+        value = self._value(fields, status)
+        currency = self._currency(fields)
+        loss_reason = self._loss_reason(fields, status)
+        custom = self._custom(fields, None)
         if self.unmapped:
             self._warn_unmapped(fields)
-        created, entered, closed, expected = dates
         return [
             None,
             self.pipeline_id,
@@ -199,6 +241,46 @@ class DealRows:
             None,
         ]
 
+    def _every_error(self, fields: list[str], first: CellError) -> RowErrors:
+        """Every bad value of a record `_row` found `first` in: the same
+        steps, each tried on its own. Warnings are given at once."""
+        errors: list[CellError] = []
+
+        def attempt(step: Callable[..., Any], *args: Any) -> Any:
+            try:
+                return step(*args)
+            except CellError as exc:
+                errors.append(exc)
+                return None
+
+        self._warn = self.report.warn
+        try:
+            status, stage_id = attempt(self._status_and_stage, fields) or (None, None)
+            if status:
+                attempt(self._dates, fields, status)
+            named = len(errors)
+            found = [
+                attempt(self._named, fields, names) or (None, None)
+                for names in (self._organizations, self._products, self._owners)
+            ]
+            external_id = attempt(self._text, fields, "external_id")
+            # A title may be made from the names, so it is judged only when
+            # they all read.
+            if status and len(errors) == named:
+                (_, organization), (_, product), (_, owner) = found
+                stage = self.stage_keys[stage_id]
+                names = (external_id, organization, product, owner, stage)
+                attempt(self._title, fields, names)
+            if status:
+                attempt(self._value, fields, status)
+            attempt(self._currency, fields)
+            if status:
+                attempt(self._loss_reason, fields, status)
+            self._custom(fields, errors)
+        finally:
+            self._warn = self._pending.append
+        return RowErrors(errors or [first])
+
     def minutes(self, start: dt.datetime, end: dt.datetime) -> float:
         """Working minutes from `start` to `end` in the pipeline's calendar."""
         # Files with dates and no times repeat the same spans many times.
@@ -212,16 +294,14 @@ class DealRows:
 
     def _status_and_stage(self, fields: list[str]) -> tuple[str, int]:
         status = stage_id = None
-        at = self.at.get("stage")
+        at = self._stage_at
         if at is not None:
             meaning = self.stages(self.name["stage"], fields[at])
             if meaning is None:
-                self.report.warn(
-                    f"{self.name['stage']} empty, deal put in the default stage"
-                )
+                self._warn(f"{self.name['stage']} empty, deal put in the default stage")
             else:
                 status, stage_id = meaning
-        at = self.at.get("status")
+        at = self._status_at
         if at is not None:
             given = self.statuses(self.name["status"], fields[at])
             if given is not None and status is not None and given != status:
@@ -234,18 +314,20 @@ class DealRows:
         return status or "open", stage_id or self.default_stage
 
     def _dates(self, fields: list[str], status: str) -> tuple[Any, Any, Any, Any]:
+        """(created, stage entered, closed, expected close), read in that
+        order; creation falls back to the stage entry."""
+        parse, name = self.instant, self.name
+        at_created, at_entered, at_closed = self._date_at
         created = entered = closed = expected = None
-        for field, at in self.date_columns:
-            value = self.instant(self.name[field], fields[at])
-            if value is not None:
-                if field == "stage_entered_at":
-                    entered = value
-                elif field == "close_date":
-                    closed = value
-                elif field == "created_at":
-                    created = value
-                else:
-                    expected = value
+        if at_created is not None:
+            created = parse(name["created_at"], fields[at_created])
+        if at_entered is not None:
+            entered = parse(name["stage_entered_at"], fields[at_entered])
+        if at_closed is not None:
+            closed = parse(name["close_date"], fields[at_closed])
+        at = self._expected_at
+        if at is not None:
+            expected = parse(name["expected_close_date"], fields[at])
         if status == "open":
             if closed is not None:
                 # An open deal's close date is the forecast, as CRM exports
@@ -253,7 +335,7 @@ class DealRows:
                 if expected is None:
                     expected = closed
                 else:
-                    self.report.warn(
+                    self._warn(
                         f"{self.column('close_date')} on an open deal ignored; "
                         f"{self.column('expected_close_date')} used instead"
                     )
@@ -262,85 +344,72 @@ class DealRows:
             raise CellError(
                 self.column("close_date"), f"is empty, but a {status} deal needs one"
             )
-        self._check_order(
-            fields, ("created_at", created), ("stage_entered_at", entered)
-        )
-        self._check_order(fields, ("stage_entered_at", entered), ("close_date", closed))
-        self._check_order(fields, ("created_at", created), ("close_date", closed))
-        if created is None and entered is None and closed is None:
-            self.report.warn(self.undated)
+        if created is not None and entered is not None and created > entered:
+            raise self._out_of_order(fields, "created_at", "stage_entered_at")
+        if entered is not None and closed is not None and entered > closed:
+            raise self._out_of_order(fields, "stage_entered_at", "close_date")
+        if created is not None and closed is not None and created > closed:
+            raise self._out_of_order(fields, "created_at", "close_date")
         now = self.now
-        for field, value in (
-            ("created_at", created),
-            ("stage_entered_at", entered),
-            ("close_date", closed),
-        ):
-            if value is not None and value > now:
-                self.report.warn(self.future[field])
+        if created is None and entered is None and closed is None:
+            self._warn(self.undated)
+        else:
+            if created is not None and created > now:
+                self._warn(self.future["created_at"])
+            if entered is not None and entered > now:
+                self._warn(self.future["stage_entered_at"])
+            if closed is not None and closed > now:
+                self._warn(self.future["close_date"])
         if expected is not None:
             expected = expected.astimezone(self.zone).date()
         return created if created is not None else entered, entered, closed, expected
 
-    def _check_order(
-        self, fields: list[str], earlier: tuple[str, Any], later: tuple[str, Any]
-    ) -> None:
-        if earlier[1] is None or later[1] is None or earlier[1] <= later[1]:
-            return
-        before, after = self.name[earlier[0]], self.name[later[0]]
-        raise CellError(
+    def _out_of_order(self, fields: list[str], earlier: str, later: str) -> CellError:
+        before, after = self.name[earlier], self.name[later]
+        return CellError(
             after,
-            f"{fields[self.at[later[0]]].strip()!r} is before {before} "
-            f"{fields[self.at[earlier[0]]].strip()!r}",
+            f"{fields[self.at[later]].strip()!r} is before {before} "
+            f"{fields[self.at[earlier]].strip()!r}",
         )
 
-    def _organization(self, fields: list[str]) -> tuple[Any, str]:
-        return self._named(
-            fields,
-            "organization",
-            self.lookups.organizations,
-            self.lookups.organizations_from,
-            self.mapping.create_organizations,
+    def _name_column(
+        self, field: str, matcher: Any, known_from: str, create: bool
+    ) -> _NameColumn:
+        return _NameColumn(
+            field,
+            self.at.get(field),
+            self.name.get(field, field),
+            matcher,
+            known_from,
+            create,
         )
 
-    def _product(self, fields: list[str]) -> tuple[Any, str]:
-        return self._named(
-            fields,
-            "product",
-            self.lookups.products,
-            self.lookups.products_from,
-            self.mapping.create_products,
-        )
-
-    def _owner(self, fields: list[str]) -> tuple[Any, str]:
-        return self._named(
-            fields, "owner", self.lookups.owners, self.lookups.owners_from, False
-        )
-
-    def _named(
-        self, fields: list[str], field: str, matcher: Any, known_from: str, create: bool
-    ) -> tuple[Any, str]:
+    def _named(self, fields: list[str], names: _NameColumn) -> tuple[Any, str]:
         """(id, name) for a name column; (name, name) for one to be created."""
-        at = self.at.get(field)
+        at = names.at
         if at is None:
             return None, ""
         text = fields[at]
-        found = matcher.find(text)
+        found = names.matcher.find(text)
         if found is not None:
             if found.spelled_as is None:
                 return found.value, text.strip()
-            self.report.warn(
-                f"{field} {text.strip()!r} matched {found.spelled_as!r} by spelling"
+            self._warn(
+                f"{names.field} {text.strip()!r} matched {found.spelled_as!r} "
+                "by spelling"
             )
             return found.value, found.spelled_as
+        field, column = names.field, names.column
         name = " ".join(text.split())
-        column = self.name[field]
         if not name:
-            self.report.warn(f"{column} empty, deal has no {field}")
+            self._warn(f"{column} empty, deal has no {field}")
             return None, ""
-        if matcher.ambiguous(name):
+        if names.matcher.ambiguous(name):
             raise CellError(column, f"{name!r} matches several by spelling")
-        if not create:
-            raise CellError(column, f"{name!r} matches no {field} in {known_from}")
+        if not names.create:
+            raise CellError(
+                column, f"{name!r} matches no {field} in {names.known_from}"
+            )
         if len(name) > _LIMITS[field]:
             raise CellError(column, f"is longer than {_LIMITS[field]} characters")
         return name, name
@@ -355,19 +424,38 @@ class DealRows:
                 self.name[field], f"is longer than {_LIMITS[field]} characters"
             )
         if not value:
-            self.report.warn(
+            self._warn(
                 f"{self.name[field]} empty; importing the file again would "
                 "create this deal again"
             )
         return value
 
-    def _title(self, fields: list[str], names: dict[str, str]) -> str:
-        title = " ".join(fields[self.at["title"]].split()) if "title" in self.at else ""
-        if not title:
-            for template, needs in self.templates:
-                if all(needs(names)):
-                    title = template.format_map(names)
-                    break
+    def _title(self, fields: list[str], names: tuple[str, ...]) -> str:
+        """The title column's text, or else the first template whose names
+        (values in TEMPLATE_FIELDS order) are all there."""
+        at = self._title_at
+        title = " ".join(fields[at].split()) if at is not None else ""
+        if title:
+            return self._checked_title(title)
+        for number, (template, needs) in enumerate(self.templates):
+            values = needs(names)
+            if all(values):
+                # Templates of names give the same few titles again and
+                # again; only a title that passed its checks is kept.
+                key = (number, values)
+                title = self._titles.get(key)
+                if title is None:
+                    title = template.format_map(
+                        dict(zip(TEMPLATE_FIELDS, names, strict=True))
+                    )
+                    title = self._checked_title(title)
+                    if len(self._titles) >= _TITLES_CACHE:
+                        self._titles.clear()
+                    self._titles[key] = title
+                return title
+        raise CellError(self.column("title"), "is empty")
+
+    def _checked_title(self, title: str) -> str:
         if not title:
             raise CellError(self.column("title"), "is empty")
         if CONTROL_OR_BREAK.search(title):
@@ -389,9 +477,7 @@ class DealRows:
             and not value
             and self.mapping.zero_value_on_lost == "empty"
         ):
-            self.report.warn(
-                f"{self.name['value']} 0 on a lost deal stored as no value"
-            )
+            self._warn(f"{self.name['value']} 0 on a lost deal stored as no value")
             return None
         return value
 
@@ -409,7 +495,7 @@ class DealRows:
         reason = fields[at].strip() if at is not None else ""
         if status != "lost":
             if reason:
-                self.report.warn(
+                self._warn(
                     f"{self.name['loss_reason']} on a deal that is not lost, ignored"
                 )
             return ""
@@ -419,11 +505,11 @@ class DealRows:
                 raise CellError(
                     self.column("loss_reason"), "is empty, but a lost deal needs one"
                 )
-            self.report.warn(f"lost deal without a reason, recorded as {reason!r}")
+            self._warn(f"lost deal without a reason, recorded as {reason!r}")
         key = self.loss_reasons.get(reason.casefold())
         if key is None:
             if self.loss_reasons:
-                self.report.warn(
+                self._warn(
                     f"loss reason {reason!r} is not in the pipeline's list, kept"
                 )
             key = reason
@@ -464,9 +550,9 @@ class DealRows:
             readers.append((key, column, columns.index(column), reader))
         return readers
 
-    def _custom(self, fields: list[str], errors: list[CellError]) -> str:
-        """The custom values as JSON text; a cell that does not read as its
-        field's type is added to `errors`."""
+    def _custom(self, fields: list[str], errors: list[CellError] | None) -> str:
+        """The custom values as JSON text. A cell that does not read as its
+        field's type is added to `errors`, or raised when there is none."""
         if not self.custom:
             return _EMPTY_JSON
         values = {}
@@ -474,6 +560,8 @@ class DealRows:
             try:
                 value = read(column, fields[at])
             except CellError as exc:
+                if errors is None:
+                    raise
                 errors.append(exc)
                 continue
             if value is not None:
@@ -508,7 +596,7 @@ class DealRows:
     def _warn_unmapped(self, fields: list[str]) -> None:
         for at, label in self.unmapped:
             if fields[at].strip():
-                self.report.warn(f"{label} is not in the mapping; value not imported")
+                self._warn(f"{label} is not in the mapping; value not imported")
 
 
 def _custom_text(field: CustomField, column: str, text: str) -> Any:
@@ -607,17 +695,19 @@ def _loss_reason_keys(pipeline: Pipeline) -> dict[str, str]:
 
 def _templates(
     mapping: Mapping,
-) -> list[tuple[str, Callable[[dict[str, str]], tuple[str, ...]]]]:
-    """Each title template with a getter for the values it needs."""
+) -> list[tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]]]:
+    """Each title template with a getter for the values it needs, from a
+    tuple of names in TEMPLATE_FIELDS order."""
     result = []
     for template in mapping.title_templates:
         needs = [n for _, n, _, _ in string.Formatter().parse(template) if n]
-        result.append((template, _getter(needs)))
+        places = [TEMPLATE_FIELDS.index(name) for name in dict.fromkeys(needs)]
+        result.append((template, _getter(places)))
     return result
 
 
-def _getter(keys: list[str]) -> Callable[[dict[str, str]], tuple[str, ...]]:
-    if len(keys) > 1:
-        return itemgetter(*keys)
-    # itemgetter of one key returns the bare value, not a tuple.
-    return lambda names: tuple(names[key] for key in keys)
+def _getter(places: list[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    if len(places) > 1:
+        return itemgetter(*places)
+    # itemgetter of one place returns the bare value, not a tuple.
+    return lambda names: tuple(names[place] for place in places)
