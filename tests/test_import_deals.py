@@ -15,6 +15,7 @@ from dealgate.cli import main
 from dealgate.deals.models import Deal, Organization, StageEvent
 from dealgate.errors import ValidationError
 from dealgate.imports import bulk, foreignkeys, services
+from dealgate.imports.foreignkeys import foreign_keys
 from dealgate.imports.mappings import MappingError, get_mapping
 from dealgate.imports.services import import_deals
 from tests.conftest import SHARED
@@ -961,12 +962,36 @@ def test_sqlite_checks_each_batchs_keys_as_the_writer_stores_it(
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
     report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
     assert report.committed and Deal.objects.count() == 3
-    # Two batches, each checked on the writing thread (the second, D3, has
-    # no dates and so no events); the end passes over the deals and events,
-    # and checks what the writer did not write.
-    assert batches == [("Deal", True), ("StageEvent", True), ("Deal", True)]
+    # Two batches, each checked on the writing thread (the events' keys are
+    # their deals'); the end passes over the deals and events, and checks
+    # what the writer did not write.
+    assert batches == [("Deal", True), ("Deal", True)]
     assert "Deal" not in at_the_end and "StageEvent" not in at_the_end
     assert "Clock" in at_the_end
+
+
+def test_every_key_of_an_event_sqlite_makes_is_one_its_deal_was_checked_for():
+    # SQLite's import checks the keys of each batch's deals, not of the
+    # events it makes from them: that holds while each event key is its
+    # deal's id, one of its deal's keys to the same table, or NULL.
+    deal_keys = {f"d.{key.column}": key.parent_table for key in foreign_keys(Deal)}
+    deal_keys["d.id"] = Deal._meta.db_table
+    statements = bulk.EventStatements(
+        "events",
+        ", ".join(bulk.EVENT_COLUMNS),
+        "deals",
+        batch="1 = 1",
+        closes="(SELECT 1 AS deal_id, 2.0 AS minutes) c",
+    )
+    for sql in (statements.entries, statements.closes):
+        chosen = sql.split(" SELECT ", 1)[1].split(" FROM ", 1)[0].split(", ")
+        written = dict(zip(bulk.EVENT_COLUMNS, chosen, strict=True))
+        for key in foreign_keys(StageEvent):
+            value = written[key.column]
+            assert value == "NULL" or deal_keys.get(value) == key.parent_table, (
+                key.column,
+                value,
+            )
 
 
 @pytest.mark.django_db(transaction=True)

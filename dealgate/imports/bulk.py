@@ -319,9 +319,9 @@ class DealWriter:
 
 class SqliteWriter(DealWriter):
     """`check`, given when SQLite's own key checks are off for the import:
-    each batch's deals and events are checked as they are written, on the
-    writing thread (SqliteCheck.batch_found), rather than all at the end
-    while the import waits."""
+    each batch's deals are checked as they are written, on the writing
+    thread (SqliteCheck.batch_found), rather than all at the end while the
+    import waits; their events' keys are the deals' own."""
 
     def __init__(
         self,
@@ -467,26 +467,21 @@ class SqliteWriter(DealWriter):
         first, last = deals[0][ID], deals[-1][ID]
         if self._stopped():
             return
-        events = [
-            self.raw.execute(self.events.entries, (first, last)),
-            self.raw.execute(self.events.closes, (json.dumps(closes), first, last)),
-        ]
+        self.raw.execute(self.events.entries, (first, last))
+        self.raw.execute(self.events.closes, (json.dumps(closes), first, last))
         if self._lifted is not None:
             changelog.log_inserted(self.raw, first, last)
         if self.check is None or self._stopped():
             return
-        # The events' ids follow one another: AUTOINCREMENT, and the import
-        # holds the write lock.
-        written = [(c.lastrowid, c.rowcount) for c in events if c.rowcount > 0]
         found = self._found
         found[Deal] = found[Deal] and self.check.batch_found(
             self.raw, Deal, first, last
         )
-        if written:
-            low = written[0][0] - written[0][1] + 1
-            found[StageEvent] = found[StageEvent] and self.check.batch_found(
-                self.raw, StageEvent, low, written[-1][0]
-            )
+        # Every key of the events is a key of the deal it was made from, as
+        # stored (`EventStatements`: the deal's id, stage and responsible, or
+        # NULL): the deals' check has looked at each of them already. It
+        # took 0.3 s per 100,000 deals to look again.
+        found[StageEvent] = found[Deal]
 
     def _stopped(self) -> bool:
         """True once `close` asks the batch to stop; raises rather than let
