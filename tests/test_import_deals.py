@@ -18,6 +18,7 @@ from dealgate.imports import bulk, foreignkeys, services
 from dealgate.imports.foreignkeys import foreign_keys
 from dealgate.imports.mappings import MappingError, get_mapping
 from dealgate.imports.services import import_deals
+from dealgate.imports.written import WrittenIds
 from tests.conftest import SHARED
 from tests.importing import DATA, make_import_pipeline, write_csv, write_mapping
 
@@ -260,6 +261,54 @@ def test_importing_the_same_file_twice_adds_nothing(sales, tmp_path, generic):
     assert (second.deals_created, second.already_present) == (0, 3)
     assert Deal.objects.count() == 3
     assert StageEvent.objects.count() == 3
+
+
+def _asked_for(monkeypatch) -> list[list[str]]:
+    """The external ids each `existing` lookup of the import asks for."""
+    asked: list[list[str]] = []
+    for writer in (bulk.SqliteWriter, bulk.PostgresWriter):
+
+        def spy(self, external_ids, existing=writer.existing):
+            asked.append(sorted(external_ids))
+            return existing(self, external_ids)
+
+        monkeypatch.setattr(writer, "existing", spy)
+    return asked
+
+
+def test_a_first_import_of_a_source_asks_only_about_ids_it_may_have_written(
+    sales, tmp_path, generic, monkeypatch
+):
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    asked = _asked_for(monkeypatch)
+    path = generic_file(tmp_path, *GOOD_ROWS, "D1,Orbit again,Open,,,\n")
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    # D2 and D3 were never written before their batch: no one asks about
+    # them. D1, written by the first batch, is asked about and found.
+    assert asked == [["D1"]]
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 5: Id: 'D1' is already on line 2"
+    ]
+    assert report.deals_created == 3
+
+
+def test_an_import_of_a_source_the_pipeline_holds_asks_about_every_id(
+    sales, tmp_path, generic, monkeypatch
+):
+    import_deals(generic_file(tmp_path, GOOD_ROWS[0]), generic, pipeline=sales)
+    asked = _asked_for(monkeypatch)
+    report = import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+    assert asked == [["D1", "D2", "D3"]]
+    assert report.already_present == 1 and report.deals_created == 2
+
+
+def test_the_written_ids_filter_holds_every_id_added_and_few_others():
+    written = WrittenIds()
+    added = [f"OPP-{number}" for number in range(20_000)]
+    written.add(added)
+    assert all(written.may_hold(text) for text in added)
+    others = [f"OPP-{number}" for number in range(20_000, 40_000)]
+    assert sum(written.may_hold(text) for text in others) <= 2
 
 
 def test_an_id_repeated_in_the_file_is_a_bad_row_naming_the_first(
@@ -1508,18 +1557,23 @@ def test_an_import_leaves_a_switched_off_garbage_collector_off(
 def test_sqlite_finds_imported_ids_through_the_unique_index(sales, tmp_path, generic):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's query planner")
+    path = generic_file(tmp_path, *GOOD_ROWS)
+    import_deals(path, generic, pipeline=sales)
     statements = []
     connection.ensure_connection()
     connection.connection.set_trace_callback(statements.append)
     try:
-        import_deals(generic_file(tmp_path, *GOOD_ROWS), generic, pipeline=sales)
+        # Again: the ids are stored now, and looked up.
+        import_deals(path, generic, pipeline=sales)
     finally:
         connection.connection.set_trace_callback(None)
     [lookup] = [s for s in statements if s.startswith("SELECT external_id, id")]
+    [holds] = [s for s in statements if "LIMIT 1" in s and "deals_deal" in s]
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {lookup}")
-        plan = " ".join(row[-1] for row in cursor.fetchall())
-    assert "deal_external_id_unique" in plan, plan
+        for statement in (lookup, holds):
+            cursor.execute(f"EXPLAIN QUERY PLAN {statement}")
+            plan = " ".join(row[-1] for row in cursor.fetchall())
+            assert "deal_external_id_unique" in plan, (statement, plan)
 
 
 def test_sqlite_writes_deals_many_to_a_statement_within_its_parameter_limit(

@@ -225,6 +225,16 @@ class DealWriter:
     def existing(self, external_ids: list[str]) -> dict[str, int]:
         raise NotImplementedError
 
+    def holds_source(self) -> bool:
+        """Whether the pipeline holds a deal from this source with an
+        external id, which `existing` could find."""
+        # Spelled as the unique index's condition, so that it is used.
+        return (
+            Deal.objects.filter(pipeline_id=self.pipeline_id, source=self.source)
+            .exclude(external_id="")
+            .exists()
+        )
+
     def next_ids(self, count: int) -> Sequence[int]:
         raise NotImplementedError
 

@@ -60,6 +60,7 @@ from dealgate.imports.report import MAX_BAD_ROWS, BadRow, ImportReport
 from dealgate.imports.routing import Responsible
 from dealgate.imports.rows import DealRows, RowErrors
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
+from dealgate.imports.written import WrittenIds
 from dealgate.pipelines.models import Pipeline
 
 logger = logging.getLogger("dealgate.imports")
@@ -393,6 +394,10 @@ class _Batch:
         self.id_column = id_column
         self.lines: list[int] = []
         self.deals: list[list[Any]] = []
+        # The ids written so far, when the pipeline held no deal from this
+        # source as the import began (known at the first batch).
+        self.written: WrittenIds | None = None
+        self.asked = False
         # Line -> external id of rows repeating an id written by an earlier
         # batch, the first MAX_BAD_ROWS of them (`_place_repeats`).
         self.unplaced: dict[int, str] = {}
@@ -447,6 +452,14 @@ class _Batch:
     def _new_deals(self) -> list[list[Any]]:
         """The batch without deals imported before; repeats in the file are bad."""
         wanted = [deal[EXTERNAL_ID] for deal in self.deals if deal[EXTERNAL_ID]]
+        if not self.asked:
+            self.asked = True
+            if not self.writer.holds_source():
+                # Only this import's own ids can be found: ask the database
+                # about those it may have written.
+                self.written = WrittenIds()
+        if self.written is not None:
+            wanted = [text for text in wanted if self.written.may_hold(text)]
         stored = self.writer.existing(wanted) if wanted else {}
         first_new = self.writer.first_new_id
         seen: dict[str, int] = {}
@@ -473,6 +486,8 @@ class _Batch:
                     continue
                 seen[external_id] = line
             new.append(deal)
+        if self.written is not None:
+            self.written.add(seen)
         return new
 
     def _repeat(self, line: int, reason: str) -> None:
