@@ -1,7 +1,7 @@
 """Find the open lead or deal an inquiry repeats, and join it there.
 
 Signals, strongest first: the same email address, the same phone number,
-the same company web domain (free-mail domains never count), the same
+the same company web domain (a mailbox provider's never counts), the same
 company name once legal forms and case are dropped, and a company name
 within `normalize.COMPANY_MATCH_SCORE` of one (rapidfuzz). A lead counts
 while it is open, or converted into a deal that is still open; a deal

@@ -167,9 +167,11 @@ def _add_keys(lead: CleanLead, region: str | None) -> None:
         where = f" (read as a number in {read_in})" if read_in else ""
         raise ValidationError(f"{exc}{where}", field="phone") from None
     try:
-        lead.domain = normalize.domain_key(lead.website)
+        site = normalize.domain_key(lead.website)
     except ValueError as exc:
         raise ValidationError(str(exc), field="website") from None
+    # A website on facebook.com or an address at hotmail.de names no company.
+    lead.domain = normalize.website_domain(site)
     if not lead.domain and lead.email_key:
         lead.domain = normalize.email_domain(lead.email_key)
     if lead.currency and not (lead.currency.isascii() and lead.currency.isalpha()):

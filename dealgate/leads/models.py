@@ -46,7 +46,8 @@ class Lead(models.Model):
     company_key = models.CharField(max_length=COMPANY_KEY_LENGTH, blank=True)
     company_block = models.CharField(max_length=50, blank=True)
     website = models.CharField(max_length=200, blank=True)
-    # The company's domain, from the website or a non-free-mail address.
+    # The company's domain, from the website or the email address; never a
+    # mailbox provider's (normalize.is_mailbox_provider).
     domain = models.CharField(max_length=DOMAIN_KEY_LENGTH, blank=True)
     country = models.CharField(max_length=2, blank=True)
     segment = models.CharField(max_length=50, blank=True)

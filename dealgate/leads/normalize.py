@@ -10,41 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tomllib
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import phonenumbers
 from rapidfuzz import fuzz
-
-# Mailbox providers: a lead from one of these says nothing about a company,
-# so their domain is never used to match two leads.
-FREE_MAIL_DOMAINS = frozenset(
-    {
-        "aol.com",
-        "gmail.com",
-        "googlemail.com",
-        "gmx.at",
-        "gmx.ch",
-        "gmx.de",
-        "gmx.net",
-        "hotmail.com",
-        "icloud.com",
-        "live.com",
-        "mail.com",
-        "mail.ru",
-        "me.com",
-        "msn.com",
-        "outlook.com",
-        "proton.me",
-        "protonmail.com",
-        "qq.com",
-        "t-online.de",
-        "web.de",
-        "yahoo.com",
-        "yandex.ru",
-        "zoho.com",
-    }
-)
 
 # Added to LEGAL_SUFFIXES after leads were stored (leads migration 0006
 # recomputes the keys of leads whose names end in one).
@@ -115,6 +88,54 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 _NOT_WORD = re.compile(r"[^\w\s]")
 _NUMBERS = re.compile(r"\d+")
 
+# What follows a provider family's name: hotmail.com, hotmail.de,
+# hotmail.co.uk, hotmail.com.br.
+_COUNTRY_ENDING = re.compile(r"com|net|(?:(?:co|com|net|org|ne|or)\.)?[a-z]{2}")
+_FAMILY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class SharedDomains:
+    """Domains that do not stand for one company (shared_domains.toml)."""
+
+    families: frozenset[str]
+    mailbox: frozenset[str]
+    sites: frozenset[str]
+
+
+def read_shared_domains(text: str) -> SharedDomains:
+    """The lists of a shared_domains.toml. Entries are taken without case or
+    a trailing dot; one that is not a domain (or, in `families`, a name such
+    as "hotmail") is a `ValueError` naming it."""
+    data = tomllib.loads(text)
+    families = {name.strip().lower() for name in data.get("families", [])}
+    for name in families:
+        if not _FAMILY.fullmatch(name):
+            raise ValueError(f"families: {name!r} is not a name such as hotmail")
+    return SharedDomains(
+        frozenset(families),
+        _domains(data.get("mailbox", {}), "mailbox"),
+        _domains(data.get("sites", {}), "sites"),
+    )
+
+
+def _domains(groups: dict[str, list[str]], table: str) -> frozenset[str]:
+    domains = set()
+    for group, entries in groups.items():
+        for entry in entries:
+            domain = entry.strip().lower().rstrip(".")
+            if not _DOMAIN.fullmatch(domain) or domain.startswith("www."):
+                raise ValueError(
+                    f"{table}.{group}: {entry!r} is not a domain such as hotmail.de"
+                )
+            domains.add(domain)
+    return frozenset(domains)
+
+
+SHARED = read_shared_domains(
+    Path(__file__).with_name("shared_domains.toml").read_text(encoding="utf-8")
+)
+
 
 def email_key(text: str) -> str:
     """`text` without surrounding spaces, in lower case; "" for an empty field.
@@ -142,9 +163,37 @@ def email_key(text: str) -> str:
 
 
 def email_domain(key: str) -> str:
-    """The company domain an email key gives away; "" for free-mail providers."""
+    """The company domain an email key gives away; "" for a mailbox provider's."""
     domain = key.rpartition("@")[2]
-    return "" if domain in FREE_MAIL_DOMAINS else domain[:DOMAIN_KEY_LENGTH]
+    return "" if is_mailbox_provider(domain) else domain[:DOMAIN_KEY_LENGTH]
+
+
+def website_domain(key: str) -> str:
+    """The company domain a website's `domain_key` gives away; "" for a
+    mailbox provider's, or a site hosting many companies' pages."""
+    if is_mailbox_provider(key) or any(p in SHARED.sites for p in _parents(key)):
+        return ""
+    return key
+
+
+@lru_cache(maxsize=4096)
+def is_mailbox_provider(domain: str) -> bool:
+    """True for a domain many unrelated people have mailboxes at (hotmail.de,
+    bluewin.ch, orange.fr; see shared_domains.toml), or a subdomain of one.
+    Case and a trailing dot do not matter."""
+    for parent in _parents(domain.strip().lower().rstrip(".")):
+        if parent in SHARED.mailbox:
+            return True
+        name, _, ending = parent.partition(".")
+        if name in SHARED.families and _COUNTRY_ENDING.fullmatch(ending):
+            return True
+    return False
+
+
+def _parents(domain: str) -> list[str]:
+    """`domain` and the domains it is under: "a.b.de" gives it, "b.de", "de"."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
 
 
 def domain_key(text: str) -> str:

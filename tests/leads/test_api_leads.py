@@ -54,6 +54,17 @@ def test_a_repeat_is_answered_200_with_what_it_joined(client, routed, secret, no
     assert body["reason"] == "same email address"
 
 
+def test_two_people_at_a_national_mailbox_provider_are_two_leads(
+    client, routed, secret, now
+):
+    ida = post(client, inquiry(1, email="ida@hotmail.de", company=None), secret)
+    jan = post(client, inquiry(2, email="jan@hotmail.de", company=None), secret)
+
+    assert (ida.status_code, jan.status_code) == (201, 201)
+    assert jan.json()["outcome"] == "created"
+    assert jan.json()["lead"]["domain"] == ""
+
+
 @pytest.mark.parametrize("header", [None, "Bearer dg_wrong", "Bearer not-a-token"])
 def test_no_or_a_wrong_token_is_401(client, routed, header, now):
     headers = {"Authorization": header} if header else {}
