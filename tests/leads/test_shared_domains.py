@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
-import pytest
+from importlib import import_module
 
-from dealgate.leads.models import Lead
+import pytest
+from django.apps import apps
+
+from dealgate.leads.models import DedupDecision, Lead
 from dealgate.leads.normalize import (
     SHARED,
     email_domain,
@@ -107,6 +110,31 @@ def test_a_domain_stored_before_the_list_grew_joins_nobody_new(routed, now):
     jan = capture_lead(inquiry(2, email="jan@hotmail.de"), source="api")
 
     assert jan.created
+
+
+def test_the_migration_recomputes_stored_domains_that_name_no_company(routed, now):
+    ida = capture_lead(inquiry(1, email="ida@bluewin.ch"), source="api").lead
+    anna = capture_lead(
+        inquiry(2, email="anna@acme.example", website="facebook.com/acme"),
+        source="api",
+    ).lead
+    zoe = capture_lead(inquiry(3, email="zoe@facebook.com"), source="api").lead
+    repeat = capture_lead(
+        inquiry(1, email="ida@bluewin.ch", message="again"), source="api"
+    )
+    Lead.objects.filter(pk=ida.pk).update(domain="bluewin.ch")
+    Lead.objects.filter(pk=anna.pk).update(domain="facebook.com")
+    DedupDecision.objects.filter(pk=repeat.decision.pk).update(
+        data={**repeat.decision.data, "domain": "bluewin.ch"}
+    )
+
+    import_module(
+        "dealgate.leads.migrations.0008_domains_of_mailbox_providers"
+    ).recompute(apps, None)
+
+    domains = dict(Lead.objects.values_list("pk", "domain"))
+    assert domains == {ida.pk: "", anna.pk: "acme.example", zoe.pk: "facebook.com"}
+    assert DedupDecision.objects.get().data["domain"] == ""
 
 
 def test_the_list_refuses_an_entry_that_is_not_a_domain():
