@@ -14,8 +14,9 @@ Two kinds of mapping (docs/leads.md):
 The guarantees are those of the deal import: one transaction; by default
 one bad row keeps nothing (`all_or_nothing=False` keeps the good rows); a
 dry run does everything and rolls back; rows imported before (same mapping
-source and external id) are skipped, so a second run adds nothing; the
-report names each bad row's line, column and reason.
+source and external id) are skipped, so a second run adds nothing; an id
+repeated within the file is a bad row naming its first line; the report
+names each bad row's line, column and reason.
 """
 
 from __future__ import annotations
@@ -242,6 +243,8 @@ def _run_live(
             path, encoding=mapping.encoding, delimiter=mapping.delimiter
         ) as csv:
             at = _positions(mapping, csv.columns)
+            # The line each external id was first captured from in this run.
+            seen: dict[str, int] = {}
             for record in csv:
                 report.rows_read += 1
                 if progress is not None and not report.rows_read % 100:
@@ -249,7 +252,9 @@ def _run_live(
                 if record.error is not None:
                     report.bad(record.line, None, record.error)
                     continue
-                _capture_row(record.line, record.fields, at, mapping, pipeline, report)
+                _capture_row(
+                    record.line, record.fields, at, mapping, pipeline, report, seen
+                )
             if csv.blank_lines:
                 report.warn("blank rows skipped", csv.blank_lines)
     except CsvFormatError as exc:
@@ -278,15 +283,24 @@ def _capture_row(
     mapping: LeadMapping,
     pipeline: Pipeline,
     report: LeadImportReport,
+    seen: dict[str, int],
 ) -> None:
+    """Capture one row. A row repeating the external id of a row captured
+    earlier in this run is bad, naming that line; one captured by an
+    earlier run is counted as already present, as is a repeat of it."""
     data = {name: fields[i] for name, i in at.items() if not name.startswith("custom.")}
     data = {name: value for name, value in data.items() if value.strip()}
     data.pop("created_at", None)
+    external = ""
     if data.get("external_id"):
-        external = f"{mapping.source}:{data['external_id'].strip()}"
+        typed = data["external_id"].strip()
+        external = f"{mapping.source}:{typed}"
+        column = mapping.columns["external_id"]
         if len(external) > LIMITS["external_id"]:
-            column = mapping.columns["external_id"]
             report.bad(line, column, "is too long to keep as an id")
+            return
+        if external in seen:
+            report.bad(line, column, f"{typed!r} is already on line {seen[external]}")
             return
         data["external_id"] = external
     try:
@@ -306,3 +320,6 @@ def _capture_row(
         report.leads_attached += 1
     else:
         report.already_present += 1
+        return
+    if external:
+        seen[external] = line

@@ -55,6 +55,60 @@ def test_one_bad_row_keeps_nothing_unless_skipped(routed, now, tmp_path):
     assert skipped.committed and Lead.objects.count() == 3
 
 
+HEADER = "Id,Full name,E-mail,Telephone,Firm,Land,Notes\n"
+IDA = "L1,Ida Berg,ida@berg.example,,Berg IT,DE,\n"
+JAN = "L1,Jan Kurz,jan@kurz.example,,Kurz Systems,DE,\n"
+
+
+def test_an_id_repeated_in_the_file_is_a_bad_row_naming_the_first(
+    routed, now, tmp_path, capsys
+):
+    path = tmp_path / "leads.csv"
+    path.write_text(HEADER + IDA + JAN)
+
+    code = main(["import", "leads", str(path), "--mapping", MAPPING])
+    out = capsys.readouterr().out
+    skipped = import_leads(path, MAPPING, pipeline=routed, all_or_nothing=False)
+
+    assert code != 0 and "line 3: Id: 'L1' is already on line 2" in out
+    assert "0 already present" in out
+    assert (skipped.leads_created, skipped.already_present) == (1, 0)
+    assert [str(bad) for bad in skipped.bad_rows] == [
+        "line 3: Id: 'L1' is already on line 2"
+    ]
+    assert Lead.objects.get().name == "Ida Berg"
+
+
+def test_a_repeated_id_names_the_line_captured_not_an_earlier_bad_one(
+    routed, now, tmp_path
+):
+    path = tmp_path / "leads.csv"
+    path.write_text(HEADER + "L1,Typo,ida@@berg,,,DE,\n" + IDA + JAN)
+
+    report = import_leads(path, MAPPING, pipeline=routed, all_or_nothing=False)
+
+    assert [str(bad) for bad in report.bad_rows][1:] == [
+        "line 4: Id: 'L1' is already on line 3"
+    ]
+
+
+def test_importing_a_file_with_repeats_again_finds_them_all_present(
+    routed, now, tmp_path
+):
+    path = tmp_path / "leads.csv"
+    path.write_text(HEADER + IDA + JAN)
+
+    first = import_leads(path, MAPPING, pipeline=routed, all_or_nothing=False)
+    again = import_leads(path, MAPPING, pipeline=routed, all_or_nothing=False)
+
+    assert (first.leads_created, first.bad_row_count) == (1, 1)
+    assert (again.leads_created, again.already_present, again.bad_row_count) == (
+        0,
+        2,
+        0,
+    )
+
+
 def test_a_dry_run_writes_nothing(routed, now):
     report = import_leads(FILE, MAPPING, pipeline=routed, dry_run=True)
 
