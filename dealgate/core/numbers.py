@@ -1,0 +1,130 @@
+"""How every door reads a number a person typed: one rule, read exactly or
+refused.
+
+Digits with "." before any decimals ("1250", "12.50", "-3"), and "," only
+between groups of three digits ("1,250", "1,250.50"), as the deal page has
+always taken them. Anything else is refused, never guessed at, with a
+message saying how to write the number: a decimal comma ("12,50" must not
+become 1250), "." between thousands ("1.250.000"), spaces, currency signs,
+exponents.
+
+"1.250" is refused too, though it reads as a number: whoever groups
+thousands with "." (most of Europe) means 1250 by it, anyone else 1.25, and
+nothing in the text tells which. Only that shape is ambiguous, a "." with
+exactly three digits after it and one to three before, the first not 0:
+"0.125", "1250.500", "1.2500" and "1,250.500" read as written.
+
+Numbers that arrive as data (a JSON number, a file cell read by its
+mapping's separators) are not text a person typed and are not read here.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+_PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_AMBIGUOUS = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}")
+
+# What the refusal's suggestion sees through: currency signs and codes, and
+# spaces, apostrophes (Swiss "1'250") or underscores between groups of three.
+_CURRENCY = re.compile(r"[$€£¥₹₽₩₺₫₪]|^[A-Za-z]{3}|[A-Za-z]{3}$")
+_SPACED = re.compile(r"\d{1,3}(?:[ '\u00a0\u202f_]\d{3})+")
+_DECIMAL_COMMA = re.compile(r"\d+,\d+")
+_DOT_GROUPED = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+_COMMA_GROUPED = re.compile(r"\d+(?:,\d+)*,\d{3}(?:\.\d+)?")
+_EXPONENT = re.compile(r"\d+(?:\.\d+)?[eE][+-]?\d{1,2}")
+# Beyond any field's range (Deal.value is NUMERIC(14, 2)); an exponent that
+# big is suggested nowhere.
+_LARGEST_SUGGESTED = Decimal("1e15")
+
+
+_HELD = {0: "is not a whole number", 2: "has more than two decimal places"}
+
+
+class AmbiguousNumber(ValueError):
+    """Text like "1.250", which reads as two numbers a thousand apart."""
+
+
+def read_number(text: str, *, places: int | None = None) -> Decimal:
+    """The number `text` says by the module's rule, exactly as written
+    ("12.50" keeps its places). Raises ValueError quoting the text and saying
+    how to write it; AmbiguousNumber for text like "1.250".
+
+    `places`, the decimals the field holds, only shapes that message: for an
+    amount "12.345" cannot mean 12.345, and the message says so rather than
+    offer it. The caller still checks the places of what is returned."""
+    stripped = text.strip()
+    if _AMBIGUOUS.fullmatch(stripped):
+        raise AmbiguousNumber(_ambiguous(text, stripped, places))
+    if _PLAIN.fullmatch(stripped) or _GROUPED.fullmatch(stripped):
+        return Decimal(stripped.replace(",", ""))
+    plain = _plain_form(stripped)
+    how = plain if plain is not None else "it like 1250 or 12.50"
+    raise ValueError(f"{text!r} is not a number; write {how}")
+
+
+def read_whole(text: str) -> int:
+    """The whole number `text` says by the module's rule ("1,200" is 1200).
+    Raises ValueError quoting the text; AmbiguousNumber for text like
+    "1.000"."""
+    try:
+        number = read_number(text, places=0)
+    except AmbiguousNumber:
+        raise
+    except ValueError:
+        number = None
+    if number is None or number != number.to_integral_value():
+        raise ValueError(f"{text!r} is not a whole number; write it like 12 or 1,200")
+    return int(number)
+
+
+def _ambiguous(text: str, stripped: str, places: int | None) -> str:
+    thousands = stripped.replace(".", "")
+    small = Decimal(stripped).normalize()
+    if places is not None and -small.as_tuple().exponent > places:
+        held = _HELD.get(places, f"more than {places} decimal places")
+        return f"{text!r} {held}; if it means {thousands}, write {thousands}"
+    written = format(small, "f")
+    if written == stripped:
+        # "1.125": a fourth decimal place is the only way to mean it.
+        written = f"{stripped}0"
+        return (
+            f"{text!r} could mean {thousands} or {small}; write {thousands}, "
+            f"or {written} for {small}"
+        )
+    return (
+        f"{text!r} could mean {thousands} or {written}; write {thousands} or {written}"
+    )
+
+
+def _plain_form(text: str) -> str | None:
+    """What `text` most likely means, written as the rule takes it; None
+    when that cannot be told. Only ever shown, never stored: the person who
+    typed it decides."""
+    body = _CURRENCY.sub("", text).strip()
+    body = _SPACED.sub(lambda run: re.sub(r"\D", "", run.group()), body)
+    sign = body[:1] if body[:1] in "+-" else ""
+    body = body.removeprefix(sign)
+    if _AMBIGUOUS.fullmatch(body):
+        return None
+    if _PLAIN.fullmatch(body) or _GROUPED.fullmatch(body):
+        plain = body.replace(",", "")
+    elif _DECIMAL_COMMA.fullmatch(body):
+        plain = body.replace(",", ".")
+    elif _DOT_GROUPED.fullmatch(body):
+        plain = body.replace(".", "").replace(",", ".")
+    elif _COMMA_GROUPED.fullmatch(body):
+        plain = body.replace(",", "")
+    elif _EXPONENT.fullmatch(body):
+        try:
+            number = Decimal(body)
+        except InvalidOperation:
+            return None
+        if number >= _LARGEST_SUGGESTED:
+            return None
+        plain = format(number, "f")
+    else:
+        return None
+    return sign.replace("+", "") + plain
