@@ -16,8 +16,10 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from dealgate.core.numbers import read_number
 
 # Deal.value is NUMERIC(14, 2); custom numbers keep to the same range, so the
 # edit form reads both alike and a value always fits wherever it is copied.
@@ -159,14 +161,13 @@ def checked_values(
     return cleaned
 
 
-def number_from_text(text: str) -> Decimal:
-    """A number as people type it, "," between thousands allowed ("18,500.50").
-    Raises ValueError quoting the text."""
-    try:
-        number = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite() or abs(number) > MAX_NUMBER:
+def number_from_text(text: str, *, places: int | None = None) -> Decimal:
+    """A number as a person types it, read by the one rule of
+    `dealgate.core.numbers` ("18,500.50" yes, "12,50" and "1.250" refused,
+    never read as 1250); `places` as there. Raises ValueError quoting the
+    text and saying how to write it."""
+    number = read_number(text, places=places)
+    if abs(number) > MAX_NUMBER:
         raise ValueError(f"{text!r} is not a number this field can hold")
     return number
 

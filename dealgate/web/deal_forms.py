@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.http import QueryDict
@@ -100,7 +101,9 @@ def edit_fields(deal: Deal) -> list[EditField]:
 def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
     """The changes the posted edit form asks for, or the fields it got wrong.
 
-    Custom values the pipeline no longer defines and checklist items the form
+    Numbers are read by one rule (`dealgate.core.numbers`): "12,50" is
+    refused, never stored as 1250. A number sent back as the form showed it,
+    custom values the pipeline no longer defines and checklist items the form
     does not show are kept as they are.
     """
     fields = edit_fields(deal)
@@ -108,8 +111,13 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
     custom = dict(deal.custom)
     checklist = dict(deal.checklist)
     for f in fields:
+        shown = f.value
         # An unticked checkbox is not posted at all: absent means "not done".
         f.value = posted.get(f.name, "").strip()
+        if f.kind == "number" and f.value and f.value == shown:
+            # Sent back as shown, so kept as stored: a number the API stored
+            # (1.125) may read two ways when typed, and nobody retyped it.
+            continue
         try:
             parsed = _parse(f)
         except ValueError as error:
@@ -147,7 +155,7 @@ def _parse(f: EditField) -> Any:
     if not text:
         return None
     if f.name == "value":
-        number = number_from_text(text)
+        number = number_from_text(text, places=2)
         if number.as_tuple().exponent < -2:
             raise ValueError(f"{text!r} has more than two decimal places")
         return number
@@ -168,4 +176,7 @@ def _shown(stored: Any) -> str:
         return ""
     if isinstance(stored, bool):
         return "yes" if stored else "no"
+    if isinstance(stored, float):
+        # str() writes 0.00001 as 1e-05, which nobody would type.
+        return format(Decimal(repr(stored)), "f")
     return str(stored)

@@ -42,6 +42,20 @@ def test_typed_text_is_stored_as_the_field_s_type(key, text, stored):
     assert value == stored and type(value) is type(stored)
 
 
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("12,5", "'12,5' is not a number; write 12.5"),
+        ("1.000", "'1.000' could mean 1000 or 1; write 1000 or 1"),
+    ],
+)
+def test_a_typed_number_that_would_read_otherwise_than_meant_is_refused(text, says):
+    with pytest.raises(ValueError) as refused:
+        FIELDS["seats"].from_text(text)
+
+    assert str(refused.value) == says
+
+
 def test_values_read_from_a_file_are_stored_as_json_holds_them():
     assert FIELDS["seats"].checked(Decimal("3.0")) == 3
     assert FIELDS["signed_on"].checked(dt.date(2026, 7, 31)) == "2026-07-31"
