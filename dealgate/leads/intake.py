@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from dealgate.core.numbers import read_number, read_whole
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
 from dealgate.errors import ValidationError
 
@@ -204,13 +205,25 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 def _whole(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    text = str(value).strip().replace(",", "").replace("_", "")
-    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+    if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValidationError(
             f"company_size must be a whole number of people, got {value!r}",
             field="company_size",
         )
-    size = int(text)
+    if isinstance(value, str):
+        # Typed text reads by the rule every door shares: "1,2" is refused,
+        # not read as 12.
+        try:
+            size = read_whole(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc), field="company_size") from None
+    else:
+        size = value
+    if size < 0:
+        raise ValidationError(
+            f"company_size must be a whole number of people, got {value!r}",
+            field="company_size",
+        )
     if size > MAX_COMPANY_SIZE:
         raise ValidationError(
             f"company_size {size:,} is more people than any company has",
@@ -224,13 +237,16 @@ def _amount(value: Any) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValidationError("value must be a number", field="value")
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValidationError(
-            f"value must be a plain number such as 12500 or 12500.50, got {value!r}",
-            field="value",
-        ) from None
+    if isinstance(value, str):
+        # Typed text (a form, a file, a website posting what its visitor
+        # typed) reads by the rule every door shares: "12,50" and "1.000"
+        # are refused, never read as 1250 or 1.
+        try:
+            amount = read_number(value, places=2)
+        except ValueError as exc:
+            raise ValidationError(str(exc), field="value") from None
+    else:
+        amount = Decimal(str(value))
     if not amount.is_finite() or amount < 0 or amount > MAX_VALUE:
         raise ValidationError(
             f"value must be from 0 to {MAX_VALUE:,}, got {value!r}", field="value"

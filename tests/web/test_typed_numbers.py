@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from dealgate.core.pipeline_file import load_pipeline_file
 from dealgate.deals.models import Deal
+from dealgate.leads.models import Lead
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import apply_pipeline
 from tests.builder.conftest import IT_SERVICES
@@ -152,3 +153,41 @@ def test_the_api_still_refuses_the_same_text(client, alice, deal, body, says):
     assert response.json()["message"].startswith(says)
     deal.refresh_from_db()
     assert (deal.value, deal.custom, deal.version) == (Decimal("5000.00"), {}, 1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"value": "12,50"}, "value: '12,50' is not a number; write 12.50"),
+        ({"value": "1.000"}, "value: '1.000' could mean 1000 or 1; write 1000 or 1"),
+        (
+            {"company_size": "1,2"},
+            "company_size: '1,2' is not a whole number; write it like 12 or 1,200",
+        ),
+    ],
+)
+def test_the_lead_form_refuses_what_it_cannot_read_as_meant(
+    client, alice, it_services, fields, says
+):
+    client.force_login(alice)
+    lead = {"pipeline": "it-services", "name": "Walk-in", "phone": "+49 30 9876543"}
+
+    response = client.post("/leads/new/", {**lead, **fields})
+
+    assert response.status_code == 422
+    assert says in text_of(response)
+    assert not Lead.objects.exists()
+
+
+def test_the_lead_form_takes_grouped_numbers_as_the_deal_page_does(
+    client, alice, it_services
+):
+    client.force_login(alice)
+    lead = {"pipeline": "it-services", "name": "Walk-in", "phone": "+49 30 9876543"}
+
+    client.post("/leads/new/", {**lead, "value": "18,500.50", "company_size": "1,200"})
+
+    assert Lead.objects.values_list("value", "company_size").get() == (
+        Decimal("18500.50"),
+        1200,
+    )
