@@ -3,11 +3,14 @@ the edits in `dealgate.builder.edits` check the rest and name the field."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.utils.text import slugify
 
 from dealgate.accounts.models import Team, User
+from dealgate.core.numbers import read_number
 from dealgate.core.pipeline_file import (
     CRITERIA_MODES,
     DEAL_OWNER,
@@ -21,6 +24,41 @@ from dealgate.errors import DealgateError
 
 from . import rules
 from .breach import action_choices
+
+
+class TypedNumber:
+    """Reads what was typed by the rule every door shares (see
+    `dealgate.core.numbers`) before Django's own checks of type and range:
+    alone, Django reads "1.000" in a whole-number field as 1."""
+
+    places: int | None = None  # the decimals the field holds, for messages
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip():
+            try:
+                value = format(read_number(value, places=self.places), "f")
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc), code="invalid") from None
+        return super().to_python(value)
+
+
+class WholeNumberField(TypedNumber, forms.IntegerField):
+    """Days, percents: "1,200" is 1200; "1.000" is refused, not read as 1."""
+
+    places = 0
+
+
+class DecimalNumberField(TypedNumber, forms.DecimalField):
+    """An amount: "18,500.50" is 18500.50, as on the deal page; "12,50" is
+    refused."""
+
+    @property
+    def places(self) -> int | None:
+        return self.decimal_places
+
+
+class FractionField(TypedNumber, forms.FloatField):
+    """A share such as 0.4, read by the same rule."""
 
 
 def owner_choices(current: str = "", *, stage_owner: bool = False) -> list:
@@ -70,7 +108,7 @@ class PipelineForm(forms.Form):
     )
     currency = forms.RegexField(regex=r"^[A-Z]{3}$", max_length=3)
     allow_skipping = forms.BooleanField(required=False)
-    bottleneck_share = forms.FloatField(min_value=0.01, max_value=1)
+    bottleneck_share = FractionField(min_value=0.01, max_value=1)
     timezone = forms.CharField(max_length=64)
 
 
@@ -78,10 +116,10 @@ class StageFields(forms.Form):
     name = forms.CharField(max_length=200)
     buyer_action = forms.CharField(max_length=300, required=False)
     owner = forms.ChoiceField(required=False)
-    age_limit_days = forms.IntegerField(
+    age_limit_days = WholeNumberField(
         min_value=1, max_value=MAX_AGE_LIMIT_DAYS, required=False
     )
-    probability = forms.IntegerField(min_value=0, max_value=100, required=False)
+    probability = WholeNumberField(min_value=0, max_value=100, required=False)
 
     def __init__(self, *args, owner: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -117,7 +155,7 @@ class CriterionForm(forms.Form):
     checkbox = forms.CharField(max_length=50, required=False)
     activity = forms.ChoiceField(choices=rules.ACTIVITY_KINDS, required=False)
     tag = forms.CharField(max_length=50, required=False)
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, required=False)
+    amount = DecimalNumberField(max_digits=14, decimal_places=2, required=False)
     rule = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, custom: tuple[CustomFieldSpec, ...] = (), **kwargs):

@@ -30,8 +30,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from dealgate.core.numbers import read_number
 
 TEXT_FIELDS = ("source", "channel", "country", "segment")
 NUMBER_FIELDS = ("company_size", "value")
@@ -318,10 +320,14 @@ def _number(value: Any, at: str) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{at}: expected a number, got {value!r}")
-    try:
+    if isinstance(value, str):
+        # A quoted bound is typed text: "1.000" is refused, never read as 1.
+        try:
+            number = read_number(value)
+        except ValueError as exc:
+            raise ValueError(f"{at}: {exc}") from None
+    else:
         number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{at}: expected a number, got {value!r}") from None
     if not number.is_finite() or number < 0:
         raise ValueError(f"{at}: expected a number of zero or more, got {value!r}")
     return number

@@ -44,6 +44,14 @@ def test_rules_read_back_to_the_same_tables():
             "routing[0].when.value: max 1 is below min 5",
         ),
         (
+            {"when": {"value": {"min": "1.000"}}},
+            "routing[0].when.value.min: '1.000' could mean 1000 or 1",
+        ),
+        (
+            {"when": {"value": {"max": "12,50"}}},
+            "routing[0].when.value.max: '12,50' is not a number; write 12.50",
+        ),
+        (
             {"when": {"company_size": {"least": 5}}},
             "routing[0].when.company_size.least",
         ),

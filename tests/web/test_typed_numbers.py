@@ -14,12 +14,13 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from dealgate.builder.drafts import working_copy
 from dealgate.core.pipeline_file import load_pipeline_file
 from dealgate.deals.models import Deal
 from dealgate.leads.models import Lead
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import apply_pipeline
-from tests.builder.conftest import IT_SERVICES
+from tests.builder.conftest import IT_SERVICES, post
 
 from .helpers import make_deal, text_of
 
@@ -191,3 +192,24 @@ def test_the_lead_form_takes_grouped_numbers_as_the_deal_page_does(
         Decimal("18500.50"),
         1200,
     )
+
+
+def test_a_builder_number_that_reads_two_ways_is_refused_not_read_as_one(
+    client, olivia, it_services
+):
+    client.force_login(olivia)
+    form = {
+        "name": "Proposal reviewed",
+        "owner": "deal-owner",
+        "probability": "55",
+        "exit_criteria_mode": "all",
+        "breach_default": "on",
+    }
+    url = "/pipelines/it-services/edit/stages/review/"
+
+    refused = post(client, url, {**form, "age_limit_days": "1.000"}, status=422)
+    post(client, url, {**form, "age_limit_days": "12"})
+
+    assert "'1.000' could mean 1000 or 1; write 1000 or 1" in text_of(refused)
+    review = working_copy("it-services").spec.stages[3]
+    assert (review.key, review.age_limit_days) == ("review", 12)
