@@ -64,9 +64,8 @@ def report(found, names: dict[str, str]) -> list[str]:
     lines.append("business days per stage (won median / 80%; lost median / 80%):")
     for name, flow in rows["stages"]:
         lines.append(
-            f"  {name}: passed by {flow.visited:,}, skipped by {flow.skipped:,} of "
-            f"{flow.could_skip:,}; won {_days(flow.won_days)}; lost "
-            f"{_days(flow.lost_days)}"
+            f"  {name}: passed by {flow.visited:,}, {_skips(flow)}; "
+            f"won {_days(flow.won_days)}; lost {_days(flow.lost_days)}"
         )
     lines.append("lost deals stopped at:")
     lines += [f"  {name}: {deals:,} ({share})" for name, deals, share in rows["stops"]]
@@ -79,6 +78,16 @@ def report(found, names: dict[str, str]) -> list[str]:
         lines.append("what the data cannot tell:")
         lines += [f"  - {note}" for note in found.notes]
     return lines
+
+
+def _skips(flow) -> str:
+    # A deal can skip a stage only coming from one before it; "0 of 0" would
+    # read as a figure where there is none (the first stage, say).
+    if not flow.could_skip:
+        return (
+            "none could skip it (no deal came to it or past it from an earlier stage)"
+        )
+    return f"skipped by {flow.skipped:,} of {flow.could_skip:,}"
 
 
 def _days(spread) -> str:

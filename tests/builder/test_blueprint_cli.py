@@ -19,10 +19,25 @@ def test_the_report_lists_paths_times_and_stops(history, pipeline, capsys):  # n
         "  Inquiry received → Lost: 2 (40.0%)",
     ]
     assert (
-        "  Inquiry received: passed by 5, skipped by 0 of 0; won 1.0 / 1.0 (n=3); "
-        "lost 5.2 / 5.4 (n=2)" in out
+        "  Inquiry received: passed by 5, none could skip it (no deal came to it or "
+        "past it from an earlier stage); won 1.0 / 1.0 (n=3); lost 5.2 / 5.4 (n=2)"
+        in out
     )
     assert "  Inquiry received: 2 (100.0%)" in out
+
+
+def test_a_stage_no_deal_could_skip_says_so_instead_of_0_of_0(
+    history,  # noqa: F811
+    pipeline,
+    capsys,
+):
+    assert main(["blueprint", "--pipeline", pipeline.key]) == 0
+
+    out = capsys.readouterr().out
+    # Every deal starts in inquiry; the won ones came to discovery from it.
+    assert "  Inquiry received: passed by 5, none could skip it" in out
+    assert "  Discovery call booked: passed by 3, skipped by 0 of 3;" in out
+    assert " of 0" not in out
 
 
 def test_the_proposed_file_is_written_and_valid(history, pipeline, tmp_path, capsys):  # noqa: F811
