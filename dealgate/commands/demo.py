@@ -13,8 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="load the real demo data (idempotent) and serve the board",
         description=(
             "Creates the database, applies the demo pipeline, imports the Maven "
-            "CRM opportunities and serves the board with the clock set to "
-            f"{loader.AS_OF}."
+            "CRM opportunities, then serves the board as `dealgate serve` does "
+            f"(the clock sweeper included), with the clock set to {loader.AS_OF}."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -40,7 +40,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"  {username:<18} {role:<8} {about}")
     if args.no_serve:
         return 0
-    from dealgate.commands.serve import serve
+    from dealgate.commands.serve import serve_with_sweeper
 
-    serve(host=args.host, port=args.port)
+    serve_with_sweeper(args.host, args.port)
     return 0

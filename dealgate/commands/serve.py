@@ -39,12 +39,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    if not args.no_sweeper:
-        from dealgate.clocks.runner import start_background_sweeper
-
-        start_background_sweeper()
-    serve(args.host, args.port, args.workers)
+    serve_with_sweeper(args.host, args.port, args.workers, sweeper=not args.no_sweeper)
     return 0
+
+
+def serve_with_sweeper(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    *,
+    sweeper: bool = True,
+) -> None:
+    """Serve as `dealgate serve` does (and `dealgate demo` after loading): the
+    web application and, unless `sweeper` is off, `dealgate sweep --loop`
+    beside it, at the same as-of time. The sweeper stops when serving does.
+    """
+    from dealgate.clocks.runner import start_background_sweeper
+
+    running = start_background_sweeper() if sweeper else None
+    try:
+        serve(host, port, workers)
+    finally:
+        # gunicorn ends with SystemExit on Ctrl-C or SIGTERM; the sweeper,
+        # which got the same Ctrl-C from the terminal, may already be gone.
+        if running is not None:
+            running.stop()
 
 
 def serve(

@@ -4,6 +4,7 @@ and `dealgate notices`."""
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 
@@ -12,7 +13,9 @@ import pytest
 from dealgate.cli import main
 from dealgate.clocks.models import Clock, Notice
 from dealgate.clocks.runner import start_background_sweeper
+from dealgate.clocks.sweep import SweepResult
 from dealgate.deals.models import Deal
+from dealgate.demo import loader
 
 from .conftest import berlin, place_deal
 
@@ -130,3 +133,38 @@ def test_serve_runs_a_sweeper_beside_itself_unless_told_not_to(
     assert main(["serve", "--port", "8123", *flags]) == 0
 
     assert (len(started), len(served)) == (sweepers, 1)
+
+
+def test_the_demo_serves_with_the_sweeper_beside_it_at_the_demos_date(
+    db, monkeypatch, capsys
+):
+    # The demo puts its date in the environment, which the sweeper inherits.
+    monkeypatch.setenv("DEALGATE_AS_OF", "")
+    monkeypatch.setattr(
+        loader,
+        "load_demo",
+        lambda: loader.DemoSummary([], "imported", SweepResult(), loader.LOGINS),
+    )
+    started, served, stopped = [], [], []
+
+    class Sweeper:
+        def stop(self) -> None:
+            stopped.append(True)
+
+    def start(interval=None):
+        started.append(os.environ["DEALGATE_AS_OF"])
+        return Sweeper()
+
+    def serve(host="127.0.0.1", port=8000, workers=None):
+        served.append((host, port, workers))
+        raise SystemExit(0)  # as gunicorn ends on Ctrl-C
+
+    monkeypatch.setattr("dealgate.clocks.runner.start_background_sweeper", start)
+    monkeypatch.setattr("dealgate.commands.serve.serve", serve)
+
+    with pytest.raises(SystemExit):
+        main(["demo", "--port", "8123"])
+
+    assert started == [loader.AS_OF]
+    assert served == [("127.0.0.1", 8123, None)]
+    assert stopped == [True]  # and stopped with the server
