@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import pkgutil
 import signal
@@ -13,6 +14,9 @@ import threading
 
 from dealgate import commands
 from dealgate.core.interrupts import InterruptedAfterwards, ignored_interrupts
+
+# The application's loggers (settings.LOGGING gives them their handler).
+LOGGER = "dealgate"
 
 
 class CommandError(Exception):
@@ -31,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--database-url", metavar="URL", help="overrides DATABASE_URL for this run"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also log what the command did to which deal, lead or clock (INFO)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
@@ -51,6 +61,25 @@ def setup_django(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
+    _set_log_level(args)
+
+
+def _set_log_level(args: argparse.Namespace) -> None:
+    """A command prints what it did itself, so its log shows only warnings
+    and errors unless --verbose or DEALGATE_LOG_LEVEL asks for more."""
+    logger = logging.getLogger(LOGGER)
+    if args.verbose:
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+    elif not os.environ.get("DEALGATE_LOG_LEVEL"):
+        logger.setLevel(logging.WARNING)
+
+
+def log_progress() -> None:
+    """For commands that run until stopped (serve, sweep --loop), whose log is
+    all they have to say: INFO, unless DEALGATE_LOG_LEVEL chose a level."""
+    if not os.environ.get("DEALGATE_LOG_LEVEL"):
+        logger = logging.getLogger(LOGGER)
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
 
 
 def main(argv: list[str] | None = None) -> int:

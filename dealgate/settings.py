@@ -282,6 +282,8 @@ LOGGING = {
             "level": "ERROR",
             "propagate": False,
         },
+        # Unset, the `dealgate` command lowers it to WARNING for a command
+        # that prints its own output (dealgate.cli).
         "dealgate": {
             "handlers": ["console"],
             "level": os.environ.get("DEALGATE_LOG_LEVEL", "INFO"),

@@ -7,12 +7,14 @@ Personas: `olivia` owns the firm (admin), `max` manages the team, `alice` and
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dealgate import timesource
+from dealgate.cli import LOGGER
 
 PASSWORD = "correct horse battery staple"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +32,14 @@ def _time_unpinned_after_each_test() -> Iterator[None]:
     # A pinned time is process-wide; one test must never leak it to the next.
     yield
     timesource.set_now(None)
+
+
+@pytest.fixture(autouse=True)
+def _log_level_put_back_after_each_test() -> Iterator[None]:
+    # A command run in a test (dealgate.cli.main) sets the level for its run.
+    level = logging.getLogger(LOGGER).level
+    yield
+    logging.getLogger(LOGGER).setLevel(level)
 
 
 @pytest.fixture

@@ -57,6 +57,37 @@ def test_a_manager_overrides_from_the_cli_and_history_shows_it(
     assert "override: Buyer confirmed budget by phone" in capsys.readouterr().out
 
 
+def test_a_move_prints_its_outcome_and_no_info_log_lines(deal, monkeypatch, capsys):
+    monkeypatch.delenv("DEALGATE_LOG_LEVEL", raising=False)
+    deal.stage.exit_criteria = {}
+    deal.stage.save()
+
+    assert main(["deal", "move", str(deal.pk), "discovery", "--as", "alice"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "now Discovery call booked" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"), [(["--verbose"], ""), (["-v"], ""), ([], "INFO")]
+)
+def test_verbose_or_dealgate_log_level_logs_what_happened_to_the_deal(
+    deal, monkeypatch, capsys, flags, env
+):
+    deal.stage.exit_criteria = {}
+    deal.stage.save()
+    monkeypatch.setenv("DEALGATE_LOG_LEVEL", env)
+    args = ["deal", "move", str(deal.pk), "discovery", "--as", "alice"]
+
+    assert main([*flags, *args]) == 0
+
+    expected = (
+        f"INFO dealgate.deals: deal {deal.pk} moved forward to discovery by alice"
+    )
+    assert expected in capsys.readouterr().err
+
+
 def test_a_stale_version_from_the_cli_is_a_conflict(deal, capsys):
     args = ["deal", "move", str(deal.pk), "won", "--as", "alice", "--version", "7"]
     assert main(args) == 2

@@ -54,8 +54,10 @@ def serve_with_sweeper(
     web application and, unless `sweeper` is off, `dealgate sweep --loop`
     beside it, at the same as-of time. The sweeper stops when serving does.
     """
+    from dealgate.cli import log_progress
     from dealgate.clocks.runner import start_background_sweeper
 
+    log_progress()
     running = start_background_sweeper() if sweeper else None
     try:
         serve(host, port, workers)

@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Any
 
-from dealgate.cli import CommandError
+from dealgate.cli import CommandError, log_progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -77,6 +77,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         if not args.apply:
             return 0
     if args.loop:
+        log_progress()
         stop = threading.Event()
         _stop_on_signals(stop)
         run_forever(

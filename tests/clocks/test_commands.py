@@ -4,6 +4,7 @@ and `dealgate notices`."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import subprocess
@@ -28,6 +29,18 @@ def test_sweep_once_prints_what_it_did(pipeline, alice, clock, capsys):
     out = capsys.readouterr().out
     assert "swept 1 due clocks: 1 breached" in out
     assert Notice.objects.count() == 1
+
+
+def test_sweep_once_logs_warnings_but_not_what_it_did(pipeline, alice, clock, capsys):
+    place_deal(pipeline, "inquiry", owner=None, entered=berlin(8, 9))
+
+    assert main(["sweep", "--no-send"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "1 breached (1 with nobody to notify)" in out
+    assert "WARNING dealgate.clocks: sweep at" in err
+    assert "1 breached clocks had nobody to notify (no owner)" in err
+    assert " INFO " not in err
 
 
 def test_sweep_refuses_a_nonsense_interval(db, capsys):
@@ -168,3 +181,19 @@ def test_the_demo_serves_with_the_sweeper_beside_it_at_the_demos_date(
     assert started == [loader.AS_OF]
     assert served == [("127.0.0.1", 8123, None)]
     assert stopped == [True]  # and stopped with the server
+
+
+def test_serve_logs_what_happened_at_info(monkeypatch):
+    monkeypatch.delenv("DEALGATE_LOG_LEVEL", raising=False)
+    levels = []
+    monkeypatch.setattr(
+        "dealgate.clocks.runner.start_background_sweeper", lambda interval=None: None
+    )
+    monkeypatch.setattr(
+        "dealgate.commands.serve.serve",
+        lambda *args: levels.append(logging.getLogger("dealgate").getEffectiveLevel()),
+    )
+
+    assert main(["serve", "--port", "8123"]) == 0
+
+    assert levels == [logging.INFO]
