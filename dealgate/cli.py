@@ -62,6 +62,11 @@ def setup_django(args: argparse.Namespace) -> None:
 
     django.setup()
     _set_log_level(args)
+    if not as_of:
+        from dealgate.timesource import use_recorded_as_of
+
+        # A demo database is frozen at its data set's last day.
+        use_recorded_as_of()
 
 
 def _set_log_level(args: argparse.Namespace) -> None:

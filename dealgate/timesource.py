@@ -1,7 +1,8 @@
 """The application's one source of "now".
 
 Everything that needs the current time asks `now()`. Demos on historical data
-set an as-of instant (`DEALGATE_AS_OF`, or `--as-of` on the command line) and
+set an as-of instant (`DEALGATE_AS_OF`, or `--as-of` on the command line, or
+one the database records: `dealgate demo` records its data set's last day) and
 tests freeze it with `frozen_at`, so nothing ever sleeps or reads the wall clock
 behind our back.
 """
@@ -11,11 +12,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
 _override: dt.datetime | None = None
+# The database's own as-of date (see use_recorded_as_of): whether to ask for
+# it, and its answer once asked (None: not yet).
+_use_recorded = False
+_recorded: str | None = None
 
 
 def parse_as_of(text: str) -> dt.datetime:
@@ -36,12 +42,67 @@ def parse_as_of(text: str) -> dt.datetime:
 
 
 def now() -> dt.datetime:
-    """The current instant, in UTC: the frozen or as-of time if one is set."""
+    """The current instant, in UTC: the frozen or as-of time if one is set
+    (pinned, then DEALGATE_AS_OF, then the database's own, then real time)."""
     if _override is not None:
         return _override
-    if settings.AS_OF:
-        return parse_as_of(settings.AS_OF)
+    as_of = settings.AS_OF or _database_as_of()
+    if as_of:
+        return parse_as_of(as_of)
     return timezone.now()
+
+
+def recorded_as_of() -> str:
+    """The as-of date the database records, or "" if it records none.
+
+    Also "" when the database cannot say: not set up or not upgraded yet, or
+    not reachable (a command that needs it says so itself). Asking creates no
+    SQLite file that is not there, and inside a transaction a failure rolls
+    back to a savepoint, so the transaction goes on. One query.
+    """
+    from django.db import DatabaseError, connection, transaction
+
+    from dealgate.clocks.models import AsOf
+
+    name = connection.settings_dict["NAME"]
+    sqlite = connection.vendor == "sqlite"
+    if sqlite and not connection.is_in_memory_db() and not Path(name).exists():
+        return ""
+    # Outside one no transaction is opened: on SQLite that takes the write lock.
+    savepoint = transaction.atomic() if connection.in_atomic_block else None
+    try:
+        with savepoint or contextlib.nullcontext():
+            return AsOf.objects.values_list("value", flat=True).first() or ""
+    except DatabaseError:
+        return ""
+
+
+def record_as_of(text: str) -> None:
+    """Make every command on this database, and the pages it serves, run at
+    `text` (a date or an ISO instant, as for DEALGATE_AS_OF) unless
+    DEALGATE_AS_OF or --as-of gives another."""
+    from dealgate.clocks.models import AsOf
+
+    parse_as_of(text)
+    AsOf.objects.update_or_create(pk=1, defaults={"value": text})
+
+
+def use_recorded_as_of(use: bool = True) -> None:
+    """Whether `now()` falls back to the as-of the database records when
+    DEALGATE_AS_OF (or --as-of) sets none. The `dealgate` command turns it on:
+    the database is asked once, the first time the process needs the time,
+    so a command that never does never asks."""
+    global _use_recorded, _recorded
+    _use_recorded, _recorded = use, None
+
+
+def _database_as_of() -> str:
+    global _recorded
+    if not _use_recorded:
+        return ""
+    if _recorded is None:
+        _recorded = recorded_as_of()
+    return _recorded
 
 
 def wall_now() -> dt.datetime:

@@ -29,9 +29,11 @@ def _fast_passwords(settings) -> None:
 
 @pytest.fixture(autouse=True)
 def _time_unpinned_after_each_test() -> Iterator[None]:
-    # A pinned time is process-wide; one test must never leak it to the next.
+    # A pinned time is process-wide; one test must never leak it to the next,
+    # nor a command run in a test (dealgate.cli.main) its way of telling it.
     yield
     timesource.set_now(None)
+    timesource.use_recorded_as_of(False)
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,11 @@
 import datetime as dt
 
 import pytest
+from django.db import connection, transaction
 
 from dealgate import timesource
+from dealgate.cli import main
+from dealgate.deals.models import Deal
 
 
 def test_as_of_date_means_the_end_of_that_day_in_utc(settings):
@@ -32,3 +35,62 @@ def test_real_time_when_nothing_is_pinned(settings):
     settings.AS_OF = ""
     before = dt.datetime.now(dt.UTC)
     assert timesource.now() >= before
+
+
+# --- the as-of date a database records (`dealgate demo`) --------------------------
+
+DEMO_DAY_END = dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def deal(pipeline, alice, settings):
+    settings.AS_OF = ""  # no DEALGATE_AS_OF, as on a machine that set none
+    entered = dt.datetime(2017, 12, 1, 9, tzinfo=dt.UTC)
+    return Deal.objects.create(
+        pipeline=pipeline,
+        stage=pipeline.stages.get(key="inquiry"),
+        title="Laptop fleet",
+        owner=alice,
+        created_at=entered,
+        stage_entered_at=entered,
+    )
+
+
+def move(deal: Deal) -> dt.datetime:
+    """Move `deal` to discovery from the command line; when it was moved."""
+    assert main(["deal", "move", str(deal.pk), "discovery", "--as", "alice"]) == 0
+    return deal.events.get(to_stage__key="discovery").at
+
+
+def test_a_command_runs_at_the_as_of_date_its_database_records(deal):
+    timesource.record_as_of("2017-12-31")
+
+    assert move(deal) == DEMO_DAY_END
+
+
+def test_dealgate_as_of_wins_over_the_date_the_database_records(deal, settings):
+    timesource.record_as_of("2017-12-31")
+    settings.AS_OF = "2018-01-15"
+
+    assert move(deal) == dt.datetime(2018, 1, 15, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def test_a_database_that_records_no_as_of_date_runs_at_the_real_time(deal):
+    before = dt.datetime.now(dt.UTC)
+
+    assert move(deal) >= before
+
+
+def test_a_database_not_upgraded_yet_records_no_date_and_its_work_goes_on(deal):
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE clocks_asof")  # put back as the test ends
+
+    with transaction.atomic():
+        assert timesource.recorded_as_of() == ""
+        # On PostgreSQL the failed read must not have ended the transaction.
+        assert Deal.objects.count() == 1
+
+
+def test_a_recorded_as_of_that_is_no_date_is_refused(db):
+    with pytest.raises(ValueError, match="2017-12-31"):
+        timesource.record_as_of("last tuesday")

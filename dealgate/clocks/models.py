@@ -333,3 +333,25 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"notice {self.notice_id} by {self.channel} ({self.state})"
+
+
+class AsOf(models.Model):
+    """The instant a database is frozen at, when it holds historical data:
+    `dealgate demo` records its data set's last day here, so every command
+    and page on that database runs at it (dealgate.timesource). A real
+    installation has no row and runs at the real time."""
+
+    value = models.CharField(
+        max_length=40,
+        help_text="a date (2017-12-31, the end of that day, UTC) or an ISO "
+        "instant with a UTC offset",
+    )
+
+    class Meta:
+        verbose_name = "as-of date"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="clocks_asof_one_row")
+        ]
+
+    def __str__(self) -> str:
+        return self.value

@@ -35,6 +35,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(summary.import_report)
     print(f"clocks: {summary.sweep.summary()}")
     print(f"\nDealgate demo, as of {loader.AS_OF}: http://{args.host}:{args.port}/")
+    print(f"Every dealgate command on this database runs as of {loader.AS_OF} too.")
     print(f"Logins (password: {loader.PASSWORD}):")
     for username, role, about in summary.logins:
         print(f"  {username:<18} {role:<8} {about}")

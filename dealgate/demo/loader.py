@@ -48,6 +48,7 @@ def load_demo() -> DemoSummary:
     from dealgate.core.pipeline_file import load_pipeline_file
     from dealgate.imports.services import import_deals
     from dealgate.pipelines.services import apply_pipeline
+    from dealgate.timesource import record_as_of
 
     spec = load_pipeline_file(PIPELINE_FILE)
     plan = apply_pipeline(spec)
@@ -56,6 +57,8 @@ def load_demo() -> DemoSummary:
     pipeline = Pipeline.objects.get(key=spec.key)
     report = import_deals(DEALS_FILE, "maven-crm", pipeline=pipeline)
     ensure_logins()
+    # Every later command on this database, and its board, runs at AS_OF too.
+    record_as_of(AS_OF)
     # Act on the clocks that ran out by the as-of date, so the today page and
     # the notices show the follow-through the product would have done.
     swept = sweep()
