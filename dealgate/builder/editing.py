@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dealgate import timesource
+from dealgate.core.numbers import whole_number
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
     HandoffSpec,
@@ -46,6 +47,10 @@ from .guards import (
     working_or_404,
 )
 from .views import index_context
+
+# Rows one save of the handoff table may post: far more than a pipeline has
+# (a handoff joins two of its stages), few enough to build a form for each.
+MAX_HANDOFF_ROWS = 1_000
 
 # --- the builder page ------------------------------------------------------------
 
@@ -198,8 +203,13 @@ def remove_stage(request: HttpRequest, key: str, stage_key: str) -> HttpResponse
 def handoffs(request: HttpRequest, key: str) -> HttpResponse:
     """Save every handoff of the table at once; an empty window drops one."""
     working = working_or_404(key)
-    count = request.POST.get("rows", "0")
-    count = int(count) if count.isascii() and count.isdigit() else 0
+    try:
+        count = whole_number(
+            request.POST.get("rows", ""), "rows", most=MAX_HANDOFF_ROWS, unit="rows"
+        )
+    except ValidationError as error:
+        # Never read a missing count as zero rows: that would drop every handoff.
+        return HttpResponseBadRequest(error.message)
     bound = [
         HandoffForm(
             request.POST,

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from dealgate.accounts.models import User
 from dealgate.core import blueprint as bp
+from dealgate.core.numbers import whole_number
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
     LEAD,
@@ -19,6 +20,7 @@ from dealgate.core.pipeline_file import (
     format_window,
     split_owner,
 )
+from dealgate.errors import ValidationError
 
 from . import breach
 from .blueprints import MAX_LAST
@@ -138,11 +140,10 @@ def last_param(request: HttpRequest) -> int | None | HttpResponse:
     text = request.GET.get("last", "").strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LAST:
-        return HttpResponseBadRequest(
-            f"last must be a whole number of closed deals from 1 to {MAX_LAST:,}"
-        )
-    return int(text)
+    try:
+        return whole_number(text, "last", least=1, most=MAX_LAST, unit="closed deals")
+    except ValidationError as error:
+        return HttpResponseBadRequest(error.message)
 
 
 def blueprint_rows(found: bp.Blueprint, names: Mapping[str, str]) -> dict[str, list]:

@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dealgate import timesource
+from dealgate.core.numbers import MAX_OFFSET, as_id, whole_number
+from dealgate.errors import ValidationError
 
 from . import notices as notice_service
 from .queries import people_seen_by, today_for
@@ -37,10 +39,12 @@ def today(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def notice_list(request: HttpRequest) -> HttpResponse:
-    offset = request.GET.get("offset", "0")
-    if not (offset.isascii() and offset.isdigit()):
-        return HttpResponseBadRequest("offset must be a whole number of notices")
-    start = int(offset)
+    try:
+        start = whole_number(
+            request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="notices"
+        )
+    except ValidationError as error:
+        return HttpResponseBadRequest(error.message)
     page = list(
         notice_service.notices_for(request.user)[start : start + NOTICES_PER_PAGE + 1]
     )
@@ -61,8 +65,8 @@ def notices_read(request: HttpRequest) -> HttpResponse:
     wanted = request.POST.get("notice")
     if wanted is None:
         notice_service.mark_read(request.user)
-    elif wanted.isascii() and wanted.isdigit():
-        notice_service.mark_read(request.user, [int(wanted)])
+    elif (notice := as_id(wanted)) is not None:
+        notice_service.mark_read(request.user, [notice])
     else:
         return HttpResponseBadRequest("notice must be a notice id")
     return redirect("notices")

@@ -16,12 +16,22 @@ exactly three digits after it and one to three before, the first not 0:
 
 Numbers that arrive as data (a JSON number, a file cell read by its
 mapping's separators) are not text a person typed and are not read here.
+
+Whole numbers in a URL or a form field that counts (an offset, an id, a
+version) are read by `whole_number`: plain ASCII digits within stated
+bounds. Anything may arrive there: words, a sign, digits of other scripts
+("²" is a digit to `str.isdigit` but not to `int`), thousands of digits, or
+a number larger than a 64-bit column holds, on which SQLite fails with
+"datatype mismatch" and PostgreSQL with "out of range".
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+
+from dealgate.core.text import cut
+from dealgate.errors import ValidationError
 
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
@@ -128,3 +138,38 @@ def _plain_form(text: str) -> str | None:
     else:
         return None
     return sign.replace("+", "") + plain
+
+
+# The largest value of a database id (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+# The furthest a page of a list may start: far past any list this product
+# shows, and far inside the 64-bit OFFSET both databases take.
+MAX_OFFSET = 1_000_000_000
+
+
+def whole_number(
+    text: str, name: str, *, most: int, least: int = 0, unit: str = ""
+) -> int:
+    """`text` as a whole number from `least` to `most`; a ValidationError
+    naming `name` (and the `unit` counted, if given) for anything else."""
+    digits = text.strip()
+    # Leading zeros aside, more digits than `most` has cannot be in range;
+    # counted first, so `int` never reads thousands of them.
+    plain = digits.isascii() and digits.isdigit()
+    short = len(digits.lstrip("0")) <= len(str(most))
+    if plain and short and least <= int(digits) <= most:
+        return int(digits)
+    what = f"a whole number of {unit}" if unit else "a whole number"
+    raise ValidationError(
+        f"{name} must be {what} from {least:,} to {most:,}, got {cut(text, 30)!r}",
+        field=name,
+    )
+
+
+def as_id(text: str) -> int | None:
+    """`text` as a database id when it reads as one (plain digits within the
+    64-bit range), else None."""
+    try:
+        return whole_number(text, "id", most=MAX_ID)
+    except ValidationError:
+        return None

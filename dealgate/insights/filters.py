@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from dealgate.accounts.models import Team, User
 from dealgate.core.calendar import Calendar
+from dealgate.core.numbers import as_id
 from dealgate.deals.models import Product
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.calendars import calendar_for
@@ -301,9 +302,10 @@ def _owner(username: str) -> User | None:
 def _team(text: str) -> Team | None:
     if not text:
         return None
+    pk = as_id(text)
     found = (
-        Team.objects.filter(pk=int(text)).first()
-        if text.isdigit()
+        Team.objects.filter(pk=pk).first()
+        if pk is not None
         else Team.objects.filter(name=text).first()
     )
     if found is None:
@@ -315,8 +317,9 @@ def _product(text: str) -> Product | None:
     if not text:
         return None
     found = Product.objects.filter(name=text).first()
-    if found is None and text.isdigit():
-        found = Product.objects.filter(pk=int(text)).first()
+    pk = as_id(text)
+    if found is None and pk is not None:
+        found = Product.objects.filter(pk=pk).first()
     if found is None:
         raise NotFound(f"no product {text!r}", field="product")
     return found

@@ -271,7 +271,10 @@ def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
 def lead_merge(request: HttpRequest, lead_id: int) -> HttpResponse:
     target = request.POST.get("into", "").strip()
     kind, _, number = target.partition(" ")
-    if kind not in ("lead", "deal") or not number.isdigit():
+    # Plain digits ("²" is a digit to isdigit, not to int), and not thousands
+    # of them; a number past any key is the service's to call not found.
+    plain = number.isascii() and number.isdigit() and len(number) <= 30
+    if kind not in ("lead", "deal") or not plain:
         messages.error(request, 'say what to merge into: "lead 12" or "deal 7"')
         return _back(lead_id)
     into = {f"into_{kind}": int(number)}

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from dealgate import timesource
 from dealgate.accounts.models import User
+from dealgate.core.numbers import MAX_ID, MAX_OFFSET, whole_number
 from dealgate.deals import services
 from dealgate.deals.models import Activity, Deal
 from dealgate.deals.queries import board_for, column_page, stage_age
@@ -61,11 +62,14 @@ def board_column(request: HttpRequest) -> HttpResponse:
         raise Http404(
             f"pipeline {pipeline.key} has no stage {request.GET.get('stage')!r}"
         )
-    offset = request.GET.get("offset", "0")
-    if not (offset.isascii() and offset.isdigit()):
-        return HttpResponseBadRequest("offset must be a whole number of cards")
+    try:
+        offset = whole_number(
+            request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="cards"
+        )
+    except ValidationError as error:
+        return HttpResponseBadRequest(error.message)
 
-    page = column_page(stage, owner=owner, now=timesource.now(), offset=int(offset))
+    page = column_page(stage, owner=owner, now=timesource.now(), offset=offset)
     context = {"pipeline": pipeline, "owner": owner, "page": page}
     template = "web/_column_page.html" if request.htmx else "web/column.html"
     return render(request, template, context)
@@ -241,12 +245,12 @@ def _refusal(error: DealgateError) -> str:
 
 
 def _version(posted: QueryDict) -> int:
-    text = posted.get("version", "")
-    if not (text.isascii() and text.isdigit()):
+    try:
+        return whole_number(posted.get("version", ""), "version", most=MAX_ID)
+    except ValidationError:
         # Never move or save without the version the person saw: that is the
         # one guard against overwriting someone else's change.
-        raise ValidationError("the form did not say which version it showed")
-    return int(text)
+        raise ValidationError("the form did not say which version it showed") from None
 
 
 def _deal(deal_id: int) -> Deal:

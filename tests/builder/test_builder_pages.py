@@ -474,3 +474,22 @@ def test_breach_actions_are_kept_in_the_draft_until_it_is_applied(
     assert it_services.settings["breach"]["handoffs"] == {
         "lead->inquiry": {"escalate_after": "30m"}
     }
+
+
+@pytest.mark.parametrize("rows", [None, "x", "99999999999999999999999"])
+def test_a_handoff_table_without_a_row_count_is_refused_and_keeps_the_handoffs(
+    admin_client, it_services, rows
+):
+    before = working_copy("it-services").spec.handoffs
+
+    response = post(
+        admin_client,
+        "/pipelines/it-services/edit/handoffs/",
+        {} if rows is None else {"rows": rows},
+        status=400,
+    )
+
+    assert "rows must be a whole number of rows from 0 to 1,000" in (
+        response.content.decode()
+    )
+    assert working_copy("it-services").spec.handoffs == before

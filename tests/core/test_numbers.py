@@ -4,7 +4,15 @@ from decimal import Decimal
 
 import pytest
 
-from dealgate.core.numbers import AmbiguousNumber, read_number, read_whole
+from dealgate.core.numbers import (
+    MAX_ID,
+    AmbiguousNumber,
+    as_id,
+    read_number,
+    read_whole,
+    whole_number,
+)
+from dealgate.errors import ValidationError
 
 
 @pytest.mark.parametrize(
@@ -97,3 +105,43 @@ def test_whole_numbers_read_by_the_same_rule():
             read_whole(text)
     with pytest.raises(AmbiguousNumber, match="could mean 1000 or 1"):
         read_whole("1.000")
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("0", 0), ("30", 30), (" 7 ", 7), ("0042", 42), ("1000", 1000)]
+)
+def test_plain_digits_within_the_bounds_are_read(text, expected):
+    assert whole_number(text, "offset", most=1000) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "x", "-1", "1.5", "1e3", "²", "١٢", "1001", "99999999999999999999999"],
+)
+def test_anything_else_is_refused_naming_the_field_and_the_range(text):
+    with pytest.raises(ValidationError) as refused:
+        whole_number(text, "offset", most=1000, unit="cards")
+
+    assert refused.value.field == "offset"
+    assert refused.value.message.startswith(
+        "offset must be a whole number of cards from 0 to 1,000, got "
+    )
+
+
+def test_thousands_of_digits_are_refused_without_reading_them():
+    # int() itself refuses a string past 4,300 digits with a ValueError.
+    with pytest.raises(ValidationError, match=r"got '9{29}…'"):
+        whole_number("9" * 5000, "version", most=MAX_ID)
+
+
+def test_a_lower_bound_is_kept():
+    with pytest.raises(ValidationError, match="from 1 to 10"):
+        whole_number("0", "last", least=1, most=10)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("12", 12), (str(MAX_ID), MAX_ID), (str(MAX_ID + 1), None), ("²", None)],
+)
+def test_an_id_is_plain_digits_within_64_bits(text, expected):
+    assert as_id(text) == expected
