@@ -242,3 +242,57 @@ def test_the_shipped_pipeline_files_have_no_problems(path):
 
     assert [str(problem) for problem in problems] == []
     assert spec is not None
+
+
+@pytest.mark.parametrize(
+    "written, shown",
+    [
+        ("12", "12"),
+        ('"eur"', '"eur"'),
+        ('"EURO"', '"EURO"'),
+        ("true", "true"),
+        ('["EUR"]', "an array"),
+    ],
+)
+def test_a_currency_that_is_no_iso_code_is_one_problem_naming_its_line(written, shown):
+    text = edited(
+        'name = "New business"', f'name = "New business"\ncurrency = {written}'
+    )
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, 'currency')}: currency: must be a three-letter "
+        f'ISO code like "USD", got {shown}'
+    ]
+
+
+@pytest.mark.parametrize(
+    "old, new, key, message",
+    [
+        ('key = "new-business"', 'key = "  "', "key", "must not be empty"),
+        ('key = "inquiry"', 'key = " "', "stages[0].key", "must not be empty"),
+        ('key = "other"', 'key = " "', "loss_reasons[0].key", "must not be empty"),
+        ('key = "need"', 'key = " "', "custom_fields[1].key", "must not be empty"),
+        (
+            'rule = "deal.custom.signed == true"',
+            'rule = " "',
+            "won.criteria[0].rule",
+            "must not be empty",
+        ),
+        ('from = "lead"', 'from = " "', "handoffs[0].from", "must not be empty"),
+        (
+            "[won]",
+            "[breach]\ncolour = 1\n\n[won]",
+            "breach.colour",
+            "unknown key; expected one of",
+        ),
+    ],
+)
+def test_a_key_gets_one_problem_not_one_per_check_of_the_refused_value(
+    old, new, key, message
+):
+    text = edited(old, new)
+
+    found = [p for p in problems_of(text) if f": {key}: " in p]
+
+    assert len(found) == 1, found
+    assert message in found[0]

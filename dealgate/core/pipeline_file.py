@@ -466,8 +466,15 @@ class _Reader:
         # [[custom_fields]] is too broken to say, so rules are not refused for
         # a fault reported there.
         self.field_keys: frozenset[str] | None = None
+        self.noted: set[Path] = set()
 
     def problem(self, path: Path, message: str) -> None:
+        """Note what is wrong at `path`, once: a later check of the same key
+        reads the value the first one refused ("" for a number that should
+        have been a string) and would only say it again, worse."""
+        if path in self.noted:
+            return
+        self.noted.add(path)
         self.problems.append(self.source.problem(path, message))
 
     def line(self, path: Path) -> int:
@@ -763,12 +770,13 @@ class _Reader:
     # Pipeline keys -----------------------------------------------------------
 
     def currency(self, data: dict) -> str:
-        value = self.text(data, "currency", (), default="USD")
-        if not _CURRENCY.fullmatch(value):
+        value = data.get("currency", "USD")
+        if not (isinstance(value, str) and _CURRENCY.fullmatch(value)):
             self.problem(
                 ("currency",),
-                f"must be a three-letter ISO code like USD, got {_show(value)}",
+                f'must be a three-letter ISO code like "USD", got {_show(value)}',
             )
+            return "USD"
         return value
 
     def share(self, data: dict) -> float:
