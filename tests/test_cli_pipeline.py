@@ -138,7 +138,8 @@ def test_validate_without_a_database_checks_the_file_and_says_what_it_did_not(
     assert done.returncode == 0
     assert done.stdout == f"{IT_SERVICES}: ok (5 stages, 6 handoffs)\n"
     assert done.stderr.startswith(
-        f"note: users and teams were not checked: there is no database at {missing};"
+        f"note: users and teams were not checked, nor what apply would refuse: "
+        f"there is no database at {missing};"
     )
     assert not missing.exists()
 
@@ -236,3 +237,37 @@ def test_export_of_an_unknown_pipeline_exits_2(db, capsys):
 
     assert status == 2
     assert "dealgate: no pipeline 'nope'" in capsys.readouterr().err
+
+
+def test_validate_reports_a_left_out_stage_with_deals_as_apply_would_refuse_it(
+    db, capsys, shrunk, routed_to
+):
+    main(["pipeline", "apply", str(IT_SERVICES)])
+    pipeline = Pipeline.objects.get(key="it-services")
+    review = pipeline.stages.get(key="review")
+    Deal.objects.create(pipeline=pipeline, stage=review, title="Backup for Contoso")
+    capsys.readouterr()
+
+    status = main(["pipeline", "validate", str(shrunk)])
+
+    captured = capsys.readouterr()
+    line = shrunk.read_text().splitlines().index("[[stages]]") + 1
+    assert status == 1
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"{shrunk}:{line}: stages: stage 'review' (Proposal reviewed by the buyer) "
+        "of pipeline 'it-services' is left out of this file but holds 1 open deal; "
+        "apply refuses until told where they go: --move review=NEW "
+        "(try it with --dry-run)"
+    ]
+
+
+def test_validate_passes_a_left_out_stage_that_holds_no_deal(
+    db, capsys, shrunk, routed_to
+):
+    main(["pipeline", "apply", str(IT_SERVICES)])
+    capsys.readouterr()
+
+    assert main(["pipeline", "validate", str(shrunk)]) == 0
+    assert capsys.readouterr().out == f"{shrunk}: ok (4 stages, 6 handoffs)\n"
+    assert main(["pipeline", "apply", str(shrunk)]) == 0

@@ -3,7 +3,9 @@
 The file format is described in docs/pipeline-file.md. Problems in a file are
 printed one per line as FILE:LINE: KEY: MESSAGE, and the command exits with
 status 1. `validate` reads the database (never writes it) to check the users
-and teams a file names; without a database it says that it could not.
+and teams a file names and, when the pipeline is stored already, what `apply`
+would refuse (a stage left out that still holds deals); without a database it
+says what it could not check.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     validate = actions.add_parser(
         "validate",
-        help="check pipeline files, and the users and teams they name, "
-        "changing nothing",
+        help="check pipeline files, the users and teams they name and what "
+        "apply would refuse, changing nothing",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=run_validate)
@@ -61,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from dealgate.pipelines.services import reference_problems
+    from dealgate.pipelines.services import reference_problems, removal_problems
 
     unchecked = _names_unchecked()
     status = 0
@@ -69,6 +71,9 @@ def run_validate(args: argparse.Namespace) -> int:
         spec, problems = check_pipeline_file(name)
         if spec is not None and unchecked is None:
             problems += reference_problems(spec)
+            if not problems:
+                # Only a file that reads and names real people can be planned.
+                problems += removal_problems(spec)
         if problems:
             _print_problems(PipelineFileError(problems))
             status = 1
@@ -77,8 +82,9 @@ def run_validate(args: argparse.Namespace) -> int:
         print(f"{name}: ok ({spec.summary()})")
     if unchecked is not None:
         print(
-            f"note: users and teams were not checked: {unchecked}; "
-            "`dealgate migrate` sets up the database, --database-url picks another",
+            f"note: users and teams were not checked, nor what apply would refuse: "
+            f"{unchecked}; `dealgate migrate` sets up the database, "
+            "--database-url picks another",
             file=sys.stderr,
         )
     return status

@@ -384,6 +384,27 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
     return problems
 
 
+def removal_problems(spec: PipelineSpec) -> list[Problem]:
+    """What `apply_pipeline(spec)` without moves refuses, as problems of the
+    file: each stage of the stored pipeline that the file leaves out and that
+    still holds deals. None for a pipeline not stored yet. Reads only; call
+    it once `reference_problems` finds nothing (planning raises on those).
+    """
+    problems = []
+    for change in plan_pipeline(spec).blocked:
+        key = change.needs_move or ""
+        problems.append(
+            spec.problem(
+                ("stages",),
+                f"stage {_q(key)} ({change.stage_name}) of pipeline {_q(spec.key)} "
+                f"is left out of this file but holds {_deals_text(*change.held)}; "
+                f"apply refuses until told where they go: --move {key}=NEW "
+                "(try it with --dry-run)",
+            )
+        )
+    return problems
+
+
 def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:
     """Stage key -> owner; PipelineFileError lists every user and team the
     file names that does not exist (`reference_problems`)."""
