@@ -2,17 +2,29 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from dealgate.deals import services
-from dealgate.deals.models import Activity, Deal
+from dealgate.deals.models import TEXT_LIMITS, Activity, Deal
 from dealgate.errors import NotFound
 
 router = Router(tags=["deals"])
 DEAL_RELATED = ("pipeline", "stage", "organization", "owner")
+
+
+def limited_text(limit: int, description: str = "") -> Any:
+    """A text field whose length the service checks (its refusal names the
+    field, as at every other door); the schema states the limit."""
+    most = f"at most {limit:,} characters"
+    return Field(
+        "",
+        description=f"{description}; {most}" if description else most,
+        json_schema_extra={"maxLength": limit},
+    )
 
 
 class ErrorOut(Schema):
@@ -94,9 +106,10 @@ class MoveIn(Schema):
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
     version: int = Field(description="the version you read; a newer one is a 409")
     loss_reason: str = ""
-    loss_note: str = ""
-    override_reason: str = Field(
-        "", description="a manager's reason to move despite unmet criteria"
+    loss_note: str = limited_text(TEXT_LIMITS["loss_note"], "why the deal was lost")
+    override_reason: str = limited_text(
+        TEXT_LIMITS["override_reason"],
+        "a manager's reason to move despite unmet criteria",
     )
 
 
@@ -111,8 +124,11 @@ class BulkMoveIn(Schema):
     )
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
     loss_reason: str = ""
-    loss_note: str = ""
-    override_reason: str = ""
+    loss_note: str = limited_text(TEXT_LIMITS["loss_note"], "why the deals were lost")
+    override_reason: str = limited_text(
+        TEXT_LIMITS["override_reason"],
+        "a manager's reason to move despite unmet criteria",
+    )
 
 
 class BulkErrorOut(ErrorOut):
@@ -130,7 +146,11 @@ class DealPatch(Schema):
     value: Decimal | None = None
     currency: str | None = None
     expected_close_date: dt.date | None = None
-    notes: str | None = None
+    notes: str | None = Field(
+        None,
+        description=f"at most {TEXT_LIMITS['notes']:,} characters",
+        json_schema_extra={"maxLength": TEXT_LIMITS["notes"]},
+    )
     custom: dict | None = Field(
         None,
         description="the custom fields to change; the others stay, null removes one",

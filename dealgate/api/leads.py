@@ -29,7 +29,7 @@ from dealgate.leads.intake import LIMITS
 from dealgate.leads.models import Lead
 from dealgate.leads.tokens import user_for_token
 
-from .deals import ErrorOut
+from .deals import ErrorOut, limited_text
 from .parser import read_json
 
 router = Router(tags=["leads"])
@@ -149,13 +149,16 @@ class CaptureOut(BaseModel):
 
 class ActivityIn(Schema):
     kind: str = Field(description="call, email, meeting or note")
-    subject: str = ""
-    body: str = ""
+    subject: str = limited_text(services.MAX_SUBJECT, "one line")
+    body: str = limited_text(services.MAX_BODY)
     outbound: bool = True
 
 
 class DisqualifyIn(Schema):
-    reason: str
+    reason: str = Field(
+        description=f"one line; at most {services.MAX_REASON:,} characters",
+        json_schema_extra={"maxLength": services.MAX_REASON},
+    )
 
 
 # Endpoints answer plain dicts that django-ninja checks against the response

@@ -24,6 +24,8 @@ from dealgate.core.numbers import read_number
 # Deal.value is NUMERIC(14, 2); custom numbers keep to the same range, so the
 # edit form reads both alike and a value always fits wherever it is copied.
 MAX_NUMBER = Decimal("999999999999.99")
+# The longest value of a text field, in characters: a few sentences.
+MAX_TEXT = 2_000
 
 # How forms and exported files write yes and no; matched ignoring case.
 BOOL_WORDS = {
@@ -92,6 +94,10 @@ class CustomField:
             return value
         if not isinstance(value, str):
             raise ValueError(f"{_show(value)} is not text")
+        if len(value) > MAX_TEXT:
+            raise ValueError(
+                f"is {len(value):,} characters long; the limit is {MAX_TEXT:,}"
+            )
         return value
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dealgate.errors import ValidationError
+
 # C0 and C1 controls (tab, line feed and carriage return allowed in CONTROL),
 # and the marks that reorder how text displays (bidirectional overrides and
 # isolates), which can make a title read other than it is.
@@ -37,3 +39,24 @@ def holds_nul(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(holds_nul(item) for item in value)
     return False
+
+
+def check_text(text: str, name: str, *, limit: int, one_line: bool = False) -> None:
+    """Refuse `text` for the field `name` when it is longer than `limit`
+    characters or holds control characters (line breaks and tabs are allowed
+    unless `one_line`); the ValidationError names the field and the limit."""
+    if len(text) > limit:
+        raise ValidationError(
+            f"{name} is {len(text):,} characters long; the limit is {limit:,}",
+            field=name,
+        )
+    if one_line and CONTROL_OR_BREAK.search(text):
+        raise ValidationError(
+            f"{name} must be one line, without line breaks or control characters",
+            field=name,
+        )
+    if CONTROL.search(text):
+        raise ValidationError(
+            f"{name} must not hold control characters other than line breaks and tabs",
+            field=name,
+        )

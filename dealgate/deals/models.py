@@ -4,6 +4,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 
+# The longest text a person may type into the unbounded text columns of a
+# deal and its history, in characters. Every door (the deal page, the API,
+# the CLI) goes through deals.services, which refuses more and names the
+# field; the page's inputs and the API's schema state the same numbers.
+TEXT_LIMITS = {"loss_note": 2_000, "override_reason": 2_000, "notes": 10_000}
+
 
 class NameBlockField(models.CharField):
     """The first word of the organization's name folded as lead capture folds

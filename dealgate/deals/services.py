@@ -29,12 +29,12 @@ from dealgate.core.custom_fields import (
     checked_values,
     declared_fields,
 )
-from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, holds_nul
+from dealgate.core.text import CONTROL_OR_BREAK, check_text, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
 
-from .models import Activity, Deal, StageEvent
+from .models import TEXT_LIMITS, Activity, Deal, StageEvent
 
 log = logging.getLogger("dealgate.deals")
 
@@ -366,6 +366,7 @@ def move_deal(
     PostgreSQL; SQLite serialises writers), and the version is bumped with a
     conditional UPDATE, so two racing moves produce exactly one event.
     """
+    _check_move_texts(loss_note, override_reason)
     now = timesource.now()
     with transaction.atomic():
         deal, layout = _locked_deal(deal_id)
@@ -416,6 +417,12 @@ def move_deal(
     return deal
 
 
+def _check_move_texts(loss_note: str, override_reason: str) -> None:
+    """What a person typed for a move, refused before any deal is read."""
+    for name, text in (("loss_note", loss_note), ("override_reason", override_reason)):
+        check_text(text.strip(), name, limit=TEXT_LIMITS[name])
+
+
 class BulkMoveRefused(ValidationError):
     """A bulk move in which at least one deal was refused; none moved."""
 
@@ -448,6 +455,8 @@ def move_deals(
     all or nothing: each goes through `move_deal`'s gates, and if any is
     refused or changed meanwhile, none moves and `BulkMoveRefused` says why
     for each."""
+    # Once for all the deals, not as a refusal of each.
+    _check_move_texts(loss_note, override_reason)
     moved, refusals = [], {}
     with transaction.atomic():
         # In id order, as every writer that locks several deals takes them:
@@ -747,12 +756,8 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
                 )
         elif name == "notes" and value is None:
             value = ""  # null clears the notes, which are text, never NULL
-        elif name == "notes" and isinstance(value, str) and CONTROL.search(value):
-            raise ValidationError(
-                "notes must not hold control characters other than line breaks "
-                "and tabs",
-                field="notes",
-            )
+        elif name == "notes" and isinstance(value, str):
+            check_text(value, "notes", limit=TEXT_LIMITS["notes"])
         try:
             cleaned[name] = Deal._meta.get_field(name).clean(value, None)
         except DjangoValidationError as exc:

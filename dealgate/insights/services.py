@@ -8,6 +8,7 @@ import logging
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import metrics as m
+from dealgate.core.text import check_text
 from dealgate.errors import ValidationError
 
 from . import review as rv
@@ -38,11 +39,7 @@ def record_review(
     text = decision.strip()
     if not text:
         raise ValidationError("write the decision the team took", field="decision")
-    if len(text) > DECISION_LIMIT:
-        raise ValidationError(
-            f"a decision fits in {DECISION_LIMIT} characters; this one has {len(text)}",
-            field="decision",
-        )
+    check_text(text, "decision", limit=DECISION_LIMIT)
     chosen, _ = rv.chosen_metric(filters.facts, m.week_start(week), metric or None)
     monday = m.week_start(week)
     value = rv.weekly_series(filters, chosen, monday, weeks=1)[0].value

@@ -24,7 +24,7 @@ from dealgate.pipelines.models import Pipeline
 from . import queries, reports
 from . import review as rv
 from .filters import PERIODS, Filters, parse_day, read_filters
-from .services import record_review
+from .services import DECISION_LIMIT, record_review
 
 
 @login_required
@@ -101,6 +101,7 @@ def review(request: HttpRequest) -> HttpResponse:
         page=page,
         metrics=rv.METRICS,
         form_error=form_error,
+        decision_limit=DECISION_LIMIT,
         previous_week=page.week - dt.timedelta(weeks=1),
         next_week=page.week + dt.timedelta(weeks=1),
         is_current=page.week == rv.this_week(filters.facts, now),

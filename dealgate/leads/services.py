@@ -23,7 +23,7 @@ from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
-from dealgate.core.text import cut
+from dealgate.core.text import check_text, cut
 from dealgate.deals.models import Activity, Deal, Organization, Person, StageEvent
 from dealgate.deals.services import responsible_for
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -31,13 +31,19 @@ from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import assign, dedup
-from .intake import CleanLead, clean_lead
+from .intake import LIMITS, CleanLead, clean_lead
 from .models import DedupDecision, Lead, LeadActivity, LeadAssignment, LeadNotice
 
 log = logging.getLogger("dealgate.leads")
 
 CHANNELS = ("api", "form", "web", "import")
+# The longest text a person may type, in characters: a disqualify reason
+# (the column's size), an assignment's note (it joins the routing reason),
+# an activity's subject (the column's size) and body (as a lead's message).
 MAX_REASON = 200
+MAX_NOTE = 200
+MAX_SUBJECT = 300
+MAX_BODY = LIMITS["message"]
 
 
 @dataclass
@@ -330,6 +336,8 @@ def assign_lead(
     lead is never left unowned by an attempt to move it, and a waiting lead
     keeps waiting (the rotation's turn is not taken either).
     """
+    note = note.strip()
+    check_text(note, "note", limit=MAX_NOTE, one_line=True)
     with transaction.atomic():
         lead = _locked_lead(lead_id)
         _must_be_open(lead, "be assigned")
@@ -442,8 +450,9 @@ def record_response(
         raise ValidationError(
             f"kind must be call, email, meeting or note, got {kind!r}", field="kind"
         )
-    if len(subject) > 300:
-        raise ValidationError("subject is longer than 300 characters", field="subject")
+    subject = subject.strip()
+    check_text(subject, "subject", limit=MAX_SUBJECT, one_line=True)
+    check_text(body, "body", limit=MAX_BODY)
     now = timesource.now()
     at = at or now
     if at > now:
@@ -454,7 +463,7 @@ def record_response(
             lead=lead,
             kind=kind,
             outbound=outbound,
-            subject=subject.strip() or LeadActivity.Kind(kind).label,
+            subject=subject or LeadActivity.Kind(kind).label,
             body=body,
             at=at,
             by=by,
@@ -535,10 +544,7 @@ def disqualify_lead(lead_id: int, reason: str, *, by: User | None) -> Lead:
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationError("a disqualified lead needs a reason", field="reason")
-    if len(reason) > MAX_REASON:
-        raise ValidationError(
-            f"reason is longer than {MAX_REASON} characters", field="reason"
-        )
+    check_text(reason, "reason", limit=MAX_REASON, one_line=True)
     with transaction.atomic():
         lead = _locked_lead(lead_id)
         _must_be_open(lead, "be disqualified")

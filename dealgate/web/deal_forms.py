@@ -14,7 +14,12 @@ from typing import Any
 
 from django.http import QueryDict
 
-from dealgate.core.custom_fields import CustomField, declared_fields, number_from_text
+from dealgate.core.custom_fields import (
+    MAX_TEXT,
+    CustomField,
+    declared_fields,
+    number_from_text,
+)
 from dealgate.deals import services
 from dealgate.deals.models import Deal
 
@@ -29,6 +34,7 @@ class EditField:
     value: str = ""
     choices: tuple[str, ...] = ()
     error: str = ""
+    max_length: int | None = None  # what the service takes, for the input
 
 
 @dataclass
@@ -66,7 +72,13 @@ def edit_fields(deal: Deal) -> list[EditField]:
     the pipeline's custom fields by type, and the checklist items rules read
     (plus any the deal already holds)."""
     fields = [
-        EditField("title", "Title", "text", deal.title),
+        EditField(
+            "title",
+            "Title",
+            "text",
+            deal.title,
+            max_length=Deal._meta.get_field("title").max_length,
+        ),
         EditField(
             "value",
             f"Value ({deal.currency})",
@@ -88,6 +100,7 @@ def edit_fields(deal: Deal) -> list[EditField]:
                 custom.type,
                 _shown(deal.custom.get(custom.key)),
                 custom.choices,
+                max_length=MAX_TEXT if custom.type == "text" else None,
             )
         )
     items = services.checklist_items(deal.pipeline)

@@ -22,7 +22,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core.numbers import MAX_ID, MAX_OFFSET, whole_number
 from dealgate.deals import services
-from dealgate.deals.models import Activity, Deal
+from dealgate.deals.models import TEXT_LIMITS, Activity, Deal
 from dealgate.deals.queries import board_for, column_page, stage_age
 from dealgate.errors import Conflict, DealgateError, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
@@ -314,6 +314,7 @@ def _deal_page(
             "override_reason": posted.get("override_reason", ""),
             "version": posted.get("version", deal.version),
         },
+        "text_limits": TEXT_LIMITS,
         "move_error": move_error,
         "move_unmet": move_unmet or [],
         "edit_fields": edit if edit is not None else deal_forms.edit_fields(deal),
