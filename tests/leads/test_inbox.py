@@ -77,6 +77,21 @@ def test_lead_data_is_escaped_on_every_page(client, routed, alice, now):
     )
 
 
+@pytest.mark.parametrize(
+    "currency, shown",
+    [("EUR", "€3,000.50"), (None, "$3,000.50"), ("CHF", "CHF 3,000.50")],
+)
+def test_the_lead_page_shows_the_exact_value_in_its_currency(
+    client, routed, alice, now, currency, shown
+):
+    lead = capture_lead(inquiry(value="3000.50", currency=currency), source="api").lead
+    client.force_login(alice)
+
+    text = text_of(client.get(f"/leads/{lead.pk}/"))
+
+    assert f"Value {shown}" in text
+
+
 def test_the_lead_page_shows_the_rule_and_why(client, routed, alice, now):
     lead = capture_lead(inquiry(), source="api").lead
     client.force_login(alice)

@@ -1,4 +1,5 @@
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -88,6 +89,24 @@ def test_a_card_shows_title_organization_owner_value_and_time_in_stage(
     # Sat 6 Jun 02:00 to Wed 10 Jun 14:00 in Berlin: 8 + 8 + 5 working hours.
     assert "Server refresh Acme GmbH Bob Rep $48,000 2.6 of 10 business days" in text
     assert "at risk" not in text
+
+
+def test_a_card_shows_its_deals_exact_amount_and_totals_mark_their_rounding(
+    signed_in, pipeline, now
+):
+    make_deal(pipeline, "review", title="Backup", value=Decimal("3000.50"))
+    make_deal(pipeline, "review", title="Licences", value=Decimal("1999.25"))
+
+    response = signed_in.get(reverse("board"))
+    text = text_of(response)
+
+    assert "Backup no organization no owner $3,000.50" in text
+    assert "Licences no organization no owner $1,999.25" in text
+    assert "Proposal reviewed by the buyer 2 · ≈$5,000 · 100% of open deals" in text
+    assert "2 open deals · ≈$5,000 · as of" in text
+    assert '<span class="total" title="$4,999.75">≈$5,000</span>' in (
+        response.content.decode()
+    )
 
 
 def test_a_deal_over_its_stage_age_limit_is_marked_at_risk_in_words(

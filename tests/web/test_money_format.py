@@ -29,12 +29,14 @@ def test_money_takes_a_total_with_its_currency():
 @pytest.mark.parametrize(
     ("value", "currency", "shown"),
     [
-        (Decimal("18500.50"), "EUR", "€18,501"),
-        (Decimal("18500.49"), "EUR", "€18,500"),
+        (Decimal("18500.50"), "EUR", "≈€18,501"),
+        (Decimal("18500.49"), "EUR", "≈€18,500"),
         (Decimal("950.00"), "GBP", "£950"),
-        (Money(Decimal("4303021.5"), "CHF"), "", "CHF 4,303,022"),
+        (Money(Decimal("4303021.5"), "CHF"), "", "≈CHF 4,303,022"),
         (None, "USD", "no value"),
     ],
 )
-def test_board_figures_are_whole_units_rounded_half_up(value, currency, shown):
+def test_board_totals_are_whole_units_rounded_half_up_and_marked_when_rounded(
+    value, currency, shown
+):
     assert whole_money(value, currency) == shown

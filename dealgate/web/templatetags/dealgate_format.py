@@ -15,7 +15,9 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 @register.filter
 def money(value: Money | Decimal | int | None, currency: str = "USD") -> str:
-    """`$12,500` or `CHF 12,500.50`: thousands separated, cents only when some.
+    """`$12,500` or `CHF 12,500.50`: the exact amount, thousands separated,
+    cents only when some. One deal's value is always shown so: on its page,
+    its card and in lists.
 
     Takes a Money, or an amount with its currency as the argument.
     """
@@ -32,15 +34,18 @@ def money(value: Money | Decimal | int | None, currency: str = "USD") -> str:
 
 @register.filter
 def whole_money(value: Money | Decimal | int | None, currency: str = "USD") -> str:
-    """`$12,501`: rounded to whole units, half up, for lists and totals where
-    cents on some figures and not on others would only be noise. The deal
-    page shows the exact amount with `money`."""
+    """`≈$12,501`: a sum rounded to whole units, half up, for the board's
+    totals, where cents would only be noise. Marked "≈" when the rounding
+    changed it, so a rounded figure never reads as an exact one; `money`
+    gives the exact sum (the board shows it on hover)."""
     if isinstance(value, Money):
         value, currency = value.amount, value.currency
     if value is None:
         return "no value"
-    whole = Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return _with_currency(f"{whole:,.0f}", currency)
+    amount = Decimal(value)
+    whole = amount.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    mark = "" if whole == amount else "≈"
+    return mark + _with_currency(f"{whole:,.0f}", currency)
 
 
 def _with_currency(digits: str, currency: str) -> str:
