@@ -50,7 +50,15 @@ _EXPONENT = re.compile(r"\d+(?:\.\d+)?[eE][+-]?\d{1,2}")
 _LARGEST_SUGGESTED = Decimal("1e15")
 
 
+# The longest text read as a number: beyond any field's digits, grouping and
+# sign (Deal.value holds 14 digits).
+_LONGEST = 40
+
 _HELD = {0: "is not a whole number", 2: "has more than two decimal places"}
+
+
+class TooLong(ValueError):
+    """Text longer than any number a field holds, refused unread."""
 
 
 class AmbiguousNumber(ValueError):
@@ -66,6 +74,9 @@ def read_number(text: str, *, places: int | None = None) -> Decimal:
     amount "12.345" cannot mean 12.345, and the message says so rather than
     offer it. The caller still checks the places of what is returned."""
     stripped = text.strip()
+    if len(stripped) > _LONGEST:
+        # Decimal would read thousands of digits; nothing here can hold them.
+        raise TooLong(f"{cut(text, 30)!r} is longer than any number here")
     if _AMBIGUOUS.fullmatch(stripped):
         raise AmbiguousNumber(_ambiguous(text, stripped, places))
     if _PLAIN.fullmatch(stripped) or _GROUPED.fullmatch(stripped):
@@ -81,7 +92,7 @@ def read_whole(text: str) -> int:
     "1.000"."""
     try:
         number = read_number(text, places=0)
-    except AmbiguousNumber:
+    except (AmbiguousNumber, TooLong):
         raise
     except ValueError:
         number = None

@@ -145,3 +145,10 @@ def test_a_lower_bound_is_kept():
 )
 def test_an_id_is_plain_digits_within_64_bits(text, expected):
     assert as_id(text) == expected
+
+
+def test_a_typed_number_with_thousands_of_digits_is_refused_without_reading_it():
+    with pytest.raises(ValueError, match="longer than any number here"):
+        read_number("9" * 5000)
+    with pytest.raises(ValueError, match="longer than any number here"):
+        read_whole("1" * 41)
