@@ -568,6 +568,41 @@ def test_team_owned_stages_route_open_deals_to_the_least_loaded_member(
     assert loads == {"alice": 2, "bob": 2}
 
 
+def test_a_teams_loads_are_read_once_the_previous_batch_is_stored(
+    sales, tmp_path, generic, team, alice, bob, monkeypatch
+):
+    import threading
+
+    sales.stages.filter(key="prospecting").update(owner_kind="person", owner_user=alice)
+    sales.stages.filter(key="engaging").update(owner_kind="team", owner_team=team)
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    # Each batch is stored only once the import waits for it, so a read of
+    # the loads made without waiting would miss the first batch's deals.
+    waited_for = threading.Event()
+    settle = bulk.DealWriter.settle
+
+    def settle_releasing(self):
+        if self._pending is not None:
+            waited_for.set()
+        settle(self)
+
+    monkeypatch.setattr(bulk.DealWriter, "settle", settle_releasing)
+    for writer in (bulk.SqliteWriter, bulk.PostgresWriter):
+
+        def held(self, deals, closes, write=writer._write):
+            waited_for.wait(timeout=10)
+            waited_for.clear()
+            write(self, deals, closes)
+
+        monkeypatch.setattr(writer, "_write", held)
+    rows = ["D1,Deal 1,Open,,,\n", "D2,Deal 2,Open,,,\n"]
+    rows += ["D3,Deal 3,Talking,,,\n", "D4,Deal 4,Talking,,,\n"]
+    import_deals(generic_file(tmp_path, *rows), generic, pipeline=sales)
+    # Alice holds the first batch's two deals: the team's go to Bob.
+    responsible = dict(Deal.objects.values_list("external_id", "responsible__username"))
+    assert responsible == {"D1": "alice", "D2": "alice", "D3": "bob", "D4": "bob"}
+
+
 def test_a_retired_stage_takes_no_imported_deals(sales, tmp_path, generic):
     sales.stages.filter(key="engaging").update(retired_at=dt.datetime.now(dt.UTC))
     with pytest.raises(MappingError, match="has no stage 'engaging'"):

@@ -659,6 +659,15 @@ class Responsible:
                 return member
         return owner_id
 
+    def would_read(self, stage_ids: Iterable[int]) -> bool:
+        """Whether routing deals in these stages reads the database: a
+        team-owned stage whose team's loads are not known yet."""
+        for stage_id in stage_ids:
+            kind, _, team_id = self.rules[stage_id]
+            if kind == Stage.OwnerKind.TEAM and team_id and team_id not in self.loads:
+                return True
+        return False
+
     def team(self, team_id: int) -> dict[int, int]:
         """Active member id -> open deals they are responsible for."""
         if team_id not in self.loads:

@@ -201,7 +201,8 @@ class DealWriter:
     first write with the number of rows the file is expected to hold,
     `finish` after the last, still inside the transaction, and `close` at
     the end, also on error. `write` returns before the rows are stored:
-    call `settle` before anything else uses the connection.
+    `existing`, `next_ids` and `holds_source` wait for them, and anything
+    else that uses the connection must call `settle` first.
     """
 
     def __init__(
@@ -223,20 +224,24 @@ class DealWriter:
         self._stopping = threading.Event()
 
     def existing(self, external_ids: list[str]) -> dict[str, int]:
+        """The stored deals' ids by external id, of those in `external_ids`
+        (waits for the batch being written)."""
+        raise NotImplementedError
+
+    def next_ids(self, count: int) -> Sequence[int]:
+        """`count` ids for new deals, ascending."""
         raise NotImplementedError
 
     def holds_source(self) -> bool:
         """Whether the pipeline holds a deal from this source with an
         external id, which `existing` could find."""
+        self.settle()
         # Spelled as the unique index's condition, so that it is used.
         return (
             Deal.objects.filter(pipeline_id=self.pipeline_id, source=self.source)
             .exclude(external_id="")
             .exists()
         )
-
-    def next_ids(self, count: int) -> Sequence[int]:
-        raise NotImplementedError
 
     def begin(self, expected_rows: int) -> None:
         """Prepare for a load of about `expected_rows` deals."""
@@ -419,6 +424,7 @@ class SqliteWriter(DealWriter):
         return max(highest[0] or 0, sequence[0] if sequence else 0)
 
     def existing(self, external_ids: list[str]) -> dict[str, int]:
+        self.settle()
         marks = ", ".join("?" * len(external_ids))
         # The index's own condition, spelled as Django wrote it, lets SQLite
         # use the partial unique index; "external_id <> ''" does not, and it
@@ -562,6 +568,7 @@ class PostgresWriter(DealWriter):
             logger.warning("could not cancel the import's running write: %s", exc)
 
     def existing(self, external_ids: list[str]) -> dict[str, int]:
+        self.settle()
         with self.raw.cursor() as cursor:
             # One probe of the unique index per id. Written as a plain
             # "external_id = ANY(...)", the query was planned as a scan of
@@ -581,6 +588,7 @@ class PostgresWriter(DealWriter):
     def next_ids(self, count: int) -> Sequence[int]:
         if not count:
             return []
+        self.settle()
         # Ids come from the table's own sequence, so concurrent inserts by
         # the web app can never collide with them. The sequence is looked up
         # once: asked for in every row, the lookup took three quarters of

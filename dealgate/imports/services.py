@@ -418,8 +418,11 @@ class _Batch:
         """Write the batch; `expected_rows` estimates the file's rows."""
         if not self.deals:
             return
-        self.writer.settle()
+        # The previous batch may still be on its way: what follows works in
+        # memory while it is written, and waits for it (`settle`) only
+        # before it asks the database something.
         if not self.started:
+            self.writer.settle()
             self.writer.begin(expected_rows)
             self.started = True
         deals = self._new_deals()
@@ -434,6 +437,8 @@ class _Batch:
         self._create_named(deals, ORGANIZATION, Organization, "organization")
         self._create_named(deals, PRODUCT, Product, "product")
         route = self.route
+        if route.would_read({deal[STAGE] for deal in deals}):
+            self.writer.settle()
         for deal_id, deal in zip(self.writer.next_ids(len(deals)), deals, strict=True):
             deal[ID] = deal_id
             # Routed only now that the row is sure to be written, so a row
@@ -514,6 +519,7 @@ class _Batch:
             first = first_spelling.setdefault(spelling_key(name), name)
             if first == name:
                 records.append(model(name=name))
+        self.writer.settle()
         model.objects.bulk_create(records)
         for record in records:
             matcher.add(record.name, record.pk)
