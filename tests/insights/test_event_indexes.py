@@ -72,7 +72,9 @@ def test_time_in_stage_reads_exits_through_event_exits(monkeypatch, moved):
         monkeypatch, lambda: queries.time_in_stage(filters_for(moved))
     )
 
-    plans = _plans(found)
+    # Without event_backward, which serves the same condition as well: which
+    # of the two the planner takes turned on the table's statistics.
+    plans = _plans(found, without="event_backward")
 
     assert plans
     for plan in plans:
