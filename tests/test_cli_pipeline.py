@@ -32,6 +32,16 @@ def routed_to(demo_people):
 
 
 @pytest.fixture
+def review_holds_a_deal(db, capsys, routed_to):
+    """The IT-services pipeline applied, with a deal in its "review" stage."""
+    main(["pipeline", "apply", str(IT_SERVICES)])
+    pipeline = Pipeline.objects.get(key="it-services")
+    review = pipeline.stages.get(key="review")
+    Deal.objects.create(pipeline=pipeline, stage=review, title="Backup for Contoso")
+    capsys.readouterr()
+
+
+@pytest.fixture
 def shrunk(tmp_path):
     """The IT-services file without its "review" stage and the handoffs to it."""
     text = IT_SERVICES.read_text(encoding="utf-8")
@@ -167,13 +177,8 @@ def test_apply_applies_and_a_second_run_has_no_changes(db, capsys, routed_to):
 
 
 def test_apply_refuses_to_drop_a_stage_with_deals_until_told_where(
-    db, capsys, shrunk, routed_to
+    capsys, shrunk, review_holds_a_deal
 ):
-    main(["pipeline", "apply", str(IT_SERVICES)])
-    pipeline = Pipeline.objects.get(key="it-services")
-    review = pipeline.stages.get(key="review")
-    Deal.objects.create(pipeline=pipeline, stage=review, title="Backup for Contoso")
-    capsys.readouterr()
 
     refused = main(["pipeline", "apply", str(shrunk)])
     captured = capsys.readouterr()
@@ -240,13 +245,8 @@ def test_export_of_an_unknown_pipeline_exits_2(db, capsys):
 
 
 def test_validate_reports_a_left_out_stage_with_deals_as_apply_would_refuse_it(
-    db, capsys, shrunk, routed_to
+    capsys, shrunk, review_holds_a_deal
 ):
-    main(["pipeline", "apply", str(IT_SERVICES)])
-    pipeline = Pipeline.objects.get(key="it-services")
-    review = pipeline.stages.get(key="review")
-    Deal.objects.create(pipeline=pipeline, stage=review, title="Backup for Contoso")
-    capsys.readouterr()
 
     status = main(["pipeline", "validate", str(shrunk)])
 
