@@ -34,7 +34,8 @@ from dealgate.core.text import cut
 from dealgate.errors import ValidationError
 
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+# Grouped thousands start with a digit other than 0: "0,500" is a decimal comma.
+_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")
 _AMBIGUOUS = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}")
 
 # What the refusal's suggestion sees through: currency signs and codes, and
@@ -168,8 +169,11 @@ def whole_number(
     # counted first, so `int` never reads thousands of them.
     plain = digits.isascii() and digits.isdigit()
     short = len(digits.lstrip("0")) <= len(str(most))
-    if plain and short and least <= int(digits) <= most:
-        return int(digits)
+    if plain and short:
+        # Without its leading zeros: `int` refuses more than 4,300 digits.
+        number = int(digits.lstrip("0") or "0")
+        if least <= number <= most:
+            return number
     what = f"a whole number of {unit}" if unit else "a whole number"
     raise ValidationError(
         f"{name} must be {what} from {least:,} to {most:,}, got {cut(text, 30)!r}",

@@ -152,3 +152,15 @@ def test_a_typed_number_with_thousands_of_digits_is_refused_without_reading_it()
         read_number("9" * 5000)
     with pytest.raises(ValueError, match="longer than any number here"):
         read_whole("1" * 41)
+
+
+@pytest.mark.parametrize("text", ["0,500", "0,125", "-0,750", "00,500"])
+def test_a_leading_zero_before_a_comma_is_a_decimal_comma_and_refused(text):
+    with pytest.raises(ValueError, match="is not a number; write"):
+        read_number(text)
+    with pytest.raises(ValueError):
+        read_whole(text)
+
+
+def test_a_whole_number_with_thousands_of_leading_zeros_is_read():
+    assert whole_number("0" * 5000 + "7", "version", most=MAX_ID) == 7
