@@ -103,6 +103,25 @@ def test_a_website_on_a_shared_site_gives_way_to_the_email_domain(routed, now):
     assert email_domain("zoe@facebook.com") == "facebook.com"  # its staff
 
 
+@pytest.mark.parametrize(
+    "site", ["wa.me", "lnkd.in", "fb.me", "youtu.be", "tinyurl.com", "t.me"]
+)
+def test_two_companies_behind_short_links_or_chat_links_are_two_leads(
+    routed, now, site
+):
+    first = capture_lead(
+        inquiry(1, email="ida@gmail.com", website=f"https://{site}/491701234567"),
+        source="api",
+    )
+    second = capture_lead(
+        inquiry(2, email="jan@gmail.com", website=f"https://{site}/493012345678"),
+        source="api",
+    )
+
+    assert first.created and second.created
+    assert website_domain(site) == ""
+
+
 def test_a_domain_stored_before_the_list_grew_joins_nobody_new(routed, now):
     ida = capture_lead(inquiry(1, email="ida@hotmail.de"), source="api").lead
     Lead.objects.filter(pk=ida.pk).update(domain="hotmail.de")  # as stored before
