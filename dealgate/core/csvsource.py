@@ -243,8 +243,10 @@ class _Memo(Generic[T]):
         return value
 
 
-# The years a date in a file may fall in (see `_in_years`).
-FIRST_YEAR, LAST_YEAR = 1901, 2199
+# The years a date in a file may fall in (see `_in_years`): a year inside
+# the 1900-2199 that business time is kept for at each end, as a date read
+# in one time zone may be the day before or after in another.
+FIRST_YEAR, LAST_YEAR = 1901, 2198
 
 
 class DateParser:
