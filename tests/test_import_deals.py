@@ -232,6 +232,15 @@ def test_a_title_with_control_characters_or_a_nul_is_a_bad_row_on_any_database(
     assert titles == ["Orbit platform", "Quasar"]
 
 
+def test_skip_bad_with_every_row_bad_says_nothing_was_imported(
+    sales, tmp_path, generic
+):
+    path = generic_file(tmp_path, "D1,Orbit,Won,lots,2026-03-02,2026-04-14\n")
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+    assert report.deals_created == 0 and report.refused_for_bad_rows
+    assert report.outcome() == "nothing was imported: every row read was bad; fix them"
+
+
 def test_a_dry_run_checks_everything_and_writes_nothing(sales, tmp_path, generic):
     path = generic_file(tmp_path, *GOOD_ROWS)
     report = import_deals(path, generic, pipeline=sales, dry_run=True)

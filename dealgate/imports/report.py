@@ -124,6 +124,8 @@ class ImportReport:
             return (
                 "nothing was imported: fix the bad rows, or skip them with --skip-bad"
             )
+        if self.bad_row_count and self.refused_for_bad_rows:
+            return "nothing was imported: every row read was bad; fix them"
         if self.bad_row_count:
             return "imported; the bad rows listed were skipped"
         return "imported"
