@@ -1,11 +1,14 @@
 import datetime as dt
+import importlib
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection, transaction
 
 from dealgate import timesource
 from dealgate.cli import main
 from dealgate.deals.models import Deal
+from tests.importing import make_import_pipeline
 
 
 def test_as_of_date_means_the_end_of_that_day_in_utc(settings):
@@ -94,3 +97,47 @@ def test_a_database_not_upgraded_yet_records_no_date_and_its_work_goes_on(deal):
 def test_a_recorded_as_of_that_is_no_date_is_refused(db):
     with pytest.raises(ValueError, match="2017-12-31"):
         timesource.record_as_of("last tuesday")
+
+
+# --- demo databases: made before the date was recorded, or shared ----------------
+
+_DEMO_AS_OF = importlib.import_module("dealgate.clocks.migrations.0007_demo_as_of")
+
+
+def _demo_deals(key: str = "maven-crm") -> None:
+    pipeline = make_import_pipeline(key=key)
+    Deal.objects.create(
+        pipeline=pipeline,
+        stage=pipeline.stages.first(),
+        title="GTX Pro for Acme",
+        source="maven-crm",
+        external_id="1C1I7A6R",
+    )
+
+
+def test_upgrading_a_demo_database_made_before_the_date_was_recorded_records_it(db):
+    _demo_deals()
+    _DEMO_AS_OF.record_for_a_demo_database(django_apps, None)
+    assert timesource.recorded_as_of() == "2017-12-31"
+
+
+def test_upgrading_a_database_with_pipelines_of_its_own_records_no_date(db):
+    _demo_deals()
+    make_import_pipeline(key="it-services")
+    _DEMO_AS_OF.record_for_a_demo_database(django_apps, None)
+    assert timesource.recorded_as_of() == ""
+
+
+def test_the_demo_loaded_into_a_database_with_other_pipelines_records_no_date(
+    db, monkeypatch
+):
+    from dealgate.clocks import sweep
+    from dealgate.demo import loader
+    from dealgate.imports import services
+
+    make_import_pipeline(key="it-services")
+    monkeypatch.setattr(services, "import_deals", lambda *args, **kwargs: "imported")
+    monkeypatch.setattr(sweep, "sweep", lambda: sweep.SweepResult())
+    summary = loader.load_demo()
+    assert not summary.dated
+    assert timesource.recorded_as_of() == ""

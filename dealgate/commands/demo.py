@@ -35,7 +35,13 @@ def run_demo(args: argparse.Namespace) -> int:
     print(summary.import_report)
     print(f"clocks: {summary.sweep.summary()}")
     print(f"\nDealgate demo, as of {loader.AS_OF}: http://{args.host}:{args.port}/")
-    print(f"Every dealgate command on this database runs as of {loader.AS_OF} too.")
+    if summary.dated:
+        print(f"Every dealgate command on this database runs as of {loader.AS_OF} too.")
+    else:
+        print(
+            "This database holds other pipelines too: other dealgate commands on "
+            f"it run at the real time (give --as-of {loader.AS_OF} for the demo's)."
+        )
     print(f"Logins (password: {loader.PASSWORD}):")
     for username, role, about in summary.logins:
         print(f"  {username:<18} {role:<8} {about}")

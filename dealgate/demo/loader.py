@@ -41,6 +41,8 @@ class DemoSummary:
     import_report: object
     sweep: SweepResult
     logins: list[tuple[str, str, str]]
+    # Whether the demo's date was recorded for every command on the database.
+    dated: bool = True
 
 
 def load_demo() -> DemoSummary:
@@ -57,8 +59,21 @@ def load_demo() -> DemoSummary:
     pipeline = Pipeline.objects.get(key=spec.key)
     report = import_deals(DEALS_FILE, "maven-crm", pipeline=pipeline)
     ensure_logins()
-    # Every later command on this database, and its board, runs at AS_OF too.
-    record_as_of(AS_OF)
+    # Every later command on this database, and its board, runs at AS_OF too:
+    # unless the database holds other pipelines, which are someone's own and
+    # run at the real time.
+    others = sorted(
+        Pipeline.objects.exclude(key=spec.key).values_list("key", flat=True)
+    )
+    if others:
+        log.warning(
+            "demo: this database also holds pipeline %s; its date is left as it "
+            "was (commands run as of %s only with --as-of)",
+            ", ".join(others),
+            AS_OF,
+        )
+    else:
+        record_as_of(AS_OF)
     # Act on the clocks that ran out by the as-of date, so the today page and
     # the notices show the follow-through the product would have done.
     swept = sweep()
@@ -68,6 +83,7 @@ def load_demo() -> DemoSummary:
         import_report=report,
         sweep=swept,
         logins=LOGINS,
+        dated=not others,
     )
 
 
