@@ -397,7 +397,6 @@ class _Batch:
         # The ids written so far, when the pipeline held no deal from this
         # source as the import began (known at the first batch).
         self.written: WrittenIds | None = None
-        self.asked = False
         # Line -> external id of rows repeating an id written by an earlier
         # batch, the first MAX_BAD_ROWS of them (`_place_repeats`).
         self.unplaced: dict[int, str] = {}
@@ -425,6 +424,10 @@ class _Batch:
             self.writer.settle()
             self.writer.begin(expected_rows)
             self.started = True
+            if not self.writer.holds_source():
+                # Only this import's own ids can be found: the database is
+                # asked about those it may have written.
+                self.written = WrittenIds()
         deals = self._new_deals()
         for kind, slot in (("organization", ORGANIZATION), ("product", PRODUCT)):
             if kind in self.present:
@@ -457,12 +460,6 @@ class _Batch:
     def _new_deals(self) -> list[list[Any]]:
         """The batch without deals imported before; repeats in the file are bad."""
         wanted = [deal[EXTERNAL_ID] for deal in self.deals if deal[EXTERNAL_ID]]
-        if not self.asked:
-            self.asked = True
-            if not self.writer.holds_source():
-                # Only this import's own ids can be found: ask the database
-                # about those it may have written.
-                self.written = WrittenIds()
         if self.written is not None:
             wanted = [text for text in wanted if self.written.may_hold(text)]
         stored = self.writer.existing(wanted) if wanted else {}
