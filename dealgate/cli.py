@@ -72,19 +72,23 @@ def setup_django(args: argparse.Namespace) -> None:
 def _set_log_level(args: argparse.Namespace) -> None:
     """A command prints what it did itself, so its log shows only warnings
     and errors unless --verbose or DEALGATE_LOG_LEVEL asks for more."""
-    logger = logging.getLogger(LOGGER)
     if args.verbose:
-        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+        _log_info()
     elif not os.environ.get("DEALGATE_LOG_LEVEL"):
-        logger.setLevel(logging.WARNING)
+        logging.getLogger(LOGGER).setLevel(logging.WARNING)
 
 
 def log_progress() -> None:
     """For commands that run until stopped (serve, sweep --loop), whose log is
     all they have to say: INFO, unless DEALGATE_LOG_LEVEL chose a level."""
     if not os.environ.get("DEALGATE_LOG_LEVEL"):
-        logger = logging.getLogger(LOGGER)
-        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+        _log_info()
+
+
+def _log_info() -> None:
+    """Log INFO lines too, keeping a lower level (DEBUG) already chosen."""
+    logger = logging.getLogger(LOGGER)
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
 
 
 def main(argv: list[str] | None = None) -> int:
