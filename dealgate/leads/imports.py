@@ -16,7 +16,8 @@ one bad row keeps nothing (`all_or_nothing=False` keeps the good rows); a
 dry run does everything and rolls back; rows imported before (same mapping
 source and external id) are skipped, so a second run adds nothing; an id
 repeated within the file is a bad row naming its first line; the report
-names each bad row's line, column and reason.
+names each bad row's line, column and reason. The log names a lead only
+once the import has committed it, and sums up what was kept.
 """
 
 from __future__ import annotations
@@ -205,24 +206,52 @@ def import_leads(
         finished = interrupt  # held through the commit: the report is true
     report.duration = time.perf_counter() - started
     report.bad_rows.sort(key=lambda bad: (bad.file, bad.line))
-    log.info(
-        "lead import %s (mapping %s, pipeline %s): %d rows, %d leads created, "
-        "%d attached, %d already present, %d bad; %s in %.2f s",
-        path.name,
-        mapping.name,
-        pipeline.key,
-        report.rows_read,
-        report.leads_created,
-        report.leads_attached,
-        report.already_present,
-        report.bad_row_count,
-        "committed" if report.committed else "rolled back",
-        report.duration,
-    )
+    _log_outcome(report, path, mapping, pipeline)
     if finished is not None:
         finished.result = report
         raise finished
     return report
+
+
+def _log_outcome(
+    report: LeadImportReport, path: Path, mapping: LeadMapping, pipeline: Pipeline
+) -> None:
+    """One INFO line on what the import kept. A rolled-back import kept
+    nothing and says so; its counts are what the rows would have made."""
+    if report.committed:
+        log.info(
+            "lead import %s (mapping %s, pipeline %s) committed in %.2f s: %d rows "
+            "read; kept %d new leads, %d attached to an open lead or deal, %d won "
+            "deals; %d already present, %d bad",
+            path.name,
+            mapping.name,
+            pipeline.key,
+            report.duration,
+            report.rows_read,
+            report.leads_created,
+            report.leads_attached,
+            report.deals_created,
+            report.already_present,
+            report.bad_row_count,
+        )
+        return
+    log.info(
+        "lead import %s (mapping %s, pipeline %s) rolled back in %.2f s (%s): "
+        "%d rows read, nothing kept; the good rows would have made %d new leads, "
+        "%d attached to an open lead or deal, %d won deals; %d already present, "
+        "%d bad",
+        path.name,
+        mapping.name,
+        pipeline.key,
+        report.duration,
+        "a dry run" if report.dry_run else "bad rows, all or nothing",
+        report.rows_read,
+        report.leads_created,
+        report.leads_attached,
+        report.deals_created,
+        report.already_present,
+        report.bad_row_count,
+    )
 
 
 def _run_live(

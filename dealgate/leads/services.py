@@ -149,6 +149,10 @@ def capture_lead(
     A repeat of an open lead or deal is attached to it (see `dedup`) and no
     lead is created. A new lead is routed by the pipeline's rules and its
     response window starts.
+
+    What it did is logged at INFO when it is committed: at once when the
+    capture is the transaction, else when the caller's transaction commits
+    (nothing, if that rolls back).
     """
     if source not in CHANNELS:
         raise ValueError(f"unknown channel {source!r}")
@@ -157,7 +161,11 @@ def capture_lead(
     lead.source = lead.source or source
     with transaction.atomic():
         result = _capture(pipeline, lead, source, by)
-    _log_capture(result, source)
+    if log.isEnabledFor(logging.INFO):
+        # Made now, so that waiting for the commit holds no lead.
+        line = _capture_line(result, source)
+        if line is not None:
+            transaction.on_commit(lambda: log.info(*line))
     return result
 
 
@@ -262,33 +270,37 @@ def _apply_routing(
     row.response_wall_seconds = row.response_business_minutes = None
 
 
-def _log_capture(result: CaptureResult, channel: str) -> None:
+def _capture_line(result: CaptureResult, channel: str) -> tuple[Any, ...] | None:
+    """The log line of a capture, as a format and its arguments."""
     if result.created and result.lead is not None:
         lead = result.lead
-        log.info(
+        return (
             "lead %s captured via %s, %s by rule %r",
             lead.pk,
             channel,
             f"assigned to {lead.owner.username}" if lead.owner else "unassigned",
             lead.rule or None,
         )
-    elif result.decision is not None:
+    if result.decision is not None:
         target = (
             f"lead {result.decision.lead_id}"
             if result.decision.lead_id
             else f"deal {result.decision.deal_id}"
         )
-        log.info(
+        return (
             "inquiry via %s attached to %s (%s), decision %s",
             channel,
             target,
             result.decision.matched_on,
             result.decision.pk,
         )
-    elif result.lead is not None:
-        log.info(
-            "inquiry via %s repeats lead %s by external id", channel, result.lead.pk
+    if result.lead is not None:
+        return (
+            "inquiry via %s repeats lead %s by external id",
+            channel,
+            result.lead.pk,
         )
+    return None
 
 
 # --- changing a lead ---------------------------------------------------------
