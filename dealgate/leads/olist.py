@@ -104,7 +104,6 @@ def run(
     if first_stage is None:
         raise LeadImportError(f"pipeline {pipeline.key} has no stage for won deals")
     writer = _Writer(pipeline, first_stage, report)
-    seen: set[str] = set()
     try:
         with CsvFile(path) as csv:
             at = _positions(csv.columns, LEAD_COLUMNS, path.name)
@@ -115,7 +114,7 @@ def run(
                 if record.error is not None:
                     report.bad(record.line, None, record.error)
                     continue
-                row = _lead_row(record.line, record.fields, at, days, seen, report)
+                row = _lead_row(record.line, record.fields, at, days, report)
                 if row is not None:
                     writer.add(row, won.pop(row["mql_id"], None))
             writer.flush()
@@ -141,17 +140,12 @@ def _lead_row(
     fields: list[str],
     at: dict[str, int],
     days: DateTimeParser,
-    seen: set[str],
     report: LeadImportReport,
 ) -> dict[str, Any] | None:
     mql_id = fields[at["mql_id"]].strip()
     if not mql_id:
         report.bad(line, "mql_id", "is empty")
         return None
-    if mql_id in seen:
-        report.bad(line, "mql_id", f"{mql_id!r} appears earlier in the file")
-        return None
-    seen.add(mql_id)
     try:
         created = days("first_contact_date", fields[at["first_contact_date"]])
     except CellError as exc:
@@ -164,6 +158,7 @@ def _lead_row(
     if not origin:
         report.warn("origin empty, kept empty (apart from 'unknown')")
     return {
+        "line": line,
         "mql_id": mql_id,
         "created_at": created,
         "source": origin,
@@ -252,6 +247,8 @@ class _Writer:
         self.stage = stage
         self.report = report
         self.rows: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        # The line each mql_id was written from in this run, across batches.
+        self.written: dict[str, int] = {}
 
     def add(self, row: dict[str, Any], deal: dict[str, Any] | None) -> None:
         self.rows.append((row, deal))
@@ -268,15 +265,36 @@ class _Writer:
         self.report.leads_created += len(leads)
 
     def _new(self, rows: list) -> list:
-        """Drop rows imported before; their won deals were imported with them."""
-        ids = [f"{SOURCE}:{row['mql_id']}" for row, _ in rows]
+        """The rows to write, in file order.
+
+        A row repeating the mql_id of a row written earlier in this run, in
+        this batch or an earlier one, is bad and names that line. A row an
+        earlier import wrote is already present, and so are its repeats;
+        its won deal was imported with it.
+        """
+        ids = [
+            f"{SOURCE}:{row['mql_id']}"
+            for row, _ in rows
+            if row["mql_id"] not in self.written
+        ]
         known = set(
             Lead.objects.filter(
                 pipeline=self.pipeline, channel="import", external_id__in=ids
             ).values_list("external_id", flat=True)
         )
-        self.report.already_present += len(known)
-        return [(r, d) for r, d in rows if f"{SOURCE}:{r['mql_id']}" not in known]
+        new = []
+        for row, deal in rows:
+            mql_id = row["mql_id"]
+            first = self.written.get(mql_id)
+            if first is not None:
+                reason = f"{mql_id!r} is already on line {first}"
+                self.report.bad(row["line"], "mql_id", reason)
+            elif f"{SOURCE}:{mql_id}" in known:
+                self.report.already_present += 1
+            else:
+                self.written[mql_id] = row["line"]
+                new.append((row, deal))
+        return new
 
     def _write_deals(self, rows: list) -> dict[str, Deal]:
         existing = Deal.objects.filter(

@@ -188,3 +188,23 @@ def test_a_ctrl_c_held_through_the_commit_comes_with_the_report(
     monkeypatch.undo()
     assert caught.value.result.committed and caught.value.result.leads_created == 3
     assert Lead.objects.count() == 3
+
+
+def test_a_repeat_of_a_row_attached_to_an_open_lead_names_that_row(
+    routed, now, tmp_path
+):
+    path = tmp_path / "leads.csv"
+    path.write_text(
+        HEADER
+        + "L1,Ida Berg,ida@berg.example,,Berg IT,DE,\n"
+        + "L2,Ida again,IDA@berg.example,,Berg IT,DE,\n"
+        + "L3,Jan Kurz,jan@kurz.example,,Kurz Systems,DE,\n"
+        + "L2,Ida twice,ida@berg.example,,Berg IT,DE,\n"
+    )
+
+    report = import_leads(path, MAPPING, pipeline=routed, all_or_nothing=False)
+
+    assert (report.leads_created, report.leads_attached) == (2, 1)
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 5: Id: 'L2' is already on line 3"
+    ]

@@ -16,7 +16,7 @@ import pytest
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.leads.imports import import_leads
 from dealgate.leads.models import Lead
-from dealgate.leads.olist import DEALS_FILE, LEADS_FILE
+from dealgate.leads.olist import BATCH, DEAL_COLUMNS, DEALS_FILE, LEADS_FILE
 from dealgate.leads.report import lead_report
 from tests.conftest import REPO_ROOT, SHARED
 
@@ -102,6 +102,113 @@ def test_a_month_first_date_is_a_bad_row_and_keeps_nothing(pipeline, now, tmp_pa
         "line 14: first_contact_date: '2018-02-01' is not a date in %d-%m-%Y "
         "(day first, e.g. 01-02-2018)"
     )
+
+
+FIRST = "842dd48ac68c2167bc9c2530d1bf7db1"  # line 2 of the owned file, won
+
+
+def _owned_copy(tmp_path, *extra_rows: str):
+    for name in (LEADS_FILE, DEALS_FILE):
+        shutil.copy(OWNED / name, tmp_path / name)
+    with (tmp_path / LEADS_FILE).open("a", newline="") as f:
+        f.writelines(f"{row}\r\n" for row in extra_rows)
+    return tmp_path
+
+
+def test_an_mql_id_repeated_in_the_file_is_a_bad_row_naming_the_first(
+    pipeline, now, tmp_path
+):
+    folder = _owned_copy(tmp_path, f"{FIRST},05-02-2018,lp,social")
+
+    refused = _import(folder, pipeline)
+    skipped = _import(folder, pipeline, all_or_nothing=False)
+
+    assert not refused.committed
+    assert [str(bad) for bad in refused.bad_rows] == [
+        f"line 14: mql_id: '{FIRST}' is already on line 2"
+    ]
+    assert [str(bad) for bad in skipped.bad_rows] == [
+        f"line 14: mql_id: '{FIRST}' is already on line 2"
+    ]
+    assert (skipped.leads_created, skipped.deals_created) == (12, 4)
+    kept = Lead.objects.get(external_id=f"olist:{FIRST}")
+    assert kept.created_at == dt.datetime(2018, 2, 1, tzinfo=SAO_PAULO)
+    assert kept.deal is not None
+
+
+def test_a_repeat_farther_apart_than_a_batch_names_the_first_line(
+    pipeline, now, tmp_path
+):
+    ids = [f"{n:032x}" for n in range(BATCH + 1)]
+    rows = [f"{mql_id},01-02-2018,lp,social" for mql_id in ids]
+    (tmp_path / LEADS_FILE).write_text(
+        "\r\n".join(["mql_id,first_contact_date,landing_page_id,origin", *rows])
+        + f"\r\n{ids[0]},02-02-2018,lp,social\r\n"
+    )
+    (tmp_path / DEALS_FILE).write_text(",".join(DEAL_COLUMNS) + "\r\n")
+
+    report = _import(tmp_path, pipeline, all_or_nothing=False)
+
+    # Line 2 is in the first batch, the repeat on line BATCH + 3 in the second.
+    assert [str(bad) for bad in report.bad_rows] == [
+        f"line {BATCH + 3}: mql_id: '{ids[0]}' is already on line 2"
+    ]
+    assert report.leads_created == BATCH + 1 == Lead.objects.count()
+
+
+def test_a_repeated_mql_id_names_the_line_written_not_an_earlier_bad_one(
+    pipeline, now, tmp_path
+):
+    late = "ffffffffffffffffffffffffffffffff"
+    folder = _owned_copy(
+        tmp_path,
+        f"{late},2018-02-01,lp,social",
+        f"{late},01-02-2018,lp,social",
+        f"{late},02-02-2018,lp,social",
+    )
+
+    report = _import(folder, pipeline, all_or_nothing=False)
+
+    assert [str(bad) for bad in report.bad_rows][1:] == [
+        f"line 16: mql_id: '{late}' is already on line 15"
+    ]
+    assert Lead.objects.get(external_id=f"olist:{late}").created_at == dt.datetime(
+        2018, 2, 1, tzinfo=SAO_PAULO
+    )
+
+
+def test_importing_a_file_with_repeats_again_finds_them_all_present(
+    pipeline, now, tmp_path
+):
+    folder = _owned_copy(tmp_path, f"{FIRST},05-02-2018,lp,social")
+
+    first = _import(folder, pipeline, all_or_nothing=False)
+    again = _import(folder, pipeline, all_or_nothing=False)
+
+    assert (first.leads_created, first.bad_row_count) == (12, 1)
+    assert (again.leads_created, again.already_present, again.bad_row_count) == (
+        0,
+        13,
+        0,
+    )
+
+
+def test_olist_and_a_live_mapping_word_a_repeat_alike(routed, now, tmp_path):
+    olist = _import(_owned_copy(tmp_path, f"{FIRST},05-02-2018,lp,social"), routed)
+    live = tmp_path / "live.csv"
+    live.write_text(
+        "Id,Full name,E-mail,Telephone,Firm,Land,Notes\n"
+        "L1,Ida Berg,ida@berg.example,,Berg IT,DE,\n"
+        "L1,Jan Kurz,jan@kurz.example,,Kurz Systems,DE,\n"
+    )
+    website = import_leads(
+        live, str(REPO_ROOT / "tests/data/leads/website-leads.toml"), pipeline=routed
+    )
+
+    assert [bad.reason for bad in olist.bad_rows + website.bad_rows] == [
+        f"'{FIRST}' is already on line 2",
+        "'L1' is already on line 2",
+    ]
 
 
 def test_the_report_gives_win_figures_and_says_what_it_cannot(pipeline, now):
