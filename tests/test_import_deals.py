@@ -1822,5 +1822,30 @@ def test_one_info_line_logs_the_counts_and_duration(sales, tmp_path, generic, ca
     [record] = [r for r in caplog.records if r.name == "dealgate.imports"]
     assert record.levelno == logging.INFO
     message = record.getMessage()
-    assert "3 rows read, 3 deals created, 0 already present, 0 bad rows" in message
-    assert "committed in" in message
+    assert "3 rows read, 0 already present, 0 bad rows" in message
+    assert "3 deals and 3 stage events created, committed in" in message
+
+
+@pytest.mark.parametrize(
+    ("dry_run", "rows", "why"),
+    [
+        (True, GOOD_ROWS, "a dry run"),
+        (False, (*GOOD_ROWS, "D4,Bad,Won,lots,2026-03-02,2026-04-14\n"), "bad rows"),
+    ],
+)
+def test_a_rolled_back_import_logs_that_it_kept_nothing(
+    sales, tmp_path, generic, caplog, dry_run, rows, why
+):
+    with caplog.at_level(logging.INFO, logger="dealgate.imports"):
+        import_deals(
+            generic_file(tmp_path, *rows), generic, pipeline=sales, dry_run=dry_run
+        )
+    [record] = [r for r in caplog.records if r.name == "dealgate.imports"]
+    message = record.getMessage()
+    assert f"rolled back ({why}" in message
+    assert (
+        "nothing kept: the good rows would have made 3 deals and 3 stage events"
+        in message
+    )
+    assert "created" not in message
+    assert Deal.objects.count() == 0

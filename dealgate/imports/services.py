@@ -532,25 +532,26 @@ class _Batch:
 
 
 def _log(report: ImportReport) -> None:
+    """One INFO line: what the import kept, or that it kept nothing and what
+    its good rows would have made."""
+    where = (
+        f"import {report.file} (mapping {report.mapping}, pipeline {report.pipeline})"
+    )
+    read = (
+        f"{report.rows_read} rows read, {report.already_present} already present, "
+        f"{report.bad_row_count} bad rows"
+    )
+    made = f"{report.deals_created} deals and {report.events_created} stage events"
+    speed = f"in {report.duration:.2f} s ({report.rows_per_second:.0f} rows/s)"
     if report.committed:
-        outcome = "committed"
-    elif report.dry_run:
-        outcome = "dry run, rolled back"
-    else:
-        outcome = "rolled back for bad rows"
+        logger.info("%s: %s; %s created, committed %s", where, read, made, speed)
+        return
+    why = "a dry run" if report.dry_run else "bad rows, all or nothing"
     logger.info(
-        "import %s (mapping %s, pipeline %s): %d rows read, %d deals created, "
-        "%d already present, %d bad rows, %d stage events; %s in %.2f s "
-        "(%.0f rows/s)",
-        report.file,
-        report.mapping,
-        report.pipeline,
-        report.rows_read,
-        report.deals_created,
-        report.already_present,
-        report.bad_row_count,
-        report.events_created,
-        outcome,
-        report.duration,
-        report.rows_per_second,
+        "%s: %s; rolled back (%s) %s, nothing kept: the good rows would have made %s",
+        where,
+        read,
+        why,
+        speed,
+        made,
     )
