@@ -28,27 +28,94 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dealgate",
         description="A self-hosted sales pipeline that decides, not a list that stores",
     )
-    parser.add_argument(
-        "--as-of",
-        metavar="DATE",
-        help="treat this date or ISO instant as now (demos on historical data)",
-    )
-    parser.add_argument(
-        "--database-url", metavar="URL", help="overrides DATABASE_URL for this run"
-    )
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="also log what the command did to which deal, lead or clock (INFO)",
-    )
+    _add_common_options(parser, after_command=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     # Every module under dealgate.commands adds its own subcommands.
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(subparsers)
+    for command in _command_parsers(parser):
+        _add_common_options(command, after_command=True)
     return parser
+
+
+# The options of every command, and where argparse keeps their values.
+COMMON_OPTIONS = {"--as-of", "--database-url", "-v", "--verbose"}
+COMMON_DESTS = {"as_of", "database_url", "verbose"}
+
+
+def _add_common_options(
+    parser: argparse.ArgumentParser, *, after_command: bool
+) -> None:
+    """The options every command takes, before its name or after it.
+
+    After it they have no default of their own: a command's parser copies
+    its values over those read before the command, so a default there would
+    undo `dealgate -v sweep`. Given in both places, the one after the
+    command wins, as the later of an option given twice does.
+    """
+    taken = [
+        action
+        for action in parser._actions
+        if action.dest in COMMON_DESTS or set(action.option_strings) & COMMON_OPTIONS
+    ]
+    if taken:
+        # One name with two meanings: which one a user got would depend on
+        # where they typed it.
+        name = "/".join(taken[0].option_strings) or taken[0].dest
+        raise ValueError(
+            f"{parser.prog}: its {name} clashes with --as-of, --database-url or "
+            "-v/--verbose, options of every dealgate command; it may not have "
+            "its own"
+        )
+    unset = argparse.SUPPRESS if after_command else None
+    group = parser.add_argument_group(
+        "options of every command",
+        "before the command's name or after it (after wins if given in both)",
+    )
+    group.add_argument(
+        "--as-of",
+        metavar="DATE",
+        type=_as_of,
+        default=unset,
+        help="treat this date or ISO instant as now (demos on historical data)",
+    )
+    group.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=unset,
+        help="overrides DATABASE_URL for this run",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if after_command else False,
+        help="also log what the command did to which deal, lead or clock (INFO)",
+    )
+
+
+def _as_of(text: str) -> str:
+    """--as-of as typed, once it reads as a date or an instant."""
+    from dealgate.timesource import parse_as_of
+
+    try:
+        parse_as_of(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below `parser`: commands, and the actions of a command
+    that has them (`deal move`)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):
+                found += [command, *_command_parsers(command)]
+    return found
 
 
 def setup_django(args: argparse.Namespace) -> None:
@@ -118,13 +185,6 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.as_of:
-        from dealgate.timesource import parse_as_of
-
-        try:
-            parse_as_of(args.as_of)
-        except ValueError as exc:
-            parser.error(f"--as-of: {exc}")
     setup_django(args)
     from django.db import IntegrityError, OperationalError, ProgrammingError
 

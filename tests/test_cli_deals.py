@@ -70,17 +70,24 @@ def test_a_move_prints_its_outcome_and_no_info_log_lines(deal, monkeypatch, caps
 
 
 @pytest.mark.parametrize(
-    ("flags", "env"), [(["--verbose"], ""), (["-v"], ""), ([], "INFO")]
+    ("before", "after", "env"),
+    [
+        (["--verbose"], [], ""),
+        (["-v"], [], ""),
+        ([], ["--verbose"], ""),
+        ([], ["-v"], ""),
+        ([], [], "INFO"),
+    ],
 )
 def test_verbose_or_dealgate_log_level_logs_what_happened_to_the_deal(
-    deal, monkeypatch, capsys, flags, env
+    deal, monkeypatch, capsys, before, after, env
 ):
     deal.stage.exit_criteria = {}
     deal.stage.save()
     monkeypatch.setenv("DEALGATE_LOG_LEVEL", env)
     args = ["deal", "move", str(deal.pk), "discovery", "--as", "alice"]
 
-    assert main([*flags, *args]) == 0
+    assert main([*before, *args, *after]) == 0
 
     expected = (
         f"INFO dealgate.deals: deal {deal.pk} moved forward to discovery by alice"
