@@ -119,7 +119,14 @@ def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentP
 
 
 def setup_django(args: argparse.Namespace) -> None:
-    as_of = args.as_of or getattr(args, "as_of_default", None)
+    # --as-of, else DEALGATE_AS_OF, else the command's own (the demo's): left
+    # in args.as_of for a command that records it.
+    as_of = (
+        args.as_of
+        or os.environ.get("DEALGATE_AS_OF")
+        or getattr(args, "as_of_default", None)
+    )
+    args.as_of = as_of
     if as_of:
         os.environ["DEALGATE_AS_OF"] = as_of
     if args.database_url:
@@ -185,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.as_of and os.environ.get("DEALGATE_AS_OF"):
+        try:
+            _as_of(os.environ["DEALGATE_AS_OF"])
+        except argparse.ArgumentTypeError as exc:
+            print(f"dealgate: DEALGATE_AS_OF: {exc}", file=sys.stderr)
+            return 2
     setup_django(args)
     from django.db import IntegrityError, OperationalError, ProgrammingError
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,20 @@ def _log_level_put_back_after_each_test() -> Iterator[None]:
     level = logging.getLogger(LOGGER).level
     yield
     logging.getLogger(LOGGER).setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _environment_put_back_after_each_test() -> Iterator[None]:
+    # A command run in a test (dealgate.cli.main) puts its as-of date and
+    # database in the environment for its run, where the next command would
+    # read them (and a process a later test starts would inherit them).
+    saved = {name: os.environ.get(name) for name in ("DEALGATE_AS_OF", "DATABASE_URL")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""`dealgate demo` as someone trying it runs it, in processes of its own."""
+"""`dealgate demo`: the date it runs at and records for later commands.
+
+The first test runs it as someone trying it does, in processes of its own; the
+others run the command in this one, on the test database, without importing
+the data set.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from dealgate import timesource
+from dealgate.cli import main
+from tests.importing import make_import_pipeline
 
 
 def test_commands_on_the_demo_database_run_at_its_date_without_as_of(tmp_path: Path):
@@ -29,8 +40,102 @@ def test_commands_on_the_demo_database_run_at_its_date_without_as_of(tmp_path: P
 
     dealgate("demo", "--no-serve")
     dealgate("deal", "move", "8380", "engaging", "--as", "darcel.schlecht")
-
     # The data set's last day, not the day the command ran.
     assert "2017-12-31 23:59 prospecting -> engaging" in dealgate(
         "deal", "show", "8380"
     )
+
+    # Asked for another day, the demo runs at it and so do later commands.
+    assert "Dealgate demo, as of 2018-02-15:" in dealgate(
+        "--as-of", "2018-02-15", "demo", "--no-serve"
+    )
+    dealgate("deal", "move", "8380", "prospecting", "--as", "darcel.schlecht")
+    assert "2018-02-15 23:59 engaging -> prospecting" in dealgate(
+        "deal", "show", "8380"
+    )
+
+
+@pytest.fixture
+def demo(db, monkeypatch):
+    """`dealgate demo --no-serve ...` here, with no data set to import, no
+    clocks to sweep, and no DEALGATE_AS_OF unless the test sets one (the
+    command sets it for its run; conftest puts it back)."""
+    from dealgate.clocks import sweep
+    from dealgate.commands import setup
+    from dealgate.imports import services
+
+    monkeypatch.delenv("DEALGATE_AS_OF", raising=False)
+    monkeypatch.setattr(setup, "ensure_database", lambda verbosity=1: None)
+    monkeypatch.setattr(services, "import_deals", lambda *args, **kwargs: "imported")
+    monkeypatch.setattr(sweep, "sweep", lambda: sweep.SweepResult())
+
+    def run(*argv: str) -> None:
+        assert main([*argv, "--no-serve"]) == 0
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--as-of", "2018-02-15", "demo"], ["demo", "--as-of", "2018-02-15"]],
+)
+def test_the_demo_records_the_date_it_was_asked_to_run_at(demo, capsys, argv):
+    demo(*argv)
+
+    assert timesource.recorded_as_of() == "2018-02-15"
+    out = capsys.readouterr().out
+    assert "Dealgate demo, as of 2018-02-15:" in out
+    assert "Every dealgate command on this database runs as of 2018-02-15" in out
+
+
+def test_the_demo_records_an_instant_it_was_asked_to_run_at_as_given(demo):
+    demo("demo", "--as-of", "2018-02-15T09:30:00+01:00")
+
+    assert timesource.recorded_as_of() == "2018-02-15T09:30:00+01:00"
+
+
+def test_without_as_of_the_demo_records_its_data_sets_last_day(demo):
+    timesource.record_as_of("2018-02-15")  # an earlier run's
+
+    demo("demo")
+
+    assert timesource.recorded_as_of() == "2017-12-31"
+
+
+def test_dealgate_as_of_sets_the_date_the_demo_runs_at_and_records(demo, monkeypatch):
+    monkeypatch.setenv("DEALGATE_AS_OF", "2018-03-01")
+
+    demo("demo")
+
+    assert timesource.recorded_as_of() == "2018-03-01"
+
+
+def test_as_of_wins_over_dealgate_as_of_for_the_demo_too(demo, monkeypatch):
+    monkeypatch.setenv("DEALGATE_AS_OF", "2018-03-01")
+
+    demo("demo", "--as-of", "2018-02-15")
+
+    assert timesource.recorded_as_of() == "2018-02-15"
+
+
+def test_a_demo_asked_for_a_date_in_a_database_with_pipelines_of_its_own_records_none(
+    demo, capsys
+):
+    make_import_pipeline(key="it-services")
+
+    demo("demo", "--as-of", "2018-02-15")
+
+    assert timesource.recorded_as_of() == ""
+    assert "(give --as-of 2018-02-15 for the demo's)" in capsys.readouterr().out
+
+
+def test_a_dealgate_as_of_that_is_no_date_is_refused_naming_it(
+    demo, monkeypatch, capsys
+):
+    monkeypatch.setenv("DEALGATE_AS_OF", "last tuesday")
+
+    assert main(["demo", "--no-serve"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("dealgate: DEALGATE_AS_OF: as-of must be a date")
+    assert timesource.recorded_as_of() == ""

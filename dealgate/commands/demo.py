@@ -14,7 +14,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Creates the database, applies the demo pipeline, imports the Maven "
             "CRM opportunities, then serves the board as `dealgate serve` does "
-            f"(the clock sweeper included), with the clock set to {loader.AS_OF}."
+            f"(the clock sweeper included), with the clock set to {loader.AS_OF} "
+            "(the data set's last day) unless --as-of or DEALGATE_AS_OF gives "
+            "another date. The database records that date: later commands on it "
+            "run at it too, unless it holds pipelines of its own."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -29,18 +32,19 @@ def run_demo(args: argparse.Namespace) -> int:
     from dealgate.commands.setup import ensure_database
 
     ensure_database(verbosity=0)
-    summary = loader.load_demo()
+    as_of = args.as_of or loader.AS_OF
+    summary = loader.load_demo(as_of)
     for change in summary.pipeline_changes:
         print(f"pipeline: {change}")
     print(summary.import_report)
     print(f"clocks: {summary.sweep.summary()}")
-    print(f"\nDealgate demo, as of {loader.AS_OF}: http://{args.host}:{args.port}/")
+    print(f"\nDealgate demo, as of {as_of}: http://{args.host}:{args.port}/")
     if summary.dated:
-        print(f"Every dealgate command on this database runs as of {loader.AS_OF} too.")
+        print(f"Every dealgate command on this database runs as of {as_of} too.")
     else:
         print(
             "This database holds other pipelines too: other dealgate commands on "
-            f"it run at the real time (give --as-of {loader.AS_OF} for the demo's)."
+            f"it run at the real time (give --as-of {as_of} for the demo's)."
         )
     print(f"Logins (password: {loader.PASSWORD}):")
     for username, role, about in summary.logins:

@@ -45,7 +45,10 @@ class DemoSummary:
     dated: bool = True
 
 
-def load_demo() -> DemoSummary:
+def load_demo(as_of: str = AS_OF) -> DemoSummary:
+    """Load the demo, recording `as_of` (a date or an ISO instant) as the
+    date every later command on this database runs at, unless the database
+    holds other pipelines."""
     from dealgate.clocks.sweep import sweep
     from dealgate.core.pipeline_file import load_pipeline_file
     from dealgate.imports.services import import_deals
@@ -59,7 +62,7 @@ def load_demo() -> DemoSummary:
     pipeline = Pipeline.objects.get(key=spec.key)
     report = import_deals(DEALS_FILE, "maven-crm", pipeline=pipeline)
     ensure_logins()
-    # Every later command on this database, and its board, runs at AS_OF too:
+    # Every later command on this database, and its board, runs at as_of too:
     # unless the database holds other pipelines, which are someone's own and
     # run at the real time.
     others = sorted(
@@ -70,10 +73,10 @@ def load_demo() -> DemoSummary:
             "demo: this database also holds pipeline %s; its date is left as it "
             "was (commands run as of %s only with --as-of)",
             ", ".join(others),
-            AS_OF,
+            as_of,
         )
     else:
-        record_as_of(AS_OF)
+        record_as_of(as_of)
     # Act on the clocks that ran out by the as-of date, so the today page and
     # the notices show the follow-through the product would have done.
     swept = sweep()

@@ -153,12 +153,13 @@ def test_the_demo_serves_with_the_sweeper_beside_it_at_the_demos_date(
 ):
     # The demo puts its date in the environment, which the sweeper inherits.
     monkeypatch.setenv("DEALGATE_AS_OF", "")
-    monkeypatch.setattr(
-        loader,
-        "load_demo",
-        lambda: loader.DemoSummary([], "imported", SweepResult(), loader.LOGINS),
-    )
-    started, served, stopped = [], [], []
+    loaded, started, served, stopped = [], [], [], []
+
+    def load_demo(as_of: str) -> loader.DemoSummary:
+        loaded.append(as_of)
+        return loader.DemoSummary([], "imported", SweepResult(), loader.LOGINS)
+
+    monkeypatch.setattr(loader, "load_demo", load_demo)
 
     class Sweeper:
         def stop(self) -> None:
@@ -178,7 +179,7 @@ def test_the_demo_serves_with_the_sweeper_beside_it_at_the_demos_date(
     with pytest.raises(SystemExit):
         main(["demo", "--port", "8123"])
 
-    assert started == [loader.AS_OF]
+    assert loaded == started == [loader.AS_OF]
     assert served == [("127.0.0.1", 8123, None)]
     assert stopped == [True]  # and stopped with the server
 
