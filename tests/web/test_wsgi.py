@@ -1,0 +1,79 @@
+"""dealgate.wsgi, as a WSGI server started by hand (`gunicorn dealgate.wsgi`)
+loads it: its pages run at the time `dealgate serve` would run them at."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import io
+from collections.abc import Callable, Iterator
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+from django.conf import settings as django_settings
+from django.core import signals
+from django.db import close_old_connections
+
+from dealgate import timesource
+from tests.web.helpers import make_deal
+
+App = Callable[..., object]
+
+
+@pytest.fixture
+def board(pipeline, alice, client, settings) -> Iterator[Callable[[], str]]:
+    """Load dealgate.wsgi afresh, as a server process does when it starts,
+    and get the board through its application, signed in as alice."""
+    settings.AS_OF = ""  # no DEALGATE_AS_OF, as on a machine that set none
+    make_deal(pipeline, "inquiry")
+    client.force_login(alice)
+    cookie = f"{django_settings.SESSION_COOKIE_NAME}="
+    cookie += client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    # The request runs in this test's transaction, which closing the
+    # connection around it (as a server does) would end.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        import dealgate.wsgi
+
+        application = importlib.reload(dealgate.wsgi).application
+        yield lambda: _get(application, "/", cookie)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+def _get(application: App, path: str, cookie: str) -> str:
+    environ: dict[str, object] = {"PATH_INFO": path, "HTTP_COOKIE": cookie}
+    setup_testing_defaults(environ)
+    environ["wsgi.errors"] = io.StringIO()
+    status: list[str] = []
+    body = b"".join(application(environ, lambda s, headers: status.append(s)))
+    assert status == ["200 OK"], status
+    return body.decode()
+
+
+def as_of_text(day: dt.date) -> str:
+    return f"as of {day.day} {day:%b %Y}"
+
+
+def test_the_app_runs_at_the_date_its_database_records(board):
+    timesource.record_as_of("2018-03-15")
+
+    assert as_of_text(dt.date(2018, 3, 15)) in board()
+    assert timesource.now() == dt.datetime(2018, 3, 15, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def test_dealgate_as_of_wins_over_the_date_the_database_records(board, settings):
+    timesource.record_as_of("2018-03-15")
+    settings.AS_OF = "2019-01-02"
+
+    assert as_of_text(dt.date(2019, 1, 2)) in board()
+
+
+def test_the_app_on_a_database_that_records_no_date_runs_at_the_real_time(board):
+    before = dt.datetime.now(dt.UTC).date()
+    page = board()
+    after = dt.datetime.now(dt.UTC).date()
+
+    assert as_of_text(before) in page or as_of_text(after) in page
