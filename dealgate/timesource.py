@@ -2,7 +2,7 @@
 
 Everything that needs the current time asks `now()`. Demos on historical data
 set an as-of instant (`DEALGATE_AS_OF`, or `--as-of` on the command line, or
-one the database records: `dealgate demo` records its data set's last day) and
+one the database records: `dealgate demo` records the date it ran at) and
 tests freeze it with `frozen_at`, so nothing ever sleeps or reads the wall clock
 behind our back.
 """
@@ -89,9 +89,11 @@ def record_as_of(text: str) -> None:
 
 def use_recorded_as_of(use: bool = True) -> None:
     """Whether `now()` falls back to the as-of the database records when
-    DEALGATE_AS_OF (or --as-of) sets none. The `dealgate` command turns it on:
-    the database is asked once, the first time the process needs the time,
-    so a command that never does never asks."""
+    DEALGATE_AS_OF (or --as-of) sets none. The `dealgate` command and
+    dealgate.wsgi (so any WSGI server) turn it on: the database is asked once,
+    the first time the process needs the time, so a command that never does
+    never asks. A server process keeps what it read (a date, or none) until
+    it is restarted, even if the demo is loaded again meanwhile."""
     global _use_recorded, _recorded
     _use_recorded, _recorded = use, None
 
