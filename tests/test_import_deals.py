@@ -225,7 +225,7 @@ def test_a_title_with_control_characters_or_a_nul_is_a_bad_row_on_any_database(
     report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
 
     assert [str(bad) for bad in report.bad_rows] == [
-        "line 4: Deal: contains control characters",
+        "line 4: Deal: must be one line, without line breaks or control characters",
         "line 5: column 'Deal' contains a NUL character (the file may be damaged)",
     ]
     titles = sorted(Deal.objects.values_list("title", flat=True))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dealgate.core.csvsource import is_known_format
+from dealgate.core.text import check_text
 from dealgate.errors import ValidationError
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
@@ -201,7 +202,7 @@ def mapping_from_dict(data: dict[str, Any], *, name: str) -> Mapping:
         check.fail("thousands_separator", "must differ from the decimal point")
     return Mapping(
         name=name,
-        source=check.string("source", data.get("source", name), limit=50),
+        source=check.line("source", data.get("source", name), limit=50),
         columns=columns,
         description=check.string("description", data.get("description", "")),
         file=check.optional("file", data),
@@ -213,7 +214,7 @@ def mapping_from_dict(data: dict[str, Any], *, name: str) -> Mapping:
         status_values=check.status_values(data.get("statuses", {})),
         default_stage=check.optional("default_stage", data),
         currency=check.currency(data.get("currency")),
-        loss_reason=check.optional("loss_reason", data, limit=100),
+        loss_reason=check.optional_line("loss_reason", data, limit=100),
         zero_value_on_lost=check.choice(
             "zero_value_on_lost",
             data.get("zero_value_on_lost", "keep"),
@@ -255,6 +256,22 @@ class _Checker:
     ) -> str | None:
         value = data.get(key)
         return None if value is None else self.string(key, value, limit=limit)
+
+    def line(self, key: str, value: Any, *, limit: int) -> str:
+        """A string each imported deal stores: one line, no control
+        characters, at most `limit` characters, as a person's edit."""
+        text = self.string(key, value)
+        try:
+            check_text(text, key, limit=limit, one_line=True)
+        except ValidationError as exc:
+            self.fail(key, exc.message.removeprefix(f"{key} "))
+        return text
+
+    def optional_line(
+        self, key: str, data: dict[str, Any], *, limit: int
+    ) -> str | None:
+        value = data.get(key)
+        return None if value is None else self.line(key, value, limit=limit)
 
     def choice(self, key: str, value: Any, allowed: tuple[str, ...]) -> str:
         if value not in allowed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ from dealgate.core.csvsource import (
     DateTimeParser,
     DecimalParser,
 )
-from dealgate.core.custom_fields import CustomField, declared_fields
-from dealgate.core.text import CONTROL_OR_BREAK
+from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, check_text
+from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
+from dealgate.errors import ValidationError
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
 from dealgate.imports.report import ImportReport
 from dealgate.imports.routing import Responsible
@@ -37,7 +40,20 @@ from dealgate.imports.sidefiles import ImportFileError, Lookups
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
 
-_LIMITS = {"title": 300, "external_id": 100, "organization": 200, "product": 200}
+# Text a row stores is held to the rules of a person's edit (core.text): one
+# line for these, within their columns' lengths ...
+_LIMITS = {
+    "title": Deal._meta.get_field("title").max_length,
+    "external_id": Deal._meta.get_field("external_id").max_length,
+    "loss_reason": Deal._meta.get_field("loss_reason").max_length,
+    "organization": Organization._meta.get_field("name").max_length,
+    "product": Product._meta.get_field("name").max_length,
+}
+# ... and line breaks allowed in these, within the limits the pages keep.
+# A good row pays a quick look at each (its length, and `_holds_control` or
+# `_holds_control_or_break`); a text the look finds wanting is put to
+# core.text's check_text, which says what is wrong (`_check`).
+_NOTES_LIMIT = TEXT_LIMITS["notes"]
 _EMPTY_JSON = "{}"
 # Decimal places a custom number in a file may have.
 _CUSTOM_PLACES = 10
@@ -147,6 +163,7 @@ class DealRows:
             for field in ("created_at", "stage_entered_at", "close_date")
         )
         self._expected_at = self.at.get("expected_close_date")
+        self._notes_at = self.at.get("notes")
         self._organizations = self._name_column(
             "organization",
             lookups.organizations,
@@ -212,6 +229,7 @@ class DealRows:
         value = self._value(fields, status)
         currency = self._currency(fields)
         loss_reason = self._loss_reason(fields, status)
+        notes = self._notes(fields)
         custom = self._custom(fields, None)
         if self.unmapped:
             self._warn_unmapped(fields)
@@ -229,7 +247,7 @@ class DealRows:
             currency,
             loss_reason,
             "",
-            self._notes(fields),
+            notes,
             custom,
             created,
             entered,
@@ -276,6 +294,7 @@ class DealRows:
             attempt(self._currency, fields)
             if status:
                 attempt(self._loss_reason, fields, status)
+            attempt(self._notes, fields)
             self._custom(fields, errors)
         finally:
             self._warn = self._pending.append
@@ -410,8 +429,9 @@ class DealRows:
             raise CellError(
                 column, f"{name!r} matches no {field} in {names.known_from}"
             )
-        if len(name) > _LIMITS[field]:
-            raise CellError(column, f"is longer than {_LIMITS[field]} characters")
+        limit = _LIMITS[field]
+        if len(name) > limit or _holds_control_or_break(name):
+            _check(column, name, limit, one_line=True)
         return name, name
 
     def _text(self, fields: list[str], field: str) -> str:
@@ -419,10 +439,9 @@ class DealRows:
         if at is None:
             return ""
         value = fields[at].strip()
-        if len(value) > _LIMITS[field]:
-            raise CellError(
-                self.name[field], f"is longer than {_LIMITS[field]} characters"
-            )
+        limit = _LIMITS[field]
+        if len(value) > limit or _holds_control_or_break(value):
+            _check(self.name[field], value, limit, one_line=True)
         if not value:
             self._warn(
                 f"{self.name[field]} empty; importing the file again would "
@@ -458,12 +477,11 @@ class DealRows:
     def _checked_title(self, title: str) -> str:
         if not title:
             raise CellError(self.column("title"), "is empty")
-        if CONTROL_OR_BREAK.search(title):
-            # Whitespace is folded above; what is left would be refused by
-            # an edit of the deal (and lock its edit form).
-            raise CellError(self.column("title"), "contains control characters")
-        if len(title) > _LIMITS["title"]:
-            raise CellError(self.column("title"), "is longer than 300 characters")
+        # Whitespace is folded above; a control character left would be
+        # refused by an edit of the deal (and lock its edit form).
+        limit = _LIMITS["title"]
+        if len(title) > limit or _holds_control_or_break(title):
+            _check(self.column("title"), title, limit, one_line=True)
         return title
 
     def _value(self, fields: list[str], status: str) -> Any:
@@ -508,21 +526,25 @@ class DealRows:
             self._warn(f"lost deal without a reason, recorded as {reason!r}")
         key = self.loss_reasons.get(reason.casefold())
         if key is None:
+            # Kept as the file writes it: the pipeline's keys need no look.
+            limit = _LIMITS["loss_reason"]
+            if len(reason) > limit or _holds_control_or_break(reason):
+                _check(self.column("loss_reason"), reason, limit, one_line=True)
             if self.loss_reasons:
                 self._warn(
                     f"loss reason {reason!r} is not in the pipeline's list, kept"
                 )
             key = reason
-        if len(key) > 100:
-            raise CellError(self.column("loss_reason"), "is longer than 100 characters")
         return key
 
     def _notes(self, fields: list[str]) -> str:
-        at = self.at.get("notes")
+        at = self._notes_at
         if at is None:
             return ""
-        # One spelling of a line break, whatever the exporting system used.
-        return fields[at].replace("\r\n", "\n").replace("\r", "\n").strip()
+        notes = _multiline(fields[at])
+        if len(notes) > _NOTES_LIMIT or _holds_control(notes):
+            _check(self.name["notes"], notes, _NOTES_LIMIT)
+        return notes
 
     def _custom_readers(
         self, columns: Sequence[str], pipeline: Pipeline
@@ -545,8 +567,11 @@ class DealRows:
                 reader = partial(self._custom_number, field)
             elif field.type == "date":
                 reader = partial(self._custom_date, field)
-            else:
+            elif field.type in ("bool", "choice"):
                 reader = partial(_custom_text, field)
+            else:
+                # Text, and a type this version does not know, read as text.
+                reader = partial(_custom_free_text, field)
             readers.append((key, column, columns.index(column), reader))
         return readers
 
@@ -604,6 +629,60 @@ def _custom_text(field: CustomField, column: str, text: str) -> Any:
         return field.from_text(text)
     except ValueError as exc:
         raise CellError(column, str(exc)) from None
+
+
+def _custom_free_text(field: CustomField, column: str, text: str) -> str | None:
+    value = field.from_text(text)
+    if value is not None and (len(value) > MAX_TEXT or _holds_control(value)):
+        _check(column, value, MAX_TEXT)
+    return value
+
+
+def _ascii_table(rule: re.Pattern[str]) -> bytes:
+    """A bytes.translate table: 1 for each ASCII character `rule` matches,
+    0 for every other byte."""
+    return bytes(
+        1 if code < 128 and rule.match(chr(code)) else 0 for code in range(256)
+    )
+
+
+_ASCII_CONTROL = _ascii_table(CONTROL)
+
+
+def _holds_control(text: str) -> bool:
+    """Whether core.text's CONTROL finds a character in `text`. ASCII text
+    (most notes) is looked up a byte at a time by translate, in C, a few
+    times faster than the pattern's scan of a long note."""
+    if text.isascii():
+        return 1 in text.encode().translate(_ASCII_CONTROL)
+    return CONTROL.search(text) is not None
+
+
+def _holds_control_or_break(text: str) -> bool:
+    """Whether core.text's CONTROL_OR_BREAK finds a character in `text`.
+    Printable text holds none of them, and str.isprintable says so faster
+    than the pattern, which judges the rest (a no-break space is not
+    printable, yet allowed)."""
+    return not text.isprintable() and CONTROL_OR_BREAK.search(text) is not None
+
+
+def _multiline(text: str) -> str:
+    """A cell of several lines, trimmed, with one spelling of a line break
+    whatever the exporting system used."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.strip()
+
+
+def _check(column: str, text: str, limit: int, *, one_line: bool = False) -> None:
+    """Refuse `text` as `check_text` would a person's, as a CellError naming
+    the file's column: the slow half of the checks of stored text, for a
+    value whose length or characters the quick look found wanting."""
+    try:
+        check_text(text, column, limit=limit, one_line=one_line)
+    except ValidationError as exc:
+        # check_text names the field first; a bad row names its column.
+        raise CellError(column, exc.message.removeprefix(f"{column} ")) from None
 
 
 def _calendar(pipeline: Pipeline) -> Calendar:
