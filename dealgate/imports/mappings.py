@@ -42,6 +42,8 @@ DEAL_FIELDS = {
     "close date",
     "expected_close_date": "when an open deal is expected to close",
     "loss_reason": "why a lost deal was lost",
+    "loss_note": "what happened, in words, on a lost deal; a reason with "
+    "needs_note asks for it",
     "notes": "free text; line breaks are kept",
 }
 # What a title template may name: the resolved values of these fields.

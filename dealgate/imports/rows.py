@@ -54,6 +54,7 @@ _LIMITS = {
 # `_holds_control_or_break`); a text the look finds wanting is put to
 # core.text's check_text, which says what is wrong (`_check`).
 _NOTES_LIMIT = TEXT_LIMITS["notes"]
+_LOSS_NOTE_LIMIT = TEXT_LIMITS["loss_note"]
 _EMPTY_JSON = "{}"
 # Decimal places a custom number in a file may have.
 _CUSTOM_PLACES = 10
@@ -142,6 +143,8 @@ class DealRows:
         )
         self.default_stage = _default_stage(mapping, stages, pipeline)
         self.loss_reasons = _loss_reason_keys(pipeline)
+        self.needs_note = _reasons_needing_a_note(pipeline)
+        self.pipeline_key = pipeline.key
         self.templates = _templates(mapping)
         self.undated = _undated_warning(self.name, self.date_columns)
         # Creation, stage entry and close are things that happened: one after
@@ -164,6 +167,7 @@ class DealRows:
         )
         self._expected_at = self.at.get("expected_close_date")
         self._notes_at = self.at.get("notes")
+        self._loss_note_at = self.at.get("loss_note")
         self._organizations = self._name_column(
             "organization",
             lookups.organizations,
@@ -229,6 +233,11 @@ class DealRows:
         value = self._value(fields, status)
         currency = self._currency(fields)
         loss_reason = self._loss_reason(fields, status)
+        loss_note = (
+            self._loss_note(fields, status, loss_reason)
+            if status == "lost" or self._loss_note_at is not None
+            else ""
+        )
         notes = self._notes(fields)
         custom = self._custom(fields, None)
         if self.unmapped:
@@ -246,7 +255,7 @@ class DealRows:
             value,
             currency,
             loss_reason,
-            "",
+            loss_note,
             notes,
             custom,
             created,
@@ -293,7 +302,8 @@ class DealRows:
                 attempt(self._value, fields, status)
             attempt(self._currency, fields)
             if status:
-                attempt(self._loss_reason, fields, status)
+                reason = attempt(self._loss_reason, fields, status)
+                attempt(self._loss_note, fields, status, reason)
             attempt(self._notes, fields)
             self._custom(fields, errors)
         finally:
@@ -537,6 +547,33 @@ class DealRows:
             key = reason
         return key
 
+    def _loss_note(self, fields: list[str], status: str, reason: str | None) -> str:
+        """A lost deal's note; a reason the pipeline lists with needs_note
+        asks for one, as a move to lost does. `reason` is the loss reason's
+        key, None when it did not read."""
+        at = self._loss_note_at
+        note = _multiline(fields[at]) if at is not None else ""
+        if status != "lost":
+            if note:
+                self._warn(
+                    f"{self.name['loss_note']} on a deal that is not lost, ignored"
+                )
+            return ""
+        if note:
+            if len(note) > _LOSS_NOTE_LIMIT or _holds_control(note):
+                _check(self.name["loss_note"], note, _LOSS_NOTE_LIMIT)
+        elif reason in self.needs_note:
+            rule = (
+                f"loss reason {reason!r} needs a note (needs_note in pipeline "
+                f"{self.pipeline_key})"
+            )
+            if at is None:
+                raise CellError(
+                    "loss_note", f"the mapping has no loss_note column, but {rule}"
+                )
+            raise CellError(self.name["loss_note"], f"is empty, but {rule}")
+        return note
+
     def _notes(self, fields: list[str]) -> str:
         at = self._notes_at
         if at is None:
@@ -759,6 +796,15 @@ def _default_stage(
     raise MappingError(
         f"mapping {mapping.name}: default_stage: pipeline {pipeline.key} has no "
         f"stage {mapping.default_stage!r}"
+    )
+
+
+def _reasons_needing_a_note(pipeline: Pipeline) -> frozenset[str]:
+    """The keys of the pipeline's loss reasons that ask for a note."""
+    return frozenset(
+        str(reason.get("key", ""))
+        for reason in pipeline.loss_reasons or []
+        if reason.get("needs_note")
     )
 
 

@@ -40,13 +40,15 @@ def gated(db):
 
 def test_an_imported_won_row_is_won_though_no_gate_on_its_way_is_met(gated, tmp_path):
     rows = (
-        "D1,Orbit migration,Won,2026-03-02,2026-04-14\n"
-        "D2,Helix audit,Lost,2026-03-10,2026-04-20\n"
+        "D1,Orbit migration,Won,2026-03-02,2026-04-14,\n"
+        "D2,Helix audit,Lost,2026-03-10,2026-04-20,Went quiet\n"
     )
-    mapping = SMALL_MAPPING.replace('"not-recorded"', '"other"')
+    mapping = SMALL_MAPPING.replace('"not-recorded"', '"other"').replace(
+        "[stages]", 'loss_note = "Note"\n[stages]'
+    )
 
     report = import_deals(
-        write_csv(tmp_path, SMALL_HEADER + rows),
+        write_csv(tmp_path, SMALL_HEADER.replace("\n", ",Note\n") + rows),
         write_mapping(tmp_path, mapping),
         pipeline=gated,
     )
@@ -55,7 +57,11 @@ def test_an_imported_won_row_is_won_though_no_gate_on_its_way_is_met(gated, tmp_
     won = Deal.objects.get(external_id="D1")
     lost = Deal.objects.get(external_id="D2")
     assert (won.status, won.stage.key) == ("won", "engaging")
-    assert (lost.status, lost.loss_reason, lost.loss_note) == ("lost", "other", "")
+    assert (lost.status, lost.loss_reason, lost.loss_note) == (
+        "lost",
+        "other",
+        "Went quiet",
+    )
     # A person could not have got it there: entering engaging needs
     # prospecting's exit criterion, and winning needs the signature.
     won.status = Deal.Status.OPEN
@@ -77,7 +83,8 @@ def test_the_readme_no_longer_says_imports_pass_the_gates():
     [
         "## What an import checks, and what it does not",
         "**Stage entry and exit criteria, won criteria.** No rule is evaluated",
-        "**A loss reason's note.**",
+        "**A loss reason the pipeline does not list.**",
+        "loss note when the pipeline lists that reason with `needs_note = true`",
         "**Who may move a deal.**",
         "That history already happened",
     ],
