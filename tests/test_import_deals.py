@@ -760,27 +760,6 @@ def test_columns_the_mapping_does_not_read_are_reported(sales, tmp_path):
     )
 
 
-def test_dates_after_now_are_kept_and_counted_as_in_the_future(
-    sales, tmp_path, generic
-):
-    from dealgate import timesource
-
-    path = generic_file(
-        tmp_path,
-        "D1,Orbit migration,Won,12000,2026-03-02,2062-04-14\n",  # close: a typo
-        "D2,Helix audit,Talking,,2026-06-11,\n",
-        "D3,Quasar support,Open,3000,2026-06-09,\n",
-    )
-    with timesource.frozen_at(dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)):
-        report = import_deals(path, generic, pipeline=sales)
-    assert report.committed and report.deals_created == 3
-    assert {k: v for k, v in report.warnings.items() if "future" in k} == {
-        "Closed after 2026-06-10 15:00 UTC, in the future; kept as written": 1,
-        "Entered after 2026-06-10 15:00 UTC, in the future; kept as written": 1,
-    }
-    assert Deal.objects.get(external_id="D1").closed_at.year == 2062
-
-
 def test_custom_fields_currency_and_grouped_amounts(sales, tmp_path):
     sales.custom_fields = [{"key": "industry", "label": "Industry", "type": "text"}]
     sales.save()

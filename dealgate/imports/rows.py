@@ -62,6 +62,10 @@ _CUSTOM_PLACES = 10
 _MINUTES_CACHE = 8192
 # Titles made from templates that are kept; the cache starts over when full.
 _TITLES_CACHE = 8192
+# How far past the import's start a creation, stage entry or close may be: a
+# file written where it is already tomorrow (up to 26 hours ahead of the
+# pipeline's time zone) is not wrong; decades ahead is a typo.
+FUTURE_GRACE = dt.timedelta(days=2)
 
 
 class RowErrors(ValueError):
@@ -147,9 +151,11 @@ class DealRows:
         self.pipeline_key = pipeline.key
         self.templates = _templates(mapping)
         self.undated = _undated_warning(self.name, self.date_columns)
-        # Creation, stage entry and close are things that happened: one after
-        # this instant is most likely a typo (2062 for 2026), kept but told.
+        # Creation, stage entry and close are things that happened: one more
+        # than FUTURE_GRACE after this instant is a typo (2062 for 2026) and a
+        # bad value; one within it may be a time zone ahead, kept but told.
         self.now = timesource.now()
+        self.latest = self.now + FUTURE_GRACE
         self.future = {
             field: f"{self.name[field]} after {self.now:%Y-%m-%d %H:%M} UTC, in "
             "the future; kept as written"
@@ -384,14 +390,27 @@ class DealRows:
             self._warn(self.undated)
         else:
             if created is not None and created > now:
-                self._warn(self.future["created_at"])
+                self._in_the_future(fields, "created_at", created)
             if entered is not None and entered > now:
-                self._warn(self.future["stage_entered_at"])
+                self._in_the_future(fields, "stage_entered_at", entered)
             if closed is not None and closed > now:
-                self._warn(self.future["close_date"])
+                self._in_the_future(fields, "close_date", closed)
         if expected is not None:
             expected = expected.astimezone(self.zone).date()
         return created if created is not None else entered, entered, closed, expected
+
+    def _in_the_future(self, fields: list[str], field: str, when: dt.datetime) -> None:
+        """Warn of a date after the import began, or refuse one after its
+        grace: nothing the file records as done can have happened then."""
+        if when <= self.latest:
+            self._warn(self.future[field])
+            return
+        raise CellError(
+            self.name[field],
+            f"{fields[self.at[field]].strip()!r} has not happened yet: it is more "
+            f"than {FUTURE_GRACE.days} days after the import began, "
+            f"{self.now:%Y-%m-%d %H:%M} UTC",
+        )
 
     def _out_of_order(self, fields: list[str], earlier: str, later: str) -> CellError:
         before, after = self.name[earlier], self.name[later]
