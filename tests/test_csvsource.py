@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dealgate.core.csvsource import (
+    FIELD_LIMIT,
     CellError,
     ChoiceParser,
     CsvFile,
@@ -113,6 +114,25 @@ def test_a_quote_never_closed_is_a_bad_record_not_swallowed_rows(tmp_path):
     assert len(records) == 1
     assert records[0].line == 2
     assert "not valid CSV" in records[0].error
+
+
+def test_a_long_cell_is_read_whole_for_its_column_to_judge(tmp_path):
+    # The csv module alone stops at 131,072 characters.
+    path = write(tmp_path, f"a,b\n1,{'x' * 200_000}\n2,3\n")
+    _, records = read_all(path)
+    assert [(r.line, len(r.fields[1]), r.error) for r in records] == [
+        (2, 200_000, None),
+        (3, 1, None),
+    ]
+
+
+def test_a_cell_past_the_readers_limit_is_a_bad_record_saying_so(tmp_path):
+    path = write(tmp_path, f"a,b\n1,{'x' * (FIELD_LIMIT + 1)}\n")
+    _, records = read_all(path)
+    assert records[0].line == 2
+    assert records[0].error == (
+        "a value is longer than 16,777,216 characters, the most a cell may hold"
+    )
 
 
 @pytest.mark.parametrize("good_rows", [1, 20_000])

@@ -31,6 +31,14 @@ T = TypeVar("T")
 _CACHE_LIMIT = 8192
 
 
+# The longest cell the reader takes, in characters. The csv module's own
+# limit (131,072) refused a long note as "field larger than field limit",
+# naming neither its column nor a limit of ours; a cell up to this size is
+# read whole, and the importer's check of its column names the column and
+# that column's limit. Beyond it the record is bad, with this figure.
+FIELD_LIMIT = 16 * 1024 * 1024
+
+
 class CsvFormatError(Exception):
     """The file as a whole cannot be read (not CSV, not UTF-8, no header)."""
 
@@ -92,6 +100,9 @@ class CsvFile:
         # newline="" hands line endings to the csv module, so CRLF files and
         # line breaks inside quoted fields both come out right.
         text = io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")
+        # The limit is the process's; raised, never lowered under another user.
+        if csv.field_size_limit() < FIELD_LIMIT:
+            csv.field_size_limit(FIELD_LIMIT)
         self._csv = csv.reader(text, delimiter=self.delimiter, strict=True)
         self.columns = self._read_header()
         return self
@@ -126,7 +137,7 @@ class CsvFile:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield Record(line, [], f"not valid CSV: {exc}")
+                yield Record(line, [], _csv_error(exc))
                 continue
             except UnicodeDecodeError as exc:
                 raise self._decode_error(exc) from exc
@@ -192,6 +203,16 @@ def _first_undecodable_line(path: Path, encoding: str) -> int:
 
 def _nul_error(column: str) -> str:
     return f"column {column!r} contains a NUL character (the file may be damaged)"
+
+
+def _csv_error(exc: csv.Error) -> str:
+    """The reason a record the csv module refused is bad."""
+    if "field larger than field limit" in str(exc):
+        return (
+            f"a value is longer than {csv.field_size_limit():,} characters, "
+            "the most a cell may hold"
+        )
+    return f"not valid CSV: {exc}"
 
 
 def _width_error(expected: int, found: int) -> str:

@@ -79,6 +79,21 @@ def test_notes_and_custom_text_past_their_limits_are_bad_rows_naming_the_limit(
     assert list(Deal.objects.values_list("external_id", flat=True)) == ["D3"]
 
 
+def test_a_note_longer_than_a_csv_cell_usually_holds_names_its_column_and_limit(
+    sales, tmp_path
+):
+    report = imported(
+        tmp_path,
+        sales,
+        f"D1,Orbit,Acme,Open,,,{'n' * 200_000},ok\n",
+        "D2,Helix,Acme,Open,,,ok,ok\n",
+    )
+    assert bad_rows(report) == [
+        "line 2: Notes: is 200,000 characters long; the limit is 10,000"
+    ]
+    assert list(Deal.objects.values_list("external_id", flat=True)) == ["D2"]
+
+
 def test_notes_and_custom_text_keep_line_breaks_tabs_and_any_language(sales, tmp_path):
     report = imported(
         tmp_path,
