@@ -180,6 +180,46 @@ def test_a_bad_side_file_row_is_reported_with_its_file_and_line(
     assert Organization.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("file", "old", "new", "bad"),
+    [
+        (
+            "accounts.csv",
+            "Betasoloin,medical",
+            "Beta\x1bsoloin,medical",
+            "accounts.csv line 3: account: must be one line, without line breaks "
+            "or control characters",
+        ),
+        (
+            "sales_teams.csv",
+            "Anna Snelling,Dustin Brinkmann,Central",
+            f"Anna Snelling,Dustin Brinkmann,{'C' * 90}",
+            "sales_teams.csv line 2: regional_office: is 109 characters long; "
+            "the limit is 100",
+        ),
+        (
+            "sales_teams.csv",
+            "Anna Snelling,Dustin Brinkmann",
+            "Anna Snelling,Dustin \u202eBrinkmann",
+            "sales_teams.csv line 2: manager: must be one line, without line "
+            "breaks or control characters",
+        ),
+    ],
+)
+def test_side_file_text_keeps_to_the_rules_of_every_door_and_is_never_cut(
+    maven_pipeline, tmp_path, file, old, new, bad
+):
+    folder = copy_of_demo(tmp_path)
+    path = folder / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    report = import_deals(folder, "maven-crm", pipeline=maven_pipeline)
+    assert not report.committed
+    assert bad in [str(row) for row in report.bad_rows]
+    assert not Team.objects.filter(name__startswith="CCCC").exists()
+
+
 def test_a_missing_side_file_stops_the_import_before_it_starts(
     maven_pipeline, tmp_path
 ):

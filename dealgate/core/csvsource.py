@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
+from dealgate.core.text import check_text
+from dealgate.errors import ValidationError
+
 T = TypeVar("T")
 
 # Parsed values are memoised per parser; real files repeat dates and names a
@@ -50,6 +53,19 @@ class CellError(ValueError):
         super().__init__(f"{column}: {reason}")
         self.column = column
         self.reason = reason
+
+
+def check_cell_text(
+    column: str, text: str, limit: int, *, one_line: bool = False
+) -> None:
+    """Refuse `text` in the file's `column` as core.text's `check_text`
+    refuses a person's (its length, its control characters), as a CellError
+    naming the column."""
+    try:
+        check_text(text, column, limit=limit, one_line=one_line)
+    except ValidationError as exc:
+        # check_text names the field first; a bad row names its column.
+        raise CellError(column, exc.message.removeprefix(f"{column} ")) from None
 
 
 class Record(NamedTuple):

@@ -28,11 +28,11 @@ from dealgate.core.csvsource import (
     ChoiceParser,
     DateTimeParser,
     DecimalParser,
+    check_cell_text,
 )
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
-from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, check_text
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
-from dealgate.errors import ValidationError
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
 from dealgate.imports.report import ImportReport
 from dealgate.imports.routing import Responsible
@@ -460,7 +460,7 @@ class DealRows:
             )
         limit = _LIMITS[field]
         if len(name) > limit or _holds_control_or_break(name):
-            _check(column, name, limit, one_line=True)
+            check_cell_text(column, name, limit, one_line=True)
         return name, name
 
     def _text(self, fields: list[str], field: str) -> str:
@@ -470,7 +470,7 @@ class DealRows:
         value = fields[at].strip()
         limit = _LIMITS[field]
         if len(value) > limit or _holds_control_or_break(value):
-            _check(self.name[field], value, limit, one_line=True)
+            check_cell_text(self.name[field], value, limit, one_line=True)
         if not value:
             self._warn(
                 f"{self.name[field]} empty; importing the file again would "
@@ -510,7 +510,7 @@ class DealRows:
         # refused by an edit of the deal (and lock its edit form).
         limit = _LIMITS["title"]
         if len(title) > limit or _holds_control_or_break(title):
-            _check(self.column("title"), title, limit, one_line=True)
+            check_cell_text(self.column("title"), title, limit, one_line=True)
         return title
 
     def _value(self, fields: list[str], status: str) -> Any:
@@ -558,7 +558,9 @@ class DealRows:
             # Kept as the file writes it: the pipeline's keys need no look.
             limit = _LIMITS["loss_reason"]
             if len(reason) > limit or _holds_control_or_break(reason):
-                _check(self.column("loss_reason"), reason, limit, one_line=True)
+                check_cell_text(
+                    self.column("loss_reason"), reason, limit, one_line=True
+                )
             if self.loss_reasons:
                 self._warn(
                     f"loss reason {reason!r} is not in the pipeline's list, kept"
@@ -580,7 +582,7 @@ class DealRows:
             return ""
         if note:
             if len(note) > _LOSS_NOTE_LIMIT or _holds_control(note):
-                _check(self.name["loss_note"], note, _LOSS_NOTE_LIMIT)
+                check_cell_text(self.name["loss_note"], note, _LOSS_NOTE_LIMIT)
         elif reason in self.needs_note:
             rule = (
                 f"loss reason {reason!r} needs a note (needs_note in pipeline "
@@ -599,7 +601,7 @@ class DealRows:
             return ""
         notes = _multiline(fields[at])
         if len(notes) > _NOTES_LIMIT or _holds_control(notes):
-            _check(self.name["notes"], notes, _NOTES_LIMIT)
+            check_cell_text(self.name["notes"], notes, _NOTES_LIMIT)
         return notes
 
     def _custom_readers(
@@ -690,7 +692,7 @@ def _custom_text(field: CustomField, column: str, text: str) -> Any:
 def _custom_free_text(field: CustomField, column: str, text: str) -> str | None:
     value = field.from_text(text)
     if value is not None and (len(value) > MAX_TEXT or _holds_control(value)):
-        _check(column, value, MAX_TEXT)
+        check_cell_text(column, value, MAX_TEXT)
     return value
 
 
@@ -728,17 +730,6 @@ def _multiline(text: str) -> str:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.strip()
-
-
-def _check(column: str, text: str, limit: int, *, one_line: bool = False) -> None:
-    """Refuse `text` as `check_text` would a person's, as a CellError naming
-    the file's column: the slow half of the checks of stored text, for a
-    value whose length or characters the quick look found wanting."""
-    try:
-        check_text(text, column, limit=limit, one_line=one_line)
-    except ValidationError as exc:
-        # check_text names the field first; a bad row names its column.
-        raise CellError(column, exc.message.removeprefix(f"{column} ")) from None
 
 
 def _calendar(pipeline: Pipeline) -> Calendar:

@@ -25,6 +25,7 @@ from dealgate.core.csvsource import (
     CsvFormatError,
     DecimalParser,
     NameMatcher,
+    check_cell_text,
     parse_int,
 )
 from dealgate.deals.models import Organization, Product
@@ -33,6 +34,10 @@ from dealgate.imports.mappings import Mapping, SideFile
 from dealgate.imports.report import ImportReport
 
 _NOT_IN_USERNAME = re.compile(r"[^\w.@+-]")
+# A person's whole name: each half of it is a user's first or last name.
+PERSON_NAME_LIMIT = 150
+TEAM_NAME_LIMIT = Team._meta.get_field("name").max_length
+EMAIL_LIMIT = User._meta.get_field("email").max_length
 
 
 class ImportFileError(ValidationError):
@@ -257,12 +262,21 @@ def _load_people(records: _SideRecords, report: ImportReport) -> None:
     """Reps from the name column, managers from the manager column, and one
     team per (team, manager) pair, since one office may have several
     managers and a team has one."""
+    columns = records.columns
     people: list[tuple[str, str, str, str]] = []
-    for _, name, values in _named_rows(records, report):
-        manager = " ".join(values.get("manager", "").split())
-        group = " ".join(values.get("team", "").split())
-        team = f"{group} ({manager})" if group and manager else group or manager
-        people.append((name, manager, team, values.get("email", "").strip()))
+    for line, name, values in _named_rows(records, report):
+        try:
+            _text(columns, "name", name, PERSON_NAME_LIMIT)
+            manager = _text(columns, "manager", values.get("manager", ""), 150)
+            group = _text(columns, "team", values.get("team", ""), TEAM_NAME_LIMIT)
+            team = f"{group} ({manager})" if group and manager else group or manager
+            # The team's name holds its manager's: both must fit in it.
+            _text(columns, "team", team, TEAM_NAME_LIMIT)
+            email = _text(columns, "email", values.get("email", ""), EMAIL_LIMIT)
+        except CellError as exc:
+            report.bad(line, exc.column, exc.reason, records.file)
+            continue
+        people.append((name, manager, team, email))
     leads = {team: manager for _, manager, team, _ in people if manager}
     teams, new_teams = _ensure_teams({team for _, _, team, _ in people if team}, report)
     wanted = [(manager, "", User.Role.MANAGER, team) for team, manager in leads.items()]
@@ -278,7 +292,7 @@ def _ensure_teams(
     names: set[str], report: ImportReport
 ) -> tuple[dict[str, Team], list[Team]]:
     teams = {team.name: team for team in Team.objects.filter(name__in=names)}
-    new = [Team(name=name[:100]) for name in sorted(names - teams.keys())]
+    new = [Team(name=name) for name in sorted(names - teams.keys())]
     Team.objects.bulk_create(new)
     report.count_side("teams", created=len(new), reused=len(teams))
     teams.update((team.name, team) for team in new)
@@ -319,8 +333,8 @@ def _new_user(
     first, _, last = name.partition(" ")
     return User(
         username=username,
-        first_name=first[:150],
-        last_name=last[:150],
+        first_name=first,
+        last_name=last,
         email=email,
         role=role,
         team=team,
@@ -330,9 +344,10 @@ def _new_user(
 
 
 def _text(columns: dict[str, str], field: str, value: str, limit: int) -> str:
+    """One line of text with its spaces folded, kept to `limit` characters
+    and to the rules of every other door (core.text)."""
     value = " ".join(value.split())
-    if len(value) > limit:
-        raise CellError(columns.get(field, field), f"is longer than {limit} characters")
+    check_cell_text(columns.get(field, field), value, limit, one_line=True)
     return value
 
 
