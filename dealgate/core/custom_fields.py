@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from dealgate.core.numbers import read_number
+from dealgate.core.text import CONTROL
 
 # Deal.value is NUMERIC(14, 2); custom numbers keep to the same range, so the
 # edit form reads both alike and a value always fits wherever it is copied.
@@ -97,6 +98,11 @@ class CustomField:
         if len(value) > MAX_TEXT:
             raise ValueError(
                 f"is {len(value):,} characters long; the limit is {MAX_TEXT:,}"
+            )
+        if CONTROL.search(value):
+            # As notes: line breaks and tabs, no other control character.
+            raise ValueError(
+                "must not hold control characters other than line breaks and tabs"
             )
         return value
 

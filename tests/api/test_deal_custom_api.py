@@ -92,6 +92,11 @@ def test_custom_values_of_the_declared_types_are_saved(api, deal):
             "'yes' is not true or false",
         ),
         ({"need": 5}, "custom.need", "5 is not text"),
+        (
+            {"need": "A fire\x1b[31mwall"},
+            "custom.need",
+            "must not hold control characters other than line breaks and tabs",
+        ),
         ({"need": ["a"]}, "custom.need", "a list is not text"),
         (
             {"bogus_key": {}},
