@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +16,8 @@ from dealgate.errors import Conflict, DealgateError, ValidationError
 
 from . import deals, leads
 from .parser import CheckedParser
+
+log = logging.getLogger("dealgate.api")
 
 api = NinjaAPI(
     title="Dealgate API",
@@ -73,13 +77,36 @@ def render_clash(request: HttpRequest, exc: OperationalError) -> HttpResponse:
     error family, as for a stale version). Anything else stays a 500."""
     text = str(exc)
     if not text.startswith(("deadlock detected", "could not serialize")):
-        raise exc
+        return render_unexpected(request, exc)
     return render_error(
         request,
         Conflict(
             "another change to the same records happened at the same moment "
             "and this one was undone; send it again"
         ),
+    )
+
+
+@api.exception_handler(Exception)
+def render_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Any other error, a fault of ours: 500 in the error family, never
+    Django's HTML page nor a traceback (even with DEBUG on); the traceback
+    goes to the log, with the request it failed."""
+    log.error(
+        "%s %s failed: %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    return api.create_response(
+        request,
+        {
+            "code": "server_error",
+            "message": "the server failed to answer this request; the error "
+            "is logged for its administrator",
+        },
+        status=500,
     )
 
 

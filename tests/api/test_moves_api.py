@@ -213,7 +213,9 @@ def test_a_move_the_database_undid_in_a_deadlock_is_a_409_to_send_again(
     assert "send it again" in response.json()["message"]
 
 
-def test_any_other_database_failure_stays_a_server_error(api, deal, monkeypatch):
+def test_any_other_database_failure_stays_a_server_error_in_json(
+    api, deal, monkeypatch
+):
     from django.db import OperationalError
 
     from dealgate.deals import services
@@ -223,5 +225,8 @@ def test_any_other_database_failure_stays_a_server_error(api, deal, monkeypatch)
 
     monkeypatch.setattr(services, "move_deal", broken)
 
-    with pytest.raises(OperationalError):
-        post_move(api, deal, to="discovery", version=1)
+    response = post_move(api, deal, to="discovery", version=1)
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "server_error"
+    assert "disk I/O" not in response.content.decode()
