@@ -120,7 +120,11 @@ class DealVersion(Schema):
 
 class BulkMoveIn(Schema):
     deals: list[DealVersion] = Field(
-        description="the deals with the version you read of each", min_length=1
+        description="the deals with the version you read of each; at most "
+        f"{services.MOST_DEALS_PER_BULK_MOVE:,}, so that the move ends well "
+        "within the server's request timeout",
+        min_length=1,
+        json_schema_extra={"maxItems": services.MOST_DEALS_PER_BULK_MOVE},
     )
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
     loss_reason: str = ""
@@ -182,7 +186,10 @@ def move(request: HttpRequest, deal_id: int, payload: MoveIn) -> DealOut:
 @router.post("/bulk-move", response={200: list[DealOut], 422: BulkErrorOut})
 def bulk_move(request: HttpRequest, payload: BulkMoveIn) -> list[DealOut]:
     """Move several deals through their gates, all or nothing: if one is
-    refused, none moves and `refusals` says why for each."""
+    refused, none moves and `refusals` says why for each. `deals` holds a
+    limited number (its schema says how many; more is a 422 naming it): send
+    a larger set in parts."""
+    services.check_bulk_size(len(payload.deals))
     deals = services.move_deals(
         {item.id: item.version for item in payload.deals},
         payload.to,

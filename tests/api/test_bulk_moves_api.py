@@ -5,7 +5,9 @@ import datetime as dt
 import pytest
 
 from dealgate import timesource
+from dealgate.deals import services
 from dealgate.deals.models import Deal, StageEvent
+from dealgate.errors import ValidationError
 from tests.conftest import PASSWORD
 
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
@@ -69,3 +71,56 @@ def test_one_stale_deal_stops_the_whole_bulk_move(api, deals):
     assert list(response.json()["refusals"]) == [str(deals[1].pk)]
     assert set(Deal.objects.values_list("stage__key", flat=True)) == {"proposal"}
     assert not StageEvent.objects.exists()
+
+
+def test_more_deals_than_a_bulk_move_takes_are_refused_naming_deals_and_the_limit(
+    api, deals
+):
+    most = services.MOST_DEALS_PER_BULK_MOVE
+    body = {
+        "deals": [{"id": deals[0].pk + n, "version": 1} for n in range(most + 1)],
+        "to": "contract",
+    }
+
+    response = api.post(
+        "/api/v1/deals/bulk-move", body, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    error = response.json()
+    assert error["code"] == "invalid"
+    assert error["field"] == "deals"
+    assert f"at most {most:,} deals" in error["message"]
+    assert f"has {most + 1:,}" in error["message"]
+    assert set(Deal.objects.values_list("stage__key", flat=True)) == {"proposal"}
+    assert not StageEvent.objects.exists()
+
+
+def test_a_bulk_move_of_exactly_the_limit_moves_them_all(api, deals, monkeypatch):
+    monkeypatch.setattr(services, "MOST_DEALS_PER_BULK_MOVE", len(deals))
+
+    assert bulk(api, deals, to="contract").status_code == 200
+    monkeypatch.setattr(services, "MOST_DEALS_PER_BULK_MOVE", len(deals) - 1)
+    refused = bulk(api, Deal.objects.order_by("pk"), to="review")
+
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "deals"
+
+
+def test_the_services_bulk_move_keeps_to_the_limit_at_every_door(deals, alice):
+    most = services.MOST_DEALS_PER_BULK_MOVE
+    versions = {deals[0].pk + n: None for n in range(most + 1)}
+
+    with pytest.raises(ValidationError) as refused:
+        services.move_deals(versions, "contract", by=alice)
+
+    assert refused.value.field == "deals"
+    assert not StageEvent.objects.exists()
+
+
+def test_the_schema_states_how_many_deals_a_bulk_move_takes(api):
+    schema = api.get("/api/v1/openapi.json").json()
+    deals = schema["components"]["schemas"]["BulkMoveIn"]["properties"]["deals"]
+
+    assert deals["maxItems"] == services.MOST_DEALS_PER_BULK_MOVE
+    assert f"at most {services.MOST_DEALS_PER_BULK_MOVE:,}" in deals["description"]
