@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -403,17 +403,24 @@ def move_deal(
                     "only a manager or admin may override a refused move"
                 )
             override = override_reason.strip()
+        # Where the deal was: its stage while open, else won or lost.
+        came_from = deal.stage.key if deal.status == Deal.Status.OPEN else deal.status
         _apply_move(
             deal, to, stages, layout, by, now, loss_reason, loss_note, override, source
         )
-    log.info(
-        "deal %s moved %s to %s by %s%s",
-        deal.pk,
-        check.kind,
-        to,
-        _who(by),
-        " (override)" if override else "",
-    )
+        # Said once the move is kept: a bulk move that refuses another deal
+        # rolls this one back too, and a log never reports an undone move.
+        transaction.on_commit(
+            partial(
+                log.info,
+                "deal %s moved from %s to %s by %s%s",
+                deal.pk,
+                came_from,
+                to,
+                _who(by),
+                " (override)" if override else "",
+            )
+        )
     return deal
 
 
@@ -869,13 +876,26 @@ def update_deal(
                 f"deal {deal_id} changed since you loaded it (your version "
                 f"{expected_version}); reload and try again"
             )
-    log.info(
-        "deal %s edited by %s: %s",
-        deal_id,
-        _who(by),
-        ", ".join(sorted(changes)),
-    )
+        changed = ", ".join(_changed_fields(current, changes)) or "nothing changed"
+        transaction.on_commit(
+            partial(log.info, "deal %s edited by %s: %s", deal_id, _who(by), changed)
+        )
     return Deal.objects.get(pk=deal_id)
+
+
+def _changed_fields(current: Deal, changes: dict[str, Any]) -> list[str]:
+    """The names in `changes` whose value differs from `current`'s, sorted: a
+    form sends every field back, and the log names only what it changed.
+    A checklist item absent and one unticked are the same (not done)."""
+    changed = []
+    for name, value in changes.items():
+        stored = getattr(current, name)
+        if name == "checklist":
+            stored = {key for key, done in (stored or {}).items() if done}
+            value = {key for key, done in (value or {}).items() if done}
+        if value != stored:
+            changed.append(name)
+    return sorted(changed)
 
 
 # --- what happened with the buyer -------------------------------------------
