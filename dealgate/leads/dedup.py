@@ -128,7 +128,10 @@ def leads_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
             ("email_key", lead.email_key),
             ("phone_e164", lead.phone_e164),
             ("domain", lead.domain),
-            ("company_block", lead.company_block),
+            # The block and numbers, not the block alone: names whose numbers
+            # differ never match, and a block many leads share ("Firm 12
+            # GmbH", "Firm 13 GmbH") made every capture read all of them.
+            ("company_match", lead.company_match),
         )
         if value
     ]

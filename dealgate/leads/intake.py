@@ -70,6 +70,11 @@ class CleanLead:
         return bool(self.email_key or self.phone_e164)
 
     @property
+    def company_match(self) -> str:
+        """The key its company's candidate leads share (normalize.company_match)."""
+        return normalize.company_match(self.company_key)
+
+    @property
     def label(self) -> str:
         parts = [part for part in (self.name, self.company) if part]
         return " · ".join(parts) or "an inquirer"

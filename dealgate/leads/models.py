@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from .normalize import COMPANY_KEY_LENGTH, DOMAIN_KEY_LENGTH
+from .normalize import COMPANY_KEY_LENGTH, COMPANY_MATCH_LENGTH, DOMAIN_KEY_LENGTH
 
 User = settings.AUTH_USER_MODEL
 
@@ -45,6 +45,9 @@ class Lead(models.Model):
     company = models.CharField(max_length=200, blank=True)
     company_key = models.CharField(max_length=COMPANY_KEY_LENGTH, blank=True)
     company_block = models.CharField(max_length=50, blank=True)
+    # The block and the numbers of the company key: what de-duplication
+    # reads company candidates by (normalize.company_match).
+    company_match = models.CharField(max_length=COMPANY_MATCH_LENGTH, blank=True)
     website = models.CharField(max_length=200, blank=True)
     # The company's domain, from the website or the email address; never a
     # mailbox provider's (normalize.is_mailbox_provider).
@@ -113,7 +116,9 @@ class Lead(models.Model):
             models.Index(fields=["email_key", "status"], name="lead_dedup_email"),
             models.Index(fields=["phone_e164", "status"], name="lead_dedup_phone"),
             models.Index(fields=["domain", "status"], name="lead_dedup_domain"),
-            models.Index(fields=["company_block", "status"], name="lead_dedup_company"),
+            models.Index(
+                fields=["company_match", "status"], name="lead_dedup_company_match"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -262,6 +262,21 @@ def company_block(key: str) -> str:
     return key.split(" ", 1)[0][:50]
 
 
+# The longest company match key stored (its column): a block and a name's numbers.
+COMPANY_MATCH_LENGTH = 80
+
+
+def company_match(key: str) -> str:
+    """What a company key shares with every key `company_score` may score
+    above 0: its block and its numbers, in order ("firm 12 berlin" gives
+    "firm 12"). The de-duplication reads candidates by it, so that a
+    thousand "Firm N GmbH" leads are not compared with each new "Firm N";
+    cut short, it only widens the candidates, never drops one."""
+    if not key:
+        return ""
+    return " ".join([company_block(key), *_NUMBERS.findall(key)])[:COMPANY_MATCH_LENGTH]
+
+
 def company_score(a: str, b: str) -> float:
     """Similarity of two company keys, 0 to 100 (word order does not matter).
 

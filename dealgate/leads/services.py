@@ -232,6 +232,7 @@ def _new_lead(
         channel=channel,
         created_at=now,
         created_by=by,
+        company_match=lead.company_match,
         **fields,
     )
     _apply_routing(row, pipeline, routed, now)

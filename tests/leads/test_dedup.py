@@ -120,6 +120,22 @@ def test_a_stored_lead_gets_the_key_a_new_legal_form_gives(routed, now):
     assert (lead.company_key, lead.company_block) == ("muller", "muller")
 
 
+def test_stored_leads_get_the_company_match_key_candidates_are_read_by(routed, now):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    lead = capture_lead(inquiry(1, company="Firm 12 Berlin GmbH"), source="api").lead
+    Lead.objects.filter(pk=lead.pk).update(company_match="")
+
+    import_module("dealgate.leads.migrations.0009_company_match").fill(apps, None)
+
+    lead.refresh_from_db()
+    assert lead.company_match == "firm 12"
+    again = capture_lead(inquiry(2, company="Firm 12 Berlin"), source="api")
+    assert again.decision is not None and again.decision.lead == lead
+
+
 def test_an_email_at_an_accented_domain_is_accepted_and_matches_its_website(
     routed, now
 ):

@@ -208,3 +208,38 @@ def test_a_repeat_of_a_row_attached_to_an_open_lead_names_that_row(
     assert [str(bad) for bad in report.bad_rows] == [
         "line 5: Id: 'L2' is already on line 3"
     ]
+
+
+def test_similar_company_names_match_only_their_own_company(routed, now, tmp_path):
+    """A file of names that share their first word ("Firm 12 Consulting
+    GmbH"): each row is compared with the leads whose names have its
+    numbers, so a repeat is found however many of its neighbours came
+    before it, and no neighbour is taken for it."""
+    rows = [f"Firm {n} Consulting GmbH" for n in range(1, 251)] + [
+        "Firm 12 Consultin AG",  # similar to Firm 12
+        "FIRM 40 CONSULTING",  # the same as Firm 40
+        "Firm 3 Consultng",  # similar to Firm 3, 247 rows further up
+        "Firm 251 Consulting",  # its numbers are no earlier row's
+        "Consulting Firm 7",  # another first word: compared with none of them
+    ]
+    path = tmp_path / "similar.csv"
+    path.write_text(
+        HEADER
+        + "".join(
+            f"S{i},Person {i},p{i}@c{i}.example,,{company},DE,\n"
+            for i, company in enumerate(rows)
+        )
+    )
+
+    report = import_leads(path, MAPPING, pipeline=routed)
+
+    assert (report.leads_created, report.leads_attached) == (252, 3)
+    joined = {
+        decision.data["company"]: (decision.lead.company, decision.matched_on)
+        for decision in DedupDecision.objects.select_related("lead")
+    }
+    assert joined == {
+        "Firm 12 Consultin AG": ("Firm 12 Consulting GmbH", "company"),
+        "FIRM 40 CONSULTING": ("Firm 40 Consulting GmbH", "company"),
+        "Firm 3 Consultng": ("Firm 3 Consulting GmbH", "company"),
+    }
