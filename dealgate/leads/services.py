@@ -193,28 +193,46 @@ def _known_external(
     pipeline: Pipeline, channel: str, external_id: str
 ) -> CaptureResult | None:
     """The earlier capture of an inquiry with this external id, if any: a
-    lead, or a repeat attached somewhere (and not split off since)."""
-    lead = Lead.objects.filter(
-        pipeline=pipeline, channel=channel, external_id=external_id
-    ).first()
-    if lead is not None:
+    lead, or a repeat attached somewhere (and not split off since).
+
+    One query in fixed SQL, as `dedup.find_match`'s: every imported row asks,
+    and compiling the two ORM lookups cost a row more than its whole capture.
+    """
+    with bulk.prepared_cursor() as cursor:
+        cursor.execute(
+            _KNOWN_EXTERNAL,
+            [pipeline.pk, channel, external_id, channel, external_id, pipeline.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    kind, row_id, lead_id, deal_id = row
+    if kind == 0:
+        lead = Lead.objects.get(pk=row_id)
         note = f"already captured as lead {lead.pk} (same external_id)"
         return CaptureResult(False, lead=lead, note=note)
-    decision = DedupDecision.objects.filter(
-        pipeline=pipeline,
-        channel=channel,
-        external_id=external_id,
-        undone_at__isnull=True,
-    ).first()
-    if decision is not None:
-        where = (
-            f"lead {decision.lead_id}"
-            if decision.lead_id
-            else f"deal {decision.deal_id}"
-        )
-        note = f"already attached to {where} (same external_id)"
-        return CaptureResult(False, lead=decision.lead, note=note)
-    return None
+    where = f"lead {lead_id}" if lead_id else f"deal {deal_id}"
+    note = f"already attached to {where} (same external_id)"
+    lead = Lead.objects.get(pk=lead_id) if lead_id else None
+    return CaptureResult(False, lead=lead, note=note)
+
+
+def _known_external_sql() -> str:
+    """The lead (kind 0) with a pipeline, channel and external id, else the
+    first decision (kind 1) not undone with them. The lead's side repeats the
+    condition of its unique index (Lead.Meta), so that SQLite uses it."""
+    return (
+        f'SELECT 0, l."id", NULL, NULL FROM "{Lead._meta.db_table}" l '
+        'WHERE l."pipeline_id" = %s AND l."channel" = %s AND l."external_id" = %s '
+        "AND NOT (l.\"external_id\" = '') "
+        f'UNION ALL SELECT 1, d."id", d."lead_id", d."deal_id" '
+        f'FROM "{DedupDecision._meta.db_table}" d '
+        'WHERE d."channel" = %s AND d."external_id" = %s AND +d."pipeline_id" = %s '
+        'AND d."undone_at" IS NULL ORDER BY 1, 2 LIMIT 1'
+    )
+
+
+_KNOWN_EXTERNAL = _known_external_sql()
 
 
 def _new_lead(
