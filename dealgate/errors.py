@@ -43,3 +43,11 @@ class Conflict(DealgateError):
 class PermissionDenied(DealgateError):
     code = "forbidden"
     status = 403
+
+
+class Busy(DealgateError):
+    """Another process holds the database's write lock (on SQLite, an
+    import): nothing was saved, and the same request may be sent again."""
+
+    code = "busy"
+    status = 503

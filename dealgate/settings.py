@@ -193,6 +193,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A write refused by another writer's lock (a SQLite import) is a 503
+    # with Retry-After, not a bare 500 (dealgate.web.busy).
+    "dealgate.web.busy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "dealgate.urls"
