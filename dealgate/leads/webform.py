@@ -7,7 +7,9 @@ thank-you page, or a redirect to the pipeline's `lead_form.thanks_url`.
 The form is posted from other sites, so it cannot carry a CSRF token; it is
 guarded instead by a honeypot field that people never see (a filled one is
 thanked and dropped) and a rate limit per client address, counted in the
-database so every worker shares it.
+database so every worker shares it. Only submissions taken in (and honeypot
+drops) count: a refused one received nothing, writes nothing, and its
+visitor should be free to correct it.
 """
 
 from __future__ import annotations
@@ -62,11 +64,12 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
         return render(request, "leads/form.html", context)
 
     allowed, seconds = rate_limit()
-    count = _count_hit(_client_key(request), seconds)
-    if count > allowed:
+    client = _client_key(request)
+    if _hits(client, seconds) >= allowed:
         context["retry_minutes"] = max(1, seconds // 60)
         return render(request, "leads/form_limited.html", context, status=429)
     if request.POST.get(HONEYPOT, "").strip():
+        _count_hit(client, seconds)
         log.info(
             "form submission to pipeline %s dropped: honeypot filled", pipeline.key
         )
@@ -80,8 +83,11 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
             {k: v for k, v in data.items() if v}, source="form", pipeline=pipeline
         )
     except DealgateError as exc:
+        # Not counted: nothing was received, and the visitor who mistyped an
+        # address must still be able to send the corrected form.
         context.update(values=data, error=exc)
         return render(request, "leads/form.html", context, status=exc.status)
+    _count_hit(client, seconds)
     return _thanks(request, pipeline)
 
 
@@ -108,15 +114,26 @@ def _client_key(request: HttpRequest) -> str:
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
 
 
+def _window_start(seconds: int) -> dt.datetime:
+    """The start of the current rate window: of real time (`wall_now`), as
+    under a demo's fixed as-of date a window would never end."""
+    epoch = int(timesource.wall_now().timestamp())
+    return dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC)
+
+
+def _hits(client: str, seconds: int) -> int:
+    """The submissions counted for the client in the current window."""
+    hit = FormHit.objects.filter(
+        client=client, window_start=_window_start(seconds)
+    ).first()
+    return hit.count if hit is not None else 0
+
+
 def _count_hit(client: str, seconds: int) -> int:
-    """Count one submission in the client's current window; returns the
-    window's count so far. One statement (an upsert) on both databases.
-    Windows are of real time (`wall_now`): under a demo's fixed as-of date
-    they would never end, and a sixth try of the demo's form would be
-    refused for good."""
+    """Count one accepted submission in the client's current window; returns
+    the window's count so far. One statement (an upsert) on both databases."""
     now = timesource.wall_now()
-    epoch = int(now.timestamp())
-    start = dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC)
+    start = _window_start(seconds)
     table = FormHit._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

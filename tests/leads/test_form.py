@@ -113,3 +113,20 @@ def test_under_a_demos_fixed_as_of_date_the_rate_limit_counts_real_time(
     # The window is of real time, not of the as-of date that never moves.
     (hit,) = FormHit.objects.all()
     assert hit.window_start.year == timesource.wall_now().year != 2017
+
+
+def test_refused_submissions_do_not_use_up_the_rate_limit(client, routed, settings):
+    settings.LEADS_FORM_RATE_LIMIT = 5
+    settings.LEADS_FORM_RATE_WINDOW = 600
+    t0 = dt.datetime(2026, 6, 10, 12, 0, 5, tzinfo=dt.UTC)
+    with timesource.frozen_at(t0):
+        refused = [
+            client.post(URL, inquiry(n, email="anna@@example")).status_code
+            for n in range(5)
+        ]
+        taken = [client.post(URL, inquiry(n)).status_code for n in range(6)]
+
+    assert refused == [422] * 5
+    # Five accepted, then the limit: it counts what was received.
+    assert taken == [200] * 5 + [429]
+    assert Lead.objects.count() == 5
