@@ -220,7 +220,8 @@ def seed() -> tuple:
             rows.append(
                 (
                     pipeline.pk, status, f"Lead {n}", email, email, "", "",
-                    company, key, normalize.company_block(key), "",
+                    company, key, normalize.company_block(key),
+                    normalize.company_match(key), "",
                     email.rpartition("@")[2], "DE", "", None, None, "", "",
                     "api", "api", "", "{}", False, created, owner, "", "",
                     created if is_open else None, None, None, None, None,
@@ -229,7 +230,8 @@ def seed() -> tuple:
             )  # fmt: skip
         columns = (
             "pipeline_id, status, name, email, email_key, phone, phone_e164, "
-            "company, company_key, company_block, website, domain, country, "
+            "company, company_key, company_block, company_match, website, domain, "
+            "country, "
             "segment, company_size, value, currency, message, source, channel, "
             "external_id, custom, historic, created_at, owner_id, rule, "
             "routing_reason, assigned_at, response_due_at, first_response_at, "
