@@ -24,6 +24,8 @@ from dealgate.accounts.models import User
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core import criteria as crit
+from dealgate.core.csvsource import FIRST_YEAR, LAST_YEAR
+from dealgate.core.currencies import iso_currency
 from dealgate.core.custom_fields import (
     CustomValueError,
     checked_values,
@@ -34,7 +36,7 @@ from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationErro
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
 
-from .models import TEXT_LIMITS, Activity, Deal, StageEvent
+from .models import TEXT_LIMITS, Activity, Deal, Organization, StageEvent
 
 log = logging.getLogger("dealgate.deals")
 
@@ -756,6 +758,167 @@ def least_loaded_member(team_id: int, *, exclude: User | None = None) -> User | 
     return None if member is None else User.objects.get(pk=member)
 
 
+# --- a deal made by hand -----------------------------------------------------
+
+CREATE_FIELDS = frozenset(
+    {
+        *("title", "value", "currency", "expected_close_date", "notes"),
+        *("custom", "owner", "organization"),
+    }
+)
+
+
+def check_may_create(user: User | None, owner: User | None) -> None:
+    """Refuse unless `user` may create a deal owned by `owner`: a rep only
+    deals they own; a manager or admin deals for anyone, or for no one.
+    `None` is the system and may create any deal."""
+    if user is None or user.is_manager:  # an admin is a manager too
+        return
+    if owner is None or owner.pk != user.pk:
+        whom = owner.username if owner else "no one"
+        raise PermissionDenied(
+            f"a rep creates deals they own, not for {whom}; ask a manager",
+            field="owner",
+        )
+
+
+def person_named(username: str | None, *, field: str = "owner") -> User | None:
+    """The active user `username` names, or None for an empty name; refused,
+    naming `field`, when no active user has it."""
+    username = (username or "").strip()
+    if not username:
+        return None
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ValidationError(
+            f"{field}: there is no active user {username!r}", field=field
+        )
+    return user
+
+
+def organization_named(name: str | None) -> Organization | None:
+    """The organization called `name`, created when there is none yet; None
+    for an empty name. The name is one line of at most 200 characters."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    limit = Organization._meta.get_field("name").max_length
+    if len(name) > limit or CONTROL_OR_BREAK.search(name):
+        raise ValidationError(
+            f"organization must be one line of at most {limit} characters",
+            field="organization",
+        )
+    organization, _ = Organization.objects.get_or_create(name=name)
+    return organization
+
+
+def create_deal(
+    pipeline: Pipeline,
+    fields: dict[str, Any],
+    *,
+    by: User | None,
+    stage: str = "",
+    source: str = "web",
+) -> Deal:
+    """Create an open deal in `pipeline` from `fields` (`CREATE_FIELDS`), in
+    its first open stage or the stage keyed `stage`, and record its entry.
+
+    The same rules hold as for a converted lead and a move: the owner is
+    `by` unless `fields` names one (a rep creates only deals they own); the
+    organization is found by name or created; the deal enters its stage as
+    a move from the first stage would (the first stage's entry criteria, and
+    for a later stage the exit criteria a forward move passes and the
+    stage's entry criteria), else nothing is written and `MoveRefused` lists
+    what is missing. Who is responsible is decided by `Responsible`; the
+    clocks start when the row is saved (`clocks.signals`).
+    """
+    unknown = set(fields) - CREATE_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"{name} cannot be set on a new deal", field=name)
+    if not str(fields.get("title") or "").strip():
+        raise ValidationError("a deal needs a title", field="title")
+    checked = {name: fields[name] for name in _CHECKED_FIELDS if name in fields}
+    checked.setdefault("currency", pipeline.currency)
+    if checked["currency"] is None:
+        checked["currency"] = pipeline.currency
+    checked = _cleaned(checked)
+    now = timesource.now()
+    with transaction.atomic():
+        owner = person_named(fields["owner"]) if "owner" in fields else by
+        check_may_create(by, owner)
+        stages = list(pipeline.stages.filter(retired_at=None).order_by("position"))
+        target = _entry_stage(pipeline, stages, stage)
+        deal = Deal(
+            pipeline=pipeline,
+            stage=target,
+            owner=owner,
+            organization=organization_named(fields.get("organization")),
+            created_at=now,
+            stage_entered_at=now,
+            source=source,
+            **checked,
+        )
+        deal.custom = _checked_custom(deal, fields.get("custom") or {})
+        deal.responsible = responsible_for(target, deal)
+        deal.save()
+        StageEvent.objects.create(
+            deal=deal,
+            to_stage=target,
+            to_status=Deal.Status.OPEN,
+            at=now,
+            by=by,
+            responsible=deal.responsible,
+            source=source,
+        )
+        unmet = _entry_check(deal, stages, target, now).unmet
+        if unmet:
+            # Raised inside the transaction: the deal and its rows go too.
+            raise MoveRefused("Refused: " + "; ".join(unmet), unmet, field="stage")
+    log.info("deal %s created in %s by %s", deal.pk, target.key, _who(by))
+    return deal
+
+
+def _entry_stage(pipeline: Pipeline, stages: list[Stage], key: str) -> Stage:
+    if not stages:
+        raise ValidationError(
+            f"pipeline {pipeline.key} has no stage to start a deal in",
+            field="stage",
+        )
+    if not key:
+        return stages[0]
+    for stage in stages:
+        if stage.key == key:
+            return stage
+    listed = ", ".join(stage.key for stage in stages)
+    raise ValidationError(
+        f"pipeline {pipeline.key!r} has no open stage {key!r} ({listed})",
+        field="stage",
+    )
+
+
+def _entry_check(
+    deal: Deal, stages: list[Stage], target: Stage, now: dt.datetime
+) -> MoveCheck:
+    """The gates of a new deal entering `target`: the first stage's entry
+    criteria, as a converted lead passes them, then what a forward move from
+    the first stage into `target` passes (`check_move`)."""
+    first = stages[0]
+    gates = [(first.name, "entry", first.entry_criteria)]
+    if target.pk != first.pk:
+        gates.append((first.name, "exit", first.exit_criteria))
+        if not deal.pipeline.allow_skipping:
+            gates += [
+                (stage.name, "exit", stage.exit_criteria)
+                for stage in stages
+                if first.position < stage.position < target.position
+            ]
+        gates.append((target.name, "entry", target.entry_criteria))
+    check = MoveCheck(kind="create")
+    _evaluate(check, deal, now, gates)
+    return check
+
+
 EDITABLE_FIELDS = {
     "title",
     "value",
@@ -768,6 +931,8 @@ EDITABLE_FIELDS = {
     "organization_id",
     "contact_id",
     "product_id",
+    "owner",  # a username; None or "" leaves the deal unowned
+    "organization",  # a name, found or created; None or "" for none
 }
 
 
@@ -775,7 +940,6 @@ EDITABLE_FIELDS = {
 # digits and decimal places, blank) before anything is written: a value the
 # column would round, or could not read back (1e400), is refused instead.
 _CHECKED_FIELDS = ("title", "value", "currency", "expected_close_date", "notes")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
@@ -795,6 +959,8 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
             value = ""  # null clears the notes, which are text, never NULL
         elif name == "notes" and isinstance(value, str):
             check_text(value, "notes", limit=TEXT_LIMITS["notes"])
+        elif name == "currency" and isinstance(value, str):
+            value = _currency(value)
         try:
             cleaned[name] = Deal._meta.get_field(name).clean(value, None)
         except DjangoValidationError as exc:
@@ -814,13 +980,69 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
     value = cleaned.get("value")
     if value is not None and value < 0:
         raise ValidationError(f"value must not be negative, got {value}", field="value")
-    currency = cleaned.get("currency")
-    if currency is not None and not _CURRENCY.fullmatch(currency):
+    day = cleaned.get("expected_close_date")
+    if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+        # The years an import reads, so a date kept at one door reads at all.
         raise ValidationError(
-            f"currency must be a three-letter ISO code like EUR, got {currency!r}",
-            field="currency",
+            f"expected_close_date must lie between {FIRST_YEAR} and {LAST_YEAR}, "
+            f"not in {day.year}",
+            field="expected_close_date",
         )
     return cleaned
+
+
+def _currency(text: str) -> str:
+    code = iso_currency(text)
+    if code is None:
+        raise ValidationError(
+            f"currency must be an ISO 4217 code like EUR or usd, got {text!r}",
+            field="currency",
+        )
+    return code
+
+
+def _people_by_name(
+    deal: Deal, changes: dict[str, Any], by: User | None
+) -> dict[str, Any]:
+    """`changes` with an owner's username and an organization's name made
+    ids, and, once the edit commits, a log line saying who changed them from
+    what to what. Names must be resolved under the deal's lock: a new
+    organization goes if the edit is refused."""
+    changes = dict(changes)
+    if "owner" in changes:
+        owner = person_named(changes.pop("owner"))
+        changes["owner_id"] = owner.pk if owner else None
+    if "organization" in changes:
+        organization = organization_named(changes.pop("organization"))
+        changes["organization_id"] = organization.pk if organization else None
+    moved = [
+        (name, getattr(deal, name), changes[name])
+        for name in ("owner_id", "organization_id")
+        if name in changes and changes[name] != getattr(deal, name)
+    ]
+    if moved:
+        transaction.on_commit(lambda: _log_people(deal.pk, moved, by))
+    return changes
+
+
+def _log_people(
+    deal_id: int, moved: list[tuple[str, int | None, int | None]], by: User | None
+) -> None:
+    for name, before, after in moved:
+        if name == "owner_id":
+            found = User.objects.filter(pk__in=[before, after])
+            names = dict(found.values_list("pk", "username"))
+        else:
+            found = Organization.objects.filter(pk__in=[before, after])
+            names = dict(found.values_list("pk", "name"))
+        log.info(
+            "deal %s: %s changed from %s to %s by %s",
+            deal_id,
+            name.removesuffix("_id"),
+            names.get(before, "none"),
+            names.get(after, "none"),
+            _who(by),
+        )
 
 
 def _checked_custom(deal: Deal, values: Any) -> dict[str, Any]:
@@ -861,6 +1083,7 @@ def update_deal(
         if current is None:
             raise NotFound(f"no deal with id {deal_id}")
         check_may_change(by, current)
+        changes = _people_by_name(current, changes, by)
         if "custom" in changes:
             changes["custom"] = _checked_custom(current, changes["custom"])
         for name in merge & changes.keys() & {"custom", "checklist"}:
