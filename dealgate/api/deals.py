@@ -10,7 +10,8 @@ from pydantic import ConfigDict
 
 from dealgate.deals import services
 from dealgate.deals.models import TEXT_LIMITS, Activity, Deal
-from dealgate.errors import NotFound
+from dealgate.errors import NotFound, ValidationError
+from dealgate.pipelines.models import Pipeline
 
 router = Router(tags=["deals"])
 DEAL_RELATED = ("pipeline", "stage", "organization", "owner")
@@ -141,7 +142,7 @@ class BulkErrorOut(ErrorOut):
 
 class DealPatch(Schema):
     """The fields an edit may change; any other key is refused (422), so a
-    client never believes it changed an owner or a stage it cannot set here."""
+    client never believes it changed a stage or a status it cannot set here."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -161,6 +162,13 @@ class DealPatch(Schema):
     )
     checklist: dict[str, bool | None] | None = Field(
         None, description="the checklist items to change; the others stay"
+    )
+    owner: str | None = Field(
+        None, description="the new owner's username; null leaves the deal unowned"
+    )
+    organization: str | None = Field(
+        None,
+        description="the organization's name, created if new; null for none",
     )
 
 
@@ -282,3 +290,46 @@ def complete_task(request: HttpRequest, deal_id: int, task_id: int) -> ActivityO
     """Mark an open task of the deal done; its next-step clock is met."""
     task = services.complete_task(deal_id, task_id, by=request.user)
     return _activity_out(task)
+
+
+class DealIn(Schema):
+    """A deal made by hand; any other key is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline: str = Field(description="the pipeline's key")
+    title: str
+    stage: str = Field(
+        "", description="an open stage's key; the pipeline's first by default"
+    )
+    owner: str | None = Field(
+        None, description="a username; you by default (a rep creates only their own)"
+    )
+    organization: str | None = Field(
+        None, description="the organization's name, created if new"
+    )
+    value: Decimal | None = None
+    currency: str | None = Field(
+        None, description="an ISO 4217 code, any case; the pipeline's by default"
+    )
+    expected_close_date: dt.date | None = None
+    notes: str = limited_text(TEXT_LIMITS["notes"])
+    custom: dict | None = Field(None, description="the pipeline's custom fields")
+
+
+@router.post("", response={201: DealOut, 403: ErrorOut, 422: ErrorOut})
+def create(request: HttpRequest, payload: DealIn) -> Status:
+    """Create a deal in the pipeline's first open stage, or in `stage`,
+    through the gates a move into that stage passes (422 with `unmet`)."""
+    pipeline = Pipeline.objects.filter(key=payload.pipeline).first()
+    if pipeline is None:
+        raise ValidationError(
+            f"pipeline: there is no pipeline {payload.pipeline!r}", field="pipeline"
+        )
+    fields = payload.dict(exclude_unset=True, exclude={"pipeline", "stage"})
+    deal = services.create_deal(
+        pipeline, fields, by=request.user, stage=payload.stage, source="api"
+    )
+    return Status(
+        201, deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))
+    )
