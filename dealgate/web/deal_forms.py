@@ -1,8 +1,10 @@
-"""The deal page's two forms: moving a deal and editing the fields rules read.
+"""The deal page's forms (moving a deal, editing its fields) and the new-deal
+form.
 
 Plain Django templates post these; this module only reads what was posted
-into the shapes `deals.services.move_deal` and `update_deal` take, and says
-in words what could not be read. The rules themselves live in the services.
+into the shapes `deals.services.move_deal`, `update_deal` and `create_deal`
+take, and says in words what could not be read. The rules themselves live in
+the services.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from django.http import QueryDict
 
+from dealgate.accounts.models import User
 from dealgate.core.custom_fields import (
     MAX_TEXT,
     CustomField,
@@ -21,7 +24,8 @@ from dealgate.core.custom_fields import (
     number_from_text,
 )
 from dealgate.deals import services
-from dealgate.deals.models import Deal
+from dealgate.deals.models import TEXT_LIMITS, Deal, Organization
+from dealgate.pipelines.models import Pipeline
 
 
 @dataclass
@@ -30,7 +34,7 @@ class EditField:
 
     name: str  # "value", "custom:seats", "checklist:budget_confirmed"
     label: str
-    kind: str  # text, number, date, bool, choice, check
+    kind: str  # text, number, date, bool, choice, check, long (a text area)
     value: str = ""
     choices: tuple[str, ...] = ()
     error: str = ""
@@ -69,8 +73,8 @@ def move_targets(deal: Deal) -> list[MoveTarget]:
 
 def edit_fields(deal: Deal) -> list[EditField]:
     """The edit form as the deal stands: title, value, expected close date,
-    the pipeline's custom fields by type, and the checklist items rules read
-    (plus any the deal already holds)."""
+    owner, organization, the pipeline's custom fields by type, and the
+    checklist items rules read (plus any the deal already holds)."""
     fields = [
         EditField(
             "title",
@@ -91,8 +95,10 @@ def edit_fields(deal: Deal) -> list[EditField]:
             "date",
             deal.expected_close_date.isoformat() if deal.expected_close_date else "",
         ),
+        _owner_field(deal.owner.username if deal.owner else ""),
+        _organization_field(deal.organization.name if deal.organization else ""),
     ]
-    for custom in _custom_fields(deal):
+    for custom in _custom_fields(deal.pipeline):
         fields.append(
             EditField(
                 f"custom:{custom.key}",
@@ -131,6 +137,10 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
             # Sent back as shown, so kept as stored: a number the API stored
             # (1.125) may read two ways when typed, and nobody retyped it.
             continue
+        if f.name in ("owner", "organization") and (
+            f.name not in posted or f.value == shown
+        ):
+            continue  # not asked for, so not in the edit's record
         try:
             parsed = _parse(f)
         except ValueError as error:
@@ -180,8 +190,101 @@ def _parse(f: EditField) -> Any:
     return text
 
 
-def _custom_fields(deal: Deal) -> list[CustomField]:
-    return list(declared_fields(deal.pipeline.custom_fields).values())
+def _custom_fields(pipeline: Pipeline) -> list[CustomField]:
+    return list(declared_fields(pipeline.custom_fields).values())
+
+
+def _owner_field(username: str) -> EditField:
+    people = User.objects.filter(is_active=True).order_by("username")
+    choices = tuple(people.values_list("username", flat=True))
+    return EditField("owner", "Owner", "choice", username, choices)
+
+
+def _organization_field(name: str) -> EditField:
+    limit = Organization._meta.get_field("name").max_length
+    return EditField("organization", "Organization", "text", name, max_length=limit)
+
+
+@dataclass
+class NewDeal:
+    """The new-deal form: its inputs, and what they ask `create_deal` for."""
+
+    fields: list[EditField]
+    stage: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{f.label}: {f.error}" for f in self.fields if f.error]
+
+
+def new_fields(pipeline: Pipeline, user: User) -> list[EditField]:
+    """The new-deal form, empty: the person creating it as the owner, the
+    pipeline's currency and its first open stage (the default)."""
+    stages = pipeline.stages.filter(retired_at=None).order_by("position")
+    stage_keys = tuple(stages.values_list("key", flat=True))
+    fields = [
+        EditField(
+            "title",
+            "Title",
+            "text",
+            max_length=Deal._meta.get_field("title").max_length,
+        ),
+        _organization_field(""),
+        EditField("value", "Value", "number"),
+        EditField(
+            "currency",
+            "Currency (ISO 4217, e.g. EUR)",
+            "text",
+            pipeline.currency,
+            max_length=3,
+        ),
+        _owner_field(user.username),
+        EditField("expected_close_date", "Expected close date", "date"),
+        EditField(
+            "stage", "Stage", "choice", stage_keys[0] if stage_keys else "", stage_keys
+        ),
+        EditField("notes", "Notes", "long", max_length=TEXT_LIMITS["notes"]),
+    ]
+    for custom in _custom_fields(pipeline):
+        fields.append(
+            EditField(
+                f"custom:{custom.key}",
+                custom.label,
+                custom.type,
+                "",
+                custom.choices,
+                max_length=MAX_TEXT if custom.type == "text" else None,
+            )
+        )
+    return fields
+
+
+def read_new(pipeline: Pipeline, user: User, posted: QueryDict) -> NewDeal:
+    """What the posted new-deal form asks for, or the inputs it got wrong.
+    An empty stage means the first; an empty owner, no one."""
+    new = NewDeal(new_fields(pipeline, user))
+    custom = {}
+    for f in new.fields:
+        f.value = posted.get(f.name, "").strip()
+        if f.name == "notes":
+            # Kept as typed, line breaks and all; the service checks it.
+            f.value = posted.get(f.name, "")
+        try:
+            parsed = _parse(f)
+        except ValueError as error:
+            f.error = str(error)
+            continue
+        if f.name.startswith("custom:"):
+            if parsed is not None:
+                custom[f.name.removeprefix("custom:")] = parsed
+        elif f.name == "stage":
+            new.stage = parsed or ""
+        else:
+            new.values[f.name] = parsed
+    new.values["custom"] = custom
+    new.values["notes"] = new.values.get("notes") or ""
+    return new
 
 
 def _shown(stored: Any) -> str:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.board, name="board"),
     path("board/column/", views.board_column, name="board-column"),
+    path("deals/new/", views.deal_new, name="deal-new"),
     path("deals/<int:deal_id>/", views.deal_detail, name="deal"),
     path("deals/<int:deal_id>/move/", views.deal_move, name="deal-move"),
     path("deals/<int:deal_id>/edit/", views.deal_edit, name="deal-edit"),

@@ -16,7 +16,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -121,6 +121,65 @@ def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
     if wants_json:
         return JsonResponse({"ok": True})
     return redirect("deal", deal_id=deal_id, permanent=False)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deal_new(request: HttpRequest) -> HttpResponse:
+    """The new-deal form of a pipeline (`?pipeline=KEY`, the first by
+    default); posted, the deal is created through `create_deal` and its page
+    shown, or the form comes back with what was refused."""
+    pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
+    if request.method != "POST":
+        fields = deal_forms.new_fields(pipeline, request.user)
+        return _new_deal_page(request, pipeline, fields)
+    new = deal_forms.read_new(pipeline, request.user, request.POST)
+    if new.errors:
+        return _new_deal_page(request, pipeline, new.fields, status=422)
+    try:
+        deal = services.create_deal(
+            pipeline, new.values, by=request.user, stage=new.stage, source="web"
+        )
+    except DealgateError as error:
+        named = [f for f in new.fields if f.name == _input_of(error)]
+        for f in named:
+            f.error = error.message
+        return _new_deal_page(
+            request,
+            pipeline,
+            new.fields,
+            status=error.status,
+            error="" if named else error.message,
+            unmet=getattr(error, "unmet", []),
+        )
+    return redirect("deal", deal_id=deal.pk, permanent=False)
+
+
+def _input_of(error: DealgateError) -> str | None:
+    """The form input a service's refusal names: "custom.seats" is the input
+    "custom:seats"; a refused stage's unmet criteria go above the form."""
+    name = error.field or ""
+    if isinstance(error, services.MoveRefused):
+        return None
+    return name.replace("custom.", "custom:", 1) if name else None
+
+
+def _new_deal_page(
+    request: HttpRequest,
+    pipeline: Pipeline,
+    fields: list[deal_forms.EditField],
+    *,
+    status: int = 200,
+    error: str = "",
+    unmet: list[str] | None = None,
+) -> HttpResponse:
+    context = {
+        "pipeline": pipeline,
+        "fields": fields,
+        "error": error,
+        "unmet": unmet or [],
+    }
+    return render(request, "web/new_deal.html", context, status=status)
 
 
 @login_required
