@@ -10,7 +10,7 @@ from dealgate.clocks.models import Clock
 from dealgate.deals.models import Deal, Organization, StageEvent
 from dealgate.deals.services import MoveRefused, create_deal
 from dealgate.errors import PermissionDenied, ValidationError
-from dealgate.pipelines.models import Stage
+from dealgate.pipelines.models import Handoff, Stage
 
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 BUDGET = {"label": "Budget confirmed", "rule": "checklist.budget == true"}
@@ -215,3 +215,19 @@ def test_a_creation_is_logged_with_who_made_it(pipeline, alice, caplog):
     with caplog.at_level(logging.INFO, logger="dealgate.deals"):
         deal = create_deal(pipeline, {"title": "X"}, by=alice)
     assert f"deal {deal.pk} created in inquiry by alice" in caplog.text
+
+
+def test_a_new_deal_runs_the_new_lead_handoff_window_a_conversion_skips(
+    pipeline, alice
+):
+    Handoff.objects.create(
+        pipeline=pipeline,
+        from_stage=None,
+        to_stage=pipeline.stages.get(key="inquiry"),
+        response_window_minutes=120,
+    )
+
+    deal = create_deal(pipeline, {"title": "Backup for Contoso"}, by=alice)
+
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    assert (window.started_at, window.window_minutes) == (T0, 120)
