@@ -248,7 +248,7 @@ def test_the_shipped_pipeline_files_have_no_problems(path):
     "written, shown",
     [
         ("12", "12"),
-        ('"eur"', '"eur"'),
+        ('"XYZ"', '"XYZ"'),
         ('"EURO"', '"EURO"'),
         ("true", "true"),
         ('["EUR"]', "an array"),
@@ -260,8 +260,8 @@ def test_a_currency_that_is_no_iso_code_is_one_problem_naming_its_line(written, 
     )
 
     assert problems_of(text) == [
-        f"p.toml:{line_of(text, 'currency')}: currency: must be a three-letter "
-        f'ISO code like "USD", got {shown}'
+        f"p.toml:{line_of(text, 'currency')}: currency: must be an ISO 4217 "
+        f'currency code like "USD", got {shown}'
     ]
 
 

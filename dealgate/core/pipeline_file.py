@@ -29,6 +29,7 @@ from dealgate.clocks.rules import BreachRuleError, handoff_name
 from dealgate.clocks.rules import parse_rules as parse_breach_rules
 from dealgate.core import routing as routing_rules
 from dealgate.core.criteria import check_rule
+from dealgate.core.currencies import iso_currency
 from dealgate.core.toml_lines import (
     KeyLines,
     Path,
@@ -53,7 +54,6 @@ FALLBACK_DAY_MINUTES = 8 * 60
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,49}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _WINDOW = re.compile(r"(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?")
 _RANGE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 _KEY_PART = r'(?:[A-Za-z0-9_-]+|"[^"]*")'
@@ -771,13 +771,14 @@ class _Reader:
 
     def currency(self, data: dict) -> str:
         value = data.get("currency", "USD")
-        if not (isinstance(value, str) and _CURRENCY.fullmatch(value)):
+        code = iso_currency(value) if isinstance(value, str) else None
+        if code is None:
             self.problem(
                 ("currency",),
-                f'must be a three-letter ISO code like "USD", got {_show(value)}',
+                f'must be an ISO 4217 currency code like "USD", got {_show(value)}',
             )
             return "USD"
-        return value
+        return code
 
     def share(self, data: dict) -> float:
         value = data.get("bottleneck_share", DEFAULT_BOTTLENECK_SHARE)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dealgate.core.csvsource import is_known_format
+from dealgate.core.currencies import iso_currency
 from dealgate.core.text import check_text
 from dealgate.errors import ValidationError
 
@@ -336,9 +337,10 @@ class _Checker:
     def currency(self, value: Any) -> str | None:
         if value is None:
             return None
-        if not (isinstance(value, str) and len(value) == 3 and value.isalpha()):
-            self.fail("currency", f"must be a three-letter code, not {value!r}")
-        return value.upper()
+        code = iso_currency(value) if isinstance(value, str) else None
+        if code is None:
+            self.fail("currency", f"must be an ISO 4217 currency code, not {value!r}")
+        return code
 
     def side(self, kind: str, value: Any) -> SideFile | None:
         table = self.table_of(kind, value)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from dealgate.core.currencies import iso_currency
 from dealgate.core.numbers import read_number, read_whole
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
 from dealgate.errors import ValidationError
@@ -180,10 +181,14 @@ def _add_keys(lead: CleanLead, region: str | None) -> None:
     lead.domain = normalize.website_domain(site)
     if not lead.domain and lead.email_key:
         lead.domain = normalize.email_domain(lead.email_key)
-    if lead.currency and not (lead.currency.isascii() and lead.currency.isalpha()):
-        raise ValidationError(
-            f"{lead.currency!r} is not a currency code such as EUR", field="currency"
-        )
+    if lead.currency:
+        code = iso_currency(lead.currency)
+        if code is None:
+            raise ValidationError(
+                f"{lead.currency!r} is not an ISO 4217 currency code such as EUR",
+                field="currency",
+            )
+        lead.currency = code
     lead.company_key = normalize.company_key(lead.company)
     lead.company_block = normalize.company_block(lead.company_key)
 

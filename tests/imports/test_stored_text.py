@@ -193,6 +193,13 @@ def test_a_mappings_text_stored_on_each_deal_keeps_to_the_same_rules(
         mapping_from_dict(data, name="m")
 
 
+def test_a_mappings_currency_is_an_iso_code_in_any_case():
+    data = {"columns": {"title": "Deal"}, "currency": "eur"}
+    assert mapping_from_dict(data, name="m").currency == "EUR"
+    with pytest.raises(MappingError, match="currency: must be an ISO 4217 currency"):
+        mapping_from_dict({**data, "currency": "XYZ"}, name="m")
+
+
 def test_the_quick_look_at_a_good_rows_text_misses_nothing_check_text_refuses():
     # Rows are judged by rows._holds_control and _holds_control_or_break
     # first, and put to check_text only when they find something: they must

@@ -96,6 +96,7 @@ def test_a_phone_number_that_does_not_read_says_where_it_was_read(routed, now):
         ({"country": "Germany"}, "country"),
         ({"company_size": "lots"}, "company_size"),
         ({"value": "-5"}, "value"),
+        ({"currency": "XYZ"}, "currency"),
         ({"message": "x" * 5001}, "message"),
         ({"name": "a\x00b"}, "name"),
         ({"colour": "red"}, "colour"),
@@ -108,6 +109,11 @@ def test_bad_input_is_refused_naming_the_field(routed, now, fields, field):
     assert refused.value.field == field
     assert refused.value.status == 422
     assert not Lead.objects.exists()
+
+
+def test_a_currency_typed_in_lower_case_is_stored_as_its_iso_code(routed, now):
+    lead = capture_lead(inquiry(value="500", currency="eur"), source="api").lead
+    assert lead.currency == "EUR"
 
 
 def test_markup_is_stored_as_text(routed, now):
