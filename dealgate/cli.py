@@ -192,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.as_of and os.environ.get("DEALGATE_AS_OF"):
+    # A DEALGATE_AS_OF that is no date is refused before any command runs,
+    # even one given --as-of: it would break the next command without it, or
+    # a server's pages one by one.
+    if os.environ.get("DEALGATE_AS_OF"):
         try:
             _as_of(os.environ["DEALGATE_AS_OF"])
         except argparse.ArgumentTypeError as exc:

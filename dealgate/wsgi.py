@@ -4,12 +4,22 @@ here too."""
 
 import os
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 from dealgate import timesource
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealgate.settings")
 application = get_wsgi_application()
+
+# A DEALGATE_AS_OF that is no date stops the server as it starts, naming it,
+# rather than failing every page that needs the time.
+if settings.AS_OF:
+    try:
+        timesource.parse_as_of(settings.AS_OF)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DEALGATE_AS_OF: {exc}") from None
 
 # On a demo database the pages run at the date it records, whichever server
 # serves them, as the `dealgate` commands on it do; DEALGATE_AS_OF still wins,

@@ -124,3 +124,27 @@ def test_a_command_defining_an_option_of_every_command_is_refused_by_name(
 
     with pytest.raises(ValueError, match="dealgate notices: its --verbose clashes"):
         cli.build_parser()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report"],
+        ["sweep"],
+        ["serve"],
+        ["migrate"],
+        # Refused even where --as-of sets this run's date.
+        ["--as-of", "2018-01-15", "report"],
+    ],
+)
+def test_a_dealgate_as_of_that_is_no_date_is_refused_by_every_command(
+    argv, monkeypatch, capsys
+):
+    monkeypatch.setenv("DEALGATE_AS_OF", "garbage")
+
+    assert main(argv) == 2
+
+    assert capsys.readouterr().err == (
+        "dealgate: DEALGATE_AS_OF: as-of must be a date (2017-12-31) or an ISO "
+        "instant; got 'garbage'\n"
+    )

@@ -12,6 +12,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 from django.conf import settings as django_settings
 from django.core import signals
+from django.core.exceptions import ImproperlyConfigured
 from django.db import close_old_connections
 
 from dealgate import timesource
@@ -77,3 +78,12 @@ def test_the_app_on_a_database_that_records_no_date_runs_at_the_real_time(board)
     after = dt.datetime.now(dt.UTC).date()
 
     assert as_of_text(before) in page or as_of_text(after) in page
+
+
+def test_the_app_with_a_dealgate_as_of_that_is_no_date_refuses_to_start(settings):
+    import dealgate.wsgi
+
+    settings.AS_OF = "garbage"
+
+    with pytest.raises(ImproperlyConfigured, match="^DEALGATE_AS_OF: as-of must be"):
+        importlib.reload(dealgate.wsgi)
