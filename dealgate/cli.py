@@ -139,7 +139,8 @@ def setup_django(args: argparse.Namespace) -> None:
     if not as_of:
         from dealgate.timesource import use_recorded_as_of
 
-        # A demo database is frozen at its data set's last day.
+        # A demo database runs at its data set's last day (while the demo's
+        # pipeline is its only one).
         use_recorded_as_of()
 
 

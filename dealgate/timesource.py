@@ -2,7 +2,8 @@
 
 Everything that needs the current time asks `now()`. Demos on historical data
 set an as-of instant (`DEALGATE_AS_OF`, or `--as-of` on the command line, or
-one the database records: `dealgate demo` records the date it ran at) and
+one the database records: `dealgate demo` records the date it ran at, which
+holds while the demo's pipeline is the database's only one) and
 tests freeze it with `frozen_at`, so nothing ever sleeps or reads the wall clock
 behind our back.
 """
@@ -53,7 +54,11 @@ def now() -> dt.datetime:
 
 
 def recorded_as_of() -> str:
-    """The as-of date the database records, or "" if it records none.
+    """The as-of date the database records and that holds, or "" if none.
+
+    A recorded date (the demo's) holds only while the demo's pipeline is the
+    database's only one: once it holds a pipeline of someone's own, that
+    work, and the demo's beside it, runs at the real time.
 
     Also "" when the database cannot say: not set up or not upgraded yet, or
     not reachable (a command that needs it says so itself). Asking creates no
@@ -61,18 +66,23 @@ def recorded_as_of() -> str:
     back to a savepoint, so the transaction goes on. One query.
     """
     from django.db import DatabaseError, connection, transaction
+    from django.db.models import Exists
 
     from dealgate.clocks.models import AsOf
+    from dealgate.demo.loader import PIPELINE_KEY
+    from dealgate.pipelines.models import Pipeline
 
     name = connection.settings_dict["NAME"]
     sqlite = connection.vendor == "sqlite"
     if sqlite and not connection.is_in_memory_db() and not Path(name).exists():
         return ""
+    own = Pipeline.objects.exclude(key=PIPELINE_KEY)
     # Outside one no transaction is opened: on SQLite that takes the write lock.
     savepoint = transaction.atomic() if connection.in_atomic_block else None
     try:
         with savepoint or contextlib.nullcontext():
-            return AsOf.objects.values_list("value", flat=True).first() or ""
+            values = AsOf.objects.filter(~Exists(own)).values_list("value", flat=True)
+            return values.first() or ""
     except DatabaseError:
         return ""
 
@@ -80,11 +90,20 @@ def recorded_as_of() -> str:
 def record_as_of(text: str) -> None:
     """Make every command on this database, and the pages it serves, run at
     `text` (a date or an ISO instant, as for DEALGATE_AS_OF) unless
-    DEALGATE_AS_OF or --as-of gives another."""
+    DEALGATE_AS_OF or --as-of gives another, while the demo's pipeline is the
+    database's only one."""
     from dealgate.clocks.models import AsOf
 
     parse_as_of(text)
     AsOf.objects.update_or_create(pk=1, defaults={"value": text})
+
+
+def forget_as_of() -> bool:
+    """Record no as-of date any more; whether one was recorded."""
+    from dealgate.clocks.models import AsOf
+
+    deleted, _ = AsOf.objects.all().delete()
+    return bool(deleted)
 
 
 def use_recorded_as_of(use: bool = True) -> None:

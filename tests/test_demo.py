@@ -16,6 +16,7 @@ import pytest
 
 from dealgate import timesource
 from dealgate.cli import main
+from dealgate.clocks.models import AsOf
 from tests.importing import make_import_pipeline
 
 
@@ -139,3 +140,24 @@ def test_a_dealgate_as_of_that_is_no_date_is_refused_naming_it(
     err = capsys.readouterr().err
     assert err.startswith("dealgate: DEALGATE_AS_OF: as-of must be a date")
     assert timesource.recorded_as_of() == ""
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples/pipelines/it-services.toml"
+
+
+def test_a_pipeline_of_its_own_applied_after_the_demo_runs_at_the_real_time(
+    demo, demo_people, capsys
+):
+    demo("demo")
+    assert main(["pipeline", "apply", str(EXAMPLE)]) == 0
+    # Commands on it run at the real time from now on, before any demo again.
+    assert timesource.recorded_as_of() == ""
+
+    demo("demo")
+
+    out = capsys.readouterr().out
+    assert (
+        "This database holds other pipelines too (it-services), so it records no "
+        "date: other dealgate commands on it run at the real time" in out
+    )
+    assert not AsOf.objects.exists()

@@ -7,7 +7,9 @@ from django.db import connection, transaction
 
 from dealgate import timesource
 from dealgate.cli import main
+from dealgate.clocks.models import AsOf
 from dealgate.deals.models import Deal
+from dealgate.demo.loader import PIPELINE_KEY
 from tests.importing import make_import_pipeline
 
 
@@ -47,7 +49,11 @@ DEMO_DAY_END = dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 
 @pytest.fixture
 def deal(pipeline, alice, settings):
+    """A deal in the demo's pipeline, the database's only one, as on a demo
+    database."""
     settings.AS_OF = ""  # no DEALGATE_AS_OF, as on a machine that set none
+    pipeline.key = PIPELINE_KEY
+    pipeline.save(update_fields=["key"])
     entered = dt.datetime(2017, 12, 1, 9, tzinfo=dt.UTC)
     return Deal.objects.create(
         pipeline=pipeline,
@@ -81,6 +87,17 @@ def test_dealgate_as_of_wins_over_the_date_the_database_records(deal, settings):
 def test_a_database_that_records_no_as_of_date_runs_at_the_real_time(deal):
     before = dt.datetime.now(dt.UTC)
 
+    assert move(deal) >= before
+
+
+def test_a_recorded_date_no_longer_holds_once_the_database_has_a_pipeline_of_its_own(
+    deal,
+):
+    timesource.record_as_of("2017-12-31")
+    make_import_pipeline(key="it-services")
+    before = dt.datetime.now(dt.UTC)
+
+    assert timesource.recorded_as_of() == ""
     assert move(deal) >= before
 
 
@@ -140,4 +157,31 @@ def test_the_demo_loaded_into_a_database_with_other_pipelines_records_no_date(
     monkeypatch.setattr(sweep, "sweep", lambda: sweep.SweepResult())
     summary = loader.load_demo()
     assert not summary.dated
+    assert summary.other_pipelines == ["it-services"]
     assert timesource.recorded_as_of() == ""
+
+
+def test_the_demo_loaded_again_after_a_pipeline_of_its_own_forgets_its_date(
+    db, monkeypatch, caplog
+):
+    from dealgate.clocks import sweep
+    from dealgate.demo import loader
+    from dealgate.imports import services
+
+    monkeypatch.setattr(services, "import_deals", lambda *args, **kwargs: "imported")
+    monkeypatch.setattr(sweep, "sweep", lambda: sweep.SweepResult())
+    loader.load_demo()
+    assert timesource.recorded_as_of() == "2017-12-31"
+
+    make_import_pipeline(key="it-services")
+    loader.load_demo()
+
+    assert not AsOf.objects.exists()
+    assert "the date an earlier demo recorded is forgotten" in caplog.text
+
+
+def test_the_demo_pipeline_file_has_the_key_the_recorded_date_asks_for():
+    from dealgate.core.pipeline_file import load_pipeline_file
+    from dealgate.demo import loader
+
+    assert load_pipeline_file(loader.PIPELINE_FILE).key == PIPELINE_KEY

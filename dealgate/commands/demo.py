@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"(the clock sweeper included), with the clock set to {loader.AS_OF} "
             "(the data set's last day) unless --as-of or DEALGATE_AS_OF gives "
             "another date. The database records that date: later commands on it "
-            "run at it too, unless it holds pipelines of its own."
+            "run at it too, while the demo's pipeline is its only one; once it "
+            "holds a pipeline of its own, it runs at the real time."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -43,8 +44,10 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"Every dealgate command on this database runs as of {as_of} too.")
     else:
         print(
-            "This database holds other pipelines too: other dealgate commands on "
-            f"it run at the real time (give --as-of {as_of} for the demo's)."
+            "This database holds other pipelines too "
+            f"({', '.join(summary.other_pipelines)}), so it records no date: "
+            "other dealgate commands on it run at the real time "
+            f"(give --as-of {as_of} for the demo's)."
         )
     print(f"Logins (password: {loader.PASSWORD}):")
     for username, role, about in summary.logins:

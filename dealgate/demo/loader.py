@@ -7,7 +7,7 @@ duplicating a deal, a user or a stage.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 DEMO_DIR = Path(__file__).resolve().parent
 PIPELINE_FILE = DEMO_DIR / "pipeline.toml"
 DEALS_FILE = DEMO_DIR / "data" / "maven-crm" / "sales_pipeline.csv"
+# The key pipeline.toml gives the demo's pipeline: a database whose only
+# pipeline it is runs at the date the demo records (dealgate.timesource).
+PIPELINE_KEY = "maven-crm"
 # The day after the data set's last close date: the demo's "now".
 AS_OF = "2017-12-31"
 PASSWORD = "dealgate-demo"
@@ -43,17 +46,21 @@ class DemoSummary:
     logins: list[tuple[str, str, str]]
     # Whether the demo's date was recorded for every command on the database.
     dated: bool = True
+    # The database's pipelines other than the demo's (then it records no date).
+    other_pipelines: list[str] = field(default_factory=list)
 
 
 def load_demo(as_of: str = AS_OF) -> DemoSummary:
     """Load the demo, recording `as_of` (a date or an ISO instant) as the
     date every later command on this database runs at, unless the database
-    holds other pipelines."""
+    holds other pipelines: then it records none, and forgets one an earlier
+    demo recorded, since that database is someone's own and runs at the real
+    time."""
     from dealgate.clocks.sweep import sweep
     from dealgate.core.pipeline_file import load_pipeline_file
     from dealgate.imports.services import import_deals
     from dealgate.pipelines.services import apply_pipeline
-    from dealgate.timesource import record_as_of
+    from dealgate.timesource import forget_as_of, record_as_of
 
     spec = load_pipeline_file(PIPELINE_FILE)
     plan = apply_pipeline(spec)
@@ -64,15 +71,19 @@ def load_demo(as_of: str = AS_OF) -> DemoSummary:
     ensure_logins()
     # Every later command on this database, and its board, runs at as_of too:
     # unless the database holds other pipelines, which are someone's own and
-    # run at the real time.
+    # run at the real time (as does the demo's beside them).
     others = sorted(
         Pipeline.objects.exclude(key=spec.key).values_list("key", flat=True)
     )
     if others:
+        forgot = forget_as_of()
         log.warning(
-            "demo: this database also holds pipeline %s; its date is left as it "
-            "was (commands run as of %s only with --as-of)",
+            "demo: this database also holds pipeline %s, so it runs at the real "
+            "time: %s; only this demo's own server runs as of %s",
             ", ".join(others),
+            "the date an earlier demo recorded is forgotten"
+            if forgot
+            else "it records no date",
             as_of,
         )
     else:
@@ -87,6 +98,7 @@ def load_demo(as_of: str = AS_OF) -> DemoSummary:
         sweep=swept,
         logins=LOGINS,
         dated=not others,
+        other_pipelines=others,
     )
 
 

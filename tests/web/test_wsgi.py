@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import close_old_connections
 
 from dealgate import timesource
+from dealgate.demo.loader import PIPELINE_KEY
 from tests.web.helpers import make_deal
 
 App = Callable[..., object]
@@ -26,6 +27,9 @@ def board(pipeline, alice, client, settings) -> Iterator[Callable[[], str]]:
     """Load dealgate.wsgi afresh, as a server process does when it starts,
     and get the board through its application, signed in as alice."""
     settings.AS_OF = ""  # no DEALGATE_AS_OF, as on a machine that set none
+    # The demo's pipeline, the database's only one, as on a demo database.
+    pipeline.key = PIPELINE_KEY
+    pipeline.save(update_fields=["key"])
     make_deal(pipeline, "inquiry")
     client.force_login(alice)
     cookie = f"{django_settings.SESSION_COOKIE_NAME}="
