@@ -161,3 +161,31 @@ def test_a_pipeline_of_its_own_applied_after_the_demo_runs_at_the_real_time(
         "date: other dealgate commands on it run at the real time" in out
     )
     assert not AsOf.objects.exists()
+
+
+def test_the_demo_leaves_a_login_whose_password_is_the_printed_one_alone(demo):
+    from dealgate.accounts.models import User
+    from dealgate.demo import loader
+
+    demo("demo")
+    hashes = dict(User.objects.values_list("username", "password"))
+
+    demo("demo")
+
+    assert dict(User.objects.values_list("username", "password")) == hashes
+    assert set(hashes) == {username for username, _, _ in loader.LOGINS}
+
+
+def test_the_demo_gives_a_login_with_another_password_the_printed_one(demo):
+    from dealgate.accounts.models import User
+    from dealgate.demo import loader
+
+    demo("demo")
+    owner = User.objects.get(username="owner")
+    owner.set_password("changed since")
+    owner.save()
+
+    demo("demo")
+
+    owner.refresh_from_db()
+    assert owner.check_password(loader.PASSWORD)

@@ -104,7 +104,12 @@ def load_demo(as_of: str = AS_OF) -> DemoSummary:
 
 @transaction.atomic
 def ensure_logins() -> None:
-    """Give the demo logins a known password; create the owner if missing."""
+    """Give the demo logins the printed password; create the owner if missing.
+
+    A login whose password already is that one keeps its hash: setting it
+    afresh would sign out whoever is signed in with it (a session is tied to
+    the hash), as every `make demo` run again would.
+    """
     users = get_user_model()
     for username, role, _ in LOGINS:
         user, _created = users.objects.get_or_create(
@@ -114,5 +119,6 @@ def ensure_logins() -> None:
             user.first_name, user.last_name = "Demo", "Owner"
             user.is_staff = user.is_superuser = True
         user.role = role
-        user.set_password(PASSWORD)
+        if not user.check_password(PASSWORD):
+            user.set_password(PASSWORD)
         user.save()
