@@ -8,6 +8,7 @@ the data set.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,47 @@ def test_the_demo_gives_a_login_with_another_password_the_printed_one(demo):
 
     owner.refresh_from_db()
     assert owner.check_password(loader.PASSWORD)
+
+
+@pytest.fixture
+def busy_port():
+    """A port of ours something listens on."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 8111))
+        held.listen()
+        yield 8111
+
+
+def test_a_demo_asked_to_serve_at_a_busy_port_says_so_before_loading(
+    demo, busy_port, monkeypatch, capsys
+):
+    from dealgate.commands import setup
+
+    set_up = []
+    monkeypatch.setattr(setup, "ensure_database", lambda verbosity=1: set_up.append(1))
+
+    assert main(["demo", "--port", str(busy_port)]) == 2
+
+    assert capsys.readouterr().err == (
+        "dealgate: port 8111 is in use; run make demo PORT=8112, or dealgate demo "
+        "--port 8112\n"
+    )
+    assert set_up == []
+    assert timesource.recorded_as_of() == ""
+
+
+def test_serve_at_a_busy_port_says_so_before_starting_the_sweeper(
+    db, busy_port, monkeypatch, capsys
+):
+    started = []
+    monkeypatch.setattr(
+        "dealgate.clocks.runner.start_background_sweeper",
+        lambda interval=None: started.append(interval),
+    )
+
+    assert main(["serve", "--port", str(busy_port)]) == 2
+
+    assert capsys.readouterr().err == (
+        "dealgate: port 8111 is in use; give another with --port 8112\n"
+    )
+    assert started == []

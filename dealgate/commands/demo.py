@@ -30,8 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from dealgate.commands.serve import check_port_free
     from dealgate.commands.setup import ensure_database
 
+    if not args.no_serve:
+        # Before loading anything: a busy port found after the load would
+        # leave only gunicorn's retries to say so.
+        check_port_free(
+            args.host,
+            args.port,
+            hint=f"run make demo PORT={args.port + 1}, or dealgate demo --port "
+            f"{args.port + 1}",
+        )
     ensure_database(verbosity=0)
     as_of = args.as_of or loader.AS_OF
     summary = loader.load_demo(as_of)

@@ -9,7 +9,9 @@ PostgreSQL.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 from typing import Any
 
 from django.core.management import call_command
@@ -57,6 +59,7 @@ def serve_with_sweeper(
     from dealgate.cli import log_progress
     from dealgate.clocks.runner import start_background_sweeper
 
+    check_port_free(host, port, hint=f"give another with --port {port + 1}")
     log_progress()
     running = start_background_sweeper() if sweeper else None
     try:
@@ -107,6 +110,34 @@ def serve(
             "graceful_timeout": 10,
         }
     ).run()
+
+
+def check_port_free(host: str, port: int, *, hint: str) -> None:
+    """Refuse, in one line ending with `hint`, an address this process could
+    not serve at: gunicorn would only retry it and stop with no plain word.
+
+    Binds and lets go at once, with the reuse gunicorn sets, so a port that
+    only held closing connections (TIME_WAIT) is free.
+    """
+    from dealgate.cli import CommandError
+
+    try:
+        found = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise CommandError(f"--host {host}: {exc.strerror}") from None
+    family, kind, proto, _, address = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CommandError(f"port {port} is in use; {hint}") from None
+            raise CommandError(
+                f"cannot serve at {host} port {port}: {exc.strerror}"
+            ) from None
 
 
 def default_workers() -> int:

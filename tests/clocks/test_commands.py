@@ -142,6 +142,9 @@ def test_serve_runs_a_sweeper_beside_itself_unless_told_not_to(
     monkeypatch.setattr(
         "dealgate.commands.serve.serve", lambda *args: served.append(args)
     )
+    monkeypatch.setattr(
+        "dealgate.commands.serve.check_port_free", lambda *args, **kwargs: None
+    )
 
     assert main(["serve", "--port", "8123", *flags]) == 0
 
@@ -175,6 +178,9 @@ def test_the_demo_serves_with_the_sweeper_beside_it_at_the_demos_date(
 
     monkeypatch.setattr("dealgate.clocks.runner.start_background_sweeper", start)
     monkeypatch.setattr("dealgate.commands.serve.serve", serve)
+    monkeypatch.setattr(
+        "dealgate.commands.serve.check_port_free", lambda *args, **kwargs: None
+    )
 
     with pytest.raises(SystemExit):
         main(["demo", "--port", "8123"])
