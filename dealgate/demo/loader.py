@@ -79,7 +79,8 @@ def load_demo(as_of: str = AS_OF) -> DemoSummary:
         forgot = forget_as_of()
         log.warning(
             "demo: this database also holds pipeline %s, so it runs at the real "
-            "time: %s; only this demo's own server runs as of %s",
+            "time: %s; only this run of the demo, and the board it serves, is "
+            "as of %s",
             ", ".join(others),
             "the date an earlier demo recorded is forgotten"
             if forgot
