@@ -13,6 +13,8 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaError
 
 from dealgate.errors import Conflict, DealgateError, ValidationError
+from dealgate.web import busy
+from dealgate.web.busy import is_busy
 
 from . import deals, leads
 from .parser import CheckedParser
@@ -74,7 +76,12 @@ def render_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def render_clash(request: HttpRequest, exc: OperationalError) -> HttpResponse:
     """A deadlock or a serialisation failure with another writer: the
     database undid this request, which may simply be sent again (409 in the
-    error family, as for a stale version). Anything else stays a 500."""
+    error family, as for a stale version). A write another process's lock
+    refused is a 503 (`web.busy`); anything else stays a 500."""
+    if is_busy(exc):
+        # Another process holds SQLite's write lock (an import): 503 with
+        # Retry-After, as the busy middleware answers outside the API.
+        return busy.refused(request, exc)
     text = str(exc)
     if not text.startswith(("deadlock detected", "could not serialize")):
         return render_unexpected(request, exc)

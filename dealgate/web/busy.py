@@ -49,15 +49,20 @@ class DatabaseBusyMiddleware:
     ) -> HttpResponse | None:
         if not is_busy(exception):
             return None
-        log.warning(
-            "%s %s refused: the database is busy with another writer (%s)",
-            request.method,
-            request.path,
-            exception,
-        )
-        response = busy_response(request)
-        response["Retry-After"] = str(RETRY_AFTER)
-        return response
+        return refused(request, exception)
+
+
+def refused(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 503 with Retry-After for a write `exception` says was refused, logged."""
+    log.warning(
+        "%s %s refused: the database is busy with another writer (%s)",
+        request.method,
+        request.path,
+        exception,
+    )
+    response = busy_response(request)
+    response["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def busy_response(request: HttpRequest) -> HttpResponse:
