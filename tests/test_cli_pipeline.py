@@ -237,6 +237,30 @@ def test_export_writes_the_pipeline_as_a_file_that_parses_back(db, capsys, tmp_p
     assert f"to {target}" in capsys.readouterr().out
 
 
+def test_export_refuses_to_replace_a_file_without_force(db, capsys, tmp_path):
+    main(["pipeline", "apply", str(DEMO)])
+    target = tmp_path / "maven-crm.toml"
+    target.write_text("# edited by hand, not yet applied\n", encoding="utf-8")
+    capsys.readouterr()
+
+    status = main(["pipeline", "export", "maven-crm", "-o", str(target)])
+
+    assert status == 2
+    assert f"{target} already exists; use --force" in capsys.readouterr().err
+    assert target.read_text(encoding="utf-8") == "# edited by hand, not yet applied\n"
+
+
+def test_export_with_force_replaces_a_file(db, capsys, tmp_path):
+    main(["pipeline", "apply", str(DEMO)])
+    target = tmp_path / "maven-crm.toml"
+    target.write_text("# an older export\n", encoding="utf-8")
+
+    status = main(["pipeline", "export", "maven-crm", "-o", str(target), "--force"])
+
+    assert status == 0
+    assert load_pipeline_file(target) == load_pipeline_file(DEMO)
+
+
 def test_export_of_an_unknown_pipeline_exits_2(db, capsys):
     status = main(["pipeline", "export", "nope"])
 

@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument(
         "-o", "--output", metavar="FILE", help="write here instead of to stdout"
     )
+    export.add_argument(
+        "--force", action="store_true", help="replace FILE if it already exists"
+    )
     export.set_defaults(func=run_export)
 
 
@@ -155,9 +158,23 @@ def run_export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    Path(args.output).write_text(text, encoding="utf-8")
+    _write_new(Path(args.output), text, replace=args.force)
     print(f"wrote pipeline {args.key!r} to {args.output}")
     return 0
+
+
+def _write_new(path: Path, text: str, *, replace: bool) -> None:
+    """Write `text` to `path`; a file already there is refused unless
+    `replace`: it may be a hand-edited pipeline not yet applied."""
+    from dealgate.cli import CommandError
+
+    try:
+        with path.open("w" if replace else "x", encoding="utf-8") as out:
+            out.write(text)
+    except FileExistsError:
+        raise CommandError(
+            f"{path} already exists; use --force to replace it"
+        ) from None
 
 
 def _move(text: str) -> tuple[str, str]:
