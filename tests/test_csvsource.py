@@ -8,6 +8,7 @@ import pytest
 
 from dealgate.core.csvsource import (
     FIELD_LIMIT,
+    QUOTE_LIMIT,
     CellError,
     ChoiceParser,
     CsvFile,
@@ -17,6 +18,7 @@ from dealgate.core.csvsource import (
     DecimalParser,
     NameMatcher,
     parse_int,
+    quoted,
     spelling_key,
 )
 
@@ -244,6 +246,10 @@ def test_plain_amounts_parse_and_blank_means_no_amount():
         ("1200 EUR", "is not a plain amount: leave out the currency"),
         ("1,200", "has a thousands separator ','"),
         ("-5", "is negative"),
+        ("(1200)", "is negative"),
+        ("-0.001", "has more than 2 decimal places"),
+        ("-$5", "is not a plain amount: leave out the currency"),
+        ("--0", "is not a number"),
         ("12.345", "has more than 2 decimal places"),
         ("1e5", "is not a number"),
         ("NaN", "is not a number"),
@@ -256,6 +262,42 @@ def test_amounts_that_are_not_plain_numbers_are_refused_with_the_reason(text, re
     assert caught.value.column == "Amount"
     assert reason in caught.value.reason
     assert repr(text) in caught.value.reason
+
+
+@pytest.mark.parametrize("text", ["-0", "-0.00", " -000 ", "(0)", "(0.0)"])
+def test_a_zero_written_with_a_minus_sign_is_zero(text):
+    amount = DecimalParser()("Amount", text)
+
+    assert amount == 0 and not amount.is_signed()
+
+
+def test_a_european_minus_zero_is_zero_too():
+    assert DecimalParser(thousands=".", decimal_point=",")("v", "-0,00") == 0
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda text: DecimalParser()("Amount", text),
+        lambda text: DateParser()("Amount", text),
+        lambda text: DateTimeParser("ISO 8601")("Amount", text),
+        lambda text: parse_int("Amount", text),
+        lambda text: ChoiceParser({"Won": "won"})("Amount", text),
+    ],
+)
+def test_a_long_bad_cell_is_quoted_by_its_first_characters_only(parse):
+    text = "7" * 100_000
+
+    with pytest.raises(CellError) as caught:
+        parse(text)
+
+    assert caught.value.reason.startswith(repr("7" * (QUOTE_LIMIT - 1) + "…"))
+    assert len(caught.value.reason) < QUOTE_LIMIT + 100
+
+
+def test_a_cell_within_the_limit_is_quoted_whole():
+    assert quoted("x" * QUOTE_LIMIT) == repr("x" * QUOTE_LIMIT)
+    assert quoted("x" * (QUOTE_LIMIT + 1)) == repr("x" * (QUOTE_LIMIT - 1) + "…")
 
 
 def test_thousands_separators_are_taken_only_when_the_mapping_names_them():
@@ -277,6 +319,8 @@ def test_whole_numbers():
     assert parse_int("employees", "") is None
     with pytest.raises(CellError, match="'lots' is not a whole number"):
         parse_int("employees", "lots")
+    with pytest.raises(CellError, match="…' is too large"):
+        parse_int("employees", "1" * 5000)
 
 
 # -- choices and names -------------------------------------------------------

@@ -164,6 +164,36 @@ def test_a_row_with_several_bad_values_reports_each_of_them_as_one_bad_row(
     assert Deal.objects.count() == 0
 
 
+def test_a_bad_rows_long_value_is_quoted_by_its_first_60_characters(
+    sales, tmp_path, generic
+):
+    path = generic_file(
+        tmp_path,
+        f"D1,Orbit,Open,{'9' * 100_000},2026-03-02,\n",
+        f"D2,Helix,{'Z' * 5_000},1,2026-03-02,\n",
+    )
+
+    report = import_deals(path, generic, pipeline=sales)
+
+    amount, stage = (str(bad) for bad in report.bad_rows)
+    assert amount == f"line 2: Amount: '{'9' * 59}…' is too large"
+    assert stage.startswith(f"line 3: Stage: '{'Z' * 59}…' is not one of Open, ")
+    assert max(len(line) for line in report.lines()) < 200
+
+
+def test_an_amount_of_minus_zero_is_zero(sales, tmp_path, generic):
+    path = generic_file(
+        tmp_path,
+        "D1,Orbit,Open,-0,2026-03-02,\n",
+        "D2,Helix,Open,(0.00),2026-03-02,\n",
+    )
+
+    report = import_deals(path, generic, pipeline=sales)
+
+    assert report.committed and not report.bad_rows
+    assert sorted(Deal.objects.values_list("value", flat=True)) == [0, 0]
+
+
 def test_a_bad_rows_warnings_count_once_like_a_good_rows(sales, tmp_path, generic):
     # Both rows have an empty stage (a warning); the first also has a bad
     # amount, found after the warning was given, so that row is read twice.

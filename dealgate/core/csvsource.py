@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from dealgate.core.text import check_text
+from dealgate.core.text import check_text, cut
 from dealgate.errors import ValidationError
 
 T = TypeVar("T")
@@ -47,7 +47,7 @@ class CsvFormatError(Exception):
 
 
 class CellError(ValueError):
-    """One value that does not parse; `reason` quotes the value."""
+    """One value that does not parse; `reason` quotes the value (`quoted`)."""
 
     def __init__(self, column: str, reason: str) -> None:
         super().__init__(f"{column}: {reason}")
@@ -237,6 +237,17 @@ def _width_error(expected: int, found: int) -> str:
 
 # -- value parsers ---------------------------------------------------------
 
+# The most of a bad cell an error quotes: a cell of 100,000 digits is known
+# by its start, and a report line that repeats it whole is unreadable.
+QUOTE_LIMIT = 60
+
+
+def quoted(text: str) -> str:
+    """A cell's text as errors and warnings quote it: in quotes, and cut to
+    QUOTE_LIMIT characters with "…" where it was cut."""
+    return repr(cut(text, QUOTE_LIMIT))
+
+
 # Human spellings of the usual formats, so errors read "not a date in
 # DD/MM/YYYY" rather than quoting a strptime pattern.
 DATE_FORMATS = {
@@ -322,7 +333,9 @@ class DateParser:
             else:
                 day = dt.datetime.strptime(text, self._pattern).date()
         except ValueError:
-            raise CellError(column, f"{text!r} is not a date in {self.label}") from None
+            raise CellError(
+                column, f"{quoted(text)} is not a date in {self.label}"
+            ) from None
         return _in_years(column, text, day)
 
 
@@ -371,7 +384,9 @@ class DateTimeParser:
             else:
                 value = dt.datetime.strptime(text, self._pattern)
         except ValueError:
-            raise CellError(column, f"{text!r} is not a date in {self.label}") from None
+            raise CellError(
+                column, f"{quoted(text)} is not a date in {self.label}"
+            ) from None
         _in_years(column, text, value.date())
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
@@ -386,7 +401,7 @@ def _in_years(column: str, text: str, day: dt.date) -> dt.date:
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise CellError(
             column,
-            f"{text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}; leave the "
+            f"{quoted(text)} is outside the years {FIRST_YEAR}-{LAST_YEAR}; leave the "
             "cell empty for no date",
         )
     return day
@@ -442,48 +457,76 @@ class DecimalParser:
         return self._memo.put(text, self._parse(column, stripped))
 
     def _parse(self, column: str, text: str) -> Decimal:
-        plain = self._to_plain(column, text)
+        if text[0] not in "-(":
+            return self._number(column, text, text)
+        unsigned = _unsigned(text)
+        if unsigned is None:
+            return self._number(column, text, text)
+        number = self._number(column, unsigned, text)
+        if number:
+            raise CellError(
+                column, f"{quoted(text)} is negative; amounts must be zero or more"
+            )
+        # Spreadsheets write a zero as "-0" or "(0.00)" after rounding a
+        # small negative; it is zero all the same.
+        return number
+
+    def _number(self, column: str, unsigned: str, written: str) -> Decimal:
+        """The amount `unsigned` holds; errors quote the cell as `written`."""
+        plain = self._to_plain(column, unsigned, written)
         whole, _, fraction = plain.partition(".")
         if len(fraction) > self.places:
             raise CellError(
-                column, f"{text!r} has more than {self.places} decimal places"
+                column, f"{quoted(written)} has more than {self.places} decimal places"
             )
         if len(whole.lstrip("0")) > self.digits - self.places:
-            raise CellError(column, f"{text!r} is too large")
+            raise CellError(column, f"{quoted(written)} is too large")
         return Decimal(plain)
 
-    def _to_plain(self, column: str, text: str) -> str:
+    def _to_plain(self, column: str, text: str, written: str) -> str:
         if self._grouped is not None and self._grouped.fullmatch(text):
             text = text.replace(self.thousands or "", "")
         elif self.decimal_point != "." and "." in text:
             raise CellError(
-                column, f"{text!r} uses '.', but the decimal point is set to ','"
+                column,
+                f"{quoted(written)} uses '.', but the decimal point is set to ','",
             )
         plain = text.replace(self.decimal_point, ".")
         if _PLAIN_AMOUNT.fullmatch(plain):
             return plain
-        raise CellError(column, self._explain(text))
+        raise CellError(column, self._explain(text, written))
 
-    def _explain(self, text: str) -> str:
-        if text.startswith("-") or (text.startswith("(") and text.endswith(")")):
-            return f"{text!r} is negative; amounts must be zero or more"
+    def _explain(self, text: str, written: str) -> str:
+        shown = quoted(written)
+        if _unsigned(text) is not None:
+            return f"{shown} is not a number"
         has_digits = any(ch.isdigit() for ch in text)
         if any(sign in text for sign in _CURRENCY_SIGNS) or (
             has_digits and re.search(r"[A-Za-z]{3}", text)
         ):
-            return f"{text!r} is not a plain amount: leave out the currency"
+            return f"{shown} is not a plain amount: leave out the currency"
         if self.thousands and has_digits:
             return (
-                f"{text!r} is not an amount with {self.thousands!r} between groups "
-                "of three digits"
+                f"{shown} is not an amount with {self.thousands!r} between "
+                "groups of three digits"
             )
         separator = next((c for c in ",. '\u00a0" if c in text), None)
         if separator and separator != self.decimal_point:
             return (
-                f"{text!r} has a thousands separator {separator!r}; remove it or "
+                f"{shown} has a thousands separator {separator!r}; remove it or "
                 "set thousands_separator in the mapping"
             )
-        return f"{text!r} is not a number"
+        return f"{shown} is not a number"
+
+
+def _unsigned(text: str) -> str | None:
+    """The amount inside a negative one ("-5", "(5)"), or None if `text`
+    has no sign."""
+    if text.startswith("-"):
+        return text[1:].strip()
+    if text.startswith("(") and text.endswith(")"):
+        return text[1:-1].strip()
+    return None
 
 
 def parse_int(column: str, text: str, *, minimum: int = 0) -> int | None:
@@ -494,9 +537,11 @@ def parse_int(column: str, text: str, *, minimum: int = 0) -> int | None:
     try:
         value = int(text)
     except ValueError:
-        raise CellError(column, f"{text!r} is not a whole number") from None
+        # Python refuses to read an int of thousands of digits.
+        reason = "is too large" if text.isdecimal() else "is not a whole number"
+        raise CellError(column, f"{quoted(text)} {reason}") from None
     if value < minimum:
-        raise CellError(column, f"{text!r} is below {minimum}")
+        raise CellError(column, f"{quoted(text)} is below {minimum}")
     return value
 
 
@@ -524,7 +569,7 @@ class ChoiceParser(Generic[T]):
             return None
         value = self._folded.get(text.casefold())
         if value is None:
-            raise CellError(column, f"{text!r} is not one of {self._accepted}")
+            raise CellError(column, f"{quoted(text)} is not one of {self._accepted}")
         return value
 
 

@@ -29,6 +29,7 @@ from dealgate.core.csvsource import (
     DateTimeParser,
     DecimalParser,
     check_cell_text,
+    quoted,
 )
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
@@ -342,8 +343,8 @@ class DealRows:
             if given is not None and status is not None and given != status:
                 raise CellError(
                     self.name["status"],
-                    f"{fields[at].strip()!r} contradicts {self.name['stage']} "
-                    f"{fields[self.at['stage']].strip()!r} ({status})",
+                    f"{quoted(fields[at].strip())} contradicts {self.name['stage']} "
+                    f"{quoted(fields[self.at['stage']].strip())} ({status})",
                 )
             status = given or status
         return status or "open", stage_id or self.default_stage
@@ -407,8 +408,8 @@ class DealRows:
             return
         raise CellError(
             self.name[field],
-            f"{fields[self.at[field]].strip()!r} has not happened yet: it is more "
-            f"than {FUTURE_GRACE.days} days after the import began, "
+            f"{quoted(fields[self.at[field]].strip())} has not happened yet: it is "
+            f"more than {FUTURE_GRACE.days} days after the import began, "
             f"{self.now:%Y-%m-%d %H:%M} UTC",
         )
 
@@ -416,8 +417,8 @@ class DealRows:
         before, after = self.name[earlier], self.name[later]
         return CellError(
             after,
-            f"{fields[self.at[later]].strip()!r} is before {before} "
-            f"{fields[self.at[earlier]].strip()!r}",
+            f"{quoted(fields[self.at[later]].strip())} is before {before} "
+            f"{quoted(fields[self.at[earlier]].strip())}",
         )
 
     def _name_column(
@@ -443,8 +444,8 @@ class DealRows:
             if found.spelled_as is None:
                 return found.value, text.strip()
             self._warn(
-                f"{names.field} {text.strip()!r} matched {found.spelled_as!r} "
-                "by spelling"
+                f"{names.field} {quoted(text.strip())} matched "
+                f"{found.spelled_as!r} by spelling"
             )
             return found.value, found.spelled_as
         field, column = names.field, names.column
@@ -453,10 +454,10 @@ class DealRows:
             self._warn(f"{column} empty, deal has no {field}")
             return None, ""
         if names.matcher.ambiguous(name):
-            raise CellError(column, f"{name!r} matches several by spelling")
+            raise CellError(column, f"{quoted(name)} matches several by spelling")
         if not names.create:
             raise CellError(
-                column, f"{name!r} matches no {field} in {names.known_from}"
+                column, f"{quoted(name)} matches no {field} in {names.known_from}"
             )
         limit = _LIMITS[field]
         if len(name) > limit or _holds_control_or_break(name):
@@ -534,7 +535,9 @@ class DealRows:
         if not code:
             return self.currency
         if len(code) != 3 or not code.isalpha() or not code.isascii():
-            raise CellError(self.name["currency"], f"{code!r} is not a currency code")
+            raise CellError(
+                self.name["currency"], f"{quoted(code)} is not a currency code"
+            )
         return code
 
     def _loss_reason(self, fields: list[str], status: str) -> str:
@@ -563,7 +566,7 @@ class DealRows:
                 )
             if self.loss_reasons:
                 self._warn(
-                    f"loss reason {reason!r} is not in the pipeline's list, kept"
+                    f"loss reason {quoted(reason)} is not in the pipeline's list, kept"
                 )
             key = reason
         return key
@@ -585,7 +588,7 @@ class DealRows:
                 check_cell_text(self.name["loss_note"], note, _LOSS_NOTE_LIMIT)
         elif reason in self.needs_note:
             rule = (
-                f"loss reason {reason!r} needs a note (needs_note in pipeline "
+                f"loss reason {quoted(reason)} needs a note (needs_note in pipeline "
                 f"{self.pipeline_key})"
             )
             if at is None:
@@ -656,16 +659,23 @@ class DealRows:
         thousands separator), below zero allowed."""
         text = text.strip()
         negative = text.startswith("-")
+        unsigned = text[1:] if negative else text
+        # The amount parser reads "(5)" as a negative amount, which it
+        # refuses; a custom number below zero is written "-5", once.
+        signed = negative or text.startswith("(")
+        if negative and unsigned.startswith(("-", "(")):
+            raise CellError(column, f"{quoted(text)} is not a number")
         try:
-            number = self.custom_amount(column, text[1:] if negative else text)
+            number = self.custom_amount(column, unsigned)
         except CellError:
-            if not negative:
+            if not signed:
                 raise
-            raise CellError(column, f"{text!r} is not a number") from None
+            raise CellError(column, f"{quoted(text)} is not a number") from None
         if number is None:
             return None
         try:
-            return field.checked(-number if negative else number)
+            # "-0" is zero, as in an amount, not a negative zero.
+            return field.checked(-number if negative and number else number)
         except ValueError as exc:
             raise CellError(column, str(exc)) from None
 
@@ -686,7 +696,10 @@ def _custom_text(field: CustomField, column: str, text: str) -> Any:
     try:
         return field.from_text(text)
     except ValueError as exc:
-        raise CellError(column, str(exc)) from None
+        # core.custom_fields quotes the whole text; a cell is quoted cut.
+        text = text.strip()
+        reason = str(exc).replace(repr(text), quoted(text), 1)
+        raise CellError(column, reason) from None
 
 
 def _custom_free_text(field: CustomField, column: str, text: str) -> str | None:

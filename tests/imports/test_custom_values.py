@@ -1,6 +1,7 @@
 """Imported custom cells keep the type the pipeline declares for their field."""
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -136,6 +137,39 @@ def test_a_custom_cell_that_is_not_its_type_is_a_bad_row_by_line_and_column(
         "Time and materials, Retainer",
         "line 4: OpenQ: '-x' is not a number",
         "line 4: Budget: '1e400' is not a number",
+    ]
+
+
+def test_a_custom_number_of_minus_zero_is_zero_and_one_in_brackets_is_bad(
+    sales, tmp_path, mapping
+):
+    path = write_csv(
+        tmp_path, HEADER + "A,-0,-0.00,,,,\n" + "B,(3),,,,,\n" + "C,--1,,,,,\n"
+    )
+
+    report = import_deals(path, mapping, pipeline=sales, all_or_nothing=False)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 3: OpenQ: '(3)' is not a number",
+        "line 4: OpenQ: '--1' is not a number",
+    ]
+    (custom,) = Deal.objects.values_list("custom", flat=True)
+    assert custom == {"open_questions": 0, "budget": 0}
+    assert "-0" not in json.dumps(custom)
+
+
+def test_a_long_custom_cell_is_quoted_by_its_first_60_characters(
+    sales, tmp_path, mapping
+):
+    kind, seen = "Retainer" * 1_000, "maybe" * 1_000
+    path = write_csv(tmp_path, HEADER + f"A,,,{seen},,{kind},\n")
+
+    report = import_deals(path, mapping, pipeline=sales)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        f"line 2: DM seen: {seen[:59] + '…'!r} is not yes or no",
+        f"line 2: Kind: {kind[:59] + '…'!r} is not one of Fixed-price project, "
+        "Time and materials, Retainer",
     ]
 
 
