@@ -679,6 +679,31 @@ def test_a_close_date_before_the_stage_entry_is_a_bad_row(sales, tmp_path, gener
     ]
 
 
+def test_each_pair_of_dates_that_runs_backwards_is_listed(sales, tmp_path):
+    mapping = write_mapping(
+        tmp_path,
+        '[columns]\ntitle = "Deal"\nstatus = "Status"\ncreated_at = "Created"\n'
+        'stage_entered_at = "Entered"\nclose_date = "Closed"\n',
+    )
+    path = write_csv(
+        tmp_path,
+        "Deal,Status,Created,Entered,Closed\n"
+        "Orbit,won,2026-03-01,2026-02-01,2026-02-15\n"
+        "Helix,won,2026-03-01,2026-02-01,2026-01-01\n",
+    )
+
+    report = import_deals(path, mapping, pipeline=sales)
+
+    assert report.bad_row_count == 2
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 2: Entered: '2026-02-01' is before Created '2026-03-01'",
+        "line 2: Closed: '2026-02-15' is before Created '2026-03-01'",
+        "line 3: Entered: '2026-02-01' is before Created '2026-03-01'",
+        "line 3: Closed: '2026-01-01' is before Entered '2026-02-01'",
+        "line 3: Closed: '2026-01-01' is before Created '2026-03-01'",
+    ]
+
+
 # -- statuses, loss reasons, names ------------------------------------------
 
 

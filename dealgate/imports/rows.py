@@ -77,6 +77,15 @@ class RowErrors(ValueError):
         self.errors = errors
 
 
+class CellErrors(CellError):
+    """Several bad values one step of a record found together (dates that
+    run backwards); it reads as the first of them."""
+
+    def __init__(self, errors: list[CellError]) -> None:
+        super().__init__(errors[0].column, errors[0].reason)
+        self.errors = errors
+
+
 @dataclass(frozen=True, slots=True)
 class _NameColumn:
     """A deal field read as a name (organization, product, owner)."""
@@ -283,9 +292,11 @@ class DealRows:
         def attempt(step: Callable[..., Any], *args: Any) -> Any:
             try:
                 return step(*args)
+            except CellErrors as exc:
+                errors.extend(exc.errors)
             except CellError as exc:
                 errors.append(exc)
-                return None
+            return None
 
         self._warn = self.report.warn
         try:
@@ -380,12 +391,12 @@ class DealRows:
             raise CellError(
                 self.column("close_date"), f"is empty, but a {status} deal needs one"
             )
-        if created is not None and entered is not None and created > entered:
-            raise self._out_of_order(fields, "created_at", "stage_entered_at")
-        if entered is not None and closed is not None and entered > closed:
-            raise self._out_of_order(fields, "stage_entered_at", "close_date")
-        if created is not None and closed is not None and created > closed:
-            raise self._out_of_order(fields, "created_at", "close_date")
+        if (
+            (created is not None and entered is not None and created > entered)
+            or (entered is not None and closed is not None and entered > closed)
+            or (created is not None and closed is not None and created > closed)
+        ):
+            raise self._out_of_order(fields, created, entered, closed)
         now = self.now
         if created is None and entered is None and closed is None:
             self._warn(self.undated)
@@ -413,7 +424,27 @@ class DealRows:
             f"{self.now:%Y-%m-%d %H:%M} UTC",
         )
 
-    def _out_of_order(self, fields: list[str], earlier: str, later: str) -> CellError:
+    def _out_of_order(
+        self,
+        fields: list[str],
+        created: dt.datetime | None,
+        entered: dt.datetime | None,
+        closed: dt.datetime | None,
+    ) -> CellError:
+        """An error for each pair of the row's dates that runs backwards."""
+        pairs = (
+            ("created_at", created, "stage_entered_at", entered),
+            ("stage_entered_at", entered, "close_date", closed),
+            ("created_at", created, "close_date", closed),
+        )
+        errors = [
+            self._before(fields, earlier, later)
+            for earlier, first, later, then in pairs
+            if first is not None and then is not None and first > then
+        ]
+        return errors[0] if len(errors) == 1 else CellErrors(errors)
+
+    def _before(self, fields: list[str], earlier: str, later: str) -> CellError:
         before, after = self.name[earlier], self.name[later]
         return CellError(
             after,
