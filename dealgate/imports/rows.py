@@ -691,15 +691,14 @@ class DealRows:
         text = text.strip()
         negative = text.startswith("-")
         unsigned = text[1:] if negative else text
-        # The amount parser reads "(5)" as a negative amount, which it
-        # refuses; a custom number below zero is written "-5", once.
-        signed = negative or text.startswith("(")
-        if negative and unsigned.startswith(("-", "(")):
+        # A custom number below zero is written "-5", once; the amount
+        # parser would read "(5)" as a negative amount.
+        if unsigned.startswith(("-", "(")):
             raise CellError(column, f"{quoted(text)} is not a number")
         try:
             number = self.custom_amount(column, unsigned)
         except CellError:
-            if not signed:
+            if not negative:
                 raise
             raise CellError(column, f"{quoted(text)} is not a number") from None
         if number is None:

@@ -144,13 +144,13 @@ def test_a_custom_number_of_minus_zero_is_zero_and_one_in_brackets_is_bad(
     sales, tmp_path, mapping
 ):
     path = write_csv(
-        tmp_path, HEADER + "A,-0,-0.00,,,,\n" + "B,(3),,,,,\n" + "C,--1,,,,,\n"
+        tmp_path, HEADER + "A,-0,-0.00,,,,\n" + "B,(0),,,,,\n" + "C,--1,,,,,\n"
     )
 
     report = import_deals(path, mapping, pipeline=sales, all_or_nothing=False)
 
     assert [str(bad) for bad in report.bad_rows] == [
-        "line 3: OpenQ: '(3)' is not a number",
+        "line 3: OpenQ: '(0)' is not a number",
         "line 4: OpenQ: '--1' is not a number",
     ]
     (custom,) = Deal.objects.values_list("custom", flat=True)
