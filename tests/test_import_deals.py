@@ -1808,6 +1808,53 @@ def test_a_ctrl_c_held_through_the_commit_still_shows_what_was_kept(
     assert Deal.objects.count() == 4
 
 
+def test_a_rerun_of_the_same_file_says_nothing_was_new_and_exits_0(
+    sales, tmp_path, generic, capsys
+):
+    path = generic_file(tmp_path, *GOOD_ROWS)
+    assert main(["import", "deals", str(path), "--mapping", str(generic)]) == 0
+    capsys.readouterr()
+
+    status = main(["import", "deals", str(path), "--mapping", str(generic)])
+
+    out, _ = capsys.readouterr()
+    assert status == 0
+    assert out.splitlines()[-1] == "nothing new: all 3 rows were already present"
+    assert Deal.objects.count() == 3
+
+
+def test_a_file_with_a_header_and_no_rows_says_so_and_exits_0(
+    sales, tmp_path, generic, capsys
+):
+    path = generic_file(tmp_path)
+
+    status = main(["import", "deals", str(path), "--mapping", str(generic)])
+
+    out, _ = capsys.readouterr()
+    assert status == 0
+    assert out.splitlines()[-1] == (
+        "nothing to import: the file has no rows below its header"
+    )
+
+
+def test_one_row_and_one_warning_are_counted_in_the_singular(
+    sales, tmp_path, generic, capsys
+):
+    path = generic_file(tmp_path, "D1,Helix,,100,2026-03-02,\n")
+
+    status = main(["import", "deals", str(path), "--mapping", str(generic)])
+
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert "  Stage empty, deal put in the default stage: 1 row" in out.splitlines()
+    assert err.splitlines()[-1].startswith("read 1 row, ")
+    report = import_deals(path, generic, pipeline=sales)
+    assert str(report).startswith(f"{path}: 1 row read, 0 deals created, 1 ")
+    assert str(report).endswith(
+        "already present, 0 bad rows; nothing new: the row was already present"
+    )
+
+
 def test_the_command_exits_1_when_bad_rows_leave_nothing_imported(
     sales, tmp_path, generic, capsys
 ):
@@ -1826,7 +1873,14 @@ def test_the_command_exits_1_when_bad_rows_leave_nothing_imported(
     # which is what was asked, as the message says.
     skip_again = ["import", "deals", str(path), "--mapping", str(generic), "--skip-bad"]
     assert main(skip_again) == 0
-    assert "the bad rows listed were skipped" in capsys.readouterr().out
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            "nothing new: the 3 good rows were already present; the bad rows listed "
+            "were skipped"
+        )
+    )
     # A file of nothing but bad rows keeps nothing because of them.
     only_bad = generic_file(tmp_path, "D9,Vega,Won,1,2026-03-01,2026-13-01\n")
     assert main(["import", "deals", str(only_bad), "--mapping", str(generic)]) == 1

@@ -3,9 +3,11 @@
 The word is `import`, a Python keyword, hence the module's name. The report
 goes to stdout; a progress line goes to stderr while the file is read (only
 on a terminal). Exit status: 0 when deals were (or, for a dry run, would be)
-imported, 1 when bad rows leave nothing to import, 2 for a file, mapping or
-pipeline that cannot be used at all, 130 when interrupted (with the report,
-if the import had ended before the Ctrl-C could stop it).
+imported, or when nothing was new (every row already present, or no rows at
+all: running a file again is normal), 1 when bad rows leave nothing to
+import, 2 for a file, mapping or pipeline that cannot be used at all, 130
+when interrupted (with the report, if the import had ended before the Ctrl-C
+could stop it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
+
+from dealgate.imports.report import counted
 
 
 def import_kinds(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -140,4 +144,4 @@ class ProgressLine:
 
     def _text(self, rows: int, now: float) -> str:
         rate = rows / max(now - self.started, 1e-6)
-        return f"{rows:,} rows, {rate:,.0f} rows/s"
+        return f"{counted(rows, 'row')}, {rate:,.0f} rows/s"

@@ -13,6 +13,12 @@ MAX_WARNINGS = 200
 OTHER_WARNINGS = "other warnings"
 
 
+def counted(count: int, noun: str) -> str:
+    """`count` and `noun` in the form the number asks for: "1 row",
+    "2 rows", "1,200 bad rows". `noun` is singular and takes an "s"."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 @dataclass(frozen=True, slots=True)
 class BadRow:
     """A record that was not imported: where it starts, which column, and why.
@@ -118,6 +124,7 @@ class ImportReport:
         return self.all_or_nothing or (self.keeps_nothing and not self.already_present)
 
     def outcome(self) -> str:
+        """The last line of the report: what the import kept, in words."""
         if self.dry_run:
             return "dry run: nothing was written"
         if not self.committed:
@@ -126,16 +133,37 @@ class ImportReport:
             )
         if self.bad_row_count and self.refused_for_bad_rows:
             return "nothing was imported: every row read was bad; fix them"
-        if self.bad_row_count:
-            return "imported; the bad rows listed were skipped"
-        return "imported"
+        skipped = "; the bad rows listed were skipped" if self.bad_row_count else ""
+        if self.keeps_nothing:
+            return self._nothing_new() + skipped
+        return "imported" + skipped
+
+    def _nothing_new(self) -> str:
+        """Why a committed import that was not refused kept nothing. A re-run
+        of a file, or a file without rows, is no failure: it says so."""
+        if not self.rows_read:
+            return "nothing to import: the file has no rows below its header"
+        good = self.rows_read - self.bad_row_count
+        if self.already_present != good:
+            return (
+                f"nothing new: {self.already_present:,} of {good:,} good rows "
+                "were already present"
+            )
+        if good == 1:
+            rows = "the one good row was" if self.bad_row_count else "the row was"
+        elif self.bad_row_count:
+            rows = f"the {good:,} good rows were"
+        else:
+            rows = f"all {good:,} rows were"
+        return f"nothing new: {rows} already present"
 
     def __str__(self) -> str:
         return (
-            f"{self.file}: {self.rows_read:,} rows read, {self.deals_created:,} "
-            f"deals {'created' if self.committed else 'not kept'}, "
+            f"{self.file}: {counted(self.rows_read, 'row')} read, "
+            f"{counted(self.deals_created, 'deal')} "
+            f"{'created' if self.committed else 'not kept'}, "
             f"{self.already_present:,} already present, "
-            f"{self.bad_row_count:,} bad rows; {self.outcome()}"
+            f"{counted(self.bad_row_count, 'bad row')}; {self.outcome()}"
         )
 
     def lines(self) -> list[str]:
@@ -149,7 +177,9 @@ class ImportReport:
         if self.warnings:
             lines.append("warnings:")
             ranked = sorted(self.warnings.items(), key=lambda item: (-item[1], item[0]))
-            lines += [f"  {message}: {count:,} rows" for message, count in ranked]
+            lines += [
+                f"  {message}: {counted(count, 'row')}" for message, count in ranked
+            ]
         if self.bad_rows:
             # A row with several bad values takes an entry for each.
             shown = len({(bad.file, bad.line) for bad in self.bad_rows})
