@@ -454,15 +454,15 @@ class DecimalParser:
         stripped = text.strip()
         if not stripped:
             return None
-        return self._memo.put(text, self._parse(column, stripped))
+        if stripped[0] in "-(":
+            return self._memo.put(text, self._signed(column, stripped))
+        return self._memo.put(text, self._parse(column, stripped, stripped))
 
-    def _parse(self, column: str, text: str) -> Decimal:
-        if text[0] not in "-(":
-            return self._number(column, text, text)
+    def _signed(self, column: str, text: str) -> Decimal:
         unsigned = _unsigned(text)
         if unsigned is None:
-            return self._number(column, text, text)
-        number = self._number(column, unsigned, text)
+            return self._parse(column, text, text)
+        number = self._parse(column, unsigned, text)
         if number:
             raise CellError(
                 column, f"{quoted(text)} is negative; amounts must be zero or more"
@@ -471,9 +471,9 @@ class DecimalParser:
         # small negative; it is zero all the same.
         return number
 
-    def _number(self, column: str, unsigned: str, written: str) -> Decimal:
-        """The amount `unsigned` holds; errors quote the cell as `written`."""
-        plain = self._to_plain(column, unsigned, written)
+    def _parse(self, column: str, text: str, written: str) -> Decimal:
+        """The amount `text` holds; errors quote the cell as `written`."""
+        plain = self._to_plain(column, text, written)
         whole, _, fraction = plain.partition(".")
         if len(fraction) > self.places:
             raise CellError(
