@@ -180,6 +180,24 @@ def test_a_bad_side_file_row_is_reported_with_its_file_and_line(
     assert Organization.objects.count() == 0
 
 
+def test_a_side_files_long_value_makes_a_bad_row_line_of_bounded_length(
+    maven_pipeline, tmp_path
+):
+    folder = copy_of_demo(tmp_path)
+    accounts = folder / "accounts.csv"
+    text = accounts.read_text()
+    old = "Acme Corporation,technolgy,1996,1100.04,2822,United States,\n"
+    assert old in text
+    accounts.write_text(text.replace(old, old[:-1] + "Q" * 100_000 + "\n"))
+
+    report = import_deals(folder, "maven-crm", pipeline=maven_pipeline)
+
+    (line,) = [str(bad) for bad in report.bad_rows if "QQQ" in str(bad)]
+    assert line.startswith("accounts.csv line 2: subsidiary_of: 'QQQ")
+    assert line.endswith("QQQ' matches no organization")
+    assert len(line) < 600
+
+
 @pytest.mark.parametrize(
     ("file", "old", "new", "bad"),
     [

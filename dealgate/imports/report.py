@@ -11,6 +11,20 @@ MAX_BAD_ROWS = 1000
 # name) are bounded by the distinct values, and capped here all the same.
 MAX_WARNINGS = 200
 OTHER_WARNINGS = "other warnings"
+# The longest reason or warning a report keeps. Cells are quoted cut where
+# messages are made (csvsource.quoted); this bounds a report's line whatever
+# else a message repeats, keeping its start and its end.
+MAX_MESSAGE = 500
+
+
+def bounded(message: str) -> str:
+    """`message`, or its start and end joined by "…" when it is longer than
+    MAX_MESSAGE characters."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    head = MAX_MESSAGE * 3 // 5
+    tail = MAX_MESSAGE - head - 1
+    return f"{message[:head]}…{message[-tail:]}"
 
 
 def counted(count: int, noun: str) -> str:
@@ -75,7 +89,7 @@ class ImportReport:
     def bad(self, line: int, column: str | None, reason: str, file: str = "") -> None:
         self.bad_row_count += 1
         if len(self.bad_rows) < MAX_BAD_ROWS:
-            self.bad_rows.append(BadRow(line, column, reason, file))
+            self.bad_rows.append(BadRow(line, column, bounded(reason), file))
         else:
             self._cut(line, file)
 
@@ -85,8 +99,8 @@ class ImportReport:
         room = max(MAX_BAD_ROWS - len(self.bad_rows), 0)
         if room < len(problems):
             self._cut(line)
-        self.bad_rows += [BadRow(line, column, reason) for column, reason in problems][
-            :room
+        self.bad_rows += [
+            BadRow(line, column, bounded(reason)) for column, reason in problems[:room]
         ]
 
     def _cut(self, line: int, file: str = "") -> None:
@@ -95,6 +109,8 @@ class ImportReport:
             self.cut_at_line = line
 
     def warn(self, message: str, count: int = 1) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = bounded(message)
         if message not in self.warnings and len(self.warnings) >= MAX_WARNINGS:
             message = OTHER_WARNINGS
         self.warnings[message] = self.warnings.get(message, 0) + count
