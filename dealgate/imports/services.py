@@ -56,7 +56,7 @@ from dealgate.imports.bulk import (
 )
 from dealgate.imports.foreignkeys import SqliteCheck, sqlite_checks_off
 from dealgate.imports.mappings import Mapping, get_mapping
-from dealgate.imports.report import MAX_BAD_ROWS, BadRow, ImportReport
+from dealgate.imports.report import MAX_BAD_ROWS, BadRow, ImportReport, counted
 from dealgate.imports.routing import Responsible
 from dealgate.imports.rows import DealRows, RowErrors
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
@@ -538,10 +538,13 @@ def _log(report: ImportReport) -> None:
         f"import {report.file} (mapping {report.mapping}, pipeline {report.pipeline})"
     )
     read = (
-        f"{report.rows_read} rows read, {report.already_present} already present, "
-        f"{report.bad_row_count} bad rows"
+        f"{counted(report.rows_read, 'row')} read, {report.already_present:,} "
+        f"already present, {counted(report.bad_row_count, 'bad row')}"
     )
-    made = f"{report.deals_created} deals and {report.events_created} stage events"
+    made = (
+        f"{counted(report.deals_created, 'deal')} and "
+        f"{counted(report.events_created, 'stage event')}"
+    )
     speed = f"in {report.duration:.2f} s ({report.rows_per_second:.0f} rows/s)"
     if report.committed:
         logger.info("%s: %s; %s created, committed %s", where, read, made, speed)

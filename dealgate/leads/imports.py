@@ -35,7 +35,7 @@ from django.db import transaction
 from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.errors import DealgateError, ValidationError
-from dealgate.imports.report import ImportReport
+from dealgate.imports.report import ImportReport, counted
 from dealgate.imports.services import Progress
 from dealgate.pipelines.models import Pipeline
 
@@ -218,39 +218,32 @@ def _log_outcome(
 ) -> None:
     """One INFO line on what the import kept. A rolled-back import kept
     nothing and says so; its counts are what the rows would have made."""
+    where = f"lead import {path.name} (mapping {mapping.name}, pipeline {pipeline.key})"
+    made = (
+        f"{counted(report.leads_created, 'new lead')}, "
+        f"{report.leads_attached:,} attached to an open lead or deal, "
+        f"{counted(report.deals_created, 'won deal')}; "
+        f"{report.already_present:,} already present, {report.bad_row_count:,} bad"
+    )
+    read = counted(report.rows_read, "row")
     if report.committed:
         log.info(
-            "lead import %s (mapping %s, pipeline %s) committed in %.2f s: %d rows "
-            "read; kept %d new leads, %d attached to an open lead or deal, %d won "
-            "deals; %d already present, %d bad",
-            path.name,
-            mapping.name,
-            pipeline.key,
+            "%s committed in %.2f s: %s read; kept %s",
+            where,
             report.duration,
-            report.rows_read,
-            report.leads_created,
-            report.leads_attached,
-            report.deals_created,
-            report.already_present,
-            report.bad_row_count,
+            read,
+            made,
         )
         return
+    why = "a dry run" if report.dry_run else "bad rows, all or nothing"
     log.info(
-        "lead import %s (mapping %s, pipeline %s) rolled back in %.2f s (%s): "
-        "%d rows read, nothing kept; the good rows would have made %d new leads, "
-        "%d attached to an open lead or deal, %d won deals; %d already present, "
-        "%d bad",
-        path.name,
-        mapping.name,
-        pipeline.key,
+        "%s rolled back in %.2f s (%s): %s read, nothing kept; the good rows would "
+        "have made %s",
+        where,
         report.duration,
-        "a dry run" if report.dry_run else "bad rows, all or nothing",
-        report.rows_read,
-        report.leads_created,
-        report.leads_attached,
-        report.deals_created,
-        report.already_present,
-        report.bad_row_count,
+        why,
+        read,
+        made,
     )
 
 
