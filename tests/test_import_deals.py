@@ -837,6 +837,18 @@ def test_custom_fields_currency_and_grouped_amounts(sales, tmp_path):
     assert (b.currency, b.value, b.custom) == ("USD", Decimal("7"), {})
 
 
+def test_a_currency_that_is_no_iso_code_is_a_bad_value(sales, tmp_path):
+    mapping = write_mapping(
+        tmp_path, '[columns]\ntitle = "Deal"\ncurrency = "Cur"\nvalue = "Amount"\n'
+    )
+    path = write_csv(tmp_path, "Deal,Cur,Amount\nA,XYZ,5\nB,chf,7\n")
+    report = import_deals(path, mapping, pipeline=sales, all_or_nothing=False)
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 2: Cur: 'XYZ' is not an ISO 4217 currency code"
+    ]
+    assert list(Deal.objects.values_list("title", "currency")) == [("B", "CHF")]
+
+
 # -- whole-file problems ----------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from dealgate.core.csvsource import (
     check_cell_text,
     quoted,
 )
+from dealgate.core.currencies import ISO_4217
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
@@ -565,9 +566,10 @@ class DealRows:
         code = fields[at].strip().upper() if at is not None else ""
         if not code:
             return self.currency
-        if len(code) != 3 or not code.isalpha() or not code.isascii():
+        if code not in ISO_4217:
             raise CellError(
-                self.name["currency"], f"{quoted(code)} is not a currency code"
+                self.name["currency"],
+                f"{quoted(code)} is not an ISO 4217 currency code",
             )
         return code
 
