@@ -11,7 +11,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from dealgate.accounts.models import User
 from dealgate.core import business_time
@@ -80,23 +81,51 @@ class Deadline:
         return self.text
 
 
+# Today lists at most this many obligations per section, most urgent first;
+# the rest are counted and shown a page at a time.
+TODAY_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Section:
+    """One of Today's lists: a page of its deadlines, most urgent first, and
+    how many the whole list holds."""
+
+    key: str
+    deadlines: list[Deadline]
+    offset: int
+    count: int
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.deadlines)
+
+    @property
+    def more(self) -> int:
+        """How many come after this page."""
+        return max(0, self.count - self.next_offset)
+
+
 @dataclass(frozen=True)
 class Today:
     """A person's (or a manager's team's) open obligations, most urgent first."""
 
     people: list[User]
-    windows: list[Deadline]
-    over_limit: list[Deadline]
-    next_steps: list[Deadline]
+    windows: Section
+    over_limit: Section
+    next_steps: Section
 
     @property
     def empty(self) -> bool:
-        return not (self.windows or self.over_limit or self.next_steps)
+        return not (
+            self.windows.count or self.over_limit.count or self.next_steps.count
+        )
 
 
 def deadlines(clocks: Iterable[Clock], now: dt.datetime) -> list[Deadline]:
     """Deadlines for `clocks` (pipeline loaded), most urgent first: the most
-    overdue, then the least time left."""
+    overdue, then the least time left; the earlier due time, then the older
+    clock, among those with the same business time left."""
     found = []
     for clock in clocks:
         calendar = calendar_for(clock.pipeline)
@@ -105,7 +134,7 @@ def deadlines(clocks: Iterable[Clock], now: dt.datetime) -> list[Deadline]:
             escalation = time_left(calendar, "escalation", clock.escalate_at, now)
         left = time_left(calendar, clock.kind, clock.due_at, now)
         found.append(Deadline(clock, left, escalation))
-    return sorted(found, key=lambda d: (d.left.minutes, d.clock.pk))
+    return sorted(found, key=lambda d: (d.left.minutes, d.clock.due_at, d.clock.pk))
 
 
 def _open_clocks() -> QuerySet[Clock]:
@@ -154,16 +183,116 @@ def people_seen_by(user: User) -> list[User]:
     return sorted(people.values(), key=lambda p: (p.pk != user.pk, p.display_name))
 
 
-def today_for(people: list[User], now: dt.datetime) -> Today:
+def today_for(
+    people: list[User], now: dt.datetime, *, limit: int = TODAY_LIMIT
+) -> Today:
     """What `people` must act on: breached windows and those due within a
     business day, deals past their age limit, next steps due within a
-    business day or overdue. One query for the clocks, one per pipeline for
-    what "within a business day" means in its calendar."""
-    found = deadlines(today_clocks(people, now), now)
-    windows = [d for d in found if d.kind == Clock.Kind.RESPONSE]
-    over_limit = [d for d in found if d.kind == Clock.Kind.AGE and d.overdue]
-    next_steps = [d for d in found if d.kind == Clock.Kind.NEXT_STEP]
-    return Today(people, windows, over_limit, next_steps)
+    business day or overdue; the first `limit` of each (see today_section)."""
+    counts = _section_counts(people, now)
+    return Today(
+        people,
+        *(
+            today_section(people, now, key, limit=limit, counts=counts[key])
+            for key in SECTIONS
+        ),
+    )
+
+
+# Today's sections and which of Today's clocks each lists.
+SECTIONS = ("windows", "over_limit", "next_steps")
+
+
+def _section_filter(key: str, now: dt.datetime) -> Q:
+    if key == "windows":
+        return Q(kind=Clock.Kind.RESPONSE)
+    if key == "over_limit":
+        # Overdue as TimeLeft says it: at its due time an age clock has run out.
+        return Q(kind=Clock.Kind.AGE, due_at__lte=now)
+    if key == "next_steps":
+        return Q(kind=Clock.Kind.NEXT_STEP)
+    raise ValueError(f"section must be one of {', '.join(SECTIONS)}; got {key!r}")
+
+
+def today_section(
+    people: list[User],
+    now: dt.datetime,
+    key: str,
+    *,
+    offset: int = 0,
+    limit: int = TODAY_LIMIT,
+    counts: dict[int, int] | None = None,
+) -> Section:
+    """The deadlines of one of Today's sections from `offset` on, at most
+    `limit`, most urgent first, with the section's count.
+
+    Within one calendar an earlier due time never has more business time
+    left, so with the clocks of one pipeline the page is read in due-time
+    order. With several, the first `offset + limit` of each pipeline are
+    ranked by business time left, read as three columns: that ranking grows
+    with `offset`. Three queries (two given `counts`, the section's clocks
+    per pipeline id), and one for the pipelines."""
+    clocks = today_clocks(people, now).filter(_section_filter(key, now))
+    if counts is None:
+        counts = _section_counts(people, now)[key]
+    count = sum(counts.values())
+    if offset >= count:
+        return Section(key, [], offset, count)
+
+    by_due = clocks.order_by("due_at", "pk")
+    if len(counts) == 1:
+        chosen = list(by_due.values_list("pk", flat=True)[offset : offset + limit])
+    else:
+        chosen = _ranked(by_due, now, offset, limit)
+    page = deadlines(_open_clocks().filter(pk__in=chosen), now)
+    return Section(key, page, offset, count)
+
+
+def _section_counts(people: list[User], now: dt.datetime) -> dict[str, dict[int, int]]:
+    """How many clocks each of Today's sections lists, per pipeline id: one
+    GROUP BY over Today's clocks."""
+    rows = (
+        today_clocks(people, now)
+        .order_by()
+        .values_list("kind", "pipeline_id")
+        .annotate(clocks=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)))
+    )
+    counts: dict[str, dict[int, int]] = {key: {} for key in SECTIONS}
+    for kind, pipeline_id, clocks, overdue in rows:
+        if kind == Clock.Kind.RESPONSE:
+            counts["windows"][pipeline_id] = clocks
+        elif kind == Clock.Kind.NEXT_STEP:
+            counts["next_steps"][pipeline_id] = clocks
+        elif kind == Clock.Kind.AGE and overdue:
+            counts["over_limit"][pipeline_id] = overdue
+    return counts
+
+
+def _ranked(
+    clocks: QuerySet[Clock], now: dt.datetime, offset: int, limit: int
+) -> list[int]:
+    """Ids of `clocks` from `offset` to `offset + limit` in the order of
+    `deadlines`, from the first `offset + limit` of each pipeline."""
+    first = Window(
+        RowNumber(), partition_by=[F("pipeline_id")], order_by=[F("due_at"), F("pk")]
+    )
+    ranked = list(
+        clocks.annotate(place=first)
+        .filter(place__lte=offset + limit)
+        .values_list("pk", "pipeline_id", "due_at", "kind")
+    )
+    calendars = {
+        pipeline.pk: calendar_for(pipeline)
+        for pipeline in Pipeline.objects.filter(pk__in={row[1] for row in ranked})
+    }
+    ranked.sort(
+        key=lambda row: (
+            time_left(calendars[row[1]], row[3], row[2], now).minutes,
+            row[2],
+            row[0],
+        )
+    )
+    return [row[0] for row in ranked[offset : offset + limit]]
 
 
 def today_clocks(people: list[User], now: dt.datetime) -> QuerySet[Clock]:

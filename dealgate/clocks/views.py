@@ -8,11 +8,19 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dealgate import timesource
+from dealgate.accounts.models import User
 from dealgate.core.numbers import MAX_OFFSET, as_id, whole_number
 from dealgate.errors import ValidationError
 
 from . import notices as notice_service
-from .queries import people_seen_by, today_for
+from .queries import TODAY_LIMIT, people_seen_by, today_for, today_section
+
+# Today's sections by the key a "more" link names, with their headings.
+SECTION_TITLES = {
+    "windows": "Response windows",
+    "over_limit": "Deals past their age limit",
+    "next_steps": "Next steps due",
+}
 
 NOTICES_PER_PAGE = 50
 
@@ -20,21 +28,56 @@ NOTICES_PER_PAGE = 50
 @login_required
 def today(request: HttpRequest) -> HttpResponse:
     """The signed-in person's obligations; a manager's include their teams'
-    (`?person=USERNAME` narrows to one of them)."""
+    (`?person=USERNAME` narrows to one of them). Each section lists its most
+    urgent TODAY_LIMIT and counts the rest."""
+    people, username, shown = _people_shown(request)
+    context = {
+        "today": today_for(shown, timesource.now()),
+        "people": people,
+        "person": username,
+        "several": len(shown) > 1,
+        "limit": TODAY_LIMIT,
+    }
+    return render(request, "clocks/today.html", context)
+
+
+@login_required
+def today_more(request: HttpRequest) -> HttpResponse:
+    """Further deadlines of one of Today's sections (`?section=KEY&offset=N`):
+    rows for htmx to put in place of the "more" row, a whole page without it."""
+    people, username, shown = _people_shown(request)
+    key = request.GET.get("section", "")
+    if key not in SECTION_TITLES:
+        return HttpResponseBadRequest(
+            f"section must be one of {', '.join(SECTION_TITLES)}; got {key!r}"
+        )
+    try:
+        offset = whole_number(
+            request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="clocks"
+        )
+    except ValidationError as error:
+        return HttpResponseBadRequest(error.message)
+    context = {
+        "section": today_section(shown, timesource.now(), key, offset=offset),
+        "title": SECTION_TITLES[key],
+        "person": username,
+        "several": len(shown) > 1,
+    }
+    template = "clocks/_row_page.html" if request.htmx else "clocks/today_more.html"
+    return render(request, template, context)
+
+
+def _people_shown(request: HttpRequest) -> tuple[list[User], str, list[User]]:
+    """Everyone the user may see, the `person` asked for ("" for all), and
+    whose obligations are shown."""
     people = people_seen_by(request.user)
-    username = request.GET.get("person")
+    username = request.GET.get("person") or ""
     shown = people
     if username:
         shown = [person for person in people if person.username == username]
         if not shown:
             raise Http404(f"no one called {username!r} in your view")
-    context = {
-        "today": today_for(shown, timesource.now()),
-        "people": people,
-        "person": username or "",
-        "several": len(shown) > 1,
-    }
-    return render(request, "clocks/today.html", context)
+    return people, username, shown
 
 
 @login_required
