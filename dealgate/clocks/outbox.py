@@ -47,6 +47,7 @@ from django.db.models import F
 from dealgate import timesource
 
 from .models import Delivery
+from .notices import today_url
 
 log = logging.getLogger("dealgate.notices")
 
@@ -56,9 +57,10 @@ LONGEST_RETRY = dt.timedelta(hours=1)
 PASS_LIMIT = 100
 TIMEOUT_SECONDS = 10.0
 PENDING = Delivery.State.PENDING
-# Entries of a digest written into a mail or chat message; the notices page
-# lists them all. Chat webhooks cut long messages (Slack at 40,000
-# characters).
+# Entries of a digest written into a mail or chat message, and shown on the
+# notices page: the first ones, which the sweep wrote most overdue first; the
+# rest are counted and Today lists them all. Chat webhooks cut long messages
+# (Slack at 40,000 characters).
 DIGEST_LINES = 50
 
 
@@ -302,15 +304,19 @@ def one_line(text: str) -> str:
 
 def content(item: Outgoing) -> str:
     """The body of a mail or chat message: the notice's body, then a
-    digest's entries with their links (the first DIGEST_LINES), made with
-    DEALGATE_SITE_URL as it is at sending."""
+    digest's entries with their links (the first DIGEST_LINES, then how many
+    more and the link to Today), made with DEALGATE_SITE_URL as it is at
+    sending."""
     lines = [item.body] if item.body else []
     for entry in item.items[:DIGEST_LINES]:
         url = entry.get("url") or ""
         link = f" {settings.SITE_URL}{url}" if url else ""
         lines.append(f"- {one_line(entry.get('title', ''))}{link}")
-    if len(item.items) > DIGEST_LINES:
-        lines.append(f"... and {len(item.items) - DIGEST_LINES} more, all on Today.")
+    more = len(item.items) - DIGEST_LINES
+    if more > 0:
+        today = today_url()
+        where = f": {settings.SITE_URL}{today}" if settings.SITE_URL and today else "."
+        lines.append(f"... and {more:,} more, all on Today{where}")
     return "\n".join(lines)
 
 

@@ -328,8 +328,31 @@ def test_a_digest_lists_its_entries_with_links_made_when_it_is_sent(
         "Each has run past its window or limit:",
         "- Over the age limit: D0 https://sales.example.org/deals/0/",
         "- Over the age limit: D1 https://sales.example.org/deals/1/",
-        "... and 1 more, all on Today.",
+        "... and 1 more, all on Today: https://sales.example.org/today/",
     ]
+
+
+def test_a_digest_of_thousands_mails_its_first_fifty_and_the_count_of_the_rest(
+    people, settings
+):
+    settings.SMTP_FROM = "Dealgate <dealgate@example.com>"
+    settings.SITE_URL = ""
+    notice = notify(people[0], kind=Notice.Kind.BREACH, title="Many ran out", at=NOW)
+    notice.items = [
+        {"clock": n, "title": f"Over the age limit: D{n}", "url": f"/deals/{n}/"}
+        for n in range(30_252)
+    ]
+
+    message = outbox.SmtpSender()._message(outbox._outgoing(_row(notice)))
+    lines = message.get_content().splitlines()
+
+    assert outbox.DIGEST_LINES == 50
+    listed = [line for line in lines if line.startswith("- ")]
+    assert listed[0] == "- Over the age limit: D0 /deals/0/"
+    assert listed[-1] == "- Over the age limit: D49 /deals/49/"
+    assert len(listed) == 50
+    assert "... and 30,202 more, all on Today." in lines
+    assert len(message.as_bytes()) < 10_000
 
 
 def test_a_title_with_a_line_break_is_sent_on_one_line(people, settings):

@@ -192,3 +192,22 @@ def test_today_keeps_a_breached_clock_when_the_time_is_moved_back(
     clock.to(berlin(1, 9))  # a week before the sweep that breached it
 
     assert over.pk in {c.deal_id for c in today_clocks([alice], clock.now)}
+
+
+def test_a_digest_on_the_notices_page_lists_fifty_and_sends_the_rest_to_today(
+    alice, signed_in, clock
+):
+    notice = notify(alice, kind=Notice.Kind.BREACH, title="30252 deals ran out")
+    notice.items = [
+        {"clock": n, "title": f"Over the age limit: D{n:05}", "url": f"/deals/{n}/"}
+        for n in range(30_252)
+    ]
+    notice.save()
+
+    response = signed_in(alice).get("/notices/")
+    page = text_of(response)
+
+    assert "D00000" in page and "D00049" in page and "D00050" not in page
+    assert "and 30,202 more, all on Today" in page
+    assert '<a href="/today/">Today</a></li>' in response.content.decode()
+    assert len(response.content) < 30_000
