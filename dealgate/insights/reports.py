@@ -826,7 +826,7 @@ def _history(filters: Filters) -> Section:
         [
             review.week.isoformat(),
             labels.get(review.metric, review.metric),
-            review.value,
+            _review_value(review),
             review.unit,
             review.decision,
             review.recorded_by.display_name if review.recorded_by else "",
@@ -851,6 +851,15 @@ def _history(filters: Filters) -> Section:
 
 
 # -- helpers ---------------------------------------------------------------------
+
+
+def _review_value(review: WeeklyReview) -> float | int | None:
+    """A review's kept value, a whole number for a metric that counts deals
+    (the column stores every value as a float)."""
+    metric = rv.BY_KEY.get(review.metric)
+    if review.value is not None and metric is not None and metric.kind == "int":
+        return round(review.value)
+    return review.value
 
 
 def _names(by: str, keys: list) -> Callable[[object], str]:

@@ -20,7 +20,7 @@ from dealgate.web.templatetags.dealgate_format import money
 # Column kinds and what a cell of each holds:
 #   text     a string                      int      a whole number
 #   percent  a fraction, 0..1              days     a float number of days
-#   money    an amount, in `currency`      number   any float
+#   money    an amount, in `currency`      number   an int (a count) or a float
 #   deal     (deal id, title): a link on the page, the title elsewhere
 KINDS = frozenset({"text", "int", "percent", "days", "money", "number", "deal"})
 
@@ -143,6 +143,10 @@ def _raw(column: Column, value: Any) -> Any:
         return ""
     if column.kind == "percent":
         return round(value * 100, 4)
+    if column.kind == "int":
+        return int(value)
+    if column.kind == "number" and isinstance(value, int):
+        return value  # a count among figures, as a spreadsheet sums it
     if column.kind in ("days", "number"):
         return round(float(value), 4)
     if column.kind == "money":

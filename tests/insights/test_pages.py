@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import re
 
 import pytest
@@ -9,6 +12,7 @@ from django.urls import reverse
 
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.insights import sql
+from dealgate.insights.models import WeeklyReview
 from tests.web.helpers import text_of
 
 from .conftest import walk
@@ -93,6 +97,42 @@ def test_the_funnel_csv_keeps_full_precision_with_units_in_the_header(
         "Lost here (deals),Still open here (deals)"
     )
     assert rows[1] == "Inquiry received,3,2,66.6667,1,0"
+
+
+def test_the_headline_csv_writes_counts_as_whole_numbers(signed_in, pipeline, now):
+    walk(pipeline, ["inquiry", "won"])
+    walk(pipeline, ["inquiry", "lost"])
+    walk(pipeline, ["inquiry", "discovery"])
+
+    response = signed_in.get(
+        reverse("insights:overview"), {"format": "csv", "table": "headline"}
+    )
+    values = {
+        row[0]: row[1] for row in csv.reader(io.StringIO(response.content.decode()))
+    }
+
+    assert values["Deals closed"] == "2"
+    assert values["Open deals"] == "1"
+    assert values["Win rate"] == "50.0"
+
+
+def test_the_past_reviews_csv_writes_a_count_metric_whole(signed_in, pipeline, now):
+    WeeklyReview.objects.create(
+        pipeline=pipeline,
+        week=dt.date(2026, 6, 8),
+        metric="new_deals",
+        value=6716.0,
+        unit="deals",
+        decision="Hire a second rep.",
+        recorded_at=now,
+    )
+
+    response = signed_in.get(
+        reverse("insights:review"), {"format": "csv", "table": "history"}
+    )
+    (row,) = list(csv.reader(io.StringIO(response.content.decode())))[1:]
+
+    assert row[1:4] == ["New deals", "6716", "deals"]
 
 
 def test_an_unknown_table_names_the_tables_there_are(signed_in, pipeline, now):

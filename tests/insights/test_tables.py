@@ -2,6 +2,7 @@
 
 import csv
 import io
+from decimal import Decimal
 
 from dealgate.insights.tables import Column, Table
 
@@ -23,3 +24,25 @@ def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_written_as_text():
     assert rows[1] == ['\'=HYPERLINK("http://evil.test","Cloud")', "'@SUM(1+1)", "-2.5"]
     assert rows[2] == ["Plain title", "'+49 Labs", "3.0"]
     assert rows[3][0] == "'- dash first"
+
+
+def test_csv_counts_are_whole_numbers_and_amounts_keep_their_decimals():
+    table = Table(
+        key="headline",
+        title="Headline figures",
+        columns=[
+            Column("Figure"),
+            Column("Value", "number"),
+            Column("Deals", "int"),
+            Column("Value won", "money", currency="EUR"),
+        ],
+        rows=[
+            ["Open deals", 6716, 6716.0, Decimal("1200")],
+            ["Sales velocity", 1234.56789, 3, Decimal("99.5")],
+        ],
+    )
+
+    rows = list(csv.reader(io.StringIO(table.csv())))
+
+    assert rows[1] == ["Open deals", "6716", "6716", "1200.00"]
+    assert rows[2] == ["Sales velocity", "1234.5679", "3", "99.50"]
