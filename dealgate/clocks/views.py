@@ -46,18 +46,16 @@ def today(request: HttpRequest) -> HttpResponse:
 def today_more(request: HttpRequest) -> HttpResponse:
     """Further deadlines of one of Today's sections (`?section=KEY&offset=N`):
     rows for htmx to put in place of the "more" row, a whole page without it."""
-    people, username, shown = _people_shown(request)
+    _, username, shown = _people_shown(request)
     key = request.GET.get("section", "")
     if key not in SECTION_TITLES:
-        return HttpResponseBadRequest(
-            f"section must be one of {', '.join(SECTION_TITLES)}; got {key!r}"
-        )
+        return _bad_request(f"section must be one of {', '.join(SECTION_TITLES)}")
     try:
         offset = whole_number(
             request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="clocks"
         )
     except ValidationError as error:
-        return HttpResponseBadRequest(error.message)
+        return _bad_request(error.message)
     context = {
         "section": today_section(shown, timesource.now(), key, offset=offset),
         "title": SECTION_TITLES[key],
@@ -66,6 +64,12 @@ def today_more(request: HttpRequest) -> HttpResponse:
     }
     template = "clocks/_row_page.html" if request.htmx else "clocks/today_more.html"
     return render(request, template, context)
+
+
+def _bad_request(message: str) -> HttpResponse:
+    # Plain text: the message quotes what was asked for, which must not run
+    # as HTML.
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 def _people_shown(request: HttpRequest) -> tuple[list[User], str, list[User]]:
@@ -88,7 +92,7 @@ def notice_list(request: HttpRequest) -> HttpResponse:
             request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="notices"
         )
     except ValidationError as error:
-        return HttpResponseBadRequest(error.message)
+        return _bad_request(error.message)
     page = list(
         notice_service.notices_for(request.user)[start : start + NOTICES_PER_PAGE + 1]
     )
@@ -116,5 +120,5 @@ def notices_read(request: HttpRequest) -> HttpResponse:
     elif (notice := as_id(wanted)) is not None:
         notice_service.mark_read(request.user, [notice])
     else:
-        return HttpResponseBadRequest("notice must be a notice id")
+        return _bad_request("notice must be a notice id")
     return redirect("notices")

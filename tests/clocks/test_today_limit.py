@@ -124,6 +124,7 @@ def test_a_more_page_past_the_end_says_so(pipeline, alice, signed_in_alice, cloc
         ("section=everything&offset=0", "section must be one of"),
         ("section=windows&offset=-1", "offset"),
         ("section=windows&offset=x", "offset"),
+        ("section=windows&offset=<b>1</b>", "offset must be a whole number"),
     ],
 )
 def test_a_more_page_refuses_an_unknown_section_or_offset(
@@ -133,6 +134,7 @@ def test_a_more_page_refuses_an_unknown_section_or_offset(
 
     assert response.status_code == 400
     assert said in response.content.decode()
+    assert response["Content-Type"].startswith("text/plain")
 
 
 def test_today_reads_no_more_clocks_than_it_shows(pipeline, alice, clock, monkeypatch):
