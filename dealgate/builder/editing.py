@@ -209,7 +209,8 @@ def handoffs(request: HttpRequest, key: str) -> HttpResponse:
         )
     except ValidationError as error:
         # Never read a missing count as zero rows: that would drop every handoff.
-        return HttpResponseBadRequest(error.message)
+        # Plain text: the message quotes what was sent.
+        return HttpResponseBadRequest(error.message, content_type="text/plain")
     bound = [
         HandoffForm(
             request.POST,

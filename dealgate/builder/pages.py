@@ -143,7 +143,8 @@ def last_param(request: HttpRequest) -> int | None | HttpResponse:
     try:
         return whole_number(text, "last", least=1, most=MAX_LAST, unit="closed deals")
     except ValidationError as error:
-        return HttpResponseBadRequest(error.message)
+        # Plain text: the message quotes what was sent.
+        return HttpResponseBadRequest(error.message, content_type="text/plain")
 
 
 def blueprint_rows(found: bp.Blueprint, names: Mapping[str, str]) -> dict[str, list]:

@@ -67,7 +67,8 @@ def board_column(request: HttpRequest) -> HttpResponse:
             request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="cards"
         )
     except ValidationError as error:
-        return HttpResponseBadRequest(error.message)
+        # Plain text: the message quotes what was sent.
+        return HttpResponseBadRequest(error.message, content_type="text/plain")
 
     page = column_page(stage, owner=owner, now=timesource.now(), offset=offset)
     context = {"pipeline": pipeline, "owner": owner, "page": page}

@@ -492,4 +492,6 @@ def test_a_handoff_table_without_a_row_count_is_refused_and_keeps_the_handoffs(
     assert "rows must be a whole number of rows from 0 to 1,000" in (
         response.content.decode()
     )
+    # The message may quote what was sent: never served as markup.
+    assert response["Content-Type"].startswith("text/plain")
     assert working_copy("it-services").spec.handoffs == before

@@ -208,6 +208,18 @@ def test_a_column_page_refuses_an_offset_that_is_not_a_number(
     assert response.status_code == 400
 
 
+def test_a_refused_offset_is_quoted_back_as_plain_text_never_as_markup(
+    signed_in, pipeline
+):
+    response = signed_in.get(
+        reverse("board-column"),
+        {"stage": "review", "offset": "<svg onload=alert(1)>"},
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+
+
 def test_a_column_page_of_an_unknown_stage_is_not_found(signed_in, pipeline):
     response = signed_in.get(reverse("board-column"), {"stage": "nope"})
 
