@@ -389,7 +389,7 @@ CASES = [
     ('key = "other"', 'key = "Other reason"', "loss_reasons[0].key", "slug"),
     (
         'name = "New business"',
-        'name = "New business"\ncurrency = "usd"',
+        'name = "New business"\ncurrency = "XYZ"',
         "currency",
         "ISO",
     ),
