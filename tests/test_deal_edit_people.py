@@ -28,9 +28,24 @@ def deal(pipeline, alice):
         )
 
 
-def test_the_owner_hands_a_deal_to_another_rep_by_username(deal, alice, bob):
-    updated = update_deal(deal.pk, {"owner": "bob"}, by=alice, expected_version=1)
-    assert (updated.owner, updated.version) == (bob, 2)
+def test_a_rep_may_not_give_their_deal_away_nor_leave_it_unowned(deal, alice, bob):
+    for owner in ("bob", None):
+        with pytest.raises(PermissionDenied, match="a rep may not give a deal to"):
+            update_deal(deal.pk, {"owner": owner}, by=alice, expected_version=1)
+    deal.refresh_from_db()
+    assert (deal.owner, deal.version) == (alice, 1)
+
+
+def test_a_new_owner_becomes_responsible_and_takes_the_running_clocks(
+    deal, alice, bob, max_manager
+):
+    from dealgate.clocks.models import Clock
+
+    age = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE, state="running")
+    assert age.get().responsible == alice
+    updated = update_deal(deal.pk, {"owner": "bob"}, by=max_manager, expected_version=1)
+    assert (updated.owner, updated.responsible, updated.version) == (bob, bob, 2)
+    assert age.get().responsible == bob
 
 
 def test_the_organization_is_found_or_created_by_name_and_cleared_by_null(deal, alice):
@@ -61,13 +76,15 @@ def test_a_manager_changes_the_owner_of_a_team_members_deal(deal, max_manager, b
     assert updated.owner == bob
 
 
-def test_a_stale_owner_change_is_a_conflict_and_creates_no_organization(deal, alice):
+def test_a_stale_owner_change_is_a_conflict_and_creates_no_organization(
+    deal, alice, max_manager
+):
     update_deal(deal.pk, {"title": "Renamed"}, by=alice, expected_version=1)
     with pytest.raises(Conflict):
         update_deal(
             deal.pk,
             {"owner": None, "organization": "Initech"},
-            by=alice,
+            by=max_manager,
             expected_version=1,
         )
     deal.refresh_from_db()
@@ -82,7 +99,7 @@ def test_an_owner_who_is_no_active_user_is_refused_naming_the_owner(deal, alice)
 
 
 def test_the_log_says_who_changed_the_owner_from_whom_to_whom(
-    deal, alice, bob, caplog, django_capture_on_commit_callbacks
+    deal, alice, bob, max_manager, caplog, django_capture_on_commit_callbacks
 ):
     # Logged once the edit commits: a refused edit changed nobody.
     with (
@@ -92,13 +109,12 @@ def test_the_log_says_who_changed_the_owner_from_whom_to_whom(
         update_deal(
             deal.pk,
             {"owner": "bob", "organization": "Acme"},
-            by=alice,
+            by=max_manager,
             expected_version=1,
         )
-    assert f"deal {deal.pk}: owner changed from alice to bob by alice" in caplog.text
+    assert f"deal {deal.pk}: owner changed from alice to bob by max" in caplog.text
     assert (
-        f"deal {deal.pk}: organization changed from none to Acme by alice"
-        in caplog.text
+        f"deal {deal.pk}: organization changed from none to Acme by max" in caplog.text
     )
 
 

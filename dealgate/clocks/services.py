@@ -147,6 +147,18 @@ def _end(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) -> int
 # --- deals ----------------------------------------------------------------------
 
 
+def deal_reassigned(deal_id: int, before: int | None, after: int | None) -> None:
+    """A deal's person changed without a move (its owner was changed): its
+    running clocks that were that person's (`before`, the deal's responsible
+    person or else its owner) become `after`'s, who is told of them from now
+    on. A clock of a handoff's own named person stays theirs."""
+    if before == after:
+        return
+    Clock.objects.filter(deal_id=deal_id, state=RUNNING, responsible_id=before).update(
+        responsible_id=after
+    )
+
+
 def deal_moved(
     deal: Deal,
     from_stage: Stage,

@@ -772,14 +772,37 @@ def check_may_create(user: User | None, owner: User | None) -> None:
     """Refuse unless `user` may create a deal owned by `owner`: a rep only
     deals they own; a manager or admin deals for anyone, or for no one.
     `None` is the system and may create any deal."""
+    check_may_own(user, owner, "a rep creates deals they own, not for {whom}")
+
+
+def check_may_own(user: User | None, owner: User | None, refusal: str) -> None:
+    """Refuse, with `refusal` naming the owner as {whom}, unless `user` may
+    leave a deal owned by `owner`: a rep only deals they own themselves, a
+    manager or an admin deals of anyone or of no one. `None` is the system."""
     if user is None or user.is_manager:  # an admin is a manager too
         return
     if owner is None or owner.pk != user.pk:
         whom = owner.username if owner else "no one"
         raise PermissionDenied(
-            f"a rep creates deals they own, not for {whom}; ask a manager",
-            field="owner",
+            f"{refusal.format(whom=whom)}; ask a manager", field="owner"
         )
+
+
+def _responsible_after(deal: Deal, owner_id: int | None) -> dict[str, Any]:
+    """The change of responsible person an open deal's new owner brings (a
+    stage its owner is responsible for, or a team's member who was the
+    owner), with its running clocks moved along in the edit's transaction."""
+    if deal.status != Deal.Status.OPEN:
+        return {}
+    before = deal.responsible_id
+    route = Responsible([deal.stage])
+    after = route(deal.stage_id, owner_id, Deal.Status.OPEN, previous=before)
+    if after == before:
+        return {}
+    # Clocks name the responsible person, or else the owner (clocks.services).
+    was, will = before or deal.owner_id, after or owner_id
+    clocks.deal_reassigned(deal.pk, was, will)
+    return {"responsible_id": after}
 
 
 def person_named(username: str | None, *, field: str = "owner") -> User | None:
@@ -1012,6 +1035,9 @@ def _people_by_name(
     if "owner" in changes:
         owner = person_named(changes.pop("owner"))
         changes["owner_id"] = owner.pk if owner else None
+        if changes["owner_id"] != deal.owner_id:
+            check_may_own(by, owner, "a rep may not give a deal to {whom}")
+            changes.update(_responsible_after(deal, changes["owner_id"]))
     if "organization" in changes:
         organization = organization_named(changes.pop("organization"))
         changes["organization_id"] = organization.pk if organization else None

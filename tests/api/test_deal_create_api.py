@@ -18,6 +18,13 @@ def api(client, alice):
         yield client
 
 
+@pytest.fixture
+def manager_api(client, max_manager):
+    client.login(username="max", password=PASSWORD)
+    with timesource.frozen_at(T0):
+        yield client
+
+
 def post_deal(api, **payload):
     return api.post("/api/v1/deals", payload, content_type="application/json")
 
@@ -123,25 +130,33 @@ def patch(api, deal, **payload):
     )
 
 
-def test_patch_changes_owner_and_organization_by_name(api, deal, bob):
-    response = patch(api, deal, version=1, owner="bob", organization="Acme")
+def test_patch_changes_owner_and_organization_by_name(manager_api, deal, bob):
+    response = patch(manager_api, deal, version=1, owner="bob", organization="Acme")
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["owner"], body["organization"], body["version"]) == ("bob", "Acme", 2)
 
 
-def test_patch_with_null_owner_leaves_the_deal_unowned(api, deal):
-    response = patch(api, deal, version=1, owner=None, organization=None)
+def test_patch_with_null_owner_leaves_the_deal_unowned(manager_api, deal):
+    response = patch(manager_api, deal, version=1, owner=None, organization=None)
     assert response.status_code == 200
     assert (response.json()["owner"], response.json()["organization"]) == (None, None)
 
 
-def test_a_stale_owner_change_is_a_409(api, deal, bob):
-    assert patch(api, deal, version=1, title="Renamed").status_code == 200
-    response = patch(api, deal, version=1, owner="bob")
+def test_a_stale_owner_change_is_a_409(manager_api, deal, bob):
+    assert patch(manager_api, deal, version=1, title="Renamed").status_code == 200
+    response = patch(manager_api, deal, version=1, owner="bob")
     assert response.status_code == 409
     deal.refresh_from_db()
     assert deal.owner.username == "alice"
+
+
+def test_a_rep_may_not_give_their_deal_away(api, deal, bob):
+    response = patch(api, deal, version=1, owner="bob")
+    assert response.status_code == 403
+    assert (
+        response.json()["message"] == "a rep may not give a deal to bob; ask a manager"
+    )
 
 
 def test_a_rep_cannot_take_someone_elses_deal(client, deal, bob):
