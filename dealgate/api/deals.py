@@ -313,7 +313,11 @@ class DealIn(Schema):
         None, description="an ISO 4217 code, any case; the pipeline's by default"
     )
     expected_close_date: dt.date | None = None
-    notes: str = limited_text(TEXT_LIMITS["notes"])
+    notes: str | None = Field(
+        None,
+        description=f"at most {TEXT_LIMITS['notes']:,} characters; null for none",
+        json_schema_extra={"maxLength": TEXT_LIMITS["notes"]},
+    )
     custom: dict | None = Field(None, description="the pipeline's custom fields")
 
 

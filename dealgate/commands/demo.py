@@ -49,7 +49,10 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"pipeline: {change}")
     print(summary.import_report)
     print(f"clocks: {summary.sweep.summary()}")
-    print(f"\nDealgate demo, as of {as_of}: http://{args.host}:{args.port}/")
+    if args.no_serve:
+        print(f"\nDealgate demo, as of {as_of}: loaded; serve it with dealgate serve")
+    else:
+        print(f"\nDealgate demo, as of {as_of}: http://{args.host}:{args.port}/")
     if summary.dated:
         print(f"Every dealgate command on this database runs as of {as_of} too.")
     else:

@@ -101,6 +101,20 @@ def test_a_rep_creating_a_deal_for_someone_else_gets_a_403(api, pipeline, bob):
     assert response.json()["field"] == "owner"
 
 
+def test_null_notes_mean_none_as_in_an_edit(api, pipeline):
+    response = post_deal(api, pipeline="new-business", title="Audit", notes=None)
+    assert response.status_code == 201, response.content
+    assert Deal.objects.get().notes == ""
+
+
+def test_notes_past_their_limit_are_refused_naming_notes(api, pipeline):
+    response = post_deal(
+        api, pipeline="new-business", title="Audit", notes="n" * 10_001
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "notes"
+
+
 def test_a_manager_creates_a_deal_for_a_rep(client, pipeline, max_manager, bob):
     client.login(username="max", password=PASSWORD)
     response = post_deal(client, pipeline="new-business", title="X", owner="bob")
