@@ -123,12 +123,15 @@ def test_an_edit_names_only_the_fields_whose_value_changed(deals, alice, said):
     assert said() == [f"deal {deal.pk} edited by alice: value"]
 
 
-def test_an_edit_that_changes_nothing_says_so(deals, alice, said):
+def test_an_edit_that_changes_nothing_stores_and_logs_nothing(deals, alice, said):
     deal = deals[0]
 
-    update_deal(deal.pk, {"value": "1000.00"}, by=alice, expected_version=1)
+    kept = update_deal(deal.pk, {"value": "1000.00"}, by=alice, expected_version=1)
 
-    assert said() == [f"deal {deal.pk} edited by alice: nothing changed"]
+    # The version stays, so another tab's copy of version 1 is still current.
+    assert kept.version == 1
+    assert update_deal(deal.pk, {"title": "Renamed"}, by=alice, expected_version=1)
+    assert said() == [f"deal {deal.pk} edited by alice: title"]
 
 
 def test_ticking_a_checklist_item_is_a_change(deals, alice, said):

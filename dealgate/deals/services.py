@@ -1097,7 +1097,8 @@ def update_deal(
     newer change. The fields named in `merge` (`custom`, `checklist`) take
     the keys given into the stored ones, and a key given as None is
     removed: an API client that sends one custom field changes that one,
-    where a form that shows them all sends the whole set.
+    where a form that shows them all sends the whole set. An edit that
+    changes no stored value writes nothing and keeps the version.
     """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
@@ -1117,15 +1118,19 @@ def update_deal(
                 continue  # a conflict is refused below, before anything is merged
             merged = {**(getattr(current, name) or {}), **changes[name]}
             changes[name] = {k: v for k, v in merged.items() if v is not None}
-        updated = Deal.objects.filter(pk=deal_id, version=expected_version).update(
-            **changes, version=F("version") + 1
-        )
-        if updated != 1:
+        if current.version != expected_version:
             raise Conflict(
                 f"deal {deal_id} changed since you loaded it (your version "
                 f"{expected_version}); reload and try again"
             )
-        changed = ", ".join(_changed_fields(current, changes)) or "nothing changed"
+        fields = _changed_fields(current, changes)
+        if not fields:
+            # Nothing to store: the version stays, so another tab's copy of
+            # the same version is still current.
+            return current
+        # Under the row lock taken above: the version read is the stored one.
+        Deal.objects.filter(pk=deal_id).update(**changes, version=F("version") + 1)
+        changed = ", ".join(fields)
         transaction.on_commit(
             partial(log.info, "deal %s edited by %s: %s", deal_id, _who(by), changed)
         )
