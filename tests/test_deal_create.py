@@ -211,9 +211,17 @@ def test_currency_and_custom_values_are_kept_as_the_pipeline_reads_them(
     assert (deal.currency, deal.custom) == ("EUR", {"seats": 12})
 
 
-def test_a_creation_is_logged_with_who_made_it(pipeline, alice, caplog):
-    with caplog.at_level(logging.INFO, logger="dealgate.deals"):
+def test_a_creation_is_logged_with_who_made_it_once_committed(
+    pipeline, alice, caplog, django_capture_on_commit_callbacks
+):
+    with (
+        caplog.at_level(logging.INFO, logger="dealgate.deals"),
+        django_capture_on_commit_callbacks() as committed,
+    ):
         deal = create_deal(pipeline, {"title": "X"}, by=alice)
+        assert "created" not in caplog.text
+    for callback in committed:
+        callback()
     assert f"deal {deal.pk} created in inquiry by alice" in caplog.text
 
 

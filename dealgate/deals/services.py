@@ -898,7 +898,9 @@ def create_deal(
         if unmet:
             # Raised inside the transaction: the deal and its rows go too.
             raise MoveRefused("Refused: " + "; ".join(unmet), unmet, field="stage")
-    log.info("deal %s created in %s by %s", deal.pk, target.key, _who(by))
+    # Logged once committed, as moves and edits are.
+    line = ("deal %s created in %s by %s", deal.pk, target.key, _who(by))
+    transaction.on_commit(lambda: log.info(*line))
     return deal
 
 
