@@ -10,3 +10,6 @@ urlpatterns = [
     path("", include("dealgate.clocks.urls")),
     path("", include("dealgate.web.urls")),
 ]
+
+# An unknown address under /api/ answers JSON in the API's error family.
+handler404 = "dealgate.api.routes.page_not_found"

@@ -6,13 +6,14 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.views import defaults
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaError
 
-from dealgate.errors import Conflict, DealgateError, ValidationError
+from dealgate.errors import Conflict, DealgateError, NotFound, ValidationError
 from dealgate.web import busy
 from dealgate.web.busy import is_busy
 
@@ -155,3 +156,12 @@ def render_unauthenticated(
 
 api.add_router("/deals", deals.router)
 api.add_router("/leads", leads.router)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The site's 404 (`handler404`): under /api/ in the API's error family,
+    as JSON, since a client reads no HTML page; elsewhere Django's page."""
+    if not request.path.startswith("/api/"):
+        return defaults.page_not_found(request, exception)
+    error = NotFound(f"no API endpoint at {request.method} {request.path}")
+    return JsonResponse(error.as_dict(), status=error.status)

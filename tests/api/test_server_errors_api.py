@@ -47,3 +47,21 @@ def test_an_unexpected_error_is_a_json_500_without_its_traceback(
     [record] = [r for r in caplog.records if r.name == "dealgate.api"]
     assert record.getMessage() == "POST /api/v1/deals/bulk-move failed: KeyError"
     assert record.exc_info[1].args == (SECRET,)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing", "/api/v1/deals/abc"])
+def test_an_unknown_api_address_is_a_json_404_in_the_error_family(api, path):
+    response = api.get(path)
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "not_found",
+        "message": f"no API endpoint at GET {path}",
+    }
+
+
+def test_an_unknown_page_outside_the_api_stays_djangos_own(client, db):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
