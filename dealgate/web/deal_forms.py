@@ -39,6 +39,7 @@ class EditField:
     choices: tuple[str, ...] = ()
     error: str = ""
     max_length: int | None = None  # what the service takes, for the input
+    blank: bool = True  # a choice may be left unset ("no one", "not set")
 
 
 @dataclass
@@ -239,7 +240,12 @@ def new_fields(pipeline: Pipeline, user: User) -> list[EditField]:
             pipeline.currency,
             max_length=3,
         ),
-        _owner_field(user.username),
+        _owner_field(user.username)
+        if user.is_manager
+        # A rep creates only deals they own (deals.services.check_may_create).
+        else EditField(
+            "owner", "Owner", "choice", user.username, (user.username,), blank=False
+        ),
         EditField("expected_close_date", "Expected close date", "date"),
         EditField(
             "stage", "Stage", "choice", stage_keys[0] if stage_keys else "", stage_keys

@@ -52,6 +52,24 @@ def test_the_form_offers_the_creator_as_owner_and_the_first_stage(
     assert 'name="custom:seats"' in page and 'name="notes"' in page
 
 
+def test_a_rep_is_offered_only_themselves_as_owner_a_manager_anyone(
+    client, signed_in, pipeline, bob, max_manager
+):
+    page = signed_in.get(f"{NEW}?pipeline=new-business").content.decode()
+    owner = page[
+        page.index('name="owner"') : page.index("</select>", page.index('name="owner"'))
+    ]
+    assert '<option value="alice" selected>alice</option>' in owner
+    assert "bob" not in owner and "no one" not in owner
+
+    client.force_login(max_manager)
+    page = client.get(f"{NEW}?pipeline=new-business").content.decode()
+    owner = page[
+        page.index('name="owner"') : page.index("</select>", page.index('name="owner"'))
+    ]
+    assert '<option value="bob">bob</option>' in owner and "no one" in owner
+
+
 def test_a_posted_deal_is_created_and_its_page_shown(signed_in, pipeline, now):
     Organization.objects.create(name="Contoso")
 
