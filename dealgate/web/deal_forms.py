@@ -99,17 +99,7 @@ def edit_fields(deal: Deal) -> list[EditField]:
         _owner_field(deal.owner.username if deal.owner else ""),
         _organization_field(deal.organization.name if deal.organization else ""),
     ]
-    for custom in _custom_fields(deal.pipeline):
-        fields.append(
-            EditField(
-                f"custom:{custom.key}",
-                custom.label,
-                custom.type,
-                _shown(deal.custom.get(custom.key)),
-                custom.choices,
-                max_length=MAX_TEXT if custom.type == "text" else None,
-            )
-        )
+    fields += _custom_inputs(deal.pipeline, deal.custom)
     items = services.checklist_items(deal.pipeline)
     items += [key for key in deal.checklist if key not in items]
     for key in items:
@@ -191,8 +181,20 @@ def _parse(f: EditField) -> Any:
     return text
 
 
-def _custom_fields(pipeline: Pipeline) -> list[CustomField]:
-    return list(declared_fields(pipeline.custom_fields).values())
+def _custom_inputs(pipeline: Pipeline, stored: dict[str, Any]) -> list[EditField]:
+    """An input per custom field the pipeline declares, showing `stored`'s
+    value (the deal's, or none on a new deal)."""
+    return [
+        EditField(
+            f"custom:{custom.key}",
+            custom.label,
+            custom.type,
+            _shown(stored.get(custom.key)),
+            custom.choices,
+            max_length=MAX_TEXT if custom.type == "text" else None,
+        )
+        for custom in declared_fields(pipeline.custom_fields).values()
+    ]
 
 
 def _owner_field(username: str) -> EditField:
@@ -252,18 +254,7 @@ def new_fields(pipeline: Pipeline, user: User) -> list[EditField]:
         ),
         EditField("notes", "Notes", "long", max_length=TEXT_LIMITS["notes"]),
     ]
-    for custom in _custom_fields(pipeline):
-        fields.append(
-            EditField(
-                f"custom:{custom.key}",
-                custom.label,
-                custom.type,
-                "",
-                custom.choices,
-                max_length=MAX_TEXT if custom.type == "text" else None,
-            )
-        )
-    return fields
+    return fields + _custom_inputs(pipeline, {})
 
 
 def read_new(pipeline: Pipeline, user: User, posted: QueryDict) -> NewDeal:
