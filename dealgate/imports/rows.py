@@ -54,7 +54,7 @@ _LIMITS = {
 # ... and line breaks allowed in these, within the limits the pages keep.
 # A good row pays a quick look at each (its length, and `_holds_control` or
 # `_holds_control_or_break`); a text the look finds wanting is put to
-# core.text's check_text, which says what is wrong (`_check`).
+# core.text's check_text, which says what is wrong (`csvsource.check_cell_text`).
 _NOTES_LIMIT = TEXT_LIMITS["notes"]
 _LOSS_NOTE_LIMIT = TEXT_LIMITS["loss_note"]
 _EMPTY_JSON = "{}"
