@@ -19,6 +19,7 @@ from dealgate.core.csvsource import (
     NameMatcher,
     parse_int,
     quoted,
+    requoted,
     spelling_key,
 )
 
@@ -298,6 +299,17 @@ def test_a_long_bad_cell_is_quoted_by_its_first_characters_only(parse):
 def test_a_cell_within_the_limit_is_quoted_whole():
     assert quoted("x" * QUOTE_LIMIT) == repr("x" * QUOTE_LIMIT)
     assert quoted("x" * (QUOTE_LIMIT + 1)) == repr("x" * (QUOTE_LIMIT - 1) + "…")
+
+
+def test_a_message_that_quotes_a_cell_whole_is_given_the_cut_quote():
+    cell = " " + "y" * 100 + " "
+    cut_quote = repr("y" * (QUOTE_LIMIT - 1) + "…")
+
+    assert (
+        requoted(f"{cell!r} is not yes or no", cell) == f"{cut_quote} is not yes or no"
+    )
+    assert requoted(f"{cell.strip()!r} is bad", cell) == f"{cut_quote} is bad"
+    assert requoted("is too long", cell) == "is too long"
 
 
 def test_thousands_separators_are_taken_only_when_the_mapping_names_them():

@@ -425,6 +425,23 @@ def test_a_repeat_across_batches_names_the_first_line_with_the_bad_rows_all_kept
     assert str(report.bad_rows[1]) == "line 6: Id: 'D1' is already on line 2"
 
 
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_a_long_repeated_id_is_quoted_by_its_first_60_characters(
+    sales, tmp_path, generic, monkeypatch, batch_size
+):
+    monkeypatch.setattr(services, "BATCH_SIZE", batch_size)
+    long_id = "OPP-" + "7" * 96
+    path = generic_file(
+        tmp_path, f"{long_id},Orbit,Open,,,\n", f"{long_id},Orbit again,Open,,,\n"
+    )
+
+    report = import_deals(path, generic, pipeline=sales, all_or_nothing=False)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        f"line 3: Id: '{long_id[:59]}…' is already on line 2"
+    ]
+
+
 def test_importing_a_file_with_repeats_again_finds_them_all_present(
     sales, tmp_path, generic
 ):
@@ -788,6 +805,29 @@ def test_organizations_are_created_once_and_spelling_variants_share_one(
         "no external_id column; importing the file again would create these "
         "deals again": 5,
     }
+
+
+def test_long_spelling_variants_are_quoted_by_their_first_60_characters(
+    sales, tmp_path
+):
+    mapping = write_mapping(
+        tmp_path, '[columns]\ntitle = "Deal"\norganization = "Company"\n'
+    )
+    known = "Acme " + "Holding " * 20
+    Organization.objects.create(name=known.strip())
+    new = "Initech " + "Group " * 20
+    path = write_csv(
+        tmp_path,
+        f"Deal,Company\nA,{known.upper()}\nB,{new}\nC,{new.lower()}\n",
+    )
+
+    report = import_deals(path, mapping, pipeline=sales)
+
+    spelled = [message for message in report.warnings if "by spelling" in message]
+    assert spelled == [
+        f"organization '{known.upper()[:59]}…' matched '{known[:59]}…' by spelling",
+        f"organization '{new.lower()[:59]}…' matched '{new[:59]}…' by spelling",
+    ]
 
 
 def test_an_owner_is_found_by_username_or_full_name_and_an_unknown_one_is_bad(

@@ -180,7 +180,7 @@ def test_a_bad_side_file_row_is_reported_with_its_file_and_line(
     assert Organization.objects.count() == 0
 
 
-def test_a_side_files_long_value_makes_a_bad_row_line_of_bounded_length(
+def test_a_side_files_long_parent_is_quoted_by_its_first_60_characters(
     maven_pipeline, tmp_path
 ):
     folder = copy_of_demo(tmp_path)
@@ -192,10 +192,27 @@ def test_a_side_files_long_value_makes_a_bad_row_line_of_bounded_length(
 
     report = import_deals(folder, "maven-crm", pipeline=maven_pipeline)
 
-    (line,) = [str(bad) for bad in report.bad_rows if "QQQ" in str(bad)]
-    assert line.startswith("accounts.csv line 2: subsidiary_of: 'QQQ")
-    assert line.endswith("QQQ' matches no organization")
-    assert len(line) < 600
+    assert [str(bad) for bad in report.bad_rows if "QQQ" in str(bad)] == [
+        f"accounts.csv line 2: subsidiary_of: '{'Q' * 59}…' matches no organization"
+    ]
+
+
+def test_a_side_files_long_name_repeated_is_quoted_by_its_first_60_characters(
+    maven_pipeline, tmp_path
+):
+    folder = copy_of_demo(tmp_path)
+    products = folder / "products.csv"
+    lines = products.read_text().splitlines()
+    name = "GTX " + "Z" * 150
+    lines += [f"{name},GTX,1", f"{name},GTX,2"]
+    products.write_text("\n".join(lines) + "\n")
+
+    report = import_deals(folder, "maven-crm", pipeline=maven_pipeline)
+
+    assert [str(bad) for bad in report.bad_rows if bad.file == "products.csv"] == [
+        f"products.csv line {len(lines)}: product: '{name[:59]}…' is already on "
+        f"line {len(lines) - 1}"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -248,6 +248,17 @@ def quoted(text: str) -> str:
     return repr(cut(text, QUOTE_LIMIT))
 
 
+def requoted(message: str, text: str) -> str:
+    """`message`, made by a check that quotes a cell's `text` whole (as repr,
+    before or after stripping it: lead capture, custom fields), with that
+    quote cut as `quoted` cuts it."""
+    stripped = text.strip()
+    for whole in (repr(text), repr(stripped)):
+        if whole in message:
+            return message.replace(whole, quoted(stripped), 1)
+    return message
+
+
 # Human spellings of the usual formats, so errors read "not a date in
 # DD/MM/YYYY" rather than quoting a strptime pattern.
 DATE_FORMATS = {

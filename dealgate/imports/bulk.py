@@ -30,6 +30,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from dealgate.core.csvsource import quoted
 from dealgate.core.interrupts import uninterrupted
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
@@ -674,7 +675,7 @@ def _json_text(text: str) -> str:
 
 
 def _deal_named(deal: Sequence[Any]) -> str:
-    return f"deal {deal[EXTERNAL_ID] or deal[TITLE]!r} (id {deal[ID]})"
+    return f"deal {quoted(deal[EXTERNAL_ID] or deal[TITLE])} (id {deal[ID]})"
 
 
 def writer_for(

@@ -43,6 +43,7 @@ from typing import Any
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from dealgate.core.csvsource import quoted
 from dealgate.imports.sidefiles import ImportFileError
 
 logger = logging.getLogger("dealgate.imports")
@@ -247,7 +248,7 @@ def _orphan_error(
         external_id, title = model._default_manager.filter(pk=pk).values_list(
             "external_id", "title"
         )[0]
-        what = f"deal {external_id or title!r} (id {pk})"
+        what = f"deal {quoted(external_id or title)} (id {pk})"
     return ImportFileError(
         f"{what}: {key.column} {value} names no row of {key.parent_table}; "
         "nothing was imported",

@@ -30,6 +30,7 @@ from dealgate.core.csvsource import (
     DecimalParser,
     check_cell_text,
     quoted,
+    requoted,
 )
 from dealgate.core.currencies import ISO_4217
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
@@ -477,7 +478,7 @@ class DealRows:
                 return found.value, text.strip()
             self._warn(
                 f"{names.field} {quoted(text.strip())} matched "
-                f"{found.spelled_as!r} by spelling"
+                f"{quoted(found.spelled_as)} by spelling"
             )
             return found.value, found.spelled_as
         field, column = names.field, names.column
@@ -729,9 +730,7 @@ def _custom_text(field: CustomField, column: str, text: str) -> Any:
         return field.from_text(text)
     except ValueError as exc:
         # core.custom_fields quotes the whole text; a cell is quoted cut.
-        text = text.strip()
-        reason = str(exc).replace(repr(text), quoted(text), 1)
-        raise CellError(column, reason) from None
+        raise CellError(column, requoted(str(exc), text)) from None
 
 
 def _custom_free_text(field: CustomField, column: str, text: str) -> str | None:

@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from dealgate.accounts.models import Team, User
 from dealgate.clocks.models import Clock
 from dealgate.clocks.services import start_missing_clocks
-from dealgate.core.csvsource import CsvFile, CsvFormatError, spelling_key
+from dealgate.core.csvsource import CsvFile, CsvFormatError, quoted, spelling_key
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.deals.models import Deal, Organization, Product, StageEvent
 from dealgate.errors import NotFound, ValidationError
@@ -330,7 +330,9 @@ def _place_repeats(
                 if len(first) == len(wanted):
                     break
     report.bad_rows = [
-        replace(bad, reason=f"{unplaced[bad.line]!r} is already on line {first_line}")
+        replace(
+            bad, reason=f"{quoted(unplaced[bad.line])} is already on line {first_line}"
+        )
         if not bad.file
         and bad.line in unplaced
         and (first_line := first.get(unplaced[bad.line])) is not None
@@ -475,7 +477,7 @@ class _Batch:
                         if len(self.unplaced) < MAX_BAD_ROWS:
                             self.unplaced[line] = external_id
                         self._repeat(
-                            line, f"{external_id!r} appears earlier in the file"
+                            line, f"{quoted(external_id)} appears earlier in the file"
                         )
                     else:
                         self.report.already_present += 1
@@ -483,7 +485,8 @@ class _Batch:
                 # Only the line a deal is written from: a repeat names it.
                 if external_id in seen:
                     self._repeat(
-                        line, f"{external_id!r} is already on line {seen[external_id]}"
+                        line,
+                        f"{quoted(external_id)} is already on line {seen[external_id]}",
                     )
                     continue
                 seen[external_id] = line
@@ -527,7 +530,9 @@ class _Batch:
             if isinstance(name, str):
                 first = first_spelling[spelling_key(name)]
                 if first != name:
-                    self.report.warn(f"{kind} {name!r} matched {first!r} by spelling")
+                    self.report.warn(
+                        f"{kind} {quoted(name)} matched {quoted(first)} by spelling"
+                    )
                 deal[slot] = ids[first]
 
 

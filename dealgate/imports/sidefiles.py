@@ -27,6 +27,7 @@ from dealgate.core.csvsource import (
     NameMatcher,
     check_cell_text,
     parse_int,
+    quoted,
 )
 from dealgate.deals.models import Organization, Product
 from dealgate.errors import ValidationError
@@ -171,7 +172,7 @@ def _named_rows(
             report.bad(
                 line,
                 name_column,
-                f"{name!r} is already on line {seen[name]}",
+                f"{quoted(name)} is already on line {seen[name]}",
                 records.file,
             )
             continue
@@ -224,7 +225,7 @@ def _link_parents(
         found = lookups.organizations.find(parent)
         if found is None or found.value == org.pk:
             reason = "matches no organization" if found is None else "is itself"
-            report.bad(line, columns.get("parent"), f"{parent!r} {reason}", file)
+            report.bad(line, columns.get("parent"), f"{quoted(parent)} {reason}", file)
             continue
         org.parent_id = found.value
         children.append(org)

@@ -32,7 +32,13 @@ from typing import Any
 
 from django.db import transaction
 
-from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError
+from dealgate.core.csvsource import (
+    CellError,
+    CsvFile,
+    CsvFormatError,
+    quoted,
+    requoted,
+)
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.errors import DealgateError, ValidationError
 from dealgate.imports.report import ImportReport, counted
@@ -322,7 +328,9 @@ def _capture_row(
             report.bad(line, column, "is too long to keep as an id")
             return
         if external in seen:
-            report.bad(line, column, f"{typed!r} is already on line {seen[external]}")
+            report.bad(
+                line, column, f"{quoted(typed)} is already on line {seen[external]}"
+            )
             return
         data["external_id"] = external
     try:
@@ -331,7 +339,11 @@ def _capture_row(
             result = capture_lead(data, source="import", pipeline=pipeline)
     except DealgateError as exc:
         column = mapping.columns.get(exc.field or "", exc.field)
-        report.bad(line, column, exc.message)
+        # Capture quotes what it refuses whole, as a form shows it back; a
+        # cell is quoted cut.
+        cell = data.get(exc.field or "")
+        reason = requoted(exc.message, cell) if cell else exc.message
+        report.bad(line, column, reason)
         return
     except CellError as exc:
         report.bad(line, exc.column, exc.reason)

@@ -30,7 +30,13 @@ from typing import Any
 
 from django.db.models import Q
 
-from dealgate.core.csvsource import CellError, CsvFile, CsvFormatError, DateTimeParser
+from dealgate.core.csvsource import (
+    CellError,
+    CsvFile,
+    CsvFormatError,
+    DateTimeParser,
+    quoted,
+)
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.imports.services import Progress
 from dealgate.pipelines.models import Pipeline
@@ -122,7 +128,10 @@ def run(
         raise LeadImportError(f"{path.name}: {exc}") from exc
     for mql_id, deal in won.items():
         report.bad(
-            deal["line"], "mql_id", f"{mql_id!r} is not in {path.name}", DEALS_FILE
+            deal["line"],
+            "mql_id",
+            f"{quoted(mql_id)} is not in {path.name}",
+            DEALS_FILE,
         )
 
 
@@ -188,7 +197,7 @@ def _closed_deals(
                     report.bad(record.line, exc.column, exc.reason, DEALS_FILE)
                     continue
                 if deal["mql_id"] in deals:
-                    reason = f"{deal['mql_id']!r} is closed twice"
+                    reason = f"{quoted(deal['mql_id'])} is closed twice"
                     report.bad(record.line, "mql_id", reason, DEALS_FILE)
                     continue
                 deal["line"] = record.line
@@ -212,23 +221,23 @@ def _deal_row(
     if stock in MANGLED_STOCK:
         values["average_stock"] = MANGLED_STOCK[stock]
         report.warn(
-            f"average_stock {stock!r} read as {MANGLED_STOCK[stock]!r} "
+            f"average_stock {quoted(stock)} read as {quoted(MANGLED_STOCK[stock])} "
             "(a spreadsheet had made it a date)"
         )
     for column in ("has_company", "has_gtin"):
         text = values[column]
         if text and text.upper() not in FLAGS:
-            raise CellError(column, f"{text!r} is not TRUE or FALSE")
+            raise CellError(column, f"{quoted(text)} is not TRUE or FALSE")
         values[column] = FLAGS.get(text.upper()) if text else None
     revenue = values["declared_monthly_revenue"]
     try:
         amount = Decimal(revenue) if revenue else None
     except ArithmeticError:
         raise CellError(
-            "declared_monthly_revenue", f"{revenue!r} is not a number"
+            "declared_monthly_revenue", f"{quoted(revenue)} is not a number"
         ) from None
     if amount is not None and amount < 0:
-        raise CellError("declared_monthly_revenue", f"{revenue!r} is negative")
+        raise CellError("declared_monthly_revenue", f"{quoted(revenue)} is negative")
     if not amount:
         report.warn("declared_monthly_revenue 0 or empty, read as not declared")
         amount = None
@@ -287,7 +296,7 @@ class _Writer:
             mql_id = row["mql_id"]
             first = self.written.get(mql_id)
             if first is not None:
-                reason = f"{mql_id!r} is already on line {first}"
+                reason = f"{quoted(mql_id)} is already on line {first}"
                 self.report.bad(row["line"], "mql_id", reason)
             elif f"{SOURCE}:{mql_id}" in known:
                 self.report.already_present += 1

@@ -79,6 +79,28 @@ def test_an_id_repeated_in_the_file_is_a_bad_row_naming_the_first(
     assert Lead.objects.get().name == "Ida Berg"
 
 
+def test_a_long_cell_capture_refuses_or_a_long_repeated_id_is_quoted_cut(
+    routed, now, tmp_path
+):
+    email = "a" * 100 + "@@berg.example"
+    long_id = "L" * 90
+    path = tmp_path / "leads.csv"
+    path.write_text(
+        HEADER
+        + f"L1,Typo,  {email}  ,,,DE,\n"
+        + f"{long_id},Ida Berg,ida@berg.example,,Berg IT,DE,\n"
+        + f"{long_id},Jan Kurz,jan@kurz.example,,Kurz Systems,DE,\n"
+    )
+
+    report = import_leads(path, MAPPING, pipeline=routed, all_or_nothing=False)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        f"line 2: E-mail: '{email[:59]}…' is not an email address like "
+        "name@example.com",
+        f"line 4: Id: '{long_id[:59]}…' is already on line 3",
+    ]
+
+
 def test_a_repeated_id_names_the_line_captured_not_an_earlier_bad_one(
     routed, now, tmp_path
 ):

@@ -242,3 +242,28 @@ def test_the_real_olist_files(pipeline, now):
     assert figures.won == 842 and f"{figures.win_rate:.1%}" == "10.5%"
     assert figures.won_before_contact == 1
     assert dict((r.source, r.leads) for r in figures.sources)["unknown"] == 1099
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "reason"),
+    [
+        ("has_company", "TRUE" * 1000, "is not TRUE or FALSE"),
+        ("declared_monthly_revenue", "9" * 1000 + "x", "is not a number"),
+        ("declared_monthly_revenue", "-" + "9" * 1000, "is negative"),
+        ("mql_id", "f" * 1000, f"is not in {LEADS_FILE}"),
+    ],
+)
+def test_a_long_cell_of_the_closed_deals_is_quoted_by_its_first_60_characters(
+    pipeline, now, tmp_path, column, cell, reason
+):
+    folder = _owned_copy(tmp_path)
+    header, first, *rest = (folder / DEALS_FILE).read_text().splitlines()
+    fields = first.split(",")
+    fields[DEAL_COLUMNS.index(column)] = cell
+    (folder / DEALS_FILE).write_text("\r\n".join([header, ",".join(fields), *rest]))
+
+    report = _import(folder, pipeline)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        f"{DEALS_FILE} line 2: {column}: {cell[:59] + '…'!r} {reason}"
+    ]
