@@ -24,7 +24,6 @@ archived, since the data does not say whether it was lost or went quiet.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from dealgate.core.csvsource import (
     CsvFile,
     CsvFormatError,
     DateTimeParser,
+    DecimalParser,
     quoted,
 )
 from dealgate.deals.models import Deal, StageEvent
@@ -184,6 +184,7 @@ def _closed_deals(
             field="file",
         )
     deals: dict[str, dict[str, Any]] = {}
+    amounts = DecimalParser()
     try:
         with CsvFile(path) as csv:
             at = _positions(csv.columns, DEAL_COLUMNS, path.name)
@@ -192,7 +193,7 @@ def _closed_deals(
                     report.bad(record.line, None, record.error, DEALS_FILE)
                     continue
                 try:
-                    deal = _deal_row(record.fields, at, instants, report)
+                    deal = _deal_row(record.fields, at, instants, amounts, report)
                 except CellError as exc:
                     report.bad(record.line, exc.column, exc.reason, DEALS_FILE)
                     continue
@@ -211,6 +212,7 @@ def _deal_row(
     fields: list[str],
     at: dict[str, int],
     instants: DateTimeParser,
+    amounts: DecimalParser,
     report: LeadImportReport,
 ) -> dict[str, Any]:
     values = {column: fields[i].strip() for column, i in at.items()}
@@ -229,15 +231,9 @@ def _deal_row(
         if text and text.upper() not in FLAGS:
             raise CellError(column, f"{quoted(text)} is not TRUE or FALSE")
         values[column] = FLAGS.get(text.upper()) if text else None
-    revenue = values["declared_monthly_revenue"]
-    try:
-        amount = Decimal(revenue) if revenue else None
-    except ArithmeticError:
-        raise CellError(
-            "declared_monthly_revenue", f"{quoted(revenue)} is not a number"
-        ) from None
-    if amount is not None and amount < 0:
-        raise CellError("declared_monthly_revenue", f"{quoted(revenue)} is negative")
+    # Read as every amount of a file is: "NaN", "-5" or 15 digits are bad
+    # values, not a crash when the deal is written.
+    amount = amounts("declared_monthly_revenue", values["declared_monthly_revenue"])
     if not amount:
         report.warn("declared_monthly_revenue 0 or empty, read as not declared")
         amount = None

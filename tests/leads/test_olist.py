@@ -249,7 +249,7 @@ def test_the_real_olist_files(pipeline, now):
     [
         ("has_company", "TRUE" * 1000, "is not TRUE or FALSE"),
         ("declared_monthly_revenue", "9" * 1000 + "x", "is not a number"),
-        ("declared_monthly_revenue", "-" + "9" * 1000, "is negative"),
+        ("declared_monthly_revenue", "9" * 1000, "is too large"),
         ("mql_id", "f" * 1000, f"is not in {LEADS_FILE}"),
     ],
 )
@@ -267,3 +267,30 @@ def test_a_long_cell_of_the_closed_deals_is_quoted_by_its_first_60_characters(
     assert [str(bad) for bad in report.bad_rows] == [
         f"{DEALS_FILE} line 2: {column}: {cell[:59] + '…'!r} {reason}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("NaN", "'NaN' is not a number"),
+        ("Infinity", "'Infinity' is not a number"),
+        ("-5", "'-5' is negative; amounts must be zero or more"),
+        ("1000000000000000", "'1000000000000000' is too large"),
+        ("12.345", "'12.345' has more than 2 decimal places"),
+    ],
+)
+def test_a_declared_revenue_that_is_no_amount_is_a_bad_row_not_a_crash(
+    pipeline, now, tmp_path, cell, reason
+):
+    folder = _owned_copy(tmp_path)
+    header, first, *rest = (folder / DEALS_FILE).read_text().splitlines()
+    fields = first.split(",")
+    fields[DEAL_COLUMNS.index("declared_monthly_revenue")] = cell
+    (folder / DEALS_FILE).write_text("\r\n".join([header, ",".join(fields), *rest]))
+
+    report = _import(folder, pipeline)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        f"{DEALS_FILE} line 2: declared_monthly_revenue: {reason}"
+    ]
+    assert not Lead.objects.exists()
