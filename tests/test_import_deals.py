@@ -721,6 +721,77 @@ def test_each_pair_of_dates_that_runs_backwards_is_listed(sales, tmp_path):
     ]
 
 
+def test_an_open_deal_expected_to_close_before_its_creation_is_a_bad_row(
+    sales, tmp_path
+):
+    mapping = write_mapping(
+        tmp_path,
+        '[columns]\ntitle = "Deal"\nstatus = "Status"\ncreated_at = "Created"\n'
+        'stage_entered_at = "Entered"\nexpected_close_date = "Expected"\n',
+    )
+    path = write_csv(
+        tmp_path,
+        "Deal,Status,Created,Entered,Expected\n"
+        "Orbit,open,2026-03-01,2026-03-05,2025-03-31\n"
+        "Helix,open,2026-03-01,2026-02-01,2026-02-15\n"
+        "Quasar,open,2026-03-01,,2026-03-01\n"
+        "Nova,open,,2026-03-05,2026-03-01\n",
+    )
+
+    report = import_deals(path, mapping, pipeline=sales, all_or_nothing=False)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 2: Expected: '2025-03-31' is before Created '2026-03-01'",
+        "line 3: Entered: '2026-02-01' is before Created '2026-03-01'",
+        "line 3: Expected: '2026-02-15' is before Created '2026-03-01'",
+    ]
+    # Due the day it was created; a forecast that slipped past the stage
+    # entry, the file giving no creation date.
+    assert sorted(Deal.objects.values_list("title", flat=True)) == ["Nova", "Quasar"]
+
+
+def test_an_open_rows_close_date_read_as_its_forecast_is_named_when_before_creation(
+    sales, tmp_path
+):
+    mapping = write_mapping(
+        tmp_path,
+        '[columns]\ntitle = "Deal"\ncreated_at = "Created"\nclose_date = "Closed"\n',
+    )
+    path = write_csv(tmp_path, "Deal,Created,Closed\nOrbit,2026-03-01,2026-02-27\n")
+
+    report = import_deals(path, mapping, pipeline=sales)
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        "line 2: Closed: '2026-02-27' is before Created '2026-03-01'"
+    ]
+    assert not Deal.objects.exists()
+
+
+def test_a_forecast_is_judged_by_the_day_in_the_pipelines_zone_and_not_once_closed(
+    sales, tmp_path
+):
+    mapping = write_mapping(
+        tmp_path,
+        'date_format = "YYYY-MM-DD HH:MM"\n'
+        '[columns]\ntitle = "Deal"\nstatus = "Status"\ncreated_at = "Created"\n'
+        'close_date = "Closed"\nexpected_close_date = "Expected"\n',
+    )
+    path = write_csv(
+        tmp_path,
+        "Deal,Status,Created,Closed,Expected\n"
+        "Orbit,open,2026-03-02 16:30,,2026-03-02 00:00\n"
+        "Helix,won,2026-03-02 16:30,2026-03-20 10:00,2026-01-31 00:00\n",
+    )
+
+    report = import_deals(path, mapping, pipeline=sales)
+
+    assert report.committed and not report.bad_rows
+    assert dict(Deal.objects.values_list("title", "expected_close_date")) == {
+        "Orbit": dt.date(2026, 3, 2),
+        "Helix": dt.date(2026, 1, 31),
+    }
+
+
 # -- statuses, loss reasons, names ------------------------------------------
 
 

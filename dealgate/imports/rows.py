@@ -377,12 +377,16 @@ class DealRows:
         at = self._expected_at
         if at is not None:
             expected = parse(name["expected_close_date"], fields[at])
+        # The field an open deal's forecast was read from, which an error
+        # names; "" for a closed deal, whose forecast is history, not judged.
+        forecast = ""
         if status == "open":
+            forecast = "expected_close_date"
             if closed is not None:
                 # An open deal's close date is the forecast, as CRM exports
                 # write it, unless the file has its own forecast column.
                 if expected is None:
-                    expected = closed
+                    expected, forecast = closed, "close_date"
                 else:
                     self._warn(
                         f"{self.column('close_date')} on an open deal ignored; "
@@ -397,8 +401,11 @@ class DealRows:
             (created is not None and entered is not None and created > entered)
             or (entered is not None and closed is not None and entered > closed)
             or (created is not None and closed is not None and created > closed)
+            or (forecast and self._forecast_before(created, expected))
         ):
-            raise self._out_of_order(fields, created, entered, closed)
+            raise self._out_of_order(
+                fields, created, entered, closed, forecast, expected
+            )
         now = self.now
         if created is None and entered is None and closed is None:
             self._warn(self.undated)
@@ -426,14 +433,32 @@ class DealRows:
             f"{self.now:%Y-%m-%d %H:%M} UTC",
         )
 
+    def _forecast_before(
+        self, created: dt.datetime | None, expected: dt.datetime | None
+    ) -> bool:
+        """Whether an open deal is expected to close on a day before the one
+        it was created on: a typo, as a close before creation is. Only the
+        file's creation date counts; a stage entry standing in for it is no
+        creation, and a forecast may have slipped past it."""
+        if created is None or expected is None or expected >= created:
+            return False
+        return self._day(expected) < self._day(created)
+
+    def _day(self, when: dt.datetime) -> dt.date:
+        return when.astimezone(self.zone).date()
+
     def _out_of_order(
         self,
         fields: list[str],
         created: dt.datetime | None,
         entered: dt.datetime | None,
         closed: dt.datetime | None,
+        forecast: str,
+        expected: dt.datetime | None,
     ) -> CellError:
-        """An error for each pair of the row's dates that runs backwards."""
+        """An error for each pair of the row's dates that runs backwards,
+        the `expected` close date of an open deal included: `forecast` is the
+        field it was read from ("" for a closed deal)."""
         pairs = (
             ("created_at", created, "stage_entered_at", entered),
             ("stage_entered_at", entered, "close_date", closed),
@@ -444,6 +469,8 @@ class DealRows:
             for earlier, first, later, then in pairs
             if first is not None and then is not None and first > then
         ]
+        if forecast and self._forecast_before(created, expected):
+            errors.append(self._before(fields, "created_at", forecast))
         return errors[0] if len(errors) == 1 else CellErrors(errors)
 
     def _before(self, fields: list[str], earlier: str, later: str) -> CellError:
