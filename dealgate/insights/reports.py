@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.utils.safestring import SafeString
 
@@ -23,7 +24,7 @@ from . import queries as q
 from . import review as rv
 from .filters import Filters
 from .models import WeeklyReview
-from .tables import Column, Table, format_value
+from .tables import Column, Table, cents, format_value
 
 DEFINITIONS = [
     (
@@ -174,7 +175,7 @@ def _headline(
         ["Win rate", percent, "%", f"{totals.won:,} won of {totals.closed:,}"],
         [
             "Average won value",
-            totals.average_won_value,
+            cents(totals.average_won_value),
             currency,
             f"over {totals.valued:,} won deals with a value in {currency}",
         ],
@@ -188,7 +189,7 @@ def _headline(
         ["Open deals", open_deals, "deals", "now, in the filters"],
         [
             "Sales velocity",
-            velocity.per_day,
+            cents(velocity.per_day),
             f"{currency} per day",
             "open deals x win rate x average won value / mean cycle"
             + _stale_share(past_limit, open_deals),
@@ -853,12 +854,17 @@ def _history(filters: Filters) -> Section:
 # -- helpers ---------------------------------------------------------------------
 
 
-def _review_value(review: WeeklyReview) -> float | int | None:
+def _review_value(review: WeeklyReview) -> float | int | Decimal | None:
     """A review's kept value, a whole number for a metric that counts deals
-    (the column stores every value as a float)."""
+    and an amount to the cent for one that is money (the column stores every
+    value as a float)."""
     metric = rv.BY_KEY.get(review.metric)
-    if review.value is not None and metric is not None and metric.kind == "int":
+    if review.value is None or metric is None:
+        return review.value
+    if metric.kind == "int":
         return round(review.value)
+    if metric.kind == "money":
+        return cents(review.value)
     return review.value
 
 

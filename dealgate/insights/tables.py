@@ -20,9 +20,18 @@ from dealgate.web.templatetags.dealgate_format import money
 # Column kinds and what a cell of each holds:
 #   text     a string                      int      a whole number
 #   percent  a fraction, 0..1              days     a float number of days
-#   money    an amount, in `currency`      number   an int (a count) or a float
+#   money    an amount, in `currency`      number   an int (a count), a float, or
+#                                                   a Decimal (money, `cents`)
 #   deal     (deal id, title): a link on the page, the title elsewhere
 KINDS = frozenset({"text", "int", "percent", "days", "money", "number", "deal"})
+CENT = Decimal("0.01")
+
+
+def cents(value: float | Decimal | None) -> Decimal | None:
+    """An amount of money to the cent: how a figure that is money is kept in
+    a `number` column among others, so a CSV writes it as it writes amounts
+    (two decimals), not as a float to four."""
+    return None if value is None else Decimal(str(value)).quantize(CENT)
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,8 @@ def _raw(column: Column, value: Any) -> Any:
         return int(value)
     if column.kind == "number" and isinstance(value, int):
         return value  # a count among figures, as a spreadsheet sums it
+    if column.kind == "number" and isinstance(value, Decimal):
+        return format(value, "f")  # an amount among figures, to its cent
     if column.kind in ("days", "number"):
         return round(float(value), 4)
     if column.kind == "money":

@@ -116,6 +116,28 @@ def test_the_headline_csv_writes_counts_as_whole_numbers(signed_in, pipeline, no
     assert values["Win rate"] == "50.0"
 
 
+def test_the_headline_csv_writes_velocity_and_average_won_value_to_the_cent(
+    signed_in, pipeline, now
+):
+    walk(pipeline, ["inquiry", "won"], every=3, value=1000)
+    walk(pipeline, ["inquiry", "lost"])
+    walk(pipeline, ["inquiry", "lost"])
+    walk(pipeline, ["inquiry", "discovery"])
+
+    response = signed_in.get(
+        reverse("insights:overview"), {"format": "csv", "table": "headline"}
+    )
+    values = {
+        row[0]: row[1] for row in csv.reader(io.StringIO(response.content.decode()))
+    }
+    page = text_of(signed_in.get(reverse("insights:overview")))
+
+    # 1 open x 1/3 won x 1,000 / 3 days: 111.111... a day.
+    assert values["Sales velocity"] == "111.11"
+    assert values["Average won value"] == "1000.00"
+    assert "Sales velocity 111.11 USD per day" in page
+
+
 def test_the_past_reviews_csv_writes_a_count_metric_whole(signed_in, pipeline, now):
     WeeklyReview.objects.create(
         pipeline=pipeline,
@@ -133,6 +155,27 @@ def test_the_past_reviews_csv_writes_a_count_metric_whole(signed_in, pipeline, n
     (row,) = list(csv.reader(io.StringIO(response.content.decode())))[1:]
 
     assert row[1:4] == ["New deals", "6716", "deals"]
+
+
+def test_the_past_reviews_csv_writes_a_money_metric_to_the_cent(
+    signed_in, pipeline, now
+):
+    WeeklyReview.objects.create(
+        pipeline=pipeline,
+        week=dt.date(2026, 6, 8),
+        metric="won_value",
+        value=12345.678,
+        unit="USD",
+        decision="Price the audit higher.",
+        recorded_at=now,
+    )
+
+    response = signed_in.get(
+        reverse("insights:review"), {"format": "csv", "table": "history"}
+    )
+    (row,) = list(csv.reader(io.StringIO(response.content.decode())))[1:]
+
+    assert row[1:4] == ["Won value", "12345.68", "USD"]
 
 
 def test_an_unknown_table_names_the_tables_there_are(signed_in, pipeline, now):
