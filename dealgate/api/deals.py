@@ -120,12 +120,14 @@ class DealVersion(Schema):
 
 
 class BulkMoveIn(Schema):
+    # No maxItems: the limit is on distinct deals, and a deal sent twice with
+    # the same version counts once, so a longer list may be taken.
     deals: list[DealVersion] = Field(
         description="the deals with the version you read of each; at most "
-        f"{services.MOST_DEALS_PER_BULK_MOVE:,}, so that the move ends well "
-        "within the server's request timeout",
+        f"{services.MOST_DEALS_PER_BULK_MOVE:,} distinct deals, so that the move "
+        "ends well within the server's request timeout (a deal sent again with "
+        "the same version counts once; with another version it is refused)",
         min_length=1,
-        json_schema_extra={"maxItems": services.MOST_DEALS_PER_BULK_MOVE},
     )
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
     loss_reason: str = ""
@@ -197,9 +199,9 @@ def bulk_move(request: HttpRequest, payload: BulkMoveIn) -> list[DealOut]:
     refused, none moves and `refusals` says why for each. `deals` holds a
     limited number (its schema says how many; more is a 422 naming it): send
     a larger set in parts."""
-    services.check_bulk_size(len(payload.deals))
+    versions = _distinct_versions(payload.deals)
     deals = services.move_deals(
-        {item.id: item.version for item in payload.deals},
+        versions,
         payload.to,
         by=request.user,
         loss_reason=payload.loss_reason,
@@ -208,6 +210,31 @@ def bulk_move(request: HttpRequest, payload: BulkMoveIn) -> list[DealOut]:
         source="api-bulk",
     )
     return [deal_out(deal) for deal in deals]
+
+
+def _distinct_versions(items: list[DealVersion]) -> dict[int, int]:
+    """Deal id -> the version sent, each deal once, refused (422, naming
+    `deals`) when there are more distinct deals than a bulk move takes, or a
+    deal comes with two versions: one of them was not what the caller read."""
+    versions: dict[int, int] = {}
+    for item in items:
+        sent = versions.setdefault(item.id, item.version)
+        if sent != item.version:
+            raise ValidationError(
+                f"deals: deal {item.id} is sent with versions {sent} and "
+                f"{item.version}; send each deal once, with the version you read",
+                field="deals",
+            )
+    most = services.MOST_DEALS_PER_BULK_MOVE
+    if len(versions) > most:
+        repeats = len(items) - len(versions)
+        listed = f" ({len(items):,} ids with {repeats:,} repeats)" if repeats else ""
+        raise ValidationError(
+            f"deals: a bulk move takes at most {most:,} deals, this one has "
+            f"{len(versions):,} distinct deals{listed}; send them in several moves",
+            field="deals",
+        )
+    return versions
 
 
 @router.patch("/{int:deal_id}", response={200: DealOut, 409: ErrorOut, 422: ErrorOut})

@@ -118,9 +118,77 @@ def test_the_services_bulk_move_keeps_to_the_limit_at_every_door(deals, alice):
     assert not StageEvent.objects.exists()
 
 
-def test_the_schema_states_how_many_deals_a_bulk_move_takes(api):
+def test_the_schema_states_how_many_distinct_deals_a_bulk_move_takes(api):
     schema = api.get("/api/v1/openapi.json").json()
     deals = schema["components"]["schemas"]["BulkMoveIn"]["properties"]["deals"]
 
-    assert deals["maxItems"] == services.MOST_DEALS_PER_BULK_MOVE
-    assert f"at most {services.MOST_DEALS_PER_BULK_MOVE:,}" in deals["description"]
+    # A list longer than the limit may hold fewer deals: no maxItems to stop it.
+    assert "maxItems" not in deals
+    most = services.MOST_DEALS_PER_BULK_MOVE
+    assert f"at most {most:,} distinct deals" in deals["description"]
+
+
+def test_the_limit_counts_distinct_deals_so_repeated_ids_are_taken_once(
+    api, deals, monkeypatch
+):
+    monkeypatch.setattr(services, "MOST_DEALS_PER_BULK_MOVE", len(deals))
+
+    response = bulk(api, [*deals, *deals], to="contract")
+
+    assert response.status_code == 200
+    assert sorted(d["id"] for d in response.json()) == sorted(d.pk for d in deals)
+    assert set(Deal.objects.values_list("stage__key", flat=True)) == {"contract"}
+    assert StageEvent.objects.filter(source="api-bulk").count() == len(deals)
+
+
+def test_600_ids_of_400_deals_are_within_the_limit_of_500(api, deals):
+    assert services.MOST_DEALS_PER_BULK_MOVE == 500
+    first = deals[0].pk
+    ids = [first + 1000 + n % 400 for n in range(600)]
+    body = {"deals": [{"id": i, "version": 1} for i in ids], "to": "contract"}
+
+    response = api.post(
+        "/api/v1/deals/bulk-move", body, content_type="application/json"
+    )
+
+    # Past the limit's check: each deal is then judged, and none exists.
+    assert response.status_code == 422
+    assert response.json()["code"] == "bulk_move_refused"
+    assert len(response.json()["refusals"]) == 400
+
+
+def test_too_many_distinct_deals_are_refused_saying_how_many_were_sent(
+    api, deals, monkeypatch
+):
+    monkeypatch.setattr(services, "MOST_DEALS_PER_BULK_MOVE", len(deals) - 1)
+
+    response = bulk(api, [*deals, deals[0], deals[1]], to="contract")
+
+    assert response.status_code == 422
+    error = response.json()
+    assert (error["code"], error["field"]) == ("invalid", "deals")
+    assert error["message"] == (
+        "deals: a bulk move takes at most 2 deals, this one has 3 distinct deals "
+        "(5 ids with 2 repeats); send them in several moves"
+    )
+    assert not StageEvent.objects.exists()
+
+
+def test_a_deal_sent_with_two_versions_is_refused_and_nothing_moves(api, deals):
+    body = {
+        "deals": [{"id": d.pk, "version": d.version} for d in deals]
+        + [{"id": deals[1].pk, "version": deals[1].version + 1}],
+        "to": "contract",
+    }
+
+    response = api.post(
+        "/api/v1/deals/bulk-move", body, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "deals"
+    assert response.json()["message"] == (
+        f"deals: deal {deals[1].pk} is sent with versions {deals[1].version} and "
+        f"{deals[1].version + 1}; send each deal once, with the version you read"
+    )
+    assert set(Deal.objects.values_list("stage__key", flat=True)) == {"proposal"}
