@@ -12,6 +12,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# Entries of a digest a notice keeps, and the notices page and messages show:
+# the first ones, which the sweep wrote most overdue first. The rest are only
+# counted (`Notice.more_items`); Today lists them all. A digest of 50,000
+# clocks after an import would otherwise be a row of megabytes, and chat
+# webhooks cut long messages (Slack at 40,000 characters).
+DIGEST_LINES = 50
+
 
 class Clock(models.Model):
     """One obligation: who must do what about which deal or lead, by when.
@@ -252,9 +259,11 @@ class Notice(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     # A digest: several clocks that ran out for one person in one sweep, told
     # in one notice instead of one each, one {"clock", "title", "url", "deal",
-    # "lead"} per clock. Empty for a notice about one subject (deal, lead,
-    # clock above).
+    # "lead"} per clock: the first DIGEST_LINES of them, and how many more in
+    # `more_items` (a digest written before that was counted keeps them all).
+    # Empty for a notice about one subject (deal, lead, clock above).
     items = models.JSONField(default=list, blank=True)
+    more_items = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -279,10 +288,28 @@ class Notice(models.Model):
 
     @property
     def clock_ids(self) -> list[int]:
-        """The clocks this notice tells about: a digest's, or its own one."""
+        """The clocks this notice names: a digest's entries kept, or its own
+        one. A digest names only its first entries (`told` counts them all)."""
         if self.items:
             return [item["clock"] for item in self.items]
         return [self.clock_id] if self.clock_id is not None else []
+
+    @property
+    def told(self) -> int:
+        """How many clocks this notice tells about, those only counted too."""
+        return len(self.clock_ids) + self.more_items
+
+    @property
+    def shown_items(self) -> list[dict]:
+        """A digest's entries as pages and messages list them: the first
+        DIGEST_LINES (an older digest keeps more)."""
+        return self.items[:DIGEST_LINES]
+
+    @property
+    def items_not_shown(self) -> int:
+        """How many of a digest's entries are not listed: counted only, or
+        kept past DIGEST_LINES by an older digest."""
+        return max(0, len(self.items) - DIGEST_LINES) + self.more_items
 
 
 class Delivery(models.Model):

@@ -46,7 +46,7 @@ from django.db.models import F
 
 from dealgate import timesource
 
-from .models import Delivery
+from .models import DIGEST_LINES, Delivery
 from .notices import today_url
 
 log = logging.getLogger("dealgate.notices")
@@ -57,11 +57,6 @@ LONGEST_RETRY = dt.timedelta(hours=1)
 PASS_LIMIT = 100
 TIMEOUT_SECONDS = 10.0
 PENDING = Delivery.State.PENDING
-# Entries of a digest written into a mail or chat message, and shown on the
-# notices page: the first ones, which the sweep wrote most overdue first; the
-# rest are counted and Today lists them all. Chat webhooks cut long messages
-# (Slack at 40,000 characters).
-DIGEST_LINES = 50
 
 
 class Permanent(Exception):
@@ -100,6 +95,8 @@ class Outgoing:
     name: str
     # A digest's entries ({"clock", "title", "url"}); empty for other notices.
     items: list[dict[str, Any]] = field(default_factory=list)
+    # A digest's entries not kept in `items`, only counted.
+    more_items: int = 0
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -169,6 +166,7 @@ def _lease(now: dt.datetime, limit: int) -> list[Outgoing]:
             "notice__body",
             "notice__url",
             "notice__items",
+            "notice__more_items",
             "notice__user__email",
             "notice__user__username",
             "notice__user__first_name",
@@ -190,6 +188,7 @@ def _outgoing(row: dict[str, Any]) -> Outgoing:
         email=row["notice__user__email"],
         name=name.strip() or row["notice__user__username"],
         items=row["notice__items"] or [],
+        more_items=row["notice__more_items"],
     )
 
 
@@ -312,7 +311,7 @@ def content(item: Outgoing) -> str:
         url = entry.get("url") or ""
         link = f" {settings.SITE_URL}{url}" if url else ""
         lines.append(f"- {one_line(entry.get('title', ''))}{link}")
-    more = len(item.items) - DIGEST_LINES
+    more = max(0, len(item.items) - DIGEST_LINES) + item.more_items
     if more > 0:
         today = today_url()
         where = f": {settings.SITE_URL}{today}" if settings.SITE_URL and today else "."

@@ -52,7 +52,7 @@ from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
-from .models import Clock, Delivery, Notice
+from .models import DIGEST_LINES, Clock, Delivery, Notice
 from .notices import queue_deliveries, subject_url, today_url
 from .services import RESPONSE_KINDS, next_step_key
 from .timeleft import format_span
@@ -120,6 +120,7 @@ _NOTICE_FIELDS = (
     "clock_id",
     "created_at",
     "items",
+    "more_items",
 )
 _STEP_FIELDS = (
     "kind",
@@ -207,6 +208,7 @@ def sweep(
     now = now or timesource.now()
     result = SweepResult()
     started = time.perf_counter()
+    digests: dict[int, _Digest] = {}
     # Until a claim comes back empty: a batch may add tasks already due, and
     # a breach may already be past its second window (a sweeper was down).
     for claim in (_claim_due, _claim_escalations):
@@ -215,7 +217,8 @@ def sweep(
                 rows = claim(now, batch_size)
                 if not rows:
                     break
-                _Batch(rows, now, escalating=claim is _claim_escalations).run(result)
+                escalating = claim is _claim_escalations
+                _Batch(rows, now, escalating, digests=digests).run(result)
             result.batches += 1
     result.seconds = time.perf_counter() - started
     log.info("sweep at %s: %s", now.isoformat(), result.summary())
@@ -297,6 +300,18 @@ class _Notice:
 
 
 @dataclass
+class _Digest:
+    """What a sweep knows of a digest it wrote or added to, which the row
+    does not keep: the subject of every entry, those only counted included
+    (("deal", id) or ("lead", id)). `entries` is how many the row held
+    then, kept and counted: if another sweeper has added to it since, what
+    is known here is no longer the whole digest."""
+
+    subjects: set[tuple[str, int]]
+    entries: int
+
+
+@dataclass
 class _Batch:
     """One claimed batch: read what it needs, decide, write, all in the
     caller's transaction. `escalating` batches hold breached clocks whose
@@ -327,6 +342,8 @@ class _Batch:
     written: int = 0  # notice rows, a digest one
     # active admins' ids, read when an escalation first needs them
     admins: list[int] | None = None
+    # The sweep's digests by notice id, shared by its batches.
+    digests: dict[int, _Digest] = field(default_factory=dict)
 
     def run(self, result: SweepResult) -> None:
         self._load()
@@ -733,16 +750,19 @@ class _Batch:
                     (notice_id, n.user_id, n.kind, cut(n.title, 300), n.body())
                     + (subject_url(n.row["deal_id"], n.row["lead_id"]),)
                     + (n.row["deal_id"], n.row["lead_id"], n.row["id"], self.now)
-                    + ("[]",)
+                    + ("[]", 0)
                 )
             else:
                 items = _items(told)
-                title, body = _digest_words(told[0].kind, items)
+                subjects = _subjects(items)
+                title, body = _digest_words(told[0].kind, subjects)
+                kept, more = _kept([], 0, items)
                 rows.append(
                     (notice_id, told[0].user_id, told[0].kind, title, body)
                     + (today_url(), None, None, None, self.now)
-                    + (json.dumps(items),)
+                    + (json.dumps(kept), more)
                 )
+                self.digests[notice_id] = _Digest(subjects, len(items))
         bulk.insert_rows(Notice, _NOTICE_FIELDS, rows)
         self.written = len(rows)
         if ids:
@@ -753,8 +773,10 @@ class _Batch:
     ) -> list[tuple[int, str]]:
         """Add each group to the notice an earlier batch of this sweep wrote
         for the same person and kind, while that notice is unread and none of
-        its deliveries has been taken by a sender: a sweep of several batches
-        then still tells a person once. Returns the groups merged.
+        its deliveries has been taken by a sender, and its title can count
+        the deals and leads of all its entries (`_subjects_of`): a sweep of
+        several batches then still tells a person once. The entries past the
+        first DIGEST_LINES are counted, not kept. Returns the groups merged.
 
         The notices and their deliveries are locked first (PostgreSQL): a
         racing sweeper adds to a notice only after this one's commit, on what
@@ -790,9 +812,14 @@ class _Batch:
             notice = latest.get(key)
             if notice is None:
                 continue
-            items = list(notice.items) or [_item_of(notice)]
-            items += _items(told)
-            title, body = _digest_words(notice.kind, items)
+            subjects = self._subjects_of(notice)
+            if subjects is None:
+                continue
+            entries = list(notice.items) or [_item_of(notice)]
+            added = _items(told)
+            subjects |= _subjects(added)
+            title, body = _digest_words(notice.kind, subjects)
+            kept, more = _kept(entries, notice.more_items, added)
             Notice.objects.filter(pk=notice.pk).update(
                 title=title,
                 body=body,
@@ -800,10 +827,26 @@ class _Batch:
                 deal=None,
                 lead=None,
                 clock=None,
-                items=items,
+                items=kept,
+                more_items=more,
             )
+            total = len(entries) + notice.more_items + len(added)
+            self.digests[notice.pk] = _Digest(subjects, total)
             merged.append(key)
         return merged
+
+    def _subjects_of(self, notice: Notice) -> set[tuple[str, int]] | None:
+        """The subjects of every entry of `notice`, or None when they cannot
+        all be known: it counts entries it does not keep, and this sweep did
+        not write them all (another sweeper running at the same instant
+        added some). Such a notice is left as it is, and the batch writes a
+        digest of its own, so that a title never counts a deal twice."""
+        known = self.digests.get(notice.pk)
+        if known is not None and known.entries == len(notice.items) + notice.more_items:
+            return set(known.subjects)
+        if notice.more_items:
+            return None
+        return _subjects(notice.items or [_item_of(notice)])
 
     def _write_tasks(self) -> None:
         self._write_lead_tasks()
@@ -1067,11 +1110,35 @@ def _item_of(notice: Notice) -> dict[str, Any]:
     }
 
 
-def _digest_words(kind: str, items: list[dict[str, Any]]) -> tuple[str, str]:
-    """Title and body of a digest of `kind` listing `items`."""
-    # Subjects, not clocks: one deal may have run out of a window and a limit.
-    deals = len({i["deal"] for i in items if i.get("deal") is not None})
-    leads = len({i["lead"] for i in items if i.get("deal") is None and i.get("lead")})
+def _subjects(items: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """The deals and leads digest entries tell about, ("deal", id) or
+    ("lead", id): subjects, not clocks, since one deal may have run out of a
+    window and a limit."""
+    subjects: set[tuple[str, int]] = set()
+    for item in items:
+        if item.get("deal") is not None:
+            subjects.add(("deal", item["deal"]))
+        elif item.get("lead"):
+            subjects.add(("lead", item["lead"]))
+    return subjects
+
+
+def _kept(
+    entries: list[dict[str, Any]], counted: int, added: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """A digest's entries to keep and the count of the rest, once `added`
+    follow its `entries` kept and `counted` ones: the first DIGEST_LINES are
+    kept, as the notices page and messages list them."""
+    if counted:
+        return entries, counted + len(added)
+    entries = entries + added
+    return entries[:DIGEST_LINES], max(0, len(entries) - DIGEST_LINES)
+
+
+def _digest_words(kind: str, subjects: set[tuple[str, int]]) -> tuple[str, str]:
+    """Title and body of a digest of `kind` telling about `subjects`."""
+    deals = sum(1 for kind_, _ in subjects if kind_ == "deal")
+    leads = len(subjects) - deals
     what = " and ".join(
         f"{count} {noun}{'' if count == 1 else 's'}"
         for count, noun in ((deals, "deal"), (leads, "lead"))

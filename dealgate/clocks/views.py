@@ -13,7 +13,6 @@ from dealgate.core.numbers import MAX_OFFSET, as_id, whole_number
 from dealgate.errors import ValidationError
 
 from . import notices as notice_service
-from .outbox import DIGEST_LINES
 from .queries import TODAY_LIMIT, people_seen_by, today_for, today_section
 
 # Today's sections by the key a "more" link names, with their headings.
@@ -96,10 +95,6 @@ def notice_list(request: HttpRequest) -> HttpResponse:
     page = list(
         notice_service.notices_for(request.user)[start : start + NOTICES_PER_PAGE + 1]
     )
-    for notice in page:
-        # A digest after an import can gather thousands; Today lists them all.
-        notice.shown_items = notice.items[:DIGEST_LINES]
-        notice.more_items = max(0, len(notice.items) - DIGEST_LINES)
     context = {
         "notices": page[:NOTICES_PER_PAGE],
         "unread": notice_service.unread_count(request.user),

@@ -355,6 +355,28 @@ def test_a_digest_of_thousands_mails_its_first_fifty_and_the_count_of_the_rest(
     assert len(message.as_bytes()) < 10_000
 
 
+def test_a_digest_that_counts_its_rest_mails_what_it_keeps_and_the_count(
+    people, settings
+):
+    settings.SMTP_HOST, settings.WEBHOOK_URL = "127.0.0.1", ""
+    settings.SMTP_FROM = "Dealgate <dealgate@example.com>"
+    settings.SITE_URL = ""
+    notice = notify(people[0], kind=Notice.Kind.BREACH, title="Many ran out", at=NOW)
+    notice.items = [
+        {"clock": n, "title": f"Over the age limit: D{n}", "url": f"/deals/{n}/"}
+        for n in range(50)
+    ]
+    notice.more_items = 30_202
+    notice.save()
+
+    (leased,) = outbox._lease(NOW, 10)
+    lines = outbox.SmtpSender()._message(leased).get_content().splitlines()
+
+    assert leased.more_items == 30_202
+    assert len([line for line in lines if line.startswith("- ")]) == 50
+    assert "... and 30,202 more, all on Today." in lines
+
+
 def test_a_title_with_a_line_break_is_sent_on_one_line(people, settings):
     settings.SMTP_FROM = "Dealgate <dealgate@example.com>"
     notice = notify(people[0], kind="info", title="Lone deal\nBcc: x@evil.test", at=NOW)
@@ -377,6 +399,7 @@ def _row(notice: Notice) -> dict:
         "notice__body": notice.body,
         "notice__url": notice.url,
         "notice__items": notice.items,
+        "notice__more_items": notice.more_items,
         "notice__user__email": user.email,
         "notice__user__username": user.username,
         "notice__user__first_name": user.first_name,

@@ -211,3 +211,20 @@ def test_a_digest_on_the_notices_page_lists_fifty_and_sends_the_rest_to_today(
     assert "and 30,202 more, all on Today" in page
     assert '<a href="/today/">Today</a></li>' in response.content.decode()
     assert len(response.content) < 30_000
+
+
+def test_a_digest_that_counts_its_rest_shows_what_it_keeps_and_the_count(
+    alice, signed_in, clock
+):
+    notice = notify(alice, kind=Notice.Kind.BREACH, title="30252 deals ran out")
+    notice.items = [
+        {"clock": n, "title": f"Over the age limit: D{n:05}", "url": f"/deals/{n}/"}
+        for n in range(50)
+    ]
+    notice.more_items = 30_202
+    notice.save()
+
+    page = text_of(signed_in(alice).get("/notices/"))
+
+    assert "D00000" in page and "D00049" in page
+    assert "and 30,202 more, all on Today" in page

@@ -524,3 +524,74 @@ def test_a_digest_counts_deals_not_clocks_and_keeps_the_end_of_long_names(
     next_step = next(i for i in digest.items if i["title"].startswith("Next step"))
     assert next_step["title"].endswith("…)")
     assert len(next_step["title"]) < 160
+
+
+def test_a_digest_keeps_the_entries_it_shows_and_counts_the_rest(
+    pipeline, alice, max_manager, clock, monkeypatch
+):
+    monkeypatch.setattr(sweep_module, "DIGEST_LINES", 2)
+    deals = [
+        place_deal(pipeline, "inquiry", owner=alice, entered=berlin(1 + n, 9), title=t)
+        for n, t in enumerate("ABCDE")
+    ]
+
+    sweep()
+
+    (digest,) = Notice.objects.filter(user=alice)
+    assert digest.title == "5 deals ran out of time"
+    # Most overdue first, as claimed: the two shown, three counted.
+    assert [item["title"] for item in digest.items] == [
+        "Over the age limit: A",
+        "Over the age limit: B",
+    ]
+    assert (digest.more_items, digest.told) == (3, 5)
+    assert digest.clock_ids == [age_clock(deal).pk for deal in deals[:2]]
+
+
+def test_a_digest_added_to_by_later_batches_counts_a_deal_once_though_not_kept(
+    pipeline, alice, max_manager, clock, monkeypatch
+):
+    monkeypatch.setattr(sweep_module, "DIGEST_LINES", 1)
+    # Age limits due first: B's, C's, then A's; A's next step is due last, so
+    # a later batch tells of A again, whose first entry is only counted.
+    a, _, _ = (
+        place_deal(pipeline, "inquiry", owner=alice, entered=berlin(day, 9), title=t)
+        for day, t in ((3, "A"), (1, "B"), (2, "C"))
+    )
+    Activity.objects.create(
+        deal=a, kind="task", subject="Call back", due_at=berlin(10, 10), at=berlin(3, 9)
+    )
+
+    result = sweep(batch_size=3)
+
+    assert result.breached == 4
+    (digest,) = Notice.objects.filter(user=alice)
+    assert digest.title == "3 deals ran out of time"
+    assert [item["title"] for item in digest.items] == ["Over the age limit: B"]
+    assert (digest.more_items, digest.told) == (3, 4)
+
+
+def test_a_digest_counting_entries_another_sweeper_wrote_is_not_added_to(
+    pipeline, alice, max_manager, clock
+):
+    # Written at this instant by a sweeper running beside this one: its
+    # counted entries' deals are not known here.
+    theirs = Notice.objects.create(
+        user=alice,
+        kind=Notice.Kind.BREACH,
+        title="60 deals ran out of time",
+        url="/today/",
+        created_at=clock.now,
+        items=[{"clock": 1, "title": "Over the age limit: X", "url": "", "deal": 1}],
+        more_items=59,
+    )
+    place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title="Birch")
+
+    sweep()
+
+    notices = Notice.objects.filter(user=alice).order_by("id")
+    assert [(n.title, n.told) for n in notices] == [
+        ("60 deals ran out of time", 60),
+        ("Over the age limit: Birch", 1),
+    ]
+    assert notices[0].pk == theirs.pk
