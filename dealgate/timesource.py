@@ -58,7 +58,9 @@ def recorded_as_of() -> str:
 
     A recorded date (the demo's) holds only while the demo's pipeline is the
     database's only one: once it holds a pipeline of someone's own, that
-    work, and the demo's beside it, runs at the real time.
+    work, and the demo's beside it, runs at the real time (the sweep still
+    judges the clocks the demo started at the recorded date:
+    dealgate.clocks.sweep).
 
     Also "" when the database cannot say: not set up or not upgraded yet, or
     not reachable (a command that needs it says so itself). Asking creates no
@@ -91,19 +93,12 @@ def record_as_of(text: str) -> None:
     """Make every command on this database, and the pages it serves, run at
     `text` (a date or an ISO instant, as for DEALGATE_AS_OF) unless
     DEALGATE_AS_OF or --as-of gives another, while the demo's pipeline is the
-    database's only one."""
+    database's only one; the sweep judges the clocks the demo started at
+    `text` in any case."""
     from dealgate.clocks.models import AsOf
 
     parse_as_of(text)
     AsOf.objects.update_or_create(pk=1, defaults={"value": text})
-
-
-def forget_as_of() -> bool:
-    """Record no as-of date any more; whether one was recorded."""
-    from dealgate.clocks.models import AsOf
-
-    deleted, _ = AsOf.objects.all().delete()
-    return bool(deleted)
 
 
 def use_recorded_as_of(use: bool = True) -> None:

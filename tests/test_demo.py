@@ -120,15 +120,19 @@ def test_as_of_wins_over_dealgate_as_of_for_the_demo_too(demo, monkeypatch):
     assert timesource.recorded_as_of() == "2018-02-15"
 
 
-def test_a_demo_asked_for_a_date_in_a_database_with_pipelines_of_its_own_records_none(
+def test_a_demo_asked_for_a_date_beside_a_pipeline_of_its_own_keeps_its_clocks_at_it(
     demo, capsys
 ):
     make_import_pipeline(key="it-services")
 
     demo("demo", "--as-of", "2018-02-15")
 
+    # Other commands run at the real time; the sweep keeps the demo's clocks.
     assert timesource.recorded_as_of() == ""
-    assert "(give --as-of 2018-02-15 for the demo's)" in capsys.readouterr().out
+    assert AsOf.objects.get().value == "2018-02-15"
+    out = capsys.readouterr().out
+    assert "(give --as-of 2018-02-15 for the demo's)" in out
+    assert "the clocks the demo started stay at 2018-02-15 and send no notices" in out
 
 
 def test_a_dealgate_as_of_that_is_no_date_is_refused_naming_it(
@@ -158,10 +162,11 @@ def test_a_pipeline_of_its_own_applied_after_the_demo_runs_at_the_real_time(
 
     out = capsys.readouterr().out
     assert (
-        "This database holds other pipelines too (it-services), so it records no "
-        "date: other dealgate commands on it run at the real time" in out
+        "This database holds other pipelines too (it-services), so other dealgate "
+        "commands on it run at the real time (give --as-of 2017-12-31 for the "
+        "demo's); the clocks the demo started stay at 2017-12-31" in out
     )
-    assert not AsOf.objects.exists()
+    assert timesource.recorded_as_of() == ""
 
 
 def test_the_demo_leaves_a_login_whose_password_is_the_printed_one_alone(demo):

@@ -19,6 +19,9 @@ passed and that nobody put right get their manager told (the firm's
 admins when there is no manager) or their work reassigned, and
 `escalated_at` set.
 
+The clocks the demo started are judged at the date its database records,
+whatever the sweep's own time: see `_demo_hold`.
+
 A crash before a commit leaves that batch as it was, to be done again; after
 the commit its clocks no longer match the claim, so nothing is done twice.
 Cost grows with the due clocks only: each claim walks a partial index by due
@@ -46,13 +49,14 @@ from dealgate.core.calendar import Calendar
 from dealgate.core.text import cut
 from dealgate.deals.models import Activity, Deal
 from dealgate.deals.services import least_loaded_member
+from dealgate.demo.loader import PIPELINE_KEY as DEMO_PIPELINE
 from dealgate.errors import DealgateError
 from dealgate.leads.models import Lead, LeadActivity
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
-from .models import DIGEST_LINES, Clock, Delivery, Notice
+from .models import DIGEST_LINES, AsOf, Clock, Delivery, Notice
 from .notices import queue_deliveries, subject_url, today_url
 from .services import RESPONSE_KINDS, next_step_key
 from .timeleft import format_span
@@ -214,7 +218,10 @@ def sweep(
     for claim in (_claim_due, _claim_escalations):
         while True:
             with transaction.atomic():
-                rows = claim(now, batch_size)
+                # Read in the claim's transaction: a demo loaded meanwhile
+                # records its date before it has clocks to claim.
+                hold = _demo_hold(now)
+                rows = claim(now, batch_size, hold)
                 if not rows:
                     break
                 escalating = claim is _claim_escalations
@@ -238,31 +245,117 @@ def sweep(
     return result
 
 
-def _claim_due(now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    return _locked(f"state = '{RUNNING}' AND due_at <= %s", now, "due_at", limit)
+@dataclass(frozen=True)
+class _Hold:
+    """The clocks the demo started (in its pipeline, by its date), which a
+    sweep judges at that date `at` rather than at its own time."""
+
+    pipeline_id: int
+    at: dt.datetime
+
+    def where(self, due: str) -> tuple[str, list[Any]]:
+        """The claim's condition that leaves these clocks out unless their
+        `due` column is reached by `at`, with its parameters."""
+        at = bulk.adapt(self.at)
+        return (
+            f" AND (pipeline_id <> %s OR started_at > %s OR {due} <= %s)",
+            [self.pipeline_id, at, at],
+        )
 
 
-def _claim_escalations(now: dt.datetime, limit: int) -> list[dict[str, Any]]:
+# The hold a sweep in this process last logged: a sweeper loop says it once.
+_hold_told: _Hold | None = None
+
+
+def _demo_hold(now: dt.datetime) -> _Hold | None:
+    """The clocks the demo started, to judge at the date the database
+    records for it, if `now` is past that date.
+
+    The demo's sample deals are as of that date: judged at a later one,
+    above all at the real time, at which a database with a pipeline of its
+    own beside the demo's runs (dealgate.timesource.recorded_as_of), every
+    window of theirs ran out long ago, and one sweep would breach and
+    escalate them all at once and mail the demo's logins about sample data.
+    `dealgate demo --as-of DATE` moves the demo on, recording DATE. Clocks
+    started after the date (a demo deal moved since) run as any other.
+    Changes no clock. One query, two on a database the demo loaded.
+    """
+    recorded = AsOf.objects.values_list("value", flat=True).first()
+    if not recorded or timesource.parse_as_of(recorded) >= now:
+        return None
+    pipelines = dict(Pipeline.objects.values_list("key", "pk"))
+    demo = pipelines.pop(DEMO_PIPELINE, None)
+    if demo is None:
+        return None
+    hold = _Hold(demo, timesource.parse_as_of(recorded))
+    _log_hold(hold, now, recorded, sorted(pipelines))
+    return hold
+
+
+def _log_hold(hold: _Hold, now: dt.datetime, recorded: str, others: list[str]) -> None:
+    global _hold_told
+    if hold == _hold_told:
+        return
+    _hold_told = hold
+    if others:
+        why = f"this database also holds pipeline {', '.join(others)}"
+        why += ", so it runs at the real time"
+    else:
+        why = "the sweep runs past it"
+    log.info(
+        "sweep at %s: the clocks the demo started in pipeline %s stay at its date "
+        "%s, so its sample deals are not breached or escalated: %s "
+        "(dealgate demo --as-of DATE moves the demo on)",
+        now.isoformat(),
+        DEMO_PIPELINE,
+        recorded,
+        why,
+    )
+
+
+def _claim_due(
+    now: dt.datetime, limit: int, hold: _Hold | None = None
+) -> list[dict[str, Any]]:
+    where = f"state = '{RUNNING}' AND due_at <= %s"
+    return _locked(where, now, "due_at", limit, hold)
+
+
+def _claim_escalations(
+    now: dt.datetime, limit: int, hold: _Hold | None = None
+) -> list[dict[str, Any]]:
     return _locked(
         f"state = '{BREACHED}' AND escalate_at IS NOT NULL AND escalate_at <= %s"
         " AND escalated_at IS NULL AND resolved_at IS NULL",
         now,
         "escalate_at",
         limit,
+        hold,
     )
 
 
 def _locked(
-    where: str, now: dt.datetime, order: str, limit: int
+    where: str,
+    now: dt.datetime,
+    order: str,
+    limit: int,
+    hold: _Hold | None = None,
 ) -> list[dict[str, Any]]:
     """Up to `limit` clocks matching `where` (with `now` for its one
-    placeholder), first by `order`, locked for this transaction.
+    placeholder), first by `order`, locked for this transaction; with `hold`,
+    those it keeps back whose `order` column is past its date are left out.
 
     Raw SQL: on SQLite the ORM's per-value converters cost more than the
     claim itself. The states are written as literals so that SQLite's planner
     can match the partial indexes clock_due and clock_escalation_due, whose
-    conditions it compares with the query's at prepare time."""
+    conditions it compares with the query's at prepare time. The hold's
+    condition is checked on the rows the index gives, so it walks past the
+    demo's few open clocks on each claim."""
     quote = connection.ops.quote_name
+    params = [bulk.adapt(now)]
+    if hold is not None:
+        held, held_params = hold.where(order)
+        where += held
+        params += held_params
     sql = (
         f"SELECT {', '.join(map(quote, _CLAIMED))} "
         f"FROM {quote(Clock._meta.db_table)} WHERE {where} "
@@ -270,7 +363,7 @@ def _locked(
     )
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE SKIP LOCKED"
-    found, _ = bulk.run(sql, [bulk.adapt(now), limit])
+    found, _ = bulk.run(sql, [*params, limit])
     rows = [dict(zip(_CLAIMED, values, strict=True)) for values in found]
     if connection.vendor != "postgresql":
         for row in rows:

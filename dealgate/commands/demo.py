@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(the data set's last day) unless --as-of or DEALGATE_AS_OF gives "
             "another date. The database records that date: later commands on it "
             "run at it too, while the demo's pipeline is its only one; once it "
-            "holds a pipeline of its own, it runs at the real time."
+            "holds a pipeline of its own, it runs at the real time and the "
+            "demo's clocks stay at the demo's date."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -58,9 +59,10 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         print(
             "This database holds other pipelines too "
-            f"({', '.join(summary.other_pipelines)}), so it records no date: "
-            "other dealgate commands on it run at the real time "
-            f"(give --as-of {as_of} for the demo's)."
+            f"({', '.join(summary.other_pipelines)}), so other dealgate "
+            "commands on it run at the real time "
+            f"(give --as-of {as_of} for the demo's); the clocks the demo started "
+            f"stay at {as_of} and send no notices."
         )
     print(f"Logins (password: {loader.PASSWORD}):")
     for username, role, about in summary.logins:

@@ -21,7 +21,8 @@ DEMO_DIR = Path(__file__).resolve().parent
 PIPELINE_FILE = DEMO_DIR / "pipeline.toml"
 DEALS_FILE = DEMO_DIR / "data" / "maven-crm" / "sales_pipeline.csv"
 # The key pipeline.toml gives the demo's pipeline: a database whose only
-# pipeline it is runs at the date the demo records (dealgate.timesource).
+# pipeline it is runs at the date the demo records (dealgate.timesource), and
+# the clocks the demo started there stay at that date (dealgate.clocks.sweep).
 PIPELINE_KEY = "maven-crm"
 # The day after the data set's last close date: the demo's "now".
 AS_OF = "2017-12-31"
@@ -44,51 +45,46 @@ class DemoSummary:
     import_report: object
     sweep: SweepResult
     logins: list[tuple[str, str, str]]
-    # Whether the demo's date was recorded for every command on the database.
+    # Whether every later command on the database runs at the demo's date.
     dated: bool = True
-    # The database's pipelines other than the demo's (then it records no date).
+    # The database's pipelines other than the demo's (then it runs at the
+    # real time, and only the demo's clocks stay at its date).
     other_pipelines: list[str] = field(default_factory=list)
 
 
 def load_demo(as_of: str = AS_OF) -> DemoSummary:
-    """Load the demo, recording `as_of` (a date or an ISO instant) as the
-    date every later command on this database runs at, unless the database
-    holds other pipelines: then it records none, and forgets one an earlier
-    demo recorded, since that database is someone's own and runs at the real
-    time."""
+    """Load the demo at `as_of` (a date or an ISO instant: the caller makes
+    `now()` that), and record it as the date every later command on this
+    database runs at, unless the database holds other pipelines: those are
+    someone's own, so it runs at the real time. Either way the sweep judges
+    the clocks the demo started at that date, so its sample deals send no
+    notices at a later time (dealgate.clocks.sweep)."""
     from dealgate.clocks.sweep import sweep
     from dealgate.core.pipeline_file import load_pipeline_file
     from dealgate.imports.services import import_deals
     from dealgate.pipelines.services import apply_pipeline
-    from dealgate.timesource import forget_as_of, record_as_of
+    from dealgate.timesource import record_as_of
 
     spec = load_pipeline_file(PIPELINE_FILE)
     plan = apply_pipeline(spec)
     from dealgate.pipelines.models import Pipeline
 
     pipeline = Pipeline.objects.get(key=spec.key)
+    # Before the deals: a sweeper running meanwhile (a server's) then never
+    # finds their clocks without the date that keeps them at it.
+    record_as_of(as_of)
     report = import_deals(DEALS_FILE, "maven-crm", pipeline=pipeline)
     ensure_logins()
-    # Every later command on this database, and its board, runs at as_of too:
-    # unless the database holds other pipelines, which are someone's own and
-    # run at the real time (as does the demo's beside them).
     others = sorted(
         Pipeline.objects.exclude(key=spec.key).values_list("key", flat=True)
     )
     if others:
-        forgot = forget_as_of()
         log.warning(
             "demo: this database also holds pipeline %s, so it runs at the real "
-            "time: %s; only this run of the demo, and the board it serves, is "
-            "as of %s",
+            "time; the clocks the demo started stay at %s and send no notices",
             ", ".join(others),
-            "the date an earlier demo recorded is forgotten"
-            if forgot
-            else "it records no date",
             as_of,
         )
-    else:
-        record_as_of(as_of)
     # Act on the clocks that ran out by the as-of date, so the today page and
     # the notices show the follow-through the product would have done.
     swept = sweep()
