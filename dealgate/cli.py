@@ -119,13 +119,9 @@ def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentP
 
 
 def setup_django(args: argparse.Namespace) -> None:
-    # --as-of, else DEALGATE_AS_OF, else the command's own (the demo's): left
-    # in args.as_of for a command that records it.
-    as_of = (
-        args.as_of
-        or os.environ.get("DEALGATE_AS_OF")
-        or getattr(args, "as_of_default", None)
-    )
+    # --as-of, else DEALGATE_AS_OF: left in args.as_of for a command that
+    # records it.
+    as_of = args.as_of or os.environ.get("DEALGATE_AS_OF")
     args.as_of = as_of
     if as_of:
         os.environ["DEALGATE_AS_OF"] = as_of
@@ -140,7 +136,8 @@ def setup_django(args: argparse.Namespace) -> None:
         from dealgate.timesource import use_recorded_as_of
 
         # A demo database runs at its data set's last day (while the demo's
-        # pipeline is its only one).
+        # pipeline is its only one); `dealgate demo` loads at it before it
+        # records it (timesource.running_at).
         use_recorded_as_of()
 
 

@@ -7,6 +7,7 @@ the data set.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -167,6 +168,28 @@ def test_a_pipeline_of_its_own_applied_after_the_demo_runs_at_the_real_time(
         "demo's); the clocks the demo started stay at 2017-12-31" in out
     )
     assert timesource.recorded_as_of() == ""
+
+
+def test_the_demo_served_beside_a_pipeline_of_its_own_serves_at_the_real_time(
+    demo, monkeypatch, capsys
+):
+    served = []
+    monkeypatch.setattr(
+        "dealgate.commands.serve.check_port_free", lambda *args, **kwargs: None
+    )
+    monkeypatch.setattr(
+        "dealgate.commands.serve.serve_with_sweeper",
+        lambda host, port: served.append(timesource.now()),
+    )
+    make_import_pipeline(key="it-services")
+    before = dt.datetime.now(dt.UTC)
+
+    assert main(["demo", "--port", "8123"]) == 0
+
+    out = capsys.readouterr().out
+    assert "Dealgate demo, loaded as of 2017-12-31: http://127.0.0.1:8123/" in out
+    assert "so the board and other dealgate commands on it run at the real time" in out
+    assert served[0] >= before
 
 
 def test_the_demo_leaves_a_login_whose_password_is_the_printed_one_alone(demo):

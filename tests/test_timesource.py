@@ -101,6 +101,26 @@ def test_a_recorded_date_no_longer_holds_once_the_database_has_a_pipeline_of_its
     assert move(deal) >= before
 
 
+def test_a_command_keeps_the_date_it_read_to_its_end(deal):
+    timesource.record_as_of("2017-12-31")
+    timesource.use_recorded_as_of()  # as the `dealgate` command does
+    assert timesource.now() == DEMO_DAY_END
+
+    make_import_pipeline(key="it-services")  # `pipeline apply` meanwhile
+
+    # Only a server or the sweeper loop asks again (refresh_recorded_as_of).
+    assert timesource.now() == DEMO_DAY_END
+
+
+def test_a_block_run_at_a_date_runs_at_it_and_the_process_keeps_its_own(deal, settings):
+    settings.AS_OF = "2018-01-15"
+
+    with timesource.running_at("2017-12-31"):
+        assert timesource.now() == DEMO_DAY_END
+
+    assert timesource.now() == dt.datetime(2018, 1, 15, 23, 59, 59, tzinfo=dt.UTC)
+
+
 def test_a_database_not_upgraded_yet_records_no_date_and_its_work_goes_on(deal):
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE clocks_asof")  # put back as the test ends

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from django.db import close_old_connections, connections
 
+from dealgate import timesource
+
 from .outbox import DeliveryResult, deliver_all_due
 from .sweep import BATCH_SIZE, SweepResult, sweep
 
@@ -69,6 +71,8 @@ def run_forever(
             return
         try:
             close_old_connections()
+            # A demo's date recorded or let go meanwhile holds from this tick.
+            timesource.refresh_recorded_as_of()
             run_once(send=send, batch_size=batch_size)
         except Exception:
             log.exception("sweep failed; trying again in %s s", interval)

@@ -17,9 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"(the clock sweeper included), with the clock set to {loader.AS_OF} "
             "(the data set's last day) unless --as-of or DEALGATE_AS_OF gives "
             "another date. The database records that date: later commands on it "
-            "run at it too, while the demo's pipeline is its only one; once it "
-            "holds a pipeline of its own, it runs at the real time and the "
-            "demo's clocks stay at the demo's date."
+            "and the board run at it too, while the demo's pipeline is its only "
+            "one; once it holds a pipeline of its own, it runs at the real time "
+            "and the demo's clocks stay at the demo's date."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -27,10 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-serve", action="store_true", help="load the data, then stop"
     )
-    parser.set_defaults(func=run_demo, as_of_default=loader.AS_OF)
+    parser.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from dealgate import timesource
     from dealgate.commands.serve import check_port_free
     from dealgate.commands.setup import ensure_database
 
@@ -44,22 +45,49 @@ def run_demo(args: argparse.Namespace) -> int:
             f"{args.port + 1}",
         )
     ensure_database(verbosity=0)
-    as_of = args.as_of or loader.AS_OF
-    summary = loader.load_demo(as_of)
+    # --as-of or DEALGATE_AS_OF (the command line put either in args.as_of)
+    # holds for the server too; the demo's own date only for the load, after
+    # which the server follows the date the database records, as any does.
+    given = args.as_of
+    as_of = given or loader.AS_OF
+    with timesource.running_at(as_of):
+        summary = loader.load_demo(as_of)
     for change in summary.pipeline_changes:
         print(f"pipeline: {change}")
     print(summary.import_report)
     print(f"clocks: {summary.sweep.summary()}")
+    # The server runs at the given date, or else at the one the database
+    # holds to: the demo's, unless it has other pipelines.
+    print_times(args, as_of, summary, board_as_of=bool(given) or summary.dated)
+    if args.no_serve:
+        return 0
+    from dealgate.commands.serve import serve_with_sweeper
+
+    serve_with_sweeper(args.host, args.port)
+    return 0
+
+
+def print_times(
+    args: argparse.Namespace,
+    as_of: str,
+    summary: loader.DemoSummary,
+    *,
+    board_as_of: bool,
+) -> None:
+    """Say which time the demo, its board and later commands run at, and how
+    to sign in."""
     if args.no_serve:
         print(f"\nDealgate demo, as of {as_of}: loaded; serve it with dealgate serve")
     else:
-        print(f"\nDealgate demo, as of {as_of}: http://{args.host}:{args.port}/")
+        at = f"as of {as_of}" if board_as_of else f"loaded as of {as_of}"
+        print(f"\nDealgate demo, {at}: http://{args.host}:{args.port}/")
     if summary.dated:
         print(f"Every dealgate command on this database runs as of {as_of} too.")
     else:
+        board = "" if board_as_of or args.no_serve else "the board and "
         print(
             "This database holds other pipelines too "
-            f"({', '.join(summary.other_pipelines)}), so other dealgate "
+            f"({', '.join(summary.other_pipelines)}), so {board}other dealgate "
             "commands on it run at the real time "
             f"(give --as-of {as_of} for the demo's); the clocks the demo started "
             f"stay at {as_of} and send no notices."
@@ -67,9 +95,3 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"Logins (password: {loader.PASSWORD}):")
     for username, role, about in summary.logins:
         print(f"  {username:<18} {role:<8} {about}")
-    if args.no_serve:
-        return 0
-    from dealgate.commands.serve import serve_with_sweeper
-
-    serve_with_sweeper(args.host, args.port)
-    return 0

@@ -151,10 +151,19 @@ def test_serve_runs_a_sweeper_beside_itself_unless_told_not_to(
     assert (len(started), len(served)) == (sweepers, 1)
 
 
-def test_the_demo_serves_with_the_sweeper_beside_it_at_the_demos_date(
-    db, monkeypatch, capsys
+@pytest.mark.parametrize(
+    ("given", "swept_at"),
+    [
+        # The sweeper, as the server, runs at the date the database records
+        # (the demo's own, until a pipeline of one's own comes beside it).
+        ([], ""),
+        # A date asked for holds for both, through the environment.
+        (["--as-of", "2018-02-15"], "2018-02-15"),
+    ],
+)
+def test_the_demo_serves_with_the_sweeper_beside_it_at_the_same_time(
+    db, monkeypatch, capsys, given, swept_at
 ):
-    # The demo puts its date in the environment, which the sweeper inherits.
     monkeypatch.setenv("DEALGATE_AS_OF", "")
     loaded, started, served, stopped = [], [], [], []
 
@@ -183,9 +192,10 @@ def test_the_demo_serves_with_the_sweeper_beside_it_at_the_demos_date(
     )
 
     with pytest.raises(SystemExit):
-        main(["demo", "--port", "8123"])
+        main(["demo", "--port", "8123", *given])
 
-    assert loaded == started == [loader.AS_OF]
+    assert loaded == [swept_at or loader.AS_OF]
+    assert started == [swept_at]
     assert served == [("127.0.0.1", 8123, None)]
     assert stopped == [True]  # and stopped with the server
 

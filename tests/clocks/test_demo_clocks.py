@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -22,6 +23,7 @@ from django.db.models.functions import Concat
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.cli import main
+from dealgate.clocks import runner
 from dealgate.clocks import sweep as sweep_module
 from dealgate.clocks.models import Clock, Notice
 from dealgate.clocks.sweep import sweep
@@ -194,3 +196,32 @@ def test_the_sweep_says_once_why_it_keeps_the_demos_clocks_at_its_date(
             "moves the demo on)",
         )
     ]
+
+
+def test_the_sweeper_loop_follows_the_date_the_database_records_tick_by_tick(
+    demo, monkeypatch
+):
+    # As `dealgate sweep --loop` runs when no DEALGATE_AS_OF is given.
+    timesource.use_recorded_as_of()
+    elapsed = [0.0]
+    monkeypatch.setattr(timesource, "_monotonic", lambda: elapsed[0])
+    # The test's transaction must outlive the loop's connection upkeep.
+    monkeypatch.setattr(runner, "close_old_connections", lambda: None)
+    stop = threading.Event()
+    ticks: list[dt.datetime] = []
+
+    def tick(**kwargs: object) -> None:
+        ticks.append(timesource.now())
+        if len(ticks) == 1:
+            make_import_pipeline(key="it-services")  # in another terminal
+        else:
+            stop.set()
+        elapsed[0] += timesource.RECORDED_MAX_AGE
+
+    monkeypatch.setattr(runner, "run_once", tick)
+    before = dt.datetime.now(dt.UTC)
+
+    runner.run_forever(0, stop=stop)
+
+    assert ticks[0] == DEMO_END
+    assert ticks[1] >= before  # the real time

@@ -13,10 +13,13 @@ import pytest
 from django.conf import settings as django_settings
 from django.core import signals
 from django.core.exceptions import ImproperlyConfigured
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 
 from dealgate import timesource
+from dealgate.clocks.models import AsOf
 from dealgate.demo.loader import PIPELINE_KEY
+from tests.importing import make_import_pipeline
 from tests.web.helpers import make_deal
 
 App = Callable[..., object]
@@ -62,6 +65,24 @@ def as_of_text(day: dt.date) -> str:
     return f"as of {day.day} {day:%b %Y}"
 
 
+def shows_the_real_date(page: Callable[[], str]) -> bool:
+    """Whether `page` says it is as of today (or of the next day, should
+    midnight pass while it is made)."""
+    before = dt.datetime.now(dt.UTC).date()
+    text = page()
+    after = dt.datetime.now(dt.UTC).date()
+    return as_of_text(before) in text or as_of_text(after) in text
+
+
+@pytest.fixture
+def elapsed(monkeypatch) -> list[float]:
+    """The seconds timesource ages what it read from the database by; a test
+    moves them on instead of sleeping."""
+    moment = [0.0]
+    monkeypatch.setattr(timesource, "_monotonic", lambda: moment[0])
+    return moment
+
+
 def test_the_app_runs_at_the_date_its_database_records(board):
     timesource.record_as_of("2018-03-15")
 
@@ -77,11 +98,56 @@ def test_dealgate_as_of_wins_over_the_date_the_database_records(board, settings)
 
 
 def test_the_app_on_a_database_that_records_no_date_runs_at_the_real_time(board):
-    before = dt.datetime.now(dt.UTC).date()
-    page = board()
-    after = dt.datetime.now(dt.UTC).date()
+    assert shows_the_real_date(board)
 
-    assert as_of_text(before) in page or as_of_text(after) in page
+
+def test_a_running_server_follows_a_pipeline_of_ones_own_applied_meanwhile(
+    board, elapsed
+):
+    timesource.record_as_of("2017-12-31")
+    assert as_of_text(dt.date(2017, 12, 31)) in board()
+
+    make_import_pipeline(key="it-services")  # `dealgate pipeline apply` elsewhere
+    elapsed[0] += timesource.RECORDED_MAX_AGE
+
+    assert shows_the_real_date(board)
+
+
+def test_a_running_server_follows_the_demo_loaded_meanwhile(board, elapsed):
+    assert shows_the_real_date(board)
+
+    timesource.record_as_of("2017-12-31")  # `dealgate demo` elsewhere
+    elapsed[0] += timesource.RECORDED_MAX_AGE
+
+    assert as_of_text(dt.date(2017, 12, 31)) in board()
+
+
+def test_a_server_asks_the_database_for_its_date_once_in_a_while_not_per_page(
+    board, elapsed
+):
+    timesource.record_as_of("2017-12-31")
+    table = AsOf._meta.db_table
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            board()
+        elapsed[0] += timesource.RECORDED_MAX_AGE
+        board()
+
+    asked = [query for query in queries if table in query["sql"]]
+    assert len(asked) == 2  # the first page's, and one after RECORDED_MAX_AGE
+
+
+def test_dealgate_as_of_wins_over_a_date_recorded_while_serving(
+    board, settings, elapsed
+):
+    settings.AS_OF = "2019-01-02"
+    assert as_of_text(dt.date(2019, 1, 2)) in board()
+
+    timesource.record_as_of("2017-12-31")
+    elapsed[0] += timesource.RECORDED_MAX_AGE
+
+    assert as_of_text(dt.date(2019, 1, 2)) in board()
 
 
 def test_the_app_with_a_dealgate_as_of_that_is_no_date_refuses_to_start(settings):
