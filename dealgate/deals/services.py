@@ -25,7 +25,7 @@ from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core import criteria as crit
 from dealgate.core.csvsource import FIRST_YEAR, LAST_YEAR
-from dealgate.core.currencies import iso_currency
+from dealgate.core.currencies import check_decimals, iso_currency
 from dealgate.core.custom_fields import (
     CustomValueError,
     checked_values,
@@ -1002,6 +1002,10 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
                 )
         if holds_nul(values):
             raise ValidationError(f"{name} must not hold a NUL character", field=name)
+    if "currency" in cleaned:
+        # A new deal always has its currency here; an edit of the value
+        # alone is checked against the stored currency in `update_deal`.
+        check_decimals(cleaned.get("value"), cleaned["currency"])
     value = cleaned.get("value")
     if value is not None and value < 0:
         raise ValidationError(f"value must not be negative, got {value}", field="value")
@@ -1101,6 +1105,9 @@ def update_deal(
     removed: an API client that sends one custom field changes that one,
     where a form that shows them all sends the whole set. An edit that
     changes no stored value writes nothing and keeps the version.
+
+    A value keeps to its currency's decimals (`core.currencies`), the new
+    one's or the stored one's.
     """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
@@ -1125,6 +1132,9 @@ def update_deal(
                 f"deal {deal_id} changed since you loaded it (your version "
                 f"{expected_version}); reload and try again"
             )
+        if changes.keys() & {"value", "currency"}:
+            value = changes.get("value", current.value)
+            check_decimals(value, changes.get("currency", current.currency))
         fields = _changed_fields(current, changes)
         if not fields:
             # Nothing to store: the version stays, so another tab's copy of

@@ -32,7 +32,7 @@ from dealgate.core.csvsource import (
     quoted,
     requoted,
 )
-from dealgate.core.currencies import ISO_4217
+from dealgate.core.currencies import ISO_4217, decimals_problem
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
@@ -250,6 +250,8 @@ class DealRows:
         title = self._title(fields, names)
         value = self._value(fields, status)
         currency = self._currency(fields)
+        if value is not None:
+            self._check_decimals(value, currency)
         loss_reason = self._loss_reason(fields, status)
         loss_note = (
             self._loss_note(fields, status, loss_reason)
@@ -318,9 +320,10 @@ class DealRows:
                 stage = self.stage_keys[stage_id]
                 names = (external_id, organization, product, owner, stage)
                 attempt(self._title, fields, names)
-            if status:
-                attempt(self._value, fields, status)
-            attempt(self._currency, fields)
+            value = attempt(self._value, fields, status) if status else None
+            currency = attempt(self._currency, fields)
+            if value is not None and currency is not None:
+                attempt(self._check_decimals, value, currency)
             if status:
                 reason = attempt(self._loss_reason, fields, status)
                 attempt(self._loss_note, fields, status, reason)
@@ -600,6 +603,11 @@ class DealRows:
                 f"{quoted(code)} is not an ISO 4217 currency code",
             )
         return code
+
+    def _check_decimals(self, value: Any, currency: str) -> None:
+        problem = decimals_problem(value, currency)
+        if problem is not None:
+            raise CellError(self.name["value"], problem)
 
     def _loss_reason(self, fields: list[str], status: str) -> str:
         at = self.at.get("loss_reason")

@@ -1,0 +1,231 @@
+"""An amount has at most the decimals its currency has (ISO 4217's minor
+unit): yen have none, so "JPY 1000.50" is refused at every door, naming the
+field, the currency and its decimals, where it was shown as "¥1,000.50"."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from dealgate.deals.models import Deal
+from dealgate.imports.services import import_deals
+from dealgate.leads.imports import import_leads
+from dealgate.leads.models import Lead
+from dealgate.leads.tokens import create_token
+from tests.importing import make_import_pipeline, write_csv, write_mapping
+from tests.web.helpers import make_deal, text_of
+
+REFUSED = "value 1000.50 has 2 decimal places; JPY amounts have 0"
+
+
+@pytest.fixture
+def yen_deal(pipeline, alice):
+    return make_deal(pipeline, "discovery", value=1000, currency="JPY", owner=alice)
+
+
+def _patch(client, deal, **changes):
+    return client.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {"version": deal.version, **changes},
+        content_type="application/json",
+    )
+
+
+def _unchanged(deal, value, currency):
+    deal.refresh_from_db()
+    return (deal.value, deal.currency, deal.version) == (value, currency, 1)
+
+
+# --- deals: the API and the deal page ----------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1000.50", 1000.5])
+def test_the_api_refuses_decimals_a_yen_value_cannot_have(
+    client, alice, yen_deal, value
+):
+    client.force_login(alice)
+
+    response = _patch(client, yen_deal, value=value)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "value"
+    assert "JPY amounts have 0" in response.json()["message"]
+    assert _unchanged(yen_deal, Decimal(1000), "JPY")
+
+
+def test_a_whole_yen_value_is_taken_trailing_zeros_and_all(client, alice, yen_deal):
+    client.force_login(alice)
+
+    response = _patch(client, yen_deal, value="2500.00")
+
+    assert response.status_code == 200
+    yen_deal.refresh_from_db()
+    assert yen_deal.value == Decimal(2500)
+
+
+def test_a_currency_its_stored_value_does_not_fit_is_refused(client, alice, pipeline):
+    deal = make_deal(pipeline, "discovery", value=Decimal("1000.50"), owner=alice)
+    client.force_login(alice)
+
+    response = _patch(client, deal, currency="jpy")
+
+    assert response.status_code == 422
+    assert (response.json()["field"], response.json()["message"]) == (
+        "value",
+        REFUSED,
+    )
+    assert _unchanged(deal, Decimal("1000.50"), "USD")
+
+
+def test_a_new_deal_in_yen_with_decimals_is_refused_by_the_api(client, alice, pipeline):
+    client.force_login(alice)
+
+    response = client.post(
+        "/api/v1/deals",
+        {
+            "pipeline": pipeline.key,
+            "title": "Tokyo office",
+            "value": "1000.50",
+            "currency": "JPY",
+        },
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    assert response.json()["message"] == REFUSED
+    assert not Deal.objects.exists()
+
+
+def test_the_deal_page_refuses_the_decimals_at_the_value_input(client, alice, yen_deal):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("deal-edit", args=[yen_deal.pk]),
+        {"version": 1, "title": yen_deal.title, "value": "1000.50"},
+    )
+
+    assert response.status_code == 422
+    assert f"Value (JPY): {REFUSED}" in text_of(response)
+    assert _unchanged(yen_deal, Decimal(1000), "JPY")
+
+
+def test_the_new_deal_page_refuses_them_too(client, alice, pipeline):
+    client.force_login(alice)
+
+    response = client.post(
+        f"{reverse('deal-new')}?pipeline={pipeline.key}",
+        {
+            "title": "Tokyo office",
+            "value": "1,000.50",
+            "currency": "jpy",
+            "owner": "alice",
+            "stage": "inquiry",
+        },
+    )
+
+    assert response.status_code == 422
+    assert REFUSED in text_of(response)
+    assert not Deal.objects.exists()
+
+
+# --- leads: every capture -------------------------------------------------------
+
+
+def test_a_lead_captured_by_the_api_with_yen_decimals_is_refused(
+    client, pipeline, olivia
+):
+    secret = create_token(olivia, "website")[1]
+    body = {"email": "a@example.com", "value": "1000.50", "currency": "JPY"}
+
+    response = client.post(
+        "/api/v1/leads",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    assert response.status_code == 422
+    assert (response.json()["field"], response.json()["message"]) == (
+        "value",
+        REFUSED,
+    )
+    assert not Lead.objects.exists()
+
+
+def test_a_lead_without_a_currency_is_held_to_its_pipelines(client, alice, pipeline):
+    pipeline.currency = "JPY"
+    pipeline.save()
+    client.force_login(alice)
+
+    refused = client.post(
+        "/leads/new/",
+        {"pipeline": pipeline.key, "email": "a@example.com", "value": "1000.50"},
+    )
+    taken = client.post(
+        "/leads/new/",
+        {"pipeline": pipeline.key, "email": "b@example.com", "value": "1000"},
+    )
+
+    assert refused.status_code == 422 and REFUSED in text_of(refused)
+    assert taken.status_code == 302
+    assert Lead.objects.values_list("email", "value").get() == (
+        "b@example.com",
+        Decimal(1000),
+    )
+
+
+def test_a_lead_import_row_with_yen_decimals_is_a_bad_row(tmp_path, pipeline):
+    mapping = write_mapping(
+        tmp_path,
+        'name = "shop"\nsource = "shop"\n[columns]\nemail = "Mail"\n'
+        'value = "Budget"\ncurrency = "Cur"\n',
+    )
+    path = write_csv(
+        tmp_path, "Mail,Budget,Cur\na@example.com,1000.50,JPY\nb@example.com,900,JPY\n"
+    )
+
+    report = import_leads(path, str(mapping), pipeline=pipeline, all_or_nothing=False)
+
+    assert [str(bad) for bad in report.bad_rows] == [f"line 2: Budget: {REFUSED}"]
+    assert Lead.objects.get().value == Decimal(900)
+
+
+# --- deal imports: the row's currency, or its mapping's -------------------------
+
+MAPPING = """
+source = "crm"
+currency = "JPY"
+[columns]
+external_id = "Id"
+title = "Deal"
+value = "Amount"
+currency = "Cur"
+"""
+
+
+def test_a_deal_import_row_is_held_to_its_currency_or_the_mappings(tmp_path, db):
+    sales = make_import_pipeline()
+    path = write_csv(
+        tmp_path,
+        "Id,Deal,Amount,Cur\n"
+        "D1,Tokyo office,1000.50,\n"  # the mapping's JPY
+        "D2,Seoul office,1000.50,krw\n"
+        "D3,Oslo office,1000.50,NOK\n"
+        "D4,Osaka office,1000,\n",
+    )
+
+    report = import_deals(
+        path, write_mapping(tmp_path, MAPPING), pipeline=sales, all_or_nothing=False
+    )
+
+    assert [str(bad) for bad in report.bad_rows] == [
+        f"line 2: Amount: {REFUSED.removeprefix('value ')}",
+        "line 3: Amount: 1000.50 has 2 decimal places; KRW amounts have 0",
+    ]
+    assert sorted(Deal.objects.values_list("external_id", "value", "currency")) == [
+        ("D3", Decimal("1000.50"), "NOK"),
+        ("D4", Decimal(1000), "JPY"),
+    ]
