@@ -163,7 +163,15 @@ class DealPatch(Schema):
         description="the custom fields to change; the others stay, null removes one",
     )
     checklist: dict[str, bool | None] | None = Field(
-        None, description="the checklist items to change; the others stay"
+        None,
+        description="the checklist items to change, true when done; the others "
+        "stay, null removes one. A new item's key is one line of at most "
+        f"{services.CHECKLIST_KEY_LIMIT} characters; a deal holds at most "
+        f"{services.MOST_CHECKLIST_ITEMS} items",
+        json_schema_extra={
+            "maxProperties": services.MOST_CHECKLIST_ITEMS,
+            "propertyNames": {"maxLength": services.CHECKLIST_KEY_LIMIT},
+        },
     )
     owner: str | None = Field(
         None, description="the new owner's username; null leaves the deal unowned"

@@ -31,7 +31,7 @@ from dealgate.core.custom_fields import (
     checked_values,
     declared_fields,
 )
-from dealgate.core.text import CONTROL_OR_BREAK, check_text, holds_nul
+from dealgate.core.text import CONTROL_OR_BREAK, check_text, cut, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
@@ -1088,6 +1088,39 @@ def _checked_custom(deal: Deal, values: Any) -> dict[str, Any]:
         raise ValidationError(f"{name}: {exc.message}", field=name) from None
 
 
+# A checklist item is named as a person names a step ("nda_signed"), and a
+# deal holds few: the deal page lists them all and every move's rules read
+# the whole checklist, so 50,000 items made the page 8 MB and a move seconds.
+CHECKLIST_KEY_LIMIT = 100
+MOST_CHECKLIST_ITEMS = 200
+
+
+def _check_checklist(checklist: dict[str, Any], stored: dict[str, Any]) -> None:
+    """Refuse the `checklist` an edit would store when a key it adds is
+    blank, longer than CHECKLIST_KEY_LIMIT or not one line of text, or when
+    it adds items past MOST_CHECKLIST_ITEMS; the refusal names `checklist`
+    and the limit. Items the deal holds already are kept as they are, so an
+    edit of another field never fails on them and an item can be removed."""
+    added = [key for key in checklist if key not in stored]
+    for key in added:
+        if not key.strip():
+            raise ValidationError(
+                "checklist: an item needs a key, such as nda_signed",
+                field="checklist",
+            )
+        name = f"checklist key {cut(key, 40)!r}"
+        try:
+            check_text(key, name, limit=CHECKLIST_KEY_LIMIT, one_line=True)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, field="checklist") from None
+    if added and len(checklist) > MOST_CHECKLIST_ITEMS:
+        raise ValidationError(
+            f"checklist would hold {len(checklist):,} items; the limit is "
+            f"{MOST_CHECKLIST_ITEMS:,}",
+            field="checklist",
+        )
+
+
 def update_deal(
     deal_id: int,
     changes: dict[str, Any],
@@ -1107,7 +1140,8 @@ def update_deal(
     changes no stored value writes nothing and keeps the version.
 
     A value keeps to its currency's decimals (`core.currencies`), the new
-    one's or the stored one's.
+    one's or the stored one's, and the items a checklist adds to the
+    limits of `_check_checklist`.
     """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
@@ -1135,6 +1169,8 @@ def update_deal(
         if changes.keys() & {"value", "currency"}:
             value = changes.get("value", current.value)
             check_decimals(value, changes.get("currency", current.currency))
+        if changes.get("checklist") is not None:
+            _check_checklist(changes["checklist"], current.checklist or {})
         fields = _changed_fields(current, changes)
         if not fields:
             # Nothing to store: the version stays, so another tab's copy of
