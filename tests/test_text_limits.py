@@ -252,6 +252,49 @@ def test_a_disqualify_reason_with_a_control_character_is_refused(client, lead, o
     assert lead.is_open
 
 
+@pytest.mark.parametrize("reason", ["spam\nline2", "spam\rbot", "spam\u2028bot"])
+def test_a_disqualify_reason_with_a_line_break_is_refused_not_folded(
+    client, lead, olivia, reason
+):
+    response = _post(
+        _api(client, olivia), f"/api/v1/leads/{lead.pk}/disqualify", {"reason": reason}
+    )
+
+    assert response.status_code == 422
+    assert (response.json()["field"], response.json()["message"]) == (
+        "reason",
+        "reason must be one line, without line breaks or control characters",
+    )
+    lead.refresh_from_db()
+    assert lead.is_open and lead.disqualify_reason == ""
+
+
+def test_the_lead_page_refuses_a_line_break_in_the_reason_as_the_api_does(
+    client, lead, olivia
+):
+    client.force_login(olivia)
+
+    response = client.post(
+        f"/leads/{lead.pk}/disqualify/", {"reason": "spam\nline2"}, follow=True
+    )
+
+    assert "reason must be one line, without line breaks" in text_of(response)
+    lead.refresh_from_db()
+    assert lead.is_open
+
+
+def test_a_disqualify_reason_is_kept_as_typed_inside_its_ends(client, lead, olivia):
+    response = _post(
+        _api(client, olivia),
+        f"/api/v1/leads/{lead.pk}/disqualify",
+        {"reason": "  spam,  twice over "},
+    )
+
+    assert response.status_code == 200
+    lead.refresh_from_db()
+    assert lead.disqualify_reason == "spam,  twice over"
+
+
 def test_an_assignment_note_over_the_limit_is_refused_on_the_page(
     client, lead, olivia, alice
 ):

@@ -574,8 +574,10 @@ def _answer(lead: Lead, at: dt.datetime) -> None:
 
 
 def disqualify_lead(lead_id: int, reason: str, *, by: User | None) -> Lead:
-    """Close an open lead as not worth pursuing; the reason is required."""
-    reason = " ".join(reason.split())
+    """Close an open lead as not worth pursuing; the reason is required, one
+    line as typed (a line break is refused, as in a deal's title, never
+    folded into a space)."""
+    reason = reason.strip()
     if not reason:
         raise ValidationError("a disqualified lead needs a reason", field="reason")
     check_text(reason, "reason", limit=MAX_REASON, one_line=True)
