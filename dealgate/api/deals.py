@@ -261,7 +261,12 @@ def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
     return deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))
 
 
-class ActivityIn(Schema):
+class DealActivityIn(Schema):
+    """An activity on a deal; any other key is refused (422), so a field the
+    API does not keep (a body) is never silently lost."""
+
+    model_config = ConfigDict(extra="forbid")
+
     kind: str = Field(description="call, email, meeting, note or task")
     subject: str
     tag: str = Field("", description="what criteria look for, e.g. proposal-sent")
@@ -286,7 +291,7 @@ class ActivityOut(Schema):
     "/{int:deal_id}/activities",
     response={201: ActivityOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
 )
-def log_activity(request: HttpRequest, deal_id: int, payload: ActivityIn) -> Status:
+def log_activity(request: HttpRequest, deal_id: int, payload: DealActivityIn) -> Status:
     """Log a call, email, meeting or note that just happened (done at once),
     or a task due at `due_at`. Criteria read kind and tag; a done call,
     email or meeting meets the deal's response window."""

@@ -147,7 +147,11 @@ class CaptureOut(BaseModel):
     decision: int | None = Field(None, description="de-duplication decision id")
 
 
-class ActivityIn(Schema):
+class LeadActivityIn(Schema):
+    """An activity on a lead; any other key is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     kind: str = Field(description="call, email, meeting or note")
     subject: str = limited_text(services.MAX_SUBJECT, "one line")
     body: str = limited_text(services.MAX_BODY)
@@ -155,6 +159,10 @@ class ActivityIn(Schema):
 
 
 class DisqualifyIn(Schema):
+    """Why the lead is not worth pursuing; any other key is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(
         description=f"one line; at most {services.MAX_REASON:,} characters",
         json_schema_extra={"maxLength": services.MAX_REASON},
@@ -259,7 +267,7 @@ def get_lead(request: HttpRequest, lead_id: int) -> dict[str, Any]:
     response={200: LeadOut, 404: ErrorOut, 422: ErrorOut},
 )
 def add_activity(
-    request: HttpRequest, lead_id: int, payload: ActivityIn
+    request: HttpRequest, lead_id: int, payload: LeadActivityIn
 ) -> dict[str, Any]:
     """Log a call, email, meeting or note; the owner's first outbound one
     answers the lead and stores its response time."""

@@ -43,13 +43,22 @@ _PARTS = {"body", "payload", "query", "path", "header", "cookie", "form"}
 
 @api.exception_handler(SchemaError)
 def render_schema_error(request: HttpRequest, exc: SchemaError) -> HttpResponse:
-    """A body, query or path value of the wrong type or missing: 422 in the
-    error family, naming each field, instead of django-ninja's list."""
-    problems = []
+    """A body, query or path value of the wrong type or missing, or a key a
+    body may not hold: 422 in the error family, naming each field, instead
+    of django-ninja's list."""
+    problems, unknown = [], []
     for error in exc.errors:
         where = [str(part) for part in error.get("loc", ()) if part not in _PARTS]
-        problems.append((".".join(where) or "body", error.get("msg", "is not valid")))
-    message = "; ".join(f"{field}: {text}" for field, text in problems)
+        field = ".".join(where) or "body"
+        if error.get("type") == "extra_forbidden":
+            unknown.append(field)
+        else:
+            problems.append((field, f"{field}: {error.get('msg', 'is not valid')}"))
+    if unknown:
+        # Refused rather than dropped, so that nothing sent is silently lost.
+        fields = "fields" if len(unknown) > 1 else "field"
+        problems.append((unknown[0], f"unknown {fields} {', '.join(unknown)}"))
+    message = "; ".join(text for _, text in problems)
     return api.create_response(
         request,
         {"code": "invalid", "message": message, "field": problems[0][0]},
