@@ -33,6 +33,13 @@ class NotFound(DealgateError):
     status = 404
 
 
+class MethodNotAllowed(DealgateError):
+    """The address exists, but not for this HTTP method."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
 class Conflict(DealgateError):
     """The record changed since the caller read it; reload and try again."""
 

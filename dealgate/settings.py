@@ -183,6 +183,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Every error under /api/ answers JSON, those of the layers below too.
+    "dealgate.api.routes.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from the worker itself, before sessions or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",

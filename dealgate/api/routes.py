@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
@@ -13,7 +15,13 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaError
 
-from dealgate.errors import Conflict, DealgateError, NotFound, ValidationError
+from dealgate.errors import (
+    Conflict,
+    DealgateError,
+    MethodNotAllowed,
+    NotFound,
+    ValidationError,
+)
 from dealgate.web import busy
 from dealgate.web.busy import is_busy
 
@@ -104,6 +112,13 @@ def render_clash(request: HttpRequest, exc: OperationalError) -> HttpResponse:
     )
 
 
+SERVER_ERROR = {
+    "code": "server_error",
+    "message": "the server failed to answer this request; the error is logged "
+    "for its administrator",
+}
+
+
 @api.exception_handler(Exception)
 def render_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     """Any other error, a fault of ours: 500 in the error family, never
@@ -116,15 +131,7 @@ def render_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         type(exc).__name__,
         exc_info=exc,
     )
-    return api.create_response(
-        request,
-        {
-            "code": "server_error",
-            "message": "the server failed to answer this request; the error "
-            "is logged for its administrator",
-        },
-        status=500,
-    )
+    return api.create_response(request, SERVER_ERROR, status=500)
 
 
 @api.exception_handler(RequestDataTooBig)
@@ -172,5 +179,57 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     as JSON, since a client reads no HTML page; elsewhere Django's page."""
     if not request.path.startswith("/api/"):
         return defaults.page_not_found(request, exception)
-    error = NotFound(f"no API endpoint at {request.method} {request.path}")
-    return JsonResponse(error.as_dict(), status=error.status)
+    return _json_error(request, 404)
+
+
+class ApiErrorsMiddleware:
+    """Every error under /api/ in the API's error family, as JSON.
+
+    The API's handlers above answer what its views raise. What is answered
+    around them comes here as HTML: django-ninja's 405 for a method an
+    address does not take, and Django's own pages for a request refused
+    before the API ran (a 400 for a host not allowed, a 500 from a failing
+    middleware; with DEBUG on, 404 and 500 pages with a traceback). Each
+    becomes JSON with its status and its other headers (Allow, Retry-After)
+    kept. First in MIDDLEWARE, so that it sees every answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path.startswith("/api/")
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        allowed = response.get("Allow", "")
+        answer = _json_error(request, response.status_code, allowed)
+        for header, value in response.items():
+            if header.lower() not in ("content-type", "content-length"):
+                answer[header] = value
+        return answer
+
+
+def _json_error(request: HttpRequest, status: int, allowed: str = "") -> HttpResponse:
+    """The error family's answer for a `status` Django or django-ninja gave
+    without one; `allowed` is a 405's Allow header."""
+    if status == 404:
+        error = NotFound(f"no API endpoint at {request.method} {request.path}")
+        return JsonResponse(error.as_dict(), status=status)
+    if status == 405:
+        methods = ", ".join(sorted(m.strip() for m in allowed.split(",") if m.strip()))
+        error = MethodNotAllowed(
+            f"{request.method} is not allowed at {request.path}; it takes {methods}"
+        )
+        return JsonResponse(error.as_dict(), status=status)
+    if status >= 500:
+        return JsonResponse(SERVER_ERROR, status=status)
+    try:
+        phrase = f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        phrase = str(status)
+    code = "forbidden" if status == 403 else "bad_request"
+    message = f"the server refused this request ({phrase})"
+    return JsonResponse({"code": code, "message": message}, status=status)

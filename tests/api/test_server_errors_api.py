@@ -65,3 +65,68 @@ def test_an_unknown_page_outside_the_api_stays_djangos_own(client, db):
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("get", "/api/v1/deals", "POST"),
+        ("delete", "/api/v1/deals/1", "GET, PATCH"),
+        ("put", "/api/v1/leads/1/convert", "POST"),
+    ],
+)
+def test_a_method_an_api_address_does_not_take_is_a_json_405_with_allow(
+    api, method, path, allowed
+):
+    response = getattr(api, method)(path)
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "code": "method_not_allowed",
+        "message": f"{method.upper()} is not allowed at {path}; it takes {allowed}",
+    }
+    assert sorted(response["Allow"].split(", ")) == allowed.split(", ")
+
+
+def test_an_unknown_api_address_is_json_with_debug_on_too(api, settings):
+    settings.DEBUG = True
+
+    response = api.get("/api/v1/nothing")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_request_django_refuses_before_the_api_is_a_json_400(client, db):
+    response = client.get("/api/v1/deals/1", headers={"host": "evil.example"})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "bad_request",
+        "message": "the server refused this request (400 Bad Request)",
+    }
+
+
+def test_a_middleware_failing_under_the_api_is_a_json_500(api, monkeypatch):
+    from django.contrib.messages.middleware import MessageMiddleware
+
+    monkeypatch.setattr(
+        MessageMiddleware, "process_request", _failing(KeyError(SECRET))
+    )
+    api.raise_request_exception = False  # answer as the server would
+
+    response = api.get("/api/v1/deals/1")
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "server_error"
+    assert SECRET not in response.content.decode()
+
+
+def test_a_refused_method_outside_the_api_stays_djangos_own(client, alice):
+    client.force_login(alice)
+
+    response = client.get("/deals/1/edit/")
+
+    assert response.status_code == 405
+    assert not response["Content-Type"].startswith("application/json")
