@@ -102,6 +102,9 @@ def database_from_url(url: str) -> dict:
             "NAME": name or ":memory:",
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
+                # Seconds a command (an import, the sweeper) waits for another
+                # writer's lock. A web request waits WEB_DB_WAIT instead
+                # (dealgate.web.busy).
                 "timeout": 20,
                 # A write-ahead log lets pages read while the sweeper or an
                 # import writes, and a commit costs one sync instead of the
@@ -160,6 +163,12 @@ LEADS_PHONE_REGION = os.environ.get("DEALGATE_PHONE_REGION", "")
 LEADS_FORM_RATE_LIMIT = env_number("DEALGATE_LEAD_FORM_RATE_LIMIT", 5, least=1)
 LEADS_FORM_RATE_WINDOW = env_number("DEALGATE_LEAD_FORM_RATE_WINDOW", 600, least=1)
 LEADS_CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
+# Seconds a web request waits for another writer's lock on SQLite (a write by
+# another worker or the sweeper takes milliseconds) before answering 503;
+# commands keep the connection's own 20 (DATABASES above). A long import holds
+# the lock for minutes: waiting it out would hold a worker, and with it every
+# page that worker serves.
+WEB_DB_WAIT = env_number("DEALGATE_WEB_DB_WAIT", 3.0, kind=float)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

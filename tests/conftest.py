@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,45 @@ def _environment_put_back_after_each_test() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture
+def sqlite_file(transactional_db, tmp_path) -> Iterator[Path]:
+    """The test database copied to a SQLite file that the default connection
+    uses for the test: another connection's write lock then holds as in
+    production (a write waits for the busy timeout, then "database is
+    locked"), not as on the shared in-memory database (refused at once).
+    Rows written before it are copied; those written after go to the file."""
+    from django.db import connections
+
+    memory = connections["default"]
+    if memory.vendor != "sqlite":
+        pytest.skip("SQLite's whole-database write lock; PostgreSQL locks rows")
+    memory.ensure_connection()
+    path = tmp_path / "dealgate.sqlite3"
+    copy = sqlite3.connect(path)
+    memory.connection.backup(copy)
+    copy.close()
+    wrapper = memory.__class__({**memory.settings_dict, "NAME": str(path)}, "default")
+    connections["default"] = wrapper
+    try:
+        yield path
+    finally:
+        wrapper.close()
+        connections["default"] = memory
+
+
+@pytest.fixture
+def other_writer(sqlite_file) -> Iterator[sqlite3.Connection]:
+    """A second connection to the file: `.execute("BEGIN IMMEDIATE")` takes
+    its write lock, as a running import holds it, `ROLLBACK` lets go."""
+    other = sqlite3.connect(sqlite_file, isolation_level=None)
+    try:
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
 
 
 @pytest.fixture

@@ -110,6 +110,8 @@ def test_prepared_statements_can_be_turned_off(settings):
     [
         ("DEALGATE_SMTP_PORT", "abc", "DEALGATE_SMTP_PORT must be a whole number"),
         ("DEALGATE_SWEEP_INTERVAL", "0", "DEALGATE_SWEEP_INTERVAL must be at least"),
+        ("DEALGATE_WEB_DB_WAIT", "3s", "DEALGATE_WEB_DB_WAIT must be a number"),
+        ("DEALGATE_WEB_DB_WAIT", "-1", "DEALGATE_WEB_DB_WAIT must be at least 0"),
         (
             "DEALGATE_WEBHOOK_URL",
             "ftp://hooks.example.com/T0/secret",
@@ -127,6 +129,16 @@ def test_a_setting_that_cannot_be_used_names_its_variable(name, raw, says):
 
     assert says in found
     assert "secret" not in found.replace("DEALGATE", "")
+
+
+def test_the_web_waits_seconds_for_another_writer_and_commands_20():
+    code = (
+        "import dealgate.settings as s; "
+        "print(s.WEB_DB_WAIT, s.DATABASES['default']['OPTIONS']['timeout'])"
+    )
+
+    assert _run(code, {"DEALGATE_WEB_DB_WAIT": ""}).stdout.split() == ["3.0", "20"]
+    assert _run(code, {"DEALGATE_WEB_DB_WAIT": "0.5"}).stdout.split()[0] == "0.5"
 
 
 def test_empty_number_settings_take_their_defaults():

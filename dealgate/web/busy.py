@@ -2,19 +2,30 @@
 
 On SQLite one writer at a time holds the whole database: while a long import
 runs, every other write waits for the connection's busy timeout and then
-fails with "database is locked". Without this middleware that failure is a
-bare 500, and a website visitor cannot tell that their message was lost.
-With it the answer is 503 with Retry-After: the lead form's own page says
-the message was not received, the API answers in its error family, and any
-other page says that nothing was saved.
+fails with "database is locked". A command waits 20 s (the connection's
+timeout); a web request only WEB_DB_WAIT seconds (`web_wait`), long enough
+for another worker's or the sweeper's write, which take milliseconds, but
+not for an import, which takes minutes: a worker waiting that out serves no
+one else meanwhile.
+
+A write still refused is a 503 with Retry-After, not a bare 500: the lead
+form's own page says the message was not received, the API answers in its
+error family, and any other page says that nothing was saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from django.db import OperationalError
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import OperationalError, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -30,9 +41,83 @@ RETRY_AFTER = 60
 _LOCKED = ("database is locked", "database table is locked")
 
 
+# Python's sqlite3 waits this long when the connection names no timeout.
+_SQLITE_DEFAULT_WAIT = 5.0
+
+
 def is_busy(exc: BaseException) -> bool:
     """True for the error of a write another connection's lock refused."""
     return isinstance(exc, OperationalError) and str(exc).startswith(_LOCKED)
+
+
+# Whether this thread is serving a request: its connections wait WEB_DB_WAIT.
+_serving = threading.local()
+
+
+def web_wait() -> float:
+    """Seconds a web request waits for another writer's lock (WEB_DB_WAIT)."""
+    return float(settings.WEB_DB_WAIT)
+
+
+def command_wait(wrapper: BaseDatabaseWrapper) -> float:
+    """Seconds `wrapper` waits outside a request: its configured timeout."""
+    return float(wrapper.settings_dict["OPTIONS"].get("timeout", _SQLITE_DEFAULT_WAIT))
+
+
+def set_wait(wrapper: BaseDatabaseWrapper, seconds: float) -> None:
+    """Make an open SQLite connection wait `seconds` for another writer's lock.
+
+    The busy timeout the connection was opened with, changed in place: a
+    setting of the connection, which costs no I/O. Other databases lock rows,
+    not the database, and are left alone.
+    """
+    if wrapper.vendor != "sqlite" or wrapper.connection is None:
+        return
+    milliseconds = max(0, round(seconds * 1000))
+    wrapper.connection.execute(f"PRAGMA busy_timeout = {milliseconds}")
+
+
+@contextlib.contextmanager
+def waiting_at_most(seconds: float) -> Iterator[None]:
+    """Inside the block, the default connection waits at most `seconds` for
+    another writer's lock (SQLite only), then as long as it did before."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    (before,) = connection.connection.execute("PRAGMA busy_timeout").fetchone()
+    set_wait(connection, seconds)
+    try:
+        yield
+    finally:
+        set_wait(connection, before / 1000)
+
+
+def _request_started(**kwargs: Any) -> None:
+    _serving.active = True
+    for opened in connections.all(initialized_only=True):
+        set_wait(opened, web_wait())
+
+
+def _request_finished(**kwargs: Any) -> None:
+    _serving.active = False
+    for opened in connections.all(initialized_only=True):
+        set_wait(opened, command_wait(opened))
+
+
+def _connection_created(connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    # `connection` is the signal's own argument name.
+    if getattr(_serving, "active", False):
+        set_wait(connection, web_wait())
+
+
+def connect_signals() -> None:
+    """Shorten the wait for the length of each request, from its start
+    (before the middleware: a session saved on the way out waits as little)
+    to its end, for connections open then and those opened during it."""
+    request_started.connect(_request_started, dispatch_uid="dealgate.web.busy")
+    request_finished.connect(_request_finished, dispatch_uid="dealgate.web.busy")
+    connection_created.connect(_connection_created, dispatch_uid="dealgate.web.busy")
 
 
 class DatabaseBusyMiddleware:
