@@ -163,6 +163,11 @@ LEADS_PHONE_REGION = os.environ.get("DEALGATE_PHONE_REGION", "")
 LEADS_FORM_RATE_LIMIT = env_number("DEALGATE_LEAD_FORM_RATE_LIMIT", 5, least=1)
 LEADS_FORM_RATE_WINDOW = env_number("DEALGATE_LEAD_FORM_RATE_WINDOW", 600, least=1)
 LEADS_CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
+# Where a lead from the form or the API is kept while SQLite is busy with
+# another writer, until the sweeper takes it in (dealgate.leads.spool).
+# Empty: a folder beside the SQLite file, named after it.
+LEADS_SPOOL_DIR = os.environ.get("DEALGATE_LEAD_SPOOL_DIR", "")
+
 # Seconds a web request waits for another writer's lock on SQLite (a write by
 # another worker or the sweeper takes milliseconds) before answering 503;
 # commands keep the connection's own 20 (DATABASES above). A long import holds

@@ -60,6 +60,13 @@ def _environment_put_back_after_each_test() -> Iterator[None]:
             os.environ[name] = value
 
 
+@pytest.fixture(autouse=True)
+def _no_lead_spool_from_the_environment(settings) -> None:
+    # A spool folder named in the environment holds someone's real leads: a
+    # sweep run by a test must never take them into the test database.
+    settings.LEADS_SPOOL_DIR = ""
+
+
 @pytest.fixture
 def sqlite_file(transactional_db, tmp_path) -> Iterator[Path]:
     """The test database copied to a SQLite file that the default connection

@@ -5,6 +5,10 @@ token create`) or a signed-in session. Its body is read here rather than by
 the schema, so every refusal comes from the one error family: 422 naming
 the field, `body` for a body that is too large or not a JSON object.
 
+While SQLite is busy with another writer (a long import), a lead that
+passed every check is kept in the spool and answered 202 with its receipt;
+the sweeper captures it once the database is free (dealgate.leads.spool).
+
 Authentication: a request that sends an Authorization header is judged by
 its token alone, and a wrong one is a 401. A signed-in browser session must
 send the CSRF token with a POST (403 without). With neither: 401.
@@ -24,7 +28,7 @@ from ninja.utils import check_csrf
 from pydantic import BaseModel, ConfigDict
 
 from dealgate.errors import NotFound, PermissionDenied, ValidationError
-from dealgate.leads import services
+from dealgate.leads import services, spool
 from dealgate.leads.intake import LIMITS
 from dealgate.leads.models import Lead
 from dealgate.leads.tokens import user_for_token
@@ -147,6 +151,15 @@ class CaptureOut(BaseModel):
     decision: int | None = Field(None, description="de-duplication decision id")
 
 
+class QueuedOut(BaseModel):
+    outcome: str = Field(description="queued")
+    reason: str
+    receipt: str = Field(description="names the inquiry in the server's log")
+    received_at: dt.datetime = Field(
+        description="when the response window starts, if the lead gets an owner"
+    )
+
+
 class LeadActivityIn(Schema):
     """An activity on a lead; any other key is refused (422)."""
 
@@ -208,6 +221,19 @@ def _capture_out(result: services.CaptureResult) -> dict[str, Any]:
     }
 
 
+def _queued_out(kept: spool.Kept) -> dict[str, Any]:
+    return {
+        "outcome": "queued",
+        "reason": (
+            "the database is busy with another write, such as an import; the "
+            "lead is kept and will be captured as received at received_at "
+            "once it is free"
+        ),
+        "receipt": kept.receipt,
+        "received_at": kept.received_at,
+    }
+
+
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     data = read_json(request, limit=MAX_BODY_BYTES)
     if not isinstance(data, dict):
@@ -218,7 +244,13 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 @router.post(
     "",
     auth=LEAD_AUTH,
-    response={201: CaptureOut, 200: CaptureOut, 404: ErrorOut, 422: ErrorOut},
+    response={
+        201: CaptureOut,
+        200: CaptureOut,
+        202: QueuedOut,
+        404: ErrorOut,
+        422: ErrorOut,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -229,8 +261,11 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 def create_lead(request: HttpRequest) -> Status[dict[str, Any]]:
     """Capture a lead: 201 with the new lead and why it went to its owner;
     200 when it repeats an open lead or deal (attached there) or an
-    external_id already captured."""
-    result = services.capture_lead(_json_body(request), source="api", by=request.auth)
+    external_id already captured; 202 when the database is busy with an
+    import: the lead is kept and captured, as received now, once it is free."""
+    result = spool.capture_or_keep(_json_body(request), source="api", by=request.auth)
+    if isinstance(result, spool.Kept):
+        return Status(202, _queued_out(result))
     return Status(201 if result.created else 200, _capture_out(result))
 
 

@@ -1,6 +1,7 @@
 """Running the sweeper: once, in a loop, or beside `dealgate serve`.
 
-Each tick sweeps due clocks, then delivers due notices. The loop survives a
+Each tick takes in the leads kept while SQLite was busy (dealgate.leads.
+spool), sweeps due clocks, then delivers due notices. The loop survives a
 failing tick (a database restart, say): it logs the error and tries again
 after the interval. In `dealgate serve` it runs as its own process, not as a
 thread of gunicorn's master, whose forked workers must not share its
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import close_old_connections, connections
 
@@ -25,6 +27,9 @@ from dealgate import timesource
 
 from .outbox import DeliveryResult, deliver_all_due
 from .sweep import BATCH_SIZE, SweepResult, sweep
+
+if TYPE_CHECKING:
+    from dealgate.leads.spool import Drained
 
 log = logging.getLogger("dealgate.clocks")
 
@@ -34,19 +39,24 @@ class Tick:
     sweep: SweepResult
     delivery: DeliveryResult | None
     placed: int = 0  # leads that were waiting for an owner and found one
+    drained: Drained | None = None  # the lead spool: what was taken in
 
 
 def run_once(
     *, now: dt.datetime | None = None, send: bool = True, batch_size: int = BATCH_SIZE
 ) -> Tick:
-    """Sweep every due clock, route again the leads still waiting for an
-    owner, then (with `send`) deliver every due notice."""
+    """Take in the leads the spool kept, sweep every due clock, route again
+    the leads still waiting for an owner, then (with `send`) deliver every
+    due notice. Spooled leads come first: a response window that ran out
+    while one waited is swept in the same tick."""
     from dealgate.leads.services import route_waiting_leads
+    from dealgate.leads.spool import drain_spool
 
+    drained = drain_spool()
     swept = sweep(now=now, batch_size=batch_size)
     placed = route_waiting_leads(now=now)
     delivered = deliver_all_due(now=now) if send else None
-    return Tick(swept, delivered, placed)
+    return Tick(swept, delivered, placed, drained)
 
 
 def run_forever(

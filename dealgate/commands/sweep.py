@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sweep",
         help="act on clocks that ran out and send due notices (once, or --loop)",
         description=(
-            "Find every running clock past its due time, act on it exactly once "
+            "Take in the leads kept in the lead spool while the database was "
+            "busy, find every running clock past its due time, act on it "
+            "exactly once "
             "by the pipeline's breach rules (mark at risk, notify, escalate, "
             "tasks, reassign), route again the leads still waiting for an "
             "owner, then deliver due notices by email and webhook. "
@@ -89,6 +91,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         )
         return 0
     tick = run_once(send=not args.no_send, **batch)
+    if tick.drained is not None and tick.drained.any:
+        print(f"lead spool: {tick.drained.summary()}")
     print(f"swept {tick.sweep.summary()}")
     if tick.placed:
         print(f"leads: {tick.placed} waiting for an owner were routed to one")

@@ -372,3 +372,28 @@ class FormHit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} at {self.window_start:%Y-%m-%d %H:%M}"
+
+
+class SpooledCapture(models.Model):
+    """A spooled inquiry taken in (dealgate.leads.spool): its receipt, written
+    in the capture's own transaction, so that a file found again after a
+    crash between that commit and its removal is not captured twice."""
+
+    receipt = models.CharField(max_length=32, unique=True)
+    channel = models.CharField(max_length=10)
+    received_at = models.DateTimeField()
+    taken_at = models.DateTimeField()
+    # What the capture made or joined; empty for an external id seen before.
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision = models.ForeignKey(
+        DedupDecision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    def __str__(self) -> str:
+        return f"spooled {self.receipt} taken in at {self.taken_at:%Y-%m-%d %H:%M}"

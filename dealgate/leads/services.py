@@ -138,6 +138,7 @@ def capture_lead(
     source: str,
     by: User | None = None,
     pipeline: Pipeline | None = None,
+    at: dt.datetime | None = None,
 ) -> CaptureResult:
     """Check, de-duplicate and route one inquiry, all in one transaction.
 
@@ -149,7 +150,8 @@ def capture_lead(
 
     A repeat of an open lead or deal is attached to it (see `dedup`) and no
     lead is created. A new lead is routed by the pipeline's rules and its
-    response window starts.
+    response window starts, at `at`: now, or for an inquiry kept while the
+    database was busy (dealgate.leads.spool), when it was received.
 
     What it did is logged at INFO when it is committed: at once when the
     capture is the transaction, else when the caller's transaction commits
@@ -163,7 +165,7 @@ def capture_lead(
     check_decimals(lead.value, lead.currency or pipeline.currency)
     lead.source = lead.source or source
     with transaction.atomic():
-        result = _capture(pipeline, lead, source, by)
+        result = _capture(pipeline, lead, source, by, at or timesource.now())
     if log.isEnabledFor(logging.INFO):
         # Made now, so that waiting for the commit holds no lead.
         line = _capture_line(result, source)
@@ -173,9 +175,12 @@ def capture_lead(
 
 
 def _capture(
-    pipeline: Pipeline, lead: CleanLead, channel: str, by: User | None
+    pipeline: Pipeline,
+    lead: CleanLead,
+    channel: str,
+    by: User | None,
+    now: dt.datetime,
 ) -> CaptureResult:
-    now = timesource.now()
     dedup.lock_keys(lead, channel)
     if lead.external_id:
         known = _known_external(pipeline, channel, lead.external_id)

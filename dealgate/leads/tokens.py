@@ -7,12 +7,13 @@ import hashlib
 import logging
 import secrets
 
-from django.db import connection
+from django.db import OperationalError, connection
 
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.errors import NotFound, ValidationError
+from dealgate.web.busy import is_busy, waiting_at_most
 
 from .models import ApiToken
 
@@ -69,8 +70,21 @@ def user_for_token(secret: str) -> User | None:
         return None
     user, (token_id, stale) = found[0]
     if stale:
-        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+        _touch(token_id, now)
     return user
+
+
+def _touch(token_id: int, now: dt.datetime) -> None:
+    """Record a token's use, unless another writer holds SQLite's lock: a
+    lead must not wait for it, nor be refused, for a time of use that a
+    request of the next minute records as well."""
+    try:
+        with waiting_at_most(0):
+            ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        log.debug("API token %s: use not recorded, the database is busy", token_id)
 
 
 _USER_FIELDS, _USER_COLUMNS = bulk.columns(User, "u")

@@ -9,7 +9,9 @@ guarded instead by a honeypot field that people never see (a filled one is
 thanked and dropped) and a rate limit per client address, counted in the
 database so every worker shares it. Only submissions taken in (and honeypot
 drops) count: a refused one received nothing, writes nothing, and its
-visitor should be free to correct it.
+visitor should be free to correct it. A submission kept in the spool while
+SQLite is busy with another writer (dealgate.leads.spool) is thanked as any
+other and counts from the spool until it is taken in.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from django.views.decorators.http import require_http_methods
 from dealgate import timesource
 from dealgate.errors import DealgateError, NotFound
 
+from . import spool
 from .models import FormHit
-from .services import capture_lead, pipeline_for_capture
+from .services import pipeline_for_capture
 
 log = logging.getLogger("dealgate.leads")
 
@@ -79,15 +82,18 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
     # that a visitor cannot steer whose queue the lead goes to.
     data = {field: request.POST.get(field, "") for field in FORM_FIELDS}
     try:
-        capture_lead(
-            {k: v for k, v in data.items() if v}, source="form", pipeline=pipeline
+        spool.capture_or_keep(
+            {k: v for k, v in data.items() if v},
+            source="form",
+            pipeline=pipeline,
+            sender=client,
+            then=lambda: _count_hit(client, seconds),
         )
     except DealgateError as exc:
         # Not counted: nothing was received, and the visitor who mistyped an
         # address must still be able to send the corrected form.
         context.update(values=data, error=exc)
         return render(request, "leads/form.html", context, status=exc.status)
-    _count_hit(client, seconds)
     return _thanks(request, pipeline)
 
 
@@ -122,11 +128,11 @@ def _window_start(seconds: int) -> dt.datetime:
 
 
 def _hits(client: str, seconds: int) -> int:
-    """The submissions counted for the client in the current window."""
-    hit = FormHit.objects.filter(
-        client=client, window_start=_window_start(seconds)
-    ).first()
-    return hit.count if hit is not None else 0
+    """The submissions counted for the client in the current window: in the
+    database, and in the spool while they wait there."""
+    start = _window_start(seconds)
+    hit = FormHit.objects.filter(client=client, window_start=start).first()
+    return (hit.count if hit is not None else 0) + spool.waiting_from(client, start)
 
 
 def _count_hit(client: str, seconds: int) -> int:

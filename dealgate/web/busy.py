@@ -8,9 +8,11 @@ for another worker's or the sweeper's write, which take milliseconds, but
 not for an import, which takes minutes: a worker waiting that out serves no
 one else meanwhile.
 
-A write still refused is a 503 with Retry-After, not a bare 500: the lead
-form's own page says the message was not received, the API answers in its
-error family, and any other page says that nothing was saved.
+A write still refused is a 503 with Retry-After, not a bare 500: the API
+answers in its error family, other pages say that nothing was saved. A lead
+from the website form or the lead API is not refused but kept in the spool
+(dealgate.leads.spool); only when that fails too does the form's own page
+say the message was not received.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """While another process holds SQLite's write lock (an import), a web write
 is refused with 503 and Retry-After, not a bare 500, and nothing is lost
-without the sender being told."""
+without the sender being told. A lead from the form or the API is kept in
+the spool instead (test_spool.py); these are the answers when it cannot be:
+the in-memory test database has no spool folder."""
 
 from __future__ import annotations
 

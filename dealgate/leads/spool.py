@@ -1,0 +1,503 @@
+"""Leads kept on disk while SQLite is busy, and taken in by the sweeper.
+
+On SQLite one writer holds the whole database, and a large import holds it
+for minutes. A lead from the website form or the lead API that cannot be
+written meanwhile (`capture_or_keep`) is not refused: once it has passed the
+checks every capture makes, it is written to a file in the spool folder and
+synced to disk before its sender is told it was received. The sweeper
+(`drain_spool`, on every tick of `dealgate sweep` and of the one `dealgate
+serve` runs) takes the files in, oldest first, once the database is free:
+each is captured by `capture_lead` (de-duplication, routing, the response
+window) at the time it was received, not the time it is taken in.
+
+Taking in is idempotent and survives a crash: a file's receipt
+(`SpooledCapture`, unique) is written in its capture's transaction, and the
+file is removed only once that has committed, so a file found again is
+removed without a second capture. A file that cannot be captured (its
+pipeline was deleted since, say) is moved to `set-aside/` with a
+`.reason.txt` beside it, and logged as an error; moved back into the folder,
+it is taken in again.
+
+    <spool>/<received>-<channel>-<sender>-<receipt>.json   waiting
+    <spool>/.<name>.tmp                                     being written
+    <spool>/set-aside/<name>, <name>.reason.txt             for a person
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    transaction,
+)
+
+from dealgate import timesource
+from dealgate.accounts.models import User
+from dealgate.errors import DealgateError
+from dealgate.pipelines.models import Pipeline
+from dealgate.web.busy import is_busy
+
+from .intake import clean_lead
+from .models import SpooledCapture
+from .services import CaptureResult, capture_lead, phone_region, pipeline_for_capture
+
+log = logging.getLogger("dealgate.leads")
+
+VERSION = 1
+# The doors whose senders cannot simply be told to try again: a visitor of
+# the website, another system posting its leads.
+CHANNELS = ("form", "api")
+# Past this many waiting files a capture is refused as before (503): a flood
+# from many addresses during an import fills no disk.
+MAX_WAITING = 10_000
+SET_ASIDE = "set-aside"
+# Fixed width, so that names sort, and compare, in the order received.
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+_NOT_TAG = re.compile(r"[^0-9a-z]")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An inquiry kept in the spool, to be captured once the database is free."""
+
+    receipt: str
+    channel: str
+    pipeline: str
+    received_at: dt.datetime
+
+
+@dataclass
+class Drained:
+    """What one `drain_spool` did with the files it found."""
+
+    taken: int = 0  # captured: a new lead, or attached to one or a deal
+    repeated: int = 0  # taken in before; only the file was left to remove
+    set_aside: int = 0
+    waiting: int = 0  # left for a later sweep: the database was still busy
+
+    @property
+    def any(self) -> bool:
+        return bool(self.taken or self.repeated or self.set_aside or self.waiting)
+
+    def summary(self) -> str:
+        return (
+            f"{self.taken} taken in, {self.repeated} taken in before, "
+            f"{self.set_aside} set aside, {self.waiting} still waiting"
+        )
+
+
+class SpoolError(Exception):
+    """A file in the spool that is no spooled inquiry this version reads."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    receipt: str
+    channel: str
+    pipeline: str
+    by: int | None
+    received_at: dt.datetime
+    data: dict[str, Any]
+
+
+def spool_dir() -> Path | None:
+    """The spool folder: LEADS_SPOOL_DIR, else one beside the SQLite file and
+    named after it (`dealgate.sqlite3-lead-spool`), so that two databases in
+    one folder never share a spool. None, unless set, on PostgreSQL, whose
+    writers lock rows and not the database, and for an in-memory database.
+    """
+    configured = getattr(settings, "LEADS_SPOOL_DIR", "")
+    if configured:
+        return Path(configured)
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+        return None
+    return Path(f"{connection.settings_dict['NAME']}-lead-spool")
+
+
+def capture_or_keep(
+    data: Mapping[str, Any],
+    *,
+    source: str,
+    by: User | None = None,
+    pipeline: Pipeline | None = None,
+    sender: str = "",
+    then: Callable[[], object] | None = None,
+) -> CaptureResult | Kept:
+    """Capture an inquiry from the form or the API, or keep it in the spool
+    when another writer's lock on SQLite refuses the write.
+
+    Refuses what `capture_lead` refuses, before anything is kept. `then`
+    runs in the capture's transaction (the form counts its sender's hit
+    there); a kept inquiry is counted in the spool (`waiting_from`), under
+    `sender`. When the spool cannot take it either (none, full, a disk
+    error), the busy error is raised as it came, and the sender is told that
+    nothing was received (dealgate.web.busy).
+    """
+    if source not in CHANNELS:
+        raise ValueError(f"channel {source!r} is not spooled")
+    pipeline = pipeline or pipeline_for_capture(data.get("pipeline"))
+    received_at = timesource.now()
+    try:
+        if then is None:
+            return capture_lead(data, source=source, by=by, pipeline=pipeline)
+        # Checked before the transaction, which takes the write lock: a
+        # refused submission neither holds it nor waits for it.
+        clean_lead(data, region=phone_region(pipeline))
+        with transaction.atomic():
+            result = capture_lead(data, source=source, by=by, pipeline=pipeline)
+            then()
+        return result
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        busy = exc
+    # The lock refuses a transaction's start, after the checks; checked here
+    # again all the same, so that nothing unchecked is ever kept.
+    clean_lead(data, region=phone_region(pipeline))
+    entry = _Entry(
+        receipt=uuid.uuid4().hex,
+        channel=source,
+        pipeline=pipeline.key,
+        by=by.pk if by is not None else None,
+        received_at=received_at,
+        data=dict(data),
+    )
+    if not _keep(entry, sender or (f"user{by.pk}" if by is not None else "")):
+        raise busy
+    return Kept(entry.receipt, entry.channel, entry.pipeline, entry.received_at)
+
+
+def waiting_from(sender: str, since: dt.datetime) -> int:
+    """How many inquiries from `sender` the spool holds that arrived (by the
+    wall clock) at or after `since`: the form's rate limit counts them."""
+    folder = spool_dir()
+    if folder is None:
+        return 0
+    tag, first = _tag(sender), f"{since.astimezone(dt.UTC):{_STAMP}}"
+    try:
+        paths = _waiting(folder)
+    except OSError:
+        return 0  # nothing can have been kept there either
+    count = 0
+    for path in paths:
+        stamp, _, rest = path.name.partition("-")
+        if stamp >= first and rest.split("-")[1:2] == [tag]:
+            count += 1
+    return count
+
+
+def drain_spool() -> Drained:
+    """Take in every waiting inquiry, oldest first (see the module's doc).
+
+    Stops, leaving the rest for the next sweep, when the database is still
+    busy or fails otherwise (logged); a file whose capture is refused, or
+    fails for a reason of its own, is set aside. Safe in several processes
+    at once: each file is captured by one of them.
+    """
+    drained = Drained()
+    folder = spool_dir()
+    if folder is None:
+        return drained
+    try:
+        paths = _waiting(folder)
+    except OSError as exc:
+        log.error("the lead spool %s cannot be read: %s", folder, exc.strerror or exc)
+        return drained
+    for index, path in enumerate(paths):
+        try:
+            outcome = _take_in(path)
+        except OperationalError as exc:
+            if not is_busy(exc):
+                log.exception("taking in the lead spool %s failed", folder)
+            else:
+                log.info("the database is still busy; spooled inquiries wait")
+            drained.waiting = len(paths) - index
+            break
+        except DatabaseError:
+            log.exception("taking in the lead spool %s failed", folder)
+            drained.waiting = len(paths) - index
+            break
+        if outcome == "taken":
+            drained.taken += 1
+        elif outcome == "repeated":
+            drained.repeated += 1
+        elif outcome == SET_ASIDE:
+            drained.set_aside += 1
+    if drained.any:
+        log.info("lead spool %s: %s", folder, drained.summary())
+    return drained
+
+
+# --- keeping -------------------------------------------------------------------
+
+
+def _keep(entry: _Entry, sender: str) -> bool:
+    """Write `entry` to the spool, synced to disk; False when it cannot be."""
+    folder = spool_dir()
+    if folder is None:
+        return False
+    stamp = f"{timesource.wall_now().astimezone(dt.UTC):{_STAMP}}"
+    name = f"{stamp}-{entry.channel}-{_tag(sender)}-{entry.receipt}.json"
+    try:
+        held = len(_waiting(folder))
+        if held >= MAX_WAITING:
+            log.error(
+                "inquiry via %s to pipeline %s refused: the lead spool %s is "
+                "full (%s waiting)",
+                entry.channel,
+                entry.pipeline,
+                folder,
+                held,
+            )
+            return False
+        _write(folder, name, _encode(entry))
+    except OSError as exc:
+        log.error(
+            "inquiry via %s to pipeline %s could not be kept in the lead spool %s: %s",
+            entry.channel,
+            entry.pipeline,
+            folder,
+            exc.strerror or exc,
+        )
+        return False
+    log.info(
+        "inquiry via %s to pipeline %s kept in the lead spool as %s: the "
+        "database is busy with another writer",
+        entry.channel,
+        entry.pipeline,
+        entry.receipt,
+    )
+    return True
+
+
+def _tag(sender: str) -> str:
+    """`sender` as it may stand in a file name: letters and digits, short."""
+    return _NOT_TAG.sub("", sender.lower())[:16] or "anyone"
+
+
+def _encode(entry: _Entry) -> bytes:
+    return json.dumps(
+        {
+            "version": VERSION,
+            "receipt": entry.receipt,
+            "channel": entry.channel,
+            "pipeline": entry.pipeline,
+            "by": entry.by,
+            "received_at": entry.received_at.isoformat(),
+            "data": entry.data,
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def _write(folder: Path, name: str, payload: bytes) -> None:
+    """Write `name` whole or not at all: a hidden temporary file, synced,
+    renamed into place, and the folder synced so that the rename lasts."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = folder / f".{name}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, folder / name)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _sync(folder)
+    _sync(folder.parent)
+
+
+def _sync(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _waiting(folder: Path) -> list[Path]:
+    """The spool's waiting files, oldest first."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    names = sorted(
+        entry.name
+        for entry in entries
+        if entry.name.endswith(".json")
+        and not entry.name.startswith(".")
+        and entry.is_file()
+    )
+    return [folder / name for name in names]
+
+
+# --- taking in -----------------------------------------------------------------
+
+
+def _take_in(path: Path) -> str:
+    """Capture one file, then remove it; "taken", "repeated", SET_ASIDE, or
+    "gone" (another sweeper took it in meanwhile)."""
+    try:
+        entry = _read(path)
+    except FileNotFoundError:
+        return "gone"
+    except SpoolError as exc:
+        return _set_aside(path, str(exc))
+    try:
+        outcome = _capture(entry)
+    except DealgateError as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        return _set_aside(path, f"refused: {where}{exc.message}")
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        log.exception("spooled inquiry %s failed to be captured", entry.receipt)
+        return _set_aside(path, f"failed: {type(exc).__name__}: {exc}")
+    _remove(path)
+    return outcome
+
+
+def _remove(path: Path) -> None:
+    """Remove a file taken in, once its capture has committed."""
+    path.unlink(missing_ok=True)
+    _sync(path.parent)
+
+
+def _read(path: Path) -> _Entry:
+    try:
+        raw = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise SpoolError(f"not a spooled inquiry: not JSON ({exc})") from None
+    if not isinstance(raw, dict) or raw.get("version") != VERSION:
+        raise SpoolError(f"not a spooled inquiry of version {VERSION}")
+    try:
+        received_at = dt.datetime.fromisoformat(raw["received_at"])
+        entry = _Entry(
+            receipt=raw["receipt"],
+            channel=raw["channel"],
+            pipeline=raw["pipeline"],
+            by=raw["by"],
+            received_at=received_at,
+            data=raw["data"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpoolError(f"not a spooled inquiry: {type(exc).__name__} {exc}") from None
+    checks = (
+        ("receipt", isinstance(entry.receipt, str) and 0 < len(entry.receipt) <= 32),
+        ("channel", entry.channel in CHANNELS),
+        ("pipeline", isinstance(entry.pipeline, str)),
+        ("by", entry.by is None or type(entry.by) is int),
+        ("received_at", received_at.tzinfo is not None),
+        ("data", isinstance(entry.data, dict)),
+    )
+    for key, good in checks:
+        if not good:
+            raise SpoolError(f"not a spooled inquiry: its {key} does not read")
+    return entry
+
+
+def _capture(entry: _Entry) -> str:
+    """Capture `entry` with its receipt in one transaction; "taken", or
+    "repeated" if its receipt was written before."""
+    with transaction.atomic():
+        if not _claim(entry):
+            log.info(
+                "spooled inquiry %s was taken in before; its file is removed",
+                entry.receipt,
+            )
+            return "repeated"
+        result = capture_lead(
+            entry.data,
+            source=entry.channel,
+            by=_sender(entry),
+            pipeline=pipeline_for_capture(entry.pipeline),
+            at=entry.received_at,
+        )
+        SpooledCapture.objects.filter(receipt=entry.receipt).update(
+            lead=result.lead, decision=result.decision
+        )
+    log.info(
+        "spooled inquiry %s, received %s via %s, taken in: %s",
+        entry.receipt,
+        entry.received_at.isoformat(timespec="seconds"),
+        entry.channel,
+        _outcome(result),
+    )
+    return "taken"
+
+
+def _claim(entry: _Entry) -> bool:
+    """Write the receipt; False if it was written before. On PostgreSQL a
+    second sweeper waits here until the first one's capture commits."""
+    try:
+        with transaction.atomic():
+            SpooledCapture.objects.create(
+                receipt=entry.receipt,
+                channel=entry.channel,
+                received_at=entry.received_at,
+                taken_at=timesource.now(),
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _sender(entry: _Entry) -> User | None:
+    """Who sent it through the API (`created_by`), if they still exist."""
+    if entry.by is None:
+        return None
+    user = User.objects.filter(pk=entry.by).first()
+    if user is None:
+        log.warning(
+            "spooled inquiry %s: its sender, user %s, no longer exists; "
+            "captured without one",
+            entry.receipt,
+            entry.by,
+        )
+    return user
+
+
+def _outcome(result: CaptureResult) -> str:
+    if result.created and result.lead is not None:
+        return f"lead {result.lead.pk}"
+    if result.decision is not None:
+        target = result.decision.lead_id or result.decision.deal_id
+        kind = "lead" if result.decision.lead_id else "deal"
+        return f"attached to {kind} {target}"
+    return result.reason
+
+
+def _set_aside(path: Path, reason: str) -> str:
+    """Move `path` to set-aside/ with its reason beside it, and say so."""
+    aside = path.parent / SET_ASIDE
+    aside.mkdir(mode=0o700, exist_ok=True)
+    try:
+        os.replace(path, aside / path.name)
+    except FileNotFoundError:
+        return "gone"
+    _sync(path.parent)
+    _write(aside, f"{path.name}.reason.txt", f"{reason}\n".encode())
+    log.error(
+        "spooled inquiry %s set aside in %s: %s; move it back into the "
+        "spool to take it in again",
+        path.name,
+        aside,
+        reason,
+    )
+    return SET_ASIDE
