@@ -36,6 +36,24 @@ def _short_web_wait(settings) -> None:
     settings.WEB_DB_WAIT = 0.05
 
 
+@pytest.fixture
+def kept_lead(routed, settings, tmp_path, now) -> Path:
+    """A form inquiry kept in a spool folder of the test's own, received
+    `now`: what a busy SQLite database leaves, on either database."""
+    settings.LEADS_SPOOL_DIR = str(tmp_path / "spool")
+    entry = spool._Entry(
+        receipt="0" * 31 + "1",
+        channel="form",
+        pipeline=routed.key,
+        by=None,
+        received_at=now,
+        data=inquiry(),
+    )
+    assert spool._keep(entry, "visitor")
+    (kept,) = (tmp_path / "spool").glob("*.json")
+    return kept
+
+
 def _folder(sqlite_file: Path) -> Path:
     return Path(f"{sqlite_file}-lead-spool")
 
@@ -159,12 +177,8 @@ def test_a_bad_submission_during_an_import_is_refused_naming_its_field(
 
 
 def test_a_crash_after_a_capture_before_its_file_is_removed_captures_once(
-    sqlite_file, routed, client, other_writer, now, monkeypatch
+    kept_lead, monkeypatch
 ):
-    other_writer.execute("BEGIN IMMEDIATE")
-    client.post(FORM, inquiry())
-    _import_ends(other_writer)
-
     def crash(path: Path) -> None:
         raise KeyboardInterrupt
 
@@ -172,42 +186,49 @@ def test_a_crash_after_a_capture_before_its_file_is_removed_captures_once(
         patched.setattr(spool, "_remove", crash)
         with pytest.raises(KeyboardInterrupt):
             spool.drain_spool()
-    assert Lead.objects.count() == 1 and len(_kept(sqlite_file)) == 1
+    assert Lead.objects.count() == 1 and kept_lead.exists()
 
     again = spool.drain_spool()
 
     assert (again.taken, again.repeated) == (0, 1)
     assert Lead.objects.count() == 1
-    assert _kept(sqlite_file) == []
+    assert not kept_lead.exists()
 
 
 def test_a_kept_file_that_cannot_be_captured_is_set_aside_with_its_reason(
-    sqlite_file, routed, client, other_writer, now, caplog
+    kept_lead, caplog
 ):
-    other_writer.execute("BEGIN IMMEDIATE")
-    client.post(FORM, inquiry())
-    _import_ends(other_writer)
-    (kept,) = _kept(sqlite_file)
-    saved = json.loads(kept.read_text())
-    kept.write_text(json.dumps({**saved, "pipeline": "gone"}))
-    (_folder(sqlite_file) / "stray.json").write_text("{not json")
+    saved = json.loads(kept_lead.read_text())
+    kept_lead.write_text(json.dumps({**saved, "pipeline": "gone"}))
+    (kept_lead.parent / "stray.json").write_text("{not json")
 
     with caplog.at_level(logging.ERROR, logger="dealgate.leads"):
         drained = spool.drain_spool()
 
     assert drained.set_aside == 2 and not Lead.objects.exists()
-    aside = _folder(sqlite_file) / spool.SET_ASIDE
-    why = (aside / f"{kept.name}.reason.txt").read_text()
+    aside = kept_lead.parent / spool.SET_ASIDE
+    why = (aside / f"{kept_lead.name}.reason.txt").read_text()
     assert "refused: pipeline: no pipeline 'gone'" in why
     assert "not JSON" in (aside / "stray.json.reason.txt").read_text()
-    assert (aside / kept.name).exists() and _kept(sqlite_file) == []
+    assert (aside / kept_lead.name).exists() and not kept_lead.exists()
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 2
 
     # Put right and moved back, it is taken in.
-    (aside / kept.name).write_text(json.dumps(saved))
-    (aside / kept.name).rename(kept)
+    (aside / kept_lead.name).write_text(json.dumps(saved))
+    (aside / kept_lead.name).rename(kept_lead)
     assert spool.drain_spool().taken == 1
     assert Lead.objects.count() == 1
+
+
+def test_a_kept_lead_is_taken_in_as_received_on_either_database(kept_lead, now):
+    with timesource.frozen_at(now + dt.timedelta(hours=2)):
+        drained = spool.drain_spool()
+
+    assert drained.taken == 1 and not kept_lead.exists()
+    lead = Lead.objects.get()
+    assert lead.created_at == lead.assigned_at == now
+    assert Clock.objects.get(lead=lead).started_at == now
+    assert spool.drain_spool() == spool.Drained()
 
 
 def test_while_the_import_still_runs_the_sweeper_leaves_the_spool_waiting(
