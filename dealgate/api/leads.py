@@ -226,8 +226,8 @@ def _queued_out(kept: spool.Kept) -> dict[str, Any]:
         "outcome": "queued",
         "reason": (
             "the database is busy with another write, such as an import; the "
-            "lead is kept and will be captured as received at received_at "
-            "once it is free"
+            "lead is kept and will be captured once it is free, as received at "
+            "received_at"
         ),
         "receipt": kept.receipt,
         "received_at": kept.received_at,
