@@ -171,12 +171,124 @@ def test_a_rep_cannot_override(deal, alice):
         )
 
 
-def test_won_needs_the_won_criteria(deal, alice):
-    with pytest.raises(MoveRefused, match="Signed agreement recorded"):
+def meet_every_exit_criterion(deal):
+    """What the gated pipeline asks of a deal leaving inquiry and discovery."""
+    hold_discovery(deal)
+    Deal.objects.filter(pk=deal.pk).update(expected_close_date=dt.date(2026, 9, 30))
+
+
+def test_won_from_the_last_stage_needs_the_won_criteria(deal, alice):
+    Deal.objects.filter(pk=deal.pk).update(
+        stage=deal.pipeline.stages.get(key="contract")
+    )
+    with pytest.raises(MoveRefused, match="Signed agreement recorded") as refused:
         move_deal(deal.pk, "won", by=alice, expected_version=1)
+    assert refused.value.unmet == [
+        "1 won criterion of 'New business' is unmet: Signed agreement recorded"
+    ]
     Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
     won = move_deal(deal.pk, "won", by=alice, expected_version=1)
     assert (won.status, won.closed_at) == ("won", timesource.now())
+
+
+def test_won_needs_the_exit_criteria_of_the_deals_stage_and_every_stage_after_it(
+    deal, alice
+):
+    Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
+
+    with pytest.raises(MoveRefused) as refused:
+        move_deal(deal.pk, "won", by=alice, expected_version=1)
+
+    assert refused.value.unmet == [
+        "1 exit criterion of 'Inquiry received' is unmet: Discovery meeting held",
+        "1 exit criterion of 'Discovery call booked' is unmet: "
+        "Buyer named a decision date",
+    ]
+    deal.refresh_from_db()
+    assert (deal.status, deal.closed_at, deal.version) == ("open", None, 1)
+    assert stage_changes(deal) == []
+
+
+def test_won_lists_the_won_criteria_with_the_stages_they_skip(deal, alice):
+    hold_discovery(deal)
+    with pytest.raises(MoveRefused) as refused:
+        move_deal(deal.pk, "won", by=alice, expected_version=1)
+    assert refused.value.unmet == [
+        "1 exit criterion of 'Discovery call booked' is unmet: "
+        "Buyer named a decision date",
+        "1 won criterion of 'New business' is unmet: Signed agreement recorded",
+    ]
+
+
+def test_won_from_an_early_stage_passes_once_every_stage_after_it_would_let_it_go(
+    deal, alice
+):
+    meet_every_exit_criterion(deal)
+    Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
+
+    won = move_deal(deal.pk, "won", by=alice, expected_version=1)
+
+    assert (won.status, won.stage.key) == ("won", "inquiry")
+    assert stage_changes(deal) == [("inquiry", "inquiry", "won")]
+    assert StageEvent.objects.filter(deal=deal).latest("id").override_reason == ""
+
+
+def test_a_pipeline_that_allows_skipping_wins_on_the_current_stage_and_won_criteria(
+    deal, gated, alice
+):
+    gated.allow_skipping = True
+    gated.save()
+    Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
+    with pytest.raises(MoveRefused) as refused:
+        move_deal(deal.pk, "won", by=alice, expected_version=1)
+    assert refused.value.unmet == [
+        "1 exit criterion of 'Inquiry received' is unmet: Discovery meeting held"
+    ]
+
+    hold_discovery(deal)
+
+    assert move_deal(deal.pk, "won", by=alice, expected_version=1).status == "won"
+
+
+def test_a_manager_may_win_past_unmet_stages_with_a_recorded_reason(deal, max_manager):
+    won = move_deal(
+        deal.pk,
+        "won",
+        by=max_manager,
+        expected_version=1,
+        override_reason="Signed on the spot at the trade fair",
+    )
+    assert won.status == "won"
+    event = StageEvent.objects.filter(deal=deal).latest("id")
+    assert (event.to_status, event.override_reason, event.by) == (
+        "won",
+        "Signed on the spot at the trade fair",
+        max_manager,
+    )
+
+
+def test_a_rep_cannot_win_past_unmet_stages_with_a_reason(deal, alice):
+    Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
+    with pytest.raises(PermissionDenied):
+        move_deal(
+            deal.pk, "won", by=alice, expected_version=1, override_reason="trust me"
+        )
+    deal.refresh_from_db()
+    assert deal.status == "open"
+
+
+def test_a_lost_deal_won_after_all_passes_the_gates_of_the_stage_it_closed_from(
+    deal, alice
+):
+    lost = move_deal(deal.pk, "lost", by=alice, expected_version=1, loss_reason="price")
+    Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
+
+    with pytest.raises(MoveRefused, match="Discovery meeting held"):
+        move_deal(deal.pk, "won", by=alice, expected_version=lost.version)
+
+    meet_every_exit_criterion(deal)
+    won = move_deal(deal.pk, "won", by=alice, expected_version=lost.version)
+    assert (won.status, won.loss_reason) == ("won", "")
 
 
 @pytest.mark.parametrize(
@@ -227,6 +339,7 @@ def test_reopening_a_won_deal_clears_its_close_date_and_winning_again_sets_it(
     deal, alice
 ):
     """The shared case: won 10 June, reopened 12 June, won again 20 June."""
+    meet_every_exit_criterion(deal)
     Deal.objects.filter(pk=deal.pk).update(custom={"signed": True})
     with timesource.frozen_at(dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)):
         move_deal(deal.pk, "won", by=alice, expected_version=1)

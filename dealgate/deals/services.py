@@ -230,9 +230,11 @@ def check_move(
     Forward moves need the current stage's exit criteria, those of every stage
     jumped over (unless the pipeline allows skipping) and the target's entry
     criteria; so does reopening a closed deal into a stage after the one it
-    closed from. Backward moves and other reopenings need nothing. Won needs the
-    pipeline's won criteria; lost needs a listed reason, and a note when the
-    reason asks for one.
+    closed from. Backward moves and other reopenings need nothing. Won is a
+    forward move past the last open stage: it needs the same exit criteria,
+    of the deal's stage and of every open stage after it, and then the
+    pipeline's won criteria. Lost needs a listed reason, and a note when the
+    reason asks for one, from any stage.
     """
     pipeline = deal.pipeline
     stages = stages or list(
@@ -261,7 +263,11 @@ def check_move(
         check.kind = "won"
         if deal.status == Deal.Status.WON:
             check.problems.append("the deal is already won")
-        _evaluate(check, deal, now, [(pipeline.name, "won", pipeline.won_criteria)])
+            return check
+        # A lost deal keeps the stage it closed from and wins from there.
+        gates = _leaving_gates(pipeline, deal.stage, stages, None)
+        gates.append((pipeline.name, "won", pipeline.won_criteria))
+        _evaluate(check, deal, now, gates)
         return check
 
     target = by_key.get(to)
@@ -286,16 +292,28 @@ def check_move(
         return check
     else:
         check.kind = "forward"
+    gates = _leaving_gates(pipeline, current, stages, target)
+    gates.append((target.name, "entry", target.entry_criteria))
+    _evaluate(check, deal, now, gates)
+    return check
+
+
+def _leaving_gates(
+    pipeline: Pipeline, current: Stage, stages: list[Stage], target: Stage | None
+) -> list[tuple[str, str, Any]]:
+    """The exit gates of a forward move from `current` to `target`, or past
+    the last open stage when `target` is None (a win): `current`'s exit
+    criteria, and, unless the pipeline allows skipping, those of every open
+    stage jumped over."""
     gates = [(current.name, "exit", current.exit_criteria)]
     if not pipeline.allow_skipping:
         gates += [
             (stage.name, "exit", stage.exit_criteria)
             for stage in stages
-            if current.position < stage.position < target.position
+            if current.position < stage.position
+            and (target is None or stage.position < target.position)
         ]
-    gates.append((target.name, "entry", target.entry_criteria))
-    _evaluate(check, deal, now, gates)
-    return check
+    return gates
 
 
 def check_entry(deal: Deal, stage: Stage, *, now: dt.datetime) -> MoveCheck:
