@@ -1,12 +1,19 @@
-"""Clocks and notices in the admin: for looking, rarely for changing."""
+"""Clocks and notices in the admin: for looking, rarely for changing.
+
+Clocks are started, stopped and swept by the services as deals and leads move
+(dealgate.clocks.services): one changed here would breach, or never breach,
+out of step with its deal, so the admin only shows them.
+"""
 
 from django.contrib import admin
+
+from dealgate.deals.admin import ViewOnlyAdmin
 
 from .models import Clock, Delivery, Notice
 
 
 @admin.register(Clock)
-class ClockAdmin(admin.ModelAdmin):
+class ClockAdmin(ViewOnlyAdmin):
     list_display = ("key", "kind", "state", "responsible", "due_at", "at_risk")
     list_filter = ("kind", "state", "at_risk")
     search_fields = ("key",)
