@@ -55,7 +55,8 @@ EDITED = {
     "contact": "contact_id",
     "product": "product_id",
 }
-# Written only by moves, imports and the creation of a deal.
+# Written only by moves, imports and the creation of a deal; the version too,
+# which the form carries hidden as the one the page was loaded at.
 KEPT_BY_MOVES = (
     "pipeline",
     "stage",
@@ -68,7 +69,6 @@ KEPT_BY_MOVES = (
     "created_at",
     "source",
     "external_id",
-    "version",
 )
 
 
@@ -138,10 +138,10 @@ class DealAdmin(admin.ModelAdmin):
         (None, {"fields": (*EDITED, "version")}),
         (
             "Kept by moves (change the stage or status on the deal page)",
-            {"fields": KEPT_BY_MOVES[:-1]},
+            {"fields": KEPT_BY_MOVES},
         ),
     )
-    readonly_fields = KEPT_BY_MOVES[:-1]
+    readonly_fields = KEPT_BY_MOVES
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
