@@ -157,12 +157,11 @@ ALLOWED_HOSTS = [
 AS_OF = os.environ.get("DEALGATE_AS_OF", "")
 
 # Leads: the region phone numbers without a country code are read in (e.g.
-# "DE"; empty: such numbers are refused), the web form's rate limit per client
-# address, and the header a trusted proxy puts the client address in.
+# "DE"; empty: such numbers are refused) and the web form's rate limit per
+# client address.
 LEADS_PHONE_REGION = os.environ.get("DEALGATE_PHONE_REGION", "")
 LEADS_FORM_RATE_LIMIT = env_number("DEALGATE_LEAD_FORM_RATE_LIMIT", 5, least=1)
 LEADS_FORM_RATE_WINDOW = env_number("DEALGATE_LEAD_FORM_RATE_WINDOW", 600, least=1)
-LEADS_CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
 # Where a lead from the form or the API is kept while SQLite is busy with
 # another writer, until the sweeper takes it in (dealgate.leads.spool).
 # Empty: a folder beside the SQLite file, named after it.
@@ -175,8 +174,21 @@ LEADS_SPOOL_DIR = os.environ.get("DEALGATE_LEAD_SPOOL_DIR", "")
 # page that worker serves.
 WEB_DB_WAIT = env_number("DEALGATE_WEB_DB_WAIT", 3.0, kind=float)
 
+# The header a trusted proxy puts the client address in, for every limit per
+# address (dealgate.web.client); empty: the connection's own address.
+CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
+
+# Sign-in (dealgate.accounts.signin): this many failed sign-ins for one
+# username, or from one client address, within the window (seconds) refuse
+# every sign-in for it during the lockout (seconds), whatever the password.
+SIGN_IN_LIMIT = env_number("DEALGATE_SIGN_IN_LIMIT", 5, least=1)
+SIGN_IN_ADDRESS_LIMIT = env_number("DEALGATE_SIGN_IN_ADDRESS_LIMIT", 20, least=1)
+SIGN_IN_WINDOW = env_number("DEALGATE_SIGN_IN_WINDOW", 900, least=1)
+SIGN_IN_LOCKOUT = env_number("DEALGATE_SIGN_IN_LOCKOUT", 900, least=1)
+
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, its sign-in limited as the login page's is.
+    "dealgate.accounts.admin_app.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
 
-from .models import Team, User
+from .models import SignInFailures, Team, User
 
 
 @admin.register(User)
@@ -14,3 +15,21 @@ class DealgateUserAdmin(UserAdmin):
 
 
 admin.site.register(Team)
+
+
+@admin.register(SignInFailures)
+class SignInFailuresAdmin(admin.ModelAdmin):
+    """Counts and locks of failed sign-ins: deleting a row lifts its lock
+    (as `dealgate user unlock` does)."""
+
+    list_display = ("scope", "key", "failures", "since", "locked_until")
+    list_filter = ("scope",)
+    search_fields = ("key",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: SignInFailures | None = None
+    ) -> bool:
+        return False

@@ -59,3 +59,35 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class SignInFailures(models.Model):
+    """Failed sign-ins counted for one username or one client address, and
+    the lock they led to (dealgate.accounts.signin). A username is kept as
+    typed, case-folded, whether or not such a user exists; an address only as
+    a keyed hash."""
+
+    class Scope(models.TextChoices):
+        USERNAME = "username", "Username"
+        ADDRESS = "address", "Client address"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    key = models.CharField(max_length=150)
+    # Failures since `since`, the first failure of the current window; set
+    # back to none when a lock starts, so a lock's end gives a fresh count.
+    failures = models.PositiveIntegerField(default=0)
+    since = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "failed sign-ins"
+        verbose_name_plural = "failed sign-ins"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key"], name="sign_in_failures_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = self.key if self.scope == self.Scope.USERNAME else "an address"
+        return f"{self.failures} failed sign-ins for {what}"

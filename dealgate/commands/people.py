@@ -62,6 +62,17 @@ def _register_user(subparsers: argparse._SubParsersAction) -> None:
     )
     password.set_defaults(func=run_user_password)
 
+    unlock = actions.add_parser(
+        "unlock",
+        help="let a username, or an address, sign in again after failed tries",
+        description="Failed sign-ins lock a username, or a client address, for a "
+        "while (README, Configuration); this lifts the lock and forgets the "
+        "failures. The log's warnings name the username and address.",
+    )
+    unlock.add_argument("username", nargs="?", default="")
+    unlock.add_argument("--address", default="", help="a client address, as logged")
+    unlock.set_defaults(func=run_user_unlock)
+
 
 def _register_team(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("team", help="teams and their managers")
@@ -99,15 +110,27 @@ def run_user_add(args: argparse.Namespace) -> int:
 
 
 def run_user_list(args: argparse.Namespace) -> int:
+    from dealgate.accounts import signin
     from dealgate.accounts.models import User
 
+    locks = signin.locked_now()
+    locked = {lock.key: lock.locked_until for lock in locks if lock.scope == "username"}
     people = User.objects.select_related("team").order_by("username")
     for user in people:
         team = user.team.name if user.team else "-"
         state = "" if user.is_active else "  (inactive)"
+        until = locked.pop(signin.username_key(user.username), None)
+        if until is not None:
+            state += f"  (sign-in locked until {until:%Y-%m-%d %H:%M} UTC)"
         print(f"{user.username:<24} {user.role:<8} {team:<20} {user.email}{state}")
     if not people:
         print("no users yet; add one with: dealgate user add NAME --role admin")
+    shown = sum(1 for lock in locks if lock.scope == "username") - len(locked)
+    if len(locks) > shown:
+        print(
+            f"{len(locks) - shown} other lock(s) after failed sign-ins, of usernames "
+            "nobody has or of client addresses; see: dealgate user unlock --help"
+        )
     return 0
 
 
@@ -128,6 +151,24 @@ def run_user_password(args: argparse.Namespace) -> int:
 
     set_password(args.username, _password(args.password_stdin))
     print(f"password of {args.username} changed")
+    return 0
+
+
+def run_user_unlock(args: argparse.Namespace) -> int:
+    from dealgate.accounts import signin
+    from dealgate.cli import CommandError
+
+    username, address = args.username.strip(), args.address.strip()
+    if not (username or address):
+        raise CommandError("say whose sign-ins to unlock: a USERNAME or --address")
+    locked = signin.unlock(username=username, address=address)
+    named = [username] if username else []
+    named += [f"address {address}"] if address else []
+    whom = " and ".join(named)
+    if locked:
+        print(f"sign-ins for {whom} are unlocked")
+    else:
+        print(f"{whom}: no lock; the count of failed sign-ins starts again")
     return 0
 
 

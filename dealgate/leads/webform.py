@@ -17,8 +17,6 @@ other and counts from the spool until it is taken in.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
 from urllib.parse import urlsplit
 
@@ -32,6 +30,7 @@ from django.views.decorators.http import require_http_methods
 
 from dealgate import timesource
 from dealgate.errors import DealgateError, NotFound
+from dealgate.web.client import address_key, client_address
 
 from . import spool
 from .models import FormHit
@@ -107,17 +106,9 @@ def _thanks(request: HttpRequest, pipeline) -> HttpResponse:
 
 
 def _client_key(request: HttpRequest) -> str:
-    """A keyed hash of the client's address: counted, never stored plainly.
-
-    Behind a reverse proxy every request comes from the proxy; name the
-    header it writes the client address into with LEADS_CLIENT_ADDRESS_HEADER
-    (e.g. "HTTP_X_REAL_IP"). Only set it when a proxy you run writes it.
-    """
-    header = getattr(settings, "LEADS_CLIENT_ADDRESS_HEADER", "")
-    address = request.META.get(header, "") if header else ""
-    address = address.split(",")[-1].strip() or request.META.get("REMOTE_ADDR", "")
-    key = settings.SECRET_KEY.encode()
-    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
+    """A keyed hash of the client's address (dealgate.web.client): counted,
+    never stored plainly."""
+    return address_key(client_address(request))
 
 
 def _window_start(seconds: int) -> dt.datetime:
