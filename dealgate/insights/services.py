@@ -9,7 +9,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import metrics as m
 from dealgate.core.text import check_text
-from dealgate.errors import ValidationError
+from dealgate.errors import PermissionDenied, ValidationError
 
 from . import review as rv
 from .filters import Filters
@@ -33,15 +33,29 @@ def record_review(
     Keeps the metric's value for that week as it is now, so the review still
     reads as it was decided when later data arrives. One review per pipeline
     and week: writing again replaces the decision (and the metric, if another
-    was chosen). Raises ValidationError naming the field for an empty
+    was chosen). The decision is a manager's or an admin's (`by` None is the
+    system): PermissionDenied for a rep. ValidationError naming the field for
+    a week that has not started yet (its value is not known), an empty
     decision or an unknown metric.
     """
+    if by is not None and not by.is_manager:
+        raise PermissionDenied(
+            "only a manager or an admin writes the weekly review's decision"
+        )
+    now = timesource.now()
+    monday = m.week_start(week)
+    if monday > rv.this_week(filters.facts, now):
+        raise ValidationError(
+            f"the week of {monday.day} {monday:%B %Y} has not started yet; "
+            "a decision is for this week or an earlier one",
+            field="week",
+        )
     text = decision.strip()
-    if not text:
+    if not any(char.isprintable() and not char.isspace() for char in text):
+        # Also only invisible characters (a zero-width space): nothing to read.
         raise ValidationError("write the decision the team took", field="decision")
     check_text(text, "decision", limit=DECISION_LIMIT)
-    chosen, _ = rv.chosen_metric(filters.facts, m.week_start(week), metric or None)
-    monday = m.week_start(week)
+    chosen, _ = rv.chosen_metric(filters.facts, monday, metric or None)
     value = rv.weekly_series(filters, chosen, monday, weeks=1)[0].value
     unit = filters.pipeline.currency if chosen.kind == "money" else chosen.unit
     review, created = WeeklyReview.objects.update_or_create(
@@ -53,7 +67,7 @@ def record_review(
             "unit": unit,
             "decision": text,
             "recorded_by": by,
-            "recorded_at": timesource.now(),
+            "recorded_at": now,
         },
     )
     log.info(

@@ -77,12 +77,12 @@ def review(request: HttpRequest) -> HttpResponse:
         week = _week(params.get("week", ""))
     except DealgateError as error:
         return _error(request, error)
-    form_error = ""
+    form_error, status = "", 200
     if request.method == "POST":
         try:
             return _record(request, filters, week)
-        except ValidationError as error:
-            form_error = error.message
+        except DealgateError as error:
+            form_error, status = error.message, error.status
     try:
         with queries.session():
             page = reports.weekly_review(
@@ -96,6 +96,7 @@ def review(request: HttpRequest) -> HttpResponse:
     page.report.filters = filters
     if request.GET.get("format") == "csv":
         return _csv(request, page.report)
+    this_week = rv.this_week(filters.facts, now)
     context = _context(request, page.report, "review")
     context.update(
         page=page,
@@ -104,9 +105,12 @@ def review(request: HttpRequest) -> HttpResponse:
         decision_limit=DECISION_LIMIT,
         previous_week=page.week - dt.timedelta(weeks=1),
         next_week=page.week + dt.timedelta(weeks=1),
-        is_current=page.week == rv.this_week(filters.facts, now),
+        this_week=this_week,
+        is_current=page.week == this_week,
+        is_future=page.week > this_week,
+        # The decision is a manager's or an admin's (README, Who may do what).
+        may_decide=request.user.is_manager,
     )
-    status = 422 if form_error else 200
     return render(request, "insights/review.html", context, status=status)
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from dealgate import timesource
-from dealgate.errors import ValidationError
+from dealgate.errors import PermissionDenied, ValidationError
 from dealgate.insights import reports
 from dealgate.insights import review as rv
 from dealgate.insights.models import WeeklyReview
@@ -25,6 +25,12 @@ THIS_WEEK = dt.date(2026, 6, 8)  # NOW is Wednesday 10 June 2026
 BERLIN_MONDAY = dt.datetime(2026, 6, 7, 22, 0, tzinfo=dt.UTC)  # 8 June, 00:00
 
 
+@pytest.fixture
+def manager_in(client, max_manager):
+    client.force_login(max_manager)
+    return client
+
+
 def closed(pipeline, status: str, at: dt.datetime, **fields):
     deal = open_deal(pipeline, "inquiry", at - dt.timedelta(days=5), **fields)
     return move(deal, status, at)
@@ -36,10 +42,12 @@ def test_without_reviews_the_first_metric_is_proposed(pipeline):
     assert (metric.key, how) == ("win_rate", "rotated")
 
 
-def test_the_next_week_rotates_to_the_metric_after_the_last_review(pipeline, alice):
+def test_the_next_week_rotates_to_the_metric_after_the_last_review(
+    pipeline, max_manager
+):
     filters = filters_for(pipeline)
     record_review(
-        filters, week=THIS_WEEK, metric="win_rate", decision="Call back", by=alice
+        filters, week=THIS_WEEK, metric="win_rate", decision="Call back", by=max_manager
     )
 
     this_week = rv.chosen_metric(filters.facts, THIS_WEEK)
@@ -111,7 +119,7 @@ def test_the_deals_behind_the_value_are_those_of_the_week(pipeline):
     assert total == 1
 
 
-def test_a_decision_keeps_the_value_it_was_based_on(pipeline, alice):
+def test_a_decision_keeps_the_value_it_was_based_on(pipeline, max_manager):
     filters = filters_for(pipeline)
     closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=1))
     with timesource.frozen_at(NOW):
@@ -120,7 +128,7 @@ def test_a_decision_keeps_the_value_it_was_based_on(pipeline, alice):
             week=THIS_WEEK,
             metric="win_rate",
             decision=" Keep it up ",
-            by=alice,
+            by=max_manager,
         )
     closed(pipeline, "lost", BERLIN_MONDAY + dt.timedelta(hours=2))
 
@@ -133,15 +141,17 @@ def test_a_decision_keeps_the_value_it_was_based_on(pipeline, alice):
     assert review.recorded_at == NOW
 
 
-def test_writing_again_the_same_week_replaces_the_decision(pipeline, alice):
+def test_writing_again_the_same_week_replaces_the_decision(pipeline, max_manager):
     filters = filters_for(pipeline)
-    record_review(filters, week=THIS_WEEK, metric="win_rate", decision="A", by=alice)
+    record_review(
+        filters, week=THIS_WEEK, metric="win_rate", decision="A", by=max_manager
+    )
     record_review(
         filters,
         week=THIS_WEEK + dt.timedelta(days=2),
         metric="new_deals",
         decision="B",
-        by=alice,
+        by=max_manager,
     )
 
     assert list(WeeklyReview.objects.values_list("metric", "decision")) == [
@@ -149,20 +159,24 @@ def test_writing_again_the_same_week_replaces_the_decision(pipeline, alice):
     ]
 
 
-def test_an_empty_decision_is_refused(pipeline, alice):
+def test_an_empty_decision_is_refused(pipeline, max_manager):
     with pytest.raises(ValidationError) as refused:
         record_review(
-            filters_for(pipeline), week=THIS_WEEK, metric="", decision="  ", by=alice
+            filters_for(pipeline),
+            week=THIS_WEEK,
+            metric="",
+            decision="  ",
+            by=max_manager,
         )
     assert refused.value.field == "decision"
 
 
 def test_the_review_page_shows_the_chart_the_deals_and_the_form(
-    signed_in, pipeline, now
+    manager_in, pipeline, now
 ):
     closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=1), title="Big one")
 
-    response = signed_in.get(reverse("insights:review"))
+    response = manager_in.get(reverse("insights:review"))
     text = text_of(response)
 
     assert response.status_code == 200
@@ -174,9 +188,9 @@ def test_the_review_page_shows_the_chart_the_deals_and_the_form(
 
 
 def test_posting_a_decision_keeps_it_and_lists_it_among_past_reviews(
-    signed_in, pipeline, now
+    manager_in, pipeline, now
 ):
-    response = signed_in.post(
+    response = manager_in.post(
         reverse("insights:review"),
         {
             "pipeline": pipeline.key,
@@ -192,13 +206,13 @@ def test_posting_a_decision_keeps_it_and_lists_it_among_past_reviews(
     assert "this week's review looked at Deals lost" in text
     assert "Past reviews" in text
     assert "Review every loss on Friday" in text
-    assert WeeklyReview.objects.get().recorded_by.username == "alice"
+    assert WeeklyReview.objects.get().recorded_by.username == "max"
 
 
 def test_posting_an_empty_decision_shows_the_page_again_with_the_reason(
-    signed_in, pipeline, now
+    manager_in, pipeline, now
 ):
-    response = signed_in.post(
+    response = manager_in.post(
         reverse("insights:review"),
         {"pipeline": pipeline.key, "week": THIS_WEEK.isoformat(), "decision": ""},
     )
@@ -236,3 +250,111 @@ def test_the_weekly_review_report_names_the_week(pipeline):
 
     assert page.week == THIS_WEEK
     assert page.report.table("history").empty == "No review has been written yet."
+
+
+@pytest.mark.parametrize("who", ["max_manager", "olivia"])
+def test_a_manager_or_an_admin_writes_the_decision(pipeline, request, who):
+    person = request.getfixturevalue(who)
+
+    review = record_review(
+        filters_for(pipeline), week=THIS_WEEK, metric="", decision="Go", by=person
+    )
+
+    assert review.recorded_by == person
+
+
+def test_a_rep_may_not_write_the_decision(pipeline, alice):
+    with pytest.raises(PermissionDenied, match="only a manager or an admin"):
+        record_review(
+            filters_for(pipeline), week=THIS_WEEK, metric="", decision="Go", by=alice
+        )
+
+    assert not WeeklyReview.objects.exists()
+
+
+def test_a_reps_post_is_refused_with_403_and_leaves_the_decision_alone(
+    signed_in, pipeline, max_manager, now
+):
+    record_review(
+        filters_for(pipeline),
+        week=THIS_WEEK,
+        metric="win_rate",
+        decision="The team's",
+        by=max_manager,
+    )
+
+    response = signed_in.post(
+        reverse("insights:review"),
+        {"pipeline": pipeline.key, "week": THIS_WEEK.isoformat(), "decision": "Mine"},
+    )
+
+    assert response.status_code == 403
+    assert "only a manager or an admin writes the weekly review's decision" in (
+        text_of(response)
+    )
+    assert WeeklyReview.objects.get().decision == "The team's"
+
+
+def test_a_rep_reads_the_decision_without_a_form_to_change_it(
+    signed_in, pipeline, max_manager, now
+):
+    record_review(
+        filters_for(pipeline), week=THIS_WEEK, metric="", decision="Go", by=max_manager
+    )
+
+    response = signed_in.get(reverse("insights:review"))
+
+    assert "Go" in text_of(response)
+    assert "The decision is written by a manager or an admin." in text_of(response)
+    assert 'name="decision"' not in response.content.decode()
+
+
+def test_a_week_that_has_not_started_is_refused_naming_the_week(
+    pipeline, max_manager, now
+):
+    with pytest.raises(ValidationError) as refused:
+        record_review(
+            filters_for(pipeline),
+            week=THIS_WEEK + dt.timedelta(weeks=1),
+            metric="",
+            decision="Plan ahead",
+            by=max_manager,
+        )
+
+    assert refused.value.field == "week"
+    assert "the week of 15 June 2026 has not started yet" in refused.value.message
+    assert not WeeklyReview.objects.exists()
+
+
+def test_posting_for_a_far_future_week_shows_why_and_writes_nothing(
+    manager_in, pipeline, now
+):
+    response = manager_in.post(
+        reverse("insights:review"),
+        {"pipeline": pipeline.key, "week": "2030-01-07", "decision": "Later"},
+    )
+
+    assert response.status_code == 422
+    assert "the week of 7 January 2030 has not started yet" in text_of(response)
+    assert not WeeklyReview.objects.exists()
+
+
+def test_a_future_weeks_page_offers_no_form(manager_in, pipeline, now):
+    response = manager_in.get(reverse("insights:review"), {"week": "2030-01-07"})
+
+    assert response.status_code == 200
+    assert "This week has not started yet" in text_of(response)
+    assert 'name="decision"' not in response.content.decode()
+
+
+def test_a_decision_of_only_invisible_characters_is_empty(pipeline, max_manager):
+    with pytest.raises(ValidationError) as refused:
+        record_review(
+            filters_for(pipeline),
+            week=THIS_WEEK,
+            metric="",
+            decision="\u200b\u200b \n",
+            by=max_manager,
+        )
+
+    assert refused.value.field == "decision"
