@@ -299,13 +299,14 @@ def get_lead(request: HttpRequest, lead_id: int) -> dict[str, Any]:
 @router.post(
     "/{lead_id}/activities",
     auth=LEAD_AUTH,
-    response={200: LeadOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
 )
 def add_activity(
     request: HttpRequest, lead_id: int, payload: LeadActivityIn
 ) -> dict[str, Any]:
-    """Log a call, email, meeting or note; the owner's first outbound one
-    answers the lead and stores its response time."""
+    """Log a call, email, meeting or note, as the lead's owner or a manager;
+    the owner's first outbound one answers the lead and stores its response
+    time."""
     services.record_response(
         lead_id,
         kind=payload.kind,

@@ -482,9 +482,10 @@ def record_response(
     outbound: bool = True,
     at: dt.datetime | None = None,
 ) -> LeadActivity:
-    """Log an activity on a lead. The owner's first outbound call, email or
-    meeting answers the lead: it ends the response window and stores the
-    response time in wall seconds and business minutes."""
+    """Log an activity on a lead, as its owner or a manager (PermissionDenied
+    for anyone else). The owner's first outbound call, email or meeting
+    answers the lead: it ends the response window and stores the response
+    time in wall seconds and business minutes."""
     if kind not in LeadActivity.Kind.values or kind in _NOT_LOGGED:
         raise ValidationError(
             f"kind must be call, email, meeting or note, got {kind!r}", field="kind"
@@ -498,6 +499,7 @@ def record_response(
         raise ValidationError("an activity cannot happen in the future", field="at")
     with transaction.atomic():
         lead = _locked_lead(lead_id)
+        _may_change(lead, by, "log activities on it")
         activity = LeadActivity.objects.create(
             lead=lead,
             kind=kind,
@@ -715,11 +717,7 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
             raise NotFound(f"no de-duplication decision {decision_id}")
         if decision.undone_at is not None:
             raise Conflict(f"decision {decision_id} was already undone")
-        owners = {
-            getattr(record, "owner_id", None)
-            for record in (decision.lead, decision.deal, decision.source_lead)
-        }
-        if by is not None and not by.is_manager and by.pk not in owners:
+        if not may_split(decision, by):
             raise PermissionDenied("only an owner involved or a manager may split this")
         now = timesource.now()
         if decision.action == DedupDecision.Action.ATTACHED:
@@ -732,6 +730,16 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
         decision.save(update_fields=["undone_at", "undone_by", "source_lead"])
     log.info("decision %s split into lead %s by %s", decision_id, lead.pk, _who(by))
     return lead
+
+
+def may_split(decision: DedupDecision, user: User | None) -> bool:
+    """Whether `user` may undo `decision`: a manager, or the owner of a lead
+    or deal it involves (None: the system may). Reads the decision's lead,
+    deal and source lead: select them with it."""
+    if user is None or user.is_manager:
+        return True
+    records = (decision.lead, decision.deal, decision.source_lead)
+    return user.pk in {getattr(record, "owner_id", None) for record in records}
 
 
 def _split_attached(decision: DedupDecision, by: User | None, now) -> Lead:

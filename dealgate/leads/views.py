@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
-from dealgate.errors import DealgateError, NotFound, ValidationError
+from dealgate.errors import DealgateError, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
@@ -165,7 +165,10 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "tasks": lead.activities.filter(kind=LeadActivity.Kind.TASK)
         .select_related("done_by")
         .order_by("done", "due_at", "id"),
-        "decisions": decisions.select_related("by", "undone_by", "source_lead"),
+        "decisions": _splittable(
+            decisions.select_related("lead", "deal", "by", "undone_by", "source_lead"),
+            request.user,
+        ),
         "people": User.objects.filter(is_active=True).order_by("username"),
         "kinds": [("call", "Call"), ("email", "Email"), ("meeting", "Meeting")]
         + [("note", "Note")],
@@ -186,6 +189,12 @@ def _back(lead_id: int) -> HttpResponse:
 def _act(request: HttpRequest, lead_id: int, done: str, call: Any) -> HttpResponse:
     try:
         result = call()
+    except PermissionDenied as exc:
+        # Not a slip to correct: the page again, saying why, as a 403.
+        messages.error(request, exc.message)
+        page = lead_detail(request, lead_id)
+        page.status_code = exc.status
+        return page
     except DealgateError as exc:
         messages.error(request, exc.message)
         return _back(lead_id)
@@ -291,6 +300,11 @@ def lead_merge(request: HttpRequest, lead_id: int) -> HttpResponse:
 def decision_split(request: HttpRequest, decision_id: int) -> HttpResponse:
     try:
         lead = services.split_lead(decision_id, by=request.user)
+    except PermissionDenied as exc:
+        messages.error(request, exc.message)
+        page = decisions(request)
+        page.status_code = exc.status
+        return page
     except DealgateError as exc:
         messages.error(request, exc.message)
         return redirect(request.POST.get("back") or reverse("leads:decisions"))
@@ -303,7 +317,17 @@ def decisions(request: HttpRequest) -> HttpResponse:
     rows = DedupDecision.objects.select_related(
         "lead", "deal", "source_lead", "by", "undone_by"
     )[:200]
-    return render(request, "leads/decisions.html", {"decisions": rows})
+    return render(
+        request, "leads/decisions.html", {"decisions": _splittable(rows, request.user)}
+    )
+
+
+def _splittable(rows: Any, user: User) -> list[DedupDecision]:
+    """The decisions, each with `may_split`: whether to offer its Split."""
+    rows = list(rows)
+    for row in rows:
+        row.may_split = services.may_split(row, user)
+    return rows
 
 
 @login_required

@@ -60,11 +60,12 @@ def test_the_owners_first_outbound_call_answers_the_lead(routed, alice):
     [("note", True, True), ("email", False, True), ("call", True, False)],
 )
 def test_notes_inbound_mail_and_other_people_do_not_answer(
-    routed, alice, bob, now, kind, outbound, by_owner
+    routed, alice, max_manager, now, kind, outbound, by_owner
 ):
     lead = capture_lead(inquiry(), source="api").lead
+    # Another person who may log on the lead: a manager.
     record_response(
-        lead.pk, kind=kind, by=alice if by_owner else bob, outbound=outbound
+        lead.pk, kind=kind, by=alice if by_owner else max_manager, outbound=outbound
     )
 
     lead.refresh_from_db()
