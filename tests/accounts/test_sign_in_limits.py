@@ -44,6 +44,15 @@ def sign_in(client, username: str, password: str, *, at=T0, path=None, **extra):
         )
 
 
+@pytest.fixture
+def staff_olivia(olivia):
+    """The admin as `dealgate user add --role admin` makes one: the admin
+    pages are hers too."""
+    olivia.is_staff = olivia.is_superuser = True
+    olivia.save()
+    return olivia
+
+
 def signed_in(client) -> bool:
     return "_auth_user_id" in client.session
 
@@ -210,7 +219,7 @@ def test_an_empty_password_is_no_try_and_not_counted(client, alice):
     assert sign_in(client, "alice", PASSWORD).status_code == 302
 
 
-def test_the_admin_sign_in_is_limited_as_well(client, olivia):
+def test_the_admin_sign_in_is_limited_as_well(client, staff_olivia):
     path = "/admin/login/"
     statuses = [
         sign_in(client, "olivia", WRONG, path=path).status_code for _ in range(5)
@@ -223,7 +232,7 @@ def test_the_admin_sign_in_is_limited_as_well(client, olivia):
     assert not signed_in(client)
 
 
-def test_the_login_page_and_the_admin_share_one_count(client, olivia):
+def test_the_login_page_and_the_admin_share_one_count(client, staff_olivia):
     for _ in range(3):
         sign_in(client, "olivia", WRONG)
     for _ in range(2):
@@ -319,3 +328,22 @@ def test_failures_in_several_workers_at_once_all_count(settings):
     assert sum(lock is not None for lock in locks) == 1, "one lock, started once"
     row = SignInFailures.objects.get(scope="username")
     assert row.locked_until == T0 + dt.timedelta(seconds=900)
+
+
+def test_the_admin_lists_the_locks_and_deleting_one_lifts_it(
+    client, alice, staff_olivia
+):
+    for _ in range(5):
+        sign_in(client, "alice", WRONG)
+    lock = SignInFailures.objects.get(scope="username")
+    client.force_login(staff_olivia)
+
+    listing = client.get("/admin/accounts/signinfailures/")
+    deleted = client.post(
+        f"/admin/accounts/signinfailures/{lock.pk}/delete/", {"post": "yes"}
+    )
+    client.logout()
+
+    assert listing.status_code == 200 and "alice" in text_of(listing)
+    assert deleted.status_code == 302
+    assert sign_in(client, "alice", PASSWORD).status_code == 302
