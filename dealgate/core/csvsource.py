@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
+from dealgate.core.names import name_key
 from dealgate.core.text import check_text, cut
 from dealgate.errors import ValidationError
 
@@ -588,9 +589,10 @@ class ChoiceParser(Generic[T]):
 
 
 def spelling_key(text: str) -> str:
-    """A name reduced to lowercase letters and digits: "GTXPro", "GTX Pro"
-    and "gtx-pro" share one key."""
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
+    """A name's `names.name_key` reduced to its letters and digits: "GTXPro",
+    "GTX Pro", "gtx-pro" and "ＧＴＸ Pro" share one key, as do all the
+    spellings the deal page takes as one name."""
+    return "".join(ch for ch in name_key(text) if ch.isalnum())
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ from pathlib import Path
 import phonenumbers
 from rapidfuzz import fuzz
 
+from dealgate.core.names import name_key
+
 # Added to LEGAL_SUFFIXES after leads were stored (leads migration 0006
 # recomputes the keys of leads whose names end in one).
 ADDED_GERMAN_FORMS = frozenset(
@@ -245,8 +247,12 @@ def is_region(code: str) -> bool:
 @lru_cache(maxsize=4096)
 def company_key(text: str) -> str:
     """A company name reduced for comparison: accents, punctuation, case and
-    legal forms dropped ("Müller GmbH & Co. KG" gives "muller")."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
+    legal forms dropped ("Müller GmbH & Co. KG" gives "muller").
+
+    Built on `names.name_key`, the rule organizations are found by, so the
+    spellings of one organization ("Ac\u200bme" with a zero-width space,
+    "ＡＣＭＥ") give one company key."""
+    folded = unicodedata.normalize("NFKD", name_key(text))
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     # Dotted abbreviations first, so "G.m.b.H." loses its dots, not its letters.
     folded = re.sub(r"\b(\w)\.(?=\w\b|\w\.)", r"\1", folded).replace("&", " ")
