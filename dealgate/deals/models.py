@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 
+from dealgate.core.names import NAME_KEY_LENGTH, name_key
+
 # The longest text a person may type into the unbounded text columns of a
 # deal and its history, in characters. Every door (the deal page, the API,
 # the CLI) goes through deals.services, which refuses more and names the
@@ -25,9 +27,24 @@ class NameBlockField(models.CharField):
         return value
 
 
+class NameKeyField(models.CharField):
+    """The organization's name as every door compares names
+    (`core.names.name_key`: format characters, spacing and case aside), so
+    "Acme", " acme " and "Ac\u200bme" find one organization through an
+    index. Set from the name on every save, bulk_create included."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = name_key(model_instance.name)
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class Organization(models.Model):
     name = models.CharField(max_length=200, unique=True)
     name_block = NameBlockField(max_length=50, default="", editable=False)
+    # Not unique: names that share a key may predate the key, or come from an
+    # import; the doors that find an organization by name take the first.
+    name_key = NameKeyField(max_length=NAME_KEY_LENGTH, default="", editable=False)
     sector = models.CharField(max_length=100, blank=True)
     year_established = models.PositiveSmallIntegerField(null=True, blank=True)
     revenue_musd = models.DecimalField(
@@ -44,7 +61,10 @@ class Organization(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["name_block"], name="organization_name_block")]
+        indexes = [
+            models.Index(fields=["name_block"], name="organization_name_block"),
+            models.Index(fields=["name_key"], name="organization_name_key"),
+        ]
 
     def __str__(self) -> str:
         return self.name

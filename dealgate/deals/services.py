@@ -8,6 +8,7 @@ and record; `check_move` only tells what a move would need.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -31,6 +32,7 @@ from dealgate.core.custom_fields import (
     checked_values,
     declared_fields,
 )
+from dealgate.core.names import name_key, tidy_name
 from dealgate.core.text import CONTROL_OR_BREAK, check_text, cut, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
@@ -837,20 +839,66 @@ def person_named(username: str | None, *, field: str = "owner") -> User | None:
     return user
 
 
-def organization_named(name: str | None) -> Organization | None:
-    """The organization called `name`, created when there is none yet; None
-    for an empty name. The name is one line of at most 200 characters."""
-    name = (name or "").strip()
-    if not name:
+def organization_named(
+    name: str | None, *, field: str = "organization"
+) -> Organization | None:
+    """The organization `name` names, created when there is none yet; None
+    for no name (None or "").
+
+    Names are compared by `names.name_key` (Unicode NFKC, format characters
+    such as zero-width spaces removed, spacing and case aside): "Acme",
+    " acme " and "Ac\u200bme" find one organization, the first made (the
+    lowest id, should several share a key). A new one keeps the spelling
+    typed, tidied (`names.tidy_name`). Refused, naming `field`: a name of
+    more than 200 characters, one with a line break or control character,
+    and one with nothing visible in it.
+
+    Call inside a transaction: on PostgreSQL a lock on the key, held to its
+    end, keeps two requests from creating "Acme" and "acme" at once (SQLite
+    serialises writers already).
+    """
+    if name is None or name == "":
         return None
     limit = Organization._meta.get_field("name").max_length
-    if len(name) > limit or CONTROL_OR_BREAK.search(name):
+    if CONTROL_OR_BREAK.search(name):
         raise ValidationError(
-            f"organization must be one line of at most {limit} characters",
-            field="organization",
+            f"{field} must be one line, without line breaks or control characters",
+            field=field,
         )
-    organization, _ = Organization.objects.get_or_create(name=name)
+    tidy = tidy_name(name)
+    if not tidy:
+        raise ValidationError(
+            f"{field}: {name!r} holds no visible characters; give a name, "
+            "or leave it empty for none",
+            field=field,
+        )
+    if len(tidy) > limit:
+        raise ValidationError(
+            f"{field} is {len(tidy):,} characters long; the limit is {limit}",
+            field=field,
+        )
+    key = name_key(tidy)
+    _lock_name(f"organization:{key}")
+    found = Organization.objects.filter(name_key=key).order_by("pk").first()
+    if found is not None:
+        return found
+    organization = Organization.objects.create(name=tidy)
+    transaction.on_commit(
+        partial(log.info, "organization %s created as %r", organization.pk, tidy)
+    )
     return organization
+
+
+def _lock_name(text: str) -> None:
+    """Hold a PostgreSQL advisory lock on `text` to the transaction's end."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)",
+            [int.from_bytes(digest, "big", signed=True)],
+        )
 
 
 def create_deal(
