@@ -38,7 +38,7 @@ from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationErro
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
 
-from .models import TEXT_LIMITS, Activity, Deal, Organization, StageEvent
+from .models import TEXT_LIMITS, Activity, Deal, Organization, Person, StageEvent
 
 log = logging.getLogger("dealgate.deals")
 
@@ -316,14 +316,6 @@ def _leaving_gates(
             and (target is None or stage.position < target.position)
         ]
     return gates
-
-
-def check_entry(deal: Deal, stage: Stage, *, now: dt.datetime) -> MoveCheck:
-    """Evaluate `stage`'s entry criteria for a deal that starts in it (a
-    converted lead, say): the gate a move into that stage would pass."""
-    check = MoveCheck(kind="entry")
-    _evaluate(check, deal, now, [(stage.name, "entry", stage.entry_criteria)])
-    return check
 
 
 def _evaluate(
@@ -912,62 +904,116 @@ def create_deal(
     """Create an open deal in `pipeline` from `fields` (`CREATE_FIELDS`), in
     its first open stage or the stage keyed `stage`, and record its entry.
 
-    The same rules hold as for a converted lead and a move: the owner is
-    `by` unless `fields` names one (a rep creates only deals they own); the
-    organization is found by name or created; the deal enters its stage as
-    a move from the first stage would (the first stage's entry criteria, and
-    for a later stage the exit criteria a forward move passes and the
+    The owner is `by` unless `fields` names one (a rep creates only deals
+    they own); the rest is `start_deal`'s, as for a converted lead: the
+    organization is found by name or created, and the deal enters its stage
+    as a move from the first stage would (the first stage's entry criteria,
+    and for a later stage the exit criteria a forward move passes and the
     stage's entry criteria), else nothing is written and `MoveRefused` lists
-    what is missing. Who is responsible is decided by `Responsible`; the
-    clocks start when the row is saved (`clocks.signals`).
+    what is missing.
     """
     unknown = set(fields) - CREATE_FIELDS
     if unknown:
         name = sorted(unknown)[0]
         raise ValidationError(f"{name} cannot be set on a new deal", field=name)
-    if not str(fields.get("title") or "").strip():
-        raise ValidationError("a deal needs a title", field="title")
-    checked = {name: fields[name] for name in _CHECKED_FIELDS if name in fields}
-    checked.setdefault("currency", pipeline.currency)
-    if checked["currency"] is None:
-        checked["currency"] = pipeline.currency
-    checked = _cleaned(checked)
-    now = timesource.now()
     with transaction.atomic():
         owner = person_named(fields["owner"]) if "owner" in fields else by
         check_may_create(by, owner)
-        stages = list(pipeline.stages.filter(retired_at=None).order_by("position"))
-        target = _entry_stage(pipeline, stages, stage)
-        deal = Deal(
-            pipeline=pipeline,
-            stage=target,
-            owner=owner,
-            organization=organization_named(fields.get("organization")),
-            created_at=now,
-            stage_entered_at=now,
-            source=source,
-            **checked,
+        values = {name: value for name, value in fields.items() if name != "owner"}
+        deal, unmet = start_deal(
+            pipeline, values, owner=owner, by=by, stage=stage, source=source
         )
-        deal.custom = _checked_custom(deal, fields.get("custom") or {})
-        deal.responsible = responsible_for(target, deal)
-        deal.save()
-        StageEvent.objects.create(
-            deal=deal,
-            to_stage=target,
-            to_status=Deal.Status.OPEN,
-            at=now,
-            by=by,
-            responsible=deal.responsible,
-            source=source,
-        )
-        unmet = _entry_check(deal, stages, target, now).unmet
         if unmet:
             # Raised inside the transaction: the deal and its rows go too.
             raise MoveRefused("Refused: " + "; ".join(unmet), unmet, field="stage")
     # Logged once committed, as moves and edits are.
-    line = ("deal %s created in %s by %s", deal.pk, target.key, _who(by))
+    line = ("deal %s created in %s by %s", deal.pk, deal.stage.key, _who(by))
     transaction.on_commit(lambda: log.info(*line))
     return deal
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The person a new deal is with, made with the deal at its organization."""
+
+    name: str
+    email: str = ""
+    phone: str = ""
+
+
+def start_deal(
+    pipeline: Pipeline,
+    fields: dict[str, Any],
+    *,
+    owner: User | None,
+    by: User | None,
+    source: str,
+    stage: str = "",
+    contact: Contact | None = None,
+    external_id: str = "",
+    activities: Iterable[Activity] = (),
+) -> tuple[Deal, list[str]]:
+    """Write a new open deal and its entry into its stage: the one way a deal
+    is made by hand, which `create_deal` (the page and the API) and a lead's
+    conversion call inside their transaction, once they have checked who may.
+
+    `fields` are `CREATE_FIELDS` but the owner, checked as an edit checks
+    them; the currency is the pipeline's unless given. The organization is
+    found by name or created (`organization_named`); a `contact` is made at
+    it; `activities` (unsaved, what already happened with the buyer) are
+    recorded with the deal, since criteria read them. Who is responsible is
+    decided by `Responsible`; the clocks start when the row is saved
+    (`clocks.signals`).
+
+    Returns the deal and, in words, the gates of its stage it does not meet
+    (`_entry_check`): the caller refuses with them in its own words, and its
+    transaction takes everything written here back.
+    """
+    if not str(fields.get("title") or "").strip():
+        raise ValidationError("a deal needs a title", field="title")
+    checked = {name: fields[name] for name in _CHECKED_FIELDS if name in fields}
+    if checked.get("currency") is None:
+        checked["currency"] = pipeline.currency
+    checked = _cleaned(checked)
+    now = timesource.now()
+    stages = list(pipeline.stages.filter(retired_at=None).order_by("position"))
+    target = _entry_stage(pipeline, stages, stage)
+    organization = organization_named(fields.get("organization"))
+    deal = Deal(
+        pipeline=pipeline,
+        stage=target,
+        owner=owner,
+        organization=organization,
+        created_at=now,
+        stage_entered_at=now,
+        source=source,
+        external_id=external_id,
+        **checked,
+    )
+    deal.custom = _checked_custom(deal, fields.get("custom") or {})
+    if contact is not None:
+        deal.contact = Person.objects.create(
+            name=contact.name,
+            email=contact.email,
+            phone=contact.phone,
+            organization=organization,
+        )
+    deal.responsible = responsible_for(target, deal)
+    deal.save()
+    StageEvent.objects.create(
+        deal=deal,
+        to_stage=target,
+        to_status=Deal.Status.OPEN,
+        at=now,
+        by=by,
+        responsible=deal.responsible,
+        source=source,
+    )
+    happened = list(activities)
+    for activity in happened:
+        activity.deal = deal
+    Activity.objects.bulk_create(happened)
+    return deal, _entry_check(deal, stages, target, now).unmet
 
 
 def _entry_stage(pipeline: Pipeline, stages: list[Stage], key: str) -> Stage:

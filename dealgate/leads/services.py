@@ -24,9 +24,10 @@ from dealgate.clocks import bulk
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core.currencies import check_decimals
+from dealgate.core.names import tidy_name
 from dealgate.core.text import check_text, cut
-from dealgate.deals.models import Activity, Deal, Organization, Person, StageEvent
-from dealgate.deals.services import responsible_for
+from dealgate.deals.models import Activity, Deal
+from dealgate.deals.services import Contact, MoveRefused, start_deal
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
@@ -607,10 +608,11 @@ def convert_lead(
     lead's own by default), with its entry in the deal's history (source
     "lead"), its organization and contact, and its activities copied.
 
-    The deal passes the first stage's entry criteria as a move into it
-    would; unmet, nothing is written and MoveRefused lists them (give the
-    lead its company, say, and convert it again)."""
-    from dealgate.deals.services import MoveRefused, check_entry
+    The deal is made as one made by hand is (`deals.services.start_deal`):
+    its organization is found by name as the deal page finds it, and it
+    passes the first stage's entry criteria as a move into it would; unmet,
+    nothing is written and MoveRefused lists them (give the lead its
+    company, say, and convert it again)."""
     from dealgate.pipelines.services import active_stages
 
     with transaction.atomic():
@@ -624,9 +626,7 @@ def convert_lead(
                 f"pipeline {pipeline.key} has no stage to start a deal in",
                 field="pipeline",
             )
-        now = timesource.now()
-        deal = _new_deal(lead, pipeline, first, by, now)
-        unmet = check_entry(deal, first, now=now).unmet
+        deal, unmet = _new_deal(lead, pipeline, first, by)
         if unmet:
             # Raised inside the transaction: the deal and its rows go too.
             raise MoveRefused(
@@ -637,55 +637,35 @@ def convert_lead(
             )
         lead.status = Lead.Status.CONVERTED
         lead.deal = deal
-        lead.closed_at = now
+        lead.closed_at = deal.created_at
         lead.save(update_fields=["status", "deal", "closed_at"])
     log.info("lead %s converted into deal %s by %s", lead.pk, deal.pk, _who(by))
     return deal
 
 
-def _new_deal(lead: Lead, pipeline: Pipeline, stage, by: User | None, now) -> Deal:
-    organization = None
-    if lead.company:
-        organization, _ = Organization.objects.get_or_create(name=lead.company)
+def _new_deal(
+    lead: Lead, pipeline: Pipeline, first: Stage, by: User | None
+) -> tuple[Deal, list[str]]:
+    """The lead's deal in `first`, with what the first stage's gates leave
+    unmet. A company with nothing visible in it (a zero-width space) names no
+    organization: the lead was taken with it, and cannot be edited."""
+    company = tidy_name(lead.company)
     contact = None
     if lead.name or lead.email or lead.phone:
-        contact = Person.objects.create(
+        contact = Contact(
             name=lead.name or lead.email or lead.phone,
             email=lead.email_key,
             phone=lead.phone_e164 or lead.phone,
-            organization=organization,
         )
-    deal = Deal(
-        pipeline=pipeline,
-        stage=stage,
-        title=cut(lead.company or lead.name or lead.label, 300),
-        organization=organization,
-        contact=contact,
-        owner=lead.owner or by,
-        value=lead.value,
-        currency=lead.currency or pipeline.currency,
-        notes=lead.message,
-        created_at=now,
-        stage_entered_at=now,
-        source="lead",
-        external_id=str(lead.pk),
-    )
-    deal.responsible = responsible_for(stage, deal)
-    deal.save()
-    StageEvent.objects.create(
-        deal=deal,
-        from_stage=None,
-        to_stage=stage,
-        from_status="",
-        to_status=Deal.Status.OPEN,
-        at=now,
-        by=by,
-        responsible=deal.responsible,
-        source="lead",
-    )
-    Activity.objects.bulk_create(
+    fields = {
+        "title": cut(company or lead.name or lead.label, 300),
+        "organization": company or None,
+        "value": lead.value,
+        "currency": lead.currency or None,
+        "notes": lead.message,
+    }
+    activities = [
         Activity(
-            deal=deal,
             kind=a.kind if a.kind in Activity.Kind.values else Activity.Kind.NOTE,
             subject=a.subject,
             done=True,
@@ -695,8 +675,18 @@ def _new_deal(lead: Lead, pipeline: Pipeline, stage, by: User | None, now) -> De
             done_by_id=None if a.kind == LeadActivity.Kind.TASK else a.by_id,
         )
         for a in lead.activities.all()
+    ]
+    return start_deal(
+        pipeline,
+        fields,
+        owner=lead.owner or by,
+        by=by,
+        source="lead",
+        stage=first.key,
+        contact=contact,
+        external_id=str(lead.pk),
+        activities=activities,
     )
-    return deal
 
 
 def split_lead(decision_id: int, *, by: User | None) -> Lead:

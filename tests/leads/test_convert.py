@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from dealgate.deals.models import Deal, StageEvent
+from dealgate.deals.models import Deal, Organization, StageEvent
 from dealgate.errors import Conflict, PermissionDenied, ValidationError
 from dealgate.leads.models import Lead
 from dealgate.leads.services import (
@@ -102,3 +104,96 @@ def test_a_lead_that_fails_the_first_stages_entry_criteria_is_not_converted(
 
     named = capture_lead(inquiry(2, company="Initech AG"), source="api").lead
     assert convert_lead(named.pk, by=named.owner).organization.name == "Initech AG"
+
+
+def test_a_converted_lead_finds_its_organization_by_any_spelling(routed, alice, now):
+    acme = Organization.objects.create(name="Acme")
+    lead = capture_lead(inquiry(company="ac\u200bME"), source="api").lead
+
+    deal = convert_lead(lead.pk, by=alice)
+
+    assert deal.organization == acme
+    assert deal.contact.organization == acme
+    assert Organization.objects.count() == 1
+
+
+def test_a_lead_whose_company_shows_nothing_converts_without_an_organization(
+    routed, alice, now
+):
+    # Taken in as typed, and a lead cannot be edited: refusing would leave
+    # it unconvertible for good.
+    lead = capture_lead(inquiry(company="\u200b"), source="api").lead
+
+    deal = convert_lead(lead.pk, by=alice)
+
+    assert deal.organization is None and deal.title == "Person 1"
+    assert not Organization.objects.exists()
+
+
+def test_a_conversion_makes_its_deal_as_a_deal_made_by_hand_is_made(
+    routed, alice, now, caplog
+):
+    """Through deals.services.start_deal: the same row, history, clocks and
+    log line as create_deal's, with the lead's source and external id."""
+    from dealgate.clocks.models import Clock
+    from dealgate.deals.services import create_deal
+
+    lead = capture_lead(inquiry(company="Initech AG"), source="api").lead
+    with caplog.at_level(logging.INFO, logger="dealgate"):
+        converted = convert_lead(lead.pk, by=alice)
+    by_hand = create_deal(
+        routed, {"title": "Initech AG", "organization": "Initech AG"}, by=alice
+    )
+
+    def shape(deal):
+        event = StageEvent.objects.get(deal=deal)
+        clocks = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE)
+        return (
+            deal.stage_id,
+            deal.organization_id,
+            deal.owner_id,
+            deal.responsible_id,
+            deal.currency,
+            (event.from_stage_id, event.to_stage_id, event.by_id, event.at),
+            list(clocks.values_list("state", "started_at")),
+        )
+
+    assert shape(converted) == shape(by_hand)
+    assert (converted.source, converted.external_id) == ("lead", str(lead.pk))
+    assert f"lead {lead.pk} converted into deal {converted.pk} by alice" in caplog.text
+
+
+def test_a_conversion_refused_by_the_first_stage_writes_no_organization_or_contact(
+    routed, alice, now
+):
+    from dealgate.deals.models import Person
+    from dealgate.deals.services import MoveRefused
+
+    first = routed.stages.get(key="inquiry")
+    first.entry_criteria = [{"label": "A value is known", "rule": "deal.value != null"}]
+    first.save()
+    lead = capture_lead(inquiry(company="Initech AG"), source="api").lead
+
+    with pytest.raises(MoveRefused) as refused:
+        convert_lead(lead.pk, by=alice)
+
+    assert refused.value.field == "lead"
+    assert str(refused.value).startswith(f"lead {lead.pk} cannot become a deal in")
+    assert not Organization.objects.exists() and not Person.objects.exists()
+
+
+def test_a_first_stage_asking_for_a_call_counts_the_calls_the_lead_had(
+    routed, alice, now
+):
+    from dealgate.deals.services import MoveRefused
+
+    first = routed.stages.get(key="inquiry")
+    first.entry_criteria = [{"label": "We spoke", "rule": 'held("call")'}]
+    first.save()
+    silent = capture_lead(inquiry(1), source="api").lead
+    called = capture_lead(inquiry(2), source="api").lead
+    record_response(called.pk, kind="call", by=called.owner, subject="Intro call")
+
+    with pytest.raises(MoveRefused, match="We spoke"):
+        convert_lead(silent.pk, by=alice)
+    assert convert_lead(called.pk, by=called.owner).activities.count() == 1
