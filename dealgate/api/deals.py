@@ -4,12 +4,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Header, Router, Schema, Status
 from pydantic import ConfigDict
 
-from dealgate.deals import services
-from dealgate.deals.models import TEXT_LIMITS, Activity, Deal
+from dealgate.deals import idempotency, services
+from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
 
@@ -361,19 +361,57 @@ class DealIn(Schema):
     custom: dict | None = Field(None, description="the pipeline's custom fields")
 
 
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+
 @router.post("", response={201: DealOut, 403: ErrorOut, 422: ErrorOut})
-def create(request: HttpRequest, payload: DealIn) -> Status:
+def create(
+    request: HttpRequest,
+    payload: DealIn,
+    response: HttpResponse,
+    idempotency_key: str | None = Header(
+        None,
+        alias=IDEMPOTENCY_KEY,
+        description="a key of your choosing (a UUID), 1 to 255 visible ASCII "
+        "characters: sent again with the same body within "
+        f"{idempotency.KEY_LIFETIME.total_seconds() / 3600:.0f} hours, the "
+        "request makes no second deal and gets the first answer again "
+        "(with Idempotent-Replayed: true); with another body it is a 422 "
+        "naming this header",
+    ),
+) -> Status:
     """Create a deal in the pipeline's first open stage, or in `stage`,
-    through the gates a move into that stage passes (422 with `unmet`)."""
+    through the gates a move into that stage passes (422 with `unmet`).
+    Send an `Idempotency-Key` to retry safely."""
     pipeline = Pipeline.objects.filter(key=payload.pipeline).first()
     if pipeline is None:
         raise ValidationError(
             f"pipeline: there is no pipeline {payload.pipeline!r}", field="pipeline"
         )
     fields = payload.dict(exclude_unset=True, exclude={"pipeline", "stage"})
-    deal = services.create_deal(
-        pipeline, fields, by=request.user, stage=payload.stage, source="api"
+    if idempotency_key is None:
+        deal = services.create_deal(
+            pipeline, fields, by=request.user, stage=payload.stage, source="api"
+        )
+        return Status(201, _created_out(deal))
+    created = idempotency.create_deal_once(
+        pipeline,
+        fields,
+        by=request.user,
+        door=IdempotencyKey.Door.API,
+        key=idempotency_key,
+        request=idempotency.fingerprint(
+            payload.model_dump(mode="json", exclude_unset=True)
+        ),
+        field=IDEMPOTENCY_KEY,
+        stage=payload.stage,
+        source="api",
+        answer=lambda deal: _created_out(deal).model_dump(mode="json"),
     )
-    return Status(
-        201, deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))
-    )
+    if created.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Status(201, created.answer)
+
+
+def _created_out(deal: Deal) -> DealOut:
+    return deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))

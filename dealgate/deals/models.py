@@ -352,3 +352,51 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.subject}"
+
+
+class IdempotencyKey(models.Model):
+    """A key sent with a request that creates a deal by hand, kept with the
+    deal it made: the same request sent again (a double click, a retry)
+    answers with that deal instead of making a second one.
+
+    The API's keys are the client's `Idempotency-Key` header; the new-deal
+    page's are the one-time token its form carries. The unique constraint
+    makes two racing requests with one key write one deal: the second waits
+    for the first and then finds its key. Rows older than
+    `deals.idempotency.KEY_LIFETIME` count for nothing and are removed when
+    a new key is written.
+    """
+
+    class Door(models.TextChoices):
+        API = "api", "API"
+        WEB = "web", "New deal page"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the unique index leads with it
+    )
+    door = models.CharField(max_length=3, choices=Door.choices)
+    key = models.CharField(max_length=255)
+    # A SHA-256 of the request, so a key sent again with another body is
+    # refused instead of answered with a deal it did not ask for.
+    fingerprint = models.CharField(max_length=64)
+    # Empty only inside the transaction that claims the key and makes the deal.
+    deal = models.ForeignKey(
+        Deal, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # What the first request was answered (the API's body), given back again.
+    answer = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "door", "key"], name="idempotency_key_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_age")]
+
+    def __str__(self) -> str:
+        return f"{self.door} key {self.key!r} of user {self.user_id}"

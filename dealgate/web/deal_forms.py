@@ -10,6 +10,7 @@ the services.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from dealgate.core.custom_fields import (
     number_from_text,
 )
 from dealgate.deals import services
+from dealgate.deals.idempotency import fingerprint
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization
 from dealgate.pipelines.models import Pipeline
 
@@ -208,13 +210,26 @@ def _organization_field(name: str) -> EditField:
     return EditField("organization", "Organization", "text", name, max_length=limit)
 
 
+# The hidden input of the new-deal form holding its one-time token.
+FORM_TOKEN = "form_token"
+
+
+def new_form_token() -> str:
+    """A token for one new-deal form, sent back with it: a form sent twice
+    (a double click, a resend) makes one deal (`deals.idempotency`)."""
+    return secrets.token_urlsafe(24)
+
+
 @dataclass
 class NewDeal:
-    """The new-deal form: its inputs, and what they ask `create_deal` for."""
+    """The new-deal form: its inputs, what they ask `create_deal` for, and
+    the form's one-time token with a fingerprint of what was posted."""
 
     fields: list[EditField]
     stage: str = ""
     values: dict[str, Any] = field(default_factory=dict)
+    token: str = ""
+    request: str = ""
 
     @property
     def errors(self) -> list[str]:
@@ -259,7 +274,8 @@ def new_fields(pipeline: Pipeline, user: User) -> list[EditField]:
 
 def read_new(pipeline: Pipeline, user: User, posted: QueryDict) -> NewDeal:
     """What the posted new-deal form asks for, or the inputs it got wrong.
-    An empty stage means the first; an empty owner, no one."""
+    An empty stage means the first; an empty owner, no one. The form's token
+    is taken as sent ("" for none); `create_deal_once` checks it."""
     new = NewDeal(new_fields(pipeline, user))
     custom = {}
     for f in new.fields:
@@ -281,7 +297,14 @@ def read_new(pipeline: Pipeline, user: User, posted: QueryDict) -> NewDeal:
             new.values[f.name] = parsed
     new.values["custom"] = custom
     new.values["notes"] = new.values.get("notes") or ""
+    new.token = posted.get(FORM_TOKEN, "")
+    sent = {name: posted.getlist(name) for name in posted if name not in _NOT_ASKED}
+    new.request = fingerprint(sent)
     return new
+
+
+# What a posted form carries besides what it asks for.
+_NOT_ASKED = frozenset({"csrfmiddlewaretoken", FORM_TOKEN})
 
 
 def _shown(stored: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import (
     Http404,
@@ -21,8 +22,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core.numbers import MAX_ID, MAX_OFFSET, whole_number
-from dealgate.deals import services
-from dealgate.deals.models import TEXT_LIMITS, Activity, Deal
+from dealgate.deals import idempotency, services
+from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.deals.queries import board_for, column_page, stage_age
 from dealgate.errors import Conflict, DealgateError, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
@@ -129,31 +130,73 @@ def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
 def deal_new(request: HttpRequest) -> HttpResponse:
     """The new-deal form of a pipeline (`?pipeline=KEY`, the first by
     default); posted, the deal is created through `create_deal` and its page
-    shown, or the form comes back with what was refused."""
+    shown, or the form comes back with what was refused.
+
+    The form carries a one-time token: sent again (a double click, a resend
+    after the page hung), it shows the deal it made and makes no other.
+    """
     pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
     if request.method != "POST":
         fields = deal_forms.new_fields(pipeline, request.user)
-        return _new_deal_page(request, pipeline, fields)
+        return _new_deal_page(request, pipeline, fields, deal_forms.new_form_token())
     new = deal_forms.read_new(pipeline, request.user, request.POST)
+    token = new.token or deal_forms.new_form_token()
     if new.errors:
-        return _new_deal_page(request, pipeline, new.fields, status=422)
+        return _new_deal_page(request, pipeline, new.fields, token, status=422)
     try:
-        deal = services.create_deal(
-            pipeline, new.values, by=request.user, stage=new.stage, source="web"
-        )
+        deal_id = _create_from_form(request, pipeline, new)
     except DealgateError as error:
         named = [f for f in new.fields if f.name == _input_of(error)]
         for f in named:
             f.error = error.message
+        if error.field == deal_forms.FORM_TOKEN:
+            token = deal_forms.new_form_token()  # a damaged token: a fresh form
         return _new_deal_page(
             request,
             pipeline,
             new.fields,
+            token,
             status=error.status,
             error="" if named else error.message,
             unmet=getattr(error, "unmet", []),
         )
-    return redirect("deal", deal_id=deal.pk, permanent=False)
+    return redirect("deal", deal_id=deal_id, permanent=False)
+
+
+def _create_from_form(
+    request: HttpRequest, pipeline: Pipeline, new: deal_forms.NewDeal
+) -> int:
+    """The id of the deal the posted form makes, or made when it was sent
+    before (a form from before the token, without one, makes a deal each
+    time)."""
+    if not new.token:
+        deal = services.create_deal(
+            pipeline, new.values, by=request.user, stage=new.stage, source="web"
+        )
+        return deal.pk
+    try:
+        created = idempotency.create_deal_once(
+            pipeline,
+            new.values,
+            by=request.user,
+            door=IdempotencyKey.Door.WEB,
+            key=new.token,
+            request=new.request,
+            field=deal_forms.FORM_TOKEN,
+            stage=new.stage,
+            source="web",
+        )
+    except idempotency.KeyReused as reused:
+        messages.warning(
+            request,
+            "This form had already made this deal; what it brought the second "
+            "time was not saved. Edit the deal here, or open a new form for "
+            "another deal.",
+        )
+        return reused.deal_id
+    if created.replayed:
+        messages.info(request, "This form was sent twice; it made one deal, this one.")
+    return created.deal.pk
 
 
 def _input_of(error: DealgateError) -> str | None:
@@ -169,6 +212,7 @@ def _new_deal_page(
     request: HttpRequest,
     pipeline: Pipeline,
     fields: list[deal_forms.EditField],
+    token: str,
     *,
     status: int = 200,
     error: str = "",
@@ -177,6 +221,7 @@ def _new_deal_page(
     context = {
         "pipeline": pipeline,
         "fields": fields,
+        "form_token": token,
         "error": error,
         "unmet": unmet or [],
     }
