@@ -290,7 +290,12 @@ class DealRows:
 
     def _every_error(self, fields: list[str], first: CellError) -> RowErrors:
         """Every bad value of a record `_row` found `first` in: the same
-        steps, each tried on its own. Warnings are given at once."""
+        steps, each tried on its own, so that no bad value hides another.
+        A step that reads what another gives (a title made from the names,
+        a value's decimals in its currency, all that hangs on the status) is
+        judged with what did read; only what cannot be judged without a
+        value that did not read waits, and that value is named already.
+        Warnings are given at once."""
         errors: list[CellError] = []
 
         def attempt(step: Callable[..., Any], *args: Any) -> Any:
@@ -304,34 +309,138 @@ class DealRows:
 
         self._warn = self.report.warn
         try:
-            status, stage_id = attempt(self._status_and_stage, fields) or (None, None)
-            if status:
-                attempt(self._dates, fields, status)
-            named = len(errors)
+            status, stage_id = self._status_and_stage_each(fields, errors)
+            self._dates_each(fields, status, errors)
             found = [
-                attempt(self._named, fields, names) or (None, None)
+                attempt(self._named, fields, names)
                 for names in (self._organizations, self._products, self._owners)
             ]
             external_id = attempt(self._text, fields, "external_id")
-            # A title may be made from the names, so it is judged only when
-            # they all read.
-            if status and len(errors) == named:
-                (_, organization), (_, product), (_, owner) = found
-                stage = self.stage_keys[stage_id]
-                names = (external_id, organization, product, owner, stage)
-                attempt(self._title, fields, names)
-            value = attempt(self._value, fields, status) if status else None
+            stage = self.stage_keys[stage_id] if stage_id is not None else None
+            names = (
+                external_id,
+                *(None if named is None else named[1] for named in found),
+                stage,
+            )
+            self._title_each(fields, names, attempt)
+            value = attempt(self._value, fields, status)
             currency = attempt(self._currency, fields)
             if value is not None and currency is not None:
                 attempt(self._check_decimals, value, currency)
-            if status:
-                reason = attempt(self._loss_reason, fields, status)
-                attempt(self._loss_note, fields, status, reason)
+            self._loss_each(fields, status, attempt)
             attempt(self._notes, fields)
             self._custom(fields, errors)
+            if self.unmapped:
+                self._warn_unmapped(fields)
         finally:
             self._warn = self._pending.append
         return RowErrors(errors or [first])
+
+    def _status_and_stage_each(
+        self, fields: list[str], errors: list[CellError]
+    ) -> tuple[str | None, int | None]:
+        """`_status_and_stage` for a bad record: the stage and status
+        columns each read on its own, their problems added to `errors`.
+        The status is None when it cannot be known: the stage and status
+        disagree, or one did not read and the other gives no status. The
+        stage is None when its column did not read."""
+        implied = stage_id = given = None
+        stage_read = status_read = True
+        at = self._stage_at
+        if at is not None:
+            try:
+                meaning = self.stages(self.name["stage"], fields[at])
+            except CellError as exc:
+                errors.append(exc)
+                stage_read = False
+            else:
+                if meaning is None:
+                    self._warn(
+                        f"{self.name['stage']} empty, deal put in the default stage"
+                    )
+                else:
+                    implied, stage_id = meaning
+        at = self._status_at
+        if at is not None:
+            try:
+                given = self.statuses(self.name["status"], fields[at])
+            except CellError as exc:
+                errors.append(exc)
+                status_read = False
+        if not stage_read:
+            return given, None
+        stage_id = stage_id or self.default_stage
+        if not status_read:
+            return implied, stage_id
+        if given is not None and implied is not None and given != implied:
+            errors.append(self._contradiction(fields, implied))
+            return None, stage_id
+        return given or implied or "open", stage_id
+
+    def _contradiction(self, fields: list[str], status: str) -> CellError:
+        """The error for a status column that contradicts the `status` its
+        stage column gives."""
+        return CellError(
+            self.name["status"],
+            f"{quoted(fields[self.at['status']].strip())} contradicts "
+            f"{self.name['stage']} {quoted(fields[self.at['stage']].strip())} "
+            f"({status})",
+        )
+
+    def _dates_each(
+        self, fields: list[str], status: str | None, errors: list[CellError]
+    ) -> None:
+        """`_dates` for a bad record: each date read on its own, then each
+        rule judged on the dates that read, every problem added to `errors`.
+        With the status unknown (None) the close date may be a close or an
+        open deal's forecast: it must read, but it is neither asked for nor
+        put in order with the others, nor judged as a date in the future."""
+        read: dict[str, dt.datetime | None] = {}
+        for field, at in self.date_columns:
+            try:
+                read[field] = self.instant(self.name[field], fields[at])
+            except CellError as exc:
+                errors.append(exc)
+        failed = {field for field, _ in self.date_columns if field not in read}
+        created = read.get("created_at")
+        entered = read.get("stage_entered_at")
+        closed = read.get("close_date")
+        expected = read.get("expected_close_date")
+        forecast = ""
+        if status == "open":
+            if "expected_close_date" not in failed:
+                forecast = "expected_close_date"
+                if closed is not None:
+                    if expected is None:
+                        expected, forecast = closed, "close_date"
+                    else:
+                        self._warn(
+                            f"{self.column('close_date')} on an open deal ignored; "
+                            f"{self.column('expected_close_date')} used instead"
+                        )
+            closed = None
+        elif status is None:
+            closed = None
+        elif closed is None and "close_date" not in failed:
+            errors.append(
+                CellError(
+                    self.column("close_date"),
+                    f"is empty, but a {status} deal needs one",
+                )
+            )
+        errors += self._backwards(fields, created, entered, closed, forecast, expected)
+        if created is None and entered is None and closed is None and not failed:
+            self._warn(self.undated)
+        for field, when in (
+            ("created_at", created),
+            ("stage_entered_at", entered),
+            ("close_date", closed),
+        ):
+            if when is not None and when > self.now:
+                try:
+                    self._in_the_future(fields, field, when)
+                except CellError as exc:
+                    errors.append(exc)
 
     def minutes(self, start: dt.datetime, end: dt.datetime) -> float:
         """Working minutes from `start` to `end` in the pipeline's calendar."""
@@ -357,11 +466,7 @@ class DealRows:
         if at is not None:
             given = self.statuses(self.name["status"], fields[at])
             if given is not None and status is not None and given != status:
-                raise CellError(
-                    self.name["status"],
-                    f"{quoted(fields[at].strip())} contradicts {self.name['stage']} "
-                    f"{quoted(fields[self.at['stage']].strip())} ({status})",
-                )
+                raise self._contradiction(fields, status)
             status = given or status
         return status or "open", stage_id or self.default_stage
 
@@ -459,9 +564,22 @@ class DealRows:
         forecast: str,
         expected: dt.datetime | None,
     ) -> CellError:
+        """The error of a record whose dates run backwards (`_backwards`)."""
+        errors = self._backwards(fields, created, entered, closed, forecast, expected)
+        return errors[0] if len(errors) == 1 else CellErrors(errors)
+
+    def _backwards(
+        self,
+        fields: list[str],
+        created: dt.datetime | None,
+        entered: dt.datetime | None,
+        closed: dt.datetime | None,
+        forecast: str,
+        expected: dt.datetime | None,
+    ) -> list[CellError]:
         """An error for each pair of the row's dates that runs backwards,
         the `expected` close date of an open deal included: `forecast` is the
-        field it was read from ("" for a closed deal)."""
+        field it was read from ("" for a closed deal, or one not judged)."""
         pairs = (
             ("created_at", created, "stage_entered_at", entered),
             ("stage_entered_at", entered, "close_date", closed),
@@ -474,7 +592,7 @@ class DealRows:
         ]
         if forecast and self._forecast_before(created, expected):
             errors.append(self._before(fields, "created_at", forecast))
-        return errors[0] if len(errors) == 1 else CellErrors(errors)
+        return errors
 
     def _before(self, fields: list[str], earlier: str, later: str) -> CellError:
         before, after = self.name[earlier], self.name[later]
@@ -577,7 +695,27 @@ class DealRows:
             check_cell_text(self.column("title"), title, limit, one_line=True)
         return title
 
-    def _value(self, fields: list[str], status: str) -> Any:
+    def _title_each(
+        self,
+        fields: list[str],
+        names: tuple[str | None, ...],
+        attempt: Callable[..., Any],
+    ) -> None:
+        """The title of a bad record. A title column's text is judged on its
+        own. A title made from a template is judged unless a template the
+        record would come to needs a name that did not read (None in
+        `names`): the title cannot be known then, and that name is named."""
+        at = self._title_at
+        if at is None or not fields[at].strip():
+            for _, needs in self.templates:
+                values = needs(names)
+                if None in values:
+                    return
+                if all(values):
+                    break
+        attempt(self._title, fields, names)
+
+    def _value(self, fields: list[str], status: str | None) -> Any:
         at = self.at.get("value")
         if at is None:
             return None
@@ -666,6 +804,28 @@ class DealRows:
                 )
             raise CellError(self.name["loss_note"], f"is empty, but {rule}")
         return note
+
+    def _loss_each(
+        self, fields: list[str], status: str | None, attempt: Callable[..., Any]
+    ) -> None:
+        """The loss reason and note of a bad record. With the status unknown
+        (None), a reason or a note the file gives is judged as a lost deal's
+        text, the only kind of deal that keeps one, and none is asked for;
+        the warnings of that reading are not given."""
+        if status is not None:
+            reason = attempt(self._loss_reason, fields, status)
+            attempt(self._loss_note, fields, status, reason)
+            return
+        warn, self._warn = self._warn, _unsaid
+        try:
+            at = self.at.get("loss_reason")
+            if at is not None and fields[at].strip():
+                attempt(self._loss_reason, fields, "lost")
+            at = self._loss_note_at
+            if at is not None and fields[at].strip():
+                attempt(self._loss_note, fields, "lost", None)
+        finally:
+            self._warn = warn
 
     def _notes(self, fields: list[str]) -> str:
         at = self._notes_at
@@ -758,6 +918,10 @@ class DealRows:
         for at, label in self.unmapped:
             if fields[at].strip():
                 self._warn(f"{label} is not in the mapping; value not imported")
+
+
+def _unsaid(message: str) -> None:
+    """A warning of a reading that may not be the record's, not given."""
 
 
 def _custom_text(field: CustomField, column: str, text: str) -> Any:
