@@ -39,14 +39,21 @@ from dealgate.core.csvsource import (
     quoted,
     requoted,
 )
+from dealgate.core.currencies import check_decimals
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.errors import DealgateError, ValidationError
-from dealgate.imports.report import ImportReport, counted
+from dealgate.imports.report import (
+    MAX_BAD_ROWS,
+    BadRow,
+    ImportReport,
+    bounded,
+    counted,
+)
 from dealgate.imports.services import Progress
 from dealgate.pipelines.models import Pipeline
 
-from .intake import ACCEPTED, LIMITS
-from .services import capture_lead, pipeline_for_capture
+from .intake import ACCEPTED, LIMITS, CleanLead, clean_lead
+from .services import capture_lead, phone_region, pipeline_for_capture
 
 log = logging.getLogger("dealgate.leads")
 
@@ -62,6 +69,10 @@ _MAPPING_KEYS = (
     "custom",
 )
 LIVE_FIELDS = tuple(f for f in ACCEPTED if f != "pipeline")
+# Where a bad value of a live row is listed: in the order of the lead's
+# fields, a row without contact data where its email would be.
+_PLACE = {name: place for place, name in enumerate(LIVE_FIELDS)}
+_PLACE["contact"] = _PLACE["email"]
 
 
 class LeadImportError(ValidationError):
@@ -106,6 +117,21 @@ class LeadImportReport(ImportReport):
     def keeps_nothing(self) -> bool:
         failed = self.all_or_nothing and self.bad_row_count > 0
         return failed or (self.leads_created + self.leads_attached) == 0
+
+    def bad_values_of(
+        self, file: str, line: int, problems: list[tuple[str, str]]
+    ) -> None:
+        """One bad row of the side `file` (olist's closed deals) with several
+        bad values, each (column, reason): one bad row, as `bad_values`
+        counts one of the leads file."""
+        self.bad_row_count += 1
+        room = max(MAX_BAD_ROWS - len(self.bad_rows), 0)
+        if room < len(problems):
+            self._cut(line, file)
+        self.bad_rows += [
+            BadRow(line, column, bounded(reason), file)
+            for column, reason in problems[:room]
+        ]
 
 
 def get_lead_mapping(name: str) -> LeadMapping:
@@ -315,7 +341,8 @@ def _capture_row(
 ) -> None:
     """Capture one row. A row repeating the external id of a row captured
     earlier in this run is bad, naming that line; one captured by an
-    earlier run is counted as already present, as is a repeat of it."""
+    earlier run is counted as already present, as is a repeat of it. A bad
+    row is listed with every bad value it holds (`_bad_values`)."""
     data = {name: fields[i] for name, i in at.items() if not name.startswith("custom.")}
     data = {name: value for name, value in data.items() if value.strip()}
     data.pop("created_at", None)
@@ -324,26 +351,31 @@ def _capture_row(
         typed = data["external_id"].strip()
         external = f"{mapping.source}:{typed}"
         column = mapping.columns["external_id"]
+        problem = ""
         if len(external) > LIMITS["external_id"]:
-            report.bad(line, column, "is too long to keep as an id")
-            return
-        if external in seen:
-            report.bad(
-                line, column, f"{quoted(typed)} is already on line {seen[external]}"
-            )
-            return
+            problem = "is too long to keep as an id"
+        elif external in seen:
+            problem = f"{quoted(typed)} is already on line {seen[external]}"
         data["external_id"] = external
+        if problem:
+            others = _bad_values(data, mapping, pipeline, judged_id=False)
+            report.bad_values(line, [(column, problem), *others])
+            return
     try:
         # A savepoint per row: a refused row leaves the others intact.
         with transaction.atomic():
             result = capture_lead(data, source="import", pipeline=pipeline)
     except DealgateError as exc:
-        column = mapping.columns.get(exc.field or "", exc.field)
-        # Capture quotes what it refuses whole, as a form shows it back; a
-        # cell is quoted cut.
-        cell = data.get(exc.field or "")
-        reason = requoted(exc.message, cell) if cell else exc.message
-        report.bad(line, column, reason)
+        if not exc.field:
+            report.bad(line, None, exc.message)
+            return
+        # Capture stops at the first bad value: the row is read again, a
+        # value at a time, for all of them.
+        refused = _problem(exc, data, mapping)
+        problems = _bad_values(data, mapping, pipeline)
+        if refused not in problems:
+            problems.insert(0, refused)
+        report.bad_values(line, problems)
         return
     except CellError as exc:
         report.bad(line, exc.column, exc.reason)
@@ -357,3 +389,74 @@ def _capture_row(
         return
     if external:
         seen[external] = line
+
+
+def _bad_values(
+    data: dict[str, str],
+    mapping: LeadMapping,
+    pipeline: Pipeline,
+    *,
+    judged_id: bool = True,
+) -> list[tuple[str, str]]:
+    """(column, reason) for each value of a row that capture would refuse,
+    in the order of the lead's fields: each read on its own, as capture
+    reads it (`intake.clean_lead`), so that no bad value hides another.
+
+    A phone number is read in the row's country, or where a lead without
+    one is read when the country does not read (its reason says where); a
+    value's decimals are judged in its currency, the pipeline's when none
+    is given, and not when the currency does not read. A row with neither
+    an email address nor a phone number is refused under the email column,
+    unless one of them is bad already. `judged_id` False leaves the
+    external id out, for a row already refused for it.
+    """
+    region = phone_region(pipeline)
+    refused: dict[str, ValidationError] = {}
+    read: dict[str, CleanLead] = {}
+
+    def judge(name: str, given: dict[str, str], *, contact: bool = False) -> None:
+        try:
+            read[name] = clean_lead(given, region=region, require_contact=contact)
+        except ValidationError as exc:
+            refused[name] = exc
+
+    for name in ("country", "currency"):
+        if name in data:
+            judge(name, {name: data[name]})
+    for name in LIVE_FIELDS:
+        if name not in data or name in ("country", "currency"):
+            continue
+        if name == "external_id" and not judged_id:
+            continue
+        given = {name: data[name]}
+        if name == "phone" and "country" in read:
+            given["country"] = data["country"]
+        judge(name, given)
+    value = read.get("value")
+    if value is not None and value.value is not None and "currency" not in refused:
+        currency = read["currency"].currency if "currency" in read else ""
+        try:
+            check_decimals(value.value, currency or pipeline.currency)
+        except ValidationError as exc:
+            refused["value"] = exc
+    contact = {name: data[name] for name in ("email", "phone") if name in data}
+    if not any(name in refused for name in contact):
+        if "phone" in contact and "country" in read:
+            contact["country"] = data["country"]
+        judge("contact", contact, contact=True)
+    return [
+        _problem(refused[name], data, mapping)
+        for name in sorted(refused, key=_PLACE.__getitem__)
+    ]
+
+
+def _problem(
+    exc: DealgateError, data: dict[str, str], mapping: LeadMapping
+) -> tuple[str, str]:
+    """(column, reason) for a refusal naming a lead field."""
+    field = exc.field or ""
+    column = mapping.columns.get(field, field)
+    # Capture quotes what it refuses whole, as a form shows it back; a
+    # cell is quoted cut.
+    cell = data.get(field)
+    return column, requoted(exc.message, cell) if cell else exc.message

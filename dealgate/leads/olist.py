@@ -151,17 +151,19 @@ def _lead_row(
     days: DateTimeParser,
     report: LeadImportReport,
 ) -> dict[str, Any] | None:
+    problems: list[tuple[str, str]] = []
     mql_id = fields[at["mql_id"]].strip()
     if not mql_id:
-        report.bad(line, "mql_id", "is empty")
-        return None
+        problems.append(("mql_id", "is empty"))
     try:
         created = days("first_contact_date", fields[at["first_contact_date"]])
     except CellError as exc:
-        report.bad(line, exc.column, f"{exc.reason} (day first, e.g. 01-02-2018)")
-        return None
-    if created is None:
-        report.bad(line, "first_contact_date", "is empty")
+        problems.append((exc.column, f"{exc.reason} (day first, e.g. 01-02-2018)"))
+    else:
+        if created is None:
+            problems.append(("first_contact_date", "is empty"))
+    if problems:
+        report.bad_values(line, problems)
         return None
     origin = fields[at["origin"]].strip()
     if not origin:
@@ -192,14 +194,13 @@ def _closed_deals(
                 if record.error is not None:
                     report.bad(record.line, None, record.error, DEALS_FILE)
                     continue
-                try:
-                    deal = _deal_row(record.fields, at, instants, amounts, report)
-                except CellError as exc:
-                    report.bad(record.line, exc.column, exc.reason, DEALS_FILE)
-                    continue
+                problems: list[tuple[str, str]] = []
+                deal = _deal_row(record.fields, at, instants, amounts, report, problems)
                 if deal["mql_id"] in deals:
                     reason = f"{quoted(deal['mql_id'])} is closed twice"
-                    report.bad(record.line, "mql_id", reason, DEALS_FILE)
+                    problems.insert(0, ("mql_id", reason))
+                if problems:
+                    report.bad_values_of(DEALS_FILE, record.line, problems)
                     continue
                 deal["line"] = record.line
                 deals[deal["mql_id"]] = deal
@@ -214,11 +215,19 @@ def _deal_row(
     instants: DateTimeParser,
     amounts: DecimalParser,
     report: LeadImportReport,
+    problems: list[tuple[str, str]],
 ) -> dict[str, Any]:
-    values = {column: fields[i].strip() for column, i in at.items()}
-    won_at = instants("won_date", values["won_date"])
-    if won_at is None:
-        raise CellError("won_date", "is empty, but every closed deal was won")
+    """A closed deal's values, read; each value that does not read is added
+    to `problems` as (column, reason), and the row is bad if there is one."""
+    values: dict[str, Any] = {column: fields[i].strip() for column, i in at.items()}
+    won_at = amount = None
+    try:
+        won_at = instants("won_date", values["won_date"])
+    except CellError as exc:
+        problems.append((exc.column, exc.reason))
+    else:
+        if won_at is None:
+            problems.append(("won_date", "is empty, but every closed deal was won"))
     stock = values["average_stock"]
     if stock in MANGLED_STOCK:
         values["average_stock"] = MANGLED_STOCK[stock]
@@ -229,14 +238,18 @@ def _deal_row(
     for column in ("has_company", "has_gtin"):
         text = values[column]
         if text and text.upper() not in FLAGS:
-            raise CellError(column, f"{quoted(text)} is not TRUE or FALSE")
+            problems.append((column, f"{quoted(text)} is not TRUE or FALSE"))
         values[column] = FLAGS.get(text.upper()) if text else None
     # Read as every amount of a file is: "NaN", "-5" or 15 digits are bad
     # values, not a crash when the deal is written.
-    amount = amounts("declared_monthly_revenue", values["declared_monthly_revenue"])
-    if not amount:
-        report.warn("declared_monthly_revenue 0 or empty, read as not declared")
-        amount = None
+    try:
+        amount = amounts("declared_monthly_revenue", values["declared_monthly_revenue"])
+    except CellError as exc:
+        problems.append((exc.column, exc.reason))
+    else:
+        if not amount:
+            report.warn("declared_monthly_revenue 0 or empty, read as not declared")
+            amount = None
     values["won_at"] = won_at
     values["value"] = amount
     return values
