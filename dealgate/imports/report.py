@@ -93,14 +93,18 @@ class ImportReport:
         else:
             self._cut(line, file)
 
-    def bad_values(self, line: int, problems: list[tuple[str, str]]) -> None:
-        """One bad row with several bad values, each (column, reason)."""
+    def bad_values(
+        self, line: int, problems: list[tuple[str, str]], file: str = ""
+    ) -> None:
+        """One bad row with several bad values, each (column, reason); `file`
+        names a side file the row is in (empty: the main file)."""
         self.bad_row_count += 1
         room = max(MAX_BAD_ROWS - len(self.bad_rows), 0)
         if room < len(problems):
-            self._cut(line)
+            self._cut(line, file)
         self.bad_rows += [
-            BadRow(line, column, bounded(reason)) for column, reason in problems[:room]
+            BadRow(line, column, bounded(reason), file)
+            for column, reason in problems[:room]
         ]
 
     def _cut(self, line: int, file: str = "") -> None:

@@ -43,10 +43,7 @@ from dealgate.core.currencies import check_decimals
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.errors import DealgateError, ValidationError
 from dealgate.imports.report import (
-    MAX_BAD_ROWS,
-    BadRow,
     ImportReport,
-    bounded,
     counted,
 )
 from dealgate.imports.services import Progress
@@ -117,21 +114,6 @@ class LeadImportReport(ImportReport):
     def keeps_nothing(self) -> bool:
         failed = self.all_or_nothing and self.bad_row_count > 0
         return failed or (self.leads_created + self.leads_attached) == 0
-
-    def bad_values_of(
-        self, file: str, line: int, problems: list[tuple[str, str]]
-    ) -> None:
-        """One bad row of the side `file` (olist's closed deals) with several
-        bad values, each (column, reason): one bad row, as `bad_values`
-        counts one of the leads file."""
-        self.bad_row_count += 1
-        room = max(MAX_BAD_ROWS - len(self.bad_rows), 0)
-        if room < len(problems):
-            self._cut(line, file)
-        self.bad_rows += [
-            BadRow(line, column, bounded(reason), file)
-            for column, reason in problems[:room]
-        ]
 
 
 def get_lead_mapping(name: str) -> LeadMapping:

@@ -200,7 +200,7 @@ def _closed_deals(
                     reason = f"{quoted(deal['mql_id'])} is closed twice"
                     problems.insert(0, ("mql_id", reason))
                 if problems:
-                    report.bad_values_of(DEALS_FILE, record.line, problems)
+                    report.bad_values(record.line, problems, DEALS_FILE)
                     continue
                 deal["line"] = record.line
                 deals[deal["mql_id"]] = deal
