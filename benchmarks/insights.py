@@ -162,13 +162,14 @@ def scopes() -> dict[str, object]:
 
 
 def late_entries() -> dict[int, dt.datetime]:
-    """Per stage, the entry instant past which a deal is over its age limit."""
+    """Per stage rank, the entry instant past which a deal is over its age
+    limit."""
     from dealgate.core.calendar import Calendar
     from dealgate.core.metrics import entered_before_for_age
 
     calendar = Calendar.office_hours(ZONE)
     return {
-        stage: entered_before_for_age(calendar, NOW, 5 + 5 * (stage - 1))
+        stage - 1: entered_before_for_age(calendar, NOW, 5 + 5 * (stage - 1))
         for stage in range(1, STAGES + 1)
     }
 
@@ -208,12 +209,12 @@ def queries(vendor: str, scope) -> dict[str, list]:
     )
     found = {
         "open deals per stage (width, limits)": sql.open_by_stage(
-            dialect, scope, late_entries()
+            dialect, scope, NOW, late_entries()
         ),
         "median and p80 age of open deals": sql.ranked(
-            dialect, sql.open_entries(dialect, scope), quantiles, descending=True
+            dialect, sql.open_entries(dialect, scope, NOW), quantiles, descending=True
         ),
-        "conversion (furthest stage reached)": sql.reach(dialect, scope),
+        "conversion (furthest stage reached)": sql.reach(dialect, scope, NOW),
         "loss reasons by stage": sql.lost_by_stage(dialect, scope),
         "review: win rate over 9 weeks": sql.closed(
             dialect, week_scope, sql.buckets("d.closed_at", bounds)

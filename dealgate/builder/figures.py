@@ -55,7 +55,7 @@ def figures_for(
     filters = Filters(facts_for(pipeline), "all", None, None)
     with queries.session():
         rows = queries.pipeline_now(filters, now)
-        funnel = queries.funnel(filters)
+        funnel = queries.funnel(filters, now)
     conversion = {row.stage.pk: row.step.conversion for row in funnel.rows}
     stages = [
         StageFigures(

@@ -325,26 +325,36 @@ class StageNow:
 
 
 def pipeline_now(filters: Filters, now: dt.datetime) -> list[StageNow]:
-    """Open deals per active stage with widths, ages and limits (two queries:
-    a GROUP BY of open deals, and the ranked entry dates for median ages)."""
+    """Deals open at `now` per active stage with widths, ages and limits (two
+    queries: a GROUP BY of the open deals, and the ranked entry dates for
+    median ages).
+
+    The pipeline is read as it stood at `now` (`sql.standing`): with an
+    as-of date in the past, deals created later are left out, deals closed
+    later are open, and each stands in the stage it stood in then, aged from
+    when it entered it. A deal that stood in a stage since retired counts in
+    the stage that replaced it.
+    """
     facts = filters.facts
     scope = filters.scope()
     late = {
-        stage.pk: latest_late_entry(facts, stage.age_limit_days, now)
-        for stage in facts.active
+        rank: latest_late_entry(facts, stage.age_limit_days, now)
+        for rank, stage in enumerate(facts.active)
         if stage.age_limit_days is not None
     }
     counts = {
-        row[0]: row[1:] for row in fetch(sql.open_by_stage(dialect(), scope, late))
+        row[0]: row[1:] for row in fetch(sql.open_by_stage(dialect(), scope, now, late))
     }
     ages = open_ages(filters, now)
     flags = m.share_flags(
-        [counts.get(stage.pk, (0,))[0] for stage in facts.active],
+        [counts.get(rank, (0,))[0] for rank in range(len(facts.active))],
         facts.bottleneck_share,
     )
     result = []
-    for stage, (share, wide) in zip(facts.active, flags, strict=True):
-        count, known, past = counts.get(stage.pk, (0, 0, 0))
+    for rank, (stage, (share, wide)) in enumerate(
+        zip(facts.active, flags, strict=True)
+    ):
+        count, known, past = counts.get(rank, (0, 0, 0))
         result.append(
             StageNow(
                 stage=stage,
@@ -353,7 +363,7 @@ def pipeline_now(filters: Filters, now: dt.datetime) -> list[StageNow]:
                 wide=wide,
                 unknown_entry=count - known,
                 past_limit=int(past or 0),
-                age=ages.get(stage.pk),
+                age=ages.get(rank),
             )
         )
     return result
@@ -368,7 +378,8 @@ def latest_late_entry(
 
 
 def open_ages(filters: Filters, now: dt.datetime) -> dict[int, Spread]:
-    """Median and 80th percentile age (business days) of open deals per stage.
+    """Median and 80th percentile age (business days) at `now` of the deals
+    open then, per stage rank (its place among the active stages).
 
     Age falls as the entry date rises, so the percentiles of ages are the ages
     of the entry dates at the matching ranks, newest first: the database ranks
@@ -378,7 +389,7 @@ def open_ages(filters: Filters, now: dt.datetime) -> dict[int, Spread]:
     dialect_ = dialect()
     query = sql.ranked(
         dialect_,
-        sql.open_entries(dialect_, filters.scope()),
+        sql.open_entries(dialect_, filters.scope(), now),
         QUANTILES,
         descending=True,
     )
@@ -389,8 +400,8 @@ def open_ages(filters: Filters, now: dt.datetime) -> dict[int, Spread]:
 
     found = _from_ranks(fetch(query), QUANTILES, age)
     return {
-        stage_id: Spread(n, median, p80, BUSINESS_DAYS)
-        for stage_id, (n, (median, p80)) in found.items()
+        rank: Spread(n, median, p80, BUSINESS_DAYS)
+        for rank, (n, (median, p80)) in found.items()
     }
 
 
@@ -404,20 +415,25 @@ def _instant(value: Any) -> dt.datetime:
     return value
 
 
-def oldest_open(filters: Filters, stage: Stage, limit: int = 5) -> list[Deal]:
-    """The open deals that have sat longest in `stage` (known entries only)."""
-    deals = Deal.objects.filter(
-        pipeline=filters.pipeline,
-        status=Deal.Status.OPEN,
-        stage=stage,
-        stage_entered_at__isnull=False,
+@dataclass(frozen=True)
+class OldDeal:
+    """An open deal in a stage at an instant, and when it had entered it."""
+
+    deal: Deal
+    entered_at: dt.datetime
+
+
+def oldest_open(
+    filters: Filters, stage: Stage, now: dt.datetime, limit: int = 5
+) -> list[OldDeal]:
+    """The deals open at `now` that had sat longest in `stage` then (known
+    entries only), oldest first: one query for the ids, one for the deals."""
+    rank = filters.facts.active.index(stage)
+    rows = fetch(sql.oldest_open(dialect(), filters.scope(), now, rank, limit))
+    deals = Deal.objects.select_related("owner", "organization").in_bulk(
+        [deal_id for deal_id, _ in rows]
     )
-    deals = _filtered(deals, filters)
-    return list(
-        deals.select_related("owner", "organization").order_by(
-            "stage_entered_at", "id"
-        )[:limit]
-    )
+    return [OldDeal(deals[deal_id], _instant(entered)) for deal_id, entered in rows]
 
 
 def _filtered(deals: QuerySet[Deal], filters: Filters) -> QuerySet[Deal]:
@@ -461,15 +477,17 @@ class Funnel:
         return m.rate(self.won, self.population)
 
 
-def funnel(filters: Filters) -> Funnel:
+def funnel(filters: Filters, at: dt.datetime | None = None) -> Funnel:
     """Stage-to-stage conversion over the deals that entered in the period
     (one query over the deals and the few backward events, and with a bounded
-    period one count of the deals that have no date at all)."""
+    period one count of the deals that have no date at all). With `at`, as
+    things stood then (`sql.reach`): outcomes and stages later than `at` do
+    not count."""
     dialect_ = dialect()
     scope = filters.scope()
     counts = {
         (rank, status): number
-        for rank, status, number in fetch(sql.reach(dialect_, scope))
+        for rank, status, number in fetch(sql.reach(dialect_, scope, at))
     }
     undated = 0
     if scope.start is not None or scope.end is not None:
@@ -695,7 +713,7 @@ def _outcome_statement(
     return sql.closed(dialect_, scope, grouping, QUANTILES)
 
 
-def overview_ahead(filters: Filters, by: str) -> None:
+def overview_ahead(filters: Filters, by: str, now: dt.datetime) -> None:
     """Start the overview's slowest statements on other connections (see
     `ahead`): time in stage, the cycle percentiles and the funnel, in the
     order the page needs them last. Each is built as the function that reads
@@ -717,7 +735,7 @@ def overview_ahead(filters: Filters, by: str) -> None:
         [
             sql.exit_spreads(dialect_, scope, QUANTILES),
             *cycles,
-            sql.reach(dialect_, scope),
+            sql.reach(dialect_, scope, now),
         ]
     )
 

@@ -125,7 +125,7 @@ def overview(filters: Filters, now: dt.datetime, *, by: str = "owner") -> Report
         known = ", ".join(BREAKDOWNS)
         raise ValidationError(f"by must be one of {known}; got {by!r}", field="by")
     report = Report(f"Insights: {filters.pipeline.name}", filters)
-    q.overview_ahead(filters, by)
+    q.overview_ahead(filters, by, now)
     stages_now = q.pipeline_now(filters, now)
     totals, by_group = q.outcomes_and_total(filters, by)
     report.sections += [
@@ -135,7 +135,7 @@ def overview(filters: Filters, now: dt.datetime, *, by: str = "owner") -> Report
             sum(s.count for s in stages_now),
             sum(s.past_limit for s in stages_now),
         ),
-        _funnel(filters),
+        _funnel(filters, now),
         _pipeline_view(filters, stages_now),
         _time_in_stage(filters),
         _breakdown(filters, by, by_group),
@@ -215,8 +215,8 @@ def stage_label(stage: Stage) -> str:
     return f"{stage.name} (retired)" if stage.retired_at is not None else stage.name
 
 
-def _funnel(filters: Filters) -> Section:
-    found = q.funnel(filters)
+def _funnel(filters: Filters, now: dt.datetime) -> Section:
+    found = q.funnel(filters, now)
     rows = [
         [
             row.stage.name,
@@ -520,9 +520,10 @@ def _oldest(
     for one in stages_now:
         if not one.wide:
             continue
-        for deal in q.oldest_open(filters, one.stage):
+        for old in q.oldest_open(filters, one.stage, now):
+            deal = old.deal
             age = stage_age(
-                deal.stage_entered_at,
+                old.entered_at,
                 now,
                 limit=one.stage.age_limit_days,
                 calendar=filters.facts.calendar,
@@ -532,7 +533,7 @@ def _oldest(
                     one.stage.name,
                     (deal.pk, deal.title),
                     deal.owner.display_name if deal.owner else "",
-                    deal.stage_entered_at.astimezone(filters.facts.calendar.zone)
+                    old.entered_at.astimezone(filters.facts.calendar.zone)
                     .date()
                     .isoformat(),
                     age.elapsed,

@@ -242,47 +242,163 @@ def _ids(values: Sequence[int]) -> str:
     return ", ".join(str(int(value)) for value in values) or "NULL"
 
 
-# -- the pipeline now --------------------------------------------------------
+# -- the pipeline at an instant ----------------------------------------------
+
+# When a deal entered the pipeline: created, or for an import that gave no
+# creation date, when it entered the stage the file put it in.
+ENTRY = "COALESCE(d.created_at, d.stage_entered_at)"
+
+
+def standing(
+    dialect: Dialect, scope: Scope, at: dt.datetime, *, entered_in_period: bool = False
+) -> Query:
+    """Rows (id, stage_id, status, entered) of the deals in the scope as they
+    stood at `at`: the stage and status of each deal's last stage event at or
+    before `at`, and when it entered that stage (NULL when unknown or closed).
+    Deals that did not exist yet are left out.
+
+    A deal's row is what its last event made it, so a deal with no event
+    after `at` stood then as its row says now; only the deals with an event
+    after `at` (none when `at` is now) are rebuilt from their events:
+
+    - with an event at or before `at`, from the last of them: its `to_stage`
+      and `to_status`, entered at its instant if that left the deal open;
+    - else from the first event after `at`, which says where the deal stood
+      before it (`from_stage`, `from_status`, `from_entered_at`), when the
+      deal was created by then;
+    - else (that first event is the deal's recorded entry, an import whose
+      creation date comes earlier) in the stage it was recorded entering,
+      entry unknown, when it was created by then.
+
+    Every event names the stage it leads to, so the events after `at` are
+    found through the index on (to_stage, at); a deal is created no later
+    than its first event. Deals with no date at all, and no event, stand as
+    their row says whatever `at` is. With `entered_in_period`, only the
+    deals that entered the pipeline in the scope's period (`ENTRY`).
+    """
+    when = dialect.instant(at)
+    stages = _ids(scope.stage_ids)
+    later = f"e.to_stage_id IN ({stages}) AND e.at > %s"
+    changed = f"SELECT e.deal_id FROM {EVENT} e WHERE {later}"
+
+    unchanged = _Where()
+    _deal_filters(unchanged, scope, dialect)
+    if entered_in_period:
+        _period(unchanged, ENTRY, scope, dialect)
+    unchanged.add("(d.created_at IS NULL OR d.created_at <= %s)", when)
+    unchanged.add(f"d.id NOT IN ({changed})", when)
+    as_now = (
+        "SELECT d.id AS id, d.stage_id AS stage_id, d.status AS status, "
+        "CASE WHEN d.status = 'open' AND d.stage_entered_at <= %s "
+        "THEN d.stage_entered_at END AS entered "
+        f"FROM {DEAL} d WHERE {unchanged.sql}"
+    )
+
+    # Per deal with a later event, one event: its last at or before `at`,
+    # else its first after.
+    before = "e.at <= %s"
+    picked = (
+        "SELECT e.deal_id, e.at, e.from_stage_id, e.from_status, "
+        "e.from_entered_at, e.to_stage_id, e.to_status, ROW_NUMBER() OVER ("
+        f"PARTITION BY e.deal_id ORDER BY CASE WHEN {before} THEN 0 ELSE 1 END, "
+        f"CASE WHEN {before} THEN e.at END DESC, "
+        f"CASE WHEN {before} THEN e.id END DESC, e.at, e.id) AS rn "
+        f"FROM {EVENT} e WHERE e.deal_id IN ({changed})"
+    )
+    rebuilt = _Where()
+    rebuilt.add("p.rn = 1")
+    _deal_filters(rebuilt, scope, dialect)
+    if entered_in_period:
+        _period(rebuilt, ENTRY, scope, dialect)
+    created = "d.created_at <= %s"
+    rebuilt.add(
+        "(p.at <= %s "
+        f"OR (p.from_stage_id IS NOT NULL AND (d.created_at IS NULL OR {created})) "
+        f"OR {created})",
+        when,
+        when,
+        when,
+    )
+    from_events = (
+        "SELECT d.id AS id, "
+        "CASE WHEN p.at <= %s THEN p.to_stage_id "
+        "WHEN p.from_stage_id IS NOT NULL THEN p.from_stage_id "
+        "ELSE p.to_stage_id END AS stage_id, "
+        "CASE WHEN p.at <= %s THEN p.to_status "
+        "WHEN p.from_stage_id IS NOT NULL THEN p.from_status "
+        "ELSE 'open' END AS status, "
+        "CASE WHEN p.at <= %s THEN (CASE WHEN p.to_status = 'open' THEN p.at END) "
+        "WHEN p.from_stage_id IS NOT NULL AND p.from_entered_at <= %s "
+        "THEN p.from_entered_at END AS entered "
+        f"FROM ({picked}) p JOIN {DEAL} d ON d.id = p.deal_id "
+        f"WHERE {rebuilt.sql}"
+    )
+    sql = f"{as_now} UNION ALL {from_events}"
+    params = (
+        *(when, *unchanged.params),
+        *(when,) * 4,  # the columns of from_events
+        *(when,) * 4,  # picked: three sort keys and `changed`
+        *rebuilt.params,
+    )
+    return Query(sql, params)
+
+
+def _open_at(dialect: Dialect, scope: Scope, at: dt.datetime) -> tuple[str, tuple]:
+    """The deals open at `at` as rows (r, id, entered), r the rank of the
+    stage they stood in (a retired stage's is its replacement's)."""
+    rows = standing(dialect, scope, at)
+    rank = _rank("s.stage_id", scope.stage_ranks)
+    sql = (
+        f"SELECT {rank} AS r, s.id AS id, s.entered AS entered "
+        f"FROM ({rows.sql}) s WHERE s.status = 'open'"
+    )
+    return sql, rows.params
 
 
 def open_by_stage(
-    dialect: Dialect, scope: Scope, late_before: dict[int, dt.datetime]
+    dialect: Dialect,
+    scope: Scope,
+    at: dt.datetime,
+    late_before: dict[int, dt.datetime],
 ) -> Query:
-    """Open deals per stage: (stage id, deals, deals with a known entry, deals
-    that entered before the stage's `late_before` instant, i.e. past its age
-    limit). Reads the deals table only."""
-    where = _Where()
-    where.add("d.status = 'open'")
-    _deal_filters(where, scope, dialect)
+    """Deals open at `at`, per stage rank: (rank, deals, deals with a known
+    entry, deals that entered before the rank's `late_before` instant, i.e.
+    past its age limit). See `standing` for how the past is read."""
+    rows, params = _open_at(dialect, scope, at)
     late = "0"
     late_params: list[Any] = []
     if late_before:
         whens = " ".join("WHEN %s THEN %s" for _ in late_before)
-        late = (
-            f"SUM(CASE WHEN d.stage_entered_at < (CASE d.stage_id {whens} END) "
-            "THEN 1 ELSE 0 END)"
-        )
-        for stage_id, instant in late_before.items():
-            late_params += [stage_id, dialect.instant(instant)]
-    sql = (
-        f"SELECT d.stage_id, COUNT(*), COUNT(d.stage_entered_at), {late} "
-        f"FROM {DEAL} d WHERE {where.sql} GROUP BY d.stage_id"
-    )
-    return Query(sql, (*late_params, *where.params))
+        late = f"SUM(CASE WHEN x.entered < (CASE x.r {whens} END) THEN 1 ELSE 0 END)"
+        for rank, instant in late_before.items():
+            late_params += [rank, dialect.instant(instant)]
+    sql = f"SELECT x.r, COUNT(*), COUNT(x.entered), {late} FROM ({rows}) x GROUP BY x.r"
+    return Query(sql, (*late_params, *params))
 
 
-def open_entries(dialect: Dialect, scope: Scope) -> Query:
-    """Rows (stage id, entered at) of open deals with a known stage entry: the
-    input of `ranked` for ages, which are percentiles of these instants."""
-    where = _Where()
-    where.add("d.status = 'open'")
-    where.add("d.stage_entered_at IS NOT NULL")
-    _deal_filters(where, scope, dialect)
+def open_entries(dialect: Dialect, scope: Scope, at: dt.datetime) -> Query:
+    """Rows (stage rank, entered at) of the deals open at `at` with a known
+    stage entry: the input of `ranked` for ages, which are percentiles of
+    these instants."""
+    rows, params = _open_at(dialect, scope, at)
     sql = (
-        f"SELECT d.stage_id AS grp, d.stage_entered_at AS v "
-        f"FROM {DEAL} d WHERE {where.sql}"
+        f"SELECT x.r AS grp, x.entered AS v FROM ({rows}) x WHERE x.entered IS NOT NULL"
     )
-    return Query(sql, tuple(where.params))
+    return Query(sql, params)
+
+
+def oldest_open(
+    dialect: Dialect, scope: Scope, at: dt.datetime, rank: int, limit: int
+) -> Query:
+    """Rows (deal id, entered at) of the `limit` deals open at `at` that had
+    sat longest in the stage of `rank` (known entries only), oldest first."""
+    rows, params = _open_at(dialect, scope, at)
+    sql = (
+        f"SELECT x.id, x.entered FROM ({rows}) x "
+        f"WHERE x.r = {int(rank)} AND x.entered IS NOT NULL "
+        f"ORDER BY x.entered, x.id LIMIT {int(limit)}"
+    )
+    return Query(sql, params)
 
 
 # -- deals closed in the period ----------------------------------------------
@@ -371,9 +487,6 @@ def lost_by_stage(
 # -- deals that entered the pipeline in the period ---------------------------
 
 
-ENTRY = "COALESCE(d.created_at, d.stage_entered_at)"
-
-
 def entered(
     dialect: Dialect,
     scope: Scope,
@@ -401,7 +514,7 @@ def entered(
     return Query(sql, (*grouping.params, *where.params))
 
 
-def reach(dialect: Dialect, scope: Scope) -> Query:
+def reach(dialect: Dialect, scope: Scope, at: dt.datetime | None = None) -> Query:
     """The funnel's input: (furthest rank reached, status, deals) over the deals
     that entered the pipeline in the period.
 
@@ -412,6 +525,10 @@ def reach(dialect: Dialect, scope: Scope) -> Query:
     range per (from stage, lower to stages) with an index on (from_stage,
     to_stage, at), not the whole history; for a bounded period only those
     after its start, since a deal moves only after it entered.
+
+    With `at`, as things stood then: each deal's stage and status are those
+    of `standing` at `at`, only backward events until then count, and deals
+    not created by then are left out. Without, as the deals' rows stand.
 
     Ranks are those of `scope.ranks`: a retired stage counts as the live
     stage that replaced it, so a move between two stages of the same rank
@@ -430,6 +547,8 @@ def reach(dialect: Dialect, scope: Scope) -> Query:
         branch.add(f"e.to_stage_id IN ({_ids(lower)})")
         if scope.start is not None:
             branch.add("e.at >= %s", dialect.instant(scope.start))
+        if at is not None:
+            branch.add("e.at <= %s", dialect.instant(at))
         branches.append(
             f"SELECT e.deal_id, {rank} AS r FROM {EVENT} e WHERE {branch.sql}"
         )
@@ -438,18 +557,24 @@ def reach(dialect: Dialect, scope: Scope) -> Query:
     furthest = (
         f"SELECT m.deal_id, MAX(m.r) AS furthest FROM ({backward}) m GROUP BY m.deal_id"
     )
-    where = _Where()
-    _deal_filters(where, scope, dialect)
-    _period(where, ENTRY, scope, dialect)
-    current = _rank("d.stage_id", ranks)
+    if at is None:
+        where = _Where()
+        _deal_filters(where, scope, dialect)
+        _period(where, ENTRY, scope, dialect)
+        deals = f"(SELECT d.id, d.stage_id, d.status FROM {DEAL} d WHERE {where.sql})"
+        params = tuple(where.params)
+    else:
+        rows = standing(dialect, scope, at, entered_in_period=True)
+        deals, params = f"({rows.sql})", rows.params
+    current = _rank("s.stage_id", ranks)
     sql = (
         "SELECT x.r, x.status, COUNT(*) FROM ("
-        f"SELECT d.status AS status, "
+        f"SELECT s.status AS status, "
         f"{dialect.greatest(current, f'COALESCE(b.furthest, {current})')} AS r "
-        f"FROM {DEAL} d LEFT JOIN ({furthest}) b ON b.deal_id = d.id "
-        f"WHERE {where.sql}) x GROUP BY x.r, x.status"
+        f"FROM {deals} s LEFT JOIN ({furthest}) b ON b.deal_id = s.id) x "
+        "GROUP BY x.r, x.status"
     )
-    return Query(sql, (*moves.params, *where.params))
+    return Query(sql, (*params, *moves.params))
 
 
 def undated(dialect: Dialect, scope: Scope) -> Query:

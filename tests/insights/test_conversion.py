@@ -179,3 +179,45 @@ def test_moving_only_forward_reads_no_backward_events(pipeline):
     move(open_deal(pipeline, "inquiry", day(0)), "contract", day(1))
 
     assert steps(pipeline)["contract"] == (1, 0, 0, 1)
+
+
+# -- as of an earlier instant ---------------------------------------------------
+
+
+def steps_at(pipeline, at: dt.datetime):
+    found = queries.funnel(filters_for(pipeline), at)
+    return {
+        row.stage.key: (row.step.entered, row.step.open_here, row.step.lost_here)
+        for row in found.rows
+    }, found
+
+
+def test_as_of_an_instant_a_deal_won_later_is_still_open_where_it_stood(pipeline):
+    walk(pipeline, ["inquiry", "discovery", "proposal", "won"], every=2)
+
+    found, funnel = steps_at(pipeline, day(3))
+
+    assert funnel.won == 0
+    assert found["discovery"] == (1, 1, 0)
+    assert found["proposal"] == (0, 0, 0)
+
+
+def test_as_of_an_instant_deals_created_later_are_not_counted(pipeline):
+    walk(pipeline, ["inquiry", "lost"])
+    open_deal(pipeline, "inquiry", day(5))
+
+    found, funnel = steps_at(pipeline, day(3))
+
+    assert funnel.population == 1
+    assert found["inquiry"] == (1, 0, 1)
+
+
+def test_as_of_an_instant_a_stage_left_behind_later_was_not_reached_yet(pipeline):
+    # Proposal on day 4, back to discovery on day 6: on day 3 the deal stood
+    # in discovery and had never been further.
+    walk(pipeline, ["inquiry", "discovery", "proposal", "discovery"], every=2)
+
+    found, _ = steps_at(pipeline, day(3))
+
+    assert found["discovery"] == (1, 1, 0)
+    assert found["proposal"] == (0, 0, 0)

@@ -79,3 +79,20 @@ def test_time_in_stage_reads_exits_through_event_exits(monkeypatch, moved):
     assert plans
     for plan in plans:
         assert "event_exits" in plan, plan
+
+
+def test_the_pipeline_at_an_earlier_instant_reads_only_the_later_deals_events(
+    monkeypatch, moved
+):
+    found = _event_queries(
+        monkeypatch, lambda: queries.pipeline_now(filters_for(moved), day(1.5))
+    )
+
+    plans = _plans(found)
+
+    assert len(plans) == 2  # the counts and the ages
+    for plan in plans:
+        # The events after the instant by stage and time; those deals'
+        # histories by deal: never a scan of the whole log.
+        assert "event_to_stage_at" in plan, plan
+        assert "event_deal_at" in plan, plan

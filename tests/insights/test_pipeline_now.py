@@ -12,7 +12,7 @@ from dealgate.insights import queries
 from dealgate.pipelines.calendars import calendar_for
 from tests.conftest import NOW
 
-from .conftest import filters_for, open_deal
+from .conftest import filters_for, move, open_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -111,9 +111,12 @@ def test_the_oldest_deals_of_a_stage_come_first(pipeline):
     open_deal(pipeline, "inquiry", entered(1), title="unknown", record_entry=False)
     filters = filters_for(pipeline)
 
-    found = queries.oldest_open(filters, pipeline.stages.get(key="inquiry"), limit=2)
+    inquiry = pipeline.stages.get(key="inquiry")
 
-    assert [deal.title for deal in found] == ["oldest", "middle"]
+    found = queries.oldest_open(filters, inquiry, NOW, limit=2)
+
+    assert [old.deal.title for old in found] == ["oldest", "middle"]
+    assert found[0].entered_at == entered(9)
 
 
 def test_closed_deals_are_not_in_the_pipeline_view(pipeline):
@@ -122,3 +125,93 @@ def test_closed_deals_are_not_in_the_pipeline_view(pipeline):
     deal.save()
 
     assert now_by_stage(pipeline)["inquiry"].count == 0
+
+
+# -- as of an earlier instant ---------------------------------------------------
+
+
+def by_stage_at(pipeline, at):
+    return {
+        one.stage.key: one for one in queries.pipeline_now(filters_for(pipeline), at)
+    }
+
+
+def test_a_deal_created_after_the_instant_is_not_in_the_pipeline_then(pipeline):
+    open_deal(pipeline, "inquiry", entered(10))
+    open_deal(pipeline, "inquiry", entered(2))
+
+    found = by_stage_at(pipeline, entered(5))["inquiry"]
+
+    assert found.count == 1
+
+
+def test_a_deal_closed_after_the_instant_was_open_then(pipeline):
+    deal = open_deal(pipeline, "inquiry", entered(10))
+    move(deal, "won", entered(2))
+
+    assert by_stage_at(pipeline, entered(5))["inquiry"].count == 1
+    assert by_stage_at(pipeline, NOW)["inquiry"].count == 0
+
+
+def test_a_deal_stands_in_the_stage_of_its_last_event_then_aged_from_it(pipeline):
+    deal = open_deal(pipeline, "inquiry", entered(20))
+    deal = move(deal, "discovery", entered(12))
+    move(deal, "proposal", entered(2))
+    at = entered(5)
+    calendar = calendar_for(pipeline)
+
+    found = by_stage_at(pipeline, at)
+
+    assert (found["discovery"].count, found["proposal"].count) == (1, 0)
+    assert found["discovery"].age.median == pytest.approx(
+        business_time.business_days_between(calendar, entered(12), at)
+    )
+
+
+def test_a_deal_reopened_after_the_instant_was_closed_then(pipeline):
+    deal = open_deal(pipeline, "inquiry", entered(20))
+    deal = move(deal, "lost", entered(10))
+    move(deal, "inquiry", entered(2))
+
+    assert by_stage_at(pipeline, entered(5))["inquiry"].count == 0
+    assert by_stage_at(pipeline, NOW)["inquiry"].count == 1
+
+
+def test_ages_and_limits_then_count_to_the_instant_not_to_today(pipeline):
+    # Inquiry allows 2 business days: at the earlier instant the deal had sat
+    # there a few hours; today it would be past the limit.
+    deal = open_deal(pipeline, "inquiry", entered(8))
+    move(deal, "discovery", entered(1))
+
+    found = by_stage_at(pipeline, entered(7.9))["inquiry"]
+
+    assert (found.count, found.past_limit, found.over_limit) == (1, 0, False)
+    assert found.age.median < 1
+
+
+def test_a_deal_whose_history_begins_with_a_move_stood_where_that_move_left(
+    pipeline,
+):
+    # An import that gave no stage entry records only the close: before it,
+    # the deal was open in the stage it closed from, its entry unknown.
+    deal = open_deal(pipeline, "proposal", entered(10), record_entry=False)
+    move(deal, "won", entered(2))
+
+    found = by_stage_at(pipeline, entered(5))["proposal"]
+
+    assert (found.count, found.unknown_entry) == (1, 1)
+
+
+def test_the_oldest_deals_then_are_those_that_had_sat_longest_then(pipeline):
+    early = open_deal(pipeline, "inquiry", entered(20), title="left since")
+    move(early, "discovery", entered(3))
+    open_deal(pipeline, "inquiry", entered(6), title="there then")
+    open_deal(
+        pipeline, "inquiry", entered(30), title="entry unknown", record_entry=False
+    )
+    inquiry = pipeline.stages.get(key="inquiry")
+
+    found = queries.oldest_open(filters_for(pipeline), inquiry, entered(5))
+
+    assert [old.deal.title for old in found] == ["left since", "there then"]
+    assert found[0].entered_at == entered(20)
