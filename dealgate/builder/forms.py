@@ -178,8 +178,14 @@ class CriterionForm(forms.Form):
 
 
 class CriterionEditForm(forms.Form):
-    label = forms.CharField(max_length=300)
-    rule = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    label = forms.CharField(
+        max_length=300,
+        error_messages={"required": "a criterion needs a label people read"},
+    )
+    rule = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "a criterion needs a rule"},
+    )
 
 
 class HandoffForm(forms.Form):

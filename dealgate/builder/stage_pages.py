@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -64,16 +64,21 @@ def _stage_page(
     *,
     status: int = 200,
     adding: dict | None = None,
+    editing: dict | None = None,
 ) -> HttpResponse:
+    """The stage page. `adding` maps "entry" or "exit" to a refused new
+    criterion's form, `editing` maps (which, index) to a refused edit's form:
+    shown as posted, with their errors, in place of fresh ones."""
     custom = working.spec.custom_fields
-    adding = adding or {}
+    adding, editing = adding or {}, editing or {}
     lists = []
     for which, items in (
         (edits.ENTRY, stage.entry_criteria),
         (edits.EXIT, stage.exit_criteria),
     ):
         rows = [
-            CriterionEditForm(
+            editing.get((which, n))
+            or CriterionEditForm(
                 initial={"label": c.label, "rule": c.rule}, prefix=f"{which}{n}"
             )
             for n, c in enumerate(items)
@@ -130,22 +135,63 @@ def add_criterion(
 def edit_criterion(
     request: HttpRequest, key: str, stage_key: str, which: str, index: int
 ) -> HttpResponse:
-    """Save a criterion's label and rule as text, or remove it."""
+    """Save a criterion's label and rule as text, or remove it. A refused
+    edit shows the page again with what was typed, the error on its field and
+    a message naming the stage and the criterion."""
+    if which not in (edits.ENTRY, edits.EXIT):
+        raise Http404(f"criteria are {edits.ENTRY} or {edits.EXIT}, not {which!r}")
     form = CriterionEditForm(request.POST, prefix=f"{which}{index}")
 
     def remove(spec: PipelineSpec) -> PipelineSpec:
         return edits.remove_criterion(spec, stage_key, which, index)
 
-    def change(spec: PipelineSpec) -> PipelineSpec:
-        data = form.cleaned_data
-        criterion = CriterionSpec(data["label"], data["rule"])
-        return edits.change_criterion(spec, stage_key, which, index, criterion)
-
     if "remove" in request.POST:
         if edit_or_tell(request, key, remove):
             messages.success(request, "Criterion removed.")
-    elif not form.is_valid():
-        messages.error(request, "A criterion needs a label and a rule.")
-    elif edit_or_tell(request, key, change):
-        messages.success(request, f"Criterion {form.cleaned_data['label']!r} saved.")
-    return redirect("builder:stage", key=key, stage_key=stage_key)
+        return redirect("builder:stage", key=key, stage_key=stage_key)
+    working = working_or_404(key)
+    current = stage_or_404(working, stage_key)
+    if form.is_valid():
+        data = form.cleaned_data
+        criterion = CriterionSpec(data["label"], data["rule"])
+        try:
+            drafts.edit_draft(
+                key,
+                request.user,
+                lambda spec: edits.change_criterion(
+                    spec, stage_key, which, index, criterion
+                ),
+                seen=posted_seen(request),
+            )
+        except (ValidationError, Conflict) as exc:
+            add_error(form, exc)
+        else:
+            messages.success(request, f"Criterion {data['label']!r} saved.")
+            return redirect("builder:stage", key=key, stage_key=stage_key)
+    messages.error(request, _not_saved(current, which, index, form))
+    return _stage_page(
+        request,
+        working,
+        current,
+        _stage_form(working, current),
+        status=refusal_status(form),
+        editing={(which, index): form},
+    )
+
+
+def _not_saved(
+    stage: StageSpec, which: str, index: int, form: CriterionEditForm
+) -> str:
+    """E.g. "Exit criterion 2 ('Call held') of stage Discovery call booked was
+    not saved: the rule does not compile: ...". The label is the saved one,
+    which the person knows the criterion by, else the one typed."""
+    items = stage.entry_criteria if which == edits.ENTRY else stage.exit_criteria
+    label = items[index].label if 0 <= index < len(items) else ""
+    label = label or form.data.get(f"{form.prefix}-label", "").strip()
+    named = f"{which.title()} criterion {index + 1}" + (
+        f" ({label!r})" if label else ""
+    )
+    errors = [error.rstrip(".") for errors in form.errors.values() for error in errors]
+    return f"{named} of stage {stage.name or stage.key} was not saved: " + (
+        "; ".join(errors) + "."
+    )

@@ -321,6 +321,50 @@ def test_a_criterion_is_edited_as_text_and_removed(admin_client, it_services):
     ]
 
 
+def test_a_refused_criterion_edit_keeps_what_was_typed_and_names_the_criterion(
+    admin_client, it_services
+):
+    url = "/pipelines/it-services/edit/stages/discovery/criteria/exit/2/"
+    response = post(
+        admin_client,
+        url,
+        {"exit2-label": "Decision date named", "exit2-rule": "deal.custom.nope == 1"},
+        status=422,
+    )
+
+    page = text_of(response)
+    assert (
+        "Exit criterion 3 ('The buyer named a decision date') of stage "
+        "Discovery call booked was not saved: the rule does not compile:"
+    ) in page
+    assert "no custom field 'nope'" in page
+    form = response.context["criteria"][1][1][2]
+    assert (form["label"].value(), form["rule"].value()) == (
+        "Decision date named",
+        "deal.custom.nope == 1",
+    )
+    assert "deal.custom.nope == 1</textarea>" in response.content.decode()
+    assert not Draft.objects.filter(key="it-services").exists()
+
+
+def test_a_criterion_edit_without_a_label_is_refused_keeping_the_rule(
+    admin_client, it_services
+):
+    url = "/pipelines/it-services/edit/stages/discovery/criteria/exit/0/"
+    response = post(
+        admin_client,
+        url,
+        {"exit0-label": " ", "exit0-rule": "held('call')"},
+        status=422,
+    )
+
+    assert (
+        "Exit criterion 1 ('The call took place') of stage Discovery call booked "
+        "was not saved: a criterion needs a label people read."
+    ) in text_of(response)
+    assert "held(&#x27;call&#x27;)</textarea>" in response.content.decode()
+
+
 def test_a_draft_with_problems_cannot_be_applied(manager_client, now):
     post(manager_client, "/pipelines/new/", {"name": "Thin", "timezone": "UTC"})
     post(
