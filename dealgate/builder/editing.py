@@ -35,6 +35,7 @@ from .forms import (
     NewPipelineForm,
     PipelineForm,
     add_error,
+    people_and_teams,
 )
 from .guards import (
     Change,
@@ -89,16 +90,19 @@ def _builder_page(
     **bound: Any,
 ) -> HttpResponse:
     spec = working.spec
+    offered = people_and_teams()
     context = {
         "working": working,
         "spec": spec,
         "rows": pages.stage_rows(spec),
-        "handoffs": bound.get("handoffs") or _handoff_forms(spec),
+        "handoffs": bound.get("handoffs") or _handoff_forms(spec, offered),
         "pipeline_form": bound.get("pipeline_form") or _pipeline_form(spec),
         "stage_form": bound.get("stage_form")
-        or AddStageForm(owner=DEAL_OWNER, initial={"owner": DEAL_OWNER}),
+        or AddStageForm(
+            owner=DEAL_OWNER, initial={"owner": DEAL_OWNER}, offered=offered
+        ),
         "handoff_form": bound.get("handoff_form")
-        or AddHandoffForm(spec=spec, prefix="new"),
+        or AddHandoffForm(spec=spec, prefix="new", offered=offered),
         "findings": _findings(working),
         "plan": drafts.plan_draft(working) if working.draft else None,
         "seen": seen(request, working),
@@ -112,7 +116,11 @@ def _pipeline_form(spec: PipelineSpec) -> PipelineForm:
     return PipelineForm(initial=initial)
 
 
-def _handoff_forms(spec: PipelineSpec) -> list[tuple[pages.HandoffRow, HandoffForm]]:
+def _handoff_forms(
+    spec: PipelineSpec, offered: list[tuple[str, str]]
+) -> list[tuple[pages.HandoffRow, HandoffForm]]:
+    """A form per handoff row; `offered` is `people_and_teams()`, read once
+    for all of them."""
     rows = pages.handoff_rows(spec, with_missing=True)
     given = {(h.from_stage, h.to_stage): h.responsible for h in spec.handoffs}
     pairs = []
@@ -124,7 +132,12 @@ def _handoff_forms(spec: PipelineSpec) -> list[tuple[pages.HandoffRow, HandoffFo
             "window": row.window,
             "responsible": responsible,
         }
-        form = HandoffForm(prefix=f"h{index}", initial=initial, responsible=responsible)
+        form = HandoffForm(
+            prefix=f"h{index}",
+            initial=initial,
+            responsible=responsible,
+            offered=offered,
+        )
         pairs.append((row, form))
     return pairs
 
@@ -211,11 +224,13 @@ def handoffs(request: HttpRequest, key: str) -> HttpResponse:
         # Never read a missing count as zero rows: that would drop every handoff.
         # Plain text: the message quotes what was sent.
         return HttpResponseBadRequest(error.message, content_type="text/plain")
+    offered = people_and_teams()
     bound = [
         HandoffForm(
             request.POST,
             prefix=f"h{i}",
             responsible=request.POST.get(f"h{i}-responsible", "stage-owner"),
+            offered=offered,
         )
         for i in range(count)
     ]

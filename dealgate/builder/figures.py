@@ -1,9 +1,11 @@
 """Figures of an applied pipeline for the design review and the picture.
 
 Widths, ages and conversion come from `dealgate.insights.queries` (the same
-numbers the insights pages show), skips from the blueprint; this module only
-reshapes them. Everything is over all time, since the review judges the
-pipeline as it stands.
+numbers the insights pages show); skips and losses are two aggregate queries
+here, with the blueprint's definition of a skip (`dealgate.core.blueprint`).
+Everything is over all time, since the review judges the pipeline as it
+stands. A page showing them runs a fixed handful of queries, whatever the
+number of deals.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from dealgate.core import blueprint as bp
+from django.db import connection
+
 from dealgate.core.review import NO_REASON_KEYS, PipelineData, StageData
-from dealgate.deals.models import Deal
-from dealgate.insights import queries
+from dealgate.insights import queries, sql
 from dealgate.insights.filters import Filters, facts_for
 from dealgate.pipelines.models import Pipeline
-
-from .blueprints import blueprint_for
 
 
 @dataclass(frozen=True)
@@ -43,19 +43,19 @@ class Figures:
 
 
 def figures_for(
-    pipeline: Pipeline,
-    now: dt.datetime,
-    *,
-    review: bool = True,
-    blueprint: bp.Blueprint | None = None,
+    pipeline: Pipeline, now: dt.datetime, *, review: bool = True
 ) -> Figures:
-    """The figures of `pipeline` at `now`: a handful of aggregate queries,
-    plus, for the review, the blueprint's reading of closed deals (unless one
-    is given)."""
-    filters = Filters(facts_for(pipeline), "all", None, None)
+    """The figures of `pipeline` at `now`: a handful of aggregate queries
+    (the pipeline view, the funnel, and for the review the skips and the
+    losses)."""
+    facts = facts_for(pipeline)
+    filters = Filters(facts, "all", None, None)
     with queries.session():
         rows = queries.pipeline_now(filters, now)
         funnel = queries.funnel(filters, now)
+        if review:
+            skips = _skips(facts.stages)
+            losses = _losses(pipeline)
     conversion = {row.stage.pk: row.step.conversion for row in funnel.rows}
     stages = [
         StageFigures(
@@ -70,30 +70,100 @@ def figures_for(
     ]
     if not review:
         return Figures(stages=stages, won=funnel.won, review=None)
-    blueprint = blueprint or blueprint_for(pipeline)
     data = PipelineData(
-        stages={row.stage.key: _stage_data(row, blueprint) for row in rows},
-        **_losses(pipeline),
+        stages={
+            row.stage.key: _stage_data(row, *skips.get(row.stage.pk, (0, 0)))
+            for row in rows
+        },
+        **losses,
     )
     return Figures(stages=stages, won=funnel.won, review=data)
 
 
-def _stage_data(row: queries.StageNow, blueprint: bp.Blueprint) -> StageData:
-    flow = blueprint.flow(row.stage.key)
+def _stage_data(row: queries.StageNow, could_skip: int, skipped: int) -> StageData:
     return StageData(
         open_deals=row.count,
         share=row.share,
         median_age_days=row.age.median if row.age else None,
-        could_skip=flow.could_skip if flow else 0,
-        skipped=flow.skipped if flow else 0,
+        could_skip=could_skip,
+        skipped=skipped,
     )
 
 
+def _skips(stages: list) -> dict[int, tuple[int, int]]:
+    """Stage id -> (closed deals that could have skipped it, those that did),
+    as the blueprint counts them, in one statement over the closed deals'
+    stays.
+
+    A closed deal's path is the stages it stayed in: every stage an event
+    took it out of while open, or, with no such event, the stage it closed
+    from. With stages placed in board order (retired ones too), a deal could
+    skip stage k when its path holds a stage before k and k or one after it,
+    and skipped k when it holds one before and one after but not k. So per
+    deal only the first and last place and the places visited matter: the
+    database reduces the stays to those and counts, per place, the deals
+    that visited it with a place before it (and also one after), and the
+    deals whose span runs across it.
+    """
+    if not stages:
+        return {}
+    pipeline_id = stages[0].pipeline_id
+    places = {stage.pk: index for index, stage in enumerate(stages)}
+    place = (
+        "(CASE {} "
+        + " ".join(f"WHEN {int(pk)} THEN {index}" for pk, index in places.items())
+        + " END)"
+    )
+    every = " UNION ALL ".join(f"SELECT {index} AS p" for index in places.values())
+    stayed = place.format("COALESCE(e.from_stage_id, d.stage_id)")
+    statement = (
+        # A closed deal without a stay event (it stayed only in the stage it
+        # closed from) keeps one row with no event: its closing stage.
+        "WITH stays AS ("
+        f"SELECT d.id AS deal_id, {stayed} AS p FROM {sql.DEAL} d "
+        f"LEFT JOIN {sql.EVENT} e ON e.deal_id = d.id "
+        "AND e.from_status = 'open' AND e.from_stage_id IS NOT NULL "
+        "WHERE d.pipeline_id = %s AND d.status IN ('won', 'lost')), "
+        "visits AS (SELECT DISTINCT deal_id, p FROM stays), "
+        # Each visit with its deal's first and last place, by window rather
+        # than a join of the visits to their deals.
+        "spanned AS (SELECT p, MIN(p) OVER (PARTITION BY deal_id) AS lo, "
+        "MAX(p) OVER (PARTITION BY deal_id) AS hi FROM visits), "
+        "spans AS (SELECT MIN(p) AS lo, MAX(p) AS hi FROM visits "
+        "GROUP BY deal_id) "
+        "SELECT 'visit', v.p, SUM(CASE WHEN v.lo < v.p THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN v.lo < v.p AND v.p < v.hi THEN 1 ELSE 0 END) "
+        "FROM spanned v GROUP BY v.p "
+        "UNION ALL "
+        "SELECT 'span', k.p, "
+        "SUM(CASE WHEN s.lo < k.p AND k.p < s.hi THEN 1 ELSE 0 END), 0 "
+        f"FROM spans s CROSS JOIN ({every}) k GROUP BY k.p"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [pipeline_id])
+        rows = cursor.fetchall()
+    after_one_before = {p: int(n or 0) for kind, p, n, _ in rows if kind == "visit"}
+    inside = {p: int(n or 0) for kind, p, _, n in rows if kind == "visit"}
+    across = {p: int(n or 0) for kind, p, n, _ in rows if kind == "span"}
+    result = {}
+    for pk, index in places.items():
+        skipped = across.get(index, 0) - inside.get(index, 0)
+        result[pk] = (after_one_before.get(index, 0) + skipped, skipped)
+    return result
+
+
 def _losses(pipeline: Pipeline) -> dict[str, int]:
-    """Lost deals, and those whose reason is empty, unlisted or a placeholder."""
-    listed = {r.get("key") for r in pipeline.loss_reasons or []} - NO_REASON_KEYS
-    lost = Deal.objects.filter(pipeline=pipeline, status=Deal.Status.LOST)
-    return {
-        "lost": lost.count(),
-        "lost_without_reason": lost.exclude(loss_reason__in=listed).count(),
-    }
+    """Lost deals, and those whose reason is empty, unlisted or a placeholder
+    (one aggregate)."""
+    listed = sorted(
+        {r.get("key") for r in pipeline.loss_reasons or []} - NO_REASON_KEYS - {None}
+    )
+    known = "d.loss_reason IN ({})".format(", ".join(["%s"] * len(listed)) or "NULL")
+    statement = (
+        f"SELECT COUNT(*), SUM(CASE WHEN {known} THEN 0 ELSE 1 END) "
+        f"FROM {sql.DEAL} d WHERE d.pipeline_id = %s AND d.status = 'lost'"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*listed, pipeline.pk])
+        lost, without = cursor.fetchone()
+    return {"lost": int(lost or 0), "lost_without_reason": int(without or 0)}

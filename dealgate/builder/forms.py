@@ -61,19 +61,31 @@ class FractionField(TypedNumber, forms.FloatField):
     """A share such as 0.4, read by the same rule."""
 
 
-def owner_choices(current: str = "", *, stage_owner: bool = False) -> list:
-    """Who may own a stage (or answer a handoff): the deal's owner, each
-    active person, each team. `current` is kept even when no longer offered."""
-    choices = [(DEAL_OWNER, "The deal's owner")]
-    if stage_owner:
-        choices.insert(0, (STAGE_OWNER, "The stage's owner"))
-    choices += [
+def people_and_teams() -> list[tuple[str, str]]:
+    """Each active person and each team as an owner choice (two queries). A
+    page that builds many forms reads them once and hands them to each."""
+    choices = [
         (f"user:{u.username}", u.display_name)
         for u in User.objects.filter(is_active=True).order_by("username")
     ]
-    choices += [
+    return choices + [
         (f"team:{t.name}", f"Team {t.name}") for t in Team.objects.order_by("name")
     ]
+
+
+def owner_choices(
+    current: str = "",
+    *,
+    stage_owner: bool = False,
+    offered: list[tuple[str, str]] | None = None,
+) -> list:
+    """Who may own a stage (or answer a handoff): the deal's owner, each
+    active person, each team (`offered`, read from the database when not
+    given). `current` is kept even when no longer offered."""
+    choices = [(DEAL_OWNER, "The deal's owner")]
+    if stage_owner:
+        choices.insert(0, (STAGE_OWNER, "The stage's owner"))
+    choices += people_and_teams() if offered is None else offered
     if current and current not in dict(choices):
         choices.append((current, current))
     if not current and not stage_owner:
@@ -121,9 +133,15 @@ class StageFields(forms.Form):
     )
     probability = WholeNumberField(min_value=0, max_value=100, required=False)
 
-    def __init__(self, *args, owner: str = "", **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        owner: str = "",
+        offered: list[tuple[str, str]] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = owner_choices(owner)
+        self.fields["owner"].choices = owner_choices(owner, offered=offered)
 
     def values(self) -> dict:
         data = dict(self.cleaned_data)
@@ -189,17 +207,24 @@ class CriterionEditForm(forms.Form):
 
 
 class HandoffForm(forms.Form):
-    """One handoff; an empty window removes it."""
+    """One handoff; an empty window removes it. `offered` is
+    `people_and_teams()`, read once for a table of these forms."""
 
     start = forms.CharField(widget=forms.HiddenInput)
     end = forms.CharField(widget=forms.HiddenInput)
     window = forms.CharField(max_length=20, required=False)
     responsible = forms.ChoiceField()
 
-    def __init__(self, *args, responsible: str = STAGE_OWNER, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        responsible: str = STAGE_OWNER,
+        offered: list[tuple[str, str]] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["responsible"].choices = owner_choices(
-            responsible, stage_owner=True
+            responsible, stage_owner=True, offered=offered
         )
 
 
