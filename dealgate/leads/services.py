@@ -302,13 +302,13 @@ def _capture_line(result: CaptureResult, channel: str) -> tuple[Any, ...] | None
     """The log line of a capture, as a format and its arguments."""
     if result.created and result.lead is not None:
         lead = result.lead
-        return (
-            "lead %s captured via %s, %s by rule %r",
-            lead.pk,
-            channel,
-            f"assigned to {lead.owner.username}" if lead.owner else "unassigned",
-            lead.rule or None,
-        )
+        if lead.owner is None:
+            # The routing reason says why in words ("no routing rule matches").
+            routed = f"not assigned: {lead.routing_reason or 'no rule placed it'}"
+        else:
+            by = f" by rule {lead.rule!r}" if lead.rule else ""
+            routed = f"assigned to {lead.owner.username}{by}"
+        return ("lead %s captured via %s, %s", lead.pk, channel, routed)
     if result.decision is not None:
         target = (
             f"lead {result.decision.lead_id}"

@@ -19,7 +19,7 @@ from dealgate.leads.olist import LEADS_FILE
 from dealgate.leads.services import capture_lead
 from tests.conftest import REPO_ROOT
 
-from .conftest import inquiry
+from .conftest import CENTRAL_RULES, inquiry
 
 DATA = REPO_ROOT / "tests" / "data" / "leads"
 FILE, MAPPING = DATA / "website-leads.csv", str(DATA / "website-leads.toml")
@@ -155,6 +155,33 @@ def test_a_live_capture_is_logged_as_it_is_committed(routed, now, caplog):
     assert said_at_once == [
         f"lead {result.lead.pk} captured via api, assigned to alice by rule 'DACH'"
     ]
+
+
+def test_a_capture_no_rule_could_place_says_why_in_words(
+    pipeline, alice, bob, now, caplog
+):
+    # Only the DACH rule, without the fallback.
+    pipeline.settings = {"routing": CENTRAL_RULES[:1]}
+    pipeline.save()
+    with caplog.at_level(logging.INFO, logger="dealgate.leads"):
+        result = capture_lead(inquiry(country="FR"), source="api")
+
+    assert _said(caplog) == [
+        f"lead {result.lead.pk} captured via api, not assigned: no routing rule "
+        "matches this lead"
+    ]
+
+
+def test_a_capture_in_a_pipeline_without_rules_says_so(pipeline, now, caplog):
+    with caplog.at_level(logging.INFO, logger="dealgate.leads"):
+        result = capture_lead(inquiry(), source="api")
+
+    [line] = _said(caplog)
+    assert line == (
+        f"lead {result.lead.pk} captured via api, not assigned: pipeline "
+        f"{pipeline.key} has no routing rules; waiting for a manager"
+    )
+    assert "None" not in line
 
 
 def test_a_form_submission_is_logged(client, routed, now, caplog):
