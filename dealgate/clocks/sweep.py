@@ -228,7 +228,9 @@ def sweep(
                 _Batch(rows, now, escalating, digests=digests).run(result)
             result.batches += 1
     result.seconds = time.perf_counter() - started
-    log.info("sweep at %s: %s", now.isoformat(), result.summary())
+    # Every 30 s in `serve`: a sweep that found nothing due is not news.
+    level = logging.INFO if result.batches else logging.DEBUG
+    log.log(level, "sweep at %s: %s", now.isoformat(), result.summary())
     if result.unaddressed:
         log.warning(
             "sweep at %s: %d breached clocks had nobody to notify (no owner)",
