@@ -14,11 +14,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="deliver every notice whose next attempt is due (email, webhook)",
     )
     send.set_defaults(func=run_send)
-    status = actions.add_parser("status", help="count notices by channel and state")
+    status = actions.add_parser(
+        "status",
+        help="count notices written, and their deliveries by channel and state",
+    )
     status.set_defaults(func=run_status)
 
 
 def run_send(args: argparse.Namespace) -> int:
+    from dealgate.clocks.notices import channels
     from dealgate.clocks.outbox import deliver_all_due, pending_count
 
     result = deliver_all_due()
@@ -26,19 +30,64 @@ def run_send(args: argparse.Namespace) -> int:
         f"{result.sent} sent, {result.retried} to retry later, {result.failed} "
         f"refused for good; {pending_count()} still queued"
     )
+    if not channels():
+        print(f"New notices are not sent: {NO_CHANNEL}")
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from django.db.models import Count
+    print("\n".join(status_lines()))
+    return 0
 
-    from dealgate.clocks.models import Delivery
 
+NO_CHANNEL = (
+    "no mail or webhook is configured. Set DEALGATE_SMTP_HOST (mail) or "
+    "DEALGATE_WEBHOOK_URL (a webhook) where `serve` or `sweep` runs to send "
+    "the notices written from then on; these stay on /notices/ only."
+)
+WRITTEN_WHILE_OFF = (
+    "no channel was on when they were written (or, for mail, their person "
+    "has no email address); a notice goes out only on the channels on when it "
+    "is written, and stays on /notices/ either way."
+)
+
+
+def status_lines() -> list[str]:
+    """What happened to the notices: how many were written (each is on its
+    person's /notices/ page), their deliveries by channel and state, and why
+    notices with no delivery were not sent. Three queries."""
+    from django.db.models import Count, Exists, OuterRef, Q
+
+    from dealgate.clocks.models import Delivery, Notice
+    from dealgate.clocks.notices import channels
+
+    counts = Notice.objects.aggregate(
+        written=Count("id"),
+        unread=Count("id", filter=Q(read_at=None)),
+        unsent=Count(
+            "id", filter=~Q(Exists(Delivery.objects.filter(notice=OuterRef("pk"))))
+        ),
+    )
+    written, unsent = counts["written"], counts["unsent"]
+    if not written:
+        return ["no notices written yet"]
+    lines = [
+        f"{_notices(written)} written ({counts['unread']:,} unread), each "
+        "shown to its person on /notices/"
+    ]
     rows = (
         Delivery.objects.values("channel", "state")
         .annotate(n=Count("id"))
         .order_by("channel", "state")
     )
-    lines = [f"{row['channel']:8} {row['state']:8} {row['n']}" for row in rows]
-    print("\n".join(lines) if lines else "no notices queued or sent yet")
-    return 0
+    if rows:
+        lines.append("deliveries by channel and state:")
+        lines += [f"  {row['channel']:8} {row['state']:8} {row['n']}" for row in rows]
+    if unsent:
+        why = WRITTEN_WHILE_OFF if channels() else NO_CHANNEL
+        lines.append(f"{_notices(unsent)} not sent: {why}")
+    return lines
+
+
+def _notices(n: int) -> str:
+    return f"{n:,} notice" + ("" if n == 1 else "s")
