@@ -40,6 +40,7 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from dealgate.core import business_time, metrics
 from dealgate.core.calendar import Calendar
@@ -138,9 +139,10 @@ class DealPath:
     closed_at: dt.datetime | None
     stays: tuple[Stay, ...]
 
-    @property
+    @cached_property
     def path(self) -> tuple[str, ...]:
-        """The stages stayed in, in order, consecutive repeats merged."""
+        """The stages stayed in, in order, consecutive repeats merged (worked
+        out once: every summary reads it)."""
         keys: list[str] = []
         for stay in self.stays:
             if not keys or keys[-1] != stay.stage:
@@ -374,9 +376,7 @@ def find_blueprint(
     position = {key: index for index, key in enumerate(order)}
     won = sum(1 for path in paths if path.outcome == WON)
     closed = [path.closed_at for path in paths if path.closed_at is not None]
-    flows = tuple(
-        _flow(stage, paths, position, calendar.day_minutes) for stage in order
-    )
+    flows = _flows(order, paths, position, calendar.day_minutes)
     blueprint = Blueprint(
         scope=scope,
         deals=len(paths),
@@ -432,38 +432,51 @@ def _transitions(
     return tuple(Transition(start, end, n) for (start, end), n in ordered)
 
 
-def _flow(
-    stage: str, paths: Sequence[DealPath], position: Mapping[str, int], day: float
-) -> StageFlow:
-    visited = won = could_skip = skipped = unmeasured = 0
-    days: dict[str, list[float]] = {WON: [], LOST: []}
-    here = position[stage]
+def _flows(
+    order: Sequence[str],
+    paths: Sequence[DealPath],
+    position: Mapping[str, int],
+    day: float,
+) -> tuple[StageFlow, ...]:
+    """Every stage's flow in one pass over the paths: a path counts only at
+    the stages it visited and those its span runs across (a stage before
+    its first place or after its last is none of its business)."""
+    visited, won, could_skip, skipped, unmeasured = (
+        Counter[str](),
+        Counter[str](),
+        Counter[str](),
+        Counter[str](),
+        Counter[str](),
+    )
+    days: dict[tuple[str, str], list[float]] = defaultdict(list)
     for path in paths:
-        places = [position[key] for key in path.path]
-        before = any(place < here for place in places)
-        if stage in path.path:
-            visited += 1
-            won += path.outcome == WON
-            could_skip += before
-        elif before and any(place > here for place in places):
-            could_skip += 1
-            skipped += 1
+        places = {position[key] for key in path.path}
+        first, last = min(places, default=0), max(places, default=0)
+        for key in set(path.path):
+            visited[key] += 1
+            won[key] += path.outcome == WON
+            could_skip[key] += first < position[key]
+        for place in range(first + 1, last):
+            if place not in places:
+                could_skip[order[place]] += 1
+                skipped[order[place]] += 1
         for stay in path.stays:
-            if stay.stage != stage:
-                continue
             if stay.minutes is None:
-                unmeasured += 1
+                unmeasured[stay.stage] += 1
             else:
-                days[path.outcome].append(stay.minutes / day)
-    return StageFlow(
-        stage=stage,
-        visited=visited,
-        won=won,
-        could_skip=could_skip,
-        skipped=skipped,
-        won_days=Spread.of(days[WON]),
-        lost_days=Spread.of(days[LOST]),
-        unmeasured=unmeasured,
+                days[(stay.stage, path.outcome)].append(stay.minutes / day)
+    return tuple(
+        StageFlow(
+            stage=stage,
+            visited=visited[stage],
+            won=won[stage],
+            could_skip=could_skip[stage],
+            skipped=skipped[stage],
+            won_days=Spread.of(days[(stage, WON)]),
+            lost_days=Spread.of(days[(stage, LOST)]),
+            unmeasured=unmeasured[stage],
+        )
+        for stage in order
     )
 
 
