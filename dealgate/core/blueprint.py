@@ -1,8 +1,9 @@
 """The blueprint: the pipeline a team's closed deals actually travelled.
 
-Pure Python. The Django side (`dealgate.builder.blueprints`) reads stage
-events, activities and answered leads and hands them over as plain values;
-everything else happens here, in four steps:
+Pure Python, in four steps. Steps 1 and 2 define the blueprint on paths
+traced here; the Django side (`dealgate.builder.blueprints`) has the
+database group and measure the same stays, hands over what `summarise`
+takes (`PathGroup`s and `StayFigures`), and is checked against these steps:
 
 1. `trace` turns each closed deal's stage events into a `DealPath`: the stays
    it made, in order, each with its business minutes (written on the event,
@@ -60,11 +61,15 @@ __all__ = [
     "ClosedDeal",
     "DealPath",
     "Event",
+    "PathGroup",
     "Proposal",
+    "StayFigures",
     "find_blueprint",
     "propose",
     "proposal_text",
     "round_window",
+    "stay_figures",
+    "summarise",
     "trace",
 ]
 
@@ -356,6 +361,31 @@ class Blueprint:
         )
 
 
+@dataclass(frozen=True)
+class PathGroup:
+    """The closed deals that travelled one path to one outcome."""
+
+    path: tuple[str, ...]
+    outcome: str
+    deals: int
+
+
+@dataclass(frozen=True)
+class StayFigures:
+    """What the stays tell beyond the paths: business days per stage and
+    outcome, stays without a duration per stage, first responses per
+    handoff (their spread and the stays with none recorded), how many stays
+    there are, whether the history holds dates only, and the close dates."""
+
+    days: Mapping[tuple[str, str], Spread]
+    unmeasured: Mapping[str, int]
+    responses: Mapping[tuple[str, str], tuple[Spread, int]]
+    stays: int
+    dates_only: bool
+    first_closed: dt.datetime | None
+    last_closed: dt.datetime | None
+
+
 def find_blueprint(
     paths: Sequence[DealPath],
     order: Sequence[str],
@@ -371,54 +401,122 @@ def find_blueprint(
     included; stages found in paths but not in `order` are placed after it.
     `active` (default: all of `order`) are the stages a note about stages
     no deal recorded may name; `names` (key to stage name) words the notes.
+
+    The reference for small inputs and tests: `dealgate.builder.blueprints`
+    has the database group the paths and measure the stays, and hands the
+    results to `summarise` as this does.
     """
-    order = _full_order(order, paths)
+    groups = Counter((path.path, path.outcome) for path in paths)
+    return summarise(
+        [PathGroup(keys, outcome, n) for (keys, outcome), n in groups.items()],
+        stay_figures(paths, calendar),
+        order,
+        calendar.day_minutes,
+        scope=scope,
+        active=active,
+        names=names,
+    )
+
+
+def summarise(
+    groups: Sequence[PathGroup],
+    figures: StayFigures,
+    order: Sequence[str],
+    day_minutes: float,
+    *,
+    scope: str = "all closed deals",
+    active: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> Blueprint:
+    """The blueprint of closed deals given as `groups` (one per path and
+    outcome) and the `figures` of their stays; `order`, `active` and
+    `names` as for `find_blueprint`."""
+    order = _full_order(order, groups)
     position = {key: index for index, key in enumerate(order)}
-    won = sum(1 for path in paths if path.outcome == WON)
-    closed = [path.closed_at for path in paths if path.closed_at is not None]
-    flows = _flows(order, paths, position, calendar.day_minutes)
+    deals = sum(group.deals for group in groups)
+    won = sum(group.deals for group in groups if group.outcome == WON)
+    flows = _flows(order, groups, position, figures)
     blueprint = Blueprint(
         scope=scope,
-        deals=len(paths),
+        deals=deals,
         won=won,
-        lost=len(paths) - won,
+        lost=deals - won,
         order=tuple(order),
-        variants=_variants(paths),
-        transitions=_transitions(paths, position),
+        variants=_variants(groups, deals),
+        transitions=_transitions(groups, position),
         stages=tuple(flow for flow in flows if flow.visited or flow.could_skip),
-        stops=_stops(paths, position),
-        responses=_responses(paths, position),
-        dates_only=_dates_only(paths, calendar),
-        first_closed=min(closed, default=None),
-        last_closed=max(closed, default=None),
-        day_minutes=calendar.day_minutes,
+        stops=_stops(groups, position),
+        responses=_responses(figures.responses, position),
+        dates_only=figures.dates_only,
+        first_closed=figures.first_closed,
+        last_closed=figures.last_closed,
+        day_minutes=day_minutes,
     )
-    notes = _notes(blueprint, paths, order if active is None else active, names)
+    seen = {key for group in groups for key in group.path}
+    notes = _notes(
+        blueprint, seen, figures.stays, order if active is None else active, names
+    )
     return replace(blueprint, notes=notes)
 
 
-def _full_order(order: Sequence[str], paths: Sequence[DealPath]) -> list[str]:
-    full = list(dict.fromkeys(order))
+def stay_figures(paths: Sequence[DealPath], calendar: Calendar) -> StayFigures:
+    """The `StayFigures` of `paths`, counted in Python."""
+    days: dict[tuple[str, str], list[float]] = defaultdict(list)
+    unmeasured: Counter[str] = Counter()
+    minutes: dict[tuple[str, str], list[float]] = defaultdict(list)
+    unrecorded: Counter[tuple[str, str]] = Counter()
     for path in paths:
-        full += [key for key in path.path if key not in full]
-    return full
-
-
-def _variants(paths: Sequence[DealPath]) -> tuple[Variant, ...]:
-    counts = Counter((path.path, path.outcome) for path in paths)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return tuple(
-        Variant(keys, outcome, n, n / len(paths)) for (keys, outcome), n in ranked
+        for stay in path.stays:
+            if stay.minutes is None:
+                unmeasured[stay.stage] += 1
+            else:
+                days[(stay.stage, path.outcome)].append(
+                    stay.minutes / calendar.day_minutes
+                )
+            if stay.handoff is None:
+                continue
+            if stay.response_minutes is not None:
+                minutes[stay.handoff].append(stay.response_minutes)
+            elif stay.entered_at is not None:
+                unrecorded[stay.handoff] += 1
+    closed = [path.closed_at for path in paths if path.closed_at is not None]
+    return StayFigures(
+        days={key: Spread.of(values) for key, values in days.items()},
+        unmeasured=unmeasured,
+        responses={
+            pair: (Spread.of(minutes[pair]), unrecorded[pair])
+            for pair in set(minutes) | set(unrecorded)
+        },
+        stays=sum(len(path.stays) for path in paths),
+        dates_only=_dates_only(paths, calendar),
+        first_closed=min(closed, default=None),
+        last_closed=max(closed, default=None),
     )
 
 
+def _full_order(order: Sequence[str], groups: Sequence[PathGroup]) -> list[str]:
+    full = list(dict.fromkeys(order))
+    for group in groups:
+        full += [key for key in group.path if key not in full]
+    return full
+
+
+def _variants(groups: Sequence[PathGroup], deals: int) -> tuple[Variant, ...]:
+    counts = Counter[tuple[tuple[str, ...], str]]()
+    for group in groups:
+        counts[(group.path, group.outcome)] += group.deals
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(Variant(keys, outcome, n, n / deals) for (keys, outcome), n in ranked)
+
+
 def _transitions(
-    paths: Sequence[DealPath], position: Mapping[str, int]
+    groups: Sequence[PathGroup], position: Mapping[str, int]
 ) -> tuple[Transition, ...]:
     counts: Counter[tuple[str, str]] = Counter()
-    for path in paths:
-        steps = [START, *path.path, path.outcome]
-        counts.update(zip(steps, steps[1:], strict=False))
+    for group in groups:
+        steps = [START, *group.path, group.outcome]
+        for step in zip(steps, steps[1:], strict=False):
+            counts[step] += group.deals
 
     def rank(key: str) -> float:
         # Start first, then the stages in order, then won before lost.
@@ -434,37 +532,32 @@ def _transitions(
 
 def _flows(
     order: Sequence[str],
-    paths: Sequence[DealPath],
+    groups: Sequence[PathGroup],
     position: Mapping[str, int],
-    day: float,
+    figures: StayFigures,
 ) -> tuple[StageFlow, ...]:
-    """Every stage's flow in one pass over the paths: a path counts only at
+    """Every stage's flow in one pass over the groups: a path counts only at
     the stages it visited and those its span runs across (a stage before
     its first place or after its last is none of its business)."""
-    visited, won, could_skip, skipped, unmeasured = (
-        Counter[str](),
+    visited, won, could_skip, skipped = (
         Counter[str](),
         Counter[str](),
         Counter[str](),
         Counter[str](),
     )
-    days: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for path in paths:
-        places = {position[key] for key in path.path}
+    for group in groups:
+        n = group.deals
+        places = {position[key] for key in group.path}
         first, last = min(places, default=0), max(places, default=0)
-        for key in set(path.path):
-            visited[key] += 1
-            won[key] += path.outcome == WON
-            could_skip[key] += first < position[key]
+        for key in set(group.path):
+            visited[key] += n
+            won[key] += n if group.outcome == WON else 0
+            could_skip[key] += n if first < position[key] else 0
         for place in range(first + 1, last):
             if place not in places:
-                could_skip[order[place]] += 1
-                skipped[order[place]] += 1
-        for stay in path.stays:
-            if stay.minutes is None:
-                unmeasured[stay.stage] += 1
-            else:
-                days[(stay.stage, path.outcome)].append(stay.minutes / day)
+                could_skip[order[place]] += n
+                skipped[order[place]] += n
+    none = Spread(0, None, None)
     return tuple(
         StageFlow(
             stage=stage,
@@ -472,42 +565,33 @@ def _flows(
             won=won[stage],
             could_skip=could_skip[stage],
             skipped=skipped[stage],
-            won_days=Spread.of(days[(stage, WON)]),
-            lost_days=Spread.of(days[(stage, LOST)]),
-            unmeasured=unmeasured[stage],
+            won_days=figures.days.get((stage, WON), none),
+            lost_days=figures.days.get((stage, LOST), none),
+            unmeasured=figures.unmeasured.get(stage, 0),
         )
         for stage in order
     )
 
 
-def _stops(paths: Sequence[DealPath], position: Mapping[str, int]) -> tuple[Stop, ...]:
-    counts = Counter(path.path[-1] for path in paths if path.outcome == LOST)
+def _stops(
+    groups: Sequence[PathGroup], position: Mapping[str, int]
+) -> tuple[Stop, ...]:
+    counts: Counter[str] = Counter()
+    for group in groups:
+        if group.outcome == LOST:
+            counts[group.path[-1]] += group.deals
     lost = sum(counts.values())
     ordered = sorted(counts.items(), key=lambda item: (-item[1], position[item[0]]))
     return tuple(Stop(stage, n, n / lost) for stage, n in ordered)
 
 
 def _responses(
-    paths: Sequence[DealPath], position: Mapping[str, int]
+    found: Mapping[tuple[str, str], tuple[Spread, int]], position: Mapping[str, int]
 ) -> tuple[Response, ...]:
-    minutes: dict[tuple[str, str], list[float]] = defaultdict(list)
-    unrecorded: Counter[tuple[str, str]] = Counter()
-    for path in paths:
-        for stay in path.stays:
-            if stay.handoff is None:
-                continue
-            if stay.response_minutes is not None:
-                minutes[stay.handoff].append(stay.response_minutes)
-            elif stay.entered_at is not None:
-                unrecorded[stay.handoff] += 1
     ends = sorted(
-        set(minutes) | set(unrecorded),
-        key=lambda pair: (position.get(pair[0], -1), position[pair[1]]),
+        found, key=lambda pair: (position.get(pair[0], -1), position[pair[1]])
     )
-    return tuple(
-        Response(start, end, Spread.of(minutes[(start, end)]), unrecorded[(start, end)])
-        for start, end in ends
-    )
+    return tuple(Response(start, end, *found[(start, end)]) for start, end in ends)
 
 
 def _dates_only(paths: Sequence[DealPath], calendar: Calendar) -> bool:
@@ -527,15 +611,16 @@ def _dates_only(paths: Sequence[DealPath], calendar: Calendar) -> bool:
 
 def _notes(
     blueprint: Blueprint,
-    paths: Sequence[DealPath],
+    seen: set[str],
+    stays: int,
     active: Sequence[str],
     names: Mapping[str, str] | None,
 ) -> tuple[str, ...]:
-    """What the data cannot tell, in words a person acts on."""
-    if not paths:
+    """What the data cannot tell, in words a person acts on; `seen` are the
+    stages some path holds."""
+    if not blueprint.deals:
         return ("There are no closed deals yet, so there is nothing to learn from.",)
     notes = []
-    seen = {key for path in paths for key in path.path}
     unseen = [key for key in active if key not in seen]
     if unseen:
         listed = _and([f"'{(names or {}).get(key, key)}'" for key in unseen])
@@ -544,7 +629,6 @@ def _notes(
             f"{listed}: the data cannot tell how deals passed through "
             f"{'it' if len(unseen) == 1 else 'them'} or how long they stayed."
         )
-    stays = sum(len(path.stays) for path in paths)
     unmeasured = sum(flow.unmeasured for flow in blueprint.stages)
     if unmeasured:
         notes.append(
