@@ -51,6 +51,7 @@ from dealgate.errors import DealgateError
 from dealgate.pipelines.models import Pipeline
 from dealgate.web.busy import is_busy
 
+from . import formhits
 from .intake import clean_lead
 from .models import SpooledCapture
 from .services import CaptureResult, capture_lead, phone_region, pipeline_for_capture
@@ -112,6 +113,10 @@ class _Entry:
     by: int | None
     received_at: dt.datetime
     data: dict[str, Any]
+    # Who sent it (the form's keyed client address), and when by the wall
+    # clock: a form submission counts against that sender's rate window.
+    sender: str = ""
+    kept_at: dt.datetime | None = None
 
 
 def spool_dir() -> Path | None:
@@ -143,14 +148,15 @@ def capture_or_keep(
     Refuses what `capture_lead` refuses, before anything is kept. `then`
     runs in the capture's transaction (the form counts its sender's hit
     there); a kept inquiry is counted in the spool (`waiting_from`), under
-    `sender`. When the spool cannot take it either (none, full, a disk
+    `sender`, and a form's in its sender's rate window when it is taken in.
+    When the spool cannot take it either (none, full, a disk
     error), the busy error is raised as it came, and the sender is told that
     nothing was received (dealgate.web.busy).
     """
     if source not in CHANNELS:
         raise ValueError(f"channel {source!r} is not spooled")
     pipeline = pipeline or pipeline_for_capture(data.get("pipeline"))
-    received_at = timesource.now()
+    received_at, kept_at = timesource.now(), timesource.wall_now()
     try:
         if then is None:
             return capture_lead(data, source=source, by=by, pipeline=pipeline)
@@ -175,15 +181,22 @@ def capture_or_keep(
         by=by.pk if by is not None else None,
         received_at=received_at,
         data=dict(data),
+        sender=sender or (f"user{by.pk}" if by is not None else ""),
+        kept_at=kept_at,
     )
-    if not _keep(entry, sender or (f"user{by.pk}" if by is not None else "")):
+    if not _keep(entry):
         raise busy
     return Kept(entry.receipt, entry.channel, entry.pipeline, entry.received_at)
 
 
 def waiting_from(sender: str, since: dt.datetime) -> int:
     """How many inquiries from `sender` the spool holds that arrived (by the
-    wall clock) at or after `since`: the form's rate limit counts them."""
+    wall clock) at or after `since`: the form's rate limit counts them.
+
+    A file whose capture has committed (its receipt is written) is counted
+    in the database already, and not here again: the moment before it is
+    removed, or after a crash left it. One query, for the files that match.
+    """
     folder = spool_dir()
     if folder is None:
         return 0
@@ -192,12 +205,16 @@ def waiting_from(sender: str, since: dt.datetime) -> int:
         paths = _waiting(folder)
     except OSError:
         return 0  # nothing can have been kept there either
-    count = 0
+    receipts = set()
     for path in paths:
         stamp, _, rest = path.name.partition("-")
-        if stamp >= first and rest.split("-")[1:2] == [tag]:
-            count += 1
-    return count
+        parts = rest.removesuffix(".json").split("-")
+        if stamp >= first and parts[1:2] == [tag]:
+            receipts.add(parts[-1])
+    if receipts:
+        taken = SpooledCapture.objects.filter(receipt__in=receipts)
+        receipts -= set(taken.values_list("receipt", flat=True))
+    return len(receipts)
 
 
 def drain_spool() -> Drained:
@@ -245,13 +262,14 @@ def drain_spool() -> Drained:
 # --- keeping -------------------------------------------------------------------
 
 
-def _keep(entry: _Entry, sender: str) -> bool:
+def _keep(entry: _Entry) -> bool:
     """Write `entry` to the spool, synced to disk; False when it cannot be."""
     folder = spool_dir()
     if folder is None:
         return False
-    stamp = f"{timesource.wall_now().astimezone(dt.UTC):{_STAMP}}"
-    name = f"{stamp}-{entry.channel}-{_tag(sender)}-{entry.receipt}.json"
+    kept_at = entry.kept_at or timesource.wall_now()
+    stamp = f"{kept_at.astimezone(dt.UTC):{_STAMP}}"
+    name = f"{stamp}-{entry.channel}-{_tag(entry.sender)}-{entry.receipt}.json"
     try:
         held = len(_waiting(folder))
         if held >= MAX_WAITING:
@@ -299,6 +317,8 @@ def _encode(entry: _Entry) -> bytes:
             "by": entry.by,
             "received_at": entry.received_at.isoformat(),
             "data": entry.data,
+            "sender": entry.sender,
+            "kept_at": entry.kept_at.isoformat() if entry.kept_at else None,
         },
         ensure_ascii=False,
     ).encode()
@@ -388,6 +408,7 @@ def _read(path: Path) -> _Entry:
         raise SpoolError(f"not a spooled inquiry of version {VERSION}")
     try:
         received_at = dt.datetime.fromisoformat(raw["received_at"])
+        kept_at = raw.get("kept_at")
         entry = _Entry(
             receipt=raw["receipt"],
             channel=raw["channel"],
@@ -395,6 +416,8 @@ def _read(path: Path) -> _Entry:
             by=raw["by"],
             received_at=received_at,
             data=raw["data"],
+            sender=raw.get("sender", ""),
+            kept_at=dt.datetime.fromisoformat(kept_at) if kept_at else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SpoolError(f"not a spooled inquiry: {type(exc).__name__} {exc}") from None
@@ -405,6 +428,8 @@ def _read(path: Path) -> _Entry:
         ("by", entry.by is None or type(entry.by) is int),
         ("received_at", received_at.tzinfo is not None),
         ("data", isinstance(entry.data, dict)),
+        ("sender", isinstance(entry.sender, str)),
+        ("kept_at", entry.kept_at is None or entry.kept_at.tzinfo is not None),
     )
     for key, good in checks:
         if not good:
@@ -432,6 +457,10 @@ def _capture(entry: _Entry) -> str:
         SpooledCapture.objects.filter(receipt=entry.receipt).update(
             lead=result.lead, decision=result.decision
         )
+        if entry.channel == "form" and entry.sender and entry.kept_at:
+            # Counted from the spool until now (waiting_from); from here on
+            # in the database, in the window it was posted in.
+            formhits.count_hit(entry.sender, entry.kept_at)
     log.info(
         "spooled inquiry %s, received %s via %s, taken in: %s",
         entry.receipt,

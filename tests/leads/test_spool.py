@@ -18,8 +18,8 @@ from django.db import connection
 from dealgate import timesource
 from dealgate.clocks.models import Clock
 from dealgate.clocks.runner import run_once
-from dealgate.leads import spool
-from dealgate.leads.models import DedupDecision, Lead, SpooledCapture
+from dealgate.leads import formhits, spool
+from dealgate.leads.models import DedupDecision, FormHit, Lead, SpooledCapture
 from dealgate.leads.tokens import create_token
 from dealgate.web.busy import set_wait
 
@@ -48,8 +48,10 @@ def kept_lead(routed, settings, tmp_path, now) -> Path:
         by=None,
         received_at=now,
         data=inquiry(),
+        sender="visitor",
+        kept_at=now,
     )
-    assert spool._keep(entry, "visitor")
+    assert spool._keep(entry)
     (kept,) = (tmp_path / "spool").glob("*.json")
     return kept
 
@@ -255,6 +257,85 @@ def test_kept_submissions_count_against_the_form_s_rate_limit(
 
     assert codes == [200, 200, 429]
     assert len(_kept(sqlite_file)) == 2
+
+
+def test_a_kept_submission_still_counts_against_the_rate_limit_once_taken_in(
+    sqlite_file, routed, client, other_writer, now, settings
+):
+    settings.LEADS_FORM_RATE_LIMIT = 2
+    other_writer.execute("BEGIN IMMEDIATE")
+    assert client.post(FORM, inquiry(1)).status_code == 200
+    _import_ends(other_writer)
+
+    assert spool.drain_spool().taken == 1
+    codes = [client.post(FORM, inquiry(n)).status_code for n in (2, 3)]
+
+    # The one taken in counts in the window it was posted in: one more fits.
+    assert codes == [200, 429]
+    assert FormHit.objects.get().count == 2
+
+
+def test_a_kept_submission_counts_in_the_window_it_was_posted_in(
+    sqlite_file, routed, client, other_writer, now, settings
+):
+    settings.LEADS_FORM_RATE_LIMIT = 1
+    settings.LEADS_FORM_RATE_WINDOW = 600
+    other_writer.execute("BEGIN IMMEDIATE")
+    client.post(FORM, inquiry(1))
+    _import_ends(other_writer)
+
+    later = now + dt.timedelta(minutes=30)
+    with timesource.frozen_at(later):
+        spool.drain_spool()
+        code = client.post(FORM, inquiry(2)).status_code
+
+    # Taken in half an hour later, it used up its own window, not this one.
+    assert code == 200
+    windows = dict(FormHit.objects.values_list("window_start", "count"))
+    assert windows == {formhits.window_start(now): 1, formhits.window_start(later): 1}
+
+
+def test_a_kept_submission_is_never_counted_twice_while_its_file_remains(
+    kept_lead, now, settings, monkeypatch
+):
+    settings.LEADS_FORM_RATE_WINDOW = 600
+    start = formhits.window_start(now)
+    assert spool.waiting_from("visitor", start) == 1
+    with monkeypatch.context() as patched:
+        patched.setattr(spool, "_remove", lambda path: None)
+        assert spool.drain_spool().taken == 1
+    assert kept_lead.exists()  # as a crash before its removal leaves it
+
+    # Counted once: in the database now, no longer from the spool.
+    assert formhits.counted("visitor", start) == 1
+    assert spool.waiting_from("visitor", start) == 0
+    assert spool.drain_spool().repeated == 1
+    assert formhits.counted("visitor", start) == 1
+
+
+def test_a_kept_api_lead_counts_against_no_form_limit(kept_lead, now):
+    saved = json.loads(kept_lead.read_text())
+    kept_lead.write_text(json.dumps({**saved, "channel": "api", "sender": "user1"}))
+
+    assert spool.drain_spool().taken == 1
+    assert not FormHit.objects.exists()
+
+
+def test_a_filled_honeypot_during_an_import_is_thanked_and_dropped(
+    sqlite_file, routed, client, other_writer, now, caplog
+):
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    with caplog.at_level(logging.INFO, logger="dealgate.leads"):
+        response = client.post(FORM, inquiry(fax_number="555-0100"))
+
+    # As without an import: the bot learns nothing; nothing is kept either.
+    assert response.status_code == 200
+    assert "We have your message" in response.content.decode()
+    assert _kept(sqlite_file) == []
+    assert "honeypot filled; not counted, the database is busy" in caplog.text
+    _import_ends(other_writer)
+    assert not Lead.objects.exists() and not FormHit.objects.exists()
 
 
 def test_when_the_spool_cannot_take_it_the_form_says_it_was_not_received(
