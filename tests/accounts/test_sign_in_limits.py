@@ -211,6 +211,41 @@ def test_behind_a_proxy_the_address_is_the_one_it_writes(client, alice, settings
     assert (same.status_code, other.status_code) == (429, 302)
 
 
+def test_behind_a_proxy_a_port_or_an_ipv6_form_is_the_same_address(
+    client, alice, settings
+):
+    settings.SIGN_IN_ADDRESS_LIMIT = 3
+    settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    for name, sent in (
+        ("a", "10.3.3.3"),
+        ("b", "10.3.3.3:5555"),
+        ("c", "::ffff:10.3.3.3"),
+    ):
+        sign_in(client, name, WRONG, HTTP_X_FORWARDED_FOR=sent, **proxy)
+
+    locked = sign_in(client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="10.3.3.3:6")
+
+    assert locked.status_code == 429 and not signed_in(client)
+
+
+def test_behind_a_proxy_a_value_that_is_no_address_counts_as_the_proxy(
+    client, alice, settings
+):
+    settings.SIGN_IN_ADDRESS_LIMIT = 2
+    settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    for name, sent in (("a", "garbage"), ("b", "more garbage")):
+        sign_in(client, name, WRONG, HTTP_X_FORWARDED_FOR=sent, **proxy)
+
+    # Not a new address each time: both counted as the connection's own.
+    locked = sign_in(
+        client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="nonsense", **proxy
+    )
+
+    assert locked.status_code == 429
+
+
 def test_an_empty_password_is_no_try_and_not_counted(client, alice):
     for _ in range(6):
         sign_in(client, "alice", "")

@@ -130,3 +130,18 @@ def test_refused_submissions_do_not_use_up_the_rate_limit(client, routed, settin
     # Five accepted, then the limit: it counts what was received.
     assert taken == [200] * 5 + [429]
     assert Lead.objects.count() == 5
+
+
+def test_behind_a_proxy_the_rate_limit_counts_an_address_however_written(
+    client, routed, settings, now
+):
+    settings.LEADS_FORM_RATE_LIMIT = 3
+    settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    written = ["10.3.3.3", "10.3.3.3:5555", "::ffff:10.3.3.3", "6.6.6.6, 10.3.3.3"]
+
+    codes = [
+        client.post(URL, inquiry(n), HTTP_X_FORWARDED_FOR=sent).status_code
+        for n, sent in enumerate(written)
+    ]
+
+    assert codes == [200, 200, 200, 429]

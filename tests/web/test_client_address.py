@@ -3,6 +3,8 @@ address (the lead form's, sign-in failures')."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.test import RequestFactory
 
@@ -48,3 +50,75 @@ def test_an_address_is_kept_as_a_keyed_hash(settings):
 
     assert "203.0.113.9" not in key and len(key) == 64
     assert address_key("203.0.113.9") != key
+
+
+@pytest.mark.parametrize(
+    ("sent", "counted"),
+    [
+        ("203.0.113.9:5555", "203.0.113.9"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("[::ffff:203.0.113.9]:443", "203.0.113.9"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("2001:DB8:0:0::1", "2001:db8::1"),
+        (" 203.0.113.9 ", "203.0.113.9"),
+    ],
+)
+def test_the_header_is_read_as_an_address_without_its_port(settings, sent, counted):
+    settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR=sent)
+
+    assert client_address(request) == counted
+    assert address_key(sent) == address_key(counted)
+
+
+def test_of_several_hops_the_last_counts_with_its_port_dropped(settings):
+    settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    request = RequestFactory().get(
+        "/",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7, 203.0.113.9:5555",
+        REMOTE_ADDR="10.0.0.1",
+    )
+
+    assert client_address(request) == "203.0.113.9"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "garbage",
+        "203.0.113.9, unknown",
+        "203.0.113.9:http",
+        "203.0.113.9:99999",
+        "[2001:db8::1",
+        "[2001:db8::1]x",
+        "010.0.0.1",
+    ],
+)
+def test_a_header_that_holds_no_address_counts_the_connection_and_warns(
+    settings, caplog, sent
+):
+    settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    request = RequestFactory().get(
+        "/", HTTP_X_FORWARDED_FOR=sent, REMOTE_ADDR="10.0.0.1"
+    )
+
+    with caplog.at_level(logging.WARNING, logger="dealgate.web"):
+        assert client_address(request) == "10.0.0.1"
+
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "X-Forwarded-For" in record.getMessage()
+    assert sent.split(",")[-1].strip() not in record.getMessage()
+
+
+def test_an_ipv6_client_counts_by_its_64_network():
+    same = address_key("2001:db8:1:2::1")
+
+    assert address_key("2001:db8:1:2:ffff:ffff:ffff:ffff") == same
+    assert address_key("[2001:db8:1:2::abcd]:443") == same
+    assert address_key("2001:db8:1:3::1") != same
+
+
+def test_ipv4_addresses_count_one_by_one():
+    assert address_key("203.0.113.9") != address_key("203.0.113.10")
