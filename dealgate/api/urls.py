@@ -1,5 +1,62 @@
-from django.urls import path
+"""The API's addresses: django-ninja's, each answering HEAD wherever it
+answers GET.
+
+django-ninja routes a request by its method, and one for a method no
+operation declares is a 405; HEAD is declared by none. Each address is
+wrapped here instead: a HEAD request runs as the GET it stands for (the
+same authentication, permission checks and status) and answers its headers,
+Content-Length included, without the body. An address without GET still
+answers HEAD 405, and every 405 whose Allow lists GET lists HEAD too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, path
 
 from .routes import api
 
-urlpatterns = [path("", api.urls)]
+View = Callable[..., HttpResponse]
+
+
+def with_head(view: View) -> View:
+    """`view`, answering HEAD as GET without the body."""
+
+    @wraps(view)  # keeps csrf_exempt, which django-ninja sets on its views
+    def answer(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.method != "HEAD":
+            return _allowing_head(view(request, *args, **kwargs))
+        request.method = "GET"
+        try:
+            response = view(request, *args, **kwargs)
+        finally:
+            request.method = "HEAD"
+        response = _allowing_head(response)
+        if not response.streaming:
+            response["Content-Length"] = str(len(response.content))
+            response.content = b""
+        return response
+
+    return answer
+
+
+def _allowing_head(response: HttpResponse) -> HttpResponse:
+    allowed = {m.strip() for m in response.get("Allow", "").split(",") if m.strip()}
+    if response.status_code == 405 and "GET" in allowed:
+        response["Allow"] = ", ".join(sorted(allowed | {"HEAD"}))
+    return response
+
+
+def _headed(entry: URLPattern | URLResolver) -> URLPattern | URLResolver:
+    if not isinstance(entry, URLPattern):
+        raise TypeError(f"the API's urls hold a {type(entry).__name__}: {entry!r}")
+    return URLPattern(
+        entry.pattern, with_head(entry.callback), entry.default_args, entry.name
+    )
+
+
+_patterns, _app_name, _namespace = api.urls
+urlpatterns = [path("", ([_headed(p) for p in _patterns], _app_name, _namespace))]
