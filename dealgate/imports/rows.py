@@ -409,15 +409,7 @@ class DealRows:
         forecast = ""
         if status == "open":
             if "expected_close_date" not in failed:
-                forecast = "expected_close_date"
-                if closed is not None:
-                    if expected is None:
-                        expected, forecast = closed, "close_date"
-                    else:
-                        self._warn(
-                            f"{self.column('close_date')} on an open deal ignored; "
-                            f"{self.column('expected_close_date')} used instead"
-                        )
+                expected, forecast = self._open_forecast(closed, expected)
             closed = None
         elif status is None:
             closed = None
@@ -470,6 +462,20 @@ class DealRows:
             status = given or status
         return status or "open", stage_id or self.default_stage
 
+    def _open_forecast(self, closed: Any, expected: Any) -> tuple[Any, str]:
+        """An open deal's expected close and the field it was read from. Its
+        close date is the forecast, as CRM exports write it, unless the file
+        has a forecast column of its own."""
+        if closed is None:
+            return expected, "expected_close_date"
+        if expected is None:
+            return closed, "close_date"
+        self._warn(
+            f"{self.column('close_date')} on an open deal ignored; "
+            f"{self.column('expected_close_date')} used instead"
+        )
+        return expected, "expected_close_date"
+
     def _dates(self, fields: list[str], status: str) -> tuple[Any, Any, Any, Any]:
         """(created, stage entered, closed, expected close), read in that
         order; creation falls back to the stage entry."""
@@ -489,18 +495,8 @@ class DealRows:
         # names; "" for a closed deal, whose forecast is history, not judged.
         forecast = ""
         if status == "open":
-            forecast = "expected_close_date"
-            if closed is not None:
-                # An open deal's close date is the forecast, as CRM exports
-                # write it, unless the file has its own forecast column.
-                if expected is None:
-                    expected, forecast = closed, "close_date"
-                else:
-                    self._warn(
-                        f"{self.column('close_date')} on an open deal ignored; "
-                        f"{self.column('expected_close_date')} used instead"
-                    )
-                closed = None
+            expected, forecast = self._open_forecast(closed, expected)
+            closed = None
         elif closed is None:
             raise CellError(
                 self.column("close_date"), f"is empty, but a {status} deal needs one"
