@@ -199,6 +199,36 @@ def test_organizations_get_their_keys_when_the_migration_runs(db):
     assert (org.name_key, org.name_block) == ("acme tools", "acme")
 
 
+def test_keys_lose_invisible_characters_when_the_migration_runs(db, pipeline):
+    from dealgate.leads.models import Lead
+    from dealgate.leads.normalize import company_key
+
+    zeta = Organization.objects.create(name="Zeta Widgets\ufe0f")
+    plain = Organization.objects.create(name="Plain Tools")
+    Organization.objects.update(name_key="stale", name_block="stale")
+    lead = Lead.objects.create(
+        pipeline=pipeline, company="Zeta\u3164 Widgets", created_at=T0
+    )
+    Lead.objects.update(company_key="stale", company_block="stale")
+    editor = connection.schema_editor()
+
+    for module in (
+        "dealgate.deals.migrations.0011_organization_keys_without_invisibles",
+        "dealgate.leads.migrations.0011_company_keys_without_invisibles",
+    ):
+        import_module(module).refill(apps, editor)
+
+    zeta.refresh_from_db()
+    assert (zeta.name_key, zeta.name_block) == ("zeta widgets", "zeta")
+    # A plain ASCII name holds nothing the new rule drops: it is not read.
+    assert Organization.objects.get(pk=plain.pk).name_key == "stale"
+    lead.refresh_from_db()
+    assert (lead.company_key, lead.company_block) == (
+        company_key("Zeta Widgets"),
+        "zeta",
+    )
+
+
 def _skip_on_memory_sqlite():
     if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(
         "file:memorydb"

@@ -86,3 +86,32 @@ def test_every_key_takes_a_respelled_name_as_the_same(name, changes, pad):
     # built on the name key: what it joins, they join.
     assert spelling_key(other) == spelling_key(name)
     assert company_key(other) == company_key(name)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "\u3164",  # Hangul filler, a letter (Lo) drawn as nothing
+        "\uffa0",  # its half-width form
+        "\u115f\u1160",  # Hangul choseong and jungseong fillers
+        "\u2800",  # Braille pattern blank: not ignorable, but looks blank
+        "\u034f",  # combining grapheme joiner, a mark (Mn)
+        "\ufe0f\ufe00",  # variation selectors
+        "\U000e0041\U000e0101",  # a tag letter and a variation selector 17
+    ],
+)
+def test_invisible_characters_that_are_no_format_characters_count_as_nothing(typed):
+    assert tidy_name(typed) == name_key(typed) == ""
+    assert tidy_name(f"Ze{typed}ta") == "Zeta"
+
+
+def test_a_variation_selector_after_a_name_is_the_same_name():
+    assert name_key("Zeta Widgets\ufe0f") == name_key("Zeta Widgets")
+    assert company_key("Zeta Widgets\ufe0f") == company_key("Zeta Widgets")
+    assert spelling_key("Zeta\u3164Widgets") == spelling_key("ZetaWidgets")
+
+
+def test_visible_letters_outside_ascii_stay_in_a_name():
+    # Hangul syllables and jamo that are drawn, a combining accent, Braille
+    # dots: none is in the invisible set.
+    assert tidy_name("한글 \u1100 e\u0301 \u2801") == "한글 \u1100 e\u0301 \u2801"
