@@ -367,5 +367,46 @@ def test_a_spelling_two_names_share_matches_neither():
     assert names.find("Acme Corp").value == 1
 
 
+def test_the_name_key_finds_one_name_where_the_spelling_matches_two():
+    names = NameMatcher()
+    names.add("Kappa Co", 1)
+    names.add("Kappa-Co", 2)
+    found = names.find("kappa  co")
+    assert (found.value, found.spelled_as) == (1, "Kappa Co")
+    assert not names.ambiguous("kappa co")
+    # Only the looser spelling key joins "KAPPA.CO" to them, and to both.
+    assert names.find("KAPPA.CO") is None
+    assert names.ambiguous("KAPPA.CO")
+
+
+def test_of_values_sharing_a_name_key_the_first_is_found_when_asked():
+    first = NameMatcher(first_of_key=True)
+    strict = NameMatcher()
+    for names in (first, strict):
+        names.add("Acme", 1)
+        names.add("ACME", 2)
+    assert first.find("acme").value == 1
+    assert not first.ambiguous("acme")
+    assert strict.find("acme") is None
+    assert strict.ambiguous("acme")
+
+
+def test_a_name_with_nothing_visible_is_neither_known_nor_found():
+    names = NameMatcher()
+    names.add("\u200b", 1)
+    names.add("Zeta Widgets", 2)
+    assert names.find("\u2060\u2060") is None
+    assert names.find("\u200b") is None
+    assert not names.ambiguous("\u200b")
+    assert names.find("Zeta Widgets\ufe0f").value == 2
+
+
+def test_a_name_missed_once_is_found_once_added():
+    names = NameMatcher()
+    assert names.find("Lambda") is None
+    names.add("Lambda", 7)
+    assert names.find("Lambda").value == 7
+
+
 def test_spelling_keys_ignore_case_spaces_and_punctuation():
     assert spelling_key("GTX Pro") == spelling_key("gtx-pro") == "gtxpro"

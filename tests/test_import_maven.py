@@ -180,6 +180,20 @@ def test_a_bad_side_file_row_is_reported_with_its_file_and_line(
     assert Organization.objects.count() == 0
 
 
+def test_a_side_file_name_with_nothing_visible_is_a_bad_row(maven_pipeline, tmp_path):
+    folder = copy_of_demo(tmp_path)
+    accounts = folder / "accounts.csv"
+    with accounts.open("a", encoding="utf-8") as file:
+        file.write("\u3164,medical,1999,251.41,495,United States,\n")
+
+    report = import_deals(folder, "maven-crm", pipeline=maven_pipeline)
+
+    assert [str(bad) for bad in report.bad_rows if "visible" in str(bad)] == [
+        f"accounts.csv line {len(accounts.read_text().splitlines())}: account: "
+        f"{chr(0x3164)!r} holds no visible characters (U+3164)"
+    ]
+
+
 def test_a_side_files_long_parent_is_quoted_by_its_first_60_characters(
     maven_pipeline, tmp_path
 ):

@@ -592,53 +592,73 @@ def spelling_key(text: str) -> str:
     """A name's `names.name_key` reduced to its letters and digits: "GTXPro",
     "GTX Pro", "gtx-pro" and "ＧＴＸ Pro" share one key, as do all the
     spellings the deal page takes as one name."""
-    return "".join(ch for ch in name_key(text) if ch.isalnum())
+    return _letters(name_key(text))
+
+
+def _letters(key: str) -> str:
+    return "".join(ch for ch in key if ch.isalnum())
 
 
 @dataclass(frozen=True, slots=True)
 class Match(Generic[T]):
     value: T
-    # The known name when the text matched only by spelling, else None.
+    # The known name when the text matched only by its key, else None.
     spelled_as: str | None = None
 
 
 class NameMatcher(Generic[T]):
-    """Find known names in free text: exactly, or else by `spelling_key`.
+    """Find known names in free text: exactly, else by `names.name_key` (the
+    rule the deal page finds an organization by: spacing, case and invisible
+    characters aside), and only then by the looser `spelling_key`, which
+    ignores punctuation too. So a text is never refused where the page's
+    rule finds one name: "kappa co" finds "Kappa Co" although "Kappa-Co"
+    shares its spelling.
 
-    A spelling match is returned with the known name so that the caller can
-    report it. Two different values under one name, or under one spelling,
-    make that name or spelling ambiguous: it matches nothing, and
-    `ambiguous` says why. Lookups are memoised, so repeated values cost one
-    dictionary read.
+    A match by either key is returned with the known name so that the
+    caller can report it. Two different values under one name, or under one
+    key, make it ambiguous: it matches nothing, and `ambiguous` says why;
+    with `first_of_key`, the first value added under a name key is found
+    instead, as the deal page takes the first organization made. A name
+    with nothing visible in it is neither known nor found. Lookups are
+    memoised, so repeated values cost one dictionary read.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, first_of_key: bool = False) -> None:
+        self._first_of_key = first_of_key
         # None marks a name or key shared by several values.
         self._exact: dict[str, Match[T] | None] = {}
         self._by_key: dict[str, tuple[str, T] | None] = {}
+        self._by_spelling: dict[str, tuple[str, T] | None] = {}
+        # Texts found to match nothing, until a name is added.
+        self._missed: set[str] = set()
 
     def add(self, name: str, value: T) -> None:
         name = name.strip()
-        if not name:
+        key = name_key(name)
+        if not key:
             return
+        self._missed.clear()
         known = self._exact.get(name, _ABSENT)
         same = known is _ABSENT or (known is not None and known.value == value)
         self._exact[name] = Match(value) if same else None
-        key = spelling_key(name)
-        spelled = self._by_key.get(key, _ABSENT)
-        same = spelled is _ABSENT or (spelled is not None and spelled[1] == value)
-        self._by_key[key] = (name, value) if same else None
+        _file(self._by_key, key, name, value, keep_first=self._first_of_key)
+        _file(self._by_spelling, _letters(key), name, value, keep_first=False)
 
     def find(self, text: str) -> Match[T] | None:
         """The match for `text`, or None when nothing (or several) match."""
         found = self._exact.get(text)
-        if found is not None:
+        if found is not None or text in self._missed:
             return found
         stripped = text.strip()
         if stripped in self._exact:
             return self._exact[stripped]
-        known = self._by_key.get(spelling_key(stripped))
+        key = name_key(stripped)
+        known = self._by_key.get(key, _ABSENT) if key else None
+        if known is _ABSENT:
+            known = self._by_spelling.get(_letters(key))
         if known is None:
+            if len(self._missed) < _CACHE_LIMIT:
+                self._missed.add(text)
             return None
         found = Match(known[1], known[0])
         if len(self._exact) < 4 * _CACHE_LIMIT:
@@ -646,12 +666,32 @@ class NameMatcher(Generic[T]):
         return found
 
     def ambiguous(self, text: str) -> bool:
-        """True when several known values share the name or spelling of `text`."""
+        """True when several known values share the name or key of `text`."""
         text = text.strip()
         if text in self._exact:
             return self._exact[text] is None
-        key = spelling_key(text)
-        return key in self._by_key and self._by_key[key] is None
+        key = name_key(text)
+        if key in self._by_key:
+            return self._by_key[key] is None
+        spelling = _letters(key)
+        return spelling in self._by_spelling and self._by_spelling[spelling] is None
+
+
+def _file(
+    index: dict[str, tuple[str, T] | None],
+    key: str,
+    name: str,
+    value: T,
+    *,
+    keep_first: bool,
+) -> None:
+    """File `value`, known as `name`, under `key`: a second value under the
+    key is ignored with `keep_first`, else it makes the key ambiguous."""
+    known = index.get(key, _ABSENT)
+    if known is _ABSENT or (known is not None and known[1] == value):
+        index[key] = (name, value)
+    elif not keep_first:
+        index[key] = None
 
 
 _ABSENT: Any = object()

@@ -34,6 +34,7 @@ from dealgate.core.csvsource import (
 )
 from dealgate.core.currencies import ISO_4217, decimals_problem
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
+from dealgate.core.names import code_points, tidy_name
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
@@ -626,7 +627,13 @@ class DealRows:
             )
             return found.value, found.spelled_as
         field, column = names.field, names.column
-        name = " ".join(text.split())
+        name = tidy_name(text)
+        if not name and text.strip():
+            raise CellError(
+                column,
+                f"{quoted(text.strip())} holds no visible characters "
+                f"({code_points(text.strip())})",
+            )
         if not name:
             self._warn(f"{column} empty, deal has no {field}")
             return None, ""

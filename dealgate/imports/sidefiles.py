@@ -29,6 +29,7 @@ from dealgate.core.csvsource import (
     parse_int,
     quoted,
 )
+from dealgate.core.names import code_points, tidy_name
 from dealgate.deals.models import Organization, Product
 from dealgate.errors import ValidationError
 from dealgate.imports.mappings import Mapping, SideFile
@@ -65,8 +66,10 @@ def build_lookups(mapping: Mapping, folder: Path, report: ImportReport) -> Looku
     transaction, since it creates records."""
     sides = mapping.side_files()
     lookups = Lookups(
-        organizations=_known_names(Organization),
-        products=_known_names(Product),
+        # Organizations are found as the deal page finds them: of those
+        # whose names share a key, the first made.
+        organizations=_known_names(Organization, NameMatcher(first_of_key=True)),
+        products=_known_names(Product, NameMatcher()),
         owners=NameMatcher(),
         last_before={
             kind: model.objects.aggregate(last=Max("pk"))["last"] or 0
@@ -95,9 +98,11 @@ def username_for(name: str) -> str:
     return ".".join(word for word in words if word)[:150]
 
 
-def _known_names(model: type[Organization] | type[Product]) -> NameMatcher[int]:
-    matcher: NameMatcher[int] = NameMatcher()
-    for pk, name in model.objects.values_list("pk", "name").iterator():
+def _known_names(
+    model: type[Organization] | type[Product], matcher: NameMatcher[int]
+) -> NameMatcher[int]:
+    names = model.objects.values_list("pk", "name").order_by("pk")
+    for pk, name in names.iterator():
         matcher.add(name, pk)
     return matcher
 
@@ -157,16 +162,23 @@ def _read_side(source: CsvFile, side: SideFile) -> _SideRecords:
 def _named_rows(
     records: _SideRecords, report: ImportReport
 ) -> Iterator[tuple[int, str, dict[str, str]]]:
-    """Yield (line, name, values) for good rows; report empty and repeated names."""
+    """Yield (line, name, values) for good rows, the name tidied as every
+    door stores one (`names.tidy_name`); report empty and repeated names,
+    and names with nothing visible in them."""
     seen: dict[str, int] = {}
     name_column = records.columns["name"]
     for line, values in records.rows:
         if "" in values:
             report.bad(line, None, values[""], records.file)
             continue
-        name = " ".join(values["name"].split())
+        name = tidy_name(values["name"])
         if not name:
-            report.bad(line, name_column, "is empty", records.file)
+            typed = values["name"].strip()
+            reason = "is empty"
+            if typed:
+                reason = f"{quoted(typed)} holds no visible characters"
+                reason += f" ({code_points(typed)})"
+            report.bad(line, name_column, reason, records.file)
             continue
         if name in seen:
             report.bad(
