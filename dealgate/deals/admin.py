@@ -5,6 +5,12 @@ A move writes a deal's stage, status and dates together with a stage event,
 its clocks and a new version (`services.move_deal`). A form that set them
 directly would leave the history, the clocks and other people's open copies
 behind, so the admin shows them read-only and adds or deletes no deal.
+
+For the same reason an organization, product or person that deals point at
+is not deleted here: the database would blank it on every deal behind the
+deal service. An organization's name follows the deal page's rule
+(`core.names`): tidied, something visible, and no second organization under
+one name key.
 """
 
 from __future__ import annotations
@@ -13,16 +19,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from dealgate.core.names import code_points, name_key, tidy_name
+from dealgate.core.text import CONTROL_OR_BREAK
 from dealgate.errors import DealgateError
 
 from . import services
 from .models import Activity, Deal, Organization, Person, Product, StageEvent
 
-admin.site.register(Organization)
-admin.site.register(Person)
-admin.site.register(Product)
+# How many of the deals that keep a record from deletion are named, each.
+DEALS_NAMED = 10
 
 
 class ViewOnlyAdmin(admin.ModelAdmin):
@@ -178,3 +186,113 @@ class ActivityAdmin(ViewOnlyAdmin):
     list_display = ("deal", "kind", "tag", "subject", "done", "at")
     list_filter = ("kind", "done")
     raw_id_fields = ("deal",)
+
+
+class KeptByDealsAdmin(admin.ModelAdmin):
+    """A record deals point at (through `deal_field`) is not deleted: the
+    confirm page, and the "delete selected" action, name how many deals and
+    which, and deletion is refused until each deal is given another one on
+    its page, where the change is versioned and logged."""
+
+    deal_field = ""
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(
+            objs, request
+        )
+        return deleted, counts, perms_needed, [*protected, *self._kept_by(objs)]
+
+    def _kept_by(self, objs: list[Model] | QuerySet) -> list[str]:
+        """One line per deal that keeps one of `objs`, the first DEALS_NAMED
+        of each, then how many more."""
+        lines = []
+        for obj in objs:
+            deals = Deal.objects.filter(**{self.deal_field: obj}).order_by("pk")
+            total = deals.count()
+            if not total:
+                continue
+            named = deals.only("pk", "title", "status")[:DEALS_NAMED]
+            lines.append(
+                f"{total:,} deal{'s' if total != 1 else ''} point at {obj}; give "
+                f"{'each' if total != 1 else 'it'} another {self.deal_field} "
+                "on its deal page first"
+            )
+            lines.extend(
+                f"deal #{deal.pk} {deal.title!r} ({deal.status}) has {obj} "
+                f"as its {self.deal_field}"
+                for deal in named
+            )
+            if total > DEALS_NAMED:
+                lines.append(f"and {total - DEALS_NAMED:,} more deals with {obj}")
+        return lines
+
+
+class OrganizationAdminForm(forms.ModelForm):
+    """An organization's name as the deal page takes one: tidied
+    (`names.tidy_name`), on one line, with something visible in it, and not
+    under the name key (`names.name_key`) of another organization."""
+
+    class Meta:
+        model = Organization
+        fields = (
+            "name",
+            "sector",
+            "year_established",
+            "revenue_musd",
+            "employees",
+            "location",
+            "parent",
+        )
+
+    def clean_name(self) -> str:
+        typed = self.cleaned_data["name"]
+        if CONTROL_OR_BREAK.search(typed):
+            raise forms.ValidationError(
+                "A name is one line, without line breaks or control characters."
+            )
+        name = tidy_name(typed)
+        if not name:
+            raise forms.ValidationError(
+                f"{typed!r} holds no visible characters ({code_points(typed)}); "
+                "give a name."
+            )
+        key = name_key(name)
+        # Held to the end of the admin's transaction on PostgreSQL, as the
+        # deal page holds it, so two requests cannot make one name twice.
+        services._lock_name(f"organization:{key}")
+        others = Organization.objects.filter(name_key=key).order_by("pk")
+        if self.instance.pk is not None:
+            others = others.exclude(pk=self.instance.pk)
+        other = others.first()
+        if other is not None:
+            raise forms.ValidationError(
+                f"Organization #{other.pk} {other.name!r} already has this name "
+                "(spacing, case and invisible characters aside)."
+            )
+        return name
+
+
+@admin.register(Organization)
+class OrganizationAdmin(KeptByDealsAdmin):
+    form = OrganizationAdminForm
+    deal_field = "organization"
+    list_display = ("name", "sector", "location", "parent")
+    search_fields = ("name",)
+    raw_id_fields = ("parent",)
+
+
+@admin.register(Product)
+class ProductAdmin(KeptByDealsAdmin):
+    deal_field = "product"
+    list_display = ("name", "series", "list_price")
+    search_fields = ("name",)
+
+
+@admin.register(Person)
+class PersonAdmin(KeptByDealsAdmin):
+    deal_field = "contact"
+    list_display = ("name", "email", "organization")
+    search_fields = ("name", "email")
+    raw_id_fields = ("organization",)
