@@ -95,7 +95,7 @@ def test_the_delete_selected_action_keeps_organizations_deals_point_at(
         },
     )
 
-    assert "1 deal point at Kappa Co" in answer.content.decode()
+    assert "1 deal points at Kappa Co, so it is kept" in answer.content.decode()
     assert Organization.objects.filter(pk__in=[kappa.pk, unused.pk]).count() == 2
 
 
@@ -115,7 +115,7 @@ def test_products_and_people_deals_point_at_are_not_deleted(admin, pipeline, ali
 
     for obj in (product, person):
         answer = admin.post(delete_url(obj), {"post": "yes"})
-        assert f"1 deal point at {obj}" in answer.content.decode()
+        assert f"1 deal points at {obj}" in answer.content.decode()
         assert type(obj).objects.filter(pk=obj.pk).exists()
 
 

@@ -205,8 +205,8 @@ class KeptByDealsAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, [*protected, *self._kept_by(objs)]
 
     def _kept_by(self, objs: list[Model] | QuerySet) -> list[str]:
-        """One line per deal that keeps one of `objs`, the first DEALS_NAMED
-        of each, then how many more."""
+        """For each of `objs` that deals keep: a line saying how many, one
+        per deal for the first DEALS_NAMED of them, then how many more."""
         lines = []
         for obj in objs:
             deals = Deal.objects.filter(**{self.deal_field: obj}).order_by("pk")
@@ -214,10 +214,10 @@ class KeptByDealsAdmin(admin.ModelAdmin):
             if not total:
                 continue
             named = deals.only("pk", "title", "status")[:DEALS_NAMED]
+            deals_point = "deal points" if total == 1 else "deals point"
             lines.append(
-                f"{total:,} deal{'s' if total != 1 else ''} point at {obj}; give "
-                f"{'each' if total != 1 else 'it'} another {self.deal_field} "
-                "on its deal page first"
+                f"{total:,} {deals_point} at {obj}, so it is kept; an open deal "
+                f"may be given another {self.deal_field} on its deal page"
             )
             lines.extend(
                 f"deal #{deal.pk} {deal.title!r} ({deal.status}) has {obj} "
