@@ -261,7 +261,7 @@ class OrganizationAdminForm(forms.ModelForm):
         key = name_key(name)
         # Held to the end of the admin's transaction on PostgreSQL, as the
         # deal page holds it, so two requests cannot make one name twice.
-        services._lock_name(f"organization:{key}")
+        services.lock_organization_name(key)
         others = Organization.objects.filter(name_key=key).order_by("pk")
         if self.instance.pk is not None:
             others = others.exclude(pk=self.instance.pk)

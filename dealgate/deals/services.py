@@ -32,7 +32,7 @@ from dealgate.core.custom_fields import (
     checked_values,
     declared_fields,
 )
-from dealgate.core.names import name_key, tidy_name
+from dealgate.core.names import code_points, name_key, tidy_name
 from dealgate.core.text import CONTROL_OR_BREAK, check_text, cut, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
@@ -860,7 +860,8 @@ def organization_named(
     tidy = tidy_name(name)
     if not tidy:
         raise ValidationError(
-            f"{field}: {name!r} holds no visible characters; give a name, "
+            f"{field}: {name!r} holds no visible characters "
+            f"({code_points(name)}); give a name, "
             "or leave it empty for none",
             field=field,
         )
@@ -870,7 +871,7 @@ def organization_named(
             field=field,
         )
     key = name_key(tidy)
-    _lock_name(f"organization:{key}")
+    lock_organization_name(key)
     found = Organization.objects.filter(name_key=key).order_by("pk").first()
     if found is not None:
         return found
@@ -881,11 +882,13 @@ def organization_named(
     return organization
 
 
-def _lock_name(text: str) -> None:
-    """Hold a PostgreSQL advisory lock on `text` to the transaction's end."""
+def lock_organization_name(key: str) -> None:
+    """Hold, to the transaction's end, a PostgreSQL advisory lock on the
+    organization name `key` (`names.name_key`), so that two requests cannot
+    create one name twice. SQLite's write lock already does."""
     if connection.vendor != "postgresql":
         return
-    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"organization:{key}".encode(), digest_size=8).digest()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s)",
