@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import connection, connections
 from django.urls import reverse
+from django.utils import timezone
 
 from dealgate import timesource
 from dealgate.deals.idempotency import (
@@ -21,6 +22,7 @@ from dealgate.deals.idempotency import (
 from dealgate.deals.models import Deal, IdempotencyKey
 from dealgate.deals.services import MoveRefused, move_deal
 from dealgate.errors import ValidationError
+from dealgate.pipelines.models import Pipeline
 from tests.conftest import PASSWORD
 
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
@@ -125,6 +127,27 @@ def test_a_key_is_still_kept_at_the_end_of_its_lifetime(pipeline, alice):
 
     with timesource.frozen_at(T0 + KEY_LIFETIME):
         assert once(pipeline, alice, {"title": "Backup"}).deal == first.deal
+
+
+def test_keys_expire_by_real_time_under_a_demos_fixed_date(
+    pipeline, alice, monkeypatch
+):
+    # A demo's as-of date stands still; a key dated by it would never expire
+    # there, and all would expire at once when the database goes back to
+    # real time.
+    timesource.set_now(None)
+    monkeypatch.setattr(timezone, "now", lambda: T0)
+    with timesource.running_at("2017-12-31"):
+        first = once(pipeline, alice, {"title": "Backup"})
+        monkeypatch.setattr(timezone, "now", lambda: T0 + KEY_LIFETIME)
+        kept = once(pipeline, alice, {"title": "Backup"})
+        later = T0 + KEY_LIFETIME + dt.timedelta(seconds=1)
+        monkeypatch.setattr(timezone, "now", lambda: later)
+        expired = once(pipeline, alice, {"title": "Backup"})
+
+    assert kept.replayed and kept.deal == first.deal
+    assert not expired.replayed and expired.deal != first.deal
+    assert IdempotencyKey.objects.get().created_at == later
 
 
 @pytest.mark.parametrize("key", ["", " padded", "x" * 256, "naïve", "line\nbreak"])
@@ -326,6 +349,21 @@ def test_a_refused_form_keeps_its_token_and_makes_one_deal_once_put_right(
     for _ in range(2):
         assert page.post(f"{NEW}?pipeline=new-business", posted).status_code == 302
     assert Deal.objects.count() == 1
+
+
+def test_a_token_sent_to_another_pipeline_is_another_request(page, pipeline):
+    other = Pipeline.objects.create(key="renewals", name="Renewals", currency="USD")
+    other.stages.create(key="open", name="Open", position=1)
+    token = form_token(page.get(f"{NEW}?pipeline=new-business"))
+    posted = {"form_token": token, "title": "Backup", "owner": "alice"}
+    page.post(f"{NEW}?pipeline=new-business", posted)
+
+    response = page.post(f"{NEW}?pipeline=renewals", posted, follow=True)
+
+    deal = Deal.objects.get()
+    assert deal.pipeline == pipeline
+    assert "This form had already made this deal" in response.content.decode()
+    assert "This form was sent twice" not in response.content.decode()
 
 
 def test_a_damaged_token_is_refused_and_the_form_given_a_fresh_one(page, pipeline):

@@ -10,8 +10,11 @@ answer back, and nothing is written; with another request it is refused
 (`KeyReused`), since answering with a deal it did not ask for would mislead.
 A refused creation keeps no key: sent again, it is tried again.
 
-Keys count for `KEY_LIFETIME`; older ones are removed whenever a key is
-written, so the table holds about a day of creations.
+Keys count for `KEY_LIFETIME` of real time (`timesource.wall_now`, as
+sign-in limits count): a demo's as-of date is fixed, and keys dated by it
+would never expire there, then all expire at once when the database goes
+back to real time. Older ones are removed whenever a key is written, so the
+table holds about a day of creations.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def create_deal_once(
             f"got {key[:300]!r}",
             field=field,
         )
-    now = timesource.now()
+    now = timesource.wall_now()
     kept = _kept(by, door, key, now)
     if kept is not None:
         return _repeat(kept, request, field, by)

@@ -299,6 +299,9 @@ def read_new(pipeline: Pipeline, user: User, posted: QueryDict) -> NewDeal:
     new.values["notes"] = new.values.get("notes") or ""
     new.token = posted.get(FORM_TOKEN, "")
     sent = {name: posted.getlist(name) for name in posted if name not in _NOT_ASKED}
+    # The pipeline comes in the address (?pipeline=), not the body: the same
+    # token and inputs sent to another pipeline are another request.
+    sent["?pipeline"] = [pipeline.key]
     new.request = fingerprint(sent)
     return new
 
