@@ -229,3 +229,33 @@ def test_a_deal_import_row_is_held_to_its_currency_or_the_mappings(tmp_path, db)
         ("D3", Decimal("1000.50"), "NOK"),
         ("D4", Decimal(1000), "JPY"),
     ]
+
+
+def test_the_deal_page_refuses_decimals_past_the_two_stored_naming_the_currency(
+    client, alice, pipeline
+):
+    deal = make_deal(
+        pipeline, "discovery", value=Decimal("1.5"), currency="KWD", owner=alice
+    )
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("deal-edit", args=[deal.pk]),
+        {"version": 1, "title": deal.title, "value": "1.2345"},
+    )
+
+    assert response.status_code == 422
+    assert (
+        "Value (KWD): value 1.2345 has 4 decimal places; Dealgate keeps KWD "
+        "amounts with 2 (ISO 4217 gives KWD 3)"
+    ) in text_of(response)
+    assert _unchanged(deal, Decimal("1.5"), "KWD")
+
+
+def test_the_deal_page_shows_a_yen_value_without_decimals(client, alice, yen_deal):
+    client.force_login(alice)
+
+    page = client.get(reverse("deal", args=[yen_deal.pk])).content.decode()
+
+    assert "¥1,000" in page and "¥1,000.00" not in page
+    assert 'value="1000"' in page and 'value="1000.00"' not in page

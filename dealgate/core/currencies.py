@@ -46,6 +46,9 @@ MINOR_UNITS: dict[str, int | None] = {
     for code, units in zip(_PAIRS[::2], _PAIRS[1::2], strict=True)
 }
 ISO_4217 = frozenset(MINOR_UNITS)
+# The decimals every amount is kept with (Deal.value is NUMERIC(14, 2)),
+# whatever its currency's own.
+STORED_PLACES = 2
 
 
 def iso_currency(text: str) -> str | None:
@@ -70,10 +73,50 @@ def decimals_problem(amount: Decimal, code: str) -> str | None:
     return f"{amount} has {written} decimal {unit}; {code} amounts have {places}"
 
 
+def stored_problem(amount: Decimal, code: str) -> str | None:
+    """What keeps `amount` in the currency `code` from being stored, or None:
+    more decimals than the STORED_PLACES every amount is kept with, as for
+    KWD and BHD, which ISO 4217 writes with 3 ("1.234"), and metals it
+    writes with none. Trailing zeros are no decimals."""
+    written = -amount.as_tuple().exponent
+    if written <= STORED_PLACES or not amount.is_finite():
+        return None
+    if amount == amount.quantize(Decimal(1).scaleb(-STORED_PLACES)):
+        return None
+    places = MINOR_UNITS.get(code)
+    has = "" if places is None else f" (ISO 4217 gives {code} {places})"
+    return (
+        f"{amount} has {written} decimal places; Dealgate keeps {code} amounts "
+        f"with {STORED_PLACES}{has}"
+    )
+
+
 def check_decimals(amount: Decimal | None, code: str, name: str = "value") -> None:
     """Refuse `amount` for the field `name` when it has more decimals than
-    the currency `code` has; the ValidationError names the field, the
-    currency and its decimals."""
-    problem = None if amount is None else decimals_problem(amount, code)
+    the currency `code` has, or than Dealgate stores (`stored_problem`); the
+    ValidationError names the field, the currency and its decimals."""
+    if amount is None:
+        return
+    places = MINOR_UNITS.get(code)
+    if places is not None and places <= STORED_PLACES:
+        problem = decimals_problem(amount, code)
+    else:
+        # The store holds fewer decimals than the currency has: the tighter rule.
+        problem = stored_problem(amount, code)
     if problem is not None:
         raise ValidationError(f"{name} {problem}", field=name)
+
+
+def shown_places(code: str) -> int:
+    """The decimals an amount in `code` is written with: its currency's own
+    (none for JPY), at most the STORED_PLACES it is kept with (2 for KWD)."""
+    places = MINOR_UNITS.get(code)
+    return STORED_PLACES if places is None else min(places, STORED_PLACES)
+
+
+def amount_in(amount: Decimal, code: str) -> Decimal:
+    """`amount` with the decimals of `shown_places` ("1000.00" JPY is
+    "1000"), or as it is when that would change it (a value stored before
+    its currency's decimals were checked)."""
+    written = amount.quantize(Decimal(1).scaleb(-shown_places(code)))
+    return written if written == amount else amount

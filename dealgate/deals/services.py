@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache, partial
 from typing import Any
 
@@ -26,7 +27,7 @@ from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core import criteria as crit
 from dealgate.core.csvsource import FIRST_YEAR, LAST_YEAR
-from dealgate.core.currencies import check_decimals, iso_currency
+from dealgate.core.currencies import STORED_PLACES, check_decimals, iso_currency
 from dealgate.core.custom_fields import (
     CustomValueError,
     checked_values,
@@ -1101,6 +1102,10 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
             check_text(value, "notes", limit=TEXT_LIMITS["notes"])
         elif name == "currency" and isinstance(value, str):
             value = _currency(value)
+        elif name == "value" and isinstance(value, Decimal):
+            value = _stored_places(value)
+            if value is None:
+                continue  # refused by check_decimals, naming the currency
         try:
             cleaned[name] = Deal._meta.get_field(name).clean(value, None)
         except DjangoValidationError as exc:
@@ -1133,6 +1138,20 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
             field="expected_close_date",
         )
     return cleaned
+
+
+def _stored_places(value: Decimal) -> Decimal | None:
+    """`value` with the decimals it is stored with ("1.000" is 1.00), or None
+    when it has more that are not zeros: `check_decimals` refuses it then,
+    naming the currency, where the column's own check would only say "no
+    more than 2 decimal places"."""
+    if not value.is_finite() or -value.as_tuple().exponent <= STORED_PLACES:
+        return value
+    try:
+        stored = value.quantize(Decimal(1).scaleb(-STORED_PLACES))
+    except InvalidOperation:
+        return value  # too many digits: the column's check says so
+    return stored if stored == value else None
 
 
 def _currency(text: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from django.http import QueryDict
 
 from dealgate.accounts.models import User
+from dealgate.core.currencies import amount_in
 from dealgate.core.custom_fields import (
     MAX_TEXT,
     CustomField,
@@ -90,7 +91,7 @@ def edit_fields(deal: Deal) -> list[EditField]:
             "value",
             f"Value ({deal.currency})",
             "number",
-            "" if deal.value is None else str(deal.value),
+            "" if deal.value is None else str(amount_in(deal.value, deal.currency)),
         ),
         EditField(
             "expected_close_date",
@@ -171,10 +172,9 @@ def _parse(f: EditField) -> Any:
     if not text:
         return None
     if f.name == "value":
-        number = number_from_text(text, places=2)
-        if number.as_tuple().exponent < -2:
-            raise ValueError(f"{text!r} has more than two decimal places")
-        return number
+        # Decimals past those stored, or the currency's, are refused by the
+        # deal service, naming the currency, as at every door.
+        return number_from_text(text, places=2)
     if f.name == "expected_close_date":
         try:
             return dt.date.fromisoformat(text)

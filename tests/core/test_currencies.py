@@ -9,6 +9,7 @@ import pytest
 from dealgate.core.currencies import (
     ISO_4217,
     MINOR_UNITS,
+    amount_in,
     check_decimals,
     decimals_problem,
 )
@@ -70,3 +71,57 @@ def test_the_refusal_names_the_field_the_currency_and_its_decimals():
         "value 1000.50 has 2 decimal places; JPY amounts have 0"
     )
     check_decimals(None, "JPY")  # no value, nothing to refuse
+
+
+@pytest.mark.parametrize(
+    "amount, code, message",
+    [
+        (
+            "1.234",
+            "KWD",
+            "value 1.234 has 3 decimal places; Dealgate keeps KWD amounts with 2 "
+            "(ISO 4217 gives KWD 3)",
+        ),
+        (
+            "5.125",
+            "BHD",
+            "value 5.125 has 3 decimal places; Dealgate keeps BHD amounts with 2 "
+            "(ISO 4217 gives BHD 3)",
+        ),
+        (
+            "1.23456",
+            "XAU",
+            "value 1.23456 has 5 decimal places; Dealgate keeps XAU amounts with 2",
+        ),
+        ("1000.50", "JPY", "value 1000.50 has 2 decimal places; JPY amounts have 0"),
+    ],
+)
+def test_decimals_past_the_two_stored_are_refused_naming_the_currency(
+    amount, code, message
+):
+    with pytest.raises(ValidationError) as refused:
+        check_decimals(Decimal(amount), code, "value")
+
+    assert (refused.value.field, refused.value.message) == ("value", message)
+
+
+@pytest.mark.parametrize("amount, code", [("1.230", "KWD"), ("5.12", "BHD")])
+def test_zeros_past_the_two_stored_decimals_are_taken(amount, code):
+    check_decimals(Decimal(amount), code, "value")
+
+
+@pytest.mark.parametrize(
+    "amount, code, written",
+    [
+        ("1000.00", "JPY", "1000"),
+        ("1.20", "KWD", "1.20"),
+        ("1000", "USD", "1000.00"),
+        ("3.5", "XAU", "3.50"),
+        ("12", "CLF", "12.00"),
+        ("1000.50", "JPY", "1000.50"),  # stored before decimals were checked
+    ],
+)
+def test_an_amount_is_written_with_its_currencys_decimals_at_most_two(
+    amount, code, written
+):
+    assert str(amount_in(Decimal(amount), code)) == written

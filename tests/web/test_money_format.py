@@ -40,3 +40,18 @@ def test_board_totals_are_whole_units_rounded_half_up_and_marked_when_rounded(
     value, currency, shown
 ):
     assert whole_money(value, currency) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "shown"),
+    [
+        (Decimal("1000.00"), "JPY", "¥1,000"),
+        (Decimal("1.23"), "KWD", "KWD 1.23"),
+        (Decimal("1.20"), "KWD", "KWD 1.20"),
+        (Decimal("5.00"), "BHD", "BHD 5"),
+    ],
+)
+def test_money_shows_a_currency_with_other_decimals_as_the_api_answers_it(
+    value, currency, shown
+):
+    assert money(value, currency) == shown
