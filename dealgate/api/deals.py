@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
+from dealgate.core.currencies import amount_in
+from dealgate.core.numbers import read_number
 from dealgate.deals import idempotency, services
 from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
+
+from .parser import JsonFloat
 
 router = Router(tags=["deals"])
 DEAL_RELATED = ("pipeline", "stage", "organization", "owner")
@@ -26,6 +32,60 @@ def limited_text(limit: int, description: str = "") -> Any:
         description=f"{description}; {most}" if description else most,
         json_schema_extra={"maxLength": limit},
     )
+
+
+def _typed_number(value: Any) -> Any:
+    """A JSON number written with an exponent ("1e3"), NaN or Infinity,
+    refused as the same text typed in a string is (`read_number`); anything
+    else as it came."""
+    if not isinstance(value, float):
+        return value
+    written = value.written if isinstance(value, JsonFloat) else repr(value)
+    if "e" in written.lower() or not math.isfinite(value):
+        try:
+            read_number(written)
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "number", "{message}", {"message": str(exc)}
+            ) from None
+    return value
+
+
+def _amount(value: Any) -> Any:
+    """An amount as the deals API reads it: text by the rule every door
+    reads typed numbers with ("1,250.50" yes; "1_000", "1e3" and "12,50"
+    refused, saying how to write them), a JSON number as written ("0.1" is
+    exactly 0.1), an exponent, NaN or Infinity refused as in text."""
+    if isinstance(value, bool):
+        shown = "true" if value else "false"
+        raise PydanticCustomError(
+            "number", "{message}", {"message": f"{shown} is not a number"}
+        )
+    if isinstance(value, str):
+        try:
+            return read_number(value, places=2)
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "number", "{message}", {"message": str(exc)}
+            ) from None
+    value = _typed_number(value)
+    if isinstance(value, JsonFloat):
+        return Decimal(value.written)
+    return value
+
+
+Amount = Annotated[
+    Decimal | None,
+    BeforeValidator(_amount),
+    Field(
+        description="a JSON number, or text written as the deal page takes it "
+        '("1,250.50"); no exponent. At most 2 decimals, and no more than the '
+        "currency has (none for JPY)"
+    ),
+]
+# A custom field's value: the pipeline's field type checks it (text for a
+# number field is read as `Amount` text is); only exponents are refused here.
+CustomValue = Annotated[Any, BeforeValidator(_typed_number)]
 
 
 class ErrorOut(Schema):
@@ -51,7 +111,10 @@ class DealOut(Schema):
     status: str
     organization: str | None
     owner: str | None
-    value: Decimal | None
+    value: Decimal | None = Field(
+        description="written with the currency's decimals, at most 2: "
+        'JPY "1000", USD "1000.00", KWD "1.23"'
+    )
     currency: str
     stage_entered_at: dt.datetime | None
     closed_at: dt.datetime | None
@@ -68,7 +131,7 @@ def deal_out(deal: Deal) -> DealOut:
         status=deal.status,
         organization=deal.organization.name if deal.organization else None,
         owner=deal.owner.username if deal.owner else None,
-        value=deal.value,
+        value=None if deal.value is None else amount_in(deal.value, deal.currency),
         currency=deal.currency,
         stage_entered_at=deal.stage_entered_at,
         closed_at=deal.closed_at,
@@ -150,7 +213,7 @@ class DealPatch(Schema):
 
     version: int
     title: str | None = None
-    value: Decimal | None = None
+    value: Amount = None
     currency: str | None = None
     expected_close_date: dt.date | None = None
     notes: str | None = Field(
@@ -158,7 +221,7 @@ class DealPatch(Schema):
         description=f"at most {TEXT_LIMITS['notes']:,} characters",
         json_schema_extra={"maxLength": TEXT_LIMITS["notes"]},
     )
-    custom: dict | None = Field(
+    custom: dict[str, CustomValue] | None = Field(
         None,
         description="the custom fields to change; the others stay, null removes one",
     )
@@ -348,7 +411,7 @@ class DealIn(Schema):
     organization: str | None = Field(
         None, description="the organization's name, created if new"
     )
-    value: Decimal | None = None
+    value: Amount = None
     currency: str | None = Field(
         None, description="an ISO 4217 code, any case; the pipeline's by default"
     )
@@ -358,7 +421,9 @@ class DealIn(Schema):
         description=f"at most {TEXT_LIMITS['notes']:,} characters; null for none",
         json_schema_extra={"maxLength": TEXT_LIMITS["notes"]},
     )
-    custom: dict | None = Field(None, description="the pipeline's custom fields")
+    custom: dict[str, CustomValue] | None = Field(
+        None, description="the pipeline's custom fields"
+    )
 
 
 IDEMPOTENCY_KEY = "Idempotency-Key"

@@ -5,6 +5,11 @@ cannot walk: a lone surrogate ("\\ud800", which no UTF-8 text holds) and
 lists nested a thousand deep (a RecursionError further on). Both, a body
 past Django's upload limit, and one that is not JSON are refused here as
 422 naming the body, never a 500.
+
+A JSON number with a fraction or an exponent is read as a `JsonFloat`: a
+float that keeps its text, so that a field can refuse "1e3" as the rule for
+typed numbers refuses it, or read "0.1" exactly. NaN and Infinity, which
+JSON does not have but Python's reader takes, come as one too.
 """
 
 from __future__ import annotations
@@ -22,6 +27,17 @@ from dealgate.errors import ValidationError
 MAX_DEPTH = 20
 
 
+class JsonFloat(float):
+    """A JSON number as a float, with `written`, its text in the body."""
+
+    written: str
+
+    def __new__(cls, text: str) -> JsonFloat:
+        number = super().__new__(cls, text)
+        number.written = text
+        return number
+
+
 def read_json(request: HttpRequest, *, limit: int | None = None) -> Any:
     """The request's body as JSON, checked; `limit` bytes at most."""
     length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -37,7 +53,9 @@ def read_json(request: HttpRequest, *, limit: int | None = None) -> Any:
             field="body",
         ) from None
     try:
-        data = json.loads(body or b"{}")
+        data = json.loads(
+            body or b"{}", parse_float=JsonFloat, parse_constant=JsonFloat
+        )
     except RecursionError:
         raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):

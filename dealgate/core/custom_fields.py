@@ -2,7 +2,8 @@
 
 A pipeline declares its custom fields (key, label, type, choices); a deal
 stores their values as JSON, typed as rules read them (docs/criteria.md): a
-`number` field holds a number (a whole one stays whole), a `bool` field true
+`number` field holds a number (a whole one stays whole; text, as an API
+client may send it, is read by `dealgate.core.numbers`), a `bool` field true
 or false, a `date` field ISO text like "2026-07-31", `text` and `choice`
 fields text (a choice one of its choices). The edit form, the API and deal
 imports all read or check values here, so a value one door lets in never
@@ -185,6 +186,9 @@ def number_from_text(text: str, *, places: int | None = None) -> Decimal:
 
 
 def _number(value: Any) -> int | float:
+    if isinstance(value, str):
+        # Text in a JSON body is typed: read by the rule every door shares.
+        value = number_from_text(value)
     # true is a number to Python, never to the people who sent it.
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError(f"{_show(value)} is not a number")

@@ -72,10 +72,11 @@ def test_custom_values_of_the_declared_types_are_saved(api, deal):
 @pytest.mark.parametrize(
     ("custom", "field", "says"),
     [
-        ({"budget": "lots"}, "custom.budget", "'lots' is not a number"),
-        ({"budget": "18500"}, "custom.budget", "'18500' is not a number"),
+        ({"budget": "lots"}, "custom.budget", "'lots' is not a number; write it"),
+        ({"budget": "1_000"}, "custom.budget", "'1_000' is not a number; write 1000"),
+        ({"budget": "12,50"}, "custom.budget", "'12,50' is not a number; write 12.5"),
         ({"budget": True}, "custom.budget", "true is not a number"),
-        ({"budget": 1e300}, "custom.budget", "not a number this field can hold"),
+        ({"budget": 10**13}, "custom.budget", "not a number this field can hold"),
         (
             {"engagement": "Bribery"},
             "custom.engagement",
@@ -133,7 +134,7 @@ def test_the_tester_s_body_is_refused_at_its_first_bad_field(api, deal):
     assert response.status_code == 422
     assert response.json() == {
         "code": "invalid",
-        "message": "custom.budget: 'lots' is not a number",
+        "message": "custom.budget: 'lots' is not a number; write it like 1250 or 12.50",
         "field": "custom.budget",
     }
 

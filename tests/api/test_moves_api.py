@@ -94,7 +94,8 @@ def test_an_unknown_stage_is_a_422_naming_the_field(api, deal):
 @pytest.mark.parametrize(
     ("changes", "field", "says"),
     [
-        ({"value": "1e400"}, "value", "digits"),
+        ({"value": "1e400"}, "value", "not a number"),
+        ({"value": "1234567890123.5"}, "value", "digits"),
         ({"value": "99999999999999999999999"}, "value", "digits"),
         ({"value": "12.345"}, "value", "decimal places"),
         ({"title": "   "}, "title", "blank"),
