@@ -155,6 +155,50 @@ def test_a_lead_captured_by_the_api_with_yen_decimals_is_refused(
     assert not Lead.objects.exists()
 
 
+def test_a_lead_in_kwd_past_the_two_stored_decimals_is_refused_naming_it(
+    client, pipeline, olivia
+):
+    secret = create_token(olivia, "website")[1]
+    # A JSON number: text like "5.125" reads two ways and is refused as such.
+    body = {"email": "a@example.com", "value": 5.125, "currency": "KWD"}
+
+    response = client.post(
+        "/api/v1/leads",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "value"
+    assert "Dealgate keeps KWD amounts with 2" in response.json()["message"]
+    assert not Lead.objects.exists()
+
+
+def test_a_lead_value_written_with_an_exponent_is_refused_as_that_text_is(
+    client, pipeline, olivia
+):
+    secret = create_token(olivia, "website")[1]
+
+    response = client.post(
+        "/api/v1/leads",
+        '{"email": "a@example.com", "value": 1e3}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    exact = client.post(
+        "/api/v1/leads",
+        '{"email": "b@example.com", "value": 0.1}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["message"] == "'1e3' is not a number; write 1000"
+    assert exact.status_code == 201
+    assert Lead.objects.get().value == Decimal("0.10")
+
+
 def test_a_lead_without_a_currency_is_held_to_its_pipelines(client, alice, pipeline):
     pipeline.currency = "JPY"
     pipeline.save()

@@ -39,7 +39,6 @@ from dealgate.core.csvsource import (
     quoted,
     requoted,
 )
-from dealgate.core.currencies import check_decimals
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.errors import DealgateError, ValidationError
 from dealgate.imports.report import (
@@ -396,9 +395,13 @@ def _bad_values(
     refused: dict[str, ValidationError] = {}
     read: dict[str, CleanLead] = {}
 
-    def judge(name: str, given: dict[str, str], *, contact: bool = False) -> None:
+    def judge(
+        name: str, given: dict[str, str], *, contact: bool = False, currency: str = ""
+    ) -> None:
         try:
-            read[name] = clean_lead(given, region=region, require_contact=contact)
+            read[name] = clean_lead(
+                given, region=region, currency=currency, require_contact=contact
+            )
         except ValidationError as exc:
             refused[name] = exc
 
@@ -413,14 +416,11 @@ def _bad_values(
         given = {name: data[name]}
         if name == "phone" and "country" in read:
             given["country"] = data["country"]
-        judge(name, given)
-    value = read.get("value")
-    if value is not None and value.value is not None and "currency" not in refused:
-        currency = read["currency"].currency if "currency" in read else ""
-        try:
-            check_decimals(value.value, currency or pipeline.currency)
-        except ValidationError as exc:
-            refused["value"] = exc
+        currency = ""
+        if name == "value" and "currency" not in refused:
+            given_currency = read["currency"].currency if "currency" in read else ""
+            currency = given_currency or pipeline.currency
+        judge(name, given, currency=currency)
     contact = {name: data[name] for name in ("email", "phone") if name in data}
     if not any(name in refused for name in contact):
         if "phone" in contact and "country" in read:

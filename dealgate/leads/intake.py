@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from dealgate.core.currencies import iso_currency
+from dealgate.core.currencies import check_decimals, iso_currency
 from dealgate.core.numbers import read_number, read_whole
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
 from dealgate.errors import ValidationError
@@ -38,6 +38,8 @@ TEXT_FIELDS = tuple(LIMITS)
 # Fields a caller may send; anything else is refused so typos do not vanish.
 ACCEPTED = (*TEXT_FIELDS, "company_size", "value", "pipeline")
 MAX_VALUE = Decimal("999999999999.99")
+# Every amount is kept with two decimals (the column's NUMERIC(14, 2)).
+CENT = Decimal("0.01")
 MAX_COMPANY_SIZE = 10_000_000
 # Control characters break logs and CSV exports, and PostgreSQL refuses NUL.
 
@@ -111,6 +113,7 @@ def clean_lead(
     data: Mapping[str, Any],
     *,
     region: str | None,
+    currency: str = "",
     require_contact: bool = True,
     strict: bool = True,
 ) -> CleanLead:
@@ -122,6 +125,10 @@ def clean_lead(
     longer than its limit, and control characters. With `strict`, fields
     outside ACCEPTED are refused too. Phone numbers without a country code
     are read in the lead's own country, else in `region` (an ISO code).
+    A value's decimals are judged in the lead's currency, else in
+    `currency` (the pipeline's), as `currencies.check_decimals` judges a
+    deal's: "1000.50" is refused in JPY, "1.234" in KWD, naming it; with
+    neither, more than two are refused.
     """
     if strict:
         for key in data:
@@ -146,6 +153,8 @@ def clean_lead(
         company_size=_whole(data.get("company_size")),
         value=_amount(data.get("value")),
     )
+    if lead.value is not None:
+        lead.value = _in_places(lead.value, lead.currency or currency)
     _add_keys(lead, region)
     if require_contact and not lead.has_contact:
         raise ValidationError(
@@ -256,13 +265,30 @@ def _amount(value: Any) -> Decimal | None:
         except ValueError as exc:
             raise ValidationError(str(exc), field="value") from None
     else:
-        amount = Decimal(str(value))
+        # A JSON number keeps the text it was written with (api.parser's
+        # JsonFloat): "0.1" is read exactly, and "1e3" is refused as the
+        # same text typed in a string is.
+        written = getattr(value, "written", None)
+        if written is not None and "e" in written.lower():
+            try:
+                read_number(written)
+            except ValueError as exc:
+                raise ValidationError(str(exc), field="value") from None
+        amount = Decimal(written if written is not None else str(value))
     if not amount.is_finite() or amount < 0 or amount > MAX_VALUE:
         raise ValidationError(
             f"value must be from 0 to {MAX_VALUE:,}, got {value!r}", field="value"
         )
-    if amount != amount.quantize(Decimal("0.01")):
+    return amount
+
+
+def _in_places(amount: Decimal, currency: str) -> Decimal:
+    """`amount` as stored, with two decimals, once its decimals are judged
+    in `currency` (none: more than two are refused)."""
+    if currency:
+        check_decimals(amount, currency)
+    if amount != amount.quantize(CENT):
         raise ValidationError(
-            f"value has more than two decimal places: {value!r}", field="value"
+            f"value {amount} has more than two decimal places", field="value"
         )
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(CENT)

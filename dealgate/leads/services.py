@@ -23,7 +23,6 @@ from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
-from dealgate.core.currencies import check_decimals
 from dealgate.core.names import tidy_name
 from dealgate.core.text import check_text, cut
 from dealgate.deals.models import Activity, Deal
@@ -161,9 +160,8 @@ def capture_lead(
     if source not in CHANNELS:
         raise ValueError(f"unknown channel {source!r}")
     pipeline = pipeline or pipeline_for_capture(data.get("pipeline"))
-    lead = clean_lead(data, region=phone_region(pipeline))
-    # In the currency the deal it may become takes (`_new_deal`).
-    check_decimals(lead.value, lead.currency or pipeline.currency)
+    # A value in the currency the deal it may become takes (`_new_deal`).
+    lead = clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
     lead.source = lead.source or source
     with transaction.atomic():
         result = _capture(pipeline, lead, source, by, at or timesource.now())

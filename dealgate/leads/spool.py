@@ -162,7 +162,7 @@ def capture_or_keep(
             return capture_lead(data, source=source, by=by, pipeline=pipeline)
         # Checked before the transaction, which takes the write lock: a
         # refused submission neither holds it nor waits for it.
-        clean_lead(data, region=phone_region(pipeline))
+        clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
         with transaction.atomic():
             result = capture_lead(data, source=source, by=by, pipeline=pipeline)
             then()
@@ -173,7 +173,7 @@ def capture_or_keep(
         busy = exc
     # The lock refuses a transaction's start, after the checks; checked here
     # again all the same, so that nothing unchecked is ever kept.
-    clean_lead(data, region=phone_region(pipeline))
+    clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
     entry = _Entry(
         receipt=uuid.uuid4().hex,
         channel=source,

@@ -178,6 +178,19 @@ def test_a_bad_submission_during_an_import_is_refused_naming_its_field(
     assert _kept(sqlite_file) == []
 
 
+def test_a_value_its_currency_cannot_have_is_refused_during_an_import_not_kept(
+    sqlite_file, routed, olivia, client, other_writer, now
+):
+    secret = create_token(olivia, "website")[1]
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    api = _post_api(client, secret, inquiry(value="1000.50", currency="JPY"))
+
+    assert api.status_code == 422 and api.json()["field"] == "value"
+    assert "JPY amounts have 0" in api.json()["message"]
+    assert _kept(sqlite_file) == []
+
+
 def test_a_crash_after_a_capture_before_its_file_is_removed_captures_once(
     kept_lead, monkeypatch
 ):
