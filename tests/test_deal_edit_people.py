@@ -36,6 +36,23 @@ def test_a_rep_may_not_give_their_deal_away_nor_leave_it_unowned(deal, alice, bo
     assert (deal.owner, deal.version) == (alice, 1)
 
 
+def test_an_owner_given_by_id_passes_the_same_checks_and_hand_over(
+    deal, alice, bob, max_manager
+):
+    from dealgate.clocks.models import Clock
+
+    with pytest.raises(PermissionDenied, match="a rep may not give a deal to bob"):
+        update_deal(deal.pk, {"owner_id": bob.pk}, by=alice, expected_version=1)
+    with pytest.raises(ValidationError, match="owner_id: there is no active user"):
+        update_deal(deal.pk, {"owner_id": 10**9}, by=max_manager, expected_version=1)
+    updated = update_deal(
+        deal.pk, {"owner_id": bob.pk}, by=max_manager, expected_version=1
+    )
+    age = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE, state="running")
+    assert (updated.owner, updated.responsible, updated.version) == (bob, bob, 2)
+    assert age.get().responsible == bob
+
+
 def test_a_new_owner_becomes_responsible_and_takes_the_running_clocks(
     deal, alice, bob, max_manager
 ):

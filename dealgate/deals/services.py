@@ -832,6 +832,17 @@ def person_named(username: str | None, *, field: str = "owner") -> User | None:
     return user
 
 
+def _active_user(pk: int | None, *, field: str = "owner_id") -> User | None:
+    """The active user with id `pk`, or None for none; refused, naming
+    `field`, when no active user has it."""
+    if pk is None:
+        return None
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None:
+        raise ValidationError(f"{field}: there is no active user {pk!r}", field=field)
+    return user
+
+
 def organization_named(
     name: str | None, *, field: str = "organization"
 ) -> Organization | None:
@@ -1172,8 +1183,12 @@ def _people_by_name(
     what to what. Names must be resolved under the deal's lock: a new
     organization goes if the edit is refused."""
     changes = dict(changes)
-    if "owner" in changes:
-        owner = person_named(changes.pop("owner"))
+    if "owner" in changes or "owner_id" in changes:
+        # An owner by id passes the same checks and hand-over as by name.
+        if "owner" in changes:
+            owner = person_named(changes.pop("owner"))
+        else:
+            owner = _active_user(changes["owner_id"])
         changes["owner_id"] = owner.pk if owner else None
         if changes["owner_id"] != deal.owner_id:
             check_may_own(by, owner, "a rep may not give a deal to {whom}")
