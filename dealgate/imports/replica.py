@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from django.db import models
@@ -62,6 +63,9 @@ class ReplicaLoad:
         self.active = False
         self.origin = "origin"
         self._keys: dict[str, list[ForeignKey]] = {}
+        # Parent keys locked so far, by table: a lock lasts until the
+        # transaction ends, so each row is locked once per import.
+        self._locked: dict[str, set[Any]] = {}
 
     def start(self, written: Sequence[type[models.Model]]) -> bool:
         """Try replica mode for loads into `written`'s tables; True if on."""
@@ -136,11 +140,14 @@ class ReplicaLoad:
         written: Collection[Any] = (),
     ) -> None:
         """Lock, FOR KEY SHARE, every row the foreign keys of `rows` (in the
-        order of `columns`) name, one statement per parent table, and refuse
-        the import if one names nothing; `describe(row)` says which record a
-        row is, for the error. A key to a table this load writes (an event's
-        deal) must name one of the `written` ids: nobody else can see those
-        rows, so there is nothing to lock."""
+        order of `columns`) name that this load has not locked yet, one
+        statement per parent table, and refuse the import if one names
+        nothing; `describe(row)` says which record a row is, for the error.
+        A lock lasts until the transaction ends, so a parent named by every
+        batch (the pipeline, a stage, an owner) is locked by the first. A
+        key to a table this load writes (an event's deal) must name one of
+        the `written` ids: nobody else can see those rows, so there is
+        nothing to lock."""
         by_parent: dict[str, list[tuple[ForeignKey, int]]] = {}
         for key in self._keys[model._meta.db_table]:
             by_parent.setdefault(key.parent_table, []).append(
@@ -148,19 +155,25 @@ class ReplicaLoad:
             )
         for parent in sorted(by_parent):
             keys = by_parent[parent]
-            wanted = {row[at] for _, at in keys for row in rows} - {None}
-            if not wanted:
-                continue
+            wanted: set[Any] = set()
+            for _, at in keys:
+                wanted.update(map(itemgetter(at), rows))
+            wanted.discard(None)
             if parent in self._keys:
                 missing = wanted.difference(written)
             else:
+                locked = self._locked.setdefault(parent, set())
+                new = wanted.difference(locked)
+                if not new:
+                    continue
                 column = self.quote(keys[0][0].parent_column)
                 found = cursor.execute(
                     f"SELECT {column} FROM {self.quote(parent)} "
                     f"WHERE {column} = ANY(%s) ORDER BY {column} FOR KEY SHARE",
-                    (sorted(wanted),),
+                    (sorted(new),),
                 ).fetchall()
-                missing = wanted.difference(value for (value,) in found)
+                locked.update(value for (value,) in found)
+                missing = new.difference(locked)
             if missing:
                 raise _missing_parent(keys, rows, missing, describe)
 

@@ -10,7 +10,7 @@ from django.db import connection
 
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
-from dealgate.imports import bulk, replica
+from dealgate.imports import bulk, replica, services
 from dealgate.imports.services import import_deals
 from tests.importing import make_import_pipeline, write_csv, write_mapping
 
@@ -211,3 +211,55 @@ def test_a_named_parent_cannot_be_deleted_under_the_import_but_stays_usable(
     assert used == [True] and report.committed
     assert seen["read"] > 0 and seen["delete"] == "waits"
     assert {mode for (mode,) in seen["locks"]} <= {"AccessShareLock", "RowShareLock"}
+
+
+class _CountingCursor:
+    """A cursor that counts the rows its FOR KEY SHARE statements asked for."""
+
+    def __init__(self, cursor, asked: Counter) -> None:
+        self._cursor, self._asked = cursor, asked
+
+    def execute(self, sql, params=()):
+        if "FOR KEY SHARE" in sql:
+            table = sql.split(" FROM ", 1)[1].split()[0].strip('"')
+            self._asked.update({table: len(params[0])})
+        return self._cursor.execute(sql, params)
+
+
+def test_each_parent_row_is_locked_once_however_many_batches_name_it(
+    tmp_path, alice, bob, used, monkeypatch
+):
+    asked: Counter = Counter()
+    lock_parents = replica.ReplicaLoad.lock_parents
+
+    def counting(self, cursor, *args, **kwargs):
+        return lock_parents(self, _CountingCursor(cursor, asked), *args, **kwargs)
+
+    monkeypatch.setattr(replica.ReplicaLoad, "lock_parents", counting)
+    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    report = run_import(tmp_path, make_import_pipeline())
+    assert used == [True] and report.committed and Deal.objects.count() == 4
+    # Four batches of one deal: one pipeline, two owners, two stages.
+    assert asked["pipelines_pipeline"] == 1
+    assert asked["accounts_user"] == 2
+    assert asked["pipelines_stage"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_naming_no_row_in_a_later_batch_still_refuses_the_import(
+    tmp_path, alice, bob, used, monkeypatch
+):
+    adapt = bulk.PostgresWriter.adapt
+
+    def adapt_wrongly(self, deal):
+        if deal[bulk.EXTERNAL_ID] == "D4":
+            deal[bulk.OWNER] = 987654
+        adapt(self, deal)
+
+    monkeypatch.setattr(bulk.PostgresWriter, "adapt", adapt_wrongly)
+    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    with pytest.raises(ValidationError) as caught:
+        run_import(tmp_path, make_import_pipeline())
+    assert used == [True]
+    assert "owner_id 987654 names no row of accounts_user" in str(caught.value)
+    assert Deal.objects.count() == 0 and StageEvent.objects.count() == 0
