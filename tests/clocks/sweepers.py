@@ -38,7 +38,9 @@ ENTERED = dt.datetime(2026, 6, 7, 12, 0, tzinfo=dt.UTC)
 
 def seed(count: int) -> None:
     """`count` deals in a stage with a 2-day limit, entered long ago: each has
-    a due age clock (started by the deal's creation)."""
+    a due age clock (started by the deal's creation). They are shared by
+    owners ten each, so that every digest is short enough to name all its
+    clocks and the report can tell each clock's notices apart."""
     with transaction.atomic():
         _seed(count)
 
@@ -48,7 +50,10 @@ def _seed(count: int) -> None:
     manager = User.objects.create(username="max", role="manager", team=team)
     team.manager = manager
     team.save()
-    alice = User.objects.create(username="alice", team=team, email="a@example.com")
+    owners = [
+        User.objects.create(username=f"rep{n}", team=team, email=f"rep{n}@example.com")
+        for n in range(max(1, -(-count // 10)))
+    ]
     pipeline = Pipeline.objects.create(
         key="p", name="P", calendar={"timezone": "Europe/Berlin", "always_open": True}
     )
@@ -60,8 +65,8 @@ def _seed(count: int) -> None:
             pipeline=pipeline,
             stage=stage,
             title=f"Deal {n}",
-            owner=alice,
-            responsible=alice,
+            owner=owners[n % len(owners)],
+            responsible=owners[n % len(owners)],
             created_at=ENTERED,
             stage_entered_at=ENTERED,
         )
@@ -83,16 +88,23 @@ def crash(batch_size: int) -> None:
 def report() -> None:
     """Counts of what the sweeps did; a digest notice tells about each of its
     clocks, so clocks told are counted, not notice rows. A digest names its
-    first entries and counts the rest: every clock named is named once."""
+    first entries and counts the rest: `only_counted` says how many clocks
+    were told without their names, and `named_as_breached` whether the
+    clocks named are exactly the breached ones, each named once."""
     notices = list(Notice.objects.all())
     named = Counter(clock_id for notice in notices for clock_id in notice.clock_ids)
+    breached = set(
+        Clock.objects.filter(kind="age", state="breached").values_list("pk", flat=True)
+    )
     print(
         json.dumps(
             {
-                "breached": Clock.objects.filter(kind="age", state="breached").count(),
+                "breached": len(breached),
                 "running": Clock.objects.filter(kind="age", state="running").count(),
                 "clocks_told": sum(notice.told for notice in notices),
+                "only_counted": sum(notice.more_items for notice in notices),
                 "most_notices_per_clock": max(named.values(), default=0),
+                "named_as_breached": set(named) == breached,
                 "second_windows": Clock.objects.exclude(escalate_at=None).count(),
             }
         )

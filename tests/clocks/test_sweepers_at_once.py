@@ -22,6 +22,7 @@ import pytest
 from django.db import connection, connections
 
 from dealgate import timesource
+from dealgate.accounts.models import User
 from dealgate.clocks.models import Clock, Notice
 from dealgate.clocks.sweep import sweep
 from tests.conftest import NOW
@@ -109,11 +110,15 @@ def test_three_sweeper_processes_act_on_each_clock_once(database_url):
     assert [process.returncode for process in sweepers] == [0, 0, 0], outputs
     claimed = [int(re.search(r"swept (\d+) due", out)[1]) for out, _ in outputs]
     assert sum(claimed) == 300
+    # Owners of ten deals each get digests short enough to name every clock:
+    # each breached clock is named, once, and none is told twice.
     assert report(database_url) == {
         "breached": 300,
         "running": 0,
         "clocks_told": 300,
+        "only_counted": 0,
         "most_notices_per_clock": 1,
+        "named_as_breached": True,
         "second_windows": 300,
     }
 
@@ -134,16 +139,25 @@ def test_a_sweeper_killed_mid_batch_loses_nothing_and_repeats_nothing(database_u
         50,
     )
     assert after["most_notices_per_clock"] == 1
+    assert after["only_counted"] == 0 and after["named_as_breached"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_sweeper_threads_share_the_clocks_without_overlap(pipeline, alice):
     if connection.vendor != "postgresql":
         pytest.skip("an in-memory SQLite database is private to one thread")
+    # Owners of ten deals each: every digest names all its clocks.
+    owners = [alice] + [
+        User.objects.create(username=f"rep{n}", team=alice.team) for n in range(19)
+    ]
     with timesource.frozen_at(NOW):
         for n in range(200):
             place_deal(
-                pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title=f"{n}"
+                pipeline,
+                "inquiry",
+                owner=owners[n % 20],
+                entered=berlin(8, 9),
+                title=f"{n}",
             )
     barrier = threading.Barrier(4)
     results = []
@@ -163,11 +177,12 @@ def test_racing_sweeper_threads_share_the_clocks_without_overlap(pipeline, alice
 
     assert sum(result.breached for result in results) == 200
     assert sum(1 for result in results if result.breached) > 1
-    # A digest names its first entries and counts the rest.
+    # Each of the 200 clocks is named, once.
     notices = list(Notice.objects.all())
     named = [clock for notice in notices for clock in notice.clock_ids]
-    assert len(named) == len(set(named))
-    assert set(named) <= set(
+    assert sum(notice.more_items for notice in notices) == 0
+    assert len(named) == len(set(named)) == 200
+    assert set(named) == set(
         Clock.objects.filter(kind="age").values_list("pk", flat=True)
     )
     assert sum(notice.told for notice in notices) == 200
