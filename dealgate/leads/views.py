@@ -27,6 +27,7 @@ from dealgate.core import business_time
 from dealgate.errors import DealgateError, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
+from dealgate.web.redirects import redirect_back
 
 from . import services
 from .assign import off_reason
@@ -307,7 +308,8 @@ def decision_split(request: HttpRequest, decision_id: int) -> HttpResponse:
         return page
     except DealgateError as exc:
         messages.error(request, exc.message)
-        return redirect(request.POST.get("back") or reverse("leads:decisions"))
+        default = reverse("leads:decisions")
+        return redirect_back(request, request.POST.get("back"), default)
     messages.success(request, f"Split: lead {lead.pk} stands on its own.")
     return _back(lead.pk)
 

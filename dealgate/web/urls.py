@@ -1,13 +1,12 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dealgate.accounts.views import SignInView
+from dealgate.accounts.views import SignInView, SignOutView
 
 from . import views
 
 urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", SignOutView.as_view(), name="logout"),
     path("", views.board, name="board"),
     path("board/column/", views.board_column, name="board-column"),
     path("deals/new/", views.deal_new, name="deal-new"),
