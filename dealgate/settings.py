@@ -211,6 +211,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Every error under /api/ answers JSON, those of the layers below too.
     "dealgate.api.routes.ApiErrorsMiddleware",
+    # A HEAD request writes nothing: what a GET records in passing as it
+    # reads is skipped for it (dealgate.web.head).
+    "dealgate.web.head.HeadMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from the worker itself, before sessions or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",

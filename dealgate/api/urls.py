@@ -7,6 +7,9 @@ wrapped here instead: a HEAD request runs as the GET it stands for (the
 same authentication, permission checks and status) and answers its headers,
 Content-Length included, without the body. An address without GET still
 answers HEAD 405, and every 405 whose Allow lists GET lists HEAD too.
+A HEAD changes nothing stored, though its GET may record something as it
+reads (a token's last use): dealgate.web.head marks the request as a HEAD
+for those writes, also while it runs here as a GET.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ from dealgate.core import metrics as m
 from dealgate.deals.models import Deal
 from dealgate.deals.queries import stage_age
 from dealgate.pipelines.models import Stage
+from dealgate.web.head import answering_head
 
 from . import rollups, sql
 from .filters import Filters, PipelineFacts
@@ -77,7 +78,11 @@ def fold() -> int:
     folded); folding keeps that part small. Runs in its own short transaction
     so that a page never holds a write lock while it reads, takes no write
     lock at all when the log is empty, and on SQLite gives up at once rather
-    than wait while another writer (an import, the sweeper) holds the lock."""
+    than wait while another writer (an import, the sweeper) holds the lock.
+    A HEAD request folds nothing: it changes nothing stored
+    (dealgate.web.head), and its answer is exact without folding."""
+    if answering_head():
+        return 0
     if not fetch(sql.Query(f"SELECT EXISTS (SELECT 1 FROM {rollups.CHANGE})"))[0][0]:
         return 0
     if connection.vendor == "sqlite":

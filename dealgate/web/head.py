@@ -1,0 +1,52 @@
+"""A HEAD request changes nothing stored.
+
+HEAD asks for what a GET would answer, without the body; a client (a link
+checker, a monitor, a proxy warming its cache) sends it freely and expects
+no effect. Some GETs write in passing as they read: the API records a
+token's time of last use (dealgate.leads.tokens), and the insights pages
+fold the rollups' change log (dealgate.insights.queries). Each such write
+asks `answering_head()` first and is skipped for a HEAD, which then answers
+exactly as its GET would: the token still opens the address, and the
+insights read the log not folded yet.
+
+`HeadMiddleware` marks the request for the code below it, also while the
+API runs a HEAD as the GET it stands for (dealgate.api.urls), where
+`request.method` reads GET. Outside a request (commands, the sweeper)
+nothing is a HEAD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponse
+
+_answering_head: ContextVar[bool] = ContextVar("answering_head", default=False)
+
+
+def answering_head() -> bool:
+    """Whether the code runs for a HEAD request, which must write nothing."""
+    return _answering_head.get()
+
+
+@contextmanager
+def head_request(is_head: bool = True) -> Iterator[None]:
+    """Run the block as answering a HEAD (or not)."""
+    token = _answering_head.set(is_head)
+    try:
+        yield
+    finally:
+        _answering_head.reset(token)
+
+
+class HeadMiddleware:
+    """Marks a HEAD request for `answering_head()` while it is answered."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with head_request(request.method == "HEAD"):
+            return self.get_response(request)
