@@ -16,6 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dealgate.core import criteria
+from dealgate.core.checklist import check_key as check_checklist_key
+from dealgate.core.checklist import items_in_rule
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
     FALLBACK_DAY_MINUTES,
@@ -242,6 +244,13 @@ def _check_criterion(
     reason = criteria.check_rule(criterion.rule, fields)
     if reason is not None:
         raise ValidationError(f"the rule does not compile: {reason}", field="rule")
+    # The deal page saves every item the rules name: a key a deal's checklist
+    # refuses would refuse every save (the count is checked on apply).
+    for key in items_in_rule(criterion.rule):
+        try:
+            check_checklist_key(key)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, field="rule") from None
 
 
 def _with_criteria(

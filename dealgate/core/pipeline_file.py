@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dealgate.clocks.rules import BreachRuleError, handoff_name
 from dealgate.clocks.rules import parse_rules as parse_breach_rules
 from dealgate.core import routing as routing_rules
+from dealgate.core.checklist import MOST_CHECKLIST_ITEMS, items_in_rule
+from dealgate.core.checklist import check_key as check_checklist_key
 from dealgate.core.criteria import check_rule
 from dealgate.core.currencies import iso_currency
 from dealgate.core.toml_lines import (
@@ -467,6 +469,8 @@ class _Reader:
         # a fault reported there.
         self.field_keys: frozenset[str] | None = None
         self.noted: set[Path] = set()
+        # The checklist items the rules name so far, in order of first use.
+        self.checklist_items: dict[str, None] = {}
 
     def problem(self, path: Path, message: str) -> None:
         """Note what is wrong at `path`, once: a later check of the same key
@@ -743,6 +747,7 @@ class _Reader:
             rule = self.text(item, "rule", item_path)
             if rule:
                 self.compiles(rule, item_path + ("rule",))
+                self.checklist_keys(rule, item_path + ("rule",))
             self.duplicate(seen, label, item_path + ("label",), "label")
             items.append(CriterionSpec(label, rule))
         return tuple(items)
@@ -753,6 +758,27 @@ class _Reader:
         reason = check_rule(rule, self.field_keys)
         if reason is not None:
             self.problem(path, f"the rule does not compile: {reason}")
+
+    def checklist_keys(self, rule: str, path: Path) -> None:
+        """The checklist items a rule names keep to the limits a deal's
+        checklist has: the deal page shows every item the pipeline's rules
+        name and saves them with the deal, so a key it would refuse, or
+        items past the most a deal holds, would refuse every save."""
+        for key in items_in_rule(rule):
+            try:
+                check_checklist_key(key)
+            except ValidationError as exc:
+                self.problem(path, exc.message)
+            if key in self.checklist_items:
+                continue
+            self.checklist_items[key] = None
+            if len(self.checklist_items) == MOST_CHECKLIST_ITEMS + 1:
+                self.problem(
+                    path,
+                    f"checklist key {_show(key)} makes the rules name "
+                    f"{MOST_CHECKLIST_ITEMS + 1:,} checklist items; a deal's "
+                    f"checklist holds at most {MOST_CHECKLIST_ITEMS:,}",
+                )
 
     def duplicate(
         self, seen: dict[str, int], value: str, path: Path, what: str

@@ -26,6 +26,11 @@ from dealgate.accounts.models import User
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core import criteria as crit
+from dealgate.core.checklist import (
+    CHECKLIST_KEY_LIMIT as CHECKLIST_KEY_LIMIT,  # still importable from here
+)
+from dealgate.core.checklist import MOST_CHECKLIST_ITEMS, items_in_rule
+from dealgate.core.checklist import check_key as check_checklist_key
 from dealgate.core.csvsource import FIRST_YEAR, LAST_YEAR
 from dealgate.core.currencies import STORED_PLACES, check_decimals, iso_currency
 from dealgate.core.custom_fields import (
@@ -34,7 +39,7 @@ from dealgate.core.custom_fields import (
     declared_fields,
 )
 from dealgate.core.names import code_points, name_key, tidy_name
-from dealgate.core.text import CONTROL_OR_BREAK, check_text, cut, holds_nul
+from dealgate.core.text import CONTROL_OR_BREAK, check_text, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
@@ -195,13 +200,6 @@ def exit_checklist(deal: Deal, now: dt.datetime) -> list[ChecklistLine]:
     ]
 
 
-# `checklist.key` or `checklist["key"]` in a rule; a checklist item is only
-# ever named this way, so these are the items a person may need to tick.
-_CHECKLIST_ITEM = re.compile(
-    r"""\bchecklist\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])"""
-)
-
-
 def checklist_items(pipeline: Pipeline) -> list[str]:
     """The checklist items the pipeline's rules read, in order of first use."""
     sets = [pipeline.won_criteria]
@@ -210,8 +208,8 @@ def checklist_items(pipeline: Pipeline) -> list[str]:
     found: dict[str, None] = {}
     for data in sets:
         for criterion in criteria_set(data).items:
-            for match in _CHECKLIST_ITEM.finditer(criterion.rule):
-                found.setdefault(next(name for name in match.groups() if name))
+            for item in items_in_rule(criterion.rule):
+                found.setdefault(item)
     return list(found)
 
 
@@ -1237,13 +1235,6 @@ def _checked_custom(deal: Deal, values: Any) -> dict[str, Any]:
         raise ValidationError(f"{name}: {exc.message}", field=name) from None
 
 
-# A checklist item is named as a person names a step ("nda_signed"), and a
-# deal holds few: the deal page lists them all and every move's rules read
-# the whole checklist, so 50,000 items made the page 8 MB and a move seconds.
-CHECKLIST_KEY_LIMIT = 100
-MOST_CHECKLIST_ITEMS = 200
-
-
 def _check_checklist(checklist: dict[str, Any], stored: dict[str, Any]) -> None:
     """Refuse the `checklist` an edit would store when a key it adds is
     blank, longer than CHECKLIST_KEY_LIMIT or not one line of text, or when
@@ -1252,16 +1243,7 @@ def _check_checklist(checklist: dict[str, Any], stored: dict[str, Any]) -> None:
     edit of another field never fails on them and an item can be removed."""
     added = [key for key in checklist if key not in stored]
     for key in added:
-        if not key.strip():
-            raise ValidationError(
-                "checklist: an item needs a key, such as nda_signed",
-                field="checklist",
-            )
-        name = f"checklist key {cut(key, 40)!r}"
-        try:
-            check_text(key, name, limit=CHECKLIST_KEY_LIMIT, one_line=True)
-        except ValidationError as exc:
-            raise ValidationError(exc.message, field="checklist") from None
+        check_checklist_key(key)
     if added and len(checklist) > MOST_CHECKLIST_ITEMS:
         raise ValidationError(
             f"checklist would hold {len(checklist):,} items; the limit is "

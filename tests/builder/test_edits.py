@@ -111,6 +111,15 @@ def test_a_criterion_reading_a_custom_field_the_pipeline_lacks_is_refused(spec):
     assert caught.value.field == "rule"
 
 
+def test_a_criterion_naming_a_checklist_key_a_deal_refuses_is_refused(spec):
+    long_key = CriterionSpec("Signed", f"checklist.{'k' * 101} == true")
+
+    with pytest.raises(ValidationError, match="the limit is 100") as caught:
+        edits.add_criterion(spec, "discovery", edits.EXIT, long_key)
+
+    assert caught.value.field == "rule"
+
+
 def test_criteria_are_added_changed_and_removed_by_position(spec):
     new = CriterionSpec("Budget owner met", 'held("meeting", "budget")')
 
