@@ -23,6 +23,7 @@ from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
+from dealgate.core.currencies import check_decimals
 from dealgate.core.names import tidy_name
 from dealgate.core.text import check_text, cut
 from dealgate.deals.models import Activity, Deal
@@ -610,7 +611,13 @@ def convert_lead(
     its organization is found by name as the deal page finds it, and it
     passes the first stage's entry criteria as a move into it would; unmet,
     nothing is written and MoveRefused lists them (give the lead its
-    company, say, and convert it again)."""
+    company, say, and convert it again).
+
+    The lead's value is judged again in the deal's currency as it is now:
+    the lead's own, else the pipeline's, which may have changed since the
+    lead was taken (USD to JPY makes 1000.50 no amount); refused, the
+    ValidationError names the value and the currency, and nothing is
+    written."""
     from dealgate.pipelines.services import active_stages
 
     with transaction.atomic():
@@ -624,6 +631,7 @@ def convert_lead(
                 f"pipeline {pipeline.key} has no stage to start a deal in",
                 field="pipeline",
             )
+        _check_value_for_deal(lead, pipeline)
         deal, unmet = _new_deal(lead, pipeline, first, by)
         if unmet:
             # Raised inside the transaction: the deal and its rows go too.
@@ -639,6 +647,27 @@ def convert_lead(
         lead.save(update_fields=["status", "deal", "closed_at"])
     log.info("lead %s converted into deal %s by %s", lead.pk, deal.pk, _who(by))
     return deal
+
+
+def _check_value_for_deal(lead: Lead, pipeline: Pipeline) -> None:
+    """Refuse a lead whose value has more decimals than the currency its
+    deal would take: the lead's own, or else `pipeline`'s now. Checked
+    before anything is written, in words that say where the currency comes
+    from (the deal's own check, in `start_deal`, would only name it)."""
+    currency = (lead.currency or pipeline.currency).upper()
+    try:
+        check_decimals(lead.value, currency)
+    except ValidationError as exc:
+        whose = (
+            "the lead's currency"
+            if lead.currency
+            else f"pipeline {pipeline.key}'s currency now; the lead names none"
+        )
+        raise ValidationError(
+            f"lead {lead.pk} cannot become a deal: its {exc.message} "
+            f"({currency} is {whose})",
+            field="value",
+        ) from None
 
 
 def _new_deal(
