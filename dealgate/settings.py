@@ -211,9 +211,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Every error under /api/ answers JSON, those of the layers below too.
     "dealgate.api.routes.ApiErrorsMiddleware",
-    # A HEAD request writes nothing: what a GET records in passing as it
-    # reads is skipped for it (dealgate.web.head).
-    "dealgate.web.head.HeadMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from the worker itself, before sessions or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -222,6 +219,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A HEAD request writes nothing: what a GET records in passing as it
+    # reads is skipped for it, and the messages a page shows stay unread
+    # (dealgate.web.head). Inside MessageMiddleware, to answer before it.
+    "dealgate.web.head.HeadMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # A write refused by another writer's lock (a SQLite import) is a 503

@@ -130,3 +130,16 @@ def test_head_on_insights_answers_as_get_from_the_log_not_folded(client, world, 
 
     assert int(head["Content-Length"]) == len(got.content)
     assert DealChange.objects.count() == 0  # the GET folded the log
+
+
+def test_head_leaves_a_pages_messages_unread_for_the_get(client, world, alice):
+    client.force_login(alice)
+    client.post(f"/leads/{world['lead']}/merge/", {"into": "nonsense"})
+    waiting = client.cookies["messages"].value
+
+    head = client.head(f"/leads/{world['lead']}/")
+
+    assert "messages" not in head.cookies
+    assert client.cookies["messages"].value == waiting
+    page = client.get(f"/leads/{world['lead']}/").content.decode()
+    assert "say what to merge into" in page

@@ -7,7 +7,9 @@ token's time of last use (dealgate.leads.tokens), and the insights pages
 fold the rollups' change log (dealgate.insights.queries). Each such write
 asks `answering_head()` first and is skipped for a HEAD, which then answers
 exactly as its GET would: the token still opens the address, and the
-insights read the log not folded yet.
+insights read the log not folded yet. A page that shows messages ("Lead
+converted into a deal.") marks them read as it renders them; for a HEAD
+they stay unread, for the GET that shows them.
 
 `HeadMiddleware` marks the request for the code below it, also while the
 API runs a HEAD as the GET it stands for (dealgate.api.urls), where
@@ -42,11 +44,25 @@ def head_request(is_head: bool = True) -> Iterator[None]:
 
 
 class HeadMiddleware:
-    """Marks a HEAD request for `answering_head()` while it is answered."""
+    """Marks a HEAD request for `answering_head()` while it is answered, and
+    keeps the messages its page rendered unread."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with head_request(request.method == "HEAD"):
-            return self.get_response(request)
+        is_head = request.method == "HEAD"
+        with head_request(is_head):
+            response = self.get_response(request)
+        if is_head:
+            _keep_messages(request)
+        return response
+
+
+def _keep_messages(request: HttpRequest) -> None:
+    """Leave the request's messages as they were stored: MessageMiddleware,
+    answering after this, then neither drops those the page rendered nor
+    rewrites its cookie or the session."""
+    storage = getattr(request, "_messages", None)
+    if storage is not None:
+        storage.used = False
