@@ -281,9 +281,15 @@ def _run(
                 writer.finish()
             finally:
                 writer.close()
-        if batch.unplaced:
+        if batch.unplaced or batch.maybe_repeats:
             _place_repeats(
-                path, mapping, rows.at["external_id"], batch.unplaced, report
+                path,
+                mapping,
+                rows.at["external_id"],
+                batch.unplaced,
+                batch.maybe_repeats,
+                report,
+                batch.id_column,
             )
     except CsvFormatError as exc:
         raise ImportFileError(f"{path.name}: {exc}") from exc
@@ -300,30 +306,38 @@ def _place_repeats(
     mapping: Mapping,
     id_at: int,
     unplaced: dict[int, str],
+    maybe_repeats: dict[int, str],
     report: ImportReport,
+    id_column: str,
 ) -> None:
-    """Name the earlier line of each id repeated from an earlier batch.
+    """Name the earlier line of each id repeated from an earlier batch, and
+    settle the rows that may repeat a row found already present.
 
     A batch knows the lines of its own rows only, so such a repeat is first
     reported as "appears earlier in the file" (`unplaced`: its line and
-    id). The line whose deal was written is the first line with that id
-    that is not a bad row: one more pass over the file, made only when
-    there are such repeats, finds it. When the report could not keep every
-    bad row (MAX_BAD_ROWS), the lines from the first one left out cannot be
-    told apart: a repeat whose first line would be there keeps its reason.
+    id). The line whose deal was written, or found present, is the first
+    line with that id that is not a bad row: one more pass over the file,
+    made only when there are such rows, finds it. A row in `maybe_repeats`
+    is a repeat when that line comes before it, and is counted as present
+    otherwise. When the report could not keep every bad row
+    (MAX_BAD_ROWS), the lines from the first one left out cannot be told
+    apart: a repeat whose first line would be there keeps its reason, and
+    a row of `maybe_repeats` is judged by the first line with its id that
+    is well formed.
     """
     bad_lines = {bad.line for bad in report.bad_rows if not bad.file}
     known_until = report.cut_at_line
-    wanted = set(unplaced.values())
+    wanted = set(unplaced.values()) | set(maybe_repeats.values())
     first: dict[str, int] = {}
     with CsvFile(
         path, encoding=mapping.encoding, delimiter=mapping.delimiter
     ) as source:
         for record in source:
-            if known_until is not None and record.line >= known_until:
-                break
             if record.error is not None or record.line in bad_lines:
                 continue
+            past_cut = known_until is not None and record.line >= known_until
+            if past_cut and not maybe_repeats:
+                break
             external_id = record.fields[id_at].strip()
             if external_id in wanted and external_id not in first:
                 first[external_id] = record.line
@@ -339,6 +353,16 @@ def _place_repeats(
         else bad
         for bad in report.bad_rows
     ]
+    for line, external_id in maybe_repeats.items():
+        first_line = first.get(external_id, line)
+        if first_line < line:
+            report.bad(
+                line,
+                id_column,
+                f"{quoted(external_id)} is already on line {first_line}",
+            )
+        else:
+            report.already_present += 1
 
 
 def _stream(
@@ -402,9 +426,18 @@ class _Batch:
         # Line -> external id of rows repeating an id written by an earlier
         # batch, the first MAX_BAD_ROWS of them (`_place_repeats`).
         self.unplaced: dict[int, str] = {}
+        # The ids of rows found already present, once the first is found: a
+        # later row with one of them repeats a line of the file.
+        self.present: WrittenIds | None = None
+        # Line -> external id of rows found already present whose id an
+        # earlier batch may have counted (`present` says "may"): repeats,
+        # or not, once `_place_repeats` has read the file again. Held
+        # whole, as each decides whether the row is bad; it grows only with
+        # such rows, not with the file.
+        self.maybe_repeats: dict[int, str] = {}
         # Records present before the import that written deals name, by kind,
         # for the kinds no side file counted.
-        self.present: dict[str, set[int]] = {
+        self.named: dict[str, set[int]] = {
             kind: set()
             for kind in ("organization", "product")
             if getattr(lookups, f"{kind}s_from") == "the database"
@@ -412,7 +445,7 @@ class _Batch:
 
     def count_present(self) -> None:
         """Report the records written deals named that were already there."""
-        for kind, ids in self.present.items():
+        for kind, ids in self.named.items():
             self.report.count_side(f"{kind}s", created=0, reused=len(ids))
 
     def flush(self, expected_rows: int) -> None:
@@ -432,9 +465,9 @@ class _Batch:
                 self.written = WrittenIds()
         deals = self._new_deals()
         for kind, slot in (("organization", ORGANIZATION), ("product", PRODUCT)):
-            if kind in self.present:
+            if kind in self.named:
                 last = self.lookups.last_before[kind]
-                self.present[kind].update(
+                self.named[kind].update(
                     d[slot]
                     for d in deals
                     if isinstance(d[slot], int) and d[slot] <= last
@@ -460,37 +493,54 @@ class _Batch:
         self.lines, self.deals = [], []
 
     def _new_deals(self) -> list[list[Any]]:
-        """The batch without deals imported before; repeats in the file are bad."""
+        """The batch without deals imported before; repeats in the file are
+        bad, whether their first line is written now or was before."""
         wanted = [deal[EXTERNAL_ID] for deal in self.deals if deal[EXTERNAL_ID]]
         if self.written is not None:
             wanted = [text for text in wanted if self.written.may_hold(text)]
         stored = self.writer.existing(wanted) if wanted else {}
         first_new = self.writer.first_new_id
+        present = self.present
         seen: dict[str, int] = {}
+        found_present: list[str] = []
         new = []
         for line, deal in zip(self.lines, self.deals, strict=True):
             external_id = deal[EXTERNAL_ID]
             if external_id:
-                found = stored.get(external_id)
-                if found is not None:
-                    if first_new is not None and found >= first_new:
-                        if len(self.unplaced) < MAX_BAD_ROWS:
-                            self.unplaced[line] = external_id
-                        self._repeat(
-                            line, f"{quoted(external_id)} appears earlier in the file"
-                        )
-                    else:
-                        self.report.already_present += 1
-                    continue
-                # Only the line a deal is written from: a repeat names it.
+                # Only the line a deal is written (or found) from: a repeat
+                # names it.
                 if external_id in seen:
                     self._repeat(
                         line,
                         f"{quoted(external_id)} is already on line {seen[external_id]}",
                     )
                     continue
+                found = stored.get(external_id)
+                if found is not None and first_new is not None and found >= first_new:
+                    if len(self.unplaced) < MAX_BAD_ROWS:
+                        self.unplaced[line] = external_id
+                    self._repeat(
+                        line, f"{quoted(external_id)} appears earlier in the file"
+                    )
+                    continue
+                if (
+                    found is not None
+                    and present is not None
+                    and present.may_hold(external_id)
+                ):
+                    self.maybe_repeats[line] = external_id
+                    found_present.append(external_id)
+                    continue
                 seen[external_id] = line
+                if found is not None:
+                    self.report.already_present += 1
+                    found_present.append(external_id)
+                    continue
             new.append(deal)
+        if found_present:
+            if present is None:
+                present = self.present = WrittenIds()
+            present.add(found_present)
         if self.written is not None:
             self.written.add(seen)
         return new
