@@ -1,10 +1,10 @@
 """Leads kept on disk while SQLite is busy, and taken in by the sweeper.
 
 On SQLite one writer holds the whole database, and a large import holds it
-for minutes. A lead from the website form or the lead API that cannot be
-written meanwhile (`capture_or_keep`) is not refused: once it has passed the
-checks every capture makes, it is written to a file in the spool folder and
-synced to disk before its sender is told it was received. The sweeper
+for minutes. A lead from the website form, the lead API or the New lead page
+that cannot be written meanwhile (`capture_or_keep`) is not refused: once it
+has passed the checks every capture makes, it is written to a file in the
+spool folder and synced to disk before its sender is told it was received. The sweeper
 (`drain_spool`, on every tick of `dealgate sweep` and of the one `dealgate
 serve` runs) takes the files in, oldest first, once the database is free:
 each is captured by `capture_lead` (de-duplication, routing, the response
@@ -60,8 +60,9 @@ log = logging.getLogger("dealgate.leads")
 
 VERSION = 1
 # The doors whose senders cannot simply be told to try again: a visitor of
-# the website, another system posting its leads.
-CHANNELS = ("form", "api")
+# the website, another system posting its leads, a rep typing in a lead from
+# a phone call (who would lose what they typed).
+CHANNELS = ("form", "api", "web")
 # Past this many waiting files a capture is refused as before (503): a flood
 # from many addresses during an import fills no disk.
 MAX_WAITING = 10_000
@@ -69,6 +70,7 @@ SET_ASIDE = "set-aside"
 # Fixed width, so that names sort, and compare, in the order received.
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 _NOT_TAG = re.compile(r"[^0-9a-z]")
+_RECEIPT = re.compile(r"[0-9a-f]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,11 @@ def capture_or_keep(
     pipeline: Pipeline | None = None,
     sender: str = "",
     then: Callable[[], object] | None = None,
+    receipt: str | None = None,
 ) -> CaptureResult | Kept:
-    """Capture an inquiry from the form or the API, or keep it in the spool
-    when another writer's lock on SQLite refuses the write.
+    """Capture an inquiry from the form, the API or the New lead page, or
+    keep it in the spool when another writer's lock on SQLite refuses the
+    write.
 
     Refuses what `capture_lead` refuses, before anything is kept. `then`
     runs in the capture's transaction (the form counts its sender's hit
@@ -152,6 +156,10 @@ def capture_or_keep(
     When the spool cannot take it either (none, full, a disk
     error), the busy error is raised as it came, and the sender is told that
     nothing was received (dealgate.web.busy).
+
+    `receipt` (32 hex digits at most) names what is kept instead of a new
+    random one: a page that posts the same receipt again (a resend) keeps
+    a second file that is taken in as the first, not captured twice.
     """
     if source not in CHANNELS:
         raise ValueError(f"channel {source!r} is not spooled")
@@ -174,8 +182,10 @@ def capture_or_keep(
     # The lock refuses a transaction's start, after the checks; checked here
     # again all the same, so that nothing unchecked is ever kept.
     clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
+    if receipt is not None and not _RECEIPT.fullmatch(receipt):
+        raise ValueError(f"a receipt is 1 to 32 hex digits; got {receipt!r}")
     entry = _Entry(
-        receipt=uuid.uuid4().hex,
+        receipt=receipt or uuid.uuid4().hex,
         channel=source,
         pipeline=pipeline.key,
         by=by.pk if by is not None else None,

@@ -8,12 +8,17 @@ brings is shown through Django's autoescaping; nothing here marks text safe.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
+import re
 import tomllib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import OperationalError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,17 +29,26 @@ from django.views.decorators.http import require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
-from dealgate.errors import DealgateError, NotFound, PermissionDenied, ValidationError
+from dealgate.errors import (
+    Busy,
+    DealgateError,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
+from dealgate.web.busy import RETRY_AFTER, is_busy
 from dealgate.web.redirects import redirect_back
 
-from . import services
+from . import services, spool
 from .assign import off_reason
 from .intake import LIMITS
 from .models import Availability, DedupDecision, Lead, LeadActivity, LeadNotice
 from .report import lead_report
 from .rules import dump_rules, save_rules
+
+log = logging.getLogger("dealgate.leads")
 
 INBOX_ROWS = 100
 SECTIONS = (
@@ -341,23 +355,55 @@ def notices_read(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lead_new(request: HttpRequest) -> HttpResponse:
+    """The New lead page. While another writer (an import) holds SQLite, a
+    lead that passes every check is kept in the spool as the website form's
+    is (dealgate.leads.spool), and the page says it was received and will
+    appear once the database is free: it is captured then, at the time it
+    was posted, with the signed-in person as its creator. The form carries
+    a receipt, so that sending the same form again keeps nothing twice."""
     pipelines = _pipelines()
     context: dict[str, Any] = {
         "pipelines": pipelines,
         "values": {},
         "limits": LIMITS,
         "fields": ENTRY_FIELDS,
+        "receipt": uuid.uuid4().hex,
     }
     if request.method != "POST":
         return render(request, "leads/new.html", context)
     data = {f: request.POST.get(f, "") for f in ENTRY_FIELDS + ("pipeline",)}
+    posted = request.POST.get("receipt", "")
+    if _FORM_RECEIPT.fullmatch(posted):
+        context["receipt"] = posted  # shown again with the values, if refused
     try:
-        result = services.capture_lead(
-            {k: v for k, v in data.items() if v.strip()}, source="web", by=request.user
+        result = spool.capture_or_keep(
+            {k: v for k, v in data.items() if v.strip()},
+            source="web",
+            by=request.user,
+            receipt=_spool_receipt(request.user, context["receipt"]),
         )
     except DealgateError as exc:
         context.update(values=data, error=exc)
         return render(request, "leads/new.html", context, status=exc.status)
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        # Not even the spool could keep it (full, a disk error): the page
+        # again with everything typed, saying so, rather than a bare 503.
+        log.warning(
+            "new lead by %s refused: the database is busy and the lead spool "
+            "could not keep it (%s)",
+            request.user.username,
+            exc,
+        )
+        context.update(values=data, error=_NOT_KEPT)
+        response = render(request, "leads/new.html", context, status=_NOT_KEPT.status)
+        response["Retry-After"] = str(RETRY_AFTER)
+        return response
+    if isinstance(result, spool.Kept):
+        # 202: received, not yet created. A fresh form for the next call.
+        context.update(kept=result, receipt=uuid.uuid4().hex)
+        return render(request, "leads/new.html", context, status=202)
     if result.created or result.decision is None:
         if not result.created:
             messages.info(request, result.reason)
@@ -366,6 +412,23 @@ def lead_new(request: HttpRequest) -> HttpResponse:
     if result.decision.deal_id:
         return redirect(reverse("deal", args=[result.decision.deal_id]))
     return _back(result.decision.lead_id)
+
+
+_FORM_RECEIPT = re.compile(r"[0-9a-f]{32}")
+_NOT_KEPT = Busy(
+    "the database is busy with another write, such as an import, and this "
+    "lead could not be kept to be saved later: nothing was saved. What you "
+    "typed is still here; send it again in a minute"
+)
+
+
+def _spool_receipt(user: User, form_receipt: str) -> str | None:
+    """The spool receipt of a New lead form: its own, under the person who
+    sends it, so that nobody else's form can claim (and so drop) their lead.
+    None, for a new one, when the form carries none that reads."""
+    if not _FORM_RECEIPT.fullmatch(form_receipt):
+        return None
+    return hashlib.sha256(f"web:{user.pk}:{form_receipt}".encode()).hexdigest()[:32]
 
 
 def _is_admin(user: User) -> bool:

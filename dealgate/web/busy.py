@@ -10,9 +10,10 @@ one else meanwhile.
 
 A write still refused is a 503 with Retry-After, not a bare 500: the API
 answers in its error family, other pages say that nothing was saved. A lead
-from the website form or the lead API is not refused but kept in the spool
-(dealgate.leads.spool); only when that fails too does the form's own page
-say the message was not received.
+from the website form, the lead API or the New lead page is not refused but
+kept in the spool (dealgate.leads.spool); only when that fails too does the
+form's own page say the message was not received, and the New lead page
+that nothing was saved, with what was typed still in its fields.
 """
 
 from __future__ import annotations
