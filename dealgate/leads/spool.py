@@ -21,11 +21,19 @@ it is taken in again.
     <spool>/<received>-<channel>-<sender>-<receipt>.json   waiting
     <spool>/.<name>.tmp                                     being written
     <spool>/set-aside/<name>, <name>.reason.txt             for a person
+
+A temporary file is locked (flock) by the process writing it for as long as
+it has that name. One a crash left behind (`_clear_leftovers`, at the start
+of every drain) is handled only once it is older than TEMPORARY_AGE and no
+process holds its lock: an empty one is removed; one with content is set
+aside under the name it was meant to have, with its reason, since its sender
+was never told it was received and may have sent it again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
@@ -67,6 +75,10 @@ CHANNELS = ("form", "api", "web")
 # from many addresses during an import fills no disk.
 MAX_WAITING = 10_000
 SET_ASIDE = "set-aside"
+# A temporary file this old, and locked by no process, was left by a write
+# that crashed: a write takes milliseconds, and its writer holds the lock.
+TEMPORARY_AGE = dt.timedelta(minutes=10)
+_TEMPORARY = ".tmp"
 # Fixed width, so that names sort, and compare, in the order received.
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 _NOT_TAG = re.compile(r"[^0-9a-z]")
@@ -91,15 +103,23 @@ class Drained:
     repeated: int = 0  # taken in before; only the file was left to remove
     set_aside: int = 0
     waiting: int = 0  # left for a later sweep: the database was still busy
+    leftovers: int = 0  # temporary files of crashed writes removed or set aside
 
     @property
     def any(self) -> bool:
-        return bool(self.taken or self.repeated or self.set_aside or self.waiting)
+        return bool(
+            self.taken
+            or self.repeated
+            or self.set_aside
+            or self.waiting
+            or self.leftovers
+        )
 
     def summary(self) -> str:
+        left = f", {self.leftovers} left by crashed writes" if self.leftovers else ""
         return (
             f"{self.taken} taken in, {self.repeated} taken in before, "
-            f"{self.set_aside} set aside, {self.waiting} still waiting"
+            f"{self.set_aside} set aside, {self.waiting} still waiting{left}"
         )
 
 
@@ -230,16 +250,18 @@ def waiting_from(sender: str, since: dt.datetime) -> int:
 def drain_spool() -> Drained:
     """Take in every waiting inquiry, oldest first (see the module's doc).
 
-    Stops, leaving the rest for the next sweep, when the database is still
-    busy or fails otherwise (logged); a file whose capture is refused, or
-    fails for a reason of its own, is set aside. Safe in several processes
-    at once: each file is captured by one of them.
+    First clears the temporary files crashed writes left (`_clear_leftovers`),
+    which needs no database. Stops, leaving the rest for the next sweep, when
+    the database is still busy or fails otherwise (logged); a file whose
+    capture is refused, or fails for a reason of its own, is set aside. Safe in several processes at once: each
+    file is captured by one of them.
     """
     drained = Drained()
     folder = spool_dir()
     if folder is None:
         return drained
     try:
+        drained.leftovers = _clear_leftovers(folder)
         paths = _waiting(folder)
     except OSError as exc:
         log.error("the lead spool %s cannot be read: %s", folder, exc.strerror or exc)
@@ -336,21 +358,117 @@ def _encode(entry: _Entry) -> bytes:
 
 def _write(folder: Path, name: str, payload: bytes) -> None:
     """Write `name` whole or not at all: a hidden temporary file, synced,
-    renamed into place, and the folder synced so that the rename lasts."""
+    renamed into place, and the folder synced so that the rename lasts.
+
+    The temporary file is locked for as long as it has that name (until
+    after the rename), so that `_clear_leftovers` never touches it."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = folder / f".{name}.tmp"
+    temporary = folder / f".{name}{_TEMPORARY}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as out:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX)
             out.write(payload)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, folder / name)
+            os.replace(temporary, folder / name)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     _sync(folder)
     _sync(folder.parent)
+
+
+def _clear_leftovers(folder: Path) -> int:
+    """Remove, or set aside, the temporary files of writes that crashed, in
+    the spool and in its set-aside folder; how many. A file younger than
+    TEMPORARY_AGE, or locked by the process still writing it, is left alone.
+    """
+    cleared = 0
+    for where in (folder, folder / SET_ASIDE):
+        try:
+            entries = list(os.scandir(where))
+        except FileNotFoundError:
+            continue
+        for entry in sorted(entries, key=lambda found: found.name):
+            if not (entry.name.startswith(".") and entry.name.endswith(_TEMPORARY)):
+                continue
+            path = Path(entry.path)
+            try:
+                cleared += _clear_leftover(path, aside=where != folder)
+            except OSError as exc:
+                # Left where it is, to be tried again: the drain goes on.
+                log.error(
+                    "lead spool: %s, a temporary file left by a write that "
+                    "crashed, could not be cleared: %s",
+                    path,
+                    exc.strerror or exc,
+                )
+    return cleared
+
+
+def _clear_leftover(path: Path, *, aside: bool) -> bool:
+    """Handle one temporary file if a crash left it; True if it was."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, IsADirectoryError):
+        return False  # renamed into place, or taken by another drain
+    try:
+        try:
+            # Held by its writer until it is renamed: never touched then.
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        held = os.fstat(descriptor)
+        if os.stat(path, follow_symlinks=False).st_ino != held.st_ino:
+            return False  # the name is another file's by now
+        written = dt.datetime.fromtimestamp(held.st_mtime, dt.UTC)
+        age = timesource.wall_now() - written
+        if age < TEMPORARY_AGE:
+            return False  # perhaps being written: its writer may not lock yet
+        _clear_locked(path, held.st_size, age, aside=aside)
+        return True
+    finally:
+        os.close(descriptor)
+
+
+def _clear_locked(path: Path, size: int, age: dt.timedelta, *, aside: bool) -> None:
+    minutes = int(age.total_seconds() // 60)
+    meant = path.name.removeprefix(".").removesuffix(_TEMPORARY)
+    if size == 0 or aside:
+        # Nothing in it to take in; in set-aside/, the reason file of a file
+        # set aside, whose reason its ERROR line gave (or would have).
+        path.unlink(missing_ok=True)
+        _sync(path.parent)
+        log.warning(
+            "lead spool: removed %s, a temporary file (%d bytes, %d minutes old) "
+            "left by a write that crashed before it was renamed into place",
+            path,
+            size,
+            minutes,
+        )
+        return
+    folder = path.parent / SET_ASIDE
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.replace(path, folder / meant)
+    _sync(path.parent)
+    reason = (
+        f"left by a write that crashed before it was renamed into place "
+        f"(temporary file {path.name}, {size} bytes, {minutes} minutes old): "
+        "its sender was never told it was received and may have sent it "
+        "again, and it may be incomplete; check the inbox for the lead before "
+        "moving it back into the spool"
+    )
+    _write(folder, f"{meant}.reason.txt", f"{reason}\n".encode())
+    log.error(
+        "lead spool: %s, a temporary file left by a write that crashed, set "
+        "aside as %s (%d bytes, %d minutes old): its sender was never told it "
+        "was received; see its reason file before moving it back",
+        path,
+        folder / meant,
+        size,
+        minutes,
+    )
 
 
 def _sync(folder: Path) -> None:
