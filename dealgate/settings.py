@@ -162,8 +162,9 @@ AS_OF = os.environ.get("DEALGATE_AS_OF", "")
 LEADS_PHONE_REGION = os.environ.get("DEALGATE_PHONE_REGION", "")
 LEADS_FORM_RATE_LIMIT = env_number("DEALGATE_LEAD_FORM_RATE_LIMIT", 5, least=1)
 LEADS_FORM_RATE_WINDOW = env_number("DEALGATE_LEAD_FORM_RATE_WINDOW", 600, least=1)
-# Where a lead from the form or the API is kept while SQLite is busy with
-# another writer, until the sweeper takes it in (dealgate.leads.spool).
+# Where a lead from the form, the API or the New lead page is kept while
+# SQLite is busy with another writer, until the sweeper takes it in
+# (dealgate.leads.spool).
 # Empty: a folder beside the SQLite file, named after it.
 LEADS_SPOOL_DIR = os.environ.get("DEALGATE_LEAD_SPOOL_DIR", "")
 
@@ -173,6 +174,10 @@ LEADS_SPOOL_DIR = os.environ.get("DEALGATE_LEAD_SPOOL_DIR", "")
 # the lock for minutes: waiting it out would hold a worker, and with it every
 # page that worker serves.
 WEB_DB_WAIT = env_number("DEALGATE_WEB_DB_WAIT", 3.0, kind=float)
+# Seconds a sweeper tick waits for another writer's lock on SQLite before it
+# skips, saying so, and leaves the work to the next tick: long enough for a
+# web request's write, not for an import (dealgate.clocks.runner).
+SWEEP_DB_WAIT = env_number("DEALGATE_SWEEP_DB_WAIT", 3.0, kind=float)
 
 # The header a trusted proxy puts the client address in, for every limit per
 # address (dealgate.web.client); empty: the connection's own address.

@@ -93,6 +93,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     tick = run_once(send=not args.no_send, **batch)
     if tick.drained is not None and tick.drained.any:
         print(f"lead spool: {tick.drained.summary()}")
+    if tick.busy:
+        print(
+            "the database is busy with another writer (an import is running, "
+            "say): nothing more was done; run the sweep again once it is free"
+        )
+        return 0
     print(f"swept {tick.sweep.summary()}")
     if tick.placed:
         print(f"leads: {tick.placed} waiting for an owner were routed to one")

@@ -104,6 +104,7 @@ class Drained:
     set_aside: int = 0
     waiting: int = 0  # left for a later sweep: the database was still busy
     leftovers: int = 0  # temporary files of crashed writes removed or set aside
+    busy: bool = False  # stopped because another writer holds the database
 
     @property
     def any(self) -> bool:
@@ -252,8 +253,9 @@ def drain_spool() -> Drained:
 
     First clears the temporary files crashed writes left (`_clear_leftovers`),
     which needs no database. Stops, leaving the rest for the next sweep, when
-    the database is still busy or fails otherwise (logged); a file whose
-    capture is refused, or fails for a reason of its own, is set aside. Safe in several processes at once: each
+    the database is still busy (`busy` set; the sweeper says so once) or
+    fails otherwise (logged); a file whose capture is refused, or fails for a
+    reason of its own, is set aside. Safe in several processes at once: each
     file is captured by one of them.
     """
     drained = Drained()
@@ -273,7 +275,8 @@ def drain_spool() -> Drained:
             if not is_busy(exc):
                 log.exception("taking in the lead spool %s failed", folder)
             else:
-                log.info("the database is still busy; spooled inquiries wait")
+                drained.busy = True
+                log.debug("the database is still busy; spooled inquiries wait")
             drained.waiting = len(paths) - index
             break
         except DatabaseError:
@@ -287,7 +290,12 @@ def drain_spool() -> Drained:
         elif outcome == SET_ASIDE:
             drained.set_aside += 1
     if drained.any:
-        log.info("lead spool %s: %s", folder, drained.summary())
+        # Only waiting while the database is busy: the sweeper's own line says
+        # so, once, rather than this one on every tick.
+        done = drained.taken + drained.repeated + drained.set_aside
+        quiet = drained.busy and not (done or drained.leftovers)
+        level = logging.DEBUG if quiet else logging.INFO
+        log.log(level, "lead spool %s: %s", folder, drained.summary())
     return drained
 
 

@@ -3,8 +3,9 @@
 On SQLite one writer at a time holds the whole database: while a long import
 runs, every other write waits for the connection's busy timeout and then
 fails with "database is locked". A command waits 20 s (the connection's
-timeout); a web request only WEB_DB_WAIT seconds (`web_wait`), long enough
-for another worker's or the sweeper's write, which take milliseconds, but
+timeout), a sweeper tick SWEEP_DB_WAIT (dealgate.clocks.runner); a web
+request only WEB_DB_WAIT seconds (`web_wait`), long enough for another
+worker's or the sweeper's write, which take milliseconds, but
 not for an import, which takes minutes: a worker waiting that out serves no
 one else meanwhile.
 
