@@ -11,9 +11,11 @@ writes wait no longer than that), does nothing more, and says so once at
 INFO until a tick gets through again; the next tick tries again. Nothing is
 lost or done twice meanwhile: every batch of the drain, the sweep and the
 routing is its own transaction, rolled back whole when refused, and picked
-up again by a later tick. In `dealgate serve` it runs as its own process, not as a
-thread of gunicorn's master, whose forked workers must not share its
-database connection.
+up again by a later tick.
+
+In `dealgate serve` the loop runs as its own process, not as a thread of
+gunicorn's master, whose forked workers must not share its database
+connection.
 """
 
 from __future__ import annotations
