@@ -178,15 +178,22 @@ def capture_or_keep(
     error), the busy error is raised as it came, and the sender is told that
     nothing was received (dealgate.web.busy).
 
-    `receipt` (32 hex digits at most) names what is kept instead of a new
-    random one: a page that posts the same receipt again (a resend) keeps
-    a second file that is taken in as the first, not captured twice.
+    `receipt` (32 hex digits at most; the New lead page's form carries one)
+    makes the capture once-only, whichever way it goes: captured now, the
+    receipt is written with it as the drain writes a kept one's; kept, the
+    file bears it instead of a new random one. The same receipt sent again,
+    kept or not, is captured no second time: answered with the first
+    capture (`_capture_once`), or its file taken in as repeated.
     """
     if source not in CHANNELS:
         raise ValueError(f"channel {source!r} is not spooled")
+    if receipt is not None and not _RECEIPT.fullmatch(receipt):
+        raise ValueError(f"a receipt is 1 to 32 hex digits; got {receipt!r}")
     pipeline = pipeline or pipeline_for_capture(data.get("pipeline"))
     received_at, kept_at = timesource.now(), timesource.wall_now()
     try:
+        if receipt is not None and then is None:
+            return _capture_once(data, source, by, pipeline, receipt, received_at)
         if then is None:
             return capture_lead(data, source=source, by=by, pipeline=pipeline)
         # Checked before the transaction, which takes the write lock: a
@@ -203,8 +210,6 @@ def capture_or_keep(
     # The lock refuses a transaction's start, after the checks; checked here
     # again all the same, so that nothing unchecked is ever kept.
     clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
-    if receipt is not None and not _RECEIPT.fullmatch(receipt):
-        raise ValueError(f"a receipt is 1 to 32 hex digits; got {receipt!r}")
     entry = _Entry(
         receipt=receipt or uuid.uuid4().hex,
         channel=source,
@@ -218,6 +223,55 @@ def capture_or_keep(
     if not _keep(entry):
         raise busy
     return Kept(entry.receipt, entry.channel, entry.pipeline, entry.received_at)
+
+
+def _capture_once(
+    data: Mapping[str, Any],
+    source: str,
+    by: User | None,
+    pipeline: Pipeline,
+    receipt: str,
+    at: dt.datetime,
+) -> CaptureResult:
+    """Capture `data` now under `receipt`, written in the same transaction
+    (as `_capture` writes a kept inquiry's); if it was written before, the
+    same form was sent again: nothing is captured, and the answer names
+    what the first capture made or joined."""
+    clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                SpooledCapture.objects.create(
+                    receipt=receipt,
+                    channel=source,
+                    received_at=at,
+                    taken_at=timesource.now(),
+                )
+        except IntegrityError:
+            return _first_capture(receipt)
+        result = capture_lead(data, source=source, by=by, pipeline=pipeline, at=at)
+        SpooledCapture.objects.filter(receipt=receipt).update(
+            lead=result.lead, decision=result.decision
+        )
+    return result
+
+
+def _first_capture(receipt: str) -> CaptureResult:
+    """The answer to a receipt sent again: the lead (or deal) its first
+    capture made or joined, with a note saying nothing was added again."""
+    first = SpooledCapture.objects.select_related(
+        "lead", "decision__lead", "decision__deal"
+    ).get(receipt=receipt)
+    lead, deal = first.lead, None
+    if first.decision is not None:
+        lead, deal = first.decision.lead, first.decision.deal
+    log.info(
+        "inquiry with receipt %s was sent again; captured once, as %s",
+        receipt,
+        f"lead {lead.pk}" if lead else f"deal {deal.pk}" if deal else "nothing",
+    )
+    note = "this form was sent before and taken in then; nothing was added again"
+    return CaptureResult(False, lead=lead, deal=deal, note=note)
 
 
 def waiting_from(sender: str, since: dt.datetime) -> int:

@@ -407,7 +407,12 @@ def lead_new(request: HttpRequest) -> HttpResponse:
     if result.created or result.decision is None:
         if not result.created:
             messages.info(request, result.reason)
-        return _back(result.lead.pk)
+        if result.lead is not None:
+            return _back(result.lead.pk)
+        # Sent before and joined to a deal then (or, split since, to nothing).
+        if result.deal is not None:
+            return redirect(reverse("deal", args=[result.deal.pk]))
+        return redirect(reverse("leads:inbox"))
     messages.info(request, f"Not a new lead: {result.decision.reason}; added there.")
     if result.decision.deal_id:
         return redirect(reverse("deal", args=[result.decision.deal_id]))

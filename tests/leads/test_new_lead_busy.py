@@ -180,3 +180,53 @@ def test_when_the_spool_cannot_keep_it_the_page_keeps_what_was_typed(
     page = response.content.decode()
     assert "nothing was saved" in page and "send it again in a minute" in page
     assert 'value="Person 1"' in page and "Called about a support contract" in page
+
+
+def test_the_same_form_sent_twice_with_the_database_free_makes_one_lead(
+    sqlite_file, routed, max_manager, client, now
+):
+    client.force_login(max_manager)
+    typed = {**_phone_call(), "receipt": _receipt(client)}
+
+    first = client.post(NEW, typed)
+    again = client.post(NEW, typed, follow=True)
+
+    lead = Lead.objects.get()
+    assert first["Location"] == f"/leads/{lead.pk}/"
+    assert again.redirect_chain[-1][0] == f"/leads/{lead.pk}/"
+    assert "this form was sent before" in again.content.decode()
+    assert not DedupDecision.objects.exists()
+
+
+def test_a_form_kept_during_an_import_and_sent_again_after_it_is_captured_once(
+    sqlite_file, routed, max_manager, client, other_writer, now
+):
+    client.force_login(max_manager)
+    typed = {**_phone_call(), "receipt": _receipt(client)}
+    other_writer.execute("BEGIN IMMEDIATE")
+    assert client.post(NEW, typed).status_code == 202
+    other_writer.execute("ROLLBACK")
+
+    with timesource.frozen_at(now + dt.timedelta(minutes=1)):
+        assert client.post(NEW, typed).status_code == 302  # captured at once
+        drained = spool.drain_spool()
+
+    assert (drained.taken, drained.repeated) == (0, 1)
+    assert Lead.objects.count() == 1 and not DedupDecision.objects.exists()
+    assert _kept(sqlite_file) == []
+
+
+def test_a_form_captured_and_sent_again_during_an_import_is_captured_once(
+    sqlite_file, routed, max_manager, client, other_writer, now
+):
+    client.force_login(max_manager)
+    typed = {**_phone_call(), "receipt": _receipt(client)}
+    assert client.post(NEW, typed).status_code == 302
+    other_writer.execute("BEGIN IMMEDIATE")
+    assert client.post(NEW, typed).status_code == 202
+    other_writer.execute("ROLLBACK")
+
+    drained = spool.drain_spool()
+
+    assert (drained.taken, drained.repeated) == (0, 1)
+    assert Lead.objects.count() == 1 and not DedupDecision.objects.exists()
