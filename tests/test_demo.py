@@ -222,11 +222,12 @@ def test_the_demo_gives_a_login_with_another_password_the_printed_one(demo):
 
 @pytest.fixture
 def busy_port():
-    """A port of ours something listens on."""
+    """A port of ours something listens on: one the system gives, so that
+    tests and servers running beside them cannot collide."""
     with socket.socket() as held:
-        held.bind(("127.0.0.1", 8111))
+        held.bind(("127.0.0.1", 0))
         held.listen()
-        yield 8111
+        yield held.getsockname()[1]
 
 
 def test_a_demo_asked_to_serve_at_a_busy_port_says_so_before_loading(
@@ -240,8 +241,8 @@ def test_a_demo_asked_to_serve_at_a_busy_port_says_so_before_loading(
     assert main(["demo", "--port", str(busy_port)]) == 2
 
     assert capsys.readouterr().err == (
-        "dealgate: port 8111 is in use; run make demo PORT=8112, or dealgate demo "
-        "--port 8112\n"
+        f"dealgate: port {busy_port} is in use; run make demo PORT={busy_port + 1}, "
+        f"or dealgate demo --port {busy_port + 1}\n"
     )
     assert set_up == []
     assert timesource.recorded_as_of() == ""
@@ -259,6 +260,7 @@ def test_serve_at_a_busy_port_says_so_before_starting_the_sweeper(
     assert main(["serve", "--port", str(busy_port)]) == 2
 
     assert capsys.readouterr().err == (
-        "dealgate: port 8111 is in use; give another with --port 8112\n"
+        f"dealgate: port {busy_port} is in use; give another with "
+        f"--port {busy_port + 1}\n"
     )
     assert started == []
