@@ -595,6 +595,15 @@ def spelling_key(text: str) -> str:
     return _letters(name_key(text))
 
 
+def matched_how(text: str, known: str) -> str:
+    """How `text` found the `known` name it is not: "ignoring case and
+    spacing" when the deal page's name key joins them, else "by spelling"
+    (its punctuation differs too), for the import's warnings."""
+    if name_key(text) == name_key(known):
+        return "ignoring case and spacing"
+    return "by spelling"
+
+
 def _letters(key: str) -> str:
     return "".join(ch for ch in key if ch.isalnum())
 

@@ -29,6 +29,7 @@ from dealgate.core.csvsource import (
     DateTimeParser,
     DecimalParser,
     check_cell_text,
+    matched_how,
     quoted,
     requoted,
 )
@@ -623,7 +624,8 @@ class DealRows:
                 return found.value, text.strip()
             self._warn(
                 f"{names.field} {quoted(text.strip())} matched "
-                f"{quoted(found.spelled_as)} by spelling"
+                f"{quoted(found.spelled_as)} "
+                f"{matched_how(text, found.spelled_as)}"
             )
             return found.value, found.spelled_as
         field, column = names.field, names.column

@@ -35,7 +35,13 @@ from django.db import connection, transaction
 from dealgate.accounts.models import Team, User
 from dealgate.clocks.models import Clock
 from dealgate.clocks.services import start_missing_clocks
-from dealgate.core.csvsource import CsvFile, CsvFormatError, quoted, spelling_key
+from dealgate.core.csvsource import (
+    CsvFile,
+    CsvFormatError,
+    matched_how,
+    quoted,
+    spelling_key,
+)
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.deals.models import Deal, Organization, Product, StageEvent
 from dealgate.errors import NotFound, ValidationError
@@ -581,7 +587,8 @@ class _Batch:
                 first = first_spelling[spelling_key(name)]
                 if first != name:
                     self.report.warn(
-                        f"{kind} {quoted(name)} matched {quoted(first)} by spelling"
+                        f"{kind} {quoted(name)} matched {quoted(first)} "
+                        f"{matched_how(name, first)}"
                     )
                 deal[slot] = ids[first]
 
