@@ -17,6 +17,7 @@ from dealgate.core.csvsource import (
     DateTimeParser,
     DecimalParser,
     NameMatcher,
+    format_problem,
     parse_int,
     quoted,
     requoted,
@@ -204,8 +205,31 @@ def test_a_placeholder_date_far_from_today_is_a_bad_value_not_a_crash(parse, tex
 def test_day_first_and_strptime_formats():
     assert DateParser("DD/MM/YYYY")("d", "01/03/2017") == dt.date(2017, 3, 1)
     assert DateParser("%d-%b-%Y")("d", "01-Mar-2017") == dt.date(2017, 3, 1)
-    with pytest.raises(ValueError, match="unknown date format"):
+    with pytest.raises(ValueError, match="'DD-MM' is not a known date format"):
         DateParser("DD-MM")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("%d.%m.%Q", "'%d.%m.%Q' is not a usable strptime pattern: 'Q' is a bad"),
+        ("%d.%m", "'%d.%m' does not hold a whole date: it writes 23 November 2026"),
+        ("%m/%Y", "'%m/%Y' does not hold a whole date"),
+    ],
+)
+def test_a_strptime_pattern_that_cannot_read_whole_dates_is_refused_up_front(
+    pattern, problem
+):
+    assert format_problem(pattern).startswith(problem)
+    with pytest.raises(ValueError, match="does not hold|not a usable"):
+        DateTimeParser(pattern, "UTC")
+
+
+@pytest.mark.parametrize(
+    "pattern", ["%d-%b-%Y", "%m/%d/%y", "%Y-%m-%dT%H:%M:%S%z", "%d/%m/%Y %I:%M %p"]
+)
+def test_strptime_patterns_that_read_whole_dates_are_taken(pattern):
+    assert format_problem(pattern) is None
 
 
 def test_a_date_becomes_midnight_in_the_calendar_zone_stored_as_utc():

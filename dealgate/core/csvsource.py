@@ -280,14 +280,33 @@ ISO_8601 = "ISO 8601"
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%z", "%X", "%c")
 
 
-def is_known_format(fmt: str) -> bool:
-    """True for a named format, ISO 8601, or a strptime pattern."""
-    return (
-        fmt in DATE_FORMATS
-        or fmt in DATETIME_FORMATS
-        or fmt == ISO_8601
-        or ("%" in fmt)
-    )
+# An instant every part of which differs from the others and from strptime's
+# defaults, so a pattern that loses one is told from one that keeps it.
+_SAMPLE = dt.datetime(2026, 11, 23, 15, 47, 38, tzinfo=dt.UTC)
+
+
+def format_problem(fmt: str) -> str | None:
+    """Why `fmt` cannot read dates, or None: a named format and ISO 8601 can;
+    a strptime pattern can when the text it writes for a sample instant
+    reads back with the same day, month and year."""
+    if fmt in DATE_FORMATS or fmt in DATETIME_FORMATS or fmt == ISO_8601:
+        return None
+    if "%" not in fmt:
+        known = ", ".join([*DATE_FORMATS, *DATETIME_FORMATS, ISO_8601])
+        return (
+            f"{quoted(fmt)} is not a known date format; use one of {known} "
+            "or a strptime pattern such as %d-%b-%Y"
+        )
+    try:
+        back = dt.datetime.strptime(_SAMPLE.strftime(fmt), fmt)
+    except ValueError as exc:
+        return f"{quoted(fmt)} is not a usable strptime pattern: {exc}"
+    if back.date() != _SAMPLE.date():
+        return (
+            f"{quoted(fmt)} does not hold a whole date: it writes "
+            f"{_SAMPLE:%d %B %Y} as {quoted(_SAMPLE.strftime(fmt))}"
+        )
+    return None
 
 
 class _Memo(Generic[T]):
@@ -317,11 +336,11 @@ class DateParser:
     """
 
     def __init__(self, fmt: str = "YYYY-MM-DD") -> None:
-        if fmt not in DATE_FORMATS and "%" not in fmt:
-            raise ValueError(
-                f"unknown date format {fmt!r}; use one of "
-                f"{', '.join(DATE_FORMATS)} or a strptime pattern such as %d-%b-%Y"
-            )
+        if fmt in DATETIME_FORMATS or fmt == ISO_8601:
+            raise ValueError(f"{quoted(fmt)} is not a date format")
+        problem = format_problem(fmt)
+        if problem is not None:
+            raise ValueError(problem)
         self.label = fmt
         self._pattern = DATE_FORMATS.get(fmt, fmt)
         self._iso = self._pattern == "%Y-%m-%d"
@@ -362,12 +381,9 @@ class DateTimeParser:
     """
 
     def __init__(self, fmt: str = "YYYY-MM-DD", zone: str = "UTC") -> None:
-        if not is_known_format(fmt):
-            known = [*DATE_FORMATS, *DATETIME_FORMATS, ISO_8601]
-            raise ValueError(
-                f"unknown date format {fmt!r}; use one of {', '.join(known)} "
-                "or a strptime pattern"
-            )
+        problem = format_problem(fmt)
+        if problem is not None:
+            raise ValueError(problem)
         self.label = fmt
         self.zone = ZoneInfo(zone)
         self._dates = DateParser(fmt) if fmt in DATE_FORMATS else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dealgate.core.csvsource import is_known_format
+from dealgate.core.csvsource import format_problem
 from dealgate.core.currencies import iso_currency
 from dealgate.core.text import check_text
 from dealgate.errors import ValidationError
@@ -187,8 +187,9 @@ def mapping_from_dict(data: dict[str, Any], *, name: str) -> Mapping:
         check.fail("title", "give a title column under [columns] or title templates")
     sides = {kind: check.side(kind, data[kind]) for kind in SIDE_FIELDS if kind in data}
     date_format = check.string("date_format", data.get("date_format", "YYYY-MM-DD"))
-    if not is_known_format(date_format):
-        check.fail("date_format", f"{date_format!r} is not a known date format")
+    problem = format_problem(date_format)
+    if problem is not None:
+        check.fail("date_format", problem)
     encoding = check.string("encoding", data.get("encoding", "utf-8-sig"))
     try:
         codecs.lookup(encoding)

@@ -213,3 +213,14 @@ def test_the_quick_look_at_a_good_rows_text_misses_nothing_check_text_refuses():
             assert rows._holds_control_or_break(text) == bool(
                 CONTROL_OR_BREAK.search(text)
             ), code
+
+
+def test_a_mappings_date_format_that_cannot_read_dates_is_refused_before_any_row():
+    data = {"columns": {"title": "Deal"}, "date_format": "%d.%m.%Q"}
+    with pytest.raises(
+        MappingError,
+        match="mapping m: date_format: '%d.%m.%Q' is not a usable strptime pattern",
+    ):
+        mapping_from_dict(data, name="m")
+    with pytest.raises(MappingError, match="'%d.%m' does not hold a whole date"):
+        mapping_from_dict({**data, "date_format": "%d.%m"}, name="m")
