@@ -13,3 +13,5 @@ urlpatterns = [
 
 # An unknown address under /api/ answers JSON in the API's error family.
 handler404 = "dealgate.api.routes.page_not_found"
+# A form too large, or with too many fields, is told so (dealgate.web.errors).
+handler400 = "dealgate.web.errors.bad_request"

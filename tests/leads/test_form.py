@@ -145,3 +145,24 @@ def test_behind_a_proxy_the_rate_limit_counts_an_address_however_written(
     ]
 
     assert codes == [200, 200, 200, 429]
+
+
+def test_a_form_too_large_is_told_its_limit_and_nothing_is_captured(
+    client, routed, now, settings
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024
+    response = client.post(URL, {**inquiry(), "message": "x" * 20_000})
+
+    assert response.status_code == 413
+    assert "larger than the 10 KB this site takes" in response.content.decode()
+    assert not Lead.objects.exists()
+
+
+def test_a_form_with_too_many_fields_is_told_its_limit(client, routed, now, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 50
+    fields = {**inquiry(), **{f"extra{n}": "x" for n in range(60)}}
+    response = client.post(URL, fields)
+
+    assert response.status_code == 400
+    assert "more than the 50 fields this site takes" in response.content.decode()
+    assert not Lead.objects.exists()
