@@ -156,6 +156,12 @@ def spool_dir() -> Path | None:
     return Path(f"{connection.settings_dict['NAME']}-lead-spool")
 
 
+def waiting_count() -> int:
+    """How many leads wait in the spool to be captured (0 without one)."""
+    folder = spool_dir()
+    return len(_waiting(folder)) if folder is not None else 0
+
+
 def capture_or_keep(
     data: Mapping[str, Any],
     *,

@@ -152,6 +152,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "owner": owner,
         "people": User.objects.filter(is_active=True).order_by("username"),
         "sections": sections,
+        "spooled": spool.waiting_count(),
         "shown": INBOX_ROWS,
         "notices": LeadNotice.objects.filter(user=request.user, read_at__isnull=True)[
             :20

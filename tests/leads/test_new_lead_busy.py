@@ -230,3 +230,21 @@ def test_a_form_captured_and_sent_again_during_an_import_is_captured_once(
 
     assert (drained.taken, drained.repeated) == (0, 1)
     assert Lead.objects.count() == 1 and not DedupDecision.objects.exists()
+
+
+def test_the_inbox_says_how_many_leads_wait_in_the_spool_until_captured(
+    sqlite_file, routed, max_manager, client, other_writer, now
+):
+    client.force_login(max_manager)
+    other_writer.execute("BEGIN IMMEDIATE")
+    client.post(NEW, {**_phone_call(1), "receipt": _receipt(client)})
+    client.post(NEW, {**_phone_call(2), "receipt": _receipt(client)})
+    other_writer.execute("ROLLBACK")
+
+    waiting = client.get("/leads/").content.decode()
+    with timesource.frozen_at(now + dt.timedelta(minutes=20)):
+        run_once(send=False)
+    captured = client.get("/leads/").content.decode()
+
+    assert "2 leads received while the database was busy are waiting" in waiting
+    assert 'id="spooled"' not in captured
