@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from dealgate import timesource
 from dealgate.insights.models import DealChange
 from dealgate.leads import assign
-from dealgate.leads.models import ApiToken
+from dealgate.leads.models import ApiToken, Lead
 from dealgate.leads.services import capture_lead
 from dealgate.leads.tokens import TOUCH_EVERY, create_token
 from tests.conftest import NOW
@@ -93,6 +93,19 @@ def test_head_on_a_page_writes_nothing(client, world, olivia, page):
 
     assert response.status_code < 500
     assert _writes(queries) == []
+
+
+@pytest.mark.parametrize("page", ["/deals/new/", "/leads/form/{key}/"])
+def test_pages_that_take_a_form_answer_head_as_their_get(client, world, olivia, page):
+    client.force_login(olivia)
+    path = page.format(**world)
+
+    leads = Lead.objects.count()
+    head, get = client.head(path), client.get(path)
+
+    assert head.status_code == get.status_code == 200
+    assert head["Content-Type"] == get["Content-Type"]
+    assert Lead.objects.count() == leads
 
 
 def test_head_with_an_api_token_writes_nothing(client, world):

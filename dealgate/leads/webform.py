@@ -46,14 +46,14 @@ FORM_FIELDS = ("name", "email", "phone", "company", "website", "country", "messa
 
 @csrf_exempt
 @xframe_options_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
     try:
         pipeline = pipeline_for_capture(pipeline_key)
     except NotFound:
         raise Http404(f"no pipeline {pipeline_key!r}") from None
     context = {"pipeline": pipeline, "honeypot": HONEYPOT, "values": {}}
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "leads/form.html", context)
 
     allowed, seconds = formhits.rate_limit()

@@ -126,7 +126,7 @@ def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def deal_new(request: HttpRequest) -> HttpResponse:
     """The new-deal form of a pipeline (`?pipeline=KEY`, the first by
     default); posted, the deal is created through `create_deal` and its page
