@@ -183,13 +183,21 @@ SWEEP_DB_WAIT = env_number("DEALGATE_SWEEP_DB_WAIT", 3.0, kind=float)
 # address (dealgate.web.client); empty: the connection's own address.
 CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
 
-# Sign-in (dealgate.accounts.signin): this many failed sign-ins for one
-# username, or from one client address, within the window (seconds) refuse
-# every sign-in for it during the lockout (seconds), whatever the password.
+# Sign-in (dealgate.accounts.signin): failed sign-ins within the window
+# (seconds) are counted for a username from one client address, for an
+# address whatever usernames it tries, and for a username from all addresses
+# together. Reaching a limit refuses the sign-ins it counts during the lockout
+# (seconds), whatever the password; a username's own lock lets it in from an
+# address it signed in from within the last KNOWN_ADDRESS_DAYS (0: never).
 SIGN_IN_LIMIT = env_number("DEALGATE_SIGN_IN_LIMIT", 5, least=1)
 SIGN_IN_ADDRESS_LIMIT = env_number("DEALGATE_SIGN_IN_ADDRESS_LIMIT", 20, least=1)
+# Ten addresses' worth of a username's own limit: people mistyping never come
+# near it, while guessing spread over many addresses gets at most 50 tries a
+# window (NIST SP 800-63B asks for at most 100 failures in a row).
+SIGN_IN_USERNAME_LIMIT = env_number("DEALGATE_SIGN_IN_USERNAME_LIMIT", 50, least=1)
 SIGN_IN_WINDOW = env_number("DEALGATE_SIGN_IN_WINDOW", 900, least=1)
 SIGN_IN_LOCKOUT = env_number("DEALGATE_SIGN_IN_LOCKOUT", 900, least=1)
+SIGN_IN_KNOWN_ADDRESS_DAYS = env_number("DEALGATE_SIGN_IN_KNOWN_ADDRESS_DAYS", 30)
 
 INSTALLED_APPS = [
     # Django's admin, its sign-in limited as the login page's is.

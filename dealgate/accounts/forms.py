@@ -16,9 +16,11 @@ INVALID = "That username and password do not match an account."
 
 
 class LimitedSignIn:
-    """Mixed into Django's authentication forms: a locked username or address
-    is refused before any password is checked; a failure is counted, a
-    success sets the username's count back (dealgate.accounts.signin).
+    """Mixed into Django's authentication forms: a sign-in a lock refuses (of
+    the username from this address, of the address, or of the username from
+    all addresses) is refused before any password is checked; a failure is
+    counted, a success sets back the count of the username from this address
+    (dealgate.accounts.signin).
 
     `lock` is the lock that refused the sign-in, or that this failure
     started, for the view to answer 429; None otherwise.

@@ -62,32 +62,52 @@ class User(AbstractUser):
 
 
 class SignInFailures(models.Model):
-    """Failed sign-ins counted for one username or one client address, and
-    the lock they led to (dealgate.accounts.signin). A username is kept as
-    typed, case-folded, whether or not such a user exists; an address only as
-    a keyed hash."""
+    """Failed sign-ins counted in one scope, and the lock they led to
+    (dealgate.accounts.signin): a username from one client address, a client
+    address for any usernames, or a username from any addresses. A username
+    is kept as typed, case-folded, whether or not such a user exists; an
+    address only as a keyed hash. A row of a username from one address also
+    remembers when that username last signed in from there."""
 
     class Scope(models.TextChoices):
-        USERNAME = "username", "Username"
+        PAIR = "pair", "Username from one address"
         ADDRESS = "address", "Client address"
+        USERNAME = "username", "Username from any address"
 
     scope = models.CharField(max_length=10, choices=Scope.choices)
-    key = models.CharField(max_length=150)
+    username = models.CharField(max_length=150, blank=True)
+    address = models.CharField(max_length=64, blank=True)
     # Failures since `since`, the first failure of the current window; set
     # back to none when a lock starts, so a lock's end gives a fresh count.
     failures = models.PositiveIntegerField(default=0)
     since = models.DateTimeField()
     locked_until = models.DateTimeField(null=True, blank=True)
+    # Scope PAIR only: the last successful sign-in of this username from this
+    # address, which lets it through a lock of the username from any address.
+    signed_in_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "failed sign-ins"
         verbose_name_plural = "failed sign-ins"
         constraints = [
             models.UniqueConstraint(
-                fields=["scope", "key"], name="sign_in_failures_unique"
+                fields=["scope", "username", "address"],
+                name="sign_in_failures_unique",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope="pair")
+                    & ~models.Q(username="")
+                    & ~models.Q(address="")
+                )
+                | (models.Q(scope="address", username="") & ~models.Q(address=""))
+                | (models.Q(scope="username", address="") & ~models.Q(username="")),
+                name="sign_in_failures_scope_fits",
             ),
         ]
 
     def __str__(self) -> str:
-        what = self.key if self.scope == self.Scope.USERNAME else "an address"
-        return f"{self.failures} failed sign-ins for {what}"
+        if self.scope == self.Scope.ADDRESS:
+            return f"{self.failures} failed sign-ins from an address"
+        where = "from an address" if self.scope == self.Scope.PAIR else "in all"
+        return f"{self.failures} failed sign-ins for {self.username} {where}"

@@ -10,6 +10,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dealgate.accounts.models import SignInFailures
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,8 +69,10 @@ def _register_user(subparsers: argparse._SubParsersAction) -> None:
     unlock = actions.add_parser(
         "unlock",
         help="let a username, or an address, sign in again after failed tries",
-        description="Failed sign-ins lock a username, or a client address, for a "
-        "while (README, Configuration); this lifts the lock and forgets the "
+        description="Failed sign-ins lock a username from one client address, a "
+        "client address, or a username from every address, for a while (README, "
+        "Configuration). This lifts every lock of the username (from any "
+        "address), or of the address (for any username), and forgets their "
         "failures. The log's warnings name the username and address.",
     )
     unlock.add_argument("username", nargs="?", default="")
@@ -114,24 +120,43 @@ def run_user_list(args: argparse.Namespace) -> int:
     from dealgate.accounts.models import User
 
     locks = signin.locked_now()
-    locked = {lock.key: lock.locked_until for lock in locks if lock.scope == "username"}
     people = User.objects.select_related("team").order_by("username")
+    shown = 0
     for user in people:
         team = user.team.name if user.team else "-"
         state = "" if user.is_active else "  (inactive)"
-        until = locked.pop(signin.username_key(user.username), None)
-        if until is not None:
-            state += f"  (sign-in locked until {until:%Y-%m-%d %H:%M} UTC)"
+        key = signin.username_key(user.username)
+        theirs = [lock for lock in locks if lock.username == key]
+        shown += len(theirs)
+        state += _sign_in_locks(theirs)
         print(f"{user.username:<24} {user.role:<8} {team:<20} {user.email}{state}")
     if not people:
         print("no users yet; add one with: dealgate user add NAME --role admin")
-    shown = sum(1 for lock in locks if lock.scope == "username") - len(locked)
     if len(locks) > shown:
         print(
             f"{len(locks) - shown} other lock(s) after failed sign-ins, of usernames "
             "nobody has or of client addresses; see: dealgate user unlock --help"
         )
     return 0
+
+
+def _sign_in_locks(locks: list[SignInFailures]) -> str:
+    """What `user list` says of one person's sign-in locks (the longest
+    first): their username's from every address, or from some addresses."""
+    if not locks:
+        return ""
+    everywhere = [lock for lock in locks if lock.scope == "username"]
+    if everywhere:
+        until = everywhere[0].locked_until
+        return (
+            f"  (sign-in locked until {until:%Y-%m-%d %H:%M} UTC, but from "
+            "addresses they recently signed in from)"
+        )
+    places = "address" if len(locks) == 1 else "addresses"
+    return (
+        f"  (sign-in locked from {len(locks)} {places} until "
+        f"{locks[0].locked_until:%Y-%m-%d %H:%M} UTC)"
+    )
 
 
 def run_user_set(args: argparse.Namespace) -> int:

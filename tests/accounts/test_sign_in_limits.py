@@ -1,6 +1,8 @@
-"""Sign-in against password guessing: failures are logged and counted per
-username and per client address, in the database; a lock refuses every
-sign-in, right password or not, until it ends, and says when."""
+"""Sign-in against password guessing: failures are logged and counted in the
+database for a username from one client address, for an address, and for a
+username from all addresses; a lock refuses the sign-ins it counts, right
+password or not, until it ends, and says when. Failing on purpose locks out
+the one failing, not the owner signing in from elsewhere."""
 
 from __future__ import annotations
 
@@ -30,8 +32,10 @@ WRONG = "not the password at all"
 def _limits(settings) -> None:
     settings.SIGN_IN_LIMIT = 5
     settings.SIGN_IN_ADDRESS_LIMIT = 20
+    settings.SIGN_IN_USERNAME_LIMIT = 50
     settings.SIGN_IN_WINDOW = 900
     settings.SIGN_IN_LOCKOUT = 900
+    settings.SIGN_IN_KNOWN_ADDRESS_DAYS = 30
     settings.CLIENT_ADDRESS_HEADER = ""
 
 
@@ -85,11 +89,15 @@ def test_after_five_failures_even_the_right_password_is_refused_until_a_time(
     assert refused.status_code == 429
     assert refused["Retry-After"] == str(12 * 60)
     assert (
-        "Too many failed sign-ins for this username. "
+        "Too many failed sign-ins for this username from your address. "
         "Try again after 12:15 UTC, in 12 minutes." in text_of(refused)
     )
     assert not signed_in(client)
-    assert "sign-in refused for username 'alice' from '127.0.0.1'" in caplog.text
+    assert (
+        "sign-in refused for username 'alice' from '127.0.0.1' until "
+        "2026-06-10 12:15:00 UTC by the limit for that username from one address"
+        in caplog.text
+    )
 
 
 def test_the_failure_that_reaches_the_limit_says_so_and_logs_the_lock(
@@ -104,9 +112,11 @@ def test_the_failure_that_reaches_the_limit_says_so_and_logs_the_lock(
     assert "That username and password do not match an account." in text
     assert "Try again after 12:15 UTC, in 15 minutes." in text
     assert (
-        "sign-ins for username 'alice' locked until 2026-06-10 12:15:00 UTC: "
-        "5 failures within 900 seconds" in caplog.text
+        "sign-ins for username 'alice' from '127.0.0.1' locked until "
+        "2026-06-10 12:15:00 UTC by the limit for that username from one "
+        "address: 5 failures within 900 seconds" in caplog.text
     )
+    assert WRONG not in caplog.text
 
 
 def test_once_the_lockout_is_over_the_right_password_signs_in(client, alice):
@@ -119,13 +129,40 @@ def test_once_the_lockout_is_over_the_right_password_signs_in(client, alice):
     assert signed_in(client)
 
 
-def test_a_locked_username_is_refused_from_any_address(client, alice):
-    for n in range(5):
+def test_failing_on_purpose_locks_the_attacker_out_not_the_owner(client, alice):
+    attacker = {"REMOTE_ADDR": "203.0.113.66"}
+    statuses = [
+        sign_in(client, "alice", WRONG, **attacker).status_code for _ in range(8)
+    ]
+    attacker_with_the_password = sign_in(client, "alice", PASSWORD, **attacker)
+
+    owner = sign_in(client, "alice", PASSWORD, REMOTE_ADDR="198.51.100.20")
+
+    assert statuses == [200] * 4 + [429] * 4
+    assert attacker_with_the_password.status_code == 429
+    assert owner.status_code == 302 and signed_in(client)
+
+
+def test_failing_on_purpose_every_window_never_locks_the_owner_out(client, alice):
+    owner_statuses = []
+    for window in range(6):
+        at = T0 + dt.timedelta(minutes=15 * window)
+        for _ in range(5):
+            sign_in(client, "alice", WRONG, at=at, REMOTE_ADDR="203.0.113.66")
+        owner = sign_in(client, "alice", PASSWORD, at=at, REMOTE_ADDR="192.0.2.1")
+        owner_statuses.append(owner.status_code)
+        client.logout()
+
+    assert owner_statuses == [302] * 6
+
+
+def test_failures_for_a_username_from_many_addresses_do_not_lock_it(client, alice):
+    for n in range(10):
         sign_in(client, "alice", WRONG, REMOTE_ADDR=f"10.0.0.{n}")
 
     response = sign_in(client, "alice", PASSWORD, REMOTE_ADDR="192.0.2.1")
 
-    assert response.status_code == 429
+    assert response.status_code == 302
 
 
 def test_failures_further_apart_than_the_window_do_not_add_up(client, alice):
@@ -163,7 +200,9 @@ def test_a_username_nobody_has_is_counted_and_refused_alike(client, alice):
     refused = sign_in(client, "nobody", PASSWORD)
 
     assert refused.status_code == 429
-    assert "Too many failed sign-ins for this username." in text_of(refused)
+    assert "Too many failed sign-ins for this username from your address." in (
+        text_of(refused)
+    )
 
 
 def test_one_address_trying_many_usernames_is_locked_out(client, alice, settings):
@@ -192,9 +231,19 @@ def test_a_success_does_not_set_the_address_count_back(client, alice, settings):
 def test_addresses_are_stored_only_as_a_keyed_hash(client, alice):
     sign_in(client, "alice", WRONG, REMOTE_ADDR="203.0.113.9")
 
-    keys = dict(SignInFailures.objects.values_list("scope", "key"))
-    assert keys["username"] == "alice"
-    assert "203.0.113.9" not in keys["address"] and len(keys["address"]) == 64
+    rows = {
+        scope: (username, address)
+        for scope, username, address in SignInFailures.objects.values_list(
+            "scope", "username", "address"
+        )
+    }
+    hashed = rows["address"][1]
+    assert "203.0.113.9" not in hashed and len(hashed) == 64
+    assert rows == {
+        "pair": ("alice", hashed),
+        "address": ("", hashed),
+        "username": ("alice", ""),
+    }
 
 
 def test_behind_a_proxy_the_address_is_the_one_it_writes(client, alice, settings):
@@ -263,7 +312,10 @@ def test_the_admin_sign_in_is_limited_as_well(client, staff_olivia):
 
     assert statuses == [200] * 4 + [429]
     assert refused.status_code == 429
-    assert "Too many failed sign-ins for this username." in text_of(refused)
+    assert refused["Retry-After"] == str(15 * 60)
+    assert "Too many failed sign-ins for this username from your address." in (
+        text_of(refused)
+    )
     assert not signed_in(client)
 
 
@@ -296,9 +348,9 @@ def test_an_admin_sees_and_lifts_a_lock_from_the_command_line(
     code = run(monkeypatch, "user", "unlock", "alice")
     said = capsys.readouterr().out
 
-    assert "(sign-in locked until 2026-06-10 12:15 UTC)" in listing
+    assert "(sign-in locked from 1 address until 2026-06-10 12:15 UTC)" in listing
     assert "1 other lock(s) after failed sign-ins" in listing
-    assert "bob" in listing and listing.count("locked until") == 1
+    assert "bob" in listing and listing.count("sign-in locked") == 1
     assert (code, said) == (0, "sign-ins for alice are unlocked\n")
     assert sign_in(client, "alice", PASSWORD).status_code == 302
 
@@ -329,7 +381,7 @@ def test_under_a_demos_as_of_date_a_lock_counts_real_time(client, alice, setting
 
     client.post(reverse("login"), {"username": "alice", "password": WRONG})
 
-    lock = SignInFailures.objects.get(scope="username")
+    lock = SignInFailures.objects.get(scope="pair")
     assert lock.locked_until > timesource.wall_now() > lock.since
     assert lock.locked_until.year != 2017
 
@@ -361,7 +413,7 @@ def test_failures_in_several_workers_at_once_all_count(settings):
 
     assert len(locks) == 6
     assert sum(lock is not None for lock in locks) == 1, "one lock, started once"
-    row = SignInFailures.objects.get(scope="username")
+    row = SignInFailures.objects.get(scope="pair")
     assert row.locked_until == T0 + dt.timedelta(seconds=900)
 
 
@@ -370,7 +422,7 @@ def test_the_admin_lists_the_locks_and_deleting_one_lifts_it(
 ):
     for _ in range(5):
         sign_in(client, "alice", WRONG)
-    lock = SignInFailures.objects.get(scope="username")
+    lock = SignInFailures.objects.get(scope="pair")
     client.force_login(staff_olivia)
 
     listing = client.get("/admin/accounts/signinfailures/")
@@ -382,3 +434,230 @@ def test_the_admin_lists_the_locks_and_deleting_one_lifts_it(
     assert listing.status_code == 200 and "alice" in text_of(listing)
     assert deleted.status_code == 302
     assert sign_in(client, "alice", PASSWORD).status_code == 302
+
+
+# Guessing spread over many addresses: the username's limit from all of them.
+
+
+def fail_from_many_addresses(client, username: str, count: int, *, at=T0):
+    """`count` failures for `username`, two from each address: none reaches
+    the limit of one address, or of the username from one address."""
+    return [
+        sign_in(client, username, WRONG, at=at, REMOTE_ADDR=f"10.1.{n // 2}.1")
+        for n in range(count)
+    ]
+
+
+def test_guessing_from_many_addresses_locks_the_username_from_new_ones(
+    client, alice, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="dealgate"):
+        answers = fail_from_many_addresses(client, "alice", 50)
+        refused = sign_in(client, "alice", PASSWORD, REMOTE_ADDR="192.0.2.1")
+
+    assert [a.status_code for a in answers] == [200] * 49 + [429]
+    said = (
+        "Too many failed sign-ins for this username from many addresses: it may "
+        "sign in only from an address it recently signed in from. Try again "
+        "after 12:15 UTC, in 15 minutes."
+    )
+    assert said in text_of(answers[-1])
+    assert refused.status_code == 429 and refused["Retry-After"] == str(15 * 60)
+    assert said in text_of(refused) and not signed_in(client)
+    assert (
+        "sign-ins for username 'alice' locked until 2026-06-10 12:15:00 UTC by "
+        "the limit for that username from all addresses, but from addresses it "
+        "signed in from within 30 days: 50 failures within 900 seconds, the last "
+        "from '10.1.24.1'" in caplog.text
+    )
+    assert (
+        "sign-in refused for username 'alice' from '192.0.2.1' until 2026-06-10 "
+        "12:15:00 UTC by the limit for that username from all addresses" in caplog.text
+    )
+    assert WRONG not in caplog.text and PASSWORD not in caplog.text
+
+
+def test_the_owner_still_signs_in_from_an_address_they_recently_signed_in_from(
+    client, alice
+):
+    home = {"REMOTE_ADDR": "198.51.100.20"}
+    sign_in(client, "alice", PASSWORD, at=T0 - dt.timedelta(days=3), **home)
+    client.logout()
+    fail_from_many_addresses(client, "alice", 50)
+
+    elsewhere = sign_in(client, "alice", PASSWORD, REMOTE_ADDR="192.0.2.1")
+    at_home = sign_in(client, "alice", PASSWORD, **home)
+
+    assert elsewhere.status_code == 429
+    assert at_home.status_code == 302 and signed_in(client)
+
+
+def test_an_address_signed_in_from_long_ago_is_not_let_through(client, alice):
+    home = {"REMOTE_ADDR": "198.51.100.20"}
+    sign_in(client, "alice", PASSWORD, at=T0 - dt.timedelta(days=31), **home)
+    client.logout()
+    fail_from_many_addresses(client, "alice", 50)
+
+    assert sign_in(client, "alice", PASSWORD, **home).status_code == 429
+
+
+def test_with_known_addresses_off_no_address_is_let_through(client, alice, settings):
+    settings.SIGN_IN_KNOWN_ADDRESS_DAYS = 0
+    home = {"REMOTE_ADDR": "198.51.100.20"}
+    sign_in(client, "alice", PASSWORD, at=T0 - dt.timedelta(hours=1), **home)
+    client.logout()
+    assert not SignInFailures.objects.exists(), "no success remembered"
+    fail_from_many_addresses(client, "alice", 50)
+
+    assert sign_in(client, "alice", PASSWORD, **home).status_code == 429
+
+
+def test_a_known_address_is_still_limited_per_username_there(client, alice):
+    home = {"REMOTE_ADDR": "198.51.100.20"}
+    sign_in(client, "alice", PASSWORD, at=T0 - dt.timedelta(days=1), **home)
+    client.logout()
+    fail_from_many_addresses(client, "alice", 50)
+
+    statuses = [sign_in(client, "alice", WRONG, **home).status_code for _ in range(5)]
+    refused = sign_in(client, "alice", PASSWORD, **home)
+
+    assert statuses == [200] * 4 + [429]
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins for this username from your address." in (
+        text_of(refused)
+    )
+
+
+def test_a_success_sets_back_its_addresss_count_not_the_usernames_in_all(
+    client, alice, settings
+):
+    settings.SIGN_IN_USERNAME_LIMIT = 8
+    home = {"REMOTE_ADDR": "198.51.100.20"}
+    for _ in range(4):
+        sign_in(client, "alice", WRONG, **home)
+    sign_in(client, "alice", PASSWORD, **home)
+    client.logout()
+
+    # Four more from there: its count began again, so no lock for it ...
+    statuses = [sign_in(client, "alice", WRONG, **home).status_code for _ in range(4)]
+    # ... but the eight count for the username in all, which now is locked
+    # from anywhere it has not signed in from.
+    elsewhere = sign_in(client, "alice", PASSWORD, REMOTE_ADDR="192.0.2.1")
+
+    assert statuses == [200] * 4
+    assert elsewhere.status_code == 429
+    assert "from many addresses" in text_of(elsewhere)
+    assert sign_in(client, "alice", PASSWORD, **home).status_code == 302
+
+
+def test_the_admin_answers_429_for_a_username_locked_from_all_addresses(
+    client, staff_olivia
+):
+    fail_from_many_addresses(client, "olivia", 50)
+
+    refused = sign_in(client, "olivia", PASSWORD, path="/admin/login/")
+
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "from many addresses" in text_of(refused)
+    assert not signed_in(client)
+
+
+def test_the_address_limit_logs_the_address_and_the_last_username(
+    client, alice, settings, caplog
+):
+    settings.SIGN_IN_ADDRESS_LIMIT = 3
+    with caplog.at_level(logging.WARNING, logger="dealgate"):
+        for name in ("owner", "admin", "root"):
+            last = sign_in(client, name, WRONG, REMOTE_ADDR="198.51.100.7")
+
+    assert last.status_code == 429
+    assert (
+        "sign-ins from '198.51.100.7' locked until 2026-06-10 12:15:00 UTC, for "
+        "every username, by the limit for one address: 3 failures within 900 "
+        "seconds, the last for username 'root'" in caplog.text
+    )
+
+
+# Lifting locks by hand.
+
+
+def test_unlocking_a_username_lifts_its_locks_from_each_address_and_from_all(
+    client, alice, monkeypatch, capsys
+):
+    home = {"REMOTE_ADDR": "198.51.100.20"}
+    sign_in(client, "alice", PASSWORD, at=T0 - dt.timedelta(days=1), **home)
+    client.logout()
+    for _ in range(5):
+        sign_in(client, "alice", WRONG, REMOTE_ADDR="203.0.113.66")
+    fail_from_many_addresses(client, "alice", 50)
+    capsys.readouterr()
+
+    run(monkeypatch, "user", "list")
+    listing = capsys.readouterr().out
+    code = run(monkeypatch, "user", "unlock", "alice")
+    said = capsys.readouterr().out
+    later = T0 + dt.timedelta(minutes=2)
+    there = sign_in(client, "alice", PASSWORD, at=later, REMOTE_ADDR="203.0.113.66")
+    client.logout()
+    new = sign_in(client, "alice", PASSWORD, at=later, REMOTE_ADDR="192.0.2.1")
+
+    assert (
+        "(sign-in locked until 2026-06-10 12:15 UTC, but from addresses they "
+        "recently signed in from)" in listing
+    )
+    assert (code, said) == (0, "sign-ins for alice are unlocked\n")
+    assert (there.status_code, new.status_code) == (302, 302)
+    # The address she signed in from yesterday is still hers.
+    assert SignInFailures.objects.filter(
+        scope="pair", username="alice", signed_in_at=T0 - dt.timedelta(days=1)
+    ).exists()
+
+
+def test_unlocking_an_address_lifts_its_locks_for_every_username(
+    client, alice, bob, settings, monkeypatch, capsys
+):
+    settings.SIGN_IN_ADDRESS_LIMIT = 6
+    there = {"REMOTE_ADDR": "198.51.100.7"}
+    for _ in range(5):
+        sign_in(client, "alice", WRONG, **there)
+    sign_in(client, "bob", WRONG, **there)
+
+    run(monkeypatch, "user", "unlock", "--address", "198.51.100.7")
+    later = T0 + dt.timedelta(minutes=2)
+    alice_there = sign_in(client, "alice", PASSWORD, at=later, **there)
+    client.logout()
+    bob_there = sign_in(client, "bob", PASSWORD, at=later, **there)
+
+    assert (alice_there.status_code, bob_there.status_code) == (302, 302)
+
+
+# The table's new shape, from the one of a count per username or address.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_keeps_address_counts_and_lifts_the_old_username_locks():
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("accounts", "0003_sign_in_failures")]
+    until = T0 + dt.timedelta(minutes=15)
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate(before)
+        old = executor.loader.project_state(before).apps
+        rows = old.get_model("accounts", "SignInFailures").objects
+        rows.create(scope="username", key="alice", since=T0, locked_until=until)
+        rows.create(scope="username", key="bob", failures=3, since=T0)
+        rows.create(scope="address", key="ab" * 32, since=T0, locked_until=until)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+
+    kept = SignInFailures.objects.values_list(
+        "scope", "username", "address", "failures", "locked_until", "signed_in_at"
+    )
+    assert set(kept) == {
+        ("username", "alice", "", 0, None, None),
+        ("username", "bob", "", 3, None, None),
+        ("address", "", "ab" * 32, 0, until, None),
+    }
