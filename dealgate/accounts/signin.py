@@ -276,11 +276,15 @@ def _count(
     several workers at once all count (on SQLite the transaction already
     holds the database)."""
     match = _match(scope, username, address)
-    _, created = SignInFailures.objects.get_or_create(**match, defaults={"since": now})
-    if created:
-        # A new count: a cheap moment to forget those long over.
-        SignInFailures.objects.filter(_forgettable(now, rules)).delete()
-    row = SignInFailures.objects.select_for_update().get(**match)
+    rows = SignInFailures.objects.select_for_update()
+    row = rows.filter(**match).first()
+    if row is None:
+        row, created = SignInFailures.objects.get_or_create(
+            **match, defaults={"since": now}
+        )
+        if not created:  # another worker's, made meanwhile
+            row = rows.get(**match)
+        _forget_stale(now, rules)  # a new count: a cheap moment
     if row.since <= now - rules.window:
         row.failures, row.since = 0, now
     row.failures += 1
@@ -289,6 +293,17 @@ def _count(
         row.failures, row.since, row.locked_until = 0, now, now + rules.lockout
     row.save(update_fields=["failures", "since", "locked_until"])
     return row, started
+
+
+def _forget_stale(now: dt.datetime, rules: Limits) -> None:
+    """Delete the rows that no longer matter. Those another worker holds are
+    skipped: it is counting in them, and waiting for it could deadlock."""
+    stale = (
+        SignInFailures.objects.filter(_forgettable(now, rules))
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+    SignInFailures.objects.filter(pk__in=list(stale)).delete()
 
 
 def _log_lock(row: SignInFailures, username: str, address: str, rules: Limits) -> None:

@@ -386,35 +386,60 @@ def test_under_a_demos_as_of_date_a_lock_counts_real_time(client, alice, setting
     assert lock.locked_until.year != 2017
 
 
-@pytest.mark.skipif(
+needs_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (DATABASE_URL=postgres://...): the test database on "
     "SQLite is in memory and private to one thread",
 )
-@pytest.mark.django_db(transaction=True)
-def test_failures_in_several_workers_at_once_all_count(settings):
-    settings.SIGN_IN_LIMIT = 6
-    start = threading.Barrier(6)
+
+
+def fail_at_once(addresses: list[str]) -> list[object]:
+    """One failure for alice from each address, all in workers at once; the
+    locks they report."""
+    start = threading.Barrier(len(addresses))
     locks: list[object] = []
 
-    def fail() -> None:
+    def fail(address: str) -> None:
         try:
             start.wait()
-            locks.append(signin.record_failure("alice", "203.0.113.9"))
+            locks.append(signin.record_failure("alice", address))
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=fail) for _ in range(6)]
+    threads = [threading.Thread(target=fail, args=(a,)) for a in addresses]
     with timesource.frozen_at(T0):  # pinned for the whole process
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+    return locks
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_failures_in_several_workers_at_once_all_count(settings):
+    settings.SIGN_IN_LIMIT = 6
+
+    locks = fail_at_once(["203.0.113.9"] * 6)
 
     assert len(locks) == 6
     assert sum(lock is not None for lock in locks) == 1, "one lock, started once"
     row = SignInFailures.objects.get(scope="pair")
     assert row.locked_until == T0 + dt.timedelta(seconds=900)
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_failures_from_many_addresses_at_once_all_count_for_the_username(settings):
+    settings.SIGN_IN_USERNAME_LIMIT = 8
+
+    locks = fail_at_once([f"203.0.113.{n}" for n in range(8)])
+
+    assert len(locks) == 8
+    assert [lock.scope for lock in locks if lock is not None] == ["username"]
+    row = SignInFailures.objects.get(scope="username")
+    assert row.locked_until == T0 + dt.timedelta(seconds=900)
+    assert SignInFailures.objects.filter(scope="pair").count() == 8
 
 
 def test_the_admin_lists_the_locks_and_deleting_one_lifts_it(
@@ -576,6 +601,24 @@ def test_the_address_limit_logs_the_address_and_the_last_username(
         "every username, by the limit for one address: 3 failures within 900 "
         "seconds, the last for username 'root'" in caplog.text
     )
+
+
+def test_old_counts_are_forgotten_but_a_recent_success_is_remembered(
+    client, alice, bob
+):
+    sign_in(client, "bob", WRONG, at=T0 - dt.timedelta(hours=1))
+    sign_in(client, "alice", PASSWORD, at=T0 - dt.timedelta(days=2))
+    client.logout()
+
+    sign_in(client, "nobody", WRONG, REMOTE_ADDR="192.0.2.1")
+
+    kept = set(SignInFailures.objects.values_list("scope", "username"))
+    assert kept == {
+        ("pair", "alice"),
+        ("pair", "nobody"),
+        ("address", ""),
+        ("username", "nobody"),
+    }
 
 
 # Lifting locks by hand.
