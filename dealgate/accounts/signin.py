@@ -95,6 +95,8 @@ _REFUSED = {
     Scope.USERNAME: "Too many failed sign-ins for this username from many "
     "addresses: it may sign in only from an address it recently signed in from.",
 }
+# The same, when no address is let through (SIGN_IN_KNOWN_ADDRESS_DAYS=0).
+_REFUSED_EVERYWHERE = "Too many failed sign-ins for this username from many addresses."
 
 
 class SignInLocked(DealgateError):
@@ -109,8 +111,11 @@ class SignInLocked(DealgateError):
         self.until = until
         self.retry_after = max(1, math.ceil((until - now).total_seconds()))
         minutes = math.ceil(self.retry_after / 60)
+        refused = _REFUSED[scope]
+        if scope == Scope.USERNAME and not limits().known_for:
+            refused = _REFUSED_EVERYWHERE
         super().__init__(
-            f"{_REFUSED[scope]} Try again after "
+            f"{refused} Try again after "
             f"{until.astimezone(dt.UTC):%H:%M} UTC, in "
             f"{minutes} minute{'s' if minutes != 1 else ''}.",
             field=None if scope == Scope.ADDRESS else "username",
@@ -324,12 +329,17 @@ def _log_lock(row: SignInFailures, username: str, address: str, rules: Limits) -
         )  # fmt: skip
     else:
         log.warning(
-            "sign-ins for username %r locked until %s by the limit %s, but from "
-            "addresses it signed in from within %d days: %d failures within %d "
-            "seconds, the last from %r",
-            username, until, limit, rules.known_for.days, rules.username,
-            seconds, address,
+            "sign-ins for username %r locked until %s by the limit %s, %s: %d "
+            "failures within %d seconds, the last from %r",
+            username, until, limit, _but_known(rules), rules.username, seconds,
+            address,
         )  # fmt: skip
+
+
+def _but_known(rules: Limits) -> str:
+    if not rules.known_for:
+        return "from every address"
+    return f"but from addresses it signed in from within {rules.known_for.days} days"
 
 
 _LIMIT_NAMES = {

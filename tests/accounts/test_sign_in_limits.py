@@ -526,15 +526,28 @@ def test_an_address_signed_in_from_long_ago_is_not_let_through(client, alice):
     assert sign_in(client, "alice", PASSWORD, **home).status_code == 429
 
 
-def test_with_known_addresses_off_no_address_is_let_through(client, alice, settings):
+def test_with_known_addresses_off_no_address_is_let_through(
+    client, alice, settings, caplog
+):
     settings.SIGN_IN_KNOWN_ADDRESS_DAYS = 0
     home = {"REMOTE_ADDR": "198.51.100.20"}
     sign_in(client, "alice", PASSWORD, at=T0 - dt.timedelta(hours=1), **home)
     client.logout()
     assert not SignInFailures.objects.exists(), "no success remembered"
-    fail_from_many_addresses(client, "alice", 50)
+    with caplog.at_level(logging.WARNING, logger="dealgate"):
+        fail_from_many_addresses(client, "alice", 50)
 
-    assert sign_in(client, "alice", PASSWORD, **home).status_code == 429
+    refused = sign_in(client, "alice", PASSWORD, **home)
+
+    assert refused.status_code == 429
+    assert (
+        "Too many failed sign-ins for this username from many addresses. Try "
+        "again after 12:15 UTC" in text_of(refused)
+    )
+    assert (
+        "by the limit for that username from all addresses, from every address: "
+        "50 failures" in caplog.text
+    )
 
 
 def test_a_known_address_is_still_limited_per_username_there(client, alice):
