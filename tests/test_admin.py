@@ -225,12 +225,3 @@ def test_leads_and_their_assignments_are_shown_but_never_changed_in_the_admin(
         assert admin.post(f"/admin/{base}/{row.pk}/delete/", {}).status_code == 403
     lead.refresh_from_db()
     assert lead.status == "new"
-
-
-def test_a_stage_is_not_retired_from_the_pipeline_admin(admin, pipeline):
-    page = admin.get(f"/admin/pipelines/pipeline/{pipeline.pk}/change/")
-
-    html = page.content.decode()
-    assert 'name="stages-0-name"' in html
-    assert 'name="stages-0-retired_at' not in html
-    assert 'name="stages-0-replaced_by"' not in html
