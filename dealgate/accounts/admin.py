@@ -76,8 +76,9 @@ def what_keeps(user: User) -> list[str]:
         return []
     first = (
         f"{user.username} is kept: deactivate them instead (untick Active on "
-        "their change page); they can no longer sign in, and the deals, clocks, "
-        "leads and history below keep naming them"
+        f"their change page, or dealgate user set {user.username} --inactive); "
+        "they can no longer sign in, and the deals, clocks, leads and history "
+        "below keep naming them"
     )
     return [first, *held]
 

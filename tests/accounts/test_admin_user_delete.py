@@ -63,9 +63,9 @@ def test_the_delete_page_of_a_person_with_deals_names_them_and_offers_deactivati
 
     assert "Cannot delete" in page
     assert (
-        "alice is kept: deactivate them instead (untick Active on their change page)"
-        in page
-    )
+        "alice is kept: deactivate them instead (untick Active on their change "
+        "page, or dealgate user set alice --inactive)"
+    ) in page
     assert "alice owns or is responsible for 12 deals" in page
     first = deals[0]
     assert (
