@@ -16,6 +16,7 @@ from dealgate.core.pipeline_file import dump_pipeline, load_pipeline_file
 from dealgate.deals.models import Deal
 from dealgate.deals.services import move_deal
 from dealgate.demo.loader import PIPELINE_FILE
+from dealgate.leads.models import Lead
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 from dealgate.pipelines.services import apply_pipeline, export_pipeline
 from tests.conftest import REPO_ROOT
@@ -196,3 +197,19 @@ def test_an_unused_pipeline_is_deleted_with_its_stages_and_handoffs(
     assert not Pipeline.objects.filter(pk=pipeline.pk).exists()
     assert not Stage.objects.filter(pipeline_id=pipeline.pk).exists()
     assert not Handoff.objects.filter(pk=windowed.pk).exists()
+
+
+def test_delete_selected_keeps_a_pipeline_its_leads_hold(admin, pipeline, alice):
+    Lead.objects.create(
+        pipeline=pipeline, name="Ann", channel="api", created_at=T0, owner=alice
+    )
+
+    answer = admin.post(
+        "/admin/pipelines/pipeline/",
+        {"action": "delete_selected", "_selected_action": [pipeline.pk], "post": "yes"},
+    )
+
+    assert "pipeline New business holds 1 lead, so it is kept" in (
+        answer.content.decode()
+    )
+    assert Pipeline.objects.filter(pk=pipeline.pk).exists()

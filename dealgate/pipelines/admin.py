@@ -143,7 +143,8 @@ def _kept_by(pipeline: Pipeline) -> list[str]:
         for deal in deals.only("pk", "title", "status")[:DEALS_NAMED]
     )
     if total > DEALS_NAMED:
-        lines.append(f"and {total - DEALS_NAMED:,} more deals in {pipeline}")
+        more = _count(total - DEALS_NAMED, "deal")
+        lines.append(f"and {more} more in {pipeline}")
     return lines
 
 
@@ -166,6 +167,7 @@ class HandoffAdmin(ShownOnly, admin.ModelAdmin):
         "responsible",
     )
     list_filter = ("pipeline",)
+    list_select_related = ("pipeline", "from_stage", "to_stage")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a removed handoff ends its running clocks: apply does that
