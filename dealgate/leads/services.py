@@ -27,7 +27,12 @@ from dealgate.core.currencies import check_decimals
 from dealgate.core.names import tidy_name
 from dealgate.core.text import check_text, cut
 from dealgate.deals.models import Activity, Deal
-from dealgate.deals.services import Contact, MoveRefused, start_deal
+from dealgate.deals.services import (
+    Contact,
+    MoveRefused,
+    check_may_change,
+    start_deal,
+)
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
@@ -727,15 +732,16 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
         decision = (
             DedupDecision.objects.select_for_update(of=("self",))
             .filter(pk=decision_id)
-            .select_related("lead", "deal", "pipeline")
+            .select_related("lead", "deal", "source_lead", "pipeline")
             .first()
         )
         if decision is None:
             raise NotFound(f"no de-duplication decision {decision_id}")
         if decision.undone_at is not None:
             raise Conflict(f"decision {decision_id} was already undone")
-        if not may_split(decision, by):
-            raise PermissionDenied("only an owner involved or a manager may split this")
+        refusal = split_refusal(decision, by)
+        if refusal is not None:
+            raise PermissionDenied(refusal)
         now = timesource.now()
         if decision.action == DedupDecision.Action.ATTACHED:
             lead = _split_attached(decision, by, now)
@@ -750,13 +756,34 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
 
 
 def may_split(decision: DedupDecision, user: User | None) -> bool:
-    """Whether `user` may undo `decision`: a manager, or the owner of a lead
-    or deal it involves (None: the system may). Reads the decision's lead,
-    deal and source lead: select them with it."""
-    if user is None or user.is_manager:
-        return True
-    records = (decision.lead, decision.deal, decision.source_lead)
-    return user.pk in {getattr(record, "owner_id", None) for record in records}
+    """Whether `user` may undo `decision` (`split_refusal` says why not).
+    Reads the decision's lead, deal and source lead: select them with it."""
+    return split_refusal(decision, user) is None
+
+
+def split_refusal(decision: DedupDecision, user: User | None) -> str | None:
+    """Why `user` may not undo `decision`, or None when they may: a split
+    removes the note from the lead or deal the decision wrote on, and a
+    merge's split reopens the merged lead, so `user` must be one who may log
+    on each: a lead's owner or a manager, a deal by `check_may_change`.
+    None (the system) may split anything."""
+    if user is None:
+        return None
+    leads = [decision.lead]
+    if decision.action == DedupDecision.Action.MERGED:
+        leads.append(decision.source_lead)
+    for lead in leads:
+        if lead is not None and not (user.is_manager or user.pk == lead.owner_id):
+            return (
+                f"only the owners of the leads and deals a split changes, or a "
+                f"manager, may split this: lead {lead.pk} is not yours"
+            )
+    if decision.deal is not None:
+        try:
+            check_may_change(user, decision.deal)
+        except PermissionDenied as exc:
+            return f"a split changes deal {decision.deal.pk}: {exc.message}"
+    return None
 
 
 def _split_attached(decision: DedupDecision, by: User | None, now) -> Lead:
@@ -827,6 +854,9 @@ def merge_lead(
         _must_be_open(lead, "be merged")
         _may_change(lead, by, "merge it")
         target_lead, target_deal = _merge_target(lead, into_lead, into_deal)
+        # The merge writes a note on the target and records the decision
+        # against it: only as one who may log on it there.
+        _may_write_on(target_lead, target_deal, by, "merge into it")
         now = timesource.now()
         subject = cut(f"Merged lead {lead.pk}: {lead.label}", 300)
         if target_lead is not None:
@@ -878,6 +908,21 @@ def merge_lead(
     target = f"lead {into_lead}" if into_lead else f"deal {into_deal}"
     log.info("lead %s merged into %s by %s", lead.pk, target, _who(by))
     return decision
+
+
+def _may_write_on(
+    lead: Lead | None, deal: Deal | None, by: User | None, what: str
+) -> None:
+    """Refuse (PermissionDenied) unless `by` may log on the target lead, as
+    its owner or a manager, or on the target deal, by the rule an activity
+    logged on it follows (`check_may_change`)."""
+    if lead is not None:
+        if by is not None and not by.is_manager and by.pk != lead.owner_id:
+            raise PermissionDenied(
+                f"only lead {lead.pk}'s owner or a manager may {what}", field="into"
+            )
+    elif deal is not None:
+        check_may_change(by, deal)
 
 
 def _merge_target(

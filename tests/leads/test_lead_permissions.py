@@ -1,6 +1,7 @@
 """Who may act on a lead (README, Who may do what): its owner or a manager
 logs activities, converts, disqualifies and merges it; a decision of the
-de-duplication is split by an owner it involves or a manager. Pages offer
+de-duplication is split by one who may log on every lead and deal it
+changes (test_merge_permissions). Pages offer
 only what the person may do, and the services refuse the rest (403)."""
 
 from __future__ import annotations
@@ -143,6 +144,9 @@ def test_a_split_by_a_rep_not_involved_is_refused_with_403(client, repeat, bob):
     response = client.post(_split_button(repeat), {"back": "/leads/decisions/"})
 
     assert response.status_code == 403
-    assert "only an owner involved or a manager may split this" in text_of(response)
+    assert (
+        "only the owners of the leads and deals a split changes, or a manager, "
+        f"may split this: lead {repeat.lead_id} is not yours"
+    ) in text_of(response)
     repeat.refresh_from_db()
     assert repeat.undone_at is None
