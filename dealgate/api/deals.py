@@ -167,6 +167,10 @@ def get_deal_history(request: HttpRequest, deal_id: int) -> list[StageEventOut]:
 
 
 class MoveIn(Schema):
+    """A move; any other key is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
     version: int = Field(description="the version you read; a newer one is a 409")
     loss_reason: str = ""
@@ -178,11 +182,17 @@ class MoveIn(Schema):
 
 
 class DealVersion(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     id: int
     version: int
 
 
 class BulkMoveIn(Schema):
+    """A move of several deals; any other key is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     # No maxItems: the limit is on distinct deals, and a deal sent twice with
     # the same version counts once, so a longer list may be taken.
     deals: list[DealVersion] = Field(

@@ -34,7 +34,7 @@ from dealgate.leads.models import Lead
 from dealgate.leads.tokens import user_for_token
 
 from .deals import ErrorOut, limited_text
-from .parser import read_json
+from .parser import read_json, reads_own_body
 
 router = Router(tags=["leads"])
 
@@ -82,7 +82,11 @@ LEAD_AUTH = [TokenAuth(), session_auth]
 
 class LeadIn(Schema):
     """A lead as a website or another system sends it. An email or a phone
-    is required; everything else is optional."""
+    is required; everything else is optional; any other key is refused."""
+
+    # Published only: the capture reads the body itself (`clean_lead`),
+    # refusing what is not a lead field, as this says.
+    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=LIMITS["name"])
     email: str | None = Field(None, max_length=LIMITS["email"])
@@ -258,6 +262,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         }
     },
 )
+@reads_own_body
 def create_lead(request: HttpRequest) -> Status[dict[str, Any]]:
     """Capture a lead: 201 with the new lead and why it went to its owner;
     200 when it repeats an open lead or deal (attached there) or an
@@ -330,12 +335,28 @@ def disqualify(
     return lead_out(_lead(lead_id))
 
 
+class ConvertIn(Schema):
+    """Where the lead's deal starts; any other key is refused (422). The
+    body may be left out: the deal starts in the first stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str = Field(
+        "",
+        description="an open stage's key; the pipeline's first by default. A "
+        "later stage takes what a forward move into it needs (422 with unmet)",
+    )
+
+
 @router.post(
     "/{lead_id}/convert",
     auth=LEAD_AUTH,
     response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
-def convert(request: HttpRequest, lead_id: int) -> dict[str, Any]:
-    """Turn the lead into a deal in the first stage of its pipeline."""
-    services.convert_lead(lead_id, by=request.auth)
+def convert(
+    request: HttpRequest, lead_id: int, payload: ConvertIn | None = None
+) -> dict[str, Any]:
+    """Turn the lead into a deal in its pipeline's first stage, or `stage`."""
+    stage = payload.stage if payload is not None else ""
+    services.convert_lead(lead_id, by=request.auth, stage=stage)
     return lead_out(_lead(lead_id))

@@ -15,10 +15,14 @@ JSON does not have but Python's reader takes, come as one too.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
+from ninja import Router
+from ninja.params.models import BodyModel
 from ninja.parser import Parser
 
 from dealgate.errors import ValidationError
@@ -40,28 +44,97 @@ class JsonFloat(float):
 
 def read_json(request: HttpRequest, *, limit: int | None = None) -> Any:
     """The request's body as JSON, checked; `limit` bytes at most."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if limit is not None and length > limit:
-        raise ValidationError(
-            f"the body is {length:,} bytes; the limit is {limit:,}", field="body"
-        )
+    body = _body_bytes(request, limit)
+    if _empty(request, body):
+        body = b"{}"
     try:
-        body = request.body
-    except RequestDataTooBig:
-        raise ValidationError(
-            f"the body is {length:,} bytes, more than the server takes",
-            field="body",
-        ) from None
-    try:
-        data = json.loads(
-            body or b"{}", parse_float=JsonFloat, parse_constant=JsonFloat
-        )
+        data = json.loads(body, parse_float=JsonFloat, parse_constant=JsonFloat)
     except RecursionError:
         raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("the body is not JSON", field="body") from None
     check_value(data)
     return data
+
+
+def _body_bytes(request: HttpRequest, limit: int | None = None) -> bytes:
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if limit is not None and length > limit:
+        raise ValidationError(
+            f"the body is {length:,} bytes; the limit is {limit:,}", field="body"
+        )
+    try:
+        return request.body
+    except RequestDataTooBig:
+        raise ValidationError(
+            f"the body is {length:,} bytes, more than the server takes",
+            field="body",
+        ) from None
+
+
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _empty(request: HttpRequest, body: bytes) -> bool:
+    """Whether `body` carries nothing: no bytes but white space, or a form
+    with no field and no file (what a form post of nothing sends)."""
+    if not body.strip():
+        return True
+    if request.content_type not in _FORMS or request.method != "POST":
+        return False
+    return not request.POST and not request.FILES
+
+
+def refuse_body(request: HttpRequest) -> None:
+    """Refuse (422 naming `body`) a body sent to an endpoint that reads
+    none: what it holds would be ignored, and a client would believe it was
+    applied (`{"done": false}` marking a task done). Nothing, white space
+    or an empty JSON object `{}` (what some clients send by default) pass."""
+    body = _body_bytes(request)
+    if _empty(request, body):
+        return
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = None
+    if data == {}:
+        return
+    takes = f"{request.method} {request.path} reads no body; send none"
+    if isinstance(data, dict):
+        fields = "fields" if len(data) > 1 else "field"
+        keys = ", ".join(str(key) for key in data)
+        raise ValidationError(f"unknown {fields} {keys}: {takes}", field="body")
+    raise ValidationError(f"{takes} (got {len(body):,} bytes)", field="body")
+
+
+def reads_own_body(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an API view that reads its body itself (`read_json`), so that
+    `refuse_unread_bodies` leaves it be."""
+    view.reads_own_body = True  # type: ignore[attr-defined]
+    return view
+
+
+def refuse_unread_bodies(router: Router) -> None:
+    """Make each of the router's endpoints that declares no body schema, and
+    does not read its body itself, refuse one (`refuse_body`) after its
+    authentication: every endpoint then either reads its body by a schema
+    that refuses unknown keys, or takes none. Call before the router is
+    added to the API, whose mounts copy its operations."""
+    for path_view in router.path_operations.values():
+        for operation in path_view.operations:
+            declared = any(issubclass(model, BodyModel) for model in operation.models)
+            if declared or getattr(operation.view_func, "reads_own_body", False):
+                continue
+            operation.view_func = _bodiless(operation.view_func)
+
+
+def _bodiless(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        refuse_body(request)
+        return view(request, *args, **kwargs)
+
+    return answer
 
 
 def check_value(data: Any) -> None:

@@ -26,7 +26,7 @@ from dealgate.web import busy
 from dealgate.web.busy import is_busy
 
 from . import deals, leads
-from .parser import CheckedParser
+from .parser import CheckedParser, refuse_unread_bodies
 
 log = logging.getLogger("dealgate.api")
 
@@ -170,6 +170,8 @@ def render_unauthenticated(
     return response
 
 
+for router in (deals.router, leads.router):
+    refuse_unread_bodies(router)
 api.add_router("/deals", deals.router)
 api.add_router("/leads", leads.router)
 

@@ -606,17 +606,23 @@ def disqualify_lead(lead_id: int, reason: str, *, by: User | None) -> Lead:
 
 
 def convert_lead(
-    lead_id: int, *, by: User | None, pipeline: Pipeline | None = None
+    lead_id: int,
+    *,
+    by: User | None,
+    pipeline: Pipeline | None = None,
+    stage: str = "",
 ) -> Deal:
     """Turn an open lead into a deal in the first stage of `pipeline` (the
-    lead's own by default), with its entry in the deal's history (source
-    "lead"), its organization and contact, and its activities copied.
+    lead's own by default), or in its open stage `stage`, with its entry in
+    the deal's history (source "lead"), its organization and contact, and
+    its activities copied.
 
     The deal is made as one made by hand is (`deals.services.start_deal`):
     its organization is found by name as the deal page finds it, and it
-    passes the first stage's entry criteria as a move into it would; unmet,
-    nothing is written and MoveRefused lists them (give the lead its
-    company, say, and convert it again).
+    passes the first stage's entry criteria, and for a later `stage` what a
+    forward move into it needs; unmet, nothing is written and MoveRefused
+    lists them (give the lead its company, say, and convert it again). A
+    stage the pipeline has no open one of is refused naming `stage`.
 
     The lead's value is judged again in the deal's currency as it is now:
     the lead's own, else the pipeline's, which may have changed since the
@@ -637,11 +643,11 @@ def convert_lead(
                 field="pipeline",
             )
         _check_value_for_deal(lead, pipeline)
-        deal, unmet = _new_deal(lead, pipeline, first, by)
+        deal, unmet = _new_deal(lead, pipeline, stage or first.key, by)
         if unmet:
             # Raised inside the transaction: the deal and its rows go too.
             raise MoveRefused(
-                f"lead {lead.pk} cannot become a deal in '{first.name}' yet: "
+                f"lead {lead.pk} cannot become a deal in '{deal.stage.name}' yet: "
                 + "; ".join(unmet),
                 unmet,
                 field="lead",
@@ -676,11 +682,12 @@ def _check_value_for_deal(lead: Lead, pipeline: Pipeline) -> None:
 
 
 def _new_deal(
-    lead: Lead, pipeline: Pipeline, first: Stage, by: User | None
+    lead: Lead, pipeline: Pipeline, stage: str, by: User | None
 ) -> tuple[Deal, list[str]]:
-    """The lead's deal in `first`, with what the first stage's gates leave
-    unmet. A company with nothing visible in it (a zero-width space) names no
-    organization: the lead was taken with it, and cannot be edited."""
+    """The lead's deal in the open stage keyed `stage`, with what the gates
+    into it leave unmet. A company with nothing visible in it (a zero-width
+    space) names no organization: the lead was taken with it, and cannot be
+    edited."""
     company = tidy_name(lead.company)
     contact = None
     if lead.name or lead.email or lead.phone:
@@ -714,7 +721,7 @@ def _new_deal(
         owner=lead.owner or by,
         by=by,
         source="lead",
-        stage=first.key,
+        stage=stage,
         contact=contact,
         external_id=str(lead.pk),
         activities=activities,
