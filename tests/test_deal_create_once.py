@@ -150,7 +150,9 @@ def test_keys_expire_by_real_time_under_a_demos_fixed_date(
     assert IdempotencyKey.objects.get().created_at == later
 
 
-@pytest.mark.parametrize("key", ["", " padded", "x" * 256, "naïve", "line\nbreak"])
+@pytest.mark.parametrize(
+    "key", ["", " padded", "x" * 256, "naïve", "line\nbreak", "a b", "tab\there"]
+)
 def test_a_key_that_is_not_visible_ascii_is_refused_naming_it(pipeline, alice, key):
     with pytest.raises(ValidationError) as refused:
         once(pipeline, alice, {"title": "Backup"}, key=key)

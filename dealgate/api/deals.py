@@ -17,6 +17,7 @@ from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
 
+from .fields import JsonBoolOrNull, JsonInt
 from .parser import JsonFloat
 
 router = Router(tags=["deals"])
@@ -172,7 +173,7 @@ class MoveIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
-    version: int = Field(description="the version you read; a newer one is a 409")
+    version: JsonInt = Field(description="the version you read; a newer one is a 409")
     loss_reason: str = ""
     loss_note: str = limited_text(TEXT_LIMITS["loss_note"], "why the deal was lost")
     override_reason: str = limited_text(
@@ -184,8 +185,8 @@ class MoveIn(Schema):
 class DealVersion(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    id: int
-    version: int
+    id: JsonInt
+    version: JsonInt
 
 
 class BulkMoveIn(Schema):
@@ -221,7 +222,7 @@ class DealPatch(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int
+    version: JsonInt
     title: str | None = None
     value: Amount = None
     currency: str | None = None
@@ -235,7 +236,7 @@ class DealPatch(Schema):
         None,
         description="the custom fields to change; the others stay, null removes one",
     )
-    checklist: dict[str, bool | None] | None = Field(
+    checklist: dict[str, JsonBoolOrNull] | None = Field(
         None,
         description="the checklist items to change, true when done; the others "
         "stay, null removes one. A new item's key is one line of at most "

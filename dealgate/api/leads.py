@@ -34,6 +34,7 @@ from dealgate.leads.models import Lead
 from dealgate.leads.tokens import user_for_token
 
 from .deals import ErrorOut, limited_text
+from .fields import JsonBool
 from .parser import read_json, reads_own_body
 
 router = Router(tags=["leads"])
@@ -172,7 +173,7 @@ class LeadActivityIn(Schema):
     kind: str = Field(description="call, email, meeting or note")
     subject: str = limited_text(services.MAX_SUBJECT, "one line")
     body: str = limited_text(services.MAX_BODY)
-    outbound: bool = True
+    outbound: JsonBool = True
 
 
 class DisqualifyIn(Schema):

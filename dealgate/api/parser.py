@@ -6,6 +6,9 @@ lists nested a thousand deep (a RecursionError further on). Both, a body
 past Django's upload limit, and one that is not JSON are refused here as
 422 naming the body, never a 500.
 
+A key sent twice in one object is refused naming it (Python's reader keeps
+the last, others the first).
+
 A JSON number with a fraction or an exponent is read as a `JsonFloat`: a
 float that keeps its text, so that a field can refuse "1e3" as the rule for
 typed numbers refuses it, or read "0.1" exactly. NaN and Infinity, which
@@ -48,12 +51,33 @@ def read_json(request: HttpRequest, *, limit: int | None = None) -> Any:
     if _empty(request, body):
         body = b"{}"
     try:
-        data = json.loads(body, parse_float=JsonFloat, parse_constant=JsonFloat)
+        data = json.loads(
+            body,
+            parse_float=JsonFloat,
+            parse_constant=JsonFloat,
+            object_pairs_hook=_no_repeats,
+        )
     except RecursionError:
         raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("the body is not JSON", field="body") from None
     check_value(data)
+    return data
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict, refusing a key sent twice: Python
+    keeps the last, other readers the first, and which was meant cannot be
+    told."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            _check_text(key)
+            raise ValidationError(
+                f"{key}: the key is sent twice in one object; send it once",
+                field=key,
+            )
+        data[key] = value
     return data
 
 

@@ -44,8 +44,9 @@ log = logging.getLogger("dealgate.deals")
 # day also covers a laptop that slept with the form open. Stripe keeps its
 # keys as long.
 KEY_LIFETIME = dt.timedelta(hours=24)
-# Visible ASCII, spaces inside allowed: what an HTTP header carries safely.
-_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
+# Visible ASCII (HTTP's VCHAR, ! to ~), as the README says: no space, which
+# a proxy may fold or a client trim.
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # The most expired keys one write removes, so a backlog is worked off in
 # parts instead of in one long statement.
 _FORGET_AT_ONCE = 1_000
