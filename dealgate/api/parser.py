@@ -29,6 +29,7 @@ from ninja.params.models import BodyModel
 from ninja.parser import Parser
 
 from dealgate.errors import ValidationError
+from dealgate.web.head import method_named
 
 # Deeper than any body the API takes (a custom field's value is a scalar).
 MAX_DEPTH = 20
@@ -123,7 +124,7 @@ def refuse_body(request: HttpRequest) -> None:
         data = None
     if data == {}:
         return
-    takes = f"{request.method} {request.path} reads no body; send none"
+    takes = f"{method_named(request)} {request.path} reads no body; send none"
     if isinstance(data, dict):
         fields = "fields" if len(data) > 1 else "field"
         keys = ", ".join(str(key) for key in data)

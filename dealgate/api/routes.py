@@ -24,6 +24,7 @@ from dealgate.errors import (
 )
 from dealgate.web import busy
 from dealgate.web.busy import is_busy
+from dealgate.web.head import method_named
 
 from . import deals, leads
 from .parser import CheckedParser, refuse_unread_bodies
@@ -193,37 +194,52 @@ class ApiErrorsMiddleware:
     before the API ran (a 400 for a host not allowed, a 500 from a failing
     middleware; with DEBUG on, 404 and 500 pages with a traceback). Each
     becomes JSON with its status and its other headers (Allow, Retry-After)
-    kept. First in MIDDLEWARE, so that it sees every answer."""
+    kept. A HEAD's answer under /api/ has its GET's headers and no body.
+    First in MIDDLEWARE, so that it sees every answer."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if (
-            response.status_code < 400
-            or not request.path.startswith("/api/")
-            or response.get("Content-Type", "").startswith("application/json")
-        ):
+        if not request.path.startswith("/api/"):
             return response
+        if response.status_code < 400 or response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return _headless(request, response)
         allowed = response.get("Allow", "")
         answer = _json_error(request, response.status_code, allowed)
         for header, value in response.items():
             if header.lower() not in ("content-type", "content-length"):
                 answer[header] = value
-        return answer
+        answer["Content-Length"] = str(len(answer.content))
+        return _headless(request, answer)
+
+
+def _headless(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A HEAD's answer as its GET's headers, Content-Length too, and no
+    body (the API's own views already answer so: dealgate.api.urls)."""
+    if request.method != "HEAD" or response.streaming or not response.content:
+        return response
+    if not response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))
+    response.content = b""
+    return response
 
 
 def _json_error(request: HttpRequest, status: int, allowed: str = "") -> HttpResponse:
     """The error family's answer for a `status` Django or django-ninja gave
-    without one; `allowed` is a 405's Allow header."""
+    without one; `allowed` is a 405's Allow header. A HEAD's message names
+    GET, so that its Content-Length is its GET's."""
+    method = method_named(request)
     if status == 404:
-        error = NotFound(f"no API endpoint at {request.method} {request.path}")
+        error = NotFound(f"no API endpoint at {method} {request.path}")
         return JsonResponse(error.as_dict(), status=status)
     if status == 405:
         methods = ", ".join(sorted(m.strip() for m in allowed.split(",") if m.strip()))
         error = MethodNotAllowed(
-            f"{request.method} is not allowed at {request.path}; it takes {methods}"
+            f"{method} is not allowed at {request.path}; it takes {methods}"
         )
         return JsonResponse(error.as_dict(), status=status)
     if status >= 500:

@@ -43,6 +43,12 @@ def head_request(is_head: bool = True) -> Iterator[None]:
         _answering_head.reset(token)
 
 
+def method_named(request: HttpRequest) -> str:
+    """The method an answer's message names: a HEAD as the GET it stands
+    for, so that its headers (Content-Length among them) are the GET's."""
+    return "GET" if request.method == "HEAD" else str(request.method)
+
+
 class HeadMiddleware:
     """Marks a HEAD request for `answering_head()` while it is answered, and
     keeps the messages its page rendered unread."""

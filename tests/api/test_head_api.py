@@ -106,3 +106,39 @@ def test_a_405_lists_head_beside_get(api, deal):
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD, PATCH"
     assert response.json()["message"].endswith("it takes GET, HEAD, PATCH")
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/api/v1/nope", 404),
+        ("/api/v1/deals/abc", 404),
+        ("/api/v1/deals/999999", 404),
+        ("/api/v1/deals/bulk-move", 405),
+        ("/api/v1/leads/1/convert", 405),
+    ],
+)
+def test_a_head_refused_answers_the_headers_its_get_does(api, path, status):
+    got = api.get(path)
+
+    head = api.head(path)
+
+    assert (head.status_code, got.status_code) == (status, status)
+    assert dict(head.items()) == dict(got.items())
+    assert int(head["Content-Length"]) == len(got.content) > 0
+
+
+def test_a_head_refused_outside_the_api_views_carries_no_body(rf):
+    from django.http import HttpResponseNotAllowed, HttpResponseNotFound
+
+    from dealgate.api.routes import ApiErrorsMiddleware
+
+    for refusal in (
+        HttpResponseNotFound("<h1>Not Found</h1>"),
+        HttpResponseNotAllowed(["POST"]),
+    ):
+        request = rf.head("/api/v1/deals/bulk-move")
+        answer = ApiErrorsMiddleware(lambda request, refusal=refusal: refusal)(request)
+
+        assert answer.content == b""
+        assert int(answer["Content-Length"]) > 0
