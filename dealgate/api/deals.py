@@ -17,7 +17,7 @@ from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
 
-from .fields import JsonBoolOrNull, JsonInt
+from .fields import IsoDateOrNull, IsoDateTimeOrNull, JsonBoolOrNull, JsonInt
 from .parser import JsonFloat
 
 router = Router(tags=["deals"])
@@ -226,7 +226,7 @@ class DealPatch(Schema):
     title: str | None = None
     value: Amount = None
     currency: str | None = None
-    expected_close_date: dt.date | None = None
+    expected_close_date: IsoDateOrNull = None
     notes: str | None = Field(
         None,
         description=f"at most {TEXT_LIMITS['notes']:,} characters",
@@ -344,7 +344,7 @@ class DealActivityIn(Schema):
     kind: str = Field(description="call, email, meeting, note or task")
     subject: str
     tag: str = Field("", description="what criteria look for, e.g. proposal-sent")
-    due_at: dt.datetime | None = Field(None, description="a task's due time")
+    due_at: IsoDateTimeOrNull = Field(None, description="a task's due time")
 
 
 class ActivityOut(Schema):
@@ -426,7 +426,7 @@ class DealIn(Schema):
     currency: str | None = Field(
         None, description="an ISO 4217 code, any case; the pipeline's by default"
     )
-    expected_close_date: dt.date | None = None
+    expected_close_date: IsoDateOrNull = None
     notes: str | None = Field(
         None,
         description=f"at most {TEXT_LIMITS['notes']:,} characters; null for none",

@@ -4,11 +4,13 @@ pydantic's lax mode reads `"1"`, `true` and `1.0` as the integer 1, and
 `"yes"`, `1` and `"on"` as true: a client that sent the wrong type would
 find it taken as something it did not write. A version, an id or a flag is
 taken here only as a JSON integer or a JSON true/false, and anything else
-is refused naming the field (422).
+is refused naming the field (422). A date or a time is ISO 8601 text: a
+bare number is not read as seconds since 1970, as pydantic would.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Any
 
@@ -54,3 +56,18 @@ JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
 # Null as well, in one type: a union of two would name its members in
 # the refusal's field.
 JsonBoolOrNull = Annotated[bool | None, BeforeValidator(_json_bool_or_null)]
+
+
+def _text_or_null(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    raise PydanticCustomError(
+        "iso_text",
+        "must be ISO 8601 text such as 2026-09-30 or 2026-09-30T17:00:00+02:00, "
+        "got {value}",
+        {"value": _shown(value)},
+    )
+
+
+IsoDateOrNull = Annotated[dt.date | None, BeforeValidator(_text_or_null)]
+IsoDateTimeOrNull = Annotated[dt.datetime | None, BeforeValidator(_text_or_null)]

@@ -174,3 +174,36 @@ def test_an_idempotency_key_with_a_space_is_refused_naming_the_header(
 
     assert (response.status_code, response.json()["field"]) == (422, "Idempotency-Key")
     assert not Deal.objects.exists()
+
+
+@pytest.mark.parametrize("when", ["0", "1700000000", "true"])
+def test_a_close_date_is_text_never_seconds_since_1970(client, alice, deal, when):
+    client.force_login(alice)
+
+    response = _send(
+        client,
+        "PATCH",
+        f"/api/v1/deals/{deal.pk}",
+        f'{{"version": 1, "expected_close_date": {when}}}',
+    )
+
+    assert (response.status_code, response.json()["field"]) == (
+        422,
+        "expected_close_date",
+    )
+    assert "must be ISO 8601 text" in response.json()["message"]
+    assert Deal.objects.get(pk=deal.pk).expected_close_date is None
+
+
+def test_a_tasks_due_time_is_text_never_seconds_since_1970(client, alice, deal):
+    client.force_login(alice)
+
+    response = _send(
+        client,
+        "POST",
+        f"/api/v1/deals/{deal.pk}/activities",
+        '{"kind": "task", "subject": "Call back", "due_at": 1790000000}',
+    )
+
+    assert (response.status_code, response.json()["field"]) == (422, "due_at")
+    assert not deal.activities.exists()
