@@ -7,7 +7,9 @@ past Django's upload limit, and one that is not JSON are refused here as
 422 naming the body, never a 500.
 
 A key sent twice in one object is refused naming it (Python's reader keeps
-the last, others the first).
+the last, others the first). An endpoint that declares no body schema
+refuses any body but none or `{}` (`refuse_unread_bodies`), so that nothing
+sent is silently ignored.
 
 A JSON number with a fraction or an exponent is read as a `JsonFloat`: a
 float that keeps its text, so that a field can refuse "1e3" as the rule for
