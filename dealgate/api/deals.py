@@ -174,7 +174,9 @@ class MoveIn(Schema):
 
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
     version: JsonInt = Field(description="the version you read; a newer one is a 409")
-    loss_reason: str = ""
+    loss_reason: str = Field(
+        "", description="for lost: a loss reason's key or label; the key is stored"
+    )
     loss_note: str = limited_text(TEXT_LIMITS["loss_note"], "why the deal was lost")
     override_reason: str = limited_text(
         TEXT_LIMITS["override_reason"],
@@ -204,7 +206,9 @@ class BulkMoveIn(Schema):
         min_length=1,
     )
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
-    loss_reason: str = ""
+    loss_reason: str = Field(
+        "", description="for lost: a loss reason's key or label; the key is stored"
+    )
     loss_note: str = limited_text(TEXT_LIMITS["loss_note"], "why the deals were lost")
     override_reason: str = limited_text(
         TEXT_LIMITS["override_reason"],

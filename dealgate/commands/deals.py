@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     move.add_argument(
         "--version", type=int, help="the version you read (refused if it changed)"
     )
-    move.add_argument("--reason", default="", help="loss reason key, for lost")
+    move.add_argument(
+        "--reason", default="", help="loss reason, by key or label, for lost"
+    )
     move.add_argument("--note", default="", help="loss note")
     move.add_argument("--override", default="", help="a manager's written reason")
     move.set_defaults(func=run_move)

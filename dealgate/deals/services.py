@@ -42,6 +42,7 @@ from dealgate.core.names import code_points, name_key, tidy_name
 from dealgate.core.text import CONTROL_OR_BREAK, check_text, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
 
 from .models import TEXT_LIMITS, Activity, Deal, Organization, Person, StageEvent
@@ -76,6 +77,8 @@ class MoveCheck:
     # (stage name or "won", "exit" / "entry" / "won", the evaluation)
     evaluations: list[tuple[str, str, crit.Evaluation]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # A move to lost: the key of the reason given by key or label, else "".
+    loss_reason: str = ""
 
     @property
     def unmet(self) -> list[str]:
@@ -213,10 +216,6 @@ def checklist_items(pipeline: Pipeline) -> list[str]:
     return list(found)
 
 
-def _loss_reasons(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
-    return {reason["key"]: reason for reason in pipeline.loss_reasons}
-
-
 def check_move(
     deal: Deal,
     to: str,
@@ -234,7 +233,8 @@ def check_move(
     closed from. Backward moves and other reopenings need nothing. Won is a
     forward move past the last open stage: it needs the same exit criteria,
     of the deal's stage and of every open stage after it, and then the
-    pipeline's won criteria. Lost needs a listed reason, and a note when the
+    pipeline's won criteria. Lost needs a listed reason, by key or label
+    (`pipelines.loss_reasons`; the check keeps its key), and a note when the
     reason asks for one, from any stage.
     """
     pipeline = deal.pipeline
@@ -245,18 +245,20 @@ def check_move(
     check = MoveCheck(kind="")
     if to == LOST:
         check.kind = "lost"
-        reasons = _loss_reasons(pipeline)
-        if not loss_reason:
+        reasons = LossReasons.of(pipeline.loss_reasons)
+        key = reasons.key_for(loss_reason)
+        if not loss_reason.strip():
             check.problems.append("a lost deal needs a loss reason")
-        elif loss_reason not in reasons:
-            listed = ", ".join(sorted(reasons)) or "none"
+        elif key is None:
             check.problems.append(
-                f"loss reason {loss_reason!r} is not in this pipeline's list ({listed})"
+                f"loss reason {cut(loss_reason, 100)!r} is not in this pipeline's "
+                f"list; give a key or a label: {reasons.listed()}"
             )
-        elif reasons[loss_reason].get("needs_note") and not loss_note.strip():
+        elif reasons.needs_note(key) and not loss_note.strip():
             check.problems.append(
-                f"loss reason {loss_reason!r} needs a note saying what happened"
+                f"loss reason {key!r} needs a note saying what happened"
             )
+        check.loss_reason = key or ""
         if deal.status == Deal.Status.LOST:
             check.problems.append("the deal is already lost")
         return check
@@ -419,7 +421,16 @@ def move_deal(
         # Where the deal was: its stage while open, else won or lost.
         came_from = deal.stage.key if deal.status == Deal.Status.OPEN else deal.status
         _apply_move(
-            deal, to, stages, layout, by, now, loss_reason, loss_note, override, source
+            deal,
+            to,
+            stages,
+            layout,
+            by,
+            now,
+            check.loss_reason,
+            loss_note,
+            override,
+            source,
         )
         # Said once the move is kept: a bulk move that refuses another deal
         # rolls this one back too, and a log never reports an undone move.

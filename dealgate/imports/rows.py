@@ -43,6 +43,7 @@ from dealgate.imports.report import ImportReport
 from dealgate.imports.routing import Responsible
 from dealgate.imports.sidefiles import ImportFileError, Lookups
 from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import Pipeline, Stage
 
 # Text a row stores is held to the rules of a person's edit (core.text): one
@@ -160,7 +161,7 @@ class DealRows:
             {"open": "open", "won": "won", "lost": "lost", **mapping.status_values}
         )
         self.default_stage = _default_stage(mapping, stages, pipeline)
-        self.loss_reasons = _loss_reason_keys(pipeline)
+        self.loss_reasons = LossReasons.of(pipeline.loss_reasons)
         self.needs_note = _reasons_needing_a_note(pipeline)
         self.pipeline_key = pipeline.key
         self.templates = _templates(mapping)
@@ -768,7 +769,7 @@ class DealRows:
                     self.column("loss_reason"), "is empty, but a lost deal needs one"
                 )
             self._warn(f"lost deal without a reason, recorded as {reason!r}")
-        key = self.loss_reasons.get(reason.casefold())
+        key = self.loss_reasons.key_for(reason)
         if key is None:
             # Kept as the file writes it: the pipeline's keys need no look.
             limit = _LIMITS["loss_reason"]
@@ -1064,16 +1065,6 @@ def _reasons_needing_a_note(pipeline: Pipeline) -> frozenset[str]:
         for reason in pipeline.loss_reasons or []
         if reason.get("needs_note")
     )
-
-
-def _loss_reason_keys(pipeline: Pipeline) -> dict[str, str]:
-    """Casefolded key or label -> key, for the pipeline's loss reasons."""
-    keys: dict[str, str] = {}
-    for reason in pipeline.loss_reasons or []:
-        key = str(reason.get("key", ""))
-        keys[key.casefold()] = key
-        keys[str(reason.get("label", key)).casefold()] = key
-    return keys
 
 
 def _templates(

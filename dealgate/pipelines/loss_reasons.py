@@ -1,0 +1,71 @@
+"""A pipeline's loss reasons, found by what a person or a file wrote.
+
+One rule for every door that takes a loss reason (a move to lost from the
+deal page, the board, the API, a bulk move or `dealgate deal move`, and a
+deal import): the reason's key ("price") or its label ("Price too high"),
+compared as names are (`dealgate.core.names.name_key`: case, runs of
+spaces, spaces at either end and invisible characters do not count). The
+key is what is stored. A key wins over another reason's label written the
+same way; of two reasons with the same label, the first listed is found.
+
+Pure Python: no Django.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dealgate.core.names import name_key
+
+
+@dataclass(frozen=True)
+class LossReasons:
+    """A pipeline's loss reasons in the order it lists them, with what finds
+    each. Build it once per pipeline (`of`) and ask it per deal."""
+
+    keys: tuple[str, ...]
+    labels: tuple[str, ...]
+    found_by: Mapping[str, str]
+    needing_note: frozenset[str]
+
+    @classmethod
+    def of(cls, reasons: Iterable[Mapping[str, Any]] | None) -> LossReasons:
+        """From a pipeline's `loss_reasons` (dicts with key, label and
+        needs_note, as stored and as the pipeline file writes them)."""
+        listed = [r for r in reasons or [] if isinstance(r, Mapping)]
+        keys = tuple(str(r.get("key", "")) for r in listed)
+        labels = tuple(
+            str(r.get("label") or key) for r, key in zip(listed, keys, strict=True)
+        )
+        found_by: dict[str, str] = {}
+        for label, key in zip(labels, keys, strict=True):
+            found_by.setdefault(name_key(label), key)
+        # Keys last, so that each finds its own reason whatever labels say.
+        found_by.update({name_key(key): key for key in keys})
+        needing_note = frozenset(
+            key for r, key in zip(listed, keys, strict=True) if r.get("needs_note")
+        )
+        return cls(keys, labels, found_by, needing_note)
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
+
+    def key_for(self, text: str) -> str | None:
+        """The key of the reason `text` names by key or label, or None."""
+        key = name_key(text)
+        return self.found_by.get(key) if key else None
+
+    def needs_note(self, key: str) -> bool:
+        return key in self.needing_note
+
+    def listed(self) -> str:
+        """The reasons as a refusal names them: `price ("Price too high"),
+        other ("Other")`; "none" for a pipeline without any."""
+        if not self.keys:
+            return "none"
+        return ", ".join(
+            key if label == key else f'{key} ("{label}")'
+            for key, label in zip(self.keys, self.labels, strict=True)
+        )
