@@ -44,6 +44,8 @@ from dealgate.errors import Conflict, NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import (
     PipelinePlan,
+    PlannedChange,
+    StagesHoldDeals,
     apply_pipeline,
     export_pipeline,
     plan_pipeline,
@@ -318,6 +320,15 @@ def _save(draft: Draft, clash: str) -> None:
 # --- planning and applying -----------------------------------------------------
 
 
+# What the apply page says of a removed stage that still holds deals: its
+# form asks where they go, below the plan.
+WHERE_DEALS_GO = "choose where their deals go below"
+
+
+def _choose_below(change: PlannedChange) -> str:
+    return WHERE_DEALS_GO
+
+
 @dataclass(frozen=True)
 class Stranded:
     """A stage the draft removes that still holds deals."""
@@ -342,9 +353,9 @@ class DraftPlan:
     def lines(self) -> list[str]:
         if self.plan is None:
             return []
-        lines = [change.text for change in self.plan.changes]
-        notes = [f"note: {note}" for note in self.plan.notes]
-        return (lines or ["no changes"]) + notes
+        # The apply page asks where the deals of a removed stage go just
+        # below its plan; a command line's --move means nothing there.
+        return self.plan.lines(_choose_below)
 
     @property
     def change_count(self) -> int:
@@ -401,7 +412,12 @@ def apply_draft(
         problems = draft_problems(working.spec)
         if problems:
             raise ValidationError("; ".join(problems))
-        plan = apply_pipeline(working.spec, moves=moves)
+        try:
+            plan = apply_pipeline(working.spec, moves=moves)
+        except StagesHoldDeals as blocked:
+            raise ValidationError(
+                blocked.blocked_message(WHERE_DEALS_GO), field=blocked.field
+            ) from None
         Draft.objects.filter(pk=working.draft.pk).delete()
     log.info("draft %s applied by %s: %d changes", key, _who(by), len(plan.changes))
     return DraftPlan(working, plan=plan)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,19 +86,35 @@ _PIPELINE_FIELDS = ("name", "description", "currency", "allow_skipping")
 _ID_BATCH = 1000
 
 
+def move_flag(change: PlannedChange) -> str:
+    """How the command line is told where a removed stage's deals go."""
+    return f"needs --move {change.needs_move}=NEW"
+
+
 @dataclass(frozen=True)
 class PlannedChange:
     """One change in words. `needs_move` names a removed stage that still
-    holds deals and was given no --move; such a plan cannot be applied.
-    `held` counts the open and the closed deals of a removed stage."""
+    holds deals and was told no place for them; such a plan cannot be
+    applied. `held` counts the open and the closed deals of a removed stage.
+
+    `text` says what changes in words any door may show; how a person
+    says where the deals go is the door's own (a --move flag, a form's
+    choice), so `line` adds it."""
 
     text: str
     needs_move: str | None = None
     stage_name: str = ""
     held: tuple[int, int] = (0, 0)
 
+    def line(self, where_deals_go: Callable[[PlannedChange], str] = move_flag) -> str:
+        """The change as a door lists it: `text`, and for a blocked removal
+        what `where_deals_go` tells the person to do."""
+        if not self.needs_move:
+            return self.text
+        return f"{self.text} -> {where_deals_go(self)}"
+
     def __str__(self) -> str:
-        return self.text
+        return self.line()
 
 
 @dataclass
@@ -118,9 +134,12 @@ class PipelinePlan:
     def has_changes(self) -> bool:
         return bool(self.changes)
 
-    def lines(self) -> list[str]:
-        texts = [change.text for change in self.changes] or ["no changes"]
-        return texts + [f"note: {note}" for note in self.notes]
+    def lines(
+        self, where_deals_go: Callable[[PlannedChange], str] = move_flag
+    ) -> list[str]:
+        """The plan as a door lists it; `where_deals_go` as in `line`."""
+        texts = [change.line(where_deals_go) for change in self.changes]
+        return (texts or ["no changes"]) + [f"note: {note}" for note in self.notes]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -169,7 +188,7 @@ def apply_pipeline(
         sync = _Sync(spec, moves, lock=True)
         plan = sync.plan()
         if plan.blocked:
-            raise ValidationError(_blocked_message(plan), field="moves")
+            raise StagesHoldDeals(plan)
         sync.write()
     if plan.has_changes:
         logger.info("pipeline %s: applied %d changes", spec.key, len(plan.changes))
@@ -637,8 +656,7 @@ class _Sync:
                 f"{text}; move its {held} to {_q(self.moves[row.key])}"
             )
         return PlannedChange(
-            f"remove stage {_q(row.key)} ({row.name}; holds {held}) "
-            f"-> needs --move {row.key}=NEW",
+            f"remove stage {_q(row.key)} ({row.name}; holds {held})",
             needs_move=row.key,
             stage_name=row.name,
             held=(open_deals, closed_deals),
@@ -1136,10 +1154,21 @@ def _routing_diff(old: list[Any], new: list[Any]) -> str:
     return "; ".join(parts) or "rewritten"
 
 
-def _blocked_message(plan: PipelinePlan) -> str:
-    keys = [change.needs_move for change in plan.blocked]
-    flags = " ".join(f"--move {key}=NEW" for key in keys)
-    return (
-        f"nothing applied: removed stage(s) {', '.join(map(_q, keys))} still "
-        f"hold deals; say where they go with {flags}"
-    )
+class StagesHoldDeals(ValidationError):
+    """Applying would remove stages that still hold deals, and was told no
+    place for them. The message says how on the command line (`--move`);
+    another door words its own from `keys` (`blocked_message`)."""
+
+    def __init__(self, plan: PipelinePlan) -> None:
+        self.keys = [change.needs_move or "" for change in plan.blocked]
+        flags = " ".join(f"--move {key}=NEW" for key in self.keys)
+        super().__init__(
+            self.blocked_message(f"say where they go with {flags}"), field="moves"
+        )
+
+    def blocked_message(self, how: str) -> str:
+        """The refusal, ending with `how` the person says where deals go."""
+        return (
+            f"nothing applied: removed stage(s) {', '.join(map(_q, self.keys))} "
+            f"still hold deals; {how}"
+        )

@@ -244,6 +244,24 @@ def test_removing_a_stage_that_holds_deals_asks_where_they_go(
     assert (event.from_stage.key, event.to_stage.key) == ("review", "contract")
 
 
+def test_the_apply_page_asks_for_its_own_choice_never_a_command_line_flag(
+    admin_client, it_services, now
+):
+    make_deal(it_services, "review", title="Acme rollout")
+    post(admin_client, "/pipelines/it-services/edit/stages/review/remove/")
+
+    plan = text_of(admin_client.get("/pipelines/it-services/apply/"))
+    refused = text_of(post(admin_client, "/pipelines/it-services/apply/", status=422))
+
+    assert (
+        "remove stage 'review' (Proposal reviewed by the buyer; holds 1 open deal) "
+        "-> choose where their deals go below" in plan
+    )
+    assert "still hold deals; choose where their deals go below" in refused
+    for text in (plan, refused):
+        assert "--move" not in text
+
+
 def test_breach_actions_are_applied_to_the_pipeline_settings(admin_client, it_services):
     it_services.settings = {
         **it_services.settings,
