@@ -22,6 +22,23 @@ class DealgateError(Exception):
             data["field"] = self.field
         return data
 
+    @property
+    def detail(self) -> str:
+        """The message without the field's key in front of it, for a form
+        that shows the input's own label first: "organization: '' holds no
+        visible characters" is "'' holds no visible characters" there, and
+        "expected_close_date must lie between ..." is "must lie between ...".
+        The message, which the API and the CLI show, keeps the key: there
+        nothing else says which field it is about."""
+        if not self.field:
+            return self.message
+        for name in {self.field, self.field.replace(":", ".", 1)}:
+            for joint in (": ", " "):
+                if self.message.startswith(name + joint):
+                    rest = self.message[len(name) + len(joint) :].lstrip()
+                    return rest or self.message
+        return self.message
+
 
 class ValidationError(DealgateError):
     code = "invalid"

@@ -127,7 +127,12 @@ def test_the_new_deal_page_shows_an_invisible_name_refused_at_its_input(
     )
 
     assert response.status_code == 422
-    assert "Organization: organization: " in response.content.decode()
+    # Said once, after the input's label, with what was typed made visible.
+    assert (
+        "Organization: &#x27;\\u200b&#x27; holds no visible characters (U+200B)"
+        in response.content.decode()
+    )
+    assert "organization:" not in response.content.decode()
     assert not Deal.objects.exists() and not Organization.objects.exists()
 
 

@@ -97,7 +97,9 @@ def add_error(form: forms.Form, error: DealgateError) -> None:
     """Show a service error on the field it names, else on the whole form
     (with its code, so a conflict can be told from other refusals)."""
     field = error.field if error.field in form.fields else None
-    form.add_error(field, forms.ValidationError(error.message, code=error.code))
+    # At a field its label names it; on the whole form the message must.
+    message = error.detail if field else error.message
+    form.add_error(field, forms.ValidationError(message, code=error.code))
 
 
 class NewPipelineForm(forms.Form):

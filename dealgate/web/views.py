@@ -148,7 +148,7 @@ def deal_new(request: HttpRequest) -> HttpResponse:
     except DealgateError as error:
         named = [f for f in new.fields if f.name == _input_of(error)]
         for f in named:
-            f.error = error.message
+            f.error = error.detail  # shown after the input's label
         if error.field == deal_forms.FORM_TOKEN:
             token = deal_forms.new_form_token()  # a damaged token: a fresh form
         return _new_deal_page(
@@ -199,6 +199,10 @@ def _create_from_form(
     return created.deal.pk
 
 
+# The inputs of the deal page's activity form that show their own errors.
+_ACTIVITY_INPUTS = frozenset({"kind", "subject", "tag", "due_at"})
+
+
 def _input_of(error: DealgateError) -> str | None:
     """The form input a service's refusal names: "custom.seats" is the input
     "custom:seats"; a refused stage's unmet criteria go above the form."""
@@ -244,11 +248,11 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
             expected_version=_version(request.POST),
         )
     except DealgateError as error:
-        # A refusal about one input is shown at that input, as the form's own
-        # checks are; the rest above the form.
-        named = [f for f in edit.fields if f.name == getattr(error, "field", None)]
+        # A refusal about one input is shown at that input, after its label,
+        # as the form's own checks are; the rest above the form.
+        named = [f for f in edit.fields if f.name == _input_of(error)]
         for f in named:
-            f.error = error.message
+            f.error = error.detail
         return _deal_page(
             request,
             deal,
@@ -283,7 +287,10 @@ def deal_activity(request: HttpRequest, deal_id: int) -> HttpResponse:
                 by=request.user,
             )
         except DealgateError as refused:
-            error, field = refused.message, refused.field or ""
+            field = refused.field if refused.field in _ACTIVITY_INPUTS else ""
+            # At its input the form's label names the field; above the form
+            # the message must.
+            error = refused.detail if field else refused.message
             status = refused.status
     if error:
         return _deal_page(

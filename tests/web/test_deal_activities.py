@@ -119,9 +119,9 @@ def test_a_task_needs_a_due_date_said_at_that_input_and_then_runs_a_clock(
     [
         ({"kind": "task", "subject": "x", "due": "2300-01-01"}, "not in 2300"),
         ({"kind": "task", "subject": "x", "due": "20260612"}, "a day like"),
-        ({"kind": "lunch", "subject": "x"}, "What: kind must be one of"),
+        ({"kind": "lunch", "subject": "x"}, "What: must be one of"),
         ({"kind": "call", "subject": "  "}, "In a few words: say in a few words"),
-        ({"kind": "call", "subject": "x", "tag": "two words"}, "Tag: tag must be"),
+        ({"kind": "call", "subject": "x", "tag": "two words"}, "Tag: must be one word"),
         ({"kind": "call", "subject": "x", "due": "2026-06-12"}, "only a task"),
     ],
 )

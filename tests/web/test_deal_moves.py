@@ -294,7 +294,7 @@ def test_a_title_the_service_refuses_is_shown_at_the_title_input(client, alice, 
     assert response.status_code == 422
     page = response.content.decode()
     assert (
-        '<p class="field-error" role="alert">Title: title must be one line, '
+        '<p class="field-error" role="alert">Title: must be one line, '
         "without line breaks or control characters</p>"
     ) in page
     deal.refresh_from_db()

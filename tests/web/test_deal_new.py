@@ -120,7 +120,7 @@ def test_unreadable_inputs_are_named_and_nothing_is_created(signed_in, pipeline)
     [
         (
             {"expected_close_date": "1850-01-01"},
-            "Expected close date: expected_close_date must lie between 1901",
+            "Expected close date: must lie between 1901 and 2198, not in 1850",
         ),
         ({"currency": "XYZ"}, "must be an ISO 4217 code"),
         ({"owner": "bob"}, "Owner: a rep creates deals they own, not for bob"),
@@ -221,8 +221,6 @@ def test_a_deal_page_date_outside_1901_to_2198_is_refused_at_its_input(
     )
 
     assert response.status_code == 422
-    assert "Expected close date: expected_close_date must lie between 1901" in (
-        text_of(response)
-    )
+    assert "Expected close date: must lie between 1901" in (text_of(response))
     deal.refresh_from_db()
     assert deal.expected_close_date is None and deal.version == 1
