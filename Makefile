@@ -20,7 +20,7 @@ install: $(STAMP)
 
 ## Set up, load the real demo data and serve the board at http://$(HOST):$(PORT)
 demo: install
-	$(BIN)/dealgate demo --host $(HOST) --port $(PORT)
+	$(BIN)/dealgate demo --host $(HOST) --port $(PORT) $(DEMO_ARGS)
 
 ## Set up and run the whole test suite (DATABASE_URL picks the database)
 test: install

@@ -264,3 +264,86 @@ def test_serve_at_a_busy_port_says_so_before_starting_the_sweeper(
         f"--port {busy_port + 1}\n"
     )
     assert started == []
+
+
+# -- the demo's pipeline, edited since it was applied ----------------------------
+
+
+def _edit_the_demo_pipeline() -> None:
+    """What a manager does in the builder: rename a stage, change its age limit
+    (the builder applies its draft through the same service)."""
+    from dataclasses import replace
+
+    from dealgate.core.pipeline_file import load_pipeline_file
+    from dealgate.demo import loader
+    from dealgate.pipelines.services import apply_pipeline
+
+    spec = load_pipeline_file(loader.PIPELINE_FILE)
+    first, *rest = spec.stages
+    edited = replace(first, name="Account interested", age_limit_days=15)
+    apply_pipeline(replace(spec, stages=(edited, *rest)))
+
+
+def _prospecting():
+    from dealgate.pipelines.models import Stage
+
+    stage = Stage.objects.get(pipeline__key="maven-crm", key="prospecting")
+    return stage.name, stage.age_limit_days
+
+
+KEPT = (
+    "pipeline: 'maven-crm' differs from the demo's file (edited since the demo "
+    "applied it: 1 change); kept as edited. To reset it: dealgate demo "
+    "--reset-pipeline"
+)
+
+
+def test_a_first_demo_applies_its_pipeline_and_says_what_it_made(demo, capsys):
+    demo("demo")
+
+    out = capsys.readouterr().out
+    assert "pipeline: create pipeline 'maven-crm'" in out
+    assert "kept as edited" not in out
+    assert _prospecting() == ("Interest shown", 20)
+
+
+def test_a_demo_run_again_on_its_unchanged_pipeline_says_nothing_of_it(demo, capsys):
+    demo("demo")
+    capsys.readouterr()
+
+    demo("demo")
+
+    out = capsys.readouterr().out
+    assert "pipeline:" not in out
+    assert _prospecting() == ("Interest shown", 20)
+
+
+def test_a_demo_run_again_keeps_a_managers_edits_and_says_so_in_one_line(demo, capsys):
+    demo("demo")
+    _edit_the_demo_pipeline()
+    capsys.readouterr()
+
+    demo("demo")
+
+    lines = [
+        line for line in capsys.readouterr().out.splitlines() if "pipeline" in line
+    ]
+    assert lines[0] == KEPT
+    assert not any(line.startswith("pipeline:") for line in lines[1:])
+    assert _prospecting() == ("Account interested", 15)
+
+
+def test_the_demo_resets_an_edited_pipeline_when_asked(demo, capsys):
+    demo("demo")
+    _edit_the_demo_pipeline()
+    capsys.readouterr()
+
+    demo("demo", "--reset-pipeline")
+
+    out = capsys.readouterr().out
+    assert (
+        "pipeline: change stage 'prospecting': name \"Account interested\" -> "
+        '"Interest shown", age limit 15 -> 20'
+    ) in out
+    assert "kept as edited" not in out
+    assert _prospecting() == ("Interest shown", 20)

@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="load the real demo data (idempotent) and serve the board",
         description=(
-            "Creates the database, applies the demo pipeline, imports the Maven "
+            "Creates the database, applies the demo pipeline (one edited since "
+            "the demo applied it is kept, unless --reset-pipeline), imports the Maven "
             "CRM opportunities, then serves the board as `dealgate serve` does "
             f"(the clock sweeper included), with the clock set to {loader.AS_OF} "
             "(the data set's last day) unless --as-of or DEALGATE_AS_OF gives "
@@ -26,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
         "--no-serve", action="store_true", help="load the data, then stop"
+    )
+    parser.add_argument(
+        "--reset-pipeline",
+        action="store_true",
+        help="apply the demo's pipeline file again, undoing edits made to the "
+        "demo's pipeline since (without it, an edited pipeline is kept)",
     )
     parser.set_defaults(func=run_demo)
 
@@ -51,9 +58,17 @@ def run_demo(args: argparse.Namespace) -> int:
     given = args.as_of
     as_of = given or loader.AS_OF
     with timesource.running_at(as_of):
-        summary = loader.load_demo(as_of)
+        summary = loader.load_demo(as_of, reset_pipeline=args.reset_pipeline)
     for change in summary.pipeline_changes:
         print(f"pipeline: {change}")
+    if summary.kept_edits:
+        count = len(summary.kept_edits)
+        print(
+            f"pipeline: {loader.PIPELINE_KEY!r} differs from the demo's file "
+            f"(edited since the demo applied it: {count} "
+            f"change{'s' if count != 1 else ''}); kept as edited. To reset it: "
+            "dealgate demo --reset-pipeline"
+        )
     print(summary.import_report)
     print(f"clocks: {summary.sweep.summary()}")
     # The server runs at the given date, or else at the one the database

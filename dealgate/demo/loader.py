@@ -50,25 +50,45 @@ class DemoSummary:
     # The database's pipelines other than the demo's (then it runs at the
     # real time, and only the demo's clocks stay at its date).
     other_pipelines: list[str] = field(default_factory=list)
+    # What applying the shipped pipeline file would change in the demo's
+    # pipeline as someone edited it, which the demo kept; empty when it was
+    # applied (a first run, an unchanged one, or asked to reset it).
+    kept_edits: list[str] = field(default_factory=list)
 
 
-def load_demo(as_of: str = AS_OF) -> DemoSummary:
+def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummary:
     """Load the demo at `as_of` (a date or an ISO instant: the caller makes
     `now()` that), and record it as the date every later command on this
     database runs at, unless the database holds other pipelines: those are
     someone's own, so it runs at the real time. Either way the sweep judges
     the clocks the demo started at that date, so its sample deals send no
-    notices at a later time (dealgate.clocks.sweep)."""
+    notices at a later time (dealgate.clocks.sweep).
+
+    The demo's pipeline file is applied when the pipeline is new, or
+    unchanged since; one someone edited (in the builder, or from a file) is
+    kept as edited, and `kept_edits` says what applying the file would undo,
+    unless `reset_pipeline` asks for the file's pipeline again."""
     from dealgate.clocks.sweep import sweep
     from dealgate.core.pipeline_file import load_pipeline_file
     from dealgate.imports.services import import_deals
-    from dealgate.pipelines.services import apply_pipeline
+    from dealgate.pipelines.models import Pipeline
+    from dealgate.pipelines.services import apply_pipeline, plan_pipeline
     from dealgate.timesource import record_as_of
 
     spec = load_pipeline_file(PIPELINE_FILE)
-    plan = apply_pipeline(spec)
-    from dealgate.pipelines.models import Pipeline
-
+    changes, kept = [], []
+    if reset_pipeline or not Pipeline.objects.filter(key=spec.key).exists():
+        changes = [str(change) for change in apply_pipeline(spec).changes]
+    else:
+        # A demo run again must not undo what a manager changed meanwhile.
+        kept = [str(change) for change in plan_pipeline(spec).changes]
+        if kept:
+            log.info(
+                "demo: pipeline %s differs from %s in %d ways; kept as edited",
+                spec.key,
+                PIPELINE_FILE,
+                len(kept),
+            )
     pipeline = Pipeline.objects.get(key=spec.key)
     # Before the deals: a sweeper running meanwhile (a server's) then never
     # finds their clocks without the date that keeps them at it.
@@ -90,12 +110,13 @@ def load_demo(as_of: str = AS_OF) -> DemoSummary:
     swept = sweep()
     log.info("demo loaded: pipeline %s, %s", pipeline.key, report)
     return DemoSummary(
-        pipeline_changes=[str(change) for change in plan.changes],
+        pipeline_changes=changes,
         import_report=report,
         sweep=swept,
         logins=LOGINS,
         dated=not others,
         other_pipelines=others,
+        kept_edits=kept,
     )
 
 
