@@ -219,3 +219,17 @@ def test_the_web_move_takes_a_label(client, alice, deal, board):
     )
     assert response.status_code == (200 if board else 302)
     assert lost_reason(deal) == ("lost", "price", "price")
+
+
+def test_a_refused_lost_move_by_label_keeps_its_reason_chosen_on_the_page(
+    client, alice, deal
+):
+    client.force_login(alice)
+    response = client.post(
+        reverse("deal-move", args=[deal.pk]),
+        {"to": "lost", "version": 1, "loss_reason": "OTHER"},
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "loss reason &#x27;other&#x27; needs a note" in page
+    assert '<option value="other" selected>' in page

@@ -27,6 +27,7 @@ from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.deals.queries import board_for, column_page, stage_age
 from dealgate.errors import Conflict, DealgateError, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import Pipeline
 
 from . import deal_forms
@@ -402,6 +403,7 @@ def _deal_page(
             calendar=calendar_for(deal.pipeline),
         )
     posted = move_posted or QueryDict()
+    reasons = LossReasons.of(deal.pipeline.loss_reasons)
     try:
         services.check_may_change(request.user, deal)
         refusal = ""
@@ -421,7 +423,9 @@ def _deal_page(
         # person saw: a stale form must stay stale until they reload.
         "move": {
             "to": posted.get("to", ""),
-            "loss_reason": posted.get("loss_reason", ""),
+            # A reason sent by its label stays chosen in the key's option.
+            "loss_reason": reasons.key_for(posted.get("loss_reason", ""))
+            or posted.get("loss_reason", ""),
             "loss_note": posted.get("loss_note", ""),
             "override_reason": posted.get("override_reason", ""),
             "version": posted.get("version", deal.version),
