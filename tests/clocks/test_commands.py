@@ -171,7 +171,7 @@ def test_the_demo_serves_with_the_sweeper_beside_it_at_the_same_time(
     monkeypatch.setenv("DEALGATE_AS_OF", "")
     loaded, started, served, stopped = [], [], [], []
 
-    def load_demo(as_of: str) -> loader.DemoSummary:
+    def load_demo(as_of: str, **options: bool) -> loader.DemoSummary:
         loaded.append(as_of)
         return loader.DemoSummary([], "imported", SweepResult(), loader.LOGINS)
 
