@@ -347,3 +347,32 @@ def test_the_demo_resets_an_edited_pipeline_when_asked(demo, capsys):
     ) in out
     assert "kept as edited" not in out
     assert _prospecting() == ("Interest shown", 20)
+
+
+def test_a_reset_refused_by_a_stage_holding_deals_says_how_to_reset_with_moves(
+    demo, capsys
+):
+    from dataclasses import replace
+
+    from dealgate.core.pipeline_file import load_pipeline_file
+    from dealgate.demo import loader
+    from dealgate.pipelines.services import apply_pipeline
+    from tests.web.helpers import make_deal
+
+    demo("demo")
+    spec = load_pipeline_file(loader.PIPELINE_FILE)
+    added = replace(spec.stages[-1], key="signing", name="Signing")
+    apply_pipeline(replace(spec, stages=(*spec.stages, added)))
+    from dealgate.pipelines.models import Pipeline
+
+    make_deal(Pipeline.objects.get(key="maven-crm"), "signing")
+    capsys.readouterr()
+
+    assert main(["demo", "--no-serve", "--reset-pipeline"]) == 2
+
+    error = capsys.readouterr().err
+    assert "removed stage(s) 'signing' still hold deals" in error
+    assert (
+        f"reset it with dealgate pipeline apply {loader.PIPELINE_FILE} "
+        "--move signing=NEW" in error
+    )

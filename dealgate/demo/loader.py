@@ -16,6 +16,8 @@ from django.db import transaction
 
 if TYPE_CHECKING:
     from dealgate.clocks.sweep import SweepResult
+    from dealgate.core.pipeline_file import PipelineSpec
+    from dealgate.pipelines.services import PlannedChange
 
 DEMO_DIR = Path(__file__).resolve().parent
 PIPELINE_FILE = DEMO_DIR / "pipeline.toml"
@@ -72,13 +74,13 @@ def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummar
     from dealgate.core.pipeline_file import load_pipeline_file
     from dealgate.imports.services import import_deals
     from dealgate.pipelines.models import Pipeline
-    from dealgate.pipelines.services import apply_pipeline, plan_pipeline
+    from dealgate.pipelines.services import plan_pipeline
     from dealgate.timesource import record_as_of
 
     spec = load_pipeline_file(PIPELINE_FILE)
     changes, kept = [], []
     if reset_pipeline or not Pipeline.objects.filter(key=spec.key).exists():
-        changes = [str(change) for change in apply_pipeline(spec).changes]
+        changes = [str(change) for change in _apply_demo_pipeline(spec)]
     else:
         # A demo run again must not undo what a manager changed meanwhile.
         kept = [str(change) for change in plan_pipeline(spec).changes]
@@ -118,6 +120,21 @@ def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummar
         other_pipelines=others,
         kept_edits=kept,
     )
+
+
+def _apply_demo_pipeline(spec: PipelineSpec) -> list[PlannedChange]:
+    """Apply the demo's file. A reset refused because stages someone added
+    hold deals says how to reset with `pipeline apply`, which takes the
+    --move that `dealgate demo` does not."""
+    from dealgate.errors import ValidationError
+    from dealgate.pipelines.services import StagesHoldDeals, apply_pipeline
+
+    try:
+        return apply_pipeline(spec).changes
+    except StagesHoldDeals as blocked:
+        flags = " ".join(f"--move {key}=NEW" for key in blocked.keys)
+        how = f"reset it with dealgate pipeline apply {PIPELINE_FILE} {flags}"
+        raise ValidationError(blocked.blocked_message(how), field="moves") from None
 
 
 @transaction.atomic
