@@ -39,7 +39,7 @@ from dealgate.core.custom_fields import (
     declared_fields,
 )
 from dealgate.core.names import code_points, name_key, tidy_name
-from dealgate.core.text import CONTROL_OR_BREAK, check_text, holds_nul
+from dealgate.core.text import CONTROL_OR_BREAK, check_text, cut, holds_nul
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.loss_reasons import LossReasons

@@ -73,7 +73,7 @@ def test_bad_input_shows_the_form_again_naming_the_field_escaped(client, routed,
 
     page = response.content.decode()
     assert response.status_code == 422
-    assert "email: " in page
+    assert "Email: " in page
     assert "&lt;b&gt;nope&lt;/b&gt;" in page and "<b>nope</b>" not in page
     assert not Lead.objects.exists()
 
@@ -166,3 +166,12 @@ def test_a_form_with_too_many_fields_is_told_its_limit(client, routed, now, sett
     assert response.status_code == 400
     assert "more than the 50 fields this site takes" in response.content.decode()
     assert not Lead.objects.exists()
+
+
+def test_a_refused_field_is_named_once_by_its_label(client, routed, now):
+    response = client.post(URL, {**inquiry(), "email": "not an address"})
+
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert '<p class="error" role="alert">Email: ' in page
+    assert "email: email" not in page.lower()

@@ -121,7 +121,7 @@ def test_manual_entry_captures_a_lead_or_points_to_the_repeat(
 
     refused = client.post("/leads/new/", {"name": "No way to answer"})
     assert refused.status_code == 422
-    assert "email: a lead needs an email address or a phone number" in text_of(refused)
+    assert "Email: a lead needs an email address or a phone number" in text_of(refused)
 
 
 def test_actions_on_the_lead_page(client, routed, alice, now):
