@@ -159,11 +159,11 @@ def test_the_api_still_refuses_the_same_text(client, alice, deal, body, says):
 @pytest.mark.parametrize(
     ("fields", "says"),
     [
-        ({"value": "12,50"}, "value: '12,50' is not a number; write 12.50"),
-        ({"value": "1.000"}, "value: '1.000' could mean 1000 or 1; write 1000 or 1"),
+        ({"value": "12,50"}, "Value: '12,50' is not a number; write 12.50"),
+        ({"value": "1.000"}, "Value: '1.000' could mean 1000 or 1; write 1000 or 1"),
         (
             {"company_size": "1,2"},
-            "company_size: '1,2' is not a whole number; write it like 12 or 1,200",
+            "Company size: '1,2' is not a whole number; write it like 12 or 1,200",
         ),
     ],
 )
