@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from dealgate.core.text import CONTROL_OR_BREAK
+from dealgate.core.text import CONTROL_OR_BREAK, blank_problem, looks_blank
 from dealgate.errors import NotFound, ValidationError
 
 from .models import Team, User
@@ -162,8 +162,9 @@ def _set_role(user: User, role: str) -> None:
 def _check_name(field: str, value: str, limit: int, *, empty: bool = False) -> None:
     """A name people read and type: not empty (unless `empty`), within the
     column, one line without control characters."""
-    if not value and not empty:
-        raise ValidationError(f"{field} must not be empty", field=field)
+    if not empty and looks_blank(value):
+        missing = f"{field} must not be empty"
+        raise ValidationError(blank_problem(value, field, missing=missing), field=field)
     if len(value) > limit:
         raise ValidationError(
             f"{field} is {len(value)} characters long; the limit is {limit}",

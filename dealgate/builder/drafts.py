@@ -40,6 +40,7 @@ from dealgate.core.pipeline_file import (
     format_path,
     parse_pipeline,
 )
+from dealgate.core.text import required_text
 from dealgate.errors import Conflict, NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import (
@@ -173,8 +174,7 @@ def start_pipeline(key: str, name: str, timezone: str, by: User | None) -> Draft
         raise ValidationError(
             f"{key!r} names a builder page; choose another key", field="key"
         )
-    if not name.strip():
-        raise ValidationError("a pipeline needs a name", field="name")
+    name = required_text(name, "name", missing="a pipeline needs a name")
     if Pipeline.objects.filter(key=key).exists():
         raise ValidationError(f"there is already a pipeline {key!r}", field="key")
     if Draft.objects.filter(key=key).exists():
@@ -184,7 +184,7 @@ def start_pipeline(key: str, name: str, timezone: str, by: User | None) -> Draft
         )
     spec = PipelineSpec(
         key=key,
-        name=name.strip(),
+        name=name,
         stages=(),
         calendar={"hours": {day: ["09:00-17:00"] for day in WEEKDAYS}},
         loss_reasons=DEFAULT_LOSS_REASONS,

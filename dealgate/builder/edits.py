@@ -33,6 +33,7 @@ from dealgate.core.pipeline_file import (
     StageSpec,
     day_minutes,
 )
+from dealgate.core.text import required_text
 from dealgate.errors import ValidationError
 
 ENTRY = "entry"
@@ -139,7 +140,7 @@ def add_stage(
         raise ValidationError(f"there is already a stage {key!r}", field="key")
     stage = StageSpec(
         key=key,
-        name=name.strip(),
+        name=required_text(name, "name"),
         buyer_action=buyer_action.strip(),
         owner=owner,
         age_limit_days=age_limit_days,
@@ -153,6 +154,8 @@ def change_stage(spec: PipelineSpec, key: str, **values: Any) -> PipelineSpec:
     unknown = set(values) - set(STAGE_FIELDS)
     if unknown:
         raise ValidationError(f"{sorted(unknown)[0]} cannot be set here")
+    if "name" in values:
+        values["name"] = required_text(values["name"], "name")
     limit = values.get("age_limit_days")
     if limit is not None and not 1 <= limit <= MAX_AGE_LIMIT_DAYS:
         raise ValidationError(
@@ -231,8 +234,9 @@ def _at(items: list[CriterionSpec], index: int) -> None:
 def _check_criterion(
     spec: PipelineSpec, criterion: CriterionSpec, labels: list[str]
 ) -> None:
-    if not criterion.label.strip():
-        raise ValidationError("a criterion needs a label people read", field="label")
+    required_text(
+        criterion.label, "label", missing="a criterion needs a label people read"
+    )
     if len(criterion.label) > 300:
         raise ValidationError("a label is at most 300 characters", field="label")
     if criterion.label in labels:
@@ -294,6 +298,8 @@ def change_pipeline(
     unknown = set(values) - set(PIPELINE_FIELDS)
     if unknown:
         raise ValidationError(f"{sorted(unknown)[0]} cannot be set here")
+    if "name" in values:
+        values["name"] = required_text(values["name"], "name")
     spec = replace(spec, **values)
     if timezone is not None and timezone != spec.calendar.get("timezone"):
         try:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dealgate.core.pipeline_file import CriterionSpec, CustomFieldSpec
+from dealgate.core.text import required_text
 from dealgate.errors import ValidationError
 
 FIELD_SET = "field"
@@ -136,9 +137,6 @@ def _value_above(choice: Choice, _custom: Sequence[CustomFieldSpec]) -> tuple[st
 
 
 def _by_hand(choice: Choice, _custom: Sequence[CustomFieldSpec]) -> tuple[str, str]:
-    rule = choice.rule.strip()
-    if not rule:
-        raise ValidationError("write the rule", field="rule")
-    if not choice.label.strip():
-        raise ValidationError("a rule written by hand needs a label", field="label")
+    rule = required_text(choice.rule, "rule", missing="write the rule")
+    required_text(choice.label, "label", missing="a rule written by hand needs a label")
     return rule, ""

@@ -32,6 +32,7 @@ from dealgate.core.checklist import MOST_CHECKLIST_ITEMS, items_in_rule
 from dealgate.core.checklist import check_key as check_checklist_key
 from dealgate.core.criteria import check_rule
 from dealgate.core.currencies import iso_currency
+from dealgate.core.text import blank_problem, looks_blank
 from dealgate.core.toml_lines import (
     KeyLines,
     Path,
@@ -627,8 +628,10 @@ class _Reader:
         if not isinstance(value, str):
             self.problem(path + (key,), f"must be a string, got {_show(value)}")
             return ""
-        if default is None and not value.strip():
-            self.problem(path + (key,), "must not be empty")
+        if default is None and looks_blank(value):
+            self.problem(
+                path + (key,), blank_problem(value, "", missing="must not be empty")
+            )
         if max_length is not None and len(value) > max_length:
             self.problem(
                 path + (key,),
@@ -1073,6 +1076,8 @@ class _Reader:
                 self.problem(
                     here + (index,), f"must be a non-empty string, got {_show(item)}"
                 )
+            elif looks_blank(item):
+                self.problem(here + (index,), blank_problem(item, ""))
             else:
                 self.duplicate(seen, item, here + (index,), "choice")
         return tuple(value)

@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from dealgate.core.numbers import read_number
+from dealgate.core.text import blank_problem, looks_blank
 
 TEXT_FIELDS = ("source", "channel", "country", "segment")
 NUMBER_FIELDS = ("company_size", "value")
@@ -243,6 +244,8 @@ def _parse_rule(item: Any, index: int, where: str) -> Rule:
     name = item.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"{where}.name: required, a short text naming the rule")
+    if looks_blank(name):
+        raise ValueError(f"{where}.name: {blank_problem(name, '')}")
     if len(name.strip()) > 100:
         raise ValueError(f"{where}.name: longer than 100 characters")
     if "to" not in item:

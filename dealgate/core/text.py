@@ -4,6 +4,11 @@ A one-line field (a name, a title) holds no line break or other control
 character: mail subjects and chat messages are built from them, and a mail
 header cannot hold a line break. Multi-line text (a message, notes) may hold
 line breaks and tabs, never other control characters.
+
+A required text (a title, a reason, a decision) must hold something a reader
+sees: whitespace alone is refused, and so is text made only of characters
+that print as nothing (a zero-width space, a Hangul filler, the blank Braille
+pattern), by the rule organization names follow (`core.names`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dealgate.core.names import code_points, is_invisible
 from dealgate.errors import ValidationError
 
 # C0 and C1 controls (tab, line feed and carriage return allowed in CONTROL),
@@ -21,6 +27,9 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u
 CONTROL_OR_BREAK = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 )
+# How much of a text that looks blank a refusal quotes; its code points,
+# which say what it holds, are listed beside.
+_QUOTE_LIMIT = 20
 
 
 def cut(text: str, limit: int) -> str:
@@ -60,3 +69,40 @@ def check_text(text: str, name: str, *, limit: int, one_line: bool = False) -> N
             f"{name} must not hold control characters other than line breaks and tabs",
             field=name,
         )
+
+
+def looks_blank(text: str) -> bool:
+    """Whether `text` holds nothing a reader sees: it is empty, or made only
+    of whitespace and invisible characters (`names.is_invisible`). Plain
+    ASCII text pays two looks and no copy; other text stops at its first
+    visible character."""
+    if text.isascii():
+        return not text or text.isspace()
+    return all(ch.isspace() or is_invisible(ch) for ch in text)
+
+
+def blank_problem(text: str, name: str, *, missing: str = "") -> str | None:
+    """Why `text` cannot be the required field `name`, or None when it holds
+    something visible. Empty or whitespace-only text gets `missing` (by
+    default "NAME must not be blank"); text of invisible characters only is
+    quoted with its code points, since its quote alone reads as empty. A
+    form that labels the input itself passes `name` "" to leave it out."""
+    stripped = text.strip()
+    if not stripped:
+        return missing or f"{name} must not be blank".lstrip()
+    if not looks_blank(stripped):
+        return None
+    quote = repr(cut(stripped, _QUOTE_LIMIT))
+    return f"{name}: " * bool(name) + (
+        f"{quote} holds no visible characters ({code_points(stripped)})"
+    )
+
+
+def required_text(text: str, name: str, *, missing: str = "") -> str:
+    """`text` without whitespace at either end, for the required field
+    `name`; ValidationError naming the field when it holds nothing visible
+    (`blank_problem`). The characters kept are those typed."""
+    problem = blank_problem(text, name, missing=missing)
+    if problem is not None:
+        raise ValidationError(problem, field=name)
+    return text.strip()

@@ -39,7 +39,15 @@ from dealgate.core.custom_fields import (
     declared_fields,
 )
 from dealgate.core.names import code_points, name_key, tidy_name
-from dealgate.core.text import CONTROL_OR_BREAK, check_text, cut, holds_nul
+from dealgate.core.text import (
+    CONTROL_OR_BREAK,
+    blank_problem,
+    check_text,
+    cut,
+    holds_nul,
+    looks_blank,
+    required_text,
+)
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.loss_reasons import LossReasons
@@ -254,9 +262,10 @@ def check_move(
                 f"loss reason {cut(loss_reason, 100)!r} is not in this pipeline's "
                 f"list; give a key or a label: {reasons.listed()}"
             )
-        elif reasons.needs_note(key) and not loss_note.strip():
+        elif reasons.needs_note(key) and looks_blank(loss_note):
+            missing = f"loss reason {key!r} needs a note saying what happened"
             check.problems.append(
-                f"loss reason {key!r} needs a note saying what happened"
+                blank_problem(loss_note, "loss_note", missing=missing) or missing
             )
         check.loss_reason = key or ""
         if deal.status == Deal.Status.LOST:
@@ -411,8 +420,18 @@ def move_deal(
             )
         override = ""
         if check.unmet:
-            if not override_reason.strip():
-                raise MoveRefused("Refused: " + "; ".join(check.unmet), check.unmet)
+            if looks_blank(override_reason):
+                # A reason of invisible characters only is no reason: the
+                # refusal says so, beside the criteria it would have lifted.
+                said = override_reason.strip() and blank_problem(
+                    override_reason, "override_reason"
+                )
+                words = "; ".join([*check.unmet, *([said] if said else [])])
+                raise MoveRefused(
+                    "Refused: " + words,
+                    check.unmet,
+                    field="override_reason" if said else None,
+                )
             if by is None or not by.is_manager:
                 raise PermissionDenied(
                     "only a manager or admin may override a refused move"
@@ -993,8 +1012,9 @@ def start_deal(
     (`_entry_check`): the caller refuses with them in its own words, and its
     transaction takes everything written here back.
     """
-    if not str(fields.get("title") or "").strip():
-        raise ValidationError("a deal needs a title", field="title")
+    required_text(
+        str(fields.get("title") or ""), "title", missing="a deal needs a title"
+    )
     checked = {name: fields[name] for name in _CHECKED_FIELDS if name in fields}
     if checked.get("currency") is None:
         checked["currency"] = pipeline.currency
@@ -1110,7 +1130,7 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
             continue
         value = cleaned[name]
         if name == "title" and isinstance(value, str):
-            value = value.strip()
+            value = required_text(value, "title")
             if CONTROL_OR_BREAK.search(value):
                 raise ValidationError(
                     "title must be one line, without line breaks or control characters",
@@ -1373,9 +1393,9 @@ def log_activity(
             f"kind must be one of {', '.join(ACTIVITY_KINDS)}; got {kind!r}",
             field="kind",
         )
-    subject = subject.strip()
-    if not subject:
-        raise ValidationError("say in a few words what happened", field="subject")
+    subject = required_text(
+        subject, "subject", missing="say in a few words what happened"
+    )
     if len(subject) > 300 or CONTROL_OR_BREAK.search(subject):
         raise ValidationError(
             "subject must be one line of at most 300 characters", field="subject"

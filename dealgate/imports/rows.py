@@ -36,7 +36,7 @@ from dealgate.core.csvsource import (
 from dealgate.core.currencies import ISO_4217, decimals_problem
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
 from dealgate.core.names import code_points, tidy_name
-from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, blank_problem, looks_blank
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
 from dealgate.imports.report import ImportReport
@@ -694,6 +694,8 @@ class DealRows:
     def _checked_title(self, title: str) -> str:
         if not title:
             raise CellError(self.column("title"), "is empty")
+        if _invisible(title):
+            raise CellError(self.column("title"), blank_problem(title, ""))
         # Whitespace is folded above; a control character left would be
         # refused by an edit of the deal (and lock its edit form).
         limit = _LIMITS["title"]
@@ -772,6 +774,8 @@ class DealRows:
         key = self.loss_reasons.key_for(reason)
         if key is None:
             # Kept as the file writes it: the pipeline's keys need no look.
+            if _invisible(reason):
+                raise CellError(self.column("loss_reason"), blank_problem(reason, ""))
             limit = _LIMITS["loss_reason"]
             if len(reason) > limit or _holds_control_or_break(reason):
                 check_cell_text(
@@ -796,9 +800,11 @@ class DealRows:
                     f"{self.name['loss_note']} on a deal that is not lost, ignored"
                 )
             return ""
-        if note:
+        if note and not (reason in self.needs_note and _invisible(note)):
             if len(note) > _LOSS_NOTE_LIMIT or _holds_control(note):
                 check_cell_text(self.name["loss_note"], note, _LOSS_NOTE_LIMIT)
+        elif note:
+            raise CellError(self.name["loss_note"], blank_problem(note, ""))
         elif reason in self.needs_note:
             rule = (
                 f"loss reason {quoted(reason)} needs a note (needs_note in pipeline "
@@ -971,6 +977,13 @@ def _holds_control_or_break(text: str) -> bool:
     than the pattern, which judges the rest (a no-break space is not
     printable, yet allowed)."""
     return not text.isprintable() and CONTROL_OR_BREAK.search(text) is not None
+
+
+def _invisible(text: str) -> bool:
+    """Whether `text`, stripped and not empty, holds nothing a reader sees
+    (`core.text.looks_blank`). ASCII text, most of a file, never does and
+    costs one look."""
+    return not text.isascii() and looks_blank(text)
 
 
 def _multiline(text: str) -> str:

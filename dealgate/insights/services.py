@@ -8,7 +8,7 @@ import logging
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import metrics as m
-from dealgate.core.text import check_text
+from dealgate.core.text import check_text, required_text
 from dealgate.errors import PermissionDenied, ValidationError
 
 from . import review as rv
@@ -50,10 +50,9 @@ def record_review(
             "a decision is for this week or an earlier one",
             field="week",
         )
-    text = decision.strip()
-    if not any(char.isprintable() and not char.isspace() for char in text):
-        # Also only invisible characters (a zero-width space): nothing to read.
-        raise ValidationError("write the decision the team took", field="decision")
+    text = required_text(
+        decision, "decision", missing="write the decision the team took"
+    )
     check_text(text, "decision", limit=DECISION_LIMIT)
     chosen, _ = rv.chosen_metric(filters.facts, monday, metric or None)
     value = rv.weekly_series(filters, chosen, monday, weeks=1)[0].value

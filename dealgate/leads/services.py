@@ -25,7 +25,7 @@ from dealgate.clocks import services as clocks
 from dealgate.core import business_time
 from dealgate.core.currencies import check_decimals
 from dealgate.core.names import tidy_name
-from dealgate.core.text import check_text, cut
+from dealgate.core.text import check_text, cut, required_text
 from dealgate.deals.models import Activity, Deal
 from dealgate.deals.services import (
     Contact,
@@ -589,9 +589,9 @@ def disqualify_lead(lead_id: int, reason: str, *, by: User | None) -> Lead:
     """Close an open lead as not worth pursuing; the reason is required, one
     line as typed (a line break is refused, as in a deal's title, never
     folded into a space)."""
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError("a disqualified lead needs a reason", field="reason")
+    reason = required_text(
+        reason, "reason", missing="a disqualified lead needs a reason"
+    )
     check_text(reason, "reason", limit=MAX_REASON, one_line=True)
     with transaction.atomic():
         lead = _locked_lead(lead_id)

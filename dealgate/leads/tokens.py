@@ -12,6 +12,7 @@ from django.db import OperationalError, connection
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
+from dealgate.core.text import required_text
 from dealgate.errors import NotFound, ValidationError
 from dealgate.web.busy import is_busy, waiting_at_most
 from dealgate.web.head import answering_head
@@ -33,8 +34,10 @@ def hash_secret(secret: str) -> str:
 def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     """A new token for `user`; returns it with its secret, which is stored
     nowhere and cannot be shown again."""
-    name = name.strip()
-    if not name or len(name) > 100:
+    name = required_text(
+        name, "name", missing="a token needs a name of 1 to 100 characters"
+    )
+    if len(name) > 100:
         raise ValidationError(
             "a token needs a name of 1 to 100 characters", field="name"
         )

@@ -25,6 +25,7 @@ from dealgate.core.custom_fields import (
     declared_fields,
     number_from_text,
 )
+from dealgate.core.text import blank_problem
 from dealgate.deals import services
 from dealgate.deals.idempotency import fingerprint
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization
@@ -160,8 +161,9 @@ def _parse(f: EditField) -> Any:
     if f.kind == "check":
         return bool(text)
     if f.name == "title":
-        if not text:
-            raise ValueError("a deal needs a title")
+        problem = blank_problem(text, "", missing="a deal needs a title")
+        if problem:
+            raise ValueError(problem)
         if len(text) > 300:
             raise ValueError("at most 300 characters")
         return text
