@@ -55,6 +55,8 @@ from typing import Any, Literal
 
 import cel
 
+from dealgate.core.custom_fields import set_values
+
 __all__ = [
     "ACTIVITY_KINDS",
     "CompiledRule",
@@ -419,7 +421,8 @@ def _custom_values(
 ) -> dict[str, Any]:
     """Every field of `types` (key to type), null when unset, typed for rules."""
     fields: dict[str, Any] = dict.fromkeys(types)
-    fields.update(values)
+    # A blank text stored before every door read it as unset is unset too.
+    fields.update(set_values(values))
     for key, kind in types.items():
         stored = fields[key]
         if kind == "date" and isinstance(stored, str):

@@ -9,6 +9,10 @@ fields text (a choice one of its choices). The edit form, the API and deal
 imports all read or check values here, so a value one door lets in never
 locks another (the form refusing to save what the API stored) and a rule
 never meets text where the pipeline promised a number.
+
+A value of text that holds nothing a reader sees ("", "   ", a zero-width
+space) is "not set" at every door (`is_unset`): a blank answer never meets a
+rule such as `deal.custom.need != null`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from dealgate.core.numbers import read_number
-from dealgate.core.text import CONTROL
+from dealgate.core.text import CONTROL, looks_blank
 
 # Deal.value is NUMERIC(14, 2); custom numbers keep to the same range, so the
 # edit form reads both alike and a value always fits wherever it is copied.
@@ -56,7 +60,7 @@ class CustomField:
         """What a form input or a file's cell says, as the deal stores it;
         None when it is empty. Raises ValueError quoting the text."""
         text = text.strip()
-        if not text:
+        if is_unset(text):
             return None
         if self.type == "number":
             return self.checked(number_from_text(text))
@@ -76,9 +80,9 @@ class CustomField:
 
     def checked(self, value: Any) -> Any:
         """`value`, given as data (a JSON body, or read from a file), as the
-        deal stores it; None stays None (unset). Raises ValueError saying what
-        the field takes."""
-        if value is None:
+        deal stores it; None, and text that holds nothing visible, are None
+        (unset: `is_unset`). Raises ValueError saying what the field takes."""
+        if is_unset(value):
             return None
         if self.type == "number":
             return _number(value)
@@ -106,6 +110,18 @@ class CustomField:
                 "must not hold control characters other than line breaks and tabs"
             )
         return value
+
+
+def is_unset(value: Any) -> bool:
+    """Whether a custom value means "not set": None, or text that holds
+    nothing a reader sees (`core.text.looks_blank`). Every door reads a
+    custom value through this, so an empty answer never passes a gate."""
+    return value is None or (isinstance(value, str) and looks_blank(value))
+
+
+def set_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` without the keys whose value is not set (`is_unset`)."""
+    return {key: value for key, value in values.items() if not is_unset(value)}
 
 
 class CustomValueError(ValueError):
@@ -155,7 +171,7 @@ def checked_values(
         )
     cleaned = {}
     for key, value in values.items():
-        if key in stored and _same(stored[key], value):
+        if key in stored and _same(stored[key], value) and not is_unset(value):
             cleaned[key] = value
             continue
         field = fields.get(key)

@@ -37,6 +37,7 @@ from dealgate.core.custom_fields import (
     CustomValueError,
     checked_values,
     declared_fields,
+    set_values,
 )
 from dealgate.core.names import code_points, name_key, tidy_name
 from dealgate.core.text import (
@@ -1034,7 +1035,7 @@ def start_deal(
         external_id=external_id,
         **checked,
     )
-    deal.custom = _checked_custom(deal, fields.get("custom") or {})
+    deal.custom = set_values(_checked_custom(deal, fields.get("custom") or {}))
     if contact is not None:
         deal.contact = Person.objects.create(
             name=contact.name,
@@ -1318,6 +1319,8 @@ def update_deal(
         changes = _people_by_name(current, changes, by)
         if "custom" in changes:
             changes["custom"] = _checked_custom(current, changes["custom"])
+            if "custom" not in merge:
+                changes["custom"] = set_values(changes["custom"])
         for name in merge & changes.keys() & {"custom", "checklist"}:
             if changes[name] is None or current.version != expected_version:
                 continue  # a conflict is refused below, before anything is merged
