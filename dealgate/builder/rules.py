@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from dealgate.core.criteria import tag_key
 from dealgate.core.pipeline_file import CriterionSpec, CustomFieldSpec
 from dealgate.core.text import required_text
 from dealgate.errors import ValidationError
@@ -117,7 +118,7 @@ def _held(choice: Choice, _custom: Sequence[CustomFieldSpec]) -> tuple[str, str]
     kinds = dict(ACTIVITY_KINDS)
     if choice.activity not in kinds:
         raise ValidationError("choose the kind of activity", field="activity")
-    tag = choice.tag.strip()
+    tag = tag_key(choice.tag)
     if not _TAG.fullmatch(tag):
         raise ValidationError(
             "a tag is up to 50 letters, digits, spaces, - or _", field="tag"

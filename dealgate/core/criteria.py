@@ -33,6 +33,11 @@ with dates. Helper functions: `days(n)` is a duration of n days, `date("2026-07-
 is a date, `held(kind)` and `held(kind, tag)` are true when the deal has a done
 activity of that kind (and tag).
 
+Activity tags are compared without regard to case, by one rule (`tag_key`):
+activities store their tags in lower case, the context gives them so, and a
+rule's tag (the second argument of held(), a string compared with an
+activity's `tag`) is read in lower case when the rule is compiled.
+
 Compiling a rule checks more than CEL's grammar: the functions it calls, the
 names it starts from, the deal and activity fields it reads and the activity
 kinds it names must exist, so a typo is refused when the pipeline is
@@ -68,6 +73,7 @@ __all__ = [
     "check_rule",
     "compile_rule",
     "deal_context",
+    "tag_key",
     "describe",
     "evaluate",
     "refusal_message",
@@ -170,6 +176,11 @@ _KIND_BEFORE = re.compile(
     r"|(?<![\w.])[A-Za-z_]\w*\s*\.\s*kind\s*(?:[!=]=\s*|in\s*\[[^\]]*)"
 )
 _KIND_AFTER = re.compile(r"\s*[!=]=\s*[A-Za-z_]\w*\s*\.\s*kind\b")
+# The same for an activity's tag: a comparison or list test of `.tag`.
+_TAG_BEFORE = re.compile(
+    r"(?<![\w.])[A-Za-z_]\w*\s*\.\s*tag\s*(?:[!=]=\s*|in\s*\[[^\]]*)"
+)
+_TAG_AFTER = re.compile(r"\s*[!=]=\s*[A-Za-z_]\w*\s*\.\s*tag\b")
 _PLAIN_STRING = re.compile(r"""\s*(["'])([^"'\\\n]*)\1""")
 
 
@@ -281,7 +292,7 @@ def compile_rule(rule: str) -> CompiledRule:
             rule,
         )
     try:
-        program = cel.compile(rule)
+        program = cel.compile(_tags_lowered(rule))
     except ValueError as error:
         raise _parse_error(str(error), rule) from None
 
@@ -407,7 +418,10 @@ def deal_context(
             "custom": _plain(_custom_values(custom or {}, custom_fields or {})),
         },
         "activities": [
-            {key: _plain(activity[key]) for key in ACTIVITY_FIELDS}
+            {
+                **{key: _plain(activity[key]) for key in ACTIVITY_FIELDS},
+                "tag": tag_key(activity["tag"] or ""),
+            }
             for activity in activities
         ],
         "checklist": {key: bool(done) for key, done in (checklist or {}).items()},
@@ -619,6 +633,43 @@ def _check_activities(rule: str) -> None:
                 )
 
 
+def tag_key(tag: str) -> str:
+    """An activity tag as it is stored and compared: without spaces at
+    either end, in lower case ("First-Reply" is "first-reply")."""
+    return tag.strip().lower()
+
+
+def _tags_lowered(rule: str) -> str:
+    """`rule` with each string it compares with an activity's tag
+    (`a.tag == "Objection"`, `a.tag in ["A", "B"]`) in lower case
+    (`tag_key`), so a rule meets tags whatever case it writes them in.
+    Positions are kept: a tag whose lower case is longer stays as written."""
+    if "tag" not in rule:
+        return rule
+    code = _without_literals(rule)
+    pieces, done = [], 0
+    for found in _LITERAL.finditer(rule):
+        text = _PLAIN_STRING.fullmatch(found.group())
+        if text is None or not _names_tag(code, found.start(), found.end()):
+            continue
+        lowered = text.group(2).lower()
+        if len(lowered) != len(text.group(2)):
+            continue
+        start = found.start() + text.start(2)
+        pieces += [rule[done:start], lowered]
+        done = start + len(lowered)
+    return "".join(pieces) + rule[done:] if pieces else rule
+
+
+def _names_tag(code: str, start: int, end: int) -> bool:
+    """Whether the string literal at `start`..`end` is compared with an
+    activity's tag, judged by the code around it."""
+    before = code[max(0, start - 200) : start]
+    if any(found.end() == len(before) for found in _TAG_BEFORE.finditer(before)):
+        return True
+    return _TAG_AFTER.match(code, end) is not None
+
+
 def _names_kind(code: str, start: int, end: int) -> bool:
     """Whether the string literal at `start`..`end` of the rule is an
     activity kind, judged by the code around it."""
@@ -707,6 +758,8 @@ def _helpers(
     def held(kind: str, tag: str | None = None) -> bool:
         if not isinstance(kind, str) or not isinstance(tag, str | None):
             raise TypeError("held() takes an activity kind and an optional tag")
+        if tag is not None:
+            tag = tag_key(tag)
         return any(
             activity["done"]
             and activity["kind"] == kind

@@ -1403,7 +1403,7 @@ def log_activity(
         raise ValidationError(
             "subject must be one line of at most 300 characters", field="subject"
         )
-    tag = tag.strip()
+    tag = crit.tag_key(tag)
     if tag and not _TAG.fullmatch(tag):
         raise ValidationError(
             "tag must be one word of letters, digits, - or _ (e.g. proposal-sent)",
@@ -1488,5 +1488,5 @@ def criteria_tags(pipeline: Pipeline) -> list[str]:
     for stage in pipeline.stages.filter(retired_at=None):
         for data in (stage.entry_criteria, stage.exit_criteria):
             for item in criteria_set(data).items:
-                found.update(_HELD_TAG.findall(item.rule))
+                found.update(map(crit.tag_key, _HELD_TAG.findall(item.rule)))
     return sorted(found)
