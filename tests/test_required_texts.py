@@ -8,6 +8,8 @@ field and the code points it holds (`core.text.required_text`).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -17,6 +19,7 @@ from dealgate.core.pipeline_file import (
     PipelineFileError,
     load_pipeline_file,
 )
+from dealgate.core.routing import parse_rules
 from dealgate.deals import services
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
@@ -322,3 +325,34 @@ def test_an_import_refuses_invisible_titles_reasons_and_needed_notes(tmp_path, d
         "line 4: Why: '\\xad\\xad' holds no visible characters (U+00AD, U+00AD)",
     ]
     assert list(Deal.objects.values_list("external_id", flat=True)) == ["D4"]
+
+
+def test_a_checklist_key_must_hold_something_visible(client, alice, deal):
+    client.force_login(alice)
+
+    response = client.patch(
+        f"/api/v1/deals/{deal.pk}",
+        {"version": 1, "checklist": {"\u2800": True}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "checklist"
+    assert "holds no visible characters (U+2800)" in response.json()["message"]
+    deal.refresh_from_db()
+    assert deal.checklist == {}
+
+
+@pytest.mark.parametrize(
+    ("rule", "where"),
+    [
+        ({"name": "\u200b", "to": "user:alice"}, "routing[0].name"),
+        (
+            {"name": "Fairs", "when": {"source": ["\u3164"]}, "to": "user:alice"},
+            "routing[0].when.source",
+        ),
+    ],
+)
+def test_a_routing_rule_s_name_and_values_must_be_visible(rule, where):
+    with pytest.raises(ValueError, match=rf"^{re.escape(where)}"):
+        parse_rules([rule])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from dealgate.core.text import check_text, cut
+from dealgate.core.text import blank_problem, check_text, cut, looks_blank
 from dealgate.errors import ValidationError
 
 CHECKLIST_KEY_LIMIT = 100
@@ -38,10 +38,10 @@ def check_key(key: str) -> None:
     """Refuse a checklist key that is blank, longer than CHECKLIST_KEY_LIMIT
     or not one line of text; the ValidationError names the key (cut to 40
     characters) and the limit, with field "checklist"."""
-    if not key.strip():
-        raise ValidationError(
-            "checklist: an item needs a key, such as nda_signed", field="checklist"
-        )
+    if looks_blank(key):
+        missing = "checklist: an item needs a key, such as nda_signed"
+        problem = blank_problem(key, "checklist key", missing=missing)
+        raise ValidationError(problem or missing, field="checklist")
     name = f"checklist key {cut(key, 40)!r}"
     try:
         check_text(key, name, limit=CHECKLIST_KEY_LIMIT, one_line=True)

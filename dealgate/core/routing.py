@@ -290,7 +290,7 @@ def _texts(value: Any, at: str, key: str) -> tuple[str, ...]:
     if (
         not isinstance(values, list | tuple)
         or not values
-        or not all(isinstance(v, str) and v.strip() for v in values)
+        or not all(isinstance(v, str) and not looks_blank(v) for v in values)
     ):
         raise ValueError(f'{at}: expected a text or a list of texts, e.g. ["DE", "AT"]')
     texts = tuple(v.strip() for v in values)
