@@ -14,6 +14,8 @@ import pytest
 from django.urls import reverse
 
 from dealgate.builder import drafts, edits
+from dealgate.clocks.rules import BreachRuleError
+from dealgate.clocks.rules import parse_rules as parse_breach_rules
 from dealgate.core.pipeline_file import (
     CriterionSpec,
     PipelineFileError,
@@ -356,3 +358,18 @@ def test_a_checklist_key_must_hold_something_visible(client, alice, deal):
 def test_a_routing_rule_s_name_and_values_must_be_visible(rule, where):
     with pytest.raises(ValueError, match=rf"^{re.escape(where)}"):
         parse_rules([rule])
+
+
+@pytest.mark.parametrize(
+    ("breach", "where"),
+    [
+        ({"task": "\u200b"}, "breach.task"),
+        (
+            {"on_breach": ["sequence"], "sequence": [{"task": "\u2800"}]},
+            "breach.sequence[0].task",
+        ),
+    ],
+)
+def test_a_breach_task_must_say_something_visible(breach, where):
+    with pytest.raises(BreachRuleError, match=rf"^{re.escape(where)}: .* holds no"):
+        parse_breach_rules(breach, 480)

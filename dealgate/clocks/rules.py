@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dealgate.core.text import blank_problem, looks_blank
+
 MARK_AT_RISK = "mark_at_risk"
 TASK = "task"
 NOTIFY = "notify"
@@ -169,6 +171,8 @@ def _rule(table: Any, where: str, base: BreachRule, day_minutes: float) -> Breac
         rule = replace(rule, escalate_after_minutes=minutes)
     if "task" in table:
         task = table["task"]
+        if isinstance(task, str) and looks_blank(task) and task.strip():
+            raise BreachRuleError(f"{where}.task: {blank_problem(task, '')}")
         if not isinstance(task, str) or not task.strip() or len(task) > 200:
             raise BreachRuleError(f"{where}.task: expected text of 1 to 200 characters")
         rule = replace(rule, task=task.strip())
@@ -201,6 +205,8 @@ def _sequence(values: Any, where: str, day_minutes: float) -> tuple[SequenceStep
         at = f"{where}.sequence[{index}]"
         _expect_table(step, at, ("after", "task"))
         task = step.get("task")
+        if isinstance(task, str) and looks_blank(task) and task.strip():
+            raise BreachRuleError(f"{at}.task: {blank_problem(task, '')}")
         if not isinstance(task, str) or not task.strip() or len(task) > 200:
             raise BreachRuleError(f"{at}.task: expected text of 1 to 200 characters")
         after = parse_duration(step.get("after", "0m"), f"{at}.after", day_minutes)
