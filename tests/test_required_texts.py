@@ -27,7 +27,7 @@ from dealgate.deals.models import Deal, StageEvent
 from dealgate.errors import ValidationError
 from dealgate.imports.services import import_deals
 from dealgate.insights.services import record_review
-from dealgate.leads.services import capture_lead, disqualify_lead
+from dealgate.leads.services import capture_lead, convert_lead, disqualify_lead
 from dealgate.leads.tokens import create_token
 from tests.builder.conftest import IT_SERVICES
 from tests.importing import make_import_pipeline, write_csv, write_mapping
@@ -373,3 +373,17 @@ def test_a_routing_rule_s_name_and_values_must_be_visible(rule, where):
 def test_a_breach_task_must_say_something_visible(breach, where):
     with pytest.raises(BreachRuleError, match=rf"^{re.escape(where)}: .* holds no"):
         parse_breach_rules(breach, 480)
+
+
+def test_a_lead_named_only_invisibly_converts_under_its_email(
+    pipeline, max_manager, now
+):
+    lead = capture_lead(
+        {"name": "\u200b", "company": "\u3164", "email": "ada@example.com"},
+        source="api",
+        pipeline=pipeline,
+    ).lead
+
+    deal = convert_lead(lead.pk, by=max_manager)
+
+    assert (deal.title, deal.organization) == ("ada@example.com", None)

@@ -686,9 +686,11 @@ def _new_deal(
 ) -> tuple[Deal, list[str]]:
     """The lead's deal in the open stage keyed `stage`, with what the gates
     into it leave unmet. A company with nothing visible in it (a zero-width
-    space) names no organization: the lead was taken with it, and cannot be
-    edited."""
+    space) names no organization, and such a name gives no title: the lead
+    was taken with them, and cannot be edited, while a deal's title must
+    show something."""
     company = tidy_name(lead.company)
+    title = company or tidy_name(lead.name) or lead.email or lead.phone
     contact = None
     if lead.name or lead.email or lead.phone:
         contact = Contact(
@@ -697,7 +699,7 @@ def _new_deal(
             phone=lead.phone_e164 or lead.phone,
         )
     fields = {
-        "title": cut(company or lead.name or lead.label, 300),
+        "title": cut(title or f"lead {lead.pk}", 300),
         "organization": company or None,
         "value": lead.value,
         "currency": lead.currency or None,
