@@ -387,3 +387,18 @@ def test_a_lead_named_only_invisibly_converts_under_its_email(
     deal = convert_lead(lead.pk, by=max_manager)
 
     assert (deal.title, deal.organization) == ("ada@example.com", None)
+
+
+def test_a_lead_s_field_of_invisible_characters_is_empty(pipeline, now):
+    lead = capture_lead(
+        {"name": "\u2800", "company": "\u200b", "phone": "+49 30 1234567"},
+        source="api",
+        pipeline=pipeline,
+    ).lead
+
+    assert (lead.name, lead.company, lead.label) == ("", "", "+49 30 1234567")
+
+
+def test_a_lead_whose_only_email_is_invisible_has_no_way_to_be_answered(pipeline):
+    with pytest.raises(ValidationError, match="needs an email address or a phone"):
+        capture_lead({"email": "\u200b"}, source="api", pipeline=pipeline)

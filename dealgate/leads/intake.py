@@ -15,7 +15,7 @@ from typing import Any
 
 from dealgate.core.currencies import check_decimals, iso_currency
 from dealgate.core.numbers import read_number, read_whole
-from dealgate.core.text import CONTROL, CONTROL_OR_BREAK
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, looks_blank
 from dealgate.errors import ValidationError
 
 from . import normalize
@@ -209,6 +209,9 @@ def _text(data: Mapping[str, Any], key: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValidationError(f"{key} must be text", field=key)
     text = str(value).strip()
+    if looks_blank(text):
+        # Only invisible characters (a zero-width space): nothing was said.
+        return ""
     limit = LIMITS[key]
     if len(text) > limit:
         raise ValidationError(
