@@ -557,3 +557,24 @@ def test_a_handoff_table_without_a_row_count_is_refused_and_keeps_the_handoffs(
     # The message may quote what was sent: never served as markup.
     assert response["Content-Type"].startswith("text/plain")
     assert working_copy("it-services").spec.handoffs == before
+
+
+def test_a_stage_name_of_invisible_characters_is_refused_at_its_input(
+    admin_client, it_services
+):
+    form = {
+        "name": "\u2800",
+        "buyer_action": "The buyer went through it",
+        "owner": "deal-owner",
+        "age_limit_days": "10",
+        "probability": "55",
+        "exit_criteria_mode": "all",
+        "breach_default": "on",
+    }
+
+    response = post(
+        admin_client, "/pipelines/it-services/edit/stages/review/", form, status=422
+    )
+
+    assert "holds no visible characters (U+2800)" in text_of(response)
+    assert not Draft.objects.exists()
