@@ -227,6 +227,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from the worker itself, before sessions or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A control character (a NUL) in the address, query string, form or
+    # cookies is refused here, the same on both databases (dealgate.web.controls).
+    "dealgate.web.controls.ControlCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -165,24 +165,35 @@ def _bodiless(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def check_value(data: Any) -> None:
-    """Refuse lone surrogates and nesting past MAX_DEPTH, walking `data`
-    without recursion."""
-    pending = [(data, 1)]
+    """Refuse lone surrogates, NUL characters and nesting past MAX_DEPTH,
+    walking `data` without recursion."""
+    pending: list[tuple[Any, int, str]] = [(data, 1, "")]
     while pending:
-        value, depth = pending.pop()
+        value, depth, field = pending.pop()
         if isinstance(value, str):
-            _check_text(value)
+            _check_text(value, field)
         elif isinstance(value, dict | list):
             if depth > MAX_DEPTH:
                 raise _too_deep()
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str):
-                    _check_text(key)
-                pending.append((item, depth + 1))
+                    _check_text(key, field, key=True)
+                inner = f"{field}.{key}" if field else str(key)
+                pending.append((item, depth + 1, inner))
 
 
-def _check_text(text: str) -> None:
+def _check_text(text: str, field: str = "", *, key: bool = False) -> None:
+    """Refuse a lone surrogate, and a NUL (core.controls) in the value or key
+    at `field` ("custom.engagement"), naming it; other controls are each
+    field's own rule (core.text)."""
+    if "\x00" in text:
+        field = field or "body"
+        what = f"a key in {field}" if key else field
+        raise ValidationError(
+            f"{what} holds a NUL character (U+0000), which no text may hold",
+            field=field,
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -30,6 +30,7 @@ from dealgate.clocks.rules import parse_rules as parse_breach_rules
 from dealgate.core import routing as routing_rules
 from dealgate.core.checklist import MOST_CHECKLIST_ITEMS, items_in_rule
 from dealgate.core.checklist import check_key as check_checklist_key
+from dealgate.core.controls import IN_NAME, control_in
 from dealgate.core.criteria import check_rule
 from dealgate.core.currencies import iso_currency
 from dealgate.core.text import blank_problem, looks_blank
@@ -499,7 +500,7 @@ class _Reader:
         self.unknown_keys(breach, ("breach",), _BREACH_TOP_KEYS)
         if self.storable(breach, ("breach",)):
             self.breach_rules(breach, stages, handoffs, day)
-        return PipelineSpec(
+        spec = PipelineSpec(
             key=self.slug(data, "key", ()),
             name=self.text(data, "name", (), max_length=200),
             description=self.text(data, "description", (), default=""),
@@ -516,6 +517,9 @@ class _Reader:
             routing=self.routing(data),
             source=self.source,
         )
+        # Last, so that a value a field's own rule refused keeps its words.
+        self.controls(data, ())
+        return spec
 
     # Breach and routing rules ------------------------------------------------
 
@@ -861,6 +865,27 @@ class _Reader:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             self.problem(path, f"unknown time zone {_show(value)}")
+
+    def controls(self, value: Any, path: Path) -> None:
+        """A problem for each key or string holding a control character:
+        TOML's escapes ("\\u0000") let a file write what no field may hold
+        (PostgreSQL refuses a NUL outright). Text may hold tabs and line
+        breaks; a key holds none."""
+        if isinstance(value, str):
+            where = control_in(value)
+            if where:
+                self.problem(path, f"holds a control character ({where})")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                where = control_in(key, IN_NAME)
+                if where:
+                    message = f"the key holds a control character ({where})"
+                    self.problem(path + (key,), message)
+                else:
+                    self.controls(item, path + (key,))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.controls(item, path + (index,))
 
     def storable(self, value: Any, path: Path) -> bool:
         """Whether `value` survives a JSON column unchanged; problems if not."""
