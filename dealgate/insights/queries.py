@@ -30,7 +30,8 @@ Win rate, average won value, sales cycle (`outcomes`)
     is won / (won + lost). Average won value is over won deals with a value in
     the pipeline's currency. The cycle is calendar days from creation to win.
 Sales velocity
-    open deals now x win rate x average won value / mean cycle (per day).
+    open deals now x win rate x average won value / mean cycle (per day), a
+    mean cycle under one day counted as one day (`metrics.velocity_cycle_days`).
 """
 
 from __future__ import annotations
@@ -765,6 +766,11 @@ class Velocity:
         return m.sales_velocity(
             self.open_deals, self.win_rate, self.average_won_value, self.cycle_days
         )
+
+    @property
+    def cycle_floored(self) -> bool:
+        """Whether the mean cycle was under a day and counts as one."""
+        return self.cycle_days is not None and 0 <= self.cycle_days < 1
 
 
 # -- losses -----------------------------------------------------------------------

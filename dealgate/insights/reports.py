@@ -66,7 +66,8 @@ DEFINITIONS = [
     (
         "Sales velocity",
         "What the pipeline brings in per day: open deals now x win rate x "
-        "average won value / mean sales cycle (days).",
+        "average won value / mean sales cycle (days). A mean cycle under one "
+        "day counts as one day: an open deal closes once, not many times a day.",
     ),
     (
         "Lead response",
@@ -157,6 +158,14 @@ def _stale_share(past_limit: int, open_deals: int) -> str:
     )
 
 
+def _short_cycle(velocity: q.Velocity) -> str:
+    """Said beside velocity when its mean cycle, under a day, counts as one
+    day (`metrics.velocity_cycle_days`)."""
+    if not velocity.cycle_floored:
+        return ""
+    return "; the mean cycle is under a day, so it counts as one day"
+
+
 def _headline(
     filters: Filters, totals: q.Outcomes, open_deals: int, past_limit: int = 0
 ) -> Section:
@@ -192,6 +201,7 @@ def _headline(
             cents(velocity.per_day),
             f"{currency} per day",
             "open deals x win rate x average won value / mean cycle"
+            + _short_cycle(velocity)
             + _stale_share(past_limit, open_deals),
         ],
     ]

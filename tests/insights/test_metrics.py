@@ -68,13 +68,19 @@ def test_sales_velocity_multiplies_and_divides_by_the_cycle():
     assert m.sales_velocity(10, 0.5, 2000, 40) == 250
 
 
+@pytest.mark.parametrize("cycle_days", [0, 0.0001, 0.5, 1])
+def test_sales_velocity_counts_a_cycle_under_a_day_as_one_day(cycle_days):
+    # Dividing by minutes promised each open deal's value many times a day.
+    assert m.sales_velocity(10, 0.5, 2000, cycle_days) == 10_000
+
+
 @pytest.mark.parametrize(
     "factors",
     [
         (10, None, 2000, 40),
         (10, 0.5, None, 40),
         (10, 0.5, 2000, None),
-        (10, 0.5, 2000, 0),
+        (10, 0.5, 2000, -3),
     ],
 )
 def test_sales_velocity_is_unknown_when_a_factor_is(factors):

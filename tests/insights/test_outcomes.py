@@ -82,6 +82,30 @@ def test_sales_velocity_multiplies_the_factors_and_divides_by_the_cycle(pipeline
     assert headline["Open deals"] == 4
 
 
+def test_velocity_of_deals_won_the_day_they_were_created_divides_by_one_day(
+    pipeline,
+):
+    # Won ten minutes after creation: a mean cycle of 0.007 days, which made
+    # velocity 144 times the open deals' worth per day.
+    created = day(10)
+    move(open_deal(pipeline, "inquiry", created, value=3000), "won", day(10.007))
+    move(open_deal(pipeline, "inquiry", created), "lost", day(10.5))
+    for _ in range(4):
+        open_deal(pipeline, "discovery", day(11))
+
+    report = reports.overview(filters_for(pipeline), day(12))
+    rows = {row[0]: row for row in report.table("headline").rows}
+
+    assert rows["Sales cycle, mean"][1] == pytest.approx(0.007)
+    # 4 open x 50% x 3,000 / 1 day.
+    assert rows["Sales velocity"][1] == pytest.approx(6000)
+    assert rows["Sales velocity"][3] == (
+        "open deals x win rate x average won value / mean cycle; the mean cycle "
+        "is under a day, so it counts as one day"
+    )
+    assert "; the mean cycle is under a day, so it counts as one day" in (report.text())
+
+
 def test_velocity_says_when_many_open_deals_are_past_their_age_limit(pipeline):
     move(open_deal(pipeline, "inquiry", START, value=3000), "won", day(10))
     for _ in range(3):
