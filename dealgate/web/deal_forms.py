@@ -44,6 +44,10 @@ class EditField:
     error: str = ""
     max_length: int | None = None  # what the service takes, for the input
     blank: bool = True  # a choice may be left unset ("no one", "not set")
+    # A stored custom value the field no longer takes (a choice the pipeline
+    # dropped, a number in what is now a choice field), as shown: offered
+    # and kept as stored until the user picks or types another.
+    kept: str = ""
 
 
 @dataclass
@@ -117,8 +121,9 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
 
     Numbers are read by one rule (`dealgate.core.numbers`): "12,50" is
     refused, never stored as 1250. A number sent back as the form showed it,
-    custom values the pipeline no longer defines and checklist items the form
-    does not show are kept as they are.
+    custom values the pipeline no longer defines or no longer takes (a
+    choice it dropped, sent back as shown) and checklist items the form does
+    not show are kept as they are.
     """
     fields = edit_fields(deal)
     result = EditResult(fields)
@@ -132,6 +137,8 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
             # Sent back as shown, so kept as stored: a number the API stored
             # (1.125) may read two ways when typed, and nobody retyped it.
             continue
+        if f.kept and f.value == f.kept.strip():
+            continue  # a value the field no longer takes, left as it was
         if f.name in ("owner", "organization") and (
             f.name not in posted or f.value == shown
         ):
@@ -187,7 +194,8 @@ def _parse(f: EditField) -> Any:
 
 def _custom_inputs(pipeline: Pipeline, stored: dict[str, Any]) -> list[EditField]:
     """An input per custom field the pipeline declares, showing `stored`'s
-    value (the deal's, or none on a new deal)."""
+    value (the deal's, or none on a new deal), marked `kept` where the field
+    no longer takes it."""
     return [
         EditField(
             f"custom:{custom.key}",
@@ -196,9 +204,22 @@ def _custom_inputs(pipeline: Pipeline, stored: dict[str, Any]) -> list[EditField
             _shown(stored.get(custom.key)),
             custom.choices,
             max_length=MAX_TEXT if custom.type == "text" else None,
+            kept=_no_longer_taken(custom, stored.get(custom.key)),
         )
         for custom in declared_fields(pipeline.custom_fields).values()
     ]
+
+
+def _no_longer_taken(custom: CustomField, value: Any) -> str:
+    """`value` as shown when `custom` would refuse it now (the pipeline
+    changed since it was stored), else ""."""
+    if value is None:
+        return ""
+    try:
+        custom.checked(value)
+    except ValueError:
+        return _shown(value)
+    return ""
 
 
 def _owner_field(username: str) -> EditField:
