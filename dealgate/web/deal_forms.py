@@ -81,9 +81,10 @@ def move_targets(deal: Deal) -> list[MoveTarget]:
 
 
 def edit_fields(deal: Deal) -> list[EditField]:
-    """The edit form as the deal stands: title, value, expected close date,
-    owner, organization, the pipeline's custom fields by type, and the
-    checklist items rules read (plus any the deal already holds)."""
+    """The edit form as the deal stands: title, value, currency, expected
+    close date, owner, organization, notes, the pipeline's custom fields by
+    type, and the checklist items rules read (plus any the deal already
+    holds)."""
     fields = [
         EditField(
             "title",
@@ -99,6 +100,13 @@ def edit_fields(deal: Deal) -> list[EditField]:
             "" if deal.value is None else str(amount_in(deal.value, deal.currency)),
         ),
         EditField(
+            "currency",
+            "Currency (ISO 4217, e.g. EUR)",
+            "text",
+            deal.currency,
+            max_length=3,
+        ),
+        EditField(
             "expected_close_date",
             "Expected close date",
             "date",
@@ -106,6 +114,9 @@ def edit_fields(deal: Deal) -> list[EditField]:
         ),
         _owner_field(deal.owner.username if deal.owner else ""),
         _organization_field(deal.organization.name if deal.organization else ""),
+        EditField(
+            "notes", "Notes", "long", deal.notes, max_length=TEXT_LIMITS["notes"]
+        ),
     ]
     fields += _custom_inputs(deal.pipeline, deal.custom)
     items = services.checklist_items(deal.pipeline)
@@ -139,10 +150,21 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
             continue
         if f.kept and f.value == f.kept.strip():
             continue  # a value the field no longer takes, left as it was
-        if f.name in ("owner", "organization") and (
+        if f.name in ("owner", "organization", "currency", "notes") and (
             f.name not in posted or f.value == shown
         ):
+            f.value = shown  # shown again as it stands if the form comes back
             continue  # not asked for, so not in the edit's record
+        if f.name == "currency" and not f.value:
+            # The service reads a code given and its decimals (core.currencies).
+            f.error = "a deal needs a currency, such as EUR"
+            continue
+        if f.name == "notes":
+            # Kept as typed, line breaks and all, as a new deal's; a text
+            # area sends its lines back with CR LF, which is no change.
+            f.value = posted[f.name]
+            if _lines(f.value).strip() == _lines(shown).strip():
+                continue
         try:
             parsed = _parse(f)
         except ValueError as error:
@@ -331,6 +353,10 @@ def read_new(pipeline: Pipeline, user: User, posted: QueryDict) -> NewDeal:
 
 # What a posted form carries besides what it asks for.
 _NOT_ASKED = frozenset({"csrfmiddlewaretoken", FORM_TOKEN})
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
 
 
 def _shown(stored: Any) -> str:
