@@ -74,7 +74,7 @@ def test_a_dropped_choice_is_offered_marked_and_selected(client, alice, deal):
         '<option value="Retainer" selected>Retainer (no longer offered)</option>'
         in page
     )
-    assert "Engagement holds Retainer, which this field no longer offers" in page
+    assert "Engagement holds Retainer, which the pipeline no longer allows here" in page
 
 
 def test_saving_an_unrelated_edit_keeps_a_dropped_choice(client, alice, deal):
