@@ -58,7 +58,10 @@ def find_control(request: HttpRequest) -> ValidationError | None:
         )
     parts = [("query parameter", request.GET.lists(), IN_TEXT)]
     parts.append(("cookie", _own_cookies(request), IN_NAME))
-    if request.method == "POST" and request.content_type in FORM_TYPES:
+    # The API reads only JSON (dealgate.api.parser checks it); parsing a
+    # multipart body here would leave it no body to refuse as not JSON.
+    is_api = request.path.startswith("/api/")
+    if request.method == "POST" and request.content_type in FORM_TYPES and not is_api:
         # Other controls in a form's text are the field's own rule, which
         # the page shows at its input (dealgate.core.text).
         parts.append(("form field", request.POST.lists(), NUL))

@@ -201,3 +201,21 @@ def test_a_json_text_may_hold_other_controls_for_its_field_to_judge(
     assert response.status_code == 422
     assert response.json()["field"] == "notes"
     assert "NUL" not in response.json()["message"]
+
+
+@pytest.mark.parametrize("encoded", [False, True], ids=["multipart", "urlencoded"])
+def test_a_form_body_sent_to_the_api_is_still_refused_as_not_json(
+    client, olivia, pipeline, encoded
+):
+    client.login(username="olivia", password=PASSWORD)
+    if encoded:
+        body, kind = (
+            "pipeline=new-business&title=x%00",
+            "application/x-www-form-urlencoded",
+        )
+        response = client.post("/api/v1/deals", body, content_type=kind)
+    else:
+        response = client.post("/api/v1/deals", {"pipeline": "new-business"})
+
+    assert response.status_code == 422
+    assert response.json()["message"] == "the body is not JSON"
