@@ -1,4 +1,4 @@
-"""A request that cannot write because another process holds the database.
+"""A request that cannot go on because another process holds a lock.
 
 On SQLite one writer at a time holds the whole database: while a long import
 runs, every other write waits for the connection's busy timeout and then
@@ -9,25 +9,39 @@ worker's or the sweeper's write, which take milliseconds, but
 not for an import, which takes minutes: a worker waiting that out serves no
 one else meanwhile.
 
-A write still refused is a 503 with Retry-After, not a bare 500: the API
-answers in its error family, other pages say that nothing was saved. A lead
-from the website form, the lead API or the New lead page is not refused but
-kept in the spool (dealgate.leads.spool); only when that fails too does the
-form's own page say the message was not received, and the New lead page
-that nothing was saved, with what was typed still in its fields.
+On PostgreSQL readers and writers lock tables and rows, and most locks are
+short; but an import's first load into empty tables (and an `--exclusive`
+one) holds ACCESS EXCLUSIVE locks on the deals tables until it commits,
+which keeps even a read of the board waiting, and a pipeline change or a
+bulk move holds rows that a move waits for. A request's connection waits
+WEB_DB_WAIT for each lock (the server's `lock_timeout`, told to the session
+by dealgate.postgresql); commands and the sweeper wait as the server's own
+setting says. Behind a transaction-mode connection pooler
+(PREPARED_STATEMENTS off) a session's setting would reach other clients'
+transactions, a command's among them, so there requests wait as commands do.
+
+A request still refused is a 503 with Retry-After, not a bare 500 nor a
+worker held past its timeout: the API answers in its error family, other
+pages say that nothing was saved. On SQLite a lead from the website form,
+the lead API or the New lead page is not refused but kept in the spool
+(dealgate.leads.spool); only when that fails too (and on PostgreSQL, which
+has no spool unless one is named) does the form's own page say the message
+was not received, and the New lead page that nothing was saved, with what
+was typed still in its fields.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import OperationalError, connection, connections
+from django.db import DatabaseError, OperationalError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -45,13 +59,30 @@ RETRY_AFTER = 60
 _LOCKED = ("database is locked", "database table is locked")
 
 
+# PostgreSQL's SQLSTATE for a lock not granted within lock_timeout.
+_LOCK_NOT_AVAILABLE = "55P03"
+# The tables other sessions of the database hold whole (ACCESS EXCLUSIVE),
+# as an import's first load or a migration does.
+_HELD_WHOLE = (
+    "SELECT DISTINCT relation::regclass::text FROM pg_locks "
+    "WHERE locktype = 'relation' AND granted AND mode = 'AccessExclusiveLock' "
+    "AND pid <> pg_backend_pid() AND database = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 1"
+)
+
+
 # Python's sqlite3 waits this long when the connection names no timeout.
 _SQLITE_DEFAULT_WAIT = 5.0
 
 
 def is_busy(exc: BaseException) -> bool:
-    """True for the error of a write another connection's lock refused."""
-    return isinstance(exc, OperationalError) and str(exc).startswith(_LOCKED)
+    """True for the error of a statement another connection's lock refused:
+    SQLite's "database is locked", PostgreSQL's lock_not_available."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if str(exc).startswith(_LOCKED):
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE
 
 
 # Whether this thread is serving a request: its connections wait WEB_DB_WAIT.
@@ -69,16 +100,40 @@ def command_wait(wrapper: BaseDatabaseWrapper) -> float:
 
 
 def set_wait(wrapper: BaseDatabaseWrapper, seconds: float) -> None:
-    """Make an open SQLite connection wait `seconds` for another writer's lock.
+    """Make a connection wait at most `seconds` for another's lock.
 
-    The busy timeout the connection was opened with, changed in place: a
-    setting of the connection, which costs no I/O. Other databases lock rows,
-    not the database, and are left alone.
+    SQLite: the busy timeout of an open connection, changed in place (a
+    setting of the connection, which costs no I/O). PostgreSQL: the lock
+    timeout of each lock the connection's statements wait for, told to the
+    session before its next statement (dealgate.postgresql).
     """
+    if wrapper.vendor == "postgresql":
+        _set_lock_wait(wrapper, seconds)
+        return
     if wrapper.vendor != "sqlite" or wrapper.connection is None:
         return
     milliseconds = max(0, round(seconds * 1000))
     wrapper.connection.execute(f"PRAGMA busy_timeout = {milliseconds}")
+
+
+def set_command_wait(wrapper: BaseDatabaseWrapper) -> None:
+    """Make a connection wait for another's lock as a command does: SQLite
+    its configured timeout, PostgreSQL the server's own lock_timeout."""
+    if wrapper.vendor == "postgresql":
+        _set_lock_wait(wrapper, None)
+    else:
+        set_wait(wrapper, command_wait(wrapper))
+
+
+def _set_lock_wait(wrapper: BaseDatabaseWrapper, seconds: float | None) -> None:
+    wait_for_locks = getattr(wrapper, "wait_for_locks", None)
+    if wait_for_locks is None:
+        return  # Django's own backend, not dealgate.postgresql
+    if seconds is not None and not settings.PREPARED_STATEMENTS:
+        # A transaction-mode pooler hands each transaction another server
+        # session: a session's lock_timeout would stay behind for others.
+        return
+    wait_for_locks(seconds)
 
 
 @contextlib.contextmanager
@@ -106,7 +161,7 @@ def _request_started(**kwargs: Any) -> None:
 def _request_finished(**kwargs: Any) -> None:
     _serving.active = False
     for opened in connections.all(initialized_only=True):
-        set_wait(opened, command_wait(opened))
+        set_command_wait(opened)
 
 
 def _connection_created(connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -142,16 +197,71 @@ class DatabaseBusyMiddleware:
 
 
 def refused(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """The 503 with Retry-After for a write `exception` says was refused, logged."""
-    log.warning(
-        "%s %s refused: the database is busy with another writer (%s)",
-        request.method,
-        request.path,
-        exception,
-    )
+    """The 503 with Retry-After for a statement `exception` says another's
+    lock refused, logged once: here, at WARNING, and not again by Django."""
+    match = request.resolver_match
+    view = f" ({match.view_name})" if match is not None and match.view_name else ""
+    if getattr(exception.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+        log.warning(
+            "%s %s%s refused: waited %g s for a lock %s",
+            request.method,
+            request.path,
+            view,
+            web_wait(),
+            lock_waited_for(exception),
+        )
+    else:
+        log.warning(
+            "%s %s%s refused: the database is busy with another writer (%s)",
+            request.method,
+            request.path,
+            view,
+            exception,
+        )
     response = busy_response(request)
     response["Retry-After"] = str(RETRY_AFTER)
+    # Django logs every 5xx answer at ERROR unless told it was logged; this
+    # one needs no one to act, and the line above says what happened.
+    response._has_been_logged = True
     return response
+
+
+def lock_waited_for(exception: BaseException) -> str:
+    """What a statement PostgreSQL refused with lock_not_available waited
+    for, as the end of a sentence: a row its error names, else the tables
+    another session holds whole now (one query), else only that another
+    transaction holds it. Never the statement's text, which may hold what
+    a person typed."""
+    context = getattr(getattr(exception.__cause__, "diag", None), "context", None)
+    row = re.search(r'in relation ("(?:[^"]|"")+")', context or "")
+    if row:
+        return (
+            f"on a row of {row.group(1)} that another transaction holds "
+            "(a bulk move or a pipeline change, say)"
+        )
+    held = _held_whole()
+    if held:
+        return (
+            f"on a table; another session holds {', '.join(held)} whole "
+            "(an import's first load, say)"
+        )
+    return "that another transaction holds"
+
+
+def _held_whole() -> list[str]:
+    """The tables other sessions hold ACCESS EXCLUSIVE now; none when the
+    request's connection cannot ask (closed, or its transaction failed)."""
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return []
+    status = connection.connection.info.transaction_status
+    if connection.in_atomic_block or status.name != "IDLE":
+        return []  # the request's own transaction is still open
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_HELD_WHOLE)
+            return [name for (name,) in cursor.fetchall()]
+    except DatabaseError:
+        return []
 
 
 def busy_response(request: HttpRequest) -> HttpResponse:
