@@ -40,12 +40,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.signals import request_finished, request_started
 from django.db import DatabaseError, OperationalError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.functional import empty
 
 from dealgate.errors import Busy
 
@@ -276,5 +278,18 @@ def busy_response(request: HttpRequest) -> HttpResponse:
         return JsonResponse(error.as_dict(), status=error.status)
     form = match is not None and match.view_name == "leads:form"
     template = "leads/form_busy.html" if form else "web/busy.html"
-    context = {"retry_minutes": max(1, RETRY_AFTER // 60)}
+    context = {
+        "retry_minutes": max(1, RETRY_AFTER // 60),
+        "user": _user_read_already(request),
+    }
     return render(request, template, context, status=Busy.status)
+
+
+def _user_read_already(request: HttpRequest) -> Any:
+    """The signed-in person for the page's header when the request has read
+    them already, else nobody: reading them now (when the refused statement
+    was that read) would wait for the same lock again, and fail the page."""
+    user = getattr(request, "user", None)
+    if user is None or getattr(user, "_wrapped", None) is empty:
+        return AnonymousUser()
+    return user

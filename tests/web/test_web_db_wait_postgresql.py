@@ -175,6 +175,21 @@ def test_a_page_reading_deals_answers_503_while_an_import_locks_them(
     )
 
 
+def test_the_busy_page_waits_no_second_time_for_the_person_signed_in(
+    client, alice, deal, other, settings
+):
+    # A migration holds the people's table too: the page's header must not
+    # read them again after the first read was refused.
+    settings.WEB_DB_WAIT = 0.05
+    client.force_login(alice)
+    other.lock("accounts_user", *IMPORT_LOCKS)
+
+    response = client.get("/")
+
+    assert response.status_code == 503
+    assert "Busy for a moment" in response.content.decode()
+
+
 def test_a_page_answers_again_once_the_import_commits(
     client, alice, deal, other, settings
 ):
