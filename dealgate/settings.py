@@ -172,7 +172,9 @@ LEADS_SPOOL_DIR = os.environ.get("DEALGATE_LEAD_SPOOL_DIR", "")
 # another worker or the sweeper takes milliseconds) before answering 503;
 # commands keep the connection's own 20 (DATABASES above). A long import holds
 # the lock for minutes: waiting it out would hold a worker, and with it every
-# page that worker serves.
+# page that worker serves. On PostgreSQL it is the request's lock_timeout, for
+# each lock (an import's first load holds the deals tables whole); commands
+# keep the server's own (dealgate.web.busy).
 WEB_DB_WAIT = env_number("DEALGATE_WEB_DB_WAIT", 3.0, kind=float)
 # Seconds a sweeper tick waits for another writer's lock on SQLite before it
 # skips, saying so, and leaves the work to the next tick: long enough for a
@@ -241,8 +243,8 @@ MIDDLEWARE = [
     "dealgate.web.head.HeadMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # A write refused by another writer's lock (a SQLite import) is a 503
-    # with Retry-After, not a bare 500 (dealgate.web.busy).
+    # A statement refused by another's lock (an import's, on SQLite or
+    # PostgreSQL) is a 503 with Retry-After, not a bare 500 (dealgate.web.busy).
     "dealgate.web.busy.DatabaseBusyMiddleware",
 ]
 
