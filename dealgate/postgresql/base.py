@@ -84,6 +84,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         raw = self.connection
         if raw is None or raw.info.transaction_status not in _SETTABLE:
             return  # told before the first statement after the rollback
+        if not (raw.autocommit or self.in_atomic_block):
+            # Connecting (autocommit is turned on next), or a transaction
+            # run by hand: a SET now would open a transaction of its own.
+            return
         wanted = self.lock_wait
         # lock_timeout 0 means no limit: the shortest wait is 1 ms.
         value = "DEFAULT" if wanted is None else str(max(1, round(wanted * 1000)))

@@ -107,12 +107,15 @@ def test_a_request_waits_the_web_wait_and_the_connection_as_a_command_after(
     assert (during, _lock_timeout()) == ("1500ms", "0")
 
 
-def test_a_connection_opened_during_a_request_waits_the_web_wait(settings):
+def test_a_connection_opened_during_a_request_waits_the_web_wait(settings, caplog):
     settings.WEB_DB_WAIT = 0.25
     connection.close()
 
     with _request():
         assert _lock_timeout() == "250ms"
+    # Told once the connection is in autocommit: not in a transaction that
+    # turning autocommit on would have to roll back (dealgate.postgresql).
+    assert not [r for r in caplog.records if r.name == "dealgate.db"]
 
 
 def test_the_web_wait_is_told_again_after_a_rollback_undid_it(settings):
