@@ -65,11 +65,14 @@ _LOCKED = ("database is locked", "database table is locked")
 _LOCK_NOT_AVAILABLE = "55P03"
 # The tables other sessions of the database hold whole (ACCESS EXCLUSIVE),
 # as an import's first load or a migration does.
+# Tables only: the indexes an import drops and builds again are held too.
 _HELD_WHOLE = (
-    "SELECT DISTINCT relation::regclass::text FROM pg_locks "
-    "WHERE locktype = 'relation' AND granted AND mode = 'AccessExclusiveLock' "
-    "AND pid <> pg_backend_pid() AND database = "
-    "(SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 1"
+    "SELECT DISTINCT l.relation::regclass::text FROM pg_locks l "
+    "JOIN pg_class c ON c.oid = l.relation AND c.relkind IN ('r', 'p') "
+    "WHERE l.locktype = 'relation' AND l.granted "
+    "AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid() "
+    "AND l.database = (SELECT oid FROM pg_database "
+    "WHERE datname = current_database()) ORDER BY 1"
 )
 
 
