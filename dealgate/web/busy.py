@@ -24,10 +24,10 @@ A request still refused is a 503 with Retry-After, not a bare 500 nor a
 worker held past its timeout: the API answers in its error family, other
 pages say that nothing was saved. On SQLite a lead from the website form,
 the lead API or the New lead page is not refused but kept in the spool
-(dealgate.leads.spool); only when that fails too (and on PostgreSQL, which
-has no spool unless one is named) does the form's own page say the message
-was not received, and the New lead page that nothing was saved, with what
-was typed still in its fields.
+(dealgate.leads.spool); only when that fails too (and on PostgreSQL, unless
+LEADS_SPOOL_DIR names a spool there) does the form's own page say the
+message was not received, and the New lead page that nothing was saved,
+with what was typed still in its fields.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ _LOCKED = ("database is locked", "database table is locked")
 # PostgreSQL's SQLSTATE for a lock not granted within lock_timeout.
 _LOCK_NOT_AVAILABLE = "55P03"
 # The tables other sessions of the database hold whole (ACCESS EXCLUSIVE),
-# as an import's first load or a migration does.
-# Tables only: the indexes an import drops and builds again are held too.
+# as an import's first load or a migration does; tables only, not the
+# indexes such an import drops and builds again, which it holds as well.
 _HELD_WHOLE = (
     "SELECT DISTINCT l.relation::regclass::text FROM pg_locks l "
     "JOIN pg_class c ON c.oid = l.relation AND c.relkind IN ('r', 'p') "
