@@ -70,8 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=(
             "PostgreSQL, for a large first load while no one works: lock the "
             "deals, users and stages tables for the import's length and check "
-            "foreign keys once at the end instead of row by row; signed-in "
-            "pages wait until it commits"
+            "foreign keys once at the end instead of row by row; meanwhile "
+            "pages and the API answer 503 (busy) after DEALGATE_WEB_DB_WAIT "
+            "seconds"
         ),
     )
     deals.set_defaults(func=run_import_deals)
