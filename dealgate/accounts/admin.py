@@ -1,12 +1,20 @@
 """People and teams in the admin.
 
+A person is added and changed, and a team added and given a manager, through
+the services the `dealgate user` and `dealgate team` commands use
+(dealgate.accounts.admin_forms): the same checks, and a person deactivated,
+made a rep or moved to another team stops leading their team, as with
+`dealgate user set`. Usernames and team names stay as they were added:
+handoffs and routing rules name them as text (user:NAME, team:NAME).
+
 A person who owns or answers for work, or whom the history names, is not
 deleted here: the database would blank them on deals, clocks, leads and stage
 events behind the services (won deals left without an owner, running clocks
 with nobody to tell) and leave pipelines naming a username that no longer
 exists. The confirm page, and "Delete selected", say what keeps them and
 steer to deactivating instead (untick Active), which stops their sign-in and
-keeps every record that names them.
+keeps every record that names them. A team is kept the same way while people,
+stages, handoffs or routing rules name it.
 """
 
 from __future__ import annotations
@@ -14,18 +22,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q
 from django.http import HttpRequest
 
-from dealgate.clocks.models import Clock
+from dealgate.clocks.models import Clock, Delivery, Notice
 from dealgate.core import routing
 from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.insights.models import WeeklyReview
 from dealgate.leads.models import DedupDecision, Lead, LeadActivity, LeadAssignment
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
+from .admin_forms import (
+    TeamThroughService,
+    UserAddThroughService,
+    UserChangeThroughService,
+)
 from .models import SignInFailures, Team, User
 
 # How many of the deals, leads or clocks that keep a person are named, each.
@@ -45,11 +58,56 @@ HISTORY = (
 
 @admin.register(User)
 class DealgateUserAdmin(UserAdmin):
+    """People: added and changed through the services `dealgate user add` and
+    `user set` use (dealgate.accounts.admin_forms); a password is set on
+    Django's own password form. The username stays as it was added, and
+    staff and superuser follow the role (an admin is both)."""
+
+    form = UserChangeThroughService
+    add_form = UserAddThroughService
+    add_form_template = None  # the plain change form: every field on one page
     fieldsets = (
-        *UserAdmin.fieldsets,
-        ("Dealgate", {"fields": ("role", "team", "calendar")}),
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "email")}),
+        ("Dealgate", {"fields": ("role", "team", "is_active", "calendar")}),
+        (
+            "Set by the role (an admin may use /admin/)",
+            {"fields": ("is_staff", "is_superuser")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
     )
-    list_display = ("username", "first_name", "last_name", "role", "team")
+    add_fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "username",
+                    "role",
+                    "team",
+                    "name",
+                    "email",
+                    "password1",
+                    "password2",
+                )
+            },
+        ),
+    )
+    readonly_fields = ("is_staff", "is_superuser", "last_login", "date_joined")
+    list_display = ("username", "first_name", "last_name", "role", "team", "is_active")
+    list_filter = ("role", "is_active", "team")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return ("username", *self.readonly_fields)
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: Any, change: bool
+    ) -> None:
+        # The form saved it through the service; show what is stored now.
+        obj.refresh_from_db()
+        for note in form.notes:
+            self.message_user(request, note, messages.WARNING)
 
     def get_deleted_objects(
         self, objs: Any, request: HttpRequest
@@ -58,7 +116,13 @@ class DealgateUserAdmin(UserAdmin):
         if kept:
             # Refused anyway: no need to gather the rows a deletion would take.
             return [], {}, set(), kept
-        return super().get_deleted_objects(objs, request)
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(
+            objs, request
+        )
+        # What was told to them goes with them; alone it is never deleted.
+        perms_needed.discard(Notice._meta.verbose_name)
+        perms_needed.discard(Delivery._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
 
 
 def what_keeps(user: User) -> list[str]:
@@ -198,13 +262,16 @@ def _pipelines(user: User) -> list[str]:
     return lines
 
 
-def _routes_to(pipeline: Pipeline, username: str) -> bool:
+def _routes_to(pipeline: Pipeline, name: str, *, team: bool = False) -> bool:
+    """Whether a routing rule of `pipeline` sends leads to the person (or,
+    with `team`, the team) called `name`."""
     try:
         rules = routing.parse_rules((pipeline.settings or {}).get("routing") or [])
     except ValueError:
         return False  # rules that do not read route to nobody
     return any(
-        rule.target.kind != "team" and username in rule.target.names for rule in rules
+        (rule.target.kind == "team") == team and name in rule.target.names
+        for rule in rules
     )
 
 
@@ -212,7 +279,85 @@ def _managed(user: User) -> list[Team]:
     return list(Team.objects.filter(manager=user).order_by("name"))
 
 
-admin.site.register(Team)
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Teams: added and given a manager through the services `dealgate team`
+    uses; a team is not renamed (pipelines name it as team:NAME), and not
+    deleted while anything names it."""
+
+    form = TeamThroughService
+    list_display = ("name", "manager")
+    list_select_related = ("manager",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if obj is None else ("name",)
+
+    def save_model(
+        self, request: HttpRequest, obj: Team, form: Any, change: bool
+    ) -> None:
+        # The form saved it through the service; show what is stored now.
+        obj.refresh_from_db()
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
+        kept = [line for team in objs for line in team_kept_by(team)]
+        if kept:
+            return [], {}, set(), kept
+        return super().get_deleted_objects(objs, request)
+
+
+def team_kept_by(team: Team) -> list[str]:
+    """Lines naming what keeps `team` from being deleted, the first saying
+    what to do instead; none when nothing does. Five queries, and one per
+    pipeline with routing rules."""
+    held = [*_members(team), *_owned_by_team(team)]
+    if not held:
+        return []
+    first = (
+        f"team {team.name} is kept: move its people to another team (Team on "
+        "their change page, or dealgate user set USERNAME --team OTHER) and "
+        "give its stages, handoffs and routing rules another owner (in the "
+        "builder or the pipeline file); then it can be deleted"
+    )
+    return [first, *held]
+
+
+def _members(team: Team) -> list[str]:
+    people = team.members.order_by("username")
+    total = people.count()
+    lines = []
+    if total:
+        names = ", ".join(p.username for p in people.only("username")[:NAMED])
+        more = f" and {total - NAMED:,} more" if total > NAMED else ""
+        lines.append(f"team {team.name} has {_count(total, 'member')}: {names}{more}")
+    if team.manager_id is not None:
+        lines.append(f"team {team.name} is led by {team.manager.username}")
+    return lines
+
+
+def _owned_by_team(team: Team) -> list[str]:
+    """Stages it owns, handoffs it answers for and routing rules that send
+    leads to it: a pipeline file names it there as team:NAME."""
+    lines = [
+        f"team {team.name} owns stage {stage.name!r} of pipeline {stage.pipeline}"
+        for stage in Stage.objects.filter(owner_team=team)
+        .select_related("pipeline")
+        .order_by("pipeline_id", "position")
+    ]
+    lines.extend(
+        f"team {team.name} is responsible for the handoff into "
+        f"{handoff.to_stage.name!r} of pipeline {handoff.pipeline}"
+        for handoff in Handoff.objects.filter(responsible=f"team:{team.name}")
+        .select_related("pipeline", "to_stage")
+        .order_by("pk")
+    )
+    lines.extend(
+        f"routing rules of pipeline {pipeline} send leads to team {team.name}"
+        for pipeline in Pipeline.objects.order_by("pk").only("pk", "name", "settings")
+        if _routes_to(pipeline, team.name, team=True)
+    )
+    return lines
 
 
 @admin.register(SignInFailures)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from dealgate.core.calendar import Calendar, CalendarError
 from dealgate.core.text import CONTROL_OR_BREAK, blank_problem, looks_blank
 from dealgate.errors import NotFound, ValidationError
 
@@ -66,8 +67,19 @@ def change_user(
     role: str | None = None,
     team: str | None = None,
     active: bool | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    calendar: dict | None = None,
 ) -> User:
-    """Change a person's role, team ("" for none) or whether they may sign in."""
+    """Change a person's role, team ("" for none), whether they may sign in,
+    their names, email ("" for none) or own working hours (a pipeline file's
+    [calendar] table; {} for the pipeline's). Raises ValidationError naming
+    the field, before anything is written.
+
+    A team's manager is an active manager (or admin) of that team: one who is
+    demoted to rep, deactivated or moved to another team stops leading it,
+    leaving it without a manager (logged at WARNING)."""
     user = _user(username)
     if role is not None:
         _set_role(user, role)
@@ -75,10 +87,17 @@ def change_user(
         user.team = _team(team) if team else None
     if active is not None:
         user.is_active = active
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if value is not None:
+            value = value.strip()
+            _check_name(field, value, _field_length(User, field), empty=True)
+            setattr(user, field, value)
+    if email is not None:
+        user.email = _checked_email(email)
+    if calendar is not None:
+        user.calendar = _checked_calendar(calendar)
     with transaction.atomic():
         user.save()
-        # A team's manager is an active manager (or admin) of that team:
-        # one who is not any more leaves it without one, to be given again.
         led = Team.objects.filter(manager=user)
         if user.role == User.Role.REP or not user.is_active:
             left = list(led)
@@ -192,6 +211,16 @@ def _checked_email(email: str) -> str:
     if len(email) > _field_length(User, "email"):
         raise ValidationError("email is too long", field="email")
     return email
+
+
+def _checked_calendar(table: dict) -> dict:
+    if not table:
+        return {}
+    try:
+        Calendar.from_dict(table)
+    except CalendarError as exc:
+        raise ValidationError(str(exc), field="calendar") from None
+    return table
 
 
 def _field_length(model: type, name: str) -> int:

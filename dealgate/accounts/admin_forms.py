@@ -1,0 +1,195 @@
+"""The admin's forms for people and teams, saved through the services that
+`dealgate user` and `dealgate team` use (dealgate.accounts.services).
+
+The admin shows a refusal beside its field only from the form's validation,
+so each form makes its change there, once every other check passed, inside
+the transaction the admin holds for the whole request (as the deal form
+does, dealgate.deals.admin); the admin's save then has nothing left to
+write. What the change did besides (a team left without its manager) is kept
+in `notes`, which the admin shows as messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import UserChangeForm
+
+from dealgate.errors import DealgateError
+
+from . import services
+from .models import Team, User
+
+# The change form's fields, and the keyword `services.change_user` takes each
+# under. The username is not among them: handoffs, routing rules, pipeline
+# files and sign-in locks name people by it, so it is never renamed here.
+CHANGED_BY_SERVICE = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "role": "role",
+    "team": "team",
+    "is_active": "active",
+    "calendar": "calendar",
+}
+
+
+def _team_name(team: Team | None) -> str:
+    return team.name if team else ""
+
+
+def _led_by(user: User) -> set[str]:
+    return set(Team.objects.filter(manager=user).values_list("name", flat=True))
+
+
+def _refusal_field(refused: DealgateError, fields: dict[str, Any]) -> str | None:
+    """The form field a service's refusal belongs beside, if the form has it."""
+    name = {"active": "is_active", "name": "first_name", "password": "password1"}.get(
+        refused.field or "", refused.field or ""
+    )
+    return name if name in fields else None
+
+
+class UserChangeThroughService(UserChangeForm):
+    """A person's change page: saved by `services.change_user`, which checks
+    each field as `dealgate user set` does and stops a person who is
+    deactivated, made a rep or moved to another team from leading a team."""
+
+    notes: list[str]
+
+    class Meta(UserChangeForm.Meta):
+        model = User
+        fields = ("password", *CHANGED_BY_SERVICE)
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        self.notes = []
+        if self.is_bound and not self.errors:
+            self._save_through_service()
+
+    def _save_through_service(self) -> None:
+        person = User.objects.get(pk=self.instance.pk)
+        changes = {
+            CHANGED_BY_SERVICE[name]: self.cleaned_data[name]
+            for name in self.changed_data
+            if name in CHANGED_BY_SERVICE
+        }
+        if not changes:
+            return
+        if "team" in changes:
+            changes["team"] = _team_name(changes["team"])
+        led = _led_by(person)
+        try:
+            services.change_user(person.username, **changes)
+        except DealgateError as refused:
+            self.add_error(_refusal_field(refused, self.fields), refused.message)
+            return
+        self.notes = [
+            f"Team {name} has no manager now: {person.username} no longer leads "
+            f"it. Give it one on its page, or: dealgate team set {name!r} "
+            "--manager USERNAME"
+            for name in sorted(led - _led_by(person))
+        ]
+
+
+class UserAddThroughService(forms.ModelForm):
+    """A new person, added by `services.add_user` as `dealgate user add`
+    adds one: a username nobody has (whatever its case), a role, a password
+    of at least services.MIN_PASSWORD characters typed twice."""
+
+    username = forms.CharField(
+        max_length=150,
+        help_text="What they sign in with; handoffs and routing rules name them "
+        "by it (user:USERNAME). It is not changed later.",
+    )
+    role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.REP)
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"), required=False
+    )
+    name = forms.CharField(
+        required=False, max_length=300, help_text='Their full name, "First Last".'
+    )
+    email = forms.CharField(
+        required=False, max_length=254, help_text="Where their notices are mailed."
+    )
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=f"At least {services.MIN_PASSWORD} characters.",
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    notes: list[str]
+
+    class Meta:
+        model = User
+        fields: tuple[str, ...] = ()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        first, again = cleaned.get("password1"), cleaned.get("password2")
+        if first is not None and again is not None and first != again:
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        self.notes = []
+        if self.is_bound and not self.errors:
+            self._add_through_service()
+
+    def _add_through_service(self) -> None:
+        cleaned = self.cleaned_data
+        try:
+            self.instance = services.add_user(
+                cleaned["username"],
+                role=cleaned["role"],
+                password=cleaned["password1"],
+                team=_team_name(cleaned["team"]) or None,
+                email=cleaned["email"],
+                name=cleaned["name"],
+            )
+        except DealgateError as refused:
+            self.add_error(_refusal_field(refused, self.fields), refused.message)
+
+
+class TeamThroughService(forms.ModelForm):
+    """A team's page: added by `services.add_team` and given a manager by
+    `services.change_team`, as `dealgate team add` and `team set` do: the
+    manager is an active manager or admin, who joins the team and stops
+    leading any other. Its name is not changed once it is added: handoffs and
+    routing rules name it (team:NAME)."""
+
+    notes: list[str]
+
+    class Meta:
+        model = Team
+        fields = ("name", "manager")
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        self.notes = []
+        if self.is_bound and not self.errors:
+            self._save_through_service()
+
+    def _save_through_service(self) -> None:
+        manager = self.cleaned_data.get("manager")
+        username = manager.username if manager else ""
+        try:
+            if self.instance.pk is None:
+                self.instance = services.add_team(
+                    self.cleaned_data["name"], manager=username or None
+                )
+            elif "manager" in self.changed_data:
+                self.instance = services.change_team(
+                    self.instance.name, manager=username
+                )
+        except DealgateError as refused:
+            name = refused.field if refused.field in self.fields else None
+            self.add_error(name, refused.message)
