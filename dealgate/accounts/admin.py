@@ -24,6 +24,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.http import HttpRequest
 
@@ -54,6 +55,11 @@ HISTORY = (
     (DedupDecision, ("by", "undone_by"), "de-duplication decision"),
     (WeeklyReview, ("recorded_by",), "weekly review decision"),
 )
+
+
+# What a person may do follows their role, never a group or a permission of
+# Django's (the user form has neither), so groups have no page here.
+admin.site.unregister(Group)
 
 
 @admin.register(User)

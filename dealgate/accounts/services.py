@@ -181,12 +181,13 @@ def _set_role(user: User, role: str) -> None:
 def _check_name(field: str, value: str, limit: int, *, empty: bool = False) -> None:
     """A name people read and type: not empty (unless `empty`), within the
     column, one line without control characters."""
+    label = field.replace("_", " ")
     if not empty and looks_blank(value):
-        missing = f"{field} must not be empty"
-        raise ValidationError(blank_problem(value, field, missing=missing), field=field)
+        missing = f"{label} must not be empty"
+        raise ValidationError(blank_problem(value, label, missing=missing), field=field)
     if len(value) > limit:
         raise ValidationError(
-            f"{field} is {len(value)} characters long; the limit is {limit}",
+            f"{label} is {len(value)} characters long; the limit is {limit}",
             field=field,
         )
     if CONTROL_OR_BREAK.search(value) or (field == "username" and " " in value):
@@ -195,7 +196,7 @@ def _check_name(field: str, value: str, limit: int, *, empty: bool = False) -> N
             if field == "username"
             else ("control characters")
         )
-        raise ValidationError(f"{field} must not hold {what}", field=field)
+        raise ValidationError(f"{label} must not hold {what}", field=field)
 
 
 def _checked_email(email: str) -> str:

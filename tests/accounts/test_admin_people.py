@@ -115,7 +115,7 @@ def test_names_and_email_changed_in_the_admin_are_checked_by_the_service(admin, 
 
     assert answer.status_code == 200
     assert errors_of(answer)["first_name"] == [
-        "first_name must not hold control characters"
+        "first name must not hold control characters"
     ]
     answer = admin.post(
         change_url(alice),
@@ -348,3 +348,7 @@ def test_a_team_nothing_names_is_deleted(admin, pipeline, team):
 
     assert answer.status_code == 302
     assert not Team.objects.filter(pk=team.pk).exists()
+
+
+def test_groups_are_not_in_the_admin_as_roles_decide_what_a_person_may_do(admin):
+    assert admin.get("/admin/auth/group/").status_code == 404
