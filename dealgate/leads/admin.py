@@ -1,5 +1,5 @@
-"""Leads in the admin: tokens and away times are set here; leads and their
-history are shown, never changed.
+"""Leads in the admin: token names and away times are set here, tokens
+revoked; leads and their history are shown, never changed.
 
 A lead's status, owner and response times change with its assignment history
 and its clocks (dealgate.leads.services), and its match keys are derived from
@@ -7,10 +7,13 @@ what it was captured with: a row changed here would leave them behind.
 """
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from dealgate.deals.admin import ViewOnlyAdmin
 
 from .models import ApiToken, Availability, DedupDecision, Lead, LeadAssignment
+from .tokens import revoke_token
 
 
 @admin.register(Lead)
@@ -37,10 +40,21 @@ class ApiTokenAdmin(admin.ModelAdmin):
     )
     # The hash is useless to a person and the secret is never stored.
     exclude = ("key_hash",)
-    readonly_fields = ("prefix", "created_at", "last_used_at")
+    # A token acts as its person: it is never handed to another one, and a
+    # revoked token never works again (`dealgate token revoke`, or the action
+    # here, which revokes through the same service). Only its name changes.
+    readonly_fields = ("user", "prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
 
     def has_add_permission(self, request) -> bool:
         return False  # tokens are made with `dealgate token create`
+
+    @admin.action(description="Revoke selected API tokens")
+    def revoke(self, request: HttpRequest, tokens: QuerySet[ApiToken]) -> None:
+        ids = list(tokens.filter(revoked_at=None).values_list("pk", flat=True))
+        for token_id in ids:
+            revoke_token(token_id)
+        self.message_user(request, f"{len(ids)} API token(s) revoked.")
 
 
 @admin.register(DedupDecision)
