@@ -15,7 +15,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import UserChangeForm
+from django.db.models import Q
 
+from dealgate.clocks.models import Clock
+from dealgate.deals.models import Deal
 from dealgate.errors import DealgateError
 
 from . import services
@@ -91,6 +94,27 @@ class UserChangeThroughService(UserChangeForm):
             "--manager USERNAME"
             for name in sorted(led - _led_by(person))
         ]
+        if changes.get("active") is False:
+            self.notes.extend(_still_theirs(person))
+
+
+def _still_theirs(person: User) -> list[str]:
+    """What a person who may no longer sign in still answers for, to hand
+    over; nothing when they answer for nothing. Two queries."""
+    deals = (
+        Deal.objects.filter(status=Deal.Status.OPEN)
+        .filter(Q(owner=person) | Q(responsible=person))
+        .count()
+    )
+    clocks = Clock.objects.filter(responsible=person, state=Clock.State.RUNNING).count()
+    if not (deals or clocks):
+        return []
+    # The admin capitalizes a message's first letter: a username starts none.
+    return [
+        f"Hand over what {person.username} still answers for, now that they may "
+        f"no longer sign in: {deals:,} open deal(s) and {clocks:,} running "
+        "clock(s). Give each deal another owner on its page; its clocks follow."
+    ]
 
 
 class UserAddThroughService(forms.ModelForm):

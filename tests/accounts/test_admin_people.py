@@ -4,12 +4,19 @@ beside the field and what they did besides shown as a message."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 
+from dealgate import timesource
 from dealgate.accounts.models import Team, User
+from dealgate.deals.models import Deal
+from dealgate.deals.services import move_deal
 from dealgate.pipelines.models import Handoff
 from tests.conftest import PASSWORD
+
+T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -60,6 +67,31 @@ def test_deactivating_a_manager_in_the_admin_leaves_their_team_without_one_and_s
     assert team.manager is None
     page = answer.content.decode()
     assert "Team Central has no manager now: max no longer leads it" in page
+
+
+def test_deactivating_a_person_with_open_deals_says_what_to_hand_over(
+    admin, pipeline, alice
+):
+    with timesource.frozen_at(T0):
+        deal = Deal.objects.create(
+            pipeline=pipeline,
+            stage=pipeline.stages.get(key="inquiry"),
+            title="Backup for Contoso",
+            owner=alice,
+            created_at=T0,
+            stage_entered_at=T0,
+        )
+        move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+
+        answer = admin.post(
+            change_url(alice), form_of(alice, is_active=False), follow=True
+        )
+
+    assert (
+        "Hand over what alice still answers for, now that they may no longer sign "
+        "in: 1 open deal(s) and 1 running clock(s). Give each deal another owner "
+        "on its page"
+    ) in answer.content.decode()
 
 
 def test_demoting_a_manager_to_rep_in_the_admin_ends_their_managership(
