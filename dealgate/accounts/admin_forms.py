@@ -47,10 +47,12 @@ def _led_by(user: User) -> set[str]:
 
 
 def _refusal_field(refused: DealgateError, fields: dict[str, Any]) -> str | None:
-    """The form field a service's refusal belongs beside, if the form has it."""
-    name = {"active": "is_active", "name": "first_name", "password": "password1"}.get(
-        refused.field or "", refused.field or ""
-    )
+    """The form field a service's refusal belongs beside, if the form has it
+    (under the service's name for it, or the admin's)."""
+    name = refused.field or ""
+    if name in fields:
+        return name
+    name = {"active": "is_active", "password": "password1"}.get(name, name)
     return name if name in fields else None
 
 

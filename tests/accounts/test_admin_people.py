@@ -236,6 +236,7 @@ def test_a_person_added_in_the_admin_is_added_as_dealgate_user_add_adds_one(
         ),
         ({"password2": "something else"}, "password2", "The two passwords differ."),
         ({"email": "carol at home"}, "email", "Enter a valid email address."),
+        ({"name": "Carol\x07 Rep"}, "name", "name must not hold control characters"),
     ],
 )
 def test_a_person_the_service_refuses_is_not_added_and_the_field_says_why(
