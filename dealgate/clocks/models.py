@@ -345,6 +345,7 @@ class Delivery(models.Model):
     last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name_plural = "deliveries"
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],

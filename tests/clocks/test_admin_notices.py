@@ -80,3 +80,9 @@ def test_a_person_nothing_else_names_is_deleted_with_what_they_were_told(
     assert not User.objects.filter(pk=bob.pk).exists()
     assert not Notice.objects.filter(pk=delivery.notice_id).exists()
     assert not Delivery.objects.filter(pk=delivery.pk).exists()
+
+
+def test_the_admin_names_deliveries_in_the_plural_correctly(admin):
+    page = admin.get("/admin/").content.decode()
+
+    assert "Deliveries" in page and "Deliverys" not in page
