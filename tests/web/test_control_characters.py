@@ -187,7 +187,7 @@ def test_other_controls_in_a_form_field_are_left_to_its_own_rule(
 
     # Shown at the title's input, with the rest of the form as typed.
     assert response.status_code == 422
-    assert "title must be one line" in response.content.decode()
+    assert "Title: must be one line" in response.content.decode()
 
 
 def test_a_json_text_may_hold_other_controls_for_its_field_to_judge(
