@@ -134,3 +134,29 @@ def test_a_manager_who_stops_leading_leaves_the_team_without_one(db, monkeypatch
     assert run(monkeypatch, "user", "set", "eva", "--inactive") == 0
     assert Team.objects.get(name="Nord").manager is None
     assert run(monkeypatch, "team", "set", "Nord", "--manager", "eva") == 2
+
+
+def test_the_only_active_admin_cannot_be_demoted_or_deactivated(
+    db, monkeypatch, capsys
+):
+    User.objects.create(username="mara", role="admin")
+    User.objects.create(username="rita", role="rep")
+
+    demoted = run(monkeypatch, "user", "set", "mara", "--role", "manager")
+    deactivated = run(monkeypatch, "user", "set", "mara", "--inactive")
+
+    assert demoted == deactivated == 2
+    err = capsys.readouterr().err
+    assert "mara is the only active admin; make another person admin first" in err
+    mara = User.objects.get(username="mara")
+    assert (mara.role, mara.is_active) == ("admin", True)
+
+
+def test_an_admin_steps_down_once_another_is_admin(db, monkeypatch):
+    User.objects.create(username="mara", role="admin")
+    User.objects.create(username="otto", role="manager")
+
+    assert run(monkeypatch, "user", "set", "otto", "--role", "admin") == 0
+    assert run(monkeypatch, "user", "set", "mara", "--role", "manager") == 0
+    assert run(monkeypatch, "user", "set", "otto", "--inactive") == 2
+    assert User.objects.get(username="otto").is_active

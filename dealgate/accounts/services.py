@@ -97,6 +97,7 @@ def change_user(
     if calendar is not None:
         user.calendar = _checked_calendar(calendar)
     with transaction.atomic():
+        _keep_an_admin(user, role=role, active=active)
         user.save()
         led = Team.objects.filter(manager=user)
         if user.role == User.Role.REP or not user.is_active:
@@ -110,6 +111,30 @@ def change_user(
         )
     log.info("user %s changed", username)
     return user
+
+
+def _keep_an_admin(user: User, *, role: str | None, active: bool | None) -> None:
+    """Refuse a change that would leave nobody active as admin: only an
+    admin manages people, pipelines and the admin site, so such a change
+    could not be undone from the web. The active admins are locked, so two
+    admins demoting each other at once cannot both succeed."""
+    was_admin = User.objects.filter(
+        pk=user.pk, role=User.Role.ADMIN, is_active=True
+    ).exists()
+    if not was_admin or (user.role == User.Role.ADMIN and user.is_active):
+        return
+    others = (
+        User.objects.select_for_update()
+        .filter(role=User.Role.ADMIN, is_active=True)
+        .exclude(pk=user.pk)
+    )
+    if not list(others.values_list("pk", flat=True)):
+        field = "active" if active is False else "role"
+        raise ValidationError(
+            f"{user.username} is the only active admin; make another person "
+            "admin first (dealgate user set NAME --role admin)",
+            field=field,
+        )
 
 
 def set_password(username: str, password: str) -> User:
