@@ -9,6 +9,7 @@ on the lead, and a `LeadAssignment` row per assignment.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
 from .normalize import COMPANY_KEY_LENGTH, COMPANY_MATCH_LENGTH, DOMAIN_KEY_LENGTH
@@ -312,6 +313,18 @@ class Availability(models.Model):
 
     def __str__(self) -> str:
         return f"availability of {self.user_id}"
+
+    def clean(self) -> None:
+        """The admin's check (the command line sets only an end): leave that
+        ends before it starts would never apply, silently."""
+        if (
+            self.away_from is not None
+            and self.away_until is not None
+            and self.away_until <= self.away_from
+        ):
+            raise DjangoValidationError(
+                {"away_until": "must be after away from; leave ends after it starts"}
+            )
 
 
 class RoutingState(models.Model):
