@@ -160,3 +160,22 @@ def test_an_admin_steps_down_once_another_is_admin(db, monkeypatch):
     assert run(monkeypatch, "user", "set", "mara", "--role", "manager") == 0
     assert run(monkeypatch, "user", "set", "otto", "--inactive") == 2
     assert User.objects.get(username="otto").is_active
+
+
+def test_a_person_s_name_and_email_change_from_the_command_line(db, monkeypatch):
+    User.objects.create(username="rita", role="rep", email="old@firm.example")
+
+    code = run(
+        monkeypatch,
+        "user", "set", "rita", "--name", "Rita Alvarez Diaz",
+        "--email", "rita@firm.example",
+    )  # fmt: skip
+    refused = run(monkeypatch, "user", "set", "rita", "--email", "not an address")
+
+    assert (code, refused) == (0, 2)
+    rita = User.objects.get(username="rita")
+    assert (rita.first_name, rita.last_name, rita.email) == (
+        "Rita",
+        "Alvarez Diaz",
+        "rita@firm.example",
+    )

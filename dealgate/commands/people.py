@@ -45,10 +45,14 @@ def _register_user(subparsers: argparse._SubParsersAction) -> None:
     listing = actions.add_parser("list", help="everyone, with role and team")
     listing.set_defaults(func=run_user_list)
 
-    change = actions.add_parser("set", help="change a role, team, or sign-in")
+    change = actions.add_parser(
+        "set", help="change a role, team, name, email, or sign-in"
+    )
     change.add_argument("username")
     change.add_argument("--role", choices=("admin", "manager", "rep"))
     change.add_argument("--team", metavar="NAME", help='a team, or "" for none')
+    change.add_argument("--name", help='their full name, "First Last"')
+    change.add_argument("--email", help='where their notices are mailed, "" for none')
     signin = change.add_mutually_exclusive_group()
     signin.add_argument(
         "--inactive", dest="active", action="store_false", default=None,
@@ -162,8 +166,17 @@ def _sign_in_locks(locks: list[SignInFailures]) -> str:
 def run_user_set(args: argparse.Namespace) -> int:
     from dealgate.accounts.services import change_user
 
+    first = last = None
+    if args.name is not None:
+        first, _, last = args.name.strip().partition(" ")
     user = change_user(
-        args.username, role=args.role, team=args.team, active=args.active
+        args.username,
+        role=args.role,
+        team=args.team,
+        active=args.active,
+        first_name=first,
+        last_name=last,
+        email=args.email,
     )
     team = user.team.name if user.team else "no team"
     state = "active" if user.is_active else "inactive"
