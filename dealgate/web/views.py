@@ -23,7 +23,13 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core.numbers import MAX_ID, MAX_OFFSET, whole_number
 from dealgate.deals import idempotency, services
-from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
+from dealgate.deals.models import (
+    TEXT_LIMITS,
+    Activity,
+    Deal,
+    IdempotencyKey,
+    StageEvent,
+)
 from dealgate.deals.queries import board_for, column_page, stage_age
 from dealgate.errors import Conflict, DealgateError, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
@@ -43,13 +49,22 @@ def board(request: HttpRequest) -> HttpResponse:
     owner = _chosen_owner(request)
     if isinstance(owner, HttpResponse):
         return owner
+    now = timesource.now()
     context = {
         "pipelines": pipelines,
         "pipeline": pipeline,
         "owner": owner,
-        "board": board_for(pipeline, owner=owner, now=timesource.now()),
+        "board": board_for(pipeline, owner=owner, now=now),
+        "changed_later": _changed_later(pipeline, now),
     }
     return render(request, "web/board.html", context)
+
+
+def _changed_later(pipeline: Pipeline, now: dt.datetime) -> bool:
+    """Whether the pipeline's history holds a stage change after `now`: an
+    as-of date set before it. The board shows deals as they stand, not as
+    they stood then, and says so."""
+    return StageEvent.objects.filter(to_stage__pipeline=pipeline, at__gt=now).exists()
 
 
 @login_required

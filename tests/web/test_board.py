@@ -1,9 +1,11 @@
+import datetime as dt
 import re
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
+from dealgate.deals.models import StageEvent
 from dealgate.pipelines.models import Pipeline, Stage
 
 from .helpers import make_deal, text_of
@@ -284,3 +286,20 @@ def test_a_retired_stage_leaves_the_board_unless_it_still_holds_open_deals(
     assert "Discovery call booked" not in text
     # Its deal has not been moved out yet: the column stays, so it is seen.
     assert "Proposal requested 1" in text and "Still in proposal" in text
+
+
+@pytest.mark.parametrize(("days", "warned"), [(1, True), (-1, False)])
+def test_an_as_of_date_before_the_last_change_is_named_on_the_board(
+    signed_in, pipeline, now, days, warned
+):
+    deal = make_deal(pipeline, "proposal")
+    StageEvent.objects.create(
+        deal=deal,
+        to_stage=deal.stage,
+        to_status="open",
+        at=now + dt.timedelta(days=days),
+    )
+
+    text = text_of(signed_in.get(reverse("board")))
+
+    assert ("The history holds changes after 10 Jun 2026" in text) is warned
