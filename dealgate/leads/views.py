@@ -38,6 +38,7 @@ from dealgate.errors import (
 )
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.services import active_stages
 from dealgate.web.busy import RETRY_AFTER, is_busy
 from dealgate.web.redirects import redirect_back
 
@@ -190,6 +191,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         + [("note", "Note")],
         "may_manage": request.user.is_manager,
         "may_act": request.user.is_manager or request.user.pk == lead.owner_id,
+        "stages": list(active_stages(lead.pipeline)),
     }
     # Times read in the pipeline's zone, which the page names, as on a deal.
     zone = calendar_for(lead.pipeline).zone
@@ -272,7 +274,8 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
 @require_POST
 def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
     def convert() -> HttpResponse:
-        deal = services.convert_lead(lead_id, by=request.user)
+        stage = request.POST.get("stage", "")
+        deal = services.convert_lead(lead_id, by=request.user, stage=stage)
         return redirect(reverse("deal", args=[deal.pk]))
 
     return _act(request, lead_id, "Lead converted into a deal.", convert)

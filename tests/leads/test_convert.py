@@ -197,3 +197,15 @@ def test_a_first_stage_asking_for_a_call_counts_the_calls_the_lead_had(
     with pytest.raises(MoveRefused, match="We spoke"):
         convert_lead(silent.pk, by=alice)
     assert convert_lead(called.pk, by=called.owner).activities.count() == 1
+
+
+def test_the_lead_page_converts_into_the_stage_chosen(client, routed, alice, now):
+    lead = capture_lead(inquiry(), source="api").lead
+    client.force_login(alice)
+
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    response = client.post(f"/leads/{lead.pk}/convert/", {"stage": "discovery"})
+
+    assert '<option value="discovery">' in page
+    assert response.status_code == 302
+    assert Deal.objects.get().stage.key == "discovery"
