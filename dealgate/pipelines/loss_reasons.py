@@ -60,6 +60,14 @@ class LossReasons:
     def needs_note(self, key: str) -> bool:
         return key in self.needing_note
 
+    def label_of(self, key: str) -> str:
+        """How a page shows a stored key: its reason's label, or the key
+        itself for one the pipeline no longer lists."""
+        for known, label in zip(self.keys, self.labels, strict=True):
+            if known == key:
+                return label
+        return key
+
     def listed(self) -> str:
         """The reasons as a refusal names them: `price ("Price too high"),
         other ("Other")`; "none" for a pipeline without any."""

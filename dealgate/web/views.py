@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -58,6 +59,15 @@ def board(request: HttpRequest) -> HttpResponse:
         "changed_later": _changed_later(pipeline, now),
     }
     return render(request, "web/board.html", context)
+
+
+def _labelled(events: Iterable[StageEvent], reasons: LossReasons) -> list[StageEvent]:
+    """The deal's history, each event with `loss_label`: the label of the
+    loss reason it stored."""
+    events = list(events)
+    for event in events:
+        event.loss_label = reasons.label_of(event.loss_reason)
+    return events
 
 
 def _changed_later(pipeline: Pipeline, now: dt.datetime) -> bool:
@@ -430,7 +440,10 @@ def _deal_page(
         "refusal": refusal,
         "age": age,
         "custom": _custom_fields(deal),
-        "events": deal.events.select_related("from_stage", "to_stage", "by"),
+        "events": _labelled(
+            deal.events.select_related("from_stage", "to_stage", "by"), reasons
+        ),
+        "loss_label": reasons.label_of(deal.loss_reason),
         "exit_checklist": services.exit_checklist(deal, now),
         "targets": deal_forms.move_targets(deal),
         "loss_reasons": deal.pipeline.loss_reasons,

@@ -148,9 +148,21 @@ def test_a_lost_deal_shows_its_loss_reason_and_no_age(signed_in, pipeline, now):
 
     text = text_of(signed_in.get(reverse("deal", args=[deal.pk])))
 
-    assert "Loss reason price: Too dear" in text
+    # By the reason's label, as the move form offers it.
+    assert "Loss reason Price: Too dear" in text
     assert "business days" not in text
-    assert "Proposal reviewed by the buyer Lost (price)" in text
+    assert "Proposal reviewed by the buyer Lost (Price)" in text
+
+
+def test_a_loss_reason_the_pipeline_no_longer_lists_shows_its_key(
+    signed_in, pipeline, now
+):
+    deal = make_deal(pipeline, "review", status="lost")
+    Deal.objects.filter(pk=deal.pk).update(loss_reason="budget-cut")
+
+    text = text_of(signed_in.get(reverse("deal", args=[deal.pk])))
+
+    assert "Loss reason budget-cut" in text
 
 
 def test_an_unknown_deal_is_not_found(signed_in, db):
