@@ -866,14 +866,17 @@ def _history(filters: Filters) -> Section:
 
 
 def _review_value(review: WeeklyReview) -> float | int | Decimal | None:
-    """A review's kept value, a whole number for a metric that counts deals
-    and an amount to the cent for one that is money (the column stores every
+    """A review's kept value in the unit its row names: a whole number for a
+    metric that counts deals, an amount to the cent for one that is money,
+    and a percentage for a rate, kept as a fraction (the column stores every
     value as a float)."""
     metric = rv.BY_KEY.get(review.metric)
     if review.value is None or metric is None:
         return review.value
     if metric.kind == "int":
         return round(review.value)
+    if metric.kind == "percent":
+        return round(review.value * 100, 4)
     if metric.kind == "money":
         return cents(review.value)
     return review.value

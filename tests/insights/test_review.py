@@ -358,3 +358,22 @@ def test_a_decision_of_only_invisible_characters_is_empty(pipeline, max_manager)
         )
 
     assert refused.value.field == "decision"
+
+
+def test_past_reviews_show_a_win_rate_in_percent_as_the_series_does(
+    pipeline, max_manager
+):
+    filters = filters_for(pipeline)
+    closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=1))
+    for hours in (2, 3, 4, 5):
+        closed(pipeline, "lost", BERLIN_MONDAY + dt.timedelta(hours=hours))
+    with timesource.frozen_at(NOW):
+        record_review(
+            filters, week=THIS_WEEK, metric="win_rate", decision="Cut", by=max_manager
+        )
+
+    page = reports.weekly_review(filters_for(pipeline), NOW, metric="win_rate")
+    history = page.report.table("history")
+
+    # One won of five closed: 20 % of closed deals, as the week's series says.
+    assert history.rows[0][2:4] == [20.0, "% of closed deals"]
