@@ -41,7 +41,15 @@ log = logging.getLogger("dealgate.leads")
 
 # A field people never see; bots that fill every input fill it too.
 HONEYPOT = "fax_number"
-FORM_FIELDS = ("name", "email", "phone", "company", "website", "country", "message")
+# What the shipped form shows, and what a firm's own HTML may post besides
+# (segment, size and value, as a visitor declares them). Not `source`,
+# which routing rules test as the firm's own word about a lead: it is always
+# "form". Any other field (a button's name, a tracking parameter) is not
+# read.
+FORM_FIELDS = (
+    *("name", "email", "phone", "company", "website", "country", "message"),
+    *("segment", "company_size", "value"),
+)
 
 
 @csrf_exempt

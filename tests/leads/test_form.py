@@ -175,3 +175,20 @@ def test_a_refused_field_is_named_once_by_its_label(client, routed, now):
     assert response.status_code == 422
     assert '<p class="error" role="alert">Email: ' in page
     assert "email: email" not in page.lower()
+
+
+def test_a_firms_own_form_may_post_segment_size_and_value(client, routed, now):
+    fields = {**inquiry(), "segment": "Retail", "company_size": "1,200"}
+    response = client.post(URL, {**fields, "value": "8,000", "utm_source": "ad"})
+
+    assert response.status_code == 200
+    lead = Lead.objects.get()
+    assert (lead.segment, lead.company_size, lead.value) == ("Retail", 1200, 8000)
+
+
+def test_a_posted_value_that_does_not_read_is_refused_naming_it(client, routed, now):
+    response = client.post(URL, {**inquiry(), "value": "12,50"})
+
+    assert response.status_code == 422
+    assert "Value: &#x27;12,50&#x27; is not a number" in response.content.decode()
+    assert not Lead.objects.exists()
