@@ -72,10 +72,7 @@ class CustomField:
                 raise ValueError(f"{text!r} is not yes or no")
             return found
         if self.type == "choice":
-            # A file may write a choice in another case; the deal keeps the
-            # pipeline's spelling, which is what rules compare with.
-            folded = {choice.casefold(): choice for choice in self.choices}
-            return self.checked(folded.get(text.casefold(), text))
+            return self.checked(text)
         return text
 
     def checked(self, value: Any) -> Any:
@@ -93,11 +90,17 @@ class CustomField:
                 raise ValueError(f"{_show(value)} is not true or false")
             return value
         if self.type == "choice":
-            if not isinstance(value, str) or value not in self.choices:
+            # Any door may write a choice in another case; the deal keeps the
+            # pipeline's spelling, which is what rules compare with.
+            folded = {choice.casefold(): choice for choice in self.choices}
+            found = (
+                folded.get(value.strip().casefold()) if isinstance(value, str) else None
+            )
+            if found is None:
                 raise ValueError(
                     f"{_show(value)} is not one of {', '.join(self.choices)}"
                 )
-            return value
+            return found
         if not isinstance(value, str):
             raise ValueError(f"{_show(value)} is not text")
         if len(value) > MAX_TEXT:

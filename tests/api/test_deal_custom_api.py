@@ -190,3 +190,13 @@ def test_a_deal_saved_through_the_api_opens_in_the_edit_form(api, deal):
     assert response.status_code == 302
     deal.refresh_from_db()
     assert (deal.version, deal.custom["budget"]) == (3, 2.5)
+
+
+def test_a_choice_in_another_case_is_stored_in_the_pipelines_spelling(api, deal):
+    """As the import and the deal page read it: rules compare with the
+    pipeline's spelling."""
+    response = patch(api, deal, {"version": 1, "custom": {"engagement": " retainer"}})
+
+    assert response.status_code == 200, response.content
+    deal.refresh_from_db()
+    assert deal.custom["engagement"] == "Retainer"
