@@ -292,17 +292,18 @@ def test_a_lost_deal_won_after_all_passes_the_gates_of_the_stage_it_closed_from(
 
 
 @pytest.mark.parametrize(
-    ("reason", "note", "message"),
+    ("reason", "note", "message", "field"),
     [
-        ("", "", "needs a loss reason"),
-        ("weather", "", "not in this pipeline's list"),
-        ("other", "  ", "needs a note"),
+        ("", "", "needs a loss reason", "loss_reason"),
+        ("weather", "", "not in this pipeline's list", "loss_reason"),
+        ("other", "  ", "needs a note", "loss_note"),
+        ("other", "\u200b\u2800", "holds no visible characters", "loss_note"),
     ],
 )
 def test_lost_needs_a_listed_reason_and_a_note_for_other(
-    deal, max_manager, reason, note, message
+    deal, max_manager, reason, note, message, field
 ):
-    with pytest.raises(MoveRefused, match=message):
+    with pytest.raises(MoveRefused, match=message) as refused:
         move_deal(
             deal.pk,
             "lost",
@@ -312,6 +313,7 @@ def test_lost_needs_a_listed_reason_and_a_note_for_other(
             loss_note=note,
             override_reason="a manager cannot override a missing reason",
         )
+    assert refused.value.field == field
     deal.refresh_from_db()
     assert deal.status == "open"
     assert not StageEvent.objects.filter(deal=deal, to_status="lost").exists()

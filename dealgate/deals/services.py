@@ -88,6 +88,8 @@ class MoveCheck:
     problems: list[str] = field(default_factory=list)
     # A move to lost: the key of the reason given by key or label, else "".
     loss_reason: str = ""
+    # The field the first of `problems` is about, when not the move's own.
+    problem_field: str = ""
 
     @property
     def unmet(self) -> list[str]:
@@ -268,6 +270,7 @@ def check_move(
             check.problems.append(
                 blank_problem(loss_note, "loss_note", missing=missing) or missing
             )
+            check.problem_field = "loss_note"
         check.loss_reason = key or ""
         if deal.status == Deal.Status.LOST:
             check.problems.append("the deal is already lost")
@@ -417,7 +420,8 @@ def move_deal(
             raise MoveRefused(
                 "Refused: " + "; ".join(check.problems),
                 check.problems,
-                field="loss_reason" if check.kind == "lost" else "to",
+                field=check.problem_field
+                or ("loss_reason" if check.kind == "lost" else "to"),
             )
         override = ""
         if check.unmet:
