@@ -18,7 +18,7 @@ from typing import Any
 from django.http import QueryDict
 
 from dealgate.accounts.models import User
-from dealgate.core.currencies import amount_in
+from dealgate.core.currencies import amount_in, iso_currency
 from dealgate.core.custom_fields import (
     MAX_TEXT,
     CustomField,
@@ -182,6 +182,13 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
             result.changes[f.name] = parsed
     result.changes["custom"] = custom
     result.changes["checklist"] = checklist
+    # The value is read in the currency the same save asks for, so its
+    # label (and a refusal shown after it) names that one.
+    code = iso_currency(posted.get("currency", ""))
+    if code:
+        for f in fields:
+            if f.name == "value":
+                f.label = f"Value ({code})"
     return result
 
 

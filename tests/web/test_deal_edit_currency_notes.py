@@ -99,7 +99,7 @@ def test_a_currency_without_the_values_decimals_is_refused_at_the_value(
 
     assert response.status_code == 422
     page = response.content.decode()
-    assert '<p class="field-error" role="alert">Value (USD): 1000.50 has 2' in page
+    assert '<p class="field-error" role="alert">Value (JPY): 1000.50 has 2' in page
     assert "JPY" in page
     deal.refresh_from_db()
     assert (deal.currency, deal.version) == ("USD", 1)
