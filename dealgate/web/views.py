@@ -18,6 +18,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dealgate import timesource
@@ -152,6 +153,7 @@ def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 
 @login_required
+@never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def deal_new(request: HttpRequest) -> HttpResponse:
     """The new-deal form of a pipeline (`?pipeline=KEY`, the first by
