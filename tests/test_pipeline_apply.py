@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from dealgate.clocks.models import Clock
 from dealgate.clocks.sweep import sweep
+from dealgate.clocks.timeleft import time_left
 from dealgate.core import business_time
 from dealgate.core.pipeline_file import (
     PipelineFileError,
@@ -20,6 +21,7 @@ from dealgate.core.pipeline_file import (
     parse_pipeline,
 )
 from dealgate.deals.models import Deal, StageEvent
+from dealgate.deals.queries import stage_age
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
@@ -652,3 +654,102 @@ def test_a_pipeline_built_without_a_file_can_be_taken_over_by_one(
 def test_an_unknown_pipeline_key_is_not_found(db):
     with pytest.raises(NotFound, match="no pipeline 'nope'"):
         get_pipeline("nope")
+
+
+def test_a_lowered_age_limit_re_dates_a_breach_so_every_page_counts_one_figure(
+    applied, now
+):
+    inquiry = applied.stages.get(key="inquiry")
+    inquiry.age_limit_days = 4
+    inquiry.save(update_fields=["age_limit_days"])
+    deal = deal_in(inquiry)  # six business days in: over 4
+    sweep(now=now)
+    breached = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
+    assert breached.state == "breached"
+    told = (breached.actions, breached.escalate_at, breached.at_risk)
+
+    apply_pipeline(spec_of(**{"age_limit_days = 2": "age_limit_days = 3"}))
+
+    (clock,) = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE)
+    calendar = calendar_for(applied)
+    assert (clock.state, clock.is_open, clock.resolved_at) == ("breached", True, None)
+    assert clock.due_at == business_time.add_business_days(calendar, EARLIER, 3)
+    assert clock.window_minutes == 3 * calendar.day_minutes
+    # The breach as the sweep left it: no new notice, no new second window.
+    assert (clock.actions, clock.escalate_at, clock.at_risk) == told
+    # The header and board count from the stay and the stage's limit; Today
+    # and "Running out" from the clock: the same days over the new limit.
+    header = stage_age(EARLIER, now, limit=3, calendar=calendar).label
+    running_out = time_left(calendar, "age", clock.due_at, now).text
+    assert header.endswith(", 3 over the limit")
+    assert running_out == "3 business days over the limit"
+    assert sweep(now=now).notices == 0
+
+
+def test_a_changed_response_window_re_dates_a_breach_past_it_and_lifts_one_within(
+    applied, now
+):
+    late = deal_in(applied.stages.get(key="inquiry"), title="Late")
+    sweep(now=now)
+    window = Clock.objects.get(deal=late, kind=Clock.Kind.RESPONSE)
+    assert window.state == "breached"
+    calendar = calendar_for(applied)
+
+    apply_pipeline(spec_of(**{'response_window = "15m"': 'response_window = "30m"'}))
+
+    window.refresh_from_db()
+    assert (window.state, window.is_open, window.window_minutes) == (
+        "breached",
+        True,
+        30,
+    )
+    assert window.due_at == business_time.add(calendar, window.started_at, 30)
+    assert sweep(now=now).notices == 0
+
+    # Twenty business days allow more than the stay has had: put right, and
+    # the window runs again to its new due time.
+    apply_pipeline(spec_of(**{'response_window = "15m"': 'response_window = "20d"'}))
+
+    window.refresh_from_db()
+    assert (window.is_open, window.resolved_at, window.at_risk) == (False, now, False)
+    again = Clock.objects.get(deal=late, kind=Clock.Kind.RESPONSE, is_open=True)
+    assert (again.state, again.started_at, again.handoff_id) == (
+        "running",
+        window.started_at,
+        window.handoff_id,
+    )
+    assert again.due_at == business_time.add(calendar, window.started_at, 20 * 480)
+
+
+def test_a_removed_handoff_puts_right_its_breached_response_windows(applied, now):
+    deal = deal_in(applied.stages.get(key="inquiry"))
+    sweep(now=now)
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    assert (window.state, window.is_open) == ("breached", True)
+    text = FILE.replace(
+        '[[handoffs]]\nfrom = "lead"\nto = "inquiry"\nresponse_window = "15m"\n\n', ""
+    )
+
+    apply_pipeline(spec_of(text))
+
+    window.refresh_from_db()
+    assert (window.is_open, window.resolved_at, window.at_risk) == (False, now, False)
+
+
+def test_a_changed_calendar_re_dates_breached_clocks_too(applied, now):
+    deal = deal_in(applied.stages.get(key="inquiry"))
+    sweep(now=now)
+    age = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    assert age.state == window.state == "breached"
+
+    apply_pipeline(spec_of(**{'mon = ["09:00-17:00"]': 'mon = ["13:00-17:00"]'}))
+
+    applied.refresh_from_db()
+    calendar = calendar_for(applied)
+    age.refresh_from_db()
+    window.refresh_from_db()
+    assert age.state == window.state == "breached"
+    assert age.due_at == business_time.add_business_days(calendar, EARLIER, 2)
+    assert age.window_minutes == 2 * calendar.day_minutes
+    assert window.due_at == business_time.add(calendar, window.started_at, 15)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,79 +229,122 @@ def age_limits_changed(
     just changed, under the new limit, in the pipeline's calendar as stored
     now; returns how many clocks changed.
 
-    A running clock is re-dated from its stay's start by the new limit (the
-    next sweep breaches it if that is already past). A stage left without a
-    limit ends them: running ones cancelled, breached ones put right, since
-    there is no limit left to be over. A breach the new limit lifts (a limit
-    raised past the stay's age) is put right and the stay runs a new clock
-    to the new due time, so the deal is no longer at risk nor escalated; a
-    breach still past the new limit stays. Open deals of a stage that gained
-    a limit have no clock yet: `start_missing_clocks` starts them.
+    Every open clock is re-dated from its stay's start by the new limit
+    (`_redate`: running ones run to the new due time, breached ones keep
+    their breach under it unless the new limit lifts it). A stage left
+    without a limit ends them: running ones cancelled, breached ones put
+    right, since there is no limit left to be over. Open deals of a stage
+    that gained a limit have no clock yet: `start_missing_clocks` starts
+    them.
     """
     changed = 0
     calendar = calendar_for(pipeline)
     for stage in stages:
+        clocks = Clock.objects.filter(stage=stage, kind=Clock.Kind.AGE, is_open=True)
         if not stage.age_limit_days:
-            clocks = Clock.objects.filter(
-                stage=stage, kind=Clock.Kind.AGE, is_open=True
-            )
             changed += _end(clocks, Clock.State.CANCELLED, at, "stage has no age limit")
             continue
         days = stage.age_limit_days
-        running = Clock.objects.filter(stage=stage, kind=Clock.Kind.AGE, state=RUNNING)
-        rows = [
-            (pk, business_time.add_business_days(calendar, started, days))
-            for pk, started in running.values_list("pk", "started_at")
-        ]
-        changed += bulk.update_each(
-            Clock,
-            ["due_at"],
-            rows,
-            also={"window_minutes": days * calendar.day_minutes},
-            only_if=("state", RUNNING),
+
+        def due_of(
+            started: dt.datetime, _window: float, days: int = days
+        ) -> dt.datetime:
+            return business_time.add_business_days(calendar, started, days)
+
+        changed += _redate(
+            clocks, due_of, days * calendar.day_minutes, at, "age limit raised"
         )
-        changed += _lift_breaches(stage, calendar, at)
     if changed:
         log.info("age limits changed: %d open age clocks put under them", changed)
     return changed
 
 
-def _lift_breaches(stage: Stage, calendar: Calendar, at: dt.datetime) -> int:
-    """Put right the breached age clocks of `stage` whose stay is within its
-    (raised) limit again at `at`, and run a new clock for each stay."""
-    days = stage.age_limit_days
-    breached = Clock.objects.filter(
-        stage=stage, kind=Clock.Kind.AGE, state=Clock.State.BREACHED, is_open=True
-    ).values_list("pk", "key", "pipeline_id", "deal_id", "responsible_id", "started_at")
-    minutes = days * calendar.day_minutes
-    lifted, rows = [], []
-    for pk, key, pipeline_id, deal_id, responsible, started in breached:
-        due = business_time.add_business_days(calendar, started, days)
-        if due > at:
-            lifted.append(pk)
-            rows.append(
-                (Clock.Kind.AGE, RUNNING, key, pipeline_id, deal_id, stage.pk)
-                + (responsible, minutes, started, due, False, "", "")
-            )
-    if not rows:
-        return 0
-    _end(
-        Clock.objects.filter(pk__in=lifted),
-        Clock.State.CANCELLED,
-        at,
-        "age limit raised",
+# The columns of a clock that a lifted breach runs again, as `_redate`
+# reads them from the breached one and then writes the new one.
+_RERUN_FIELDS = (
+    "kind",
+    "key",
+    "pipeline_id",
+    "deal_id",
+    "stage_id",
+    "handoff_id",
+    "responsible_id",
+    "started_at",
+    "state",
+    "window_minutes",
+    "due_at",
+    "at_risk",
+    "actions",
+    "note",
+)
+
+
+def _redate(
+    clocks: QuerySet[Clock],
+    due_of: Callable[[dt.datetime, float], dt.datetime],
+    minutes: float | None,
+    at: dt.datetime,
+    lifted_note: str,
+) -> int:
+    """Put the open clocks among `clocks` (deals' age clocks or response
+    windows) under a changed rule: the one place a pipeline change (a new
+    age limit, response window or calendar) re-dates clocks. Each gets the
+    window `minutes` (None: its own, for a new calendar) and the due time
+    `due_of(started_at, window)`.
+
+    - A running clock runs on to the new due time (the next sweep breaches
+      it if that is already past).
+    - A breached clock whose new due time is past at `at` stays breached,
+      at risk, with what the sweep did and its second window as they were,
+      under the new window and due time: Today, the deal page and the board
+      then count the same time over the new rule, and nobody is told or
+      escalated to again for the same stay.
+    - A breached clock whose new due time is still to come (the rule now
+      allows more) is put right (`lifted_note`), and the stay runs a new
+      clock to that due time, which breaches and tells again only if it runs
+      out again.
+
+    Returns how many clocks changed."""
+    open_rows = clocks.filter(is_open=True).values_list(
+        "pk", "state", "window_minutes", *_RERUN_FIELDS[:8]
     )
-    bulk.insert_rows(Clock, AGE_CLOCK_FIELDS, rows)
-    return len(rows)
+    running, breached, lifted, reruns = [], [], [], []
+    for pk, state, own, *fields in open_rows:
+        window = own if minutes is None else minutes
+        due = due_of(fields[-1], window)
+        if state == RUNNING:
+            running.append((pk, due, window))
+        elif due <= at:
+            breached.append((pk, due, window))
+        else:
+            lifted.append(pk)
+            reruns.append((*fields, RUNNING, window, due, False, "", ""))
+    changed = 0
+    for rows, state in ((running, RUNNING), (breached, Clock.State.BREACHED)):
+        changed += bulk.update_each(
+            Clock,
+            ["due_at", "window_minutes"],
+            rows,
+            also={},
+            only_if=("state", state),
+        )
+    if lifted:
+        ended = Clock.objects.filter(pk__in=lifted)
+        _end(ended, Clock.State.CANCELLED, at, lifted_note)
+        bulk.insert_rows(Clock, _RERUN_FIELDS, reruns)
+        changed += len(reruns)
+    return changed
 
 
 def response_windows_changed(
     pipeline: Pipeline, windows: Mapping[int, float | None], at: dt.datetime
 ) -> int:
-    """Put the running response clocks of deals at `pipeline`'s handoffs
-    under their new windows (`windows`: handoff id -> minutes, None for a
-    handoff left without a window or about to be deleted): re-dated from each
-    clock's start, or cancelled. Returns how many clocks changed.
+    """Put the open response clocks of deals at `pipeline`'s handoffs under
+    their new windows (`windows`: handoff id -> minutes, None for a handoff
+    left without a window or about to be deleted): re-dated from each
+    clock's start (`_redate`), or ended (running ones cancelled, breached
+    ones put right: there is no window left to be late for). Returns how
+    many clocks changed.
 
     A lead's window keeps the due time it was given when the lead was
     assigned, which the lead itself shows (`Lead.response_due_at`)."""
@@ -313,54 +356,42 @@ def response_windows_changed(
             handoff_id=handoff_id,
             kind=Clock.Kind.RESPONSE,
             deal__isnull=False,
+            is_open=True,
         )
         if minutes is None:
             note = "the handoff has no response window"
-            changed += _end(
-                clocks.filter(state=RUNNING), Clock.State.CANCELLED, at, note
-            )
+            changed += _end(clocks, Clock.State.CANCELLED, at, note)
             continue
         calendar = calendar or calendar_for(pipeline)
-        rows = [
-            (pk, business_time.add(calendar, started, minutes))
-            for pk, started in clocks.filter(state=RUNNING).values_list(
-                "pk", "started_at"
-            )
-        ]
-        changed += bulk.update_each(
-            Clock,
-            ["due_at"],
-            rows,
-            also={"window_minutes": minutes},
-            only_if=("state", RUNNING),
+        changed += _redate(
+            clocks, _window_due(calendar), minutes, at, "response window lengthened"
         )
     if changed:
-        log.info("response windows changed: %d running clocks put under them", changed)
+        log.info("response windows changed: %d open clocks put under them", changed)
     return changed
 
 
+def _window_due(calendar: Calendar) -> Callable[[dt.datetime, float], dt.datetime]:
+    def due_of(started: dt.datetime, window: float) -> dt.datetime:
+        return business_time.add(calendar, started, window)
+
+    return due_of
+
+
 def calendar_changed(pipeline: Pipeline, at: dt.datetime) -> int:
-    """Re-date the running clocks of `pipeline` whose due time its calendar
+    """Re-date the open clocks of `pipeline` whose due time its calendar
     decides, after the calendar changed: age clocks by their stage's limit
     (a business day may be longer or shorter now), deals' response windows
-    by their own length. Next steps keep the date a person chose, and a
-    lead's window the due time the lead shows. Returns how many clocks
-    changed."""
+    by their own length, breached ones as `_redate` says. Next steps keep
+    the date a person chose, and a lead's window the due time the lead
+    shows. Returns how many clocks changed."""
     stages = Stage.objects.filter(pipeline=pipeline)
     changed = age_limits_changed(pipeline, stages, at)
     calendar = calendar_for(pipeline)
-    running = Clock.objects.filter(
-        pipeline=pipeline, kind=Clock.Kind.RESPONSE, state=RUNNING, deal__isnull=False
+    windows = Clock.objects.filter(
+        pipeline=pipeline, kind=Clock.Kind.RESPONSE, is_open=True, deal__isnull=False
     )
-    rows = [
-        (pk, business_time.add(calendar, started, minutes))
-        for pk, started, minutes in running.values_list(
-            "pk", "started_at", "window_minutes"
-        )
-    ]
-    redated = bulk.update_each(
-        Clock, ["due_at"], rows, also={}, only_if=("state", RUNNING)
-    )
+    redated = _redate(windows, _window_due(calendar), None, at, "calendar changed")
     if redated:
         log.info("calendar changed: %d response windows re-dated", redated)
     return changed + redated
