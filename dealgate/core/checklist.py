@@ -12,6 +12,7 @@ and saves with every deal of the pipeline.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from dealgate.core.text import blank_problem, check_text, cut, looks_blank
 from dealgate.errors import ValidationError
@@ -31,6 +32,14 @@ def items_in_rule(rule: str) -> list[str]:
     found: dict[str, None] = {}
     for match in _ITEM.finditer(rule):
         found.setdefault(next(name for name in match.groups() if name))
+    return list(found)
+
+
+def items_in_rules(rules: Iterable[str]) -> list[str]:
+    """The checklist items any of `rules` names, in order of first use."""
+    found: dict[str, None] = {}
+    for rule in rules:
+        found.update(dict.fromkeys(items_in_rule(rule)))
     return list(found)
 
 

@@ -24,7 +24,9 @@ The context a rule sees (built by `deal_context`):
     deal.custom               map of custom fields; every field the pipeline
                               defines is present, null when unset
     activities                list of maps: kind, tag, done, at (timestamp)
-    checklist                 map of checklist item key to true/false
+    checklist                 map of checklist item key to true/false; every
+                              item a rule of the pipeline names is present,
+                              false until the deal ticks it
     now                       timestamp: the application's clock
     today                     date: today in the pipeline's calendar
 
@@ -389,6 +391,7 @@ def deal_context(
     custom_fields: Mapping[str, str] | None = None,
     activities: Iterable[Mapping[str, Any]] = (),
     checklist: Mapping[str, bool] | None = None,
+    checklist_items: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The values rules see, in the shape the module docstring describes.
 
@@ -399,7 +402,10 @@ def deal_context(
     ("2026-07-15") becomes a date and a number field a decimal number.
     `activities` are mappings with at least kind, tag, done and at; other keys
     are dropped. `timezone` is the pipeline calendar's, and decides which day
-    `today` is.
+    `today` is. `checklist` is what the deal stored; `checklist_items` are
+    the items the pipeline's rules name, false (not ticked) unless the deal
+    stored them: a deal that never saved an item has simply not ticked it.
+    Only a key no rule names (one a rule reaches some other way) is missing.
     """
     return {
         "deal": {
@@ -424,7 +430,10 @@ def deal_context(
             }
             for activity in activities
         ],
-        "checklist": {key: bool(done) for key, done in (checklist or {}).items()},
+        "checklist": {
+            **dict.fromkeys(checklist_items, False),
+            **{key: bool(done) for key, done in (checklist or {}).items()},
+        },
         "now": _plain(now),
         "today": _plain(now.astimezone(timezone).date()),
     }

@@ -29,7 +29,11 @@ from dealgate.core import criteria as crit
 from dealgate.core.checklist import (
     CHECKLIST_KEY_LIMIT as CHECKLIST_KEY_LIMIT,  # still importable from here
 )
-from dealgate.core.checklist import MOST_CHECKLIST_ITEMS, items_in_rule
+from dealgate.core.checklist import (
+    MOST_CHECKLIST_ITEMS,
+    items_in_rule,
+    items_in_rules,
+)
 from dealgate.core.checklist import check_key as check_checklist_key
 from dealgate.core.csvsource import FIRST_YEAR, LAST_YEAR
 from dealgate.core.currencies import STORED_PLACES, check_decimals, iso_currency
@@ -121,7 +125,15 @@ def context_for(
     organization, contact and product not loaded yet. Given the `rules` that
     will read it, only what one of them can read is fetched; the rest is left
     empty.
+
+    Every checklist item the pipeline's rules name is in the checklist,
+    false unless the deal ticked it: given `rules` (the pipeline's rules about
+    to be checked), the items they name; else every item `checklist_items`
+    finds. So every door that checks a rule (a move from the board, the deal
+    page, the API or the command line, the deal page's checklist) reads an
+    item the deal never saved as not ticked, never as missing.
     """
+    rules = list(rules) if rules is not None else None
     reads = _reads(rules) if rules is not None else _EVERYTHING
     pipeline = deal.pipeline
     zone = calendar_for(pipeline).zone
@@ -149,6 +161,9 @@ def context_for(
         custom_fields={f["key"]: f.get("type", "text") for f in pipeline.custom_fields},
         activities=activities,
         checklist=deal.checklist,
+        checklist_items=items_in_rules(rules)
+        if rules is not None
+        else checklist_items(pipeline),
     )
 
 
