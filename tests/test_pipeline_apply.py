@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from dealgate.clocks.models import Clock
 from dealgate.clocks.sweep import sweep
@@ -34,6 +35,7 @@ from dealgate.pipelines.services import (
     plan_pipeline,
 )
 from tests.conftest import NOW, REPO_ROOT
+from tests.web.helpers import text_of
 
 IT_SERVICES = REPO_ROOT / "examples" / "pipelines" / "it-services.toml"
 DEMO = REPO_ROOT / "dealgate" / "demo" / "pipeline.toml"
@@ -753,3 +755,25 @@ def test_a_changed_calendar_re_dates_breached_clocks_too(applied, now):
     assert age.due_at == business_time.add_business_days(calendar, EARLIER, 2)
     assert age.window_minutes == 2 * calendar.day_minutes
     assert window.due_at == business_time.add(calendar, window.started_at, 15)
+
+
+def test_today_and_the_deal_page_count_one_figure_after_a_lowered_limit(
+    applied, alice, client, now
+):
+    inquiry = applied.stages.get(key="inquiry")
+    inquiry.age_limit_days = 4
+    inquiry.save(update_fields=["age_limit_days"])
+    deal = deal_in(inquiry)
+    Deal.objects.filter(pk=deal.pk).update(owner=alice, responsible=alice)
+    Clock.objects.filter(deal=deal).update(responsible=alice)
+    sweep(now=now)
+
+    apply_pipeline(spec_of(**{"age_limit_days = 2": "age_limit_days = 3"}))
+
+    client.force_login(alice)
+    today = text_of(client.get("/today/"))
+    page = text_of(client.get(reverse("deal", args=[deal.pk])))
+    assert "3 business days over the limit" in today
+    assert "3 business days over the limit" in page
+    assert "of 3 business days, 3 over the limit" in page
+    assert "4 business days" not in page + today
