@@ -56,24 +56,35 @@ def _refusal_field(refused: DealgateError, fields: dict[str, Any]) -> str | None
     return name if name in fields else None
 
 
-class UserChangeThroughService(UserChangeForm):
+class ThroughService:
+    """A form saved by a service once Django's own checks pass: the service
+    checks again as the command line's does, and its refusal is shown at
+    the field it names. `notes` are what the page should say after saving."""
+
+    notes: list[str]
+    is_bound: bool
+    errors: Any
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        self.notes = []
+        if self.is_bound and not self.errors:
+            self.through_service()
+
+    def through_service(self) -> None:
+        raise NotImplementedError
+
+
+class UserChangeThroughService(ThroughService, UserChangeForm):
     """A person's change page: saved by `services.change_user`, which checks
     each field as `dealgate user set` does and stops a person who is
     deactivated, made a rep or moved to another team from leading a team."""
-
-    notes: list[str]
 
     class Meta(UserChangeForm.Meta):
         model = User
         fields = ("password", *CHANGED_BY_SERVICE)
 
-    def full_clean(self) -> None:
-        super().full_clean()
-        self.notes = []
-        if self.is_bound and not self.errors:
-            self._save_through_service()
-
-    def _save_through_service(self) -> None:
+    def through_service(self) -> None:
         person = User.objects.get(pk=self.instance.pk)
         changes = {
             CHANGED_BY_SERVICE[name]: self.cleaned_data[name]
@@ -119,7 +130,7 @@ def _still_theirs(person: User) -> list[str]:
     ]
 
 
-class UserAddThroughService(forms.ModelForm):
+class UserAddThroughService(ThroughService, forms.ModelForm):
     """A new person, added by `services.add_user` as `dealgate user add`
     adds one: a username nobody has (whatever its case), a role, a password
     of at least services.MIN_PASSWORD characters typed twice."""
@@ -151,8 +162,6 @@ class UserAddThroughService(forms.ModelForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    notes: list[str]
-
     class Meta:
         model = User
         fields: tuple[str, ...] = ()
@@ -164,13 +173,7 @@ class UserAddThroughService(forms.ModelForm):
             self.add_error("password2", "The two passwords differ.")
         return cleaned
 
-    def full_clean(self) -> None:
-        super().full_clean()
-        self.notes = []
-        if self.is_bound and not self.errors:
-            self._add_through_service()
-
-    def _add_through_service(self) -> None:
+    def through_service(self) -> None:
         cleaned = self.cleaned_data
         try:
             self.instance = services.add_user(
@@ -185,26 +188,18 @@ class UserAddThroughService(forms.ModelForm):
             self.add_error(_refusal_field(refused, self.fields), refused.message)
 
 
-class TeamThroughService(forms.ModelForm):
+class TeamThroughService(ThroughService, forms.ModelForm):
     """A team's page: added by `services.add_team` and given a manager by
     `services.change_team`, as `dealgate team add` and `team set` do: the
     manager is an active manager or admin, who joins the team and stops
     leading any other. Its name is not changed once it is added: handoffs and
     routing rules name it (team:NAME)."""
 
-    notes: list[str]
-
     class Meta:
         model = Team
         fields = ("name", "manager")
 
-    def full_clean(self) -> None:
-        super().full_clean()
-        self.notes = []
-        if self.is_bound and not self.errors:
-            self._save_through_service()
-
-    def _save_through_service(self) -> None:
+    def through_service(self) -> None:
         manager = self.cleaned_data.get("manager")
         username = manager.username if manager else ""
         try:
