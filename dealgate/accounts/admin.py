@@ -34,6 +34,7 @@ from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.insights.models import WeeklyReview
 from dealgate.leads.models import DedupDecision, Lead, LeadActivity, LeadAssignment
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
+from dealgate.web.admin_kept import KeptFromDeletion
 
 from .admin_forms import (
     TeamThroughService,
@@ -63,11 +64,14 @@ admin.site.unregister(Group)
 
 
 @admin.register(User)
-class DealgateUserAdmin(UserAdmin):
+class DealgateUserAdmin(KeptFromDeletion, UserAdmin):
     """People: added and changed through the services `dealgate user add` and
     `user set` use (dealgate.accounts.admin_forms); a password is set on
     Django's own password form. The username stays as it was added, and
     staff and superuser follow the role (an admin is both)."""
+
+    # What was told to them goes with them; alone it is never deleted.
+    goes_with = (Notice, Delivery)
 
     form = UserChangeThroughService
     add_form = UserAddThroughService
@@ -115,20 +119,8 @@ class DealgateUserAdmin(UserAdmin):
         for note in form.notes:
             self.message_user(request, note, messages.WARNING)
 
-    def get_deleted_objects(
-        self, objs: Any, request: HttpRequest
-    ) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
-        kept = [line for user in objs for line in what_keeps(user)]
-        if kept:
-            # Refused anyway: no need to gather the rows a deletion would take.
-            return [], {}, set(), kept
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(
-            objs, request
-        )
-        # What was told to them goes with them; alone it is never deleted.
-        perms_needed.discard(Notice._meta.verbose_name)
-        perms_needed.discard(Delivery._meta.verbose_name)
-        return deleted, counts, perms_needed, protected
+    def kept_by(self, obj: User) -> list[str]:
+        return what_keeps(obj)
 
 
 def what_keeps(user: User) -> list[str]:
@@ -286,7 +278,7 @@ def _managed(user: User) -> list[Team]:
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(KeptFromDeletion, admin.ModelAdmin):
     """Teams: added and given a manager through the services `dealgate team`
     uses; a team is not renamed (pipelines name it as team:NAME), and not
     deleted while anything names it."""
@@ -304,13 +296,8 @@ class TeamAdmin(admin.ModelAdmin):
         # The form saved it through the service; show what is stored now.
         obj.refresh_from_db()
 
-    def get_deleted_objects(
-        self, objs: Any, request: HttpRequest
-    ) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
-        kept = [line for team in objs for line in team_kept_by(team)]
-        if kept:
-            return [], {}, set(), kept
-        return super().get_deleted_objects(objs, request)
+    def kept_by(self, obj: Team) -> list[str]:
+        return team_kept_by(obj)
 
 
 def team_kept_by(team: Team) -> list[str]:

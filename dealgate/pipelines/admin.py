@@ -26,6 +26,7 @@ from django.utils.html import format_html
 from dealgate.deals.admin import DEALS_NAMED
 from dealgate.deals.models import Deal
 from dealgate.leads.models import Lead
+from dealgate.web.admin_kept import KeptFromDeletion
 
 from .models import Handoff, Pipeline, Stage
 
@@ -76,7 +77,10 @@ class HandoffInline(ShownOnly, admin.TabularInline):
 
 
 @admin.register(Pipeline)
-class PipelineAdmin(ShownOnly, admin.ModelAdmin):
+class PipelineAdmin(KeptFromDeletion, ShownOnly, admin.ModelAdmin):
+    # Its stages and handoffs go with it; alone they are never deleted.
+    goes_with = (Handoff,)
+
     inlines = [StageInline, HandoffInline]
     list_display = ("name", "key", "currency", "updated_at")
     fieldsets = (
@@ -113,19 +117,8 @@ class PipelineAdmin(ShownOnly, admin.ModelAdmin):
             pipeline.key,
         )
 
-    def get_deleted_objects(
-        self, objs: Any, request: HttpRequest
-    ) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
-        held = [line for pipeline in objs for line in _kept_by(pipeline)]
-        if held:
-            # Django would name every deal of a pipeline that is kept anyway.
-            return [], {}, set(), held
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(
-            objs, request
-        )
-        # Its stages and handoffs go with it; alone they are never deleted.
-        perms_needed.discard(Handoff._meta.verbose_name)
-        return deleted, counts, perms_needed, protected
+    def kept_by(self, obj: Pipeline) -> list[str]:
+        return _kept_by(obj)
 
 
 def _kept_by(pipeline: Pipeline) -> list[str]:
