@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dealgate.core import criteria
+from dealgate.core.checklist import items_in_rule
 from dealgate.core.pipeline_file import (
     LEAD,
     CriterionSpec,
@@ -142,6 +143,7 @@ def review(spec: PipelineSpec, data: PipelineData | None = None) -> list[Finding
         findings += _stage_shape(index, stage)
     findings += _handoffs(spec)
     findings += _rules(spec)
+    findings += _checklist_spellings(spec)
     if data is not None:
         for index, stage in enumerate(spec.stages):
             stage_data = data.stages.get(stage.key)
@@ -300,6 +302,60 @@ def _rule_findings(
                 )
             )
     return findings
+
+
+def _checklist_spellings(spec: PipelineSpec) -> list[Finding]:
+    """Checklist items whose keys differ by one letter, or only by case and
+    punctuation: a deal shows both to tick, and a rule that reads one never
+    sees the other ticked (`checklist.nda_signd` beside `nda_signed`)."""
+    first: dict[str, Path] = {}
+    rules = [
+        (("stages", index, key, number, "rule"), item.rule)
+        for index, stage in enumerate(spec.stages)
+        for key in ("entry_criteria", "exit_criteria")
+        for number, item in enumerate(getattr(stage, key))
+    ]
+    rules += [
+        (("won", "criteria", number, "rule"), item.rule)
+        for number, item in enumerate(spec.won_criteria)
+    ]
+    findings = []
+    for path, rule in rules:
+        for key in items_in_rule(rule):
+            if key in first:
+                continue
+            like = next((known for known in first if _look_alike(key, known)), None)
+            first[key] = path
+            if like is not None:
+                findings.append(
+                    Finding(
+                        "checklist-spelling",
+                        path,
+                        f"checklist items {like!r} and {key!r} are spelled "
+                        "almost alike: a deal shows both to tick, and a rule "
+                        "that reads one never sees the other ticked",
+                        f"name one of them in every rule (the first is at "
+                        f"{'.'.join(map(str, first[like]))})",
+                    )
+                )
+    return findings
+
+
+def _look_alike(one: str, other: str) -> bool:
+    """Keys one edit apart (a letter added, dropped or changed), or the same
+    once case and punctuation are set aside."""
+    if _letters(one) == _letters(other):
+        return True
+    if abs(len(one) - len(other)) > 1 or min(len(one), len(other)) < 4:
+        return False
+    if len(one) == len(other):
+        return sum(a != b for a, b in zip(one, other, strict=True)) == 1
+    short, long = sorted((one, other), key=len)
+    return any(long[:at] + long[at + 1 :] == short for at in range(len(long)))
+
+
+def _letters(key: str) -> str:
+    return "".join(ch for ch in key.casefold() if ch.isalnum())
 
 
 # --- data ---------------------------------------------------------------------

@@ -182,6 +182,34 @@ def test_a_rule_reading_a_custom_field_the_pipeline_lacks_is_a_finding():
     assert "no custom field 'sigend' (did you mean 'signed'?)" in finding.message
 
 
+@pytest.mark.parametrize("other", ["nda_signd", "NDA-Signed", "nda_signed2"])
+def test_checklist_items_spelled_almost_alike_are_a_finding(other):
+    stages = [_stage(key) for key in KEYS]
+    stages[1] = _stage(
+        "discovery", exit_criteria=(CriterionSpec("NDA", "checklist.nda_signed"),)
+    )
+    stages[3] = _stage(
+        "review", entry_criteria=(CriterionSpec("NDA", f'checklist["{other}"]'),)
+    )
+
+    [finding] = review(_spec(stages))
+
+    assert (finding.code, finding.path) == (
+        "checklist-spelling",
+        ("stages", 3, "entry_criteria", 0, "rule"),
+    )
+    assert f"'nda_signed' and '{other}' are spelled almost alike" in finding.message
+    assert "stages.1.exit_criteria.0.rule" in finding.fix
+
+
+def test_checklist_items_with_different_names_are_not_a_finding():
+    rule = "checklist.nda_signed && checklist.sow_signed && checklist.po"
+    stages = [_stage(key) for key in KEYS]
+    stages[1] = _stage("discovery", exit_criteria=(CriterionSpec("Papers", rule),))
+
+    assert review(_spec(stages)) == []
+
+
 def test_data_findings_name_wide_skipped_and_overdue_stages_and_lost_reasons():
     data = PipelineData(
         stages={
