@@ -306,3 +306,163 @@ def test_the_deal_page_shows_a_yen_value_without_decimals(client, alice, yen_dea
 
     assert "¥1,000" in page and "¥1,000.00" not in page
     assert 'value="1000"' in page and 'value="1000.00"' not in page
+
+
+# --- three-decimal currencies: "1.234" is 1.234 there, never 1234 -------------
+
+KWD_REFUSED = (
+    "1.234 has 3 decimal places; Dealgate keeps KWD amounts with 2 "
+    "(ISO 4217 gives KWD 3)"
+)
+
+
+def _no_thousands_reading(text: str) -> bool:
+    return "1234" not in text and "could mean" not in text
+
+
+@pytest.fixture
+def kwd_deal(pipeline, alice):
+    return make_deal(
+        pipeline, "discovery", value=Decimal("1.5"), currency="KWD", owner=alice
+    )
+
+
+@pytest.mark.parametrize("typed", ["1.234", "1,001.234"])
+def test_the_deal_page_reads_kwd_text_as_dinars_and_fils(
+    client, alice, kwd_deal, typed
+):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("deal-edit", args=[kwd_deal.pk]),
+        {"version": 1, "title": kwd_deal.title, "value": typed},
+    )
+
+    assert response.status_code == 422
+    shown = typed.replace(",", "")
+    assert f"Value (KWD): {KWD_REFUSED.replace('1.234', shown)}" in text_of(response)
+    assert _no_thousands_reading(text_of(response).replace(shown, ""))
+    assert _unchanged(kwd_deal, Decimal("1.5"), "KWD")
+
+
+def test_the_deal_page_reads_the_value_in_the_currency_posted_with_it(
+    client, alice, yen_deal
+):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("deal-edit", args=[yen_deal.pk]),
+        {"version": 1, "title": yen_deal.title, "value": "12.345", "currency": "bhd"},
+    )
+
+    assert response.status_code == 422
+    assert "12.345 has 3 decimal places; Dealgate keeps BHD amounts with 2" in (
+        text_of(response)
+    )
+    assert "12345" not in text_of(response)
+
+
+def test_a_usd_value_like_1_234_still_asks_which_was_meant(client, alice, pipeline):
+    deal = make_deal(pipeline, "discovery", value=Decimal(5), currency="USD")
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("deal-edit", args=[deal.pk]),
+        {"version": 1, "title": deal.title, "value": "1.234"},
+    )
+
+    assert response.status_code == 422
+    assert "if it means 1234, write 1234" in text_of(response)
+
+
+def test_the_new_deal_page_reads_kwd_text_as_dinars_and_fils(client, alice, pipeline):
+    client.force_login(alice)
+
+    response = client.post(
+        f"{reverse('deal-new')}?pipeline={pipeline.key}",
+        {
+            "title": "Kuwait office",
+            "value": "1.234",
+            "currency": "kwd",
+            "owner": "alice",
+            "stage": "inquiry",
+        },
+    )
+
+    assert response.status_code == 422
+    assert f"Value: {KWD_REFUSED}" in text_of(response)
+    assert _no_thousands_reading(text_of(response).replace("1.234", ""))
+    assert not Deal.objects.exists()
+
+
+def test_a_kwd_value_in_text_is_read_as_written_by_the_api(client, alice, kwd_deal):
+    client.force_login(alice)
+
+    edited = _patch(client, kwd_deal, value="1.234")
+    stored_currency = _patch(client, kwd_deal, value="12.345", currency="USD")
+    created = client.post(
+        "/api/v1/deals",
+        {"pipeline": "new-business", "title": "K", "value": "1.234", "currency": "KWD"},
+        content_type="application/json",
+    )
+    taken = _patch(client, kwd_deal, value="1.230")
+
+    for response in (edited, created):
+        assert response.status_code == 422
+        assert (response.json()["field"], response.json()["message"]) == (
+            "value",
+            f"value {KWD_REFUSED}",
+        )
+    # In USD the same shape still reads two ways, and says so.
+    assert stored_currency.status_code == 422
+    assert "if it means 12345" in stored_currency.json()["message"]
+    assert taken.status_code == 200, taken.content
+    kwd_deal.refresh_from_db()
+    assert kwd_deal.value == Decimal("1.23")
+
+
+def test_a_kwd_lead_value_in_text_is_read_as_written(client, alice, pipeline, olivia):
+    secret = create_token(olivia, "website")[1]
+    pipeline.currency = "KWD"
+    pipeline.save()
+    client.force_login(alice)
+
+    by_api = client.post(
+        "/api/v1/leads",
+        json.dumps({"email": "a@example.com", "value": "1.234", "currency": "KWD"}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    by_form = client.post(
+        "/leads/new/",
+        {"pipeline": pipeline.key, "email": "b@example.com", "value": "12.345"},
+    )
+
+    assert by_api.status_code == 422
+    assert (by_api.json()["field"], by_api.json()["message"]) == (
+        "value",
+        f"value {KWD_REFUSED}",
+    )
+    assert by_form.status_code == 422
+    assert "12.345 has 3 decimal places; Dealgate keeps KWD amounts with 2" in (
+        text_of(by_form)
+    )
+    assert "12345" not in text_of(by_form)
+    assert not Lead.objects.exists()
+
+
+def test_a_deal_import_row_in_kwd_is_refused_naming_kwd(tmp_path, db):
+    sales = make_import_pipeline()
+    path = write_csv(
+        tmp_path,
+        "Id,Deal,Amount,Cur\nD1,Kuwait office,1.234,KWD\nD2,Manama office,5.120,BHD\n",
+    )
+
+    report = import_deals(
+        path, write_mapping(tmp_path, MAPPING), pipeline=sales, all_or_nothing=False
+    )
+
+    assert [str(bad) for bad in report.bad_rows] == [f"line 2: Amount: {KWD_REFUSED}"]
+    assert list(Deal.objects.values_list("external_id", "value", "currency")) == [
+        ("D2", Decimal("5.12"), "BHD")
+    ]

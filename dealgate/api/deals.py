@@ -7,11 +7,16 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Router, Schema, Status
-from pydantic import BeforeValidator, ConfigDict
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic_core import PydanticCustomError
 
 from dealgate.core.currencies import amount_in
-from dealgate.core.numbers import read_number
+from dealgate.core.numbers import AmbiguousNumber, decimals_as_written, read_number
 from dealgate.deals import idempotency, services
 from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.errors import NotFound, ValidationError
@@ -52,11 +57,20 @@ def _typed_number(value: Any) -> Any:
     return value
 
 
-def _amount(value: Any) -> Any:
+class Undecided(Decimal):
+    """Text like "1.250" in a string value, read as written until the
+    amount's currency is known (`in_currency`): as written in a currency
+    with three decimals (KWD), else refused with `refusal`."""
+
+    refusal: str = ""
+
+
+def _amount(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     """An amount as the deals API reads it: text by the rule every door
     reads typed numbers with ("1,250.50" yes; "1_000", "1e3" and "12,50"
     refused, saying how to write them), a JSON number as written ("0.1" is
-    exactly 0.1), an exponent, NaN or Infinity refused as in text."""
+    exactly 0.1), an exponent, NaN or Infinity refused as in text. Text like
+    "1.250" waits for its currency (`Undecided`)."""
     if isinstance(value, bool):
         shown = "true" if value else "false"
         raise PydanticCustomError(
@@ -64,20 +78,37 @@ def _amount(value: Any) -> Any:
         )
     if isinstance(value, str):
         try:
-            return read_number(value, places=2)
+            return handler(read_number(value, places=2))
+        except AmbiguousNumber as exc:
+            undecided = Undecided(value.strip())
+            undecided.refusal = str(exc)
+            return undecided
         except ValueError as exc:
             raise PydanticCustomError(
                 "number", "{message}", {"message": str(exc)}
             ) from None
     value = _typed_number(value)
     if isinstance(value, JsonFloat):
-        return Decimal(value.written)
-    return value
+        return handler(Decimal(value.written))
+    return handler(value)
+
+
+def in_currency(fields: dict[str, Any], currency: str | None) -> None:
+    """Settle a value `_amount` left `Undecided` in `fields` now that its
+    `currency` is known: "1.234" in KWD is 1.234, for the decimals rule to
+    judge; in any other currency the text is refused as ambiguous, naming
+    the value."""
+    value = fields.get("value")
+    if not isinstance(value, Undecided):
+        return
+    if not decimals_as_written(currency):
+        raise ValidationError(value.refusal, field="value")
+    fields["value"] = Decimal(value)
 
 
 Amount = Annotated[
     Decimal | None,
-    BeforeValidator(_amount),
+    WrapValidator(_amount),
     Field(
         description="a JSON number, or text written as the deal page takes it "
         '("1,250.50"); no exponent. At most 2 decimals, and no more than the '
@@ -329,6 +360,9 @@ def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
     edit. `custom` and `checklist` change only the keys sent."""
     changes = payload.dict(exclude_unset=True)
     version = changes.pop("version")
+    if isinstance(changes.get("value"), Undecided):
+        stored = Deal.objects.filter(pk=deal_id).values_list("currency", flat=True)
+        in_currency(changes, changes.get("currency") or stored.first())
     deal = services.update_deal(
         deal_id,
         changes,
@@ -469,6 +503,7 @@ def create(
             f"pipeline: there is no pipeline {payload.pipeline!r}", field="pipeline"
         )
     fields = payload.dict(exclude_unset=True, exclude={"pipeline", "stage"})
+    in_currency(fields, fields.get("currency") or pipeline.currency)
     if idempotency_key is None:
         deal = services.create_deal(
             pipeline, fields, by=request.user, stage=payload.stage, source="api"

@@ -91,18 +91,25 @@ def stored_problem(amount: Decimal, code: str) -> str | None:
     )
 
 
+def amount_problem(amount: Decimal, code: str) -> str | None:
+    """What is wrong with the decimals of `amount` in the currency `code`,
+    or None: more than the currency has (`decimals_problem`), or than
+    Dealgate stores (`stored_problem`), whichever is tighter. Cheap when
+    nothing is wrong, as an import asks once a row."""
+    places = MINOR_UNITS.get(code)
+    if places is not None and places <= STORED_PLACES:
+        return decimals_problem(amount, code)
+    # The store holds fewer decimals than the currency has: the tighter rule.
+    return stored_problem(amount, code)
+
+
 def check_decimals(amount: Decimal | None, code: str, name: str = "value") -> None:
     """Refuse `amount` for the field `name` when it has more decimals than
-    the currency `code` has, or than Dealgate stores (`stored_problem`); the
+    the currency `code` has, or than Dealgate stores (`amount_problem`); the
     ValidationError names the field, the currency and its decimals."""
     if amount is None:
         return
-    places = MINOR_UNITS.get(code)
-    if places is not None and places <= STORED_PLACES:
-        problem = decimals_problem(amount, code)
-    else:
-        # The store holds fewer decimals than the currency has: the tighter rule.
-        problem = stored_problem(amount, code)
+    problem = amount_problem(amount, code)
     if problem is not None:
         raise ValidationError(f"{name} {problem}", field=name)
 

@@ -193,12 +193,14 @@ def checked_values(
     return cleaned
 
 
-def number_from_text(text: str, *, places: int | None = None) -> Decimal:
+def number_from_text(
+    text: str, *, places: int | None = None, currency: str | None = None
+) -> Decimal:
     """A number as a person types it, read by the one rule of
     `dealgate.core.numbers` ("18,500.50" yes, "12,50" and "1.250" refused,
-    never read as 1250); `places` as there. Raises ValueError quoting the
-    text and saying how to write it."""
-    number = read_number(text, places=places)
+    never read as 1250); `places` and `currency` as there. Raises ValueError
+    quoting the text and saying how to write it."""
+    number = read_number(text, places=places, currency=currency)
     if abs(number) > MAX_NUMBER:
         raise ValueError(f"{text!r} is not a number this field can hold")
     return number

@@ -12,7 +12,11 @@ exponents.
 thousands with "." (most of Europe) means 1250 by it, anyone else 1.25, and
 nothing in the text tells which. Only that shape is ambiguous, a "." with
 exactly three digits after it and one to three before, the first not 0:
-"0.125", "1250.500", "1.2500" and "1,250.500" read as written.
+"0.125", "1250.500", "1.2500" and "1,250.500" read as written. An amount
+in a currency ISO 4217 writes with three decimals or more (KWD, BHD, OMR:
+"1.234" is 1 dinar 234 fils) reads that shape as written too, so its
+decimals are judged by the currency's rule, and nothing suggests reading it
+as thousands; the reader is told the currency wherever one is known.
 
 Numbers that arrive as data (a JSON number, a file cell read by its
 mapping's separators) are not text a person typed and are not read here.
@@ -30,6 +34,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from dealgate.core.currencies import MINOR_UNITS
 from dealgate.core.text import cut
 from dealgate.errors import ValidationError
 
@@ -66,19 +71,34 @@ class AmbiguousNumber(ValueError):
     """Text like "1.250", which reads as two numbers a thousand apart."""
 
 
-def read_number(text: str, *, places: int | None = None) -> Decimal:
+def decimals_as_written(currency: str | None) -> bool:
+    """Whether an amount in `currency` (an ISO 4217 code, any case; None or
+    "" for none known) reads "1.234" as written: a currency with three
+    decimals or more, where that is how an amount is written."""
+    if not currency:
+        return False
+    places = MINOR_UNITS.get(currency.strip().upper())
+    return places is not None and places > 2
+
+
+def read_number(
+    text: str, *, places: int | None = None, currency: str | None = None
+) -> Decimal:
     """The number `text` says by the module's rule, exactly as written
     ("12.50" keeps its places). Raises ValueError quoting the text and saying
     how to write it; AmbiguousNumber for text like "1.250".
 
     `places`, the decimals the field holds, only shapes that message: for an
     amount "12.345" cannot mean 12.345, and the message says so rather than
-    offer it. The caller still checks the places of what is returned."""
+    offer it. The caller still checks the places of what is returned.
+    `currency`, the code of the amount's currency when one is known: in one
+    with three decimals "1.234" is read as written (`decimals_as_written`),
+    for the currency's decimals rule to judge."""
     stripped = text.strip()
     if len(stripped) > _LONGEST:
         # Decimal would read thousands of digits; nothing here can hold them.
         raise TooLong(f"{cut(text, 30)!r} is longer than any number here")
-    if _AMBIGUOUS.fullmatch(stripped):
+    if _AMBIGUOUS.fullmatch(stripped) and not decimals_as_written(currency):
         raise AmbiguousNumber(_ambiguous(text, stripped, places))
     if _PLAIN.fullmatch(stripped) or _GROUPED.fullmatch(stripped):
         return Decimal(stripped.replace(",", ""))

@@ -33,7 +33,7 @@ from dealgate.core.csvsource import (
     quoted,
     requoted,
 )
-from dealgate.core.currencies import ISO_4217, decimals_problem
+from dealgate.core.currencies import ISO_4217, amount_problem
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
 from dealgate.core.names import code_points, tidy_name
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, blank_problem, looks_blank
@@ -64,6 +64,11 @@ _LOSS_NOTE_LIMIT = TEXT_LIMITS["loss_note"]
 _EMPTY_JSON = "{}"
 # Decimal places a custom number in a file may have.
 _CUSTOM_PLACES = 10
+# Decimal places a deal's value is read with, past any currency's (CLF has 4)
+# so that the row's currency refuses the extra ones, naming itself; and the
+# whole digits Deal.value holds (NUMERIC(14, 2)).
+_AMOUNT_PLACES = 6
+_AMOUNT_WHOLE_DIGITS = 12
 # Spans whose working minutes are kept; the cache starts over when full.
 _MINUTES_CACHE = 8192
 # Titles made from templates that are kept; the cache starts over when full.
@@ -145,8 +150,14 @@ class DealRows:
             )
             if field in self.at
         ]
+        # Any decimals read here: the row's currency judges them
+        # (`_check_decimals`), so "1.234" in KWD is refused naming KWD, as
+        # at every door, and "1000.50" in JPY naming JPY.
         self.amount = DecimalParser(
-            thousands=mapping.thousands_separator, decimal_point=mapping.decimal_point
+            thousands=mapping.thousands_separator,
+            decimal_point=mapping.decimal_point,
+            places=_AMOUNT_PLACES,
+            digits=_AMOUNT_PLACES + _AMOUNT_WHOLE_DIGITS,
         )
         # Custom numbers are not amounts: more decimals, and below zero too.
         self.custom_amount = DecimalParser(
@@ -751,7 +762,7 @@ class DealRows:
         return code
 
     def _check_decimals(self, value: Any, currency: str) -> None:
-        problem = decimals_problem(value, currency)
+        problem = amount_problem(value, currency)
         if problem is not None:
             raise CellError(self.name["value"], problem)
 

@@ -151,7 +151,7 @@ def clean_lead(
         country=texts["country"].upper(),
         currency=texts["currency"].upper(),
         company_size=_whole(data.get("company_size")),
-        value=_amount(data.get("value")),
+        value=_amount(data.get("value"), texts["currency"] or currency),
     )
     if lead.value is not None:
         lead.value = _in_places(lead.value, lead.currency or currency)
@@ -254,7 +254,7 @@ def _whole(value: Any) -> int | None:
     return size
 
 
-def _amount(value: Any) -> Decimal | None:
+def _amount(value: Any, currency: str) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
@@ -264,7 +264,7 @@ def _amount(value: Any) -> Decimal | None:
         # typed) reads by the rule every door shares: "12,50" and "1.000"
         # are refused, never read as 1250 or 1.
         try:
-            amount = read_number(value, places=2)
+            amount = read_number(value, places=2, currency=currency)
         except ValueError as exc:
             raise ValidationError(str(exc), field="value") from None
     else:

@@ -166,7 +166,7 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
             if _lines(f.value).strip() == _lines(shown).strip():
                 continue
         try:
-            parsed = _parse(f)
+            parsed = _parse(f, posted.get("currency", "").strip() or deal.currency)
         except ValueError as error:
             f.error = str(error)
             continue
@@ -192,7 +192,7 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
     return result
 
 
-def _parse(f: EditField) -> Any:
+def _parse(f: EditField, currency: str) -> Any:
     text = f.value
     if f.kind == "check":
         return bool(text)
@@ -211,8 +211,9 @@ def _parse(f: EditField) -> Any:
         return None
     if f.name == "value":
         # Decimals past those stored, or the currency's, are refused by the
-        # deal service, naming the currency, as at every door.
-        return number_from_text(text, places=2)
+        # deal service, naming the currency, as at every door; "1.234" in
+        # KWD is read as written for that rule to judge.
+        return number_from_text(text, places=2, currency=currency)
     if f.name == "expected_close_date":
         try:
             return dt.date.fromisoformat(text)
@@ -336,7 +337,7 @@ def read_new(pipeline: Pipeline, user: User, posted: QueryDict) -> NewDeal:
             # Kept as typed, line breaks and all; the service checks it.
             f.value = posted.get(f.name, "")
         try:
-            parsed = _parse(f)
+            parsed = _parse(f, posted.get("currency", "").strip() or pipeline.currency)
         except ValueError as error:
             f.error = str(error)
             continue

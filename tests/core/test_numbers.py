@@ -164,3 +164,15 @@ def test_a_leading_zero_before_a_comma_is_a_decimal_comma_and_refused(text):
 
 def test_a_whole_number_with_thousands_of_leading_zeros_is_read():
     assert whole_number("0" * 5000 + "7", "version", most=MAX_ID) == 7
+
+
+@pytest.mark.parametrize("currency", ["KWD", "bhd", " OMR "])
+def test_a_three_decimal_currency_reads_1_234_as_written(currency):
+    assert read_number("1.234", places=2, currency=currency) == Decimal("1.234")
+    assert read_number("12.345", places=2, currency=currency) == Decimal("12.345")
+
+
+@pytest.mark.parametrize("currency", [None, "", "USD", "JPY", "XAU", "nonsense"])
+def test_other_currencies_keep_1_234_ambiguous(currency):
+    with pytest.raises(AmbiguousNumber):
+        read_number("1.234", places=2, currency=currency)
