@@ -102,7 +102,8 @@ def in_currency(fields: dict[str, Any], currency: str | None) -> None:
     if not isinstance(value, Undecided):
         return
     if not decimals_as_written(currency):
-        raise ValidationError(value.refusal, field="value")
+        # Worded as the schema words a value it cannot read.
+        raise ValidationError(f"value: {value.refusal}", field="value")
     fields["value"] = Decimal(value)
 
 

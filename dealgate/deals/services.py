@@ -1455,6 +1455,8 @@ def log_activity(
                 f"deal {deal_id} is {deal.status}; reopen it to plan a next step",
                 field="kind",
             )
+        if due_at is not None:
+            _check_not_past(due_at, deal, now)
         activity = Activity.objects.create(
             deal=deal,
             kind=kind,
@@ -1475,6 +1477,21 @@ def log_activity(
         _who(by),
     )
     return activity
+
+
+def _check_not_past(due_at: dt.datetime, deal: Deal, now: dt.datetime) -> None:
+    """Refuse a new task due on a day before today (the as-of date), both
+    days as the deal's pipeline calendar reads them; due today, even at an
+    hour gone, is taken. A task already overdue stays as it is."""
+    zone = calendar_for(deal.pipeline).zone
+    today = now.astimezone(zone).date()
+    day = due_at.astimezone(zone).date()
+    if day < today:
+        raise ValidationError(
+            f"due_at {day.isoformat()} is before today ({today.isoformat()}); "
+            "a new task is due today or later",
+            field="due_at",
+        )
 
 
 def complete_task(deal_id: int, task_id: int, *, by: User | None) -> Activity:

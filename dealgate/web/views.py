@@ -354,6 +354,8 @@ def _due(text: str, deal: Deal) -> tuple[dt.datetime | None, str]:
     pipeline's calendar (16:00 on a Friday that closes then); 17:00 on a
     day without hours, such as a holiday."""
     text = text.strip()
+    if not text:
+        return None, "a task needs a due date, a day like 2026-07-31"
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError(text)

@@ -9,11 +9,12 @@ import json
 import pytest
 from django.urls import reverse
 
+from dealgate import timesource
 from dealgate.clocks.models import Clock
 from dealgate.deals.models import Activity, Deal
 from dealgate.pipelines.models import Handoff
 
-from .helpers import make_deal
+from .helpers import make_deal, text_of
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_a_task_needs_a_due_date_said_at_that_input_and_then_runs_a_clock(
     refused = log(client, deal, kind="task", subject="Send the proposal")
 
     assert refused.status_code == 422
-    assert "Due: a due date is a day like 2026-07-31" in refused.content.decode()
+    assert "Due: a task needs a due date, a day like 2026-07-31" in text_of(refused)
     assert not Activity.objects.exists()
 
     log(client, deal, kind="task", subject="Send the proposal", due="2026-06-12")
@@ -246,3 +247,65 @@ def test_a_task_is_due_when_that_days_work_ends_in_the_pipelines_calendar(
     log(client, deal, kind="task", subject="Send the proposal", due=due)
 
     assert Activity.objects.get(kind="task").due_at == at
+
+
+# NOW is 2026-06-10 14:00 in Berlin, the pipeline's calendar.
+@pytest.mark.parametrize(
+    ("due", "taken"),
+    [("2026-06-09", False), ("2020-01-01", False), ("2026-06-10", True)],
+)
+def test_a_new_task_due_before_today_is_refused_at_the_due_input(
+    client, alice, deal, due, taken
+):
+    client.force_login(alice)
+
+    response = log(client, deal, kind="task", subject="Send the proposal", due=due)
+
+    if taken:
+        assert response.status_code == 302
+        assert Activity.objects.get(kind="task").due_at.date() == dt.date(2026, 6, 10)
+        return
+    assert response.status_code == 422
+    assert (
+        f"Due: {due} is before today (2026-06-10); a new task is due today or later"
+    ) in text_of(response)
+    assert not Activity.objects.exists()
+
+
+def test_the_api_refuses_a_new_task_due_before_today_in_the_pipelines_zone(
+    client, alice, deal
+):
+    client.force_login(alice)
+    url = f"/api/v1/deals/{deal.pk}/activities"
+
+    def task(due_at):
+        body = {"kind": "task", "subject": "Call back", "due_at": due_at}
+        return client.post(url, json.dumps(body), content_type="application/json")
+
+    # 23:30 UTC on the 9th is already the 10th in Berlin: today, taken.
+    late_yesterday_utc = task("2026-06-09T23:30:00+00:00")
+    yesterday = task("2026-06-09T17:00:00+02:00")
+
+    assert late_yesterday_utc.status_code == 201, late_yesterday_utc.content
+    assert yesterday.status_code == 422
+    assert (yesterday.json()["field"], yesterday.json()["message"]) == (
+        "due_at",
+        "due_at 2026-06-09 is before today (2026-06-10); "
+        "a new task is due today or later",
+    )
+    assert Activity.objects.count() == 1
+
+
+def test_a_task_that_falls_overdue_stays_as_it_is(client, alice, deal):
+    client.force_login(alice)
+    log(client, deal, kind="task", subject="Send the proposal", due="2026-06-10")
+    task = Activity.objects.get(kind="task")
+
+    with timesource.frozen_at(dt.datetime(2026, 6, 20, 12, 0, tzinfo=dt.UTC)):
+        page = client.get(reverse("deal", args=[deal.pk]))
+        done = client.post(reverse("deal-task-done", args=[deal.pk, task.pk]))
+
+    assert page.status_code == 200
+    assert done.status_code == 302
+    task.refresh_from_db()
+    assert task.done and task.due_at.date() == dt.date(2026, 6, 10)
