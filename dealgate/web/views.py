@@ -12,7 +12,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     JsonResponse,
     QueryDict,
 )
@@ -47,7 +46,10 @@ def board(request: HttpRequest) -> HttpResponse:
     if not pipelines:
         return render(request, "web/board.html", {"pipelines": []})
 
-    pipeline = _chosen_pipeline(request, pipelines)
+    try:
+        pipeline = _chosen_pipeline(request, pipelines)
+    except Http404 as missing:
+        return _bad_filter(request, f"pipeline: {missing}", status=404)
     owner = _chosen_owner(request)
     if isinstance(owner, HttpResponse):
         return owner
@@ -81,7 +83,10 @@ def _changed_later(pipeline: Pipeline, now: dt.datetime) -> bool:
 @login_required
 def board_column(request: HttpRequest) -> HttpResponse:
     """More cards of one column: a fragment for htmx, a whole page without it."""
-    pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
+    try:
+        pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
+    except Http404 as missing:
+        return _bad_filter(request, f"pipeline: {missing}", status=404)
     owner = _chosen_owner(request)
     if isinstance(owner, HttpResponse):
         return owner
@@ -95,8 +100,7 @@ def board_column(request: HttpRequest) -> HttpResponse:
             request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="cards"
         )
     except ValidationError as error:
-        # Plain text: the message quotes what was sent.
-        return HttpResponseBadRequest(error.message, content_type="text/plain")
+        return _bad_filter(request, error.message)
 
     page = column_page(stage, owner=owner, now=timesource.now(), offset=offset)
     context = {"pipeline": pipeline, "owner": owner, "page": page}
@@ -504,12 +508,21 @@ def _chosen_owner(request: HttpRequest) -> User | HttpResponse | None:
         return None
     owner = User.objects.filter(username=username).first()
     if owner is None:
-        # Plain text: the message quotes what the visitor typed.
-        return HttpResponseBadRequest(
+        return _bad_filter(
+            request,
             f"owner: there is no user {username!r}; pick one from the owner list",
-            content_type="text/plain",
         )
     return owner
+
+
+def _bad_filter(request: HttpRequest, problem: str, status: int = 400) -> HttpResponse:
+    """The answer to a board address whose filter names nothing there (an
+    owner, a pipeline, an offset): the site's page with the message, escaped
+    as any text is, and the way back to the whole board. htmx, asking for
+    more cards of a column, gets the message alone, as plain text."""
+    if request.htmx:
+        return HttpResponse(problem, status=status, content_type="text/plain")
+    return render(request, "web/bad_filter.html", {"problem": problem}, status=status)
 
 
 def _custom_fields(deal: Deal) -> list[tuple[str, object]]:

@@ -152,8 +152,30 @@ def test_filtering_by_an_unknown_owner_is_a_bad_request_naming_the_field(
     response = signed_in.get(reverse("board"), {"owner": "<b>nobody</b>"})
 
     assert response.status_code == 400
-    assert response["Content-Type"].startswith("text/plain")
-    assert "owner: there is no user '<b>nobody</b>'" in response.content.decode()
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    # The site's own page, its top bar and all, quoting what was typed as text.
+    assert 'class="topbar"' in page and "<b>nobody</b>" not in page
+    assert "owner: there is no user '<b>nobody</b>'" in text_of(response)
+
+
+@pytest.mark.parametrize(
+    ("address", "status", "says"),
+    [
+        ("/?pipeline=nope", 404, "pipeline: no pipeline 'nope'"),
+        ("/board/column/?stage=review&owner=nobody", 400, "no user 'nobody'"),
+        ("/board/column/?stage=review&offset=-1", 400, "offset must be"),
+        ("/board/column/?stage=review&pipeline=nope", 404, "no pipeline 'nope'"),
+    ],
+)
+def test_every_bad_board_filter_shows_the_site_page_with_its_message(
+    signed_in, pipeline, address, status, says
+):
+    response = signed_in.get(address)
+
+    assert response.status_code == status
+    assert 'class="topbar"' in response.content.decode()
+    assert says in text_of(response)
 
 
 def test_a_long_column_says_how_many_more_and_links_to_them(signed_in, pipeline, now):
@@ -210,16 +232,15 @@ def test_a_column_page_refuses_an_offset_that_is_not_a_number(
     assert response.status_code == 400
 
 
-def test_a_refused_offset_is_quoted_back_as_plain_text_never_as_markup(
-    signed_in, pipeline
-):
+def test_a_refused_offset_is_quoted_back_as_text_never_as_markup(signed_in, pipeline):
     response = signed_in.get(
         reverse("board-column"),
         {"stage": "review", "offset": "<svg onload=alert(1)>"},
     )
 
     assert response.status_code == 400
-    assert response["Content-Type"].startswith("text/plain")
+    assert "<svg onload" not in response.content.decode()
+    assert "'<svg onload=alert(1)>'" in text_of(response)
 
 
 def test_a_column_page_of_an_unknown_stage_is_not_found(signed_in, pipeline):
