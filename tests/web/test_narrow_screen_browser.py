@@ -56,6 +56,12 @@ def pages(transactional_db, olivia, pipeline, now) -> dict[str, str]:
         "builder": reverse("builder:detail", args=[pipeline.key]),
         "builder edit": reverse("builder:edit", args=[pipeline.key]),
         "bad board filter": reverse("board") + "?owner=nobody",
+        "new deal": reverse("deal-new"),
+        "leads": reverse("leads:inbox"),
+        "new lead": reverse("leads:new"),
+        "notices": reverse("notices"),
+        "bottlenecks": reverse("insights:bottlenecks"),
+        "weekly review": reverse("insights:review"),
     }
 
 
