@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from dealgate.leads.services import capture_lead
 from tests.web.helpers import make_deal
 from tests.web.test_board_browser import chromium_path, signed_in_page  # noqa: F401
 
@@ -47,6 +48,10 @@ _STICKING_OUT = """() => {
 def pages(transactional_db, olivia, pipeline, now) -> dict[str, str]:
     deal = make_deal(pipeline, "discovery", title=LONG_TITLE, owner=olivia)
     make_deal(pipeline, "proposal", title="Helpdesk for Cancity", owner=olivia)
+    lead = capture_lead(
+        {"name": LONG_TITLE[:200], "email": "a@example.com", "message": LONG_TITLE},
+        source="api",
+    ).lead
     return {
         "board": reverse("board"),
         "deal": reverse("deal", args=[deal.pk]),
@@ -59,6 +64,7 @@ def pages(transactional_db, olivia, pipeline, now) -> dict[str, str]:
         "new deal": reverse("deal-new"),
         "leads": reverse("leads:inbox"),
         "new lead": reverse("leads:new"),
+        "lead": reverse("leads:lead", args=[lead.pk]),
         "notices": reverse("notices"),
         "bottlenecks": reverse("insights:bottlenecks"),
         "weekly review": reverse("insights:review"),
