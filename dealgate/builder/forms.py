@@ -3,6 +3,7 @@ the edits in `dealgate.builder.edits` check the rest and name the field."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.utils.text import slugify
 
 from dealgate.accounts.models import Team, User
+from dealgate.core.currencies import amount_problem
 from dealgate.core.numbers import read_number
 from dealgate.core.pipeline_file import (
     CRITERIA_MODES,
@@ -32,13 +34,23 @@ class TypedNumber:
     alone, Django reads "1.000" in a whole-number field as 1."""
 
     places: int | None = None  # the decimals the field holds, for messages
+    # An amount's currency, when known: "1.234" in KWD is 1.234, refused for
+    # its decimals as the deal page refuses it, never offered as 1234.
+    currency: str | None = None
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str) and value.strip():
             try:
-                value = format(read_number(value, places=self.places), "f")
+                number = read_number(value, places=self.places, currency=self.currency)
             except ValueError as exc:
                 raise forms.ValidationError(str(exc), code="invalid") from None
+            if self.currency is not None:
+                problem = amount_problem(number, self.currency)
+                if problem is not None:
+                    raise forms.ValidationError(problem, code="invalid")
+                # Trailing zeros are no decimals: "1.500" dinars is 1.50.
+                number = number.quantize(Decimal("0.01"))
+            value = format(number, "f")
         return super().to_python(value)
 
 
@@ -178,10 +190,17 @@ class CriterionForm(forms.Form):
     amount = DecimalNumberField(max_digits=14, decimal_places=2, required=False)
     rule = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, custom: tuple[CustomFieldSpec, ...] = (), **kwargs):
+    def __init__(
+        self,
+        *args,
+        custom: tuple[CustomFieldSpec, ...] = (),
+        currency: str | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.custom = custom
         self.fields["field"].choices = rules.field_choices(custom)
+        self.fields["amount"].currency = currency
 
     def choice(self) -> rules.Choice:
         data = self.cleaned_data

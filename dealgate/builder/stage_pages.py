@@ -83,7 +83,9 @@ def _stage_page(
             )
             for n, c in enumerate(items)
         ]
-        new = adding.get(which) or CriterionForm(prefix=which, custom=custom)
+        new = adding.get(which) or CriterionForm(
+            prefix=which, custom=custom, currency=working.spec.currency
+        )
         lists.append((which, rows, new))
     context = {
         "working": working,
@@ -104,7 +106,9 @@ def add_criterion(
     working = working_or_404(key)
     current = stage_or_404(working, stage_key)
     custom = working.spec.custom_fields
-    form = CriterionForm(request.POST, prefix=which, custom=custom)
+    form = CriterionForm(
+        request.POST, prefix=which, custom=custom, currency=working.spec.currency
+    )
     if form.is_valid():
         try:
             criterion = rules.criterion_from(form.choice(), custom)

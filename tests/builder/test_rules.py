@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from dealgate.builder.forms import CriterionForm
 from dealgate.builder.rules import Choice, criterion_from
 from dealgate.core.criteria import check_rule
 from dealgate.core.pipeline_file import CriterionSpec, CustomFieldSpec
@@ -75,3 +76,27 @@ def test_a_choice_that_cannot_be_written_names_its_field(choice, field):
         criterion_from(choice, CUSTOM)
 
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("currency", "typed", "read", "says"),
+    [
+        ("KWD", "1.234", None, "1.234 has 3 decimal places; Dealgate keeps KWD"),
+        ("KWD", "1.500", Decimal("1.50"), None),
+        ("USD", "1.500", None, "could mean 1500 or 1.5"),
+        ("JPY", "1000.5", None, "1000.5 has 1 decimal place; JPY amounts have 0"),
+        ("EUR", "18,500.50", Decimal("18500.50"), None),
+    ],
+)
+def test_a_criterion_amount_is_read_in_the_pipelines_currency(
+    currency, typed, read, says
+):
+    form = CriterionForm(
+        {"kind": "value", "amount": typed}, currency=currency, custom=()
+    )
+
+    assert form.is_valid() is (says is None), form.errors
+    if says is None:
+        assert form.cleaned_data["amount"] == read
+    else:
+        assert says in form.errors["amount"][0]
