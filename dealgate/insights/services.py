@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.db import IntegrityError, transaction
+
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import metrics as m
 from dealgate.core.text import check_text, required_text
-from dealgate.errors import PermissionDenied, ValidationError
+from dealgate.errors import Conflict, PermissionDenied, ValidationError
 
 from . import review as rv
 from .filters import Filters
@@ -18,6 +20,8 @@ from .models import WeeklyReview
 log = logging.getLogger("dealgate.insights")
 
 DECISION_LIMIT = 4000
+# `replacing` not given: the caller replaces whatever decision is there.
+ANY = object()
 
 
 def record_review(
@@ -27,6 +31,7 @@ def record_review(
     metric: str,
     decision: str,
     by: User | None,
+    replacing: dt.datetime | None | object = ANY,
 ) -> WeeklyReview:
     """Write the team's decision for the week of `week` on `metric`.
 
@@ -37,6 +42,11 @@ def record_review(
     system): PermissionDenied for a rep. ValidationError naming the field for
     a week that has not started yet (its value is not known), an empty
     decision or an unknown metric.
+
+    `replacing` is when the decision the writer saw was recorded (None: they
+    saw none). Another recorded since, by a second manager writing at once,
+    is a Conflict naming it, and nothing is written; without `replacing`
+    the decision replaces whatever is there (the command line's use).
     """
     if by is not None and not by.is_manager:
         raise PermissionDenied(
@@ -57,18 +67,38 @@ def record_review(
     chosen, _ = rv.chosen_metric(filters.facts, monday, metric or None)
     value = rv.weekly_series(filters, chosen, monday, weeks=1)[0].value
     unit = filters.pipeline.currency if chosen.kind == "money" else chosen.unit
-    review, created = WeeklyReview.objects.update_or_create(
-        pipeline=filters.pipeline,
-        week=monday,
-        defaults={
-            "metric": chosen.key,
-            "value": value,
-            "unit": unit,
-            "decision": text,
-            "recorded_by": by,
-            "recorded_at": now,
-        },
-    )
+    fields = {
+        "metric": chosen.key,
+        "value": value,
+        "unit": unit,
+        "decision": text,
+        "recorded_by": by,
+        "recorded_at": now,
+    }
+    with transaction.atomic():
+        review = (
+            WeeklyReview.objects.select_for_update()
+            .filter(pipeline=filters.pipeline, week=monday)
+            .first()
+        )
+        seen = review.recorded_at if review is not None else None
+        if replacing is not ANY and replacing != seen:
+            raise _written_since(review, monday)
+        created = review is None
+        if review is None:
+            try:
+                with transaction.atomic():
+                    review = WeeklyReview.objects.create(
+                        pipeline=filters.pipeline, week=monday, **fields
+                    )
+            except IntegrityError:
+                # Another writer made the week's row between the read and
+                # this insert.
+                raise _written_since(None, monday) from None
+        else:
+            for name, field_value in fields.items():
+                setattr(review, name, field_value)
+            review.save()
     log.info(
         "weekly review of pipeline %s for week %s %s: %s by %s",
         filters.pipeline.key,
@@ -78,3 +108,15 @@ def record_review(
         by.username if by else "system",
     )
     return review
+
+
+def _written_since(review: WeeklyReview | None, monday: dt.date) -> Conflict:
+    who = ""
+    if review is not None:
+        by = review.recorded_by.display_name if review.recorded_by else "the system"
+        who = f" ({by}: {review.decision[:80]!r})"
+    return Conflict(
+        f"the decision for the week of {monday.day} {monday:%B %Y} was written "
+        f"since you opened it{who}; read it and write yours again",
+        field="decision",
+    )

@@ -24,7 +24,7 @@ from dealgate.pipelines.models import Pipeline
 from . import queries, reports
 from . import review as rv
 from .filters import PERIODS, Filters, parse_day, read_filters
-from .services import DECISION_LIMIT, record_review
+from .services import ANY, DECISION_LIMIT, record_review
 
 
 @login_required
@@ -125,9 +125,25 @@ def _record(
         metric=request.POST.get("metric", ""),
         decision=request.POST.get("decision", ""),
         by=request.user,
+        replacing=_seen(request.POST.get("seen")),
     )
     query = filters.query(week=week.isoformat(), period="")
     return redirect(f"{reverse('insights:review')}?{query}")
+
+
+def _seen(text: str | None) -> dt.datetime | None | object:
+    """When the decision the form showed was recorded ("" for none); a form
+    from before the field was added replaces whatever is there."""
+    if text is None:
+        return ANY
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            "the form's seen time does not read", field="seen"
+        ) from None
 
 
 def _week(text: str) -> dt.date | None:

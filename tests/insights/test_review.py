@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from dealgate import timesource
-from dealgate.errors import PermissionDenied, ValidationError
+from dealgate.errors import Conflict, PermissionDenied, ValidationError
 from dealgate.insights import reports
 from dealgate.insights import review as rv
 from dealgate.insights.models import WeeklyReview
@@ -377,3 +377,65 @@ def test_past_reviews_show_a_win_rate_in_percent_as_the_series_does(
 
     # One won of five closed: 20 % of closed deals, as the week's series says.
     assert history.rows[0][2:4] == [20.0, "% of closed deals"]
+
+
+def _post_decision(client, pipeline, decision: str, seen: str):
+    return client.post(
+        reverse("insights:review"),
+        {
+            "pipeline": pipeline.key,
+            "week": THIS_WEEK.isoformat(),
+            "metric": "lost_deals",
+            "decision": decision,
+            "seen": seen,
+        },
+    )
+
+
+def test_two_managers_writing_one_week_at_once_are_told_not_overwritten(
+    manager_in, pipeline, max_manager, now
+):
+    # Both opened the page while the week had no decision.
+    first = _post_decision(manager_in, pipeline, "Call every lost deal", "")
+    second = _post_decision(manager_in, pipeline, "Raise the prices", "")
+
+    assert first.status_code == 302
+    assert second.status_code == 409
+    assert "was written since you opened it" in text_of(second)
+    assert "Call every lost deal" in text_of(second)
+    assert WeeklyReview.objects.get().decision == "Call every lost deal"
+
+
+def test_a_manager_who_saw_the_decision_rewrites_it(
+    manager_in, pipeline, max_manager, now
+):
+    _post_decision(manager_in, pipeline, "Call every lost deal", "")
+    seen = manager_in.get(
+        reverse("insights:review"), {"week": THIS_WEEK.isoformat()}
+    ).content.decode()
+    shown = seen.split('name="seen" value="')[1].split('"')[0]
+
+    again = _post_decision(manager_in, pipeline, "Call them within a day", shown)
+
+    assert again.status_code == 302
+    assert WeeklyReview.objects.get().decision == "Call them within a day"
+
+
+def test_the_service_refuses_a_decision_written_since_the_one_seen(
+    pipeline, max_manager
+):
+    filters = filters_for(pipeline)
+    with timesource.frozen_at(NOW):
+        first = record_review(
+            filters, week=THIS_WEEK, metric="", decision="A", by=max_manager
+        )
+    with pytest.raises(Conflict), timesource.frozen_at(NOW + dt.timedelta(hours=1)):
+        record_review(
+            filters,
+            week=THIS_WEEK,
+            metric="",
+            decision="B",
+            by=max_manager,
+            replacing=first.recorded_at - dt.timedelta(minutes=5),
+        )
+    assert WeeklyReview.objects.get().decision == "A"
