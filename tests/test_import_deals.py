@@ -1888,7 +1888,10 @@ def test_the_command_prints_the_report_and_exits_0(sales, tmp_path, generic, cap
     assert status == 0
     assert "deals: 3 created, 0 already present, 0 bad" in out
     assert out.rstrip().endswith("imported")
-    assert err.splitlines()[-1].startswith("read 3 rows, ")
+    # Not a terminal: stderr holds only warnings and errors; the rate is in
+    # the report.
+    assert err == ""
+    assert "  rows read: 3 in " in out
 
 
 def test_an_interrupt_after_the_commit_does_not_claim_nothing_was_kept(
@@ -2008,7 +2011,7 @@ def test_one_row_and_one_warning_are_counted_in_the_singular(
     out, err = capsys.readouterr()
     assert status == 0
     assert "  Stage empty, deal put in the default stage: 1 row" in out.splitlines()
-    assert err.splitlines()[-1].startswith("read 1 row, ")
+    assert err == ""
     report = import_deals(path, generic, pipeline=sales)
     assert str(report).startswith(f"{path}: 1 row read, 0 deals created, 1 ")
     assert str(report).endswith(

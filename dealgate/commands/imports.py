@@ -118,8 +118,8 @@ def reported_if_interrupted_afterwards(bar: ProgressLine) -> Iterator[None]:
 class ProgressLine:
     """Rows read and rows per second, redrawn in place a few times a second.
 
-    Only on a terminal; elsewhere (a log, CI) one line at the end says the
-    same, so logs do not fill with carriage returns.
+    Only on a terminal: elsewhere (a log, cron, CI) stderr carries only
+    warnings and errors, and the report on stdout gives the rows and rate.
     """
 
     INTERVAL = 0.25
@@ -139,8 +139,9 @@ class ProgressLine:
         self.stream.flush()
 
     def finish(self, rows: int) -> None:
-        text = self._text(rows, time.monotonic())
-        self.stream.write(f"\r{text}     \n" if self.live else f"read {text}\n")
+        if not self.live:
+            return
+        self.stream.write(f"\r{self._text(rows, time.monotonic())}     \n")
         self.stream.flush()
 
     def _text(self, rows: int, now: float) -> str:
