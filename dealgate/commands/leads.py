@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from dealgate.commands.imports import import_kinds
 
@@ -150,7 +153,12 @@ def _register_leads(subparsers: argparse._SubParsersAction) -> None:
 
     away = actions.add_parser("away", help="mark a person away until an instant")
     away.add_argument("username")
-    away.add_argument("--until", required=True, help="a date or an ISO instant")
+    away.add_argument(
+        "--until",
+        required=True,
+        help="the last day away (in their own or the pipelines' time zone), "
+        "or an ISO instant with its offset",
+    )
     away.set_defaults(func=run_away)
     back = actions.add_parser("back", help="mark a person back from leave")
     back.add_argument("username")
@@ -199,18 +207,45 @@ def _availability(username: str):
 
 
 def run_away(args: argparse.Namespace) -> int:
+    from dealgate import timesource
     from dealgate.cli import CommandError
-    from dealgate.timesource import parse_as_of
 
+    person = _user(args.username)
+    text = args.until.strip()
+    zone = _zone_of(person)
     try:
-        until = parse_as_of(args.until)
-    except ValueError as exc:
-        raise CommandError(str(exc).replace("as-of", "--until")) from None
+        if len(text) == 10:
+            # Away through that whole day where they work.
+            day = dt.date.fromisoformat(text) + dt.timedelta(days=1)
+            until = dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+        else:
+            until = timesource.parse_as_of(text)
+    except ValueError:
+        raise CommandError(
+            f"--until must be a date (2026-12-24) or an ISO instant with its "
+            f"offset; got {text!r}"
+        ) from None
+    if until <= timesource.now():
+        raise CommandError(f"--until {text} has passed; give a day still to come")
     availability = _availability(args.username)
     availability.away_from, availability.away_until = None, until
     availability.save()
-    print(f"{args.username} is away until {until:%Y-%m-%d %H:%M} UTC")
+    shown = until.astimezone(zone)
+    print(f"{args.username} is away until {shown:%Y-%m-%d %H:%M} ({zone.key})")
     return 0
+
+
+def _zone_of(person: Any) -> ZoneInfo:
+    """Where `person` works: their own calendar's zone, else the one every
+    pipeline's calendar shares, else UTC."""
+    from dealgate.pipelines.calendars import calendar_for
+    from dealgate.pipelines.models import Pipeline
+
+    own = (person.calendar or {}).get("timezone")
+    if own:
+        return ZoneInfo(own)
+    zones = {calendar_for(pipeline).zone.key for pipeline in Pipeline.objects.all()}
+    return ZoneInfo(zones.pop()) if len(zones) == 1 else ZoneInfo("UTC")
 
 
 def run_back(args: argparse.Namespace) -> int:

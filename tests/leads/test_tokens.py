@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 
 from dealgate.cli import main
-from dealgate.leads.models import ApiToken
+from dealgate.leads.models import ApiToken, Availability
 from dealgate.leads.tokens import user_for_token
 
 
@@ -55,9 +55,10 @@ def test_routing_rules_are_checked_then_applied_from_a_file(routed, tmp_path, ca
     ]
 
 
-def test_away_back_and_capacity(alice, capsys):
+def test_away_back_and_capacity(alice, capsys, now):
     assert main(["leads", "away", "alice", "--until", "2026-06-20"]) == 0
-    assert alice.availability.away_until.isoformat() == "2026-06-20T23:59:59+00:00"
+    # Through the whole of that day; no pipeline names a zone here: UTC.
+    assert alice.availability.away_until.isoformat() == "2026-06-21T00:00:00+00:00"
     assert main(["leads", "capacity", "alice", "5"]) == 0
     assert main(["leads", "back", "alice"]) == 0
     alice.availability.refresh_from_db()
@@ -91,3 +92,21 @@ def test_an_inactive_users_token_finds_nobody(olivia):
 
     assert user_for_token(secret) is None
     assert user_for_token(secret + "x") is None
+
+
+def test_away_until_a_day_ends_where_the_pipelines_work(routed, alice, capsys, now):
+    # The pipeline's calendar is Berlin's: the 20th ends at 22:00 UTC.
+    assert main(["leads", "away", "alice", "--until", "2026-06-20"]) == 0
+
+    alice.availability.refresh_from_db()
+    assert alice.availability.away_until.isoformat() == "2026-06-20T22:00:00+00:00"
+    assert "alice is away until 2026-06-21 00:00 (Europe/Berlin)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_away_until_a_day_already_past_is_refused(alice, capsys, now):
+    assert main(["leads", "away", "alice", "--until", "2020-01-01"]) == 2
+
+    assert "--until 2020-01-01 has passed" in capsys.readouterr().err
+    assert not Availability.objects.filter(user=alice).exists()
