@@ -255,13 +255,16 @@ def _new_lead(
     by: User | None,
     now: dt.datetime,
     routed: assign.Routing,
+    received: dt.datetime | None = None,
 ) -> Lead:
+    """A new lead, routed at `now`; `received`, when earlier, is when the
+    inquiry first came in (its first contact, as reports count it)."""
     fields = lead.to_json()
     fields["value"] = lead.value
     row = Lead(
         pipeline=pipeline,
         channel=channel,
-        created_at=now,
+        created_at=received or now,
         created_by=by,
         company_match=lead.company_match,
         **fields,
@@ -796,12 +799,16 @@ def split_refusal(decision: DedupDecision, user: User | None) -> str | None:
 
 
 def _split_attached(decision: DedupDecision, by: User | None, now) -> Lead:
+    """The attached inquiry as a lead of its own: first contact when it came
+    in (`decision.at`), routed now, with a whole response window from now
+    (while attached, nobody owed it an answer)."""
     lead = CleanLead.from_json(decision.data)
     pipeline = pipeline_for_capture(decision.pipeline.key)
     routed = assign.route(
         pipeline, lead.facts(decision.channel or "web"), now, defer_turn=True
     )
-    return _new_lead(pipeline, lead, decision.channel or "web", by, now, routed)
+    channel = decision.channel or "web"
+    return _new_lead(pipeline, lead, channel, by, now, routed, received=decision.at)
 
 
 def _reopen_merged(decision: DedupDecision, now: dt.datetime) -> Lead:

@@ -104,3 +104,20 @@ def test_merging_into_an_id_past_any_key_says_there_is_none(
     assert f"no {kind} with id {number}" in response.content.decode()
     lead.refresh_from_db()
     assert lead.status == Lead.Status.ASSIGNED
+
+
+def test_a_split_inquiry_keeps_when_it_came_in_and_is_answerable_from_the_split(
+    routed, olivia, now
+):
+    _capture(routed, 1)
+    attached = capture_lead(inquiry(1, country="FR"), source="api", pipeline=routed)
+    decision = attached.decision
+    later = now + dt.timedelta(days=3)
+    with timesource.frozen_at(later):
+        split = split_lead(decision.pk, by=olivia)
+
+    split.refresh_from_db()
+    # First contact when it came in, as reports count it; its window from
+    # the split, as nobody owed it an answer while it was attached.
+    assert split.created_at == now
+    assert split.assigned_at == later and split.response_due_at > later
