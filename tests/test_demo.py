@@ -70,6 +70,7 @@ def demo(db, monkeypatch):
     monkeypatch.delenv("DEALGATE_AS_OF", raising=False)
     monkeypatch.setattr(setup, "ensure_database", lambda verbosity=1: None)
     monkeypatch.setattr(services, "import_deals", lambda *args, **kwargs: "imported")
+    monkeypatch.setattr(services, "refresh_statistics", lambda report: None)
     monkeypatch.setattr(sweep, "sweep", lambda: sweep.SweepResult())
 
     def run(*argv: str) -> None:

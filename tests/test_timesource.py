@@ -174,6 +174,7 @@ def test_the_demo_loaded_into_a_database_with_other_pipelines_records_no_date(
 
     make_import_pipeline(key="it-services")
     monkeypatch.setattr(services, "import_deals", lambda *args, **kwargs: "imported")
+    monkeypatch.setattr(services, "refresh_statistics", lambda report: None)
     monkeypatch.setattr(sweep, "sweep", lambda: sweep.SweepResult())
     summary = loader.load_demo()
     assert not summary.dated
@@ -189,6 +190,7 @@ def test_the_demo_loaded_again_beside_a_pipeline_of_its_own_keeps_its_clocks_at_
     from dealgate.imports import services
 
     monkeypatch.setattr(services, "import_deals", lambda *args, **kwargs: "imported")
+    monkeypatch.setattr(services, "refresh_statistics", lambda report: None)
     monkeypatch.setattr(sweep, "sweep", lambda: sweep.SweepResult())
     loader.load_demo()
     assert timesource.recorded_as_of() == "2017-12-31"

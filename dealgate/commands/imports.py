@@ -79,7 +79,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_import_deals(args: argparse.Namespace) -> int:
-    from dealgate.imports.services import import_deals, pipeline_for
+    from dealgate.imports.services import (
+        import_deals,
+        pipeline_for,
+        refresh_statistics,
+    )
 
     pipeline = pipeline_for(args.pipeline)
     bar = ProgressLine(sys.stderr)
@@ -95,6 +99,7 @@ def run_import_deals(args: argparse.Namespace) -> int:
         )
     bar.finish(report.rows_read)
     print("\n".join(report.lines()))
+    refresh_statistics(report)
     return 1 if report.refused_for_bad_rows else 0
 
 

@@ -72,7 +72,7 @@ def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummar
     unless `reset_pipeline` asks for the file's pipeline again."""
     from dealgate.clocks.sweep import sweep
     from dealgate.core.pipeline_file import load_pipeline_file
-    from dealgate.imports.services import import_deals
+    from dealgate.imports.services import import_deals, refresh_statistics
     from dealgate.pipelines.models import Pipeline
     from dealgate.pipelines.services import plan_pipeline
     from dealgate.timesource import record_as_of
@@ -96,6 +96,7 @@ def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummar
     # finds their clocks without the date that keeps them at it.
     record_as_of(as_of)
     report = import_deals(DEALS_FILE, "maven-crm", pipeline=pipeline)
+    refresh_statistics(report)
     ensure_logins()
     others = sorted(
         Pipeline.objects.exclude(key=spec.key).values_list("key", flat=True)
