@@ -76,7 +76,7 @@ PROPOSED_INDEXES = {
     ),
     "deal_entry": (
         "deals_deal",
-        "(pipeline_id, (COALESCE(created_at, stage_entered_at)))",
+        "(pipeline_id, created_at)",
         "INCLUDE (status, stage_id, owner_id, product_id, organization_id, source)",
         "",
     ),

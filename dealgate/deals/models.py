@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Coalesce
 
 from dealgate.core.names import NAME_KEY_LENGTH, name_key
 
@@ -197,8 +196,7 @@ class Deal(models.Model):
                 name="deal_open_age",
             ),
             models.Index(
-                models.F("pipeline"),
-                Coalesce("created_at", "stage_entered_at"),
+                fields=["pipeline", "created_at"],
                 include=["status", "stage", "owner", "product", "organization"],
                 name="deal_entry",
             ),

@@ -1,6 +1,6 @@
 """The rollups' change log as a bulk load writes it.
 
-Triggers on deals_deal (migrations 0002 and 0003) append each change of a
+Triggers on deals_deal (migrations 0002, 0003 and 0005) append each change of a
 deal's contribution to `insights_dealchange`. On SQLite they run once per
 row, which cost an import of 100,000 deals about 40% of its time; a loader
 may instead lift the insert trigger for its transaction and append the
@@ -14,6 +14,9 @@ import importlib
 from typing import Any
 
 _rollups = importlib.import_module("dealgate.insights.migrations.0002_rollups")
+_entries = importlib.import_module(
+    "dealgate.insights.migrations.0005_entry_is_creation"
+)
 
 SQLITE_INSERT_TRIGGER = "insights_deal_inserted"
 
@@ -38,7 +41,7 @@ def log_inserted(cursor: Any, first_id: int, last_id: int) -> None:
     so that no one else inserted deals with those ids."""
     insert = f"INSERT INTO insights_dealchange ({_rollups.CHANGE_COLUMNS}) SELECT"
     closed = _rollups._closed_values("sqlite", "d", 1)
-    entered = _rollups._entered_values("sqlite", "d", 1)
+    entered = _entries.entered_values("sqlite", "d", 1)
     cursor.execute(
         f"{insert} {closed} FROM deals_deal d "
         f"WHERE d.id BETWEEN ? AND ? AND {_rollups._closed('d')}",
@@ -46,7 +49,7 @@ def log_inserted(cursor: Any, first_id: int, last_id: int) -> None:
     )
     cursor.execute(
         f"{insert} {entered} FROM deals_deal d "
-        f"WHERE d.id BETWEEN ? AND ? AND {_rollups._entry('d')} IS NOT NULL",
+        f"WHERE d.id BETWEEN ? AND ? AND {_entries.entry('d')} IS NOT NULL",
         (first_id, last_id),
     )
 

@@ -208,13 +208,11 @@ def deals_behind(
         ).select_related("owner")
         order = "-assigned_at"
     elif metric.key == "new_deals":
-        from django.db.models.functions import Coalesce
-
-        items = q.filtered_deals(filters).annotate(
-            entry=Coalesce("created_at", "stage_entered_at")
+        # A deal entered the pipeline when it was created (sql.ENTRY).
+        items = q.filtered_deals(filters).filter(
+            created_at__gte=start, created_at__lt=end
         )
-        items = items.filter(entry__gte=start, entry__lt=end)
-        order = "-entry"
+        order = "-created_at"
     else:
         statuses = {
             "win_rate": ["won", "lost"],

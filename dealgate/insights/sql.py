@@ -244,9 +244,11 @@ def _ids(values: Sequence[int]) -> str:
 
 # -- the pipeline at an instant ----------------------------------------------
 
-# When a deal entered the pipeline: created, or for an import that gave no
-# creation date, when it entered the stage the file put it in.
-ENTRY = "COALESCE(d.created_at, d.stage_entered_at)"
+# When a deal entered the pipeline: its creation. An import that gave only a
+# stage-entry date is created then (dealgate.imports.rows), so that date is
+# its entry; a later move's stage entry never is (deals/0014 filled it in for
+# the deals imported before). Deals with no creation date are undated.
+ENTRY = "d.created_at"
 
 
 def standing(

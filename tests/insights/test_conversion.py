@@ -7,8 +7,10 @@ contract. Histories are written by the product's move service.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
+from django.db import connection
 
 from dealgate.deals.models import Deal
 from dealgate.insights import queries
@@ -221,3 +223,51 @@ def test_as_of_an_instant_a_stage_left_behind_later_was_not_reached_yet(pipeline
 
     assert found["discovery"] == (1, 1, 0)
     assert found["proposal"] == (0, 0, 0)
+
+
+def test_moving_an_undated_import_does_not_make_it_enter_the_pipeline(pipeline):
+    deal = open_deal(pipeline, "inquiry", day(0), record_entry=False)
+    move(deal, "discovery", day(10))
+    dated = open_deal(pipeline, "inquiry", day(9))
+
+    found = queries.funnel(
+        filters_for(pipeline, period="", **{"from": "2026-03-11", "to": "2026-03-31"})
+    )
+
+    assert Deal.objects.get(pk=deal.pk).stage_entered_at == day(10)
+    assert (found.population, found.undated) == (1, 1)
+    assert queries.funnel(filters_for(pipeline)).population == 2
+    assert dated.created_at == day(9)
+
+
+def test_a_dated_deal_keeps_its_entry_when_it_moves(pipeline):
+    deal = open_deal(pipeline, "inquiry", day(0))
+    move(deal, "discovery", day(10))
+
+    later = queries.funnel(
+        filters_for(pipeline, period="", **{"from": "2026-03-11", "to": "2026-03-31"})
+    )
+    first = queries.funnel(
+        filters_for(pipeline, period="", **{"from": "2026-03-02", "to": "2026-03-03"})
+    )
+
+    assert (later.population, first.population) == (0, 1)
+
+
+def test_a_deal_without_a_creation_date_enters_at_its_entry_event(pipeline):
+    # Deals left so before migration deals/0014 are given their entry then.
+    migration = importlib.import_module(
+        "dealgate.deals.migrations.0014_entry_is_creation"
+    )
+    deal = open_deal(pipeline, "inquiry", day(0))
+    Deal.objects.filter(pk=deal.pk).update(created_at=None)
+    move(deal, "discovery", day(10))
+    with connection.cursor() as cursor:
+        cursor.execute(migration.FILL)
+
+    found = queries.funnel(
+        filters_for(pipeline, period="", **{"from": "2026-03-02", "to": "2026-03-03"})
+    )
+
+    assert Deal.objects.get(pk=deal.pk).created_at == day(0)
+    assert (found.population, found.undated) == (1, 0)

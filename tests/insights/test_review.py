@@ -107,6 +107,21 @@ def test_each_metric_has_a_value_for_the_week(pipeline, metric, expected):
     assert series[-1].value == (pytest.approx(expected) if expected else expected)
 
 
+def test_moving_an_undated_deal_is_not_a_new_deal_of_the_week(pipeline):
+    undated = open_deal(pipeline, "inquiry", BERLIN_MONDAY, record_entry=False)
+    move(undated, "discovery", BERLIN_MONDAY + dt.timedelta(hours=2))
+    open_deal(pipeline, "inquiry", BERLIN_MONDAY - dt.timedelta(weeks=2))
+    moved = open_deal(pipeline, "inquiry", BERLIN_MONDAY - dt.timedelta(weeks=1))
+    move(moved, "discovery", BERLIN_MONDAY + dt.timedelta(hours=3))
+    filters = filters_for(pipeline)
+
+    series = rv.weekly_series(filters, rv.BY_KEY["new_deals"], THIS_WEEK)
+    deals, total = rv.deals_behind(filters, rv.BY_KEY["new_deals"], THIS_WEEK)
+
+    assert [week.count for week in series][-3:] == [1, 1, 0]
+    assert (list(deals), total) == ([], 0)
+
+
 def test_the_deals_behind_the_value_are_those_of_the_week(pipeline):
     closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=1), title="this week")
     closed(pipeline, "lost", BERLIN_MONDAY - dt.timedelta(hours=1), title="last week")
