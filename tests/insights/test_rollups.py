@@ -221,6 +221,15 @@ def test_an_ordinary_move_of_an_open_deal_logs_nothing(pipeline):
     assert not DealChange.objects.exists()
 
 
+def test_moving_an_undated_deal_logs_no_entry(pipeline):
+    deal = open_deal(pipeline, "inquiry", day(0), record_entry=False)
+    queries.fold()
+
+    move(deal, "discovery", day(1))
+
+    assert not DealChange.objects.exists()
+
+
 def test_an_owner_change_moves_a_closed_deal_between_owners(pipeline, alice, bob):
     deal = move(open_deal(pipeline, "inquiry", day(0), owner=alice), "won", day(1))
     queries.fold()
@@ -328,3 +337,33 @@ def test_a_fold_on_sqlite_gives_up_while_another_writer_holds_the_lock(
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA busy_timeout")
         assert cursor.fetchone()[0] > 0  # the wait is given back
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_takes_back_the_entries_logged_at_a_move(pipeline, people, products):
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [
+        ("insights", "0004_insert_log_always"),
+        ("deals", "0013_activity_tags_lower_case"),
+    ]
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate(before)
+        undated = open_deal(pipeline, "inquiry", day(0), record_entry=False)
+        move(undated, "discovery", day(3))  # the old triggers log it entering
+        queries.fold()
+        entered = open_deal(pipeline, "inquiry", day(1))
+        Deal.objects.filter(pk=entered.pk).update(created_at=None)
+        move(entered, "discovery", day(4))
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+
+    assert Deal.objects.get(pk=entered.pk).created_at == day(1)
+    _assert_rollups_match_the_deals(pipeline, people, products)
+    queries.fold()
+    _assert_rollups_match_the_deals(pipeline, people, products)
+    days = filters_for(pipeline).scope(start=day(0), end=day(5))
+    assert sum(n for _, n in fetch(rollups.entered(queries.dialect(), days))) == 1
