@@ -86,7 +86,7 @@ def run_report(args: argparse.Namespace) -> int:
         else:
             week = _date(args.week) if args.week else None
             report = reports.weekly_review(
-                filters, now, week=week, metric=args.metric
+                filters, now, week=week, metric=args.metric, all_behind=bool(args.csv)
             ).report
     if args.csv:
         sys.stdout.write(report.table(args.csv).csv())

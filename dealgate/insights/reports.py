@@ -99,6 +99,9 @@ class Report:
     title: str
     filters: Filters
     sections: list[Section] = field(default_factory=list)
+    # What the figures cover, said under the title; the filters' period
+    # when empty (the weekly review names its week instead).
+    scope: str = ""
 
     def table(self, key: str) -> Table:
         for section in self.sections:
@@ -108,7 +111,7 @@ class Report:
         raise NotFound(f"no table {key!r}; tables: {known}", field="table")
 
     def text(self) -> str:
-        lines = [self.title, self.filters.describe(), ""]
+        lines = [self.title, self.scope or self.filters.describe(), ""]
         for section in self.sections:
             lines += [section.table.text(), ""]
         return "\n".join(lines).rstrip() + "\n"
@@ -722,14 +725,23 @@ def weekly_review(
     *,
     week: dt.date | None = None,
     metric: str | None = None,
+    all_behind: bool = False,
 ) -> ReviewPage:
     """This week's metric against the eight weeks before, the deals behind
-    it, and the reviews kept so far."""
+    it, and the reviews kept so far. The deals behind are the latest
+    `rv.BEHIND_LIMIT` unless `all_behind` (a download) asks for every one."""
     week = m.week_start(week) if week else rv.this_week(filters.facts, now)
     chosen, how = rv.chosen_metric(filters.facts, week, metric)
     report = Report(f"Weekly review: {filters.pipeline.name}", filters)
+    last_day = week + dt.timedelta(days=6)
+    so_far = " (this week, so far)" if rv.this_week(filters.facts, now) == week else ""
+    report.scope = (
+        f"Week starting Monday {week.day} {week:%B %Y}{so_far}: "
+        f"{week.isoformat()} to {last_day.isoformat()}"
+    )
     series = rv.weekly_series(filters, chosen, week)
-    behind, total = rv.deals_behind(filters, chosen, week)
+    limit = None if all_behind else rv.BEHIND_LIMIT
+    behind, total = rv.deals_behind(filters, chosen, week, limit=limit)
     report.sections += [
         _series(filters, chosen, series, now),
         _behind(filters, chosen, behind, total),
@@ -824,7 +836,9 @@ def _behind(
             for deal in items
         ]
     note = f"{total:,} in all" + (
-        f"; the latest {len(rows)} shown." if total > len(rows) else "."
+        f"; the latest {len(rows)} shown here, every one in the CSV download."
+        if total > len(rows)
+        else "."
     )
     return Section(Table("behind", "Behind this week's value", columns, rows, note))
 

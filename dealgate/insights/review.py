@@ -194,10 +194,14 @@ def _week_value(
 
 
 def deals_behind(
-    filters: Filters, metric: ReviewMetric, week: dt.date
+    filters: Filters,
+    metric: ReviewMetric,
+    week: dt.date,
+    *,
+    limit: int | None = BEHIND_LIMIT,
 ) -> tuple[QuerySet, int]:
     """The deals (or leads) one week's value is computed over, newest first,
-    at most BEHIND_LIMIT of them, and how many there are in all."""
+    at most `limit` of them (all when None), and how many there are in all."""
     start, end = week_bounds(filters.facts, [week])
     if metric.key == "lead_response":
         items = Lead.objects.filter(
@@ -228,4 +232,5 @@ def deals_behind(
         order = "-closed_at"
     if items.model is Deal:
         items = items.select_related("owner", "stage", "organization")
-    return items.order_by(order, "-id")[:BEHIND_LIMIT], items.count()
+    ordered = items.order_by(order, "-id")
+    return (ordered if limit is None else ordered[:limit]), items.count()

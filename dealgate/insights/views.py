@@ -86,7 +86,11 @@ def review(request: HttpRequest) -> HttpResponse:
     try:
         with queries.session():
             page = reports.weekly_review(
-                filters, now, week=week, metric=params.get("metric") or None
+                filters,
+                now,
+                week=week,
+                metric=params.get("metric") or None,
+                all_behind=request.GET.get("format") == "csv",
             )
     except DealgateError as error:
         return _error(request, error)

@@ -195,7 +195,7 @@ def test_the_review_page_shows_the_chart_the_deals_and_the_form(
     text = text_of(response)
 
     assert response.status_code == 200
-    assert "the product picked Win rate , next in the rotation" in text
+    assert "Dealgate picked Win rate , next in the rotation" in text
     assert "<svg" in response.content.decode()
     assert "Week starting (Monday)" in response.content.decode()
     assert "Big one" in text
@@ -260,10 +260,29 @@ def test_the_review_report_tables_download_as_csv(signed_in, pipeline, now):
     assert len(lines) == 10
 
 
+def test_the_behind_download_holds_every_deal_not_only_those_shown(
+    signed_in, pipeline, now, monkeypatch
+):
+    monkeypatch.setattr(rv, "BEHIND_LIMIT", 2)
+    for hour in range(1, 4):
+        closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(hours=hour))
+
+    page = signed_in.get(reverse("insights:review"))
+    download = signed_in.get(
+        reverse("insights:review"), {"format": "csv", "table": "behind"}
+    )
+
+    assert "3 in all; the latest 2 shown here" in text_of(page)
+    assert len(download.content.decode().splitlines()) == 1 + 3
+
+
 def test_the_weekly_review_report_names_the_week(pipeline):
     page = reports.weekly_review(filters_for(pipeline), NOW)
 
     assert page.week == THIS_WEEK
+    assert page.report.text().splitlines()[1] == (
+        "Week starting Monday 8 June 2026 (this week, so far): 2026-06-08 to 2026-06-14"
+    )
     assert page.report.table("history").empty == "No review has been written yet."
 
 
