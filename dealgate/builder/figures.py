@@ -153,17 +153,27 @@ def _skips(stages: list) -> dict[int, tuple[int, int]]:
 
 
 def _losses(pipeline: Pipeline) -> dict[str, int]:
-    """Lost deals, and those whose reason is empty, unlisted or a placeholder
-    (one aggregate)."""
+    """Lost deals, those whose reason is empty, unlisted or a placeholder,
+    and each of the three apart (one aggregate)."""
     listed = sorted(
         {r.get("key") for r in pipeline.loss_reasons or []} - NO_REASON_KEYS - {None}
     )
+    placeholders = sorted(NO_REASON_KEYS - {""})
     known = "d.loss_reason IN ({})".format(", ".join(["%s"] * len(listed)) or "NULL")
+    placeholder = "d.loss_reason IN ({})".format(", ".join(["%s"] * len(placeholders)))
     statement = (
-        f"SELECT COUNT(*), SUM(CASE WHEN {known} THEN 0 ELSE 1 END) "
+        f"SELECT COUNT(*), SUM(CASE WHEN {known} THEN 0 ELSE 1 END), "
+        "SUM(CASE WHEN d.loss_reason IS NULL OR d.loss_reason = '' "
+        "THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {placeholder} THEN 1 ELSE 0 END) "
         f"FROM {sql.DEAL} d WHERE d.pipeline_id = %s AND d.status = 'lost'"
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*listed, pipeline.pk])
-        lost, without = cursor.fetchone()
-    return {"lost": int(lost or 0), "lost_without_reason": int(without or 0)}
+        cursor.execute(statement, [*listed, *placeholders, pipeline.pk])
+        lost, without, empty, placeheld = (int(n or 0) for n in cursor.fetchone())
+    return {
+        "lost": lost,
+        "lost_without_reason": without,
+        "lost_empty_reason": empty,
+        "lost_placeholder_reason": placeheld,
+    }

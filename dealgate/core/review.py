@@ -132,7 +132,9 @@ class StageData:
 class PipelineData:
     stages: Mapping[str, StageData] = field(default_factory=dict)
     lost: int = 0
-    lost_without_reason: int = 0
+    lost_without_reason: int = 0  # empty, unlisted or a placeholder
+    lost_empty_reason: int = 0  # of those, the empty ones
+    lost_placeholder_reason: int = 0  # and those of a NO_REASON_KEYS placeholder
 
 
 def review(spec: PipelineSpec, data: PipelineData | None = None) -> list[Finding]:
@@ -416,12 +418,25 @@ def _over_limit(
 def _losses(data: PipelineData) -> list[Finding]:
     if not data.lost_without_reason:
         return []
+    unlisted = (
+        data.lost_without_reason - data.lost_empty_reason - data.lost_placeholder_reason
+    )
+    kinds = [
+        f"{count:,} {kind}"
+        for count, kind in (
+            (data.lost_empty_reason, "empty"),
+            (unlisted, "not listed in loss_reasons"),
+            (data.lost_placeholder_reason, "a placeholder"),
+        )
+        if count
+    ]
     return [
         Finding(
             "lost-no-reason",
             ("loss_reasons",),
             f"{data.lost_without_reason:,} of {data.lost:,} lost deals have no "
-            "loss reason",
+            "real loss reason (empty, not listed, or a placeholder such as "
+            f"not-recorded): {', '.join(kinds)}",
             "ask for a reason whenever a deal is lost (list the real ones in "
             "loss_reasons) and record the reasons of past losses where known",
         )

@@ -90,6 +90,19 @@ def test_lost_deals_without_a_listed_reason_are_counted(pipeline):
     assert (data.lost, data.lost_without_reason) == (2, 1)
 
 
+def test_lost_deals_are_counted_apart_as_empty_unlisted_or_placeholder(pipeline):
+    reasons = ["", "not-recorded", "not-recorded", "no-such-reason"]
+    for reason in reasons:
+        Deal.objects.filter(pk=closed_deal(pipeline, ["inquiry"], "lost").pk).update(
+            loss_reason=reason
+        )
+
+    data = figures_for(pipeline, NOW).review
+
+    assert (data.lost, data.lost_without_reason) == (4, 4)
+    assert (data.lost_empty_reason, data.lost_placeholder_reason) == (1, 2)
+
+
 def queries_of(read) -> int:
     with CaptureQueriesContext(connection) as captured:
         read()

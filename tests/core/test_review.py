@@ -220,6 +220,8 @@ def test_data_findings_name_wide_skipped_and_overdue_stages_and_lost_reasons():
         },
         lost=40,
         lost_without_reason=12,
+        lost_empty_reason=3,
+        lost_placeholder_reason=7,
     )
 
     findings = review(_spec(), data)
@@ -237,7 +239,9 @@ def test_data_findings_name_wide_skipped_and_overdue_stages_and_lost_reasons():
         "closed deals that could have passed it went around it",
         "open deals have sat in stage 'proposal' (Proposal requested) a median of "
         "7.5 business days, far over its limit of 5",
-        "12 of 40 lost deals have no loss reason",
+        "12 of 40 lost deals have no real loss reason (empty, not listed, or a "
+        "placeholder such as not-recorded): 3 empty, 2 not listed in "
+        "loss_reasons, 7 a placeholder",
     ]
 
 
