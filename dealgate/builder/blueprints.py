@@ -246,18 +246,15 @@ def _figures(statements: _Stays, stages: _Stages, calendar: Calendar) -> bp.Stay
         "SUM(CASE WHEN s.minutes IS NULL AND NOT (s.entered IS NOT NULL "
         "AND s.entered <= s.ended) THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN s.minutes IS NULL AND s.entered IS NOT NULL "
-        "AND s.entered <= s.ended THEN 1 ELSE 0 END), "
-        "MIN(s.entered), MAX(s.entered), MIN(s.ended), MAX(s.ended) "
+        "AND s.entered <= s.ended THEN 1 ELSE 0 END) "
         "FROM stays s GROUP BY s.stage_id, s.outcome"
     )
     unmeasured: Counter[str] = Counter()
-    counted, instants = [], []
-    for stage_id, outcome, _, without, counted_here, *known in tallies:
+    counted = []
+    for stage_id, outcome, _, without, counted_here in tallies:
         unmeasured[stages.key(stage_id)] += int(without or 0)
         if counted_here:
             counted.append((stage_id, outcome))
-        instants += [_instant(value) for value in known if value is not None]
-    span = (min(instants), max(instants)) if instants else None
     first, last = (
         _instant(value) if value is not None else None
         for value in (statements.first_closed, statements.last_closed)
@@ -267,7 +264,7 @@ def _figures(statements: _Stays, stages: _Stages, calendar: Calendar) -> bp.Stay
         unmeasured=unmeasured,
         responses=_responses(statements, stages, calendar),
         stays=sum(int(row[2]) for row in tallies),
-        dates_only=_dates_only(statements, calendar, span),
+        date_only_stays=_date_only_stays(statements, calendar),
         first_closed=first,
         last_closed=last,
     )
@@ -386,34 +383,34 @@ def _lead_responses(deal_ids: set[int], calendar: Calendar) -> dict[int, float]:
     }
 
 
-def _dates_only(
-    statements: _Stays,
-    calendar: Calendar,
-    span: tuple[dt.datetime, dt.datetime] | None,
-) -> bool:
-    """Whether every instant the stays know (entries and ends, between the
-    first and last of them: `span`) is a local midnight: a source of dates
-    only. Read as a stream that stops at the first other instant; local
-    midnights fall one a day, so more distinct instants than days in the
-    span cannot all be, and no more are read."""
-    if span is None:
-        return False
-    days = (span[1] - span[0]).days + 2
+def _date_only_stays(statements: _Stays, calendar: Calendar) -> int:
+    """The stays whose known instants (entry and end, at least one) are all
+    local midnights: those a source of dates only recorded. Read grouped by
+    the pair, which a history of dates folds into few rows, and each
+    distinct instant is looked at once."""
+    midnight: dict[Any, bool] = {}
+
+    def at_midnight(value: Any) -> bool:
+        if value not in midnight:
+            local = _instant(value).astimezone(calendar.zone)
+            midnight[value] = local.time() == dt.time(0, 0)
+        return midnight[value]
+
+    found = 0
     with connection.cursor() as cursor:
         cursor.execute(
             statements.query(
-                "SELECT DISTINCT i.x FROM (SELECT s.entered AS x FROM stays s "
-                "WHERE s.entered IS NOT NULL UNION ALL SELECT s.ended FROM stays s "
-                f"WHERE s.ended IS NOT NULL) i LIMIT {int(days) + 1}"
+                "SELECT s.entered, s.ended, COUNT(*) FROM stays s "
+                "WHERE s.entered IS NOT NULL OR s.ended IS NOT NULL "
+                "GROUP BY s.entered, s.ended"
             ).sql
         )
-        seen = 0
         while rows := cursor.fetchmany(1000):
-            seen += len(rows)
-            for (x,) in rows:
-                if _instant(x).astimezone(calendar.zone).time() != dt.time(0, 0):
-                    return False
-    return seen <= days
+            for entered, ended, count in rows:
+                known = [value for value in (entered, ended) if value is not None]
+                if all(at_midnight(value) for value in known):
+                    found += int(count)
+    return found
 
 
 def _instant(value: Any) -> dt.datetime:

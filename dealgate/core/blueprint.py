@@ -346,11 +346,12 @@ class Blueprint:
     stages: tuple[StageFlow, ...]
     stops: tuple[Stop, ...]
     responses: tuple[Response, ...]
-    dates_only: bool
+    dates_only: bool  # most stays record dates without times
     first_closed: dt.datetime | None
     last_closed: dt.datetime | None
     day_minutes: float
     notes: tuple[str, ...] = ()
+    date_only_stays: int = 0  # stays whose every known instant is a midnight
 
     def flow(self, stage: str) -> StageFlow | None:
         return next((flow for flow in self.stages if flow.stage == stage), None)
@@ -375,15 +376,21 @@ class StayFigures:
     """What the stays tell beyond the paths: business days per stage and
     outcome, stays without a duration per stage, first responses per
     handoff (their spread and the stays with none recorded), how many stays
-    there are, whether the history holds dates only, and the close dates."""
+    there are and how many of them record dates only, and the close dates."""
 
     days: Mapping[tuple[str, str], Spread]
     unmeasured: Mapping[str, int]
     responses: Mapping[tuple[str, str], tuple[Spread, int]]
     stays: int
-    dates_only: bool
+    date_only_stays: int
     first_closed: dt.datetime | None
     last_closed: dt.datetime | None
+
+    @property
+    def dates_only(self) -> bool:
+        """Whether most stays record dates without times: one live event
+        with a time in a history of dates does not make it timed."""
+        return self.date_only_stays * 2 > self.stays
 
 
 def find_blueprint(
@@ -451,6 +458,7 @@ def summarise(
         first_closed=figures.first_closed,
         last_closed=figures.last_closed,
         day_minutes=day_minutes,
+        date_only_stays=figures.date_only_stays,
     )
     seen = {key for group in groups for key in group.path}
     notes = _notes(
@@ -488,7 +496,7 @@ def stay_figures(paths: Sequence[DealPath], calendar: Calendar) -> StayFigures:
             for pair in set(minutes) | set(unrecorded)
         },
         stays=sum(len(path.stays) for path in paths),
-        dates_only=_dates_only(paths, calendar),
+        date_only_stays=_date_only_stays(paths, calendar),
         first_closed=min(closed, default=None),
         last_closed=max(closed, default=None),
     )
@@ -594,18 +602,23 @@ def _responses(
     return tuple(Response(start, end, *found[(start, end)]) for start, end in ends)
 
 
-def _dates_only(paths: Sequence[DealPath], calendar: Calendar) -> bool:
-    """Whether every known instant is a local midnight: a source of dates."""
-    instants = [
-        instant
+def _date_only_stays(paths: Sequence[DealPath], calendar: Calendar) -> int:
+    """The stays whose known instants (at least one) are all local
+    midnights: stays a source of dates recorded."""
+    return sum(
+        1
         for path in paths
         for stay in path.stays
-        for instant in (stay.entered_at, stay.left_at)
-        if instant is not None
-    ]
-    return bool(instants) and all(
-        instant.astimezone(calendar.zone).time() == dt.time(0, 0)
-        for instant in instants
+        if is_date_only((stay.entered_at, stay.left_at), calendar)
+    )
+
+
+def is_date_only(instants: Sequence[dt.datetime | None], calendar: Calendar) -> bool:
+    """Whether some of `instants` are known and every known one is a local
+    midnight in `calendar`."""
+    known = [instant for instant in instants if instant is not None]
+    return bool(known) and all(
+        instant.astimezone(calendar.zone).time() == dt.time(0, 0) for instant in known
     )
 
 
@@ -636,9 +649,15 @@ def _notes(
             "not say): they count in paths and shares but not in times."
         )
     if blueprint.dates_only:
+        dated = blueprint.date_only_stays
+        which = (
+            "The history records dates without times (every event is at midnight)"
+            if dated == stays
+            else f"{dated:,} of {stays:,} stays record dates without times (their "
+            "events are at midnight)"
+        )
         notes.append(
-            "The history records dates without times (every event is at "
-            "midnight): times are counted from day to day, so a step within one "
+            f"{which}: times are counted from day to day, so a step within one "
             "day counts as 0 and nothing shorter than a day can be told."
         )
     if not any(response.minutes.n for response in blueprint.responses):

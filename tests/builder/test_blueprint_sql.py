@@ -231,6 +231,23 @@ def test_a_pipeline_without_closed_deals_says_so(pipeline):
     )
 
 
+def test_one_timed_event_in_a_history_of_dates_keeps_the_dates_caveat(pipeline):
+    for day in (2, 3, 4, 5):
+        History(pipeline, "inquiry", at(day, 0)).to("discovery", at(day + 1, 0)).to(
+            "won", at(day + 3, 0)
+        )
+    History(pipeline, "inquiry", at(9, 0)).to("won", at(9, 23, 59))
+
+    found = blueprint_for(pipeline)
+
+    assert (found.dates_only, found.date_only_stays) == (True, 8)
+    assert rounded(found) == rounded(reference(pipeline))
+    assert any(
+        note.startswith("8 of 9 stays record dates without times")
+        for note in found.notes
+    )
+
+
 def test_dates_without_times_are_told_apart(pipeline):
     for day in (2, 3, 4):
         History(pipeline, "inquiry", at(day, 0)).to("discovery", at(day + 1, 0)).to(
