@@ -660,6 +660,19 @@ def _notes(
             f"{which}: times are counted from day to day, so a step within one "
             "day counts as 0 and nothing shorter than a day can be told."
         )
+    if active:
+        entered = _lead_entries(blueprint, active[0])
+        if entered:
+            named = _and([f"'{(names or {}).get(r.end, r.end)}'" for r in entered])
+            first = (names or {}).get(active[0], active[0])
+            some = "Some deals" if blueprint.response(LEAD, active[0]) else "Deals"
+            notes.append(
+                f"{some} from new leads entered at {named}, not at the first "
+                f"stage '{first}': the first responses name the handoff they "
+                f"took, while the pipeline hands a new lead to '{first}' (the "
+                "proposal times that handoff from these responses when enough "
+                "were seen)."
+            )
     if not any(response.minutes.n for response in blueprint.responses):
         notes.append(
             "No first responses are recorded (no done call, email or meeting "
@@ -851,9 +864,21 @@ def _window(
     day: float,
 ) -> tuple[int, str]:
     seen = blueprint.response(*pair)
+    elsewhere = ""
+    if pair[0] == LEAD and (seen is None or seen.minutes.n < MIN_SAMPLES):
+        # A lead's first response is the lead's own answer, whatever stage
+        # its deal entered: when the deals from new leads entered a later
+        # stage, their responses time the handoff into the first one.
+        other = _lead_entries(blueprint, pair[1])
+        if other and other[0].minutes.n >= MIN_SAMPLES:
+            seen = other[0]
+            elsewhere = (
+                f"Deals from new leads entered at '{seen.end}', not at "
+                f"'{pair[1]}': their first responses time this handoff. "
+            )
     if seen is not None and seen.minutes.n >= MIN_SAMPLES and seen.minutes.p80:
         minutes = round_window(seen.minutes.p80, day)
-        return minutes, (
+        return minutes, elsewhere + (
             f"{seen.minutes.n:,} first responses seen, 80% within "
             f"{_span(seen.minutes.p80, day)}: "
             f'response_window = "{format_window(minutes, round(day))}".'
@@ -867,6 +892,15 @@ def _window(
     return round(day), (
         f"Too few first responses seen ({counted}) to measure: one working day "
         "is a guess."
+    )
+
+
+def _lead_entries(blueprint: Blueprint, first: str) -> list[Response]:
+    """The handoffs from a new lead into stages other than `first`, the most
+    seen (then the most stays) first."""
+    return sorted(
+        (r for r in blueprint.responses if r.start == LEAD and r.end != first),
+        key=lambda r: (-r.minutes.n, -r.unrecorded),
     )
 
 

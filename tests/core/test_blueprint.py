@@ -220,6 +220,10 @@ def test_notes_say_what_a_dates_only_history_cannot_tell():
         "The history records dates without times (every event is at midnight): "
         "times are counted from day to day, so a step within one day counts as 0 "
         "and nothing shorter than a day can be told.",
+        "Deals from new leads entered at 'Buyer engaged', not at the first stage "
+        "'Interest shown': the first responses name the handoff they took, while "
+        "the pipeline hands a new lead to 'Interest shown' (the proposal times "
+        "that handoff from these responses when enough were seen).",
         "No first responses are recorded (no done call, email or meeting after a "
         "deal entered a stage, and no answered lead): response windows cannot be "
         "told from this data.",
@@ -272,6 +276,27 @@ def test_a_proposal_sets_limits_and_probabilities_from_won_deals(found):
     assert stages["d"] == _stage("d")
     assert proposal.stage_notes["d"] == (
         "No closed deal's history records this stage: kept as it is.",
+    )
+
+
+def test_leads_entering_a_later_stage_time_the_handoff_into_the_first():
+    history = History()
+    history.add(["b", "c"], [1, 1], "won", times=5)
+    for deal_id in range(1, 6):
+        start = T0 + dt.timedelta(days=deal_id)
+        history.responses[deal_id] = [start + dt.timedelta(minutes=20)]
+    found = bp.find_blueprint(history.paths(), ORDER, ALWAYS)
+
+    proposal = bp.propose(found, _current())
+
+    first = next(h for h in proposal.spec.handoffs if h.from_stage == "lead")
+    assert (first.to_stage, first.response_window_minutes) == ("a", 30)
+    assert proposal.handoff_notes[("lead", "a")][0].startswith(
+        "Deals from new leads entered at 'b', not at 'a': their first responses "
+        "time this handoff. 5 first responses seen"
+    )
+    assert any(
+        note.startswith("Deals from new leads entered at 'b'") for note in found.notes
     )
 
 
