@@ -49,7 +49,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from dealgate.clocks.models import Clock
 from dealgate.core import metrics as m
@@ -901,6 +901,21 @@ class ClockTally:
     @property
     def missed_share(self) -> float | None:
         return m.rate(self.missed, self.kept + self.missed)
+
+
+def closed_without_clocks(filters: Filters) -> int:
+    """Deals closed in the period that never had a response or age clock:
+    those imported already closed (Dealgate ran no clock for them), so the
+    clock tallies say nothing of them."""
+    deals = filtered_deals(filters).filter(status__in=("won", "lost"))
+    if filters.start is not None:
+        deals = deals.filter(closed_at__gte=filters.start)
+    if filters.end is not None:
+        deals = deals.filter(closed_at__lt=filters.end)
+    clocks = Clock.objects.filter(
+        deal=OuterRef("pk"), kind__in=(Clock.Kind.RESPONSE, Clock.Kind.AGE)
+    )
+    return deals.exclude(Exists(clocks)).count()
 
 
 def clock_tallies(filters: Filters) -> list[ClockTally]:

@@ -671,13 +671,23 @@ def _clocks(filters: Filters) -> Section:
         ]
         for one in found
     ]
+    unclocked = q.closed_without_clocks(filters)
     table = Table(
         "clocks",
         "Windows and limits kept, by stage",
         columns,
         rows,
-        "Response windows into each stage and its age limit, over the clocks "
-        "that fell due in the period and were met or breached.",
+        "The clocks Dealgate ran on deals (a response window into a stage, or "
+        "its age limit) that fell due in the period and were met or breached: "
+        "a count of clocks, not of deals. An open deal imported already past "
+        "its limit had its clock started late, so it counts as missed"
+        + (
+            f"; {unclocked:,} {'deal' if unclocked == 1 else 'deals'} closed in "
+            "the period without any clock (imported already closed) count in "
+            "neither column."
+            if unclocked
+            else "."
+        ),
     )
     chart = charts.bars(
         "Share of windows and limits missed",

@@ -134,3 +134,27 @@ def test_windows_and_limits_kept_and_missed_are_counted_by_stage(pipeline, alice
 
     assert found == [("inquiry", "response", 1, 2), ("proposal", "age", 1, 0)]
     assert queries.clock_tallies(filters_for(pipeline, owner="bob")) == []
+
+
+def test_the_clock_table_says_it_counts_clocks_and_leaves_out_deals_without_any(
+    pipeline, alice
+):
+    from dealgate.clocks.models import Clock
+    from dealgate.deals.models import Deal
+    from dealgate.insights import reports
+    from tests.conftest import NOW
+
+    from .conftest import open_deal
+
+    timed = open_deal(pipeline, "inquiry", START, owner=alice)
+    clock(pipeline, timed, "inquiry", "age", "breached", START)
+    imported = open_deal(pipeline, "inquiry", START, owner=alice)
+    Deal.objects.filter(pk=imported.pk).update(status="won", closed_at=START)
+    Clock.objects.filter(deal=imported).delete()  # as an import writes it
+
+    filters = filters_for(pipeline)
+    note = reports.bottlenecks(filters, NOW).table("clocks").note
+
+    assert queries.closed_without_clocks(filters) == 1
+    assert "a count of clocks, not of deals" in note
+    assert "1 deal closed in the period without any clock" in note
