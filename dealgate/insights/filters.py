@@ -4,7 +4,9 @@
 `Filters`, naming the field in a `ValidationError` when a value is wrong.
 Periods are whole days of the pipeline's calendar zone: "from 2017-03-01 to
 2017-03-31" runs from local midnight on the 1st to local midnight after the
-31st, so figures match the team's own days rather than UTC's.
+31st, so figures match the team's own days rather than UTC's. Every period
+ends at "now" at the latest (`period_end`): all time, an open-ended "from",
+and a period whose last day is today stop at the as-of instant.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from . import sql
 PERIODS = {"30d": 30, "90d": 90, "365d": 365}
 DEFAULT_PERIOD = "365d"
 DEFAULT_BOTTLENECK_SHARE = 0.4
+# A period that runs to "now" ends this long after it, so it includes `now`.
+JUST_AFTER = dt.timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ class Filters:
     segment: str | None = None
     product: Product | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # "Now" (`timesource.now()`, the as-of instant): every period ends there
+    # at the latest. None only for callers that read no period's figures.
+    now: dt.datetime | None = None
 
     @property
     def pipeline(self) -> Pipeline:
@@ -136,9 +143,7 @@ class Filters:
 
     @property
     def end(self) -> dt.datetime | None:
-        if self.last is None:
-            return None
-        return _local_midnight(self.last + dt.timedelta(days=1), self.facts.calendar)
+        return period_end(self.last, self.facts.calendar, self.now)
 
     @property
     def filters_deals(self) -> bool:
@@ -227,6 +232,7 @@ def read_filters(
         source=_text(params, "source") or None,
         segment=_text(params, "segment") or None,
         product=_product(_text(params, "product")),
+        now=now,
     )
 
 
@@ -323,6 +329,29 @@ def _product(text: str) -> Product | None:
     if found is None:
         raise NotFound(f"no product {text!r}", field="product")
     return found
+
+
+def period_end(
+    last: dt.date | None, calendar: Calendar, now: dt.datetime | None
+) -> dt.datetime | None:
+    """Where a period whose last local day is `last` (None: open) ends: at
+    local midnight after that day, or at `now` if that comes first. So all
+    time, an open-ended period and the current day or week so far count
+    nothing after the as-of instant. The one rule for every period's end.
+
+    Periods are half-open (they end before their end), and what happened at
+    the instant `now` itself has happened: so the end is the smallest step
+    after `now` that the databases keep (a microsecond), as the pipeline
+    rebuilt as of `now` counts the events at or before it."""
+    day_end = (
+        _local_midnight(last + dt.timedelta(days=1), calendar)
+        if last is not None
+        else None
+    )
+    if now is None:
+        return day_end
+    after_now = now + JUST_AFTER
+    return after_now if day_end is None else min(day_end, after_now)
 
 
 def _local_midnight(day: dt.date | None, calendar: Calendar) -> dt.datetime | None:

@@ -44,7 +44,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -490,7 +490,7 @@ def funnel(filters: Filters, at: dt.datetime | None = None) -> Funnel:
     things stood then (`sql.reach`): outcomes and stages later than `at` do
     not count."""
     dialect_ = dialect()
-    scope = filters.scope()
+    scope = _funnel_scope(filters, at)
     counts = {
         (rank, status): number
         for rank, status, number in fetch(sql.reach(dialect_, scope, at))
@@ -508,6 +508,18 @@ def funnel(filters: Filters, at: dt.datetime | None = None) -> Funnel:
     ]
     won = sum(n for (_, status), n in counts.items() if status == "won")
     return Funnel(rows=rows, population=sum(counts.values()), won=won, undated=undated)
+
+
+def _funnel_scope(filters: Filters, at: dt.datetime | None) -> sql.Scope:
+    """The funnel's scope. A period with no last day ends at "now" like any
+    other (`period_end`), but the funnel reads the deals as they stood at
+    `at` (or as they stand), which leaves out those entered later already:
+    its end stays open, so over all time the deals with no date at all
+    still count."""
+    scope = filters.scope()
+    if filters.last is None:
+        return replace(scope, end=None)
+    return scope
 
 
 # -- time in stage ------------------------------------------------------------------
@@ -741,7 +753,7 @@ def overview_ahead(filters: Filters, by: str, now: dt.datetime) -> None:
         [
             sql.exit_spreads(dialect_, scope, QUANTILES),
             *cycles,
-            sql.reach(dialect_, scope, now),
+            sql.reach(dialect_, _funnel_scope(filters, now), now),
         ]
     )
 

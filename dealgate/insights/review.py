@@ -20,7 +20,7 @@ from dealgate.leads.models import Lead
 
 from . import queries as q
 from . import rollups, sql
-from .filters import Filters, PipelineFacts
+from .filters import Filters, PipelineFacts, period_end
 from .models import WeeklyReview
 
 WEEKS = 9  # the week reviewed and the eight before it
@@ -122,14 +122,17 @@ def chosen_metric(
     return BY_KEY[m.rotate(metric_keys(), last)], "rotated"
 
 
-def week_bounds(facts: PipelineFacts, weeks: list[dt.date]) -> list[dt.datetime]:
-    """Local midnights starting each week, then the one ending the last."""
-    zone = facts.calendar.zone
+def week_bounds(
+    facts: PipelineFacts, weeks: list[dt.date], now: dt.datetime | None = None
+) -> list[dt.datetime]:
+    """Local midnights starting each week, then the one ending the last; none
+    later than `now` (as every period's end, `period_end`), so the current
+    week counts what happened so far and a week to come counts nothing."""
     mondays = [*weeks, weeks[-1] + dt.timedelta(weeks=1)]
-    return [
-        dt.datetime.combine(day, dt.time(0, 0), tzinfo=zone).astimezone(dt.UTC)
-        for day in mondays
+    bounds = [
+        period_end(day - dt.timedelta(days=1), facts.calendar, now) for day in mondays
     ]
+    return [bound for bound in bounds if bound is not None]
 
 
 def weekly_series(
@@ -142,7 +145,7 @@ def weekly_series(
     sums of closed and new deals come from the daily rollups.
     """
     mondays = m.weeks_ending(last_week, weeks)
-    bounds = week_bounds(filters.facts, mondays)
+    bounds = week_bounds(filters.facts, mondays, filters.now)
     dialect = q.dialect()
     scope = filters.scope(start=bounds[0], end=bounds[-1])
     adapted = [dialect.instant(bound) for bound in bounds]
@@ -202,7 +205,7 @@ def deals_behind(
 ) -> tuple[QuerySet, int]:
     """The deals (or leads) one week's value is computed over, newest first,
     at most `limit` of them (all when None), and how many there are in all."""
-    start, end = week_bounds(filters.facts, [week])
+    start, end = week_bounds(filters.facts, [week], filters.now)
     if metric.key == "lead_response":
         items = Lead.objects.filter(
             pipeline=filters.pipeline,

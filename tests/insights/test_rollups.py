@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -22,8 +23,10 @@ from dealgate.deals.services import update_deal
 from dealgate.imports.mappings import MAVEN_DEMO_DIR
 from dealgate.imports.services import import_deals
 from dealgate.insights import queries, review, rollups, sql
+from dealgate.insights.filters import JUST_AFTER
 from dealgate.insights.models import ClosedDay, DealChange
 from dealgate.insights.queries import fetch
+from tests.conftest import NOW
 from tests.importing import make_import_pipeline
 
 from .conftest import day, filters_for, move, open_deal
@@ -244,12 +247,20 @@ def test_an_owner_change_moves_a_closed_deal_between_owners(pipeline, alice, bob
 
 def test_whole_days_are_read_from_the_rollup_alone(pipeline):
     dialect = queries.dialect()
-    whole = rollups.closed(dialect, filters_for(pipeline).scope(), "owner")
+    unbounded = replace(filters_for(pipeline).scope(), end=None)
+    whole = rollups.closed(dialect, unbounded, "owner")
     local = filters_for(pipeline, **{"from": "2026-03-05", "to": "2026-03-17"})
     cut = rollups.closed(dialect, local.scope(), "owner")
 
     assert "deals_deal" not in whole.sql
     assert "deals_deal" in cut.sql  # the hours before the Berlin midnights
+
+
+def test_all_time_reads_the_deals_only_for_the_day_now_cuts(pipeline):
+    scope = filters_for(pipeline).scope()
+
+    assert scope.end == NOW + JUST_AFTER
+    assert rollups.split([scope.start, scope.end]).cut == (NOW.date(),)
 
 
 def test_a_segment_filter_is_asked_of_the_deals(pipeline):
