@@ -4,10 +4,14 @@ current week so far count nothing that happened after it."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 import pytest
+from django.urls import reverse
 
+from dealgate import timesource
 from dealgate.insights import queries
 from dealgate.insights import review as rv
 from dealgate.insights.filters import JUST_AFTER, read_filters
@@ -112,3 +116,19 @@ def test_the_all_time_funnel_as_of_now_still_counts_deals_with_no_date(pipeline)
     funnel = queries.funnel(as_of(pipeline, period="all"), AS_OF)
 
     assert (funnel.population, funnel.undated) == (2, 0)
+
+
+def test_the_all_time_page_as_of_an_earlier_day_counts_closes_until_then(
+    signed_in, pipeline
+):
+    history(pipeline)
+
+    with timesource.frozen_at(AS_OF):
+        response = signed_in.get(
+            reverse("insights:overview"),
+            {"period": "all", "format": "csv", "table": "headline"},
+        )
+
+    rows = {row[0]: row for row in csv.reader(io.StringIO(response.content.decode()))}
+    assert rows["Deals closed"][1] == "2"
+    assert float(rows["Win rate"][1]) == pytest.approx(50)
