@@ -169,6 +169,7 @@ def test_the_demo_records_its_date_before_its_deals_come_in(db, monkeypatch):
         return "imported"
 
     monkeypatch.setattr(services, "import_deals", import_deals)
+    monkeypatch.setattr(services, "refresh_statistics", lambda report: None)
     monkeypatch.setattr(sweep_module, "sweep", lambda: sweep_module.SweepResult())
 
     loader.load_demo("2018-02-15")
