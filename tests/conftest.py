@@ -138,6 +138,19 @@ def olivia(db, django_user_model):
 
 
 @pytest.fixture
+def admin(olivia):
+    """A browser signed in to /admin/ as olivia, an admin as `dealgate user
+    add --role admin` leaves one (staff and superuser)."""
+    from django.test import Client
+
+    olivia.is_staff = olivia.is_superuser = True
+    olivia.save()
+    client = Client()
+    client.force_login(olivia)
+    return client
+
+
+@pytest.fixture
 def max_manager(db, django_user_model, team):
     user = _user(
         django_user_model, "max", "manager", full_name="Max Manager", team=team

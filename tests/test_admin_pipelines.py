@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 
 from dealgate import timesource
 from dealgate.clocks.models import Clock
@@ -29,16 +28,6 @@ SHIPPED = [PIPELINE_FILE, *sorted((REPO_ROOT / "examples/pipelines").glob("*.tom
 def frozen():
     with timesource.frozen_at(T0 + dt.timedelta(days=1)):
         yield
-
-
-@pytest.fixture
-def admin(olivia) -> Client:
-    # As `dealgate user add --role admin` leaves an admin.
-    olivia.is_staff = olivia.is_superuser = True
-    olivia.save()
-    client = Client()
-    client.force_login(olivia)
-    return client
 
 
 @pytest.fixture

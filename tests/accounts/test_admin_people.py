@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 
 from dealgate import timesource
 from dealgate.accounts.models import Team, User
@@ -17,16 +16,6 @@ from dealgate.pipelines.models import Handoff
 from tests.conftest import PASSWORD
 
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def admin(olivia) -> Client:
-    # As `dealgate user add --role admin` leaves an admin.
-    olivia.is_staff = olivia.is_superuser = True
-    olivia.save()
-    client = Client()
-    client.force_login(olivia)
-    return client
 
 
 def change_url(user: User) -> str:

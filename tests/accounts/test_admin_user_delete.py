@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -24,16 +23,6 @@ T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 def frozen():
     with timesource.frozen_at(T0 + dt.timedelta(days=1)):
         yield
-
-
-@pytest.fixture
-def admin(olivia) -> Client:
-    # As `dealgate user add --role admin` leaves an admin.
-    olivia.is_staff = olivia.is_superuser = True
-    olivia.save()
-    client = Client()
-    client.force_login(olivia)
-    return client
 
 
 def moved_deal(pipeline, owner, title: str) -> Deal:

@@ -7,22 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 
 from dealgate.accounts.models import User
 from dealgate.clocks.models import Delivery, Notice
 
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def admin(olivia) -> Client:
-    # As `dealgate user add --role admin` leaves an admin.
-    olivia.is_staff = olivia.is_superuser = True
-    olivia.save()
-    client = Client()
-    client.force_login(olivia)
-    return client
 
 
 @pytest.fixture

@@ -3,19 +3,9 @@ never apply and routing would go on sending the person leads."""
 
 from __future__ import annotations
 
-import pytest
 from django.test import Client
 
 from dealgate.leads.models import Availability
-
-
-@pytest.fixture
-def admin(olivia) -> Client:
-    olivia.is_staff = olivia.is_superuser = True
-    olivia.save()
-    client = Client()
-    client.force_login(olivia)
-    return client
 
 
 def _post(admin: Client, user, start: str, end: str):
