@@ -53,8 +53,9 @@ from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from dealgate.clocks.models import Clock
 from dealgate.core import metrics as m
-from dealgate.deals.models import Deal
+from dealgate.deals.models import Deal, StageEvent
 from dealgate.deals.queries import stage_age
+from dealgate.imports.bulk import EVENT_SOURCE as IMPORT_SOURCE
 from dealgate.pipelines.models import Stage
 from dealgate.web.head import answering_head
 
@@ -903,15 +904,25 @@ def _ownerless(stage: Stage) -> bool:
 
 @dataclass(frozen=True)
 class ClockTally:
-    """Obligations on deals in one stage that fell due in the period."""
+    """Obligations on deals in one stage that fell due in the period.
+
+    `kept` and `missed` count the clocks of stays that began in Dealgate: the
+    team had the whole window or limit to act in. `imported_kept` and
+    `imported_missed` count those of stays that began before the deal was
+    imported (the clock counts from the entry date the file gave): Dealgate
+    held the deal for only part of the stay, and most of those missed were
+    past their limit when they arrived."""
 
     stage: Stage
     kind: str  # "response" (a handoff's window) or "age" (the stage's limit)
     kept: int
     missed: int
+    imported_kept: int = 0
+    imported_missed: int = 0
 
     @property
     def missed_share(self) -> float | None:
+        """Of the clocks of stays begun in Dealgate, the share missed."""
         return m.rate(self.missed, self.kept + self.missed)
 
 
@@ -932,8 +943,15 @@ def closed_without_clocks(filters: Filters) -> int:
 
 def clock_tallies(filters: Filters) -> list[ClockTally]:
     """Response windows and age limits kept or missed per stage, over the deal
-    clocks due in the period that have been decided (met or breached). One
-    GROUP BY over the clocks."""
+    clocks due in the period that have been decided (met or breached), with
+    the clocks of imported stays apart. One GROUP BY over the clocks.
+
+    An import writes no time of its own, but it writes the entry into each
+    open deal's stage as a stage event of source "import" at the entry date
+    the file gave, and starts the age clock from that same instant
+    (`clocks.services.start_missing_clocks`). A clock whose start is such an
+    entry into its stage times a stay that began before Dealgate had the
+    deal; any other clock was started by something done in Dealgate."""
     kinds = (Clock.Kind.RESPONSE, Clock.Kind.AGE)
     clocks = Clock.objects.filter(
         pipeline=filters.pipeline,
@@ -948,14 +966,24 @@ def clock_tallies(filters: Filters) -> list[ClockTally]:
         clocks = clocks.filter(due_at__lt=filters.end)
     if filters.filters_deals:
         clocks = clocks.filter(deal__in=filtered_deals(filters).values("pk"))
-    counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    rows = clocks.values_list("stage_id", "kind", "state").annotate(n=Count("id"))
-    for stage_id, kind, state, number in rows.order_by():
-        counts[(stage_id, kind)][state == Clock.State.BREACHED] += number
+    imported_entry = StageEvent.objects.filter(
+        deal=OuterRef("deal"),
+        to_stage=OuterRef("stage"),
+        at=OuterRef("started_at"),
+        source=IMPORT_SOURCE,
+    )
+    clocks = clocks.annotate(imported=Exists(imported_entry))
+    counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    rows = clocks.values_list("stage_id", "kind", "state", "imported").annotate(
+        n=Count("id")
+    )
+    for stage_id, kind, state, imported, number in rows.order_by():
+        column = 2 * bool(imported) + (state == Clock.State.BREACHED)
+        counts[(stage_id, kind)][column] += number
     by_id = filters.facts.by_id
     return [
-        ClockTally(stage=by_id[stage_id], kind=kind, kept=kept, missed=missed)
-        for (stage_id, kind), (kept, missed) in sorted(
+        ClockTally(by_id[stage_id], kind, *tally)
+        for (stage_id, kind), tally in sorted(
             counts.items(), key=lambda item: (by_id[item[0][0]].position, item[0][1])
         )
         if stage_id in by_id
