@@ -910,8 +910,8 @@ class ClockTally:
     team had the whole window or limit to act in. `imported_kept` and
     `imported_missed` count those of stays that began before the deal was
     imported (the clock counts from the entry date the file gave): Dealgate
-    held the deal for only part of the stay, and most of those missed were
-    past their limit when they arrived."""
+    held the deal for only part of the stay, and the missed ones include the
+    deals that arrived already past their limit."""
 
     stage: Stage
     kind: str  # "response" (a handoff's window) or "age" (the stage's limit)
