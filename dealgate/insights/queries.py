@@ -19,9 +19,11 @@ Conversion (`funnel`)
 Time in stage (`time_in_stage`)
     Every stay that ended in the period, by the stage left, whether the deal
     moved on, back, or closed. A deal that visits a stage twice gives two
-    stays. Measured in business days when every stay of that stage carries
-    business minutes, else in calendar days (24-hour periods) for the whole
-    stage; the unit is reported with the figure. Stays in a retired stage
+    stays. Measured in business days when every stay of that stage with an
+    entry time carries business minutes, else in calendar days (24-hour
+    periods) for the whole stage; the unit is reported with the figure. A
+    stay with no entry time has no duration in either unit: it is counted,
+    as without a duration, and does not change the unit. Stays in a retired stage
     stay its own, under its name, listed when some ended in the period.
 Open deal age (`open_ages`)
     Business days since each open deal entered its current stage, now.
@@ -540,9 +542,9 @@ def time_in_stage(filters: Filters) -> list[StageTime]:
     under its own name) that has a stay ending in the period.
 
     On PostgreSQL one pass gives the counts and the business-time percentiles;
-    stages where some stay lacks business minutes take a second query in
-    wall-clock days. SQLite, without percentile_cont, counts first and then
-    ranks the values (two queries).
+    stages where some stay with an entry time lacks business minutes take a
+    second query in wall-clock days. SQLite, without percentile_cont, counts
+    first and then ranks the values (two queries).
     """
     dialect_ = dialect()
     scope = filters.scope()
@@ -552,7 +554,7 @@ def time_in_stage(filters: Filters) -> list[StageTime]:
         found = {
             row[0]: (row[2], [v / scope.day_minutes for v in row[4:]])
             for row in rows
-            if row[1] and row[2] == row[1]
+            if _in_business_days(*row[1:4])
         }
         business = list(found)
         mixed = [stage_id for stage_id in counts if stage_id not in found]
@@ -563,8 +565,8 @@ def time_in_stage(filters: Filters) -> list[StageTime]:
         counts = {row[0]: row[1:] for row in fetch(sql.exit_counts(dialect_, scope))}
         business = [
             stage_id
-            for stage_id, (total, with_minutes, _) in counts.items()
-            if total and with_minutes == total
+            for stage_id, (total, with_minutes, with_entry) in counts.items()
+            if _in_business_days(total, with_minutes, with_entry)
         ]
         query = sql.stage_durations(dialect_, scope, business)
         found = spreads(query, dialect_=dialect_)
@@ -585,6 +587,16 @@ def time_in_stage(filters: Filters) -> list[StageTime]:
             )
         )
     return result
+
+
+def _in_business_days(total: int, with_minutes: int, with_entry: int) -> bool:
+    """Whether a stage's stays are measured in business days: some stay has
+    business minutes, and every stay with an entry time has them. Minutes
+    are only ever written from an entry time, so the counts tell. A stay
+    with neither (an import with no stage-entry date) is counted as without
+    a duration and leaves the unit alone; only one with an entry time but
+    no minutes (an older import) turns the stage to calendar days."""
+    return bool(total and with_minutes and with_minutes == with_entry)
 
 
 # -- outcomes ---------------------------------------------------------------------

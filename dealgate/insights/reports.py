@@ -42,9 +42,10 @@ DEFINITIONS = [
         "For every stay in a stage that ended in the period (moving on, back, "
         "or closing), the time spent there: median and 80th percentile, in "
         "business days of the pipeline's calendar. A stage where some stay "
-        "has no business time recorded is measured in calendar days instead, "
-        "and the table says so. Stays in a retired stage are listed under its "
-        "own name, marked retired.",
+        "has an entry time but no business time recorded is measured in "
+        "calendar days instead, and the table says so; a stay with no entry "
+        "time counts as without a duration. Stays in a retired stage are "
+        "listed under its own name, marked retired.",
     ),
     (
         "Age of open deals",

@@ -80,6 +80,23 @@ def test_a_stay_with_no_duration_at_all_is_counted_but_not_measured(pipeline):
     assert (found.exits, found.unmeasured, found.spread) == (1, 1, None)
 
 
+def test_stays_with_no_entry_time_leave_the_others_in_business_days(pipeline):
+    # Deals with stage-entry dates, then closed deals imported with none:
+    # the latter have no duration in either unit, so the measured stays stay
+    # in business days (1 and 3 working days) and the rest are unmeasured.
+    for days in (1, 3):
+        move(open_deal(pipeline, "proposal", START), "lost", day(days))
+    for _ in range(2):
+        undated = open_deal(pipeline, "proposal", START, record_entry=False)
+        move(undated, "lost", day(5))
+
+    found = stage_times(pipeline)["proposal"]
+
+    assert (found.exits, found.unmeasured) == (4, 2)
+    assert found.spread.unit == "business days"
+    assert (found.spread.n, found.spread.median) == (2, pytest.approx(2.0))
+
+
 def test_every_visit_to_a_stage_is_a_stay(pipeline):
     deal = open_deal(pipeline, "inquiry", START)
     deal = move(deal, "discovery", day(1))
