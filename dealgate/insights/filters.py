@@ -15,11 +15,14 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
+
+from django.db.models import Model, QuerySet
 
 from dealgate.accounts.models import Team, User
 from dealgate.core.calendar import Calendar
+from dealgate.core.names import name_key
 from dealgate.core.numbers import as_id
 from dealgate.deals.models import Product
 from dealgate.errors import NotFound, ValidationError
@@ -27,6 +30,8 @@ from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import sql
+
+T = TypeVar("T", bound=Model)
 
 # The periods a page offers, in days back from today; "all" has no bounds.
 PERIODS = {"30d": 30, "90d": 90, "365d": 365}
@@ -216,7 +221,9 @@ def read_filters(
     pipeline (key; default the first), period (30d, 90d, 365d, all; default
     365d), from and to (YYYY-MM-DD, either may be left out: a custom period),
     owner (username), team (id or name), source, segment (an organization's
-    sector), product (name or id). `today` defaults to `now`'s local date.
+    sector), product (name or id). Names (owner, team, product) are found
+    ignoring case and spacing, as `_named` says. `today` defaults to `now`'s
+    local date.
     """
     pipeline = _pipeline(_text(params, "pipeline"))
     facts = facts_for(pipeline)
@@ -299,7 +306,7 @@ def parse_day(text: str, name: str) -> dt.date:
 def _owner(username: str) -> User | None:
     if not username:
         return None
-    found = User.objects.filter(username=username).first()
+    found = _named(User.objects.all(), "username", username, "owner")
     if found is None:
         raise NotFound(f"no user {username!r}", field="owner")
     return found
@@ -312,7 +319,7 @@ def _team(text: str) -> Team | None:
     found = (
         Team.objects.filter(pk=pk).first()
         if pk is not None
-        else Team.objects.filter(name=text).first()
+        else _named(Team.objects.all(), "name", text, "team")
     )
     if found is None:
         raise NotFound(f"no team {text!r}", field="team")
@@ -322,13 +329,40 @@ def _team(text: str) -> Team | None:
 def _product(text: str) -> Product | None:
     if not text:
         return None
-    found = Product.objects.filter(name=text).first()
+    found = _named(Product.objects.all(), "name", text, "product")
     pk = as_id(text)
     if found is None and pk is not None:
         found = Product.objects.filter(pk=pk).first()
     if found is None:
         raise NotFound(f"no product {text!r}", field="product")
     return found
+
+
+def _named(rows: QuerySet[T], column: str, text: str, name: str) -> T | None:
+    """The row whose `column` is `text` exactly, else the one it names as
+    every door finds a record by name (`names.name_key`: case, spacing and
+    invisible characters aside). Two rows under one key are refused, naming
+    both, rather than one picked. Compares the names in Python: people,
+    teams and products are a firm's few (one query for the names, one for
+    the row found)."""
+    found = rows.filter(**{column: text}).first()
+    if found is not None:
+        return found
+    key = name_key(text)
+    if not key:
+        return None
+    matches = [
+        (pk, known)
+        for pk, known in rows.order_by("pk").values_list("pk", column)
+        if name_key(known) == key
+    ]
+    if len(matches) > 1:
+        spellings = ", ".join(repr(known) for _, known in matches)
+        raise ValidationError(
+            f"{name} {text!r} could be any of {spellings}; give it as spelled",
+            field=name,
+        )
+    return rows.filter(pk=matches[0][0]).first() if matches else None
 
 
 def period_end(
