@@ -34,6 +34,8 @@ Win rate, average won value, sales cycle (`outcomes`)
 Sales velocity
     open deals now x win rate x average won value / mean cycle (per day), a
     mean cycle under one day counted as one day (`metrics.velocity_cycle_days`).
+    With deals closed and none won (a win rate of 0) it is 0 a day; unknown
+    when another factor is.
 """
 
 from __future__ import annotations
@@ -51,7 +53,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Value,
+    When,
+)
 
 from dealgate.clocks.models import Clock
 from dealgate.core import metrics as m
@@ -651,6 +662,51 @@ def outcomes(filters: Filters, by: str | None = None) -> list[Outcomes]:
     return _outcome_rows(rows, cycles, total=by is None)
 
 
+def won_in_other_currencies(filters: Filters) -> int:
+    """Won deals closed in the period with a value in a currency other than
+    the pipeline's: left out of the won value and its average (one count)."""
+    deals = _won_in_other_currencies(filters)
+    if filters.start is not None:
+        deals = deals.filter(closed_at__gte=filters.start)
+    if filters.end is not None:
+        deals = deals.filter(closed_at__lt=filters.end)
+    return deals.count()
+
+
+def won_in_other_currencies_by_span(
+    filters: Filters, bounds: Sequence[dt.datetime]
+) -> dict[int, int]:
+    """`won_in_other_currencies` per span between consecutive `bounds` (0 for
+    the first), placed as `sql.buckets` places the won value; spans with none
+    are left out. One GROUP BY."""
+    if len(bounds) < 2:
+        return {}
+    span = Case(
+        *[
+            When(closed_at__lt=bound, then=Value(i))
+            for i, bound in enumerate(bounds[1:])
+        ],
+        output_field=IntegerField(),
+    )
+    rows = (
+        _won_in_other_currencies(filters)
+        .filter(closed_at__gte=bounds[0], closed_at__lt=bounds[-1])
+        .annotate(span=span)
+        .values_list("span")
+        .annotate(n=Count("pk"))
+    )
+    return {int(index): int(n) for index, n in rows if index is not None}
+
+
+def _won_in_other_currencies(filters: Filters) -> QuerySet[Deal]:
+    return (
+        filtered_deals(filters)
+        .filter(status=Deal.Status.WON, value__isnull=False)
+        .exclude(currency=filters.pipeline.currency)
+        .order_by()
+    )
+
+
 def outcomes_and_total(filters: Filters, by: str) -> tuple[Outcomes, list[Outcomes]]:
     """`outcomes(filters)[0]` and `outcomes(filters, by)`, the same figures.
 
@@ -788,6 +844,11 @@ class Velocity:
 
     @property
     def per_day(self) -> float | None:
+        """None when a factor is unknown, except that with deals closed and
+        none won (a win rate of 0) the pipeline brings in nothing a day,
+        whatever a won deal would have been worth or taken."""
+        if self.win_rate == 0:
+            return 0.0
         return m.sales_velocity(
             self.open_deals, self.win_rate, self.average_won_value, self.cycle_days
         )

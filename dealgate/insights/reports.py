@@ -58,7 +58,7 @@ DEFINITIONS = [
     (
         "Average won value",
         "The mean value of the deals won in the period, in the pipeline's "
-        "currency (deals in other currencies are left out).",
+        "currency (deals in other currencies are left out, and counted).",
     ),
     (
         "Sales cycle",
@@ -68,7 +68,8 @@ DEFINITIONS = [
         "Sales velocity",
         "What the pipeline brings in per day: open deals now x win rate x "
         "average won value / mean sales cycle (days). A mean cycle under one "
-        "day counts as one day: an open deal closes once, not many times a day.",
+        "day counts as one day: an open deal closes once, not many times a day. "
+        "With deals closed and none won it is 0; with nothing closed, unknown.",
     ),
     (
         "Lead response",
@@ -150,11 +151,13 @@ def overview(filters: Filters, now: dt.datetime, *, by: str = "owner") -> Report
     return report
 
 
-def _stale_share(past_limit: int, open_deals: int) -> str:
+def _stale_share(velocity: q.Velocity, past_limit: int) -> str:
     """What velocity takes on trust: open deals past their stage's age limit
     count as fully alive in it, and a pipeline of old deals promises money
-    it will not bring. Said beside the figure once they are a fifth."""
-    if not open_deals or past_limit * 5 < open_deals:
+    it will not bring. Said beside a figure above zero once they are a
+    fifth (a figure not shown, or nothing, cannot be too high)."""
+    open_deals = velocity.open_deals
+    if not velocity.per_day or not open_deals or past_limit * 5 < open_deals:
         return ""
     return (
         f"; {past_limit:,} of the {open_deals:,} open deals are past their "
@@ -170,10 +173,42 @@ def _short_cycle(velocity: q.Velocity) -> str:
     return "; the mean cycle is under a day, so it counts as one day"
 
 
+def _in_other_currencies(count: int) -> str:
+    """Won deals whose value is in another currency than the pipeline's,
+    counted in words: what a won value or its average leaves out."""
+    if count == 1:
+        return "1 won deal in another currency"
+    return f"{count:,} won deals in other currencies"
+
+
+def _velocity_unknown(velocity: q.Velocity, totals: q.Outcomes) -> str:
+    """Why velocity has no figure, said in its place: the factor missing."""
+    if velocity.per_day is not None:
+        return ""
+    if not totals.closed:
+        return "; no deal closed in the period, so there is no win rate"
+    if velocity.average_won_value is None:
+        return f"; no won deal has a value in {velocity.currency}"
+    return "; no won deal has a creation date to measure the cycle"
+
+
+def _velocity_note(velocity: q.Velocity, totals: q.Outcomes, past_limit: int) -> str:
+    note = "open deals x win rate x average won value / mean cycle"
+    if velocity.win_rate == 0:
+        return note + "; no deal closed in the period was won"
+    return (
+        note
+        + _velocity_unknown(velocity, totals)
+        + _short_cycle(velocity)
+        + _stale_share(velocity, past_limit)
+    )
+
+
 def _headline(
     filters: Filters, totals: q.Outcomes, open_deals: int, past_limit: int = 0
 ) -> Section:
     currency = filters.pipeline.currency
+    other_currencies = q.won_in_other_currencies(filters)
     cycle = totals.cycle
     velocity = q.Velocity(
         open_deals=open_deals,
@@ -190,7 +225,12 @@ def _headline(
             "Average won value",
             cents(totals.average_won_value),
             currency,
-            f"over {totals.valued:,} won deals with a value in {currency}",
+            f"over {totals.valued:,} won deals with a value in {currency}"
+            + (
+                f"; left out: {_in_other_currencies(other_currencies)}"
+                if other_currencies
+                else ""
+            ),
         ],
         [
             "Sales cycle, median",
@@ -204,9 +244,7 @@ def _headline(
             "Sales velocity",
             cents(velocity.per_day),
             f"{currency} per day",
-            "open deals x win rate x average won value / mean cycle"
-            + _short_cycle(velocity)
-            + _stale_share(past_limit, open_deals),
+            _velocity_note(velocity, totals, past_limit),
         ],
     ]
     table = Table(
