@@ -793,7 +793,14 @@ def weekly_review(
     chosen, how = rv.chosen_metric(filters.facts, week, metric)
     report = Report(f"Weekly review: {filters.pipeline.name}", filters)
     last_day = week + dt.timedelta(days=6)
-    so_far = " (this week, so far)" if rv.this_week(filters.facts, now) == week else ""
+    now_week = rv.this_week(filters.facts, now)
+    so_far = (
+        " (this week, so far)"
+        if now_week == week
+        else " (not started yet)"
+        if week > now_week
+        else ""
+    )
     report.scope = (
         f"Week starting Monday {week.day} {week:%B %Y}{so_far}: "
         f"{week.isoformat()} to {last_day.isoformat()}"
@@ -803,7 +810,7 @@ def weekly_review(
     behind, total = rv.deals_behind(filters, chosen, week, limit=limit)
     report.sections += [
         _series(filters, chosen, series, now),
-        _behind(filters, chosen, behind, total),
+        _behind(filters, chosen, behind, total, series[-1].left_out),
         _history(filters),
     ]
     current = WeeklyReview.objects.filter(pipeline=filters.pipeline, week=week).first()
@@ -820,16 +827,25 @@ def _series(
     value_column = Column(metric.label, metric.kind, currency=currency)
     if metric.kind == "days":
         value_column = Column(metric.label, "days", metric.unit)
-    rows = [[one.week.isoformat(), one.value, one.count] for one in series]
-    last = series[-1].week
-    so_far = rv.this_week(filters.facts, now) == last
+    columns = [
+        Column("Week starting"),
+        value_column,
+        Column("Behind it", "int", "items"),
+    ]
+    rows = [
+        [one.week.isoformat(), one.value, one.count if one.started else None]
+        for one in series
+    ]
+    if metric.key == "won_value":
+        columns.append(Column("In other currencies, left out", "int", "deals"))
+        for row, one in zip(rows, series, strict=True):
+            row.append(one.left_out if one.started else None)
     table = Table(
         "series",
         f"{metric.label}, week by week",
-        [Column("Week starting"), value_column, Column("Behind it", "int", "items")],
+        columns,
         rows,
-        metric.definition
-        + (" The last week is the current one, so far." if so_far else ""),
+        " ".join([metric.definition, *_series_notes(filters, series, now)]),
     )
     if metric.kind == "percent":
         values, fmt = [_percent_value(row[1]) for row in rows], _percent_tick
@@ -851,10 +867,40 @@ def _series(
     return Section(table, "", chart)
 
 
+def _series_notes(
+    filters: Filters, series: list[rv.WeekValue], now: dt.datetime
+) -> list[str]:
+    """What the week-by-week table leaves out or counts only in part: deals
+    won in other currencies, the current week (so far) and weeks to come."""
+    notes = []
+    reviewed = series[-1]
+    if reviewed.left_out:
+        notes.append(
+            f"Left out of the week reviewed: {_in_other_currencies(reviewed.left_out)}"
+            " (the deals behind it show them in their own)."
+        )
+    current = rv.this_week(filters.facts, now)
+    if any(one.week == current for one in series):
+        which = (
+            "The last week"
+            if reviewed.week == current
+            else (f"The week starting {current.isoformat()}")
+        )
+        notes.append(f"{which} is the current one, so far.")
+    if not reviewed.started:
+        notes.append("Weeks that have not started yet have no value.")
+    return notes
+
+
 def _behind(
-    filters: Filters, metric: rv.ReviewMetric, items: Sequence, total: int
+    filters: Filters,
+    metric: rv.ReviewMetric,
+    items: Sequence,
+    total: int,
+    left_out: int = 0,
 ) -> Section:
-    currency = filters.pipeline.currency
+    """The deals (or leads) behind the week's value; `left_out` of them, won
+    in other currencies, are not in the won value and are said so."""
     zone = filters.facts.calendar.zone
     if metric.key == "lead_response":
         columns = [
@@ -878,7 +924,11 @@ def _behind(
             Column("Owner"),
             Column("Stage"),
             Column("Status"),
-            Column("Value", "money", currency=currency),
+            # Each deal's value in its own currency, named beside it: the
+            # list holds deals in other currencies too, whose value the
+            # week's won value leaves out.
+            Column("Value", "number"),
+            Column("Currency"),
             Column("Closed"),
         ]
         rows = [
@@ -887,14 +937,19 @@ def _behind(
                 deal.owner.display_name if deal.owner else "",
                 deal.stage.name,
                 deal.status,
-                deal.value if deal.currency == currency else None,
+                cents(deal.value),
+                deal.currency if deal.value is not None else "",
                 deal.closed_at.astimezone(zone).date().isoformat()
                 if deal.closed_at
                 else "",
             ]
             for deal in items
         ]
-    note = f"{total:,} in all" + (
+    note = f"{total:,} in all"
+    if left_out:
+        currency = filters.pipeline.currency
+        note += f", {left_out:,} of them in other currencies (left out of {currency})"
+    note += (
         f"; the latest {len(rows)} shown here, every one in the CSV download."
         if total > len(rows)
         else "."

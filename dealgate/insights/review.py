@@ -87,12 +87,22 @@ BY_KEY = {metric.key: metric for metric in METRICS}
 @dataclass(frozen=True)
 class WeekValue:
     week: dt.date  # its Monday
-    value: float | None
+    value: float | None  # None when unknown, or for a week not started yet
     count: int  # the deals (or leads) the value is computed over
+    started: bool = True  # False for a week after the as-of instant's
+    # Won value only: won deals in other currencies, left out of the value.
+    left_out: int = 0
 
 
 def metric_keys() -> list[str]:
     return [metric.key for metric in METRICS]
+
+
+def metric_label(key: str) -> str:
+    """A metric's label as pages show it; the key itself for a metric no
+    longer offered (a review kept from before it was dropped)."""
+    metric = BY_KEY.get(key)
+    return metric.label if metric is not None else key
 
 
 def this_week(facts: PipelineFacts, now: dt.datetime) -> dt.date:
@@ -142,7 +152,10 @@ def weekly_series(
 
     One or two queries whatever the number of weeks: each row is placed in
     its week by a CASE over the week boundaries, then grouped. Counts and
-    sums of closed and new deals come from the daily rollups.
+    sums of closed and new deals come from the daily rollups. A week that
+    has not started at the as-of instant has no value (not a zero); the
+    won value also counts, per week, the won deals in other currencies it
+    leaves out (one more GROUP BY).
     """
     mondays = m.weeks_ending(last_week, weeks)
     bounds = week_bounds(filters.facts, mondays, filters.now)
@@ -150,6 +163,9 @@ def weekly_series(
     scope = filters.scope(start=bounds[0], end=bounds[-1])
     adapted = [dialect.instant(bound) for bound in bounds]
     values: dict[int, tuple[float | None, int]] = {}
+    left_out: dict[int, int] = {}
+    if metric.key == "won_value":
+        left_out = q.won_in_other_currencies_by_span(filters, bounds)
     if metric.key in ("win_rate", "won_value", "lost_deals"):
         query = rollups.closed(dialect, scope, bounds=bounds) or sql.closed(
             dialect, scope, sql.buckets("d.closed_at", adapted)
@@ -179,21 +195,27 @@ def weekly_series(
             sql.lead_responses(dialect, scope, grouping)
         ):
             values[week] = (m.rate(within_day, leads), leads)
+    current = this_week(filters.facts, filters.now) if filters.now else None
     return [
-        _week_value(metric, monday, values.get(index))
+        _week_value(metric, monday, values.get(index), left_out.get(index, 0))
+        if current is None or monday <= current
+        else WeekValue(monday, None, 0, started=False)
         for index, monday in enumerate(mondays)
     ]
 
 
 def _week_value(
-    metric: ReviewMetric, monday: dt.date, found: tuple[float | None, int] | None
+    metric: ReviewMetric,
+    monday: dt.date,
+    found: tuple[float | None, int] | None,
+    left_out: int,
 ) -> WeekValue:
     if found is None:
         # A week with nothing in it: counts are zero, rates and medians unknown.
         empty = 0.0 if metric.kind in ("int", "money") else None
-        return WeekValue(monday, empty, 0)
+        return WeekValue(monday, empty, 0, left_out=left_out)
     value, count = found
-    return WeekValue(monday, value, int(count or 0))
+    return WeekValue(monday, value, int(count or 0), left_out=left_out)
 
 
 def deals_behind(

@@ -104,6 +104,7 @@ def review(request: HttpRequest) -> HttpResponse:
     context = _context(request, page.report, "review")
     context.update(
         page=page,
+        decided_on=rv.metric_label(page.current.metric) if page.current else "",
         metrics=rv.METRICS,
         form_error=form_error,
         decision_limit=DECISION_LIMIT,
