@@ -30,7 +30,7 @@ Open deal age (`open_ages`)
 Win rate, average won value, sales cycle (`outcomes`)
     Over deals closed (won or lost) in the period, as they stand now. Win rate
     is won / (won + lost). Average won value is over won deals with a value in
-    the pipeline's currency. The cycle is calendar days from creation to win.
+    the pipeline's currency. The cycle is days of 24 hours from creation to win.
 Sales velocity
     open deals now x win rate x average won value / mean cycle (per day), a
     mean cycle under one day counted as one day (`metrics.velocity_cycle_days`).
@@ -81,6 +81,7 @@ log = logging.getLogger("dealgate.insights")
 SORT_MEMORY = "64MB"
 BUSINESS_DAYS = "business days"
 CALENDAR_DAYS = "calendar days"
+DAYS = "days"  # of 24 hours: the sales cycle
 
 
 def dialect() -> sql.Dialect:
@@ -767,7 +768,7 @@ def _outcome_rows(
         cycle = None
         n, (median, p80) = cycles.get(key, (0, (None, None)))
         if n and median is not None:
-            cycle = Spread(int(n), float(median), float(p80), CALENDAR_DAYS)
+            cycle = Spread(int(n), float(median), float(p80), DAYS)
         result.append(
             Outcomes(
                 key=key,

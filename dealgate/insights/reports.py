@@ -62,7 +62,8 @@ DEFINITIONS = [
     ),
     (
         "Sales cycle",
-        "Calendar days from a deal's creation to its win, for deals won in the period.",
+        "Days of 24 hours from a deal's creation to its win, for deals won in the "
+        "period (a day the clocks change is 23 or 25 hours of it).",
     ),
     (
         "Sales velocity",
@@ -235,10 +236,10 @@ def _headline(
         [
             "Sales cycle, median",
             cycle.median if cycle else None,
-            "calendar days",
+            "days",
             f"over {cycle.n if cycle else 0:,} won deals with a creation date",
         ],
-        ["Sales cycle, mean", totals.cycle_mean, "calendar days", ""],
+        ["Sales cycle, mean", totals.cycle_mean, "days", ""],
         ["Open deals", open_deals, "deals", "now, in the filters"],
         [
             "Sales velocity",
@@ -428,7 +429,7 @@ def _breakdown(filters: Filters, by: str, found: list[q.Outcomes]) -> Section:
             Column("Won", "int", "deals"),
             Column("Win rate", "percent"),
             Column("Average won value", "money", currency=currency),
-            Column("Median sales cycle", "days", "calendar days"),
+            Column("Median sales cycle", "days", "days"),
         ],
         rows,
     )

@@ -69,8 +69,8 @@ METRICS = (
         "median_cycle",
         "Median sales cycle",
         "days",
-        "calendar days",
-        "Median calendar days from creation to win, over deals won in the week.",
+        "days",
+        "Median days (of 24 hours) from creation to win, over deals won in the week.",
     ),
     ReviewMetric(
         "lead_response",

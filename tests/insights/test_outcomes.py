@@ -56,7 +56,7 @@ def test_the_sales_cycle_is_calendar_days_from_creation_to_win(pipeline):
 
     assert found.cycle.median == pytest.approx(4)
     assert found.cycle_mean == pytest.approx(5)
-    assert found.cycle.unit == "calendar days"
+    assert found.cycle.unit == "days"
 
 
 def test_only_deals_closed_in_the_period_count(pipeline):
