@@ -79,7 +79,10 @@ class DealgateUserAdmin(KeptFromDeletion, UserAdmin):
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "email")}),
-        ("Dealgate", {"fields": ("role", "team", "is_active", "calendar")}),
+        (
+            "Dealgate",
+            {"fields": ("role", "team", "is_active", "hand_to", "calendar")},
+        ),
         (
             "Set by the role (an admin may use /admin/)",
             {"fields": ("is_staff", "is_superuser")},
@@ -110,6 +113,13 @@ class DealgateUserAdmin(KeptFromDeletion, UserAdmin):
         if obj is None:
             return ()
         return ("username", *self.readonly_fields)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # The change form hands work over as the person signed in.
+        return type(form.__name__, (form,), {"by": request.user})
 
     def save_model(
         self, request: HttpRequest, obj: User, form: Any, change: bool

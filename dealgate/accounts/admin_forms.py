@@ -15,13 +15,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import UserChangeForm
-from django.db.models import Q
 
-from dealgate.clocks.models import Clock
-from dealgate.deals.models import Deal
 from dealgate.errors import DealgateError
 
 from . import services
+from .handover import HandOverNeeded
 from .models import Team, User
 
 # The change form's fields, and the keyword `services.change_user` takes each
@@ -78,7 +76,21 @@ class ThroughService:
 class UserChangeThroughService(ThroughService, UserChangeForm):
     """A person's change page: saved by `services.change_user`, which checks
     each field as `dealgate user set` does and stops a person who is
-    deactivated, made a rep or moved to another team from leading a team."""
+    deactivated, made a rep or moved to another team from leading a team.
+    Unticking Active for someone who still holds work is refused beside
+    "Hand over to", which names who takes it (`user set --hand-to`)."""
+
+    # The person signed in, set by the admin (DealgateUserAdmin.get_form).
+    by: User | None = None
+
+    hand_to = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        label="Hand over to",
+        to_field_name="username",
+        help_text="With Active unticked: who takes over their open deals, open "
+        "leads, running clocks and open tasks. Closed deals keep their owner.",
+    )
 
     class Meta(UserChangeForm.Meta):
         model = User
@@ -91,13 +103,24 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
             for name in self.changed_data
             if name in CHANGED_BY_SERVICE
         }
+        successor = self.cleaned_data.get("hand_to")
+        if successor is not None:
+            changes["hand_to"] = successor.username
         if not changes:
             return
         if "team" in changes:
             changes["team"] = _team_name(changes["team"])
         led = _led_by(person)
         try:
-            services.change_user(person.username, **changes)
+            changed = services.change_user(person.username, by=self.by, **changes)
+        except HandOverNeeded as refused:
+            self.add_error(
+                "hand_to",
+                f"{refused.username} still holds {refused.held}: choose who takes "
+                "them over here, then save again (or hand each over on its page "
+                "first).",
+            )
+            return
         except DealgateError as refused:
             self.add_error(_refusal_field(refused, self.fields), refused.message)
             return
@@ -107,27 +130,12 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
             "--manager USERNAME"
             for name in sorted(led - _led_by(person))
         ]
-        if changes.get("active") is False:
-            self.notes.extend(_still_theirs(person))
-
-
-def _still_theirs(person: User) -> list[str]:
-    """What a person who may no longer sign in still answers for, to hand
-    over; nothing when they answer for nothing. Two queries."""
-    deals = (
-        Deal.objects.filter(status=Deal.Status.OPEN)
-        .filter(Q(owner=person) | Q(responsible=person))
-        .count()
-    )
-    clocks = Clock.objects.filter(responsible=person, state=Clock.State.RUNNING).count()
-    if not (deals or clocks):
-        return []
-    # The admin capitalizes a message's first letter: a username starts none.
-    return [
-        f"Hand over what {person.username} still answers for, now that they may "
-        f"no longer sign in: {deals:,} open deal(s) and {clocks:,} running "
-        "clock(s). Give each deal another owner on its page; its clocks follow."
-    ]
+        if successor is not None:
+            # The admin capitalizes a message's first letter: "handed" it is.
+            self.notes.append(
+                f"Handed over from {person.username} to {successor.username}: "
+                f"{changed.handed_over}."
+            )
 
 
 class UserAddThroughService(ThroughService, forms.ModelForm):

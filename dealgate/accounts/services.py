@@ -18,6 +18,7 @@ from dealgate.core.calendar import Calendar, CalendarError
 from dealgate.core.text import CONTROL_OR_BREAK, blank_problem, looks_blank
 from dealgate.errors import NotFound, ValidationError
 
+from . import handover
 from .models import Team, User
 
 log = logging.getLogger("dealgate.accounts")
@@ -71,6 +72,8 @@ def change_user(
     last_name: str | None = None,
     email: str | None = None,
     calendar: dict | None = None,
+    hand_to: str | None = None,
+    by: User | None = None,
 ) -> User:
     """Change a person's role, team ("" for none), whether they may sign in,
     their names, email ("" for none) or own working hours (a pipeline file's
@@ -79,8 +82,16 @@ def change_user(
 
     A team's manager is an active manager (or admin) of that team: one who is
     demoted to rep, deactivated or moved to another team stops leading it,
-    leaving it without a manager (logged at WARNING)."""
+    leaving it without a manager (logged at WARNING).
+
+    Deactivating someone who still holds work (open deals or leads, clocks,
+    tasks: `handover.holdings_of`) is refused with `handover.HandOverNeeded`
+    unless `hand_to` names a successor, an active person, who is then given
+    all of it in the same transaction (`handover.hand_over`, as `by`; None is
+    the system). `hand_to` also hands over the work of someone deactivated
+    before. What moved is kept on the returned user as `handed_over`."""
     user = _user(username)
+    was_active = user.is_active
     if role is not None:
         _set_role(user, role)
     if team is not None:
@@ -96,9 +107,17 @@ def change_user(
         user.email = _checked_email(email)
     if calendar is not None:
         user.calendar = _checked_calendar(calendar)
+    successor = _successor(user, hand_to)
+    held = handover.Holdings()
     with transaction.atomic():
         _keep_an_admin(user, role=role, active=active)
         user.save()
+        if successor is not None:
+            held = handover.hand_over(user, successor, by=by)
+        elif was_active and not user.is_active:
+            held = handover.holdings_of(user)
+            if held:
+                raise handover.HandOverNeeded(user, held)
         led = Team.objects.filter(manager=user)
         if user.role == User.Role.REP or not user.is_active:
             left = list(led)
@@ -110,7 +129,28 @@ def change_user(
             "team %s has no manager now: %s no longer leads it", former.name, username
         )
     log.info("user %s changed", username)
+    user.handed_over = held
     return user
+
+
+def _successor(user: User, hand_to: str | None) -> User | None:
+    """The person `hand_to` names to take over `user`'s work, checked; None
+    when it names nobody. Only someone who leaves hands their work over."""
+    name = (hand_to or "").strip()
+    if not name:
+        return None
+    if user.is_active:
+        raise ValidationError(
+            f"hand_to: {user.username} stays active; work is handed over by "
+            f"someone who leaves (dealgate user set {user.username} --inactive "
+            f"--hand-to {name})",
+            field="hand_to",
+        )
+    successor = User.objects.filter(username=name).first()
+    if successor is None:
+        raise NotFound(f"hand_to: no user {name!r}", field="hand_to")
+    handover.check_successor(user, successor, field="hand_to")
+    return successor
 
 
 def _keep_an_admin(user: User, *, role: str | None, active: bool | None) -> None:

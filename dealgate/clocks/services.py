@@ -159,6 +159,16 @@ def deal_reassigned(deal_id: int, before: int | None, after: int | None) -> None
     )
 
 
+def person_replaced(before: int, after: int, **subject: int) -> int:
+    """The open clocks of person `before` (running, or run out and not put
+    right) become `after`'s, keeping their start and due times: the work of
+    a person who leaves, handed over (dealgate.accounts.handover), so the
+    sweep tells and escalates about `after` from now on. `subject` narrows
+    them to one deal or lead (`lead_id=5`). Returns how many moved."""
+    mine = Clock.objects.filter(responsible_id=before, is_open=True, **subject)
+    return mine.update(responsible_id=after)
+
+
 def deal_moved(
     deal: Deal,
     from_stage: Stage,

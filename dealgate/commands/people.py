@@ -56,10 +56,18 @@ def _register_user(subparsers: argparse._SubParsersAction) -> None:
     signin = change.add_mutually_exclusive_group()
     signin.add_argument(
         "--inactive", dest="active", action="store_false", default=None,
-        help="may no longer sign in (their deals and history stay)",
+        help="may no longer sign in; their history stays, and work they still "
+        "hold is refused unless --hand-to names who takes it",
     )  # fmt: skip
     signin.add_argument(
         "--active", dest="active", action="store_true", help="may sign in again"
+    )
+    change.add_argument(
+        "--hand-to",
+        metavar="USERNAME",
+        help="with --inactive: an active person who takes over their open deals, "
+        "open leads, running clocks and open tasks (refused without it while "
+        "they hold any)",
     )
     change.set_defaults(func=run_user_set)
 
@@ -177,10 +185,13 @@ def run_user_set(args: argparse.Namespace) -> int:
         first_name=first,
         last_name=last,
         email=args.email,
+        hand_to=args.hand_to,
     )
     team = user.team.name if user.team else "no team"
     state = "active" if user.is_active else "inactive"
     print(f"{user.username}: {user.role}, {team}, {state}")
+    if args.hand_to:
+        print(f"handed over to {args.hand_to.strip()}: {user.handed_over}")
     return 0
 
 

@@ -866,6 +866,35 @@ def _responsible_after(deal: Deal, owner_id: int | None) -> dict[str, Any]:
     return {"responsible_id": after}
 
 
+def hand_over_responsibility(
+    deal_id: int, before: User, after: User, *, by: User | None
+) -> bool:
+    """Make `after` responsible for an open deal `before` must move out of
+    its stage (a stage `before` owns, or a team's turn that fell to them),
+    with the deal's running clocks: the work of a person who leaves
+    (dealgate.accounts.handover). The version goes up, as with any change.
+    False, changing nothing, when `before` is no longer responsible for it
+    or it is closed."""
+    with transaction.atomic():
+        moved = Deal.objects.filter(
+            pk=deal_id, status=Deal.Status.OPEN, responsible_id=before.pk
+        ).update(responsible_id=after.pk, version=F("version") + 1)
+        if not moved:
+            return False
+        clocks.deal_reassigned(deal_id, before.pk, after.pk)
+        transaction.on_commit(
+            partial(
+                log.info,
+                "deal %s: responsible person changed from %s to %s by %s",
+                deal_id,
+                before.username,
+                after.username,
+                _who(by),
+            )
+        )
+    return True
+
+
 def person_named(username: str | None, *, field: str = "owner") -> User | None:
     """The active user `username` names, or None for an empty name; refused,
     naming `field`, when no active user has it."""

@@ -437,6 +437,54 @@ def assign_lead(
     return lead
 
 
+def hand_over_lead(
+    lead_id: int,
+    owner: User,
+    *,
+    by: User | None,
+    note: str,
+    now: dt.datetime | None = None,
+) -> Lead:
+    """Give an open lead to `owner` as it stands, for a person who leaves
+    (dealgate.accounts.handover). Unlike `assign_lead`, the response window
+    keeps its start and due time (the inquirer has waited since) and an
+    answered lead stays answered; its open clocks (the window, follow-up
+    tasks) become `owner`'s. Recorded as an assignment by hand, with `note`
+    as its reason; `by` None is the system, allowed like a manager."""
+    with transaction.atomic():
+        lead = _locked_lead(lead_id)
+        _must_be_open(lead, "be handed over")
+        if by is not None and not by.is_manager:
+            raise PermissionDenied("only a manager may assign leads")
+        if not owner.is_active:
+            raise ValidationError(f"{owner.username} is not active", field="owner")
+        before = lead.owner
+        who = by.display_name if by else "the system"
+        lead.owner, lead.rule = owner, "manual"
+        lead.routing_reason = f"handed over by {who}: {note}"
+        if before is not None:
+            # First, so the save below finds the window already the owner's
+            # and neither restarts nor cancels it.
+            clocks.person_replaced(before.pk, owner.pk, lead_id=lead.pk)
+        lead.save(update_fields=["owner", "rule", "routing_reason"])
+        LeadAssignment.objects.create(
+            lead=lead,
+            owner=owner,
+            rule=lead.rule,
+            reason=lead.routing_reason,
+            at=now or timesource.now(),
+            by=by,
+        )
+    log.info(
+        "lead %s handed over from %s to %s by %s",
+        lead.pk,
+        before.username if before else "nobody",
+        owner.username,
+        _who(by),
+    )
+    return lead
+
+
 # Waiting leads one sweep tries to place, oldest first.
 WAITING_BATCH = 200
 
@@ -982,6 +1030,7 @@ __all__ = [
     "complete_lead_task",
     "convert_lead",
     "disqualify_lead",
+    "hand_over_lead",
     "merge_lead",
     "record_response",
     "split_lead",

@@ -58,7 +58,7 @@ def test_deactivating_a_manager_in_the_admin_leaves_their_team_without_one_and_s
     assert "Team Central has no manager now: max no longer leads it" in page
 
 
-def test_deactivating_a_person_with_open_deals_says_what_to_hand_over(
+def test_deactivating_a_person_with_open_deals_is_refused_beside_hand_over_to(
     admin, pipeline, alice
 ):
     with timesource.frozen_at(T0):
@@ -72,14 +72,44 @@ def test_deactivating_a_person_with_open_deals_says_what_to_hand_over(
         )
         move_deal(deal.pk, "discovery", by=alice, expected_version=1)
 
+        answer = admin.post(change_url(alice), form_of(alice, is_active=False))
+
+    assert errors_of(answer)["hand_to"] == [
+        "alice still holds 1 open deal and 1 running or overdue clock: choose who "
+        "takes them over here, then save again (or hand each over on its page "
+        "first)."
+    ]
+    alice.refresh_from_db()
+    assert alice.is_active
+
+
+def test_deactivating_a_person_with_a_successor_in_the_admin_hands_over_and_says_so(
+    admin, pipeline, alice, bob
+):
+    with timesource.frozen_at(T0):
+        deal = Deal.objects.create(
+            pipeline=pipeline,
+            stage=pipeline.stages.get(key="inquiry"),
+            title="Backup for Contoso",
+            owner=alice,
+            created_at=T0,
+            stage_entered_at=T0,
+        )
+        move_deal(deal.pk, "discovery", by=alice, expected_version=1)
+
         answer = admin.post(
-            change_url(alice), form_of(alice, is_active=False), follow=True
+            change_url(alice),
+            form_of(alice, is_active=False, hand_to="bob"),
+            follow=True,
         )
 
+    deal.refresh_from_db()
+    alice.refresh_from_db()
+    assert not alice.is_active
+    assert (deal.owner, deal.responsible) == (bob, bob)
+    assert deal.clocks.get(state="running").responsible == bob
     assert (
-        "Hand over what alice still answers for, now that they may no longer sign "
-        "in: 1 open deal(s) and 1 running clock(s). Give each deal another owner "
-        "on its page"
+        "Handed over from alice to bob: 1 open deal and 1 running or overdue clock."
     ) in answer.content.decode()
 
 

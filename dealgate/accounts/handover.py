@@ -1,0 +1,169 @@
+"""The work a person still holds, and handing it to a successor when they leave.
+
+A person who may no longer sign in acts on nothing: their open deals, the
+leads waiting on them, their running clocks and open tasks would miss their
+windows with nobody told. `services.change_user` therefore refuses to
+deactivate someone who holds any of these unless a successor is named, and
+then hands everything over in the same transaction through the services an
+ordinary change uses: `update_deal` for a deal's owner (its responsible
+person and running clocks follow, its version goes up, the change is
+logged), `hand_over_lead` for a lead (an assignment by hand, its response
+window keeping its due time). Closed deals and leads keep whom they closed
+with: that is history.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Q
+
+from dealgate.clocks import services as clocks
+from dealgate.clocks.models import Clock
+from dealgate.deals import services as deals
+from dealgate.deals.models import Activity, Deal
+from dealgate.errors import ValidationError
+from dealgate.leads import services as leads
+from dealgate.leads.models import Lead, LeadActivity
+
+from .models import User
+
+log = logging.getLogger("dealgate.accounts")
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What a person holds, counted per kind."""
+
+    deals: int = 0  # open deals they own
+    responsible: int = 0  # open deals of others they must move on
+    leads: int = 0  # open leads they own
+    clocks: int = 0  # clocks running, or run out and not put right
+    tasks: int = 0  # open tasks on their deals and leads
+
+    def __bool__(self) -> bool:
+        return any((self.deals, self.responsible, self.leads, self.clocks, self.tasks))
+
+    def __str__(self) -> str:
+        parts = [
+            _count(self.deals, "open deal"),
+            _count(self.responsible, "open deal of others they are responsible for"),
+            _count(self.leads, "open lead"),
+            _count(self.clocks, "running or overdue clock"),
+            _count(self.tasks, "open task"),
+        ]
+        named = [part for part in parts if part]
+        if len(named) < 2:
+            return "".join(named) or "nothing"
+        return f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def _count(number: int, noun: str) -> str:
+    if not number:
+        return ""
+    head, _, tail = noun.partition(" of ")
+    plural = head if number == 1 else head + "s"
+    return f"{number:,} {plural}" + (f" of {tail}" if tail else "")
+
+
+def holdings_of(person: User) -> Holdings:
+    """What `person` holds now (five counting queries)."""
+    mine = Q(responsible=person) | Q(responsible__isnull=True, owner=person)
+    open_deals = Deal.objects.filter(status=Deal.Status.OPEN)
+    deal_tasks = Activity.objects.filter(
+        kind=Activity.Kind.TASK, done=False, deal__in=open_deals.filter(mine)
+    )
+    lead_tasks = LeadActivity.objects.filter(
+        kind=LeadActivity.Kind.TASK,
+        done=False,
+        lead__status__in=Lead.OPEN,
+        lead__owner=person,
+    )
+    return Holdings(
+        deals=open_deals.filter(owner=person).count(),
+        responsible=open_deals.filter(responsible=person).exclude(owner=person).count(),
+        leads=Lead.objects.filter(status__in=Lead.OPEN, owner=person).count(),
+        clocks=Clock.objects.filter(responsible=person, is_open=True).count(),
+        tasks=deal_tasks.count() + lead_tasks.count(),
+    )
+
+
+class HandOverNeeded(ValidationError):
+    """A person who still holds work was to be deactivated without a
+    successor. `held` says what they hold; the message how to hand it over
+    from the command line (the admin's form words it for its own field)."""
+
+    def __init__(self, person: User, held: Holdings) -> None:
+        super().__init__(
+            f"hand_to: {person.username} still holds {held}; name who takes "
+            f"them over: dealgate user set {person.username} --inactive "
+            "--hand-to USERNAME",
+            field="hand_to",
+        )
+        self.username = person.username
+        self.held = held
+
+
+def check_successor(person: User, successor: User, *, field: str) -> None:
+    """Refuse a successor who could not own the work: the person themselves,
+    or someone who may not sign in (as a deal's new owner and a lead's hand
+    assignment are refused)."""
+    if successor.pk == person.pk:
+        raise ValidationError(
+            f"{field}: {person.username} cannot hand their work to themselves",
+            field=field,
+        )
+    if not successor.is_active:
+        raise ValidationError(
+            f"{field}: {successor.username} may not sign in any more; choose "
+            "someone active",
+            field=field,
+        )
+
+
+def hand_over(person: User, successor: User, *, by: User | None) -> Holdings:
+    """Give everything `person` holds to `successor`; returns what moved.
+
+    Must run inside the caller's transaction (a refusal of any one deal or
+    lead undoes all). Open deals they own get `successor` as owner through
+    `update_deal`; open deals of others they must move on, `successor` as
+    the responsible person; open leads they own are handed over; last, any
+    clock still theirs (a handoff that names them) becomes `successor`'s.
+    Tasks follow their deal or lead. Rows are locked in id order."""
+    held = holdings_of(person)
+    owned = list(
+        Deal.objects.select_for_update()
+        .filter(status=Deal.Status.OPEN, owner=person)
+        .order_by("pk")
+        .values_list("pk", "version")
+    )
+    for deal_id, version in owned:
+        deals.update_deal(
+            deal_id, {"owner_id": successor.pk}, by=by, expected_version=version
+        )
+    responsible = (
+        Deal.objects.filter(status=Deal.Status.OPEN, responsible=person)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for deal_id in list(responsible):
+        deals.hand_over_responsibility(deal_id, person, successor, by=by)
+    open_leads = Lead.objects.filter(status__in=Lead.OPEN, owner=person)
+    note = f"{person.username} left; their work went to {successor.username}"
+    for lead_id in list(open_leads.order_by("pk").values_list("pk", flat=True)):
+        leads.hand_over_lead(lead_id, successor, by=by, note=note)
+    clocks.person_replaced(person.pk, successor.pk)
+    transaction.on_commit(
+        partial(
+            log.info,
+            "work of %s handed over to %s by %s: %s",
+            person.username,
+            successor.username,
+            by.username if by else "system",
+            held,
+        )
+    )
+    return held
