@@ -148,9 +148,10 @@ def what_keeps(user: User) -> list[str]:
         return []
     first = (
         f"{user.username} is kept: deactivate them instead (untick Active on "
-        f"their change page, or dealgate user set {user.username} --inactive); "
-        "they can no longer sign in, and the deals, clocks, leads and history "
-        "below keep naming them"
+        "their change page and choose in Hand over to who takes their open work, "
+        f"or dealgate user set {user.username} --inactive --hand-to USERNAME); "
+        "they can no longer sign in, and their closed deals and history keep "
+        "naming them"
     )
     return [first, *held]
 

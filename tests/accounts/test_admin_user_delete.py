@@ -53,7 +53,8 @@ def test_the_delete_page_of_a_person_with_deals_names_them_and_offers_deactivati
     assert "Cannot delete" in page
     assert (
         "alice is kept: deactivate them instead (untick Active on their change "
-        "page, or dealgate user set alice --inactive)"
+        "page and choose in Hand over to who takes their open work, or dealgate "
+        "user set alice --inactive --hand-to USERNAME)"
     ) in page
     assert "alice owns or is responsible for 12 deals" in page
     first = deals[0]
@@ -149,7 +150,9 @@ def test_a_person_nothing_names_is_deleted(admin, pipeline, bob):
     assert not User.objects.filter(pk=bob.pk).exists()
 
 
-def test_a_held_person_is_deactivated_on_their_change_page(admin, pipeline, alice):
+def test_a_held_person_is_deactivated_on_their_change_page_handing_over_to_another(
+    admin, pipeline, alice, bob
+):
     deal = moved_deal(pipeline, alice, "Backup for Contoso")
     page = admin.get(f"/admin/accounts/user/{alice.pk}/change/")
     form = page.context["adminform"].form
@@ -167,6 +170,7 @@ def test_a_held_person_is_deactivated_on_their_change_page(admin, pipeline, alic
         "date_joined_1": "09:00:00",
         "team": alice.team_id,
         "calendar": "{}",
+        "hand_to": "bob",
         "_save": "Save",
     }
 
@@ -176,4 +180,6 @@ def test_a_held_person_is_deactivated_on_their_change_page(admin, pipeline, alic
     alice.refresh_from_db()
     deal.refresh_from_db()
     assert not alice.is_active
-    assert (deal.owner_id, deal.responsible_id) == (alice.pk, alice.pk)
+    assert (deal.owner_id, deal.responsible_id) == (bob.pk, bob.pk)
+    # The history keeps naming her.
+    assert deal.events.filter(by=alice).exists()
