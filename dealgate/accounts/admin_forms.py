@@ -19,7 +19,7 @@ from django.contrib.auth.forms import UserChangeForm
 from dealgate.errors import DealgateError
 
 from . import services
-from .handover import HandOverNeeded
+from .handover import HandOverNeeded, stages_owned_by
 from .models import Team, User
 
 # The change form's fields, and the keyword `services.change_user` takes each
@@ -130,6 +130,8 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
             "--manager USERNAME"
             for name in sorted(led - _led_by(person))
         ]
+        if changes.get("active") is False:
+            self.notes.extend(stages_owned_by(person))
         if successor is not None:
             # The admin capitalizes a message's first letter: "handed" it is.
             self.notes.append(

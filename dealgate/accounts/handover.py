@@ -28,6 +28,7 @@ from dealgate.deals.models import Activity, Deal
 from dealgate.errors import ValidationError
 from dealgate.leads import services as leads
 from dealgate.leads.models import Lead, LeadActivity
+from dealgate.pipelines.models import Stage
 
 from .models import User
 
@@ -167,3 +168,20 @@ def hand_over(person: User, successor: User, *, by: User | None) -> Holdings:
         )
     )
     return held
+
+
+def stages_owned_by(person: User) -> list[str]:
+    """What to say of the live stages `person` owns: a deal that enters one
+    is still given to them after they leave, until the stage gets another
+    owner in the builder or the pipeline file (one query)."""
+    stages = (
+        Stage.objects.filter(owner_user=person, retired_at__isnull=True)
+        .select_related("pipeline")
+        .order_by("pipeline_id", "position")
+    )
+    return [
+        f"{person.username} still owns stage {stage.name!r} of pipeline "
+        f"{stage.pipeline.key}: deals entering it become theirs; give it another "
+        "owner in the builder or the pipeline file"
+        for stage in stages
+    ]

@@ -128,6 +128,9 @@ def change_user(
         log.warning(
             "team %s has no manager now: %s no longer leads it", former.name, username
         )
+    if was_active and not user.is_active:
+        for line in handover.stages_owned_by(user):
+            log.warning("%s", line)
     log.info("user %s changed", username)
     user.handed_over = held
     return user

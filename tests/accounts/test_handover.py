@@ -120,7 +120,13 @@ def test_hand_to_gives_every_open_deal_lead_clock_and_task_to_the_successor(
     code = run(monkeypatch, "user", "set", "alice", "--inactive", "--hand-to", "bob")
 
     assert code == 0
-    assert f"handed over to bob: {HELD}" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert f"handed over to bob: {HELD}" in printed.out
+    assert (
+        "alice still owns stage 'Proposal reviewed by the buyer' of pipeline "
+        "new-business: deals entering it become theirs; give it another owner in "
+        "the builder or the pipeline file"
+    ) in printed.err
     alice.refresh_from_db()
     assert not alice.is_active
     mine, won, theirs = (
