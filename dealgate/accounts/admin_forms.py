@@ -122,7 +122,9 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
             )
             return
         except DealgateError as refused:
-            self.add_error(_refusal_field(refused, self.fields), refused.message)
+            # Beside "Hand over to", its key would only repeat the label.
+            shown = refused.detail if refused.field == "hand_to" else refused.message
+            self.add_error(_refusal_field(refused, self.fields), shown)
             return
         self.notes = [
             f"Team {name} has no manager now: {person.username} no longer leads "

@@ -180,8 +180,8 @@ def stages_owned_by(person: User) -> list[str]:
         .order_by("pipeline_id", "position")
     )
     return [
-        f"{person.username} still owns stage {stage.name!r} of pipeline "
-        f"{stage.pipeline.key}: deals entering it become theirs; give it another "
+        f"stage {stage.name!r} of pipeline {stage.pipeline.key} is still owned "
+        f"by {person.username}: deals entering it become theirs; give it another "
         "owner in the builder or the pipeline file"
         for stage in stages
     ]

@@ -24,6 +24,7 @@ from dealgate.errors import ValidationError
 from dealgate.leads.models import Lead, LeadActivity, LeadAssignment
 from dealgate.leads.services import assign_lead
 from dealgate.pipelines.models import Stage
+from tests.accounts.test_admin_people import change_url, errors_of, form_of
 from tests.conftest import NOW
 
 HELD = (
@@ -123,8 +124,8 @@ def test_hand_to_gives_every_open_deal_lead_clock_and_task_to_the_successor(
     printed = capsys.readouterr()
     assert f"handed over to bob: {HELD}" in printed.out
     assert (
-        "alice still owns stage 'Proposal reviewed by the buyer' of pipeline "
-        "new-business: deals entering it become theirs; give it another owner in "
+        "stage 'Proposal reviewed by the buyer' of pipeline new-business is still "
+        "owned by alice: deals entering it become theirs; give it another owner in "
         "the builder or the pipeline file"
     ) in printed.err
     alice.refresh_from_db()
@@ -278,3 +279,32 @@ def test_a_hand_over_s_lead_assignment_is_dated_when_it_happened(work, alice, bo
         services.change_user("alice", active=False, hand_to="bob")
 
     assert LeadAssignment.objects.filter(lead=work.lead).last().at == later
+
+
+def test_the_admin_page_refuses_a_successor_for_someone_who_stays_active(
+    admin, work, alice, bob
+):
+    answer = admin.post(change_url(alice), form_of(alice, hand_to="bob"))
+
+    assert errors_of(answer)["hand_to"] == [
+        "alice stays active; work is handed over by someone who leaves "
+        "(dealgate user set alice --inactive --hand-to bob)"
+    ]
+    assert Deal.objects.get(pk=work.mine.pk).owner == alice
+
+
+def test_the_admin_page_hands_over_and_names_the_stage_still_theirs(
+    admin, work, alice, bob, olivia
+):
+    answer = admin.post(
+        change_url(alice), form_of(alice, is_active=False, hand_to="bob"), follow=True
+    )
+
+    page = answer.content.decode()
+    assert f"Handed over from alice to bob: {HELD}." in page
+    assert (
+        "Stage &#x27;Proposal reviewed by the buyer&#x27; of pipeline new-business "
+        "is still owned by alice"
+    ) in page
+    last = LeadAssignment.objects.filter(lead=work.lead).last()
+    assert (last.owner, last.by) == (bob, olivia)
