@@ -12,9 +12,10 @@ deleted here: the database would blank them on deals, clocks, leads and stage
 events behind the services (won deals left without an owner, running clocks
 with nobody to tell) and leave pipelines naming a username that no longer
 exists. The confirm page, and "Delete selected", say what keeps them and
-steer to deactivating instead (untick Active), which stops their sign-in and
-keeps every record that names them. A team is kept the same way while people,
-stages, handoffs or routing rules name it.
+steer to deactivating instead (untick Active, naming in "Hand over to" who
+takes their open work: dealgate.accounts.handover), which stops their sign-in
+and keeps their history and closed deals naming them. A team is kept the
+same way while people, stages, handoffs or routing rules name it.
 """
 
 from __future__ import annotations
