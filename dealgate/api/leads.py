@@ -9,9 +9,8 @@ While SQLite is busy with another writer (a long import), a lead that
 passed every check is kept in the spool and answered 202 with its receipt;
 the sweeper captures it once the database is free (dealgate.leads.spool).
 
-Authentication: a request that sends an Authorization header is judged by
-its token alone, and a wrong one is a 401. A signed-in browser session must
-send the CSRF token with a POST (403 without). With neither: 401.
+Authentication is the whole API's (dealgate.api.auth): a token, else a
+signed-in session with its CSRF token.
 """
 
 from __future__ import annotations
@@ -20,18 +19,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.security import APIKeyCookie, HttpBearer
-from ninja.utils import check_csrf
 from pydantic import BaseModel, ConfigDict
 
-from dealgate.errors import NotFound, PermissionDenied, ValidationError
+from dealgate.errors import NotFound, ValidationError
 from dealgate.leads import services, spool
 from dealgate.leads.intake import LIMITS
 from dealgate.leads.models import Lead
-from dealgate.leads.tokens import user_for_token
 
 from .deals import ErrorOut, limited_text
 from .fields import JsonBool
@@ -42,43 +37,6 @@ router = Router(tags=["leads"])
 # A lead's fields fit in a few kilobytes; the message (5,000 characters at
 # up to 4 bytes each in JSON escapes of 6) is the largest part.
 MAX_BODY_BYTES = 64 * 1024
-
-
-class TokenAuth(HttpBearer):
-    """`Authorization: Bearer dg_...`: the token's user makes the request."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        user = user_for_token(token)
-        if user is not None:
-            request.user = user
-        return user
-
-
-class SessionAuth(APIKeyCookie):
-    """A signed-in browser session. Unlike django-ninja's own, it checks the
-    CSRF token only once it knows there is a session: a caller with no
-    session, or with an Authorization header (a token that failed), is
-    not authenticated (401), not refused for CSRF (403)."""
-
-    param_name = settings.SESSION_COOKIE_NAME
-
-    def __init__(self) -> None:
-        super().__init__(csrf=False)
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        if "HTTP_AUTHORIZATION" in request.META or not request.user.is_authenticated:
-            return None
-        if check_csrf(request) is not None:
-            raise PermissionDenied(
-                "CSRF check failed: a signed-in POST must send the csrftoken "
-                "cookie's value in the X-CSRFToken header"
-            )
-        return request.user
-
-
-session_auth = SessionAuth()
-# Every lead endpoint: an API token first, else a signed-in session.
-LEAD_AUTH = [TokenAuth(), session_auth]
 
 
 class LeadIn(Schema):
@@ -248,7 +206,6 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "",
-    auth=LEAD_AUTH,
     response={
         201: CaptureOut,
         200: CaptureOut,
@@ -297,14 +254,13 @@ def _lead(lead_id: int) -> Lead:
     return lead
 
 
-@router.get("/{lead_id}", auth=LEAD_AUTH, response=LeadOut)
+@router.get("/{lead_id}", response=LeadOut)
 def get_lead(request: HttpRequest, lead_id: int) -> dict[str, Any]:
     return lead_out(_lead(lead_id))
 
 
 @router.post(
     "/{lead_id}/activities",
-    auth=LEAD_AUTH,
     response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
 )
 def add_activity(
@@ -326,7 +282,6 @@ def add_activity(
 
 @router.post(
     "/{lead_id}/disqualify",
-    auth=LEAD_AUTH,
     response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
 def disqualify(
@@ -351,7 +306,6 @@ class ConvertIn(Schema):
 
 @router.post(
     "/{lead_id}/convert",
-    auth=LEAD_AUTH,
     response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
 def convert(

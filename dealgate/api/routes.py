@@ -9,7 +9,6 @@ from http import HTTPStatus
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
 from django.views import defaults
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -27,6 +26,7 @@ from dealgate.web.busy import is_busy
 from dealgate.web.head import method_named
 
 from . import deals, leads
+from .auth import API_AUTH
 from .parser import CheckedParser, refuse_unread_bodies
 
 log = logging.getLogger("dealgate.api")
@@ -35,7 +35,7 @@ api = NinjaAPI(
     title="Dealgate API",
     version="1",
     urls_namespace="api",
-    auth=leads.session_auth,
+    auth=API_AUTH,
     parser=CheckedParser(),
 )
 
@@ -153,14 +153,9 @@ def render_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse
 def render_unauthenticated(
     request: HttpRequest, exc: AuthenticationError
 ) -> HttpResponse:
-    """401 in the error family, saying whether the token or its absence failed,
-    and that API tokens open only the lead endpoints."""
-    if not request.path.startswith(reverse("api:api-root") + "leads"):
-        message = (
-            "sign in: the deals API takes a signed-in session; API tokens open "
-            "only the lead endpoints"
-        )
-    elif "HTTP_AUTHORIZATION" in request.META:
+    """401 in the error family, saying whether the token or its absence
+    failed."""
+    if "HTTP_AUTHORIZATION" in request.META:
         message = "the API token is unknown, revoked, or its user is inactive"
     else:
         message = "sign in, or send Authorization: Bearer <API token>"

@@ -55,22 +55,6 @@ def test_no_credentials_at_all_is_401(browser, routed, now):
     assert response.json()["code"] == "unauthenticated"
 
 
-def test_a_token_sent_to_the_deals_api_is_told_that_tokens_open_only_leads(
-    browser, routed, olivia, now
-):
-    _, secret = create_token(olivia, "website")
-
-    response = browser.get(
-        "/api/v1/deals/1", headers={"Authorization": f"Bearer {secret}"}
-    )
-
-    assert response.status_code == 401
-    assert response.json()["message"] == (
-        "sign in: the deals API takes a signed-in session; API tokens open only "
-        "the lead endpoints"
-    )
-
-
 def test_a_wrong_token_is_401_even_with_a_session(browser, routed, olivia, now):
     browser.login(username="olivia", password=PASSWORD)
 
