@@ -19,7 +19,6 @@ from dealgate.errors import (
     DealgateError,
     MethodNotAllowed,
     NotFound,
-    ValidationError,
 )
 from dealgate.web import busy
 from dealgate.web.busy import is_busy
@@ -27,7 +26,7 @@ from dealgate.web.head import method_named
 
 from . import deals, leads
 from .auth import API_AUTH
-from .parser import CheckedParser, refuse_unread_bodies
+from .parser import CheckedParser, body_too_big, refuse_unread_bodies
 
 log = logging.getLogger("dealgate.api")
 
@@ -139,14 +138,7 @@ def render_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def render_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     """A body past Django's upload limit, in the error family (not an HTML
     page)."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    return render_error(
-        request,
-        ValidationError(
-            f"the body is {length:,} bytes, more than the server takes",
-            field="body",
-        ),
-    )
+    return render_error(request, body_too_big(request))
 
 
 @api.exception_handler(AuthenticationError)
