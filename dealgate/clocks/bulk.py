@@ -155,6 +155,12 @@ def end_clocks(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) 
     `note`) and put right the breached ones not yet put right, in one UPDATE.
     Returns how many rows changed.
 
+    A running clock stopped after its due time was missed, whatever stopped
+    it: it ends breached, put right at `at` (`resolved_at`), never `state`.
+    The sweeper would have breached it had it come first; no stop may turn a
+    missed limit or window into a kept one. Nothing is sent for it: the
+    obligation is over (docs/clocks.md, "Stopped after it ran out").
+
     `clocks` must filter the clock table alone (no joins). The ORM could say
     this with Case/When, but compiling those costs more time in Python than
     the second statement it saves.
@@ -170,19 +176,22 @@ def end_clocks(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) 
     except FullResultSet:
         where, where_params = "1 = 1", ()
     running, breached = Clock.State.RUNNING.value, Clock.State.BREACHED.value
+    # Every SET reads the row as it was before the UPDATE.
+    on_time = "(state = %s AND due_at >= %s)"
     sql = (
         f"UPDATE {connection.ops.quote_name(Clock._meta.db_table)} SET"
-        " state = CASE WHEN state = %s THEN %s ELSE state END,"
+        f" state = CASE WHEN {on_time} THEN %s ELSE %s END,"
         " ended_at = CASE WHEN state = %s THEN %s ELSE ended_at END,"
         " note = CASE WHEN state = %s THEN %s ELSE note END,"
         " at_risk = CASE WHEN state = %s THEN at_risk ELSE %s END,"
-        " resolved_at = CASE WHEN state = %s THEN resolved_at ELSE %s END,"
+        f" resolved_at = CASE WHEN {on_time} THEN resolved_at ELSE %s END,"
         " is_open = FALSE"
         f" WHERE ({where})"
         " AND (state = %s OR (state = %s AND resolved_at IS NULL))"
     )
     at = adapt(at)
-    params = [running, state, running, at, running, note, running, False, running, at]
+    params = [running, at, state, breached, running, at, running, note]
+    params += [running, False, running, at, at]
     params += [*where_params, running, breached]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

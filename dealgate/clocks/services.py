@@ -12,6 +12,11 @@ twice for the same event leaves the same rows.
 A clock that ran out and was breached keeps its deal or lead at risk until it
 is put right (`resolved_at`): the deal leaves the stage, the lead or deal is
 answered, the task is done.
+
+A running clock stopped after its due time (a move, a close, an answer, a
+conversion, a reassignment or a restart that came later than the due time,
+before any sweep breached it) ends breached and put right at once: it was
+missed, whoever got there first (`bulk.end_clocks`).
 """
 
 from __future__ import annotations
@@ -181,7 +186,9 @@ def deal_moved(
 
     Leaving an open stage stops its age clock and response window (met when
     the deal went forward or was won, cancelled when it went back or was
-    lost); closing stops every clock of the deal, next steps included.
+    lost, and breached whichever way it went when the move came after the
+    clock's due time: `bulk.end_clocks` decides that for every stop);
+    closing stops every clock of the deal, next steps included.
     Entering an open stage starts its clocks. Must run in the move's
     transaction, with the deal row locked. `layout` is the pipeline's, read in
     that transaction; without it the handoff is read from the database.

@@ -58,18 +58,19 @@ def test_a_deal_converted_from_a_lead_does_not_restart_the_lead_window(
 def test_moving_forward_meets_the_old_stage_clocks_and_starts_the_new_ones(
     windows, alice, clock
 ):
-    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
-    clock.to(berlin(10, 15))
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 15))
+    # Within the new lead's window of 15 minutes.
+    clock.to(berlin(10, 15, 10))
 
     move_deal(deal.pk, "discovery", by=alice, expected_version=1)
 
     old = clocks_of(deal, stage__key="inquiry")
     assert {c.state for c in old} == {Clock.State.MET}
-    assert {c.ended_at for c in old} == {berlin(10, 15)}
+    assert {c.ended_at for c in old} == {berlin(10, 15, 10)}
     new = {c.kind: c for c in clocks_of(deal, state=RUNNING)}
-    assert new[Clock.Kind.AGE].due_at == berlin(17, 15)  # 5 business days
-    # inquiry -> discovery: 2h; two hours left today.
-    assert new[Clock.Kind.RESPONSE].due_at == berlin(10, 17)
+    assert new[Clock.Kind.AGE].due_at == berlin(17, 15, 10)  # 5 business days
+    # inquiry -> discovery: 2h; 1h50 left today, 10 minutes the next morning.
+    assert new[Clock.Kind.RESPONSE].due_at == berlin(11, 9, 10)
     assert new[Clock.Kind.RESPONSE].handoff.from_stage.key == "inquiry"
 
 
@@ -100,6 +101,7 @@ def test_losing_a_deal_cancels_every_clock_next_steps_included(windows, alice, c
 
 def test_winning_meets_the_running_clocks(windows, alice, clock):
     deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+    clock.to(berlin(10, 9, 10))  # within the 15 minutes of the new lead's window
 
     move_deal(deal.pk, "won", by=alice, expected_version=1)
 
