@@ -41,21 +41,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_move(args: argparse.Namespace) -> int:
     from dealgate.accounts.models import User
-    from dealgate.deals.services import move_deal
+    from dealgate.deals.services import MoveOutOfOrder, move_deal
 
     user = User.objects.filter(username=args.username).first()
     if user is None:
         raise CommandError(f"--as: no user {args.username!r}")
-    deal = move_deal(
-        args.deal_id,
-        args.to,
-        by=user,
-        expected_version=args.version,
-        loss_reason=args.reason,
-        loss_note=args.note,
-        override_reason=args.override,
-        source="cli",
-    )
+    try:
+        deal = move_deal(
+            args.deal_id,
+            args.to,
+            by=user,
+            expected_version=args.version,
+            loss_reason=args.reason,
+            loss_note=args.note,
+            override_reason=args.override,
+            source="cli",
+        )
+    except MoveOutOfOrder as error:
+        # The move's date is the command's --as-of (or DEALGATE_AS_OF).
+        raise CommandError(
+            f"--as-of: {error.message}; give a later --as-of, or none for now"
+        ) from error
     where = deal.status if deal.status != "open" else deal.stage.name
     print(f"deal {deal.pk} ({deal.title}): now {where}, version {deal.version}")
     return 0

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -408,17 +408,22 @@ def move_deal(
     written. The deal row is locked for the move (SELECT ... FOR UPDATE on
     PostgreSQL; SQLite serialises writers), and the version is bumped with a
     conditional UPDATE, so two racing moves produce exactly one event.
+    A move dated (`timesource.now()`, an as-of time) before the deal's last
+    stage event is refused with `MoveOutOfOrder`: history only runs forward.
     """
     _check_move_texts(loss_note, override_reason)
-    now = timesource.now()
     with transaction.atomic():
         deal, layout = _locked_deal(deal_id)
+        # Read once the deal is locked: a move that waited for a racing one
+        # is dated after it, and the deal's history stays in order.
+        now = timesource.now()
         check_may_change(by, deal)
         if expected_version is not None and deal.version != expected_version:
             raise Conflict(
                 f"deal {deal_id} changed since you loaded it (your version "
                 f"{expected_version}, now {deal.version}); reload and try again"
             )
+        _check_in_order(deal, now)
         stages = layout.open_stages()
         if any(stage.key == to for stage in stages):
             # A key the layout does not know is refused by check_move below.
@@ -485,6 +490,35 @@ def move_deal(
             )
         )
     return deal
+
+
+class MoveOutOfOrder(ValidationError):
+    """A move dated before the deal's last stage event: history runs forward."""
+
+    code = "move_out_of_order"
+
+
+def _check_in_order(deal: Deal, now: dt.datetime) -> None:
+    """Refuse a move (win, loss, reopen) of `deal` dated `now`, before its
+    last stage event: its history would run backwards and the stay it ends
+    would be negative. The last event is the latest of the deal's history and
+    of when it entered its stage or closed (imported deals may have no
+    history): `deal` as `_locked_deal` reads it, with `last_event_at`."""
+    entered = (
+        deal.stage_entered_at if deal.status == Deal.Status.OPEN else deal.closed_at
+    )
+    newest = getattr(deal, "last_event_at", None)
+    last = max((at for at in (entered, newest) if at is not None), default=None)
+    if last is None or now >= last:
+        return
+    raise MoveOutOfOrder(
+        f"deal {deal.pk}: a move dated {_instant(now)} comes before its last "
+        f"stage event, on {_instant(last)}; a deal's history only runs forward"
+    )
+
+
+def _instant(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _check_move_texts(loss_note: str, override_reason: str) -> None:
@@ -624,6 +658,11 @@ def _locked_deal(deal_id: int) -> tuple[Deal, Layout]:
     never changes pipeline.
     """
     query = Deal.objects.select_for_update(of=("self",)).select_related("pipeline")
+    # For `_check_in_order`, in the same statement. After waiting for a
+    # racing move, PostgreSQL may keep this value from before it; that move
+    # also set the deal's own stage entry or close time, which is read fresh.
+    newest = StageEvent.objects.filter(deal=OuterRef("pk")).order_by("-at")
+    query = query.annotate(last_event_at=Subquery(newest.values("at")[:1]))
     found = list(query.filter(pk=deal_id))
     if not found:
         raise NotFound(f"no deal with id {deal_id}")
