@@ -344,7 +344,9 @@ def test_moved_open_deals_run_the_age_clock_of_their_new_stage_at_once(applied, 
     apply_pipeline(spec_of(without_old_stage()), moves={"old": "proposal"})
 
     before.refresh_from_db()
-    assert (before.state, before.ended_at, before.is_open) == ("cancelled", now, False)
+    # In 'old' for 20 days, past its limit: the stay ended late, so missed.
+    assert (before.state, before.ended_at, before.is_open) == ("breached", now, False)
+    assert before.resolved_at == now
     assert "'old' removed" in before.note
     clock = Clock.objects.get(deal=open_deal, kind=Clock.Kind.AGE, is_open=True)
     assert clock.stage == applied.stages.get(key="proposal")
@@ -464,7 +466,8 @@ def test_a_removed_handoff_ends_its_running_response_windows(applied, now):
     apply_pipeline(spec_of(text))
 
     window.refresh_from_db()
-    assert (window.state, window.ended_at) == ("cancelled", now)
+    # Its 15 minutes ran out 20 days ago, under the rule then: missed.
+    assert (window.state, window.ended_at, window.resolved_at) == ("breached", now, now)
     assert window.note == "the handoff has no response window"
 
 
