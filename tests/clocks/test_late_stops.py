@@ -144,6 +144,40 @@ def test_a_task_done_after_its_due_date_missed_its_next_step(windows, alice, clo
     )
 
 
+def test_a_next_step_moved_to_a_later_date_after_it_fell_due_missed_the_first(
+    windows, alice, clock
+):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+    task = Activity.objects.create(
+        deal=deal, kind="task", subject="Call", due_at=berlin(10, 11), at=clock.now
+    )
+    clock.to(berlin(10, 12))
+
+    task.due_at = berlin(11, 11)
+    task.save()
+
+    first, second = Clock.objects.filter(activity=task).order_by("id")
+    assert (first.state, first.note, first.resolved_at) == (
+        BREACHED,
+        "restarted",
+        berlin(10, 12),
+    )
+    assert (second.state, second.due_at) == (Clock.State.RUNNING, berlin(11, 11))
+
+
+def test_a_next_step_moved_before_it_fell_due_cancels_the_first(windows, alice, clock):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 9))
+    task = Activity.objects.create(
+        deal=deal, kind="task", subject="Call", due_at=berlin(10, 16), at=clock.now
+    )
+
+    task.due_at = berlin(11, 11)
+    task.save()
+
+    first = Clock.objects.filter(activity=task).order_by("id").first()
+    assert (first.state, first.note) == (Clock.State.CANCELLED, "restarted")
+
+
 RULES = [{"name": "everyone", "to": "user:alice", "fallback": True}]
 
 
