@@ -65,6 +65,23 @@ def test_a_new_owner_becomes_responsible_and_takes_the_running_clocks(
     assert age.get().responsible == bob
 
 
+def test_a_new_owner_takes_an_age_limit_already_passed_and_not_put_right(
+    deal, alice, bob, max_manager
+):
+    from dealgate.clocks.models import Clock
+
+    age = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE)
+    age.update(state="breached", at_risk=True)  # as the sweep leaves it
+    done = age.get()  # a stay before, its limit met: a copy, closed
+    done.pk, done.key, done.state, done.is_open = None, "done-before", "met", False
+    done.at_risk, done.ended_at = False, T0
+    done.save()
+    update_deal(deal.pk, {"owner": "bob"}, by=max_manager, expected_version=1)
+    assert age.exclude(pk=done.pk).get().responsible == bob
+    done.refresh_from_db()
+    assert done.responsible == alice  # what was done stays who did it
+
+
 def test_the_organization_is_found_or_created_by_name_and_cleared_by_null(deal, alice):
     acme = Organization.objects.create(name="Acme")
     assert (

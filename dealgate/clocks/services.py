@@ -154,12 +154,15 @@ def _end(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) -> int
 
 def deal_reassigned(deal_id: int, before: int | None, after: int | None) -> None:
     """A deal's person changed without a move (its owner was changed): its
-    running clocks that were that person's (`before`, the deal's responsible
+    open clocks that were that person's (`before`, the deal's responsible
     person or else its owner) become `after`'s, who is told of them from now
-    on. A clock of a handoff's own named person stays theirs."""
+    on. Open means running, or run out and not put right: an age limit
+    already passed is still the new owner's to act on, on their Today list
+    and in their manager's escalations. A clock of a handoff's own named
+    person stays theirs."""
     if before == after:
         return
-    Clock.objects.filter(deal_id=deal_id, state=RUNNING, responsible_id=before).update(
+    Clock.objects.filter(deal_id=deal_id, is_open=True, responsible_id=before).update(
         responsible_id=after
     )
 
