@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from dealgate.deals.services import (
     Contact,
     MoveRefused,
     check_may_change,
+    managed_people,
     start_deal,
 )
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -821,11 +823,28 @@ def may_split(decision: DedupDecision, user: User | None) -> bool:
     return split_refusal(decision, user) is None
 
 
-def split_refusal(decision: DedupDecision, user: User | None) -> str | None:
+def may_split_each(decisions: list[DedupDecision], user: User | None) -> list[bool]:
+    """`may_split` of each of `decisions`, for a page that lists them: at
+    most one query whatever their number (a manager's teams, read once),
+    where asking of each would cost one a decision on a deal. Reads their
+    lead, deal and source lead: select them with them."""
+    managed = None
+    if user is not None and user.is_manager and any(d.deal_id for d in decisions):
+        managed = managed_people(user)
+    return [split_refusal(d, user, managed=managed) is None for d in decisions]
+
+
+def split_refusal(
+    decision: DedupDecision,
+    user: User | None,
+    *,
+    managed: AbstractSet[int] | None = None,
+) -> str | None:
     """Why `user` may not undo `decision`, or None when they may: a split
     removes the note from the lead or deal the decision wrote on, and a
     merge's split reopens the merged lead, so `user` must be one who may log
-    on each: a lead's owner or a manager, a deal by `check_may_change`.
+    on each: a lead's owner or a manager, a deal by `check_may_change`
+    (given `managed`, the people of `user`'s teams, it asks no query).
     None (the system) may split anything."""
     if user is None:
         return None
@@ -840,7 +859,7 @@ def split_refusal(decision: DedupDecision, user: User | None) -> str | None:
             )
     if decision.deal is not None:
         try:
-            check_may_change(user, decision.deal)
+            check_may_change(user, decision.deal, managed=managed)
         except PermissionDenied as exc:
             return f"a split changes deal {decision.deal.pk}: {exc.message}"
     return None

@@ -343,10 +343,11 @@ def decisions(request: HttpRequest) -> HttpResponse:
 
 
 def _splittable(rows: Any, user: User) -> list[DedupDecision]:
-    """The decisions, each with `may_split`: whether to offer its Split."""
+    """The decisions, each with `may_split`: whether to offer its Split,
+    asked for all of them at once (a fixed number of queries)."""
     rows = list(rows)
-    for row in rows:
-        row.may_split = services.may_split(row, user)
+    for row, may in zip(rows, services.may_split_each(rows, user), strict=True):
+        row.may_split = may
     return rows
 
 
