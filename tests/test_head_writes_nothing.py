@@ -147,7 +147,7 @@ def test_head_on_insights_answers_as_get_from_the_log_not_folded(client, world, 
 
 def test_head_leaves_a_pages_messages_unread_for_the_get(client, world, alice):
     client.force_login(alice)
-    client.post(f"/leads/{world['lead']}/merge/", {"into": "nonsense"})
+    client.post(f"/leads/{world['lead']}/activity/", {"kind": "note"})
     waiting = client.cookies["messages"].value
 
     head = client.head(f"/leads/{world['lead']}/")
@@ -155,4 +155,4 @@ def test_head_leaves_a_pages_messages_unread_for_the_get(client, world, alice):
     assert "messages" not in head.cookies
     assert client.cookies["messages"].value == waiting
     page = client.get(f"/leads/{world['lead']}/").content.decode()
-    assert "say what to merge into" in page
+    assert "Activity recorded." in page

@@ -99,10 +99,9 @@ def test_merging_a_lead_into_what_is_no_id_says_how_to_name_it(
 ):
     lead = Lead.objects.create(pipeline=pipeline, email="a@example.com", created_at=NOW)
 
-    response = signed_in.post(
-        f"/leads/{lead.pk}/merge/", {"into": f"deal {number}"}, follow=True
-    )
+    response = signed_in.post(f"/leads/{lead.pk}/merge/", {"into": f"deal {number}"})
 
+    assert response.status_code == 422
     assert 'say what to merge into: "lead 12" or "deal 7"' in text_of(response)
     lead.refresh_from_db()
     assert lead.status != Lead.Status.MERGED

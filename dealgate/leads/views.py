@@ -31,9 +31,9 @@ from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.errors import (
     Busy,
+    Conflict,
     DealgateError,
     NotFound,
-    PermissionDenied,
     ValidationError,
 )
 from dealgate.pipelines.calendars import calendar_for
@@ -165,6 +165,20 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return _lead_page(request, lead_id)
+
+
+def _lead_page(
+    request: HttpRequest,
+    lead_id: int,
+    *,
+    status: int = 200,
+    refusal: str = "",
+    typed: dict[str, dict[str, str]] | None = None,
+) -> HttpResponse:
+    """The lead's page; after a refused form, with the refusal above the
+    forms and, in `typed` under the form's name, what that form sent, so
+    the person corrects it rather than typing it again."""
     lead = get_object_or_404(
         Lead.objects.select_related("pipeline", "owner", "deal", "merged_into"),
         pk=lead_id,
@@ -192,30 +206,46 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "may_manage": request.user.is_manager,
         "may_act": request.user.is_manager or request.user.pk == lead.owner_id,
         "stages": list(active_stages(lead.pipeline)),
+        "refusal": refusal,
+        "typed": typed or {},
     }
     # Times read in the pipeline's zone, which the page names, as on a deal.
     zone = calendar_for(lead.pipeline).zone
     context["zone"] = zone.key
     with timezone.override(zone):
-        return render(request, "leads/lead.html", context)
+        return render(request, "leads/lead.html", context, status=status)
 
 
 def _back(lead_id: int) -> HttpResponse:
     return redirect(reverse("leads:lead", args=[lead_id]))
 
 
-def _act(request: HttpRequest, lead_id: int, done: str, call: Any) -> HttpResponse:
+def _refusal_status(error: DealgateError) -> int:
+    """The status of a page shown again after `error` refused its form: the
+    error's own, as on a deal's page (422 for what was typed, 403, 409),
+    except that a thing a form's input names and that does not exist ("lead
+    99" to merge into) is a 422 about that input, not a missing page."""
+    if isinstance(error, NotFound) and error.field:
+        return ValidationError.status
+    return error.status
+
+
+def _act(
+    request: HttpRequest, lead_id: int, form: str, done: str, call: Any
+) -> HttpResponse:
+    """Call the service for the lead page's form `form`: done, back to the
+    page with `done`; refused, the page again, saying why, with what the
+    form sent and the refusal's status, as a deal's page answers."""
     try:
         result = call()
-    except PermissionDenied as exc:
-        # Not a slip to correct: the page again, saying why, as a 403.
-        messages.error(request, exc.message)
-        page = lead_detail(request, lead_id)
-        page.status_code = exc.status
-        return page
     except DealgateError as exc:
-        messages.error(request, exc.message)
-        return _back(lead_id)
+        return _lead_page(
+            request,
+            lead_id,
+            status=_refusal_status(exc),
+            refusal=exc.message,
+            typed={form: request.POST.dict()},
+        )
     messages.success(request, done)
     return result if isinstance(result, HttpResponse) else _back(lead_id)
 
@@ -226,6 +256,7 @@ def lead_task_done(request: HttpRequest, lead_id: int, task_id: int) -> HttpResp
     return _act(
         request,
         lead_id,
+        "task",
         "Task done.",
         lambda: services.complete_lead_task(task_id, by=request.user, lead_id=lead_id),
     )
@@ -238,6 +269,7 @@ def lead_activity(request: HttpRequest, lead_id: int) -> HttpResponse:
     return _act(
         request,
         lead_id,
+        "activity",
         "Activity recorded.",
         lambda: services.record_response(
             lead_id,
@@ -254,20 +286,22 @@ def lead_activity(request: HttpRequest, lead_id: int) -> HttpResponse:
 @require_POST
 def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
     username = request.POST.get("owner", "")
-    owner = None
-    if username:
-        owner = User.objects.filter(username=username).first()
-        if owner is None:
-            messages.error(request, f"no user {username!r}")
-            return _back(lead_id)
-    return _act(
-        request,
-        lead_id,
-        "Lead assigned." if owner else "Lead routed by the rules.",
-        lambda: services.assign_lead(
+
+    def assign() -> None:
+        owner = None
+        if username:
+            owner = User.objects.filter(username=username).first()
+            if owner is None:
+                raise ValidationError(
+                    f"owner: there is no user {username!r}; pick one from the list",
+                    field="owner",
+                )
+        services.assign_lead(
             lead_id, owner, by=request.user, note=request.POST.get("note", "")
-        ),
-    )
+        )
+
+    done = "Lead assigned." if username else "Lead routed by the rules."
+    return _act(request, lead_id, "assign", done, assign)
 
 
 @login_required
@@ -278,7 +312,7 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
         deal = services.convert_lead(lead_id, by=request.user, stage=stage)
         return redirect(reverse("deal", args=[deal.pk]))
 
-    return _act(request, lead_id, "Lead converted into a deal.", convert)
+    return _act(request, lead_id, "convert", "Lead converted into a deal.", convert)
 
 
 @login_required
@@ -287,6 +321,7 @@ def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
     return _act(
         request,
         lead_id,
+        "disqualify",
         "Lead disqualified.",
         lambda: services.disqualify_lead(
             lead_id, request.POST.get("reason", ""), by=request.user
@@ -298,48 +333,54 @@ def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
 @require_POST
 def lead_merge(request: HttpRequest, lead_id: int) -> HttpResponse:
     target = request.POST.get("into", "").strip()
-    kind, _, number = target.partition(" ")
-    # Plain digits ("²" is a digit to isdigit, not to int), and not thousands
-    # of them; a number past any key is the service's to call not found.
-    plain = number.isascii() and number.isdigit() and len(number) <= 30
-    if kind not in ("lead", "deal") or not plain:
-        messages.error(request, 'say what to merge into: "lead 12" or "deal 7"')
-        return _back(lead_id)
-    into = {f"into_{kind}": int(number)}
-    return _act(
-        request,
-        lead_id,
-        f"Lead merged into {target}.",
-        lambda: services.merge_lead(lead_id, by=request.user, **into),
-    )
+
+    def merge() -> None:
+        kind, _, number = target.partition(" ")
+        # Plain digits ("²" is a digit to isdigit, not to int), and not
+        # thousands of them; a number past any key is the service's to call
+        # not found.
+        plain = number.isascii() and number.isdigit() and len(number) <= 30
+        if kind not in ("lead", "deal") or not plain:
+            raise ValidationError(
+                'say what to merge into: "lead 12" or "deal 7"', field="into"
+            )
+        into = {f"into_{kind}": int(number)}
+        services.merge_lead(lead_id, by=request.user, **into)
+
+    return _act(request, lead_id, "merge", f"Lead merged into {target}.", merge)
 
 
 @login_required
 @require_POST
 def decision_split(request: HttpRequest, decision_id: int) -> HttpResponse:
+    """Split a decision. Done twice (a second click, or another person
+    first), back to the page it came from, which shows it split; any other
+    refusal shows the decisions again, saying why, with its status."""
     try:
         lead = services.split_lead(decision_id, by=request.user)
-    except PermissionDenied as exc:
-        messages.error(request, exc.message)
-        page = decisions(request)
-        page.status_code = exc.status
-        return page
-    except DealgateError as exc:
+    except Conflict as exc:
         messages.error(request, exc.message)
         default = reverse("leads:decisions")
         return redirect_back(request, request.POST.get("back"), default)
+    except DealgateError as exc:
+        return _decisions_page(request, status=exc.status, refusal=exc.message)
     messages.success(request, f"Split: lead {lead.pk} stands on its own.")
     return _back(lead.pk)
 
 
 @login_required
 def decisions(request: HttpRequest) -> HttpResponse:
+    return _decisions_page(request)
+
+
+def _decisions_page(
+    request: HttpRequest, *, status: int = 200, refusal: str = ""
+) -> HttpResponse:
     rows = DedupDecision.objects.select_related(
         "lead", "deal", "source_lead", "by", "undone_by"
     )[:200]
-    return render(
-        request, "leads/decisions.html", {"decisions": _splittable(rows, request.user)}
-    )
+    context = {"decisions": _splittable(rows, request.user), "refusal": refusal}
+    return render(request, "leads/decisions.html", context, status=status)
 
 
 def _splittable(rows: Any, user: User) -> list[DedupDecision]:
@@ -389,7 +430,7 @@ def lead_new(request: HttpRequest) -> HttpResponse:
         )
     except DealgateError as exc:
         context.update(values=data, error=exc)
-        return render(request, "leads/new.html", context, status=exc.status)
+        return render(request, "leads/new.html", context, status=_refusal_status(exc))
     except OperationalError as exc:
         if not is_busy(exc):
             raise

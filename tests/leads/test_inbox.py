@@ -132,7 +132,8 @@ def test_actions_on_the_lead_page(client, routed, alice, now):
     lead.refresh_from_db()
     assert lead.status == Lead.Status.ANSWERED
 
-    refused = client.post(f"/leads/{lead.pk}/disqualify/", {"reason": ""}, follow=True)
+    refused = client.post(f"/leads/{lead.pk}/disqualify/", {"reason": ""})
+    assert refused.status_code == 422
     assert "a disqualified lead needs a reason" in text_of(refused)
 
     converted = client.post(f"/leads/{lead.pk}/convert/")
