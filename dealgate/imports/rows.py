@@ -39,7 +39,6 @@ from dealgate.core.names import code_points, tidy_name
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, blank_problem, looks_blank
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
-from dealgate.imports.report import ImportReport
 from dealgate.imports.routing import Responsible
 from dealgate.imports.sidefiles import ImportFileError, Lookups
 from dealgate.pipelines.calendars import calendar_for
@@ -124,10 +123,8 @@ class DealRows:
         pipeline: Pipeline,
         stages: Sequence[Stage],
         lookups: Lookups,
-        report: ImportReport,
     ) -> None:
         self.mapping = mapping
-        self.report = report
         self.lookups = lookups
         self.pipeline_id = pipeline.pk
         self.currency = mapping.currency or pipeline.currency
@@ -224,27 +221,30 @@ class DealRows:
         """The file's column for a deal field, or the field's name if unmapped."""
         return self.name.get(field, field)
 
-    def convert(self, fields: list[str]) -> list[Any]:
-        """The deal row for one record of the file. A record with bad values
-        raises RowErrors naming every one of them, so that one pass over a
-        file shows all that is wrong with each bad line."""
+    def convert(self, fields: list[str]) -> tuple[list[Any], tuple[str, ...]]:
+        """The deal row for one record of the file, and the warnings of what
+        was done to it (a default applied, a name matched, a value left
+        out). The caller gives the warnings only if the row is written: a
+        row found already present, or a repeat of another, is left as it
+        is. A record with bad values raises RowErrors naming every one of
+        them, so that one pass over a file shows all that is wrong with
+        each bad line, and gives no warning: nothing is done to a bad row.
+        """
         # Most records are good: their steps run straight through, and the
         # warnings they give wait until the row has read. A bad value sends
         # the record through the steps again, each tried on its own so that
-        # every bad value is named; the waiting warnings are dropped, as
-        # that second pass gives them again.
+        # every bad value is named; the waiting warnings are dropped.
         pending = self._pending
         try:
             row = self._row(fields)
         except CellError as exc:
             pending.clear()
             raise self._every_error(fields, exc) from None
-        if pending:
-            warn = self.report.warn
-            for message in pending:
-                warn(message)
-            pending.clear()
-        return row
+        if not pending:
+            return row, ()
+        warnings = tuple(pending)
+        pending.clear()
+        return row, warnings
 
     def _row(self, fields: list[str]) -> list[Any]:
         """The deal row, or the first CellError."""
@@ -309,7 +309,7 @@ class DealRows:
         a value's decimals in its currency, all that hangs on the status) is
         judged with what did read; only what cannot be judged without a
         value that did not read waits, and that value is named already.
-        Warnings are given at once."""
+        No warning is given: the row is not imported."""
         errors: list[CellError] = []
 
         def attempt(step: Callable[..., Any], *args: Any) -> Any:
@@ -321,7 +321,7 @@ class DealRows:
                 errors.append(exc)
             return None
 
-        self._warn = self.report.warn
+        self._warn = _unsaid
         try:
             status, stage_id = self._status_and_stage_each(fields, errors)
             self._dates_each(fields, status, errors)
@@ -833,22 +833,17 @@ class DealRows:
     ) -> None:
         """The loss reason and note of a bad record. With the status unknown
         (None), a reason or a note the file gives is judged as a lost deal's
-        text, the only kind of deal that keeps one, and none is asked for;
-        the warnings of that reading are not given."""
+        text, the only kind of deal that keeps one, and none is asked for."""
         if status is not None:
             reason = attempt(self._loss_reason, fields, status)
             attempt(self._loss_note, fields, status, reason)
             return
-        warn, self._warn = self._warn, _unsaid
-        try:
-            at = self.at.get("loss_reason")
-            if at is not None and fields[at].strip():
-                attempt(self._loss_reason, fields, "lost")
-            at = self._loss_note_at
-            if at is not None and fields[at].strip():
-                attempt(self._loss_note, fields, "lost", None)
-        finally:
-            self._warn = warn
+        at = self.at.get("loss_reason")
+        if at is not None and fields[at].strip():
+            attempt(self._loss_reason, fields, "lost")
+        at = self._loss_note_at
+        if at is not None and fields[at].strip():
+            attempt(self._loss_note, fields, "lost", None)
 
     def _notes(self, fields: list[str]) -> str:
         at = self._notes_at
@@ -944,7 +939,7 @@ class DealRows:
 
 
 def _unsaid(message: str) -> None:
-    """A warning of a reading that may not be the record's, not given."""
+    """A warning of a bad record, not given: nothing is done to the row."""
 
 
 def _custom_text(field: CustomField, column: str, text: str) -> Any:
@@ -1014,7 +1009,7 @@ def _calendar(pipeline: Pipeline) -> Calendar:
 
 def _undated_warning(names: dict[str, str], date_columns: list[tuple[str, int]]) -> str:
     """The warning for a row with no creation, stage-entry or close date; the
-    report counts the rows it was given for."""
+    report counts the rows written that it was given for."""
     dated = [names[f] for f, _ in date_columns if f != "expected_close_date"]
     if not dated:
         return "no dates in the file; creation and stage entry unknown"

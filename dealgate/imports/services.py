@@ -7,9 +7,9 @@ The steps, all inside one transaction:
 2. Stream the deals file record by record; convert each (`DealRows`) or
    report it as a bad row with its line, column and reason.
 3. Every `BATCH_SIZE` good rows: drop deals already imported (same pipeline,
-   source and external id) and repeated ids, create new organizations or
-   products they name, take ids, and write deals and their stage events with
-   set-based SQL (`DealWriter`).
+   source and external id) and repeated ids, give the warnings of the rows
+   left, create new organizations or products they name, take ids, and
+   write deals and their stage events with set-based SQL (`DealWriter`).
 4. Keep the work, or roll it all back for a dry run or, by default, when any
    row was bad.
 
@@ -297,7 +297,6 @@ def _run(
                 pipeline=pipeline,
                 stages=stages,
                 lookups=lookups,
-                report=report,
             )
             writer = writer_for(
                 connection,
@@ -419,12 +418,13 @@ def _stream(
             bad(record.line, None, record.error)
             continue
         try:
-            deal = convert(record.fields)
+            deal, warnings = convert(record.fields)
         except RowErrors as exc:
             bad_values(record.line, [(e.column, e.reason) for e in exc.errors])
             continue
         batch.lines.append(record.line)
         batch.deals.append(deal)
+        batch.warnings.append(warnings)
         if len(batch.deals) >= BATCH_SIZE:
             # Rows the whole file holds, judged by the share of it read.
             size, done = source.size or 1, source.bytes_read or 1
@@ -438,7 +438,8 @@ def _stream(
 
 
 class _Batch:
-    """Good rows waiting to be written, with the line each came from."""
+    """Good rows waiting to be written, with the line each came from and
+    the warnings of what was done to it, given once it is sure to be written."""
 
     def __init__(
         self,
@@ -458,6 +459,7 @@ class _Batch:
         self.id_column = id_column
         self.lines: list[int] = []
         self.deals: list[list[Any]] = []
+        self.warnings: list[tuple[str, ...]] = []
         # The ids written so far, when the pipeline held no deal from this
         # source as the import began (known at the first batch).
         self.written: WrittenIds | None = None
@@ -528,11 +530,13 @@ class _Batch:
             self.writer.write(deals, closes)
         self.report.deals_created += len(deals)
         self.report.events_created += event_count
-        self.lines, self.deals = [], []
+        self.lines, self.deals, self.warnings = [], [], []
 
     def _new_deals(self) -> list[list[Any]]:
         """The batch without deals imported before; repeats in the file are
-        bad, whether their first line is written now or was before."""
+        bad, whether their first line is written now or was before. The
+        warnings of the rows kept are given; those of the others are not,
+        as nothing is done to them."""
         wanted = [deal[EXTERNAL_ID] for deal in self.deals if deal[EXTERNAL_ID]]
         if self.written is not None:
             wanted = [text for text in wanted if self.written.may_hold(text)]
@@ -542,7 +546,9 @@ class _Batch:
         seen: dict[str, int] = {}
         found_present: list[str] = []
         new = []
-        for line, deal in zip(self.lines, self.deals, strict=True):
+        warn = self.report.warn
+        batch = zip(self.lines, self.deals, self.warnings, strict=True)
+        for line, deal, warnings in batch:
             external_id = deal[EXTERNAL_ID]
             if external_id:
                 # Only the line a deal is written (or found) from: a repeat
@@ -575,6 +581,8 @@ class _Batch:
                     found_present.append(external_id)
                     continue
             new.append(deal)
+            for message in warnings:
+                warn(message)
         if found_present:
             if present is None:
                 present = self.present = WrittenIds()
