@@ -434,3 +434,17 @@ def test_a_name_missed_once_is_found_once_added():
 
 def test_spelling_keys_ignore_case_spaces_and_punctuation():
     assert spelling_key("GTX Pro") == spelling_key("gtx-pro") == "gtxpro"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1.5e3", "'1.5e3' is not a number: exponents are not read; write the digits"),
+        ("1.250", "'1.250' uses '.', but the decimal point is set to ','"),
+        ("1.2x", "'1.2x' is not a number"),
+    ],
+)
+def test_a_decimal_comma_file_is_told_of_a_dot_only_in_digits(text, reason):
+    with pytest.raises(CellError) as caught:
+        DecimalParser(decimal_point=",")("Wert", text)
+    assert caught.value.reason == reason

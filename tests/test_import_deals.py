@@ -176,7 +176,10 @@ def test_a_bad_rows_long_value_is_quoted_by_its_first_60_characters(
     report = import_deals(path, generic, pipeline=sales)
 
     amount, stage = (str(bad) for bad in report.bad_rows)
-    assert amount == f"line 2: Amount: '{'9' * 59}…' is too large"
+    assert amount == (
+        f"line 2: Amount: '{'9' * 59}…' is too large: the most it holds is "
+        "999999999999.99 (12 digits before the decimal point)"
+    )
     assert stage.startswith(f"line 3: Stage: '{'Z' * 59}…' is not one of Open, ")
     assert max(len(line) for line in report.lines()) < 200
 

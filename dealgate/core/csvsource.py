@@ -25,6 +25,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from dealgate.core.names import name_key
+from dealgate.core.numbers import too_large
 from dealgate.core.text import check_text, cut
 from dealgate.errors import ValidationError
 
@@ -441,6 +442,10 @@ def _has_time(pattern: str) -> bool:
 
 _PLAIN_AMOUNT = re.compile(r"\d+(?:\.\d+)?")
 _CURRENCY_SIGNS = "$€£¥₹₽₩₺₫₪"
+# What a number with separators in the wrong places is made of; anything
+# else in a cell ("1e308", "12 apples") makes it no number at all.
+_DIGITS_AND_SEPARATORS = re.compile(r"[\d.,' \u00a0\u202f]+")
+_EXPONENT = re.compile(r"\d+(?:[.,]\d+)?[eE][+-]?\d+")
 
 
 class DecimalParser:
@@ -450,7 +455,10 @@ class DecimalParser:
     `thousands` names the one the file uses, and then every group must have
     three digits ("1,200" yes, "12,00" no). `decimal_point` may be "," for
     European files. At most `places` decimals and `digits` digits in all, as
-    the column stores. Returns None for an empty or blank field.
+    the column stores; `largest`, the largest value the column holds, is
+    named when a value has too many digits before the decimal point (by
+    default the largest of `digits` with `places` decimals). Returns None
+    for an empty or blank field.
     """
 
     def __init__(
@@ -460,6 +468,7 @@ class DecimalParser:
         decimal_point: str = ".",
         places: int = 2,
         digits: int = 14,
+        largest: Decimal | None = None,
     ) -> None:
         if thousands is not None and thousands == decimal_point:
             raise ValueError("the thousands separator and decimal point must differ")
@@ -467,6 +476,10 @@ class DecimalParser:
         self.decimal_point = decimal_point
         self.places = places
         self.digits = digits
+        whole = digits - places
+        if largest is None:
+            largest = Decimal(10**whole) - Decimal(1).scaleb(-places)
+        self._largest = _as_the_file_writes(largest, thousands, decimal_point)
         if thousands:
             sep = re.escape(thousands)
             point = re.escape(decimal_point)
@@ -508,13 +521,25 @@ class DecimalParser:
                 column, f"{quoted(written)} has more than {self.places} decimal places"
             )
         if len(whole.lstrip("0")) > self.digits - self.places:
-            raise CellError(column, f"{quoted(written)} is too large")
+            raise CellError(
+                column,
+                too_large(
+                    quoted(written),
+                    largest=self._largest,
+                    whole=self.digits - self.places,
+                ),
+            )
         return Decimal(plain)
 
     def _to_plain(self, column: str, text: str, written: str) -> str:
         if self._grouped is not None and self._grouped.fullmatch(text):
             text = text.replace(self.thousands or "", "")
-        elif self.decimal_point != "." and "." in text:
+        elif (
+            self.decimal_point != "."
+            and self.thousands != "."
+            and "." in text
+            and _DIGITS_AND_SEPARATORS.fullmatch(text)
+        ):
             raise CellError(
                 column,
                 f"{quoted(written)} uses '.', but the decimal point is set to ','",
@@ -533,6 +558,10 @@ class DecimalParser:
             has_digits and re.search(r"[A-Za-z]{3}", text)
         ):
             return f"{shown} is not a plain amount: leave out the currency"
+        if _EXPONENT.fullmatch(text):
+            return f"{shown} is not a number: exponents are not read; write the digits"
+        if not _DIGITS_AND_SEPARATORS.fullmatch(text):
+            return f"{shown} is not a number"
         if self.thousands and has_digits:
             return (
                 f"{shown} is not an amount with {self.thousands!r} between "
@@ -545,6 +574,15 @@ class DecimalParser:
                 "set thousands_separator in the mapping"
             )
         return f"{shown} is not a number"
+
+
+def _as_the_file_writes(
+    number: Decimal, thousands: str | None, decimal_point: str
+) -> str:
+    """`number` with the file's separators: "999.999.999.999,99"."""
+    whole, _, fraction = format(number, "f").partition(".")
+    grouped = f"{int(whole):,}".replace(",", thousands or "")
+    return f"{grouped}{decimal_point}{fraction}" if fraction else grouped
 
 
 def _unsigned(text: str) -> str | None:

@@ -24,12 +24,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dealgate.core.numbers import read_number
+from dealgate.core.numbers import (
+    AMOUNT_WHOLE_DIGITS,
+    MAX_AMOUNT,
+    read_number,
+    too_large,
+)
 from dealgate.core.text import CONTROL, looks_blank
 
 # Deal.value is NUMERIC(14, 2); custom numbers keep to the same range, so the
 # edit form reads both alike and a value always fits wherever it is copied.
-MAX_NUMBER = Decimal("999999999999.99")
+MAX_NUMBER = MAX_AMOUNT
 # The longest value of a text field, in characters: a few sentences.
 MAX_TEXT = 2_000
 
@@ -202,8 +207,19 @@ def number_from_text(
     quoting the text and saying how to write it."""
     number = read_number(text, places=places, currency=currency)
     if abs(number) > MAX_NUMBER:
-        raise ValueError(f"{text!r} is not a number this field can hold")
+        raise ValueError(_out_of_range(repr(text), number))
     return number
+
+
+def _out_of_range(shown: str, number: Decimal) -> str:
+    """Why a number beyond MAX_NUMBER either way is refused, naming the
+    limit it passed."""
+    if number > 0:
+        return too_large(shown)
+    return (
+        f"{shown} is too small: the least it holds is {-MAX_NUMBER:,} "
+        f"({AMOUNT_WHOLE_DIGITS} digits before the decimal point)"
+    )
 
 
 def _number(value: Any) -> int | float:
@@ -216,8 +232,10 @@ def _number(value: Any) -> int | float:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{_show(value)} is not a number this field can hold")
     number = Decimal(str(value))
-    if not number.is_finite() or abs(number) > MAX_NUMBER:
+    if not number.is_finite():
         raise ValueError(f"{_show(value)} is not a number this field can hold")
+    if abs(number) > MAX_NUMBER:
+        raise ValueError(_out_of_range(_show(value), number))
     # JSON holds no Decimal; a whole number stays whole.
     return int(number) if number == number.to_integral_value() else float(number)
 

@@ -62,6 +62,12 @@ _LONGEST = 40
 
 _HELD = {0: "is not a whole number", 2: "has more than two decimal places"}
 
+# An amount's column (Deal.value, Lead.value) is NUMERIC(14, 2): 12 digits
+# before the decimal point. Its largest value is named wherever an amount
+# is refused as too large; a test holds these to the models.
+AMOUNT_WHOLE_DIGITS = 12
+MAX_AMOUNT = Decimal("999999999999.99")
+
 
 class TooLong(ValueError):
     """Text longer than any number a field holds, refused unread."""
@@ -105,6 +111,18 @@ def read_number(
     plain = _plain_form(stripped)
     how = plain if plain is not None else "it like 1250 or 12.50"
     raise ValueError(f"{text!r} is not a number; write {how}")
+
+
+def too_large(
+    shown: str, *, largest: str = f"{MAX_AMOUNT:,}", whole: int = AMOUNT_WHOLE_DIGITS
+) -> str:
+    """The refusal of a number `shown` (quoted as the message quotes it)
+    beyond its column: the `largest` value it holds, written as the reader
+    writes numbers, and the `whole` digits it holds before the point."""
+    return (
+        f"{shown} is too large: the most it holds is {largest} "
+        f"({whole} digits before the decimal point)"
+    )
 
 
 def read_whole(text: str) -> int:

@@ -45,6 +45,7 @@ from dealgate.core.custom_fields import (
     set_values,
 )
 from dealgate.core.names import code_points, name_key, tidy_name
+from dealgate.core.numbers import MAX_AMOUNT, too_large
 from dealgate.core.text import (
     CONTROL_OR_BREAK,
     blank_problem,
@@ -1250,6 +1251,10 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
             value = _stored_places(value)
             if value is None:
                 continue  # refused by check_decimals, naming the currency
+            if value.is_finite() and value > MAX_AMOUNT:
+                # Named with the largest amount, where the column's own
+                # check would count only digits.
+                raise ValidationError(f"value: {too_large(str(value))}", field=name)
         try:
             cleaned[name] = Deal._meta.get_field(name).clean(value, None)
         except DjangoValidationError as exc:

@@ -34,8 +34,14 @@ from dealgate.core.csvsource import (
     requoted,
 )
 from dealgate.core.currencies import ISO_4217, amount_problem
-from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
+from dealgate.core.custom_fields import (
+    MAX_NUMBER,
+    MAX_TEXT,
+    CustomField,
+    declared_fields,
+)
 from dealgate.core.names import code_points, tidy_name
+from dealgate.core.numbers import AMOUNT_WHOLE_DIGITS, MAX_AMOUNT
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, blank_problem, looks_blank
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
@@ -64,10 +70,9 @@ _EMPTY_JSON = "{}"
 # Decimal places a custom number in a file may have.
 _CUSTOM_PLACES = 10
 # Decimal places a deal's value is read with, past any currency's (CLF has 4)
-# so that the row's currency refuses the extra ones, naming itself; and the
-# whole digits Deal.value holds (NUMERIC(14, 2)).
+# so that the row's currency refuses the extra ones, naming itself. Deal.value
+# holds AMOUNT_WHOLE_DIGITS before the point, up to MAX_AMOUNT.
 _AMOUNT_PLACES = 6
-_AMOUNT_WHOLE_DIGITS = 12
 # Spans whose working minutes are kept; the cache starts over when full.
 _MINUTES_CACHE = 8192
 # Titles made from templates that are kept; the cache starts over when full.
@@ -154,14 +159,16 @@ class DealRows:
             thousands=mapping.thousands_separator,
             decimal_point=mapping.decimal_point,
             places=_AMOUNT_PLACES,
-            digits=_AMOUNT_PLACES + _AMOUNT_WHOLE_DIGITS,
+            digits=_AMOUNT_PLACES + AMOUNT_WHOLE_DIGITS,
+            largest=MAX_AMOUNT,
         )
         # Custom numbers are not amounts: more decimals, and below zero too.
         self.custom_amount = DecimalParser(
             thousands=mapping.thousands_separator,
             decimal_point=mapping.decimal_point,
             places=_CUSTOM_PLACES,
-            digits=_CUSTOM_PLACES + 12,
+            digits=_CUSTOM_PLACES + AMOUNT_WHOLE_DIGITS,
+            largest=MAX_NUMBER,
         )
         self.custom = self._custom_readers(columns, pipeline)
         self.stages, self.stage_keys = _stage_choices(mapping, stages, pipeline)

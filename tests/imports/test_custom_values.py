@@ -136,7 +136,8 @@ def test_a_custom_cell_that_is_not_its_type_is_a_bad_row_by_line_and_column(
         "line 3: Kind: 'Bribery' is not one of Fixed-price project, "
         "Time and materials, Retainer",
         "line 4: OpenQ: '-x' is not a number",
-        "line 4: Budget: '1e400' is not a number",
+        "line 4: Budget: '1e400' is not a number: exponents are not read; write "
+        "the digits",
     ]
 
 

@@ -249,7 +249,12 @@ def test_the_real_olist_files(pipeline, now):
     [
         ("has_company", "TRUE" * 1000, "is not TRUE or FALSE"),
         ("declared_monthly_revenue", "9" * 1000 + "x", "is not a number"),
-        ("declared_monthly_revenue", "9" * 1000, "is too large"),
+        (
+            "declared_monthly_revenue",
+            "9" * 1000,
+            "is too large: the most it holds is 999999999999.99 (12 digits before "
+            "the decimal point)",
+        ),
         ("mql_id", "f" * 1000, f"is not in {LEADS_FILE}"),
     ],
 )
@@ -275,7 +280,11 @@ def test_a_long_cell_of_the_closed_deals_is_quoted_by_its_first_60_characters(
         ("NaN", "'NaN' is not a number"),
         ("Infinity", "'Infinity' is not a number"),
         ("-5", "'-5' is negative; amounts must be zero or more"),
-        ("1000000000000000", "'1000000000000000' is too large"),
+        (
+            "1000000000000000",
+            "'1000000000000000' is too large: the most it holds is "
+            "999999999999.99 (12 digits before the decimal point)",
+        ),
         ("12.345", "'12.345' has more than 2 decimal places"),
     ],
 )
