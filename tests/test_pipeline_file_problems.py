@@ -296,3 +296,43 @@ def test_a_key_gets_one_problem_not_one_per_check_of_the_refused_value(
 
     assert len(found) == 1, found
     assert message in found[0]
+
+
+SPAN = 'a business-time span like "15m", "2h" or "1d", from 1m to 365d'
+
+
+@pytest.mark.parametrize(
+    ("window", "shown"),
+    [
+        ('"0m"', '"0m"'),
+        ('"0d 0h"', '"0d 0h"'),
+        ('"366d"', '"366d"'),
+        ('"soon"', '"soon"'),
+        ("15", "15"),
+    ],
+)
+def test_a_response_window_refused_states_the_range_it_must_lie_in(window, shown):
+    text = edited('response_window = "15m"', f"response_window = {window}")
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, 'response_window = ' + window)}: "
+        f"handoffs[0].response_window: must be {SPAN}, got {shown}"
+    ]
+
+
+def test_a_missing_response_window_states_the_range_too():
+    text = edited('response_window = "15m"\n', "")
+
+    assert problems_of(text)[0].endswith(
+        f"handoffs[0].response_window: is required: every handoff has {SPAN}"
+    )
+
+
+@pytest.mark.parametrize("window", ['"1m"', '"365d"', '"364d 8h"'])
+def test_a_response_window_at_either_end_of_the_range_is_taken(window):
+    spec, problems = check_pipeline(
+        edited('response_window = "15m"', f"response_window = {window}")
+    )
+
+    assert problems == []
+    assert spec is not None and spec.handoffs[0].response_window_minutes > 0

@@ -1025,7 +1025,10 @@ class _Reader:
 
     def window(self, table: dict, path: Path, day: int) -> int | None:
         here = path + ("response_window",)
-        wanted = 'a business-time span like "15m", "2h" or "1d"'
+        wanted = (
+            'a business-time span like "15m", "2h" or "1d", from 1m to '
+            f"{MAX_AGE_LIMIT_DAYS}d"
+        )
         if "response_window" not in table:
             self.problem(here, f"is required: every handoff has {wanted}")
             return None
@@ -1034,10 +1037,10 @@ class _Reader:
             minutes = parse_window(value, day) if isinstance(value, str) else None
         except ValueError:
             minutes = None
-        if minutes is None:
+        if minutes is None or minutes > MAX_AGE_LIMIT_DAYS * day:
+            # "0m" reads, but is no span: the range says why it is refused.
             self.problem(here, f"must be {wanted}, got {_show(value)}")
-        elif minutes > MAX_AGE_LIMIT_DAYS * day:
-            self.problem(here, f"must be at most {MAX_AGE_LIMIT_DAYS}d, got {value}")
+            return None
         return minutes
 
     # Outcomes and fields -----------------------------------------------------
