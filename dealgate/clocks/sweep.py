@@ -168,12 +168,19 @@ class SweepConflict(Exception):
 
 @dataclass
 class SweepResult:
-    """What one sweep did, for the log line and the command's output."""
+    """What one sweep did, for the log line and the command's output.
+
+    `due` counts each clock acted on once: those that came due (`breached`,
+    `met`, `cancelled`) and those breached by an earlier sweep whose second
+    window has passed (`earlier`). The rest count actions, not clocks: a
+    clock breached and escalated by the same sweep is one clock with two
+    actions."""
 
     due: int = 0
     breached: int = 0
     met: int = 0
     cancelled: int = 0
+    earlier: int = 0
     escalated: int = 0
     notices: int = 0
     tasks: int = 0
@@ -182,21 +189,28 @@ class SweepResult:
     not_escalated: int = 0  # no manager and no admin (other than the person)
     batches: int = 0
     seconds: float = 0.0
+    # Clocks this sweep breached with their second window already passed:
+    # its escalation claim finds them again, and they are counted once.
+    breached_past_second_window: set[int] = field(default_factory=set, repr=False)
 
     def summary(self) -> str:
-        """One line of counts; those with nobody to tell are named apart, and
-        only when there are some."""
-        nobody = untold = ""
+        """One line: the clocks, each counted once, then the actions taken on
+        them. Clocks with nobody to tell are named apart, and so are earlier
+        breaches, only when there are some."""
+        nobody = untold = earlier = ""
         if self.unaddressed:
             nobody = f" ({self.unaddressed} with nobody to notify)"
         if self.not_escalated:
-            untold = f", {self.not_escalated} {NOBODY_TO_TELL}"
+            untold = f" ({self.not_escalated} {NOBODY_TO_TELL})"
+        if self.earlier:
+            its = "its" if self.earlier == 1 else "their"
+            earlier = f", {self.earlier} breached before and past {its} second window"
         return (
             f"{self.due} due clocks: {self.breached} breached{nobody}, "
-            f"{self.met} met, {self.cancelled} cancelled; "
-            f"{self.escalated} escalated{untold}; "
+            f"{self.met} met, {self.cancelled} cancelled{earlier}; "
+            f"actions: {self.escalated} escalations{untold}, "
             f"{self.notices} notices, {self.tasks} tasks, {self.reassigned} "
-            f"reassigned; {self.batches} batches in {self.seconds:.3f} s"
+            f"reassignments; {self.batches} batches in {self.seconds:.3f} s"
         )
 
 
@@ -1031,7 +1045,21 @@ class _Batch:
                 self.escalated.setdefault(said[0], []).append(row["id"])
 
     def _add_to(self, result: SweepResult) -> None:
-        result.due += len(self.rows)
+        if self.escalating:
+            # A clock this sweep breached was counted then; one put right
+            # after all counts as met or cancelled below.
+            seen = result.breached_past_second_window
+            fresh = [row["id"] for row in self.rows if row["id"] not in seen]
+            ended = {clock_id for ids in self.ended.values() for clock_id in ids}
+            result.due += len(fresh)
+            result.earlier += sum(1 for clock_id in fresh if clock_id not in ended)
+        else:
+            result.due += len(self.rows)
+            result.breached_past_second_window.update(
+                clock_id
+                for clock_id, _, _, escalate_at in self.breached
+                if escalate_at is not None and escalate_at <= self.now
+            )
         for (state, _), ids in self.ended.items():
             if state == MET:
                 result.met += len(ids)

@@ -164,7 +164,10 @@ def test_with_nobody_to_tell_the_summary_counts_it_apart_not_as_escalated(
         "not escalated: nobody to tell",
     )
     assert (result.escalated, result.not_escalated) == (0, 1)
-    assert "; 0 escalated, 1 not escalated: nobody to tell;" in result.summary()
+    assert (
+        "; actions: 0 escalations (1 not escalated: nobody to tell), "
+        in result.summary()
+    )
     assert "1 clocks not escalated: nobody to tell" in caplog.text
     assert not Notice.objects.filter(kind=ESCALATION).exists()
     assert sweep().due == 0  # noted once, not tried again

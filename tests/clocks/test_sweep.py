@@ -320,7 +320,8 @@ def test_the_sweep_logs_one_info_line_with_counts_and_duration(
 
     (line,) = [r.getMessage() for r in caplog.records if r.name == "dealgate.clocks"]
     assert (
-        "1 due clocks: 1 breached, 0 met, 0 cancelled; 0 escalated; 1 notices" in line
+        "1 due clocks: 1 breached, 0 met, 0 cancelled; actions: 0 escalations, "
+        "1 notices" in line
     )
     assert line.endswith(" s")
 
