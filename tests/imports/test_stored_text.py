@@ -107,6 +107,27 @@ def test_notes_and_custom_text_keep_line_breaks_tabs_and_any_language(sales, tmp
     assert deal.custom == {"need": "Netz\nund WLAN"}
 
 
+def test_a_backslash_and_n_in_notes_is_kept_as_written_not_read_as_a_line_break(
+    sales, tmp_path
+):
+    # docs/import-mapping.md: a line break is a real one in a quoted field;
+    # "\\n" is what a path or a regular expression may hold.
+    report = imported(
+        tmp_path,
+        sales,
+        'D1,Orbit,Acme,Open,,,"line1\\nline2 in C:\\new",ok\n',
+        'D2,Helix,Acme,Open,,,"old Mac\rline",ok\n',
+    )
+
+    assert not report.bad_rows
+    assert list(
+        Deal.objects.order_by("external_id").values_list("notes", flat=True)
+    ) == [
+        "line1\\nline2 in C:\\new",
+        "old Mac\nline",
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [
