@@ -10,6 +10,7 @@ from dealgate.core.custom_fields import (
     CustomValueError,
     checked_values,
     declared_fields,
+    number_from_text,
 )
 
 FIELDS = declared_fields(
@@ -74,3 +75,24 @@ def test_a_stored_value_counts_as_unchanged_only_with_its_json_type():
         "renewal",
         "1 is not true or false",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "1,000,000,000,000",
+            "'1,000,000,000,000' is too large: the most it holds is "
+            "999,999,999,999.99 (12 digits before the decimal point)",
+        ),
+        (
+            "-1000000000000",
+            "'-1000000000000' is too small: the least it holds is "
+            "-999,999,999,999.99 (12 digits before the decimal point)",
+        ),
+    ],
+)
+def test_a_typed_number_beyond_the_columns_range_names_the_end_it_passed(text, says):
+    with pytest.raises(ValueError) as caught:
+        number_from_text(text)
+    assert str(caught.value) == says
