@@ -19,6 +19,7 @@ from dealgate import timesource
 from dealgate.core.numbers import whole_number
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
+    MAX_AGE_LIMIT_DAYS,
     HandoffSpec,
     PipelineSpec,
     parse_window,
@@ -255,11 +256,16 @@ def _handoff(form: HandoffForm, spec: PipelineSpec) -> HandoffSpec | None:
     text = data["window"].strip()
     if not text:
         return None
+    day = round(edits.day_of(spec))
     try:
-        minutes = parse_window(text, round(edits.day_of(spec)))
+        minutes = parse_window(text, day)
     except ValueError:
+        minutes = None
+    if minutes is None or minutes > MAX_AGE_LIMIT_DAYS * day:
         form.add_error(
-            "window", 'a window is business time like "15m", "2h", "1d" or "1d 4h"'
+            "window",
+            'a window is business time like "15m", "2h", "1d" or "1d 4h", '
+            f"from 1m to {MAX_AGE_LIMIT_DAYS}d",
         )
         return None
     return HandoffSpec(data["start"], data["end"], minutes, data["responsible"])

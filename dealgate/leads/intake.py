@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from dealgate.core.currencies import check_decimals, iso_currency
-from dealgate.core.numbers import read_number, read_whole
+from dealgate.core.numbers import MAX_AMOUNT, read_number, read_whole
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, looks_blank
 from dealgate.errors import ValidationError
 
@@ -37,7 +37,7 @@ LIMITS = {
 TEXT_FIELDS = tuple(LIMITS)
 # Fields a caller may send; anything else is refused so typos do not vanish.
 ACCEPTED = (*TEXT_FIELDS, "company_size", "value", "pipeline")
-MAX_VALUE = Decimal("999999999999.99")
+MAX_VALUE = MAX_AMOUNT  # what a lead's value column holds
 # Every amount is kept with two decimals (the column's NUMERIC(14, 2)).
 CENT = Decimal("0.01")
 MAX_COMPANY_SIZE = 10_000_000

@@ -578,3 +578,25 @@ def test_a_stage_name_of_invisible_characters_is_refused_at_its_input(
 
     assert "holds no visible characters (U+2800)" in text_of(response)
     assert not Draft.objects.exists()
+
+
+@pytest.mark.parametrize("window", ["0m", "366d", "soon"])
+def test_a_handoff_window_out_of_range_is_refused_with_the_range(
+    admin_client, it_services, window
+):
+    before = working_copy("it-services").spec.handoffs
+    first = before[0]
+    form = {
+        "rows": "1",
+        "h0-start": first.from_stage or "lead",
+        "h0-end": first.to_stage,
+        "h0-window": window,
+        "h0-responsible": "stage-owner",
+    }
+
+    response = post(
+        admin_client, "/pipelines/it-services/edit/handoffs/", form, status=422
+    )
+
+    assert "from 1m to 365d" in text_of(response)
+    assert working_copy("it-services").spec.handoffs == before
