@@ -1,17 +1,25 @@
 """Who makes an API request: an API token, else a signed-in session.
 
-Every endpoint, deals and leads alike, takes either, and the request acts
-as that person: the services check what they may do, as on the pages.
+Every endpoint takes either, and the request acts as that person: the
+services check what they may do, as on the pages.
 
-A request that sends an Authorization header is judged by its token alone
-(`dealgate token create`), and a wrong one is a 401, even with a session
-cookie beside it. A token sends no cookie a browser could attach on another
-site's behalf, so it needs no CSRF token; a signed-in session's POST must
-send one (403 without). With neither: 401.
+A token opens what its scope says (`ApiToken.scope`): every token opens the
+lead endpoints, and only one made to open the deals too
+(`dealgate token create USER --scope leads,deals`) opens the deals
+endpoints. Tokens were first made for websites' lead forms, where anyone
+who reads the page can copy them; such a token on a deals endpoint is
+refused (403) naming its scope and how to make one that opens them.
+
+A request that sends an Authorization header is judged by its token alone,
+and a wrong one is a 401, even with a session cookie beside it. A token
+sends no cookie a browser could attach on another site's behalf, so it
+needs no CSRF token; a signed-in session's POST must send one (403
+without). With neither: 401.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -20,17 +28,44 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from dealgate.errors import PermissionDenied
-from dealgate.leads.tokens import user_for_token
+from dealgate.leads.models import ApiToken
+from dealgate.leads.tokens import TokenUse, read_token
+
+log = logging.getLogger("dealgate.api")
 
 
 class TokenAuth(HttpBearer):
-    """`Authorization: Bearer dg_...`: the token's user makes the request."""
+    """`Authorization: Bearer dg_...`: the token's user makes the request,
+    if the token's scope opens the endpoint (`deals`: the deals endpoints)."""
+
+    def __init__(self, *, deals: bool = False) -> None:
+        super().__init__()
+        self.deals = deals
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        user = user_for_token(token)
-        if user is not None:
-            request.user = user
-        return user
+        use = read_token(token)
+        if use is None:
+            return None
+        if self.deals and not use.opens_deals:
+            raise _outside_scope(request, use)
+        request.user = use.user
+        return use.user
+
+
+def _outside_scope(request: HttpRequest, use: TokenUse) -> PermissionDenied:
+    log.info(
+        "refused %s %s: API token %s opens only %s",
+        request.method,
+        request.path,
+        use.token_id,
+        use.scope,
+    )
+    return PermissionDenied(
+        f"API token {use.token_id} has the scope {use.scope!r}: it opens the "
+        "lead endpoints only, not the deals endpoints. A token that opens "
+        "them too is made with `dealgate token create "
+        f"{use.user.username} --scope {ApiToken.Scope.LEADS_AND_DEALS}`"
+    )
 
 
 class SessionAuth(APIKeyCookie):
@@ -55,5 +90,8 @@ class SessionAuth(APIKeyCookie):
         return request.user
 
 
-# Every endpoint's: an API token first, else a signed-in session.
-API_AUTH = [TokenAuth(), SessionAuth()]
+_session = SessionAuth()
+# The lead endpoints': any live token first, else a signed-in session.
+API_AUTH = [TokenAuth(), _session]
+# The deals endpoints': a token whose scope opens the deals, else a session.
+DEALS_AUTH = [TokenAuth(deals=True), _session]

@@ -25,7 +25,7 @@ from dealgate.web.busy import is_busy
 from dealgate.web.head import method_named
 
 from . import deals, leads
-from .auth import API_AUTH
+from .auth import API_AUTH, DEALS_AUTH
 from .parser import CheckedParser, body_too_big, refuse_unread_bodies
 
 log = logging.getLogger("dealgate.api")
@@ -160,7 +160,8 @@ def render_unauthenticated(
 
 for router in (deals.router, leads.router):
     refuse_unread_bodies(router)
-api.add_router("/deals", deals.router)
+# A token opens the deals endpoints only if its scope says so (api.auth).
+api.add_router("/deals", deals.router, auth=DEALS_AUTH)
 api.add_router("/leads", leads.router)
 
 

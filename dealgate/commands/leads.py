@@ -66,14 +66,31 @@ def run_import_leads(args: argparse.Namespace) -> int:
 
 
 def _register_token(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("token", help="API tokens for the lead endpoint")
+    parser = subparsers.add_parser(
+        "token",
+        help="REST API tokens: each opens the lead endpoints, or the deals' too",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     create = actions.add_parser(
-        "create", help="make a token for a user; the secret is shown once"
+        "create",
+        help="make a token for a user; the secret is shown once",
+        description=(
+            "Makes an API token that acts as USERNAME, with their rights. It "
+            "opens the lead endpoints only, unless made with --scope "
+            "leads,deals: a token for a website's lead form, which anyone "
+            "reading the page can copy, should open nothing more."
+        ),
     )
     create.add_argument("username")
     create.add_argument("--name", default="api", help='a label, e.g. "website"')
+    create.add_argument(
+        "--scope",
+        choices=["leads", "leads,deals"],
+        default="leads",
+        help="what the token opens: the lead endpoints (the default), or the "
+        "deals endpoints too",
+    )
     create.set_defaults(func=run_token_create)
     listing = actions.add_parser("list", help="tokens, without their secrets")
     listing.add_argument("username", nargs="?")
@@ -96,8 +113,8 @@ def _user(username: str):
 def run_token_create(args: argparse.Namespace) -> int:
     from dealgate.leads.tokens import create_token
 
-    token, secret = create_token(_user(args.username), args.name)
-    print(f"token {token.pk} ({token.name}) for {args.username}:")
+    token, secret = create_token(_user(args.username), args.name, scope=args.scope)
+    print(f"token {token.pk} ({token.name}) for {args.username}, scope {token.scope}:")
     print(secret)
     print("Keep it now: it is stored only as a hash and cannot be shown again.")
     return 0
@@ -114,7 +131,7 @@ def run_token_list(args: argparse.Namespace) -> int:
         state = " (revoked)" if token.revoked_at else ""
         print(
             f"{token.pk:>4}  {token.user.username:<16}{token.name:<20}"
-            f"{token.prefix}...  last used {used}{state}"
+            f"{token.prefix}...  scope {token.scope:<12}last used {used}{state}"
         )
     return 0
 

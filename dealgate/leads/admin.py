@@ -34,6 +34,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "name",
         "user",
         "prefix",
+        "scope",
         "created_at",
         "last_used_at",
         "revoked_at",
@@ -42,8 +43,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
     exclude = ("key_hash",)
     # A token acts as its person: it is never handed to another one, and a
     # revoked token never works again (`dealgate token revoke`, or the action
-    # here, which revokes through the same service). Only its name changes.
-    readonly_fields = ("user", "prefix", "created_at", "last_used_at", "revoked_at")
+    # here, which revokes through the same service), and what it opens is
+    # fixed when it is made: a token given to a website for leads must not
+    # be widened later without whoever holds it knowing. Only its name changes.
+    readonly_fields = (
+        "user",
+        "prefix",
+        "scope",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     actions = ("revoke",)
 
     def has_add_permission(self, request) -> bool:

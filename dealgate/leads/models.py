@@ -353,10 +353,26 @@ class RoutingState(models.Model):
 
 class ApiToken(models.Model):
     """A per-user key for the API. Only the SHA-256 of the secret is kept;
-    the secret itself is shown once, when the token is created."""
+    the secret itself is shown once, when the token is created.
+
+    Its scope is what it opens. Tokens were first made for a website's lead
+    form, so every token opens the lead endpoints, and only one made to open
+    the deals too (`dealgate token create USER --scope leads,deals`) creates,
+    changes or reads deals: a token pasted into a web page stays a key to
+    the lead form alone. Within its scope it acts with its user's rights."""
+
+    class Scope(models.TextChoices):
+        LEADS = "leads", "leads"
+        LEADS_AND_DEALS = "leads,deals", "leads, deals"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
+    scope = models.CharField(
+        max_length=20,
+        choices=Scope.choices,
+        default=Scope.LEADS,
+        help_text="the endpoints the token opens: the leads', or the deals' too",
+    )
     key_hash = models.CharField(max_length=64, unique=True)
     # The secret's first characters, so a person can tell tokens apart.
     prefix = models.CharField(max_length=12)
@@ -366,6 +382,10 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}...)"
+
+    @property
+    def opens_deals(self) -> bool:
+        return self.scope == self.Scope.LEADS_AND_DEALS
 
 
 class FormHit(models.Model):

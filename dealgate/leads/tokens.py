@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+from typing import NamedTuple
 
 from django.db import OperationalError, connection
 
@@ -31,8 +32,11 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(user: User, name: str) -> tuple[ApiToken, str]:
-    """A new token for `user`; returns it with its secret, which is stored
+def create_token(
+    user: User, name: str, *, scope: str = ApiToken.Scope.LEADS
+) -> tuple[ApiToken, str]:
+    """A new token for `user` opening `scope` (`ApiToken.Scope`: the lead
+    endpoints by default); returns it with its secret, which is stored
     nowhere and cannot be shown again."""
     name = required_text(
         name, "name", missing="a token needs a name of 1 to 100 characters"
@@ -41,6 +45,11 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
         raise ValidationError(
             "a token needs a name of 1 to 100 characters", field="name"
         )
+    if scope not in ApiToken.Scope.values:
+        scopes = " or ".join(ApiToken.Scope.values)
+        raise ValidationError(
+            f"scope: {scope!r} is no token scope; give {scopes}", field="scope"
+        )
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
@@ -48,21 +57,47 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
         key_hash=hash_secret(secret),
         prefix=secret[: len(PREFIX) + 6],
         created_at=timesource.now(),
+        scope=scope,
     )
-    log.info("API token %s (%r) created for %s", token.pk, name, user.username)
+    log.info(
+        "API token %s (%r) created for %s, opening %s",
+        token.pk,
+        name,
+        user.username,
+        scope,
+    )
     return token, secret
 
 
+class TokenUse(NamedTuple):
+    """A live token as a request presents it: its id, its active user and
+    what it opens (`ApiToken.Scope`)."""
+
+    token_id: int
+    user: User
+    scope: str
+
+    @property
+    def opens_deals(self) -> bool:
+        return self.scope == ApiToken.Scope.LEADS_AND_DEALS
+
+
 def user_for_token(secret: str) -> User | None:
-    """The active user a live token belongs to, or None.
+    """The active user a live token belongs to, or None (`read_token`)."""
+    use = read_token(secret)
+    return use.user if use is not None else None
+
+
+def read_token(secret: str) -> TokenUse | None:
+    """A live token of an active user, as `TokenUse`, or None.
 
     One query in fixed SQL, read by `bulk.read`: every API request pays for
     it, and the ORM compiling this join cost more CPU than the database
     spent answering it (0.8 ms against 0.3 ms in process). It reads the
-    user's row from the token's unique hash, with whether the token was
-    last used TOUCH_EVERY ago or more (or never): the write that records a
-    use happens once a minute at most, and never for a HEAD request, which
-    changes nothing stored (dealgate.web.head).
+    user's row from the token's unique hash, with the token's scope and
+    whether it was last used TOUCH_EVERY ago or more (or never): the write
+    that records a use happens once a minute at most, and never for a HEAD
+    request, which changes nothing stored (dealgate.web.head).
     """
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
@@ -73,10 +108,10 @@ def user_for_token(secret: str) -> User | None:
     )
     if not found:
         return None
-    user, (token_id, stale) = found[0]
+    user, (token_id, scope, stale) = found[0]
     if stale and not answering_head():
         _touch(token_id, now)
-    return user
+    return TokenUse(token_id, user, scope)
 
 
 def _touch(token_id: int, now: dt.datetime) -> None:
@@ -98,7 +133,7 @@ _USER_FIELDS, _USER_COLUMNS = bulk.columns(User, "u")
 def _user_for_token_sql() -> str:
     user, token = User._meta.db_table, ApiToken._meta.db_table
     return (
-        f'SELECT {_USER_COLUMNS}, t."id", '
+        f'SELECT {_USER_COLUMNS}, t."id", t."scope", '
         f'(t."last_used_at" IS NULL OR t."last_used_at" <= %s) '
         f'FROM "{user}" u INNER JOIN "{token}" t ON t."user_id" = u."id" '
         f'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL AND u."is_active" = %s'

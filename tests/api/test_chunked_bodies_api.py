@@ -69,7 +69,7 @@ def routed(pipeline, olivia, alice, bob):
 
 @pytest.fixture
 def bearer(alice) -> dict[str, str]:
-    _, secret = create_token(alice, "streaming client")
+    _, secret = create_token(alice, "streaming client", scope="leads,deals")
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -58,7 +58,8 @@ def served(tmp_path: Path) -> Iterator[tuple[int, str]]:
     pipeline = tmp_path / "it-services.toml"
     pipeline.write_text(text[: text.index("[[routing]]")])
     dealgate(env, "pipeline", "apply", str(pipeline))
-    secret = dealgate(env, "token", "create", "olivia").splitlines()[1]
+    token = ["token", "create", "olivia", "--scope", "leads,deals"]
+    secret = dealgate(env, *token).splitlines()[1]
     port = int(os.environ.get("DEALGATE_TEST_PORT") or free_port())
     process = subprocess.Popen(
         [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]

@@ -1,7 +1,8 @@
-"""An API token opens the deals API as it opens the leads API: the request
-acts as the token's user, with exactly their permissions (the services'
-checks a signed-in person meets), and needs no CSRF token. A signed-in
-session still sends its CSRF token with every change.
+"""An API token whose scope opens the deals (`leads,deals`) opens the deals
+API as it opens the leads API: the request acts as the token's user, with
+exactly their permissions (the services' checks a signed-in person meets),
+and needs no CSRF token. A signed-in session still sends its CSRF token
+with every change. A `leads` token there is refused: test_token_scopes_api.
 
 The README offered POST /api/v1/deals and PATCH /api/v1/deals/ID to
 integrators, while a token there was answered 401."""
@@ -29,7 +30,7 @@ def browser() -> Client:
 
 
 def bearer_of(user) -> dict[str, str]:
-    _, secret = create_token(user, "integration")
+    _, secret = create_token(user, "integration", scope="leads,deals")
     return {"Authorization": f"Bearer {secret}"}
 
 
@@ -151,7 +152,7 @@ def test_a_token_reads_a_deal_and_its_history(browser, bobs_deal, alices_token, 
 
 
 def test_a_revoked_token_is_401_on_the_deals_api(browser, alice, alices_deal, now):
-    token, secret = create_token(alice, "old integration")
+    token, secret = create_token(alice, "old integration", scope="leads,deals")
     revoke_token(token.pk)
     headers = {"Authorization": f"Bearer {secret}"}
     url = f"/api/v1/deals/{alices_deal.pk}"

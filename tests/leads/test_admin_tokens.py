@@ -50,3 +50,23 @@ def test_the_admin_revokes_selected_tokens_through_the_service(admin, alice):
     assert token.revoked_at == T0
     assert "1 API token(s) revoked." in answer.content.decode()
     assert ApiToken.objects.count() == 1
+
+
+def test_the_admin_shows_each_tokens_scope_and_never_widens_it(admin, alice):
+    token, _ = create_token(alice, "website form")
+    create_token(alice, "crm sync", scope="leads,deals")
+
+    listing = admin.get("/admin/leads/apitoken/").content.decode()
+    answer = admin.post(
+        f"/admin/leads/apitoken/{token.pk}/change/",
+        {"name": "website form", "scope": "leads,deals"},
+    )
+    page = admin.get(f"/admin/leads/apitoken/{token.pk}/change/").content.decode()
+
+    assert '<td class="field-scope">leads</td>' in listing
+    assert '<td class="field-scope">leads, deals</td>' in listing
+    assert answer.status_code == 302
+    token.refresh_from_db()
+    assert token.scope == "leads"
+    assert 'name="scope"' not in page
+    assert '<div class="readonly">leads</div>' in page

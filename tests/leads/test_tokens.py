@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+import pytest
+
 from dealgate.cli import main
 from dealgate.leads.models import ApiToken, Availability
 from dealgate.leads.tokens import user_for_token
@@ -110,3 +112,60 @@ def test_away_until_a_day_already_past_is_refused(alice, capsys, now):
 
     assert "--until 2020-01-01 has passed" in capsys.readouterr().err
     assert not Availability.objects.filter(user=alice).exists()
+
+
+def test_a_new_token_opens_only_the_lead_endpoints_unless_made_to_open_deals(
+    olivia, capsys
+):
+    main(["token", "create", "olivia", "--name", "website"])
+    main(["token", "create", "olivia", "--name", "crm sync", "--scope", "leads,deals"])
+    created = capsys.readouterr().out.splitlines()
+
+    assert created[0] == "token 1 (website) for olivia, scope leads:"
+    assert created[3] == "token 2 (crm sync) for olivia, scope leads,deals:"
+    scopes = dict(ApiToken.objects.values_list("name", "scope"))
+    assert scopes == {"website": "leads", "crm sync": "leads,deals"}
+
+
+def test_token_list_shows_each_tokens_scope(olivia, capsys):
+    main(["token", "create", "olivia", "--name", "website"])
+    main(["token", "create", "olivia", "--name", "crm sync", "--scope", "leads,deals"])
+    capsys.readouterr()
+
+    main(["token", "list"])
+
+    website, sync = capsys.readouterr().out.splitlines()
+    assert "website" in website and "scope leads " in website
+    assert "crm sync" in sync and "scope leads,deals " in sync
+
+
+def test_a_scope_that_is_none_of_the_two_is_refused_naming_them(olivia, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["token", "create", "olivia", "--scope", "deals"])
+
+    assert exit.value.code == 2
+    assert "--scope: invalid choice: 'deals'" in capsys.readouterr().err
+    assert not ApiToken.objects.exists()
+
+
+def test_create_token_refuses_an_unknown_scope_naming_the_field(olivia):
+    from dealgate.errors import ValidationError
+    from dealgate.leads.tokens import create_token
+
+    with pytest.raises(ValidationError) as refused:
+        create_token(olivia, "website", scope="everything")
+
+    assert refused.value.field == "scope"
+    assert refused.value.message == (
+        "scope: 'everything' is no token scope; give leads or leads,deals"
+    )
+
+
+def test_the_token_commands_help_says_what_a_token_opens(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+
+    listing = " ".join(capsys.readouterr().out.split())
+    assert "REST API tokens: each opens the lead endpoints, or the deals' too" in (
+        listing
+    )
