@@ -229,6 +229,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from the worker itself, before sessions or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A body sent in chunks (no Content-Length) is read whole here, or refused
+    # (411), before anything reads the form: Django takes it for no body
+    # (dealgate.web.bodies).
+    "dealgate.web.bodies.ChunkedBodyMiddleware",
     # A control character (a NUL) in the address, query string, form or
     # cookies is refused here, the same on both databases (dealgate.web.controls).
     "dealgate.web.controls.ControlCharactersMiddleware",

@@ -17,13 +17,12 @@ typed numbers refuses it, or read "0.1" exactly. NaN and Infinity, which
 JSON does not have but Python's reader takes, come as one too.
 
 A body sent in chunks, with no Content-Length, is read whole before any
-of this (`read_chunked_body`, which dealgate.api.urls runs for every
-address) within the same limit, or refused: never taken for no body.
+of this, within the same limit, or refused: never taken for no body
+(dealgate.web.bodies, a middleware that runs for every address).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Callable
@@ -33,12 +32,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
-from gunicorn.http.errors import ParseException
 from ninja import Router
 from ninja.params.models import BodyModel
 from ninja.parser import Parser
 
-from dealgate.errors import DealgateError, ValidationError
+from dealgate.errors import ValidationError
 from dealgate.web.head import method_named
 
 log = logging.getLogger("dealgate.api")
@@ -114,100 +112,6 @@ def body_too_big(request: HttpRequest) -> ValidationError:
         f"the body is {length:,} bytes, more than the server takes ({limit:,} at most)",
         field="body",
     )
-
-
-class LengthRequired(DealgateError):
-    """A body of unknown length (chunked) that the server does not hand over
-    whole: it cannot be read, and must not be taken for none."""
-
-    code = "length_required"
-    status = 411
-
-
-class BrokenBody(DealgateError):
-    """A chunked body whose chunks cannot be read."""
-
-    code = "bad_request"
-    status = 400
-
-
-# How much of a chunked body is read at a time.
-_STEP = 64 * 1024
-
-
-def read_chunked_body(request: HttpRequest) -> None:
-    """Read a chunked body whole, so that the request then holds it as one
-    sent with its Content-Length: the API's readers find it there.
-
-    A body sent with `Transfer-Encoding: chunked` has no Content-Length,
-    and Django reads such a body as empty: a conversion into `stage` went
-    ahead into the first stage, as if nothing had been sent. A WSGI server
-    that undoes the chunks and ends the input where the body ends says so
-    with `wsgi.input_terminated` (gunicorn, which `dealgate serve` runs,
-    does); then the body is read, within Django's upload limit (422 naming
-    it past that; the rest is not read). Without it nothing tells where the
-    body ends, and it is refused (411, `LengthRequired`); chunks that cannot
-    be read are 400 (`BrokenBody`). A request with a Content-Length, or with
-    no Transfer-Encoding (no body), is left as it came.
-    """
-    meta = request.META
-    if meta.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" not in meta:
-        return
-    if not meta.get("wsgi.input_terminated"):
-        log.info(
-            "refused %s %s: a chunked body, which this server does not hand over whole",
-            request.method,
-            request.path,
-        )
-        raise LengthRequired(
-            "the body is sent in chunks (Transfer-Encoding) without a "
-            "Content-Length, and this server cannot tell where it ends; "
-            "send it with a Content-Length",
-            field="body",
-        )
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    try:
-        body = _read_until_end(meta["wsgi.input"], limit)
-    except (OSError, ParseException) as exc:
-        # gunicorn's reader refuses a chunk it cannot parse, and the end of
-        # the connection before the last chunk: the client's fault, not ours.
-        log.info(
-            "refused %s %s: its chunked body could not be read (%s)",
-            request.method,
-            request.path,
-            type(exc).__name__,
-        )
-        raise BrokenBody(
-            "the body's chunks are not well formed, or the body ended before "
-            "its last chunk; send it again",
-            field="body",
-        ) from None
-    if limit is not None and len(body) > limit:
-        raise ValidationError(
-            f"the body is over {limit:,} bytes, more than the server takes",
-            field="body",
-        )
-    # Django reads the body from this stream, as many bytes as CONTENT_LENGTH
-    # says: the body as if it had come with its length.
-    request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
-    meta["CONTENT_LENGTH"] = str(len(body))
-
-
-def _read_until_end(stream: Any, limit: int | None) -> bytes:
-    """What `stream` holds until it ends, or `limit` bytes and one more: a
-    body past the limit is refused without reading the rest of it. A WSGI
-    input may return fewer bytes than asked before its end, so it is read
-    until it returns none."""
-    parts: list[bytes] = []
-    size = 0
-    while limit is None or size <= limit:
-        want = _STEP if limit is None else min(_STEP, limit + 1 - size)
-        part = stream.read(want)
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    return b"".join(parts)
 
 
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")

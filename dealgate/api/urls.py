@@ -1,11 +1,9 @@
-"""The API's addresses: django-ninja's, each reading a chunked body whole
-before its view runs, and answering HEAD wherever it answers GET.
+"""The API's addresses: django-ninja's, each answering HEAD wherever it
+answers GET.
 
-A body sent in chunks, with no Content-Length, is read here
-(`read_chunked_body`) before anything looks at it: django-ninja takes a
-body that seems empty for none, and an endpoint whose body is optional
-(a lead's conversion) would act as if none had been sent. One that cannot
-be read is answered here, in the error family (411, or 422 past the limit).
+A body sent in chunks, with no Content-Length, is read whole before any
+address runs, by the middleware that does so for every page
+(dealgate.web.bodies): django-ninja takes a body that seems empty for none.
 
 django-ninja routes a request by its method, and one for a method no
 operation declares is a 405; HEAD is declared by none. Each address is
@@ -23,12 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path
 
-from dealgate.errors import DealgateError
-
-from .parser import read_chunked_body
 from .routes import api
 
 View = Callable[..., HttpResponse]
@@ -55,21 +50,6 @@ def with_head(view: View) -> View:
     return answer
 
 
-def with_whole_body(view: View) -> View:
-    """`view`, run once a chunked body is read whole (`read_chunked_body`),
-    or the error family's answer to one that cannot be."""
-
-    @wraps(view)  # keeps csrf_exempt, which django-ninja sets on its views
-    def answer(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        try:
-            read_chunked_body(request)
-        except DealgateError as exc:
-            return JsonResponse(exc.as_dict(), status=exc.status)
-        return view(request, *args, **kwargs)
-
-    return answer
-
-
 def _allowing_head(response: HttpResponse) -> HttpResponse:
     allowed = {m.strip() for m in response.get("Allow", "").split(",") if m.strip()}
     if response.status_code == 405 and "GET" in allowed:
@@ -82,7 +62,7 @@ def _wrapped(entry: URLPattern | URLResolver) -> URLPattern | URLResolver:
         raise TypeError(f"the API's urls hold a {type(entry).__name__}: {entry!r}")
     return URLPattern(
         entry.pattern,
-        with_head(with_whole_body(entry.callback)),
+        with_head(entry.callback),
         entry.default_args,
         entry.name,
     )

@@ -1,0 +1,158 @@
+"""A body sent in chunks is read whole, or refused: never taken for none.
+
+A body sent with `Transfer-Encoding: chunked` has no Content-Length, and
+Django reads such a body as empty: its forms come out with no field, its
+JSON as nothing. A page then acts as if nothing was sent: a script posting
+a chunked `stage=proposal` to a lead's conversion converted the lead into
+the pipeline's first stage, and the API did the same with {"stage":
+"proposal"}.
+
+`ChunkedBodyMiddleware`, early in MIDDLEWARE (before CSRF's check and the
+control-character check read the form), runs `read_chunked_body` for every
+request, pages, the public lead form and the API alike. What it refuses is
+answered in the error family: JSON under /api/, plain text on a page, and
+a page's body past the upload limit as Django's own is (413,
+dealgate.web.errors).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from gunicorn.http.errors import ParseException
+
+from dealgate.errors import DealgateError, ValidationError
+
+from .errors import bad_request
+
+log = logging.getLogger("dealgate.web")
+
+
+class LengthRequired(DealgateError):
+    """A body of unknown length (chunked) that the server does not hand over
+    whole: it cannot be read, and must not be taken for none."""
+
+    code = "length_required"
+    status = 411
+
+
+class BrokenBody(DealgateError):
+    """A chunked body whose chunks cannot be read."""
+
+    code = "bad_request"
+    status = 400
+
+
+class ChunkedBodyTooBig(ValidationError):
+    """A chunked body past Django's upload limit (DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+
+
+# How much of a chunked body is read at a time.
+_STEP = 64 * 1024
+
+
+def read_chunked_body(request: HttpRequest) -> None:
+    """Read a chunked body whole, so that the request then holds it as one
+    sent with its Content-Length: Django's form and body readers, and the
+    API's, find it there.
+
+    A WSGI server that undoes the chunks and ends the input where the body
+    ends says so with `wsgi.input_terminated` (gunicorn, which `dealgate
+    serve` runs, does); then the body is read, within Django's upload limit
+    (`ChunkedBodyTooBig`, 422, past that; the rest is not read). Without it
+    nothing tells where the body ends, and it is refused (411,
+    `LengthRequired`); chunks that cannot be read are 400 (`BrokenBody`).
+    A request with a Content-Length, or with no Transfer-Encoding (no
+    body), is left as it came.
+    """
+    meta = request.META
+    if meta.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" not in meta:
+        return
+    if not meta.get("wsgi.input_terminated"):
+        log.info(
+            "refused %s %s: a chunked body, which this server does not hand over whole",
+            request.method,
+            request.path,
+        )
+        raise LengthRequired(
+            "the body is sent in chunks (Transfer-Encoding) without a "
+            "Content-Length, and this server cannot tell where it ends; "
+            "send it with a Content-Length",
+            field="body",
+        )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        body = _read_until_end(meta["wsgi.input"], limit)
+    except (OSError, ParseException) as exc:
+        # gunicorn's reader refuses a chunk it cannot parse, and the end of
+        # the connection before the last chunk: the client's fault, not ours.
+        log.info(
+            "refused %s %s: its chunked body could not be read (%s)",
+            request.method,
+            request.path,
+            type(exc).__name__,
+        )
+        raise BrokenBody(
+            "the body's chunks are not well formed, or the body ended before "
+            "its last chunk; send it again",
+            field="body",
+        ) from None
+    if limit is not None and len(body) > limit:
+        raise ChunkedBodyTooBig(
+            f"the body is over {limit:,} bytes, more than the server takes",
+            field="body",
+        )
+    # Django reads the body from this stream, as many bytes as CONTENT_LENGTH
+    # says: the body as if it had come with its length.
+    request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+    meta["CONTENT_LENGTH"] = str(len(body))
+
+
+def _read_until_end(stream: Any, limit: int | None) -> bytes:
+    """What `stream` holds until it ends, or `limit` bytes and one more: a
+    body past the limit is refused without reading the rest of it. A WSGI
+    input may return fewer bytes than asked before its end, so it is read
+    until it returns none."""
+    parts: list[bytes] = []
+    size = 0
+    while limit is None or size <= limit:
+        want = _STEP if limit is None else min(_STEP, limit + 1 - size)
+        part = stream.read(want)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+class ChunkedBodyMiddleware:
+    """Every request's chunked body read whole before anything reads it
+    (`read_chunked_body`), or the request refused: 411, 400, or past the
+    upload limit 422 under /api/ and 413 on a page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            read_chunked_body(request)
+        except DealgateError as exc:
+            return _refused(request, exc)
+        return self.get_response(request)
+
+
+def _refused(request: HttpRequest, exc: DealgateError) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(exc.as_dict(), status=exc.status)
+    if isinstance(exc, ChunkedBodyTooBig):
+        # As a form with its Content-Length past the limit is answered.
+        return bad_request(request, RequestDataTooBig(exc.message))
+    return HttpResponse(
+        exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
+    )
