@@ -121,8 +121,9 @@ def test_a_new_token_opens_only_the_lead_endpoints_unless_made_to_open_deals(
     main(["token", "create", "olivia", "--name", "crm sync", "--scope", "leads,deals"])
     created = capsys.readouterr().out.splitlines()
 
-    assert created[0] == "token 1 (website) for olivia, scope leads:"
-    assert created[3] == "token 2 (crm sync) for olivia, scope leads,deals:"
+    website, sync = ApiToken.objects.order_by("pk")
+    assert created[0] == f"token {website.pk} (website) for olivia, scope leads:"
+    assert created[3] == f"token {sync.pk} (crm sync) for olivia, scope leads,deals:"
     scopes = dict(ApiToken.objects.values_list("name", "scope"))
     assert scopes == {"website": "leads", "crm sync": "leads,deals"}
 
