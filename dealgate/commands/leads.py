@@ -87,6 +87,7 @@ def _register_token(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument(
         "--scope",
         choices=["leads", "leads,deals"],
+        metavar="leads|leads,deals",
         default="leads",
         help="what the token opens: the lead endpoints (the default), or the "
         "deals endpoints too",
