@@ -114,7 +114,9 @@ class _Stays:
       a closed deal with no such event stayed only in the stage it closed
       from, times unknown. Each stay also says where the deal came from:
       the previous event that left it open or took it out of a stage names
-      it, a new lead (`LEAD`) when that is the deal's entry. Stays are in
+      it, a new lead (`LEAD`) when that is the deal's entry written by a
+      lead's conversion (source "lead"), none when it is the entry of an
+      imported or hand-made deal. Stays are in
       the order of the instant they ended (`ended`), then event id.
     """
 
@@ -148,14 +150,18 @@ class _Stays:
         setting = (
             "SELECT e.deal_id, e.at, e.id, e.from_stage_id, e.from_status, "
             "e.from_entered_at, e.from_business_minutes, d.status, "
-            f"LAG(e.id) {previous} AS p_id, LAG(e.from_stage_id) {previous} AS p_from "
+            f"LAG(e.id) {previous} AS p_id, LAG(e.from_stage_id) {previous} AS p_from, "
+            f"LAG(e.source) {previous} AS p_source "
             f"FROM {sql.EVENT} e JOIN {sql.DEAL} d ON d.id = e.deal_id "
             "WHERE e.deal_id IN (SELECT id FROM closed) "
             f"AND (({left_open}) OR e.to_status = 'open')"
         )
+        # An entry (no stage before it) is a handoff from a new lead only
+        # when a lead's conversion wrote it; imported and hand-made deals
+        # start with none.
         came_from = (
-            "CASE WHEN s.p_id IS NULL THEN NULL WHEN s.p_from IS NULL "
-            f"THEN {LEAD} ELSE s.p_from END"
+            "CASE WHEN s.p_id IS NULL THEN NULL WHEN s.p_from IS NOT NULL "
+            f"THEN s.p_from WHEN s.p_source = '{bp.LEAD_SOURCE}' THEN {LEAD} END"
         )
         from_events = (
             "SELECT s.deal_id, s.at AS ended, s.id AS eid, "

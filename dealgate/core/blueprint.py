@@ -79,6 +79,10 @@ LOST = "lost"
 OUTCOMES = (WON, LOST)
 # The activity kinds that answer a buyer, as the clocks count them.
 RESPONSE_KINDS = ("call", "email", "meeting")
+# The source a lead's conversion writes on its deal's entry event: only such
+# an entry is a handoff from a new lead. An imported deal, or one made by
+# hand, starts in its stage with no handoff before it.
+LEAD_SOURCE = "lead"
 # Fewer measurements than this and a figure is shown but not used to propose.
 MIN_SAMPLES = 3
 # A retired stage comes back into a proposal when this share of deals used it.
@@ -98,7 +102,8 @@ _WIDTH = 88
 
 @dataclass(frozen=True)
 class Event:
-    """One stage event, its stages given by key (None: outside the pipeline)."""
+    """One stage event, its stages given by key (None: outside the pipeline);
+    `source` is the door that wrote it ("lead" for a lead's conversion)."""
 
     deal_id: int
     from_stage: str | None
@@ -108,6 +113,7 @@ class Event:
     at: dt.datetime
     from_entered_at: dt.datetime | None = None
     business_minutes: float | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,10 +174,13 @@ def trace(
     `events` may come in any order; a deal's are read by time (ties in the
     order given). `responses` maps a deal id to the instants of its done
     calls, emails and meetings, sorted; a stay's first response is the first
-    of them at or after it started and before it ended. `lead_responses`
-    maps a deal id to the business minutes its lead waited for an answer,
-    which stands for the response to the handoff from "lead". A deal with no
-    event at all gets one stay, in the stage it closed from, with no times.
+    of them at or after it started and before it ended. A deal's first stay
+    follows a handoff from "lead" only when a lead's conversion wrote its
+    entry (source "lead"); an imported or hand-made deal's first stay
+    follows no handoff. `lead_responses` maps a deal id to the business
+    minutes its lead waited for an answer, which stands for the response to
+    the handoff from "lead". A deal with no event at all gets one stay, in
+    the stage it closed from, with no times.
     """
     by_deal: dict[int, list[Event]] = defaultdict(list)
     for event in events:
@@ -209,7 +218,9 @@ class _Tracer:
                 stays.append(self.stay(deal_id, event, came_from))
                 came_from = event.from_stage
             elif event.from_stage is None and event.to_status == "open":
-                came_from = LEAD
+                # An entry: from a new lead only when a lead's conversion
+                # made the deal; an imported or hand-made one had no handoff.
+                came_from = LEAD if event.source == LEAD_SOURCE else None
             elif event.to_status == "open":
                 # Reopened: the deal comes back from the stage it closed from.
                 came_from = event.from_stage
@@ -676,7 +687,7 @@ def _notes(
     if not any(response.minutes.n for response in blueprint.responses):
         notes.append(
             "No first responses are recorded (no done call, email or meeting "
-            "after a deal entered a stage, and no answered lead): response "
+            "after a handoff into a stage, and no answered lead): response "
             "windows cannot be told from this data."
         )
     return tuple(notes)

@@ -28,9 +28,10 @@ def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 3, day, hour, minute, tzinfo=BERLIN)
 
 
-def closed_deal(pipeline, steps, outcome, title="Deal") -> Deal:
-    """A deal that entered steps[0] from a new lead, moved through each stage
-    at the given instants and closed: steps is [(stage, entered, left)]."""
+def closed_deal(pipeline, steps, outcome, title="Deal", source="lead") -> Deal:
+    """A deal that entered steps[0] (from a new lead, unless `source` names
+    another door), moved through each stage at the given instants and
+    closed: steps is [(stage, entered, left)]."""
     stages = {stage.key: stage for stage in pipeline.stages.all()}
     last_stage, _, closed = steps[-1]
     deal = Deal.objects.create(
@@ -43,7 +44,7 @@ def closed_deal(pipeline, steps, outcome, title="Deal") -> Deal:
     )
     first, entered, _ = steps[0]
     StageEvent.objects.create(
-        deal=deal, to_stage=stages[first], to_status="open", at=entered
+        deal=deal, to_stage=stages[first], to_status="open", at=entered, source=source
     )
     for index, (key, entered, left) in enumerate(steps):
         last = index == len(steps) - 1

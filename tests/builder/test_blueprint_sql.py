@@ -34,7 +34,9 @@ def at(day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
 class History:
     """Writes one deal's stage events as the product does, move by move."""
 
-    def __init__(self, pipeline, first: str, when: dt.datetime, *, minutes=True):
+    def __init__(
+        self, pipeline, first: str, when: dt.datetime, *, minutes=True, source="web"
+    ):
         self.stages = {stage.key: stage for stage in pipeline.stages.all()}
         self.minutes = minutes
         self.calendar = calendar_for(pipeline)
@@ -44,11 +46,14 @@ class History:
             title=f"Deal from {first}",
             created_at=when,
             stage_entered_at=when,
+            source=source,
         )
-        self._event(None, first, "", "open", when, None)
+        self._event(None, first, "", "open", when, None, source=source)
         self.stage, self.status, self.entered = first, "open", when
 
-    def _event(self, from_stage, to_stage, from_status, to_status, when, entered):
+    def _event(
+        self, from_stage, to_stage, from_status, to_status, when, entered, source="web"
+    ):
         minutes = None
         if self.minutes and entered is not None and from_status == "open":
             minutes = business_time.between(self.calendar, entered, when)
@@ -61,6 +66,7 @@ class History:
             at=when,
             from_entered_at=entered,
             from_business_minutes=minutes,
+            source=source,
         )
 
     def to(self, target: str, when: dt.datetime) -> History:
@@ -107,6 +113,7 @@ def reference(pipeline, *, last: int | None = None) -> bp.Blueprint:
             e.at,
             e.from_entered_at,
             e.from_business_minutes,
+            e.source,
         )
         for e in StageEvent.objects.filter(deal__in=deals).order_by(
             "deal_id", "at", "id"
@@ -162,13 +169,14 @@ def rounded(value):
 @pytest.fixture
 def histories(pipeline):
     """Deals that skip, loop, go back, reopen, close from their first stage,
-    close with no history at all or without business minutes, are answered
-    by calls and by their lead, or not at all."""
-    won = History(pipeline, "inquiry", at(2, 9))
+    close with no history at all or without business minutes, came from a
+    lead, were imported or made by hand, are answered by calls and by their
+    lead, or not at all."""
+    won = History(pipeline, "inquiry", at(2, 9), source="lead")
     won.to("discovery", at(2, 13)).to("proposal", at(3, 11)).to("won", at(5, 16))
-    skipped = History(pipeline, "inquiry", at(2, 10))
+    skipped = History(pipeline, "inquiry", at(2, 10), source="import")
     skipped.to("proposal", at(3, 9)).to("lost", at(9, 12))
-    back = History(pipeline, "inquiry", at(3, 9))
+    back = History(pipeline, "inquiry", at(3, 9), source="lead")
     back.to("discovery", at(3, 15)).to("inquiry", at(4, 10)).to("discovery", at(5, 9))
     back.to("won", at(6, 17))
     reopened = History(pipeline, "inquiry", at(4, 9))
@@ -211,6 +219,9 @@ def test_the_database_blueprint_is_the_python_one(histories, pipeline):
     assert found.deals == 7
     assert found.flow("discovery").skipped == 1
     assert found.response("lead", "inquiry").minutes.n >= 1
+    # Two deals came from leads; the imported and hand-made ones did not.
+    lead = found.response("lead", "inquiry")
+    assert lead.minutes.n + lead.unrecorded == 2
 
 
 @pytest.mark.parametrize("last", [1, 3, 6])

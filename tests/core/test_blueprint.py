@@ -27,8 +27,9 @@ DAY = dt.timedelta(days=1)
 
 
 class History:
-    """Builds closed deals and their events: one entry from a new lead, a
-    move per further stage, then the close."""
+    """Builds closed deals and their events: one entry (from a new lead,
+    unless `source` names another door), a move per further stage, then the
+    close."""
 
     def __init__(self) -> None:
         self.deals: list[bp.ClosedDeal] = []
@@ -43,11 +44,14 @@ class History:
         *,
         start: dt.datetime = T0,
         times: int = 1,
+        source: str = bp.LEAD_SOURCE,
     ) -> None:
         for _ in range(times):
             deal_id = len(self.deals) + 1
             at = start + dt.timedelta(days=deal_id)
-            self.events.append(bp.Event(deal_id, None, path[0], "", "open", at))
+            self.events.append(
+                bp.Event(deal_id, None, path[0], "", "open", at, source=source)
+            )
             for index, stage in enumerate(path):
                 left = at + dt.timedelta(days=days[index])
                 last = index == len(path) - 1
@@ -203,8 +207,8 @@ def test_notes_say_what_a_dates_only_history_cannot_tell():
     """Shaped like the Maven CRM data: dates only, nothing before engaging."""
     history = History()
     midnight = dt.datetime(2017, 1, 2, tzinfo=dt.UTC)
-    history.add(["engaging"], [30], "won", start=midnight, times=3)
-    history.add(["engaging"], [10], "lost", start=midnight)
+    history.add(["engaging"], [30], "won", start=midnight, times=3, source="import")
+    history.add(["engaging"], [10], "lost", start=midnight, source="import")
 
     found = bp.find_blueprint(
         history.paths(),
@@ -220,12 +224,8 @@ def test_notes_say_what_a_dates_only_history_cannot_tell():
         "The history records dates without times (every event is at midnight): "
         "times are counted from day to day, so a step within one day counts as 0 "
         "and nothing shorter than a day can be told.",
-        "Deals from new leads entered at 'Buyer engaged', not at the first stage "
-        "'Interest shown': the first responses name the handoff they took, while "
-        "the pipeline hands a new lead to 'Interest shown' (the proposal times "
-        "that handoff from these responses when enough were seen).",
         "No first responses are recorded (no done call, email or meeting after a "
-        "deal entered a stage, and no answered lead): response windows cannot be "
+        "handoff into a stage, and no answered lead): response windows cannot be "
         "told from this data.",
     )
 
@@ -298,6 +298,53 @@ def test_leads_entering_a_later_stage_time_the_handoff_into_the_first():
     assert any(
         note.startswith("Deals from new leads entered at 'b'") for note in found.notes
     )
+
+
+@pytest.mark.parametrize("source", ["import", "web", "api", "cli"])
+def test_imported_and_hand_made_deals_start_without_a_lead_handoff(source):
+    history = History()
+    history.add(["b", "c"], [1, 1], "won", times=5, source=source)
+    for deal_id in range(1, 6):
+        start = T0 + dt.timedelta(days=deal_id)
+        history.responses[deal_id] = [start + dt.timedelta(minutes=20)]
+
+    paths = history.paths()
+    found = bp.find_blueprint(paths, ORDER, ALWAYS)
+
+    assert [stay.handoff for stay in paths[0].stays] == [None, ("b", "c")]
+    assert [(r.start, r.end) for r in found.responses] == [("b", "c")]
+    assert not any("new lead" in note for note in found.notes)
+
+
+def test_a_proposal_does_not_time_the_lead_handoff_from_imported_deals():
+    history = History()
+    history.add(["b", "c"], [1, 1], "won", times=5, source="import")
+    for deal_id in range(1, 6):
+        start = T0 + dt.timedelta(days=deal_id)
+        history.responses[deal_id] = [start + dt.timedelta(minutes=20)]
+    found = bp.find_blueprint(history.paths(), ORDER, ALWAYS)
+    kept = HandoffSpec("lead", "a", 120, "deal-owner")
+
+    proposal = bp.propose(found, _current(handoffs=[kept]))
+    text = bp.proposal_text(proposal)
+
+    first = next(h for h in proposal.spec.handoffs if h.from_stage == "lead")
+    assert (first.to_stage, first.response_window_minutes) == ("a", 120)
+    assert proposal.handoff_notes[("lead", "a")] == (
+        "Too few first responses seen (0) to measure: the current window is kept.",
+    )
+    assert "from new leads" not in text
+
+
+def test_only_converted_deals_among_imported_ones_are_lead_handoffs():
+    history = History()
+    history.add(["b", "c"], [1, 1], "won", times=3, source="import")
+    history.add(["b", "c"], [1, 1], "won", times=2)
+
+    found = bp.find_blueprint(history.paths(), ORDER, ALWAYS)
+
+    assert found.response("lead", "b").unrecorded == 2
+    assert found.response("b", "c").unrecorded == 5
 
 
 def test_a_proposal_gives_each_step_a_window_and_keeps_current_ones(history):
