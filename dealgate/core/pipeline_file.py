@@ -1221,12 +1221,31 @@ _HEADER = """\
 
 """
 
+# The order in which the dump writes the keys of stored tables: the order
+# docs/pipeline-file.md lists them in, whatever order the database kept
+# (PostgreSQL's jsonb sorts keys by length, then by byte), so that an export
+# reads the same on every database. Keys not listed follow, sorted.
+_CALENDAR_ORDER = (
+    "timezone",
+    "always_open",
+    "hours",
+    "holidays",
+    "closed_days",
+    "short_days",
+)
+_WEEKDAY_ORDER = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOLIDAY_ORDER = ("country", "subdivision")
+_SEQUENCE_STEP_ORDER = ("after", "task")
+
 
 def dump_pipeline(spec: PipelineSpec) -> str:
     """Canonical TOML for `spec`, with short comments; parses to an equal spec.
 
     Every key is written, defaults included, so the file documents itself.
     Windows are written in the largest whole unit ("8h" may come back as "1d").
+    The keys of the calendar and of breach rules are written in the order the
+    format lists them, weekdays Monday to Sunday and dates in order, not in
+    the order of the mappings given: the same spec gives the same text.
     """
     day = day_minutes(spec.calendar) if spec.calendar else FALLBACK_DAY_MINUTES
     blocks = [_HEADER + _dump_top(spec), _dump_calendar(spec.calendar)]
@@ -1261,7 +1280,43 @@ def _dump_calendar(calendar: Mapping[str, Any]) -> str:
         "# Business time (age limits, response windows) counts in this calendar.",
         "[calendar]",
     ]
-    return "\n".join(out + _dump_table_body(calendar, ("calendar",))) + "\n"
+    body = _dump_table_body(_canonical_calendar(calendar), ("calendar",))
+    return "\n".join(out + body) + "\n"
+
+
+def _canonical_calendar(calendar: Mapping[str, Any]) -> dict[str, Any]:
+    """`calendar` with its keys, its weekdays, its holiday keys and its short
+    days in canonical order (see `_CALENDAR_ORDER`)."""
+    table = _ordered(calendar, _CALENDAR_ORDER)
+    for key, order in (("hours", _WEEKDAY_ORDER), ("holidays", _HOLIDAY_ORDER)):
+        if isinstance(table.get(key), Mapping):
+            table[key] = _ordered(table[key], order)
+    if isinstance(table.get("short_days"), Mapping):
+        table["short_days"] = _ordered(table["short_days"], ())
+    return table
+
+
+def _canonical_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A breach rule (`[breach]`, its `next_steps`, or a stage's or handoff's
+    own keys) with its keys and its sequence steps' keys in canonical order."""
+    table = _ordered(rule, _BREACH_TOP_KEYS)
+    if isinstance(table.get("next_steps"), Mapping):
+        table["next_steps"] = _canonical_rule(table["next_steps"])
+    if isinstance(table.get("sequence"), list):
+        table["sequence"] = [
+            _ordered(step, _SEQUENCE_STEP_ORDER) if isinstance(step, Mapping) else step
+            for step in table["sequence"]
+        ]
+    return table
+
+
+def _ordered(table: Mapping[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    """`table`'s items, those keyed in `order` first in that order, then the
+    others sorted by key."""
+    rank = {key: index for index, key in enumerate(order)}
+    return dict(
+        sorted(table.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    )
 
 
 def _dump_table_body(table: Mapping[str, Any], path: Path) -> list[str]:
@@ -1320,9 +1375,8 @@ def _dump_handoff(handoff: HandoffSpec, day: int) -> str:
 
 def _own_breach_lines(own: Mapping[str, Any]) -> list[str]:
     """A stage's or handoff's breach keys, in the file's order of keys."""
-    keys = [key for key in BREACH_RULE_KEYS if key in own]
-    keys += [key for key in own if key not in BREACH_RULE_KEYS]
-    return [f"{_toml_key(key)} = {_toml_value(own[key])}" for key in keys]
+    rule = _canonical_rule(own)
+    return [f"{_toml_key(key)} = {_toml_value(value)}" for key, value in rule.items()]
 
 
 def _dump_breach(breach: Mapping[str, Any]) -> str:
@@ -1330,7 +1384,8 @@ def _dump_breach(breach: Mapping[str, Any]) -> str:
         "# When a clock runs out; stages and handoffs may set their own keys.",
         "[breach]",
     ]
-    return "\n".join(out + _dump_table_body(breach, ("breach",))) + "\n"
+    body = _dump_table_body(_canonical_rule(breach), ("breach",))
+    return "\n".join(out + body) + "\n"
 
 
 def _dump_routing(rule: Mapping[str, Any]) -> str:
