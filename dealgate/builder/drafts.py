@@ -413,7 +413,7 @@ def apply_draft(
         if problems:
             raise ValidationError("; ".join(problems))
         try:
-            plan = apply_pipeline(working.spec, moves=moves)
+            plan = apply_pipeline(working.spec, moves=moves, by=by)
         except StagesHoldDeals as blocked:
             raise ValidationError(
                 blocked.blocked_message(WHERE_DEALS_GO), field=blocked.field

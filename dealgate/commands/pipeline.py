@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dealgate.core.pipeline_file import (
     PipelineFileError,
@@ -20,6 +21,9 @@ from dealgate.core.pipeline_file import (
     dump_pipeline,
     load_pipeline_file,
 )
+
+if TYPE_CHECKING:
+    from dealgate.accounts.models import User
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     apply.add_argument(
         "--dry-run", action="store_true", help="show the changes, apply nothing"
+    )
+    apply.add_argument(
+        "--as",
+        dest="username",
+        metavar="USERNAME",
+        help="who applies it: named as By on the history of the deals --move moves",
     )
     apply.set_defaults(func=run_apply)
 
@@ -121,6 +131,7 @@ def run_apply(args: argparse.Namespace) -> int:
     from dealgate.pipelines.services import apply_pipeline, plan_pipeline
 
     moves = dict(args.move)
+    by = _applier(args.username)
     try:
         spec = load_pipeline_file(args.file)
         plan = plan_pipeline(spec, moves=moves)
@@ -145,10 +156,24 @@ def run_apply(args: argparse.Namespace) -> int:
 
     # Applying re-plans under a lock, so a change made since the plan above
     # was printed is caught rather than written blind.
-    applied = apply_pipeline(spec, moves=moves)
+    applied = apply_pipeline(spec, moves=moves, by=by)
     if applied.has_changes:
         print(f"applied {len(applied.changes)} change(s) to pipeline {spec.key!r}")
     return 0
+
+
+def _applier(username: str | None) -> User | None:
+    """The user `--as` names, refused before anything is planned when there
+    is no such user; None without `--as`."""
+    from dealgate.accounts.models import User
+    from dealgate.cli import CommandError
+
+    if username is None:
+        return None
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(f"--as: no user {username!r}")
+    return user
 
 
 def run_export(args: argparse.Namespace) -> int:

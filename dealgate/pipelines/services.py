@@ -175,21 +175,25 @@ def plan_pipeline(
 
 
 def apply_pipeline(
-    spec: PipelineSpec, *, moves: Mapping[str, str] | None = None
+    spec: PipelineSpec,
+    *,
+    moves: Mapping[str, str] | None = None,
+    by: User | None = None,
 ) -> PipelinePlan:
     """Make the database match `spec` in one transaction; return the plan.
 
     Idempotent: a second call finds no changes and writes nothing. Refuses
     (ValidationError, nothing written) to remove a stage that holds any deal,
     open or closed, unless `moves` maps its key to a stage of `spec`; moved
-    deals get a StageEvent with source "pipeline". Locks the pipeline row.
+    deals get a StageEvent with source "pipeline", by `by` (the person who
+    applied it; None when no one is known). Locks the pipeline row.
     """
     with transaction.atomic():
         sync = _Sync(spec, moves, lock=True)
         plan = sync.plan()
         if plan.blocked:
             raise StagesHoldDeals(plan)
-        sync.write()
+        sync.write(by)
     if plan.has_changes:
         logger.info("pipeline %s: applied %d changes", spec.key, len(plan.changes))
     return plan
@@ -726,8 +730,9 @@ class _Sync:
 
     # Write ---------------------------------------------------------------------
 
-    def write(self) -> None:
-        """Write the planned changes; rows already right are not saved."""
+    def write(self, by: User | None = None) -> None:
+        """Write the planned changes, as `by`; rows already right are not
+        saved."""
         pipeline = self.pipeline or Pipeline(key=self.spec.key)
         dirty = [
             name
@@ -741,7 +746,7 @@ class _Sync:
 
         positions = self._write_stages(pipeline)
         dirty += self._write_handoffs(pipeline, positions)
-        dirty += self._write_removals(pipeline, positions)
+        dirty += self._write_removals(pipeline, positions, by)
 
         settings = dict(pipeline.settings or {})
         settings.update({"bottleneck_share": self.spec.bottleneck_share})
@@ -848,7 +853,7 @@ class _Sync:
         return ["updated_at"] if touched else []
 
     def _write_removals(
-        self, pipeline: Pipeline, stages: dict[str, Stage]
+        self, pipeline: Pipeline, stages: dict[str, Stage], by: User | None
     ) -> list[str]:
         # The removed stages' rows first, until the commit: a move into one
         # (which holds its row FOR SHARE, `deals.services._lock_live_stage`)
@@ -862,7 +867,8 @@ class _Sync:
         )
         for row in self.removed:
             if row.key in self.moves:
-                self.moved += _move_deals(pipeline, row, stages[self.moves[row.key]])
+                target = stages[self.moves[row.key]]
+                self.moved += _move_deals(pipeline, row, target, by)
         for row in self.removed:
             try:
                 # A savepoint, so a refused delete leaves the transaction usable.
@@ -887,8 +893,9 @@ class _Sync:
         return stages[kept[-1]] if kept else stages[self.spec.stages[0].key]
 
 
-def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
-    """Move every deal of `old` into `new`, recording one StageEvent each.
+def _move_deals(pipeline: Pipeline, old: Stage, new: Stage, by: User | None) -> int:
+    """Move every deal of `old` into `new`, recording one StageEvent each, by
+    `by` (who applied the pipeline).
 
     Open deals enter `new` now (their age in it starts again, as for any
     stage change); closed deals keep their status and times, and their event
@@ -938,6 +945,7 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
                 from_entered_at=entered_at,
                 from_business_minutes=_stay_minutes(calendar, status, entered_at, now),
                 override_reason=reason,
+                by=by,
                 responsible_id=responsible.get(deal_id),
                 source="pipeline",
             )
@@ -946,11 +954,12 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage) -> int:
         batch_size=1000,
     )
     logger.info(
-        "pipeline %s: moved %d deals from stage %s to %s",
+        "pipeline %s: moved %d deals from stage %s to %s, applied by %s",
         pipeline.key,
         len(rows),
         old.key,
         new.key,
+        by.username if by is not None else "system",
     )
     return len(rows)
 
