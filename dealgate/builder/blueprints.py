@@ -116,8 +116,8 @@ class _Stays:
       the previous event that left it open or took it out of a stage names
       it, a new lead (`LEAD`) when that is the deal's entry written by a
       lead's conversion (source "lead"), none when it is the entry of an
-      imported or hand-made deal. Stays are in
-      the order of the instant they ended (`ended`), then event id.
+      imported or hand-made deal. Stays are in the order of the instant
+      they ended (`ended`), then event id.
     """
 
     TABLE = "dealgate_blueprint_stays"
@@ -150,7 +150,8 @@ class _Stays:
         setting = (
             "SELECT e.deal_id, e.at, e.id, e.from_stage_id, e.from_status, "
             "e.from_entered_at, e.from_business_minutes, d.status, "
-            f"LAG(e.id) {previous} AS p_id, LAG(e.from_stage_id) {previous} AS p_from, "
+            f"LAG(e.id) {previous} AS p_id, "
+            f"LAG(e.from_stage_id) {previous} AS p_from, "
             f"LAG(e.source) {previous} AS p_source "
             f"FROM {sql.EVENT} e JOIN {sql.DEAL} d ON d.id = e.deal_id "
             "WHERE e.deal_id IN (SELECT id FROM closed) "
