@@ -786,12 +786,15 @@ class _Batch:
         self, row: dict[str, Any], person: str, no_manager: str | None
     ) -> str:
         """What an escalation says; to an admin (`no_manager` says why
-        there is no manager to tell), also why it came to them."""
+        there is no manager to tell), also why it came to them. The time
+        since the clock ran out is counted to the sweep's now, not to the
+        end of the second window: a sweep that runs late (a sweeper that
+        was down) says how long the obligation has really waited."""
         pipe = self.pipes[row["pipeline_id"]]
         label = self._label(row)
         what = MISSED[row["kind"]]
-        since = business_time.between(pipe.calendar, row["due_at"], row["escalate_at"])
-        after = format_span(since, pipe.calendar.day_minutes)
+        since = business_time.between(pipe.calendar, row["due_at"], self.now)
+        after = _elapsed(since, pipe.calendar.day_minutes)
         who = "Nobody has" if no_manager == NO_OWNER else f"{person} has not"
         text = (
             f"{who} acted on {label}: {what} ran out at "
@@ -1303,6 +1306,17 @@ def _rules_for(pipeline: Pipeline, day_minutes: float) -> rules.BreachRules:
 @lru_cache(maxsize=64)
 def _parsed(text: str, day_minutes: float) -> rules.BreachRules:
     return rules.parse_rules(json.loads(text), day_minutes)
+
+
+def _elapsed(minutes: float, day_minutes: float) -> str:
+    """Business time since a clock ran out, as an escalation says it: whole
+    minutes under an hour, hours and minutes under a business day ("1
+    business hour 19 minutes"), else whole days as `format_span` says them."""
+    if minutes < 60 or minutes >= day_minutes:
+        return format_span(minutes, day_minutes)
+    hours, rest = divmod(int(minutes), 60)
+    said = format_span(hours * 60, day_minutes)
+    return f"{said} {rest} minute{'' if rest == 1 else 's'}" if rest else said
 
 
 def _local(at: dt.datetime, calendar: Calendar) -> str:
