@@ -70,14 +70,78 @@ class Unreachable(Exception):
 
 @dataclass
 class DeliveryResult:
+    """What the sender did. `sent`, `retried` and `failed` count deliveries
+    (one notice goes out once per channel: a mail and a webhook post are two
+    deliveries of it); `by_channel` splits them per channel, and
+    `notices_sent` holds the notices of which at least one delivery went out."""
+
     sent: int = 0
     retried: int = 0
     failed: int = 0
     seconds: float = 0.0
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+    notices_sent: set[int] = field(default_factory=set)
 
     @property
     def attempted(self) -> int:
         return self.sent + self.retried + self.failed
+
+    def count(self, channel: str, outcome: str, items: Iterable[Outgoing]) -> None:
+        """Count `items` of `channel` as `outcome`: sent, retried or failed."""
+        items = list(items)
+        setattr(self, outcome, getattr(self, outcome) + len(items))
+        counts = self.by_channel.setdefault(
+            channel, {"sent": 0, "retried": 0, "failed": 0}
+        )
+        counts[outcome] += len(items)
+        if outcome == "sent":
+            self.notices_sent.update(item.notice_id for item in items)
+
+    def add(self, other: DeliveryResult) -> None:
+        """Fold another pass's counts into these."""
+        for name in ("sent", "retried", "failed", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for channel, counts in other.by_channel.items():
+            mine = self.by_channel.setdefault(
+                channel, {"sent": 0, "retried": 0, "failed": 0}
+            )
+            for outcome, number in counts.items():
+                mine[outcome] += number
+        self.notices_sent |= other.notices_sent
+
+    def summary(self) -> str:
+        """One line: notices sent, then their deliveries per channel and
+        those to retry or refused ("6 notices sent in 12 deliveries (6 by
+        email, 6 by webhook); 0 deliveries to retry, 0 refused for good")."""
+        notices = len(self.notices_sent)
+        channels = ", ".join(
+            f"{counts['sent']} by {channel}"
+            for channel, counts in sorted(self.by_channel.items())
+            if counts["sent"]
+        )
+        said = f"{_plural(notices, 'notice')} sent in {_plural(self.sent, 'delivery')}"
+        if channels:
+            said += f" ({channels})"
+        later = self._by_channel("retried")
+        failed = self._by_channel("failed")
+        return (
+            f"{said}; {_plural(self.retried, 'delivery')} to retry{later}, "
+            f"{self.failed} refused for good{failed}"
+        )
+
+    def _by_channel(self, outcome: str) -> str:
+        parts = [
+            f"{counts[outcome]} by {channel}"
+            for channel, counts in sorted(self.by_channel.items())
+            if counts[outcome]
+        ]
+        return f" ({', '.join(parts)})" if parts else ""
+
+
+def _plural(number: int, noun: str) -> str:
+    if number == 1:
+        return f"{number:,} {noun}"
+    return f"{number:,} {noun[:-1]}ies" if noun.endswith("y") else f"{number:,} {noun}s"
 
 
 @dataclass(frozen=True)
@@ -123,13 +187,7 @@ def deliver_due(
             _send_all(sender(), items, now, result)
     result.seconds = time.perf_counter() - started
     if leased:
-        log.info(
-            "sender: %d notices sent, %d to retry, %d failed in %.3f s",
-            result.sent,
-            result.retried,
-            result.failed,
-            result.seconds,
-        )
+        log.info("sender: %s in %.3f s", result.summary(), result.seconds)
     return result
 
 
@@ -138,10 +196,7 @@ def deliver_all_due(*, now: dt.datetime | None = None) -> DeliveryResult:
     total = DeliveryResult()
     while True:
         result = deliver_due(now=now)
-        total.sent += result.sent
-        total.retried += result.retried
-        total.failed += result.failed
-        total.seconds += result.seconds
+        total.add(result)
         if result.attempted < PASS_LIMIT or result.sent == 0:
             return total
 
@@ -201,14 +256,14 @@ def _send_all(
                 sender.send(item)
             except Permanent as exc:
                 _mark_failed(item, str(exc))
-                result.failed += 1
+                result.count(item.channel, "failed", [item])
                 continue
             except Unreachable as exc:
                 rest = items[index:]
                 _mark_retry(rest, now, str(exc))
-                result.retried += len(rest)
+                result.count(item.channel, "retried", rest)
                 log.warning(
-                    "%s: %s; %d notices will be tried again from %s",
+                    "%s: %s; %d deliveries will be tried again from %s",
                     item.channel,
                     exc,
                     len(rest),
@@ -228,10 +283,10 @@ def _send_all(
                 _mark_retry(
                     [item], now, _without_secrets(f"{type(exc).__name__}: {exc}")
                 )
-                result.retried += 1
+                result.count(item.channel, "retried", [item])
                 continue
             _mark_sent(item, now)
-            result.sent += 1
+            result.count(item.channel, "sent", [item])
     finally:
         sender.close()
 

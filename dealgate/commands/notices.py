@@ -26,9 +26,10 @@ def run_send(args: argparse.Namespace) -> int:
     from dealgate.clocks.outbox import deliver_all_due, pending_count
 
     result = deliver_all_due()
+    queued = pending_count()
     print(
-        f"{result.sent} sent, {result.retried} to retry later, {result.failed} "
-        f"refused for good; {pending_count()} still queued"
+        f"{result.summary()}; {queued:,} "
+        f"{'delivery' if queued == 1 else 'deliveries'} still queued"
     )
     if not channels():
         print(f"New notices are not sent: {NO_CHANNEL}")

@@ -103,10 +103,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     if tick.placed:
         print(f"leads: {tick.placed} waiting for an owner were routed to one")
     if tick.delivery is not None:
-        sent = tick.delivery
-        print(
-            f"notices: {sent.sent} sent, {sent.retried} to retry, {sent.failed} failed"
-        )
+        print(f"sender: {tick.delivery.summary()}")
     return 0
 
 

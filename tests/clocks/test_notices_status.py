@@ -66,7 +66,10 @@ def test_send_with_no_transport_says_new_notices_are_not_sent(db, settings, caps
     assert main(["notices", "send"]) == 0
 
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "0 sent, 0 to retry later, 0 refused for good; 0 still queued"
+    assert out[0] == (
+        "0 notices sent in 0 deliveries; 0 deliveries to retry, 0 refused for "
+        "good; 0 deliveries still queued"
+    )
     assert out[1].startswith(
         "New notices are not sent: no mail or webhook is configured."
     )
