@@ -64,6 +64,8 @@ from .timeleft import format_span
 log = logging.getLogger("dealgate.clocks")
 
 BATCH_SIZE = 1_000
+# A warning names at most this many deals or leads, then counts the rest.
+NAMED = 10
 # What a kind of clock stands for, in an escalation's words.
 MISSED = {
     Clock.Kind.AGE: "the stage's age limit",
@@ -192,6 +194,10 @@ class SweepResult:
     # Clocks this sweep breached with their second window already passed:
     # its escalation claim finds them again, and they are counted once.
     breached_past_second_window: set[int] = field(default_factory=set, repr=False)
+    # The first NAMED of each of the two above, as "deal 12 (clock 40)", for
+    # the warnings that a person must look at them.
+    unaddressed_on: list[str] = field(default_factory=list)
+    not_escalated_on: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line: the clocks, each counted once, then the actions taken on
@@ -239,7 +245,10 @@ def sweep(
                 if not rows:
                     break
                 escalating = claim is _claim_escalations
-                _Batch(rows, now, escalating, digests=digests).run(result)
+                batch = _Batch(rows, now, escalating, digests=digests)
+                batch.run(result)
+            # Once committed: a batch undone did nothing to these clocks.
+            batch.log_each()
             result.batches += 1
     result.seconds = time.perf_counter() - started
     # Every 30 s in `serve`: a sweep that found nothing due is not news.
@@ -247,18 +256,26 @@ def sweep(
     log.log(level, "sweep at %s: %s", now.isoformat(), result.summary())
     if result.unaddressed:
         log.warning(
-            "sweep at %s: %d breached clocks had nobody to notify (no owner)",
+            "sweep at %s: %d breached clocks had nobody to notify (no owner): %s",
             now.isoformat(),
             result.unaddressed,
+            _named(result.unaddressed_on, result.unaddressed),
         )
     if result.not_escalated:
         log.warning(
-            "sweep at %s: %d clocks %s (no manager and no other active admin)",
+            "sweep at %s: %d clocks %s (no manager and no other active admin): %s",
             now.isoformat(),
             result.not_escalated,
             NOBODY_TO_TELL,
+            _named(result.not_escalated_on, result.not_escalated),
         )
     return result
+
+
+def _named(subjects: list[str], count: int) -> str:
+    """The deals and leads a warning names, at most NAMED, then how many more."""
+    more = count - len(subjects)
+    return ", ".join(subjects) + (f" and {more:,} more" if more > 0 else "")
 
 
 @dataclass(frozen=True)
@@ -449,8 +466,17 @@ class _Batch:
     not_escalated: int = 0
     reassigned: int = 0
     written: int = 0  # notice rows, a digest one
-    # active admins' ids, read when an escalation first needs them
+    # active admins' ids, read when an escalation first needs them, and
+    # their usernames
     admins: list[int] | None = None
+    admin_names: dict[int, str] = field(default_factory=dict)
+    # What happened to each clock, logged at INFO once the batch is
+    # committed: (format, arguments); empty unless INFO is logged.
+    said: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    # "deal 12 (clock 40)" of the breaches nobody was told of, and of the
+    # escalations nobody could get
+    unaddressed_on: list[str] = field(default_factory=list)
+    not_escalated_on: list[str] = field(default_factory=list)
     # The sweep's digests by notice id, shared by its batches.
     digests: dict[int, _Digest] = field(default_factory=dict)
 
@@ -460,6 +486,7 @@ class _Batch:
             verdict, note = self._verdict(row)
             if verdict != OWED:
                 self.ended.setdefault((verdict, note), []).append(row["id"])
+                self._say("clock %s on %s %s: %s", row, verdict, note)
             elif self.escalating:
                 self._plan_escalation(row)
             else:
@@ -548,6 +575,7 @@ class _Batch:
             "last_name",
             "team__manager_id",
             "team__manager__is_active",
+            "team__manager__username",
         )
         people: dict[int, dict[str, Any]] = {}
         for person in found:
@@ -560,8 +588,10 @@ class _Batch:
                 manager, why = None, MANAGER_INACTIVE
             people[person["id"]] = {
                 "manager_id": manager,
+                "manager_username": person["team__manager__username"],
                 "no_manager": why,
                 "name": name or person["username"],
+                "username": person["username"],
             }
         return people
 
@@ -569,11 +599,12 @@ class _Batch:
         """The firm's active admins, who get the escalations of people with
         no manager (one query, made only by a batch that needs it)."""
         if self.admins is None:
-            self.admins = list(
+            self.admin_names = dict(
                 User.objects.filter(role=User.Role.ADMIN, is_active=True)
                 .order_by("id")
-                .values_list("id", flat=True)
+                .values_list("id", "username")
             )
+            self.admins = list(self.admin_names)
         return self.admins
 
     # --- deciding ----------------------------------------------------------------
@@ -637,6 +668,7 @@ class _Batch:
         recipient = row["responsible_id"] or self._owner_of(row)
         if rule.does(rules.NOTIFY) and recipient is None:
             self.unaddressed.append(row["id"])
+            self._name(self.unaddressed_on, row)
         elif rule.does(rules.NOTIFY):
             title, line = self._breach_titles(row)
             body = partial(self._breach_body, row)
@@ -655,6 +687,29 @@ class _Batch:
             done += [a for a in (rules.ESCALATE, rules.REASSIGN) if rule.does(a)]
         at_risk = rule.does(rules.MARK_AT_RISK)
         self.breached.append((row["id"], at_risk, ",".join(done), escalate_at))
+        self._say_breached(row, recipient, done, escalate_at)
+
+    def _say_breached(
+        self,
+        row: dict[str, Any],
+        recipient: int | None,
+        done: list[str],
+        escalate_at: dt.datetime | None,
+    ) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        what = []
+        if rules.NOTIFY in done:
+            what.append(f"{self._username(recipient)} told")
+        elif row["id"] in self.unaddressed:
+            what.append("nobody told (no owner)")
+        if rules.TASK in done or rules.SEQUENCE in done:
+            what.append("follow-up tasks added")
+        if escalate_at is not None:
+            at = escalate_at.astimezone(dt.UTC).isoformat()
+            what.append(f"escalates at {at}")
+        said = "; ".join(what) or "marked only"
+        self._say("clock %s on %s breached: %s", row, said)
 
     def _plan_escalation(self, row: dict[str, Any]) -> None:
         rule = self._rule(row)
@@ -679,12 +734,23 @@ class _Batch:
         if person is not None and person["manager_id"] is not None:
             told = [person["manager_id"]]
             said.append("escalated to the manager")
+            whom = f"the manager {person['manager_username']}"
         else:
             told = [admin for admin in self._admins() if admin != person_id]
             why = person["no_manager"] if person else NO_OWNER
             said.append(f"escalated to an admin: {why}" if told else NOBODY_TO_TELL)
+            whom = ", ".join(self.admin_names[admin] for admin in told)
+            whom = f"admins {whom} ({why})"
             if not told:
                 self.not_escalated += 1
+                self._name(self.not_escalated_on, row)
+                whom = f"nobody ({why}, and no other active admin)"
+        self._say(
+            "clock %s on %s escalated (%s): %s told",
+            row,
+            person["username"] if person else NO_OWNER,
+            whom,
+        )
         title = f"Escalated: {self._label(row)}"
         body = partial(self._escalation_body, row, name, why)
         line = f"{_short(self._label(row))} ({name}): {MISSED[row['kind']]}"
@@ -717,6 +783,28 @@ class _Batch:
                 (row, cut(subject, 300), due, recipient) for subject, due in dated
             ]
         return [a for a in (rules.TASK, rules.SEQUENCE) if rule.does(a)]
+
+    # --- logging -------------------------------------------------------------------
+
+    def _say(self, text: str, row: dict[str, Any], *args: Any) -> None:
+        """Keep a line about `row`'s clock, whose first two placeholders are
+        its id and its deal or lead, to log once the batch is committed."""
+        if log.isEnabledFor(logging.INFO):
+            self.said.append((text, (row["id"], _subject(row), *args)))
+
+    def _name(self, named: list[str], row: dict[str, Any]) -> None:
+        if len(named) < NAMED:
+            named.append(f"{_subject(row)} (clock {row['id']})")
+
+    def _username(self, user_id: int | None) -> str:
+        person = self.people.get(user_id) if user_id is not None else None
+        return person["username"] if person else f"user {user_id}"
+
+    def log_each(self) -> None:
+        """Log at INFO what the batch did to each clock, with its deal or
+        lead and the people told (after its commit)."""
+        for text, args in self.said:
+            log.info(text, *args)
 
     # --- words ---------------------------------------------------------------------
 
@@ -1076,6 +1164,11 @@ class _Batch:
         result.tasks += len(self.tasks) + len(self.lead_tasks)
         result.reassigned += self.reassigned
         result.unaddressed += len(self.unaddressed)
+        for named, mine in (
+            (result.unaddressed_on, self.unaddressed_on),
+            (result.not_escalated_on, self.not_escalated_on),
+        ):
+            named += mine[: NAMED - len(named)]
 
 
 _DEAL_FIELDS = ("id", "title", "status", "stage_id", "owner_id", "responsible_id")
@@ -1093,6 +1186,13 @@ def _deals(ids: set[int]) -> dict[int, dict[str, Any]]:
         for values in found:
             deals[values[0]] = dict(zip(_DEAL_FIELDS, values, strict=True))
     return deals
+
+
+def _subject(row: dict[str, Any]) -> str:
+    """A clock's deal or lead, as logs name it: "deal 12", "lead 7"."""
+    if row["deal_id"] is not None:
+        return f"deal {row['deal_id']}"
+    return f"lead {row['lead_id']}"
 
 
 def _update(ids: list[int], was: str, **changes: Any) -> None:

@@ -318,7 +318,11 @@ def test_the_sweep_logs_one_info_line_with_counts_and_duration(
     with caplog.at_level(logging.INFO, logger="dealgate.clocks"):
         sweep()
 
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "dealgate.clocks"]
+    (line,) = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "dealgate.clocks" and r.getMessage().startswith("sweep at")
+    ]
     assert (
         "1 due clocks: 1 breached, 0 met, 0 cancelled; actions: 0 escalations, "
         "1 notices" in line
