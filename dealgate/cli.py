@@ -199,7 +199,16 @@ def _run(argv: list[str] | None) -> int:
         except argparse.ArgumentTypeError as exc:
             print(f"dealgate: DEALGATE_AS_OF: {exc}", file=sys.stderr)
             return 2
-    setup_django(args)
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        setup_django(args)
+    except ImproperlyConfigured as exc:
+        # A setting that cannot be used (a secret's file missing, two
+        # settings for one secret): its message names the variable, and
+        # every command would fail the same way.
+        print(f"dealgate: {exc}", file=sys.stderr)
+        return 2
     from django.db import IntegrityError, OperationalError, ProgrammingError
 
     from dealgate.errors import DealgateError

@@ -52,8 +52,10 @@ def env_number(
 
 def checked_webhook_url(name: str, url: str) -> str:
     """`url` if it can take a webhook POST: http or https, a host, a valid
-    port, no spaces or control characters. The error names the variable but
-    never repeats the URL, whose path is a secret token."""
+    port, no spaces or control characters. A user and password in it
+    (`https://user:password@host/...`) are sent as HTTP Basic authentication
+    (dealgate.clocks.outbox). The error names the variable but never repeats
+    the URL, whose path and password are secrets."""
     if not url:
         return url
     problem = ""
@@ -75,14 +77,25 @@ def checked_webhook_url(name: str, url: str) -> str:
 
 
 def env_secret(name: str) -> str:
-    """A secret from NAME, or read from the file NAME_FILE names."""
-    path = os.environ.get(f"{name}_FILE")
+    """A secret from NAME, or read from the file NAME_FILE names. Both set is
+    refused: which one counts would be a guess, and a stale one may linger.
+    Errors name the variable and the file, never the secret."""
+    path = os.environ.get(f"{name}_FILE", "")
+    if path and os.environ.get(name, ""):
+        raise ImproperlyConfigured(
+            f"{name} and {name}_FILE are both set; set only one ({name}_FILE "
+            "keeps the secret out of the environment)"
+        )
     if path:
         try:
-            return Path(path).read_text().strip()
+            return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ImproperlyConfigured(
                 f"{name}_FILE: cannot read {path} ({exc.strerror})"
+            ) from None
+        except UnicodeDecodeError:
+            raise ImproperlyConfigured(
+                f"{name}_FILE: {path} is not UTF-8 text"
             ) from None
     return os.environ.get(name, "")
 

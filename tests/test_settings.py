@@ -179,3 +179,56 @@ def test_migrate_makes_the_folder_of_a_new_sqlite_database(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert target.is_file()
+
+
+@pytest.mark.parametrize("name", ["DEALGATE_SMTP_PASSWORD", "DEALGATE_WEBHOOK_URL"])
+def test_a_secrets_file_that_cannot_be_read_stops_every_command_in_one_line(
+    tmp_path, name
+):
+    missing = tmp_path / "no-such-secret"
+    done = subprocess.run(
+        [sys.executable, "-m", "dealgate", "user", "list"],
+        env={
+            **os.environ,
+            f"{name}_FILE": str(missing),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        },
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"dealgate: {name}_FILE: cannot read {missing} (No such file or directory)"
+    ]
+
+
+@pytest.mark.parametrize("name", ["DEALGATE_SMTP_PASSWORD", "DEALGATE_WEBHOOK_URL"])
+def test_a_secret_given_both_directly_and_in_a_file_is_refused_naming_both(
+    tmp_path, name
+):
+    secret = tmp_path / "secret"
+    secret.write_text("https://hooks.example.com/T0/secret-in-file\n")
+
+    found = _settings_error({name: "secret-in-env", f"{name}_FILE": str(secret)})
+
+    assert f"{name} and {name}_FILE are both set; set only one" in found
+    assert "secret-in" not in found
+
+
+def test_a_secret_read_from_its_file_loses_the_final_line_break(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("pass word\n")
+    code = "import dealgate.settings as s; print(repr(s.SMTP_PASSWORD))"
+
+    done = _run(code, {"DEALGATE_SMTP_PASSWORD_FILE": str(secret)})
+
+    assert done.stdout.strip() == "'pass word'"
+
+
+def test_a_webhook_url_with_a_user_and_password_is_accepted():
+    code = "import dealgate.settings as s; print(s.WEBHOOK_URL)"
+    url = "http://hook:pa%40ss@127.0.0.1:8195/hooks/T0"
+
+    assert _run(code, {"DEALGATE_WEBHOOK_URL": url}).stdout.strip() == url

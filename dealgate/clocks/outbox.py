@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -299,7 +299,15 @@ def _without_secrets(text: str) -> str:
         parts = urlsplit(url) if url else None
     except ValueError:
         parts = None
-    for secret in (url, parts and parts.path, parts and parts.query):
+    bare, auth = split_credentials(url) if url else ("", {})
+    secrets = [url, bare, parts and parts.path, parts and parts.query]
+    if auth:
+        secrets += [
+            parts.password,
+            unquote(parts.password or ""),
+            auth["Authorization"].split()[1],
+        ]
+    for secret in secrets:
         if secret and len(secret) > 1:
             text = text.replace(secret, "[DEALGATE_WEBHOOK_URL]")
     if settings.SMTP_PASSWORD:
@@ -489,11 +497,13 @@ class SmtpSender:
 class WebhookSender:
     """POSTs Slack-compatible JSON (`{"text": ...}`) to DEALGATE_WEBHOOK_URL.
 
-    The URL carries a secret token: it is never logged, only its host.
+    The URL carries a secret token: it is never logged, only its host. A
+    user and password in it (`https://user:password@host/...`) go as HTTP
+    Basic authentication, not in the address urllib connects to.
     """
 
     def __init__(self) -> None:
-        self.url = settings.WEBHOOK_URL
+        self.url, self.auth = split_credentials(settings.WEBHOOK_URL)
         self.where = f"webhook at {urlsplit(self.url).hostname or 'an unknown host'}"
 
     def send(self, item: Outgoing) -> None:
@@ -518,6 +528,7 @@ class WebhookSender:
                     "Content-Type": "application/json",
                     "Idempotency-Key": f"dealgate-notice-{item.notice_id}",
                     "User-Agent": "dealgate",
+                    **self.auth,
                 },
                 method="POST",
             )
@@ -542,6 +553,23 @@ class WebhookSender:
 
     def close(self) -> None:
         pass
+
+
+def split_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """`url` without a user and password, and the Authorization header
+    they make (HTTP Basic, percent-decoded as RFC 3986 writes them); no
+    header for a URL without them."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return url, {}
+    if user is None and password is None:
+        return url, {}
+    host = parts.netloc.rpartition("@")[2]
+    bare = parts._replace(netloc=host).geturl()
+    pair = f"{unquote(user or '')}:{unquote(password or '')}".encode()
+    return bare, {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
 
 
 def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
