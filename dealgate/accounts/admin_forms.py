@@ -130,7 +130,7 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
             f"Team {name} has no manager now: {person.username} no longer leads "
             f"it. Give it one on its page, or: dealgate team set {name!r} "
             "--manager USERNAME"
-            for name in sorted(led - _led_by(person))
+            for name in sorted(led - _led_by(person) - set(changed.handed_over.teams))
         ]
         if changes.get("active") is False:
             self.notes.extend(stages_owned_by(person))

@@ -8,14 +8,15 @@ then hands everything over in the same transaction through the services an
 ordinary change uses: `update_deal` for a deal's owner (its responsible
 person and running clocks follow, its version goes up, the change is
 logged), `hand_over_lead` for a lead (an assignment by hand, its response
-window keeping its due time). Closed deals and leads keep whom they closed
-with: that is history.
+window keeping its due time). A team they lead goes to the successor when
+the successor may lead it (`team_successor`). Closed deals and leads keep
+whom they closed with: that is history.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from django.db import transaction
@@ -30,7 +31,7 @@ from dealgate.leads import services as leads
 from dealgate.leads.models import Lead, LeadActivity
 from dealgate.pipelines.models import Stage
 
-from .models import User
+from .models import Team, User
 
 log = logging.getLogger("dealgate.accounts")
 
@@ -44,9 +45,13 @@ class Holdings:
     leads: int = 0  # open leads they own
     clocks: int = 0  # clocks running, or run out and not put right
     tasks: int = 0  # open tasks on their deals and leads
+    # Names of the teams they led that their successor now leads (filled by
+    # `hand_over`; a team led is no work that keeps someone from leaving)
+    teams: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return any((self.deals, self.responsible, self.leads, self.clocks, self.tasks))
+        counted = (self.deals, self.responsible, self.leads, self.clocks, self.tasks)
+        return any(counted) or bool(self.teams)
 
     def __str__(self) -> str:
         parts = [
@@ -55,11 +60,19 @@ class Holdings:
             _count(self.leads, "open lead"),
             _count(self.clocks, "running or overdue clock"),
             _count(self.tasks, "open task"),
+            _teams(self.teams),
         ]
         named = [part for part in parts if part]
         if len(named) < 2:
             return "".join(named) or "nothing"
         return f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def _teams(names: tuple[str, ...]) -> str:
+    if not names:
+        return ""
+    noun = "team" if len(names) == 1 else "teams"
+    return f"the lead of {noun} {', '.join(names)}"
 
 
 def _count(number: int, noun: str) -> str:
@@ -157,6 +170,8 @@ def hand_over(person: User, successor: User, *, by: User | None) -> Holdings:
     for lead_id in list(open_leads.order_by("pk").values_list("pk", flat=True)):
         leads.hand_over_lead(lead_id, successor, by=by, note=note)
     clocks.person_replaced(person.pk, successor.pk)
+    teams = _hand_over_teams(person, successor)
+    held = replace(held, teams=teams)
     transaction.on_commit(
         partial(
             log.info,
@@ -168,6 +183,49 @@ def hand_over(person: User, successor: User, *, by: User | None) -> Holdings:
         )
     )
     return held
+
+
+def team_successor(team: Team, successor: User) -> str:
+    """Why `successor` may not take over leading `team` from someone who
+    leaves, or "" when they may: a team's manager is an active manager or
+    admin (a rep is not), and leads one team at a time, so one who already
+    leads another keeps theirs (one query)."""
+    if successor.role == User.Role.REP:
+        return f"{successor.username} is a rep"
+    other = (
+        Team.objects.filter(manager=successor)
+        .exclude(pk=team.pk)
+        .values_list("name", flat=True)
+        .first()
+    )
+    if other is not None:
+        return f"{successor.username} already leads team {other}"
+    return ""
+
+
+def _hand_over_teams(person: User, successor: User) -> tuple[str, ...]:
+    """Give `successor` the teams `person` leads, where they may lead them
+    (`team_successor`): they join the team and lead it, as `team set
+    --manager` makes them. Returns the names of the teams they took; those
+    left are for the caller, which leaves them without a manager."""
+    taken = []
+    for team in (
+        Team.objects.select_for_update().filter(manager=person).order_by("name")
+    ):
+        if team_successor(team, successor):
+            continue
+        team.manager = successor
+        team.save(update_fields=["manager"])
+        successor.team = team
+        successor.save(update_fields=["team"])
+        taken.append(team.name)
+        log.info(
+            "team %s: led by %s now, in place of %s",
+            team.name,
+            successor.username,
+            person.username,
+        )
+    return tuple(taken)
 
 
 def stages_owned_by(person: User) -> list[str]:

@@ -82,7 +82,9 @@ def change_user(
 
     A team's manager is an active manager (or admin) of that team: one who is
     demoted to rep, deactivated or moved to another team stops leading it,
-    leaving it without a manager (logged at WARNING).
+    leaving it without a manager (logged at WARNING), unless they leave
+    with a successor who may lead it (`handover.team_successor`), who then
+    does. Reactivating them does not give it back.
 
     Deactivating someone who still holds work (open deals or leads, clocks,
     tasks: `handover.holdings_of`) is refused with `handover.HandOverNeeded`
@@ -125,8 +127,14 @@ def change_user(
             left = list(led.exclude(pk=user.team_id))
         Team.objects.filter(pk__in=[t.pk for t in left]).update(manager=None)
     for former in left:
+        why = handover.team_successor(former, successor) if successor else ""
         log.warning(
-            "team %s has no manager now: %s no longer leads it", former.name, username
+            "team %s has no manager now: %s no longer leads it%s; give it one: "
+            "dealgate team set %r --manager USERNAME",
+            former.name,
+            username,
+            f", and {why}" if why else "",
+            former.name,
         )
     if was_active and not user.is_active:
         for line in handover.stages_owned_by(user):
