@@ -245,7 +245,7 @@ def _choose(
     rotates = rule.target.kind == "team" and not rule.fallback
     people, state = _people(rule, pipeline.pk if rotates else None)
     if not people:
-        return None, f"{rule.target} has no active people", None
+        return None, _nobody_active(rule.target), None
     if rule.fallback:
         # The catch-all takes the lead whatever their availability says.
         return people[0], f"fallback owner {people[0].display_name}", None
@@ -282,6 +282,27 @@ def _choose(
     chosen = next(p for p in people if p.pk == picked.chosen.key)
     turn = Turn(state.pk, picked.state, now)
     return chosen, f"{rule.target}, {picked.reason}{skipped}", turn
+
+
+def _nobody_active(target: routing.Target) -> str:
+    """Why a rule's target gives nobody to route to: for people named by
+    username, which of them may no longer sign in and which do not exist;
+    for a team, that none of its people is active. One query, made only
+    when a rule found nobody."""
+    if target.kind == "team":
+        return f"{target} has no active people"
+    found = dict(
+        User.objects.filter(username__in=target.names).values_list(
+            "username", "is_active"
+        )
+    )
+    said = []
+    for name in target.names:
+        if name not in found:
+            said.append(f"no user {name}")
+        elif not found[name]:
+            said.append(f"{name} is inactive (may no longer sign in)")
+    return "; ".join(said) or f"{target} has no active people"
 
 
 def _people(
