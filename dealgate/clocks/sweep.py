@@ -486,7 +486,8 @@ class _Batch:
             verdict, note = self._verdict(row)
             if verdict != OWED:
                 self.ended.setdefault((verdict, note), []).append(row["id"])
-                self._say("clock %s on %s %s: %s", row, verdict, note)
+                done = "put right before escalating" if self.escalating else verdict
+                self._say("clock %s on %s %s: %s", row, done, note)
             elif self.escalating:
                 self._plan_escalation(row)
             else:
@@ -734,23 +735,23 @@ class _Batch:
         if person is not None and person["manager_id"] is not None:
             told = [person["manager_id"]]
             said.append("escalated to the manager")
-            whom = f"the manager {person['manager_username']}"
+            text, whom = (
+                "escalated (%s): the manager %s told",
+                [person["manager_username"]],
+            )
         else:
             told = [admin for admin in self._admins() if admin != person_id]
             why = person["no_manager"] if person else NO_OWNER
             said.append(f"escalated to an admin: {why}" if told else NOBODY_TO_TELL)
-            whom = ", ".join(self.admin_names[admin] for admin in told)
-            whom = f"admins {whom} ({why})"
+            admins = ", ".join(self.admin_names[admin] for admin in told)
+            text, whom = "escalated (%s): admins %s told (%s)", [admins, why]
             if not told:
                 self.not_escalated += 1
                 self._name(self.not_escalated_on, row)
-                whom = f"nobody ({why}, and no other active admin)"
-        self._say(
-            "clock %s on %s escalated (%s): %s told",
-            row,
-            person["username"] if person else NO_OWNER,
-            whom,
-        )
+                text = f"{NOBODY_TO_TELL} (%s; %s, and no other active admin)"
+                whom = [why]
+        username = person["username"] if person else NO_OWNER
+        self._say(f"clock %s on %s {text}", row, username, *whom)
         title = f"Escalated: {self._label(row)}"
         body = partial(self._escalation_body, row, name, why)
         line = f"{_short(self._label(row))} ({name}): {MISSED[row['kind']]}"

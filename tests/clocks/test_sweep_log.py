@@ -110,13 +110,28 @@ def test_an_escalation_nobody_can_get_is_warned_naming_its_deal(
         sweep()
 
     assert clock_lines(caplog)[-1] == (
-        f"clock {age.pk} on deal {deal.pk} escalated (alice): nobody (no manager, "
-        "and no other active admin) told"
+        f"clock {age.pk} on deal {deal.pk} not escalated: nobody to tell (alice; "
+        "no manager, and no other active admin)"
     )
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.endswith(
         "1 clocks not escalated: nobody to tell (no manager and no other active "
         f"admin): deal {deal.pk} (clock {age.pk})"
+    )
+
+
+def test_an_escalation_to_the_admins_is_logged_naming_them_and_why(
+    pipeline, alice, olivia, clock, caplog
+):
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(1, 9))
+    age = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
+
+    with caplog.at_level(logging.INFO, logger="dealgate.clocks"):
+        sweep()
+
+    assert clock_lines(caplog)[-1] == (
+        f"clock {age.pk} on deal {deal.pk} escalated (alice): admins olivia told "
+        "(no manager)"
     )
 
 
