@@ -344,7 +344,12 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "dealgate.web.logstream.StandardError",
+            "formatter": "plain",
+        }
+    },
     "loggers": {
         # With DEBUG off Django would only mail server errors; show them.
         "django.request": {
