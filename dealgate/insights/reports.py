@@ -811,7 +811,7 @@ def weekly_review(
     behind, total = rv.deals_behind(filters, chosen, week, limit=limit)
     report.sections += [
         _series(filters, chosen, series, now),
-        _behind(filters, chosen, behind, total, series[-1].left_out),
+        _behind(filters, chosen, behind, total, series[-1].left_out, series[-1].count),
         _history(filters),
     ]
     current = WeeklyReview.objects.filter(pipeline=filters.pipeline, week=week).first()
@@ -899,9 +899,12 @@ def _behind(
     items: Sequence,
     total: int,
     left_out: int = 0,
+    counted: int | None = None,
 ) -> Section:
-    """The deals (or leads) behind the week's value; `left_out` of them, won
-    in other currencies, are not in the won value and are said so."""
+    """The deals (or leads) behind the week's value. For the won value, of
+    the `total` won, `counted` are in it (`WeekValue.count`, the week row's
+    "Behind it"), `left_out` were won in other currencies, and the rest had
+    no value: the note says each, so the list and the row agree."""
     zone = filters.facts.calendar.zone
     if metric.key == "lead_response":
         columns = [
@@ -947,9 +950,14 @@ def _behind(
             for deal in items
         ]
     note = f"{total:,} in all"
-    if left_out:
+    if metric.key == "won_value" and counted is not None and total != counted:
         currency = filters.pipeline.currency
-        note += f", {left_out:,} of them in other currencies (left out of {currency})"
+        parts = [f"{counted:,} in the won value"]
+        if left_out:
+            parts.append(f"{left_out:,} in other currencies (left out of {currency})")
+        if unvalued := total - counted - left_out:
+            parts.append(f"{unvalued:,} without a value")
+        note += ": " + ", ".join(parts)
     note += (
         f"; the latest {len(rows)} shown here, every one in the CSV download."
         if total > len(rows)

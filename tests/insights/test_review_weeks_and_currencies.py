@@ -71,9 +71,27 @@ def test_the_deals_behind_the_won_value_show_each_value_in_its_own_currency(
 
     assert page.report.table("series").rows[-1] == ["2026-06-08", 0.0, 0, 1]
     assert behind.rows[0][4:6] == [Decimal("2000.00"), "EUR"]
-    assert behind.note == "1 in all, 1 of them in other currencies (left out of USD)."
+    assert behind.note == (
+        "1 in all: 0 in the won value, 1 in other currencies (left out of USD)."
+    )
     assert rows_of(behind.csv())[1][4:6] == ["2000.00", "EUR"]
     assert re.search(r"2,000 +EUR", behind.text())
+
+
+def test_the_list_behind_the_won_value_accounts_for_every_deal_the_row_leaves_out(
+    pipeline,
+):
+    won(pipeline, BERLIN_MONDAY + dt.timedelta(hours=1), value=500)
+    won(pipeline, BERLIN_MONDAY + dt.timedelta(hours=2), value=1000, currency="EUR")
+    won(pipeline, BERLIN_MONDAY + dt.timedelta(hours=3), value=None)
+
+    page = review(pipeline, "won_value")
+
+    assert page.report.table("series").rows[-1] == ["2026-06-08", 500.0, 1, 1]
+    assert page.report.table("behind").note == (
+        "3 in all: 1 in the won value, 1 in other currencies (left out of USD), "
+        "1 without a value."
+    )
 
 
 def test_other_metrics_say_nothing_of_currencies(pipeline):
