@@ -103,8 +103,9 @@ def test_the_server_reads_a_chunked_form_on_the_lead_form_and_a_lead_page(
         "ann@fabrikam.example",
         "Fabrikam",
     )
-    assert converted[0] == 302, converted
-    assert converted[1]["Location"] == "/leads/1/"
-    # Refused by the proposal stage's criteria, not converted into the first.
+    # Refused by the proposal stage's criteria (the lead page shown again
+    # with its refusal), not converted into the first stage.
+    assert converted[0] == 422, converted
+    assert "cannot become a deal in &#x27;Proposal requested&#x27; yet" in converted[2]
     assert after["status"] == captured["status"] != "converted"
     assert after["deal"] is None
