@@ -70,7 +70,7 @@ def test_a_team_gets_a_manager_and_reps_join_it(db, monkeypatch, capsys):
          "alice is a rep; make them a manager first"),
         (["user", "set", "nobody", "--role", "rep"], "", "no user 'nobody'"),
         (["user", "add", "ALICE", "--role", "rep", "--password-stdin"],
-         "long-enough-secret\n", "there is already a user 'ALICE'"),
+         "long-enough-secret\n", "there is already a user 'alice'"),
         (["user", "add", "x" * 151, "--role", "rep", "--password-stdin"],
          "long-enough-secret\n", "username is 151 characters long; the limit is 150"),
         (["user", "add", "two words", "--role", "rep", "--password-stdin"],

@@ -8,18 +8,21 @@ named, and its manager is one of its people or none.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from dealgate.core.calendar import Calendar, CalendarError
+from dealgate.core.names import name_key, tidy_name
 from dealgate.core.text import CONTROL_OR_BREAK, blank_problem, looks_blank
 from dealgate.errors import NotFound, ValidationError
 
 from . import handover
 from .models import Team, User
+from .teams import TeamNames, find_team
 
 log = logging.getLogger("dealgate.accounts")
 
@@ -40,8 +43,7 @@ def add_user(
     (a taken username, an unknown role or team, a short password)."""
     username = username.strip()
     _check_name("username", username, _field_length(User, "username"))
-    if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError(f"there is already a user {username!r}", field="username")
+    _check_username_free(username)
     user = User(username=username, email=_checked_email(email))
     _set_role(user, role)
     user.team = _team(team) if team else None
@@ -55,9 +57,8 @@ def add_user(
             user.save()
     except IntegrityError:
         # Taken between the check and the insert.
-        raise ValidationError(
-            f"there is already a user {username!r}", field="username"
-        ) from None
+        _check_username_free(username)
+        raise
     log.info("user %s added as %s", username, role)
     return user
 
@@ -197,12 +198,22 @@ def set_password(username: str, password: str) -> User:
 
 
 def add_team(name: str, *, manager: str | None = None) -> Team:
-    """A new team; `manager`, when given, is put in it and leads it."""
-    name = name.strip()
-    _check_name("name", name, _field_length(Team, "name"))
-    if Team.objects.filter(name__iexact=name).exists():
-        raise ValidationError(f"there is already a team {name!r}", field="name")
+    """A new team; `manager`, when given, is put in it and leads it.
+
+    The name is kept tidied (`names.tidy_name`: no spaces at either end, one
+    space between words) and refused when a team's name shares its key
+    (`names.name_key`: case, spacing and invisible characters aside), naming
+    that team as spelled. On PostgreSQL a lock on the key, held to the
+    transaction's end, keeps two requests from adding "Nord" and "nord" at
+    once (SQLite serialises writers already)."""
+    name = _tidy_team_name(name)
     with transaction.atomic():
+        _lock_team_name(name_key(name))
+        taken = TeamNames().sharing_key(name)
+        if taken:
+            raise ValidationError(
+                f"there is already a team {taken[0].name!r}", field="name"
+            )
         team = Team.objects.create(name=name)
         if manager:
             _lead(team, manager)
@@ -211,7 +222,8 @@ def add_team(name: str, *, manager: str | None = None) -> Team:
 
 
 def change_team(name: str, *, manager: str) -> Team:
-    """Give team `name` a manager ("" for none), who joins it."""
+    """Give the team `name` names (`teams.find_team`) a manager ("" for
+    none), who joins it."""
     team = _team(name)
     with transaction.atomic():
         if manager:
@@ -219,8 +231,34 @@ def change_team(name: str, *, manager: str) -> Team:
         else:
             team.manager = None
             team.save(update_fields=["manager"])
-    log.info("team %s: manager %s", name, manager or "none")
+    log.info("team %s: manager %s", team.name, manager or "none")
     return team
+
+
+def _tidy_team_name(typed: str) -> str:
+    """A team's name as stored (`names.tidy_name`), checked as `_check_name`
+    checks any name; a line break or control character is refused rather
+    than made a space."""
+    if CONTROL_OR_BREAK.search(typed):
+        raise ValidationError("name must not hold control characters", field="name")
+    # A name of invisible characters only is checked as typed, so the
+    # refusal can name what it holds.
+    name = tidy_name(typed) or typed
+    _check_name("name", name, _field_length(Team, "name"))
+    return name
+
+
+def _lock_team_name(key: str) -> None:
+    """Hold, to the transaction's end, a PostgreSQL advisory lock on the team
+    name `key`, so that two requests cannot add one name twice."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"team:{key}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)",
+            [int.from_bytes(digest, "big", signed=True)],
+        )
 
 
 def _lead(team: Team, username: str) -> None:
@@ -314,17 +352,36 @@ def _set_password(user: User, password: str) -> None:
     user.set_password(password)
 
 
+def _check_username_free(username: str) -> None:
+    """Refuse a username that one already taken matches ignoring case (as
+    Django's own forms do), naming the taken one as it is spelled."""
+    taken = User.objects.filter(username__iexact=username).first()
+    if taken is not None:
+        raise ValidationError(
+            f"there is already a user {taken.username!r}", field="username"
+        )
+
+
 def _user(username: str) -> User:
+    """The user called exactly `username` (usernames keep Django's rule: the
+    spelling signs in); a refusal names one spelled otherwise, if any."""
     user = User.objects.filter(username=username).first()
     if user is None:
-        raise NotFound(f"no user {username!r}", field="username")
+        other = User.objects.filter(username__iexact=username.strip()).first()
+        hint = ""
+        if other is not None:
+            hint = f"; usernames are exact: did you mean {other.username!r}?"
+        raise NotFound(f"no user {username!r}{hint}", field="username")
     return user
 
 
 def _team(name: str) -> Team:
-    team = Team.objects.filter(name=name).first()
+    """The team `name` names (`teams.find_team`: exact, else ignoring case
+    and spacing); refused naming both spellings when two share it."""
+    team = find_team(name)
     if team is None:
+        tidy = tidy_name(name) or name
         raise NotFound(
-            f"no team {name!r}; add it with: dealgate team add {name!r}", field="team"
+            f"no team {tidy!r}; add it with: dealgate team add {tidy!r}", field="team"
         )
     return team

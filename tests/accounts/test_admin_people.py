@@ -247,7 +247,7 @@ def test_a_person_added_in_the_admin_is_added_as_dealgate_user_add_adds_one(
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"username": "ALICE"}, "username", "there is already a user 'ALICE'"),
+        ({"username": "ALICE"}, "username", "there is already a user 'alice'"),
         (
             {"password1": "short", "password2": "short"},
             "password1",
