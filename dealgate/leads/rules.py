@@ -8,11 +8,13 @@ refused when the rules are saved rather than found when a lead arrives.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import tomlkit
 
-from dealgate.accounts.models import Team, User
+from dealgate.accounts.models import User
+from dealgate.accounts.teams import TeamNames, team_spelling
 from dealgate.core import routing
 from dealgate.errors import ValidationError
 from dealgate.pipelines.models import Pipeline
@@ -39,12 +41,36 @@ def check_rules(items: Any) -> list[routing.Rule]:
             "; ".join(f"routing[{index}].to: {reason}" for index, reason in unknown),
             field=f"routing[{unknown[0][0]}].to",
         )
-    return rules
+    return team_spellings(rules)
+
+
+def team_spellings(
+    rules: list[routing.Rule], teams: TeamNames | None = None
+) -> list[routing.Rule]:
+    """`rules` with each team they send leads to named as it is stored
+    ("team:field sales" is "team:Field Sales"), so that routing a lead finds
+    the team by its exact name. One query, none without a team rule."""
+    if not any(rule.target.kind == "team" for rule in rules):
+        return rules
+    teams = teams or TeamNames()
+    return [
+        replace(
+            rule,
+            target=replace(
+                rule.target,
+                names=tuple(team_spelling(n, teams) for n in rule.target.names),
+            ),
+        )
+        if rule.target.kind == "team"
+        else rule
+        for rule in rules
+    ]
 
 
 def unknown_targets(rules: list[routing.Rule]) -> list[tuple[int, str]]:
     """(rule index, reason) for each person the rules name who is not an
-    active user and each team that does not exist. Two queries."""
+    active user and each team that no name finds, or several do
+    (`accounts.teams`). Two queries."""
     wanted: dict[str, set[str]] = {"team": set(), "user": set()}
     for rule in rules:
         kind = "team" if rule.target.kind == "team" else "user"
@@ -54,14 +80,14 @@ def unknown_targets(rules: list[routing.Rule]) -> list[tuple[int, str]]:
             "username", flat=True
         )
     )
-    teams = set(
-        Team.objects.filter(name__in=wanted["team"]).values_list("name", flat=True)
-    )
+    teams = TeamNames() if wanted["team"] else None
     unknown = []
     for rule in rules:
         for name in rule.target.names:
-            if rule.target.kind == "team" and name not in teams:
-                unknown.append((rule.index, f"no team {name!r}"))
+            if rule.target.kind == "team" and teams is not None:
+                reason = teams.problem(name, missing=f"no team {name!r}")
+                if reason:
+                    unknown.append((rule.index, reason))
             elif rule.target.kind != "team" and name not in users:
                 unknown.append((rule.index, f"no active user {name!r}"))
     return unknown

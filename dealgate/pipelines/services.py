@@ -36,6 +36,7 @@ from django.db.models import Value as V
 
 from dealgate import timesource
 from dealgate.accounts.models import Team, User
+from dealgate.accounts.teams import TeamNames, team_spelling
 from dealgate.clocks import services as clocks
 from dealgate.clocks.rules import handoff_name
 from dealgate.core import business_time, routing
@@ -381,9 +382,7 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
             "username", "is_active"
         )
     )
-    teams = set(
-        Team.objects.filter(name__in=wanted["team"]).values_list("name", flat=True)
-    )
+    teams = TeamNames() if wanted["team"] else None
 
     problems = []
     for path, part in named:
@@ -394,8 +393,10 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
             else:
                 reason = f"no user with username {name!r}"
             problems.append(spec.problem(path, reason))
-        elif kind == "team" and name not in teams:
-            problems.append(spec.problem(path, f"no team named {name!r}"))
+        elif kind == "team" and teams is not None:
+            reason = teams.problem(name, missing=f"no team named {name!r}")
+            if reason:
+                problems.append(spec.problem(path, reason))
     try:
         rules = routing.parse_rules([dict(rule) for rule in spec.routing])
     except ValueError:
@@ -439,19 +440,48 @@ def _resolve_owners(spec: PipelineSpec) -> dict[str, _Owner]:
         u.username: u
         for u in User.objects.filter(username__in={n for k, n in wanted if k == "user"})
     }
-    teams = {
-        t.name: t
-        for t in Team.objects.filter(name__in={n for k, n in wanted if k == "team"})
-    }
+    teams = TeamNames()
     owners = {}
     for stage, (kind, name) in zip(spec.stages, wanted, strict=True):
         if kind == "user":
             owners[stage.key] = _Owner(Stage.OwnerKind.PERSON, user=users[name])
         elif kind == "team":
-            owners[stage.key] = _Owner(Stage.OwnerKind.TEAM, team=teams[name])
+            owners[stage.key] = _Owner(Stage.OwnerKind.TEAM, team=teams.find(name))
         else:
             owners[stage.key] = _Owner(Stage.OwnerKind.DEAL_OWNER)
     return owners
+
+
+def _with_team_spellings(spec: PipelineSpec) -> PipelineSpec:
+    """`spec` with each team it names spelled as stored (`accounts.teams`:
+    "team:field sales" is "team:Field Sales"): handoffs and routing rules
+    keep the name as text, which the clocks and lead routing then find
+    exactly; and applying the file again changes nothing. One query, none
+    when the file names no team."""
+    texts = [stage.owner for stage in spec.stages]
+    texts += [handoff.responsible for handoff in spec.handoffs]
+    texts += [rule.get("to") for rule in spec.routing]
+    if not any(isinstance(text, str) and text.startswith("team:") for text in texts):
+        return spec
+    teams = TeamNames()
+
+    def spelled(text: Any) -> Any:
+        if not isinstance(text, str) or not text.startswith("team:"):
+            return text
+        name = text.removeprefix("team:").strip()
+        return f"team:{team_spelling(name, teams)}" if name else text
+
+    return replace(
+        spec,
+        stages=tuple(replace(s, owner=spelled(s.owner)) for s in spec.stages),
+        handoffs=tuple(
+            replace(h, responsible=spelled(h.responsible)) for h in spec.handoffs
+        ),
+        routing=tuple(
+            {**rule, "to": spelled(rule["to"])} if "to" in rule else rule
+            for rule in spec.routing
+        ),
+    )
 
 
 # --- plan and write -----------------------------------------------------------
@@ -472,6 +502,7 @@ class _Sync:
         pipelines = Pipeline.objects.select_for_update() if lock else Pipeline.objects
         self.pipeline: Pipeline | None = pipelines.filter(key=spec.key).first()
         self.owners = _resolve_owners(spec)
+        self.spec = spec = _with_team_spellings(spec)
         self.day = day_minutes(spec.calendar) if spec.calendar else FALLBACK_DAY_MINUTES
         self.values = _pipeline_values(spec)
         self.breach = _plain(breach_settings(spec))
