@@ -19,6 +19,7 @@ from django.contrib.auth.hashers import make_password
 from django.db.models import Max
 
 from dealgate.accounts.models import Team, User
+from dealgate.accounts.teams import TeamNames
 from dealgate.core.csvsource import (
     CellError,
     CsvFile,
@@ -29,7 +30,7 @@ from dealgate.core.csvsource import (
     parse_int,
     quoted,
 )
-from dealgate.core.names import code_points, tidy_name
+from dealgate.core.names import code_points, name_key, tidy_name
 from dealgate.deals.models import Organization, Product
 from dealgate.errors import ValidationError
 from dealgate.imports.mappings import Mapping, SideFile
@@ -304,12 +305,22 @@ def _load_people(records: _SideRecords, report: ImportReport) -> None:
 def _ensure_teams(
     names: set[str], report: ImportReport
 ) -> tuple[dict[str, Team], list[Team]]:
-    teams = {team.name: team for team in Team.objects.filter(name__in=names)}
-    new = [Team(name=name) for name in sorted(names - teams.keys())]
-    Team.objects.bulk_create(new)
-    report.count_side("teams", created=len(new), reused=len(teams))
-    teams.update((team.name, team) for team in new)
-    return teams, new
+    """Name -> team, found as every door finds one (`accounts.teams`: the
+    exact spelling, else ignoring case and spacing) or created, once per
+    name key; and the teams created. A name two existing teams share is
+    refused, naming both (ValidationError), rather than one picked."""
+    known = TeamNames()
+    teams: dict[str, Team] = {}
+    new: dict[str, Team] = {}
+    for name in sorted(names):
+        found = known.find(name)
+        if found is None:
+            found = new.setdefault(name_key(name), Team(name=name))
+        teams[name] = found
+    reused = {team.pk for team in teams.values() if team.pk is not None}
+    Team.objects.bulk_create(list(new.values()))
+    report.count_side("teams", created=len(new), reused=len(reused))
+    return teams, list(new.values())
 
 
 def _ensure_users(
