@@ -253,12 +253,14 @@ def _lock_team_name(key: str) -> None:
     name `key`, so that two requests cannot add one name twice."""
     if connection.vendor != "postgresql":
         return
-    digest = hashlib.blake2b(f"team:{key}".encode(), digest_size=8).digest()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)",
-            [int.from_bytes(digest, "big", signed=True)],
-        )
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [team_name_lock_id(key)])
+
+
+def team_name_lock_id(key: str) -> int:
+    """The PostgreSQL advisory lock that guards the team name `key`."""
+    digest = hashlib.blake2b(f"team:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _lead(team: Team, username: str) -> None:
