@@ -277,6 +277,7 @@ def _load_people(records: _SideRecords, report: ImportReport) -> None:
     team per (team, manager) pair, since one office may have several
     managers and a team has one."""
     columns = records.columns
+    known = TeamNames()
     people: list[tuple[str, str, str, str]] = []
     for line, name, values in _named_rows(records, report):
         try:
@@ -287,12 +288,17 @@ def _load_people(records: _SideRecords, report: ImportReport) -> None:
             # The team's name holds its manager's: both must fit in it.
             _text(columns, "team", team, TEAM_NAME_LIMIT)
             email = _text(columns, "email", values.get("email", ""), EMAIL_LIMIT)
+            known.find(team)  # refuses a name two teams from before share
         except CellError as exc:
             report.bad(line, exc.column, exc.reason, records.file)
             continue
+        except ValidationError as refused:
+            report.bad(line, columns.get("team"), refused.detail, records.file)
+            continue
         people.append((name, manager, team, email))
     leads = {team: manager for _, manager, team, _ in people if manager}
-    teams, new_teams = _ensure_teams({team for _, _, team, _ in people if team}, report)
+    named = {team for _, _, team, _ in people if team}
+    teams, new_teams = _ensure_teams(named, known, report)
     wanted = [(manager, "", User.Role.MANAGER, team) for team, manager in leads.items()]
     wanted += [(name, email, User.Role.REP, team) for name, _, team, email in people]
     users = _ensure_users(wanted, teams, report)
@@ -303,13 +309,12 @@ def _load_people(records: _SideRecords, report: ImportReport) -> None:
 
 
 def _ensure_teams(
-    names: set[str], report: ImportReport
+    names: set[str], known: TeamNames, report: ImportReport
 ) -> tuple[dict[str, Team], list[Team]]:
-    """Name -> team, found as every door finds one (`accounts.teams`: the
-    exact spelling, else ignoring case and spacing) or created, once per
-    name key; and the teams created. A name two existing teams share is
-    refused, naming both (ValidationError), rather than one picked."""
-    known = TeamNames()
+    """Name -> team, found among `known` as every door finds one
+    (`accounts.teams`: the exact spelling, else ignoring case and spacing)
+    or created, once per name key; and the teams created. Names two teams
+    share are bad rows before this."""
     teams: dict[str, Team] = {}
     new: dict[str, Team] = {}
     for name in sorted(names):

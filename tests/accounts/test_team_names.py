@@ -239,3 +239,24 @@ def test_an_import_finds_a_team_already_there_in_another_spelling(db):
     assert report.committed
     assert User.objects.get(username="moses.frase").team == kept
     assert not Team.objects.filter(name="Central (Dustin Brinkmann)").exists()
+
+
+def test_an_import_naming_two_colliding_teams_has_bad_rows_naming_both(db):
+    Team.objects.create(name="CENTRAL (Dustin Brinkmann)")
+    Team.objects.create(name="central (dustin brinkmann)")
+    pipeline = make_import_pipeline(
+        "maven",
+        timezone="America/New_York",
+        loss_reasons=[{"key": "not-recorded", "label": "Not recorded"}],
+    )
+
+    report = import_deals(MAVEN_DEMO_DIR, "maven-crm", pipeline=pipeline)
+
+    assert not report.committed
+    bad = [str(row) for row in report.bad_rows if row.file == "sales_teams.csv"]
+    assert bad[0] == (
+        "sales_teams.csv line 2: regional_office: 'Central (Dustin Brinkmann)' "
+        "could be any of the teams 'CENTRAL (Dustin Brinkmann)', "
+        "'central (dustin brinkmann)'; give the name as spelled (dealgate team list)"
+    )
+    assert Team.objects.count() == 2
