@@ -15,8 +15,6 @@ refused, naming both, rather than one of them picked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from dealgate.core.names import name_key
 from dealgate.errors import ValidationError
 
@@ -28,9 +26,8 @@ class TeamNames:
     pipeline file or a set of routing rules names a few of a firm's few
     teams."""
 
-    def __init__(self, teams: Iterable[Team] | None = None) -> None:
-        rows = Team.objects.order_by("pk") if teams is None else teams
-        self.teams = list(rows)
+    def __init__(self) -> None:
+        self.teams = list(Team.objects.order_by("pk"))
         self.exact = {team.name: team for team in self.teams}
 
     def find(self, name: str, *, field: str = "team") -> Team | None:

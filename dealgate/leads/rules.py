@@ -44,15 +44,13 @@ def check_rules(items: Any) -> list[routing.Rule]:
     return team_spellings(rules)
 
 
-def team_spellings(
-    rules: list[routing.Rule], teams: TeamNames | None = None
-) -> list[routing.Rule]:
+def team_spellings(rules: list[routing.Rule]) -> list[routing.Rule]:
     """`rules` with each team they send leads to named as it is stored
     ("team:field sales" is "team:Field Sales"), so that routing a lead finds
     the team by its exact name. One query, none without a team rule."""
     if not any(rule.target.kind == "team" for rule in rules):
         return rules
-    teams = teams or TeamNames()
+    teams = TeamNames()
     return [
         replace(
             rule,
