@@ -15,7 +15,7 @@ refused, naming both, rather than one of them picked.
 
 from __future__ import annotations
 
-from dealgate.core.names import name_key
+from dealgate.core.names import SharedName, name_key, one_named
 from dealgate.errors import ValidationError
 
 from .models import Team
@@ -38,18 +38,14 @@ class TeamNames:
         found = self.exact.get(name)
         if found is not None:
             return found
-        key = name_key(name)
-        if not key:
-            return None
-        matches = [team for team in self.teams if name_key(team.name) == key]
-        if len(matches) > 1:
-            spellings = ", ".join(repr(team.name) for team in matches)
+        try:
+            return one_named(name, ((team, team.name) for team in self.teams))
+        except SharedName as shared:
             raise ValidationError(
-                f"{field}: {name!r} could be any of the teams {spellings}; give "
+                f"{field}: {name!r} could be any of the teams {shared}; give "
                 "the name as spelled (dealgate team list)",
                 field=field,
-            )
-        return matches[0] if matches else None
+            ) from None
 
     def problem(self, name: str, *, missing: str) -> str:
         """Why `name` finds no one team: `missing` when it finds none, the

@@ -16,6 +16,10 @@ Pure Python: no Django.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # The longest key stored beside a name: NFKC and case folding can lengthen
 # what was typed ("ß" is "ss", a ligature several letters). Two names whose
@@ -95,6 +99,28 @@ def name_key(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     folded = unicodedata.normalize("NFKC", folded)
     return tidy_name(folded)[:NAME_KEY_LENGTH]
+
+
+class SharedName(ValueError):
+    """Several records' names share the key of the name asked for."""
+
+    def __init__(self, spellings: list[str]) -> None:
+        super().__init__(", ".join(repr(spelling) for spelling in spellings))
+        self.spellings = spellings
+
+
+def one_named(text: str, named: Iterable[tuple[T, str]]) -> T | None:
+    """Of `named` (each item with its name), the one whose name shares
+    `text`'s `name_key`; None when none does. Raises SharedName when several
+    do, rather than pick one: each is then found only by its own spelling,
+    which a caller tries first."""
+    key = name_key(text)
+    if not key:
+        return None
+    matches = [(item, name) for item, name in named if name_key(name) == key]
+    if len(matches) > 1:
+        raise SharedName([name for _, name in matches])
+    return matches[0][0] if matches else None
 
 
 def code_points(text: str, limit: int = 6) -> str:

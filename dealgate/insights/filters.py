@@ -22,7 +22,7 @@ from django.db.models import Model, QuerySet
 
 from dealgate.accounts.models import Team, User
 from dealgate.core.calendar import Calendar
-from dealgate.core.names import name_key
+from dealgate.core.names import SharedName, one_named
 from dealgate.core.numbers import as_id
 from dealgate.deals.models import Product
 from dealgate.errors import NotFound, ValidationError
@@ -348,21 +348,14 @@ def _named(rows: QuerySet[T], column: str, text: str, name: str) -> T | None:
     found = rows.filter(**{column: text}).first()
     if found is not None:
         return found
-    key = name_key(text)
-    if not key:
-        return None
-    matches = [
-        (pk, known)
-        for pk, known in rows.order_by("pk").values_list("pk", column)
-        if name_key(known) == key
-    ]
-    if len(matches) > 1:
-        spellings = ", ".join(repr(known) for _, known in matches)
+    try:
+        pk = one_named(text, rows.order_by("pk").values_list("pk", column))
+    except SharedName as shared:
         raise ValidationError(
-            f"{name} {text!r} could be any of {spellings}; give it as spelled",
+            f"{name} {text!r} could be any of {shared}; give it as spelled",
             field=name,
-        )
-    return rows.filter(pk=matches[0][0]).first() if matches else None
+        ) from None
+    return None if pk is None else rows.filter(pk=pk).first()
 
 
 def period_end(
