@@ -760,7 +760,7 @@ def _new_deal(
     }
     activities = [
         Activity(
-            kind=a.kind if a.kind in Activity.Kind.values else Activity.Kind.NOTE,
+            kind=_deal_kind(a.kind),
             subject=a.subject,
             done=True,
             at=a.at,
@@ -783,12 +783,21 @@ def _new_deal(
     )
 
 
+def _deal_kind(kind: str) -> str:
+    """The kind a lead's activity of `kind` has on the deal the lead becomes:
+    its own, or a note for kinds a deal does not log (a repeat inquiry)."""
+    return kind if kind in Activity.Kind.values else Activity.Kind.NOTE
+
+
 def split_lead(decision_id: int, *, by: User | None) -> Lead:
     """Undo a de-duplication decision.
 
     An attached inquiry becomes a lead of its own, routed by the rules, and
     its repeat-inquiry activity is removed. A merged lead is reopened with
-    its owner. The decision keeps the record of both.
+    its owner. The note the decision wrote goes wherever it went: from the
+    lead or deal it was written on and, when that lead has since become a
+    deal, from the deal too (`_remove_note`). The decision keeps the record
+    of both.
     """
     with transaction.atomic():
         decision = (
@@ -801,6 +810,12 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
             raise NotFound(f"no de-duplication decision {decision_id}")
         if decision.undone_at is not None:
             raise Conflict(f"decision {decision_id} was already undone")
+        # The leads it changes, lowest id first as a merge takes them, and
+        # read again once held: a conversion of the target either finished
+        # (its deal holds a copy of the note, removed below) or waits.
+        _lock_leads(*(pk for pk in (decision.lead_id, decision.source_lead_id) if pk))
+        if decision.lead is not None:
+            decision.lead.refresh_from_db(fields=["status", "owner", "deal"])
         refusal = split_refusal(decision, by)
         if refusal is not None:
             raise PermissionDenied(refusal)
@@ -809,11 +824,17 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
             lead = _split_attached(decision, by, now)
         else:
             lead = _reopen_merged(decision, now)
-        _remove_activity(decision)
+        copy_on = _remove_note(decision)
         decision.undone_at, decision.undone_by = now, by
         decision.source_lead = lead
         decision.save(update_fields=["undone_at", "undone_by", "source_lead"])
-    log.info("decision %s split into lead %s by %s", decision_id, lead.pk, _who(by))
+    log.info(
+        "decision %s split into lead %s by %s%s",
+        decision_id,
+        lead.pk,
+        _who(by),
+        f"; its note removed from deal {copy_on} too" if copy_on else "",
+    )
     return lead
 
 
@@ -841,11 +862,13 @@ def split_refusal(
     managed: AbstractSet[int] | None = None,
 ) -> str | None:
     """Why `user` may not undo `decision`, or None when they may: a split
-    removes the note from the lead or deal the decision wrote on, and a
-    merge's split reopens the merged lead, so `user` must be one who may log
-    on each: a lead's owner or a manager, a deal by `check_may_change`
-    (given `managed`, the people of `user`'s teams, it asks no query).
-    None (the system) may split anything."""
+    removes the note from the lead or deal the decision wrote on (and from
+    the deal that lead became, if it was converted since), and a merge's
+    split reopens the merged lead, so `user` must be one who may log on
+    each: a lead's owner or a manager, a deal by `check_may_change` (given
+    `managed`, the people of `user`'s teams, it asks no query). None (the
+    system) may split anything. A converted lead's deal is read with the
+    lead: a page listing decisions selects it with them."""
     if user is None:
         return None
     leads = [decision.lead]
@@ -857,11 +880,16 @@ def split_refusal(
                 f"only the owners of the leads and deals a split changes, or a "
                 f"manager, may split this: lead {lead.pk} is not yours"
             )
-    if decision.deal is not None:
+    deals = [decision.deal]
+    if decision.lead is not None and decision.lead.deal_id is not None:
+        deals.append(decision.lead.deal)
+    for deal in deals:
+        if deal is None:
+            continue
         try:
-            check_may_change(user, decision.deal, managed=managed)
+            check_may_change(user, deal, managed=managed)
         except PermissionDenied as exc:
-            return f"a split changes deal {decision.deal.pk}: {exc.message}"
+            return f"a split changes deal {deal.pk}: {exc.message}"
     return None
 
 
@@ -901,13 +929,43 @@ def _reopen_merged(decision: DedupDecision, now: dt.datetime) -> Lead:
     return lead
 
 
-def _remove_activity(decision: DedupDecision) -> None:
+def _remove_note(decision: DedupDecision) -> int | None:
+    """Remove the note `decision` wrote (the repeat inquiry, or "Merged lead
+    N"): from the deal it was written on, or from its lead and, when that
+    lead was converted since, the copy on its deal, since a conversion
+    copies every activity of the lead (`_new_deal`). Returns the id of the
+    deal a copy was removed from, or None."""
     if decision.activity_id is None:
-        return
-    if decision.lead_id is not None:
-        LeadActivity.objects.filter(pk=decision.activity_id).delete()
-    else:
+        return None
+    if decision.lead_id is None:
         Activity.objects.filter(pk=decision.activity_id).delete()
+        return None
+    note = LeadActivity.objects.filter(pk=decision.activity_id).first()
+    if note is None:
+        return None
+    copy_on = None
+    deal_id = decision.lead.deal_id
+    if deal_id is not None:
+        # The copy is known by what conversion copied as it was: kind,
+        # subject, time and author (a deal's activities are never edited).
+        # The first made, should two be alike to the microsecond.
+        copy = (
+            Activity.objects.filter(
+                deal_id=deal_id,
+                kind=_deal_kind(note.kind),
+                subject=note.subject,
+                at=note.at,
+                by_id=note.by_id,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if copy is not None:
+            Activity.objects.filter(pk=copy).delete()
+            copy_on = deal_id
+    note.delete()
+    return copy_on
 
 
 def merge_lead(

@@ -197,7 +197,7 @@ def _lead_page(
         .select_related("done_by")
         .order_by("done", "due_at", "id"),
         "decisions": _splittable(
-            decisions.select_related("lead", "deal", "by", "undone_by", "source_lead"),
+            decisions.select_related(*DECISION_RELATED),
             request.user,
         ),
         "people": User.objects.filter(is_active=True).order_by("username"),
@@ -376,11 +376,14 @@ def decisions(request: HttpRequest) -> HttpResponse:
 def _decisions_page(
     request: HttpRequest, *, status: int = 200, refusal: str = ""
 ) -> HttpResponse:
-    rows = DedupDecision.objects.select_related(
-        "lead", "deal", "source_lead", "by", "undone_by"
-    )[:200]
+    rows = DedupDecision.objects.select_related(*DECISION_RELATED)[:200]
     context = {"decisions": _splittable(rows, request.user), "refusal": refusal}
     return render(request, "leads/decisions.html", context, status=status)
+
+
+# What a listed decision shows and its Split asks of: the lead it wrote on
+# and the deal that lead became since (a split removes the note there too).
+DECISION_RELATED = ("lead", "lead__deal", "deal", "source_lead", "by", "undone_by")
 
 
 def _splittable(rows: Any, user: User) -> list[DedupDecision]:
