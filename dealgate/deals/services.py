@@ -263,7 +263,9 @@ def check_move(
     of the deal's stage and of every open stage after it, and then the
     pipeline's won criteria. Lost needs a listed reason, by key or label
     (`pipelines.loss_reasons`; the check keeps its key), and a note when the
-    reason asks for one, from any stage.
+    reason asks for one, from any open stage. A won deal is lost only once
+    reopened: won to lost directly is refused, saying so. A lost deal may be
+    won directly, through the gates of the stage it was lost from.
     """
     pipeline = deal.pipeline
     stages = stages or list(
@@ -273,6 +275,15 @@ def check_move(
     check = MoveCheck(kind="")
     if to == LOST:
         check.kind = "lost"
+        if deal.status == Deal.Status.WON:
+            # Losing a win is two decisions, each on the record: reopening
+            # it, then losing it.
+            check.problems.append(
+                f"deal {deal.pk} is won; reopen it first by moving it to a "
+                "stage, then mark it lost"
+            )
+            check.problem_field = "to"
+            return check
         reasons = LossReasons.of(pipeline.loss_reasons)
         key = reasons.key_for(loss_reason)
         if not loss_reason.strip():

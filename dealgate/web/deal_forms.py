@@ -67,7 +67,8 @@ class EditResult:
 
 
 def move_targets(deal: Deal) -> list[MoveTarget]:
-    """Where the deal can be sent: the other open stages, won and lost."""
+    """Where the deal can be sent: the other open stages, won and lost. A
+    won deal is not offered lost: it is reopened into a stage first."""
     targets = [
         MoveTarget(stage.key, stage.name)
         for stage in deal.pipeline.stages.filter(retired_at=None).order_by("position")
@@ -75,7 +76,7 @@ def move_targets(deal: Deal) -> list[MoveTarget]:
     ]
     if deal.status != Deal.Status.WON:
         targets.append(MoveTarget(services.WON, "Won"))
-    if deal.status != Deal.Status.LOST:
+    if deal.status == Deal.Status.OPEN:
         targets.append(MoveTarget(services.LOST, "Lost"))
     return targets
 
