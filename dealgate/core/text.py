@@ -8,7 +8,10 @@ line breaks and tabs, never other control characters.
 A required text (a title, a reason, a decision) must hold something a reader
 sees: whitespace alone is refused, and so is text made only of characters
 that print as nothing (a zero-width space, a Hangul filler, the blank Braille
-pattern), by the rule organization names follow (`core.names`).
+pattern), by the rule organization names follow (`core.names`). An optional
+name (a deal's organization) may be left empty, but text given for it
+follows the same rule: whitespace alone is refused as invisible text is,
+never read as "none" (`optional_text`).
 """
 
 from __future__ import annotations
@@ -92,10 +95,43 @@ def blank_problem(text: str, name: str, *, missing: str = "") -> str | None:
         return missing or f"{name} must not be blank".lstrip()
     if not looks_blank(stripped):
         return None
-    quote = repr(cut(stripped, _QUOTE_LIMIT))
+    return _nothing_visible(stripped, name)
+
+
+def _nothing_visible(text: str, name: str) -> str:
+    quote = repr(cut(text, _QUOTE_LIMIT))
     return f"{name}: " * bool(name) + (
-        f"{quote} holds no visible characters ({code_points(stripped)})"
+        f"{quote} holds no visible characters ({code_points(text)})"
     )
+
+
+def optional_problem(
+    text: str, name: str, *, empty: str = "leave it empty for none"
+) -> str | None:
+    """Why `text` cannot be the optional field `name`, or None when it may:
+    empty text is nothing given, and text with something visible is a
+    value. Text of whitespace alone, or of characters that print as nothing,
+    is neither: it is quoted with its code points, as `blank_problem` quotes
+    a required text, and `empty` says how to give nothing instead."""
+    if text == "" or not looks_blank(text):
+        return None
+    return f"{_nothing_visible(text.strip() or text, name)}; {empty}"
+
+
+def optional_text(
+    text: str | None, name: str, *, empty: str = "leave it empty for none"
+) -> str | None:
+    """`text` without whitespace at either end, for the optional field
+    `name`; None when nothing was given (None or ""). ValidationError naming
+    the field when text was given that holds nothing visible
+    (`optional_problem`): "   " is refused as "\u200b" is, so that a blank
+    typed over a value never clears it unseen."""
+    if text is None or text == "":
+        return None
+    problem = optional_problem(text, name, empty=empty)
+    if problem is not None:
+        raise ValidationError(problem, field=name)
+    return text.strip()
 
 
 def required_text(text: str, name: str, *, missing: str = "") -> str:

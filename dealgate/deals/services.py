@@ -44,7 +44,7 @@ from dealgate.core.custom_fields import (
     declared_fields,
     set_values,
 )
-from dealgate.core.names import code_points, name_key, tidy_name
+from dealgate.core.names import name_key, tidy_name
 from dealgate.core.numbers import MAX_AMOUNT, too_large
 from dealgate.core.text import (
     CONTROL_OR_BREAK,
@@ -53,6 +53,7 @@ from dealgate.core.text import (
     cut,
     holds_nul,
     looks_blank,
+    optional_text,
     required_text,
 )
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -999,7 +1000,8 @@ def organization_named(
     lowest id, should several share a key). A new one keeps the spelling
     typed, tidied (`names.tidy_name`). Refused, naming `field`: a name of
     more than 200 characters, one with a line break or control character,
-    and one with nothing visible in it.
+    and one with nothing visible in it, spaces alone included
+    (`text.optional_text`).
 
     Call inside a transaction: on PostgreSQL a lock on the key, held to its
     end, keeps two requests from creating "Acme" and "acme" at once (SQLite
@@ -1013,14 +1015,8 @@ def organization_named(
             f"{field} must be one line, without line breaks or control characters",
             field=field,
         )
+    optional_text(name, field, empty="give a name, or leave it empty for none")
     tidy = tidy_name(name)
-    if not tidy:
-        raise ValidationError(
-            f"{field}: {name!r} holds no visible characters "
-            f"({code_points(name)}); give a name, "
-            "or leave it empty for none",
-            field=field,
-        )
     if len(tidy) > limit:
         raise ValidationError(
             f"{field} is {len(tidy):,} characters long; the limit is {limit}",

@@ -144,7 +144,7 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
     for f in fields:
         shown = f.value
         # An unticked checkbox is not posted at all: absent means "not done".
-        f.value = posted.get(f.name, "").strip()
+        f.value = _typed(posted, f.name)
         if f.kind == "number" and f.value and f.value == shown:
             # Sent back as shown, so kept as stored: a number the API stored
             # (1.125) may read two ways when typed, and nobody retyped it.
@@ -191,6 +191,17 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
             if f.name == "value":
                 f.label = f"Value ({code})"
     return result
+
+
+def _typed(posted: QueryDict, name: str) -> str:
+    """What was typed into the input `name`, without spaces at either end.
+    An organization of spaces alone stays as typed: the service refuses it
+    as it refuses one of invisible characters (`core.text.optional_text`),
+    where trimmed it would read as no organization and clear the deal's."""
+    typed = posted.get(name, "")
+    if name == "organization" and not typed.strip():
+        return typed
+    return typed.strip()
 
 
 def _parse(f: EditField, currency: str) -> Any:
@@ -333,7 +344,7 @@ def read_new(pipeline: Pipeline, user: User, posted: QueryDict) -> NewDeal:
     new = NewDeal(new_fields(pipeline, user))
     custom = {}
     for f in new.fields:
-        f.value = posted.get(f.name, "").strip()
+        f.value = _typed(posted, f.name)
         if f.name == "notes":
             # Kept as typed, line breaks and all; the service checks it.
             f.value = posted.get(f.name, "")
