@@ -104,7 +104,7 @@ def apply(request: HttpRequest, key: str) -> HttpResponse:
         # Read again after the refusal, so the plan shown is the one applying
         # now would carry out, with the `seen` that says so.
         working = working_or_404(key)
-    plan = drafts.plan_draft(working)
+    plan = drafts.plan_draft(working, by=request.user)
     context = {
         "working": working,
         "plan": plan,

@@ -12,6 +12,12 @@ starting a draft from the applied pipeline on the first edit;
 `start_pipeline` makes the draft of a new pipeline; `plan_draft` tells what
 applying would change; `apply_draft` applies it and drops the draft.
 
+Routing rules are the admins' (README, "Who may do what"), though they are
+part of the pipeline file like every other key: a draft save or an apply by
+anyone else that changes them is refused, naming `routing`, and nothing is
+written (`check_routing_kept`). `None` as the person is the system or the
+command line, which whoever has the shell runs.
+
 Two people may have the builder open at once. Every page that changes or
 applies a draft posts back `Working.seen`, digests of the draft and of the
 applied pipeline as the page showed them; the verbs take it as `seen` and
@@ -217,7 +223,9 @@ def edit_draft(
     other than the draft's now is a Conflict (see `check_seen`)."""
     with transaction.atomic():
         draft = _locked_draft(key, by, seen)
-        spec = change(spec_from_data(draft.spec))
+        before = spec_from_data(draft.spec)
+        spec = change(before)
+        _check_routing_edit(key, before, spec, by)
         draft.spec = spec_to_data(spec)
         _touch(draft, by)
     log.info("draft %s edited by %s", key, _who(by))
@@ -251,11 +259,53 @@ def edit_stage(
     (None: the pipeline's default) in one save; `seen` as for `edit_draft`."""
     with transaction.atomic():
         draft = _locked_draft(key, by, seen)
-        spec = change_stage(spec_from_data(draft.spec), stage, **values)
+        before = spec_from_data(draft.spec)
+        spec = change_stage(before, stage, **values)
         spec = breach_actions.with_actions(spec, stage, actions)
+        _check_routing_edit(key, before, spec, by)
         draft.spec = spec_to_data(spec)
         _touch(draft, by)
     log.info("draft %s: stage %s edited by %s", key, stage, _who(by))
+
+
+def may_change_routing(user: User | None) -> bool:
+    """True for an admin, and for the system or command line (None)."""
+    return user is None or user.is_superuser or user.role == User.Role.ADMIN
+
+
+def check_routing_kept(
+    before: PipelineSpec | None, after: PipelineSpec, by: User | None
+) -> None:
+    """Refuse (ValidationError, field "routing") when `after` has other
+    routing rules than `before` (None: no pipeline yet) and `by` may not
+    change them."""
+    if may_change_routing(by) or _routing(before) == _routing(after):
+        return
+    raise ValidationError(
+        "routing: only an admin may change the routing rules; put the "
+        "[[routing]] tables back as they were (the pipeline's file shows "
+        "them) or ask an admin, and the rest of the draft is kept",
+        field="routing",
+    )
+
+
+def _check_routing_edit(
+    key: str, before: PipelineSpec, after: PipelineSpec, by: User | None
+) -> None:
+    """`check_routing_kept` for a draft save: rules put back as the applied
+    pipeline has them are kept too, so a draft made stale by an admin's
+    routing change can be brought in line again."""
+    if may_change_routing(by) or _routing(before) == _routing(after):
+        return
+    pipeline = Pipeline.objects.filter(key=key).first()
+    applied = export_pipeline(pipeline) if pipeline is not None else None
+    check_routing_kept(applied, after, by)
+
+
+def _routing(spec: PipelineSpec | None) -> str:
+    """The routing rules of `spec` as canonical text, to compare."""
+    rules = list(spec.routing) if spec is not None else []
+    return json.dumps(rules, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def discard_draft(key: str, by: User | None, *, seen: str | None = None) -> bool:
@@ -370,9 +420,19 @@ class DraftPlan:
         return bool(self.plan and self.plan.blocked)
 
 
-def plan_draft(working: Working, moves: Mapping[str, str] | None = None) -> DraftPlan:
-    """What applying `working` would change; changes nothing."""
+def plan_draft(
+    working: Working,
+    moves: Mapping[str, str] | None = None,
+    *,
+    by: User | None = None,
+) -> DraftPlan:
+    """What applying `working` would change; changes nothing. With `by`,
+    a routing change they may not apply is the first problem."""
     result = DraftPlan(working, problems=draft_problems(working.spec))
+    try:
+        check_routing_kept(working.applied, working.spec, by)
+    except ValidationError as exc:
+        result.problems.insert(0, exc.message)
     if result.problems:
         return result
     try:
@@ -409,6 +469,7 @@ def apply_draft(
             raise ValidationError(f"there is no draft of {key!r} to apply")
         if seen is not None:
             check_seen(working, seen, applying=True)
+        check_routing_kept(working.applied, working.spec, by)
         problems = draft_problems(working.spec)
         if problems:
             raise ValidationError("; ".join(problems))
