@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 
 class Team(models.Model):
@@ -38,6 +39,12 @@ class User(AbstractUser):
     # empty means they work the pipeline's hours. Routing skips people who are
     # outside theirs.
     calendar = models.JSONField(default=dict, blank=True, db_default={})
+    # Changed when the person is deactivated, so every session signed in
+    # before then stops opening pages, whatever the session engine keeps
+    # (see `_get_session_auth_hash`); "" until the first deactivation.
+    session_salt = models.CharField(
+        max_length=32, blank=True, default="", db_default="", editable=False
+    )
 
     def clean(self) -> None:
         super().clean()
@@ -48,6 +55,19 @@ class User(AbstractUser):
                 Calendar.from_dict(self.calendar)
             except CalendarError as exc:
                 raise ValidationError({"calendar": str(exc)}) from exc
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django ends a session whose recorded hash no longer matches, as
+        # after a password change; the salt ends them on deactivation too.
+        # Without one the hash is Django's, so sessions outlive an upgrade.
+        if not self.session_salt:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "dealgate.accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.session_salt}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def display_name(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
@@ -20,7 +21,7 @@ from dealgate.core.names import name_key, tidy_name
 from dealgate.core.text import CONTROL_OR_BREAK, blank_problem, looks_blank
 from dealgate.errors import NotFound, ValidationError
 
-from . import handover
+from . import access, handover
 from .models import Team, User
 from .teams import TeamNames, find_team
 
@@ -92,7 +93,11 @@ def change_user(
     unless `hand_to` names a successor, an active person, who is then given
     all of it in the same transaction (`handover.hand_over`, as `by`; None is
     the system). `hand_to` also hands over the work of someone deactivated
-    before. What moved is kept on the returned user as `handed_over`."""
+    before. What moved is kept on the returned user as `handed_over`.
+
+    Deactivating someone also ends every session they had and revokes their
+    API tokens (`access`), so reactivating them later brings neither back:
+    they sign in again and are given new tokens."""
     user = _user(username)
     was_active = user.is_active
     if role is not None:
@@ -111,7 +116,11 @@ def change_user(
     if calendar is not None:
         user.calendar = _checked_calendar(calendar)
     successor = _successor(user, hand_to)
+    leaving = was_active and not user.is_active
+    if leaving:
+        user.session_salt = access.new_session_salt()
     held = handover.Holdings()
+    revoked = 0
     with transaction.atomic():
         _keep_an_admin(user, role=role, active=active)
         user.save()
@@ -127,6 +136,10 @@ def change_user(
         else:
             left = list(led.exclude(pk=user.team_id))
         Team.objects.filter(pk__in=[t.pk for t in left]).update(manager=None)
+        if leaving:
+            revoked = access.revoke_tokens(user)
+    if leaving:
+        _log_access_ended(user, access.end_stored_sessions(user), revoked)
     for former in left:
         why = handover.team_successor(former, successor) if successor else ""
         log.warning(
@@ -143,6 +156,22 @@ def change_user(
     log.info("user %s changed", username)
     user.handed_over = held
     return user
+
+
+def _log_access_ended(user: User, sessions: int | None, tokens: int) -> None:
+    if sessions is None:
+        ended = (
+            f"all sessions ended (the {settings.SESSION_ENGINE} engine keeps no count)"
+        )
+    else:
+        ended = f"{sessions} session{'s' if sessions != 1 else ''} ended"
+    log.info(
+        "user %s deactivated: %s, %d API token%s revoked",
+        user.username,
+        ended,
+        tokens,
+        "s" if tokens != 1 else "",
+    )
 
 
 def _successor(user: User, hand_to: str | None) -> User | None:
