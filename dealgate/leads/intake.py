@@ -183,9 +183,16 @@ def _add_keys(lead: CleanLead, region: str | None) -> None:
         where = f" (read as a number in {read_in})" if read_in else ""
         raise ValidationError(f"{exc}{where}", field="phone") from None
     try:
+        lead.website = normalize.website_url(lead.website)
         site = normalize.domain_key(lead.website)
     except ValueError as exc:
         raise ValidationError(str(exc), field="website") from None
+    if len(lead.website) > LIMITS["website"]:
+        raise ValidationError(
+            f"website is {len(lead.website):,} characters long with https:// in "
+            f"front; the limit is {LIMITS['website']:,}",
+            field="website",
+        )
     # A website on facebook.com or an address at hotmail.de names no company.
     lead.domain = normalize.website_domain(site)
     if not lead.domain and lead.email_key:

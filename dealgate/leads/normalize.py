@@ -87,6 +87,10 @@ _DOMAIN = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}[a-z0-9]"
 )
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+# A scheme as browsers read one ("javascript:", "data:", "https:"), unless
+# what follows the colon is a port ("acme.com:8080").
+_SCHEME_NAME = re.compile(r"^([a-z][a-z0-9+.-]*):(?!\d)", re.IGNORECASE)
+WEB_SCHEMES = ("http", "https")
 _NOT_WORD = re.compile(r"[^\w\s]")
 _NUMBERS = re.compile(r"\d+")
 
@@ -196,6 +200,42 @@ def _parents(domain: str) -> list[str]:
     """`domain` and the domains it is under: "a.b.de" gives it, "b.de", "de"."""
     labels = domain.split(".")
     return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def website_url(text: str) -> str:
+    """`text` as a web address a browser may open; "" for an empty field.
+
+    The one check of a website at every door (the API, the forms, imports):
+    an http:// or https:// address is kept as given, a bare domain
+    ("acme.com/contact") gets https:// in front. Any other scheme
+    (javascript:, data:, ftp://), an address without one but with "//"
+    ("//acme.com"), spaces, or a host that is no domain is a ValueError
+    saying which schemes are allowed.
+    """
+    value = text.strip()
+    if not value:
+        return ""
+    scheme = _SCHEME_NAME.match(value)
+    if any(c.isspace() for c in value) or value.startswith(("/", "\\")):
+        raise ValueError(_not_web(value))
+    if scheme is None:
+        value = f"https://{value}"
+    elif scheme[1].lower() not in WEB_SCHEMES or not value[scheme.end() :].startswith(
+        "//"
+    ):
+        raise ValueError(_not_web(value))
+    try:
+        domain_key(value)
+    except ValueError:
+        raise ValueError(_not_web(text.strip())) from None
+    return value
+
+
+def _not_web(value: str) -> str:
+    return (
+        f"website must be an http:// or https:// address, or a domain such as "
+        f"acme.com; {value!r} is not"
+    )
 
 
 def domain_key(text: str) -> str:
