@@ -6,6 +6,7 @@ configuration section for the variables.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -74,6 +75,47 @@ def checked_webhook_url(name: str, url: str) -> str:
     if problem:
         raise ImproperlyConfigured(f"{name} is not a usable webhook URL: {problem}")
     return url
+
+
+def checked_site_url(name: str, url: str) -> str:
+    """`url` without a final slash if it is an address people reach Dealgate
+    at: http or https and a host. The error names the variable."""
+    url = url.strip().rstrip("/")
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} cannot be read as a URL (check the host and port); got {url!r}"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"{name} must be https://HOST or http://HOST, such as "
+            f"https://crm.example.com; got {url!r}"
+        )
+    return url
+
+
+def proxy_addresses(name: str, default: str) -> list[str]:
+    """The addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `::1`) in the
+    comma-separated NAME, each checked; `*` is refused: it would let any
+    client say it came over HTTPS."""
+    raw = os.environ.get(name, "").strip() or default
+    found = []
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (such as 10.0.0.5 or "
+                f"10.0.0.0/24), comma-separated; {entry!r} is neither"
+            ) from None
+        found.append(entry)
+    return found
 
 
 def env_secret(name: str) -> str:
@@ -164,6 +206,38 @@ ALLOWED_HOSTS = [
     for h in os.environ.get("DEALGATE_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
     if h.strip()
 ]
+
+# The address people reach Dealgate at, e.g. https://crm.example.com (README,
+# "Behind a reverse proxy"). Links in mails and webhook messages start with
+# it; its host is allowed and its origin trusted by the CSRF check, so a
+# sign-in through a proxy that gunicorn does not trust (PROXY_ADDRESSES) still
+# passes. An https:// one also marks the session and CSRF cookies Secure and
+# sends HSTS on requests that came over HTTPS. Empty: plain local use, as
+# `make demo` serves at http://127.0.0.1:8000/.
+SITE_URL = checked_site_url(
+    "DEALGATE_SITE_URL", os.environ.get("DEALGATE_SITE_URL", "")
+)
+CSRF_TRUSTED_ORIGINS: list[str] = []
+if SITE_URL:
+    _site = urlsplit(SITE_URL)
+    if _site.hostname not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_site.hostname)
+    CSRF_TRUSTED_ORIGINS.append(f"{_site.scheme}://{_site.netloc}")
+HTTPS = SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+# A day: long enough to matter between visits, short enough that a site moved
+# back to plain http recovers by the next day. Raise it at the proxy once
+# HTTPS is there to stay. No includeSubDomains: the firm's other hosts are
+# not Dealgate's to decide. Django sends it only on a request that came over
+# HTTPS, as gunicorn tells from the proxy's X-Forwarded-Proto.
+SECURE_HSTS_SECONDS = 86400 if HTTPS else 0
+# Whether a request came over HTTPS is gunicorn's to tell (wsgi.url_scheme),
+# from X-Forwarded-Proto sent by one of these addresses only; Django's
+# SECURE_PROXY_SSL_HEADER stays unset, as it would believe the header from
+# any client that reaches the server directly. `dealgate serve` passes them as
+# gunicorn's forwarded_allow_ips; the default is gunicorn's own.
+PROXY_ADDRESSES = proxy_addresses("DEALGATE_PROXY_ADDRESSES", "127.0.0.1,::1")
 
 # The instant the application treats as "now", for demos on historical data and
 # for tests. Empty means the real time. See dealgate.timesource.
@@ -333,8 +407,7 @@ if SMTP_SECURITY not in ("starttls", "tls", "none"):
 WEBHOOK_URL = checked_webhook_url(
     "DEALGATE_WEBHOOK_URL", env_secret("DEALGATE_WEBHOOK_URL")
 )
-# Prefixed to links in mails and webhook messages, e.g. https://crm.example.com
-SITE_URL = os.environ.get("DEALGATE_SITE_URL", "").rstrip("/")
+# Links in mails and webhook messages start with SITE_URL (above).
 # Seconds between sweeps of `dealgate sweep --loop` and inside `dealgate serve`.
 SWEEP_INTERVAL = env_number("DEALGATE_SWEEP_INTERVAL", 30.0, kind=float, least=0.1)
 

@@ -4,6 +4,13 @@ Sync workers, one per core by default: on these machines more workers than
 cores was slower, not faster (PERFORMANCE.md). Each worker keeps its database
 connection between requests (CONN_MAX_AGE in settings), which is worth 6-7x on
 PostgreSQL.
+
+A sync worker serves one request at a time and reads its body from the
+socket itself, so a client that sends slowly holds it: `dealgate serve`
+belongs behind a reverse proxy that reads whole requests first (README,
+"Behind a reverse proxy"). `--threads N` runs gthread workers of N threads
+instead, which wait for a connection's first bytes without taking a thread;
+unmeasured here, so not the default.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import os
 import socket
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 from gunicorn.app.base import BaseApplication
@@ -32,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="worker processes (default: one per CPU core)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per worker; more than 1 runs gthread workers (default: 1, "
+        "sync workers; unmeasured, see the README)",
+    )
+    parser.add_argument(
         "--no-sweeper",
         action="store_true",
         help="do not run the clock sweeper beside the server (run `dealgate sweep "
@@ -41,7 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    serve_with_sweeper(args.host, args.port, args.workers, sweeper=not args.no_sweeper)
+    serve_with_sweeper(
+        args.host,
+        args.port,
+        args.workers,
+        threads=args.threads,
+        sweeper=not args.no_sweeper,
+    )
     return 0
 
 
@@ -50,6 +71,7 @@ def serve_with_sweeper(
     port: int = 8000,
     workers: int | None = None,
     *,
+    threads: int = 1,
     sweeper: bool = True,
 ) -> None:
     """Serve as `dealgate serve` does (and `dealgate demo` after loading): the
@@ -63,7 +85,7 @@ def serve_with_sweeper(
     log_progress()
     running = start_background_sweeper() if sweeper else None
     try:
-        serve(host, port, workers)
+        serve(host, port, workers, threads=threads)
     finally:
         # gunicorn ends with SystemExit on Ctrl-C or SIGTERM; the sweeper,
         # which got the same Ctrl-C from the terminal, may already be gone.
@@ -72,7 +94,11 @@ def serve_with_sweeper(
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8000, workers: int | None = None
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    *,
+    threads: int = 1,
 ) -> None:
     """Collect static files, then serve until stopped (Ctrl-C or SIGTERM).
 
@@ -84,22 +110,29 @@ def serve(
 
     if workers is not None and workers < 1:
         raise CommandError(f"--workers must be 1 or more; got {workers}")
+    if threads < 1:
+        raise CommandError(f"--threads must be 1 or more; got {threads}")
     workers = workers or default_workers()
     call_command("collectstatic", interactive=False, verbosity=0)
     connections.close_all()
 
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     url_host = f"[{host}]" if ":" in host else host
+    each = f" of {threads} threads" if threads > 1 else ""
     print(
         f"Dealgate is serving at http://{url_host}:{port}/ "
-        f"({workers} worker{'s' if workers != 1 else ''}); Ctrl-C stops it",
+        f"({workers} worker{'s' if workers != 1 else ''}{each}); Ctrl-C stops it",
         flush=True,
     )
     WsgiServer(
         {
             "bind": bind,
             "workers": workers,
-            "worker_class": "sync",
+            "worker_class": "gthread" if threads > 1 else "sync",
+            "threads": threads,
+            # Only these may say a request came over HTTPS (X-Forwarded-Proto);
+            # gunicorn ignores the header from anyone else.
+            "forwarded_allow_ips": ",".join(settings.PROXY_ADDRESSES),
             # Load the application once in the master so an import or settings
             # error stops start-up with one traceback instead of a worker loop.
             "preload_app": True,
