@@ -263,6 +263,11 @@ LEADS_SPOOL_DIR = os.environ.get("DEALGATE_LEAD_SPOOL_DIR", "")
 # each lock (an import's first load holds the deals tables whole); commands
 # keep the server's own (dealgate.web.busy).
 WEB_DB_WAIT = env_number("DEALGATE_WEB_DB_WAIT", 3.0, kind=float)
+# Seconds a body sent in chunks (no Content-Length) may take to arrive whole
+# before the request is refused (400): a sync worker reads it from the socket
+# and serves no one else meanwhile (dealgate.web.bodies). Below gunicorn's
+# 30 s, which would kill the worker with a 500 instead.
+BODY_WAIT = env_number("DEALGATE_BODY_WAIT", 10.0, kind=float, least=0.1)
 # Seconds a sweeper tick waits for another writer's lock on SQLite before it
 # skips, saying so, and leaves the work to the next tick: long enough for a
 # web request's write, not for an import (dealgate.clocks.runner).

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +59,10 @@ class ChunkedBodyTooBig(ValidationError):
 _STEP = 64 * 1024
 
 
+class BodyTimedOut(TimeoutError):
+    """The whole chunked body did not come within BODY_WAIT seconds."""
+
+
 def read_chunked_body(request: HttpRequest) -> None:
     """Read a chunked body whole, so that the request then holds it as one
     sent with its Content-Length: Django's form and body readers, and the
@@ -67,7 +73,10 @@ def read_chunked_body(request: HttpRequest) -> None:
     serve` runs, does); then the body is read, within Django's upload limit
     (`ChunkedBodyTooBig`, 422, past that; the rest is not read). Without it
     nothing tells where the body ends, and it is refused (411,
-    `LengthRequired`); chunks that cannot be read are 400 (`BrokenBody`).
+    `LengthRequired`); chunks that cannot be read are 400 (`BrokenBody`),
+    and so is a body whose chunks do not all come within BODY_WAIT seconds:
+    a sync worker waiting on them serves no one else, and gunicorn would
+    kill it at its own timeout (30 s) with a 500 and a traceback.
     A request with a Content-Length, or with no Transfer-Encoding (no
     body), is left as it came.
     """
@@ -87,11 +96,27 @@ def read_chunked_body(request: HttpRequest) -> None:
             field="body",
         )
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    wait = settings.BODY_WAIT
     try:
-        body = _read_until_end(meta["wsgi.input"], limit)
+        body = _read_until_end(
+            meta["wsgi.input"], limit, meta.get("gunicorn.socket"), wait
+        )
+    except TimeoutError:
+        log.info(
+            "refused %s %s: its chunked body did not all come within %g s",
+            request.method,
+            request.path,
+            wait,
+        )
+        raise BrokenBody(
+            f"the body's chunks did not all come within {wait:g} seconds; "
+            "send it again",
+            field="body",
+        ) from None
     except (OSError, ParseException) as exc:
-        # gunicorn's reader refuses a chunk it cannot parse, and the end of
-        # the connection before the last chunk: the client's fault, not ours.
+        # gunicorn's reader refuses a chunk it cannot parse (ParseException),
+        # and the end of the connection before the last chunk (NoMoreData,
+        # an OSError): the client's fault, not ours.
         log.info(
             "refused %s %s: its chunked body could not be read (%s)",
             request.method,
@@ -114,20 +139,42 @@ def read_chunked_body(request: HttpRequest) -> None:
     meta["CONTENT_LENGTH"] = str(len(body))
 
 
-def _read_until_end(stream: Any, limit: int | None) -> bytes:
+def _read_until_end(
+    stream: Any,
+    limit: int | None,
+    sock: socket.socket | None = None,
+    wait: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> bytes:
     """What `stream` holds until it ends, or `limit` bytes and one more: a
     body past the limit is refused without reading the rest of it. A WSGI
     input may return fewer bytes than asked before its end, so it is read
-    until it returns none."""
+    until it returns none.
+
+    With the connection's socket (gunicorn's `gunicorn.socket`) and `wait`,
+    the whole body must come within `wait` seconds of `clock`: each read
+    waits at most what is left (TimeoutError past it). The socket's own
+    timeout is put back after, for gunicorn to write the answer."""
+    deadline = None if sock is None or wait is None else clock() + wait
+    before = sock.gettimeout() if deadline is not None else None
     parts: list[bytes] = []
     size = 0
-    while limit is None or size <= limit:
-        want = _STEP if limit is None else min(_STEP, limit + 1 - size)
-        part = stream.read(want)
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
+    try:
+        while limit is None or size <= limit:
+            if deadline is not None:
+                left = deadline - clock()
+                if left <= 0:
+                    raise BodyTimedOut
+                sock.settimeout(left)
+            want = _STEP if limit is None else min(_STEP, limit + 1 - size)
+            part = stream.read(want)
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+    finally:
+        if deadline is not None:
+            sock.settimeout(before)
     return b"".join(parts)
 
 

@@ -1,0 +1,134 @@
+"""A chunked body whose chunks stop coming is refused (400) once
+DEALGATE_BODY_WAIT runs out, with one log line: a sync worker waiting on
+it would otherwise be held until gunicorn kills it, with a 500 and a
+traceback."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import logging
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from dealgate.web.bodies import BodyTimedOut, _read_until_end
+from tests.web.test_serve import (  # noqa: F401 - server_env is a fixture
+    free_port,
+    server_env,
+    wait_for,
+)
+
+
+class FakeSocket:
+    """The connection's socket as gunicorn hands it on: only its timeout."""
+
+    def __init__(self) -> None:
+        self.timeout: float | None = None
+        self.set: list[float | None] = []
+
+    def gettimeout(self) -> float | None:
+        return self.timeout
+
+    def settimeout(self, value: float | None) -> None:
+        self.set.append(value)
+        self.timeout = value
+
+
+class Trickle(io.RawIOBase):
+    """A body that gives one byte per read, each after `step` seconds on
+    `clock`, and never ends."""
+
+    def __init__(self, clock: list[float], step: float) -> None:
+        self.clock = clock
+        self.step = step
+
+    def read(self, size: int = -1) -> bytes:
+        self.clock[0] += self.step
+        return b"x"
+
+
+class Stalled(io.RawIOBase):
+    """A body whose next chunk never comes: the socket's timeout runs out."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise TimeoutError("timed out")
+
+
+def test_a_body_trickling_in_is_cut_off_at_the_wait_and_the_timeout_put_back():
+    clock = [100.0]
+    sock = FakeSocket()
+
+    with pytest.raises(BodyTimedOut):
+        _read_until_end(Trickle(clock, 3), 10_000, sock, 10, clock=lambda: clock[0])
+
+    # Each read waits at most what is left of the 10 s: 10, 7, 4, 1.
+    assert sock.set[:4] == [10, 7, 4, 1]
+    assert sock.timeout is None
+
+
+def test_a_body_read_without_the_socket_is_read_as_before():
+    assert _read_until_end(io.BytesIO(b"abc"), 10) == b"abc"
+
+
+@pytest.mark.django_db
+def test_chunks_that_stop_coming_are_a_400_logged_in_one_line(client, caplog):
+    sock = FakeSocket()
+    environ = {
+        "CONTENT_TYPE": "application/json",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": Stalled(),
+        "wsgi.input_terminated": True,
+        "gunicorn.socket": sock,
+    }
+
+    with caplog.at_level(logging.INFO, logger="dealgate.web"):
+        response = client.generic("POST", "/api/v1/leads", b"", **environ)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "bad_request",
+        "message": "the body's chunks did not all come within 10 seconds; "
+        "send it again",
+        "field": "body",
+    }
+    assert [r.getMessage() for r in caplog.records] == [
+        "refused POST /api/v1/leads: its chunked body did not all come within 10 s"
+    ]
+    assert caplog.records[0].exc_info is None
+    assert sock.timeout is None
+
+
+def test_the_server_answers_a_stalled_chunked_body_with_a_400_and_no_traceback(
+    server_env,  # noqa: F811 - the fixture imported above
+):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
+        + ["--workers", "1", "--no-sweeper"],
+        env={**server_env, "DEALGATE_BODY_WAIT": "0.5"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(port, process)
+        head = (
+            f"POST /api/v1/leads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+            # One chunk of the body, then nothing more.
+            conn.sendall(head.encode() + b'5\r\n{"a":\r\n')
+            response = http.client.HTTPResponse(conn)
+            response.begin()
+            status = response.status
+    finally:
+        process.terminate()
+        _, log = process.communicate(timeout=30)
+
+    assert status == 400
+    assert "its chunked body did not all come within 0.5 s" in log
+    assert "Traceback" not in log
