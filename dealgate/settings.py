@@ -338,6 +338,9 @@ MIDDLEWARE = [
     # (dealgate.web.head). Inside MessageMiddleware, to answer before it.
     "dealgate.web.head.HeadMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Scripts, styles and images from this site only, no inline ones; the
+    # lead form may still be framed (dealgate.web.csp).
+    "dealgate.web.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # A statement refused by another's lock (an import's, on SQLite or
     # PostgreSQL) is a 503 with Retry-After, not a bare 500 (dealgate.web.busy).
