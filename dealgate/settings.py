@@ -238,6 +238,7 @@ SECURE_HSTS_SECONDS = 86400 if HTTPS else 0
 # any client that reaches the server directly. `dealgate serve` passes them as
 # gunicorn's forwarded_allow_ips; the default is gunicorn's own.
 PROXY_ADDRESSES = proxy_addresses("DEALGATE_PROXY_ADDRESSES", "127.0.0.1,::1")
+SECURE_PROXY_SSL_HEADER = None
 
 # The instant the application treats as "now", for demos on historical data and
 # for tests. Empty means the real time. See dealgate.timesource.

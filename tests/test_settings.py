@@ -112,6 +112,22 @@ def test_prepared_statements_can_be_turned_off(settings):
         ("DEALGATE_SWEEP_INTERVAL", "0", "DEALGATE_SWEEP_INTERVAL must be at least"),
         ("DEALGATE_WEB_DB_WAIT", "3s", "DEALGATE_WEB_DB_WAIT must be a number"),
         ("DEALGATE_WEB_DB_WAIT", "-1", "DEALGATE_WEB_DB_WAIT must be at least 0"),
+        ("DEALGATE_BODY_WAIT", "0", "DEALGATE_BODY_WAIT must be at least 0.1"),
+        (
+            "DEALGATE_SITE_URL",
+            "crm.example.com",
+            "DEALGATE_SITE_URL must be https://HOST or http://HOST",
+        ),
+        (
+            "DEALGATE_PROXY_ADDRESSES",
+            "10.0.0.1,*",
+            "DEALGATE_PROXY_ADDRESSES must list IP addresses or networks",
+        ),
+        (
+            "DEALGATE_PROXY_ADDRESSES",
+            "proxy.local",
+            "'proxy.local' is neither",
+        ),
         (
             "DEALGATE_WEBHOOK_URL",
             "ftp://hooks.example.com/T0/secret",
@@ -232,3 +248,39 @@ def test_a_webhook_url_with_a_user_and_password_is_accepted():
     url = "http://hook:pa%40ss@127.0.0.1:8195/hooks/T0"
 
     assert _run(code, {"DEALGATE_WEBHOOK_URL": url}).stdout.strip() == url
+
+
+HTTPS_SETTINGS = (
+    "import dealgate.settings as s; print(s.SESSION_COOKIE_SECURE, "
+    "s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER, "
+    "s.CSRF_TRUSTED_ORIGINS, s.ALLOWED_HOSTS, s.PROXY_ADDRESSES, s.SITE_URL)"
+)
+
+
+def test_plain_local_use_sets_no_secure_cookies_hsts_or_trusted_origins():
+    done = _run(HTTPS_SETTINGS, {"DEALGATE_SITE_URL": ""})
+
+    assert done.stdout.strip() == (
+        "False False 0 None [] ['127.0.0.1', 'localhost'] ['127.0.0.1', '::1']"
+    )
+
+
+def test_an_https_site_url_marks_cookies_secure_sends_hsts_and_trusts_its_origin():
+    env = {
+        "DEALGATE_SITE_URL": "https://crm.example.com:8443/",
+        "DEALGATE_PROXY_ADDRESSES": "10.0.0.1, 10.0.1.0/24",
+    }
+
+    done = _run(HTTPS_SETTINGS, env)
+
+    assert done.stdout.strip() == (
+        "True True 86400 None ['https://crm.example.com:8443'] "
+        "['127.0.0.1', 'localhost', 'crm.example.com'] "
+        "['10.0.0.1', '10.0.1.0/24'] https://crm.example.com:8443"
+    )
+
+
+def test_a_plain_http_site_url_trusts_its_origin_without_secure_cookies():
+    done = _run(HTTPS_SETTINGS, {"DEALGATE_SITE_URL": "http://crm.internal"})
+
+    assert done.stdout.strip().startswith("False False 0 None ['http://crm.internal']")

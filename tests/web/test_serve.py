@@ -144,3 +144,32 @@ def test_serve_refuses_fewer_than_one_worker():
 
 def test_the_default_is_one_worker_per_core():
     assert default_workers() == len(os.sched_getaffinity(0))
+
+
+def test_serve_refuses_fewer_than_one_thread():
+    from dealgate.cli import CommandError
+
+    with pytest.raises(CommandError, match="--threads must be 1 or more; got 0"):
+        serve_fn("127.0.0.1", free_port(), 1, threads=0)
+
+
+@pytest.mark.parametrize(("threads", "kind"), [(1, "sync"), (4, "gthread")])
+def test_serve_hands_gunicorn_the_worker_kind_and_the_proxys_addresses(
+    monkeypatch, settings, capsys, threads, kind
+):
+    from dealgate.commands import serve as command
+
+    given: list[dict] = []
+    settings.PROXY_ADDRESSES = ["10.0.0.1", "10.0.1.0/24"]
+    monkeypatch.setattr(command, "call_command", lambda *args, **kwargs: None)
+    monkeypatch.setattr(
+        command.WsgiServer, "run", lambda self: given.append(self.options)
+    )
+
+    serve_fn("127.0.0.1", 8130, 2, threads=threads)
+
+    options = given[0]
+    assert (options["worker_class"], options["threads"]) == (kind, threads)
+    assert options["forwarded_allow_ips"] == "10.0.0.1,10.0.1.0/24"
+    each = " of 4 threads" if threads == 4 else ""
+    assert f"(2 workers{each})" in capsys.readouterr().out
