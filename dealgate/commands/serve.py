@@ -9,8 +9,9 @@ A sync worker serves one request at a time and reads its body from the
 socket itself, so a client that sends slowly holds it: `dealgate serve`
 belongs behind a reverse proxy that reads whole requests first (README,
 "Behind a reverse proxy"). `--threads N` runs gthread workers of N threads
-instead, which wait for a connection's first bytes without taking a thread;
-unmeasured here, so not the default.
+instead: a slow client holds one thread rather than a whole worker, and one
+that sends nothing for 5 s frees its thread. Unmeasured here, so not the
+default.
 """
 
 from __future__ import annotations
