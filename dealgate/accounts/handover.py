@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from dealgate.clocks import services as clocks
@@ -146,7 +146,13 @@ def hand_over(person: User, successor: User, *, by: User | None) -> Holdings:
     `update_deal`; open deals of others they must move on, `successor` as
     the responsible person; open leads they own are handed over; last, any
     clock still theirs (a handoff that names them) becomes `successor`'s.
-    Tasks follow their deal or lead. Rows are locked in id order."""
+    Tasks follow their deal or lead. Rows are locked in id order.
+
+    New work cannot land on `person` meanwhile: the caller has locked their
+    row with `hold` (called again here for a caller that has not), and
+    every door that gives someone work refuses a person whom it finds
+    inactive once it has written (`deals.check_still_active`)."""
+    hold(person)
     held = holdings_of(person)
     owned = list(
         Deal.objects.select_for_update()
@@ -183,6 +189,34 @@ def hand_over(person: User, successor: User, *, by: User | None) -> Holdings:
         )
     )
     return held
+
+
+def hold(person: User) -> None:
+    """Lock `person`'s row (SELECT ... FOR UPDATE) to the end of the
+    caller's transaction, which deactivates them: call it before their row
+    is written (an update that sets only is_active takes a weaker lock,
+    which the doors' FOR KEY SHARE passes, and a FOR UPDATE taken after it
+    locks only the new row version) and before reading what they hold.
+
+    On PostgreSQL every door that gives someone work reads them FOR KEY
+    SHARE once it has written (`deals.check_still_active`), which this lock
+    conflicts with: a write made before holds the hand-over until it
+    commits, and is handed over too; a write made after waits for the
+    deactivation to commit, then reads it and is refused. Their open deals,
+    leads and clocks are locked first, in id order, as those writers lock
+    them before the person: a move holding one of their deals would
+    otherwise wait for this lock while the hand-over waits for its deal.
+    SQLite serialises writers already."""
+    if connection.vendor != "postgresql":
+        return
+    mine = Q(owner=person) | Q(responsible=person)
+    for query in (
+        Deal.objects.filter(mine, status=Deal.Status.OPEN),
+        Lead.objects.filter(status__in=Lead.OPEN, owner=person),
+        Clock.objects.filter(responsible=person, is_open=True),
+    ):
+        list(query.select_for_update(of=("self",)).order_by("pk").values_list("pk"))
+    list(User.objects.select_for_update().filter(pk=person.pk).values_list("pk"))
 
 
 def team_successor(team: Team, successor: User) -> str:

@@ -122,6 +122,10 @@ def change_user(
     held = handover.Holdings()
     revoked = 0
     with transaction.atomic():
+        if not user.is_active:
+            # Before the row is written: a lock taken after would not stop
+            # the doors that give work (`handover.hold`).
+            handover.hold(user)
         _keep_an_admin(user, role=role, active=active)
         user.save()
         if successor is not None:
@@ -150,7 +154,7 @@ def change_user(
             f", and {why}" if why else "",
             former.name,
         )
-    if was_active and not user.is_active:
+    if not user.is_active:
         for line in handover.stages_owned_by(user):
             log.warning("%s", line)
     log.info("user %s changed", username)

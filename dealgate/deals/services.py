@@ -747,6 +747,8 @@ def _apply_move(
     updated = Deal.objects.filter(pk=deal.pk, version=deal.version).update(**changes)
     if updated != 1:
         raise Conflict(f"deal {deal.pk} changed during the move; reload and try again")
+    if responsible_id != deal.responsible_id:
+        check_still_active("owner", responsible_id)
     StageEvent.objects.create(
         deal=deal,
         from_stage=from_stage,
@@ -774,10 +776,12 @@ def _apply_move(
 class Responsible:
     """Who must move a deal out of its stage: the one rule, decided in memory.
 
-    A person-owned stage names its person; a team-owned stage goes to the
-    active member responsible for the fewest open deals (ties: the lowest
-    id, so the choice is stable); otherwise, and for a team without active
-    members, the deal's owner.
+    A person-owned stage names its person while they may sign in; a
+    team-owned stage goes to the active member responsible for the fewest
+    open deals (ties: the lowest id, so the choice is stable); otherwise,
+    and for a team without active members or a stage whose person has left,
+    the deal's owner. A stage owned by someone inactive is logged at WARNING
+    once per instance (one move, one redesign), naming them.
 
     Moves, lead conversions, imports and pipeline redesigns all decide
     through this class. A team's members and their loads are read once, with
@@ -787,11 +791,15 @@ class Responsible:
     """
 
     def __init__(self, stages: Iterable[Stage]) -> None:
+        stages = list(stages)
         self.rules = {
             stage.pk: (stage.owner_kind, stage.owner_user_id, stage.owner_team_id)
             for stage in stages
         }
+        self.names = {stage.pk: (stage.pipeline_id, stage.key) for stage in stages}
         self.loads: dict[int, dict[int, int]] = {}
+        self.gone = _inactive_owners(stages)
+        self.warned: set[int] = set()
 
     def __call__(
         self,
@@ -805,7 +813,9 @@ class Responsible:
         and `status`. Only an open deal counts toward a member's load; an
         open deal already counted for `previous` stops counting there."""
         kind, user_id, team_id = self.rules[stage_id]
-        if kind == Stage.OwnerKind.PERSON and user_id:
+        if kind == Stage.OwnerKind.PERSON and user_id in self.gone:
+            self._warn_gone(stage_id, user_id)
+        elif kind == Stage.OwnerKind.PERSON and user_id:
             return user_id
         if kind == Stage.OwnerKind.TEAM and team_id:
             loads = self.team(team_id)
@@ -817,6 +827,19 @@ class Responsible:
                         loads[previous] -= 1
                 return member
         return owner_id
+
+    def _warn_gone(self, stage_id: int, user_id: int) -> None:
+        if stage_id in self.warned:
+            return
+        self.warned.add(stage_id)
+        pipeline_id, key = self.names[stage_id]
+        log.warning(
+            "stage %s of pipeline %s is owned by %s, who may not sign in any "
+            "more: its deals go to their owner; give the stage another owner",
+            key,
+            pipeline_id,
+            self.gone[user_id],
+        )
 
     def would_read(self, stage_ids: Iterable[int]) -> bool:
         """Whether routing deals in these stages reads the database: a
@@ -832,6 +855,59 @@ class Responsible:
         if team_id not in self.loads:
             self.loads[team_id] = team_loads(team_id)
         return self.loads[team_id]
+
+
+def _inactive_owners(stages: list[Stage]) -> dict[int, str]:
+    """Id -> username of the people owning some of `stages` who may no
+    longer sign in: none of them is made responsible (one query, none when
+    no stage is a person's, none when their users are loaded)."""
+    people = {
+        stage.owner_user_id
+        for stage in stages
+        if stage.owner_kind == Stage.OwnerKind.PERSON and stage.owner_user_id
+    }
+    if not people:
+        return {}
+    loaded = [
+        stage.owner_user
+        for stage in stages
+        if stage.owner_user_id in people and Stage.owner_user.is_cached(stage)
+    ]
+    if {user.pk for user in loaded} == people:
+        return {user.pk: user.username for user in loaded if not user.is_active}
+    gone = User.objects.filter(pk__in=people, is_active=False)
+    return dict(gone.values_list("pk", "username"))
+
+
+def check_still_active(field: str, *user_ids: int | None) -> None:
+    """Refuse, naming `field`, a write that gave work to someone who may no
+    longer sign in (a new deal's owner or responsible person, a new owner, a
+    move's responsible person, a lead's owner). Call it after the write, in
+    its transaction. On PostgreSQL the people are read FOR KEY SHARE, which
+    a hand-over's lock on the leaver conflicts with
+    (`accounts.handover.hold`): a write made first holds the hand-over until
+    it commits, and the hand-over takes its work too; a write made during
+    one waits for it, then reads the leaver inactive here and is undone.
+    (Django's foreign keys are checked only at commit, too late to refuse.)
+    SQLite serialises writers. One query."""
+    wanted = sorted({pk for pk in user_ids if pk is not None})
+    if not wanted:
+        return
+    table = User._meta.db_table
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    marks = ", ".join(["%s"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "username", "is_active" FROM "{table}" '
+            f'WHERE "id" IN ({marks}) ORDER BY "id"{lock}',
+            wanted,
+        )
+        gone = [username for username, active in cursor.fetchall() if not active]
+    if gone:
+        raise ValidationError(
+            f"{field}: {gone[0]} may not sign in any more; choose someone active",
+            field=field,
+        )
 
 
 def team_loads(team_id: int) -> dict[int, int]:
@@ -1156,6 +1232,7 @@ def start_deal(
         )
     deal.responsible = responsible_for(target, deal)
     deal.save()
+    check_still_active("owner", deal.owner_id, deal.responsible_id)
     StageEvent.objects.create(
         deal=deal,
         to_stage=target,
@@ -1458,6 +1535,10 @@ def update_deal(
             return current
         # Under the row lock taken above: the version read is the stored one.
         Deal.objects.filter(pk=deal_id).update(**changes, version=F("version") + 1)
+        if "owner_id" in fields:
+            check_still_active(
+                "owner", changes["owner_id"], changes.get("responsible_id")
+            )
         changed = ", ".join(fields)
         transaction.on_commit(
             partial(log.info, "deal %s edited by %s: %s", deal_id, _who(by), changed)

@@ -32,6 +32,7 @@ from dealgate.deals.services import (
     Contact,
     MoveRefused,
     check_may_change,
+    check_still_active,
     managed_people,
     start_deal,
 )
@@ -430,6 +431,8 @@ def assign_lead(
                 at=now,
                 by=by if owner is not None else None,
             )
+            # After the write: one that waited for a hand-over reads it here.
+            check_still_active("owner", routed.owner.pk)
     log.info(
         "lead %s assigned to %s by %s",
         lead.pk,
