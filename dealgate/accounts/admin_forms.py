@@ -120,11 +120,13 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
                 "them over here, then save again (or hand each over on its page "
                 "first).",
             )
+            self._stages_of_the_inactive(person, changes)
             return
         except DealgateError as refused:
             # Beside "Hand over to", its key would only repeat the label.
             shown = refused.detail if refused.field == "hand_to" else refused.message
             self.add_error(_refusal_field(refused, self.fields), shown)
+            self._stages_of_the_inactive(person, changes)
             return
         self.notes = [
             f"Team {name} has no manager now: {person.username} no longer leads "
@@ -132,7 +134,7 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
             "--manager USERNAME"
             for name in sorted(led - _led_by(person) - set(changed.handed_over.teams))
         ]
-        if changes.get("active") is False:
+        if not changed.is_active:
             self.notes.extend(stages_owned_by(person))
         if successor is not None:
             # The admin capitalizes a message's first letter: "handed" it is.
@@ -140,6 +142,15 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
                 f"Handed over from {person.username} to {successor.username}: "
                 f"{changed.handed_over}."
             )
+
+    def _stages_of_the_inactive(self, person: User, changes: dict) -> None:
+        """On a refusal, the stages still owned by `person` when they are
+        inactive or were to become so, at "Active": a refusal page shows no
+        messages, and the stage gives them deals either way."""
+        if changes.get("active", person.is_active):
+            return
+        for line in stages_owned_by(person):
+            self.add_error("is_active", line[0].upper() + line[1:] + ".")
 
 
 class UserAddThroughService(ThroughService, forms.ModelForm):

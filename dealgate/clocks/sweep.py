@@ -574,6 +574,7 @@ class _Batch:
             "username",
             "first_name",
             "last_name",
+            "is_active",
             "team__manager_id",
             "team__manager__is_active",
             "team__manager__username",
@@ -593,6 +594,7 @@ class _Batch:
                 "no_manager": why,
                 "name": name or person["username"],
                 "username": person["username"],
+                "is_active": person["is_active"],
             }
         return people
 
@@ -666,7 +668,7 @@ class _Batch:
         done = []
         if rule.does(rules.MARK_AT_RISK):
             done.append(rules.MARK_AT_RISK)
-        recipient = row["responsible_id"] or self._owner_of(row)
+        recipient = self._active(row["responsible_id"] or self._owner_of(row))
         if rule.does(rules.NOTIFY) and recipient is None:
             self.unaddressed.append(row["id"])
             self._name(self.unaddressed_on, row)
@@ -796,6 +798,12 @@ class _Batch:
     def _name(self, named: list[str], row: dict[str, Any]) -> None:
         if len(named) < NAMED:
             named.append(f"{_subject(row)} (clock {row['id']})")
+
+    def _active(self, user_id: int | None) -> int | None:
+        """`user_id` while they may sign in: one who left is told nothing,
+        and their breach counts as one with nobody to tell."""
+        person = self.people.get(user_id) if user_id is not None else None
+        return user_id if person is None or person["is_active"] else None
 
     def _username(self, user_id: int | None) -> str:
         person = self.people.get(user_id) if user_id is not None else None
@@ -1298,7 +1306,7 @@ def _reassigned(
             f"Now yours: {_short(label)}",
         )
     ]
-    if before is not None and User.objects.filter(pk=before).exists():
+    if before is not None and User.objects.filter(pk=before, is_active=True).exists():
         theirs = f"{label} was reassigned to {to.display_name}."
         line = f"Reassigned: {_short(label)} (to {to.display_name})"
         told.append(

@@ -796,7 +796,7 @@ class Responsible:
             stage.pk: (stage.owner_kind, stage.owner_user_id, stage.owner_team_id)
             for stage in stages
         }
-        self.names = {stage.pk: (stage.pipeline_id, stage.key) for stage in stages}
+        self.stages = {stage.pk: stage for stage in stages}
         self.loads: dict[int, dict[int, int]] = {}
         self.gone = _inactive_owners(stages)
         self.warned: set[int] = set()
@@ -832,12 +832,12 @@ class Responsible:
         if stage_id in self.warned:
             return
         self.warned.add(stage_id)
-        pipeline_id, key = self.names[stage_id]
+        stage = self.stages[stage_id]
         log.warning(
             "stage %s of pipeline %s is owned by %s, who may not sign in any "
             "more: its deals go to their owner; give the stage another owner",
-            key,
-            pipeline_id,
+            stage.key,
+            stage.pipeline.key,  # a query when not loaded, on this rare path
             self.gone[user_id],
         )
 
@@ -1646,6 +1646,9 @@ def log_activity(
             done_at=None if task else now,
             done_by=None if task else by,
         )
+        if task:
+            # Its clock names the responsible person, or else the owner.
+            check_still_active("owner", deal.responsible_id or deal.owner_id)
     log.info(
         "deal %s: %s %r logged by %s",
         deal_id,
