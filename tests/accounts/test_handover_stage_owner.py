@@ -15,7 +15,8 @@ from dealgate.accounts.models import User
 from dealgate.clocks.models import Clock, Notice
 from dealgate.clocks.sweep import sweep
 from dealgate.deals.models import Deal
-from dealgate.deals.services import move_deal
+from dealgate.deals.services import move_deal, update_deal
+from dealgate.errors import ValidationError
 from dealgate.pipelines.models import Stage
 from tests.accounts.test_admin_people import change_url, form_of
 from tests.conftest import NOW
@@ -124,3 +125,24 @@ def test_a_refused_deactivation_page_names_the_stage_still_theirs(
     ) in page
     alice.refresh_from_db()
     assert alice.is_active
+
+
+def test_reopening_a_closed_deal_of_someone_who_left_is_refused_until_it_has_an_owner(
+    pipeline, alice, bob, olivia, now
+):
+    deal = _deal(pipeline, alice, "Firewall for Fabrikam")
+    move_deal(deal.pk, "won", by=olivia, expected_version=1)
+    services.change_user("alice", active=False, by=olivia)
+
+    with pytest.raises(ValidationError) as refused:
+        move_deal(deal.pk, "inquiry", by=olivia, expected_version=2)
+
+    assert refused.value.message == (
+        "owner: alice may not sign in any more; choose someone active"
+    )
+    deal.refresh_from_db()
+    assert (deal.status, deal.version) == ("won", 2)
+    update_deal(deal.pk, {"owner_id": bob.pk}, by=olivia, expected_version=2)
+    move_deal(deal.pk, "inquiry", by=olivia, expected_version=3)
+    deal.refresh_from_db()
+    assert (deal.status, deal.responsible) == ("open", bob)
