@@ -124,8 +124,19 @@ def test_a_bad_handoff_breach_key_is_reported_on_its_line_in_the_handoff():
     text = with_rules().replace('escalate_after = "30m"', 'escalate_after = "soon"')
 
     assert problems_of(text) == [
-        f"p.toml:{line_of(text, 'soon')}: handoffs[0].escalate_after: expected "
-        'a duration like "2h" or "1d", got \'soon\''
+        f"p.toml:{line_of(text, 'soon')}: handoffs[0].escalate_after: must be "
+        'a business-time span like "15m", "2h" or "1d", from 1m to 365d, '
+        "got 'soon'"
+    ]
+
+
+def test_an_escalation_longer_than_any_window_is_reported_on_its_line():
+    text = with_rules().replace('escalate_after = "1d"', 'escalate_after = "400d"')
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, '400d')}: breach.escalate_after: must be "
+        'a business-time span like "15m", "2h" or "1d", from 1m to 365d, '
+        "got '400d'"
     ]
 
 

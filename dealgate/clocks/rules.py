@@ -49,6 +49,9 @@ LEAD = "lead"
 _RULE_KEYS = ("on_breach", "escalate_after", "task", "sequence")
 _TOP_KEYS = (*_RULE_KEYS, "stages", "handoffs", "next_steps")
 _DURATION = re.compile(r"(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?")
+# The longest span a rule waits, in working days: as long as a response
+# window may be (pipeline_file.MAX_AGE_LIMIT_DAYS; a test holds them equal).
+MAX_SPAN_DAYS = 365
 
 
 class BreachRuleError(ValueError):
@@ -121,6 +124,23 @@ def parse_duration(text: Any, key: str, day_minutes: float) -> float:
     return days * day_minutes + hours * 60 + minutes
 
 
+def _span(text: Any, key: str, day_minutes: float, least: int) -> float:
+    """Business minutes in the span `text` of rule `key`, from `least`
+    minutes (1, or 0 where "at once" makes sense) to MAX_SPAN_DAYS working
+    days; refused in the words of a response window's range (pipeline_file)."""
+    wanted = (
+        f'a business-time span like "15m", "2h" or "1d", from {least}m to '
+        f"{MAX_SPAN_DAYS}d"
+    )
+    try:
+        minutes = parse_duration(text, key, day_minutes)
+    except BreachRuleError:
+        minutes = None
+    if minutes is None or not least <= minutes <= MAX_SPAN_DAYS * day_minutes:
+        raise BreachRuleError(f"{key}: must be {wanted}, got {text!r}")
+    return minutes
+
+
 def parse_rules(table: Any, day_minutes: float) -> BreachRules:
     """Read the `breach` table described in the module docstring.
 
@@ -163,11 +183,9 @@ def _rule(table: Any, where: str, base: BreachRule, day_minutes: float) -> Breac
     if "on_breach" in table:
         rule = replace(rule, on_breach=_actions(table["on_breach"], where))
     if "escalate_after" in table:
-        minutes = parse_duration(
-            table["escalate_after"], f"{where}.escalate_after", day_minutes
+        minutes = _span(
+            table["escalate_after"], f"{where}.escalate_after", day_minutes, 1
         )
-        if minutes <= 0:
-            raise BreachRuleError(f"{where}.escalate_after: must be longer than zero")
         rule = replace(rule, escalate_after_minutes=minutes)
     if "task" in table:
         task = table["task"]
@@ -209,7 +227,7 @@ def _sequence(values: Any, where: str, day_minutes: float) -> tuple[SequenceStep
             raise BreachRuleError(f"{at}.task: {blank_problem(task, '')}")
         if not isinstance(task, str) or not task.strip() or len(task) > 200:
             raise BreachRuleError(f"{at}.task: expected text of 1 to 200 characters")
-        after = parse_duration(step.get("after", "0m"), f"{at}.after", day_minutes)
+        after = _span(step.get("after", "0m"), f"{at}.after", day_minutes, 0)
         steps.append(SequenceStep(after, task.strip()))
     return tuple(steps)
 

@@ -6,11 +6,13 @@ import pytest
 
 from dealgate.clocks.rules import (
     DEFAULT_ACTIONS,
+    MAX_SPAN_DAYS,
     BreachRuleError,
     SequenceStep,
     parse_duration,
     parse_rules,
 )
+from dealgate.core.pipeline_file import MAX_AGE_LIMIT_DAYS
 
 DAY = 480
 
@@ -66,7 +68,8 @@ def test_a_sequence_is_a_list_of_dated_tasks():
         ({"colour": "red"}, "breach.colour: unknown key"),
         (
             {"escalate_after": "soon"},
-            'breach.escalate_after: expected a duration like "2h"',
+            'breach.escalate_after: must be a business-time span like "15m", "2h" '
+            "or \"1d\", from 1m to 365d, got 'soon'",
         ),
         ({"on_breach": ["sequence"]}, "breach.sequence: on_breach has 'sequence'"),
         ({"stages": {"x": {"when": 1}}}, "breach.stages.x.when: unknown key"),
@@ -86,6 +89,67 @@ def test_a_wrong_key_is_named(table, message):
         BreachRuleError, match=message.replace("(", r"\(").replace("[", r"\[")
     ):
         parse_rules(table, DAY)
+
+
+ESCALATION_RANGE = (
+    'must be a business-time span like "15m", "2h" or "1d", from 1m to 365d'
+)
+STEP_RANGE = 'must be a business-time span like "15m", "2h" or "1d", from 0m to 365d'
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            {"escalate_after": "0m"},
+            f"breach.escalate_after: {ESCALATION_RANGE}, got '0m'",
+        ),
+        (
+            {"escalate_after": "366d"},
+            f"breach.escalate_after: {ESCALATION_RANGE}, got '366d'",
+        ),
+        (
+            {"handoffs": {"lead->inquiry": {"escalate_after": "365d 1m"}}},
+            f"breach.handoffs.lead->inquiry.escalate_after: {ESCALATION_RANGE}, "
+            "got '365d 1m'",
+        ),
+        (
+            {"sequence": [{"task": "Call"}, {"after": "400d", "task": "Mail"}]},
+            f"breach.sequence[1].after: {STEP_RANGE}, got '400d'",
+        ),
+        (
+            {"stages": {"proposal": {"sequence": [{"after": 5, "task": "Mail"}]}}},
+            f"breach.stages.proposal.sequence[0].after: {STEP_RANGE}, got 5",
+        ),
+    ],
+)
+def test_a_span_out_of_range_is_refused_naming_its_key_and_the_range(table, message):
+    with pytest.raises(BreachRuleError) as refused:
+        parse_rules(table, DAY)
+
+    assert str(refused.value) == message
+
+
+def test_spans_may_be_as_long_as_a_response_window_and_a_step_may_be_at_once():
+    rules = parse_rules(
+        {
+            "escalate_after": "365d",
+            "sequence": [
+                {"after": "0m", "task": "Call"},
+                {"after": "365d", "task": "Mail"},
+            ],
+        },
+        DAY,
+    )
+
+    assert rules.default.escalate_after_minutes == 365 * DAY
+    assert [step.after_minutes for step in rules.default.sequence] == [0, 365 * DAY]
+    shortest = parse_rules({"escalate_after": "1m"}, DAY)
+    assert shortest.default.escalate_after_minutes == 1
+
+
+def test_a_rule_waits_at_most_as_long_as_a_response_window_may_be():
+    assert MAX_SPAN_DAYS == MAX_AGE_LIMIT_DAYS
 
 
 def test_durations_count_working_days():
