@@ -29,6 +29,7 @@ from dealgate.core.numbers import (
     MAX_AMOUNT,
     read_number,
     too_large,
+    too_small,
 )
 from dealgate.core.text import CONTROL, looks_blank
 
@@ -216,10 +217,7 @@ def _out_of_range(shown: str, number: Decimal) -> str:
     limit it passed."""
     if number > 0:
         return too_large(shown)
-    return (
-        f"{shown} is too small: the least it holds is {-MAX_NUMBER:,} "
-        f"({AMOUNT_WHOLE_DIGITS} digits before the decimal point)"
-    )
+    return too_small(shown, least=f"{-MAX_NUMBER:,}", whole=AMOUNT_WHOLE_DIGITS)
 
 
 def _number(value: Any) -> int | float:

@@ -125,6 +125,14 @@ def too_large(
     )
 
 
+def too_small(shown: str, *, least: str = "0", whole: int | None = None) -> str:
+    """The refusal of a number `shown` below the `least` value its field
+    holds ("0" for an amount), as `too_large` words one above; `whole`, the
+    digits it holds before the point, is named for a bound set by digits."""
+    digits = f" ({whole} digits before the decimal point)" if whole else ""
+    return f"{shown} is too small: the least it holds is {least}{digits}"
+
+
 def read_whole(text: str) -> int:
     """The whole number `text` says by the module's rule ("1,200" is 1200).
     Raises ValueError quoting the text; AmbiguousNumber for text like

@@ -45,7 +45,7 @@ from dealgate.core.custom_fields import (
     set_values,
 )
 from dealgate.core.names import name_key, tidy_name
-from dealgate.core.numbers import MAX_AMOUNT, too_large
+from dealgate.core.numbers import MAX_AMOUNT, too_large, too_small
 from dealgate.core.text import (
     CONTROL_OR_BREAK,
     blank_problem,
@@ -1339,6 +1339,10 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
                 # Named with the largest amount, where the column's own
                 # check would count only digits.
                 raise ValidationError(f"value: {too_large(str(value))}", field=name)
+            if value.is_finite() and value < 0:
+                # Before the column's check too, which would count the
+                # digits of a hugely negative amount instead.
+                raise ValidationError(f"value: {too_small(str(value))}", field=name)
         try:
             cleaned[name] = Deal._meta.get_field(name).clean(value, None)
         except DjangoValidationError as exc:
@@ -1361,7 +1365,7 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
         check_decimals(cleaned.get("value"), cleaned["currency"])
     value = cleaned.get("value")
     if value is not None and value < 0:
-        raise ValidationError(f"value must not be negative, got {value}", field="value")
+        raise ValidationError(f"value: {too_small(str(value))}", field="value")
     day = cleaned.get("expected_close_date")
     if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
         # The years an import reads, so a date kept at one door reads at all.

@@ -19,12 +19,8 @@ from django.http import QueryDict
 
 from dealgate.accounts.models import User
 from dealgate.core.currencies import amount_in, iso_currency
-from dealgate.core.custom_fields import (
-    MAX_TEXT,
-    CustomField,
-    declared_fields,
-    number_from_text,
-)
+from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
+from dealgate.core.numbers import MAX_AMOUNT, read_number, too_large, too_small
 from dealgate.core.text import blank_problem
 from dealgate.deals import services
 from dealgate.deals.idempotency import fingerprint
@@ -222,16 +218,26 @@ def _parse(f: EditField, currency: str) -> Any:
     if not text:
         return None
     if f.name == "value":
-        # Decimals past those stored, or the currency's, are refused by the
-        # deal service, naming the currency, as at every door; "1.234" in
-        # KWD is read as written for that rule to judge.
-        return number_from_text(text, places=2, currency=currency)
+        return _amount(text, currency)
     if f.name == "expected_close_date":
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a date like 2026-07-31") from None
     return text
+
+
+def _amount(text: str, currency: str) -> Decimal:
+    """A deal's value typed on a form, from 0 to MAX_AMOUNT, each bound
+    named as the API and imports name it. Decimals past those stored, or
+    the currency's, are refused by the deal service, naming the currency,
+    as at every door; "1.234" in KWD is read as written for that rule."""
+    number = read_number(text, places=2, currency=currency)
+    if number > MAX_AMOUNT:
+        raise ValueError(too_large(repr(text)))
+    if number < 0:
+        raise ValueError(too_small(repr(text)))
+    return number
 
 
 def _custom_inputs(pipeline: Pipeline, stored: dict[str, Any]) -> list[EditField]:
