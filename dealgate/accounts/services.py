@@ -18,7 +18,12 @@ from django.db import IntegrityError, connection, transaction
 
 from dealgate.core.calendar import Calendar, CalendarError
 from dealgate.core.names import name_key, tidy_name
-from dealgate.core.text import CONTROL_OR_BREAK, blank_problem, looks_blank
+from dealgate.core.text import (
+    CONTROL_OR_BREAK,
+    blank_problem,
+    looks_blank,
+    optional_problem,
+)
 from dealgate.errors import NotFound, ValidationError
 
 from . import access, handover
@@ -49,7 +54,7 @@ def add_user(
     _set_role(user, role)
     user.team = _team(team) if team else None
     user.first_name, _, user.last_name = name.strip().partition(" ")
-    _check_name("name", name.strip(), _field_length(User, "first_name"), empty=True)
+    _check_name("name", name, _field_length(User, "first_name"), empty=True)
     if len(user.last_name) > _field_length(User, "last_name"):
         raise ValidationError("name is too long", field="name")
     _set_password(user, password)
@@ -108,9 +113,8 @@ def change_user(
         user.is_active = active
     for field, value in (("first_name", first_name), ("last_name", last_name)):
         if value is not None:
-            value = value.strip()
             _check_name(field, value, _field_length(User, field), empty=True)
-            setattr(user, field, value)
+            setattr(user, field, value.strip())
     if email is not None:
         user.email = _checked_email(email)
     if calendar is not None:
@@ -329,9 +333,16 @@ def _set_role(user: User, role: str) -> None:
 
 def _check_name(field: str, value: str, limit: int, *, empty: bool = False) -> None:
     """A name people read and type: not empty (unless `empty`), within the
-    column, one line without control characters."""
+    column, one line without control characters. An optional name is
+    judged as typed: empty is none, and spaces alone are refused as
+    invisible characters are (`text.optional_problem`), never read as none."""
     label = field.replace("_", " ")
-    if not empty and looks_blank(value):
+    if empty:
+        problem = optional_problem(value, label)
+        if problem is not None:
+            raise ValidationError(problem, field=field)
+        value = value.strip()
+    elif looks_blank(value):
         missing = f"{label} must not be empty"
         raise ValidationError(blank_problem(value, label, missing=missing), field=field)
     if len(value) > limit:
