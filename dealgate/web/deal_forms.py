@@ -21,7 +21,7 @@ from dealgate.accounts.models import User
 from dealgate.core.currencies import amount_in, iso_currency
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
 from dealgate.core.numbers import MAX_AMOUNT, read_number, too_large, too_small
-from dealgate.core.text import blank_problem
+from dealgate.core.text import blank_problem, optional_problem
 from dealgate.deals import services
 from dealgate.deals.idempotency import fingerprint
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization
@@ -189,13 +189,20 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
     return result
 
 
+# Inputs that may be left empty for none, and whose text, when given, must
+# hold something visible (`core.text.optional_problem`). Custom fields read
+# blank text as unset at every door (`custom_fields.is_unset`) instead.
+_OPTIONAL = ("value", "expected_close_date", "owner", "organization")
+
+
 def _typed(posted: QueryDict, name: str) -> str:
     """What was typed into the input `name`, without spaces at either end.
-    An organization of spaces alone stays as typed: the service refuses it
-    as it refuses one of invisible characters (`core.text.optional_text`),
-    where trimmed it would read as no organization and clear the deal's."""
+    An optional input of spaces alone stays as typed, to be refused as one
+    of invisible characters is (`core.text.optional_problem`; the service
+    refuses an organization): trimmed, it would read as empty and clear the
+    deal's value unseen."""
     typed = posted.get(name, "")
-    if name == "organization" and not typed.strip():
+    if name in _OPTIONAL and not typed.strip():
         return typed
     return typed.strip()
 
@@ -217,6 +224,11 @@ def _parse(f: EditField, currency: str) -> Any:
         return CustomField(key, f.label, f.kind, f.choices).from_text(text)
     if not text:
         return None
+    if f.name in _OPTIONAL and f.name != "organization":
+        # An organization is refused by the service, which asks for a name.
+        problem = optional_problem(text, "")
+        if problem is not None:
+            raise ValueError(problem)
     if f.name == "value":
         return _amount(text, currency)
     if f.name == "expected_close_date":
