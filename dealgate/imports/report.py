@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # A file with a systematic fault can have a bad row on every line; the first
@@ -118,6 +119,14 @@ class ImportReport:
         if message not in self.warnings and len(self.warnings) >= MAX_WARNINGS:
             message = OTHER_WARNINGS
         self.warnings[message] = self.warnings.get(message, 0) + count
+
+    def warn_kept(self, warnings: Iterable[str]) -> None:
+        """Give the `warnings` of one row once it is sure to be written (or,
+        in a dry run, would be): a converter returns a row's warnings with
+        the row, and a bad row, a repeat or a row already present is never
+        counted in them, as nothing is done to it."""
+        for message in warnings:
+            self.warn(message)
 
     def count_side(self, kind: str, *, created: int, reused: int) -> None:
         self.created[kind] = self.created.get(kind, 0) + created

@@ -546,7 +546,7 @@ class _Batch:
         seen: dict[str, int] = {}
         found_present: list[str] = []
         new = []
-        warn = self.report.warn
+        warn_kept = self.report.warn_kept
         batch = zip(self.lines, self.deals, self.warnings, strict=True)
         for line, deal, warnings in batch:
             external_id = deal[EXTERNAL_ID]
@@ -581,8 +581,8 @@ class _Batch:
                     found_present.append(external_id)
                     continue
             new.append(deal)
-            for message in warnings:
-                warn(message)
+            if warnings:
+                warn_kept(warnings)
         if found_present:
             if present is None:
                 present = self.present = WrittenIds()

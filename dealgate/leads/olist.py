@@ -14,6 +14,10 @@ circulation need (PROVENANCE.md in the data folder):
   report's warnings;
 - `origin` is empty on some rows and "unknown" on others; they are kept
   apart (empty stays empty, with a warning);
+- a warning counts only the rows written, as in the deal import: each row
+  is read with its warnings, given once it is sure to be written, never
+  for a bad row, a repeat, a row already present or a closed deal whose
+  lead is not written;
 - a lead has no email, phone or company name, only its `mql_id`: these are
   historic records, imported without contact data, never routed.
 
@@ -151,6 +155,9 @@ def _lead_row(
     days: DateTimeParser,
     report: LeadImportReport,
 ) -> dict[str, Any] | None:
+    """The lead of one record, with the warnings of its reading (given if it
+    is written); None, with the record reported bad, if a value does not
+    read."""
     problems: list[tuple[str, str]] = []
     mql_id = fields[at["mql_id"]].strip()
     if not mql_id:
@@ -166,14 +173,14 @@ def _lead_row(
         report.bad_values(line, problems)
         return None
     origin = fields[at["origin"]].strip()
-    if not origin:
-        report.warn("origin empty, kept empty (apart from 'unknown')")
+    warnings = () if origin else ("origin empty, kept empty (apart from 'unknown')",)
     return {
         "line": line,
         "mql_id": mql_id,
         "created_at": created,
         "source": origin,
         "landing_page_id": fields[at["landing_page_id"]].strip(),
+        "warnings": warnings,
     }
 
 
@@ -195,7 +202,7 @@ def _closed_deals(
                     report.bad(record.line, None, record.error, DEALS_FILE)
                     continue
                 problems: list[tuple[str, str]] = []
-                deal = _deal_row(record.fields, at, instants, amounts, report, problems)
+                deal = _deal_row(record.fields, at, instants, amounts, problems)
                 if deal["mql_id"] in deals:
                     reason = f"{quoted(deal['mql_id'])} is closed twice"
                     problems.insert(0, ("mql_id", reason))
@@ -214,12 +221,14 @@ def _deal_row(
     at: dict[str, int],
     instants: DateTimeParser,
     amounts: DecimalParser,
-    report: LeadImportReport,
     problems: list[tuple[str, str]],
 ) -> dict[str, Any]:
     """A closed deal's values, read; each value that does not read is added
-    to `problems` as (column, reason), and the row is bad if there is one."""
+    to `problems` as (column, reason), and the row is bad if there is one.
+    What was done to a value is kept as the row's "warnings", given only if
+    the deal is written (`_Writer`)."""
     values: dict[str, Any] = {column: fields[i].strip() for column, i in at.items()}
+    warnings: list[str] = []
     won_at = amount = None
     try:
         won_at = instants("won_date", values["won_date"])
@@ -231,7 +240,7 @@ def _deal_row(
     stock = values["average_stock"]
     if stock in MANGLED_STOCK:
         values["average_stock"] = MANGLED_STOCK[stock]
-        report.warn(
+        warnings.append(
             f"average_stock {quoted(stock)} read as {quoted(MANGLED_STOCK[stock])} "
             "(a spreadsheet had made it a date)"
         )
@@ -248,15 +257,17 @@ def _deal_row(
         problems.append((exc.column, exc.reason))
     else:
         if not amount:
-            report.warn("declared_monthly_revenue 0 or empty, read as not declared")
+            warnings.append("declared_monthly_revenue 0 or empty, read as not declared")
             amount = None
     values["won_at"] = won_at
     values["value"] = amount
+    values["warnings"] = tuple(warnings)
     return values
 
 
 class _Writer:
-    """Leads (and won deals) waiting to be written, in batches."""
+    """Leads (and won deals) waiting to be written, in batches. The warnings
+    read with a lead or a deal are given when it is written."""
 
     def __init__(
         self, pipeline: Pipeline, stage: Any, report: LeadImportReport
@@ -312,6 +323,7 @@ class _Writer:
             else:
                 self.written[mql_id] = row["line"]
                 new.append((row, deal))
+                self.report.warn_kept(row["warnings"])
         return new
 
     def _write_deals(self, rows: list) -> dict[str, Deal]:
@@ -325,6 +337,7 @@ class _Writer:
         for row, deal in rows:
             if row["mql_id"] in found:
                 continue
+            self.report.warn_kept(deal["warnings"])
             if deal["won_at"] < row["created_at"]:
                 self.report.warn(
                     "won before the first contact date; kept, and left out of "
