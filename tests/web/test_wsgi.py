@@ -56,7 +56,14 @@ def _get(application: App, path: str, cookie: str) -> str:
     setup_testing_defaults(environ)
     environ["wsgi.errors"] = io.StringIO()
     status: list[str] = []
-    body = b"".join(application(environ, lambda s, headers: status.append(s)))
+    result = application(environ, lambda s, headers: status.append(s))
+    try:
+        body = b"".join(result)
+    finally:
+        # As a WSGI server does: closing the answer ends the request (Django's
+        # request_finished), or this thread would stay "serving" for the tests
+        # after it (dealgate.web.busy).
+        result.close()
     assert status == ["200 OK"], status
     return body.decode()
 
