@@ -144,7 +144,7 @@ def test_serve_runs_a_sweeper_beside_itself_unless_told_not_to(
         lambda interval=None: started.append(interval),
     )
     monkeypatch.setattr(
-        "dealgate.commands.serve.serve", lambda *args: served.append(args)
+        "dealgate.commands.serve.serve", lambda *args, **kwargs: served.append(args)
     )
     monkeypatch.setattr(
         "dealgate.commands.serve.check_port_free", lambda *args, **kwargs: None
@@ -185,7 +185,7 @@ def test_the_demo_serves_with_the_sweeper_beside_it_at_the_same_time(
         started.append(os.environ["DEALGATE_AS_OF"])
         return Sweeper()
 
-    def serve(host="127.0.0.1", port=8000, workers=None):
+    def serve(host="127.0.0.1", port=8000, workers=None, threads=1):
         served.append((host, port, workers))
         raise SystemExit(0)  # as gunicorn ends on Ctrl-C
 
@@ -212,7 +212,9 @@ def test_serve_logs_what_happened_at_info(monkeypatch):
     )
     monkeypatch.setattr(
         "dealgate.commands.serve.serve",
-        lambda *args: levels.append(logging.getLogger("dealgate").getEffectiveLevel()),
+        lambda *args, **kwargs: levels.append(
+            logging.getLogger("dealgate").getEffectiveLevel()
+        ),
     )
 
     assert main(["serve", "--port", "8123"]) == 0
