@@ -14,7 +14,17 @@ Shape and rules (any pipeline file):
   listed must give one;
 - a stage name that describes a seller's act instead of a buyer's: it holds
   a phrase of `SELLER_ACTS` and none of `BUYER_ACTS`;
-- a criterion whose rule does not compile (`dealgate.core.criteria`).
+- a criterion whose rule does not compile (`dealgate.core.criteria`);
+- a criterion that can never hold, so that no deal can enter the stage
+  (entry), leave it forward (exit) or be won: its rule is `false`, or an `&&`
+  of comparisons of one field with numbers that no value meets
+  (`deal.value > 10 && deal.value < 5`). Only that much is decided; a rule
+  with `||`, `?:` or anything else it cannot read is taken as satisfiable;
+- a stage less likely to win than an earlier one (its probability is lower);
+- two stages with the same exit criteria (the same set of rules): the buyer
+  did the same thing to leave both, so one may not mark a step of its own;
+- `on_breach = []` on a stage, or as the pipeline's default where a stage
+  relies on it: a deal past the age limit is then never acted on.
 
 Data (an applied pipeline):
 
@@ -31,6 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from dealgate.core import criteria
 from dealgate.core.checklist import items_in_rule
@@ -145,6 +156,10 @@ def review(spec: PipelineSpec, data: PipelineData | None = None) -> list[Finding
         findings += _stage_shape(index, stage)
     findings += _handoffs(spec)
     findings += _rules(spec)
+    findings += _never_holds(spec)
+    findings += _probabilities(spec)
+    findings += _same_exits(spec)
+    findings += _no_breach_actions(spec)
     findings += _checklist_spellings(spec)
     if data is not None:
         for index, stage in enumerate(spec.stages):
@@ -256,12 +271,20 @@ def _handoffs(spec: PipelineSpec) -> list[Finding]:
         handoff = given.get(ends)
         if handoff is not None and handoff.response_window_minutes is not None:
             continue
-        path = spec.handoff_path(handoff) if handoff else ("handoffs",)
+        if handoff is None:
+            path: Path = ("handoffs",)
+            message = (
+                f"there is no handoff {_ends(ends)}: no response window times "
+                "the answer when a deal arrives there"
+            )
+        else:
+            path = spec.handoff_path(handoff)
+            message = f"the handoff {_ends(ends)} has no response window"
         findings.append(
             Finding(
                 "no-window",
                 path,
-                f"the handoff {_ends(ends)} has no response window",
+                message,
                 f'give it one: [[handoffs]] from = "{ends[0]}", to = '
                 f'"{ends[1]}", response_window = "1d" (business time; '
                 '"15m", "2h", "1d" ...)',
@@ -303,6 +326,292 @@ def _rule_findings(
                     "read and the functions it can call",
                 )
             )
+    return findings
+
+
+def _never_holds(spec: PipelineSpec) -> list[Finding]:
+    """Criteria no deal can meet. An entry criterion keeps every deal out; an
+    exit criterion every deal in, unless the stage asks for any one of its
+    criteria and another can hold; a won criterion keeps every deal open."""
+    findings = []
+    for index, stage in enumerate(spec.stages):
+        name = _name(stage)
+        here = ("stages", index, "entry_criteria")
+        for number, item in enumerate(stage.entry_criteria):
+            reason = never_holds(item.rule)
+            if reason is not None:
+                findings.append(
+                    _never(
+                        (*here, number, "rule"),
+                        item,
+                        reason,
+                        f"no deal can enter {name}",
+                    )
+                )
+        findings += _exits_never_hold(index, stage)
+    for number, item in enumerate(spec.won_criteria):
+        reason = never_holds(item.rule)
+        if reason is not None:
+            path = ("won", "criteria", number, "rule")
+            findings.append(_never(path, item, reason, "no deal can be won"))
+    return findings
+
+
+def _exits_never_hold(index: int, stage: StageSpec) -> list[Finding]:
+    reasons = [never_holds(item.rule) for item in stage.exit_criteria]
+    if stage.exit_criteria_mode == "any" and None in reasons:
+        return []
+    return [
+        _never(
+            ("stages", index, "exit_criteria", number, "rule"),
+            item,
+            reason,
+            f"no deal can leave {_name(stage)} forward",
+        )
+        for number, (item, reason) in enumerate(
+            zip(stage.exit_criteria, reasons, strict=True)
+        )
+        if reason is not None
+    ]
+
+
+def _never(path: Path, item: CriterionSpec, reason: str, outcome: str) -> Finding:
+    return Finding(
+        "never-holds",
+        path,
+        f"{item.label!r} can never hold ({reason}): {outcome}",
+        "correct the rule (a bound written the wrong way round?) or remove "
+        "the criterion",
+    )
+
+
+def never_holds(rule: str) -> str | None:
+    """Why `rule` is false for every deal, or None when that cannot be told
+    without data. Decided: the literal `false` as the rule or as one term of
+    a top-level `&&`, and terms comparing one field with a number
+    (`deal.value > 10 && deal.value < 5`) that no value meets together. Any
+    `||` or `?:` at the top level, or a term of another form, is left alone
+    (a term not understood cannot make the rest hold)."""
+    terms = _conjuncts(rule)
+    if terms is None:
+        return None
+    bounds: dict[str, _Range] = {}
+    for term in terms:
+        if term == "false":
+            return "it is false"
+        comparison = _comparison(term)
+        if comparison is None:
+            continue
+        field_name, op, number = comparison
+        known = bounds.setdefault(field_name, _Range())
+        known.add(op, number, term)
+        if known.empty():
+            return f"{' && '.join(known.terms)} cannot all be true"
+    return None
+
+
+def _conjuncts(rule: str) -> list[str] | None:
+    """The terms of `rule` joined by a top-level `&&`, each without outer
+    parentheses; None when the top level holds `||` or `?` (or the
+    parentheses do not balance)."""
+    text = _unwrap(rule.strip())
+    terms, depth, start, quote = [], 0, 0, ""
+    at = 0
+    while at < len(text):
+        ch = text[at]
+        if quote:
+            if ch == "\\":
+                at += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif depth == 0 and (text.startswith("||", at) or ch == "?"):
+            return None
+        elif depth == 0 and text.startswith("&&", at):
+            terms.append(text[start:at])
+            start = at + 2
+            at += 1
+        at += 1
+    if depth or quote:
+        return None
+    terms.append(text[start:])
+    return [_unwrap(term.strip()) for term in terms]
+
+
+def _unwrap(text: str) -> str:
+    """`text` without parentheses around all of it: "((a && b))" is "a && b"."""
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for at, ch in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth == 0 and at < len(text) - 1:
+                return text  # "(a) && (b)": the first ")" closes early
+        text = text[1:-1].strip()
+    return text
+
+
+_FIELD = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+_OP = r"<=|>=|==|!=|<|>"
+_FIELD_FIRST = re.compile(rf"({_FIELD})\s*({_OP})\s*({_NUMBER})")
+_NUMBER_FIRST = re.compile(rf"({_NUMBER})\s*({_OP})\s*({_FIELD})")
+# A comparison read from the number's side: `5 < x` is `x > 5`.
+_TURNED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def _comparison(term: str) -> tuple[str, str, Fraction] | None:
+    """(field, operator, number) of a term `FIELD OP NUMBER` or `NUMBER OP
+    FIELD`, read as the field's bound; None for any other term."""
+    match = _FIELD_FIRST.fullmatch(term)
+    if match is not None:
+        field_name, op, number = match.groups()
+        return field_name, op, Fraction(number)
+    match = _NUMBER_FIRST.fullmatch(term)
+    if match is not None:
+        number, op, field_name = match.groups()
+        return field_name, _TURNED[op], Fraction(number)
+    return None
+
+
+@dataclass
+class _Range:
+    """What the comparisons read so far allow one field to be."""
+
+    low: Fraction | None = None
+    low_open: bool = False
+    high: Fraction | None = None
+    high_open: bool = False
+    excluded: set[Fraction] = field(default_factory=set)
+    terms: list[str] = field(default_factory=list)
+
+    def add(self, op: str, number: Fraction, term: str) -> None:
+        self.terms.append(term)
+        if op == "!=":
+            self.excluded.add(number)
+            return
+        if op in (">", ">=", "=="):
+            self._raise_low(number, op == ">")
+        if op in ("<", "<=", "=="):
+            self._lower_high(number, op == "<")
+
+    def _raise_low(self, number: Fraction, strict: bool) -> None:
+        if self.low is None or number > self.low:
+            self.low, self.low_open = number, strict
+        elif number == self.low:
+            self.low_open = self.low_open or strict
+
+    def _lower_high(self, number: Fraction, strict: bool) -> None:
+        if self.high is None or number < self.high:
+            self.high, self.high_open = number, strict
+        elif number == self.high:
+            self.high_open = self.high_open or strict
+
+    def empty(self) -> bool:
+        if self.low is None or self.high is None:
+            return False
+        if self.low > self.high:
+            return True
+        if self.low == self.high:
+            return self.low_open or self.high_open or self.low in self.excluded
+        return False
+
+
+def _probabilities(spec: PipelineSpec) -> list[Finding]:
+    """A stage less likely to win than one before it: a deal that moved
+    forward would look less likely to close, and forecasts weighted by
+    probability would fall as deals progress."""
+    findings = []
+    highest: StageSpec | None = None
+    for index, stage in enumerate(spec.stages):
+        if highest is not None and stage.probability < highest.probability:
+            findings.append(
+                Finding(
+                    "probability-falls",
+                    ("stages", index, "probability"),
+                    f"{_name(stage)} has a {stage.probability}% chance to win, "
+                    f"less than the {highest.probability}% of "
+                    f"{_name(highest)} before it: a deal that moves forward "
+                    "would count as less likely to be won",
+                    "make each stage's probability at least that of the "
+                    "stages before it (the blueprint proposes them from "
+                    "past deals)",
+                )
+            )
+        if highest is None or stage.probability > highest.probability:
+            highest = stage
+    return findings
+
+
+def _same_exits(spec: PipelineSpec) -> list[Finding]:
+    """Stages left by doing the same thing: the same set of exit rules (and,
+    for more than one, the same mode)."""
+    first: dict[object, StageSpec] = {}
+    findings = []
+    for index, stage in enumerate(spec.stages):
+        if not stage.exit_criteria:
+            continue
+        rules = frozenset(" ".join(item.rule.split()) for item in stage.exit_criteria)
+        mode = stage.exit_criteria_mode if len(rules) > 1 else ""
+        earlier = first.setdefault((rules, mode), stage)
+        if earlier is stage:
+            continue
+        findings.append(
+            Finding(
+                "same-exit-criteria",
+                ("stages", index, "exit_criteria"),
+                f"{_name(stage)} has the same exit criteria as "
+                f"{_name(earlier)}: the buyer does the same thing to leave "
+                "both, so one of them may not mark a buyer step of its own",
+                "give each stage the exit criteria of its own buyer step, or "
+                "merge the two stages",
+            )
+        )
+    return findings
+
+
+def _no_breach_actions(spec: PipelineSpec) -> list[Finding]:
+    """`on_breach = []`: a deal past its age limit is never marked, nobody
+    is told, nothing is done. The pipeline's default counts only where a
+    stage relies on it."""
+    findings = []
+    relying = []
+    for index, stage in enumerate(spec.stages):
+        own = stage.breach.get("on_breach")
+        if own is None:
+            relying.append(stage.key)
+        elif not own:
+            findings.append(
+                Finding(
+                    "no-breach-actions",
+                    ("stages", index, "on_breach"),
+                    f"{_name(stage)} has on_breach = []: nothing happens when "
+                    "a deal passes its age limit, so the limit is not enforced",
+                    'list what should happen, e.g. on_breach = ["mark_at_risk", '
+                    '"notify"], or drop the key to use the pipeline\'s default',
+                )
+            )
+    default = spec.breach.get("on_breach")
+    if default is not None and not default and relying:
+        stages = ", ".join(f"'{key}'" for key in relying)
+        findings.insert(
+            0,
+            Finding(
+                "no-breach-actions",
+                ("breach", "on_breach"),
+                "the pipeline's default on_breach is []: nothing happens when "
+                f"a deal passes the age limit of {stages}, so those limits "
+                "are not enforced",
+                'list what should happen, e.g. on_breach = ["mark_at_risk", '
+                '"notify"], in [breach] or in each stage',
+            ),
+        )
     return findings
 
 

@@ -413,7 +413,8 @@ def test_the_builder_page_shows_the_review_of_the_draft(manager_client, now):
     assert "1 stage: five to seven is the usual good size" in page
     assert "is named for what the seller did ('sent')" in page
     assert (
-        "The handoff from a new lead to 'follow-up-sent' has no response window" in page
+        "There is no handoff from a new lead to 'follow-up-sent': no response "
+        "window times the answer" in page
     )
 
 

@@ -48,7 +48,7 @@ def test_strict_exits_non_zero_on_any_finding(tmp_path, capsys):
 
     out = capsys.readouterr().out
     assert status == 1
-    assert "the handoff from 'proposal' to 'review' has no response window" in out
+    assert "there is no handoff from 'proposal' to 'review'" in out
 
 
 def test_an_invalid_file_prints_its_problems_and_exits_1(tmp_path, capsys):
