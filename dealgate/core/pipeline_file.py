@@ -33,6 +33,7 @@ from dealgate.core.checklist import check_key as check_checklist_key
 from dealgate.core.controls import IN_NAME, control_in
 from dealgate.core.criteria import check_rule
 from dealgate.core.currencies import iso_currency
+from dealgate.core.names import name_key
 from dealgate.core.text import blank_problem, looks_blank
 from dealgate.core.toml_lines import (
     KeyLines,
@@ -912,11 +913,33 @@ class _Reader:
     def stages(self, data: dict) -> list[StageSpec]:
         stages = []
         seen: dict[str, int] = {}
+        named: dict[str, tuple[StageSpec, int]] = {}
         for path, table in self.array_of_tables(data, "stages", required=True):
             stage = self.stage(table, path)
             self.duplicate(seen, stage.key, path + ("key",), "stage key")
+            self.same_name(named, stage, path + ("name",))
             stages.append(stage)
         return stages
+
+    def same_name(
+        self, named: dict[str, tuple[StageSpec, int]], stage: StageSpec, path: Path
+    ) -> None:
+        """Refuse a stage named like an earlier one once case and spacing are
+        set aside: the board and the reports show stages by name, so two
+        alike cannot be told apart there."""
+        key = name_key(stage.name)
+        if not key:
+            return
+        if key not in named:
+            named[key] = (stage, self.line(path))
+            return
+        first, line = named[key]
+        self.problem(
+            path,
+            f"stage {_show(stage.key)} is named {_show(stage.name)}, as stage "
+            f"{_show(first.key)} is ({_show(first.name)}, line {line}): names "
+            "must tell stages apart on the board and in reports; rename one",
+        )
 
     def stage(self, table: dict, path: Path) -> StageSpec:
         self.unknown_keys(table, path, _STAGE_KEYS)
