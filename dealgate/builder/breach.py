@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from dealgate.clocks.rules import (
     ACTIONS,
+    SEQUENCE,
     BreachRuleError,
     BreachRules,
     parse_rules,
@@ -28,7 +29,7 @@ ACTION_LABELS = {
     "escalate": "Escalate to their manager after one more window",
     "task": "Create a follow-up task",
     "reassign": "Reassign the deal to another team member",
-    "sequence": "Start the follow-up sequence",
+    SEQUENCE: "Start the follow-up sequence",
 }
 
 
@@ -63,6 +64,14 @@ def with_actions(
     default). Raises ValidationError when the rules would not load."""
     stage = stage_of(spec, stage_key)
     own = {k: v for k, v in stage.breach.items() if k != "on_breach"}
+    steps = own.get("sequence") or spec.breach.get("sequence")
+    if actions and SEQUENCE in actions and not steps:
+        raise ValidationError(
+            f"{ACTION_LABELS[SEQUENCE]!r} needs the sequence's steps, and they "
+            "are edited in the file: open Edit as file, give the stage (or "
+            "[breach]) a sequence = [...] of steps, then choose it here",
+            field="on_breach",
+        )
     if actions is not None:
         own["on_breach"] = list(actions)
     stage = replace(stage, breach=own)

@@ -473,6 +473,7 @@ def apply_draft(
         problems = draft_problems(working.spec)
         if problems:
             raise ValidationError("; ".join(problems))
+        _check_moves(working, moves or {})
         try:
             plan = apply_pipeline(working.spec, moves=moves, by=by)
         except StagesHoldDeals as blocked:
@@ -482,6 +483,29 @@ def apply_draft(
         Draft.objects.filter(pk=working.draft.pk).delete()
     log.info("draft %s applied by %s: %d changes", key, _who(by), len(plan.changes))
     return DraftPlan(working, plan=plan)
+
+
+def _check_moves(working: Working, moves: Mapping[str, str]) -> None:
+    """Refuse, in the apply page's words, a choice of where deals go that
+    names no stage of the draft, or a stage the draft keeps (the command
+    line's own message speaks of --move and the file)."""
+    keys = working.spec.stage_keys()
+    applied = working.applied.stages if working.applied else ()
+    names = {stage.key: stage.name for stage in applied}
+    for old, new in moves.items():
+        select = f"Deals of {names.get(old, old)}"
+        if new not in keys:
+            raise ValidationError(
+                f"{select}: {new!r} is not a stage of the draft; choose one "
+                "of the stages its list offers",
+                field=f"move-{old}",
+            )
+        if old in keys:
+            raise ValidationError(
+                f"{select}: stage {old!r} stays in the draft; only the deals "
+                "of the stages it removes are moved",
+                field=f"move-{old}",
+            )
 
 
 def draft_problems(spec: PipelineSpec) -> list[str]:

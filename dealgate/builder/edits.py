@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dealgate.core import criteria
 from dealgate.core.checklist import check_key as check_checklist_key
 from dealgate.core.checklist import items_in_rule
+from dealgate.core.names import name_key
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
     FALLBACK_DAY_MINUTES,
@@ -138,9 +139,11 @@ def add_stage(
         raise ValidationError(f"{key!r} is reserved; choose another key", field="key")
     if key in spec.stage_keys():
         raise ValidationError(f"there is already a stage {key!r}", field="key")
+    name = required_text(name, "name")
+    _check_name_free(spec, name, key)
     stage = StageSpec(
         key=key,
-        name=required_text(name, "name"),
+        name=name,
         buyer_action=buyer_action.strip(),
         owner=owner,
         age_limit_days=age_limit_days,
@@ -156,6 +159,7 @@ def change_stage(spec: PipelineSpec, key: str, **values: Any) -> PipelineSpec:
         raise ValidationError(f"{sorted(unknown)[0]} cannot be set here")
     if "name" in values:
         values["name"] = required_text(values["name"], "name")
+        _check_name_free(spec, values["name"], key)
     limit = values.get("age_limit_days")
     if limit is not None and not 1 <= limit <= MAX_AGE_LIMIT_DAYS:
         raise ValidationError(
@@ -163,6 +167,19 @@ def change_stage(spec: PipelineSpec, key: str, **values: Any) -> PipelineSpec:
             field="age_limit_days",
         )
     return _with_stage(spec, replace(stage_of(spec, key), **values))
+
+
+def _check_name_free(spec: PipelineSpec, name: str, key: str) -> None:
+    """Refuse (field "name") a name another stage has once case and spacing
+    are set aside: the board and the reports tell stages apart by name."""
+    wanted = name_key(name)
+    for stage in spec.stages:
+        if stage.key != key and name_key(stage.name) == wanted:
+            raise ValidationError(
+                f"stage {stage.key!r} is already named {stage.name!r}; "
+                "give this stage a name of its own",
+                field="name",
+            )
 
 
 def move_stage(spec: PipelineSpec, key: str, offset: int) -> PipelineSpec:

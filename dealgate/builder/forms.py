@@ -138,14 +138,33 @@ class PipelineForm(forms.Form):
     timezone = forms.CharField(max_length=64)
 
 
+def _range_messages(text: str) -> dict[str, str]:
+    """One message, naming the field, for a number out of range or not whole
+    (Django's own name neither the field nor what it holds)."""
+    return {"min_value": text, "max_value": text, "invalid": text}
+
+
 class StageFields(forms.Form):
     name = forms.CharField(max_length=200)
     buyer_action = forms.CharField(max_length=300, required=False)
     owner = forms.ChoiceField(required=False)
     age_limit_days = WholeNumberField(
-        min_value=1, max_value=MAX_AGE_LIMIT_DAYS, required=False
+        min_value=1,
+        max_value=MAX_AGE_LIMIT_DAYS,
+        required=False,
+        error_messages=_range_messages(
+            f"the age limit is a whole number of business days from 1 to "
+            f"{MAX_AGE_LIMIT_DAYS}"
+        ),
     )
-    probability = WholeNumberField(min_value=0, max_value=100, required=False)
+    probability = WholeNumberField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        error_messages=_range_messages(
+            "the probability is a whole percentage from 0 to 100"
+        ),
+    )
 
     def __init__(
         self,
