@@ -51,7 +51,7 @@ def test_names_that_differ_in_more_than_case_and_spacing_are_kept():
     assert problems == []
 
 
-def test_validate_refuses_the_file_and_exits_1(tmp_path, capsys):
+def test_validate_refuses_the_file_and_exits_1(tmp_path, capsys, db):
     path = tmp_path / "twice.toml"
     path.write_text(_renamed("INQUIRY received"), encoding="utf-8")
 
