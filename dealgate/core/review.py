@@ -376,13 +376,22 @@ def _exits_never_hold(index: int, stage: StageSpec) -> list[Finding]:
 
 
 def _never(path: Path, item: CriterionSpec, reason: str, outcome: str) -> Finding:
+    if reason == _FALSE:
+        fix = "write the condition the criterion stands for, or remove it"
+    else:
+        fix = (
+            "correct the bounds (one written the wrong way round?) or remove "
+            "the criterion"
+        )
     return Finding(
         "never-holds",
         path,
         f"{item.label!r} can never hold ({reason}): {outcome}",
-        "correct the rule (a bound written the wrong way round?) or remove "
-        "the criterion",
+        fix,
     )
+
+
+_FALSE = "it is false"
 
 
 def never_holds(rule: str) -> str | None:
@@ -398,7 +407,7 @@ def never_holds(rule: str) -> str | None:
     bounds: dict[str, _Range] = {}
     for term in terms:
         if term == "false":
-            return "it is false"
+            return _FALSE
         comparison = _comparison(term)
         if comparison is None:
             continue

@@ -91,6 +91,7 @@ def test_an_entry_criterion_that_is_false_keeps_every_deal_out():
         "'Never' can never hold (it is false): no deal can enter stage "
         "'proposal' (Proposal requested)"
     )
+    assert finding.fix == "write the condition the criterion stands for, or remove it"
 
 
 def test_an_entry_range_no_value_meets_is_found_and_shown():
@@ -102,6 +103,7 @@ def test_an_entry_range_no_value_meets_is_found_and_shown():
     assert _codes([finding]) == [("never-holds", "stages.3.entry_criteria.0.rule")]
     assert "deal.value > 10 && deal.value < 5 cannot all be true" in finding.message
     assert "no deal can enter stage 'review'" in finding.message
+    assert finding.fix.startswith("correct the bounds")
 
 
 def test_a_file_names_the_line_of_the_criterion_that_never_holds():
