@@ -68,7 +68,7 @@ def with_actions(
     if actions and SEQUENCE in actions and not steps:
         raise ValidationError(
             f"{ACTION_LABELS[SEQUENCE]!r} needs the sequence's steps, and they "
-            "are edited in the file: open Edit as file, give the stage (or "
+            "are edited in the file: open Edit as a file, give the stage (or "
             "[breach]) a sequence = [...] of steps, then choose it here",
             field="on_breach",
         )

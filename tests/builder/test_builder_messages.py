@@ -87,7 +87,7 @@ def test_choosing_the_sequence_without_steps_says_they_are_edited_in_the_file(
 
     assert (
         "'Start the follow-up sequence' needs the sequence's steps, and they are "
-        "edited in the file: open Edit as file" in page
+        "edited in the file: open Edit as a file" in page
     )
     assert "but no steps" not in page
     assert "on_breach" not in working_copy("it-services").spec.stages[2].breach
