@@ -226,6 +226,8 @@ if SITE_URL:
 HTTPS = SITE_URL.startswith("https://")
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
+# A form whose token no longer holds gets the site's page, saying what to do.
+CSRF_FAILURE_VIEW = "dealgate.web.errors.csrf_failure"
 # A day: long enough to matter between visits, short enough that a site moved
 # back to plain http recovers by the next day. Raise it at the proxy once
 # HTTPS is there to stay. No includeSubDomains: the firm's other hosts are
@@ -320,6 +322,12 @@ MIDDLEWARE = [
     # Every error under /api/ answers JSON, those of the layers below too.
     "dealgate.api.routes.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside the layers that answer on their own (a chunked or NUL-holding
+    # body refused), so their answers carry the headers too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Scripts, styles and images from this site only, no inline ones; the
+    # lead form may still be framed (dealgate.web.csp).
+    "dealgate.web.csp.ContentSecurityPolicyMiddleware",
     # Serves /static/ from the worker itself, before sessions or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A body sent in chunks (no Content-Length) is read whole here, or refused
@@ -338,10 +346,6 @@ MIDDLEWARE = [
     # reads is skipped for it, and the messages a page shows stay unread
     # (dealgate.web.head). Inside MessageMiddleware, to answer before it.
     "dealgate.web.head.HeadMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Scripts, styles and images from this site only, no inline ones; the
-    # lead form may still be framed (dealgate.web.csp).
-    "dealgate.web.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # A statement refused by another's lock (an import's, on SQLite or
     # PostgreSQL) is a 503 with Retry-After, not a bare 500 (dealgate.web.busy).

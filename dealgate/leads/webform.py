@@ -33,6 +33,7 @@ from dealgate import timesource
 from dealgate.errors import DealgateError, NotFound
 from dealgate.web.busy import is_busy
 from dealgate.web.client import address_key, client_address
+from dealgate.web.csp import send_form_to
 
 from . import formhits, spool
 from .services import pipeline_for_capture
@@ -62,7 +63,7 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
         raise Http404(f"no pipeline {pipeline_key!r}") from None
     context = {"pipeline": pipeline, "honeypot": HONEYPOT, "values": {}}
     if request.method != "POST":
-        return render(request, "leads/form.html", context)
+        return _form_page(pipeline, render(request, "leads/form.html", context))
 
     allowed, seconds = formhits.rate_limit()
     client = _client_key(request)
@@ -88,8 +89,23 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
         # Not counted: nothing was received, and the visitor who mistyped an
         # address must still be able to send the corrected form.
         context.update(values=data, error=exc)
-        return render(request, "leads/form.html", context, status=exc.status)
+        page = render(request, "leads/form.html", context, status=exc.status)
+        return _form_page(pipeline, page)
     return _thanks(request, pipeline)
+
+
+def _thanks_url(pipeline) -> str:
+    """The pipeline's thank-you address, if an admin set one (http or https)."""
+    target = ((pipeline.settings or {}).get("lead_form") or {}).get("thanks_url", "")
+    return target if target and urlsplit(target).scheme in ("http", "https") else ""
+
+
+def _form_page(pipeline, page: HttpResponse) -> HttpResponse:
+    """The form, allowed to be answered with the thank-you address: a browser
+    holds the redirect after a form is sent to the page's form-action."""
+    if target := _thanks_url(pipeline):
+        send_form_to(page, target)
+    return page
 
 
 def _drop(
@@ -116,8 +132,7 @@ def _drop(
 
 
 def _thanks(request: HttpRequest, pipeline) -> HttpResponse:
-    target = ((pipeline.settings or {}).get("lead_form") or {}).get("thanks_url", "")
-    if target and urlsplit(target).scheme in ("http", "https"):
+    if target := _thanks_url(pipeline):
         # Only the address an admin configured, never one from the request:
         # a form must not become an open redirect.
         return HttpResponseRedirect(target, status=303)

@@ -8,12 +8,15 @@ styles (base.html). `data:` images are allowed for the icons Swagger UI's
 stylesheet (/api/v1/docs) carries. A page that may be framed by other sites
 (the website's lead form, `xframe_options_exempt`) leaves out
 `frame-ancestors`; every other page says `'none'`, as X-Frame-Options DENY
-does. A policy a view set itself is kept.
+does. A page whose form is answered with a redirect to another site (the
+lead form's thank-you address) names that site in form-action
+(`send_form_to`). A policy a view set itself is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 
@@ -26,11 +29,25 @@ POLICY = (
 )
 
 
+def send_form_to(response: HttpResponse, address: str) -> None:
+    """Let the page's form be answered with a redirect to `address`'s site
+    (browsers check the redirect after a form is sent against form-action
+    too): the lead form's thank-you page on the firm's own website."""
+    parts = urlsplit(address)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        response.csp_form_targets = [f"{parts.scheme}://{parts.netloc}"]
+
+
 def policy_for(response: HttpResponse) -> str:
-    """The policy for `response`: framing refused unless the view allows it."""
+    """The policy for `response`: framing refused unless the view allows it,
+    and its form sent nowhere but here unless the view said where."""
+    policy = POLICY
+    targets = getattr(response, "csp_form_targets", ())
+    if targets:
+        policy = f"{POLICY} {' '.join(targets)}"
     if getattr(response, "xframe_options_exempt", False):
-        return POLICY
-    return f"{POLICY}; frame-ancestors 'none'"
+        return policy
+    return f"{policy}; frame-ancestors 'none'"
 
 
 class ContentSecurityPolicyMiddleware:

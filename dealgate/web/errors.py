@@ -36,3 +36,13 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         "refused %s %s: the form sent is %s", request.method, request.path, problem
     )
     return render(request, "web/bad_request.html", {"problem": problem}, status=status)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """`CSRF_FAILURE_VIEW`: a form sent with a token that no longer holds
+    (signed in again in another tab, a page left open past its session)
+    gets the site's page saying what to do, not Django's bare one, whose
+    inline style the site's policy refuses. Under /api/ the API's
+    middleware answers JSON instead."""
+    log.info("refused %s %s: %s", request.method, request.path, reason)
+    return render(request, "web/csrf_failure.html", status=403)

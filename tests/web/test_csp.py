@@ -40,3 +40,51 @@ def test_an_error_answer_carries_the_policy_too(client):
 
     assert response.status_code == 404
     assert response["Content-Security-Policy"].endswith("frame-ancestors 'none'")
+
+
+def test_the_lead_form_may_be_answered_with_its_thank_you_page_elsewhere(
+    client, pipeline
+):
+    pipeline.settings = {
+        **(pipeline.settings or {}),
+        "lead_form": {"thanks_url": "https://www.example.com/thanks?from=form"},
+    }
+    pipeline.save(update_fields=["settings"])
+
+    page = client.get(f"/leads/form/{pipeline.key}/")
+
+    # A browser holds the redirect after a form is sent to form-action too.
+    assert "form-action 'self' https://www.example.com;" in (
+        page["Content-Security-Policy"] + ";"
+    )
+    assert "Dealgate" not in page.content.decode()  # no way into the app
+
+
+def test_a_page_without_a_thank_you_address_sends_its_form_only_here(client, alice):
+    client.force_login(alice)
+
+    policy = client.get("/").headers["Content-Security-Policy"]
+
+    assert "form-action 'self';" in policy
+
+
+def test_an_answer_from_the_outer_layers_carries_the_policy_and_no_framing(client):
+    response = client.get("/leads/?q=%00")
+
+    assert response.status_code == 400
+    assert "Content-Security-Policy" in response
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_a_form_sent_with_a_stale_token_gets_the_sites_page(alice, pipeline):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+
+    response = browser.post("/leads/new/", {"name": "Ann"})
+
+    assert response.status_code == 403
+    text = response.content.decode()
+    assert "Go back, reload the page, and send the form again." in text
+    assert "<style" not in text
