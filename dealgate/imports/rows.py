@@ -83,6 +83,29 @@ _TITLES_CACHE = 8192
 FUTURE_GRACE = dt.timedelta(days=2)
 
 
+def future_date_warning(
+    column: str, cell: str, when: dt.datetime, now: dt.datetime
+) -> str:
+    """Judge `when`, read from `cell` of `column`, a date of something a file
+    records as done (a creation, a stage entry, a close, a first contact, a
+    win) that is after `now`, the instant the import began as the clock has
+    it (on a demo database, its as-of date).
+
+    Within FUTURE_GRACE it may be a time zone ahead: returns the warning to
+    count, and the value is kept. Past it, nothing recorded as done can have
+    happened yet (2062 for 2026 is a typo): raises CellError naming the cell
+    and `now`, which makes the row bad.
+    """
+    at = f"{now:%Y-%m-%d %H:%M} UTC"
+    if when <= now + FUTURE_GRACE:
+        return f"{column} after {at}, in the future; kept as written"
+    raise CellError(
+        column,
+        f"{quoted(cell.strip())} has not happened yet: it is more than "
+        f"{FUTURE_GRACE.days} days after the import began, {at}",
+    )
+
+
 class RowErrors(ValueError):
     """Every bad value of one record, in the order of the deal's fields."""
 
@@ -181,17 +204,9 @@ class DealRows:
         self.pipeline_key = pipeline.key
         self.templates = _templates(mapping)
         self.undated = _undated_warning(self.name, self.date_columns)
-        # Creation, stage entry and close are things that happened: one more
-        # than FUTURE_GRACE after this instant is a typo (2062 for 2026) and a
-        # bad value; one within it may be a time zone ahead, kept but told.
+        # Creation, stage entry and close are things that happened: judged
+        # against this instant (`future_date_warning`).
         self.now = timesource.now()
-        self.latest = self.now + FUTURE_GRACE
-        self.future = {
-            field: f"{self.name[field]} after {self.now:%Y-%m-%d %H:%M} UTC, in "
-            "the future; kept as written"
-            for field, _ in self.date_columns
-            if field != "expected_close_date"
-        }
         self._minutes: dict[tuple[dt.datetime, dt.datetime], float] = {}
         # Per record, resolved once: where each field is and how it reads.
         self._stage_at = self.at.get("stage")
@@ -548,15 +563,8 @@ class DealRows:
     def _in_the_future(self, fields: list[str], field: str, when: dt.datetime) -> None:
         """Warn of a date after the import began, or refuse one after its
         grace: nothing the file records as done can have happened then."""
-        if when <= self.latest:
-            self._warn(self.future[field])
-            return
-        raise CellError(
-            self.name[field],
-            f"{quoted(fields[self.at[field]].strip())} has not happened yet: it is "
-            f"more than {FUTURE_GRACE.days} days after the import began, "
-            f"{self.now:%Y-%m-%d %H:%M} UTC",
-        )
+        cell = fields[self.at[field]]
+        self._warn(future_date_warning(self.name[field], cell, when, self.now))
 
     def _forecast_before(
         self, created: dt.datetime | None, expected: dt.datetime | None

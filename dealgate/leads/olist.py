@@ -19,7 +19,11 @@ circulation need (PROVENANCE.md in the data folder):
   for a bad row, a repeat, a row already present or a closed deal whose
   lead is not written;
 - a lead has no email, phone or company name, only its `mql_id`: these are
-  historic records, imported without contact data, never routed.
+  historic records, imported without contact data, never routed;
+- a first contact or a win after the import began, as the clock has it (a
+  demo database runs at its as-of date), is judged as the deal import
+  judges its dates (`future_date_warning`): kept with a warning within two
+  days, a bad row past that.
 
 A lead that appears among the closed deals becomes a won deal in the
 pipeline's first stage, closed at its won date; every other lead is
@@ -28,11 +32,13 @@ archived, since the data does not say whether it was lost or went quiet.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from django.db.models import Q
 
+from dealgate import timesource
 from dealgate.core.csvsource import (
     CellError,
     CsvFile,
@@ -42,6 +48,7 @@ from dealgate.core.csvsource import (
     quoted,
 )
 from dealgate.deals.models import Deal, StageEvent
+from dealgate.imports.rows import future_date_warning
 from dealgate.imports.services import Progress
 from dealgate.pipelines.models import Pipeline
 
@@ -109,7 +116,8 @@ def run(
     """Read the closed deals, then stream the leads in batches; see module."""
     days = DateTimeParser("%d-%m-%Y", ZONE)
     instants = DateTimeParser("%d-%m-%Y %H:%M", ZONE)
-    won = _closed_deals(path.parent / DEALS_FILE, instants, report)
+    now = timesource.now()
+    won = _closed_deals(path.parent / DEALS_FILE, instants, now, report)
     first_stage = pipeline.stages.order_by("position").first()
     if first_stage is None:
         raise LeadImportError(f"pipeline {pipeline.key} has no stage for won deals")
@@ -124,7 +132,7 @@ def run(
                 if record.error is not None:
                     report.bad(record.line, None, record.error)
                     continue
-                row = _lead_row(record.line, record.fields, at, days, report)
+                row = _lead_row(record.line, record.fields, at, days, now, report)
                 if row is not None:
                     writer.add(row, won.pop(row["mql_id"], None))
             writer.flush()
@@ -153,39 +161,61 @@ def _lead_row(
     fields: list[str],
     at: dict[str, int],
     days: DateTimeParser,
+    now: dt.datetime,
     report: LeadImportReport,
 ) -> dict[str, Any] | None:
     """The lead of one record, with the warnings of its reading (given if it
     is written); None, with the record reported bad, if a value does not
     read."""
     problems: list[tuple[str, str]] = []
+    warnings: list[str] = []
     mql_id = fields[at["mql_id"]].strip()
     if not mql_id:
         problems.append(("mql_id", "is empty"))
+    cell = fields[at["first_contact_date"]]
     try:
-        created = days("first_contact_date", fields[at["first_contact_date"]])
+        created = days("first_contact_date", cell)
     except CellError as exc:
         problems.append((exc.column, f"{exc.reason} (day first, e.g. 01-02-2018)"))
     else:
         if created is None:
             problems.append(("first_contact_date", "is empty"))
+        elif created > now:
+            _judge_future("first_contact_date", cell, created, now, warnings, problems)
     if problems:
         report.bad_values(line, problems)
         return None
     origin = fields[at["origin"]].strip()
-    warnings = () if origin else ("origin empty, kept empty (apart from 'unknown')",)
+    if not origin:
+        warnings.append("origin empty, kept empty (apart from 'unknown')")
     return {
         "line": line,
         "mql_id": mql_id,
         "created_at": created,
         "source": origin,
         "landing_page_id": fields[at["landing_page_id"]].strip(),
-        "warnings": warnings,
+        "warnings": tuple(warnings),
     }
 
 
+def _judge_future(
+    column: str,
+    cell: str,
+    when: dt.datetime,
+    now: dt.datetime,
+    warnings: list[str],
+    problems: list[tuple[str, str]],
+) -> None:
+    """A date after `now`: a warning kept with the row (given if it is
+    written), or past the grace one of its `problems`."""
+    try:
+        warnings.append(future_date_warning(column, cell, when, now))
+    except CellError as exc:
+        problems.append((exc.column, exc.reason))
+
+
 def _closed_deals(
-    path: Path, instants: DateTimeParser, report: LeadImportReport
+    path: Path, instants: DateTimeParser, now: dt.datetime, report: LeadImportReport
 ) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         raise LeadImportError(
@@ -202,7 +232,7 @@ def _closed_deals(
                     report.bad(record.line, None, record.error, DEALS_FILE)
                     continue
                 problems: list[tuple[str, str]] = []
-                deal = _deal_row(record.fields, at, instants, amounts, problems)
+                deal = _deal_row(record.fields, at, instants, amounts, now, problems)
                 if deal["mql_id"] in deals:
                     reason = f"{quoted(deal['mql_id'])} is closed twice"
                     problems.insert(0, ("mql_id", reason))
@@ -221,6 +251,7 @@ def _deal_row(
     at: dict[str, int],
     instants: DateTimeParser,
     amounts: DecimalParser,
+    now: dt.datetime,
     problems: list[tuple[str, str]],
 ) -> dict[str, Any]:
     """A closed deal's values, read; each value that does not read is added
@@ -237,6 +268,10 @@ def _deal_row(
     else:
         if won_at is None:
             problems.append(("won_date", "is empty, but every closed deal was won"))
+        elif won_at > now:
+            _judge_future(
+                "won_date", values["won_date"], won_at, now, warnings, problems
+            )
     stock = values["average_stock"]
     if stock in MANGLED_STOCK:
         values["average_stock"] = MANGLED_STOCK[stock]

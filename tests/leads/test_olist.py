@@ -303,3 +303,69 @@ def test_a_declared_revenue_that_is_no_amount_is_a_bad_row_not_a_crash(
         f"{DEALS_FILE} line 2: declared_monthly_revenue: {reason}"
     ]
     assert not Lead.objects.exists()
+
+
+AS_OF = dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def test_won_dates_and_first_contacts_after_the_clock_are_bad_rows(pipeline):
+    from dealgate import timesource
+
+    with timesource.frozen_at(AS_OF):
+        report = _import(OWNED, pipeline)
+
+    assert not report.committed and not Deal.objects.exists()
+    bad = [str(row) for row in report.bad_rows]
+    not_yet = (
+        "has not happened yet: it is more than 2 days after the import began, "
+        "2017-12-31 23:59 UTC"
+    )
+    assert f"{DEALS_FILE} line 2: won_date: '26-02-2018 19:58' {not_yet}" in bad
+    assert f"line 2: first_contact_date: '01-02-2018' {not_yet}" in bad
+    # The four wins are all in 2018, and so are eight first contacts; one,
+    # 02-01-2018, falls within the two days' grace and is only told.
+    assert sum(row.startswith(DEALS_FILE) for row in bad) == 4
+    assert report.bad_row_count == 4 + 7
+    warning = "first_contact_date after 2017-12-31 23:59 UTC, in the future"
+    assert report.warnings[f"{warning}; kept as written"] == 1
+
+
+def test_a_date_within_two_days_after_the_clock_is_kept_and_told(pipeline):
+    from dealgate import timesource
+
+    # The latest first contact is 31-05-2018, 03:00 UTC at midnight in Sao
+    # Paulo; every win is earlier.
+    at = dt.datetime(2018, 5, 30, 12, 0, tzinfo=dt.UTC)
+    with timesource.frozen_at(at):
+        report = _import(OWNED, pipeline)
+
+    assert report.committed, report.lines()
+    assert (report.leads_created, report.deals_created) == (12, 4)
+    warning = "first_contact_date after 2018-05-30 12:00 UTC, in the future"
+    assert report.warnings[f"{warning}; kept as written"] == 1
+
+
+def test_the_command_as_of_2017_refuses_the_file_naming_each_future_win(
+    pipeline, settings, capsys
+):
+    from dealgate.cli import main
+
+    settings.AS_OF = "2017-12-31"  # as DEALGATE_AS_OF gives it
+    code = main(
+        [
+            "import",
+            "leads",
+            str(OWNED / LEADS_FILE),
+            "--mapping",
+            "olist",
+            "--pipeline",
+            pipeline.key,
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert code != 0 and not Lead.objects.exists()
+    assert (
+        f"{DEALS_FILE} line 4: won_date: '11-01-2018 10:00' has not happened yet: "
+        "it is more than 2 days after the import began, 2017-12-31 23:59 UTC"
+    ) in out
