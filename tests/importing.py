@@ -35,6 +35,27 @@ def make_import_pipeline(
     return pipeline
 
 
+def retire_the_first_stage(pipeline: Pipeline) -> None:
+    """Remove the suite's pipeline's first stage, `inquiry`, as the builder
+    does: its deal moves on to `discovery`, and its history keeps it,
+    retired, at position 0, where `discovery` now stands too, with the
+    higher id."""
+    from dataclasses import replace
+
+    from dealgate.pipelines.services import apply_pipeline, export_pipeline
+    from tests.web.helpers import make_deal
+
+    make_deal(pipeline, "inquiry")
+    spec = export_pipeline(pipeline)
+    apply_pipeline(
+        replace(spec, stages=spec.stages[1:]), moves={"inquiry": "discovery"}
+    )
+    stages = {stage.key: stage for stage in pipeline.stages.all()}
+    assert stages["inquiry"].retired_at is not None
+    assert stages["inquiry"].position == stages["discovery"].position == 0
+    assert stages["inquiry"].pk < stages["discovery"].pk
+
+
 def write_csv(folder: Path, text: str, name: str = "deals.csv") -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8", newline="")

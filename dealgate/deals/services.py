@@ -59,7 +59,13 @@ from dealgate.core.text import (
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.loss_reasons import LossReasons
-from dealgate.pipelines.models import Layout, Pipeline, Stage, layout_for
+from dealgate.pipelines.models import (
+    Layout,
+    Pipeline,
+    Stage,
+    active_stages,
+    layout_for,
+)
 
 from .models import TEXT_LIMITS, Activity, Deal, Organization, Person, StageEvent
 
@@ -235,7 +241,7 @@ def exit_checklist(deal: Deal, now: dt.datetime) -> list[ChecklistLine]:
 def checklist_items(pipeline: Pipeline) -> list[str]:
     """The checklist items the pipeline's rules read, in order of first use."""
     sets = [pipeline.won_criteria]
-    for stage in pipeline.stages.filter(retired_at=None).order_by("position"):
+    for stage in active_stages(pipeline):
         sets += [stage.entry_criteria, stage.exit_criteria]
     found: dict[str, None] = {}
     for data in sets:
@@ -269,9 +275,7 @@ def check_move(
     won directly, through the gates of the stage it was lost from.
     """
     pipeline = deal.pipeline
-    stages = stages or list(
-        pipeline.stages.filter(retired_at=None).order_by("position")
-    )
+    stages = stages or list(active_stages(pipeline))
     by_key = {stage.key: stage for stage in stages}
     check = MoveCheck(kind="")
     if to == LOST:
@@ -1208,7 +1212,7 @@ def start_deal(
         checked["currency"] = pipeline.currency
     checked = _cleaned(checked)
     now = timesource.now()
-    stages = list(pipeline.stages.filter(retired_at=None).order_by("position"))
+    stages = list(active_stages(pipeline))
     target = _entry_stage(pipeline, stages, stage)
     organization = organization_named(fields.get("organization"))
     deal = Deal(
@@ -1705,7 +1709,7 @@ def criteria_tags(pipeline: Pipeline) -> list[str]:
     """The activity tags the pipeline's criteria ask for, sorted, so a form
     can offer them: the tag of every held(kind, tag) in a stage's criteria."""
     found = set()
-    for stage in pipeline.stages.filter(retired_at=None):
+    for stage in active_stages(pipeline):
         for data in (stage.entry_criteria, stage.exit_criteria):
             for item in criteria_set(data).items:
                 found.update(map(crit.tag_key, _HELD_TAG.findall(item.rule)))

@@ -67,7 +67,7 @@ from dealgate.imports.routing import Responsible
 from dealgate.imports.rows import DealRows, RowErrors
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
 from dealgate.imports.written import WrittenIds
-from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.models import Pipeline, active_stages
 
 logger = logging.getLogger("dealgate.imports")
 
@@ -286,7 +286,7 @@ def _run(
 ) -> None:
     lookups = build_lookups(mapping, path.parent, report)
     # Retired stages keep their history but take no new deals.
-    stages = list(pipeline.stages.filter(retired_at=None).order_by("position", "id"))
+    stages = list(active_stages(pipeline))
     try:
         with CsvFile(
             path, encoding=mapping.encoding, delimiter=mapping.delimiter

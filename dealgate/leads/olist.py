@@ -26,8 +26,9 @@ circulation need (PROVENANCE.md in the data folder):
   days, a bad row past that.
 
 A lead that appears among the closed deals becomes a won deal in the
-pipeline's first stage, closed at its won date; every other lead is
-archived, since the data does not say whether it was lost or went quiet.
+pipeline's first live stage (a retired stage takes no new deals), closed at
+its won date; every other lead is archived, since the data does not say
+whether it was lost or went quiet.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from dealgate.core.csvsource import (
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.imports.rows import future_date_warning
 from dealgate.imports.services import Progress
-from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.models import Pipeline, active_stages
 
 from .imports import LeadImportError, LeadImportReport, LeadMapping
 from .models import Lead
@@ -118,7 +119,7 @@ def run(
     instants = DateTimeParser("%d-%m-%Y %H:%M", ZONE)
     now = timesource.now()
     won = _closed_deals(path.parent / DEALS_FILE, instants, now, report)
-    first_stage = pipeline.stages.order_by("position").first()
+    first_stage = active_stages(pipeline).first()
     if first_stage is None:
         raise LeadImportError(f"pipeline {pipeline.key} has no stage for won deals")
     writer = _Writer(pipeline, first_stage, report)

@@ -136,6 +136,18 @@ class Stage(models.Model):
         return "no owner"
 
 
+def active_stages(pipeline: Pipeline) -> models.QuerySet[Stage]:
+    """The pipeline's stages that deals may be in or move to, without retired
+    ones, in order (a QuerySet): by position, then id.
+
+    A retired stage keeps the position it had, which a live stage holds too
+    once the stages after it moved up: "the first stage", and any walk of
+    the stages in order, come from here, never from all the stages by
+    position (the retired one at a tie has the lower id).
+    """
+    return pipeline.stages.filter(retired_at=None).order_by("position", "id")
+
+
 class Handoff(models.Model):
     """The passage into a stage (from a new lead when `from_stage` is empty)
     and how long the responsible person has to act on it."""
@@ -174,7 +186,8 @@ class Layout:
         self, revision: uuid.UUID, stages: Iterable[Stage], handoffs: Iterable[Handoff]
     ) -> None:
         self.revision = revision
-        self._stages = sorted(stages, key=lambda stage: stage.position)
+        # As active_stages orders them: a retired stage may share a position.
+        self._stages = sorted(stages, key=lambda stage: (stage.position, stage.pk))
         self._by_id = {stage.pk: stage for stage in self._stages}
         # The lowest id first, as `.first()` of the same filter would pick.
         self._handoffs: dict[tuple[int | None, int], Handoff] = {}
@@ -184,7 +197,8 @@ class Layout:
                 self._handoffs.setdefault(ends, handoff)
 
     def open_stages(self) -> list[Stage]:
-        """The stages deals may be in or move to (not retired), by position."""
+        """The stages deals may be in or move to (not retired), in order, as
+        `active_stages` gives them."""
         return [copy.copy(s) for s in self._stages if s.retired_at is None]
 
     def stage(self, stage_id: int) -> Stage | None:

@@ -65,7 +65,7 @@ from dealgate.deals.services import Responsible
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads.rules import unknown_targets
 from dealgate.pipelines.calendars import calendar_for
-from dealgate.pipelines.models import Handoff, Pipeline, Stage
+from dealgate.pipelines.models import Handoff, Pipeline, Stage, active_stages
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +157,6 @@ def get_pipeline(key: str) -> Pipeline:
         raise NotFound(
             f"no pipeline {key!r}; pipelines: {known or 'none yet'}", field="key"
         ) from None
-
-
-def active_stages(pipeline: Pipeline) -> Any:
-    """The pipeline's stages in order, without retired ones (a QuerySet)."""
-    return pipeline.stages.filter(retired_at=None).order_by("position", "id")
 
 
 def plan_pipeline(

@@ -19,6 +19,7 @@ from dealgate.leads.models import Lead
 from dealgate.leads.olist import BATCH, DEAL_COLUMNS, DEALS_FILE, LEADS_FILE
 from dealgate.leads.report import lead_report
 from tests.conftest import REPO_ROOT, SHARED
+from tests.importing import retire_the_first_stage
 
 OWNED = REPO_ROOT / "tests" / "data" / "leads" / "olist"
 REAL = SHARED / "data" / "olist-marketing-funnel"
@@ -303,6 +304,20 @@ def test_a_declared_revenue_that_is_no_amount_is_a_bad_row_not_a_crash(
         f"{DEALS_FILE} line 2: declared_monthly_revenue: {reason}"
     ]
     assert not Lead.objects.exists()
+
+
+def test_won_deals_go_to_the_first_live_stage_never_a_retired_one(pipeline, now):
+    retire_the_first_stage(pipeline)
+
+    report = _import(OWNED, pipeline)
+
+    assert report.committed, report.lines()
+    won = Deal.objects.filter(source="olist")
+    assert {deal.stage.key for deal in won} == {"discovery"}
+    events = StageEvent.objects.filter(to_status="won")
+    assert {(e.from_stage.key, e.to_stage.key) for e in events} == {
+        ("discovery", "discovery")
+    }
 
 
 AS_OF = dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
