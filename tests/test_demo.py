@@ -377,3 +377,116 @@ def test_a_reset_refused_by_a_stage_holding_deals_says_how_to_reset_with_moves(
         f"reset it with dealgate pipeline apply {loader.PIPELINE_FILE} "
         "--move signing=NEW" in error
     )
+
+
+@pytest.fixture
+def demo_with_data(db, monkeypatch, tmp_path):
+    """`dealgate demo --no-serve ...` as the `demo` fixture runs it, but
+    importing for real a few rows of the data set (three won, two
+    prospecting) with its side files. Statistics are not refreshed: on
+    PostgreSQL, ANALYZE's row counts outlive the test's transaction and
+    would change the plans later tests look at."""
+    import shutil
+
+    from dealgate.clocks import sweep
+    from dealgate.commands import setup
+    from dealgate.demo import loader
+    from dealgate.imports import services
+
+    shipped = loader.DEALS_FILE.parent
+    for name in ("accounts.csv", "products.csv", "sales_teams.csv"):
+        shutil.copy(shipped / name, tmp_path / name)
+    lines = loader.DEALS_FILE.read_text(encoding="utf-8").splitlines()
+    prospecting = [line for line in lines if ",Prospecting," in line][:2]
+    small = tmp_path / loader.DEALS_FILE.name
+    small.write_text("\n".join([*lines[:4], *prospecting, ""]), encoding="utf-8")
+    monkeypatch.setattr(loader, "DEALS_FILE", small)
+    monkeypatch.delenv("DEALGATE_AS_OF", raising=False)
+    monkeypatch.setattr(setup, "ensure_database", lambda verbosity=1: None)
+    monkeypatch.setattr(services, "refresh_statistics", lambda report: None)
+    monkeypatch.setattr(sweep, "sweep", lambda: sweep.SweepResult())
+
+    def run(*argv: str) -> int:
+        return main([*argv, "--no-serve"])
+
+    return run
+
+
+def _remove_prospecting_as_the_builder_does():
+    """Drop the demo's first stage, its deals moved on to `engaging`."""
+    from dataclasses import replace
+
+    from dealgate.pipelines.models import Pipeline
+    from dealgate.pipelines.services import apply_pipeline, export_pipeline
+
+    spec = export_pipeline(Pipeline.objects.get(key="maven-crm"))
+    kept = tuple(stage for stage in spec.stages if stage.key != "prospecting")
+    handoffs = tuple(
+        h for h in spec.handoffs if "prospecting" not in (h.from_stage, h.to_stage)
+    )
+    apply_pipeline(
+        replace(spec, stages=kept, handoffs=handoffs),
+        moves={"prospecting": "engaging"},
+    )
+
+
+NO_PROSPECTING = (
+    "mapping maven-crm: stages.Prospecting: pipeline maven-crm has no stage "
+    "'prospecting'; its stages are engaging"
+)
+
+
+def test_a_demo_run_again_without_a_stage_its_data_needs_serves_the_edited_pipeline(
+    demo_with_data, capsys
+):
+    from dealgate.deals.models import Deal
+
+    assert demo_with_data("demo") == 0
+    assert Deal.objects.filter(source="maven-crm").count() == 5
+    _remove_prospecting_as_the_builder_does()
+    capsys.readouterr()
+
+    assert demo_with_data("demo") == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert any(
+        line.startswith("pipeline: 'maven-crm' differs from the demo's file")
+        and line.endswith("kept as edited. To reset it: dealgate demo --reset-pipeline")
+        for line in out
+    )
+    assert (
+        "import: skipped; the demo's deals are in 'maven-crm' already, and its "
+        f"stages as edited no longer fit the demo's data ({NO_PROSPECTING})"
+    ) in out
+    assert (
+        "Dealgate demo, as of 2017-12-31: loaded; serve it with dealgate serve" in out
+    )
+    assert Deal.objects.filter(source="maven-crm").count() == 5
+    assert not Deal.objects.filter(stage__key="prospecting").exists()
+
+
+def test_a_demo_on_an_edited_pipeline_without_its_data_stops_saying_how_to_reset(
+    demo_with_data, capsys
+):
+    from dataclasses import replace
+
+    from dealgate.core.pipeline_file import load_pipeline_file
+    from dealgate.deals.models import Deal
+    from dealgate.demo import loader
+    from dealgate.pipelines.services import apply_pipeline
+
+    spec = load_pipeline_file(loader.PIPELINE_FILE)
+    # Both of its handoffs touch `prospecting`.
+    apply_pipeline(replace(spec, stages=spec.stages[1:], handoffs=()))
+
+    assert demo_with_data("demo") == 2
+
+    error = capsys.readouterr().err
+    assert (
+        f"dealgate: {NO_PROSPECTING}. The demo's data needs the demo's pipeline, "
+        "edited since the demo applied it; dealgate demo --reset-pipeline restores it"
+    ) in error
+    assert not Deal.objects.exists()
+
+    assert demo_with_data("demo", "--reset-pipeline") == 0
+    assert Deal.objects.filter(stage__key="prospecting").count() == 2

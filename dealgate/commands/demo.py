@@ -14,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Creates the database, applies the demo pipeline (one edited since "
             "the demo applied it is kept, unless --reset-pipeline), imports the Maven "
-            "CRM opportunities, then serves the board as `dealgate serve` does "
+            "CRM opportunities (skipped when the deals are in already and the "
+            "pipeline as edited no longer fits them), then serves the board as "
+            "`dealgate serve` does "
             f"(the clock sweeper included), with the clock set to {loader.AS_OF} "
             "(the data set's last day) unless --as-of or DEALGATE_AS_OF gives "
             "another date. The database records that date: later commands on it "
@@ -69,7 +71,10 @@ def run_demo(args: argparse.Namespace) -> int:
             f"change{'s' if count != 1 else ''}); kept as edited. To reset it: "
             "dealgate demo --reset-pipeline"
         )
-    print(summary.import_report)
+    if summary.import_skipped:
+        print(f"import: skipped; {summary.import_skipped}")
+    else:
+        print(summary.import_report)
     print(f"clocks: {summary.sweep.summary()}")
     # The server runs at the given date, or else at the one the database
     # holds to: the demo's, unless it has other pipelines.

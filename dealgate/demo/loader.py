@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -17,11 +17,16 @@ from django.db import transaction
 if TYPE_CHECKING:
     from dealgate.clocks.sweep import SweepResult
     from dealgate.core.pipeline_file import PipelineSpec
+    from dealgate.imports.mappings import MappingError
+    from dealgate.pipelines.models import Pipeline
     from dealgate.pipelines.services import PlannedChange
 
 DEMO_DIR = Path(__file__).resolve().parent
 PIPELINE_FILE = DEMO_DIR / "pipeline.toml"
 DEALS_FILE = DEMO_DIR / "data" / "maven-crm" / "sales_pipeline.csv"
+# The built-in mapping the demo imports DEALS_FILE with, and the source its
+# deals are kept under.
+MAPPING = "maven-crm"
 # The key pipeline.toml gives the demo's pipeline: a database whose only
 # pipeline it is runs at the date the demo records (dealgate.timesource), and
 # the clocks the demo started there stay at that date (dealgate.clocks.sweep).
@@ -44,7 +49,8 @@ log = logging.getLogger("dealgate.demo")
 @dataclass
 class DemoSummary:
     pipeline_changes: list[str]
-    import_report: object
+    # None when the import was skipped (`import_skipped` says why).
+    import_report: Any
     sweep: SweepResult
     logins: list[tuple[str, str, str]]
     # Whether every later command on the database runs at the demo's date.
@@ -56,6 +62,9 @@ class DemoSummary:
     # pipeline as someone edited it, which the demo kept; empty when it was
     # applied (a first run, an unchanged one, or asked to reset it).
     kept_edits: list[str] = field(default_factory=list)
+    # Why the demo's deals were not imported again: the pipeline as edited
+    # no longer fits them, and they are there from an earlier run.
+    import_skipped: str = ""
 
 
 def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummary:
@@ -69,9 +78,13 @@ def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummar
     The demo's pipeline file is applied when the pipeline is new, or
     unchanged since; one someone edited (in the builder, or from a file) is
     kept as edited, and `kept_edits` says what applying the file would undo,
-    unless `reset_pipeline` asks for the file's pipeline again."""
+    unless `reset_pipeline` asks for the file's pipeline again. Edits may
+    leave the demo's data no place (a stage it maps removed): the import is
+    then skipped if an earlier run made the deals (`import_skipped`), and
+    refused, saying how to reset, if none did (`_misfit`)."""
     from dealgate.clocks.sweep import sweep
     from dealgate.core.pipeline_file import load_pipeline_file
+    from dealgate.imports.mappings import MappingError
     from dealgate.imports.services import import_deals, refresh_statistics
     from dealgate.pipelines.models import Pipeline
     from dealgate.pipelines.services import plan_pipeline
@@ -95,8 +108,13 @@ def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummar
     # Before the deals: a sweeper running meanwhile (a server's) then never
     # finds their clocks without the date that keeps them at it.
     record_as_of(as_of)
-    report = import_deals(DEALS_FILE, "maven-crm", pipeline=pipeline)
-    refresh_statistics(report)
+    report, skipped = None, ""
+    try:
+        report = import_deals(DEALS_FILE, MAPPING, pipeline=pipeline)
+    except MappingError as misfit:
+        skipped = _misfit(pipeline, misfit)
+    if report is not None:
+        refresh_statistics(report)
     ensure_logins()
     others = sorted(
         Pipeline.objects.exclude(key=spec.key).values_list("key", flat=True)
@@ -111,7 +129,7 @@ def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummar
     # Act on the clocks that ran out by the as-of date, so the today page and
     # the notices show the follow-through the product would have done.
     swept = sweep()
-    log.info("demo loaded: pipeline %s, %s", pipeline.key, report)
+    log.info("demo loaded: pipeline %s, %s", pipeline.key, report or skipped)
     return DemoSummary(
         pipeline_changes=changes,
         import_report=report,
@@ -120,7 +138,37 @@ def load_demo(as_of: str = AS_OF, *, reset_pipeline: bool = False) -> DemoSummar
         dated=not others,
         other_pipelines=others,
         kept_edits=kept,
+        import_skipped=skipped,
     )
+
+
+def _misfit(pipeline: Pipeline, misfit: MappingError) -> str:
+    """Why the demo's deals are not imported into its pipeline as someone
+    edited it, whose stages no longer fit them (`misfit`, the import's
+    refusal, names the stage): a run again would only find them present,
+    so with the deals there from an earlier run the import is skipped, and
+    this says why. With none there, the demo has nothing to show: raises
+    ValidationError saying how to put the demo's pipeline back."""
+    from dealgate.deals.models import Deal
+    from dealgate.errors import ValidationError
+
+    if Deal.objects.filter(pipeline=pipeline, source=MAPPING).exists():
+        log.info(
+            "demo: import skipped; pipeline %s as edited no longer fits %s, whose "
+            "deals it holds from an earlier run: %s",
+            pipeline.key,
+            DEALS_FILE.name,
+            misfit.message,
+        )
+        return (
+            f"the demo's deals are in {pipeline.key!r} already, and its stages "
+            f"as edited no longer fit the demo's data ({misfit.message})"
+        )
+    raise ValidationError(
+        f"{misfit.message}. The demo's data needs the demo's pipeline, edited "
+        "since the demo applied it; dealgate demo --reset-pipeline restores it",
+        field=misfit.field,
+    ) from None
 
 
 def _apply_demo_pipeline(spec: PipelineSpec) -> list[PlannedChange]:
