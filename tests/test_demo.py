@@ -483,8 +483,8 @@ def test_a_demo_on_an_edited_pipeline_without_its_data_stops_saying_how_to_reset
 
     error = capsys.readouterr().err
     assert (
-        f"dealgate: {NO_PROSPECTING}. The demo's data needs the demo's pipeline, "
-        "edited since the demo applied it; dealgate demo --reset-pipeline restores it"
+        f"dealgate: {NO_PROSPECTING}. The demo's data needs the demo's pipeline as "
+        "its file has it; dealgate demo --reset-pipeline restores it"
     ) in error
     assert not Deal.objects.exists()
 

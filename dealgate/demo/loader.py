@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dealgate.clocks.sweep import SweepResult
     from dealgate.core.pipeline_file import PipelineSpec
     from dealgate.imports.mappings import MappingError
+    from dealgate.imports.report import ImportReport
     from dealgate.pipelines.models import Pipeline
     from dealgate.pipelines.services import PlannedChange
 
@@ -50,7 +51,7 @@ log = logging.getLogger("dealgate.demo")
 class DemoSummary:
     pipeline_changes: list[str]
     # None when the import was skipped (`import_skipped` says why).
-    import_report: Any
+    import_report: ImportReport | None
     sweep: SweepResult
     logins: list[tuple[str, str, str]]
     # Whether every later command on the database runs at the demo's date.
@@ -165,8 +166,8 @@ def _misfit(pipeline: Pipeline, misfit: MappingError) -> str:
             f"as edited no longer fit the demo's data ({misfit.message})"
         )
     raise ValidationError(
-        f"{misfit.message}. The demo's data needs the demo's pipeline, edited "
-        "since the demo applied it; dealgate demo --reset-pipeline restores it",
+        f"{misfit.message}. The demo's data needs the demo's pipeline as its "
+        "file has it; dealgate demo --reset-pipeline restores it",
         field=misfit.field,
     ) from None
 
