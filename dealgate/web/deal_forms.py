@@ -25,7 +25,7 @@ from dealgate.core.text import blank_problem, optional_problem
 from dealgate.deals import services
 from dealgate.deals.idempotency import fingerprint
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization
-from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.models import Pipeline, active_stages
 
 
 @dataclass
@@ -67,7 +67,7 @@ def move_targets(deal: Deal) -> list[MoveTarget]:
     won deal is not offered lost: it is reopened into a stage first."""
     targets = [
         MoveTarget(stage.key, stage.name)
-        for stage in deal.pipeline.stages.filter(retired_at=None).order_by("position")
+        for stage in active_stages(deal.pipeline)
         if deal.status != Deal.Status.OPEN or stage.pk != deal.stage_id
     ]
     if deal.status != Deal.Status.WON:
@@ -322,7 +322,7 @@ class NewDeal:
 def new_fields(pipeline: Pipeline, user: User) -> list[EditField]:
     """The new-deal form, empty: the person creating it as the owner, the
     pipeline's currency and its first open stage (the default)."""
-    stages = pipeline.stages.filter(retired_at=None).order_by("position")
+    stages = active_stages(pipeline)
     stage_keys = tuple(stages.values_list("key", flat=True))
     fields = [
         EditField(
