@@ -106,12 +106,14 @@ def test_validate_lists_unknown_people_with_the_files_other_problems(
         at('owner = "user:nobody"', "stages[2].owner")
         + "no user with username 'nobody'",
         at('to = "team:Central (Dustin Brinkmann)"', "routing[0].to")
-        + "no team 'Central (Dustin Brinkmann)'",
+        + "no team 'Central (Dustin Brinkmann)'"
+        + "; edit [[routing]] to name your own team or person",
         at(
             'to = "user:dustin.brinkmann"  # the team\'s manager catches the rest',
             "routing[1].to",
         )
-        + "no active user 'dustin.brinkmann'",
+        + "no active user 'dustin.brinkmann'"
+        + "; edit [[routing]] to name your own team or person",
     ]
 
 

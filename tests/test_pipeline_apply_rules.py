@@ -94,6 +94,7 @@ def test_a_routing_rule_naming_an_unknown_person_is_refused_at_its_line(db, peop
 
     assert [str(p) for p in caught.value.problems] == [
         f"p.toml:{line_of(text, 'olivai')}: routing[1].to: no active user 'olivai'"
+        "; edit [[routing]] to name your own team or person"
     ]
     assert caught.value.field == "routing[1].to"
 

@@ -356,7 +356,8 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
 
     Stage owners and handoff responsibles must name an existing, active user
     or an existing team; routing rules active users and existing teams, as
-    `leads.rules` checks them when rules are saved. Each problem is placed
+    `leads.rules` checks them when rules are saved (a routing problem says
+    to edit the `[[routing]]` tables). Each problem is placed
     at the key that names it; owners the file itself already refused are
     passed over. Four queries, however many names.
     """
@@ -397,7 +398,10 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
     except ValueError:
         return problems  # the file's own check has placed what is wrong
     problems += [
-        spec.problem(("routing", index, "to"), reason)
+        spec.problem(
+            ("routing", index, "to"),
+            f"{reason}; edit [[routing]] to name your own team or person",
+        )
         for index, reason in unknown_targets(rules)
     ]
     return problems
