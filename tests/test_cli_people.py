@@ -136,6 +136,40 @@ def test_a_manager_who_stops_leading_leaves_the_team_without_one(db, monkeypatch
     assert run(monkeypatch, "team", "set", "Nord", "--manager", "eva") == 2
 
 
+def test_a_new_team_led_by_another_team_s_manager_warns_that_one_has_none(
+    db, monkeypatch, capsys
+):
+    run(monkeypatch, "user", "add", "ivo", "--role", "manager",
+        "--password-stdin", stdin="long-enough-secret\n")  # fmt: skip
+    run(monkeypatch, "team", "add", "Nord", "--manager", "ivo")
+    capsys.readouterr()
+
+    assert run(monkeypatch, "team", "add", "Field Sales", "--manager", "ivo") == 0
+
+    assert Team.objects.get(name="Nord").manager is None
+    assert (
+        "team Nord has no manager now: ivo no longer leads it, and leads team "
+        "Field Sales now; give it one: dealgate team set 'Nord' --manager USERNAME"
+    ) in capsys.readouterr().err
+
+
+def test_setting_a_team_s_manager_warns_of_the_team_they_stop_leading(
+    db, monkeypatch, capsys
+):
+    for name in ("ivo", "eva"):
+        run(monkeypatch, "user", "add", name, "--role", "manager",
+            "--password-stdin", stdin="long-enough-secret\n")  # fmt: skip
+    run(monkeypatch, "team", "add", "Nord", "--manager", "ivo")
+    run(monkeypatch, "team", "add", "Süd", "--manager", "eva")
+    capsys.readouterr()
+
+    assert run(monkeypatch, "team", "set", "Süd", "--manager", "ivo") == 0
+
+    err = capsys.readouterr().err
+    assert "team Nord has no manager now: ivo no longer leads it, and leads" in err
+    assert "Süd has no manager" not in err  # eva's team went to ivo
+
+
 def test_the_only_active_admin_cannot_be_demoted_or_deactivated(
     db, monkeypatch, capsys
 ):

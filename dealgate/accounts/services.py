@@ -150,20 +150,27 @@ def change_user(
         _log_access_ended(user, access.end_stored_sessions(user), revoked)
     for former in left:
         why = handover.team_successor(former, successor) if successor else ""
-        log.warning(
-            "team %s has no manager now: %s no longer leads it%s; give it one: "
-            "dealgate team set %r --manager USERNAME",
-            former.name,
-            username,
-            f", and {why}" if why else "",
-            former.name,
-        )
+        _warn_no_manager(former, username, why)
     if not user.is_active:
         for line in handover.stages_owned_by(user):
             log.warning("%s", line)
     log.info("user %s changed", username)
     user.handed_over = held
     return user
+
+
+def _warn_no_manager(team: Team, username: str, why: str = "") -> None:
+    """Log at WARNING that `team` was left without a manager when `username`
+    stopped leading it (`why`, when given, says more), and how to give it
+    one."""
+    log.warning(
+        "team %s has no manager now: %s no longer leads it%s; give it one: "
+        "dealgate team set %r --manager USERNAME",
+        team.name,
+        username,
+        f", and {why}" if why else "",
+        team.name,
+    )
 
 
 def _log_access_ended(user: User, sessions: int | None, tokens: int) -> None:
@@ -252,8 +259,9 @@ def add_team(name: str, *, manager: str | None = None) -> Team:
                 f"there is already a team {taken[0].name!r}", field="name"
             )
         team = Team.objects.create(name=name)
-        if manager:
-            _lead(team, manager)
+        left = _lead(team, manager) if manager else []
+    for former in left:
+        _warn_no_manager(former, manager or "", f"leads team {team.name} now")
     log.info("team %s added", name)
     return team
 
@@ -262,12 +270,15 @@ def change_team(name: str, *, manager: str) -> Team:
     """Give the team `name` names (`teams.find_team`) a manager ("" for
     none), who joins it."""
     team = _team(name)
+    left: list[Team] = []
     with transaction.atomic():
         if manager:
-            _lead(team, manager)
+            left = _lead(team, manager)
         else:
             team.manager = None
             team.save(update_fields=["manager"])
+    for former in left:
+        _warn_no_manager(former, manager, f"leads team {team.name} now")
     log.info("team %s: manager %s", team.name, manager or "none")
     return team
 
@@ -300,7 +311,9 @@ def team_name_lock_id(key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _lead(team: Team, username: str) -> None:
+def _lead(team: Team, username: str) -> list[Team]:
+    """Make `username` the manager of `team`, in it; the teams they led
+    before, which are left without a manager, are returned."""
     person = _user(username)
     if not person.is_active:
         raise ValidationError(
@@ -314,11 +327,13 @@ def _lead(team: Team, username: str) -> None:
             field="manager",
         )
     # One team at a time: the one they are in.
-    Team.objects.filter(manager=person).exclude(pk=team.pk).update(manager=None)
+    left = list(Team.objects.filter(manager=person).exclude(pk=team.pk))
+    Team.objects.filter(pk__in=[t.pk for t in left]).update(manager=None)
     person.team = team
     person.save(update_fields=["team"])
     team.manager = person
     team.save(update_fields=["manager"])
+    return left
 
 
 def _set_role(user: User, role: str) -> None:
