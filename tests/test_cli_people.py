@@ -52,9 +52,10 @@ def test_a_team_gets_a_manager_and_reps_join_it(db, monkeypatch, capsys):
     nord = Team.objects.get(name="Nord")
     assert nord.manager.username == "ivo"
     assert set(nord.members.values_list("username", flat=True)) == {"ivo", "lea"}
-    assert "Nord                 manager ivo              ivo, lea" in (
-        capsys.readouterr().out
-    )
+    assert capsys.readouterr().out.splitlines() == [
+        "team                 manager          members",
+        "Nord                 ivo              ivo, lea",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -242,12 +242,14 @@ def run_team_list(args: argparse.Namespace) -> int:
     from dealgate.accounts.models import Team
 
     teams = Team.objects.select_related("manager").order_by("name")
+    if teams:
+        print(f"{'team':<20} {'manager':<16} members")
     for team in teams:
         people = ", ".join(
             team.members.order_by("username").values_list("username", flat=True)
         )
         manager = team.manager.username if team.manager else "-"
-        print(f"{team.name:<20} manager {manager:<16} {people or 'nobody yet'}")
+        print(f"{team.name:<20} {manager:<16} {people or 'nobody yet'}")
     if not teams:
         print("no teams yet; add one with: dealgate team add NAME")
     return 0
