@@ -36,7 +36,7 @@ def revoke_tokens(user: User) -> int:
     from dealgate.leads.models import ApiToken
 
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
-        revoked_at=timesource.now()
+        revoked_at=timesource.wall_now()
     )
 
 

@@ -56,7 +56,7 @@ def create_token(
         name=name,
         key_hash=hash_secret(secret),
         prefix=secret[: len(PREFIX) + 6],
-        created_at=timesource.now(),
+        created_at=timesource.wall_now(),
         scope=scope,
     )
     log.info(
@@ -101,7 +101,7 @@ def read_token(secret: str) -> TokenUse | None:
     """
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
-    now = timesource.now()
+    now = timesource.wall_now()
     stale_before = connection.ops.adapt_datetimefield_value(now - TOUCH_EVERY)
     found = bulk.read(
         User, _USER_FIELDS, _USER_FOR_TOKEN, [stale_before, hash_secret(secret), True]
@@ -148,7 +148,7 @@ def revoke_token(token_id: int) -> ApiToken:
     if token is None:
         raise NotFound(f"no API token with id {token_id}")
     if token.revoked_at is None:
-        token.revoked_at = timesource.now()
+        token.revoked_at = timesource.wall_now()
         token.save(update_fields=["revoked_at"])
         log.info("API token %s revoked", token.pk)
     return token

@@ -6,10 +6,13 @@ import datetime as dt
 import hashlib
 
 import pytest
+from django.utils import timezone
 
+from dealgate import timesource
+from dealgate.accounts.access import revoke_tokens
 from dealgate.cli import main
 from dealgate.leads.models import ApiToken, Availability
-from dealgate.leads.tokens import user_for_token
+from dealgate.leads.tokens import create_token, revoke_token, user_for_token
 
 
 def test_token_create_prints_the_secret_once_and_stores_its_hash(olivia, capsys):
@@ -170,3 +173,22 @@ def test_the_token_commands_help_says_what_a_token_opens(capsys):
     assert "REST API tokens: each opens the lead endpoints, or the deals' too" in (
         listing
     )
+
+
+def test_a_tokens_times_are_real_time_under_a_demos_fixed_date(olivia, monkeypatch):
+    # When a token was made, used and revoked are facts about now: a demo's
+    # as-of date would date a token made today years back.
+    real = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC)
+    timesource.set_now(None)
+    monkeypatch.setattr(timezone, "now", lambda: real)
+    with timesource.running_at("2017-12-31"):
+        token, secret = create_token(olivia, "website")
+        user_for_token(secret)
+        revoke_token(token.pk)
+        other, _ = create_token(olivia, "crm")
+        revoke_tokens(olivia)
+
+    token.refresh_from_db()
+    other.refresh_from_db()
+    assert (token.created_at, token.last_used_at, token.revoked_at) == (real,) * 3
+    assert (other.created_at, other.revoked_at) == (real, real)
