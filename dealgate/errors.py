@@ -25,8 +25,9 @@ class DealgateError(Exception):
     @property
     def detail(self) -> str:
         """The message without the field's key in front of it, for a form
-        that shows the input's own label first: "organization: '' holds no
-        visible characters" is "'' holds no visible characters" there, and
+        that shows the input's own label first: "organization: holds no
+        visible characters (U+200B)" is "holds no visible characters
+        (U+200B)" there, and
         "expected_close_date must lie between ..." is "must lie between ...".
         The message, which the API and the CLI show, keeps the key: there
         nothing else says which field it is about."""

@@ -22,7 +22,7 @@ from tests.importing import make_import_pipeline, write_csv, write_mapping
 from tests.web.helpers import text_of
 
 NOTHING_VISIBLE = ["   ", "\u200b", "\u00a0\u2800 \u3164", " \u200b\ufeff "]
-SPACES = "'   ' holds no visible characters (U+0020, U+0020, U+0020)"
+SPACES = "holds no visible characters (U+0020, U+0020, U+0020)"
 HINT = "give a name, or leave it empty for none"
 
 
@@ -50,7 +50,7 @@ def test_an_optional_text_of_nothing_visible_is_refused_naming_the_field(given):
 def test_spaces_alone_are_quoted_with_their_code_points_as_invisible_text_is():
     assert optional_problem("   ", "") == f"{SPACES}; leave it empty for none"
     assert optional_problem(" \u200b ", "") == (
-        "'\\u200b' holds no visible characters (U+200B); leave it empty for none"
+        "holds no visible characters (U+200B); leave it empty for none"
     )
 
 
@@ -75,8 +75,7 @@ def test_the_edit_form_refuses_an_organization_of_nothing_visible_and_keeps_it(
     response = _edit(client, acme_deal, typed)
 
     assert response.status_code == 422
-    assert "Organization: '" in text_of(response)
-    assert "holds no visible characters (U+" in text_of(response)
+    assert "Organization: holds no visible characters (U+" in text_of(response)
     acme_deal.refresh_from_db()
     assert acme_deal.organization.name == "Acme" and acme_deal.version == 1
 
@@ -163,7 +162,7 @@ def test_a_deals_file_reads_a_cell_of_spaces_as_empty_and_refuses_invisible_text
     report = import_deals(path, mapping, pipeline=sales)
 
     assert [str(bad) for bad in report.bad_rows] == [
-        "line 3: Account: '\\u200b' holds no visible characters (U+200B)"
+        "line 3: Account: holds no visible characters (U+200B)"
     ]
     assert report.warnings["Account empty, deal has no organization"] == 1
 

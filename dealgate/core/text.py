@@ -30,9 +30,6 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u
 CONTROL_OR_BREAK = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 )
-# How much of a text that looks blank a refusal quotes; its code points,
-# which say what it holds, are listed beside.
-_QUOTE_LIMIT = 20
 
 
 def cut(text: str, limit: int) -> str:
@@ -88,7 +85,7 @@ def blank_problem(text: str, name: str, *, missing: str = "") -> str | None:
     """Why `text` cannot be the required field `name`, or None when it holds
     something visible. Empty or whitespace-only text gets `missing` (by
     default "NAME must not be blank"); text of invisible characters only is
-    quoted with its code points, since its quote alone reads as empty. A
+    named by its code points, not quoted, since a quote reads as empty. A
     form that labels the input itself passes `name` "" to leave it out."""
     stripped = text.strip()
     if not stripped:
@@ -99,9 +96,10 @@ def blank_problem(text: str, name: str, *, missing: str = "") -> str | None:
 
 
 def _nothing_visible(text: str, name: str) -> str:
-    quote = repr(cut(text, _QUOTE_LIMIT))
+    # Not quoted: a quote of such text reads as empty, or prints some of it
+    # raw (repr escapes U+200B but not U+2800); its code points say it all.
     return f"{name}: " * bool(name) + (
-        f"{quote} holds no visible characters ({code_points(text)})"
+        f"holds no visible characters ({code_points(text)})"
     )
 
 
@@ -111,8 +109,8 @@ def optional_problem(
     """Why `text` cannot be the optional field `name`, or None when it may:
     empty text is nothing given, and text with something visible is a
     value. Text of whitespace alone, or of characters that print as nothing,
-    is neither: it is quoted with its code points, as `blank_problem` quotes
-    a required text, and `empty` says how to give nothing instead."""
+    is neither: it is named by its code points, as `blank_problem` names
+    a required text's, and `empty` says how to give nothing instead."""
     if text == "" or not looks_blank(text):
         return None
     return f"{_nothing_visible(text.strip() or text, name)}; {empty}"

@@ -255,7 +255,7 @@ class OrganizationAdminForm(forms.ModelForm):
         name = tidy_name(typed)
         if not name:
             raise forms.ValidationError(
-                f"{typed!r} holds no visible characters ({code_points(typed)}); "
+                f"The name holds no visible characters ({code_points(typed)}); "
                 "give a name."
             )
         key = name_key(name)

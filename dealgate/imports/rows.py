@@ -660,8 +660,7 @@ class DealRows:
         if not name and text.strip():
             raise CellError(
                 column,
-                f"{quoted(text.strip())} holds no visible characters "
-                f"({code_points(text.strip())})",
+                f"holds no visible characters ({code_points(text.strip())})",
             )
         if not name:
             self._warn(f"{column} empty, deal has no {field}")

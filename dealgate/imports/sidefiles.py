@@ -177,8 +177,7 @@ def _named_rows(
             typed = values["name"].strip()
             reason = "is empty"
             if typed:
-                reason = f"{quoted(typed)} holds no visible characters"
-                reason += f" ({code_points(typed)})"
+                reason = f"holds no visible characters ({code_points(typed)})"
             report.bad(line, name_column, reason, records.file)
             continue
         if name in seen:

@@ -49,12 +49,17 @@ def test_whitespace_is_refused_with_the_field_s_own_words():
 
 
 def test_a_form_that_labels_its_input_gets_the_problem_without_the_name():
-    assert (
-        blank_problem("\u2800", "") == "'\u2800' holds no visible characters (U+2800)"
+    assert blank_problem("\u2800", "") == "holds no visible characters (U+2800)"
+
+
+def test_invisible_text_is_named_by_its_code_points_never_quoted_raw():
+    # repr escapes U+200B but prints U+2800 as it is: no quote at all.
+    assert blank_problem("\u200b\u2800", "title") == (
+        "title: holds no visible characters (U+200B, U+2800)"
     )
 
 
-def test_a_long_invisible_text_is_quoted_cut():
+def test_a_long_invisible_text_is_named_cut():
     message = blank_problem("\u200b" * 500, "notes")
 
     assert len(message) < 300

@@ -16,7 +16,7 @@ from dealgate.deals.models import Deal
 from .helpers import make_deal, text_of
 
 NEW = reverse("deal-new")
-SPACES = "'   ' holds no visible characters (U+0020, U+0020, U+0020)"
+SPACES = "holds no visible characters (U+0020, U+0020, U+0020)"
 HINT = "leave it empty for none"
 CLOSE = dt.date(2026, 9, 30)
 
