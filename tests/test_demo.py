@@ -171,6 +171,19 @@ def test_a_pipeline_of_its_own_applied_after_the_demo_runs_at_the_real_time(
     assert timesource.recorded_as_of() == ""
 
 
+def test_the_demo_loaded_beside_a_pipeline_of_its_own_claims_no_as_of_date(
+    demo, capsys
+):
+    make_import_pipeline(key="it-services")
+
+    demo("demo")
+
+    out = capsys.readouterr().out
+    assert "Dealgate demo, loaded as of 2017-12-31; serve it with dealgate" in out
+    assert "Dealgate demo, as of" not in out
+    assert "other dealgate commands on it run at the real time" in out
+
+
 def test_the_demo_served_beside_a_pipeline_of_its_own_serves_at_the_real_time(
     demo, monkeypatch, capsys
 ):

@@ -96,8 +96,11 @@ def print_times(
 ) -> None:
     """Say which time the demo, its board and later commands run at, and how
     to sign in."""
-    if args.no_serve:
+    if args.no_serve and summary.dated:
         print(f"\nDealgate demo, as of {as_of}: loaded; serve it with dealgate serve")
+    elif args.no_serve:
+        # The database runs at the real time: only the load was as of then.
+        print(f"\nDealgate demo, loaded as of {as_of}; serve it with dealgate serve")
     else:
         at = f"as of {as_of}" if board_as_of else f"loaded as of {as_of}"
         print(f"\nDealgate demo, {at}: http://{args.host}:{args.port}/")
