@@ -174,6 +174,20 @@ def test_too_many_distinct_deals_are_refused_saying_how_many_were_sent(
     assert not StageEvent.objects.exists()
 
 
+def test_too_many_deals_sent_once_each_are_refused_naming_their_count_only(
+    api, deals, monkeypatch
+):
+    monkeypatch.setattr(services, "MOST_DEALS_PER_BULK_MOVE", len(deals) - 1)
+
+    response = bulk(api, deals, to="contract")
+
+    assert response.status_code == 422
+    assert response.json()["message"] == (
+        "deals: a bulk move takes at most 2 deals, this one has 3 distinct deals; "
+        "send them in several moves"
+    )
+
+
 def test_a_deal_sent_with_two_versions_is_refused_and_nothing_moves(api, deals):
     body = {
         "deals": [{"id": d.pk, "version": d.version} for d in deals]
