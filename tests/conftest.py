@@ -20,6 +20,7 @@ from dealgate.cli import LOGGER
 
 PASSWORD = "correct horse battery staple"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+IT_SERVICES = REPO_ROOT / "examples" / "pipelines" / "it-services.toml"
 SHARED = REPO_ROOT.parent / "shared"
 NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
 
@@ -220,3 +221,21 @@ def pipeline(db):
             probability=10 + 20 * position,
         )
     return pipe
+
+
+@pytest.fixture
+def shrunk(tmp_path):
+    """The IT-services file without its "review" stage and the handoffs to it."""
+    text = IT_SERVICES.read_text(encoding="utf-8")
+    start = text.index('[[stages]]\nkey = "review"')
+    text = text[:start] + text[text.index('[[stages]]\nkey = "contract"') :]
+    text = text.replace(
+        'from = "proposal"\nto = "review"', 'from = "proposal"\nto = "contract"'
+    )
+    text = text.replace(
+        '[[handoffs]]\nfrom = "review"\nto = "contract"\nresponse_window = "4h"',
+        '[[handoffs]]\nfrom = "inquiry"\nto = "proposal"\nresponse_window = "4h"',
+    )
+    path = tmp_path / "shrunk.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

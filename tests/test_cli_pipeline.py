@@ -12,9 +12,8 @@ from dealgate.cli import main
 from dealgate.core.pipeline_file import load_pipeline_file, parse_pipeline
 from dealgate.deals.models import Deal
 from dealgate.pipelines.models import Pipeline
-from tests.conftest import REPO_ROOT
+from tests.conftest import IT_SERVICES, REPO_ROOT
 
-IT_SERVICES = REPO_ROOT / "examples" / "pipelines" / "it-services.toml"
 DEMO = REPO_ROOT / "dealgate" / "demo" / "pipeline.toml"
 
 
@@ -39,24 +38,6 @@ def review_holds_a_deal(db, capsys, routed_to):
     review = pipeline.stages.get(key="review")
     Deal.objects.create(pipeline=pipeline, stage=review, title="Backup for Contoso")
     capsys.readouterr()
-
-
-@pytest.fixture
-def shrunk(tmp_path):
-    """The IT-services file without its "review" stage and the handoffs to it."""
-    text = IT_SERVICES.read_text(encoding="utf-8")
-    start = text.index('[[stages]]\nkey = "review"')
-    text = text[:start] + text[text.index('[[stages]]\nkey = "contract"') :]
-    text = text.replace(
-        'from = "proposal"\nto = "review"', 'from = "proposal"\nto = "contract"'
-    )
-    text = text.replace(
-        '[[handoffs]]\nfrom = "review"\nto = "contract"\nresponse_window = "4h"',
-        '[[handoffs]]\nfrom = "inquiry"\nto = "proposal"\nresponse_window = "4h"',
-    )
-    path = tmp_path / "shrunk.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_validate_reports_ok_with_a_summary_for_each_file(capsys, routed_to):

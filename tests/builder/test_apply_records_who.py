@@ -8,31 +8,13 @@ from django.urls import reverse
 
 from dealgate.cli import main
 from dealgate.deals.models import StageEvent
-from tests.builder.conftest import IT_SERVICES, post
+from tests.builder.conftest import post
 from tests.web.helpers import make_deal, text_of
 
 
 @pytest.fixture
 def deal_in_review(it_services, now):
     return make_deal(it_services, "review", title="Acme rollout")
-
-
-@pytest.fixture
-def shrunk(tmp_path):
-    """The IT-services file without its "review" stage and the handoffs to it."""
-    text = IT_SERVICES.read_text(encoding="utf-8")
-    start = text.index('[[stages]]\nkey = "review"')
-    text = text[:start] + text[text.index('[[stages]]\nkey = "contract"') :]
-    text = text.replace(
-        'from = "proposal"\nto = "review"', 'from = "proposal"\nto = "contract"'
-    )
-    text = text.replace(
-        '[[handoffs]]\nfrom = "review"\nto = "contract"\nresponse_window = "4h"',
-        '[[handoffs]]\nfrom = "inquiry"\nto = "proposal"\nresponse_window = "4h"',
-    )
-    path = tmp_path / "shrunk.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def moved_event(deal) -> StageEvent:
