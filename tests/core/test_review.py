@@ -2,67 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from dealgate.core.pipeline_file import (
     CriterionSpec,
     CustomFieldSpec,
     HandoffSpec,
-    PipelineSpec,
-    StageSpec,
     load_pipeline_file,
     parse_pipeline,
 )
 from dealgate.core.review import (
-    Finding,
     PipelineData,
     StageData,
     review,
     seller_act,
 )
 from tests.conftest import REPO_ROOT
+from tests.core.review_specs import KEYS
+from tests.core.review_specs import codes as _codes
+from tests.core.review_specs import spec as _spec
+from tests.core.review_specs import stage as _stage
 
 IT_SERVICES = REPO_ROOT / "examples" / "pipelines" / "it-services.toml"
-KEYS = ["inquiry", "discovery", "proposal", "review", "contract"]
-
-
-def _stage(key: str, **changes) -> StageSpec:
-    stage = StageSpec(
-        key=key,
-        name=f"{key.title()} requested",
-        buyer_action="The buyer asked",
-        owner="deal-owner",
-        age_limit_days=5,
-        probability=20,
-        # Each stage is left by a step of its own (the same exit criteria in
-        # two stages is a finding).
-        exit_criteria=(CriterionSpec("Done", f"held('meeting', '{key}')"),),
-    )
-    return replace(stage, **changes)
-
-
-def _spec(stages=None, handoffs=None, **changes) -> PipelineSpec:
-    stages = stages or [_stage(key) for key in KEYS]
-    keys = [stage.key for stage in stages]
-    if handoffs is None:
-        handoffs = [
-            HandoffSpec(start, end, 60)
-            for start, end in zip(["lead", *keys], keys, strict=False)
-        ]
-    return PipelineSpec(
-        key="p",
-        name="P",
-        stages=tuple(stages),
-        calendar={"timezone": "UTC", "always_open": True},
-        handoffs=tuple(handoffs),
-        **changes,
-    )
-
-
-def _codes(findings: list[Finding]) -> list[tuple[str, str]]:
-    return [(finding.code, ".".join(map(str, finding.path))) for finding in findings]
 
 
 def test_a_well_shaped_pipeline_has_no_findings():

@@ -10,60 +10,24 @@ import pytest
 
 from dealgate.core.pipeline_file import (
     CriterionSpec,
-    HandoffSpec,
-    PipelineSpec,
-    StageSpec,
     load_pipeline_file,
     parse_pipeline,
 )
-from dealgate.core.review import Finding, never_holds, review
+from dealgate.core.review import never_holds, review
 from tests.conftest import REPO_ROOT
+from tests.core.review_specs import KEYS
+from tests.core.review_specs import codes as _codes
+from tests.core.review_specs import spec_with as _spec
+from tests.core.review_specs import stage as _stage
 
 IT_SERVICES = REPO_ROOT / "examples" / "pipelines" / "it-services.toml"
 DEMO = REPO_ROOT / "dealgate" / "demo" / "pipeline.toml"
-KEYS = ["inquiry", "discovery", "proposal", "review", "contract"]
 NEW_CODES = {
     "never-holds",
     "probability-falls",
     "same-exit-criteria",
     "no-breach-actions",
 }
-
-
-def _stage(key: str, **changes) -> StageSpec:
-    stage = StageSpec(
-        key=key,
-        name=f"{key.title()} requested",
-        buyer_action="The buyer asked",
-        owner="deal-owner",
-        age_limit_days=5,
-        probability=10 * (KEYS.index(key) + 1) if key in KEYS else 10,
-        exit_criteria=(CriterionSpec(f"{key} done", f"held('meeting', '{key}')"),),
-    )
-    return replace(stage, **changes)
-
-
-def _spec(*changed: StageSpec, **changes) -> PipelineSpec:
-    """The five-stage spec the review passes, with `changed` stages put in
-    place of those with their keys."""
-    by_key = {stage.key: stage for stage in changed}
-    stages = [by_key.get(key) or _stage(key) for key in KEYS]
-    handoffs = [
-        HandoffSpec(start, end, 60)
-        for start, end in zip(["lead", *KEYS], KEYS, strict=False)
-    ]
-    return PipelineSpec(
-        key="p",
-        name="P",
-        stages=tuple(stages),
-        calendar={"timezone": "UTC", "always_open": True},
-        handoffs=tuple(handoffs),
-        **changes,
-    )
-
-
-def _codes(findings: list[Finding]) -> list[tuple[str, str]]:
-    return [(finding.code, ".".join(map(str, finding.path))) for finding in findings]
 
 
 def test_the_crafted_pipeline_has_no_findings():
