@@ -263,9 +263,10 @@ def _hand_over_teams(person: User, successor: User) -> tuple[str, ...]:
 
 
 def stages_owned_by(person: User) -> list[str]:
-    """What to say of the live stages `person` owns: a deal that enters one
-    is still given to them after they leave, until the stage gets another
-    owner in the builder or the pipeline file (one query)."""
+    """What to say of the live stages `person` owns: while they are
+    inactive, a deal that enters one goes to its own owner instead
+    (`deals.services.Responsible`), until the stage gets another owner in
+    the builder or the pipeline file (one query)."""
     stages = (
         Stage.objects.filter(owner_user=person, retired_at__isnull=True)
         .select_related("pipeline")
@@ -273,7 +274,8 @@ def stages_owned_by(person: User) -> list[str]:
     )
     return [
         f"stage {stage.name!r} of pipeline {stage.pipeline.key} is still owned "
-        f"by {person.username}: deals entering it become theirs; give it another "
-        "owner in the builder or the pipeline file"
+        f"by {person.username}: while they are inactive, deals entering it go "
+        "to their own owners; give it another owner in the builder or the "
+        "pipeline file"
         for stage in stages
     ]

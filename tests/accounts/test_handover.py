@@ -125,8 +125,8 @@ def test_hand_to_gives_every_open_deal_lead_clock_and_task_to_the_successor(
     assert f"handed over to bob: {HELD}" in printed.out
     assert (
         "stage 'Proposal reviewed by the buyer' of pipeline new-business is still "
-        "owned by alice: deals entering it become theirs; give it another owner in "
-        "the builder or the pipeline file"
+        "owned by alice: while they are inactive, deals entering it go to their "
+        "own owners; give it another owner in the builder or the pipeline file"
     ) in printed.err
     alice.refresh_from_db()
     assert not alice.is_active
