@@ -32,6 +32,7 @@ from dealgate.leads.models import Lead, LeadActivity
 from dealgate.pipelines.models import Stage
 
 from .models import Team, User
+from .teams import make_lead
 
 log = logging.getLogger("dealgate.accounts")
 
@@ -248,10 +249,7 @@ def _hand_over_teams(person: User, successor: User) -> tuple[str, ...]:
     ):
         if team_successor(team, successor):
             continue
-        team.manager = successor
-        team.save(update_fields=["manager"])
-        successor.team = team
-        successor.save(update_fields=["team"])
+        make_lead(team, successor)
         taken.append(team.name)
         log.info(
             "team %s: led by %s now, in place of %s",

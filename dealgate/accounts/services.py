@@ -28,7 +28,7 @@ from dealgate.errors import NotFound, ValidationError
 
 from . import access, handover
 from .models import Team, User
-from .teams import TeamNames, find_team
+from .teams import TeamNames, find_team, make_lead
 
 log = logging.getLogger("dealgate.accounts")
 
@@ -326,14 +326,7 @@ def _lead(team: Team, username: str) -> list[Team]:
             f"(dealgate user set {username} --role manager)",
             field="manager",
         )
-    # One team at a time: the one they are in.
-    left = list(Team.objects.filter(manager=person).exclude(pk=team.pk))
-    Team.objects.filter(pk__in=[t.pk for t in left]).update(manager=None)
-    person.team = team
-    person.save(update_fields=["team"])
-    team.manager = person
-    team.save(update_fields=["manager"])
-    return left
+    return make_lead(team, person)
 
 
 def _set_role(user: User, role: str) -> None:

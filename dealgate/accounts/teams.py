@@ -18,7 +18,7 @@ from __future__ import annotations
 from dealgate.core.names import SharedName, name_key, one_named
 from dealgate.errors import ValidationError
 
-from .models import Team
+from .models import Team, User
 
 
 class TeamNames:
@@ -80,3 +80,16 @@ def team_spelling(name: str, names: TeamNames) -> str:
     except ValidationError:
         return name
     return found.name if found is not None else name
+
+
+def make_lead(team: Team, person: User) -> list[Team]:
+    """Make `person` the manager of `team`, and a member of it: one team at
+    a time, so the teams they led before are left without a manager and
+    returned. The caller has checked that they may lead one."""
+    left = list(Team.objects.filter(manager=person).exclude(pk=team.pk))
+    Team.objects.filter(pk__in=[t.pk for t in left]).update(manager=None)
+    person.team = team
+    person.save(update_fields=["team"])
+    team.manager = person
+    team.save(update_fields=["manager"])
+    return left
