@@ -50,6 +50,7 @@ from dealgate.core.text import required_text
 from dealgate.errors import Conflict, NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import (
+    MovesOutOfOrder,
     PipelinePlan,
     PlannedChange,
     StagesHoldDeals,
@@ -479,6 +480,17 @@ def apply_draft(
         except StagesHoldDeals as blocked:
             raise ValidationError(
                 blocked.blocked_message(WHERE_DEALS_GO), field=blocked.field
+            ) from None
+        except MovesOutOfOrder as late:
+            # The site's date is DEALGATE_AS_OF's or the demo's, which no
+            # page sets: the manager can wait for it or keep the stages.
+            raise ValidationError(
+                late.message_with(
+                    "keep the stages that hold them in the draft for now, or "
+                    f"apply once the site's date (its as-of date) is "
+                    f"{late.earliest} or later"
+                ),
+                field=late.field,
             ) from None
         Draft.objects.filter(pk=working.draft.pk).delete()
     log.info("draft %s applied by %s: %d changes", key, _who(by), len(plan.changes))

@@ -128,7 +128,12 @@ def _names_unchecked() -> str | None:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from dealgate.pipelines.services import apply_pipeline, plan_pipeline
+    from dealgate.cli import CommandError
+    from dealgate.pipelines.services import (
+        MovesOutOfOrder,
+        apply_pipeline,
+        plan_pipeline,
+    )
 
     moves = dict(args.move)
     by = _applier(args.username)
@@ -156,7 +161,18 @@ def run_apply(args: argparse.Namespace) -> int:
 
     # Applying re-plans under a lock, so a change made since the plan above
     # was printed is caught rather than written blind.
-    applied = apply_pipeline(spec, moves=moves, by=by)
+    try:
+        applied = apply_pipeline(spec, moves=moves, by=by)
+    except MovesOutOfOrder as late:
+        # The moves' date is the command's --as-of (or DEALGATE_AS_OF, or
+        # the demo's recorded date).
+        raise CommandError(
+            "--as-of: "
+            + late.message_with(
+                f"give --as-of {late.earliest[:10]} or later (the date or an "
+                "ISO instant), or leave the stage in the file for now"
+            )
+        ) from late
     if applied.has_changes:
         print(f"applied {len(applied.changes)} change(s) to pipeline {spec.key!r}")
     return 0

@@ -31,7 +31,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, Count, F, ProtectedError, RestrictedError, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    OuterRef,
+    ProtectedError,
+    Q,
+    RestrictedError,
+    Subquery,
+    When,
+)
 from django.db.models import Value as V
 
 from dealgate import timesource
@@ -61,7 +71,7 @@ from dealgate.core.pipeline_file import (
     split_owner,
 )
 from dealgate.deals.models import Deal, StageEvent
-from dealgate.deals.services import Responsible
+from dealgate.deals.services import MoveOutOfOrder, Responsible
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads.rules import unknown_targets
 from dealgate.pipelines.calendars import calendar_for
@@ -85,6 +95,8 @@ _STAGE_FIELDS = (
 _PIPELINE_FIELDS = ("name", "description", "currency", "allow_skipping")
 # Ids per UPDATE ... WHERE id IN (...), well under SQLite's variable limit.
 _ID_BATCH = 1000
+# How many of the deals a move would date out of order a refusal names.
+_LATE_NAMED = 3
 
 
 def move_flag(change: PlannedChange) -> str:
@@ -182,7 +194,10 @@ def apply_pipeline(
     (ValidationError, nothing written) to remove a stage that holds any deal,
     open or closed, unless `moves` maps its key to a stage of `spec`; moved
     deals get a StageEvent with source "pipeline", by `by` (the person who
-    applied it; None when no one is known). Locks the pipeline row.
+    applied it; None when no one is known), dated `timesource.now()`. As for
+    any move, that date may not come before a moved deal's last stage event:
+    `MovesOutOfOrder` (nothing written) names how many deals and the first
+    few. Locks the pipeline row, then the removed stages and moved deals.
     """
     with transaction.atomic():
         sync = _Sync(spec, moves, lock=True)
@@ -584,11 +599,15 @@ class _Sync:
         texts = self._handoff_changes() + self._outcome_changes()
         texts += self._rule_changes()
         changes += [PlannedChange(text) for text in texts]
+        notes = list(self.notes)
+        late = self._late_moves(timesource.now())
+        if late is not None:
+            notes.append(f"applying now is refused: {late.problem}")
         return PipelinePlan(
             key=spec.key,
             creates=self.pipeline is None,
             changes=changes,
-            notes=list(self.notes),
+            notes=notes,
         )
 
     def _pipeline_changes(self) -> list[str]:
@@ -762,7 +781,13 @@ class _Sync:
 
     def write(self, by: User | None = None) -> None:
         """Write the planned changes, as `by`; rows already right are not
-        saved."""
+        saved. Refuses (`MovesOutOfOrder`) before writing anything when a
+        deal it moves has a stage event after now."""
+        now = timesource.now()
+        self._lock_moved_deals()
+        late = self._late_moves(now)
+        if late is not None:
+            raise late
         pipeline = self.pipeline or Pipeline(key=self.spec.key)
         dirty = [
             name
@@ -776,7 +801,7 @@ class _Sync:
 
         positions = self._write_stages(pipeline)
         dirty += self._write_handoffs(pipeline, positions)
-        dirty += self._write_removals(pipeline, positions, by)
+        dirty += self._write_removals(pipeline, positions, by, now)
 
         settings = dict(pipeline.settings or {})
         settings.update({"bottleneck_share": self.spec.bottleneck_share})
@@ -792,7 +817,6 @@ class _Sync:
         if dirty:
             pipeline.save(update_fields=[*dict.fromkeys(dirty), "updated_at"])
         # Clocks last, under the calendar just written.
-        now = timesource.now()
         if self.windows_changed:
             clocks.response_windows_changed(pipeline, self.windows_changed, now)
         if "calendar" in dirty and self.pipeline is not None:
@@ -882,23 +906,85 @@ class _Sync:
                     self.windows_changed[row.pk] = minutes
         return ["updated_at"] if touched else []
 
-    def _write_removals(
-        self, pipeline: Pipeline, stages: dict[str, Stage], by: User | None
-    ) -> list[str]:
-        # The removed stages' rows first, until the commit: a move into one
-        # (which holds its row FOR SHARE, `deals.services._lock_live_stage`)
-        # either commits before this and has its deal moved on below, or
-        # waits and then finds the stage gone.
+    def _lock_moved_deals(self) -> None:
+        """Lock the removed stages' rows, then the rows of the deals that
+        `moves` sends on, in id order, until the commit.
+
+        The stages first: a move into one (which holds its row FOR SHARE,
+        `deals.services._lock_live_stage`) either commits before this and
+        has its deal moved on by `_write_removals`, or waits and then finds
+        the stage gone. The deals before their clocks, in id order, as a
+        move takes them (the deal, then its clocks): the other order
+        deadlocked with moves. Both before anything is written, so the
+        order check reads deals no move can change meanwhile."""
+        if not self.removed:
+            return
         list(
             Stage.objects.select_for_update()
             .filter(pk__in=[row.pk for row in self.removed])
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+        moved = self._moved_deals()
+        if moved is not None:
+            list(moved.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+    def _moved_deals(self) -> Any:
+        """The deals of the removed stages that `moves` sends on (a
+        QuerySet), or None when there are none to look for."""
+        rows = [row for row in self.removed if row.key in self.moves]
+        if not any(sum(self.deal_counts[row.id]) for row in rows):
+            return None
+        return Deal.objects.filter(stage__in=rows)
+
+    def _late_moves(self, now: dt.datetime) -> MovesOutOfOrder | None:
+        """The refusal of moving, at `now`, deals whose last stage event
+        comes after it (`deals.services._check_in_order`'s rule: the latest
+        of their history and of their stage entry, or close when closed);
+        None when every moved deal may move then. Two queries at most,
+        whatever the number of deals."""
+        moved = self._moved_deals()
+        if moved is None:
+            return None
+        newest = StageEvent.objects.filter(deal=OuterRef("pk")).order_by("-at")
+        late = (
+            moved.annotate(last_event_at=Subquery(newest.values("at")[:1]))
+            .filter(
+                Q(last_event_at__gt=now)
+                | Q(status=Deal.Status.OPEN, stage_entered_at__gt=now)
+                | (~Q(status=Deal.Status.OPEN) & Q(closed_at__gt=now))
+            )
+            .order_by("pk")
+        )
+        count = late.count()
+        if not count:
+            return None
+        named = [
+            (deal_id, _last_event(status, entered, closed, newest_at))
+            for deal_id, status, entered, closed, newest_at in late.values_list(
+                "pk", "status", "stage_entered_at", "closed_at", "last_event_at"
+            )[:_LATE_NAMED]
+        ]
+        latest = max(
+            _last_event(*row)
+            for row in late.values_list(
+                "status", "stage_entered_at", "closed_at", "last_event_at"
+            )
+        )
+        return MovesOutOfOrder(now, count, named, latest)
+
+    def _write_removals(
+        self,
+        pipeline: Pipeline,
+        stages: dict[str, Stage],
+        by: User | None,
+        now: dt.datetime,
+    ) -> list[str]:
+        # The removed stages and moved deals are locked (_lock_moved_deals).
         for row in self.removed:
             if row.key in self.moves:
                 target = stages[self.moves[row.key]]
-                self.moved += _move_deals(pipeline, row, target, by)
+                self.moved += _move_deals(pipeline, row, target, by, now)
         for row in self.removed:
             try:
                 # A savepoint, so a refused delete leaves the transaction usable.
@@ -907,7 +993,7 @@ class _Sync:
             except (ProtectedError, RestrictedError):
                 self.retired.add(row.key)
                 Stage.objects.filter(pk=row.pk).update(
-                    retired_at=timesource.now(),
+                    retired_at=now,
                     replaced_by=self._replacement(row, stages),
                 )
         return ["updated_at"] if self.removed else []
@@ -923,9 +1009,12 @@ class _Sync:
         return stages[kept[-1]] if kept else stages[self.spec.stages[0].key]
 
 
-def _move_deals(pipeline: Pipeline, old: Stage, new: Stage, by: User | None) -> int:
-    """Move every deal of `old` into `new`, recording one StageEvent each, by
-    `by` (who applied the pipeline).
+def _move_deals(
+    pipeline: Pipeline, old: Stage, new: Stage, by: User | None, now: dt.datetime
+) -> int:
+    """Move every deal of `old` into `new` at `now`, recording one StageEvent
+    each, by `by` (who applied the pipeline). The caller holds the deals'
+    rows and has checked that none has a stage event after `now`.
 
     Open deals enter `new` now (their age in it starts again, as for any
     stage change); closed deals keep their status and times, and their event
@@ -935,12 +1024,8 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage, by: User | None) -> 
     However many deals there are: one read, the routing of the open ones
     (`_assign_responsible`), one UPDATE and batched inserts.
     """
-    now = timesource.now()
     calendar = calendar_for(pipeline)
     deals = Deal.objects.filter(stage=old)
-    # The deals' rows before their clocks, in id order, as a move takes them
-    # (the deal, then its clocks): the other order deadlocked with moves.
-    list(deals.select_for_update().order_by("pk").values_list("pk", flat=True))
     rows = [
         (deal_id, status, entered_at if status == Deal.Status.OPEN else closed_at)
         for deal_id, status, entered_at, closed_at in deals.values_list(
@@ -992,6 +1077,18 @@ def _move_deals(pipeline: Pipeline, old: Stage, new: Stage, by: User | None) -> 
         by.username if by is not None else "system",
     )
     return len(rows)
+
+
+def _last_event(
+    status: str,
+    entered: dt.datetime | None,
+    closed: dt.datetime | None,
+    newest: dt.datetime | None,
+) -> dt.datetime:
+    """A deal's last stage event, as `_late_moves` reads it: the latest of its
+    history and of its stage entry (open) or close (won, lost)."""
+    own = entered if status == Deal.Status.OPEN else closed
+    return max(at for at in (own, newest) if at is not None)
 
 
 def _stay_minutes(
@@ -1211,3 +1308,47 @@ class StagesHoldDeals(ValidationError):
             f"nothing applied: removed stage(s) {', '.join(map(_q, self.keys))} "
             f"still hold deals; {how}"
         )
+
+
+class MovesOutOfOrder(MoveOutOfOrder):
+    """Applying would move deals (`--move`, or the builder's choice of where
+    a removed stage's deals go) at a date before their last stage event.
+    `count` deals would; `named` holds the first few (id, last event), and
+    `latest` the last event of them all: the earliest date applying may
+    carry. The message says what is wrong; each door adds how to act on it
+    (`message_with`)."""
+
+    def __init__(
+        self,
+        now: dt.datetime,
+        count: int,
+        named: list[tuple[int, dt.datetime]],
+        latest: dt.datetime,
+    ) -> None:
+        self.now, self.count, self.named, self.latest = now, count, named, latest
+        deals = ", ".join(f"deal {pk} on {_instant(at)}" for pk, at in named)
+        more = count - len(named)
+        if more:
+            deals += f", and {more} more"
+        self.problem = (
+            f"{count} deal{'s' if count != 1 else ''} it would move "
+            f"{'have' if count != 1 else 'has'} a stage event after "
+            f"{_instant(now)}, the date the move would carry ({deals}); "
+            "a deal's history only runs forward"
+        )
+        super().__init__(
+            self.message_with(f"apply at {self.earliest} or later"), field="moves"
+        )
+
+    @property
+    def earliest(self) -> str:
+        """The earliest date applying may carry, in words."""
+        return _instant(self.latest)
+
+    def message_with(self, how: str) -> str:
+        """The refusal, ending with `how` the person goes on."""
+        return f"nothing applied: {self.problem}; {how}"
+
+
+def _instant(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
