@@ -133,7 +133,8 @@ def add_stage(
     age_limit_days: int | None = None,
     probability: int = 0,
 ) -> PipelineSpec:
-    """Append a stage. The key must be a new slug, not "lead", "won" or "lost"."""
+    """Append a stage. The key must be a new slug, not "lead", "won" or "lost";
+    the name and the buyer action must hold something visible."""
     check_key(key, "a stage key")
     if key in RESERVED_STAGE_KEYS:
         raise ValidationError(f"{key!r} is reserved; choose another key", field="key")
@@ -144,7 +145,7 @@ def add_stage(
     stage = StageSpec(
         key=key,
         name=name,
-        buyer_action=buyer_action.strip(),
+        buyer_action=_buyer_action(buyer_action),
         owner=owner,
         age_limit_days=age_limit_days,
         probability=probability,
@@ -160,6 +161,8 @@ def change_stage(spec: PipelineSpec, key: str, **values: Any) -> PipelineSpec:
     if "name" in values:
         values["name"] = required_text(values["name"], "name")
         _check_name_free(spec, values["name"], key)
+    if "buyer_action" in values:
+        values["buyer_action"] = _buyer_action(values["buyer_action"])
     limit = values.get("age_limit_days")
     if limit is not None and not 1 <= limit <= MAX_AGE_LIMIT_DAYS:
         raise ValidationError(
@@ -167,6 +170,21 @@ def change_stage(spec: PipelineSpec, key: str, **values: Any) -> PipelineSpec:
             field="age_limit_days",
         )
     return _with_stage(spec, replace(stage_of(spec, key), **values))
+
+
+def _buyer_action(text: str) -> str:
+    """The buyer action typed, trimmed; refused (field "buyer_action") when
+    it holds nothing visible. A stage is entered because the buyer did
+    something, so applying refuses a stage without one: refused here, the
+    person fixes it on the form that still holds what they typed."""
+    return required_text(
+        text,
+        "buyer_action",
+        missing=(
+            "buyer_action: say what the buyer did to enter this stage, "
+            'e.g. "The buyer asked for a proposal"'
+        ),
+    )
 
 
 def _check_name_free(spec: PipelineSpec, name: str, key: str) -> None:

@@ -29,7 +29,12 @@ def test_a_spec_survives_a_trip_through_json(spec):
 
 def test_an_added_stage_goes_last_with_what_was_given(spec):
     changed = edits.add_stage(
-        spec, "kickoff", "Kickoff booked", owner="team:Central", age_limit_days=3
+        spec,
+        "kickoff",
+        "Kickoff booked",
+        buyer_action="The buyer booked the kickoff",
+        owner="team:Central",
+        age_limit_days=3,
     )
 
     stage = changed.stages[-1]
@@ -39,6 +44,7 @@ def test_an_added_stage_goes_last_with_what_was_given(spec):
         "team:Central",
         3,
     )
+    assert stage.buyer_action == "The buyer booked the kickoff"
     assert changed.stage_keys()[:-1] == spec.stage_keys()
 
 

@@ -200,6 +200,7 @@ def test_a_builder_number_that_reads_two_ways_is_refused_not_read_as_one(
     client.force_login(olivia)
     form = {
         "name": "Proposal reviewed",
+        "buyer_action": "The buyer went through the proposal",
         "owner": "deal-owner",
         "probability": "55",
         "exit_criteria_mode": "all",
