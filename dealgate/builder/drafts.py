@@ -393,12 +393,16 @@ class Stranded:
 @dataclass
 class DraftPlan:
     """What applying the draft would do. `problems` must be fixed first;
-    `stranded` stages need to be told where their deals go."""
+    `stranded` stages need to be told where their deals go. `needs_admin`
+    is set when the draft changes the routing rules and the person planned
+    for may not (`check_routing_kept`): that change is theirs to leave to
+    an admin, not one they can apply, so `change_count` leaves it out."""
 
     working: Working
     problems: list[str] = field(default_factory=list)
     plan: PipelinePlan | None = None
     stranded: list[Stranded] = field(default_factory=list)
+    needs_admin: bool = False
 
     @property
     def lines(self) -> list[str]:
@@ -410,11 +414,17 @@ class DraftPlan:
 
     @property
     def change_count(self) -> int:
-        return len(self.plan.changes) if self.plan else 0
+        """How many changes applying makes that the person may apply."""
+        if self.plan is None:
+            return 0
+        changes = self.plan.changes
+        if self.needs_admin:
+            changes = [change for change in changes if change.area != "routing"]
+        return len(changes)
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.plan and self.plan.has_changes)
+        return self.change_count > 0
 
     @property
     def blocked(self) -> bool:
@@ -428,18 +438,22 @@ def plan_draft(
     by: User | None = None,
 ) -> DraftPlan:
     """What applying `working` would change; changes nothing. With `by`,
-    a routing change they may not apply is the first problem."""
-    result = DraftPlan(working, problems=draft_problems(working.spec))
+    a routing change they may not apply is the first problem, and the plan
+    (when nothing else stops it) still says what else the draft changes,
+    with `needs_admin` set."""
+    others = draft_problems(working.spec)
+    result = DraftPlan(working, problems=list(others))
     try:
         check_routing_kept(working.applied, working.spec, by)
     except ValidationError as exc:
         result.problems.insert(0, exc.message)
-    if result.problems:
+        result.needs_admin = True
+    if others:
         return result
     try:
         result.plan = plan_pipeline(working.spec, moves=moves)
     except PipelineFileError as exc:
-        result.problems = [_problem_text(working.spec, p) for p in exc.problems]
+        result.problems += [_problem_text(working.spec, p) for p in exc.problems]
         return result
     result.stranded = [
         Stranded(c.needs_move, c.stage_name, *c.held) for c in result.plan.blocked

@@ -105,7 +105,9 @@ def _builder_page(
         "handoff_form": bound.get("handoff_form")
         or AddHandoffForm(spec=spec, prefix="new", offered=offered),
         "findings": _findings(working),
-        "plan": drafts.plan_draft(working) if working.draft else None,
+        # Planned for the person, so a change only an admin may apply is
+        # shown as such, not counted as one they can apply.
+        "plan": drafts.plan_draft(working, by=request.user) if working.draft else None,
         "seen": seen(request, working),
     }
     return render(request, "builder/edit.html", context, status=status)

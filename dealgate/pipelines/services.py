@@ -112,12 +112,15 @@ class PlannedChange:
 
     `text` says what changes in words any door may show; how a person
     says where the deals go is the door's own (a --move flag, a form's
-    choice), so `line` adds it."""
+    choice), so `line` adds it. `area` is "routing" for the change of the
+    routing rules, which only admins may make (a door that knows who
+    applies tells them apart); "" for every other change."""
 
     text: str
     needs_move: str | None = None
     stage_name: str = ""
     held: tuple[int, int] = (0, 0)
+    area: str = ""
 
     def line(self, where_deals_go: Callable[[PlannedChange], str] = move_flag) -> str:
         """The change as a door lists it: `text`, and for a blocked removal
@@ -597,8 +600,11 @@ class _Sync:
         changes = [PlannedChange(text) for text in texts]
         changes += [self._removal(row) for row in self.removed]
         texts = self._handoff_changes() + self._outcome_changes()
-        texts += self._rule_changes()
+        texts += self._breach_changes()
         changes += [PlannedChange(text) for text in texts]
+        changes += [
+            PlannedChange(text, area="routing") for text in self._routing_changes()
+        ]
         notes = list(self.notes)
         late = self._late_moves(timesource.now())
         if late is not None:
@@ -766,16 +772,15 @@ class _Sync:
         )
         return texts
 
-    def _rule_changes(self) -> list[str]:
+    def _breach_changes(self) -> list[str]:
         settings = (self.pipeline.settings if self.pipeline else None) or {}
-        texts = []
         breach = _breach_diff(settings.get("breach") or {}, self.breach)
-        if breach:
-            texts.append(f"change breach rules: {breach}")
+        return [f"change breach rules: {breach}"] if breach else []
+
+    def _routing_changes(self) -> list[str]:
+        settings = (self.pipeline.settings if self.pipeline else None) or {}
         routed = _routing_diff(settings.get("routing") or [], self.routing)
-        if routed:
-            texts.append(f"change routing rules: {routed}")
-        return texts
+        return [f"change routing rules: {routed}"] if routed else []
 
     # Write ---------------------------------------------------------------------
 

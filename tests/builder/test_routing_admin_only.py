@@ -14,6 +14,7 @@ from dealgate.core.pipeline_file import dump_pipeline
 from dealgate.errors import ValidationError
 from dealgate.pipelines.models import Pipeline
 from tests.builder.conftest import post, seen_now
+from tests.web.helpers import text_of
 
 FILE = "/pipelines/it-services/edit/file/"
 APPLY = "/pipelines/it-services/apply/"
@@ -103,3 +104,60 @@ def test_the_refusal_names_the_routing_field(max_manager, it_services):
         assert exc.field == "routing"
     else:
         raise AssertionError("the routing change was saved")
+
+
+def draft_changing_routing_and_name(olivia) -> None:
+    """An admin's draft that renames the pipeline and changes its routing."""
+    spec = working_copy("it-services").spec
+    changed = replace(spec, name="IT services, renamed", routing=ALL_TO_MAX)
+    drafts.replace_draft("it-services", olivia, changed)
+
+
+def test_a_managers_overview_shows_a_routing_change_as_needing_an_admin(
+    manager_client, olivia, it_services
+):
+    draft_changing_routing_and_name(olivia)
+
+    page = text_of(manager_client.get("/pipelines/it-services/edit/"))
+
+    assert "Draft, not applied yet: 1 change planned." in page
+    assert (
+        "It also changes the routing rules, which only an admin may apply: ask "
+        "an admin, or put them back as applied."
+    ) in page
+
+
+def test_a_managers_plan_leaves_the_routing_change_out_of_its_count(
+    max_manager, olivia, it_services
+):
+    draft_changing_routing_and_name(olivia)
+
+    plan = drafts.plan_draft(working_copy("it-services"), by=max_manager)
+
+    assert plan.needs_admin
+    assert plan.change_count == 1
+    assert plan.problems[0].startswith("routing: only an admin may change")
+
+
+def test_an_admins_overview_counts_the_routing_change_as_one_to_apply(
+    admin_client, olivia, max_manager, it_services
+):
+    draft_changing_routing_and_name(olivia)
+
+    page = text_of(admin_client.get("/pipelines/it-services/edit/"))
+
+    assert "Draft, not applied yet: 2 changes planned." in page
+    assert "only an admin may apply" not in page
+
+
+def test_a_draft_that_only_changes_routing_shows_no_change_a_manager_can_apply(
+    manager_client, olivia, it_services
+):
+    spec = working_copy("it-services").spec
+    drafts.replace_draft("it-services", olivia, replace(spec, routing=ALL_TO_MAX))
+
+    page = text_of(manager_client.get("/pipelines/it-services/edit/"))
+
+    assert "Draft, not applied yet." in page
+    assert "planned" not in page
+    assert "which only an admin may apply" in page
