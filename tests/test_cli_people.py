@@ -53,8 +53,45 @@ def test_a_team_gets_a_manager_and_reps_join_it(db, monkeypatch, capsys):
     assert nord.manager.username == "ivo"
     assert set(nord.members.values_list("username", flat=True)) == {"ivo", "lea"}
     assert capsys.readouterr().out.splitlines() == [
-        "team                 manager          members",
-        "Nord                 ivo              ivo, lea",
+        "team  manager  members",
+        "Nord  ivo      ivo, lea",
+    ]
+
+
+def test_team_list_columns_are_as_wide_as_their_longest_value(db, monkeypatch, capsys):
+    User.objects.create(username="ivo-from-the-east-office", role="manager")
+    Team.objects.create(
+        name="Enterprise accounts, north and east",
+        manager=User.objects.get(username="ivo-from-the-east-office"),
+    )
+    Team.objects.create(name="北区营业部")  # wide characters: two cells each
+    Team.objects.create(name="Nord")
+    capsys.readouterr()
+
+    assert run(monkeypatch, "team", "list") == 0
+
+    assert capsys.readouterr().out.splitlines() == [
+        "team                                 manager                   members",
+        "Enterprise accounts, north and east  ivo-from-the-east-office  nobody yet",
+        "Nord                                 -                         nobody yet",
+        "北区营业部                           -                         nobody yet",
+    ]
+
+
+def test_user_list_columns_are_as_wide_as_their_longest_value(db, monkeypatch, capsys):
+    team = Team.objects.create(name="Enterprise accounts, north and east")
+    User.objects.create(username="a-rather-long-username-indeed", role="manager")
+    User.objects.create(username="bo", role="rep", team=team, email="bo@firm.example")
+    User.objects.create(username="cy", role="rep", is_active=False)
+    capsys.readouterr()
+
+    assert run(monkeypatch, "user", "list") == 0
+
+    assert capsys.readouterr().out.splitlines() == [
+        "a-rather-long-username-indeed  manager  -",
+        "bo                             rep      Enterprise accounts, north and east"
+        "  bo@firm.example",
+        "cy                             rep      -  (inactive)",
     ]
 
 

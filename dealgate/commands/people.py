@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import unicodedata
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -132,16 +134,19 @@ def run_user_list(args: argparse.Namespace) -> int:
     from dealgate.accounts.models import User
 
     locks = signin.locked_now()
-    people = User.objects.select_related("team").order_by("username")
+    people = list(User.objects.select_related("team").order_by("username"))
     shown = 0
+    rows, states = [], []
     for user in people:
-        team = user.team.name if user.team else "-"
         state = "" if user.is_active else "  (inactive)"
         key = signin.username_key(user.username)
         theirs = [lock for lock in locks if lock.username == key]
         shown += len(theirs)
-        state += _sign_in_locks(theirs)
-        print(f"{user.username:<24} {user.role:<8} {team:<20} {user.email}{state}")
+        states.append(state + _sign_in_locks(theirs))
+        team = user.team.name if user.team else "-"
+        rows.append((user.username, user.role, team, user.email))
+    for line, state in zip(columns(rows), states, strict=True):
+        print(f"{line}{state}")
     if not people:
         print("no users yet; add one with: dealgate user add NAME --role admin")
     if len(locks) > shown:
@@ -150,6 +155,35 @@ def run_user_list(args: argparse.Namespace) -> int:
             "nobody has or of client addresses; see: dealgate user unlock --help"
         )
     return 0
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """`rows` as lines of aligned columns: each but the last as wide as its
+    widest value, as a terminal shows it (`_width`), and two spaces apart.
+    The last column is not padded, so no line ends in spaces (nor does one
+    whose last value is empty)."""
+    if not rows:
+        return []
+    widths = [max(_width(row[n]) for row in rows) for n in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [
+            text + " " * (width - _width(text))
+            for text, width in zip(row, widths, strict=False)
+        ]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return lines
+
+
+def _width(text: str) -> int:
+    """How many cells a terminal gives `text`: two for a wide character (CJK,
+    full-width forms), none for a combining mark, one for the rest."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+    return width
 
 
 def _sign_in_locks(locks: list[SignInFailures]) -> str:
@@ -242,16 +276,18 @@ def run_team_list(args: argparse.Namespace) -> int:
     from dealgate.accounts.models import Team
 
     teams = Team.objects.select_related("manager").order_by("name")
-    if teams:
-        print(f"{'team':<20} {'manager':<16} members")
+    rows = [("team", "manager", "members")]
     for team in teams:
         people = ", ".join(
             team.members.order_by("username").values_list("username", flat=True)
         )
         manager = team.manager.username if team.manager else "-"
-        print(f"{team.name:<20} {manager:<16} {people or 'nobody yet'}")
-    if not teams:
+        rows.append((team.name, manager, people or "nobody yet"))
+    if len(rows) == 1:
         print("no teams yet; add one with: dealgate team add NAME")
+        return 0
+    for line in columns(rows):
+        print(line)
     return 0
 
 
