@@ -96,6 +96,13 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
         model = User
         fields = ("password", *CHANGED_BY_SERVICE)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The names reach the service as typed: it tidies them, and refuses
+        # one of spaces alone, which Django's trimming would make "none".
+        for name in ("first_name", "last_name"):
+            self.fields[name].strip = False
+
     def through_service(self) -> None:
         person = User.objects.get(pk=self.instance.pk)
         changes = {
@@ -167,8 +174,12 @@ class UserAddThroughService(ThroughService, forms.ModelForm):
     team = forms.ModelChoiceField(
         queryset=Team.objects.order_by("name"), required=False
     )
+    # Not trimmed: the service tidies the name, and refuses one of spaces alone.
     name = forms.CharField(
-        required=False, max_length=300, help_text='Their full name, "First Last".'
+        required=False,
+        max_length=300,
+        strip=False,
+        help_text='Their full name, "First Last".',
     )
     email = forms.CharField(
         required=False, max_length=254, help_text="Where their notices are mailed."

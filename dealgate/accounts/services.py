@@ -53,10 +53,7 @@ def add_user(
     user = User(username=username, email=_checked_email(email))
     _set_role(user, role)
     user.team = _team(team) if team else None
-    user.first_name, _, user.last_name = name.strip().partition(" ")
-    _check_name("name", name, _field_length(User, "first_name"), empty=True)
-    if len(user.last_name) > _field_length(User, "last_name"):
-        raise ValidationError("name is too long", field="name")
+    user.first_name, user.last_name = _full_name(name)
     _set_password(user, password)
     try:
         with transaction.atomic():
@@ -77,15 +74,21 @@ def change_user(
     active: bool | None = None,
     first_name: str | None = None,
     last_name: str | None = None,
+    name: str | None = None,
     email: str | None = None,
     calendar: dict | None = None,
     hand_to: str | None = None,
     by: User | None = None,
 ) -> User:
     """Change a person's role, team ("" for none), whether they may sign in,
-    their names, email ("" for none) or own working hours (a pipeline file's
-    [calendar] table; {} for the pipeline's). Raises ValidationError naming
-    the field, before anything is written.
+    their names (`first_name`, `last_name`, or both at once as the full
+    `name`, "First Last"; "" for none), email ("" for none) or own working
+    hours (a pipeline file's [calendar] table; {} for the pipeline's).
+    Raises ValidationError naming the field, before anything is written.
+
+    Names are given as typed and tidied here (`names.tidy_name`), so every
+    door stores them alike; one that holds nothing visible once tidied (all
+    spaces, invisible characters) is refused, never read as none.
 
     A team's manager is an active manager (or admin) of that team: one who is
     demoted to rep, deactivated or moved to another team stops leading it,
@@ -111,10 +114,16 @@ def change_user(
         user.team = _team(team) if team else None
     if active is not None:
         user.is_active = active
+    if name is not None:
+        if first_name is not None or last_name is not None:
+            raise ValidationError(
+                "give the full name, or the first and last name, not both",
+                field="name",
+            )
+        user.first_name, user.last_name = _full_name(name)
     for field, value in (("first_name", first_name), ("last_name", last_name)):
         if value is not None:
-            _check_name(field, value, _field_length(User, field), empty=True)
-            setattr(user, field, value.strip())
+            setattr(user, field, _tidy_person_name(field, value))
     if email is not None:
         user.email = _checked_email(email)
     if calendar is not None:
@@ -365,6 +374,40 @@ def _check_name(field: str, value: str, limit: int, *, empty: bool = False) -> N
             else ("control characters")
         )
         raise ValidationError(f"{label} must not hold {what}", field=field)
+
+
+def _full_name(typed: str) -> tuple[str, str]:
+    """A person's first and last name from their full name as typed ("First
+    Last"): tidied, then split at the first space. Empty is none."""
+    limit = _field_length(User, "first_name") + 1 + _field_length(User, "last_name")
+    name = _tidy_person_name("name", typed, limit=limit)
+    first, _, last = name.partition(" ")
+    for part, text in (("first", first), ("last", last)):
+        most = _field_length(User, f"{part}_name")
+        if len(text) > most:
+            raise ValidationError(
+                f"name: the {part} name is {len(text)} characters long; the "
+                f"limit is {most}",
+                field="name",
+            )
+    return first, last
+
+
+def _tidy_person_name(field: str, typed: str, *, limit: int | None = None) -> str:
+    """A person's name (`field`) as stored: checked as typed (`_check_name`:
+    spaces or invisible characters alone are refused; empty is none), then
+    tidied (`names.tidy_name`). Within the column's length unless `limit`."""
+    _check_name(field, typed, limit or _field_length(User, field), empty=True)
+    name = tidy_name(typed)
+    if typed and not name:
+        # What `_check_name` lets through but tidying empties (a character
+        # one rule counts as visible and the other not) is refused alike.
+        label = field.replace("_", " ")
+        raise ValidationError(
+            f"{label}: holds nothing visible once tidied; leave it empty for none",
+            field=field,
+        )
+    return name
 
 
 def _checked_email(email: str) -> str:

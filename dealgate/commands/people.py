@@ -208,16 +208,14 @@ def _sign_in_locks(locks: list[SignInFailures]) -> str:
 def run_user_set(args: argparse.Namespace) -> int:
     from dealgate.accounts.services import change_user
 
-    first = last = None
-    if args.name is not None:
-        first, _, last = args.name.strip().partition(" ")
+    # The name as typed: the service tidies it, and refuses one of spaces
+    # alone rather than reading it as none.
     user = change_user(
         args.username,
         role=args.role,
         team=args.team,
         active=args.active,
-        first_name=first,
-        last_name=last,
+        name=args.name,
         email=args.email,
         hand_to=args.hand_to,
     )
