@@ -936,18 +936,18 @@ class _Sync:
 
     def _moved_deals(self) -> Any:
         """The deals of the removed stages that `moves` sends on (a
-        QuerySet), or None when there are none to look for."""
+        QuerySet), or None when `moves` empties no removed stage. Read again
+        each time, not from the counts of __init__: under the locks a deal
+        that a racing move sent into such a stage is among them."""
         rows = [row for row in self.removed if row.key in self.moves]
-        if not any(sum(self.deal_counts[row.id]) for row in rows):
-            return None
-        return Deal.objects.filter(stage__in=rows)
+        return Deal.objects.filter(stage__in=rows) if rows else None
 
     def _late_moves(self, now: dt.datetime) -> MovesOutOfOrder | None:
         """The refusal of moving, at `now`, deals whose last stage event
         comes after it (`deals.services._check_in_order`'s rule: the latest
         of their history and of their stage entry, or close when closed);
-        None when every moved deal may move then. Two queries at most,
-        whatever the number of deals."""
+        None when every moved deal may move then. Three queries at most
+        (how many, the first few, the latest), whatever the number of deals."""
         moved = self._moved_deals()
         if moved is None:
             return None
