@@ -8,7 +8,9 @@ A sweep works in batches, each one transaction. First the breaches: a batch
    sweepers take turns);
 2. checks each against its deal or lead, since a hook may have been missed:
    a clock whose deal left the stage, closed, or was answered is stopped
-   (met or cancelled) instead of breached;
+   (met or cancelled) instead of breached, at the time that happened where
+   the history records it; one that ended after its due time was missed,
+   and is breached and put right then, with nothing sent (`_plan_stop`);
 3. marks the rest breached (`UPDATE ... WHERE state = 'running'`: every row,
    or the batch is undone) and writes what the breach rules ask for in the
    same transaction: notices with their outbox rows, follow-up tasks, and
@@ -40,25 +42,25 @@ from functools import lru_cache, partial
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
 from dealgate.core.text import cut
-from dealgate.deals.models import Activity, Deal
+from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.deals.services import least_loaded_member
 from dealgate.demo.loader import PIPELINE_KEY as DEMO_PIPELINE
 from dealgate.errors import DealgateError
-from dealgate.leads.models import Lead, LeadActivity
+from dealgate.leads.models import Lead, LeadActivity, LeadAssignment
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
 from .models import DIGEST_LINES, AsOf, Clock, Delivery, Notice
 from .notices import queue_deliveries, subject_url, today_url
-from .services import RESPONSE_KINDS, next_step_key
+from .services import RESPONSE_KINDS, STAGE_KINDS, next_step_key
 from .timeleft import format_span
 
 log = logging.getLogger("dealgate.clocks")
@@ -183,6 +185,9 @@ class SweepResult:
     met: int = 0
     cancelled: int = 0
     earlier: int = 0
+    # Of `breached`: clocks whose obligation the sweep found had ended after
+    # they ran out, breached and put right at once, with nothing sent.
+    over: int = 0
     escalated: int = 0
     notices: int = 0
     tasks: int = 0
@@ -203,16 +208,18 @@ class SweepResult:
         """One line: the clocks, each counted once, then the actions taken on
         them. Clocks with nobody to tell are named apart, and so are earlier
         breaches, only when there are some."""
-        nobody = untold = earlier = ""
+        nobody = untold = earlier = over = ""
         if self.unaddressed:
             nobody = f" ({self.unaddressed} with nobody to notify)"
+        if self.over:
+            over = f" ({self.over} over already, nothing sent)"
         if self.not_escalated:
             untold = f" ({self.not_escalated} {NOBODY_TO_TELL})"
         if self.earlier:
             its = "its" if self.earlier == 1 else "their"
             earlier = f", {self.earlier} breached before and past {its} second window"
         return (
-            f"{self.due} due clocks: {self.breached} breached{nobody}, "
+            f"{self.due} due clocks: {self.breached} breached{nobody}{over}, "
             f"{self.met} met, {self.cancelled} cancelled{earlier}; "
             f"actions: {self.escalated} escalations{untold}, "
             f"{self.notices} notices, {self.tasks} tasks, {self.reassigned} "
@@ -437,6 +444,20 @@ class _Digest:
     entries: int
 
 
+@dataclass(frozen=True)
+class _Stop:
+    """A claimed clock whose obligation the sweep found over: how it ended
+    (`state`, met or cancelled), why (`note`) and when (`at`). `late` when
+    it ended after the clock's due time: then it was missed, and the clock
+    is written breached and put right at `at` instead of `state`."""
+
+    clock_id: int
+    state: str
+    note: str
+    at: dt.datetime
+    late: bool
+
+
 @dataclass
 class _Batch:
     """One claimed batch: read what it needs, decide, write, all in the
@@ -446,7 +467,7 @@ class _Batch:
     rows: list[dict[str, Any]]
     now: dt.datetime
     escalating: bool = False
-    ended: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    ended: list[_Stop] = field(default_factory=list)
     # (id, at_risk, actions, escalate_at) of each clock to breach
     breached: list[tuple[int, bool, str, dt.datetime | None]] = field(
         default_factory=list
@@ -483,11 +504,9 @@ class _Batch:
     def run(self, result: SweepResult) -> None:
         self._load()
         for row in self.rows:
-            verdict, note = self._verdict(row)
+            verdict, note, at = self._verdict(row)
             if verdict != OWED:
-                self.ended.setdefault((verdict, note), []).append(row["id"])
-                done = "put right before escalating" if self.escalating else verdict
-                self._say("clock %s on %s %s: %s", row, done, note)
+                self._plan_stop(row, verdict, note, at)
             elif self.escalating:
                 self._plan_escalation(row)
             else:
@@ -530,34 +549,85 @@ class _Batch:
                 "phone",
                 "status",
                 "owner_id",
+                "assigned_at",
                 "first_response_at",
+                "closed_at",
             )
         }
         self.tasks_by_id = {
             a["id"]: a
             for a in Activity.objects.filter(pk__in=ids("activity_id")).values(
-                "id", "subject", "done"
+                "id", "subject", "done", "done_at"
             )
         }
         self.lead_tasks_by_id = {
             a["id"]: a
             for a in LeadActivity.objects.filter(pk__in=ids("lead_task_id")).values(
-                "id", "subject", "done"
+                "id", "subject", "done", "done_at"
             )
         }
         self.people = self._load_people()
-        answering = {
-            row["deal_id"]
-            for row in rows
-            if row["deal_id"] and row["kind"] == Clock.Kind.RESPONSE
-        }
-        self.answered = dict(
-            Activity.objects.filter(
-                deal_id__in=answering, kind__in=RESPONSE_KINDS, done=True
+        self.ends = self._load_ends()
+
+    def _load_ends(self) -> dict[int, dict[str, dt.datetime | None]]:
+        """When the obligations of some claimed clocks ended, by clock id, as
+        the history records it, each the first since the clock started:
+        "answered", a done call, email or meeting on the deal; "left", the
+        deal's move out of the clock's stage; "closed", the deal's win or
+        loss; "reassigned", an assignment of the lead after the one that
+        started its window.
+
+        One query over the clocks that may need it, none when no clock does:
+        every deal's response window (only this query tells whether one was
+        answered), the clocks of deals that closed or left the clock's stage,
+        and the windows of leads that lost or changed their owner."""
+        wanted = [row["id"] for row in self.rows if self._may_have_ended(row)]
+        if not wanted:
+            return {}
+
+        def first(events: QuerySet[Any], after: str = "gte") -> Subquery:
+            since = {f"at__{after}": OuterRef("started_at")}
+            return Subquery(events.filter(**since).order_by("at").values("at")[:1])
+
+        deal_events = StageEvent.objects.filter(
+            deal_id=OuterRef("deal_id"), from_status=Deal.Status.OPEN
+        )
+        found = (
+            Clock.objects.filter(pk__in=wanted)
+            .annotate(
+                answered=first(
+                    Activity.objects.filter(
+                        deal_id=OuterRef("deal_id"), kind__in=RESPONSE_KINDS, done=True
+                    )
+                ),
+                left=first(deal_events.filter(from_stage_id=OuterRef("stage_id"))),
+                closed=first(
+                    deal_events.filter(
+                        to_status__in=(Deal.Status.WON, Deal.Status.LOST)
+                    )
+                ),
+                # Strictly after: the assignment that started the window is
+                # at its start.
+                reassigned=first(
+                    LeadAssignment.objects.filter(lead_id=OuterRef("lead_id")), "gt"
+                ),
             )
-            .values("deal_id")
-            .annotate(last=Max("at"))
-            .values_list("deal_id", "last")
+            .values("id", "answered", "left", "closed", "reassigned")
+        )
+        return {ends.pop("id"): ends for ends in found}
+
+    def _may_have_ended(self, row: dict[str, Any]) -> bool:
+        """Whether `_load_ends` must look for when `row`'s obligation ended."""
+        if row["deal_id"] is not None:
+            deal = self.deals[row["deal_id"]]
+            return (
+                row["kind"] == Clock.Kind.RESPONSE
+                or deal["status"] != Deal.Status.OPEN
+                or (row["kind"] in STAGE_KINDS and row["stage_id"] != deal["stage_id"])
+            )
+        lead = self.leads[row["lead_id"]]
+        return row["kind"] == Clock.Kind.RESPONSE and (
+            lead.status == Lead.Status.NEW or lead.owner_id != row["responsible_id"]
         )
 
     def _load_people(self) -> dict[int, dict[str, Any]]:
@@ -612,42 +682,116 @@ class _Batch:
 
     # --- deciding ----------------------------------------------------------------
 
-    def _verdict(self, row: dict[str, Any]) -> tuple[str, str]:
-        """OWED when the obligation still stands, else how it ended and why."""
-        kind = row["kind"]
+    def _verdict(self, row: dict[str, Any]) -> tuple[str, str, dt.datetime | None]:
+        """OWED when the obligation still stands, else how it ended, why, and
+        when: the time the database records for what ended it, or None where
+        it records none (then `_plan_stop` takes the sweep's time)."""
         if row["deal_id"] is not None:
-            deal = self.deals[row["deal_id"]]
-            if deal["status"] != Deal.Status.OPEN:
-                return CANCELLED, f"deal {deal['status']}"
-            stage_bound = kind in (Clock.Kind.AGE, Clock.Kind.RESPONSE)
-            if stage_bound and row["stage_id"] != deal["stage_id"]:
-                return CANCELLED, "left the stage"
-            answered = self.answered.get(row["deal_id"])
-            if (
-                kind == Clock.Kind.RESPONSE
-                and answered
-                and answered >= row["started_at"]
-            ):
-                return MET, "answered"
-            task = self.tasks_by_id.get(row["activity_id"])
-            if kind == Clock.Kind.NEXT_STEP and (task is None or task["done"]):
-                return MET, "task done"
-            return OWED, ""
-        lead = self.leads[row["lead_id"]]
+            return self._deal_verdict(row)
+        if row["kind"] == Clock.Kind.NEXT_STEP:
+            return self._lead_task_verdict(row)
+        return self._lead_window_verdict(row)
+
+    def _deal_verdict(self, row: dict[str, Any]) -> tuple[str, str, dt.datetime | None]:
+        kind, deal = row["kind"], self.deals[row["deal_id"]]
+        ends = self.ends.get(row["id"], {})
+        stage_bound = kind in STAGE_KINDS
+        if deal["status"] != Deal.Status.OPEN:
+            # A stage's clock ended when the deal left its stage, which may
+            # have come before the close; a next step ended with the close.
+            # Without a stage event, the deal's close date (the latest
+            # close) is the time the row keeps.
+            at = (ends.get("left") if stage_bound else None) or ends.get("closed")
+            return CANCELLED, f"deal {deal['status']}", at or deal["closed_at"]
+        if stage_bound and row["stage_id"] != deal["stage_id"]:
+            # None when the deal was moved without a stage event (raw SQL).
+            return CANCELLED, "left the stage", ends.get("left")
+        if kind == Clock.Kind.RESPONSE and ends.get("answered") is not None:
+            return MET, "answered", ends["answered"]
         if kind == Clock.Kind.NEXT_STEP:
-            task = self.lead_tasks_by_id.get(row["lead_task_id"])
-            if task is None or task["done"]:
-                return MET, "task done"
-            if not lead.is_open:
-                return CANCELLED, f"lead {lead.status}"
-            return OWED, ""
+            return self._task_verdict(self.tasks_by_id.get(row["activity_id"]))
+        return OWED, "", None
+
+    def _lead_task_verdict(
+        self, row: dict[str, Any]
+    ) -> tuple[str, str, dt.datetime | None]:
+        lead = self.leads[row["lead_id"]]
+        verdict = self._task_verdict(self.lead_tasks_by_id.get(row["lead_task_id"]))
+        if verdict[0] == OWED and not lead.is_open:
+            return CANCELLED, f"lead {lead.status}", lead.closed_at
+        return verdict
+
+    @staticmethod
+    def _task_verdict(
+        task: dict[str, Any] | None,
+    ) -> tuple[str, str, dt.datetime | None]:
+        """A next step's task done, or gone (deleted as the clock was
+        claimed: no time is left to tell when); `done_at` is None for a task
+        marked done by a write that did not date it."""
+        if task is None:
+            return MET, "task done", None
+        if task["done"]:
+            return MET, "task done", task["done_at"]
+        return OWED, "", None
+
+    def _lead_window_verdict(
+        self, row: dict[str, Any]
+    ) -> tuple[str, str, dt.datetime | None]:
+        lead = self.leads[row["lead_id"]]
+        reassigned = self.ends.get(row["id"], {}).get("reassigned")
+        assigned = lead.assigned_at
+        if reassigned is None and assigned and assigned > row["started_at"]:
+            # A new owner written without an assignment row: its start time
+            # is on the lead.
+            reassigned = assigned
         if lead.first_response_at is not None:
-            return MET, "answered"
+            return MET, "answered", lead.first_response_at
         if lead.status != Lead.Status.ASSIGNED:
-            return CANCELLED, f"lead {lead.status}"
+            # Converted, disqualified, merged or archived: closed then. Back
+            # to new (its owner taken away): the assignment that did it, if
+            # one was written. Answered without a first response: no time.
+            at = lead.closed_at if not lead.is_open else None
+            if lead.status == Lead.Status.NEW:
+                at = reassigned
+            return CANCELLED, f"lead {lead.status}", at
         if lead.owner_id != row["responsible_id"]:
-            return CANCELLED, "reassigned"
-        return OWED, ""
+            return CANCELLED, "reassigned", reassigned
+        return OWED, "", None
+
+    def _plan_stop(
+        self, row: dict[str, Any], state: str, note: str, at: dt.datetime | None
+    ) -> None:
+        """Stop a clock whose obligation is over, at the time it ended.
+
+        That is the time `_verdict` found, kept within the clock's run (not
+        before its start, not after the sweep's now), or the sweep's own time
+        where the database keeps none: a change written without hooks and
+        without a time of its own cannot be dated, and the clock is then
+        stopped met or cancelled now, as sweeps always did.
+
+        An obligation that ended after the clock's due time was missed: the
+        clock ends breached and put right at that time, as `bulk.end_clocks`
+        ends a late stop. Nothing is sent for it (no notice, task or second
+        window), also as for a late stop: its owner has nothing left to do,
+        and a notice of a breach already over would only tell what the
+        history shows; the insights count it missed all the same. In an
+        escalating batch the breached clock is put right at that time
+        instead of escalated."""
+        known = at is not None
+        at = self.now if at is None else min(max(at, row["started_at"]), self.now)
+        late = known and not self.escalating and at > row["due_at"]
+        self.ended.append(_Stop(row["id"], state, note, at, late))
+        if self.escalating:
+            self._say("clock %s on %s put right before escalating: %s", row, note)
+        elif late:
+            self._say(
+                "clock %s on %s breached: %s at %s, after it ran out; nothing sent",
+                row,
+                note,
+                at.astimezone(dt.UTC).isoformat(),
+            )
+        else:
+            self._say("clock %s on %s %s: %s", row, state, note)
 
     def _rule(self, row: dict[str, Any]) -> rules.BreachRule:
         pipe = self.pipes[row["pipeline_id"]]
@@ -908,20 +1052,7 @@ class _Batch:
         claimed state undoes the batch (it cannot happen under the claim's
         locks, and must not)."""
         was = BREACHED if self.escalating else RUNNING
-        for (state, note), ids in self.ended.items():
-            if self.escalating:  # a breached clock found put right after all
-                _update(
-                    ids,
-                    was,
-                    at_risk=False,
-                    resolved_at=self.now,
-                    note=note,
-                    is_open=False,
-                )
-            else:
-                _update(
-                    ids, was, state=state, ended_at=self.now, note=note, is_open=False
-                )
+        self._write_stops()
         changed = bulk.update_each(
             Clock,
             ("at_risk", "actions", "escalate_at"),
@@ -935,6 +1066,31 @@ class _Batch:
             _update(self.unaddressed, BREACHED, note="not notified: nobody to tell")
         for note, ids in self.escalated.items():
             _update(ids, was, escalated_at=self.now, note=note)
+
+    def _write_stops(self) -> None:
+        """Each clock found over, at its own time (`_plan_stop`): a breached
+        one put right, a running one met or cancelled, or breached and put
+        right when it ended late. One statement for the batch."""
+        if not self.ended:
+            return
+        if self.escalating:
+            columns: tuple[str, ...] = ("resolved_at", "note")
+            rows = [(stop.clock_id, stop.at, stop.note) for stop in self.ended]
+            also, was = {"at_risk": False, "is_open": False}, BREACHED
+        else:
+            columns = ("state", "ended_at", "resolved_at", "note")
+            rows = [
+                (stop.clock_id, BREACHED, stop.at, stop.at, stop.note)
+                if stop.late
+                else (stop.clock_id, stop.state, stop.at, None, stop.note)
+                for stop in self.ended
+            ]
+            also, was = {"is_open": False}, RUNNING
+        changed = bulk.update_each(
+            Clock, columns, rows, also=also, only_if=("state", was)
+        )
+        if changed != len(rows):
+            _conflict(len(rows) - changed)
 
     def _write_notices(self) -> None:
         """Notices with ids taken up front, in one COPY (PostgreSQL) or
@@ -1150,7 +1306,7 @@ class _Batch:
             # after all counts as met or cancelled below.
             seen = result.breached_past_second_window
             fresh = [row["id"] for row in self.rows if row["id"] not in seen]
-            ended = {clock_id for ids in self.ended.values() for clock_id in ids}
+            ended = {stop.clock_id for stop in self.ended}
             result.due += len(fresh)
             result.earlier += sum(1 for clock_id in fresh if clock_id not in ended)
         else:
@@ -1160,11 +1316,14 @@ class _Batch:
                 for clock_id, _, _, escalate_at in self.breached
                 if escalate_at is not None and escalate_at <= self.now
             )
-        for (state, _), ids in self.ended.items():
-            if state == MET:
-                result.met += len(ids)
+        for stop in self.ended:
+            if stop.late:
+                result.breached += 1
+                result.over += 1
+            elif stop.state == MET:
+                result.met += 1
             else:
-                result.cancelled += len(ids)
+                result.cancelled += 1
         result.breached += len(self.breached)
         escalated = sum(len(ids) for ids in self.escalated.values())
         result.escalated += escalated - self.not_escalated
@@ -1180,7 +1339,15 @@ class _Batch:
             named += mine[: NAMED - len(named)]
 
 
-_DEAL_FIELDS = ("id", "title", "status", "stage_id", "owner_id", "responsible_id")
+_DEAL_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "stage_id",
+    "owner_id",
+    "responsible_id",
+    "closed_at",
+)
 
 
 def _deals(ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -1193,7 +1360,9 @@ def _deals(ids: set[int]) -> dict[int, dict[str, Any]]:
     for condition, params, _ in bulk.where_in("id", sorted(ids)):
         found, _ = bulk.run(select + condition, params)
         for values in found:
-            deals[values[0]] = dict(zip(_DEAL_FIELDS, values, strict=True))
+            deal = dict(zip(_DEAL_FIELDS, values, strict=True))
+            deal["closed_at"] = bulk.instant(deal["closed_at"])
+            deals[values[0]] = deal
     return deals
 
 

@@ -107,15 +107,17 @@ def test_a_deal_closed_behind_the_sweepers_back_is_not_escalated(
     late_deal, max_manager, clock
 ):
     sweep()
-    Deal.objects.filter(pk=late_deal.pk).update(status="won", closed_at=clock.now)
+    won_at = clock.forward(hours=1)
+    Deal.objects.filter(pk=late_deal.pk).update(status="won", closed_at=won_at)
     clock.to(berlin(12, 17))
 
     result = sweep()
 
+    # Put right when the deal was won, not when the sweep found it.
     breached = age_clock(late_deal)
     assert (result.escalated, breached.resolved_at, breached.note) == (
         0,
-        clock.now,
+        won_at,
         "deal won",
     )
     assert not Notice.objects.filter(user=max_manager).exists()
@@ -142,12 +144,21 @@ def test_a_response_logged_without_the_hooks_is_found_before_breaching(
     assert (result.met, result.breached, result.notices) == (1, 0, 0)
 
 
-def test_a_deal_moved_behind_the_sweepers_back_is_not_breached(late_deal, clock):
-    Deal.objects.filter(pk=late_deal.pk).update(status="lost", closed_at=clock.now)
+def test_a_deal_lost_behind_the_sweepers_back_in_time_is_cancelled_when_lost(
+    late_deal, clock
+):
+    # Lost on Tuesday at noon, before the limit ran out at 17:00.
+    lost_at = berlin(9, 12)
+    Deal.objects.filter(pk=late_deal.pk).update(status="lost", closed_at=lost_at)
 
     result = sweep()
 
-    assert age_clock(late_deal).state == Clock.State.CANCELLED
+    age = age_clock(late_deal)
+    assert (age.state, age.ended_at, age.note) == (
+        Clock.State.CANCELLED,
+        lost_at,
+        "deal lost",
+    )
     assert (result.cancelled, result.notices) == (1, 0)
 
 
