@@ -426,3 +426,90 @@ def test_the_summary_counts_late_stops_among_the_breached():
     assert result.summary().startswith(
         "3 due clocks: 2 breached (1 over already, nothing sent), 1 met, 0 cancelled;"
     )
+
+
+# --- the upgrade: stops earlier sweeps stored at their own time ---------------
+
+
+def redate_stored_clocks() -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("dealgate.clocks.migrations.0011_sweep_stops_dated").redate(
+        apps, None
+    )
+
+
+def stored_by_an_earlier_sweep(clock: Clock, state: str, note: str, at) -> None:
+    """The row as a sweep before this rule wrote it: met or cancelled at the
+    sweep's own time, whenever the obligation ended."""
+    Clock.objects.filter(pk=clock.pk).update(
+        state=state, note=note, ended_at=at, resolved_at=None, is_open=False
+    )
+
+
+def test_the_upgrade_dates_a_swept_stop_by_its_move_and_relabels_it_if_late(
+    windows, alice, clock
+):
+    late = place_deal(windows, "inquiry", owner=alice, entered=berlin(8, 9))
+    in_time = place_deal(windows, "inquiry", owner=alice, entered=berlin(8, 9))
+    moved_without_hooks(late, "discovery", berlin(10, 10))
+    moved_without_hooks(in_time, "discovery", berlin(9, 12))
+    for deal in (late, in_time):
+        stored_by_an_earlier_sweep(
+            stage_clock(deal, "age"), CANCELLED, "left the stage", clock.now
+        )
+
+    redate_stored_clocks()
+
+    assert_missed_and_put_right(
+        stage_clock(late, "age"), berlin(10, 10), "left the stage"
+    )
+    kept = stage_clock(in_time, "age")
+    assert (kept.state, kept.ended_at, kept.resolved_at) == (
+        CANCELLED,
+        berlin(9, 12),
+        None,
+    )
+
+
+def test_the_upgrade_relabels_a_swept_lead_answered_late(routed, clock):
+    lead = captured(routed, clock)
+    answered = berlin(10, 10, 40)
+    Lead.objects.filter(pk=lead.pk).update(
+        status="answered", first_response_at=answered
+    )
+    stored_by_an_earlier_sweep(lead_window(lead), MET, "answered", berlin(10, 11))
+
+    redate_stored_clocks()
+
+    assert_missed_and_put_right(lead_window(lead), answered, "answered")
+
+
+def test_the_upgrade_leaves_a_swept_stop_whose_time_the_history_lacks(
+    windows, alice, clock
+):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(8, 9))
+    discovery = windows.stages.get(key="discovery")
+    Deal.objects.filter(pk=deal.pk).update(stage=discovery)  # no stage event
+    stored_by_an_earlier_sweep(
+        stage_clock(deal, "age"), CANCELLED, "left the stage", clock.now
+    )
+
+    redate_stored_clocks()
+
+    age = stage_clock(deal, "age")
+    assert (age.state, age.ended_at) == (CANCELLED, clock.now)
+
+
+def test_the_upgrade_leaves_stops_no_sweep_writes(windows, alice, clock):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(8, 9))
+    moved_without_hooks(deal, "discovery", berlin(10, 10))
+    stored_by_an_earlier_sweep(
+        stage_clock(deal, "age"), CANCELLED, "stage 'inquiry' removed", clock.now
+    )
+
+    redate_stored_clocks()
+
+    assert stage_clock(deal, "age").state == CANCELLED
