@@ -7,6 +7,8 @@ history keeps no time, the sweep's own is all there is."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from dealgate.clocks.models import Clock, Delivery, Notice
@@ -85,6 +87,22 @@ def test_a_deal_moved_on_after_its_limit_ran_out_is_breached_at_the_move(
     assert result.tasks == 0
     assert "2 breached (2 over already, nothing sent), 0 met" in result.summary()
     assert_nothing_sent()
+
+
+def test_a_late_stop_found_by_the_sweep_is_logged_with_its_deal_and_time(
+    windows, alice, clock, caplog
+):
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(8, 9))
+    moved_without_hooks(deal, "discovery", berlin(10, 10))
+    age = stage_clock(deal, "age")
+
+    with caplog.at_level(logging.INFO, logger="dealgate.clocks"):
+        sweep()
+
+    assert (
+        f"clock {age.pk} on deal {deal.pk} breached: left the stage at "
+        "2026-06-10T08:00:00+00:00, after it ran out; nothing sent"
+    ) in [record.getMessage() for record in caplog.records]
 
 
 def test_a_late_stop_found_by_the_sweep_is_never_escalated(
