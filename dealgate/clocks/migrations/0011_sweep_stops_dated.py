@@ -19,6 +19,9 @@ again changes nothing, and migration 0010 re-labelled those that came
 late. Reversing this migration leaves the rows as they are.
 """
 
+import datetime as dt
+from typing import Any
+
 from django.db import migrations
 from django.db.models import F, OuterRef, Q, Subquery
 
@@ -108,7 +111,7 @@ def _candidates(apps):
     )
 
 
-def _ended(row: dict):
+def _ended(row: dict[str, Any]) -> dt.datetime | None:
     """When the obligation of a swept clock ended, as the sweep now finds it
     (`_Batch._verdict`), or None when the history keeps no time."""
     note, kind = row["note"], row["kind"]
