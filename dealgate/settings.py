@@ -277,7 +277,9 @@ BODY_WAIT = env_number("DEALGATE_BODY_WAIT", 10.0, kind=float, least=0.1)
 SWEEP_DB_WAIT = env_number("DEALGATE_SWEEP_DB_WAIT", 3.0, kind=float)
 
 # The header a trusted proxy puts the client address in, for every limit per
-# address (dealgate.web.client); empty: the connection's own address.
+# address (dealgate.web.client); empty: the connection's own address. Believed
+# only from PROXY_ADDRESSES (unset: this machine), so it opens no way around
+# the limits to whoever reaches the server directly.
 CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
 
 # Sign-in (dealgate.accounts.signin): failed sign-ins within the window

@@ -5,9 +5,15 @@ sign-in failures). Behind a reverse proxy every request comes from the proxy;
 DEALGATE_CLIENT_ADDRESS_HEADER names the header the proxy writes the client
 address into (`X-Real-IP`, or Django's `HTTP_X_REAL_IP`). Of a list such as
 `X-Forwarded-For` (`client, proxy1, proxy2`) the last entry is taken: the one
-our own proxy appended, as a client can write any entries before it. Only set
-it when a proxy you run writes that header, or every client could pick its
-own address.
+our own proxy appended, as a client can write any entries before it.
+
+The header is believed only from the proxy: a connection whose own address
+(REMOTE_ADDR) is one of DEALGATE_PROXY_ADDRESSES (by default this machine,
+127.0.0.1 and ::1), or one over a Unix socket, which gunicorn trusts the same
+way (its REMOTE_ADDR is no IP address). From any other peer the header is
+ignored, with one warning per peer, and the connection's own address counts:
+whoever reaches the server directly cannot pick an address to be counted
+under.
 
 The value is read as an address, not as text: a port is dropped
 (`203.0.113.9:5555`, `[2001:db8::1]:443`), an IPv4 address written as IPv6
@@ -23,6 +29,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -34,25 +41,63 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # The IPv6 prefix counted as one client: a subscriber's usual assignment.
 IPV6_CLIENT_PREFIX = 64
 
+# Peers whose header this worker has already warned about ignoring: each is
+# named once, and at most this many are remembered, so a flood of direct
+# connections from many addresses cannot grow the set without end.
+_WARNED_PEERS: set[str] = set()
+_WARNED_PEERS_MAX = 1024
+
 
 def client_address(request: HttpRequest) -> str:
-    """The client's address, in its canonical form: from the trusted proxy's
-    header when one is configured and present, else the connection's own."""
+    """The client's address, in its canonical form: from the header a
+    trusted proxy writes when one is configured, present and sent by the
+    proxy (`from_proxy`), else the connection's own."""
     remote = request.META.get("REMOTE_ADDR", "")
-    configured = getattr(settings, "CLIENT_ADDRESS_HEADER", "")
+    configured = getattr(settings, "CLIENT_ADDRESS_HEADER", "").strip()
     header = _meta_name(configured)
     sent = request.META.get(header, "") if header else ""
-    if sent.strip():
+    if sent.strip() and not from_proxy(remote):
+        _warn_ignored(configured, remote)
+    elif sent.strip():
         address = parse_address(sent.split(",")[-1])
         if address is not None:
             return str(address)
         log.warning(
             "the client address header %s holds no address in its last entry; "
             "the connection's own address counts for this request",
-            configured.strip(),
+            configured,
         )
     address = parse_address(remote)
     return str(address) if address is not None else remote
+
+
+def from_proxy(remote: str) -> bool:
+    """True when a connection from `remote` (REMOTE_ADDR) may name the client
+    address: it is one of PROXY_ADDRESSES, or no IP address at all (a Unix
+    socket, which only this machine can reach)."""
+    peer = parse_address(remote)
+    if peer is None:
+        return True
+    networks = _networks(tuple(settings.PROXY_ADDRESSES))
+    return any(peer.version == n.version and peer in n for n in networks)
+
+
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[ipaddress._BaseNetwork, ...]:
+    # Checked in settings (proxy_addresses); parsed once per list.
+    return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+
+
+def _warn_ignored(header: str, peer: str) -> None:
+    if peer in _WARNED_PEERS or len(_WARNED_PEERS) >= _WARNED_PEERS_MAX:
+        return
+    _WARNED_PEERS.add(peer)
+    log.warning(
+        "ignored the client address header %s from %s, which is not one of "
+        "DEALGATE_PROXY_ADDRESSES; its own address counts (said once per peer)",
+        header,
+        peer,
+    )
 
 
 def parse_address(value: str) -> Address | None:

@@ -249,6 +249,7 @@ def test_addresses_are_stored_only_as_a_keyed_hash(client, alice):
 def test_behind_a_proxy_the_address_is_the_one_it_writes(client, alice, settings):
     settings.SIGN_IN_ADDRESS_LIMIT = 2
     settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    settings.PROXY_ADDRESSES = ["10.0.0.1", "127.0.0.1"]
     proxy = {"REMOTE_ADDR": "10.0.0.1"}
     # A client may write entries of its own; the proxy's is the last.
     sign_in(client, "a", WRONG, HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.9", **proxy)
@@ -265,6 +266,7 @@ def test_behind_a_proxy_a_port_or_an_ipv6_form_is_the_same_address(
 ):
     settings.SIGN_IN_ADDRESS_LIMIT = 3
     settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    settings.PROXY_ADDRESSES = ["10.0.0.1", "127.0.0.1"]
     proxy = {"REMOTE_ADDR": "10.0.0.1"}
     for name, sent in (
         ("a", "10.3.3.3"),
@@ -283,6 +285,7 @@ def test_behind_a_proxy_a_value_that_is_no_address_counts_as_the_proxy(
 ):
     settings.SIGN_IN_ADDRESS_LIMIT = 2
     settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    settings.PROXY_ADDRESSES = ["10.0.0.1", "127.0.0.1"]
     proxy = {"REMOTE_ADDR": "10.0.0.1"}
     for name, sent in (("a", "garbage"), ("b", "more garbage")):
         sign_in(client, name, WRONG, HTTP_X_FORWARDED_FOR=sent, **proxy)
@@ -717,3 +720,21 @@ def test_upgrading_keeps_address_counts_and_lifts_the_old_username_locks():
         ("username", "bob", "", 3, None, None),
         ("address", "", "ab" * 32, 0, until, None),
     }
+
+
+def test_a_client_reaching_the_server_directly_cannot_forge_its_address(
+    client, alice, settings
+):
+    settings.SIGN_IN_ADDRESS_LIMIT = 2
+    settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    settings.PROXY_ADDRESSES = ["10.0.0.1"]
+    direct = {"REMOTE_ADDR": "198.51.100.7"}
+    # A new address in the header each time: ignored, the peer's own counts.
+    sign_in(client, "a", WRONG, HTTP_X_FORWARDED_FOR="203.0.113.1", **direct)
+    sign_in(client, "b", WRONG, HTTP_X_FORWARDED_FOR="203.0.113.2", **direct)
+
+    locked = sign_in(
+        client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.3", **direct
+    )
+
+    assert locked.status_code == 429 and not signed_in(client)

@@ -8,7 +8,14 @@ import logging
 import pytest
 from django.test import RequestFactory
 
+from dealgate.web import client
 from dealgate.web.client import address_key, client_address
+
+
+@pytest.fixture(autouse=True)
+def _no_peer_warned_yet(monkeypatch) -> None:
+    # Which peers were warned about is remembered per worker process.
+    monkeypatch.setattr(client, "_WARNED_PEERS", set())
 
 
 @pytest.mark.parametrize("header", ["X-Real-IP", "x-real-ip", "HTTP_X_REAL_IP"])
@@ -21,6 +28,7 @@ def test_the_header_may_be_named_as_sent_or_as_django_names_it(settings, header)
 
 def test_of_a_list_the_last_entry_counts_the_one_our_proxy_added(settings):
     settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    settings.PROXY_ADDRESSES = ["10.0.0.1"]
     request = RequestFactory().get(
         "/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.1"
     )
@@ -74,6 +82,7 @@ def test_the_header_is_read_as_an_address_without_its_port(settings, sent, count
 
 def test_of_several_hops_the_last_counts_with_its_port_dropped(settings):
     settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    settings.PROXY_ADDRESSES = ["10.0.0.0/24"]
     request = RequestFactory().get(
         "/",
         HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7, 203.0.113.9:5555",
@@ -99,6 +108,7 @@ def test_a_header_that_holds_no_address_counts_the_connection_and_warns(
     settings, caplog, sent
 ):
     settings.CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    settings.PROXY_ADDRESSES = ["10.0.0.1"]
     request = RequestFactory().get(
         "/", HTTP_X_FORWARDED_FOR=sent, REMOTE_ADDR="10.0.0.1"
     )
@@ -122,3 +132,98 @@ def test_an_ipv6_client_counts_by_its_64_network():
 
 def test_ipv4_addresses_count_one_by_one():
     assert address_key("203.0.113.9") != address_key("203.0.113.10")
+
+
+def test_the_header_from_a_peer_that_is_no_proxy_is_ignored_and_said_once(
+    settings, caplog
+):
+    settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
+    settings.PROXY_ADDRESSES = ["10.0.0.1"]
+    forged = RequestFactory().get(
+        "/", HTTP_X_REAL_IP="203.0.113.9", REMOTE_ADDR="198.51.100.7"
+    )
+
+    with caplog.at_level(logging.WARNING, logger="dealgate.web"):
+        counted = [client_address(forged) for _ in range(3)]
+
+    assert counted == ["198.51.100.7"] * 3
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "X-Real-IP" in record.getMessage()
+    assert "198.51.100.7" in record.getMessage()
+    assert "203.0.113.9" not in record.getMessage()
+
+
+def test_each_peer_that_is_no_proxy_is_named_once(settings, caplog):
+    settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
+    settings.PROXY_ADDRESSES = ["10.0.0.1"]
+    peers = ["198.51.100.7", "198.51.100.8", "198.51.100.7"]
+
+    with caplog.at_level(logging.WARNING, logger="dealgate.web"):
+        for peer in peers:
+            request = RequestFactory().get(
+                "/", HTTP_X_REAL_IP="203.0.113.9", REMOTE_ADDR=peer
+            )
+            client_address(request)
+
+    named = [r.getMessage() for r in caplog.records]
+    assert len(named) == 2
+    assert "198.51.100.7" in named[0] and "198.51.100.8" in named[1]
+
+
+@pytest.mark.parametrize(
+    ("proxies", "peer"),
+    [
+        (["10.0.0.0/24"], "10.0.0.77"),
+        (["2001:db8::5"], "2001:db8::5"),
+        (["10.0.0.1"], "::ffff:10.0.0.1"),
+        (["127.0.0.1", "::1"], "::1"),
+    ],
+)
+def test_the_header_from_a_proxy_address_or_network_is_believed(
+    settings, proxies, peer
+):
+    settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
+    settings.PROXY_ADDRESSES = proxies
+    request = RequestFactory().get("/", HTTP_X_REAL_IP="203.0.113.9", REMOTE_ADDR=peer)
+
+    assert client_address(request) == "203.0.113.9"
+
+
+def test_a_network_of_the_other_family_does_not_take_the_peer_in(settings):
+    settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
+    settings.PROXY_ADDRESSES = ["::/0"]
+    request = RequestFactory().get(
+        "/", HTTP_X_REAL_IP="203.0.113.9", REMOTE_ADDR="198.51.100.7"
+    )
+
+    assert client_address(request) == "198.51.100.7"
+
+
+def test_without_proxy_addresses_set_only_this_machine_is_believed(settings):
+    # The default of DEALGATE_PROXY_ADDRESSES: a proxy on this machine.
+    settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
+    settings.PROXY_ADDRESSES = ["127.0.0.1", "::1"]
+    local = RequestFactory().get(
+        "/", HTTP_X_REAL_IP="203.0.113.9", REMOTE_ADDR="127.0.0.1"
+    )
+    remote = RequestFactory().get(
+        "/", HTTP_X_REAL_IP="203.0.113.9", REMOTE_ADDR="10.0.0.1"
+    )
+
+    assert (client_address(local), client_address(remote)) == (
+        "203.0.113.9",
+        "10.0.0.1",
+    )
+
+
+def test_over_a_unix_socket_the_header_is_believed_as_gunicorn_believes_it(
+    settings,
+):
+    # gunicorn gives a Unix socket's peer as no IP address; only this
+    # machine can reach such a socket.
+    settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
+    settings.PROXY_ADDRESSES = ["10.0.0.1"]
+    request = RequestFactory().get("/", HTTP_X_REAL_IP="203.0.113.9", REMOTE_ADDR="")
+
+    assert client_address(request) == "203.0.113.9"
