@@ -11,7 +11,10 @@ urlpatterns = [
     path("", include("dealgate.web.urls")),
 ]
 
-# An unknown address under /api/ answers JSON in the API's error family.
-handler404 = "dealgate.api.routes.page_not_found"
-# A form too large, or with too many fields, is told so (dealgate.web.errors).
+# The site's own pages in its layout (dealgate.web.errors); under /api/ JSON
+# in the API's error family. A form too large, or with too many fields, is
+# told so; the 500 page shows while the database is down.
 handler400 = "dealgate.web.errors.bad_request"
+handler403 = "dealgate.web.errors.permission_denied"
+handler404 = "dealgate.web.errors.page_not_found"
+handler500 = "dealgate.web.errors.server_error"

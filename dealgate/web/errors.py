@@ -1,11 +1,22 @@
-"""The site's answer to a request Django refuses before any view runs.
+"""The site's own pages for a request that fails: 400, 403, 404 and 500.
+
+Django's are bare pages (and its CSRF page has an inline style the site's
+policy refuses). These say what happened in plain words, in the site's
+layout, and where to go next: the board when signed in, the sign-in when
+not. They show nothing of the request (no path, no exception's text, no
+trace). Under the website's lead form (/leads/form/) a stranger gets no top
+bar and no links into the app, as the form's own pages have none.
+
+The 500 page renders from the template alone, without the request's context
+processors, the session or the signed-in user: it must show while the
+database is down, when those would fail too.
 
 Django reads a form's body only when a view first asks for it, and refuses
 one larger than DATA_UPLOAD_MAX_MEMORY_SIZE or with more fields than
-DATA_UPLOAD_MAX_NUMBER_FIELDS with a bare "Bad Request (400)". A visitor
-who pasted a long message into the website's lead form deserves to be told
-what was wrong: the too-large body gets 413 and the limit, too many fields
-400 and theirs. Under /api/ the API's middleware turns either into JSON.
+DATA_UPLOAD_MAX_NUMBER_FIELDS as a bad request. A visitor who pasted a long
+message into the website's lead form deserves to be told what was wrong:
+the too-large body gets 413 and the limit, too many fields 400 and theirs.
+Under /api/ the API's middleware turns every one of these into JSON.
 """
 
 from __future__ import annotations
@@ -16,9 +27,38 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views import defaults
+from django.template import loader
+from django.urls import reverse
 
 log = logging.getLogger("dealgate.web")
+
+# What each status says, as (title, heading, text).
+_PAGES = {
+    400: (
+        "Bad request",
+        "This request could not be read",
+        "Your browser sent something this site could not understand, so "
+        "nothing was saved. Go back, reload the page and try again.",
+    ),
+    403: (
+        "Not allowed",
+        "You may not open this page",
+        "Your account does not give you access to it. If you need it, ask "
+        "whoever runs Dealgate for your team.",
+    ),
+    404: (
+        "Not found",
+        "There is no page here",
+        "Nothing is at this address: the link may be mistyped, or what it "
+        "pointed to has been removed.",
+    ),
+}
+# A stranger on the website's form is told about the form, not the app.
+_PUBLIC_NOT_FOUND = (
+    "Not found",
+    "There is no form here",
+    "Nothing is at this address. Check the link to the form you were given.",
+)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -31,11 +71,62 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         status, problem = 400, f"more than the {limit:,} fields this site takes"
     else:
-        return defaults.bad_request(request, exception)
+        return error_page(request, 400)
     log.info(
         "refused %s %s: the form sent is %s", request.method, request.path, problem
     )
-    return render(request, "web/bad_request.html", {"problem": problem}, status=status)
+    text = (
+        f"What you sent is {problem}, so nothing was saved. Please shorten it "
+        "and send it again."
+    )
+    return error_page(request, status, ("Not sent", "The form was not sent", text))
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """`handler403`."""
+    return error_page(request, 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """`handler404`: under /api/ the API's JSON answer, elsewhere the site's
+    page, the website form's own under its addresses."""
+    if request.path.startswith("/api/"):
+        from dealgate.api.routes import page_not_found as api_not_found
+
+        return api_not_found(request, exception)
+    words = _PUBLIC_NOT_FOUND if on_public_form(request) else None
+    return error_page(request, 404, words)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """`handler500`: rendered from the template alone, with no context
+    processor, session or user, so it shows while the database is down."""
+    page = loader.get_template("web/server_error.html")
+    html = page.render({"public": on_public_form(request)})
+    return HttpResponse(html, status=500)
+
+
+def error_page(
+    request: HttpRequest, status: int, words: tuple[str, str, str] | None = None
+) -> HttpResponse:
+    """The site's page for `status`, in its layout, with `words` (title,
+    heading, text) or the status's own. Reads the signed-in user, so not for
+    a 500."""
+    title, heading, text = words or _PAGES[status]
+    context = {
+        "title": title,
+        "heading": heading,
+        "text": text,
+        "public": on_public_form(request),
+    }
+    return render(request, "web/error.html", context, status=status)
+
+
+def on_public_form(request: HttpRequest) -> bool:
+    """Whether `request` is under the website's lead form, which strangers
+    open: its pages show no top bar and no way into the app."""
+    form = reverse("leads:form", kwargs={"pipeline_key": "k"})
+    return request.path.startswith(form.removesuffix("k/"))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -45,4 +136,5 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     inline style the site's policy refuses. Under /api/ the API's
     middleware answers JSON instead."""
     log.info("refused %s %s: %s", request.method, request.path, reason)
-    return render(request, "web/csrf_failure.html", status=403)
+    context = {"public": on_public_form(request)}
+    return render(request, "web/csrf_failure.html", context, status=403)
