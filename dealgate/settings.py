@@ -266,10 +266,11 @@ LEADS_SPOOL_DIR = os.environ.get("DEALGATE_LEAD_SPOOL_DIR", "")
 # each lock (an import's first load holds the deals tables whole); commands
 # keep the server's own (dealgate.web.busy).
 WEB_DB_WAIT = env_number("DEALGATE_WEB_DB_WAIT", 3.0, kind=float)
-# Seconds a body sent in chunks (no Content-Length) may take to arrive whole
-# before the request is refused (400): a sync worker reads it from the socket
-# and serves no one else meanwhile (dealgate.web.bodies). Below gunicorn's
-# 30 s, which would kill the worker with a 500 instead.
+# Seconds a body may take to arrive whole under gunicorn, sent in chunks or
+# with its Content-Length, before the request is refused (400): a sync worker
+# reads it from the socket and serves no one else meanwhile
+# (dealgate.web.bodies). Below gunicorn's 30 s, which would kill the worker
+# with a 500 instead.
 BODY_WAIT = env_number("DEALGATE_BODY_WAIT", 10.0, kind=float, least=0.1)
 # Seconds a sweeper tick waits for another writer's lock on SQLite before it
 # skips, saying so, and leaves the work to the next tick: long enough for a
@@ -332,10 +333,10 @@ MIDDLEWARE = [
     "dealgate.web.csp.ContentSecurityPolicyMiddleware",
     # Serves /static/ from the worker itself, before sessions or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # A body sent in chunks (no Content-Length) is read whole here, or refused
-    # (411), before anything reads the form: Django takes it for no body
-    # (dealgate.web.bodies).
-    "dealgate.web.bodies.ChunkedBodyMiddleware",
+    # A body is read whole here within BODY_WAIT under gunicorn, or refused,
+    # before anything reads the form; one sent in chunks (no Content-Length),
+    # which Django takes for no body, everywhere (dealgate.web.bodies).
+    "dealgate.web.bodies.BodyMiddleware",
     # A control character (a NUL) in the address, query string, form or
     # cookies is refused here, the same on both databases (dealgate.web.controls).
     "dealgate.web.controls.ControlCharactersMiddleware",

@@ -1,4 +1,5 @@
-"""A body sent in chunks is read whole, or refused: never taken for none.
+"""A request's body is read whole within BODY_WAIT, or refused: never
+taken for none, and never left to hold a worker.
 
 A body sent with `Transfer-Encoding: chunked` has no Content-Length, and
 Django reads such a body as empty: its forms come out with no field, its
@@ -7,12 +8,25 @@ a chunked `stage=proposal` to a lead's conversion converted the lead into
 the pipeline's first stage, and the API did the same with {"stage":
 "proposal"}.
 
-`ChunkedBodyMiddleware`, early in MIDDLEWARE (before CSRF's check and the
-control-character check read the form), runs `read_chunked_body` for every
-request, pages, the public lead form and the API alike. What it refuses is
-answered in the error family: JSON under /api/, plain text on a page, and
-a page's body past the upload limit as Django's own is (413,
-dealgate.web.errors).
+A body sent with its Content-Length is one a sync worker of gunicorn reads
+from the client itself, as Django reads the form: a client that announces
+100 bytes and sends 10 held the worker until gunicorn killed it (30 s).
+Under gunicorn, whose connection socket takes a timeout for each read
+(`gunicorn.socket`), such a body is now read here too, each read waiting
+at most what is left of BODY_WAIT: a body that stops coming is refused at
+the deadline. The limit of this: gunicorn's reader waits for many socket
+reads within one read of ours, each given the time that was left when it
+began, so a client that keeps sending a byte now and then, never pausing
+a whole BODY_WAIT, is not cut off here, and still only by gunicorn's
+timeout. A buffering proxy in front is still what stops slow clients
+(README, "Behind a reverse proxy").
+
+`BodyMiddleware`, early in MIDDLEWARE (before CSRF's check and the
+control-character check read the form), runs `read_chunked_body` and
+`read_sized_body` for every request, pages, the public lead form and the
+API alike. What it refuses is answered in the error family: JSON under
+/api/, plain text on a page, and a page's body past the upload limit as
+Django's own is (413, dealgate.web.errors).
 """
 
 from __future__ import annotations
@@ -52,7 +66,8 @@ class BrokenBody(DealgateError):
 
 
 class ChunkedBodyTooBig(ValidationError):
-    """A chunked body past Django's upload limit (DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    """A chunked body past Django's upload limit (DATA_UPLOAD_MAX_MEMORY_SIZE),
+    or a multipart one that says it is."""
 
 
 # How much of a chunked body is read at a time.
@@ -60,7 +75,7 @@ _STEP = 64 * 1024
 
 
 class BodyTimedOut(TimeoutError):
-    """The whole chunked body did not come within BODY_WAIT seconds."""
+    """The whole body did not come within BODY_WAIT seconds."""
 
 
 def read_chunked_body(request: HttpRequest) -> None:
@@ -139,6 +154,85 @@ def read_chunked_body(request: HttpRequest) -> None:
     meta["CONTENT_LENGTH"] = str(len(body))
 
 
+def read_sized_body(request: HttpRequest) -> None:
+    """Under gunicorn, read a body sent with its Content-Length whole within
+    BODY_WAIT seconds, so that a client that stops sending it is refused
+    (400, `BrokenBody`) rather than left to hold the worker; one that ends
+    before its length is refused too, not read as a shorter form.
+
+    Only a body within Django's upload limit is read here. One past it is
+    refused on its length alone, unread, where it is read: by Django's form
+    reader, the API's, or here for a multipart form (`ChunkedBodyTooBig`),
+    whose reader would otherwise read it, since Django leaves files out of
+    the limit and Dealgate takes no files. Without gunicorn's socket (the
+    test client, another server) the body is left as it came.
+    """
+    meta = request.META
+    if "HTTP_TRANSFER_ENCODING" in meta:
+        return  # read_chunked_body's, which set CONTENT_LENGTH to what it read
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if length <= 0:
+        return
+    if limit is not None and length > limit:
+        if request.content_type == "multipart/form-data":
+            raise ChunkedBodyTooBig(
+                f"the body is {length:,} bytes, more than the server takes "
+                f"({limit:,} at most)",
+                field="body",
+            )
+        return
+    sock = meta.get("gunicorn.socket")
+    if sock is None:
+        return
+    wait = settings.BODY_WAIT
+    try:
+        # At most `length` bytes: a limit one under it stops at the last.
+        body = _read_until_end(meta["wsgi.input"], length - 1, sock, wait)
+    except TimeoutError:
+        log.info(
+            "refused %s %s: its body of %d bytes did not all come within %g s",
+            request.method,
+            request.path,
+            length,
+            wait,
+        )
+        raise BrokenBody(
+            f"the body did not all come within {wait:g} seconds; send it again",
+            field="body",
+        ) from None
+    except OSError as exc:
+        log.info(
+            "refused %s %s: its body could not be read (%s)",
+            request.method,
+            request.path,
+            type(exc).__name__,
+        )
+        raise BrokenBody(
+            "the connection failed while the body was read; send it again",
+            field="body",
+        ) from None
+    if len(body) < length:
+        log.info(
+            "refused %s %s: its body ended after %d of its %d bytes",
+            request.method,
+            request.path,
+            len(body),
+            length,
+        )
+        raise BrokenBody(
+            f"the body ended after {len(body):,} of the {length:,} bytes its "
+            "Content-Length says; send it again",
+            field="body",
+        )
+    # Django reads the body from this stream, as many bytes as CONTENT_LENGTH
+    # says.
+    request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+
+
 def _read_until_end(
     stream: Any,
     limit: int | None,
@@ -152,9 +246,12 @@ def _read_until_end(
     until it returns none.
 
     With the connection's socket (gunicorn's `gunicorn.socket`) and `wait`,
-    the whole body must come within `wait` seconds of `clock`: each read
-    waits at most what is left (TimeoutError past it). The socket's own
-    timeout is put back after, for gunicorn to write the answer."""
+    the body must come within `wait` seconds of `clock`: each read of ours
+    is given at most what is left (TimeoutError past it). gunicorn may wait
+    on the socket several times within one such read, each time for that
+    long, so a body that stops coming is cut off at the deadline, one that
+    keeps trickling in only between our reads. The socket's own timeout is
+    put back after, for gunicorn to write the answer."""
     deadline = None if sock is None or wait is None else clock() + wait
     before = sock.gettimeout() if deadline is not None else None
     parts: list[bytes] = []
@@ -178,10 +275,10 @@ def _read_until_end(
     return b"".join(parts)
 
 
-class ChunkedBodyMiddleware:
-    """Every request's chunked body read whole before anything reads it
-    (`read_chunked_body`), or the request refused: 411, 400, or past the
-    upload limit 422 under /api/ and 413 on a page."""
+class BodyMiddleware:
+    """Every request's body read whole before anything reads it
+    (`read_chunked_body`, `read_sized_body`), or the request refused: 411,
+    400, or past the upload limit 422 under /api/ and 413 on a page."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -189,6 +286,7 @@ class ChunkedBodyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
             read_chunked_body(request)
+            read_sized_body(request)
         except DealgateError as exc:
             return _refused(request, exc)
         return self.get_response(request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import io
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -104,7 +105,7 @@ def test_chunks_that_stop_coming_are_a_400_logged_in_one_line(client, caplog):
 def test_the_server_answers_a_stalled_chunked_body_with_a_400_and_no_traceback(
     server_env,  # noqa: F811 - the fixture imported above
 ):
-    port = free_port()
+    port = int(os.environ.get("DEALGATE_TEST_PORT") or free_port())
     process = subprocess.Popen(
         [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
         + ["--workers", "1", "--no-sweeper"],
