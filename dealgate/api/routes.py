@@ -166,8 +166,9 @@ api.add_router("/leads", leads.router)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """The site's 404 (`handler404`): under /api/ in the API's error family,
-    as JSON, since a client reads no HTML page; elsewhere Django's page."""
+    """A 404 under /api/ in the API's error family, as JSON, since a client
+    reads no HTML page (the site's `handler404`, dealgate.web.errors, sends
+    those here); elsewhere Django's page."""
     if not request.path.startswith("/api/"):
         return defaults.page_not_found(request, exception)
     return _json_error(request, 404)

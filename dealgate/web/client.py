@@ -94,7 +94,8 @@ def _warn_ignored(header: str, peer: str) -> None:
     _WARNED_PEERS.add(peer)
     log.warning(
         "ignored the client address header %s from %s, which is not one of "
-        "DEALGATE_PROXY_ADDRESSES; its own address counts (said once per peer)",
+        "DEALGATE_PROXY_ADDRESSES; its own address counts (said once per peer "
+        "by each worker)",
         header,
         peer,
     )

@@ -171,6 +171,22 @@ def test_each_peer_that_is_no_proxy_is_named_once(settings, caplog):
     assert "198.51.100.7" in named[0] and "198.51.100.8" in named[1]
 
 
+def test_past_the_peers_remembered_no_more_are_named(settings, caplog, monkeypatch):
+    settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
+    settings.PROXY_ADDRESSES = ["10.0.0.1"]
+    monkeypatch.setattr(client, "_WARNED_PEERS_MAX", 2)
+
+    with caplog.at_level(logging.WARNING, logger="dealgate.web"):
+        for n in range(1, 5):
+            request = RequestFactory().get(
+                "/", HTTP_X_REAL_IP="203.0.113.9", REMOTE_ADDR=f"198.51.100.{n}"
+            )
+            assert client_address(request) == f"198.51.100.{n}"
+
+    assert len(caplog.records) == 2
+    assert len(client._WARNED_PEERS) == 2
+
+
 @pytest.mark.parametrize(
     ("proxies", "peer"),
     [
