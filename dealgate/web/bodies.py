@@ -165,7 +165,7 @@ def read_sized_body(request: HttpRequest) -> None:
     reader, the API's, or here for a multipart form (`ChunkedBodyTooBig`),
     whose reader would otherwise read it, since Django leaves files out of
     the limit and Dealgate takes no files. Without gunicorn's socket (the
-    test client, another server) the body is left as it came.
+    test client, another server) a body within the limit is left as it came.
     """
     meta = request.META
     if "HTTP_TRANSFER_ENCODING" in meta:
