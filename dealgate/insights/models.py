@@ -28,6 +28,11 @@ class WeeklyReview(models.Model):
         related_name="+",
     )
     recorded_at = models.DateTimeField()
+    # Counts the writes of this week's decision: what the review page posts
+    # back to say which decision it showed. Not `recorded_at`, which is the
+    # business clock's (a demo's or --as-of's fixed instant stamps every
+    # write alike, so two writes would look the same).
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-week"]

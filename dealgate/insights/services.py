@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -31,7 +32,7 @@ def record_review(
     metric: str,
     decision: str,
     by: User | None,
-    replacing: dt.datetime | None | object = ANY,
+    replacing: int | None | object = ANY,
 ) -> WeeklyReview:
     """Write the team's decision for the week of `week` on `metric`.
 
@@ -43,10 +44,12 @@ def record_review(
     a week that has not started yet (its value is not known), an empty
     decision or an unknown metric.
 
-    `replacing` is when the decision the writer saw was recorded (None: they
-    saw none). Another recorded since, by a second manager writing at once,
+    `replacing` is the version of the decision the writer saw (None: they
+    saw none). Another written since, by a second manager writing at once,
     is a Conflict naming it, and nothing is written; without `replacing`
-    the decision replaces whatever is there (the command line's use).
+    the decision replaces whatever is there (the command line's use). The
+    check compares versions, never times: under a fixed business clock (a
+    demo, --as-of) every write is stamped with the same instant.
     """
     if by is not None and not by.is_manager:
         raise PermissionDenied(
@@ -81,7 +84,7 @@ def record_review(
             .filter(pipeline=filters.pipeline, week=monday)
             .first()
         )
-        seen = review.recorded_at if review is not None else None
+        seen = review.version if review is not None else None
         if replacing is not ANY and replacing != seen:
             raise _written_since(review, monday)
         created = review is None
@@ -96,17 +99,34 @@ def record_review(
                 # this insert.
                 raise _written_since(None, monday) from None
         else:
-            for name, field_value in fields.items():
-                setattr(review, name, field_value)
-            review.save()
+            review = _rewrite(review, fields)
     log.info(
-        "weekly review of pipeline %s for week %s %s: %s by %s",
+        "weekly review of pipeline %s for week %s %s (version %d): %s by %s",
         filters.pipeline.key,
         monday,
         "written" if created else "rewritten",
+        review.version,
         chosen.key,
         by.username if by else "system",
     )
+    return review
+
+
+def _rewrite(review: WeeklyReview, fields: dict) -> WeeklyReview:
+    """Write `fields` over `review` if it is still the version read.
+
+    SQLite takes no row lock for select_for_update, so the version is
+    checked again in the UPDATE itself: of two writers that read one
+    version, the second updates nothing and is told so."""
+    written = WeeklyReview.objects.filter(pk=review.pk, version=review.version).update(
+        **fields, version=F("version") + 1
+    )
+    if written != 1:
+        now_there = WeeklyReview.objects.filter(pk=review.pk).first()
+        raise _written_since(now_there, review.week)
+    for name, value in fields.items():
+        setattr(review, name, value)
+    review.version += 1
     return review
 
 

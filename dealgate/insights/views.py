@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from dealgate import timesource
 from dealgate.accounts.models import Team, User
+from dealgate.core.numbers import as_id
 from dealgate.deals.models import Organization, Product
 from dealgate.errors import DealgateError, ValidationError
 from dealgate.pipelines.models import Pipeline
@@ -136,19 +137,23 @@ def _record(
     return redirect(f"{reverse('insights:review')}?{query}")
 
 
-def _seen(text: str | None) -> dt.datetime | None | object:
-    """When the decision the form showed was recorded ("" for none); a form
-    from before the field was added replaces whatever is there."""
+def _seen(text: str | None) -> int | None | object:
+    """The version of the decision the form showed ("" for none); a form
+    from before the field was added replaces whatever is there. A form
+    that posts something else (one loaded before versions, which posted a
+    time) is refused: it cannot say which decision it showed."""
     if text is None:
         return ANY
     if not text:
         return None
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
+    version = as_id(text)
+    if version is None:
         raise ValidationError(
-            "the form's seen time does not read", field="seen"
-        ) from None
+            f"seen must be the version of the decision the page showed; got "
+            f"{text[:40]!r}: reload the page and write the decision again",
+            field="seen",
+        )
+    return version
 
 
 def _week(text: str) -> dt.date | None:

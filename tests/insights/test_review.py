@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from dealgate import timesource
 from dealgate.errors import Conflict, PermissionDenied, ValidationError
-from dealgate.insights import reports
+from dealgate.insights import reports, services
 from dealgate.insights import review as rv
 from dealgate.insights.models import WeeklyReview
 from dealgate.insights.services import record_review
@@ -413,6 +414,11 @@ def test_past_reviews_show_a_win_rate_in_percent_as_the_series_does(
     assert history.rows[0][2:4] == [20.0, "% of closed deals"]
 
 
+def _shown_seen(page) -> str:
+    """The `seen` the review page's decision form posts back."""
+    return page.content.decode().split('name="seen" value="')[1].split('"')[0]
+
+
 def _post_decision(client, pipeline, decision: str, seen: str):
     return client.post(
         reverse("insights:review"),
@@ -444,10 +450,8 @@ def test_a_manager_who_saw_the_decision_rewrites_it(
     manager_in, pipeline, max_manager, now
 ):
     _post_decision(manager_in, pipeline, "Call every lost deal", "")
-    seen = manager_in.get(
-        reverse("insights:review"), {"week": THIS_WEEK.isoformat()}
-    ).content.decode()
-    shown = seen.split('name="seen" value="')[1].split('"')[0]
+    seen = manager_in.get(reverse("insights:review"), {"week": THIS_WEEK.isoformat()})
+    shown = _shown_seen(seen)
 
     again = _post_decision(manager_in, pipeline, "Call them within a day", shown)
 
@@ -470,6 +474,94 @@ def test_the_service_refuses_a_decision_written_since_the_one_seen(
             metric="",
             decision="B",
             by=max_manager,
-            replacing=first.recorded_at - dt.timedelta(minutes=5),
+            replacing=first.version - 1,
         )
     assert WeeklyReview.objects.get().decision == "A"
+
+
+def test_every_write_counts_the_version_up_under_one_fixed_instant(
+    pipeline, max_manager, now
+):
+    filters = filters_for(pipeline)
+    first = record_review(
+        filters, week=THIS_WEEK, metric="", decision="A", by=max_manager
+    )
+    second = record_review(
+        filters,
+        week=THIS_WEEK,
+        metric="",
+        decision="B",
+        by=max_manager,
+        replacing=first.version,
+    )
+
+    assert (first.version, second.version) == (1, 2)
+    assert first.recorded_at == second.recorded_at == NOW
+    with pytest.raises(Conflict, match="written since you opened it"):
+        record_review(
+            filters,
+            week=THIS_WEEK,
+            metric="",
+            decision="C",
+            by=max_manager,
+            replacing=first.version,
+        )
+    assert WeeklyReview.objects.get().decision == "B"
+
+
+def test_a_second_manager_on_a_page_loaded_before_a_write_is_refused_under_as_of(
+    client, pipeline, max_manager, django_user_model, settings
+):
+    # DEALGATE_AS_OF: every write is stamped with this one instant.
+    settings.AS_OF = NOW.isoformat()
+    record_review(
+        filters_for(pipeline), week=THIS_WEEK, metric="", decision="Go", by=None
+    )
+    nina = django_user_model.objects.create_user(
+        username="nina", password="x", role="manager"
+    )
+    other = Client()
+    other.force_login(nina)
+    client.force_login(max_manager)
+    pages = [
+        one.get(reverse("insights:review"), {"week": THIS_WEEK.isoformat()})
+        for one in (client, other)
+    ]
+    seen = [_shown_seen(page) for page in pages]
+
+    first = _post_decision(client, pipeline, "Call every lost deal", seen[0])
+    second = _post_decision(other, pipeline, "Raise the prices", seen[1])
+
+    assert seen == ["1", "1"]
+    assert (first.status_code, second.status_code) == (302, 409)
+    assert "Call every lost deal" in text_of(second)
+    assert WeeklyReview.objects.get().decision == "Call every lost deal"
+
+
+def test_a_rewrite_of_a_version_replaced_meanwhile_writes_nothing(
+    pipeline, max_manager, now
+):
+    # What SQLite, which locks no row for select_for_update, relies on: two
+    # writers read version 1; the first writes version 2; the second's
+    # UPDATE must then match no row.
+    filters = filters_for(pipeline)
+    read = record_review(
+        filters, week=THIS_WEEK, metric="", decision="A", by=max_manager
+    )
+    WeeklyReview.objects.filter(pk=read.pk).update(decision="B", version=2)
+
+    with pytest.raises(Conflict, match="'B'"):
+        services._rewrite(read, {"decision": "C"})
+    assert WeeklyReview.objects.values_list("decision", "version").get() == ("B", 2)
+
+
+def test_a_form_that_posts_a_time_as_seen_is_refused_naming_seen(
+    manager_in, pipeline, now
+):
+    _post_decision(manager_in, pipeline, "Call every lost deal", "")
+
+    stale = _post_decision(manager_in, pipeline, "Raise the prices", NOW.isoformat())
+
+    assert stale.status_code == 422
+    assert "seen must be the version of the decision" in text_of(stale)
+    assert WeeklyReview.objects.get().decision == "Call every lost deal"
