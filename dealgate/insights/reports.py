@@ -11,12 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.template.defaultfilters import pluralize
 from django.utils.safestring import SafeString
 
 from dealgate.accounts.models import Team, User
 from dealgate.core import metrics as m
 from dealgate.deals.models import Product
 from dealgate.errors import NotFound
+from dealgate.imports.report import counted
 from dealgate.pipelines.models import Stage
 
 from . import charts
@@ -161,8 +163,9 @@ def _stale_share(velocity: q.Velocity, past_limit: int) -> str:
     if not velocity.per_day or not open_deals or past_limit * 5 < open_deals:
         return ""
     return (
-        f"; {past_limit:,} of the {open_deals:,} open deals are past their "
-        "stage's age limit, so this is likely high"
+        f"; {past_limit:,} of the {counted(open_deals, 'open deal')} "
+        f"{pluralize(past_limit, 'is,are')} past {pluralize(past_limit, 'its,their')}"
+        " stage's age limit, so this is likely high"
     )
 
 
@@ -177,9 +180,8 @@ def _short_cycle(velocity: q.Velocity) -> str:
 def _in_other_currencies(count: int) -> str:
     """Won deals whose value is in another currency than the pipeline's,
     counted in words: what a won value or its average leaves out."""
-    if count == 1:
-        return "1 won deal in another currency"
-    return f"{count:,} won deals in other currencies"
+    where = pluralize(count, "another currency,other currencies")
+    return f"{counted(count, 'won deal')} in {where}"
 
 
 def _velocity_unknown(velocity: q.Velocity, totals: q.Outcomes) -> str:
@@ -226,7 +228,7 @@ def _headline(
             "Average won value",
             cents(totals.average_won_value),
             currency,
-            f"over {totals.valued:,} won deals with a value in {currency}"
+            f"over {counted(totals.valued, 'won deal')} with a value in {currency}"
             + (
                 f"; left out: {_in_other_currencies(other_currencies)}"
                 if other_currencies
@@ -237,7 +239,7 @@ def _headline(
             "Sales cycle, median",
             cycle.median if cycle else None,
             "days",
-            f"over {cycle.n if cycle else 0:,} won deals with a creation date",
+            f"over {counted(cycle.n if cycle else 0, 'won deal')} with a creation date",
         ],
         ["Sales cycle, mean", totals.cycle_mean, "days", ""],
         ["Open deals", open_deals, "deals", "now, in the filters"],
@@ -282,13 +284,14 @@ def _funnel(filters: Filters, now: dt.datetime) -> Section:
         for row in found.rows
     ]
     note = (
-        f"Won: {found.won:,} of the {found.population:,} deals that entered "
+        f"Won: {found.won:,} of the {counted(found.population, 'deal')} that entered "
         f"({format_value(Column('', 'percent'), found.win_share)})."
     )
     if found.undated:
         note += (
-            f" Left out: {found.undated:,} deals with no date to place their "
-            "entry in a period (choose all time to include them)."
+            f" Left out: {counted(found.undated, 'deal')} with no date to place "
+            f"{pluralize(found.undated, 'its,their')} entry in a period (choose all "
+            f"time to include {pluralize(found.undated, 'it,them')})."
         )
     table = Table(
         "funnel",
@@ -460,13 +463,16 @@ def _responses(filters: Filters) -> Section:
         ["within 1 business day", found.within_1_day, found.share(found.within_1_day)],
         ["at all", found.answered, found.share(found.answered)],
     ]
-    note = f"{found.leads:,} leads assigned in the period; windows in business time."
+    note = (
+        f"{counted(found.leads, 'lead')} assigned in the period; "
+        "windows in business time."
+    )
     if found.business_minutes:
-        note += (
-            f" Median response: {found.business_minutes.median:,.0f} business minutes"
-        )
+        median = round(found.business_minutes.median)
+        note += f" Median response: {counted(median, 'business minute')}"
         if found.wall_minutes:
-            note += f" ({found.wall_minutes.median:,.0f} minutes of wall-clock time)"
+            wall = round(found.wall_minutes.median)
+            note += f" ({counted(wall, 'minute')} of wall-clock time)"
         note += "."
     if not found.leads:
         note = "No leads were assigned in the period."
@@ -732,9 +738,9 @@ def _clocks(filters: Filters) -> Section:
         "time of its own, so one that arrived with time left and then ran out "
         "is among them too)"
         + (
-            f". {unclocked:,} {'deal' if unclocked == 1 else 'deals'} closed in "
-            "the period without any clock (imported already closed) count in "
-            "no column."
+            f". {counted(unclocked, 'deal')} closed in the period without any "
+            f"clock (imported already closed) {pluralize(unclocked, 'counts,count')}"
+            " in no column."
             if unclocked
             else "."
         ),
@@ -899,10 +905,10 @@ def _behind(
     items: Sequence,
     total: int,
     left_out: int = 0,
-    counted: int | None = None,
+    in_value: int | None = None,
 ) -> Section:
     """The deals (or leads) behind the week's value. For the won value, of
-    the `total` won, `counted` are in it (`WeekValue.count`, the week row's
+    the `total` won, `in_value` are in it (`WeekValue.count`, the week row's
     "Behind it"), `left_out` were won in other currencies, and the rest had
     no value: the note says each, so the list and the row agree."""
     zone = filters.facts.calendar.zone
@@ -950,12 +956,12 @@ def _behind(
             for deal in items
         ]
     note = f"{total:,} in all"
-    if metric.key == "won_value" and counted is not None and total != counted:
+    if metric.key == "won_value" and in_value is not None and total != in_value:
         currency = filters.pipeline.currency
-        parts = [f"{counted:,} in the won value"]
+        parts = [f"{in_value:,} in the won value"]
         if left_out:
             parts.append(f"{left_out:,} in other currencies (left out of {currency})")
-        if unvalued := total - counted - left_out:
+        if unvalued := total - in_value - left_out:
             parts.append(f"{unvalued:,} without a value")
         note += ": " + ", ".join(parts)
     note += (

@@ -78,7 +78,7 @@ def test_the_average_won_value_counts_the_won_deals_in_other_currencies(
 
     assert rows["Average won value"][1] == Decimal("1000.00")
     assert rows["Average won value"][3] == (
-        "over 1 won deals with a value in USD; left out: 1 won deal in another currency"
+        "over 1 won deal with a value in USD; left out: 1 won deal in another currency"
     )
 
 
@@ -94,4 +94,4 @@ def test_the_average_won_value_counts_only_other_currencies_won_in_the_period(
     )
     rows = {row[0]: row for row in report.table("headline").rows}
 
-    assert rows["Average won value"][3] == "over 1 won deals with a value in USD"
+    assert rows["Average won value"][3] == "over 1 won deal with a value in USD"

@@ -158,3 +158,4 @@ def test_the_clock_table_says_it_counts_clocks_and_leaves_out_deals_without_any(
     assert queries.closed_without_clocks(filters) == 1
     assert "a count of clocks, not of deals" in note
     assert "1 deal closed in the period without any clock" in note
+    assert note.endswith("(imported already closed) counts in no column.")
