@@ -57,6 +57,28 @@ def test_a_manager_overrides_from_the_cli_and_history_shows_it(
     assert "override: Buyer confirmed budget by phone" in capsys.readouterr().out
 
 
+def test_show_prints_history_in_the_pipelines_zone_with_the_zone_marked(deal, capsys):
+    deal.stage.exit_criteria = {}
+    deal.stage.save()
+    # Half past midnight in Berlin (the pipeline's zone) in summer, then in
+    # winter: the day before in UTC both times.
+    moves = [
+        ("discovery", dt.datetime(2026, 6, 1, 22, 30, tzinfo=dt.UTC)),
+        ("proposal", dt.datetime(2026, 10, 25, 23, 30, tzinfo=dt.UTC)),
+    ]
+    for to, at in moves:
+        with timesource.frozen_at(at):
+            assert main(["deal", "move", str(deal.pk), to, "--as", "alice"]) == 0
+    capsys.readouterr()
+
+    assert main(["deal", "show", str(deal.pk)]) == 0
+
+    out = capsys.readouterr().out
+    assert "  history, times in Europe/Berlin:" in out
+    assert "  2026-06-02 00:30 CEST inquiry -> discovery (open)" in out
+    assert "  2026-10-26 00:30 CET discovery -> proposal (open)" in out
+
+
 def test_a_move_prints_its_outcome_and_no_info_log_lines(deal, monkeypatch, capsys):
     monkeypatch.delenv("DEALGATE_LOG_LEVEL", raising=False)
     deal.stage.exit_criteria = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from dealgate.cli import CommandError
 
@@ -69,9 +70,10 @@ def run_move(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from dealgate.deals.models import Deal
+    from dealgate.pipelines.calendars import calendar_for
 
     deal = (
-        Deal.objects.select_related("stage", "owner", "organization")
+        Deal.objects.select_related("pipeline", "stage", "owner", "organization")
         .filter(pk=args.deal_id)
         .first()
     )
@@ -80,11 +82,23 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"{deal.title}  [{deal.status}, {deal.stage.name}, version {deal.version}]")
     print(f"  organization: {deal.organization or '-'}   owner: {deal.owner or '-'}")
     print(f"  value: {deal.value if deal.value is not None else '-'} {deal.currency}")
+    # As the deal page shows them: in the pipeline's zone, which is named, so
+    # a move just after local midnight is not read as the day before.
+    zone = calendar_for(deal.pipeline).zone
+    print(f"  history, times in {zone.key}:")
     for event in deal.events.select_related("from_stage", "to_stage", "by"):
         start = event.from_stage.key if event.from_stage else "-"
         end = event.to_stage.key if event.to_stage else "-"
-        line = f"  {event.at:%Y-%m-%d %H:%M} {start} -> {end} ({event.to_status})"
+        at = local_time(event.at, zone)
+        line = f"  {at} {start} -> {end} ({event.to_status})"
         if event.override_reason:
             line += f"  override: {event.override_reason}"
         print(line)
     return 0
+
+
+def local_time(at: dt.datetime, zone: dt.tzinfo) -> str:
+    """`at` as a terminal shows it: the wall time in `zone` with the zone's
+    abbreviation ("2026-10-26 00:30 CET"), or its offset where the zone has
+    no letters for it ("2026-10-26 03:30 +04")."""
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M %Z}"
