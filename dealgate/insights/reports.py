@@ -923,7 +923,8 @@ def _behind(
             [
                 lead.label,
                 lead.owner.display_name if lead.owner else "",
-                lead.assigned_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                # Marked with the zone, as `dealgate deal show` marks its times.
+                f"{lead.assigned_at.astimezone(zone):%Y-%m-%d %H:%M %Z}",
                 lead.response_business_minutes,
             ]
             for lead in items
@@ -939,7 +940,7 @@ def _behind(
             # week's won value leaves out.
             Column("Value", "number"),
             Column("Currency"),
-            Column("Closed"),
+            Column("Closed", unit=f"date in {zone.key}"),
         ]
         rows = [
             [

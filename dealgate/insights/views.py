@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from dealgate import timesource
 from dealgate.accounts.models import Team, User
@@ -47,7 +48,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         breakdowns=reports.BREAKDOWNS,
         by=by,
     )
-    return render(request, "insights/overview.html", context)
+    return _page(request, "insights/overview.html", context)
 
 
 @login_required
@@ -61,7 +62,7 @@ def bottlenecks(request: HttpRequest) -> HttpResponse:
         return _error(request, error)
     if request.GET.get("format") == "csv":
         return _csv(request, report)
-    return render(
+    return _page(
         request, "insights/bottlenecks.html", _context(request, report, "bottlenecks")
     )
 
@@ -117,7 +118,7 @@ def review(request: HttpRequest) -> HttpResponse:
         # The decision is a manager's or an admin's (README, Who may do what).
         may_decide=request.user.is_manager,
     )
-    return render(request, "insights/review.html", context, status=status)
+    return _page(request, "insights/review.html", context, status=status)
 
 
 def _record(
@@ -180,6 +181,16 @@ def _context(request: HttpRequest, report: reports.Report, page: str) -> dict:
         "query": filters.query(),
         "as_of": timesource.now(),
     }
+
+
+def _page(
+    request: HttpRequest, template: str, context: dict, *, status: int = 200
+) -> HttpResponse:
+    """Render an insights page with its times (the as-of date, when a
+    decision was written) in the pipeline's zone, as its periods and weeks
+    are: a time just after local midnight is not shown as the day before."""
+    with timezone.override(context["filters"].facts.calendar.zone):
+        return render(request, template, context, status=status)
 
 
 def _csv(request: HttpRequest, report: reports.Report) -> HttpResponse:

@@ -10,6 +10,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from dealgate import timesource
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.insights import sql
 from dealgate.insights.models import WeeklyReview
@@ -54,6 +55,15 @@ def test_the_overview_explains_its_definitions_and_the_two_views(
     assert "A skipped stage counts as passed" in text
     assert "The funnel follows a population" in text
     assert "what to act on today" in text
+
+
+@pytest.mark.parametrize("name", ["insights:overview", "insights:bottlenecks"])
+def test_the_as_of_date_is_the_pipelines_local_day(signed_in, pipeline, name):
+    # 22:30 UTC on 9 June is half past midnight on 10 June in Berlin.
+    with timesource.frozen_at(dt.datetime(2026, 6, 9, 22, 30, tzinfo=dt.UTC)):
+        page = text_of(signed_in.get(reverse(name)))
+
+    assert "as of 10 Jun 2026" in page
 
 
 def test_the_overview_shows_the_funnel_beside_the_pipeline(signed_in, pipeline, now):

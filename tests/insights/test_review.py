@@ -565,3 +565,39 @@ def test_a_form_that_posts_a_time_as_seen_is_refused_naming_seen(
     assert stale.status_code == 422
     assert "seen must be the version of the decision" in text_of(stale)
     assert WeeklyReview.objects.get().decision == "Call every lost deal"
+
+
+def test_the_leads_behind_the_value_carry_local_times_with_the_zone_marked(
+    pipeline, alice
+):
+    from .test_leaks_and_responses import lead
+
+    lead(pipeline, alice, 3, assigned=BERLIN_MONDAY + dt.timedelta(minutes=30))
+
+    page = reports.weekly_review(filters_for(pipeline), NOW, metric="lead_response")
+    behind = page.report.table("behind")
+
+    # 22:30 UTC on Sunday is half past midnight on Monday in Berlin.
+    assert behind.rows[0][2] == "2026-06-08 00:30 CEST"
+
+
+def test_the_deals_behind_the_value_say_in_which_zone_their_close_date_is(pipeline):
+    closed(pipeline, "won", BERLIN_MONDAY + dt.timedelta(minutes=30))
+
+    page = reports.weekly_review(filters_for(pipeline), NOW, metric="win_rate")
+    behind = page.report.table("behind")
+
+    assert behind.columns[-1].header == "Closed (date in Europe/Berlin)"
+    assert behind.rows[0][-1] == "2026-06-08"
+
+
+def test_a_decision_written_just_after_local_midnight_shows_the_local_day(
+    manager_in, pipeline, max_manager
+):
+    with timesource.frozen_at(BERLIN_MONDAY + dt.timedelta(minutes=30)):
+        record_review(
+            filters_for(pipeline), week=THIS_WEEK, metric="", decision="Go", by=None
+        )
+        page = manager_in.get(reverse("insights:review"))
+
+    assert "on 8 Jun 2026, looking at" in text_of(page)
