@@ -313,6 +313,20 @@ def _people(
     `rotation_of` (a pipeline id), the rule's rotation state in that
     pipeline, locked as `_locked_state` locks it (None if it has no row yet).
 
+    On PostgreSQL the people are read FOR KEY SHARE, held to the end of the
+    caller's transaction, which stores the lead: a hand-over's lock on a
+    leaver (`accounts.handover.hold`) conflicts with it, as with the check
+    of every other door that gives someone work
+    (`deals.services.check_still_active`). A routing that read someone first
+    holds their hand-over until the lead is stored, and the hand-over then
+    takes that lead too; one that comes during a hand-over waits for it,
+    and once it is committed no longer finds the leaver among the active
+    (PostgreSQL reads a row locked that way again), so the lead goes to
+    someone else by the same rules, or waits for an owner as a lead nobody
+    can take does. No statement more than the read, where checking the
+    chosen person afterwards would cost each capture one. SQLite serialises
+    writers (BEGIN IMMEDIATE).
+
     Fixed SQL with only what routing reads; the rest of a user's fields load
     on first use, as with the ORM's only(). The ORM compiling this join
     (select_related with only) cost each capture about 0.6 ms of CPU, more
@@ -335,6 +349,7 @@ def _people(
         where=where,
         rotation=rotation,
         state_columns=f", {_STATE_COLUMNS}" if rotation else "",
+        lock=_PEOPLE_LOCK if connection.vendor == "postgresql" else "",
     )
     rows = bulk.read(User, _PERSON_FIELDS, sql, params)
     people, state, split = [], None, len(_AWAY_FIELDS)
@@ -365,11 +380,15 @@ def _people_sql() -> str:
         f'SELECT {_PERSON_COLUMNS}, {_AWAY_COLUMNS}{{state_columns}} FROM "{user}" u'
         "{team_join} "
         f'LEFT OUTER JOIN "{availability}" a ON a."user_id" = u."id"{{rotation}} '
-        'WHERE u."is_active" = %s AND {where} ORDER BY u."id"'
+        'WHERE u."is_active" = %s AND {where} ORDER BY u."id"{lock}'
     )
 
 
 _PEOPLE_SQL = _people_sql()
+# Who may be given the lead stays active until the lead is stored: see
+# `_people`. FOR KEY SHARE, the lock a foreign key's check takes, passes
+# every other writer of a user's row but the hand-over's FOR UPDATE.
+_PEOPLE_LOCK = " FOR KEY SHARE OF u"
 _TEAM_JOIN = f' INNER JOIN "{Team._meta.db_table}" t ON t."id" = u."team_id"'
 
 

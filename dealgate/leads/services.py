@@ -480,6 +480,9 @@ def hand_over_lead(
             at=now or timesource.now(),
             by=by,
         )
+        # After the write, as `assign_lead`: a successor being deactivated
+        # meanwhile is read inactive here, and nothing is handed to them.
+        check_still_active("owner", owner.pk)
     log.info(
         "lead %s handed over from %s to %s by %s",
         lead.pk,
