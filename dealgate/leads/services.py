@@ -915,12 +915,15 @@ def _split_attached(decision: DedupDecision, by: User | None, now) -> Lead:
 def _reopen_merged(decision: DedupDecision, now: dt.datetime) -> Lead:
     """Reopen the merged lead with its owner. Unanswered, it gets a whole
     response window from `now`: its old one ran while it was merged, and
-    would make the next sweep breach it at once."""
+    would make the next sweep breach it at once. An owner who may no longer
+    sign in does not get it back: it is routed again (`_route_from_leaver`)."""
     if decision.source_lead_id is None:
         raise Conflict("the merged lead no longer exists")
     lead = _locked_lead(decision.source_lead_id)
     changed = ["status", "merged_into", "closed_at"]
-    if lead.first_response_at is not None:
+    if lead.owner_id is not None and not _may_still_own(lead.owner_id):
+        changed += _route_from_leaver(lead, now)
+    elif lead.first_response_at is not None:
         lead.status = Lead.Status.ANSWERED
     elif lead.owner_id is not None:
         lead.status = Lead.Status.ASSIGNED
@@ -933,6 +936,54 @@ def _reopen_merged(decision: DedupDecision, now: dt.datetime) -> Lead:
     lead.closed_at = None
     lead.save(update_fields=changed)
     return lead
+
+
+def _may_still_own(user_id: int) -> bool:
+    """Whether the person may still be given a lead, read as every door
+    that gives work reads it (`check_still_active`: on PostgreSQL FOR KEY
+    SHARE, held to the end of the transaction, so a hand-over of them
+    waits for it, and takes the lead too)."""
+    try:
+        check_still_active("owner", user_id)
+    except ValidationError:
+        return False
+    return True
+
+
+def _route_from_leaver(lead: Lead, now: dt.datetime) -> list[str]:
+    """Route a reopened lead whose owner may no longer sign in again by the
+    pipeline's rules, as new, with a whole response window from `now` (a
+    merged lead is no work of theirs a hand-over gave away); with nobody to
+    take it, it waits for an owner. Returns the fields changed."""
+    leaver = lead.owner.username
+    facts = CleanLead.from_json(_fields_of(lead)).facts(lead.channel)
+    routed = assign.route(lead.pipeline, facts, now)
+    reason = f"reopened by a split; {leaver} may no longer sign in: {routed.reason}"
+    _apply_routing(
+        lead, lead.pipeline, assign.Routing(routed.owner, routed.rule, reason), now
+    )
+    if lead.owner is not None:
+        LeadAssignment.objects.create(
+            lead=lead, owner=lead.owner, rule=lead.rule, reason=reason, at=now
+        )
+    transaction.on_commit(
+        lambda: log.info(
+            "lead %s reopened by a split: %s may no longer sign in; %s",
+            lead.pk,
+            leaver,
+            f"routed to {lead.owner.username}" if lead.owner else "waiting",
+        )
+    )
+    return [
+        "owner",
+        "rule",
+        "routing_reason",
+        "assigned_at",
+        "response_due_at",
+        "first_response_at",
+        "response_wall_seconds",
+        "response_business_minutes",
+    ]
 
 
 def _remove_note(decision: DedupDecision) -> int | None:

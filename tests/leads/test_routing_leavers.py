@@ -20,6 +20,7 @@ from django.test import Client
 
 from dealgate.accounts import services
 from dealgate.accounts.models import User
+from dealgate.clocks.models import Clock
 from dealgate.errors import ValidationError
 from dealgate.leads.imports import import_leads, mapping_from_dict
 from dealgate.leads.models import Lead, LeadAssignment
@@ -27,7 +28,9 @@ from dealgate.leads.services import (
     assign_lead,
     capture_lead,
     hand_over_lead,
+    merge_lead,
     route_waiting_leads,
+    split_lead,
 )
 from dealgate.leads.tokens import create_token
 from tests.conftest import NOW
@@ -193,6 +196,26 @@ def test_a_lead_is_not_handed_to_a_successor_deactivated_since_they_were_read(
     held.refresh_from_db()
     assert held.owner == alice
     assert not LeadAssignment.objects.filter(lead=held, owner=bob).exists()
+
+
+def test_a_merged_lead_split_after_its_owner_left_is_routed_again(
+    leaving, alice, bob, olivia, now
+):
+    kept = capture_lead(inquiry(1), source="api").lead
+    merged = capture_lead(inquiry(2, name="Routed"), source="api").lead
+    decision = merge_lead(merged.pk, by=olivia, into_lead=kept.pk)
+    services.change_user("alice", active=False, hand_to="max", by=olivia)
+
+    split_lead(decision.pk, by=olivia)
+
+    reopened = _routed()
+    assert (reopened.owner, reopened.status) == (bob, Lead.Status.ASSIGNED)
+    assert reopened.routing_reason.startswith(
+        "reopened by a split; alice may no longer sign in: "
+    )
+    assert reopened.assignments.latest("pk").owner == bob
+    window = Clock.objects.get(lead=reopened, state=Clock.State.RUNNING)
+    assert window.responsible_id == bob.pk
 
 
 @pytest.mark.usefixtures("_postgresql_only")
