@@ -385,7 +385,9 @@ def http() -> None:
     from dealgate.leads.tokens import create_token
 
     seed()
-    _, secret = create_token(User.objects.get(username="rep0"), "bench")
+    # `leads`: the 201 with the lead this script expects, as measured before.
+    rep = User.objects.get(username="rep0")
+    _, secret = create_token(rep, "bench", scope="leads")
     lead_id = Lead.objects.values_list("pk", flat=True).first()
     connections.close_all()
 

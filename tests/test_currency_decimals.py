@@ -139,7 +139,7 @@ def test_the_new_deal_page_refuses_them_too(client, alice, pipeline):
 def test_a_lead_captured_by_the_api_with_yen_decimals_is_refused(
     client, pipeline, olivia
 ):
-    secret = create_token(olivia, "website")[1]
+    secret = create_token(olivia, "website", scope="leads")[1]
     body = {"email": "a@example.com", "value": "1000.50", "currency": "JPY"}
 
     response = client.post(
@@ -160,7 +160,7 @@ def test_a_lead_captured_by_the_api_with_yen_decimals_is_refused(
 def test_a_lead_in_kwd_past_the_two_stored_decimals_is_refused_naming_it(
     client, pipeline, olivia
 ):
-    secret = create_token(olivia, "website")[1]
+    secret = create_token(olivia, "website", scope="leads")[1]
     # A JSON number: text like "5.125" reads two ways and is refused as such.
     body = {"email": "a@example.com", "value": 5.125, "currency": "KWD"}
 
@@ -180,7 +180,7 @@ def test_a_lead_in_kwd_past_the_two_stored_decimals_is_refused_naming_it(
 def test_a_lead_value_written_with_an_exponent_is_refused_as_that_text_is(
     client, pipeline, olivia
 ):
-    secret = create_token(olivia, "website")[1]
+    secret = create_token(olivia, "website", scope="leads")[1]
 
     response = client.post(
         "/api/v1/leads",
@@ -422,7 +422,7 @@ def test_a_kwd_value_in_text_is_read_as_written_by_the_api(client, alice, kwd_de
 
 
 def test_a_kwd_lead_value_in_text_is_read_as_written(client, alice, pipeline, olivia):
-    secret = create_token(olivia, "website")[1]
+    secret = create_token(olivia, "website", scope="leads")[1]
     pipeline.currency = "KWD"
     pipeline.save()
     client.force_login(alice)

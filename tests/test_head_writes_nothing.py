@@ -41,7 +41,7 @@ def world(pipeline, olivia, alice, bob, now):
     pipeline.save()
     deal = make_deal(pipeline, "discovery", owner=alice, organization="Acme")
     lead = capture_lead(inquiry(1), source="api").lead
-    _, secret = create_token(olivia, "reader")
+    _, secret = create_token(olivia, "reader", scope="leads")
     return {"deal": deal.pk, "lead": lead.pk, "key": pipeline.key, "secret": secret}
 
 

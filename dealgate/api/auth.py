@@ -3,12 +3,14 @@
 Every endpoint takes either, and the request acts as that person: the
 services check what they may do, as on the pages.
 
-A token opens what its scope says (`ApiToken.scope`): every token opens the
-lead endpoints, and only one made to open the deals too
-(`dealgate token create USER --scope leads,deals`) opens the deals
-endpoints. Tokens were first made for websites' lead forms, where anyone
-who reads the page can copy them; such a token on a deals endpoint is
-refused (403) naming its scope and how to make one that opens them.
+A token opens what its scope says (`ApiToken.scope`, `tokens.SCOPES`, each
+opening more than the one before): `capture` only the capture of a lead
+(POST /api/v1/leads), `leads` every lead endpoint, `leads,deals` the deals
+endpoints too. Tokens are made for websites' lead forms above all, where
+anyone who reads the page can copy them; such a token elsewhere is refused
+(403) naming its scope, the scope the endpoint needs and how to make a
+token that has it. A capture-only token is also told nothing of the leads
+already there when it captures (dealgate.api.leads).
 
 A request that sends an Authorization header is judged by its token alone,
 and a wrong one is a 401, even with a session cookie beside it. A token
@@ -29,42 +31,52 @@ from ninja.utils import check_csrf
 
 from dealgate.errors import PermissionDenied
 from dealgate.leads.models import ApiToken
-from dealgate.leads.tokens import TokenUse, read_token
+from dealgate.leads.tokens import OPENS, TokenUse, read_token
+from dealgate.web.head import method_named
 
 log = logging.getLogger("dealgate.api")
 
 
 class TokenAuth(HttpBearer):
     """`Authorization: Bearer dg_...`: the token's user makes the request,
-    if the token's scope opens the endpoint (`deals`: the deals endpoints)."""
+    if the token's scope opens what `needs` opens. The request keeps the
+    token's scope as `token_scope` (a session's request has none)."""
 
-    def __init__(self, *, deals: bool = False) -> None:
+    def __init__(self, *, needs: str) -> None:
         super().__init__()
-        self.deals = deals
+        self.needs = str(needs)
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         use = read_token(token)
         if use is None:
             return None
-        if self.deals and not use.opens_deals:
-            raise _outside_scope(request, use)
+        if not use.opens(self.needs):
+            raise _outside_scope(request, use, self.needs)
         request.user = use.user
+        request.token_scope = use.scope
         return use.user
 
 
-def _outside_scope(request: HttpRequest, use: TokenUse) -> PermissionDenied:
+def token_scope(request: HttpRequest) -> str | None:
+    """The scope of the token a request was made with; None for a session."""
+    return getattr(request, "token_scope", None)
+
+
+def _outside_scope(request: HttpRequest, use: TokenUse, needs: str) -> PermissionDenied:
     log.info(
-        "refused %s %s: API token %s opens only %s",
-        request.method,
+        "refused %s %s: API token %s has the scope %s, the endpoint needs %s",
+        method_named(request),
         request.path,
         use.token_id,
         use.scope,
+        needs,
     )
     return PermissionDenied(
-        f"API token {use.token_id} has the scope {use.scope!r}: it opens the "
-        "lead endpoints only, not the deals endpoints. A token that opens "
-        "them too is made with `dealgate token create "
-        f"{use.user.username} --scope {ApiToken.Scope.LEADS_AND_DEALS}`"
+        f"API token {use.token_id} has the scope {use.scope!r}: it opens "
+        f"{OPENS.get(use.scope, 'nothing')}, not {method_named(request)} "
+        f"{request.path}, which needs the scope {needs!r}. A token that opens "
+        f"it is made with `dealgate token create {use.user.username} --scope "
+        f"{needs}`"
     )
 
 
@@ -91,7 +103,10 @@ class SessionAuth(APIKeyCookie):
 
 
 _session = SessionAuth()
-# The lead endpoints': any live token first, else a signed-in session.
-API_AUTH = [TokenAuth(), _session]
-# The deals endpoints': a token whose scope opens the deals, else a session.
-DEALS_AUTH = [TokenAuth(deals=True), _session]
+# Each: a token whose scope opens the endpoints first, else a session.
+# The capture of a lead (POST /api/v1/leads): any live token.
+CAPTURE_AUTH = [TokenAuth(needs=ApiToken.Scope.CAPTURE), _session]
+# The other lead endpoints, and the API's default.
+API_AUTH = [TokenAuth(needs=ApiToken.Scope.LEADS), _session]
+# The deals endpoints.
+DEALS_AUTH = [TokenAuth(needs=ApiToken.Scope.LEADS_AND_DEALS), _session]

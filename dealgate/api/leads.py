@@ -10,7 +10,13 @@ passed every check is kept in the spool and answered 202 with its receipt;
 the sweeper captures it once the database is free (dealgate.leads.spool).
 
 Authentication is the whole API's (dealgate.api.auth): a token, else a
-signed-in session with its CSRF token.
+signed-in session with its CSRF token. A token of any scope captures; the
+other endpoints need the scope `leads`. A capture-only token (scope
+`capture`, the default for a new token) may sit in a web page anyone can
+read, so its capture is answered the same whatever became of the lead (a
+new one, or attached to a lead or deal already there): 202, `received`,
+and nothing of any lead, which would tell whoever holds the token what
+those leads hold, or that a given address has written before.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from pydantic import BaseModel, ConfigDict
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads import services, spool
 from dealgate.leads.intake import LIMITS
-from dealgate.leads.models import Lead
+from dealgate.leads.models import ApiToken, Lead
 
+from .auth import CAPTURE_AUTH, token_scope
 from .deals import ErrorOut, limited_text
 from .fields import JsonBool
 from .parser import read_json, reads_own_body
@@ -114,6 +121,11 @@ class CaptureOut(BaseModel):
     decision: int | None = Field(None, description="de-duplication decision id")
 
 
+class ReceivedOut(BaseModel):
+    outcome: str = Field(description="received")
+    reason: str
+
+
 class QueuedOut(BaseModel):
     outcome: str = Field(description="queued")
     reason: str
@@ -197,6 +209,16 @@ def _queued_out(kept: spool.Kept) -> dict[str, Any]:
     }
 
 
+# What a capture-only token is told of every lead it sends.
+_RECEIVED = {
+    "outcome": "received",
+    "reason": (
+        "the lead is received; a token with the scope 'capture' is told no "
+        "more of it (one with the scope 'leads' is)"
+    ),
+}
+
+
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     data = read_json(request, limit=MAX_BODY_BYTES)
     if not isinstance(data, dict):
@@ -206,10 +228,11 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "",
+    auth=CAPTURE_AUTH,
     response={
         201: CaptureOut,
         200: CaptureOut,
-        202: QueuedOut,
+        202: ReceivedOut | QueuedOut,
         404: ErrorOut,
         422: ErrorOut,
     },
@@ -225,10 +248,14 @@ def create_lead(request: HttpRequest) -> Status[dict[str, Any]]:
     """Capture a lead: 201 with the new lead and why it went to its owner;
     200 when it repeats an open lead or deal (attached there) or an
     external_id already captured; 202 when the database is busy with an
-    import: the lead is kept and captured, as received now, once it is free."""
+    import: the lead is kept and captured, as received now, once it is free.
+    A token with the scope `capture` is answered 202 `received` for any of
+    the first three, with nothing of the lead."""
     result = spool.capture_or_keep(_json_body(request), source="api", by=request.auth)
     if isinstance(result, spool.Kept):
         return Status(202, _queued_out(result))
+    if token_scope(request) == ApiToken.Scope.CAPTURE:
+        return Status(202, _RECEIVED)
     return Status(201 if result.created else 200, _capture_out(result))
 
 

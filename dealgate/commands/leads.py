@@ -68,7 +68,8 @@ def run_import_leads(args: argparse.Namespace) -> int:
 def _register_token(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "token",
-        help="REST API tokens: each opens the lead endpoints, or the deals' too",
+        help="REST API tokens: each captures leads, or opens the lead "
+        "endpoints, or the deals' too",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -76,21 +77,23 @@ def _register_token(subparsers: argparse._SubParsersAction) -> None:
         "create",
         help="make a token for a user; the secret is shown once",
         description=(
-            "Makes an API token that acts as USERNAME, with their rights. It "
-            "opens the lead endpoints only, unless made with --scope "
-            "leads,deals: a token for a website's lead form, which anyone "
-            "reading the page can copy, should open nothing more."
+            "Makes an API token that acts as USERNAME, with their rights. By "
+            "default it only captures leads (POST /api/v1/leads) and reads "
+            "none: the token for a website's lead form, which anyone reading "
+            "the page can copy. --scope leads makes one that also reads, "
+            "logs on, converts and disqualifies leads (a CRM's, say), and "
+            "--scope leads,deals one that opens the deals endpoints too."
         ),
     )
     create.add_argument("username")
     create.add_argument("--name", default="api", help='a label, e.g. "website"')
     create.add_argument(
         "--scope",
-        choices=["leads", "leads,deals"],
-        metavar="leads|leads,deals",
-        default="leads",
-        help="what the token opens: the lead endpoints (the default), or the "
-        "deals endpoints too",
+        choices=["capture", "leads", "leads,deals"],
+        metavar="capture|leads|leads,deals",
+        default="capture",
+        help="what the token opens: capturing leads only (the default, for a "
+        "website's form), every lead endpoint, or the deals endpoints too",
     )
     create.set_defaults(func=run_token_create)
     listing = actions.add_parser("list", help="tokens, without their secrets")
@@ -112,10 +115,13 @@ def _user(username: str):
 
 
 def run_token_create(args: argparse.Namespace) -> int:
-    from dealgate.leads.tokens import create_token
+    from dealgate.leads.tokens import OPENS, create_token
 
     token, secret = create_token(_user(args.username), args.name, scope=args.scope)
-    print(f"token {token.pk} ({token.name}) for {args.username}, scope {token.scope}:")
+    print(
+        f"token {token.pk} ({token.name}) for {args.username}, scope "
+        f"{token.scope}, opening {OPENS[token.scope]}:"
+    )
     print(secret)
     print("Keep it now: it is stored only as a hash and cannot be shown again.")
     return 0

@@ -355,13 +355,16 @@ class ApiToken(models.Model):
     """A per-user key for the API. Only the SHA-256 of the secret is kept;
     the secret itself is shown once, when the token is created.
 
-    Its scope is what it opens. Tokens were first made for a website's lead
-    form, so every token opens the lead endpoints, and only one made to open
-    the deals too (`dealgate token create USER --scope leads,deals`) creates,
-    changes or reads deals: a token pasted into a web page stays a key to
-    the lead form alone. Within its scope it acts with its user's rights."""
+    Its scope is what it opens, each one more than the one before:
+    `capture` sends leads in (POST /api/v1/leads) and reads nothing, what a
+    website's lead form needs, where anyone reading the page can copy the
+    token, so it is the default for a new token; `leads` opens every lead
+    endpoint (reading any lead too), and every token made before `capture`
+    existed keeps it; `leads,deals` the deals endpoints as well. Within its
+    scope it acts with its user's rights."""
 
     class Scope(models.TextChoices):
+        CAPTURE = "capture", "capture"
         LEADS = "leads", "leads"
         LEADS_AND_DEALS = "leads,deals", "leads, deals"
 
@@ -370,8 +373,9 @@ class ApiToken(models.Model):
     scope = models.CharField(
         max_length=20,
         choices=Scope.choices,
-        default=Scope.LEADS,
-        help_text="the endpoints the token opens: the leads', or the deals' too",
+        default=Scope.CAPTURE,
+        help_text="the endpoints the token opens: capturing leads only, the "
+        "leads', or the deals' too",
     )
     key_hash = models.CharField(max_length=64, unique=True)
     # The secret's first characters, so a person can tell tokens apart.

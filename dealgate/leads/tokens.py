@@ -32,12 +32,26 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# What each scope opens, from least to most: each opens what the one
+# before it does and more (`ApiToken.Scope`).
+SCOPES = (
+    ApiToken.Scope.CAPTURE,
+    ApiToken.Scope.LEADS,
+    ApiToken.Scope.LEADS_AND_DEALS,
+)
+OPENS = {
+    ApiToken.Scope.CAPTURE: "capturing leads (POST /api/v1/leads) only",
+    ApiToken.Scope.LEADS: "the lead endpoints only",
+    ApiToken.Scope.LEADS_AND_DEALS: "the lead and deals endpoints",
+}
+
+
 def create_token(
-    user: User, name: str, *, scope: str = ApiToken.Scope.LEADS
+    user: User, name: str, *, scope: str = ApiToken.Scope.CAPTURE
 ) -> tuple[ApiToken, str]:
-    """A new token for `user` opening `scope` (`ApiToken.Scope`: the lead
-    endpoints by default); returns it with its secret, which is stored
-    nowhere and cannot be shown again."""
+    """A new token for `user` opening `scope` (`ApiToken.Scope`: capturing
+    leads only by default, what a website's form needs); returns it with
+    its secret, which is stored nowhere and cannot be shown again."""
     name = required_text(
         name, "name", missing="a token needs a name of 1 to 100 characters"
     )
@@ -46,7 +60,8 @@ def create_token(
             "a token needs a name of 1 to 100 characters", field="name"
         )
     if scope not in ApiToken.Scope.values:
-        scopes = " or ".join(ApiToken.Scope.values)
+        scopes = ", ".join(ApiToken.Scope.values[:-1])
+        scopes += f" or {ApiToken.Scope.values[-1]}"
         raise ValidationError(
             f"scope: {scope!r} is no token scope; give {scopes}", field="scope"
         )
@@ -79,7 +94,15 @@ class TokenUse(NamedTuple):
 
     @property
     def opens_deals(self) -> bool:
-        return self.scope == ApiToken.Scope.LEADS_AND_DEALS
+        return self.opens(ApiToken.Scope.LEADS_AND_DEALS)
+
+    def opens(self, needed: str) -> bool:
+        """Whether the token's scope opens what `needed` opens. A scope
+        not known here (none is stored but those of `ApiToken.Scope`) opens
+        nothing."""
+        if self.scope not in SCOPES:
+            return False
+        return SCOPES.index(self.scope) >= SCOPES.index(needed)
 
 
 def user_for_token(secret: str) -> User | None:

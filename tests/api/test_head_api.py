@@ -76,7 +76,7 @@ def test_head_on_a_lead_with_a_token(client, pipeline, olivia, alice, bob, now):
     pipeline.settings = {"routing": CENTRAL_RULES}
     pipeline.save()
     lead = capture_lead(inquiry(), source="api", pipeline=pipeline).lead
-    _, secret = create_token(olivia, "reader")
+    _, secret = create_token(olivia, "reader", scope="leads")
 
     response = client.head(
         f"/api/v1/leads/{lead.pk}", headers={"Authorization": f"Bearer {secret}"}

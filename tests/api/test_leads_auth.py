@@ -64,7 +64,7 @@ def test_a_wrong_token_is_401_even_with_a_session(browser, routed, olivia, now):
 def test_a_right_token_needs_no_csrf_token(browser, routed, olivia, now):
     _, secret = create_token(olivia, "website")
 
-    assert _post(browser, Authorization=f"Bearer {secret}").status_code == 201
+    assert _post(browser, Authorization=f"Bearer {secret}").status_code == 202
 
 
 def test_a_signed_in_post_without_its_csrf_token_is_refused(

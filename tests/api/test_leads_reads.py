@@ -14,7 +14,7 @@ def test_a_lead_read_with_a_token_is_two_queries(
     pipeline.settings = {"routing": CENTRAL_RULES}
     pipeline.save()
     lead = capture_lead(inquiry(), source="api", pipeline=pipeline).lead
-    _, secret = create_token(olivia, "reader")
+    _, secret = create_token(olivia, "reader", scope="leads")
     headers = {"Authorization": f"Bearer {secret}"}
     client.get(f"/api/v1/leads/{lead.pk}", headers=headers)  # records its first use
 

@@ -1,11 +1,12 @@
-"""An API token opens what its scope says. Every token opens the lead
-endpoints; only one made to open the deals too (scope "leads,deals") opens
-the deals endpoints, and there acts with exactly its person's rights.
+"""An API token opens what its scope says. Only one made to open the deals
+too (scope "leads,deals") opens the deals endpoints, and there acts with
+exactly its person's rights.
 
 Tokens were first made for websites' lead forms, where anyone who reads the
 page can copy them; one commit made every such token open the deals as
-well. A leads-only token on any deals endpoint is a 403 naming its scope
-and how to make a token that opens them, and changes nothing.
+well. A capture-only or leads-only token on any deals endpoint is a 403
+naming its scope, the one needed and how to make a token that has it, and
+changes nothing (tests/api/test_capture_scope_api.py: the lead endpoints).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def alices_task(alices_deal, alice) -> Activity:
     )
 
 
-def bearer(user, scope: str = ApiToken.Scope.LEADS) -> dict[str, str]:
+def bearer(user, scope: str) -> dict[str, str]:
     _, secret = create_token(user, "website form", scope=scope)
     return {"Authorization": f"Bearer {secret}"}
 
@@ -99,21 +100,28 @@ def test_every_deals_endpoint_is_in_this_file():
     assert served == {(method, path) for method, path, _ in ENDPOINTS}
 
 
+@pytest.mark.parametrize("scope", [ApiToken.Scope.CAPTURE, ApiToken.Scope.LEADS])
 @pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_a_leads_only_token_is_refused_on_every_deals_endpoint(
-    pipeline, alice, alices_deal, alices_task, method, path, body, now
+def test_a_token_without_the_deals_scope_is_refused_on_every_deals_endpoint(
+    pipeline, alice, alices_deal, alices_task, method, path, body, scope, now
 ):
-    headers = bearer(alice)
+    headers = bearer(alice, scope)
 
     response = call(method, path, body, alices_deal, alices_task, headers)
 
     assert response.status_code == 403, response.content
     token = ApiToken.objects.get()
+    url = "/api/v1/deals" + path.format(deal=alices_deal.pk, task=alices_task.pk)
+    opens = {
+        "capture": "capturing leads (POST /api/v1/leads) only",
+        "leads": "the lead endpoints only",
+    }[scope]
     assert response.json() == {
         "code": "forbidden",
-        "message": f"API token {token.pk} has the scope 'leads': it opens the "
-        "lead endpoints only, not the deals endpoints. A token that opens them "
-        "too is made with `dealgate token create alice --scope leads,deals`",
+        "message": f"API token {token.pk} has the scope '{scope}': it opens "
+        f"{opens}, not {method} {url}, which needs the scope 'leads,deals'. A "
+        "token that opens it is made with `dealgate token create alice --scope "
+        "leads,deals`",
     }
     alices_task.refresh_from_db()
     assert Deal.objects.get() == alices_deal
@@ -176,7 +184,7 @@ def test_a_deals_token_may_not_create_a_deal_for_another_rep(pipeline, alice, bo
 
 
 def test_a_leads_only_token_still_opens_the_lead_endpoints(pipeline, olivia, now):
-    headers = bearer(olivia)
+    headers = bearer(olivia, ApiToken.Scope.LEADS)
     lead = {"email": "ann@fabrikam.example", "company": "Fabrikam"}
 
     captured = Client().post(

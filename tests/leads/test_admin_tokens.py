@@ -55,6 +55,7 @@ def test_the_admin_revokes_selected_tokens_through_the_service(admin, alice):
 def test_the_admin_shows_each_tokens_scope_and_never_widens_it(admin, alice):
     token, _ = create_token(alice, "website form")
     create_token(alice, "crm sync", scope="leads,deals")
+    create_token(alice, "crm", scope="leads")
 
     listing = admin.get("/admin/leads/apitoken/").content.decode()
     answer = admin.post(
@@ -63,10 +64,11 @@ def test_the_admin_shows_each_tokens_scope_and_never_widens_it(admin, alice):
     )
     page = admin.get(f"/admin/leads/apitoken/{token.pk}/change/").content.decode()
 
+    assert '<td class="field-scope">capture</td>' in listing
     assert '<td class="field-scope">leads</td>' in listing
     assert '<td class="field-scope">leads, deals</td>' in listing
     assert answer.status_code == 302
     token.refresh_from_db()
-    assert token.scope == "leads"
+    assert token.scope == "capture"
     assert 'name="scope"' not in page
-    assert '<div class="readonly">leads</div>' in page
+    assert '<div class="readonly">capture</div>' in page

@@ -1,4 +1,6 @@
-"""POST /api/v1/leads with a per-user token, and the lead read and actions."""
+"""POST /api/v1/leads with a per-user token, and the lead read and actions.
+The tokens here have the scope `leads`, which is told what became of a lead
+(tests/api/test_capture_scope_api.py: one that only captures is not)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ URL = "/api/v1/leads"
 
 @pytest.fixture
 def secret(olivia) -> str:
-    return create_token(olivia, "website")[1]
+    return create_token(olivia, "crm", scope="leads")[1]
 
 
 def post(client, data, secret=None, **extra):
@@ -120,9 +122,9 @@ def test_markup_comes_back_as_plain_json_text(client, routed, secret, now):
 
 
 def test_activities_and_conversion_through_the_api(client, routed, alice, now):
-    lead_id = post(client, inquiry(), create_token(alice, "mail")[1]).json()["lead"][
-        "id"
-    ]
+    lead_id = post(
+        client, inquiry(), create_token(alice, "mail", scope="leads")[1]
+    ).json()["lead"]["id"]
     client.force_login(alice)
 
     answered = client.post(

@@ -117,18 +117,27 @@ def test_away_until_a_day_already_past_is_refused(alice, capsys, now):
     assert not Availability.objects.filter(user=alice).exists()
 
 
-def test_a_new_token_opens_only_the_lead_endpoints_unless_made_to_open_deals(
-    olivia, capsys
-):
+def test_a_new_token_only_captures_leads_unless_made_to_open_more(olivia, capsys):
     main(["token", "create", "olivia", "--name", "website"])
+    main(["token", "create", "olivia", "--name", "crm", "--scope", "leads"])
     main(["token", "create", "olivia", "--name", "crm sync", "--scope", "leads,deals"])
     created = capsys.readouterr().out.splitlines()
 
-    website, sync = ApiToken.objects.order_by("pk")
-    assert created[0] == f"token {website.pk} (website) for olivia, scope leads:"
-    assert created[3] == f"token {sync.pk} (crm sync) for olivia, scope leads,deals:"
+    website, crm, sync = ApiToken.objects.order_by("pk")
+    assert created[0] == (
+        f"token {website.pk} (website) for olivia, scope capture, opening "
+        "capturing leads (POST /api/v1/leads) only:"
+    )
+    assert created[3] == (
+        f"token {crm.pk} (crm) for olivia, scope leads, opening the lead "
+        "endpoints only:"
+    )
+    assert created[6] == (
+        f"token {sync.pk} (crm sync) for olivia, scope leads,deals, opening the "
+        "lead and deals endpoints:"
+    )
     scopes = dict(ApiToken.objects.values_list("name", "scope"))
-    assert scopes == {"website": "leads", "crm sync": "leads,deals"}
+    assert scopes == {"website": "capture", "crm": "leads", "crm sync": "leads,deals"}
 
 
 def test_token_list_shows_each_tokens_scope(olivia, capsys):
@@ -139,11 +148,11 @@ def test_token_list_shows_each_tokens_scope(olivia, capsys):
     main(["token", "list"])
 
     website, sync = capsys.readouterr().out.splitlines()
-    assert "website" in website and "scope leads " in website
+    assert "website" in website and "scope capture " in website
     assert "crm sync" in sync and "scope leads,deals " in sync
 
 
-def test_a_scope_that_is_none_of_the_two_is_refused_naming_them(olivia, capsys):
+def test_a_scope_that_is_none_of_the_three_is_refused_naming_them(olivia, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["token", "create", "olivia", "--scope", "deals"])
 
@@ -161,7 +170,7 @@ def test_create_token_refuses_an_unknown_scope_naming_the_field(olivia):
 
     assert refused.value.field == "scope"
     assert refused.value.message == (
-        "scope: 'everything' is no token scope; give leads or leads,deals"
+        "scope: 'everything' is no token scope; give capture, leads or leads,deals"
     )
 
 
@@ -170,8 +179,9 @@ def test_the_token_commands_help_says_what_a_token_opens(capsys):
         main(["--help"])
 
     listing = " ".join(capsys.readouterr().out.split())
-    assert "REST API tokens: each opens the lead endpoints, or the deals' too" in (
-        listing
+    assert (
+        "REST API tokens: each captures leads, or opens the lead endpoints, or "
+        "the deals' too" in listing
     )
 
 

@@ -73,7 +73,7 @@ def test_the_api_refuses_a_website_of_another_scheme(client, routed, olivia, tex
 
 
 def test_the_api_keeps_a_bare_domain_as_an_https_address(client, routed, olivia, now):
-    secret = create_token(olivia, "website")[1]
+    secret = create_token(olivia, "website", scope="leads")[1]
 
     response = client.post(
         "/api/v1/leads",
