@@ -275,6 +275,8 @@ class DealRows:
         organization, organization_name = self._named(fields, self._organizations)
         product, product_name = self._named(fields, self._products)
         owner, owner_name = self._named(fields, self._owners)
+        if status == "open" and owner in self.lookups.inactive_owners:
+            raise self._owner_gone(fields, owner)
         external_id = self._text(fields, "external_id")
         names = (
             external_id,
@@ -351,6 +353,9 @@ class DealRows:
                 attempt(self._named, fields, names)
                 for names in (self._organizations, self._products, self._owners)
             ]
+            owner = found[2]
+            if status == "open" and owner and owner[0] in self.lookups.inactive_owners:
+                errors.append(self._owner_gone(fields, owner[0]))
             external_id = attempt(self._text, fields, "external_id")
             stage = self.stage_keys[stage_id] if stage_id is not None else None
             names = (
@@ -371,6 +376,18 @@ class DealRows:
         finally:
             self._warn = self._pending.append
         return RowErrors(errors or [first])
+
+    def _owner_gone(self, fields: list[str], owner: int) -> CellError:
+        """The error for an open deal whose owner may no longer sign in, as
+        the pages and the API refuse one; closed history may keep them."""
+        cell = fields[self._owners.at].strip()  # type: ignore[index]
+        username = self.lookups.inactive_owners[owner]
+        who = quoted(cell) if cell == username else f"{quoted(cell)} ({username})"
+        return CellError(
+            self._owners.column,
+            f"{who} may not sign in any more: an open deal needs an active "
+            "owner (a won or lost deal may keep them)",
+        )
 
     def _status_and_stage_each(
         self, fields: list[str], errors: list[CellError]

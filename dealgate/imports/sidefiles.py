@@ -57,6 +57,9 @@ class Lookups:
     organizations_from: str = "the database"
     products_from: str = "the database"
     owners_from: str = "the database"
+    # Owner id -> username of the people who may no longer sign in: they may
+    # own closed history, never an open deal.
+    inactive_owners: dict[int, str] = field(default_factory=dict)
     # Kind ("organization", "product") -> the highest id before the import:
     # a row naming an id up to it names a record that was already present.
     last_before: dict[str, int] = field(default_factory=dict)
@@ -89,7 +92,7 @@ def build_lookups(mapping: Mapping, folder: Path, report: ImportReport) -> Looku
         side = sides["people"]
         _load_people(_side_records(mapping, folder, side), report)
         lookups.owners_from = side.file
-    _add_users(lookups.owners)
+    lookups.inactive_owners = _add_users(lookups.owners)
     return lookups
 
 
@@ -108,14 +111,20 @@ def _known_names(
     return matcher
 
 
-def _add_users(matcher: NameMatcher[int]) -> None:
+def _add_users(matcher: NameMatcher[int]) -> dict[int, str]:
+    """Add every person to `matcher`; return id -> username of those who
+    may no longer sign in."""
     # Owners are named by username, full name or email; a name two people
     # share matches neither, and the row is reported.
-    fields = ("pk", "username", "first_name", "last_name", "email")
-    for pk, username, first, last, email in User.objects.values_list(*fields):
+    fields = ("pk", "username", "first_name", "last_name", "email", "is_active")
+    inactive = {}
+    for pk, username, first, last, email, active in User.objects.values_list(*fields):
         matcher.add(username, pk)
         matcher.add(f"{first} {last}", pk)
         matcher.add(email, pk)
+        if not active:
+            inactive[pk] = username
+    return inactive
 
 
 @dataclass
