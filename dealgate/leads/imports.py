@@ -22,6 +22,7 @@ once the import has committed it, and sums up what was kept.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
@@ -32,10 +33,14 @@ from typing import Any
 
 from django.db import transaction
 
+from dealgate import timesource
+from dealgate.core.calendar import CalendarError
 from dealgate.core.csvsource import (
     CellError,
     CsvFile,
     CsvFormatError,
+    DateTimeParser,
+    format_problem,
     quoted,
     requoted,
 )
@@ -45,7 +50,9 @@ from dealgate.imports.report import (
     ImportReport,
     counted,
 )
+from dealgate.imports.rows import future_date_warning
 from dealgate.imports.services import Progress
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
 from .intake import ACCEPTED, LIMITS, CleanLead, clean_lead
@@ -60,11 +67,14 @@ _MAPPING_KEYS = (
     "source",
     "encoding",
     "delimiter",
+    "date_format",
     "historic",
     "columns",
-    "custom",
 )
 LIVE_FIELDS = tuple(f for f in ACCEPTED if f != "pipeline")
+# The column a lead mapping may give besides the lead's fields: when the
+# inquiry came in.
+RECEIVED = "created_at"
 # Where a bad value of a live row is listed: in the order of the lead's
 # fields, a row without contact data where its email would be.
 _PLACE = {name: place for place, name in enumerate(LIVE_FIELDS)}
@@ -86,6 +96,7 @@ class LeadMapping:
     custom: dict[str, str] = field(default_factory=dict)
     encoding: str = "utf-8-sig"
     delimiter: str = ","
+    date_format: str = "YYYY-MM-DD"
     historic: bool = False
     description: str = ""
 
@@ -136,33 +147,50 @@ def get_lead_mapping(name: str) -> LeadMapping:
 
 
 def mapping_from_dict(data: dict[str, Any], default_name: str) -> LeadMapping:
+    """A lead mapping from parsed TOML; every error names the mapping and the
+    key, before any file is read."""
+    name = str(data.get("name", default_name))
+
+    def fail(key: str, message: str) -> None:
+        raise LeadImportError(f"mapping {name}: {key}: {message}", field=key)
+
+    if "custom" in data:
+        fail(
+            "custom",
+            "a lead has no custom fields to keep these values in; remove "
+            "[custom] (a column worth keeping can go to columns.message)",
+        )
     for key in data:
         if key not in _MAPPING_KEYS:
-            raise LeadImportError(f"mapping: unknown key {key!r}", field=key)
+            fail(key, f"unknown key; known keys: {', '.join(_MAPPING_KEYS)}")
     columns = data.get("columns")
     if not isinstance(columns, dict) or not columns:
-        raise LeadImportError(
-            "mapping: [columns] must map lead fields to column names", field="columns"
-        )
-    known = (*LIVE_FIELDS, "created_at")
-    for name, column in columns.items():
-        if name not in known:
-            raise LeadImportError(
-                f"columns.{name}: not a lead field (known: {', '.join(known)})",
-                field=f"columns.{name}",
+        fail("columns", "[columns] must map lead fields to column names")
+    known = (*LIVE_FIELDS, RECEIVED)
+    for field_name, column in columns.items():
+        if field_name not in known:
+            fail(
+                f"columns.{field_name}",
+                f"not a lead field (known: {', '.join(known)})",
             )
         if not isinstance(column, str) or not column.strip():
-            raise LeadImportError(
-                f"columns.{name}: expected a column name", field=f"columns.{name}"
-            )
+            fail(f"columns.{field_name}", "expected a column name")
+    date_format = data.get("date_format", "YYYY-MM-DD")
+    problem = (
+        format_problem(date_format)
+        if isinstance(date_format, str)
+        else f"must be a string, not {date_format!r}"
+    )
+    if problem is not None:
+        fail("date_format", problem)
     source = data.get("source") or data.get("name") or default_name
     return LeadMapping(
-        name=str(data.get("name", default_name)),
+        name=name,
         source=str(source),
         columns=dict(columns),
-        custom=dict(data.get("custom", {})),
         encoding=str(data.get("encoding", "utf-8-sig")),
         delimiter=str(data.get("delimiter", ",")),
+        date_format=date_format,
         historic=bool(data.get("historic", False)),
         description=str(data.get("description", "")),
     )
@@ -278,6 +306,7 @@ def _run_live(
             path, encoding=mapping.encoding, delimiter=mapping.delimiter
         ) as csv:
             at = _positions(mapping, csv.columns)
+            received = _received_reader(mapping, pipeline)
             # The line each external id was first captured from in this run.
             seen: dict[str, int] = {}
             for record in csv:
@@ -288,7 +317,14 @@ def _run_live(
                     report.bad(record.line, None, record.error)
                     continue
                 _capture_row(
-                    record.line, record.fields, at, mapping, pipeline, report, seen
+                    record.line,
+                    record.fields,
+                    at,
+                    mapping,
+                    pipeline,
+                    report,
+                    seen,
+                    received,
                 )
             if csv.blank_lines:
                 report.warn("blank rows skipped", csv.blank_lines)
@@ -297,18 +333,51 @@ def _run_live(
 
 
 def _positions(mapping: LeadMapping, columns: tuple[str, ...]) -> dict[str, int]:
-    wanted = {
-        **mapping.columns,
-        **{f"custom.{k}": c for k, c in mapping.custom.items()},
-    }
+    wanted = mapping.columns
     missing = [column for column in wanted.values() if column not in columns]
     if missing:
+        named = ", ".join(repr(column) for column in missing)
         raise LeadImportError(
-            f"the file has no column {missing[0]!r}, which mapping {mapping.name} "
-            f"reads; its columns are {', '.join(repr(c) for c in columns)}",
+            f"the file has no column{'s' if len(missing) > 1 else ''} {named}, "
+            f"which mapping {mapping.name} reads; its columns are "
+            f"{', '.join(repr(c) for c in columns)}",
             field="file",
         )
     return {name: columns.index(column) for name, column in wanted.items()}
+
+
+@dataclass(frozen=True)
+class _Received:
+    """Reads when an inquiry came in, from a row's `created_at` cell: in the
+    mapping's date format and the pipeline's time zone, and judged as the
+    deal import judges a creation date (`future_date_warning`) against the
+    instant the import began."""
+
+    column: str
+    parse: DateTimeParser
+    now: dt.datetime
+
+    def __call__(self, cell: str) -> tuple[dt.datetime | None, str]:
+        """(when, a warning to count if the row is kept); None for an empty
+        cell. Raises CellError for a cell that does not read or lies more
+        than the grace ahead."""
+        when = self.parse(self.column, cell)
+        if when is None or when <= self.now:
+            return when, ""
+        return when, future_date_warning(self.column, cell, when, self.now)
+
+
+def _received_reader(mapping: LeadMapping, pipeline: Pipeline) -> _Received | None:
+    column = mapping.columns.get(RECEIVED)
+    if column is None:
+        return None
+    try:
+        zone = calendar_for(pipeline).timezone
+    except CalendarError as exc:
+        raise LeadImportError(f"pipeline {pipeline.key}: {exc}") from exc
+    return _Received(
+        column, DateTimeParser(mapping.date_format, zone), timesource.now()
+    )
 
 
 def _capture_row(
@@ -319,14 +388,17 @@ def _capture_row(
     pipeline: Pipeline,
     report: LeadImportReport,
     seen: dict[str, int],
+    received: _Received | None = None,
 ) -> None:
-    """Capture one row. A row repeating the external id of a row captured
-    earlier in this run is bad, naming that line; one captured by an
-    earlier run is counted as already present, as is a repeat of it. A bad
-    row is listed with every bad value it holds (`_bad_values`)."""
-    data = {name: fields[i] for name, i in at.items() if not name.startswith("custom.")}
+    """Capture one row, as received at its `created_at` cell's time when the
+    mapping reads one (its response window starts then), else now. A row
+    repeating the external id of a row captured earlier in this run is bad,
+    naming that line; one captured by an earlier run is counted as already
+    present, as is a repeat of it. A bad row is listed with every bad value
+    it holds (`_bad_values`)."""
+    data = {name: fields[i] for name, i in at.items()}
     data = {name: value for name, value in data.items() if value.strip()}
-    data.pop("created_at", None)
+    when, warning, late = _when_received(data.pop(RECEIVED, ""), received)
     external = ""
     if data.get("external_id"):
         typed = data["external_id"].strip()
@@ -340,12 +412,15 @@ def _capture_row(
         data["external_id"] = external
         if problem:
             others = _bad_values(data, mapping, pipeline, judged_id=False)
-            report.bad_values(line, [(column, problem), *others])
+            report.bad_values(line, [(column, problem), *others, *late])
             return
+    if late:
+        report.bad_values(line, [*_bad_values(data, mapping, pipeline), *late])
+        return
     try:
         # A savepoint per row: a refused row leaves the others intact.
         with transaction.atomic():
-            result = capture_lead(data, source="import", pipeline=pipeline)
+            result = capture_lead(data, source="import", pipeline=pipeline, at=when)
     except DealgateError as exc:
         if not exc.field:
             report.bad(line, None, exc.message)
@@ -368,8 +443,24 @@ def _capture_row(
     else:
         report.already_present += 1
         return
+    if warning:
+        report.warn(warning)
     if external:
         seen[external] = line
+
+
+def _when_received(
+    cell: str, received: _Received | None
+) -> tuple[dt.datetime | None, str, list[tuple[str, str]]]:
+    """(when, warning, problems) of a row's received cell: problems holds the
+    (column, reason) of a cell that does not read or is too far ahead."""
+    if received is None or not cell:
+        return None, "", []
+    try:
+        when, warning = received(cell)
+    except CellError as exc:
+        return None, "", [(exc.column, exc.reason)]
+    return when, warning, []
 
 
 def _bad_values(
