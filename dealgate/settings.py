@@ -51,6 +51,38 @@ def env_number(
     return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_log_level(name: str, default: str) -> str:
+    """A logging level from NAME in any case (`info` is INFO); empty or unset
+    gives `default`. Anything else names the variable and the levels."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.upper() not in LOG_LEVELS:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(LOG_LEVELS)} (any case); got {raw!r}"
+        )
+    return raw.upper()
+
+
+def env_phone_region(name: str) -> str:
+    """A two-letter region the phone library reads numbers in ("DE", any
+    case), or "" when unset; a country's name or an unknown code is refused
+    here rather than blamed on every phone number later."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    import phonenumbers
+
+    if raw.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(
+            f"{name} must be a two-letter region code such as DE, GB or US; got {raw!r}"
+        )
+    return raw.upper()
+
+
 def checked_webhook_url(name: str, url: str) -> str:
     """`url` if it can take a webhook POST: http or https, a host, a valid
     port, no spaces or control characters. A user and password in it
@@ -249,7 +281,7 @@ AS_OF = os.environ.get("DEALGATE_AS_OF", "")
 # Leads: the region phone numbers without a country code are read in (e.g.
 # "DE"; empty: such numbers are refused) and the web form's rate limit per
 # client address.
-LEADS_PHONE_REGION = os.environ.get("DEALGATE_PHONE_REGION", "")
+LEADS_PHONE_REGION = env_phone_region("DEALGATE_PHONE_REGION")
 LEADS_FORM_RATE_LIMIT = env_number("DEALGATE_LEAD_FORM_RATE_LIMIT", 5, least=1)
 LEADS_FORM_RATE_WINDOW = env_number("DEALGATE_LEAD_FORM_RATE_WINDOW", 600, least=1)
 # Where a lead from the form, the API or the New lead page is kept while
@@ -450,7 +482,7 @@ LOGGING = {
         # that prints its own output (dealgate.cli).
         "dealgate": {
             "handlers": ["console"],
-            "level": os.environ.get("DEALGATE_LOG_LEVEL", "INFO"),
+            "level": env_log_level("DEALGATE_LOG_LEVEL", "INFO"),
         },
     },
 }

@@ -138,6 +138,19 @@ def test_prepared_statements_can_be_turned_off(settings):
             "https://hooks.example.com/T0/sec ret",
             "not a usable webhook URL: it holds a space",
         ),
+        (
+            "DEALGATE_LOG_LEVEL",
+            "loud",
+            "DEALGATE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL "
+            "(any case); got 'loud'",
+        ),
+        (
+            "DEALGATE_PHONE_REGION",
+            "Germany",
+            "DEALGATE_PHONE_REGION must be a two-letter region code such as DE, GB "
+            "or US; got 'Germany'",
+        ),
+        ("DEALGATE_PHONE_REGION", "XX", "got 'XX'"),
     ],
 )
 def test_a_setting_that_cannot_be_used_names_its_variable(name, raw, says):
@@ -159,6 +172,40 @@ def test_the_web_waits_seconds_for_another_writer_and_commands_20():
 
     assert default.stdout.split() == ["3.0", "20"]
     assert shorter.stdout.split() == ["0.5", "20"]
+
+
+def test_a_log_level_and_a_phone_region_are_read_in_any_case():
+    env = {"DEALGATE_LOG_LEVEL": "info", "DEALGATE_PHONE_REGION": "de"}
+    code = (
+        "import dealgate.settings as s; "
+        "print(s.LOGGING['loggers']['dealgate']['level'], s.LEADS_PHONE_REGION)"
+    )
+
+    assert _run(code, env).stdout.split() == ["INFO", "DE"]
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("DEALGATE_LOG_LEVEL", "verbose"), ("DEALGATE_PHONE_REGION", "Germany")],
+)
+def test_a_bad_log_level_or_phone_region_stops_every_command_in_one_line(
+    tmp_path, name, raw
+):
+    done = subprocess.run(
+        [sys.executable, "-m", "dealgate", "user", "list"],
+        env={
+            **os.environ,
+            name: raw,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        },
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"dealgate: {name} must be ") and repr(raw) in line
 
 
 def test_empty_number_settings_take_their_defaults():
