@@ -289,7 +289,7 @@ class DealRows:
         value = self._value(fields, status)
         currency = self._currency(fields)
         if value is not None:
-            self._check_decimals(value, currency)
+            self._check_decimals(fields, value, currency)
         loss_reason = self._loss_reason(fields, status)
         loss_note = (
             self._loss_note(fields, status, loss_reason)
@@ -367,7 +367,7 @@ class DealRows:
             value = attempt(self._value, fields, status)
             currency = attempt(self._currency, fields)
             if value is not None and currency is not None:
-                attempt(self._check_decimals, value, currency)
+                attempt(self._check_decimals, fields, value, currency)
             self._loss_each(fields, status, attempt)
             attempt(self._notes, fields)
             self._custom(fields, errors)
@@ -792,9 +792,15 @@ class DealRows:
             )
         return code
 
-    def _check_decimals(self, value: Any, currency: str) -> None:
+    def _check_decimals(self, fields: list[str], value: Any, currency: str) -> None:
         problem = amount_problem(value, currency)
         if problem is not None:
+            # The problem names the amount as read ("1.234"); the file wrote
+            # it with its own separators ("1,234"), which the message quotes.
+            read = str(value)
+            if problem.startswith(read):
+                cell = quoted(fields[self.at["value"]].strip())
+                problem = cell + problem.removeprefix(read)
             raise CellError(self.name["value"], problem)
 
     def _loss_reason(self, fields: list[str], status: str) -> str:

@@ -111,3 +111,19 @@ def test_digits_grouped_wrongly_are_still_told_the_separators_rule(sales, tmp_pa
         "line 2: Wert: '12.50,5' is not an amount with '.' between groups of "
         "three digits"
     ]
+
+
+def test_too_many_decimals_quote_the_cell_as_the_file_writes_it(sales, tmp_path):
+    report = imported(
+        tmp_path,
+        sales,
+        "D1;Orbit;1,234;\n",
+        "D2;Helix;1.000,505;\n",
+        "D3;Vega;1.000,50;\n",
+    )
+
+    assert reasons(report) == [
+        "line 2: Wert: '1,234' has 3 decimal places; USD amounts have 2",
+        "line 3: Wert: '1.000,505' has 3 decimal places; USD amounts have 2",
+    ]
+    assert str(Deal.objects.get().value) == "1000.50"
