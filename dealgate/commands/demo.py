@@ -47,12 +47,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if not args.no_serve:
         # Before loading anything: a busy port found after the load would
         # leave only gunicorn's retries to say so.
-        check_port_free(
-            args.host,
-            args.port,
-            hint=f"run make demo PORT={args.port + 1}, or dealgate demo --port "
-            f"{args.port + 1}",
-        )
+        check_port_free(args.host, args.port, hint=_another_port)
     ensure_database(verbosity=0)
     # --as-of or DEALGATE_AS_OF (the command line put either in args.as_of)
     # holds for the server too; the demo's own date only for the load, after
@@ -118,3 +113,9 @@ def print_times(
     print(f"Logins (password: {loader.PASSWORD}):")
     for username, role, about in summary.logins:
         print(f"  {username:<18} {role:<8} {about}")
+
+
+def _another_port(free: int | None) -> str:
+    if free is None:
+        return "run make demo PORT=N, or dealgate demo --port N, with a free port N"
+    return f"run make demo PORT={free}, or dealgate demo --port {free}"

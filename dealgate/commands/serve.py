@@ -20,6 +20,7 @@ import argparse
 import errno
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -82,7 +83,7 @@ def serve_with_sweeper(
     from dealgate.cli import log_progress
     from dealgate.clocks.runner import start_background_sweeper
 
-    check_port_free(host, port, hint=f"give another with --port {port + 1}")
+    check_port_free(host, port, hint=_another_port)
     log_progress()
     running = start_background_sweeper() if sweeper else None
     try:
@@ -146,13 +147,45 @@ def serve(
     ).run()
 
 
-def check_port_free(host: str, port: int, *, hint: str) -> None:
-    """Refuse, in one line ending with `hint`, an address this process could
-    not serve at: gunicorn would only retry it and stop with no plain word.
+# How many ports after a busy one are tried for one to suggest.
+NEXT_PORTS = 5
+
+
+def _another_port(free: int | None) -> str:
+    if free is None:
+        return "give a free one with --port"
+    return f"give another with --port {free}"
+
+
+def check_port_free(host: str, port: int, *, hint: Callable[[int | None], str]) -> None:
+    """Refuse, in one line, an address this process could not serve at:
+    gunicorn would only retry it and stop with no plain word. A busy port's
+    line ends with `hint` of the first of the NEXT_PORTS after it that is
+    free, or of None when none is.
 
     Binds and lets go at once, with the reuse gunicorn sets, so a port that
     only held closing connections (TIME_WAIT) is free.
     """
+    from dealgate.cli import CommandError
+
+    error = _bind_error(host, port)
+    if error is None:
+        return
+    if error.errno != errno.EADDRINUSE:
+        raise CommandError(f"cannot serve at {host} port {port}: {error.strerror}")
+    last = min(port + NEXT_PORTS, 65535)
+    free = next(
+        (n for n in range(port + 1, last + 1) if _bind_error(host, n) is None), None
+    )
+    if free is None and last > port:
+        raise CommandError(
+            f"port {port} is in use, and so are {port + 1} to {last}; {hint(None)}"
+        )
+    raise CommandError(f"port {port} is in use; {hint(free)}")
+
+
+def _bind_error(host: str, port: int) -> OSError | None:
+    """Why this process cannot listen at `host` `port`, or None if it can."""
     from dealgate.cli import CommandError
 
     try:
@@ -167,11 +200,8 @@ def check_port_free(host: str, port: int, *, hint: str) -> None:
         try:
             probe.bind(address)
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise CommandError(f"port {port} is in use; {hint}") from None
-            raise CommandError(
-                f"cannot serve at {host} port {port}: {exc.strerror}"
-            ) from None
+            return exc
+    return None
 
 
 def default_workers() -> int:
