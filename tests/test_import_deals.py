@@ -2105,3 +2105,15 @@ def test_a_rolled_back_import_logs_that_it_kept_nothing(
     )
     assert "created" not in message
     assert Deal.objects.count() == 0
+
+
+def test_every_column_the_mapping_needs_but_the_file_lacks_is_named_at_once(
+    sales, tmp_path, generic
+):
+    path = write_csv(tmp_path, "Id,Deal,Amount\nD1,A,1\n")
+    with pytest.raises(ValidationError) as refused:
+        import_deals(path, generic, pipeline=sales)
+    assert refused.value.message.startswith(
+        "the file has no columns 'Stage', 'Entered', 'Closed', which mapping "
+    )
+    assert Deal.objects.count() == 0

@@ -896,18 +896,10 @@ class DealRows:
     ) -> list[tuple[str, str, int, Callable[[str, str], Any]]]:
         """(key, column, position, reader) for each mapped custom field, the
         reader turning a cell into the type the pipeline declares for it."""
-        declared = declared_fields(pipeline.custom_fields)
+        declared = check_custom_keys(self.mapping, pipeline)
         readers = []
         for key, column in self.mapping.custom.items():
-            field = declared.get(key)
-            if field is None:
-                known = ", ".join(declared) or "none"
-                raise MappingError(
-                    f"mapping {self.mapping.name}: custom.{key}: pipeline "
-                    f"{pipeline.key} has no custom field {key!r}; its custom "
-                    f"fields are: {known}",
-                    field=f"custom.{key}",
-                )
+            field = declared[key]
             if field.type == "number":
                 reader = partial(self._custom_number, field)
             elif field.type == "date":
@@ -1054,16 +1046,34 @@ def _undated_warning(names: dict[str, str], date_columns: list[tuple[str, int]])
     return f"no date in {columns}; creation and stage entry unknown"
 
 
+def check_custom_keys(mapping: Mapping, pipeline: Pipeline) -> dict[str, CustomField]:
+    """The pipeline's custom fields by key, once every key of the mapping's
+    [custom] is among them; else MappingError naming each key that is not,
+    and the fields there are. Asked before any file is read."""
+    declared = declared_fields(pipeline.custom_fields)
+    unknown = [key for key in mapping.custom if key not in declared]
+    if unknown:
+        keys = ", ".join(f"custom.{key}" for key in unknown)
+        names = ", ".join(repr(key) for key in unknown)
+        field = "fields" if len(unknown) > 1 else "field"
+        known = ", ".join(declared) or "none"
+        raise MappingError(
+            f"mapping {mapping.name}: {keys}: pipeline {pipeline.key} has no "
+            f"custom {field} {names}; its custom fields are: {known}",
+            field=f"custom.{unknown[0]}",
+        )
+    return declared
+
+
 def _column_positions(mapping: Mapping, columns: Sequence[str]) -> dict[str, int]:
-    wanted = {
-        **mapping.columns,
-        **{f"custom.{k}": c for k, c in mapping.custom.items()},
-    }
-    missing = [col for col in wanted.values() if col not in columns]
+    wanted = [*mapping.columns.values(), *mapping.custom.values()]
+    missing = list(dict.fromkeys(col for col in wanted if col not in columns))
     if missing:
+        named = ", ".join(repr(col) for col in missing)
         raise ImportFileError(
-            f"the file has no column {missing[0]!r}, which mapping {mapping.name} "
-            f"reads; its columns are {', '.join(repr(c) for c in columns)}"
+            f"the file has no column{'s' if len(missing) > 1 else ''} {named}, "
+            f"which mapping {mapping.name} reads; its columns are "
+            f"{', '.join(repr(c) for c in columns)}"
         )
     return {field: columns.index(col) for field, col in mapping.columns.items()}
 

@@ -64,7 +64,7 @@ from dealgate.imports.foreignkeys import SqliteCheck, sqlite_checks_off
 from dealgate.imports.mappings import Mapping, get_mapping
 from dealgate.imports.report import MAX_BAD_ROWS, BadRow, ImportReport, counted
 from dealgate.imports.routing import Responsible
-from dealgate.imports.rows import DealRows, RowErrors
+from dealgate.imports.rows import DealRows, RowErrors, check_custom_keys
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
 from dealgate.imports.written import WrittenIds
 from dealgate.pipelines.models import Pipeline, active_stages
@@ -284,6 +284,7 @@ def _run(
     exclusive: bool,
     check: SqliteCheck | None,
 ) -> None:
+    check_custom_keys(mapping, pipeline)
     lookups = build_lookups(mapping, path.parent, report)
     # Retired stages keep their history but take no new deals.
     stages = list(active_stages(pipeline))

@@ -218,3 +218,29 @@ def test_a_custom_key_the_pipeline_does_not_declare_stops_the_import(sales, tmp_
     assert "pipeline sales has no custom field 'industry'" in refused.value.message
     assert "open_questions, budget" in refused.value.message
     assert Deal.objects.count() == 0
+
+
+def test_an_undeclared_custom_key_stops_the_import_before_any_file_is_read(
+    sales, tmp_path
+):
+    from dealgate.deals.models import Organization
+
+    mapping = write_mapping(
+        tmp_path,
+        '[columns]\ntitle = "Deal"\norganization = "Firm"\n'
+        '[custom]\nindustry = "Industry"\nregion = "Region"\nneed = "Need"\n'
+        '[organizations]\nfile = "firms.csv"\ncolumns = { name = "Name" }\n',
+    )
+    write_csv(tmp_path, "Name\nOrbit GmbH\n", name="firms.csv")
+    # Neither column is in the file: the keys are refused all the same.
+    path = write_csv(tmp_path, "Deal,Firm\nA,Orbit GmbH\n")
+
+    with pytest.raises(ValidationError) as refused:
+        import_deals(path, mapping, pipeline=sales)
+
+    assert refused.value.message == (
+        "mapping mapping: custom.industry, custom.region: pipeline sales has no "
+        "custom fields 'industry', 'region'; its custom fields are: "
+        "open_questions, budget, decision_maker_seen, call_date, engagement, need"
+    )
+    assert not Organization.objects.exists()
