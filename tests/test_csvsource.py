@@ -448,3 +448,20 @@ def test_a_decimal_comma_file_is_told_of_a_dot_only_in_digits(text, reason):
     with pytest.raises(CellError) as caught:
         DecimalParser(decimal_point=",")("Wert", text)
     assert caught.value.reason == reason
+
+
+def test_text_not_in_an_encoding_the_mapping_chose_says_what_to_do_instead(tmp_path):
+    # A UTF-8 export read as cp1252: "Ł" is the bytes C5 81, and cp1252
+    # has no character 81.
+    path = write(tmp_path, "a,b\n1,2\n3,Łódź\n")
+    windows = CsvFile(path, encoding="cp1252")
+    with pytest.raises(CsvFormatError) as caught, windows as source:
+        list(source)
+    message = str(caught.value)
+    assert message.startswith("line 3: the file is not cp1252 text (")
+    assert message.endswith(
+        "the encoding its mapping sets; it was saved in another: remove the "
+        "mapping's encoding if it is UTF-8 (Excel: 'CSV UTF-8'), else set "
+        "encoding to the one it was saved in"
+    )
+    assert "set the mapping's encoding" not in message

@@ -2117,3 +2117,17 @@ def test_every_column_the_mapping_needs_but_the_file_lacks_is_named_at_once(
         "the file has no columns 'Stage', 'Entered', 'Closed', which mapping "
     )
     assert Deal.objects.count() == 0
+
+
+def test_a_file_not_in_the_encoding_its_mapping_sets_is_told_what_to_do(
+    sales, tmp_path
+):
+    mapping = write_mapping(
+        tmp_path, 'encoding = "cp1252"\n[columns]\ntitle = "Deal"\n'
+    )
+    path = write_csv(tmp_path, "Deal\nŁódź office\n")
+    with pytest.raises(ValidationError) as refused:
+        import_deals(path, mapping, pipeline=sales)
+    assert "is not cp1252 text" in refused.value.message
+    assert "remove the mapping's encoding if it is UTF-8" in refused.value.message
+    assert Deal.objects.count() == 0

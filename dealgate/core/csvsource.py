@@ -201,10 +201,18 @@ class CsvFile:
         # The text layer decodes ahead in blocks, so the line being parsed is
         # not where the bad byte is; find that line by decoding again.
         line = _first_undecodable_line(self.path, self.encoding)
-        name = "UTF-8" if self.encoding.lower().startswith("utf") else self.encoding
+        if self.encoding.lower().startswith("utf"):
+            return CsvFormatError(
+                f"line {line}: the file is not UTF-8 text ({exc.reason}); save it "
+                "as UTF-8 (Excel: 'CSV UTF-8') or set the mapping's encoding"
+            )
+        # The mapping chose this encoding already: the file was saved in
+        # another one, often UTF-8, which the mapping's default reads.
         return CsvFormatError(
-            f"line {line}: the file is not {name} text ({exc.reason}); save it as "
-            "UTF-8 (Excel: 'CSV UTF-8') or set the mapping's encoding"
+            f"line {line}: the file is not {self.encoding} text ({exc.reason}), "
+            f"the encoding its mapping sets; it was saved in another: remove the "
+            "mapping's encoding if it is UTF-8 (Excel: 'CSV UTF-8'), else set "
+            "encoding to the one it was saved in"
         )
 
 
