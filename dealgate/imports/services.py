@@ -44,6 +44,7 @@ from dealgate.core.csvsource import (
 )
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.deals.models import Deal, Organization, Product, StageEvent
+from dealgate.deals.services import check_still_active
 from dealgate.errors import NotFound, ValidationError
 from dealgate.imports.bulk import (
     EXTERNAL_ID,
@@ -331,12 +332,32 @@ def _run(
             )
     except CsvFormatError as exc:
         raise ImportFileError(f"{path.name}: {exc}") from exc
+    _check_still_working(batch.working)
     if "external_id" not in mapping.columns and report.deals_created:
         report.warn(
             "no external_id column; importing the file again would create these "
             "deals again",
             report.deals_created,
         )
+
+
+def _check_still_working(people: set[int]) -> None:
+    """Refuse the import when someone it gave open deals may no longer sign
+    in: deactivated after the import read who may (rows naming them then
+    are bad rows already). As a person's edit is checked
+    (`check_still_active`): on PostgreSQL a hand-over of one of them waits
+    for this import to commit, then takes its deals too."""
+    try:
+        check_still_active("owner", *people)
+    except ValidationError:
+        gone = User.objects.filter(pk__in=people, is_active=False).order_by("pk")
+        names = ", ".join(gone.values_list("username", flat=True))
+        raise ImportFileError(
+            f"owner: {names} may no longer sign in, made inactive while this "
+            "import ran, which gives them open deals; nothing was imported. "
+            "Import again to have those rows named as bad",
+            field="owner",
+        ) from None
 
 
 def _place_repeats(
@@ -460,6 +481,8 @@ class _Batch:
         self.id_column = id_column
         self.lines: list[int] = []
         self.deals: list[list[Any]] = []
+        # Who was given open deals, as owner or responsible person.
+        self.working: set[int] = set()
         self.warnings: list[tuple[str, ...]] = []
         # The ids written so far, when the pipeline held no deal from this
         # source as the import began (known at the first batch).
@@ -523,6 +546,12 @@ class _Batch:
             # Routed only now that the row is sure to be written, so a row
             # refused or imported before takes no turn in a team's rotation.
             deal[RESPONSIBLE] = route(deal[STAGE], deal[OWNER], deal[STATUS])
+        self.working.update(
+            person
+            for deal in deals
+            if deal[STATUS] == Deal.Status.OPEN
+            for person in (deal[OWNER], deal[RESPONSIBLE])
+        )
         closes = closes_for(deals, self.minutes)
         event_count = entered_count(deals) + len(closes)
         for deal in deals:

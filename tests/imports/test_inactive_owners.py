@@ -6,6 +6,7 @@ import pytest
 
 from dealgate.accounts.services import change_user
 from dealgate.deals.models import Deal
+from dealgate.errors import ValidationError
 from dealgate.imports.services import import_deals
 from dealgate.pipelines.models import Stage
 from tests.importing import make_import_pipeline, write_csv, write_mapping
@@ -118,3 +119,53 @@ def test_an_open_deal_in_a_team_stage_skips_the_teams_inactive_members(
     report = imported(tmp_path, sales, "D1,Orbit,Open,alice,\n")
     assert report.committed
     assert Deal.objects.get().responsible_id == alice.pk
+
+
+@pytest.fixture
+def alice_leaves_during_the_import(alice, monkeypatch):
+    """alice is made inactive just after the import read who may sign in,
+    as a hand-over committed meanwhile would leave her."""
+    from dealgate.accounts.models import User
+    from dealgate.imports import services
+
+    built = services.build_lookups
+
+    def then_alice_leaves(*args, **kwargs):
+        lookups = built(*args, **kwargs)
+        User.objects.filter(pk=alice.pk).update(is_active=False)
+        return lookups
+
+    monkeypatch.setattr(services, "build_lookups", then_alice_leaves)
+    return alice
+
+
+def test_an_owner_made_inactive_while_the_import_runs_stops_it_keeping_nothing(
+    tmp_path, alice_leaves_during_the_import
+):
+    sales = make_import_pipeline()
+
+    with pytest.raises(ValidationError) as refused:
+        imported(
+            tmp_path,
+            sales,
+            "D1,Orbit,Won,alice,2026-03-02\n",
+            "D2,Helix,Open,alice,\n",
+        )
+
+    assert refused.value.message == (
+        "owner: alice may no longer sign in, made inactive while this import ran, "
+        "which gives them open deals; nothing was imported. Import again to have "
+        "those rows named as bad"
+    )
+    assert not Deal.objects.exists()
+
+
+def test_closed_deals_of_an_owner_made_inactive_meanwhile_are_kept(
+    tmp_path, alice_leaves_during_the_import
+):
+    sales = make_import_pipeline()
+
+    report = imported(tmp_path, sales, "D1,Orbit,Won,alice,2026-03-02\n")
+
+    assert report.committed
+    assert Deal.objects.get().owner_id == alice_leaves_during_the_import.pk
