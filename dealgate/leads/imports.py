@@ -22,6 +22,7 @@ once the import has committed it, and sums up what was kept.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import logging
 import os
@@ -183,13 +184,21 @@ def mapping_from_dict(data: dict[str, Any], default_name: str) -> LeadMapping:
     )
     if problem is not None:
         fail("date_format", problem)
+    encoding = data.get("encoding", "utf-8-sig")
+    try:
+        codecs.lookup(str(encoding))
+    except LookupError:
+        fail("encoding", f"{encoding!r} is not a known text encoding")
+    delimiter = data.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        fail("delimiter", f"must be one character, not {delimiter!r}")
     source = data.get("source") or data.get("name") or default_name
     return LeadMapping(
         name=name,
         source=str(source),
         columns=dict(columns),
-        encoding=str(data.get("encoding", "utf-8-sig")),
-        delimiter=str(data.get("delimiter", ",")),
+        encoding=str(encoding),
+        delimiter=delimiter,
         date_format=date_format,
         historic=bool(data.get("historic", False)),
         description=str(data.get("description", "")),

@@ -145,3 +145,19 @@ def test_every_missing_column_is_named_at_once(routed, now, tmp_path):
         "the file has no columns 'Name', 'Mail', 'Received', which mapping "
         "backlog reads"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('encoding = "latin-9000"', "encoding: 'latin-9000' is not a known text"),
+        ('delimiter = ";;"', "delimiter: must be one character, not ';;'"),
+    ],
+)
+def test_an_unknown_encoding_or_a_long_delimiter_is_refused_before_reading(
+    routed, now, tmp_path, line, says
+):
+    with pytest.raises(ValidationError) as refused:
+        imported(tmp_path, routed, "", mapping=f"{line}\n{MAPPING}")
+
+    assert refused.value.message.startswith(f"mapping backlog: {says}")
