@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from dealgate.accounts.models import Team, User
 from dealgate.cli import main
@@ -76,6 +78,26 @@ def test_team_list_columns_are_as_wide_as_their_longest_value(db, monkeypatch, c
         "Nord                                 -                         nobody yet",
         "北区营业部                           -                         nobody yet",
     ]
+
+
+def test_team_list_reads_the_teams_and_their_members_in_two_queries(
+    db, monkeypatch, capsys
+):
+    for number in range(6):
+        manager = User.objects.create(username=f"lead{number}", role="manager")
+        team = Team.objects.create(name=f"Team {number}", manager=manager)
+        for rep in range(3):
+            User.objects.create(username=f"rep{number}-{rep}", role="rep", team=team)
+    capsys.readouterr()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert run(monkeypatch, "team", "list") == 0
+
+    # The teams with their managers, then every member at once.
+    assert len(queries) == 2, [query["sql"] for query in queries]
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 7
+    assert lines[1].split() == ["Team", "0", "lead0", "rep0-0,", "rep0-1,", "rep0-2"]
 
 
 def test_user_list_columns_are_as_wide_as_their_longest_value(db, monkeypatch, capsys):

@@ -271,14 +271,20 @@ def run_team_set(args: argparse.Namespace) -> int:
 
 
 def run_team_list(args: argparse.Namespace) -> int:
-    from dealgate.accounts.models import Team
+    from django.db.models import Prefetch
 
-    teams = Team.objects.select_related("manager").order_by("name")
+    from dealgate.accounts.models import Team, User
+
+    # Two queries however many teams: the teams, then their members at once.
+    members = Prefetch("members", queryset=User.objects.order_by("username"))
+    teams = (
+        Team.objects.select_related("manager")
+        .prefetch_related(members)
+        .order_by("name")
+    )
     rows = [("team", "manager", "members")]
     for team in teams:
-        people = ", ".join(
-            team.members.order_by("username").values_list("username", flat=True)
-        )
+        people = ", ".join(user.username for user in team.members.all())
         manager = team.manager.username if team.manager else "-"
         rows.append((team.name, manager, people or "nobody yet"))
     if len(rows) == 1:
