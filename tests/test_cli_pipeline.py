@@ -206,6 +206,22 @@ def test_a_move_without_an_equals_sign_is_a_usage_error(capsys):
     assert "expected OLD=NEW" in capsys.readouterr().err
 
 
+def test_a_stage_moved_to_two_places_is_refused_naming_it(
+    capsys, shrunk, review_holds_a_deal
+):
+    status = main(
+        ["pipeline", "apply", str(shrunk),
+         "--move", "review=contract", "--move", "review=discovery"]
+    )  # fmt: skip
+
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "dealgate: --move review=contract --move review=discovery: stage 'review' "
+        "is given two destinations; give it one\n"
+    )
+    assert Deal.objects.get().stage.key == "review"
+
+
 def test_export_writes_the_pipeline_as_a_file_that_parses_back(db, capsys, tmp_path):
     main(["pipeline", "apply", str(DEMO)])
     capsys.readouterr()

@@ -135,7 +135,7 @@ def run_apply(args: argparse.Namespace) -> int:
         plan_pipeline,
     )
 
-    moves = dict(args.move)
+    moves = _one_each(args.move, "--move", "destinations")
     by = _applier(args.username)
     try:
         spec = load_pipeline_file(args.file)
@@ -216,6 +216,21 @@ def _write_new(path: Path, text: str, *, replace: bool) -> None:
         raise CommandError(
             f"{path} already exists; use --force to replace it"
         ) from None
+
+
+def _one_each(pairs: list[tuple[str, str]], flag: str, what: str) -> dict[str, str]:
+    """OLD=NEW pairs as a mapping; a stage given twice with two different
+    targets is refused, naming it, rather than the last silently winning."""
+    from dealgate.cli import CommandError
+
+    found: dict[str, str] = {}
+    for old, new in pairs:
+        if found.setdefault(old, new) != new:
+            raise CommandError(
+                f"{flag} {old}={found[old]} {flag} {old}={new}: stage {old!r} is "
+                f"given two {what}; give it one"
+            )
+    return found
 
 
 def _move(text: str) -> tuple[str, str]:
