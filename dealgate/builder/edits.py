@@ -134,7 +134,8 @@ def add_stage(
     probability: int = 0,
 ) -> PipelineSpec:
     """Append a stage. The key must be a new slug, not "lead", "won" or "lost";
-    the name and the buyer action must hold something visible."""
+    the name and the buyer action must hold something visible, and the
+    age limit is required."""
     check_key(key, "a stage key")
     if key in RESERVED_STAGE_KEYS:
         raise ValidationError(f"{key!r} is reserved; choose another key", field="key")
@@ -142,10 +143,12 @@ def add_stage(
         raise ValidationError(f"there is already a stage {key!r}", field="key")
     name = required_text(name, "name")
     _check_name_free(spec, name, key)
+    buyer_action = _buyer_action(buyer_action)
+    _check_age_limit(age_limit_days)
     stage = StageSpec(
         key=key,
         name=name,
-        buyer_action=_buyer_action(buyer_action),
+        buyer_action=buyer_action,
         owner=owner,
         age_limit_days=age_limit_days,
         probability=probability,
@@ -163,13 +166,27 @@ def change_stage(spec: PipelineSpec, key: str, **values: Any) -> PipelineSpec:
         _check_name_free(spec, values["name"], key)
     if "buyer_action" in values:
         values["buyer_action"] = _buyer_action(values["buyer_action"])
-    limit = values.get("age_limit_days")
-    if limit is not None and not 1 <= limit <= MAX_AGE_LIMIT_DAYS:
+    if "age_limit_days" in values:
+        _check_age_limit(values["age_limit_days"])
+    return _with_stage(spec, replace(stage_of(spec, key), **values))
+
+
+def _check_age_limit(limit: int | None) -> None:
+    """Refuse (field "age_limit_days") a stage without an age limit, or one
+    out of range. Every stage has one, so applying refuses a stage without:
+    refused here, the person fixes it on the form that still holds what
+    they typed, rather than at Apply."""
+    if limit is None:
+        raise ValidationError(
+            "age_limit_days: say how many business days a deal may sit in this "
+            f"stage before it is at risk (1 to {MAX_AGE_LIMIT_DAYS})",
+            field="age_limit_days",
+        )
+    if not 1 <= limit <= MAX_AGE_LIMIT_DAYS:
         raise ValidationError(
             f"an age limit is 1 to {MAX_AGE_LIMIT_DAYS} business days",
             field="age_limit_days",
         )
-    return _with_stage(spec, replace(stage_of(spec, key), **values))
 
 
 def _buyer_action(text: str) -> str:

@@ -388,12 +388,17 @@ def test_a_draft_with_problems_cannot_be_applied(manager_client, now):
     post(
         manager_client,
         "/pipelines/thin/edit/stages/",
-        {"name": "Call booked", "buyer_action": "The buyer booked", "owner": ""},
+        {
+            "name": "Call booked",
+            "buyer_action": "The buyer booked",
+            "owner": "",
+            "age_limit_days": "3",
+        },
     )
 
     page = text_of(manager_client.get("/pipelines/thin/apply/"))
     assert "Fix these before applying" in page
-    assert "stage 'Call booked': age_limit_days: is required" in page
+    assert "stage 'Call booked': owner: must be \"deal-owner\"" in page
     post(manager_client, "/pipelines/thin/apply/", status=422)
     assert not Pipeline.objects.filter(key="thin").exists()
 

@@ -52,7 +52,9 @@ def test_clearing_a_stages_buyer_action_is_refused_on_that_field():
 def test_the_buyer_action_is_kept_trimmed():
     spec = load_pipeline_file(IT_SERVICES)
 
-    added = edits.add_stage(spec, "kickoff", "Kickoff", buyer_action=" Booked it ")
+    added = edits.add_stage(
+        spec, "kickoff", "Kickoff", buyer_action=" Booked it ", age_limit_days=5
+    )
 
     assert edits.stage_of(added, "kickoff").buyer_action == "Booked it"
 
