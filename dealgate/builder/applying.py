@@ -91,7 +91,11 @@ def apply(request: HttpRequest, key: str) -> HttpResponse:
         }
         try:
             result = drafts.apply_draft(
-                key, request.user, moves, seen=posted_seen(request)
+                key,
+                request.user,
+                moves,
+                seen=posted_seen(request),
+                override_reason=request.POST.get("override_reason", ""),
             )
         except (ValidationError, Conflict) as exc:
             error, status = exc.message, exc.status
@@ -111,6 +115,7 @@ def apply(request: HttpRequest, key: str) -> HttpResponse:
         "error": error,
         "spec": working.spec,
         "seen": working.seen,
+        "override_reason": request.POST.get("override_reason", ""),
     }
     return render(request, "builder/apply.html", context, status=status)
 

@@ -49,6 +49,7 @@ from dealgate.core.pipeline_file import (
 from dealgate.core.text import required_text
 from dealgate.errors import Conflict, NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.redesign import GatesRefused
 from dealgate.pipelines.services import (
     MovesOutOfOrder,
     PipelinePlan,
@@ -467,6 +468,7 @@ def apply_draft(
     moves: Mapping[str, str] | None = None,
     *,
     seen: str | None = None,
+    override_reason: str = "",
 ) -> DraftPlan:
     """Apply the draft of `key` in one transaction and drop the draft.
 
@@ -476,7 +478,9 @@ def apply_draft(
     changed since the plan was reviewed, so what is applied is what the
     person read. The draft and pipeline rows are locked throughout, so an
     edit saved meanwhile waits and then starts a new draft rather than
-    being dropped unseen.
+    being dropped unseen. Deals sent forward past their removed stage's
+    place pass their gates or `override_reason` lifts them
+    (`pipelines.redesign`), else nothing is applied.
     """
     with transaction.atomic():
         working = working_copy(key, lock=True)
@@ -490,10 +494,19 @@ def apply_draft(
             raise ValidationError("; ".join(problems))
         _check_moves(working, moves or {})
         try:
-            plan = apply_pipeline(working.spec, moves=moves, by=by)
+            plan = apply_pipeline(
+                working.spec, moves=moves, by=by, override_reason=override_reason
+            )
         except StagesHoldDeals as blocked:
             raise ValidationError(
                 blocked.blocked_message(WHERE_DEALS_GO), field=blocked.field
+            ) from None
+        except GatesRefused as refused:
+            raise ValidationError(
+                refused.message_with(
+                    f"{refused.default_how()}; a reason goes in the box below"
+                ),
+                field="override_reason",
             ) from None
         except MovesOutOfOrder as late:
             # The site's date is DEALGATE_AS_OF's or the demo's, which no

@@ -54,6 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="move the deals of removed stage OLD to stage NEW (repeatable)",
     )
     apply.add_argument(
+        "--override",
+        default="",
+        metavar="REASON",
+        help="a manager's written reason to send deals of removed stages forward "
+        "past criteria they do not meet (only deals of their teams; an admin's: "
+        "any); give --as too",
+    )
+    apply.add_argument(
         "--dry-run", action="store_true", help="show the changes, apply nothing"
     )
     apply.add_argument(
@@ -129,6 +137,7 @@ def _names_unchecked() -> str | None:
 
 def run_apply(args: argparse.Namespace) -> int:
     from dealgate.cli import CommandError
+    from dealgate.pipelines.redesign import GatesRefused
     from dealgate.pipelines.services import (
         MovesOutOfOrder,
         apply_pipeline,
@@ -139,7 +148,7 @@ def run_apply(args: argparse.Namespace) -> int:
     by = _applier(args.username)
     try:
         spec = load_pipeline_file(args.file)
-        plan = plan_pipeline(spec, moves=moves)
+        plan = plan_pipeline(spec, moves=moves, by=by, override_reason=args.override)
     except PipelineFileError as exc:
         _print_problems(exc)
         return 1
@@ -162,7 +171,16 @@ def run_apply(args: argparse.Namespace) -> int:
     # Applying re-plans under a lock, so a change made since the plan above
     # was printed is caught rather than written blind.
     try:
-        applied = apply_pipeline(spec, moves=moves, by=by)
+        applied = apply_pipeline(
+            spec, moves=moves, by=by, override_reason=args.override
+        )
+    except GatesRefused as refused:
+        raise CommandError(
+            refused.message_with(
+                f"{refused.default_how()} (on the command line: --override REASON "
+                "with --as USERNAME, or another --move)"
+            )
+        ) from refused
     except MovesOutOfOrder as late:
         # The moves' date is the command's --as-of (or DEALGATE_AS_OF, or
         # the demo's recorded date).

@@ -70,10 +70,12 @@ from dealgate.core.pipeline_file import (
     split_breach,
     split_owner,
 )
-from dealgate.deals.models import Deal, StageEvent
+from dealgate.core.text import check_text
+from dealgate.deals.models import TEXT_LIMITS, Deal, StageEvent
 from dealgate.deals.services import MoveOutOfOrder, Responsible
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads.rules import unknown_targets
+from dealgate.pipelines import redesign
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage, active_stages
 
@@ -97,6 +99,7 @@ _PIPELINE_FIELDS = ("name", "description", "currency", "allow_skipping")
 _ID_BATCH = 1000
 # How many of the deals a move would date out of order a refusal names.
 _LATE_NAMED = 3
+_REASON_LIMIT = TEXT_LIMITS["override_reason"]
 
 
 def move_flag(change: PlannedChange) -> str:
@@ -175,14 +178,20 @@ def get_pipeline(key: str) -> Pipeline:
 
 
 def plan_pipeline(
-    spec: PipelineSpec, *, moves: Mapping[str, str] | None = None
+    spec: PipelineSpec,
+    *,
+    moves: Mapping[str, str] | None = None,
+    by: User | None = None,
+    override_reason: str = "",
 ) -> PipelinePlan:
-    """What `apply_pipeline(spec, moves=moves)` would change; changes nothing.
+    """What `apply_pipeline(spec, moves=moves, by=by, ...)` would change;
+    changes nothing. A note says when applying now would be refused: deals
+    sent forward past their gates (`redesign`), or dated out of order.
 
     Raises PipelineFileError when an owner or responsible names no user or
     team, and ValidationError for a --move that cannot apply.
     """
-    return _Sync(spec, moves, lock=False).plan()
+    return _Sync(spec, moves, lock=False).plan(judged=(by, override_reason))
 
 
 def apply_pipeline(
@@ -190,6 +199,7 @@ def apply_pipeline(
     *,
     moves: Mapping[str, str] | None = None,
     by: User | None = None,
+    override_reason: str = "",
 ) -> PipelinePlan:
     """Make the database match `spec` in one transaction; return the plan.
 
@@ -201,13 +211,21 @@ def apply_pipeline(
     any move, that date may not come before a moved deal's last stage event:
     `MovesOutOfOrder` (nothing written) names how many deals and the first
     few. Locks the pipeline row, then the removed stages and moved deals.
+
+    Moves may not get around the gates (`pipelines.redesign`): open deals
+    sent past the stage that takes a removed one's place need the criteria
+    on the way, or `override_reason` from a manager for deals of their
+    teams (an admin any); else `GatesRefused` names them, nothing written.
+    Each moved deal's event says the redesign, who applied it and any
+    override.
     """
+    check_text(override_reason.strip(), "override_reason", limit=_REASON_LIMIT)
     with transaction.atomic():
         sync = _Sync(spec, moves, lock=True)
         plan = sync.plan()
         if plan.blocked:
             raise StagesHoldDeals(plan)
-        sync.write(by)
+        sync.write(by, override_reason.strip())
     if plan.has_changes:
         logger.info("pipeline %s: applied %d changes", spec.key, len(plan.changes))
     return plan
@@ -531,6 +549,8 @@ class _Sync:
         self.limits_changed: list[Stage] = []
         self.windows_changed: dict[int, int | None] = {}
         self.moved = 0
+        self.overridden: dict[int, list[str]] = {}
+        self.override_reason = ""
         if self.pipeline is not None:
             self._read_rows(self.pipeline)
         # The live stages' order before this apply rewrites positions.
@@ -590,7 +610,9 @@ class _Sync:
 
     # Plan ----------------------------------------------------------------------
 
-    def plan(self) -> PipelinePlan:
+    def plan(self, judged: tuple[User | None, str] | None = None) -> PipelinePlan:
+        """The plan; given `judged` (who applies, the override reason), with
+        a note when the deals it sends forward would be refused."""
         spec = self.spec
         if self.pipeline is None:
             texts = [f"create pipeline {_q(spec.key)} ({spec.name})"]
@@ -609,6 +631,13 @@ class _Sync:
         late = self._late_moves(timesource.now())
         if late is not None:
             notes.append(f"applying now is refused: {late.problem}")
+        if judged is not None:
+            refused = self._gates_refused(timesource.now(), *judged)
+            if refused is not None:
+                notes.append(
+                    f"applying now is refused: {refused.problem}; "
+                    f"{refused.default_how()}"
+                )
         return PipelinePlan(
             key=spec.key,
             creates=self.pipeline is None,
@@ -711,9 +740,14 @@ class _Sync:
             return PlannedChange(text)
         held = _deals_text(open_deals, closed_deals)
         if row.key in self.moves:
-            return PlannedChange(
-                f"{text}; move its {held} to {_q(self.moves[row.key])}"
-            )
+            target = self.moves[row.key]
+            forward = ""
+            if open_deals and target not in self._free(row.key):
+                forward = (
+                    " (forward past the stage that takes its place: each open deal "
+                    "needs the criteria on the way, or an override)"
+                )
+            return PlannedChange(f"{text}; move its {held} to {_q(target)}{forward}")
         return PlannedChange(
             f"remove stage {_q(row.key)} ({row.name}; holds {held})",
             needs_move=row.key,
@@ -784,15 +818,22 @@ class _Sync:
 
     # Write ---------------------------------------------------------------------
 
-    def write(self, by: User | None = None) -> None:
+    def write(self, by: User | None = None, override_reason: str = "") -> None:
         """Write the planned changes, as `by`; rows already right are not
-        saved. Refuses (`MovesOutOfOrder`) before writing anything when a
-        deal it moves has a stage event after now."""
+        saved. Refuses before writing anything when a deal it moves has a
+        stage event after now (`MovesOutOfOrder`), or goes forward past
+        gates that `override_reason` from `by` does not lift
+        (`GatesRefused`)."""
         now = timesource.now()
         self._lock_moved_deals()
         late = self._late_moves(now)
         if late is not None:
             raise late
+        verdict = self._judge(now, by, override_reason)
+        if verdict.refusals:
+            raise self._refusal(verdict)
+        self.overridden = verdict.overridden
+        self.override_reason = override_reason
         pipeline = self.pipeline or Pipeline(key=self.spec.key)
         dirty = [
             name
@@ -989,7 +1030,8 @@ class _Sync:
         for row in self.removed:
             if row.key in self.moves:
                 target = stages[self.moves[row.key]]
-                self.moved += _move_deals(pipeline, row, target, by, now)
+                why = _Why(by, self.override_reason, self.overridden)
+                self.moved += _move_deals(pipeline, row, target, why, now)
         for row in self.removed:
             try:
                 # A savepoint, so a refused delete leaves the transaction usable.
@@ -1003,6 +1045,46 @@ class _Sync:
                 )
         return ["updated_at"] if self.removed else []
 
+    def _free(self, key: str) -> list[str]:
+        """Where the deals of removed stage `key` may go with no gate."""
+        return redesign.free_targets(self.order_before, self.spec.stage_keys(), key)
+
+    def _judge(
+        self, now: dt.datetime, by: User | None, reason: str
+    ) -> redesign.Verdict:
+        """`redesign.judge` of the open deals `moves` sends past the stage
+        that takes their removed stage's place."""
+        keys = self.spec.stage_keys()
+        forward = [
+            (
+                row,
+                self.moves[row.key],
+                redesign.forward_gates(
+                    self.spec,
+                    row,
+                    self.moves[row.key],
+                    redesign.place(self.order_before, keys, row.key),
+                ),
+            )
+            for row in self.removed
+            if row.key in self.moves and self.moves[row.key] not in self._free(row.key)
+        ]
+        return redesign.judge(forward, now, by, reason)
+
+    def _refusal(self, verdict: redesign.Verdict) -> redesign.GatesRefused:
+        free = {
+            row.key: self._free(row.key)
+            for row in self.removed
+            if row.key in self.moves and self.moves[row.key] not in self._free(row.key)
+        }
+        return redesign.GatesRefused(verdict, free)
+
+    def _gates_refused(
+        self, now: dt.datetime, by: User | None, reason: str
+    ) -> redesign.GatesRefused | None:
+        verdict = self._judge(now, by, reason.strip())
+        return self._refusal(verdict) if verdict.refusals else None
+
     def _replacement(self, row: Stage, stages: dict[str, Stage]) -> Stage:
         """The stage of the file that takes a removed stage's place: where
         --move sent its deals, else the nearest stage before it (in the order
@@ -1014,12 +1096,33 @@ class _Sync:
         return stages[kept[-1]] if kept else stages[self.spec.stages[0].key]
 
 
+@dataclass(frozen=True)
+class _Why:
+    """Who applied a redesign, and the override reason with the deals it
+    moved past unmet gates (id -> the criteria unmet)."""
+
+    by: User | None
+    override_reason: str = ""
+    overridden: Mapping[int, list[str]] = field(default_factory=dict)
+
+    def reason(self, base: str, deal_id: int) -> str:
+        """What a moved deal's event says of why it moved."""
+        unmet = self.overridden.get(deal_id)
+        if unmet is None:
+            return base
+        return (
+            f"{base}; moved past unmet criteria ({'; '.join(unmet)}) "
+            f"by override: {self.override_reason}"
+        )
+
+
 def _move_deals(
-    pipeline: Pipeline, old: Stage, new: Stage, by: User | None, now: dt.datetime
+    pipeline: Pipeline, old: Stage, new: Stage, why: _Why, now: dt.datetime
 ) -> int:
     """Move every deal of `old` into `new` at `now`, recording one StageEvent
-    each, by `by` (who applied the pipeline). The caller holds the deals'
-    rows and has checked that none has a stage event after `now`.
+    each, by `why.by` (who applied the pipeline), saying why it moved
+    (`_Why.reason`). The caller holds the deals' rows and has checked that
+    none has a stage event after `now`, nor goes past gates unlifted.
 
     Open deals enter `new` now (their age in it starts again, as for any
     stage change); closed deals keep their status and times, and their event
@@ -1037,9 +1140,11 @@ def _move_deals(
             "id", "status", "stage_entered_at", "closed_at"
         )
     ]
+    by = why.by
     reason = (
-        f"pipeline {pipeline.key!r} redesigned: stage {old.key!r} ({old.name}) "
-        f"was removed and its deals moved to {new.key!r} ({new.name})"
+        f"pipeline {pipeline.key!r} redesigned by {by.username if by else 'system'}:"
+        f" stage {old.key!r} ({old.name}) was removed and its deals moved to "
+        f"{new.key!r} ({new.name})"
     )
     # Routed while still in `old`, so no list of ids is needed to find them.
     open_deals = deals.filter(status=Deal.Status.OPEN)
@@ -1064,7 +1169,7 @@ def _move_deals(
                 at=now,
                 from_entered_at=entered_at,
                 from_business_minutes=_stay_minutes(calendar, status, entered_at, now),
-                override_reason=reason,
+                override_reason=why.reason(reason, deal_id),
                 by=by,
                 responsible_id=responsible.get(deal_id),
                 source="pipeline",
