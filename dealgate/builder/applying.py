@@ -22,6 +22,8 @@ from .forms import FileForm
 from .guards import manager_required, posted_seen, seen, working_or_404
 from .models import Draft
 
+RENAME = "rename:"
+
 
 @manager_required
 def edit_file(request: HttpRequest, key: str) -> HttpResponse:
@@ -84,10 +86,15 @@ def apply(request: HttpRequest, key: str) -> HttpResponse:
     error = ""
     status = 200
     if request.method == "POST":
-        moves = {
+        # A choice of "rename:KEY" keeps the stage under the draft's new key.
+        chosen = {
             name.removeprefix("move-"): value
             for name, value in request.POST.items()
             if name.startswith("move-") and value
+        }
+        moves = {k: v for k, v in chosen.items() if not v.startswith(RENAME)}
+        renames = {
+            k: v.removeprefix(RENAME) for k, v in chosen.items() if v.startswith(RENAME)
         }
         try:
             result = drafts.apply_draft(
@@ -96,6 +103,7 @@ def apply(request: HttpRequest, key: str) -> HttpResponse:
                 moves,
                 seen=posted_seen(request),
                 override_reason=request.POST.get("override_reason", ""),
+                renames=renames,
             )
         except (ValidationError, Conflict) as exc:
             error, status = exc.message, exc.status

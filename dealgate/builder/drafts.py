@@ -389,6 +389,8 @@ class Stranded:
     name: str
     open_deals: int
     closed_deals: int
+    # Stages the draft adds in its place: it may be renamed to one instead.
+    renames_to: tuple[str, ...] = ()
 
 
 @dataclass
@@ -457,7 +459,8 @@ def plan_draft(
         result.problems += [_problem_text(working.spec, p) for p in exc.problems]
         return result
     result.stranded = [
-        Stranded(c.needs_move, c.stage_name, *c.held) for c in result.plan.blocked
+        Stranded(c.needs_move, c.stage_name, *c.held, renames_to=c.renames_to)
+        for c in result.plan.blocked
     ]
     return result
 
@@ -469,6 +472,7 @@ def apply_draft(
     *,
     seen: str | None = None,
     override_reason: str = "",
+    renames: Mapping[str, str] | None = None,
 ) -> DraftPlan:
     """Apply the draft of `key` in one transaction and drop the draft.
 
@@ -495,7 +499,11 @@ def apply_draft(
         _check_moves(working, moves or {})
         try:
             plan = apply_pipeline(
-                working.spec, moves=moves, by=by, override_reason=override_reason
+                working.spec,
+                moves=moves,
+                renames=renames,
+                by=by,
+                override_reason=override_reason,
             )
         except StagesHoldDeals as blocked:
             raise ValidationError(

@@ -54,6 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="move the deals of removed stage OLD to stage NEW (repeatable)",
     )
     apply.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        type=_move,
+        metavar="OLD=NEW",
+        help="stage OLD, which the file leaves out, is stage NEW of the file under "
+        "a new key: its deals stay, with their time in stage (repeatable)",
+    )
+    apply.add_argument(
         "--override",
         default="",
         metavar="REASON",
@@ -145,10 +154,13 @@ def run_apply(args: argparse.Namespace) -> int:
     )
 
     moves = _one_each(args.move, "--move", "destinations")
+    renames = _one_each(args.rename, "--rename", "new keys")
     by = _applier(args.username)
     try:
         spec = load_pipeline_file(args.file)
-        plan = plan_pipeline(spec, moves=moves, by=by, override_reason=args.override)
+        plan = plan_pipeline(
+            spec, moves=moves, renames=renames, by=by, override_reason=args.override
+        )
     except PipelineFileError as exc:
         _print_problems(exc)
         return 1
@@ -158,7 +170,11 @@ def run_apply(args: argparse.Namespace) -> int:
     for line in plan.lines():
         print(f"  {line}")
     if plan.blocked:
-        keys = " ".join(f"--move {c.needs_move}=NEW" for c in plan.blocked)
+        keys = " ".join(
+            f"--move {c.needs_move}=NEW"
+            + "".join(f" (or --rename {c.needs_move}={new})" for new in c.renames_to)
+            for c in plan.blocked
+        )
         print(
             f"dealgate: nothing applied; say where the deals of removed stages go: "
             f"{keys}",
@@ -172,7 +188,7 @@ def run_apply(args: argparse.Namespace) -> int:
     # was printed is caught rather than written blind.
     try:
         applied = apply_pipeline(
-            spec, moves=moves, by=by, override_reason=args.override
+            spec, moves=moves, renames=renames, by=by, override_reason=args.override
         )
     except GatesRefused as refused:
         raise CommandError(

@@ -117,13 +117,16 @@ class PlannedChange:
     says where the deals go is the door's own (a --move flag, a form's
     choice), so `line` adds it. `area` is "routing" for the change of the
     routing rules, which only admins may make (a door that knows who
-    applies tells them apart); "" for every other change."""
+    applies tells them apart); "" for every other change. `renames_to`
+    lists the stages a blocked removal could be renamed to instead: the
+    stages the file adds in its place."""
 
     text: str
     needs_move: str | None = None
     stage_name: str = ""
     held: tuple[int, int] = (0, 0)
     area: str = ""
+    renames_to: tuple[str, ...] = ()
 
     def line(self, where_deals_go: Callable[[PlannedChange], str] = move_flag) -> str:
         """The change as a door lists it: `text`, and for a blocked removal
@@ -181,6 +184,7 @@ def plan_pipeline(
     spec: PipelineSpec,
     *,
     moves: Mapping[str, str] | None = None,
+    renames: Mapping[str, str] | None = None,
     by: User | None = None,
     override_reason: str = "",
 ) -> PipelinePlan:
@@ -191,13 +195,15 @@ def plan_pipeline(
     Raises PipelineFileError when an owner or responsible names no user or
     team, and ValidationError for a --move that cannot apply.
     """
-    return _Sync(spec, moves, lock=False).plan(judged=(by, override_reason))
+    sync = _Sync(spec, moves, lock=False, renames=renames)
+    return sync.plan(judged=(by, override_reason))
 
 
 def apply_pipeline(
     spec: PipelineSpec,
     *,
     moves: Mapping[str, str] | None = None,
+    renames: Mapping[str, str] | None = None,
     by: User | None = None,
     override_reason: str = "",
 ) -> PipelinePlan:
@@ -218,10 +224,15 @@ def apply_pipeline(
     teams (an admin any); else `GatesRefused` names them, nothing written.
     Each moved deal's event says the redesign, who applied it and any
     override.
+
+    `renames` maps the key of a stored stage that `spec` leaves out to a
+    new key of `spec`: the same stage under that key (`_Sync._rename`), so
+    its deals stay, with their time in stage, clocks and history; no deal
+    moves (ValidationError for a rename that cannot apply).
     """
     check_text(override_reason.strip(), "override_reason", limit=_REASON_LIMIT)
     with transaction.atomic():
-        sync = _Sync(spec, moves, lock=True)
+        sync = _Sync(spec, moves, lock=True, renames=renames)
         plan = sync.plan()
         if plan.blocked:
             raise StagesHoldDeals(plan)
@@ -530,10 +541,17 @@ class _Sync:
     """
 
     def __init__(
-        self, spec: PipelineSpec, moves: Mapping[str, str] | None, *, lock: bool
+        self,
+        spec: PipelineSpec,
+        moves: Mapping[str, str] | None,
+        *,
+        lock: bool,
+        renames: Mapping[str, str] | None = None,
     ) -> None:
         self.spec = spec
         self.moves = dict(moves or {})
+        # New key -> the old key of a stage the file renames.
+        self.renamed: dict[str, str] = {}
         pipelines = Pipeline.objects.select_for_update() if lock else Pipeline.objects
         self.pipeline: Pipeline | None = pipelines.filter(key=spec.key).first()
         self.owners = _resolve_owners(spec)
@@ -553,20 +571,17 @@ class _Sync:
         self.override_reason = ""
         if self.pipeline is not None:
             self._read_rows(self.pipeline)
+        rename_notes = self._rename(dict(renames or {}))
         # The live stages' order before this apply rewrites positions.
-        self.order_before = [
-            row.key
-            for row in sorted(self.rows.values(), key=lambda r: (r.position, r.pk))
-            if row.key not in self.retired
-        ]
+        # Keys as the file names them: a renamed stage's row under its new key.
+        in_order = sorted(self.rows.items(), key=lambda i: (i[1].position, i[1].pk))
+        self.order_before = [key for key, _ in in_order if key not in self.retired]
         keys = set(spec.stage_keys())
         self.removed = [
-            row
-            for row in sorted(self.rows.values(), key=lambda r: r.position)
-            if row.key not in keys and row.key not in self.retired
+            row for key, row in in_order if key not in keys and key not in self.retired
         ]
         self.deal_counts = self._count_deals(self.removed)
-        self.notes = self._check_moves(keys)
+        self.notes = rename_notes + self._check_moves(keys)
 
     def _read_rows(self, pipeline: Pipeline) -> None:
         stages = pipeline.stages.select_related("owner_user", "owner_team")
@@ -589,6 +604,57 @@ class _Sync:
             counts[item["stage_id"]][slot] += item["n"]
         return {stage_id: (pair[0], pair[1]) for stage_id, pair in counts.items()}
 
+    def _rename(self, renames: dict[str, str]) -> list[str]:
+        """Take each renamed stage's row (and its handoffs) as the stage of
+        its new key, so that planning and writing find it kept; return notes.
+
+        Refuses (ValidationError, field "renames") a rename whose new key is
+        no stage of the file or names a stage stored already (live or
+        retired), whose old key the file still lists, that names a stage
+        `moves` empties too, or two renames to one key. A rename already
+        applied (the old key gone, the new one live) is a note."""
+        notes = []
+        keys = set(self.spec.stage_keys())
+        targets = list(renames.values())
+        for old, new in renames.items():
+            flag = f"--rename {old}={new}"
+            row = self.rows.get(old)
+            done = row is None and new in self.rows and new not in self.retired
+            problem = ""
+            if new not in keys:
+                problem = f"{new!r} is not a stage of the file"
+            elif old in keys:
+                problem = f"stage {old!r} stays in the file; a rename leaves it out"
+            elif done:
+                notes.append(f"{flag}: there is no stage {old!r}; {new!r} is live")
+                continue
+            elif row is None or old in self.retired:
+                problem = f"there is no live stage {old!r} to rename"
+            elif new in self.rows:
+                problem = (
+                    f"stage {new!r} exists already"
+                    + (" (retired, with its history)" if new in self.retired else "")
+                    + "; a rename gives a stage a key no stage has"
+                )
+            elif old in self.moves:
+                problem = f"give stage {old!r} either --move or --rename, not both"
+            elif targets.count(new) > 1:
+                problem = f"two stages are renamed to {new!r}"
+            if problem:
+                raise ValidationError(f"{flag}: {problem}", field="renames")
+            self.rows[new] = self.rows.pop(old)
+            self.renamed[new] = old
+        if self.renamed:
+            self.handoffs = {
+                tuple(self._new_key(key) for key in ends): row
+                for ends, row in self.handoffs.items()
+            }
+        return notes
+
+    def _new_key(self, key: str) -> str:
+        olds = {old: new for new, old in self.renamed.items()}
+        return olds.get(key, key)
+
     def _check_moves(self, keys: set[str]) -> list[str]:
         notes = []
         removed = {row.key for row in self.removed}
@@ -606,7 +672,22 @@ class _Sync:
                 )
             if old not in removed:
                 notes.append(f"{flag}: there is no stage {old!r} to empty")
+            elif self._renamable(old, new):
+                notes.append(
+                    f"{flag}: its open deals enter {new!r} now, so their time in "
+                    "stage and age clocks start over; if it is the same stage "
+                    f"under a new key, --rename {old}={new} keeps them"
+                )
         return notes
+
+    def _renamable(self, old: str, new: str) -> bool:
+        """Whether `new` could be removed stage `old` under a new key: a
+        stage the file adds in its place (`redesign.free_targets`)."""
+        return new not in self.rows and new in self._free(old)
+
+    def rename_choices(self, old: str) -> tuple[str, ...]:
+        """The stages removed stage `old` could be renamed to."""
+        return tuple(key for key in self._free(old) if self._renamable(old, key))
 
     # Plan ----------------------------------------------------------------------
 
@@ -694,6 +775,21 @@ class _Sync:
                     f"add stage {_q(stage.key)} ({stage.name}) back; "
                     "its history was kept"
                 )
+            elif stage.key in self.renamed:
+                parts = self._stage_diff(row, stage)
+                held = self._open_count(row)
+                texts.append(
+                    f"rename stage {_q(self.renamed[stage.key])} to {_q(stage.key)}"
+                    f" ({stage.name})"
+                    + (f": {', '.join(parts)}" if parts else "")
+                    + (
+                        "; its 1 open deal keeps its time in stage"
+                        if held == 1
+                        else f"; its {held} open deals keep their time in stage"
+                        if held
+                        else ""
+                    )
+                )
             else:
                 parts = self._stage_diff(row, stage)
                 if parts:
@@ -706,6 +802,9 @@ class _Sync:
         if kept != sorted(kept, key=lambda key: self.rows[key].position):
             texts.append(f"reorder stages: {', '.join(self.spec.stage_keys())}")
         return texts
+
+    def _open_count(self, row: Stage) -> int:
+        return Deal.objects.filter(stage=row, status=Deal.Status.OPEN).count()
 
     def _stage_diff(self, row: Stage, stage: StageSpec) -> list[str]:
         target = self._stage_values(stage)
@@ -753,6 +852,7 @@ class _Sync:
             needs_move=row.key,
             stage_name=row.name,
             held=(open_deals, closed_deals),
+            renames_to=self.rename_choices(row.key),
         )
 
     def _handoff_changes(self) -> list[str]:
@@ -897,13 +997,14 @@ class _Sync:
         for position, stage in enumerate(self.spec.stages):
             values = {
                 **self._stage_values(stage),
+                "key": stage.key,
                 "position": position,
                 "retired_at": None,
                 "replaced_by_id": None,
             }
             row = self.rows.get(stage.key)
             if row is None:
-                row = Stage.objects.create(pipeline=pipeline, key=stage.key, **values)
+                row = Stage.objects.create(pipeline=pipeline, **values)
             else:
                 changed = [n for n, v in values.items() if getattr(row, n) != v]
                 if "age_limit_days" in changed:
