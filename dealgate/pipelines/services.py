@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -1287,6 +1288,21 @@ def _move_deals(
         new.key,
         by.username if by is not None else "system",
     )
+    overridden = [deal_id for deal_id, _, _ in rows if deal_id in why.overridden]
+    if overridden:
+        # Said once kept: a later refusal in this apply undoes the moves.
+        transaction.on_commit(
+            partial(
+                logger.info,
+                "pipeline %s: deals %s moved from stage %s to %s past unmet "
+                "criteria by %s's override",
+                pipeline.key,
+                ", ".join(map(str, overridden)),
+                old.key,
+                new.key,
+                by.username if by is not None else "system",
+            )
+        )
     return len(rows)
 
 

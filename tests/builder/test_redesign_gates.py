@@ -113,14 +113,15 @@ def test_further_forward_unmet_criteria_are_refused_naming_each_deal(
 
 
 def test_an_admins_reason_overrides_and_is_written_in_the_history(
-    without_inquiry, olivia, zoe, now
+    without_inquiry, olivia, zoe, now, caplog, django_capture_on_commit_callbacks
 ):
     deal = make_deal(_pipeline(), "inquiry", title="Fabrikam", owner=zoe)
 
-    apply_pipeline(
-        without_inquiry, moves={"inquiry": "contract"}, by=olivia,
-        override_reason=f"  {REASON} ",
-    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_pipeline(
+            without_inquiry, moves={"inquiry": "contract"}, by=olivia,
+            override_reason=f"  {REASON} ",
+        )  # fmt: skip
 
     event = StageEvent.objects.get(deal=deal)
     assert stage_keys(deal) == ["contract"]
@@ -131,6 +132,10 @@ def test_an_admins_reason_overrides_and_is_written_in_the_history(
         "'Inquiry received' are unmet"
     )
     assert event.override_reason.endswith(f"by override: {REASON}")
+    assert (
+        f"pipeline it-services: deals {deal.pk} moved from stage inquiry to "
+        "contract past unmet criteria by olivia's override"
+    ) in caplog.messages
 
 
 def test_a_manager_overrides_for_the_deals_of_their_teams_only(
