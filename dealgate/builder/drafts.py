@@ -496,7 +496,8 @@ def apply_draft(
         problems = draft_problems(working.spec)
         if problems:
             raise ValidationError("; ".join(problems))
-        _check_moves(working, moves or {})
+        # A rename names a stage of the draft for a removed one, as a move does.
+        _check_moves(working, {**(moves or {}), **(renames or {})})
         try:
             plan = apply_pipeline(
                 working.spec,

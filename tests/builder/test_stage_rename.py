@@ -156,3 +156,22 @@ def test_the_builder_offers_to_keep_a_stage_under_its_new_key(
         in_discovery.stage_entered_at,
     )
     assert not StageEvent.objects.exists()
+
+
+def test_the_builder_refuses_a_rename_to_no_stage_of_the_draft(
+    admin_client, in_discovery, renamed, olivia
+):
+    working = drafts.working_copy("it-services")
+    drafts.replace_draft("it-services", olivia, renamed, seen=working.seen)
+
+    response = post(
+        admin_client,
+        "/pipelines/it-services/apply/",
+        {"move-discovery": "rename:nowhere"},
+        status=422,
+    )
+
+    assert (
+        "Deals of Discovery call booked: 'nowhere' is not a stage of the draft"
+    ) in text_of(response)
+    assert Deal.objects.get(pk=in_discovery.pk).stage.key == "discovery"
