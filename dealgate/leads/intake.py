@@ -148,7 +148,7 @@ def clean_lead(
         message=texts["message"],
         source=texts["source"],
         external_id=texts["external_id"],
-        country=texts["country"].upper(),
+        country=_country(texts["country"]),
         currency=texts["currency"].upper(),
         company_size=_whole(data.get("company_size")),
         value=_amount(data.get("value"), texts["currency"] or currency),
@@ -169,11 +169,6 @@ def _add_keys(lead: CleanLead, region: str | None) -> None:
         lead.email_key = normalize.email_key(lead.email)
     except ValueError as exc:
         raise ValidationError(str(exc), field="email") from None
-    if lead.country and not normalize.is_region(lead.country):
-        raise ValidationError(
-            f"{lead.country!r} is not a two-letter country code such as DE or US",
-            field="country",
-        )
     # A number without its country code is read where the lead says it is:
     # "(212) 555-0123" from a US lead is New York, not a German number.
     read_in = lead.country or region
@@ -215,12 +210,15 @@ def _text(data: Mapping[str, Any], key: str) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValidationError(f"{key} must be text", field=key)
-    text = str(value).strip()
+    # Counted as the browser that let it through counted it (normalize.line_breaks).
+    text = normalize.line_breaks(str(value).strip())
     if looks_blank(text):
         # Only invisible characters (a zero-width space): nothing was said.
         return ""
     limit = LIMITS[key]
-    if len(text) > limit:
+    # A country is read as a code (`_country`), which says what it wants
+    # where a length would not ("Germany" is not 7 characters too many).
+    if len(text) > limit and key != "country":
         raise ValidationError(
             f"{key} is {len(text):,} characters long; the limit is {limit:,}",
             field=key,
@@ -229,6 +227,13 @@ def _text(data: Mapping[str, Any], key: str) -> str:
     if pattern.search(text):
         raise ValidationError(f"{key} contains control characters", field=key)
     return text
+
+
+def _country(text: str) -> str:
+    try:
+        return normalize.country_code(text)
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="country") from None
 
 
 def _whole(value: Any) -> int | None:

@@ -78,11 +78,20 @@ COMPANY_MATCH_SCORE = 90
 # and the ASCII form of a domain can make a key longer than what was typed.
 COMPANY_KEY_LENGTH = 200
 DOMAIN_KEY_LENGTH = 200
+EMAIL_KEY_LENGTH = 254
 
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    # A top-level domain of letters, or an internationalised one's ASCII
+    # form (".中国" is "xn--fiqs8s"), as a website's may be.
+    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
 )
+# What an address's local part may hold besides ASCII's: letters, marks and
+# digits of any script (RFC 6531), never spaces, symbols or invisibles.
+_LOCAL_LETTERS = ("L", "M", "N")
+# The longest local part, in bytes of UTF-8 (RFC 6531 keeps RFC 5321's 64).
+_LOCAL_BYTES = 64
 _DOMAIN = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}[a-z0-9]"
 )
@@ -148,6 +157,11 @@ def email_key(text: str) -> str:
 
     Case is folded in the local part too: no mail system in use treats
     "Anna@" and "anna@" as two people, and leads are typed by hand.
+
+    Internationalised addresses are taken whole (RFC 6531): letters of any
+    script in the local part ("jörg@"), kept in Unicode's composed form so
+    that both ways of typing "ö" give one key, and an accented domain in its
+    ASCII form ("ümlaut.de" is "xn--mlaut-jva.de").
     """
     value = text.strip().lower()
     if not value:
@@ -155,17 +169,45 @@ def email_key(text: str) -> str:
     if value.startswith("mailto:"):
         value = value[len("mailto:") :]
     local, at, domain = value.rpartition("@")
+    if not local.isascii():
+        local = unicodedata.normalize("NFC", local)
+        value = f"{local}@{domain}"
     if at and not domain.isascii():
         # An accented domain (zoe@exämple.de) is kept in its ASCII form, as
         # a website's is (domain_key), so both give one company domain. One
         # that does not encode is refused below, as any unreadable address.
         with contextlib.suppress(UnicodeError):
             value = f"{local}@{domain.encode('idna').decode('ascii')}"
-    if not _EMAIL.fullmatch(value) or ".." in value:
+    if not _is_email(value, local) or ".." in value:
         raise ValueError(
             f"{text.strip()!r} is not an email address like name@example.com"
         )
+    if len(value) > EMAIL_KEY_LENGTH:
+        # An accented domain's ASCII form is longer than what was typed.
+        raise ValueError(
+            f"email is {len(value):,} characters long with its domain in ASCII "
+            f"({value.rpartition('@')[2][:40]}...); the limit is {EMAIL_KEY_LENGTH}"
+        )
     return value
+
+
+def _is_email(value: str, local: str) -> bool:
+    """Whether `value` (its domain in ASCII) reads as an address: the ASCII
+    pattern, with each letter, mark or digit of another script in the local
+    part taken as one ASCII letter, and the local part at most 64 bytes."""
+    if local.isascii():
+        return _EMAIL.fullmatch(value) is not None
+    if len(local.encode()) > _LOCAL_BYTES:
+        return False
+    stand_in = []
+    for char in local:
+        if char.isascii():
+            stand_in.append(char)
+        elif unicodedata.category(char)[0] in _LOCAL_LETTERS:
+            stand_in.append("a")
+        else:
+            return False
+    return _EMAIL.fullmatch("".join(stand_in) + value[len(local) :]) is not None
 
 
 def email_domain(key: str) -> str:
@@ -282,6 +324,32 @@ def phone_key(text: str, region: str | None) -> str:
 def is_region(code: str) -> bool:
     """True for an ISO 3166 alpha-2 code that phone numbering knows."""
     return code in phonenumbers.SUPPORTED_REGIONS
+
+
+def country_code(text: str) -> str:
+    """`text` as an ISO 3166 alpha-2 code in upper case ("de" gives "DE");
+    "" for an empty field. A country's name ("Germany") or an unknown code
+    is a ValueError asking for the code."""
+    value = text.strip()
+    if not value:
+        return ""
+    code = value.upper()
+    if len(code) != 2 or not is_region(code):
+        shown = value if len(value) <= 40 else value[:39] + "…"
+        raise ValueError(
+            f"country must be a two-letter ISO 3166 code such as DE or US, "
+            f"not {shown!r}"
+        )
+    return code
+
+
+def line_breaks(text: str) -> str:
+    """`text` with every line break as one "\\n": a browser sends a textarea's
+    breaks as "\\r\\n" but counts each as one character against its
+    maxlength, so a message it let through must be counted, and stored, so."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 @lru_cache(maxsize=4096)
