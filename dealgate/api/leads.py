@@ -31,10 +31,11 @@ from pydantic import BaseModel, ConfigDict
 
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads import services, spool
+from dealgate.leads.edits import edit_lead, lead_version
 from dealgate.leads.intake import LIMITS
 from dealgate.leads.models import ApiToken, Lead
 
-from .auth import CAPTURE_AUTH, token_scope
+from .auth import CAPTURE_AUTH, DEALS_AUTH, token_scope
 from .deals import ErrorOut, limited_text
 from .fields import JsonBool
 from .parser import read_json, reads_own_body
@@ -89,6 +90,7 @@ class LeadOut(BaseModel):
     phone: str
     phone_e164: str
     company: str
+    website: str
     domain: str
     country: str
     segment: str
@@ -108,6 +110,31 @@ class LeadOut(BaseModel):
     response_business_minutes: float | None
     deal: int | None
     disqualify_reason: str
+    version: str = Field(
+        description="the version of the fields PATCH changes; send it back with "
+        "an edit, which is refused (409) once they changed since"
+    )
+
+
+class LeadPatch(BaseModel):
+    """The fields of a lead to change, with the version you read; any other
+    key is refused (422). A field sent as null or "" is emptied."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(description="the lead's version, as GET answered it")
+    name: str | None = Field(None, max_length=LIMITS["name"])
+    email: str | None = Field(None, max_length=LIMITS["email"])
+    phone: str | None = Field(
+        None, description="any format; read in the lead's country unless +..."
+    )
+    company: str | None = None
+    website: str | None = None
+    country: str | None = Field(None, description="ISO 3166 code, e.g. DE")
+    segment: str | None = None
+    company_size: int | None = Field(None, description="people at the company")
+    value: Decimal | None = Field(None, description="the deal size the lead hints at")
+    currency: str | None = None
 
 
 class CaptureOut(BaseModel):
@@ -163,7 +190,7 @@ class DisqualifyIn(Schema):
 _LEAD_COLUMNS = [
     name
     for name in LeadOut.model_fields
-    if name not in ("id", "pipeline", "owner", "deal")
+    if name not in ("id", "pipeline", "owner", "deal", "version")
 ]
 
 
@@ -174,6 +201,7 @@ def lead_out(lead: Lead) -> dict[str, Any]:
     out["pipeline"] = lead.pipeline.key
     out["owner"] = lead.owner.username if lead.owner else None
     out["deal"] = lead.deal_id
+    out["version"] = lead_version(lead)
     return out
 
 
@@ -263,7 +291,11 @@ def create_lead(request: HttpRequest) -> Status[dict[str, Any]]:
 # owner's name. The read of a lead answers every GET, so it loads nothing more
 # (a full pipeline and user are some thirty columns to compile and decode).
 _OUT_COLUMNS = (
-    *(name for name in LeadOut.model_fields if name not in ("pipeline", "owner")),
+    *(
+        name
+        for name in LeadOut.model_fields
+        if name not in ("pipeline", "owner", "version")
+    ),
     "pipeline__key",
     "owner__username",
 )
@@ -283,6 +315,30 @@ def _lead(lead_id: int) -> Lead:
 
 @router.get("/{lead_id}", response=LeadOut)
 def get_lead(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+    return lead_out(_lead(lead_id))
+
+
+@router.patch(
+    "/{lead_id}",
+    auth=DEALS_AUTH,
+    response={200: LeadOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LeadPatch.model_json_schema()}},
+        }
+    },
+)
+@reads_own_body
+def edit(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+    """Change the buyer's fields of an open lead (name, email, phone, company,
+    website, country, segment, company_size, value, currency), as its owner
+    or a manager, checked as a capture checks them; `version` is the one
+    GET answered, and a lead changed since is a 409 naming the fields.
+    Needs a token with the scope `leads,deals`, as the deals' changes do."""
+    changes = _json_body(request)
+    version = changes.pop("version", None)
+    edit_lead(lead_id, changes, by=request.auth, version=version)
     return lead_out(_lead(lead_id))
 
 

@@ -44,10 +44,13 @@ from dealgate.web.redirects import redirect_back
 
 from . import services, spool
 from .assign import off_reason
+from .edits import EDITABLE, edit_lead, lead_version
 from .intake import LIMITS
 from .models import Availability, DedupDecision, Lead, LeadActivity, LeadNotice
 from .report import lead_report
 from .rules import dump_rules, save_rules
+from .templatetags.lead_forms import LABELS
+from .templatetags.lead_forms import refusal as refusal_text
 
 log = logging.getLogger("dealgate.leads")
 
@@ -208,12 +211,92 @@ def _lead_page(
         "stages": list(active_stages(lead.pipeline)),
         "refusal": refusal,
         "typed": typed or {},
+        "edit": _edit_inputs(lead, (typed or {}).get("edit")),
+        "edit_version": ((typed or {}).get("edit") or {}).get("version")
+        or lead_version(lead),
     }
     # Times read in the pipeline's zone, which the page names, as on a deal.
     zone = calendar_for(lead.pipeline).zone
     context["zone"] = zone.key
     with timezone.override(zone):
         return render(request, "leads/lead.html", context, status=status)
+
+
+@dataclass
+class EditInput:
+    """One input of a lead's edit form."""
+
+    name: str
+    label: str
+    value: str
+    max_length: int | None
+    inputmode: str = ""
+
+
+# The keyboard a phone shows for the edit form's inputs that are not words.
+# Inputs stay type="text": a browser's own check of type="email" refuses
+# the internationalised addresses a capture takes ("jörg@ümlaut.de").
+_INPUTMODES = {
+    "email": "email",
+    "phone": "tel",
+    "company_size": "numeric",
+    "value": "decimal",
+}
+
+
+def _edit_inputs(lead: Lead, typed: dict[str, str] | None) -> list[EditInput]:
+    """The edit form's inputs: what the lead holds, or after a refusal what
+    the form sent."""
+    shown = typed if typed is not None else edit_values(lead)
+    return [
+        EditInput(
+            name,
+            LABELS.get(name, name.capitalize()),
+            shown.get(name, ""),
+            LIMITS.get(name),
+            _INPUTMODES.get(name, ""),
+        )
+        for name in EDITABLE
+    ]
+
+
+def edit_values(lead: Lead) -> dict[str, str]:
+    """The lead's editable fields as its edit form shows them."""
+    return {
+        name: "" if getattr(lead, name) is None else str(getattr(lead, name))
+        for name in EDITABLE
+    }
+
+
+@login_required
+@require_POST
+def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """Save the lead's edit form. Only the inputs that differ from what the
+    lead holds are sent to `edit_lead`, so that a value it holds is never
+    read again from the way the form shows it; the version the form showed
+    guards against replacing an edit saved meanwhile (409 naming the
+    fields). Refused, the page again with what was typed."""
+    lead = get_object_or_404(Lead, pk=lead_id)
+    stored = edit_values(lead)
+    changes = {
+        name: request.POST[name]
+        for name in EDITABLE
+        if name in request.POST and request.POST[name] != stored[name]
+    }
+    try:
+        edit_lead(
+            lead_id, changes, by=request.user, version=request.POST.get("version", "")
+        )
+    except DealgateError as exc:
+        return _lead_page(
+            request,
+            lead_id,
+            status=_refusal_status(exc),
+            refusal=refusal_text(exc),
+            typed={"edit": request.POST.dict()},
+        )
+    messages.success(request, "Lead saved.")
+    return _back(lead_id)
 
 
 def _back(lead_id: int) -> HttpResponse:

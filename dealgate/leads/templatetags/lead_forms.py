@@ -8,7 +8,8 @@ from dealgate.errors import DealgateError
 
 register = template.Library()
 
-# The inputs of the New lead page and the website form, by field key.
+# The inputs of the New lead page, the website form and a lead's edit form,
+# by field key.
 LABELS = {
     "pipeline": "Pipeline",
     "name": "Name",
@@ -20,6 +21,7 @@ LABELS = {
     "segment": "Segment",
     "company_size": "Company size",
     "value": "Value",
+    "currency": "Currency",
     "source": "Source",
     "message": "Message",
 }

@@ -1,0 +1,160 @@
+"""Editing a lead's own fields: what the buyer told, corrected or completed.
+
+`edit_lead` changes the fields an inquirer gives (name, email, phone,
+company, website, country, segment, company size, value and currency),
+never what the lead's history says (its message, source, channel, owner
+or status). Every value is read as a capture reads it (`intake.clean_lead`)
+and the de-duplication keys are written again with it.
+
+A lead has no version column: its version is a fingerprint of those fields
+(`lead_version`), a short digest per field, which the lead's page and the
+API hand out and an edit sends back. An edit made on an older copy is a
+`Conflict` naming the fields that changed since, whichever door changed
+them (another edit, a repeat inquiry filling a blank field), and nothing is
+written: a change is never silently replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+from dealgate.accounts.models import User
+from dealgate.errors import Conflict, NotFound, ValidationError
+
+from . import services
+from .intake import clean_lead
+from .models import Lead
+
+log = logging.getLogger("dealgate.leads")
+
+# The buyer's fields a person may edit, in the order the version lists them.
+EDITABLE = (
+    *("name", "email", "phone", "company", "website", "country", "segment"),
+    *("company_size", "value", "currency"),
+)
+# The keys stored beside them, written again with every edit.
+KEYS = ("email_key", "phone_e164", "company_key", "company_block", "domain")
+# Hex digits of each field's digest in a version: 32 bits, so a change goes
+# unseen once in four billion.
+_DIGEST = 8
+_VERSION = re.compile(f"[0-9a-f]{{{_DIGEST * len(EDITABLE)}}}")
+
+
+def lead_version(lead: Lead) -> str:
+    """The version of `lead`'s editable fields: a digest of each, in EDITABLE's
+    order, so that a stale one tells which fields changed (`changed_since`)."""
+    return "".join(_digest(getattr(lead, name)) for name in EDITABLE)
+
+
+def _digest(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return hashlib.blake2b(text.encode(), digest_size=_DIGEST // 2).hexdigest()
+
+
+def changed_since(version: str, lead: Lead) -> list[str]:
+    """The editable fields whose value `lead` holds now is not the one it
+    held at `version` (a version `lead_version` gave)."""
+    now = lead_version(lead)
+    return [
+        name
+        for i, name in enumerate(EDITABLE)
+        if version[i * _DIGEST : (i + 1) * _DIGEST]
+        != now[i * _DIGEST : (i + 1) * _DIGEST]
+    ]
+
+
+def edit_lead(
+    lead_id: int, changes: Mapping[str, Any], *, by: User | None, version: str
+) -> Lead:
+    """Change the EDITABLE fields given in `changes` of an open lead, as its
+    owner or a manager, on the copy read at `version`; returns the lead.
+
+    Refuses: a field that is not editable, and a value a capture would
+    refuse (ValidationError naming the field: the lead is read whole, so a
+    phone number without its country code is read again in a new country);
+    someone else (PermissionDenied); a closed lead, and a lead whose fields
+    changed since `version` (Conflict naming them). An edit that changes
+    nothing writes nothing. The log names the lead, the fields and who,
+    never their values.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ValidationError(
+            f"{unknown[0]} is not a field of a lead that can be edited "
+            f"(editable: {', '.join(EDITABLE)})",
+            field=unknown[0],
+        )
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise ValidationError(
+            "version: send the version of the lead you read (its page's form "
+            "holds it, GET /api/v1/leads/ID answers it)",
+            field="version",
+        )
+    with transaction.atomic():
+        lead = _locked(lead_id)
+        services._may_change(lead, by, "edit it")
+        if not lead.is_open:
+            raise Conflict(
+                f"lead {lead.pk} is {lead.status}; only an open lead can be edited"
+            )
+        changed = changed_since(version, lead)
+        if changed:
+            raise Conflict(
+                f"lead {lead.pk} changed since you read it: {', '.join(changed)} "
+                "changed meanwhile; read it again and redo your edit"
+            )
+        fields = _apply(lead, changes)
+        if not fields:
+            return lead
+        Lead.objects.filter(pk=lead.pk).update(
+            **{name: getattr(lead, name) for name in (*EDITABLE, *KEYS)},
+            company_match=lead.company_match,
+        )
+        transaction.on_commit(
+            partial(
+                log.info,
+                "lead %s edited by %s: %s",
+                lead.pk,
+                by.username if by is not None else "system",
+                ", ".join(fields),
+            )
+        )
+    return lead
+
+
+def _locked(lead_id: int) -> Lead:
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("pipeline", "owner")
+        .filter(pk=lead_id)
+        .first()
+    )
+    if lead is None:
+        raise NotFound(f"no lead with id {lead_id}")
+    return lead
+
+
+def _apply(lead: Lead, changes: Mapping[str, Any]) -> list[str]:
+    """Read the lead with `changes` as a capture would, set what that gives
+    on `lead` (fields and keys), and return the fields whose value changed."""
+    data: dict[str, Any] = {name: getattr(lead, name) for name in EDITABLE}
+    data.update(changes)
+    clean = clean_lead(
+        data,
+        region=services.phone_region(lead.pipeline),
+        currency=lead.pipeline.currency,
+        # An imported record of a past inquiry may lack both, as it came.
+        require_contact=not lead.historic,
+    )
+    changed = [name for name in EDITABLE if getattr(clean, name) != getattr(lead, name)]
+    for name in (*EDITABLE, *KEYS):
+        setattr(lead, name, getattr(clean, name))
+    lead.company_match = clean.company_match
+    return changed
