@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
@@ -26,6 +28,8 @@ from dealgate.deals.models import Activity, Deal, Organization, Person
 from . import normalize
 from .intake import CleanLead
 from .models import DedupDecision, Lead, LeadActivity, LeadNotice
+
+log = logging.getLogger("dealgate.leads")
 
 # Enough to compare against; a block word shared by more open records than
 # this ("global", "digital") is too common to say much on its own.
@@ -312,12 +316,16 @@ def attach(
     subject = cut(f"Repeat inquiry: {lead.label}", 300)
     contact = contact_line(lead)
     if found.lead is not None:
+        filled = fill_blanks(found.lead, lead, person=found.matched_on in _PERSON)
+        added = (
+            f"Added to the lead's empty fields: {', '.join(filled)}" if filled else ""
+        )
         activity_id = LeadActivity.objects.create(
             lead=found.lead,
             kind=LeadActivity.Kind.INQUIRY,
             subject=subject,
-            body="\n\n".join(part for part in (contact, lead.message) if part),
-            data=lead.to_json(),
+            body="\n\n".join(part for part in (contact, lead.message, added) if part),
+            data={**lead.to_json(), "filled": filled},
             at=now,
             by=by,
         ).pk
@@ -358,6 +366,73 @@ def attach(
             at=now,
         )
     return decision
+
+
+# What a repeat inquiry fills in on the open lead it joins, where the lead
+# has nothing: the company's fields always, the person's (name, email,
+# phone) only when it matched on the person (`_PERSON`): a colleague found
+# by the company's domain or name is someone else. Value and currency go
+# together (`fill_blanks`).
+COMPANY_FIELDS = ("company", "website", "country", "segment", "company_size")
+PERSON_FIELDS = ("name", "email", "phone")
+_PERSON = ("email", "phone")
+
+
+def fill_blanks(row: Lead, inquiry: CleanLead, *, person: bool) -> list[str]:
+    """Give the open lead `row` what `inquiry` says and it lacks (a company,
+    a phone number), never replacing what it holds, with the keys that go
+    with it; returns the fields filled. `person`: the inquiry is from the
+    lead's own person, whose name, email and phone it may fill too. The row
+    is read again under its lock, so that an edit saved meanwhile is never
+    overwritten. A value is taken only in the lead's own currency (or with
+    its currency, when the lead names none), as its decimals were judged in
+    it."""
+    fillable = (*PERSON_FIELDS, *COMPANY_FIELDS) if person else COMPANY_FIELDS
+    held = (
+        Lead.objects.select_for_update()
+        .filter(pk=row.pk)
+        .values(*fillable, "value", "currency")
+        .get()
+    )
+    filled = [
+        name
+        for name in fillable
+        if held[name] in ("", None) and getattr(inquiry, name) not in ("", None)
+    ]
+    if held["value"] is None and inquiry.value is not None:
+        if held["currency"] == inquiry.currency:
+            filled.append("value")
+        elif not held["currency"]:
+            filled += ["value", "currency"]
+    if not filled:
+        return []
+    changes = {name: getattr(inquiry, name) for name in filled}
+    if "email" in filled:
+        changes["email_key"] = inquiry.email_key
+    if "phone" in filled:
+        changes["phone_e164"] = inquiry.phone_e164
+    if "company" in filled:
+        changes["company_key"] = inquiry.company_key
+        changes["company_block"] = inquiry.company_block
+        changes["company_match"] = inquiry.company_match
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if "email" in filled or "website" in filled:
+        # The company's domain: the website's, else the email address's.
+        site = normalize.website_domain(normalize.domain_key(row.website))
+        changes["domain"] = row.domain = site or (
+            normalize.email_domain(row.email_key) if row.email_key else ""
+        )
+    Lead.objects.filter(pk=row.pk).update(**changes)
+    transaction.on_commit(
+        partial(
+            log.info,
+            "lead %s: empty fields filled from a repeat inquiry: %s",
+            row.pk,
+            ", ".join(filled),
+        )
+    )
+    return filled
 
 
 def contact_line(lead: CleanLead) -> str:
