@@ -98,7 +98,9 @@ def test_another_rep_sees_no_actions_on_the_lead_page(client, alices_lead, bob):
 
     for action in ("edit", "activity", "convert", "disqualify", "merge", "assign"):
         assert f"/leads/{alices_lead.pk}/{action}/" not in page
-    said = "Only the lead's owner or a manager edits, logs, converts or disqualifies it."
+    said = (
+        "Only the lead's owner or a manager edits, logs, converts or disqualifies it."
+    )
     assert said in page.replace("&#x27;", "'")
 
 
