@@ -1,0 +1,51 @@
+"""In a real chromium: what the website's lead form lets a visitor type, it
+takes. The textarea's maxlength counts a line break as one character while
+the browser sends it as two, and a browser checks a type="email" input by
+rules that refuse an umlaut before the "@".
+
+Debian's chromium, as in tests/web/test_board_browser.py: skipped without
+it, unless DEALGATE_REQUIRE_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from dealgate.leads.models import Lead
+from tests.web.test_board_browser import CHROMIUM_ARGS, chromium_path  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_message_at_the_textareas_limit_with_line_breaks_is_taken(
+    chromium_path,  # noqa: F811
+    live_server,
+    transactional_db,
+    routed,
+    now,
+):
+    # 4,991 characters and 9 line breaks: all the textarea lets in.
+    message = "\n".join(["x" * 500] + ["y" * 499] * 9)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_server.url}/leads/form/{routed.key}/")
+            page.get_by_label("Your name").fill("Jörg Ümlaut")
+            page.get_by_label("Email").fill("jörg@ümlaut.de")
+            page.get_by_label("Country code").fill("de")
+            page.get_by_label("How can we help?").fill(message)
+            typed = page.get_by_label("How can we help?").input_value()
+            page.get_by_role("button", name="Send").click()
+
+            expect(page.locator("h1")).to_contain_text("Thank you")
+        finally:
+            browser.close()
+
+    assert len(typed) == 5000
+    lead = Lead.objects.get()
+    assert lead.message == message
+    assert (lead.email_key, lead.country) == ("jörg@xn--mlaut-jva.de", "DE")
