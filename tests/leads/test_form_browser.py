@@ -49,3 +49,33 @@ def test_a_message_at_the_textareas_limit_with_line_breaks_is_taken(
     lead = Lead.objects.get()
     assert lead.message == message
     assert (lead.email_key, lead.country) == ("jörg@xn--mlaut-jva.de", "DE")
+
+
+def test_a_country_typed_as_a_name_is_asked_for_as_a_code_not_cut_to_two_letters(
+    chromium_path,  # noqa: F811
+    live_server,
+    transactional_db,
+    routed,
+    now,
+):
+    # With maxlength="2", "Germany" became "Ge": Georgia's code, taken.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_server.url}/leads/form/{routed.key}/")
+            page.get_by_label("Email").fill("anna@initech.example")
+            page.get_by_label("Country code").fill("Germany")
+            page.get_by_role("button", name="Send").click()
+
+            expect(page.locator("p.error")).to_have_text(
+                "Country: must be a two-letter ISO 3166 code such as DE or US, "
+                "not 'Germany'"
+            )
+            expect(page.get_by_label("Country code")).to_have_value("Germany")
+        finally:
+            browser.close()
+
+    assert not Lead.objects.exists()
