@@ -66,6 +66,17 @@ def test_an_edit_stores_the_fields_and_their_keys_as_a_capture_would(lead, alice
     )
 
 
+def test_an_address_at_a_mailbox_provider_leaves_the_lead_no_company_domain(
+    lead, alice
+):
+    assert lead.domain == "company1.example"
+
+    _edit(lead, alice, email="person1@gmail.com")
+
+    lead.refresh_from_db()
+    assert (lead.email_key, lead.domain) == ("person1@gmail.com", "")
+
+
 def test_a_repeat_finds_the_lead_by_its_edited_email_not_its_old_one(lead, alice):
     _edit(lead, alice, email="new@initech.example")
 
@@ -196,6 +207,9 @@ def test_the_page_edits_a_lead_and_comes_back_to_it(client, lead, alice):
     response = client.post(f"/leads/{lead.pk}/edit/", _form(lead, company="Initech AG"))
 
     assert f'name="version" value="{lead_version(lead)}"' in page
+    # Plain text inputs: a browser checks type="email" by rules that refuse
+    # an internationalised address the lead may hold.
+    assert 'id="edit-email" inputmode="email"' in page and 'type="email"' not in page
     assert response.status_code == 302 and response.url == f"/leads/{lead.pk}/"
     lead.refresh_from_db()
     assert lead.company == "Initech AG"
