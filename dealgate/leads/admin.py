@@ -1,5 +1,7 @@
 """Leads in the admin: token names and away times are set here, tokens
-revoked; leads and their history are shown, never changed.
+revoked; leads and their history are shown, never changed. A lead's own
+fields are edited on its page, which "View on site" opens, through the
+checks, keys and version of `dealgate.leads.edits`.
 
 A lead's status, owner and response times change with its assignment history
 and its clocks (dealgate.leads.services), and its match keys are derived from
@@ -9,6 +11,7 @@ what it was captured with: a row changed here would leave them behind.
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 
 from dealgate.deals.admin import ViewOnlyAdmin
 
@@ -21,6 +24,9 @@ class LeadAdmin(ViewOnlyAdmin):
     list_display = ("id", "name", "company", "status", "owner", "source", "created_at")
     list_filter = ("status", "pipeline", "channel")
     search_fields = ("name", "company", "email_key", "external_id")
+
+    def view_on_site(self, obj: Lead) -> str:
+        return reverse("leads:lead", args=[obj.pk])
 
 
 @admin.register(Availability)

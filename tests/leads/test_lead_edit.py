@@ -299,6 +299,15 @@ def it_services_leads(db, team, demo_people, alice, now):
     return pipeline
 
 
+def test_the_admin_shows_a_lead_read_only_and_links_to_its_edit_form(admin, lead):
+    page = admin.get(f"/admin/leads/lead/{lead.pk}/change/")
+
+    assert page.status_code == 200
+    assert f'href="/leads/{lead.pk}/"' in page.content.decode()
+    refused = admin.post(f"/admin/leads/lead/{lead.pk}/change/", {"company": "X"})
+    assert refused.status_code == 403
+
+
 # --- PATCH /api/v1/leads/ID -------------------------------------------------
 
 
