@@ -247,7 +247,7 @@ _INPUTMODES = {
 def _edit_inputs(lead: Lead, typed: dict[str, str] | None) -> list[EditInput]:
     """The edit form's inputs: what the lead holds, or after a refusal what
     the form sent."""
-    shown = typed if typed is not None else edit_values(lead)
+    shown = typed if typed is not None else _edit_values(lead)
     return [
         EditInput(
             name,
@@ -260,7 +260,7 @@ def _edit_inputs(lead: Lead, typed: dict[str, str] | None) -> list[EditInput]:
     ]
 
 
-def edit_values(lead: Lead) -> dict[str, str]:
+def _edit_values(lead: Lead) -> dict[str, str]:
     """The lead's editable fields as its edit form shows them."""
     return {
         name: "" if getattr(lead, name) is None else str(getattr(lead, name))
@@ -277,7 +277,7 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
     guards against replacing an edit saved meanwhile (409 naming the
     fields). Refused, the page again with what was typed."""
     lead = get_object_or_404(Lead, pk=lead_id)
-    stored = edit_values(lead)
+    stored = _edit_values(lead)
     changes = {
         name: request.POST[name]
         for name in EDITABLE

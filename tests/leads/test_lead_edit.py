@@ -401,3 +401,14 @@ def test_patch_by_another_rep_is_403(client, lead, bob):
     )
 
     assert response.status_code == 403
+
+
+def test_the_edit_and_the_version_are_in_the_schema(client):
+    schema = client.get("/api/v1/openapi.json").json()
+
+    patch = schema["paths"]["/api/v1/leads/{lead_id}"]["patch"]
+    body = patch["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["version"]
+    assert set(body["properties"]) == {"version", *EDITABLE}
+    assert {"200", "403", "404", "409", "422"} <= set(patch["responses"])
+    assert "version" in schema["components"]["schemas"]["LeadOut"]["properties"]
