@@ -11,15 +11,15 @@ the pipeline's first stage, and the API did the same with {"stage":
 A body sent with its Content-Length is one a sync worker of gunicorn reads
 from the client itself, as Django reads the form: a client that announces
 100 bytes and sends 10 held the worker until gunicorn killed it (30 s).
-Under gunicorn, whose connection socket takes a timeout for each read
-(`gunicorn.socket`), such a body is now read here too, each read waiting
-at most what is left of BODY_WAIT: a body that stops coming is refused at
-the deadline. The limit of this: gunicorn's reader waits for many socket
-reads within one read of ours, each given the time that was left when it
-began, so a client that keeps sending a byte now and then, never pausing
-a whole BODY_WAIT, is not cut off here, and still only by gunicorn's
-timeout. A buffering proxy in front is still what stops slow clients
-(README, "Behind a reverse proxy").
+Under gunicorn (its `gunicorn.socket`) every body is now read here, both
+kinds, and BODY_WAIT is the limit on the whole of it: a body not all in by
+then is refused (400). gunicorn's reader waits on the socket many times
+within one read of ours, each time afresh, so a timeout on the socket alone
+would not stop a client that sends a byte now and then; a `Watchdog`, one
+thread per worker process, shuts the socket's read side at the deadline,
+which ends the wait at once and leaves the answer to be written. A buffering
+proxy in front is still what keeps many slow clients from taking every
+worker at once (README, "Behind a reverse proxy").
 
 `BodyMiddleware`, early in MIDDLEWARE (before CSRF's check and the
 control-character check read the form), runs `read_chunked_body` and
@@ -31,9 +31,14 @@ Django's own is (413, dealgate.web.errors).
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import io
+import itertools
 import logging
+import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -156,9 +161,10 @@ def read_chunked_body(request: HttpRequest) -> None:
 
 def read_sized_body(request: HttpRequest) -> None:
     """Under gunicorn, read a body sent with its Content-Length whole within
-    BODY_WAIT seconds, so that a client that stops sending it is refused
-    (400, `BrokenBody`) rather than left to hold the worker; one that ends
-    before its length is refused too, not read as a shorter form.
+    BODY_WAIT seconds, so that a client that stops sending it, or sends it
+    a byte now and then, is refused (400, `BrokenBody`) rather than left to
+    hold the worker; one that ends before its length is refused too, not
+    read as a shorter form.
 
     Only a body within Django's upload limit is read here. One past it is
     refused on its length alone, unread, where it is read: by Django's form
@@ -239,6 +245,7 @@ def _read_until_end(
     sock: socket.socket | None = None,
     wait: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    watchdog: Watchdog | None = None,
 ) -> bytes:
     """What `stream` holds until it ends, or `limit` bytes and one more: a
     body past the limit is refused without reading the rest of it. A WSGI
@@ -246,33 +253,173 @@ def _read_until_end(
     until it returns none.
 
     With the connection's socket (gunicorn's `gunicorn.socket`) and `wait`,
-    the body must come within `wait` seconds of `clock`: each read of ours
-    is given at most what is left (TimeoutError past it). gunicorn may wait
-    on the socket several times within one such read, each time for that
-    long, so a body that stops coming is cut off at the deadline, one that
-    keeps trickling in only between our reads. The socket's own timeout is
-    put back after, for gunicorn to write the answer."""
-    deadline = None if sock is None or wait is None else clock() + wait
-    before = sock.gettimeout() if deadline is not None else None
+    the whole body must come within `wait` seconds of `clock`
+    (`BodyTimedOut` past it). gunicorn's reader waits on the socket as many
+    times as it takes to gather what is asked, so each read of ours gives
+    the socket what is left as its timeout, which stops a body that stops
+    coming, and `watchdog` (the worker's own, `shared_watchdog`) shuts the
+    socket's read side at the deadline, which stops one that keeps trickling
+    in. The watch ends with the read, whatever happens, and the socket's
+    timeout is put back after, for gunicorn to write the answer."""
+    if sock is None or wait is None:
+        return _read_steps(stream, limit)
+    deadline = clock() + wait
+    before = sock.gettimeout()
+    watch = None
+    # A TLS socket's own shutdown() drops its encryption, which the answer
+    # still needs: there only the timeout of each read counts.
+    if type(sock) is socket.socket:
+        watch = (watchdog or shared_watchdog()).watch(sock, deadline)
+    try:
+        body = _read_steps(stream, limit, sock, deadline, clock)
+    except Exception:
+        # The cut itself ends a chunked body early (gunicorn's NoMoreData).
+        if watch is None or not watch.end():
+            raise
+    finally:
+        cut = watch is not None and watch.end()
+        sock.settimeout(before)
+    if cut:
+        # The rest of the body may still come, and must not be read as the
+        # next request: gunicorn closes a connection whose body it marks so.
+        if hasattr(stream, "failed"):
+            stream.failed = True
+        raise BodyTimedOut
+    return body
+
+
+def _read_steps(
+    stream: Any,
+    limit: int | None,
+    sock: socket.socket | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> bytes:
     parts: list[bytes] = []
     size = 0
-    try:
-        while limit is None or size <= limit:
-            if deadline is not None:
-                left = deadline - clock()
-                if left <= 0:
-                    raise BodyTimedOut
-                sock.settimeout(left)
-            want = _STEP if limit is None else min(_STEP, limit + 1 - size)
-            part = stream.read(want)
-            if not part:
-                break
-            parts.append(part)
-            size += len(part)
-    finally:
-        if deadline is not None:
-            sock.settimeout(before)
+    while limit is None or size <= limit:
+        if sock is not None and deadline is not None:
+            left = deadline - clock()
+            if left <= 0:
+                raise BodyTimedOut
+            sock.settimeout(left)
+        want = _STEP if limit is None else min(_STEP, limit + 1 - size)
+        part = stream.read(want)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
     return b"".join(parts)
+
+
+class Watch:
+    """One body's deadline in a `Watchdog`; `end` it once the body is read."""
+
+    def __init__(self, watchdog: Watchdog, sock: socket.socket) -> None:
+        self.watchdog = watchdog
+        self.sock = sock
+        self.ended = False
+        self.cut = False
+
+    def end(self) -> bool:
+        """Stop watching; from now on the socket is never shut by the
+        watchdog. Whether it was, the deadline having passed first."""
+        return self.watchdog._end(self)
+
+
+class Watchdog:
+    """Shuts the read side of each watched socket whose deadline passes
+    before its watch ends: a read waiting on it returns at once, as at the
+    end of the body, and the socket can still be written to.
+
+    One thread for all the watches of a process, asleep until the earliest
+    deadline (a heap of them), started at the first watch, and a daemon: it
+    never keeps a worker from exiting. Watching and ending take one lock, as
+    does shutting, so a socket is never shut once its watch has ended: not
+    after its request is done, nor when the connection (kept alive) or its
+    file descriptor serves another."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock: socket.socket, deadline: float) -> Watch:
+        """Watch `sock` until `deadline` (on `clock`), or until the watch
+        ends."""
+        watch = Watch(self, sock)
+        with self._lock:
+            heapq.heappush(self._heap, (deadline, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="dealgate-body-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._lock.notify()  # sooner than the thread means to wake
+        return watch
+
+    def cut_due(self) -> int:
+        """Shut every watched socket whose deadline has passed; how many."""
+        with self._lock:
+            return self._cut_due()
+
+    def _cut_due(self) -> int:
+        now = self.clock()
+        cut = 0
+        while self._heap and self._heap[0][0] <= now:
+            _, _, watch = heapq.heappop(self._heap)
+            if watch.ended:
+                continue
+            watch.ended = watch.cut = True
+            cut += 1
+            # OSError: the client is gone already, and the read ends anyway.
+            with contextlib.suppress(OSError):
+                watch.sock.shutdown(socket.SHUT_RD)
+        return cut
+
+    def _end(self, watch: Watch) -> bool:
+        with self._lock:
+            watch.ended = True
+            # Ended watches at the top are dropped now, so a worker serving
+            # one request at a time keeps a heap of one.
+            while self._heap and self._heap[0][2].ended:
+                heapq.heappop(self._heap)
+            return watch.cut
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                self._cut_due()
+                if self._heap:
+                    self._lock.wait(self._heap[0][0] - self.clock())
+                else:
+                    self._lock.wait()
+
+
+_shared: Watchdog | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_watchdog() -> Watchdog:
+    """The watchdog of this process, made at its first use: a worker's own,
+    never the master's, whose thread a fork would not carry over."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Watchdog()
+        return _shared
+
+
+def _forget_watchdog() -> None:
+    global _shared, _shared_lock
+    _shared = None
+    _shared_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_watchdog)
 
 
 class BodyMiddleware:

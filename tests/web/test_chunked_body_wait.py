@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from dealgate.web.bodies import BodyTimedOut, _read_until_end
+from dealgate.web.bodies import _read_until_end
 from tests.web.test_serve import (  # noqa: F401 - server_env is a fixture
     free_port,
     server_env,
@@ -38,36 +38,11 @@ class FakeSocket:
         self.timeout = value
 
 
-class Trickle(io.RawIOBase):
-    """A body that gives one byte per read, each after `step` seconds on
-    `clock`, and never ends."""
-
-    def __init__(self, clock: list[float], step: float) -> None:
-        self.clock = clock
-        self.step = step
-
-    def read(self, size: int = -1) -> bytes:
-        self.clock[0] += self.step
-        return b"x"
-
-
 class Stalled(io.RawIOBase):
     """A body whose next chunk never comes: the socket's timeout runs out."""
 
     def read(self, size: int = -1) -> bytes:
         raise TimeoutError("timed out")
-
-
-def test_a_body_trickling_in_is_cut_off_at_the_wait_and_the_timeout_put_back():
-    clock = [100.0]
-    sock = FakeSocket()
-
-    with pytest.raises(BodyTimedOut):
-        _read_until_end(Trickle(clock, 3), 10_000, sock, 10, clock=lambda: clock[0])
-
-    # Each read waits at most what is left of the 10 s: 10, 7, 4, 1.
-    assert sock.set[:4] == [10, 7, 4, 1]
-    assert sock.timeout is None
 
 
 def test_a_body_read_without_the_socket_is_read_as_before():
