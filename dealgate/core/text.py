@@ -32,6 +32,29 @@ CONTROL_OR_BREAK = re.compile(
 )
 
 
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """`count` and `noun` in the form the number asks for, thousands
+    grouped: "1 row", "2 rows", "1,200 bad rows", "3 deliveries", "2
+    batches". `noun` is singular; its last word takes English's regular
+    plural (`plural_of`), or `plural` replaces the whole noun where that rule
+    does not fit ("criterion", "criteria"; "minute of wall time", "minutes of
+    wall time")."""
+    if count == 1:
+        return f"{count:,} {noun}"
+    return f"{count:,} {plural or plural_of(noun)}"
+
+
+def plural_of(noun: str) -> str:
+    """The regular English plural of `noun`: "y" after a consonant becomes
+    "ies" (delivery), a noun ending in s, x, z, ch or sh takes "es" (batch),
+    any other an "s" (day, row)."""
+    if len(noun) > 1 and noun.endswith("y") and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    return noun + "s"
+
+
 def cut(text: str, limit: int) -> str:
     """`text` within `limit` characters, with "…" where it was cut, so a
     reader can tell a shortened title from a whole one."""

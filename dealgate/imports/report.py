@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+# The count phrase lives in core.text for every part of the product; callers
+# that import it from here keep working.
+from dealgate.core.text import counted
+
 # A file with a systematic fault can have a bad row on every line; the first
 # thousand say what is wrong, the count says how much.
 MAX_BAD_ROWS = 1000
@@ -26,12 +30,6 @@ def bounded(message: str) -> str:
     head = MAX_MESSAGE * 3 // 5
     tail = MAX_MESSAGE - head - 1
     return f"{message[:head]}…{message[-tail:]}"
-
-
-def counted(count: int, noun: str) -> str:
-    """`count` and `noun` in the form the number asks for: "1 row",
-    "2 rows", "1,200 bad rows". `noun` is singular and takes an "s"."""
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 @dataclass(frozen=True, slots=True)

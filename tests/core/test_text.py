@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, cut, holds_nul
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, counted, cut, holds_nul
 
 
 def test_a_cut_text_says_so_and_keeps_its_limit():
@@ -29,3 +29,21 @@ def test_unicode_line_breaks_and_reordering_marks_are_not_one_line_text():
         assert CONTROL_OR_BREAK.search(text), repr(text)
     assert CONTROL.search("a\u202eb") and not CONTROL.search("Grüße, 東京 ✓")
     assert not CONTROL_OR_BREAK.search("Müller GmbH — Köln")
+
+
+def test_a_count_phrase_agrees_with_its_number():
+    assert counted(1, "row") == "1 row"
+    assert counted(0, "row") == "0 rows"
+    assert counted(1200, "bad row") == "1,200 bad rows"
+    assert counted(1, "delivery") == "1 delivery"
+    assert counted(2, "delivery") == "2 deliveries"
+    assert counted(2, "batch") == "2 batches"
+    assert counted(3, "day") == "3 days"
+    assert counted(2, "criterion", "criteria") == "2 criteria"
+    assert counted(1, "criterion", "criteria") == "1 criterion"
+
+
+def test_the_import_report_still_offers_the_count_phrase():
+    from dealgate.imports import report
+
+    assert report.counted is counted
