@@ -48,7 +48,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
-from dealgate.core.text import cut
+from dealgate.core.text import counted, cut
 from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.deals.services import least_loaded_member
 from dealgate.demo.loader import PIPELINE_KEY as DEMO_PIPELINE
@@ -219,11 +219,12 @@ class SweepResult:
             its = "its" if self.earlier == 1 else "their"
             earlier = f", {self.earlier} breached before and past {its} second window"
         return (
-            f"{self.due} due clocks: {self.breached} breached{nobody}{over}, "
-            f"{self.met} met, {self.cancelled} cancelled{earlier}; "
-            f"actions: {self.escalated} escalations{untold}, "
-            f"{self.notices} notices, {self.tasks} tasks, {self.reassigned} "
-            f"reassignments; {self.batches} batches in {self.seconds:.3f} s"
+            f"{counted(self.due, 'due clock')}: {self.breached} breached"
+            f"{nobody}{over}, {self.met} met, {self.cancelled} cancelled{earlier}; "
+            f"actions: {counted(self.escalated, 'escalation')}{untold}, "
+            f"{counted(self.notices, 'notice')}, {counted(self.tasks, 'task')}, "
+            f"{counted(self.reassigned, 'reassignment')}; "
+            f"{counted(self.batches, 'batch')} in {self.seconds:.3f} s"
         )
 
 

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from dealgate.cli import CommandError, log_progress
+from dealgate.core.text import counted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -101,7 +102,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         return 0
     print(f"swept {tick.sweep.summary()}")
     if tick.placed:
-        print(f"leads: {tick.placed} waiting for an owner were routed to one")
+        print(f"leads: routed {counted(tick.placed, 'lead')} that waited for an owner")
     if tick.delivery is not None:
         print(f"sender: {tick.delivery.summary()}")
     return 0
@@ -113,17 +114,18 @@ def _backfill(*, apply: bool) -> None:
     found = start_missing_clocks(apply=apply)
     if apply:
         print(
-            f"started {found.started} age clocks; {found.overdue} of them are past "
-            "their limit and are acted on by this sweep"
+            f"started {counted(found.started, 'age clock')}; already past the "
+            f"limit, and acted on by this sweep: {found.overdue:,}"
         )
         return
     if not found.missing:
         print("every open deal with an age limit has its age clock; nothing to start")
         return
     print(
-        f"{found.missing} open deals have no age clock; {found.overdue} of them are "
-        "already past their limit, and the first sweep after --apply would flag "
-        "them and notify their owners. Run again with --apply to start them."
+        f"{counted(found.missing, 'open deal')} without an age clock (already past "
+        f"the limit: {found.overdue:,}); after --apply, the first sweep flags those "
+        "past the limit and notifies their owners. Run again with --apply to start "
+        "the clocks."
     )
 
 

@@ -193,7 +193,7 @@ def test_a_breach_with_nobody_to_notify_is_noted_on_its_clock(pipeline, clock):
         "not notified: nobody to tell",
     )
     assert result.summary().startswith(
-        "1 due clocks: 1 breached (1 with nobody to notify), 0 met"
+        "1 due clock: 1 breached (1 with nobody to notify), 0 met"
     )
 
 

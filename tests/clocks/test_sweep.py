@@ -335,8 +335,8 @@ def test_the_sweep_logs_one_info_line_with_counts_and_duration(
         if r.name == "dealgate.clocks" and r.getMessage().startswith("sweep at")
     ]
     assert (
-        "1 due clocks: 1 breached, 0 met, 0 cancelled; actions: 0 escalations, "
-        "1 notices" in line
+        "1 due clock: 1 breached, 0 met, 0 cancelled; actions: 0 escalations, "
+        "1 notice, " in line
     )
     assert line.endswith(" s")
 

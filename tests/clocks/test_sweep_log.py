@@ -44,7 +44,7 @@ def test_a_sweep_that_acted_logs_at_info(pipeline, alice, clock, caplog):
 
     [(level, line)] = sweep_lines(caplog)
     assert level == logging.INFO
-    assert "1 due clocks: 1 breached" in line
+    assert "1 due clock: 1 breached" in line
 
 
 def clock_lines(caplog) -> list[str]:

@@ -48,8 +48,8 @@ def test_an_earlier_breach_past_its_second_window_is_one_clock_with_one_action(
         1,
     )
     assert result.summary().startswith(
-        "1 due clocks: 0 breached, 0 met, 0 cancelled, 1 breached before and past "
-        "its second window; actions: 1 escalations, "
+        "1 due clock: 0 breached, 0 met, 0 cancelled, 1 breached before and past "
+        "its second window; actions: 1 escalation, "
     )
 
 
@@ -62,5 +62,15 @@ def test_the_summary_names_each_count_as_clocks_or_actions():
     assert result.summary() == (
         "5 due clocks: 2 breached, 1 met, 1 cancelled, 1 breached before and past "
         "its second window; actions: 3 escalations, 4 notices, 2 tasks, "
-        "1 reassignments; 2 batches in 0.000 s"
+        "1 reassignment; 2 batches in 0.000 s"
+    )
+
+
+def test_a_summary_of_one_of_each_speaks_of_each_in_the_singular():
+    result = SweepResult(due=1, breached=1, escalated=1, notices=1)
+    result.tasks, result.reassigned, result.batches = 1, 1, 1
+
+    assert result.summary() == (
+        "1 due clock: 1 breached, 0 met, 0 cancelled; actions: 1 escalation, "
+        "1 notice, 1 task, 1 reassignment; 1 batch in 0.000 s"
     )
