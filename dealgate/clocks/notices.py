@@ -56,7 +56,7 @@ def notify(
         clock_id=clock_id,
         created_at=at,
     )
-    queue_deliveries([notice.pk], at)
+    queue_deliveries([notice.pk])
     log.info("notice %s (%s) for %s: %s", notice.pk, kind, user.username, title)
     return notice
 
@@ -71,8 +71,10 @@ def channels() -> list[str]:
     return enabled
 
 
-def queue_deliveries(notice_ids: Sequence[int], at: dt.datetime) -> int:
-    """Add the outbox rows of these notices, first attempt due at `at`.
+def queue_deliveries(notice_ids: Sequence[int]) -> int:
+    """Add the outbox rows of these notices, first attempt due at once: at
+    the real time (`timesource.wall_now`) the sender counts its leases and
+    retries in (dealgate.clocks.outbox), whatever the business clock says.
 
     Set-based: one INSERT ... SELECT per channel (and per thousand ids on
     SQLite). Email goes only to people with an address. Returns rows added.
@@ -81,7 +83,7 @@ def queue_deliveries(notice_ids: Sequence[int], at: dt.datetime) -> int:
     quote = connection.ops.quote_name
     deliveries, notices = quote(Delivery._meta.db_table), quote(Notice._meta.db_table)
     users = quote(User._meta.db_table)
-    when = connection.ops.adapt_datetimefield_value(at)
+    when = connection.ops.adapt_datetimefield_value(timesource.wall_now())
     for channel in channels():
         only_with_email = (
             " AND u.email <> ''" if channel == Delivery.Channel.EMAIL else ""

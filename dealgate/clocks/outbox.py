@@ -18,6 +18,16 @@ Delivery is at least once. A crash between a send and its mark sends that
 notice again after the lease; receivers can drop the repeat by its
 Message-ID (`<dealgate-notice-ID@domain>`) or the webhook's Idempotency-Key
 header (`dealgate-notice-ID`), which stay the same on every attempt.
+
+Two clocks. Leases, back-off and which rows are due count real time
+(`timesource.wall_now`, the pass's `wall`), as `queue_deliveries` stamps a
+first attempt: under a fixed business clock (a demo's recorded date, --as-of,
+DEALGATE_AS_OF) a row waiting for a retry, or leased by a sender that
+crashed, must still come due again minutes later. A mail's Date header is
+real time too: servers and clients judge it against their own clocks, and one
+years back sorts the mail out of sight and counts against it as spam. What the
+record says happened stays in the business clock (`now`, `timesource.now`),
+beside the notice's own time: a row's `sent_at`.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from dealgate import timesource
+from dealgate.core.text import counted
 
 from .models import DIGEST_LINES, Delivery
 from .notices import today_url
@@ -119,13 +130,13 @@ class DeliveryResult:
             for channel, counts in sorted(self.by_channel.items())
             if counts["sent"]
         )
-        said = f"{_plural(notices, 'notice')} sent in {_plural(self.sent, 'delivery')}"
+        said = f"{counted(notices, 'notice')} sent in {counted(self.sent, 'delivery')}"
         if channels:
             said += f" ({channels})"
         later = self._by_channel("retried")
         failed = self._by_channel("failed")
         return (
-            f"{said}; {_plural(self.retried, 'delivery')} to retry{later}, "
+            f"{said}; {counted(self.retried, 'delivery')} to retry{later}, "
             f"{self.failed} refused for good{failed}"
         )
 
@@ -136,12 +147,6 @@ class DeliveryResult:
             if counts[outcome]
         ]
         return f" ({', '.join(parts)})" if parts else ""
-
-
-def _plural(number: int, noun: str) -> str:
-    if number == 1:
-        return f"{number:,} {noun}"
-    return f"{number:,} {noun[:-1]}ies" if noun.endswith("y") else f"{number:,} {noun}s"
 
 
 @dataclass(frozen=True)
@@ -170,47 +175,66 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 
 def deliver_due(
-    *, now: dt.datetime | None = None, limit: int = PASS_LIMIT
+    *,
+    now: dt.datetime | None = None,
+    wall: dt.datetime | None = None,
+    limit: int = PASS_LIMIT,
 ) -> DeliveryResult:
-    """One pass of the sender over deliveries due at `now` (see the module
-    docstring). Never raises for a receiver's failure; returns the counts."""
-    now = now or timesource.now()
+    """One pass of the sender over the deliveries due at the real instant
+    `wall` (default `timesource.wall_now()`); `now`, the business clock's
+    instant (default `timesource.now()`), is what a sent row records (see
+    the module docstring). Never raises for a receiver's failure; returns
+    the counts."""
+    times = _Times(now or timesource.now(), wall or timesource.wall_now())
     started = time.perf_counter()
     result = DeliveryResult()
-    leased = _lease(now, limit)
+    leased = _lease(times.wall, limit)
     for channel, sender in (
-        (Delivery.Channel.EMAIL, SmtpSender),
+        (Delivery.Channel.EMAIL, lambda: SmtpSender(date=times.wall)),
         (Delivery.Channel.WEBHOOK, WebhookSender),
     ):
         items = [item for item in leased if item.channel == channel]
         if items:
-            _send_all(sender(), items, now, result)
+            _send_all(sender(), items, times, result)
     result.seconds = time.perf_counter() - started
     if leased:
         log.info("sender: %s in %.3f s", result.summary(), result.seconds)
     return result
 
 
-def deliver_all_due(*, now: dt.datetime | None = None) -> DeliveryResult:
-    """Passes until nothing due is left or a pass delivers nothing new."""
+def deliver_all_due(
+    *, now: dt.datetime | None = None, wall: dt.datetime | None = None
+) -> DeliveryResult:
+    """Passes until nothing due is left or a pass delivers nothing new; each
+    reads the clocks not given afresh."""
     total = DeliveryResult()
     while True:
-        result = deliver_due(now=now)
+        result = deliver_due(now=now, wall=wall)
         total.add(result)
         if result.attempted < PASS_LIMIT or result.sent == 0:
             return total
 
 
-def _lease(now: dt.datetime, limit: int) -> list[Outgoing]:
+@dataclass(frozen=True)
+class _Times:
+    """A pass's two clocks: `now` for what the record says, `wall` for the
+    machinery (leases, retries, the Date header)."""
+
+    now: dt.datetime
+    wall: dt.datetime
+
+
+def _lease(wall: dt.datetime, limit: int) -> list[Outgoing]:
+    """Lease up to `limit` rows due at the real instant `wall`."""
     with transaction.atomic():
-        due = Delivery.objects.filter(state=PENDING, next_attempt_at__lte=now)
+        due = Delivery.objects.filter(state=PENDING, next_attempt_at__lte=wall)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
         if not ids:
             return []
         Delivery.objects.filter(pk__in=ids).update(
-            attempts=F("attempts") + 1, next_attempt_at=now + LEASE
+            attempts=F("attempts") + 1, next_attempt_at=wall + LEASE
         )
         rows = Delivery.objects.filter(pk__in=ids).values(
             "id",
@@ -248,8 +272,9 @@ def _outgoing(row: dict[str, Any]) -> Outgoing:
 
 
 def _send_all(
-    sender: Any, items: list[Outgoing], now: dt.datetime, result: DeliveryResult
+    sender: Any, items: list[Outgoing], times: _Times, result: DeliveryResult
 ) -> None:
+    wall = times.wall
     try:
         for index, item in enumerate(items):
             try:
@@ -260,14 +285,14 @@ def _send_all(
                 continue
             except Unreachable as exc:
                 rest = items[index:]
-                _mark_retry(rest, now, str(exc))
+                _mark_retry(rest, wall, str(exc))
                 result.count(item.channel, "retried", rest)
                 log.warning(
                     "%s: %s; %d deliveries will be tried again from %s",
                     item.channel,
                     exc,
                     len(rest),
-                    (now + retry_delay(item.attempts)).isoformat(),
+                    (wall + retry_delay(item.attempts)).isoformat(),
                 )
                 return
             except Exception as exc:
@@ -278,14 +303,14 @@ def _send_all(
                     "notice %s by %s could not be sent; tried again from %s",
                     item.notice_id,
                     item.channel,
-                    (now + retry_delay(item.attempts)).isoformat(),
+                    (wall + retry_delay(item.attempts)).isoformat(),
                 )
                 _mark_retry(
-                    [item], now, _without_secrets(f"{type(exc).__name__}: {exc}")
+                    [item], wall, _without_secrets(f"{type(exc).__name__}: {exc}")
                 )
                 result.count(item.channel, "retried", [item])
                 continue
-            _mark_sent(item, now)
+            _mark_sent(item, times.now)
             result.count(item.channel, "sent", [item])
     finally:
         sender.close()
@@ -325,11 +350,12 @@ def _mark_sent(item: Outgoing, now: dt.datetime) -> None:
     log.debug("notice %s sent by %s", item.notice_id, item.channel)
 
 
-def _mark_retry(items: Iterable[Outgoing], now: dt.datetime, error: str) -> None:
+def _mark_retry(items: Iterable[Outgoing], wall: dt.datetime, error: str) -> None:
     with transaction.atomic():
         for item in items:
             Delivery.objects.filter(pk=item.id, state=PENDING).update(
-                next_attempt_at=now + retry_delay(item.attempts), last_error=error[:300]
+                next_attempt_at=wall + retry_delay(item.attempts),
+                last_error=error[:300],
             )
 
 
@@ -383,9 +409,12 @@ def content(item: Outgoing) -> str:
 
 
 class SmtpSender:
-    """Sends mails over one SMTP connection, opened on first use."""
+    """Sends mails over one SMTP connection, opened on first use. Each mail
+    is dated `date`, a real instant (the module docstring says why), or the
+    real time it is made at when none is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, date: dt.datetime | None = None) -> None:
+        self.date = date
         self._smtp: smtplib.SMTP | None = None
         self.where = f"SMTP server {settings.SMTP_HOST}:{settings.SMTP_PORT}"
 
@@ -472,7 +501,7 @@ class SmtpSender:
         message["To"] = item.email
         message["Subject"] = one_line(item.title)
         message["Message-ID"] = message_id(item.notice_id)
-        message["Date"] = format_datetime(timesource.now())
+        message["Date"] = format_datetime(self.date or timesource.wall_now())
         message["X-Dealgate-Notice"] = str(item.notice_id)
         link = _link(item)
         message.set_content(content(item) + (f"\n\n{link}\n" if link else "\n"))

@@ -1132,7 +1132,7 @@ class _Batch:
         bulk.insert_rows(Notice, _NOTICE_FIELDS, rows)
         self.written = len(rows)
         if ids:
-            queue_deliveries(ids, self.now)
+            queue_deliveries(ids)
 
     def _merge_into_earlier(
         self, groups: dict[tuple[int, str], list[_Notice]]

@@ -12,6 +12,7 @@ goodbye to the client, as a kill would) right after acknowledging the N-th
 message, in the middle of the sender's pass. `--refuse ADDRESS` answers 550
 to that recipient; `--status CODE` makes the HTTP receiver answer CODE;
 `--password P` makes the SMTP server refuse a login with another password.
+The SMTP server also appends each mail's Date header to FILE.date.
 Standard library only, no Django.
 """
 
@@ -89,6 +90,8 @@ class SmtpHandler(socketserver.StreamRequestHandler):
                 self.reply("354 end with <CRLF>.<CRLF>")
                 body = self.read_data()
                 message = email.message_from_bytes(body)
+                with open(self.options.log + ".date", "a") as log:
+                    log.write(message["Date"] + "\n")
                 stop = accept(
                     self.options.log,
                     message["Message-ID"],

@@ -2,8 +2,9 @@
 both receivers die mid-run and come back later.
 
 The receivers are real servers on 127.0.0.1 in their own processes
-(tests/clocks/receivers.py). Time is injected into the sender: back-off is
-shown by moving "now", never by sleeping.
+(tests/clocks/receivers.py). Time is injected into the sender: both clocks
+start pinned at NOW, and back-off is shown by moving the sender's real clock
+(`wall`), never by sleeping.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from dealgate import timesource
 from dealgate.clocks import outbox
 from dealgate.clocks.models import Delivery, Notice
 from dealgate.clocks.notices import notify
@@ -58,6 +60,12 @@ class Receiver:
             return Counter()
         lines = self.log.read_text().splitlines()
         return Counter(line.split("\t")[0] for line in lines)
+
+
+@pytest.fixture(autouse=True)
+def _clocks_at_now() -> None:
+    # The suite's conftest unpins after each test.
+    timesource.set_now(NOW)
 
 
 @pytest.fixture
@@ -116,20 +124,20 @@ def test_every_notice_arrives_exactly_once_after_receivers_die_and_return(
     notices = some_notices(people, 20)
 
     with caplog.at_level(logging.DEBUG):
-        first = deliver_all_due(now=NOW)
+        first = deliver_all_due(wall=NOW)
         smtp.wait_dead()
         hook.wait_dead()
         assert (first.sent, first.retried) == (7 + 12, 13 + 8)
 
         # Still down: every due row is tried once, fails, and backs off.
         later = NOW + dt.timedelta(seconds=31)
-        assert deliver_all_due(now=later).retried == 21
+        assert deliver_all_due(wall=later).retried == 21
 
         smtp.start()  # back, on the same ports
         hook.start()
         # The next attempts are a minute after the second failure.
-        assert deliver_all_due(now=later + dt.timedelta(seconds=59)).attempted == 0
-        final = deliver_all_due(now=later + dt.timedelta(seconds=60))
+        assert deliver_all_due(wall=later + dt.timedelta(seconds=59)).attempted == 0
+        final = deliver_all_due(wall=later + dt.timedelta(seconds=60))
 
     assert final.sent == 21
     expected_ids = Counter(message_id(n.pk) for n in notices)
@@ -283,8 +291,8 @@ def test_a_sender_that_crashed_after_leasing_is_replaced_after_the_lease(
     leased = outbox._lease(NOW, 100)  # ... and the process died here
     assert len(leased) == 6
 
-    assert deliver_due(now=NOW + outbox.LEASE / 2).attempted == 0
-    assert deliver_due(now=NOW + outbox.LEASE).sent == 6
+    assert deliver_due(wall=NOW + outbox.LEASE / 2).attempted == 0
+    assert deliver_due(wall=NOW + outbox.LEASE).sent == 6
     assert sum(smtp.keys().values()) == 3
 
 

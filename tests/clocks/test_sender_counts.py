@@ -21,6 +21,9 @@ from .conftest import berlin, place_deal
 class Accepting:
     """A sender that takes every message, without a network."""
 
+    def __init__(self, date: object = None) -> None:
+        pass
+
     def send(self, item: outbox.Outgoing) -> None:
         pass
 
