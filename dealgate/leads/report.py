@@ -1,21 +1,29 @@
 """Response and win figures for a pipeline's leads, and what they cannot say.
 
 Counts are SQL aggregations; medians are taken over one column fetched as a
-flat list (SQLite has no percentile function). `limits` are computed from
-the data itself (no response recorded, no loss recorded ...) plus the notes
-of any built-in import mapping the leads came from.
+flat list (SQLite has no percentile function). Months are the pipeline's
+calendar months: a lead counts in the month of its local creation day, by
+the local boundaries insights group periods by (`period_end`). `limits` are
+computed from the data itself (no response recorded, no loss recorded ...)
+plus the notes of any built-in import mapping the leads came from.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Q
-from django.db.models.functions import TruncMonth
+from django.db import connection
+from django.db.models import Count, F, Max, Min, Q
+from django.db.models.expressions import RawSQL
 
+from dealgate.core.calendar import Calendar
 from dealgate.deals.models import Deal
+from dealgate.insights import sql
+from dealgate.insights.filters import period_end
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
 from .models import Lead
@@ -46,6 +54,7 @@ class LeadReport:
     by_status: dict[str, int] = field(default_factory=dict)
     sources: list[SourceRow] = field(default_factory=list)
     months: list[tuple[str, int, int]] = field(default_factory=list)
+    zone: str = ""  # the calendar zone the months are counted in
     answered: int = 0
     answered_in_window: int = 0
     response_business_median: float | None = None
@@ -107,7 +116,7 @@ class LeadReport:
         for row in self.sources:
             label = row.source or "(empty)"
             out.append(f"  {label:<22}{row.leads:>7,}{row.won:>7,}{row.win_rate:>8.1%}")
-        out.append("By month of first contact (leads, won)")
+        out.append(f"By month of first contact, {self.zone} time (leads, won)")
         out += [f"  {month}{leads:>8,}{won:>7,}" for month, leads, won in self.months]
         if self.limits:
             out.append("What these figures cannot tell")
@@ -128,7 +137,7 @@ def lead_report(pipeline: Pipeline, *, channel: str | None = None) -> LeadReport
     if not report.leads:
         return report
     _sources(report, leads)
-    _months(report, leads)
+    _months(report, leads, calendar_for(pipeline))
     _response(report, leads)
     _wins(report, leads)
     report.limits = _limits(report, leads)
@@ -144,14 +153,42 @@ def _sources(report: LeadReport, leads: Any) -> None:
     report.sources = [SourceRow(r["source"], r["n"], r["won"]) for r in rows]
 
 
-def _months(report: LeadReport, leads: Any) -> None:
+def _months(report: LeadReport, leads: Any, calendar: Calendar) -> None:
+    """Leads and won leads per local calendar month: one query for the first
+    and last creation instants, one that places each lead in its month by a
+    CASE over the local month boundaries (`sql.buckets`) and counts."""
+    report.zone = calendar.timezone
+    span = leads.aggregate(first=Min("created_at"), last=Max("created_at"))
+    if span["first"] is None:
+        return
+    firsts = _month_firsts(
+        span["first"].astimezone(calendar.zone).date(),
+        span["last"].astimezone(calendar.zone).date(),
+    )
+    # Local midnight starting each month, then the one ending the last.
+    bounds = [period_end(day - dt.timedelta(days=1), calendar, None) for day in firsts]
+    dialect = sql.Dialect(connection.vendor)
+    quote = connection.ops.quote_name
+    column = f"{quote(Lead._meta.db_table)}.{quote('created_at')}"
+    grouping = sql.buckets(column, [dialect.instant(bound) for bound in bounds])
     rows = (
-        leads.annotate(month=TruncMonth("created_at"))
+        leads.annotate(month=RawSQL(grouping.expr, grouping.params))
         .values("month")
         .annotate(n=Count("id"), won=Count("id", filter=WON))
         .order_by("month")
     )
-    report.months = [(f"{r['month']:%Y-%m}", r["n"], r["won"]) for r in rows]
+    report.months = [(f"{firsts[r['month']]:%Y-%m}", r["n"], r["won"]) for r in rows]
+
+
+def _month_firsts(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The first day of each month from `first`'s to `last`'s, and of the
+    month after."""
+    day = first.replace(day=1)
+    firsts = [day]
+    while day <= last:
+        day = (day + dt.timedelta(days=32)).replace(day=1)
+        firsts.append(day)
+    return firsts
 
 
 def _response(report: LeadReport, leads: Any) -> None:
