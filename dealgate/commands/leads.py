@@ -134,7 +134,13 @@ def run_token_list(args: argparse.Namespace) -> int:
     if args.username:
         tokens = tokens.filter(user__username=args.username)
     for token in tokens:
-        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        # Real time, as tokens count it (timesource.wall_now), in UTC and
+        # marked so: a machine's time, not the pipeline's.
+        used = (
+            f"{token.last_used_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+            if token.last_used_at
+            else "never"
+        )
         state = " (revoked)" if token.revoked_at else ""
         print(
             f"{token.pk:>4}  {token.user.username:<16}{token.name:<20}"

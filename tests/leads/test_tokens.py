@@ -202,3 +202,17 @@ def test_a_tokens_times_are_real_time_under_a_demos_fixed_date(olivia, monkeypat
     other.refresh_from_db()
     assert (token.created_at, token.last_used_at, token.revoked_at) == (real,) * 3
     assert (other.created_at, other.revoked_at) == (real, real)
+
+
+def test_token_list_marks_last_use_as_utc(olivia, capsys):
+    main(["token", "create", "olivia", "--name", "website"])
+    main(["token", "create", "olivia", "--name", "unused"])
+    secret = capsys.readouterr().out.splitlines()[1]
+    with timesource.frozen_at(dt.datetime(2026, 6, 10, 23, 30, tzinfo=dt.UTC)):
+        assert user_for_token(secret) == olivia
+
+    main(["token", "list"])
+
+    used, unused = capsys.readouterr().out.splitlines()
+    assert "last used 2026-06-10 23:30 UTC" in used
+    assert "last used never" in unused
