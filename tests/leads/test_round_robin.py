@@ -259,6 +259,28 @@ def test_a_lead_waiting_for_an_owner_goes_out_on_the_sweep_once_someone_is_back(
     assert past.owner is None
 
 
+def test_the_sweep_command_counts_one_routed_waiting_lead_in_the_singular(
+    routed, alice, capsys
+):
+    from dealgate.cli import main
+
+    routed.settings = {
+        "routing": [{"name": "alice only", "to": "user:alice", "when": {}}]
+    }
+    routed.save()
+    away = Availability.objects.create(
+        user=alice, away_until=START + dt.timedelta(days=1)
+    )
+    with timesource.frozen_at(START):
+        capture_lead(inquiry(), source="api")
+    away.delete()
+
+    with timesource.frozen_at(START + dt.timedelta(hours=1)):
+        assert main(["sweep", "--no-send"]) == 0
+
+    assert "leads: routed 1 lead that waited for an owner" in capsys.readouterr().out
+
+
 def test_routing_a_waiting_lead_again_that_finds_nobody_says_so_and_changes_nothing(
     routed, alice, max_manager
 ):
