@@ -165,13 +165,29 @@ def test_apply_refuses_to_drop_a_stage_with_deals_until_told_where(
 
     refused = main(["pipeline", "apply", str(shrunk)])
     captured = capsys.readouterr()
-    moved = main(["pipeline", "apply", str(shrunk), "--move", "review=contract"])
+    moved = main(["pipeline", "apply", str(shrunk), "--move", "review=proposal"])
 
     assert refused == 1
     assert "needs --move review=NEW" in captured.out
     assert "nothing applied" in captured.err
     assert moved == 0
-    assert Deal.objects.get().stage.key == "contract"
+    assert Deal.objects.get().stage.key == "proposal"
+
+
+def test_apply_refuses_the_next_stage_past_unmet_gates_naming_where_deals_may_go(
+    capsys, shrunk, review_holds_a_deal
+):
+    status = main(["pipeline", "apply", str(shrunk), "--move", "review=contract"])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "1 entry criterion of 'Contract requested' is unmet" in err
+    assert err.rstrip().endswith(
+        "the deals of 'review' may go to 'inquiry', 'discovery', 'proposal' "
+        "without gates (on the command line: --override REASON with --as "
+        "USERNAME, or another --move)"
+    )
+    assert Deal.objects.get().stage.key == "review"
 
 
 def test_apply_prints_file_problems_and_exits_1(db, capsys, broken):

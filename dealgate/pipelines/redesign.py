@@ -2,11 +2,13 @@
 of sending them further.
 
 Removing a stage is no way around the gates a move passes. Its deals may go,
-with no criteria checked, to any stage up to the one that takes its place:
-the stages at or before the nearest stage kept before it, the stage just
-after that one (the next one, which takes its place), and a stage the file
-adds between its kept neighbours (the same place under a new key). That is
-where a deal stood, or the step that now stands there.
+with no criteria checked, back to any stage at or before the nearest stage
+kept before it, or to a stage the file adds between its kept neighbours (the
+same place under a new key): where a deal stood, or the step that now stands
+there. A stage that stood after the removed one already is a step forward,
+gated as a move to it would be; only when no stage is kept before the
+removed one does the first stage of the new order take its deals freely,
+since there is nowhere earlier for them to go.
 
 Sending them further is a forward move. Each open deal then needs, as a
 move from the removed stage would, its exit criteria, those of every stage it
@@ -65,7 +67,7 @@ def free_targets(
     return [
         key
         for index, key in enumerate(keys)
-        if index <= low + 1 or (key not in live and low < index < high)
+        if index <= max(low, 0) or (key not in live and low < index < high)
     ]
 
 

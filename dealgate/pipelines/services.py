@@ -844,8 +844,8 @@ class _Sync:
             forward = ""
             if open_deals and target not in self._free(row.key):
                 forward = (
-                    " (forward past the stage that takes its place: each open deal "
-                    "needs the criteria on the way, or an override)"
+                    " (forward, past where its deals may go as they are: each "
+                    "open deal needs the criteria on the way, or an override)"
                 )
             return PlannedChange(f"{text}; move its {held} to {_q(target)}{forward}")
         return PlannedChange(
@@ -1154,8 +1154,8 @@ class _Sync:
     def _judge(
         self, now: dt.datetime, by: User | None, reason: str
     ) -> redesign.Verdict:
-        """`redesign.judge` of the open deals `moves` sends past the stage
-        that takes their removed stage's place."""
+        """`redesign.judge` of the open deals `moves` sends beyond where
+        their removed stage's deals may go with no gate (`_free`)."""
         keys = self.spec.stage_keys()
         forward = [
             (

@@ -2,7 +2,8 @@
 as for any move, that date may not come before a moved deal's last stage
 event. Every door (the service, `pipeline apply`, the builder) refuses such
 an apply before changing anything, saying how many deals and which, and what
-to do."""
+to do. The deals go back to the stage before, which no gate guards, so the
+date is all that stands in their way."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_an_apply_dated_before_a_moved_deals_last_event_is_refused(
     deal = late_deal(it_services)
 
     with pytest.raises(MovesOutOfOrder) as refused:
-        apply_pipeline(load_pipeline_file(shrunk), moves={"review": "contract"})
+        apply_pipeline(load_pipeline_file(shrunk), moves={"review": "proposal"})
 
     assert refused.value.message == (
         "nothing applied: 1 deal it would move has a stage event after "
@@ -75,7 +76,7 @@ def test_the_refusal_counts_every_late_deal_and_names_the_first_few(
     in_order = make_deal(it_services, "review", title="in order")
 
     with pytest.raises(MovesOutOfOrder) as refused:
-        apply_pipeline(load_pipeline_file(shrunk), moves={"review": "contract"})
+        apply_pipeline(load_pipeline_file(shrunk), moves={"review": "proposal"})
 
     message = refused.value.message
     assert "5 deals it would move have a stage event after" in message
@@ -94,7 +95,7 @@ def test_a_deal_closed_after_the_apply_date_is_refused_too(it_services, shrunk):
     Deal.objects.filter(pk=deal.pk).update(closed_at=LATER)
 
     with timesource.frozen_at(NOW), pytest.raises(MovesOutOfOrder, match="1 deal"):
-        apply_pipeline(load_pipeline_file(shrunk), moves={"review": "contract"})
+        apply_pipeline(load_pipeline_file(shrunk), moves={"review": "proposal"})
 
     assert untouched(it_services, deal)
 
@@ -105,10 +106,10 @@ def test_the_same_apply_goes_through_once_the_date_reaches_the_last_event(
     deal = late_deal(it_services)
 
     with timesource.frozen_at(LATER):
-        apply_pipeline(load_pipeline_file(shrunk), moves={"review": "contract"})
+        apply_pipeline(load_pipeline_file(shrunk), moves={"review": "proposal"})
 
     deal.refresh_from_db()
-    assert (deal.stage.key, deal.version) == ("contract", 2)
+    assert (deal.stage.key, deal.version) == ("proposal", 2)
     event = StageEvent.objects.get(deal=deal, source="pipeline")
     assert event.at == LATER
 
@@ -116,7 +117,7 @@ def test_the_same_apply_goes_through_once_the_date_reaches_the_last_event(
 def test_the_plan_warns_that_applying_now_would_be_refused(it_services, shrunk, now):
     deal = late_deal(it_services)
 
-    plan = plan_pipeline(load_pipeline_file(shrunk), moves={"review": "contract"})
+    plan = plan_pipeline(load_pipeline_file(shrunk), moves={"review": "proposal"})
 
     assert plan.notes == [
         "applying now is refused: 1 deal it would move has a stage event after "
@@ -132,7 +133,7 @@ def test_pipeline_apply_at_an_earlier_as_of_is_refused_naming_as_of(
     settings.AS_OF = "2026-06-10T12:00:00+00:00"
     monkeypatch.setenv("DEALGATE_AS_OF", settings.AS_OF)
 
-    status = main(["pipeline", "apply", str(shrunk), "--move", "review=contract"])
+    status = main(["pipeline", "apply", str(shrunk), "--move", "review=proposal"])
 
     assert status == 2
     captured = capsys.readouterr()
@@ -153,7 +154,7 @@ def test_the_builder_refuses_the_apply_and_keeps_the_draft(
     response = post(
         manager_client,
         "/pipelines/it-services/apply/",
-        {"move-review": "contract"},
+        {"move-review": "proposal"},
         status=422,
     )
 

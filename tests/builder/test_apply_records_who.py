@@ -1,5 +1,6 @@
 """Deals an apply moves out of a removed stage record who applied it: the
-person signed in to the builder, or the one `pipeline apply --as` names."""
+person signed in to the builder, or the one `pipeline apply --as` names. They
+go back to the stage before, where no gate asks for anything."""
 
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ def test_a_builder_apply_records_who_applied_it_on_each_moved_deal(
     user = client.session["_auth_user_id"]
     post(client, "/pipelines/it-services/edit/stages/review/remove/")
 
-    post(client, "/pipelines/it-services/apply/", {"move-review": "contract"})
+    post(client, "/pipelines/it-services/apply/", {"move-review": "proposal"})
 
     event = moved_event(deal_in_review)
-    assert (event.from_stage.key, event.to_stage.key) == ("review", "contract")
+    assert (event.from_stage.key, event.to_stage.key) == ("review", "proposal")
     assert str(event.by_id) == user
 
 
@@ -40,11 +41,11 @@ def test_the_deal_page_names_the_admin_who_applied_the_move(
     admin_client, deal_in_review
 ):
     post(admin_client, "/pipelines/it-services/edit/stages/review/remove/")
-    post(admin_client, "/pipelines/it-services/apply/", {"move-review": "contract"})
+    post(admin_client, "/pipelines/it-services/apply/", {"move-review": "proposal"})
 
     page = text_of(admin_client.get(reverse("deal", args=[deal_in_review.pk])))
 
-    row = page[page.index("Proposal reviewed by the buyer Contract requested") :]
+    row = page[page.index("Proposal reviewed by the buyer Proposal requested") :]
     # From, To, When, By, Source: the By cell names her, not "—".
     assert row.split(" pipeline ")[0].endswith(" Olivia Owner")
 
@@ -58,7 +59,7 @@ def test_pipeline_apply_as_records_the_person_named(
             "apply",
             str(shrunk),
             "--move",
-            "review=contract",
+            "review=proposal",
             "--as",
             "olivia",
         ]
@@ -69,7 +70,7 @@ def test_pipeline_apply_as_records_the_person_named(
 
 
 def test_pipeline_apply_without_as_names_no_one(deal_in_review, shrunk, capsys):
-    assert main(["pipeline", "apply", str(shrunk), "--move", "review=contract"]) == 0
+    assert main(["pipeline", "apply", str(shrunk), "--move", "review=proposal"]) == 0
 
     assert moved_event(deal_in_review).by is None
 
@@ -80,7 +81,7 @@ def test_pipeline_apply_as_an_unknown_user_is_refused_before_applying(
     status = main(
         [
             *("pipeline", "apply", str(shrunk)),
-            *("--move", "review=contract", "--as", "nobody"),
+            *("--move", "review=proposal", "--as", "nobody"),
         ]
     )
 

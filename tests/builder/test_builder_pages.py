@@ -236,12 +236,12 @@ def test_removing_a_stage_that_holds_deals_asks_where_they_go(
     assert "still hold deals" in text_of(refused)
     assert it_services.stages.filter(key="review", retired_at=None).exists()
 
-    post(admin_client, "/pipelines/it-services/apply/", {"move-review": "contract"})
+    post(admin_client, "/pipelines/it-services/apply/", {"move-review": "proposal"})
 
     deal.refresh_from_db()
-    assert deal.stage.key == "contract"
+    assert deal.stage.key == "proposal"
     event = StageEvent.objects.get(deal=deal, source="pipeline")
-    assert (event.from_stage.key, event.to_stage.key) == ("review", "contract")
+    assert (event.from_stage.key, event.to_stage.key) == ("review", "proposal")
 
 
 def test_the_apply_page_asks_for_its_own_choice_never_a_command_line_flag(

@@ -1,7 +1,8 @@
 """Removing a stage is no way around the gates: its deals go as they are
-only back, or to the stage that takes its place; further forward each open
-deal passes the criteria on the way, or a manager's override for deals of
-their teams (an admin's for any), written in its history."""
+only back, or to a stage added in its place (the new first stage, when none
+is kept before it); to a stage that stood after it, even the next one, each
+open deal passes the criteria on the way, or a manager's override for deals
+of their teams (an admin's for any), written in its history."""
 
 from __future__ import annotations
 
@@ -45,15 +46,26 @@ def stage_keys(*deals: Deal) -> list[str]:
     return [Deal.objects.get(pk=deal.pk).stage.key for deal in deals]
 
 
-def test_free_targets_are_the_stages_up_to_the_one_taking_its_place():
+def test_free_targets_are_the_stages_back_or_new_in_the_removed_ones_place():
     before = ["a", "b", "c", "d", "e"]
 
-    assert free_targets(before, ["a", "c", "d", "e"], "b") == ["a", "c"]
-    assert free_targets(before, ["b", "c", "d", "e"], "a") == ["b"]
+    # The next stage, "c", stood after "b": a step forward, gated.
+    assert free_targets(before, ["a", "c", "d", "e"], "b") == ["a"]
+    assert free_targets(before, ["a", "b", "d", "e"], "c") == ["a", "b"]
+    assert free_targets(before, ["a", "b", "c", "d"], "e") == ["a", "b", "c", "d"]
     # A stage the file adds where the removed one stood (a new key in its
     # place) is where its deals stood too.
     assert free_targets(before, ["a", "x", "y", "c", "d"], "b") == ["a", "x", "y"]
-    assert free_targets(before, ["a", "b", "c", "d"], "e") == ["a", "b", "c", "d"]
+
+
+def test_with_no_stage_kept_before_it_only_the_new_first_stage_is_free():
+    before = ["a", "b", "c"]
+
+    # Nowhere is earlier, so the first stage takes its deals, even one that
+    # stood after it; the one after that is gated.
+    assert free_targets(before, ["b", "c"], "a") == ["b"]
+    # A stage the file adds first takes them, and the old next one is gated.
+    assert free_targets(before, ["x", "b", "c"], "a") == ["x"]
 
 
 def test_a_manager_cannot_send_other_teams_deals_past_every_gate(
@@ -220,8 +232,8 @@ def test_the_plan_says_when_applying_would_be_refused(without_inquiry, nina, zoe
     lines = plan.lines()
     assert (
         "remove stage 'inquiry' (Inquiry received); move its 1 open deal to 'contract' "
-        "(forward past the stage that takes its place: each open deal needs the "
-        "criteria on the way, or an override)"
+        "(forward, past where its deals may go as they are: each open deal needs "
+        "the criteria on the way, or an override)"
     ) in lines
     assert any(
         line.startswith("note: applying now is refused: 1 deal of removed stages")
@@ -286,6 +298,40 @@ def test_the_builder_refuses_a_manager_jumping_other_teams_deals_forward(
 
     post(client, "/pipelines/it-services/apply/", {"move-inquiry": "discovery"})
     assert stage_keys(*deals) == ["discovery", "discovery"]
+
+
+def test_a_manager_sending_deals_to_the_next_stage_passes_its_gates_first(
+    manager_client, it_services, alice, now
+):
+    deal = make_deal(_pipeline(), "review", title="Northwind", owner=alice)
+    post(manager_client, "/pipelines/it-services/edit/stages/review/remove/")
+    to_next = {"move-review": "contract"}
+
+    refused = post(manager_client, "/pipelines/it-services/apply/", to_next, status=422)
+
+    page = text_of(refused)
+    assert (
+        f"deal {deal.pk} (Northwind): 2 exit criteria of 'Proposal reviewed by the "
+        "buyer' are unmet"
+    ) in page
+    assert "1 entry criterion of 'Contract requested' is unmet" in page
+    assert (
+        "the deals of 'review' may go to 'inquiry', 'discovery', 'proposal' "
+        "without gates"
+    ) in page
+    assert "Sent to a stage that stood after it, even the next one, each" in page
+    assert stage_keys(deal) == ["review"]
+
+    deal.custom = {"open_questions": 0, "decision_maker_seen": True}
+    deal.save()
+    Activity.objects.create(
+        deal=deal, kind="call", tag="verbal-yes", subject="Verbal yes", done=True,
+        at=now - dt.timedelta(hours=1),
+    )  # fmt: skip
+    post(manager_client, "/pipelines/it-services/apply/", to_next)
+
+    assert stage_keys(deal) == ["contract"]
+    assert "override" not in StageEvent.objects.get(deal=deal).override_reason
 
 
 def test_the_builder_writes_an_admins_override_in_each_deals_history(
