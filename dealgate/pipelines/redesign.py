@@ -64,10 +64,15 @@ def free_targets(
     kept_after = [keys.index(key) for key in after if key in keys]
     high = min(kept_after, default=len(keys))
     live = set(order_before)
+    # A stage that stood after the removed one is a step forward wherever a
+    # reordering puts it: never "back".
+    ahead = set(after)
     return [
         key
         for index, key in enumerate(keys)
-        if index <= max(low, 0) or (key not in live and low < index < high)
+        if (index <= low and key not in ahead)
+        or (low < 0 and index == 0)
+        or (key not in live and low < index < high)
     ]
 
 

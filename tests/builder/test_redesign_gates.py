@@ -58,6 +58,15 @@ def test_free_targets_are_the_stages_back_or_new_in_the_removed_ones_place():
     assert free_targets(before, ["a", "x", "y", "c", "d"], "b") == ["a", "x", "y"]
 
 
+def test_a_stage_that_stood_after_the_removed_one_is_gated_when_reordered_before():
+    before = ["a", "b", "c", "d"]
+
+    # "c" stood after "b": moving it first in the same redesign does not make
+    # it a place "back" for b's deals.
+    assert free_targets(before, ["c", "a", "d"], "b") == ["a"]
+    assert free_targets(before, ["a", "d", "c"], "b") == ["a"]
+
+
 def test_with_no_stage_kept_before_it_only_the_new_first_stage_is_free():
     before = ["a", "b", "c"]
 
