@@ -45,8 +45,11 @@ names it starts from, the deal and activity fields it reads and the activity
 kinds it names must exist, so a typo is refused when the pipeline is
 validated rather than at a move. `check_rule`, given the pipeline's custom
 fields, also refuses a rule that reads any other: such a rule could never be
-met, and every deal would need an override. Compiled rules are cached by their
-text.
+met, and every deal would need an override. So is a rule that compiles yet
+can never give true or false: one that gives a number, compares a number
+with text, or calls held() with a number (`rule_types` reads the rule's tree
+against the kinds of the context's values and the custom fields' types).
+Compiled rules are cached by their text.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from typing import Any, Literal
 import cel
 
 from dealgate.core.custom_fields import set_values
+from dealgate.core.rule_types import type_problem
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -79,6 +83,7 @@ __all__ = [
     "describe",
     "evaluate",
     "refusal_message",
+    "rule_problem",
 ]
 
 # A criterion is one condition a person can read at a glance; a longer rule is
@@ -190,7 +195,8 @@ class RuleError(ValueError):
     """A rule that cannot be compiled.
 
     `reason` says why in plain words; `line` and `column` (1-based, within the
-    rule's own text) point at the problem when it is known. A pipeline file
+    rule's own text) point at the problem when it is known. `never_met` marks
+    a rule that compiles but can never give true or false on any deal. A pipeline file
     validator adds the rule's first line in the file to `line - 1`.
     """
 
@@ -201,8 +207,10 @@ class RuleError(ValueError):
         *,
         line: int | None = None,
         column: int | None = None,
+        never_met: bool = False,
     ) -> None:
         self.reason = reason
+        self.never_met = never_met
         self.rule = rule
         self.line = line
         self.column = column
@@ -306,20 +314,39 @@ def compile_rule(rule: str) -> CompiledRule:
     return CompiledRule(rule=rule, program=program, names=names)
 
 
-def check_rule(rule: str, custom_fields: Collection[str] | None = None) -> str | None:
-    """None when `rule` compiles, else the reason with its position.
+def check_rule(
+    rule: str, custom_fields: Collection[str] | Mapping[str, str] | None = None
+) -> str | None:
+    """None when `rule` compiles and can give true or false, else the reason
+    with its position (`rule_problem`)."""
+    problem = rule_problem(rule, custom_fields)
+    return None if problem is None else str(problem)
 
-    `custom_fields` are the keys of the pipeline's custom fields; given them,
-    a rule that reads any other custom field is refused too. Leave it None
-    where the pipeline is not known.
+
+def rule_problem(
+    rule: str, custom_fields: Collection[str] | Mapping[str, str] | None = None
+) -> RuleError | None:
+    """Why `rule` cannot serve as a criterion, or None.
+
+    `custom_fields` are the pipeline's custom fields: their keys, or a mapping
+    of key to type ("number", "date" ...). Given them, a rule that reads any
+    other custom field is refused too; given their types, so is a rule that
+    uses a field as another kind (a number field compared with text). Leave it
+    None where the pipeline is not known. A rule that compiles but can never
+    give true or false (see `rule_types`) is refused with `never_met` set.
     """
     try:
         compile_rule(rule)
         if custom_fields is not None:
             _check_custom_fields(rule, custom_fields)
     except RuleError as error:
-        return str(error)
-    return None
+        return error
+    types = custom_fields if isinstance(custom_fields, Mapping) else None
+    fault = type_problem(rule, types)
+    if fault is None:
+        return None
+    line, column = _line_column(rule, fault.offset)
+    return RuleError(fault.reason, rule, line=line, column=column, never_met=True)
 
 
 def evaluate(criteria: CriteriaSet, context: Mapping[str, Any]) -> Evaluation:

@@ -31,7 +31,7 @@ from dealgate.core import routing as routing_rules
 from dealgate.core.checklist import MOST_CHECKLIST_ITEMS, items_in_rule
 from dealgate.core.checklist import check_key as check_checklist_key
 from dealgate.core.controls import IN_NAME, control_in
-from dealgate.core.criteria import check_rule
+from dealgate.core.criteria import rule_problem
 from dealgate.core.currencies import iso_currency
 from dealgate.core.names import name_key
 from dealgate.core.text import blank_problem, looks_blank
@@ -467,10 +467,10 @@ class _Reader:
     def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.problems: list[Problem] = []
-        # The custom field keys rules may read; None while unknown, or when
-        # [[custom_fields]] is too broken to say, so rules are not refused for
-        # a fault reported there.
-        self.field_keys: frozenset[str] | None = None
+        # The custom fields rules may read, key to type; None while unknown,
+        # or when [[custom_fields]] is too broken to say, so rules are not
+        # refused for a fault reported there.
+        self.field_types: dict[str, str] | None = None
         self.noted: set[Path] = set()
         # The checklist items the rules name so far, in order of first use.
         self.checklist_items: dict[str, None] = {}
@@ -511,7 +511,7 @@ class _Reader:
             calendar=calendar,
             stages=tuple(stages),
             handoffs=tuple(handoffs),
-            won_criteria=self.criteria(won, "criteria", ("won",)),
+            won_criteria=self.criteria(won, "criteria", ("won",), "won criterion {}"),
             loss_reasons=tuple(self.loss_reasons(data)),
             custom_fields=tuple(custom_fields),
             breach=breach,
@@ -729,7 +729,11 @@ class _Reader:
             self.problem((key,), f"must hold at least one [[{key}]] table")
         return items
 
-    def criteria(self, table: dict, key: str, path: Path) -> tuple[CriterionSpec, ...]:
+    def criteria(
+        self, table: dict, key: str, path: Path, owner: str
+    ) -> tuple[CriterionSpec, ...]:
+        """The criteria under `key` of `table`; `owner` names one in a message,
+        its label in place of {} ("exit criterion {} of stage 'proposal'")."""
         value = table.get(key, [])
         here = path + (key,)
         if not isinstance(value, list):
@@ -754,18 +758,23 @@ class _Reader:
             label = self.text(item, "label", item_path, max_length=300)
             rule = self.text(item, "rule", item_path)
             if rule:
-                self.compiles(rule, item_path + ("rule",))
+                self.compiles(rule, item_path + ("rule",), owner.format(repr(label)))
                 self.checklist_keys(rule, item_path + ("rule",))
             self.duplicate(seen, label, item_path + ("label",), "label")
             items.append(CriterionSpec(label, rule))
         return tuple(items)
 
-    def compiles(self, rule: str, path: Path) -> None:
-        """A rule that would not compile, or reads a custom field the file does
-        not define, is refused here, not at the first move."""
-        reason = check_rule(rule, self.field_keys)
-        if reason is not None:
-            self.problem(path, f"the rule does not compile: {reason}")
+    def compiles(self, rule: str, path: Path, criterion: str) -> None:
+        """A rule that would not compile, reads a custom field the file does
+        not define, or can never give true or false (with the types the file
+        gives its custom fields) is refused here, not at the first move."""
+        problem = rule_problem(rule, self.field_types)
+        if problem is None:
+            return
+        if problem.never_met:
+            self.problem(path, f"{criterion} can never be met: {problem}")
+        else:
+            self.problem(path, f"the rule does not compile: {problem}")
 
     def checklist_keys(self, rule: str, path: Path) -> None:
         """The checklist items a rule names keep to the limits a deal's
@@ -967,8 +976,12 @@ class _Reader:
                 table, "probability", path, 0, 100, "a whole percentage"
             )
             or 0,
-            entry_criteria=self.criteria(table, "entry_criteria", path),
-            exit_criteria=self.criteria(table, "exit_criteria", path),
+            entry_criteria=self.criteria(
+                table, "entry_criteria", path, f"entry criterion {{}} of stage {key!r}"
+            ),
+            exit_criteria=self.criteria(
+                table, "exit_criteria", path, f"exit criterion {{}} of stage {key!r}"
+            ),
             exit_criteria_mode=self.choice(
                 table, "exit_criteria_mode", path, CRITERIA_MODES, "all"
             ),
@@ -1091,7 +1104,7 @@ class _Reader:
             fields.append(custom)
         declared = data.get("custom_fields", [])
         if isinstance(declared, list) and all(isinstance(t, dict) for t in declared):
-            self.field_keys = frozenset(custom.key for custom in fields)
+            self.field_types = {custom.key: custom.type for custom in fields}
         return fields
 
     def custom_field(self, table: dict, path: Path) -> CustomFieldSpec:

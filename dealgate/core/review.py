@@ -299,7 +299,7 @@ def _ends(ends: tuple[str, str]) -> str:
 
 
 def _rules(spec: PipelineSpec) -> list[Finding]:
-    fields = frozenset(custom.key for custom in spec.custom_fields)
+    fields = {custom.key: custom.type for custom in spec.custom_fields}
     findings = []
     for index, stage in enumerate(spec.stages):
         for key in ("entry_criteria", "exit_criteria"):
@@ -311,17 +311,18 @@ def _rules(spec: PipelineSpec) -> list[Finding]:
 
 
 def _rule_findings(
-    path: Path, items: tuple[CriterionSpec, ...], owner: str, fields: frozenset[str]
+    path: Path, items: tuple[CriterionSpec, ...], owner: str, fields: dict[str, str]
 ) -> list[Finding]:
     findings = []
     for index, item in enumerate(items):
-        reason = criteria.check_rule(item.rule, fields)
-        if reason is not None:
+        problem = criteria.rule_problem(item.rule, fields)
+        if problem is not None:
+            fault = "can never be met" if problem.never_met else "does not compile"
             findings.append(
                 Finding(
                     "bad-rule",
                     (*path, index, "rule"),
-                    f"the rule of {item.label!r} ({owner}) does not compile: {reason}",
+                    f"the rule of {item.label!r} ({owner}) {fault}: {problem}",
                     "correct the rule; docs/criteria.md lists what a rule can "
                     "read and the functions it can call",
                 )
