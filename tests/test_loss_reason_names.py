@@ -105,7 +105,7 @@ def test_the_listed_reasons_name_each_key_with_its_label():
     assert LossReasons.of(REASONS).listed() == (
         'price ("Price too high"), timing ("Bad timing"), other ("Other")'
     )
-    assert LossReasons.of([]).listed() == "none"
+    assert LossReasons.of([]).listed() == "this pipeline lists none"
 
 
 # -- the service, under every door ------------------------------------------------

@@ -161,6 +161,7 @@ def review(spec: PipelineSpec, data: PipelineData | None = None) -> list[Finding
     findings += _same_exits(spec)
     findings += _no_breach_actions(spec)
     findings += _checklist_spellings(spec)
+    findings += _no_loss_reasons(spec)
     if data is not None:
         for index, stage in enumerate(spec.stages):
             stage_data = data.stages.get(stage.key)
@@ -730,6 +731,23 @@ def _over_limit(
             f"days, far over its limit of {limit}",
             "close the deals that are dead (lost, with a reason), and set the "
             "limit from what won deals needed (see the blueprint)",
+        )
+    ]
+
+
+def _no_loss_reasons(spec: PipelineSpec) -> list[Finding]:
+    if spec.loss_reasons:
+        return []
+    return [
+        Finding(
+            "no-loss-reasons",
+            ("loss_reasons",),
+            "the pipeline lists no loss reasons: a lost deal then needs a note "
+            "saying why, and no reason is stored, so losses cannot be counted "
+            "by reason",
+            "list the reasons deals are lost for in [[loss_reasons]] (a key and "
+            'a label each, e.g. "price" / "Price too high"), with an "other" '
+            "that needs a note",
         )
     ]
 

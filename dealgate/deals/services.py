@@ -270,7 +270,8 @@ def check_move(
     of the deal's stage and of every open stage after it, and then the
     pipeline's won criteria. Lost needs a listed reason, by key or label
     (`pipelines.loss_reasons`; the check keeps its key), and a note when the
-    reason asks for one, from any open stage. A won deal is lost only once
+    reason asks for one, from any open stage; a pipeline that lists no reason
+    needs the note instead. A won deal is lost only once
     reopened: won to lost directly is refused, saying so. A lost deal may be
     won directly, through the gates of the stage it was lost from.
     """
@@ -291,7 +292,12 @@ def check_move(
             return check
         reasons = LossReasons.of(pipeline.loss_reasons)
         key = reasons.key_for(loss_reason)
-        if not loss_reason.strip():
+        if not reasons:
+            unlisted = reasons.unlisted_problem(loss_reason, loss_note)
+            if unlisted is not None:
+                check.problems.append(unlisted[0])
+                check.problem_field = unlisted[1]
+        elif not loss_reason.strip():
             check.problems.append("a lost deal needs a loss reason")
         elif key is None:
             check.problems.append(

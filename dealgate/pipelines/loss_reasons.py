@@ -6,7 +6,10 @@ deal import): the reason's key ("price") or its label ("Price too high"),
 compared as names are (`dealgate.core.names.name_key`: case, runs of
 spaces, spaces at either end and invisible characters do not count). The
 key is what is stored. A key wins over another reason's label written the
-same way; of two reasons with the same label, the first listed is found.
+same way (a pipeline file refuses two labels written the same way).
+
+A pipeline that lists no reason still loses deals: the loss note, required
+then, says why in words, and no reason key is stored (`unlisted_problem`).
 
 Pure Python: no Django.
 """
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dealgate.core.names import name_key
+from dealgate.core.text import looks_blank
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,30 @@ class LossReasons:
                 return label
         return key
 
+    def unlisted_problem(self, reason: str, note: str) -> tuple[str, str] | None:
+        """For a pipeline that lists no reasons: why a loss with `reason` and
+        `note` cannot be recorded, with the field at fault, or None when it
+        can. Such a loss stores no reason key; its note is what says why."""
+        if not looks_blank(reason):
+            return (
+                f"loss reason {reason.strip()[:100]!r}: this pipeline lists no loss "
+                "reasons; leave the reason empty and say why the deal was lost "
+                "in the loss note",
+                "loss_reason",
+            )
+        if looks_blank(note):
+            return (
+                "this pipeline lists no loss reasons, so a lost deal needs a loss "
+                "note saying why it was lost",
+                "loss_note",
+            )
+        return None
+
     def listed(self) -> str:
         """The reasons as a refusal names them: `price ("Price too high"),
-        other ("Other")`; "none" for a pipeline without any."""
+        other ("Other")`, or says that the pipeline lists none."""
         if not self.keys:
-            return "none"
+            return "this pipeline lists none"
         return ", ".join(
             key if label == key else f'{key} ("{label}")'
             for key, label in zip(self.keys, self.labels, strict=True)

@@ -8,12 +8,14 @@ from dataclasses import replace
 from dealgate.core.pipeline_file import (
     CriterionSpec,
     HandoffSpec,
+    LossReasonSpec,
     PipelineSpec,
     StageSpec,
 )
 from dealgate.core.review import Finding
 
 KEYS = ["inquiry", "discovery", "proposal", "review", "contract"]
+LOSS_REASONS = (LossReasonSpec("price", "Price too high"),)
 
 
 def stage(key: str, **changes) -> StageSpec:
@@ -33,7 +35,8 @@ def stage(key: str, **changes) -> StageSpec:
 
 def spec(stages=None, handoffs=None, **changes) -> PipelineSpec:
     """The spec of `stages` (by default one `stage` per key), with a handoff
-    from a new lead into the first and from each stage into the next."""
+    from a new lead into the first and from each stage into the next, and
+    one loss reason."""
     stages = stages or [stage(key) for key in KEYS]
     keys = [one.key for one in stages]
     if handoffs is None:
@@ -47,7 +50,7 @@ def spec(stages=None, handoffs=None, **changes) -> PipelineSpec:
         stages=tuple(stages),
         calendar={"timezone": "UTC", "always_open": True},
         handoffs=tuple(handoffs),
-        **changes,
+        **{"loss_reasons": LOSS_REASONS, **changes},
     )
 
 

@@ -212,3 +212,14 @@ def test_a_share_equal_to_the_bottleneck_share_is_not_wide():
     data = PipelineData(stages={"inquiry": StageData(open_deals=4, share=0.4)})
 
     assert review(_spec(), data) == []
+
+
+def test_a_pipeline_without_loss_reasons_is_a_finding_saying_what_a_loss_needs():
+    [finding] = review(_spec(loss_reasons=()))
+
+    assert (finding.code, finding.path) == ("no-loss-reasons", ("loss_reasons",))
+    assert finding.message == (
+        "the pipeline lists no loss reasons: a lost deal then needs a note saying "
+        "why, and no reason is stored, so losses cannot be counted by reason"
+    )
+    assert finding.fix.startswith("list the reasons deals are lost for")
