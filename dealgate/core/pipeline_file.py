@@ -70,6 +70,17 @@ _DOTTED_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 # A calendar key read alone is completed with these to make a calendar.
 _PROBE_ZONE = "UTC"
 
+# What a name is called and why it must differ from the others, by the kind
+# of thing `_Reader.same_name` compares.
+_TELLING_APART = {
+    "stage": ("named", "names must tell stages apart on the board and in reports"),
+    "loss reason": (
+        "labelled",
+        "a loss reason is chosen by its label whatever its case and spacing, so "
+        "labels must tell reasons apart",
+    ),
+}
+
 _TOP_KEYS = (
     "key",
     "name",
@@ -922,32 +933,39 @@ class _Reader:
     def stages(self, data: dict) -> list[StageSpec]:
         stages = []
         seen: dict[str, int] = {}
-        named: dict[str, tuple[StageSpec, int]] = {}
+        named: dict[str, tuple[str, str, int]] = {}
         for path, table in self.array_of_tables(data, "stages", required=True):
             stage = self.stage(table, path)
             self.duplicate(seen, stage.key, path + ("key",), "stage key")
-            self.same_name(named, stage, path + ("name",))
+            self.same_name(named, stage.key, stage.name, path + ("name",))
             stages.append(stage)
         return stages
 
     def same_name(
-        self, named: dict[str, tuple[StageSpec, int]], stage: StageSpec, path: Path
+        self,
+        named: dict[str, tuple[str, str, int]],
+        key: str,
+        name: str,
+        path: Path,
+        what: str = "stage",
     ) -> None:
-        """Refuse a stage named like an earlier one once case and spacing are
-        set aside: the board and the reports show stages by name, so two
-        alike cannot be told apart there."""
-        key = name_key(stage.name)
-        if not key:
+        """Refuse a `what` (a stage, a loss reason) with key `key` named like
+        an earlier one once case and spacing are set aside: the board and the
+        reports show stages by name, and a loss reason is chosen by its label
+        whatever its case and spacing, so two alike cannot be told apart."""
+        folded = name_key(name)
+        if not folded:
             return
-        if key not in named:
-            named[key] = (stage, self.line(path))
+        if folded not in named:
+            named[folded] = (key, name, self.line(path))
             return
-        first, line = named[key]
+        first_key, first_name, line = named[folded]
+        verb, purpose = _TELLING_APART[what]
         self.problem(
             path,
-            f"stage {_show(stage.key)} is named {_show(stage.name)}, as stage "
-            f"{_show(first.key)} is ({_show(first.name)}, line {line}): names "
-            "must tell stages apart on the board and in reports; rename one",
+            f"{what} {_show(key)} is {verb} {_show(name)}, as {what} "
+            f"{_show(first_key)} is ({_show(first_name)}, line {line}): "
+            f"{purpose}; rename one",
         )
 
     def stage(self, table: dict, path: Path) -> StageSpec:
@@ -1084,6 +1102,7 @@ class _Reader:
     def loss_reasons(self, data: dict) -> list[LossReasonSpec]:
         reasons = []
         seen: dict[str, int] = {}
+        named: dict[str, tuple[str, str, int]] = {}
         for path, table in self.array_of_tables(data, "loss_reasons", required=False):
             self.unknown_keys(table, path, _LOSS_KEYS)
             reason = LossReasonSpec(
@@ -1092,6 +1111,9 @@ class _Reader:
                 needs_note=self.flag(table, "needs_note", path, default=False),
             )
             self.duplicate(seen, reason.key, path + ("key",), "loss reason key")
+            self.same_name(
+                named, reason.key, reason.label, path + ("label",), "loss reason"
+            )
             reasons.append(reason)
         return reasons
 
