@@ -69,7 +69,66 @@ def syntax_error_position(error: tomllib.TOMLDecodeError, text: str) -> tuple[in
     reason = message[: match.start()]
     if match.group(1) is None:
         return max(1, text.count("\n") + (0 if text.endswith("\n") else 1)), reason
-    return int(match.group(1)), f"{reason} (column {match.group(2)})"
+    line = int(match.group(1))
+    if reason == "Cannot overwrite a value":
+        said = _set_twice(text, line)
+        if said is not None:
+            return line, said
+    declared = _DECLARED_TWICE.fullmatch(reason)
+    if declared is not None:
+        return line, f"table [{_header_at(text, line)}] is declared twice"
+    return line, f"{reason} (column {match.group(2)})"
+
+
+_DECLARED_TWICE = re.compile(r"Cannot declare \(.*\) twice")
+_HEADER = re.compile(r"\s*(\[\[?)\s*(.*?)\s*\]\]?\s*(?:#.*)?$")
+_ASSIGNED = re.compile(
+    r"\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*"
+    r"(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+)
+
+
+def _header_at(text: str, line: int) -> str:
+    found = _HEADER.match(text.splitlines()[line - 1])
+    return found.group(2) if found else "?"
+
+
+def _set_twice(text: str, line: int) -> str | None:
+    """What tomllib's "Cannot overwrite a value" at `line` means, naming the
+    key set twice, its table and the line that set it first; None when the
+    line is not read. Lines are read one by one: a key inside a multi-line
+    string may be taken for one, so the earlier line is only a guide."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return None
+    written = lines[line - 1]
+    header = _HEADER.match(written)
+    if header is not None:
+        return (
+            f"[{header.group(2)}] names a key that already holds a value, so it "
+            "cannot start a table"
+        )
+    assigned = _ASSIGNED.match(written)
+    if assigned is None:
+        return None
+    key = re.sub(r"\s*\.\s*", ".", assigned.group(1))
+    table, first = "", None
+    for number in range(line - 1, 0, -1):
+        earlier = lines[number - 1]
+        header = _HEADER.match(earlier)
+        if header is not None:
+            brackets = header.group(1)
+            table = f"{brackets}{header.group(2)}{']' * len(brackets)}"
+            break
+        other = _ASSIGNED.match(earlier)
+        if first is None and other and re.sub(r"\s*\.\s*", ".", other.group(1)) == key:
+            first = number
+    where = f"in table {table}" if table else "at the top of the file"
+    shown = key if key[:1] in "\"'" else f'"{key}"'
+    said = f"key {shown} is set twice {where}"
+    if first is not None:
+        said += f" (first at line {first})"
+    return said + "; a key is set once per table"
 
 
 class KeyLines:
