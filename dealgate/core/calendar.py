@@ -5,7 +5,7 @@ A `Calendar` is built from the `[calendar]` table of a pipeline file:
     [calendar]
     timezone = "Europe/Berlin"            # IANA zone, required
     always_open = false                   # round the clock; then no `hours`
-    holidays = { country = "DE", subdivision = "BE" }   # optional
+    holidays = { country = "DE", subdivision = "BE" }   # optional, any case
     closed_days = ["2026-12-24", "2026-12-31"]          # optional
     [calendar.hours]                      # missing weekday = closed
     mon = ["09:00-12:30", "13:30-17:00"]
@@ -254,11 +254,7 @@ def _check_ranges(key: str, ranges: Iterable[Range]) -> None:
     for start, end in ranges:
         if not 0 <= start < MINUTES_PER_DAY or not 0 < end <= MINUTES_PER_DAY:
             raise CalendarError(f"{key}: range {start}-{end} is outside one day")
-        if end <= start:
-            raise CalendarError(
-                f"{key}: range {_format_range((start, end))} ends before it starts "
-                "(a range cannot run past midnight)"
-            )
+        _check_order(key, _format_range((start, end)), start, end)
         if previous is not None and start < previous[0]:
             raise CalendarError(f"{key}: ranges must be in order")
         if previous is not None and start < previous[1]:
@@ -309,12 +305,22 @@ def _parse_range(key: str, text: Any) -> Range:
     if start_h == 24:
         raise CalendarError(f"{key}: {text!r} starts at 24:00, which only ends a day")
     start, end = start_h * 60 + start_m, end_h * 60 + end_m
-    if end <= start:
+    _check_order(key, text.strip(), start, end)
+    return start, end
+
+
+def _check_order(key: str, written: str, start: int, end: int) -> None:
+    """Refuse a range that holds no time: it ends when or before it starts."""
+    if end == start:
         raise CalendarError(
-            f"{key}: range {text.strip()} ends before it starts "
+            f"{key}: range {written} ends when it starts, so it holds no time "
+            '(a whole day is "00:00-24:00"; leave a closed day out)'
+        )
+    if end < start:
+        raise CalendarError(
+            f"{key}: range {written} ends before it starts "
             "(a range cannot run past midnight)"
         )
-    return start, end
 
 
 def _parse_date(key: str, text: Any) -> date:
@@ -353,7 +359,19 @@ def _parse_holidays(table: Any) -> tuple[str | None, str | None]:
     subdivision = table.get("subdivision")
     if subdivision is not None:
         _expect(subdivision, str, "calendar.holidays.subdivision", "a string")
-    return country, subdivision
+    return _canonical_region(country, subdivision)
+
+
+def _canonical_region(country: str, subdivision: str | None) -> tuple[str, str | None]:
+    """The holiday region as the holidays package spells it, whatever the case
+    it was written in ("de", "be" is "DE", "BE"), as a currency code is read.
+    A name the package does not know is kept as written, for the message."""
+    country = country.strip().upper()
+    if subdivision is None:
+        return country, None
+    known = holidays_package.list_supported_countries(include_aliases=True)
+    spelled = {name.casefold(): name for name in known.get(country, ())}
+    return country, spelled.get(subdivision.strip().casefold(), subdivision)
 
 
 def _format_range(r: Range) -> str:
