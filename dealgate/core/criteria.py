@@ -38,7 +38,9 @@ activity of that kind (and tag).
 Activity tags are compared without regard to case, by one rule (`tag_key`):
 activities store their tags in lower case, the context gives them so, and a
 rule's tag (the second argument of held(), a string compared with an
-activity's `tag`) is read in lower case when the rule is compiled.
+activity's `tag`) is read in lower case when the rule is compiled. So is
+the kind held() is given (`held("Meeting")`); a kind compared with `a.kind`
+must be written as kinds are stored, in lower case.
 
 Compiling a rule checks more than CEL's grammar: the functions it calls, the
 names it starts from, the deal and activity fields it reads and the activity
@@ -182,6 +184,7 @@ _KIND_BEFORE = re.compile(
     r"(?<![\w.])held\s*\(\s*"
     r"|(?<![\w.])[A-Za-z_]\w*\s*\.\s*kind\s*(?:[!=]=\s*|in\s*\[[^\]]*)"
 )
+_HELD_OPEN = re.compile(r"(?<![\w.])held\s*\(\s*$")
 _KIND_AFTER = re.compile(r"\s*[!=]=\s*[A-Za-z_]\w*\s*\.\s*kind\b")
 # The same for an activity's tag: a comparison or list test of `.tag`.
 _TAG_BEFORE = re.compile(
@@ -636,11 +639,15 @@ def _check_activities(rule: str) -> None:
         if text is None or not _names_kind(code, found.start(), found.end()):
             continue
         kind = text.group(2)
-        if kind not in ACTIVITY_KINDS:
+        held = _held_kind(code, found.start())
+        if (kind.lower() if held else kind) not in ACTIVITY_KINDS:
             line, column = _line_column(rule, found.start())
-            hint = _did_you_mean(kind, ACTIVITY_KINDS) or (
-                f"the kinds are {', '.join(ACTIVITY_KINDS)}"
-            )
+            if kind.lower() in ACTIVITY_KINDS:
+                hint = f"kinds are stored in lower case: write {kind.lower()!r}"
+            else:
+                hint = _did_you_mean(kind.lower(), ACTIVITY_KINDS) or (
+                    f"the kinds are {', '.join(ACTIVITY_KINDS)}"
+                )
             raise RuleError(
                 f"unknown activity kind {kind!r} ({hint})",
                 rule,
@@ -677,16 +684,20 @@ def tag_key(tag: str) -> str:
 
 def _tags_lowered(rule: str) -> str:
     """`rule` with each string it compares with an activity's tag
-    (`a.tag == "Objection"`, `a.tag in ["A", "B"]`) in lower case
-    (`tag_key`), so a rule meets tags whatever case it writes them in.
-    Positions are kept: a tag whose lower case is longer stays as written."""
-    if "tag" not in rule:
+    (`a.tag == "Objection"`, `a.tag in ["A", "B"]`) and the kind held() is
+    given (`held("Meeting")`) in lower case (`tag_key`), so a rule meets them
+    whatever case it writes them in. Positions are kept: a string whose lower
+    case is longer stays as written."""
+    if "tag" not in rule and "held" not in rule:
         return rule
     code = _without_literals(rule)
     pieces, done = [], 0
     for found in _LITERAL.finditer(rule):
         text = _PLAIN_STRING.fullmatch(found.group())
-        if text is None or not _names_tag(code, found.start(), found.end()):
+        if text is None or not (
+            _names_tag(code, found.start(), found.end())
+            or _held_kind(code, found.start())
+        ):
             continue
         lowered = text.group(2).lower()
         if len(lowered) != len(text.group(2)):
@@ -704,6 +715,11 @@ def _names_tag(code: str, start: int, end: int) -> bool:
     if any(found.end() == len(before) for found in _TAG_BEFORE.finditer(before)):
         return True
     return _TAG_AFTER.match(code, end) is not None
+
+
+def _held_kind(code: str, start: int) -> bool:
+    """Whether the string literal at `start` is the kind held() is given."""
+    return _HELD_OPEN.search(code, max(0, start - 200), start) is not None
 
 
 def _names_kind(code: str, start: int, end: int) -> bool:
@@ -794,6 +810,7 @@ def _helpers(
     def held(kind: str, tag: str | None = None) -> bool:
         if not isinstance(kind, str) or not isinstance(tag, str | None):
             raise TypeError("held() takes an activity kind and an optional tag")
+        kind = kind.lower()
         if tag is not None:
             tag = tag_key(tag)
         return any(
