@@ -25,7 +25,7 @@ from os import PathLike
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dealgate.clocks.rules import BreachRuleError, handoff_name
+from dealgate.clocks.rules import BreachRuleError, handoff_name, parse_duration
 from dealgate.clocks.rules import parse_rules as parse_breach_rules
 from dealgate.core import routing as routing_rules
 from dealgate.core.checklist import MOST_CHECKLIST_ITEMS, items_in_rule
@@ -100,6 +100,8 @@ _TOP_KEYS = (
 # Breach keys a stage or handoff may set for itself; the [breach] table holds
 # the pipeline's defaults and the rule for missed next steps.
 BREACH_RULE_KEYS = ("on_breach", "escalate_after", "task", "sequence")
+# The breach keys (of a rule, and of a sequence step) that hold a span.
+_SPAN_KEYS = ("escalate_after", "after")
 _BREACH_TOP_KEYS = (*BREACH_RULE_KEYS, "next_steps")
 _STAGE_KEYS = (
     "key",
@@ -369,6 +371,38 @@ def breach_settings(spec: PipelineSpec) -> dict[str, Any]:
     if handoffs:
         table["handoffs"] = handoffs
     return table
+
+
+def same_breach(
+    old: Mapping[str, Any], new: Mapping[str, Any], day_minutes: int
+) -> bool:
+    """Whether two breach tables (`breach_settings`' shape) mean the same in
+    a working day of `day_minutes`: a span is compared by its business
+    minutes, so "1d" and "8h" are one span in a day of 09:00-17:00."""
+    return _spans_in_minutes(old, day_minutes) == _spans_in_minutes(new, day_minutes)
+
+
+def _spans_in_minutes(value: Any, day_minutes: int) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            key: (
+                _span_minutes(item, day_minutes)
+                if key in _SPAN_KEYS
+                else _spans_in_minutes(item, day_minutes)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_spans_in_minutes(item, day_minutes) for item in value]
+    return value
+
+
+def _span_minutes(text: Any, day_minutes: int) -> Any:
+    # A span that does not read stays as written: it is compared as text.
+    try:
+        return parse_duration(text, "", day_minutes)
+    except BreachRuleError:
+        return text
 
 
 def split_breach(table: Mapping[str, Any] | None) -> BreachParts:

@@ -68,6 +68,7 @@ from dealgate.core.pipeline_file import (
     breach_settings,
     day_minutes,
     format_window,
+    same_breach,
     split_breach,
     split_owner,
 )
@@ -909,13 +910,21 @@ class _Sync:
 
     def _breach_changes(self) -> list[str]:
         settings = (self.pipeline.settings if self.pipeline else None) or {}
-        breach = _breach_diff(settings.get("breach") or {}, self.breach)
+        old_breach = settings.get("breach") or {}
+        breach = (
+            ""
+            if self._same_breach(old_breach)
+            else _breach_diff(old_breach, self.breach)
+        )
         return [f"change breach rules: {breach}"] if breach else []
 
     def _routing_changes(self) -> list[str]:
         settings = (self.pipeline.settings if self.pipeline else None) or {}
         routed = _routing_diff(settings.get("routing") or [], self.routing)
         return [f"change routing rules: {routed}"] if routed else []
+
+    def _same_breach(self, old: Mapping[str, Any]) -> bool:
+        return same_breach(old, self.breach, day_minutes(self.spec.calendar))
 
     # Write ---------------------------------------------------------------------
 
@@ -954,6 +963,8 @@ class _Sync:
         settings.update({"bottleneck_share": self.spec.bottleneck_share})
         # The file is the definition: rules it leaves out are cleared.
         for name, value in (("breach", self.breach), ("routing", self.routing)):
+            if name == "breach" and self._same_breach(settings.get(name) or {}):
+                continue  # "8h" for "1d" in an 8-hour day: kept as it was
             if value:
                 settings[name] = value
             else:
