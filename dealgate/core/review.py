@@ -45,6 +45,7 @@ from fractions import Fraction
 
 from dealgate.core import criteria
 from dealgate.core.checklist import items_in_rule
+from dealgate.core.names import name_key
 from dealgate.core.pipeline_file import (
     LEAD,
     CriterionSpec,
@@ -161,7 +162,7 @@ def review(spec: PipelineSpec, data: PipelineData | None = None) -> list[Finding
     findings += _same_exits(spec)
     findings += _no_breach_actions(spec)
     findings += _checklist_spellings(spec)
-    findings += _no_loss_reasons(spec)
+    findings += _loss_reasons(spec)
     if data is not None:
         for index, stage in enumerate(spec.stages):
             stage_data = data.stages.get(stage.key)
@@ -735,9 +736,11 @@ def _over_limit(
     ]
 
 
-def _no_loss_reasons(spec: PipelineSpec) -> list[Finding]:
+def _loss_reasons(spec: PipelineSpec) -> list[Finding]:
+    """A pipeline that lists no loss reason, or (applied before files refused
+    them) two reasons whose labels differ only in case or spacing."""
     if spec.loss_reasons:
-        return []
+        return _alike_loss_labels(spec)
     return [
         Finding(
             "no-loss-reasons",
@@ -750,6 +753,26 @@ def _no_loss_reasons(spec: PipelineSpec) -> list[Finding]:
             "that needs a note",
         )
     ]
+
+
+def _alike_loss_labels(spec: PipelineSpec) -> list[Finding]:
+    findings = []
+    first: dict[str, str] = {}
+    for index, reason in enumerate(spec.loss_reasons):
+        key = name_key(reason.label)
+        if key and key in first:
+            findings.append(
+                Finding(
+                    "alike-loss-labels",
+                    ("loss_reasons", index, "label"),
+                    f"loss reason {reason.key!r} is labelled {reason.label!r}, as "
+                    f"{first[key]!r} is but for case or spacing: a reason chosen "
+                    f"by that label is always {first[key]!r}",
+                    "give each loss reason a label of its own",
+                )
+            )
+        first.setdefault(key, reason.key)
+    return findings
 
 
 def _losses(data: PipelineData) -> list[Finding]:

@@ -8,6 +8,7 @@ from dealgate.core.pipeline_file import (
     CriterionSpec,
     CustomFieldSpec,
     HandoffSpec,
+    LossReasonSpec,
     load_pipeline_file,
     parse_pipeline,
 )
@@ -223,3 +224,21 @@ def test_a_pipeline_without_loss_reasons_is_a_finding_saying_what_a_loss_needs()
         "why, and no reason is stored, so losses cannot be counted by reason"
     )
     assert finding.fix.startswith("list the reasons deals are lost for")
+
+
+def test_loss_labels_alike_but_for_case_are_a_finding_naming_the_one_chosen():
+    reasons = (
+        LossReasonSpec("price", "Too expensive"),
+        LossReasonSpec("cost", "too  EXPENSIVE"),
+    )
+
+    [finding] = review(_spec(loss_reasons=reasons))
+
+    assert (finding.code, finding.path) == (
+        "alike-loss-labels",
+        ("loss_reasons", 1, "label"),
+    )
+    assert finding.message == (
+        "loss reason 'cost' is labelled 'too  EXPENSIVE', as 'price' is but for "
+        "case or spacing: a reason chosen by that label is always 'price'"
+    )
