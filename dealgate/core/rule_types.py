@@ -415,7 +415,7 @@ class _Checker:
         kind = self.kind(node)
         if kind.name not in (wanted.name, "dyn"):
             raise TypeFault(
-                f"{what} must be {words(wanted)}, not {words(kind)}", node.at
+                f"{what} must be {words(wanted)}, not {words(kind)}", _start(node)
             )
         return kind
 
@@ -728,4 +728,9 @@ def _join(kinds: Sequence[Kind]) -> Kind:
     if not known:
         return NULL if kinds else DYN
     first = known[0]
-    return first if all(kind == first for kind in known) else DYN
+    if all(kind == first for kind in known):
+        return first
+    if all(kind.name == first.name for kind in known):
+        # Two lists (or maps) of different things: still a list.
+        return Kind(first.name, DYN)
+    return DYN

@@ -137,3 +137,9 @@ def test_the_kind_of_a_rule_names_what_it_gives():
     assert kind_of("now - deal.created_at").name == "duration"
     assert kind_of("activities.map(a, a.at)").item.name == "timestamp"
     assert kind_of("deal.custom.x", {"x": "date"}).name == "timestamp"
+
+
+def test_a_condition_whose_branches_are_both_lists_still_gives_a_list():
+    assert refusal("!(deal.value > 1.0 ? [1] : activities)") == (
+        "column 3: what ! negates must be true or false, not a list"
+    )
