@@ -4,6 +4,7 @@ why, at every door, and no reason key is stored."""
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 
 from dealgate import timesource
 from dealgate.deals.models import Deal, StageEvent
@@ -107,3 +108,17 @@ def test_the_api_loses_a_deal_with_a_note_and_names_the_note_when_missing(
     assert refused.json()["field"] == "loss_note"
     assert moved.status_code == 200
     assert moved.json()["loss_reason"] == ""
+
+
+def test_the_deal_page_loses_a_deal_with_a_note_and_shows_it(client, alice, deal):
+    client.force_login(alice)
+    url = reverse("deal-move", args=[deal.pk])
+
+    refused = client.post(url, {"to": "lost", "version": 1})
+    moved = client.post(url, {"to": "lost", "version": 1, "loss_note": "No budget"})
+
+    assert refused.status_code == 422
+    assert "so a lost deal needs a loss note" in refused.content.decode()
+    assert moved.status_code == 302
+    page = client.get(reverse("deal", args=[deal.pk])).content.decode()
+    assert "No budget" in page
