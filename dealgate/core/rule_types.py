@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Kind", "TypeFault", "deal_kinds", "kind_of", "type_problem"]
+__all__ = ["Kind", "TypeFault", "deal_kinds", "kind_of", "type_problem", "words"]
 
 
 @dataclass(frozen=True)
@@ -156,15 +156,15 @@ def type_problem(
     `rule` must already compile (criteria.compile_rule); `field_types` are the
     pipeline's custom fields, key to type ("number" ...).
     """
-    try:
-        tree = _Parser(rule).parse()
-    except _Unread:
-        return None
     checker = _Checker(deal_kinds(field_types))
     try:
-        checker.gives_bool(tree)
+        checker.gives_bool(_Parser(rule).parse())
     except TypeFault as fault:
         return fault
+    # Nesting deeper than Python's stack (CEL folds a run of `!`) is left to
+    # the rule engine, as anything else this checker does not read.
+    except (_Unread, RecursionError):
+        return None
     return None
 
 
@@ -172,7 +172,7 @@ def kind_of(rule: str, field_types: Mapping[str, str] | None = None) -> Kind | N
     """The kind of value `rule` gives; None when it cannot be read."""
     try:
         return _Checker(deal_kinds(field_types)).kind(_Parser(rule).parse())
-    except (_Unread, TypeFault):
+    except (_Unread, TypeFault, RecursionError):
         return None
 
 

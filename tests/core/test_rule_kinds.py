@@ -143,3 +143,7 @@ def test_a_condition_whose_branches_are_both_lists_still_gives_a_list():
     assert refusal("!(deal.value > 1.0 ? [1] : activities)") == (
         "column 3: what ! negates must be true or false, not a list"
     )
+
+
+def test_nesting_deeper_than_the_checker_reads_is_left_to_the_rule_engine():
+    assert check_rule("!" * 1000 + "true") is None
