@@ -138,6 +138,9 @@ def test_the_rest_of_a_long_column_loads_in_place(
     with signed_in_page(live_server, chromium_path) as page:
         column = page.locator("section[data-stage=engaging]")
         expect(column.locator(".card")).to_have_count(30)
+        # The cards show while the page is still parsed; htmx binds the link
+        # once its script has run, and a click before that follows the link.
+        page.wait_for_load_state("load")
 
         column.get_by_role("link", name="and 2 more").click()
 
