@@ -88,6 +88,7 @@ NOBODY_TO_TELL = "not escalated: nobody to tell"
 # what their notice adds.
 NO_MANAGER = "no manager"
 MANAGER_INACTIVE = "manager inactive"
+MANAGER_AWAY = "manager away"
 NO_OWNER = "no owner"
 ADMIN_BECAUSE = {
     NO_MANAGER: "You are told as an admin: {person} has no manager.",
@@ -95,8 +96,12 @@ ADMIN_BECAUSE = {
         "You are told as an admin: {person}'s manager may no longer sign in."
     ),
     NO_OWNER: "You are told as an admin: it has no owner.",
+    MANAGER_AWAY: "You are told as an admin: {person}'s manager {away}.",
 }
 FOLLOW_UP_TAG = "follow-up"
+# Added to a clock's actions when the sweep reassigned its obligation: it is
+# not reassigned again, its next escalation goes to the manager.
+REASSIGNED = "reassigned"
 
 _CLAIMED = (
     "id",
@@ -649,25 +654,43 @@ class _Batch:
             "team__manager_id",
             "team__manager__is_active",
             "team__manager__username",
+            "team__manager__availability__away_from",
+            "team__manager__availability__away_until",
         )
         people: dict[int, dict[str, Any]] = {}
         for person in found:
             manager = person["team__manager_id"]
             name = f"{person['first_name']} {person['last_name']}".strip()
-            why = None
+            why = away = away_id = None
             if manager is None or manager == person["id"]:
                 manager, why = None, NO_MANAGER
             elif not person["team__manager__is_active"]:
                 manager, why = None, MANAGER_INACTIVE
+            elif until := self._away_until(person):
+                # An escalation must reach someone who is there to act.
+                away = f"{person['team__manager__username']} is away until {until}"
+                away_id, manager, why = manager, None, MANAGER_AWAY
             people[person["id"]] = {
                 "manager_id": manager,
                 "manager_username": person["team__manager__username"],
                 "no_manager": why,
+                "away": away,
+                "away_id": away_id,
                 "name": name or person["username"],
                 "username": person["username"],
                 "is_active": person["is_active"],
             }
         return people
+
+    def _away_until(self, person: dict[str, Any]) -> str:
+        """When the person's manager is back ("2026-06-20 09:00 UTC"), while
+        they are away at the sweep's now (`dealgate leads away`); "" when
+        they are not away."""
+        since = person["team__manager__availability__away_from"]
+        until = person["team__manager__availability__away_until"]
+        if until is None or until <= self.now or (since and since > self.now):
+            return ""
+        return f"{until.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
 
     def _admins(self) -> list[int]:
         """The firm's active admins, who get the escalations of people with
@@ -887,8 +910,12 @@ class _Batch:
                 [person["manager_username"]],
             )
         else:
-            told = [admin for admin in self._admins() if admin != person_id]
+            # Never the person themselves, nor a manager away who is an admin.
+            passed = {person_id, person["away_id"] if person else None}
+            told = [admin for admin in self._admins() if admin not in passed]
             why = person["no_manager"] if person else NO_OWNER
+            if person is not None and person["away"]:
+                why = person["away"]
             said.append(f"escalated to an admin: {why}" if told else NOBODY_TO_TELL)
             admins = ", ".join(self.admin_names[admin] for admin in told)
             text, whom = "escalated (%s): admins %s told (%s)", [admins, why]
@@ -1044,7 +1071,8 @@ class _Batch:
         )
         if no_manager is None:
             return text
-        return f"{text} {ADMIN_BECAUSE[no_manager].format(person=person)}"
+        because = ADMIN_BECAUSE.get(no_manager, ADMIN_BECAUSE[MANAGER_AWAY])
+        return f"{text} {because.format(person=person, away=no_manager)}"
 
     # --- writing -------------------------------------------------------------------
 
