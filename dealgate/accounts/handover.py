@@ -22,6 +22,7 @@ from functools import partial
 from django.db import connection, transaction
 from django.db.models import Q
 
+from dealgate.clocks import notices
 from dealgate.clocks import services as clocks
 from dealgate.clocks.models import Clock
 from dealgate.deals import services as deals
@@ -155,6 +156,7 @@ def hand_over(person: User, successor: User, *, by: User | None) -> Holdings:
     inactive once it has written (`deals.check_still_active`)."""
     hold(person)
     held = holdings_of(person)
+    overdue = notices.overdue_of(person)
     owned = list(
         Deal.objects.select_for_update()
         .filter(status=Deal.Status.OPEN, owner=person)
@@ -177,6 +179,7 @@ def hand_over(person: User, successor: User, *, by: User | None) -> Holdings:
     for lead_id in list(open_leads.order_by("pk").values_list("pk", flat=True)):
         leads.hand_over_lead(lead_id, successor, by=by, note=note)
     clocks.person_replaced(person.pk, successor.pk)
+    notices.tell_inherited(overdue, person, successor)
     teams = _hand_over_teams(person, successor)
     held = replace(held, teams=teams)
     transaction.on_commit(

@@ -147,3 +147,81 @@ def subject_url(deal_id: int | None, lead_id: int | None) -> str:
 def today_url() -> str:
     """The Today page, where a digest's entries are listed; "" without it."""
     return _url_patterns()[2]
+
+
+# What ran out, as a successor's notice lists it.
+_RAN_OUT = {
+    "age": "over the stage's age limit",
+    "response": "response window ran out",
+    "next_step": "next step overdue",
+}
+
+
+def overdue_of(person: User) -> list[int]:
+    """Ids of `person`'s clocks that ran out and are not put right (one
+    query), read before a hand-over moves them (`tell_inherited`)."""
+    from .models import Clock
+
+    mine = Clock.objects.filter(
+        responsible=person, state=Clock.State.BREACHED, is_open=True
+    )
+    return list(mine.order_by("due_at", "pk").values_list("pk", flat=True))
+
+
+def tell_inherited(
+    clock_ids: Sequence[int], leaver: User, successor: User
+) -> Notice | None:
+    """Tell `successor`, in one notice, of the overdue work they took over
+    from `leaver` (`clock_ids`, from `overdue_of`): the breach notices went
+    to the leaver, and the next word would otherwise be their manager's
+    escalation. Only the clocks still open and now the successor's; none,
+    no notice. Call it in the hand-over's transaction."""
+    from .models import DIGEST_LINES, Clock
+
+    clocks = list(
+        Clock.objects.filter(pk__in=clock_ids, responsible=successor, is_open=True)
+        .select_related("deal", "lead")
+        .order_by("due_at", "pk")
+    )
+    if not clocks:
+        return None
+    items = [
+        {
+            "clock": clock.pk,
+            "title": f"{cut(clock.subject_label, 120)}: {_RAN_OUT[clock.kind]}",
+            "url": subject_url(clock.deal_id, clock.lead_id),
+            "deal": clock.deal_id,
+            "lead": clock.lead_id,
+        }
+        for clock in clocks
+    ]
+    deals = len({clock.deal_id for clock in clocks if clock.deal_id is not None})
+    leads = len({clock.lead_id for clock in clocks if clock.deal_id is None})
+    what = " and ".join(
+        f"{count} {noun}{'' if count == 1 else 's'}"
+        for count, noun in ((deals, "deal"), (leads, "lead"))
+        if count
+    )
+    at = timesource.now()
+    notice = Notice.objects.create(
+        user=successor,
+        kind=Notice.Kind.BREACH,
+        title=f"Taken over from {leaver.display_name}: {what} already overdue",
+        body=(
+            f"{leaver.display_name} left, and these are yours now. Each had "
+            "already run out: act on them first."
+        ),
+        url=today_url(),
+        created_at=at,
+        items=items[:DIGEST_LINES],
+        more_items=max(0, len(items) - DIGEST_LINES),
+    )
+    queue_deliveries([notice.pk], at)
+    log.info(
+        "notice %s (breach) for %s: %d overdue clocks taken over from %s",
+        notice.pk,
+        successor.username,
+        len(clocks),
+        leaver.username,
+    )
+    return notice
