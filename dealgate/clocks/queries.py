@@ -75,6 +75,8 @@ class Deadline:
     @property
     def person(self) -> str:
         person = self.clock.responsible
+        if person is None and self.clock.lead_id is not None:
+            return "the admins (no owner yet)"
         return person.display_name if person else "nobody"
 
     def __str__(self) -> str:
@@ -311,11 +313,12 @@ def today_clocks(people: list[User], now: dt.datetime) -> QuerySet[Clock]:
     )
     if not soon:
         running &= Q(kind=Clock.Kind.AGE)
-    return (
-        _open_clocks()
-        .filter(responsible__in=people)
-        .filter(running | Q(state=Clock.State.BREACHED))
-    )
+    whose = Q(responsible__in=people)
+    if any(person.role == User.Role.ADMIN for person in people):
+        # The windows of leads no rule could place, with nobody owning the
+        # intake, are the admins' (services.unplaced_responsible_id).
+        whose |= Q(responsible__isnull=True, lead__isnull=False)
+    return _open_clocks().filter(whose).filter(running | Q(state=Clock.State.BREACHED))
 
 
 def _calendars_of(people: list[User]) -> list[tuple[int, Calendar]]:

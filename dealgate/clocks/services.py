@@ -197,20 +197,11 @@ def deal_moved(
     that transaction; without it the handoff is read from the database.
     """
     if from_status == Deal.Status.OPEN:
-        forward = deal.status == Deal.Status.WON or (
-            deal.status == Deal.Status.OPEN
-            and deal.stage.position > from_stage.position
-        )
-        state = Clock.State.MET if forward else Clock.State.CANCELLED
+        state, note = stage_left(from_stage.position, deal.status, deal.stage.position)
         left = Q(deal=deal)
         if deal.status == Deal.Status.OPEN:
             # Next steps belong to the deal, not to the stage: they keep running.
             left &= Q(kind__in=STAGE_KINDS)
-        note = (
-            f"deal {deal.status}"
-            if deal.status != Deal.Status.OPEN
-            else "left the stage"
-        )
         _end(Clock.objects.filter(left), state, at, note)
     if deal.status == Deal.Status.OPEN:
         came_from = from_stage if from_status == Deal.Status.OPEN else None
@@ -230,6 +221,21 @@ def deal_moved(
             )
             for task in tasks:
                 _task_saved(task)
+
+
+def stage_left(
+    from_position: int, status: str, position: int | None
+) -> tuple[str, str]:
+    """How a deal leaving an open stage at `from_position` for `status` (and,
+    open, the stage at `position`) ends the clocks it stops, and why: met
+    when it went forward or was won, cancelled when it went back or was
+    lost. The one place this is decided: the move's hook and the sweep that
+    finds the move behind its back (dealgate.clocks.sweep) both ask it."""
+    forward = status == Deal.Status.WON or (
+        status == Deal.Status.OPEN and position is not None and position > from_position
+    )
+    note = "left the stage" if status == Deal.Status.OPEN else f"deal {status}"
+    return (Clock.State.MET if forward else Clock.State.CANCELLED), note
 
 
 def stays_ended(deals: QuerySet[Deal], at: dt.datetime, note: str) -> int:
@@ -574,15 +580,20 @@ def _task_saved(task: Activity) -> None:
 
 
 def lead_changed(lead: Lead, *, created: bool = False) -> None:
-    """Clocks after a lead was saved: its response window mirrors the lead.
+    """Clocks after a lead was saved: its response window follows the lead.
 
-    An open, assigned, unanswered lead runs a window from `assigned_at` to
-    `response_due_at` for its owner; a new owner or assignment time restarts
-    it (the old window is cancelled, "reassigned"). The first response meets
-    it at `first_response_at`; closing the lead unanswered cancels it (met
-    when it was converted). Running follow-up tasks move to the lead's owner.
-    Two statements when nothing changed; none to look for clocks of a lead
-    `created` by this save, which cannot have any yet.
+    An open, unanswered lead owes the inquirer an answer, and runs one
+    window for it from when it was first placed (or, waiting for an owner,
+    from its arrival) to its due time: its owner's, or while no rule could
+    place it the intake's (`unplaced_responsible_id`). A new owner takes the
+    window over as it stands, with its start, due time and state (a breach
+    stays a breach): the inquirer has waited since, and a reassignment is
+    the firm's own doing. The lead's `response_due_at` is kept at that due
+    time. The first response meets the window at `first_response_at`;
+    closing the lead unanswered cancels it (met when it was converted).
+    Running follow-up tasks move to the lead's owner. Two statements when
+    nothing changed; none to look for clocks of a lead `created` by this
+    save, which cannot have any yet.
     """
     if created:
         clocks = []
@@ -604,69 +615,156 @@ def lead_changed(lead: Lead, *, created: bool = False) -> None:
     if not clocks:
         return
     mine = Clock.objects.filter(pk__in=[clock.pk for clock in clocks])
+    state, note = window_ended(lead)
+    at = lead.first_response_at if note == ANSWERED else timesource.now()
+    _end(mine, state, at, note)
+
+
+# Why a lead's window ended when its first response came.
+ANSWERED = "answered"
+
+
+def window_ended(lead: Lead) -> tuple[str, str]:
+    """How a lead that owes no response any more ends its window, and why:
+    met when it was answered or converted into a deal, cancelled when it was
+    disqualified, merged or archived unanswered. The one place this is
+    decided, for the lead's hook and for the sweep (dealgate.clocks.sweep)."""
     if lead.first_response_at is not None:
-        _end(mine, Clock.State.MET, lead.first_response_at, "answered")
-    elif lead.status == Lead.Status.CONVERTED:
-        _end(mine, Clock.State.MET, timesource.now(), "converted into a deal")
-    else:
-        _end(mine, Clock.State.CANCELLED, timesource.now(), f"lead {lead.status}")
+        return Clock.State.MET, ANSWERED
+    if lead.status == Lead.Status.CONVERTED:
+        return Clock.State.MET, "converted into a deal"
+    return Clock.State.CANCELLED, f"lead {lead.status}"
 
 
 def response_owed(lead: Lead) -> bool:
-    """Whether `lead` runs a response window: open, assigned, unanswered,
-    and not an imported record of a past inquiry."""
+    """Whether `lead` runs a response window: open, unanswered, assigned or
+    waiting for an owner, and not an imported record of a past inquiry."""
+    if lead.historic or lead.first_response_at is not None:
+        return False
+    if lead.status == Lead.Status.NEW:
+        return lead.owner_id is None
     return (
         lead.status == Lead.Status.ASSIGNED
         and lead.owner_id is not None
         and lead.assigned_at is not None
-        and lead.first_response_at is None
-        and not lead.historic
     )
 
 
 def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
     key = lead_key(lead.pk)
+    person = _lead_person(lead)
     for clock in clocks:
-        # Open, breached or not: an edit of a lead whose window ran out must
-        # not start (and breach) that window again.
-        if (
-            clock.key == key
-            and clock.started_at == lead.assigned_at
-            and clock.responsible_id == lead.owner_id
-        ):
-            return
-    stale = [clock.pk for clock in clocks]
-    if stale:
-        _end(
-            Clock.objects.filter(pk__in=stale),
-            Clock.State.CANCELLED,
-            lead.assigned_at,
-            "reassigned",
+        # One window per inquiry, open or breached: a new owner takes it over
+        # as it stands, and an edit of a lead leaves it alone.
+        if clock.key != key:
+            continue
+        if clock.responsible_id != person:
+            Clock.objects.filter(pk=clock.pk).update(responsible_id=person)
+            log.info(
+                "lead %s: its response window (clock %s, due %s) moves from "
+                "user %s to user %s, keeping its due time",
+                lead.pk,
+                clock.pk,
+                clock.due_at.isoformat(),
+                clock.responsible_id,
+                person,
+            )
+        _keep_due(lead, clock.due_at)
+        if lead.owner_id is None:
+            _warn_unplaced(lead, clock.due_at)
+        return
+    clock = start_clock(
+        key=key, lead=lead, none_running=created, **_response_window(lead)
+    )
+    if lead.owner_id is None:
+        _warn_unplaced(lead, clock.due_at)
+
+
+def _keep_due(lead: Lead, due: dt.datetime) -> None:
+    """Show the window's due time on an assigned lead (a reassignment set a
+    later one, which would promise the new owner time the inquirer has not
+    given)."""
+    if lead.owner_id is None or lead.response_due_at == due:
+        return
+    lead.response_due_at = due
+    Lead.objects.filter(pk=lead.pk).update(response_due_at=due)
+
+
+def _warn_unplaced(lead: Lead, due: dt.datetime) -> None:
+    """Say, once the lead is stored, that no rule could place it and who
+    must act by when: a lead waiting for an owner is an obligation someone
+    must see."""
+    who = lead_responsible_label(lead.pipeline)
+    transaction.on_commit(
+        lambda: log.warning(
+            "lead %s could not be placed (%s): its response window, due %s, "
+            "falls to %s until it has an owner",
+            lead.pk,
+            lead.routing_reason or "no owner",
+            due.isoformat(),
+            who,
         )
-    start_clock(key=key, lead=lead, none_running=created, **_response_window(lead))
+    )
 
 
 def response_clock(lead: Lead) -> Clock:
-    """The response clock of a lead being created with an owner, unsaved,
-    without its lead and key: for a capture that writes the lead, this clock
-    and the assignment in one statement (`bulk.insert_linked`, linking
-    `lead_id` and `key` by LEAD_KEY), where saving the lead would start it
-    through `lead_changed`."""
-    return Clock(**_response_window(lead))
+    """The response clock of a lead being created, unsaved, without its lead
+    and key: for a capture that writes the lead, this clock and the
+    assignment in one statement (`bulk.insert_linked`, linking `lead_id` and
+    `key` by LEAD_KEY), where saving the lead would start it through
+    `lead_changed`. A lead no rule could place gets one too, for the intake
+    (`unplaced_responsible_id`), and a WARNING naming it once it is stored."""
+    clock = Clock(**_response_window(lead))
+    if lead.owner_id is None:
+        _warn_unplaced(lead, clock.due_at)
+    return clock
 
 
 def _response_window(lead: Lead) -> dict[str, Any]:
-    """The fields of an assigned lead's response clock but its key and lead."""
+    """The fields of a lead's response clock but its key and lead: from its
+    assignment, or its arrival while it waits for an owner."""
     pipeline = lead.pipeline
+    start = lead.assigned_at or lead.created_at
     return {
         "kind": Clock.Kind.RESPONSE,
         "pipeline": pipeline,
         "handoff_id": assign.intake_handoff_id(pipeline),
-        "responsible_id": lead.owner_id,
-        "started_at": lead.assigned_at,
-        "due_at": lead.response_due_at or assign.due_at(pipeline, lead.assigned_at),
+        "responsible_id": _lead_person(lead),
+        "started_at": start,
+        "due_at": lead.response_due_at or assign.due_at(pipeline, start),
         "window_minutes": assign.intake_window(pipeline),
     }
+
+
+def _lead_person(lead: Lead) -> int | None:
+    if lead.owner_id is not None:
+        return lead.owner_id
+    return unplaced_responsible_id(lead.pipeline)
+
+
+def unplaced_responsible_id(pipeline: Pipeline) -> int | None:
+    """Who must act on a lead no routing rule could place: the active person
+    who owns the pipeline's intake stage (the stage its handoff from a lead
+    enters, else its first), else None, meaning the firm's active admins,
+    whom the sweep tells and whose Today lists it. Two queries at most."""
+    stages = Stage.objects.filter(pipeline=pipeline, retired_at__isnull=True)
+    handoff_id = assign.intake_handoff_id(pipeline)
+    if handoff_id is not None:
+        entered = Handoff.objects.filter(pk=handoff_id).values("to_stage_id")
+        stages = stages.filter(pk__in=entered)
+    intake = stages.order_by("position").values_list(
+        "owner_kind", "owner_user_id", "owner_user__is_active"
+    )
+    kind, person, active = intake.first() or ("", None, False)
+    return person if kind == Stage.OwnerKind.PERSON and active else None
+
+
+def lead_responsible_label(pipeline: Pipeline) -> str:
+    """Whose a waiting lead's window is, as logs say it."""
+    person = unplaced_responsible_id(pipeline)
+    if person is None:
+        return "the admins"
+    return User.objects.get(pk=person).username
 
 
 # --- people ---------------------------------------------------------------------------

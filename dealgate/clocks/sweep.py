@@ -53,6 +53,7 @@ from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.deals.services import least_loaded_member
 from dealgate.demo.loader import PIPELINE_KEY as DEMO_PIPELINE
 from dealgate.errors import DealgateError
+from dealgate.leads import assign
 from dealgate.leads.models import Lead, LeadActivity, LeadAssignment
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
@@ -60,7 +61,15 @@ from dealgate.pipelines.models import Handoff, Pipeline, Stage
 from . import bulk, rules
 from .models import DIGEST_LINES, AsOf, Clock, Delivery, Notice
 from .notices import queue_deliveries, subject_url, today_url
-from .services import RESPONSE_KINDS, STAGE_KINDS, next_step_key
+from .services import (
+    ANSWERED,
+    RESPONSE_KINDS,
+    STAGE_KINDS,
+    next_step_key,
+    response_owed,
+    stage_left,
+    window_ended,
+)
 from .timeleft import format_span
 
 log = logging.getLogger("dealgate.clocks")
@@ -487,6 +496,11 @@ class _Batch:
     )
     # (clock row, whether the rule escalates as well)
     reassignments: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
+    # (id, new person, escalate_at, actions, note) of each clock reassigned
+    # and given its new person's own second window (`_rewindow`)
+    rewindowed: list[tuple[int, int, dt.datetime, str, str]] = field(
+        default_factory=list
+    )
     # ids of the breaches to notify with nobody responsible (their notes say
     # so), and how many escalations had nobody to tell
     unaddressed: list[int] = field(default_factory=list)
@@ -537,14 +551,17 @@ class _Batch:
             pipeline.pk: _pipe(pipeline)
             for pipeline in Pipeline.objects.filter(pk__in=ids("pipeline_id"))
         }
-        self.stages = Stage.objects.in_bulk(ids("stage_id"))
+        self.deals = _deals(ids("deal_id"))
+        # The clocks' stages, and the deals' own: whether a deal that left a
+        # clock's stage went forward.
+        deal_stages = {deal["stage_id"] for deal in self.deals.values()}
+        self.stages = Stage.objects.in_bulk(ids("stage_id") | deal_stages)
         self.handoffs = {
             h["id"]: h
             for h in Handoff.objects.filter(pk__in=ids("handoff_id")).values(
                 "id", "from_stage__key", "to_stage__key"
             )
         }
-        self.deals = _deals(ids("deal_id"))
         self.leads = {
             lead.pk: lead
             for lead in Lead.objects.filter(pk__in=ids("lead_id")).only(
@@ -558,6 +575,7 @@ class _Batch:
                 "assigned_at",
                 "first_response_at",
                 "closed_at",
+                "historic",
             )
         }
         self.tasks_by_id = {
@@ -591,13 +609,17 @@ class _Batch:
         if not wanted:
             return {}
 
-        def first(events: QuerySet[Any], after: str = "gte") -> Subquery:
+        def first(
+            events: QuerySet[Any], after: str = "gte", column: str = "at"
+        ) -> Subquery:
             since = {f"at__{after}": OuterRef("started_at")}
-            return Subquery(events.filter(**since).order_by("at").values("at")[:1])
+            found = events.filter(**since).order_by("at", "pk")
+            return Subquery(found.values(column)[:1])
 
         deal_events = StageEvent.objects.filter(
             deal_id=OuterRef("deal_id"), from_status=Deal.Status.OPEN
         )
+        out_of_stage = deal_events.filter(from_stage_id=OuterRef("stage_id"))
         found = (
             Clock.objects.filter(pk__in=wanted)
             .annotate(
@@ -606,7 +628,10 @@ class _Batch:
                         deal_id=OuterRef("deal_id"), kind__in=RESPONSE_KINDS, done=True
                     )
                 ),
-                left=first(deal_events.filter(from_stage_id=OuterRef("stage_id"))),
+                left=first(out_of_stage),
+                # Where that move took the deal: whether it went forward.
+                left_to=first(out_of_stage, column="to_status"),
+                left_to_position=first(out_of_stage, column="to_stage__position"),
                 closed=first(
                     deal_events.filter(
                         to_status__in=(Deal.Status.WON, Deal.Status.LOST)
@@ -618,7 +643,15 @@ class _Batch:
                     LeadAssignment.objects.filter(lead_id=OuterRef("lead_id")), "gt"
                 ),
             )
-            .values("id", "answered", "left", "closed", "reassigned")
+            .values(
+                "id",
+                "answered",
+                "left",
+                "left_to",
+                "left_to_position",
+                "closed",
+                "reassigned",
+            )
         )
         return {ends.pop("id"): ends for ends in found}
 
@@ -720,21 +753,49 @@ class _Batch:
         kind, deal = row["kind"], self.deals[row["deal_id"]]
         ends = self.ends.get(row["id"], {})
         stage_bound = kind in STAGE_KINDS
+        left = stage_bound and (
+            deal["status"] != Deal.Status.OPEN or row["stage_id"] != deal["stage_id"]
+        )
+        if left and ends.get("left") is not None:
+            # The move out of the clock's stage ended it, met or cancelled as
+            # the move's hook would have: whether the deal went forward.
+            state, note = self._stage_left(
+                row, ends["left_to"], ends["left_to_position"]
+            )
+            return state, note, ends["left"]
         if deal["status"] != Deal.Status.OPEN:
-            # A stage's clock ended when the deal left its stage, which may
-            # have come before the close; a next step ended with the close.
-            # Without a stage event, the deal's close date (the latest
-            # close) is the time the row keeps.
-            at = (ends.get("left") if stage_bound else None) or ends.get("closed")
-            return CANCELLED, f"deal {deal['status']}", at or deal["closed_at"]
-        if stage_bound and row["stage_id"] != deal["stage_id"]:
-            # None when the deal was moved without a stage event (raw SQL).
-            return CANCELLED, "left the stage", ends.get("left")
+            # A next step ended with the close, and so did a stage's clock
+            # whose deal left it without a stage event; the deal's close date
+            # (the latest close) is the time the row keeps without one.
+            position = self._stage_position(deal["stage_id"])
+            state, note = self._stage_left(row, deal["status"], position)
+            return state, note, ends.get("closed") or deal["closed_at"]
+        if left:
+            # Moved without a stage event (raw SQL): no time to date it by.
+            position = self._stage_position(deal["stage_id"])
+            state, note = self._stage_left(row, deal["status"], position)
+            return state, note, None
         if kind == Clock.Kind.RESPONSE and ends.get("answered") is not None:
             return MET, "answered", ends["answered"]
         if kind == Clock.Kind.NEXT_STEP:
             return self._task_verdict(self.tasks_by_id.get(row["activity_id"]))
         return OWED, "", None
+
+    def _stage_position(self, stage_id: int | None) -> int | None:
+        stage = self.stages.get(stage_id) if stage_id is not None else None
+        return stage.position if stage is not None else None
+
+    def _stage_left(
+        self, row: dict[str, Any], status: str, position: int | None
+    ) -> tuple[str, str]:
+        """How the deal's move to `status` (and the stage at `position`)
+        ends `row`'s clock: `services.stage_left` decides, as for the move's
+        hook. A clock without a stage (a next step) counts as left from
+        where the deal is."""
+        here = self._stage_position(row["stage_id"])
+        if here is None:
+            here = self._stage_position(self.deals[row["deal_id"]]["stage_id"]) or 0
+        return stage_left(here, status, position)
 
     def _lead_task_verdict(
         self, row: dict[str, Any]
@@ -769,15 +830,20 @@ class _Batch:
             # is on the lead.
             reassigned = assigned
         if lead.first_response_at is not None:
-            return MET, "answered", lead.first_response_at
+            return MET, ANSWERED, lead.first_response_at
+        if response_owed(lead) and lead.owner_id is None:
+            # Waiting for an owner: the inquirer waits all the same.
+            return OWED, "", None
         if lead.status != Lead.Status.ASSIGNED:
             # Converted, disqualified, merged or archived: closed then. Back
             # to new (its owner taken away): the assignment that did it, if
             # one was written. Answered without a first response: no time.
+            # Met or cancelled as the lead's hook decides (`window_ended`).
             at = lead.closed_at if not lead.is_open else None
             if lead.status == Lead.Status.NEW:
                 at = reassigned
-            return CANCELLED, f"lead {lead.status}", at
+            state, note = window_ended(lead)
+            return state, note, at
         if lead.owner_id != row["responsible_id"]:
             return CANCELLED, "reassigned", reassigned
         return OWED, "", None
@@ -837,15 +903,21 @@ class _Batch:
         if rule.does(rules.MARK_AT_RISK):
             done.append(rules.MARK_AT_RISK)
         recipient = self._active(row["responsible_id"] or self._owner_of(row))
-        if rule.does(rules.NOTIFY) and recipient is None:
+        # A lead no rule could place, and nobody owns its intake: the
+        # firm's admins are told, as of an escalation without a manager.
+        told = [recipient] if recipient is not None else []
+        if not told and self._waiting(row):
+            told = self._admins()
+        if rule.does(rules.NOTIFY) and not told:
             self.unaddressed.append(row["id"])
             self._name(self.unaddressed_on, row)
         elif rule.does(rules.NOTIFY):
             title, line = self._breach_titles(row)
             body = partial(self._breach_body, row)
-            self.notices.append(
-                _Notice(recipient, Notice.Kind.BREACH, title, body, row, line)
-            )
+            self.notices += [
+                _Notice(user_id, Notice.Kind.BREACH, title, body, row, line)
+                for user_id in told
+            ]
             done.append(rules.NOTIFY)
         if rule.does(rules.TASK) or rule.does(rules.SEQUENCE):
             done += self._plan_tasks(row, rule, recipient)
@@ -858,12 +930,12 @@ class _Batch:
             done += [a for a in (rules.ESCALATE, rules.REASSIGN) if rule.does(a)]
         at_risk = rule.does(rules.MARK_AT_RISK)
         self.breached.append((row["id"], at_risk, ",".join(done), escalate_at))
-        self._say_breached(row, recipient, done, escalate_at)
+        self._say_breached(row, told, done, escalate_at)
 
     def _say_breached(
         self,
         row: dict[str, Any],
-        recipient: int | None,
+        told: list[int],
         done: list[str],
         escalate_at: dt.datetime | None,
     ) -> None:
@@ -871,7 +943,9 @@ class _Batch:
             return
         what = []
         if rules.NOTIFY in done:
-            what.append(f"{self._username(recipient)} told")
+            names = ", ".join(self._username(user_id) for user_id in told)
+            admins = " (admins: the lead has no owner)" if self._waiting(row) else ""
+            what.append(f"{names} told{admins if not row['responsible_id'] else ''}")
         elif row["id"] in self.unaddressed:
             what.append("nobody told (no owner)")
         if rules.TASK in done or rules.SEQUENCE in done:
@@ -884,6 +958,11 @@ class _Batch:
 
     def _plan_escalation(self, row: dict[str, Any]) -> None:
         rule = self._rule(row)
+        if REASSIGNED in row["actions"].split(","):
+            # Reassigned once for this obligation already: its second owner's
+            # window ran out too, and their manager is told, not a third.
+            self._escalate(row, ["reassigned before"])
+            return
         if rule.does(rules.REASSIGN):
             # Decided in `_reassign`, once it is known whether anyone took it.
             self.reassignments.append((row, rule.does(rules.ESCALATE)))
@@ -979,7 +1058,16 @@ class _Batch:
 
     def _username(self, user_id: int | None) -> str:
         person = self.people.get(user_id) if user_id is not None else None
+        if person is None and user_id in self.admin_names:
+            return self.admin_names[user_id]
         return person["username"] if person else f"user {user_id}"
+
+    def _waiting(self, row: dict[str, Any]) -> bool:
+        """Whether `row` is the response window of a lead waiting for an
+        owner (no routing rule could place it)."""
+        if row["lead_id"] is None or row["kind"] != Clock.Kind.RESPONSE:
+            return False
+        return self.leads[row["lead_id"]].owner_id is None
 
     def log_each(self) -> None:
         """Log at INFO what the batch did to each clock, with its deal or
@@ -1005,13 +1093,18 @@ class _Batch:
         digest, where long names are cut (the same text when none is)."""
         label = self._label(row)
         task = self._task_subject(row) if row["kind"] == Clock.Kind.NEXT_STEP else ""
-        title = self._breach_title(row, label, task)
+        waiting = self._waiting(row)
+        title = self._breach_title(row, label, task, waiting)
         if len(label) <= LINE_LABEL and len(task) <= LINE_LABEL:
             return title, title
-        return title, self._breach_title(row, _short(label), _short(task))
+        return title, self._breach_title(row, _short(label), _short(task), waiting)
 
     @staticmethod
-    def _breach_title(row: dict[str, Any], label: str, task: str) -> str:
+    def _breach_title(
+        row: dict[str, Any], label: str, task: str, waiting: bool = False
+    ) -> str:
+        if waiting:
+            return f"New lead waiting for an owner: {label}"
         if row["kind"] == Clock.Kind.AGE:
             return f"Over the age limit: {label}"
         if row["kind"] == Clock.Kind.NEXT_STEP:
@@ -1036,6 +1129,12 @@ class _Batch:
         if row["kind"] == Clock.Kind.NEXT_STEP:
             task = self._task_subject(row)
             return f'The next step "{task}" on {label} was due {due}.'
+        if self._waiting(row):
+            return (
+                f"No routing rule could place the lead {label}, and its response "
+                f"window of {window} ran out at {due}. Give it an owner on its "
+                "page, or answer it yourself."
+            )
         if row["lead_id"] is not None:
             return (
                 f"The lead {label} has waited longer than its response window "
@@ -1093,6 +1192,15 @@ class _Batch:
             _conflict(len(self.breached) - changed)
         if self.unaddressed:
             _update(self.unaddressed, BREACHED, note="not notified: nobody to tell")
+        changed = bulk.update_each(
+            Clock,
+            ("responsible_id", "escalate_at", "actions", "note"),
+            self.rewindowed,
+            also={},
+            only_if=("state", BREACHED),
+        )
+        if changed != len(self.rewindowed):
+            _conflict(len(self.rewindowed) - changed)
         for note, ids in self.escalated.items():
             _update(ids, was, escalated_at=self.now, note=note)
 
@@ -1319,15 +1427,29 @@ class _Batch:
         manager is told instead, as for an escalation."""
         for row, also_escalate in self.reassignments:
             if row["lead_id"] is not None:
-                moved = _reassign_lead(row, self.notices)
+                to = _reassign_lead(row, self.notices, self.now)
             else:
-                moved = _reassign_deal(row, self.notices)
-            self.reassigned += moved
-            said = ["reassigned" if moved else "nobody to reassign to"]
-            if also_escalate or not moved:
+                to = _reassign_deal(row, self.notices)
+            self.reassigned += to is not None
+            said = ["reassigned" if to is not None else "nobody to reassign to"]
+            if also_escalate or to is None:
                 self._escalate(row, said)
             else:
-                self.escalated.setdefault(said[0], []).append(row["id"])
+                self._rewindow(row, to)
+
+    def _rewindow(self, row: dict[str, Any], to: User) -> None:
+        """Give the person a clock was reassigned to one more second window
+        of their own, at the end of which their manager is told (`REASSIGNED`
+        in its actions keeps it from being reassigned again): the same
+        obligation, still breached, with its due time as it was."""
+        calendar = self.pipes[row["pipeline_id"]].calendar
+        minutes = self._rule(row).escalate_after_minutes or row["window_minutes"]
+        escalate_at = business_time.add(calendar, self.now, minutes)
+        actions = ",".join(filter(None, [row["actions"], REASSIGNED]))
+        note = f"reassigned to {to.username}"
+        self.rewindowed.append((row["id"], to.pk, escalate_at, actions, note))
+        at = escalate_at.astimezone(dt.UTC).isoformat()
+        self._say(f"clock %s on %s {note}; escalates at %s", row, at)
 
     def _add_to(self, result: SweepResult) -> None:
         if self.escalating:
@@ -1426,56 +1548,87 @@ def _conflict(missing: int) -> None:
     )
 
 
-def _reassign_lead(row: dict[str, Any], told: list[_Notice]) -> int:
+def _reassign_lead(
+    row: dict[str, Any], told: list[_Notice], now: dt.datetime
+) -> User | None:
+    """Route the lead again by the pipeline's rules, skipping its owner, and
+    return whom it went to; None when routing gives nobody else (a fallback
+    rule may name the owner again). Routing is asked first without a change:
+    a lead that would come back to its owner is no reassignment, and keeps
+    its assignment, window and rotation as they were."""
     # Imported here: leads.services imports deals.services, which calls into
     # this app when a deal moves.
     from dealgate.leads.services import assign_lead
 
-    lead_id, before = row["lead_id"], row["responsible_id"]
+    lead = Lead.objects.select_related("pipeline").get(pk=row["lead_id"])
+    before = lead.owner_id
+    if before is None:
+        # Waiting for an owner: the sweep routes it on every tick already.
+        return None
+    facts = {
+        "source": lead.source,
+        "channel": lead.channel,
+        "country": lead.country,
+        "segment": lead.segment,
+        "company_size": lead.company_size,
+        "value": lead.value,
+    }
     try:
-        lead = assign_lead(lead_id, None, by=None, note="response window ran out twice")
+        routed = assign.route(
+            lead.pipeline, facts, now, exclude=frozenset({before}), defer_turn=True
+        )
+        if routed.owner is None or routed.owner.pk == before:
+            log.info(
+                "clock %s: routing has nobody but its owner for lead %s (%s); "
+                "manager to be told",
+                row["id"],
+                lead.pk,
+                routed.reason,
+            )
+            return None
+        lead = assign_lead(
+            lead.pk, None, by=None, note="response window ran out twice", now=now
+        )
     except DealgateError as exc:
         # The lead keeps its owner; the caller tells the manager.
         log.info(
             "clock %s: lead %s not reassigned, manager to be told: %s",
             row["id"],
-            lead_id,
+            lead.pk,
             exc,
         )
-        return 0
-    if lead.owner_id in (None, before):
-        log.info(
-            "clock %s: routing gave lead %s back to the same person; manager to be "
-            "told",
-            row["id"],
-            lead_id,
-        )
-        return 0
+        return None
     told += _reassigned(row, lead.owner, before, f"lead {lead.label}")
     log.info(
         "clock %s: lead %s reassigned from user %s to %s",
         row["id"],
-        lead_id,
+        lead.pk,
         before,
         lead.owner.username,
     )
-    return 1
+    return lead.owner
 
 
-def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> int:
+def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> User | None:
     """Give the deal to the least loaded active colleague in the responsible
-    person's team (ties: lowest id); none means no reassignment."""
+    person's team (ties: lowest id), with its open clocks that were the
+    person's; returns the colleague, None when there is none."""
     deal = Deal.objects.select_related("responsible", "owner").get(pk=row["deal_id"])
     current = deal.responsible or deal.owner
     if current is None or current.team_id is None:
-        return 0
+        return None
     colleague = least_loaded_member(current.team_id, exclude=current)
     if colleague is None:
-        return 0
+        return None
     Deal.objects.filter(pk=deal.pk).update(
         responsible=colleague, version=F("version") + 1
     )
-    Clock.objects.filter(deal=deal, state=RUNNING).update(responsible=colleague)
+    # Running or run out: the work is the colleague's now, as a change of
+    # owner hands it (services.deal_reassigned). The claimed clock itself
+    # gets its new person in the batch's write (`_rewindow`).
+    Clock.objects.filter(deal=deal, is_open=True, responsible=current).exclude(
+        pk=row["id"]
+    ).update(responsible=colleague)
     told += _reassigned(row, colleague, current.pk, deal.title)
     log.info(
         "clock %s: deal %s reassigned from %s to %s",
@@ -1484,7 +1637,7 @@ def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> int:
         current.username,
         colleague.username,
     )
-    return 1
+    return colleague
 
 
 def _reassigned(

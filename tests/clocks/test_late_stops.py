@@ -229,30 +229,35 @@ def test_a_lead_converted_after_its_window_ran_out_missed_it(routed, alice, cloc
     assert lead_window(lead).state == BREACHED
 
 
-def test_a_lead_reassigned_after_its_window_ran_out_missed_the_first_window(
+def test_a_lead_reassigned_after_its_window_ran_out_hands_over_the_breach(
     routed, bob, max_manager, clock
 ):
     clock.to(berlin(10, 10))
     lead = capture(routed)
     clock.to(berlin(10, 11))
+    sweep()
 
-    assign_lead(lead.pk, bob, by=max_manager)
+    lead = assign_lead(lead.pk, bob, by=max_manager)
 
-    old, new = Clock.objects.filter(lead=lead).order_by("id")
-    assert (old.state, old.note) == (BREACHED, "reassigned")
-    assert (new.state, new.responsible) == (Clock.State.RUNNING, bob)
+    # The inquirer has waited since 10:00: bob takes the window as it is.
+    (window,) = Clock.objects.filter(lead=lead)
+    assert (window.state, window.is_open, window.responsible) == (BREACHED, True, bob)
+    assert window.due_at == berlin(10, 10, 15)
+    assert lead.response_due_at == berlin(10, 10, 15)
 
 
-def test_a_lead_reassigned_in_time_cancels_the_first_window(
-    routed, bob, max_manager, clock
-):
+def test_a_lead_reassigned_in_time_keeps_its_due_time(routed, bob, max_manager, clock):
     clock.to(berlin(10, 10))
     lead = capture(routed)
     clock.to(berlin(10, 10, 5))
 
-    assign_lead(lead.pk, bob, by=max_manager)
+    lead = assign_lead(lead.pk, bob, by=max_manager)
 
-    assert lead_window(lead).state == Clock.State.CANCELLED
+    window = lead_window(lead)
+    assert (window.state, window.responsible) == (Clock.State.RUNNING, bob)
+    assert (window.started_at, window.due_at) == (berlin(10, 10), berlin(10, 10, 15))
+    lead.refresh_from_db()
+    assert lead.response_due_at == berlin(10, 10, 15)
 
 
 def relabel_stored_clocks() -> None:

@@ -77,9 +77,12 @@ def test_after_a_second_window_the_lead_is_routed_to_someone_else(
     lead.refresh_from_db()
     assert lead.owner != first
     assert result.reassigned == 1
-    window = Clock.objects.get(lead=lead, state=Clock.State.RUNNING)
-    assert window.responsible == lead.owner
-    assert window.started_at == clock.now
+    # The same obligation, still breached and due when the inquirer was
+    # promised an answer, now the new owner's with a window of their own.
+    (window,) = Clock.objects.filter(lead=lead)
+    assert (window.state, window.responsible) == (Clock.State.BREACHED, lead.owner)
+    assert window.due_at == lead.response_due_at == berlin(10, 10, 15)
+    assert window.escalate_at == berlin(10, 10, 46)
     assert Notice.objects.filter(user=lead.owner, kind="reassigned").count() == 1
 
 
@@ -145,8 +148,9 @@ def test_a_lead_reassigned_by_the_sweeper_records_it_without_bothering_the_manag
 
     sweep()
 
+    lead.refresh_from_db()
     breached = Clock.objects.get(lead=lead, state=Clock.State.BREACHED)
-    assert breached.note == "reassigned"
+    assert breached.note == f"reassigned to {lead.owner.username}"
     assert not Notice.objects.filter(user=max_manager, kind="escalation").exists()
 
 
