@@ -1,0 +1,132 @@
+"""A reassignment on a second breach happens once per obligation: routing that
+gives the lead back to its owner is no reassignment, a lead or deal already
+reassigned is escalated to the manager instead of bounced again, and the
+inquirer's due time never moves. Several sweeps run over injected times and
+count what each person was told."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pytest
+
+from dealgate.clocks.models import Clock, Delivery, Notice
+from dealgate.clocks.sweep import sweep
+from dealgate.leads import assign
+from dealgate.leads.models import Lead
+from dealgate.leads.services import capture_lead
+
+from .conftest import berlin, place_deal
+
+REASSIGN = {"handoffs": {"lead->inquiry": {"on_breach": ["notify", "reassign"]}}}
+# Every quarter hour of a working day and the next morning: a sweeper that
+# runs on and on.
+TICKS = [berlin(10, 10, 16) + dt.timedelta(minutes=15 * n) for n in range(20)]
+TICKS.append(berlin(11, 9, 30))
+
+
+@pytest.fixture(autouse=True)
+def _webhook_on(settings) -> None:
+    # Notices are queued for the webhook: its rows count the messages sent.
+    settings.WEBHOOK_URL = "http://127.0.0.1:8130/hook"
+
+
+def routed_by(pipeline, routing: list[dict]) -> None:
+    assign.forget_cached()
+    pipeline.settings = {"routing": routing, "breach": REASSIGN}
+    pipeline.save()
+
+
+def capture(pipeline) -> Lead:
+    data = {"name": "Petra", "email": "petra@firm.example", "company": "Firm AG"}
+    return capture_lead(data, source="api", pipeline=pipeline).lead
+
+
+def told() -> Counter:
+    """(username, kind) of every notice written, counted."""
+    return Counter(Notice.objects.values_list("user__username", "kind"))
+
+
+def sweep_all_day(clock) -> None:
+    for tick in TICKS:
+        clock.to(tick)
+        sweep()
+
+
+def test_a_lead_routing_gives_back_to_its_owner_is_escalated_once_and_never_restarted(
+    windows, alice, max_manager, clock
+):
+    # The only rule is alice's fallback: routing "again" can only name her.
+    routed_by(windows, [{"name": "all", "to": "user:alice", "fallback": True}])
+    clock.to(berlin(10, 10))
+    lead = capture(windows)
+
+    sweep_all_day(clock)
+
+    assert told() == {("alice", "breach"): 1, ("max", "escalation"): 1}
+    assert Delivery.objects.count() == 2  # one webhook message each
+    lead.refresh_from_db()
+    assert (lead.owner, lead.assignments.count()) == (alice, 1)
+    assert lead.response_due_at == berlin(10, 10, 15)
+    (window,) = Clock.objects.filter(lead=lead)
+    assert (window.state, window.due_at) == (Clock.State.BREACHED, berlin(10, 10, 15))
+    assert window.escalated_at == berlin(10, 10, 31)
+    assert window.note == "nobody to reassign to and escalated to the manager"
+
+
+def test_a_lead_is_reassigned_once_then_its_new_owners_manager_is_told(
+    windows, alice, bob, max_manager, clock
+):
+    routed_by(
+        windows,
+        [{"name": "team", "to": ["user:alice", "user:bob"], "how": "round-robin"}],
+    )
+    clock.to(berlin(10, 10))
+    lead = capture(windows)
+    first = lead.owner
+    second = bob if first == alice else alice
+
+    sweep_all_day(clock)
+
+    f, s = first.username, second.username
+    assert told() == {
+        (f, "breach"): 1,  # 10:16, the window ran out
+        (f, "reassigned"): 1,  # 10:31, handed to the colleague
+        (s, "reassigned"): 1,
+        ("max", "escalation"): 1,  # 10:46, the colleague's window ran out too
+    }
+    assert Delivery.objects.count() == 4
+    lead.refresh_from_db()
+    assert (lead.owner, lead.assignments.count()) == (second, 2)
+    assert lead.response_due_at == berlin(10, 10, 15)
+    (window,) = Clock.objects.filter(lead=lead)
+    assert (window.state, window.responsible) == (Clock.State.BREACHED, second)
+    assert window.due_at == berlin(10, 10, 15)
+    assert window.escalated_at == berlin(10, 10, 46)
+    (escalation,) = Notice.objects.filter(kind="escalation")
+    assert second.display_name in escalation.body
+
+
+def test_a_deal_is_reassigned_once_then_its_new_persons_manager_is_told(
+    windows, alice, bob, max_manager, clock
+):
+    windows.settings = {
+        "breach": {"handoffs": {"lead->inquiry": {"on_breach": ["notify", "reassign"]}}}
+    }
+    windows.save()
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 10))
+
+    sweep_all_day(clock)
+
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    assert (window.responsible, window.due_at) == (bob, berlin(10, 10, 15))
+    assert window.escalated_at == berlin(10, 10, 46)
+    assert told() == {
+        ("alice", "breach"): 1,
+        ("alice", "reassigned"): 1,
+        ("bob", "reassigned"): 1,
+        ("max", "escalation"): 1,
+    }
+    deal.refresh_from_db()
+    assert deal.responsible == bob
