@@ -14,7 +14,7 @@ is put right (`resolved_at`): the deal leaves the stage, the lead or deal is
 answered, the task is done.
 
 A running clock stopped after its due time (a move, a close, an answer, a
-conversion, a reassignment or a restart that came later than the due time,
+conversion or a restart that came later than the due time,
 before any sweep breached it) ends breached and put right at once: it was
 missed, whoever got there first (`bulk.end_clocks`).
 """

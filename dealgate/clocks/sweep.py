@@ -973,10 +973,11 @@ class _Batch:
         """Tell the owner's manager (the escalation notice) and record, with
         what else happened (`said`), what the second window came to.
 
-        Without a manager (none, themselves, or one who may no longer sign
-        in) or without an owner, the firm's active admins are told instead,
-        never the person themselves; with nobody at all, the clock is noted
-        and counted apart, not as escalated."""
+        Without a manager (none, themselves, one who may no longer sign in,
+        or one away at the sweep's now) or without an owner, the firm's
+        active admins are told instead, never the person themselves nor the
+        manager away; with nobody at all, the clock is noted and counted
+        apart, not as escalated."""
         person_id = row["responsible_id"] or self._owner_of(row)
         person = self.people.get(person_id) if person_id is not None else None
         name = person["name"] if person else NO_OWNER
@@ -1422,9 +1423,12 @@ class _Batch:
         )
 
     def _reassign(self) -> None:
-        """Hand the obligation to someone else (few rows: ORM and services).
-        When nobody else can take it, it stays with its owner and the
-        manager is told instead, as for an escalation."""
+        """Hand the obligation to someone else (few rows: ORM and services),
+        who gets a second window of their own (`_rewindow`), unless the rule
+        escalates as well. When nobody else can take it, or only its owner
+        again, nothing is reassigned: it stays with its owner, still
+        breached, and the manager is told instead, once, as for an
+        escalation."""
         for row, also_escalate in self.reassignments:
             if row["lead_id"] is not None:
                 to = _reassign_lead(row, self.notices, self.now)
