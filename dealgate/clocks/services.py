@@ -669,15 +669,15 @@ def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
                 clock.responsible_id,
                 person,
             )
+            if lead.owner_id is None:
+                _warn_unplaced(lead, clock.due_at, person)
         _keep_due(lead, clock.due_at)
-        if lead.owner_id is None:
-            _warn_unplaced(lead, clock.due_at)
         return
     clock = start_clock(
         key=key, lead=lead, none_running=created, **_response_window(lead)
     )
     if lead.owner_id is None:
-        _warn_unplaced(lead, clock.due_at)
+        _warn_unplaced(lead, clock.due_at, person)
 
 
 def _keep_due(lead: Lead, due: dt.datetime) -> None:
@@ -690,11 +690,13 @@ def _keep_due(lead: Lead, due: dt.datetime) -> None:
     Lead.objects.filter(pk=lead.pk).update(response_due_at=due)
 
 
-def _warn_unplaced(lead: Lead, due: dt.datetime) -> None:
+def _warn_unplaced(lead: Lead, due: dt.datetime, person: int | None) -> None:
     """Say, once the lead is stored, that no rule could place it and who
-    must act by when: a lead waiting for an owner is an obligation someone
-    must see."""
-    who = lead_responsible_label(lead.pipeline)
+    (`person`, None for the admins) must act by when: a lead waiting for an
+    owner is an obligation someone must see."""
+    who = "the admins"
+    if person is not None:
+        who = User.objects.filter(pk=person).values_list("username", flat=True)[0]
     transaction.on_commit(
         lambda: log.warning(
             "lead %s could not be placed (%s): its response window, due %s, "
@@ -716,7 +718,7 @@ def response_clock(lead: Lead) -> Clock:
     (`unplaced_responsible_id`), and a WARNING naming it once it is stored."""
     clock = Clock(**_response_window(lead))
     if lead.owner_id is None:
-        _warn_unplaced(lead, clock.due_at)
+        _warn_unplaced(lead, clock.due_at, clock.responsible_id)
     return clock
 
 
@@ -757,14 +759,6 @@ def unplaced_responsible_id(pipeline: Pipeline) -> int | None:
     )
     kind, person, active = intake.first() or ("", None, False)
     return person if kind == Stage.OwnerKind.PERSON and active else None
-
-
-def lead_responsible_label(pipeline: Pipeline) -> str:
-    """Whose a waiting lead's window is, as logs say it."""
-    person = unplaced_responsible_id(pipeline)
-    if person is None:
-        return "the admins"
-    return User.objects.get(pk=person).username
 
 
 # --- people ---------------------------------------------------------------------------

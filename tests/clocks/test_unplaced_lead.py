@@ -162,3 +162,23 @@ def test_an_owner_given_the_lead_in_time_has_what_is_left_of_its_window(
         berlin(10, 10, 15),
     )
     assert list(Notice.objects.values_list("user__username", flat=True)) == ["bob"]
+
+
+def test_the_warning_names_the_intake_owner_and_an_edit_does_not_repeat_it(
+    alice_only, bob, clock, caplog, django_capture_on_commit_callbacks
+):
+    Stage.objects.filter(pipeline=alice_only, key="inquiry").update(
+        owner_kind=Stage.OwnerKind.PERSON, owner_user=bob
+    )
+    clock.to(berlin(10, 10))
+    with (
+        caplog.at_level(logging.WARNING, logger="dealgate.clocks"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        lead = capture(alice_only)
+        lead.message = "Any news?"
+        lead.save()
+
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "falls to bob until it has an owner" in warning.getMessage()
+    assert len(Clock.objects.filter(lead=lead)) == 1
