@@ -42,7 +42,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -1627,12 +1627,10 @@ def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> User | None:
     Deal.objects.filter(pk=deal.pk).update(
         responsible=colleague, version=F("version") + 1
     )
-    # Running or run out: the work is the colleague's now, as a change of
-    # owner hands it (services.deal_reassigned). The claimed clock itself
-    # gets its new person in the batch's write (`_rewindow`).
-    Clock.objects.filter(deal=deal, is_open=True, responsible=current).exclude(
-        pk=row["id"]
-    ).update(responsible=colleague)
+    # Running or run out, the claimed clock too: the work is the colleague's
+    # now, as a change of owner hands it (services.deal_reassigned).
+    mine = Q(responsible=current) | Q(pk=row["id"])
+    Clock.objects.filter(mine, deal=deal, is_open=True).update(responsible=colleague)
     told += _reassigned(row, colleague, current.pk, deal.title)
     log.info(
         "clock %s: deal %s reassigned from %s to %s",

@@ -130,3 +130,24 @@ def test_a_deal_is_reassigned_once_then_its_new_persons_manager_is_told(
     }
     deal.refresh_from_db()
     assert deal.responsible == bob
+
+
+def test_a_rule_that_reassigns_and_escalates_tells_the_manager_once_at_the_handover(
+    windows, alice, bob, max_manager, clock
+):
+    both = ["notify", "reassign", "escalate"]
+    windows.settings = {"breach": {"handoffs": {"lead->inquiry": {"on_breach": both}}}}
+    windows.save()
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(10, 10))
+
+    sweep_all_day(clock)
+
+    window = Clock.objects.get(deal=deal, kind=Clock.Kind.RESPONSE)
+    assert (window.responsible, window.escalated_at) == (bob, berlin(10, 10, 31))
+    assert window.note == "reassigned and escalated to the manager"
+    assert told() == {
+        ("alice", "breach"): 1,
+        ("alice", "reassigned"): 1,
+        ("bob", "reassigned"): 1,
+        ("max", "escalation"): 1,
+    }
