@@ -31,9 +31,10 @@ from pydantic import BaseModel, ConfigDict
 
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads import services, spool
-from dealgate.leads.edits import edit_lead, lead_version
+from dealgate.leads.edits import edit_lead
 from dealgate.leads.intake import LIMITS
 from dealgate.leads.models import ApiToken, Lead
+from dealgate.leads.versions import lead_version
 
 from .auth import CAPTURE_AUTH, DEALS_AUTH, token_scope
 from .deals import ErrorOut, limited_text
@@ -181,6 +182,12 @@ class DisqualifyIn(Schema):
     reason: str = Field(
         description=f"one line; at most {services.MAX_REASON:,} characters",
         json_schema_extra={"maxLength": services.MAX_REASON},
+    )
+    version: str | None = Field(
+        None,
+        description="the lead's version as you read it (or send it as If-Match); "
+        "a lead changed since is a 409 naming what changed. Without one the "
+        "lead is taken as it is",
     )
 
 
@@ -370,7 +377,9 @@ def add_activity(
 def disqualify(
     request: HttpRequest, lead_id: int, payload: DisqualifyIn
 ) -> dict[str, Any]:
-    services.disqualify_lead(lead_id, payload.reason, by=request.auth)
+    """Close the lead as not worth pursuing, as its owner or a manager."""
+    version = _version_sent(request, payload.version)
+    services.disqualify_lead(lead_id, payload.reason, by=request.auth, version=version)
     return lead_out(_lead(lead_id))
 
 
@@ -385,6 +394,12 @@ class ConvertIn(Schema):
         description="an open stage's key; the pipeline's first by default. A "
         "later stage takes what a forward move into it needs (422 with unmet)",
     )
+    version: str | None = Field(
+        None,
+        description="the lead's version as you read it (or send it as If-Match); "
+        "a lead changed since is a 409 naming what changed. Without one the "
+        "lead is taken as it is",
+    )
 
 
 @router.post(
@@ -396,5 +411,20 @@ def convert(
 ) -> dict[str, Any]:
     """Turn the lead into a deal in its pipeline's first stage, or `stage`."""
     stage = payload.stage if payload is not None else ""
-    services.convert_lead(lead_id, by=request.auth, stage=stage)
+    version = _version_sent(request, payload.version if payload is not None else None)
+    services.convert_lead(lead_id, by=request.auth, stage=stage, version=version)
     return lead_out(_lead(lead_id))
+
+
+def _version_sent(request: HttpRequest, sent: str | None) -> str | None:
+    """The version of the lead the caller read: the body's `version`, else
+    an If-Match header (quotes, a W/ and "*" taken as none). None when
+    neither is sent: the action takes the lead as it is, as it always has."""
+    header = request.headers.get("If-Match", "").strip().removeprefix("W/")
+    header = header.strip('"') if header != "*" else ""
+    if sent and header and sent != header:
+        raise ValidationError(
+            "version: the body's version and If-Match differ; send the one you read",
+            field="version",
+        )
+    return sent or header or None

@@ -6,19 +6,17 @@ never what the lead's history says (its message, source, channel, owner
 or status). Every value is read as a capture reads it (`intake.clean_lead`)
 and the de-duplication keys are written again with it.
 
-A lead has no version column: its version is a fingerprint of those fields
-(`lead_version`), a short digest per field, which the lead's page and the
-API hand out and an edit sends back. An edit made on an older copy is a
-`Conflict` naming the fields that changed since, whichever door changed
-them (another edit, a repeat inquiry filling a blank field), and nothing is
-written: a change is never silently replaced.
+The lead's version (`versions.lead_version`), which its page and the API
+hand out and an edit sends back, holds a digest of each of these fields.
+An edit made on an older copy is a `Conflict` naming the fields that
+changed since, whichever door changed them (another edit, a repeat inquiry
+filling a blank field), and nothing is written: a change is never silently
+replaced. A new owner or status since does not refuse an edit.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -31,43 +29,12 @@ from dealgate.errors import Conflict, NotFound, ValidationError
 from . import services
 from .intake import clean_lead
 from .models import Lead
+from .versions import EDITABLE, changed_since, is_version
 
 log = logging.getLogger("dealgate.leads")
 
-# The buyer's fields a person may edit, in the order the version lists them.
-EDITABLE = (
-    *("name", "email", "phone", "company", "website", "country", "segment"),
-    *("company_size", "value", "currency"),
-)
-# The keys stored beside them, written again with every edit.
+# The keys stored beside the fields, written again with every edit.
 KEYS = ("email_key", "phone_e164", "company_key", "company_block", "domain")
-# Hex digits of each field's digest in a version: 32 bits, so a change goes
-# unseen once in four billion.
-_DIGEST = 8
-_VERSION = re.compile(f"[0-9a-f]{{{_DIGEST * len(EDITABLE)}}}")
-
-
-def lead_version(lead: Lead) -> str:
-    """The version of `lead`'s editable fields: a digest of each, in EDITABLE's
-    order, so that a stale one tells which fields changed (`changed_since`)."""
-    return "".join(_digest(getattr(lead, name)) for name in EDITABLE)
-
-
-def _digest(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return hashlib.blake2b(text.encode(), digest_size=_DIGEST // 2).hexdigest()
-
-
-def changed_since(version: str, lead: Lead) -> list[str]:
-    """The editable fields whose value `lead` holds now is not the one it
-    held at `version` (a version `lead_version` gave)."""
-    now = lead_version(lead)
-    return [
-        name
-        for i, name in enumerate(EDITABLE)
-        if version[i * _DIGEST : (i + 1) * _DIGEST]
-        != now[i * _DIGEST : (i + 1) * _DIGEST]
-    ]
 
 
 def edit_lead(
@@ -91,7 +58,7 @@ def edit_lead(
             f"(editable: {', '.join(EDITABLE)})",
             field=unknown[0],
         )
-    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+    if not is_version(version):
         raise ValidationError(
             "version: send the version of the lead you read (its page's form "
             "holds it, GET /api/v1/leads/ID answers it)",
@@ -104,7 +71,8 @@ def edit_lead(
             raise Conflict(
                 f"lead {lead.pk} is {lead.status}; only an open lead can be edited"
             )
-        changed = changed_since(version, lead)
+        # Its owner or status changing does not make an edit wrong.
+        changed = changed_since(version, lead, EDITABLE)
         if changed:
             raise Conflict(
                 f"lead {lead.pk} changed since you read it: {', '.join(changed)} "

@@ -43,6 +43,7 @@ from dealgate.pipelines.models import Handoff, Pipeline, Stage
 from . import assign, dedup
 from .intake import LIMITS, CleanLead, clean_lead
 from .models import DedupDecision, Lead, LeadActivity, LeadAssignment, LeadNotice
+from .versions import check_version
 
 log = logging.getLogger("dealgate.leads")
 
@@ -376,6 +377,7 @@ def assign_lead(
     by: User | None,
     note: str = "",
     now: dt.datetime | None = None,
+    version: str | None = None,
 ) -> Lead:
     """Give an open lead to `owner` (a manager's choice), or with no owner
     route it again by the rules, skipping whoever has it now (a fallback
@@ -384,7 +386,10 @@ def assign_lead(
 
     Routing again that finds nobody raises Conflict and changes nothing: a
     lead is never left unowned by an attempt to move it, and a waiting lead
-    keeps waiting (the rotation's turn is not taken either).
+    keeps waiting (the rotation's turn is not taken either). Given the
+    `version` a page or API call read, a lead changed since is a Conflict
+    naming what changed (`versions.check_version`), as for disqualifying
+    and converting.
     """
     note = note.strip()
     check_text(note, "note", limit=MAX_NOTE, one_line=True)
@@ -393,6 +398,7 @@ def assign_lead(
         _must_be_open(lead, "be assigned")
         if by is not None and not by.is_manager:
             raise PermissionDenied("only a manager may assign leads")
+        check_version(lead, version, "assign it")
         now = now or timesource.now()
         if owner is None:
             facts = CleanLead.from_json(_fields_of(lead)).facts(lead.channel)
@@ -644,7 +650,9 @@ def _answer(lead: Lead, at: dt.datetime) -> None:
     )
 
 
-def disqualify_lead(lead_id: int, reason: str, *, by: User | None) -> Lead:
+def disqualify_lead(
+    lead_id: int, reason: str, *, by: User | None, version: str | None = None
+) -> Lead:
     """Close an open lead as not worth pursuing; the reason is required, one
     line as typed (a line break is refused, as in a deal's title, never
     folded into a space)."""
@@ -656,6 +664,7 @@ def disqualify_lead(lead_id: int, reason: str, *, by: User | None) -> Lead:
         lead = _locked_lead(lead_id)
         _must_be_open(lead, "be disqualified")
         _may_change(lead, by, "disqualify it")
+        check_version(lead, version, "disqualify it")
         lead.status = Lead.Status.DISQUALIFIED
         lead.disqualify_reason = reason
         lead.closed_at = timesource.now()
@@ -670,6 +679,7 @@ def convert_lead(
     by: User | None,
     pipeline: Pipeline | None = None,
     stage: str = "",
+    version: str | None = None,
 ) -> Deal:
     """Turn an open lead into a deal in the first stage of `pipeline` (the
     lead's own by default), or in its open stage `stage`, with its entry in
@@ -694,6 +704,7 @@ def convert_lead(
         lead = _locked_lead(lead_id)
         _must_be_open(lead, "be converted")
         _may_change(lead, by, "convert it")
+        check_version(lead, version, "convert it")
         pipeline = pipeline or lead.pipeline
         first = active_stages(pipeline).first()
         if first is None:

@@ -44,13 +44,14 @@ from dealgate.web.redirects import redirect_back
 
 from . import services, spool
 from .assign import off_reason
-from .edits import EDITABLE, edit_lead, lead_version
+from .edits import edit_lead
 from .intake import LIMITS
 from .models import Availability, DedupDecision, Lead, LeadActivity, LeadNotice
 from .report import lead_report
 from .rules import dump_rules, save_rules
 from .templatetags.lead_forms import LABELS
 from .templatetags.lead_forms import refusal as refusal_text
+from .versions import EDITABLE, lead_version
 
 log = logging.getLogger("dealgate.leads")
 
@@ -211,6 +212,10 @@ def _lead_page(
         "stages": list(active_stages(lead.pipeline)),
         "refusal": refusal,
         "typed": typed or {},
+        # The lead as this page shows it, sent back by every action's form;
+        # after a refusal the page shows the lead as it is now, so the
+        # current version, which the edit form alone does not take.
+        "version": lead_version(lead),
         "edit": _edit_inputs(lead, (typed or {}).get("edit")),
         "edit_version": ((typed or {}).get("edit") or {}).get("version")
         or lead_version(lead),
@@ -333,6 +338,13 @@ def _act(
     return result if isinstance(result, HttpResponse) else _back(lead_id)
 
 
+def _shown(request: HttpRequest) -> str | None:
+    """The version of the lead the posting page showed (`versions`): an
+    action on a lead changed since is refused, naming what changed. A form
+    without one (sent by hand) acts on the lead as it is, as the API does."""
+    return request.POST.get("version") or None
+
+
 @login_required
 @require_POST
 def lead_task_done(request: HttpRequest, lead_id: int, task_id: int) -> HttpResponse:
@@ -380,7 +392,11 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
                     field="owner",
                 )
         services.assign_lead(
-            lead_id, owner, by=request.user, note=request.POST.get("note", "")
+            lead_id,
+            owner,
+            by=request.user,
+            note=request.POST.get("note", ""),
+            version=_shown(request),
         )
 
     done = "Lead assigned." if username else "Lead routed by the rules."
@@ -392,7 +408,9 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
 def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
     def convert() -> HttpResponse:
         stage = request.POST.get("stage", "")
-        deal = services.convert_lead(lead_id, by=request.user, stage=stage)
+        deal = services.convert_lead(
+            lead_id, by=request.user, stage=stage, version=_shown(request)
+        )
         return redirect(reverse("deal", args=[deal.pk]))
 
     return _act(request, lead_id, "convert", "Lead converted into a deal.", convert)
@@ -407,7 +425,10 @@ def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
         "disqualify",
         "Lead disqualified.",
         lambda: services.disqualify_lead(
-            lead_id, request.POST.get("reason", ""), by=request.user
+            lead_id,
+            request.POST.get("reason", ""),
+            by=request.user,
+            version=_shown(request),
         ),
     )
 

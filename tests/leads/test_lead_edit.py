@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 
 from dealgate.errors import Conflict, PermissionDenied, ValidationError
-from dealgate.leads.edits import EDITABLE, changed_since, edit_lead, lead_version
+from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import ApiToken, Lead
 from dealgate.leads.services import capture_lead, disqualify_lead
 from dealgate.leads.tokens import create_token
+from dealgate.leads.versions import EDITABLE, VERSIONED, changed_since, lead_version
 from tests.web.helpers import text_of
 
 from .conftest import inquiry
@@ -159,12 +160,32 @@ def test_an_edit_that_changes_nothing_keeps_the_version(lead, alice):
     assert lead_version(lead) == before
 
 
-def test_a_version_tells_each_field_apart(lead):
+def test_a_version_tells_each_field_apart(lead, bob):
     seen = lead_version(lead)
-    lead.segment, lead.value = "SMB", Decimal("5.00")
+    lead.segment, lead.value, lead.owner = "SMB", Decimal("5.00"), bob
 
-    assert changed_since(seen, lead) == ["segment", "value"]
-    assert len(seen) == 8 * len(EDITABLE)
+    assert changed_since(seen, lead) == ["segment", "value", "owner"]
+    assert changed_since(seen, lead, EDITABLE) == ["segment", "value"]
+    assert len(seen) == 8 * len(VERSIONED)
+
+
+def test_an_edit_made_after_the_lead_changed_hands_is_saved(lead, alice, bob):
+    seen = lead_version(lead)
+    Lead.objects.filter(pk=lead.pk).update(owner=bob)
+
+    edit_lead(lead.pk, {"company": "Initech"}, by=bob, version=seen)
+
+    lead.refresh_from_db()
+    assert lead.company == "Initech"
+
+
+def test_an_edit_takes_a_version_read_before_versions_held_the_owner(lead, alice):
+    older = lead_version(lead)[: 8 * len(EDITABLE)]
+
+    edit_lead(lead.pk, {"company": "Initech"}, by=alice, version=older)
+
+    lead.refresh_from_db()
+    assert lead.company == "Initech"
 
 
 def test_a_closed_lead_is_not_edited(lead, alice, olivia):

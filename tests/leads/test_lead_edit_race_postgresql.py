@@ -11,9 +11,10 @@ import pytest
 from django.db import connection
 
 from dealgate.errors import Conflict
-from dealgate.leads.edits import edit_lead, lead_version
+from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import Lead
 from dealgate.leads.services import capture_lead
+from dealgate.leads.versions import lead_version
 from tests.locking import OtherSession, until
 
 from .conftest import inquiry

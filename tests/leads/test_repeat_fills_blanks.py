@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 
 from dealgate.errors import Conflict
-from dealgate.leads.edits import edit_lead, lead_version
+from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import Lead, LeadActivity
 from dealgate.leads.services import capture_lead, convert_lead
+from dealgate.leads.versions import lead_version
 
 from .conftest import inquiry
 
