@@ -27,7 +27,6 @@ applies, discards or overwrites a draft they did not see.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -38,6 +37,7 @@ from django.db import IntegrityError, transaction
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import criteria
+from dealgate.core.digests import content_digest
 from dealgate.core.pipeline_file import (
     LossReasonSpec,
     PipelineFileError,
@@ -144,8 +144,7 @@ def _digest(spec: PipelineSpec | None) -> str:
     """A short digest of everything `spec` defines; equal specs, equal digests."""
     if spec is None:
         return NONE
-    text = json.dumps(spec_to_data(spec), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return content_digest(spec_to_data(spec))
 
 
 def check_seen(working: Working, seen: str, *, applying: bool = False) -> None:

@@ -12,11 +12,13 @@ from dataclasses import replace
 from typing import Any
 
 import tomlkit
+from django.db import transaction
 
 from dealgate.accounts.models import User
 from dealgate.accounts.teams import TeamNames, team_spelling
 from dealgate.core import routing
-from dealgate.errors import ValidationError
+from dealgate.core.digests import content_digest
+from dealgate.errors import Conflict, ValidationError
 from dealgate.pipelines.models import Pipeline
 
 from .assign import ROUTING_KEY
@@ -92,21 +94,38 @@ def unknown_targets(rules: list[routing.Rule]) -> list[tuple[int, str]]:
 
 
 def save_rules(
-    pipeline: Pipeline, items: Any, *, dry_run: bool = False
+    pipeline: Pipeline, items: Any, *, dry_run: bool = False, seen: str | None = None
 ) -> list[routing.Rule]:
-    """Check the rules and, unless `dry_run`, store them on the pipeline.
+    """Check the rules and, unless `dry_run`, store them on the pipeline,
+    under its row lock. Given `seen`, the `rules_digest` of the rules the
+    person edited, rules stored since by someone else are a Conflict and
+    nothing is written.
 
     Rotation state is kept per rule name, so renaming a rule starts its
     rotation afresh; editing its conditions or people does not.
     """
     rules = check_rules(items)
-    if not dry_run:
-        settings = dict(pipeline.settings or {})
+    if dry_run:
+        return rules
+    with transaction.atomic():
+        stored = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+        if seen is not None and rules_digest(stored) != seen:
+            raise Conflict(
+                f"the routing rules of pipeline {pipeline.key} changed since you "
+                "opened them; nothing was saved"
+            )
+        settings = dict(stored.settings or {})
         settings[ROUTING_KEY] = routing.rules_to_dicts(rules)
         pipeline.settings = settings
         pipeline.save(update_fields=["settings", "updated_at"])
-        log.info("pipeline %s: %d routing rule(s) stored", pipeline.key, len(rules))
+    log.info("pipeline %s: %d routing rule(s) stored", pipeline.key, len(rules))
     return rules
+
+
+def rules_digest(pipeline: Pipeline) -> str:
+    """A digest of the pipeline's rules as stored, which the rules editor
+    shows and sends back to `save_rules` as `seen`."""
+    return content_digest((pipeline.settings or {}).get(ROUTING_KEY) or [])
 
 
 def dump_rules(pipeline: Pipeline) -> str:

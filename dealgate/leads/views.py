@@ -48,7 +48,7 @@ from .edits import edit_lead
 from .intake import LIMITS
 from .models import Availability, DedupDecision, Lead, LeadActivity, LeadNotice
 from .report import lead_report
-from .rules import dump_rules, save_rules
+from .rules import dump_rules, rules_digest, save_rules
 from .templatetags.lead_forms import LABELS
 from .templatetags.lead_forms import refusal as refusal_text
 from .versions import EDITABLE, lead_version
@@ -627,18 +627,11 @@ def routing_rules(request: HttpRequest) -> HttpResponse:
         raise Http404(exc.message) from None
     except DealgateError:
         pipeline = _pipelines()[0]
-    text = dump_rules(pipeline)
-    error = None
+    editor = {"text": dump_rules(pipeline), "seen": rules_digest(pipeline)}
+    status = 200
     if request.method == "POST":
-        text = request.POST.get("rules", "")
-        try:
-            items = _posted_rules(text, pipeline, request.POST.get("clear") == "yes")
-            save_rules(pipeline, items)
-        except tomllib.TOMLDecodeError as exc:
-            error = f"not valid TOML: {exc}"
-        except DealgateError as exc:
-            error = exc.message
-        else:
+        status, editor = _save_posted_rules(request, pipeline)
+        if status == 302:
             messages.success(request, "Routing rules saved.")
             return redirect(f"{reverse('leads:routing')}?pipeline={pipeline.key}")
     now = timesource.now()
@@ -660,12 +653,45 @@ def routing_rules(request: HttpRequest) -> HttpResponse:
     context = {
         "pipeline": pipeline,
         "pipelines": _pipelines(),
-        "text": text,
-        "error": error,
+        **editor,
         "availability": availability,
         "has_availability": Availability.objects.exists(),
     }
-    return render(request, "leads/routing.html", context, status=422 if error else 200)
+    return render(request, "leads/routing.html", context, status=status)
+
+
+def _save_posted_rules(
+    request: HttpRequest, pipeline: Pipeline
+) -> tuple[int, dict[str, Any]]:
+    """Save the rules the editor posted, made on the rules whose digest it
+    sends as `seen`: 302 when saved, else the status and what the editor
+    shows again. Always what was typed; after a 409 (another admin saved
+    meanwhile) also the rules as they are now, with their digest, so that
+    saving again replaces them knowingly."""
+    text = request.POST.get("rules", "")
+    seen = request.POST.get("seen", "").strip()
+    try:
+        if not seen:
+            raise ValidationError(
+                "the form did not say which rules it showed; reload the page",
+                field="seen",
+            )
+        items = _posted_rules(text, pipeline, request.POST.get("clear") == "yes")
+        save_rules(pipeline, items, seen=seen)
+    except tomllib.TOMLDecodeError as exc:
+        return 422, {"text": text, "seen": seen, "error": f"not valid TOML: {exc}"}
+    except Conflict as exc:
+        pipeline.refresh_from_db(fields=["settings"])
+        return 409, {
+            "text": text,
+            "seen": rules_digest(pipeline),
+            "current": dump_rules(pipeline) or "# no routing rules",
+            "error": f"{exc.message}. Here they are as they are now, and below "
+            "them what you typed: save again to replace them with it",
+        }
+    except DealgateError as exc:
+        return exc.status, {"text": text, "seen": seen, "error": exc.message}
+    return 302, {}
 
 
 @login_required

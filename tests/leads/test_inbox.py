@@ -8,6 +8,7 @@ import pytest
 
 from dealgate import timesource
 from dealgate.leads.models import Lead
+from dealgate.leads.rules import rules_digest
 from dealgate.leads.services import capture_lead, record_response
 from tests.web.helpers import text_of
 
@@ -154,6 +155,7 @@ def test_only_an_admin_edits_routing_rules(client, routed, olivia, alice):
         {
             "pipeline": "new-business",
             "rules": '[[routing]]\nname = "x"\nto = "user:zed"\n',
+            "seen": rules_digest(routed),
         },
     )
     assert bad.status_code == 422
@@ -165,6 +167,7 @@ def test_only_an_admin_edits_routing_rules(client, routed, olivia, alice):
             "pipeline": "new-business",
             "rules": '[[routing]]\nname = "all"\nto = "team:Central"\n'
             'how = "least-loaded"\n',
+            "seen": rules_digest(routed),
         },
     )
     assert good.status_code == 302
@@ -187,7 +190,8 @@ def test_saving_no_rules_by_mistake_is_refused_and_keeps_them(
     client.force_login(olivia)
 
     refused = client.post(
-        "/leads/routing/", {"pipeline": "new-business", "rules": rules}
+        "/leads/routing/",
+        {"pipeline": "new-business", "rules": rules, "seen": rules_digest(routed)},
     )
 
     assert refused.status_code == 422
@@ -202,7 +206,13 @@ def test_all_rules_are_removed_when_that_is_what_the_admin_ticks(
     client.force_login(olivia)
 
     done = client.post(
-        "/leads/routing/", {"pipeline": "new-business", "rules": "", "clear": "yes"}
+        "/leads/routing/",
+        {
+            "pipeline": "new-business",
+            "rules": "",
+            "clear": "yes",
+            "seen": rules_digest(routed),
+        },
     )
 
     assert done.status_code == 302
