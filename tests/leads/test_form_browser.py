@@ -1,7 +1,8 @@
 """In a real chromium: what the website's lead form lets a visitor type, it
 takes. The textarea's maxlength counts a line break as one character while
 the browser sends it as two, and a browser checks a type="email" input by
-rules that refuse an umlaut before the "@".
+rules that refuse an umlaut before the "@"; the inputs are text, with the
+keyboard and suggestions of an email input, under the pages' policy.
 
 Debian's chromium, as in tests/web/test_board_browser.py: skipped without
 it, unless DEALGATE_REQUIRE_BROWSER=1.
@@ -13,7 +14,15 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from dealgate.leads.models import Lead
-from tests.web.test_board_browser import CHROMIUM_ARGS, chromium_path  # noqa: F401
+from dealgate.leads.services import capture_lead
+from tests.web.test_board_browser import (  # noqa: F401 - fixtures
+    CHROMIUM_ARGS,
+    chromium_path,
+    signed_in_page,
+)
+from tests.web.test_csp_browser import WATCH
+
+from .conftest import inquiry
 
 pytestmark = pytest.mark.browser
 
@@ -79,3 +88,29 @@ def test_a_country_typed_as_a_name_is_asked_for_as_a_code_not_cut_to_two_letters
             browser.close()
 
     assert not Lead.objects.exists()
+
+
+def test_the_edit_form_takes_an_internationalised_email_under_the_policy(
+    chromium_path,  # noqa: F811
+    live_server,
+    transactional_db,
+    routed,
+    alice,
+    now,
+):
+    lead = capture_lead(inquiry(1), source="form").lead
+    with signed_in_page(live_server, chromium_path, "alice") as page:
+        page.add_init_script(WATCH)
+        page.goto(f"{live_server.url}/leads/{lead.pk}/")
+        email = page.locator("#edit-email")
+        kinds = [email.get_attribute(a) for a in ("type", "inputmode", "autocomplete")]
+        email.fill("jörg@ümlaut.de")
+        page.get_by_role("button", name="Save").click()
+
+        expect(page.locator("ul.messages")).to_contain_text("Lead saved.")
+        violations = page.evaluate("window.__violations")
+
+    assert kinds == [None, "email", "email"]
+    assert violations == []
+    lead.refresh_from_db()
+    assert lead.email_key == "jörg@xn--mlaut-jva.de"
