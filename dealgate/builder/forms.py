@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils.text import slugify
 
 from dealgate.accounts.models import Team, User
-from dealgate.core.currencies import amount_problem
+from dealgate.core.currencies import amount_problem, currency_problem, iso_currency
 from dealgate.core.numbers import read_number
 from dealgate.core.pipeline_file import (
     CRITERIA_MODES,
@@ -132,10 +132,19 @@ class PipelineForm(forms.Form):
     description = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    currency = forms.RegexField(regex=r"^[A-Z]{3}$", max_length=3)
+    # Read as every door reads a currency ("eur" is EUR); no maxlength, so
+    # "Euro" is asked for as a code rather than cut to "Eur".
+    currency = forms.CharField(max_length=100)
     allow_skipping = forms.BooleanField(required=False)
     bottleneck_share = FractionField(min_value=0.01, max_value=1)
     timezone = forms.CharField(max_length=64)
+
+    def clean_currency(self) -> str:
+        text = self.cleaned_data["currency"]
+        problem = currency_problem(text)
+        if problem:
+            raise forms.ValidationError(problem[0].upper() + problem[1:])
+        return iso_currency(text) or ""
 
 
 def _range_messages(text: str) -> dict[str, str]:

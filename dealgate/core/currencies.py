@@ -58,6 +58,17 @@ def iso_currency(text: str) -> str | None:
     return code if code in ISO_4217 else None
 
 
+def currency_problem(text: str) -> str | None:
+    """What is wrong with a currency a person typed, asking for the code
+    whatever it was ("Euro" is a name, not one letter too many); None when
+    `iso_currency` reads it."""
+    if iso_currency(text) is not None:
+        return None
+    shown = text.strip()
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    return f"must be a three-letter ISO 4217 code such as EUR, not {shown!r}"
+
+
 def decimals_problem(amount: Decimal, code: str) -> str | None:
     """What is wrong with `amount` in the currency `code` (an ISO 4217 code),
     or None: an amount with more decimals than its currency has ("1000.50"

@@ -37,7 +37,12 @@ from dealgate.core.checklist import (
 )
 from dealgate.core.checklist import check_key as check_checklist_key
 from dealgate.core.csvsource import FIRST_YEAR, LAST_YEAR
-from dealgate.core.currencies import STORED_PLACES, check_decimals, iso_currency
+from dealgate.core.currencies import (
+    STORED_PLACES,
+    check_decimals,
+    currency_problem,
+    iso_currency,
+)
 from dealgate.core.custom_fields import (
     CustomValueError,
     checked_values,
@@ -1402,13 +1407,10 @@ def _stored_places(value: Decimal) -> Decimal | None:
 
 
 def _currency(text: str) -> str:
-    code = iso_currency(text)
-    if code is None:
-        raise ValidationError(
-            f"currency must be an ISO 4217 code like EUR or usd, got {text!r}",
-            field="currency",
-        )
-    return code
+    problem = currency_problem(text)
+    if problem:
+        raise ValidationError(f"currency {problem}", field="currency")
+    return iso_currency(text) or ""
 
 
 def _people_by_name(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from dealgate.core.currencies import check_decimals, iso_currency
+from dealgate.core.currencies import check_decimals, currency_problem, iso_currency
 from dealgate.core.numbers import MAX_AMOUNT, read_number, read_whole
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, looks_blank
 from dealgate.errors import ValidationError
@@ -149,7 +149,7 @@ def clean_lead(
         source=texts["source"],
         external_id=texts["external_id"],
         country=_country(texts["country"]),
-        currency=texts["currency"].upper(),
+        currency=_currency(texts["currency"]),
         company_size=_whole(data.get("company_size")),
         value=_amount(data.get("value"), texts["currency"] or currency),
     )
@@ -192,14 +192,6 @@ def _add_keys(lead: CleanLead, region: str | None) -> None:
     lead.domain = normalize.website_domain(site)
     if not lead.domain and lead.email_key:
         lead.domain = normalize.email_domain(lead.email_key)
-    if lead.currency:
-        code = iso_currency(lead.currency)
-        if code is None:
-            raise ValidationError(
-                f"{lead.currency!r} is not an ISO 4217 currency code such as EUR",
-                field="currency",
-            )
-        lead.currency = code
     lead.company_key = normalize.company_key(lead.company)
     lead.company_block = normalize.company_block(lead.company_key)
 
@@ -216,9 +208,10 @@ def _text(data: Mapping[str, Any], key: str) -> str:
         # Only invisible characters (a zero-width space): nothing was said.
         return ""
     limit = LIMITS[key]
-    # A country is read as a code (`_country`), which says what it wants
-    # where a length would not ("Germany" is not 7 characters too many).
-    if len(text) > limit and key != "country":
+    # A country or a currency is read as a code (`_country`, `_currency`),
+    # which says what it wants where a length would not ("Germany" is not 5
+    # characters too many, nor "Euro" one).
+    if len(text) > limit and key not in ("country", "currency"):
         raise ValidationError(
             f"{key} is {len(text):,} characters long; the limit is {limit:,}",
             field=key,
@@ -234,6 +227,17 @@ def _country(text: str) -> str:
         return normalize.country_code(text)
     except ValueError as exc:
         raise ValidationError(str(exc), field="country") from None
+
+
+def _currency(text: str) -> str:
+    """`text` as an ISO 4217 code ("" when none was given), read before the
+    value, whose decimals it judges."""
+    if not text:
+        return ""
+    problem = currency_problem(text)
+    if problem:
+        raise ValidationError(f"currency {problem}", field="currency")
+    return iso_currency(text) or ""
 
 
 def _whole(value: Any) -> int | None:

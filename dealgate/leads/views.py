@@ -249,6 +249,11 @@ _INPUTMODES = {
 }
 
 
+# Inputs without a maxlength: a browser would cut "Germany" to "Ge" (Georgia)
+# and "Euro" to "Eur", where the capture asks for the code instead.
+_READ_AS_CODES = ("country", "currency")
+
+
 def _edit_inputs(lead: Lead, typed: dict[str, str] | None) -> list[EditInput]:
     """The edit form's inputs: what the lead holds, or after a refusal what
     the form sent."""
@@ -258,7 +263,7 @@ def _edit_inputs(lead: Lead, typed: dict[str, str] | None) -> list[EditInput]:
             name,
             LABELS.get(name, name.capitalize()),
             shown.get(name, ""),
-            LIMITS.get(name),
+            None if name in _READ_AS_CODES else LIMITS.get(name),
             _INPUTMODES.get(name, ""),
         )
         for name in EDITABLE

@@ -101,7 +101,7 @@ def edit_fields(deal: Deal) -> list[EditField]:
             "Currency (ISO 4217, e.g. EUR)",
             "text",
             deal.currency,
-            max_length=3,
+            # No maxlength: "Euro" is asked for as a code, not cut to "Eur".
         ),
         EditField(
             "expected_close_date",
@@ -338,7 +338,6 @@ def new_fields(pipeline: Pipeline, user: User) -> list[EditField]:
             "Currency (ISO 4217, e.g. EUR)",
             "text",
             pipeline.currency,
-            max_length=3,
         ),
         _owner_field(user.username)
         if user.is_manager

@@ -122,7 +122,7 @@ def test_unreadable_inputs_are_named_and_nothing_is_created(signed_in, pipeline)
             {"expected_close_date": "1850-01-01"},
             "Expected close date: must lie between 1901 and 2198, not in 1850",
         ),
-        ({"currency": "XYZ"}, "must be an ISO 4217 code"),
+        ({"currency": "XYZ"}, "must be a three-letter ISO 4217 code"),
         ({"owner": "bob"}, "Owner: a rep creates deals they own, not for bob"),
     ],
 )
