@@ -27,7 +27,7 @@ from dealgate.accounts.models import User
 from dealgate.errors import Conflict, NotFound, ValidationError
 
 from . import services
-from .intake import clean_lead
+from .intake import CleanLead, clean_lead
 from .models import Lead
 from .versions import EDITABLE, changed_since, is_version
 
@@ -126,3 +126,41 @@ def _apply(lead: Lead, changes: Mapping[str, Any]) -> list[str]:
         setattr(lead, name, getattr(clean, name))
     lead.company_match = clean.company_match
     return changed
+
+
+def empty_filled(lead_id: int, note: Mapping[str, Any] | None) -> list[str]:
+    """Empty again, on the open lead `lead_id`, the fields a repeat inquiry
+    filled (`note`, the data of its repeat-inquiry activity, lists them as
+    `filled`) where the lead still holds exactly what the inquiry gave; a
+    field edited since keeps its value. For a split of that inquiry, under
+    the lead's lock; returns the fields emptied, with their keys written
+    again. A value and its currency, filled together, go together."""
+    filled = list((note or {}).get("filled") or [])
+    if not filled:
+        return []
+    lead = _locked(lead_id)
+    if not lead.is_open:
+        return []  # a closed lead's fields are its history
+    inquiry = CleanLead.from_json(note)
+    same = [n for n in filled if getattr(lead, n) == getattr(inquiry, n)]
+    if "value" in filled and "currency" in filled and {"value", "currency"} - set(same):
+        same = [n for n in same if n not in ("value", "currency")]
+    if not same:
+        return []
+    try:
+        _apply(lead, dict.fromkeys(same))
+    except ValidationError:
+        return []  # emptied, the lead would not read (no contact left): kept
+    Lead.objects.filter(pk=lead.pk).update(
+        **{name: getattr(lead, name) for name in (*EDITABLE, *KEYS)},
+        company_match=lead.company_match,
+    )
+    transaction.on_commit(
+        partial(
+            log.info,
+            "lead %s: fields a split inquiry had filled emptied again: %s",
+            lead.pk,
+            ", ".join(same),
+        )
+    )
+    return same

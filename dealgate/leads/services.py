@@ -814,7 +814,8 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
     its owner. The note the decision wrote goes wherever it went: from the
     lead or deal it was written on and, when that lead has since become a
     deal, from the deal too (`_remove_note`). The decision keeps the record
-    of both.
+    of both. The fields an attached inquiry filled on an open lead are
+    emptied again where the lead still holds its values (`edits.empty_filled`).
     """
     with transaction.atomic():
         decision = (
@@ -839,6 +840,11 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
         now = timesource.now()
         if decision.action == DedupDecision.Action.ATTACHED:
             lead = _split_attached(decision, by, now)
+            if decision.lead_id is not None:
+                from .edits import empty_filled  # edits imports this module
+
+                note = LeadActivity.objects.filter(pk=decision.activity_id).first()
+                empty_filled(decision.lead_id, note.data if note else None)
         else:
             lead = _reopen_merged(decision, now)
         copy_on = _remove_note(decision)

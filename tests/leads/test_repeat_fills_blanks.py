@@ -11,7 +11,7 @@ import pytest
 from dealgate.errors import Conflict
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import Lead, LeadActivity
-from dealgate.leads.services import capture_lead, convert_lead
+from dealgate.leads.services import capture_lead, convert_lead, split_lead
 from dealgate.leads.versions import lead_version
 
 from .conftest import inquiry
@@ -162,3 +162,65 @@ def test_the_fill_is_logged_with_field_names_only(
     said = [r.getMessage() for r in caplog.records if r.name == "dealgate.leads"]
     assert f"lead {bare.pk}: empty fields filled from a repeat inquiry: phone" in said
     assert "1234567" not in caplog.text
+
+
+# --- a split of the inquiry ---------------------------------------------------
+
+
+def _filled_by_repeat(bare: Lead):
+    again = inquiry(
+        1,
+        company="Initech GmbH",
+        phone="030 1234567",
+        website="www.initech.example",
+        value="5000",
+        currency="EUR",
+    )
+    return capture_lead(again, source="form").decision
+
+
+def test_a_split_empties_the_fields_the_inquiry_filled_with_their_keys(bare, olivia):
+    decision = _filled_by_repeat(bare)
+
+    split_lead(decision.pk, by=olivia)
+
+    bare.refresh_from_db()
+    assert (bare.company, bare.company_key, bare.company_match) == ("", "", "")
+    assert (bare.phone, bare.phone_e164) == ("", "")
+    # The website gone, the domain is the email address's again.
+    assert (bare.website, bare.domain) == ("", "company1.example")
+    assert (bare.value, bare.currency) == (None, "")
+    assert bare.email == "person1@company1.example"
+
+
+def test_a_split_keeps_a_filled_field_edited_since(bare, alice, olivia):
+    decision = _filled_by_repeat(bare)
+    bare.refresh_from_db()
+    edit_lead(bare.pk, {"company": "Initech AG"}, by=alice, version=lead_version(bare))
+
+    split_lead(decision.pk, by=olivia)
+
+    bare.refresh_from_db()
+    assert (bare.company, bare.company_key) == ("Initech AG", "initech")
+    assert bare.phone == ""
+
+
+def test_a_split_keeps_a_value_whose_currency_was_changed_since(bare, alice, olivia):
+    decision = _filled_by_repeat(bare)
+    bare.refresh_from_db()
+    edit_lead(bare.pk, {"currency": "CHF"}, by=alice, version=lead_version(bare))
+
+    split_lead(decision.pk, by=olivia)
+
+    bare.refresh_from_db()
+    assert (bare.value, bare.currency) == (Decimal("5000.00"), "CHF")
+
+
+def test_a_split_after_conversion_leaves_the_closed_lead_as_it_was(bare, alice, olivia):
+    decision = _filled_by_repeat(bare)
+    convert_lead(bare.pk, by=alice)
+
+    split_lead(decision.pk, by=olivia)
+
+    bare.refresh_from_db()
+    assert bare.company == "Initech GmbH"
