@@ -635,10 +635,11 @@ def routing_rules(request: HttpRequest) -> HttpResponse:
     editor = {"text": dump_rules(pipeline), "seen": rules_digest(pipeline)}
     status = 200
     if request.method == "POST":
-        status, editor = _save_posted_rules(request, pipeline)
-        if status == 302:
+        refused = _save_posted_rules(request, pipeline)
+        if refused is None:
             messages.success(request, "Routing rules saved.")
             return redirect(f"{reverse('leads:routing')}?pipeline={pipeline.key}")
+        status, editor = refused
     now = timesource.now()
     people = User.objects.filter(is_active=True).select_related("availability", "team")
     loads = dict(
@@ -667,10 +668,10 @@ def routing_rules(request: HttpRequest) -> HttpResponse:
 
 def _save_posted_rules(
     request: HttpRequest, pipeline: Pipeline
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, dict[str, Any]] | None:
     """Save the rules the editor posted, made on the rules whose digest it
-    sends as `seen`: 302 when saved, else the status and what the editor
-    shows again. Always what was typed; after a 409 (another admin saved
+    sends as `seen`: None when saved, else the refusal's status and what the
+    editor shows again. Always what was typed; after a 409 (another admin saved
     meanwhile) also the rules as they are now, with their digest, so that
     saving again replaces them knowingly."""
     text = request.POST.get("rules", "")
@@ -696,7 +697,7 @@ def _save_posted_rules(
         }
     except DealgateError as exc:
         return exc.status, {"text": text, "seen": seen, "error": exc.message}
-    return 302, {}
+    return None
 
 
 @login_required
