@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.db.models.expressions import RawSQL
 
 from dealgate.core.calendar import Calendar
@@ -56,7 +56,10 @@ class LeadReport:
     months: list[tuple[str, int, int]] = field(default_factory=list)
     zone: str = ""  # the calendar zone the months are counted in
     answered: int = 0
+    # Answered within the pipeline's window for a new lead (`window_minutes`,
+    # business minutes) of the inquiry's arrival.
     answered_in_window: int = 0
+    window_minutes: int = 0
     response_business_median: float | None = None
     response_wall_median_minutes: float | None = None
     overdue_now: int = 0
@@ -91,8 +94,10 @@ class LeadReport:
         if self.answered:
             out.append(
                 f"  answered: {self.answered:,}, {self.answered_in_window:,} within "
-                f"their window; median {self.response_business_median:.0f} "
-                f"business min ({self.response_wall_median_minutes:.0f} min wall)"
+                f"{self.window_minutes:,} business min of arriving; buyers waited "
+                f"a median {self.response_business_median:.0f} business min "
+                f"({self.response_wall_median_minutes:.0f} min wall) from arrival "
+                "to first answer"
             )
         else:
             out.append("  no lead has a recorded first response")
@@ -138,7 +143,7 @@ def lead_report(pipeline: Pipeline, *, channel: str | None = None) -> LeadReport
         return report
     _sources(report, leads)
     _months(report, leads, calendar_for(pipeline))
-    _response(report, leads)
+    _response(report, leads, pipeline)
     _wins(report, leads)
     report.limits = _limits(report, leads)
     return report
@@ -191,13 +196,19 @@ def _month_firsts(first: dt.date, last: dt.date) -> list[dt.date]:
     return firsts
 
 
-def _response(report: LeadReport, leads: Any) -> None:
+def _response(report: LeadReport, leads: Any, pipeline: Pipeline) -> None:
+    """How fast buyers were answered: each answered lead's wait from its
+    arrival to its first answer (`services.buyer_wait`, stored when it was
+    answered), against the pipeline's window for a new lead as it is now."""
     from dealgate import timesource
+
+    from .assign import intake_window
 
     answered = leads.filter(first_response_at__isnull=False)
     report.answered = answered.count()
+    report.window_minutes = intake_window(pipeline)
     report.answered_in_window = answered.filter(
-        first_response_at__lte=F("response_due_at")
+        response_business_minutes__lte=report.window_minutes
     ).count()
     if report.answered:
         business = list(answered.values_list("response_business_minutes", flat=True))

@@ -24,6 +24,7 @@ from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.clocks import services as clocks
 from dealgate.core import business_time
+from dealgate.core.calendar import Calendar
 from dealgate.core.currencies import check_decimals
 from dealgate.core.names import tidy_name
 from dealgate.core.text import check_text, cut, required_text
@@ -633,12 +634,13 @@ def complete_lead_task(
 
 
 def _answer(lead: Lead, at: dt.datetime) -> None:
-    calendar = calendar_for(lead.pipeline)
+    """Record the first answer at `at`: the buyer's wait runs from the
+    inquiry's arrival (`created_at`), not from the last assignment, so a
+    lead that sat unassigned or was passed around shows all of it."""
     lead.status = Lead.Status.ANSWERED
     lead.first_response_at = at
-    lead.response_wall_seconds = (at - lead.assigned_at).total_seconds()
-    lead.response_business_minutes = business_time.between(
-        calendar, lead.assigned_at, at
+    lead.response_wall_seconds, lead.response_business_minutes = buyer_wait(
+        calendar_for(lead.pipeline), lead.created_at, at
     )
     lead.save(
         update_fields=[
@@ -648,6 +650,17 @@ def _answer(lead: Lead, at: dt.datetime) -> None:
             "response_business_minutes",
         ]
     )
+
+
+def buyer_wait(
+    calendar: Calendar, arrived: dt.datetime, answered: dt.datetime
+) -> tuple[float, float]:
+    """How long a buyer waited from their inquiry's arrival to its first
+    answer: (wall seconds, business minutes in `calendar`). The one place a
+    lead's response time is counted; leads migration 0014 recounts stored
+    ones with it."""
+    wall = (answered - arrived).total_seconds()
+    return wall, business_time.between(calendar, arrived, answered)
 
 
 def disqualify_lead(
