@@ -24,6 +24,7 @@ from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.core.text import cut
 from dealgate.deals.models import Activity, Deal, Organization, Person
+from dealgate.pipelines.models import Pipeline
 
 from . import normalize
 from .intake import CleanLead
@@ -301,7 +302,7 @@ def attach(
     found: Found,
     lead: CleanLead,
     *,
-    pipeline_id: int,
+    pipeline: Pipeline,
     channel: str,
     by: User | None,
     now: dt.datetime,
@@ -311,7 +312,9 @@ def attach(
 
     The activity says how to reach whoever asked (a new phone number, or a
     colleague at the same company) and what they wrote: the owner answers
-    from it.
+    from it. Its owner gets it in their inbox and, but for an import, as a
+    notice by mail and webhook, and an answered lead or a deal a task to
+    answer it (`followups`).
     """
     subject = cut(f"Repeat inquiry: {lead.label}", 300)
     contact = contact_line(lead)
@@ -341,7 +344,7 @@ def attach(
             by=by,
         ).pk
     decision = DedupDecision.objects.create(
-        pipeline_id=pipeline_id,
+        pipeline_id=pipeline.pk,
         action=DedupDecision.Action.ATTACHED,
         matched_on=found.matched_on,
         reason=found.reason,
@@ -365,6 +368,21 @@ def attach(
             text=cut(f"Repeat inquiry on {what} ({found.reason})", 300),
             at=now,
         )
+        if channel != "import":
+            # Imported here: it reaches into the clocks app, which imports
+            # this app's routing.
+            from . import followups
+
+            followups.deliver(
+                pipeline,
+                owner,
+                lead=found.lead,
+                deal=found.deal,
+                who=contact,
+                says=lead.message,
+                decision_id=decision.pk,
+                now=now,
+            )
     return decision
 
 

@@ -41,7 +41,7 @@ from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationErro
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
-from . import assign, dedup
+from . import assign, dedup, followups
 from .intake import LIMITS, CleanLead, clean_lead
 from .models import DedupDecision, Lead, LeadActivity, LeadAssignment, LeadNotice
 from .versions import check_version
@@ -199,7 +199,7 @@ def _capture(
     found = dedup.find_match(lead)
     if found is not None:
         decision = dedup.attach(
-            found, lead, pipeline_id=pipeline.pk, channel=channel, by=by, now=now
+            found, lead, pipeline=pipeline, channel=channel, by=by, now=now
         )
         return CaptureResult(False, lead=found.lead, decision=decision, deal=found.deal)
     routed = assign.route(pipeline, lead.facts(channel), now, defer_turn=True)
@@ -858,6 +858,7 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
 
                 note = LeadActivity.objects.filter(pk=decision.activity_id).first()
                 empty_filled(decision.lead_id, note.data if note else None)
+            followups.withdraw(decision)
         else:
             lead = _reopen_merged(decision, now)
         copy_on = _remove_note(decision)

@@ -192,7 +192,7 @@ def test_a_repeat_of_an_open_deal_becomes_a_note_on_the_deal(routed, bob, now):
     result = capture_lead(inquiry(email="hank@globex.com"), source="api")
 
     assert not result.created and result.deal == deal
-    note = Activity.objects.get(deal=deal)
+    note = Activity.objects.get(deal=deal, kind="note")
     # Who asked and how to reach them: the owner answers from this line.
     assert (note.kind, note.subject) == (
         "note",

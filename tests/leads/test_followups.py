@@ -1,0 +1,147 @@
+"""A follow-up (a second inquiry attached to an open lead or deal) reaches the
+owner by mail and webhook, as any notice does; it leaves an unanswered lead's
+window alone (the buyer has waited since the first inquiry) and gives an
+answered lead or an open deal a task to answer it, with its next-step clock.
+
+Mail and webhook go to real receivers on 127.0.0.1 (tests/clocks/receivers.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from dealgate import timesource
+from dealgate.clocks.models import Clock, Notice
+from dealgate.clocks.outbox import deliver_all_due
+from dealgate.deals.models import Activity
+from dealgate.leads.models import LeadActivity, LeadNotice
+from dealgate.leads.services import capture_lead, convert_lead, record_response
+from tests.clocks.test_outbox import Receiver, point_settings_at
+from tests.conftest import NOW
+
+from .conftest import inquiry
+
+CHASER = "Still waiting, please call"
+
+
+@pytest.fixture
+def mailed(tmp_path, settings, alice) -> Iterator[tuple[Receiver, Receiver]]:
+    """An SMTP sink and a webhook receiver, with the settings pointing at
+    them; alice has a mail address."""
+    alice.email = "alice@example.com"
+    alice.save()
+    smtp = Receiver("smtp", tmp_path / "smtp.log", port=8101).start()
+    hook = Receiver("http", tmp_path / "hook.log", port=8102).start()
+    point_settings_at(settings, smtp, hook)
+    try:
+        yield smtp, hook
+    finally:
+        smtp.kill()
+        hook.kill()
+
+
+def follow_up(**fields) -> None:
+    capture_lead(inquiry(message=CHASER, **fields), source="form")
+
+
+def test_a_follow_up_on_an_unanswered_lead_is_mailed_and_keeps_its_window(
+    routed, alice, mailed, now
+):
+    smtp, hook = mailed
+    lead = capture_lead(inquiry(), source="form").lead  # alice's, due 14:15
+    with timesource.frozen_at(NOW + dt.timedelta(minutes=10)):
+        follow_up()
+        sent = deliver_all_due(now=NOW + dt.timedelta(minutes=10))
+
+    assert sent.attempted == 2
+    assert smtp.log.read_text().split("\t")[1].strip() == "alice@example.com"
+    text = hook.log.read_text()
+    assert CHASER in text
+    assert "Not answered yet; its window runs from the first inquiry" in text
+    lead.refresh_from_db()
+    assert lead.response_due_at == NOW + dt.timedelta(minutes=15)
+    assert not LeadActivity.objects.filter(kind=LeadActivity.Kind.TASK).exists()
+    assert LeadNotice.objects.filter(user=alice, lead=lead).count() == 1
+
+
+def test_a_follow_up_after_an_answer_owes_a_new_answer_within_the_window(
+    routed, alice, mailed, now
+):
+    _, hook = mailed
+    lead = capture_lead(inquiry(), source="form").lead
+    record_response(lead.pk, kind="call", by=alice)
+    later = NOW + dt.timedelta(hours=2)
+    with timesource.frozen_at(later):
+        follow_up()
+        deliver_all_due(now=later)
+
+    task = LeadActivity.objects.get(lead=lead, kind=LeadActivity.Kind.TASK)
+    assert task.subject.startswith("Answer the follow-up from Person 1")
+    assert task.due_at == later + dt.timedelta(minutes=15)
+    clock = Clock.objects.get(lead_task=task)
+    assert (clock.kind, clock.state, clock.responsible) == (
+        "next_step",
+        "running",
+        alice,
+    )
+    assert clock.due_at == task.due_at
+    assert "A task to answer it is due 2026-06-10 16:15 CEST" in hook.log.read_text()
+
+
+def test_chasing_an_open_follow_up_adds_no_second_task(routed, alice, mailed, now):
+    lead = capture_lead(inquiry(), source="form").lead
+    record_response(lead.pk, kind="call", by=alice)
+    for minutes in (60, 70):
+        with timesource.frozen_at(NOW + dt.timedelta(minutes=minutes)):
+            follow_up()
+
+    assert LeadActivity.objects.filter(kind=LeadActivity.Kind.TASK).count() == 1
+    told = Notice.objects.filter(user=alice).order_by("id")
+    assert told.count() == 2
+    assert "earlier follow-up is due 2026-06-10 15:15 CEST" in told.last().body
+
+
+def test_a_follow_up_on_an_open_deal_gives_its_owner_a_task_and_a_mail(
+    routed, alice, mailed, now
+):
+    smtp, _ = mailed
+    lead = capture_lead(inquiry(), source="form").lead
+    deal = convert_lead(lead.pk, by=alice)
+    with timesource.frozen_at(NOW + dt.timedelta(minutes=30)):
+        follow_up()
+        deliver_all_due(now=NOW + dt.timedelta(minutes=30))
+
+    task = Activity.objects.get(deal=deal, kind=Activity.Kind.TASK, tag="follow-up")
+    assert task.due_at == NOW + dt.timedelta(minutes=45)
+    clock = Clock.objects.get(activity=task)
+    assert (clock.kind, clock.state) == ("next_step", "running")
+    assert "alice@example.com" in smtp.log.read_text()
+
+
+def test_an_imported_follow_up_is_only_in_the_inbox(routed, alice, mailed, now):
+    lead = capture_lead(inquiry(), source="form").lead
+    capture_lead(inquiry(message=CHASER), source="import")
+
+    assert LeadNotice.objects.filter(user=alice, lead=lead).count() == 1
+    assert not Notice.objects.exists()
+
+
+def test_splitting_a_follow_up_off_takes_its_task_and_clock_away(
+    routed, alice, mailed, now
+):
+    from dealgate.leads.models import DedupDecision
+    from dealgate.leads.services import split_lead
+
+    lead = capture_lead(inquiry(), source="form").lead
+    record_response(lead.pk, kind="call", by=alice)
+    with timesource.frozen_at(NOW + dt.timedelta(minutes=60)):
+        follow_up()
+    assert Clock.objects.filter(lead_task__isnull=False).count() == 1
+
+    split_lead(DedupDecision.objects.get().pk, by=alice)
+
+    assert not LeadActivity.objects.filter(kind=LeadActivity.Kind.TASK).exists()
+    assert not Clock.objects.filter(lead_task__isnull=False).exists()
