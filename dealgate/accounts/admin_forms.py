@@ -19,7 +19,7 @@ from django.contrib.auth.forms import UserChangeForm
 from dealgate.errors import DealgateError
 
 from . import services
-from .handover import HandOverNeeded, stages_owned_by
+from .handover import HandOverNeeded, stages_owned_by, still_named_by
 from .models import Team, User
 
 # The change form's fields, and the keyword `services.change_user` takes each
@@ -142,7 +142,7 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
             for name in sorted(led - _led_by(person) - set(changed.handed_over.teams))
         ]
         if not changed.is_active:
-            self.notes.extend(stages_owned_by(person))
+            self.notes.extend(still_named_by(person))
         if successor is not None:
             # The admin capitalizes a message's first letter: "handed" it is.
             self.notes.append(

@@ -25,12 +25,14 @@ from django.db.models import Q
 from dealgate.clocks import notices
 from dealgate.clocks import services as clocks
 from dealgate.clocks.models import Clock
+from dealgate.core import routing
 from dealgate.deals import services as deals
 from dealgate.deals.models import Activity, Deal
 from dealgate.errors import ValidationError
 from dealgate.leads import services as leads
+from dealgate.leads.assign import ROUTING_KEY
 from dealgate.leads.models import Lead, LeadActivity
-from dealgate.pipelines.models import Stage
+from dealgate.pipelines.models import Pipeline, Stage
 
 from .models import Team, User
 from .teams import make_lead
@@ -280,3 +282,57 @@ def stages_owned_by(person: User) -> list[str]:
         "pipeline file"
         for stage in stages
     ]
+
+
+def rules_naming(person: User) -> list[str]:
+    """What to say of the routing rules that name `person` by username: while
+    they are inactive routing skips them, saying "(left)", and `pipeline
+    apply` refuses a file that still names them. Says who takes the rule's
+    leads now. One query for the pipelines, one per rule naming them."""
+    said = []
+    for pipeline in Pipeline.objects.exclude(settings={}).order_by("key"):
+        try:
+            rules = routing.parse_rules((pipeline.settings or {}).get(ROUTING_KEY))
+        except ValueError:
+            continue  # stored rules were checked when saved; none to read here
+        for rule in rules:
+            if rule.target.kind == "team" or person.username not in rule.target.names:
+                continue
+            said.append(
+                f"routing rule {rule.name!r} (routing[{rule.index}]) of pipeline "
+                f"{pipeline.key} names {person.username}: {_routed_now(rule, person)}; "
+                "name someone active in its [[routing]] table (pipeline apply "
+                f"refuses the file while it names {person.username})"
+            )
+    return said
+
+
+def _routed_now(rule: routing.Rule, person: User) -> str:
+    """Where the rule's leads go while `person` is inactive, in words."""
+    others = list(
+        User.objects.filter(username__in=rule.target.names, is_active=True)
+        .exclude(pk=person.pk)
+        .order_by("pk")
+        .values_list("username", flat=True)
+    )
+    if others:
+        return (
+            "while they are inactive, routing skips them and gives its leads "
+            f"to {', '.join(others)}"
+        )
+    if rule.fallback:
+        return (
+            "while they are inactive, this fallback places no lead: a lead no "
+            "other rule places waits for an owner"
+        )
+    return (
+        "while they are inactive, routing passes this rule over: its leads go "
+        "to the next rule that matches, or wait for an owner"
+    )
+
+
+def still_named_by(person: User) -> list[str]:
+    """What still names `person` and gives them no work while they are
+    inactive: stages they own (`stages_owned_by`) and routing rules
+    (`rules_naming`)."""
+    return stages_owned_by(person) + rules_naming(person)

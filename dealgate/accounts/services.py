@@ -161,7 +161,7 @@ def change_user(
         why = handover.team_successor(former, successor) if successor else ""
         _warn_no_manager(former, username, why)
     if not user.is_active:
-        for line in handover.stages_owned_by(user):
+        for line in handover.still_named_by(user):
             log.warning("%s", line)
     log.info("user %s changed", username)
     user.handed_over = held

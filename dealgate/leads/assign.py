@@ -276,12 +276,32 @@ def _choose(
 
     state = state or _locked_state(pipeline, rule.name)
     picked = routing.pick(rule.how, candidates, state.state)
-    skipped = f"; skipped {', '.join(picked.skipped)}" if picked.skipped else ""
+    passed = [*picked.skipped, *_not_active(rule, people)]
+    skipped = f"; skipped {', '.join(passed)}" if passed else ""
     if picked.chosen is None:
         return None, f"nobody in {rule.target} is available{skipped}", None
     chosen = next(p for p in people if p.pk == picked.chosen.key)
     turn = Turn(state.pk, picked.state, now)
     return chosen, f"{rule.target}, {picked.reason}{skipped}", turn
+
+
+def _not_active(rule: routing.Rule, people: list[User]) -> list[str]:
+    """The people a list of people names who were not read as active, each
+    with why: "carl (left)" for one who may no longer sign in, "(no such
+    user)" for a name nobody has. A query only when someone is missing."""
+    if rule.target.kind != "users":
+        return []
+    read = {person.username for person in people}
+    missing = [name for name in rule.target.names if name not in read]
+    if not missing:
+        return []
+    known = set(
+        User.objects.filter(username__in=missing).values_list("username", flat=True)
+    )
+    return [
+        f"{name} (left)" if name in known else f"{name} (no such user)"
+        for name in missing
+    ]
 
 
 def _nobody_active(target: routing.Target) -> str:

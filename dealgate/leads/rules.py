@@ -67,30 +67,54 @@ def team_spellings(rules: list[routing.Rule]) -> list[routing.Rule]:
     ]
 
 
-def unknown_targets(rules: list[routing.Rule]) -> list[tuple[int, str]]:
+def unknown_targets(
+    rules: list[routing.Rule], *, fixes: bool = False
+) -> list[tuple[int, str]]:
     """(rule index, reason) for each person the rules name who is not an
     active user and each team that no name finds, or several do
-    (`accounts.teams`). Two queries."""
+    (`accounts.teams`). With `fixes`, each reason ends saying how to put it
+    right in a pipeline file: a person who left is named as such, with the
+    command that lets them sign in again. Two queries."""
     wanted: dict[str, set[str]] = {"team": set(), "user": set()}
     for rule in rules:
         kind = "team" if rule.target.kind == "team" else "user"
         wanted[kind].update(rule.target.names)
-    users = set(
-        User.objects.filter(username__in=wanted["user"], is_active=True).values_list(
-            "username", flat=True
+    users = dict(
+        User.objects.filter(username__in=wanted["user"]).values_list(
+            "username", "is_active"
         )
     )
     teams = TeamNames() if wanted["team"] else None
     unknown = []
     for rule in rules:
         for name in rule.target.names:
+            reason = ""
             if rule.target.kind == "team" and teams is not None:
                 reason = teams.problem(name, missing=f"no team {name!r}")
-                if reason:
-                    unknown.append((rule.index, reason))
-            elif rule.target.kind != "team" and name not in users:
-                unknown.append((rule.index, f"no active user {name!r}"))
+            elif rule.target.kind != "team" and not users.get(name, False):
+                reason = _no_active_user(name, name in users, fixes)
+            if reason and fixes and name not in users:
+                reason += f"; {NAME_YOUR_OWN}"
+            if reason:
+                unknown.append((rule.index, reason))
     return unknown
+
+
+# How to put right a rule naming nobody the database has (as the example
+# files do before they are edited).
+NAME_YOUR_OWN = "edit [[routing]] to name your own team or person"
+
+
+def _no_active_user(name: str, exists: bool, fixes: bool) -> str:
+    if not exists:
+        return f"no active user {name!r}"
+    reason = f"user {name!r} is inactive (may no longer sign in)"
+    if fixes:
+        reason += (
+            f"; name someone active in this rule, or let {name} sign in again: "
+            f"dealgate user set {name} --active"
+        )
+    return reason
 
 
 def save_rules(

@@ -447,11 +447,8 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
     except ValueError:
         return problems  # the file's own check has placed what is wrong
     problems += [
-        spec.problem(
-            ("routing", index, "to"),
-            f"{reason}; edit [[routing]] to name your own team or person",
-        )
-        for index, reason in unknown_targets(rules)
+        spec.problem(("routing", index, "to"), reason)
+        for index, reason in unknown_targets(rules, fixes=True)
     ]
     return problems
 

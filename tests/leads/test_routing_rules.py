@@ -138,7 +138,7 @@ def test_saving_rules_names_every_unknown_person_and_team_at_once():
     with pytest.raises(ValidationError) as caught:
         check_rules(items)
     assert str(caught.value) == (
-        "routing[1].to: no active user 'zed'; routing[1].to: no active user "
-        "'gone'; routing[2].to: no team 'South'"
+        "routing[1].to: no active user 'zed'; routing[1].to: user 'gone' is "
+        "inactive (may no longer sign in); routing[2].to: no team 'South'"
     )
     assert caught.value.field == "routing[1].to"
