@@ -19,8 +19,8 @@ import logging
 from dataclasses import dataclass, replace
 from functools import partial
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import OperationalError, connection, transaction
+from django.db.models import Q, QuerySet
 
 from dealgate.clocks import notices
 from dealgate.clocks import services as clocks
@@ -209,20 +209,63 @@ def hold(person: User) -> None:
     conflicts with: a write made before holds the hand-over until it
     commits, and is handed over too; a write made after waits for the
     deactivation to commit, then reads it and is refused. Their open deals,
-    leads and clocks are locked first, in id order, as those writers lock
-    them before the person: a move holding one of their deals would
-    otherwise wait for this lock while the hand-over waits for its deal.
+    leads and clocks are locked first (`_lock_all`), then their row.
     SQLite serialises writers already."""
     if connection.vendor != "postgresql":
         return
     mine = Q(owner=person) | Q(responsible=person)
-    for query in (
-        Deal.objects.filter(mine, status=Deal.Status.OPEN),
-        Lead.objects.filter(status__in=Lead.OPEN, owner=person),
-        Clock.objects.filter(responsible=person, is_open=True),
-    ):
-        list(query.select_for_update(of=("self",)).order_by("pk").values_list("pk"))
+    _lock_all(
+        (
+            Deal.objects.filter(mine, status=Deal.Status.OPEN),
+            Lead.objects.filter(status__in=Lead.OPEN, owner=person),
+            Clock.objects.filter(responsible=person, is_open=True),
+        )
+    )
     list(User.objects.select_for_update().filter(pk=person.pk).values_list("pk"))
+
+
+def _lock_all(queries: tuple[QuerySet, ...]) -> None:
+    """Lock every row of `queries` (deals, leads, clocks), or wait holding
+    none of them.
+
+    No one order of a lead (or deal) and its clock suits every writer: a
+    change of a lead locks the lead and then writes its clock, while the
+    sweep claims clocks first and locks a clock's lead when it reassigns
+    it. Taking them in either order, the hand-over could hold one while
+    waiting for the other, held by a writer waiting for the first: a
+    deadlock PostgreSQL breaks by failing one of them. So each pass takes
+    them all with NOWAIT in a savepoint; when a row is busy, the savepoint
+    lets go of what it took, the pass waits for that query's rows alone
+    (in a savepoint rolled back at once: it only waits for their holder to
+    finish) and tries again. Each retry follows a writer's commit, so it
+    ends. Must run before the caller's transaction holds other locks a
+    writer of these rows could wait for."""
+    while True:
+        busy = queries[0]
+        try:
+            with transaction.atomic():
+                for query in queries:
+                    busy = query
+                    list(_locked(query, nowait=True))
+            return
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+        with transaction.atomic():
+            list(_locked(busy, nowait=False))
+            transaction.set_rollback(True)
+
+
+# PostgreSQL's error code for a row NOWAIT found locked.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _locked(query: QuerySet, *, nowait: bool) -> QuerySet:
+    return (
+        query.select_for_update(of=("self",), nowait=nowait)
+        .order_by("pk")
+        .values_list("pk")
+    )
 
 
 def team_successor(team: Team, successor: User) -> str:
