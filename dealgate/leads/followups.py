@@ -52,14 +52,16 @@ def deliver(
     lead: Lead | None,
     deal: Deal | None,
     who: str,
+    contact: str,
     says: str,
     decision_id: int,
     now: dt.datetime,
 ) -> str:
-    """Tell `owner` of a follow-up from `who` (their contact line) saying
+    """Tell `owner` of a follow-up from `who` (name and company) saying
     `says`, on `lead` or `deal`, and start the answer it is owed (a task
-    `withdraw` finds by `decision_id`, the attachment's). Returns what it
-    asks of the owner, in words (the notice's last paragraph)."""
+    `withdraw` finds by `decision_id`, the attachment's). How to reach them
+    (`contact`) is in the notice's body only: its title is logged. Returns
+    what it asks of the owner, in words (the notice's last paragraph)."""
     if lead is not None and lead.status in (Lead.Status.NEW, Lead.Status.ASSIGNED):
         owed = _still_unanswered(pipeline, lead)
     else:
@@ -68,8 +70,8 @@ def deliver(
     notify(
         owner,
         kind=Notice.Kind.INFO,
-        title=f"Follow-up from {who or 'the buyer'} on {what}",
-        body="\n\n".join(part for part in (who, says, owed) if part),
+        title=f"Follow-up from {who} on {what}",
+        body="\n\n".join(part for part in (contact, says, owed) if part),
         url=subject_url(deal.pk if deal else None, lead.pk if lead else None),
         lead_id=lead.pk if lead is not None else None,
         deal_id=deal.pk if deal is not None else None,
@@ -100,7 +102,7 @@ def _answer_owed(
         earlier = _when(pipeline, waiting)
         return f"The task to answer their earlier follow-up is due {earlier}."
     due = assign.due_at(pipeline, now)
-    subject = cut(TASK_SUBJECT.format(who or "the buyer"), 300)
+    subject = cut(TASK_SUBJECT.format(who), 300)
     if deal is not None:
         # Its next-step clock starts with it (clocks.signals).
         Activity.objects.create(

@@ -60,6 +60,7 @@ def test_a_follow_up_on_an_unanswered_lead_is_mailed_and_keeps_its_window(
     assert smtp.log.read_text().split("\t")[1].strip() == "alice@example.com"
     text = hook.log.read_text()
     assert CHASER in text
+    assert "person1@company1.example" in text  # how to reach them
     assert "Not answered yet; its window runs from the first inquiry" in text
     lead.refresh_from_db()
     assert lead.response_due_at == NOW + dt.timedelta(minutes=15)
