@@ -370,18 +370,22 @@ def _responses(
 
 
 def _lead_responses(deal_ids: set[int], calendar: Calendar) -> dict[int, float]:
-    """Deal id -> business minutes from its lead's assignment to its first
-    answer: the span the handoff's window counts, not the buyer's whole wait
-    from arrival that the lead stores (time unassigned is routing's, not the
-    owner's)."""
+    """Deal id -> business minutes its lead waited for a first answer: as the
+    leads app wrote it, else counted in the pipeline's calendar."""
     rows = Lead.objects.filter(
         deal_id__in=deal_ids,
         assigned_at__isnull=False,
         first_response_at__isnull=False,
-    ).values_list("deal_id", "assigned_at", "first_response_at")
+    ).values_list(
+        "deal_id", "assigned_at", "first_response_at", "response_business_minutes"
+    )
     return {
-        deal_id: business_time.between(calendar, assigned, answered)
-        for deal_id, assigned, answered in rows
+        deal_id: (
+            minutes
+            if minutes is not None
+            else business_time.between(calendar, assigned, answered)
+        )
+        for deal_id, assigned, answered, minutes in rows
         if answered >= assigned
     }
 

@@ -125,8 +125,12 @@ def reference(pipeline, *, last: int | None = None) -> bp.Blueprint:
     ).order_by("deal_id", "at"):
         responses[activity.deal_id].append(activity.at)
     leads = {
-        lead.deal_id: business_time.between(
-            calendar, lead.assigned_at, lead.first_response_at
+        lead.deal_id: (
+            lead.response_business_minutes
+            if lead.response_business_minutes is not None
+            else business_time.between(
+                calendar, lead.assigned_at, lead.first_response_at
+            )
         )
         for lead in Lead.objects.filter(
             deal__in=deals,
