@@ -216,7 +216,7 @@ def tell_inherited(
         items=items[:DIGEST_LINES],
         more_items=max(0, len(items) - DIGEST_LINES),
     )
-    queue_deliveries([notice.pk], at)
+    queue_deliveries([notice.pk])
     log.info(
         "notice %s (breach) for %s: %d overdue clocks taken over from %s",
         notice.pk,
