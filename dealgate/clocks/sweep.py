@@ -396,7 +396,9 @@ def _locked(
     hold: _Hold | None = None,
 ) -> list[dict[str, Any]]:
     """Up to `limit` clocks matching `where` (with `now` for its one
-    placeholder), first by `order`, locked for this transaction; with `hold`,
+    placeholder), first by `order` and then by id (clocks due at one instant
+    are taken, and named, in the order they were started), locked for this
+    transaction; with `hold`,
     those it keeps back whose `order` column is past its date are left out.
 
     Raw SQL: on SQLite the ORM's per-value converters cost more than the
@@ -414,7 +416,7 @@ def _locked(
     sql = (
         f"SELECT {', '.join(map(quote, _CLAIMED))} "
         f"FROM {quote(Clock._meta.db_table)} WHERE {where} "
-        f"ORDER BY {quote(order)} LIMIT %s"
+        f"ORDER BY {quote(order)}, {quote('id')} LIMIT %s"
     )
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE SKIP LOCKED"
