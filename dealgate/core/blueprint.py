@@ -55,6 +55,7 @@ from dealgate.core.pipeline_file import (
     dump_pipeline,
     format_window,
 )
+from dealgate.core.text import agreeing, counted
 
 __all__ = [
     "Blueprint",
@@ -649,9 +650,9 @@ def _notes(
     if unseen:
         listed = _and([f"'{(names or {}).get(key, key)}'" for key in unseen])
         notes.append(
-            f"No closed deal's history records {_plural(len(unseen), 'stage')} "
+            f"No closed deal's history records {agreeing(len(unseen), 'stage')} "
             f"{listed}: the data cannot tell how deals passed through "
-            f"{'it' if len(unseen) == 1 else 'them'} or how long they stayed."
+            f"{agreeing(len(unseen), 'it', 'them')} or how long they stayed."
         )
     unmeasured = sum(flow.unmeasured for flow in blueprint.stages)
     if unmeasured:
@@ -695,10 +696,6 @@ def _notes(
 
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def _plural(n: int, noun: str) -> str:
-    return noun if n == 1 else f"{noun}s"
 
 
 # --- step 3: a proposed pipeline ---------------------------------------------
@@ -944,7 +941,7 @@ def _header(
     lines += dropped
     if len(keys) < MIN_STAGES:
         lines.append(
-            f"Only {len(keys)} {_plural(len(keys), 'stage')} can be proposed; five "
+            f"Only {counted(len(keys), 'stage')} can be proposed; five "
             "to seven is the usual good size. The data shows no more, so none is "
             "made up: split the stage where deals wait longest by what the buyer "
             "does inside it."

@@ -69,6 +69,7 @@ import cel
 
 from dealgate.core.custom_fields import set_values
 from dealgate.core.rule_types import type_problem
+from dealgate.core.text import agreeing, counted
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -397,8 +398,9 @@ def refusal_message(evaluation: Evaluation, stage: str, kind: str = "exit") -> s
             f"Refused: none of the {count} {kind} criteria of '{stage}' is met "
             f"(one is enough): {unmet}"
         )
-    noun, verb = ("criterion", "is") if count == 1 else ("criteria", "are")
-    return f"Refused: {count} {kind} {noun} of '{stage}' {verb} unmet: {unmet}"
+    unmet_rules = counted(count, f"{kind} criterion", f"{kind} criteria")
+    verb = agreeing(count, "is", "are")
+    return f"Refused: {unmet_rules} of '{stage}' {verb} unmet: {unmet}"
 
 
 def deal_context(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from dealgate.core.text import counted
 from dealgate.errors import ValidationError
 
 # Each code with its minor unit, the decimals ISO 4217 writes its amounts
@@ -80,8 +81,8 @@ def decimals_problem(amount: Decimal, code: str) -> str | None:
         return None
     if amount == amount.quantize(Decimal(1).scaleb(-places)):
         return None
-    unit = "place" if written == 1 else "places"
-    return f"{amount} has {written} decimal {unit}; {code} amounts have {places}"
+    decimals = counted(written, "decimal place")
+    return f"{amount} has {decimals}; {code} amounts have {places}"
 
 
 def stored_problem(amount: Decimal, code: str) -> str | None:

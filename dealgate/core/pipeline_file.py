@@ -34,7 +34,7 @@ from dealgate.core.controls import IN_NAME, control_in
 from dealgate.core.criteria import rule_problem
 from dealgate.core.currencies import iso_currency
 from dealgate.core.names import name_key
-from dealgate.core.text import blank_problem, looks_blank
+from dealgate.core.text import blank_problem, counted, looks_blank
 from dealgate.core.toml_lines import (
     KeyLines,
     Path,
@@ -228,8 +228,8 @@ class PipelineSpec:
     def summary(self) -> str:
         """E.g. "5 stages, 6 handoffs"."""
         return (
-            f"{_count(len(self.stages), 'stage')}, "
-            f"{_count(len(self.handoffs), 'handoff')}"
+            f"{counted(len(self.stages), 'stage')}, "
+            f"{counted(len(self.handoffs), 'handoff')}"
         )
 
     def stage_keys(self) -> list[str]:
@@ -1298,10 +1298,6 @@ def _show(value: Any) -> str:
         return "nothing"
     text = _toml_value(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --- writing -----------------------------------------------------------------

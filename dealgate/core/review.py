@@ -53,6 +53,7 @@ from dealgate.core.pipeline_file import (
     StageSpec,
     split_owner,
 )
+from dealgate.core.text import counted
 from dealgate.core.toml_lines import Path
 
 __all__ = [
@@ -204,8 +205,7 @@ def _stage_count(spec: PipelineSpec) -> list[Finding]:
         Finding(
             "stage-count",
             ("stages",),
-            f"{count} stage{'s' if count != 1 else ''}: five to seven is the "
-            "usual good size",
+            f"{counted(count, 'stage')}: five to seven is the usual good size",
             fix,
         )
     ]

@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from dealgate.core.text import agreeing
+
 __all__ = ["Kind", "TypeFault", "deal_kinds", "kind_of", "type_problem", "words"]
 
 
@@ -673,7 +675,7 @@ class _Checker:
         if low <= given <= high:
             return
         wanted = str(low) if low == high else f"{low} or {high}"
-        noun = "value" if high == 1 else "values"
+        noun = agreeing(high, "value")
         raise TypeFault(
             f"{node.name}() takes {wanted} {noun}, as in {shape}; it was given {given}",
             node.at,

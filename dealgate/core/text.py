@@ -44,6 +44,16 @@ def counted(count: int, noun: str, plural: str = "") -> str:
     return f"{count:,} {plural or plural_of(noun)}"
 
 
+def agreeing(count: int, one: str, other: str = "") -> str:
+    """The word that agrees with `count` where no number is written before
+    it: `one` for exactly one, else `other` ("is" or "are", "its" or "their",
+    "has" or "have"). `other` defaults to the regular plural of `one`, for a
+    noun named without its count ("stage" or "stages")."""
+    if count == 1:
+        return one
+    return other or plural_of(one)
+
+
 def plural_of(noun: str) -> str:
     """The regular English plural of `noun`: "y" after a consonant becomes
     "ies" (delivery), a noun ending in s, x, z, ch or sh takes "es" (batch),

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, counted, cut, holds_nul
+from dealgate.core.text import (
+    CONTROL,
+    CONTROL_OR_BREAK,
+    agreeing,
+    counted,
+    cut,
+    holds_nul,
+)
 
 
 def test_a_cut_text_says_so_and_keeps_its_limit():
@@ -41,6 +48,15 @@ def test_a_count_phrase_agrees_with_its_number():
     assert counted(3, "day") == "3 days"
     assert counted(2, "criterion", "criteria") == "2 criteria"
     assert counted(1, "criterion", "criteria") == "1 criterion"
+
+
+def test_a_word_without_its_number_agrees_with_the_count():
+    assert agreeing(1, "is", "are") == "is"
+    assert agreeing(0, "is", "are") == "are"
+    assert agreeing(2, "its", "their") == "their"
+    assert agreeing(1, "stage") == "stage"
+    assert agreeing(3, "stage") == "stages"
+    assert agreeing(2, "address") == "addresses"
 
 
 def test_the_import_report_still_offers_the_count_phrase():
