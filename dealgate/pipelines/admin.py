@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from dealgate.core.text import counted
 from dealgate.deals.admin import DEALS_NAMED
 from dealgate.deals.models import Deal
 from dealgate.leads.models import Lead
@@ -129,22 +130,20 @@ def _kept_by(pipeline: Pipeline) -> list[str]:
     leads = Lead.objects.filter(pipeline=pipeline).count()
     if not (total or leads):
         return []
-    held = " and ".join(n for n in (_count(total, "deal"), _count(leads, "lead")) if n)
+    held = " and ".join(
+        counted(count, noun)
+        for count, noun in ((total, "deal"), (leads, "lead"))
+        if count
+    )
     lines = [f"pipeline {pipeline} holds {held}, so it is kept"]
     lines.extend(
         f"deal #{deal.pk} {deal.title!r} ({deal.status}) is in {pipeline}"
         for deal in deals.only("pk", "title", "status")[:DEALS_NAMED]
     )
     if total > DEALS_NAMED:
-        more = _count(total - DEALS_NAMED, "deal")
+        more = counted(total - DEALS_NAMED, "deal")
         lines.append(f"and {more} more in {pipeline}")
     return lines
-
-
-def _count(number: int, noun: str) -> str:
-    if not number:
-        return ""
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 @admin.register(Handoff)

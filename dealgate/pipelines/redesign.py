@@ -29,7 +29,7 @@ from typing import Any
 from dealgate.accounts.models import User
 from dealgate.core import criteria as crit
 from dealgate.core.pipeline_file import CriterionSpec, PipelineSpec, StageSpec
-from dealgate.core.text import looks_blank
+from dealgate.core.text import counted, looks_blank
 from dealgate.deals.models import Deal
 from dealgate.deals.services import (
     MoveCheck,
@@ -189,7 +189,7 @@ class GatesRefused(ValidationError):
         if count > NAMED:
             named += f"; and {count - NAMED} more"
         self.problem = (
-            f"{count} deal{'s' if count != 1 else ''} of removed stages would "
+            f"{counted(count, 'deal')} of removed stages would "
             f"move forward past gates or outside your teams ({named})"
         )
         super().__init__(self.message_with(self.default_how()), field="moves")

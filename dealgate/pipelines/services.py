@@ -72,7 +72,7 @@ from dealgate.core.pipeline_file import (
     split_breach,
     split_owner,
 )
-from dealgate.core.text import check_text
+from dealgate.core.text import agreeing, check_text, counted
 from dealgate.deals.models import TEXT_LIMITS, Deal, StageEvent
 from dealgate.deals.services import MoveOutOfOrder, Responsible
 from dealgate.errors import NotFound, ValidationError
@@ -782,9 +782,8 @@ class _Sync:
                     f" ({stage.name})"
                     + (f": {', '.join(parts)}" if parts else "")
                     + (
-                        "; its 1 open deal keeps its time in stage"
-                        if held == 1
-                        else f"; its {held} open deals keep their time in stage"
+                        f"; its {counted(held, 'open deal')} "
+                        f"{agreeing(held, 'keeps its', 'keep their')} time in stage"
                         if held
                         else ""
                     )
@@ -1403,7 +1402,7 @@ def _deals_text(open_deals: int, closed_deals: int) -> str:
     if open_deals and closed_deals:
         return f"{open_deals} open and {closed_deals} closed deals"
     count, kind = (open_deals, "open") if open_deals else (closed_deals, "closed")
-    return f"{count} {kind} deal{'s' if count != 1 else ''}"
+    return counted(count, f"{kind} deal")
 
 
 def _criteria_diff(
@@ -1566,8 +1565,8 @@ class MovesOutOfOrder(MoveOutOfOrder):
         if more:
             deals += f", and {more} more"
         self.problem = (
-            f"{count} deal{'s' if count != 1 else ''} it would move "
-            f"{'have' if count != 1 else 'has'} a stage event after "
+            f"{counted(count, 'deal')} it would move "
+            f"{agreeing(count, 'has', 'have')} a stage event after "
             f"{_instant(now)}, the date the move would carry ({deals}); "
             "a deal's history only runs forward"
         )
