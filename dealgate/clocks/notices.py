@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 
 from dealgate import timesource
 from dealgate.accounts.models import User
-from dealgate.core.text import cut
+from dealgate.core.text import counted, cut
 
 from . import bulk
 from .models import Delivery, Notice
@@ -198,7 +198,7 @@ def tell_inherited(
     deals = len({clock.deal_id for clock in clocks if clock.deal_id is not None})
     leads = len({clock.lead_id for clock in clocks if clock.deal_id is None})
     what = " and ".join(
-        f"{count} {noun}{'' if count == 1 else 's'}"
+        counted(count, noun)
         for count, noun in ((deals, "deal"), (leads, "lead"))
         if count
     )

@@ -48,7 +48,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
-from dealgate.core.text import counted, cut
+from dealgate.core.text import agreeing, counted, cut
 from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.deals.services import least_loaded_member
 from dealgate.demo.loader import PIPELINE_KEY as DEMO_PIPELINE
@@ -230,7 +230,7 @@ class SweepResult:
         if self.not_escalated:
             untold = f" ({self.not_escalated} {NOBODY_TO_TELL})"
         if self.earlier:
-            its = "its" if self.earlier == 1 else "their"
+            its = agreeing(self.earlier, "its", "their")
             earlier = f", {self.earlier} breached before and past {its} second window"
         return (
             f"{counted(self.due, 'due clock')}: {self.breached} breached"
@@ -1549,8 +1549,8 @@ def _update(ids: list[int], was: str, **changes: Any) -> None:
 
 def _conflict(missing: int) -> None:
     raise SweepConflict(
-        f"{missing} claimed clocks changed during the sweep; the batch is undone "
-        "and will be tried again"
+        f"{counted(missing, 'claimed clock')} changed during the sweep; the batch "
+        "is undone and will be tried again"
     )
 
 
@@ -1730,7 +1730,7 @@ def _digest_words(kind: str, subjects: set[tuple[str, int]]) -> tuple[str, str]:
     deals = sum(1 for kind_, _ in subjects if kind_ == "deal")
     leads = len(subjects) - deals
     what = " and ".join(
-        f"{count} {noun}{'' if count == 1 else 's'}"
+        counted(count, noun)
         for count, noun in ((deals, "deal"), (leads, "lead"))
         if count
     )
@@ -1780,7 +1780,7 @@ def _elapsed(minutes: float, day_minutes: float) -> str:
         return format_span(minutes, day_minutes)
     hours, rest = divmod(int(minutes), 60)
     said = format_span(hours * 60, day_minutes)
-    return f"{said} {rest} minute{'' if rest == 1 else 's'}" if rest else said
+    return f"{said} {counted(rest, 'minute')}" if rest else said
 
 
 def _local(at: dt.datetime, calendar: Calendar) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
+from dealgate.core.text import counted
 
 # What a clock asks for, running and over, by kind; {span} is business time.
 _RUNNING = {
@@ -85,4 +86,4 @@ def format_span(minutes: float, day_minutes: float) -> str:
     else:
         count, unit = math.floor(minutes / day_minutes), "day"
     count = max(count, 1)
-    return f"{count} business {unit}{'' if count == 1 else 's'}"
+    return counted(count, f"business {unit}")
