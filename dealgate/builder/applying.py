@@ -13,6 +13,7 @@ from dealgate.core.pipeline_file import (
     dump_pipeline,
     parse_pipeline,
 )
+from dealgate.core.text import counted
 from dealgate.errors import Conflict, ValidationError
 from dealgate.pipelines.models import Pipeline
 
@@ -109,9 +110,7 @@ def apply(request: HttpRequest, key: str) -> HttpResponse:
             error, status = exc.message, exc.status
         else:
             count = result.change_count
-            messages.success(
-                request, f"Pipeline applied: {count} change{'s' if count != 1 else ''}."
-            )
+            messages.success(request, f"Pipeline applied: {counted(count, 'change')}.")
             return redirect("builder:detail", key=key)
         # Read again after the refusal, so the plan shown is the one applying
         # now would carry out, with the `seen` that says so.
