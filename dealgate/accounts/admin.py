@@ -31,6 +31,7 @@ from django.http import HttpRequest
 
 from dealgate.clocks.models import Clock, Delivery, Notice
 from dealgate.core import routing
+from dealgate.core.text import counted
 from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.insights.models import WeeklyReview
 from dealgate.leads.models import DedupDecision, Lead, LeadActivity, LeadAssignment
@@ -164,17 +165,11 @@ def _either(user: User, fields: Iterable[str]) -> Q:
     return query
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
-
-
 def _more(total: int, noun: str, user: User) -> list[str]:
     if total <= NAMED:
         return []
     more = total - NAMED
-    return [
-        f"and {more:,} more {noun}{'' if more == 1 else 's'} naming {user.username}"
-    ]
+    return [f"and {counted(more, 'more ' + noun)} naming {user.username}"]
 
 
 def _deals(user: User) -> list[str]:
@@ -183,7 +178,7 @@ def _deals(user: User) -> list[str]:
     if not total:
         return []
     lines = [
-        f"{user.username} owns or is responsible for {_count(total, 'deal')} "
+        f"{user.username} owns or is responsible for {counted(total, 'deal')} "
         "(a deal page's owner field hands one over)"
     ]
     for deal in deals.order_by("pk").only(
@@ -212,7 +207,7 @@ def _clocks(user: User) -> list[str]:
     running = clocks.filter(state=Clock.State.RUNNING).order_by("due_at", "pk")
     count = running.count()
     lines = [
-        f"{user.username} is responsible for {_count(total, 'clock')}, "
+        f"{user.username} is responsible for {counted(total, 'clock')}, "
         f"{count:,} of them running"
     ]
     lines.extend(
@@ -228,7 +223,7 @@ def _leads(user: User) -> list[str]:
     total = leads.count()
     if not total:
         return []
-    lines = [f"{user.username} owns or entered {_count(total, 'lead')}"]
+    lines = [f"{user.username} owns or entered {counted(total, 'lead')}"]
     lines.extend(
         f"lead #{lead.pk} {lead.name or lead.company!r} ({lead.status})"
         for lead in leads.order_by("pk").only("pk", "name", "company", "status")[:NAMED]
@@ -237,11 +232,11 @@ def _leads(user: User) -> list[str]:
 
 
 def _history(user: User) -> list[str]:
-    counted = [
-        _count(model.objects.filter(_either(user, fields)).count(), noun)
+    tallies = [
+        (model.objects.filter(_either(user, fields)).count(), noun)
         for model, fields, noun in HISTORY
     ]
-    named = [text for text in counted if not text.startswith("0 ")]
+    named = [counted(count, noun) for count, noun in tallies if count]
     if not named:
         return []
     return [f"{user.username} is named in the history: {', '.join(named)}"]
@@ -335,7 +330,7 @@ def _members(team: Team) -> list[str]:
     if total:
         names = ", ".join(p.username for p in people.only("username")[:NAMED])
         more = f" and {total - NAMED:,} more" if total > NAMED else ""
-        lines.append(f"team {team.name} has {_count(total, 'member')}: {names}{more}")
+        lines.append(f"team {team.name} has {counted(total, 'member')}: {names}{more}")
     if team.manager_id is not None:
         lines.append(f"team {team.name} is led by {team.manager.username}")
     return lines

@@ -21,6 +21,7 @@ from dealgate.core.names import name_key, tidy_name
 from dealgate.core.text import (
     CONTROL_OR_BREAK,
     blank_problem,
+    counted,
     looks_blank,
     optional_problem,
 )
@@ -188,13 +189,12 @@ def _log_access_ended(user: User, sessions: int | None, tokens: int) -> None:
             f"all sessions ended (the {settings.SESSION_ENGINE} engine keeps no count)"
         )
     else:
-        ended = f"{sessions} session{'s' if sessions != 1 else ''} ended"
+        ended = f"{counted(sessions, 'session')} ended"
     log.info(
-        "user %s deactivated: %s, %d API token%s revoked",
+        "user %s deactivated: %s, %s revoked",
         user.username,
         ended,
-        tokens,
-        "s" if tokens != 1 else "",
+        counted(tokens, "API token"),
     )
 
 

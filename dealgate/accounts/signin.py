@@ -42,6 +42,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from dealgate import timesource
+from dealgate.core.text import counted
 from dealgate.errors import DealgateError
 from dealgate.web.client import address_key
 
@@ -117,7 +118,7 @@ class SignInLocked(DealgateError):
         super().__init__(
             f"{refused} Try again after "
             f"{until.astimezone(dt.UTC):%H:%M} UTC, in "
-            f"{minutes} minute{'s' if minutes != 1 else ''}.",
+            f"{counted(minutes, 'minute')}.",
             field=None if scope == Scope.ADDRESS else "username",
         )
 

@@ -11,7 +11,7 @@ import pytest
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.clocks.models import Clock
-from dealgate.deals.models import Deal, StageEvent
+from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.deals.services import move_deal
 from dealgate.leads.models import Lead
 from dealgate.pipelines.models import Handoff
@@ -120,6 +120,21 @@ def test_a_person_named_only_in_the_history_is_kept(admin, pipeline, alice, bob)
     assert User.objects.filter(pk=alice.pk).exists()
     assert "alice is named in the history: 1 stage event" in page
     assert StageEvent.objects.filter(deal=deal, by=alice).exists()
+
+
+def test_the_history_line_names_activities_in_the_plural_and_leaves_out_none(
+    admin, pipeline, alice, bob
+):
+    deal = moved_deal(pipeline, bob, "Backup for Contoso")
+    for subject in ("First call", "Second call"):
+        Activity.objects.create(
+            deal=deal, kind="call", subject=subject, done=True, at=T0, by=alice
+        )
+
+    page = admin.get(delete_url(alice)).content.decode()
+
+    assert "alice is named in the history: 2 deal activities" in page
+    assert "stage event" not in page
 
 
 def test_a_person_a_pipeline_names_is_kept(admin, pipeline, team, max_manager):
