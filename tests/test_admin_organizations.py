@@ -121,6 +121,18 @@ def test_the_delete_page_names_ten_deals_and_counts_the_rest(
     assert "and 2 more deals with Kappa Co" in page
 
 
+def test_the_one_deal_past_the_named_ten_is_counted_in_the_singular(
+    admin, pipeline, alice, kappa
+):
+    for n in range(11):
+        open_deal(pipeline, alice, organization=kappa, title=f"Deal {n}")
+
+    page = admin.get(delete_url(kappa)).content.decode()
+
+    assert "11 deals point at Kappa Co" in page
+    assert "and 1 more deal with Kappa Co" in page
+
+
 def organization_form(name: str, **fields) -> dict:
     return {"name": name, "sector": "", "location": "", "parent": "", **fields}
 

@@ -23,7 +23,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from dealgate.core.names import code_points, name_key, tidy_name
-from dealgate.core.text import CONTROL_OR_BREAK
+from dealgate.core.text import CONTROL_OR_BREAK, agreeing, counted
 from dealgate.errors import DealgateError
 
 from . import services
@@ -214,10 +214,10 @@ class KeptByDealsAdmin(admin.ModelAdmin):
             if not total:
                 continue
             named = deals.only("pk", "title", "status")[:DEALS_NAMED]
-            deals_point = "deal points" if total == 1 else "deals point"
+            point = agreeing(total, "points", "point")
             lines.append(
-                f"{total:,} {deals_point} at {obj}, so it is kept; an open deal "
-                f"may be given another {self.deal_field} on its deal page"
+                f"{counted(total, 'deal')} {point} at {obj}, so it is kept; an "
+                f"open deal may be given another {self.deal_field} on its deal page"
             )
             lines.extend(
                 f"deal #{deal.pk} {deal.title!r} ({deal.status}) has {obj} "
@@ -225,7 +225,8 @@ class KeptByDealsAdmin(admin.ModelAdmin):
                 for deal in named
             )
             if total > DEALS_NAMED:
-                lines.append(f"and {total - DEALS_NAMED:,} more deals with {obj}")
+                more = counted(total - DEALS_NAMED, "more deal")
+                lines.append(f"and {more} with {obj}")
         return lines
 
 
