@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dealgate.core.text import counted
 from dealgate.demo import loader
 
 
@@ -62,8 +63,8 @@ def run_demo(args: argparse.Namespace) -> int:
         count = len(summary.kept_edits)
         print(
             f"pipeline: {loader.PIPELINE_KEY!r} differs from the demo's file "
-            f"(edited since the demo applied it: {count} "
-            f"change{'s' if count != 1 else ''}); kept as edited. To reset it: "
+            f"(edited since the demo applied it: {counted(count, 'change')}); "
+            "kept as edited. To reset it: "
             "dealgate demo --reset-pipeline"
         )
     if summary.import_skipped:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dealgate.core.text import counted
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("notices", help="send or count queued notices")
@@ -27,10 +29,7 @@ def run_send(args: argparse.Namespace) -> int:
 
     result = deliver_all_due()
     queued = pending_count()
-    print(
-        f"{result.summary()}; {queued:,} "
-        f"{'delivery' if queued == 1 else 'deliveries'} still queued"
-    )
+    print(f"{result.summary()}; {counted(queued, 'delivery')} still queued")
     if not channels():
         print(f"New notices are not sent: {NO_CHANNEL}")
     return 0
@@ -73,7 +72,7 @@ def status_lines() -> list[str]:
     if not written:
         return ["no notices written yet"]
     lines = [
-        f"{_notices(written)} written ({counts['unread']:,} unread), each "
+        f"{counted(written, 'notice')} written ({counts['unread']:,} unread), each "
         "shown to its person on /notices/"
     ]
     rows = (
@@ -86,9 +85,5 @@ def status_lines() -> list[str]:
         lines += [f"  {row['channel']:8} {row['state']:8} {row['n']}" for row in rows]
     if unsent:
         why = WRITTEN_WHILE_OFF if channels() else NO_CHANNEL
-        lines.append(f"{_notices(unsent)} not sent: {why}")
+        lines.append(f"{counted(unsent, 'notice')} not sent: {why}")
     return lines
-
-
-def _notices(n: int) -> str:
-    return f"{n:,} notice" + ("" if n == 1 else "s")

@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dealgate.core.text import counted
+
 if TYPE_CHECKING:
     from dealgate.accounts.models import SignInFailures
 
@@ -198,9 +200,8 @@ def _sign_in_locks(locks: list[SignInFailures]) -> str:
             f"  (sign-in locked until {until:%Y-%m-%d %H:%M} UTC, but from "
             "addresses they recently signed in from)"
         )
-    places = "address" if len(locks) == 1 else "addresses"
     return (
-        f"  (sign-in locked from {len(locks)} {places} until "
+        f"  (sign-in locked from {counted(len(locks), 'address')} until "
         f"{locks[0].locked_until:%Y-%m-%d %H:%M} UTC)"
     )
 

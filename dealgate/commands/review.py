@@ -19,6 +19,7 @@ from dealgate.core.pipeline_file import (
     load_pipeline_file,
 )
 from dealgate.core.review import Finding, review
+from dealgate.core.text import counted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,6 +92,6 @@ def _print(spec: PipelineSpec, findings: list[Finding], name: str) -> None:
         print(f"  fix: {finding.fix}")
     count = len(findings)
     if count:
-        print(f"{name}: {count} finding{'s' if count != 1 else ''}")
+        print(f"{name}: {counted(count, 'finding')}")
     else:
         print(f"{name}: no findings")

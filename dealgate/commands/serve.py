@@ -28,6 +28,8 @@ from django.core.management import call_command
 from django.db import connections
 from gunicorn.app.base import BaseApplication
 
+from dealgate.core.text import counted
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -123,7 +125,7 @@ def serve(
     each = f" of {threads} threads" if threads > 1 else ""
     print(
         f"Dealgate is serving at http://{url_host}:{port}/ "
-        f"({workers} worker{'s' if workers != 1 else ''}{each}); Ctrl-C stops it",
+        f"({counted(workers, 'worker')}{each}); Ctrl-C stops it",
         flush=True,
     )
     WsgiServer(
