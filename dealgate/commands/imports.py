@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from dealgate.imports.report import counted
+from dealgate.core.text import counted
 
 
 def import_kinds(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:

@@ -43,6 +43,7 @@ from dealgate.core.csvsource import (
     spelling_key,
 )
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
+from dealgate.core.text import counted
 from dealgate.deals.models import Deal, Organization, Product, StageEvent
 from dealgate.deals.services import check_still_active
 from dealgate.errors import NotFound, ValidationError
@@ -63,7 +64,7 @@ from dealgate.imports.bulk import (
 )
 from dealgate.imports.foreignkeys import SqliteCheck, sqlite_checks_off
 from dealgate.imports.mappings import Mapping, get_mapping
-from dealgate.imports.report import MAX_BAD_ROWS, BadRow, ImportReport, counted
+from dealgate.imports.report import MAX_BAD_ROWS, BadRow, ImportReport
 from dealgate.imports.routing import Responsible
 from dealgate.imports.rows import DealRows, RowErrors, check_custom_keys
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups

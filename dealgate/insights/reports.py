@@ -16,9 +16,9 @@ from django.utils.safestring import SafeString
 
 from dealgate.accounts.models import Team, User
 from dealgate.core import metrics as m
+from dealgate.core.text import counted
 from dealgate.deals.models import Product
 from dealgate.errors import NotFound
-from dealgate.imports.report import counted
 from dealgate.pipelines.models import Stage
 
 from . import charts
