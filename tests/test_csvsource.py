@@ -94,6 +94,16 @@ def test_a_record_with_the_wrong_number_of_fields_is_reported_with_its_line(
     ]
 
 
+def test_a_one_column_header_is_named_in_the_singular_when_a_record_is_wider(
+    tmp_path,
+):
+    _, records = read_all(write(tmp_path, "a\n1\n1,2\n"))
+    assert [(r.line, r.error) for r in records] == [
+        (2, None),
+        (3, "expected 1 field as in the header, found 2"),
+    ]
+
+
 def test_a_nul_character_makes_its_record_bad_naming_the_column(tmp_path):
     path = write(tmp_path, 'a,b\n1,2\n3,"x\x00y"\n5,6\n')
     _, records = read_all(path)

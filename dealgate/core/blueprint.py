@@ -796,7 +796,7 @@ def _propose_stage(
         limit = stage.age_limit_days or DEFAULT_AGE_LIMIT_DAYS
         note = "No closed deal's history records this stage: kept as it is."
         if stage.age_limit_days is None:
-            note += f" The age limit of {limit} business days is a guess."
+            note += f" The age limit of {counted(limit, 'business day')} is a guess."
         return replace(stage, age_limit_days=limit), (note,)
 
     limit, limit_note = _age_limit(stage, flow)
@@ -822,7 +822,7 @@ def _age_limit(stage: StageSpec, flow: StageFlow) -> tuple[int, str]:
     how = "kept" if stage.age_limit_days else "a guess"
     return kept, (
         f"Too few won deals were measured here ({won.n}) to set an age limit: "
-        f"{kept} business days is {how}."
+        f"{counted(kept, 'business day')} is {how}."
     )
 
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from dealgate.core.names import name_key
 from dealgate.core.numbers import too_large
-from dealgate.core.text import check_text, cut
+from dealgate.core.text import check_text, counted, cut
 from dealgate.errors import ValidationError
 
 T = TypeVar("T")
@@ -242,7 +242,7 @@ def _csv_error(exc: csv.Error) -> str:
 
 
 def _width_error(expected: int, found: int) -> str:
-    return f"expected {expected} fields as in the header, found {found}"
+    return f"expected {counted(expected, 'field')} as in the header, found {found:,}"
 
 
 # -- value parsers ---------------------------------------------------------

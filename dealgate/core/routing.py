@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from dealgate.core.numbers import read_number
-from dealgate.core.text import blank_problem, looks_blank
+from dealgate.core.text import blank_problem, counted, looks_blank
 
 TEXT_FIELDS = ("source", "channel", "country", "segment")
 NUMBER_FIELDS = ("company_size", "value")
@@ -465,11 +465,11 @@ def _least_loaded(
     lowest = min(share(c) for c in available)
     tied = [c for c in available if share(c) == lowest]
     chosen = _after(tied, state.get("last"))
-    also = f", tied with {len(tied) - 1} other(s)" if len(tied) > 1 else ""
+    also = f", tied with {counted(len(tied) - 1, 'other')}" if len(tied) > 1 else ""
     return Pick(
         chosen,
         {**state, "last": chosen.key},
-        f"least loaded: {chosen.name} has {chosen.load} open lead(s){also}",
+        f"least loaded: {chosen.name} has {counted(chosen.load, 'open lead')}{also}",
         skipped,
     )
 
