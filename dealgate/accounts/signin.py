@@ -340,7 +340,8 @@ def _log_lock(row: SignInFailures, username: str, address: str, rules: Limits) -
 def _but_known(rules: Limits) -> str:
     if not rules.known_for:
         return "from every address"
-    return f"but from addresses it signed in from within {rules.known_for.days} days"
+    within = counted(rules.known_for.days, "day")
+    return f"but from addresses it signed in from within {within}"
 
 
 _LIMIT_NAMES = {

@@ -36,6 +36,7 @@ from ninja import Router
 from ninja.params.models import BodyModel
 from ninja.parser import Parser
 
+from dealgate.core.text import agreeing
 from dealgate.errors import ValidationError
 from dealgate.web.head import method_named
 
@@ -143,7 +144,7 @@ def refuse_body(request: HttpRequest) -> None:
         return
     takes = f"{method_named(request)} {request.path} reads no body; send none"
     if isinstance(data, dict):
-        fields = "fields" if len(data) > 1 else "field"
+        fields = agreeing(len(data), "field")
         keys = ", ".join(str(key) for key in data)
         raise ValidationError(f"unknown {fields} {keys}: {takes}", field="body")
     raise ValidationError(f"{takes} (got {len(body):,} bytes)", field="body")

@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaError
 
+from dealgate.core.text import agreeing
 from dealgate.errors import (
     Conflict,
     DealgateError,
@@ -64,7 +65,7 @@ def render_schema_error(request: HttpRequest, exc: SchemaError) -> HttpResponse:
             problems.append((field, f"{field}: {error.get('msg', 'is not valid')}"))
     if unknown:
         # Refused rather than dropped, so that nothing sent is silently lost.
-        fields = "fields" if len(unknown) > 1 else "field"
+        fields = agreeing(len(unknown), "field")
         problems.append((unknown[0], f"unknown {fields} {', '.join(unknown)}"))
     message = "; ".join(text for _, text in problems)
     return api.create_response(

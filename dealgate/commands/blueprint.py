@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dealgate.core.text import counted
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -52,8 +54,8 @@ def report(found, names: dict[str, str]) -> list[str]:
 
     rows = blueprint_rows(found, names)
     lines = [
-        f"blueprint of {found.scope}: {found.deals:,} deals, {found.won:,} won, "
-        f"{found.lost:,} lost",
+        f"blueprint of {found.scope}: {counted(found.deals, 'deal')}, "
+        f"{found.won:,} won, {found.lost:,} lost",
         "paths:",
     ]
     lines += [

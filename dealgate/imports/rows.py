@@ -42,7 +42,13 @@ from dealgate.core.custom_fields import (
 )
 from dealgate.core.names import code_points, tidy_name
 from dealgate.core.numbers import AMOUNT_WHOLE_DIGITS, MAX_AMOUNT
-from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, blank_problem, looks_blank
+from dealgate.core.text import (
+    CONTROL,
+    CONTROL_OR_BREAK,
+    agreeing,
+    blank_problem,
+    looks_blank,
+)
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
 from dealgate.imports.routing import Responsible
@@ -1055,7 +1061,7 @@ def check_custom_keys(mapping: Mapping, pipeline: Pipeline) -> dict[str, CustomF
     if unknown:
         keys = ", ".join(f"custom.{key}" for key in unknown)
         names = ", ".join(repr(key) for key in unknown)
-        field = "fields" if len(unknown) > 1 else "field"
+        field = agreeing(len(unknown), "field")
         known = ", ".join(declared) or "none"
         raise MappingError(
             f"mapping {mapping.name}: {keys}: pipeline {pipeline.key} has no "
@@ -1071,7 +1077,7 @@ def _column_positions(mapping: Mapping, columns: Sequence[str]) -> dict[str, int
     if missing:
         named = ", ".join(repr(col) for col in missing)
         raise ImportFileError(
-            f"the file has no column{'s' if len(missing) > 1 else ''} {named}, "
+            f"the file has no {agreeing(len(missing), 'column')} {named}, "
             f"which mapping {mapping.name} reads; its columns are "
             f"{', '.join(repr(c) for c in columns)}"
         )
