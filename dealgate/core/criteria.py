@@ -393,7 +393,9 @@ def refusal_message(evaluation: Evaluation, stage: str, kind: str = "exit") -> s
     "exit" or "entry". Meant for an evaluation that did not pass."""
     unmet = "; ".join(evaluation.unmet_labels)
     count = len(evaluation.unmet_labels)
-    if evaluation.mode == "any":
+    # "Any" of a single criterion is that one criterion, refused as such:
+    # "none of the 1 exit criteria ... (one is enough)" does not read.
+    if evaluation.mode == "any" and count > 1:
         return (
             f"Refused: none of the {count} {kind} criteria of '{stage}' is met "
             f"(one is enough): {unmet}"

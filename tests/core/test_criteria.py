@@ -561,3 +561,11 @@ def test_refusal_message_for_one_unmet_and_for_any() -> None:
     assert refusal_message(evaluate(either, make_context()), "Review") == (
         "Refused: none of the 2 exit criteria of 'Review' is met (one is enough): a; b"
     )
+
+
+def test_refusal_message_for_any_of_one_criterion_names_it_in_the_singular() -> None:
+    alone = CriteriaSet("any", [Criterion("a", "false")])
+
+    assert refusal_message(evaluate(alone, make_context()), "Review") == (
+        "Refused: 1 exit criterion of 'Review' is unmet: a"
+    )
