@@ -159,6 +159,23 @@ def test_apply_applies_and_a_second_run_has_no_changes(db, capsys, routed_to):
     assert second.splitlines()[1:] == ["  no changes"]
 
 
+def test_apply_of_one_change_counts_it_in_the_singular(db, capsys, routed_to, tmp_path):
+    renamed = tmp_path / "renamed.toml"
+    renamed.write_text(
+        IT_SERVICES.read_text(encoding="utf-8").replace(
+            'name = "Contract requested"', 'name = "Contract asked for"'
+        ),
+        encoding="utf-8",
+    )
+    assert main(["pipeline", "apply", str(IT_SERVICES)]) == 0
+    capsys.readouterr()
+
+    assert main(["pipeline", "apply", str(renamed)]) == 0
+
+    out = capsys.readouterr().out
+    assert "applied 1 change to pipeline 'it-services'" in out
+
+
 def test_apply_refuses_to_drop_a_stage_with_deals_until_told_where(
     capsys, shrunk, review_holds_a_deal
 ):

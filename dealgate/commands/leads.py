@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dealgate.commands.imports import import_kinds
+from dealgate.core.text import counted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -222,7 +223,7 @@ def run_routing(args: argparse.Namespace) -> int:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CommandError(f"{args.file}: {exc}") from None
     rules = save_rules(pipeline, data.get("routing", []), dry_run=not args.apply)
-    print(f"{len(rules)} rule(s) for pipeline {pipeline.key}:")
+    print(f"{counted(len(rules), 'rule')} for pipeline {pipeline.key}:")
     for rule in rules:
         print(f"  {rule.label}: to {rule.target}")
     print("stored" if args.apply else "checked; nothing stored (add --apply)")

@@ -153,8 +153,9 @@ def run_user_list(args: argparse.Namespace) -> int:
         print("no users yet; add one with: dealgate user add NAME --role admin")
     if len(locks) > shown:
         print(
-            f"{len(locks) - shown} other lock(s) after failed sign-ins, of usernames "
-            "nobody has or of client addresses; see: dealgate user unlock --help"
+            f"{counted(len(locks) - shown, 'other lock')} after failed sign-ins, of "
+            "usernames nobody has or of client addresses; see: dealgate user unlock "
+            "--help"
         )
     return 0
 

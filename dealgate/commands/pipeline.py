@@ -21,6 +21,7 @@ from dealgate.core.pipeline_file import (
     dump_pipeline,
     load_pipeline_file,
 )
+from dealgate.core.text import counted
 
 if TYPE_CHECKING:
     from dealgate.accounts.models import User
@@ -208,7 +209,8 @@ def run_apply(args: argparse.Namespace) -> int:
             )
         ) from late
     if applied.has_changes:
-        print(f"applied {len(applied.changes)} change(s) to pipeline {spec.key!r}")
+        changes = counted(len(applied.changes), "change")
+        print(f"applied {changes} to pipeline {spec.key!r}")
     return 0
 
 

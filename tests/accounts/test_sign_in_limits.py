@@ -352,7 +352,7 @@ def test_an_admin_sees_and_lifts_a_lock_from_the_command_line(
     said = capsys.readouterr().out
 
     assert "(sign-in locked from 1 address until 2026-06-10 12:15 UTC)" in listing
-    assert "1 other lock(s) after failed sign-ins" in listing
+    assert "1 other lock after failed sign-ins" in listing
     assert "bob" in listing and listing.count("sign-in locked") == 1
     assert (code, said) == (0, "sign-ins for alice are unlocked\n")
     assert sign_in(client, "alice", PASSWORD).status_code == 302
