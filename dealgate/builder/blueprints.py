@@ -25,6 +25,7 @@ from dealgate.core import blueprint as bp
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
 from dealgate.core.pipeline_file import LEAD as NEW_LEAD
+from dealgate.core.text import counted
 from dealgate.deals.models import Deal
 from dealgate.errors import ValidationError
 from dealgate.insights import queries, sql
@@ -75,7 +76,9 @@ def blueprint_for(pipeline: Pipeline, *, last: int | None = None) -> bp.Blueprin
     with _Stays(pipeline.pk, last, sql.Dialect(connection.vendor)) as statements:
         groups = _groups(statements, stages)
         figures = _figures(statements, stages, calendar)
-    scope = "all closed deals" if last is None else f"the last {last:,} closed deals"
+    scope = "all closed deals"
+    if last is not None:
+        scope = f"the last {counted(last, 'closed deal')}"
     return bp.summarise(
         groups,
         figures,

@@ -122,6 +122,7 @@ def test_the_last_n_closed_deals_are_the_latest_closed(history, pipeline):
     found = blueprint_for(pipeline, last=3)
 
     assert found.scope == "the last 3 closed deals"
+    assert blueprint_for(pipeline, last=1).scope == "the last 1 closed deal"
     assert [(v.text, v.deals) for v in found.variants] == [
         ("inquiry -> lost", 2),
         ("inquiry -> discovery -> won", 1),

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from dealgate.builder.blueprints import blueprint_for
 from dealgate.core import blueprint as bp
 from dealgate.core import business_time
+from dealgate.core.text import counted
 from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.leads.models import Lead
 from dealgate.pipelines.calendars import calendar_for
@@ -146,7 +147,9 @@ def reference(pipeline, *, last: int | None = None) -> bp.Blueprint:
         paths,
         [s.key for s in stages.values()],
         calendar,
-        scope="all closed deals" if last is None else f"the last {last:,} closed deals",
+        scope="all closed deals"
+        if last is None
+        else f"the last {counted(last, 'closed deal')}",
         active=[s.key for s in stages.values() if s.retired_at is None],
         names={s.key: s.name for s in stages.values()},
     )
