@@ -360,7 +360,13 @@ class _Received:
     """Reads when an inquiry came in, from a row's `created_at` cell: in the
     mapping's date format and the pipeline's time zone, and judged as the
     deal import judges a creation date (`future_date_warning`) against the
-    instant the import began."""
+    instant the import began.
+
+    A time within the grace ahead (a file written a time zone ahead) is
+    taken in as received at that instant instead: the lead's arrival is
+    also where its response window starts (`clocks.services`), and a window
+    starting ahead would refuse a reply logged today as its first response
+    and breach before it began."""
 
     column: str
     parse: DateTimeParser
@@ -368,12 +374,16 @@ class _Received:
 
     def __call__(self, cell: str) -> tuple[dt.datetime | None, str]:
         """(when, a warning to count if the row is kept); None for an empty
-        cell. Raises CellError for a cell that does not read or lies more
-        than the grace ahead."""
+        cell, never after `now`. Raises CellError for a cell that does not
+        read or lies more than the grace ahead."""
         when = self.parse(self.column, cell)
         if when is None or when <= self.now:
             return when, ""
-        return when, future_date_warning(self.column, cell, when, self.now)
+        future_date_warning(self.column, cell, when, self.now)
+        at = f"{self.now:%Y-%m-%d %H:%M} UTC"
+        return self.now, (
+            f"{self.column} after {at}, in the future; received at {at} instead"
+        )
 
 
 def _received_reader(mapping: LeadMapping, pipeline: Pipeline) -> _Received | None:

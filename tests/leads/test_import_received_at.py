@@ -95,9 +95,52 @@ def test_a_received_time_far_ahead_is_a_bad_row_a_day_ahead_a_warning(
         f"line 2: Received: '2062-06-01 10:00' {NOT_YET}2026-06-10 12:00 UTC"
     ]
     assert report.warnings == {
-        "Received after 2026-06-10 12:00 UTC, in the future; kept as written": 1
+        "Received after 2026-06-10 12:00 UTC, in the future; "
+        "received at 2026-06-10 12:00 UTC instead": 1
     }
     assert Lead.objects.get().name == "Jan Kurz"
+
+
+def test_a_lead_received_ahead_is_taken_in_now_and_a_reply_today_answers_it(
+    routed, now, tmp_path
+):
+    from dealgate import timesource
+    from dealgate.clocks.models import Clock, Notice
+    from dealgate.clocks.sweep import sweep
+    from dealgate.leads.models import Lead
+    from dealgate.leads.services import record_response
+
+    imported(tmp_path, routed, "L1,Ida Berg,ida@berg.example,DE,2026-06-11 10:00\n")
+    lead = Lead.objects.get()
+    assert lead.created_at == lead.assigned_at == now
+    assert Clock.objects.get(lead=lead).started_at == now
+
+    with timesource.frozen_at(now + dt.timedelta(minutes=5)):
+        record_response(lead.pk, kind="call", by=lead.owner)
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.ANSWERED
+    assert lead.first_response_at == now + dt.timedelta(minutes=5)
+
+    with timesource.frozen_at(now + dt.timedelta(days=3)):
+        sweep()
+    assert not Notice.objects.exists()
+
+
+def test_a_reply_at_any_time_after_an_imported_lead_exists_answers_it(
+    routed, now, tmp_path
+):
+    from dealgate import timesource
+    from dealgate.leads.models import Lead
+    from dealgate.leads.services import record_response
+
+    imported(tmp_path, routed, "L1,Ida Berg,ida@berg.example,DE,2026-06-09 10:00\n")
+    lead = Lead.objects.get()
+
+    with timesource.frozen_at(now + dt.timedelta(days=1)):
+        record_response(lead.pk, kind="email", by=lead.owner, at=lead.created_at)
+    lead.refresh_from_db()
+    assert lead.first_response_at == lead.created_at
+    assert lead.response_business_minutes == 0
 
 
 def test_an_unknown_date_format_is_refused_naming_the_mapping(routed, now, tmp_path):
