@@ -182,13 +182,20 @@ def _register_leads(subparsers: argparse._SubParsersAction) -> None:
     rules.add_argument("--apply", action="store_true", help="store the file's rules")
     rules.set_defaults(func=run_routing)
 
-    away = actions.add_parser("away", help="mark a person away until an instant")
+    away = actions.add_parser("away", help="mark a person away for a while")
     away.add_argument("username")
     away.add_argument(
         "--until",
         required=True,
         help="the last day away (in their own or the pipelines' time zone), "
         "or an ISO instant with its offset",
+    )
+    away.add_argument(
+        "--from",
+        dest="away_from",
+        metavar="DATE",
+        help="the first day away, or an ISO instant with its offset "
+        "(default: now, the --as-of instant on a demo)",
     )
     away.set_defaults(func=run_away)
     back = actions.add_parser("back", help="mark a person back from leave")
@@ -242,28 +249,50 @@ def run_away(args: argparse.Namespace) -> int:
     from dealgate.cli import CommandError
 
     person = _user(args.username)
-    text = args.until.strip()
     zone = _zone_of(person)
+    now = timesource.now()
+    until = _instant("--until", args.until, zone, next_day=True)
+    if until <= now:
+        raise CommandError(
+            f"--until {args.until.strip()} has passed; give a day still to come"
+        )
+    since = now
+    if args.away_from is not None:
+        since = _instant("--from", args.away_from, zone, next_day=False)
+    if since >= until:
+        raise CommandError(
+            f"--from {args.away_from.strip()} is not before --until "
+            f"{args.until.strip()}; leave ends after it starts"
+        )
+    availability = _availability(args.username)
+    availability.away_from, availability.away_until = since, until
+    availability.save()
+    start, end = since.astimezone(zone), until.astimezone(zone)
+    print(
+        f"{args.username} is away from {start:%Y-%m-%d %H:%M} "
+        f"until {end:%Y-%m-%d %H:%M} ({zone.key})"
+    )
+    return 0
+
+
+def _instant(option: str, text: str, zone: ZoneInfo, *, next_day: bool) -> dt.datetime:
+    """The UTC instant `text` gives for `option`: an ISO instant with its
+    offset, or a day in `zone`, meaning its start, or with `next_day` its
+    end (the start of the next day), so that the day itself is included."""
+    from dealgate import timesource
+    from dealgate.cli import CommandError
+
+    text = text.strip()
     try:
         if len(text) == 10:
-            # Away through that whole day where they work.
-            day = dt.date.fromisoformat(text) + dt.timedelta(days=1)
-            until = dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-        else:
-            until = timesource.parse_as_of(text)
+            day = dt.date.fromisoformat(text) + dt.timedelta(days=int(next_day))
+            return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+        return timesource.parse_as_of(text)
     except ValueError:
         raise CommandError(
-            f"--until must be a date (2026-12-24) or an ISO instant with its "
+            f"{option} must be a date (2026-12-24) or an ISO instant with its "
             f"offset; got {text!r}"
         ) from None
-    if until <= timesource.now():
-        raise CommandError(f"--until {text} has passed; give a day still to come")
-    availability = _availability(args.username)
-    availability.away_from, availability.away_until = None, until
-    availability.save()
-    shown = until.astimezone(zone)
-    print(f"{args.username} is away until {shown:%Y-%m-%d %H:%M} ({zone.key})")
-    return 0
 
 
 def _zone_of(person: Any) -> ZoneInfo:

@@ -105,7 +105,7 @@ def test_away_until_a_day_ends_where_the_pipelines_work(routed, alice, capsys, n
 
     alice.availability.refresh_from_db()
     assert alice.availability.away_until.isoformat() == "2026-06-20T22:00:00+00:00"
-    assert "alice is away until 2026-06-21 00:00 (Europe/Berlin)" in (
+    assert "alice is away from 2026-06-10 14:00 until 2026-06-21 00:00 " in (
         capsys.readouterr().out
     )
 
