@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from dealgate.core import countries
 from dealgate.core.numbers import read_number
 from dealgate.core.text import blank_problem, counted, looks_blank
 
@@ -296,10 +297,10 @@ def _texts(value: Any, at: str, key: str) -> tuple[str, ...]:
     texts = tuple(v.strip() for v in values)
     if key == "country":
         for text in texts:
-            if not (len(text) == 2 and text.isascii() and text.isalpha()):
+            if not countries.is_assigned(text.upper()):
                 raise ValueError(
                     f"{at}: {text!r} is not a two-letter country code such as "
-                    "DE; leads carry codes, so it would never match"
+                    "DE (ISO 3166); leads carry codes, so it would never match"
                 )
         texts = tuple(v.upper() for v in texts)
     return texts

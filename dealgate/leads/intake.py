@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from dealgate.core import countries
 from dealgate.core.currencies import check_decimals, currency_problem, iso_currency
 from dealgate.core.numbers import MAX_AMOUNT, read_number, read_whole
 from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, looks_blank
@@ -224,7 +225,7 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 
 def _country(text: str) -> str:
     try:
-        return normalize.country_code(text)
+        return countries.country_code(text)
     except ValueError as exc:
         raise ValidationError(str(exc), field="country") from None
 

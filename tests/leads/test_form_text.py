@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from dealgate.core.countries import country_code
 from dealgate.errors import ValidationError
 from dealgate.leads.intake import clean_lead
 from dealgate.leads.models import Lead
-from dealgate.leads.normalize import country_code, email_key, line_breaks
+from dealgate.leads.normalize import email_key, line_breaks
 from tests.web.helpers import text_of
 
 from .conftest import inquiry
