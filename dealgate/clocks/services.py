@@ -783,11 +783,14 @@ def manager_of(user: User | None) -> User | None:
 @dataclass(frozen=True)
 class Backfill:
     """Age clocks that bulk imports left unstarted: how many, and how many of
-    those are already past their limit (the next sweep flags them)."""
+    those are already past their limit (the next sweep flags them); and how
+    many open deals in a stage with a limit can have none, since when they
+    entered it is unknown (imported without a stage entry time)."""
 
     missing: int
     overdue: int
     started: int
+    unknown_entry: int = 0
 
 
 # The columns an age clock is written with, set-based.
@@ -824,6 +827,13 @@ def start_missing_clocks(
     clock for this stay is skipped.
     """
     now = now or timesource.now()
+    in_pipeline = {"pipeline_id": pipeline_id} if pipeline_id is not None else {}
+    unknown_entry = Deal.objects.filter(
+        status=Deal.Status.OPEN,
+        stage__age_limit_days__gt=0,
+        stage_entered_at__isnull=True,
+        **in_pipeline,
+    ).count()
     # A running age clock, or any for this very stay (it may have run out).
     has_clock = Clock.objects.filter(deal=OuterRef("pk"), kind=Clock.Kind.AGE).filter(
         Q(state=RUNNING)
@@ -836,7 +846,7 @@ def start_missing_clocks(
             stage_entered_at__isnull=False,
         )
         .exclude(Exists(has_clock))
-        .filter(**({"pipeline_id": pipeline_id} if pipeline_id is not None else {}))
+        .filter(**in_pipeline)
         .values_list(
             "pk",
             "pipeline_id",
@@ -888,4 +898,9 @@ def start_missing_clocks(
         log.info(
             "backfill: %d age clocks started, %d already overdue", started, overdue
         )
-    return Backfill(missing=len(rows), overdue=overdue, started=started)
+    return Backfill(
+        missing=len(rows),
+        overdue=overdue,
+        started=started,
+        unknown_entry=unknown_entry,
+    )

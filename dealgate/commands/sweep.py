@@ -117,15 +117,30 @@ def _backfill(*, apply: bool) -> None:
             f"started {counted(found.started, 'age clock')}; already past the "
             f"limit, and acted on by this sweep: {found.overdue:,}"
         )
-        return
-    if not found.missing:
+    elif found.missing:
+        print(
+            f"{counted(found.missing, 'open deal')} without an age clock (already "
+            f"past the limit: {found.overdue:,}); after --apply, the first sweep "
+            "flags those past the limit and notifies their owners. Run again with "
+            "--apply to start the clocks."
+        )
+    elif not found.unknown_entry:
         print("every open deal with an age limit has its age clock; nothing to start")
-        return
-    print(
-        f"{counted(found.missing, 'open deal')} without an age clock (already past "
-        f"the limit: {found.overdue:,}); after --apply, the first sweep flags those "
-        "past the limit and notifies their owners. Run again with --apply to start "
-        "the clocks."
+    if found.unknown_entry:
+        print(_unknown_entry_line(found.unknown_entry))
+
+
+def _unknown_entry_line(count: int) -> str:
+    """What the backfill says of open deals whose stage entry time is unknown:
+    no age limit can be counted from it, so no start can make them a clock."""
+    return (
+        f"{counted(count, 'open deal')} in a stage with an age limit "
+        f"{'has' if count == 1 else 'have'} no age clock and cannot be given "
+        "one: when they entered their stage is unknown (imported without "
+        "stage_entered_at), so their limit has no start. Each starts its clock "
+        "when it next moves: review them on the board, where they stand last "
+        "in their stage, and move on those the buyer has moved "
+        '(docs/clocks.md, "Deals without a stage entry time").'
     )
 
 

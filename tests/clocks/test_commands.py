@@ -81,6 +81,32 @@ def test_backfill_counts_first_and_starts_clocks_only_with_apply(
     )
 
 
+def test_backfill_counts_open_deals_whose_stage_entry_is_unknown_and_says_why(
+    pipeline, alice, clock, capsys
+):
+    stage = pipeline.stages.get(key="inquiry")
+    Deal.objects.bulk_create(
+        Deal(pipeline=pipeline, stage=stage, title=f"Imported {n}", owner=alice)
+        for n in range(2)
+    )
+
+    assert main(["sweep", "--backfill"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to start" not in out
+    assert (
+        "2 open deals in a stage with an age limit have no age clock and cannot "
+        "be given one: when they entered their stage is unknown (imported "
+        "without stage_entered_at)"
+    ) in out
+    assert "Each starts its clock when it next moves" in out
+
+    assert main(["sweep", "--backfill", "--apply", "--no-send"]) == 0
+    out = capsys.readouterr().out
+    assert "started 0 age clocks" in out
+    assert "2 open deals in a stage with an age limit have no age clock" in out
+    assert Clock.objects.count() == 0
+
+
 def test_backfill_puts_right_the_breached_clock_of_a_stay_moved_without_hooks(
     pipeline, alice, clock, capsys
 ):
