@@ -60,6 +60,9 @@ class LeadReport:
     # business minutes) of the inquiry's arrival.
     answered_in_window: int = 0
     window_minutes: int = 0
+    # Answered leads without a stored response time (answered by SQL, or an
+    # old row): left out of the medians, and counted so the figure says so.
+    answered_unmeasured: int = 0
     response_business_median: float | None = None
     response_wall_median_minutes: float | None = None
     overdue_now: int = 0
@@ -78,6 +81,32 @@ class LeadReport:
     def win_percent(self) -> str:
         return f"{self.win_rate:.1%}"
 
+    @property
+    def response_summary(self) -> str:
+        """The answered leads and their median response, as the page says it."""
+        text = (
+            f"{self.answered:,} answered, {self.answered_in_window:,} within "
+            f"{self.window_minutes:,} business minutes of arriving."
+        )
+        if self.response_business_median is None:
+            return f"{text} No median wait: {self._unmeasured_text()}."
+        text += (
+            f" Buyers waited a median {self.response_business_median:.0f} "
+            f"business minutes ({self.response_wall_median_minutes:.0f} minutes of "
+            "wall time) from their inquiry's arrival to its first answer"
+        )
+        if self.answered_unmeasured:
+            return f"{text}, leaving out {self._unmeasured_text()}."
+        return f"{text}."
+
+    def _unmeasured_text(self) -> str:
+        n = self.answered_unmeasured
+        whom = "none of them has" if n == self.answered else f"{n:,} without"
+        return (
+            f"{whom} a stored response time (answered outside Dealgate: by SQL, "
+            "or in an old row)"
+        )
+
     def lines(self) -> list[str]:
         """The report as text, for the command line."""
         where = f"pipeline {self.pipeline}"
@@ -94,11 +123,21 @@ class LeadReport:
         if self.answered:
             out.append(
                 f"  answered: {self.answered:,}, {self.answered_in_window:,} within "
-                f"{self.window_minutes:,} business min of arriving; buyers waited "
-                f"a median {self.response_business_median:.0f} business min "
-                f"({self.response_wall_median_minutes:.0f} min wall) from arrival "
-                "to first answer"
+                f"{self.window_minutes:,} business min of arriving"
+                + (
+                    f"; buyers waited a median {self.response_business_median:.0f} "
+                    f"business min ({self.response_wall_median_minutes:.0f} min "
+                    "wall) from arrival to first answer"
+                    if self.response_business_median is not None
+                    else "; no median"
+                )
             )
+            if self.answered_unmeasured:
+                out.append(
+                    f"  left out of the median: {self.answered_unmeasured:,} "
+                    "answered without a stored response time (answered outside "
+                    "Dealgate: by SQL, or in an old row)"
+                )
         else:
             out.append("  no lead has a recorded first response")
         out.append(f"  open and past their window now: {self.overdue_now:,}")
@@ -210,9 +249,17 @@ def _response(report: LeadReport, leads: Any, pipeline: Pipeline) -> None:
     report.answered_in_window = answered.filter(
         response_business_minutes__lte=report.window_minutes
     ).count()
-    if report.answered:
-        business = list(answered.values_list("response_business_minutes", flat=True))
-        wall = list(answered.values_list("response_wall_seconds", flat=True))
+    # A lead answered behind Dealgate's back (SQL, an old row) has a first
+    # response but no stored time: it is left out of the medians, and counted.
+    measured = answered.filter(
+        response_business_minutes__isnull=False, response_wall_seconds__isnull=False
+    )
+    times = list(
+        measured.values_list("response_business_minutes", "response_wall_seconds")
+    )
+    report.answered_unmeasured = report.answered - len(times)
+    if times:
+        business, wall = zip(*times, strict=True)
         report.response_business_median = statistics.median(business)
         report.response_wall_median_minutes = statistics.median(wall) / 60
     report.overdue_now = leads.filter(
