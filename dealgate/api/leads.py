@@ -127,7 +127,12 @@ class LeadPatch(BaseModel):
     name: str | None = Field(None, max_length=LIMITS["name"])
     email: str | None = Field(None, max_length=LIMITS["email"])
     phone: str | None = Field(
-        None, description="any format; read in the lead's country unless +..."
+        None,
+        description=(
+            "any format; read in the lead's country (as edited), else the "
+            "pipeline's region, unless +... A stored number is read again only "
+            "when this changes it: a new country alone keeps its phone_e164"
+        ),
     )
     company: str | None = None
     website: str | None = None
@@ -341,7 +346,8 @@ def edit(request: HttpRequest, lead_id: int) -> dict[str, Any]:
     """Change the buyer's fields of an open lead (name, email, phone, company,
     website, country, segment, company_size, value, currency), as its owner
     or a manager, checked as a capture checks them; `version` is the one
-    GET answered, and a lead changed since is a 409 naming the fields.
+    GET answered, and a lead changed since is a 409 naming the fields. A
+    stored phone number is read again only when `phone` changes it.
     Needs a token with the scope `leads,deals`, as the deals' changes do."""
     changes = _json_body(request)
     version = changes.pop("version", None)

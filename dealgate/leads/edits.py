@@ -4,7 +4,9 @@
 company, website, country, segment, company size, value and currency),
 never what the lead's history says (its message, source, channel, owner
 or status). Every value is read as a capture reads it (`intake.clean_lead`)
-and the de-duplication keys are written again with it.
+and the de-duplication keys are written again with it, but a stored phone
+number keeps the reading it was stored with until the phone is edited: its
+key changes only when someone types the number.
 
 The lead's version (`versions.lead_version`), which its page and the API
 hand out and an edit sends back, holds a digest of each of these fields.
@@ -44,12 +46,13 @@ def edit_lead(
     owner or a manager, on the copy read at `version`; returns the lead.
 
     Refuses: a field that is not editable, and a value a capture would
-    refuse (ValidationError naming the field: the lead is read whole, so a
-    phone number without its country code is read again in a new country);
-    someone else (PermissionDenied); a closed lead, and a lead whose fields
-    changed since `version` (Conflict naming them). An edit that changes
-    nothing writes nothing. The log names the lead, the fields and who,
-    never their values.
+    refuse (ValidationError naming the field); someone else
+    (PermissionDenied); a closed lead, and a lead whose fields changed
+    since `version` (Conflict naming them). A stored phone number is read
+    again only when the phone itself is edited (then in the lead's country
+    as edited, else the pipeline's region): an edit of the country alone
+    keeps its reading and key. An edit that changes nothing writes nothing.
+    The log names the lead, the fields and who, never their values.
     """
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
@@ -114,12 +117,20 @@ def _apply(lead: Lead, changes: Mapping[str, Any]) -> list[str]:
     on `lead` (fields and keys), and return the fields whose value changed."""
     data: dict[str, Any] = {name: getattr(lead, name) for name in EDITABLE}
     data.update(changes)
+    # A value's decimals were judged when it was typed, in the pipeline's
+    # currency then: one changed since judges a value or currency edited,
+    # never refuses an edit of another field.
+    judging = {"value", "currency"} & set(changes)
     clean = clean_lead(
         data,
         region=services.phone_region(lead.pipeline),
-        currency=lead.pipeline.currency,
+        currency=lead.pipeline.currency if judging else "",
         # An imported record of a past inquiry may lack both, as it came.
         require_contact=not lead.historic,
+        # A number keeps the reading it was stored with until it is edited
+        # itself: a country set since, by a person or a repeat inquiry,
+        # neither moves it abroad nor refuses an edit of another field.
+        stored_phone=(lead.phone, lead.phone_e164),
     )
     changed = [name for name in EDITABLE if getattr(clean, name) != getattr(lead, name)]
     for name in (*EDITABLE, *KEYS):

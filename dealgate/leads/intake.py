@@ -117,6 +117,7 @@ def clean_lead(
     currency: str = "",
     require_contact: bool = True,
     strict: bool = True,
+    stored_phone: tuple[str, str] | None = None,
 ) -> CleanLead:
     """Check `data` and return the lead it describes, with its keys.
 
@@ -125,7 +126,11 @@ def clean_lead(
     phone, website, country, size or value that does not read, a value
     longer than its limit, and control characters. With `strict`, fields
     outside ACCEPTED are refused too. Phone numbers without a country code
-    are read in the lead's own country, else in `region` (an ISO code).
+    are read in the lead's own country, else in `region` (an ISO code),
+    except a number already stored: `stored_phone` (the number as typed,
+    its key), when `data`'s phone is still that text, keeps that key and is
+    not read again, so a country given since (or a new `region`) never
+    changes or refuses it.
     A value's decimals are judged in the lead's currency, else in
     `currency` (the pipeline's), as `currencies.check_decimals` judges a
     deal's: "1000.50" is refused in JPY, "1.234" in KWD, naming it; with
@@ -156,7 +161,7 @@ def clean_lead(
     )
     if lead.value is not None:
         lead.value = _in_places(lead.value, lead.currency or currency)
-    _add_keys(lead, region)
+    _add_keys(lead, region, stored_phone)
     if require_contact and not lead.has_contact:
         raise ValidationError(
             "a lead needs an email address or a phone number to answer it on",
@@ -165,19 +170,14 @@ def clean_lead(
     return lead
 
 
-def _add_keys(lead: CleanLead, region: str | None) -> None:
+def _add_keys(
+    lead: CleanLead, region: str | None, stored_phone: tuple[str, str] | None
+) -> None:
     try:
         lead.email_key = normalize.email_key(lead.email)
     except ValueError as exc:
         raise ValidationError(str(exc), field="email") from None
-    # A number without its country code is read where the lead says it is:
-    # "(212) 555-0123" from a US lead is New York, not a German number.
-    read_in = lead.country or region
-    try:
-        lead.phone_e164 = normalize.phone_key(lead.phone, read_in)
-    except ValueError as exc:
-        where = f" (read as a number in {read_in})" if read_in else ""
-        raise ValidationError(f"{exc}{where}", field="phone") from None
+    _add_phone_key(lead, region, stored_phone)
     try:
         lead.website = normalize.website_url(lead.website)
         site = normalize.domain_key(lead.website)
@@ -195,6 +195,23 @@ def _add_keys(lead: CleanLead, region: str | None) -> None:
         lead.domain = normalize.email_domain(lead.email_key)
     lead.company_key = normalize.company_key(lead.company)
     lead.company_block = normalize.company_block(lead.company_key)
+
+
+def _add_phone_key(
+    lead: CleanLead, region: str | None, stored_phone: tuple[str, str] | None
+) -> None:
+    if stored_phone is not None and stored_phone[1] and lead.phone == stored_phone[0]:
+        # Read when it was typed; its key is what de-duplication matches on.
+        lead.phone_e164 = stored_phone[1]
+        return
+    # A number without its country code is read where the lead says it is:
+    # "(212) 555-0123" from a US lead is New York, not a German number.
+    read_in = lead.country or region
+    try:
+        lead.phone_e164 = normalize.phone_key(lead.phone, read_in)
+    except ValueError as exc:
+        where = f" (read as a number in {read_in})" if read_in else ""
+        raise ValidationError(f"{exc}{where}", field="phone") from None
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
