@@ -70,6 +70,14 @@ def changed_since(
     return changed
 
 
+def held_at(version: str, name: str, text: str) -> bool:
+    """Whether field `name` (one of VERSIONED) held `text`, as a form shows
+    it ("" for none), at `version`: whether a form made on that version left
+    the field as it showed it."""
+    i = VERSIONED.index(name)
+    return version[i * _DIGEST : (i + 1) * _DIGEST] == _digest(text)
+
+
 def check_version(lead: Lead, version: str | None, doing: str) -> None:
     """Refuse (Conflict) to `doing` on `lead`, read under its row lock, when
     it changed since `version`, naming what changed and, for its owner and

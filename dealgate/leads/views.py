@@ -24,7 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -51,7 +51,7 @@ from .report import lead_report
 from .rules import dump_rules, rules_digest, save_rules
 from .templatetags.lead_forms import LABELS
 from .templatetags.lead_forms import refusal as refusal_text
-from .versions import EDITABLE, lead_version
+from .versions import EDITABLE, changed_since, held_at, is_version, lead_version
 
 log = logging.getLogger("dealgate.leads")
 
@@ -214,12 +214,12 @@ def _lead_page(
         "typed": typed or {},
         # The lead as this page shows it, sent back by every action's form;
         # after a refusal the page shows the lead as it is now, so the
-        # current version, which the edit form alone does not take.
+        # current version (the edit form's own: `_edit_form`).
         "version": lead_version(lead),
-        "edit": _edit_inputs(lead, (typed or {}).get("edit")),
-        "edit_version": ((typed or {}).get("edit") or {}).get("version")
-        or lead_version(lead),
     }
+    context["edit"], context["edit_version"] = _edit_form(
+        lead, (typed or {}).get("edit"), stale=status == Conflict.status
+    )
     # Times read in the pipeline's zone, which the page names, as on a deal.
     zone = calendar_for(lead.pipeline).zone
     context["zone"] = zone.key
@@ -236,6 +236,10 @@ class EditInput:
     value: str
     max_length: int | None
     inputmode: str = ""
+    # After a 409: the field changed meanwhile (the input shows it as it is
+    # now), and what the person had typed into it, when they had changed it.
+    changed: bool = False
+    typed: str | None = None
 
 
 # The keyboard a phone shows for the edit form's inputs that are not words.
@@ -254,10 +258,33 @@ _INPUTMODES = {
 _READ_AS_CODES = ("country", "currency")
 
 
-def _edit_inputs(lead: Lead, typed: dict[str, str] | None) -> list[EditInput]:
-    """The edit form's inputs: what the lead holds, or after a refusal what
-    the form sent."""
-    shown = typed if typed is not None else _edit_values(lead)
+def _edit_form(
+    lead: Lead, typed: dict[str, str] | None, *, stale: bool
+) -> tuple[list[EditInput], str]:
+    """The edit form's inputs and the version it sends back: what the lead
+    holds, on its version; after a refusal, what the form sent, on the
+    version it was made on. After a 409 (`stale`), the fields changed since
+    that version show what they hold now, each saying so with what the
+    person typed into it, the others keep what was typed, and the form
+    carries the current version: Save then applies the edit knowingly."""
+    now = _edit_values(lead)
+    if typed is None:
+        return _edit_inputs(now), lead_version(lead)
+    seen = typed.get("version", "")
+    changed = changed_since(seen, lead, EDITABLE) if stale and is_version(seen) else []
+    if not changed:
+        return _edit_inputs(typed), seen or lead_version(lead)
+    inputs = _edit_inputs({**typed, **{name: now[name] for name in changed}})
+    for one in inputs:
+        if one.name in changed:
+            one.changed = True
+            mine = typed.get(one.name, "")
+            if not held_at(seen, one.name, mine) and mine != now[one.name]:
+                one.typed = mine
+    return inputs, lead_version(lead)
+
+
+def _edit_inputs(shown: dict[str, str]) -> list[EditInput]:
     return [
         EditInput(
             name,
@@ -279,13 +306,16 @@ def _edit_values(lead: Lead) -> dict[str, str]:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
     """Save the lead's edit form. Only the inputs that differ from what the
     lead holds are sent to `edit_lead`, so that a value it holds is never
     read again from the way the form shows it; the version the form showed
     guards against replacing an edit saved meanwhile (409 naming the
-    fields). Refused, the page again with what was typed."""
+    fields, `_edit_form`). Refused, the page again with what was typed.
+    Loaded (the address a refusal leaves in the browser), the lead's form."""
+    if request.method != "POST":
+        return redirect(reverse("leads:lead", args=[lead_id]) + "#edit")
     lead = get_object_or_404(Lead, pk=lead_id)
     stored = _edit_values(lead)
     changes = {
@@ -302,11 +332,29 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
             request,
             lead_id,
             status=_refusal_status(exc),
-            refusal=refusal_text(exc),
+            refusal=_edit_refusal(exc, lead_id, request.POST.get("version", "")),
             typed={"edit": request.POST.dict()},
         )
     messages.success(request, "Lead saved.")
     return _back(lead_id)
+
+
+def _edit_refusal(error: DealgateError, lead_id: int, seen: str) -> str:
+    """Why an edit was refused; for fields changed since the form's version,
+    what the page now shows and how to go on."""
+    if not isinstance(error, Conflict) or not is_version(seen):
+        return refusal_text(error)
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is None or not lead.is_open:
+        return refusal_text(error)
+    changed = changed_since(seen, lead, EDITABLE)
+    if not changed:
+        return refusal_text(error)
+    return (
+        f"Not saved: {', '.join(changed)} changed meanwhile. The form shows the "
+        "lead as it is now, with what you typed beside each field that changed; "
+        "your other changes are still in it. Save again to apply it."
+    )
 
 
 def _back(lead_id: int) -> HttpResponse:
