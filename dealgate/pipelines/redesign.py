@@ -17,6 +17,20 @@ target's entry criteria; unmet ones need a manager's override reason, and
 a manager may send forward only deals of their teams (an admin any, the
 system any but without an override). Closed deals keep their outcome and go
 where they are sent: no gate applies to a deal that is no longer moving.
+
+Nor is a new order a way around them. A stage whose open deals end up
+standing after a stage that stood after them before (a reorder, a rename
+into a later place, any mix of both, or a removed stage's deals sent to a
+stage the new order put there) carries those deals forward past that
+stage's gates without a move. Each such deal then needs the exit criteria
+of every stage it now stands after and did not before (`carried_past`;
+a stage added there too), as if it had moved past them; the same override
+lifts unmet ones, for the same people, and its history says so. A stage that
+moves earlier, or whose deals are all closed, passes no gate. When the
+pipeline allows skipping, a deal could move from its stage straight past
+any later stage with no criteria of the ones between, so the new order
+carries it past nothing it would have to meet: a reorder is free there. So
+is one past stages without exit criteria, since there is no gate to pass.
 """
 
 from __future__ import annotations
@@ -76,23 +90,65 @@ def free_targets(
     ]
 
 
+def carried_past(
+    order_before: Sequence[str], keys: Sequence[str], source: str, dest: str
+) -> list[str]:
+    """The stages of `keys` (the new order) that the deals of `source` (a
+    live stage of `order_before`), standing in `dest` after the redesign,
+    are carried past: when `dest` now stands after a stage that stood after
+    `source`, every stage before `dest` that did not stand before `source`
+    (stages added there included), in the new order; else none."""
+    at = order_before.index(source)
+    before, after = set(order_before[:at]), set(order_before[at + 1 :])
+    now_before = keys[: keys.index(dest)]
+    if not any(key in after for key in now_before):
+        return []
+    return [key for key in now_before if key not in before and key != source]
+
+
 Gate = tuple[str, str, Any]
 
 
-def forward_gates(spec: PipelineSpec, row: Stage, target: str, low: int) -> list[Gate]:
+def forward_gates(
+    spec: PipelineSpec,
+    row: Stage,
+    target: str,
+    low: int,
+    also: Sequence[str] = (),
+) -> list[Gate]:
     """The gates (title, kind, criteria as stored) of sending the deals of the
     removed stage `row` forward to `target`: `row`'s exit criteria as stored,
     those of the stages of `spec` from the one after `low` (`place`) up to
-    the target unless `spec` allows skipping, and the target's entry
-    criteria."""
+    the target, and of the stages in `also` (those a new order put before
+    the target, `carried_past`), unless `spec` allows skipping, and the
+    target's entry criteria."""
     keys = spec.stage_keys()
     index = keys.index(target)
     gates: list[Gate] = [(row.name, "exit", row.exit_criteria)]
     if not spec.allow_skipping:
-        gates += [(s.name, "exit", _exit_data(s)) for s in spec.stages[low + 1 : index]]
+        passed = [
+            stage
+            for at, stage in enumerate(spec.stages[:index])
+            if at > low or stage.key in also
+        ]
+        gates += [(s.name, "exit", _exit_data(s)) for s in passed]
     end = spec.stages[index]
     gates.append((end.name, "entry", _items(end.entry_criteria)))
     return gates
+
+
+def carried_gates(spec: PipelineSpec, passed: Sequence[str]) -> list[Gate]:
+    """The gates of the stages `passed` (`carried_past`) that a new order
+    carries deals past: their exit criteria in `spec`, those that have any;
+    none when `spec` allows skipping (see the module's docstring)."""
+    if spec.allow_skipping:
+        return []
+    wanted = set(passed)
+    return [
+        (stage.name, "exit", _exit_data(stage))
+        for stage in spec.stages
+        if stage.key in wanted and stage.exit_criteria
+    ]
 
 
 def _items(criteria: Iterable[CriterionSpec]) -> list[dict[str, str]]:
@@ -136,7 +192,10 @@ def judge(
     by: User | None,
     reason: str,
 ) -> Verdict:
-    """Judge the open deals of each (removed stage, target, gates) in `moves`.
+    """Judge the open deals of each (stage, where, gates) in `moves`: a
+    removed stage's deals sent forward (`where` empty), or a stage's deals
+    that a new order carries past gates (`where` says so, as its refusals
+    do: "in 'met', now after 'quote'").
 
     Costs a query per stage for its deals, and per deal what `context_for`
     reads for the gates' rules; a manager's teams are read once."""
@@ -144,7 +203,7 @@ def judge(
     managed = None
     if by is not None and by.is_manager and by.role != User.Role.ADMIN:
         managed = managed_people(by)
-    for row, _target, gates in moves:
+    for row, where, gates in moves:
         deals = (
             Deal.objects.filter(stage=row, status=Deal.Status.OPEN)
             .select_related("pipeline", "stage", "owner", "organization", "contact")
@@ -155,7 +214,9 @@ def judge(
             try:
                 check_may_change(by, deal, managed=managed)
             except PermissionDenied as refused:
-                verdict.refusals.append(refused.message)
+                verdict.refusals.append(
+                    f"{refused.message} ({where})" if where else refused.message
+                )
                 continue
             missing = unmet(deal, now, gates)
             if not missing:
@@ -167,29 +228,45 @@ def judge(
             else:
                 verdict.overridden[deal.pk] = missing
                 continue
+            place_said = f" {where}" if where else ""
             verdict.refusals.append(
-                f"deal {deal.pk} ({deal.title}): {'; '.join(missing)}"
+                f"deal {deal.pk} ({deal.title}){place_said}: {'; '.join(missing)}"
             )
     return verdict
 
 
 class GatesRefused(ValidationError):
     """Applying would send deals of removed stages forward past gates they
-    do not meet, with no override that lifts them, or deals outside the
-    teams of whoever applies. `problem` names the deals; `free` maps each
-    removed stage sent too far to where its deals may go without gates.
+    do not meet, or carry deals past them by a new order (`carried_past`),
+    with no override that lifts them, or deals outside the teams of whoever
+    applies. `problem` names the deals; `free` maps each removed stage sent
+    too far to where its deals may go without gates; `carried` maps each
+    stage whose deals a new order would carry past gates to those stages.
     Each door adds how to act on it (`message_with`)."""
 
     code = "move_refused"
 
-    def __init__(self, verdict: Verdict, free: dict[str, list[str]]) -> None:
+    def __init__(
+        self,
+        verdict: Verdict,
+        free: dict[str, list[str]],
+        carried: dict[str, list[str]] | None = None,
+    ) -> None:
         self.verdict, self.free = verdict, free
+        self.carried = dict(carried or {})
         count = len(verdict.refusals)
         named = "; ".join(verdict.refusals[:NAMED])
         if count > NAMED:
             named += f"; and {count - NAMED} more"
+        whose = (
+            "of removed stages or of stages the new order puts later"
+            if self.carried and free
+            else "of stages the new order puts later"
+            if self.carried
+            else "of removed stages"
+        )
         self.problem = (
-            f"{counted(count, 'deal')} of removed stages would "
+            f"{counted(count, 'deal')} {whose} would "
             f"move forward past gates or outside your teams ({named})"
         )
         super().__init__(self.message_with(self.default_how()), field="moves")
@@ -204,11 +281,15 @@ class GatesRefused(ValidationError):
             )
         if self.verdict.needs_manager:
             parts.append("only a manager or admin may override unmet criteria")
-        places = "; ".join(
+        parts += [
             f"the deals of {old!r} may go to {', '.join(map(repr, keys))} without gates"
             for old, keys in self.free.items()
-        )
-        return "; ".join([*parts, places])
+        ]
+        parts += [
+            f"keep {key!r} before {', '.join(map(repr, passed))} in the order"
+            for key, passed in self.carried.items()
+        ]
+        return "; ".join(parts)
 
     def message_with(self, how: str) -> str:
         """The refusal, ending with `how` the person goes on."""

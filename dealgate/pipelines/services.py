@@ -72,8 +72,8 @@ from dealgate.core.pipeline_file import (
     split_breach,
     split_owner,
 )
-from dealgate.core.text import agreeing, check_text, counted
-from dealgate.deals.models import TEXT_LIMITS, Deal, StageEvent
+from dealgate.core.text import agreeing, check_text, counted, cut
+from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, StageEvent
 from dealgate.deals.services import MoveOutOfOrder, Responsible
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads.rules import unknown_targets
@@ -102,6 +102,7 @@ _ID_BATCH = 1000
 # How many of the deals a move would date out of order a refusal names.
 _LATE_NAMED = 3
 _REASON_LIMIT = TEXT_LIMITS["override_reason"]
+_SUBJECT_LIMIT = Activity._meta.get_field("subject").max_length
 
 
 def move_flag(change: PlannedChange) -> str:
@@ -143,12 +144,16 @@ class PlannedChange:
 
 @dataclass
 class PipelinePlan:
-    """What applying a file changes, in the order it is listed to the user."""
+    """What applying a file changes, in the order it is listed to the user.
+    `carried` names the stages whose open deals the new order carries past
+    gates (`_Sync._carried`): applying judges them, so a door offers the
+    override it would for deals sent forward."""
 
     key: str
     creates: bool
     changes: list[PlannedChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    carried: list[str] = field(default_factory=list)
 
     @property
     def blocked(self) -> list[PlannedChange]:
@@ -242,6 +247,18 @@ def apply_pipeline(
     if plan.has_changes:
         logger.info("pipeline %s: applied %d changes", spec.key, len(plan.changes))
     return plan
+
+
+def offered_renames(spec: PipelineSpec) -> dict[str, tuple[str, ...]]:
+    """For each stored stage that `spec` removes while it holds deals, the
+    stages it could be renamed to instead (`PlannedChange.renames_to`): the
+    only renames a door that offers choices should take."""
+    sync = _Sync(spec, None, lock=False)
+    return {
+        row.key: sync.rename_choices(row.key)
+        for row in sync.removed
+        if any(sync.deal_counts[row.id])
+    }
 
 
 def export_pipeline(pipeline: Pipeline) -> PipelineSpec:
@@ -707,7 +724,8 @@ class _Sync:
         changes += [
             PlannedChange(text, area="routing") for text in self._routing_changes()
         ]
-        notes = list(self.notes)
+        carried = self._carried()
+        notes = list(self.notes) + self._carried_notes(carried)
         late = self._late_moves(timesource.now())
         if late is not None:
             notes.append(f"applying now is refused: {late.problem}")
@@ -723,6 +741,7 @@ class _Sync:
             creates=self.pipeline is None,
             changes=changes,
             notes=notes,
+            carried=[c.key for c in carried],
         )
 
     def _pipeline_changes(self) -> list[str]:
@@ -952,6 +971,7 @@ class _Sync:
             pipeline.save()
 
         positions = self._write_stages(pipeline)
+        self._write_carried(pipeline, by, now)
         dirty += self._write_handoffs(pipeline, positions)
         dirty += self._write_removals(pipeline, positions, by, now)
 
@@ -1062,27 +1082,43 @@ class _Sync:
         return ["updated_at"] if touched else []
 
     def _lock_moved_deals(self) -> None:
-        """Lock the removed stages' rows, then the rows of the deals that
-        `moves` sends on, in id order, until the commit.
+        """Lock the removed stages' rows and those of the kept stages the new
+        order puts after a stage that stood after them, then the rows of the
+        deals that `moves` sends on and the open deals of those kept stages
+        (which it may carry past gates, `_carried`), in id order, until the
+        commit.
 
         The stages first: a move into one (which holds its row FOR SHARE,
         `deals.services._lock_live_stage`) either commits before this and
-        has its deal moved on by `_write_removals`, or waits and then finds
-        the stage gone. The deals before their clocks, in id order, as a
-        move takes them (the deal, then its clocks): the other order
-        deadlocked with moves. Both before anything is written, so the
-        order check reads deals no move can change meanwhile."""
-        if not self.removed:
+        has its deal judged (or moved on by `_write_removals`), or waits and
+        then finds the stage gone or the gates judged. The deals before their
+        clocks, in id order, as a move takes them (the deal, then its
+        clocks): the other order deadlocked with moves. Both before anything
+        is written, so the checks read deals no move can change meanwhile."""
+        keys = self.spec.stage_keys()
+        reordered = [
+            self.rows[key]
+            for key in self.order_before
+            if key in keys and self._passed(key, key)
+        ]
+        if not self.removed and not reordered:
             return
         list(
             Stage.objects.select_for_update()
-            .filter(pk__in=[row.pk for row in self.removed])
+            .filter(pk__in=[row.pk for row in [*self.removed, *reordered]])
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+        wanted = Q(stage__in=reordered, status=Deal.Status.OPEN)
         moved = self._moved_deals()
         if moved is not None:
-            list(moved.select_for_update().order_by("pk").values_list("pk", flat=True))
+            wanted |= Q(pk__in=moved.values("pk"))
+        list(
+            Deal.objects.select_for_update()
+            .filter(wanted)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
 
     def _moved_deals(self) -> Any:
         """The deals of the removed stages that `moves` sends on (a
@@ -1158,26 +1194,76 @@ class _Sync:
         """Where the deals of removed stage `key` may go with no gate."""
         return redesign.free_targets(self.order_before, self.spec.stage_keys(), key)
 
+    def _passed(self, source: str, dest: str) -> list[str]:
+        """`redesign.carried_past`: the stages the deals of `source` standing
+        in `dest` are carried past by the new order."""
+        return redesign.carried_past(
+            self.order_before, self.spec.stage_keys(), source, dest
+        )
+
+    def _carried(self) -> list[_Carried]:
+        """The stages whose open deals the new order carries past gates
+        without moving them: a kept stage (renamed or not) put after a stage
+        that stood after it, or a removed stage whose deals `moves` sends to
+        a stage that counts as theirs (`_free`) but stands after one that
+        stood after it. Only stages with open deals and gates to pass."""
+        found = []
+        for key in self.order_before:
+            if key in self.spec.stage_keys():
+                row, dest = self.rows[key], key
+            elif key in self.moves and self.moves[key] in self._free(key):
+                row, dest = self.rows[key], self.moves[key]
+            else:
+                continue
+            passed = self._passed(key, dest)
+            gates = redesign.carried_gates(self.spec, passed) if passed else []
+            if gates and self._open_count(row):
+                found.append(_Carried(row, key, dest, passed, gates))
+        return found
+
+    def _carried_notes(self, found: list[_Carried]) -> list[str]:
+        notes = []
+        for carried in found:
+            held = self._open_count(carried.row)
+            deals = "its 1 open deal" if held == 1 else f"its {held} open deals"
+            key, dest = carried.key, carried.dest
+            said = ", ".join(map(repr, carried.passed))
+            where = (
+                f"stage {key!r} now stands after {said}"
+                if key == dest
+                else f"stage {key!r} sends {deals} to {dest!r}, after {said}"
+            )
+            if key == dest and key in self.renamed:
+                where += f" (renamed from {self.renamed[key]!r})"
+            notes.append(
+                f"{where}: {deals} would be carried past the gates of {said} "
+                "without moving; each needs their exit criteria, or an override"
+            )
+        return notes
+
     def _judge(
         self, now: dt.datetime, by: User | None, reason: str
     ) -> redesign.Verdict:
         """`redesign.judge` of the open deals `moves` sends beyond where
-        their removed stage's deals may go with no gate (`_free`)."""
+        their removed stage's deals may go with no gate (`_free`), and of
+        those the new order carries past gates (`_carried`)."""
         keys = self.spec.stage_keys()
         forward = [
             (
                 row,
-                self.moves[row.key],
+                "",
                 redesign.forward_gates(
                     self.spec,
                     row,
                     self.moves[row.key],
                     redesign.place(self.order_before, keys, row.key),
+                    also=self._passed(row.key, self.moves[row.key]),
                 ),
             )
             for row in self.removed
             if row.key in self.moves and self.moves[row.key] not in self._free(row.key)
         ]
+        forward += [(c.row, c.where(), c.gates) for c in self._carried()]
         return redesign.judge(forward, now, by, reason)
 
     def _refusal(self, verdict: redesign.Verdict) -> redesign.GatesRefused:
@@ -1186,13 +1272,70 @@ class _Sync:
             for row in self.removed
             if row.key in self.moves and self.moves[row.key] not in self._free(row.key)
         }
-        return redesign.GatesRefused(verdict, free)
+        carried = {c.dest: c.passed for c in self._carried()}
+        return redesign.GatesRefused(verdict, free, carried)
 
     def _gates_refused(
         self, now: dt.datetime, by: User | None, reason: str
     ) -> redesign.GatesRefused | None:
         verdict = self._judge(now, by, reason.strip())
         return self._refusal(verdict) if verdict.refusals else None
+
+    def _write_carried(
+        self, pipeline: Pipeline, by: User | None, now: dt.datetime
+    ) -> None:
+        """Write in the history of each open deal that the new order carries
+        past gates, still in its stage, a note saying so: who applied the
+        redesign, the stages passed and, for deals that did not meet their
+        criteria, the override. Runs before removed stages' deals move, so it
+        reads the kept stages' deals (the moved ones' events say it)."""
+        who = by.username if by is not None else "system"
+        notes = []
+        for carried in self._carried():
+            row, key, passed = carried.row, carried.key, carried.passed
+            if key != carried.dest:
+                continue
+            said = ", ".join(map(repr, passed))
+            base = (
+                f"Pipeline {pipeline.key!r} redesigned by {who}: stage {key!r} "
+                f"now stands after {said}, so this deal was carried past their gates"
+            )
+            ids = list(
+                Deal.objects.filter(stage=row, status=Deal.Status.OPEN)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            for deal_id in ids:
+                unmet = self.overridden.get(deal_id)
+                subject = (
+                    f"{base} by override: {self.override_reason} "
+                    f"(unmet: {'; '.join(unmet)})"
+                    if unmet is not None
+                    else f"{base}; it met their exit criteria"
+                )
+                notes.append(
+                    Activity(
+                        deal_id=deal_id,
+                        kind=Activity.Kind.NOTE,
+                        subject=cut(subject, _SUBJECT_LIMIT),
+                        done=True,
+                        at=now,
+                        by=by,
+                        done_at=now,
+                        done_by=by,
+                    )
+                )
+            logger.info(
+                "pipeline %s: stage %s now stands after %s; its open deals %s "
+                "were carried past their gates, applied by %s%s",
+                pipeline.key,
+                key,
+                ", ".join(passed),
+                ", ".join(map(str, ids)),
+                who,
+                " with an override" if any(i in self.overridden for i in ids) else "",
+            )
+        Activity.objects.bulk_create(notes, batch_size=1000)
 
     def _replacement(self, row: Stage, stages: dict[str, Stage]) -> Stage:
         """The stage of the file that takes a removed stage's place: where
@@ -1203,6 +1346,28 @@ class _Sync:
         before = self.order_before[: self.order_before.index(row.key)]
         kept = [key for key in before if key in stages]
         return stages[kept[-1]] if kept else stages[self.spec.stages[0].key]
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """A stage whose open deals a new order carries past gates (`_Sync._carried`):
+    its row, its key as the file names it (a renamed stage's new key), the
+    stage its deals stand in after the redesign (`key` itself, or where
+    `moves` sends the deals of a removed one), the stages passed and their
+    gates."""
+
+    row: Stage
+    key: str
+    dest: str
+    passed: list[str]
+    gates: list[redesign.Gate]
+
+    def where(self) -> str:
+        """Where its deals stand, as their refusals say it."""
+        said = ", ".join(map(repr, self.passed))
+        if self.key == self.dest:
+            return f"in {self.key!r}, now after {said}"
+        return f"of removed {self.key!r}, sent to {self.dest!r}, now after {said}"
 
 
 @dataclass(frozen=True)
