@@ -57,6 +57,7 @@ from dealgate.pipelines.services import (
     StagesHoldDeals,
     apply_pipeline,
     export_pipeline,
+    offered_renames,
     plan_pipeline,
 )
 
@@ -432,6 +433,12 @@ class DraftPlan:
     def blocked(self) -> bool:
         return bool(self.plan and self.plan.blocked)
 
+    @property
+    def carries(self) -> bool:
+        """Whether applying carries open deals past gates by a new order of
+        stages (`PipelinePlan.carried`), so an override may be wanted."""
+        return bool(self.plan and self.plan.carried)
+
 
 def plan_draft(
     working: Working,
@@ -497,6 +504,7 @@ def apply_draft(
             raise ValidationError("; ".join(problems))
         # A rename names a stage of the draft for a removed one, as a move does.
         _check_moves(working, {**(moves or {}), **(renames or {})})
+        _check_renames(working, renames or {})
         try:
             plan = apply_pipeline(
                 working.spec,
@@ -553,6 +561,33 @@ def _check_moves(working: Working, moves: Mapping[str, str]) -> None:
                 "of the stages it removes are moved",
                 field=f"move-{old}",
             )
+
+
+def _check_renames(working: Working, renames: Mapping[str, str]) -> None:
+    """Refuse a choice to keep a removed stage under a new key that the
+    apply page does not offer it (`offered_renames`): a form made by hand
+    could otherwise rename a stage into a later place, or one that holds
+    no deals to keep."""
+    if not renames:
+        return
+    offered = offered_renames(working.spec)
+    applied = working.applied.stages if working.applied else ()
+    names = {stage.key: stage.name for stage in applied}
+    for old, new in renames.items():
+        choices = offered.get(old, ())
+        if new in choices:
+            continue
+        others = (
+            f"it may be kept as {', '.join(map(repr, choices))}"
+            if choices
+            else "it may be kept under no new key here"
+        )
+        raise ValidationError(
+            f"Deals of {names.get(old, old)}: keeping it as {new!r} is not a "
+            f"choice its list offers ({others}); choose one of the stages "
+            "its list offers",
+            field=f"move-{old}",
+        )
 
 
 def draft_problems(spec: PipelineSpec) -> list[str]:
