@@ -192,10 +192,14 @@ def run_apply(args: argparse.Namespace) -> int:
             spec, moves=moves, renames=renames, by=by, override_reason=args.override
         )
     except GatesRefused as refused:
+        other = " or ".join(
+            ["another --move"] * bool(refused.free)
+            + ["another order of [[stages]]"] * bool(refused.carried)
+        )
         raise CommandError(
             refused.message_with(
                 f"{refused.default_how()} (on the command line: --override REASON "
-                "with --as USERNAME, or another --move)"
+                f"with --as USERNAME, or {other})"
             )
         ) from refused
     except MovesOutOfOrder as late:

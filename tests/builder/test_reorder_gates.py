@@ -213,6 +213,7 @@ def test_a_swap_carrying_open_deals_past_a_gate_is_refused_on_the_cli(
         "1 deal of stages the new order puts later would move forward past gates"
     ) in err
     assert f"deal {d2.pk} (D2) in 'met', now after 'quote'" in err
+    assert "--as USERNAME, or another order of [[stages]])" in err
     assert order() == list(ORDER)
 
 
