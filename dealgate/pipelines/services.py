@@ -1222,22 +1222,27 @@ class _Sync:
         return found
 
     def _carried_notes(self, found: list[_Carried]) -> list[str]:
+        """The plan's notes of the deals the new order carries past gates."""
         notes = []
         for carried in found:
             held = self._open_count(carried.row)
             deals = "its 1 open deal" if held == 1 else f"its {held} open deals"
             key, dest = carried.key, carried.dest
             said = ", ".join(map(repr, carried.passed))
-            where = (
-                f"stage {key!r} now stands after {said}"
-                if key == dest
-                else f"stage {key!r} sends {deals} to {dest!r}, after {said}"
+            if key != dest:
+                notes.append(
+                    f"removed stage {key!r} sends {deals} to {dest!r}, which now "
+                    f"stands after {said}: each needs their exit criteria, or an "
+                    "override"
+                )
+                continue
+            renamed = (
+                f" (renamed from {self.renamed[key]!r})" if key in self.renamed else ""
             )
-            if key == dest and key in self.renamed:
-                where += f" (renamed from {self.renamed[key]!r})"
             notes.append(
-                f"{where}: {deals} would be carried past the gates of {said} "
-                "without moving; each needs their exit criteria, or an override"
+                f"stage {key!r} now stands after {said}{renamed}: {deals} would "
+                f"be carried past the gates of {said} without moving; each needs "
+                "their exit criteria, or an override"
             )
         return notes
 

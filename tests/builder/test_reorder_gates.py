@@ -16,7 +16,7 @@ from dealgate.core.pipeline_file import parse_pipeline
 from dealgate.deals.models import Activity, Deal
 from dealgate.pipelines.models import Pipeline, Stage
 from dealgate.pipelines.redesign import GatesRefused, carried_past
-from dealgate.pipelines.services import apply_pipeline
+from dealgate.pipelines.services import apply_pipeline, plan_pipeline
 from tests.builder.conftest import post
 from tests.web.helpers import make_deal, text_of
 
@@ -332,6 +332,11 @@ def test_a_removed_stages_deals_sent_back_past_a_reordered_gate_need_it(
 ):
     deal = make_deal(pipeline, "met", title="Sent back", owner=alice)
 
+    plan = plan_pipeline(spec("quote", "asked", "sign"), moves={"met": "asked"})
+    assert plan.notes[0] == (
+        "removed stage 'met' sends its 1 open deal to 'asked', which now stands "
+        "after 'quote': each needs their exit criteria, or an override"
+    )
     with pytest.raises(GatesRefused) as refused:
         apply_pipeline(
             spec("quote", "asked", "sign"), moves={"met": "asked"}, by=olivia
