@@ -101,3 +101,41 @@ def test_apply_refuses_a_type_change_a_rule_cannot_follow_and_keeps_the_old(
     pipeline = Pipeline.objects.get(key="new-business")
     types = {field["key"]: field["type"] for field in pipeline.custom_fields}
     assert types["signed"] == "bool"
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        (
+            "now - deal.created_at > duration('2d')",
+            "column 34: duration() cannot read '2d': CEL durations are written in "
+            'hours, minutes or seconds, like "48h" or "30m" (for days write days(2))',
+        ),
+        (
+            "deal.title.matches('(?<=A)cme')",
+            "column 20: matches() cannot use the pattern '(?<=A)cme': look-around, "
+            "including look-ahead and look-behind, is not supported",
+        ),
+    ],
+)
+def test_a_text_the_rule_engine_cannot_read_is_refused_by_name(rule, why):
+    text = edited(NEED_RULE, f'rule = "{rule}"')
+
+    assert problems_of(text) == [
+        f"p.toml:{line_of(text, rule)}: stages[0].exit_criteria[0].rule: exit "
+        f"criterion 'Need written down' of stage 'inquiry' can never be met: {why}"
+    ]
+
+
+def test_apply_refuses_a_timestamp_without_its_zone(tmp_path, capsys, db):
+    rule = "now > timestamp('2026-07-15')"
+    path = tmp_path / "p.toml"
+    path.write_text(edited(NEED_RULE, f'rule = "{rule}"'), encoding="utf-8")
+
+    status = main(["pipeline", "apply", str(path)])
+
+    assert status == 1
+    err = capsys.readouterr().err
+    assert f"p.toml:{line_of(path.read_text(), rule)}: stages[0]" in err
+    assert "timestamp() cannot read '2026-07-15'" in err
+    assert not Pipeline.objects.exists()

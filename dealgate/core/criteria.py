@@ -68,7 +68,10 @@ from typing import Any, Literal
 import cel
 
 from dealgate.core.custom_fields import set_values
-from dealgate.core.rule_types import type_problem
+from dealgate.core.rule_types import (
+    NO_DECIMAL_REMAINDER as _NO_DECIMAL_REMAINDER,
+)
+from dealgate.core.rule_types import constant_arguments, type_problem
 from dealgate.core.text import agreeing, counted
 
 __all__ = [
@@ -159,6 +162,7 @@ _UNDEFINED = re.compile(r"Undefined variable or function: '([^']*)'")
 _FUNCTION_FAILED = re.compile(
     r"Function '([^']*)' error: .*?failed: \w+: (.*?)\. Check"
 )
+_ENGINE_FAILED = re.compile(r"Function '([^']*)' error: ")
 _DATE_LITERAL = re.compile(
     r"""(?<![\w.])date\s*\(\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*\)"""
 )
@@ -189,8 +193,11 @@ _HELD_OPEN = re.compile(r"(?<![\w.])held\s*\(\s*$")
 _KIND_AFTER = re.compile(r"\s*[!=]=\s*[A-Za-z_]\w*\s*\.\s*kind\b")
 # The same for an activity's tag: a comparison or list test of `.tag`.
 _TAG_BEFORE = re.compile(
-    r"(?<![\w.])[A-Za-z_]\w*\s*\.\s*tag\s*(?:[!=]=\s*|in\s*\[[^\]]*)"
+    r"(?<![\w.])[A-Za-z_]\w*\s*\.\s*tag\s*"
+    r"(?:[!=]=\s*|in\s*\[[^\]]*|\.\s*(?:startsWith|endsWith|contains)\s*\(\s*)"
 )
+# A pattern a tag is matched with: `a.tag.matches("...")`.
+_TAG_PATTERN = re.compile(r"(?<![\w.])[A-Za-z_]\w*\s*\.\s*tag\s*\.\s*matches\s*\(\s*$")
 _TAG_AFTER = re.compile(r"\s*[!=]=\s*[A-Za-z_]\w*\s*\.\s*tag\b")
 _PLAIN_STRING = re.compile(r"""\s*(["'])([^"'\\\n]*)\1""")
 
@@ -313,6 +320,7 @@ def compile_rule(rule: str) -> CompiledRule:
     references = program.references()
     _check_functions(rule, references["functions"])
     _check_dates(rule)
+    _check_constants(rule)
     names = _check_names(rule, references["variables"])
     _check_activities(rule)
     return CompiledRule(rule=rule, program=program, names=names)
@@ -588,6 +596,62 @@ def _check_dates(rule: str) -> None:
             ) from None
 
 
+def _check_constants(rule: str) -> None:
+    """Refuse a text written in the rule that its function can never read
+    (`duration("2d")`, `timestamp("2026-07-15")`, `x.matches("[")`): the
+    engine reads such a text only when the rule runs, where it would fail on
+    every deal. The engine itself is asked, on the text alone, so the check
+    accepts exactly what a move would."""
+    for name, literal, offset in constant_arguments(rule):
+        probe = f'"".matches({literal})' if name == "matches" else f"{name}({literal})"
+        try:
+            cel.compile(probe).execute(cel.Context({}))
+        except Exception as error:  # the engine's faults come as built-in types
+            line, column = _line_column(rule, offset)
+            raise RuleError(
+                _unreadable_constant(name, literal, str(error)),
+                rule,
+                line=line,
+                column=column,
+                never_met=True,
+            ) from None
+
+
+def _unreadable_constant(name: str, literal: str, engine: str) -> str:
+    """Why `name` cannot read `literal`, with how to write it instead."""
+    text = _PLAIN_STRING.fullmatch(literal)
+    shown = text.group(2) if text else literal
+    if name == "duration":
+        in_days = re.fullmatch(r"\s*(\d+)\s*(d|days?|w|weeks?)\s*", shown, re.I)
+        hint = (
+            f"for days write days({int(in_days.group(1)) * 7})"
+            if in_days and in_days.group(2)[0].lower() == "w"
+            else f"for days write days({in_days.group(1)})"
+            if in_days
+            else "for days write days(n)"
+        )
+        return (
+            f"duration() cannot read {shown!r}: CEL durations are written in "
+            f'hours, minutes or seconds, like "48h" or "30m" ({hint})'
+        )
+    if name == "timestamp":
+        return (
+            f"timestamp() cannot read {shown!r}: it takes a full time with its "
+            'zone, like "2026-07-15T09:00:00Z" (for a day write '
+            'date("2026-07-15"); for a time relative to now write now - days(1))'
+        )
+    if name == "matches":
+        return f"matches() cannot use the pattern {shown!r}: {_pattern_fault(engine)}"
+    wanted = {"int": "a whole number", "uint": "a whole number of 0 or more"}
+    return f"{name}() cannot read {shown!r} as {wanted.get(name, 'a decimal number')}"
+
+
+def _pattern_fault(engine: str) -> str:
+    """The regex engine's reason, without its picture of the pattern."""
+    reasons = re.findall(r"^error: (.*?)(?:\. Check function.*)?$", engine, re.M)
+    return reasons[-1] if reasons else "the rule engine cannot read it"
+
+
 def _check_names(rule: str, variables: Iterable[str]) -> frozenset[str]:
     """The context roots `rule` reads; refuses unknown names and deal fields.
 
@@ -659,6 +723,7 @@ def _check_activities(rule: str) -> None:
                 column=column,
             )
 
+    _check_tag_patterns(rule, code)
     over_activities, elsewhere = set(), set()
     for found in _BOUND_NAME.finditer(code):
         receiver = _ACTIVITIES_END.search(code, 0, found.start())
@@ -678,6 +743,28 @@ def _check_activities(rule: str) -> None:
                     line=line,
                     column=column,
                 )
+
+
+def _check_tag_patterns(rule: str, code: str) -> None:
+    """Refuse a pattern for an activity's tag that asks for a capital letter:
+    tags are stored in lower case, so it could never match. (A pattern is not
+    lowered as a compared text is: `\\D` and `\\d` differ.)"""
+    for found in _LITERAL.finditer(rule):
+        text = _PLAIN_STRING.fullmatch(found.group())
+        if text is None or _TAG_PATTERN.search(code, 0, found.start()) is None:
+            continue
+        pattern = text.group(2)
+        if pattern.startswith("(?i)") or not re.search(r"(?<!\\)[A-Z]", pattern):
+            continue
+        line, column = _line_column(rule, found.start())
+        raise RuleError(
+            f"the tag pattern {pattern!r} asks for capital letters, but tags are "
+            f"stored in lower case (write {pattern.lower()!r}, or start the "
+            "pattern with (?i))",
+            rule,
+            line=line,
+            column=column,
+        )
 
 
 def tag_key(tag: str) -> str:
@@ -850,6 +937,8 @@ def _result(
         return CriterionResult(criterion.label, criterion.rule, met=False, error=error)
 
     if isinstance(program, RuleError):
+        if program.never_met:
+            return unmet(str(program))
         return unmet(f"the rule does not compile: {program}")
     try:
         value = program.program.execute(activation)
@@ -876,6 +965,9 @@ def _runtime_reason(error: Exception) -> str:
     failed = _FUNCTION_FAILED.search(message)
     if failed:
         return failed.group(2)
+    engine = _ENGINE_FAILED.match(message)
+    if engine:
+        return _engine_reason(engine.group(1), message)
     undefined = _UNDEFINED.search(message)
     if undefined:
         return f"'{undefined.group(1)}' is unknown or was given the wrong kind of value"
@@ -885,10 +977,29 @@ def _runtime_reason(error: Exception) -> str:
     return message.splitlines()[0] if message else type(error).__name__
 
 
+def _engine_reason(name: str, message: str) -> str:
+    """A function's failure inside the rule engine, in words: the engine's own
+    text names its internals ("Error { input: ... }")."""
+    if name == "matches":
+        return f"matches() was given a pattern it cannot use: {_pattern_fault(message)}"
+    what = {
+        "duration": 'a duration (written like "48h" or "30m")',
+        "timestamp": 'a time (written like "2026-07-15T09:00:00Z")',
+        "int": "a whole number",
+        "uint": "a whole number of 0 or more",
+        "double": "a decimal number",
+    }.get(name)
+    if what is not None:
+        return f"{name}() was given text it cannot read as {what}"
+    return f"{name}() could not use the value it was given"
+
+
 def _operation_hint(operation: str) -> str:
     kinds = set(re.findall(r"[a-z_]+", operation))
     if "null" in kinds:
         return " (is a field null?)"
+    if "%" in operation and kinds & {"float", "double"}:
+        return f" ({_NO_DECIMAL_REMAINDER})"
     if {"int", "float"} <= kinds or {"int", "double"} <= kinds:
         return " (next to a decimal number, write 2.0 rather than 2)"
     return ""

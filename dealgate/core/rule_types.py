@@ -25,7 +25,15 @@ from dataclasses import dataclass
 
 from dealgate.core.text import agreeing
 
-__all__ = ["Kind", "TypeFault", "deal_kinds", "kind_of", "type_problem", "words"]
+__all__ = [
+    "Kind",
+    "TypeFault",
+    "constant_arguments",
+    "deal_kinds",
+    "kind_of",
+    "type_problem",
+    "words",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ DURATION = Kind("duration")
 NULL = Kind("null")
 TYPE = Kind("type")
 NUMBERS = frozenset({"int", "uint", "double"})
+NO_DECIMAL_REMAINDER = "CEL has % for whole numbers only, not for decimal numbers"
 
 # The kinds of the custom field types a pipeline declares (as deal_context
 # hands their values to rules).
@@ -176,6 +185,37 @@ def kind_of(rule: str, field_types: Mapping[str, str] | None = None) -> Kind | N
         return _Checker(deal_kinds(field_types)).kind(_Parser(rule).parse())
     except (_Unread, TypeFault, RecursionError):
         return None
+
+
+# Functions whose text argument the engine reads only when the rule runs.
+_READS_TEXT = frozenset({"timestamp", "duration", "int", "uint", "double", "matches"})
+
+
+def constant_arguments(rule: str) -> list[tuple[str, str, int]]:
+    """The calls of `rule` that read a text written in the rule: each as the
+    function's name, the string literal as written (quotes included) and
+    where it starts. `timestamp("...")`, `int("12")`, `x.matches("a+")`;
+    empty when the rule cannot be read."""
+    try:
+        root = _Parser(rule).parse()
+    except (_Unread, RecursionError):
+        return []
+    found = []
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        pending += [*node.args, *([node.target] if node.target else [])]
+        if node.op != "call" or node.name not in _READS_TEXT:
+            continue
+        args = node.args
+        text = args[-1] if args else None
+        single = len(args) == 1 or (node.name == "matches" and len(args) == 2)
+        if not single or text is None or text.op != "lit" or text.kind != STRING:
+            continue
+        literal = _TOKEN.match(rule, text.at)
+        if literal is not None:
+            found.append((node.name, literal.group(), text.at))
+    return sorted(found, key=lambda call: call[2])
 
 
 def words(kind: Kind, *, exact: bool = False) -> str:
@@ -404,8 +444,11 @@ class _Checker:
         condition are held to that."""
         if node.op == "?:":
             self.expect(node.args[0], BOOL, "the test of ? :")
-            self.gives_bool(node.args[1])
-            self.gives_bool(node.args[2])
+            branches = [arg for arg in node.args[1:] if self.kind(arg) != NULL]
+            # A null branch leaves the rule unmet on the deals that take it, as
+            # null does at run time; the other branch may still be met.
+            for branch in branches or node.args[1:2]:
+                self.gives_bool(branch)
             return
         kind = self.kind(node)
         if kind.name not in ("bool", "dyn"):
@@ -555,7 +598,9 @@ class _Checker:
         if result is not None:
             return left if result == "same" else Kind(result)
         hint = ""
-        if left.name in NUMBERS and right.name in NUMBERS:
+        if node.op == "%" and "double" in (left.name, right.name):
+            hint = f" ({NO_DECIMAL_REMAINDER})"
+        elif left.name in NUMBERS and right.name in NUMBERS:
             hint = " (next to a decimal number, write 2.0 rather than 2)"
         left_words, right_words = words(left, exact=True), words(right, exact=True)
         raise TypeFault(
