@@ -77,3 +77,42 @@ def test_the_shipped_pipelines_label_each_loss_reason_apart(path):
     ]
 
     assert len(set(labels)) == len(labels)
+
+
+def _swapped(text: str) -> str:
+    """`text` with reason "price" labelled "Other" and the "other" reason
+    labelled "Price": each label is the other's key."""
+    return text.replace('label = "Price too high"', 'label = "Other"').replace(
+        'key = "other"\nlabel = "Other"', 'key = "other"\nlabel = "Price"'
+    )
+
+
+def test_a_label_that_is_another_reasons_key_is_a_problem_on_its_line():
+    text = _swapped(IT_SERVICES.read_text(encoding="utf-8"))
+
+    _, problems = check_pipeline(text, "p.toml")
+
+    other, price = _line(text, 'label = "Other"'), _line(text, 'label = "Price"')
+    assert [str(problem) for problem in problems] == [
+        f"p.toml:{other}: loss_reasons[0].label: loss "
+        'reason "price" is labelled "Other", which is the key of loss reason '
+        '"other": a loss chosen by "Other" would be recorded as "other"; give it '
+        "a label no other reason has as its key",
+        f"p.toml:{price}: loss_reasons[5].label: loss "
+        'reason "other" is labelled "Price", which is the key of loss reason '
+        '"price": a loss chosen by "Price" would be recorded as "price"; give it '
+        "a label no other reason has as its key",
+    ]
+
+
+def test_apply_refuses_labels_that_are_other_keys_and_creates_no_pipeline(
+    tmp_path, capsys, db
+):
+    path = tmp_path / "swapped.toml"
+    path.write_text(_swapped(IT_SERVICES.read_text(encoding="utf-8")), "utf-8")
+
+    status = main(["pipeline", "apply", str(path)])
+
+    assert status == 1
+    assert "which is the key of loss reason" in capsys.readouterr().err
+    assert not Pipeline.objects.exists()

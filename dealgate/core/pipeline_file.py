@@ -18,7 +18,7 @@ import math
 import re
 import statistics
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from os import PathLike
@@ -180,6 +180,19 @@ class LossReasonSpec:
     key: str
     label: str
     needs_note: bool = False
+
+
+def labels_naming_keys(reasons: Sequence[LossReasonSpec]) -> list[tuple[int, str]]:
+    """The loss reasons labelled as another reason is keyed, as (index, the
+    other key): a loss chosen by that label finds the keyed reason, since a
+    key wins, so the label can never choose its own reason (nor ask for the
+    note it may need). Compared as names are (`name_key`)."""
+    keys = {name_key(reason.key): reason.key for reason in reasons}
+    return [
+        (index, keys[name_key(reason.label)])
+        for index, reason in enumerate(reasons)
+        if keys.get(name_key(reason.label), reason.key) != reason.key
+    ]
 
 
 @dataclass(frozen=True)
@@ -1137,6 +1150,7 @@ class _Reader:
         reasons = []
         seen: dict[str, int] = {}
         named: dict[str, tuple[str, str, int]] = {}
+        paths: list[Path] = []
         for path, table in self.array_of_tables(data, "loss_reasons", required=False):
             self.unknown_keys(table, path, _LOSS_KEYS)
             reason = LossReasonSpec(
@@ -1149,6 +1163,16 @@ class _Reader:
                 named, reason.key, reason.label, path + ("label",), "loss reason"
             )
             reasons.append(reason)
+            paths.append(path)
+        for index, other in labels_naming_keys(reasons):
+            reason = reasons[index]
+            self.problem(
+                paths[index] + ("label",),
+                f"loss reason {_show(reason.key)} is labelled {_show(reason.label)}, "
+                f"which is the key of loss reason {_show(other)}: a loss chosen by "
+                f"{_show(reason.label)} would be recorded as {_show(other)}; "
+                "give it a label no other reason has as its key",
+            )
         return reasons
 
     def custom_fields(self, data: dict) -> list[CustomFieldSpec]:
