@@ -51,6 +51,7 @@ from dealgate.core.pipeline_file import (
     CriterionSpec,
     PipelineSpec,
     StageSpec,
+    labels_naming_keys,
     split_owner,
 )
 from dealgate.core.text import counted
@@ -329,7 +330,40 @@ def _rule_findings(
                     "read and the functions it can call",
                 )
             )
+            continue
+        day = day_counted_from_one(item.rule)
+        if day is not None:
+            findings.append(
+                Finding(
+                    "day-of-month-from-zero",
+                    (*path, index, "rule"),
+                    f"the rule of {item.label!r} ({owner}) compares getDayOfMonth() "
+                    f"with {day}, as if it counted from 1: it counts from 0 (the "
+                    "1st is 0, the 31st is 30), so "
+                    + ("no day is 31" if day == 31 else "1 is the 2nd"),
+                    "write getDate() to count days of the month from 1 "
+                    f"(getDate() == {day}), or getDayOfMonth() == {day - 1}",
+                )
+            )
     return findings
+
+
+_DAY_OF_MONTH = re.compile(
+    r"getDayOfMonth\(\s*\)\s*(?:==|!=|<=|>=|<|>)\s*(\d+)\b(?!\s*[.\w])"
+    r"|(?<![\w.])(\d+)\s*(?:==|!=|<=|>=|<|>)\s*[\w.()]*\.getDayOfMonth\(\s*\)"
+)
+
+
+def day_counted_from_one(rule: str) -> int | None:
+    """The day of the month `rule` compares getDayOfMonth() with when the
+    number looks counted from 1, as people count days: 1 (the 1st is 0) or
+    31 (never reached); else None. Other days are left alone, since either
+    count may be meant."""
+    for found in _DAY_OF_MONTH.finditer(rule):
+        day = int(found.group(1) or found.group(2))
+        if day in (1, 31):
+            return day
+    return None
 
 
 def _never_holds(spec: PipelineSpec) -> list[Finding]:
@@ -772,6 +806,18 @@ def _alike_loss_labels(spec: PipelineSpec) -> list[Finding]:
                 )
             )
         first.setdefault(key, reason.key)
+    for index, other in labels_naming_keys(spec.loss_reasons):
+        reason = spec.loss_reasons[index]
+        findings.append(
+            Finding(
+                "loss-label-is-a-key",
+                ("loss_reasons", index, "label"),
+                f"loss reason {reason.key!r} is labelled {reason.label!r}, which is "
+                f"the key of loss reason {other!r}: a loss chosen by that label is "
+                f"recorded as {other!r}, without the note {reason.key!r} may need",
+                "give each loss reason a label that is no other reason's key",
+            )
+        )
     return findings
 
 

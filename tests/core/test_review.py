@@ -242,3 +242,74 @@ def test_loss_labels_alike_but_for_case_are_a_finding_naming_the_one_chosen():
         "loss reason 'cost' is labelled 'too  EXPENSIVE', as 'price' is but for "
         "case or spacing: a reason chosen by that label is always 'price'"
     )
+
+
+def test_a_loss_label_that_is_another_reasons_key_is_a_finding():
+    reasons = (
+        LossReasonSpec("price", "Other"),
+        LossReasonSpec("other", "Price", needs_note=True),
+    )
+
+    findings = review(_spec(loss_reasons=reasons))
+
+    assert [(f.code, f.path) for f in findings] == [
+        ("loss-label-is-a-key", ("loss_reasons", 0, "label")),
+        ("loss-label-is-a-key", ("loss_reasons", 1, "label")),
+    ]
+    assert findings[1].message == (
+        "loss reason 'other' is labelled 'Price', which is the key of loss reason "
+        "'price': a loss chosen by that label is recorded as 'price', without the "
+        "note 'other' may need"
+    )
+
+
+def test_a_loss_label_equal_to_its_own_key_is_not_a_finding():
+    reasons = (LossReasonSpec("price", "Price"), LossReasonSpec("other", "other"))
+
+    assert review(_spec(loss_reasons=reasons)) == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "day"),
+    [
+        ("today.getDayOfMonth() == 1", 1),
+        ("1 == today.getDayOfMonth()", 1),
+        ("deal.expected_close_date.getDayOfMonth() != 31", 31),
+    ],
+)
+def test_a_day_of_month_compared_as_if_counted_from_one_is_a_finding(rule, day):
+    stages = [_stage(key) for key in KEYS]
+    stages[1] = _stage(
+        "discovery",
+        exit_criteria=(
+            CriterionSpec("Met", "held('meeting', 'discovery')"),
+            CriterionSpec("Month start", rule),
+        ),
+    )
+
+    [finding] = review(_spec(stages))
+
+    assert (finding.code, finding.path) == (
+        "day-of-month-from-zero",
+        ("stages", 1, "exit_criteria", 1, "rule"),
+    )
+    assert f"compares getDayOfMonth() with {day}, as if it counted from 1" in (
+        finding.message
+    )
+    assert f"getDate() == {day}" in finding.fix
+
+
+@pytest.mark.parametrize(
+    "rule", ["today.getDayOfMonth() == 14", "today.getDate() == 1"]
+)
+def test_other_days_of_the_month_are_not_a_finding(rule):
+    stages = [_stage(key) for key in KEYS]
+    stages[1] = _stage(
+        "discovery",
+        exit_criteria=(
+            CriterionSpec("Met", "held('meeting', 'discovery')"),
+            CriterionSpec("Mid month", rule),
+        ),
+    )
+
+    assert review(_spec(stages)) == []
