@@ -134,6 +134,10 @@ class StageEventOut(Schema):
     to_status: str
     at: dt.datetime
     by: str | None
+    override_reason: str = Field(
+        description="why a manager moved the deal past unmet criteria, or why a "
+        'pipeline\'s redesign moved it; "" when the move needed none'
+    )
 
 
 class DealOut(Schema):
@@ -152,6 +156,11 @@ class DealOut(Schema):
     stage_entered_at: dt.datetime | None
     closed_at: dt.datetime | None
     loss_reason: str
+    loss_note: str = Field(
+        description="why the deal was lost, in words: what a pipeline without "
+        "loss reasons keeps in place of a reason, or the note a reason asks for; "
+        '"" when none was written'
+    )
     version: int
 
 
@@ -169,6 +178,7 @@ def deal_out(deal: Deal) -> DealOut:
         stage_entered_at=deal.stage_entered_at,
         closed_at=deal.closed_at,
         loss_reason=deal.loss_reason,
+        loss_note=deal.loss_note,
         version=deal.version,
     )
 
@@ -194,6 +204,7 @@ def get_deal_history(request: HttpRequest, deal_id: int) -> list[StageEventOut]:
             to_status=e.to_status,
             at=e.at,
             by=e.by.username if e.by else None,
+            override_reason=e.override_reason,
         )
         for e in events
     ]

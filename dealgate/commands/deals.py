@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from dealgate.cli import CommandError
+from dealgate.pipelines.loss_reasons import LossReasons
+
+if TYPE_CHECKING:
+    from dealgate.deals.models import Deal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,6 +87,9 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"{deal.title}  [{deal.status}, {deal.stage.name}, version {deal.version}]")
     print(f"  organization: {deal.organization or '-'}   owner: {deal.owner or '-'}")
     print(f"  value: {deal.value if deal.value is not None else '-'} {deal.currency}")
+    if deal.status == "lost":
+        print(f"  loss reason: {_loss_reason(deal)}")
+        print(f"  loss note: {deal.loss_note or '-'}")
     # As the deal page shows them: in the pipeline's zone, which is named, so
     # a move just after local midnight is not read as the day before.
     zone = calendar_for(deal.pipeline).zone
@@ -95,6 +103,15 @@ def run_show(args: argparse.Namespace) -> int:
             line += f"  override: {event.override_reason}"
         print(line)
     return 0
+
+
+def _loss_reason(deal: Deal) -> str:
+    """A lost deal's reason as the deal page names it: the label, with the
+    stored key when they differ; "-" when none is stored."""
+    if not deal.loss_reason:
+        return "-"
+    label = LossReasons.of(deal.pipeline.loss_reasons).label_of(deal.loss_reason)
+    return label if label == deal.loss_reason else f"{label} ({deal.loss_reason})"
 
 
 def local_time(at: dt.datetime, zone: dt.tzinfo) -> str:
