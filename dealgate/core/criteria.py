@@ -938,7 +938,7 @@ def _result(
 
     if isinstance(program, RuleError):
         if program.never_met:
-            return unmet(str(program))
+            return unmet(program.reason)
         return unmet(f"the rule does not compile: {program}")
     try:
         value = program.program.execute(activation)
