@@ -946,6 +946,10 @@ def _result(
     # a move must never fail because of one rule.
     except Exception as error:
         return unmet(_runtime_reason(error))
+    if value is None:
+        # A branch written as null (`x != null ? x > 5.0 : null`), or an unset
+        # true/false field: not met, and nothing went wrong.
+        return CriterionResult(criterion.label, criterion.rule, met=False)
     if not isinstance(value, bool):
         return unmet(f"the rule gave {value!r}, not true or false")
     return CriterionResult(criterion.label, criterion.rule, met=value)

@@ -170,3 +170,15 @@ def test_a_tag_pattern_asking_for_capitals_is_refused_with_a_lower_case_hint():
 @pytest.mark.parametrize("pattern", ["^m", "(?i)^M", "^m\\\\D", "^m\\\\S+"])
 def test_a_tag_pattern_that_can_match_lower_case_is_accepted(pattern):
     assert check_rule(f'activities.exists(a, a.tag.matches("{pattern}"))') is None
+
+
+def test_a_null_branch_taken_at_run_time_is_unmet_without_an_error():
+    criteria = CriteriaSet(
+        items=[Criterion("Big", "deal.value != null ? deal.value > 5.0 : null")]
+    )
+
+    empty = evaluate(criteria, {"deal": {"value": None}})
+    big = evaluate(criteria, {"deal": {"value": 9.0}})
+
+    assert describe(empty) == ["✗ Big"]
+    assert describe(big) == ["✓ Big"]
