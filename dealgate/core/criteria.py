@@ -38,14 +38,18 @@ activity of that kind (and tag).
 Activity tags are compared without regard to case, by one rule (`tag_key`):
 activities store their tags in lower case, the context gives them so, and a
 rule's tag (the second argument of held(), a string compared with an
-activity's `tag`) is read in lower case when the rule is compiled. So is
+activity's `tag` or given to its startsWith, endsWith or contains) is read
+in lower case when the rule is compiled; a pattern for `tag.matches` that
+asks for capitals is refused instead, since lowering a pattern changes it. So is
 the kind held() is given (`held("Meeting")`); a kind compared with `a.kind`
 must be written as kinds are stored, in lower case.
 
 Compiling a rule checks more than CEL's grammar: the functions it calls, the
 names it starts from, the deal and activity fields it reads and the activity
-kinds it names must exist, so a typo is refused when the pipeline is
-validated rather than at a move. `check_rule`, given the pipeline's custom
+kinds it names must exist, and a text it hands duration(), timestamp(),
+int(), uint(), double() or matches() must be one the engine reads (the
+engine is asked), so a typo is refused when the pipeline is validated rather
+than at a move. `check_rule`, given the pipeline's custom
 fields, also refuses a rule that reads any other: such a rule could never be
 met, and every deal would need an override. So is a rule that compiles yet
 can never give true or false: one that gives a number, compares a number
