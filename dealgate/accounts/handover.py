@@ -208,7 +208,10 @@ def hold(person: User) -> None:
     SHARE once it has written (`deals.check_still_active`), which this lock
     conflicts with: a write made before holds the hand-over until it
     commits, and is handed over too; a write made after waits for the
-    deactivation to commit, then reads it and is refused. Their open deals,
+    deactivation to commit, then reads it and is refused. Routing a lead by
+    the rules does not wait: it passes a person so locked over at once
+    (`leads.assign._people`, SKIP LOCKED), so nothing but a deactivation
+    may lock a user's row FOR UPDATE while they are active. Their open deals,
     leads and clocks are locked first (`_lock_all`), then their row.
     SQLite serialises writers already."""
     if connection.vendor != "postgresql":

@@ -243,12 +243,12 @@ def _choose(
     when nobody can take it."""
     # A rotation's row is read, and locked, with its people: one round trip.
     rotates = rule.target.kind == "team" and not rule.fallback
-    people, state = _people(rule, pipeline.pk if rotates else None)
+    people, held, state = _people(rule, pipeline.pk if rotates else None)
     if not people:
         return None, _nobody_active(rule.target), None
     if rule.fallback:
-        # The catch-all takes the lead whatever their availability says.
-        return people[0], f"fallback owner {people[0].display_name}", None
+        chosen, said = _fallback(people, held)
+        return chosen, said, None
 
     needs_load = rule.how == routing.LEAST_LOADED or any(
         _availability(p) is not None and _availability(p).capacity is not None
@@ -262,7 +262,9 @@ def _choose(
             name=person.display_name,
             weight=rule.weight_of(person.username),
             load=loads.get(person.pk, 0),
-            off="had this lead before"
+            off=BEING_DEACTIVATED
+            if person.pk in held
+            else "had this lead before"
             if person.pk in exclude
             else _off(person, now, at, loads.get(person.pk, 0), hours),
         )
@@ -283,6 +285,24 @@ def _choose(
     chosen = next(p for p in people if p.pk == picked.chosen.key)
     turn = Turn(state.pk, picked.state, now)
     return chosen, f"{rule.target}, {picked.reason}{skipped}", turn
+
+
+def _fallback(people: list[User], held: frozenset[int]) -> tuple[User | None, str]:
+    """Whom a fallback rule gives the lead to, and why: its first person,
+    whatever their availability says, unless they are being deactivated
+    (`held`); then the next, or nobody when all of them are."""
+    free = [person for person in people if person.pk not in held]
+    leaving = [p.display_name for p in people if p.pk in held]
+    if not free:
+        verb = "is" if len(leaving) == 1 else "are"
+        return None, f"{', '.join(leaving)} {verb} off ({BEING_DEACTIVATED})"
+    chosen = free[0]
+    # People are in id order: those before the one chosen were skipped.
+    skipped = [p.display_name for p in people if p.pk in held and p.pk < chosen.pk]
+    said = f"fallback owner {chosen.display_name}"
+    if skipped:
+        said += f"; skipped {', '.join(skipped)} ({BEING_DEACTIVATED})"
+    return chosen, said
 
 
 def _not_active(rule: routing.Rule, people: list[User]) -> list[str]:
@@ -327,25 +347,33 @@ def _nobody_active(target: routing.Target) -> str:
 
 def _people(
     rule: routing.Rule, rotation_of: int | None = None
-) -> tuple[list[User], RoutingState | None]:
+) -> tuple[list[User], frozenset[int], RoutingState | None]:
     """The active people of the rule's target, in id order, each with their
-    availability (or its absence) already cached on them; and with
+    availability (or its absence) already cached on them; the ids of those
+    among them being deactivated now, whom the lead must pass over; and with
     `rotation_of` (a pipeline id), the rule's rotation state in that
     pipeline, locked as `_locked_state` locks it (None if it has no row yet).
 
-    On PostgreSQL the people are read FOR KEY SHARE, held to the end of the
-    caller's transaction, which stores the lead: a hand-over's lock on a
-    leaver (`accounts.handover.hold`) conflicts with it, as with the check
-    of every other door that gives someone work
+    On PostgreSQL each person is locked FOR KEY SHARE, held to the end of
+    the caller's transaction, which stores the lead: a deactivation's lock
+    on the leaver (`accounts.handover.hold`, FOR UPDATE) conflicts with it,
+    as with the check of every other door that gives someone work
     (`deals.services.check_still_active`). A routing that read someone first
-    holds their hand-over until the lead is stored, and the hand-over then
-    takes that lead too; one that comes during a hand-over waits for it,
-    and once it is committed no longer finds the leaver among the active
-    (PostgreSQL reads a row locked that way again), so the lead goes to
-    someone else by the same rules, or waits for an owner as a lead nobody
-    can take does. No statement more than the read, where checking the
-    chosen person afterwards would cost each capture one. SQLite serialises
-    writers (BEGIN IMMEDIATE).
+    holds their deactivation, and its hand-over, until the lead is stored,
+    and the hand-over then takes that lead too. One that comes during a
+    deactivation does not wait for it (SKIP LOCKED): the leaver is read as
+    held, unavailable for this lead, which goes to someone else by the same
+    rules, or waits for an owner as a lead nobody can take does. A hand-over
+    of someone with many deals takes seconds; waiting it out would answer
+    the website's visitor that their lead was not received (the request's
+    lock wait, WEB_DB_WAIT, ends first).
+
+    Nothing else locks a user's row that way while they stay active: edits
+    and sign-ins take FOR NO KEY UPDATE (usernames are never changed), and
+    so does `accounts.services._keep_an_admin`; a row being deleted is the
+    one other case, and that person is leaving too. No statement more than
+    the read, where checking the chosen person afterwards would cost each
+    capture one. SQLite serialises writers (BEGIN IMMEDIATE): nobody is held.
 
     Fixed SQL with only what routing reads; the rest of a user's fields load
     on first use, as with the ORM's only(). The ORM compiling this join
@@ -364,17 +392,20 @@ def _people(
     if rotation_of is not None:
         rotation = _ROTATION_JOIN.format(lock=_state_lock())
         params = [rotation_of, rule.name, *params]
+    postgresql = connection.vendor == "postgresql"
     sql = _PEOPLE_SQL.format(
+        held=_HELD if postgresql else "FALSE",
         team_join=join,
         where=where,
         rotation=rotation,
         state_columns=f", {_STATE_COLUMNS}" if rotation else "",
-        lock=_PEOPLE_LOCK if connection.vendor == "postgresql" else "",
     )
     rows = bulk.read(User, _PERSON_FIELDS, sql, params)
-    people, state, split = [], None, len(_AWAY_FIELDS)
+    people, held, state, split = [], set(), None, 1 + len(_AWAY_FIELDS)
     for person, rest in rows:
-        away, rotated = rest[:split], rest[split:]
+        away, rotated = rest[1:split], rest[split:]
+        if rest[0]:
+            held.add(person.pk)
         availability = None
         if away[0] is not None:
             availability = bulk.build(Availability, _AWAY_FIELDS, away)
@@ -383,7 +414,7 @@ def _people(
         people.append(person)
         if state is None and rotated and rotated[0] is not None:
             state = bulk.build(RoutingState, _STATE_FIELDS, rotated)
-    return people, state
+    return people, frozenset(held), state
 
 
 _PERSON_FIELDS, _PERSON_COLUMNS = bulk.columns(
@@ -397,18 +428,25 @@ _AWAY_FIELDS, _AWAY_COLUMNS = bulk.columns(
 def _people_sql() -> str:
     user, availability = User._meta.db_table, Availability._meta.db_table
     return (
-        f'SELECT {_PERSON_COLUMNS}, {_AWAY_COLUMNS}{{state_columns}} FROM "{user}" u'
-        "{team_join} "
+        f"SELECT {_PERSON_COLUMNS}, {{held}}, {_AWAY_COLUMNS}{{state_columns}} "
+        f'FROM "{user}" u{{team_join}} '
         f'LEFT OUTER JOIN "{availability}" a ON a."user_id" = u."id"{{rotation}} '
-        'WHERE u."is_active" = %s AND {where} ORDER BY u."id"{lock}'
+        'WHERE u."is_active" = %s AND {where} ORDER BY u."id"'
     )
 
 
 _PEOPLE_SQL = _people_sql()
-# Who may be given the lead stays active until the lead is stored: see
-# `_people`. FOR KEY SHARE, the lock a foreign key's check takes, passes
-# every other writer of a user's row but the hand-over's FOR UPDATE.
-_PEOPLE_LOCK = " FOR KEY SHARE OF u"
+# Whether the person is held, on PostgreSQL: locks them FOR KEY SHARE, the
+# lock a foreign key's check takes, to the end of the transaction (see
+# `_people`), or finds them locked by a deactivation and does not wait.
+# Their row is read again under the lock (PostgreSQL rereads a row updated
+# since the statement began), so one deactivated just now counts as held.
+_HELD = (
+    f'NOT EXISTS (SELECT 1 FROM "{User._meta.db_table}" k '
+    'WHERE k."id" = u."id" AND k."is_active" FOR KEY SHARE SKIP LOCKED)'
+)
+# What routing says of someone it found held.
+BEING_DEACTIVATED = "being deactivated"
 _TEAM_JOIN = f' INNER JOIN "{Team._meta.db_table}" t ON t."id" = u."team_id"'
 
 

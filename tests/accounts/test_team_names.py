@@ -208,7 +208,7 @@ def test_routing_rules_name_a_team_in_any_spelling_and_route_to_its_people(
     stored = save_rules(pipeline, rules)
 
     assert pipeline.settings["routing"][0]["to"] == "team:Central"
-    people, _ = assign._people(stored[0])
+    people, _, _ = assign._people(stored[0])
     assert [person.username for person in people] == ["alice", "bob"]
 
 

@@ -2,11 +2,13 @@
 because its person leaves.
 
 After a deactivation, every door that routes a lead passes the leaver over
-(both databases). During one (PostgreSQL, two sessions), routing waits for
-the hand-over and then passes the leaver over; routing that came first
-holds the hand-over until its lead is stored, and the hand-over takes that
-lead too. Each race test holds one transaction open while the other
-session waits for its lock, then lets it go (no timing guesses).
+(both databases). During one (PostgreSQL, two sessions), routing passes the
+leaver over at once, without waiting for the hand-over, however long it
+takes; routing that came first holds the hand-over until its lead is
+stored, and the hand-over takes that lead too. Each race test holds one
+transaction open while the other session runs: a door that came during it
+waits for a lock at most SHORT_WAIT, so one that waited would fail as a
+request does after WEB_DB_WAIT (no timing guesses, no sleeping it out).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.db import connection, connections, transaction
 from django.test import Client
 
 from dealgate.accounts import services
+from dealgate.accounts.handover import hold
 from dealgate.accounts.models import User
 from dealgate.clocks.models import Clock
 from dealgate.errors import ValidationError
@@ -33,12 +36,17 @@ from dealgate.leads.services import (
     split_lead,
 )
 from dealgate.leads.tokens import create_token
+from dealgate.web import busy
 from tests.conftest import NOW
 from tests.locking import OtherSession, until
 
 from .conftest import inquiry
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# Seconds a door run during a deactivation waits for a lock: far less than a
+# request's WEB_DB_WAIT, so that one which waited fails instead.
+SHORT_WAIT = 0.2
 
 # Leads from Germany go to alice, else to bob; the rest to olivia.
 RULES = [
@@ -68,6 +76,12 @@ def _postgresql_only() -> None:
 
 
 @pytest.fixture
+def _short_waits(settings) -> None:
+    """Requests wait SHORT_WAIT for a lock, as Worker's own statements do."""
+    settings.WEB_DB_WAIT = SHORT_WAIT
+
+
+@pytest.fixture
 def leaving(routed, alice, bob, max_manager, olivia, now):
     """The pipeline with RULES, and alice holding an open lead of her own,
     so that her deactivation hands over work."""
@@ -94,13 +108,17 @@ def _lead(pipeline, name: str, owner=None) -> Lead:
 class Worker(threading.Thread):
     """Runs `write` in a session of its own; keeps its outcome."""
 
-    def __init__(self, write: Callable[[], object]) -> None:
+    def __init__(self, write: Callable[[], object], wait: float | None = None) -> None:
         super().__init__()
         self.write = write
+        self.wait = wait
         self.outcome = "not run"
 
     def run(self) -> None:
         try:
+            if self.wait is not None:
+                # Its statements wait at most `wait` for a lock.
+                busy.set_wait(connection, self.wait)
             self.write()
             self.outcome = "written"
         except Exception as exc:  # any failure shows in the assert
@@ -218,19 +236,33 @@ def test_a_merged_lead_split_after_its_owner_left_is_routed_again(
     assert window.responsible_id == bob.pk
 
 
-@pytest.mark.usefixtures("_postgresql_only")
+def _during(change: Callable[[], object], write: Callable[[], object]) -> Worker:
+    """Run `write` in another session while `change` is made and not yet
+    committed (its locks held), and return it finished: it may wait for a
+    lock SHORT_WAIT at most, so it cannot wait out the change."""
+    worker = Worker(write, wait=SHORT_WAIT)
+    with transaction.atomic():
+        change()
+        worker.start()
+        worker.join(10)
+    assert not worker.is_alive(), "the door waited for the change to commit"
+    return worker
+
+
+def _leaves(username: str, successor: str, by: User) -> Callable[[], object]:
+    return lambda: services.change_user(
+        username, active=False, hand_to=successor, by=by
+    )
+
+
+@pytest.mark.usefixtures("_postgresql_only", "_short_waits")
 @pytest.mark.parametrize("door", DOORS)
-def test_a_lead_routed_during_the_hand_over_goes_to_someone_active(
+def test_a_lead_routed_during_the_hand_over_goes_to_someone_active_without_waiting(
     leaving, bob, max_manager, olivia, tmp_path, door
 ):
-    worker = Worker(_doors(leaving, bob, max_manager, tmp_path)[door])
+    write = _doors(leaving, bob, max_manager, tmp_path)[door]
 
-    with OtherSession.opened() as watcher:
-        with transaction.atomic():
-            services.change_user("alice", active=False, hand_to="max", by=olivia)
-            worker.start()
-            until(lambda: watcher.waiting_for_locks() >= 1)
-        worker.join()
+    worker = _during(_leaves("alice", "max", olivia), write)
 
     assert worker.outcome == "written"
     routed = _routed()
@@ -238,30 +270,60 @@ def test_a_lead_routed_during_the_hand_over_goes_to_someone_active(
     expected = "olivia" if door == "routing again" else "bob"
     assert routed.owner.username == expected
     assert routed.status == Lead.Status.ASSIGNED
+    assert "Alice Rep is off (being deactivated)" in routed.routing_reason
     assert not Lead.objects.filter(owner__username="alice", status__in=Lead.OPEN)
 
 
-@pytest.mark.usefixtures("_postgresql_only")
-def test_a_capture_whose_only_owner_leaves_meanwhile_waits_for_an_owner(
-    leaving, olivia
+@pytest.mark.usefixtures("_postgresql_only", "_short_waits")
+def test_a_capture_whose_only_owner_is_being_handed_over_waits_for_an_owner(
+    leaving, max_manager, olivia
 ):
     leaving.settings = {
         "routing": [{"name": "all", "to": "user:alice", "fallback": True}]
     }
     leaving.save()
-    worker = Worker(lambda: capture_lead(inquiry(name="Routed"), source="form"))
+    secret = create_token(max_manager, "website")[1]
+    answers = []
 
-    with OtherSession.opened() as watcher:
-        with transaction.atomic():
-            services.change_user("alice", active=False, hand_to="bob", by=olivia)
-            worker.start()
-            until(lambda: watcher.waiting_for_locks() >= 1)
-        worker.join()
+    def api() -> None:
+        answers.append(
+            Client().post(
+                "/api/v1/leads",
+                inquiry(name="Routed"),
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {secret}"},
+            )
+        )
+
+    worker = _during(_leaves("alice", "bob", olivia), api)
 
     assert worker.outcome == "written"
+    assert answers[0].status_code == 202, answers[0].content
     routed = _routed()
     assert (routed.owner, routed.status) == (None, Lead.Status.NEW)
-    assert "alice is inactive" in routed.routing_reason
+    assert "Alice Rep is off (being deactivated)" in routed.routing_reason
+
+
+@pytest.mark.usefixtures("_postgresql_only", "_short_waits")
+def test_a_team_rotation_passes_over_a_member_held_longer_than_the_lock_wait(
+    routed, alice, bob
+):
+    routed.settings = {"routing": [{"name": "team", "to": "team:Central"}]}
+    routed.save()
+
+    def held_past_the_wait() -> None:
+        hold(alice)  # what a deactivation takes first, held till its commit
+        User.objects.filter(pk=alice.pk).update(is_active=False)
+
+    worker = _during(
+        held_past_the_wait,
+        lambda: capture_lead(inquiry(name="Routed"), source="form"),
+    )
+
+    assert worker.outcome == "written"
+    lead = _routed()
+    assert lead.owner == bob
+    assert "skipped Alice Rep (being deactivated)" in lead.routing_reason
 
 
 @pytest.mark.usefixtures("_postgresql_only")
