@@ -222,14 +222,18 @@ def _keep_an_admin(user: User, *, role: str | None, active: bool | None) -> None
     """Refuse a change that would leave nobody active as admin: only an
     admin manages people, pipelines and the admin site, so such a change
     could not be undone from the web. The active admins are locked, so two
-    admins demoting each other at once cannot both succeed."""
+    admins demoting each other at once cannot both succeed: FOR NO KEY
+    UPDATE, the lock their own update takes, which conflicts with itself
+    but not with routing's FOR KEY SHARE (`leads.assign._people` takes a
+    person it finds locked FOR UPDATE for one being deactivated, and would
+    pass every other admin over for the length of this change)."""
     was_admin = User.objects.filter(
         pk=user.pk, role=User.Role.ADMIN, is_active=True
     ).exists()
     if not was_admin or (user.role == User.Role.ADMIN and user.is_active):
         return
     others = (
-        User.objects.select_for_update()
+        User.objects.select_for_update(no_key=True)
         .filter(role=User.Role.ADMIN, is_active=True)
         .exclude(pk=user.pk)
     )

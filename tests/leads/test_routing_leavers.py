@@ -326,6 +326,25 @@ def test_a_team_rotation_passes_over_a_member_held_longer_than_the_lock_wait(
     assert "skipped Alice Rep (being deactivated)" in lead.routing_reason
 
 
+@pytest.mark.usefixtures("_postgresql_only", "_short_waits")
+def test_an_admin_change_in_progress_passes_no_other_admin_over(
+    routed, olivia, django_user_model
+):
+    django_user_model.objects.create_user("oscar", role=User.Role.ADMIN)
+    routed.settings = {"routing": [{"name": "all", "to": "user:olivia"}]}
+    routed.save()
+
+    # Demoting oscar locks the other active admins: olivia, whom the lead
+    # goes to.
+    worker = _during(
+        lambda: services.change_user("oscar", role="manager", by=olivia),
+        lambda: capture_lead(inquiry(name="Routed"), source="form"),
+    )
+
+    assert worker.outcome == "written"
+    assert _routed().owner == olivia
+
+
 @pytest.mark.usefixtures("_postgresql_only")
 @pytest.mark.parametrize("door", DOORS)
 def test_a_lead_routed_just_before_the_hand_over_is_handed_over_with_the_rest(
@@ -358,3 +377,23 @@ def test_a_lead_routed_just_before_the_hand_over_is_handed_over_with_the_rest(
     assert lead.owner.username == "max"
     assert "alice left; their work went to max" in lead.routing_reason
     assert not Lead.objects.filter(owner__username="alice", status__in=Lead.OPEN)
+
+
+@pytest.mark.usefixtures("_postgresql_only")
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    olivia, django_user_model
+):
+    django_user_model.objects.create_user("oscar", role=User.Role.ADMIN)
+    # The lock that lets routing read olivia (FOR NO KEY UPDATE) still
+    # makes the second demotion wait for the first and read it.
+    other = Worker(lambda: services.change_user("olivia", role="manager", by=olivia))
+
+    with OtherSession.opened() as watcher:
+        with transaction.atomic():
+            services.change_user("oscar", role="manager", by=olivia)
+            other.start()
+            until(lambda: watcher.waiting_for_locks() >= 1)
+        other.join()
+
+    assert "olivia is the only active admin" in other.outcome
+    assert User.objects.get(username="olivia").role == User.Role.ADMIN
