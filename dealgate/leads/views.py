@@ -43,7 +43,7 @@ from dealgate.web.busy import RETRY_AFTER, is_busy
 from dealgate.web.redirects import redirect_back
 
 from . import services, spool
-from .assign import off_reason
+from .assign import intake_window, off_reason
 from .edits import edit_lead
 from .intake import LIMITS
 from .models import Availability, DedupDecision, Lead, LeadActivity, LeadNotice
@@ -77,16 +77,21 @@ class Window:
     late: bool = False
 
 
-def window_of(lead: Lead, now: dt.datetime) -> Window:
+def window_of(lead: Lead, now: dt.datetime, window_minutes: int) -> Window:
     """Time left (or overdue) in business minutes, the response time once
-    answered, or the wall time waited while no one owns the lead."""
+    answered, or the wall time waited while no one owns the lead.
+
+    The response time is the buyer's wait from the inquiry's arrival
+    (`services.buyer_wait`), so it is late when longer than
+    `window_minutes`, the pipeline's window for a new lead
+    (`assign.intake_window`), as the lead report counts it; not against
+    `response_due_at`, which a split that reopens the lead, or an import
+    of an older inquiry, sets from a later start."""
     if (
         lead.status == Lead.Status.ANSWERED
         and lead.response_business_minutes is not None
     ):
-        late = bool(
-            lead.response_due_at and lead.first_response_at > lead.response_due_at
-        )
+        late = lead.response_business_minutes > window_minutes
         return Window(
             f"answered in {_minutes(lead.response_business_minutes)} business time",
             late,
@@ -102,6 +107,15 @@ def window_of(lead: Lead, now: dt.datetime) -> Window:
         waited = (now - lead.created_at).total_seconds() / 60
         return Window(f"unassigned for {_minutes(waited)}", waited > 15)
     return Window("")
+
+
+def _window(lead: Lead, now: dt.datetime, windows: dict[int, int]) -> Window:
+    """`window_of` for a row of the inbox, reading each pipeline's window
+    for a new lead once (kept in `windows`, by pipeline id): a query per
+    pipeline shown, not per lead."""
+    if lead.pipeline_id not in windows:
+        windows[lead.pipeline_id] = intake_window(lead.pipeline)
+    return window_of(lead, now, windows[lead.pipeline_id])
 
 
 def _minutes(minutes: float) -> str:
@@ -141,6 +155,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         .order_by()
     )
     sections = []
+    windows: dict[int, int] = {}
     for status, title, order in SECTIONS:
         rows = list(leads.filter(status=status).order_by(*order)[:INBOX_ROWS])
         sections.append(
@@ -148,7 +163,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "status": status,
                 "title": title,
                 "count": counts.get(status, 0),
-                "rows": [(lead, window_of(lead, now)) for lead in rows],
+                "rows": [(lead, _window(lead, now, windows)) for lead in rows],
             }
         )
     context = {
@@ -192,7 +207,7 @@ def _lead_page(
     )
     context = {
         "lead": lead,
-        "window": window_of(lead, timesource.now()),
+        "window": window_of(lead, timesource.now(), intake_window(lead.pipeline)),
         "assignments": lead.assignments.select_related("owner", "by"),
         "activities": lead.activities.exclude(
             kind=LeadActivity.Kind.TASK

@@ -15,7 +15,13 @@ from django.db.migrations.executor import MigrationExecutor
 from dealgate import timesource
 from dealgate.leads.models import Lead
 from dealgate.leads.report import lead_report
-from dealgate.leads.services import assign_lead, capture_lead, record_response
+from dealgate.leads.services import (
+    assign_lead,
+    capture_lead,
+    merge_lead,
+    record_response,
+    split_lead,
+)
 from tests.conftest import NOW
 
 from .conftest import CENTRAL_RULES, inquiry
@@ -73,6 +79,52 @@ def test_an_answer_within_the_window_of_arrival_counts_within_it(routed, alice, 
 
     assert (report.answered, report.answered_in_window) == (1, 1)
     assert report.window_minutes == 15
+
+
+LATE_BADGE = '<span class="badge risk">answered in'
+
+
+@pytest.mark.parametrize(("minutes", "late"), [(12, False), (16, True)])
+def test_the_lead_page_marks_an_answer_late_as_the_report_counts_it(
+    client, routed, alice, now, minutes, late
+):
+    lead = capture_lead(inquiry(), source="api").lead
+    client.force_login(alice)
+    with timesource.frozen_at(NOW + dt.timedelta(minutes=minutes)):
+        record_response(lead.pk, kind="call", by=alice)
+        report = lead_report(routed)
+        page = client.get(f"/leads/{lead.pk}/").content.decode()
+
+    assert report.answered_in_window == (0 if late else 1)
+    assert (LATE_BADGE in page) is late
+    assert f"{minutes} business minutes after it arrived" in page
+
+
+def test_an_answer_in_a_reopened_window_is_late_if_the_buyer_waited_longer(
+    client, routed, olivia, now
+):
+    kept = capture_lead(inquiry(1), source="api").lead
+    lead = capture_lead(inquiry(2), source="api").lead
+    decision = merge_lead(lead.pk, by=olivia, into_lead=kept.pk)
+    # Split the next day: the lead gets a whole window from then, but its
+    # buyer has waited a business day already.
+    with timesource.frozen_at(NOW + DAY):
+        split_lead(decision.pk, by=olivia)
+    answered = NOW + DAY + dt.timedelta(minutes=5)
+    owner = Lead.objects.select_related("owner").get(pk=lead.pk).owner
+    client.force_login(owner)
+    with timesource.frozen_at(answered):
+        record_response(lead.pk, kind="call", by=owner)
+        report = lead_report(routed)
+        inbox = client.get("/leads/").content.decode()
+        page = client.get(f"/leads/{lead.pk}/").content.decode()
+
+    lead.refresh_from_db()
+    assert lead.first_response_at < lead.response_due_at
+    assert lead.response_business_minutes == pytest.approx(480 + 5)
+    assert report.answered_in_window == 0
+    assert LATE_BADGE in page
+    assert LATE_BADGE in inbox
 
 
 BEFORE = [("leads", "0013_api_token_capture_scope")]
