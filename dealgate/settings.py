@@ -54,6 +54,32 @@ def env_number(
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+# Seconds gunicorn gives a sync worker for one request, from accepting its
+# connection to the last byte of the answer, before it kills the worker
+# (`dealgate serve` sets it). The waits for a request's headers and body come
+# out of it.
+WORKER_TIMEOUT = 30
+
+
+def env_wait(name: str, default: float) -> float:
+    """Seconds from NAME that a worker waits for part of a request: greater
+    than 0 and less than WORKER_TIMEOUT, past which gunicorn would kill the
+    worker before the wait ends; empty or unset gives `default`."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < WORKER_TIMEOUT:
+        raise ImproperlyConfigured(
+            f"{name} must be a number of seconds greater than 0 and less than "
+            f"{WORKER_TIMEOUT} (the worker timeout); got {raw!r}"
+        )
+    return value
+
+
 def env_log_level(name: str, default: str) -> str:
     """A logging level from NAME in any case (`info` is INFO); empty or unset
     gives `default`. Anything else names the variable and the levels."""
@@ -76,11 +102,16 @@ def env_phone_region(name: str) -> str:
         return ""
     import phonenumbers
 
-    if raw.upper() not in phonenumbers.SUPPORTED_REGIONS:
+    if raw.upper() in phonenumbers.SUPPORTED_REGIONS:
+        return raw.upper()
+    if len(raw) == 2 and raw.isascii() and raw.isalpha():
         raise ImproperlyConfigured(
-            f"{name} must be a two-letter region code such as DE, GB or US; got {raw!r}"
+            f"{name} must be a region the phone library knows, such as DE, GB or "
+            f"US; got {raw!r}, a two-letter code it does not know"
         )
-    return raw.upper()
+    raise ImproperlyConfigured(
+        f"{name} must be a two-letter region code such as DE, GB or US; got {raw!r}"
+    )
 
 
 def checked_webhook_url(name: str, url: str) -> str:
@@ -132,20 +163,27 @@ def checked_site_url(name: str, url: str) -> str:
 
 def proxy_addresses(name: str, default: str) -> list[str]:
     """The addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `::1`) in the
-    comma-separated NAME, each checked; `*` is refused: it would let any
-    client say it came over HTTPS."""
+    comma-separated NAME, each checked. `*` is refused, and so is a network
+    that covers every address (`0.0.0.0/0`, `::/0`): either would let any
+    client say it came over HTTPS and name its own address."""
     raw = os.environ.get(name, "").strip() or default
     found = []
     for entry in (e.strip() for e in raw.split(",")):
         if not entry:
             continue
         try:
-            ipaddress.ip_network(entry, strict=False)
+            network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise ImproperlyConfigured(
                 f"{name} must list IP addresses or networks (such as 10.0.0.5 or "
                 f"10.0.0.0/24), comma-separated; {entry!r} is neither"
             ) from None
+        if network.prefixlen == 0:
+            raise ImproperlyConfigured(
+                f"{name} must name the proxy's own addresses; {entry!r} covers "
+                "every address, so any client could forge X-Forwarded-Proto and "
+                "the client address header"
+            )
         found.append(entry)
     return found
 
@@ -298,12 +336,23 @@ LEADS_SPOOL_DIR = os.environ.get("DEALGATE_LEAD_SPOOL_DIR", "")
 # each lock (an import's first load holds the deals tables whole); commands
 # keep the server's own (dealgate.web.busy).
 WEB_DB_WAIT = env_number("DEALGATE_WEB_DB_WAIT", 3.0, kind=float)
+# Seconds a request's headers may take to arrive whole under `dealgate serve`,
+# from its connection's acceptance (or, kept alive, from its first byte),
+# before the connection is answered 408 and closed (dealgate.web.workers).
+HEADER_WAIT = env_wait("DEALGATE_HEADER_WAIT", 5.0)
 # Seconds a body may take to arrive whole under gunicorn, sent in chunks or
 # with its Content-Length, before the request is refused (400): a sync worker
 # reads it from the socket and serves no one else meanwhile
-# (dealgate.web.bodies). Below gunicorn's 30 s, which would kill the worker
-# with a 500 instead.
-BODY_WAIT = env_number("DEALGATE_BODY_WAIT", 10.0, kind=float, least=0.1)
+# (dealgate.web.bodies).
+BODY_WAIT = env_wait("DEALGATE_BODY_WAIT", 10.0)
+# Both come out of one request's WORKER_TIMEOUT: a client slow with both
+# would otherwise have the worker killed, with a 500, before either ended.
+if HEADER_WAIT + BODY_WAIT >= WORKER_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"DEALGATE_HEADER_WAIT ({HEADER_WAIT:g}) and DEALGATE_BODY_WAIT "
+        f"({BODY_WAIT:g}) must add up to less than {WORKER_TIMEOUT} (the worker "
+        "timeout)"
+    )
 # Seconds a sweeper tick waits for another writer's lock on SQLite before it
 # skips, saying so, and leaves the work to the next tick: long enough for a
 # web request's write, not for an import (dealgate.clocks.runner).

@@ -112,7 +112,31 @@ def test_prepared_statements_can_be_turned_off(settings):
         ("DEALGATE_SWEEP_INTERVAL", "0", "DEALGATE_SWEEP_INTERVAL must be at least"),
         ("DEALGATE_WEB_DB_WAIT", "3s", "DEALGATE_WEB_DB_WAIT must be a number"),
         ("DEALGATE_WEB_DB_WAIT", "-1", "DEALGATE_WEB_DB_WAIT must be at least 0"),
-        ("DEALGATE_BODY_WAIT", "0", "DEALGATE_BODY_WAIT must be at least 0.1"),
+        *(
+            (
+                name,
+                raw,
+                f"{name} must be a number of seconds greater than 0 and less "
+                f"than 30 (the worker timeout); got {raw!r}",
+            )
+            for name in ("DEALGATE_BODY_WAIT", "DEALGATE_HEADER_WAIT")
+            for raw in ("0", "inf", "nan", "45", "1e9", "ten")
+        ),
+        (
+            "DEALGATE_HEADER_WAIT",
+            "20",
+            "DEALGATE_HEADER_WAIT (20) and DEALGATE_BODY_WAIT (10) must add up to "
+            "less than 30 (the worker timeout)",
+        ),
+        *(
+            (
+                "DEALGATE_PROXY_ADDRESSES",
+                f"10.0.0.1,{everything}",
+                f"DEALGATE_PROXY_ADDRESSES must name the proxy's own addresses; "
+                f"{everything!r} covers every address",
+            )
+            for everything in ("0.0.0.0/0", "::/0", "0.0.0.0/0.0.0.0")
+        ),
         (
             "DEALGATE_SITE_URL",
             "crm.example.com",
@@ -150,7 +174,12 @@ def test_prepared_statements_can_be_turned_off(settings):
             "DEALGATE_PHONE_REGION must be a two-letter region code such as DE, GB "
             "or US; got 'Germany'",
         ),
-        ("DEALGATE_PHONE_REGION", "XX", "got 'XX'"),
+        (
+            "DEALGATE_PHONE_REGION",
+            "XX",
+            "DEALGATE_PHONE_REGION must be a region the phone library knows, such "
+            "as DE, GB or US; got 'XX', a two-letter code it does not know",
+        ),
     ],
 )
 def test_a_setting_that_cannot_be_used_names_its_variable(name, raw, says):
@@ -172,6 +201,14 @@ def test_the_web_waits_seconds_for_another_writer_and_commands_20():
 
     assert default.stdout.split() == ["3.0", "20"]
     assert shorter.stdout.split() == ["0.5", "20"]
+
+
+def test_waits_inside_the_worker_timeout_are_taken_and_default_to_5_and_10():
+    code = "import dealgate.settings as s; print(s.HEADER_WAIT, s.BODY_WAIT)"
+    short = {"DEALGATE_HEADER_WAIT": "29", "DEALGATE_BODY_WAIT": "0.05"}
+
+    assert _run(code, {}).stdout.split() == ["5.0", "10.0"]
+    assert _run(code, short).stdout.split() == ["29.0", "0.05"]
 
 
 def test_a_log_level_and_a_phone_region_are_read_in_any_case():

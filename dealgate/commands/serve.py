@@ -143,7 +143,7 @@ def serve(
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "warning",
-            "timeout": 30,
+            "timeout": settings.WORKER_TIMEOUT,
             "graceful_timeout": 10,
         }
     ).run()
