@@ -5,13 +5,14 @@ cores was slower, not faster (PERFORMANCE.md). Each worker keeps its database
 connection between requests (CONN_MAX_AGE in settings), which is worth 6-7x on
 PostgreSQL.
 
-A sync worker serves one request at a time and reads its body from the
-socket itself, so a client that sends slowly holds it: `dealgate serve`
-belongs behind a reverse proxy that reads whole requests first (README,
-"Behind a reverse proxy"). `--threads N` runs gthread workers of N threads
-instead: a slow client holds one thread rather than a whole worker, and one
-that sends nothing for 5 s frees its thread. Unmeasured here, so not the
-default.
+A sync worker serves one request at a time and reads it from the socket
+itself, so a client that sends slowly holds it, for HEADER_WAIT at most for
+the headers (dealgate.web.workers) and BODY_WAIT for the body
+(dealgate.web.bodies): `dealgate serve` belongs behind a reverse proxy that
+reads whole requests first (README, "Behind a reverse proxy"). `--threads N`
+runs gthread workers of N threads instead: a slow client holds one thread
+rather than a whole worker, and one that sends nothing for 5 s frees its
+thread. Unmeasured here, so not the default.
 """
 
 from __future__ import annotations
@@ -132,7 +133,12 @@ def serve(
         {
             "bind": bind,
             "workers": workers,
-            "worker_class": "gthread" if threads > 1 else "sync",
+            # gunicorn's own, with a deadline on each request's headers.
+            "worker_class": (
+                "dealgate.web.workers.ThreadWorker"
+                if threads > 1
+                else "dealgate.web.workers.SyncWorker"
+            ),
             "threads": threads,
             # Only these may say a request came over HTTPS (X-Forwarded-Proto);
             # gunicorn ignores the header from anyone else.

@@ -313,11 +313,15 @@ def _read_steps(
 
 
 class Watch:
-    """One body's deadline in a `Watchdog`; `end` it once the body is read."""
+    """One deadline in a `Watchdog` (a body's, or a request's headers'); `end`
+    it once what it watches is read."""
 
-    def __init__(self, watchdog: Watchdog, sock: socket.socket) -> None:
+    def __init__(
+        self, watchdog: Watchdog, sock: socket.socket, farewell: bytes = b""
+    ) -> None:
         self.watchdog = watchdog
         self.sock = sock
+        self.farewell = farewell
         self.ended = False
         self.cut = False
 
@@ -330,7 +334,9 @@ class Watch:
 class Watchdog:
     """Shuts the read side of each watched socket whose deadline passes
     before its watch ends: a read waiting on it returns at once, as at the
-    end of the body, and the socket can still be written to.
+    end of the body, and the socket can still be written to. A watch's
+    `farewell`, if any, is written first, without waiting: the answer for a
+    request no one else will answer (dealgate.web.workers).
 
     One thread for all the watches of a process, asleep until the earliest
     deadline (a heap of them), started at the first watch, and a daemon: it
@@ -346,15 +352,18 @@ class Watchdog:
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def watch(self, sock: socket.socket, deadline: float) -> Watch:
+    def watch(
+        self, sock: socket.socket, deadline: float, farewell: bytes = b""
+    ) -> Watch:
         """Watch `sock` until `deadline` (on `clock`), or until the watch
-        ends."""
-        watch = Watch(self, sock)
+        ends; at the deadline write `farewell` to it, then shut its read
+        side."""
+        watch = Watch(self, sock, farewell)
         with self._lock:
             heapq.heappush(self._heap, (deadline, next(self._order), watch))
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._run, name="dealgate-body-watchdog", daemon=True
+                    target=self._run, name="dealgate-watchdog", daemon=True
                 )
                 self._thread.start()
             elif self._heap[0][2] is watch:
@@ -376,6 +385,11 @@ class Watchdog:
             watch.ended = watch.cut = True
             cut += 1
             # OSError: the client is gone already, and the read ends anyway.
+            # A farewell is a few hundred bytes into an empty send buffer:
+            # it never waits, and one that does not fit is dropped.
+            if watch.farewell:
+                with contextlib.suppress(OSError):
+                    watch.sock.send(watch.farewell, socket.MSG_DONTWAIT)
             with contextlib.suppress(OSError):
                 watch.sock.shutdown(socket.SHUT_RD)
         return cut

@@ -155,6 +155,29 @@ def test_the_watchdog_cuts_only_what_is_due_soonest_first():
             client.close()
 
 
+def test_a_cut_watch_writes_its_farewell_first_and_an_ended_one_nothing():
+    pairs = [socket.socketpair() for _ in range(2)]
+    clock = Clock()
+    watchdog = Watchdog(clock)
+    try:
+        cut = watchdog.watch(pairs[0][0], 105, farewell=b"HTTP/1.1 408 ...")
+        ended = watchdog.watch(pairs[1][0], 105, farewell=b"HTTP/1.1 408 ...")
+        assert ended.end() is False
+
+        clock.now = 110
+        assert watchdog.cut_due() == 1
+
+        pairs[1][0].close()  # the worker closes it, having read it
+        assert pairs[0][1].recv(100) == b"HTTP/1.1 408 ..."
+        assert pairs[1][1].recv(100) == b""
+        assert shut_for_reading(pairs[0][0])
+        assert cut.end() is True
+    finally:
+        for server, client in pairs:
+            server.close()
+            client.close()
+
+
 def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", code],
