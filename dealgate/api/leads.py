@@ -35,6 +35,7 @@ from dealgate.leads.edits import edit_lead
 from dealgate.leads.intake import LIMITS
 from dealgate.leads.models import ApiToken, Lead
 from dealgate.leads.versions import lead_version
+from dealgate.web.bodies import limit_body
 
 from .auth import CAPTURE_AUTH, DEALS_AUTH, token_scope
 from .deals import ErrorOut, limited_text
@@ -46,6 +47,9 @@ router = Router(tags=["leads"])
 # A lead's fields fit in a few kilobytes; the message (5,000 characters at
 # up to 4 bytes each in JSON escapes of 6) is the largest part.
 MAX_BODY_BYTES = 64 * 1024
+# Refused on its Content-Length before a worker waits for it.
+limit_body("api/v1/leads", MAX_BODY_BYTES)
+limit_body("api/v1/leads/<lead_id>", MAX_BODY_BYTES)
 
 
 class LeadIn(Schema):

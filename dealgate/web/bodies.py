@@ -46,6 +46,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from gunicorn.http.errors import ParseException
 
 from dealgate.errors import DealgateError, ValidationError
@@ -166,12 +167,10 @@ def read_sized_body(request: HttpRequest) -> None:
     hold the worker; one that ends before its length is refused too, not
     read as a shorter form.
 
-    Only a body within Django's upload limit is read here. One past it is
-    refused on its length alone, unread, where it is read: by Django's form
-    reader, the API's, or here for a multipart form (`ChunkedBodyTooBig`),
-    whose reader would otherwise read it, since Django leaves files out of
-    the limit and Dealgate takes no files. Without gunicorn's socket (the
-    test client, another server) a body within the limit is left as it came.
+    Only a body within its address's limit is read here: one past it is
+    refused on its Content-Length alone, unread (`refuse_declared_length`).
+    Without gunicorn's socket (the test client, another server) a body
+    within the limit is left as it came.
     """
     meta = request.META
     if "HTTP_TRANSFER_ENCODING" in meta:
@@ -180,17 +179,9 @@ def read_sized_body(request: HttpRequest) -> None:
         length = int(meta.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if length <= 0:
         return
-    if limit is not None and length > limit:
-        if request.content_type == "multipart/form-data":
-            raise ChunkedBodyTooBig(
-                f"the body is {length:,} bytes, more than the server takes "
-                f"({limit:,} at most)",
-                field="body",
-            )
-        return
+    refuse_declared_length(request, length)
     sock = meta.get("gunicorn.socket")
     if sock is None:
         return
@@ -237,6 +228,51 @@ def read_sized_body(request: HttpRequest) -> None:
     # Django reads the body from this stream, as many bytes as CONTENT_LENGTH
     # says.
     request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+
+
+class DeclaredTooBig(ChunkedBodyTooBig):
+    """A body whose Content-Length is past its address's limit."""
+
+
+# Addresses that take less body than Django's upload limit, by their route
+# as Django's resolver gives it, such as "api/v1/leads" (`limit_body`).
+_route_limits: dict[str, int] = {}
+
+
+def limit_body(route: str, limit: int) -> None:
+    """Refuse a body over `limit` bytes at `route` (as Django's resolver
+    gives it: "api/v1/leads/<lead_id>") on its Content-Length alone, before
+    any of it is read and before the view runs, as one over Django's upload
+    limit is everywhere: the view's own check would come only after the
+    worker had waited for the body."""
+    _route_limits[route] = limit
+
+
+def refuse_declared_length(request: HttpRequest, length: int) -> None:
+    """Refuse (`DeclaredTooBig`) a body whose declared `length` is past what
+    its address takes: its route's limit (`limit_body`), else Django's upload
+    limit. Past Django's it is refused on every address, forms, JSON and
+    multipart alike (Django leaves files out of its limit, and Dealgate takes
+    none)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if _route_limits and length > min(_route_limits.values()):
+        try:
+            route = resolve(request.path_info).route
+        except Resolver404:
+            route = ""
+        if route in _route_limits:
+            limit = _route_limits[route]
+            if length > limit:
+                raise DeclaredTooBig(
+                    f"the body is {length:,} bytes; the limit is {limit:,}",
+                    field="body",
+                )
+    if limit is not None and length > limit:
+        raise DeclaredTooBig(
+            f"the body is {length:,} bytes, more than the server takes "
+            f"({limit:,} at most)",
+            field="body",
+        )
 
 
 def _read_until_end(

@@ -142,6 +142,64 @@ def test_a_multipart_body_past_the_limit_is_refused_unread(client, settings):
     assert body.tell() == 0
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "length", "says"),
+    [
+        ("POST", LEADS, 70_000, "the body is 70,000 bytes; the limit is 65,536"),
+        ("POST", LEADS, 1_000_000, "the body is 1,000,000 bytes; the limit is 65,536"),
+        (
+            "PATCH",
+            f"{LEADS}/5",
+            70_000,
+            "the body is 70,000 bytes; the limit is 65,536",
+        ),
+        (
+            "POST",
+            "/api/v1/deals",
+            3_000_000,
+            "the body is 3,000,000 bytes, more than the server takes (2,621,440 at "
+            "most)",
+        ),
+    ],
+)
+def test_a_body_declared_past_its_addresss_limit_is_refused_before_any_is_read(
+    client, method, path, length, says
+):
+    # A read of this body would wait, then refuse it with a 400.
+    response = client.generic(
+        method, path, **sized(Stalled(), length, FakeSocket(), "application/json")
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {"code": "invalid", "message": says, "field": "body"}
+
+
+@pytest.mark.django_db
+def test_a_body_within_its_addresss_limit_is_read_though_past_another_one(client):
+    response = client.generic(
+        "POST",
+        "/api/v1/deals",
+        **sized(Stalled(), 70_000, FakeSocket(), "application/json"),
+    )
+
+    assert response.status_code == 400  # waited for, not refused on its length
+
+
+@pytest.mark.django_db
+def test_a_form_declared_past_the_upload_limit_gets_the_sites_413_unread(client):
+    response = client.generic(
+        "POST",
+        "/login/",
+        **sized(
+            Stalled(), 3_000_000, FakeSocket(), "application/x-www-form-urlencoded"
+        ),
+    )
+
+    assert response.status_code == 413
+    assert "larger than the 2,560 KB this site takes" in response.content.decode()
+
+
 def test_the_server_answers_a_stalled_sized_body_with_a_400_and_goes_on(
     server_env,  # noqa: F811 - the fixture imported above
 ):
