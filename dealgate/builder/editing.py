@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -26,6 +26,7 @@ from dealgate.core.pipeline_file import (
 )
 from dealgate.core.review import review
 from dealgate.errors import ValidationError
+from dealgate.web.errors import refused
 
 from . import drafts, edits, pages
 from .figures import figures_for
@@ -225,8 +226,7 @@ def handoffs(request: HttpRequest, key: str) -> HttpResponse:
         )
     except ValidationError as error:
         # Never read a missing count as zero rows: that would drop every handoff.
-        # Plain text: the message quotes what was sent.
-        return HttpResponseBadRequest(error.message, content_type="text/plain")
+        return refused(request, 400, error.message)
     offered = people_and_teams()
     bound = [
         HandoffForm(

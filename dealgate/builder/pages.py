@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 
 from dealgate.accounts.models import User
 from dealgate.core import blueprint as bp
@@ -21,6 +21,7 @@ from dealgate.core.pipeline_file import (
     split_owner,
 )
 from dealgate.errors import ValidationError
+from dealgate.web.errors import refused
 
 from . import breach
 from .blueprints import MAX_LAST
@@ -143,8 +144,7 @@ def last_param(request: HttpRequest) -> int | None | HttpResponse:
     try:
         return whole_number(text, "last", least=1, most=MAX_LAST, unit="closed deals")
     except ValidationError as error:
-        # Plain text: the message quotes what was sent.
-        return HttpResponseBadRequest(error.message, content_type="text/plain")
+        return refused(request, 400, error.message)
 
 
 def blueprint_rows(found: bp.Blueprint, names: Mapping[str, str]) -> dict[str, list]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -11,6 +11,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core.numbers import MAX_OFFSET, as_id, whole_number
 from dealgate.errors import ValidationError
+from dealgate.web.errors import refused
 
 from . import notices as notice_service
 from .queries import TODAY_LIMIT, people_seen_by, today_for, today_section
@@ -48,13 +49,15 @@ def today_more(request: HttpRequest) -> HttpResponse:
     _, username, shown = _people_shown(request)
     key = request.GET.get("section", "")
     if key not in SECTION_TITLES:
-        return _bad_request(f"section must be one of {', '.join(SECTION_TITLES)}")
+        return refused(
+            request, 400, f"section must be one of {', '.join(SECTION_TITLES)}"
+        )
     try:
         offset = whole_number(
             request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="clocks"
         )
     except ValidationError as error:
-        return _bad_request(error.message)
+        return refused(request, 400, error.message)
     context = {
         "section": today_section(shown, timesource.now(), key, offset=offset),
         "title": SECTION_TITLES[key],
@@ -63,12 +66,6 @@ def today_more(request: HttpRequest) -> HttpResponse:
     }
     template = "clocks/_row_page.html" if request.htmx else "clocks/today_more.html"
     return render(request, template, context)
-
-
-def _bad_request(message: str) -> HttpResponse:
-    # Plain text: the message quotes what was asked for, which must not run
-    # as HTML.
-    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 def _people_shown(request: HttpRequest) -> tuple[list[User], str, list[User]]:
@@ -91,7 +88,7 @@ def notice_list(request: HttpRequest) -> HttpResponse:
             request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="notices"
         )
     except ValidationError as error:
-        return _bad_request(error.message)
+        return refused(request, 400, error.message)
     page = list(
         notice_service.notices_for(request.user)[start : start + NOTICES_PER_PAGE + 1]
     )
@@ -115,5 +112,5 @@ def notices_read(request: HttpRequest) -> HttpResponse:
     elif (notice := as_id(wanted)) is not None:
         notice_service.mark_read(request.user, [notice])
     else:
-        return _bad_request("notice must be a notice id")
+        return refused(request, 400, "notice must be a notice id")
     return redirect("notices")

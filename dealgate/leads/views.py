@@ -18,9 +18,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import OperationalError
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -686,7 +687,7 @@ def _posted_rules(text: str, pipeline: Pipeline, clear: bool) -> list[Any]:
 def routing_rules(request: HttpRequest) -> HttpResponse:
     """An admin's editor for the `[[routing]]` rules of one pipeline."""
     if not _is_admin(request.user):
-        return HttpResponseForbidden("only an admin may edit routing rules")
+        raise PermissionDenied("only an admin may edit routing rules")
     try:
         pipeline = services.pipeline_for_capture(
             request.GET.get("pipeline") or request.POST.get("pipeline")

@@ -24,8 +24,10 @@ worker at once (README, "Behind a reverse proxy").
 `BodyMiddleware`, early in MIDDLEWARE (before CSRF's check and the
 control-character check read the form), runs `read_chunked_body` and
 `read_sized_body` for every request, pages, the public lead form and the
-API alike. What it refuses is answered in the error family: JSON under
-/api/, plain text on a page, and a page's body past the upload limit as
+API alike. A body declared past its address's limit is refused on its
+Content-Length, unread (`refuse_declared_length`). What it refuses is
+answered in the error family: JSON under /api/, the site's error page
+saying what was wrong on a page, and a page's body past the upload limit as
 Django's own is (413, dealgate.web.errors).
 """
 
@@ -51,7 +53,7 @@ from gunicorn.http.errors import ParseException
 
 from dealgate.errors import DealgateError, ValidationError
 
-from .errors import bad_request
+from .errors import bad_request, refused
 
 log = logging.getLogger("dealgate.web")
 
@@ -495,6 +497,4 @@ def _refused(request: HttpRequest, exc: DealgateError) -> HttpResponse:
     if isinstance(exc, ChunkedBodyTooBig):
         # As a form with its Content-Length past the limit is answered.
         return bad_request(request, RequestDataTooBig(exc.message))
-    return HttpResponse(
-        exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
-    )
+    return refused(request, exc.status, exc.message)

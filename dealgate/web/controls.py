@@ -4,9 +4,9 @@ view reads them.
 
 Without it a NUL in `?owner=` reached a query: PostgreSQL failed with a 500
 ("cannot contain NUL") where SQLite answered 404 or 422. Here every page and
-the API answer the same on both databases: a page with 400 naming the
-parameter, the API with 422 in its error family. JSON bodies are checked by
-the API's reader (dealgate.api.parser), files by their own readers (a
+the API answer the same on both databases: a page with the site's 400 page
+naming the parameter, the API with 422 in its error family. JSON bodies are
+checked by the API's reader (dealgate.api.parser), files by their own readers (a
 pipeline file, a CSV import), which name the line.
 """
 
@@ -17,10 +17,12 @@ import re
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from dealgate.core.controls import IN_NAME, IN_TEXT, NUL, control_in
 from dealgate.errors import ValidationError
+
+from .errors import refused
 
 log = logging.getLogger("dealgate.web")
 
@@ -41,9 +43,7 @@ class ControlCharactersMiddleware:
         log.info("%s %r refused: %s", request.method, request.path, problem.message)
         if request.path.startswith("/api/"):
             return JsonResponse(problem.as_dict(), status=problem.status)
-        return HttpResponseBadRequest(
-            problem.message, content_type="text/plain; charset=utf-8"
-        )
+        return refused(request, 400, problem.message)
 
 
 def find_control(request: HttpRequest) -> ValidationError | None:

@@ -4,8 +4,10 @@ Django's are bare pages (and its CSRF page has an inline style the site's
 policy refuses). These say what happened in plain words, in the site's
 layout, and where to go next: the board when signed in, the sign-in when
 not. They show nothing of the request (no path, no exception's text, no
-trace). Under the website's lead form (/leads/form/) a stranger gets no top
-bar and no links into the app, as the form's own pages have none.
+trace), but for a request a page refuses itself (`refused`) what was wrong
+with it in the refusal's own words: which parameter, which value. Under
+the website's lead form (/leads/form/) a stranger gets no top bar and no
+links into the app, as the form's own pages have none.
 
 The 500 page renders from the template alone, without the request's context
 processors, the session or the signed-in user: it must show while the
@@ -106,17 +108,32 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return HttpResponse(html, status=500)
 
 
+def refused(request: HttpRequest, status: int, problem: str) -> HttpResponse:
+    """The site's page for a request that a page, or a check before it,
+    refuses itself (400, 403, or 411 for a body of unknown length): the
+    status's own words, then `problem`, the refusal's words for what was
+    wrong (a parameter, a value), escaped as any text is. The one way a page
+    answers 400 or 403 of its own; the API answers JSON instead."""
+    words = _PAGES[status] if status in _PAGES else _PAGES[400]
+    return error_page(request, status, words, problem=problem)
+
+
 def error_page(
-    request: HttpRequest, status: int, words: tuple[str, str, str] | None = None
+    request: HttpRequest,
+    status: int,
+    words: tuple[str, str, str] | None = None,
+    *,
+    problem: str = "",
 ) -> HttpResponse:
     """The site's page for `status`, in its layout, with `words` (title,
-    heading, text) or the status's own. Reads the signed-in user, so not for
-    a 500."""
+    heading, text) or the status's own, and `problem` below them if any.
+    Reads the signed-in user, so not for a 500."""
     title, heading, text = words or _PAGES[status]
     context = {
         "title": title,
         "heading": heading,
         "text": text,
+        "problem": problem.rstrip("."),
         "public": on_public_form(request),
     }
     return render(request, "web/error.html", context, status=status)

@@ -133,8 +133,10 @@ def test_a_more_page_refuses_an_unknown_section_or_offset(
     response = signed_in_alice.get(f"/today/more/?{query}")
 
     assert response.status_code == 400
-    assert said in response.content.decode()
-    assert response["Content-Type"].startswith("text/plain")
+    page = response.content.decode()
+    # The site's page, where what was sent shows as text, never as markup.
+    assert "This request could not be read" in page
+    assert said in page and "<b>1" not in page
 
 
 def test_today_reads_no_more_clocks_than_it_shows(pipeline, alice, clock, monkeypatch):

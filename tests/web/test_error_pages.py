@@ -6,11 +6,14 @@ DEBUG is off here, as pytest-django leaves it."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from django.db import OperationalError, connection
 from django.urls import reverse
+
+from tests.web.test_chunked_body_wait import FakeSocket
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +116,45 @@ def test_a_form_too_large_on_the_website_form_shows_no_app(client, settings):
 
     page = assert_site_page(response, 413)
     assert "larger than the 1 KB this site takes" in page
+    assert "topbar" not in page and "/login/" not in page
+
+
+def test_a_rep_opening_the_routing_rules_gets_the_sites_403(client, alice):
+    client.force_login(alice)
+
+    page = assert_site_page(client.get("/leads/routing/"), 403)
+
+    assert "You may not open this page" in page and "Back to the board" in page
+
+
+def test_a_control_character_in_the_query_gets_the_400_page_naming_it(client):
+    page = assert_site_page(client.get("/login/?q=%00"), 400)
+
+    assert "This request could not be read" in page
+    assert "What was wrong: the query parameter q holds a control character" in page
+
+
+def test_what_was_wrong_is_shown_as_text_never_as_markup(client, alice):
+    client.force_login(alice)
+
+    page = assert_site_page(client.get("/today/more/?section=<b>x</b>"), 400)
+
+    assert "section must be one of" in page
+    assert "<b>" not in page
+
+
+def test_a_cut_off_body_on_the_website_form_gets_the_400_page_without_the_app(client):
+    environ = {
+        "CONTENT_LENGTH": "100",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "wsgi.input": io.BytesIO(b"name=A"),
+        "gunicorn.socket": FakeSocket(),
+    }
+
+    response = client.generic("POST", "/leads/form/any/", **environ)
+
+    page = assert_site_page(response, 400)
+    assert "the body ended after 6 of the 100 bytes" in page
     assert "topbar" not in page and "/login/" not in page
 
 

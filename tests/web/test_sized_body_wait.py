@@ -65,7 +65,7 @@ def test_a_body_that_stops_coming_is_a_400_logged_in_one_line(client, caplog):
 
 
 @pytest.mark.django_db
-def test_a_page_whose_form_stops_coming_is_told_in_plain_text(client):
+def test_a_page_whose_form_stops_coming_gets_the_sites_400_page_saying_so(client):
     response = client.generic(
         "POST",
         "/login/",
@@ -73,8 +73,10 @@ def test_a_page_whose_form_stops_coming_is_told_in_plain_text(client):
     )
 
     assert response.status_code == 400
-    assert response["Content-Type"].startswith("text/plain")
-    assert "did not all come within 10 seconds" in response.content.decode()
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "This request could not be read" in page
+    assert "did not all come within 10 seconds" in page
 
 
 @pytest.mark.django_db
