@@ -26,8 +26,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE, CsrfViewMiddleware
 from ninja.security import APIKeyCookie, HttpBearer
-from ninja.utils import check_csrf
 
 from dealgate.errors import PermissionDenied
 from dealgate.leads.models import ApiToken
@@ -94,12 +94,61 @@ class SessionAuth(APIKeyCookie):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if "HTTP_AUTHORIZATION" in request.META or not request.user.is_authenticated:
             return None
-        if check_csrf(request) is not None:
-            raise PermissionDenied(
-                "CSRF check failed: a signed-in POST must send the csrftoken "
-                "cookie's value in the X-CSRFToken header"
-            )
+        reason = csrf_refusal(request)
+        if reason is not None:
+            raise _csrf_refused(request, reason)
         return request.user
+
+
+class _CsrfReason(CsrfViewMiddleware):
+    """Django's CSRF check, giving its reason for a refusal rather than the
+    page it would answer."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> Any:
+        return reason
+
+
+def _checked_view(request: HttpRequest) -> None:
+    """What the CSRF check is run for: a view that is not exempt."""
+
+
+def csrf_refusal(request: HttpRequest) -> str | None:
+    """Django's reason to refuse `request` for CSRF (its own words, such as
+    "CSRF token missing."), or None when it passes."""
+    check = _CsrfReason(lambda _: None)
+    request.csrf_processing_done = False  # type: ignore[attr-defined]
+    check.process_request(request)
+    return check.process_view(request, _checked_view, (), {})
+
+
+def _csrf_refused(request: HttpRequest, reason: str) -> PermissionDenied:
+    """The 403 for a signed-in call refused for CSRF, naming what failed and
+    the method, as `reason` (Django's) says."""
+    method = method_named(request)
+    if reason.startswith("Origin checking failed"):
+        origin = request.META.get("HTTP_ORIGIN", "")
+        why = (
+            f"its Origin header ({origin!r}) is not this site's address; a "
+            f"signed-in {method} must come from a page of this site (or use an "
+            "API token)"
+        )
+    elif reason.startswith("Referer checking failed"):
+        why = (
+            f"a signed-in {method} over HTTPS without an Origin header must send "
+            "a Referer header on this site's address"
+        )
+    elif reason == REASON_NO_CSRF_COOKIE:
+        why = (
+            f"a signed-in {method} must send the csrftoken cookie, which any "
+            "page of this site sets, and its value in the X-CSRFToken header"
+        )
+    else:
+        why = (
+            f"a signed-in {method} must send the csrftoken cookie's value in the "
+            "X-CSRFToken header"
+        )
+    log.info("refused %s %s: %s", method, request.path, reason)
+    return PermissionDenied(f"CSRF check failed: {why}")
 
 
 _session = SessionAuth()

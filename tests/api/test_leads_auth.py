@@ -80,6 +80,33 @@ def test_a_signed_in_post_without_its_csrf_token_is_refused(
     assert not Lead.objects.exists()
 
 
+def test_a_csrf_refusal_names_the_origin_and_the_method_when_they_fail(
+    browser, routed, olivia, now
+):
+    browser.login(username="olivia", password=PASSWORD)
+    browser.get("/leads/")
+    token = browser.cookies["csrftoken"].value
+
+    response = browser.patch(
+        f"{URL}/1",
+        json.dumps({"name": "A"}),
+        content_type="application/json",
+        headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
+    )
+    missing = _post(browser)
+
+    assert response.status_code == 403
+    assert response.json()["message"] == (
+        "CSRF check failed: its Origin header ('https://evil.example') is not "
+        "this site's address; a signed-in PATCH must come from a page of this "
+        "site (or use an API token)"
+    )
+    assert missing.json()["message"] == (
+        "CSRF check failed: a signed-in POST must send the csrftoken cookie's "
+        "value in the X-CSRFToken header"
+    )
+
+
 def test_a_signed_in_post_with_its_csrf_token_captures(browser, routed, olivia, now):
     browser.login(username="olivia", password=PASSWORD)
     browser.get("/leads/")  # a page sets the csrftoken cookie
