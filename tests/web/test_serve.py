@@ -107,7 +107,7 @@ def server_env(tmp_path: Path) -> dict[str, str]:
 def test_serve_answers_logins_and_static_files_from_several_sqlite_workers(
     server_env,
 ):
-    port = free_port()
+    port = int(os.environ.get("DEALGATE_TEST_PORT") or free_port())
     process = subprocess.Popen(
         [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
         + ["--workers", "2"],
@@ -153,7 +153,13 @@ def test_serve_refuses_fewer_than_one_thread():
         serve_fn("127.0.0.1", free_port(), 1, threads=0)
 
 
-@pytest.mark.parametrize(("threads", "kind"), [(1, "sync"), (4, "gthread")])
+@pytest.mark.parametrize(
+    ("threads", "kind"),
+    [
+        (1, "dealgate.web.workers.SyncWorker"),
+        (4, "dealgate.web.workers.ThreadWorker"),
+    ],
+)
 def test_serve_hands_gunicorn_the_worker_kind_and_the_proxys_addresses(
     monkeypatch, settings, capsys, threads, kind
 ):
@@ -170,6 +176,7 @@ def test_serve_hands_gunicorn_the_worker_kind_and_the_proxys_addresses(
 
     options = given[0]
     assert (options["worker_class"], options["threads"]) == (kind, threads)
+    assert options["timeout"] == 30
     assert options["forwarded_allow_ips"] == "10.0.0.1,10.0.1.0/24"
     each = " of 4 threads" if threads == 4 else ""
     assert f"(2 workers{each})" in capsys.readouterr().out

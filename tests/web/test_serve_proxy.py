@@ -6,6 +6,7 @@ come from. 127.0.0.2 stands in for the proxy's machine: a loopback alias."""
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def sign_in_through_proxy(port: int) -> tuple[http.client.HTTPResponse, str]:
 
 
 def serving(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+    port = int(os.environ.get("DEALGATE_TEST_PORT") or free_port())
     process = subprocess.Popen(
         [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
         + ["--workers", "1", "--no-sweeper"],
