@@ -6,12 +6,14 @@ A sweep works in batches, each one transaction. First the breaches: a batch
    (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL, so parallel sweepers
    take different clocks; on SQLite the IMMEDIATE transaction mode makes
    sweepers take turns);
-2. checks each against its deal or lead, since a hook may have been missed:
+2. locks their deals and leads, skipping those another transaction holds,
+   and leaves those clocks as they are, for the next sweep (see below);
+3. checks each against its deal or lead, since a hook may have been missed:
    a clock whose deal left the stage, closed, or was answered is stopped
    (met or cancelled) instead of breached, at the time that happened where
    the history records it; one that ended after its due time was missed,
    and is breached and put right then, with nothing sent (`_plan_stop`);
-3. marks the rest breached (`UPDATE ... WHERE state = 'running'`: every row,
+4. marks the rest breached (`UPDATE ... WHERE state = 'running'`: every row,
    or the batch is undone) and writes what the breach rules ask for in the
    same transaction: notices with their outbox rows, follow-up tasks, and
    the second window (`escalate_at`).
@@ -20,6 +22,25 @@ Then the escalations, the same way: breached clocks whose second window has
 passed and that nobody put right get their manager told (the firm's
 admins when there is no manager) or their work reassigned, and
 `escalated_at` set.
+
+Lock order. Every writer of a deal or lead (a move, an edit, an answer, a
+hand-over of the person's work) locks its row first and then writes its
+clocks. The sweep cannot: it finds its work by claiming clocks. But all it
+writes about a deal or lead locks that row as well: a notice, a follow-up
+task or a next-step clock refers to it (the foreign key's check takes FOR
+KEY SHARE), and a reassignment updates it. Waiting for that row while
+holding the clock, against a writer holding the row and waiting for the
+clock, is a deadlock, which PostgreSQL breaks by failing one of the two
+(the owner's answer, say). So right after its claim the batch locks the
+clocks' deals and leads FOR UPDATE SKIP LOCKED (`_Batch._hold_subjects`)
+and acts only on the clocks whose row it got: one held by a writer is left
+as it is, not claimed again by this sweep, and judged by the next, after
+the change (which may have answered, moved or closed it). Holding its
+deals and leads, the sweep then waits only for rows no such writer holds
+while waiting for its clocks: other clocks of a deal it reassigns (another
+sweeper that claimed one of them skips the deal, and finishes without
+waiting for this one), notices and deliveries, users, and the routing
+state, which a lead's change also locks after the lead.
 
 The clocks the demo started are judged at the date its database records,
 whatever the sweep's own time: see `_demo_hold`.
@@ -202,6 +223,9 @@ class SweepResult:
     # Of `breached`: clocks whose obligation the sweep found had ended after
     # they ran out, breached and put right at once, with nothing sent.
     over: int = 0
+    # Clocks claimed but left as they were, their deal or lead being changed
+    # by another transaction; the next sweep judges them (not in `due`).
+    left: int = 0
     escalated: int = 0
     notices: int = 0
     tasks: int = 0
@@ -221,8 +245,9 @@ class SweepResult:
     def summary(self) -> str:
         """One line: the clocks, each counted once, then the actions taken on
         them. Clocks with nobody to tell are named apart, and so are earlier
-        breaches, only when there are some."""
-        nobody = untold = earlier = over = ""
+        breaches and clocks left to the next sweep, only when there are
+        some."""
+        nobody = untold = earlier = over = left = ""
         if self.unaddressed:
             nobody = f" ({self.unaddressed} with nobody to notify)"
         if self.over:
@@ -232,9 +257,12 @@ class SweepResult:
         if self.earlier:
             its = agreeing(self.earlier, "its", "their")
             earlier = f", {self.earlier} breached before and past {its} second window"
+        if self.left:
+            left = f", {self.left} left to the next sweep (deal or lead being changed)"
         return (
             f"{counted(self.due, 'due clock')}: {self.breached} breached"
-            f"{nobody}{over}, {self.met} met, {self.cancelled} cancelled{earlier}; "
+            f"{nobody}{over}, {self.met} met, {self.cancelled} cancelled{earlier}"
+            f"{left}; "
             f"actions: {counted(self.escalated, 'escalation')}{untold}, "
             f"{counted(self.notices, 'notice')}, {counted(self.tasks, 'task')}, "
             f"{counted(self.reassigned, 'reassignment')}; "
@@ -255,6 +283,9 @@ def sweep(
     result = SweepResult()
     started = time.perf_counter()
     digests: dict[int, _Digest] = {}
+    # Clocks whose deal or lead was being changed when claimed: not claimed
+    # again by this sweep, the next one judges them.
+    left: set[int] = set()
     # Until a claim comes back empty: a batch may add tasks already due, and
     # a breach may already be past its second window (a sweeper was down).
     for claim in (_claim_due, _claim_escalations):
@@ -263,12 +294,13 @@ def sweep(
                 # Read in the claim's transaction: a demo loaded meanwhile
                 # records its date before it has clocks to claim.
                 hold = _demo_hold(now)
-                rows = claim(now, batch_size, hold)
+                rows = claim(now, batch_size, hold, left)
                 if not rows:
                     break
                 escalating = claim is _claim_escalations
                 batch = _Batch(rows, now, escalating, digests=digests)
                 batch.run(result)
+                left.update(batch.left)
             # Once committed: a batch undone did nothing to these clocks.
             batch.log_each()
             result.batches += 1
@@ -369,14 +401,20 @@ def _log_hold(hold: _Hold, now: dt.datetime, recorded: str, others: list[str]) -
 
 
 def _claim_due(
-    now: dt.datetime, limit: int, hold: _Hold | None = None
+    now: dt.datetime,
+    limit: int,
+    hold: _Hold | None = None,
+    left: set[int] | frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
     where = f"state = '{RUNNING}' AND due_at <= %s"
-    return _locked(where, now, "due_at", limit, hold)
+    return _locked(where, now, "due_at", limit, hold, left)
 
 
 def _claim_escalations(
-    now: dt.datetime, limit: int, hold: _Hold | None = None
+    now: dt.datetime,
+    limit: int,
+    hold: _Hold | None = None,
+    left: set[int] | frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
     return _locked(
         f"state = '{BREACHED}' AND escalate_at IS NOT NULL AND escalate_at <= %s"
@@ -385,6 +423,7 @@ def _claim_escalations(
         "escalate_at",
         limit,
         hold,
+        left,
     )
 
 
@@ -394,12 +433,14 @@ def _locked(
     order: str,
     limit: int,
     hold: _Hold | None = None,
+    left: set[int] | frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Up to `limit` clocks matching `where` (with `now` for its one
     placeholder), first by `order` and then by id (clocks due at one instant
     are taken, and named, in the order they were started), locked for this
-    transaction; with `hold`,
-    those it keeps back whose `order` column is past its date are left out.
+    transaction; with `hold`, those it keeps back whose `order` column is
+    past its date are left out, and so are the clocks `left` (an earlier
+    batch of the sweep left them to the next sweep: `_Batch._hold_subjects`).
 
     Raw SQL: on SQLite the ORM's per-value converters cost more than the
     claim itself. The states are written as literals so that SQLite's planner
@@ -413,6 +454,10 @@ def _locked(
         held, held_params = hold.where(order)
         where += held
         params += held_params
+    if left:
+        # Only PostgreSQL leaves clocks (SKIP LOCKED), and takes one array.
+        where += " AND NOT (id = ANY(%s::bigint[]))"
+        params.append(bulk.pg_array(sorted(left)))
     sql = (
         f"SELECT {', '.join(map(quote, _CLAIMED))} "
         f"FROM {quote(Clock._meta.db_table)} WHERE {where} "
@@ -522,8 +567,15 @@ class _Batch:
     not_escalated_on: list[str] = field(default_factory=list)
     # The sweep's digests by notice id, shared by its batches.
     digests: dict[int, _Digest] = field(default_factory=dict)
+    # ids of the claimed clocks whose deal or lead another transaction was
+    # changing: the batch does nothing to them (`_hold_subjects`).
+    left: list[int] = field(default_factory=list)
 
     def run(self, result: SweepResult) -> None:
+        self._hold_subjects()
+        result.left += len(self.left)
+        if not self.rows:
+            return
         self._load()
         for row in self.rows:
             verdict, note, at = self._verdict(row)
@@ -543,30 +595,33 @@ class _Batch:
 
     # --- reading: one query per related table ----------------------------------
 
-    def _load(self) -> None:
-        rows = self.rows
+    def _hold_subjects(self) -> None:
+        """Lock and read the deals and leads of the claimed clocks, skipping
+        those another transaction holds, and leave those clocks out of the
+        batch (`left`): as they are, for the next sweep to judge.
+
+        Every other writer locks a deal or lead first and its clocks after
+        (a move, an answer, an edit), and the sweep, holding the clocks it
+        claimed, writes rows that lock their deal or lead too: a notice or
+        task referring to it (its foreign key), a reassignment. Were it to
+        wait for such a writer, the writer would wait for the clock: a
+        deadlock. So it waits for none: FOR UPDATE SKIP LOCKED, the strongest
+        lock, which its own writes then never wait beyond. A deal or lead
+        being changed may be answered, moved or closed by that change, which
+        the next sweep sees. SQLite's IMMEDIATE transaction holds everything
+        already: nothing is left there."""
 
         def ids(name: str) -> set[int]:
-            return {row[name] for row in rows if row[name] is not None}
+            return {row[name] for row in self.rows if row[name] is not None}
 
-        self.pipes = {
-            pipeline.pk: _pipe(pipeline)
-            for pipeline in Pipeline.objects.filter(pk__in=ids("pipeline_id"))
-        }
-        self.deals = _deals(ids("deal_id"))
-        # The clocks' stages, and the deals' own: whether a deal that left a
-        # clock's stage went forward.
-        deal_stages = {deal["stage_id"] for deal in self.deals.values()}
-        self.stages = Stage.objects.in_bulk(ids("stage_id") | deal_stages)
-        self.handoffs = {
-            h["id"]: h
-            for h in Handoff.objects.filter(pk__in=ids("handoff_id")).values(
-                "id", "from_stage__key", "to_stage__key"
-            )
-        }
+        skip = connection.features.has_select_for_update_skip_locked
+        self.deals = _deals(ids("deal_id"), lock=skip)
+        leads = Lead.objects.filter(pk__in=ids("lead_id"))
+        if skip:
+            leads = leads.select_for_update(skip_locked=True, of=("self",))
         self.leads = {
             lead.pk: lead
-            for lead in Lead.objects.filter(pk__in=ids("lead_id")).only(
+            for lead in leads.only(
                 "id",
                 "name",
                 "company",
@@ -578,6 +633,39 @@ class _Batch:
                 "first_response_at",
                 "closed_at",
                 "historic",
+            )
+        }
+        kept = []
+        for row in self.rows:
+            if row["deal_id"] is not None:
+                busy = row["deal_id"] not in self.deals
+            else:
+                busy = row["lead_id"] not in self.leads
+            if busy:
+                self.left.append(row["id"])
+                self._say("clock %s on %s left to the next sweep: being changed", row)
+            else:
+                kept.append(row)
+        self.rows = kept
+
+    def _load(self) -> None:
+        rows = self.rows
+
+        def ids(name: str) -> set[int]:
+            return {row[name] for row in rows if row[name] is not None}
+
+        self.pipes = {
+            pipeline.pk: _pipe(pipeline)
+            for pipeline in Pipeline.objects.filter(pk__in=ids("pipeline_id"))
+        }
+        # The clocks' stages, and the deals' own: whether a deal that left a
+        # clock's stage went forward.
+        deal_stages = {deal["stage_id"] for deal in self.deals.values()}
+        self.stages = Stage.objects.in_bulk(ids("stage_id") | deal_stages)
+        self.handoffs = {
+            h["id"]: h
+            for h in Handoff.objects.filter(pk__in=ids("handoff_id")).values(
+                "id", "from_stage__key", "to_stage__key"
             )
         }
         self.tasks_by_id = {
@@ -1507,15 +1595,17 @@ _DEAL_FIELDS = (
 )
 
 
-def _deals(ids: set[int]) -> dict[int, dict[str, Any]]:
+def _deals(ids: set[int], *, lock: bool = False) -> dict[int, dict[str, Any]]:
     """What the batch needs of its deals, by id (raw: a thousand ids go as
-    one array on PostgreSQL)."""
+    one array on PostgreSQL); with `lock`, locked FOR UPDATE, leaving out
+    those another transaction holds."""
     quote = connection.ops.quote_name
     table = quote(Deal._meta.db_table)
     select = f"SELECT {', '.join(map(quote, _DEAL_FIELDS))} FROM {table} WHERE "
+    locking = " FOR UPDATE SKIP LOCKED" if lock else ""
     deals = {}
     for condition, params, _ in bulk.where_in("id", sorted(ids)):
-        found, _ = bulk.run(select + condition, params)
+        found, _ = bulk.run(select + condition + locking, params)
         for values in found:
             deal = dict(zip(_DEAL_FIELDS, values, strict=True))
             deal["closed_at"] = bulk.instant(deal["closed_at"])
