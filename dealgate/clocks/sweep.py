@@ -643,7 +643,10 @@ class _Batch:
                 busy = row["lead_id"] not in self.leads
             if busy:
                 self.left.append(row["id"])
-                self._say("clock %s on %s left to the next sweep: being changed", row)
+                self._say(
+                    "clock %s on %s left to the next sweep: another change holds it",
+                    row,
+                )
             else:
                 kept.append(row)
         self.rows = kept

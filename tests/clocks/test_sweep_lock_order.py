@@ -14,6 +14,7 @@ with no sleeping.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 
@@ -102,8 +103,10 @@ def race(
 
 
 def test_a_lead_breached_while_its_owner_answers_is_left_to_the_next_sweep(
-    alices_lead, alice, clock
+    alices_lead, alice, clock, caplog
 ):
+    caplog.set_level(logging.INFO, "dealgate.clocks")
+
     # The breach's notice refers to the lead: writing it would wait for the
     # owner's lock while the sweep holds the clock the answer writes.
     def answer() -> None:
@@ -119,6 +122,8 @@ def test_a_lead_breached_while_its_owner_answers_is_left_to_the_next_sweep(
     # Answered a minute late: missed and put right by the answer, nothing sent.
     (window,) = Clock.objects.filter(lead=alices_lead)
     assert (window.state, window.resolved_at) == (Clock.State.BREACHED, at)
+    said = f"clock {window.pk} on lead {alices_lead.pk} left to the next sweep"
+    assert f"{said}: another change holds it" in caplog.text
     assert not Notice.objects.exists()
     # The next sweep finds nothing left to do.
     assert sweep(now=at).due == 0
