@@ -25,22 +25,25 @@ admins when there is no manager) or their work reassigned, and
 
 Lock order. Every writer of a deal or lead (a move, an edit, an answer, a
 hand-over of the person's work) locks its row first and then writes its
-clocks. The sweep cannot: it finds its work by claiming clocks. But all it
-writes about a deal or lead locks that row as well: a notice, a follow-up
-task or a next-step clock refers to it (the foreign key's check takes FOR
-KEY SHARE), and a reassignment updates it. Waiting for that row while
-holding the clock, against a writer holding the row and waiting for the
-clock, is a deadlock, which PostgreSQL breaks by failing one of the two
-(the owner's answer, say). So right after its claim the batch locks the
-clocks' deals and leads FOR UPDATE SKIP LOCKED (`_Batch._hold_subjects`)
-and acts only on the clocks whose row it got: one held by a writer is left
-as it is, not claimed again by this sweep, and judged by the next, after
-the change (which may have answered, moved or closed it). Holding its
-deals and leads, the sweep then waits only for rows no such writer holds
-while waiting for its clocks: other clocks of a deal it reassigns (another
-sweeper that claimed one of them skips the deal, and finishes without
-waiting for this one), notices and deliveries, users, and the routing
-state, which a lead's change also locks after the lead.
+clocks; a change of a pipeline (its file applied) locks the pipeline first
+and then re-dates its clocks. The sweep cannot: it finds its work by
+claiming clocks. But what it writes about a deal or lead locks that row as
+well: a notice, a follow-up task or a next-step clock refers to it (the
+foreign key's check takes FOR KEY SHARE), a next-step clock to its
+pipeline too, and a reassignment updates the deal or lead. Waiting for such
+a row while holding the clock, against a writer holding the row and
+waiting for the clock, is a deadlock, which PostgreSQL breaks by failing
+one of the two (the owner's answer, say). So right after its claim the
+batch locks the clocks' deals and leads FOR UPDATE SKIP LOCKED, and their
+pipelines FOR KEY SHARE SKIP LOCKED, the lock a reference needs
+(`_Batch._hold_subjects`), and acts only on the clocks whose rows it got:
+one whose row a writer holds is left as it is, not claimed again by this
+sweep, and judged by the next, after the change (which may have answered,
+moved or closed it). Holding those, the sweep then waits only for rows no
+such writer holds while waiting for its clocks: other clocks of a deal it
+reassigns (another sweeper that claimed one of them skips the deal, and
+finishes without waiting for this one), notices and deliveries, users, and
+the routing state, which a lead's change also locks after the lead.
 
 The clocks the demo started are judged at the date its database records,
 whatever the sweep's own time: see `_demo_hold`.
@@ -598,7 +601,9 @@ class _Batch:
     def _hold_subjects(self) -> None:
         """Lock and read the deals and leads of the claimed clocks, skipping
         those another transaction holds, and leave those clocks out of the
-        batch (`left`): as they are, for the next sweep to judge.
+        batch (`left`): as they are, for the next sweep to judge. Their
+        pipelines too, held only against a change of the pipeline
+        (`_shared`).
 
         Every other writer locks a deal or lead first and its clocks after
         (a move, an answer, an edit), and the sweep, holding the clocks it
@@ -615,6 +620,7 @@ class _Batch:
             return {row[name] for row in self.rows if row[name] is not None}
 
         skip = connection.features.has_select_for_update_skip_locked
+        pipelines = _shared(ids("pipeline_id")) if skip else ids("pipeline_id")
         self.deals = _deals(ids("deal_id"), lock=skip)
         leads = Lead.objects.filter(pk__in=ids("lead_id"))
         if skip:
@@ -637,7 +643,9 @@ class _Batch:
         }
         kept = []
         for row in self.rows:
-            if row["deal_id"] is not None:
+            if row["pipeline_id"] not in pipelines:
+                busy = True
+            elif row["deal_id"] is not None:
                 busy = row["deal_id"] not in self.deals
             else:
                 busy = row["lead_id"] not in self.leads
@@ -1614,6 +1622,24 @@ def _deals(ids: set[int], *, lock: bool = False) -> dict[int, dict[str, Any]]:
             deal["closed_at"] = bulk.instant(deal["closed_at"])
             deals[values[0]] = deal
     return deals
+
+
+def _shared(ids: set[int]) -> set[int]:
+    """Of the pipelines `ids`, those no one is changing, held FOR KEY SHARE
+    (PostgreSQL): a next-step clock the batch writes refers to its pipeline,
+    and a change of the pipeline (its file applied) locks it and then writes
+    its clocks. The weakest lock that check needs: an ordinary update of the
+    pipeline's row does not wait for it."""
+    quote = connection.ops.quote_name
+    table = quote(Pipeline._meta.db_table)
+    found: set[int] = set()
+    for condition, params, _ in bulk.where_in("id", sorted(ids)):
+        rows, _ = bulk.run(
+            f"SELECT id FROM {table} WHERE {condition} FOR KEY SHARE SKIP LOCKED",
+            params,
+        )
+        found.update(pipeline_id for (pipeline_id,) in rows)
+    return found
 
 
 def _subject(row: dict[str, Any]) -> str:
