@@ -21,6 +21,7 @@ from collections.abc import Callable
 import pytest
 from django.db import connection, transaction
 
+from dealgate.clocks import services as clocks
 from dealgate.clocks import sweep as sweeping
 from dealgate.clocks.models import Clock, Notice
 from dealgate.clocks.sweep import SweepResult, sweep
@@ -29,6 +30,7 @@ from dealgate.deals.services import move_deal
 from dealgate.leads import assign
 from dealgate.leads.models import Lead
 from dealgate.leads.services import capture_lead, record_response
+from dealgate.pipelines.models import Pipeline
 from tests.leads.test_routing_leavers import Worker
 from tests.locking import OtherSession, until
 
@@ -250,3 +252,34 @@ def test_two_sweepers_reassigning_one_deal_each_finish(
     assert deal.version > 1
     # The second sweeper took up the left clock once its holder let go.
     assert sweep(now=clock.now).due == 0
+
+
+def test_a_follow_up_written_while_the_pipeline_changes_is_left_to_the_next_sweep(
+    pipeline, alice, max_manager, clock
+):
+    # A follow-up task's next-step clock refers to the pipeline, whose
+    # change (a file applied) locks it and then re-dates its clocks.
+    pipeline.settings = {**pipeline.settings, "breach": {"on_breach": ["task"]}}
+    pipeline.save()
+    deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
+    (limit,) = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE)
+
+    def longer_days() -> None:
+        pipeline.calendar = {
+            **pipeline.calendar,
+            "hours": {d: ["08:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        }
+        pipeline.save()
+        clocks.calendar_changed(pipeline, clock.now)
+
+    writer, sweeper, swept = race(
+        lock_row(Pipeline, pipeline.pk), longer_days, clock.now
+    )
+
+    assert (writer, sweeper) == ("written", "written")
+    (result,) = swept
+    assert (result.left, result.tasks) == (1, 0)
+    limit.refresh_from_db()
+    assert limit.due_at != berlin(9, 17)
+    # The next sweep judges it by the new calendar.
+    assert sweep(now=clock.now).tasks == 1
