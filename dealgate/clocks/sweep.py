@@ -226,8 +226,9 @@ class SweepResult:
     # Of `breached`: clocks whose obligation the sweep found had ended after
     # they ran out, breached and put right at once, with nothing sent.
     over: int = 0
-    # Clocks claimed but left as they were, their deal or lead being changed
-    # by another transaction; the next sweep judges them (not in `due`).
+    # Clocks claimed but left as they were, their deal, lead or pipeline
+    # being changed by another transaction; the next sweep judges them (not
+    # in `due`).
     left: int = 0
     escalated: int = 0
     notices: int = 0
@@ -261,7 +262,7 @@ class SweepResult:
             its = agreeing(self.earlier, "its", "their")
             earlier = f", {self.earlier} breached before and past {its} second window"
         if self.left:
-            left = f", {self.left} left to the next sweep (deal or lead being changed)"
+            left = f", {self.left} left to the next sweep (being changed)"
         return (
             f"{counted(self.due, 'due clock')}: {self.breached} breached"
             f"{nobody}{over}, {self.met} met, {self.cancelled} cancelled{earlier}"
@@ -286,7 +287,7 @@ def sweep(
     result = SweepResult()
     started = time.perf_counter()
     digests: dict[int, _Digest] = {}
-    # Clocks whose deal or lead was being changed when claimed: not claimed
+    # Clocks whose deal, lead or pipeline was being changed: not claimed
     # again by this sweep, the next one judges them.
     left: set[int] = set()
     # Until a claim comes back empty: a batch may add tasks already due, and
@@ -570,8 +571,8 @@ class _Batch:
     not_escalated_on: list[str] = field(default_factory=list)
     # The sweep's digests by notice id, shared by its batches.
     digests: dict[int, _Digest] = field(default_factory=dict)
-    # ids of the claimed clocks whose deal or lead another transaction was
-    # changing: the batch does nothing to them (`_hold_subjects`).
+    # ids of the claimed clocks whose deal, lead or pipeline another
+    # transaction was changing: the batch does nothing to them (`_hold_subjects`).
     left: list[int] = field(default_factory=list)
 
     def run(self, result: SweepResult) -> None:
