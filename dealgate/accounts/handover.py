@@ -233,8 +233,9 @@ def _lock_all(queries: tuple[QuerySet, ...]) -> None:
 
     No one order of a lead (or deal) and its clock suits every writer: a
     change of a lead locks the lead and then writes its clock, while the
-    sweep claims clocks first and locks a clock's lead when it reassigns
-    it. Taking them in either order, the hand-over could hold one while
+    sweep claims clocks first and then locks their deals and leads (with
+    SKIP LOCKED, leaving busy ones to its next run: clocks.sweep). Taking
+    them in either order, the hand-over could hold one while
     waiting for the other, held by a writer waiting for the first: a
     deadlock PostgreSQL breaks by failing one of them. So each pass takes
     them all with NOWAIT in a savepoint; when a row is busy, the savepoint

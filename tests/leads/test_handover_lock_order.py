@@ -1,9 +1,9 @@
 """A hand-over takes the leads and clocks of the person leaving without
 deadlocking with the sweep or with an ordinary change of a lead.
 
-The sweep claims clocks first (FOR UPDATE SKIP LOCKED) and then locks a
-clock's lead when it reassigns it; every other writer locks the lead first
-and then writes its clock. No one order of the two suits both, so the
+The sweep claims clocks first (FOR UPDATE SKIP LOCKED) and then locks their
+deals and leads, skipping busy ones (clocks.sweep); every other writer locks
+the lead first and then writes its clock. No one order of the two suits both, so the
 hand-over (`accounts.handover.hold`) takes all of them at once or none: when
 one is busy it lets go of what it took, waits for the busy one's holder, and
 tries again. Two real sessions on PostgreSQL, each step released by the
