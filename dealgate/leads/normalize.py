@@ -321,28 +321,6 @@ def phone_key(text: str, region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def is_region(code: str) -> bool:
-    """True for an ISO 3166 alpha-2 code that phone numbering knows."""
-    return code in phonenumbers.SUPPORTED_REGIONS
-
-
-def country_code(text: str) -> str:
-    """`text` as an ISO 3166 alpha-2 code in upper case ("de" gives "DE");
-    "" for an empty field. A country's name ("Germany") or an unknown code
-    is a ValueError asking for the code."""
-    value = text.strip()
-    if not value:
-        return ""
-    code = value.upper()
-    if len(code) != 2 or not is_region(code):
-        shown = value if len(value) <= 40 else value[:39] + "…"
-        raise ValueError(
-            f"country must be a two-letter ISO 3166 code such as DE or US, "
-            f"not {shown!r}"
-        )
-    return code
-
-
 def line_breaks(text: str) -> str:
     """`text` with every line break as one "\\n": a browser sends a textarea's
     breaks as "\\r\\n" but counts each as one character against its
