@@ -363,7 +363,7 @@ def _lock_leads(*lead_ids: int) -> None:
 def _may_change(lead: Lead, by: User | None, what: str) -> None:
     if by is None or by.is_manager or by.pk == lead.owner_id:
         return
-    raise PermissionDenied(f"only the lead's owner or a manager may {what}")
+    raise PermissionDenied(f"only the lead's owner, a manager or an admin may {what}")
 
 
 def _must_be_open(lead: Lead, what: str) -> None:
@@ -1148,7 +1148,8 @@ def _may_write_on(
     if lead is not None:
         if by is not None and not by.is_manager and by.pk != lead.owner_id:
             raise PermissionDenied(
-                f"only lead {lead.pk}'s owner or a manager may {what}", field="into"
+                f"only lead {lead.pk}'s owner, a manager or an admin may {what}",
+                field="into",
             )
     elif deal is not None:
         check_may_change(by, deal)

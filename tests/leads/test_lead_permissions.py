@@ -35,7 +35,7 @@ def test_a_rep_may_not_log_an_activity_on_another_reps_lead(alices_lead, bob):
         record_response(alices_lead.pk, kind="call", by=bob, subject="Hi")
 
     assert refused.value.message == (
-        "only the lead's owner or a manager may log activities on it"
+        "only the lead's owner, a manager or an admin may log activities on it"
     )
     assert _logged(alices_lead) == 0
 
@@ -70,7 +70,7 @@ def test_the_page_refuses_another_reps_activity_with_403_and_says_why(
     )
 
     assert response.status_code == 403
-    assert "only the lead's owner or a manager may log activities on it" in (
+    assert "only the lead's owner, a manager or an admin may log activities on it" in (
         text_of(response)
     )
     assert _logged(alices_lead) == 0
@@ -99,7 +99,8 @@ def test_another_rep_sees_no_actions_on_the_lead_page(client, alices_lead, bob):
     for action in ("edit", "activity", "convert", "disqualify", "merge", "assign"):
         assert f"/leads/{alices_lead.pk}/{action}/" not in page
     said = (
-        "Only the lead's owner or a manager edits, logs, converts or disqualifies it."
+        "Only the lead's owner, a manager or an admin edits, logs, converts or "
+        "disqualifies it."
     )
     assert said in page.replace("&#x27;", "'")
 

@@ -82,7 +82,7 @@ def test_a_rep_may_not_merge_their_lead_into_another_reps_lead(
         merge_lead(alices_lead.pk, by=alice, into_lead=bobs_lead.pk)
 
     assert refused.value.message == (
-        f"only lead {bobs_lead.pk}'s owner or a manager may merge into it"
+        f"only lead {bobs_lead.pk}'s owner, a manager or an admin may merge into it"
     )
     assert not LeadActivity.objects.filter(subject__startswith="Merged").exists()
     alices_lead.refresh_from_db()
