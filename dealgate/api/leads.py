@@ -25,6 +25,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +35,7 @@ from dealgate.leads import services, spool
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.intake import LIMITS
 from dealgate.leads.models import ApiToken, Lead
+from dealgate.leads.offers import Offer, offer_notes, pending_offers
 from dealgate.leads.versions import lead_version
 from dealgate.web.bodies import limit_body
 
@@ -84,6 +86,17 @@ class LeadIn(Schema):
 # field by field through a getter written in Python, which cost a capture
 # about 0.4 ms for a lead of 27 fields. (A docstring here would show in the
 # OpenAPI schema.)
+class OfferOut(BaseModel):
+    inquiry: int = Field(description="the repeat inquiry's activity id")
+    at: dt.datetime = Field(description="when it came in")
+    channel: str = Field(description="how it came in: form, api, import, web")
+    values: dict[str, str | int] = Field(
+        description="what it offers for the lead's empty fields, as PATCH "
+        "takes it (a phone with its country code); nothing is written until "
+        "someone sends them in a PATCH"
+    )
+
+
 class LeadOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -118,6 +131,13 @@ class LeadOut(BaseModel):
     version: str = Field(
         description="the version of the fields PATCH changes; send it back with "
         "an edit, which is refused (409) once they changed since"
+    )
+    offers: list[OfferOut] = Field(
+        default=[],
+        description="values repeat inquiries offer for the open lead's empty "
+        "fields, oldest first. An inquiry is anonymous, so they are never "
+        "written into the lead: PATCH the ones you have checked. An offer of a "
+        "field ends once the field is filled or edited",
     )
 
 
@@ -206,19 +226,38 @@ class DisqualifyIn(Schema):
 _LEAD_COLUMNS = [
     name
     for name in LeadOut.model_fields
-    if name not in ("id", "pipeline", "owner", "deal", "version")
+    if name not in ("id", "pipeline", "owner", "deal", "version", "offers")
 ]
 
 
-def lead_out(lead: Lead) -> dict[str, Any]:
-    """`lead` as LeadOut's fields."""
+def lead_out(lead: Lead, *, offers: bool = True) -> dict[str, Any]:
+    """`lead` as LeadOut's fields; with `offers` (one query more on an open
+    lead, unless it was read with `has_offers` false), what repeat inquiries
+    offer it. A lead just made has none."""
     out = {name: getattr(lead, name) for name in _LEAD_COLUMNS}
     out["id"] = lead.pk
     out["pipeline"] = lead.pipeline.key
     out["owner"] = lead.owner.username if lead.owner else None
     out["deal"] = lead.deal_id
     out["version"] = lead_version(lead)
+    if offers and getattr(lead, "has_offers", True):
+        out["offers"] = [_offer_out(o) for o in pending_offers(lead)]
+    else:
+        out["offers"] = []
     return out
+
+
+def _offer_out(offer: Offer) -> dict[str, Any]:
+    values = {
+        name: str(value) if isinstance(value, Decimal) else value
+        for name, value in offer.values.items()
+    }
+    return {
+        "inquiry": offer.inquiry,
+        "at": offer.at,
+        "channel": offer.channel,
+        "values": values,
+    }
 
 
 def _capture_out(result: services.CaptureResult) -> dict[str, Any]:
@@ -233,7 +272,7 @@ def _capture_out(result: services.CaptureResult) -> dict[str, Any]:
     return {
         "outcome": outcome,
         "reason": result.reason,
-        "lead": lead_out(lead) if lead is not None else None,
+        "lead": lead_out(lead, offers=not result.created) if lead else None,
         "attached_to_lead": decision.lead_id if decision else None,
         "attached_to_deal": decision.deal_id if decision else None,
         "decision": decision.pk if decision else None,
@@ -310,9 +349,11 @@ _OUT_COLUMNS = (
     *(
         name
         for name in LeadOut.model_fields
-        if name not in ("pipeline", "owner", "version")
+        if name not in ("pipeline", "owner", "version", "offers")
     ),
     "pipeline__key",
+    # The region an offered phone number is read in (`offers`).
+    "pipeline__calendar",
     "owner__username",
 )
 
@@ -321,6 +362,9 @@ def _lead(lead_id: int) -> Lead:
     lead = (
         Lead.objects.select_related("pipeline", "owner")
         .only(*_OUT_COLUMNS)
+        # Whether to read offers: most leads have none, and their read stays
+        # one query.
+        .annotate(has_offers=Exists(offer_notes(OuterRef("pk"))))
         .filter(pk=lead_id)
         .first()
     )
@@ -348,10 +392,12 @@ def get_lead(request: HttpRequest, lead_id: int) -> dict[str, Any]:
 @reads_own_body
 def edit(request: HttpRequest, lead_id: int) -> dict[str, Any]:
     """Change the buyer's fields of an open lead (name, email, phone, company,
-    website, country, segment, company_size, value, currency), as its owner
-    or a manager, checked as a capture checks them; `version` is the one
-    GET answered, and a lead changed since is a 409 naming the fields. A
-    stored phone number is read again only when `phone` changes it.
+    website, country, segment, company_size, value, currency), as its owner,
+    a manager or an admin, checked as a capture checks them; to take what a
+    repeat inquiry offers (the lead's `offers`), send its values here.
+    `version` is the one GET answered, and a lead changed since is a 409
+    naming the fields. A stored phone number is read again only when `phone`
+    changes it.
     Needs a token with the scope `leads,deals`, as the deals' changes do."""
     changes = _json_body(request)
     version = changes.pop("version", None)
@@ -366,9 +412,9 @@ def edit(request: HttpRequest, lead_id: int) -> dict[str, Any]:
 def add_activity(
     request: HttpRequest, lead_id: int, payload: LeadActivityIn
 ) -> dict[str, Any]:
-    """Log a call, email, meeting or note, as the lead's owner or a manager;
-    the owner's first outbound one answers the lead and stores its response
-    time."""
+    """Log a call, email, meeting or note, as the lead's owner, a manager or
+    an admin; the owner's first outbound one answers the lead and stores its
+    response time."""
     services.record_response(
         lead_id,
         kind=payload.kind,
@@ -387,7 +433,8 @@ def add_activity(
 def disqualify(
     request: HttpRequest, lead_id: int, payload: DisqualifyIn
 ) -> dict[str, Any]:
-    """Close the lead as not worth pursuing, as its owner or a manager."""
+    """Close the lead as not worth pursuing, as its owner, a manager or an
+    admin."""
     version = _version_sent(request, payload.version)
     services.disqualify_lead(lead_id, payload.reason, by=request.auth, version=version)
     return lead_out(_lead(lead_id))

@@ -15,10 +15,9 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
@@ -26,7 +25,7 @@ from dealgate.core.text import cut
 from dealgate.deals.models import Activity, Deal, Organization, Person
 from dealgate.pipelines.models import Pipeline
 
-from . import normalize
+from . import normalize, offers
 from .intake import CleanLead
 from .models import DedupDecision, Lead, LeadActivity, LeadNotice
 
@@ -310,6 +309,10 @@ def attach(
     """Add the inquiry to the lead or deal it repeats, tell its owner, and
     record the decision (with the inquiry, so a split can undo it).
 
+    Nothing of the lead is changed: what the inquiry brings for the lead's
+    empty fields is kept on its note as an offer (`offers`), which a person
+    may take.
+
     The activity says how to reach whoever asked (a new phone number, or a
     colleague at the same company) and what they wrote: the owner answers
     from it. Its owner gets it in their inbox and, but for an import, as a
@@ -319,16 +322,22 @@ def attach(
     subject = cut(f"Repeat inquiry: {lead.label}", 300)
     contact = contact_line(lead)
     if found.lead is not None:
-        filled = fill_blanks(found.lead, lead, person=found.matched_on in _PERSON)
-        added = (
-            f"Added to the lead's empty fields: {', '.join(filled)}" if filled else ""
+        # Offered, never written: the inquiry is anonymous (`offers`).
+        offered = offers.offered_fields(found.lead, lead, matched_on=found.matched_on)
+        offering = (
+            f"Offers values for the lead's empty fields: {', '.join(offered)}"
+            if offered
+            else ""
         )
         activity_id = LeadActivity.objects.create(
             lead=found.lead,
             kind=LeadActivity.Kind.INQUIRY,
             subject=subject,
-            body="\n\n".join(part for part in (contact, lead.message, added) if part),
-            data={**lead.to_json(), "filled": filled},
+            body="\n\n".join(
+                part for part in (contact, lead.message, offering) if part
+            ),
+            data={**lead.to_json(), "channel": channel}
+            | ({"offered": offered} if offered else {}),
             at=now,
             by=by,
         ).pk
@@ -385,73 +394,6 @@ def attach(
                 now=now,
             )
     return decision
-
-
-# What a repeat inquiry fills in on the open lead it joins, where the lead
-# has nothing: the company's fields always, the person's (name, email,
-# phone) only when it matched on the person (`_PERSON`): a colleague found
-# by the company's domain or name is someone else. Value and currency go
-# together (`fill_blanks`).
-COMPANY_FIELDS = ("company", "website", "country", "segment", "company_size")
-PERSON_FIELDS = ("name", "email", "phone")
-_PERSON = ("email", "phone")
-
-
-def fill_blanks(row: Lead, inquiry: CleanLead, *, person: bool) -> list[str]:
-    """Give the open lead `row` what `inquiry` says and it lacks (a company,
-    a phone number), never replacing what it holds, with the keys that go
-    with it; returns the fields filled. `person`: the inquiry is from the
-    lead's own person, whose name, email and phone it may fill too. The row
-    is read again under its lock, so that an edit saved meanwhile is never
-    overwritten. A value is taken only in the lead's own currency (or with
-    its currency, when the lead names none), as its decimals were judged in
-    it."""
-    fillable = (*PERSON_FIELDS, *COMPANY_FIELDS) if person else COMPANY_FIELDS
-    held = (
-        Lead.objects.select_for_update()
-        .filter(pk=row.pk)
-        .values(*fillable, "value", "currency")
-        .get()
-    )
-    filled = [
-        name
-        for name in fillable
-        if held[name] in ("", None) and getattr(inquiry, name) not in ("", None)
-    ]
-    if held["value"] is None and inquiry.value is not None:
-        if held["currency"] == inquiry.currency:
-            filled.append("value")
-        elif not held["currency"]:
-            filled += ["value", "currency"]
-    if not filled:
-        return []
-    changes = {name: getattr(inquiry, name) for name in filled}
-    if "email" in filled:
-        changes["email_key"] = inquiry.email_key
-    if "phone" in filled:
-        changes["phone_e164"] = inquiry.phone_e164
-    if "company" in filled:
-        changes["company_key"] = inquiry.company_key
-        changes["company_block"] = inquiry.company_block
-        changes["company_match"] = inquiry.company_match
-    for name, value in changes.items():
-        setattr(row, name, value)
-    if "email" in filled or "website" in filled:
-        # The company's domain: the website's, else the email address's.
-        site = normalize.website_domain(normalize.domain_key(row.website))
-        changes["domain"] = row.domain = site or (
-            normalize.email_domain(row.email_key) if row.email_key else ""
-        )
-    Lead.objects.filter(pk=row.pk).update(**changes)
-    transaction.on_commit(
-        partial(
-            log.info,
-            "lead %s: empty fields filled from a repeat inquiry: %s",
-            row.pk,
-            ", ".join(filled),
-        )
-    )
-    return filled
 
 
 def contact_line(lead: CleanLead) -> str:

@@ -11,9 +11,9 @@ key changes only when someone types the number.
 The lead's version (`versions.lead_version`), which its page and the API
 hand out and an edit sends back, holds a digest of each of these fields.
 An edit made on an older copy is a `Conflict` naming the fields that
-changed since, whichever door changed them (another edit, a repeat inquiry
-filling a blank field), and nothing is written: a change is never silently
-replaced. A new owner or status since does not refuse an edit.
+changed since (another edit, another person taking what a repeat inquiry
+offered), and nothing is written: a change is never silently replaced. A
+new owner or status since does not refuse an edit.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django.db import transaction
 from dealgate.accounts.models import User
 from dealgate.errors import Conflict, NotFound, ValidationError
 
-from . import services
+from . import offers, services
 from .intake import CleanLead, clean_lead
 from .models import Lead
 from .versions import EDITABLE, changed_since, is_version
@@ -40,36 +40,32 @@ KEYS = ("email_key", "phone_e164", "company_key", "company_block", "domain")
 
 
 def edit_lead(
-    lead_id: int, changes: Mapping[str, Any], *, by: User | None, version: str
+    lead_id: int,
+    changes: Mapping[str, Any],
+    *,
+    by: User | None,
+    version: str,
+    why: str = "",
 ) -> Lead:
     """Change the EDITABLE fields given in `changes` of an open lead, as its
     owner or a manager, on the copy read at `version`; returns the lead.
 
-    Refuses: a field that is not editable, and a value a capture would
-    refuse (ValidationError naming the field); someone else
-    (PermissionDenied); a closed lead, and a lead whose fields changed
-    since `version` (Conflict naming them). A stored phone number is read
+    Refuses, in this order: someone else (PermissionDenied), before
+    anything they sent is looked at; a field that is not editable, no
+    version, and a value a capture would refuse (ValidationError naming
+    the field); a closed lead, and a lead whose fields changed since
+    `version` (Conflict naming them). A stored phone number is read
     again only when the phone itself is edited (then in the lead's country
     as edited, else the pipeline's region): an edit of the country alone
-    keeps its reading and key. An edit that changes nothing writes nothing.
-    The log names the lead, the fields and who, never their values.
+    keeps its reading and key. An edit that changes nothing writes nothing;
+    one that changes a field ends what repeat inquiries offered for it
+    (`offers.lapse`). The log names the lead, the fields, who and `why`
+    (where the values came from), never the values.
     """
-    unknown = sorted(set(changes) - set(EDITABLE))
-    if unknown:
-        raise ValidationError(
-            f"{unknown[0]} is not a field of a lead that can be edited "
-            f"(editable: {', '.join(EDITABLE)})",
-            field=unknown[0],
-        )
-    if not is_version(version):
-        raise ValidationError(
-            "version: send the version of the lead you read (its page's form "
-            "holds it, GET /api/v1/leads/ID answers it)",
-            field="version",
-        )
     with transaction.atomic():
         lead = _locked(lead_id)
         services._may_change(lead, by, "edit it")
+        _check_sent(changes, version)
         if not lead.is_open:
             raise Conflict(
                 f"lead {lead.pk} is {lead.status}; only an open lead can be edited"
@@ -88,16 +84,34 @@ def edit_lead(
             **{name: getattr(lead, name) for name in (*EDITABLE, *KEYS)},
             company_match=lead.company_match,
         )
+        offers.lapse(lead.pk, fields)
         transaction.on_commit(
             partial(
                 log.info,
-                "lead %s edited by %s: %s",
+                "lead %s edited by %s: %s%s",
                 lead.pk,
                 by.username if by is not None else "system",
                 ", ".join(fields),
+                f" ({why})" if why else "",
             )
         )
     return lead
+
+
+def _check_sent(changes: Mapping[str, Any], version: str) -> None:
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ValidationError(
+            f"{unknown[0]} is not a field of a lead that can be edited "
+            f"(editable: {', '.join(EDITABLE)})",
+            field=unknown[0],
+        )
+    if not is_version(version):
+        raise ValidationError(
+            "version: send the version of the lead you read (its page's form "
+            "holds it, GET /api/v1/leads/ID answers it)",
+            field="version",
+        )
 
 
 def _locked(lead_id: int) -> Lead:
@@ -128,8 +142,9 @@ def _apply(lead: Lead, changes: Mapping[str, Any]) -> list[str]:
         # An imported record of a past inquiry may lack both, as it came.
         require_contact=not lead.historic,
         # A number keeps the reading it was stored with until it is edited
-        # itself: a country set since, by a person or a repeat inquiry,
-        # neither moves it abroad nor refuses an edit of another field.
+        # itself: a country set since (by a person, or by a repeat inquiry
+        # before repeats only offered their values) neither moves it abroad
+        # nor refuses an edit of another field.
         stored_phone=(lead.phone, lead.phone_e164),
     )
     changed = [name for name in EDITABLE if getattr(clean, name) != getattr(lead, name)]
@@ -142,7 +157,9 @@ def _apply(lead: Lead, changes: Mapping[str, Any]) -> list[str]:
 def empty_filled(lead_id: int, note: Mapping[str, Any] | None) -> list[str]:
     """Empty again, on the open lead `lead_id`, the fields a repeat inquiry
     filled (`note`, the data of its repeat-inquiry activity, lists them as
-    `filled`) where the lead still holds exactly what the inquiry gave; a
+    `filled`) where the lead still holds exactly what the inquiry gave. Only
+    notes written before repeats offered their values instead (`offers`)
+    list any: those inquiries wrote into the lead themselves. A
     field edited since keeps its value. For a split of that inquiry, under
     the lead's lock; returns the fields emptied, with their keys written
     again. A value and its currency, filled together, go together."""

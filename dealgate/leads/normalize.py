@@ -321,6 +321,16 @@ def phone_key(text: str, region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_international(text: str, region: str | None) -> str:
+    """The number read as `phone_key` reads it, written for people with its
+    country code ("030 1234567" in DE gives "+49 30 1234567"): text that
+    reads the same in any country. A ValueError when it does not read."""
+    number = phonenumbers.parse(phone_key(text, region))
+    return phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+
+
 def line_breaks(text: str) -> str:
     """`text` with every line break as one "\\n": a browser sends a textarea's
     breaks as "\\r\\n" but counts each as one character against its

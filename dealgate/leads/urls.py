@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:lead_id>/", views.lead_detail, name="lead"),
     path("<int:lead_id>/activity/", views.lead_activity, name="activity"),
     path("<int:lead_id>/edit/", views.lead_edit, name="edit"),
+    path("<int:lead_id>/offers/<int:inquiry_id>/", views.lead_offer, name="offer"),
     path(
         "<int:lead_id>/tasks/<int:task_id>/done/",
         views.lead_task_done,

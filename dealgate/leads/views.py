@@ -43,7 +43,7 @@ from dealgate.pipelines.services import active_stages
 from dealgate.web.busy import RETRY_AFTER, is_busy
 from dealgate.web.redirects import redirect_back
 
-from . import services, spool
+from . import offers, services, spool
 from .assign import intake_window, off_reason
 from .edits import edit_lead
 from .intake import LIMITS
@@ -233,6 +233,7 @@ def _lead_page(
         # current version (the edit form's own: `_edit_form`).
         "version": lead_version(lead),
     }
+    context["offers"] = _offers_shown(lead)
     context["edit"], context["edit_version"] = _edit_form(
         lead, (typed or {}).get("edit"), stale=status == Conflict.status
     )
@@ -241,6 +242,54 @@ def _lead_page(
     context["zone"] = zone.key
     with timezone.override(zone):
         return render(request, "leads/lead.html", context, status=status)
+
+
+@dataclass
+class OfferShown:
+    """What one repeat inquiry still offers the lead, as its page lists it:
+    (field, label, value) rows."""
+
+    inquiry: int
+    at: dt.datetime
+    channel: str
+    rows: list[tuple[str, str, str]]
+
+
+def _offers_shown(lead: Lead) -> list[OfferShown]:
+    return [
+        OfferShown(
+            offer.inquiry,
+            offer.at,
+            offer.channel,
+            [
+                (name, LABELS.get(name, name.capitalize()), str(value))
+                for name, value in offer.values.items()
+            ],
+        )
+        for offer in offers.pending_offers(lead)
+    ]
+
+
+@login_required
+@require_POST
+def lead_offer(request: HttpRequest, lead_id: int, inquiry_id: int) -> HttpResponse:
+    """Take what a repeat inquiry offers the lead (`offers.apply_offer`):
+    every value it still offers, or the one `field` posted names, as an edit
+    by the person, on the version the page showed."""
+    field = request.POST.get("field", "")
+    return _act(
+        request,
+        lead_id,
+        "offer",
+        "Lead saved with the values the inquiry offered.",
+        lambda: offers.apply_offer(
+            lead_id,
+            inquiry_id,
+            by=request.user,
+            version=request.POST.get("version", ""),
+            fields=[field] if field else [],
+        ),
+    )
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """A stored phone number keeps the reading it was stored with until the
-phone itself is edited: a country filled since by a repeat inquiry, set by
-a person, or a pipeline's region changed since neither moves the number
-abroad (changing its de-duplication key) nor refuses a later edit of
-another field. A stored value likewise keeps the judgement of its decimals
-in the pipeline's currency of its day."""
+phone itself is edited: a country taken since from what a repeat inquiry
+offered, filled by one before repeats only offered, set by a person, or a
+pipeline's region changed since neither moves the number abroad (changing
+its de-duplication key) nor refuses a later edit of another field. A stored
+value likewise keeps the judgement of its decimals in the pipeline's
+currency of its day."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 
 from dealgate.errors import ValidationError
 from dealgate.leads.edits import edit_lead
-from dealgate.leads.models import ApiToken, Lead
+from dealgate.leads.models import ApiToken, Lead, LeadActivity
+from dealgate.leads.offers import apply_offer
 from dealgate.leads.services import capture_lead, split_lead
 from dealgate.leads.tokens import create_token
 from dealgate.leads.versions import lead_version
@@ -30,8 +32,18 @@ def _lead_without_country(phone: str) -> Lead:
 
 
 def _repeat_from(country: str):
-    """The same person writing again, saying where they are."""
-    return capture_lead(inquiry(1, country=country), source="api").decision
+    """The same person writing again, saying where they are, and the lead's
+    owner taking the country the inquiry offers."""
+    decision = capture_lead(inquiry(1, country=country), source="api").decision
+    lead = Lead.objects.get(pk=decision.lead_id)
+    apply_offer(
+        lead.pk,
+        decision.activity_id,
+        by=lead.owner,
+        version=lead_version(lead),
+        fields=["country"],
+    )
+    return decision
 
 
 def _edit(lead: Lead, by, **changes) -> Lead:
@@ -132,11 +144,17 @@ def test_an_edited_number_that_does_not_read_there_is_refused_naming_the_phone(
     assert (lead.phone, lead.phone_e164) == ("030 12345678", "+493012345678")
 
 
-def test_a_split_emptying_the_filled_country_keeps_the_numbers_reading(
+def test_a_split_emptying_a_country_an_old_repeat_filled_keeps_the_numbers_reading(
     routed, olivia, now
 ):
     lead = _lead_without_country("030 12345678")
-    decision = _repeat_from("GB")
+    # As a repeat attached before repeats only offered left it: the country
+    # written into the lead, and its note listing it as filled.
+    decision = capture_lead(inquiry(1, country="GB"), source="api").decision
+    note = LeadActivity.objects.get(pk=decision.activity_id)
+    note.data = {**note.data, "filled": ["country"]}
+    note.save()
+    Lead.objects.filter(pk=lead.pk).update(country="GB")
 
     split_lead(decision.pk, by=olivia)
 

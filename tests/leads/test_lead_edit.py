@@ -123,7 +123,9 @@ def test_a_value_a_capture_refuses_is_refused_naming_the_field(
 def test_the_owner_a_manager_and_an_admin_may_edit_another_rep_may_not(
     lead, alice, bob, max_manager, olivia
 ):
-    with pytest.raises(PermissionDenied, match="owner or a manager may edit it"):
+    with pytest.raises(
+        PermissionDenied, match="owner, a manager or an admin may edit it"
+    ):
         _edit(lead, bob, company="Bob's pick")
 
     for person, company in ((alice, "A"), (max_manager, "B"), (olivia, "C")):
@@ -131,6 +133,19 @@ def test_the_owner_a_manager_and_an_admin_may_edit_another_rep_may_not(
         _edit(lead, person, company=company)
     lead.refresh_from_db()
     assert lead.company == "C"
+
+
+@pytest.mark.parametrize("version", ["", "not a version"])
+def test_a_rep_who_may_not_edit_the_lead_is_refused_before_the_version_is_read(
+    lead, bob, version
+):
+    with pytest.raises(PermissionDenied, match="may edit it"):
+        edit_lead(
+            lead.pk, {"company": "Bob's pick", "fax": "1"}, by=bob, version=version
+        )
+
+    lead.refresh_from_db()
+    assert lead.company == ""
 
 
 def test_an_edit_on_an_old_copy_is_a_conflict_naming_what_changed(
@@ -410,6 +425,21 @@ def test_patch_needs_a_token_that_opens_more_than_the_lead_endpoints(
 
     assert response.status_code == 403
     assert "leads,deals" in response.json()["message"]
+    lead.refresh_from_db()
+    assert lead.company == ""
+
+
+def test_patch_without_a_version_by_another_rep_is_403_naming_admins_too(
+    client, lead, bob
+):
+    secret = create_token(bob, "crm", scope=ApiToken.Scope.LEADS_AND_DEALS)[1]
+
+    response = _patch(client, lead.pk, {"company": "X"}, secret)
+
+    assert response.status_code == 403
+    assert response.json()["message"] == (
+        "only the lead's owner, a manager or an admin may edit it"
+    )
     lead.refresh_from_db()
     assert lead.company == ""
 

@@ -1,0 +1,222 @@
+"""What a repeat inquiry offers the open lead it joins: values for its
+empty fields, which a person may take.
+
+Every inquiry is anonymous: the web form needs no token, and a capture
+token sits in a page anyone can read. A repeat cannot be told from a forged
+one, so it never writes into the lead (a rep would call the number or
+follow the link it planted, believing it the customer's). `dedup.attach`
+keeps on the repeat-inquiry note the fields the lead lacked that the
+inquiry brings (`offered_fields`, as `data["offered"]`, with the channel);
+`pending_offers` says which of them still stand, and `apply_offer` writes
+them as an ordinary edit by the person who takes them (`edits.edit_lead`:
+version-checked, logged as their edit, keys written again). An offer of a
+field lapses once the field holds a value or is edited (`lapse`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from dealgate.accounts.models import User
+from dealgate.errors import Conflict, NotFound, ValidationError
+
+from . import normalize
+from .intake import CleanLead
+from .models import Lead, LeadActivity
+
+# What a repeat offers where the lead has nothing: the company's fields
+# always, the person's (name, email, phone) only when it matched on the
+# person (`offered_fields`): a colleague found by the company's domain or
+# name is someone else. A value goes with its currency (`_pending`).
+COMPANY_FIELDS = ("company", "website", "country", "segment", "company_size")
+PERSON_FIELDS = ("name", "email", "phone")
+PERSON_SIGNALS = ("email", "phone")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The values one repeat inquiry (its note, `inquiry`) still offers a
+    lead, as an edit takes them, and when and through which channel it came."""
+
+    inquiry: int
+    at: dt.datetime
+    channel: str
+    values: dict[str, Any]
+
+
+def offered_fields(lead: Lead, inquiry: CleanLead, *, matched_on: str) -> list[str]:
+    """The fields `lead` (as read under its lock) lacks and `inquiry`
+    brings, the person's only when it matched on the person; a value only
+    in the lead's currency, or with its currency when the lead names none."""
+    fields = COMPANY_FIELDS
+    if matched_on in PERSON_SIGNALS:
+        fields = (*PERSON_FIELDS, *COMPANY_FIELDS)
+    offered = [
+        name
+        for name in fields
+        if _empty(getattr(lead, name)) and not _empty(getattr(inquiry, name))
+    ]
+    if lead.value is None and inquiry.value is not None:
+        if lead.currency == inquiry.currency:
+            offered.append("value")
+        elif not lead.currency:
+            offered += ["value", "currency"]
+    return offered
+
+
+def _empty(value: Any) -> bool:
+    return value in ("", None)
+
+
+def pending_offers(lead: Lead) -> list[Offer]:
+    """What the repeat inquiries on `lead` still offer, oldest first: none
+    on a lead that is not open. One query (the inquiry notes with offers).
+    `lead` needs its pipeline (the region a phone is read in)."""
+    if not lead.is_open:
+        return []
+    notes = offer_notes(lead.pk).order_by("at", "id").values_list("pk", "at", "data")
+    offers = []
+    for pk, at, data in notes:
+        values = _pending(lead, data)
+        if values:
+            offers.append(Offer(pk, at, data.get("channel", ""), values))
+    return offers
+
+
+def offer_notes(lead_id: Any) -> QuerySet[LeadActivity]:
+    """The repeat-inquiry notes of lead `lead_id` (an id or an expression)
+    that offer something, pending or not."""
+    return LeadActivity.objects.filter(
+        lead_id=lead_id, kind=LeadActivity.Kind.INQUIRY, data__has_key="offered"
+    )
+
+
+def _pending(lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
+    """The values of the note `data` whose fields `lead` still lacks."""
+    inquiry = CleanLead.from_json(data)
+    fields = [name for name in data.get("offered") or [] if hasattr(inquiry, name)]
+    values = {
+        name: getattr(inquiry, name)
+        for name in fields
+        if name not in ("value", "currency") and _empty(getattr(lead, name))
+    }
+    if "phone" in values:
+        phone = _phone(lead, inquiry)
+        if phone:
+            values["phone"] = phone
+        else:
+            del values["phone"]
+    if "value" in fields and lead.value is not None:
+        return values
+    if "value" in fields and lead.currency == inquiry.currency:
+        values["value"] = inquiry.value
+    elif "value" in fields and "currency" in fields and not lead.currency:
+        values["value"], values["currency"] = inquiry.value, inquiry.currency
+    return values
+
+
+def _phone(lead: Lead, inquiry: CleanLead) -> str:
+    """The inquiry's number as a person taking it gets it: read in the
+    lead's country, else the inquiry's, else the pipeline's region, and
+    written with its country code, so that it reads the same whatever the
+    country at the time it is taken; "" when it does not read there."""
+    from .services import phone_region  # services imports dedup, and it this
+
+    if inquiry.phone.startswith("+"):
+        return inquiry.phone
+    region = lead.country or inquiry.country or phone_region(lead.pipeline)
+    try:
+        return normalize.phone_international(inquiry.phone, region)
+    except ValueError:
+        return ""
+
+
+def apply_offer(
+    lead_id: int,
+    inquiry_id: int,
+    *,
+    by: User | None,
+    version: str,
+    fields: Iterable[str] = (),
+) -> Lead:
+    """Take the values the repeat inquiry `inquiry_id` still offers lead
+    `lead_id` (only those of `fields`, when given) as an edit by `by` on the
+    lead as read at `version` (`edits.edit_lead`, which refuses as an edit
+    does). NotFound when it offers none of them (any more)."""
+    # Imported here: both import this module (through dedup, for services).
+    from .edits import edit_lead
+    from .services import _may_change
+
+    wanted = set(fields)
+    _refuse_unknown(wanted)
+    lead = Lead.objects.select_related("pipeline", "owner").filter(pk=lead_id).first()
+    if lead is None:
+        raise NotFound(f"no lead with id {lead_id}")
+    _may_change(lead, by, "edit it")
+    offer = next((o for o in pending_offers(lead) if o.inquiry == inquiry_id), None)
+    if "value" in wanted:
+        wanted.add("currency")  # offered together, taken together
+    values = {
+        name: value
+        for name, value in (offer.values.items() if offer else ())
+        if not wanted or name in wanted
+    }
+    if not values:
+        _refuse_none(lead_id, inquiry_id)
+    changes = {k: "" if v is None else str(v) for k, v in values.items()}
+    return edit_lead(
+        lead_id,
+        changes,
+        by=by,
+        version=version,
+        why=f"taken from repeat inquiry {inquiry_id}",
+    )
+
+
+def lapse(lead_id: int, fields: Iterable[str]) -> None:
+    """End the offers of `fields` on lead `lead_id`: an edit of a field
+    decides it, and an offer made before is no longer the lead's to show.
+    Called by an edit, under the lead's lock."""
+    gone = set(fields)
+    if not gone:
+        return
+    notes = offer_notes(lead_id).values_list("pk", "data")
+    for pk, data in notes:
+        offered = [name for name in data["offered"] if name not in gone]
+        if len(offered) == len(data["offered"]):
+            continue
+        if "value" not in offered and "currency" in offered:
+            offered.remove("currency")  # a currency is offered with a value only
+        data = {**data, "offered": offered}
+        if not offered:
+            del data["offered"]
+        LeadActivity.objects.filter(pk=pk).update(data=data)
+
+
+def _refuse_none(lead_id: int, inquiry_id: int) -> None:
+    note = LeadActivity.objects.filter(
+        pk=inquiry_id, lead_id=lead_id, kind=LeadActivity.Kind.INQUIRY
+    )
+    if not note.exists():
+        raise NotFound(f"lead {lead_id} has no repeat inquiry {inquiry_id}")
+    raise Conflict(
+        f"repeat inquiry {inquiry_id} offers lead {lead_id} nothing (any more): "
+        "the fields it offered were filled or edited since"
+    )
+
+
+def _refuse_unknown(fields: Iterable[str]) -> None:
+    """Refuse a field name an offer cannot hold (ValidationError naming it)."""
+    known = (*PERSON_FIELDS, *COMPANY_FIELDS, "value", "currency")
+    for name in fields:
+        if name not in known:
+            raise ValidationError(
+                f"field: {name!r} is not a field an inquiry offers "
+                f"(one of {', '.join(known)})",
+                field="field",
+            )
