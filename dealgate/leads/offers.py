@@ -147,17 +147,20 @@ def apply_offer(
     """Take the values the repeat inquiry `inquiry_id` still offers lead
     `lead_id` (only those of `fields`, when given) as an edit by `by` on the
     lead as read at `version` (`edits.edit_lead`, which refuses as an edit
-    does). NotFound when it offers none of them (any more)."""
+    does), their values read now (a phone in the lead's country as it is).
+    Refuses someone who may not edit the lead first (PermissionDenied); a
+    field no inquiry offers (ValidationError); an inquiry that is not the
+    lead's (NotFound), or offers none of them any more (Conflict)."""
     # Imported here: both import this module (through dedup, for services).
     from .edits import edit_lead
     from .services import _may_change
 
-    wanted = set(fields)
-    _refuse_unknown(wanted)
     lead = Lead.objects.select_related("pipeline", "owner").filter(pk=lead_id).first()
     if lead is None:
         raise NotFound(f"no lead with id {lead_id}")
     _may_change(lead, by, "edit it")
+    wanted = set(fields)
+    _refuse_unknown(wanted)
     offer = next((o for o in pending_offers(lead) if o.inquiry == inquiry_id), None)
     if "value" in wanted:
         wanted.add("currency")  # offered together, taken together

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from dealgate.errors import Conflict, PermissionDenied
+from dealgate.errors import Conflict, NotFound, PermissionDenied
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import ApiToken, Lead, LeadActivity
 from dealgate.leads.offers import apply_offer, pending_offers
@@ -448,3 +448,28 @@ def test_a_split_keeps_an_old_filled_field_edited_since(bare, alice, olivia):
 
     bare.refresh_from_db()
     assert (bare.company, bare.segment) == ("Initech AG", "")
+
+
+def test_a_field_no_inquiry_offers_is_refused_naming_it(client, bare, alice):
+    note = _note(_offering())
+    client.force_login(alice)
+
+    response = client.post(
+        f"/leads/{bare.pk}/offers/{note.pk}/",
+        {"version": lead_version(bare), "field": "message"},
+    )
+
+    assert response.status_code == 422
+    assert "field: 'message' is not a field an inquiry offers" in text_of(response)
+    bare.refresh_from_db()
+    assert bare.company == ""
+
+
+def test_another_leads_inquiry_is_not_found(routed, bare, alice):
+    other = capture_lead(inquiry(2, company=None), source="form").lead
+    note = _note(_offering(2))
+
+    with pytest.raises(NotFound, match=f"lead {bare.pk} has no repeat inquiry"):
+        apply_offer(bare.pk, note.pk, by=alice, version=lead_version(bare))
+
+    assert pending_offers(other)[0].inquiry == note.pk
