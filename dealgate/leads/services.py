@@ -827,8 +827,10 @@ def split_lead(decision_id: int, *, by: User | None) -> Lead:
     its owner. The note the decision wrote goes wherever it went: from the
     lead or deal it was written on and, when that lead has since become a
     deal, from the deal too (`_remove_note`). The decision keeps the record
-    of both. The fields an attached inquiry filled on an open lead are
-    emptied again where the lead still holds its values (`edits.empty_filled`).
+    of both. An inquiry attached now wrote nothing into the lead (it offered,
+    `offers`); the fields one attached before offers filled on an open lead
+    are emptied again where the lead still holds its values
+    (`edits.empty_filled`).
     """
     with transaction.atomic():
         decision = (
