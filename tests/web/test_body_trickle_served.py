@@ -12,14 +12,13 @@ import os
 import select
 import socket
 import subprocess
-import sys
 import time
 
 from tests.web.test_serve import (  # noqa: F401 - server_env is a fixture
     free_port,
     log_in,
+    served,
     server_env,
-    wait_for,
 )
 
 LEADS = "/api/v1/leads"
@@ -27,16 +26,7 @@ LEADS = "/api/v1/leads"
 
 def serving(env: dict[str, str], port: int, *args: str) -> subprocess.Popen:
     """`dealgate serve` with one worker and a BODY_WAIT of 0.5 s, listening."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
-        + ["--workers", "1", "--no-sweeper", *args],
-        env={**env, "DEALGATE_BODY_WAIT": "0.5"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_for(port, process)
-    return process
+    return served(env, port, "--workers", "1", *args, DEALGATE_BODY_WAIT="0.5")
 
 
 def trickled(port: int, framing: str, first: bytes) -> tuple[int, float, bytes]:

@@ -10,16 +10,14 @@ import io
 import logging
 import os
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from dealgate.web.bodies import _read_until_end
 from tests.web.test_serve import (  # noqa: F401 - server_env is a fixture
     free_port,
+    served,
     server_env,
-    wait_for,
 )
 
 
@@ -81,16 +79,8 @@ def test_the_server_answers_a_stalled_chunked_body_with_a_400_and_no_traceback(
     server_env,  # noqa: F811 - the fixture imported above
 ):
     port = int(os.environ.get("DEALGATE_TEST_PORT") or free_port())
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
-        + ["--workers", "1", "--no-sweeper"],
-        env={**server_env, "DEALGATE_BODY_WAIT": "0.5"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = served(server_env, port, "--workers", "1", DEALGATE_BODY_WAIT="0.5")
     try:
-        wait_for(port, process)
         head = (
             f"POST /api/v1/leads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -10,29 +10,19 @@ import os
 import select
 import socket
 import subprocess
-import sys
 import time
 
 from tests.web.test_serve import (  # noqa: F401 - server_env is a fixture
     free_port,
     get,
+    served,
     server_env,
-    wait_for,
 )
 
 
 def serving(env: dict[str, str], port: int, *args: str) -> subprocess.Popen:
     """`dealgate serve` with a HEADER_WAIT of 0.5 s, listening."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
-        + ["--no-sweeper", *args],
-        env={**env, "DEALGATE_HEADER_WAIT": "0.5"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_for(port, process)
-    return process
+    return served(env, port, *args, DEALGATE_HEADER_WAIT="0.5")
 
 
 def trickled(conn: socket.socket, first: bytes, line: bytes) -> tuple[int, float]:

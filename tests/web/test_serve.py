@@ -40,6 +40,29 @@ def wait_for(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
     raise AssertionError(f"nothing listened on port {port} within {seconds} s")
 
 
+def served(
+    env: dict[str, str], port: int, *args: str, **settings: str
+) -> subprocess.Popen:
+    """`dealgate serve` on `port` with `args` (no sweeper) and the settings
+    given by their variables' names, once it listens; stopped if it never
+    does."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
+        + ["--no-sweeper", *args],
+        env={**env, **settings},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(port, process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process
+
+
 def log_in(port: int) -> int:
     """Sign in through the form; the session row is a write to SQLite."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

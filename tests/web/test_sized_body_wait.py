@@ -10,8 +10,6 @@ import io
 import logging
 import os
 import socket
-import subprocess
-import sys
 from urllib.parse import urlencode
 
 import pytest
@@ -21,8 +19,8 @@ from tests.web.test_chunked_body_wait import FakeSocket, Stalled
 from tests.web.test_serve import (  # noqa: F401 - server_env is a fixture
     free_port,
     log_in,
+    served,
     server_env,
-    wait_for,
 )
 
 LEADS = "/api/v1/leads"
@@ -207,16 +205,8 @@ def test_the_server_answers_a_stalled_sized_body_with_a_400_and_goes_on(
 ):
     # DEALGATE_TEST_PORT: a port set aside for this test on a shared machine.
     port = int(os.environ.get("DEALGATE_TEST_PORT") or free_port())
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dealgate", "serve", "--port", str(port)]
-        + ["--workers", "1", "--no-sweeper"],
-        env={**server_env, "DEALGATE_BODY_WAIT": "0.5"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = served(server_env, port, "--workers", "1", DEALGATE_BODY_WAIT="0.5")
     try:
-        wait_for(port, process)
         head = (
             f"POST {LEADS} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
