@@ -17,6 +17,7 @@ import pytest
 
 from dealgate import timesource
 from dealgate.cli import LOGGER
+from tests.locking import OtherSession
 
 PASSWORD = "correct horse battery staple"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -239,3 +240,11 @@ def shrunk(tmp_path):
     path = tmp_path / "shrunk.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def other() -> Iterator[OtherSession]:
+    """A second session on the PostgreSQL test database, for tests of row
+    locks between sessions (tests.locking)."""
+    with OtherSession.opened() as session:
+        yield session

@@ -5,7 +5,6 @@ writers, so the race cannot happen there."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -14,7 +13,7 @@ from dealgate.accounts import services
 from dealgate.accounts.models import Team
 from dealgate.core.names import name_key
 from dealgate.errors import ValidationError
-from tests.locking import OtherSession, until
+from tests.locking import until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -23,12 +22,6 @@ pytestmark = [
         reason="SQLite serialises writers; no two team adds overlap there",
     ),
 ]
-
-
-@pytest.fixture
-def other() -> Iterator[OtherSession]:
-    with OtherSession.opened() as session:
-        yield session
 
 
 def test_a_team_added_while_another_spelling_is_being_added_is_refused(other):

@@ -7,14 +7,13 @@ is in test_busy.py and test_spool.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 
 from dealgate.leads.models import Lead
 from dealgate.leads.tokens import create_token
-from tests.locking import IMPORT_LOCKS, OtherSession
+from tests.locking import IMPORT_LOCKS
 
 from .conftest import inquiry
 
@@ -25,12 +24,6 @@ pytestmark = [
         reason="PostgreSQL's lock_timeout; SQLite's answers are in test_busy.py",
     ),
 ]
-
-
-@pytest.fixture
-def other() -> Iterator[OtherSession]:
-    with OtherSession.opened() as session:
-        yield session
 
 
 FORM = "/leads/form/new-business/"

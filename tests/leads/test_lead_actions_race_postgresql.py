@@ -6,7 +6,7 @@ given away again or converted unseen."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -27,12 +27,6 @@ pytestmark = [
         reason="row locks between sessions; SQLite serialises writers whole",
     ),
 ]
-
-
-@pytest.fixture
-def other() -> Iterator[OtherSession]:
-    with OtherSession.opened() as session:
-        yield session
 
 
 def _refused_after_the_other_writer(

@@ -5,7 +5,6 @@ before: the later of two edits made on one copy is a conflict."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -15,7 +14,7 @@ from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import Lead
 from dealgate.leads.services import capture_lead
 from dealgate.leads.versions import lead_version
-from tests.locking import OtherSession, until
+from tests.locking import until
 
 from .conftest import inquiry
 
@@ -26,12 +25,6 @@ pytestmark = [
         reason="row locks between sessions; SQLite serialises writers whole",
     ),
 ]
-
-
-@pytest.fixture
-def other() -> Iterator[OtherSession]:
-    with OtherSession.opened() as session:
-        yield session
 
 
 def test_an_edit_waiting_on_another_writer_sees_its_change_and_refuses(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -14,7 +13,7 @@ from django.db import connection
 from dealgate.errors import Conflict
 from dealgate.leads.rules import rules_digest, save_rules
 from dealgate.pipelines.models import Pipeline
-from tests.locking import OtherSession, until
+from tests.locking import until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -25,12 +24,6 @@ pytestmark = [
 ]
 
 THEIRS = [{"name": "theirs", "to": "user:alice"}]
-
-
-@pytest.fixture
-def other() -> Iterator[OtherSession]:
-    with OtherSession.opened() as session:
-        yield session
 
 
 def test_a_save_waiting_on_another_admins_save_is_refused(routed, other):

@@ -23,7 +23,7 @@ from django.db import close_old_connections, connection, transaction
 
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.web.busy import lock_waited_for
-from tests.locking import IMPORT_LOCKS, OtherSession, until
+from tests.locking import IMPORT_LOCKS, until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -32,12 +32,6 @@ pytestmark = [
         reason="PostgreSQL's lock_timeout; SQLite's wait is in test_web_db_wait.py",
     ),
 ]
-
-
-@pytest.fixture
-def other() -> Iterator[OtherSession]:
-    with OtherSession.opened() as session:
-        yield session
 
 
 @pytest.fixture
