@@ -140,7 +140,9 @@ def test_the_watchdog_cuts_only_what_is_due_soonest_first():
         assert ended.end() is False
 
         clock.now = 110
-        assert watchdog.cut_due() == 1
+        # The watchdog's own thread, woken by a real second, may cut first:
+        # what was cut is read from the sockets below, not from the count.
+        watchdog.cut_due()
 
         assert [shut_for_reading(server) for server, _ in pairs] == [
             False,
@@ -165,7 +167,9 @@ def test_a_cut_watch_writes_its_farewell_first_and_an_ended_one_nothing():
         assert ended.end() is False
 
         clock.now = 110
-        assert watchdog.cut_due() == 1
+        # The watchdog's own thread, woken by a real second, may cut first:
+        # what was cut is read from the sockets below, not from the count.
+        watchdog.cut_due()
 
         pairs[1][0].close()  # the worker closes it, having read it
         assert pairs[0][1].recv(100) == b"HTTP/1.1 408 ..."
