@@ -149,8 +149,9 @@ def apply_offer(
     lead as read at `version` (`edits.edit_lead`, which refuses as an edit
     does), their values read now (a phone in the lead's country as it is).
     Refuses someone who may not edit the lead first (PermissionDenied); a
-    field no inquiry offers (ValidationError); an inquiry that is not the
-    lead's (NotFound), or offers none of them any more (Conflict)."""
+    name no offer can hold (ValidationError); an inquiry that is not the
+    lead's (NotFound), or offers none of them (Conflict, naming what it
+    still offers: one never offered cannot be told from one that lapsed)."""
     # Imported here: both import this module (through dedup, for services).
     from .edits import edit_lead
     from .services import _may_change
@@ -169,6 +170,15 @@ def apply_offer(
         for name, value in (offer.values.items() if offer else ())
         if not wanted or name in wanted
     }
+    if not values and offer is not None and offer.values:
+        # It offers other fields: say which, since the ones asked for may
+        # never have been offered as well as have lapsed.
+        raise Conflict(
+            f"repeat inquiry {inquiry_id} offers lead {lead_id} nothing of "
+            f"{', '.join(sorted(wanted))}: it never offered that, or the lead's "
+            f"field was filled or edited since; it offers "
+            f"{', '.join(offer.values)}"
+        )
     if not values:
         _refuse_none(lead_id, inquiry_id)
     changes = {k: "" if v is None else str(v) for k, v in values.items()}

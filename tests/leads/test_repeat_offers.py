@@ -287,6 +287,25 @@ def test_an_edited_field_ends_its_offer_even_when_emptied_again(bare, alice):
         )
 
 
+def test_a_field_the_inquiry_does_not_offer_is_refused_naming_what_it_offers(
+    bare, alice
+):
+    note = _note(_offering())
+    (offer,) = pending_offers(bare)
+    assert "segment" not in offer.values
+
+    with pytest.raises(Conflict) as refused:
+        apply_offer(
+            bare.pk, note.pk, by=alice, version=lead_version(bare), fields=["segment"]
+        )
+
+    said = str(refused.value)
+    assert "nothing of segment: it never offered that" in said
+    assert f"it offers {', '.join(offer.values)}" in said
+    bare.refresh_from_db()
+    assert bare.segment == ""
+
+
 def test_a_rep_who_may_not_edit_the_lead_cannot_take_its_offer(client, bare, bob):
     note = _note(_offering())
     client.force_login(bob)
