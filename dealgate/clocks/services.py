@@ -543,10 +543,11 @@ def activity_saved(activity: Activity) -> None:
         )
 
 
-def lead_task_done(task_id: int, at: dt.datetime) -> None:
-    """A follow-up task on a lead was done at `at`: its running clock is met,
-    a breached one put right (as a deal task's, `_task_saved`)."""
-    _end(Clock.objects.filter(lead_task_id=task_id), Clock.State.MET, at, "task done")
+def lead_task_done(task_id: int, at: dt.datetime, why: str = "task done") -> None:
+    """A follow-up task on a lead was done (or handed on, `why`) at `at`: its
+    running clock is met, a breached one put right (as a deal task's,
+    `_task_saved`)."""
+    _end(Clock.objects.filter(lead_task_id=task_id), Clock.State.MET, at, why)
 
 
 def _task_saved(task: Activity) -> None:

@@ -739,8 +739,33 @@ def convert_lead(
         lead.deal = deal
         lead.closed_at = deal.created_at
         lead.save(update_fields=["status", "deal", "closed_at"])
+        _hand_on_tasks(lead, deal, by)
     log.info("lead %s converted into deal %s by %s", lead.pk, deal.pk, _who(by))
     return deal
+
+
+def _hand_on_tasks(lead: Lead, deal: Deal, by: User | None) -> None:
+    """The converted lead's open tasks become the deal's, with their subject
+    and due time, and their next-step clocks start on the deal (as any new
+    deal task's do); the lead's are done, their clocks met, at the
+    conversion. The work they ask for is still owed to the buyer."""
+    from .followups import TAG
+
+    now = timesource.now()
+    for task in lead.activities.filter(kind=LeadActivity.Kind.TASK, done=False):
+        Activity.objects.create(
+            deal=deal,
+            kind=Activity.Kind.TASK,
+            subject=task.subject,
+            tag=TAG if TAG in task.data else "",
+            due_at=task.due_at,
+            at=task.at,
+            by_id=task.by_id,
+        )
+        LeadActivity.objects.filter(pk=task.pk).update(
+            done=True, done_at=now, done_by=by
+        )
+        clocks.lead_task_done(task.pk, now, f"handed on to deal {deal.pk}")
 
 
 def _check_value_for_deal(lead: Lead, pipeline: Pipeline) -> None:
@@ -799,6 +824,8 @@ def _new_deal(
             done_by_id=None if a.kind == LeadActivity.Kind.TASK else a.by_id,
         )
         for a in lead.activities.all()
+        # Open tasks are handed on as open ones (`_hand_on_tasks`).
+        if a.kind != LeadActivity.Kind.TASK or a.done
     ]
     return start_deal(
         pipeline,

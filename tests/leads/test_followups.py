@@ -146,3 +146,30 @@ def test_splitting_a_follow_up_off_takes_its_task_and_clock_away(
 
     assert not LeadActivity.objects.filter(kind=LeadActivity.Kind.TASK).exists()
     assert not Clock.objects.filter(lead_task__isnull=False).exists()
+
+
+def test_converting_a_lead_hands_its_open_follow_up_task_to_the_deal(
+    routed, alice, now
+):
+    lead = capture_lead(inquiry(), source="form").lead
+    record_response(lead.pk, kind="call", by=alice)
+    later = NOW + dt.timedelta(hours=2)
+    with timesource.frozen_at(later):
+        follow_up()
+    task = LeadActivity.objects.get(lead=lead, kind=LeadActivity.Kind.TASK)
+
+    with timesource.frozen_at(later + dt.timedelta(minutes=5)):
+        deal = convert_lead(lead.pk, by=alice)
+
+    task.refresh_from_db()
+    assert task.done
+    lead_clock = Clock.objects.get(lead_task=task)
+    assert (lead_clock.state, lead_clock.note) == (
+        "met",
+        f"handed on to deal {deal.pk}",
+    )
+    (open_task,) = Activity.objects.filter(deal=deal, kind="task", done=False)
+    assert (open_task.subject, open_task.due_at) == (task.subject, task.due_at)
+    deal_clock = Clock.objects.get(activity=open_task)
+    assert (deal_clock.kind, deal_clock.state) == ("next_step", "running")
+    assert deal_clock.due_at == task.due_at
