@@ -820,8 +820,10 @@ def _new_deal(
             done=True,
             at=a.at,
             by_id=a.by_id,
-            done_at=None if a.kind == LeadActivity.Kind.TASK else a.at,
-            done_by_id=None if a.kind == LeadActivity.Kind.TASK else a.by_id,
+            due_at=a.due_at,
+            # A task was done when it was marked so; anything else happened.
+            done_at=a.done_at if a.kind == LeadActivity.Kind.TASK else a.at,
+            done_by_id=a.done_by_id if a.kind == LeadActivity.Kind.TASK else a.by_id,
         )
         for a in lead.activities.all()
         # Open tasks are handed on as open ones (`_hand_on_tasks`).
