@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
@@ -162,13 +162,22 @@ def leads_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
 
 
 def _best_lead(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
-    best, best_id = None, None
+    """The lead of `rows` (newest first) the inquiry joins: the strongest
+    signal, then the higher company score, then, of the leads alike in
+    both, the one the buyer talks on (`_preferred`)."""
+    matches = []
     for row in rows:
         found = _compare(lead, *row[1:])
-        if found is not None and (best is None or _better(found, best)):
-            best, best_id = found, row[0]
-    if best is None:
+        if found is not None:
+            matches.append((found, row[0]))
+    if not matches:
         return None
+    best = matches[0][0]
+    for found, _ in matches[1:]:
+        if _better(found, best):
+            best = found
+    tied = [pk for found, pk in matches if not _better(best, found)]
+    best_id = _preferred(tied) if len(tied) > 1 else tied[0]
     record = Lead.objects.select_related("owner").get(pk=best_id)
     if record.deal_id:
         # A converted lead stands for its deal: the inquiry joins the deal.
@@ -176,6 +185,30 @@ def _best_lead(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
         reason = f"{best.reason} as lead {record.pk}, converted into this deal"
         return Found(best.matched_on, reason, None, deal, best.score)
     return Found(best.matched_on, best.reason, record, None, best.score)
+
+
+def _preferred(lead_ids: list[int]) -> int:
+    """Of leads an inquiry matches equally well (`lead_ids`, newest first),
+    the one the buyer talks on: never a lead split off another of them (a
+    split says the inquiry was not that lead's: the buyer's next message
+    belongs on the lead it was split from); then one with an owner, or a
+    converted one, before one waiting for an owner; then the newest. Two
+    queries, made only for such a tie."""
+    split_from = dict(
+        DedupDecision.objects.filter(
+            source_lead_id__in=lead_ids,
+            lead_id__in=lead_ids,
+            action=DedupDecision.Action.ATTACHED,
+            undone_at__isnull=False,
+        ).values_list("source_lead_id", "lead_id")
+    )
+    left = [pk for pk in lead_ids if pk not in split_from] or lead_ids
+    owned = set(
+        Lead.objects.filter(pk__in=left)
+        .exclude(owner__isnull=True, deal__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    return next((pk for pk in left if pk in owned), left[0])
 
 
 def status_literals(statuses: Iterable[str]) -> str:
@@ -313,28 +346,29 @@ def attach(
     empty fields is kept on its note as an offer (`offers`), which a person
     may take.
 
-    The activity says how to reach whoever asked (a new phone number, or a
-    colleague at the same company) and what they wrote: the owner answers
-    from it. Its owner gets it in their inbox and, but for an import, as a
-    notice by mail and webhook, and an answered lead or a deal a task to
-    answer it (`followups`).
+    The activity says who asked (`contact_line`), what they wrote, and the
+    phone and website they gave as unchecked (`unchecked_line`): an inquiry
+    is anonymous, so those are no way to reach the buyer until someone has
+    confirmed them. Its owner gets it in their inbox and, but for an
+    import, as a notice by mail and webhook, and an answered lead or a deal
+    a task to answer it (`followups`). A lead nobody owns yet tells whoever
+    holds its window meanwhile instead (`told_instead`).
     """
     subject = cut(f"Repeat inquiry: {lead.label}", 300)
-    contact = contact_line(lead)
+    contact = contact_line(lead, matched_on=found.matched_on)
+    unchecked = unchecked_line(lead, matched_on=found.matched_on)
+    offered: list[str] = []
     if found.lead is not None:
         # Offered, never written: the inquiry is anonymous (`offers`).
         offered = offers.offered_fields(found.lead, lead, matched_on=found.matched_on)
-        offering = (
-            f"Offers values for the lead's empty fields: {', '.join(offered)}"
-            if offered
-            else ""
-        )
         activity_id = LeadActivity.objects.create(
             lead=found.lead,
             kind=LeadActivity.Kind.INQUIRY,
             subject=subject,
             body="\n\n".join(
-                part for part in (contact, lead.message, offering) if part
+                part
+                for part in (contact, unchecked, lead.message, offers.offering(offered))
+                if part
             ),
             data={**lead.to_json(), "channel": channel}
             | ({"offered": offered} if offered else {}),
@@ -343,11 +377,13 @@ def attach(
         ).pk
     else:
         assert found.deal is not None
-        # A deal's activity has one line: who asked, and how to reach them.
+        # A deal's activity has one line: who asked, and how to reach them,
+        # the unchecked phone and website said to be so.
+        line = "; ".join(part for part in (contact, _unchecked_short(lead)) if part)
         activity_id = Activity.objects.create(
             deal=found.deal,
             kind=Activity.Kind.NOTE,
-            subject=cut(f"Repeat inquiry: {contact or lead.label}", 300),
+            subject=cut(f"Repeat inquiry: {line or lead.label}", 300),
             done=True,
             at=now,
             by=by,
@@ -367,14 +403,18 @@ def attach(
         at=now,
         by=by,
     )
-    owner = found.owner
-    if owner is not None:
-        what = found.lead.label if found.lead is not None else found.deal.title
+    what = found.lead.label if found.lead is not None else found.deal.title
+    told, why = [found.owner], ""
+    if found.owner is None and found.lead is not None:
+        told, why = told_instead(found.lead)
+    for person in told:
+        if person is None:
+            continue
         LeadNotice.objects.create(
-            user=owner,
+            user=person,
             lead=found.lead,
             deal=found.deal,
-            text=cut(f"Repeat inquiry on {what} ({found.reason})", 300),
+            text=cut(f"Repeat inquiry on {what} ({found.reason}){why}", 300),
             at=now,
         )
         if channel != "import":
@@ -384,21 +424,91 @@ def attach(
 
             followups.deliver(
                 pipeline,
-                owner,
+                person,
                 lead=found.lead,
                 deal=found.deal,
                 who=lead.label,
-                contact=contact,
+                contact="\n".join(part for part in (contact, unchecked) if part),
                 says=lead.message,
+                offering=offers.offering(offered),
+                unowned=why.strip(" ;"),
                 decision_id=decision.pk,
                 now=now,
             )
+    if found.lead is not None and found.owner is None:
+        names = ", ".join(p.username for p in told if p is not None) or "nobody"
+        transaction.on_commit(
+            lambda: log.warning(
+                "lead %s has no owner: the inquiry attached to it (decision %s) "
+                "was told to %s",
+                found.lead.pk,
+                decision.pk,
+                names,
+            )
+        )
     return decision
 
 
-def contact_line(lead: CleanLead) -> str:
-    """Who sent an inquiry and how to reach them, on one line: name, email,
-    phone, company, website and country, as far as given."""
-    parts = (lead.name, lead.email, lead.phone, lead.company, lead.website)
+def told_instead(lead: Lead) -> tuple[list[User], str]:
+    """Who is told of a follow-up on `lead`, which nobody owns yet, and why
+    in words (a clause for the inbox notice): whoever holds its response
+    window while it waits for an owner, the active person owning the
+    pipeline's intake stage, else the firm's active admins
+    (`clocks.services.unplaced_responsible_id`, as the sweep tells them)."""
+    # Imported here: the clocks app imports this app's routing.
+    from dealgate.clocks.services import unplaced_responsible_id
+
+    person = unplaced_responsible_id(lead.pipeline)
+    if person is not None:
+        return (
+            list(User.objects.filter(pk=person)),
+            "; nobody owns the lead yet: you own its intake stage",
+        )
+    admins = User.objects.filter(role=User.Role.ADMIN, is_active=True).order_by("id")
+    return list(admins), "; nobody owns the lead yet and its intake stage has no owner"
+
+
+# Said wherever an inquiry's phone or website is passed on: its note, the
+# notice, mail and webhook that tell of it.
+UNCHECKED = (
+    "An inquiry is anonymous: anyone can send one with the buyer's email or "
+    "phone. Confirm these with the buyer before you call the number or open "
+    "the site; reach the buyer at the details you already hold."
+)
+
+
+def contact_line(lead: CleanLead, *, matched_on: str = "") -> str:
+    """Who sent an inquiry, on one line: name, email, company and country,
+    as far as given, and its phone when it is the number the inquiry
+    matched on (the lead's or deal's own). Any other phone, and the website,
+    are the inquiry's say only (`unchecked_line`)."""
+    phone = lead.phone if matched_on == "phone" else ""
+    parts = (lead.name, lead.email, phone, lead.company)
     line = " · ".join(part for part in parts if part)
     return f"{line} ({lead.country})" if line and lead.country else line
+
+
+def _unchecked(lead: CleanLead, matched_on: str) -> list[str]:
+    phone = lead.phone if matched_on != "phone" else ""
+    return [
+        f"{label} {value}"
+        for label, value in (("phone", phone), ("website", lead.website))
+        if value
+    ]
+
+
+def unchecked_line(lead: CleanLead, *, matched_on: str = "") -> str:
+    """The phone and website an inquiry gives, said to be unchecked, with
+    why (`UNCHECKED`); "" when it gives neither (but the number it matched
+    on, which is the lead's own)."""
+    given = _unchecked(lead, matched_on)
+    if not given:
+        return ""
+    return f"Given by the inquiry, unchecked: {', '.join(given)}. {UNCHECKED}"
+
+
+def _unchecked_short(lead: CleanLead) -> str:
+    """`unchecked_line` in a few words, for a deal's one-line note (it
+    matches a deal on the email or the company, never the phone)."""
+    given = _unchecked(lead, "")
+    return f"unchecked (an inquiry is anonymous): {', '.join(given)}" if given else ""

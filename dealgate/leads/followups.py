@@ -28,6 +28,7 @@ from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.clocks.models import Clock, Notice
 from dealgate.clocks.notices import notify, subject_url
+from dealgate.clocks.services import lead_key
 from dealgate.clocks.sweep import lead_task_key
 from dealgate.core import business_time
 from dealgate.core.text import cut
@@ -56,22 +57,32 @@ def deliver(
     says: str,
     decision_id: int,
     now: dt.datetime,
+    offering: str = "",
+    unowned: str = "",
 ) -> str:
     """Tell `owner` of a follow-up from `who` (name and company) saying
     `says`, on `lead` or `deal`, and start the answer it is owed (a task
-    `withdraw` finds by `decision_id`, the attachment's). How to reach them
-    (`contact`) is in the notice's body only: its title is logged. Returns
-    what it asks of the owner, in words (the notice's last paragraph)."""
+    `withdraw` finds by `decision_id`, the attachment's). Who they are and
+    what they gave, the unchecked phone and website said to be so
+    (`contact`), and the fields it offers the lead (`offering`, as its note
+    says) are in the notice's body only: its title is logged. A lead nobody
+    owns yet tells `owner`, who holds its window meanwhile, why they are told
+    (`unowned`). Returns what it asks of the owner, in words (the notice's
+    last paragraph)."""
     if lead is not None and lead.status in (Lead.Status.NEW, Lead.Status.ASSIGNED):
         owed = _still_unanswered(pipeline, lead)
     else:
         owed = _answer_owed(pipeline, owner, lead, deal, who, decision_id, now)
     what = f"lead {lead.label}" if lead is not None else f"deal {deal.title}"
+    if unowned:
+        unowned = f"{unowned[0].upper()}{unowned[1:]}. Route it or take it."
     notify(
         owner,
         kind=Notice.Kind.INFO,
         title=f"Follow-up from {who} on {what}",
-        body="\n\n".join(part for part in (contact, says, owed) if part),
+        body="\n\n".join(
+            part for part in (contact, says, offering, unowned, owed) if part
+        ),
         url=subject_url(deal.pk if deal else None, lead.pk if lead else None),
         lead_id=lead.pk if lead is not None else None,
         deal_id=deal.pk if deal is not None else None,
@@ -81,10 +92,24 @@ def deliver(
 
 
 def _still_unanswered(pipeline: Pipeline, lead: Lead) -> str:
+    """The window still owed, in words: due when the lead's own due time
+    says, or, for a lead waiting for an owner (which has none), its
+    response clock."""
     said = "Not answered yet; its window runs from the first inquiry"
-    if lead.response_due_at is None:
+    due = lead.response_due_at
+    if due is None:
+        due = (
+            Clock.objects.filter(
+                lead=lead,
+                key=lead_key(lead.pk),
+                state__in=(Clock.State.RUNNING, Clock.State.BREACHED),
+            )
+            .values_list("due_at", flat=True)
+            .first()
+        )
+    if due is None:
         return f"{said}."
-    return f"{said}, due {_when(pipeline, lead.response_due_at)}."
+    return f"{said}, due {_when(pipeline, due)}."
 
 
 def _answer_owed(

@@ -7,9 +7,11 @@ one, so it never writes into the lead (a rep would call the number or
 follow the link it planted, believing it the customer's). `dedup.attach`
 keeps on the repeat-inquiry note the fields the lead lacked that the
 inquiry brings (`offered_fields`, as `data["offered"]`, with the channel);
-`pending_offers` says which of them still stand, and `apply_offer` writes
-them as an ordinary edit by the person who takes them (`edits.edit_lead`:
-version-checked, logged as their edit, keys written again). An offer of a
+`pending_offers` says which of them still stand. Both are judged by
+`offer_values`, so that the note, the page, the API and a notice name the
+same fields. `apply_offer` writes them as an ordinary edit by the person
+who takes them (`edits.edit_lead`: version-checked, logged as their edit,
+keys written again). An offer of a
 field lapses once the field holds a value or is edited (`lapse`).
 """
 
@@ -32,7 +34,7 @@ from .models import Lead, LeadActivity
 # What a repeat offers where the lead has nothing: the company's fields
 # always, the person's (name, email, phone) only when it matched on the
 # person (`offered_fields`): a colleague found by the company's domain or
-# name is someone else. A value goes with its currency (`_pending`).
+# name is someone else. A value goes with its currency (`offer_values`).
 COMPANY_FIELDS = ("company", "website", "country", "segment", "company_size")
 PERSON_FIELDS = ("name", "email", "phone")
 PERSON_SIGNALS = ("email", "phone")
@@ -50,23 +52,23 @@ class Offer:
 
 
 def offered_fields(lead: Lead, inquiry: CleanLead, *, matched_on: str) -> list[str]:
-    """The fields `lead` (as read under its lock) lacks and `inquiry`
-    brings, the person's only when it matched on the person; a value only
-    in the lead's currency, or with its currency when the lead names none."""
-    fields = COMPANY_FIELDS
+    """The fields `inquiry` offers `lead` (as read under its lock) as it
+    joins it: those the lead lacks and the inquiry brings, the person's only
+    when it matched on the person, as `offer_values` judges them (a phone
+    only when it reads, a value only in the lead's currency or with its
+    currency when the lead names none). What the note lists, stores and the
+    notice names, so that they say what the page and the API show."""
+    fields: tuple[str, ...] = COMPANY_FIELDS
     if matched_on in PERSON_SIGNALS:
         fields = (*PERSON_FIELDS, *COMPANY_FIELDS)
-    offered = [
-        name
-        for name in fields
-        if _empty(getattr(lead, name)) and not _empty(getattr(inquiry, name))
-    ]
-    if lead.value is None and inquiry.value is not None:
-        if lead.currency == inquiry.currency:
-            offered.append("value")
-        elif not lead.currency:
-            offered += ["value", "currency"]
-    return offered
+    return list(offer_values(lead, inquiry, (*fields, "value", "currency")))
+
+
+def offering(offered: Iterable[str]) -> str:
+    """The sentence of a note or notice naming the fields `offered`, or ""
+    when it offers none."""
+    names = ", ".join(offered)
+    return f"Offers values for the lead's empty fields: {names}" if names else ""
 
 
 def _empty(value: Any) -> bool:
@@ -98,12 +100,26 @@ def offer_notes(lead_id: Any) -> QuerySet[LeadActivity]:
 
 def _pending(lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
     """The values of the note `data` whose fields `lead` still lacks."""
-    inquiry = CleanLead.from_json(data)
-    fields = [name for name in data.get("offered") or [] if hasattr(inquiry, name)]
+    return offer_values(lead, CleanLead.from_json(data), data.get("offered") or [])
+
+
+def offer_values(
+    lead: Lead, inquiry: CleanLead, fields: Iterable[str]
+) -> dict[str, Any]:
+    """What `inquiry` offers `lead` of `fields`, as a person would take it:
+    the one place that decides it, for the note made when the inquiry joins
+    (`offered_fields`), the page, the API and taking it (`pending_offers`).
+    A field the lead holds, or the inquiry lacks, is not offered; a phone
+    that does not read in the lead's country (`_phone`) is not; a value is
+    offered in the lead's currency, or with its own when the lead names
+    none, and never without it."""
+    names = [name for name in fields if hasattr(inquiry, name)]
     values = {
         name: getattr(inquiry, name)
-        for name in fields
-        if name not in ("value", "currency") and _empty(getattr(lead, name))
+        for name in names
+        if name not in ("value", "currency")
+        and _empty(getattr(lead, name))
+        and not _empty(getattr(inquiry, name))
     }
     if "phone" in values:
         phone = _phone(lead, inquiry)
@@ -111,11 +127,11 @@ def _pending(lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
             values["phone"] = phone
         else:
             del values["phone"]
-    if "value" in fields and lead.value is not None:
+    if "value" not in names or lead.value is not None or inquiry.value is None:
         return values
-    if "value" in fields and lead.currency == inquiry.currency:
+    if lead.currency == inquiry.currency:
         values["value"] = inquiry.value
-    elif "value" in fields and "currency" in fields and not lead.currency:
+    elif "currency" in names and not lead.currency:
         values["value"], values["currency"] = inquiry.value, inquiry.currency
     return values
 

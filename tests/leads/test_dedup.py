@@ -63,7 +63,7 @@ def test_a_repeat_of_an_open_lead_is_attached_not_created(
     assert LeadNotice.objects.get(user=alice).lead == original
 
 
-def test_a_repeat_inquiry_shows_how_to_reach_who_asked_and_what_they_wrote(
+def test_a_repeat_inquiry_shows_who_asked_its_new_phone_as_unchecked_and_the_message(
     client, routed, alice, now
 ):
     from tests.web.helpers import text_of
@@ -82,8 +82,13 @@ def test_a_repeat_inquiry_shows_how_to_reach_who_asked_and_what_they_wrote(
     page = text_of(client.get(f"/leads/{original.pk}/"))
 
     assert (
-        "Person 1 · person1@company1.example · +49 171 1234567 · Company 1 GmbH "
-        "(DE) URGENT: please call me back on my mobile"
+        "Person 1 · person1@company1.example · Company 1 GmbH (DE) Given by the "
+        "inquiry, unchecked: phone +49 171 1234567. An inquiry is anonymous: "
+        "anyone can send one with the buyer's email or phone."
+    ) in page
+    assert (
+        "reach the buyer at the details you already hold. URGENT: please call me "
+        "back on my mobile"
     ) in page
 
 

@@ -173,3 +173,56 @@ def test_converting_a_lead_hands_its_open_follow_up_task_to_the_deal(
     deal_clock = Clock.objects.get(activity=open_task)
     assert (deal_clock.kind, deal_clock.state) == ("next_step", "running")
     assert deal_clock.due_at == task.due_at
+
+
+def test_a_follow_ups_phone_and_website_reach_mail_and_webhook_as_unchecked(
+    routed, alice, mailed, now
+):
+    _, hook = mailed
+    lead = capture_lead(inquiry(), source="form").lead
+    follow_up(phone="+1 202 555 0100", website="evil.example")
+    deliver_all_due(now=NOW)
+
+    (told,) = Notice.objects.filter(user=alice)
+    who, unchecked = told.body.split("\n\n")[0].split("\n")
+    assert who == "Person 1 · person1@company1.example · Company 1 GmbH (DE)"
+    assert unchecked.startswith(
+        "Given by the inquiry, unchecked: phone +1 202 555 0100, website "
+        "https://evil.example. An inquiry is anonymous: anyone can send one "
+        "with the buyer's email or phone."
+    )
+    text = hook.log.read_text()
+    assert "Given by the inquiry, unchecked: phone +1 202 555 0100" in text
+    assert "An inquiry is anonymous" in text
+    note = LeadActivity.objects.get(lead=lead, kind=LeadActivity.Kind.INQUIRY)
+    assert note.body.startswith(f"{who}\n\n{unchecked}\n\n{CHASER}")
+
+
+def test_a_follow_up_matched_on_the_leads_own_phone_gives_it_as_contact(
+    routed, alice, now
+):
+    capture_lead(inquiry(phone="+49 30 1234567"), source="form")
+
+    capture_lead({"phone": "030 1234567", "name": "Anna"}, source="form")
+
+    (told,) = Notice.objects.filter(user=alice)
+    assert told.body.split("\n\n")[0] == "Anna · 030 1234567"
+    assert "unchecked" not in told.body
+
+
+def test_a_repeat_on_a_deal_says_its_phone_and_website_are_unchecked(
+    routed, alice, now
+):
+    lead = capture_lead(inquiry(), source="form").lead
+    deal = convert_lead(lead.pk, by=alice)
+
+    follow_up(phone="+1 202 555 0100", website="evil.example")
+
+    note = Activity.objects.get(deal=deal, subject__startswith="Repeat inquiry")
+    assert note.subject == (
+        "Repeat inquiry: Person 1 · person1@company1.example · Company 1 GmbH (DE); "
+        "unchecked (an inquiry is anonymous): phone +1 202 555 0100, "
+        "website https://evil.example"
+    )
+    (told,) = Notice.objects.filter(user=alice, deal=deal)
+    assert "An inquiry is anonymous" in told.body

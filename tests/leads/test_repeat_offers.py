@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from dealgate.clocks.models import Notice
 from dealgate.errors import Conflict, NotFound, PermissionDenied
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import ApiToken, Lead, LeadActivity
@@ -366,6 +367,37 @@ def test_a_phone_that_does_not_read_in_the_leads_country_is_not_offered(routed, 
 
     (offer,) = pending_offers(lead)
     assert "phone" not in offer.values
+
+
+def test_the_note_the_page_the_api_and_the_notice_offer_the_same_fields(
+    client, routed, olivia, now
+):
+    lead = capture_lead(inquiry(1, country="US", company=None), source="form").lead
+    assert lead.owner == olivia
+
+    note = _note(
+        capture_lead(
+            inquiry(1, country="DE", phone="030 1234567", company="Initech GmbH"),
+            source="form",
+        ).decision
+    )
+
+    said = "Offers values for the lead's empty fields: company"
+    assert note.data["offered"] == ["company"]
+    assert said in note.body and f"{said}, phone" not in note.body
+    assert list(pending_offers(lead)[0].values) == ["company"]
+    (told,) = Notice.objects.filter(lead=lead)
+    assert said in told.body and "phone" not in told.body.split(said)[1]
+    client.force_login(olivia)
+    page = text_of(client.get(f"/leads/{lead.pk}/"))
+    offered = page.split("Offered by repeat inquiries")[1].split("Act")[0]
+    assert "Initech GmbH" in offered and "030 1234567" not in offered
+    headers = {
+        "Authorization": "Bearer "
+        + create_token(olivia, "crm", scope=ApiToken.Scope.LEADS)[1]
+    }
+    read = client.get(f"/api/v1/leads/{lead.pk}", headers=headers).json()
+    assert [list(offer["values"]) for offer in read["offers"]] == [["company"]]
 
 
 def test_a_leads_token_reads_the_offers_and_takes_them_with_a_patch(
