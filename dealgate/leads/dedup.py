@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
@@ -99,7 +100,36 @@ def find_match(lead: CleanLead) -> Found | None:
         rows = cursor.fetchall()
     leads = [row[1:] for row in rows if row[0] == "l"]
     deals = [row[1:4] for row in rows if row[0] == "d"]
-    return _best_lead(lead, leads) or _best_deal(lead, deals)
+    found = _best_lead(lead, leads)
+    if found is None:
+        return _best_deal(lead, deals)
+    if found.lead is not None and deals:
+        return _deal_split_from(lead, found, deals) or found
+    return found
+
+
+def _deal_split_from(
+    lead: CleanLead, found: Found, rows: list[tuple[Any, ...]]
+) -> Found | None:
+    """The open deal of `rows` the lead `found` was split off, when the
+    inquiry matches it as well as that lead: the buyer's next message
+    belongs on the deal they talk on, not on the lead a split made of an
+    inquiry that was not theirs (`_preferred` says the same of leads)."""
+    deal_ids = [row[0] for row in rows]
+    origin = (
+        DedupDecision.objects.filter(
+            source_lead_id=found.lead.pk,
+            deal_id__in=deal_ids,
+            action=DedupDecision.Action.ATTACHED,
+            undone_at__isnull=False,
+        )
+        .values_list("deal_id", flat=True)
+        .first()
+    )
+    if origin is None:
+        return None
+    deal = _best_deal(lead, [row for row in rows if row[0] == origin])
+    return None if deal is None or _better(found, deal) else deal
 
 
 def candidates_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
@@ -189,25 +219,23 @@ def _best_lead(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
 
 def _preferred(lead_ids: list[int]) -> int:
     """Of leads an inquiry matches equally well (`lead_ids`, newest first),
-    the one the buyer talks on: never a lead split off another of them (a
-    split says the inquiry was not that lead's: the buyer's next message
-    belongs on the lead it was split from); then one with an owner, or a
-    converted one, before one waiting for an owner; then the newest. Two
-    queries, made only for such a tie."""
-    split_from = dict(
+    the one the buyer talks on: never a lead split off another of them, or
+    off the deal one of them became (a split says the inquiry was not that
+    lead's: the buyer's next message belongs where it was split from); then
+    one with an owner, or a converted one, before one waiting for an owner;
+    then the newest. Two queries, made only for such a tie."""
+    rows = Lead.objects.filter(pk__in=lead_ids).values_list("pk", "owner_id", "deal_id")
+    owned = {pk for pk, owner, deal in rows if owner is not None or deal is not None}
+    deals = [deal for _, _, deal in rows if deal is not None]
+    split_off = set(
         DedupDecision.objects.filter(
+            Q(lead_id__in=lead_ids) | Q(deal_id__in=deals),
             source_lead_id__in=lead_ids,
-            lead_id__in=lead_ids,
             action=DedupDecision.Action.ATTACHED,
             undone_at__isnull=False,
-        ).values_list("source_lead_id", "lead_id")
+        ).values_list("source_lead_id", flat=True)
     )
-    left = [pk for pk in lead_ids if pk not in split_from] or lead_ids
-    owned = set(
-        Lead.objects.filter(pk__in=left)
-        .exclude(owner__isnull=True, deal__isnull=True)
-        .values_list("pk", flat=True)
-    )
+    left = [pk for pk in lead_ids if pk not in split_off] or lead_ids
     return next((pk for pk in left if pk in owned), left[0])
 
 

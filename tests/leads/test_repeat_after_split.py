@@ -2,8 +2,8 @@
 who hears of one that joins a lead nobody owns.
 
 A split says an inquiry was not its lead's: the lead it became is never
-where the buyer's next message goes while the lead it was split from
-matches as well. Of leads alike otherwise, one with an owner comes before
+where the buyer's next message goes while the lead or deal it was split
+from matches as well. Of leads alike otherwise, one with an owner comes before
 one waiting for an owner, then the newest. A follow-up on a lead nobody
 owns tells whoever holds its window meanwhile: the owner of the intake
 stage, else the admins."""
@@ -15,10 +15,11 @@ import logging
 import pytest
 
 from dealgate.clocks.models import Notice
+from dealgate.deals.models import Deal, Person
 from dealgate.leads import assign
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import Lead, LeadNotice
-from dealgate.leads.services import capture_lead, split_lead
+from dealgate.leads.services import capture_lead, convert_lead, split_lead
 from dealgate.leads.versions import lead_version
 from dealgate.pipelines.models import Stage
 
@@ -84,6 +85,44 @@ def test_the_split_off_lead_still_gets_the_forgers_stronger_match(
     ).decision
 
     assert (by_phone.lead_id, by_phone.matched_on) == (split_off.pk, "phone")
+
+
+def test_after_a_split_off_a_converted_leads_deal_the_next_message_joins_the_deal(
+    routed, alice, olivia, now
+):
+    lead = capture_lead(inquiry(1), source="form").lead
+    deal = convert_lead(lead.pk, by=alice)
+    forged = capture_lead(
+        inquiry(1, phone="+1 202 555 0100", country="US"), source="form"
+    ).decision
+    assert forged.deal_id == deal.pk
+    split_lead(forged.pk, by=alice)
+
+    again = capture_lead(inquiry(1, message="Any news?"), source="form").decision
+
+    assert (again.deal_id, again.lead_id) == (deal.pk, None)
+
+
+def test_after_a_split_off_a_deal_the_next_message_joins_the_deal(
+    routed, bob, olivia, now
+):
+    deal = Deal.objects.create(
+        pipeline=routed,
+        stage=routed.stages.first(),
+        title="Initech rollout",
+        owner=bob,
+        contact=Person.objects.create(name="Peter", email="peter@initech.example"),
+        created_at=now,
+    )
+    buyer = {"email": "peter@initech.example", "name": "Peter", "country": "DE"}
+    forged = capture_lead({**buyer, "phone": "+1 202 555 0100"}, source="form")
+    assert forged.decision.deal_id == deal.pk
+    split_off = split_lead(forged.decision.pk, by=olivia)
+
+    again = capture_lead({**buyer, "message": "Any news?"}, source="form").decision
+
+    assert (again.deal_id, again.lead_id) == (deal.pk, None)
+    assert not Notice.objects.filter(lead=split_off).exists()
 
 
 def test_of_leads_matching_alike_one_with_an_owner_comes_before_a_waiting_one(
