@@ -463,7 +463,8 @@ def attach(
                 decision_id=decision.pk,
                 now=now,
             )
-    if found.lead is not None and found.owner is None:
+    if found.lead is not None and found.owner is None and channel != "import":
+        # An import logs each row it attached (`services.capture_lead`).
         names = ", ".join(p.username for p in told if p is not None) or "nobody"
         transaction.on_commit(
             lambda: log.warning(
