@@ -73,8 +73,8 @@ from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
 from dealgate.core.text import agreeing, counted, cut
+from dealgate.deals import services as deal_services
 from dealgate.deals.models import Activity, Deal, StageEvent
-from dealgate.deals.services import least_loaded_member
 from dealgate.demo.loader import PIPELINE_KEY as DEMO_PIPELINE
 from dealgate.errors import DealgateError
 from dealgate.leads import assign
@@ -1743,7 +1743,7 @@ def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> User | None:
     current = deal.responsible or deal.owner
     if current is None or current.team_id is None:
         return None
-    colleague = least_loaded_member(current.team_id, exclude=current)
+    colleague = _active_colleague(row, current)
     if colleague is None:
         return None
     Deal.objects.filter(pk=deal.pk).update(
@@ -1762,6 +1762,43 @@ def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> User | None:
         colleague.username,
     )
     return colleague
+
+
+def _active_colleague(row: dict[str, Any], current: User) -> User | None:
+    """The least loaded colleague of `current` in their team (ties: lowest
+    id) who is read active again, under a lock, right before the deal is
+    written: on PostgreSQL FOR KEY SHARE SKIP LOCKED, the lock a
+    deactivation's hold on the leaver conflicts with
+    (`accounts.handover.hold`). One being deactivated now is passed over at
+    once, without waiting for their hand-over (as routing passes them over:
+    `leads.assign._people`); one deactivated since the loads were read is
+    read inactive and passed over too; the one taken holds any deactivation
+    of theirs until the sweep's batch commits, which then hands this deal
+    over with the rest. SQLite serialises writers: the read alone."""
+    loads = deal_services.team_loads(current.team_id)
+    loads.pop(current.pk, None)
+    for member in sorted(loads, key=lambda pk: (loads[pk], pk)):
+        if _still_active(member):
+            return User.objects.get(pk=member)
+        log.info(
+            "clock %s: deal %s not reassigned to user %s: left or being deactivated",
+            row["id"],
+            row["deal_id"],
+            member,
+        )
+    return None
+
+
+def _still_active(user_id: int) -> bool:
+    """Whether the person may still sign in, read again; on PostgreSQL
+    locked FOR KEY SHARE to the end of the transaction, or False at once
+    when a deactivation holds them (see `_active_colleague`)."""
+    table = connection.ops.quote_name(User._meta.db_table)
+    lock = " FOR KEY SHARE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    found, _ = bulk.run(
+        f'SELECT "id" FROM {table} WHERE "id" = %s AND "is_active"{lock}', [user_id]
+    )
+    return bool(found)
 
 
 def _reassigned(
