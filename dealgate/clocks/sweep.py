@@ -1530,12 +1530,27 @@ class _Batch:
         escalates as well. When nobody else can take it, or only its owner
         again, nothing is reassigned: it stays with its owner, still
         breached, and the manager is told instead, once, as for an
-        escalation."""
+        escalation.
+
+        A deal or lead is reassigned at most once per decision, and never
+        bounced back: when several of its clocks call for it, the first
+        decides, and the others, in this batch or a later one, are escalated
+        while a clock the sweep reassigned to its present person is still
+        open (`_reassigned_before`), as a clock reassigned once is."""
+        decided: dict[str, User | None] = {}
         for row, also_escalate in self.reassignments:
+            subject = _subject(row)
+            if subject in decided or _reassigned_before(row):
+                said = "reassigned before"
+                if subject in decided and decided[subject] is None:
+                    said = "nobody to reassign to"
+                self._escalate(row, [said])
+                continue
             if row["lead_id"] is not None:
                 to = _reassign_lead(row, self.notices, self.now)
             else:
                 to = _reassign_deal(row, self.notices)
+            decided[subject] = to
             self.reassigned += to is not None
             said = ["reassigned" if to is not None else "nobody to reassign to"]
             if also_escalate or to is None:
@@ -1677,11 +1692,13 @@ def _conflict(missing: int) -> None:
 def _reassign_lead(
     row: dict[str, Any], told: list[_Notice], now: dt.datetime
 ) -> User | None:
-    """Route the lead again by the pipeline's rules, skipping its owner, and
-    return whom it went to; None when routing gives nobody else (a fallback
-    rule may name the owner again). Routing is asked first without a change:
-    a lead that would come back to its owner is no reassignment, and keeps
-    its assignment, window and rotation as they were."""
+    """Route the lead again by the pipeline's rules, skipping its owner and
+    everyone who had it before (never back to someone it was taken from),
+    and return whom it went to; None when routing gives nobody else (a
+    fallback rule may name one of them again). Routing is asked first
+    without a change: a lead that would come back to one of them is no
+    reassignment, and keeps its assignment, window and rotation as they
+    were."""
     # Imported here: leads.services imports deals.services, which calls into
     # this app when a deal moves.
     from dealgate.leads.services import assign_lead
@@ -1699,11 +1716,17 @@ def _reassign_lead(
         "company_size": lead.company_size,
         "value": lead.value,
     }
+    had = frozenset(
+        {
+            before,
+            *LeadAssignment.objects.filter(lead=lead).values_list(
+                "owner_id", flat=True
+            ),
+        }
+    )
     try:
-        routed = assign.route(
-            lead.pipeline, facts, now, exclude=frozenset({before}), defer_turn=True
-        )
-        if routed.owner is None or routed.owner.pk == before:
+        routed = assign.route(lead.pipeline, facts, now, exclude=had, defer_turn=True)
+        if routed.owner is None or routed.owner.pk in had:
             log.info(
                 "clock %s: routing has nobody but its owner for lead %s (%s); "
                 "manager to be told",
@@ -1713,7 +1736,12 @@ def _reassign_lead(
             )
             return None
         lead = assign_lead(
-            lead.pk, None, by=None, note="response window ran out twice", now=now
+            lead.pk,
+            None,
+            by=None,
+            note="response window ran out twice",
+            now=now,
+            exclude=had,
         )
     except DealgateError as exc:
         # The lead keeps its owner; the caller tells the manager.
@@ -1799,6 +1827,21 @@ def _still_active(user_id: int) -> bool:
         f'SELECT "id" FROM {table} WHERE "id" = %s AND "is_active"{lock}', [user_id]
     )
     return bool(found)
+
+
+def _reassigned_before(row: dict[str, Any]) -> bool:
+    """Whether another open clock of the row's deal or lead was reassigned by
+    the sweep (`REASSIGNED` in its actions): the deal or lead is with the
+    person the sweep chose, on their own second window, and goes to nobody
+    else, least of all back, until that obligation is put right."""
+    mine = Q(deal_id=row["deal_id"]) if row["deal_id"] else Q(lead_id=row["lead_id"])
+    others = Clock.objects.filter(mine, is_open=True).exclude(pk=row["id"])
+    return any(
+        REASSIGNED in actions.split(",")
+        for actions in others.filter(actions__contains=REASSIGNED).values_list(
+            "actions", flat=True
+        )
+    )
 
 
 def _reassigned(

@@ -379,10 +379,12 @@ def assign_lead(
     note: str = "",
     now: dt.datetime | None = None,
     version: str | None = None,
+    exclude: frozenset[int] = frozenset(),
 ) -> Lead:
     """Give an open lead to `owner` (a manager's choice), or with no owner
-    route it again by the rules, skipping whoever has it now (a fallback
-    rule may still give it back). Either way the response window restarts.
+    route it again by the rules, skipping whoever has it now and the people
+    in `exclude` (a fallback rule may still give it back). Either way the
+    response window restarts.
     `by` None is the system (the clocks' sweeper), allowed like a manager.
 
     Routing again that finds nobody raises Conflict and changes nothing: a
@@ -403,7 +405,7 @@ def assign_lead(
         now = now or timesource.now()
         if owner is None:
             facts = CleanLead.from_json(_fields_of(lead)).facts(lead.channel)
-            before = frozenset({lead.owner_id} if lead.owner_id else ())
+            before = frozenset({lead.owner_id} if lead.owner_id else ()) | exclude
             routed = assign.route(lead.pipeline, facts, now, exclude=before)
             if routed.owner is None:
                 # Better an owner who is late than no owner at all.

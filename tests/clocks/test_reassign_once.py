@@ -15,7 +15,7 @@ from dealgate.clocks.models import Clock, Delivery, Notice
 from dealgate.clocks.sweep import sweep
 from dealgate.leads import assign
 from dealgate.leads.models import Lead
-from dealgate.leads.services import capture_lead
+from dealgate.leads.services import capture_lead, record_response
 
 from .conftest import berlin, place_deal
 
@@ -151,3 +151,108 @@ def test_a_rule_that_reassigns_and_escalates_tells_the_manager_once_at_the_hando
         ("bob", "reassigned"): 1,
         ("max", "escalation"): 1,
     }
+
+
+# Every clock of a deal reassigns after one more hour: the response window
+# (15 min) and the stage's age limit (2 days) of a deal in "inquiry".
+EVERY_CLOCK = {"on_breach": ["notify", "reassign"], "escalate_after": "1h"}
+
+
+def reassigned_to() -> Counter:
+    """Who was told a deal or lead became theirs ("Now yours"), counted."""
+    return Counter(
+        Notice.objects.filter(
+            kind="reassigned", title__startswith="Now yours"
+        ).values_list("user__username", flat=True)
+    )
+
+
+@pytest.mark.parametrize("batch_size", [1, 1_000])
+def test_two_clocks_of_one_deal_past_their_second_windows_reassign_it_once(
+    windows, alice, bob, max_manager, batch_size
+):
+    windows.settings = {"breach": EVERY_CLOCK}
+    windows.save()
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(8, 9))
+
+    # Both its clocks ran out and are past their second windows: one sweep
+    # decides once whom the deal goes to.
+    result = sweep(now=berlin(10, 12), batch_size=batch_size)
+
+    deal.refresh_from_db()
+    assert deal.responsible == bob
+    assert result.reassigned == 1
+    assert reassigned_to() == {"bob": 1}
+    clocks = Clock.objects.filter(deal=deal).order_by("due_at")
+    assert [c.responsible for c in clocks] == [bob, bob]
+    response, age = clocks
+    assert response.note == "reassigned to bob"
+    assert age.note == "reassigned before and escalated to the manager"
+    assert told()[("max", "escalation")] == 1
+
+
+def test_a_deal_reassigned_for_one_clock_is_not_bounced_back_for_another(
+    windows, alice, bob, max_manager
+):
+    windows.settings = {"breach": EVERY_CLOCK}
+    windows.save()
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(8, 9))
+    sweep(now=berlin(8, 10, 20))  # the response window: alice's, to bob
+    deal.refresh_from_db()
+    assert deal.responsible == bob
+
+    # Two days on the age limit, alice's obligation too, is past its second
+    # window: the deal stays with bob, whose manager is told.
+    for day in (9, 10, 11):
+        result = sweep(now=berlin(day, 12))
+        assert result.reassigned == 0
+
+    deal.refresh_from_db()
+    assert deal.responsible == bob
+    assert reassigned_to() == {"bob": 1}
+    age = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
+    assert (age.responsible, age.note) == (
+        bob,
+        "reassigned before and escalated to the manager",
+    )
+
+
+def test_a_lead_is_never_routed_back_to_an_owner_it_was_taken_from(
+    windows, alice, bob, max_manager, clock
+):
+    # Its window asks for a follow-up task and a reassignment; the task's
+    # own next-step clock reassigns too.
+    assign.forget_cached()
+    windows.settings = {
+        "routing": [
+            {"name": "team", "to": ["user:alice", "user:bob"], "how": "round-robin"}
+        ],
+        "breach": {
+            "handoffs": {
+                "lead->inquiry": {"on_breach": ["notify", "task", "reassign"]}
+            },
+            "next_steps": {"on_breach": ["notify", "reassign"]},
+        },
+    }
+    windows.save()
+    clock.to(berlin(10, 10))
+    lead = capture(windows)
+    first = lead.owner
+    sweep(now=berlin(10, 10, 16))  # the window ran out: a task for its owner
+    sweep(now=berlin(10, 10, 31))  # the task is late; the lead is reassigned
+    lead.refresh_from_db()
+    second = lead.owner
+    assert second != first
+    clock.to(berlin(10, 10, 35))
+    record_response(lead.pk, kind="call", by=second)
+
+    # The first owner's task is past its second window: routing again has
+    # nobody but the owner the lead was taken from.
+    result = sweep(now=berlin(10, 11))
+
+    lead.refresh_from_db()
+    assert lead.owner == second
+    assert result.reassigned == 0
+    assert reassigned_to() == {second.username: 1}
+    task_clock = Clock.objects.get(lead=lead, kind=Clock.Kind.NEXT_STEP)
+    assert task_clock.note == "nobody to reassign to and escalated to the manager"
