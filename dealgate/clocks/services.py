@@ -660,7 +660,10 @@ def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
         if clock.key != key:
             continue
         if clock.responsible_id != person:
-            Clock.objects.filter(pk=clock.pk).update(responsible_id=person)
+            moved: dict[str, Any] = {"responsible_id": person}
+            if clock.state == Clock.State.BREACHED and lead.owner_id is not None:
+                moved |= _taken_over(lead, clock)
+            Clock.objects.filter(pk=clock.pk).update(**moved)
             log.info(
                 "lead %s: its response window (clock %s, due %s) moves from "
                 "user %s to user %s, keeping its due time",
@@ -679,6 +682,29 @@ def _lead_owed(lead: Lead, clocks: Iterable[Clock], *, created: bool) -> None:
     )
     if lead.owner_id is None:
         _warn_unplaced(lead, clock.due_at, person)
+
+
+# In a breached window's actions: a new owner took it over after it ran out
+# and has not been told yet; the sweep tells them (dealgate.clocks.sweep).
+TAKEN_OVER = "taken over"
+
+
+def _taken_over(lead: Lead, clock: Clock) -> dict[str, Any]:
+    """What a breached window becomes when a new owner takes it over (a lead
+    placed after its window ran out, or given to someone else by hand): due
+    to the sweep's escalation claim at once, marked `TAKEN_OVER`, so that
+    the next sweep tells the owner of the breach, once, and gives them a
+    second window of their own, whatever was said to whoever held it before
+    (the admins of a lead waiting for an owner). A hand-over moves the clock
+    before the lead is saved (`person_replaced`) and tells the successor
+    itself; the sweep's own reassignment puts the clock back and tells the
+    new owner itself (sweep._reassign_lead)."""
+    actions = [a for a in clock.actions.split(",") if a and a != TAKEN_OVER]
+    return {
+        "actions": ",".join([*actions, TAKEN_OVER]),
+        "escalate_at": lead.assigned_at or timesource.now(),
+        "escalated_at": None,
+    }
 
 
 def _keep_due(lead: Lead, due: dt.datetime) -> None:

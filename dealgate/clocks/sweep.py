@@ -89,6 +89,7 @@ from .services import (
     ANSWERED,
     RESPONSE_KINDS,
     STAGE_KINDS,
+    TAKEN_OVER,
     next_step_key,
     response_owed,
     stage_left,
@@ -234,6 +235,9 @@ class SweepResult:
     notices: int = 0
     tasks: int = 0
     reassigned: int = 0
+    # Breached windows a new owner took over (a lead placed or given after
+    # its window ran out), whose owner the sweep told: counted in `due`.
+    taken_over: int = 0
     unaddressed: int = 0  # breaches to notify with nobody responsible
     not_escalated: int = 0  # no manager and no admin (other than the person)
     batches: int = 0
@@ -251,7 +255,7 @@ class SweepResult:
         them. Clocks with nobody to tell are named apart, and so are earlier
         breaches and clocks left to the next sweep, only when there are
         some."""
-        nobody = untold = earlier = over = left = ""
+        nobody = untold = earlier = over = left = taken = ""
         if self.unaddressed:
             nobody = f" ({self.unaddressed} with nobody to notify)"
         if self.over:
@@ -263,10 +267,12 @@ class SweepResult:
             earlier = f", {self.earlier} breached before and past {its} second window"
         if self.left:
             left = f", {self.left} left to the next sweep (being changed)"
+        if self.taken_over:
+            taken = f", {self.taken_over} breached before a new owner took it over"
         return (
             f"{counted(self.due, 'due clock')}: {self.breached} breached"
             f"{nobody}{over}, {self.met} met, {self.cancelled} cancelled{earlier}"
-            f"{left}; "
+            f"{taken}{left}; "
             f"actions: {counted(self.escalated, 'escalation')}{untold}, "
             f"{counted(self.notices, 'notice')}, {counted(self.tasks, 'task')}, "
             f"{counted(self.reassigned, 'reassignment')}; "
@@ -550,6 +556,11 @@ class _Batch:
     # (id, new person, escalate_at, actions, note) of each clock reassigned
     # and given its new person's own second window (`_rewindow`)
     rewindowed: list[tuple[int, int, dt.datetime, str, str]] = field(
+        default_factory=list
+    )
+    # (id, escalate_at, actions, note) of each breached window a new owner
+    # took over, who is told now (`_plan_taken_over`)
+    taken_over: list[tuple[int, dt.datetime | None, str, str]] = field(
         default_factory=list
     )
     # ids of the breaches to notify with nobody responsible (their notes say
@@ -1060,6 +1071,9 @@ class _Batch:
 
     def _plan_escalation(self, row: dict[str, Any]) -> None:
         rule = self._rule(row)
+        if TAKEN_OVER in row["actions"].split(","):
+            self._plan_taken_over(row, rule)
+            return
         if REASSIGNED in row["actions"].split(","):
             # Reassigned once for this obligation already: its second owner's
             # window ran out too, and their manager is told, not a third.
@@ -1070,6 +1084,36 @@ class _Batch:
             self.reassignments.append((row, rule.does(rules.ESCALATE)))
             return
         self._escalate(row, [])
+
+    def _plan_taken_over(self, row: dict[str, Any], rule: rules.BreachRule) -> None:
+        """A lead's window that had run out when its new owner took it over
+        (placed after it ran out, or given to them by hand: `TAKEN_OVER`,
+        marked by `clocks.services.lead_changed`): tell them of the breach,
+        once, as the rules tell an owner, and give them one second window of
+        their own, at the end of which the escalation the rules name goes to
+        their manager (or reassigns) as for any breach. Whoever was told
+        before (the admins of a lead waiting for an owner) is not told again."""
+        recipient = self._active(row["responsible_id"])
+        told = [recipient] if recipient is not None else []
+        if rule.does(rules.NOTIFY) and told:
+            title, line = self._breach_titles(row)
+            body = partial(self._breach_body, row)
+            self.notices.append(
+                _Notice(recipient, Notice.Kind.BREACH, title, body, row, line)
+            )
+        else:
+            told = []
+        escalate_at = None
+        if rule.schedules_escalation:
+            calendar = self.pipes[row["pipeline_id"]].calendar
+            minutes = rule.escalate_after_minutes or row["window_minutes"]
+            escalate_at = business_time.add(calendar, self.now, minutes)
+        kept = [a for a in row["actions"].split(",") if a and a != TAKEN_OVER]
+        name = self._username(row["responsible_id"])
+        note = f"taken over by {name} after it ran out" + (", told" if told else "")
+        self.taken_over.append((row["id"], escalate_at, ",".join(kept), note))
+        at = escalate_at.astimezone(dt.UTC).isoformat() if escalate_at else "never"
+        self._say("clock %s on %s %s; escalates at %s", row, note, at)
 
     def _escalate(self, row: dict[str, Any], said: list[str]) -> None:
         """Tell the owner's manager (the escalation notice) and record, with
@@ -1304,6 +1348,15 @@ class _Batch:
         )
         if changed != len(self.rewindowed):
             _conflict(len(self.rewindowed) - changed)
+        changed = bulk.update_each(
+            Clock,
+            ("escalate_at", "actions", "note"),
+            self.taken_over,
+            also={},
+            only_if=("state", BREACHED),
+        )
+        if changed != len(self.taken_over):
+            _conflict(len(self.taken_over) - changed)
         for note, ids in self.escalated.items():
             _update(ids, was, escalated_at=self.now, note=note)
 
@@ -1579,8 +1632,12 @@ class _Batch:
             seen = result.breached_past_second_window
             fresh = [row["id"] for row in self.rows if row["id"] not in seen]
             ended = {stop.clock_id for stop in self.ended}
+            taken = {clock_id for clock_id, *_ in self.taken_over}
             result.due += len(fresh)
-            result.earlier += sum(1 for clock_id in fresh if clock_id not in ended)
+            result.earlier += sum(
+                1 for clock_id in fresh if clock_id not in ended | taken
+            )
+            result.taken_over += len(taken)
         else:
             result.due += len(self.rows)
             result.breached_past_second_window.update(
@@ -1742,6 +1799,11 @@ def _reassign_lead(
             note="response window ran out twice",
             now=now,
             exclude=had,
+        )
+        # The sweep tells the new owner itself ("Now yours") and gives them
+        # their second window: not a window taken over untold (`TAKEN_OVER`).
+        Clock.objects.filter(pk=row["id"]).update(
+            actions=row["actions"], escalate_at=row["escalate_at"], escalated_at=None
         )
     except DealgateError as exc:
         # The lead keeps its owner; the caller tells the manager.

@@ -14,7 +14,7 @@ from dealgate.clocks.models import Clock, Delivery, Notice
 from dealgate.clocks.sweep import sweep
 from dealgate.leads import assign
 from dealgate.leads.models import Availability, Lead
-from dealgate.leads.services import assign_lead, capture_lead
+from dealgate.leads.services import assign_lead, capture_lead, route_waiting_leads
 from dealgate.pipelines.models import Stage
 from tests.conftest import PASSWORD
 from tests.web.helpers import text_of
@@ -182,3 +182,69 @@ def test_the_warning_names_the_intake_owner_and_an_edit_does_not_repeat_it(
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "falls to bob until it has an owner" in warning.getMessage()
     assert len(Clock.objects.filter(lead=lead)) == 1
+
+
+def kinds() -> list[tuple[str, str]]:
+    return list(Notice.objects.order_by("id").values_list("user__username", "kind"))
+
+
+def test_a_lead_placed_after_its_window_ran_out_tells_its_new_owner_once(
+    alice_only, alice, olivia, max_manager, clock
+):
+    clock.to(berlin(10, 10))
+    lead = capture(alice_only)
+    clock.to(berlin(10, 10, 16))
+    sweep()  # ran out with nobody to own it: the admins are told
+    Availability.objects.filter(user=alice).delete()  # alice is back
+
+    # Each tick of the sweeper routes the waiting leads, then sweeps.
+    for tick in (berlin(10, 10, 21), berlin(10, 10, 30), berlin(10, 10, 37)):
+        clock.to(tick)
+        route_waiting_leads()
+        sweep()
+    clock.to(berlin(11, 10))
+    sweep()
+
+    lead.refresh_from_db()
+    assert lead.owner == alice
+    # alice is told of the breach when the lead becomes hers, her manager
+    # after one more window of her own (10:21 + 15 min), each once.
+    assert kinds() == [
+        ("olivia", "breach"),
+        ("alice", "breach"),
+        ("max", "escalation"),
+    ]
+    told = Notice.objects.get(user=alice)
+    assert told.title == "New lead not answered: Petra · Firm AG"
+    row = window(lead)
+    assert (row.state, row.responsible, row.due_at) == (
+        Clock.State.BREACHED,
+        alice,
+        berlin(10, 10, 15),
+    )
+    assert row.escalated_at == berlin(10, 10, 37)
+
+
+def test_a_lead_given_by_hand_after_the_admins_escalation_tells_its_owner_once(
+    alice_only, bob, olivia, max_manager, clock
+):
+    clock.to(berlin(10, 10))
+    lead = capture(alice_only)
+    for tick in (berlin(10, 10, 16), berlin(10, 10, 31)):
+        clock.to(tick)
+        sweep()  # the admins: the breach, then the escalation
+    clock.to(berlin(10, 11))
+
+    lead = assign_lead(lead.pk, bob, by=max_manager)
+    for tick in (berlin(10, 11, 1), berlin(10, 11, 5), berlin(10, 11, 20)):
+        clock.to(tick)
+        sweep()
+
+    assert kinds() == [
+        ("olivia", "breach"),
+        ("olivia", "escalation"),
+        ("bob", "breach"),
+        ("max", "escalation"),
+    ]
+    escalation = Notice.objects.filter(user=max_manager).get()
+    assert "Bob Rep" in escalation.body
