@@ -55,8 +55,10 @@ def test_one_external_id_per_source_and_pipeline(deal, pipeline):
         )
 
 
-def test_the_activity_kinds_rules_accept_are_the_kinds_an_activity_can_have():
-    assert sorted(ACTIVITY_KINDS) == sorted(Activity.Kind.values)
+def test_the_activity_kinds_rules_accept_are_the_kinds_people_log():
+    assert sorted(ACTIVITY_KINDS) == sorted(Activity.LOGGED)
+    # The one kind people never log is the system's own records.
+    assert set(Activity.Kind.values) - set(ACTIVITY_KINDS) == {"system"}
 
 
 def test_the_builder_offers_exactly_the_activity_kinds_rules_accept():

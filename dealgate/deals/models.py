@@ -309,7 +309,10 @@ class StageEvent(models.Model):
 
 
 class Activity(models.Model):
-    """Something that happened with the buyer: a call, a meeting, an email."""
+    """Something that happened with the buyer: a call, a meeting, an email;
+    or a record Dealgate itself wrote in the deal's activities (`SYSTEM`: a
+    redesign that carried the deal past gates), which no person logged and
+    no criterion reads (`LOGGED` are the kinds people log)."""
 
     class Kind(models.TextChoices):
         CALL = "call", "Call"
@@ -317,6 +320,10 @@ class Activity(models.Model):
         MEETING = "meeting", "Meeting"
         NOTE = "note", "Note"
         TASK = "task", "Task"
+        SYSTEM = "system", "System record"
+
+    # The kinds a person logs, and criteria read: every kind but SYSTEM.
+    LOGGED = (Kind.CALL, Kind.EMAIL, Kind.MEETING, Kind.NOTE, Kind.TASK)
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(max_length=10, choices=Kind.choices)

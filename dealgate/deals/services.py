@@ -135,7 +135,8 @@ def context_for(
 ) -> dict[str, Any]:
     """The values criteria read for `deal`.
 
-    Costs a query for the deal's activities and one for each of its owner,
+    The activities are those people logged (`Activity.LOGGED`), never a
+    system record. Costs a query for them and one for each of its owner,
     organization, contact and product not loaded yet. Given the `rules` that
     will read it, only what one of them can read is fetched; the rest is left
     empty.
@@ -153,7 +154,9 @@ def context_for(
     zone = calendar_for(pipeline).zone
     activities = []
     if "activities" in reads:
-        found = Activity.objects.filter(deal=deal)
+        # What people logged: a record Dealgate wrote itself (a redesign's)
+        # is no call, note or anything a rule may count.
+        found = Activity.objects.filter(deal=deal, kind__in=Activity.LOGGED)
         activities = list(found.values("kind", "tag", "done", "at"))
     people = "people" in reads
     return crit.deal_context(
@@ -1580,7 +1583,8 @@ def _changed_fields(current: Deal, changes: dict[str, Any]) -> list[str]:
 # --- what happened with the buyer -------------------------------------------
 
 
-ACTIVITY_KINDS = tuple(Activity.Kind.values)
+# The kinds a person logs: never a system record (`Activity.Kind.SYSTEM`).
+ACTIVITY_KINDS = tuple(str(kind) for kind in Activity.LOGGED)
 _TAG = re.compile(r"[\w-]{1,50}")
 _HELD_TAG = re.compile(r"""held\(\s*['"]\w+['"]\s*,\s*['"]([\w-]+)['"]""")
 

@@ -1289,11 +1289,13 @@ class _Sync:
     def _write_carried(
         self, pipeline: Pipeline, by: User | None, now: dt.datetime
     ) -> None:
-        """Write in the history of each open deal that the new order carries
-        past gates, still in its stage, a note saying so: who applied the
-        redesign, the stages passed and, for deals that did not meet their
-        criteria, the override. Runs before removed stages' deals move, so it
-        reads the kept stages' deals (the moved ones' events say it)."""
+        """Write in the activities of each open deal that the new order
+        carries past gates, still in its stage, a system record saying so
+        (`Activity.Kind.SYSTEM`: no criterion or page counts it as logged by
+        a person): who applied the redesign, the stages passed and, for deals
+        that did not meet their criteria, the override. Runs before removed
+        stages' deals move, so it reads the kept stages' deals (the moved
+        ones' stage events say it, `_move_deals`)."""
         who = by.username if by is not None else "system"
         notes = []
         for carried in self._carried():
@@ -1321,7 +1323,7 @@ class _Sync:
                 notes.append(
                     Activity(
                         deal_id=deal_id,
-                        kind=Activity.Kind.NOTE,
+                        kind=Activity.Kind.SYSTEM,
                         subject=cut(subject, _SUBJECT_LIMIT),
                         done=True,
                         at=now,

@@ -472,7 +472,11 @@ def _deal_page(
         "edit_fields": edit if edit is not None else deal_forms.edit_fields(deal),
         "edit_error": edit_error,
         "activity": activity or {"kind": "call"},
-        "activity_kinds": Activity.Kind.choices,
+        "activity_kinds": [
+            (kind, label)
+            for kind, label in Activity.Kind.choices
+            if kind in Activity.LOGGED
+        ],
         "activities": deal.activities.select_related("by", "done_by").order_by(
             "-at", "-id"
         )[:50],

@@ -96,8 +96,9 @@ def stage_of(deal: Deal) -> str:
 
 
 def notes_of(deal: Deal) -> list[str]:
+    """What the system recorded in the deal's activities (a redesign's)."""
     return list(
-        Activity.objects.filter(deal=deal, kind="note").values_list(
+        Activity.objects.filter(deal=deal, kind="system").values_list(
             "subject", flat=True
         )
     )
