@@ -106,6 +106,26 @@ def carried_past(
     return [key for key in now_before if key not in before and key != source]
 
 
+def passed_by_move(
+    order_before: Sequence[str], keys: Sequence[str], removed: str, target: str
+) -> list[str]:
+    """The stages of `keys` (the new order) that the deals of `removed`, sent
+    to `target`, end up past, in the new order: sent where they may go with
+    no gate (`free_targets`), those the new order carries them past
+    (`carried_past`); sent further, every stage between the nearest kept
+    before `removed` (`place`) and `target`, and those carried past. Their
+    history names them whether or not an override was needed."""
+    if target in free_targets(order_before, keys, removed):
+        return carried_past(order_before, keys, removed, target)
+    low = place(order_before, keys, removed)
+    also = set(carried_past(order_before, keys, removed, target))
+    return [
+        key
+        for at, key in enumerate(keys[: list(keys).index(target)])
+        if at > low or key in also
+    ]
+
+
 Gate = tuple[str, str, Any]
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -1172,10 +1172,21 @@ class _Sync:
         now: dt.datetime,
     ) -> list[str]:
         # The removed stages and moved deals are locked (_lock_moved_deals).
+        keys = self.spec.stage_keys()
+        carried = {c.key for c in self._carried() if c.key != c.dest}
         for row in self.removed:
             if row.key in self.moves:
                 target = stages[self.moves[row.key]]
-                why = _Why(by, self.override_reason, self.overridden)
+                free = target.key in self._free(row.key)
+                why = _Why(
+                    by,
+                    self.override_reason,
+                    self.overridden,
+                    passed=redesign.passed_by_move(
+                        self.order_before, keys, row.key, target.key
+                    ),
+                    judged=not free or row.key in carried,
+                )
                 self.moved += _move_deals(pipeline, row, target, why, now)
         for row in self.removed:
             try:
@@ -1380,21 +1391,34 @@ class _Carried:
 @dataclass(frozen=True)
 class _Why:
     """Who applied a redesign, and the override reason with the deals it
-    moved past unmet gates (id -> the criteria unmet)."""
+    moved past unmet gates (id -> the criteria unmet); for the deals of one
+    removed stage, the stages of the new order their move puts them past
+    (`redesign.passed_by_move`) and whether their open deals were judged
+    at gates on the way (sent forward, or carried past a stage's exit
+    criteria by the new order)."""
 
     by: User | None
     override_reason: str = ""
     overridden: Mapping[int, list[str]] = field(default_factory=dict)
+    passed: Sequence[str] = ()
+    judged: bool = False
 
-    def reason(self, base: str, deal_id: int) -> str:
-        """What a moved deal's event says of why it moved."""
+    def reason(self, base: str, deal_id: int, status: str) -> str:
+        """What the event of a deal of `status`, moved as `base` says, says
+        of why it moved and what it passed: every deal the stages now before
+        it that were not, an open one judged at gates whether it met them
+        or an override lifted them."""
+        if self.passed:
+            base = f"{base}, now after {', '.join(map(repr, self.passed))}"
         unmet = self.overridden.get(deal_id)
-        if unmet is None:
-            return base
-        return (
-            f"{base}; moved past unmet criteria ({'; '.join(unmet)}) "
-            f"by override: {self.override_reason}"
-        )
+        if unmet is not None:
+            return (
+                f"{base}; moved past unmet criteria ({'; '.join(unmet)}) "
+                f"by override: {self.override_reason}"
+            )
+        if self.judged and status == Deal.Status.OPEN:
+            return f"{base}; it met every criterion on the way"
+        return base
 
 
 def _move_deals(
@@ -1450,7 +1474,7 @@ def _move_deals(
                 at=now,
                 from_entered_at=entered_at,
                 from_business_minutes=_stay_minutes(calendar, status, entered_at, now),
-                override_reason=why.reason(reason, deal_id),
+                override_reason=why.reason(reason, deal_id, status),
                 by=by,
                 responsible_id=responsible.get(deal_id),
                 source="pipeline",

@@ -149,7 +149,8 @@ def test_an_admins_reason_overrides_and_is_written_in_the_history(
     assert event.override_reason.startswith(
         "pipeline 'it-services' redesigned by olivia: stage 'inquiry' "
         "(Inquiry received) was removed and its deals moved to 'contract' "
-        "(Contract requested); moved past unmet criteria (2 exit criteria of "
+        "(Contract requested), now after 'discovery', 'proposal', 'review'; "
+        "moved past unmet criteria (2 exit criteria of "
         "'Inquiry received' are unmet"
     )
     assert event.override_reason.endswith(f"by override: {REASON}")
