@@ -10,10 +10,15 @@ from django.views.decorators.http import require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core.numbers import MAX_OFFSET, as_id, whole_number
+from dealgate.deals.models import Deal
 from dealgate.errors import ValidationError
+from dealgate.leads.models import Lead
+from dealgate.pipelines.calendars import shown_zone
+from dealgate.pipelines.models import Pipeline
 from dealgate.web.errors import refused
 
 from . import notices as notice_service
+from .models import Clock, Notice
 from .queries import TODAY_LIMIT, people_seen_by, today_for, today_section
 
 # Today's sections by the key a "more" link names, with their headings.
@@ -81,6 +86,32 @@ def _people_shown(request: HttpRequest) -> tuple[list[User], str, list[User]]:
     return people, username, shown
 
 
+def _with_zones(notices: list[Notice]) -> str:
+    """Give each notice `zone`, the time zone its time is shown in: that of
+    the pipeline of what it tells about (its deal, lead or clock, a digest's
+    clocks), by `shown_zone`'s rule; return the page's zone, that of all of
+    them. Four queries at most, whatever the number of notices."""
+    clock_ids = {c for notice in notices for c in notice.clock_ids}
+    deal_ids = {n.deal_id for n in notices if n.deal_id is not None}
+    lead_ids = {n.lead_id for n in notices if n.lead_id is not None}
+    of_clock = dict(
+        Clock.objects.filter(pk__in=clock_ids).values_list("pk", "pipeline_id")
+    )
+    of_deal = dict(
+        Deal.objects.filter(pk__in=deal_ids).values_list("pk", "pipeline_id")
+    )
+    of_lead = dict(
+        Lead.objects.filter(pk__in=lead_ids).values_list("pk", "pipeline_id")
+    )
+    wanted = {*of_clock.values(), *of_deal.values(), *of_lead.values()}
+    pipelines = Pipeline.objects.in_bulk(wanted) if wanted else {}
+    for notice in notices:
+        ids = {of_clock.get(c) for c in notice.clock_ids}
+        ids |= {of_deal.get(notice.deal_id), of_lead.get(notice.lead_id)}
+        notice.zone = shown_zone(pipelines[i] for i in ids if i in pipelines)
+    return shown_zone(pipelines.values())
+
+
 @login_required
 def notice_list(request: HttpRequest) -> HttpResponse:
     try:
@@ -92,8 +123,10 @@ def notice_list(request: HttpRequest) -> HttpResponse:
     page = list(
         notice_service.notices_for(request.user)[start : start + NOTICES_PER_PAGE + 1]
     )
+    shown = page[:NOTICES_PER_PAGE]
     context = {
-        "notices": page[:NOTICES_PER_PAGE],
+        "notices": shown,
+        "zone": _with_zones(shown),
         "unread": notice_service.unread_count(request.user),
         "next_offset": start + NOTICES_PER_PAGE
         if len(page) > NOTICES_PER_PAGE

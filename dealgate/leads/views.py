@@ -37,7 +37,7 @@ from dealgate.errors import (
     NotFound,
     ValidationError,
 )
-from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.calendars import calendar_for, shown_zone
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import active_stages
 from dealgate.web.busy import RETRY_AFTER, is_busy
@@ -175,12 +175,30 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "sections": sections,
         "spooled": spool.waiting_count(),
         "shown": INBOX_ROWS,
-        "notices": LeadNotice.objects.filter(user=request.user, read_at__isnull=True)[
-            :20
-        ],
+        "notices": LeadNotice.objects.filter(
+            user=request.user, read_at__isnull=True
+        ).select_related("lead__pipeline", "deal__pipeline")[:20],
         "now": now,
     }
+    context["zone"] = _with_zones(
+        context["notices"],
+        [lead for section in sections for lead, _ in section["rows"]],
+        [p for p in pipelines if p.key == key] if key else pipelines,
+    )
     return render(request, "leads/inbox.html", context)
+
+
+def _with_zones(notices: Any, leads: list[Lead], pipelines: list[Pipeline]) -> str:
+    """Give each of the inbox's notices and leads `zone`, the time zone its
+    time is shown in: its pipeline's (a notice's lead's or deal's), by
+    `shown_zone`'s rule, as on the lead's own page; return the page's zone,
+    that of the `pipelines` shown. Reads nothing the rows have not."""
+    for lead in leads:
+        lead.zone = shown_zone([lead.pipeline])
+    for notice in notices:
+        about = notice.lead or notice.deal
+        notice.zone = shown_zone([about.pipeline] if about is not None else [])
+    return shown_zone(pipelines)
 
 
 @login_required
@@ -598,8 +616,16 @@ def decisions(request: HttpRequest) -> HttpResponse:
 def _decisions_page(
     request: HttpRequest, *, status: int = 200, refusal: str = ""
 ) -> HttpResponse:
-    rows = DedupDecision.objects.select_related(*DECISION_RELATED)[:200]
-    context = {"decisions": _splittable(rows, request.user), "refusal": refusal}
+    rows = DedupDecision.objects.select_related(*DECISION_RELATED, "pipeline")[:200]
+    decisions = _splittable(rows, request.user)
+    for decision in decisions:
+        # Its pipeline's zone, as on the lead's page (`shown_zone`).
+        decision.zone = shown_zone([decision.pipeline])
+    context = {
+        "decisions": decisions,
+        "refusal": refusal,
+        "zone": shown_zone({d.pipeline_id: d.pipeline for d in decisions}.values()),
+    }
     return render(request, "leads/decisions.html", context, status=status)
 
 
@@ -673,7 +699,9 @@ def lead_new(request: HttpRequest) -> HttpResponse:
         return response
     if isinstance(result, spool.Kept):
         # 202: received, not yet created. A fresh form for the next call.
-        context.update(kept=result, receipt=uuid.uuid4().hex)
+        # Its time in its pipeline's zone, as the lead's page will show it.
+        zone = shown_zone(p for p in pipelines if p.key == result.pipeline)
+        context.update(kept=result, receipt=uuid.uuid4().hex, zone=zone)
         return render(request, "leads/new.html", context, status=202)
     if result.created or result.decision is None:
         if not result.created:

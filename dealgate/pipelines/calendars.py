@@ -7,7 +7,7 @@ out the same object for the same table is what makes every later call cheap.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +29,15 @@ def calendar_for(pipeline: Pipeline) -> Calendar:
     if not pipeline.calendar:
         return _default_calendar(settings.TIME_ZONE)
     return calendar_from_table(pipeline.calendar)
+
+
+def shown_zone(pipelines: Iterable[Pipeline]) -> str:
+    """The time zone a page shows times about `pipelines` in: their calendar's
+    (`calendar_for`), as the deal and lead pages and Today show theirs; the
+    server's (settings.TIME_ZONE, a pipeline's without a calendar) when there
+    are none or their zones differ. Pages name the zone beside the times."""
+    zones = {calendar_for(pipeline).timezone for pipeline in pipelines}
+    return zones.pop() if len(zones) == 1 else settings.TIME_ZONE
 
 
 def calendar_from_table(table: Mapping[str, Any]) -> Calendar:

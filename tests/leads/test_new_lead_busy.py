@@ -69,7 +69,8 @@ def test_a_lead_typed_during_an_import_is_received_not_refused(
     page = response.content.decode()
     assert "Lead received, not created yet" in page
     assert "will appear in the inbox" in page and "once the database is free" in page
-    assert "10 Jun 2026, 12:00 UTC" in page
+    # In the pipeline's zone, named, as the lead's page will show it.
+    assert "10 Jun 2026, 14:00 Europe/Berlin" in page
     # A fresh form for the next call, not the one just sent.
     assert 'value="Person 1"' not in page and receipt not in page
     (kept,) = _kept(sqlite_file)
