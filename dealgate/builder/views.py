@@ -6,12 +6,14 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from dealgate import timesource
 from dealgate.core.blueprint import proposal_text
 from dealgate.core.pipeline_file import dump_pipeline
 from dealgate.core.review import review
 from dealgate.errors import NotFound
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import export_pipeline, get_pipeline
 
@@ -106,7 +108,9 @@ def blueprint(request: HttpRequest, key: str) -> HttpResponse:
         working = working_copy(key)
         context["seen"] = working.seen
         context["has_draft"] = working.draft is not None
-    return render(request, "builder/blueprint.html", context)
+    # Its dates read in the pipeline's zone, as on a deal's page.
+    with timezone.override(calendar_for(pipeline).zone):
+        return render(request, "builder/blueprint.html", context)
 
 
 @login_required

@@ -144,6 +144,17 @@ def test_the_blueprint_page_shows_the_figures_and_the_proposal(
     assert 'key = "new-business"' in text
 
 
+def test_the_blueprint_page_dates_the_closes_in_the_pipelines_zone(
+    pipeline, rep_client
+):
+    # 00:30 on the 10th in Berlin is still the 9th in UTC.
+    closed_deal(pipeline, [("inquiry", at(2, 9), at(10, 0, 30))], "lost")
+
+    text = text_of(rep_client.get(f"/pipelines/{pipeline.key}/blueprint/"))
+
+    assert "closed 10 Mar 2026 to 10 Mar 2026" in text
+
+
 # --- the demo data -----------------------------------------------------------------
 
 
