@@ -62,6 +62,7 @@ from dealgate.core.text import (
     required_text,
 )
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from dealgate.leads.versions import task_doer
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import (
@@ -1694,21 +1695,43 @@ def _check_not_past(due_at: dt.datetime, deal: Deal, now: dt.datetime) -> None:
         )
 
 
-def complete_task(deal_id: int, task_id: int, *, by: User | None) -> Activity:
+def complete_task(
+    deal_id: int,
+    task_id: int,
+    *,
+    by: User | None,
+    expected_version: int | None = None,
+) -> Activity:
     """Mark a deal's open task done: its next-step clock is met, and criteria
-    that ask for a held task count it."""
+    that ask for a held task count it.
+
+    `expected_version` is the version of the deal the caller read (the deal
+    page's form sends it): a deal changed since (moved, closed, given to
+    someone else, edited) is a Conflict naming both versions, and nothing
+    is done. A task done already is a Conflict too, saying who did it; from
+    the page, one done by the same person (a second click) is no news."""
     with transaction.atomic():
         deal = Deal.objects.select_for_update().filter(pk=deal_id).first()
         if deal is None:
             raise NotFound(f"no deal with id {deal_id}")
         check_may_change(by, deal)
+        if expected_version is not None and deal.version != expected_version:
+            raise Conflict(
+                f"deal {deal_id} changed since you loaded it (your version "
+                f"{expected_version}, now {deal.version}); nothing was done. "
+                "Reload it and mark the task done if you still mean to"
+            )
         task = Activity.objects.filter(
             pk=task_id, deal=deal, kind=Activity.Kind.TASK
         ).first()
         if task is None:
             raise NotFound(f"deal {deal_id} has no task {task_id}")
         if task.done:
-            raise Conflict(f"task {task_id} is done already", field="task")
+            raise Conflict(
+                f"task {task_id} on deal {deal_id} is done already: marked done "
+                f"by {task_doer(task.done_by_id)}",
+                field="task",
+            )
         task.done = True
         task.done_at = timesource.now()
         task.done_by = by

@@ -44,7 +44,7 @@ from dealgate.pipelines.models import Handoff, Pipeline, Stage
 from . import assign, dedup, followups
 from .intake import LIMITS, CleanLead, clean_lead
 from .models import DedupDecision, Lead, LeadActivity, LeadAssignment, LeadNotice
-from .versions import check_version
+from .versions import check_task_open, check_version
 
 log = logging.getLogger("dealgate.leads")
 
@@ -609,22 +609,37 @@ _NOT_LOGGED = (LeadActivity.Kind.INQUIRY, LeadActivity.Kind.TASK)
 
 
 def complete_lead_task(
-    task_id: int, *, by: User | None, lead_id: int | None = None
+    task_id: int,
+    *,
+    by: User | None,
+    lead_id: int | None = None,
+    version: str | None = None,
 ) -> LeadActivity:
     """Mark a follow-up task on a lead done: its next-step clock is met (or,
     if it had already run out, the lead is no longer at risk for it). The
-    lead's owner or a manager may; doing it twice changes nothing. With
-    `lead_id`, the task must be that lead's."""
+    lead's owner or a manager may. With `lead_id`, the task must be that
+    lead's.
+
+    Given the `version` of the lead a page showed, a lead changed since
+    (given to someone else, converted, disqualified) is a Conflict naming
+    what changed (`versions.check_version`), and so is a task someone else
+    marked done since: nothing is done. Done by the same person (a second
+    click), or without a version, doing it twice changes nothing."""
     with transaction.atomic():
         tasks = LeadActivity.objects.filter(pk=task_id, kind=LeadActivity.Kind.TASK)
         if lead_id is not None:
             tasks = tasks.filter(lead_id=lead_id)
-        task = tasks.values("lead_id", "done").first()
-        if task is None:
+        found = tasks.values("lead_id").first()
+        if found is None:
             where = f"lead {lead_id}" if lead_id is not None else "a lead"
             raise NotFound(f"no task with id {task_id} on {where}")
-        lead = _locked_lead(task["lead_id"])
+        lead = _locked_lead(found["lead_id"])
         _may_change(lead, by, "complete its tasks")
+        check_version(lead, version, "mark the task done")
+        # Read under the lead's lock, which every change of its tasks takes.
+        task = LeadActivity.objects.values("done", "done_by_id").get(pk=task_id)
+        if task["done"] and version is not None:
+            check_task_open(task_id, f"lead {lead.pk}", task["done_by_id"], by)
         now = timesource.now()
         if not task["done"]:
             LeadActivity.objects.filter(pk=task_id).update(
@@ -1095,10 +1110,13 @@ def merge_lead(
     by: User | None,
     into_lead: int | None = None,
     into_deal: int | None = None,
+    version: str | None = None,
 ) -> DedupDecision:
     """Force an open lead into another open lead or an open deal: it closes
     as merged, the target gets a note of it and its owner a notice. The
-    returned decision can be split to undo it."""
+    returned decision can be split to undo it. Given the `version` of the
+    lead a page showed, a lead changed since is a Conflict naming what
+    changed (`versions.check_version`), and nothing is merged."""
     if (into_lead is None) == (into_deal is None):
         raise ValidationError("merge into one lead or one deal", field="into")
     for kind, target_id in (("lead", into_lead), ("deal", into_deal)):
@@ -1115,6 +1133,7 @@ def merge_lead(
         lead = _locked_lead(lead_id)
         _must_be_open(lead, "be merged")
         _may_change(lead, by, "merge it")
+        check_version(lead, version, "merge it")
         target_lead, target_deal = _merge_target(lead, into_lead, into_deal)
         # The merge writes a note on the target and records the decision
         # against it: only as one who may log on it there.

@@ -108,3 +108,32 @@ def _now(lead: Lead, name: str) -> str:
     if name == "status":
         return f"status (now {lead.status})"
     return name
+
+
+def check_task_open(
+    task_id: int, where: str, done_by_id: int | None, by: Any | None
+) -> None:
+    """Refuse (Conflict) to mark task `task_id` on `where` ("lead 12") done
+    from a page that showed it open, now that someone else marked it done:
+    saying who. Done by `by` themselves (a second click on the same button)
+    is no change they missed, and is let through to change nothing."""
+    mine = by.pk if by is not None else None
+    if done_by_id is not None and done_by_id == mine:
+        return
+    who = task_doer(done_by_id)
+    raise Conflict(
+        f"task {task_id} on {where} was marked done meanwhile by {who}; "
+        "nothing was done",
+        field="task",
+    )
+
+
+def task_doer(user_id: int | None) -> str:
+    """Who marked a task done, in words: their username, or "the system" (a
+    conversion, the sweep) when no person did."""
+    from dealgate.accounts.models import User
+
+    if user_id is None:
+        return "the system"
+    name = User.objects.filter(pk=user_id).values_list("username", flat=True).first()
+    return name or "someone since removed"

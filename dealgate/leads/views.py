@@ -489,7 +489,9 @@ def lead_task_done(request: HttpRequest, lead_id: int, task_id: int) -> HttpResp
         lead_id,
         "task",
         "Task done.",
-        lambda: services.complete_lead_task(task_id, by=request.user, lead_id=lead_id),
+        lambda: services.complete_lead_task(
+            task_id, by=request.user, lead_id=lead_id, version=_shown(request)
+        ),
     )
 
 
@@ -585,7 +587,7 @@ def lead_merge(request: HttpRequest, lead_id: int) -> HttpResponse:
                 'say what to merge into: "lead 12" or "deal 7"', field="into"
             )
         into = {f"into_{kind}": int(number)}
-        services.merge_lead(lead_id, by=request.user, **into)
+        services.merge_lead(lead_id, by=request.user, version=_shown(request), **into)
 
     return _act(request, lead_id, "merge", f"Lead merged into {target}.", merge)
 

@@ -337,20 +337,33 @@ def deal_activity(request: HttpRequest, deal_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def deal_task_done(request: HttpRequest, deal_id: int, task_id: int) -> HttpResponse:
-    """Mark an open task of the deal done."""
+    """Mark an open task of the deal done, on the version of the deal the
+    page showed: a deal changed since, or a task someone else marked done
+    meanwhile, is a 409 saying so, with the deal as it is now."""
     deal = _deal(deal_id)
     try:
-        services.complete_task(deal_id, task_id, by=request.user)
-    except Conflict:
-        pass  # done already (a second click): the page shows it done
+        services.complete_task(
+            deal_id, task_id, by=request.user, expected_version=_version(request.POST)
+        )
     except DealgateError as refused:
+        if _done_by_them(refused, task_id, request.user):
+            # Their own second click: the page shows the task done.
+            return redirect("deal", deal_id=deal_id, permanent=False)
+        message = refused.message if refused.field == "task" else _refusal(refused)
         return _deal_page(
             request,
             deal,
             status=refused.status,
-            activity={"kind": "call", "error": refused.message, "field": ""},
+            activity={"kind": "call", "error": message, "field": ""},
         )
     return redirect("deal", deal_id=deal_id, permanent=False)
+
+
+def _done_by_them(error: DealgateError, task_id: int, user: User) -> bool:
+    """Whether `error` refused a task that `user` had marked done already."""
+    if not isinstance(error, Conflict) or error.field != "task":
+        return False
+    return Activity.objects.filter(pk=task_id, done=True, done_by=user).exists()
 
 
 def _due(text: str, deal: Deal) -> tuple[dt.datetime | None, str]:

@@ -1,7 +1,8 @@
-"""Assigning, disqualifying and converting a lead from what a page or an API
-call read: a lead changed since (another owner, another status, a field
-filled) is a 409 naming what changed, and nothing is done; an API call that
-sends no version acts on the lead as it is."""
+"""Assigning, disqualifying, converting and merging a lead, and marking its
+task done, from what a page or an API call read: a lead changed since
+(another owner, another status, a field filled) or a task someone else
+marked done is a 409 naming what changed, and nothing is done; an API call
+that sends no version acts on the lead as it is."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import pytest
 from dealgate.deals.models import Deal
 from dealgate.errors import Conflict, ValidationError
 from dealgate.leads.edits import edit_lead
-from dealgate.leads.models import ApiToken, Lead
+from dealgate.leads.models import ApiToken, Lead, LeadActivity
 from dealgate.leads.services import (
     assign_lead,
     capture_lead,
+    complete_lead_task,
     convert_lead,
     disqualify_lead,
+    merge_lead,
     record_response,
 )
 from dealgate.leads.tokens import create_token
@@ -32,6 +35,22 @@ def lead(routed, alice, now) -> Lead:
     lead = capture_lead(inquiry(1, company="Initech AG"), source="form").lead
     assert lead.owner == alice
     return lead
+
+
+@pytest.fixture
+def task(lead, now) -> LeadActivity:
+    return LeadActivity.objects.create(
+        lead=lead,
+        kind=LeadActivity.Kind.TASK,
+        subject="Call them back",
+        due_at=now,
+        at=now,
+    )
+
+
+@pytest.fixture
+def other(routed, now) -> Lead:
+    return capture_lead(inquiry(2, company="Globex SE"), source="form").lead
 
 
 def test_an_assignment_from_before_another_one_is_refused_naming_the_owner(
@@ -107,14 +126,15 @@ def test_a_version_that_is_not_one_is_refused_naming_it(lead, alice, version):
 
 
 def test_every_action_form_of_the_page_sends_the_version_it_shows(
-    client, lead, max_manager
+    client, lead, task, max_manager
 ):
     client.force_login(max_manager)
 
     page = client.get(f"/leads/{lead.pk}/").content.decode()
 
-    # Convert, disqualify, assign and the edit form.
-    assert page.count(f'name="version" value="{lead_version(lead)}"') == 4
+    # Convert, disqualify, merge, assign, the edit form and the open task's
+    # Done.
+    assert page.count(f'name="version" value="{lead_version(lead)}"') == 6
 
 
 def test_a_stale_page_assigning_is_409_naming_the_owner_and_keeps_the_note(
@@ -246,3 +266,130 @@ def test_the_api_refuses_a_body_version_and_if_match_that_differ(client, lead, s
     assert response.json()["field"] == "version"
     lead.refresh_from_db()
     assert lead.is_open
+
+
+# --- merging and a task done ---------------------------------------------------
+
+
+def test_a_merge_from_before_a_reassignment_is_refused_naming_the_owner(
+    lead, other, bob, max_manager
+):
+    seen = lead_version(lead)
+    assign_lead(lead.pk, bob, by=max_manager)
+
+    with pytest.raises(Conflict) as refused:
+        merge_lead(lead.pk, by=max_manager, into_lead=other.pk, version=seen)
+
+    assert refused.value.message == (
+        f"lead {lead.pk} changed since you read it: owner (now bob) changed "
+        "meanwhile; nothing was done. Look at it again and merge it if you "
+        "still mean to"
+    )
+    lead.refresh_from_db()
+    assert lead.is_open and lead.merged_into is None
+
+
+def test_a_merge_on_the_version_read_is_done(lead, other, max_manager):
+    merge_lead(lead.pk, by=max_manager, into_lead=other.pk, version=lead_version(lead))
+
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.MERGED
+
+
+def test_a_task_done_from_before_a_reassignment_is_refused_and_stays_open(
+    lead, task, bob, max_manager
+):
+    seen = lead_version(lead)
+    assign_lead(lead.pk, bob, by=max_manager)
+
+    with pytest.raises(Conflict, match=r"owner \(now bob\) changed meanwhile"):
+        complete_lead_task(task.pk, by=max_manager, lead_id=lead.pk, version=seen)
+
+    task.refresh_from_db()
+    assert not task.done
+
+
+def test_a_task_done_from_before_a_disqualification_names_the_status(lead, task, alice):
+    seen = lead_version(lead)
+    disqualify_lead(lead.pk, "a student project", by=alice)
+
+    with pytest.raises(Conflict, match=r"status \(now disqualified\)"):
+        complete_lead_task(task.pk, by=alice, lead_id=lead.pk, version=seen)
+
+
+def test_a_task_someone_else_did_meanwhile_is_refused_saying_who(
+    lead, task, alice, max_manager
+):
+    seen = lead_version(lead)
+    complete_lead_task(task.pk, by=max_manager, lead_id=lead.pk, version=seen)
+
+    with pytest.raises(Conflict) as refused:
+        complete_lead_task(task.pk, by=alice, lead_id=lead.pk, version=seen)
+
+    assert refused.value.message == (
+        f"task {task.pk} on lead {lead.pk} was marked done meanwhile by "
+        f"{max_manager.username}; nothing was done"
+    )
+    task.refresh_from_db()
+    assert task.done_by == max_manager
+
+
+def test_a_second_click_on_ones_own_done_task_changes_nothing(lead, task, alice):
+    seen = lead_version(lead)
+    first = complete_lead_task(task.pk, by=alice, lead_id=lead.pk, version=seen)
+
+    again = complete_lead_task(task.pk, by=alice, lead_id=lead.pk, version=seen)
+
+    assert again.done_at == first.done_at and again.done_by == alice
+
+
+def test_a_task_done_without_a_version_takes_it_as_it_is(
+    lead, task, alice, max_manager
+):
+    complete_lead_task(task.pk, by=max_manager)
+
+    again = complete_lead_task(task.pk, by=alice)
+
+    assert again.done_by == max_manager
+
+
+def test_a_stale_page_merging_is_409_naming_what_changed_and_keeps_the_target(
+    client, lead, other, bob, max_manager
+):
+    client.force_login(max_manager)
+    seen = lead_version(lead)
+    assign_lead(lead.pk, bob, by=max_manager)
+
+    response = client.post(
+        f"/leads/{lead.pk}/merge/", {"into": f"lead {other.pk}", "version": seen}
+    )
+
+    assert response.status_code == 409
+    assert "owner (now bob) changed meanwhile" in text_of(response)
+    page = response.content.decode()
+    assert f'value="lead {other.pk}"' in page
+    lead.refresh_from_db()
+    assert lead.is_open
+    # The page shows the lead as it is now: sent again, it is merged.
+    assert f'name="version" value="{lead_version(lead)}"' in page
+    again = client.post(
+        f"/leads/{lead.pk}/merge/",
+        {"into": f"lead {other.pk}", "version": lead_version(lead)},
+    )
+    assert again.status_code == 302
+
+
+def test_a_stale_page_marking_a_task_done_is_409_saying_who_did_it(
+    client, lead, task, alice, max_manager
+):
+    client.force_login(alice)
+    seen = lead_version(lead)
+    complete_lead_task(task.pk, by=max_manager)
+
+    response = client.post(f"/leads/{lead.pk}/tasks/{task.pk}/done/", {"version": seen})
+
+    assert response.status_code == 409
+    assert (
+        f"task {task.pk} on lead {lead.pk} was marked done meanwhile by "
+        f"{max_manager.username}" in text_of(response)
+    )

@@ -105,7 +105,10 @@ def test_a_task_needs_a_due_date_said_at_that_input_and_then_runs_a_clock(
     assert task.due_at == dt.datetime(2026, 6, 12, 15, 0, tzinfo=dt.UTC)  # 17:00
     assert Clock.objects.filter(activity=task, state="running").exists()
 
-    done = client.post(reverse("deal-task-done", args=[deal.pk, task.pk]))
+    deal.refresh_from_db()
+    done = client.post(
+        reverse("deal-task-done", args=[deal.pk, task.pk]), {"version": deal.version}
+    )
 
     assert done.status_code == 302
     task.refresh_from_db()
@@ -303,7 +306,10 @@ def test_a_task_that_falls_overdue_stays_as_it_is(client, alice, deal):
 
     with timesource.frozen_at(dt.datetime(2026, 6, 20, 12, 0, tzinfo=dt.UTC)):
         page = client.get(reverse("deal", args=[deal.pk]))
-        done = client.post(reverse("deal-task-done", args=[deal.pk, task.pk]))
+        done = client.post(
+            reverse("deal-task-done", args=[deal.pk, task.pk]),
+            {"version": Deal.objects.get(pk=deal.pk).version},
+        )
 
     assert page.status_code == 200
     assert done.status_code == 302
