@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from ninja import Field, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict
 
@@ -327,18 +328,35 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     },
 )
 @reads_own_body
-def create_lead(request: HttpRequest) -> Status[dict[str, Any]]:
+def create_lead(request: HttpRequest) -> Status[dict[str, Any]] | HttpResponseBase:
     """Capture a lead: 201 with the new lead and why it went to its owner;
     200 when it repeats an open lead or deal (attached there) or an
     external_id already captured; 202 when the database is busy with an
     import: the lead is kept and captured, as received now, once it is free.
     A token with the scope `capture` is answered 202 `received` for any of
-    the first three, with nothing of the lead."""
-    result = spool.capture_or_keep(_json_body(request), source="api", by=request.auth)
+    the first three, with nothing of the lead: where there is a spool, the
+    lead is kept there and answered before it is compared with any lead
+    (`spool.keep_to_answer_first`), so that neither the answer nor the time
+    it takes tells whether it repeats one."""
+    data = _json_body(request)
+    if token_scope(request) == ApiToken.Scope.CAPTURE:
+        pipeline = services.pipeline_for_capture(data.get("pipeline"))
+        kept = spool.keep_to_answer_first(
+            data, source="api", pipeline=pipeline, by=request.auth
+        )
+        if kept is not None:
+            from .routes import api  # which imports this module
+
+            answer = api.create_response(request, _RECEIVED, status=202)
+            return spool.answer_then_take_in(answer, kept)
+        result = spool.capture_or_keep(
+            data, source="api", by=request.auth, pipeline=pipeline
+        )
+        queued = isinstance(result, spool.Kept)
+        return Status(202, _queued_out(result) if queued else _RECEIVED)
+    result = spool.capture_or_keep(data, source="api", by=request.auth)
     if isinstance(result, spool.Kept):
         return Status(202, _queued_out(result))
-    if token_scope(request) == ApiToken.Scope.CAPTURE:
-        return Status(202, _RECEIVED)
     return Status(201 if result.created else 200, _capture_out(result))
 
 

@@ -41,6 +41,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ from django.db import (
     connection,
     transaction,
 )
+from django.http.response import HttpResponseBase
 
 from dealgate import timesource
 from dealgate.accounts.models import User
@@ -231,6 +233,90 @@ def capture_or_keep(
     return Kept(entry.receipt, entry.channel, entry.pipeline, entry.received_at)
 
 
+def keep_to_answer_first(
+    data: Mapping[str, Any],
+    *,
+    source: str,
+    pipeline: Pipeline,
+    by: User | None = None,
+    sender: str = "",
+) -> Path | None:
+    """Check an anonymous inquiry (the website form's, a capture token's) as
+    every capture does, then keep it in the spool, so that its sender can be
+    answered before it is compared with any lead: returns its file, which
+    `take_in_kept` captures once the answer has gone (`answer_then_take_in`).
+
+    What the sender is told, and when, then depends on nothing but what they
+    sent: the checks read no lead, and the work that differs between an
+    inquiry that repeats a lead and one that does not (de-duplication,
+    routing, the repeat's note and notices) is done after. Refuses what
+    `capture_lead` refuses (ValidationError), before anything is kept.
+    None when there is no spool (PostgreSQL without LEADS_SPOOL_DIR, an
+    in-memory database) or it cannot keep this one (full, a disk error):
+    the caller then captures at once, as before.
+    """
+    if source not in CHANNELS:
+        raise ValueError(f"channel {source!r} is not spooled")
+    clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
+    if spool_dir() is None:
+        return None
+    entry = _Entry(
+        receipt=uuid.uuid4().hex,
+        channel=source,
+        pipeline=pipeline.key,
+        by=by.pk if by is not None else None,
+        received_at=timesource.now(),
+        data=dict(data),
+        sender=sender or (f"user{by.pk}" if by is not None else ""),
+        kept_at=timesource.wall_now(),
+    )
+    return _kept_path(entry, busy=False)
+
+
+def take_in_kept(path: Path) -> str:
+    """Capture the inquiry `keep_to_answer_first` kept in `path`, at the time
+    it was received, now that its sender is answered; returns what became of
+    the file ("taken", "repeated", "gone", SET_ASIDE or "waiting"). Never
+    raises: a database still busy, or any failure, leaves the file for the
+    sweeper (`drain_spool`), which takes it in exactly once all the same."""
+    try:
+        return _take_in(path)
+    except OperationalError as exc:
+        if is_busy(exc):
+            _say_kept(path)
+        else:
+            log.exception("spooled inquiry %s waits for the sweeper", path.name)
+    except Exception:
+        log.exception("spooled inquiry %s waits for the sweeper", path.name)
+    return "waiting"
+
+
+def _say_kept(path: Path) -> None:
+    """Log, as a capture kept while the database is busy is logged, that the
+    inquiry in `path` waits for the sweeper."""
+    try:
+        entry = _read(path)
+    except (OSError, SpoolError):
+        log.info("spooled inquiry %s waits for the sweeper", path.name)
+        return
+    log.info(
+        "inquiry via %s to pipeline %s kept in the lead spool as %s: the "
+        "database is busy with another writer",
+        entry.channel,
+        entry.pipeline,
+        entry.receipt,
+    )
+
+
+def answer_then_take_in(response: HttpResponseBase, path: Path) -> HttpResponseBase:
+    """`response`, which takes in the inquiry kept in `path` once it has
+    been sent: the server closes a response after writing it whole (the
+    Content-Length told the client where it ends), and the test client
+    closes it before it returns."""
+    response._resource_closers.append(partial(take_in_kept, path))
+    return response
+
+
 def _capture_once(
     data: Mapping[str, Any],
     source: str,
@@ -362,11 +448,19 @@ def drain_spool() -> Drained:
 # --- keeping -------------------------------------------------------------------
 
 
-def _keep(entry: _Entry) -> bool:
+def _keep(entry: _Entry, *, busy: bool = True) -> bool:
     """Write `entry` to the spool, synced to disk; False when it cannot be."""
+    return _kept_path(entry, busy=busy) is not None
+
+
+def _kept_path(entry: _Entry, *, busy: bool = True) -> Path | None:
+    """Write `entry` to the spool, synced to disk, and return its file; None
+    when it cannot be. `busy`: kept because the database is (logged at
+    INFO), else to be taken in once its sender is answered (DEBUG: every
+    anonymous inquiry passes there)."""
     folder = spool_dir()
     if folder is None:
-        return False
+        return None
     kept_at = entry.kept_at or timesource.wall_now()
     stamp = f"{kept_at.astimezone(dt.UTC):{_STAMP}}"
     name = f"{stamp}-{entry.channel}-{_tag(entry.sender)}-{entry.receipt}.json"
@@ -381,7 +475,7 @@ def _keep(entry: _Entry) -> bool:
                 folder,
                 held,
             )
-            return False
+            return None
         _write(folder, name, _encode(entry))
     except OSError as exc:
         log.error(
@@ -391,15 +485,18 @@ def _keep(entry: _Entry) -> bool:
             folder,
             exc.strerror or exc,
         )
-        return False
-    log.info(
-        "inquiry via %s to pipeline %s kept in the lead spool as %s: the "
-        "database is busy with another writer",
+        return None
+    log.log(
+        logging.INFO if busy else logging.DEBUG,
+        "inquiry via %s to pipeline %s kept in the lead spool as %s: %s",
         entry.channel,
         entry.pipeline,
         entry.receipt,
+        "the database is busy with another writer"
+        if busy
+        else "taken in once its sender is answered",
     )
-    return True
+    return folder / name
 
 
 def _tag(sender: str) -> str:

@@ -77,9 +77,18 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
     # Only what the form shows: not `source`, which routing rules test, so
     # that a visitor cannot steer whose queue the lead goes to.
     data = {field: request.POST.get(field, "") for field in FORM_FIELDS}
+    sent = {k: v for k, v in data.items() if v}
     try:
+        # Answered before it is compared with any lead, where there is a
+        # spool: nothing the visitor sees, nor when, says whether it repeats
+        # one. Counted in the spool until taken in, then in the database.
+        kept = spool.keep_to_answer_first(
+            sent, source="form", pipeline=pipeline, sender=client
+        )
+        if kept is not None:
+            return spool.answer_then_take_in(_thanks(request, pipeline), kept)
         spool.capture_or_keep(
-            {k: v for k, v in data.items() if v},
+            sent,
             source="form",
             pipeline=pipeline,
             sender=client,

@@ -19,7 +19,13 @@ from dealgate import timesource
 from dealgate.clocks.models import Clock
 from dealgate.clocks.runner import run_once
 from dealgate.leads import formhits, spool
-from dealgate.leads.models import DedupDecision, FormHit, Lead, SpooledCapture
+from dealgate.leads.models import (
+    ApiToken,
+    DedupDecision,
+    FormHit,
+    Lead,
+    SpooledCapture,
+)
 from dealgate.leads.tokens import create_token
 from dealgate.web.busy import set_wait
 
@@ -127,7 +133,9 @@ def test_the_sweeper_captures_a_kept_lead_with_its_window_from_when_it_was_sent(
 def test_the_api_answers_202_and_each_external_id_is_captured_once(
     sqlite_file, routed, olivia, client, other_writer, now
 ):
-    secret = create_token(olivia, "website")[1]
+    # A token that may read leads: a capture token is answered `received`
+    # whether kept or not (tests/leads/test_capture_answered_first.py).
+    secret = create_token(olivia, "crm", scope=ApiToken.Scope.LEADS)[1]
     other_writer.execute("BEGIN IMMEDIATE")
 
     answers = [
