@@ -14,6 +14,12 @@ SQLite is busy with another writer (dealgate.leads.spool) is thanked as any
 other and counts once, in the window it was posted in: from the spool while
 it waits there, and in the database from when the sweeper takes it in
 (dealgate.leads.formhits).
+
+A visitor is a stranger, who must not learn whether an address is a lead's:
+where there is a spool, a submission that passes the checks is kept there
+and thanked before it is compared with any lead, and taken in as the answer
+closes (`spool.keep_to_answer_first`, docs/leads.md, "What an anonymous
+capture tells").
 """
 
 from __future__ import annotations
