@@ -1,7 +1,8 @@
-"""PostgreSQL: an assignment or a conversion waits for another writer's lock
-on the lead and then judges the version its page read by the row as that
-writer left it: a lead that changed hands meanwhile is refused, never
-given away again or converted unseen."""
+"""PostgreSQL: an assignment, a conversion, a merge or a task marked done
+waits for another writer's lock on the lead and then judges the version its
+page read by the row as that writer left it: a lead that changed hands
+meanwhile is refused, never given away again, converted, merged or its task
+done unseen."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ from django.db import connection
 
 from dealgate.deals.models import Deal
 from dealgate.errors import Conflict
-from dealgate.leads.models import Lead
-from dealgate.leads.services import assign_lead, capture_lead, convert_lead
+from dealgate.leads.models import Lead, LeadActivity
+from dealgate.leads.services import (
+    assign_lead,
+    capture_lead,
+    complete_lead_task,
+    convert_lead,
+    merge_lead,
+)
 from dealgate.leads.versions import lead_version
 from tests.locking import OtherSession, until
 
@@ -91,3 +98,44 @@ def test_a_conversion_waiting_on_a_hand_over_makes_no_deal(
 
     assert len(refused) == 1
     assert not Deal.objects.exists()
+
+
+def test_a_merge_waiting_on_a_hand_over_merges_nothing(
+    routed, alice, bob, max_manager, other, now
+):
+    lead = capture_lead(inquiry(1), source="form").lead
+    into = capture_lead(inquiry(2), source="form").lead
+    seen = lead_version(lead)
+
+    refused = _refused_after_the_other_writer(
+        other,
+        lead,
+        bob.pk,
+        lambda: merge_lead(lead.pk, by=max_manager, into_lead=into.pk, version=seen),
+    )
+
+    assert len(refused) == 1
+    assert "owner (now bob) changed meanwhile" in refused[0].message
+    lead.refresh_from_db()
+    assert lead.is_open
+
+
+def test_a_task_done_waiting_on_a_hand_over_leaves_it_open(
+    routed, alice, bob, max_manager, other, now
+):
+    lead = capture_lead(inquiry(1), source="form").lead
+    task = LeadActivity.objects.create(
+        lead=lead, kind=LeadActivity.Kind.TASK, subject="Call", due_at=now, at=now
+    )
+    seen = lead_version(lead)
+
+    refused = _refused_after_the_other_writer(
+        other,
+        lead,
+        bob.pk,
+        lambda: complete_lead_task(task.pk, by=max_manager, version=seen),
+    )
+
+    assert len(refused) == 1
+    task.refresh_from_db()
+    assert not task.done
