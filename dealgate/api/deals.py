@@ -448,12 +448,38 @@ def _activity_out(activity: Activity) -> ActivityOut:
 
 @router.post(
     "/{int:deal_id}/tasks/{int:task_id}/done",
-    response={200: ActivityOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={
+        200: ActivityOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
 )
 def complete_task(request: HttpRequest, deal_id: int, task_id: int) -> ActivityOut:
-    """Mark an open task of the deal done; its next-step clock is met."""
-    task = services.complete_task(deal_id, task_id, by=request.user)
+    """Mark an open task of the deal done; its next-step clock is met. With
+    the deal's version as an `If-Match` header, a deal changed since is a
+    409 and the task stays open; a task done already is a 409 saying who
+    did it."""
+    task = services.complete_task(
+        deal_id, task_id, by=request.user, expected_version=_if_match(request)
+    )
     return _activity_out(task)
+
+
+def _if_match(request: HttpRequest) -> int | None:
+    """The deal's version an If-Match header sends (quoted or not, a W/ and
+    "*" taken as none); None without one: the deal is taken as it is."""
+    sent = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
+    if sent in ("", "*"):
+        return None
+    if not (sent.isascii() and sent.isdigit() and len(sent) <= 18):
+        raise ValidationError(
+            f"If-Match: {sent[:30]!r} is not a deal's version; send the version "
+            "you read (a whole number), or none",
+            field="version",
+        )
+    return int(sent)
 
 
 class DealIn(Schema):

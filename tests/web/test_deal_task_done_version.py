@@ -117,3 +117,29 @@ def test_a_form_without_the_version_is_refused_and_does_nothing(
     assert response.status_code == 422
     task.refresh_from_db()
     assert not task.done
+
+
+@pytest.mark.parametrize("sent", ["{v}", '"{v}"', 'W/"{v}"'])
+def test_the_api_takes_the_version_read_as_if_match(client, deal, task, alice, sent):
+    client.force_login(alice)
+    url = f"/api/v1/deals/{deal.pk}/tasks/{task.pk}/done"
+
+    stale = client.post(url, headers={"If-Match": sent.format(v=deal.version + 1)})
+    done = client.post(url, headers={"If-Match": sent.format(v=deal.version)})
+
+    assert stale.status_code == 409
+    assert "changed since you loaded it" in stale.json()["message"]
+    assert done.status_code == 200 and done.json()["done_by"] == "alice"
+
+
+def test_the_api_refuses_an_if_match_that_is_no_version(client, deal, task, alice):
+    client.force_login(alice)
+
+    response = client.post(
+        f"/api/v1/deals/{deal.pk}/tasks/{task.pk}/done", headers={"If-Match": "abc"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "version"
+    task.refresh_from_db()
+    assert not task.done
