@@ -6,8 +6,10 @@ so that a stale version tells which of them changed (`changed_since`). The
 lead's page puts it in every form that changes the lead, the API answers it
 with every lead, and the services that change a lead compare it under the
 lead's row lock: an edit (`edits.edit_lead`) by the buyer's fields, an
-assignment, a disqualification or a conversion (`check_version`) by all of
-them, so a person never acts on a lead that changed since they looked.
+assignment, a disqualification, a conversion, a merge or a task marked done
+(`check_version`) by all of them, so a person never acts on a lead that
+changed since they looked. A task done by someone else since is refused
+apart (`check_task_open`): a lead's version does not cover its tasks.
 """
 
 from __future__ import annotations
