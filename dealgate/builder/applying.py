@@ -4,7 +4,7 @@ or replaced by the blueprint's proposal."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,6 +16,7 @@ from dealgate.core.pipeline_file import (
 from dealgate.core.text import counted
 from dealgate.errors import Conflict, ValidationError
 from dealgate.pipelines.models import Pipeline
+from dealgate.web.errors import Missing
 
 from . import drafts, pages
 from .blueprints import proposal_for
@@ -136,7 +137,7 @@ def blueprint_draft(request: HttpRequest, key: str) -> HttpResponse:
         return last
     working = working_or_404(key)
     if working.pipeline is None:
-        raise Http404(f"pipeline {key!r} is not applied yet")
+        raise Missing(f"pipeline {key!r} is not applied yet")
     proposal = proposal_for(working.pipeline, last=last)
     try:
         drafts.replace_draft(

@@ -12,10 +12,11 @@ from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from dealgate.core.pipeline_file import PipelineSpec, StageSpec
 from dealgate.errors import Conflict, NotFound, ValidationError
+from dealgate.web.errors import Missing
 
 from . import drafts, edits
 from .forms import add_error
@@ -41,7 +42,7 @@ def working_or_404(key: str) -> drafts.Working:
     try:
         return drafts.working_copy(key)
     except NotFound as exc:
-        raise Http404(exc.message) from None
+        raise Missing(exc.message) from None
 
 
 def stage_or_404(working: drafts.Working, stage_key: str) -> StageSpec:
@@ -49,7 +50,7 @@ def stage_or_404(working: drafts.Working, stage_key: str) -> StageSpec:
     try:
         return edits.stage_of(working.spec, stage_key)
     except ValidationError as exc:
-        raise Http404(exc.message) from None
+        raise Missing(exc.message) from None
 
 
 def seen(request: HttpRequest, working: drafts.Working) -> str:
@@ -104,5 +105,5 @@ def edit_or_tell(request: HttpRequest, key: str, change: Change) -> bool:
         messages.error(request, exc.message)
         return False
     except NotFound as exc:
-        raise Http404(exc.message) from None
+        raise Missing(exc.message) from None
     return True

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dealgate.core.pipeline_file import CriterionSpec, PipelineSpec, StageSpec
 from dealgate.errors import Conflict, ValidationError
+from dealgate.web.errors import Missing
 
 from . import drafts, edits, rules
 from .breach import rules_of
@@ -143,7 +144,7 @@ def edit_criterion(
     edit shows the page again with what was typed, the error on its field and
     a message naming the stage and the criterion."""
     if which not in (edits.ENTRY, edits.EXIT):
-        raise Http404(f"criteria are {edits.ENTRY} or {edits.EXIT}, not {which!r}")
+        raise Missing(f"criteria are {edits.ENTRY} or {edits.EXIT}, not {which!r}")
     form = CriterionEditForm(request.POST, prefix=f"{which}{index}")
 
     def remove(spec: PipelineSpec) -> PipelineSpec:

@@ -4,7 +4,7 @@ picture and design review, its file, and its blueprint."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
@@ -16,6 +16,7 @@ from dealgate.errors import NotFound
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import export_pipeline, get_pipeline
+from dealgate.web.errors import Missing
 
 from . import pages
 from .blueprints import proposal_for
@@ -50,7 +51,7 @@ def detail(request: HttpRequest, key: str) -> HttpResponse:
     if pipeline is None:
         if Draft.objects.filter(key=key).exists():
             return redirect("builder:edit", key=key)
-        raise Http404(f"no pipeline {key!r}")
+        raise Missing(f"no pipeline {key!r}")
     spec = export_pipeline(pipeline)
     figures = figures_for(pipeline, timesource.now())
     context = {
@@ -130,7 +131,7 @@ def _or_404(read):
     try:
         return read()
     except NotFound as exc:
-        raise Http404(exc.message) from None
+        raise Missing(exc.message) from None
 
 
 def _toml(text: str, filename: str) -> HttpResponse:

@@ -27,7 +27,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
@@ -63,6 +63,17 @@ _PUBLIC_NOT_FOUND = (
 )
 
 
+class Missing(Http404):
+    """A page's own "not found", whose message names what is missing
+    ("person: no one called 'rep3' in your view"): the site's 404 page shows
+    it. Django's own 404s (an unknown address, `get_object_or_404`) keep the
+    page's general words."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """`handler400`: a body too large or with too many fields says which
     limit it passed; anything else gets Django's own page."""
@@ -91,13 +102,16 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """`handler404`: under /api/ the API's JSON answer, elsewhere the site's
-    page, the website form's own under its addresses."""
+    page, the website form's own under its addresses; a page's own refusal
+    (`Missing`) with what was not found."""
     if request.path.startswith("/api/"):
         from dealgate.api.routes import page_not_found as api_not_found
 
         return api_not_found(request, exception)
-    words = _PUBLIC_NOT_FOUND if on_public_form(request) else None
-    return error_page(request, 404, words)
+    if on_public_form(request):
+        return error_page(request, 404, _PUBLIC_NOT_FOUND)
+    problem = exception.problem if isinstance(exception, Missing) else ""
+    return error_page(request, 404, problem=problem)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
