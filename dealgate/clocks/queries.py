@@ -75,9 +75,11 @@ class Deadline:
     @property
     def person(self) -> str:
         person = self.clock.responsible
-        if person is None and self.clock.lead_id is not None:
+        if person is not None:
+            return person.display_name
+        if self.clock.lead_id is not None:
             return "the admins (no owner yet)"
-        return person.display_name if person else "nobody"
+        return "the admins (no one is responsible)"
 
     def __str__(self) -> str:
         return self.text
@@ -313,12 +315,27 @@ def today_clocks(people: list[User], now: dt.datetime) -> QuerySet[Clock]:
     )
     if not soon:
         running &= Q(kind=Clock.Kind.AGE)
+    return (
+        _open_clocks()
+        .filter(_whose(people))
+        .filter(running | Q(state=Clock.State.BREACHED))
+    )
+
+
+def _whose(people: list[User]) -> Q:
+    """The clocks of `people`, and those with no one responsible that they
+    answer for: a clock with nobody responsible (a lead no rule could place,
+    a deal with no owner) is escalated to the admins, so an admin among
+    `people` sees them all; a manager those at the stages their teams own,
+    as a team-owned stage routes its deals to them (visibility as in
+    `people_seen_by`: teams, not pipelines)."""
     whose = Q(responsible__in=people)
     if any(person.role == User.Role.ADMIN for person in people):
-        # The windows of leads no rule could place, with nobody owning the
-        # intake, are the admins' (services.unplaced_responsible_id).
-        whose |= Q(responsible__isnull=True, lead__isnull=False)
-    return _open_clocks().filter(whose).filter(running | Q(state=Clock.State.BREACHED))
+        return whose | Q(responsible__isnull=True)
+    managers = [person for person in people if person.role == User.Role.MANAGER]
+    if managers:
+        whose |= Q(responsible__isnull=True, stage__owner_team__manager__in=managers)
+    return whose
 
 
 def _calendars_of(people: list[User]) -> list[tuple[int, Calendar]]:

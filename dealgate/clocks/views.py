@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,7 +15,7 @@ from dealgate.errors import ValidationError
 from dealgate.leads.models import Lead
 from dealgate.pipelines.calendars import shown_zone
 from dealgate.pipelines.models import Pipeline
-from dealgate.web.errors import refused
+from dealgate.web.errors import Missing, refused
 
 from . import notices as notice_service
 from .models import Clock, Notice
@@ -42,6 +42,7 @@ def today(request: HttpRequest) -> HttpResponse:
         "people": people,
         "person": username,
         "several": len(shown) > 1,
+        "scope": _scope(request.user, shown),
         "limit": TODAY_LIMIT,
     }
     return render(request, "clocks/today.html", context)
@@ -82,7 +83,7 @@ def _people_shown(request: HttpRequest) -> tuple[list[User], str, list[User]]:
     if username:
         shown = [person for person in people if person.username == username]
         if not shown:
-            raise Http404(f"no one called {username!r} in your view")
+            raise Missing(f"person: no one called {username!r} in your view")
     return people, username, shown
 
 
@@ -110,6 +111,28 @@ def _with_zones(notices: list[Notice]) -> str:
         ids |= {of_deal.get(notice.deal_id), of_lead.get(notice.lead_id)}
         notice.zone = shown_zone(pipelines[i] for i in ids if i in pipelines)
     return shown_zone(pipelines.values())
+
+
+def _scope(user: User, shown: list[User]) -> str:
+    """Whose obligations Today lists, as its summary says it: the people
+    shown and what no one is responsible for that they answer for (see
+    `queries.today_clocks`)."""
+    if len(shown) > 1:
+        whom = "everyone" if user.role == User.Role.ADMIN else "you and your teams"
+    elif shown[0].pk == user.pk:
+        whom = "you"
+    else:
+        whom = shown[0].display_name
+    roles = {person.role for person in shown}
+    if User.Role.ADMIN in roles:
+        return f" for {whom}, and for the deals and leads no one is responsible for"
+    if User.Role.MANAGER in roles:
+        manages = "you manage" if user in shown else "they manage"
+        return (
+            f" for {whom}, and for the deals no one is responsible for"
+            f" at stages owned by a team {manages}"
+        )
+    return f" for {whom}"
 
 
 @login_required
