@@ -27,6 +27,21 @@ from dealgate.pipelines.models import Pipeline, Stage
 
 CARDS_PER_COLUMN = 30
 
+
+@dataclass(frozen=True)
+class NoOwner:
+    """The board's owner filter set to the deals no one owns. Reads as a
+    person does where the filter is shown: `pk` None matches a deal's empty
+    owner, and `username` is what the filter sends, which no username can
+    be (they hold no parentheses)."""
+
+    pk: None = None
+    username: str = "(none)"
+    display_name: str = "no one"
+
+
+NO_OWNER = NoOwner()
+
 # Oldest in stage first: those need attention. Deals whose entry date the source
 # did not give go last, since nothing can be said about how long they have waited.
 CARD_ORDER = (F("stage_entered_at").asc(nulls_last=True), F("id").asc())
@@ -156,7 +171,7 @@ class Column:
 @dataclass(frozen=True)
 class Board:
     pipeline: Pipeline
-    owner: User | None
+    owner: User | NoOwner | None
     now: dt.datetime
     columns: list[Column]
     open_count: int
@@ -176,8 +191,13 @@ class ColumnPage:
         return self.offset + len(self.cards)
 
 
-def open_deals(pipeline: Pipeline, owner: User | None = None) -> QuerySet[Deal]:
+def open_deals(
+    pipeline: Pipeline, owner: User | NoOwner | None = None
+) -> QuerySet[Deal]:
+    """The pipeline's open deals; `owner`'s only, or with no owner (NO_OWNER)."""
     deals = Deal.objects.filter(pipeline=pipeline, status=Deal.Status.OPEN)
+    if isinstance(owner, NoOwner):
+        return deals.filter(owner__isnull=True)
     if owner is not None:
         deals = deals.filter(owner=owner)
     return deals
@@ -186,7 +206,7 @@ def open_deals(pipeline: Pipeline, owner: User | None = None) -> QuerySet[Deal]:
 def board_for(
     pipeline: Pipeline,
     *,
-    owner: User | None = None,
+    owner: User | NoOwner | None = None,
     now: dt.datetime,
     cards_per_column: int = CARDS_PER_COLUMN,
 ) -> Board:
@@ -225,7 +245,7 @@ def board_for(
 def column_page(
     stage: Stage,
     *,
-    owner: User | None = None,
+    owner: User | NoOwner | None = None,
     now: dt.datetime,
     offset: int = 0,
     limit: int = CARDS_PER_COLUMN,
@@ -259,7 +279,7 @@ class _Tally:
     owner_ids: set[int] = field(default_factory=set)  # whatever the filter
 
 
-def _tally(pipeline: Pipeline, owner: User | None) -> _Tally:
+def _tally(pipeline: Pipeline, owner: User | NoOwner | None) -> _Tally:
     """Counts and totals per stage from one GROUP BY over all open deals.
 
     Grouping by owner too costs little and names everyone the owner filter

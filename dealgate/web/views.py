@@ -31,13 +31,20 @@ from dealgate.deals.models import (
     IdempotencyKey,
     StageEvent,
 )
-from dealgate.deals.queries import board_for, column_page, stage_age
+from dealgate.deals.queries import (
+    NO_OWNER,
+    NoOwner,
+    board_for,
+    column_page,
+    stage_age,
+)
 from dealgate.errors import Conflict, DealgateError, PermissionDenied, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import Pipeline
 
 from . import deal_forms
+from .errors import Missing
 
 
 @login_required
@@ -58,6 +65,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "pipelines": pipelines,
         "pipeline": pipeline,
         "owner": owner,
+        "no_owner": NO_OWNER,
         "board": board_for(pipeline, owner=owner, now=now),
         "changed_later": _changed_later(pipeline, now),
     }
@@ -92,7 +100,7 @@ def board_column(request: HttpRequest) -> HttpResponse:
         return owner
     stage = pipeline.stages.filter(key=request.GET.get("stage", "")).first()
     if stage is None:
-        raise Http404(
+        raise Missing(
             f"pipeline {pipeline.key} has no stage {request.GET.get('stage')!r}"
         )
     try:
@@ -509,20 +517,23 @@ def _chosen_pipeline(request: HttpRequest, pipelines: list[Pipeline]) -> Pipelin
     key = request.GET.get("pipeline")
     if not key:
         if not pipelines:
-            raise Http404("no pipeline yet")
+            raise Missing("no pipeline yet")
         return pipelines[0]
     for pipeline in pipelines:
         if pipeline.key == key:
             return pipeline
-    raise Http404(f"no pipeline {key!r}")
+    raise Missing(f"no pipeline {key!r}")
 
 
-def _chosen_owner(request: HttpRequest) -> User | HttpResponse | None:
-    """The person the board is filtered to, or the answer for a name that is
-    no one's: a bad filter (400), not a missing board."""
+def _chosen_owner(request: HttpRequest) -> User | NoOwner | HttpResponse | None:
+    """The person the board is filtered to (NO_OWNER: the deals no one owns),
+    or the answer for a name that is no one's: a bad filter (400), not a
+    missing board."""
     username = request.GET.get("owner")
     if not username:
         return None
+    if username == NO_OWNER.username:
+        return NO_OWNER
     owner = User.objects.filter(username=username).first()
     if owner is None:
         return _bad_filter(
