@@ -20,8 +20,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import OperationalError
-from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
+from dealgate.core.numbers import MAX_OFFSET, whole_number
 from dealgate.errors import (
     Busy,
     Conflict,
@@ -41,6 +42,7 @@ from dealgate.pipelines.calendars import calendar_for, shown_zone
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import active_stages
 from dealgate.web.busy import RETRY_AFTER, is_busy
+from dealgate.web.errors import Missing, refused
 from dealgate.web.redirects import redirect_back
 
 from . import offers, services, spool
@@ -66,6 +68,8 @@ SECTIONS = (
     ),
     (Lead.Status.ANSWERED, "Answered", ("-first_response_at", "-id")),
 )
+# Each section's (title, order) by the status a "more" link names.
+SECTION_ORDER = {status: (title, order) for status, title, order in SECTIONS}
 ENTRY_FIELDS = ("name", "email", "phone", "company", "website", "country")
 ENTRY_FIELDS += ("segment", "company_size", "value", "source", "message")
 
@@ -134,20 +138,79 @@ def _pipelines() -> list[Pipeline]:
     return list(Pipeline.objects.order_by("key"))
 
 
-@login_required
-def inbox(request: HttpRequest) -> HttpResponse:
-    pipelines = _pipelines()
+def _inbox_leads(request: HttpRequest) -> tuple[QuerySet[Lead], str, User | None]:
+    """The leads the inbox's filters choose, the pipeline's key and the
+    owner, as the board reads its filters: Missing (404) for a pipeline
+    that is not there, ValidationError (400) for an owner who is no one."""
     leads = Lead.objects.select_related("owner", "pipeline")
     key = request.GET.get("pipeline", "")
     if key:
+        if not Pipeline.objects.filter(key=key).exists():
+            raise Missing(f"pipeline: no pipeline {key!r}")
         leads = leads.filter(pipeline__key=key)
     owner_name = request.GET.get("owner", "")
     owner = None
     if owner_name:
         owner = User.objects.filter(username=owner_name).first()
         if owner is None:
-            raise Http404(f"no user {owner_name!r}")
+            raise ValidationError(
+                f"owner: there is no user {owner_name!r}; pick one from the owner list",
+                field="owner",
+            )
         leads = leads.filter(owner=owner)
+    return leads, key, owner
+
+
+@dataclass
+class InboxSection:
+    """One of the inbox's lists: a page of its rows from `offset`, and how
+    many the whole list holds."""
+
+    status: str
+    title: str
+    count: int
+    offset: int
+    rows: list[tuple[Lead, Window]]
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.rows)
+
+    @property
+    def more(self) -> int:
+        """How many come after this page."""
+        return max(0, self.count - self.next_offset)
+
+
+def _inbox_section(
+    leads: QuerySet[Lead],
+    status: str,
+    count: int,
+    now: dt.datetime,
+    windows: dict[int, int],
+    offset: int = 0,
+) -> InboxSection:
+    """Rows `offset` to `offset + INBOX_ROWS` of the section for `status`,
+    in its order (one query, and one per pipeline's window not yet read)."""
+    title, order = SECTION_ORDER[status]
+    rows = leads.filter(status=status).order_by(*order)[offset : offset + INBOX_ROWS]
+    return InboxSection(
+        status,
+        title,
+        count,
+        offset,
+        [(lead, _window(lead, now, windows)) for lead in rows],
+    )
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The open leads, a section per status, the first INBOX_ROWS of each
+    with a link to the rest (`inbox_more`)."""
+    try:
+        leads, key, owner = _inbox_leads(request)
+    except ValidationError as error:
+        return refused(request, 400, error.message)
     now = timesource.now()
     counts = dict(
         leads.filter(status__in=Lead.OPEN)
@@ -155,18 +218,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("id"))
         .order_by()
     )
-    sections = []
     windows: dict[int, int] = {}
-    for status, title, order in SECTIONS:
-        rows = list(leads.filter(status=status).order_by(*order)[:INBOX_ROWS])
-        sections.append(
-            {
-                "status": status,
-                "title": title,
-                "count": counts.get(status, 0),
-                "rows": [(lead, _window(lead, now, windows)) for lead in rows],
-            }
-        )
+    sections = [
+        _inbox_section(leads, status, counts.get(status, 0), now, windows)
+        for status, _, _ in SECTIONS
+    ]
+    pipelines = _pipelines()
     context = {
         "pipelines": pipelines,
         "pipeline_key": key,
@@ -174,7 +231,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "people": User.objects.filter(is_active=True).order_by("username"),
         "sections": sections,
         "spooled": spool.waiting_count(),
-        "shown": INBOX_ROWS,
         "notices": LeadNotice.objects.filter(
             user=request.user, read_at__isnull=True
         ).select_related("lead__pipeline", "deal__pipeline")[:20],
@@ -182,7 +238,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     }
     context["zone"] = _with_zones(
         context["notices"],
-        [lead for section in sections for lead, _ in section["rows"]],
+        [lead for section in sections for lead, _ in section.rows],
         [p for p in pipelines if p.key == key] if key else pipelines,
     )
     return render(request, "leads/inbox.html", context)
@@ -199,6 +255,33 @@ def _with_zones(notices: Any, leads: list[Lead], pipelines: list[Pipeline]) -> s
         about = notice.lead or notice.deal
         notice.zone = shown_zone([about.pipeline] if about is not None else [])
     return shown_zone(pipelines)
+
+
+@login_required
+def inbox_more(request: HttpRequest) -> HttpResponse:
+    """Further leads of one of the inbox's sections
+    (`?section=STATUS&offset=N`, with the inbox's filters): rows for htmx to
+    put in place of the "more" row, a whole page without it."""
+    try:
+        leads, key, owner = _inbox_leads(request)
+        status = request.GET.get("section", "")
+        if status not in SECTION_ORDER:
+            raise ValidationError(
+                f"section must be one of {', '.join(SECTION_ORDER)}", field="section"
+            )
+        offset = whole_number(
+            request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="leads"
+        )
+    except ValidationError as error:
+        return refused(request, 400, error.message)
+    count = leads.filter(status=status).count()
+    section = _inbox_section(leads, status, count, timesource.now(), {}, offset)
+    context = {"section": section, "owner": owner, "pipeline_key": key}
+    pipelines = _pipelines()
+    shown = [p for p in pipelines if p.key == key] if key else pipelines
+    context["zone"] = _with_zones([], [lead for lead, _ in section.rows], shown)
+    template = "leads/_inbox_rows.html" if request.htmx else "leads/inbox_more.html"
+    return render(request, template, context)
 
 
 @login_required
@@ -772,7 +855,7 @@ def routing_rules(request: HttpRequest) -> HttpResponse:
             request.GET.get("pipeline") or request.POST.get("pipeline")
         )
     except NotFound as exc:
-        raise Http404(exc.message) from None
+        raise Missing(exc.message) from None
     except DealgateError:
         pipeline = _pipelines()[0]
     editor = {"text": dump_rules(pipeline), "seen": rules_digest(pipeline)}
@@ -848,7 +931,7 @@ def report(request: HttpRequest) -> HttpResponse:
     try:
         pipeline = services.pipeline_for_capture(request.GET.get("pipeline"))
     except NotFound as exc:
-        raise Http404(exc.message) from None
+        raise Missing(exc.message) from None
     except DealgateError:
         pipeline = _pipelines()[0]
     channel = request.GET.get("channel") or None

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from dealgate.leads import views
 from dealgate.leads.services import capture_lead
 from dealgate.leads.views import INBOX_ROWS
 from tests.web.helpers import text_of
@@ -23,8 +26,76 @@ def test_a_new_lead_past_the_inbox_rows_is_reachable_from_the_inbox(
     page = client.get("/leads/")
     pages = [text_of(page)] + [
         text_of(client.get(href.replace("&amp;", "&")))
-        for href in set(re.findall(r'href="(/leads/\?[^"]+)"', page.content.decode()))
+        for href in set(
+            re.findall(r'href="(/leads/(?:more/)?\?[^"]+)"', page.content.decode())
+        )
     ]
 
     assert "New, waiting for an owner (101)" in pages[0]
     assert any(re.search(rf"\b{newest}\b", text) for text in pages)
+
+
+@pytest.fixture
+def three_new(pipeline, monkeypatch):
+    """Three new leads and an inbox that shows two rows a section."""
+    monkeypatch.setattr(views, "INBOX_ROWS", 2)
+    for n in range(1, 4):
+        capture_lead(inquiry(n), source="api")
+
+
+def test_the_rest_of_a_section_comes_in_place_of_its_more_row_for_htmx(
+    client, three_new, max_manager
+):
+    client.force_login(max_manager)
+    inbox = client.get("/leads/")
+    assert "and 1 more" in text_of(inbox)
+    assert 'hx-get="/leads/more/?section=new&amp;offset=2"' in inbox.content.decode()
+
+    rows = client.get(
+        "/leads/more/", {"section": "new", "offset": 2}, HTTP_HX_REQUEST="true"
+    )
+
+    text = text_of(rows)
+    assert "Person 3" in text and "Person 2" not in text
+    assert "<html" not in rows.content.decode() and "more" not in text
+
+
+def test_the_rest_of_a_section_is_a_page_of_its_own_without_htmx(
+    client, three_new, max_manager
+):
+    client.force_login(max_manager)
+
+    text = text_of(client.get("/leads/more/", {"section": "new", "offset": 2}))
+
+    assert "New, waiting for an owner" in text and "3 to 3 of 3" in text
+    assert "Person 3" in text and "Back to the inbox" in text
+
+
+def test_a_further_page_keeps_the_inbox_filters(client, three_new, max_manager):
+    client.force_login(max_manager)
+
+    page = client.get("/leads/", {"pipeline": "new-business"}).content.decode()
+
+    assert "/leads/more/?pipeline=new-business&amp;section=new&amp;offset=2" in page
+
+
+@pytest.mark.parametrize(
+    ("address", "status", "says"),
+    [
+        ("/leads/?pipeline=nope", 404, "pipeline: no pipeline 'nope'"),
+        ("/leads/more/?section=new&pipeline=nope", 404, "no pipeline 'nope'"),
+        ("/leads/?owner=nobody", 400, "owner: there is no user 'nobody'"),
+        ("/leads/more/?section=lost", 400, "section must be one of new, assigned"),
+        ("/leads/more/?section=new&offset=-1", 400, "offset must be"),
+    ],
+)
+def test_every_bad_inbox_filter_shows_the_site_page_with_its_message(
+    client, pipeline, max_manager, address, status, says
+):
+    client.force_login(max_manager)
+
+    response = client.get(address)
+
+    assert response.status_code == status
+    assert 'class="topbar"' in response.content.decode()
+    assert says in text_of(response)
