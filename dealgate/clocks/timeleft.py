@@ -20,6 +20,15 @@ _RUNNING = {
     "next_step": "next step due within {span}",
     "escalation": "escalates within {span}",
 }
+# Not due yet, but no business time is left before it: due in closed hours
+# (a task due on a Saturday, read on Friday evening). Nothing can be done in
+# business time before it is due, so no minute is claimed.
+_BEFORE_OPENING = {
+    "response": "the window runs out before business hours resume",
+    "age": "reaches the limit before business hours resume",
+    "next_step": "next step due before business hours resume",
+    "escalation": "escalates before business hours resume",
+}
 # Run out, but not a business minute over yet (the due time, or the closed
 # hours after it).
 _JUST_OVER = {
@@ -43,6 +52,8 @@ class TimeLeft:
     kind: str
     minutes: float
     day_minutes: float
+    # Not due yet, with no business minute left before the due time.
+    before_opening: bool = False
 
     @property
     def overdue(self) -> bool:
@@ -50,6 +61,8 @@ class TimeLeft:
 
     @property
     def text(self) -> str:
+        if self.before_opening:
+            return _BEFORE_OPENING.get(self.kind, "due before business hours resume")
         if self.overdue and self.minutes > -1:
             return _JUST_OVER.get(self.kind, "run out")
         span = format_span(abs(self.minutes), self.day_minutes)
@@ -67,9 +80,11 @@ def time_left(
     At `due_at` itself the clock has run out, as the sweep sees it."""
     if now < due_at:
         minutes = business_time.between(calendar, now, due_at)
-        # A window due in closed hours still has its last working minutes;
-        # never say "0 minutes left" while it is not yet due.
-        minutes = max(minutes, 1e-9)
+        if minutes <= 0:
+            # Due in closed hours that no business minute precedes: not
+            # overdue (a tiny positive count keeps it so, and orders it
+            # after those that are), but no minute left to claim either.
+            return TimeLeft(kind, 1e-9, calendar.day_minutes, before_opening=True)
     else:
         minutes = -business_time.between(calendar, due_at, now)
     return TimeLeft(kind, minutes, calendar.day_minutes)

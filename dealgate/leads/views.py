@@ -105,7 +105,11 @@ def window_of(lead: Lead, now: dt.datetime, window_minutes: int) -> Window:
         calendar = calendar_for(lead.pipeline)
         if now < lead.response_due_at:
             left = business_time.between(calendar, now, lead.response_due_at)
-            return Window(f"{_minutes(left)} left")
+            if left <= 0:
+                # Due in closed hours no business minute precedes, as
+                # `clocks.timeleft` says it: not late, but no minute left.
+                return Window("runs out before business hours resume")
+            return Window(f"{_minutes(max(left, 1))} left")
         over = business_time.between(calendar, lead.response_due_at, now)
         return Window(f"overdue by {_minutes(over)} business time", True)
     if lead.status == Lead.Status.NEW:

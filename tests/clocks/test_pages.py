@@ -172,6 +172,28 @@ def test_the_deal_tag_says_what_is_running_out(windows, alice, clock):
     assert "Stage age limit 1 business day left in this stage" in text
 
 
+def test_a_task_due_on_a_closed_day_says_so_on_today_and_the_deal_page(
+    windows, alice, clock, signed_in
+):
+    clock.to(berlin(12, 18))  # Friday evening; the task is due on Saturday
+    deal = place_deal(windows, "inquiry", owner=alice, entered=berlin(12, 10))
+    Activity.objects.create(
+        deal=deal,
+        kind="task",
+        subject="Weekend call",
+        due_at=berlin(13, 12),
+        at=clock.now,
+    )
+    sweep()
+    said = "next step due before business hours resume"
+
+    today = text_of(signed_in(alice).get("/today/"))
+    deal_page = text_of(signed_in(alice).get(f"/deals/{deal.pk}/"))
+
+    assert said in today and said in deal_page
+    assert "1 business minute" not in today + deal_page
+
+
 def test_todays_clocks_are_read_through_the_index_of_each_persons_clocks(
     workload, alice, clock
 ):

@@ -101,3 +101,39 @@ def test_a_clock_at_its_due_time_has_run_out_without_time_over(kind, text):
 )
 def test_spans_use_the_largest_whole_unit(minutes, text):
     assert format_span(minutes, 480) == text
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("response", "the window runs out before business hours resume"),
+        ("age", "reaches the limit before business hours resume"),
+        ("next_step", "next step due before business hours resume"),
+        ("escalation", "escalates before business hours resume"),
+    ],
+)
+def test_a_clock_due_in_closed_hours_with_no_business_time_left_claims_no_minute(
+    kind, text
+):
+    # Due Saturday noon, looked at on Friday evening: not due yet, but no
+    # working minute lies between.
+    left = time_left(OFFICE, kind, berlin(13, 12), berlin(12, 18))
+
+    assert not left.overdue
+    assert left.text == text
+
+
+def test_a_clock_due_in_closed_hours_keeps_the_working_minutes_before_them():
+    # Due Saturday noon, looked at Friday 16:30: half an hour still works.
+    left = time_left(OFFICE, "next_step", berlin(13, 12), berlin(12, 16, 30))
+
+    assert left.text == "next step due within 30 business minutes"
+
+
+def test_closed_hours_order_after_the_overdue_and_before_those_with_time_left():
+    now = berlin(12, 18)
+    over = time_left(OFFICE, "next_step", berlin(12, 16), now)
+    closed = time_left(OFFICE, "next_step", berlin(13, 12), now)
+    monday = time_left(OFFICE, "next_step", berlin(15, 10), now)
+
+    assert over.minutes < closed.minutes < monday.minutes
