@@ -25,6 +25,7 @@ from dealgate.core.pipeline_file import (
     parse_window,
 )
 from dealgate.core.review import review
+from dealgate.core.rounding import whole
 from dealgate.errors import ValidationError
 from dealgate.web.errors import refused
 
@@ -258,7 +259,7 @@ def _handoff(form: HandoffForm, spec: PipelineSpec) -> HandoffSpec | None:
     text = data["window"].strip()
     if not text:
         return None
-    day = round(edits.day_of(spec))
+    day = whole(edits.day_of(spec))
     try:
         minutes = parse_window(text, day)
     except ValueError:

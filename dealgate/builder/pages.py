@@ -20,6 +20,7 @@ from dealgate.core.pipeline_file import (
     format_window,
     split_owner,
 )
+from dealgate.core.rounding import fixed, percent, quotient, whole
 from dealgate.errors import ValidationError
 from dealgate.web.errors import refused
 
@@ -128,7 +129,7 @@ def handoff_rows(spec: PipelineSpec, *, with_missing: bool) -> list[HandoffRow]:
                 end=end,
                 start_name=names.get(start, start),
                 end_name=names.get(end, end),
-                window="" if minutes is None else format_window(minutes, round(day)),
+                window="" if minutes is None else format_window(minutes, whole(day)),
                 responsible=owner_words(responsible, people),
                 missing=handoff is None,
             )
@@ -162,14 +163,18 @@ def blueprint_rows(found: bp.Blueprint, names: Mapping[str, str]) -> dict[str, l
     day = found.day_minutes
     return {
         "variants": [
-            (" → ".join(map(name, [*v.path, v.outcome])), v.deals, f"{v.share:.1%}")
+            (
+                " → ".join(map(name, [*v.path, v.outcome])),
+                v.deals,
+                percent(v.share),
+            )
             for v in found.variants
         ],
         "transitions": [
             (name(t.start), name(t.end), t.deals) for t in found.transitions
         ],
         "stages": [(name(flow.stage), flow) for flow in found.stages],
-        "stops": [(name(s.stage), s.deals, f"{s.share:.1%}") for s in found.stops],
+        "stops": [(name(s.stage), s.deals, percent(s.share)) for s in found.stops],
         "responses": [
             (
                 name(r.start),
@@ -187,7 +192,7 @@ def _span(minutes: float | None, day: float) -> str:
     if minutes is None:
         return "–"
     if minutes < 60:
-        return f"{minutes:.0f} min"
+        return f"{fixed(minutes)} min"
     if minutes < day:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes / day:.1f} d"
+        return f"{fixed(quotient(minutes, 60), 1)} h"
+    return f"{fixed(quotient(minutes, day), 1)} d"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dealgate.core.rounding import fixed
 from dealgate.core.text import counted
 
 
@@ -95,7 +96,7 @@ def _skips(flow) -> str:
 def _days(spread) -> str:
     if not spread.n:
         return "no times"
-    return f"{spread.median:.1f} / {spread.p80:.1f} (n={spread.n:,})"
+    return f"{fixed(spread.median, 1)} / {fixed(spread.p80, 1)} (n={spread.n:,})"
 
 
 def _positive(text: str) -> int:

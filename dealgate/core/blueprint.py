@@ -55,6 +55,7 @@ from dealgate.core.pipeline_file import (
     dump_pipeline,
     format_window,
 )
+from dealgate.core.rounding import fixed, hundredfold, percent, quotient, whole
 from dealgate.core.text import agreeing, counted
 
 __all__ = [
@@ -829,11 +830,11 @@ def _age_limit(stage: StageSpec, flow: StageFlow) -> tuple[int, str]:
 def _probability(stage: StageSpec, flow: StageFlow, deals: int) -> tuple[int, str]:
     passed = (
         f"{flow.visited:,} of {deals:,} closed deals "
-        f"({_percent(flow.visited / deals)}) passed this stage"
+        f"({percent(flow.visited / deals)}) passed this stage"
     )
     share = flow.win_share
     if flow.visited >= MIN_SAMPLES and share is not None:
-        probability = round(share * 100)
+        probability = whole(hundredfold(share))
         return probability, (
             f"{passed}; {flow.won:,} of them were won: probability = {probability}."
         )
@@ -889,7 +890,7 @@ def _window(
         return minutes, elsewhere + (
             f"{seen.minutes.n:,} first responses seen, 80% within "
             f"{_span(seen.minutes.p80, day)}: "
-            f'response_window = "{format_window(minutes, round(day))}".'
+            f'response_window = "{format_window(minutes, whole(day))}".'
         )
     counted = seen.minutes.n if seen else 0
     if before is not None and before.response_window_minutes is not None:
@@ -897,7 +898,7 @@ def _window(
             f"Too few first responses seen ({counted}) to measure: the current "
             "window is kept."
         )
-    return round(day), (
+    return whole(day), (
         f"Too few first responses seen ({counted}) to measure: one working day "
         "is a guess."
     )
@@ -915,7 +916,7 @@ def _lead_entries(blueprint: Blueprint, first: str) -> list[Response]:
 def round_window(minutes: float, day_minutes: float) -> int:
     """The first step of the ladder 15m, 30m, 1h, 2h, 4h, 1d, 2d, 3d, 5d, 10d
     ... 365d at or above `minutes` (hour steps only below one working day)."""
-    day = round(day_minutes)
+    day = whole(day_minutes)
     steps = sorted(
         {m for m in _MINUTE_STEPS if m < day} | {d * day for d in _DAY_STEPS}
     )
@@ -933,7 +934,7 @@ def _header(
     if blueprint.variants:
         lines.append("The paths they travelled, most common first:")
         lines += [
-            f"  {variant.text}: {variant.deals:,} ({_percent(variant.share)})"
+            f"  {variant.text}: {variant.deals:,} ({percent(variant.share)})"
             for variant in blueprint.variants[:8]
         ]
         if len(blueprint.variants) > 8:
@@ -1005,18 +1006,14 @@ def _comment(lines: Iterable[str]) -> list[str]:
 # --- wording -----------------------------------------------------------------
 
 
-def _percent(share: float) -> str:
-    return f"{share * 100:.1f}%"
-
-
 def _days(value: float | None) -> str:
-    return "?" if value is None else f"{value:.1f}"
+    return "?" if value is None else fixed(value, 1)
 
 
 def _span(minutes: float, day: float) -> str:
     """Business minutes in words: "45 min", "3.5 h", "2.0 working days"."""
     if minutes < 60:
-        return f"{minutes:.0f} min"
+        return f"{fixed(minutes)} min"
     if minutes < day:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes / day:.1f} working days"
+        return f"{fixed(quotient(minutes, 60), 1)} h"
+    return f"{fixed(quotient(minutes, day), 1)} working days"

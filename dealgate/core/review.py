@@ -54,6 +54,7 @@ from dealgate.core.pipeline_file import (
     labels_naming_keys,
     split_owner,
 )
+from dealgate.core.rounding import fixed, percent
 from dealgate.core.text import counted
 from dealgate.core.toml_lines import Path
 
@@ -729,9 +730,9 @@ def _stage_data(
             Finding(
                 "wide",
                 here,
-                f"{name} holds {data.share:.0%} of the open deals "
+                f"{name} holds {percent(data.share, 0)} of the open deals "
                 f"({data.open_deals:,}), more than the bottleneck share of "
-                f"{spec.bottleneck_share:.0%}",
+                f"{percent(spec.bottleneck_share, 0)}",
                 "find out why deals wait here: sharpen its exit criteria, give "
                 "it an owner who moves deals on, or split it",
             )
@@ -762,7 +763,7 @@ def _over_limit(
         Finding(
             "over-limit",
             (*here, "age_limit_days"),
-            f"open deals have sat in {name} a median of {median:.1f} business "
+            f"open deals have sat in {name} a median of {fixed(median, 1)} business "
             f"days, far over its limit of {limit}",
             "close the deals that are dead (lost, with a reason), and set the "
             "limit from what won deals needed (see the blueprint)",

@@ -21,6 +21,7 @@ from django.db.models.functions import RowNumber
 from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
+from dealgate.core.rounding import hundredfold, whole
 from dealgate.deals.models import Deal
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
@@ -165,7 +166,7 @@ class Column:
 
     @property
     def percent(self) -> int:
-        return round(self.share * 100)
+        return whole(hundredfold(self.share))
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ from django.db.models import (
 
 from dealgate.clocks.models import Clock
 from dealgate.core import metrics as m
+from dealgate.core.rounding import rounded
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.deals.queries import stage_age
 from dealgate.imports.bulk import EVENT_SOURCE as IMPORT_SOURCE
@@ -832,7 +833,7 @@ def _decimal(value: Any) -> Decimal | None:
     if value is None:
         return None
     # SQLite sums decimals as floats: round back to cents.
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    return rounded(value, 2)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 
 from dealgate.accounts.models import Team, User
 from dealgate.core import metrics as m
+from dealgate.core.rounding import fixed, hundredfold, percent, rounded, whole
 from dealgate.core.text import counted
 from dealgate.deals.models import Product
 from dealgate.errors import NotFound
@@ -468,10 +469,10 @@ def _responses(filters: Filters) -> Section:
         "windows in business time."
     )
     if found.business_minutes:
-        median = round(found.business_minutes.median)
+        median = whole(found.business_minutes.median)
         note += f" Median response: {counted(median, 'business minute')}"
         if found.wall_minutes:
-            wall = round(found.wall_minutes.median)
+            wall = whole(found.wall_minutes.median)
             note += f" ({counted(wall, 'minute')} of wall-clock time)"
         note += "."
     if not found.leads:
@@ -556,8 +557,8 @@ def _width(filters: Filters, stages_now: list[q.StageNow]) -> Section:
             Column("Flag"),
         ],
         rows,
-        f"A stage holding more than {share:.0%} of the open deals is a bottleneck "
-        "(the pipeline's bottleneck_share).",
+        f"A stage holding more than {percent(share, 0)} of the open deals is a "
+        "bottleneck (the pipeline's bottleneck_share).",
     )
     chart = charts.bars(
         "Share of open deals by stage",
@@ -1018,9 +1019,9 @@ def _review_value(review: WeeklyReview) -> float | int | Decimal | None:
     if review.value is None or metric is None:
         return review.value
     if metric.kind == "int":
-        return round(review.value)
+        return whole(review.value)
     if metric.kind == "percent":
-        return round(review.value * 100, 4)
+        return float(rounded(hundredfold(review.value), 4))
     if metric.kind == "money":
         return cents(review.value)
     return review.value
@@ -1049,11 +1050,11 @@ def _loss_labels(filters: Filters) -> dict[str, str]:
 
 
 def _count(value: float) -> str:
-    return f"{value:,.0f}"
+    return fixed(value, grouped=True)
 
 
 def _days(value: float) -> str:
-    return f"{value:,.1f}".removesuffix(".0")
+    return fixed(value, 1, grouped=True).removesuffix(".0")
 
 
 def _percent_value(share: float | None) -> float | None:
@@ -1061,7 +1062,7 @@ def _percent_value(share: float | None) -> float | None:
 
 
 def _percent_tick(value: float) -> str:
-    return f"{value:.0f}%" if value == int(value) else f"{value:.1f}%"
+    return f"{fixed(value)}%" if value == int(value) else f"{fixed(value, 1)}%"
 
 
 def _money_tick(currency: str) -> Callable[[float], str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from dealgate.core.rounding import fixed, hundredfold, percent, rounded
 from dealgate.web.templatetags.dealgate_format import money
 
 # Column kinds and what a cell of each holds:
@@ -31,7 +32,7 @@ def cents(value: float | Decimal | None) -> Decimal | None:
     """An amount of money to the cent: how a figure that is money is kept in
     a `number` column among others, so a CSV writes it as it writes amounts
     (two decimals), not as a float to four."""
-    return None if value is None else Decimal(str(value)).quantize(CENT)
+    return None if value is None else rounded(value, 2)
 
 
 @dataclass(frozen=True)
@@ -124,17 +125,17 @@ def format_value(column: Column, value: Any) -> str:
         return "–"
     kind = column.kind
     if kind == "percent":
-        return f"{value * 100:.1f}%"
+        return percent(value)
     if kind == "int":
         return f"{int(value):,}"
     if kind == "days":
-        return f"{value:,.1f}"
+        return fixed(value, 1, grouped=True)
     if kind == "money":
-        return money(Decimal(str(round(value, 2))), column.currency)
+        return money(rounded(value, 2), column.currency)
     if kind == "number":
         if float(value) == int(value):
             return f"{int(value):,}"
-        return f"{value:,.2f}"
+        return fixed(value, 2, grouped=True)
     if kind == "deal":
         return str(value[1])
     return str(value)
@@ -151,7 +152,7 @@ def _raw(column: Column, value: Any) -> Any:
     if value is None:
         return ""
     if column.kind == "percent":
-        return round(value * 100, 4)
+        return float(rounded(hundredfold(value), 4))
     if column.kind == "int":
         return int(value)
     if column.kind == "number" and isinstance(value, int):
@@ -159,9 +160,9 @@ def _raw(column: Column, value: Any) -> Any:
     if column.kind == "number" and isinstance(value, Decimal):
         return format(value, "f")  # an amount among figures, to its cent
     if column.kind in ("days", "number"):
-        return round(float(value), 4)
+        return float(rounded(value, 4))
     if column.kind == "money":
-        return f"{Decimal(str(value)):.2f}"
+        return fixed(value, 2)
     if column.kind == "deal":
         return _inert(value[1])
     return _inert(value) if isinstance(value, str) else value

@@ -20,6 +20,7 @@ from django.db.models import Count, Max, Min, Q
 from django.db.models.expressions import RawSQL
 
 from dealgate.core.calendar import Calendar
+from dealgate.core.rounding import fixed, percent
 from dealgate.deals.models import Deal
 from dealgate.insights import sql
 from dealgate.insights.filters import period_end
@@ -43,7 +44,7 @@ class SourceRow:
 
     @property
     def win_percent(self) -> str:
-        return f"{self.win_rate:.1%}"
+        return percent(self.win_rate)
 
 
 @dataclass
@@ -79,7 +80,7 @@ class LeadReport:
 
     @property
     def win_percent(self) -> str:
-        return f"{self.win_rate:.1%}"
+        return percent(self.win_rate)
 
     @property
     def response_summary(self) -> str:
@@ -91,8 +92,8 @@ class LeadReport:
         if self.response_business_median is None:
             return f"{text} No median wait: {self._unmeasured_text()}."
         text += (
-            f" Buyers waited a median {self.response_business_median:.0f} "
-            f"business minutes ({self.response_wall_median_minutes:.0f} minutes of "
+            f" Buyers waited a median {fixed(self.response_business_median)} "
+            f"business minutes ({fixed(self.response_wall_median_minutes)} minutes of "
             "wall time) from their inquiry's arrival to its first answer"
         )
         if self.answered_unmeasured:
@@ -125,8 +126,8 @@ class LeadReport:
                 f"  answered: {self.answered:,}, {self.answered_in_window:,} within "
                 f"{self.window_minutes:,} business min of arriving"
                 + (
-                    f"; buyers waited a median {self.response_business_median:.0f} "
-                    f"business min ({self.response_wall_median_minutes:.0f} min "
+                    f"; buyers waited a median {fixed(self.response_business_median)} "
+                    f"business min ({fixed(self.response_wall_median_minutes)} min "
                     "wall) from arrival to first answer"
                     if self.response_business_median is not None
                     else "; no median"
@@ -143,13 +144,13 @@ class LeadReport:
         out.append(f"  open and past their window now: {self.overdue_now:,}")
         out.append("Wins")
         out.append(
-            f"  won: {self.won:,} of {self.leads:,} ({self.win_rate:.1%}); "
+            f"  won: {self.won:,} of {self.leads:,} ({percent(self.win_rate)}); "
             f"lost deals: {self.lost:,}"
         )
         if self.days_to_win_median is not None:
             out.append(
-                f"  first contact to win: median {self.days_to_win_median:.0f} "
-                f"days, 80% within {self.days_to_win_p80:.0f} days"
+                f"  first contact to win: median {fixed(self.days_to_win_median)} "
+                f"days, 80% within {fixed(self.days_to_win_p80)} days"
             )
         if self.won_before_contact:
             out.append(
@@ -159,7 +160,9 @@ class LeadReport:
         out.append("By source (leads, won, win rate)")
         for row in self.sources:
             label = row.source or "(empty)"
-            out.append(f"  {label:<22}{row.leads:>7,}{row.won:>7,}{row.win_rate:>8.1%}")
+            out.append(
+                f"  {label:<22}{row.leads:>7,}{row.won:>7,}{percent(row.win_rate):>8}"
+            )
         out.append(f"By month of first contact, {self.zone} time (leads, won)")
         out += [f"  {month}{leads:>8,}{won:>7,}" for month, leads, won in self.months]
         if self.limits:

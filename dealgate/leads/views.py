@@ -31,6 +31,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core import business_time
 from dealgate.core.numbers import MAX_OFFSET, whole_number
+from dealgate.core.rounding import whole
 from dealgate.errors import (
     Busy,
     Conflict,
@@ -128,10 +129,10 @@ def _window(lead: Lead, now: dt.datetime, windows: dict[int, int]) -> Window:
 
 
 def _minutes(minutes: float) -> str:
-    whole = round(minutes)
-    if whole < 60:
-        return f"{whole} min"
-    hours, rest = divmod(whole, 60)
+    count = whole(minutes)
+    if count < 60:
+        return f"{count} min"
+    hours, rest = divmod(count, 60)
     if hours < 24:
         return f"{hours} h {rest:02d} min"
     days, hours = divmod(hours, 24)
