@@ -162,9 +162,11 @@ class _Stays:
         )
         # An entry (no stage before it) is a handoff from a new lead only
         # when a lead's conversion wrote it; imported and hand-made deals
-        # start with none.
+        # start with none. A deal back in the stage it came from (lost in
+        # it, reopened into it) was handed over by no one: none either.
         came_from = (
-            "CASE WHEN s.p_id IS NULL THEN NULL WHEN s.p_from IS NOT NULL "
+            "CASE WHEN s.p_id IS NULL THEN NULL "
+            "WHEN s.p_from = s.from_stage_id THEN NULL WHEN s.p_from IS NOT NULL "
             f"THEN s.p_from WHEN s.p_source = '{bp.LEAD_SOURCE}' THEN {LEAD} END"
         )
         from_events = (

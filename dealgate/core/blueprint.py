@@ -224,7 +224,8 @@ class _Tracer:
                 # made the deal; an imported or hand-made one had no handoff.
                 came_from = LEAD if event.source == LEAD_SOURCE else None
             elif event.to_status == "open":
-                # Reopened: the deal comes back from the stage it closed from.
+                # Reopened: the deal comes back from the stage it closed from,
+                # a handoff only into another stage (see `stay`).
                 came_from = event.from_stage
         return stays
 
@@ -235,6 +236,10 @@ class _Tracer:
         minutes = event.business_minutes
         if minutes is None and entered is not None and entered <= event.at:
             minutes = business_time.between(self.calendar, entered, event.at)
+        # Back in the stage it came from (lost in it and reopened into it):
+        # no one handed the deal over, so no handoff and no first response.
+        if came_from == stage:
+            came_from = None
         handoff = (came_from, stage) if came_from is not None else None
         return Stay(
             stage=stage,
