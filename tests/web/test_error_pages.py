@@ -201,3 +201,24 @@ def test_a_server_error_on_the_website_form_shows_no_app(failing):
 
     page = assert_site_page(response, 500)
     assert "topbar" not in page and "Back to the board" not in page
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("/pipelines/nope/", "no pipeline 'nope'"),
+        ("/leads/report/?pipeline=nope", "no pipeline 'nope'"),
+        ("/today/?person=nobody", "person: no one called 'nobody' in your view"),
+    ],
+)
+def test_a_page_that_finds_nothing_says_what_it_did_not_find(
+    client, olivia, pipeline, address, says
+):
+    client.force_login(olivia)
+
+    page = assert_site_page(client.get(address), 404)
+
+    assert "There is no page here" in page
+    assert f"What was wrong: {says}" in " ".join(
+        re.sub(r"<[^>]+>", " ", page).replace("&#x27;", "'").split()
+    )
