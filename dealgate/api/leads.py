@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads import services, spool
 from dealgate.leads.edits import edit_lead
-from dealgate.leads.intake import LIMITS
+from dealgate.leads.intake import LIMITS, check_json_types
 from dealgate.leads.models import ApiToken, Lead
 from dealgate.leads.offers import Offer, offer_notes, pending_offers
 from dealgate.leads.versions import lead_version
@@ -72,8 +72,16 @@ class LeadIn(Schema):
     website: str | None = None
     country: str | None = Field(None, description="ISO 3166 code, e.g. DE")
     segment: str | None = None
-    company_size: int | None = Field(None, description="people at the company")
-    value: Decimal | None = Field(None, description="the deal size the lead hints at")
+    company_size: int | str | None = Field(
+        None,
+        description="people at the company: a JSON integer, or text as a "
+        'website\'s visitor typed it ("1,200")',
+    )
+    value: Decimal | str | None = Field(
+        None,
+        description="the deal size the lead hints at: a JSON number, or text "
+        'as typed ("1,250.50")',
+    )
     currency: str | None = None
     message: str | None = Field(None, max_length=LIMITS["message"])
     source: str | None = Field(None, description="what routing rules test as source")
@@ -163,8 +171,14 @@ class LeadPatch(BaseModel):
     website: str | None = None
     country: str | None = Field(None, description="ISO 3166 code, e.g. DE")
     segment: str | None = None
-    company_size: int | None = Field(None, description="people at the company")
-    value: Decimal | None = Field(None, description="the deal size the lead hints at")
+    company_size: int | None = Field(
+        None, description='people at the company, a JSON integer ("3" is refused)'
+    )
+    value: Decimal | str | None = Field(
+        None,
+        description="the deal size the lead hints at: a JSON number, or text "
+        'as typed ("1,250.50")',
+    )
     currency: str | None = None
 
 
@@ -303,10 +317,15 @@ _RECEIVED = {
 }
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
+def _json_body(request: HttpRequest, *, typed: bool = True) -> dict[str, Any]:
+    """The body as a JSON object; with `typed`, its lead fields have their
+    schema's types (`intake.check_json_types`: `{"name": 5}` is refused, not
+    kept as "5"), a size as text taken as a form's (a capture)."""
     data = read_json(request, limit=MAX_BODY_BYTES)
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", field="body")
+    if typed:
+        check_json_types(data, size_as_text=True)
     return data
 
 
@@ -338,6 +357,7 @@ def create_lead(request: HttpRequest) -> Status[dict[str, Any]] | HttpResponseBa
     lead is kept there and answered before it is compared with any lead
     (`spool.keep_to_answer_first`), so that neither the answer nor the time
     it takes tells whether it repeats one."""
+    # A website hands on what its visitor typed: a size as text, as the form's.
     data = _json_body(request)
     if token_scope(request) == ApiToken.Scope.CAPTURE:
         pipeline = services.pipeline_for_capture(data.get("pipeline"))
@@ -417,9 +437,10 @@ def edit(request: HttpRequest, lead_id: int) -> dict[str, Any]:
     naming the fields. A stored phone number is read again only when `phone`
     changes it.
     Needs a token with the scope `leads,deals`, as the deals' changes do."""
-    changes = _json_body(request)
+    # Its types are checked once the person's right is (`edit_lead`).
+    changes = _json_body(request, typed=False)
     version = changes.pop("version", None)
-    edit_lead(lead_id, changes, by=request.auth, version=version)
+    edit_lead(lead_id, changes, by=request.auth, version=version, json_typed=True)
     return lead_out(_lead(lead_id))
 
 

@@ -29,7 +29,7 @@ from dealgate.accounts.models import User
 from dealgate.errors import Conflict, NotFound, ValidationError
 
 from . import offers, services
-from .intake import CleanLead, clean_lead
+from .intake import CleanLead, check_json_types, clean_lead
 from .models import Lead
 from .versions import EDITABLE, changed_since, is_version
 
@@ -46,6 +46,7 @@ def edit_lead(
     by: User | None,
     version: str,
     why: str = "",
+    json_typed: bool = False,
 ) -> Lead:
     """Change the EDITABLE fields given in `changes` of an open lead, as its
     owner or a manager, on the copy read at `version`; returns the lead.
@@ -60,12 +61,17 @@ def edit_lead(
     keeps its reading and key. An edit that changes nothing writes nothing;
     one that changes a field ends what repeat inquiries offered for it
     (`offers.lapse`). The log names the lead, the fields, who and `why`
-    (where the values came from), never the values.
+    (where the values came from), never the values. With `json_typed`
+    (the API's JSON body), a value of a type the field's schema does not
+    have is refused with the values a capture refuses
+    (`intake.check_json_types`: `{"name": 5}`, `"company_size": "3"`).
     """
     with transaction.atomic():
         lead = _locked(lead_id)
         services._may_change(lead, by, "edit it")
         _check_sent(changes, version)
+        if json_typed:
+            check_json_types(changes)
         if not lead.is_open:
             raise Conflict(
                 f"lead {lead.pk} is {lead.status}; only an open lead can be edited"

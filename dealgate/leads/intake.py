@@ -8,6 +8,7 @@ typed (HTML included); pages escape it when they show it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -218,8 +219,11 @@ def _text(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
     if value is None:
         return ""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValidationError(f"{key} must be text", field=key)
+    if not isinstance(value, str):
+        # Every door hands text: a form and a file hold nothing else, and
+        # the API refuses a number for a text field (`check_json_types`)
+        # rather than store 5 as "5".
+        raise ValidationError(f"{key} must be text, got {_shown(value)}", field=key)
     # Counted as the browser that let it through counted it (normalize.line_breaks).
     text = normalize.line_breaks(str(value).strip())
     if looks_blank(text):
@@ -238,6 +242,48 @@ def _text(data: Mapping[str, Any], key: str) -> str:
     if pattern.search(text):
         raise ValidationError(f"{key} contains control characters", field=key)
     return text
+
+
+def check_json_types(data: Mapping[str, Any], *, size_as_text: bool = False) -> None:
+    """Refuse, naming the field, a JSON body's lead field of a type its
+    schema does not have: a text field holds a string (5 is not "5"),
+    `company_size` a JSON integer ("3", 3.0 and true are not; with
+    `size_as_text`, for a capture that hands on what a website's visitor
+    typed, text as a form's is read too), and `value` a JSON number or text
+    written as a number is typed (`_amount`); null empties any of them. A
+    form and a file hold text only, and are read from text (`clean_lead`)."""
+    for key, value in data.items():
+        if value is None or key not in ACCEPTED:
+            continue
+        if key == "company_size":
+            if size_as_text and isinstance(value, str):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationError(
+                    f"company_size must be a JSON integer such as 40, got "
+                    f"{_shown(value)}",
+                    field=key,
+                )
+        elif key == "value":
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise ValidationError(
+                    f'value must be a JSON number or text such as "1,250.50", '
+                    f"got {_shown(value)}",
+                    field=key,
+                )
+        elif not isinstance(value, str):
+            raise ValidationError(
+                f"{key} must be a JSON string, got {_shown(value)}", field=key
+            )
+
+
+def _shown(value: Any) -> str:
+    """`value` as JSON writes it, cut short."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _country(text: str) -> str:
