@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from ninja import Router
-from ninja.params.models import BodyModel
+from ninja.params.models import BodyModel, QueryModel
 from ninja.parser import Parser
 
 from dealgate.core.text import agreeing
@@ -178,6 +178,68 @@ def _bodiless(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(request, *args, **kwargs)
 
     return answer
+
+
+def refuse_unknown_queries(router: Router) -> None:
+    """Make each of the router's endpoints refuse (422 naming it) a query
+    parameter it does not declare, and one it declares sent twice: the
+    first would be ignored (`/deals/13/history?limit=abc` answered as if
+    nothing had been asked), and of a repeat, which was meant cannot be
+    told. A declared parameter of the wrong type is django-ninja's own 422
+    naming it (api.routes). Call before the router is added to the API."""
+    for path_view in router.path_operations.values():
+        for operation in path_view.operations:
+            names: set[str] = set()
+            lists: set[str] = set()
+            for model in operation.models:
+                if issubclass(model, QueryModel):
+                    names |= set(_query_names(model))
+                    lists |= set(getattr(model, "__ninja_collection_fields__", ()))
+            operation.view_func = _queries_checked(
+                operation.view_func, frozenset(names), frozenset(lists)
+            )
+
+
+def _query_names(model: type[QueryModel]) -> list[str]:
+    """The names a query model reads from the address, flattened schemas'
+    fields included."""
+    flattened = getattr(model, "__ninja_flatten_map__", None)
+    if flattened:
+        return list(flattened)
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _queries_checked(
+    view: Callable[..., Any], names: frozenset[str], lists: frozenset[str]
+) -> Callable[..., Any]:
+    @wraps(view)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        check_query(request, names, lists)
+        return view(request, *args, **kwargs)
+
+    return answer
+
+
+def check_query(
+    request: HttpRequest, names: frozenset[str], lists: frozenset[str] = frozenset()
+) -> None:
+    """Refuse a query parameter of `request` not in `names`, and one sent
+    twice that is not in `lists`, naming it (422)."""
+    unknown = [name for name in request.GET if name not in names]
+    if unknown:
+        takes = ", ".join(sorted(names)) if names else "none"
+        params = agreeing(len(unknown), "query parameter")
+        raise ValidationError(
+            f"unknown {params} {', '.join(unknown)}: {method_named(request)} "
+            f"{request.path} takes {takes}",
+            field=unknown[0],
+        )
+    for name in request.GET:
+        if name not in lists and len(request.GET.getlist(name)) > 1:
+            raise ValidationError(
+                f"{name}: the query parameter is sent twice; send it once",
+                field=name,
+            )
 
 
 def check_value(data: Any) -> None:

@@ -27,7 +27,12 @@ from dealgate.web.head import method_named
 
 from . import deals, leads
 from .auth import API_AUTH, DEALS_AUTH
-from .parser import CheckedParser, body_too_big, refuse_unread_bodies
+from .parser import (
+    CheckedParser,
+    body_too_big,
+    refuse_unknown_queries,
+    refuse_unread_bodies,
+)
 
 log = logging.getLogger("dealgate.api")
 
@@ -161,6 +166,7 @@ def render_unauthenticated(
 
 for router in (deals.router, leads.router):
     refuse_unread_bodies(router)
+    refuse_unknown_queries(router)
 # A token opens the deals endpoints only if its scope says so (api.auth).
 api.add_router("/deals", deals.router, auth=DEALS_AUTH)
 api.add_router("/leads", leads.router)
