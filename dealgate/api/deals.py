@@ -211,19 +211,26 @@ def get_deal_history(request: HttpRequest, deal_id: int) -> list[StageEventOut]:
 
 
 class MoveIn(Schema):
-    """A move; any other key is refused (422)."""
+    """A move; any other key is refused (422), and so is a field this move
+    does not use (a loss reason with a move to a stage)."""
 
     model_config = ConfigDict(extra="forbid")
 
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
     version: JsonInt = Field(description="the version you read; a newer one is a 409")
     loss_reason: str = Field(
-        "", description="for lost: a loss reason's key or label; the key is stored"
+        "",
+        description="for lost only: a loss reason's key or label; the key is "
+        "stored. With another move, refused (422)",
     )
-    loss_note: str = limited_text(TEXT_LIMITS["loss_note"], "why the deal was lost")
+    loss_note: str = limited_text(
+        TEXT_LIMITS["loss_note"], "for lost only: why the deal was lost"
+    )
     override_reason: str = limited_text(
         TEXT_LIMITS["override_reason"],
-        "a manager's reason to move despite unmet criteria",
+        "a manager's reason to move despite unmet criteria, recorded in the "
+        "deal's history; refused (422) with a loss or a move that meets its "
+        "criteria, and from a rep (403)",
     )
 
 
@@ -250,12 +257,18 @@ class BulkMoveIn(Schema):
     )
     to: str = Field(description='a stage key of the pipeline, "won" or "lost"')
     loss_reason: str = Field(
-        "", description="for lost: a loss reason's key or label; the key is stored"
+        "",
+        description="for lost only: a loss reason's key or label; the key is "
+        "stored. With another move, refused (422)",
     )
-    loss_note: str = limited_text(TEXT_LIMITS["loss_note"], "why the deals were lost")
+    loss_note: str = limited_text(
+        TEXT_LIMITS["loss_note"], "for lost only: why the deals were lost"
+    )
     override_reason: str = limited_text(
         TEXT_LIMITS["override_reason"],
-        "a manager's reason to move despite unmet criteria",
+        "a manager's reason to move despite unmet criteria, recorded in the "
+        "history of each deal whose criteria were unmet (the others need none); "
+        "refused (422) with a loss, and from a rep (403)",
     )
 
 
@@ -309,6 +322,7 @@ class DealPatch(Schema):
 )
 def move(request: HttpRequest, deal_id: int, payload: MoveIn) -> DealOut:
     """Move a deal to another stage, or win or lose it, through its gates."""
+    _refuse_unused(request, payload)
     deal = services.move_deal(
         deal_id,
         payload.to,
@@ -318,8 +332,21 @@ def move(request: HttpRequest, deal_id: int, payload: MoveIn) -> DealOut:
         loss_note=payload.loss_note,
         override_reason=payload.override_reason,
         source="api",
+        refuse_unneeded_override=True,
     )
     return deal_out(deal)
+
+
+def _refuse_unused(request: HttpRequest, payload: MoveIn | BulkMoveIn) -> None:
+    """Refuse a field the move would not use, naming it, before any deal is
+    read (`services.refuse_unused_move_fields`)."""
+    services.refuse_unused_move_fields(
+        payload.to,
+        by=request.user,
+        loss_reason=payload.loss_reason,
+        loss_note=payload.loss_note,
+        override_reason=payload.override_reason,
+    )
 
 
 @router.post("/bulk-move", response={200: list[DealOut], 422: BulkErrorOut})
@@ -328,6 +355,7 @@ def bulk_move(request: HttpRequest, payload: BulkMoveIn) -> list[DealOut]:
     refused, none moves and `refusals` says why for each. `deals` holds a
     limited number (its schema says how many; more is a 422 naming it): send
     a larger set in parts."""
+    _refuse_unused(request, payload)
     versions = _distinct_versions(payload.deals)
     deals = services.move_deals(
         versions,

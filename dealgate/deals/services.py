@@ -446,6 +446,7 @@ def move_deal(
     loss_note: str = "",
     override_reason: str = "",
     source: str = "web",
+    refuse_unneeded_override: bool = False,
 ) -> Deal:
     """Move a deal to stage key `to`, or to "won" or "lost", and record it.
 
@@ -458,6 +459,9 @@ def move_deal(
     conditional UPDATE, so two racing moves produce exactly one event.
     A move dated (`timesource.now()`, an as-of time) before the deal's last
     stage event is refused with `MoveOutOfOrder`: history only runs forward.
+    With `refuse_unneeded_override`, an `override_reason` given for a move
+    that meets its criteria is refused naming it; without, it is recorded
+    only where it lifted a gate (a bulk move's deals differ).
     """
     _check_move_texts(loss_note, override_reason)
     with transaction.atomic():
@@ -510,6 +514,14 @@ def move_deal(
                     "only a manager or admin may override a refused move"
                 )
             override = override_reason.strip()
+        elif refuse_unneeded_override and override_reason.strip():
+            # Recorded only where it lifted a gate; a reason for an override
+            # that did not happen is refused rather than dropped.
+            raise ValidationError(
+                f"override_reason: deal {deal.pk} meets what this move needs, so "
+                "nothing is overridden; send the move without override_reason",
+                field="override_reason",
+            )
         # Where the deal was: its stage while open, else won or lost.
         came_from = deal.stage.key if deal.status == Deal.Status.OPEN else deal.status
         _apply_move(
@@ -567,6 +579,44 @@ def _check_in_order(deal: Deal, now: dt.datetime) -> None:
 
 def _instant(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def refuse_unused_move_fields(
+    to: str,
+    *,
+    by: User | None,
+    loss_reason: str = "",
+    loss_note: str = "",
+    override_reason: str = "",
+) -> None:
+    """Refuse what a move to `to` would not use, naming it, rather than drop
+    it: a loss reason or note with a move other than to lost (422), an
+    override reason with a loss, which passes no criteria (422), and an
+    override reason from someone who may not override (403). Whether a move
+    to a stage or won needs the override is known once its gates are read
+    (`move_deal`'s `refuse_unneeded_override`)."""
+    if to != LOST:
+        for name, text in (("loss_reason", loss_reason), ("loss_note", loss_note)):
+            if text.strip():
+                raise ValidationError(
+                    f"{name}: only a move to lost reads a loss reason or note; "
+                    f"this one is to {cut(to, 100)!r}: send none",
+                    field=name,
+                )
+    if not override_reason.strip():
+        return
+    if to == LOST:
+        raise ValidationError(
+            "override_reason: a loss passes no criteria, so there is nothing to "
+            "override; say why the deal was lost in loss_reason and loss_note",
+            field="override_reason",
+        )
+    if by is None or not by.is_manager:
+        raise PermissionDenied(
+            "override_reason: only a manager or admin may override a refused "
+            "move; send none, and the move goes through its gates",
+            field="override_reason",
+        )
 
 
 def _check_move_texts(loss_note: str, override_reason: str) -> None:
