@@ -3,10 +3,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Header, Router, Schema, Status
+from ninja import Field, Header, Query, Router, Schema, Status
 from pydantic import (
     BeforeValidator,
     ConfigDict,
@@ -20,13 +21,14 @@ from dealgate.core.numbers import AmbiguousNumber, decimals_as_written, read_num
 from dealgate.deals import idempotency, services
 from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.errors import NotFound, ValidationError
-from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.models import Pipeline, Stage
 
+from . import lists
 from .fields import IsoDateOrNull, IsoDateTimeOrNull, JsonBoolOrNull, JsonInt
 from .parser import JsonFloat
 
 router = Router(tags=["deals"])
-DEAL_RELATED = ("pipeline", "stage", "organization", "owner")
+DEAL_RELATED = ("pipeline", "stage", "organization", "owner", "responsible")
 
 
 def limited_text(limit: int, description: str = "") -> Any:
@@ -161,6 +163,21 @@ class DealOut(Schema):
         "loss reasons keeps in place of a reason, or the note a reason asks for; "
         '"" when none was written'
     )
+    responsible: str | None = Field(
+        description="the username of who answers for the deal in its stage "
+        "now (the stage's owner kind says who: the deal's owner, or another "
+        "person); null when nobody is"
+    )
+    expected_close_date: dt.date | None
+    notes: str
+    custom: dict[str, Any] = Field(
+        description="the pipeline's custom fields the deal holds, as PATCH "
+        "takes them; gates read them"
+    )
+    checklist: dict[str, bool] = Field(
+        description="the checklist items, true when done; gates read them"
+    )
+    created_at: dt.datetime | None
     version: int
 
 
@@ -179,13 +196,80 @@ def deal_out(deal: Deal) -> DealOut:
         closed_at=deal.closed_at,
         loss_reason=deal.loss_reason,
         loss_note=deal.loss_note,
+        responsible=deal.responsible.username if deal.responsible else None,
+        expected_close_date=deal.expected_close_date,
+        notes=deal.notes,
+        custom=deal.custom,
+        checklist=deal.checklist,
+        created_at=deal.created_at,
         version=deal.version,
     )
 
 
+def readable_deals() -> QuerySet[Deal]:
+    """The deals a read answers, with what `deal_out` shows of them: one
+    query. Everyone the deals endpoints let in reads every deal (README,
+    "Who may do what"), one or a list alike."""
+    return Deal.objects.select_related(*DEAL_RELATED)
+
+
+class DealPage(Schema):
+    items: list[DealOut]
+    next: str | None = Field(
+        description="the address of the next page, the same filters kept; null "
+        "on the last"
+    )
+
+
+@router.get("", response={200: DealPage, 422: ErrorOut})
+def list_deals(
+    request: HttpRequest,
+    pipeline: str | None = Query(None, description="a pipeline's key"),
+    stage: str | None = Query(
+        None, description="a stage's key; a closed deal is in the stage it closed from"
+    ),
+    status: Literal["open", "won", "lost"] | None = Query(None),
+    owner: str | None = Query(None, description="the owner's username"),
+    created_since: dt.datetime | None = lists.CREATED_SINCE,
+    limit: int = lists.LIMIT,
+    after: int = lists.AFTER,
+) -> DealPage:
+    """The deals, oldest first, a page at a time: `limit` at most (50 unless
+    asked, 200 at most) and the address of the `next` page. Each filter
+    given narrows the list; one naming no pipeline, stage or user is a 422
+    naming it. Deals imported without a creation time are left out by
+    `created_since`."""
+    deals = readable_deals()
+    if pipeline is not None:
+        deals = deals.filter(pipeline=lists.pipeline_named(pipeline))
+    if stage is not None:
+        deals = deals.filter(stage__in=_stages_named(stage, pipeline))
+    if status is not None:
+        deals = deals.filter(status=status)
+    if owner is not None:
+        deals = deals.filter(owner=lists.user_named(owner))
+    if created_since is not None:
+        deals = deals.filter(created_at__gte=lists.in_utc(created_since))
+    rows, following = lists.page_of(request, deals, limit=limit, after=after)
+    return DealPage(items=[deal_out(deal) for deal in rows], next=following)
+
+
+def _stages_named(key: str, pipeline: str | None) -> list[int]:
+    """The ids of the stages `key` (of `pipeline`, when given), retired ones
+    too; refused naming `stage` when there is none."""
+    stages = Stage.objects.filter(key=key)
+    if pipeline is not None:
+        stages = stages.filter(pipeline__key=pipeline)
+    ids = list(stages.values_list("pk", flat=True))
+    if not ids:
+        where = f"pipeline {pipeline!r}" if pipeline is not None else "any pipeline"
+        raise ValidationError(f"stage: {where} has no stage {key!r}", field="stage")
+    return ids
+
+
 @router.get("/{int:deal_id}", response=DealOut)
 def get_deal(request: HttpRequest, deal_id: int) -> DealOut:
-    deal = Deal.objects.select_related(*DEAL_RELATED).filter(pk=deal_id).first()
+    deal = readable_deals().filter(pk=deal_id).first()
     if deal is None:
         raise NotFound(f"no deal with id {deal_id}")
     return deal_out(deal)
@@ -410,7 +494,7 @@ def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
         expected_version=version,
         merge=frozenset({"custom", "checklist"}),
     )
-    return deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))
+    return deal_out(readable_deals().get(pk=deal.pk))
 
 
 class DealActivityIn(Schema):
@@ -472,6 +556,44 @@ def _activity_out(activity: Activity) -> ActivityOut:
         done_at=activity.done_at,
         done_by=activity.done_by.username if activity.done_by else None,
     )
+
+
+class ActivityPage(Schema):
+    items: list[ActivityOut]
+    next: str | None = Field(
+        description="the address of the next page, the same filters kept; null "
+        "on the last"
+    )
+
+
+@router.get(
+    "/{int:deal_id}/activities",
+    response={200: ActivityPage, 404: ErrorOut, 422: ErrorOut},
+)
+def list_activities(
+    request: HttpRequest,
+    deal_id: int,
+    kind: Literal["call", "email", "meeting", "note", "task"] | None = Query(None),
+    done: bool | None = Query(
+        None, description="true or false; kind=task&done=false are its open tasks"
+    ),
+    limit: int = lists.LIMIT,
+    after: int = lists.AFTER,
+) -> ActivityPage:
+    """The deal's activities and tasks, oldest first, a page at a time as
+    the deals' list is; `?kind=task&done=false` lists its open tasks, whose
+    ids `/tasks/ID/done` takes."""
+    if not readable_deals().filter(pk=deal_id).exists():
+        raise NotFound(f"no deal with id {deal_id}")
+    activities = Activity.objects.filter(deal_id=deal_id).select_related(
+        "by", "done_by"
+    )
+    if kind is not None:
+        activities = activities.filter(kind=kind)
+    if done is not None:
+        activities = activities.filter(done=done)
+    rows, following = lists.page_of(request, activities, limit=limit, after=after)
+    return ActivityPage(items=[_activity_out(a) for a in rows], next=following)
 
 
 @router.post(
@@ -595,4 +717,4 @@ def create(
 
 
 def _created_out(deal: Deal) -> DealOut:
-    return deal_out(Deal.objects.select_related(*DEAL_RELATED).get(pk=deal.pk))
+    return deal_out(readable_deals().get(pk=deal.pk))

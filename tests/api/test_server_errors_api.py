@@ -70,7 +70,7 @@ def test_an_unknown_page_outside_the_api_stays_djangos_own(client, db):
 @pytest.mark.parametrize(
     "method, path, allowed",
     [
-        ("get", "/api/v1/deals", "POST"),
+        ("delete", "/api/v1/deals", "GET, HEAD, POST"),
         ("delete", "/api/v1/deals/1", "GET, HEAD, PATCH"),
         ("put", "/api/v1/leads/1/convert", "POST"),
     ],

@@ -33,8 +33,10 @@ DEALS = "leads,deals"
 # address is formatted with the deal's and its open task's ids.
 ENDPOINTS = [
     ("POST", "", {"pipeline": "new-business", "title": "From a token"}),
+    ("GET", "", None),
     ("GET", "/{deal}", None),
     ("GET", "/{deal}/history", None),
+    ("GET", "/{deal}/activities", None),
     ("PATCH", "/{deal}", {"version": 1, "title": "Changed by a token"}),
     ("POST", "/{deal}/move", {"to": "discovery", "version": 1}),
     (
@@ -145,7 +147,7 @@ def test_a_deals_token_opens_every_deals_endpoint_on_its_persons_deal(
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body"), ENDPOINTS[3:], ids=ENDPOINT_IDS[3:]
+    ("method", "path", "body"), ENDPOINTS[5:], ids=ENDPOINT_IDS[5:]
 )
 def test_a_deals_token_keeps_to_its_persons_rights(
     pipeline, alice, bob, alices_deal, alices_task, method, path, body, now

@@ -1,0 +1,93 @@
+"""Lists in the API: one page of rows in id order, and the address of the
+next page.
+
+A list answers at most `limit` rows (DEFAULT_LIMIT unless asked, MOST_ROWS
+at most), oldest first (ascending id), and `next`: the same address, its
+filters kept, with `after` set to the last id answered; null on the last
+page. A page is read by its id, not by its position, so a row added or
+removed while a client pages through never makes a row repeat or go
+missing; a row added meanwhile comes on a later page. Each page is one
+query whatever its size, beside the look-ups of what its filters name.
+Whoever may read one row of a kind (the endpoint's authentication: everyone
+signed in reads every deal and lead) may list them, so a list holds exactly
+what the single reads answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from ninja import Query
+
+from dealgate.accounts.models import User
+from dealgate.errors import ValidationError
+from dealgate.pipelines.models import Pipeline
+
+DEFAULT_LIMIT = 50
+MOST_ROWS = 200
+
+Row = TypeVar("Row", bound=Model)
+
+LIMIT = Query(
+    DEFAULT_LIMIT,
+    ge=1,
+    le=MOST_ROWS,
+    description=f"how many rows a page holds, 1 to {MOST_ROWS}; "
+    f"{DEFAULT_LIMIT} by default",
+)
+AFTER = Query(
+    0,
+    ge=0,
+    description="answer the rows after this id: `next` sets it to the last id "
+    "of the page it follows",
+)
+
+
+CREATED_SINCE = Query(
+    None,
+    description="only those created at or after this instant: ISO 8601, "
+    "2026-06-01T09:00:00Z or with an offset (+ written %2B in an address); a "
+    "time without one, or a date alone, is UTC",
+)
+
+
+def page_of(
+    request: HttpRequest, rows: QuerySet[Row], *, limit: int, after: int
+) -> tuple[list[Row], str | None]:
+    """The rows of `rows` after id `after`, at most `limit`, in id order, and
+    the address of the next page (None on the last): one query."""
+    taken = list(rows.filter(pk__gt=after).order_by("pk")[: limit + 1])
+    if len(taken) <= limit:
+        return taken, None
+    taken = taken[:limit]
+    query = request.GET.copy()
+    query["after"] = str(taken[-1].pk)
+    return taken, f"{request.path}?{query.urlencode()}"
+
+
+def in_utc(at: dt.datetime | None) -> dt.datetime | None:
+    """`at` as given, a time without an offset read as UTC."""
+    if at is None or at.tzinfo is not None:
+        return at
+    return at.replace(tzinfo=dt.UTC)
+
+
+def user_named(username: str, field: str = "owner") -> User:
+    """The user `username`, or a refusal naming `field` (422)."""
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise ValidationError(f"{field}: there is no user {username!r}", field=field)
+    return user
+
+
+def pipeline_named(key: str) -> Pipeline:
+    """The pipeline `key`, or a refusal naming `pipeline` (422)."""
+    pipeline = Pipeline.objects.filter(key=key).first()
+    if pipeline is None:
+        raise ValidationError(
+            f"pipeline: there is no pipeline {key!r}", field="pipeline"
+        )
+    return pipeline
