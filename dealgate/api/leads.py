@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict
 
 from dealgate.errors import NotFound, ValidationError
@@ -40,6 +40,7 @@ from dealgate.leads.offers import Offer, offer_notes, pending_offers
 from dealgate.leads.versions import lead_version
 from dealgate.web.bodies import limit_body
 
+from . import lists
 from .auth import CAPTURE_AUTH, DEALS_AUTH, token_scope
 from .deals import ErrorOut, limited_text
 from .fields import JsonBool
@@ -106,7 +107,7 @@ class OfferOut(BaseModel):
     )
 
 
-class LeadOut(BaseModel):
+class _LeadFields(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -141,12 +142,30 @@ class LeadOut(BaseModel):
         description="the version of the fields PATCH changes; send it back with "
         "an edit, which is refused (409) once they changed since"
     )
+
+
+class LeadOut(_LeadFields):
     offers: list[OfferOut] = Field(
         default=[],
         description="values repeat inquiries offer for the open lead's empty "
         "fields, oldest first. An inquiry is anonymous, so they are never "
         "written into the lead: PATCH the ones you have checked. An offer of a "
         "field ends once the field is filled or edited",
+    )
+
+
+class LeadListed(_LeadFields):
+    has_offers: bool = Field(
+        description="whether repeat inquiries offer values for the open lead's "
+        "empty fields: GET the lead for them"
+    )
+
+
+class LeadPage(BaseModel):
+    items: list[LeadListed]
+    next: str | None = Field(
+        description="the address of the next page, the same filters kept; null "
+        "on the last"
     )
 
 
@@ -396,19 +415,77 @@ _OUT_COLUMNS = (
 )
 
 
-def _lead(lead_id: int) -> Lead:
-    lead = (
+def readable_leads() -> QuerySet[Lead]:
+    """The leads a read answers, with what `lead_out` shows of them: one
+    query. Everyone the leads endpoints let in reads every lead (README,
+    "Who may do what"), one or a list alike."""
+    return (
         Lead.objects.select_related("pipeline", "owner")
         .only(*_OUT_COLUMNS)
         # Whether to read offers: most leads have none, and their read stays
         # one query.
         .annotate(has_offers=Exists(offer_notes(OuterRef("pk"))))
-        .filter(pk=lead_id)
-        .first()
     )
+
+
+def _lead(lead_id: int) -> Lead:
+    lead = readable_leads().filter(pk=lead_id).first()
     if lead is None:
         raise NotFound(f"no lead with id {lead_id}")
     return lead
+
+
+# A status, or all the open ones at once, as the inbox shows them.
+LeadStatus = Literal[
+    "open",
+    "new",
+    "assigned",
+    "answered",
+    "converted",
+    "disqualified",
+    "merged",
+    "archived",
+]
+
+
+STATUS = Query(None, description="a status, or open for new, assigned and answered")
+
+
+@router.get("", response={200: LeadPage, 422: ErrorOut})
+def list_leads(
+    request: HttpRequest,
+    pipeline: str | None = Query(None, description="a pipeline's key"),
+    status: LeadStatus | None = STATUS,
+    owner: str | None = Query(None, description="the owner's username"),
+    created_since: dt.datetime | None = lists.CREATED_SINCE,
+    limit: int = lists.LIMIT,
+    after: int = lists.AFTER,
+) -> dict[str, Any]:
+    """The leads, oldest first, a page at a time: `limit` at most (50 unless
+    asked, 200 at most) and the address of the `next` page. Each filter
+    given narrows the list; one naming no pipeline or user is a 422 naming
+    it. A listed lead says whether repeat inquiries offer it values
+    (`has_offers`); its GET answers them."""
+    leads = readable_leads()
+    if pipeline is not None:
+        leads = leads.filter(pipeline=lists.pipeline_named(pipeline))
+    if status == "open":
+        leads = leads.filter(status__in=Lead.OPEN)
+    elif status is not None:
+        leads = leads.filter(status=status)
+    if owner is not None:
+        leads = leads.filter(owner=lists.user_named(owner))
+    if created_since is not None:
+        leads = leads.filter(created_at__gte=lists.in_utc(created_since))
+    rows, following = lists.page_of(request, leads, limit=limit, after=after)
+    return {"items": [_listed(lead) for lead in rows], "next": following}
+
+
+def _listed(lead: Lead) -> dict[str, Any]:
+    out = lead_out(lead, offers=False)
+    del out["offers"]
+    out["has_offers"] = lead.has_offers
+    return out
 
 
 @router.get("/{lead_id}", response=LeadOut)

@@ -30,6 +30,8 @@ RECEIVED = {
 # Every lead endpoint but the capture: (method, address under /api/v1/leads
 # formatted with a lead's id, body).
 READS_AND_CHANGES = [
+    ("GET", "", None),
+    ("HEAD", "", None),
     ("GET", "/{lead}", None),
     ("HEAD", "/{lead}", None),
     ("POST", "/{lead}/activities", {"kind": "note", "subject": "From a page"}),
