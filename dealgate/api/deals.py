@@ -163,21 +163,26 @@ class DealOut(Schema):
         "loss reasons keeps in place of a reason, or the note a reason asks for; "
         '"" when none was written'
     )
+    # Defaults: an Idempotency-Key's stored answer from before these fields
+    # were answered is replayed without them (deals.idempotency).
     responsible: str | None = Field(
+        None,
         description="the username of who answers for the deal in its stage "
         "now (the stage's owner kind says who: the deal's owner, or another "
-        "person); null when nobody is"
+        "person); null when nobody is",
     )
-    expected_close_date: dt.date | None
-    notes: str
+    expected_close_date: dt.date | None = None
+    notes: str = ""
     custom: dict[str, Any] = Field(
+        default_factory=dict,
         description="the pipeline's custom fields the deal holds, as PATCH "
-        "takes them; gates read them"
+        "takes them; gates read them",
     )
     checklist: dict[str, bool] = Field(
-        description="the checklist items, true when done; gates read them"
+        default_factory=dict,
+        description="the checklist items, true when done; gates read them",
     )
-    created_at: dt.datetime | None
+    created_at: dt.datetime | None = None
     version: int
 
 

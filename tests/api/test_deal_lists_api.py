@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dealgate.deals.models import Activity, Deal
+from dealgate.deals.models import Activity, Deal, IdempotencyKey
 from dealgate.leads.models import ApiToken
 from dealgate.leads.tokens import create_token
 from tests.conftest import NOW
@@ -241,3 +241,25 @@ def test_an_unknown_deals_activities_are_404(client, pipeline, headers):
 
     assert response.status_code == 404
     assert json.loads(response.content)["message"] == "no deal with id 999"
+
+
+def test_an_idempotent_answer_stored_before_the_new_fields_is_replayed(
+    client, pipeline, alice, headers
+):
+    body = {"pipeline": "new-business", "title": "Retried"}
+    sent = {**headers, "Idempotency-Key": "retry-1"}
+    first = client.post(
+        "/api/v1/deals", body, content_type="application/json", headers=sent
+    )
+    kept = IdempotencyKey.objects.get()
+    for name in ("responsible", "notes", "custom", "checklist", "created_at"):
+        del kept.answer[name]
+    kept.save()
+
+    again = client.post(
+        "/api/v1/deals", body, content_type="application/json", headers=sent
+    )
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert (again.json()["custom"], again.json()["notes"]) == ({}, "")
