@@ -461,9 +461,11 @@ def test_a_decimal_comma_file_is_told_of_a_dot_only_in_digits(text, reason):
 
 
 def test_text_not_in_an_encoding_the_mapping_chose_says_what_to_do_instead(tmp_path):
-    # A UTF-8 export read as cp1252: "Ł" is the bytes C5 81, and cp1252
-    # has no character 81.
-    path = write(tmp_path, "a,b\n1,2\n3,Łódź\n")
+    # A DOS (cp850) export read as cp1252: "ü" is the byte 81, and cp1252
+    # has no character 81. (UTF-8 read as cp1252 is told that it looks like
+    # UTF-8: see test_import_encodings_and_people.)
+    path = tmp_path / "dos.csv"
+    path.write_bytes("a,b\n1,2\n3,Müller\n".encode("cp850"))
     windows = CsvFile(path, encoding="cp1252")
     with pytest.raises(CsvFormatError) as caught, windows as source:
         list(source)

@@ -17,7 +17,8 @@ import datetime as dt
 import io
 import os
 import re
-from collections.abc import Iterator, Mapping
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -90,7 +91,10 @@ class CsvFile:
     `blank_lines`. A record with more or fewer fields than the header is
     yielded with `error` set, as is one the csv module refuses (a quote that
     is never closed); a file that is not text in `encoding` raises
-    `CsvFormatError` naming the line.
+    `CsvFormatError` naming the line, as does one that is plainly in another
+    encoding than `encoding`: one starting with another Unicode encoding's
+    byte-order mark, or, for an encoding that is not Unicode (cp1252), one
+    that reads as UTF-8 (see `_Utf8Watch`).
     """
 
     def __init__(
@@ -114,15 +118,20 @@ class CsvFile:
             self._raw = open(self.path, "rb")  # noqa: SIM115 - closed in __exit__
         except OSError as exc:
             raise CsvFormatError(f"cannot open {self.path}: {exc.strerror}") from exc
-        self.size = os.fstat(self._raw.fileno()).st_size
-        # newline="" hands line endings to the csv module, so CRLF files and
-        # line breaks inside quoted fields both come out right.
-        text = io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")
-        # The limit is the process's; raised, never lowered under another user.
-        if csv.field_size_limit() < FIELD_LIMIT:
-            csv.field_size_limit(FIELD_LIMIT)
-        self._csv = csv.reader(text, delimiter=self.delimiter, strict=True)
-        self.columns = self._read_header()
+        try:
+            self.size = os.fstat(self._raw.fileno()).st_size
+            self._check_byte_order_mark()
+            # newline="" hands line endings to the csv module, so CRLF files
+            # and line breaks inside quoted fields both come out right.
+            text = io.TextIOWrapper(self._watched(), encoding=self.encoding, newline="")
+            # The limit is the process's; raised, never lowered under another.
+            if csv.field_size_limit() < FIELD_LIMIT:
+                csv.field_size_limit(FIELD_LIMIT)
+            self._csv = csv.reader(text, delimiter=self.delimiter, strict=True)
+            self.columns = self._read_header()
+        except BaseException:
+            self._raw.close()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -178,6 +187,32 @@ class CsvFile:
             else:
                 yield Record(line, fields)
 
+    def _check_byte_order_mark(self) -> None:
+        """Refuse a file that starts with the byte-order mark of a Unicode
+        encoding other than the mapping's: it says which one it is in."""
+        assert self._raw is not None
+        start = self._raw.peek(4)[:4]
+        family = _unicode_family(self.encoding)
+        for mark, name, how in _BYTE_ORDER_MARKS:
+            if start.startswith(mark):
+                if name != family:
+                    raise CsvFormatError(
+                        f"line 1: the file is {name} text: it starts with "
+                        f"{name}'s byte-order mark{how}, but it is read as "
+                        f"{self.encoding}; {_use_encoding(name)}"
+                    )
+                return
+
+    def _watched(self) -> io.BufferedIOBase:
+        """The file's bytes for the text layer: as they are for a Unicode
+        encoding, else through a `_Utf8Watch`."""
+        assert self._raw is not None
+        if _unicode_family(self.encoding) is not None:
+            return self._raw
+        return io.BufferedReader(
+            _Utf8Watch(self._raw, self.encoding), buffer_size=_WATCH_CHUNK
+        )
+
     def _read_header(self) -> tuple[str, ...]:
         assert self._csv is not None
         try:
@@ -216,6 +251,121 @@ class CsvFile:
         )
 
 
+# Unicode byte-order marks, each with its encoding's family and how a file
+# comes to start with it. UTF-32's come first: UTF-32-LE's starts with
+# UTF-16-LE's.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "UTF-32", ""),
+    (codecs.BOM_UTF32_BE, "UTF-32", ""),
+    (codecs.BOM_UTF8, "UTF-8", ", as Excel's 'CSV UTF-8' saves it"),
+    (codecs.BOM_UTF16_LE, "UTF-16", ", as Excel's 'Unicode Text' saves it"),
+    (codecs.BOM_UTF16_BE, "UTF-16", ""),
+)
+
+
+def _unicode_family(encoding: str) -> str | None:
+    """ "UTF-8", "UTF-16" or "UTF-32" for an encoding of that family (with or
+    without a byte-order mark, of either byte order), else None."""
+    name = codecs.lookup(encoding).name
+    for family in ("UTF-8", "UTF-16", "UTF-32"):
+        if name.startswith(family.lower()):
+            return family
+    return None
+
+
+def _use_encoding(family: str) -> str:
+    """How to read a file saved in `family` rather than as its mapping says."""
+    if family == "UTF-8":
+        return "remove encoding from the mapping (UTF-8 is the default)"
+    return (
+        f'set encoding = "{family.lower()}" in the mapping, or save the file as '
+        "UTF-8 (Excel: 'CSV UTF-8') and remove encoding from the mapping"
+    )
+
+
+# The bytes the text layer asks for at a time through a `_Utf8Watch`.
+_WATCH_CHUNK = 64 * 1024
+
+
+class _Utf8Watch(io.RawIOBase):
+    """A file's bytes, watched for UTF-8 text read in an encoding that is
+    not Unicode (cp1252, latin-1): such encodings read almost any bytes,
+    so a UTF-8 file would be stored as mojibake ("CafÃ©" for "Café").
+
+    The first chunk of the file holding bytes past ASCII decides: when they
+    all form whole UTF-8 sequences, the file is UTF-8 and reading it raises
+    CsvFormatError naming the line of the first; when any does not, the
+    file is in the mapping's encoding and the rest is passed on unwatched.
+    Text in cp1252 whose every accented letter in a chunk is followed by
+    just the symbols that would make it UTF-8 does not occur in practice.
+    ASCII chunks before that cost one `isascii` each.
+    """
+
+    def __init__(self, raw: io.BufferedReader, encoding: str) -> None:
+        self._raw = raw
+        self._encoding = encoding
+        self._decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder(
+            "utf-8"
+        )()
+        self._lines_before = 0  # line breaks in the bytes watched so far
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._raw.readinto(buffer)
+        if self._decoder is not None and count:
+            self._watch(bytes(memoryview(buffer)[:count]))
+        return count
+
+    def _watch(self, chunk: bytes) -> None:
+        assert self._decoder is not None
+        pending = self._decoder.getstate()[0]
+        if chunk.isascii() and not pending:
+            self._lines_before += chunk.count(b"\n")
+            return
+        try:
+            text = self._decoder.decode(chunk)
+        except UnicodeDecodeError:
+            self._decoder = None  # not UTF-8: the mapping's encoding stands
+            return
+        if text.isascii():  # only the start of a sequence, at the end
+            self._lines_before += chunk.count(b"\n")
+            return
+        at = next((at for at, byte in enumerate(chunk) if byte > 0x7F), 0)
+        line = self._lines_before + chunk.count(b"\n", 0, at) + 1
+        raise CsvFormatError(self._refusal(line, pending + chunk, len(pending) + at))
+
+    def _refusal(self, line: int, chunk: bytes, at: int) -> str:
+        start = max(_word_start(chunk, at), at - 40)
+        end = min(_word_end(chunk, at), at + 40)
+        word = chunk[start:end]
+        # The word may be cut mid-sequence at either end by the limits.
+        utf8 = word.decode("utf-8", errors="ignore")
+        misread = word.decode(self._encoding, errors="replace")
+        return (
+            f"line {line}: the file looks like UTF-8 text, not {self._encoding} as "
+            f"its mapping says: its accented letters are UTF-8's, so "
+            f"{quoted(utf8)} would be stored as {quoted(misread)}; "
+            f"{_use_encoding('UTF-8')}"
+        )
+
+
+_WORD_ENDS = frozenset(b' \t\r\n,;|"')
+
+
+def _word_start(chunk: bytes, at: int) -> int:
+    while at > 0 and chunk[at - 1] not in _WORD_ENDS:
+        at -= 1
+    return at
+
+
+def _word_end(chunk: bytes, at: int) -> int:
+    while at < len(chunk) and chunk[at] not in _WORD_ENDS:
+        at += 1
+    return at
+
+
 def _first_undecodable_line(path: Path, encoding: str) -> int:
     decoder = codecs.getincrementaldecoder(encoding)()
     with open(path, "rb") as raw:
@@ -225,6 +375,38 @@ def _first_undecodable_line(path: Path, encoding: str) -> int:
             except UnicodeDecodeError:
                 return number
     return number
+
+
+# The delimiters a header may be written with, tried when a mapping's
+# columns are missing from it (`delimiter_hint`).
+_USUAL_DELIMITERS = ",;\t|"
+
+
+def delimiter_hint(
+    columns: Sequence[str], missing: Sequence[str], delimiter: str
+) -> str:
+    """What to add to an error naming the `missing` columns of a header read
+    as `columns` with `delimiter`, when the header split by another usual
+    delimiter has some of them: "; the header is delimited by ';' ..." that
+    names the delimiter found and how to set it; else ""."""
+    line = delimiter.join(columns)
+    for other in _USUAL_DELIMITERS:
+        if other == delimiter or other not in line:
+            continue
+        names = {name.strip() for name in next(csv.reader([line], delimiter=other))}
+        if not any(name in names for name in missing):
+            continue
+        shown = "a tab" if other == "\t" else repr(other)
+        if other == ",":
+            remedy = "remove delimiter from the mapping (',' is the default)"
+        else:
+            written = "\\t" if other == "\t" else other
+            remedy = f'set delimiter = "{written}" in the mapping'
+        return (
+            f"; the header is delimited by {shown}, not by {delimiter!r} as the "
+            f"file is read: {remedy}"
+        )
+    return ""
 
 
 def _nul_error(column: str) -> str:
@@ -364,7 +546,8 @@ class DateParser:
             return None
         return self._memo.put(text, self._parse(column, text))
 
-    def _parse(self, column: str, text: str) -> dt.date:
+    def _parse(self, column: str, written: str) -> dt.date:
+        text = ascii_digits(written)
         try:
             # fromisoformat is 30 times faster than strptime but also takes
             # "20170301" and week dates, hence the shape check first.
@@ -374,9 +557,9 @@ class DateParser:
                 day = dt.datetime.strptime(text, self._pattern).date()
         except ValueError:
             raise CellError(
-                column, f"{quoted(text)} is not a date in {self.label}"
+                column, f"{quoted(written)} is not a date in {self.label}"
             ) from None
-        return _in_years(column, text, day)
+        return _in_years(column, written, day)
 
 
 class DateTimeParser:
@@ -409,12 +592,13 @@ class DateTimeParser:
             return None
         return self._memo.put(text, self._parse(column, text.strip()))
 
-    def _parse(self, column: str, text: str) -> dt.datetime:
+    def _parse(self, column: str, written: str) -> dt.datetime:
         if self._dates is not None:
-            day = self._dates(column, text)
+            day = self._dates(column, written)
             assert day is not None
             local = dt.datetime.combine(day, dt.time(), tzinfo=self.zone)
             return local.astimezone(dt.UTC)
+        text = ascii_digits(written)
         try:
             if self.label == ISO_8601:
                 value = dt.datetime.fromisoformat(text)
@@ -422,12 +606,35 @@ class DateTimeParser:
                 value = dt.datetime.strptime(text, self._pattern)
         except ValueError:
             raise CellError(
-                column, f"{quoted(text)} is not a date in {self.label}"
+                column, f"{quoted(written)} is not a date in {self.label}"
             ) from None
-        _in_years(column, text, value.date())
+        _in_years(column, written, value.date())
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
         return value.astimezone(dt.UTC)
+
+
+class _DigitValues(dict[int, int]):
+    """A `str.translate` table that writes every decimal digit (Unicode
+    category Nd: Arabic-Indic "٢", full-width "２") as its ASCII digit and
+    leaves any other character as it is; filled as characters are met."""
+
+    def __missing__(self, code: int) -> int:
+        digit = unicodedata.decimal(chr(code), None)
+        value = code if digit is None else ord("0") + digit
+        self[code] = value
+        return value
+
+
+_DIGIT_VALUES = _DigitValues()
+
+
+def ascii_digits(text: str) -> str:
+    """`text` with its decimal digits in any script written 0-9, so that a
+    date reads as its amount would (int and Decimal take any script's
+    digits): strptime took Arabic-Indic digits only in some places, and
+    fromisoformat none at all."""
+    return text if text.isascii() else text.translate(_DIGIT_VALUES)
 
 
 def _in_years(column: str, text: str, day: dt.date) -> dt.date:

@@ -29,6 +29,7 @@ from dealgate.core.csvsource import (
     DateTimeParser,
     DecimalParser,
     check_cell_text,
+    delimiter_hint,
     matched_how,
     quoted,
     requoted,
@@ -788,13 +789,14 @@ class DealRows:
 
     def _currency(self, fields: list[str]) -> str:
         at = self.at.get("currency")
-        code = fields[at].strip().upper() if at is not None else ""
-        if not code:
+        written = fields[at].strip() if at is not None else ""
+        if not written:
             return self.currency
+        code = written.upper()
         if code not in ISO_4217:
             raise CellError(
                 self.name["currency"],
-                f"{quoted(code)} is not an ISO 4217 currency code",
+                f"{quoted(written)} is not an ISO 4217 currency code",
             )
         return code
 
@@ -1080,6 +1082,7 @@ def _column_positions(mapping: Mapping, columns: Sequence[str]) -> dict[str, int
             f"the file has no {agreeing(len(missing), 'column')} {named}, "
             f"which mapping {mapping.name} reads; its columns are "
             f"{', '.join(repr(c) for c in columns)}"
+            f"{delimiter_hint(columns, missing, mapping.delimiter)}"
         )
     return {field: columns.index(col) for field, col in mapping.columns.items()}
 

@@ -41,6 +41,7 @@ from dealgate.core.csvsource import (
     CsvFile,
     CsvFormatError,
     DateTimeParser,
+    delimiter_hint,
     format_problem,
     quoted,
     requoted,
@@ -349,7 +350,8 @@ def _positions(mapping: LeadMapping, columns: tuple[str, ...]) -> dict[str, int]
         raise LeadImportError(
             f"the file has no column{'s' if len(missing) > 1 else ''} {named}, "
             f"which mapping {mapping.name} reads; its columns are "
-            f"{', '.join(repr(c) for c in columns)}",
+            f"{', '.join(repr(c) for c in columns)}"
+            f"{delimiter_hint(columns, missing, mapping.delimiter)}",
             field="file",
         )
     return {name: columns.index(column) for name, column in wanted.items()}
