@@ -46,7 +46,7 @@ def test_a_spelling_only_punctuation_joins_to_two_names_is_still_refused(
     report = imported(tmp_path, sales, "A,Kappa.Co\n")
 
     assert [str(bad) for bad in report.bad_rows] == [
-        "line 2: Account: 'Kappa.Co' matches several by spelling"
+        "line 2: Account: 'Kappa.Co' matches 2 organizations: 'Kappa Co', 'Kappa-Co'"
     ]
 
 

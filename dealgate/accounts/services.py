@@ -51,7 +51,7 @@ def add_user(
     username = username.strip()
     _check_name("username", username, _field_length(User, "username"))
     _check_username_free(username)
-    user = User(username=username, email=_checked_email(email))
+    user = User(username=username, email=checked_email(email))
     _set_role(user, role)
     user.team = _team(team) if team else None
     user.first_name, user.last_name = _full_name(name)
@@ -126,7 +126,7 @@ def change_user(
         if value is not None:
             setattr(user, field, _tidy_person_name(field, value))
     if email is not None:
-        user.email = _checked_email(email)
+        user.email = checked_email(email)
     if calendar is not None:
         user.calendar = _checked_calendar(calendar)
     successor = _successor(user, hand_to)
@@ -414,7 +414,11 @@ def _tidy_person_name(field: str, typed: str, *, limit: int | None = None) -> st
     return name
 
 
-def _checked_email(email: str) -> str:
+def checked_email(email: str) -> str:
+    """`email` stripped, "" for none; a ValidationError (field "email") when
+    it is not an address or too long for the user's email. Every door that
+    sets a person's email checks it here (the people side file of an
+    import too)."""
     email = email.strip()
     if not email:
         return ""

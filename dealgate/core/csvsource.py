@@ -894,7 +894,7 @@ class NameMatcher(Generic[T]):
 
     A match by either key is returned with the known name so that the
     caller can report it. Two different values under one name, or under one
-    key, make it ambiguous: it matches nothing, and `ambiguous` says why;
+    key, make it ambiguous: it matches nothing, and `candidates` names them;
     with `first_of_key`, the first value added under a name key is found
     instead, as the deal page takes the first organization made. A name
     with nothing visible in it is neither known nor found. Lookups are
@@ -907,6 +907,10 @@ class NameMatcher(Generic[T]):
         self._exact: dict[str, Match[T] | None] = {}
         self._by_key: dict[str, tuple[str, T] | None] = {}
         self._by_spelling: dict[str, tuple[str, T] | None] = {}
+        # (index, name or key) -> the (name, value) pairs sharing it, for the
+        # entries above that are None; index 0 is _exact, 1 _by_key, 2
+        # _by_spelling.
+        self._shared: dict[tuple[int, str], list[tuple[str, T]]] = {}
         # Texts found to match nothing, until a name is added.
         self._missed: set[str] = set()
 
@@ -917,10 +921,43 @@ class NameMatcher(Generic[T]):
             return
         self._missed.clear()
         known = self._exact.get(name, _ABSENT)
-        same = known is _ABSENT or (known is not None and known.value == value)
-        self._exact[name] = Match(value) if same else None
-        _file(self._by_key, key, name, value, keep_first=self._first_of_key)
-        _file(self._by_spelling, _letters(key), name, value, keep_first=False)
+        if known is _ABSENT or (known is not None and known.value == value):
+            self._exact[name] = Match(value)
+        else:
+            self._exact[name] = None
+            first = None if known is None else (name, known.value)
+            self._share((0, name), first, name, value)
+        self._file(1, key, name, value, keep_first=self._first_of_key)
+        self._file(2, _letters(key), name, value, keep_first=False)
+
+    def _file(
+        self, index: int, key: str, name: str, value: T, *, keep_first: bool
+    ) -> None:
+        """File `value`, known as `name`, under `key` of the index numbered
+        `index`: a second value under the key is ignored with `keep_first`,
+        else it makes the key ambiguous."""
+        entries = self._by_key if index == 1 else self._by_spelling
+        known = entries.get(key, _ABSENT)
+        if known is _ABSENT or (known is not None and known[1] == value):
+            entries[key] = (name, value)
+        elif not keep_first:
+            entries[key] = None
+            self._share((index, key), known, name, value)
+
+    def _share(
+        self,
+        where: tuple[int, str],
+        first: tuple[str, T] | None,
+        name: str,
+        value: T,
+    ) -> None:
+        """Note that `value`, known as `name`, shares `where`; `first` is the
+        pair that had it alone until now, None if it was shared already."""
+        shared = self._shared.setdefault(where, [])
+        if first is not None:
+            shared.append(first)
+        if all(known != value for _, known in shared):
+            shared.append((name, value))
 
     def find(self, text: str) -> Match[T] | None:
         """The match for `text`, or None when nothing (or several) match."""
@@ -945,31 +982,21 @@ class NameMatcher(Generic[T]):
 
     def ambiguous(self, text: str) -> bool:
         """True when several known values share the name or key of `text`."""
+        return bool(self.candidates(text))
+
+    def candidates(self, text: str) -> list[tuple[str, T]]:
+        """The (known name, value) pairs that share the name or key of
+        `text`, in the order they were added, when several do; else []."""
         text = text.strip()
         if text in self._exact:
-            return self._exact[text] is None
+            return [] if self._exact[text] else self._shared[(0, text)]
         key = name_key(text)
         if key in self._by_key:
-            return self._by_key[key] is None
+            return [] if self._by_key[key] else self._shared[(1, key)]
         spelling = _letters(key)
-        return spelling in self._by_spelling and self._by_spelling[spelling] is None
-
-
-def _file(
-    index: dict[str, tuple[str, T] | None],
-    key: str,
-    name: str,
-    value: T,
-    *,
-    keep_first: bool,
-) -> None:
-    """File `value`, known as `name`, under `key`: a second value under the
-    key is ignored with `keep_first`, else it makes the key ambiguous."""
-    known = index.get(key, _ABSENT)
-    if known is _ABSENT or (known is not None and known[1] == value):
-        index[key] = (name, value)
-    elif not keep_first:
-        index[key] = None
+        if spelling in self._by_spelling and self._by_spelling[spelling] is None:
+            return self._shared[(2, spelling)]
+        return []
 
 
 _ABSENT: Any = object()

@@ -48,12 +48,13 @@ from dealgate.core.text import (
     CONTROL_OR_BREAK,
     agreeing,
     blank_problem,
+    counted,
     looks_blank,
 )
 from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
 from dealgate.imports.routing import Responsible
-from dealgate.imports.sidefiles import ImportFileError, Lookups
+from dealgate.imports.sidefiles import ImportFileError, Lookups, several_people
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import Pipeline, Stage
@@ -689,8 +690,9 @@ class DealRows:
         if not name:
             self._warn(f"{column} empty, deal has no {field}")
             return None, ""
-        if names.matcher.ambiguous(name):
-            raise CellError(column, f"{quoted(name)} matches several by spelling")
+        shared = names.matcher.candidates(name)
+        if shared:
+            raise CellError(column, self._several(names, name, shared))
         if not names.create:
             raise CellError(
                 column, f"{quoted(name)} matches no {field} in {names.known_from}"
@@ -699,6 +701,19 @@ class DealRows:
         if len(name) > limit or _holds_control_or_break(name):
             check_cell_text(column, name, limit, one_line=True)
         return name, name
+
+    def _several(
+        self, names: _NameColumn, name: str, shared: list[tuple[str, Any]]
+    ) -> str:
+        """Why `name` names no record: it matches the `shared` (known name,
+        id) pairs. People are named by username and email, since two of
+        them may have one full name; records by their names."""
+        if names.field == "owner":
+            ids = [pk for _, pk in shared]
+            return several_people(name, ids, self.lookups.owner_labels)
+        spellings = ", ".join(quoted(known) for known, _ in shared)
+        kinds = counted(len(shared), names.field)
+        return f"{quoted(name)} matches {kinds}: {spellings}"
 
     def _text(self, fields: list[str], field: str) -> str:
         at = self.at.get(field)

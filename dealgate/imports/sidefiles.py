@@ -19,6 +19,7 @@ from django.contrib.auth.hashers import make_password
 from django.db.models import Max
 
 from dealgate.accounts.models import Team, User
+from dealgate.accounts.services import checked_email
 from dealgate.accounts.teams import TeamNames
 from dealgate.core.csvsource import (
     CellError,
@@ -27,10 +28,13 @@ from dealgate.core.csvsource import (
     DecimalParser,
     NameMatcher,
     check_cell_text,
+    delimiter_hint,
     parse_int,
     quoted,
+    requoted,
 )
 from dealgate.core.names import code_points, name_key, tidy_name
+from dealgate.core.text import counted
 from dealgate.deals.models import Organization, Product
 from dealgate.errors import ValidationError
 from dealgate.imports.mappings import Mapping, SideFile
@@ -60,6 +64,9 @@ class Lookups:
     # Owner id -> username of the people who may no longer sign in: they may
     # own closed history, never an open deal.
     inactive_owners: dict[int, str] = field(default_factory=dict)
+    # Owner id -> how an error names them (`person_label`), for a name that
+    # matches several.
+    owner_labels: dict[int, str] = field(default_factory=dict)
     # Kind ("organization", "product") -> the highest id before the import:
     # a row naming an id up to it names a record that was already present.
     last_before: dict[str, int] = field(default_factory=dict)
@@ -90,9 +97,11 @@ def build_lookups(mapping: Mapping, folder: Path, report: ImportReport) -> Looku
         lookups.products_from = side.file
     if "people" in sides:
         side = sides["people"]
-        _load_people(_side_records(mapping, folder, side), report)
+        present = _People(NameMatcher(), {})
+        _add_users(present.matcher, present.labels)
+        _load_people(_side_records(mapping, folder, side), present, report)
         lookups.owners_from = side.file
-    lookups.inactive_owners = _add_users(lookups.owners)
+    lookups.inactive_owners = _add_users(lookups.owners, lookups.owner_labels)
     return lookups
 
 
@@ -111,20 +120,58 @@ def _known_names(
     return matcher
 
 
-def _add_users(matcher: NameMatcher[int]) -> dict[int, str]:
-    """Add every person to `matcher`; return id -> username of those who
-    may no longer sign in."""
-    # Owners are named by username, full name or email; a name two people
-    # share matches neither, and the row is reported.
+def _add_users(matcher: NameMatcher[int], labels: dict[int, str]) -> dict[int, str]:
+    """Add every person to `matcher` and their `person_label` to `labels`;
+    return id -> username of those who may no longer sign in."""
+    # People are named by username, full name or email, in the owner column
+    # and in the people side file alike; a name two people share matches
+    # neither, and the row is reported naming both.
     fields = ("pk", "username", "first_name", "last_name", "email", "is_active")
     inactive = {}
     for pk, username, first, last, email, active in User.objects.values_list(*fields):
         matcher.add(username, pk)
         matcher.add(f"{first} {last}", pk)
         matcher.add(email, pk)
+        labels[pk] = person_label(username, email)
         if not active:
             inactive[pk] = username
     return inactive
+
+
+def person_label(username: str, email: str) -> str:
+    """How an error names one of several people a name matches."""
+    return f"{username} ({email or 'no email'})"
+
+
+def several_people(name: str, ids: list[int], labels: dict[int, str]) -> str:
+    """Why `name` names nobody: it matches the people `ids`, named by
+    their `labels`."""
+    named = ", ".join(labels[pk] for pk in ids)
+    return (
+        f"{quoted(name)} matches {counted(len(ids), 'person', 'people')}: {named}; "
+        "write the username or email of the one meant"
+    )
+
+
+@dataclass
+class _People:
+    """The people present before the side file, found as the owner column
+    finds them (`_add_users`), with their labels."""
+
+    matcher: NameMatcher[int]
+    labels: dict[int, str]
+
+    def find(self, column: str, name: str) -> int | None:
+        """The id of the person `name` names, None if nobody; a CellError in
+        `column` when it matches several."""
+        found = self.matcher.find(name)
+        if found is not None:
+            return found.value
+        shared = self.matcher.candidates(name)
+        if shared:
+            ids = [pk for _, pk in shared]
+            raise CellError(column, several_people(name, ids, self.labels))
+        return None
 
 
 @dataclass
@@ -158,6 +205,7 @@ def _read_side(source: CsvFile, side: SideFile) -> _SideRecords:
         raise ImportFileError(
             f"{side.file} has no column {missing[0]!r}; it has "
             f"{', '.join(source.columns)}"
+            f"{delimiter_hint(source.columns, missing, source.delimiter)}"
         )
     where = {name: source.index(col) for name, col in side.columns.items()}
     rows = []
@@ -280,10 +328,11 @@ def _load_products(
     report.count_side("products", created=len(new), reused=reused)
 
 
-def _load_people(records: _SideRecords, report: ImportReport) -> None:
+def _load_people(records: _SideRecords, present: _People, report: ImportReport) -> None:
     """Reps from the name column, managers from the manager column, and one
     team per (team, manager) pair, since one office may have several
-    managers and a team has one."""
+    managers and a team has one. A person already present (by username,
+    full name or email, as the owner column finds one) is left as they are."""
     columns = records.columns
     known = TeamNames()
     people: list[tuple[str, str, str, str]] = []
@@ -295,8 +344,11 @@ def _load_people(records: _SideRecords, report: ImportReport) -> None:
             team = f"{group} ({manager})" if group and manager else group or manager
             # The team's name holds its manager's: both must fit in it.
             _text(columns, "team", team, TEAM_NAME_LIMIT)
-            email = _text(columns, "email", values.get("email", ""), EMAIL_LIMIT)
+            email = _email(columns, values.get("email", ""))
             known.find(team)  # refuses a name two teams from before share
+            present.find(columns["name"], name)
+            if manager:
+                present.find(columns.get("manager", "manager"), manager)
         except CellError as exc:
             report.bad(line, exc.column, exc.reason, records.file)
             continue
@@ -309,10 +361,10 @@ def _load_people(records: _SideRecords, report: ImportReport) -> None:
     teams, new_teams = _ensure_teams(named, known, report)
     wanted = [(manager, "", User.Role.MANAGER, team) for team, manager in leads.items()]
     wanted += [(name, email, User.Role.REP, team) for name, _, team, email in people]
-    users = _ensure_users(wanted, teams, report)
+    users = _ensure_users(wanted, present, teams, report)
     # Only teams created now get their manager; existing teams stay as they are.
     for team in new_teams:
-        team.manager_id = users.get(username_for(leads.get(team.name, "")))
+        team.manager_id = users.get(leads.get(team.name, ""))
     Team.objects.bulk_update(new_teams, ["manager"])
 
 
@@ -338,19 +390,30 @@ def _ensure_teams(
 
 def _ensure_users(
     wanted: list[tuple[str, str, str, str]],
+    present: _People,
     teams: dict[str, Team],
     report: ImportReport,
 ) -> dict[str, int]:
-    """Create the users not yet present (by username); return username -> id.
+    """Create the users not yet present; return name -> id for every name
+    in `wanted`. A name finds a person present as `present` finds one
+    (names matching several are bad rows before this), else by the
+    username it would be given (`username_for`), which must stay unique.
 
     Managers come first in `wanted`, so a manager who is also listed as a rep
     keeps the manager role.
     """
+    found: dict[str, int] = {}
     by_username: dict[str, tuple[str, str, str, str]] = {}
+    named: dict[str, str] = {}  # name -> the username it makes
     for name, email, role, team in wanted:
+        match = present.matcher.find(name)
+        if match is not None:
+            found[name] = match.value
+            continue
         username = username_for(name)
-        if username and username not in by_username:
-            by_username[username] = (name, email, role, team)
+        if username:
+            named[name] = username
+            by_username.setdefault(username, (name, email, role, team))
     existing = dict(
         User.objects.filter(username__in=by_username).values_list("username", "pk")
     )
@@ -360,8 +423,10 @@ def _ensure_users(
         if username not in existing
     ]
     User.objects.bulk_create(new)
-    report.count_side("users", created=len(new), reused=len(existing))
-    return {**existing, **{user.username: user.pk for user in new}}
+    ids = {**existing, **{user.username: user.pk for user in new}}
+    reused = {*found.values(), *existing.values()}
+    report.count_side("users", created=len(new), reused=len(reused))
+    return {**found, **{name: ids[username] for name, username in named.items()}}
 
 
 def _new_user(
@@ -378,6 +443,17 @@ def _new_user(
         # Imported people sign in only after an admin sets a password.
         password=make_password(None),
     )
+
+
+def _email(columns: dict[str, str], value: str) -> str:
+    """An email cell, checked as every door checks a person's email
+    (`accounts.services.checked_email`)."""
+    column = columns.get("email", "email")
+    value = _text(columns, "email", value, EMAIL_LIMIT)
+    try:
+        return checked_email(value)
+    except ValidationError as refused:
+        raise CellError(column, requoted(refused.message, value)) from None
 
 
 def _text(columns: dict[str, str], field: str, value: str, limit: int) -> str:
