@@ -121,9 +121,7 @@ class CsvFile:
         try:
             self.size = os.fstat(self._raw.fileno()).st_size
             self._check_byte_order_mark()
-            # newline="" hands line endings to the csv module, so CRLF files
-            # and line breaks inside quoted fields both come out right.
-            text = io.TextIOWrapper(self._watched(), encoding=self.encoding, newline="")
+            text = self._text()
             # The limit is the process's; raised, never lowered under another.
             if csv.field_size_limit() < FIELD_LIMIT:
                 csv.field_size_limit(FIELD_LIMIT)
@@ -203,15 +201,20 @@ class CsvFile:
                     )
                 return
 
-    def _watched(self) -> io.BufferedIOBase:
-        """The file's bytes for the text layer: as they are for a Unicode
-        encoding, else through a `_Utf8Watch`."""
+    def _text(self) -> io.TextIOWrapper:
+        """The file as text: its bytes as they are for a Unicode encoding,
+        else through a `_Utf8Watch`, read in blocks of _WATCH_CHUNK."""
         assert self._raw is not None
+        # newline="" hands line endings to the csv module, so CRLF files and
+        # line breaks inside quoted fields both come out right.
         if _unicode_family(self.encoding) is not None:
-            return self._raw
-        return io.BufferedReader(
-            _Utf8Watch(self._raw, self.encoding), buffer_size=_WATCH_CHUNK
-        )
+            return io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")
+        watched = _Utf8Watch(self._raw, self.encoding)
+        buffered = io.BufferedReader(watched, buffer_size=_WATCH_CHUNK)
+        text = io.TextIOWrapper(buffered, encoding=self.encoding, newline="")
+        # The block the text layer asks for is the block the watch judges.
+        text._CHUNK_SIZE = _WATCH_CHUNK  # type: ignore[attr-defined]
+        return text
 
     def _read_header(self) -> tuple[str, ...]:
         assert self._csv is not None
@@ -283,7 +286,8 @@ def _use_encoding(family: str) -> str:
     )
 
 
-# The bytes the text layer asks for at a time through a `_Utf8Watch`.
+# The bytes the text layer asks for at a time through a `_Utf8Watch`, and
+# so the block it judges a file by.
 _WATCH_CHUNK = 64 * 1024
 
 
