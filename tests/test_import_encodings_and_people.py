@@ -63,6 +63,17 @@ def test_utf8_is_refused_under_any_encoding_that_is_not_unicode(tmp_path, encodi
     )
 
 
+def test_utf8_that_cp1252_cannot_decode_is_named_utf8_too(tmp_path):
+    # "Ł" is C5 81 and cp1252 has no 81: this was told only that the file
+    # is not cp1252, not what it is.
+    path = tmp_path / "deals.csv"
+    path.write_bytes("Ref,Client\nG1,Łódź Sp. z o.o.\n".encode())
+    assert refusal(path, "cp1252").startswith(
+        "line 2: the file looks like UTF-8 text, not cp1252 as its mapping says: "
+        "its accented letters are UTF-8's, so 'Łódź' would be stored as 'Å\ufffdÃ³dÅº'"
+    )
+
+
 def test_a_utf8_file_with_a_byte_order_mark_read_as_cp1252_says_it_is_utf8(
     tmp_path,
 ):

@@ -267,8 +267,8 @@ _BYTE_ORDER_MARKS = (
 
 
 def _unicode_family(encoding: str) -> str | None:
-    """ "UTF-8", "UTF-16" or "UTF-32" for an encoding of that family (with or
-    without a byte-order mark, of either byte order), else None."""
+    """The Unicode family of `encoding`, with or without a byte-order mark,
+    of either byte order: "UTF-8", "UTF-16" or "UTF-32"; else None."""
     name = codecs.lookup(encoding).name
     for family in ("UTF-8", "UTF-16", "UTF-32"):
         if name.startswith(family.lower()):
@@ -308,9 +308,9 @@ class _Utf8Watch(io.RawIOBase):
     def __init__(self, raw: io.BufferedReader, encoding: str) -> None:
         self._raw = raw
         self._encoding = encoding
-        self._decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder(
-            "utf-8"
-        )()
+        utf8 = codecs.getincrementaldecoder("utf-8")
+        # None once the file is known not to be UTF-8.
+        self._decoder: codecs.IncrementalDecoder | None = utf8()
         self._lines_before = 0  # line breaks in the bytes watched so far
 
     def readable(self) -> bool:
@@ -341,9 +341,9 @@ class _Utf8Watch(io.RawIOBase):
         raise CsvFormatError(self._refusal(line, pending + chunk, len(pending) + at))
 
     def _refusal(self, line: int, chunk: bytes, at: int) -> str:
-        start = max(_word_start(chunk, at), at - 40)
-        end = min(_word_end(chunk, at), at + 40)
-        word = chunk[start:end]
+        """The error for a file whose UTF-8 starts at `chunk[at]`, on `line`,
+        quoting the word around it as it is and as it would be read."""
+        word = chunk[_word_start(chunk, at) : _word_end(chunk, at)]
         # The word may be cut mid-sequence at either end by the limits.
         utf8 = word.decode("utf-8", errors="ignore")
         misread = word.decode(self._encoding, errors="replace")
@@ -358,14 +358,20 @@ class _Utf8Watch(io.RawIOBase):
 _WORD_ENDS = frozenset(b' \t\r\n,;|"')
 
 
+# The most bytes a quoted word reaches on either side of its first UTF-8.
+_WORD_REACH = 40
+
+
 def _word_start(chunk: bytes, at: int) -> int:
-    while at > 0 and chunk[at - 1] not in _WORD_ENDS:
+    limit = max(0, at - _WORD_REACH)
+    while at > limit and chunk[at - 1] not in _WORD_ENDS:
         at -= 1
     return at
 
 
 def _word_end(chunk: bytes, at: int) -> int:
-    while at < len(chunk) and chunk[at] not in _WORD_ENDS:
+    limit = min(len(chunk), at + _WORD_REACH)
+    while at < limit and chunk[at] not in _WORD_ENDS:
         at += 1
     return at
 
