@@ -351,7 +351,10 @@ def _parse_weights(
         if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
             raise ValueError(f"{at}.{name}: expected a whole number of 0 or more")
         if target.kind == "users" and name not in target.names:
-            raise ValueError(f"{at}.{name}: not one of the people in to")
+            raise ValueError(
+                f"{at}.{name}: not one of the people in to "
+                f"({', '.join(target.names)}); weights name them by username"
+            )
         weights.append((str(name), weight))
     return tuple(sorted(weights))
 

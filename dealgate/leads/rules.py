@@ -13,8 +13,9 @@ from typing import Any
 
 import tomlkit
 from django.db import transaction
+from django.db.models import Q
 
-from dealgate.accounts.models import User
+from dealgate.accounts.models import Team, User
 from dealgate.accounts.teams import TeamNames, team_spelling
 from dealgate.core import routing
 from dealgate.core.digests import content_digest
@@ -37,11 +38,17 @@ def check_rules(items: Any) -> list[routing.Rule]:
     except ValueError as exc:
         path, _, _ = str(exc).partition(":")
         raise ValidationError(str(exc), field=path) from None
-    unknown = unknown_targets(rules)
+    unknown = [
+        (f"routing[{index}].to", reason) for index, reason in unknown_targets(rules)
+    ]
+    unknown += [
+        (f"routing[{index}].weights.{name}", reason)
+        for index, name, reason in unknown_weights(rules)
+    ]
     if unknown:
         raise ValidationError(
-            "; ".join(f"routing[{index}].to: {reason}" for index, reason in unknown),
-            field=f"routing[{unknown[0][0]}].to",
+            "; ".join(f"{path}: {reason}" for path, reason in unknown),
+            field=unknown[0][0],
         )
     return team_spellings(rules)
 
@@ -98,6 +105,60 @@ def unknown_targets(
             if reason:
                 unknown.append((rule.index, reason))
     return unknown
+
+
+def unknown_weights(rules: list[routing.Rule]) -> list[tuple[int, str, str]]:
+    """(rule index, weight's key, reason) for each weight of a team rule that
+    names nobody in that team: a username no user has ("Raj" for raj, as
+    usernames are matched exactly) or someone of another team. Such a weight
+    would be passed over, and the person it meant would weigh 1. Each reason
+    says who is in the team. Rules for a list of people are checked when
+    read (`core.routing`); a team no name finds is `unknown_targets`'s to
+    report. Two queries, none without a weighted team rule."""
+    weighted = [r for r in rules if r.target.kind == "team" and r.weights]
+    if not weighted:
+        return []
+    teams = TeamNames()
+    found = {
+        rule.index: _team_or_none(teams, rule.target.names[0]) for rule in weighted
+    }
+    names = {name for rule in weighted for name, _ in rule.weights}
+    rows = User.objects.filter(
+        Q(team__in=[t for t in found.values() if t is not None]) | Q(username__in=names)
+    ).values_list("username", "team_id")
+    team_of = dict(rows)
+    unknown = []
+    for rule in weighted:
+        team = found[rule.index]
+        if team is None:
+            continue
+        people = sorted(n for n, team_id in team_of.items() if team_id == team.pk)
+        for name, _ in rule.weights:
+            if team_of.get(name) != team.pk:
+                reason = _not_in_team(name, team, people, name in team_of)
+                unknown.append((rule.index, name, reason))
+    return unknown
+
+
+def _team_or_none(teams: TeamNames, name: str) -> Team | None:
+    try:
+        return teams.find(name)
+    except ValidationError:
+        return None
+
+
+def _not_in_team(name: str, team: Team, people: list[str], exists: bool) -> str:
+    """Why a weight's `name` is no one of `team`, and who is."""
+    if exists:
+        reason = f"{name} is not in team {team.name}"
+    else:
+        reason = f"no user {name!r}"
+        alike = [p for p in people if p.casefold() == name.casefold()]
+        if alike:
+            reason += f" (usernames are matched exactly: {alike[0]}?)"
+    if people:
+        return f"{reason}; weights name its people by username: {', '.join(people)}"
+    return f"{reason}; team {team.name} has nobody in it"
 
 
 # How to put right a rule naming nobody the database has (as the example

@@ -76,7 +76,7 @@ from dealgate.core.text import agreeing, check_text, counted, cut
 from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, StageEvent
 from dealgate.deals.services import MoveOutOfOrder, Responsible
 from dealgate.errors import NotFound, ValidationError
-from dealgate.leads.rules import unknown_targets
+from dealgate.leads.rules import unknown_targets, unknown_weights
 from dealgate.pipelines import redesign
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage, active_stages
@@ -421,11 +421,12 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
     """Every user and team the spec names that the database does not hold.
 
     Stage owners and handoff responsibles must name an existing, active user
-    or an existing team; routing rules active users and existing teams, as
-    `leads.rules` checks them when rules are saved (a routing problem says
-    to edit the `[[routing]]` tables). Each problem is placed
-    at the key that names it; owners the file itself already refused are
-    passed over. Four queries, however many names.
+    or an existing team; routing rules active users and existing teams, and
+    a team rule's weights people of that team, as `leads.rules` checks them
+    when rules are saved (a routing problem says to edit the `[[routing]]`
+    tables). Each problem is placed at the key that names it (a weight at
+    `routing[N].weights.NAME`); owners the file itself already refused are
+    passed over. At most six queries, however many names.
     """
     named = [
         (("stages", i, "owner"), split_owner(s.owner))
@@ -466,6 +467,10 @@ def reference_problems(spec: PipelineSpec) -> list[Problem]:
     problems += [
         spec.problem(("routing", index, "to"), reason)
         for index, reason in unknown_targets(rules, fixes=True)
+    ]
+    problems += [
+        spec.problem(("routing", index, "weights", name), reason)
+        for index, name, reason in unknown_weights(rules)
     ]
     return problems
 
