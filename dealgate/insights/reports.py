@@ -686,7 +686,8 @@ def _exits(filters: Filters) -> Section:
             Column("Most given reason"),
         ],
         rows,
-        "Deals lost in the period, by the stage they were in when lost.",
+        "Deals lost in the period, by the stage they were in when lost, as "
+        "their history records it: a stage removed since is listed as retired.",
     )
     chart = charts.bars(
         "Deals lost from each stage",
@@ -912,7 +913,7 @@ def _behind(
     the `total` won, `in_value` are in it (`WeekValue.count`, the week row's
     "Behind it"), `left_out` were won in other currencies, and the rest had
     no value: the note says each, so the list and the row agree."""
-    zone = filters.facts.calendar.zone
+    zone, by_id = filters.facts.calendar.zone, filters.facts.by_id
     if metric.key == "lead_response":
         columns = [
             Column("Lead"),
@@ -934,7 +935,9 @@ def _behind(
         columns = [
             Column("Deal", "deal"),
             Column("Owner"),
-            Column("Stage"),
+            # A closed deal is listed at the stage it closed from, not at
+            # the one a redesign moved it to after (`rv.SHOWN_STAGE`).
+            Column("Stage" if metric.key == "new_deals" else "Closed from"),
             Column("Status"),
             # Each deal's value in its own currency, named beside it: the
             # list holds deals in other currencies too, whose value the
@@ -947,7 +950,7 @@ def _behind(
             [
                 (deal.pk, deal.title),
                 deal.owner.display_name if deal.owner else "",
-                deal.stage.name,
+                stage_label(by_id[deal.shown_stage_id]),
                 deal.status,
                 cents(deal.value),
                 deal.currency if deal.value is not None else "",

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from dealgate.core import metrics as m
 from dealgate.deals.models import Deal
@@ -218,6 +219,15 @@ def _week_value(
     return WeekValue(monday, value, int(count or 0), left_out=left_out)
 
 
+# The stage a deal behind a week's value is listed at: an open deal's own, a
+# closed deal's the one it closed from (`sql.closed_from`), not where a
+# redesign moved it after.
+SHOWN_STAGE = (
+    f"CASE WHEN {sql.DEAL}.status = 'open' THEN {sql.DEAL}.stage_id "
+    f"ELSE {sql.closed_from(sql.DEAL)} END"
+)
+
+
 def deals_behind(
     filters: Filters,
     metric: ReviewMetric,
@@ -226,7 +236,8 @@ def deals_behind(
     limit: int | None = BEHIND_LIMIT,
 ) -> tuple[QuerySet, int]:
     """The deals (or leads) one week's value is computed over, newest first,
-    at most `limit` of them (all when None), and how many there are in all."""
+    at most `limit` of them (all when None), and how many there are in all.
+    Deals carry `shown_stage_id` (`SHOWN_STAGE`)."""
     start, end = week_bounds(filters.facts, [week], filters.now)
     if metric.key == "lead_response":
         items = Lead.objects.filter(
@@ -256,6 +267,8 @@ def deals_behind(
             items = items.filter(created_at__isnull=False)
         order = "-closed_at"
     if items.model is Deal:
-        items = items.select_related("owner", "stage", "organization")
+        items = items.select_related("owner", "organization").annotate(
+            shown_stage_id=RawSQL(SHOWN_STAGE, ())
+        )
     ordered = items.order_by(order, "-id")
     return (ordered if limit is None else ordered[:limit]), items.count()

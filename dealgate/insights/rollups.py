@@ -165,6 +165,11 @@ class Days:
         ]
 
 
+def _midnight_of(day: dt.date | None) -> dt.datetime | None:
+    """The UTC instant `day` starts at (None stays None: an open end)."""
+    return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
 def _utc(instant: dt.datetime) -> dt.datetime:
     return instant.astimezone(dt.UTC)
 
@@ -341,11 +346,21 @@ def closed(
 
 
 def lost_by_stage(dialect: sql.Dialect, scope: sql.Scope) -> sql.Query | None:
-    """`sql.lost_by_stage` from the rollup (whole pipeline only)."""
+    """`sql.lost_by_stage` from the rollup (whole pipeline only).
+
+    The rollup keys a lost deal by the stage it stands in, which is the
+    stage it was lost from until a redesign removes that stage and moves its
+    closed deals on (`--move OLD=NEW`). Those few deals are put back where
+    they were lost (`sql.lost_moved`, over the rollup's whole days), so the
+    answer is the scan's whatever the redesigns, and the rollup's rows stay
+    as the triggers keep them."""
     if serving_dim(scope, None) != TOTAL:
         return None
     days = split([scope.start, scope.end])
-    parts, params = [], []
+    moved = sql.lost_moved(
+        dialect, _midnight_of(days.first), _midnight_of(days.stop), scope
+    )
+    parts, params = [moved.sql], list(moved.params)
     for alias, table, logged in (("r", CLOSED_DAY, False), ("l", CHANGE, True)):
         where = sql._Where()
         where.add(f"{alias}.pipeline_id = %s", scope.pipeline_id)

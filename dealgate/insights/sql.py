@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dealgate.core.metrics import hundredths
@@ -466,24 +466,76 @@ def cycle_days(dialect: Dialect, scope: Scope, grouping: Grouping = ALL) -> Quer
     return Query(sql, (*grouping.params, *where.params))
 
 
+def closed_from(deal: str = "d") -> str:
+    """The stage the closed deal `deal` (an alias of deals_deal) closed from,
+    as its history records it: the stage of the event that gave it its
+    status (from won or lost to another status never counts), the latest
+    when it closed more than once. That is the event's `from_stage`, or for
+    an import's first event, which has none, its `to_stage`.
+
+    Not the deal's `stage_id`: removing a stage with `--move OLD=NEW` moves
+    its closed deals to NEW (an event from lost to lost, or won to won),
+    a stage they never reached. A deal whose history records no close
+    (none was kept for it) closed from the stage it stands in. One index
+    probe per deal (event_deal_at)."""
+    return (
+        f"COALESCE((SELECT COALESCE(c.from_stage_id, c.to_stage_id) FROM {EVENT} c "
+        f"WHERE c.deal_id = {deal}.id AND c.to_status = {deal}.status "
+        f"AND c.from_status <> {deal}.status ORDER BY c.at DESC, c.id DESC "
+        f"LIMIT 1), {deal}.stage_id)"
+    )
+
+
+# Events that moved a lost deal from one stage to another: only a redesign's
+# `--move` does (`pipelines.services._move_deals`). Served by the partial
+# index event_lost_moves (migration insights/0007), whose condition this is.
+LOST_MOVES = (
+    f"SELECT m.deal_id FROM {EVENT} m "
+    "WHERE m.from_status = 'lost' AND m.to_status = 'lost'"
+)
+
+
 def lost_by_stage(
     dialect: Dialect,
     scope: Scope,
     *,
     within: Sequence[tuple[dt.datetime, dt.datetime]] = (),
 ) -> Query:
-    """Deals lost in the period: (stage they were lost from, reason, deals).
-    `within` restricts the losses to those instant ranges."""
+    """Deals lost in the period: (stage they were lost from, reason, deals),
+    the stage as `closed_from` reads it, retired stages included. `within`
+    restricts the losses to those instant ranges."""
     where = _Where()
     where.add("d.status = 'lost'")
     _period(where, "d.closed_at", scope, dialect)
     _within(where, "d.closed_at", within, dialect)
     _deal_filters(where, scope, dialect)
     sql = (
-        f"SELECT d.stage_id, d.loss_reason, COUNT(*) FROM {DEAL} d "
-        f"WHERE {where.sql} GROUP BY d.stage_id, d.loss_reason"
+        "SELECT x.stage, x.reason, COUNT(*) FROM ("
+        f"SELECT {closed_from('d')} AS stage, d.loss_reason AS reason "
+        f"FROM {DEAL} d WHERE {where.sql}) x GROUP BY x.stage, x.reason"
     )
     return Query(sql, tuple(where.params))
+
+
+def lost_moved(
+    dialect: Dialect, start: dt.datetime | None, end: dt.datetime | None, scope: Scope
+) -> Query:
+    """What turns losses counted by the stage a deal stands in (the daily
+    rollup's key) into losses by the stage it was lost from: (stage, reason,
+    -1 or +1) for each deal lost between `start` and `end` (None: open) that
+    a redesign moved after its loss, taken from where it stands and given
+    to where it was lost. Reads only the few deals such moves name."""
+    where = _Where()
+    where.add("d.pipeline_id = %s", scope.pipeline_id)
+    where.add("d.status = 'lost'")
+    where.add(f"d.id IN ({LOST_MOVES})")
+    _period(where, "d.closed_at", replace(scope, start=start, end=end), dialect)
+    sql = (
+        f"SELECT d.stage_id AS stage, d.loss_reason AS reason, -1 AS n "
+        f"FROM {DEAL} d WHERE {where.sql} UNION ALL "
+        f"SELECT {closed_from('d')}, d.loss_reason, 1 FROM {DEAL} d WHERE {where.sql}"
+    )
+    return Query(sql, (*where.params, *where.params))
 
 
 # -- deals that entered the pipeline in the period ---------------------------
