@@ -2,10 +2,12 @@
 
 The file format is described in docs/pipeline-file.md. Problems in a file are
 printed one per line as FILE:LINE: KEY: MESSAGE, and the command exits with
-status 1. `validate` reads the database (never writes it) to check the users
-and teams a file names and, when the pipeline is stored already, what `apply`
-would refuse (a stage left out that still holds deals); without a database it
-says what it could not check.
+status 1. `apply` exits with status 2 when applying is refused for now (see
+`REFUSED`), and `apply --dry-run` too when its plan says applying would be.
+`validate` reads the database (never writes it) to check the users and teams
+a file names and, when the pipeline is stored already, what `apply` would
+refuse (a stage left out that still holds deals); without a database it says
+what it could not check.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from dealgate.core.text import counted
 
 if TYPE_CHECKING:
     from dealgate.accounts.models import User
+
+# The exit status of `apply` when applying is refused for now (deals sent
+# past gates without an override, moves dated before a deal's history):
+# `--dry-run` ends with it too when its plan says so. 1 is for a file's
+# problems and removed stages told no place for their deals.
+REFUSED = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -183,6 +191,15 @@ def run_apply(args: argparse.Namespace) -> int:
         )
         return 1
     if args.dry_run:
+        if plan.refusals:
+            # The status apply itself would end with (a CommandError), so a
+            # script that tries first is told it would not apply.
+            print(
+                "dealgate: nothing would be applied now: applying is refused, "
+                "as the plan's note says",
+                file=sys.stderr,
+            )
+            return REFUSED
         return 0
 
     # Applying re-plans under a lock, so a change made since the plan above

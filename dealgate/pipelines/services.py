@@ -147,13 +147,16 @@ class PipelinePlan:
     """What applying a file changes, in the order it is listed to the user.
     `carried` names the stages whose open deals the new order carries past
     gates (`_Sync._carried`): applying judges them, so a door offers the
-    override it would for deals sent forward."""
+    override it would for deals sent forward. `refusals` says why applying
+    the plan now would be refused (gates, or moves dated before a deal's
+    history), each also a note; empty when it would apply."""
 
     key: str
     creates: bool
     changes: list[PlannedChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     carried: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
 
     @property
     def blocked(self) -> list[PlannedChange]:
@@ -730,23 +733,23 @@ class _Sync:
             PlannedChange(text, area="routing") for text in self._routing_changes()
         ]
         carried = self._carried()
-        notes = list(self.notes) + self._carried_notes(carried)
+        refusals = []
         late = self._late_moves(timesource.now())
         if late is not None:
-            notes.append(f"applying now is refused: {late.problem}")
+            refusals.append(late.problem)
         if judged is not None:
             refused = self._gates_refused(timesource.now(), *judged)
             if refused is not None:
-                notes.append(
-                    f"applying now is refused: {refused.problem}; "
-                    f"{refused.default_how()}"
-                )
+                refusals.append(f"{refused.problem}; {refused.default_how()}")
+        notes = list(self.notes) + self._carried_notes(carried)
+        notes += [f"applying now is refused: {why}" for why in refusals]
         return PipelinePlan(
             key=spec.key,
             creates=self.pipeline is None,
             changes=changes,
             notes=notes,
             carried=[c.key for c in carried],
+            refusals=refusals,
         )
 
     def _pipeline_changes(self) -> list[str]:

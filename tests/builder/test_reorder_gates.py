@@ -144,11 +144,14 @@ def test_a_rename_into_a_later_place_is_refused_past_unmet_gates_on_the_cli(
     refused = main(rename)
     err = capsys.readouterr().err
 
-    assert dry == 0
+    # The dry run says applying is refused, and exits as the apply does: it
+    # used to end with 0, telling a script that checks first it would apply.
+    assert dry == 2
     assert (
         "note: stage 'late' now stands after 'quote' (renamed from 'met'): its 1 "
         "open deal would be carried past the gates of 'quote'"
     ) in out
+    assert "note: applying now is refused: " in out
     assert refused == 2
     assert (
         f"deal {d2.pk} (D2) in 'late', now after 'quote': 1 exit criterion of "
