@@ -386,7 +386,7 @@ def test_a_reset_refused_by_a_stage_holding_deals_says_how_to_reset_with_moves(
     assert main(["demo", "--no-serve", "--reset-pipeline"]) == 2
 
     error = capsys.readouterr().err
-    assert "removed stage(s) 'signing' still hold deals" in error
+    assert "removed stage 'signing' still holds deals" in error
     assert (
         f"reset it with dealgate pipeline apply {loader.PIPELINE_FILE} "
         "--move signing=NEW" in error

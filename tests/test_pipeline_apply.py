@@ -280,7 +280,7 @@ def test_removing_a_stage_that_holds_deals_is_refused_without_a_move(applied):
 
     plan = plan_pipeline(spec)
     assert (
-        "remove stage 'old' (Old stage; holds 2 open and 1 closed deals) "
+        "remove stage 'old' (Old stage; holds 2 open deals and 1 closed deal) "
         "-> needs --move old=NEW"
     ) in plan.lines()
     assert [change.needs_move for change in plan.blocked] == ["old"]
@@ -309,8 +309,8 @@ def test_a_move_sends_the_deals_on_and_records_it_in_their_history(applied, now)
     plan = apply_pipeline(spec, moves={"old": "proposal"})
 
     assert (
-        "remove stage 'old' (Old stage); move its 1 open and 1 closed deals "
-        "to 'proposal'"
+        "remove stage 'old' (Old stage); move its 1 open deal and 1 closed "
+        "deal to 'proposal'"
     ) in plan.lines()
     proposal = applied.stages.get(key="proposal")
     open_deal.refresh_from_db()

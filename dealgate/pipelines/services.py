@@ -248,7 +248,9 @@ def apply_pipeline(
             raise StagesHoldDeals(plan)
         sync.write(by, override_reason.strip())
     if plan.has_changes:
-        logger.info("pipeline %s: applied %d changes", spec.key, len(plan.changes))
+        logger.info(
+            "pipeline %s: applied %s", spec.key, counted(len(plan.changes), "change")
+        )
     return plan
 
 
@@ -1245,7 +1247,7 @@ class _Sync:
         notes = []
         for carried in found:
             held = self._open_count(carried.row)
-            deals = "its 1 open deal" if held == 1 else f"its {held} open deals"
+            deals = f"its {counted(held, 'open deal')}"
             key, dest = carried.key, carried.dest
             said = ", ".join(map(repr, carried.passed))
             if key != dest:
@@ -1352,12 +1354,14 @@ class _Sync:
                     )
                 )
             logger.info(
-                "pipeline %s: stage %s now stands after %s; its open deals %s "
-                "were carried past their gates, applied by %s%s",
+                "pipeline %s: stage %s now stands after %s; its open %s %s %s "
+                "carried past their gates, applied by %s%s",
                 pipeline.key,
                 key,
                 ", ".join(passed),
+                agreeing(len(ids), "deal"),
                 ", ".join(map(str, ids)),
+                agreeing(len(ids), "was", "were"),
                 who,
                 " with an override" if any(i in self.overridden for i in ids) else "",
             )
@@ -1492,9 +1496,9 @@ def _move_deals(
         batch_size=1000,
     )
     logger.info(
-        "pipeline %s: moved %d deals from stage %s to %s, applied by %s",
+        "pipeline %s: moved %s from stage %s to %s, applied by %s",
         pipeline.key,
-        len(rows),
+        counted(len(rows), "deal"),
         old.key,
         new.key,
         by.username if by is not None else "system",
@@ -1505,9 +1509,10 @@ def _move_deals(
         transaction.on_commit(
             partial(
                 logger.info,
-                "pipeline %s: deals %s moved from stage %s to %s past unmet "
+                "pipeline %s: %s %s moved from stage %s to %s past unmet "
                 "criteria by %s's override",
                 pipeline.key,
+                agreeing(len(overridden), "deal"),
                 ", ".join(map(str, overridden)),
                 old.key,
                 new.key,
@@ -1603,8 +1608,10 @@ def _is_scalar(*values: Any) -> bool:
 
 
 def _deals_text(open_deals: int, closed_deals: int) -> str:
+    """The deals a stage holds in words: "1 open deal and 2 closed deals"."""
     if open_deals and closed_deals:
-        return f"{open_deals} open and {closed_deals} closed deals"
+        both = (counted(open_deals, "open deal"), counted(closed_deals, "closed deal"))
+        return " and ".join(both)
     count, kind = (open_deals, "open") if open_deals else (closed_deals, "closed")
     return counted(count, f"{kind} deal")
 
@@ -1742,9 +1749,11 @@ class StagesHoldDeals(ValidationError):
 
     def blocked_message(self, how: str) -> str:
         """The refusal, ending with `how` the person says where deals go."""
+        count = len(self.keys)
+        stages = agreeing(count, "removed stage")
         return (
-            f"nothing applied: removed stage(s) {', '.join(map(_q, self.keys))} "
-            f"still hold deals; {how}"
+            f"nothing applied: {stages} {', '.join(map(_q, self.keys))} still "
+            f"{agreeing(count, 'holds', 'hold')} deals; {how}"
         )
 
 

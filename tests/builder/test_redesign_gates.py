@@ -155,7 +155,7 @@ def test_an_admins_reason_overrides_and_is_written_in_the_history(
     )
     assert event.override_reason.endswith(f"by override: {REASON}")
     assert (
-        f"pipeline it-services: deals {deal.pk} moved from stage inquiry to "
+        f"pipeline it-services: deal {deal.pk} moved from stage inquiry to "
         "contract past unmet criteria by olivia's override"
     ) in caplog.messages
 
