@@ -233,7 +233,7 @@ def test_removing_a_stage_that_holds_deals_asks_where_they_go(
     assert "Where do their deals go?" in text_of(page)
     assert 'name="move-review"' in page.content.decode()
     refused = post(admin_client, "/pipelines/it-services/apply/", status=422)
-    assert "still hold deals" in text_of(refused)
+    assert "still holds deals" in text_of(refused)
     assert it_services.stages.filter(key="review", retired_at=None).exists()
 
     post(admin_client, "/pipelines/it-services/apply/", {"move-review": "proposal"})
@@ -257,7 +257,7 @@ def test_the_apply_page_asks_for_its_own_choice_never_a_command_line_flag(
         "remove stage 'review' (Proposal reviewed by the buyer; holds 1 open deal) "
         "-> choose where their deals go below" in plan
     )
-    assert "still hold deals; choose where their deals go below" in refused
+    assert "still holds deals; choose where their deals go below" in refused
     for text in (plan, refused):
         assert "--move" not in text
 
