@@ -7,12 +7,14 @@ taken silently, and the person it meant weighed 1."""
 import pytest
 
 from dealgate.accounts.models import Team, User
+from dealgate.cli import main
 from dealgate.core.pipeline_file import PipelineFileError, parse_pipeline
 from dealgate.errors import ValidationError
-from dealgate.leads.rules import save_rules
+from dealgate.leads.rules import rules_digest, save_rules
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import apply_pipeline, plan_pipeline
 from tests.test_pipeline_apply import FILE
+from tests.web.helpers import text_of
 
 WEIGHTED = """
 [[routing]]
@@ -96,3 +98,38 @@ def test_the_routing_rules_editor_refuses_a_weight_naming_nobody_in_the_team(
     assert "no user 'raj'" in caught.value.detail
     pipeline.refresh_from_db()
     assert "routing" not in (pipeline.settings or {})
+
+
+def test_the_routing_rules_page_shows_the_refused_weight_and_keeps_the_rules(
+    client, people, pipeline, olivia
+):
+    client.force_login(olivia)
+    text = (
+        '[[routing]]\nname = "Central rotation"\nto = "team:Central"\n'
+        'how = "weighted"\nweights = { Alice = 2 }\n'
+    )
+
+    refused = client.post(
+        "/leads/routing/",
+        {"pipeline": pipeline.key, "rules": text, "seen": rules_digest(pipeline)},
+    )
+
+    assert refused.status_code == 422
+    assert "routing[0].weights.Alice: no user 'Alice'" in text_of(refused)
+    pipeline.refresh_from_db()
+    assert "routing" not in (pipeline.settings or {})
+
+
+def test_pipeline_validate_prints_the_weight_at_its_line_and_exits_1(
+    db, people, tmp_path, capsys
+):
+    path = tmp_path / "sales.toml"
+    path.write_text(FILE + WEIGHTED.replace("WEIGHTS", "zed = 3"), encoding="utf-8")
+
+    status = main(["pipeline", "validate", str(path)])
+
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}:{_line_of('zed = 3')}: routing[0].weights.zed: no user 'zed'; "
+        "weights name its people by username: alice, max"
+    ]
