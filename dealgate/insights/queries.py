@@ -872,9 +872,11 @@ class LossRow:
 
 
 def losses(filters: Filters) -> list[LossRow]:
-    """Deals lost in the period by the stage they were lost from and reason,
-    most first (one GROUP BY over the daily rollup, or over the deals when
-    filters apply)."""
+    """Deals lost in the period by the stage they were lost from, as their
+    history records it (`sql.closed_from`: a stage removed since is listed,
+    retired), and reason, most first. One GROUP BY over the daily rollup,
+    with the few losses a redesign moved put back; over the deals when
+    filters apply."""
     by_id = filters.facts.by_id
     dialect_, scope = dialect(), filters.scope()
     query = rollups.lost_by_stage(dialect_, scope) or sql.lost_by_stage(dialect_, scope)
