@@ -1,0 +1,41 @@
+"""Company names that score as one company are joined whatever their first word.
+
+The fuzzy match promises a token-sort ratio of at least 90, word order not
+mattering; candidates must not be narrowed to leads whose name begins with
+the very same word, or the commonest misspellings (a transliterated umlaut
+in the first word, the words in another order) never meet.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.leads.models import Lead
+from dealgate.leads.normalize import company_key, company_score
+from dealgate.leads.services import capture_lead
+
+from .conftest import inquiry
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Schröder Consulting GmbH", "Schroeder Consulting"),
+        ("Consulting Schmidt", "Schmidt Consulting"),
+    ],
+)
+def test_a_company_scoring_as_the_same_is_attached_whatever_its_first_word(
+    routed, now, first, second
+):
+    assert company_score(company_key(first), company_key(second)) >= 90
+    original = capture_lead(
+        inquiry(1, email="a@gmail.com", company=first), source="api"
+    ).lead
+
+    result = capture_lead(
+        inquiry(2, email="b@yahoo.com", company=second), source="form"
+    )
+
+    assert not result.created
+    assert result.decision.lead == original
+    assert Lead.objects.count() == 1
