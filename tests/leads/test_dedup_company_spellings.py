@@ -39,3 +39,12 @@ def test_a_company_scoring_as_the_same_is_attached_whatever_its_first_word(
     assert not result.created
     assert result.decision.lead == original
     assert Lead.objects.count() == 1
+
+
+def test_a_plus_tagged_address_at_a_mailbox_provider_joins_the_open_lead(routed, now):
+    original = capture_lead(inquiry(1, email="max.g@gmail.com"), source="api").lead
+
+    result = capture_lead(inquiry(2, email="Max.G+web@gmail.com"), source="form")
+
+    assert not result.created
+    assert result.decision.lead == original
