@@ -13,10 +13,11 @@ TEXT_LIMITS = {"loss_note": 2_000, "override_reason": 2_000, "notes": 10_000}
 
 
 class NameBlockField(models.CharField):
-    """The first word of the organization's name folded as lead capture folds
-    company names (`leads.normalize`: accents, case and legal forms dropped),
-    so an inquiry from "Müller Systemhaus" finds the deals of "MÜLLER GmbH"
-    through an index. Set from the name on every save, bulk_create included."""
+    """The first block of the organization's name as lead capture blocks
+    company names (`leads.normalize.company_block`: transliterated, accents,
+    case and legal forms dropped), so an inquiry from "Mueller Systemhaus"
+    finds the deals of "MÜLLER GmbH" through an index. Set from the name on
+    every save, bulk_create included."""
 
     def pre_save(self, model_instance: models.Model, add: bool) -> str:
         from dealgate.leads.normalize import company_block, company_key

@@ -68,7 +68,7 @@ def lock_keys(lead: CleanLead, channel: str) -> None:
         f"email:{lead.email_key}" if lead.email_key else "",
         f"phone:{lead.phone_e164}" if lead.phone_e164 else "",
         f"domain:{lead.domain}" if lead.domain else "",
-        f"company:{lead.company_block}" if lead.company_block else "",
+        *(f"company:{block}" for block in normalize.company_blocks(lead.company_key)),
         f"external:{channel}:{lead.external_id}" if lead.external_id else "",
     ]
     numbers = sorted({_lock_number(key) for key in keys if key})
@@ -162,13 +162,16 @@ def leads_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
             ("email_key", lead.email_key),
             ("phone_e164", lead.phone_e164),
             ("domain", lead.domain),
-            # The block and numbers, not the block alone: names whose numbers
-            # differ never match, and a block many leads share ("Firm 12
-            # GmbH", "Firm 13 GmbH") made every capture read all of them.
-            ("company_match", lead.company_match),
         )
         if value
     ]
+    # The blocks and numbers, not a block alone: names whose numbers differ
+    # never match, and a block many leads share ("Firm 12 GmbH", "Firm 13
+    # GmbH") made every capture read all of them. Each of the inquiry's
+    # against each column: "Konsulting Schmidt" has "schm" second, "Schmidt
+    # Consulting" first.
+    for match in normalize.company_matches(lead.company_key):
+        keys += [("company_match", match), ("company_match_other", match)]
     if not keys:
         return None
     # Narrow rows: most captures match nothing, and building full model
@@ -290,9 +293,10 @@ def _best_deal(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
     """The best of the open deals (id, contact email, organization name)
     `deals_query` found."""
     best, best_id = None, None
+    address = _address(lead)
     for deal_id, email, organization in rows:
         found = None
-        if lead.email_key and (email or "").strip().lower() == lead.email_key:
+        if address and (email or "").strip().lower() == address:
             found = Found("email", "same email address as the deal's contact")
         elif organization:
             found = _company(lead, organization, normalize.company_key(organization))
@@ -306,8 +310,8 @@ def _best_deal(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
 
 def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
     """Open deals whose contact has the inquiry's email (any case) or whose
-    organization's name has the inquiry's company block as its own first
-    word, folded alike (accents and case dropped): (id, contact email,
+    organization's first block is one of the inquiry's company blocks
+    (`normalize.company_blocks`, folded alike): (id, contact email,
     organization name), newest first; None without a signal.
 
     A union of one branch per signal: each branch starts from its own index
@@ -320,18 +324,32 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
     postgres = connection.vendor == "postgresql"
     like = connection.ops.prep_for_like_query
     branches, params = [], []
-    if lead.email_key:
+    if address := _address(lead):
         branches.append(_deals_by("contact_id", _EMAIL_MATCH[postgres]))
-        params.append(lead.email_key if postgres else like(lead.email_key))
-    if lead.company_block:
-        # Organizations keep their name's block folded as leads fold it.
-        branches.append(_deals_by("organization_id", 'x."name_block" = %s'))
-        params.append(lead.company_block)
+        params.append(address if postgres else like(address))
+    if blocks := normalize.company_blocks(lead.company_key):
+        # Organizations keep their name's first block folded as leads fold
+        # it; the inquiry's every block is compared with it.
+        marks = ", ".join(["%s"] * len(blocks))
+        branches.append(_deals_by("organization_id", f'x."name_block" IN ({marks})'))
+        params.extend(blocks)
     if not branches:
         return None
     # UNION, not UNION ALL: a deal matching on both signals is one row.
     sql = " UNION ".join(branches) + f" ORDER BY 1 DESC LIMIT {MAX_CANDIDATES}"
     return sql, params
+
+
+def _address(lead: CleanLead) -> str:
+    """The inquiry's address as a deal's contact keeps it (in lower case,
+    its domain in ASCII, a "+tag" kept): a contact's email is stored as
+    typed, not as the lead's email key."""
+    if not lead.email_key:
+        return ""
+    try:
+        return normalize.email_address(lead.email)
+    except ValueError:
+        return lead.email_key
 
 
 # How each database compares a contact's email without case, so that the

@@ -89,6 +89,7 @@ def edit_lead(
         Lead.objects.filter(pk=lead.pk).update(
             **{name: getattr(lead, name) for name in (*EDITABLE, *KEYS)},
             company_match=lead.company_match,
+        company_match_other=lead.company_match_other,
         )
         offers.lapse(lead.pk, fields)
         transaction.on_commit(
@@ -157,6 +158,7 @@ def _apply(lead: Lead, changes: Mapping[str, Any]) -> list[str]:
     for name in (*EDITABLE, *KEYS):
         setattr(lead, name, getattr(clean, name))
     lead.company_match = clean.company_match
+    lead.company_match_other = clean.company_match_other
     return changed
 
 
@@ -188,6 +190,7 @@ def empty_filled(lead_id: int, note: Mapping[str, Any] | None) -> list[str]:
     Lead.objects.filter(pk=lead.pk).update(
         **{name: getattr(lead, name) for name in (*EDITABLE, *KEYS)},
         company_match=lead.company_match,
+        company_match_other=lead.company_match_other,
     )
     transaction.on_commit(
         partial(

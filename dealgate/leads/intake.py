@@ -76,8 +76,14 @@ class CleanLead:
 
     @property
     def company_match(self) -> str:
-        """The key its company's candidate leads share (normalize.company_match)."""
+        """The first key its company's candidate leads share
+        (normalize.company_matches)."""
         return normalize.company_match(self.company_key)
+
+    @property
+    def company_match_other(self) -> str:
+        """The second such key, or "" (normalize.company_matches)."""
+        return normalize.company_match_other(self.company_key)
 
     @property
     def label(self) -> str:

@@ -46,9 +46,13 @@ class Lead(models.Model):
     company = models.CharField(max_length=200, blank=True)
     company_key = models.CharField(max_length=COMPANY_KEY_LENGTH, blank=True)
     company_block = models.CharField(max_length=50, blank=True)
-    # The block and the numbers of the company key: what de-duplication
-    # reads company candidates by (normalize.company_match).
+    # The blocks and the numbers of the company key: what de-duplication
+    # reads company candidates by (normalize.company_matches), the second
+    # "" when the name has one block.
     company_match = models.CharField(max_length=COMPANY_MATCH_LENGTH, blank=True)
+    company_match_other = models.CharField(
+        max_length=COMPANY_MATCH_LENGTH, blank=True, db_default=""
+    )
     website = models.CharField(max_length=200, blank=True)
     # The company's domain, from the website or the email address; never a
     # mailbox provider's (normalize.is_mailbox_provider).
@@ -119,6 +123,10 @@ class Lead(models.Model):
             models.Index(fields=["domain", "status"], name="lead_dedup_domain"),
             models.Index(
                 fields=["company_match", "status"], name="lead_dedup_company_match"
+            ),
+            models.Index(
+                fields=["company_match_other", "status"],
+                name="lead_dedup_company_other",
             ),
         ]
         constraints = [

@@ -26,6 +26,10 @@ from dealgate.core.names import name_key
 ADDED_GERMAN_FORMS = frozenset(
     {"ohg", "gbr", "partg", "mbb", "ek", "ev", "eg", "kgaa", "haftungsbeschrankt"}
 )
+# German letters written as German writes them without the letter: "Schröder"
+# and "Schroeder" give one key, as "Strauß" and "Strauss" already did (case
+# folding makes "ß" "ss"). Applied before accents are dropped.
+TRANSLITERATION = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 # Legal forms dropped from company names before comparing them; matched as
 # whole words after punctuation is removed ("G.m.b.H." becomes "gmbh").
@@ -69,6 +73,8 @@ LEGAL_SUFFIXES = frozenset(
         # a sole trader (e.K.), associations and cooperatives (e.V., eG),
         # KGaA, and the UG's "(haftungsbeschränkt)".
         *ADDED_GERMAN_FORMS,
+        # "(haftungsbeschränkt)" as the transliteration spells it.
+        "haftungsbeschraenkt",
     }
 )
 # Company names at or above this similarity (0-100, rapidfuzz token sort
@@ -152,7 +158,31 @@ SHARED = read_shared_domains(
 )
 
 
+# Providers whose mailboxes ignore dots in the local part: "max.g@" and
+# "maxg@" are one mailbox there (and at no other provider, so elsewhere a
+# dot stays).
+DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
 def email_key(text: str) -> str:
+    """What two spellings of one mailbox share, for matching only (the lead
+    keeps the address as typed): `email_address` without a "+tag" in the
+    local part ("max+web@acme.de" is "max@acme.de", at any domain), and at
+    gmail.com or googlemail.com without dots in it ("Max.G+web@gmail.com" is
+    "maxg@gmail.com"). "" for an empty field; a ValueError as
+    `email_address`'s for one that is no address."""
+    address = email_address(text)
+    if not address:
+        return ""
+    local, _, domain = address.rpartition("@")
+    # "+web" alone is no local part: such an address keeps its plus.
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"
+
+
+def email_address(text: str) -> str:
     """`text` without surrounding spaces, in lower case; "" for an empty field.
 
     Case is folded in the local part too: no mail system in use treats
@@ -342,13 +372,14 @@ def line_breaks(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def company_key(text: str) -> str:
-    """A company name reduced for comparison: accents, punctuation, case and
-    legal forms dropped ("Müller GmbH & Co. KG" gives "muller").
+    """A company name reduced for comparison: German letters transliterated
+    (`TRANSLITERATION`), other accents, punctuation, case and legal forms
+    dropped ("Müller GmbH & Co. KG" gives "mueller").
 
     Built on `names.name_key`, the rule organizations are found by, so the
     spellings of one organization ("Ac\u200bme" with a zero-width space,
     "ＡＣＭＥ") give one company key."""
-    folded = unicodedata.normalize("NFKD", name_key(text))
+    folded = unicodedata.normalize("NFKD", name_key(text).translate(TRANSLITERATION))
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     # Dotted abbreviations first, so "G.m.b.H." loses its dots, not its letters.
     folded = re.sub(r"\b(\w)\.(?=\w\b|\w\.)", r"\1", folded).replace("&", " ")
@@ -359,24 +390,91 @@ def company_key(text: str) -> str:
     return " ".join(words)[:COMPANY_KEY_LENGTH]
 
 
+# Words many unrelated companies' names hold: a name is blocked by its other
+# words, and by these only when it has no other ("IT Consulting").
+GENERIC_WORDS = frozenset(
+    {
+        *("agency", "agentur", "beratung", "consult", "consultancy"),
+        *("consulting", "data", "design", "digital", "engineering", "gruppe"),
+        *("global", "group", "holding", "holdings", "international", "it", "labs"),
+        *("logistics", "management", "marketing", "media", "partner", "partners"),
+        *("service", "services", "software", "solutions", "studio", "systems"),
+        *("systemhaus", "tech", "technik", "technologies", "technology", "the"),
+        *("und", "and", "works", "of", "der", "die", "das", "von", "for"),
+    }
+)
+# How much of a word a block holds: a typo after it ("Schmitt", "Schmidt")
+# still meets, and a transliteration ("ue", "u") is folded first.
+BLOCK_PREFIX = 4
+_SPOKEN_VOWELS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+
+
+def company_blocks(key: str) -> tuple[str, ...]:
+    """The blocks of a company key, one or two, that de-duplication reads
+    candidates by: of its distinctive words (not `GENERIC_WORDS`, unless
+    it has no other), the first and the last in alphabetical order, each cut
+    to its first `BLOCK_PREFIX` letters with "ae", "oe" and "ue" read as
+    "a", "o" and "u" (so "Muller" meets "Mueller").
+
+    Two names scoring `COMPANY_MATCH_SCORE` differ by a few letters, so one
+    of them changes at most a word or two: words swapped, a first or generic
+    word misspelt ("Konsulting Schmidt"), or a letter late in a word leave a
+    block in common. Candidates compare each of their blocks with each of
+    the inquiry's."""
+    words = [w for w in key.split() if not w.isdigit()] or key.split()
+    distinctive = [w for w in words if w not in GENERIC_WORDS] or words
+    if not distinctive:
+        return ()
+    folded = sorted({_block_word(word) for word in distinctive})
+    return tuple(dict.fromkeys((folded[0], folded[-1])))
+
+
+def _block_word(word: str) -> str:
+    for pair, vowel in _SPOKEN_VOWELS:
+        word = word.replace(pair, vowel)
+    return word[:BLOCK_PREFIX]
+
+
 def company_block(key: str) -> str:
-    """The first word of a company key: candidates for a fuzzy match share it."""
-    return key.split(" ", 1)[0][:50]
+    """The first of a company key's blocks (`company_blocks`); "" for none.
+    Organizations keep theirs (deals' `name_block`)."""
+    blocks = company_blocks(key)
+    return blocks[0] if blocks else ""
 
 
-# The longest company match key stored (its column): a block and a name's numbers.
+# The longest company match key stored (its columns): a block and a name's
+# numbers.
 COMPANY_MATCH_LENGTH = 80
 
 
-def company_match(key: str) -> str:
+def company_matches(key: str) -> tuple[str, ...]:
     """What a company key shares with every key `company_score` may score
-    above 0: its block and its numbers, in order ("firm 12 berlin" gives
-    "firm 12"). The de-duplication reads candidates by it, so that a
-    thousand "Firm N GmbH" leads are not compared with each new "Firm N";
-    cut short, it only widens the candidates, never drops one."""
+    at least `COMPANY_MATCH_SCORE` and a user would call the same company:
+    each of its blocks (`company_blocks`) with its numbers, in order
+    ("firm 12 berlin" gives "berl 12" and "firm 12"). The de-duplication
+    reads candidates by them, so that a thousand "Firm N GmbH" leads are
+    not compared with each new "Firm N"; cut short, one only widens the
+    candidates, never drops one. A lead stores the first as
+    `company_match`, the second (or "") as `company_match_other`."""
     if not key:
-        return ""
-    return " ".join([company_block(key), *_NUMBERS.findall(key)])[:COMPANY_MATCH_LENGTH]
+        return ()
+    numbers = _NUMBERS.findall(key)
+    return tuple(
+        " ".join([block, *numbers])[:COMPANY_MATCH_LENGTH]
+        for block in company_blocks(key)
+    )
+
+
+def company_match(key: str) -> str:
+    """The first of `company_matches`; "" for an empty key."""
+    matches = company_matches(key)
+    return matches[0] if matches else ""
+
+
+def company_match_other(key: str) -> str:
+    """The second of `company_matches`; "" when there is one or none."""
+    matches = company_matches(key)
+    return matches[1] if len(matches) > 1 else ""
 
 
 def company_score(a: str, b: str) -> float:

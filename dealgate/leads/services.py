@@ -41,7 +41,7 @@ from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationErro
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
-from . import assign, dedup, followups
+from . import assign, dedup, followups, normalize
 from .intake import LIMITS, CleanLead, clean_lead
 from .models import DedupDecision, Lead, LeadActivity, LeadAssignment, LeadNotice
 from .versions import check_task_open, check_version
@@ -253,6 +253,15 @@ def _known_external_sql() -> str:
 _KNOWN_EXTERNAL = _known_external_sql()
 
 
+def _contact_address(lead: Lead) -> str:
+    """The lead's email as its deal's contact keeps it: lower case, its
+    domain in ASCII, else its key when the address no longer reads."""
+    try:
+        return normalize.email_address(lead.email)
+    except ValueError:
+        return lead.email_key
+
+
 def _new_lead(
     pipeline: Pipeline,
     lead: CleanLead,
@@ -272,6 +281,7 @@ def _new_lead(
         created_at=received or now,
         created_by=by,
         company_match=lead.company_match,
+        company_match_other=lead.company_match_other,
         **fields,
     )
     _apply_routing(row, pipeline, routed, now)
@@ -820,7 +830,8 @@ def _new_deal(
     if lead.name or lead.email or lead.phone:
         contact = Contact(
             name=lead.name or lead.email or lead.phone,
-            email=lead.email_key,
+            # As typed (a "+tag" and dots kept), not the matching key.
+            email=_contact_address(lead),
             phone=lead.phone_e164 or lead.phone,
         )
     fields = {

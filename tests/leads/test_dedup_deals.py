@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from dealgate.deals.models import Deal, Organization, Person
 from dealgate.leads import dedup
 from dealgate.leads.intake import clean_lead
+from dealgate.leads.normalize import company_blocks
 
 
 @pytest.fixture
@@ -49,8 +50,8 @@ def _before(lead) -> list[int]:
     wanted = Q()
     if lead.email_key:
         wanted |= Q(contact__email__iexact=lead.email_key)
-    if lead.company_block:
-        wanted |= Q(organization__name_block=lead.company_block)
+    if blocks := company_blocks(lead.company_key):
+        wanted |= Q(organization__name_block__in=blocks)
     found = Deal.objects.filter(wanted, status="open").order_by("-id")
     return list(found.values_list("id", flat=True))
 
@@ -115,14 +116,15 @@ def test_an_organization_with_accents_is_found_for_any_spelling_of_them(
     assert found.matched_on == "company"
 
 
-def test_organizations_keep_their_folded_first_word_however_they_are_written(db):
+def test_organizations_keep_their_first_block_however_they_are_written(db):
     one = Organization.objects.create(name="Müller GmbH & Co. KG")
     Organization.objects.bulk_create([Organization(name="Ærø Consulting")])
     one.name = "The Globex Corporation"
     one.save()
 
     blocks = dict(Organization.objects.values_list("name", "name_block"))
-    assert blocks == {"The Globex Corporation": "the", "Ærø Consulting": "ærø"}
+    # A block is a distinctive word's first letters: not "the", nor "consulting".
+    assert blocks == {"The Globex Corporation": "glob", "Ærø Consulting": "ærø"}
 
 
 def test_a_repeat_matching_a_deal_on_email_and_company_finds_it_once(deals):
