@@ -89,7 +89,7 @@ def edit_lead(
         Lead.objects.filter(pk=lead.pk).update(
             **{name: getattr(lead, name) for name in (*EDITABLE, *KEYS)},
             company_match=lead.company_match,
-        company_match_other=lead.company_match_other,
+            company_match_other=lead.company_match_other,
         )
         offers.lapse(lead.pk, fields)
         transaction.on_commit(

@@ -13,6 +13,8 @@ Every lead's keys are computed again from the stored keys and names; the
 history of decisions keeps the keys it recorded.
 """
 
+import contextlib
+
 from django.db import migrations, models
 
 BATCH = 2_000
@@ -31,10 +33,10 @@ def refill(apps, schema_editor):
         if lead.email_key:
             # The stored key is the address as the old rule kept it, which
             # reads as the new rule reads what was typed.
-            try:
+            # One that no longer reads (stored under an older, looser rule)
+            # is kept.
+            with contextlib.suppress(ValueError):
                 lead.email_key = normalize.email_key(lead.email_key)
-            except ValueError:
-                pass  # kept: a key stored under an older, looser rule
         key = normalize.company_key(lead.company)
         lead.company_key = key
         lead.company_block = normalize.company_block(key)
