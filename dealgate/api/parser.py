@@ -71,7 +71,14 @@ def read_json(request: HttpRequest, *, limit: int | None = None) -> Any:
         )
     except RecursionError:
         raise _too_deep() from None
-    except (ValueError, UnicodeDecodeError):
+    except UnicodeDecodeError as exc:
+        # Refused, never read lossily: a name in Latin-1 kept as U+FFFD.
+        raise ValidationError(
+            f"the body is not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at "
+            f"byte {exc.start:,}): send JSON as UTF-8",
+            field="body",
+        ) from None
+    except ValueError:
         raise ValidationError("the body is not JSON", field="body") from None
     check_value(data)
     return data

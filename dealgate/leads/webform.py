@@ -36,13 +36,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from dealgate import timesource
-from dealgate.errors import DealgateError, NotFound
+from dealgate.core.text import agreeing
+from dealgate.errors import DealgateError, NotFound, ValidationError
 from dealgate.web.busy import is_busy
 from dealgate.web.client import address_key, client_address
 from dealgate.web.csp import send_form_to
 
 from . import formhits, spool
 from .services import pipeline_for_capture
+from .templatetags.lead_forms import LABELS
 
 log = logging.getLogger("dealgate.leads")
 
@@ -77,6 +79,13 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
     if _hits(client, posted_at) >= allowed:
         context["retry_minutes"] = max(1, seconds // 60)
         return render(request, "leads/form_limited.html", context, status=429)
+    undecodable = getattr(request, "undecodable_form", None)
+    if undecodable is not None:
+        # Not counted, as any refusal: nothing was received. This page is
+        # UTF-8, so the visitor can type the fields again here and send.
+        context["error"] = _not_utf8(undecodable)
+        page = render(request, "leads/form.html", context, status=422)
+        return _form_page(pipeline, page)
     if request.POST.get(HONEYPOT, "").strip():
         return _drop(request, pipeline, client, posted_at)
 
@@ -107,6 +116,23 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
         page = render(request, "leads/form.html", context, status=exc.status)
         return _form_page(pipeline, page)
     return _thanks(request, pipeline)
+
+
+def _not_utf8(error: DealgateError) -> ValidationError:
+    """What the form says of a submission that was not UTF-8: the labels of
+    the inputs that did not read (dealgate.web.encoding), and what to do."""
+    fields = getattr(error, "fields", None) or []
+    labels = [LABELS.get(name, name) for name in fields]
+    what = (
+        f"{', '.join(labels)} did not arrive as UTF-8 text"
+        if labels
+        else "This form did not arrive as UTF-8 text"
+    )
+    return ValidationError(
+        f"{what}, so nothing was kept. Type {agreeing(len(labels), 'it', 'them')} "
+        "again here and send this form. (The page it was sent from must send "
+        'it as UTF-8: accept-charset="utf-8" on its form.)'
+    )
 
 
 def _thanks_url(pipeline) -> str:

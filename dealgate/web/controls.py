@@ -22,7 +22,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from dealgate.core.controls import IN_NAME, IN_TEXT, NUL, control_in
 from dealgate.errors import ValidationError
 
-from .errors import refused
+from .encoding import undecodable_form
+from .errors import on_public_form, refused
 
 log = logging.getLogger("dealgate.web")
 
@@ -37,6 +38,18 @@ class ControlCharactersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/"):
+            # Before the form is read: Django refuses one that declares
+            # another charset, and reads one sent in another lossily.
+            undecodable = undecodable_form(request)
+            if undecodable is not None:
+                log.info("%s %r refused: %s", request.method, request.path, undecodable)
+                if on_public_form(request):
+                    # The website's form says so itself, at its inputs, and
+                    # lets the visitor send it again from its own page.
+                    request.undecodable_form = undecodable  # type: ignore[attr-defined]
+                    return self.get_response(request)
+                return refused(request, 422, undecodable.message)
         problem = find_control(request)
         if problem is None:
             return self.get_response(request)
