@@ -1796,7 +1796,7 @@ def _reassign_lead(
             lead.pk,
             None,
             by=None,
-            note="response window ran out twice",
+            note=f"response {REASSIGN_WHY}",
             now=now,
             exclude=had,
         )
@@ -1906,13 +1906,19 @@ def _reassigned_before(row: dict[str, Any]) -> bool:
     )
 
 
+# Why the sweep reassigns: the window ran out once, and then the time its
+# rule allows after a breach (`escalate_after`, by default one more window)
+# passed with nothing done; never "ran out twice", which no clock does.
+REASSIGN_WHY = "window ran out and the time allowed after it passed without action"
+
+
 def _reassigned(
     row: dict[str, Any], to: User, before: int | None, label: str
 ) -> list[_Notice]:
     """The notices of a reassignment, for the new person and the one before,
     written with the batch's others (and gathered in digests like them)."""
     kind = Notice.Kind.REASSIGNED
-    mine = f"{label} was reassigned to you because its window ran out twice."
+    mine = f"{label} was reassigned to you: its {REASSIGN_WHY}."
     told = [
         _Notice(
             to.pk,
@@ -2004,7 +2010,7 @@ def _digest_words(kind: str, subjects: set[tuple[str, int]]) -> tuple[str, str]:
     if kind == Notice.Kind.REASSIGNED:
         return (
             f"Reassigned: {what}",
-            "Each was reassigned because its window ran out twice:",
+            f"Each was reassigned: its {REASSIGN_WHY}.",
         )
     return (
         f"{what[0].upper()}{what[1:]} ran out of time",

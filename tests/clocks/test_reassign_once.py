@@ -256,3 +256,24 @@ def test_a_lead_is_never_routed_back_to_an_owner_it_was_taken_from(
     assert reassigned_to() == {second.username: 1}
     task_clock = Clock.objects.get(lead=lead, kind=Clock.Kind.NEXT_STEP)
     assert task_clock.note == "nobody to reassign to and escalated to the manager"
+
+
+def test_a_reassignment_says_the_window_ran_out_once_and_the_time_after_passed(
+    windows, alice, bob, max_manager, clock
+):
+    routed_by(
+        windows,
+        [{"name": "team", "to": ["user:alice", "user:bob"], "how": "round-robin"}],
+    )
+    clock.to(berlin(10, 10))
+    lead = capture(windows)
+
+    sweep(now=berlin(10, 10, 16))  # the window ran out: its owner is told
+    sweep(now=berlin(10, 10, 31))  # one more window passed: reassigned
+
+    lead.refresh_from_db()
+    why = "window ran out and the time allowed after it passed without action"
+    assert lead.routing_reason.startswith(f"routed again (response {why}): ")
+    mine = Notice.objects.get(user=lead.owner, kind="reassigned")
+    assert mine.body == f"lead {lead.label} was reassigned to you: its {why}."
+    assert "twice" not in lead.routing_reason + mine.body
