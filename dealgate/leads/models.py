@@ -401,10 +401,13 @@ class ApiToken(models.Model):
 
 
 class FormHit(models.Model):
-    """Web form submissions per client address and time window, for the rate
-    limit. The address is stored only as a keyed hash."""
+    """Web form submissions per client address and the moment they were
+    posted, for the sliding rate limit (dealgate.leads.formhits). The
+    address is stored only as a keyed hash."""
 
     client = models.CharField(max_length=64)
+    # When the submissions were posted (the name is from when they were
+    # counted in fixed slots, which this held the start of).
     window_start = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
 
@@ -414,6 +417,8 @@ class FormHit(models.Model):
                 fields=["client", "window_start"], name="form_hit_unique"
             ),
         ]
+        # Forgetting old submissions reads by time alone, at each new one.
+        indexes = [models.Index(fields=["window_start"], name="form_hit_time")]
 
     def __str__(self) -> str:
         return f"{self.count} at {self.window_start:%Y-%m-%d %H:%M}"

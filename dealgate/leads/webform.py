@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from urllib.parse import urlsplit
 
 from django.db import OperationalError
@@ -36,7 +37,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from dealgate import timesource
-from dealgate.core.text import agreeing
+from dealgate.core.text import agreeing, counted
 from dealgate.errors import DealgateError, NotFound, ValidationError
 from dealgate.web.busy import is_busy
 from dealgate.web.client import address_key, client_address
@@ -73,11 +74,12 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
     if request.method != "POST":
         return _form_page(pipeline, render(request, "leads/form.html", context))
 
-    allowed, seconds = formhits.rate_limit()
+    allowed, _ = formhits.rate_limit()
     client = _client_key(request)
     posted_at = timesource.wall_now()
     if _hits(client, posted_at) >= allowed:
-        context["retry_minutes"] = max(1, seconds // 60)
+        wait = formhits.retry_after(client, posted_at)
+        context["retry_in"] = counted(max(1, math.ceil(wait / 60)), "minute")
         return render(request, "leads/form_limited.html", context, status=429)
     undecodable = getattr(request, "undecodable_form", None)
     if undecodable is not None:
@@ -187,7 +189,7 @@ def _client_key(request: HttpRequest) -> str:
 
 
 def _hits(client: str, at: dt.datetime) -> int:
-    """The submissions counted for the client in the window of `at`: in the
-    database, and in the spool while they wait there."""
-    start = formhits.window_start(at)
-    return formhits.counted(client, start) + spool.waiting_from(client, start)
+    """The submissions counted for the client in the sliding window before
+    `at`: in the database, and in the spool while they wait there."""
+    since = formhits.window_from(at)
+    return formhits.counted(client, since) + spool.waiting_from(client, since)

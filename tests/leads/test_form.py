@@ -192,3 +192,45 @@ def test_a_posted_value_that_does_not_read_is_refused_naming_it(client, routed, 
     assert response.status_code == 422
     assert "Value: &#x27;12,50&#x27; is not a number" in response.content.decode()
     assert not Lead.objects.exists()
+
+
+def test_the_rate_limit_slides_so_no_burst_passes_across_a_slot_boundary(
+    client, routed, settings
+):
+    # 5 per 600 s: five just before 12:10 and five just after were all let
+    # through when the limit counted in fixed 10-minute slots.
+    settings.LEADS_FORM_RATE_LIMIT = 5
+    settings.LEADS_FORM_RATE_WINDOW = 600
+    boundary = dt.datetime(2026, 6, 10, 12, 10, tzinfo=dt.UTC)
+    codes = []
+    for n in range(10):
+        at = boundary + dt.timedelta(seconds=n - 5)
+        with timesource.frozen_at(at):
+            codes.append(client.post(URL, inquiry(n)).status_code)
+
+    assert codes == [200] * 5 + [429] * 5
+    assert Lead.objects.count() == 5
+    # The first leaves the window 600 s after it was posted, not before.
+    with timesource.frozen_at(boundary + dt.timedelta(seconds=594)):
+        refused = client.post(URL, inquiry(20))
+    with timesource.frozen_at(boundary + dt.timedelta(seconds=595, microseconds=1)):
+        again = client.post(URL, inquiry(21)).status_code
+    assert refused.status_code == 429
+    assert "try again in 1 minute." in refused.content.decode()
+    assert again == 200
+
+
+def test_the_limited_page_says_when_the_oldest_submission_leaves_the_window(
+    client, routed, settings
+):
+    settings.LEADS_FORM_RATE_LIMIT = 2
+    settings.LEADS_FORM_RATE_WINDOW = 600
+    t0 = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
+    for n, minute in enumerate((0, 2)):
+        with timesource.frozen_at(t0 + dt.timedelta(minutes=minute)):
+            client.post(URL, inquiry(n))
+
+    with timesource.frozen_at(t0 + dt.timedelta(minutes=3)):
+        page = client.post(URL, inquiry(9)).content.decode()
+
+    assert "Please try again in 7 minutes." in page

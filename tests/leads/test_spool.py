@@ -313,14 +313,14 @@ def test_a_kept_submission_counts_in_the_window_it_was_posted_in(
     # Taken in half an hour later, it used up its own window, not this one.
     assert code == 200
     windows = dict(FormHit.objects.values_list("window_start", "count"))
-    assert windows == {formhits.window_start(now): 1, formhits.window_start(later): 1}
+    assert windows == {formhits.stamp(now): 1, formhits.stamp(later): 1}
 
 
 def test_a_kept_submission_is_never_counted_twice_while_its_file_remains(
     kept_lead, now, settings, monkeypatch
 ):
     settings.LEADS_FORM_RATE_WINDOW = 600
-    start = formhits.window_start(now)
+    start = formhits.window_from(now)
     assert spool.waiting_from("visitor", start) == 1
     with monkeypatch.context() as patched:
         patched.setattr(spool, "_remove", lambda path: None)
