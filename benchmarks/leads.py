@@ -221,7 +221,8 @@ def seed() -> tuple:
                 (
                     pipeline.pk, status, f"Lead {n}", email, email, "", "",
                     company, key, normalize.company_block(key),
-                    normalize.company_match(key), "",
+                    normalize.company_match(key),
+                    normalize.company_match_other(key), "",
                     email.rpartition("@")[2], "DE", "", None, None, "", "",
                     "api", "api", "", "{}", False, created, owner, "", "",
                     created if is_open else None, None, None, None, None,
@@ -230,7 +231,8 @@ def seed() -> tuple:
             )  # fmt: skip
         columns = (
             "pipeline_id, status, name, email, email_key, phone, phone_e164, "
-            "company, company_key, company_block, company_match, website, domain, "
+            "company, company_key, company_block, company_match, "
+            "company_match_other, website, domain, "
             "country, "
             "segment, company_size, value, currency, message, source, channel, "
             "external_id, custom, historic, created_at, owner_id, rule, "
