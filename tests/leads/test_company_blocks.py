@@ -189,3 +189,22 @@ def test_stored_leads_get_the_blocks_and_mailbox_keys_of_today(routed, now):
         "kons",
         "schm",
     )
+
+
+def test_organizations_get_the_blocks_of_today_and_deals_meet_other_spellings(db):
+    from dealgate.deals.models import Organization
+
+    org = Organization.objects.create(name="Müller IT GmbH")
+    Organization.objects.update(name_block="muller")  # the block before 0016
+
+    import_module("dealgate.deals.migrations.0016_organization_blocks").refill(
+        apps, connection.schema_editor()
+    )
+
+    org.refresh_from_db()
+    assert org.name_block == "mull"
+    lead = clean_lead(
+        inquiry(1, email="x@y.example", company="Mueller IT"), region="DE"
+    )
+    sql, params = dedup.deals_query(lead)
+    assert "mull" in params

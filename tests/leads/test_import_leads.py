@@ -242,7 +242,9 @@ def test_similar_company_names_match_only_their_own_company(routed, now, tmp_pat
         "FIRM 40 CONSULTING",  # the same as Firm 40
         "Firm 3 Consultng",  # similar to Firm 3, 247 rows further up
         "Firm 251 Consulting",  # its numbers are no earlier row's
-        "Consulting Firm 7",  # another first word: compared with none of them
+        # The same words in another order: Firm 7's (token-sort ratio 100).
+        # Blocked by its first word, it was once compared with none.
+        "Consulting Firm 7",
     ]
     path = tmp_path / "similar.csv"
     path.write_text(
@@ -255,7 +257,7 @@ def test_similar_company_names_match_only_their_own_company(routed, now, tmp_pat
 
     report = import_leads(path, MAPPING, pipeline=routed)
 
-    assert (report.leads_created, report.leads_attached) == (252, 3)
+    assert (report.leads_created, report.leads_attached) == (251, 4)
     joined = {
         decision.data["company"]: (decision.lead.company, decision.matched_on)
         for decision in DedupDecision.objects.select_related("lead")
@@ -264,4 +266,5 @@ def test_similar_company_names_match_only_their_own_company(routed, now, tmp_pat
         "Firm 12 Consultin AG": ("Firm 12 Consulting GmbH", "company"),
         "FIRM 40 CONSULTING": ("Firm 40 Consulting GmbH", "company"),
         "Firm 3 Consultng": ("Firm 3 Consulting GmbH", "company"),
+        "Consulting Firm 7": ("Firm 7 Consulting GmbH", "company"),
     }
