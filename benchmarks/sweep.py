@@ -222,20 +222,22 @@ def seed_clocks(
     start = connection.ops.adapt_datetimefield_value(NOW - dt.timedelta(days=3))
     columns = (
         "kind, state, key, pipeline_id, deal_id, stage_id, responsible_id, "
-        "window_minutes, started_at, due_at, at_risk, actions, note"
+        "window_minutes, started_at, due_at, late_after, at_risk, actions, note"
     )
     # Due clocks fall due at different seconds of the last hour, as in life.
     if connection.vendor == "postgresql":
         spread = "%s::timestamptz - (g %% 3600) * interval '1 second'"
     else:
         spread = "datetime(%s, '-' || (g %% 3600) || ' seconds')"
+    due = f"CASE WHEN g %% %s = 0 AND g <= %s THEN {spread} ELSE %s END"
+    # Every due time falls in working hours (NOW is a Wednesday at 14:00 in
+    # Berlin, the future one a Friday then), so each is late after itself.
     values = (
         "'age', 'running', 'bench:' || g, %s, %s + (g %% %s), %s, %s + (g %% %s), "
-        f"2400.0, %s, CASE WHEN g %% %s = 0 AND g <= %s THEN {spread} ELSE %s END, "
-        "FALSE, '', ''"
+        f"2400.0, %s, {due}, {due}, FALSE, '', ''"
     )
-    params = [pipeline, first_deal, DEALS, stage, first_rep, REPS, start, every]
-    params += [first, past, future]
+    params = [pipeline, first_deal, DEALS, stage, first_rep, REPS, start]
+    params += [every, first, past, future] * 2
     if connection.vendor == "postgresql":
         sql = (
             f"INSERT INTO clocks_clock ({columns}) "

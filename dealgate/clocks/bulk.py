@@ -155,8 +155,11 @@ def end_clocks(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) 
     `note`) and put right the breached ones not yet put right, in one UPDATE.
     Returns how many rows changed.
 
-    A running clock stopped after its due time was missed, whatever stopped
-    it: it ends breached, put right at `at` (`resolved_at`), never `state`.
+    A running clock stopped once business time has passed beyond its due
+    time (after `late_after`) was missed, whatever stopped it: it ends
+    breached, put right at `at` (`resolved_at`), never `state`. Stopped at a
+    due time that falls at closing, or in the closed hours after it, or
+    first thing at the next opening, it was on time.
     The sweeper would have breached it had it come first; no stop may turn a
     missed limit or window into a kept one. Nothing is sent for it: the
     obligation is over (docs/clocks.md, "Stopped after it ran out").
@@ -177,7 +180,7 @@ def end_clocks(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) 
         where, where_params = "1 = 1", ()
     running, breached = Clock.State.RUNNING.value, Clock.State.BREACHED.value
     # Every SET reads the row as it was before the UPDATE.
-    on_time = "(state = %s AND due_at >= %s)"
+    on_time = "(state = %s AND late_after >= %s)"
     sql = (
         f"UPDATE {connection.ops.quote_name(Clock._meta.db_table)} SET"
         f" state = CASE WHEN {on_time} THEN %s ELSE %s END,"

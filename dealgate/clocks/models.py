@@ -27,11 +27,18 @@ class Clock(models.Model):
     "activity:9:next_step"); at most one clock per key is open (running, or
     breached and not put right) at a time, so starting one twice is harmless.
     `due_at` is computed once, in business time of the pipeline's calendar,
-    when the clock starts.
+    when the clock starts. `late_after` is the first working instant at or
+    after it (`business_time.next_opening`): a clock is late only once
+    business time has passed beyond its due time, so every verdict (a stop,
+    the sweep's breach, an "overdue" mark) compares with `late_after` as it
+    compared with `due_at` before, and a limit that ends at closing is kept
+    by an action first thing next morning.
 
-    A breached clock may run a second window: `escalate_at` is when its
-    owner's manager is told (or the work reassigned) unless it is put right
-    first; `escalated_at` says that happened.
+    A breached clock may run a second window: `escalate_at` is when it ends,
+    as a late-after instant (the first working instant at or after the
+    window's end), and once business time passes beyond it its owner's
+    manager is told (or the work reassigned) unless it is put right first;
+    `escalated_at` says that happened.
     """
 
     class Kind(models.TextChoices):
@@ -117,6 +124,10 @@ class Clock(models.Model):
     window_minutes = models.FloatField()
     started_at = models.DateTimeField()
     due_at = models.DateTimeField()
+    # `due_at`, or the next opening when that is in closed hours: a stop up to
+    # it is on time, a later one late; the sweep breaches from it on. Written
+    # with `due_at` wherever that is written.
+    late_after = models.DateTimeField()
     # When it stopped running: met, cancelled, or breached by the sweeper.
     ended_at = models.DateTimeField(null=True, blank=True)
     # A breached clock keeps its deal or lead at risk until it is put right
@@ -141,7 +152,7 @@ class Clock(models.Model):
             # The sweep reads only running clocks that are due: a partial index
             # keeps its cost proportional to those, not to all clocks.
             models.Index(
-                fields=["due_at"], condition=Q(state="running"), name="clock_due"
+                fields=["late_after"], condition=Q(state="running"), name="clock_due"
             ),
             # By deal alone: a deal has a few clocks, and leaving the state out
             # spares this index a write when the sweep breaches a clock.

@@ -126,6 +126,7 @@ def start_clock(
         kind=kind,
         key=key,
         pipeline=pipeline,
+        late_after=late_after(pipeline, due_at),
         deal=deal,
         lead=lead,
         stage=stage,
@@ -140,6 +141,13 @@ def start_clock(
         return Clock.objects.get(key=key, is_open=True)
     log.debug("clock %s started: %s, due %s", clock.pk, key, due_at.isoformat())
     return clock
+
+
+def late_after(pipeline: Pipeline, due_at: dt.datetime) -> dt.datetime:
+    """`Clock.late_after` of a clock of `pipeline` due at `due_at`: the first
+    working instant at or after `due_at`, the last at which a stop is on
+    time."""
+    return business_time.next_opening(calendar_for(pipeline), due_at)
 
 
 def _end(clocks: QuerySet[Clock], state: str, at: dt.datetime, note: str) -> int:
@@ -278,7 +286,12 @@ def age_limits_changed(
             return business_time.add_business_days(calendar, started, days)
 
         changed += _redate(
-            clocks, due_of, days * calendar.day_minutes, at, "age limit raised"
+            clocks,
+            calendar,
+            due_of,
+            days * calendar.day_minutes,
+            at,
+            "age limit raised",
         )
     if changed:
         log.info("age limits changed: %d open age clocks put under them", changed)
@@ -299,6 +312,7 @@ _RERUN_FIELDS = (
     "state",
     "window_minutes",
     "due_at",
+    "late_after",
     "at_risk",
     "actions",
     "note",
@@ -307,6 +321,7 @@ _RERUN_FIELDS = (
 
 def _redate(
     clocks: QuerySet[Clock],
+    calendar: Calendar,
     due_of: Callable[[dt.datetime, float], dt.datetime],
     minutes: float | None,
     at: dt.datetime,
@@ -316,11 +331,13 @@ def _redate(
     windows) under a changed rule: the one place a pipeline change (a new
     age limit, response window or calendar) re-dates clocks. Each gets the
     window `minutes` (None: its own, for a new calendar) and the due time
-    `due_of(started_at, window)`.
+    `due_of(started_at, window)` (late after the first working instant at
+    or after it, in `calendar`).
 
     - A running clock runs on to the new due time (the next sweep breaches
       it if that is already past).
-    - A breached clock whose new due time is past at `at` stays breached,
+    - A breached clock that is late under its new due time at `at` stays
+      breached,
       at risk, with what the sweep did and its second window as they were,
       under the new window and due time: Today, the deal page and the board
       then count the same time over the new rule, and nobody is told or
@@ -338,18 +355,19 @@ def _redate(
     for pk, state, own, *fields in open_rows:
         window = own if minutes is None else minutes
         due = due_of(fields[-1], window)
+        late = business_time.next_opening(calendar, due)
         if state == RUNNING:
-            running.append((pk, due, window))
-        elif due <= at:
-            breached.append((pk, due, window))
+            running.append((pk, due, late, window))
+        elif late <= at:
+            breached.append((pk, due, late, window))
         else:
             lifted.append(pk)
-            reruns.append((*fields, RUNNING, window, due, False, "", ""))
+            reruns.append((*fields, RUNNING, window, due, late, False, "", ""))
     changed = 0
     for rows, state in ((running, RUNNING), (breached, Clock.State.BREACHED)):
         changed += bulk.update_each(
             Clock,
-            ["due_at", "window_minutes"],
+            ["due_at", "late_after", "window_minutes"],
             rows,
             also={},
             only_if=("state", state),
@@ -390,7 +408,12 @@ def response_windows_changed(
             continue
         calendar = calendar or calendar_for(pipeline)
         changed += _redate(
-            clocks, _window_due(calendar), minutes, at, "response window lengthened"
+            clocks,
+            calendar,
+            _window_due(calendar),
+            minutes,
+            at,
+            "response window lengthened",
         )
     if changed:
         log.info("response windows changed: %d open clocks put under them", changed)
@@ -410,17 +433,60 @@ def calendar_changed(pipeline: Pipeline, at: dt.datetime) -> int:
     (a business day may be longer or shorter now), deals' response windows
     by their own length, breached ones as `_redate` says. Next steps keep
     the date a person chose, and a lead's window the due time the lead
-    shows. Returns how many clocks changed."""
+    shows, but are late after the new calendar's next opening
+    (`_late_after_changed`). Returns how many clocks changed."""
     stages = Stage.objects.filter(pipeline=pipeline)
     changed = age_limits_changed(pipeline, stages, at)
     calendar = calendar_for(pipeline)
     windows = Clock.objects.filter(
         pipeline=pipeline, kind=Clock.Kind.RESPONSE, is_open=True, deal__isnull=False
     )
-    redated = _redate(windows, _window_due(calendar), None, at, "calendar changed")
+    redated = _redate(
+        windows, calendar, _window_due(calendar), None, at, "calendar changed"
+    )
     if redated:
         log.info("calendar changed: %d response windows re-dated", redated)
-    return changed + redated
+    return changed + redated + _late_after_changed(pipeline, calendar)
+
+
+def _late_after_changed(pipeline: Pipeline, calendar: Calendar) -> int:
+    """Give the open clocks of `pipeline` that keep their due time under a
+    new calendar (next steps, leads' windows) the late-after instant of that
+    calendar, and pending second windows theirs: a due time that falls in
+    hours the new calendar works is late sooner. Returns how many changed."""
+    kept = Clock.objects.filter(pipeline=pipeline, is_open=True).filter(
+        Q(kind=Clock.Kind.NEXT_STEP) | Q(kind=Clock.Kind.RESPONSE, deal__isnull=True)
+    )
+    changed = 0
+    rows = kept.filter(state=RUNNING).values_list("pk", "due_at", "late_after")
+    moved = [
+        (pk, late)
+        for pk, due, was in rows
+        if (late := business_time.next_opening(calendar, due)) != was
+    ]
+    changed += bulk.update_each(
+        Clock, ["late_after"], moved, also={}, only_if=("state", RUNNING)
+    )
+    pending = Clock.objects.filter(
+        pipeline=pipeline,
+        state=Clock.State.BREACHED,
+        escalate_at__isnull=False,
+        escalated_at=None,
+        resolved_at=None,
+    ).values_list("pk", "escalate_at")
+    moved = [
+        (pk, late)
+        for pk, at in pending
+        if (late := business_time.next_opening(calendar, at)) != at
+    ]
+    changed += bulk.update_each(
+        Clock,
+        ["escalate_at"],
+        moved,
+        also={},
+        only_if=("state", Clock.State.BREACHED),
+    )
+    return changed
 
 
 def deal_created(deal: Deal) -> None:
@@ -743,7 +809,8 @@ def response_clock(lead: Lead) -> Clock:
     `key` by LEAD_KEY), where saving the lead would start it through
     `lead_changed`. A lead no rule could place gets one too, for the intake
     (`unplaced_responsible_id`), and a WARNING naming it once it is stored."""
-    clock = Clock(**_response_window(lead))
+    window = _response_window(lead)
+    clock = Clock(**window, late_after=late_after(lead.pipeline, window["due_at"]))
     if lead.owner_id is None:
         _warn_unplaced(lead, clock.due_at, clock.responsible_id)
     return clock
@@ -754,13 +821,14 @@ def _response_window(lead: Lead) -> dict[str, Any]:
     assignment, or its arrival while it waits for an owner."""
     pipeline = lead.pipeline
     start = lead.assigned_at or lead.created_at
+    due = lead.response_due_at or assign.due_at(pipeline, start)
     return {
         "kind": Clock.Kind.RESPONSE,
         "pipeline": pipeline,
         "handoff_id": assign.intake_handoff_id(pipeline),
         "responsible_id": _lead_person(lead),
         "started_at": start,
-        "due_at": lead.response_due_at or assign.due_at(pipeline, start),
+        "due_at": due,
         "window_minutes": assign.intake_window(pipeline),
     }
 
@@ -832,6 +900,7 @@ AGE_CLOCK_FIELDS = (
     "window_minutes",
     "started_at",
     "due_at",
+    "late_after",
     "at_risk",
     "actions",
     "note",
@@ -892,7 +961,8 @@ def start_missing_clocks(
             pipelines[pipeline_id] = calendar_for(Pipeline.objects.get(pk=pipeline_id))
         calendar = pipelines[pipeline_id]
         due = business_time.add_business_days(calendar, entered, days)
-        overdue += due <= now
+        late = business_time.next_opening(calendar, due)
+        overdue += late <= now
         rows.append(
             (
                 Clock.Kind.AGE,
@@ -905,6 +975,7 @@ def start_missing_clocks(
                 days * calendar.day_minutes,
                 entered,
                 due,
+                late,
                 False,
                 "",
                 "",

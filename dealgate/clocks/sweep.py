@@ -151,10 +151,11 @@ _CLAIMED = (
     "window_minutes",
     "started_at",
     "due_at",
+    "late_after",
     "escalate_at",
     "actions",
 )
-_INSTANTS = ("started_at", "due_at", "escalate_at")
+_INSTANTS = ("started_at", "due_at", "late_after", "escalate_at")
 _NOTICE_FIELDS = (
     "id",
     "user_id",
@@ -180,6 +181,7 @@ _STEP_FIELDS = (
     "window_minutes",
     "started_at",
     "due_at",
+    "late_after",
     "at_risk",
     "actions",
     "note",
@@ -195,6 +197,7 @@ _LEAD_STEP_FIELDS = (
     "window_minutes",
     "started_at",
     "due_at",
+    "late_after",
     "at_risk",
     "actions",
     "note",
@@ -352,7 +355,8 @@ class _Hold:
 
     def where(self, due: str) -> tuple[str, list[Any]]:
         """The claim's condition that leaves these clocks out unless their
-        `due` column is reached by `at`, with its parameters."""
+        `due` column (a late-after instant) is reached by `at`, with its
+        parameters."""
         at = bulk.adapt(self.at)
         return (
             f" AND (pipeline_id <> %s OR started_at > %s OR {due} <= %s)",
@@ -416,8 +420,12 @@ def _claim_due(
     hold: _Hold | None = None,
     left: set[int] | frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
-    where = f"state = '{RUNNING}' AND due_at <= %s"
-    return _locked(where, now, "due_at", limit, hold, left)
+    # Late only once business time has passed beyond the due time: from
+    # `late_after` on, the first working instant at or after it (as from the
+    # due time itself before; docs/clocks.md, "Late"), never in the closed
+    # hours after a due time at closing.
+    where = f"state = '{RUNNING}' AND late_after <= %s"
+    return _locked(where, now, "late_after", limit, hold, left)
 
 
 def _claim_escalations(
@@ -982,7 +990,7 @@ class _Batch:
         instead of escalated."""
         known = at is not None
         at = self.now if at is None else min(max(at, row["started_at"]), self.now)
-        late = known and not self.escalating and at > row["due_at"]
+        late = known and not self.escalating and at > row["late_after"]
         self.ended.append(_Stop(row["id"], state, note, at, late))
         if self.escalating:
             self._say("clock %s on %s put right before escalating: %s", row, note)
@@ -1039,7 +1047,7 @@ class _Batch:
             calendar = self.pipes[row["pipeline_id"]].calendar
             minutes = rule.escalate_after_minutes or row["window_minutes"]
             # The second window runs from the end of the first.
-            escalate_at = business_time.add(calendar, row["due_at"], minutes)
+            escalate_at = _second_window(calendar, row["due_at"], minutes)
             done += [a for a in (rules.ESCALATE, rules.REASSIGN) if rule.does(a)]
         at_risk = rule.does(rules.MARK_AT_RISK)
         self.breached.append((row["id"], at_risk, ",".join(done), escalate_at))
@@ -1107,7 +1115,7 @@ class _Batch:
         if rule.schedules_escalation:
             calendar = self.pipes[row["pipeline_id"]].calendar
             minutes = rule.escalate_after_minutes or row["window_minutes"]
-            escalate_at = business_time.add(calendar, self.now, minutes)
+            escalate_at = _second_window(calendar, self.now, minutes)
         kept = [a for a in row["actions"].split(",") if a and a != TAKEN_OVER]
         name = self._username(row["responsible_id"])
         note = f"taken over by {name} after it ran out" + (", told" if told else "")
@@ -1574,7 +1582,8 @@ class _Batch:
         minutes = business_time.between(calendar, self.now, due)
         return (
             *(Clock.Kind.NEXT_STEP, RUNNING, key, row["pipeline_id"], subject_id),
-            *(task_id, responsible, minutes, self.now, due, False, "", ""),
+            *(task_id, responsible, minutes, self.now, due),
+            *(business_time.next_opening(calendar, due), False, "", ""),
         )
 
     def _reassign(self) -> None:
@@ -1618,7 +1627,7 @@ class _Batch:
         obligation, still breached, with its due time as it was."""
         calendar = self.pipes[row["pipeline_id"]].calendar
         minutes = self._rule(row).escalate_after_minutes or row["window_minutes"]
-        escalate_at = business_time.add(calendar, self.now, minutes)
+        escalate_at = _second_window(calendar, self.now, minutes)
         actions = ",".join(filter(None, [row["actions"], REASSIGNED]))
         note = f"reassigned to {to.username}"
         self.rewindowed.append((row["id"], to.pk, escalate_at, actions, note))
@@ -2015,6 +2024,17 @@ def _digest_words(kind: str, subjects: set[tuple[str, int]]) -> tuple[str, str]:
     return (
         f"{what[0].upper()}{what[1:]} ran out of time",
         "Each has run past its window or limit:",
+    )
+
+
+def _second_window(
+    calendar: Calendar, start: dt.datetime, minutes: float
+) -> dt.datetime:
+    """`escalate_at` of a second window of `minutes` from `start`: its end as
+    a late-after instant (the first working instant at or after it), since
+    it escalates only once business time has passed beyond it."""
+    return business_time.next_opening(
+        calendar, business_time.add(calendar, start, minutes)
     )
 
 

@@ -29,8 +29,15 @@ _BEFORE_OPENING = {
     "next_step": "next step due before business hours resume",
     "escalation": "escalates before business hours resume",
 }
-# Run out, but not a business minute over yet (the due time, or the closed
-# hours after it).
+# All its business time used, but not late yet: in the closed hours after a
+# due time at closing. Late from the next opening on (docs/clocks.md, "Late").
+_AT_LIMIT = {
+    "response": "no time left in the window: answer first thing",
+    "age": "at the limit",
+    "next_step": "next step due first thing",
+    "escalation": "escalates first thing",
+}
+# Late, but not a business minute over yet.
 _JUST_OVER = {
     "response": "no answer, the window has run out",
     "age": "at the limit",
@@ -47,22 +54,28 @@ _OVER = {
 
 @dataclass(frozen=True)
 class TimeLeft:
-    """Business minutes until a clock's due time (negative once past it)."""
+    """Business minutes until a clock's due time (negative once past it), and
+    whether it is late: from its late-after instant on (the first working
+    instant at or after the due time), as the sweep sees it. In the closed
+    hours after a due time at closing nothing is left and it is not late."""
 
     kind: str
     minutes: float
     day_minutes: float
+    late: bool = False
     # Not due yet, with no business minute left before the due time.
     before_opening: bool = False
 
     @property
     def overdue(self) -> bool:
-        return self.minutes <= 0
+        return self.late
 
     @property
     def text(self) -> str:
         if self.before_opening:
             return _BEFORE_OPENING.get(self.kind, "due before business hours resume")
+        if not self.late and self.minutes <= 0:
+            return _AT_LIMIT.get(self.kind, "no time left")
         if self.overdue and self.minutes > -1:
             return _JUST_OVER.get(self.kind, "run out")
         span = format_span(abs(self.minutes), self.day_minutes)
@@ -77,7 +90,9 @@ def time_left(
     calendar: Calendar, kind: str, due_at: dt.datetime, now: dt.datetime
 ) -> TimeLeft:
     """How much business time is left before `due_at` (or is over it) at `now`.
-    At `due_at` itself the clock has run out, as the sweep sees it."""
+    The clock is late from the first working instant at or after `due_at` on,
+    as the sweep sees it: at `due_at` itself when that is working time, else
+    at the next opening (`Clock.late_after`)."""
     if now < due_at:
         minutes = business_time.between(calendar, now, due_at)
         if minutes <= 0:
@@ -87,7 +102,8 @@ def time_left(
             return TimeLeft(kind, 1e-9, calendar.day_minutes, before_opening=True)
     else:
         minutes = -business_time.between(calendar, due_at, now)
-    return TimeLeft(kind, minutes, calendar.day_minutes)
+    late = now >= business_time.next_opening(calendar, due_at)
+    return TimeLeft(kind, minutes, calendar.day_minutes, late)
 
 
 def format_span(minutes: float, day_minutes: float) -> str:

@@ -103,6 +103,9 @@ def next_opening(calendar: Calendar, at: datetime) -> datetime:
     """`at` itself if the calendar is open then, else the next time it opens.
 
     At exactly closing time the calendar is closed, so this is the next opening.
+    For a due time this is the instant from which a clock is late
+    (`Clock.late_after`): before it no business time has passed beyond the due
+    time, so a limit due at closing is kept by an action at the next opening.
     """
     t = _timestamp(at, "at")
     opening = _timeline(calendar).next_opening(t)

@@ -187,6 +187,7 @@ def _lead_task(
             responsible_id=owner.pk,
             started_at=now,
             due_at=due,
+            late_after=business_time.next_opening(calendar_for(pipeline), due),
             window_minutes=business_time.between(calendar_for(pipeline), now, due),
         )
     )

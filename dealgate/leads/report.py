@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.db.models.expressions import RawSQL
 
+from dealgate.clocks.models import Clock
 from dealgate.core.calendar import Calendar
 from dealgate.core.rounding import fixed, percent
 from dealgate.deals.models import Deal
@@ -265,9 +266,20 @@ def _response(report: LeadReport, leads: Any, pipeline: Pipeline) -> None:
         business, wall = zip(*times, strict=True)
         report.response_business_median = statistics.median(business)
         report.response_wall_median_minutes = statistics.median(wall) / 60
-    report.overdue_now = leads.filter(
-        status=Lead.Status.ASSIGNED, response_due_at__lt=timesource.now()
-    ).count()
+    now = timesource.now()
+    # Late only once business time has passed beyond the due time: a window
+    # whose running clock has not reached its `late_after` is not overdue.
+    not_late = Clock.objects.filter(
+        lead=OuterRef("pk"),
+        kind=Clock.Kind.RESPONSE,
+        state=Clock.State.RUNNING,
+        late_after__gt=now,
+    )
+    report.overdue_now = (
+        leads.filter(status=Lead.Status.ASSIGNED, response_due_at__lt=now)
+        .exclude(Exists(not_late))
+        .count()
+    )
 
 
 def _wins(report: LeadReport, leads: Any) -> None:

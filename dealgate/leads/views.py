@@ -112,6 +112,10 @@ def window_of(lead: Lead, now: dt.datetime, window_minutes: int) -> Window:
                 return Window("runs out before business hours resume")
             return Window(f"{_minutes(max(left, 1))} left")
         over = business_time.between(calendar, lead.response_due_at, now)
+        if over == 0:
+            # Due at closing: late only once business time has passed beyond
+            # it, so an answer first thing next morning is on time.
+            return Window("no time left: answer first thing")
         return Window(f"overdue by {_minutes(over)} business time", True)
     if lead.status == Lead.Status.NEW:
         waited = (now - lead.created_at).total_seconds() / 60

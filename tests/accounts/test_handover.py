@@ -92,6 +92,7 @@ def work(pipeline, olivia, alice, bob, now) -> Work:
         kind=Clock.Kind.NEXT_STEP, key=lead_task_key(task.pk), pipeline=pipeline,
         lead=lead, lead_task=task, responsible=alice, window_minutes=120,
         started_at=NOW, due_at=NOW + dt.timedelta(hours=2),
+        late_after=NOW + dt.timedelta(hours=2),
     )  # fmt: skip
     return Work(mine, won, theirs, lead, task)
 

@@ -95,6 +95,7 @@ def test_insert_unless_taken_skips_a_second_running_clock_with_the_same_key(
             deal=deal,
             started_at=AWARE,
             due_at=AWARE + dt.timedelta(days=3),
+            late_after=AWARE + dt.timedelta(days=3),
             window_minutes=60,
         )
 

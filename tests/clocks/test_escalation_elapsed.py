@@ -22,16 +22,17 @@ def escalation_of(manager) -> Notice:
 @pytest.fixture
 def breached_deal(pipeline, alice, max_manager, clock):
     """In "inquiry" (2-day limit) since Monday 1 June 9:00: ran out Tuesday 2
-    June 17:00, breached by a sweep a minute later; a second window of 15
-    business minutes ends Wednesday 9:15."""
+    June 17:00, late from Wednesday's opening and breached by a sweep a
+    minute after it; a second window of 15 business minutes ends Wednesday
+    9:15."""
     pipeline.settings = {
         **pipeline.settings,
         "breach": {"on_breach": ["notify", "escalate"], "escalate_after": "15m"},
     }
     pipeline.save()
     deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(1, 9))
-    clock.to(berlin(2, 17, 1))
-    sweep()
+    clock.to(berlin(3, 9, 1))
+    assert sweep().breached == 1
     return deal
 
 
@@ -56,7 +57,8 @@ def test_a_sweep_on_time_says_the_second_window(breached_deal, max_manager, cloc
 def test_the_elapsed_time_is_counted_to_the_sweeps_injected_now(
     breached_deal, max_manager, clock
 ):
-    # The application's clock stays at Tuesday; the sweep is told Thursday.
+    # The application's clock stays at Wednesday 9:01; the sweep is told
+    # Thursday.
     sweep(now=berlin(4, 11))
 
     assert escalation_of(max_manager).body.endswith(", 1 business day ago.")

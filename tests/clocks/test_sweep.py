@@ -69,11 +69,14 @@ def test_a_clock_not_yet_due_is_left_running(pipeline, alice, clock):
 def test_after_one_more_window_the_manager_is_told(late_deal, max_manager, clock):
     sweep()
     breached = age_clock(late_deal)
-    # One more window of the same length: 2 business days after Tuesday 17:00.
-    assert breached.escalate_at == berlin(11, 17)
+    # One more window of the same length: 2 business days after Tuesday 17:00
+    # end on Thursday at closing, so it escalates from Friday's opening on.
+    assert breached.escalate_at == berlin(12, 9)
     assert not Notice.objects.filter(user=max_manager).exists()
 
     clock.to(berlin(11, 17, 1))
+    assert sweep().escalated == 0  # no business time left to act since 17:00
+    clock.to(berlin(12, 9))
     result = sweep()
 
     breached.refresh_from_db()
@@ -380,8 +383,9 @@ def test_each_breach_gets_its_own_second_window(pipeline, alice, max_manager, cl
 
     sweep()
 
-    # Due Tuesday 17:00 and Wednesday 11:00; two more business days each.
-    assert age_clock(early).escalate_at == berlin(11, 17)
+    # Due Tuesday 17:00 and Wednesday 11:00; two more business days each,
+    # the first ending at Thursday's closing, late from Friday's opening on.
+    assert age_clock(early).escalate_at == berlin(12, 9)
     assert age_clock(later).escalate_at == berlin(12, 11)
 
 
@@ -503,7 +507,7 @@ def test_a_manager_gets_one_digest_of_the_escalations_of_a_batch(
     place_deal(pipeline, "inquiry", owner=bob, entered=berlin(8, 9), title="Birch")
     sweep()
 
-    clock.to(berlin(11, 17, 1))
+    clock.to(berlin(12, 9))
     result = sweep()
 
     assert result.escalated == 2

@@ -184,7 +184,9 @@ def test_a_deal_reassigned_while_it_is_moved_is_left_to_the_next_sweep(
     }
     pipeline.save()
     deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
-    sweep(now=berlin(9, 17, 1))  # breached; its second window ends at 10:00
+    # Due Tuesday 17:00, late from Wednesday's opening: breached then; its
+    # second window ends at 10:00.
+    sweep(now=berlin(10, 9, 1))
     (limit,) = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE)
     assert limit.state == Clock.State.BREACHED
 
@@ -214,7 +216,7 @@ def test_two_sweepers_reassigning_one_deal_each_finish(
     }
     pipeline.save()
     deal = place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9))
-    sweep(now=berlin(9, 17, 1))
+    sweep(now=berlin(10, 9, 1))  # due Tuesday 17:00, late from Wednesday 09:00
     (limit,) = Clock.objects.filter(deal=deal, kind=Clock.Kind.AGE)
     # A second obligation of alice's on the deal, breached later.
     other = Clock.objects.get(pk=limit.pk)

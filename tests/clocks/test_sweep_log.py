@@ -68,7 +68,9 @@ def test_each_breach_is_logged_at_info_with_its_deal_and_whom_it_told(
 
     [line] = clock_lines(caplog)
     assert line.startswith(f"clock {age.pk} on deal {deal.pk} breached: alice told; ")
-    assert "escalates at 2026-06-11T15:00:00+00:00" in line
+    # Two business days after Tuesday 17:00 end at Thursday's closing: it
+    # escalates from Friday's opening on.
+    assert "escalates at 2026-06-12T07:00:00+00:00" in line
 
 
 def test_each_escalation_is_logged_with_the_person_and_the_manager_told(

@@ -66,12 +66,36 @@ def test_time_left_reads_in_business_units(kind, due, now, text):
     assert time_left(OFFICE, kind, due, now).text == text
 
 
-def test_a_weekend_does_not_count_as_time_over():
+def test_a_weekend_after_a_limit_at_closing_is_not_time_over():
     # Due Friday at closing, looked at on Sunday: nothing worked since.
     left = time_left(OFFICE, "age", berlin(12, 17), berlin(14, 12))
 
-    assert left.overdue
+    assert not left.overdue
     assert left.text == "at the limit"
+
+
+def test_a_limit_at_closing_is_late_from_the_next_opening_on():
+    evening = time_left(OFFICE, "age", berlin(12, 17), berlin(12, 17, 1))
+    opening = time_left(OFFICE, "age", berlin(12, 17), berlin(15, 9))
+    after = time_left(OFFICE, "age", berlin(12, 17), berlin(15, 9, 1))
+
+    assert not evening.overdue
+    assert opening.overdue and opening.text == "at the limit"
+    assert after.overdue and after.text == "1 business minute over the limit"
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("response", "no time left in the window: answer first thing"),
+        ("next_step", "next step due first thing"),
+        ("escalation", "escalates first thing"),
+    ],
+)
+def test_a_clock_due_at_closing_has_no_time_left_overnight_and_is_not_late(kind, text):
+    left = time_left(OFFICE, kind, berlin(10, 17), berlin(10, 20))
+
+    assert not left.overdue and left.text == text
 
 
 @pytest.mark.parametrize(

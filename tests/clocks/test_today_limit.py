@@ -48,6 +48,7 @@ def overdue_deals(pipeline: Pipeline, owner, count: int, *, name: str = "Deal"):
             window_minutes=960,
             started_at=OLD,
             due_at=OLD + dt.timedelta(days=i),
+            late_after=OLD + dt.timedelta(days=i),
             ended_at=OLD + dt.timedelta(days=i),
             at_risk=True,
         )

@@ -112,6 +112,7 @@ def clock(pipeline, deal, stage: str, kind: str, state: str, due: dt.datetime):
         window_minutes=60,
         started_at=due - dt.timedelta(hours=1),
         due_at=due,
+        late_after=due,
         ended_at=due,
         is_open=state in ("running", "breached"),
     )
