@@ -18,6 +18,7 @@ from dealgate.deals.services import move_deal
 from dealgate.leads import assign
 from dealgate.leads.report import lead_report
 from dealgate.leads.services import capture_lead, record_response
+from dealgate.leads.views import Window, window_of
 
 from .conftest import berlin, place_deal
 
@@ -91,6 +92,8 @@ def test_a_lead_answered_first_thing_after_a_window_ending_at_closing_is_on_time
     clock.to(berlin(10, 17, 30))
     assert sweep().breached == 0
     assert lead_report(windows).overdue_now == 0
+    lead.refresh_from_db()
+    assert window_of(lead, clock.now, 15) == Window("no time left: answer first thing")
 
     clock.to(berlin(11, 9))
     record_response(lead.pk, kind="email", by=alice, subject="Hello")
