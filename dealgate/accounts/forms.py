@@ -18,9 +18,10 @@ INVALID = "That username and password do not match an account."
 class LimitedSignIn:
     """Mixed into Django's authentication forms: a sign-in a lock refuses (of
     the username from this address, of the address, or of the username from
-    all addresses) is refused before any password is checked; a failure is
-    counted, a success sets back the count of the username from this address
-    (dealgate.accounts.signin).
+    all addresses) is refused before any password is checked. A sign-in is
+    counted as a failure before its password is checked, so guesses sent at
+    once are held to the limits too; a success takes it back and sets back the
+    count of the username from this address (dealgate.accounts.signin).
 
     `lock` is the lock that refused the sign-in, or that this failure
     started, for the view to answer 429; None otherwise.
@@ -35,20 +36,20 @@ class LimitedSignIn:
             return super().clean()  # a field left empty: nothing was tried
         address = client_address(self.request) if self.request else ""
         try:
-            signin.check_sign_in(username, address)
+            attempt = signin.begin(username, address)
         except signin.SignInLocked as lock:
             self.lock = lock
             raise forms.ValidationError(lock.message, code="locked") from None
         try:
             cleaned = super().clean()
         except forms.ValidationError as refused:
-            self.lock = signin.record_failure(username, address)
+            self.lock = attempt.failed()
             if self.lock is None:
                 raise
             raise forms.ValidationError(
                 [*refused.error_list, forms.ValidationError(self.lock.message)]
             ) from None
-        signin.record_success(username, address)
+        attempt.succeeded()
         return cleaned
 
 

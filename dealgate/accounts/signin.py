@@ -25,6 +25,13 @@ the count of that username from that address back, not the address's nor the
 username's across addresses: signing in to one's own account must not buy
 more guesses at another's, nor hide guessing from elsewhere.
 
+A sign-in is counted as a failure before its password is checked, by one
+conditional UPDATE per count that is refused at the limit, and taken back if
+it succeeds (`begin`, then `Attempt.failed` or `Attempt.succeeded`): guesses
+sent at once, each hashed while the others arrive, are held to the limits as
+guesses one after another are. Those arriving while the guesses being checked
+fill a count start its lock; no row stays locked while a password is hashed.
+
 The counts live in the database, so every worker of a server shares them.
 Time is `timesource.wall_now()`: real time, also under a demo's as-of date,
 under which a lockout would never end (tests pin it).
@@ -36,10 +43,11 @@ import datetime as dt
 import logging
 import math
 from dataclasses import dataclass
+from typing import NoReturn
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, Value, When
 
 from dealgate import timesource
 from dealgate.core.text import counted
@@ -123,79 +131,127 @@ class SignInLocked(DealgateError):
         )
 
 
-def check_sign_in(username: str, address: str) -> None:
-    """Raise SignInLocked if sign-ins for `username` from `address` are
-    refused now (by the lock that ends last, when several are). One query."""
-    now = timesource.wall_now()
-    rules = limits()
-    rows = {row.scope: row for row in _rows(username, address)}
-    known = _known(rows.get(Scope.PAIR), now, rules)
-    locks = [
-        row
-        for row in rows.values()
-        if row.locked_until is not None and row.locked_until > now
-    ]
-    if known and any(row.scope == Scope.USERNAME for row in locks):
-        log.info(
-            "sign-in for username %r from %r let through the username's lock: "
-            "it signed in from there on %s",
-            username,
-            address,
-            _when(known),
-        )
-        locks = [row for row in locks if row.scope != Scope.USERNAME]
-    if not locks:
-        return
-    lock = max(locks, key=lambda row: row.locked_until)
-    log.warning(
-        "sign-in refused for username %r from %r until %s by the limit %s",
-        username,
-        address,
-        _when(lock.locked_until),
-        _LIMIT_NAMES[lock.scope],
-    )
-    raise SignInLocked(lock.scope, lock.locked_until, now)
+def begin(username: str, address: str) -> Attempt:
+    """Count a sign-in of `username` from `address` as a failure in each of
+    its three counts before its password is checked, or raise SignInLocked
+    if a lock refuses it (the lock that ends last, when several do).
+
+    Each count is taken by one conditional UPDATE, refused when a lock holds
+    or the count is at its limit, so guesses sent at once cannot all pass
+    one check before any is counted; no row stays locked while the password
+    is hashed. A count found at its limit with no lock (guesses still being
+    checked fill it) starts the lock now. The Attempt says how it ended."""
+    while True:
+        now = timesource.wall_now()
+        rules = limits()
+        counted_in, known, locks = _begin(username, address, now, rules)
+        if locks:
+            lock = max(locks, key=lambda row: row.locked_until)
+            _refuse(lock, username, address, now)
+        if counted_in is not None:
+            return Attempt(username, address, now, counted_in, known is not None)
+        # A full count's row was deleted before its lock started (unlocked by
+        # hand meanwhile): count this sign-in afresh.
 
 
-def record_failure(username: str, address: str) -> SignInLocked | None:
-    """Count a failed sign-in for `username` from `address`, for `address`
-    and for `username`; the lock it started that refuses this client (the
-    broadest, if several), else None."""
-    now = timesource.wall_now()
-    rules = limits()
-    log.warning("sign-in failed for username %r from %r", username, address)
+def _begin(
+    username: str, address: str, now: dt.datetime, rules: Limits
+) -> tuple[tuple[str, ...] | None, dt.datetime | None, list[SignInFailures]]:
+    """One round of `begin`: the counts this sign-in was counted in (None
+    if in none), when its username last signed in from its address if that
+    lets it through a lock of the username, and the locks refusing it."""
+    full: list[str] = []
+    locks: list[SignInFailures] = []
+    reserved: list[str] = []
     with transaction.atomic():
-        counted = {
-            scope: _count(scope, username, address, now, rules) for scope in _BREADTH
-        }
-    known = _known(counted[Scope.PAIR][0], now, rules)
-    started = [row for row, began in counted.values() if began]
-    for row in started:
-        _log_lock(row, username, address, rules)
-    refusing = [row for row in started if not (row.scope == Scope.USERNAME and known)]
-    if not refusing:
-        return None
-    return SignInLocked(refusing[0].scope, refusing[0].locked_until, now)
+        pair = SignInFailures.objects.filter(
+            **_match(Scope.PAIR, username, address)
+        ).first()
+        known = _known(pair, now, rules)
+        with transaction.atomic():
+            for scope in _BREADTH:
+                refusing = _reserve(scope, username, address, now, rules)
+                if refusing is None:
+                    reserved.append(scope)
+                elif scope == Scope.USERNAME and known:
+                    _log_let_through(refusing, username, address, known, now)
+                elif _in_force(refusing, now):
+                    locks.append(refusing)
+                else:
+                    full.append(scope)
+            if locks or full:
+                transaction.set_rollback(True)  # this sign-in counts nowhere
+        for scope in full:
+            row, started = _lock_at_limit(scope, username, address, now, rules)
+            if started and row is not None:
+                _log_lock(row, username, address, rules)
+            if row is not None and _in_force(row, now):
+                locks.append(row)
+    counted_in = None if full or locks else tuple(reserved)
+    return counted_in, known, locks
 
 
-def record_success(username: str, address: str) -> None:
-    """A sign-in succeeded: the count of `username` from `address` starts
-    again, and the address is remembered as one the username signs in from."""
-    now = timesource.wall_now()
-    pair = _match(Scope.PAIR, username, address)
-    if limits().known_for:
-        SignInFailures.objects.update_or_create(
-            **pair,
-            defaults={
-                "failures": 0,
-                "since": now,
-                "locked_until": None,
-                "signed_in_at": now,
-            },
-        )
-    else:
-        SignInFailures.objects.filter(**pair).delete()
-    log.info("%s signed in from %r", username, address)
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in counted as a failure (begin) while its password is checked:
+    `failed` or `succeeded` says how it ended."""
+
+    username: str
+    address: str
+    began: dt.datetime
+    counted_in: tuple[str, ...]
+    known: bool
+
+    def failed(self) -> SignInLocked | None:
+        """The password was wrong: the failure stays counted, and a count it
+        brought to its limit starts a lock. The lock this failure started
+        that refuses this client (the broadest, if several), else None."""
+        username, address = self.username, self.address
+        log.warning("sign-in failed for username %r from %r", username, address)
+        now = timesource.wall_now()
+        rules = limits()
+        started = []
+        with transaction.atomic():
+            for scope in self.counted_in:
+                row, began = _lock_at_limit(
+                    scope, username, address, now, rules, counted=True
+                )
+                if began:
+                    started.append(row)
+        for row in started:
+            _log_lock(row, username, address, rules)
+        refusing = [
+            row for row in started if not (row.scope == Scope.USERNAME and self.known)
+        ]
+        if not refusing:
+            return None
+        return SignInLocked(refusing[0].scope, refusing[0].locked_until, now)
+
+    def succeeded(self) -> None:
+        """The password was right: this sign-in is no failure. Its count
+        for the address and for the username from all addresses is taken
+        back, that of the username from this address starts again, and the
+        address is remembered as one the username signs in from."""
+        now = timesource.wall_now()
+        username, address = self.username, self.address
+        with transaction.atomic():
+            for scope in self.counted_in:
+                if scope != Scope.PAIR:
+                    _take_back(scope, username, address, self.began, now)
+            pair = _match(Scope.PAIR, username, address)
+            if limits().known_for:
+                SignInFailures.objects.update_or_create(
+                    **pair,
+                    defaults={
+                        "failures": 0,
+                        "since": now,
+                        "locked_until": None,
+                        "signed_in_at": now,
+                    },
+                )
+            else:
+                SignInFailures.objects.filter(**pair).delete()
+        log.info("%s signed in from %r", username, address)
 
 
 def unlock(*, username: str = "", address: str = "") -> int:
@@ -247,13 +303,6 @@ def _match(scope: str, username: str, address: str) -> dict[str, str]:
     }
 
 
-def _rows(username: str, address: str) -> list[SignInFailures]:
-    match = Q(pk__in=[])
-    for scope in _BREADTH:
-        match |= Q(**_match(scope, username, address))
-    return list(SignInFailures.objects.filter(match))
-
-
 def _known(
     pair: SignInFailures | None, now: dt.datetime, rules: Limits
 ) -> dt.datetime | None:
@@ -274,31 +323,109 @@ def _forgettable(now: dt.datetime, rules: Limits) -> Q:
     )
 
 
-def _count(
+def _reserve(
     scope: str, username: str, address: str, now: dt.datetime, rules: Limits
-) -> tuple[SignInFailures, bool]:
-    """Count one failure in `scope`; the row afterwards, and whether this
-    failure started a lock. The row is locked for the update, so failures in
-    several workers at once all count (on SQLite the transaction already
-    holds the database)."""
+) -> SignInFailures | None:
+    """Count one failure in `scope` ahead, unless a lock holds or the count is
+    at its limit: then the row that refuses it. One conditional UPDATE, or an
+    INSERT for a count not yet kept; a count older than the window starts
+    again at this one."""
     match = _match(scope, username, address)
-    rows = SignInFailures.objects.select_for_update()
-    row = rows.filter(**match).first()
-    if row is None:
-        row, created = SignInFailures.objects.get_or_create(
-            **match, defaults={"since": now}
-        )
-        if not created:  # another worker's, made meanwhile
-            row = rows.get(**match)
+    stale = Q(since__lte=now - rules.window)
+    room = (Q(locked_until__isnull=True) | Q(locked_until__lte=now)) & (
+        stale | Q(failures__lt=rules.of(scope))
+    )
+    rows = SignInFailures.objects.filter(**match)
+    # Each round counts, finds the refusing row, or makes the row; it goes
+    # round again only if another sign-in made the row meanwhile.
+    while True:
+        if rows.filter(room).update(
+            failures=Case(When(stale, then=Value(1)), default=F("failures") + 1),
+            since=Case(When(stale, then=Value(now)), default=F("since")),
+        ):
+            return None
+        row = rows.first()
+        if row is not None:
+            return row
+        try:
+            with transaction.atomic():
+                SignInFailures.objects.create(**match, failures=1, since=now)
+        except IntegrityError:
+            continue
         _forget_stale(now, rules)  # a new count: a cheap moment
-    if row.since <= now - rules.window:
-        row.failures, row.since = 0, now
-    row.failures += 1
-    started = row.failures >= rules.of(scope)
-    if started:
-        row.failures, row.since, row.locked_until = 0, now, now + rules.lockout
-    row.save(update_fields=["failures", "since", "locked_until"])
-    return row, started
+        return None
+
+
+def _lock_at_limit(
+    scope: str,
+    username: str,
+    address: str,
+    now: dt.datetime,
+    rules: Limits,
+    *,
+    counted: bool = False,
+) -> tuple[SignInFailures | None, bool]:
+    """Start the lock of `scope` unless one holds: with `counted`, only if its
+    count within the window reached the limit (a failure counted there);
+    without, because a sign-in found it at the limit. The row afterwards, and
+    whether this call started the lock; one conditional UPDATE, so sign-ins
+    at once start it once. The lock's end gives a fresh count."""
+    rows = SignInFailures.objects.filter(**_match(scope, username, address))
+    reached = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    if counted:
+        reached &= Q(failures__gte=rules.of(scope), since__gt=now - rules.window)
+    started = rows.filter(reached).update(
+        failures=0, since=now, locked_until=now + rules.lockout
+    )
+    return rows.first(), bool(started)
+
+
+def _take_back(
+    scope: str, username: str, address: str, began: dt.datetime, now: dt.datetime
+) -> None:
+    """Take back the failure a successful sign-in that began at `began`
+    counted in `scope`, if it is still in the count: a lock since, or a count
+    started again, already dropped it. A count left at none with no lock is
+    deleted: a success leaves no row of its own."""
+    rows = SignInFailures.objects.filter(**_match(scope, username, address))
+    rows.filter(failures__gt=0, since__lte=began).update(failures=F("failures") - 1)
+    rows.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now), failures=0
+    ).delete()
+
+
+def _in_force(row: SignInFailures | None, now: dt.datetime) -> bool:
+    return row is not None and row.locked_until is not None and row.locked_until > now
+
+
+def _refuse(
+    lock: SignInFailures, username: str, address: str, now: dt.datetime
+) -> NoReturn:
+    log.warning(
+        "sign-in refused for username %r from %r until %s by the limit %s",
+        username,
+        address,
+        _when(lock.locked_until),
+        _LIMIT_NAMES[lock.scope],
+    )
+    raise SignInLocked(lock.scope, lock.locked_until, now)
+
+
+def _log_let_through(
+    row: SignInFailures,
+    username: str,
+    address: str,
+    known: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    if _in_force(row, now):
+        log.info(
+            "sign-in for username %r from %r let through the username's lock: "
+            "it signed in from there on %s",
+            username,
+            address,
+            _when(known),
+        )
 
 
 def _forget_stale(now: dt.datetime, rules: Limits) -> None:

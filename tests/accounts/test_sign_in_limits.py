@@ -405,7 +405,7 @@ def fail_at_once(addresses: list[str]) -> list[object]:
     def fail(address: str) -> None:
         try:
             start.wait()
-            locks.append(signin.record_failure("alice", address))
+            locks.append(signin.begin("alice", address).failed())
         finally:
             connections.close_all()
 
