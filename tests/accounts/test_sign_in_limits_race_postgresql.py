@@ -95,3 +95,34 @@ def test_no_sign_in_row_is_locked_while_a_password_is_checked(
 
     assert answer.status_code == 200
     assert sorted(held) == ["address", "pair", "username"], "counted, not held"
+
+
+def test_guesses_sent_at_once_have_no_more_passwords_checked_than_the_limit(
+    alice, settings
+):
+    settings.SIGN_IN_LIMIT = 5
+    start = threading.Barrier(12)
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        try:
+            start.wait()
+            try:
+                signin.begin("alice", "203.0.113.9")
+            except signin.SignInLocked:
+                outcomes.append("refused")
+            else:
+                outcomes.append("checked")  # its failure is already counted
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess) for _ in range(12)]
+    with timesource.frozen_at(T0):  # pinned for the whole process
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+
+    assert sorted(outcomes) == ["checked"] * 5 + ["refused"] * 7
+    pair = SignInFailures.objects.get(scope="pair")
+    assert pair.locked_until == T0 + dt.timedelta(seconds=settings.SIGN_IN_LOCKOUT)
