@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -213,10 +214,26 @@ def env_secret(name: str) -> str:
 
 
 def database_from_url(url: str) -> dict:
-    """Turn `sqlite:///path` or `postgres://user:pw@host:port/name` into Django's."""
-    parts = urlsplit(url)
+    """Turn `sqlite:///path` or `postgres://user:pw@host:port/name` into Django's.
+    Anything else is refused quoting the URL, its password left out."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL cannot be read as a URL (check the host and port); got "
+            f"{_without_password(url)!r}"
+        ) from None
     options = dict(parse_qsl(parts.query))
     if parts.scheme == "sqlite":
+        if parts.netloc:
+            # sqlite://var/x.sqlite3 would read "var" as a host and open
+            # ./x.sqlite3: a database nobody meant, made empty.
+            raise ImproperlyConfigured(
+                f"DATABASE_URL {_without_password(url)!r} names a host "
+                f"({parts.netloc.rsplit('@', 1)[-1]!r}), which a SQLite file has "
+                "none of: write sqlite:///relative/path or sqlite:////absolute/path"
+            )
         path = unquote(parts.path)
         # sqlite:///relative/path keeps one slash; sqlite:////abs keeps two.
         name = path[1:] if path.startswith("/") else path
@@ -261,8 +278,14 @@ def database_from_url(url: str) -> dict:
             "OPTIONS": options,
         }
     raise ImproperlyConfigured(
-        f"DATABASE_URL must start with sqlite:/// or postgres://; got {parts.scheme!r}"
+        "DATABASE_URL must start with sqlite:/// or postgres://; got "
+        f"{_without_password(url)!r}"
     )
+
+
+def _without_password(url: str) -> str:
+    """`url` with any password in it replaced by ***, fit to quote in an error."""
+    return re.sub(r"^([^:/?#]*://[^:/?#@]*):[^/?#]*@", r"\1:***@", url)
 
 
 DEBUG = env_bool("DEALGATE_DEBUG", False)
