@@ -339,8 +339,9 @@ SECURE_PROXY_SSL_HEADER = None
 # for tests. Empty means the real time. See dealgate.timesource.
 AS_OF = os.environ.get("DEALGATE_AS_OF", "")
 
-# Leads: the region phone numbers without a country code are read in (e.g.
-# "DE"; empty: such numbers are refused) and the web form's rate limit per
+# Leads: the region phone numbers without a country code are read in when the
+# lead names no country (e.g. "DE"; empty: the country of the pipeline's
+# holiday calendar, dealgate.leads.services.phone_region) and the web form's rate limit per
 # client address.
 LEADS_PHONE_REGION = env_phone_region("DEALGATE_PHONE_REGION")
 LEADS_FORM_RATE_LIMIT = env_number("DEALGATE_LEAD_FORM_RATE_LIMIT", 5, least=1)
