@@ -54,12 +54,19 @@ class TokenAuth(HttpBearer):
             raise _outside_scope(request, use, self.needs)
         request.user = use.user
         request.token_scope = use.scope
+        request.token_pipeline = use.pipeline_key
         return use.user
 
 
 def token_scope(request: HttpRequest) -> str | None:
     """The scope of the token a request was made with; None for a session."""
     return getattr(request, "token_scope", None)
+
+
+def token_pipeline(request: HttpRequest) -> str | None:
+    """The key of the pipeline the request's token is bound to; None for an
+    unbound token or a session."""
+    return getattr(request, "token_pipeline", None)
 
 
 def _outside_scope(request: HttpRequest, use: TokenUse, needs: str) -> PermissionDenied:

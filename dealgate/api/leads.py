@@ -41,7 +41,7 @@ from dealgate.leads.versions import lead_version
 from dealgate.web.bodies import limit_body
 
 from . import lists
-from .auth import CAPTURE_AUTH, DEALS_AUTH, token_scope
+from .auth import CAPTURE_AUTH, DEALS_AUTH, token_pipeline, token_scope
 from .deals import ErrorOut, limited_text
 from .fields import JsonBool
 from .parser import read_json, reads_own_body
@@ -378,6 +378,7 @@ def create_lead(request: HttpRequest) -> Status[dict[str, Any]] | HttpResponseBa
     it takes tells whether it repeats one."""
     # A website hands on what its visitor typed: a size as text, as the form's.
     data = _json_body(request)
+    _bound_pipeline(request, data)
     if token_scope(request) == ApiToken.Scope.CAPTURE:
         pipeline = services.pipeline_for_capture(data.get("pipeline"))
         kept = spool.keep_to_answer_first(
@@ -397,6 +398,25 @@ def create_lead(request: HttpRequest) -> Status[dict[str, Any]] | HttpResponseBa
     if isinstance(result, spool.Kept):
         return Status(202, _queued_out(result))
     return Status(201 if result.created else 200, _capture_out(result))
+
+
+def _bound_pipeline(request: HttpRequest, data: dict[str, Any]) -> None:
+    """Send a capture that names no pipeline to the one its token is bound
+    to (`ApiToken.pipeline`); one that names another is refused, as a token
+    bound to a pipeline was given out for that one."""
+    bound = token_pipeline(request)
+    if not bound:
+        return
+    named = data.get("pipeline")
+    if named in (None, ""):
+        data["pipeline"] = bound
+    elif named != bound:
+        raise ValidationError(
+            f"this API token is bound to the pipeline {bound!r}: leave pipeline "
+            f"out, or make a token for {named!r} with `dealgate token create "
+            f"USERNAME --pipeline KEY`",
+            field="pipeline",
+        )
 
 
 # What `lead_out` reads: the lead's own columns, its pipeline's key and its

@@ -96,10 +96,23 @@ def _register_token(subparsers: argparse._SubParsersAction) -> None:
         help="what the token opens: capturing leads only (the default, for a "
         "website's form), every lead endpoint, or the deals endpoints too",
     )
+    create.add_argument(
+        "--pipeline",
+        metavar="KEY",
+        help="the pipeline its captures go to when they name none; without it, "
+        "the only pipeline there is (with several, each capture must name one)",
+    )
     create.set_defaults(func=run_token_create)
     listing = actions.add_parser("list", help="tokens, without their secrets")
     listing.add_argument("username", nargs="?")
     listing.set_defaults(func=run_token_list)
+    bind = actions.add_parser(
+        "bind",
+        help="send a token's captures that name no pipeline to one pipeline",
+    )
+    bind.add_argument("id", type=int)
+    bind.add_argument("pipeline", metavar="KEY", help="the pipeline's key")
+    bind.set_defaults(func=run_token_bind)
     revoke = actions.add_parser("revoke", help="stop a token from working")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=run_token_revoke)
@@ -117,11 +130,15 @@ def _user(username: str):
 
 def run_token_create(args: argparse.Namespace) -> int:
     from dealgate.leads.tokens import OPENS, create_token
+    from dealgate.pipelines.services import get_pipeline
 
-    token, secret = create_token(_user(args.username), args.name, scope=args.scope)
+    user = _user(args.username)
+    pipeline = get_pipeline(args.pipeline) if args.pipeline else None
+    token, secret = create_token(user, args.name, scope=args.scope, pipeline=pipeline)
+    bound = f", capturing into pipeline {pipeline.key}" if pipeline else ""
     print(
         f"token {token.pk} ({token.name}) for {args.username}, scope "
-        f"{token.scope}, opening {OPENS[token.scope]}:"
+        f"{token.scope}, opening {OPENS[token.scope]}{bound}:"
     )
     print(secret)
     print("Keep it now: it is stored only as a hash and cannot be shown again.")
@@ -131,22 +148,42 @@ def run_token_create(args: argparse.Namespace) -> int:
 def run_token_list(args: argparse.Namespace) -> int:
     from dealgate.leads.models import ApiToken
 
-    tokens = ApiToken.objects.select_related("user").order_by("pk")
+    tokens = ApiToken.objects.select_related("user", "pipeline").order_by("pk")
     if args.username:
-        tokens = tokens.filter(user__username=args.username)
+        tokens = tokens.filter(user=_user(args.username))
     for token in tokens:
-        # Real time, as tokens count it (timesource.wall_now), in UTC and
-        # marked so: a machine's time, not the pipeline's.
-        used = (
-            f"{token.last_used_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
-            if token.last_used_at
-            else "never"
-        )
-        state = " (revoked)" if token.revoked_at else ""
+        pipeline = token.pipeline.key if token.pipeline else "unbound"
+        revoked = token.revoked_at
         print(
             f"{token.pk:>4}  {token.user.username:<16}{token.name:<20}"
-            f"{token.prefix}...  scope {token.scope:<12}last used {used}{state}"
+            f"{token.prefix}...  scope {token.scope:<12}pipeline {pipeline}  "
+            f"made {_token_time(token.created_at)}, last used "
+            f"{_token_time(token.last_used_at)}"
+            + (f", revoked {_token_time(revoked)}" if revoked else "")
         )
+    if not tokens:
+        whose = f" of {args.username}" if args.username else ""
+        print(f"no API tokens{whose}; make one with: dealgate token create USERNAME")
+    return 0
+
+
+def _token_time(instant: dt.datetime | None) -> str:
+    """A token's time in UTC and marked so: real time, as tokens count it
+    (timesource.wall_now), a machine's, not a pipeline's."""
+    if instant is None:
+        return "never"
+    return f"{instant.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def run_token_bind(args: argparse.Namespace) -> int:
+    from dealgate.leads.tokens import bind_token
+    from dealgate.pipelines.services import get_pipeline
+
+    token = bind_token(args.id, get_pipeline(args.pipeline))
+    print(
+        f"token {token.pk} ({token.name}): captures that name no pipeline go to "
+        f"{token.pipeline.key}"
+    )
     return 0
 
 

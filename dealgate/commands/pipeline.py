@@ -178,6 +178,12 @@ def run_apply(args: argparse.Namespace) -> int:
     print(f"plan for pipeline {spec.key!r} ({spec.name}) from {args.file}{dry}:")
     for line in plan.lines():
         print(f"  {line}")
+    if plan.creates:
+        from dealgate.leads.tokens import second_pipeline_warning
+
+        warning = second_pipeline_warning()
+        if warning:
+            print(f"dealgate: warning: {warning}", file=sys.stderr)
     if plan.blocked:
         keys = " ".join(
             f"--move {c.needs_move}=NEW"

@@ -41,6 +41,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "user",
         "prefix",
         "scope",
+        "pipeline",
         "created_at",
         "last_used_at",
         "revoked_at",
@@ -51,11 +52,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
     # revoked token never works again (`dealgate token revoke`, or the action
     # here, which revokes through the same service), and what it opens is
     # fixed when it is made: a token given to a website for leads must not
-    # be widened later without whoever holds it knowing. Only its name changes.
+    # be widened later without whoever holds it knowing, nor sent to another
+    # pipeline. Only its name changes.
     readonly_fields = (
         "user",
         "prefix",
         "scope",
+        "pipeline",
         "created_at",
         "last_used_at",
         "revoked_at",

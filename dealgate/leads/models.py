@@ -385,6 +385,16 @@ class ApiToken(models.Model):
         help_text="the endpoints the token opens: capturing leads only, the "
         "leads', or the deals' too",
     )
+    # Where a capture with this token goes when it names no pipeline; unset,
+    # the only pipeline there is (several: the capture must name one).
+    pipeline = models.ForeignKey(
+        "pipelines.Pipeline",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the pipeline its captures go to when they name none",
+    )
     key_hash = models.CharField(max_length=64, unique=True)
     # The secret's first characters, so a person can tell tokens apart.
     prefix = models.CharField(max_length=12)

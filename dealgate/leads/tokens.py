@@ -13,12 +13,13 @@ from django.db import OperationalError, connection
 from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
-from dealgate.core.text import required_text
+from dealgate.core.text import agreeing, counted, required_text
 from dealgate.errors import NotFound, ValidationError
+from dealgate.pipelines.models import Pipeline
 from dealgate.web.busy import is_busy, waiting_at_most
 from dealgate.web.head import answering_head
 
-from .models import ApiToken
+from .models import ApiToken, Lead
 
 log = logging.getLogger("dealgate.leads")
 
@@ -47,10 +48,15 @@ OPENS = {
 
 
 def create_token(
-    user: User, name: str, *, scope: str = ApiToken.Scope.CAPTURE
+    user: User,
+    name: str,
+    *,
+    scope: str = ApiToken.Scope.CAPTURE,
+    pipeline: Pipeline | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token for `user` opening `scope` (`ApiToken.Scope`: capturing
-    leads only by default, what a website's form needs); returns it with
+    leads only by default, what a website's form needs), bound to `pipeline`
+    if given (its captures that name no pipeline go there); returns it with
     its secret, which is stored nowhere and cannot be shown again."""
     name = required_text(
         name, "name", missing="a token needs a name of 1 to 100 characters"
@@ -73,6 +79,7 @@ def create_token(
         prefix=secret[: len(PREFIX) + 6],
         created_at=timesource.wall_now(),
         scope=scope,
+        pipeline=pipeline,
     )
     log.info(
         "API token %s (%r) created for %s, opening %s",
@@ -85,12 +92,14 @@ def create_token(
 
 
 class TokenUse(NamedTuple):
-    """A live token as a request presents it: its id, its active user and
-    what it opens (`ApiToken.Scope`)."""
+    """A live token as a request presents it: its id, its active user, what
+    it opens (`ApiToken.Scope`) and the key of the pipeline it is bound to
+    (None: unbound)."""
 
     token_id: int
     user: User
     scope: str
+    pipeline_key: str | None = None
 
     @property
     def opens_deals(self) -> bool:
@@ -131,10 +140,10 @@ def read_token(secret: str) -> TokenUse | None:
     )
     if not found:
         return None
-    user, (token_id, scope, stale) = found[0]
+    user, (token_id, scope, pipeline_key, stale) = found[0]
     if stale and not answering_head():
         _touch(token_id, now)
-    return TokenUse(token_id, user, scope)
+    return TokenUse(token_id, user, scope, pipeline_key)
 
 
 def _touch(token_id: int, now: dt.datetime) -> None:
@@ -155,10 +164,12 @@ _USER_FIELDS, _USER_COLUMNS = bulk.columns(User, "u")
 
 def _user_for_token_sql() -> str:
     user, token = User._meta.db_table, ApiToken._meta.db_table
+    pipeline = Pipeline._meta.db_table
     return (
-        f'SELECT {_USER_COLUMNS}, t."id", t."scope", '
+        f'SELECT {_USER_COLUMNS}, t."id", t."scope", p."key", '
         f'(t."last_used_at" IS NULL OR t."last_used_at" <= %s) '
         f'FROM "{user}" u INNER JOIN "{token}" t ON t."user_id" = u."id" '
+        f'LEFT JOIN "{pipeline}" p ON p."id" = t."pipeline_id" '
         f'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL AND u."is_active" = %s'
     )
 
@@ -175,3 +186,59 @@ def revoke_token(token_id: int) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         log.info("API token %s revoked", token.pk)
     return token
+
+
+def bind_token(token_id: int, pipeline: Pipeline) -> ApiToken:
+    """Bind an unbound token to `pipeline`: its captures that name no
+    pipeline go there. Binding only narrows what a token does, so a token
+    given out before a second pipeline came keeps working without a new
+    secret; one bound already stays as it is (ValidationError), as its
+    holder was given it for that pipeline."""
+    token = ApiToken.objects.select_related("pipeline").filter(pk=token_id).first()
+    if token is None:
+        raise NotFound(f"no API token with id {token_id}")
+    if token.pipeline_id == pipeline.pk:
+        return token
+    if token.pipeline is not None:
+        raise ValidationError(
+            f"API token {token.pk} is bound to the pipeline {token.pipeline.key!r} "
+            "already; make a new token for another one",
+            field="pipeline",
+        )
+    token.pipeline = pipeline
+    token.save(update_fields=["pipeline"])
+    log.info("API token %s bound to pipeline %s", token.pk, pipeline.key)
+    return token
+
+
+def second_pipeline_warning() -> str | None:
+    """What a second pipeline breaks, said before one is made while there is
+    exactly one: a capture that names no pipeline went to that one, and is
+    refused (422) once there are two, unless its token is bound to one. None
+    when there is not exactly one pipeline, or no live unbound token and no
+    lead captured through the API."""
+    pipelines = list(Pipeline.objects.values_list("key", flat=True)[:2])
+    if len(pipelines) != 1:
+        return None
+    unbound = list(
+        ApiToken.objects.filter(revoked_at=None, pipeline=None)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    through_api = Lead.objects.filter(channel="api").exists()
+    if not unbound and not through_api:
+        return None
+    only = pipelines[0]
+    held = (
+        f"{counted(len(unbound), 'API token')} bound to no pipeline "
+        f"({', '.join(map(str, unbound))}): bind "
+        f"{agreeing(len(unbound), 'it', 'each')} to {only!r} with `dealgate "
+        f"token bind ID {only}`"
+        if unbound
+        else f"leads came into {only!r} through the API: a client that sends "
+        "no pipeline must now send one"
+    )
+    return (
+        "with a second pipeline, POST /api/v1/leads without `pipeline` is "
+        "refused (422) unless its token is bound to a pipeline; " + held
+    )
