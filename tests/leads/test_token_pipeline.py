@@ -164,3 +164,19 @@ def test_no_warning_for_a_third_pipeline(routed, renewals, olivia):
     create_token(olivia, "website")
 
     assert second_pipeline_warning() is None
+
+
+def test_pipeline_apply_warns_before_a_second_pipeline(
+    routed, olivia, tmp_path, capsys
+):
+    from tests.test_docs_examples import _short_example
+
+    create_token(olivia, "website")
+    text = _short_example().replace('"new-business"', '"renewals"')
+    text = text.replace('"user:darcel.schlecht"', '"deal-owner"')
+    (tmp_path / "renewals.toml").write_text(text, encoding="utf-8")
+
+    assert main(["pipeline", "apply", str(tmp_path / "renewals.toml")]) == 0
+
+    assert "warning: with a second pipeline" in capsys.readouterr().err
+    assert Pipeline.objects.filter(key="renewals").exists()
