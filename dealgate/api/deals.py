@@ -22,6 +22,7 @@ from dealgate.deals import idempotency, services
 from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline, Stage
+from dealgate.pipelines.services import only_pipeline
 
 from . import lists
 from .fields import IsoDateOrNull, IsoDateTimeOrNull, JsonBoolOrNull, JsonInt
@@ -642,7 +643,9 @@ class DealIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    pipeline: str = Field(description="the pipeline's key")
+    pipeline: str | None = Field(
+        None, description="the pipeline's key; the only pipeline by default"
+    )
     title: str
     stage: str = Field(
         "", description="an open stage's key; the pipeline's first by default"
@@ -671,7 +674,20 @@ class DealIn(Schema):
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
-@router.post("", response={201: DealOut, 403: ErrorOut, 422: ErrorOut})
+def _pipeline_for_new_deal(key: str | None) -> Pipeline:
+    """The pipeline `key` names, or the only one there is when it names none,
+    as a lead's capture finds it."""
+    if key is None:
+        return only_pipeline("in the pipeline field")
+    pipeline = Pipeline.objects.filter(key=key).first()
+    if pipeline is None:
+        raise ValidationError(
+            f"pipeline: there is no pipeline {key!r}", field="pipeline"
+        )
+    return pipeline
+
+
+@router.post("", response={201: DealOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
 def create(
     request: HttpRequest,
     payload: DealIn,
@@ -690,11 +706,7 @@ def create(
     """Create a deal in the pipeline's first open stage, or in `stage`,
     through the gates a move into that stage passes (422 with `unmet`).
     Send an `Idempotency-Key` to retry safely."""
-    pipeline = Pipeline.objects.filter(key=payload.pipeline).first()
-    if pipeline is None:
-        raise ValidationError(
-            f"pipeline: there is no pipeline {payload.pipeline!r}", field="pipeline"
-        )
+    pipeline = _pipeline_for_new_deal(payload.pipeline)
     fields = payload.dict(exclude_unset=True, exclude={"pipeline", "stage"})
     in_currency(fields, fields.get("currency") or pipeline.currency)
     if idempotency_key is None:

@@ -70,6 +70,7 @@ from dealgate.imports.rows import DealRows, RowErrors, check_custom_keys
 from dealgate.imports.sidefiles import ImportFileError, Lookups, build_lookups
 from dealgate.imports.written import WrittenIds
 from dealgate.pipelines.models import Pipeline, active_stages
+from dealgate.pipelines.services import only_pipeline
 
 logger = logging.getLogger("dealgate.imports")
 
@@ -218,16 +219,7 @@ def pipeline_for(key: str | None) -> Pipeline:
             return Pipeline.objects.get(key=key)
         except Pipeline.DoesNotExist:
             raise NotFound(f"no pipeline {key!r}", field="pipeline") from None
-    pipelines = list(Pipeline.objects.order_by("key")[:20])
-    if len(pipelines) == 1:
-        return pipelines[0]
-    if not pipelines:
-        raise NotFound("there is no pipeline yet; create one first", field="pipeline")
-    keys = ", ".join(p.key for p in pipelines)
-    raise ValidationError(
-        f"there are several pipelines ({keys}); say which with --pipeline",
-        field="pipeline",
-    )
+    return only_pipeline("with --pipeline")
 
 
 _collections_lock = threading.Lock()

@@ -190,6 +190,23 @@ def get_pipeline(key: str) -> Pipeline:
         ) from None
 
 
+def only_pipeline(say_which: str) -> Pipeline:
+    """The only pipeline there is, for a door that was not told which one.
+    With several, ValidationError names their keys and `say_which` (how to
+    name one: "in the pipeline field", "with --pipeline"); with none,
+    NotFound."""
+    pipelines = list(Pipeline.objects.order_by("key")[:20])
+    if len(pipelines) == 1:
+        return pipelines[0]
+    if not pipelines:
+        raise NotFound("there is no pipeline yet; create one first", field="pipeline")
+    keys = ", ".join(p.key for p in pipelines)
+    raise ValidationError(
+        f"there are several pipelines ({keys}); say which {say_which}",
+        field="pipeline",
+    )
+
+
 def plan_pipeline(
     spec: PipelineSpec,
     *,
