@@ -115,6 +115,24 @@ def env_phone_region(name: str) -> str:
     )
 
 
+# The characters of an HTTP header's name (RFC 9110's token).
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def env_header_name(name: str) -> str:
+    """An HTTP header's name from NAME (`X-Real-IP`, or Django's
+    `HTTP_X_REAL_IP`), or "" when unset. A value with a space, a colon or
+    another character no header name holds would silently match no header:
+    it is refused naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if raw and not HEADER_NAME.fullmatch(raw):
+        raise ImproperlyConfigured(
+            f"{name} must be a header's name, such as X-Real-IP or "
+            f"X-Forwarded-For, without spaces, a colon or a value; got {raw!r}"
+        )
+    return raw
+
+
 def checked_webhook_url(name: str, url: str) -> str:
     """`url` if it can take a webhook POST: http or https, a host, a valid
     port, no spaces or control characters. A user and password in it
@@ -341,8 +359,8 @@ AS_OF = os.environ.get("DEALGATE_AS_OF", "")
 
 # Leads: the region phone numbers without a country code are read in when the
 # lead names no country (e.g. "DE"; empty: the country of the pipeline's
-# holiday calendar, dealgate.leads.services.phone_region) and the web form's rate limit per
-# client address.
+# holiday calendar, dealgate.leads.services.phone_region) and the web form's
+# rate limit per client address.
 LEADS_PHONE_REGION = env_phone_region("DEALGATE_PHONE_REGION")
 LEADS_FORM_RATE_LIMIT = env_number("DEALGATE_LEAD_FORM_RATE_LIMIT", 5, least=1)
 LEADS_FORM_RATE_WINDOW = env_number("DEALGATE_LEAD_FORM_RATE_WINDOW", 600, least=1)
@@ -386,7 +404,7 @@ SWEEP_DB_WAIT = env_number("DEALGATE_SWEEP_DB_WAIT", 3.0, kind=float)
 # address (dealgate.web.client); empty: the connection's own address. Believed
 # only from PROXY_ADDRESSES (unset: this machine), so it opens no way around
 # the limits to whoever reaches the server directly.
-CLIENT_ADDRESS_HEADER = os.environ.get("DEALGATE_CLIENT_ADDRESS_HEADER", "")
+CLIENT_ADDRESS_HEADER = env_header_name("DEALGATE_CLIENT_ADDRESS_HEADER")
 
 # Sign-in (dealgate.accounts.signin): failed sign-ins within the window
 # (seconds) are counted for a username from one client address, for an
