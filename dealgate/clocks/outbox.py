@@ -126,7 +126,7 @@ class DeliveryResult:
         email, 6 by webhook); 0 deliveries to retry, 0 refused for good")."""
         notices = len(self.notices_sent)
         channels = ", ".join(
-            f"{counts['sent']} by {channel}"
+            f"{counts['sent']:,} by {channel}"
             for channel, counts in sorted(self.by_channel.items())
             if counts["sent"]
         )
@@ -137,12 +137,12 @@ class DeliveryResult:
         failed = self._by_channel("failed")
         return (
             f"{said}; {counted(self.retried, 'delivery')} to retry{later}, "
-            f"{self.failed} refused for good{failed}"
+            f"{self.failed:,} refused for good{failed}"
         )
 
     def _by_channel(self, outcome: str) -> str:
         parts = [
-            f"{counts[outcome]} by {channel}"
+            f"{counts[outcome]:,} by {channel}"
             for channel, counts in sorted(self.by_channel.items())
             if counts[outcome]
         ]

@@ -260,21 +260,21 @@ class SweepResult:
         some."""
         nobody = untold = earlier = over = left = taken = ""
         if self.unaddressed:
-            nobody = f" ({self.unaddressed} with nobody to notify)"
+            nobody = f" ({self.unaddressed:,} with nobody to notify)"
         if self.over:
-            over = f" ({self.over} over already, nothing sent)"
+            over = f" ({self.over:,} over already, nothing sent)"
         if self.not_escalated:
-            untold = f" ({self.not_escalated} {NOBODY_TO_TELL})"
+            untold = f" ({self.not_escalated:,} {NOBODY_TO_TELL})"
         if self.earlier:
             its = agreeing(self.earlier, "its", "their")
-            earlier = f", {self.earlier} breached before and past {its} second window"
+            earlier = f", {self.earlier:,} breached before and past {its} second window"
         if self.left:
-            left = f", {self.left} left to the next sweep (being changed)"
+            left = f", {self.left:,} left to the next sweep (being changed)"
         if self.taken_over:
-            taken = f", {self.taken_over} breached before a new owner took it over"
+            taken = f", {self.taken_over:,} breached before a new owner took it over"
         return (
-            f"{counted(self.due, 'due clock')}: {self.breached} breached"
-            f"{nobody}{over}, {self.met} met, {self.cancelled} cancelled{earlier}"
+            f"{counted(self.due, 'due clock')}: {self.breached:,} breached"
+            f"{nobody}{over}, {self.met:,} met, {self.cancelled:,} cancelled{earlier}"
             f"{taken}{left}; "
             f"actions: {counted(self.escalated, 'escalation')}{untold}, "
             f"{counted(self.notices, 'notice')}, {counted(self.tasks, 'task')}, "

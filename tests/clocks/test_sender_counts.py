@@ -118,3 +118,21 @@ def test_the_sweep_command_says_notices_and_deliveries_apart(
         "sender: 2 notices sent in 4 deliveries (2 by email, 2 by webhook); "
         "0 deliveries to retry, 0 refused for good"
     ) in out
+
+
+def test_a_delivery_summary_groups_the_thousands_of_every_count():
+    result = outbox.DeliveryResult(
+        sent=2500,
+        retried=1200,
+        failed=1300,
+        by_channel={
+            "email": {"sent": 1500, "retried": 1200, "failed": 0},
+            "webhook": {"sent": 1000, "retried": 0, "failed": 1300},
+        },
+    )
+
+    summary = result.summary()
+
+    assert "(1,500 by email, 1,000 by webhook)" in summary
+    assert "1,200 deliveries to retry (1,200 by email)" in summary
+    assert "1,300 refused for good (1,300 by webhook)" in summary

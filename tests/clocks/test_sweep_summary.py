@@ -74,3 +74,18 @@ def test_a_summary_of_one_of_each_speaks_of_each_in_the_singular():
         "1 due clock: 1 breached, 0 met, 0 cancelled; actions: 1 escalation, "
         "1 notice, 1 task, 1 reassignment; 1 batch in 0.000 s"
     )
+
+
+def test_every_count_of_the_summary_groups_its_thousands_alike():
+    result = SweepResult(
+        due=1560, breached=1560, met=1200, cancelled=3400, earlier=1001, left=2000
+    )
+    result.unaddressed, result.over, result.taken_over = 1500, 1100, 1300
+    result.escalated = result.not_escalated = 1400
+
+    summary = result.summary()
+
+    assert summary.startswith("1,560 due clocks: 1,560 breached (1,500 with nobody")
+    assert "(1,100 over already" in summary and "1,200 met, 3,400 cancelled" in summary
+    assert ", 1,001 breached before" in summary and "1,300 breached before a" in summary
+    assert "2,000 left to the next" in summary and "escalations (1,400 " in summary
