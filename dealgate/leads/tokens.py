@@ -56,8 +56,11 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """A new token for `user` opening `scope` (`ApiToken.Scope`: capturing
     leads only by default, what a website's form needs), bound to `pipeline`
-    if given (its captures that name no pipeline go there); returns it with
-    its secret, which is stored nowhere and cannot be shown again."""
+    (its captures that name no pipeline go there): if none is given, a
+    capture token is bound to the only pipeline there is, as a website's
+    form given it then sends its leads there, and a pipeline added later
+    must not make them 422s. Returns it with its secret, which is stored
+    nowhere and cannot be shown again."""
     name = required_text(
         name, "name", missing="a token needs a name of 1 to 100 characters"
     )
@@ -71,6 +74,9 @@ def create_token(
         raise ValidationError(
             f"scope: {scope!r} is no token scope; give {scopes}", field="scope"
         )
+    if pipeline is None and scope == ApiToken.Scope.CAPTURE:
+        only = list(Pipeline.objects.all()[:2])
+        pipeline = only[0] if len(only) == 1 else None
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,

@@ -124,6 +124,7 @@ def test_token_bind_binds_an_unbound_token_and_keeps_a_bound_one(
 def test_the_migration_binds_capture_tokens_to_the_only_pipeline(routed, olivia):
     website, _ = create_token(olivia, "website")
     crm, _ = create_token(olivia, "crm", scope="leads")
+    ApiToken.objects.update(pipeline=None)  # as made before tokens had one
     migration = import_module("dealgate.leads.migrations.0015_api_token_pipeline")
 
     migration.bind_capture_tokens(apps, connection.schema_editor())
@@ -145,7 +146,7 @@ def test_the_migration_binds_nothing_among_several_pipelines(routed, renewals, o
 
 def test_a_second_pipeline_is_warned_of_naming_the_unbound_tokens(routed, olivia):
     create_token(olivia, "bound", pipeline=routed)
-    unbound, _ = create_token(olivia, "website")
+    unbound, _ = create_token(olivia, "crm", scope="leads")
 
     warning = second_pipeline_warning()
 
@@ -171,7 +172,7 @@ def test_pipeline_apply_warns_before_a_second_pipeline(
 ):
     from tests.test_docs_examples import _short_example
 
-    create_token(olivia, "website")
+    create_token(olivia, "crm", scope="leads")
     text = _short_example().replace('"new-business"', '"renewals"')
     text = text.replace('"user:darcel.schlecht"', '"deal-owner"')
     (tmp_path / "renewals.toml").write_text(text, encoding="utf-8")
@@ -180,3 +181,23 @@ def test_pipeline_apply_warns_before_a_second_pipeline(
 
     assert "warning: with a second pipeline" in capsys.readouterr().err
     assert Pipeline.objects.filter(key="renewals").exists()
+
+
+def test_a_capture_token_made_with_one_pipeline_is_bound_to_it(routed, olivia):
+    website, _ = create_token(olivia, "website")
+    crm, _ = create_token(olivia, "crm", scope="leads")
+
+    assert (website.pipeline, crm.pipeline) == (routed, None)
+    assert second_pipeline_warning() is not None  # the crm token
+
+
+def test_a_website_token_keeps_capturing_after_a_second_pipeline(
+    client, routed, olivia, now
+):
+    _, secret = create_token(olivia, "website")
+    Pipeline.objects.create(key="renewals", name="Renewals", calendar={})
+
+    response = post(client, inquiry(), secret)
+
+    assert response.status_code == 202
+    assert Lead.objects.get().pipeline == routed
