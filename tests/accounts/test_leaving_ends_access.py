@@ -77,7 +77,7 @@ def test_token_list_shows_a_leavers_tokens_revoked(olivia, alice, now, capsys):
     capsys.readouterr()
     main(["token", "list"])
 
-    assert "(revoked)" in capsys.readouterr().out
+    assert ", revoked 2026-06-10 12:00 UTC" in capsys.readouterr().out
 
 
 def test_a_token_revoked_before_keeps_its_revocation_time(olivia, alice, now, caplog):
