@@ -237,7 +237,7 @@ def second_pipeline_warning() -> str | None:
     only = pipelines[0]
     held = (
         f"{counted(len(unbound), 'API token')} bound to no pipeline "
-        f"({', '.join(map(str, unbound))}): bind "
+        f"({agreeing(len(unbound), 'id')} {', '.join(map(str, unbound))}): bind "
         f"{agreeing(len(unbound), 'it', 'each')} to {only!r} with `dealgate "
         f"token bind ID {only}`"
         if unbound

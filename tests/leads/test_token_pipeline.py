@@ -151,7 +151,7 @@ def test_a_second_pipeline_is_warned_of_naming_the_unbound_tokens(routed, olivia
     warning = second_pipeline_warning()
 
     assert warning is not None
-    assert f"1 API token bound to no pipeline ({unbound.pk})" in warning
+    assert f"1 API token bound to no pipeline (id {unbound.pk})" in warning
     assert f"dealgate token bind ID {routed.key}" in warning
 
 
