@@ -125,7 +125,7 @@ def test_the_migration_binds_capture_tokens_to_the_only_pipeline(routed, olivia)
     website, _ = create_token(olivia, "website")
     crm, _ = create_token(olivia, "crm", scope="leads")
     ApiToken.objects.update(pipeline=None)  # as made before tokens had one
-    migration = import_module("dealgate.leads.migrations.0015_api_token_pipeline")
+    migration = import_module("dealgate.leads.migrations.0017_api_token_pipeline")
 
     migration.bind_capture_tokens(apps, connection.schema_editor())
 
@@ -136,7 +136,7 @@ def test_the_migration_binds_capture_tokens_to_the_only_pipeline(routed, olivia)
 
 def test_the_migration_binds_nothing_among_several_pipelines(routed, renewals, olivia):
     website, _ = create_token(olivia, "website")
-    migration = import_module("dealgate.leads.migrations.0015_api_token_pipeline")
+    migration = import_module("dealgate.leads.migrations.0017_api_token_pipeline")
 
     migration.bind_capture_tokens(apps, connection.schema_editor())
 

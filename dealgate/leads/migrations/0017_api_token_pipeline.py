@@ -23,7 +23,7 @@ def bind_capture_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0014_response_from_arrival"),
+        ("leads", "0016_form_hit_time"),
         ("pipelines", "0004_stage_replaced_by"),
     ]
 
