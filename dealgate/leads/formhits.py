@@ -1,32 +1,54 @@
-"""The lead form's rate limit per client address, counted in the database.
+"""The per-address rate limit of anonymous captures, counted in the database.
 
-Each accepted submission is counted at the moment its sender posted it by
-the wall clock (`FormHit`), and a new one is let through while fewer than the
-limit were posted in the sliding window of the seconds before it: never more
-than the limit in any such span, also across what were fixed 10-minute
-slots (up to twice the limit could pass within seconds there). Both doors
-that take a
-submission in count through `count_hit`: the form itself when it captures
-one, and the spool's sweeper when it takes in one the form kept while SQLite
-was busy (dealgate.leads.spool), in the window it was posted in, not the one
-it is taken in.
+Two doors take in what strangers send: the lead form (dealgate.leads.webform)
+and the lead API with a `capture` token, which sits in a website's page where
+anyone may copy it (dealgate.api.leads). Both are held to this one limit,
+per client address (dealgate.web.client), with the same settings.
+
+Each submission is counted at the moment its sender posted it by the wall
+clock (`FormHit`), and a new one is let through while fewer than the limit
+were posted in the sliding window of the seconds before it: never more than
+the limit in any such span. The check and the count are one step, taken
+before anything is captured (`take_hit`): on SQLite in a transaction that
+holds the write lock from its start, on PostgreSQL under a transaction lock
+on the client's key, so that submissions sent at once are counted one after
+the other and those past the limit refused. A submission refused afterwards
+(it does not read, or a check of the capture refuses it) gives its count back
+(`give_back`): its visitor received nothing and may correct it and send it
+again.
+
+While SQLite is busy with another writer nothing can be counted there; a
+submission is then checked against the database and the spool (dealgate.
+leads.spool) under the spool's lock for its sender (`spool.sender_lock`),
+kept there, counted from the spool while it waits, and in the database by
+the sweeper that takes it in (`count_hit`), in the window it was posted in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Sum
+from django.db import OperationalError, connection, transaction
+from django.db.models import F, Sum
 
 from dealgate import timesource
+from dealgate.web.busy import is_busy
 
 from .models import FormHit
 
+log = logging.getLogger("dealgate.leads")
+
 DEFAULT_RATE_LIMIT = 5
 DEFAULT_RATE_WINDOW = 600
+# The first key of PostgreSQL's transaction locks on a client (`take_hit`),
+# the second is the client's: no other lock of ours uses this one.
+LOCK_SPACE = 0x464F524D
 
 
 def rate_limit() -> tuple[int, int]:
@@ -93,3 +115,105 @@ def count_hit(client: str, at: dt.datetime) -> int:
         cutoff = timesource.wall_now() - dt.timedelta(days=1)
         FormHit.objects.filter(window_start__lt=cutoff).delete()
     return count
+
+
+def take_hit(client: str, at: dt.datetime) -> bool:
+    """Count one submission `client` posted at `at` if fewer than the limit
+    were counted in its sliding window (in the database, and waiting in the
+    spool); False, counting nothing, when the limit is reached. The check and
+    the count are one step, so that submissions sent at once are held to the
+    limit. Raises the busy error while another writer holds SQLite."""
+    from . import spool  # which imports this module
+
+    allowed, _ = rate_limit()
+    since = window_from(at)
+    with transaction.atomic():
+        # On SQLite the transaction holds the write lock from its start
+        # (transaction_mode IMMEDIATE); PostgreSQL locks the client's key.
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(lock_sql(), [LOCK_SPACE, client])
+        if counted(client, since) + spool.waiting_from(client, since) >= allowed:
+            return False
+        count_hit(client, at)
+    return True
+
+
+def lock_sql() -> str:
+    """PostgreSQL's statement taking a client's lock until the transaction
+    ends (parameters: LOCK_SPACE, the client)."""
+    return "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
+
+
+def give_back(client: str, at: dt.datetime) -> None:
+    """Forget one submission `take_hit` counted for `client` at `at`: it was
+    refused after all, and received nothing."""
+    hits = FormHit.objects.filter(client=client, window_start=stamp(at))
+    with transaction.atomic():
+        hits.filter(count__lte=1).delete()
+        hits.filter(count__gt=1).update(count=F("count") - 1)
+
+
+@dataclass
+class Slot:
+    """One submission's place under the limit (`held`)."""
+
+    client: str
+    at: dt.datetime
+    allowed: bool
+    # Counted in the database already; else (SQLite busy) it counts from the
+    # spool while it waits there, and in the database once taken in.
+    counted: bool
+
+    @property
+    def sender(self) -> str:
+        """The sender a kept submission is filed under: the client, for the
+        spool to count, unless the database counted it already."""
+        return "" if self.counted else self.client
+
+    def count_on_capture(self) -> Callable[[], object] | None:
+        """What to run in the capture's transaction: counting the hit, unless
+        the database counted it already."""
+        if self.counted:
+            return None
+        return lambda: count_hit(self.client, self.at)
+
+    def give_back(self) -> None:
+        """The submission was refused after all: forget its count. While
+        another writer holds SQLite it stays counted until its window ends."""
+        if not self.counted:
+            return
+        try:
+            give_back(self.client, self.at)
+        except OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            log.info(
+                "a refused submission stays counted against its sender's "
+                "rate limit: the database is busy with another writer"
+            )
+        self.counted = False
+
+
+@contextlib.contextmanager
+def held(client: str, at: dt.datetime) -> Iterator[Slot]:
+    """The place of a submission `client` posted at `at`, for as long as it is
+    being captured or kept; `allowed` False when the limit is reached. Counted
+    at once (`take_hit`); while another writer holds SQLite, checked under
+    the spool's lock for the sender, which is held until the submission is
+    kept (`spool.sender_lock`)."""
+    from . import spool  # which imports this module
+
+    try:
+        allowed = take_hit(client, at)
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+    else:
+        yield Slot(client, at, allowed=allowed, counted=allowed)
+        return
+    with spool.sender_lock(client):
+        allowed, _ = rate_limit()
+        since = window_from(at)
+        hits = counted(client, since) + spool.waiting_from(client, since)
+        yield Slot(client, at, allowed=hits < allowed, counted=False)

@@ -21,6 +21,7 @@ it is taken in again.
     <spool>/<received>-<channel>-<sender>-<receipt>.json   waiting
     <spool>/.<name>.tmp                                     being written
     <spool>/set-aside/<name>, <name>.reason.txt             for a person
+    <spool>/locks/<xx>.lock                                 senders' locks
 
 A temporary file is locked (flock) by the process writing it for as long as
 it has that name. One a crash left behind (`_clear_leftovers`, at the start
@@ -32,6 +33,7 @@ was never told it was received and may have sent it again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -39,7 +41,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -77,6 +79,8 @@ CHANNELS = ("form", "api", "web")
 # from many addresses during an import fills no disk.
 MAX_WAITING = 10_000
 SET_ASIDE = "set-aside"
+# The senders' locks (`sender_lock`), one file for each of 256 tags' starts.
+LOCKS = "locks"
 # A temporary file this old, and locked by no process, was left by a write
 # that crashed: a write takes milliseconds, and its writer holds the lock.
 TEMPORARY_AGE = dt.timedelta(minutes=10)
@@ -364,6 +368,33 @@ def _first_capture(receipt: str) -> CaptureResult:
     )
     note = "this form was sent before and taken in then; nothing was added again"
     return CaptureResult(False, lead=lead, deal=deal, note=note)
+
+
+@contextlib.contextmanager
+def sender_lock(sender: str) -> Iterator[None]:
+    """Hold the spool's lock for `sender` (one of 256, by its tag) across
+    processes: while SQLite is busy, a submission's rate-limit check and its
+    keeping are one step under it (dealgate.leads.formhits.held). Without a
+    spool, or one that cannot be written, there is nothing to keep, and
+    nothing to hold."""
+    folder = spool_dir()
+    if folder is None:
+        yield
+        return
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (folder / LOCKS).mkdir(mode=0o700, exist_ok=True)
+        handle = open(folder / LOCKS / f"{_tag(sender)[:2]}.lock", "ab")  # noqa: SIM115
+    except OSError:
+        # Nothing can be kept there either: the submission is refused (503).
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def waiting_from(sender: str, since: dt.datetime) -> int:
@@ -750,7 +781,7 @@ def _capture(entry: _Entry) -> str:
         SpooledCapture.objects.filter(receipt=entry.receipt).update(
             lead=result.lead, decision=result.decision
         )
-        if entry.channel == "form" and entry.sender and entry.kept_at:
+        if _counts(entry):
             # Counted from the spool until now (waiting_from); from here on
             # in the database, in the window it was posted in.
             formhits.count_hit(entry.sender, entry.kept_at)
@@ -762,6 +793,16 @@ def _capture(entry: _Entry) -> str:
         _outcome(result),
     )
     return "taken"
+
+
+def _counts(entry: _Entry) -> bool:
+    """Whether taking `entry` in counts a hit against its sender's rate
+    limit: an anonymous one (the form's, a capture token's) filed under its
+    client address, which the database had not counted when it was kept. A
+    signed-in sender's files bear their user (`user<id>`), not an address."""
+    if not entry.sender or entry.kept_at is None or entry.channel == "web":
+        return False
+    return entry.channel == "form" or not entry.sender.startswith("user")
 
 
 def _claim(entry: _Entry) -> bool:

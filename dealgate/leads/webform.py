@@ -7,13 +7,15 @@ thank-you page, or a redirect to the pipeline's `lead_form.thanks_url`.
 The form is posted from other sites, so it cannot carry a CSRF token; it is
 guarded instead by a honeypot field that people never see (a filled one is
 thanked and dropped) and a rate limit per client address, counted in the
-database so every worker shares it. Only submissions taken in (and honeypot
-drops) count: a refused one received nothing, writes nothing, and its
-visitor should be free to correct it. A submission kept in the spool while
-SQLite is busy with another writer (dealgate.leads.spool) is thanked as any
-other and counts once, in the window it was posted in: from the spool while
-it waits there, and in the database from when the sweeper takes it in
-(dealgate.leads.formhits).
+database so every worker shares it (dealgate.leads.formhits): checked and
+counted in one step before anything is captured, so that submissions sent at
+once are held to it. A submission refused afterwards (it does not read, or a
+check refuses it) gives its count back: it received nothing, writes nothing,
+and its visitor should be free to correct it. A honeypot drop stays counted.
+While SQLite is busy with another writer, a submission is kept in the spool
+(dealgate.leads.spool), thanked as any other, and counted once, in the
+window it was posted in: from the spool while it waits there, and in the
+database from when it is taken in.
 
 A visitor is a stranger, who must not learn whether an address is a lead's:
 where there is a spool, a submission that passes the checks is kept there
@@ -24,12 +26,10 @@ capture tells").
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 from urllib.parse import urlsplit
 
-from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -39,7 +39,6 @@ from django.views.decorators.http import require_http_methods
 from dealgate import timesource
 from dealgate.core.text import agreeing, counted
 from dealgate.errors import DealgateError, NotFound, ValidationError
-from dealgate.web.busy import is_busy
 from dealgate.web.client import address_key, client_address
 from dealgate.web.csp import send_form_to
 
@@ -74,22 +73,33 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
     if request.method != "POST":
         return _form_page(pipeline, render(request, "leads/form.html", context))
 
-    allowed, _ = formhits.rate_limit()
     client = _client_key(request)
     posted_at = timesource.wall_now()
-    if _hits(client, posted_at) >= allowed:
-        wait = formhits.retry_after(client, posted_at)
-        context["retry_in"] = counted(max(1, math.ceil(wait / 60)), "minute")
-        return render(request, "leads/form_limited.html", context, status=429)
+    # The check and the count are one step, before anything is captured
+    # (dealgate.leads.formhits.held): submissions sent at once are counted
+    # one after the other, and those past the limit refused.
+    with formhits.held(client, posted_at) as slot:
+        if not slot.allowed:
+            wait = formhits.retry_after(client, posted_at)
+            context["retry_in"] = counted(max(1, math.ceil(wait / 60)), "minute")
+            return render(request, "leads/form_limited.html", context, status=429)
+        return _take(request, pipeline, slot, context)
+
+
+def _take(request: HttpRequest, pipeline, slot: formhits.Slot, context) -> HttpResponse:
+    """Take in a submission that has its place under the limit: a refused
+    one gives its count back (nothing was received, and its visitor must be
+    free to correct it and send it again); a honeypot drop keeps it."""
     undecodable = getattr(request, "undecodable_form", None)
     if undecodable is not None:
-        # Not counted, as any refusal: nothing was received. This page is
-        # UTF-8, so the visitor can type the fields again here and send.
+        slot.give_back()
+        # This page is UTF-8, so the visitor can type the fields again here
+        # and send.
         context["error"] = _not_utf8(undecodable)
         page = render(request, "leads/form.html", context, status=422)
         return _form_page(pipeline, page)
     if request.POST.get(HONEYPOT, "").strip():
-        return _drop(request, pipeline, client, posted_at)
+        return _drop(request, pipeline, slot)
 
     # Only what the form shows: not `source`, which routing rules test, so
     # that a visitor cannot steer whose queue the lead goes to.
@@ -98,9 +108,9 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
     try:
         # Answered before it is compared with any lead, where there is a
         # spool: nothing the visitor sees, nor when, says whether it repeats
-        # one. Counted in the spool until taken in, then in the database.
+        # one. Counted already, or (SQLite busy) in the spool until taken in.
         kept = spool.keep_to_answer_first(
-            sent, source="form", pipeline=pipeline, sender=client
+            sent, source="form", pipeline=pipeline, sender=slot.sender
         )
         if kept is not None:
             return spool.answer_then_take_in(_thanks(request, pipeline), kept)
@@ -108,12 +118,13 @@ def lead_form(request: HttpRequest, pipeline_key: str) -> HttpResponse:
             sent,
             source="form",
             pipeline=pipeline,
-            sender=client,
-            then=lambda: formhits.count_hit(client, posted_at),
+            sender=slot.sender,
+            then=slot.count_on_capture(),
         )
     except DealgateError as exc:
         # Not counted: nothing was received, and the visitor who mistyped an
         # address must still be able to send the corrected form.
+        slot.give_back()
         context.update(values=data, error=exc)
         page = render(request, "leads/form.html", context, status=exc.status)
         return _form_page(pipeline, page)
@@ -151,25 +162,19 @@ def _form_page(pipeline, page: HttpResponse) -> HttpResponse:
     return page
 
 
-def _drop(
-    request: HttpRequest, pipeline, client: str, posted_at: dt.datetime
-) -> HttpResponse:
+def _drop(request: HttpRequest, pipeline, slot: formhits.Slot) -> HttpResponse:
     """Thank a bot that filled the honeypot, as any visitor, and keep nothing.
-    Its hit is counted; while another writer holds SQLite it cannot be, and
-    is let go rather than answered 503, which would tell the bot apart."""
-    try:
-        formhits.count_hit(client, posted_at)
-    except OperationalError as exc:
-        if not is_busy(exc):
-            raise
+    Its hit stays counted; while another writer holds SQLite it cannot be,
+    and is let go rather than answered 503, which would tell the bot apart."""
+    if slot.counted:
+        log.info(
+            "form submission to pipeline %s dropped: honeypot filled", pipeline.key
+        )
+    else:
         log.info(
             "form submission to pipeline %s dropped: honeypot filled; not "
             "counted, the database is busy with another writer",
             pipeline.key,
-        )
-    else:
-        log.info(
-            "form submission to pipeline %s dropped: honeypot filled", pipeline.key
         )
     return _thanks(request, pipeline)
 
@@ -186,10 +191,3 @@ def _client_key(request: HttpRequest) -> str:
     """A keyed hash of the client's address (dealgate.web.client): counted,
     never stored plainly."""
     return address_key(client_address(request))
-
-
-def _hits(client: str, at: dt.datetime) -> int:
-    """The submissions counted for the client in the sliding window before
-    `at`: in the database, and in the spool while they wait there."""
-    since = formhits.window_from(at)
-    return formhits.counted(client, since) + spool.waiting_from(client, since)
