@@ -28,17 +28,20 @@ from typing import Any, Literal
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict
 
-from dealgate.errors import NotFound, ValidationError
-from dealgate.leads import services, spool
+from dealgate import timesource
+from dealgate.core.text import counted
+from dealgate.errors import DealgateError, NotFound, ValidationError
+from dealgate.leads import formhits, services, spool
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.intake import LIMITS, check_json_types
 from dealgate.leads.models import ApiToken, Lead
 from dealgate.leads.offers import Offer, offer_notes, pending_offers
 from dealgate.leads.versions import lead_version
 from dealgate.web.bodies import limit_body
+from dealgate.web.client import address_key, client_address
 
 from . import lists
 from .auth import CAPTURE_AUTH, DEALS_AUTH, token_pipeline, token_scope
@@ -357,6 +360,7 @@ def _json_body(request: HttpRequest, *, typed: bool = True) -> dict[str, Any]:
         202: ReceivedOut | QueuedOut,
         404: ErrorOut,
         422: ErrorOut,
+        429: ErrorOut,
     },
     openapi_extra={
         "requestBody": {
@@ -375,25 +379,15 @@ def create_lead(request: HttpRequest) -> Status[dict[str, Any]] | HttpResponseBa
     the first three, with nothing of the lead: where there is a spool, the
     lead is kept there and answered before it is compared with any lead
     (`spool.keep_to_answer_first`), so that neither the answer nor the time
-    it takes tells whether it repeats one."""
+    it takes tells whether it repeats one. A `capture` token sits in a
+    website's page, where anyone may copy it: what it sends is held to the
+    web form's limit per client address (429 with Retry-After); a `leads`
+    token (an integrator's server) is not limited."""
     # A website hands on what its visitor typed: a size as text, as the form's.
     data = _json_body(request)
     _bound_pipeline(request, data)
     if token_scope(request) == ApiToken.Scope.CAPTURE:
-        pipeline = services.pipeline_for_capture(data.get("pipeline"))
-        kept = spool.keep_to_answer_first(
-            data, source="api", pipeline=pipeline, by=request.auth
-        )
-        if kept is not None:
-            from .routes import api  # which imports this module
-
-            answer = api.create_response(request, _RECEIVED, status=202)
-            return spool.answer_then_take_in(answer, kept)
-        result = spool.capture_or_keep(
-            data, source="api", by=request.auth, pipeline=pipeline
-        )
-        queued = isinstance(result, spool.Kept)
-        return Status(202, _queued_out(result) if queued else _RECEIVED)
+        return _capture_anonymously(request, data)
     result = spool.capture_or_keep(data, source="api", by=request.auth)
     if isinstance(result, spool.Kept):
         return Status(202, _queued_out(result))
@@ -417,6 +411,70 @@ def _bound_pipeline(request: HttpRequest, data: dict[str, Any]) -> None:
             f"USERNAME --pipeline KEY`",
             field="pipeline",
         )
+
+
+def _capture_anonymously(
+    request: HttpRequest, data: dict[str, Any]
+) -> Status[dict[str, Any]] | HttpResponseBase:
+    """Capture what a `capture` token sent, held to the web form's limit per
+    client address (dealgate.leads.formhits, counted as the form counts):
+    checked and counted in one step before the capture; a capture refused
+    afterwards gives its count back."""
+    from .routes import api  # which imports this module
+
+    pipeline = services.pipeline_for_capture(data.get("pipeline"))
+    client = address_key(client_address(request))
+    posted_at = timesource.wall_now()
+    with formhits.held(client, posted_at) as slot:
+        if not slot.allowed:
+            return _limited(request, api, client, posted_at)
+        try:
+            kept = spool.keep_to_answer_first(
+                data,
+                source="api",
+                pipeline=pipeline,
+                by=request.auth,
+                sender=slot.sender,
+            )
+            if kept is not None:
+                answer = api.create_response(request, _RECEIVED, status=202)
+                return spool.answer_then_take_in(answer, kept)
+            result = spool.capture_or_keep(
+                data,
+                source="api",
+                by=request.auth,
+                pipeline=pipeline,
+                sender=slot.sender,
+                then=slot.count_on_capture(),
+            )
+        except DealgateError:
+            slot.give_back()
+            raise
+    queued = isinstance(result, spool.Kept)
+    return Status(202, _queued_out(result) if queued else _RECEIVED)
+
+
+def _limited(
+    request: HttpRequest, api: NinjaAPI, client: str, at: dt.datetime
+) -> HttpResponseBase:
+    """429: the address sent as many leads as the limit allows in its window;
+    Retry-After says when one more fits."""
+    allowed, seconds = formhits.rate_limit()
+    wait = formhits.retry_after(client, at)
+    span = (
+        counted(seconds // 60, "minute")
+        if seconds % 60 == 0
+        else counted(seconds, "second")
+    )
+    message = (
+        f"too many leads from this address: at most {counted(allowed, 'lead')} "
+        f"in {span}; one more fits in {counted(wait, 'second')}"
+    )
+    answer = api.create_response(
+        request, {"code": "rate_limited", "message": message}, status=429
+    )
+    answer["Retry-After"] = str(wait)
+    return answer
 
 
 # What `lead_out` reads: the lead's own columns, its pipeline's key and its

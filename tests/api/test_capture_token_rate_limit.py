@@ -44,3 +44,69 @@ def test_a_copied_capture_token_is_held_to_the_per_address_limit(
 
     assert codes == [202, 202, 429]
     assert Lead.objects.count() == 2
+
+
+def _capture(client, secret: str, data: dict, **extra):
+    return client.post(
+        "/api/v1/leads",
+        json.dumps(data),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+        **extra,
+    )
+
+
+def test_a_limited_capture_is_told_when_one_more_fits(
+    client, routed, alice, now, settings
+):
+    settings.LEADS_FORM_RATE_LIMIT = 1
+    settings.LEADS_FORM_RATE_WINDOW = 600
+    _, secret = create_token(alice, "website", scope=ApiToken.Scope.CAPTURE)
+    assert _capture(client, secret, inquiry(1)).status_code == 202
+
+    refused = _capture(client, secret, inquiry(2))
+
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "600"
+    body = json.loads(refused.content)
+    assert body["code"] == "rate_limited"
+    assert "at most 1 lead in 10 minutes" in body["message"]
+
+
+def test_a_refused_capture_gives_its_count_back(client, routed, alice, now, settings):
+    settings.LEADS_FORM_RATE_LIMIT = 2
+    _, secret = create_token(alice, "website", scope=ApiToken.Scope.CAPTURE)
+    for n in range(3):
+        bad = _capture(client, secret, inquiry(n, email="not an address"))
+        assert bad.status_code == 422
+
+    codes = [_capture(client, secret, inquiry(n)).status_code for n in range(2)]
+
+    assert codes == [202, 202]
+
+
+def test_the_form_and_a_capture_token_share_one_address_s_limit(
+    client, routed, alice, now, settings
+):
+    settings.LEADS_FORM_RATE_LIMIT = 2
+    _, secret = create_token(alice, "website", scope=ApiToken.Scope.CAPTURE)
+    assert client.post("/leads/form/new-business/", inquiry(1)).status_code == 200
+    assert _capture(client, secret, inquiry(2)).status_code == 202
+
+    assert _capture(client, secret, inquiry(3)).status_code == 429
+    # Another address has its own.
+    other = _capture(client, secret, inquiry(4), REMOTE_ADDR="198.51.100.7")
+    assert other.status_code == 202
+    assert Lead.objects.count() == 3
+
+
+def test_a_leads_token_of_an_integrator_s_server_is_not_limited(
+    client, routed, alice, now, settings
+):
+    settings.LEADS_FORM_RATE_LIMIT = 1
+    _, secret = create_token(alice, "crm sync", scope=ApiToken.Scope.LEADS)
+
+    codes = {_capture(client, secret, inquiry(n)).status_code for n in range(3)}
+
+    assert codes == {201}
+    assert Lead.objects.count() == 3

@@ -65,12 +65,13 @@ def _form_post(data: dict, address: str = "203.0.113.9"):
     return resolve(FORM).func(request, pipeline_key="new-business")
 
 
-def _api_post(data: dict, secret: str):
+def _api_post(data: dict, secret: str, address: str = "203.0.113.9"):
     request = RequestFactory().post(
         API,
         json.dumps(data),
         content_type="application/json",
         headers={"Authorization": f"Bearer {secret}"},
+        REMOTE_ADDR=address,
     )
     return resolve(API).func(request)
 
@@ -86,15 +87,15 @@ def _answered(post, data: dict, *args) -> tuple[object, list[str]]:
 def test_a_known_and_an_unknown_email_are_answered_alike_before_any_matching(
     known, secret, unclosed, door
 ):
-    # Two senders, each with nothing sent before: the form counts a sender's
-    # inquiries waiting in the spool, a token's first use is recorded.
+    # Two senders, each with nothing sent before: both doors count a sender's
+    # inquiries per address, a token's first use is recorded.
     if door == "form":
         repeat, repeat_sql = _answered(_form_post, inquiry(1, message="again"))
         new, new_sql = _answered(_form_post, inquiry(2), "198.51.100.7")
     else:
         repeat, repeat_sql = _answered(_api_post, inquiry(1, message="again"), secret)
         other = create_token(known.owner, "another website")[1]
-        new, new_sql = _answered(_api_post, inquiry(2), other)
+        new, new_sql = _answered(_api_post, inquiry(2), other, "198.51.100.7")
 
     assert (repeat.status_code, repeat.content) == (new.status_code, new.content)
     assert len(repeat_sql) == len(new_sql)
