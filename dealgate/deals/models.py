@@ -14,17 +14,30 @@ TEXT_LIMITS = {"loss_note": 2_000, "override_reason": 2_000, "notes": 10_000}
 
 class NameBlockField(models.CharField):
     """The first block of the organization's name as lead capture blocks
-    company names (`leads.normalize.company_block`: transliterated, accents,
+    company names (`leads.normalize.company_blocks`: transliterated, accents,
     case and legal forms dropped), so an inquiry from "Mueller Systemhaus"
     finds the deals of "MÜLLER GmbH" through an index. Set from the name on
     every save, bulk_create included."""
 
-    def pre_save(self, model_instance: models.Model, add: bool) -> str:
-        from dealgate.leads.normalize import company_block, company_key
+    # Which of the name's blocks the field holds: the first, or the second
+    # ("" when the name has one).
+    position = 0
 
-        value = company_block(company_key(model_instance.name))
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        from dealgate.leads.normalize import company_blocks, company_key
+
+        blocks = company_blocks(company_key(model_instance.name))
+        value = blocks[self.position] if len(blocks) > self.position else ""
         setattr(model_instance, self.attname, value)
         return value
+
+
+class NameBlockOtherField(NameBlockField):
+    """The second block of the organization's name, as leads keep theirs
+    (`company_match_other`): "Konsulting Schmidt" is found by an inquiry
+    from "Schmidt" ("schm") as by one from "Konsulting" ("kons")."""
+
+    position = 1
 
 
 class NameKeyField(models.CharField):
@@ -42,6 +55,7 @@ class NameKeyField(models.CharField):
 class Organization(models.Model):
     name = models.CharField(max_length=200, unique=True)
     name_block = NameBlockField(max_length=50, default="", editable=False)
+    name_block_other = NameBlockOtherField(max_length=50, default="", editable=False)
     # Not unique: names that share a key may predate the key, or come from an
     # import; the doors that find an organization by name take the first.
     name_key = NameKeyField(max_length=NAME_KEY_LENGTH, default="", editable=False)
@@ -63,6 +77,9 @@ class Organization(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["name_block"], name="organization_name_block"),
+            models.Index(
+                fields=["name_block_other"], name="organization_name_block_other"
+            ),
             models.Index(fields=["name_key"], name="organization_name_key"),
         ]
 

@@ -309,8 +309,8 @@ def _best_deal(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
 
 
 def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
-    """Open deals whose contact has the inquiry's email (any case) or whose
-    organization's first block is one of the inquiry's company blocks
+    """Open deals whose contact has the inquiry's email (any case) or one of
+    whose organization's blocks is one of the inquiry's company blocks
     (`normalize.company_blocks`, folded alike): (id, contact email,
     organization name), newest first; None without a signal.
 
@@ -328,11 +328,14 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
         branches.append(_deals_by("contact_id", _EMAIL_MATCH[postgres]))
         params.append(address if postgres else like(address))
     if blocks := normalize.company_blocks(lead.company_key):
-        # Organizations keep their name's first block folded as leads fold
-        # it; the inquiry's every block is compared with it.
+        # Organizations keep their name's blocks folded as leads fold them;
+        # the inquiry's every block is compared with each, one branch (and
+        # index) for each column.
         marks = ", ".join(["%s"] * len(blocks))
-        branches.append(_deals_by("organization_id", f'x."name_block" IN ({marks})'))
-        params.extend(blocks)
+        for column in ("name_block", "name_block_other"):
+            match = f'x."{column}" IN ({marks})'
+            branches.append(_deals_by("organization_id", match))
+            params.extend(blocks)
     if not branches:
         return None
     # UNION, not UNION ALL: a deal matching on both signals is one row.

@@ -436,8 +436,7 @@ def _block_word(word: str) -> str:
 
 
 def company_block(key: str) -> str:
-    """The first of a company key's blocks (`company_blocks`); "" for none.
-    Organizations keep theirs (deals' `name_block`)."""
+    """The first of a company key's blocks (`company_blocks`); "" for none."""
     blocks = company_blocks(key)
     return blocks[0] if blocks else ""
 

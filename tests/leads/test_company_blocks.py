@@ -208,3 +208,21 @@ def test_organizations_get_the_blocks_of_today_and_deals_meet_other_spellings(db
     )
     sql, params = dedup.deals_query(lead)
     assert "mull" in params
+
+
+def test_organizations_saved_before_get_their_second_block(db):
+    from dealgate.deals.models import Organization
+
+    Organization.objects.create(name="Konsulting Schmidt GmbH")
+    Organization.objects.create(name="Initech")
+    Organization.objects.update(name_block_other="")  # as 0017 finds them
+
+    import_module("dealgate.deals.migrations.0017_organization_second_block").refill(
+        apps, connection.schema_editor()
+    )
+
+    blocks = Organization.objects.values_list("name", "name_block", "name_block_other")
+    assert sorted(blocks) == [
+        ("Initech", "init", ""),
+        ("Konsulting Schmidt GmbH", "kons", "schm"),
+    ]

@@ -46,12 +46,13 @@ def deals(routed, bob, now) -> dict[str, Deal]:
 
 def _before(lead) -> list[int]:
     """The candidates a single OR query finds: open deals by contact email
-    (any case) or by the organization's folded first word."""
+    (any case) or by either of the organization's blocks."""
     wanted = Q()
     if lead.email_key:
         wanted |= Q(contact__email__iexact=lead.email_key)
     if blocks := company_blocks(lead.company_key):
         wanted |= Q(organization__name_block__in=blocks)
+        wanted |= Q(organization__name_block_other__in=blocks)
     found = Deal.objects.filter(wanted, status="open").order_by("-id")
     return list(found.values_list("id", flat=True))
 
@@ -116,15 +117,43 @@ def test_an_organization_with_accents_is_found_for_any_spelling_of_them(
     assert found.matched_on == "company"
 
 
-def test_organizations_keep_their_first_block_however_they_are_written(db):
+def test_organizations_keep_their_blocks_however_they_are_written(db):
     one = Organization.objects.create(name="Müller GmbH & Co. KG")
-    Organization.objects.bulk_create([Organization(name="Ærø Consulting")])
+    Organization.objects.bulk_create(
+        [Organization(name="Ærø Consulting"), Organization(name="Weber & Krause")]
+    )
     one.name = "The Globex Corporation"
     one.save()
 
-    blocks = dict(Organization.objects.values_list("name", "name_block"))
+    rows = Organization.objects.values_list("name", "name_block", "name_block_other")
     # A block is a distinctive word's first letters: not "the", nor "consulting".
-    assert blocks == {"The Globex Corporation": "glob", "Ærø Consulting": "ærø"}
+    assert {name: blocks for name, *blocks in rows} == {
+        "The Globex Corporation": ["glob", ""],
+        "Ærø Consulting": ["ærø", ""],
+        "Weber & Krause": ["krau", "webe"],
+    }
+
+
+def test_an_organization_is_found_by_its_second_block(routed, bob, now):
+    # "Konsulting" is no generic word, "Consulting" is: the inquiry's one
+    # block ("schm") is the organization's second, after "kons".
+    deal = Deal.objects.create(
+        pipeline=routed,
+        stage=routed.stages.first(),
+        title="Rollout",
+        owner=bob,
+        organization=Organization.objects.create(name="Konsulting Schmidt"),
+        created_at=now,
+    )
+    lead = clean_lead(
+        {"email": "info@elsewhere.example", "company": "Consulting Schmidt"},
+        region=None,
+    )
+
+    found = dedup.find_match(lead)
+
+    assert found is not None and found.deal == deal
+    assert found.matched_on == "company"
 
 
 def test_a_repeat_matching_a_deal_on_email_and_company_finds_it_once(deals):
