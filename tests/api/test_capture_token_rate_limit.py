@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db.models import Sum
 
-from dealgate.leads import assign
-from dealgate.leads.models import ApiToken, Lead
+from dealgate.leads import assign, spool
+from dealgate.leads.models import ApiToken, FormHit, Lead
 from dealgate.leads.tokens import create_token
 from tests.leads.conftest import CENTRAL_RULES, inquiry
 
@@ -110,3 +111,21 @@ def test_a_leads_token_of_an_integrator_s_server_is_not_limited(
 
     assert codes == {201}
     assert Lead.objects.count() == 3
+
+
+def test_a_capture_token_s_leads_kept_during_an_import_are_held_to_the_limit(
+    sqlite_file, client, routed, alice, other_writer, now, settings
+):
+    settings.LEADS_FORM_RATE_LIMIT = 1
+    _, secret = create_token(alice, "website", scope=ApiToken.Scope.CAPTURE)
+    _capture(client, secret, inquiry(0, email="bad"))  # the token's first use
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    codes = [_capture(client, secret, inquiry(n)).status_code for n in (1, 2)]
+
+    other_writer.execute("ROLLBACK")
+    assert codes == [202, 429]
+    # Counted from the spool while it waited, then once in the database.
+    assert spool.drain_spool().taken == 1
+    assert FormHit.objects.aggregate(total=Sum("count"))["total"] == 1
+    assert Lead.objects.count() == 1
