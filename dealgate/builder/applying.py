@@ -20,6 +20,7 @@ from dealgate.web.errors import Missing
 
 from . import drafts, pages
 from .blueprints import proposal_for
+from .editing import findings_of
 from .forms import FileForm
 from .guards import manager_required, posted_seen, seen, working_or_404
 from .models import Draft
@@ -62,7 +63,21 @@ def edit_file(request: HttpRequest, key: str) -> HttpResponse:
 @manager_required
 @require_POST
 def discard(request: HttpRequest, key: str) -> HttpResponse:
-    """Drop the draft, if it is still the one the page showed."""
+    """Drop the draft, if it is still the one the page showed, once asked:
+    the builder's button posts here without `confirm`, which shows what is
+    lost and asks again (no script needed); the answer posts `confirm`."""
+    if request.POST.get("confirm") != "discard":
+        working = working_or_404(key)
+        if not working.draft:
+            messages.error(request, "There is no draft to discard.")
+            return redirect("builder:edit", key=key)
+        context = {
+            "working": working,
+            "spec": working.spec,
+            "plan": drafts.plan_draft(working, by=request.user),
+            "seen": seen(request, working),
+        }
+        return render(request, "builder/discard.html", context)
     try:
         if drafts.discard_draft(key, request.user, seen=posted_seen(request)):
             messages.success(request, "Draft discarded.")
@@ -120,6 +135,8 @@ def apply(request: HttpRequest, key: str) -> HttpResponse:
     context = {
         "working": working,
         "plan": plan,
+        "findings": findings_of(working),
+        "data_checked": working.pipeline is not None,
         "error": error,
         "spec": working.spec,
         "seen": working.seen,

@@ -18,24 +18,16 @@ from dealgate.clocks.rules import (
     BreachRules,
     parse_rules,
 )
+from dealgate.core.breach_words import ACTION_LABELS, action_label
 from dealgate.core.pipeline_file import PipelineSpec, breach_settings
 from dealgate.errors import ValidationError
 
 from .edits import day_of, stage_of
 
-ACTION_LABELS = {
-    "mark_at_risk": "Mark the deal at risk",
-    "notify": "Notify the person responsible",
-    "escalate": "Escalate to their manager after one more window",
-    "task": "Create a follow-up task",
-    "reassign": "Reassign the deal to another team member",
-    SEQUENCE: "Start the follow-up sequence",
-}
-
 
 def action_choices() -> list[tuple[str, str]]:
     """(action, words) for every action the clocks know, in their order."""
-    return [(a, ACTION_LABELS.get(a, a.replace("_", " "))) for a in ACTIONS]
+    return [(action, action_label(action)) for action in ACTIONS]
 
 
 def rules_of(spec: PipelineSpec) -> BreachRules:

@@ -413,7 +413,7 @@ class DraftPlan:
             return []
         # The apply page asks where the deals of a removed stage go just
         # below its plan; a command line's --move means nothing there.
-        return self.plan.lines(_choose_below)
+        return self.plan.lines(_choose_below, page=True)
 
     @property
     def change_count(self) -> int:

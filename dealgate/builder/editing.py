@@ -24,7 +24,7 @@ from dealgate.core.pipeline_file import (
     PipelineSpec,
     parse_window,
 )
-from dealgate.core.review import review
+from dealgate.core.review import Finding, review
 from dealgate.core.rounding import whole
 from dealgate.errors import ValidationError
 from dealgate.web.errors import refused
@@ -106,7 +106,7 @@ def _builder_page(
         ),
         "handoff_form": bound.get("handoff_form")
         or AddHandoffForm(spec=spec, prefix="new", offered=offered),
-        "findings": _findings(working),
+        "findings": findings_of(working),
         # Planned for the person, so a change only an admin may apply is
         # shown as such, not counted as one they can apply.
         "plan": drafts.plan_draft(working, by=request.user) if working.draft else None,
@@ -147,7 +147,9 @@ def _handoff_forms(
     return pairs
 
 
-def _findings(working: drafts.Working) -> list:
+def findings_of(working: drafts.Working) -> list[Finding]:
+    """The design review of the draft (or the applied pipeline), with the
+    applied pipeline's data when there is one."""
     data = None
     if working.pipeline is not None:
         data = figures_for(working.pipeline, timesource.now()).review

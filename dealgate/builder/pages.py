@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from dealgate.accounts.models import User
 from dealgate.core import blueprint as bp
+from dealgate.core.breach_words import actions_said
 from dealgate.core.numbers import whole_number
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
@@ -94,8 +95,7 @@ def stage_rows(spec: PipelineSpec) -> list[StageRow]:
                 position=position,
                 stage=stage,
                 owner=owner_words(stage.owner, people),
-                actions=", ".join(actions if actions is not None else default)
-                or "none",
+                actions=actions_said(actions if actions is not None else default),
                 own_actions=actions is not None,
             )
         )

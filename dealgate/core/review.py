@@ -4,6 +4,10 @@ its data. Pure Python: the figures of an applied pipeline are gathered by
 
 Each `Finding` says what is wrong and how to fix it, and carries the path of
 the key it is about (`stages[2].owner`), so a file's finding names its line.
+It says so twice where a file and a page name things apart: `message` and
+`fix` in the file's words (stage keys, `on_breach = [...]`, `loss_reasons`)
+for the command line, `page` in the builder's (stage names, the stage form's
+labels) for the web pages; one review makes both.
 
 Shape and rules (any pipeline file):
 
@@ -39,11 +43,12 @@ Data (an applied pipeline):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from dealgate.core import criteria
+from dealgate.core.breach_words import DEFAULT_WORDS, action_label
 from dealgate.core.checklist import items_in_rule
 from dealgate.core.names import name_key
 from dealgate.core.pipeline_file import (
@@ -54,7 +59,7 @@ from dealgate.core.pipeline_file import (
     labels_naming_keys,
     split_owner,
 )
-from dealgate.core.rounding import fixed, percent
+from dealgate.core.rounding import figure, percent
 from dealgate.core.text import counted
 from dealgate.core.toml_lines import Path
 
@@ -124,12 +129,27 @@ FAR_OVER = 1.5
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing to fix. `code` names the check; `path` the key it is about."""
+    """One thing to fix. `code` names the check; `path` the key it is about.
+    `message` and `fix` speak of the file; `page_message` and `page_fix`,
+    where given, say the same in the words of the builder's pages (`page`)."""
 
     code: str
     path: Path
     message: str
     fix: str
+    page_message: str = ""
+    page_fix: str = ""
+
+    @property
+    def page(self) -> Finding:
+        """The finding as a web page shows it: in the builder's words."""
+        return replace(
+            self,
+            message=self.page_message or self.message,
+            fix=self.page_fix or self.fix,
+            page_message="",
+            page_fix="",
+        )
 
 
 @dataclass(frozen=True)
@@ -215,23 +235,26 @@ def _stage_count(spec: PipelineSpec) -> list[Finding]:
 
 def _stage_shape(index: int, stage: StageSpec) -> list[Finding]:
     here: Path = ("stages", index)
-    name = _name(stage)
     findings = []
     if split_owner(stage.owner or "") is None:
         findings.append(
-            Finding(
+            _named(
                 "no-owner",
                 (*here, "owner"),
-                f"{name} has no owner",
+                lambda name: f"{name(stage)} has no owner",
                 'give it one owner: "deal-owner", "user:USERNAME" or "team:TEAM NAME"',
+                "choose its Owner in the stage's form: the deal's owner, one "
+                "person or one team",
             )
         )
     if not stage.exit_criteria:
         findings.append(
-            Finding(
+            _named(
                 "no-exit-criteria",
                 (*here, "exit_criteria"),
-                f"{name} has no exit criteria: deals leave it on feel",
+                lambda name: (
+                    f"{name(stage)} has no exit criteria: deals leave it on feel"
+                ),
                 "add what must be true before a deal moves on, e.g. "
                 '"The buyer named a decision date" '
                 "(deal.custom.decision_date != null)",
@@ -239,22 +262,29 @@ def _stage_shape(index: int, stage: StageSpec) -> list[Finding]:
         )
     if stage.age_limit_days is None:
         findings.append(
-            Finding(
+            _named(
                 "no-age-limit",
                 (*here, "age_limit_days"),
-                f"{name} has no age limit: no deal here is ever at risk",
+                lambda name: (
+                    f"{name(stage)} has no age limit: no deal here is ever at risk"
+                ),
                 "set age_limit_days, the business days a deal may wait here "
                 "(the blueprint proposes one from past deals)",
+                "set its Age limit (business days) in the stage's form, the "
+                "business days a deal may wait there (the blueprint proposes "
+                "one from past deals)",
             )
         )
     phrase = seller_act(stage.name)
     if phrase is not None:
         findings.append(
-            Finding(
+            _named(
                 "seller-name",
                 (*here, "name"),
-                f"{name} is named for what the seller did ({phrase!r}), not "
-                "for what the buyer did",
+                lambda name: (
+                    f"{name(stage)} is named for what the seller did "
+                    f"({phrase!r}), not for what the buyer did"
+                ),
                 "name it for the buyer's act that puts a deal here, e.g. "
                 '"Proposal requested" rather than "Proposal sent"',
             )
@@ -266,10 +296,40 @@ def _name(stage: StageSpec) -> str:
     return f"stage '{stage.key}' ({stage.name})" if stage.name else f"'{stage.key}'"
 
 
+def _page_name(stage: StageSpec) -> str:
+    """A stage as the builder names it: by its name, the key only where it
+    has none."""
+    return f'stage "{stage.name or stage.key}"'
+
+
+Namer = Callable[[StageSpec], str]
+
+
+def _named(
+    code: str,
+    path: Path,
+    say: Callable[[Namer], str],
+    fix: str,
+    page_fix: str = "",
+) -> Finding:
+    """A finding whose message names stages: by key and name for a file,
+    by name for a page."""
+    message, page_message = say(_name), say(_page_name)
+    return Finding(
+        code,
+        path,
+        message,
+        fix,
+        page_message if page_message != message else "",
+        page_fix,
+    )
+
+
 def _handoffs(spec: PipelineSpec) -> list[Finding]:
     keys = spec.stage_keys()
     wanted = list(zip([LEAD, *keys], keys, strict=False))
     given = {(h.from_stage, h.to_stage): h for h in spec.handoffs}
+    stages = {stage.key: stage for stage in spec.stages}
     findings = []
     for ends in dict.fromkeys([*wanted, *given]):
         handoff = given.get(ends)
@@ -277,29 +337,55 @@ def _handoffs(spec: PipelineSpec) -> list[Finding]:
             continue
         if handoff is None:
             path: Path = ("handoffs",)
-            message = (
-                f"there is no handoff {_ends(ends)}: no response window times "
-                "the answer when a deal arrives there"
+
+            def say(name: Namer, ends: tuple[str, str] = ends) -> str:
+                return (
+                    f"there is no handoff {_ends(ends, stages, name)}: no "
+                    "response window times the answer when a deal arrives there"
+                )
+
+            page_fix = (
+                'add it under Handoffs and response windows, with a "Respond '
+                'within" (business time: "15m", "2h", "1d" ...)'
             )
         else:
             path = spec.handoff_path(handoff)
-            message = f"the handoff {_ends(ends)} has no response window"
+
+            def say(name: Namer, ends: tuple[str, str] = ends) -> str:
+                return f"the handoff {_ends(ends, stages, name)} has no response window"
+
+            page_fix = (
+                'give it a "Respond within" under Handoffs and response '
+                'windows (business time: "15m", "2h", "1d" ...)'
+            )
         findings.append(
-            Finding(
+            _named(
                 "no-window",
                 path,
-                message,
+                say,
                 f'give it one: [[handoffs]] from = "{ends[0]}", to = '
                 f'"{ends[1]}", response_window = "1d" (business time; '
                 '"15m", "2h", "1d" ...)',
+                page_fix,
             )
         )
     return findings
 
 
-def _ends(ends: tuple[str, str]) -> str:
-    start = "from a new lead" if ends[0] == LEAD else f"from '{ends[0]}'"
-    return f"{start} to '{ends[1]}'"
+def _ends(
+    ends: tuple[str, str], stages: Mapping[str, StageSpec], name: Namer = _name
+) -> str:
+    """ "from a new lead to 'qualified'" for a file, "from a new lead to stage
+    "Qualified"" for a page; a key no stage has is named as it is."""
+
+    def one(key: str) -> str:
+        stage = stages.get(key)
+        if stage is None:
+            return f"'{key}'"
+        return f"'{key}'" if name is _name else name(stage)
+
+    start = "from a new lead" if ends[0] == LEAD else f"from {one(ends[0])}"
+    return f"{start} to {one(ends[1])}"
 
 
 def _rules(spec: PipelineSpec) -> list[Finding]:
@@ -309,13 +395,24 @@ def _rules(spec: PipelineSpec) -> list[Finding]:
         for key in ("entry_criteria", "exit_criteria"):
             items = getattr(stage, key)
             here = ("stages", index, key)
-            findings += _rule_findings(here, items, _name(stage), fields)
-    findings += _rule_findings(("won", "criteria"), spec.won_criteria, "won", fields)
+            findings += _rule_findings(
+                here, items, lambda name, stage=stage: name(stage), fields
+            )
+    findings += _rule_findings(("won", "criteria"), spec.won_criteria, _won, fields)
     return findings
 
 
+def _won(name: Namer) -> str:
+    """What holds the won criteria: "won" in a file's words, "the won
+    criteria" in a page's."""
+    return "won" if name is _name else "the won criteria"
+
+
 def _rule_findings(
-    path: Path, items: tuple[CriterionSpec, ...], owner: str, fields: dict[str, str]
+    path: Path,
+    items: tuple[CriterionSpec, ...],
+    owner: Callable[[Namer], str],
+    fields: dict[str, str],
 ) -> list[Finding]:
     findings = []
     for index, item in enumerate(items):
@@ -323,10 +420,12 @@ def _rule_findings(
         if problem is not None:
             fault = "can never be met" if problem.never_met else "does not compile"
             findings.append(
-                Finding(
+                _named(
                     "bad-rule",
                     (*path, index, "rule"),
-                    f"the rule of {item.label!r} ({owner}) {fault}: {problem}",
+                    lambda name, item=item, fault=fault, problem=problem: (
+                        f"the rule of {item.label!r} ({owner(name)}) {fault}: {problem}"
+                    ),
                     "correct the rule; docs/criteria.md lists what a rule can "
                     "read and the functions it can call",
                 )
@@ -335,13 +434,15 @@ def _rule_findings(
         day = day_counted_from_one(item.rule)
         if day is not None:
             findings.append(
-                Finding(
+                _named(
                     "day-of-month-from-zero",
                     (*path, index, "rule"),
-                    f"the rule of {item.label!r} ({owner}) compares getDayOfMonth() "
-                    f"with {day}, as if it counted from 1: it counts from 0 (the "
-                    "1st is 0, the 31st is 30), so "
-                    + ("no day is 31" if day == 31 else "1 is the 2nd"),
+                    lambda name, item=item, day=day: (
+                        f"the rule of {item.label!r} ({owner(name)}) compares "
+                        f"getDayOfMonth() with {day}, as if it counted from 1: it "
+                        "counts from 0 (the 1st is 0, the 31st is 30), so "
+                        + ("no day is 31" if day == 31 else "1 is the 2nd")
+                    ),
                     "write getDate() to count days of the month from 1 "
                     f"(getDate() == {day}), or getDayOfMonth() == {day - 1}",
                 )
@@ -373,7 +474,6 @@ def _never_holds(spec: PipelineSpec) -> list[Finding]:
     criteria and another can hold; a won criterion keeps every deal open."""
     findings = []
     for index, stage in enumerate(spec.stages):
-        name = _name(stage)
         here = ("stages", index, "entry_criteria")
         for number, item in enumerate(stage.entry_criteria):
             reason = never_holds(item.rule)
@@ -383,7 +483,7 @@ def _never_holds(spec: PipelineSpec) -> list[Finding]:
                         (*here, number, "rule"),
                         item,
                         reason,
-                        f"no deal can enter {name}",
+                        lambda name, stage=stage: f"no deal can enter {name(stage)}",
                     )
                 )
         findings += _exits_never_hold(index, stage)
@@ -391,7 +491,9 @@ def _never_holds(spec: PipelineSpec) -> list[Finding]:
         reason = never_holds(item.rule)
         if reason is not None:
             path = ("won", "criteria", number, "rule")
-            findings.append(_never(path, item, reason, "no deal can be won"))
+            findings.append(
+                _never(path, item, reason, lambda name: "no deal can be won")
+            )
     return findings
 
 
@@ -404,7 +506,7 @@ def _exits_never_hold(index: int, stage: StageSpec) -> list[Finding]:
             ("stages", index, "exit_criteria", number, "rule"),
             item,
             reason,
-            f"no deal can leave {_name(stage)} forward",
+            lambda name: f"no deal can leave {name(stage)} forward",
         )
         for number, (item, reason) in enumerate(
             zip(stage.exit_criteria, reasons, strict=True)
@@ -413,7 +515,9 @@ def _exits_never_hold(index: int, stage: StageSpec) -> list[Finding]:
     ]
 
 
-def _never(path: Path, item: CriterionSpec, reason: str, outcome: str) -> Finding:
+def _never(
+    path: Path, item: CriterionSpec, reason: str, outcome: Callable[[Namer], str]
+) -> Finding:
     if reason == _FALSE:
         fix = "write the condition the criterion stands for, or remove it"
     else:
@@ -421,10 +525,10 @@ def _never(path: Path, item: CriterionSpec, reason: str, outcome: str) -> Findin
             "correct the bounds (one written the wrong way round?) or remove "
             "the criterion"
         )
-    return Finding(
+    return _named(
         "never-holds",
         path,
-        f"{item.label!r} can never hold ({reason}): {outcome}",
+        lambda name: f"{item.label!r} can never hold ({reason}): {outcome(name)}",
         fix,
     )
 
@@ -579,13 +683,15 @@ def _probabilities(spec: PipelineSpec) -> list[Finding]:
     for index, stage in enumerate(spec.stages):
         if highest is not None and stage.probability < highest.probability:
             findings.append(
-                Finding(
+                _named(
                     "probability-falls",
                     ("stages", index, "probability"),
-                    f"{_name(stage)} has a {stage.probability}% chance to win, "
-                    f"less than the {highest.probability}% of "
-                    f"{_name(highest)} before it: a deal that moves forward "
-                    "would count as less likely to be won",
+                    lambda name, stage=stage, highest=highest: (
+                        f"{name(stage)} has a {stage.probability}% chance to win, "
+                        f"less than the {highest.probability}% of "
+                        f"{name(highest)} before it: a deal that moves forward "
+                        "would count as less likely to be won"
+                    ),
                     "make each stage's probability at least that of the "
                     "stages before it (the blueprint proposes them from "
                     "past deals)",
@@ -610,12 +716,14 @@ def _same_exits(spec: PipelineSpec) -> list[Finding]:
         if earlier is stage:
             continue
         findings.append(
-            Finding(
+            _named(
                 "same-exit-criteria",
                 ("stages", index, "exit_criteria"),
-                f"{_name(stage)} has the same exit criteria as "
-                f"{_name(earlier)}: the buyer does the same thing to leave "
-                "both, so one of them may not mark a buyer step of its own",
+                lambda name, stage=stage, earlier=earlier: (
+                    f"{name(stage)} has the same exit criteria as "
+                    f"{name(earlier)}: the buyer does the same thing to leave "
+                    "both, so one of them may not mark a buyer step of its own"
+                ),
                 "give each stage the exit criteria of its own buyer step, or "
                 "merge the two stages",
             )
@@ -623,40 +731,66 @@ def _same_exits(spec: PipelineSpec) -> list[Finding]:
     return findings
 
 
+_EXAMPLE_ACTIONS = ("mark_at_risk", "notify")
+
+
 def _no_breach_actions(spec: PipelineSpec) -> list[Finding]:
     """`on_breach = []`: a deal past its age limit is never marked, nobody
     is told, nothing is done. The pipeline's default counts only where a
-    stage relies on it."""
+    stage relies on it. On a page this is every action unticked in the
+    stage's form."""
+    ticked = " and ".join(f'"{action_label(a)}"' for a in _EXAMPLE_ACTIONS)
     findings = []
     relying = []
     for index, stage in enumerate(spec.stages):
         own = stage.breach.get("on_breach")
         if own is None:
-            relying.append(stage.key)
+            relying.append(stage)
         elif not own:
             findings.append(
-                Finding(
+                _named(
                     "no-breach-actions",
                     ("stages", index, "on_breach"),
-                    f"{_name(stage)} has on_breach = []: nothing happens when "
-                    "a deal passes its age limit, so the limit is not enforced",
+                    lambda name, stage=stage: (
+                        f"{name(stage)} has on_breach = []: nothing happens "
+                        "when a deal passes its age limit, so the limit is not "
+                        "enforced"
+                        if name is _name
+                        else f"{name(stage)} does nothing when a deal outstays "
+                        "its age limit (no action is ticked), so the limit is "
+                        "not enforced"
+                    ),
                     'list what should happen, e.g. on_breach = ["mark_at_risk", '
                     '"notify"], or drop the key to use the pipeline\'s default',
+                    f"in the stage's form, tick what should happen, e.g. "
+                    f'{ticked}, or tick "Use {DEFAULT_WORDS}"',
                 )
             )
     default = spec.breach.get("on_breach")
     if default is not None and not default and relying:
-        stages = ", ".join(f"'{key}'" for key in relying)
         findings.insert(
             0,
-            Finding(
+            _named(
                 "no-breach-actions",
                 ("breach", "on_breach"),
-                "the pipeline's default on_breach is []: nothing happens when "
-                f"a deal passes the age limit of {stages}, so those limits "
-                "are not enforced",
+                lambda name: (
+                    (
+                        "the pipeline's default on_breach is []"
+                        if name is _name
+                        else "the pipeline's default is to do nothing"
+                    )
+                    + ": nothing happens when a deal passes the age limit of "
+                    + ", ".join(
+                        f"'{stage.key}'" if name is _name else name(stage)
+                        for stage in relying
+                    )
+                    + ", so those limits are not enforced"
+                ),
                 'list what should happen, e.g. on_breach = ["mark_at_risk", '
                 '"notify"], in [breach] or in each stage',
+                "set the pipeline's default in its file (Edit as a file: "
+                "on_breach in [breach]), or in each stage's form untick \"Use "
+                f'{DEFAULT_WORDS}" and tick what should happen, e.g. {ticked}',
             ),
         )
     return findings
@@ -694,9 +828,21 @@ def _checklist_spellings(spec: PipelineSpec) -> list[Finding]:
                         "that reads one never sees the other ticked",
                         f"name one of them in every rule (the first is at "
                         f"{'.'.join(map(str, first[like]))})",
+                        page_fix="name one of them in every rule (the first "
+                        f"is in {_criteria_said(spec, first[like])})",
                     )
                 )
     return findings
+
+
+def _criteria_said(spec: PipelineSpec, path: Path) -> str:
+    """Where the rule at `path` is, as the builder shows it: "an exit
+    criterion of stage "Qualified"", "a won criterion"."""
+    if path[0] == "won":
+        return "a won criterion"
+    stage = spec.stages[int(path[1])]
+    which = "an entry" if path[2] == "entry_criteria" else "an exit"
+    return f"{which} criterion of {_page_name(stage)}"
 
 
 def _look_alike(one: str, other: str) -> bool:
@@ -723,48 +869,51 @@ def _stage_data(
     spec: PipelineSpec, index: int, stage: StageSpec, data: StageData
 ) -> list[Finding]:
     here: Path = ("stages", index)
-    name = _name(stage)
     findings = []
     if data.share is not None and data.share > spec.bottleneck_share:
         findings.append(
-            Finding(
+            _named(
                 "wide",
                 here,
-                f"{name} holds {percent(data.share, 0)} of the open deals "
-                f"({data.open_deals:,}), more than the bottleneck share of "
-                f"{percent(spec.bottleneck_share, 0)}",
+                lambda name: (
+                    f"{name(stage)} holds {percent(data.share or 0, 0)} "
+                    f"of the open deals ({data.open_deals:,}), more than the "
+                    f"bottleneck share of {percent(spec.bottleneck_share, 0)}"
+                ),
                 "find out why deals wait here: sharpen its exit criteria, give "
                 "it an owner who moves deals on, or split it",
             )
         )
     if data.could_skip >= MIN_DEALS and data.skipped > data.could_skip / 2:
         findings.append(
-            Finding(
+            _named(
                 "skipped",
                 here,
-                f"most deals skip {name}: {data.skipped:,} of the "
-                f"{data.could_skip:,} closed deals that could have passed it "
-                "went around it",
+                lambda name: (
+                    f"most deals skip {name(stage)}: {data.skipped:,} "
+                    f"of the {data.could_skip:,} closed deals that could have "
+                    "passed it went around it"
+                ),
                 "remove it, merge it into a neighbour, or make what it checks "
                 "an entry criterion of the next stage",
             )
         )
-    findings += _over_limit(here, name, stage, data)
+    findings += _over_limit(here, stage, data)
     return findings
 
 
-def _over_limit(
-    here: Path, name: str, stage: StageSpec, data: StageData
-) -> list[Finding]:
+def _over_limit(here: Path, stage: StageSpec, data: StageData) -> list[Finding]:
     limit, median = stage.age_limit_days, data.median_age_days
     if limit is None or median is None or median < FAR_OVER * limit:
         return []
     return [
-        Finding(
+        _named(
             "over-limit",
             (*here, "age_limit_days"),
-            f"open deals have sat in {name} a median of {fixed(median, 1)} business "
-            f"days, far over its limit of {limit}",
+            lambda name: (
+                f"open deals have sat in {name(stage)} a median of "
+                f"{figure(median, 1)} business days, far over its limit of {limit}"
+            ),
             "close the deals that are dead (lost, with a reason), and set the "
             "limit from what won deals needed (see the blueprint)",
         )
@@ -785,6 +934,12 @@ def _loss_reasons(spec: PipelineSpec) -> list[Finding]:
             "by reason",
             "list the reasons deals are lost for in [[loss_reasons]] (a key and "
             'a label each, e.g. "price" / "Price too high"), with an "other" '
+            "that needs a note",
+            page_message="the pipeline lists no loss reasons: a lost deal then "
+            "needs a note saying why, and no reason is stored, so losses "
+            "cannot be counted by reason",
+            page_fix="list the reasons deals are lost for (Edit as a file: a "
+            'key and a label each, e.g. "Price too high"), with an "Other" '
             "that needs a note",
         )
     ]
@@ -828,23 +983,32 @@ def _losses(data: PipelineData) -> list[Finding]:
     unlisted = (
         data.lost_without_reason - data.lost_empty_reason - data.lost_placeholder_reason
     )
-    kinds = [
-        f"{count:,} {kind}"
-        for count, kind in (
-            (data.lost_empty_reason, "empty"),
-            (unlisted, "not listed in loss_reasons"),
-            (data.lost_placeholder_reason, "a placeholder"),
+
+    def kinds(unlisted_words: str) -> str:
+        return ", ".join(
+            f"{count:,} {kind}"
+            for count, kind in (
+                (data.lost_empty_reason, "empty"),
+                (unlisted, unlisted_words),
+                (data.lost_placeholder_reason, "a placeholder"),
+            )
+            if count
         )
-        if count
-    ]
+
+    lost = f"{data.lost_without_reason:,} of {data.lost:,} lost deals"
     return [
         Finding(
             "lost-no-reason",
             ("loss_reasons",),
-            f"{data.lost_without_reason:,} of {data.lost:,} lost deals have no "
-            "real loss reason (empty, not listed, or a placeholder such as "
-            f"not-recorded): {', '.join(kinds)}",
+            f"{lost} have no real loss reason (empty, not listed, or a "
+            "placeholder such as not-recorded): " + kinds("not listed in loss_reasons"),
             "ask for a reason whenever a deal is lost (list the real ones in "
             "loss_reasons) and record the reasons of past losses where known",
+            page_message=f"{lost} have no real loss reason (none given, one "
+            "the pipeline does not list, or a stand-in an import wrote, such "
+            'as "not recorded"): ' + kinds("not among the pipeline's loss reasons"),
+            page_fix="ask for a reason whenever a deal is lost (list the real "
+            "ones among the pipeline's loss reasons) and record the reasons of "
+            "past losses where known",
         )
     ]

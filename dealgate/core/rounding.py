@@ -51,6 +51,19 @@ def fixed(
     return format(number, spec)
 
 
+def figure(
+    value: float | int | Decimal, places: int = 1, *, grouped: bool = False
+) -> str:
+    """`value` as `fixed` writes it, but a whole number without its zero
+    decimals: figure(113.0) is "113", figure(2.25) "2.3", figure(2.04) "2".
+    For figures read in a sentence or a cell, where "113.0 business days"
+    says nothing "113" does not."""
+    number = rounded(value, places)
+    if number.is_finite() and number == number.to_integral_value():
+        return fixed(number, 0, grouped=grouped)
+    return fixed(number, places, grouped=grouped)
+
+
 def quotient(
     numerator: float | int | Decimal, denominator: float | int | Decimal
 ) -> Decimal:

@@ -49,8 +49,9 @@ from dealgate import timesource
 from dealgate.accounts.models import Team, User
 from dealgate.accounts.teams import TeamNames, team_spelling
 from dealgate.clocks import services as clocks
-from dealgate.clocks.rules import handoff_name
+from dealgate.clocks.rules import DEFAULT_ACTIONS, handoff_name
 from dealgate.core import business_time, routing
+from dealgate.core.breach_words import actions_said
 from dealgate.core.calendar import Calendar
 from dealgate.core.pipeline_file import (
     DEAL_OWNER,
@@ -130,13 +131,23 @@ class PlannedChange:
     held: tuple[int, int] = (0, 0)
     area: str = ""
     renames_to: tuple[str, ...] = ()
+    # The change in the words of the builder's pages, where they differ
+    # from the file's (stage names, the stage form's labels).
+    page_text: str = ""
 
-    def line(self, where_deals_go: Callable[[PlannedChange], str] = move_flag) -> str:
-        """The change as a door lists it: `text`, and for a blocked removal
-        what `where_deals_go` tells the person to do."""
+    def line(
+        self,
+        where_deals_go: Callable[[PlannedChange], str] = move_flag,
+        *,
+        page: bool = False,
+    ) -> str:
+        """The change as a door lists it: `text` (`page_text` for a web
+        page, where given), and for a blocked removal what `where_deals_go`
+        tells the person to do."""
+        text = (self.page_text or self.text) if page else self.text
         if not self.needs_move:
-            return self.text
-        return f"{self.text} -> {where_deals_go(self)}"
+            return text
+        return f"{text} -> {where_deals_go(self)}"
 
     def __str__(self) -> str:
         return self.line()
@@ -167,10 +178,14 @@ class PipelinePlan:
         return bool(self.changes)
 
     def lines(
-        self, where_deals_go: Callable[[PlannedChange], str] = move_flag
+        self,
+        where_deals_go: Callable[[PlannedChange], str] = move_flag,
+        *,
+        page: bool = False,
     ) -> list[str]:
-        """The plan as a door lists it; `where_deals_go` as in `line`."""
-        texts = [change.line(where_deals_go) for change in self.changes]
+        """The plan as a door lists it; `where_deals_go` and `page` as in
+        `line`."""
+        texts = [change.line(where_deals_go, page=page) for change in self.changes]
         return (texts or ["no changes"]) + [f"note: {note}" for note in self.notes]
 
     def __str__(self) -> str:
@@ -746,8 +761,8 @@ class _Sync:
         changes = [PlannedChange(text) for text in texts]
         changes += [self._removal(row) for row in self.removed]
         texts = self._handoff_changes() + self._outcome_changes()
-        texts += self._breach_changes()
         changes += [PlannedChange(text) for text in texts]
+        changes += self._breach_changes()
         changes += [
             PlannedChange(text, area="routing") for text in self._routing_changes()
         ]
@@ -950,15 +965,23 @@ class _Sync:
         )
         return texts
 
-    def _breach_changes(self) -> list[str]:
+    def _breach_changes(self) -> list[PlannedChange]:
         settings = (self.pipeline.settings if self.pipeline else None) or {}
         old_breach = settings.get("breach") or {}
-        breach = (
-            ""
-            if self._same_breach(old_breach)
-            else _breach_diff(old_breach, self.breach)
-        )
-        return [f"change breach rules: {breach}"] if breach else []
+        if self._same_breach(old_breach):
+            return []
+        breach = _breach_diff(old_breach, self.breach)
+        if not breach:
+            return []
+        names = {stage.key: stage.name for stage in self.spec.stages}
+        said = _breach_said(old_breach, self.breach, names)
+        return [
+            PlannedChange(
+                f"change breach rules: {breach}",
+                page_text="change what happens when a deal outstays its age "
+                f"limit: {said}",
+            )
+        ]
 
     def _routing_changes(self) -> list[str]:
         settings = (self.pipeline.settings if self.pipeline else None) or {}
@@ -1704,6 +1727,55 @@ def _breach_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
                 )
             )
     return "; ".join(part for part in parts if part) or "reorder"
+
+
+def _breach_said(
+    old: Mapping[str, Any], new: Mapping[str, Any], names: Mapping[str, str]
+) -> str:
+    """`_breach_diff` in the builder's words: 'stage "Proposal sent": do
+    nothing (was: the pipeline's default)'; the actions by their labels."""
+    if not new:
+        return "every rule removed (the clocks use their defaults)"
+    old_parts, new_parts = split_breach(old), split_breach(new)
+    parts = [_rule_said("the pipeline's default", old_parts[0], new_parts[0])]
+    for index, noun in ((1, "stage"), (2, "handoff")):
+        for name in dict.fromkeys([*old_parts[index], *new_parts[index]]):
+            label = (
+                f'stage "{names.get(name) or name}"'
+                if noun == "stage"
+                else f"handoff {name}"
+            )
+            parts.append(
+                _rule_said(
+                    label,
+                    old_parts[index].get(name, {}),
+                    new_parts[index].get(name, {}),
+                )
+            )
+    return "; ".join(part for part in parts if part) or "reordered"
+
+
+def _rule_said(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    parts = []
+    for key in dict.fromkeys([*old, *new]):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if key == "on_breach":
+            parts.append(
+                f"{_actions_said(after, label)} (was: {_actions_said(before, label)})"
+            )
+        else:
+            parts.append(f"its {key.replace('_', ' ')} setting changed")
+    return f"{label}: {', '.join(parts)}" if parts else ""
+
+
+def _actions_said(actions: list[str] | None, label: str) -> str:
+    """A stage without actions of its own takes the pipeline's default; a
+    pipeline without a default the clocks' own."""
+    if actions is None and label == "the pipeline's default":
+        actions = list(DEFAULT_ACTIONS)
+    return actions_said(actions)
 
 
 def _rule_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

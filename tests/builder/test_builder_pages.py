@@ -281,8 +281,9 @@ def test_breach_actions_are_applied_to_the_pipeline_settings(admin_client, it_se
 
     plan = text_of(admin_client.get("/pipelines/it-services/apply/"))
     assert (
-        "change breach rules: stage 'proposal' on_breach default -> "
-        '["mark_at_risk", "task"]' in plan
+        "change what happens when a deal outstays its age limit: stage "
+        '"Proposal requested": Mark the deal at risk; Create a follow-up task '
+        "(was: the pipeline's default)" in plan
     )
     post(admin_client, "/pipelines/it-services/apply/")
     it_services.refresh_from_db()
@@ -422,8 +423,8 @@ def test_the_builder_page_shows_the_review_of_the_draft(manager_client, now):
     assert "1 stage: five to seven is the usual good size" in page
     assert "is named for what the seller did ('sent')" in page
     assert (
-        "There is no handoff from a new lead to 'follow-up-sent': no response "
-        "window times the answer" in page
+        'There is no handoff from a new lead to stage "Follow-up sent": no '
+        "response window times the answer" in page
     )
 
 
@@ -463,7 +464,7 @@ def test_a_draft_says_when_the_pipeline_changed_under_it(admin_client, it_servic
 
 def test_discarding_a_draft_leaves_the_pipeline_as_it_was(admin_client, it_services):
     post(admin_client, "/pipelines/it-services/edit/stages/review/remove/")
-    post(admin_client, "/pipelines/it-services/edit/discard/")
+    post(admin_client, "/pipelines/it-services/edit/discard/", {"confirm": "discard"})
 
     assert not Draft.objects.filter(key="it-services").exists()
     assert working_copy("it-services").spec.stage_keys()[3] == "review"

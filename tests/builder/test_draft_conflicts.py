@@ -43,7 +43,7 @@ def seen_on(client: Client, url: str) -> str:
 
 
 def draft_b_replaces_draft_a(boss: Client) -> None:
-    post(boss, DISCARD)
+    post(boss, DISCARD, {"confirm": "discard"})
     post(boss, EDIT, LOS_ANGELES)
 
 
@@ -142,7 +142,9 @@ def test_discarding_a_draft_changed_since_the_page_was_opened_keeps_it(
     opened = seen_on(manager_client, "/pipelines/it-services/edit/")
     post(admin_client, EDIT, LOS_ANGELES)
 
-    kept = manager_client.post(DISCARD, {"seen": opened}, follow=True)
+    kept = manager_client.post(
+        DISCARD, {"seen": opened, "confirm": "discard"}, follow=True
+    )
 
     assert (
         "The draft was kept: the draft changed since you opened it; review it again."

@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
+from dealgate.core import text
 from dealgate.deals.queries import Money
 
 register = template.Library()
@@ -51,3 +52,20 @@ def whole_money(value: Money | Decimal | int | None, currency: str = "USD") -> s
 def _with_currency(digits: str, currency: str) -> str:
     symbol = SYMBOLS.get(currency)
     return f"{symbol}{digits}" if symbol else f"{currency} {digits}"
+
+
+@register.filter
+def counted(count: int, noun: str) -> str:
+    """`count` and `noun` agreeing, thousands grouped (`core.text.counted`):
+    {{ n|counted:"finding" }} is "1 finding" or "2 findings". An irregular
+    plural follows a bar: {{ n|counted:"criterion|criteria" }}."""
+    one, _, other = noun.partition("|")
+    return text.counted(int(count), one, other)
+
+
+@register.filter
+def agreeing(count: int, words: str) -> str:
+    """The word that agrees with `count` (`core.text.agreeing`):
+    {{ n|agreeing:"is|are" }}; one word alone takes its regular plural."""
+    one, _, other = words.partition("|")
+    return text.agreeing(int(count), one, other)
