@@ -141,5 +141,9 @@ def test_a_missing_handoff_is_said_to_be_missing(manager_client, it_services):
 
     page = text_of(manager_client.get("/pipelines/it-services/edit/"))
 
-    assert "There is no handoff from 'proposal' to 'contract'" in page
-    assert "the handoff from 'proposal' to 'contract' has no" not in page
+    proposal, contract = (
+        f'stage "{it_services.stages.get(key=key).name}"'
+        for key in ("proposal", "contract")
+    )
+    assert f"There is no handoff from {proposal} to {contract}" in page
+    assert f"the handoff from {proposal} to {contract} has no" not in page

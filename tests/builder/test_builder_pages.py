@@ -510,7 +510,7 @@ def test_the_pipeline_page_shows_the_picture_and_the_data_review(
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in body
     assert "3 at risk" in body
     assert (
-        "Stage 'inquiry' (Inquiry received) holds 100% of the open deals (3), more "
+        'Stage "Inquiry received" holds 100% of the open deals (3), more '
         "than the bottleneck share of 40%" in text_of(page)
     )
 
