@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -79,6 +81,14 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+def by_display_name(people: Iterable[User]) -> list[User]:
+    """`people` in the order a person looks for them: by the name shown
+    (case set aside), the username only between equal names."""
+    return sorted(
+        people, key=lambda user: (user.display_name.casefold(), user.username)
+    )
 
 
 class SignInFailures(models.Model):

@@ -10,7 +10,7 @@ from django import forms
 from django.conf import settings
 from django.utils.text import slugify
 
-from dealgate.accounts.models import Team, User
+from dealgate.accounts.models import Team, User, by_display_name
 from dealgate.core.currencies import amount_problem, currency_problem, iso_currency
 from dealgate.core.numbers import read_number
 from dealgate.core.pipeline_file import (
@@ -78,7 +78,7 @@ def people_and_teams() -> list[tuple[str, str]]:
     page that builds many forms reads them once and hands them to each."""
     choices = [
         (f"user:{u.username}", u.display_name)
-        for u in User.objects.filter(is_active=True).order_by("username")
+        for u in by_display_name(User.objects.filter(is_active=True))
     ]
     return choices + [
         (f"team:{t.name}", f"Team {t.name}") for t in Team.objects.order_by("name")

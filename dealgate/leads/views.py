@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dealgate import timesource
-from dealgate.accounts.models import User
+from dealgate.accounts.models import User, by_display_name
 from dealgate.core import business_time
 from dealgate.core.numbers import MAX_OFFSET, whole_number
 from dealgate.core.rounding import whole
@@ -237,7 +237,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "pipelines": pipelines,
         "pipeline_key": key,
         "owner": owner,
-        "people": User.objects.filter(is_active=True).order_by("username"),
+        "people": by_display_name(User.objects.filter(is_active=True)),
         "sections": sections,
         "spooled": spool.waiting_count(),
         "notices": LeadNotice.objects.filter(
@@ -330,7 +330,7 @@ def _lead_page(
             decisions.select_related(*DECISION_RELATED),
             request.user,
         ),
-        "people": User.objects.filter(is_active=True).order_by("username"),
+        "people": by_display_name(User.objects.filter(is_active=True)),
         "kinds": [("call", "Call"), ("email", "Email"), ("meeting", "Meeting")]
         + [("note", "Note")],
         "may_manage": request.user.is_manager,
@@ -889,7 +889,7 @@ def routing_rules(request: HttpRequest) -> HttpResponse:
             loads.get(person.pk, 0),
             off_reason(person, now, loads.get(person.pk, 0), pipeline.calendar),
         )
-        for person in people.order_by("username")
+        for person in by_display_name(people)
     ]
     context = {
         "pipeline": pipeline,

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.http import QueryDict
 
-from dealgate.accounts.models import User
+from dealgate.accounts.models import User, by_display_name
 from dealgate.core.currencies import amount_in, iso_currency
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
 from dealgate.core.numbers import MAX_AMOUNT, read_number, too_large, too_small
@@ -283,8 +283,8 @@ def _no_longer_taken(custom: CustomField, value: Any) -> str:
 
 
 def _owner_field(username: str) -> EditField:
-    people = User.objects.filter(is_active=True).order_by("username")
-    choices = tuple(people.values_list("username", flat=True))
+    people = by_display_name(User.objects.filter(is_active=True))
+    choices = tuple(person.username for person in people)
     return EditField("owner", "Owner", "choice", username, choices)
 
 
