@@ -21,7 +21,7 @@ from dealgate.core.pipeline_file import (
     format_window,
     split_owner,
 )
-from dealgate.core.rounding import fixed, percent, quotient, whole
+from dealgate.core.rounding import figure, fixed, percent, quotient, whole
 from dealgate.errors import ValidationError
 from dealgate.web.errors import refused
 
@@ -194,5 +194,5 @@ def _span(minutes: float | None, day: float) -> str:
     if minutes < 60:
         return f"{fixed(minutes)} min"
     if minutes < day:
-        return f"{fixed(quotient(minutes, 60), 1)} h"
-    return f"{fixed(quotient(minutes, day), 1)} d"
+        return f"{figure(quotient(minutes, 60), 1)} h"
+    return f"{figure(quotient(minutes, day), 1)} d"

@@ -55,7 +55,7 @@ from dealgate.core.pipeline_file import (
     dump_pipeline,
     format_window,
 )
-from dealgate.core.rounding import fixed, hundredfold, percent, quotient, whole
+from dealgate.core.rounding import figure, fixed, hundredfold, percent, quotient, whole
 from dealgate.core.text import agreeing, counted
 
 __all__ = [
@@ -810,8 +810,9 @@ def _propose_stage(
     notes = [probability_note, limit_note]
     if flow.lost_days.n:
         notes.append(
-            f"Lost deals stayed a median of {_days(flow.lost_days.median)} business "
-            f"days, 80% within {_days(flow.lost_days.p80)}."
+            "Lost deals stayed a median of "
+            f"{_business_days(flow.lost_days.median)}, 80% within "
+            f"{_days(flow.lost_days.p80)}."
         )
     return replace(stage, age_limit_days=limit, probability=probability), tuple(notes)
 
@@ -821,7 +822,7 @@ def _age_limit(stage: StageSpec, flow: StageFlow) -> tuple[int, str]:
     if won.n >= MIN_SAMPLES and won.p80 is not None:
         limit = min(max(math.ceil(won.p80 - 1e-9), 1), MAX_AGE_LIMIT_DAYS)
         return limit, (
-            f"Won deals stayed a median of {_days(won.median)} business days, "
+            f"Won deals stayed a median of {_business_days(won.median)}, "
             f"80% within {_days(won.p80)}: age_limit_days = {limit}."
         )
     kept = stage.age_limit_days or DEFAULT_AGE_LIMIT_DAYS
@@ -1012,13 +1013,21 @@ def _comment(lines: Iterable[str]) -> list[str]:
 
 
 def _days(value: float | None) -> str:
-    return "?" if value is None else fixed(value, 1)
+    return "?" if value is None else figure(value, 1)
+
+
+def _business_days(value: float | None) -> str:
+    """ "1 business day", "2.5 business days": the figure as `_days` writes
+    it, and the noun agreeing with it."""
+    text = _days(value)
+    return f"{text} business {'day' if text == '1' else 'days'}"
 
 
 def _span(minutes: float, day: float) -> str:
-    """Business minutes in words: "45 min", "3.5 h", "2.0 working days"."""
+    """Business minutes in words: "45 min", "3.5 h", "2 working days"."""
     if minutes < 60:
         return f"{fixed(minutes)} min"
     if minutes < day:
-        return f"{fixed(quotient(minutes, 60), 1)} h"
-    return f"{fixed(quotient(minutes, day), 1)} working days"
+        return f"{figure(quotient(minutes, 60), 1)} h"
+    days = figure(quotient(minutes, day), 1)
+    return f"{days} working {'day' if days == '1' else 'days'}"

@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 
 from dealgate.accounts.models import Team, User
 from dealgate.core import metrics as m
-from dealgate.core.rounding import fixed, hundredfold, percent, rounded, whole
+from dealgate.core.rounding import figure, fixed, hundredfold, percent, rounded, whole
 from dealgate.core.text import counted
 from dealgate.deals.models import Product
 from dealgate.errors import NotFound
@@ -839,7 +839,7 @@ def _series(
     columns = [
         Column("Week starting"),
         value_column,
-        Column("Behind it", "int", "items"),
+        Column(metric.counted, "int"),
     ]
     rows = [
         [one.week.isoformat(), one.value, one.count if one.started else None]
@@ -910,9 +910,10 @@ def _behind(
     in_value: int | None = None,
 ) -> Section:
     """The deals (or leads) behind the week's value. For the won value, of
-    the `total` won, `in_value` are in it (`WeekValue.count`, the week row's
-    "Behind it"), `left_out` were won in other currencies, and the rest had
-    no value: the note says each, so the list and the row agree."""
+    the `total` won, `in_value` are in it (`WeekValue.count`, the week
+    row's `ReviewMetric.counted` column), `left_out` were won in other
+    currencies, and the rest had no value: the note says each, so the list
+    and the row agree."""
     zone, by_id = filters.facts.calendar.zone, filters.facts.by_id
     if metric.key == "lead_response":
         columns = [
@@ -1057,7 +1058,7 @@ def _count(value: float) -> str:
 
 
 def _days(value: float) -> str:
-    return fixed(value, 1, grouped=True).removesuffix(".0")
+    return figure(value, 1, grouped=True)
 
 
 def _percent_value(share: float | None) -> float | None:

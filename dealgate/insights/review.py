@@ -35,6 +35,8 @@ class ReviewMetric:
     kind: str  # a tables.Column kind: percent, money, int, days
     unit: str  # for the chart's axis
     definition: str  # what one week's value means, in words
+    # What a week's count (`WeekValue.count`) holds, as a column heading.
+    counted: str = "Deals counted"
 
 
 METRICS = (
@@ -44,6 +46,7 @@ METRICS = (
         "percent",
         "% of closed deals",
         "Of the deals closed in the week, the share that were won.",
+        counted="Deals closed",
     ),
     ReviewMetric(
         "won_value",
@@ -51,6 +54,7 @@ METRICS = (
         "money",
         "pipeline currency",
         "The total value of the deals won in the week, in the pipeline's currency.",
+        counted="Won deals in the value",
     ),
     ReviewMetric(
         "new_deals",
@@ -58,6 +62,7 @@ METRICS = (
         "int",
         "deals",
         "Deals that entered the pipeline in the week.",
+        counted="Deals entered",
     ),
     ReviewMetric(
         "lost_deals",
@@ -65,6 +70,7 @@ METRICS = (
         "int",
         "deals",
         "Deals lost in the week, from any stage.",
+        counted="Deals lost",
     ),
     ReviewMetric(
         "median_cycle",
@@ -72,6 +78,7 @@ METRICS = (
         "days",
         "days",
         "Median days (of 24 hours) from creation to win, over deals won in the week.",
+        counted="Deals won",
     ),
     ReviewMetric(
         "lead_response",
@@ -80,6 +87,7 @@ METRICS = (
         "% of assigned leads",
         "Of the leads assigned in the week, the share answered within one "
         "business day (unanswered leads count as not answered).",
+        counted="Leads assigned",
     ),
 )
 BY_KEY = {metric.key: metric for metric in METRICS}

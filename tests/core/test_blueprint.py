@@ -369,7 +369,7 @@ def test_a_proposal_gives_each_step_a_window_and_keeps_current_ones(history):
         ("d", "e"): (1440, "stage-owner"),
     }
     assert proposal.handoff_notes[("lead", "a")] == (
-        '15 first responses seen, 80% within 2.0 h: response_window = "4h".',
+        '15 first responses seen, 80% within 2 h: response_window = "4h".',
     )
 
 
@@ -428,9 +428,9 @@ def test_the_proposed_file_parses_back_to_the_proposal(found):
     assert lines[stage_a - 5 : stage_a - 1] == [
         "# 15 of 15 closed deals (100.0%) passed this stage; 9 of them were won:",
         "# probability = 60.",
-        "# Won deals stayed a median of 5.0 business days, 80% within 7.4: "
+        "# Won deals stayed a median of 5 business days, 80% within 7.4: "
         "age_limit_days = 8.",
-        "# Lost deals stayed a median of 1.0 business days, 80% within 20.0.",
+        "# Lost deals stayed a median of 1 business day, 80% within 20.",
     ]
 
 

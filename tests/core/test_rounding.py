@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from dealgate.core import blueprint as bp
-from dealgate.core.rounding import fixed, percent, rounded, whole
+from dealgate.core.rounding import figure, fixed, percent, rounded, whole
 from dealgate.insights.tables import Column, _raw, format_value
 from dealgate.leads.report import LeadReport
 
@@ -80,3 +80,18 @@ def test_blueprint_wording_rounds_halves_up():
     assert bp._span(42.5, 480) == "43 min"
     assert bp._span(75, 480) == "1.3 h"  # 1.25 hours
     assert bp._span(600, 480) == "1.3 working days"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(113.0, "113"), (113.04, "113"), (2.25, "2.3"), (0.95, "1"), (1234.5, "1,234.5")],
+)
+def test_a_figure_drops_the_decimals_of_a_whole_number(value, shown):
+    assert figure(value, 1, grouped=True) == shown
+
+
+def test_the_figure_filter_writes_none_as_nothing_for_a_default():
+    from dealgate.web.templatetags.dealgate_format import figure as figure_filter
+
+    assert figure_filter(None) == ""
+    assert figure_filter(113.0) == "113"

@@ -256,7 +256,7 @@ def test_the_review_report_tables_download_as_csv(signed_in, pipeline, now):
     lines = response.content.decode().splitlines()
 
     assert response["Content-Type"].startswith("text/csv")
-    assert lines[0] == "Week starting,Win rate (%),Behind it (items)"
+    assert lines[0] == "Week starting,Win rate (%),Deals closed"
     assert lines[-1] == "2026-06-08,100.0,1"
     assert len(lines) == 10
 

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
-from dealgate.core import text
+from dealgate.core import rounding, text
 from dealgate.deals.queries import Money
 
 register = template.Library()
@@ -69,3 +69,12 @@ def agreeing(count: int, words: str) -> str:
     {{ n|agreeing:"is|are" }}; one word alone takes its regular plural."""
     one, _, other = words.partition("|")
     return text.agreeing(int(count), one, other)
+
+
+@register.filter
+def figure(value: float | Decimal | int | None, places: int = 1) -> str:
+    """A figure as `core.rounding.figure` writes it: halves up, a whole
+    number without ".0" ("113", "2.5"); "" for None, for `|default`."""
+    if value is None or value == "":
+        return ""
+    return rounding.figure(value, int(places))
