@@ -25,7 +25,12 @@ from dealgate.pipelines.models import Pipeline
 class StageFigures:
     """One active stage now: open deals, those past the age limit, whether it
     is wider than the bottleneck share, and the share of deals that reached
-    it and went on (to a later stage, or won)."""
+    it and went on (to a later stage, or won).
+
+    `reached` counts the deals that reached it or a stage after it (a skip
+    or an imported deal placed past it counts, as in the insights'
+    conversion), `went_on` those of them that reached a later stage or were
+    won: `conversion` is the one over the other."""
 
     key: str
     name: str
@@ -33,6 +38,8 @@ class StageFigures:
     at_risk: int
     wide: bool
     conversion: float | None
+    reached: int = 0
+    went_on: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ def figures_for(
         if review:
             skips = _skips(facts.stages)
             losses = _losses(pipeline)
-    conversion = {row.stage.pk: row.step.conversion for row in funnel.rows}
+    steps = {row.stage.pk: row.step for row in funnel.rows}
     stages = [
         StageFigures(
             key=row.stage.key,
@@ -64,9 +71,12 @@ def figures_for(
             open_deals=row.count,
             at_risk=row.past_limit,
             wide=row.wide,
-            conversion=conversion.get(row.stage.pk),
+            conversion=step.conversion if step else None,
+            reached=step.entered if step else 0,
+            went_on=step.passed if step else 0,
         )
         for row in rows
+        for step in [steps.get(row.stage.pk)]
     ]
     if not review:
         return Figures(stages=stages, won=funnel.won, review=None)

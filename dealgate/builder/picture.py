@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from dealgate.core.text import counted
+
 from .figures import StageFigures
 
 BOX_W = 160
@@ -22,7 +24,7 @@ PAD = 16
 MIN_H = 72
 MAX_H = 180
 WON_W = 96
-LEGEND_H = 34
+LEGEND_H = 50
 MIN_W = 440  # room for the legend
 INK = "#1d2330"
 MUTED = "#5b6475"
@@ -79,14 +81,21 @@ def _box(stage: StageFigures, x: float, middle: float, height: float) -> str:
     top = middle - height / 2
     border = (ACCENT, 3) if stage.wide else (LINE, 1)
     risk_colour = RISK if stage.at_risk else MUTED
+    name = _name_lines(stage.name)
+    first = middle - 8 - 8 * len(name)
     lines = [
         f'<g class="stage" data-stage="{_text(stage.key)}">',
         f"<title>{_text(stage.name)}</title>",
         f'<rect x="{x}" y="{top:.1f}" width="{BOX_W}" height="{height:.1f}" '
         f'rx="6" fill="#ffffff" stroke="{border[0]}" stroke-width="{border[1]}"/>',
-        _label(x, middle - 18, _short(stage.name), INK, weight="600"),
-        _label(x, middle + 2, f"{stage.open_deals:,} open", INK),
-        _label(x, middle + 20, f"{stage.at_risk:,} at risk", risk_colour),
+        *(
+            _label(x, first + 16 * at, line, INK, weight="600")
+            for at, line in enumerate(name)
+        ),
+        _label(x, first + 16 * len(name) + 4, f"{stage.open_deals:,} open", INK),
+        _label(
+            x, first + 16 * len(name) + 22, f"{stage.at_risk:,} at risk", risk_colour
+        ),
         "</g>",
     ]
     return "\n".join(lines)
@@ -102,10 +111,25 @@ def _label(x: float, y: float, text: str, colour: str, weight: str = "400") -> s
 def _arrow(stage: StageFigures, x: float, middle: float) -> str:
     start, end = x + 6, x + GAP - 6
     return (
+        f'<g class="went-on"><title>{_text(_went_on(stage))}</title>'
         f'<line x1="{start}" y1="{middle}" x2="{end}" y2="{middle}" '
         f'stroke="{MUTED}" stroke-width="1.5" marker-end="url(#pipeline-arrow)"/>\n'
         f'<text x="{(start + end) / 2}" y="{middle - 8}" text-anchor="middle" '
-        f'font-size="12" fill="{INK}">{_percent(stage.conversion)}</text>'
+        f'font-size="12" fill="{INK}">{_percent(stage.conversion)}</text></g>'
+    )
+
+
+def _went_on(stage: StageFigures) -> str:
+    """What an arrow's share counts, for its tooltip: deals that reached the
+    stage or went past it, skips and imported positions included, so it is
+    not the closed deals' recorded stays the blueprint reads."""
+    if stage.conversion is None:
+        return f"No deal has reached {stage.name} or a stage after it yet"
+    return (
+        f"{_percent(stage.conversion)}: {stage.went_on:,} of the "
+        f"{counted(stage.reached, 'deal')} that reached {stage.name} or a stage "
+        "after it (a skip or an imported position counts) went on to a later "
+        "stage or were won"
     )
 
 
@@ -120,17 +144,33 @@ def _won(x: float, middle: float, won: int) -> str:
     )
 
 
+_LEGEND = (
+    "Height: open deals · at risk: past the age limit · thick border: a bottleneck",
+    "Arrows: of the deals that reached a stage or went past it (skips and",
+    "imported positions count), the share that went on to a later one or won",
+)
+
+
 def _legend(y: float) -> str:
-    return (
-        f'<text x="{PAD}" y="{y:.1f}" font-size="11" fill="{MUTED}">'
-        "Height: open deals · arrows: share of deals that moved on</text>\n"
-        f'<text x="{PAD}" y="{y + 15:.1f}" font-size="11" fill="{MUTED}">'
-        "At risk: past the age limit · thick border: a bottleneck</text>"
+    return "\n".join(
+        f'<text x="{PAD}" y="{y + 15 * at:.1f}" font-size="11" fill="{MUTED}">'
+        f"{_text(line)}</text>"
+        for at, line in enumerate(_LEGEND)
     )
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+def _name_lines(name: str) -> list[str]:
+    """A stage's name in at most two lines of NAME_CHARS, broken between
+    words; only a name too long for both is cut, with "…"."""
+    if len(name) <= NAME_CHARS:
+        return [name]
+    cut_at = name.rfind(" ", 0, NAME_CHARS + 1)
+    if cut_at <= 0:
+        cut_at = NAME_CHARS
+    first, rest = name[:cut_at].rstrip(), name[cut_at:].strip()
+    if len(rest) > NAME_CHARS:
+        rest = rest[: NAME_CHARS - 1] + "…"
+    return [first, rest] if rest else [first]
 
 
 def _percent(share: float | None) -> str:

@@ -658,7 +658,11 @@ def _notes(
         notes.append(
             f"No closed deal's history records {agreeing(len(unseen), 'stage')} "
             f"{listed}: the data cannot tell how deals passed through "
-            f"{agreeing(len(unseen), 'it', 'them')} or how long they stayed."
+            f"{agreeing(len(unseen), 'it', 'them')} or how long they stayed. "
+            "The blueprint counts only the stays closed deals' histories "
+            "record; the pipeline's picture also counts a deal that skipped "
+            f"{agreeing(len(unseen), 'the stage', 'a stage')} or was imported "
+            "past it as having passed it."
         )
     unmeasured = sum(flow.unmeasured for flow in blueprint.stages)
     if unmeasured:

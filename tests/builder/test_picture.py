@@ -36,8 +36,32 @@ def test_names_are_escaped_and_shortened_with_the_full_name_kept():
 
     assert "Inquiry &lt;received&gt;" in svg
     assert "<received>" not in svg
-    assert "Proposal requested …" in svg
+    assert "Proposal requested …" not in svg
+    assert ">Proposal requested<" in svg and ">by the buyer<" in svg
     assert "<title>Proposal requested by the buyer</title>" in svg
+
+
+def test_a_long_name_is_cut_only_past_two_lines():
+    long = StageFigures(
+        "x", "Discovery call booked by the buyer's whole board", 1, 0, False, 0.5
+    )
+    svg = render_svg("P", [long], won=0)
+
+    assert ">Discovery call<" in svg
+    assert ">booked by the buyer…<" in svg
+
+
+def test_an_arrow_says_what_its_share_counts():
+    stage = StageFigures(
+        "i", "Interest shown", 3, 0, False, 0.94, reached=50, went_on=47
+    )
+    svg = render_svg("P", [stage], won=0)
+
+    assert (
+        "94%: 47 of the 50 deals that reached Interest shown or a stage after it "
+        "(a skip or an imported position counts) went on" in svg
+    )
+    assert "skips and" in svg
 
 
 def test_a_bottleneck_gets_a_thick_border():

@@ -220,7 +220,10 @@ def test_notes_say_what_a_dates_only_history_cannot_tell():
     assert found.dates_only
     assert found.notes == (
         "No closed deal's history records stage 'Interest shown': the data cannot "
-        "tell how deals passed through it or how long they stayed.",
+        "tell how deals passed through it or how long they stayed. The blueprint "
+        "counts only the stays closed deals' histories record; the pipeline's "
+        "picture also counts a deal that skipped the stage or was imported past "
+        "it as having passed it.",
         "The history records dates without times (every event is at midnight): "
         "times are counted from day to day, so a step within one day counts as 0 "
         "and nothing shorter than a day can be told.",
