@@ -757,11 +757,11 @@ class _Sync:
             texts = [f"create pipeline {_q(spec.key)} ({spec.name})"]
         else:
             texts = self._pipeline_changes()
-        texts += self._stage_changes()
         changes = [PlannedChange(text) for text in texts]
+        changes += self._stage_changes()
         changes += [self._removal(row) for row in self.removed]
-        texts = self._handoff_changes() + self._outcome_changes()
-        changes += [PlannedChange(text) for text in texts]
+        changes += self._handoff_changes()
+        changes += [PlannedChange(text) for text in self._outcome_changes()]
         changes += self._breach_changes()
         changes += [
             PlannedChange(text, area="routing") for text in self._routing_changes()
@@ -824,43 +824,69 @@ class _Sync:
             )
         return texts
 
-    def _stage_changes(self) -> list[str]:
-        texts = []
+    def _stage_changes(self) -> list[PlannedChange]:
+        """Each stage added, renamed or changed, and a new order: named by
+        key and name for a file, by name for a page (`PlannedChange.page_text`)."""
+        changes = []
         for stage in self.spec.stages:
             row = self.rows.get(stage.key)
+            named = _page_stage(stage.key, stage.name)
             if row is None:
-                texts.append(f"add stage {_q(stage.key)} ({stage.name})")
+                changes.append(
+                    PlannedChange(
+                        f"add stage {_q(stage.key)} ({stage.name})",
+                        page_text=f"add {named}",
+                    )
+                )
             elif stage.key in self.retired:
-                texts.append(
-                    f"add stage {_q(stage.key)} ({stage.name}) back; "
-                    "its history was kept"
+                changes.append(
+                    PlannedChange(
+                        f"add stage {_q(stage.key)} ({stage.name}) back; "
+                        "its history was kept",
+                        page_text=f"add {named} back; its history was kept",
+                    )
                 )
             elif stage.key in self.renamed:
                 parts = self._stage_diff(row, stage)
                 held = self._open_count(row)
-                texts.append(
-                    f"rename stage {_q(self.renamed[stage.key])} to {_q(stage.key)}"
-                    f" ({stage.name})"
-                    + (f": {', '.join(parts)}" if parts else "")
-                    + (
-                        f"; its {counted(held, 'open deal')} "
-                        f"{agreeing(held, 'keeps its', 'keep their')} time in stage"
-                        if held
-                        else ""
+                kept = (
+                    f"; its {counted(held, 'open deal')} "
+                    f"{agreeing(held, 'keeps its', 'keep their')} time in stage"
+                    if held
+                    else ""
+                )
+                diff = f": {', '.join(parts)}" if parts else ""
+                changes.append(
+                    PlannedChange(
+                        f"rename stage {_q(self.renamed[stage.key])} to "
+                        f"{_q(stage.key)} ({stage.name}){diff}{kept}",
+                        page_text=f"change {named} (a new key){diff}{kept}",
                     )
                 )
             else:
                 parts = self._stage_diff(row, stage)
                 if parts:
-                    texts.append(f"change stage {_q(stage.key)}: {', '.join(parts)}")
+                    changes.append(
+                        PlannedChange(
+                            f"change stage {_q(stage.key)}: {', '.join(parts)}",
+                            page_text=f"change {_page_stage(stage.key, row.name)}: "
+                            + ", ".join(parts),
+                        )
+                    )
         kept = [
             key
             for key in self.spec.stage_keys()
             if key in self.rows and key not in self.retired
         ]
         if kept != sorted(kept, key=lambda key: self.rows[key].position):
-            texts.append(f"reorder stages: {', '.join(self.spec.stage_keys())}")
-        return texts
+            changes.append(
+                PlannedChange(
+                    f"reorder stages: {', '.join(self.spec.stage_keys())}",
+                    page_text="reorder stages: "
+                    + ", ".join(stage.name or stage.key for stage in self.spec.stages),
+                )
+            )
+        return changes
 
     def _open_count(self, row: Stage) -> int:
         return Deal.objects.filter(stage=row, status=Deal.Status.OPEN).count()
@@ -894,8 +920,9 @@ class _Sync:
     def _removal(self, row: Stage) -> PlannedChange:
         open_deals, closed_deals = self.deal_counts[row.id]
         text = f"remove stage {_q(row.key)} ({row.name})"
+        said = f"remove {_page_stage(row.key, row.name)}"
         if not open_deals and not closed_deals:
-            return PlannedChange(text)
+            return PlannedChange(text, page_text=said)
         held = _deals_text(open_deals, closed_deals)
         if row.key in self.moves:
             target = self.moves[row.key]
@@ -905,16 +932,51 @@ class _Sync:
                     " (forward, past where its deals may go as they are: each "
                     "open deal needs the criteria on the way, or an override)"
                 )
-            return PlannedChange(f"{text}; move its {held} to {_q(target)}{forward}")
+            return PlannedChange(
+                f"{text}; move its {held} to {_q(target)}{forward}",
+                page_text=f"{said}; move its {held} to "
+                f"{_page_stage(target, self._stage_name(target))}{forward}",
+            )
         return PlannedChange(
             f"remove stage {_q(row.key)} ({row.name}; holds {held})",
+            page_text=f"{said} (it holds {held})",
             needs_move=row.key,
             stage_name=row.name,
             held=(open_deals, closed_deals),
             renames_to=self.rename_choices(row.key),
         )
 
-    def _handoff_changes(self) -> list[str]:
+    def _handoff_changes(self) -> list[PlannedChange]:
+        """Each handoff added, changed or removed; a page names its ends by
+        the stages' names ("from a new lead to "Inquiry received"")."""
+        return [
+            PlannedChange(text, page_text=self._handoff_said(text, ends))
+            for text, ends in self._handoff_texts()
+        ]
+
+    def _handoff_said(self, text: str, ends: tuple[str, str]) -> str:
+        file_name = f"handoff {ends[0]} -> {ends[1]}"
+        start = (
+            "a new lead"
+            if ends[0] == LEAD
+            else _page_stage(ends[0], self._stage_name(ends[0]))
+        )
+        page_name = (
+            f"the handoff from {start} to "
+            f"{_page_stage(ends[1], self._stage_name(ends[1]))}"
+        )
+        return text.replace(file_name, page_name, 1)
+
+    def _stage_name(self, key: str) -> str:
+        """The name of stage `key` in the file, else as applied ("" when
+        neither knows it)."""
+        for stage in self.spec.stages:
+            if stage.key == key:
+                return stage.name
+        row = self.rows.get(key)
+        return row.name if row is not None else ""
+
+    def _handoff_texts(self) -> list[tuple[str, tuple[str, str]]]:
         texts = []
         wanted = {(h.from_stage, h.to_stage): h for h in self.spec.handoffs}
         for ends, handoff in wanted.items():
@@ -923,7 +985,10 @@ class _Sync:
             window = self._window(handoff.response_window_minutes)
             if row is None:
                 texts.append(
-                    f"add {name} (respond within {window}; {handoff.responsible})"
+                    (
+                        f"add {name} (respond within {window}; {handoff.responsible})",
+                        ends,
+                    )
                 )
                 continue
             parts = []
@@ -935,10 +1000,10 @@ class _Sync:
                     _arrow("responsible", row.responsible, handoff.responsible)
                 )
             if parts:
-                texts.append(f"change {name}: {', '.join(parts)}")
+                texts.append((f"change {name}: {', '.join(parts)}", ends))
         for ends in self.handoffs:
             if ends not in wanted:
-                texts.append(f"remove handoff {ends[0]} -> {ends[1]}")
+                texts.append((f"remove handoff {ends[0]} -> {ends[1]}", ends))
         return texts
 
     def _window(self, minutes: int | None) -> str:
@@ -1624,6 +1689,12 @@ def _assign_responsible(stage: Stage, open_deals: Any) -> dict[int, int | None]:
 
 def _q(key: str) -> str:
     return f"'{key}'"
+
+
+def _page_stage(key: str, name: str) -> str:
+    """A stage as the builder's pages name it: 'stage "Proposal sent"', by
+    its key only where it has no name."""
+    return f'stage "{name or key}"'
 
 
 def _word(value: Any) -> str:

@@ -73,3 +73,20 @@ def test_discarding_asks_first_and_keeps_the_draft_until_confirmed(
     assert Draft.objects.filter(key="it-services").exists()
     post(admin_client, "/pipelines/it-services/edit/discard/", {"confirm": "discard"})
     assert not Draft.objects.filter(key="it-services").exists()
+
+
+def test_the_plan_names_handoffs_and_removed_stages_by_stage_names(
+    admin_client, it_services
+):
+    names = {stage.key: stage.name for stage in it_services.stages.all()}
+    post(admin_client, "/pipelines/it-services/edit/stages/review/remove/")
+
+    plan = text_of(admin_client.get("/pipelines/it-services/apply/"))
+
+    assert f'remove stage "{names["review"]}"' in plan
+    assert (
+        f'remove the handoff from stage "{names["proposal"]}" to stage '
+        f'"{names["review"]}"' in plan
+    )
+    assert "handoff proposal -> review" not in plan
+    assert "remove stage 'review'" not in plan
