@@ -33,3 +33,25 @@ def test_the_builders_owner_choices_list_people_by_display_name(db):
     people = [label for value, label in people_and_teams() if value.startswith("user:")]
 
     assert people == ["Alice Rep", "Demo Owner", "Max Manager"]
+
+
+def test_the_boards_owner_filter_lists_owners_by_display_name(pipeline, now):
+    from dealgate.deals.queries import board_for
+    from tests.web.helpers import make_deal
+
+    for person in (
+        _person("zz", "Aaron", "Able"),
+        _person("demo", "Demo", "Owner"),
+        _person("alpha", "Zoe", "Last"),
+        _person("bare", "", ""),
+    ):
+        make_deal(pipeline, "discovery", owner=person)
+
+    owners = board_for(pipeline, now=now).owners
+
+    assert [user.display_name for user in owners] == [
+        "Aaron Able",
+        "bare",
+        "Demo Owner",
+        "Zoe Last",
+    ]

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db.models import Count, F, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
-from dealgate.accounts.models import User
+from dealgate.accounts.models import User, by_display_name
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
 from dealgate.core.rounding import hundredfold, whole
@@ -229,9 +229,7 @@ def board_for(
     columns = [
         _column(stage, tally, cards.get(stage.pk, []), open_count) for stage in stages
     ]
-    owners = User.objects.filter(pk__in=tally.owner_ids).order_by(
-        "first_name", "last_name", "username"
-    )
+    owners = by_display_name(User.objects.filter(pk__in=tally.owner_ids))
     return Board(
         pipeline=pipeline,
         owner=owner,

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dealgate import timesource
-from dealgate.accounts.models import Team, User
+from dealgate.accounts.models import Team, User, by_display_name
 from dealgate.core.numbers import as_id
 from dealgate.deals.models import Organization, Product
 from dealgate.errors import DealgateError, ValidationError
@@ -168,9 +168,7 @@ def _context(request: HttpRequest, report: reports.Report, page: str) -> dict:
         "filters": filters,
         "page": page,
         "periods": [*PERIODS, "all"],
-        "owners": User.objects.filter(is_active=True).order_by(
-            "first_name", "last_name", "username"
-        ),
+        "owners": by_display_name(User.objects.filter(is_active=True)),
         "teams": Team.objects.order_by("name"),
         "segments": Organization.objects.exclude(sector="")
         .order_by("sector")
