@@ -848,6 +848,7 @@ class _Sync:
                 )
             elif stage.key in self.renamed:
                 parts = self._stage_diff(row, stage)
+                said = self._stage_diff(row, stage, page=True)
                 held = self._open_count(row)
                 kept = (
                     f"; its {counted(held, 'open deal')} "
@@ -856,21 +857,23 @@ class _Sync:
                     else ""
                 )
                 diff = f": {', '.join(parts)}" if parts else ""
+                said_diff = f": {', '.join(said)}" if said else ""
                 changes.append(
                     PlannedChange(
                         f"rename stage {_q(self.renamed[stage.key])} to "
                         f"{_q(stage.key)} ({stage.name}){diff}{kept}",
-                        page_text=f"change {named} (a new key){diff}{kept}",
+                        page_text=f"change {named} (a new key){said_diff}{kept}",
                     )
                 )
             else:
                 parts = self._stage_diff(row, stage)
                 if parts:
+                    said = self._stage_diff(row, stage, page=True)
                     changes.append(
                         PlannedChange(
                             f"change stage {_q(stage.key)}: {', '.join(parts)}",
                             page_text=f"change {_page_stage(stage.key, row.name)}: "
-                            + ", ".join(parts),
+                            + ", ".join(said),
                         )
                     )
         kept = [
@@ -891,7 +894,11 @@ class _Sync:
     def _open_count(self, row: Stage) -> int:
         return Deal.objects.filter(stage=row, status=Deal.Status.OPEN).count()
 
-    def _stage_diff(self, row: Stage, stage: StageSpec) -> list[str]:
+    def _stage_diff(
+        self, row: Stage, stage: StageSpec, *, page: bool = False
+    ) -> list[str]:
+        """What changes in a stage, in a file's words or (`page`) in the
+        builder's: owners by who they are, the exit mode as the form asks."""
         target = self._stage_values(stage)
         parts = []
         for name, label in (("name", "name"), ("buyer_action", "buyer action")):
@@ -899,7 +906,13 @@ class _Sync:
                 parts.append(_arrow(label, getattr(row, name), target[name]))
         owner_fields = ("owner_kind", "owner_user_id", "owner_team_id")
         if any(getattr(row, name) != target[name] for name in owner_fields):
-            parts.append(f"owner {owner_text(row) or 'none'} -> {stage.owner}")
+            if page:
+                parts.append(
+                    f"owner {_owner_said(owner_text(row))} -> "
+                    f"{_owner_said(stage.owner or '')}"
+                )
+            else:
+                parts.append(f"owner {owner_text(row) or 'none'} -> {stage.owner}")
         if row.age_limit_days != stage.age_limit_days:
             parts.append(_arrow("age limit", row.age_limit_days, stage.age_limit_days))
         if row.probability != stage.probability:
@@ -912,7 +925,8 @@ class _Sync:
         old_mode, old_exit = _exit_criteria(row.exit_criteria)
         exit_parts = [_criteria_diff(old_exit, stage.exit_criteria)]
         if old_mode != stage.exit_criteria_mode:
-            exit_parts.append(f"mode {old_mode} -> {stage.exit_criteria_mode}")
+            mode = "criteria needed" if page else "mode"
+            exit_parts.append(f"{mode} {old_mode} -> {stage.exit_criteria_mode}")
         if any(exit_parts):
             parts.append(f"exit criteria: {'; '.join(p for p in exit_parts if p)}")
         return parts
@@ -1689,6 +1703,20 @@ def _assign_responsible(stage: Stage, open_deals: Any) -> dict[int, int | None]:
 
 def _q(key: str) -> str:
     return f"'{key}'"
+
+
+def _owner_said(owner: str) -> str:
+    """An owner as the stage form offers it: "the deal's owner", a person by
+    the name shown, "team NAME"; "none" for no owner."""
+    kind, _, name = owner.partition(":")
+    if owner == DEAL_OWNER:
+        return "the deal's owner"
+    if kind == "user" and name:
+        person = User.objects.filter(username=name).first()
+        return person.display_name if person is not None else name
+    if kind == "team" and name:
+        return f"team {name}"
+    return owner or "none"
 
 
 def _page_stage(key: str, name: str) -> str:

@@ -90,3 +90,18 @@ def test_the_plan_names_handoffs_and_removed_stages_by_stage_names(
     )
     assert "handoff proposal -> review" not in plan
     assert "remove stage 'review'" not in plan
+
+
+def test_the_plan_names_a_new_owner_as_the_form_offers_them(admin_client, it_services):
+    page = admin_client.get(STAGE)
+    form = page.context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    data.update(owner="user:olivia", exit_criteria_mode="any", breach_default="on")
+    data.pop("on_breach", None)
+    post(admin_client, STAGE, data)
+
+    plan = text_of(admin_client.get("/pipelines/it-services/apply/"))
+
+    assert "-> Olivia Owner" in plan
+    assert "user:olivia" not in plan
+    assert "criteria needed all -> any" in plan

@@ -184,7 +184,7 @@ def test_an_edit_of_an_applied_pipeline_is_planned_before_it_is_applied(
         'change stage "Proposal reviewed by the buyer": buyer action "The buyer '
         'went through the proposal with us and..." -> "The buyer went through it", '
         "age limit 10 -> 7, exit "
-        "criteria: mode all -> any" in plan
+        "criteria: criteria needed all -> any" in plan
     )
     post(admin_client, "/pipelines/it-services/apply/")
     assert it_services.stages.get(key="review").age_limit_days == 7
