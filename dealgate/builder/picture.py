@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from dealgate.core.rounding import percent
 from dealgate.core.text import counted
 
 from .figures import StageFigures
@@ -174,7 +175,7 @@ def _name_lines(name: str) -> list[str]:
 
 
 def _percent(share: float | None) -> str:
-    return "–" if share is None else f"{share:.0%}"
+    return "–" if share is None else percent(share, 0)
 
 
 def _text(value: str) -> str:
