@@ -8,7 +8,8 @@ import re
 import pytest
 
 from dealgate.leads import views
-from dealgate.leads.services import capture_lead
+from dealgate.leads.models import Lead
+from dealgate.leads.services import assign_lead, capture_lead
 from dealgate.leads.views import INBOX_ROWS
 from tests.web.helpers import text_of
 
@@ -99,3 +100,24 @@ def test_every_bad_inbox_filter_shows_the_site_page_with_its_message(
     assert response.status_code == status
     assert 'class="topbar"' in response.content.decode()
     assert says in text_of(response)
+
+
+def test_a_lead_assigned_from_the_first_rows_does_not_hide_one_from_the_next(
+    client, three_new, max_manager, alice
+):
+    """The "more" link counts rows by offset: once a lead of the first rows
+    is assigned, every later lead moves up one, and the link read before
+    (offset=2) starts past the lead that took the freed place."""
+    client.force_login(max_manager)
+    first = client.get("/leads/")
+    assert "Person 1" in text_of(first) and "Person 3" not in text_of(first)
+    lead = Lead.objects.get(name="Person 1")
+    assign_lead(lead.pk, alice, by=max_manager)
+
+    further = text_of(
+        client.get(
+            "/leads/more/", {"section": "new", "offset": 2}, HTTP_HX_REQUEST="true"
+        )
+    )
+
+    assert "Person 3" in further

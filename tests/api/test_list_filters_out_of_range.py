@@ -1,0 +1,33 @@
+"""A `created_since` that reads as a time but lies past the range a
+database's times hold once turned into UTC (the year 1 at +01:00, the year
+9999 at -01:00) is a 422 naming the parameter, or an answer, never a 500:
+SQLite's adapter overflowed converting it."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.leads.models import ApiToken
+from dealgate.leads.tokens import create_token
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def headers(alice) -> dict[str, str]:
+    secret = create_token(alice, "crm", scope=ApiToken.Scope.LEADS_AND_DEALS)[1]
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/deals", "/api/v1/leads"])
+@pytest.mark.parametrize(
+    "since", ["0001-01-01T00:00:00%2B01:00", "9999-12-31T23:59:59-01:00"]
+)
+def test_a_created_since_past_the_range_of_times_is_no_server_error(
+    client, pipeline, headers, path, since
+):
+    response = client.get(f"{path}?created_since={since}", headers=headers)
+
+    assert response.status_code in (200, 422), response.content
+    if response.status_code == 422:
+        assert response.json()["field"] == "created_since"
