@@ -139,3 +139,19 @@ def test_a_page_costs_the_same_queries_for_few_leads_or_many(
 
     # The token, the owner, the page.
     assert few == _queries(client, headers) == 3
+
+
+def test_a_closed_lead_is_listed_without_offers_as_its_read_shows_none(
+    client, routed, olivia, headers
+):
+    """A disqualified (or converted) lead's GET answers no offers, as the
+    page shows none; the list must not say it has some."""
+    lead = _capture(1, company=None)
+    capture_lead(inquiry(1, company="Initech GmbH"), source="form")
+    disqualify_lead(lead.pk, "a student project", by=olivia)
+
+    listed = client.get("/api/v1/leads", headers=headers).json()["items"]
+    single = client.get(f"/api/v1/leads/{lead.pk}", headers=headers).json()
+
+    assert single["offers"] == []
+    assert listed[0]["has_offers"] is False
