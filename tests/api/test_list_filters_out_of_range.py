@@ -31,3 +31,15 @@ def test_a_created_since_past_the_range_of_times_is_no_server_error(
     assert response.status_code in (200, 422), response.content
     if response.status_code == 422:
         assert response.json()["field"] == "created_since"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/deals", "/api/v1/leads"])
+def test_a_created_since_written_as_a_number_is_refused_as_not_iso_8601(
+    client, pipeline, headers, path
+):
+    """The README: `created_since` is ISO 8601, and a body's date is never
+    read as seconds since 1970; the list read 1496275200 as 2017-06-01."""
+    response = client.get(f"{path}?created_since=1496275200", headers=headers)
+
+    assert response.status_code == 422, response.content
+    assert response.json()["field"] == "created_since"
