@@ -20,7 +20,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import OperationalError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.expressions import OrderBy
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User, by_display_name
 from dealgate.core import business_time
-from dealgate.core.numbers import MAX_OFFSET, whole_number
+from dealgate.core.numbers import as_id
 from dealgate.core.rounding import whole
 from dealgate.errors import (
     Busy,
@@ -170,25 +171,102 @@ def _inbox_leads(request: HttpRequest) -> tuple[QuerySet[Lead], str, User | None
     return leads, key, owner
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a page of an inbox section ends: the last lead's value of the
+    section's order (None when it has none) and its id, the tie-breaker.
+    The next page is the rows after it in that order, so a lead that leaves
+    the section (assigned, disqualified) never moves a later lead past the
+    link read before; written `VALUE,ID` in the "more" link (`VALUE` empty
+    for None)."""
+
+    at: dt.datetime | None
+    pk: int
+
+    def __str__(self) -> str:
+        return f"{self.at.isoformat() if self.at is not None else ''},{self.pk}"
+
+
+def _place(text: str) -> Place:
+    """The Place written `text` in a "more" link, or a ValidationError
+    naming `after` (400)."""
+    value, comma, pk = text.rpartition(",")
+    try:
+        if not comma:
+            raise ValueError
+        at = dt.datetime.fromisoformat(value) if value else None
+        if at is not None and at.tzinfo is None:
+            raise ValueError
+        number = as_id(pk)
+        if number is None:
+            raise ValueError
+    except ValueError:
+        raise ValidationError(
+            f"after must be a place in the list, as the more link writes it "
+            f"(TIME,ID), got {text[:40]!r}",
+            field="after",
+        ) from None
+    return Place(at, number)
+
+
+def _order(order: tuple[str, str]) -> list[OrderBy]:
+    """The section's order with leads without a value last, on every
+    database (SQLite and PostgreSQL put NULL at opposite ends)."""
+    return [
+        F(name.lstrip("-")).desc(nulls_last=True)
+        if name.startswith("-")
+        else F(name).asc(nulls_last=True)
+        for name in order
+    ]
+
+
+def _after(order: tuple[str, str], place: Place) -> Q:
+    """The leads after `place` in `order` (a time column, then the id),
+    those without a time last."""
+    name, key = order
+    field = name.lstrip("-")
+    beyond = "lt" if name.startswith("-") else "gt"
+    by_id = Q(**{f"id__{'lt' if key.startswith('-') else 'gt'}": place.pk})
+    if place.at is None:
+        return Q(**{f"{field}__isnull": True}) & by_id
+    return (
+        Q(**{f"{field}__{beyond}": place.at})
+        | Q(**{field: place.at}) & by_id
+        | Q(**{f"{field}__isnull": True})
+    )
+
+
 @dataclass
 class InboxSection:
-    """One of the inbox's lists: a page of its rows from `offset`, and how
-    many the whole list holds."""
+    """One of the inbox's lists: a page of its rows, how many of the list
+    come before it (`before`) and how many the whole list holds."""
 
     status: str
     title: str
     count: int
-    offset: int
+    before: int
     rows: list[tuple[Lead, Window]]
 
     @property
-    def next_offset(self) -> int:
-        return self.offset + len(self.rows)
+    def first(self) -> int:
+        """The position of the page's first row in the list, from 1."""
+        return self.before + 1
+
+    @property
+    def last(self) -> int:
+        return self.before + len(self.rows)
 
     @property
     def more(self) -> int:
         """How many come after this page."""
-        return max(0, self.count - self.next_offset)
+        return max(0, self.count - self.last)
+
+    @property
+    def next_place(self) -> str:
+        """Where the next page starts, as the "more" link writes it."""
+        lead = self.rows[-1][0]
+        name = SECTION_ORDER[self.status][1][0].lstrip("-")
+        return str(Place(getattr(lead, name), lead.pk))
 
 
 def _inbox_section(
@@ -197,17 +275,24 @@ def _inbox_section(
     count: int,
     now: dt.datetime,
     windows: dict[int, int],
-    offset: int = 0,
+    after: Place | None = None,
 ) -> InboxSection:
-    """Rows `offset` to `offset + INBOX_ROWS` of the section for `status`,
-    in its order (one query, and one per pipeline's window not yet read)."""
+    """The first INBOX_ROWS of the section for `status` after `after` (from
+    the start without it), in its order: one query, one more to count what
+    comes before the page when `after` is given, and one per pipeline's
+    window not yet read."""
     title, order = SECTION_ORDER[status]
-    rows = leads.filter(status=status).order_by(*order)[offset : offset + INBOX_ROWS]
+    section = leads.filter(status=status)
+    before = 0
+    if after is not None:
+        section = section.filter(_after(order, after))
+        before = max(0, count - section.count())
+    rows = section.order_by(*_order(order))[:INBOX_ROWS]
     return InboxSection(
         status,
         title,
         count,
-        offset,
+        before,
         [(lead, _window(lead, now, windows)) for lead in rows],
     )
 
@@ -269,8 +354,9 @@ def _with_zones(notices: Any, leads: list[Lead], pipelines: list[Pipeline]) -> s
 @login_required
 def inbox_more(request: HttpRequest) -> HttpResponse:
     """Further leads of one of the inbox's sections
-    (`?section=STATUS&offset=N`, with the inbox's filters): rows for htmx to
-    put in place of the "more" row, a whole page without it."""
+    (`?section=STATUS&after=TIME,ID`, with the inbox's filters): the rows
+    after the last one the link's page showed, for htmx to put in place of
+    the "more" row, a whole page without it."""
     try:
         leads, key, owner = _inbox_leads(request)
         status = request.GET.get("section", "")
@@ -278,13 +364,12 @@ def inbox_more(request: HttpRequest) -> HttpResponse:
             raise ValidationError(
                 f"section must be one of {', '.join(SECTION_ORDER)}", field="section"
             )
-        offset = whole_number(
-            request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="leads"
-        )
+        text = request.GET.get("after", "")
+        after = _place(text) if text else None
     except ValidationError as error:
         return refused(request, 400, error.message)
     count = leads.filter(status=status).count()
-    section = _inbox_section(leads, status, count, timesource.now(), {}, offset)
+    section = _inbox_section(leads, status, count, timesource.now(), {}, after)
     context = {"section": section, "owner": owner, "pipeline_key": key}
     pipelines = _pipelines()
     shown = [p for p in pipelines if p.key == key] if key else pipelines

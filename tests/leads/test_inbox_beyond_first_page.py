@@ -4,6 +4,7 @@ still be reachable from it, or a manager cannot assign the newest leads."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 
@@ -44,17 +45,27 @@ def three_new(pipeline, monkeypatch):
         capture_lead(inquiry(n), source="api")
 
 
+def _more_link(page) -> str:
+    """The address the first "more" row of `page` fetches for htmx."""
+    found = re.search(r'hx-get="(/leads/more/\?[^"]+)"', page.content.decode())
+    assert found, "no more link"
+    return found.group(1).replace("&amp;", "&")
+
+
 def test_the_rest_of_a_section_comes_in_place_of_its_more_row_for_htmx(
     client, three_new, max_manager
 ):
     client.force_login(max_manager)
     inbox = client.get("/leads/")
     assert "and 1 more" in text_of(inbox)
-    assert 'hx-get="/leads/more/?section=new&amp;offset=2"' in inbox.content.decode()
-
-    rows = client.get(
-        "/leads/more/", {"section": "new", "offset": 2}, HTTP_HX_REQUEST="true"
+    second = Lead.objects.get(name="Person 2")
+    place = f"{second.created_at.isoformat()},{second.pk}"
+    assert (
+        _more_link(inbox)
+        == f"/leads/more/?{urlencode({'section': 'new', 'after': place})}"
     )
+
+    rows = client.get(_more_link(inbox), HTTP_HX_REQUEST="true")
 
     text = text_of(rows)
     assert "Person 3" in text and "Person 2" not in text
@@ -66,7 +77,7 @@ def test_the_rest_of_a_section_is_a_page_of_its_own_without_htmx(
 ):
     client.force_login(max_manager)
 
-    text = text_of(client.get("/leads/more/", {"section": "new", "offset": 2}))
+    text = text_of(client.get(_more_link(client.get("/leads/"))))
 
     assert "New, waiting for an owner" in text and "3 to 3 of 3" in text
     assert "Person 3" in text and "Back to the inbox" in text
@@ -75,9 +86,11 @@ def test_the_rest_of_a_section_is_a_page_of_its_own_without_htmx(
 def test_a_further_page_keeps_the_inbox_filters(client, three_new, max_manager):
     client.force_login(max_manager)
 
-    page = client.get("/leads/", {"pipeline": "new-business"}).content.decode()
+    page = client.get("/leads/", {"pipeline": "new-business"})
 
-    assert "/leads/more/?pipeline=new-business&amp;section=new&amp;offset=2" in page
+    assert _more_link(page).startswith(
+        "/leads/more/?pipeline=new-business&section=new&after="
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,7 +100,9 @@ def test_a_further_page_keeps_the_inbox_filters(client, three_new, max_manager):
         ("/leads/more/?section=new&pipeline=nope", 404, "no pipeline 'nope'"),
         ("/leads/?owner=nobody", 400, "owner: there is no user 'nobody'"),
         ("/leads/more/?section=lost", 400, "section must be one of new, assigned"),
-        ("/leads/more/?section=new&offset=-1", 400, "offset must be"),
+        ("/leads/more/?section=new&after=-1", 400, "after must be a place"),
+        ("/leads/more/?section=new&after=2026-06-01T09:00:00,1", 400, "after must"),
+        ("/leads/more/?section=new&after=yesterday,1", 400, "after must be a place"),
     ],
 )
 def test_every_bad_inbox_filter_shows_the_site_page_with_its_message(
@@ -105,19 +120,15 @@ def test_every_bad_inbox_filter_shows_the_site_page_with_its_message(
 def test_a_lead_assigned_from_the_first_rows_does_not_hide_one_from_the_next(
     client, three_new, max_manager, alice
 ):
-    """The "more" link counts rows by offset: once a lead of the first rows
-    is assigned, every later lead moves up one, and the link read before
-    (offset=2) starts past the lead that took the freed place."""
+    """Once a lead of the first rows is assigned, every later lead moves up
+    one: the "more" link read before still starts right after the last row
+    shown, not past the lead that took the freed place."""
     client.force_login(max_manager)
     first = client.get("/leads/")
     assert "Person 1" in text_of(first) and "Person 3" not in text_of(first)
     lead = Lead.objects.get(name="Person 1")
     assign_lead(lead.pk, alice, by=max_manager)
 
-    further = text_of(
-        client.get(
-            "/leads/more/", {"section": "new", "offset": 2}, HTTP_HX_REQUEST="true"
-        )
-    )
+    further = text_of(client.get(_more_link(first), HTTP_HX_REQUEST="true"))
 
-    assert "Person 3" in further
+    assert "Person 3" in further and "Person 2" not in further
