@@ -236,7 +236,7 @@ def list_deals(
     ),
     status: Literal["open", "won", "lost"] | None = Query(None),
     owner: str | None = Query(None, description="the owner's username"),
-    created_since: dt.datetime | None = lists.CREATED_SINCE,
+    created_since: lists.Instant = lists.CREATED_SINCE,
     limit: int = lists.LIMIT,
     after: int = lists.AFTER,
 ) -> DealPage:
@@ -255,7 +255,7 @@ def list_deals(
     if owner is not None:
         deals = deals.filter(owner=lists.user_named(owner))
     if created_since is not None:
-        deals = deals.filter(created_at__gte=lists.in_utc(created_since))
+        deals = deals.filter(created_at__gte=created_since)
     rows, following = lists.page_of(request, deals, limit=limit, after=after)
     return DealPage(items=[deal_out(deal) for deal in rows], next=following)
 

@@ -535,7 +535,7 @@ def list_leads(
     pipeline: str | None = Query(None, description="a pipeline's key"),
     status: LeadStatus | None = STATUS,
     owner: str | None = Query(None, description="the owner's username"),
-    created_since: dt.datetime | None = lists.CREATED_SINCE,
+    created_since: lists.Instant = lists.CREATED_SINCE,
     limit: int = lists.LIMIT,
     after: int = lists.AFTER,
 ) -> dict[str, Any]:
@@ -554,7 +554,7 @@ def list_leads(
     if owner is not None:
         leads = leads.filter(owner=lists.user_named(owner))
     if created_since is not None:
-        leads = leads.filter(created_at__gte=lists.in_utc(created_since))
+        leads = leads.filter(created_at__gte=created_since)
     rows, following = lists.page_of(request, leads, limit=limit, after=after)
     return {"items": [_listed(lead) for lead in rows], "next": following}
 

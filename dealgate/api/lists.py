@@ -16,11 +16,13 @@ what the single reads answer.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from ninja import Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from dealgate.accounts.models import User
 from dealgate.errors import ValidationError
@@ -46,6 +48,41 @@ AFTER = Query(
 )
 
 
+def _instant(value: Any) -> dt.datetime | None:
+    """`value`, ISO 8601 text, as an instant in UTC (a time without an
+    offset, or a date alone, read as UTC). Refused (422, naming the
+    parameter): any other text, such as a number pydantic would read as
+    seconds since 1970, and a time that lies outside the years 1 to 9999
+    once in UTC, which no database column holds."""
+    if value is None or isinstance(value, dt.datetime):
+        at = value
+    else:
+        try:
+            at = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise PydanticCustomError(
+                "iso_text",
+                "must be an ISO 8601 datetime such as 2026-06-01T09:00:00Z, or "
+                "a date such as 2026-06-01, got {value}",
+                {"value": str(value)[:40]},
+            ) from None
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        return at.replace(tzinfo=dt.UTC)
+    try:
+        return at.astimezone(dt.UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "time_range",
+            "{value} lies outside the years 1 to 9999 once in UTC",
+            {"value": at.isoformat()},
+        ) from None
+
+
+# A query's time: ISO 8601 only, in UTC once read (see `_instant`).
+Instant = Annotated[dt.datetime | None, BeforeValidator(_instant)]
+
 CREATED_SINCE = Query(
     None,
     description="only those created at or after this instant: ISO 8601, "
@@ -66,13 +103,6 @@ def page_of(
     query = request.GET.copy()
     query["after"] = str(taken[-1].pk)
     return taken, f"{request.path}?{query.urlencode()}"
-
-
-def in_utc(at: dt.datetime | None) -> dt.datetime | None:
-    """`at` as given, a time without an offset read as UTC."""
-    if at is None or at.tzinfo is not None:
-        return at
-    return at.replace(tzinfo=dt.UTC)
 
 
 def user_named(username: str, field: str = "owner") -> User:

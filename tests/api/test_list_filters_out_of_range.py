@@ -43,3 +43,21 @@ def test_a_created_since_written_as_a_number_is_refused_as_not_iso_8601(
 
     assert response.status_code == 422, response.content
     assert response.json()["field"] == "created_since"
+
+
+@pytest.mark.parametrize(
+    ("since", "says"),
+    [
+        ("1496275200", "must be an ISO 8601 datetime"),
+        ("yesterday", "must be an ISO 8601 datetime"),
+        ("0001-01-01T00:00:00%2B01:00", "outside the years 1 to 9999"),
+    ],
+)
+def test_a_refused_created_since_says_what_it_takes(
+    client, pipeline, headers, since, says
+):
+    response = client.get(f"/api/v1/deals?created_since={since}", headers=headers)
+
+    assert response.status_code == 422
+    assert response.json()["message"].startswith("created_since: ")
+    assert says in response.json()["message"]
