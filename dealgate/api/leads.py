@@ -25,7 +25,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from ninja import Field, NinjaAPI, Query, Router, Schema, Status
@@ -38,7 +38,7 @@ from dealgate.leads import formhits, services, spool
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.intake import LIMITS, check_json_types
 from dealgate.leads.models import ApiToken, Lead
-from dealgate.leads.offers import Offer, offer_notes, pending_offers
+from dealgate.leads.offers import Offer, may_have_offers, pending_offers
 from dealgate.leads.versions import lead_version
 from dealgate.web.bodies import limit_body
 from dealgate.web.client import address_key, client_address
@@ -502,7 +502,7 @@ def readable_leads() -> QuerySet[Lead]:
         .only(*_OUT_COLUMNS)
         # Whether to read offers: most leads have none, and their read stays
         # one query.
-        .annotate(has_offers=Exists(offer_notes(OuterRef("pk"))))
+        .annotate(has_offers=may_have_offers())
     )
 
 

@@ -22,7 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 
 from dealgate.accounts.models import User
 from dealgate.errors import Conflict, NotFound, ValidationError
@@ -75,11 +82,17 @@ def _empty(value: Any) -> bool:
     return value in ("", None)
 
 
+# The leads offers are shown for: an open one. A closed lead (disqualified,
+# converted, merged) is offered nothing, whatever its notes still hold; the
+# one rule for `pending_offers` and `may_have_offers`.
+OFFERED_TO = Lead.OPEN
+
+
 def pending_offers(lead: Lead) -> list[Offer]:
     """What the repeat inquiries on `lead` still offer, oldest first: none
-    on a lead that is not open. One query (the inquiry notes with offers).
-    `lead` needs its pipeline (the region a phone is read in)."""
-    if not lead.is_open:
+    on a lead that is not open (`OFFERED_TO`). One query (the inquiry notes
+    with offers). `lead` needs its pipeline (the region a phone is read in)."""
+    if lead.status not in OFFERED_TO:
         return []
     notes = offer_notes(lead.pk).order_by("at", "id").values_list("pk", "at", "data")
     offers = []
@@ -88,6 +101,17 @@ def pending_offers(lead: Lead) -> list[Offer]:
         if values:
             offers.append(Offer(pk, at, data.get("channel", ""), values))
     return offers
+
+
+def may_have_offers() -> ExpressionWrapper:
+    """For a query over leads: whether `pending_offers` may find offers on
+    the lead, without reading them (a subquery, no query of its own): an
+    open lead (`OFFERED_TO`) with a repeat-inquiry note that offers
+    something. False means `pending_offers` answers none."""
+    return ExpressionWrapper(
+        Q(status__in=OFFERED_TO) & Exists(offer_notes(OuterRef("pk"))),
+        output_field=BooleanField(),
+    )
 
 
 def offer_notes(lead_id: Any) -> QuerySet[LeadActivity]:
