@@ -515,10 +515,19 @@ class DealActivityIn(Schema):
     due_at: IsoDateTimeOrNull = Field(None, description="a task's due time")
 
 
+# Every kind a deal's activities hold (`Activity.Kind`): those a person
+# logs, and `system`, a record Dealgate wrote (a pipeline's redesign). What
+# the list answers and what its `kind` filter takes, alike.
+ActivityKind = Literal["call", "email", "meeting", "note", "task", "system"]
+
+
+ACTIVITY_KIND = Query(None, description="only the activities of this kind")
+
+
 class ActivityOut(Schema):
     id: int
     deal: int
-    kind: str
+    kind: ActivityKind
     subject: str
     tag: str
     done: bool
@@ -579,7 +588,7 @@ class ActivityPage(Schema):
 def list_activities(
     request: HttpRequest,
     deal_id: int,
-    kind: Literal["call", "email", "meeting", "note", "task"] | None = Query(None),
+    kind: ActivityKind | None = ACTIVITY_KIND,
     done: bool | None = Query(
         None, description="true or false; kind=task&done=false are its open tasks"
     ),
