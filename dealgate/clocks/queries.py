@@ -90,24 +90,81 @@ class Deadline:
 TODAY_LIMIT = 50
 
 
+# Where a page of one of Today's sections ends: for each pipeline (by id) it
+# showed clocks of, the last one's due time and id. Within one calendar an
+# earlier due time never has more business time left, so the clocks of a
+# pipeline come in (due time, id) order, and the next page is those after
+# each pipeline's place: a clock met meanwhile never moves a later one past
+# the link read before, as counting rows from an offset did.
+Places = dict[int, tuple[dt.datetime, int]]
+
+
+def write_places(places: Places) -> str:
+    """`places` as a "more" link writes them: `PIPELINE:DUE,ID`, `;` between."""
+    return ";".join(
+        f"{pipeline}:{due.isoformat()},{pk}"
+        for pipeline, (due, pk) in sorted(places.items())
+    )
+
+
+def read_places(text: str) -> Places:
+    """The Places `write_places` wrote as `text`; ValueError for anything
+    else."""
+    places: Places = {}
+    for part in text.split(";"):
+        pipeline, colon, rest = part.partition(":")
+        due, comma, pk = rest.rpartition(",")
+        if not (colon and comma):
+            raise ValueError(part)
+        ids = [int(n) for n in (pipeline, pk) if n.isascii() and n.isdigit()]
+        at = dt.datetime.fromisoformat(due)
+        if len(ids) != 2 or at.tzinfo is None or ids[0] in places:
+            raise ValueError(part)
+        places[ids[0]] = (at, ids[1])
+    return places
+
+
+def _after(places: Places) -> Q:
+    """The clocks after `places`: of a pipeline they do not name, or after
+    its place in (due time, id) order."""
+    after = ~Q(pipeline_id__in=list(places))
+    for pipeline, (due, pk) in places.items():
+        after |= Q(pipeline_id=pipeline) & (
+            Q(due_at__gt=due) | Q(due_at=due, pk__gt=pk)
+        )
+    return after
+
+
 @dataclass(frozen=True)
 class Section:
-    """One of Today's lists: a page of its deadlines, most urgent first, and
-    how many the whole list holds."""
+    """One of Today's lists: a page of its deadlines, most urgent first, how
+    many of the list come before it (`before`), how many the whole list
+    holds, and where the page ends (`places`)."""
 
     key: str
     deadlines: list[Deadline]
-    offset: int
+    before: int
     count: int
+    places: Places
 
     @property
-    def next_offset(self) -> int:
-        return self.offset + len(self.deadlines)
+    def first(self) -> int:
+        """The position of the page's first deadline in the list, from 1."""
+        return self.before + 1
+
+    @property
+    def last(self) -> int:
+        return self.before + len(self.deadlines)
 
     @property
     def more(self) -> int:
         """How many come after this page."""
-        return max(0, self.count - self.next_offset)
+        return max(0, self.count - self.last)
+
+    @property
+    def next_place(self) -> str:
+        """Where the next page starts, as the "more" link writes it."""
+        return write_places(self.places)
 
 
 @dataclass(frozen=True)
@@ -224,33 +281,43 @@ def today_section(
     now: dt.datetime,
     key: str,
     *,
-    offset: int = 0,
+    after: Places | None = None,
     limit: int = TODAY_LIMIT,
     counts: dict[int, int] | None = None,
 ) -> Section:
-    """The deadlines of one of Today's sections from `offset` on, at most
-    `limit`, most urgent first, with the section's count.
+    """The deadlines of one of Today's sections after `after` (from the
+    start without it), at most `limit`, most urgent first, with the
+    section's count.
 
-    Within one calendar an earlier due time never has more business time
-    left, so with the clocks of one pipeline the page is read in due-time
-    order. With several, the first `offset + limit` of each pipeline are
-    ranked by business time left, read as three columns: that ranking grows
-    with `offset`. Three queries (two given `counts`, the section's clocks
-    per pipeline id), and one for the pipelines."""
+    With the clocks of one pipeline the page is read in due-time order.
+    With several, the first `limit` of each after its place are ranked by
+    business time left, read as three columns; the page takes a prefix of
+    each pipeline's, so its places leave none behind. Three queries (two
+    given `counts`, the section's clocks per pipeline id), one more to count
+    what comes before a page after `after`, and one for the pipelines."""
     clocks = today_clocks(people, now).filter(_section_filter(key, now))
     if counts is None:
         counts = _section_counts(people, now)[key]
     count = sum(counts.values())
-    if offset >= count:
-        return Section(key, [], offset, count)
+    places = dict(after or {})
+    before = 0
+    if after:
+        clocks = clocks.filter(_after(after))
+        before = max(0, count - clocks.count()) if count else 0
+    if before >= count:
+        return Section(key, [], before, count, places)
 
     by_due = clocks.order_by("due_at", "pk")
     if len(counts) == 1:
-        chosen = list(by_due.values_list("pk", flat=True)[offset : offset + limit])
+        chosen = list(by_due.values_list("pk", flat=True)[:limit])
     else:
-        chosen = _ranked(by_due, now, offset, limit)
+        chosen = _ranked(by_due, now, limit)
     page = deadlines(_open_clocks().filter(pk__in=chosen), now)
-    return Section(key, page, offset, count)
+    for deadline in page:
+        clock = deadline.clock
+        shown = (clock.due_at, clock.pk)
+        places[clock.pipeline_id] = max(places.get(clock.pipeline_id, shown), shown)
+    return Section(key, page, before, count, places)
 
 
 def _section_counts(people: list[User], now: dt.datetime) -> dict[str, dict[int, int]]:
@@ -275,17 +342,15 @@ def _section_counts(people: list[User], now: dt.datetime) -> dict[str, dict[int,
     return counts
 
 
-def _ranked(
-    clocks: QuerySet[Clock], now: dt.datetime, offset: int, limit: int
-) -> list[int]:
-    """Ids of `clocks` from `offset` to `offset + limit` in the order of
-    `deadlines`, from the first `offset + limit` of each pipeline."""
+def _ranked(clocks: QuerySet[Clock], now: dt.datetime, limit: int) -> list[int]:
+    """Ids of the first `limit` of `clocks` in the order of `deadlines`,
+    from the first `limit` of each pipeline."""
     first = Window(
         RowNumber(), partition_by=[F("pipeline_id")], order_by=[F("due_at"), F("pk")]
     )
     ranked = list(
         clocks.annotate(place=first)
-        .filter(place__lte=offset + limit)
+        .filter(place__lte=limit)
         .values_list("pk", "pipeline_id", "due_at", "kind")
     )
     calendars = {
@@ -299,7 +364,7 @@ def _ranked(
             row[0],
         )
     )
-    return [row[0] for row in ranked[offset : offset + limit]]
+    return [row[0] for row in ranked[:limit]]
 
 
 def today_clocks(people: list[User], now: dt.datetime) -> QuerySet[Clock]:

@@ -19,7 +19,13 @@ from dealgate.web.errors import Missing, refused
 
 from . import notices as notice_service
 from .models import Clock, Notice
-from .queries import TODAY_LIMIT, people_seen_by, today_for, today_section
+from .queries import (
+    TODAY_LIMIT,
+    people_seen_by,
+    read_places,
+    today_for,
+    today_section,
+)
 
 # Today's sections by the key a "more" link names, with their headings.
 SECTION_TITLES = {
@@ -50,22 +56,27 @@ def today(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def today_more(request: HttpRequest) -> HttpResponse:
-    """Further deadlines of one of Today's sections (`?section=KEY&offset=N`):
-    rows for htmx to put in place of the "more" row, a whole page without it."""
+    """Further deadlines of one of Today's sections
+    (`?section=KEY&after=PLACES`, after those the link's page showed): rows
+    for htmx to put in place of the "more" row, a whole page without it."""
     _, username, shown = _people_shown(request)
     key = request.GET.get("section", "")
     if key not in SECTION_TITLES:
         return refused(
             request, 400, f"section must be one of {', '.join(SECTION_TITLES)}"
         )
+    text = request.GET.get("after", "")
     try:
-        offset = whole_number(
-            request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="clocks"
+        after = read_places(text) if text else None
+    except ValueError:
+        return refused(
+            request,
+            400,
+            "after must be a place in the list, as the more link writes it "
+            f"(PIPELINE:TIME,ID), got {text[:40]!r}",
         )
-    except ValidationError as error:
-        return refused(request, 400, error.message)
     context = {
-        "section": today_section(shown, timesource.now(), key, offset=offset),
+        "section": today_section(shown, timesource.now(), key, after=after),
         "title": SECTION_TITLES[key],
         "person": username,
         "several": len(shown) > 1,

@@ -4,6 +4,8 @@ section, the rest counted in SQL and shown a page at a time."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from urllib.parse import urlencode
 
 import pytest
 
@@ -57,6 +59,13 @@ def overdue_deals(pipeline: Pipeline, owner, count: int, *, name: str = "Deal"):
     return deals
 
 
+def more_link(response) -> str:
+    """The address the first "more" row of `response` fetches for htmx."""
+    found = re.search(r'hx-get="(/today/more/\?[^"]+)"', response.content.decode())
+    assert found, "no more link"
+    return found.group(1).replace("&amp;", "&")
+
+
 @pytest.fixture
 def signed_in_alice(client, alice):
     assert client.login(username=alice.username, password=PASSWORD)
@@ -77,8 +86,11 @@ def test_today_shows_fifty_most_overdue_per_section_and_counts_the_rest(
     assert "Deal 050" not in page and "Deal 052" not in page
     assert page.index("Deal 000") < page.index("Deal 001") < page.index("Deal 049")
     assert "and 3 more" in page
-    html = response.content.decode()
-    assert 'href="/today/more/?section=over_limit&amp;offset=50"' in html
+    last = Clock.objects.get(deal__title="Deal 049")
+    place = f"{pipeline.pk}:{last.due_at.isoformat()},{last.pk}"
+    assert more_link(response) == (
+        f"/today/more/?{urlencode({'section': 'over_limit', 'after': place})}"
+    )
 
 
 def test_the_more_link_lists_the_rest_whole_or_as_rows_for_htmx(
@@ -86,10 +98,10 @@ def test_the_more_link_lists_the_rest_whole_or_as_rows_for_htmx(
 ):
     overdue_deals(pipeline, alice, TODAY_LIMIT + 3)
 
-    page = text_of(signed_in_alice.get("/today/more/?section=over_limit&offset=50"))
-    rows = signed_in_alice.get(
-        "/today/more/?section=over_limit&offset=50", HTTP_HX_REQUEST="true"
-    ).content.decode()
+    link = more_link(signed_in_alice.get("/today/"))
+
+    page = text_of(signed_in_alice.get(link))
+    rows = signed_in_alice.get(link, HTTP_HX_REQUEST="true").content.decode()
 
     assert "51 to 53 of 53, most urgent first" in page
     assert "Deal 050" in page and "Deal 052" in page and "Deal 049" not in page
@@ -104,17 +116,21 @@ def test_the_more_page_keeps_the_person_a_manager_chose(
     overdue_deals(pipeline, alice, TODAY_LIMIT + 1)
     assert client.login(username=max_manager.username, password=PASSWORD)
 
-    html = client.get("/today/?person=alice").content.decode()
-    more = client.get("/today/more/?section=over_limit&offset=50&person=alice")
+    link = more_link(client.get("/today/?person=alice"))
+    more = client.get(link)
 
-    assert "person=alice" in html.split("and 1 more")[0].rsplit("href=", 1)[1]
+    assert "person=alice" in link
     assert "Deal 050" in text_of(more)
 
 
 def test_a_more_page_past_the_end_says_so(pipeline, alice, signed_in_alice, clock):
-    overdue_deals(pipeline, alice, 2)
+    deals = overdue_deals(pipeline, alice, 2)
+    last = Clock.objects.get(deal=deals[-1])
+    place = f"{pipeline.pk}:{last.due_at.isoformat()},{last.pk}"
 
-    page = text_of(signed_in_alice.get("/today/more/?section=over_limit&offset=50"))
+    page = text_of(
+        signed_in_alice.get("/today/more/", {"section": "over_limit", "after": place})
+    )
 
     assert "Nothing more in this list: it holds 2." in page
 
@@ -122,13 +138,14 @@ def test_a_more_page_past_the_end_says_so(pipeline, alice, signed_in_alice, cloc
 @pytest.mark.parametrize(
     "query, said",
     [
-        ("section=everything&offset=0", "section must be one of"),
-        ("section=windows&offset=-1", "offset"),
-        ("section=windows&offset=x", "offset"),
-        ("section=windows&offset=<b>1</b>", "offset must be a whole number"),
+        ("section=everything", "section must be one of"),
+        ("section=windows&after=-1", "after must be a place"),
+        ("section=windows&after=1:2026-06-01T09:00:00,5", "after must be a place"),
+        ("section=windows&after=1:2026-06-01T09:00:00Z,x", "after must be a place"),
+        ("section=windows&after=<b>1</b>", "after must be a place"),
     ],
 )
-def test_a_more_page_refuses_an_unknown_section_or_offset(
+def test_a_more_page_refuses_an_unknown_section_or_place(
     signed_in_alice, clock, query, said
 ):
     response = signed_in_alice.get(f"/today/more/?{query}")
@@ -188,16 +205,33 @@ def test_pages_across_pipelines_follow_business_time_left(
         for d in deadlines(Clock.objects.select_related("pipeline", "deal"), clock.now)
     ]
 
-    paged = []
-    for offset in range(0, 14, 4):
+    paged, after = [], None
+    for _ in range(4):
         with django_assert_max_num_queries(8):
             section = today_section(
-                [alice], clock.now, "over_limit", offset=offset, limit=4
+                [alice], clock.now, "over_limit", after=after, limit=4
             )
-        assert section.count == 14
+        assert section.count == 14 and section.first == len(paged) + 1
         paged += [d.clock.pk for d in section.deadlines]
+        after = section.places
 
     assert paged == everything
     # Due on the same days, the round-the-clock ones are more business time over.
     first = Clock.objects.filter(pk__in=paged[:7])
     assert {c.pipeline_id for c in first} == {always.pk}
+
+
+def test_an_obligation_met_from_the_first_page_does_not_hide_one_from_the_next(
+    pipeline, alice, signed_in_alice, clock
+):
+    """Once a clock of the first page is met, every later one moves up a
+    place: the "more" link read before still starts right after the last
+    row shown, not past the one that took the freed place."""
+    deals = overdue_deals(pipeline, alice, TODAY_LIMIT + 3)
+    link = more_link(signed_in_alice.get("/today/"))
+    Clock.objects.filter(deal=deals[0]).update(resolved_at=clock.now, is_open=False)
+
+    page = text_of(signed_in_alice.get(link))
+
+    assert "Deal 050" in page and "Deal 052" in page and "Deal 049" not in page
+    assert "50 to 52 of 52" in page
