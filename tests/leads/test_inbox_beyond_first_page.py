@@ -3,6 +3,7 @@ still be reachable from it, or a manager cannot assign the newest leads."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from urllib.parse import urlencode
 
@@ -132,3 +133,28 @@ def test_a_lead_assigned_from_the_first_rows_does_not_hide_one_from_the_next(
     further = text_of(client.get(_more_link(first), HTTP_HX_REQUEST="true"))
 
     assert "Person 3" in further and "Person 2" not in further
+
+
+def test_the_answered_more_link_follows_its_newest_first_order(
+    client, three_new, max_manager, alice
+):
+    """Answered leads come newest answer first, and one answered at the
+    same instant as another by id, highest first: the link continues in
+    that order, on either database."""
+    at = Lead.objects.get(name="Person 1").created_at
+    for n, minutes in ((1, 5), (2, 10), (3, 5)):
+        Lead.objects.filter(name=f"Person {n}").update(
+            status=Lead.Status.ANSWERED,
+            owner=alice,
+            first_response_at=at + dt.timedelta(minutes=minutes),
+        )
+    client.force_login(max_manager)
+    first = client.get("/leads/")
+    shown = text_of(first)
+
+    further = text_of(client.get(_more_link(first), HTTP_HX_REQUEST="true"))
+
+    # Person 2 (answered last), then Person 3 (same time as 1, higher id).
+    assert shown.index("Person 2") < shown.index("Person 3")
+    assert "Person 1" not in shown.split("Answered", 1)[1]
+    assert "Person 1" in further and "Person 3" not in further
