@@ -120,7 +120,12 @@ def read_places(text: str) -> Places:
         at = dt.datetime.fromisoformat(due)
         if len(ids) != 2 or at.tzinfo is None or ids[0] in places:
             raise ValueError(part)
-        places[ids[0]] = (at, ids[1])
+        try:
+            # In UTC here: one past the years a column holds is refused,
+            # not left to overflow in the database's adapter.
+            places[ids[0]] = (at.astimezone(dt.UTC), ids[1])
+        except OverflowError:
+            raise ValueError(part) from None
     return places
 
 

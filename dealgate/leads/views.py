@@ -195,12 +195,16 @@ def _place(text: str) -> Place:
         if not comma:
             raise ValueError
         at = dt.datetime.fromisoformat(value) if value else None
-        if at is not None and at.tzinfo is None:
-            raise ValueError
+        if at is not None:
+            if at.tzinfo is None:
+                raise ValueError
+            # In UTC, so that one past the years a column holds is refused
+            # here (OverflowError), not by the database's adapter.
+            at = at.astimezone(dt.UTC)
         number = as_id(pk)
         if number is None:
             raise ValueError
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValidationError(
             f"after must be a place in the list, as the more link writes it "
             f"(TIME,ID), got {text[:40]!r}",

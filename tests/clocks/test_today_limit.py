@@ -143,6 +143,7 @@ def test_a_more_page_past_the_end_says_so(pipeline, alice, signed_in_alice, cloc
         ("section=windows&after=1:2026-06-01T09:00:00,5", "after must be a place"),
         ("section=windows&after=1:2026-06-01T09:00:00Z,x", "after must be a place"),
         ("section=windows&after=<b>1</b>", "after must be a place"),
+        ("section=windows&after=1:9999-12-31T23:59:59-01:00,5", "after must be"),
     ],
 )
 def test_a_more_page_refuses_an_unknown_section_or_place(

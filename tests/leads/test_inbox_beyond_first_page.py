@@ -104,6 +104,7 @@ def test_a_further_page_keeps_the_inbox_filters(client, three_new, max_manager):
         ("/leads/more/?section=new&after=-1", 400, "after must be a place"),
         ("/leads/more/?section=new&after=2026-06-01T09:00:00,1", 400, "after must"),
         ("/leads/more/?section=new&after=yesterday,1", 400, "after must be a place"),
+        ("/leads/more/?section=new&after=0001-01-01T00:00%2B01:00,1", 400, "after"),
     ],
 )
 def test_every_bad_inbox_filter_shows_the_site_page_with_its_message(
