@@ -10,6 +10,10 @@ behind our back.
 A process that runs until stopped (a server's worker, the sweeper loop) reads
 the recorded date again now and then (`refresh_recorded_as_of`), so it follows
 the database without a restart.
+
+A date alone ("2017-12-31") means the end of that day in the zone the
+database's pipelines show their times in (`as_of_zone`), so that the board,
+insights and every page dated in a pipeline's zone read that very day.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
@@ -35,17 +40,23 @@ _running_at = ""
 _use_recorded = False
 _recorded: str | None = None
 _recorded_at = 0.0
+_recorded_zone = "UTC"
+# The zone a date-only as-of ends its day in (as_of_zone): None, not asked yet.
+_zone: str | None = None
+_zone_at = 0.0
 # What _recorded_at is read from; tests move it instead of sleeping.
 _monotonic = time.monotonic
 
 
-def parse_as_of(text: str) -> dt.datetime:
-    """Parse `2017-12-31` (end of that day, UTC) or a full ISO instant."""
+def parse_as_of(text: str, zone: str = "UTC") -> dt.datetime:
+    """Parse `2017-12-31` (the end of that day in `zone`, an IANA name) or a
+    full ISO instant; the answer is in UTC."""
     text = text.strip()
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
-            return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
+            end = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=ZoneInfo(zone))
+            return end.astimezone(dt.UTC)
         value = dt.datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(
@@ -56,15 +67,60 @@ def parse_as_of(text: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def is_day(text: str) -> bool:
+    """Whether an as-of text is a date alone (its instant depends on a zone)."""
+    return len(text.strip()) == 10
+
+
+def as_of_zone() -> str:
+    """The zone a date-only as-of ends its day in: the one the database's
+    pipelines show their times in (dealgate.pipelines.calendars.shown_zone),
+    the server's (settings.TIME_ZONE) when they have none, differ, or the
+    database cannot say. Asked once and kept as the recorded as-of is: until
+    a pipeline is saved or deleted here, or a server's request or the
+    sweeper's tick starts `RECORDED_MAX_AGE` seconds later."""
+    global _zone, _zone_at
+    if _zone is None:
+        _zone, _zone_at = _pipelines_zone(), _monotonic()
+    return _zone
+
+
+def forget_as_of_zone() -> None:
+    """Let the next date-only as-of ask its zone again (a pipeline changed)."""
+    global _zone
+    _zone = None
+
+
+def _pipelines_zone() -> str:
+    from django.db import DatabaseError, connection, transaction
+
+    from dealgate.pipelines.calendars import shown_zone
+    from dealgate.pipelines.models import Pipeline
+
+    name = connection.settings_dict["NAME"]
+    sqlite = connection.vendor == "sqlite"
+    if sqlite and not connection.is_in_memory_db() and not Path(name).exists():
+        return settings.TIME_ZONE
+    savepoint = transaction.atomic() if connection.in_atomic_block else None
+    try:
+        with savepoint or contextlib.nullcontext():
+            return shown_zone(Pipeline.objects.only("pk", "calendar"))
+    except DatabaseError:
+        return settings.TIME_ZONE
+
+
 def now() -> dt.datetime:
     """The current instant, in UTC: the frozen or as-of time if one is set
     (pinned, then a command's block, then DEALGATE_AS_OF, then the database's
     own, then real time)."""
     if _override is not None:
         return _override
-    as_of = _running_at or settings.AS_OF or _database_as_of()
+    as_of = _running_at or settings.AS_OF
     if as_of:
-        return parse_as_of(as_of)
+        return parse_as_of(as_of, as_of_zone() if is_day(as_of) else "UTC")
+    recorded = _database_as_of()
+    if recorded:
+        return parse_as_of(recorded, _recorded_zone)
     return timezone.now()
 
 
@@ -132,8 +188,8 @@ def use_recorded_as_of(use: bool = True) -> None:
     asks. A command keeps what it read to its end; a server or the sweeper
     loop asks again as it starts a request or a tick (refresh_recorded_as_of).
     """
-    global _use_recorded, _recorded
-    _use_recorded, _recorded = use, None
+    global _use_recorded, _recorded, _zone
+    _use_recorded, _recorded, _zone = use, None, None
 
 
 def refresh_recorded_as_of(max_age: float = RECORDED_MAX_AGE) -> None:
@@ -148,9 +204,11 @@ def refresh_recorded_as_of(max_age: float = RECORDED_MAX_AGE) -> None:
     `now()` makes recorded_as_of's one, so a busy worker asks at most once
     every `max_age` seconds and one that serves nothing never asks.
     """
-    global _recorded
+    global _recorded, _zone
     if _recorded is not None and _monotonic() - _recorded_at >= max_age:
         _recorded = None
+    if _zone is not None and _monotonic() - _zone_at >= max_age:
+        _zone = None
 
 
 @contextlib.contextmanager
@@ -168,11 +226,13 @@ def running_at(text: str) -> Iterator[None]:
 
 
 def _database_as_of() -> str:
-    global _recorded, _recorded_at
+    global _recorded, _recorded_at, _recorded_zone
     if not _use_recorded:
         return ""
     if _recorded is None:
         _recorded, _recorded_at = recorded_as_of(), _monotonic()
+        # Read with it and kept as long: a command keeps its date to its end.
+        _recorded_zone = _pipelines_zone() if is_day(_recorded) else "UTC"
     return _recorded
 
 

@@ -43,9 +43,9 @@ def test_commands_on_the_demo_database_run_at_its_date_without_as_of(tmp_path: P
 
     dealgate("demo", "--no-serve")
     dealgate("deal", "move", "8380", "engaging", "--as", "darcel.schlecht")
-    # The data set's last day, not the day the command ran, in the demo
-    # pipeline's zone (23:59 UTC is 18:59 in New York).
-    assert "2017-12-31 18:59 EST prospecting -> engaging" in dealgate(
+    # The end of the data set's last day in the demo pipeline's zone (New
+    # York), not the day the command ran.
+    assert "2017-12-31 23:59 EST prospecting -> engaging" in dealgate(
         "deal", "show", "8380"
     )
 
@@ -54,7 +54,7 @@ def test_commands_on_the_demo_database_run_at_its_date_without_as_of(tmp_path: P
         "--as-of", "2018-02-15", "demo", "--no-serve"
     )
     dealgate("deal", "move", "8380", "prospecting", "--as", "darcel.schlecht")
-    assert "2018-02-15 18:59 EST engaging -> prospecting" in dealgate(
+    assert "2018-02-15 23:59 EST engaging -> prospecting" in dealgate(
         "deal", "show", "8380"
     )
 

@@ -13,12 +13,44 @@ from dealgate.demo.loader import PIPELINE_KEY
 from tests.importing import make_import_pipeline
 
 
-def test_as_of_date_means_the_end_of_that_day_in_utc(settings):
+def test_as_of_date_means_the_end_of_that_day_in_utc_with_no_pipeline(settings, db):
     settings.AS_OF = "2017-12-31"
     assert timesource.now() == dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 
 
-def test_frozen_time_wins_over_as_of_and_is_restored(settings):
+def test_as_of_date_means_the_end_of_that_day_in_the_pipelines_zone(settings, pipeline):
+    settings.AS_OF = "2017-12-31"
+    # Berlin is an hour ahead of UTC in winter.
+    assert timesource.now() == dt.datetime(2017, 12, 31, 22, 59, 59, tzinfo=dt.UTC)
+
+
+def test_as_of_date_follows_a_pipeline_whose_zone_changes(settings, pipeline):
+    settings.AS_OF = "2017-12-31"
+    timesource.now()
+
+    pipeline.calendar = {**pipeline.calendar, "timezone": "America/New_York"}
+    pipeline.save()
+
+    assert timesource.now() == dt.datetime(2018, 1, 1, 4, 59, 59, tzinfo=dt.UTC)
+
+
+def test_as_of_date_of_pipelines_in_different_zones_ends_in_the_servers(
+    settings, pipeline
+):
+    make_import_pipeline(key="it-services")  # no calendar: the server's zone
+    settings.AS_OF = "2017-12-31"
+
+    assert timesource.now() == dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def test_as_of_instant_keeps_its_own_offset_whatever_the_pipelines_zone(
+    settings, pipeline
+):
+    settings.AS_OF = "2017-12-31T23:30:00+00:00"
+    assert timesource.now() == dt.datetime(2017, 12, 31, 23, 30, tzinfo=dt.UTC)
+
+
+def test_frozen_time_wins_over_as_of_and_is_restored(settings, db):
     settings.AS_OF = "2017-12-31"
     pinned = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
     with timesource.frozen_at(pinned):
@@ -44,7 +76,8 @@ def test_real_time_when_nothing_is_pinned(settings):
 
 # --- the as-of date a database records (`dealgate demo`) --------------------------
 
-DEMO_DAY_END = dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+# The end of 31 Dec 2017 in Berlin, the zone of the `pipeline` fixture's calendar.
+DEMO_DAY_END = dt.datetime(2017, 12, 31, 22, 59, 59, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -81,7 +114,7 @@ def test_dealgate_as_of_wins_over_the_date_the_database_records(deal, settings):
     timesource.record_as_of("2017-12-31")
     settings.AS_OF = "2018-01-15"
 
-    assert move(deal) == dt.datetime(2018, 1, 15, 23, 59, 59, tzinfo=dt.UTC)
+    assert move(deal) == dt.datetime(2018, 1, 15, 22, 59, 59, tzinfo=dt.UTC)
 
 
 def test_a_database_that_records_no_as_of_date_runs_at_the_real_time(deal):
@@ -118,7 +151,7 @@ def test_a_block_run_at_a_date_runs_at_it_and_the_process_keeps_its_own(deal, se
     with timesource.running_at("2017-12-31"):
         assert timesource.now() == DEMO_DAY_END
 
-    assert timesource.now() == dt.datetime(2018, 1, 15, 23, 59, 59, tzinfo=dt.UTC)
+    assert timesource.now() == dt.datetime(2018, 1, 15, 22, 59, 59, tzinfo=dt.UTC)
 
 
 def test_a_database_not_upgraded_yet_records_no_date_and_its_work_goes_on(deal):

@@ -79,7 +79,7 @@ from dealgate.demo.loader import PIPELINE_KEY as DEMO_PIPELINE
 from dealgate.errors import DealgateError
 from dealgate.leads import assign
 from dealgate.leads.models import Lead, LeadActivity, LeadAssignment
-from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.calendars import calendar_for, local_time
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
@@ -382,13 +382,17 @@ def _demo_hold(now: dt.datetime) -> _Hold | None:
     Changes no clock. One query, two on a database the demo loaded.
     """
     recorded = AsOf.objects.values_list("value", flat=True).first()
-    if not recorded or timesource.parse_as_of(recorded) >= now:
+    # A date alone ends in the zone of the demo's pipeline, as its pages read it.
+    if not recorded or timesource.parse_as_of(recorded, "Etc/GMT+12") >= now:
         return None
-    pipelines = dict(Pipeline.objects.values_list("key", "pk"))
+    pipelines = {pipe.key: pipe for pipe in Pipeline.objects.only("key", "calendar")}
     demo = pipelines.pop(DEMO_PIPELINE, None)
     if demo is None:
         return None
-    hold = _Hold(demo, timesource.parse_as_of(recorded))
+    held = timesource.parse_as_of(recorded, calendar_for(demo).timezone)
+    if held >= now:
+        return None
+    hold = _Hold(demo.pk, held)
     _log_hold(hold, now, recorded, sorted(pipelines))
     return hold
 
@@ -821,8 +825,9 @@ class _Batch:
             elif not person["team__manager__is_active"]:
                 manager, why = None, MANAGER_INACTIVE
             elif until := self._away_until(person):
-                # An escalation must reach someone who is there to act.
-                away = f"{person['team__manager__username']} is away until {until}"
+                # An escalation must reach someone who is there to act; when
+                # they are back is told in the zone of the clock's pipeline.
+                away = (person["team__manager__username"], until)
                 away_id, manager, why = manager, None, MANAGER_AWAY
             people[person["id"]] = {
                 "manager_id": manager,
@@ -836,15 +841,14 @@ class _Batch:
             }
         return people
 
-    def _away_until(self, person: dict[str, Any]) -> str:
-        """When the person's manager is back ("2026-06-20 09:00 UTC"), while
-        they are away at the sweep's now (`dealgate leads away`); "" when
-        they are not away."""
+    def _away_until(self, person: dict[str, Any]) -> dt.datetime | None:
+        """When the person's manager is back, while they are away at the
+        sweep's now (`dealgate leads away`); None when they are not away."""
         since = person["team__manager__availability__away_from"]
         until = person["team__manager__availability__away_until"]
         if until is None or until <= self.now or (since and since > self.now):
-            return ""
-        return f"{until.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+            return None
+        return until
 
     def _admins(self) -> list[int]:
         """The firm's active admins, who get the escalations of people with
@@ -1149,7 +1153,9 @@ class _Batch:
             told = [admin for admin in self._admins() if admin not in passed]
             why = person["no_manager"] if person else NO_OWNER
             if person is not None and person["away"]:
-                why = person["away"]
+                manager, until = person["away"]
+                zone = self.pipes[row["pipeline_id"]].calendar.timezone
+                why = f"{manager} is away until {local_time(until, zone)}"
             said.append(f"escalated to an admin: {why}" if told else NOBODY_TO_TELL)
             admins = ", ".join(self.admin_names[admin] for admin in told)
             text, whom = "escalated (%s): admins %s told (%s)", [admins, why]

@@ -246,3 +246,12 @@ def layout_for(pipeline: Pipeline) -> Layout:
 @receiver(post_delete, sender=Handoff, dispatch_uid="pipeline-revision-handoff-deleted")
 def _new_revision(sender: type, instance: Stage | Handoff, **kwargs: Any) -> None:
     Pipeline.objects.filter(pk=instance.pipeline_id).update(revision=uuid.uuid4())
+
+
+@receiver(post_save, sender=Pipeline, dispatch_uid="as-of-zone-pipeline-saved")
+@receiver(post_delete, sender=Pipeline, dispatch_uid="as-of-zone-pipeline-deleted")
+def _as_of_zone_changed(sender: type, instance: Pipeline, **kwargs: Any) -> None:
+    # A date-only as-of ends its day in the pipelines' zone, which may differ now.
+    from dealgate import timesource
+
+    timesource.forget_as_of_zone()

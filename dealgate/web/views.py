@@ -69,7 +69,19 @@ def board(request: HttpRequest) -> HttpResponse:
         "board": board_for(pipeline, owner=owner, now=now),
         "changed_later": _changed_later(pipeline, now),
     }
-    return render(request, "web/board.html", context)
+    return _in_zone_of(pipeline, request, "web/board.html", context)
+
+
+def _in_zone_of(
+    pipeline: Pipeline, request: HttpRequest, template: str, context: dict
+) -> HttpResponse:
+    """Render a board page with its dates (the as-of date, when each card
+    entered its stage) in the pipeline's zone, which it names as `zone`, as
+    the deal page, insights and Today read theirs."""
+    zone = calendar_for(pipeline).zone
+    context["zone"] = zone.key
+    with timezone.override(zone):
+        return render(request, template, context)
 
 
 def _labelled(events: Iterable[StageEvent], reasons: LossReasons) -> list[StageEvent]:
@@ -113,7 +125,7 @@ def board_column(request: HttpRequest) -> HttpResponse:
     page = column_page(stage, owner=owner, now=timesource.now(), offset=offset)
     context = {"pipeline": pipeline, "owner": owner, "page": page}
     template = "web/_column_page.html" if request.htmx else "web/column.html"
-    return render(request, template, context)
+    return _in_zone_of(pipeline, request, template, context)
 
 
 @login_required

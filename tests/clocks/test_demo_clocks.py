@@ -35,7 +35,8 @@ from tests.importing import make_import_pipeline
 from .conftest import berlin, place_deal
 from .test_outbox import Receiver
 
-DEMO_END = dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+# The end of 31 December 2017 in Berlin, the zone of the demo fixture's pipeline.
+DEMO_END = dt.datetime(2017, 12, 31, 22, 59, 59, tzinfo=dt.UTC)
 EXAMPLE = REPO_ROOT / "examples/pipelines/it-services.toml"
 RUNNING, BREACHED = Clock.State.RUNNING, Clock.State.BREACHED
 

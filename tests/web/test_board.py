@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from dealgate.deals.models import StageEvent
+from dealgate.deals.models import Deal, StageEvent
 from dealgate.pipelines.models import Pipeline, Stage
 
 from .helpers import make_deal, text_of
@@ -51,7 +51,7 @@ def test_each_column_heads_with_its_count_total_and_share(signed_in, pipeline, n
     assert "Inquiry received 2 · $13,500 · 50% of open deals" in text
     assert "Discovery call booked 0 · no values · 0% of open deals" in text
     assert "Proposal requested 2 · $500 · 50% of open deals" in text
-    assert "4 open deals · $14,000 · as of 10 Jun 2026" in text
+    assert "4 open deals · $14,000 · as of 10 Jun 2026 (Europe/Berlin)" in text
 
 
 def test_a_column_whose_deals_have_no_value_says_so_rather_than_zero(
@@ -71,6 +71,43 @@ def test_the_summary_names_the_as_of_date_of_a_historical_demo(
     settings.AS_OF = "2017-12-31"
 
     assert "as of 31 Dec 2017" in text_of(signed_in.get(reverse("board")))
+
+
+def test_board_and_insights_read_a_date_only_as_of_as_that_day_in_the_pipelines_zone(
+    signed_in, pipeline, settings
+):
+    # The end of 31 Dec in UTC is 1 Jan in Berlin: the day ends in Berlin.
+    settings.AS_OF = "2017-12-31"
+
+    board = text_of(signed_in.get(reverse("board")))
+    insights = text_of(signed_in.get(reverse("insights:overview")))
+
+    assert "as of 31 Dec 2017 (Europe/Berlin)" in board
+    assert "as of 31 Dec 2017" in insights
+
+
+@pytest.mark.parametrize(
+    ("entered", "shown"),
+    [
+        # 23:30 UTC on 5 Jun is 01:30 on 6 Jun in Berlin.
+        (dt.datetime(2026, 6, 5, 23, 30, tzinfo=dt.UTC), "since 6 Jun 2026"),
+        (dt.datetime(2026, 6, 5, 21, 30, tzinfo=dt.UTC), "since 5 Jun 2026"),
+    ],
+)
+def test_a_cards_stage_entry_date_is_that_day_in_the_pipelines_zone_named(
+    signed_in, pipeline, now, entered, shown
+):
+    deal = make_deal(pipeline, "review", title="Backup")
+    Deal.objects.filter(pk=deal.pk).update(stage_entered_at=entered)
+
+    board = signed_in.get(reverse("board")).content.decode()
+    column = signed_in.get(
+        reverse("board-column"), {"stage": "review", "offset": 0}
+    ).content.decode()
+
+    assert f"in this stage {shown} (Europe/Berlin)" in board
+    assert f"in this stage {shown} (Europe/Berlin)" in column
+    assert "dates in Europe/Berlin" in column
 
 
 def test_a_card_shows_title_organization_owner_value_and_time_in_stage(
