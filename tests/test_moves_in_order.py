@@ -19,8 +19,8 @@ from tests.conftest import PASSWORD
 ENTERED = dt.datetime(2026, 1, 11, 9, 0, tzinfo=dt.UTC)
 BEFORE = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
 REFUSAL = (
-    "a move dated 2026-01-05 10:00 UTC comes before its last stage event, "
-    "on 2026-01-11 09:00 UTC"
+    "a move dated 2026-01-05 11:00 Europe/Berlin comes before its last stage "
+    "event, on 2026-01-11 10:00 Europe/Berlin"
 )
 
 
@@ -65,7 +65,10 @@ def test_reopening_before_the_deal_closed_is_refused(deal, alice):
         move_deal(deal.pk, "lost", by=alice, expected_version=1, loss_reason="price")
 
     earlier = timesource.frozen_at(lost_at - dt.timedelta(days=1))
-    with earlier, pytest.raises(MoveOutOfOrder, match="on 2026-02-02 10:00 UTC"):
+    with (
+        earlier,
+        pytest.raises(MoveOutOfOrder, match="on 2026-02-02 11:00 Europe/Berlin"),
+    ):
         move_deal(deal.pk, "discovery", by=alice, expected_version=2)
 
     deal.refresh_from_db()
@@ -80,7 +83,10 @@ def test_a_move_after_an_event_later_than_the_stage_entry_is_refused(deal, alice
     )
 
     earlier = timesource.frozen_at(later - dt.timedelta(hours=1))
-    with earlier, pytest.raises(MoveOutOfOrder, match="on 2026-01-14 09:00 UTC"):
+    with (
+        earlier,
+        pytest.raises(MoveOutOfOrder, match="on 2026-01-14 10:00 Europe/Berlin"),
+    ):
         move_deal(deal.pk, "proposal", by=alice, expected_version=1)
 
 
@@ -138,3 +144,12 @@ def test_the_deal_page_refuses_a_back_dated_move(client, alice, deal):
     assert response.status_code == 422
     assert REFUSAL in response.content.decode()
     assert Deal.objects.get(pk=deal.pk).status == "open"
+
+
+def test_local_time_names_the_zone_and_a_time_with_no_pipeline_is_utc():
+    from dealgate.pipelines.calendars import local_time, pipeline_time
+
+    at = dt.datetime(2026, 1, 5, 23, 30, tzinfo=dt.UTC)
+
+    assert local_time(at, "Europe/Berlin") == "2026-01-06 00:30 Europe/Berlin"
+    assert pipeline_time(at, None) == "2026-01-05 23:30 UTC"

@@ -35,6 +35,7 @@ from dealgate.core.text import counted
 from dealgate.deals.models import Activity, Deal, StageEvent
 from dealgate.insights.models import WeeklyReview
 from dealgate.leads.models import DedupDecision, Lead, LeadActivity, LeadAssignment
+from dealgate.pipelines.calendars import pipeline_time
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 from dealgate.web.admin_kept import KeptFromDeletion
 
@@ -212,8 +213,10 @@ def _clocks(user: User) -> list[str]:
     ]
     lines.extend(
         f"clock {clock.key} ({clock.kind}) is running for {user.username}, "
-        f"due {clock.due_at:%Y-%m-%d %H:%M} UTC"
-        for clock in running.only("key", "kind", "due_at")[:NAMED]
+        f"due {pipeline_time(clock.due_at, clock.pipeline)}"
+        for clock in running.select_related("pipeline").only(
+            "key", "kind", "due_at", "pipeline__calendar"
+        )[:NAMED]
     )
     return [*lines, *_more(count, "running clock", user)]
 

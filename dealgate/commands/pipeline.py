@@ -227,11 +227,16 @@ def run_apply(args: argparse.Namespace) -> int:
         ) from refused
     except MovesOutOfOrder as late:
         # The moves' date is the command's --as-of (or DEALGATE_AS_OF, or
-        # the demo's recorded date).
+        # the demo's recorded date); a date alone ends in as_of_zone.
+        from zoneinfo import ZoneInfo
+
+        from dealgate import timesource
+
+        day = late.latest.astimezone(ZoneInfo(timesource.as_of_zone())).date()
         raise CommandError(
             "--as-of: "
             + late.message_with(
-                f"give --as-of {late.earliest[:10]} or later (the date or an "
+                f"give --as-of {day.isoformat()} or later (the date or an "
                 "ISO instant), or leave the stage in the file for now"
             )
         ) from late

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -63,7 +63,7 @@ from dealgate.core.text import (
 )
 from dealgate.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dealgate.leads.versions import task_doer
-from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.calendars import calendar_for, local_time
 from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import (
     Layout,
@@ -436,6 +436,15 @@ def managed_people(user: User) -> frozenset[int]:
     )
 
 
+# How the API and the deal page name a move's texts; the command line names
+# them as its options (`--reason`), and each refusal names what was typed.
+MOVE_FIELD_NAMES: Mapping[str, str] = {
+    "loss_reason": "loss_reason",
+    "loss_note": "loss_note",
+    "override_reason": "override_reason",
+}
+
+
 def move_deal(
     deal_id: int,
     to: str,
@@ -447,6 +456,7 @@ def move_deal(
     override_reason: str = "",
     source: str = "web",
     refuse_unneeded_override: bool = False,
+    names: Mapping[str, str] = MOVE_FIELD_NAMES,
 ) -> Deal:
     """Move a deal to stage key `to`, or to "won" or "lost", and record it.
 
@@ -461,7 +471,8 @@ def move_deal(
     stage event is refused with `MoveOutOfOrder`: history only runs forward.
     With `refuse_unneeded_override`, an `override_reason` given for a move
     that meets its criteria is refused naming it; without, it is recorded
-    only where it lifted a gate (a bulk move's deals differ).
+    only where it lifted a gate (a bulk move's deals differ), and the
+    refusal names it as `names` spells it (`refuse_unused_move_fields`).
     """
     _check_move_texts(loss_note, override_reason)
     with transaction.atomic():
@@ -517,9 +528,10 @@ def move_deal(
         elif refuse_unneeded_override and override_reason.strip():
             # Recorded only where it lifted a gate; a reason for an override
             # that did not happen is refused rather than dropped.
+            override = names["override_reason"]
             raise ValidationError(
-                f"override_reason: deal {deal.pk} meets what this move needs, so "
-                "nothing is overridden; send the move without override_reason",
+                f"{override}: deal {deal.pk} meets what this move needs, so "
+                f"nothing is overridden; make the move without {override}",
                 field="override_reason",
             )
         # Where the deal was: its stage while open, else won or lost.
@@ -571,14 +583,13 @@ def _check_in_order(deal: Deal, now: dt.datetime) -> None:
     last = max((at for at in (entered, newest) if at is not None), default=None)
     if last is None or now >= last:
         return
+    # Dated in the pipeline's zone, as the deal page shows its history.
+    zone = calendar_for(deal.pipeline).timezone
     raise MoveOutOfOrder(
-        f"deal {deal.pk}: a move dated {_instant(now)} comes before its last "
-        f"stage event, on {_instant(last)}; a deal's history only runs forward"
+        f"deal {deal.pk}: a move dated {local_time(now, zone)} comes before its "
+        f"last stage event, on {local_time(last, zone)}; a deal's history only "
+        "runs forward"
     )
-
-
-def _instant(at: dt.datetime) -> str:
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def refuse_unused_move_fields(
@@ -588,33 +599,38 @@ def refuse_unused_move_fields(
     loss_reason: str = "",
     loss_note: str = "",
     override_reason: str = "",
+    names: Mapping[str, str] = MOVE_FIELD_NAMES,
 ) -> None:
     """Refuse what a move to `to` would not use, naming it, rather than drop
     it: a loss reason or note with a move other than to lost (422), an
     override reason with a loss, which passes no criteria (422), and an
     override reason from someone who may not override (403). Whether a move
     to a stage or won needs the override is known once its gates are read
-    (`move_deal`'s `refuse_unneeded_override`)."""
+    (`move_deal`'s `refuse_unneeded_override`). Each refusal names the
+    field as `names` spells it (an option on the command line); its `field`
+    stays the field's own name."""
     if to != LOST:
-        for name, text in (("loss_reason", loss_reason), ("loss_note", loss_note)):
+        for field, text in (("loss_reason", loss_reason), ("loss_note", loss_note)):
             if text.strip():
                 raise ValidationError(
-                    f"{name}: only a move to lost reads a loss reason or note; "
-                    f"this one is to {cut(to, 100)!r}: send none",
-                    field=name,
+                    f"{names[field]}: only a move to lost reads a loss reason or "
+                    f"note; this one is to {cut(to, 100)!r}: leave it out",
+                    field=field,
                 )
     if not override_reason.strip():
         return
+    override = names["override_reason"]
     if to == LOST:
         raise ValidationError(
-            "override_reason: a loss passes no criteria, so there is nothing to "
-            "override; say why the deal was lost in loss_reason and loss_note",
+            f"{override}: a loss passes no criteria, so there is nothing to "
+            f"override; say why the deal was lost in {names['loss_reason']} and "
+            f"{names['loss_note']}",
             field="override_reason",
         )
     if by is None or not by.is_manager:
         raise PermissionDenied(
-            "override_reason: only a manager or admin may override a refused "
-            "move; send none, and the move goes through its gates",
+            f"{override}: only a manager or admin may override a refused "
+            "move; leave it out, and the move goes through its gates",
             field="override_reason",
         )
 

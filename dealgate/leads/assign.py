@@ -24,7 +24,11 @@ from dealgate.clocks import bulk
 from dealgate.core import business_time, routing
 from dealgate.core.calendar import Calendar, CalendarError
 from dealgate.errors import ValidationError
-from dealgate.pipelines.calendars import calendar_for, calendar_from_table
+from dealgate.pipelines.calendars import (
+    calendar_for,
+    calendar_from_table,
+    local_time,
+)
 from dealgate.pipelines.models import Handoff, Pipeline
 
 from .dedup import status_literals
@@ -191,7 +195,9 @@ def route(
             if (
                 closed
                 and not rule.fallback
-                and off_reason(chosen, now, 0, pipeline.calendar or {})
+                and off_reason(
+                    chosen, now, 0, pipeline.calendar or {}, zone=_zone(pipeline)
+                )
             ):
                 reason += closed
             if turn is not None and not defer_turn:
@@ -255,6 +261,7 @@ def _choose(
         for p in people
     )
     hours = pipeline.calendar or {}
+    zone = _zone(pipeline)
     loads = _open_loads([p.pk for p in people]) if needs_load else {}
     candidates = [
         routing.Candidate(
@@ -266,7 +273,7 @@ def _choose(
             if person.pk in held
             else "had this lead before"
             if person.pk in exclude
-            else _off(person, now, at, loads.get(person.pk, 0), hours),
+            else _off(person, now, at, loads.get(person.pk, 0), hours, zone),
         )
         for person in people
     ]
@@ -483,25 +490,38 @@ def _off(
     at: dt.datetime,
     load: int,
     hours: dict[str, Any] | None,
+    zone: str,
 ) -> str:
     """Why `person` cannot take a new lead: off now and, when the pipeline is
     closed (`at`, its next opening, is later), off then too. Someone at work
     now in their own hours (a colleague in another zone) takes it now;
     someone back by the opening takes it then."""
-    reason = off_reason(person, now, load, hours)
+    reason = off_reason(person, now, load, hours, zone=zone)
     if reason and at > now:
-        reason = off_reason(person, at, load, hours)
+        reason = off_reason(person, at, load, hours, zone=zone)
     return reason
 
 
+def _zone(pipeline: Pipeline) -> str:
+    """The zone a routing reason tells times in: the pipeline's, as its lead
+    pages show them."""
+    return calendar_for(pipeline).timezone
+
+
 def off_reason(
-    person: User, now: dt.datetime, load: int, hours: dict[str, Any] | None = None
+    person: User,
+    now: dt.datetime,
+    load: int,
+    hours: dict[str, Any] | None = None,
+    *,
+    zone: str = "UTC",
 ) -> str:
     """Why `person` cannot take a new lead at `now`; "" when they can.
 
     Away (between `away_from` and `away_until`), at their cap of open leads,
     or outside their working hours: their own calendar, else `hours` (the
-    pipeline's calendar), else hours do not limit them.
+    pipeline's calendar), else hours do not limit them. When they are back
+    is told in `zone` (the pipeline's), which it names.
     """
     availability = _availability(person)
     if availability is not None:
@@ -511,7 +531,7 @@ def off_reason(
             and now < away_until
             and (away_from is None or away_from <= now)
         ):
-            return f"away until {away_until:%Y-%m-%d %H:%M} UTC"
+            return f"away until {local_time(away_until, zone)}"
         if availability.capacity is not None and load >= availability.capacity:
             return f"at capacity ({load} of {availability.capacity} open leads)"
     table = person.calendar or hours

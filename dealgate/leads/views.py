@@ -976,7 +976,13 @@ def routing_rules(request: HttpRequest) -> HttpResponse:
         (
             person,
             loads.get(person.pk, 0),
-            off_reason(person, now, loads.get(person.pk, 0), pipeline.calendar),
+            off_reason(
+                person,
+                now,
+                loads.get(person.pk, 0),
+                pipeline.calendar,
+                zone=calendar_for(pipeline).timezone,
+            ),
         )
         for person in by_display_name(people)
     ]

@@ -6,10 +6,12 @@ out the same object for the same table is what makes every later call cheap.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
@@ -38,6 +40,18 @@ def shown_zone(pipelines: Iterable[Pipeline]) -> str:
     are none or their zones differ. Pages name the zone beside the times."""
     zones = {calendar_for(pipeline).timezone for pipeline in pipelines}
     return zones.pop() if len(zones) == 1 else settings.TIME_ZONE
+
+
+def local_time(at: dt.datetime, zone: str = "UTC") -> str:
+    """`at` as a person reads it in `zone` (an IANA name), naming the zone:
+    "2026-06-20 09:00 Europe/Berlin"."""
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
+
+
+def pipeline_time(at: dt.datetime, pipeline: Pipeline | None) -> str:
+    """`at` in words in `pipeline`'s zone (`calendar_for`), which it names, as
+    its pages show times; in UTC when no pipeline applies."""
+    return local_time(at, calendar_for(pipeline).timezone if pipeline else "UTC")
 
 
 def calendar_from_table(table: Mapping[str, Any]) -> Calendar:

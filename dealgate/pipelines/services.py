@@ -79,7 +79,7 @@ from dealgate.deals.services import MoveOutOfOrder, Responsible
 from dealgate.errors import NotFound, ValidationError
 from dealgate.leads.rules import unknown_targets, unknown_weights
 from dealgate.pipelines import redesign
-from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.calendars import calendar_for, local_time
 from dealgate.pipelines.models import Handoff, Pipeline, Stage, active_stages
 
 logger = logging.getLogger(__name__)
@@ -1291,7 +1291,8 @@ class _Sync:
                 "status", "stage_entered_at", "closed_at", "last_event_at"
             )
         )
-        return MovesOutOfOrder(now, count, named, latest)
+        zone = calendar_for(self.pipeline).timezone if self.pipeline else "UTC"
+        return MovesOutOfOrder(now, count, named, latest, zone)
 
     def _write_removals(
         self,
@@ -1959,16 +1960,19 @@ class MovesOutOfOrder(MoveOutOfOrder):
         count: int,
         named: list[tuple[int, dt.datetime]],
         latest: dt.datetime,
+        zone: str = "UTC",
     ) -> None:
         self.now, self.count, self.named, self.latest = now, count, named, latest
-        deals = ", ".join(f"deal {pk} on {_instant(at)}" for pk, at in named)
+        # Dates in the pipeline's zone (named), as its pages show them.
+        self.zone = zone
+        deals = ", ".join(f"deal {pk} on {local_time(at, zone)}" for pk, at in named)
         more = count - len(named)
         if more:
             deals += f", and {more} more"
         self.problem = (
             f"{counted(count, 'deal')} it would move "
             f"{agreeing(count, 'has', 'have')} a stage event after "
-            f"{_instant(now)}, the date the move would carry ({deals}); "
+            f"{local_time(now, zone)}, the date the move would carry ({deals}); "
             "a deal's history only runs forward"
         )
         super().__init__(
@@ -1977,13 +1981,11 @@ class MovesOutOfOrder(MoveOutOfOrder):
 
     @property
     def earliest(self) -> str:
-        """The earliest date applying may carry, in words."""
-        return _instant(self.latest)
+        """The earliest date applying may carry, in words, in the pipeline's
+        zone: its first ten characters are the day to give --as-of, which
+        ends that day in the same zone (dealgate.timesource)."""
+        return local_time(self.latest, self.zone)
 
     def message_with(self, how: str) -> str:
         """The refusal, ending with `how` the person goes on."""
         return f"nothing applied: {self.problem}; {how}"
-
-
-def _instant(at: dt.datetime) -> str:
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

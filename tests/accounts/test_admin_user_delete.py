@@ -198,3 +198,19 @@ def test_a_held_person_is_deactivated_on_their_change_page_handing_over_to_anoth
     assert (deal.owner_id, deal.responsible_id) == (bob.pk, bob.pk)
     # The history keeps naming her.
     assert deal.events.filter(by=alice).exists()
+
+
+def test_a_running_clock_that_keeps_a_person_is_due_in_its_pipelines_zone_named(
+    admin, pipeline, alice
+):
+    deal = moved_deal(pipeline, alice, "Rollout")
+    clock = Clock.objects.filter(deal=deal, state=Clock.State.RUNNING).first()
+    Clock.objects.filter(pk=clock.pk).update(
+        due_at=dt.datetime(2026, 6, 5, 15, 0, tzinfo=dt.UTC)
+    )
+
+    page = admin.get(delete_url(alice)).content.decode()
+
+    # 15:00 UTC is 17:00 in Berlin, the pipeline's zone, in summer.
+    assert "due 2026-06-05 17:00 Europe/Berlin" in page
+    assert "UTC" not in page

@@ -58,9 +58,9 @@ def test_an_apply_dated_before_a_moved_deals_last_event_is_refused(
 
     assert refused.value.message == (
         "nothing applied: 1 deal it would move has a stage event after "
-        f"2026-06-10 12:00 UTC, the date the move would carry (deal {deal.pk} "
-        "on 2026-06-12 12:00 UTC); a deal's history only runs forward; "
-        "apply at 2026-06-12 12:00 UTC or later"
+        f"2026-06-10 14:00 Europe/Berlin, the date the move would carry (deal "
+        f"{deal.pk} on 2026-06-12 14:00 Europe/Berlin); a deal's history only "
+        "runs forward; apply at 2026-06-12 14:00 Europe/Berlin or later"
     )
     assert (refused.value.field, refused.value.status) == ("moves", 422)
     assert untouched(it_services, deal)
@@ -81,12 +81,12 @@ def test_the_refusal_counts_every_late_deal_and_names_the_first_few(
     message = refused.value.message
     assert "5 deals it would move have a stage event after" in message
     named = ", ".join(
-        f"deal {deal.pk} on 2026-06-12 1{n}:00 UTC"
-        for n, deal in enumerate(late[:3], start=2)
+        f"deal {deal.pk} on 2026-06-12 1{n}:00 Europe/Berlin"
+        for n, deal in enumerate(late[:3], start=4)
     )
     assert f"({named}, and 2 more)" in message
     # The earliest date that lets every one of them move: the latest event.
-    assert message.endswith("apply at 2026-06-12 16:00 UTC or later")
+    assert message.endswith("apply at 2026-06-12 18:00 Europe/Berlin or later")
     assert untouched(it_services, *late, in_order)
 
 
@@ -121,8 +121,9 @@ def test_the_plan_warns_that_applying_now_would_be_refused(it_services, shrunk, 
 
     assert plan.notes == [
         "applying now is refused: 1 deal it would move has a stage event after "
-        f"2026-06-10 12:00 UTC, the date the move would carry (deal {deal.pk} on "
-        "2026-06-12 12:00 UTC); a deal's history only runs forward"
+        f"2026-06-10 14:00 Europe/Berlin, the date the move would carry (deal "
+        f"{deal.pk} on 2026-06-12 14:00 Europe/Berlin); a deal's history only "
+        "runs forward"
     ]
 
 
@@ -140,7 +141,7 @@ def test_pipeline_apply_at_an_earlier_as_of_is_refused_naming_as_of(
     assert "note: applying now is refused: 1 deal it would move" in captured.out
     err = captured.err
     assert err.startswith("dealgate: --as-of: nothing applied: 1 deal it would")
-    assert f"(deal {deal.pk} on 2026-06-12 12:00 UTC)" in err
+    assert f"(deal {deal.pk} on 2026-06-12 14:00 Europe/Berlin)" in err
     assert "give --as-of 2026-06-12 or later" in err
     assert untouched(it_services, deal)
 

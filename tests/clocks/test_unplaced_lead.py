@@ -63,7 +63,7 @@ def test_an_unplaced_lead_runs_its_window_from_arrival_and_is_warned_about(
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     said = warning.getMessage()
     assert f"lead {lead.pk} could not be placed" in said
-    assert "Alice Rep is off (away until 2026-06-30 07:00 UTC)" in said
+    assert "Alice Rep is off (away until 2026-06-30 09:00 Europe/Berlin)" in said
     assert "due 2026-06-10T08:15:00+00:00, falls to the admins until" in said
 
 
