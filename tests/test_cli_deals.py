@@ -57,6 +57,44 @@ def test_a_manager_overrides_from_the_cli_and_history_shows_it(
     assert "override: Buyer confirmed budget by phone" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("who", "to", "extra", "named"),
+    [
+        ("alice", "won", ["--reason", "price"], "--reason"),
+        ("alice", "discovery", ["--note", "went quiet"], "--note"),
+        ("max", "lost", ["--reason", "price", "--override", "said so"], "--override"),
+        ("alice", "discovery", ["--override", "budget by phone"], "--override"),
+    ],
+)
+def test_an_option_the_move_would_not_use_is_refused_naming_it_as_typed(
+    deal, max_manager, capsys, who, to, extra, named
+):
+    args = ["deal", "move", str(deal.pk), to, "--as", who, *extra]
+
+    assert main(args) == 2
+
+    err = capsys.readouterr().err
+    assert f"{named}:" in err
+    for field in ("loss_reason", "loss_note", "override_reason"):
+        assert field not in err
+    deal.refresh_from_db()
+    assert (deal.status, deal.stage.key, deal.version) == ("open", "inquiry", 1)
+
+
+def test_an_override_of_a_move_that_meets_its_criteria_is_refused_naming_it(
+    deal, max_manager, capsys
+):
+    deal.checklist = {"budget": True}
+    deal.save()
+    args = ["deal", "move", str(deal.pk), "discovery", "--as", "max"]
+
+    assert main([*args, "--override", "just in case"]) == 2
+
+    err = capsys.readouterr().err
+    assert "--override: deal" in err and "meets what this move needs" in err
+    assert main(args) == 0
+
+
 def test_show_prints_history_in_the_pipelines_zone_with_the_zone_marked(deal, capsys):
     deal.stage.exit_criteria = {}
     deal.stage.save()

@@ -13,6 +13,14 @@ if TYPE_CHECKING:
     from dealgate.deals.models import Deal
 
 
+# The options that carry a move's texts, by the field each fills.
+OPTIONS = {
+    "loss_reason": "--reason",
+    "loss_note": "--note",
+    "override_reason": "--override",
+}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("deal", help="show or move one deal")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -38,30 +46,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--version", type=int, help="the version you read (refused if it changed)"
     )
     move.add_argument(
-        "--reason", default="", help="loss reason, by key or label, for lost"
+        "--reason", default="", help="loss reason, by key or label; only for lost"
     )
-    move.add_argument("--note", default="", help="loss note")
-    move.add_argument("--override", default="", help="a manager's written reason")
+    move.add_argument("--note", default="", help="loss note; only for lost")
+    move.add_argument(
+        "--override",
+        default="",
+        help="a manager's written reason to pass a refused move; not for lost",
+    )
     move.set_defaults(func=run_move)
 
 
 def run_move(args: argparse.Namespace) -> int:
     from dealgate.accounts.models import User
-    from dealgate.deals.services import MoveOutOfOrder, move_deal
+    from dealgate.deals.services import (
+        MoveOutOfOrder,
+        move_deal,
+        refuse_unused_move_fields,
+    )
 
     user = User.objects.filter(username=args.username).first()
     if user is None:
         raise CommandError(f"--as: no user {args.username!r}")
+    texts = {
+        "loss_reason": args.reason,
+        "loss_note": args.note,
+        "override_reason": args.override,
+    }
+    # An option the move would not use is refused, named as typed, as the
+    # API refuses such a field: never dropped without a word.
+    refuse_unused_move_fields(args.to, by=user, names=OPTIONS, **texts)
     try:
         deal = move_deal(
             args.deal_id,
             args.to,
             by=user,
             expected_version=args.version,
-            loss_reason=args.reason,
-            loss_note=args.note,
-            override_reason=args.override,
             source="cli",
+            refuse_unneeded_override=True,
+            names=OPTIONS,
+            **texts,
         )
     except MoveOutOfOrder as error:
         # The move's date is the command's --as-of (or DEALGATE_AS_OF).
