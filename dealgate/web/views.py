@@ -144,16 +144,27 @@ def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
     posted = request.POST
     wants_json = request.headers.get("Accept", "").startswith("application/json")
     deal = _deal(deal_id)
+    to = posted.get("to", "")
+    texts = {
+        field: posted.get(field, "")
+        for field in ("loss_reason", "loss_note", "override_reason")
+    }
     try:
+        # A value the move does not use is refused, named as the form labels
+        # it, not dropped: the page's script sends none (deal_move.js), so
+        # one comes only from a page without it, or an older page.
+        services.refuse_unused_move_fields(
+            to, by=request.user, names=MOVE_LABELS, **texts
+        )
         services.move_deal(
             deal_id,
-            posted.get("to", ""),
+            to,
             by=request.user,
             expected_version=_version(posted),
-            loss_reason=posted.get("loss_reason", ""),
-            loss_note=posted.get("loss_note", ""),
-            override_reason=posted.get("override_reason", ""),
             source="board" if wants_json else "web",
+            refuse_unneeded_override=True,
+            names=MOVE_LABELS,
+            **texts,
         )
     except DealgateError as error:
         message = _refusal(error)
@@ -413,6 +424,13 @@ def _due(text: str, deal: Deal) -> tuple[dt.datetime | None, str]:
 
 
 STALE = "This deal changed since you opened it; reload the page and try again."
+
+# The move form's texts as its labels name them, for a refusal on the page.
+MOVE_LABELS = {
+    "loss_reason": "Loss reason",
+    "loss_note": "Loss note",
+    "override_reason": "Override reason",
+}
 
 
 def _refusal(error: DealgateError) -> str:

@@ -172,3 +172,25 @@ def test_the_demo_owner_sees_the_imported_maven_board(
             "1,589 · no values · 76% of open deals"
         )
         expect(page.locator(".card.at-risk").first).to_be_visible()
+
+
+def test_the_move_form_sends_only_the_fields_the_chosen_move_reads(
+    chromium_path, live_server, board_data
+):
+    deal = Deal.objects.get(title="MG Special for Isdom")
+    with signed_in_page(live_server, chromium_path) as page:
+        page.goto(f"{live_server.url}/deals/{deal.pk}/")
+        note = page.locator("#loss-note")
+        page.select_option("#move-to", "lost")
+        expect(note).to_be_visible()
+        note.fill("went quiet")
+
+        page.select_option("#move-to", "engaging")
+        expect(note).to_be_hidden()
+        expect(note).to_be_disabled()
+        page.get_by_role("button", name="Move").click()
+
+        expect(page.locator("h1")).to_contain_text("MG Special for Isdom")
+        expect(page.locator(".message.refused")).to_have_count(0)
+    deal.refresh_from_db()
+    assert (deal.stage.key, deal.loss_note) == ("engaging", "")

@@ -399,3 +399,54 @@ def test_moves_and_edits_must_be_posted(client, alice, deal):
 
     assert client.get(reverse("deal-move", args=[deal.pk])).status_code == 405
     assert client.get(reverse("deal-edit", args=[deal.pk])).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("to", "fields", "named"),
+    [
+        ("review", {"loss_reason": "price"}, "Loss reason"),
+        ("won", {"loss_note": "went quiet"}, "Loss note"),
+        ("lost", {"loss_reason": "price", "override_reason": "x"}, "Override reason"),
+    ],
+)
+def test_the_page_refuses_a_move_field_that_does_not_apply_naming_its_label(
+    client, max_manager, deal, to, fields, named
+):
+    Deal.objects.filter(pk=deal.pk).update(expected_close_date=dt.date(2026, 7, 31))
+    client.force_login(max_manager)
+
+    response = move(client, deal, to, **fields)
+
+    assert response.status_code == 422
+    text = text_of(response)
+    assert f"{named}:" in text
+    assert "loss_reason" not in text.replace('name="loss_reason"', "")
+    deal.refresh_from_db()
+    assert (deal.status, deal.stage.key) == ("open", "proposal")
+    assert not StageEvent.objects.exists()
+
+
+def test_the_page_refuses_an_override_of_a_move_that_meets_its_gates(
+    client, max_manager, deal
+):
+    Deal.objects.filter(pk=deal.pk).update(expected_close_date=dt.date(2026, 7, 31))
+    client.force_login(max_manager)
+
+    response = move(client, deal, "review", override_reason="just in case")
+
+    assert response.status_code == 422
+    assert "Override reason: deal" in text_of(response)
+    assert "meets what this move needs" in text_of(response)
+    assert not StageEvent.objects.exists()
+
+
+def test_the_move_forms_fields_say_which_move_reads_them_for_its_script(
+    client, max_manager, deal
+):
+    client.force_login(max_manager)
+
+    page = client.get(reverse("deal", args=[deal.pk])).content.decode()
+
+    assert '<div class="move-fields" data-for="lost">' in page
+    assert '<div class="move-fields" data-except="lost">' in page
+    assert "dealgate/deal_move.js" in page
