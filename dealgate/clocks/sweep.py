@@ -136,6 +136,10 @@ FOLLOW_UP_TAG = "follow-up"
 # Added to a clock's actions when the sweep reassigned its obligation: it is
 # not reassigned again, its next escalation goes to the manager.
 REASSIGNED = "reassigned"
+# The two sides of a reassignment, as its digest groups and counts them: the
+# deals and leads a person gained, then those taken from them.
+GAINED, LOST = "gained", "lost"
+NOW_YOURS = "Now yours"
 
 _CLAIMED = (
     "id",
@@ -514,6 +518,8 @@ class _Notice:
     row: dict[str, Any]
     # The notice in one line, for a digest that gathers it with others.
     line: str
+    # A reassignment's side for its person: GAINED or LOST ("" otherwise).
+    side: str = ""
 
 
 @dataclass
@@ -524,7 +530,7 @@ class _Digest:
     then, kept and counted: if another sweeper has added to it since, what
     is known here is no longer the whole digest."""
 
-    subjects: set[tuple[str, int]]
+    subjects: set[tuple[str, int, str]]
     entries: int
 
 
@@ -1507,7 +1513,7 @@ class _Batch:
             merged.append(key)
         return merged
 
-    def _subjects_of(self, notice: Notice) -> set[tuple[str, int]] | None:
+    def _subjects_of(self, notice: Notice) -> set[tuple[str, int, str]] | None:
         """The subjects of every entry of `notice`, or None when they cannot
         all be known: it counts entries it does not keep, and this sweep did
         not write them all (another sweeper running at the same instant
@@ -1938,17 +1944,20 @@ def _reassigned(
         _Notice(
             to.pk,
             kind,
-            f"Now yours: {label}",
+            f"{NOW_YOURS}: {label}",
             lambda: mine,
             row,
-            f"Now yours: {_short(label)}",
+            f"{NOW_YOURS}: {_short(label)}",
+            GAINED,
         )
     ]
     if before is not None and User.objects.filter(pk=before, is_active=True).exists():
         theirs = f"{label} was reassigned to {to.display_name}."
         line = f"Reassigned: {_short(label)} (to {to.display_name})"
         told.append(
-            _Notice(before, kind, f"Reassigned: {label}", lambda: theirs, row, line)
+            _Notice(
+                before, kind, f"Reassigned: {label}", lambda: theirs, row, line, LOST
+            )
         )
     return told
 
@@ -1959,7 +1968,8 @@ def _short(label: str) -> str:
 
 def _items(told: list[_Notice]) -> list[dict[str, Any]]:
     """A digest's entries for `told`: what the notices page lists and the
-    sender writes into mails and chat messages with their links."""
+    sender writes into mails and chat messages with their links; a
+    reassignment's say which side of it the person is on (`side`)."""
     return [
         {
             "clock": n.row["id"],
@@ -1967,6 +1977,7 @@ def _items(told: list[_Notice]) -> list[dict[str, Any]]:
             "url": subject_url(n.row["deal_id"], n.row["lead_id"]),
             "deal": n.row["deal_id"],
             "lead": n.row["lead_id"],
+            **({"side": n.side} if n.side else {}),
         }
         for n in told
     ]
@@ -1974,25 +1985,31 @@ def _items(told: list[_Notice]) -> list[dict[str, Any]]:
 
 def _item_of(notice: Notice) -> dict[str, Any]:
     """A notice about one subject as an entry of the digest it turns into."""
-    return {
+    item = {
         "clock": notice.clock_id,
         "title": _short(notice.title),
         "url": notice.url,
         "deal": notice.deal_id,
         "lead": notice.lead_id,
     }
+    if notice.kind == Notice.Kind.REASSIGNED:
+        # Told alone, its title says its side (`_reassigned`).
+        item["side"] = GAINED if notice.title.startswith(NOW_YOURS) else LOST
+    return item
 
 
-def _subjects(items: list[dict[str, Any]]) -> set[tuple[str, int]]:
-    """The deals and leads digest entries tell about, ("deal", id) or
-    ("lead", id): subjects, not clocks, since one deal may have run out of a
-    window and a limit."""
-    subjects: set[tuple[str, int]] = set()
+def _subjects(items: list[dict[str, Any]]) -> set[tuple[str, int, str]]:
+    """The deals and leads digest entries tell about, ("deal", id, side) or
+    ("lead", id, side): subjects, not clocks, since one deal may have run out
+    of a window and a limit; `side` is a reassignment's (GAINED or LOST),
+    else ""."""
+    subjects: set[tuple[str, int, str]] = set()
     for item in items:
+        side = item.get("side", "")
         if item.get("deal") is not None:
-            subjects.add(("deal", item["deal"]))
+            subjects.add(("deal", item["deal"], side))
         elif item.get("lead"):
-            subjects.add(("lead", item["lead"]))
+            subjects.add(("lead", item["lead"], side))
     return subjects
 
 
@@ -2001,32 +2018,35 @@ def _kept(
 ) -> tuple[list[dict[str, Any]], int]:
     """A digest's entries to keep and the count of the rest, once `added`
     follow its `entries` kept and `counted` ones: the first DIGEST_LINES are
-    kept, as the notices page and messages list them."""
+    kept, as the notices page and messages list them, a reassignment's
+    grouped: what the person gained, then what was taken from them."""
     if counted:
         return entries, counted + len(added)
-    entries = entries + added
+    entries = sorted(entries + added, key=lambda item: item.get("side") == LOST)
     return entries[:DIGEST_LINES], max(0, len(entries) - DIGEST_LINES)
 
 
-def _digest_words(kind: str, subjects: set[tuple[str, int]]) -> tuple[str, str]:
-    """Title and body of a digest of `kind` telling about `subjects`."""
-    deals = sum(1 for kind_, _ in subjects if kind_ == "deal")
+def _what(subjects: set[tuple[str, int, str]]) -> str:
+    """`subjects` counted: "2 deals and 1 lead"."""
+    deals = sum(1 for kind, *_ in subjects if kind == "deal")
     leads = len(subjects) - deals
-    what = " and ".join(
+    return " and ".join(
         counted(count, noun)
         for count, noun in ((deals, "deal"), (leads, "lead"))
         if count
     )
+
+
+def _digest_words(kind: str, subjects: set[tuple[str, int, str]]) -> tuple[str, str]:
+    """Title and body of a digest of `kind` telling about `subjects`."""
+    what = _what(subjects)
     if kind == Notice.Kind.ESCALATION:
         return (
             f"Escalated: {what} still not acted on",
             "Each ran out and one more window passed without action:",
         )
     if kind == Notice.Kind.REASSIGNED:
-        return (
-            f"Reassigned: {what}",
-            f"Each was reassigned: its {REASSIGN_WHY}.",
-        )
+        return _reassigned_words(subjects)
     return (
         f"{what[0].upper()}{what[1:]} ran out of time",
         "Each has run past its window or limit:",
@@ -2042,6 +2062,23 @@ def _second_window(
     return business_time.next_opening(
         calendar, business_time.add(calendar, start, minutes)
     )
+
+
+def _reassigned_words(subjects: set[tuple[str, int, str]]) -> tuple[str, str]:
+    """Title and body of a reassignment digest: what the person gained and
+    what was taken from them, each counted, so that neither is mistaken for
+    the other ("Now yours: 5 leads; taken from you: 7 leads")."""
+    gained = {subject for subject in subjects if subject[2] == GAINED}
+    lost = subjects - gained
+    said = []
+    if gained:
+        said.append(f"{NOW_YOURS}: {_what(gained)}")
+    if lost:
+        said.append(f"{'taken' if gained else 'Taken'} from you: {_what(lost)}")
+    why = f"Each was reassigned because its {REASSIGN_WHY}"
+    if gained and lost:
+        return "; ".join(said), f"{why}; those now yours first, then those taken:"
+    return said[0], f"{why}:"
 
 
 def _pipe(pipeline: Pipeline) -> _Pipe:

@@ -262,7 +262,7 @@ def test_reassignments_of_a_batch_are_told_in_one_digest_per_person(
 
     assert result.reassigned == 2
     (alices,) = Notice.objects.filter(user=alice, kind=Notice.Kind.REASSIGNED)
-    assert alices.title == "Reassigned: 2 deals"
+    assert alices.title == "Taken from you: 2 deals"
     assert [item["title"].split(" (to ")[0] for item in alices.items] == [
         "Reassigned: Acme rollout",
         "Reassigned: Birch audit",
@@ -270,6 +270,53 @@ def test_reassignments_of_a_batch_are_told_in_one_digest_per_person(
     gained = Notice.objects.filter(kind=Notice.Kind.REASSIGNED).exclude(user=alice)
     told = [clock for notice in gained for clock in notice.clock_ids]
     assert len(told) == 2
+
+
+# One batch, or one clock a batch: a notice told alone is merged into the
+# digest a later batch makes, and keeps its side.
+@pytest.mark.parametrize("batch_size", [500, 1])
+def test_one_who_gains_and_loses_in_a_sweep_is_told_each_counted_and_grouped(
+    pipeline, alice, bob, max_manager, clock, batch_size
+):
+    breach_rules(pipeline, on_breach=["notify", "reassign"], escalate_after="1h")
+    for title in ("Acme rollout", "Birch audit"):
+        place_deal(pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title=title)
+    place_deal(pipeline, "inquiry", owner=bob, entered=berlin(8, 9), title="Cedar")
+
+    result = sweep(batch_size=batch_size)
+
+    assert result.reassigned == 3
+    (alices,) = Notice.objects.filter(user=alice, kind=Notice.Kind.REASSIGNED)
+    assert alices.title == "Now yours: 1 deal; taken from you: 2 deals"
+    assert "those now yours first, then those taken" in alices.body
+    assert [item["title"].split(" (to ")[0] for item in alices.items] == [
+        "Now yours: Cedar",
+        "Reassigned: Acme rollout",
+        "Reassigned: Birch audit",
+    ]
+    # Alice's went one to Bob and one to Max, the least loaded.
+    (bobs,) = Notice.objects.filter(user=bob, kind=Notice.Kind.REASSIGNED)
+    assert bobs.title == "Now yours: 1 deal; taken from you: 1 deal"
+
+
+def test_a_digest_of_gains_alone_says_they_are_now_yours(
+    pipeline, alice, bob, max_manager, clock
+):
+    breach_rules(pipeline, on_breach=["notify", "reassign"], escalate_after="1h")
+    for n in range(4):
+        place_deal(
+            pipeline, "inquiry", owner=alice, entered=berlin(8, 9), title=f"D{n}"
+        )
+
+    sweep()
+
+    # Two each to Bob and Max, the least loaded in turn.
+    (bobs,) = Notice.objects.filter(user=bob, kind=Notice.Kind.REASSIGNED)
+    assert bobs.title == "Now yours: 2 deals"
+    assert bobs.body == (
+        "Each was reassigned because its window ran out and the time allowed "
+        "after it passed without action:"
+    )
 
 
 def test_each_notice_is_queued_once_per_channel_switched_on(
