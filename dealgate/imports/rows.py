@@ -55,7 +55,7 @@ from dealgate.deals.models import TEXT_LIMITS, Deal, Organization, Product
 from dealgate.imports.mappings import TEMPLATE_FIELDS, Mapping, MappingError
 from dealgate.imports.routing import Responsible
 from dealgate.imports.sidefiles import ImportFileError, Lookups, several_people
-from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.calendars import calendar_for, local_time
 from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import Pipeline, Stage
 
@@ -92,7 +92,7 @@ FUTURE_GRACE = dt.timedelta(days=2)
 
 
 def future_date_warning(
-    column: str, cell: str, when: dt.datetime, now: dt.datetime
+    column: str, cell: str, when: dt.datetime, now: dt.datetime, zone: str = "UTC"
 ) -> str:
     """Judge `when`, read from `cell` of `column`, a date of something a file
     records as done (a creation, a stage entry, a close, a first contact, a
@@ -102,9 +102,10 @@ def future_date_warning(
     Within FUTURE_GRACE it may be a time zone ahead: returns the warning to
     count, and the value is kept. Past it, nothing recorded as done can have
     happened yet (2062 for 2026 is a typo): raises CellError naming the cell
-    and `now`, which makes the row bad.
+    and `now`, which makes the row bad. `now` is told in `zone`, the
+    pipeline's, which it names, as its pages show times.
     """
-    at = f"{now:%Y-%m-%d %H:%M} UTC"
+    at = local_time(now, zone)
     if when <= now + FUTURE_GRACE:
         return f"{column} after {at}, in the future; kept as written"
     raise CellError(
@@ -589,7 +590,9 @@ class DealRows:
         """Warn of a date after the import began, or refuse one after its
         grace: nothing the file records as done can have happened then."""
         cell = fields[self.at[field]]
-        self._warn(future_date_warning(self.name[field], cell, when, self.now))
+        self._warn(
+            future_date_warning(self.name[field], cell, when, self.now, self.zone.key)
+        )
 
     def _forecast_before(
         self, created: dt.datetime | None, expected: dt.datetime | None

@@ -54,7 +54,7 @@ from dealgate.imports.report import (
 )
 from dealgate.imports.rows import future_date_warning
 from dealgate.imports.services import Progress
-from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.calendars import calendar_for, local_time
 from dealgate.pipelines.models import Pipeline
 
 from .intake import ACCEPTED, LIMITS, CleanLead, clean_lead
@@ -381,8 +381,9 @@ class _Received:
         when = self.parse(self.column, cell)
         if when is None or when <= self.now:
             return when, ""
-        future_date_warning(self.column, cell, when, self.now)
-        at = f"{self.now:%Y-%m-%d %H:%M} UTC"
+        zone = self.parse.zone.key
+        future_date_warning(self.column, cell, when, self.now, zone)
+        at = local_time(self.now, zone)
         return self.now, (
             f"{self.column} after {at}, in the future; received at {at} instead"
         )

@@ -51,6 +51,7 @@ from dealgate.core.csvsource import (
 from dealgate.deals.models import Deal, StageEvent
 from dealgate.imports.rows import future_date_warning
 from dealgate.imports.services import Progress
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, active_stages
 
 from .imports import LeadImportError, LeadImportReport, LeadMapping
@@ -117,7 +118,8 @@ def run(
     """Read the closed deals, then stream the leads in batches; see module."""
     days = DateTimeParser("%d-%m-%Y", ZONE)
     instants = DateTimeParser("%d-%m-%Y %H:%M", ZONE)
-    now = timesource.now()
+    # Read in the pipeline's zone, in which a refusal tells it (_judge_future).
+    now = timesource.now().astimezone(calendar_for(pipeline).zone)
     won = _closed_deals(path.parent / DEALS_FILE, instants, now, report)
     first_stage = active_stages(pipeline).first()
     if first_stage is None:
@@ -207,10 +209,12 @@ def _judge_future(
     warnings: list[str],
     problems: list[tuple[str, str]],
 ) -> None:
-    """A date after `now`: a warning kept with the row (given if it is
-    written), or past the grace one of its `problems`."""
+    """A date after `now` (in the pipeline's zone, in which it is told): a
+    warning kept with the row (given if it is written), or past the grace one
+    of its `problems`."""
+    zone = getattr(now.tzinfo, "key", "UTC")
     try:
-        warnings.append(future_date_warning(column, cell, when, now))
+        warnings.append(future_date_warning(column, cell, when, now, zone))
     except CellError as exc:
         problems.append((exc.column, exc.reason))
 

@@ -92,11 +92,11 @@ def test_a_received_time_far_ahead_is_a_bad_row_a_day_ahead_a_warning(
     )
 
     assert [str(bad) for bad in report.bad_rows] == [
-        f"line 2: Received: '2062-06-01 10:00' {NOT_YET}2026-06-10 12:00 UTC"
+        f"line 2: Received: '2062-06-01 10:00' {NOT_YET}2026-06-10 14:00 Europe/Berlin"
     ]
     assert report.warnings == {
-        "Received after 2026-06-10 12:00 UTC, in the future; "
-        "received at 2026-06-10 12:00 UTC instead": 1
+        "Received after 2026-06-10 14:00 Europe/Berlin, in the future; "
+        "received at 2026-06-10 14:00 Europe/Berlin instead": 1
     }
     assert Lead.objects.get().name == "Jan Kurz"
 

@@ -320,7 +320,8 @@ def test_won_deals_go_to_the_first_live_stage_never_a_retired_one(pipeline, now)
     }
 
 
-AS_OF = dt.datetime(2017, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+# The end of 31 December 2017 in Berlin, the pipeline's zone, as --as-of sets it.
+AS_OF = dt.datetime(2017, 12, 31, 22, 59, 59, tzinfo=dt.UTC)
 
 
 def test_won_dates_and_first_contacts_after_the_clock_are_bad_rows(pipeline):
@@ -333,7 +334,7 @@ def test_won_dates_and_first_contacts_after_the_clock_are_bad_rows(pipeline):
     bad = [str(row) for row in report.bad_rows]
     not_yet = (
         "has not happened yet: it is more than 2 days after the import began, "
-        "2017-12-31 23:59 UTC"
+        "2017-12-31 23:59 Europe/Berlin"
     )
     assert f"{DEALS_FILE} line 2: won_date: '26-02-2018 19:58' {not_yet}" in bad
     assert f"line 2: first_contact_date: '01-02-2018' {not_yet}" in bad
@@ -341,7 +342,7 @@ def test_won_dates_and_first_contacts_after_the_clock_are_bad_rows(pipeline):
     # 02-01-2018, falls within the two days' grace and is only told.
     assert sum(row.startswith(DEALS_FILE) for row in bad) == 4
     assert report.bad_row_count == 4 + 7
-    warning = "first_contact_date after 2017-12-31 23:59 UTC, in the future"
+    warning = "first_contact_date after 2017-12-31 23:59 Europe/Berlin, in the future"
     assert report.warnings[f"{warning}; kept as written"] == 1
 
 
@@ -356,7 +357,7 @@ def test_a_date_within_two_days_after_the_clock_is_kept_and_told(pipeline):
 
     assert report.committed, report.lines()
     assert (report.leads_created, report.deals_created) == (12, 4)
-    warning = "first_contact_date after 2018-05-30 12:00 UTC, in the future"
+    warning = "first_contact_date after 2018-05-30 14:00 Europe/Berlin, in the future"
     assert report.warnings[f"{warning}; kept as written"] == 1
 
 
@@ -382,5 +383,5 @@ def test_the_command_as_of_2017_refuses_the_file_naming_each_future_win(
     assert code != 0 and not Lead.objects.exists()
     assert (
         f"{DEALS_FILE} line 4: won_date: '11-01-2018 10:00' has not happened yet: "
-        "it is more than 2 days after the import began, 2017-12-31 23:59 UTC"
+        "it is more than 2 days after the import began, 2017-12-31 23:59 Europe/Berlin"
     ) in out
