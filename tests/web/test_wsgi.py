@@ -8,6 +8,7 @@ import importlib
 import io
 from collections.abc import Callable, Iterator
 from wsgiref.util import setup_testing_defaults
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings as django_settings
@@ -68,16 +69,19 @@ def _get(application: App, path: str, cookie: str) -> str:
     return body.decode()
 
 
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
 def as_of_text(day: dt.date) -> str:
     return f"as of {day.day} {day:%b %Y}"
 
 
 def shows_the_real_date(page: Callable[[], str]) -> bool:
-    """Whether `page` says it is as of today (or of the next day, should
-    midnight pass while it is made)."""
-    before = dt.datetime.now(dt.UTC).date()
+    """Whether `page` says it is as of today in Berlin, the zone the board
+    shows (or of the next day, should midnight pass while it is made)."""
+    before = dt.datetime.now(BERLIN).date()
     text = page()
-    after = dt.datetime.now(dt.UTC).date()
+    after = dt.datetime.now(BERLIN).date()
     return as_of_text(before) in text or as_of_text(after) in text
 
 
@@ -94,7 +98,8 @@ def test_the_app_runs_at_the_date_its_database_records(board):
     timesource.record_as_of("2018-03-15")
 
     assert as_of_text(dt.date(2018, 3, 15)) in board()
-    assert timesource.now() == dt.datetime(2018, 3, 15, 23, 59, 59, tzinfo=dt.UTC)
+    # The end of that day in Berlin, the zone of the pipeline's calendar.
+    assert timesource.now() == dt.datetime(2018, 3, 15, 22, 59, 59, tzinfo=dt.UTC)
 
 
 def test_dealgate_as_of_wins_over_the_date_the_database_records(board, settings):
