@@ -56,6 +56,10 @@ def environment(url: str) -> dict[str, str]:
         "DEALGATE_SMTP_HOST": "",
         "DEALGATE_WEBHOOK_URL": "",
         "DEALGATE_LOG_LEVEL": "WARNING",
+        # The sweepers take turns at SQLite's write lock; on a loaded machine
+        # a turn may outlast the 3 s a tick waits before it gives up as busy,
+        # which is not what these tests are about.
+        "DEALGATE_SWEEP_DB_WAIT": "60",
     }
 
 
