@@ -11,19 +11,12 @@ bare number is not read as seconds since 1970, as pydantic would.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-
-def _shown(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+from dealgate.core.text import shown_json
 
 
 def _json_int(value: Any) -> int:
@@ -33,7 +26,7 @@ def _json_int(value: Any) -> int:
     raise PydanticCustomError(
         "json_int",
         "must be a JSON integer such as 3, got {value}",
-        {"value": _shown(value)},
+        {"value": shown_json(value)},
     )
 
 
@@ -43,7 +36,7 @@ def _json_bool(value: Any) -> bool:
     raise PydanticCustomError(
         "json_bool",
         "must be true or false, got {value}",
-        {"value": _shown(value)},
+        {"value": shown_json(value)},
     )
 
 
@@ -65,7 +58,7 @@ def _text_or_null(value: Any) -> Any:
         "iso_text",
         "must be ISO 8601 text such as 2026-09-30 or 2026-09-30T17:00:00+02:00, "
         "got {value}",
-        {"value": _shown(value)},
+        {"value": shown_json(value)},
     )
 
 

@@ -16,6 +16,7 @@ never read as "none" (`optional_text`).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -173,3 +174,13 @@ def required_text(text: str, name: str, *, missing: str = "") -> str:
     if problem is not None:
         raise ValidationError(problem, field=name)
     return text.strip()
+
+
+def shown_json(value: Any) -> str:
+    """`value` as JSON writes it, cut to 40 characters: how a refusal quotes
+    a value of the wrong JSON type."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

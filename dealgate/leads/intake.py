@@ -8,7 +8,6 @@ typed (HTML included); pages escape it when they show it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,7 +16,7 @@ from typing import Any
 from dealgate.core import countries
 from dealgate.core.currencies import check_decimals, currency_problem, iso_currency
 from dealgate.core.numbers import MAX_AMOUNT, read_number, read_whole
-from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, looks_blank
+from dealgate.core.text import CONTROL, CONTROL_OR_BREAK, looks_blank, shown_json
 from dealgate.errors import ValidationError
 
 from . import normalize
@@ -229,7 +228,7 @@ def _text(data: Mapping[str, Any], key: str) -> str:
         # Every door hands text: a form and a file hold nothing else, and
         # the API refuses a number for a text field (`check_json_types`)
         # rather than store 5 as "5".
-        raise ValidationError(f"{key} must be text, got {_shown(value)}", field=key)
+        raise ValidationError(f"{key} must be text, got {shown_json(value)}", field=key)
     # Counted as the browser that let it through counted it (normalize.line_breaks).
     text = normalize.line_breaks(str(value).strip())
     if looks_blank(text):
@@ -267,29 +266,20 @@ def check_json_types(data: Mapping[str, Any], *, size_as_text: bool = False) -> 
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValidationError(
                     f"company_size must be a JSON integer such as 40, got "
-                    f"{_shown(value)}",
+                    f"{shown_json(value)}",
                     field=key,
                 )
         elif key == "value":
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise ValidationError(
                     f'value must be a JSON number or text such as "1,250.50", '
-                    f"got {_shown(value)}",
+                    f"got {shown_json(value)}",
                     field=key,
                 )
         elif not isinstance(value, str):
             raise ValidationError(
-                f"{key} must be a JSON string, got {_shown(value)}", field=key
+                f"{key} must be a JSON string, got {shown_json(value)}", field=key
             )
-
-
-def _shown(value: Any) -> str:
-    """`value` as JSON writes it, cut short."""
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _country(text: str) -> str:
