@@ -184,6 +184,11 @@ class DealOut(Schema):
         description="the checklist items, true when done; gates read them",
     )
     created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = Field(
+        None,
+        description="when the deal last changed: a move, an edit, a new owner "
+        "or person responsible, an import; what updated_since filters by",
+    )
     version: int
 
 
@@ -208,6 +213,7 @@ def deal_out(deal: Deal) -> DealOut:
         custom=deal.custom,
         checklist=deal.checklist,
         created_at=deal.created_at,
+        updated_at=deal.updated_at,
         version=deal.version,
     )
 
@@ -237,6 +243,7 @@ def list_deals(
     status: Literal["open", "won", "lost"] | None = Query(None),
     owner: str | None = Query(None, description="the owner's username"),
     created_since: lists.Instant = lists.CREATED_SINCE,
+    updated_since: lists.Instant = lists.UPDATED_SINCE,
     limit: int = lists.LIMIT,
     after: int = lists.AFTER,
 ) -> DealPage:
@@ -244,7 +251,8 @@ def list_deals(
     asked, 200 at most) and the address of the `next` page. Each filter
     given narrows the list; one naming no pipeline, stage or user is a 422
     naming it. Deals imported without a creation time are left out by
-    `created_since`."""
+    `created_since`. With `updated_since`, the deals changed since, in the
+    order they changed, for a sync that pages on while deals change."""
     deals = readable_deals()
     if pipeline is not None:
         deals = deals.filter(pipeline=lists.pipeline_named(pipeline))
@@ -256,7 +264,9 @@ def list_deals(
         deals = deals.filter(owner=lists.user_named(owner))
     if created_since is not None:
         deals = deals.filter(created_at__gte=created_since)
-    rows, following = lists.page_of(request, deals, limit=limit, after=after)
+    rows, following = lists.page_of(
+        request, deals, limit=limit, after=after, updated_since=updated_since
+    )
     return DealPage(items=[deal_out(deal) for deal in rows], next=following)
 
 

@@ -141,6 +141,11 @@ class _LeadFields(BaseModel):
     response_business_minutes: float | None
     deal: int | None
     disqualify_reason: str
+    updated_at: dt.datetime | None = Field(
+        None,
+        description="when the lead last changed: an edit, an assignment, an "
+        "answer, a conversion, a merge; what updated_since filters by",
+    )
     version: str = Field(
         description="the version of the fields PATCH changes; send it back with "
         "an edit, which is refused (409) once they changed since"
@@ -536,14 +541,17 @@ def list_leads(
     status: LeadStatus | None = STATUS,
     owner: str | None = Query(None, description="the owner's username"),
     created_since: lists.Instant = lists.CREATED_SINCE,
+    updated_since: lists.Instant = lists.UPDATED_SINCE,
     limit: int = lists.LIMIT,
     after: int = lists.AFTER,
 ) -> dict[str, Any]:
     """The leads, oldest first, a page at a time: `limit` at most (50 unless
     asked, 200 at most) and the address of the `next` page. Each filter
     given narrows the list; one naming no pipeline or user is a 422 naming
-    it. A listed lead says whether repeat inquiries offer it values
-    (`has_offers`); its GET answers them."""
+    it. With `updated_since`, the leads changed since, in the order they
+    changed, for a sync that pages on while leads change. A listed lead
+    says whether repeat inquiries offer it values (`has_offers`); its GET
+    answers them."""
     leads = readable_leads()
     if pipeline is not None:
         leads = leads.filter(pipeline=lists.pipeline_named(pipeline))
@@ -555,7 +563,9 @@ def list_leads(
         leads = leads.filter(owner=lists.user_named(owner))
     if created_since is not None:
         leads = leads.filter(created_at__gte=created_since)
-    rows, following = lists.page_of(request, leads, limit=limit, after=after)
+    rows, following = lists.page_of(
+        request, leads, limit=limit, after=after, updated_since=updated_since
+    )
     return {"items": [_listed(lead) for lead in rows], "next": following}
 
 

@@ -8,6 +8,18 @@ page. A page is read by its id, not by its position, so a row added or
 removed while a client pages through never makes a row repeat or go
 missing; a row added meanwhile comes on a later page. Each page is one
 query whatever its size, beside the look-ups of what its filters name.
+With `updated_since` a list holds the rows changed at or after that
+instant and is read in the order they changed: by `updated_at`, then id,
+a page at a time from a cursor of both: `next` sets `updated_since` to
+the last row's `updated_at` and `after` to its id, so `after` then passes
+over only the rows changed at exactly that instant. A row that changes
+while a client pages through is stamped later than any it has read and
+comes again on a later page; none goes missing. To sync later, ask again
+with the `updated_at` and id of the last row read as `updated_since` and
+`after`. A stamp is the instant the write ran, not the one its
+transaction committed at: a write that was still running as a page was
+read may carry a stamp before that page's rows, so a sync that starts
+again a little earlier (a minute) than where it stopped misses none.
 Whoever may read one row of a kind (the endpoint's authentication: everyone
 signed in reads every deal and lead) may list them, so a list holds exactly
 what the single reads answer.
@@ -18,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from ninja import Query
 from pydantic import BeforeValidator
@@ -91,17 +103,47 @@ CREATED_SINCE = Query(
 )
 
 
+UPDATED_SINCE = Query(
+    None,
+    description="only those changed at or after this instant (ISO 8601, as "
+    "created_since), listed in the order they changed (updated_at, then id) "
+    "instead of by id; `after` then passes over only the rows changed at "
+    "exactly this instant. `next` moves both on, so a row changed while you "
+    "page comes again on a later page and none is missed",
+)
+
+
 def page_of(
-    request: HttpRequest, rows: QuerySet[Row], *, limit: int, after: int
+    request: HttpRequest,
+    rows: QuerySet[Row],
+    *,
+    limit: int,
+    after: int,
+    updated_since: dt.datetime | None = None,
 ) -> tuple[list[Row], str | None]:
     """The rows of `rows` after id `after`, at most `limit`, in id order, and
-    the address of the next page (None on the last): one query."""
-    taken = list(rows.filter(pk__gt=after).order_by("pk")[: limit + 1])
+    the address of the next page (None on the last): one query.
+
+    With `updated_since`, the rows changed at or after it, by (updated_at,
+    id) from the cursor (updated_since, after): those changed later, and
+    those changed at exactly `updated_since` with an id above `after`."""
+    if updated_since is None:
+        rows = rows.filter(pk__gt=after).order_by("pk")
+    else:
+        rows = (
+            rows.filter(updated_at__gte=updated_since)
+            .filter(Q(updated_at__gt=updated_since) | Q(pk__gt=after))
+            .order_by("updated_at", "pk")
+        )
+    taken = list(rows[: limit + 1])
     if len(taken) <= limit:
         return taken, None
     taken = taken[:limit]
+    last = taken[-1]
     query = request.GET.copy()
-    query["after"] = str(taken[-1].pk)
+    query["after"] = str(last.pk)
+    if updated_since is not None:
+        query["updated_since"] = last.updated_at.astimezone(dt.UTC).isoformat()
     return taken, f"{request.path}?{query.urlencode()}"
 
 

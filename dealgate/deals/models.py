@@ -5,6 +5,8 @@ from django.db import models
 
 from dealgate.core.names import NAME_KEY_LENGTH, name_key
 
+from .stamps import Stamped, stamp
+
 # The longest text a person may type into the unbounded text columns of a
 # deal and its history, in characters. Every door (the deal page, the API,
 # the CLI) goes through deals.services, which refuses more and names the
@@ -116,7 +118,7 @@ class Product(models.Model):
         return self.name
 
 
-class Deal(models.Model):
+class Deal(Stamped):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         WON = "won", "Won"
@@ -190,6 +192,8 @@ class Deal(models.Model):
     external_id = models.CharField(max_length=100, blank=True)
     # Bumped on every change; a save made on an older version is a conflict.
     version = models.PositiveIntegerField(default=1)
+    # When the row last changed (stamps.py: every save and update stamps it).
+    updated_at = models.DateTimeField(default=stamp)
 
     class Meta:
         # The last three serve insights over closed deals, open ages and
@@ -218,6 +222,9 @@ class Deal(models.Model):
                 include=["status", "stage", "owner", "product", "organization"],
                 name="deal_entry",
             ),
+            # The API's lists with `updated_since`: one keyset page. An import
+            # stamps all its rows alike, so they land at the index's end.
+            models.Index(fields=["updated_at", "id"], name="deal_updated"),
         ]
         constraints = [
             models.UniqueConstraint(

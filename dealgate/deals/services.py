@@ -74,6 +74,7 @@ from dealgate.pipelines.models import (
 )
 
 from .models import TEXT_LIMITS, Activity, Deal, Organization, Person, StageEvent
+from .stamps import stamp
 
 log = logging.getLogger("dealgate.deals")
 
@@ -805,7 +806,8 @@ def _apply_move(
     if deal.status != Deal.Status.OPEN:
         # Time in a closed state is not time in a stage.
         from_entered_at = deal.closed_at
-    changes: dict[str, Any] = {"version": F("version") + 1}
+    # Stamped here, not left to the update, so the loaded deal shows it.
+    changes: dict[str, Any] = {"version": F("version") + 1, "updated_at": stamp()}
     if to in (WON, LOST):
         changes.update(status=to, closed_at=now)
         changes.update(

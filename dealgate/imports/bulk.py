@@ -66,6 +66,9 @@ DEAL_COLUMNS = (
     "external_id",
     "version",
     "responsible_id",
+    # The import's one instant for every row (DealRows.now), as any other
+    # writer stamps it (dealgate.deals.stamps).
+    "updated_at",
 )
 # The event id is left to the database; nothing refers to it during an import.
 EVENT_COLUMNS = (
@@ -89,7 +92,7 @@ LOSS_REASON = 11
 CUSTOM = 14
 CREATED, ENTERED, CLOSED = 15, 16, 18
 EXTERNAL_ID = 20
-RESPONSIBLE = 22
+RESPONSIBLE, UPDATED = 22, 23
 EVENT_SOURCE = "import"
 # SQLite's page cache during an import, in KiB (see SqliteWriter.begin).
 SQLITE_CACHE_KIB = 16384
@@ -446,7 +449,7 @@ class SqliteWriter(DealWriter):
         return ids
 
     def adapt(self, deal: list[Any]) -> None:
-        self._as_text(deal, (CREATED, ENTERED, CLOSED))
+        self._as_text(deal, (CREATED, ENTERED, CLOSED, UPDATED))
 
     def _insert(self, rows: int) -> str:
         """The INSERT of `rows` deal rows, made once per size."""

@@ -333,6 +333,7 @@ class DealRows:
             external_id,
             1,
             None,
+            self.now,
         ]
 
     def _every_error(self, fields: list[str], first: CellError) -> RowErrors:

@@ -12,12 +12,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
+from dealgate.deals.stamps import Stamped, stamp
+
 from .normalize import COMPANY_KEY_LENGTH, COMPANY_MATCH_LENGTH, DOMAIN_KEY_LENGTH
 
 User = settings.AUTH_USER_MODEL
 
 
-class Lead(models.Model):
+class Lead(Stamped):
     class Status(models.TextChoices):
         NEW = "new", "New"
         ASSIGNED = "assigned", "Assigned"
@@ -105,6 +107,9 @@ class Lead(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # When the row last changed (deals/stamps.py: every save and update
+    # stamps it).
+    updated_at = models.DateTimeField(default=stamp)
 
     class Meta:
         indexes = [
@@ -128,6 +133,8 @@ class Lead(models.Model):
                 fields=["company_match_other", "status"],
                 name="lead_dedup_company_other",
             ),
+            # The API's list with `updated_since`: one keyset page.
+            models.Index(fields=["updated_at", "id"], name="lead_updated"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -318,6 +318,8 @@ class _Writer:
         self.rows: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         # The line each mql_id was written from in this run, across batches.
         self.written: dict[str, int] = {}
+        # Every row's last change: the one instant of the import.
+        self.now = timesource.now()
 
     def add(self, row: dict[str, Any], deal: dict[str, Any] | None) -> None:
         self.rows.append((row, deal))
@@ -413,6 +415,7 @@ class _Writer:
             and deal[key] not in ("", None)
         }
         return Deal(
+            updated_at=self.now,
             pipeline=self.pipeline,
             stage=self.stage,
             status=Deal.Status.WON,
@@ -432,6 +435,7 @@ class _Writer:
         if row["landing_page_id"]:
             custom["landing_page_id"] = row["landing_page_id"]
         return Lead(
+            updated_at=self.now,
             pipeline=self.pipeline,
             status=Lead.Status.CONVERTED if deal else Lead.Status.ARCHIVED,
             source=row["source"],

@@ -1,0 +1,48 @@
+"""A lead records when it last changed (`updated_at`), for the API's list
+and its `updated_since`.
+
+Leads stored before have it backfilled, in one statement, from what their
+rows tell of their changes: the latest of their creation, their (latest)
+assignment, their first response and their close. Edits of a lead's fields
+left no date behind and cannot be told.
+"""
+
+from django.db import migrations, models
+from django.db.models.functions import Coalesce, Greatest
+
+import dealgate.deals.stamps
+
+
+def backfill(apps, schema_editor):
+    Lead = apps.get_model("leads", "Lead")
+    instant = models.DateTimeField()
+    # Greatest is NULL on SQLite when any part is; created_at never is.
+    parts = [
+        Coalesce(name, "created_at", output_field=instant)
+        for name in ("assigned_at", "first_response_at", "closed_at")
+    ]
+    Lead.objects.using(schema_editor.connection.alias).update(
+        updated_at=Greatest("created_at", *parts, output_field=instant)
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [("leads", "0014_response_from_arrival")]
+
+    operations = [
+        migrations.AddField(
+            model_name="lead",
+            name="updated_at",
+            field=models.DateTimeField(null=True),
+        ),
+        migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
+        migrations.AlterField(
+            model_name="lead",
+            name="updated_at",
+            field=models.DateTimeField(default=dealgate.deals.stamps.stamp),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(fields=["updated_at", "id"], name="lead_updated"),
+        ),
+    ]
