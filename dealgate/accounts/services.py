@@ -52,6 +52,7 @@ def add_user(
     _check_name("username", username, _field_length(User, "username"))
     _check_username_free(username)
     user = User(username=username, email=checked_email(email))
+    check_email_free(user.email)
     _set_role(user, role)
     user.team = _team(team) if team else None
     user.first_name, user.last_name = _full_name(name)
@@ -127,6 +128,7 @@ def change_user(
             setattr(user, field, _tidy_person_name(field, value))
     if email is not None:
         user.email = checked_email(email)
+        check_email_free(user.email, person=user)
     if calendar is not None:
         user.calendar = _checked_calendar(calendar)
     successor = _successor(user, hand_to)
@@ -431,6 +433,28 @@ def checked_email(email: str) -> str:
     if len(email) > _field_length(User, "email"):
         raise ValidationError("email is too long", field="email")
     return email
+
+
+def check_email_free(email: str, *, person: User | None = None) -> None:
+    """Refuse (field "email") an email another person than `person` has,
+    ignoring case as mail does, naming who has it: a sign-in link or a
+    notice sent to it would reach them. Every door that gives a person an
+    email checks it so (the people side file of an import from what it
+    read, `email_taken`)."""
+    if not email:
+        return
+    others = User.objects.filter(email__iexact=email)
+    if person is not None and person.pk is not None:
+        others = others.exclude(pk=person.pk)
+    holder = others.order_by("pk").first()
+    if holder is not None:
+        raise ValidationError(email_taken(email, holder.username), field="email")
+
+
+def email_taken(email: str, holder: str) -> str:
+    """Why `email` is refused: `holder` (a person as a message names them)
+    has it."""
+    return f"{email!r} is already the email of {holder}; each person needs their own"
 
 
 def _checked_calendar(table: dict) -> dict:

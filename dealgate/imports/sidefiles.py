@@ -19,7 +19,7 @@ from django.contrib.auth.hashers import make_password
 from django.db.models import Max
 
 from dealgate.accounts.models import Team, User
-from dealgate.accounts.services import checked_email
+from dealgate.accounts.services import checked_email, email_taken
 from dealgate.accounts.teams import TeamNames
 from dealgate.core.csvsource import (
     CellError,
@@ -336,6 +336,7 @@ def _load_people(records: _SideRecords, present: _People, report: ImportReport) 
     columns = records.columns
     known = TeamNames()
     people: list[tuple[str, str, str, str]] = []
+    emails = _EmailHolders()
     for line, name, values in _named_rows(records, report):
         try:
             _text(columns, "name", name, PERSON_NAME_LIMIT)
@@ -346,9 +347,11 @@ def _load_people(records: _SideRecords, present: _People, report: ImportReport) 
             _text(columns, "team", team, TEAM_NAME_LIMIT)
             email = _email(columns, values.get("email", ""))
             known.find(team)  # refuses a name two teams from before share
-            present.find(columns["name"], name)
+            found = present.find(columns["name"], name)
             if manager:
                 present.find(columns.get("manager", "manager"), manager)
+            if found is None and email:
+                emails.claim(columns.get("email", "email"), email, name, line)
         except CellError as exc:
             report.bad(line, exc.column, exc.reason, records.file)
             continue
@@ -366,6 +369,31 @@ def _load_people(records: _SideRecords, present: _People, report: ImportReport) 
     for team in new_teams:
         team.manager_id = users.get(leads.get(team.name, ""))
     Team.objects.bulk_update(new_teams, ["manager"])
+
+
+class _EmailHolders:
+    """Who has each email, ignoring case: the people present, and the new
+    people of the side file's lines read so far. A new person may take no
+    email another has (`accounts.services.check_email_free`, as `dealgate
+    user add` and `user set --email` check it); a name read twice is a bad
+    row already, and a person present is found by their email too."""
+
+    def __init__(self) -> None:
+        # email -> how a refusal names who has it
+        people = User.objects.exclude(email="").order_by("-pk")
+        self.held = {
+            email.lower(): username
+            for email, username in people.values_list("email", "username")
+        }
+
+    def claim(self, column: str, email: str, name: str, line: int) -> None:
+        """Give `email` to the new person `name` of `line`, or a CellError
+        in `column` naming who has it."""
+        key = email.lower()
+        holder = self.held.get(key)
+        if holder is not None:
+            raise CellError(column, email_taken(email, holder))
+        self.held[key] = f"{quoted(name)} on line {line}"
 
 
 def _ensure_teams(
