@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from django.apps import apps
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 
 from dealgate import timesource
@@ -172,3 +173,28 @@ def test_the_backfill_takes_a_leads_latest_known_change(routed, olivia):
     Lead.objects.filter(pk=lead.pk).update(closed_at=closed, updated_at=NOW)
     _run_backfill("leads", "0015_lead_updated_at")
     assert _stamp_of(Lead, lead.pk) == closed
+
+
+def _deal_triggers() -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'deals_deal'"
+            )
+        else:
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                "AND tgrelid = 'deals_deal'::regclass"
+            )
+        return {name for (name,) in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_adding_the_column_keeps_the_insights_triggers_on_the_deals_table():
+    before = _deal_triggers()
+    executor = MigrationExecutor(connection)
+    executor.migrate([("deals", "0015_system_activities")])
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert before and _deal_triggers() == before

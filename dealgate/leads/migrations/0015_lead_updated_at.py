@@ -4,18 +4,23 @@ and its `updated_since`.
 Leads stored before have it backfilled, in one statement, from what their
 rows tell of their changes: the latest of their creation, their (latest)
 assignment, their first response and their close. Edits of a lead's fields
-left no date behind and cannot be told.
+left no date behind and cannot be told. The column is added in place, as
+deals/0016 adds the deals' (no copy of the table on SQLite).
 """
+
+import importlib
 
 from django.db import migrations, models
 from django.db.models.functions import Coalesce, Greatest
 
 import dealgate.deals.stamps
 
+deals = importlib.import_module("dealgate.deals.migrations.0016_deal_updated_at")
 
-def backfill(apps, schema_editor):
+
+def backfill(apps, schema_editor) -> None:
     Lead = apps.get_model("leads", "Lead")
-    instant = models.DateTimeField()
+    instant = deals.INSTANT
     # Greatest is NULL on SQLite when any part is; created_at never is.
     parts = [
         Coalesce(name, "created_at", output_field=instant)
@@ -27,20 +32,24 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("leads", "0014_response_from_arrival")]
+    dependencies = [
+        ("leads", "0014_response_from_arrival"),
+        ("deals", "0016_deal_updated_at"),
+    ]
 
     operations = [
-        migrations.AddField(
-            model_name="lead",
-            name="updated_at",
-            field=models.DateTimeField(null=True),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddField(
+                    model_name="lead",
+                    name="updated_at",
+                    field=models.DateTimeField(default=dealgate.deals.stamps.stamp),
+                )
+            ],
+            database_operations=[migrations.RunPython(*deals.add_column("leads_lead"))],
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
-        migrations.AlterField(
-            model_name="lead",
-            name="updated_at",
-            field=models.DateTimeField(default=dealgate.deals.stamps.stamp),
-        ),
+        migrations.RunPython(deals.not_null("leads_lead"), migrations.RunPython.noop),
         migrations.AddIndex(
             model_name="lead",
             index=models.Index(fields=["updated_at", "id"], name="lead_updated"),
