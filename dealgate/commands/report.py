@@ -37,7 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--from", dest="first", metavar="DATE", help="YYYY-MM-DD")
     parser.add_argument("--to", dest="last", metavar="DATE", help="YYYY-MM-DD")
-    parser.add_argument("--owner", metavar="USERNAME")
+    parser.add_argument(
+        "--owner",
+        metavar="USERNAME",
+        help="one owner's deals; (none) for the deals no one owns",
+    )
     parser.add_argument("--team", metavar="ID|NAME")
     parser.add_argument("--source", metavar="SOURCE")
     parser.add_argument("--segment", metavar="SECTOR")

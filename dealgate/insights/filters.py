@@ -25,6 +25,7 @@ from dealgate.core.calendar import Calendar
 from dealgate.core.names import SharedName, one_named
 from dealgate.core.numbers import as_id
 from dealgate.deals.models import Product
+from dealgate.deals.queries import NO_OWNER, NoOwner
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
@@ -128,7 +129,8 @@ class Filters:
     period: str  # a key of PERIODS, "all" or "custom"
     first: dt.date | None
     last: dt.date | None
-    owner: User | None = None
+    # A person, or NO_OWNER for the deals no one owns (as on the board).
+    owner: User | NoOwner | None = None
     team: Team | None = None
     source: str | None = None
     segment: str | None = None
@@ -164,7 +166,7 @@ class Filters:
             ranks=tuple(self.facts.ranks[stage.pk] for stage in self.facts.stages),
             start=start if start is not None else self.start,
             end=end if end is not None else self.end,
-            owner_id=self.owner.pk if self.owner else None,
+            owner_id=_owner_id(self.owner),
             team_id=self.team.pk if self.team else None,
             source=self.source,
             segment=self.segment,
@@ -181,7 +183,9 @@ class Filters:
             first = self.first.isoformat() if self.first else "the start"
             last = self.last.isoformat() if self.last else "now"
             words = [f"{first} to {last}"]
-        if self.owner:
+        if self.owner is NO_OWNER:
+            words.append("no owner")
+        elif self.owner:
             words.append(f"owner {self.owner.display_name}")
         if self.team:
             words.append(f"team {self.team.name}")
@@ -220,8 +224,9 @@ def read_filters(
 
     pipeline (key; default the first), period (30d, 90d, 365d, all; default
     365d), from and to (YYYY-MM-DD, either may be left out: a custom period),
-    owner (username), team (id or name), source, segment (an organization's
-    sector), product (name or id). Names (owner, team, product) are found
+    owner (username, or "(none)" for the deals no one owns), team (id or
+    name), source, segment (an organization's sector), product (name or
+    id). Names (owner, team, product) are found
     ignoring case and spacing, as `_named` says. `today` defaults to `now`'s
     local date.
     """
@@ -303,9 +308,19 @@ def parse_day(text: str, name: str) -> dt.date:
     return day
 
 
-def _owner(username: str) -> User | None:
+def _owner_id(owner: User | NoOwner | None) -> int | None:
+    if owner is NO_OWNER:
+        return sql.NO_OWNER_ID
+    return owner.pk if owner else None
+
+
+def _owner(username: str) -> User | NoOwner | None:
+    """The person `username` names, or NO_OWNER for "(none)", which no
+    username can be, as the board's filter takes it."""
     if not username:
         return None
+    if username == NO_OWNER.username:
+        return NO_OWNER
     found = _named(User.objects.all(), "username", username, "owner")
     if found is None:
         raise NotFound(f"no user {username!r}", field="owner")

@@ -234,7 +234,10 @@ def _days_where(
 def _key_filters(where: sql._Where, alias: str, scope: sql.Scope) -> None:
     """The filters on a rollup or log row; only those of the serving dim are
     set (0 for "none" in a rollup row never equals an id)."""
-    if scope.owner_id is not None:
+    if scope.owner_id == sql.NO_OWNER_ID:
+        # A log row (DealChange) keeps no owner as NULL, a rollup row as 0.
+        where.add(f"COALESCE({alias}.owner_id, 0) = 0")
+    elif scope.owner_id is not None:
         where.add(f"{alias}.owner_id = %s", scope.owner_id)
     if scope.team_id is not None:
         where.add(

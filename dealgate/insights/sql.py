@@ -92,6 +92,11 @@ class Dialect:
         return utc
 
 
+# Scope.owner_id for "no owner": no user has id 0, and a rollup row keys the
+# deals no one owns 0 too (rollups.py).
+NO_OWNER_ID = 0
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which deals a query looks at, and the pipeline facts it needs.
@@ -107,6 +112,7 @@ class Scope:
     ranks: tuple[int, ...] = ()
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    # An owner's id, or NO_OWNER_ID for the deals (and leads) no one owns.
     owner_id: int | None = None
     team_id: int | None = None
     source: str | None = None
@@ -188,10 +194,18 @@ class _Where:
         return " AND ".join(self.parts) or "1 = 1"
 
 
+def owner_filter(where: _Where, column: str, owner_id: int) -> None:
+    """Keep the rows of the owner `owner_id`, or (NO_OWNER_ID) of no one."""
+    if owner_id == NO_OWNER_ID:
+        where.add(f"{column} IS NULL")
+    else:
+        where.add(f"{column} = %s", owner_id)
+
+
 def _deal_filters(where: _Where, scope: Scope, dialect: Dialect) -> None:
     where.add("d.pipeline_id = %s", scope.pipeline_id)
     if scope.owner_id is not None:
-        where.add("d.owner_id = %s", scope.owner_id)
+        owner_filter(where, "d.owner_id", scope.owner_id)
     if scope.team_id is not None:
         where.add(
             f"d.owner_id IN (SELECT id FROM {USER} WHERE team_id = %s)", scope.team_id
@@ -839,7 +853,7 @@ def _lead_filters(where: _Where, scope: Scope, dialect: Dialect) -> None:
     where.add("l.assigned_at IS NOT NULL")
     _period(where, "l.assigned_at", scope, dialect)
     if scope.owner_id is not None:
-        where.add("l.owner_id = %s", scope.owner_id)
+        owner_filter(where, "l.owner_id", scope.owner_id)
     if scope.team_id is not None:
         where.add(
             f"l.owner_id IN (SELECT id FROM {USER} WHERE team_id = %s)", scope.team_id

@@ -20,6 +20,7 @@ from dealgate import timesource
 from dealgate.accounts.models import Team, User, by_display_name
 from dealgate.core.numbers import as_id
 from dealgate.deals.models import Organization, Product
+from dealgate.deals.queries import NO_OWNER
 from dealgate.errors import DealgateError, ValidationError
 from dealgate.pipelines.models import Pipeline
 
@@ -168,6 +169,7 @@ def _context(request: HttpRequest, report: reports.Report, page: str) -> dict:
         "filters": filters,
         "page": page,
         "periods": [*PERIODS, "all"],
+        "no_owner": NO_OWNER,
         "owners": by_display_name(User.objects.filter(is_active=True)),
         "teams": Team.objects.order_by("name"),
         "segments": Organization.objects.exclude(sector="")
