@@ -1729,8 +1729,9 @@ def test_postgres_finds_imported_ids_by_probing_the_unique_index(
         cursor.execute(
             "INSERT INTO deals_deal (pipeline_id, stage_id, status, title, value, "
             "currency, loss_reason, loss_note, notes, custom, source, external_id, "
-            "version) SELECT pipeline_id, stage_id, status, 'Deal ' || n, value, "
-            "currency, '', '', '', custom, source, 'S' || n, 1 "
+            "version, updated_at) SELECT pipeline_id, stage_id, status, "
+            "'Deal ' || n, value, currency, '', '', '', custom, source, 'S' || n, 1, "
+            "updated_at "
             "FROM deals_deal, generate_series(1, 5000) AS n "
             "WHERE external_id = 'D2'"
         )

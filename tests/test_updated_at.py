@@ -22,7 +22,13 @@ from dealgate.imports import bulk
 from dealgate.imports.services import import_deals
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import Lead
-from dealgate.leads.services import capture_lead, disqualify_lead
+from dealgate.leads.services import (
+    capture_lead,
+    convert_lead,
+    disqualify_lead,
+    merge_lead,
+    split_lead,
+)
 from dealgate.leads.versions import lead_version
 from tests.conftest import NOW
 from tests.importing import make_import_pipeline, write_csv, write_mapping
@@ -143,6 +149,27 @@ def test_a_capture_an_edit_and_a_disqualification_each_stamp_the_lead(routed, ol
     with timesource.frozen_at(closed_at):
         disqualify_lead(lead.pk, "a student project", by=olivia)
     assert _stamp_of(Lead, lead.pk) == closed_at
+
+
+def test_a_merge_its_split_and_a_conversion_each_stamp_the_leads(routed, olivia):
+    with timesource.frozen_at(NOW):
+        kept = capture_lead(inquiry(1), source="form").lead
+        merged = capture_lead(inquiry(2), source="form").lead
+
+    with timesource.frozen_at(LATER):
+        decision = merge_lead(merged.pk, by=olivia, into_lead=kept.pk)
+    assert _stamp_of(Lead, merged.pk) == LATER
+
+    split_at = LATER + dt.timedelta(hours=1)
+    with timesource.frozen_at(split_at):
+        split_lead(decision.pk, by=olivia)
+    assert _stamp_of(Lead, merged.pk) == split_at
+
+    converted_at = split_at + dt.timedelta(hours=1)
+    with timesource.frozen_at(converted_at):
+        convert_lead(kept.pk, by=olivia)
+    kept.refresh_from_db()
+    assert kept.updated_at == converted_at == kept.deal.updated_at
 
 
 def _run_backfill(app: str, module: str) -> None:

@@ -52,6 +52,7 @@ DEAL_COLUMNS = (
     "source",
     "external_id",
     "version",
+    "updated_at",
 )
 EVENT_COLUMNS = (
     "deal_id",
@@ -75,7 +76,7 @@ class Shape:
 
     @property
     def folder(self) -> Path:
-        return Path(f"/tmp/dealgate-bench-ins/data-{self.deals}-{self.seed}-v1")
+        return Path(f"/tmp/dealgate-bench-ins/data-{self.deals}-{self.seed}-v2")
 
     @property
     def deals_file(self) -> Path:
@@ -204,6 +205,8 @@ def _walk(rng: random.Random, deal_id: int) -> tuple[list, list[list]]:
         rng.choice(SOURCES),
         "",
         1,
+        # Its last change: entering its stage, or closing.
+        _text(entered),
     ]
     return deal, history
 
