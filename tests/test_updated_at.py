@@ -16,7 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 
 from dealgate import timesource
-from dealgate.deals.models import Deal, StageEvent
+from dealgate.deals.models import Deal, Organization, StageEvent
 from dealgate.deals.services import hand_over_responsibility, move_deal, update_deal
 from dealgate.imports import bulk
 from dealgate.imports.services import import_deals
@@ -72,6 +72,21 @@ def test_a_save_of_some_fields_and_a_bulk_update_stamp_the_rows(pipeline, alice)
         Deal.objects.bulk_update([two], ["title"])
     assert _stamp_of(Deal, one.pk) == LATER
     assert _stamp_of(Deal, two.pk) == LATER + dt.timedelta(hours=1)
+
+
+def test_a_deletion_that_empties_a_deal_or_lead_field_stamps_the_row(
+    pipeline, alice, bob, olivia
+):
+    with timesource.frozen_at(NOW):
+        deal = make_deal(pipeline, "inquiry", owner=alice, organization="Acme")
+        lead = Lead.objects.create(
+            pipeline=pipeline, channel="web", created_at=NOW, owner=bob
+        )
+    with timesource.frozen_at(LATER):
+        Organization.objects.get(name="Acme").delete()
+        bob.delete()
+    assert _stamp_of(Deal, deal.pk) == LATER
+    assert _stamp_of(Lead, lead.pk) == LATER
 
 
 def test_a_move_an_edit_and_a_hand_over_each_stamp_the_deal(pipeline, alice, bob):

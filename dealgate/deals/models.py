@@ -196,6 +196,8 @@ class Deal(Stamped):
     updated_at = models.DateTimeField(default=stamp)
 
     class Meta:
+        # What a deletion's SET NULL updates too, so it stamps (stamps.py).
+        base_manager_name = "objects"
         # The last three serve insights over closed deals, open ages and
         # entries; `include` makes them covering on PostgreSQL (SQLite keeps
         # the keys only).

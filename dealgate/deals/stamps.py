@@ -4,8 +4,9 @@ One mechanism for every writer that goes through the ORM, so that no writer
 has to remember it: a deal's or a lead's `save()` stamps the row (a save
 limited to `update_fields` writes the stamp too), and so does every
 `update()` of their querysets, `bulk_update` included, which Django makes of
-updates. So a version bumped with `update(version=F("version") + 1)` is
-always stamped. A caller that passes `updated_at` itself keeps its value
+updates, and a deletion's SET NULL (the models' base manager is this one).
+So a version bumped with `update(version=F("version") + 1)` is always
+stamped. A caller that passes `updated_at` itself keeps its value
 (a move stamps its own instant to keep the loaded deal current).
 
 Writers that bypass the ORM (an import's INSERT and COPY, dealgate.imports.
@@ -42,11 +43,17 @@ class StampedQuerySet(models.QuerySet):
     update.alters_data = True  # type: ignore[attr-defined]
 
 
+class StampedManager(models.Manager.from_queryset(StampedQuerySet)):  # type: ignore[misc]
+    # In the migrations' models too, and as the models' base manager (their
+    # Meta), which a deletion's SET NULL updates the rows through.
+    use_in_migrations = True
+
+
 class Stamped(models.Model):
     """Stamps `updated_at` (a field the model declares) on every save, and
     gives the model a StampedQuerySet for its `update()`s."""
 
-    objects = StampedQuerySet.as_manager()
+    objects = StampedManager()
 
     class Meta:
         abstract = True

@@ -112,6 +112,8 @@ class Lead(Stamped):
     updated_at = models.DateTimeField(default=stamp)
 
     class Meta:
+        # What a deletion's SET NULL updates too, so it stamps (deals/stamps.py).
+        base_manager_name = "objects"
         indexes = [
             models.Index(
                 fields=["pipeline", "status", "created_at"], name="lead_inbox"

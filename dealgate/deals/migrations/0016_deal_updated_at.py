@@ -101,4 +101,12 @@ class Migration(migrations.Migration):
             model_name="deal",
             index=models.Index(fields=["updated_at", "id"], name="deal_updated"),
         ),
+        # Its updates stamp, those of a deletion's SET NULL too (stamps.py).
+        migrations.AlterModelManagers(
+            name="deal",
+            managers=[("objects", dealgate.deals.stamps.StampedManager())],
+        ),
+        migrations.AlterModelOptions(
+            name="deal", options={"base_manager_name": "objects"}
+        ),
     ]

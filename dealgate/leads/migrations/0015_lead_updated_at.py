@@ -54,4 +54,12 @@ class Migration(migrations.Migration):
             model_name="lead",
             index=models.Index(fields=["updated_at", "id"], name="lead_updated"),
         ),
+        # Its updates stamp, those of a deletion's SET NULL too (stamps.py).
+        migrations.AlterModelManagers(
+            name="lead",
+            managers=[("objects", dealgate.deals.stamps.StampedManager())],
+        ),
+        migrations.AlterModelOptions(
+            name="lead", options={"base_manager_name": "objects"}
+        ),
     ]
