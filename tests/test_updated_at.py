@@ -202,7 +202,7 @@ def test_the_backfill_takes_a_deals_latest_known_change(pipeline, alice):
         deal=deal, to_stage=deal.stage, to_status="open", at=moved
     )
     with timesource.frozen_at(LATER):
-        _run_backfill("deals", "0016_deal_updated_at")
+        _run_backfill("deals", "0018_deal_updated_at")
     assert _stamp_of(Deal, deal.pk) == moved > entered
     # Nothing tells when the undated deal changed: the migration's instant.
     assert _stamp_of(Deal, undated.pk) == LATER
@@ -213,7 +213,7 @@ def test_the_backfill_takes_a_leads_latest_known_change(routed, olivia):
         lead = capture_lead(inquiry(1), source="form").lead
     closed = NOW + dt.timedelta(hours=2)
     Lead.objects.filter(pk=lead.pk).update(closed_at=closed, updated_at=NOW)
-    _run_backfill("leads", "0015_lead_updated_at")
+    _run_backfill("leads", "0018_lead_updated_at")
     assert _stamp_of(Lead, lead.pk) == closed
 
 

@@ -82,7 +82,7 @@ def backfill(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("deals", "0015_system_activities")]
+    dependencies = [("deals", "0017_organization_second_block")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

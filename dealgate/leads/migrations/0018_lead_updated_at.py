@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 import dealgate.deals.stamps
 
-deals = importlib.import_module("dealgate.deals.migrations.0016_deal_updated_at")
+deals = importlib.import_module("dealgate.deals.migrations.0018_deal_updated_at")
 
 
 def backfill(apps, schema_editor) -> None:
@@ -33,8 +33,8 @@ def backfill(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0014_response_from_arrival"),
-        ("deals", "0016_deal_updated_at"),
+        ("leads", "0017_api_token_pipeline"),
+        ("deals", "0018_deal_updated_at"),
     ]
 
     operations = [
