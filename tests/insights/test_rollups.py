@@ -350,13 +350,21 @@ def test_a_fold_on_sqlite_gives_up_while_another_writer_holds_the_lock(
         assert cursor.fetchone()[0] > 0  # the wait is given back
 
 
-def _stamp_column(change: str) -> None:
-    """Add or drop deals_deal.updated_at, when not already so."""
+def _lend_columns(lend: bool) -> None:
+    """Add (or drop again) the columns today's code writes that migrations
+    after the test's `before` add: deals_deal.updated_at, clocks_clock.late_after."""
+    from dealgate.clocks.models import Clock
+
     with connection.cursor() as cursor:
-        columns = connection.introspection.get_table_description(cursor, "deals_deal")
-        there = any(column.name == "updated_at" for column in columns)
-        if there == change.startswith("DROP"):
-            cursor.execute(f"ALTER TABLE deals_deal {change}")
+        for model, name in ((Deal, "updated_at"), (Clock, "late_after")):
+            table = model._meta.db_table
+            columns = connection.introspection.get_table_description(cursor, table)
+            there = any(column.name == name for column in columns)
+            if lend and not there:
+                kind = model._meta.get_field(name).db_type(connection)
+                cursor.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind} NULL")
+            elif not lend and there:
+                cursor.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -371,10 +379,9 @@ def test_upgrading_takes_back_the_entries_logged_at_a_move(pipeline, people, pro
     latest = executor.loader.graph.leaf_nodes()
     try:
         executor.migrate(before)
-        # Today's code writes the deals below, stamping a column deals/0016
-        # adds after `before`: it is lent meanwhile.
-        stamp = Deal._meta.get_field("updated_at").db_type(connection)
-        _stamp_column(f"ADD COLUMN updated_at {stamp} NULL")
+        # Today's code writes the deals below, and their clocks, into columns
+        # later migrations add: they are lent meanwhile.
+        _lend_columns(True)
         undated = open_deal(pipeline, "inquiry", day(0), record_entry=False)
         move(undated, "discovery", day(3))  # the old triggers log it entering
         queries.fold()
@@ -382,7 +389,7 @@ def test_upgrading_takes_back_the_entries_logged_at_a_move(pipeline, people, pro
         Deal.objects.filter(pk=entered.pk).update(created_at=None)
         move(entered, "discovery", day(4))
     finally:
-        _stamp_column("DROP COLUMN updated_at")
+        _lend_columns(False)
         executor = MigrationExecutor(connection)
         executor.migrate(latest)
 
