@@ -20,21 +20,21 @@ def signed_in(client, olivia, pipeline):
     return client
 
 
-@pytest.mark.parametrize("offset", HUGE)
-def test_a_board_column_refuses_an_offset_past_any_column(signed_in, offset):
-    response = signed_in.get("/board/column/", {"stage": "review", "offset": offset})
+@pytest.mark.parametrize("number", HUGE)
+def test_a_board_column_refuses_an_after_past_any_id(signed_in, number):
+    after = f"2026-06-01T10:00:00+00:00,{number}"
+    response = signed_in.get("/board/column/", {"stage": "review", "after": after})
 
     assert response.status_code == 400
-    assert "offset must be a whole number of cards from 0 to 1,000,000,000" in (
-        response.content.decode()
-    )
+    assert "after must be a place in the column" in response.content.decode()
 
 
 def test_a_board_column_past_its_last_card_is_empty(signed_in, pipeline, now):
     make_deal(pipeline, "review", title="Only one")
 
     response = signed_in.get(
-        "/board/column/", {"stage": "review", "offset": "1000000000"}
+        "/board/column/",
+        {"stage": "review", "after": f"9999-12-31T23:59:59+00:00,{2**63 - 1}"},
     )
 
     assert response.status_code == 200

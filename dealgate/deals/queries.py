@@ -2,8 +2,9 @@
 
 The board never loads every open deal. One GROUP BY gives each stage's count and
 totals; one windowed query gives the first cards of every column; the rest of a
-column comes a page at a time (`column_page`). How long a deal has sat in its
-stage, and whether that is too long, is decided in `stage_age` alone.
+column comes a page at a time (`column_page`), after the last card shown. How
+long a deal has sat in its stage, and whether that is too long, is decided in
+`stage_age` alone.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, QuerySet, Sum, Window
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from dealgate.accounts.models import User, by_display_name
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
+from dealgate.core.numbers import as_id
 from dealgate.core.rounding import hundredfold, whole
 from dealgate.deals.models import Deal
+from dealgate.errors import ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
 
@@ -168,6 +171,11 @@ class Column:
     def percent(self) -> int:
         return whole(hundredfold(self.share))
 
+    @property
+    def next_place(self) -> str:
+        """Where the column's "more" link starts: after its last card."""
+        return str(CardPlace.of(self.cards[-1])) if self.cards else ""
+
 
 @dataclass(frozen=True)
 class Board:
@@ -181,15 +189,83 @@ class Board:
 
 
 @dataclass(frozen=True)
+class CardPlace:
+    """Where a page of a column ends: the last card's stage entry time (None
+    when the source gave none) and its id, the tie-breaker of CARD_ORDER.
+    The next page is the cards after it in that order, so a card moved or
+    closed meanwhile never moves a later card past the link read before, as
+    counting cards from an offset did. Written `TIME,ID` in the "more" link
+    (`TIME` empty for None)."""
+
+    at: dt.datetime | None
+    pk: int
+
+    @classmethod
+    def of(cls, card: Card) -> CardPlace:
+        return cls(card.entered_at, card.id)
+
+    def __str__(self) -> str:
+        return f"{self.at.isoformat() if self.at is not None else ''},{self.pk}"
+
+
+def read_card_place(text: str) -> CardPlace:
+    """The CardPlace written `text` in a "more" link, or a ValidationError
+    naming `after`."""
+    value, comma, pk = text.rpartition(",")
+    try:
+        if not comma:
+            raise ValueError(text)
+        at = dt.datetime.fromisoformat(value) if value else None
+        if at is not None:
+            if at.tzinfo is None:
+                raise ValueError(text)
+            # In UTC, so that one past the years a column holds is refused
+            # here (OverflowError), not by the database's adapter.
+            at = at.astimezone(dt.UTC)
+        number = as_id(pk)
+        if number is None:
+            raise ValueError(text)
+    except (ValueError, OverflowError):
+        raise ValidationError(
+            f"after must be a place in the column, as the more link writes it "
+            f"(TIME,ID), got {text[:40]!r}",
+            field="after",
+        ) from None
+    return CardPlace(at, number)
+
+
+def _after(place: CardPlace) -> Q:
+    """The deals after `place` in CARD_ORDER: a later entry time, the same
+    one and a higher id, or none (those go last)."""
+    if place.at is None:
+        return Q(stage_entered_at__isnull=True, pk__gt=place.pk)
+    return (
+        Q(stage_entered_at__gt=place.at)
+        | Q(stage_entered_at=place.at, pk__gt=place.pk)
+        | Q(stage_entered_at__isnull=True)
+    )
+
+
+@dataclass(frozen=True)
 class ColumnPage:
     stage: Stage
     cards: list[Card]
-    offset: int
+    before: int  # open deals of the stage before this page
     more: int  # open deals after this page
 
     @property
-    def next_offset(self) -> int:
-        return self.offset + len(self.cards)
+    def first(self) -> int:
+        """The position of the page's first card in the column, from 1."""
+        return self.before + 1
+
+    @property
+    def last(self) -> int:
+        return self.before + len(self.cards)
+
+    @property
+    def next_place(self) -> str:
+        """Where the next page starts, as the "more" link writes it."""
+        return str(CardPlace.of(self.cards[-1])) if self.cards else ""
 
 
 def open_deals(
@@ -246,23 +322,27 @@ def column_page(
     *,
     owner: User | NoOwner | None = None,
     now: dt.datetime,
-    offset: int = 0,
+    after: CardPlace | None = None,
     limit: int = CARDS_PER_COLUMN,
 ) -> ColumnPage:
-    """The cards of one column from `offset` on, in board order (two queries)."""
+    """The cards of one column after `after` (from the start without it), in
+    board order: two queries, and one more to count what comes before the
+    page when `after` is given."""
     deals = open_deals(stage.pipeline, owner).filter(stage=stage)
     count = deals.count()
+    before = 0
+    if after is not None:
+        deals = deals.filter(_after(after))
+        before = max(0, count - deals.count())
     page = (
         deals.select_related("organization", "owner")
         .only(*CARD_FIELDS)
         .order_by(*CARD_ORDER)
     )
-    cards = [
-        _card(deal, stage, now, calendar_for(stage.pipeline))
-        for deal in page[offset : offset + limit]
-    ]
-    more = max(0, count - offset - len(cards))
-    return ColumnPage(stage=stage, cards=cards, offset=offset, more=more)
+    calendar = calendar_for(stage.pipeline)
+    cards = [_card(deal, stage, now, calendar) for deal in page[:limit]]
+    more = max(0, count - before - len(cards))
+    return ColumnPage(stage=stage, cards=cards, before=before, more=more)
 
 
 @dataclass

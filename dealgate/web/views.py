@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from dealgate import timesource
 from dealgate.accounts.models import User
-from dealgate.core.numbers import MAX_ID, MAX_OFFSET, whole_number
+from dealgate.core.numbers import MAX_ID, whole_number
 from dealgate.deals import idempotency, services
 from dealgate.deals.models import (
     TEXT_LIMITS,
@@ -36,6 +36,7 @@ from dealgate.deals.queries import (
     NoOwner,
     board_for,
     column_page,
+    read_card_place,
     stage_age,
 )
 from dealgate.errors import Conflict, DealgateError, PermissionDenied, ValidationError
@@ -102,7 +103,9 @@ def _changed_later(pipeline: Pipeline, now: dt.datetime) -> bool:
 
 @login_required
 def board_column(request: HttpRequest) -> HttpResponse:
-    """More cards of one column: a fragment for htmx, a whole page without it."""
+    """More cards of one column (`?stage=KEY&after=TIME,ID`, with the board's
+    filters): those after the last card the link's page showed, a fragment
+    for htmx, a whole page without it."""
     try:
         pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
     except Http404 as missing:
@@ -115,14 +118,13 @@ def board_column(request: HttpRequest) -> HttpResponse:
         raise Missing(
             f"pipeline {pipeline.key} has no stage {request.GET.get('stage')!r}"
         )
+    text = request.GET.get("after", "")
     try:
-        offset = whole_number(
-            request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="cards"
-        )
+        after = read_card_place(text) if text else None
     except ValidationError as error:
         return _bad_filter(request, error.message)
 
-    page = column_page(stage, owner=owner, now=timesource.now(), offset=offset)
+    page = column_page(stage, owner=owner, now=timesource.now(), after=after)
     context = {"pipeline": pipeline, "owner": owner, "page": page}
     template = "web/_column_page.html" if request.htmx else "web/column.html"
     return _in_zone_of(pipeline, request, template, context)
@@ -575,7 +577,7 @@ def _chosen_owner(request: HttpRequest) -> User | NoOwner | HttpResponse | None:
 
 def _bad_filter(request: HttpRequest, problem: str, status: int = 400) -> HttpResponse:
     """The answer to a board address whose filter names nothing there (an
-    owner, a pipeline, an offset): the site's page with the message, escaped
+    owner, a pipeline, an `after` place): the site's page with the message, escaped
     as any text is, and the way back to the whole board. htmx, asking for
     more cards of a column, gets the message alone, as plain text."""
     if request.htmx:

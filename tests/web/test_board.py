@@ -1,14 +1,22 @@
 import datetime as dt
 import re
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
 
 from dealgate.deals.models import Deal, StageEvent
+from dealgate.deals.queries import CardPlace
 from dealgate.pipelines.models import Pipeline, Stage
 
 from .helpers import make_deal, text_of
+
+
+def place_of(title):
+    """The "more" link's place after the card of the deal called `title`."""
+    deal = Deal.objects.get(title=title)
+    return str(CardPlace(deal.stage_entered_at, deal.pk))
 
 
 @pytest.fixture
@@ -17,9 +25,7 @@ def signed_in(client, alice):
     return client
 
 
-@pytest.mark.parametrize(
-    "path", ["/", "/board/column/?stage=review&offset=30", "/deals/1/"]
-)
+@pytest.mark.parametrize("path", ["/", "/board/column/?stage=review", "/deals/1/"])
 def test_pages_send_anonymous_visitors_to_log_in(client, db, path):
     response = client.get(path)
 
@@ -102,7 +108,7 @@ def test_a_cards_stage_entry_date_is_that_day_in_the_pipelines_zone_named(
 
     board = signed_in.get(reverse("board")).content.decode()
     column = signed_in.get(
-        reverse("board-column"), {"stage": "review", "offset": 0}
+        reverse("board-column"), {"stage": "review"}
     ).content.decode()
 
     assert f"in this stage {shown} (Europe/Berlin)" in board
@@ -201,7 +207,7 @@ def test_filtering_by_an_unknown_owner_is_a_bad_request_naming_the_field(
     [
         ("/?pipeline=nope", 404, "pipeline: no pipeline 'nope'"),
         ("/board/column/?stage=review&owner=nobody", 400, "no user 'nobody'"),
-        ("/board/column/?stage=review&offset=-1", 400, "offset must be"),
+        ("/board/column/?stage=review&after=-1", 400, "after must be"),
         ("/board/column/?stage=review&pipeline=nope", 404, "no pipeline 'nope'"),
     ],
 )
@@ -223,7 +229,8 @@ def test_a_long_column_says_how_many_more_and_links_to_them(signed_in, pipeline,
 
     assert "and 2 more" in html
     assert 'hx-get="/board/column/?pipeline=new-business&amp;stage=review' in html
-    assert "offset=30" in html
+    assert urlencode({"after": place_of("Deal 02")}) in html
+    assert "offset=" not in html
 
 
 def test_the_next_cards_come_as_a_fragment_for_htmx(signed_in, pipeline, now):
@@ -232,7 +239,7 @@ def test_the_next_cards_come_as_a_fragment_for_htmx(signed_in, pipeline, now):
 
     response = signed_in.get(
         reverse("board-column"),
-        {"pipeline": "new-business", "stage": "review", "offset": 30},
+        {"pipeline": "new-business", "stage": "review", "after": place_of("Deal 02")},
         headers={"HX-Request": "true"},
     )
     html = response.content.decode()
@@ -249,30 +256,103 @@ def test_the_next_cards_are_a_whole_page_without_javascript(signed_in, pipeline,
 
     response = signed_in.get(
         reverse("board-column"),
-        {"pipeline": "new-business", "stage": "review", "offset": 2},
+        {"pipeline": "new-business", "stage": "review", "after": place_of("Deal 33")},
     )
     text = text_of(response)
 
     assert "<html" in response.content.decode()
     assert "Cards 3 to 32, oldest in stage first" in text
     assert "and 3 more" in text
+    assert urlencode({"after": place_of("Deal 03")}) in response.content.decode()
 
 
-@pytest.mark.parametrize("offset", ["-1", "x", "²"])
-def test_a_column_page_refuses_an_offset_that_is_not_a_number(
-    signed_in, pipeline, offset
+def test_a_card_moved_out_of_the_first_page_hides_none_from_the_next(
+    signed_in, pipeline, now
 ):
+    for day in range(32):
+        make_deal(pipeline, "review", title=f"Deal {day:02}", days_in_stage=day)
+    board = signed_in.get(reverse("board")).content.decode()
+    link = re.search(r'hx-get="(/board/column/[^"]*stage=review[^"]*)"', board)
+    moved = Deal.objects.get(title="Deal 20")
+    moved.stage = pipeline.stages.get(key="proposal")
+    moved.save()
+
+    html = signed_in.get(
+        link.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"}
+    ).content.decode()
+
+    assert re.findall(r">(Deal \d\d)<", html) == ["Deal 01", "Deal 00"]
+
+
+def test_a_column_page_after_a_card_without_an_entry_time_goes_on_by_id(
+    signed_in, pipeline, now
+):
+    for n in range(3):
+        make_deal(pipeline, "review", title=f"Undated {n}", days_in_stage=None)
+    make_deal(pipeline, "review", title="Dated", days_in_stage=2)
+
     response = signed_in.get(
-        reverse("board-column"), {"stage": "review", "offset": offset}
+        reverse("board-column"),
+        {"stage": "review", "after": place_of("Undated 0")},
+        headers={"HX-Request": "true"},
+    )
+
+    assert re.findall(r">(Undated \d|Dated)<", response.content.decode()) == [
+        "Undated 1",
+        "Undated 2",
+    ]
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "-1",
+        "x",
+        ",²",
+        "2026-06-01T10:00:00,4",  # no zone: whose time would it be?
+        "2026-06-01T10:00:00+00:00,",
+        "2026-06-01T10:00:00+00:00,-4",
+        "2026-06-01T10:00:00+00:00,99999999999999999999",
+        "2026-13-01T10:00:00+00:00,4",
+        "0001-01-01T00:00:00+01:00,4",  # before year 1 in UTC
+        "9999-12-31T23:59:59-01:00,4",  # after year 9999 in UTC
+    ],
+)
+def test_a_column_page_refuses_an_after_that_is_not_a_place(signed_in, pipeline, after):
+    response = signed_in.get(
+        reverse("board-column"), {"stage": "review", "after": after}
     )
 
     assert response.status_code == 400
+    assert "after must be a place in the column" in text_of(response)
 
 
-def test_a_refused_offset_is_quoted_back_as_text_never_as_markup(signed_in, pipeline):
+@pytest.mark.parametrize(
+    ("after", "shown"),
+    [
+        ("0001-01-01T00:00:00+00:00,1", ["Deal 01", "Deal 00"]),
+        ("9999-12-31T23:59:59+00:00,1", []),
+        (",1", []),
+    ],
+)
+def test_a_column_page_after_the_ends_of_time_answers(
+    signed_in, pipeline, after, shown
+):
+    for day in range(2):
+        make_deal(pipeline, "review", title=f"Deal {day:02}", days_in_stage=day)
+
+    response = signed_in.get(
+        reverse("board-column"), {"stage": "review", "after": after}
+    )
+
+    assert response.status_code == 200
+    assert re.findall(r">(Deal \d\d)<", response.content.decode()) == shown
+
+
+def test_a_refused_after_is_quoted_back_as_text_never_as_markup(signed_in, pipeline):
     response = signed_in.get(
         reverse("board-column"),
-        {"stage": "review", "offset": "<svg onload=alert(1)>"},
+        {"stage": "review", "after": "<svg onload=alert(1)>"},
     )
 
     assert response.status_code == 400

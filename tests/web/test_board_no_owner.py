@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from dealgate.deals.queries import NO_OWNER
+from dealgate.deals.models import Deal
+from dealgate.deals.queries import NO_OWNER, CardPlace
 
 from .helpers import make_deal, text_of
 
@@ -38,10 +39,12 @@ def test_more_cards_of_a_column_keep_the_no_owner_filter(
     for n in range(3):
         make_deal(pipeline, "inquiry", title=f"Orphan {n}", owner=None)
     make_deal(pipeline, "inquiry", title="Alice's", owner=alice)
+    first = Deal.objects.get(title="Orphan 0")
+    after = CardPlace(first.stage_entered_at, first.pk)
 
     page = signed_in.get(
         "/board/column/",
-        {"stage": "inquiry", "owner": NO_OWNER.username, "offset": 1},
+        {"stage": "inquiry", "owner": NO_OWNER.username, "after": str(after)},
         HTTP_HX_REQUEST="true",
     )
 

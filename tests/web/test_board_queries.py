@@ -4,7 +4,13 @@ from decimal import Decimal
 import pytest
 
 from dealgate.core.calendar import Calendar
-from dealgate.deals.queries import Money, board_for, column_page, stage_age
+from dealgate.deals.queries import (
+    CardPlace,
+    Money,
+    board_for,
+    column_page,
+    stage_age,
+)
 from dealgate.pipelines.models import Pipeline, Stage
 from tests.conftest import NOW
 
@@ -153,13 +159,41 @@ def test_column_pages_continue_where_the_board_stopped(pipeline, now):
         make_deal(pipeline, "discovery", title=f"d{day}", days_in_stage=day)
     stage = pipeline.stages.get(key="discovery")
 
-    page = column_page(stage, now=now, offset=3, limit=3)
-    last = column_page(stage, now=now, offset=page.next_offset, limit=3)
+    column = columns_by_key(board_for(pipeline, now=now, cards_per_column=3))[
+        "discovery"
+    ]
+    after = CardPlace.of(column.cards[-1])
+
+    page = column_page(stage, now=now, after=after, limit=3)
+    last = column_page(stage, now=now, after=CardPlace.of(page.cards[-1]), limit=3)
 
     assert [card.title for card in page.cards] == ["d3", "d2", "d1"]
-    assert (page.more, page.next_offset) == (1, 6)
+    assert (page.first, page.last, page.more) == (4, 6, 1)
+    assert page.next_place == str(CardPlace.of(page.cards[-1]))
     assert [card.title for card in last.cards] == ["d0"]
-    assert last.more == 0
+    assert (last.first, last.more) == (7, 0)
+
+
+def test_a_card_that_leaves_the_first_page_hides_none_from_the_next(pipeline, now):
+    deals = [
+        make_deal(pipeline, "discovery", title=f"d{day}", days_in_stage=day)
+        for day in range(7)
+    ]
+    stage = pipeline.stages.get(key="discovery")
+    column = columns_by_key(board_for(pipeline, now=now, cards_per_column=3))[
+        "discovery"
+    ]
+    moved, closed = deals[5], deals[6]  # d5 and d6 are on the first page
+    moved.stage = pipeline.stages.get(key="proposal")
+    moved.save()
+    closed.status = closed.Status.WON
+    closed.closed_at = now
+    closed.save()
+
+    page = column_page(stage, now=now, after=CardPlace.of(column.cards[-1]), limit=3)
+
+    assert [card.title for card in page.cards] == ["d3", "d2", "d1"]
+    assert page.more == 1
 
 
 def test_owner_filter_narrows_counts_totals_and_cards(pipeline, alice, bob, now):
