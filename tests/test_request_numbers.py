@@ -41,12 +41,13 @@ def test_a_board_column_past_its_last_card_is_empty(signed_in, pipeline, now):
     assert "Only one" not in text_of(response)
 
 
-@pytest.mark.parametrize("offset", HUGE)
-def test_the_notices_page_refuses_an_offset_past_any_list(signed_in, offset):
-    response = signed_in.get("/notices/", {"offset": offset})
+@pytest.mark.parametrize("number", HUGE)
+def test_the_notices_page_refuses_an_after_past_any_id(signed_in, number):
+    after = f"2026-06-01T10:00:00+00:00,{number}"
+    response = signed_in.get("/notices/", {"after": after})
 
     assert response.status_code == 400
-    assert "offset must be a whole number of notices" in response.content.decode()
+    assert "after must be a place in the notices" in response.content.decode()
 
 
 @pytest.mark.parametrize("notice", [*HUGE, "²"])

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dealgate import timesource
 from dealgate.accounts.models import User
-from dealgate.core.numbers import MAX_OFFSET, as_id, whole_number
+from dealgate.core.numbers import as_id
 from dealgate.deals.models import Deal
 from dealgate.errors import ValidationError
 from dealgate.leads.models import Lead
@@ -146,25 +149,48 @@ def _scope(user: User, shown: list[User]) -> str:
     return f" for {whom}"
 
 
+def _notice_place(text: str) -> tuple[dt.datetime, int]:
+    """Where a page of notices ended, as the "Older notices" link writes it
+    (`TIME,ID`: the last notice's time and id), or a ValidationError naming
+    `after`."""
+    value, comma, pk = text.rpartition(",")
+    try:
+        at = dt.datetime.fromisoformat(value)
+        number = as_id(pk)
+        if not comma or at.tzinfo is None or number is None:
+            raise ValueError(text)
+        # In UTC here: one past the years a column holds is refused, not
+        # left to overflow in the database's adapter.
+        return at.astimezone(dt.UTC), number
+    except (ValueError, OverflowError):
+        raise ValidationError(
+            f"after must be a place in the notices, as the Older notices link "
+            f"writes it (TIME,ID), got {text[:40]!r}",
+            field="after",
+        ) from None
+
+
 @login_required
 def notice_list(request: HttpRequest) -> HttpResponse:
-    try:
-        start = whole_number(
-            request.GET.get("offset", "0"), "offset", most=MAX_OFFSET, unit="notices"
-        )
-    except ValidationError as error:
-        return refused(request, 400, error.message)
-    page = list(
-        notice_service.notices_for(request.user)[start : start + NOTICES_PER_PAGE + 1]
-    )
+    """A person's notices, newest first, 50 a page. "Older notices" names the
+    last one shown (`?after=TIME,ID`), not a count of rows, so a notice
+    written meanwhile never shows one of the page again on the next."""
+    notices = notice_service.notices_for(request.user)
+    text = request.GET.get("after", "")
+    if text:
+        try:
+            at, pk = _notice_place(text)
+        except ValidationError as error:
+            return refused(request, 400, error.message)
+        notices = notices.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+    page = list(notices[: NOTICES_PER_PAGE + 1])
     shown = page[:NOTICES_PER_PAGE]
+    last = shown[-1] if len(page) > NOTICES_PER_PAGE else None
     context = {
         "notices": shown,
         "zone": _with_zones(shown),
         "unread": notice_service.unread_count(request.user),
-        "next_offset": start + NOTICES_PER_PAGE
-        if len(page) > NOTICES_PER_PAGE
-        else None,
+        "older": f"{last.created_at.isoformat()},{last.pk}" if last else None,
     }
     return render(request, "clocks/notices.html", context)
 

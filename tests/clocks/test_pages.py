@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -250,3 +251,61 @@ def test_a_digest_that_counts_its_rest_shows_what_it_keeps_and_the_count(
 
     assert "D00000" in page and "D00049" in page
     assert "and 30,202 more, all on Today" in page
+
+
+def _notice(user, title, at):
+    return Notice.objects.create(
+        user=user, kind=Notice.Kind.BREACH, title=title, created_at=at
+    )
+
+
+def test_older_notices_follow_the_last_one_shown_when_one_arrives_meanwhile(
+    alice, signed_in
+):
+    start = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+    for n in range(52):
+        _notice(alice, f"Notice {n:02}", start + dt.timedelta(minutes=n))
+    client = signed_in(alice)
+    first = client.get("/notices/").content.decode()
+    link = re.search(r'<a href="(\?[^"]*)">Older notices</a>', first)
+    _notice(alice, "Notice 52", start + dt.timedelta(minutes=52))
+
+    older = client.get("/notices/" + link.group(1).replace("&amp;", "&"))
+
+    assert re.findall(r">(Notice \d\d)<", older.content.decode()) == [
+        "Notice 01",
+        "Notice 00",
+    ]
+    assert "Older notices" not in text_of(older)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "x",
+        "2026-06-01T09:00:00,4",  # no zone
+        "2026-06-01T09:00:00+00:00,x",
+        ",4",
+        "0001-01-01T00:00:00+01:00,4",  # before year 1 in UTC
+        "9999-12-31T23:59:59-01:00,4",  # after year 9999 in UTC
+        "<b>,4",
+    ],
+)
+def test_older_notices_refuse_an_after_that_is_not_a_place(alice, signed_in, after):
+    response = signed_in(alice).get("/notices/", {"after": after})
+
+    assert response.status_code == 400
+    assert "after must be a place in the notices" in text_of(response)
+    assert "<b>" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "after", ["0001-01-01T00:00:00+00:00,1", "9999-12-31T23:59:59+00:00,1"]
+)
+def test_older_notices_at_the_ends_of_time_answer(alice, signed_in, after):
+    _notice(alice, "Only one", dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC))
+
+    response = signed_in(alice).get("/notices/", {"after": after})
+
+    assert response.status_code == 200
+    assert ("Only one" in text_of(response)) == after.startswith("9999")
