@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import astuple
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from dealgate import timesource
 from dealgate.accounts.models import User
-from dealgate.core.numbers import as_id
+from dealgate.core.numbers import as_id, read_place
 from dealgate.deals.models import Deal
 from dealgate.errors import ValidationError
 from dealgate.leads.models import Lead
@@ -149,27 +149,6 @@ def _scope(user: User, shown: list[User]) -> str:
     return f" for {whom}"
 
 
-def _notice_place(text: str) -> tuple[dt.datetime, int]:
-    """Where a page of notices ended, as the "Older notices" link writes it
-    (`TIME,ID`: the last notice's time and id), or a ValidationError naming
-    `after`."""
-    value, comma, pk = text.rpartition(",")
-    try:
-        at = dt.datetime.fromisoformat(value)
-        number = as_id(pk)
-        if not comma or at.tzinfo is None or number is None:
-            raise ValueError(text)
-        # In UTC here: one past the years a column holds is refused, not
-        # left to overflow in the database's adapter.
-        return at.astimezone(dt.UTC), number
-    except (ValueError, OverflowError):
-        raise ValidationError(
-            f"after must be a place in the notices, as the Older notices link "
-            f"writes it (TIME,ID), got {text[:40]!r}",
-            field="after",
-        ) from None
-
-
 @login_required
 def notice_list(request: HttpRequest) -> HttpResponse:
     """A person's notices, newest first, 50 a page. "Older notices" names the
@@ -179,7 +158,7 @@ def notice_list(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("after", "")
     if text:
         try:
-            at, pk = _notice_place(text)
+            at, pk = astuple(read_place(text, "the notices", timeless=False))
         except ValidationError as error:
             return refused(request, 400, error.message)
         notices = notices.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))

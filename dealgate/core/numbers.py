@@ -31,7 +31,9 @@ a number larger than a 64-bit column holds, on which SQLite fails with
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from dealgate.core.currencies import MINOR_UNITS
@@ -200,9 +202,6 @@ def _plain_form(text: str) -> str | None:
 
 # The largest value of a database id (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
-# The furthest a page of a list may start: far past any list this product
-# shows, and far inside the 64-bit OFFSET both databases take.
-MAX_OFFSET = 1_000_000_000
 
 
 def whole_number(
@@ -234,3 +233,40 @@ def as_id(text: str) -> int | None:
         return whole_number(text, "id", most=MAX_ID)
     except ValidationError:
         return None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a page of a list ends, as its "more" link names it: the last
+    row's value in the list's order (an instant; None when the row has none)
+    and its id, the tie-breaker. The next page is the rows after it in that
+    order, so a row that leaves the list meanwhile never moves a later one
+    past a link read before, as counting rows from an offset did. Written
+    `TIME,ID` (`TIME` empty for None)."""
+
+    at: dt.datetime | None
+    pk: int
+
+    def __str__(self) -> str:
+        return f"{self.at.isoformat() if self.at is not None else ''},{self.pk}"
+
+
+def read_place(text: str, where: str, *, timeless: bool = True) -> Place:
+    """The Place written `text` in the "more" link of `where` ("the column",
+    "the notices"), or a ValidationError naming `after`. `timeless`: a place
+    may have no time (a row without a value, ordered last)."""
+    value, comma, pk = text.rpartition(",")
+    try:
+        at = dt.datetime.fromisoformat(value) if value or not timeless else None
+        number = as_id(pk)
+        if not comma or number is None or (at is not None and at.tzinfo is None):
+            raise ValueError(text)
+        # In UTC here: one past the years a column holds is refused, not left
+        # to overflow in the database's adapter.
+        return Place(at.astimezone(dt.UTC) if at is not None else None, number)
+    except (ValueError, OverflowError):
+        raise ValidationError(
+            f"after must be a place in {where}, as its more link writes it "
+            f"(TIME,ID), got {text[:40]!r}",
+            field="after",
+        ) from None

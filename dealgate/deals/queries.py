@@ -22,10 +22,9 @@ from django.db.models.functions import RowNumber
 from dealgate.accounts.models import User, by_display_name
 from dealgate.core import business_time
 from dealgate.core.calendar import Calendar
-from dealgate.core.numbers import as_id
+from dealgate.core.numbers import Place, read_place
 from dealgate.core.rounding import hundredfold, whole
 from dealgate.deals.models import Deal
-from dealgate.errors import ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
 
@@ -174,7 +173,7 @@ class Column:
     @property
     def next_place(self) -> str:
         """Where the column's "more" link starts: after its last card."""
-        return str(CardPlace.of(self.cards[-1])) if self.cards else ""
+        return str(card_place(self.cards[-1])) if self.cards else ""
 
 
 @dataclass(frozen=True)
@@ -188,53 +187,19 @@ class Board:
     owners: list[User]  # people with open deals here, for the owner filter
 
 
-@dataclass(frozen=True)
-class CardPlace:
-    """Where a page of a column ends: the last card's stage entry time (None
-    when the source gave none) and its id, the tie-breaker of CARD_ORDER.
-    The next page is the cards after it in that order, so a card moved or
-    closed meanwhile never moves a later card past the link read before, as
-    counting cards from an offset did. Written `TIME,ID` in the "more" link
-    (`TIME` empty for None)."""
-
-    at: dt.datetime | None
-    pk: int
-
-    @classmethod
-    def of(cls, card: Card) -> CardPlace:
-        return cls(card.entered_at, card.id)
-
-    def __str__(self) -> str:
-        return f"{self.at.isoformat() if self.at is not None else ''},{self.pk}"
+def card_place(card: Card) -> Place:
+    """Where a page of a column ends: its last card's stage entry time
+    (None when the source gave none) and id, in CARD_ORDER."""
+    return Place(card.entered_at, card.id)
 
 
-def read_card_place(text: str) -> CardPlace:
-    """The CardPlace written `text` in a "more" link, or a ValidationError
-    naming `after`."""
-    value, comma, pk = text.rpartition(",")
-    try:
-        if not comma:
-            raise ValueError(text)
-        at = dt.datetime.fromisoformat(value) if value else None
-        if at is not None:
-            if at.tzinfo is None:
-                raise ValueError(text)
-            # In UTC, so that one past the years a column holds is refused
-            # here (OverflowError), not by the database's adapter.
-            at = at.astimezone(dt.UTC)
-        number = as_id(pk)
-        if number is None:
-            raise ValueError(text)
-    except (ValueError, OverflowError):
-        raise ValidationError(
-            f"after must be a place in the column, as the more link writes it "
-            f"(TIME,ID), got {text[:40]!r}",
-            field="after",
-        ) from None
-    return CardPlace(at, number)
+def read_card_place(text: str) -> Place:
+    """The place written `text` in a column's "more" link (ValidationError
+    naming `after`)."""
+    return read_place(text, "the column")
 
 
-def _after(place: CardPlace) -> Q:
+def _after(place: Place) -> Q:
     """The deals after `place` in CARD_ORDER: a later entry time, the same
     one and a higher id, or none (those go last)."""
     if place.at is None:
@@ -265,7 +230,7 @@ class ColumnPage:
     @property
     def next_place(self) -> str:
         """Where the next page starts, as the "more" link writes it."""
-        return str(CardPlace.of(self.cards[-1])) if self.cards else ""
+        return str(card_place(self.cards[-1])) if self.cards else ""
 
 
 def open_deals(
@@ -322,7 +287,7 @@ def column_page(
     *,
     owner: User | NoOwner | None = None,
     now: dt.datetime,
-    after: CardPlace | None = None,
+    after: Place | None = None,
     limit: int = CARDS_PER_COLUMN,
 ) -> ColumnPage:
     """The cards of one column after `after` (from the start without it), in

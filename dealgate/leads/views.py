@@ -31,7 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dealgate import timesource
 from dealgate.accounts.models import User, by_display_name
 from dealgate.core import business_time
-from dealgate.core.numbers import as_id
+from dealgate.core.numbers import Place, read_place
 from dealgate.core.rounding import whole
 from dealgate.errors import (
     Busy,
@@ -169,48 +169,6 @@ def _inbox_leads(request: HttpRequest) -> tuple[QuerySet[Lead], str, User | None
             )
         leads = leads.filter(owner=owner)
     return leads, key, owner
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a page of an inbox section ends: the last lead's value of the
-    section's order (None when it has none) and its id, the tie-breaker.
-    The next page is the rows after it in that order, so a lead that leaves
-    the section (assigned, disqualified) never moves a later lead past the
-    link read before; written `VALUE,ID` in the "more" link (`VALUE` empty
-    for None)."""
-
-    at: dt.datetime | None
-    pk: int
-
-    def __str__(self) -> str:
-        return f"{self.at.isoformat() if self.at is not None else ''},{self.pk}"
-
-
-def _place(text: str) -> Place:
-    """The Place written `text` in a "more" link, or a ValidationError
-    naming `after` (400)."""
-    value, comma, pk = text.rpartition(",")
-    try:
-        if not comma:
-            raise ValueError
-        at = dt.datetime.fromisoformat(value) if value else None
-        if at is not None:
-            if at.tzinfo is None:
-                raise ValueError
-            # In UTC, so that one past the years a column holds is refused
-            # here (OverflowError), not by the database's adapter.
-            at = at.astimezone(dt.UTC)
-        number = as_id(pk)
-        if number is None:
-            raise ValueError
-    except (ValueError, OverflowError):
-        raise ValidationError(
-            f"after must be a place in the list, as the more link writes it "
-            f"(TIME,ID), got {text[:40]!r}",
-            field="after",
-        ) from None
-    return Place(at, number)
 
 
 def _order(order: tuple[str, str]) -> list[OrderBy]:
@@ -369,7 +327,7 @@ def inbox_more(request: HttpRequest) -> HttpResponse:
                 f"section must be one of {', '.join(SECTION_ORDER)}", field="section"
             )
         text = request.GET.get("after", "")
-        after = _place(text) if text else None
+        after = read_place(text, "the list") if text else None
     except ValidationError as error:
         return refused(request, 400, error.message)
     count = leads.filter(status=status).count()

@@ -6,8 +6,8 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
+from dealgate.core.numbers import Place
 from dealgate.deals.models import Deal, StageEvent
-from dealgate.deals.queries import CardPlace
 from dealgate.pipelines.models import Pipeline, Stage
 
 from .helpers import make_deal, text_of
@@ -16,7 +16,7 @@ from .helpers import make_deal, text_of
 def place_of(title):
     """The "more" link's place after the card of the deal called `title`."""
     deal = Deal.objects.get(title=title)
-    return str(CardPlace(deal.stage_entered_at, deal.pk))
+    return str(Place(deal.stage_entered_at, deal.pk))
 
 
 @pytest.fixture

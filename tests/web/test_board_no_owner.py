@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from dealgate.core.numbers import Place
 from dealgate.deals.models import Deal
-from dealgate.deals.queries import NO_OWNER, CardPlace
+from dealgate.deals.queries import NO_OWNER
 
 from .helpers import make_deal, text_of
 
@@ -40,7 +41,7 @@ def test_more_cards_of_a_column_keep_the_no_owner_filter(
         make_deal(pipeline, "inquiry", title=f"Orphan {n}", owner=None)
     make_deal(pipeline, "inquiry", title="Alice's", owner=alice)
     first = Deal.objects.get(title="Orphan 0")
-    after = CardPlace(first.stage_entered_at, first.pk)
+    after = Place(first.stage_entered_at, first.pk)
 
     page = signed_in.get(
         "/board/column/",

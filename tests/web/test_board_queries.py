@@ -5,9 +5,9 @@ import pytest
 
 from dealgate.core.calendar import Calendar
 from dealgate.deals.queries import (
-    CardPlace,
     Money,
     board_for,
+    card_place,
     column_page,
     stage_age,
 )
@@ -162,14 +162,14 @@ def test_column_pages_continue_where_the_board_stopped(pipeline, now):
     column = columns_by_key(board_for(pipeline, now=now, cards_per_column=3))[
         "discovery"
     ]
-    after = CardPlace.of(column.cards[-1])
+    after = card_place(column.cards[-1])
 
     page = column_page(stage, now=now, after=after, limit=3)
-    last = column_page(stage, now=now, after=CardPlace.of(page.cards[-1]), limit=3)
+    last = column_page(stage, now=now, after=card_place(page.cards[-1]), limit=3)
 
     assert [card.title for card in page.cards] == ["d3", "d2", "d1"]
     assert (page.first, page.last, page.more) == (4, 6, 1)
-    assert page.next_place == str(CardPlace.of(page.cards[-1]))
+    assert page.next_place == str(card_place(page.cards[-1]))
     assert [card.title for card in last.cards] == ["d0"]
     assert (last.first, last.more) == (7, 0)
 
@@ -190,7 +190,7 @@ def test_a_card_that_leaves_the_first_page_hides_none_from_the_next(pipeline, no
     closed.closed_at = now
     closed.save()
 
-    page = column_page(stage, now=now, after=CardPlace.of(column.cards[-1]), limit=3)
+    page = column_page(stage, now=now, after=card_place(column.cards[-1]), limit=3)
 
     assert [card.title for card in page.cards] == ["d3", "d2", "d1"]
     assert page.more == 1
