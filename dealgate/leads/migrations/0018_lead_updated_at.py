@@ -5,7 +5,7 @@ Leads stored before have it backfilled, in one statement, from what their
 rows tell of their changes: the latest of their creation, their (latest)
 assignment, their first response and their close. Edits of a lead's fields
 left no date behind and cannot be told. The column is added in place, as
-deals/0016 adds the deals' (no copy of the table on SQLite).
+deals/0018 adds the deals' (no copy of the table on SQLite).
 """
 
 import importlib
