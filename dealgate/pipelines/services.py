@@ -98,6 +98,31 @@ _STAGE_FIELDS = (
     "exit_criteria",
 )
 _PIPELINE_FIELDS = ("name", "description", "currency", "allow_skipping")
+# The pipeline form's labels (builder/edit.html), for the plan a page shows.
+_PIPELINE_LABELS = {
+    "name": "name",
+    "description": "description",
+    "currency": "currency",
+    "allow_skipping": "deals may skip stages",
+}
+# A [calendar] table's keys as a page names them: the pipeline form's "time
+# zone", and the parts it sends to the file in words ("working hours").
+_CALENDAR_WORDS = {
+    "timezone": "time zone",
+    "hours": "working hours",
+    "always_open": "open round the clock",
+    "holidays": "public holidays",
+    "closed_days": "closed days",
+    "short_days": "short days",
+}
+# A custom field's type as a page says it.
+_FIELD_TYPE_WORDS = {
+    "text": "text",
+    "number": "number",
+    "date": "date",
+    "bool": "yes or no",
+    "choice": "a choice",
+}
 # Ids per UPDATE ... WHERE id IN (...), well under SQLite's variable limit.
 _ID_BATCH = 1000
 # How many of the deals a move would date out of order a refusal names.
@@ -754,18 +779,20 @@ class _Sync:
         a note when the deals it sends forward would be refused."""
         spec = self.spec
         if self.pipeline is None:
-            texts = [f"create pipeline {_q(spec.key)} ({spec.name})"]
+            changes = [
+                PlannedChange(
+                    f"create pipeline {_q(spec.key)} ({spec.name})",
+                    page_text=f"create the pipeline {_word(spec.name)}",
+                )
+            ]
         else:
-            texts = self._pipeline_changes()
-        changes = [PlannedChange(text) for text in texts]
+            changes = self._pipeline_changes()
         changes += self._stage_changes()
         changes += [self._removal(row) for row in self.removed]
         changes += self._handoff_changes()
-        changes += [PlannedChange(text) for text in self._outcome_changes()]
+        changes += self._outcome_changes()
         changes += self._breach_changes()
-        changes += [
-            PlannedChange(text, area="routing") for text in self._routing_changes()
-        ]
+        changes += self._routing_changes()
         carried = self._carried()
         refusals = []
         late = self._late_moves(timesource.now())
@@ -786,43 +813,62 @@ class _Sync:
             refusals=refusals,
         )
 
-    def _pipeline_changes(self) -> list[str]:
+    def _pipeline_changes(self) -> list[PlannedChange]:
+        """The pipeline's own settings and its calendar; a page names each
+        by the pipeline form's label ("deals may skip stages")."""
         pipeline = self.pipeline
         assert pipeline is not None
-        parts = []
+        parts, said = [], []
         for name in _PIPELINE_FIELDS:
             old, new = getattr(pipeline, name), self.values[name]
-            if old != new:
-                parts.append(
-                    "description changed"
-                    if name == "description"
-                    else _arrow(name.replace("_", " "), old, new)
-                )
+            if old == new:
+                continue
+            if name == "description":
+                parts.append("description changed")
+                said.append("description changed")
+            else:
+                parts.append(_arrow(name.replace("_", " "), old, new))
+                said.append(_said_arrow(_PIPELINE_LABELS[name], old, new))
         old_share = (pipeline.settings or {}).get(
             "bottleneck_share", DEFAULT_BOTTLENECK_SHARE
         )
         if old_share != self.spec.bottleneck_share:
-            parts.append(
-                _arrow("bottleneck share", old_share, self.spec.bottleneck_share)
-            )
-        texts = [f"change pipeline: {', '.join(parts)}"] if parts else []
-        old_calendar, new_calendar = pipeline.calendar or {}, self.values["calendar"]
-        changed = [
-            key
-            for key in dict.fromkeys([*old_calendar, *new_calendar])
-            if old_calendar.get(key) != new_calendar.get(key)
-        ]
-        if changed:
-            texts.append(
-                "change calendar: "
-                + ", ".join(
-                    _arrow(key, old_calendar.get(key), new_calendar.get(key))
-                    if _is_scalar(old_calendar.get(key), new_calendar.get(key))
-                    else f"{key} changed"
-                    for key in changed
+            share = _arrow("bottleneck share", old_share, self.spec.bottleneck_share)
+            parts.append(share)
+            said.append(share)
+        changes = []
+        if parts:
+            changes.append(
+                PlannedChange(
+                    f"change pipeline: {', '.join(parts)}",
+                    page_text=f"change the pipeline: {', '.join(said)}",
                 )
             )
-        return texts
+        return changes + self._calendar_changes(pipeline.calendar or {})
+
+    def _calendar_changes(self, old: Mapping[str, Any]) -> list[PlannedChange]:
+        new = self.values["calendar"]
+        changed = [
+            key for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)
+        ]
+        if not changed:
+            return []
+        parts, said = [], []
+        for key in changed:
+            before, after = old.get(key), new.get(key)
+            label = _CALENDAR_WORDS.get(key, key.replace("_", " "))
+            if _is_scalar(before, after):
+                parts.append(_arrow(key, before, after))
+                said.append(_said_arrow(label, before, after))
+            else:
+                parts.append(f"{key} changed")
+                said.append(f"{label} changed")
+        return [
+            PlannedChange(
+                f"change calendar: {', '.join(parts)}",
+                page_text=f"change the pipeline's calendar: {', '.join(said)}",
+            )
+        ]
 
     def _stage_changes(self) -> list[PlannedChange]:
         """Each stage added, renamed or changed, and a new order: named by
@@ -1023,26 +1069,34 @@ class _Sync:
     def _window(self, minutes: int | None) -> str:
         return "no window" if minutes is None else format_window(minutes, self.day)
 
-    def _outcome_changes(self) -> list[str]:
+    def _outcome_changes(self) -> list[PlannedChange]:
         pipeline = self.pipeline
-        texts = []
+        changes = []
         old_won = _criteria_specs(pipeline.won_criteria if pipeline else [])
         won = _criteria_diff(old_won, self.spec.won_criteria)
         if won:
-            texts.append(f"won criteria: {won}")
-        texts += _keyed_changes(
+            changes.append(
+                PlannedChange(
+                    f"won criteria: {won}", page_text=f"change the won criteria: {won}"
+                )
+            )
+        changes += _keyed_changes(
             "loss reason",
             pipeline.loss_reasons if pipeline else [],
             self.values["loss_reasons"],
-            (("label", "label"), ("needs_note", "needs note")),
+            (("label", "label", "label"), ("needs_note", "needs note", "needs a note")),
         )
-        texts += _keyed_changes(
+        changes += _keyed_changes(
             "custom field",
             pipeline.custom_fields if pipeline else [],
             self.values["custom_fields"],
-            (("label", "label"), ("type", "type"), ("choices", "choices")),
+            (
+                ("label", "label", "label"),
+                ("type", "type", "type"),
+                ("choices", "choices", "choices"),
+            ),
         )
-        return texts
+        return changes
 
     def _breach_changes(self) -> list[PlannedChange]:
         settings = (self.pipeline.settings if self.pipeline else None) or {}
@@ -1062,10 +1116,20 @@ class _Sync:
             )
         ]
 
-    def _routing_changes(self) -> list[str]:
+    def _routing_changes(self) -> list[PlannedChange]:
         settings = (self.pipeline.settings if self.pipeline else None) or {}
-        routed = _routing_diff(settings.get("routing") or [], self.routing)
-        return [f"change routing rules: {routed}"] if routed else []
+        old = settings.get("routing") or []
+        routed = _routing_diff(old, self.routing)
+        if not routed:
+            return []
+        said = _routing_diff(old, self.routing, page=True)
+        return [
+            PlannedChange(
+                f"change routing rules: {routed}",
+                area="routing",
+                page_text=f"change the routing rules of new leads: {said}",
+            )
+        ]
 
     def _same_breach(self, old: Mapping[str, Any]) -> bool:
         return same_breach(old, self.breach, day_minutes(self.spec.calendar))
@@ -1743,6 +1807,17 @@ def _arrow(label: str, old: Any, new: Any) -> str:
     return f"{label} {_word(old)} -> {_word(new)}"
 
 
+def _said_arrow(label: str, old: Any, new: Any) -> str:
+    """`_arrow` for a page: a tick box's value as "yes" or "no"."""
+    return f"{label} {_said_word(old)} -> {_said_word(new)}"
+
+
+def _said_word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return _word(value)
+
+
 def _is_scalar(*values: Any) -> bool:
     return all(not isinstance(v, Mapping | list) for v in values)
 
@@ -1778,32 +1853,72 @@ def _keyed_changes(
     noun: str,
     old: list[dict[str, Any]],
     new: list[dict[str, Any]],
-    fields: tuple[tuple[str, str], ...],
-) -> list[str]:
-    """Lines for a list of items that have keys (loss reasons, custom fields)."""
+    fields: tuple[tuple[str, str, str], ...],
+) -> list[PlannedChange]:
+    """Changes to a list of items that have keys (loss reasons, custom
+    fields). `fields` gives each compared field with its label in a file and
+    on a page; a file names an item by key and label, a page by its label
+    alone (as the deal page offers it), the one it has before the change."""
     old_by_key = {item.get("key"): item for item in old or []}
     new_by_key = {item["key"]: item for item in new}
-    texts = []
+    changes = []
     for key, item in new_by_key.items():
         before = old_by_key.get(key)
         if before is None:
-            texts.append(f"add {noun} {_q(key)} ({item['label']})")
+            changes.append(
+                PlannedChange(
+                    f"add {noun} {_q(key)} ({item['label']})",
+                    page_text=f"add {noun} {_item_said(item)}",
+                )
+            )
             continue
-        parts = [
-            _arrow(label, before.get(name), item[name])
-            for name, label in fields
-            if before.get(name) != item[name]
-        ]
-        if parts:
-            texts.append(f"change {noun} {_q(key)}: {', '.join(parts)}")
+        changed = [f for f in fields if before.get(f[0]) != item[f[0]]]
+        if changed:
+            parts = [
+                _arrow(label, before.get(name), item[name])
+                for name, label, _ in changed
+            ]
+            said = [
+                _said_arrow(label, *_item_values(name, before.get(name), item[name]))
+                for name, _, label in changed
+            ]
+            changes.append(
+                PlannedChange(
+                    f"change {noun} {_q(key)}: {', '.join(parts)}",
+                    page_text=f"change {noun} {_item_said(before)}: {', '.join(said)}",
+                )
+            )
     for key, item in old_by_key.items():
         if key not in new_by_key:
-            texts.append(f"remove {noun} {_q(key)} ({item.get('label', '')})")
+            changes.append(
+                PlannedChange(
+                    f"remove {noun} {_q(key)} ({item.get('label', '')})",
+                    page_text=f"remove {noun} {_item_said(item)}",
+                )
+            )
     kept_new = [key for key in new_by_key if key in old_by_key]
     kept_old = [key for key in old_by_key if key in new_by_key]
     if kept_new != kept_old:
-        texts.append(f"reorder {noun}s: {', '.join(new_by_key)}")
-    return texts
+        order = ", ".join(_item_said(item) for item in new_by_key.values())
+        changes.append(
+            PlannedChange(
+                f"reorder {noun}s: {', '.join(new_by_key)}",
+                page_text=f"reorder the {noun}s: {order}",
+            )
+        )
+    return changes
+
+
+def _item_said(item: Mapping[str, Any]) -> str:
+    """A loss reason or custom field as a page names it: its label, its key
+    only where it has none."""
+    return _word(item.get("label") or item.get("key") or "")
+
+
+def _item_values(name: str, old: Any, new: Any) -> tuple[Any, Any]:
+    if name == "type":
+        return _FIELD_TYPE_WORDS.get(old, old), _FIELD_TYPE_WORDS.get(new, new)
+    return old, new
 
 
 def _breach_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
@@ -1843,7 +1958,7 @@ def _breach_said(
             label = (
                 f'stage "{names.get(name) or name}"'
                 if noun == "stage"
-                else f"handoff {name}"
+                else _handoff_rule_said(name, names)
             )
             parts.append(
                 _rule_said(
@@ -1853,6 +1968,16 @@ def _breach_said(
                 )
             )
     return "; ".join(part for part in parts if part) or "reordered"
+
+
+def _handoff_rule_said(name: str, names: Mapping[str, str]) -> str:
+    """A handoff's breach rule, keyed "inquiry->discovery" in the file, as a
+    page names the handoff: by its stages' names."""
+    start, _, end = name.partition("->")
+    if not end:
+        return f"handoff {name}"
+    said = "a new lead" if start == LEAD else _page_stage(start, names.get(start, ""))
+    return f"the handoff from {said} to {_page_stage(end, names.get(end, ''))}"
 
 
 def _rule_said(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
@@ -1900,10 +2025,12 @@ def _rule_word(value: Any) -> str:
     return "default" if value is None else _word(value)
 
 
-def _routing_diff(old: list[Any], new: list[Any]) -> str:
-    """E.g. 'add "DACH"; change "everyone else"'; "" when equal."""
+def _routing_diff(old: list[Any], new: list[Any], *, page: bool = False) -> str:
+    """E.g. 'add "DACH"; change "everyone else"'; "" when equal. For a page
+    (`page`) each is named as a rule and a new order said in words."""
     if old == new:
         return ""
+    rule = "rule " if page else ""
 
     def by_name(items: list[Any]) -> dict[str, Any]:
         return {
@@ -1911,16 +2038,17 @@ def _routing_diff(old: list[Any], new: list[Any]) -> str:
         }
 
     before, after = by_name(old), by_name(new)
-    parts = [f"add {_word(name)}" for name in after if name not in before]
-    parts += [f"remove {_word(name)}" for name in before if name not in after]
+    parts = [f"add {rule}{_word(name)}" for name in after if name not in before]
+    parts += [f"remove {rule}{_word(name)}" for name in before if name not in after]
     parts += [
-        f"change {_word(name)}"
+        f"change {rule}{_word(name)}"
         for name in after
         if name in before and before[name] != after[name]
     ]
     kept = [name for name in after if name in before]
     if kept != [name for name in before if name in after]:
-        parts.append(f"order {', '.join(map(_word, after))}")
+        order = "tried in the order" if page else "order"
+        parts.append(f"{order} {', '.join(map(_word, after))}")
     return "; ".join(parts) or "rewritten"
 
 

@@ -98,7 +98,8 @@ def test_a_manager_builds_a_pipeline_from_empty_and_applies_it(manager_client, n
     build(manager_client)
 
     plan = manager_client.get("/pipelines/consulting/apply/")
-    assert "create pipeline 'consulting' (Consulting)" in text_of(plan)
+    assert 'create the pipeline "Consulting"' in text_of(plan)
+    assert "create pipeline 'consulting'" not in text_of(plan)
     assert 'add stage "Contract requested"' in text_of(plan)
     assert "add stage 'contract'" not in text_of(plan)
     post(manager_client, "/pipelines/consulting/apply/")
