@@ -11,16 +11,18 @@ in `notes`, which the admin shows as messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import UserChangeForm
+from django.forms.models import ModelChoiceIterator, ModelChoiceIteratorValue
 
 from dealgate.errors import DealgateError
 
 from . import services
 from .handover import HandOverNeeded, stages_owned_by, still_named_by
-from .models import Team, User
+from .models import Team, User, choice_labels
 
 # The change form's fields, and the keyword `services.change_user` takes each
 # under. The username is not among them: handoffs, routing rules, pipeline
@@ -73,6 +75,28 @@ class ThroughService:
         raise NotImplementedError
 
 
+class _ByName(ModelChoiceIterator):
+    """The people of a choice by name (`choice_labels`), not in the
+    queryset's order: read whole, since the order is the names'."""
+
+    def __iter__(self) -> Iterator[tuple[Any, str]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for person, label in choice_labels(self.queryset):
+            yield (
+                ModelChoiceIteratorValue(self.field.prepare_value(person), person),
+                label,
+            )
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """A choice of one person, listed as the product's other choices of
+    people are: by full name, sorted by it, the username only where two
+    share a name. What is posted is still the username (`to_field_name`)."""
+
+    iterator = _ByName
+
+
 class UserChangeThroughService(ThroughService, UserChangeForm):
     """A person's change page: saved by `services.change_user`, which checks
     each field as `dealgate user set` does and stops a person who is
@@ -83,8 +107,8 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
     # The person signed in, set by the admin (DealgateUserAdmin.get_form).
     by: User | None = None
 
-    hand_to = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"),
+    hand_to = PersonChoiceField(
+        queryset=User.objects.filter(is_active=True),
         required=False,
         label="Hand over to",
         to_field_name="username",

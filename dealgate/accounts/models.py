@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractUser
@@ -89,6 +90,23 @@ def by_display_name(people: Iterable[User]) -> list[User]:
     return sorted(
         people, key=lambda user: (user.display_name.casefold(), user.username)
     )
+
+
+def choice_labels(people: Iterable[User]) -> list[tuple[User, str]]:
+    """`people` as a choice lists them: in `by_display_name` order, each by
+    the name shown, with the username added only where two share that name
+    (case set aside), so the two can still be told apart."""
+    ordered = by_display_name(people)
+    names = Counter(person.display_name.casefold() for person in ordered)
+    return [
+        (
+            person,
+            f"{person.display_name} ({person.username})"
+            if names[person.display_name.casefold()] > 1
+            else person.display_name,
+        )
+        for person in ordered
+    ]
 
 
 class SignInFailures(models.Model):

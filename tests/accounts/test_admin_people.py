@@ -404,3 +404,33 @@ def test_a_team_nothing_names_is_deleted(admin, pipeline, team):
 
 def test_groups_are_not_in_the_admin_as_roles_decide_what_a_person_may_do(admin):
     assert admin.get("/admin/auth/group/").status_code == 404
+
+
+def test_hand_over_to_lists_people_by_full_name_sorted_by_it(admin, alice, bob):
+    User.objects.create_user(username="aaron", first_name="Zoe", last_name="Zed")
+
+    page = admin.get(change_url(alice))
+
+    choices = [
+        label for _, label in page.context["adminform"].form["hand_to"].field.choices
+    ]
+    assert choices == ["---------", "Alice Rep", "Bob Rep", "Olivia Owner", "Zoe Zed"]
+
+
+def test_hand_over_to_adds_the_username_only_where_two_share_a_name(admin, alice, bob):
+    User.objects.create_user(username="alice2", first_name="Alice", last_name="Rep")
+
+    page = admin.get(change_url(bob))
+
+    choices = [
+        label for _, label in page.context["adminform"].form["hand_to"].field.choices
+    ]
+    assert choices[1:3] == ["Alice Rep (alice)", "Alice Rep (alice2)"]
+    assert "Bob Rep" in choices
+    assert "Olivia Owner" in choices
+
+
+def test_hand_over_to_still_posts_the_username(admin, alice, bob):
+    page = admin.get(change_url(alice)).content.decode()
+
+    assert '<option value="bob">Bob Rep</option>' in page
