@@ -382,8 +382,9 @@ class AsOf(models.Model):
 
     value = models.CharField(
         max_length=40,
-        help_text="a date (2017-12-31, the end of that day, UTC) or an ISO "
-        "instant with a UTC offset",
+        help_text="a date (2017-12-31: the end of that day in the zone the "
+        "pipelines show their times in, or the server's zone when theirs differ) "
+        "or an ISO instant with a UTC offset",
     )
 
     class Meta:
