@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
@@ -27,6 +28,14 @@ from . import bulk
 from .models import Delivery, Notice
 
 log = logging.getLogger("dealgate.notices")
+
+
+def notice_time(at: dt.datetime, zone: str) -> str:
+    """`at` as every notice says a time, in the app, a mail and the webhook's
+    text alike: in `zone` (an IANA name, the pipeline's), the zone named, as
+    "Tue 02 Jun 17:00 (Europe/Berlin)". The zone's name, never an
+    abbreviation such as CEST, which several zones share."""
+    return f"{at.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} ({zone})"
 
 
 def notify(

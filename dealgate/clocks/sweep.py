@@ -79,12 +79,12 @@ from dealgate.demo.loader import PIPELINE_KEY as DEMO_PIPELINE
 from dealgate.errors import DealgateError
 from dealgate.leads import assign
 from dealgate.leads.models import Lead, LeadActivity, LeadAssignment
-from dealgate.pipelines.calendars import calendar_for, local_time
+from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
 from .models import DIGEST_LINES, AsOf, Clock, Delivery, Notice
-from .notices import queue_deliveries, subject_url, today_url
+from .notices import notice_time, queue_deliveries, subject_url, today_url
 from .services import (
     ANSWERED,
     RESPONSE_KINDS,
@@ -1161,7 +1161,7 @@ class _Batch:
             if person is not None and person["away"]:
                 manager, until = person["away"]
                 zone = self.pipes[row["pipeline_id"]].calendar.timezone
-                why = f"{manager} is away until {local_time(until, zone)}"
+                why = f"{manager} is away until {notice_time(until, zone)}"
             said.append(f"escalated to an admin: {why}" if told else NOBODY_TO_TELL)
             admins = ", ".join(self.admin_names[admin] for admin in told)
             text, whom = "escalated (%s): admins %s told (%s)", [admins, why]
@@ -1285,7 +1285,7 @@ class _Batch:
         pipe = self.pipes[row["pipeline_id"]]
         label = self._label(row)
         window = format_span(row["window_minutes"], pipe.calendar.day_minutes)
-        due = _local(row["due_at"], pipe.calendar)
+        due = notice_time(row["due_at"], pipe.calendar.timezone)
         stage = self.stages.get(row["stage_id"])
         stage_name = stage.name if stage else "its stage"
         if row["kind"] == Clock.Kind.AGE:
@@ -1333,7 +1333,7 @@ class _Batch:
         who = "Nobody has" if no_manager == NO_OWNER else f"{person} has not"
         text = (
             f"{who} acted on {label}: {what} ran out at "
-            f"{_local(row['due_at'], pipe.calendar)}, {after} ago."
+            f"{notice_time(row['due_at'], pipe.calendar.timezone)}, {after} ago."
         )
         if no_manager is None:
             return text
@@ -2112,7 +2112,3 @@ def _elapsed(minutes: float, day_minutes: float) -> str:
     hours, rest = divmod(int(minutes), 60)
     said = format_span(hours * 60, day_minutes)
     return f"{said} {counted(rest, 'minute')}" if rest else said
-
-
-def _local(at: dt.datetime, calendar: Calendar) -> str:
-    return f"{at.astimezone(calendar.zone):%a %d %b %H:%M} ({calendar.timezone})"

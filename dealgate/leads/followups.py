@@ -27,7 +27,7 @@ import logging
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
 from dealgate.clocks.models import Clock, Notice
-from dealgate.clocks.notices import notify, subject_url
+from dealgate.clocks.notices import notice_time, notify, subject_url
 from dealgate.clocks.services import lead_key
 from dealgate.clocks.sweep import lead_task_key
 from dealgate.core import business_time
@@ -219,5 +219,5 @@ def withdraw(decision: DedupDecision) -> int:
 
 
 def _when(pipeline: Pipeline, at: dt.datetime) -> str:
-    """`at` in the pipeline's zone, the zone named."""
-    return f"{at.astimezone(calendar_for(pipeline).zone):%Y-%m-%d %H:%M %Z}"
+    """`at` in the pipeline's zone, as every notice says a time."""
+    return notice_time(at, calendar_for(pipeline).timezone)

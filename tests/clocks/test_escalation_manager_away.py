@@ -30,11 +30,11 @@ def test_a_manager_away_is_passed_over_for_the_admins_who_are_told_why(
     assert notice.user == olivia
     assert (
         "You are told as an admin: Alice Rep's manager max is away until "
-        "2026-06-20 09:00 Europe/Berlin." in notice.body
+        "Sat 20 Jun 09:00 (Europe/Berlin)." in notice.body
     )
     age = Clock.objects.get(deal=deal, kind=Clock.Kind.AGE)
     assert age.note == (
-        "escalated to an admin: max is away until 2026-06-20 09:00 Europe/Berlin"
+        "escalated to an admin: max is away until Sat 20 Jun 09:00 (Europe/Berlin)"
     )
     assert (result.escalated, result.not_escalated) == (1, 0)
 

@@ -89,7 +89,10 @@ def test_a_follow_up_after_an_answer_owes_a_new_answer_within_the_window(
         alice,
     )
     assert clock.due_at == task.due_at
-    assert "A task to answer it is due 2026-06-10 16:15 CEST" in hook.log.read_text()
+    assert (
+        "A task to answer it is due Wed 10 Jun 16:15 (Europe/Berlin)"
+        in hook.log.read_text()
+    )
 
 
 def test_chasing_an_open_follow_up_adds_no_second_task(routed, alice, mailed, now):
@@ -102,7 +105,9 @@ def test_chasing_an_open_follow_up_adds_no_second_task(routed, alice, mailed, no
     assert LeadActivity.objects.filter(kind=LeadActivity.Kind.TASK).count() == 1
     told = Notice.objects.filter(user=alice).order_by("id")
     assert told.count() == 2
-    assert "earlier follow-up is due 2026-06-10 15:15 CEST" in told.last().body
+    assert (
+        "earlier follow-up is due Wed 10 Jun 15:15 (Europe/Berlin)" in told.last().body
+    )
 
 
 def test_a_follow_up_on_an_open_deal_gives_its_owner_a_task_and_a_mail(
