@@ -193,6 +193,8 @@ class PipelinePlan:
     notes: list[str] = field(default_factory=list)
     carried: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    # The notes in the words of the builder's pages, where given.
+    page_notes: list[str] = field(default_factory=list)
 
     @property
     def blocked(self) -> list[PlannedChange]:
@@ -211,7 +213,8 @@ class PipelinePlan:
         """The plan as a door lists it; `where_deals_go` and `page` as in
         `line`."""
         texts = [change.line(where_deals_go, page=page) for change in self.changes]
-        return (texts or ["no changes"]) + [f"note: {note}" for note in self.notes]
+        notes = self.page_notes if page and self.page_notes else self.notes
+        return (texts or ["no changes"]) + [f"note: {note}" for note in notes]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -802,8 +805,11 @@ class _Sync:
             refused = self._gates_refused(timesource.now(), *judged)
             if refused is not None:
                 refusals.append(f"{refused.problem}; {refused.default_how()}")
-        notes = list(self.notes) + self._carried_notes(carried)
-        notes += [f"applying now is refused: {why}" for why in refusals]
+        refused_notes = [f"applying now is refused: {why}" for why in refusals]
+        notes = list(self.notes) + self._carried_notes(carried) + refused_notes
+        page_notes = (
+            list(self.notes) + self._carried_notes(carried, page=True) + refused_notes
+        )
         return PipelinePlan(
             key=spec.key,
             creates=self.pipeline is None,
@@ -811,6 +817,7 @@ class _Sync:
             notes=notes,
             carried=[c.key for c in carried],
             refusals=refusals,
+            page_notes=page_notes,
         )
 
     def _pipeline_changes(self) -> list[PlannedChange]:
@@ -1426,26 +1433,37 @@ class _Sync:
                 found.append(_Carried(row, key, dest, passed, gates))
         return found
 
-    def _carried_notes(self, found: list[_Carried]) -> list[str]:
-        """The plan's notes of the deals the new order carries past gates."""
+    def _carried_notes(self, found: list[_Carried], *, page: bool = False) -> list[str]:
+        """The plan's notes of the deals the new order carries past gates:
+        stages by key (and a rename's old key), or (`page`) by name."""
         notes = []
         for carried in found:
             held = self._open_count(carried.row)
             deals = f"its {counted(held, 'open deal')}"
             key, dest = carried.key, carried.dest
-            said = ", ".join(map(repr, carried.passed))
+            if page:
+                named = {k: _page_stage(k, self._stage_name(k)) for k in (key, dest)}
+                said = ", ".join(
+                    _page_stage(k, self._stage_name(k)) for k in carried.passed
+                )
+            else:
+                named = {k: f"stage {k!r}" for k in (key, dest)}
+                said = ", ".join(map(repr, carried.passed))
             if key != dest:
+                to = named[dest] if page else repr(dest)
                 notes.append(
-                    f"removed stage {key!r} sends {deals} to {dest!r}, which now "
+                    f"removed {named[key]} sends {deals} to {to}, which now "
                     f"stands after {said}: each needs their exit criteria, or an "
                     "override"
                 )
                 continue
             renamed = (
-                f" (renamed from {self.renamed[key]!r})" if key in self.renamed else ""
+                f" (renamed from {self.renamed[key]!r})"
+                if key in self.renamed and not page
+                else ""
             )
             notes.append(
-                f"stage {key!r} now stands after {said}{renamed}: {deals} would "
+                f"{named[key]} now stands after {said}{renamed}: {deals} would "
                 f"be carried past the gates of {said} without moving; each needs "
                 "their exit criteria, or an override"
             )

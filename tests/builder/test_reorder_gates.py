@@ -251,7 +251,8 @@ def test_the_builder_refuses_a_managers_swap_until_the_deals_meet_the_gate(
     plan = text_of(manager_client.get("/pipelines/four/apply/"))
     refused = post(manager_client, "/pipelines/four/apply/", {}, status=422)
 
-    assert "stage 'met' now stands after 'quote'" in plan
+    assert 'stage "Met" now stands after stage "Quote sent"' in plan
+    assert "stage 'met' now stands after 'quote'" not in plan
     page = text_of(refused)
     assert "Nothing was applied" in page
     assert f"deal {d2.pk} (D2) in 'met', now after 'quote'" in page
@@ -340,6 +341,11 @@ def test_a_removed_stages_deals_sent_back_past_a_reordered_gate_need_it(
     assert plan.notes[0] == (
         "removed stage 'met' sends its 1 open deal to 'asked', which now stands "
         "after 'quote': each needs their exit criteria, or an override"
+    )
+    assert plan.page_notes[0] == (
+        'removed stage "Met" sends its 1 open deal to stage "Asked", which now '
+        'stands after stage "Quote sent": each needs their exit criteria, or an '
+        "override"
     )
     with pytest.raises(GatesRefused) as refused:
         apply_pipeline(
