@@ -9,7 +9,9 @@ queued, by pinning it. Receivers are real servers on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import socket
 from collections import Counter
 from email.utils import format_datetime
 
@@ -25,13 +27,24 @@ from tests.conftest import NOW
 
 AS_OF = "2017-12-31"
 BUSINESS = timesource.parse_as_of(AS_OF)
-SMTP_PORT, HOOK_PORT = 8141, 8142
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on now, for receivers the test starts later: the
+    settings name them while the receivers are still down. All are held at
+    once, so no two are the same."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
 
 
 @pytest.fixture
 def receivers(tmp_path):
-    smtp = Receiver("smtp", tmp_path / "smtp.log", port=SMTP_PORT)
-    hook = Receiver("http", tmp_path / "hook.log", port=HOOK_PORT)
+    smtp_port, hook_port = free_ports(2)
+    smtp = Receiver("smtp", tmp_path / "smtp.log", port=smtp_port)
+    hook = Receiver("http", tmp_path / "hook.log", port=hook_port)
     try:
         yield smtp, hook
     finally:

@@ -33,8 +33,8 @@ def mailed(tmp_path, settings, alice) -> Iterator[tuple[Receiver, Receiver]]:
     them; alice has a mail address."""
     alice.email = "alice@example.com"
     alice.save()
-    smtp = Receiver("smtp", tmp_path / "smtp.log", port=8101).start()
-    hook = Receiver("http", tmp_path / "hook.log", port=8102).start()
+    smtp = Receiver("smtp", tmp_path / "smtp.log").start()
+    hook = Receiver("http", tmp_path / "hook.log").start()
     point_settings_at(settings, smtp, hook)
     try:
         yield smtp, hook
