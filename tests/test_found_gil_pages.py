@@ -1,0 +1,79 @@
+"""Faults found by trying Dealgate as a new firm's owner would (helper gil).
+
+Each test states what should hold; the xfail mark comes off when the product
+is mended.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.web.helpers import make_deal, text_of
+
+
+@pytest.fixture
+def signed_in(client, olivia):
+    client.force_login(olivia)
+    return client
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="GET of a deal's form address answers 405 with an empty body: the "
+    "browser shows its own error page instead of the deal",
+)
+@pytest.mark.parametrize("form", ["deal-move", "deal-edit", "deal-activity"])
+def test_opening_a_deal_form_address_in_the_browser_leads_back_to_the_deal(
+    signed_in, pipeline, now, form
+):
+    # After a refused move or edit the address bar shows /deals/ID/move/ (or
+    # /edit/); pressing Enter there, or opening it from the history, is a GET.
+    deal = make_deal(pipeline, "inquiry", title="Backup for Acme")
+
+    response = signed_in.get(reverse(form, kwargs={"deal_id": deal.pk}), follow=True)
+
+    assert "Backup for Acme" in text_of(response)
+    assert f"/deals/{deal.pk}/" in response.content.decode()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the New deal form lists stages by key and people by username, "
+    "where the board, deal page and Today name them",
+)
+def test_the_new_deal_form_names_stages_and_owners_as_the_board_does(
+    signed_in, pipeline, alice, now
+):
+    page = signed_in.get(f"{reverse('deal-new')}?pipeline=new-business")
+    html = page.content.decode()
+    stage_select = html[
+        html.index('name="stage"') : html.index("</select>", html.index('name="stage"'))
+    ]
+    owner_select = html[
+        html.index('name="owner"') : html.index("</select>", html.index('name="owner"'))
+    ]
+
+    assert ">Proposal reviewed by the buyer<" in stage_select
+    assert ">Alice Rep<" in owner_select
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the bottlenecks page's oldest deals leave the owner cell empty for "
+    "a deal nobody owns, where the board says 'no owner'",
+)
+def test_the_oldest_deals_in_a_bottleneck_say_when_no_one_owns_one(
+    signed_in, pipeline, alice, now
+):
+    make_deal(pipeline, "inquiry", title="Network Gulf", owner=None, days_in_stage=3)
+    make_deal(pipeline, "inquiry", title="Firewall for Echo", owner=alice)
+    make_deal(pipeline, "discovery", title="Laptops for Foxtrot", owner=alice)
+
+    text = text_of(signed_in.get(reverse("insights:bottlenecks")))
+
+    row = re.search(r"Inquiry received Network Gulf\s*(\D*?)\s*\d{4}-\d{2}-\d{2}", text)
+    assert row is not None, text
+    assert row.group(1) == "no owner"
