@@ -77,3 +77,25 @@ def test_the_oldest_deals_in_a_bottleneck_say_when_no_one_owns_one(
     row = re.search(r"Inquiry received Network Gulf\s*(\D*?)\s*\d{4}-\d{2}-\d{2}", text)
     assert row is not None, text
     assert row.group(1) == "no owner"
+
+
+def _owner_values(html: str) -> set[str]:
+    start = html.index('name="owner"')
+    select = html[start : html.index("</select>", start)]
+    return set(re.findall(r'<option value="([^"]*)"', select))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a rep's own deal page offers every person and 'not set' as owner, "
+    "each refused on saving, where New deal offers a rep only themselves",
+)
+def test_a_rep_is_offered_only_themselves_as_owner_on_their_deal_page(
+    client, pipeline, alice, bob, max_manager, now
+):
+    deal = make_deal(pipeline, "inquiry", title="Backup for Acme", owner=alice)
+    client.force_login(alice)
+
+    html = client.get(reverse("deal", kwargs={"deal_id": deal.pk})).content.decode()
+
+    assert _owner_values(html) == {"alice"}
