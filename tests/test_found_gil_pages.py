@@ -114,3 +114,20 @@ def test_the_hand_over_list_on_a_persons_page_leaves_them_out(admin, alice, bob)
 
     assert str(bob.pk) in offered or "bob" in offered
     assert str(alice.pk) not in offered and "alice" not in offered
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Today for someone who left says there is no one called them, "
+    "though they exist and their closed deals still name them",
+)
+def test_today_for_someone_who_left_says_they_left_not_that_no_one_has_the_name(
+    signed_in, alice, now
+):
+    alice.is_active = False
+    alice.save()
+
+    text = text_of(signed_in.get(reverse("today"), {"person": "alice"}))
+
+    assert "no one called 'alice'" not in text
+    assert "Alice Rep" in text
