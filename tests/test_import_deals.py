@@ -2017,7 +2017,10 @@ def test_one_row_and_one_warning_are_counted_in_the_singular(
 
     out, err = capsys.readouterr()
     assert status == 0
-    assert "  Stage empty, deal put in the default stage: 1 row" in out.splitlines()
+    assert (
+        "  Stage empty, deal put in the default stage: 1 row, on line 2"
+        in out.splitlines()
+    )
     assert err == ""
     report = import_deals(path, generic, pipeline=sales)
     assert str(report).startswith(f"{path}: 1 row read, 0 deals created, 1 ")

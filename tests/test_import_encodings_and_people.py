@@ -51,6 +51,7 @@ def test_a_utf8_file_read_as_cp1252_is_refused_not_stored_as_mojibake(tmp_path):
         "line 2: the file looks like UTF-8 text, not cp1252 as its mapping says: "
         "its accented letters are UTF-8's, so 'Café' would be stored as 'CafÃ©'; "
         + FIX_UTF8
+        + "; or, if it is cp1252 text all the same, import it with --encoding cp1252"
     )
 
 

@@ -151,8 +151,12 @@ def test_importing_the_demo_twice_duplicates_nothing(report, maven_pipeline):
 
 def test_the_report_lists_every_quirk_it_handled(report):
     lines = report.lines()
-    assert "  product 'GTXPro' matched 'GTX Pro' by spelling: 1,480 rows" in lines
-    assert "  account empty, deal has no organization: 1,425 rows" in lines
+    assert (
+        "  product 'GTXPro' matched 'GTX Pro' by spelling: 1,480 rows, first on line 3"
+    ) in lines
+    assert (
+        "  account empty, deal has no organization: 1,425 rows, first on line 11"
+    ) in lines
     assert lines[-1] == "imported"
 
 

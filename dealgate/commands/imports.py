@@ -59,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deals.add_argument(
         "--dry-run", action="store_true", help="check everything, write nothing"
     )
+    add_encoding_option(deals)
     deals.add_argument(
         "--skip-bad",
         action="store_true",
@@ -76,6 +77,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     deals.set_defaults(func=run_import_deals)
+
+
+def add_encoding_option(parser: argparse.ArgumentParser) -> None:
+    """`--encoding NAME`, for the deals and the leads import alike."""
+    parser.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help=(
+            "the file's text encoding (e.g. cp1252), in place of the mapping's; "
+            "taken as your word: the file is not checked for looking like UTF-8"
+        ),
+    )
 
 
 def run_import_deals(args: argparse.Namespace) -> int:
@@ -96,6 +109,7 @@ def run_import_deals(args: argparse.Namespace) -> int:
             all_or_nothing=not args.skip_bad,
             exclusive=args.exclusive,
             progress=bar,
+            encoding=args.encoding,
         )
     bar.finish(report.rows_read)
     print("\n".join(report.lines()))

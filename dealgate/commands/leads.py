@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dealgate.commands.imports import import_kinds
+from dealgate.commands.imports import add_encoding_option, import_kinds
 from dealgate.core.text import counted
 
 
@@ -38,6 +38,7 @@ def _register_import(subparsers: argparse._SubParsersAction) -> None:
     )
     leads.add_argument("--pipeline", metavar="KEY", help="default: the only one")
     leads.add_argument("--dry-run", action="store_true", help="write nothing")
+    add_encoding_option(leads)
     leads.add_argument(
         "--skip-bad", action="store_true", help="keep the good rows, list the bad"
     )
@@ -60,6 +61,7 @@ def run_import_leads(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             all_or_nothing=not args.skip_bad,
             progress=bar,
+            encoding=args.encoding,
         )
     bar.finish(report.rows_read)
     print("\n".join(report.lines()))

@@ -95,6 +95,13 @@ class CsvFile:
     encoding than `encoding`: one starting with another Unicode encoding's
     byte-order mark, or, for an encoding that is not Unicode (cp1252), one
     that reads as UTF-8 (see `_Utf8Watch`).
+
+    `named` is True when the person importing named `encoding` for this
+    very file (the import's `--encoding`) rather than a mapping written
+    for many: it is taken as their word, so the file is not watched for
+    UTF-8, which a cp1252 file may look like by chance, and the errors
+    name the option instead of the mapping. A byte-order mark is no guess
+    and is still refused.
     """
 
     def __init__(
@@ -103,10 +110,12 @@ class CsvFile:
         *,
         encoding: str = "utf-8-sig",
         delimiter: str = ",",
+        named: bool = False,
     ) -> None:
         self.path = Path(path)
         self.encoding = encoding
         self.delimiter = delimiter
+        self.named = named
         self.columns: tuple[str, ...] = ()
         self.blank_lines = 0
         self.size = 0
@@ -194,10 +203,11 @@ class CsvFile:
         for mark, name, how in _BYTE_ORDER_MARKS:
             if start.startswith(mark):
                 if name != family:
+                    told = " (--encoding)" if self.named else ""
                     raise CsvFormatError(
                         f"line 1: the file is {name} text: it starts with "
                         f"{name}'s byte-order mark{how}, but it is read as "
-                        f"{self.encoding}; {_use_encoding(name)}"
+                        f"{self.encoding}{told}; {_use_encoding(name, self.named)}"
                     )
                 return
 
@@ -207,7 +217,7 @@ class CsvFile:
         assert self._raw is not None
         # newline="" hands line endings to the csv module, so CRLF files and
         # line breaks inside quoted fields both come out right.
-        if _unicode_family(self.encoding) is not None:
+        if self.named or _unicode_family(self.encoding) is not None:
             return io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")
         watched = _Utf8Watch(self._raw, self.encoding)
         buffered = io.BufferedReader(watched, buffer_size=_WATCH_CHUNK)
@@ -239,6 +249,11 @@ class CsvFile:
         # The text layer decodes ahead in blocks, so the line being parsed is
         # not where the bad byte is; find that line by decoding again.
         line = _first_undecodable_line(self.path, self.encoding)
+        if self.named:
+            return CsvFormatError(
+                f"line {line}: the file is not {self.encoding} text ({exc.reason}), "
+                "the encoding --encoding names; name the one it was saved in"
+            )
         if self.encoding.lower().startswith("utf"):
             return CsvFormatError(
                 f"line {line}: the file is not UTF-8 text ({exc.reason}); save it "
@@ -276,8 +291,11 @@ def _unicode_family(encoding: str) -> str | None:
     return None
 
 
-def _use_encoding(family: str) -> str:
-    """How to read a file saved in `family` rather than as its mapping says."""
+def _use_encoding(family: str, named: bool = False) -> str:
+    """How to read a file saved in `family` rather than as its mapping (or,
+    when `named`, the import's --encoding) says."""
+    if named:
+        return f"import it with --encoding {family.lower()}"
     if family == "UTF-8":
         return "remove encoding from the mapping (UTF-8 is the default)"
     return (
@@ -351,7 +369,8 @@ class _Utf8Watch(io.RawIOBase):
             f"line {line}: the file looks like UTF-8 text, not {self._encoding} as "
             f"its mapping says: its accented letters are UTF-8's, so "
             f"{quoted(utf8)} would be stored as {quoted(misread)}; "
-            f"{_use_encoding('UTF-8')}"
+            f"{_use_encoding('UTF-8')}; or, if it is {self._encoding} text all "
+            f"the same, import it with --encoding {self._encoding}"
         )
 
 
@@ -374,6 +393,21 @@ def _word_end(chunk: bytes, at: int) -> int:
     while at < limit and chunk[at] not in _WORD_ENDS:
         at += 1
     return at
+
+
+def text_encoding(name: str) -> str:
+    """`name` if it names a codec that turns bytes into text; ValueError
+    otherwise ("'base64' is not a known text encoding"): a bytes-to-bytes
+    codec (base64, rot13) is known to `codecs` but reads no file."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    # CodecInfo says so only in a private attribute, set by every codec of
+    # the standard library that is not a text encoding.
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"{name!r} is not a known text encoding")
+    return name
 
 
 def _first_undecodable_line(path: Path, encoding: str) -> int:

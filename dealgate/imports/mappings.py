@@ -8,7 +8,6 @@ stage keys exist?) happen when an import starts, not here.
 
 from __future__ import annotations
 
-import codecs
 import os
 import string
 import tomllib
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dealgate.core.csvsource import format_problem
+from dealgate.core.csvsource import format_problem, text_encoding
 from dealgate.core.currencies import iso_currency
 from dealgate.core.text import check_text
 from dealgate.errors import ValidationError
@@ -119,6 +118,9 @@ class Mapping:
     description: str = ""
     file: str | None = None
     encoding: str = "utf-8-sig"
+    # True when `encoding` is the import's --encoding, named for one file
+    # and taken as the user's word (`csvsource.CsvFile`'s `named`).
+    encoding_named: bool = False
     delimiter: str = ","
     date_format: str = "YYYY-MM-DD"
     title_templates: tuple[str, ...] = ()
@@ -192,9 +194,9 @@ def mapping_from_dict(data: dict[str, Any], *, name: str) -> Mapping:
         check.fail("date_format", problem)
     encoding = check.string("encoding", data.get("encoding", "utf-8-sig"))
     try:
-        codecs.lookup(encoding)
-    except LookupError:
-        check.fail("encoding", f"{encoding!r} is not a known text encoding")
+        text_encoding(encoding)
+    except ValueError as exc:
+        check.fail("encoding", str(exc))
     delimiter = check.string("delimiter", data.get("delimiter", ","), limit=1)
     if len(delimiter) != 1:
         check.fail("delimiter", "must be one character")

@@ -73,6 +73,9 @@ class ImportReport:
     bad_row_count: int = 0
     bad_rows: list[BadRow] = field(default_factory=list)
     warnings: dict[str, int] = field(default_factory=dict)
+    # Warning -> the first line of the deals file it was given for, when it
+    # was given for rows: a name joined to another spelling says where.
+    warning_lines: dict[str, int] = field(default_factory=dict)
     # Per kind of side record ("organizations", "users" ...): new and reused.
     created: dict[str, int] = field(default_factory=dict)
     reused: dict[str, int] = field(default_factory=dict)
@@ -111,20 +114,26 @@ class ImportReport:
         if not file and (self.cut_at_line is None or line < self.cut_at_line):
             self.cut_at_line = line
 
-    def warn(self, message: str, count: int = 1) -> None:
+    def warn(self, message: str, count: int = 1, line: int | None = None) -> None:
+        """Count `message` for `count` rows; `line`, the deals file's line
+        of the row it was given for, is kept for the first such row."""
         if len(message) > MAX_MESSAGE:
             message = bounded(message)
         if message not in self.warnings and len(self.warnings) >= MAX_WARNINGS:
             message = OTHER_WARNINGS
         self.warnings[message] = self.warnings.get(message, 0) + count
+        if line is not None and message != OTHER_WARNINGS:
+            first = self.warning_lines.setdefault(message, line)
+            if line < first:
+                self.warning_lines[message] = line
 
-    def warn_kept(self, warnings: Iterable[str]) -> None:
-        """Give the `warnings` of one row once it is sure to be written (or,
-        in a dry run, would be): a converter returns a row's warnings with
-        the row, and a bad row, a repeat or a row already present is never
-        counted in them, as nothing is done to it."""
+    def warn_kept(self, warnings: Iterable[str], line: int | None = None) -> None:
+        """Give the `warnings` of one row, from `line`, once it is sure to be
+        written (or, in a dry run, would be): a converter returns a row's
+        warnings with the row, and a bad row, a repeat or a row already
+        present is never counted in them, as nothing is done to it."""
         for message in warnings:
-            self.warn(message)
+            self.warn(message, line=line)
 
     def count_side(self, kind: str, *, created: int, reused: int) -> None:
         self.created[kind] = self.created.get(kind, 0) + created
@@ -205,7 +214,8 @@ class ImportReport:
             lines.append("warnings:")
             ranked = sorted(self.warnings.items(), key=lambda item: (-item[1], item[0]))
             lines += [
-                f"  {message}: {counted(count, 'row')}" for message, count in ranked
+                f"  {message}: {counted(count, 'row')}{self._first_line(message)}"
+                for message, count in ranked
             ]
         if self.bad_rows:
             # A row with several bad values takes an entry for each.
@@ -215,6 +225,15 @@ class ImportReport:
             lines += [f"  {bad}" for bad in self.bad_rows]
         lines.append(self.outcome())
         return lines
+
+    def _first_line(self, message: str) -> str:
+        """Where the rows `message` was given for start, if it was given
+        for rows: ", on line 7", or ", first on line 7" for several."""
+        line = self.warning_lines.get(message)
+        if line is None:
+            return ""
+        first = "first " if self.warnings[message] > 1 else ""
+        return f", {first}on line {line}"
 
     def count_lines(self, verb: str) -> list[str]:
         """What was (or would be) written; other importers count their own."""

@@ -41,6 +41,7 @@ from dealgate.core.csvsource import (
     matched_how,
     quoted,
     spelling_key,
+    text_encoding,
 )
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.core.text import counted
@@ -110,6 +111,7 @@ def import_deals(
     all_or_nothing: bool = True,
     exclusive: bool = False,
     progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import the deals in `path` into `pipeline`, as `mapping` reads them.
 
@@ -125,9 +127,17 @@ def import_deals(
     writes and those they point at, to check foreign keys once (see
     `foreignkeys.PostgresKeys`). Problems with the file as a whole (missing
     file or column, unreadable text, a mapping that does not fit the
-    pipeline) raise a ValidationError before anything is kept.
+    pipeline) raise a ValidationError before anything is kept. `encoding`
+    (the command's --encoding) replaces the mapping's for the deals file
+    and its side files, and is taken as the user's word
+    (`csvsource.CsvFile`'s `named`); an unknown one is refused naming the
+    option.
     """
     mapping = mapping if isinstance(mapping, Mapping) else get_mapping(mapping)
+    if encoding is not None:
+        mapping = replace(
+            mapping, encoding=_named_encoding(encoding), encoding_named=True
+        )
     pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline_for(pipeline)
     path = _deals_file(Path(path), mapping)
     report = ImportReport(
@@ -256,6 +266,23 @@ def _rarer_collections() -> Iterator[None]:
                 gc.set_threshold(*_collections_saved)
 
 
+def _named_encoding(name: str) -> str:
+    try:
+        return text_encoding(name)
+    except ValueError as exc:
+        raise ImportFileError(f"--encoding: {exc}", field="encoding") from None
+
+
+def _opened(path: Path, mapping: Mapping) -> CsvFile:
+    """The deals file, to be read as `mapping` says."""
+    return CsvFile(
+        path,
+        encoding=mapping.encoding,
+        delimiter=mapping.delimiter,
+        named=mapping.encoding_named,
+    )
+
+
 def _deals_file(path: Path, mapping: Mapping) -> Path:
     if path.is_dir():
         if not mapping.file:
@@ -283,9 +310,7 @@ def _run(
     # Retired stages keep their history but take no new deals.
     stages = list(active_stages(pipeline))
     try:
-        with CsvFile(
-            path, encoding=mapping.encoding, delimiter=mapping.delimiter
-        ) as source:
+        with _opened(path, mapping) as source:
             rows = DealRows(
                 mapping,
                 source.columns,
@@ -381,9 +406,7 @@ def _place_repeats(
     known_until = report.cut_at_line
     wanted = set(unplaced.values()) | set(maybe_repeats.values())
     first: dict[str, int] = {}
-    with CsvFile(
-        path, encoding=mapping.encoding, delimiter=mapping.delimiter
-    ) as source:
+    with _opened(path, mapping) as source:
         for record in source:
             if record.error is not None or record.line in bad_lines:
                 continue
@@ -477,6 +500,8 @@ class _Batch:
         # Who was given open deals, as owner or responsible person.
         self.working: set[int] = set()
         self.warnings: list[tuple[str, ...]] = []
+        # The lines of the deals `_new_deals` kept, in order.
+        self.kept_lines: list[int] = []
         # The ids written so far, when the pipeline held no deal from this
         # source as the import began (known at the first batch).
         self.written: WrittenIds | None = None
@@ -554,6 +579,7 @@ class _Batch:
         self.report.deals_created += len(deals)
         self.report.events_created += event_count
         self.lines, self.deals, self.warnings = [], [], []
+        self.kept_lines = []
 
     def _new_deals(self) -> list[list[Any]]:
         """The batch without deals imported before; repeats in the file are
@@ -604,8 +630,9 @@ class _Batch:
                     found_present.append(external_id)
                     continue
             new.append(deal)
+            self.kept_lines.append(line)
             if warnings:
-                warn_kept(warnings)
+                warn_kept(warnings, line)
         if found_present:
             if present is None:
                 present = self.present = WrittenIds()
@@ -625,7 +652,9 @@ class _Batch:
         kind: str,
     ) -> None:
         """Create the organizations (or products) that rows name but that do
-        not exist yet; spellings of one name share one record, with a warning."""
+        not exist yet; spellings of one name (`csvsource.spelling_key`) share
+        one record, with a warning naming the first line given each other
+        spelling (`kept_lines`)."""
         # In file order, so the first spelling met is the one kept.
         names = dict.fromkeys(d[slot] for d in deals if isinstance(d[slot], str))
         if not names:
@@ -644,14 +673,15 @@ class _Batch:
             matcher.add(record.name, record.pk)
             ids[record.name] = record.pk
         self.report.count_side(f"{kind}s", created=len(records), reused=0)
-        for deal in deals:
+        for line, deal in zip(self.kept_lines, deals, strict=True):
             name = deal[slot]
             if isinstance(name, str):
                 first = first_spelling[spelling_key(name)]
                 if first != name:
                     self.report.warn(
                         f"{kind} {quoted(name)} matched {quoted(first)} "
-                        f"{matched_how(name, first)}"
+                        f"{matched_how(name, first)}",
+                        line=line,
                     )
                 deal[slot] = ids[first]
 

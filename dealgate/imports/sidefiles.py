@@ -29,9 +29,11 @@ from dealgate.core.csvsource import (
     NameMatcher,
     check_cell_text,
     delimiter_hint,
+    matched_how,
     parse_int,
     quoted,
     requoted,
+    spelling_key,
 )
 from dealgate.core.names import code_points, name_key, tidy_name
 from dealgate.core.text import counted
@@ -192,7 +194,10 @@ def _side_records(mapping: Mapping, folder: Path, side: SideFile) -> _SideRecord
         )
     try:
         with CsvFile(
-            path, encoding=mapping.encoding, delimiter=mapping.delimiter
+            path,
+            encoding=mapping.encoding,
+            delimiter=mapping.delimiter,
+            named=mapping.encoding_named,
         ) as source:
             return _read_side(source, side)
     except CsvFormatError as exc:
@@ -249,16 +254,70 @@ def _named_rows(
         yield line, name, values
 
 
+class _Joins:
+    """Which names of an organizations or products side file stand for a
+    record already there, or for one an earlier line makes: found by the
+    matcher of those present (exactly, by name key, else by spelling), or
+    sharing the `spelling_key` of an earlier line's new name, as the deals
+    file's new names are joined. A name joined to another spelling is a
+    warning naming its line, its spelling and the one it was taken for:
+    nothing is joined silently. A joined line's other columns are not read,
+    as a record present is left as it is."""
+
+    def __init__(
+        self,
+        kind: str,
+        file: str,
+        present: NameMatcher[int],
+        report: ImportReport,
+    ) -> None:
+        self.kind = kind
+        self.file = file
+        self.present = present
+        self.report = report
+        self.reused = 0
+        # spelling key -> (line, name) of the new names read so far
+        self.new: dict[str, tuple[int, str]] = {}
+
+    def joined(self, line: int, name: str) -> bool:
+        """True when `name`, of `line`, makes no new record."""
+        found = self.present.find(name)
+        if found is not None:
+            self.reused += 1
+            if found.spelled_as is not None:
+                self._warn(line, name, quoted(found.spelled_as), found.spelled_as)
+            return True
+        # A name of punctuation only has no letters to share with another.
+        key = spelling_key(name)
+        first = self.new.get(key) if key else None
+        if first is None:
+            return False
+        first_line, first_name = first
+        self._warn(line, name, f"{quoted(first_name)} of line {first_line}", first_name)
+        return True
+
+    def made(self, line: int, name: str) -> None:
+        """Note that `line` makes a record named `name`."""
+        key = spelling_key(name)
+        if key:
+            self.new.setdefault(key, (line, name))
+
+    def _warn(self, line: int, name: str, taken_for: str, known: str) -> None:
+        self.report.warn(
+            f"{self.file} line {line}: {self.kind} {quoted(name)} matched "
+            f"{taken_for} {matched_how(name, known)}"
+        )
+
+
 def _load_organizations(
     records: _SideRecords, lookups: Lookups, report: ImportReport
 ) -> None:
     columns = records.columns
     amounts = DecimalParser()
     new: list[tuple[int, Organization, str]] = []
-    reused = 0
+    joins = _Joins("organization", records.file, lookups.organizations, report)
     for line, name, values in _named_rows(records, report):
-        if lookups.organizations.find(name) is not None:
-            reused += 1
+        if joins.joined(line, name):
             continue
         try:
             org = Organization(
@@ -273,11 +332,12 @@ def _load_organizations(
             report.bad(line, exc.column, exc.reason, records.file)
             continue
         new.append((line, org, values.get("parent", "").strip()))
+        joins.made(line, name)
     Organization.objects.bulk_create([org for _, org, _ in new])
     for _, org, _ in new:
         lookups.organizations.add(org.name, org.pk)
     _link_parents(new, columns, lookups, report, records.file)
-    report.count_side("organizations", created=len(new), reused=reused)
+    report.count_side("organizations", created=len(new), reused=joins.reused)
 
 
 def _link_parents(
@@ -296,6 +356,12 @@ def _link_parents(
             reason = "matches no organization" if found is None else "is itself"
             report.bad(line, columns.get("parent"), f"{quoted(parent)} {reason}", file)
             continue
+        if found.spelled_as is not None:
+            report.warn(
+                f"{file} line {line}: parent organization {quoted(parent)} "
+                f"matched {quoted(found.spelled_as)} "
+                f"{matched_how(parent, found.spelled_as)}"
+            )
         org.parent_id = found.value
         children.append(org)
     Organization.objects.bulk_update(children, ["parent"])
@@ -307,10 +373,9 @@ def _load_products(
     columns = records.columns
     prices = DecimalParser()
     new: list[Product] = []
-    reused = 0
+    joins = _Joins("product", records.file, lookups.products, report)
     for line, name, values in _named_rows(records, report):
-        if lookups.products.find(name) is not None:
-            reused += 1
+        if joins.joined(line, name):
             continue
         try:
             new.append(
@@ -322,10 +387,12 @@ def _load_products(
             )
         except CellError as exc:
             report.bad(line, exc.column, exc.reason, records.file)
+            continue
+        joins.made(line, name)
     Product.objects.bulk_create(new)
     for product in new:
         lookups.products.add(product.name, product.pk)
-    report.count_side("products", created=len(new), reused=reused)
+    report.count_side("products", created=len(new), reused=joins.reused)
 
 
 def _load_people(records: _SideRecords, present: _People, report: ImportReport) -> None:
@@ -335,7 +402,7 @@ def _load_people(records: _SideRecords, present: _People, report: ImportReport) 
     full name or email, as the owner column finds one) is left as they are."""
     columns = records.columns
     known = TeamNames()
-    people: list[tuple[str, str, str, str]] = []
+    people: list[tuple[int, str, str, str, str]] = []
     emails = _EmailHolders()
     for line, name, values in _named_rows(records, report):
         try:
@@ -358,16 +425,27 @@ def _load_people(records: _SideRecords, present: _People, report: ImportReport) 
         except ValidationError as refused:
             report.bad(line, columns.get("team"), refused.detail, records.file)
             continue
-        people.append((name, manager, team, email))
-    leads = {team: manager for _, manager, team, _ in people if manager}
-    named = {team for _, _, team, _ in people if team}
+        people.append((line, name, manager, team, email))
+    # team -> its manager, and the first line naming them
+    leads: dict[str, tuple[str, int]] = {}
+    for line, _, manager, team, _ in people:
+        if manager:
+            leads.setdefault(team, (manager, line))
+    named = {team for _, _, _, team, _ in people if team}
     teams, new_teams = _ensure_teams(named, known, report)
-    wanted = [(manager, "", User.Role.MANAGER, team) for team, manager in leads.items()]
-    wanted += [(name, email, User.Role.REP, team) for name, _, team, email in people]
-    users = _ensure_users(wanted, present, teams, report)
+    manager_column = columns.get("manager", "manager")
+    wanted = [
+        _Wanted(manager, "", User.Role.MANAGER, team, line, manager_column)
+        for team, (manager, line) in leads.items()
+    ]
+    wanted += [
+        _Wanted(name, email, User.Role.REP, team, line, columns["name"])
+        for line, name, _, team, email in people
+    ]
+    users = _ensure_users(wanted, present, teams, _Told(records.file, report))
     # Only teams created now get their manager; existing teams stay as they are.
     for team in new_teams:
-        team.manager_id = users.get(leads.get(team.name, ""))
+        team.manager_id = users.get(leads.get(team.name, ("", 0))[0])
     Team.objects.bulk_update(new_teams, ["manager"])
 
 
@@ -416,44 +494,91 @@ def _ensure_teams(
     return teams, list(new.values())
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """A person a people side file names: in the name column, or as a
+    team's manager, on `line` (the first naming them), in `column`."""
+
+    name: str
+    email: str
+    role: str
+    team: str
+    line: int
+    column: str
+
+
+@dataclass(frozen=True)
+class _Told:
+    """Where the people side file's warnings go."""
+
+    file: str
+    report: ImportReport
+
+    def taken_for(self, wanted: _Wanted, how: str, person: str) -> None:
+        """Warn that `wanted`'s name, not written as the person's, was taken
+        for `person`, as `how` says: a name joined silently would give one
+        person's deals to another."""
+        self.report.warn(
+            f"{self.file} line {wanted.line}: {wanted.column} "
+            f"{quoted(wanted.name)} matched {how}: taken for {person}"
+        )
+
+
 def _ensure_users(
-    wanted: list[tuple[str, str, str, str]],
+    wanted: list[_Wanted],
     present: _People,
     teams: dict[str, Team],
-    report: ImportReport,
+    told: _Told,
 ) -> dict[str, int]:
     """Create the users not yet present; return name -> id for every name
     in `wanted`. A name finds a person present as `present` finds one
     (names matching several are bad rows before this), else by the
     username it would be given (`username_for`), which must stay unique.
+    A name found otherwise than as it is written (ignoring case, by
+    spelling, by the username it makes) is a warning naming its line, the
+    name and the person it was taken for.
 
     Managers come first in `wanted`, so a manager who is also listed as a rep
     keeps the manager role.
     """
     found: dict[str, int] = {}
-    by_username: dict[str, tuple[str, str, str, str]] = {}
+    by_username: dict[str, _Wanted] = {}
     named: dict[str, str] = {}  # name -> the username it makes
-    for name, email, role, team in wanted:
-        match = present.matcher.find(name)
+    for person in wanted:
+        match = present.matcher.find(person.name)
         if match is not None:
-            found[name] = match.value
+            found[person.name] = match.value
+            known = match.spelled_as
+            if known is not None:
+                how = f"{quoted(known)} {matched_how(person.name, known)}"
+                told.taken_for(person, how, present.labels[match.value])
             continue
-        username = username_for(name)
+        username = username_for(person.name)
         if username:
-            named[name] = username
-            by_username.setdefault(username, (name, email, role, team))
+            named[person.name] = username
+            first = by_username.setdefault(username, person)
+            if first.name != person.name:
+                how = (
+                    f"{quoted(first.name)} of line {first.line} "
+                    f"{matched_how(person.name, first.name)}"
+                )
+                told.taken_for(person, how, f"one person, {username}")
     existing = dict(
         User.objects.filter(username__in=by_username).values_list("username", "pk")
     )
+    for username in existing:
+        person = by_username[username]
+        how = f"the username {username} it makes"
+        told.taken_for(person, how, present.labels[existing[username]])
     new = [
-        _new_user(username, name, email, role, teams.get(team))
-        for username, (name, email, role, team) in sorted(by_username.items())
+        _new_user(username, p.name, p.email, p.role, teams.get(p.team))
+        for username, p in sorted(by_username.items())
         if username not in existing
     ]
     User.objects.bulk_create(new)
     ids = {**existing, **{user.username: user.pk for user in new}}
     reused = {*found.values(), *existing.values()}
-    report.count_side("users", created=len(new), reused=len(reused))
+    told.report.count_side("users", created=len(new), reused=len(reused))
     return {**found, **{name: ids[username] for name, username in named.items()}}
 
 

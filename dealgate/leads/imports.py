@@ -22,13 +22,12 @@ once the import has committed it, and sums up what was kept.
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import logging
 import os
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from dealgate.core.csvsource import (
     format_problem,
     quoted,
     requoted,
+    text_encoding,
 )
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.errors import DealgateError, ValidationError
@@ -97,6 +97,9 @@ class LeadMapping:
     columns: dict[str, str]
     custom: dict[str, str] = field(default_factory=dict)
     encoding: str = "utf-8-sig"
+    # True when `encoding` is the import's --encoding (see the deals'
+    # `imports.mappings.Mapping`).
+    encoding_named: bool = False
     delimiter: str = ","
     date_format: str = "YYYY-MM-DD"
     historic: bool = False
@@ -187,9 +190,9 @@ def mapping_from_dict(data: dict[str, Any], default_name: str) -> LeadMapping:
         fail("date_format", problem)
     encoding = data.get("encoding", "utf-8-sig")
     try:
-        codecs.lookup(str(encoding))
-    except LookupError:
-        fail("encoding", f"{encoding!r} is not a known text encoding")
+        text_encoding(str(encoding))
+    except ValueError as exc:
+        fail("encoding", str(exc))
     delimiter = data.get("delimiter", ",")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         fail("delimiter", f"must be one character, not {delimiter!r}")
@@ -214,14 +217,22 @@ def import_leads(
     dry_run: bool = False,
     all_or_nothing: bool = True,
     progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> LeadImportReport:
     """Import the leads in `path` into `pipeline` as `mapping` reads them.
 
     See the module's docstring for the guarantees. Problems with the file as
     a whole (missing file or column, unreadable text) raise a
-    ValidationError before anything is kept.
+    ValidationError before anything is kept. `encoding` (the command's
+    --encoding) replaces the mapping's and is taken as the user's word
+    (`csvsource.CsvFile`'s `named`); an unknown one is refused naming the
+    option.
     """
     mapping = mapping if isinstance(mapping, LeadMapping) else get_lead_mapping(mapping)
+    if encoding is not None:
+        mapping = replace(
+            mapping, encoding=named_encoding(encoding), encoding_named=True
+        )
     if not isinstance(pipeline, Pipeline):
         pipeline = pipeline_for_capture(pipeline)
     path = Path(path)
@@ -246,7 +257,7 @@ def import_leads(
             if mapping.name == "olist":
                 from . import olist
 
-                olist.run(path, pipeline, report, progress)
+                olist.run(path, pipeline, report, progress, mapping)
             else:
                 _run_live(path, mapping, pipeline, report, progress)
             failed = all_or_nothing and report.bad_row_count > 0
@@ -262,6 +273,15 @@ def import_leads(
         finished.result = report
         raise finished
     return report
+
+
+def named_encoding(name: str) -> str:
+    """`name`, the import's --encoding, or a LeadImportError naming the
+    option when it is no text encoding."""
+    try:
+        return text_encoding(name)
+    except ValueError as exc:
+        raise LeadImportError(f"--encoding: {exc}", field="encoding") from None
 
 
 def _log_outcome(
@@ -313,7 +333,10 @@ def _run_live(
         )
     try:
         with CsvFile(
-            path, encoding=mapping.encoding, delimiter=mapping.delimiter
+            path,
+            encoding=mapping.encoding,
+            delimiter=mapping.delimiter,
+            named=mapping.encoding_named,
         ) as csv:
             at = _positions(mapping, csv.columns)
             received = _received_reader(mapping, pipeline)

@@ -113,20 +113,25 @@ FLAGS = {"TRUE": True, "FALSE": False}
 
 
 def run(
-    path: Path, pipeline: Pipeline, report: LeadImportReport, progress: Progress | None
+    path: Path,
+    pipeline: Pipeline,
+    report: LeadImportReport,
+    progress: Progress | None,
+    mapping: LeadMapping = MAPPING,
 ) -> None:
-    """Read the closed deals, then stream the leads in batches; see module."""
+    """Read the closed deals, then stream the leads in batches; see module.
+    Both files are read in `mapping`'s encoding: UTF-8, or --encoding."""
     days = DateTimeParser("%d-%m-%Y", ZONE)
     instants = DateTimeParser("%d-%m-%Y %H:%M", ZONE)
     # Read in the pipeline's zone, in which a refusal tells it (_judge_future).
     now = timesource.now().astimezone(calendar_for(pipeline).zone)
-    won = _closed_deals(path.parent / DEALS_FILE, instants, now, report)
+    won = _closed_deals(path.parent / DEALS_FILE, instants, now, report, mapping)
     first_stage = active_stages(pipeline).first()
     if first_stage is None:
         raise LeadImportError(f"pipeline {pipeline.key} has no stage for won deals")
     writer = _Writer(pipeline, first_stage, report)
     try:
-        with CsvFile(path) as csv:
+        with _opened(path, mapping) as csv:
             at = _positions(csv.columns, LEAD_COLUMNS, path.name)
             for record in csv:
                 report.rows_read += 1
@@ -219,8 +224,16 @@ def _judge_future(
         problems.append((exc.column, exc.reason))
 
 
+def _opened(path: Path, mapping: LeadMapping) -> CsvFile:
+    return CsvFile(path, encoding=mapping.encoding, named=mapping.encoding_named)
+
+
 def _closed_deals(
-    path: Path, instants: DateTimeParser, now: dt.datetime, report: LeadImportReport
+    path: Path,
+    instants: DateTimeParser,
+    now: dt.datetime,
+    report: LeadImportReport,
+    mapping: LeadMapping,
 ) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         raise LeadImportError(
@@ -230,7 +243,7 @@ def _closed_deals(
     deals: dict[str, dict[str, Any]] = {}
     amounts = DecimalParser()
     try:
-        with CsvFile(path) as csv:
+        with _opened(path, mapping) as csv:
             at = _positions(csv.columns, DEAL_COLUMNS, path.name)
             for record in csv:
                 if record.error is not None:

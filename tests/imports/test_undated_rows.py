@@ -25,7 +25,7 @@ def test_rows_without_dates_are_counted_and_named_by_their_columns(tmp_path):
     report = import_deals(path, write_mapping(tmp_path, SMALL_MAPPING), pipeline=sales)
     message = "no date in 'Entered' or 'Closed'; creation and stage entry unknown"
     assert report.warnings == {message: 2}
-    assert f"  {message}: 2 rows" in report.lines()
+    assert f"  {message}: 2 rows, first on line 3" in report.lines()
 
 
 def test_a_mapping_without_date_columns_says_the_file_has_none(tmp_path):

@@ -167,6 +167,8 @@ def test_the_skip_bad_report_lists_the_bad_row_and_counts_one_reason_given(
 
     lines = report.lines()
     assert report.committed
-    assert "  lost deal without a reason, recorded as 'other': 1 row" in lines
+    assert (
+        "  lost deal without a reason, recorded as 'other': 1 row, on line 3" in lines
+    )
     assert "bad rows (2):" in lines
     assert lines[-1] == "imported; the bad rows listed were skipped"
