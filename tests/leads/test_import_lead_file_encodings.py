@@ -56,3 +56,40 @@ def test_a_header_split_by_another_delimiter_names_it(routed, now, tmp_path):
         "its columns are 'Id;Name;Mail'; the header is delimited by ';', not by "
         "',' as the file is read: set delimiter = \";\" in the mapping"
     )
+
+
+# cp1252 bytes whose only non-ASCII pair, "Å™" (C5 99), is whole UTF-8 too.
+CP1252_LOOKING_UTF8 = "Id,Name,Mail\nL1,NORDÅ™ Lind,lind@example.com\n".encode("cp1252")
+
+
+def test_a_cp1252_file_that_looks_like_utf8_is_captured_with_encoding_named(
+    routed, now, tmp_path
+):
+    with pytest.raises(ValidationError) as refused:
+        imported(tmp_path, routed, CP1252_LOOKING_UTF8, 'encoding = "cp1252"')
+    assert refused.value.message.endswith(
+        "or, if it is cp1252 text all the same, import it with --encoding cp1252"
+    )
+
+    report = import_leads(
+        tmp_path / "leads.csv",
+        str(tmp_path / "backlog.toml"),
+        pipeline=routed,
+        encoding="cp1252",
+    )
+
+    assert report.committed, [str(bad) for bad in report.bad_rows]
+    assert Lead.objects.get().name == "NORDÅ™ Lind"
+
+
+def test_an_unknown_encoding_named_for_leads_is_refused_naming_the_option(
+    routed, now, tmp_path
+):
+    path = tmp_path / "leads.csv"
+    path.write_bytes(CP1252_LOOKING_UTF8)
+    with pytest.raises(ValidationError) as refused:
+        import_leads(path, "olist", pipeline=routed, encoding="klingon")
+    assert refused.value.message == (
+        "--encoding: 'klingon' is not a known text encoding"
+    )
+    assert not Lead.objects.exists()
