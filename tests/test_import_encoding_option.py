@@ -106,8 +106,11 @@ def test_a_byte_order_mark_is_still_refused_naming_the_option(tmp_path):
     # A byte-order mark is no guess: a cp1252 file does not start with "ï»¿".
     path = tmp_path / "deals.csv"
     path.write_bytes("\ufeffRef,Client\nN1,Zoë AB\n".encode())
-    with pytest.raises(CsvFormatError) as refused:
-        CsvFile(path, encoding="cp1252", named=True).__enter__()
+    with (
+        pytest.raises(CsvFormatError) as refused,
+        CsvFile(path, encoding="cp1252", named=True),
+    ):
+        pass
     assert str(refused.value) == (
         "line 1: the file is UTF-8 text: it starts with UTF-8's byte-order mark, "
         "as Excel's 'CSV UTF-8' saves it, but it is read as cp1252 (--encoding); "
