@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -42,6 +45,46 @@ class NameBlockOtherField(NameBlockField):
     position = 1
 
 
+class NameTypoBlockField(models.CharField):
+    """The organization's name's typo block, as leads keep theirs
+    (`leads.normalize.company_typo_match`): "Simens" is found by an inquiry
+    from "Siemens", whose blocks it shares none of. Set from the name on
+    every save, bulk_create included."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        from dealgate.leads.normalize import company_key, company_typo_match
+
+        value = company_typo_match(company_key(model_instance.name))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class EmailKeyField(models.CharField):
+    """The person's email as lead capture keys addresses
+    (`leads.normalize.email_key`: case, a "+tag", gmail's dots and
+    googlemail.com aside), so an inquiry from "Anna+web@Firm.com" finds the
+    deals whose contact is "anna@firm.com" through an index. Set from the
+    email on every save, bulk_create included, and by `PersonQuerySet.update`;
+    "" for an address that key refuses, which then meets nothing."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = person_email_key(model_instance.email)
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+def person_email_key(email: str) -> str:
+    """`leads.normalize.email_key` of a person's email; "" when it refuses
+    it (the admin's email check lets through a few addresses it does not
+    read, and a key must never be a second, looser rule)."""
+    from dealgate.leads.normalize import email_key
+
+    try:
+        return email_key(email or "")
+    except ValueError:
+        return ""
+
+
 class NameKeyField(models.CharField):
     """The organization's name as every door compares names
     (`core.names.name_key`: format characters, spacing and case aside), so
@@ -61,6 +104,7 @@ class Organization(models.Model):
     # Not unique: names that share a key may predate the key, or come from an
     # import; the doors that find an organization by name take the first.
     name_key = NameKeyField(max_length=NAME_KEY_LENGTH, default="", editable=False)
+    name_block_typo = NameTypoBlockField(max_length=80, default="", editable=False)
     sector = models.CharField(max_length=100, blank=True)
     year_established = models.PositiveSmallIntegerField(null=True, blank=True)
     revenue_musd = models.DecimalField(
@@ -83,10 +127,40 @@ class Organization(models.Model):
                 fields=["name_block_other"], name="organization_name_block_other"
             ),
             models.Index(fields=["name_key"], name="organization_name_key"),
+            models.Index(
+                fields=["name_block_typo"], name="organization_name_block_typo"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class PersonQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        """Update as any query set does, writing the email's key with a new
+        email: an update saves no instance, so `EmailKeyField` is not run."""
+        if "email" in kwargs:
+            email = kwargs["email"]
+            if not isinstance(email, str):
+                raise TypeError(
+                    "email: update people's email with text, not an expression "
+                    "(its key, email_key, is computed from the text)"
+                )
+            kwargs["email_key"] = person_email_key(email)
+        return super().update(**kwargs)
+
+    def bulk_update(
+        self, objs: Iterable[Person], fields: Sequence[str], **kwargs: Any
+    ) -> int:
+        """Bulk-update as any query set does, writing the email's key with
+        the email: `bulk_update` writes attributes, runs no `pre_save`."""
+        objs = list(objs)
+        if "email" in fields:
+            for person in objs:
+                person.email_key = person_email_key(person.email)
+            fields = [*fields, "email_key"] if "email_key" not in fields else fields
+        return super().bulk_update(objs, fields, **kwargs)
 
 
 class Person(models.Model):
@@ -94,6 +168,8 @@ class Person(models.Model):
 
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
+    # What de-duplication finds the person's open deals by (EmailKeyField).
+    email_key = EmailKeyField(max_length=254, default="", editable=False)
     phone = models.CharField(max_length=40, blank=True)
     organization = models.ForeignKey(
         Organization,
@@ -102,6 +178,11 @@ class Person(models.Model):
         on_delete=models.SET_NULL,
         related_name="people",
     )
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["email_key"], name="person_email_key")]
 
     def __str__(self) -> str:
         return self.name

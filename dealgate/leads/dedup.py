@@ -1,11 +1,12 @@
 """Find the open lead or deal an inquiry repeats, and join it there.
 
-Signals, strongest first: the same email address, the same phone number,
-the same company web domain (a mailbox provider's never counts), the same
-company name once legal forms and case are dropped, and a company name
-within `normalize.COMPANY_MATCH_SCORE` of one (rapidfuzz). A lead counts
-while it is open, or converted into a deal that is still open; a deal
-counts while it is open, by its contact's email or its organization.
+Signals, strongest first: the same email key (`normalize.email_key`), the
+same phone number, the same company web domain (a mailbox provider's never
+counts), the same company name once legal forms and case are dropped, and a
+company name within `normalize.COMPANY_MATCH_SCORE` of one (rapidfuzz). A
+lead counts while it is open, or converted into a deal that is still open; a
+deal counts while it is open, by its contact's email key or its
+organization.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def lock_keys(lead: CleanLead, channel: str) -> None:
         f"phone:{lead.phone_e164}" if lead.phone_e164 else "",
         f"domain:{lead.domain}" if lead.domain else "",
         *(f"company:{block}" for block in normalize.company_blocks(lead.company_key)),
+        f"typo:{lead.company_match_typo}" if lead.company_match_typo else "",
         f"external:{channel}:{lead.external_id}" if lead.external_id else "",
     ]
     numbers = sorted({_lock_number(key) for key in keys if key})
@@ -134,8 +136,8 @@ def _deal_split_from(
 
 def candidates_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
     """The SQL and parameters of the candidates `find_match` compares: rows
-    ("l", id, email, phone, domain, company, company key) for leads and ("d",
-    id, contact email, organization name, ...) for deals; None without a
+    ("l", id, email key, phone, domain, company, company key) for leads and
+    ("d", id, contact email key, organization name, ...) for deals; None without a
     signal. Each part keeps its own order and limit."""
     parts = [
         (kind, query)
@@ -172,6 +174,9 @@ def leads_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
     # Consulting" first.
     for match in normalize.company_matches(lead.company_key):
         keys += [("company_match", match), ("company_match_other", match)]
+    # A name misspelt early in each word shares no block, but its typo block.
+    if lead.company_match_typo:
+        keys.append(("company_match_typo", lead.company_match_typo))
     if not keys:
         return None
     # Narrow rows: most captures match nothing, and building full model
@@ -290,13 +295,12 @@ def _better(found: Found, best: Found) -> bool:
 
 
 def _best_deal(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
-    """The best of the open deals (id, contact email, organization name)
+    """The best of the open deals (id, contact email key, organization name)
     `deals_query` found."""
     best, best_id = None, None
-    address = _address(lead)
-    for deal_id, email, organization in rows:
+    for deal_id, email_key, organization in rows:
         found = None
-        if address and (email or "").strip().lower() == address:
+        if lead.email_key and email_key == lead.email_key:
             found = Found("email", "same email address as the deal's contact")
         elif organization:
             found = _company(lead, organization, normalize.company_key(organization))
@@ -309,24 +313,24 @@ def _best_deal(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
 
 
 def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
-    """Open deals whose contact has the inquiry's email (any case) or one of
-    whose organization's blocks is one of the inquiry's company blocks
-    (`normalize.company_blocks`, folded alike): (id, contact email,
+    """Open deals whose contact has the inquiry's email key (the person's
+    `email_key`, computed by the same `normalize.email_key`) or one of whose
+    organization's blocks is one of the inquiry's company blocks
+    (`normalize.company_blocks`, folded alike), or whose typo block is the
+    inquiry's (`normalize.company_typo_match`): (id, contact email key,
     organization name), newest first; None without a signal.
 
     A union of one branch per signal: each branch starts from its own index
-    (leads migration 0004, deals migration 0006) and reaches the open deals
+    (deals migrations 0006, 0017 and 0019) and reaches the open deals
     through them, where an
     OR across two joined tables would read every open deal. Written as SQL
     because the ORM spent a millisecond of CPU compiling the union, which
     every capture pays.
     """
-    postgres = connection.vendor == "postgresql"
-    like = connection.ops.prep_for_like_query
     branches, params = [], []
-    if address := _address(lead):
-        branches.append(_deals_by("contact_id", _EMAIL_MATCH[postgres]))
-        params.append(address if postgres else like(address))
+    if lead.email_key:
+        branches.append(_deals_by("contact_id", 'x."email_key" = %s'))
+        params.append(lead.email_key)
     if blocks := normalize.company_blocks(lead.company_key):
         # Organizations keep their name's blocks folded as leads fold them;
         # the inquiry's every block is compared with each, one branch (and
@@ -336,6 +340,9 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
             match = f'x."{column}" IN ({marks})'
             branches.append(_deals_by("organization_id", match))
             params.extend(blocks)
+    if typo := normalize.company_typo_match(lead.company_key):
+        branches.append(_deals_by("organization_id", 'x."name_block_typo" = %s'))
+        params.append(typo)
     if not branches:
         return None
     # UNION, not UNION ALL: a deal matching on both signals is one row.
@@ -343,35 +350,13 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
     return sql, params
 
 
-def _address(lead: CleanLead) -> str:
-    """The inquiry's address as a deal's contact keeps it (in lower case,
-    its domain in ASCII, a "+tag" kept): a contact's email is stored as
-    typed, not as the lead's email key."""
-    if not lead.email_key:
-        return ""
-    try:
-        return normalize.email_address(lead.email)
-    except ValueError:
-        return lead.email_key
-
-
-# How each database compares a contact's email without case, so that the
-# index of leads migration 0004 answers: UPPER() on PostgreSQL, LIKE
-# (case-blind for ASCII, as Django's iexact is there) on SQLite. Keyed by
-# "is PostgreSQL".
-_EMAIL_MATCH = {
-    True: 'UPPER(x."email") = UPPER(%s)',
-    False: "x.\"email\" LIKE %s ESCAPE '\\'",
-}
-
-
 def _deals_by(column: str, match: str) -> str:
-    """Open deals (id, contact email, organization name) whose contact or
-    organization (`column`) is a row `x` of its table satisfying `match`."""
+    """Open deals (id, contact email key, organization name) whose contact
+    or organization (`column`) is a row `x` of its table satisfying `match`."""
     people, organizations = Person._meta.db_table, Organization._meta.db_table
     table = people if column == "contact_id" else organizations
     return (
-        f'SELECT d."id", p."email", o."name" FROM "{Deal._meta.db_table}" d '
+        f'SELECT d."id", p."email_key", o."name" FROM "{Deal._meta.db_table}" d '
         f'LEFT OUTER JOIN "{people}" p ON p."id" = d."contact_id" '
         f'LEFT OUTER JOIN "{organizations}" o ON o."id" = d."organization_id" '
         f"WHERE d.\"status\" = '{Deal.Status.OPEN}' "

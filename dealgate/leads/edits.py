@@ -90,6 +90,7 @@ def edit_lead(
             **{name: getattr(lead, name) for name in (*EDITABLE, *KEYS)},
             company_match=lead.company_match,
             company_match_other=lead.company_match_other,
+            company_match_typo=lead.company_match_typo,
         )
         offers.lapse(lead.pk, fields)
         transaction.on_commit(
@@ -159,6 +160,7 @@ def _apply(lead: Lead, changes: Mapping[str, Any]) -> list[str]:
         setattr(lead, name, getattr(clean, name))
     lead.company_match = clean.company_match
     lead.company_match_other = clean.company_match_other
+    lead.company_match_typo = clean.company_match_typo
     return changed
 
 
@@ -191,6 +193,7 @@ def empty_filled(lead_id: int, note: Mapping[str, Any] | None) -> list[str]:
         **{name: getattr(lead, name) for name in (*EDITABLE, *KEYS)},
         company_match=lead.company_match,
         company_match_other=lead.company_match_other,
+        company_match_typo=lead.company_match_typo,
     )
     transaction.on_commit(
         partial(

@@ -85,6 +85,11 @@ class CleanLead:
         return normalize.company_match_other(self.company_key)
 
     @property
+    def company_match_typo(self) -> str:
+        """Its company's typo block, or "" (normalize.company_typo_match)."""
+        return normalize.company_typo_match(self.company_key)
+
+    @property
     def label(self) -> str:
         parts = [part for part in (self.name, self.company) if part]
         return " · ".join(parts) or "an inquirer"

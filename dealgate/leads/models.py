@@ -55,6 +55,11 @@ class Lead(Stamped):
     company_match_other = models.CharField(
         max_length=COMPANY_MATCH_LENGTH, blank=True, db_default=""
     )
+    # The name's typo block with its numbers (normalize.company_typo_match):
+    # a third way to be a candidate, for names misspelt early in each word.
+    company_match_typo = models.CharField(
+        max_length=COMPANY_MATCH_LENGTH, blank=True, db_default=""
+    )
     website = models.CharField(max_length=200, blank=True)
     # The company's domain, from the website or the email address; never a
     # mailbox provider's (normalize.is_mailbox_provider).
@@ -134,6 +139,10 @@ class Lead(Stamped):
             models.Index(
                 fields=["company_match_other", "status"],
                 name="lead_dedup_company_other",
+            ),
+            models.Index(
+                fields=["company_match_typo", "status"],
+                name="lead_dedup_company_typo",
             ),
             # The API's list with `updated_since`: one keyset page.
             models.Index(fields=["updated_at", "id"], name="lead_updated"),

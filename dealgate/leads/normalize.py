@@ -162,6 +162,10 @@ SHARED = read_shared_domains(
 # "maxg@" are one mailbox there (and at no other provider, so elsewhere a
 # dot stays).
 DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+# Domains that deliver to another's mailboxes: Google gives every gmail.com
+# address at googlemail.com too (the name it used where "Gmail" was taken),
+# so "max@googlemail.com" is "max@gmail.com". Keys name the domain mapped to.
+SAME_MAILBOXES = {"googlemail.com": "gmail.com"}
 
 
 def email_key(text: str) -> str:
@@ -169,8 +173,13 @@ def email_key(text: str) -> str:
     keeps the address as typed): `email_address` without a "+tag" in the
     local part ("max+web@acme.de" is "max@acme.de", at any domain), and at
     gmail.com or googlemail.com without dots in it ("Max.G+web@gmail.com" is
-    "maxg@gmail.com"). "" for an empty field; a ValueError as
-    `email_address`'s for one that is no address."""
+    "maxg@gmail.com"), a domain that delivers to another's mailboxes named
+    as that one (`SAME_MAILBOXES`: "max@googlemail.com" is "max@gmail.com").
+    "" for an empty field; a ValueError as `email_address`'s for one that is
+    no address.
+
+    The one rule for every stored email key: leads' and the deals' contacts'
+    (`deals.models.Person.email_key`), so an inquiry meets both alike."""
     address = email_address(text)
     if not address:
         return ""
@@ -179,7 +188,7 @@ def email_key(text: str) -> str:
     local = local.split("+", 1)[0] or local
     if domain in DOTLESS_DOMAINS:
         local = local.replace(".", "") or local
-    return f"{local}@{domain}"
+    return f"{local}@{SAME_MAILBOXES.get(domain, domain)}"
 
 
 def email_address(text: str) -> str:
@@ -474,6 +483,41 @@ def company_match_other(key: str) -> str:
     """The second of `company_matches`; "" when there is one or none."""
     matches = company_matches(key)
     return matches[1] if len(matches) > 1 else ""
+
+
+# The fewest distinct consonants a word needs to give a typo block: fewer
+# ("sap", "ibm") would gather every short name sharing its first letter,
+# and a typo in a word that short leaves it far below COMPANY_MATCH_SCORE.
+TYPO_BLOCK_CONSONANTS = 3
+_VOWELS = frozenset("aeiouy")
+
+
+def company_typo_match(key: str) -> str:
+    """A third match key of a company key, for names whose every
+    distinctive word is misspelt in its first `BLOCK_PREFIX` letters, which
+    share no block (`company_blocks`): "Simens" and "Siemens", "Mircosoft"
+    and "Microsoft". Its first distinctive word (in the name's order, as
+    `company_blocks` picks them) as its first letter and the set of its
+    other consonants, sorted, with the name's numbers as `company_matches`
+    adds them ("Simens 2" and "Siemens 2" give "s:mns 2"): swapped, doubled,
+    dropped or wrong vowels leave it alike. "" for a word with fewer than
+    `TYPO_BLOCK_CONSONANTS` such consonants.
+
+    It only proposes candidates; `company_score` still decides. The first
+    letter and the consonants keep its blocks as small as the prefix
+    blocks' (see docs/leads.md for the count on the shared data)."""
+    words = [w for w in key.split() if not w.isdigit()] or key.split()
+    distinctive = [w for w in words if w not in GENERIC_WORDS] or words
+    if not distinctive:
+        return ""
+    word = distinctive[0]
+    consonants = sorted(
+        {ch for ch in word[1:] if ch.isalpha() and ch not in _VOWELS} - {word[0]}
+    )
+    if len(consonants) + 1 < TYPO_BLOCK_CONSONANTS:
+        return ""
+    block = f"{word[0]}:{''.join(consonants)}"
+    return " ".join([block, *_NUMBERS.findall(key)])[:COMPANY_MATCH_LENGTH]
 
 
 def company_score(a: str, b: str) -> float:

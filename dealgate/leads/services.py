@@ -282,6 +282,7 @@ def _new_lead(
         created_by=by,
         company_match=lead.company_match,
         company_match_other=lead.company_match_other,
+        company_match_typo=lead.company_match_typo,
         **fields,
     )
     _apply_routing(row, pipeline, routed, now)

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from dealgate.deals.models import Deal, Organization, Person
 from dealgate.leads import dedup
 from dealgate.leads.intake import clean_lead
-from dealgate.leads.normalize import company_blocks
+from dealgate.leads.normalize import company_blocks, company_typo_match
 
 
 @pytest.fixture
@@ -46,13 +46,15 @@ def deals(routed, bob, now) -> dict[str, Deal]:
 
 def _before(lead) -> list[int]:
     """The candidates a single OR query finds: open deals by contact email
-    (any case) or by either of the organization's blocks."""
+    key, by either of the organization's blocks or by its typo block."""
     wanted = Q()
     if lead.email_key:
-        wanted |= Q(contact__email__iexact=lead.email_key)
+        wanted |= Q(contact__email_key=lead.email_key)
     if blocks := company_blocks(lead.company_key):
         wanted |= Q(organization__name_block__in=blocks)
         wanted |= Q(organization__name_block_other__in=blocks)
+    if typo := company_typo_match(lead.company_key):
+        wanted |= Q(organization__name_block_typo=typo)
     found = Deal.objects.filter(wanted, status="open").order_by("-id")
     return list(found.values_list("id", flat=True))
 
@@ -188,11 +190,13 @@ def _plan(query) -> str:
 
 
 def test_people_and_organizations_are_looked_up_in_their_indexes(deals):
-    people = Person.objects.filter(email__iexact="HANK@globex.com").values("pk")
+    people = Person.objects.filter(email_key="hank@globex.com").values("pk")
     names = Organization.objects.filter(name_block="globex").values("pk")
+    typos = Organization.objects.filter(name_block_typo="g:bls").values("pk")
 
-    assert "deal_dedup_person_email" in _plan(people)
+    assert "person_email_key" in _plan(people)
     assert "organization_name_block" in _plan(names)
+    assert "organization_name_block_typo" in _plan(typos)
 
 
 def test_deal_candidates_are_read_without_scanning_a_table(deals):

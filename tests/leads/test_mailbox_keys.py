@@ -1,7 +1,8 @@
 """One mailbox written two ways is one buyer.
 
 A "+tag" in an address's local part reaches the same mailbox at every
-provider that knows tags, and at Gmail the dots in it do not count either.
+provider that knows tags, and at Gmail the dots in it do not count either;
+gmail.com and googlemail.com are one mailbox domain.
 The email key drops them for matching; the lead keeps the address typed.
 """
 
@@ -20,7 +21,12 @@ from .conftest import inquiry
     ("typed", "key"),
     [
         ("Max.G+web@gmail.com", "maxg@gmail.com"),
-        ("max.g@googlemail.com", "maxg@googlemail.com"),
+        # googlemail.com delivers to the gmail.com mailbox of that name.
+        ("max.g@googlemail.com", "maxg@gmail.com"),
+        ("Max.G+web@GoogleMail.com", "maxg@gmail.com"),
+        # Only that domain: a subdomain or a lookalike is another mailbox.
+        ("max@mail.googlemail.com", "max@mail.googlemail.com"),
+        ("max.g@googlemail.de", "max.g@googlemail.de"),
         ("anna+crm@acme.de", "anna@acme.de"),
         ("anna.b+x+y@acme.de", "anna.b@acme.de"),
         # Dots count at any other provider, as a whole "+..." local part does.
@@ -42,6 +48,8 @@ def test_the_address_keeps_its_tag_and_dots():
     [
         ("max.g@gmail.com", "Max.G+web@gmail.com"),
         ("maxg@googlemail.com", "m.a.x.g+crm@googlemail.com"),
+        ("max.g@gmail.com", "MaxG@googlemail.com"),
+        ("max.g+x@googlemail.com", "maxg@gmail.com"),
         ("anna+newsletter@acme.de", "Anna@acme.de"),
     ],
 )
