@@ -394,7 +394,8 @@ def attach(
     offered: list[str] = []
     if found.lead is not None:
         # Offered, never written: the inquiry is anonymous (`offers`).
-        offered = offers.offered_fields(found.lead, lead, matched_on=found.matched_on)
+        values = offers.offered_values(found.lead, lead, matched_on=found.matched_on)
+        offered = list(values)
         activity_id = LeadActivity.objects.create(
             lead=found.lead,
             kind=LeadActivity.Kind.INQUIRY,
@@ -404,8 +405,7 @@ def attach(
                 for part in (contact, unchecked, lead.message, offers.offering(offered))
                 if part
             ),
-            data={**lead.to_json(), "channel": channel}
-            | ({"offered": offered} if offered else {}),
+            data={**lead.to_json(), "channel": channel} | offers.note_data(values),
             at=now,
             by=by,
         ).pk

@@ -6,13 +6,23 @@ token sits in a page anyone can read. A repeat cannot be told from a forged
 one, so it never writes into the lead (a rep would call the number or
 follow the link it planted, believing it the customer's). `dedup.attach`
 keeps on the repeat-inquiry note the fields the lead lacked that the
-inquiry brings (`offered_fields`, as `data["offered"]`, with the channel);
+inquiry brings (`offered_values`, as `data["offered"]`, with the channel);
 `pending_offers` says which of them still stand. Both are judged by
 `offer_values`, so that the note, the page, the API and a notice name the
 same fields. `apply_offer` writes them as an ordinary edit by the person
 who takes them (`edits.edit_lead`: version-checked, logged as their edit,
 keys written again). An offer of a
-field lapses once the field holds a value or is edited (`lapse`).
+field lapses once the field holds a value or is edited (`lapse`); a value
+lapses with an edit of the currency it was judged in.
+
+An offered phone is read once, as the inquiry joins the lead (in the
+lead's country then, else the inquiry's, else the pipeline's region), and
+kept on the note with its country code (`data["offered_phone"]`): the
+number the owner was told of is the number offered and taken, whatever
+country the lead is given since. Read again, "030 1234567" would become
+another number abroad. Since only an edit of a field ends its offer, the
+notes that offer something (`may_have_offers`) are the leads whose
+`pending_offers` find some.
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ from .models import Lead, LeadActivity
 
 # What a repeat offers where the lead has nothing: the company's fields
 # always, the person's (name, email, phone) only when it matched on the
-# person (`offered_fields`): a colleague found by the company's domain or
+# person (`offered_values`): a colleague found by the company's domain or
 # name is someone else. A value goes with its currency (`offer_values`).
 COMPANY_FIELDS = ("company", "website", "country", "segment", "company_size")
 PERSON_FIELDS = ("name", "email", "phone")
@@ -58,17 +68,32 @@ class Offer:
     values: dict[str, Any]
 
 
-def offered_fields(lead: Lead, inquiry: CleanLead, *, matched_on: str) -> list[str]:
-    """The fields `inquiry` offers `lead` (as read under its lock) as it
-    joins it: those the lead lacks and the inquiry brings, the person's only
-    when it matched on the person, as `offer_values` judges them (a phone
-    only when it reads, a value only in the lead's currency or with its
-    currency when the lead names none). What the note lists, stores and the
-    notice names, so that they say what the page and the API show."""
+def offered_values(
+    lead: Lead, inquiry: CleanLead, *, matched_on: str
+) -> dict[str, Any]:
+    """What `inquiry` offers `lead` (as read under its lock) as it joins it,
+    field by field: those the lead lacks and the inquiry brings, the
+    person's only when it matched on the person, as `offer_values` judges
+    them (a phone only when it reads, a value only in the lead's currency
+    or with its currency when the lead names none). What the note lists and
+    keeps (`note_data`) and the notice names, so that they say what the
+    page and the API show."""
     fields: tuple[str, ...] = COMPANY_FIELDS
     if matched_on in PERSON_SIGNALS:
         fields = (*PERSON_FIELDS, *COMPANY_FIELDS)
-    return list(offer_values(lead, inquiry, (*fields, "value", "currency")))
+    return offer_values(lead, inquiry, (*fields, "value", "currency"))
+
+
+def note_data(values: dict[str, Any]) -> dict[str, Any]:
+    """What a repeat-inquiry note keeps of the `offered_values` it was made
+    with, besides the inquiry: the fields offered, and the phone as read
+    then (the module's docstring says why). Empty when it offers none."""
+    if not values:
+        return {}
+    data: dict[str, Any] = {"offered": list(values)}
+    if "phone" in values:
+        data["offered_phone"] = values["phone"]
+    return data
 
 
 def offering(offered: Iterable[str]) -> str:
@@ -123,20 +148,43 @@ def offer_notes(lead_id: Any) -> QuerySet[LeadActivity]:
 
 
 def _pending(lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
-    """The values of the note `data` whose fields `lead` still lacks."""
-    return offer_values(lead, CleanLead.from_json(data), data.get("offered") or [])
+    """The values of the note `data` whose fields `lead` still lacks, its
+    phone as read when the note was made."""
+    inquiry = CleanLead.from_json(data)
+    return offer_values(
+        lead,
+        inquiry,
+        data.get("offered") or [],
+        phone=data.get("offered_phone") or _as_captured(inquiry),
+    )
+
+
+def _as_captured(inquiry: CleanLead) -> str:
+    """The inquiry's number as its capture read it, with its country code,
+    for a note that kept no reading of its own (leads migration 0020 gives
+    every note offering a phone one); "" for none."""
+    try:
+        return normalize.phone_international(inquiry.phone_e164, None)
+    except ValueError:
+        return ""
 
 
 def offer_values(
-    lead: Lead, inquiry: CleanLead, fields: Iterable[str]
+    lead: Lead,
+    inquiry: CleanLead,
+    fields: Iterable[str],
+    *,
+    phone: str | None = None,
 ) -> dict[str, Any]:
     """What `inquiry` offers `lead` of `fields`, as a person would take it:
     the one place that decides it, for the note made when the inquiry joins
-    (`offered_fields`), the page, the API and taking it (`pending_offers`).
+    (`offered_values`), the page, the API and taking it (`pending_offers`).
     A field the lead holds, or the inquiry lacks, is not offered; a phone
     that does not read in the lead's country (`_phone`) is not; a value is
     offered in the lead's currency, or with its own when the lead names
-    none, and never without it."""
+    none, and never without it. `phone`, when given, is the number as read
+    when the inquiry joined (`note_data`), taken as it is ("": none read);
+    without it the number is read now (`_phone`), as the inquiry joins."""
     names = [name for name in fields if hasattr(inquiry, name)]
     values = {
         name: getattr(inquiry, name)
@@ -146,7 +194,7 @@ def offer_values(
         and not _empty(getattr(inquiry, name))
     }
     if "phone" in values:
-        phone = _phone(lead, inquiry)
+        phone = _phone(lead, inquiry) if phone is None else phone
         if phone:
             values["phone"] = phone
         else:
@@ -161,10 +209,11 @@ def offer_values(
 
 
 def _phone(lead: Lead, inquiry: CleanLead) -> str:
-    """The inquiry's number as a person taking it gets it: read in the
-    lead's country, else the inquiry's, else the pipeline's region, and
-    written with its country code, so that it reads the same whatever the
-    country at the time it is taken; "" when it does not read there."""
+    """The inquiry's number as it joins the lead: read in the lead's
+    country, else the inquiry's, else the pipeline's region, and written
+    with its country code, so that it reads the same whatever country the
+    lead has when it is taken (`note_data` keeps it); "" when it does not
+    read there."""
     from .services import phone_region  # services imports dedup, and it this
 
     if inquiry.phone.startswith("+"):
@@ -187,7 +236,7 @@ def apply_offer(
     """Take the values the repeat inquiry `inquiry_id` still offers lead
     `lead_id` (only those of `fields`, when given) as an edit by `by` on the
     lead as read at `version` (`edits.edit_lead`, which refuses as an edit
-    does), their values read now (a phone in the lead's country as it is).
+    does), a phone as it was read when the inquiry joined.
     Refuses someone who may not edit the lead first (PermissionDenied); a
     name no offer can hold (ValidationError); an inquiry that is not the
     lead's (NotFound), or offers none of them (Conflict, naming what it
@@ -234,18 +283,22 @@ def apply_offer(
 def lapse(lead_id: int, fields: Iterable[str]) -> None:
     """End the offers of `fields` on lead `lead_id`: an edit of a field
     decides it, and an offer made before is no longer the lead's to show.
-    Called by an edit, under the lead's lock."""
+    A value goes with the currency: it was offered as judged in the lead's
+    currency, or with its own, and an edit of either ends both. Called by
+    an edit, under the lead's lock."""
     gone = set(fields)
     if not gone:
         return
+    if gone & {"value", "currency"}:
+        gone |= {"value", "currency"}
     notes = offer_notes(lead_id).values_list("pk", "data")
     for pk, data in notes:
         offered = [name for name in data["offered"] if name not in gone]
         if len(offered) == len(data["offered"]):
             continue
-        if "value" not in offered and "currency" in offered:
-            offered.remove("currency")  # a currency is offered with a value only
         data = {**data, "offered": offered}
+        if "phone" not in offered:
+            data.pop("offered_phone", None)
         if not offered:
             del data["offered"]
         LeadActivity.objects.filter(pk=pk).update(data=data)

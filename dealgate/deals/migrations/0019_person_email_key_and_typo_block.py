@@ -23,9 +23,7 @@ def refill(apps, schema_editor):
 
     alias = schema_editor.connection.alias
     Person = apps.get_model("deals", "Person")
-    _refill(
-        Person.objects.using(alias), "email", "email_key", person_email_key
-    )
+    _refill(Person.objects.using(alias), "email", "email_key", person_email_key)
     Organization = apps.get_model("deals", "Organization")
     _refill(
         Organization.objects.using(alias),
