@@ -139,8 +139,9 @@ class Organization(models.Model):
 class PersonQuerySet(models.QuerySet):
     def update(self, **kwargs: object) -> int:
         """Update as any query set does, writing the email's key with a new
-        email: an update saves no instance, so `EmailKeyField` is not run."""
-        if "email" in kwargs:
+        email: an update saves no instance, so `EmailKeyField` is not run.
+        One that writes both (as `bulk_update` below does) writes its own."""
+        if "email" in kwargs and "email_key" not in kwargs:
             email = kwargs["email"]
             if not isinstance(email, str):
                 raise TypeError(

@@ -151,18 +151,19 @@ def _pending(lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
     """The values of the note `data` whose fields `lead` still lacks, its
     phone as read when the note was made."""
     inquiry = CleanLead.from_json(data)
-    return offer_values(
-        lead,
-        inquiry,
-        data.get("offered") or [],
-        phone=data.get("offered_phone") or _as_captured(inquiry),
-    )
+    offered = data.get("offered") or []
+    phone = data.get("offered_phone", "")
+    if not phone and "phone" in offered:
+        phone = _as_captured(inquiry)
+    return offer_values(lead, inquiry, offered, phone=phone)
 
 
 def _as_captured(inquiry: CleanLead) -> str:
     """The inquiry's number as its capture read it, with its country code,
     for a note that kept no reading of its own (leads migration 0020 gives
     every note offering a phone one); "" for none."""
+    if not inquiry.phone_e164:
+        return ""
     try:
         return normalize.phone_international(inquiry.phone_e164, None)
     except ValueError:

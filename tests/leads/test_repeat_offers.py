@@ -16,7 +16,7 @@ from dealgate.clocks.models import Notice
 from dealgate.errors import Conflict, NotFound, PermissionDenied
 from dealgate.leads.edits import edit_lead
 from dealgate.leads.models import ApiToken, Lead, LeadActivity
-from dealgate.leads.offers import apply_offer, pending_offers
+from dealgate.leads.offers import apply_offer, may_have_offers, pending_offers
 from dealgate.leads.services import capture_lead, convert_lead, split_lead
 from dealgate.leads.tokens import create_token
 from dealgate.leads.versions import lead_version
@@ -524,3 +524,92 @@ def test_another_leads_inquiry_is_not_found(routed, bare, alice):
         apply_offer(bare.pk, note.pk, by=alice, version=lead_version(bare))
 
     assert pending_offers(other)[0].inquiry == note.pk
+
+
+@pytest.mark.parametrize("country", ["AT", "US"])
+def test_an_offered_phone_stays_the_number_read_when_the_inquiry_joined(
+    routed, now, country
+):
+    lead = capture_lead(inquiry(1, country=None, company=None), source="form").lead
+    note = _note(
+        capture_lead(
+            inquiry(1, country=None, company=None, phone="030 1234567"),
+            source="form",
+        ).decision
+    )
+    assert note.data["offered_phone"] == "+49 30 1234567"
+
+    # Read again in Austria it would be another number, in the US none.
+    edit_lead(lead.pk, {"country": country}, by=lead.owner, version=lead_version(lead))
+    lead.refresh_from_db()
+
+    (offer,) = pending_offers(lead)
+    assert offer.values == {"phone": "+49 30 1234567"}
+    apply_offer(lead.pk, note.pk, by=lead.owner, version=lead_version(lead))
+    lead.refresh_from_db()
+    assert (lead.phone_e164, lead.country) == ("+49301234567", country)
+
+
+def _said_to_have_offers(lead: Lead) -> bool:
+    return Lead.objects.annotate(has=may_have_offers()).get(pk=lead.pk).has
+
+
+@pytest.mark.parametrize(
+    ("edit", "still_offered"),
+    [
+        ({"country": "US"}, {"phone": "+49 30 1234567", "value": Decimal("5000")}),
+        ({"currency": "USD"}, {"phone": "+49 30 1234567"}),
+        ({"phone": "+49 89 1234567"}, {"value": Decimal("5000")}),
+        ({"value": "10"}, {"phone": "+49 30 1234567"}),
+    ],
+)
+def test_a_lead_is_said_to_have_offers_exactly_when_it_shows_some(
+    routed, now, edit, still_offered
+):
+    lead = capture_lead(
+        inquiry(1, country=None, company=None, currency="EUR"), source="form"
+    ).lead
+    capture_lead(
+        inquiry(
+            1,
+            country=None,
+            company=None,
+            phone="030 1234567",
+            value="5000",
+            currency="EUR",
+        ),
+        source="form",
+    )
+    assert _said_to_have_offers(lead)
+
+    edit_lead(lead.pk, edit, by=lead.owner, version=lead_version(lead))
+    lead.refresh_from_db()
+
+    shown = [offer.values for offer in pending_offers(lead)]
+    assert shown == [still_offered]
+    assert _said_to_have_offers(lead)
+    edit_lead(
+        lead.pk,
+        {"phone": "+49 89 7654321", "value": "20"},
+        by=lead.owner,
+        version=lead_version(lead),
+    )
+    lead.refresh_from_db()
+    assert pending_offers(lead) == []
+    assert not _said_to_have_offers(lead)
+
+
+def test_a_value_offered_in_the_leads_currency_lapses_when_the_currency_is_edited(
+    routed, now
+):
+    lead = capture_lead(inquiry(1, company=None, currency="EUR"), source="form").lead
+    capture_lead(inquiry(1, company=None, value="5000", currency="EUR"), source="form")
+    assert [offer.values for offer in pending_offers(lead)] == [
+        {"value": Decimal("5000")}
+    ]
+
+    edit_lead(lead.pk, {"currency": "USD"}, by=lead.owner, version=lead_version(lead))
+    lead.refresh_from_db()
+
+    assert pending_offers(lead) == []
+    assert not _said_to_have_offers(lead)
