@@ -485,9 +485,12 @@ def company_match_other(key: str) -> str:
     return matches[1] if len(matches) > 1 else ""
 
 
-# The fewest distinct consonants a word needs to give a typo block: fewer
-# ("sap", "ibm") would gather every short name sharing its first letter,
-# and a typo in a word that short leaves it far below COMPANY_MATCH_SCORE.
+# The shortest word, and the fewest distinct consonants (its first letter
+# counted), that give a typo block: a word of up to BLOCK_PREFIX letters is
+# its prefix block whole, a typo in one that short leaves it far below
+# COMPANY_MATCH_SCORE, and fewer consonants ("audi", "aiea") would gather
+# every such name with that first letter.
+TYPO_BLOCK_LETTERS = BLOCK_PREFIX + 1
 TYPO_BLOCK_CONSONANTS = 3
 _VOWELS = frozenset("aeiouy")
 
@@ -499,9 +502,10 @@ def company_typo_match(key: str) -> str:
     and "Microsoft". Its first distinctive word (in the name's order, as
     `company_blocks` picks them) as its first letter and the set of its
     other consonants, sorted, with the name's numbers as `company_matches`
-    adds them ("Simens 2" and "Siemens 2" give "s:mns 2"): swapped, doubled,
-    dropped or wrong vowels leave it alike. "" for a word with fewer than
-    `TYPO_BLOCK_CONSONANTS` such consonants.
+    adds them ("Simens 2" and "Siemens 2" give "s:mn 2"): swapped, doubled,
+    dropped or wrong vowels leave it alike. "" for a word shorter than
+    `TYPO_BLOCK_LETTERS` or with fewer than `TYPO_BLOCK_CONSONANTS`
+    consonants ("SAP", "IBM").
 
     It only proposes candidates; `company_score` still decides. The first
     letter and the consonants keep its blocks as small as the prefix
@@ -511,6 +515,8 @@ def company_typo_match(key: str) -> str:
     if not distinctive:
         return ""
     word = distinctive[0]
+    if len(word) < TYPO_BLOCK_LETTERS:
+        return ""
     consonants = sorted(
         {ch for ch in word[1:] if ch.isalpha() and ch not in _VOWELS} - {word[0]}
     )

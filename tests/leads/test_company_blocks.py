@@ -1,5 +1,9 @@
 """Company names are found by blocks of their distinctive words.
 
+A name misspelt early in every distinctive word shares no block with its
+right spelling; it shares a typo block (`company_typo_match`), which only
+proposes the candidate: the similarity rule still decides.
+
 A fuzzy match (token-sort ratio of at least 90) can only join leads the
 de-duplication reads as candidates. Candidates are read by each of up to
 two blocks of a name's distinctive words, German letters transliterated,
@@ -30,6 +34,7 @@ from dealgate.leads.normalize import (
     company_match_other,
     company_matches,
     company_score,
+    company_typo_match,
 )
 from dealgate.leads.services import capture_lead
 from dealgate.leads.versions import lead_version
@@ -138,12 +143,23 @@ def test_a_capture_among_thousands_of_open_leads_scores_only_those_sharing_a_blo
         cursor.execute(sql, params)
         scored = [row[5] for row in cursor.fetchall()]
 
-    mine = set(company_blocks(lead.company_key))
-    sharing = [n for n in names if mine & set(company_blocks(company_key(n)))]
+    assert sorted(scored) == _sharing(lead, names)
     # A block of the 1,331 words' first letters holds 11 of them: about 40
-    # of the 5,000 leads, never the thousands that share "Systems".
-    assert sorted(scored) == sorted(company_key(n) for n in sharing)
+    # of the 5,000 leads, and its typo block a few more, never the
+    # thousands that share "Systems".
     assert 0 < len(scored) <= 80
+
+
+def _sharing(lead, names: list[str]) -> list[str]:
+    """The keys of `names` sharing a block or the typo block with `lead`."""
+    mine = set(company_blocks(lead.company_key))
+    typo = company_typo_match(lead.company_key)
+    return sorted(
+        company_key(n)
+        for n in names
+        if mine & set(company_blocks(company_key(n)))
+        or company_typo_match(company_key(n)) == typo
+    )
 
 
 def _stored(pipeline, n: int, company: str, now: dt.datetime) -> Lead:
@@ -158,6 +174,7 @@ def _stored(pipeline, n: int, company: str, now: dt.datetime) -> Lead:
         company_block=company_block(key),
         company_match=company_match(key),
         company_match_other=company_match_other(key),
+        company_match_typo=company_typo_match(key),
         channel="api",
         created_at=now - dt.timedelta(minutes=n),
     )
@@ -226,3 +243,111 @@ def test_organizations_saved_before_get_their_second_block(db):
         ("Initech", "init", ""),
         ("Konsulting Schmidt GmbH", "kons", "schm"),
     ]
+
+
+# Every distinctive word misspelt in its first four letters.
+MISSPELT_EARLY = [
+    ("Simens AG", "Siemens AG"),
+    ("Acenture", "Accenture GmbH"),
+    ("Simens Helathineers", "Siemens Healthineers"),
+    ("Farunhofer Insitut", "Fraunhofer Institut"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), MISSPELT_EARLY)
+def test_names_misspelt_early_in_every_word_share_only_a_typo_block(first, second):
+    a, b = company_key(first), company_key(second)
+
+    assert not set(company_matches(a)) & set(company_matches(b))
+    assert company_typo_match(a) == company_typo_match(b) != ""
+    assert company_score(a, b) >= COMPANY_MATCH_SCORE
+
+
+@pytest.mark.parametrize(("first", "second"), MISSPELT_EARLY)
+def test_a_capture_joins_the_lead_of_a_name_misspelt_early_in_every_word(
+    routed, now, first, second
+):
+    original = capture_lead(
+        inquiry(1, email="a@gmail.com", company=first), source="api"
+    ).lead
+
+    result = capture_lead(inquiry(2, email="b@web.de", company=second), source="form")
+
+    assert result.decision.lead == original
+    assert result.decision.matched_on == "company"
+
+
+def test_a_capture_joins_the_open_deal_of_an_organization_misspelt_early(
+    routed, bob, now
+):
+    from dealgate.deals.models import Deal, Organization
+
+    deal = Deal.objects.create(
+        pipeline=routed,
+        stage=routed.stages.first(),
+        title="Scanners",
+        owner=bob,
+        organization=Organization.objects.create(name="Siemens AG"),
+    )
+
+    result = capture_lead(inquiry(1, company="Simens"), source="form")
+
+    assert result.decision.deal == deal
+    assert "similar company names" in result.decision.reason
+
+
+def test_a_typo_block_only_proposes_and_the_similarity_rule_decides(routed, now):
+    # "Mircosoft" meets "Microsoft" by its typo block, but two letters
+    # swapped in nine score 89, under COMPANY_MATCH_SCORE.
+    capture_lead(inquiry(1, email="a@gmail.com", company="Microsoft"), source="api")
+    lead = clean_lead(inquiry(2, email="b@web.de", company="Mircosoft"), region="DE")
+
+    sql, params = dedup.leads_query(lead)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        proposed = [row[5] for row in cursor.fetchall()]
+
+    assert proposed == ["microsoft"]
+    assert company_score("mircosoft", "microsoft") < COMPANY_MATCH_SCORE
+    assert capture_lead(
+        inquiry(2, email="b@web.de", company="Mircosoft"), source="form"
+    ).created
+
+
+def test_a_short_word_gives_no_typo_block_and_numbers_stay_in_it():
+    assert company_typo_match(company_key("SAP SE")) == ""
+    assert company_typo_match(company_key("IBM")) == ""
+    assert company_typo_match(company_key("Simens 2 GmbH")) == "s:mn 2"
+
+
+def test_an_edited_company_name_gets_its_typo_block(routed, now):
+    lead = capture_lead(inquiry(1, company="Acme Widgets"), source="api").lead
+
+    edit_lead(lead.pk, {"company": "Simens"}, by=lead.owner, version=lead_version(lead))
+
+    lead.refresh_from_db()
+    assert lead.company_match_typo == "s:mn"
+
+
+def test_typo_blocks_add_few_candidates_among_thousands_of_open_leads(routed, now):
+    rng = random.Random(7)
+    names = [
+        "".join(rng.choice(_SYLLABLES) for _ in range(3)).title()
+        + f" {rng.choice(_KINDS)}"
+        for _ in range(5_000)
+    ]
+    Lead.objects.bulk_create(
+        _stored(routed, n, name, now) for n, name in enumerate(names)
+    )
+    lead = clean_lead(
+        inquiry(1, email="new@else.example", company="Klaoter Systems"), region="DE"
+    )
+
+    sql, params = dedup.leads_query(lead)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        scored = [row[5] for row in cursor.fetchall()]
+
+    assert sorted(scored) == _sharing(lead, names)
+    assert "kaloter systems" in scored
+    assert len(scored) <= 80
