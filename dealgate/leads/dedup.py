@@ -137,8 +137,8 @@ def _deal_split_from(
 def candidates_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
     """The SQL and parameters of the candidates `find_match` compares: rows
     ("l", id, email key, phone, domain, company, company key) for leads and
-    ("d", id, contact email key, organization name, ...) for deals; None without a
-    signal. Each part keeps its own order and limit."""
+    ("d", id, contact email key, organization name, ...) for deals; None
+    without a signal. Each part keeps its own order and limit."""
     parts = [
         (kind, query)
         for kind, query in (("l", leads_query(lead)), ("d", deals_query(lead)))
@@ -322,8 +322,8 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
 
     A union of one branch per signal: each branch starts from its own index
     (deals migrations 0006, 0017 and 0019) and reaches the open deals
-    through them, where an
-    OR across two joined tables would read every open deal. Written as SQL
+    through them, where an OR across two joined tables would read every
+    open deal. Written as SQL
     because the ORM spent a millisecond of CPU compiling the union, which
     every capture pays.
     """
