@@ -10,6 +10,7 @@ deals import writes no people (its contacts are left empty).
 from __future__ import annotations
 
 import pytest
+from django.db.models.functions import Upper
 
 from dealgate.deals.models import Deal, Person
 from dealgate.imports.services import import_deals
@@ -93,6 +94,15 @@ def test_an_update_of_people_writes_their_keys_with_the_email(db):
     person.email = "Z@Acme.de"
     Person.objects.bulk_update([person], ["email"])
     assert Person.objects.get(pk=person.pk).email_key == "z@acme.de"
+
+
+def test_an_update_of_people_to_an_expression_is_refused_naming_the_field(db):
+    Person.objects.create(name="Anna", email="anna@firm.com")
+
+    with pytest.raises(TypeError, match="email: update people's email with text"):
+        Person.objects.update(email=Upper("email"))
+
+    assert Person.objects.get().email == "anna@firm.com"
 
 
 def test_an_address_the_key_refuses_gives_no_key(db):
