@@ -241,7 +241,7 @@ def list_deals(
         None, description="a stage's key; a closed deal is in the stage it closed from"
     ),
     status: Literal["open", "won", "lost"] | None = Query(None),
-    owner: str | None = Query(None, description="the owner's username"),
+    owner: str | None = lists.OWNER,
     created_since: lists.Instant = lists.CREATED_SINCE,
     updated_since: lists.Instant = lists.UPDATED_SINCE,
     limit: int = lists.LIMIT,
@@ -250,9 +250,10 @@ def list_deals(
     """The deals, oldest first, a page at a time: `limit` at most (50 unless
     asked, 200 at most) and the address of the `next` page. Each filter
     given narrows the list; one naming no pipeline, stage or user is a 422
-    naming it. Deals imported without a creation time are left out by
-    `created_since`. With `updated_since`, the deals changed since, in the
-    order they changed, for a sync that pages on while deals change."""
+    naming it (`owner=(none)`: the deals no one owns). Deals imported
+    without a creation time are left out by `created_since`. With
+    `updated_since`, the deals changed since, in the order they changed, for
+    a sync that pages on while deals change."""
     deals = readable_deals()
     if pipeline is not None:
         deals = deals.filter(pipeline=lists.pipeline_named(pipeline))
@@ -261,7 +262,7 @@ def list_deals(
     if status is not None:
         deals = deals.filter(status=status)
     if owner is not None:
-        deals = deals.filter(owner=lists.user_named(owner))
+        deals = deals.filter(lists.owned_by(owner))
     if created_since is not None:
         deals = deals.filter(created_at__gte=created_since)
     rows, following = lists.page_of(

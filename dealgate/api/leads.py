@@ -539,7 +539,7 @@ def list_leads(
     request: HttpRequest,
     pipeline: str | None = Query(None, description="a pipeline's key"),
     status: LeadStatus | None = STATUS,
-    owner: str | None = Query(None, description="the owner's username"),
+    owner: str | None = lists.OWNER,
     created_since: lists.Instant = lists.CREATED_SINCE,
     updated_since: lists.Instant = lists.UPDATED_SINCE,
     limit: int = lists.LIMIT,
@@ -548,10 +548,10 @@ def list_leads(
     """The leads, oldest first, a page at a time: `limit` at most (50 unless
     asked, 200 at most) and the address of the `next` page. Each filter
     given narrows the list; one naming no pipeline or user is a 422 naming
-    it. With `updated_since`, the leads changed since, in the order they
-    changed, for a sync that pages on while leads change. A listed lead
-    says whether repeat inquiries offer it values (`has_offers`); its GET
-    answers them."""
+    it (`owner=(none)`: the leads no one owns). With `updated_since`, the
+    leads changed since, in the order they changed, for a sync that pages on
+    while leads change. A listed lead says whether repeat inquiries offer it
+    values (`has_offers`); its GET answers them."""
     leads = readable_leads()
     if pipeline is not None:
         leads = leads.filter(pipeline=lists.pipeline_named(pipeline))
@@ -560,7 +560,7 @@ def list_leads(
     elif status is not None:
         leads = leads.filter(status=status)
     if owner is not None:
-        leads = leads.filter(owner=lists.user_named(owner))
+        leads = leads.filter(lists.owned_by(owner))
     if created_since is not None:
         leads = leads.filter(created_at__gte=created_since)
     rows, following = lists.page_of(

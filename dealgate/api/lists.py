@@ -147,6 +147,25 @@ def page_of(
     return taken, f"{request.path}?{query.urlencode()}"
 
 
+# What `owner` is sent as for the rows no one owns: the board's and the
+# reports' spelling, which no username can be (they hold no parentheses).
+NO_OWNER = "(none)"
+
+OWNER = Query(
+    None,
+    description=f"the owner's username, or {NO_OWNER} for those no one owns",
+)
+
+
+def owned_by(username: str) -> Q:
+    """The rows `owner` names: those of the user `username`, or with NO_OWNER
+    those no one owns; a refusal naming `owner` (422) for a username no one
+    has."""
+    if username == NO_OWNER:
+        return Q(owner__isnull=True)
+    return Q(owner=user_named(username))
+
+
 def user_named(username: str, field: str = "owner") -> User:
     """The user `username`, or a refusal naming `field` (422)."""
     user = User.objects.filter(username=username).first()
