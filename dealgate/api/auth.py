@@ -55,12 +55,19 @@ class TokenAuth(HttpBearer):
         request.user = use.user
         request.token_scope = use.scope
         request.token_pipeline = use.pipeline_key
+        request.token_id = use.token_id
         return use.user
 
 
 def token_scope(request: HttpRequest) -> str | None:
     """The scope of the token a request was made with; None for a session."""
     return getattr(request, "token_scope", None)
+
+
+def token_id(request: HttpRequest) -> int | None:
+    """The id of the token a request was made with, as `dealgate token list`
+    shows it; None for a session."""
+    return getattr(request, "token_id", None)
 
 
 def token_pipeline(request: HttpRequest) -> str | None:

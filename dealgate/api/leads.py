@@ -40,11 +40,12 @@ from dealgate.leads.intake import LIMITS, check_json_types
 from dealgate.leads.models import ApiToken, Lead
 from dealgate.leads.offers import Offer, may_have_offers, pending_offers
 from dealgate.leads.versions import lead_version
+from dealgate.pipelines.models import Pipeline
 from dealgate.web.bodies import limit_body
 from dealgate.web.client import address_key, client_address
 
 from . import lists
-from .auth import CAPTURE_AUTH, DEALS_AUTH, token_pipeline, token_scope
+from .auth import CAPTURE_AUTH, DEALS_AUTH, token_id, token_pipeline, token_scope
 from .deals import ErrorOut, limited_text
 from .fields import JsonBool
 from .parser import read_json, reads_own_body
@@ -391,9 +392,12 @@ def create_lead(request: HttpRequest) -> Status[dict[str, Any]] | HttpResponseBa
     # A website hands on what its visitor typed: a size as text, as the form's.
     data = _json_body(request)
     _bound_pipeline(request, data)
+    pipeline = _capture_pipeline(request, data)
     if token_scope(request) == ApiToken.Scope.CAPTURE:
-        return _capture_anonymously(request, data)
-    result = spool.capture_or_keep(data, source="api", by=request.auth)
+        return _capture_anonymously(request, data, pipeline)
+    result = spool.capture_or_keep(
+        data, source="api", by=request.auth, pipeline=pipeline
+    )
     if isinstance(result, spool.Kept):
         return Status(202, _queued_out(result))
     return Status(201 if result.created else 200, _capture_out(result))
@@ -418,8 +422,28 @@ def _bound_pipeline(request: HttpRequest, data: dict[str, Any]) -> None:
         )
 
 
+def _capture_pipeline(request: HttpRequest, data: dict[str, Any]) -> Pipeline:
+    """The pipeline the capture goes to (`services.pipeline_for_capture`).
+    A token that names none among several pipelines is told both ways past
+    it: name one in each capture, or have an admin bind the token, so its
+    captures that name none go to one (`dealgate token bind`)."""
+    try:
+        return services.pipeline_for_capture(data.get("pipeline"))
+    except services.SeveralPipelines as refusal:
+        token = token_id(request)
+        if token is None:
+            raise
+        raise ValidationError(
+            "there are several pipelines and this API token is bound to none: "
+            "say which one in the pipeline field, or have an admin bind the "
+            f"token to one with `dealgate token bind {token} KEY` (KEY the "
+            "pipeline's key), so that its captures that name none go there",
+            field="pipeline",
+        ) from refusal
+
+
 def _capture_anonymously(
-    request: HttpRequest, data: dict[str, Any]
+    request: HttpRequest, data: dict[str, Any], pipeline: Pipeline
 ) -> Status[dict[str, Any]] | HttpResponseBase:
     """Capture what a `capture` token sent, held to the web form's limit per
     client address (dealgate.leads.formhits, counted as the form counts):
@@ -427,7 +451,6 @@ def _capture_anonymously(
     afterwards gives its count back."""
     from .routes import api  # which imports this module
 
-    pipeline = services.pipeline_for_capture(data.get("pipeline"))
     client = address_key(client_address(request))
     posted_at = timesource.wall_now()
     with formhits.held(client, posted_at) as slot:

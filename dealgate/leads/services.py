@@ -79,8 +79,14 @@ class CaptureResult:
         return self.note
 
 
+class SeveralPipelines(ValidationError):
+    """A capture that names no pipeline while there are several: the API
+    adds how a token's holder gets past it (`api.leads`)."""
+
+
 def pipeline_for_capture(key: str | None) -> Pipeline:
-    """The pipeline a capture goes to: `key`, or the only one there is.
+    """The pipeline a capture goes to: `key`, or the only one there is
+    (SeveralPipelines when there are more).
 
     With its intake window and handoff, so routing and the response clock
     need no query for them (`assign.intake_window`, `assign.intake_handoff_id`).
@@ -97,7 +103,7 @@ def pipeline_for_capture(key: str | None) -> Pipeline:
         return found[0]
     if not found:
         raise NotFound("there is no pipeline to take leads yet", field="pipeline")
-    raise ValidationError(
+    raise SeveralPipelines(
         "there are several pipelines; say which one in the pipeline field",
         field="pipeline",
     )

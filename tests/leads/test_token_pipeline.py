@@ -67,6 +67,35 @@ def test_an_unbound_token_among_several_pipelines_is_still_told_to_name_one(
     assert not Lead.objects.exists()
 
 
+@pytest.mark.parametrize("scope", ["capture", "leads"])
+def test_an_unbound_token_among_several_pipelines_is_told_how_to_bind_it(
+    client, routed, renewals, olivia, scope, now
+):
+    token, secret = create_token(olivia, "website", scope=scope)
+
+    message = post(client, inquiry(), secret).json()["message"]
+
+    assert "say which one in the pipeline field" in message
+    assert f"`dealgate token bind {token.pk} KEY`" in message
+    # The command it names binds the token, and the same capture then goes in.
+    assert main(["token", "bind", str(token.pk), "renewals"]) == 0
+    assert post(client, inquiry(), secret).status_code in (201, 202)
+    assert Lead.objects.get().pipeline == renewals
+
+
+def test_a_session_among_several_pipelines_is_told_only_to_name_one(
+    client, routed, renewals, olivia, now
+):
+    client.force_login(olivia)
+
+    response = client.post(URL, json.dumps(inquiry()), content_type="application/json")
+
+    assert response.status_code == 422
+    assert response.json()["message"] == (
+        "there are several pipelines; say which one in the pipeline field"
+    )
+
+
 def test_a_bound_token_naming_another_pipeline_is_refused_naming_its_own(
     client, routed, renewals, olivia, now
 ):
