@@ -386,7 +386,8 @@ def attach(
     confirmed them. Its owner gets it in their inbox and, but for an
     import, as a notice by mail and webhook, and an answered lead or a deal
     a task to answer it (`followups`). A lead nobody owns yet tells whoever
-    holds its window meanwhile instead (`told_instead`).
+    holds its window meanwhile instead, and a deal nobody owns the same
+    people (`told_instead`).
     """
     subject = cut(f"Repeat inquiry: {lead.label}", 300)
     contact = contact_line(lead, matched_on=found.matched_on)
@@ -439,8 +440,10 @@ def attach(
     )
     what = found.lead.label if found.lead is not None else found.deal.title
     told, why = [found.owner], ""
-    if found.owner is None and found.lead is not None:
-        told, why = told_instead(found.lead)
+    if found.owner is None:
+        unowned = found.lead if found.lead is not None else found.deal
+        told, why = told_instead(unowned)
+    owed = ""
     for person in told:
         if person is None:
             continue
@@ -456,7 +459,9 @@ def attach(
             # this app's routing.
             from . import followups
 
-            followups.deliver(
+            # The answer is owed once, whoever is told: the first notice
+            # starts it, the others say the same.
+            owed = followups.deliver(
                 pipeline,
                 person,
                 lead=found.lead,
@@ -468,15 +473,18 @@ def attach(
                 unowned=why.strip(" ;"),
                 decision_id=decision.pk,
                 now=now,
+                owed=owed,
             )
-    if found.lead is not None and found.owner is None and channel != "import":
+    if found.owner is None and channel != "import":
         # An import logs each row it attached (`services.capture_lead`).
         names = ", ".join(p.username for p in told if p is not None) or "nobody"
+        kind, pk = ("lead", found.lead.pk) if found.lead else ("deal", found.deal.pk)
         transaction.on_commit(
             lambda: log.warning(
-                "lead %s has no owner: the inquiry attached to it (decision %s) "
+                "%s %s has no owner: the inquiry attached to it (decision %s) "
                 "was told to %s",
-                found.lead.pk,
+                kind,
+                pk,
                 decision.pk,
                 names,
             )
@@ -484,23 +492,26 @@ def attach(
     return decision
 
 
-def told_instead(lead: Lead) -> tuple[list[User], str]:
-    """Who is told of a follow-up on `lead`, which nobody owns yet, and why
-    in words (a clause for the inbox notice): whoever holds its response
-    window while it waits for an owner, the active person owning the
-    pipeline's intake stage, else the firm's active admins
-    (`clocks.services.unplaced_responsible_id`, as the sweep tells them)."""
+def told_instead(subject: Lead | Deal) -> tuple[list[User], str]:
+    """Who is told of a follow-up on `subject`, a lead or deal nobody owns,
+    and why in words (a clause for the inbox notice): whoever holds a lead's
+    response window while it waits for an owner, the active person owning
+    the pipeline's intake stage, else the firm's active admins
+    (`clocks.services.unplaced_responsible_id`, as the sweep tells them). A
+    deal nobody owns tells the same people: the buyer wrote in again, as a
+    new inquiry would, and those are who take new inquiries in."""
     # Imported here: the clocks app imports this app's routing.
     from dealgate.clocks.services import unplaced_responsible_id
 
-    person = unplaced_responsible_id(lead.pipeline)
+    if isinstance(subject, Lead):
+        nobody, stage = "nobody owns the lead yet", "its intake stage"
+    else:
+        nobody, stage = "nobody owns the deal", "its pipeline's intake stage"
+    person = unplaced_responsible_id(subject.pipeline)
     if person is not None:
-        return (
-            list(User.objects.filter(pk=person)),
-            "; nobody owns the lead yet: you own its intake stage",
-        )
+        return list(User.objects.filter(pk=person)), f"; {nobody}: you own {stage}"
     admins = User.objects.filter(role=User.Role.ADMIN, is_active=True).order_by("id")
-    return list(admins), "; nobody owns the lead yet and its intake stage has no owner"
+    return list(admins), f"; {nobody} and {stage} has no owner"
 
 
 # Said wherever an inquiry's phone or website is passed on: its note, the

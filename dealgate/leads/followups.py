@@ -59,23 +59,28 @@ def deliver(
     now: dt.datetime,
     offering: str = "",
     unowned: str = "",
+    owed: str = "",
 ) -> str:
     """Tell `owner` of a follow-up from `who` (name and company) saying
     `says`, on `lead` or `deal`, and start the answer it is owed (a task
     `withdraw` finds by `decision_id`, the attachment's). Who they are and
     what they gave, the unchecked phone and website said to be so
     (`contact`), and the fields it offers the lead (`offering`, as its note
-    says) are in the notice's body only: its title is logged. A lead nobody
-    owns yet tells `owner`, who holds its window meanwhile, why they are told
-    (`unowned`). Returns what it asks of the owner, in words (the notice's
-    last paragraph)."""
-    if lead is not None and lead.status in (Lead.Status.NEW, Lead.Status.ASSIGNED):
+    says) are in the notice's body only: its title is logged. A lead or deal
+    nobody owns tells `owner`, who takes its inquiries in meanwhile, why they
+    are told (`unowned`). Returns what it asks of the owner, in words (the
+    notice's last paragraph); `owed`, what an earlier call returned for
+    another person told of the same follow-up, is said again instead, so
+    that the first told starts the answer and no second task is made."""
+    unanswered = (Lead.Status.NEW, Lead.Status.ASSIGNED)
+    if not owed and lead is not None and lead.status in unanswered:
         owed = _still_unanswered(pipeline, lead)
-    else:
+    elif not owed:
         owed = _answer_owed(pipeline, owner, lead, deal, who, decision_id, now)
     what = f"lead {lead.label}" if lead is not None else f"deal {deal.title}"
     if unowned:
-        unowned = f"{unowned[0].upper()}{unowned[1:]}. Route it or take it."
+        act = "Route it or take it" if lead is not None else "Give it an owner"
+        unowned = f"{unowned[0].upper()}{unowned[1:]}. {act}."
     notify(
         owner,
         kind=Notice.Kind.INFO,
