@@ -19,7 +19,13 @@ from pydantic_core import PydanticCustomError
 from dealgate.core.currencies import amount_in
 from dealgate.core.numbers import AmbiguousNumber, decimals_as_written, read_number
 from dealgate.deals import idempotency, services
-from dealgate.deals.models import TEXT_LIMITS, Activity, Deal, IdempotencyKey
+from dealgate.deals.models import (
+    TEXT_LIMITS,
+    Activity,
+    Deal,
+    IdempotencyKey,
+    StageEvent,
+)
 from dealgate.errors import NotFound, ValidationError
 from dealgate.pipelines.models import Pipeline, Stage
 from dealgate.pipelines.services import only_pipeline
@@ -132,6 +138,10 @@ class ErrorOut(Schema):
 
 
 class StageEventOut(Schema):
+    id: int = Field(
+        description="the event's id: with `at`, its place in the history "
+        "(`after=AT,ID` answers the events after it)"
+    )
     from_stage: str | None
     to_stage: str | None
     to_status: str
@@ -292,14 +302,37 @@ def get_deal(request: HttpRequest, deal_id: int) -> DealOut:
     return deal_out(deal)
 
 
-@router.get("/{int:deal_id}/history", response=list[StageEventOut])
-def get_deal_history(request: HttpRequest, deal_id: int) -> list[StageEventOut]:
-    deal = Deal.objects.filter(pk=deal_id).first()
-    if deal is None:
+@router.get(
+    "/{int:deal_id}/history",
+    response={200: list[StageEventOut], 404: ErrorOut, 422: ErrorOut},
+)
+def get_deal_history(
+    request: HttpRequest,
+    deal_id: int,
+    response: HttpResponse,
+    limit: int = lists.LIMIT,
+    after: str | None = lists.PLACE,
+) -> list[StageEventOut]:
+    """The deal's stage events in the order they happened (by `at`, then
+    id), a page at a time: `limit` at most (50 unless asked, 200 at most).
+    The answer is the list of events, as before there were pages; when more
+    follow, a `Link` header gives the next page's address (`rel="next"`),
+    its `after` the last event's time and id, so an event recorded while a
+    client pages through comes on a later page and none repeats."""
+    place = lists.place_named(after, "the deal's history")
+    if not Deal.objects.filter(pk=deal_id).exists():
         raise NotFound(f"no deal with id {deal_id}")
-    events = deal.events.select_related("from_stage", "to_stage", "by")
+    events = StageEvent.objects.filter(deal_id=deal_id).select_related(
+        "from_stage", "to_stage", "by"
+    )
+    rows, following = lists.page_in_order(
+        request, events, field="at", limit=limit, after=place
+    )
+    if following is not None:
+        response["Link"] = f'<{following}>; rel="next"'
     return [
         StageEventOut(
+            id=e.pk,
             from_stage=e.from_stage.key if e.from_stage else None,
             to_stage=e.to_stage.key if e.to_stage else None,
             to_status=e.to_status,
@@ -307,7 +340,7 @@ def get_deal_history(request: HttpRequest, deal_id: int) -> list[StageEventOut]:
             by=e.by.username if e.by else None,
             override_reason=e.override_reason,
         )
-        for e in events
+        for e in rows
     ]
 
 

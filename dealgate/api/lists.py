@@ -37,6 +37,7 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from dealgate.accounts.models import User
+from dealgate.core.numbers import Place, read_place
 from dealgate.errors import ValidationError
 from dealgate.pipelines.models import Pipeline
 
@@ -164,6 +165,59 @@ def owned_by(username: str) -> Q:
     if username == NO_OWNER:
         return Q(owner__isnull=True)
     return Q(owner=user_named(username))
+
+
+PLACE = Query(
+    None,
+    description="answer the rows after this place: TIME,ID, the time and id "
+    "of the last row of the page it follows, as the next page's address "
+    "writes it",
+)
+
+
+def place_named(text: str | None, where: str) -> Place | None:
+    """The place `after` names in `where` ("the deal's history"); None when
+    none is sent; a refusal naming `after` (422) for text that is no
+    TIME,ID with an offset."""
+    if text is None:
+        return None
+    try:
+        return read_place(text, where, timeless=False)
+    except ValidationError:
+        raise ValidationError(
+            f"after must be a place in {where} as the next page's address "
+            f"writes it (TIME,ID: a time with its offset, and an id), got "
+            f"{text[:40]!r}",
+            field="after",
+        ) from None
+
+
+def page_in_order(
+    request: HttpRequest,
+    rows: QuerySet[Row],
+    *,
+    field: str,
+    limit: int,
+    after: Place | None,
+) -> tuple[list[Row], str | None]:
+    """The rows of `rows` after the place `after`, at most `limit`, in the
+    order of their `field` (an instant no row lacks), then id, and the
+    address of the next page (None on the last): one query. The next page
+    starts after the last row's place, not at a count of rows, so a row
+    added meanwhile later in that order comes on a later page and none
+    repeats."""
+    if after is not None:
+        rows = rows.filter(
+            Q(**{f"{field}__gt": after.at}) | Q(**{field: after.at, "pk__gt": after.pk})
+        )
+    taken = list(rows.order_by(field, "pk")[: limit + 1])
+    if len(taken) <= limit:
+        return taken, None
+    taken = taken[:limit]
+    last = taken[-1]
+    query = request.GET.copy()
+    query["after"] = str(Place(getattr(last, field).astimezone(dt.UTC), last.pk))
+    return taken, f"{request.path}?{query.urlencode()}"
 
 
 def user_named(username: str, field: str = "owner") -> User:

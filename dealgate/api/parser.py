@@ -190,10 +190,11 @@ def _bodiless(view: Callable[..., Any]) -> Callable[..., Any]:
 def refuse_unknown_queries(router: Router) -> None:
     """Make each of the router's endpoints refuse (422 naming it) a query
     parameter it does not declare, and one it declares sent twice: the
-    first would be ignored (`/deals/13/history?limit=abc` answered as if
-    nothing had been asked), and of a repeat, which was meant cannot be
-    told. A declared parameter of the wrong type is django-ninja's own 422
-    naming it (api.routes). Call before the router is added to the API."""
+    first would be ignored (`/deals/13/history?limit=abc`, before the
+    history had pages, answered as if nothing had been asked), and of a
+    repeat, which was meant cannot be told. A declared parameter of the
+    wrong type is django-ninja's own 422 naming it (api.routes). Call
+    before the router is added to the API."""
     for path_view in router.path_operations.values():
         for operation in path_view.operations:
             names: set[str] = set()

@@ -1,7 +1,7 @@
 """A query parameter an endpoint does not read is refused (422 naming it),
-as a body's unknown key is, never ignored: `/deals/13/history?limit=abc`
-was answered 200 with the whole history. A parameter sent twice is refused
-too; which was meant cannot be told."""
+as a body's unknown key is, never ignored: `/deals/13/history?limit=abc`,
+before the history had pages, was answered 200 with the whole history. A
+parameter sent twice is refused too; which was meant cannot be told."""
 
 from __future__ import annotations
 
@@ -27,20 +27,32 @@ def lead(pipeline, alice):
     )
 
 
-def test_a_history_read_with_an_unknown_parameter_is_refused_naming_it(
+def test_a_deal_read_with_an_unknown_parameter_is_refused_naming_it(
     client, alice, deal
 ):
     client.force_login(alice)
 
-    response = client.get(f"/api/v1/deals/{deal.pk}/history?limit=abc")
+    response = client.get(f"/api/v1/deals/{deal.pk}?limit=abc")
 
     assert response.status_code == 422
     assert response.json() == {
         "code": "invalid",
-        "message": f"unknown query parameter limit: GET /api/v1/deals/{deal.pk}"
-        "/history takes none",
+        "message": f"unknown query parameter limit: GET /api/v1/deals/{deal.pk} "
+        "takes none",
         "field": "limit",
     }
+
+
+def test_a_history_read_names_the_parameters_it_takes(client, alice, deal):
+    client.force_login(alice)
+
+    response = client.get(f"/api/v1/deals/{deal.pk}/history?page=2")
+
+    assert response.status_code == 422
+    assert response.json()["message"] == (
+        f"unknown query parameter page: GET /api/v1/deals/{deal.pk}/history "
+        "takes after, limit"
+    )
 
 
 def test_every_unknown_parameter_is_named(client, alice, lead):
