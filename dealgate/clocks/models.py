@@ -275,6 +275,12 @@ class Notice(models.Model):
     # Empty for a notice about one subject (deal, lead, clock above).
     items = models.JSONField(default=list, blank=True)
     more_items = models.PositiveIntegerField(default=0, db_default=0)
+    # What a program receiving the webhook reads beside the text, under
+    # "dealgate" (dealgate.clocks.outbox): for a follow-up, {"inquiry": ...}
+    # telling the values an anonymous inquiry offers from those stored
+    # (leads.dedup.inquiry_data). Null for other notices: the sweep writes
+    # its notices in raw SQL that names no such column.
+    data = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -49,10 +50,12 @@ def notify(
     lead_id: int | None = None,
     clock_id: int | None = None,
     at: dt.datetime | None = None,
+    data: dict[str, Any] | None = None,
 ) -> Notice:
     """Write a notice for `user` and queue its deliveries. Call it inside the
     transaction that makes the change the notice reports, so both or neither
-    are kept."""
+    are kept. `data` (JSON) goes to the webhook beside the text, for a
+    program to read (`Notice.data`)."""
     at = at or timesource.now()
     notice = Notice.objects.create(
         user=user,
@@ -64,6 +67,7 @@ def notify(
         lead_id=lead_id,
         clock_id=clock_id,
         created_at=at,
+        data=data,
     )
     queue_deliveries([notice.pk])
     log.info("notice %s (%s) for %s: %s", notice.pk, kind, user.username, title)

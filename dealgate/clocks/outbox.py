@@ -166,6 +166,11 @@ class Outgoing:
     items: list[dict[str, Any]] = field(default_factory=list)
     # A digest's entries not kept in `items`, only counted.
     more_items: int = 0
+    # What the notice is about and its data, for the webhook's "dealgate".
+    kind: str = ""
+    deal_id: int | None = None
+    lead_id: int | None = None
+    data: dict[str, Any] | None = None
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -246,6 +251,10 @@ def _lease(wall: dt.datetime, limit: int) -> list[Outgoing]:
             "notice__url",
             "notice__items",
             "notice__more_items",
+            "notice__kind",
+            "notice__deal_id",
+            "notice__lead_id",
+            "notice__data",
             "notice__user__email",
             "notice__user__username",
             "notice__user__first_name",
@@ -268,6 +277,10 @@ def _outgoing(row: dict[str, Any]) -> Outgoing:
         name=name.strip() or row["notice__user__username"],
         items=row["notice__items"] or [],
         more_items=row["notice__more_items"],
+        kind=row["notice__kind"],
+        deal_id=row["notice__deal_id"],
+        lead_id=row["notice__lead_id"],
+        data=row["notice__data"],
     )
 
 
@@ -552,7 +565,9 @@ class WebhookSender:
         try:
             request = urllib.request.Request(
                 self.url,
-                data=json.dumps({"text": _slack_escaped(text)}).encode(),
+                data=json.dumps(
+                    {"text": _slack_escaped(text), "dealgate": _structured(item)}
+                ).encode(),
                 headers={
                     "Content-Type": "application/json",
                     "Idempotency-Key": f"dealgate-notice-{item.notice_id}",
@@ -582,6 +597,21 @@ class WebhookSender:
 
     def close(self) -> None:
         pass
+
+
+def _structured(item: Outgoing) -> dict[str, Any]:
+    """What a program reads of a notice beside its text (which Slack shows
+    and ignores this beside): the notice's id, kind, deal, lead and link,
+    and its data, such as a follow-up's `inquiry`, whose values the text
+    gives in words (docs/clocks.md, "The webhook's payload")."""
+    return {
+        "notice": item.notice_id,
+        "kind": item.kind,
+        "deal": item.deal_id,
+        "lead": item.lead_id,
+        "url": _link(item) or None,
+        **(item.data or {}),
+    }
 
 
 def split_credentials(url: str) -> tuple[str, dict[str, str]]:

@@ -16,6 +16,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
@@ -474,6 +475,7 @@ def attach(
                 decision_id=decision.pk,
                 now=now,
                 owed=owed,
+                data=inquiry_data(found, lead, offered),
             )
     if found.owner is None and channel != "import":
         # An import logs each row it attached (`services.capture_lead`).
@@ -534,13 +536,67 @@ def contact_line(lead: CleanLead, *, matched_on: str = "") -> str:
     return f"{line} ({lead.country})" if line and lead.country else line
 
 
-def _unchecked(lead: CleanLead, matched_on: str) -> list[str]:
+def _unchecked_values(lead: CleanLead, matched_on: str) -> dict[str, str]:
+    """The phone and website an inquiry gives that are its say only: any
+    phone but the number it matched on, and its website."""
     phone = lead.phone if matched_on != "phone" else ""
-    return [
-        f"{label} {value}"
-        for label, value in (("phone", phone), ("website", lead.website))
-        if value
-    ]
+    given = {"phone": phone, "website": lead.website}
+    return {name: value for name, value in given.items() if value}
+
+
+def _unchecked(lead: CleanLead, matched_on: str) -> list[str]:
+    given = _unchecked_values(lead, matched_on)
+    return [f"{label} {value}" for label, value in given.items()]
+
+
+# What `inquiry_data` gives of the lead or deal as stored.
+STORED_FIELDS = ("name", "email", "phone", "company", "website", "country")
+
+
+def inquiry_data(found: Found, lead: CleanLead, offered: list[str]) -> dict[str, Any]:
+    """What the notice of a follow-up gives a program by webhook beside its
+    text (`Notice.data`), so that it can tell what the anonymous inquiry
+    says from what Dealgate holds, as the text does in words (`UNCHECKED`):
+
+    - `offered`: every value the inquiry gives that is its say only, none
+      of them checked or written: the phone and website of
+      `unchecked_line`, and the values it offers the lead's empty fields;
+    - `for_empty_fields`: which of those a person may take into the lead
+      (its note's offer; a deal is offered none);
+    - `stored`: the lead's values, or the deal's contact's and its
+      organization's name, as stored: the details to reach the buyer at.
+    """
+    values: dict[str, Any] = dict(_unchecked_values(lead, found.matched_on))
+    if found.lead is not None and offered:
+        values |= offers.offer_values(found.lead, lead, offered)
+    return {
+        "inquiry": {
+            "matched_on": found.matched_on,
+            "offered": {name: _json_value(value) for name, value in values.items()},
+            "for_empty_fields": list(offered),
+            "stored": _stored(found),
+            "warning": UNCHECKED,
+        }
+    }
+
+
+def _stored(found: Found) -> dict[str, Any]:
+    if found.lead is not None:
+        held = {name: getattr(found.lead, name) for name in STORED_FIELDS}
+    else:
+        contact, organization = found.deal.contact, found.deal.organization
+        held = {
+            "name": contact.name if contact else "",
+            "email": contact.email if contact else "",
+            "phone": contact.phone if contact else "",
+            "company": organization.name if organization else "",
+        }
+    return {name: value for name, value in held.items() if value not in ("", None)}
+
+
+def _json_value(value: Any) -> Any:
+    """`value` as JSON holds it: an amount as text, as the API answers one."""
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def unchecked_line(lead: CleanLead, *, matched_on: str = "") -> str:

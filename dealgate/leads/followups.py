@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from dealgate.accounts.models import User
 from dealgate.clocks import bulk
@@ -60,6 +61,7 @@ def deliver(
     offering: str = "",
     unowned: str = "",
     owed: str = "",
+    data: dict[str, Any] | None = None,
 ) -> str:
     """Tell `owner` of a follow-up from `who` (name and company) saying
     `says`, on `lead` or `deal`, and start the answer it is owed (a task
@@ -71,7 +73,8 @@ def deliver(
     are told (`unowned`). Returns what it asks of the owner, in words (the
     notice's last paragraph); `owed`, what an earlier call returned for
     another person told of the same follow-up, is said again instead, so
-    that the first told starts the answer and no second task is made."""
+    that the first told starts the answer and no second task is made.
+    `data` goes with the notice to the webhook (`dedup.inquiry_data`)."""
     unanswered = (Lead.Status.NEW, Lead.Status.ASSIGNED)
     if not owed and lead is not None and lead.status in unanswered:
         owed = _still_unanswered(pipeline, lead)
@@ -92,6 +95,7 @@ def deliver(
         lead_id=lead.pk if lead is not None else None,
         deal_id=deal.pk if deal is not None else None,
         at=now,
+        data=data,
     )
     return owed
 

@@ -12,7 +12,8 @@ goodbye to the client, as a kill would) right after acknowledging the N-th
 message, in the middle of the sender's pass. `--refuse ADDRESS` answers 550
 to that recipient; `--status CODE` makes the HTTP receiver answer CODE;
 `--password P` makes the SMTP server refuse a login with another password.
-The SMTP server also appends each mail's Date header to FILE.date.
+The SMTP server also appends each mail's Date header to FILE.date, the
+HTTP receiver each accepted payload, whole, as one line of JSON to FILE.json.
 Standard library only, no Django.
 """
 
@@ -135,6 +136,8 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
             text = payload["text"].replace("\n", " | ")
             key = self.headers.get("Idempotency-Key", "")
             stop = accept(self.options.log, key, text, self.options.exit_after)
+            with open(self.options.log + ".json", "a", encoding="utf-8") as log:
+                log.write(json.dumps(payload) + "\n")
         body = b"ok" if status == 200 else b"no"
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))

@@ -9,7 +9,9 @@ Mail and webhook go to real receivers on 127.0.0.1 (tests/clocks/receivers.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,7 @@ from dealgate import timesource
 from dealgate.clocks.models import Clock, Notice
 from dealgate.clocks.outbox import deliver_all_due
 from dealgate.deals.models import Activity
+from dealgate.leads.dedup import UNCHECKED
 from dealgate.leads.models import LeadActivity, LeadNotice
 from dealgate.leads.services import capture_lead, convert_lead, record_response
 from tests.clocks.test_outbox import Receiver, point_settings_at
@@ -201,6 +204,74 @@ def test_a_follow_ups_phone_and_website_reach_mail_and_webhook_as_unchecked(
     assert "An inquiry is anonymous" in text
     note = LeadActivity.objects.get(lead=lead, kind=LeadActivity.Kind.INQUIRY)
     assert note.body.startswith(f"{who}\n\n{unchecked}\n\n{CHASER}")
+
+
+def _payloads(hook: Receiver) -> list[dict]:
+    """The whole JSON bodies the webhook receiver accepted, in order."""
+    lines = Path(f"{hook.log}.json").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_a_follow_ups_webhook_payload_tells_offered_values_from_stored_ones(
+    routed, alice, mailed, now
+):
+    _, hook = mailed
+    lead = capture_lead(
+        inquiry(phone="+49 30 1234567", company=None), source="form"
+    ).lead
+    follow_up(phone="+1 202 555 0100", website="evil.example", company="Initech")
+    deliver_all_due(now=NOW)
+
+    (payload,) = _payloads(hook)
+    assert "Given by the inquiry, unchecked: phone +1 202 555 0100" in (payload["text"])
+    told = Notice.objects.get(user=alice)
+    structured = payload["dealgate"]
+    assert {key: structured[key] for key in ("notice", "kind", "lead", "deal")} == {
+        "notice": told.pk,
+        "kind": "info",
+        "lead": lead.pk,
+        "deal": None,
+    }
+    assert structured["url"] == f"https://crm.example.com/leads/{lead.pk}/"
+    assert structured["inquiry"] == {
+        "matched_on": "email",
+        "offered": {
+            "phone": "+1 202 555 0100",
+            "website": "https://evil.example",
+            "company": "Initech",
+        },
+        "for_empty_fields": ["company", "website"],
+        "stored": {
+            "name": "Person 1",
+            "email": "person1@company1.example",
+            "phone": "+49 30 1234567",
+            "country": "DE",
+        },
+        "warning": UNCHECKED,
+    }
+
+
+def test_a_follow_up_on_a_deal_gives_its_contacts_stored_details_by_webhook(
+    routed, alice, mailed, now
+):
+    _, hook = mailed
+    lead = capture_lead(inquiry(phone="+49 30 1234567"), source="form").lead
+    deal = convert_lead(lead.pk, by=alice)
+    follow_up(website="evil.example")
+    deliver_all_due(now=NOW)
+
+    structured = _payloads(hook)[-1]["dealgate"]
+    inquiry_data = structured["inquiry"]
+    assert structured["deal"] == deal.pk
+    # The contact's number as the deal keeps it.
+    assert inquiry_data["offered"] == {"website": "https://evil.example"}
+    assert inquiry_data["for_empty_fields"] == []
+    assert inquiry_data["stored"] == {
+        "name": "Person 1",
+        "email": "person1@company1.example",
+        "phone": "+49301234567",
+        "company": "Company 1 GmbH",
+    }
 
 
 def test_a_follow_up_matched_on_the_leads_own_phone_gives_it_as_contact(
