@@ -445,6 +445,7 @@ def attach(
         unowned = found.lead if found.lead is not None else found.deal
         told, why = told_instead(unowned)
     owed = ""
+    data = inquiry_data(found, lead, offered) if channel != "import" else None
     for person in told:
         if person is None:
             continue
@@ -475,7 +476,7 @@ def attach(
                 decision_id=decision.pk,
                 now=now,
                 owed=owed,
-                data=inquiry_data(found, lead, offered),
+                data=data,
             )
     if found.owner is None and channel != "import":
         # An import logs each row it attached (`services.capture_lead`).
