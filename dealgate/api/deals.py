@@ -140,7 +140,7 @@ class ErrorOut(Schema):
 class StageEventOut(Schema):
     id: int = Field(
         description="the event's id: with `at`, its place in the history "
-        "(`after=AT,ID` answers the events after it)"
+        "(`after=TIME,ID`, its `at` and id, answers the events after it)"
     )
     from_stage: str | None
     to_stage: str | None
