@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("clocks", "0013_clock_late_after_required")]
+    dependencies = [("clocks", "0014_as_of_help_text")]
 
     operations = [
         migrations.AddField(
