@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from dealgate.core.csvcells import inert
 from dealgate.core.rounding import fixed, hundredfold, percent, rounded
 from dealgate.web.templatetags.dealgate_format import money
 
@@ -164,16 +165,5 @@ def _raw(column: Column, value: Any) -> Any:
     if column.kind == "money":
         return fixed(value, 2)
     if column.kind == "deal":
-        return _inert(value[1])
-    return _inert(value) if isinstance(value, str) else value
-
-
-# What a spreadsheet reads as the start of a formula. A deal title or a
-# company name comes from anyone (a website form, an import), so a cell that
-# starts with one of these is written with a leading apostrophe, which
-# spreadsheets show as text ("formula injection", OWASP).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
+        return inert(value[1])
+    return inert(value) if isinstance(value, str) else value

@@ -1,0 +1,120 @@
+"""`dealgate export deals|leads [filters] [OUTPUT]`: the data as CSV.
+
+Writes to OUTPUT, or to stdout when OUTPUT is "-" or not given. A file is
+written beside its name first and put in place only once complete, so a
+failed or interrupted export never leaves half a file under the name (nor
+replaces a good one). The columns and the formula defence are in
+docs/export.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from dealgate.deals.models import Deal
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export", help="write deals or leads as CSV, for a backup or a spreadsheet"
+    )
+    kinds = parser.add_subparsers(dest="kind", metavar="WHAT")
+    kinds.required = True
+
+    deals = kinds.add_parser(
+        "deals",
+        help="every deal, or those the filters choose",
+        description=(
+            "One row per deal, read in one consistent snapshot. Times are ISO "
+            "8601 with the offset, in the pipeline's zone; text that a "
+            "spreadsheet would run as a formula starts with an apostrophe."
+        ),
+    )
+    _add_common(deals)
+    deals.add_argument(
+        "--status", choices=Deal.Status.values, help="only deals in this state"
+    )
+    deals.add_argument("--stage", metavar="KEY", help="only deals in this stage")
+    deals.set_defaults(func=run_export_deals)
+
+    leads = kinds.add_parser(
+        "leads",
+        help="every lead, or those the filters choose",
+        description=(
+            "One row per lead, read in one consistent snapshot, written as "
+            "deals are. --status open means new, assigned and answered."
+        ),
+    )
+    _add_common(leads)
+    leads.add_argument(
+        "--status",
+        metavar="STATUS",
+        help="only leads in this state (open, new, assigned, answered, "
+        "converted, disqualified, merged, archived)",
+    )
+    leads.set_defaults(func=run_export_leads)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pipeline", metavar="KEY", help="only this pipeline's")
+    parser.add_argument(
+        "--owner", metavar="USERNAME", help="only this person's; (none): no one's"
+    )
+    parser.add_argument(
+        "output",
+        metavar="OUTPUT",
+        nargs="?",
+        default="-",
+        help="the file to write; - or none: stdout",
+    )
+
+
+def run_export_deals(args: argparse.Namespace) -> int:
+    from dealgate import timesource
+    from dealgate.deals.export import deal_csv, deal_export
+
+    export = deal_export(
+        pipeline=args.pipeline, status=args.status, stage=args.stage, owner=args.owner
+    )
+    write(deal_csv(export, timesource.now()), args.output)
+    return 0
+
+
+def run_export_leads(args: argparse.Namespace) -> int:
+    from dealgate.leads.export import lead_csv, lead_export
+
+    export = lead_export(pipeline=args.pipeline, status=args.status, owner=args.owner)
+    write(lead_csv(export), args.output)
+    return 0
+
+
+def write(lines: Iterable[str], output: str) -> None:
+    """Write `lines` to stdout ("-") or, whole or not at all, to the file
+    `output`: UTF-8, line ends as the lines carry them (CRLF)."""
+    if output == "-":
+        for line in lines:
+            sys.stdout.write(line)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+    )
+    try:
+        with open(handle, "w", encoding="utf-8", newline="") as file:
+            file.writelines(lines)
+        # mkstemp's file is private (0600); the export is an ordinary file.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

@@ -1,0 +1,266 @@
+"""Deals as a CSV file: what a person needs to take their data elsewhere
+(a backup, a spreadsheet, another tool), read in one snapshot and written a
+row at a time.
+
+`dealgate export deals` and the board's "Download CSV" link both write
+through here, so the file is the same whichever door it came from. The
+columns are in docs/export.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from dealgate.accounts.models import User
+from dealgate.core.calendar import Calendar
+from dealgate.core.csvcells import csv_lines, exact, inert
+from dealgate.core.custom_fields import declared_fields
+from dealgate.core.rounding import rounded
+from dealgate.deals.models import Deal
+from dealgate.deals.queries import NO_OWNER, NoOwner, stage_age
+from dealgate.errors import ValidationError
+from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.models import Pipeline
+
+# Rows fetched from the database at a time: memory holds one chunk, whatever
+# the table's size.
+CHUNK_ROWS = 2_000
+
+DEAL_COLUMNS = (
+    "id",
+    "title",
+    "organization",
+    "contact_name",
+    "contact_email",
+    "value",
+    "currency",
+    "owner",
+    "pipeline",
+    "stage",
+    "stage_name",
+    "status",
+    "loss_reason",
+    "loss_note",
+    "created_at",
+    "stage_entered_at",
+    "closed_at",
+    "expected_close_date",
+)
+# After the custom fields' columns: how long the deal has sat in its stage
+# (a closed deal: how long it sat in the stage it closed from).
+DAYS_IN_STAGE = "business_days_in_stage"
+
+# How a filter is named in a refusal: "--stage" on the command line.
+Naming = Callable[[str], str]
+
+
+def option(name: str) -> str:
+    """A filter named as the command line spells it."""
+    return f"--{name}"
+
+
+@dataclass(frozen=True)
+class DealExport:
+    """Which deals a file holds: those of `pipelines`, narrowed by status,
+    stage key and owner (NO_OWNER: the deals no one owns) when given."""
+
+    pipelines: tuple[Pipeline, ...]
+    status: str | None = None
+    stage: str | None = None
+    owner: User | NoOwner | None = None
+
+    @property
+    def custom_keys(self) -> list[str]:
+        """The custom fields the pipelines declare, in their order, each once."""
+        keys: dict[str, None] = {}
+        for pipeline in self.pipelines:
+            keys.update(dict.fromkeys(declared_fields(pipeline.custom_fields)))
+        return list(keys)
+
+    @property
+    def header(self) -> list[str]:
+        # A custom field whose key is a column's name keeps both apart.
+        custom = [
+            f"custom.{key}" if key in (*DEAL_COLUMNS, DAYS_IN_STAGE) else key
+            for key in self.custom_keys
+        ]
+        return [*DEAL_COLUMNS, *custom, DAYS_IN_STAGE]
+
+
+def deal_export(
+    *,
+    pipeline: str | None = None,
+    status: str | None = None,
+    stage: str | None = None,
+    owner: str | None = None,
+    named: Naming = option,
+) -> DealExport:
+    """The export the filters ask for, each value checked: ValidationError
+    names the filter (as `named` spells it) and what it may be."""
+    pipelines = tuple(Pipeline.objects.order_by("pk"))
+    if pipeline:
+        pipelines = tuple(p for p in pipelines if p.key == pipeline)
+        if not pipelines:
+            raise _refused(named("pipeline"), f"there is no pipeline {pipeline!r}")
+    if status and status not in Deal.Status.values:
+        raise _refused(
+            named("status"),
+            f"{status!r} is not a status; use {', '.join(Deal.Status.values)}",
+        )
+    if stage:
+        _check_stage(stage, pipelines, named("stage"))
+    return DealExport(pipelines, status or None, stage or None, _owner(owner, named))
+
+
+def _check_stage(key: str, pipelines: Sequence[Pipeline], name: str) -> None:
+    from dealgate.pipelines.models import Stage
+
+    stages = Stage.objects.filter(pipeline__in=pipelines)
+    if stages.filter(key=key).exists():
+        return
+    if len(pipelines) == 1:
+        known = ", ".join(stages.order_by("position").values_list("key", flat=True))
+        raise _refused(
+            name,
+            f"pipeline {pipelines[0].key} has no stage {key!r}; its stages: {known}",
+        )
+    raise _refused(name, f"no pipeline has a stage {key!r}")
+
+
+def _owner(username: str | None, named: Naming) -> User | NoOwner | None:
+    if not username:
+        return None
+    if username == NO_OWNER.username:
+        return NO_OWNER
+    owner = User.objects.filter(username=username).first()
+    if owner is None:
+        raise _refused(named("owner"), f"there is no user {username!r}")
+    return owner
+
+
+def _refused(name: str, problem: str) -> ValidationError:
+    return ValidationError(f"{name}: {problem}", field=name.lstrip("-"))
+
+
+def export_deals(export: DealExport) -> QuerySet[Deal]:
+    """The deals `export` holds, by id, with what a row reads joined in."""
+    deals = Deal.objects.filter(pipeline__in=export.pipelines)
+    if export.status:
+        deals = deals.filter(status=export.status)
+    if export.stage:
+        deals = deals.filter(stage__key=export.stage)
+    if isinstance(export.owner, NoOwner):
+        deals = deals.filter(owner__isnull=True)
+    elif export.owner is not None:
+        deals = deals.filter(owner=export.owner)
+    return (
+        deals.select_related("stage", "organization", "contact", "owner")
+        .defer("notes", "checklist")
+        .order_by("pk")
+    )
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """Read inside one transaction, so every row comes from one moment: a
+    deal moved or added while the file is written is in it once, as it was,
+    or not at all. On PostgreSQL the transaction is REPEATABLE READ (one
+    snapshot for all its statements) and read only; SQLite's reads in one
+    transaction see one state already. Inside a transaction begun before
+    (a test's), that one decides."""
+    begins = not connection.in_atomic_block
+    with transaction.atomic():
+        if begins and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                )
+        yield
+
+
+def deal_csv(
+    export: DealExport, now: dt.datetime, deals: QuerySet[Deal] | None = None
+) -> Iterator[str]:
+    """The file's lines: the header, then a line per deal of `deals` (by
+    default `export_deals(export)`), read in one snapshot, CHUNK_ROWS rows
+    at a time. Times are ISO 8601 with the offset, in the deal's pipeline's
+    zone; `now` is when open deals' time in stage is counted to."""
+    if deals is None:
+        deals = export_deals(export)
+    rows = _Rows(export, now)
+    with snapshot():
+        found = deals.iterator(chunk_size=CHUNK_ROWS)
+        yield from csv_lines(export.header, (rows.of(deal) for deal in found))
+
+
+class _Rows:
+    """Turns deals into rows, each pipeline's calendar read once."""
+
+    def __init__(self, export: DealExport, now: dt.datetime) -> None:
+        self.now = now
+        self.custom_keys = export.custom_keys
+        self.keys = {p.pk: p.key for p in export.pipelines}
+        self.calendars = {p.pk: calendar_for(p) for p in export.pipelines}
+
+    def of(self, deal: Deal) -> list[str]:
+        calendar = self.calendars[deal.pipeline_id]
+        zone = calendar.zone
+        contact = deal.contact
+        return [
+            str(deal.pk),
+            inert(deal.title),
+            inert(deal.organization.name) if deal.organization else "",
+            inert(contact.name) if contact else "",
+            inert(contact.email) if contact else "",
+            exact(deal.value),
+            inert(deal.currency),
+            inert(deal.owner.username) if deal.owner else "",
+            self.keys[deal.pipeline_id],
+            deal.stage.key,
+            inert(deal.stage.name),
+            deal.status,
+            inert(deal.loss_reason),
+            inert(deal.loss_note),
+            instant(deal.created_at, zone),
+            instant(deal.stage_entered_at, zone),
+            instant(deal.closed_at, zone),
+            deal.expected_close_date.isoformat() if deal.expected_close_date else "",
+            *(custom_cell(deal.custom.get(key)) for key in self.custom_keys),
+            self._days_in_stage(deal, calendar),
+        ]
+
+    def _days_in_stage(self, deal: Deal, calendar: Calendar) -> str:
+        end = deal.closed_at or self.now
+        age = stage_age(deal.stage_entered_at, end, limit=None, calendar=calendar)
+        return "" if age.elapsed is None else exact(rounded(age.elapsed, 2))
+
+
+def instant(at: dt.datetime | None, zone: dt.tzinfo) -> str:
+    """`at` as ISO 8601 with its offset in `zone` ("2026-06-01T11:00:00+02:00"),
+    which a spreadsheet and a re-import read without knowing the zone."""
+    return at.astimezone(zone).isoformat() if at is not None else ""
+
+
+def custom_cell(value: Any) -> str:
+    """A custom value as a cell: yes or no, a number's exact digits, text made
+    inert; "" when not set. A list or an object a past version stored is
+    written as JSON, so nothing recorded is dropped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        # JSON stores a float; its shortest form is the number that was typed.
+        return exact(Decimal(repr(value)) if isinstance(value, float) else value)
+    if isinstance(value, str):
+        return inert(value)
+    return inert(json.dumps(value, ensure_ascii=False, sort_keys=True))

@@ -1,0 +1,137 @@
+"""Leads as a CSV file, as deals are written (`dealgate.deals.export`): one
+snapshot, a row at a time, text made inert for spreadsheets, times with their
+offset in the lead's pipeline's zone.
+
+`dealgate export leads` and the inbox's "Download CSV" link both write
+through here. The columns are in docs/export.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from dealgate.accounts.models import User
+from dealgate.core.csvcells import csv_lines, exact, inert
+from dealgate.core.rounding import whole
+from dealgate.deals.export import CHUNK_ROWS, Naming, instant, option, snapshot
+from dealgate.errors import ValidationError
+from dealgate.pipelines.calendars import calendar_for
+from dealgate.pipelines.models import Pipeline
+
+from .models import Lead
+
+LEAD_COLUMNS = (
+    "id",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "country",
+    "source",
+    "status",
+    "owner",
+    "pipeline",
+    "created_at",
+    "first_response_at",
+    "first_response_business_minutes",
+    "deal_id",
+)
+
+
+@dataclass(frozen=True)
+class LeadExport:
+    """Which leads a file holds: those of `pipelines`, narrowed to the
+    `statuses` and the owner when given."""
+
+    pipelines: tuple[Pipeline, ...]
+    statuses: tuple[str, ...] = ()
+    owner: User | None = None
+
+
+def lead_export(
+    *,
+    pipeline: str | None = None,
+    status: str | None = None,
+    owner: str | None = None,
+    named: Naming = option,
+) -> LeadExport:
+    """The export the filters ask for, each value checked: ValidationError
+    names the filter (as `named` spells it) and what it may be. The status
+    "open" stands for the inbox's three: new, assigned and answered."""
+    pipelines = tuple(Pipeline.objects.order_by("pk"))
+    if pipeline:
+        pipelines = tuple(p for p in pipelines if p.key == pipeline)
+        if not pipelines:
+            name = named("pipeline")
+            raise ValidationError(
+                f"{name}: there is no pipeline {pipeline!r}", field="pipeline"
+            )
+    statuses: tuple[str, ...] = ()
+    if status == "open":
+        statuses = tuple(Lead.OPEN)
+    elif status:
+        if status not in Lead.Status.values:
+            known = ", ".join(["open", *Lead.Status.values])
+            raise ValidationError(
+                f"{named('status')}: {status!r} is not a status; use {known}",
+                field="status",
+            )
+        statuses = (status,)
+    found = None
+    if owner:
+        found = User.objects.filter(username=owner).first()
+        if found is None:
+            raise ValidationError(
+                f"{named('owner')}: there is no user {owner!r}", field="owner"
+            )
+    return LeadExport(pipelines, statuses, found)
+
+
+def export_leads(export: LeadExport) -> QuerySet[Lead]:
+    """The leads `export` holds, by id, with their owner joined in."""
+    leads = Lead.objects.filter(pipeline__in=export.pipelines)
+    if export.statuses:
+        leads = leads.filter(status__in=export.statuses)
+    if export.owner is not None:
+        leads = leads.filter(owner=export.owner)
+    return leads.select_related("owner").order_by("pk")
+
+
+def lead_csv(export: LeadExport, leads: QuerySet[Lead] | None = None) -> Iterator[str]:
+    """The file's lines: the header, then a line per lead of `leads` (by
+    default `export_leads(export)`), read in one snapshot, CHUNK_ROWS rows
+    at a time."""
+    if leads is None:
+        leads = export_leads(export)
+    zones = {p.pk: calendar_for(p).zone for p in export.pipelines}
+    keys = {p.pk: p.key for p in export.pipelines}
+    with snapshot():
+        found = leads.iterator(chunk_size=CHUNK_ROWS)
+        rows = (_row(lead, keys, zones[lead.pipeline_id]) for lead in found)
+        yield from csv_lines(LEAD_COLUMNS, rows)
+
+
+def _row(lead: Lead, keys: dict[int, str], zone: dt.tzinfo) -> list[str]:
+    minutes = lead.response_business_minutes
+    return [
+        str(lead.pk),
+        inert(lead.name),
+        inert(lead.email),
+        # A phone number as typed ("+49 30 1234") starts like a formula too.
+        inert(lead.phone),
+        inert(lead.company),
+        lead.country,
+        inert(lead.source),
+        lead.status,
+        inert(lead.owner.username) if lead.owner else "",
+        keys[lead.pipeline_id],
+        instant(lead.created_at, zone),
+        instant(lead.first_response_at, zone),
+        # Whole minutes, halves up, as the lead report counts them.
+        "" if minutes is None else exact(whole(minutes)),
+        str(lead.deal_id) if lead.deal_id else "",
+    ]
