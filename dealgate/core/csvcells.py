@@ -31,7 +31,8 @@ def exact(number: Decimal | int | None) -> str:
     spreadsheet and a re-import read it alike; "" for None."""
     if number is None:
         return ""
-    return format(number, "f")
+    # format(7, "f") is "7.000000": a whole number is written as it is.
+    return str(number) if isinstance(number, int) else format(number, "f")
 
 
 class _Line:

@@ -7,6 +7,7 @@ app_name = "leads"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("more/", views.inbox_more, name="inbox-more"),
+    path("csv/", views.inbox_csv, name="inbox-csv"),
     path("new/", views.lead_new, name="new"),
     path("<int:lead_id>/", views.lead_detail, name="lead"),
     path("<int:lead_id>/activity/", views.lead_activity, name="activity"),

@@ -15,6 +15,7 @@ import tomllib
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,6 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dealgate import timesource
@@ -44,12 +46,14 @@ from dealgate.pipelines.calendars import calendar_for, shown_zone
 from dealgate.pipelines.models import Pipeline
 from dealgate.pipelines.services import active_stages
 from dealgate.web.busy import RETRY_AFTER, is_busy
+from dealgate.web.downloads import csv_download
 from dealgate.web.errors import Missing, refused
 from dealgate.web.redirects import redirect_back
 
 from . import offers, services, spool
 from .assign import intake_window, off_reason
 from .edits import edit_lead
+from .export import LeadExport, lead_csv
 from .intake import LIMITS
 from .models import Availability, DedupDecision, Lead, LeadActivity, LeadNotice
 from .report import lead_report
@@ -298,6 +302,25 @@ def inbox(request: HttpRequest) -> HttpResponse:
         [p for p in pipelines if p.key == key] if key else pipelines,
     )
     return render(request, "leads/inbox.html", context)
+
+
+@login_required
+@never_cache
+def inbox_csv(request: HttpRequest) -> HttpResponse:
+    """The inbox's leads as a CSV file: the open ones (new, assigned,
+    answered) its filters choose, read by the inbox's own filter reader
+    (`_inbox_leads`), so the file holds what the inbox shows whoever is
+    signed in, and no more. Other parameters (a status) are not read."""
+    try:
+        leads, key, _ = _inbox_leads(request)
+    except ValidationError as error:
+        return refused(request, 400, error.message)
+    pipelines = tuple(p for p in _pipelines() if p.key == key or not key)
+    export = LeadExport(pipelines, tuple(Lead.OPEN))
+    lines = lead_csv(export, leads.filter(status__in=Lead.OPEN))
+    zone = ZoneInfo(shown_zone(pipelines))
+    day = timesource.now().astimezone(zone).date().isoformat()
+    return csv_download(lines, f"leads-{key or 'all'}-{day}.csv")
 
 
 def _with_zones(notices: Any, leads: list[Lead], pipelines: list[Pipeline]) -> str:

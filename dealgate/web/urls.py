@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", SignOutView.as_view(), name="logout"),
     path("", views.board, name="board"),
     path("board/column/", views.board_column, name="board-column"),
+    path("board/csv/", views.board_csv, name="board-csv"),
     path("deals/new/", views.deal_new, name="deal-new"),
     path("deals/<int:deal_id>/", views.deal_detail, name="deal"),
     path("deals/<int:deal_id>/move/", views.deal_move, name="deal-move"),

@@ -24,6 +24,7 @@ from dealgate import timesource
 from dealgate.accounts.models import User
 from dealgate.core.numbers import MAX_ID, whole_number
 from dealgate.deals import idempotency, services
+from dealgate.deals.export import DealExport, deal_csv
 from dealgate.deals.models import (
     TEXT_LIMITS,
     Activity,
@@ -36,6 +37,7 @@ from dealgate.deals.queries import (
     NoOwner,
     board_for,
     column_page,
+    open_deals,
     read_card_place,
     stage_age,
 )
@@ -45,6 +47,7 @@ from dealgate.pipelines.loss_reasons import LossReasons
 from dealgate.pipelines.models import Pipeline
 
 from . import deal_forms
+from .downloads import csv_download
 from .errors import Missing
 
 
@@ -99,6 +102,27 @@ def _changed_later(pipeline: Pipeline, now: dt.datetime) -> bool:
     as-of date set before it. The board shows deals as they stand, not as
     they stood then, and says so."""
     return StageEvent.objects.filter(to_stage__pipeline=pipeline, at__gt=now).exists()
+
+
+@login_required
+@never_cache
+def board_csv(request: HttpRequest) -> HttpResponse:
+    """The board's deals as a CSV file: the open deals of its pipeline, its
+    owner filter applied, read by the board's own query (`open_deals`), so
+    the file holds what the board shows whoever is signed in, and no more.
+    Other parameters (a status) are not read, as the board reads none."""
+    try:
+        pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
+    except Http404 as missing:
+        return _bad_filter(request, f"pipeline: {missing}", status=404)
+    owner = _chosen_owner(request)
+    if isinstance(owner, HttpResponse):
+        return owner
+    now = timesource.now()
+    export = DealExport((pipeline,), status=Deal.Status.OPEN, owner=owner)
+    lines = deal_csv(export, now, open_deals(pipeline, owner))
+    day = now.astimezone(calendar_for(pipeline).zone).date()
+    return csv_download(lines, f"deals-{pipeline.key}-{day.isoformat()}.csv")
 
 
 @login_required

@@ -29,6 +29,7 @@ def frozen():
 def deals(pipeline, alice, bob):
     pipeline.custom_fields = [
         {"key": "budget", "label": "Budget", "type": "number"},
+        {"key": "seats", "label": "Seats", "type": "number"},
         {"key": "need", "label": "Need", "type": "text"},
         {"key": "signed", "label": "Signed", "type": "bool"},
     ]
@@ -46,7 +47,12 @@ def deals(pipeline, alice, bob):
         owner=alice,
         value=Decimal("12500.50"),
         currency="EUR",
-        custom={"budget": 12000.5, "need": '=HYPERLINK("x")', "signed": True},
+        custom={
+            "budget": 12000.5,
+            "seats": 40,
+            "need": '=HYPERLINK("x")',
+            "signed": True,
+        },
         created_at=T0,
         stage_entered_at=T0,
         expected_close_date=dt.date(2026, 7, 31),
@@ -77,16 +83,16 @@ def test_the_export_of_two_deals_reads_exactly_so(deals, capsys):
     assert _export(capsys).split("\r\n") == [
         "id,title,organization,contact_name,contact_email,value,currency,owner,"
         "pipeline,stage,stage_name,status,loss_reason,loss_note,created_at,"
-        "stage_entered_at,closed_at,expected_close_date,budget,need,signed,"
+        "stage_entered_at,closed_at,expected_close_date,budget,seats,need,signed,"
         "business_days_in_stage",
         f"{first.pk},Laptop fleet,Acme GmbH,Jo Buyer,jo@acme.example,12500.50,EUR,"
         "alice,new-business,inquiry,Inquiry received,open,,,"
         "2026-06-01T09:30:00+02:00,2026-06-01T09:30:00+02:00,,2026-07-31,"
-        '12000.5,"\'=HYPERLINK(""x"")",yes,2.00',
+        '12000.5,40,"\'=HYPERLINK(""x"")",yes,2.00',
         f"{second.pk},'+1 support desk,,,,-250.00,USD,bob,new-business,proposal,"
         "Proposal requested,lost,price,'@buyer went elsewhere,"
         "2026-06-01T09:30:00+02:00,2026-06-01T09:30:00+02:00,"
-        "2026-06-02T09:30:00+02:00,,,,,1.00",
+        "2026-06-02T09:30:00+02:00,,,,,,1.00",
         "",
     ]
 
