@@ -177,15 +177,25 @@ def _for_rows(deals: QuerySet[Deal]) -> QuerySet[Deal]:
 
 @contextmanager
 def snapshot() -> Iterator[None]:
-    """Read inside one transaction, so every row comes from one moment: a
+    """Read the rows in one snapshot, so every row comes from one moment: a
     deal moved or added while the file is written is in it once, as it was,
-    or not at all. On PostgreSQL the transaction is REPEATABLE READ (one
-    snapshot for all its statements) and read only; SQLite's reads in one
-    transaction see one state already. Inside a transaction begun before
-    (a test's), that one decides."""
+    or not at all. The rows are one statement (their joins included), read
+    a chunk at a time:
+
+    - PostgreSQL: inside one REPEATABLE READ, READ ONLY transaction, which
+      the server-side cursor Django reads chunks through needs anyway.
+      Inside a transaction begun before (a test's), that one decides.
+    - SQLite: no transaction. Dealgate's transactions there begin IMMEDIATE
+      (settings), which would hold every writer off for the export's
+      length; in WAL mode one statement reads one snapshot until it is
+      finished, and writers go on meanwhile.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
     begins = not connection.in_atomic_block
     with transaction.atomic():
-        if begins and connection.vendor == "postgresql":
+        if begins:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
