@@ -5,8 +5,8 @@ A title, a company name or a note comes from anyone (a website form, an
 import, a buyer's email pasted in). Excel and LibreOffice run a cell that
 starts with "=", "+", "-" or "@" as a formula (a tab or a carriage return
 first is trimmed and the rest run the same), so such a text cell is written
-with a leading apostrophe, which both show as text and do not display
-("CSV injection", OWASP). Numbers are never touched: an amount of -250.00
+with a leading apostrophe, which makes them read it as text ("CSV
+injection", OWASP). Numbers are never touched: an amount of -250.00
 is a number to the spreadsheet, and prefixing it would turn it into text.
 """
 
@@ -22,8 +22,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def inert(text: str) -> str:
     """`text` as a spreadsheet shows it, never runs it: with a leading
-    apostrophe when it starts like a formula."""
-    return f"'{text}" if text.startswith(FORMULA_START) else text
+    apostrophe when it starts like a formula. Text that already starts with
+    apostrophes before such a character gets one more, so the one added can
+    always be told from the text (`'=x` is written `''=x`), and a reader
+    that takes one off gets the text back."""
+    return f"'{text}" if text.lstrip("'").startswith(FORMULA_START) else text
 
 
 def exact(number: Decimal | int | None) -> str:
