@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--mapping",
         required=True,
         metavar="NAME|FILE",
-        help="a built-in mapping (maven-crm) or a TOML mapping file",
+        help="a built-in mapping (maven-crm, dealgate) or a TOML mapping file",
     )
     deals.add_argument(
         "--pipeline", metavar="KEY", help="the pipeline to fill (default: the only one)"

@@ -29,6 +29,14 @@ def inert(text: str) -> str:
     return f"'{text}" if text.lstrip("'").startswith(FORMULA_START) else text
 
 
+def reverted(text: str) -> str:
+    """`text` as it was before `inert`: one leading apostrophe taken off a
+    cell that starts with apostrophes before a formula character."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START):
+        return text[1:]
+    return text
+
+
 def exact(number: Decimal | int | None) -> str:
     """A number as its digits, never in exponent form ("0E-2", "1E+3"), so a
     spreadsheet and a re-import read it alike; "" for None."""

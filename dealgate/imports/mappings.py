@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import string
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,8 @@ _TOP_KEYS = {
     "stages",
     "statuses",
     "custom",
+    "custom_from_header",
+    "formula_apostrophes",
     *SIDE_FIELDS,
 }
 
@@ -133,6 +136,12 @@ class Mapping:
     thousands_separator: str | None = None
     decimal_point: str = "."
     custom: dict[str, str] = field(default_factory=dict)
+    # Every column named by a custom field's key (or "custom.KEY") feeds
+    # that field, as `dealgate export deals` names them (`with_header_custom`).
+    custom_from_header: bool = False
+    # "remove": a text cell's apostrophe before a formula character, as
+    # `dealgate export` writes one, is taken off (core.csvcells.reverted).
+    formula_apostrophes: str = "keep"
     create_organizations: bool = True
     create_products: bool = False
     organizations: SideFile | None = None
@@ -229,6 +238,12 @@ def mapping_from_dict(data: dict[str, Any], *, name: str) -> Mapping:
         thousands_separator=thousands,
         decimal_point=decimal_point,
         custom=check.table("custom", data.get("custom", {}), None),
+        custom_from_header=check.flag("custom_from_header", data, False),
+        formula_apostrophes=check.choice(
+            "formula_apostrophes",
+            data.get("formula_apostrophes", "keep"),
+            ("keep", "remove"),
+        ),
         create_organizations=check.create_missing(data, "organizations", True),
         create_products=check.create_missing(data, "products", False),
         **sides,
@@ -365,8 +380,33 @@ class _Checker:
             file=self.string(f"{kind}.file", table["file"]), columns=columns
         )
 
+    def flag(self, key: str, data: dict[str, Any], default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(key, "must be true or false")
+        return value
+
     def create_missing(self, data: dict[str, Any], kind: str, default: bool) -> bool:
         value = data.get(kind, {}).get("create_missing", default)
         if not isinstance(value, bool):
             self.fail(f"{kind}.create_missing", "must be true or false")
         return value
+
+
+def with_header_custom(
+    mapping: Mapping, columns: Sequence[str], declared: Iterable[str]
+) -> Mapping:
+    """`mapping` reading, besides its own [custom], each column of the
+    header named by a `declared` custom field's key, or by "custom.KEY" (how
+    an export names a key that is also a deal column's), when it asks for
+    that (`custom_from_header`); as it is otherwise."""
+    if not mapping.custom_from_header:
+        return mapping
+    found = dict(mapping.custom)
+    # A column the mapping reads for a deal field is that field's.
+    taken = {*mapping.columns.values(), *found.values()}
+    for key in declared:
+        for column in (key, f"custom.{key}"):
+            if column in columns and column not in taken and key not in found:
+                found[key] = column
+    return replace(mapping, custom=found)

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from dealgate.accounts.models import Team, User
 from dealgate.clocks.models import Clock
 from dealgate.clocks.services import start_missing_clocks
+from dealgate.core.csvcells import reverted
 from dealgate.core.csvsource import (
     CsvFile,
     CsvFormatError,
@@ -43,6 +44,7 @@ from dealgate.core.csvsource import (
     spelling_key,
     text_encoding,
 )
+from dealgate.core.custom_fields import declared_fields
 from dealgate.core.interrupts import InterruptedAfterwards, held_interrupts
 from dealgate.core.text import counted
 from dealgate.deals.models import Deal, Organization, Product, StageEvent
@@ -64,7 +66,7 @@ from dealgate.imports.bulk import (
     writer_for,
 )
 from dealgate.imports.foreignkeys import SqliteCheck, sqlite_checks_off
-from dealgate.imports.mappings import Mapping, get_mapping
+from dealgate.imports.mappings import Mapping, get_mapping, with_header_custom
 from dealgate.imports.report import MAX_BAD_ROWS, BadRow, ImportReport
 from dealgate.imports.routing import Responsible
 from dealgate.imports.rows import DealRows, RowErrors, check_custom_keys
@@ -311,6 +313,9 @@ def _run(
     stages = list(active_stages(pipeline))
     try:
         with _opened(path, mapping) as source:
+            mapping = with_header_custom(
+                mapping, source.columns, declared_fields(pipeline.custom_fields)
+            )
             rows = DealRows(
                 mapping,
                 source.columns,
@@ -448,6 +453,7 @@ def _stream(
     progress: Progress | None,
 ) -> None:
     convert, bad, bad_values = rows.convert, report.bad, report.bad_values
+    unmarked = rows.mapping.formula_apostrophes == "remove"
     for record in source:
         report.rows_read += 1
         if progress is not None and not report.rows_read % PROGRESS_EVERY:
@@ -455,8 +461,9 @@ def _stream(
         if record.error is not None:
             bad(record.line, None, record.error)
             continue
+        fields = [reverted(f) for f in record.fields] if unmarked else record.fields
         try:
-            deal, warnings = convert(record.fields)
+            deal, warnings = convert(fields)
         except RowErrors as exc:
             bad_values(record.line, [(e.column, e.reason) for e in exc.errors])
             continue
