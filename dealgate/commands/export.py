@@ -14,9 +14,10 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from dealgate.core.text import counted
 from dealgate.deals.models import Deal
 
 
@@ -82,7 +83,8 @@ def run_export_deals(args: argparse.Namespace) -> int:
     export = deal_export(
         pipeline=args.pipeline, status=args.status, stage=args.stage, owner=args.owner
     )
-    write(deal_csv(export, timesource.now()), args.output)
+    rows = write(deal_csv(export, timesource.now()), args.output)
+    _written(rows, "deal", args.output)
     return 0
 
 
@@ -90,25 +92,35 @@ def run_export_leads(args: argparse.Namespace) -> int:
     from dealgate.leads.export import lead_csv, lead_export
 
     export = lead_export(pipeline=args.pipeline, status=args.status, owner=args.owner)
-    write(lead_csv(export), args.output)
+    rows = write(lead_csv(export), args.output)
+    _written(rows, "lead", args.output)
     return 0
 
 
-def write(lines: Iterable[str], output: str) -> None:
-    """Write `lines` to stdout ("-") or, whole or not at all, to the file
-    `output`: UTF-8, line ends as the lines carry them (CRLF)."""
+def _written(rows: int, noun: str, output: str) -> None:
+    """Say what a file holds; stdout, when it carries the file, carries
+    nothing else."""
+    if output != "-":
+        print(f"{output}: {counted(rows, noun)} written")
+
+
+def write(lines: Iterable[str], output: str) -> int:
+    """Write `lines` (a header, then one per row) to stdout ("-") or, whole
+    or not at all, to the file `output`: UTF-8, line ends as the lines carry
+    them (CRLF). Returns how many rows were written below the header."""
+    count = _Counted(lines)
     if output == "-":
-        for line in lines:
+        for line in count:
             sys.stdout.write(line)
         sys.stdout.flush()
-        return
+        return count.rows
     target = Path(output)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".part", dir=target.parent
     )
     try:
         with open(handle, "w", encoding="utf-8", newline="") as file:
-            file.writelines(lines)
+            file.writelines(count)
         # mkstemp's file is private (0600); the export is an ordinary file.
         mask = os.umask(0)
         os.umask(mask)
@@ -118,3 +130,17 @@ def write(lines: Iterable[str], output: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+    return count.rows
+
+
+class _Counted:
+    """The lines of a CSV file, passed on as they come, counting its rows."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = lines
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for at, line in enumerate(self.lines):
+            self.rows = at
+            yield line

@@ -153,6 +153,43 @@ def test_an_unknown_status_is_refused_naming_the_option(deals, capsys):
 def test_the_export_goes_to_a_file_when_named(deals, tmp_path, capsys):
     target = tmp_path / "deals.csv"
     assert main(["export", "deals", str(target)]) == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == f"{target}: 2 deals written\n"
     assert target.read_bytes().startswith(b"id,title,")
     assert [p.name for p in tmp_path.iterdir()] == ["deals.csv"]
+
+
+def test_an_export_that_fails_leaves_no_file_and_keeps_the_one_there(
+    deals, tmp_path, monkeypatch
+):
+    from dealgate.deals import export
+
+    target = tmp_path / "deals.csv"
+    target.write_text("yesterday's export", encoding="utf-8")
+
+    def broken(deal):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(export._Rows, "of", lambda self, deal: broken(deal))
+    with pytest.raises(RuntimeError):
+        main(["export", "deals", str(target)])
+    assert [p.name for p in tmp_path.iterdir()] == ["deals.csv"]
+    assert target.read_text(encoding="utf-8") == "yesterday's export"
+
+
+def test_the_export_costs_the_same_queries_for_many_deals_as_for_few(
+    deals, pipeline, django_assert_num_queries
+):
+    from dealgate.deals.export import deal_csv, deal_export
+
+    export = deal_export()
+    with django_assert_num_queries(1) as few:
+        list(deal_csv(export, NOW))
+    for n in range(20):
+        Deal.objects.create(
+            pipeline=pipeline,
+            stage=pipeline.stages.get(key="inquiry"),
+            title=f"More {n}",
+            created_at=T0,
+        )
+    with django_assert_num_queries(len(few.captured_queries)):
+        list(deal_csv(export, NOW))
