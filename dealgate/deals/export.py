@@ -118,7 +118,9 @@ def deal_export(
         )
     if stage:
         _check_stage(stage, pipelines, named("stage"))
-    return DealExport(pipelines, status or None, stage or None, _owner(owner, named))
+    return DealExport(
+        pipelines, status or None, stage or None, owner_named(owner, named)
+    )
 
 
 def _check_stage(key: str, pipelines: Sequence[Pipeline], name: str) -> None:
@@ -136,7 +138,9 @@ def _check_stage(key: str, pipelines: Sequence[Pipeline], name: str) -> None:
     raise _refused(name, f"no pipeline has a stage {key!r}")
 
 
-def _owner(username: str | None, named: Naming) -> User | NoOwner | None:
+def owner_named(username: str | None, named: Naming) -> User | NoOwner | None:
+    """The person `username` names, NO_OWNER for "(none)", None for no
+    filter; ValidationError naming the filter for a name that is no one's."""
     if not username:
         return None
     if username == NO_OWNER.username:

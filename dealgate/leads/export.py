@@ -17,7 +17,15 @@ from django.db.models import QuerySet
 from dealgate.accounts.models import User
 from dealgate.core.csvcells import csv_lines, exact, inert
 from dealgate.core.rounding import whole
-from dealgate.deals.export import CHUNK_ROWS, Naming, instant, option, snapshot
+from dealgate.deals.export import (
+    CHUNK_ROWS,
+    Naming,
+    instant,
+    option,
+    owner_named,
+    snapshot,
+)
+from dealgate.deals.queries import NoOwner
 from dealgate.errors import ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
@@ -52,11 +60,11 @@ READ = (
 @dataclass(frozen=True)
 class LeadExport:
     """Which leads a file holds: those of `pipelines`, narrowed to the
-    `statuses` and the owner when given."""
+    `statuses` and the owner (NO_OWNER: the leads no one owns) when given."""
 
     pipelines: tuple[Pipeline, ...]
     statuses: tuple[str, ...] = ()
-    owner: User | None = None
+    owner: User | NoOwner | None = None
 
 
 def lead_export(
@@ -88,14 +96,7 @@ def lead_export(
                 field="status",
             )
         statuses = (status,)
-    found = None
-    if owner:
-        found = User.objects.filter(username=owner).first()
-        if found is None:
-            raise ValidationError(
-                f"{named('owner')}: there is no user {owner!r}", field="owner"
-            )
-    return LeadExport(pipelines, statuses, found)
+    return LeadExport(pipelines, statuses, owner_named(owner, named))
 
 
 def export_leads(export: LeadExport) -> QuerySet[Lead]:
@@ -103,7 +104,9 @@ def export_leads(export: LeadExport) -> QuerySet[Lead]:
     leads = Lead.objects.filter(pipeline__in=export.pipelines)
     if export.statuses:
         leads = leads.filter(status__in=export.statuses)
-    if export.owner is not None:
+    if isinstance(export.owner, NoOwner):
+        leads = leads.filter(owner__isnull=True)
+    elif export.owner is not None:
         leads = leads.filter(owner=export.owner)
     return leads
 

@@ -70,6 +70,7 @@ def test_the_export_of_two_leads_reads_exactly_so(leads, capsys):
         (["--status", "open"], ["Kim"]),
         (["--status", "converted"], ["Jo Buyer"]),
         (["--owner", "alice"], ["Jo Buyer"]),
+        (["--owner", "(none)"], ["Kim"]),
         (["--pipeline", "new-business", "--status", "new"], ["Kim"]),
     ],
 )
