@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +29,7 @@ from dealgate.deals.models import Deal
 from dealgate.deals.queries import NO_OWNER, NoOwner, stage_age
 from dealgate.errors import ValidationError
 from dealgate.pipelines.calendars import calendar_for
-from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.models import Pipeline, Stage
 
 # Rows fetched from the database at a time: memory holds one chunk, whatever
 # the table's size.
@@ -58,14 +58,6 @@ DEAL_COLUMNS = (
 # After the custom fields' columns: how long the deal has sat in its stage
 # (a closed deal: how long it sat in the stage it closed from).
 DAYS_IN_STAGE = "business_days_in_stage"
-
-# How a filter is named in a refusal: "--stage" on the command line.
-Naming = Callable[[str], str]
-
-
-def option(name: str) -> str:
-    """A filter named as the command line spells it."""
-    return f"--{name}"
 
 
 @dataclass(frozen=True)
@@ -102,43 +94,39 @@ def deal_export(
     status: str | None = None,
     stage: str | None = None,
     owner: str | None = None,
-    named: Naming = option,
 ) -> DealExport:
     """The export the filters ask for, each value checked: ValidationError
-    names the filter (as `named` spells it) and what it may be."""
+    names the filter as the command line spells it (`--stage`) and what it
+    may be."""
     pipelines = tuple(Pipeline.objects.order_by("pk"))
     if pipeline:
         pipelines = tuple(p for p in pipelines if p.key == pipeline)
         if not pipelines:
-            raise _refused(named("pipeline"), f"there is no pipeline {pipeline!r}")
+            raise refused_filter("pipeline", f"there is no pipeline {pipeline!r}")
     if status and status not in Deal.Status.values:
-        raise _refused(
-            named("status"),
+        raise refused_filter(
+            "status",
             f"{status!r} is not a status; use {', '.join(Deal.Status.values)}",
         )
     if stage:
-        _check_stage(stage, pipelines, named("stage"))
-    return DealExport(
-        pipelines, status or None, stage or None, owner_named(owner, named)
-    )
+        _check_stage(stage, pipelines)
+    return DealExport(pipelines, status or None, stage or None, owner_named(owner))
 
 
-def _check_stage(key: str, pipelines: Sequence[Pipeline], name: str) -> None:
-    from dealgate.pipelines.models import Stage
-
+def _check_stage(key: str, pipelines: Sequence[Pipeline]) -> None:
     stages = Stage.objects.filter(pipeline__in=pipelines)
     if stages.filter(key=key).exists():
         return
     if len(pipelines) == 1:
         known = ", ".join(stages.order_by("position").values_list("key", flat=True))
-        raise _refused(
-            name,
+        raise refused_filter(
+            "stage",
             f"pipeline {pipelines[0].key} has no stage {key!r}; its stages: {known}",
         )
-    raise _refused(name, f"no pipeline has a stage {key!r}")
+    raise refused_filter("stage", f"no pipeline has a stage {key!r}")
 
 
-def owner_named(username: str | None, named: Naming) -> User | NoOwner | None:
+def owner_named(username: str | None) -> User | NoOwner | None:
     """The person `username` names, NO_OWNER for "(none)", None for no
     filter; ValidationError naming the filter for a name that is no one's."""
     if not username:
@@ -147,12 +135,13 @@ def owner_named(username: str | None, named: Naming) -> User | NoOwner | None:
         return NO_OWNER
     owner = User.objects.filter(username=username).first()
     if owner is None:
-        raise _refused(named("owner"), f"there is no user {username!r}")
+        raise refused_filter("owner", f"there is no user {username!r}")
     return owner
 
 
-def _refused(name: str, problem: str) -> ValidationError:
-    return ValidationError(f"{name}: {problem}", field=name.lstrip("-"))
+def refused_filter(name: str, problem: str) -> ValidationError:
+    """The refusal of the filter `name`, named as its option is typed."""
+    return ValidationError(f"--{name}: {problem}", field=name)
 
 
 def export_deals(export: DealExport) -> QuerySet[Deal]:

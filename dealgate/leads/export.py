@@ -19,14 +19,12 @@ from dealgate.core.csvcells import csv_lines, exact, inert
 from dealgate.core.rounding import whole
 from dealgate.deals.export import (
     CHUNK_ROWS,
-    Naming,
     instant,
-    option,
     owner_named,
+    refused_filter,
     snapshot,
 )
 from dealgate.deals.queries import NoOwner
-from dealgate.errors import ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
@@ -72,31 +70,24 @@ def lead_export(
     pipeline: str | None = None,
     status: str | None = None,
     owner: str | None = None,
-    named: Naming = option,
 ) -> LeadExport:
     """The export the filters ask for, each value checked: ValidationError
-    names the filter (as `named` spells it) and what it may be. The status
-    "open" stands for the inbox's three: new, assigned and answered."""
+    names the filter as the command line spells it and what it may be. The
+    status "open" stands for the inbox's three: new, assigned and answered."""
     pipelines = tuple(Pipeline.objects.order_by("pk"))
     if pipeline:
         pipelines = tuple(p for p in pipelines if p.key == pipeline)
         if not pipelines:
-            name = named("pipeline")
-            raise ValidationError(
-                f"{name}: there is no pipeline {pipeline!r}", field="pipeline"
-            )
+            raise refused_filter("pipeline", f"there is no pipeline {pipeline!r}")
     statuses: tuple[str, ...] = ()
     if status == "open":
         statuses = tuple(Lead.OPEN)
     elif status:
         if status not in Lead.Status.values:
             known = ", ".join(["open", *Lead.Status.values])
-            raise ValidationError(
-                f"{named('status')}: {status!r} is not a status; use {known}",
-                field="status",
-            )
+            raise refused_filter("status", f"{status!r} is not a status; use {known}")
         statuses = (status,)
-    return LeadExport(pipelines, statuses, owner_named(owner, named))
+    return LeadExport(pipelines, statuses, owner_named(owner))
 
 
 def export_leads(export: LeadExport) -> QuerySet[Lead]:
