@@ -75,6 +75,7 @@ def test_a_rep_downloads_the_open_deals_of_the_board_and_no_closed_ones(
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "no-store" in response["Cache-Control"]
     assert response["Content-Disposition"] == (
         'attachment; filename="deals-new-business-2026-06-02.csv"'
     )
