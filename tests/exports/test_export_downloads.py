@@ -177,3 +177,14 @@ def test_the_inbox_links_its_download_with_its_filters(client, leads, alice):
     client.force_login(alice)
     page = client.get("/leads/", {"pipeline": "new-business", "owner": "bob"})
     assert b'href="/leads/csv/?pipeline=new-business&amp;owner=bob"' in page.content
+
+
+def test_a_download_of_a_pipeline_that_is_not_there_is_refused_naming_it(
+    client, deals, leads, alice
+):
+    client.force_login(alice)
+    response = client.get("/board/csv/", {"pipeline": "nowhere"})
+    assert response.status_code == 404
+    assert b"pipeline: no pipeline &#x27;nowhere&#x27;" in response.content
+    response = client.get("/leads/csv/", {"pipeline": "nowhere"})
+    assert response.status_code == 404
