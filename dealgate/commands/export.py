@@ -18,7 +18,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dealgate.core.text import counted
-from dealgate.deals.models import Deal
+
+# Deal.Status's values: the parser is built before Django is set up, so no
+# model is imported here.
+DEAL_STATUSES = ("open", "won", "lost")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common(deals)
     deals.add_argument(
-        "--status", choices=Deal.Status.values, help="only deals in this state"
+        "--status", choices=DEAL_STATUSES, help="only deals in this state"
     )
     deals.add_argument("--stage", metavar="KEY", help="only deals in this stage")
     deals.set_defaults(func=run_export_deals)

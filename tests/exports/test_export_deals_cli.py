@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -193,3 +196,26 @@ def test_the_export_costs_the_same_queries_for_many_deals_as_for_few(
         )
     with django_assert_num_queries(len(few.captured_queries)):
         list(deal_csv(export, NOW))
+
+
+def test_the_command_starts_in_a_process_of_its_own(tmp_path):
+    # The parser is built before Django is set up: a command module that
+    # imports a model at its top stops every command.
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'none.sqlite3'}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "dealgate", "export", "deals", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--status {open,won,lost}" in done.stdout
+
+
+def test_the_commands_statuses_are_the_deals(db):
+    from dealgate.commands.export import DEAL_STATUSES
+
+    assert list(DEAL_STATUSES) == Deal.Status.values
