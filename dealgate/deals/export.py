@@ -41,6 +41,7 @@ DEAL_COLUMNS = (
     "organization",
     "contact_name",
     "contact_email",
+    "product",
     "value",
     "currency",
     "owner",
@@ -162,7 +163,7 @@ def _for_rows(deals: QuerySet[Deal]) -> QuerySet[Deal]:
     """`deals` by id, with what a row reads joined in and what it does not
     (notes, the checklist) left unread."""
     return (
-        deals.select_related("stage", "organization", "contact", "owner")
+        deals.select_related("stage", "organization", "contact", "product", "owner")
         .defer("notes", "checklist")
         .order_by("pk")
     )
@@ -230,6 +231,7 @@ class _Rows:
             inert(deal.organization.name) if deal.organization else "",
             inert(contact.name) if contact else "",
             inert(contact.email) if contact else "",
+            inert(deal.product.name) if deal.product else "",
             exact(deal.value),
             inert(deal.currency),
             inert(deal.owner.username) if deal.owner else "",

@@ -15,7 +15,7 @@ import pytest
 
 from dealgate import timesource
 from dealgate.cli import main
-from dealgate.deals.models import Deal, Organization, Person
+from dealgate.deals.models import Deal, Organization, Person, Product
 
 # Berlin is at +02:00 in June.
 T0 = dt.datetime(2026, 6, 1, 7, 30, tzinfo=dt.UTC)
@@ -64,6 +64,7 @@ def deals(pipeline, alice, bob):
         pipeline=pipeline,
         stage=proposal,
         title="+1 support desk",
+        product=Product.objects.create(name="@Desk"),
         owner=bob,
         value=Decimal("-250.00"),
         status="lost",
@@ -84,15 +85,17 @@ def _export(capsys, *args: str) -> str:
 def test_the_export_of_two_deals_reads_exactly_so(deals, capsys):
     first, second = deals
     assert _export(capsys).split("\r\n") == [
-        "id,title,organization,contact_name,contact_email,value,currency,owner,"
+        "id,title,organization,contact_name,contact_email,product,value,currency,"
+        "owner,"
         "pipeline,stage,stage_name,status,loss_reason,loss_note,created_at,"
         "stage_entered_at,closed_at,expected_close_date,budget,seats,need,signed,"
         "business_days_in_stage",
-        f"{first.pk},Laptop fleet,Acme GmbH,Jo Buyer,jo@acme.example,12500.50,EUR,"
+        f"{first.pk},Laptop fleet,Acme GmbH,Jo Buyer,jo@acme.example,,12500.50,EUR,"
         "alice,new-business,inquiry,Inquiry received,open,,,"
         "2026-06-01T09:30:00+02:00,2026-06-01T09:30:00+02:00,,2026-07-31,"
         '12000.5,40,"\'=HYPERLINK(""x"")",yes,2.00',
-        f"{second.pk},'+1 support desk,,,,-250.00,USD,bob,new-business,proposal,"
+        f"{second.pk},'+1 support desk,,,,'@Desk,-250.00,USD,bob,new-business,"
+        "proposal,"
         "Proposal requested,lost,price,'@buyer went elsewhere,"
         "2026-06-01T09:30:00+02:00,2026-06-01T09:30:00+02:00,"
         "2026-06-02T09:30:00+02:00,,,,,,1.00",

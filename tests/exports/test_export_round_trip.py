@@ -12,7 +12,7 @@ import pytest
 
 from dealgate import timesource
 from dealgate.cli import main
-from dealgate.deals.models import Deal, Organization
+from dealgate.deals.models import Deal, Organization, Product
 from dealgate.pipelines.models import Pipeline
 
 T0 = dt.datetime(2026, 6, 1, 7, 30, tzinfo=dt.UTC)
@@ -40,6 +40,7 @@ def exported(pipeline, alice, tmp_path):
         stage=stage,
         title='=HYPERLINK("x")',
         organization=Organization.objects.create(name="-Acme"),
+        product=Product.objects.create(name="+Care"),
         owner=alice,
         value=Decimal("12500.50"),
         currency="EUR",
@@ -85,6 +86,7 @@ def copy(pipeline):
 FIELDS = (
     "title",
     "organization__name",
+    "product__name",
     "owner__username",
     "value",
     "currency",
@@ -141,3 +143,14 @@ def test_a_mapping_refuses_a_round_trip_setting_it_cannot_read_naming_it(key, va
     with pytest.raises(ValidationError) as refused:
         mapping_from_dict({"columns": {"title": "t"}, key: value}, name="mine")
     assert key in str(refused.value)
+
+
+def test_a_product_the_installation_lacks_is_made_as_the_export_names_it(
+    copy, exported, capsys
+):
+    from dealgate.deals.models import Product
+
+    Product.objects.filter(name="+Care").update(name="+Care (old)")
+    args = ["import", "deals", str(exported), "--mapping", "dealgate"]
+    assert main([*args, "--pipeline", "copy"]) == 0
+    assert copy.deals.filter(product__name="+Care").count() == 1
