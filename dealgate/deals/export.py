@@ -15,10 +15,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from dealgate.accounts.models import User
 from dealgate.core.calendar import Calendar
@@ -30,6 +30,8 @@ from dealgate.deals.queries import NO_OWNER, NoOwner, stage_age
 from dealgate.errors import ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
+
+M = TypeVar("M", bound=Model)
 
 # Rows fetched from the database at a time: memory holds one chunk, whatever
 # the table's size.
@@ -197,6 +199,20 @@ def snapshot() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def read_in_snapshot(rows: QuerySet[M]) -> Iterator[Iterator[M]]:
+    """The rows of `rows`, CHUNK_ROWS at a time, from one `snapshot`. The
+    cursor is closed before the snapshot ends, however the reading ends (a
+    reader gone, a failure): PostgreSQL's server-side cursor does not
+    outlive its transaction, and closing it after would fail."""
+    with snapshot():
+        found = rows.iterator(chunk_size=CHUNK_ROWS)
+        try:
+            yield found
+        finally:
+            found.close()
+
+
 def deal_csv(
     export: DealExport, now: dt.datetime, deals: QuerySet[Deal] | None = None
 ) -> Iterator[str]:
@@ -207,8 +223,7 @@ def deal_csv(
     if deals is None:
         deals = export_deals(export)
     rows = _Rows(export, now)
-    with snapshot():
-        found = _for_rows(deals).iterator(chunk_size=CHUNK_ROWS)
+    with read_in_snapshot(_for_rows(deals)) as found:
         yield from csv_lines(export.header, (rows.of(deal) for deal in found))
 
 

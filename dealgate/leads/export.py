@@ -18,11 +18,10 @@ from dealgate.accounts.models import User
 from dealgate.core.csvcells import csv_lines, exact, inert
 from dealgate.core.rounding import whole
 from dealgate.deals.export import (
-    CHUNK_ROWS,
     instant,
     owner_named,
+    read_in_snapshot,
     refused_filter,
-    snapshot,
 )
 from dealgate.deals.queries import NoOwner
 from dealgate.pipelines.calendars import calendar_for
@@ -110,15 +109,10 @@ def lead_csv(export: LeadExport, leads: QuerySet[Lead] | None = None) -> Iterato
         leads = export_leads(export)
     zones = {p.pk: calendar_for(p).zone for p in export.pipelines}
     keys = {p.pk: p.key for p in export.pipelines}
-    with snapshot():
-        # By id, with the owner joined in; the message, the routing reason
-        # and the custom values a row does not write are left unread.
-        found = (
-            leads.select_related("owner")
-            .only(*READ)
-            .order_by("pk")
-            .iterator(chunk_size=CHUNK_ROWS)
-        )
+    # By id, with the owner joined in; the message, the routing reason and
+    # the custom values a row does not write are left unread.
+    leads = leads.select_related("owner").only(*READ).order_by("pk")
+    with read_in_snapshot(leads) as found:
         rows = (_row(lead, keys, zones[lead.pipeline_id]) for lead in found)
         yield from csv_lines(LEAD_COLUMNS, rows)
 
