@@ -125,8 +125,8 @@ class Clock(models.Model):
     started_at = models.DateTimeField()
     due_at = models.DateTimeField()
     # `due_at`, or the next opening when that is in closed hours: a stop up to
-    # it is on time, a later one late; the sweep breaches from it on. Written
-    # with `due_at` wherever that is written.
+    # it is on time, a later one late; likewise the sweep breaches only after
+    # it. Written with `due_at` wherever that is written.
     late_after = models.DateTimeField()
     # When it stopped running: met, cancelled, or breached by the sweeper.
     ended_at = models.DateTimeField(null=True, blank=True)

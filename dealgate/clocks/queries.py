@@ -273,9 +273,9 @@ def _section_filter(key: str, now: dt.datetime) -> Q:
     if key == "windows":
         return Q(kind=Clock.Kind.RESPONSE)
     if key == "over_limit":
-        # Overdue as TimeLeft says it: from `late_after` on, never in the
-        # closed hours after a due time at closing.
-        return Q(kind=Clock.Kind.AGE, late_after__lte=now)
+        # Overdue as TimeLeft says it: after `late_after`, never in the
+        # closed hours after a due time at closing nor at that instant.
+        return Q(kind=Clock.Kind.AGE, late_after__lt=now)
     if key == "next_steps":
         return Q(kind=Clock.Kind.NEXT_STEP)
     raise ValueError(f"section must be one of {', '.join(SECTIONS)}; got {key!r}")
@@ -332,9 +332,7 @@ def _section_counts(people: list[User], now: dt.datetime) -> dict[str, dict[int,
         today_clocks(people, now)
         .order_by()
         .values_list("kind", "pipeline_id")
-        .annotate(
-            clocks=Count("pk"), overdue=Count("pk", filter=Q(late_after__lte=now))
-        )
+        .annotate(clocks=Count("pk"), overdue=Count("pk", filter=Q(late_after__lt=now)))
     )
     counts: dict[str, dict[int, int]] = {key: {} for key in SECTIONS}
     for kind, pipeline_id, clocks, overdue in rows:
@@ -384,7 +382,7 @@ def today_clocks(people: list[User], now: dt.datetime) -> QuerySet[Clock]:
     # Breached ones are not: their due time may lie after a `now` that was
     # moved back (a demo's as-of date).
     running = Q(state=Clock.State.RUNNING, due_at__lte=latest) & (
-        soon | Q(kind=Clock.Kind.AGE, late_after__lte=now)
+        soon | Q(kind=Clock.Kind.AGE, late_after__lt=now)
     )
     if not soon:
         running &= Q(kind=Clock.Kind.AGE)

@@ -358,7 +358,7 @@ def _redate(
         late = business_time.next_opening(calendar, due)
         if state == RUNNING:
             running.append((pk, due, late, window))
-        elif late <= at:
+        elif late < at:
             breached.append((pk, due, late, window))
         else:
             lifted.append(pk)
@@ -962,7 +962,7 @@ def start_missing_clocks(
         calendar = pipelines[pipeline_id]
         due = business_time.add_business_days(calendar, entered, days)
         late = business_time.next_opening(calendar, due)
-        overdue += late <= now
+        overdue += late < now
         rows.append(
             (
                 Clock.Kind.AGE,

@@ -357,13 +357,13 @@ class _Hold:
     pipeline_id: int
     at: dt.datetime
 
-    def where(self, due: str) -> tuple[str, list[Any]]:
+    def where(self, due: str, before: str = "<=") -> tuple[str, list[Any]]:
         """The claim's condition that leaves these clocks out unless their
-        `due` column (a late-after instant) is reached by `at`, with its
-        parameters."""
+        `due` column (a late-after instant) is reached by `at` as the claim
+        compares it (`before`: "<" for `late_after`), with its parameters."""
         at = bulk.adapt(self.at)
         return (
-            f" AND (pipeline_id <> %s OR started_at > %s OR {due} <= %s)",
+            f" AND (pipeline_id <> %s OR started_at > %s OR {due} {before} %s)",
             [self.pipeline_id, at, at],
         )
 
@@ -428,11 +428,12 @@ def _claim_due(
     hold: _Hold | None = None,
     left: set[int] | frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
-    # Late only once business time has passed beyond the due time: from
-    # `late_after` on, the first working instant at or after it (as from the
-    # due time itself before; docs/clocks.md, "Late"), never in the closed
-    # hours after a due time at closing.
-    where = f"state = '{RUNNING}' AND late_after <= %s"
+    # Late only once business time has passed beyond the due time: after
+    # `late_after`, the first working instant at or after it (docs/clocks.md,
+    # "Late"), never in the closed hours after a due time at closing. At
+    # `late_after` itself a stop is on time (`bulk.end_clocks`), so a sweep
+    # at that instant is not yet late either: strictly after.
+    where = f"state = '{RUNNING}' AND late_after < %s"
     return _locked(where, now, "late_after", limit, hold, left)
 
 
@@ -477,7 +478,7 @@ def _locked(
     quote = connection.ops.quote_name
     params = [bulk.adapt(now)]
     if hold is not None:
-        held, held_params = hold.where(order)
+        held, held_params = hold.where(order, "<" if order == "late_after" else "<=")
         where += held
         params += held_params
     if left:

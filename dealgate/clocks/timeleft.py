@@ -37,6 +37,14 @@ _AT_LIMIT = {
     "next_step": "next step due first thing",
     "escalation": "escalates first thing",
 }
+# At the late-after instant itself: all its business time used, and an
+# action now still on time (docs/clocks.md, "Late"), late from the next moment.
+_DUE_NOW = {
+    "response": "no time left in the window: answer now",
+    "age": "at the limit",
+    "next_step": "next step due now",
+    "escalation": "escalates now",
+}
 # Late, but not a business minute over yet.
 _JUST_OVER = {
     "response": "no answer, the window has run out",
@@ -55,7 +63,7 @@ _OVER = {
 @dataclass(frozen=True)
 class TimeLeft:
     """Business minutes until a clock's due time (negative once past it), and
-    whether it is late: from its late-after instant on (the first working
+    whether it is late: after its late-after instant (the first working
     instant at or after the due time), as the sweep sees it. In the closed
     hours after a due time at closing nothing is left and it is not late."""
 
@@ -65,6 +73,8 @@ class TimeLeft:
     late: bool = False
     # Not due yet, with no business minute left before the due time.
     before_opening: bool = False
+    # At the late-after instant: nothing left, and not late yet.
+    due_now: bool = False
 
     @property
     def overdue(self) -> bool:
@@ -74,6 +84,8 @@ class TimeLeft:
     def text(self) -> str:
         if self.before_opening:
             return _BEFORE_OPENING.get(self.kind, "due before business hours resume")
+        if self.due_now:
+            return _DUE_NOW.get(self.kind, "due now")
         if not self.late and self.minutes <= 0:
             return _AT_LIMIT.get(self.kind, "no time left")
         if self.overdue and self.minutes > -1:
@@ -90,9 +102,10 @@ def time_left(
     calendar: Calendar, kind: str, due_at: dt.datetime, now: dt.datetime
 ) -> TimeLeft:
     """How much business time is left before `due_at` (or is over it) at `now`.
-    The clock is late from the first working instant at or after `due_at` on,
-    as the sweep sees it: at `due_at` itself when that is working time, else
-    at the next opening (`Clock.late_after`)."""
+    The clock is late once `now` is past the first working instant at or
+    after `due_at` (`Clock.late_after`: `due_at` itself when that is working
+    time, else the next opening), as the sweep sees it; at that instant a
+    stop is still on time, so it is not late yet."""
     if now < due_at:
         minutes = business_time.between(calendar, now, due_at)
         if minutes <= 0:
@@ -102,8 +115,9 @@ def time_left(
             return TimeLeft(kind, 1e-9, calendar.day_minutes, before_opening=True)
     else:
         minutes = -business_time.between(calendar, due_at, now)
-    late = now >= business_time.next_opening(calendar, due_at)
-    return TimeLeft(kind, minutes, calendar.day_minutes, late)
+    late_after = business_time.next_opening(calendar, due_at)
+    late, due_now = now > late_after, now == late_after
+    return TimeLeft(kind, minutes, calendar.day_minutes, late, due_now=due_now)
 
 
 def format_span(minutes: float, day_minutes: float) -> str:

@@ -195,16 +195,18 @@ def test_a_follow_up_task_and_a_sequence_are_dated_tasks_with_clocks(
     assert not any(task.done for task in tasks.values())
     steps = Clock.objects.filter(deal=deal, kind=Clock.Kind.NEXT_STEP)
     assert {step.activity_id for step in steps} == {task.pk for task in tasks.values()}
-    # The sequence step due now ran out in the same sweep, in its next batch:
-    # its owner is told in the notice of the first, which became a digest.
     assert result.tasks == 3
     (notice,) = Notice.objects.filter(user=alice)
-    assert notice.title == "1 deal ran out of time"
-    assert [item["title"] for item in notice.items] == [
-        "Over the age limit: Acme rollout",
-        "Next step overdue: Call the buyer (Acme rollout)",
-    ]
+    assert notice.title == "Over the age limit: Acme rollout"
     assert not age_clock(deal).at_risk
+    # The sequence step due now is not late at that instant (done now, it
+    # would be on time), but is from the next moment on.
+    call = steps.get(activity=tasks["Call the buyer"])
+    assert call.state == Clock.State.RUNNING
+    clock.forward(minutes=1)
+    assert sweep().breached == 1
+    call.refresh_from_db()
+    assert call.state == Clock.State.BREACHED
 
 
 def test_a_stage_rule_overrides_the_pipeline_default(pipeline, alice, clock):

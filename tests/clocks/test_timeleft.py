@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from dealgate.clocks.timeleft import format_span, time_left
 from dealgate.core.calendar import Calendar
 
 from .conftest import berlin
+
+TICK = dt.timedelta(microseconds=1)
 
 OFFICE = Calendar.from_dict(
     {
@@ -74,13 +78,15 @@ def test_a_weekend_after_a_limit_at_closing_is_not_time_over():
     assert left.text == "at the limit"
 
 
-def test_a_limit_at_closing_is_late_from_the_next_opening_on():
+def test_a_limit_at_closing_is_late_once_the_next_opening_has_passed():
     evening = time_left(OFFICE, "age", berlin(12, 17), berlin(12, 17, 1))
     opening = time_left(OFFICE, "age", berlin(12, 17), berlin(15, 9))
+    moment = time_left(OFFICE, "age", berlin(12, 17), berlin(15, 9) + TICK)
     after = time_left(OFFICE, "age", berlin(12, 17), berlin(15, 9, 1))
 
     assert not evening.overdue
-    assert opening.overdue and opening.text == "at the limit"
+    assert not opening.overdue and opening.text == "at the limit"
+    assert moment.overdue and moment.text == "at the limit"
     assert after.overdue and after.text == "1 business minute over the limit"
 
 
@@ -101,12 +107,26 @@ def test_a_clock_due_at_closing_has_no_time_left_overnight_and_is_not_late(kind,
 @pytest.mark.parametrize(
     ("kind", "text"),
     [
+        ("response", "no time left in the window: answer now"),
+        ("next_step", "next step due now"),
+        ("escalation", "escalates now"),
+    ],
+)
+def test_a_clock_at_its_due_time_has_no_time_left_and_is_not_late_yet(kind, text):
+    left = time_left(OFFICE, kind, berlin(10, 14), berlin(10, 14))
+
+    assert not left.overdue and left.text == text
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
         ("response", "no answer, the window has run out"),
         ("next_step", "next step due now"),
     ],
 )
-def test_a_clock_at_its_due_time_has_run_out_without_time_over(kind, text):
-    left = time_left(OFFICE, kind, berlin(10, 14), berlin(10, 14))
+def test_a_clock_just_past_its_due_time_has_run_out_without_time_over(kind, text):
+    left = time_left(OFFICE, kind, berlin(10, 14), berlin(10, 14) + TICK)
 
     assert left.overdue and left.text == text
 
