@@ -220,6 +220,77 @@ class Clock(models.Model):
         return self.lead.label
 
 
+class Reassignment(models.Model):
+    """One deal or lead the sweep took from a person and gave to another,
+    when a clock of theirs and its second window ran out (`reassign`).
+
+    Kept for good, whatever becomes of the clock: every later reassignment
+    the sweep makes of that deal or lead passes over everyone it was taken
+    from (`taken_from`), so it never goes back to them by a later decision,
+    also once the clock that moved it is closed and another one runs out. A
+    person handing it back by hand is their own choice, and allowed.
+    """
+
+    deal = models.ForeignKey(
+        "deals.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # partial indexes below
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    # The clock whose second window ran out; gone when the clock is.
+    clock = models.ForeignKey(
+        Clock, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # No database constraint: its check would lock the person's row (FOR KEY
+    # SHARE) while the sweep holds their deal, and a deactivation holding
+    # that row waits for the deal it hands over (accounts.handover.hold).
+    taken_from = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    given_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["deal"],
+                condition=Q(deal__isnull=False),
+                name="reassignment_deal",
+            ),
+            models.Index(
+                fields=["lead"],
+                condition=Q(lead__isnull=False),
+                name="reassignment_lead",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deal__isnull=False, lead__isnull=True)
+                | Q(deal__isnull=True, lead__isnull=False),
+                name="reassignment_one_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        subject = f"deal {self.deal_id}" if self.deal_id else f"lead {self.lead_id}"
+        return f"{subject}: user {self.taken_from_id} to {self.given_to_id}"
+
+
 class Notice(models.Model):
     """A message to one person, shown on /notices/ until read and delivered
     by email and webhook through its `Delivery` rows."""

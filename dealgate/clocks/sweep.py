@@ -83,7 +83,7 @@ from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Handoff, Pipeline, Stage
 
 from . import bulk, rules
-from .models import DIGEST_LINES, AsOf, Clock, Delivery, Notice
+from .models import DIGEST_LINES, AsOf, Clock, Delivery, Notice, Reassignment
 from .notices import notice_time, queue_deliveries, subject_url, today_url
 from .services import (
     ANSWERED,
@@ -1611,7 +1611,9 @@ class _Batch:
         bounced back: when several of its clocks call for it, the first
         decides, and the others, in this batch or a later one, are escalated
         while a clock the sweep reassigned to its present person is still
-        open (`_reassigned_before`), as a clock reassigned once is."""
+        open (`_reassigned_before`), as a clock reassigned once is. Once
+        those are closed, a later reassignment passes over everyone the
+        sweep ever took the deal or lead from (`taken_from`)."""
         decided: dict[str, User | None] = {}
         for row, also_escalate in self.reassignments:
             subject = _subject(row)
@@ -1624,7 +1626,7 @@ class _Batch:
             if row["lead_id"] is not None:
                 to = _reassign_lead(row, self.notices, self.now)
             else:
-                to = _reassign_deal(row, self.notices)
+                to = _reassign_deal(row, self.notices, self.now)
             decided[subject] = to
             self.reassigned += to is not None
             said = ["reassigned" if to is not None else "nobody to reassign to"]
@@ -1801,6 +1803,7 @@ def _reassign_lead(
             *LeadAssignment.objects.filter(lead=lead).values_list(
                 "owner_id", flat=True
             ),
+            *taken_from(lead_id=lead.pk),
         }
     )
     try:
@@ -1827,6 +1830,7 @@ def _reassign_lead(
         Clock.objects.filter(pk=row["id"]).update(
             actions=row["actions"], escalate_at=row["escalate_at"], escalated_at=None
         )
+        _record(row, before, lead.owner_id, now)
     except DealgateError as exc:
         # The lead keeps its owner; the caller tells the manager.
         log.info(
@@ -1847,15 +1851,18 @@ def _reassign_lead(
     return lead.owner
 
 
-def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> User | None:
+def _reassign_deal(
+    row: dict[str, Any], told: list[_Notice], now: dt.datetime
+) -> User | None:
     """Give the deal to the least loaded active colleague in the responsible
-    person's team (ties: lowest id), with its open clocks that were the
-    person's; returns the colleague, None when there is none."""
+    person's team (ties: lowest id) whom the sweep never took it from, with
+    its open clocks that were the person's; returns the colleague, None when
+    there is none."""
     deal = Deal.objects.select_related("responsible", "owner").get(pk=row["deal_id"])
     current = deal.responsible or deal.owner
     if current is None or current.team_id is None:
         return None
-    colleague = _active_colleague(row, current)
+    colleague = _active_colleague(row, current, taken_from(deal_id=deal.pk))
     if colleague is None:
         return None
     Deal.objects.filter(pk=deal.pk).update(
@@ -1865,6 +1872,7 @@ def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> User | None:
     # now, as a change of owner hands it (services.deal_reassigned).
     mine = Q(responsible=current) | Q(pk=row["id"])
     Clock.objects.filter(mine, deal=deal, is_open=True).update(responsible=colleague)
+    _record(row, current.pk, colleague.pk, now)
     told += _reassigned(row, colleague, current.pk, deal.title)
     log.info(
         "clock %s: deal %s reassigned from %s to %s",
@@ -1876,9 +1884,12 @@ def _reassign_deal(row: dict[str, Any], told: list[_Notice]) -> User | None:
     return colleague
 
 
-def _active_colleague(row: dict[str, Any], current: User) -> User | None:
+def _active_colleague(
+    row: dict[str, Any], current: User, passed: frozenset[int] = frozenset()
+) -> User | None:
     """The least loaded colleague of `current` in their team (ties: lowest
-    id) who is read active again, under a lock, right before the deal is
+    id), other than those `passed` over (whom the sweep took the deal from
+    before), who is read active again, under a lock, right before the deal is
     written: on PostgreSQL FOR KEY SHARE SKIP LOCKED, the lock a
     deactivation's hold on the leaver conflicts with
     (`accounts.handover.hold`). One being deactivated now is passed over at
@@ -1888,7 +1899,8 @@ def _active_colleague(row: dict[str, Any], current: User) -> User | None:
     of theirs until the sweep's batch commits, which then hands this deal
     over with the rest. SQLite serialises writers: the read alone."""
     loads = deal_services.team_loads(current.team_id)
-    loads.pop(current.pk, None)
+    for person in {current.pk, *passed}:
+        loads.pop(person, None)
     for member in sorted(loads, key=lambda pk: (loads[pk], pk)):
         if _still_active(member):
             return User.objects.get(pk=member)
@@ -1911,6 +1923,31 @@ def _still_active(user_id: int) -> bool:
         f'SELECT "id" FROM {table} WHERE "id" = %s AND "is_active"{lock}', [user_id]
     )
     return bool(found)
+
+
+def taken_from(
+    *, deal_id: int | None = None, lead_id: int | None = None
+) -> frozenset[int]:
+    """Everyone the sweep ever took the deal `deal_id` (or the lead
+    `lead_id`) from: no later reassignment of it by the sweep gives it back
+    to any of them (one query, on a partial index)."""
+    subject = Q(deal_id=deal_id) if deal_id is not None else Q(lead_id=lead_id)
+    found = Reassignment.objects.filter(subject).values_list("taken_from_id", flat=True)
+    return frozenset(found)
+
+
+def _record(row: dict[str, Any], before: int, after: int, now: dt.datetime) -> None:
+    """Keep that the sweep took `row`'s deal or lead from `before` and gave
+    it to `after`, for good: the clock that moved it closes one day, the
+    rule "never back" does not (`taken_from`)."""
+    Reassignment.objects.create(
+        deal_id=row["deal_id"],
+        lead_id=None if row["deal_id"] else row["lead_id"],
+        clock_id=row["id"],
+        taken_from_id=before,
+        given_to_id=after,
+        at=now,
+    )
 
 
 def _reassigned_before(row: dict[str, Any]) -> bool:
