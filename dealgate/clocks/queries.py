@@ -22,6 +22,8 @@ from dealgate.pipelines.models import Pipeline
 
 from .models import Clock
 from .notices import subject_url
+from .services import TAKEN_OVER
+from .sweep import taken_over_escalation
 from .timeleft import TimeLeft, time_left
 
 OPEN = Q(state=Clock.State.RUNNING) | Q(state=Clock.State.BREACHED, resolved_at=None)
@@ -197,7 +199,13 @@ def deadlines(clocks: Iterable[Clock], now: dt.datetime) -> list[Deadline]:
         calendar = calendar_for(clock.pipeline)
         escalation = None
         if clock.escalate_at is not None and clock.escalated_at is None:
-            escalation = time_left(calendar, "escalation", clock.escalate_at, now)
+            at: dt.datetime | None = clock.escalate_at
+            if TAKEN_OVER in clock.actions.split(","):
+                # Taken over after it ran out: its new owner's second window,
+                # which the next sweep schedules, not the takeover's instant.
+                at = taken_over_escalation(clock)
+            if at is not None:
+                escalation = time_left(calendar, "escalation", at, now)
         left = time_left(calendar, clock.kind, clock.due_at, now)
         found.append(Deadline(clock, left, escalation))
     return sorted(found, key=lambda d: (d.left.minutes, d.clock.due_at, d.clock.pk))

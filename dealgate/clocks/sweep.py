@@ -1109,9 +1109,11 @@ class _Batch:
         (placed after it ran out, or given to them by hand: `TAKEN_OVER`,
         marked by `clocks.services.lead_changed`): tell them of the breach,
         once, as the rules tell an owner, and give them one second window of
-        their own, at the end of which the escalation the rules name goes to
-        their manager (or reassigns) as for any breach. Whoever was told
-        before (the admins of a lead waiting for an owner) is not told again."""
+        their own from the takeover, at the end of which the escalation the
+        rules name goes to their manager (or reassigns) as for any breach.
+        Whoever was told before (the admins of a lead waiting for an owner)
+        is not told again. A sweep that comes after that window too (a
+        sweeper that was down) escalates it in its next batch."""
         recipient = self._active(row["responsible_id"])
         told = [recipient] if recipient is not None else []
         if rule.does(rules.NOTIFY) and told:
@@ -1122,11 +1124,12 @@ class _Batch:
             )
         else:
             told = []
-        escalate_at = None
-        if rule.schedules_escalation:
-            calendar = self.pipes[row["pipeline_id"]].calendar
-            minutes = rule.escalate_after_minutes or row["window_minutes"]
-            escalate_at = _second_window(calendar, self.now, minutes)
+        # From the takeover (`escalate_at` holds its instant until now), as
+        # the pages have shown it since (`taken_over_escalation`).
+        calendar = self.pipes[row["pipeline_id"]].calendar
+        escalate_at = _taken_over_window(
+            rule, calendar, row["escalate_at"], row["window_minutes"]
+        )
         kept = [a for a in row["actions"].split(",") if a and a != TAKEN_OVER]
         name = self._username(row["responsible_id"])
         note = f"taken over by {name} after it ran out" + (", told" if told else "")
@@ -1662,6 +1665,13 @@ class _Batch:
                 1 for clock_id in fresh if clock_id not in ended | taken
             )
             result.taken_over += len(taken)
+            # Past its new window already: the next claim escalates it, as
+            # one clock of this sweep, not counted again.
+            result.breached_past_second_window.update(
+                clock_id
+                for clock_id, escalate_at, *_ in self.taken_over
+                if escalate_at is not None and escalate_at <= self.now
+            )
         else:
             result.due += len(self.rows)
             result.breached_past_second_window.update(
@@ -2089,6 +2099,41 @@ def _digest_words(kind: str, subjects: set[tuple[str, int, str]]) -> tuple[str, 
         f"{what[0].upper()}{what[1:]} ran out of time",
         "Each has run past its window or limit:",
     )
+
+
+def taken_over_escalation(clock: Clock) -> dt.datetime | None:
+    """When the escalation of `clock`, a breached window a new owner took
+    over (`TAKEN_OVER` in its actions, its `escalate_at` the takeover's
+    instant), comes: at the end of the owner's own second window from the
+    takeover, by the breach rule of the window's handoff, as the next sweep
+    schedules it (`_Batch._plan_taken_over`); None when the rule schedules
+    no escalation. For pages that show it at once, before that sweep. One
+    query for the handoff; the pipeline must be loaded."""
+    pipe = _pipe(clock.pipeline)
+    keys = (
+        Handoff.objects.filter(pk=clock.handoff_id)
+        .values_list("from_stage__key", "to_stage__key")
+        .first()
+    )
+    rule = pipe.rules.for_handoff(*keys) if keys else pipe.rules.default
+    return _taken_over_window(
+        rule, pipe.calendar, clock.escalate_at, clock.window_minutes
+    )
+
+
+def _taken_over_window(
+    rule: rules.BreachRule,
+    calendar: Calendar,
+    taken_at: dt.datetime,
+    window_minutes: float,
+) -> dt.datetime | None:
+    """`escalate_at` of a new owner's second window from `taken_at`, by
+    `rule` (its `escalate_after`, else one more window), or None when the
+    rule neither escalates nor reassigns."""
+    if not rule.schedules_escalation:
+        return None
+    minutes = rule.escalate_after_minutes or window_minutes
+    return _second_window(calendar, taken_at, minutes)
 
 
 def _second_window(
