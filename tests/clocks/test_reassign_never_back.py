@@ -6,14 +6,18 @@ taken from is kept (`Reassignment`), not read from the clocks still open."""
 from __future__ import annotations
 
 from collections import Counter
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 
 from dealgate.clocks.models import Clock, Notice, Reassignment
 from dealgate.clocks.sweep import sweep, taken_from
 from dealgate.deals.services import log_activity
 
 from .conftest import berlin, place_deal
+
+MIGRATION = import_module("dealgate.clocks.migrations.0014_reassignment")
 
 # The deal's response window and its next steps reassign once their second
 # window (as long as the window) has passed.
@@ -113,3 +117,47 @@ def test_with_nobody_left_but_whom_it_was_taken_from_the_manager_is_told(
     assert step.responsible == bob
     assert step.note == "nobody to reassign to and escalated to the manager"
     assert Notice.objects.filter(user=max_manager, kind="escalation").count() == 1
+
+
+def test_the_migration_fills_in_whom_the_sweep_took_a_deal_from_by_its_notices(
+    reassigning, alice, bob, max_manager, clock
+):
+    deal = taken_from_alice_then_answered(reassigning, alice, bob, clock)
+    (made,) = Reassignment.objects.values_list(
+        "deal", "clock", "taken_from", "given_to", "at"
+    )
+    Reassignment.objects.all().delete()  # as a sweep before the migration
+
+    MIGRATION.fill_in(apps, None)
+
+    assert list(
+        Reassignment.objects.values_list(
+            "deal", "clock", "taken_from", "given_to", "at"
+        )
+    ) == [made]
+    sweep(now=berlin(10, 11, 1))
+    sweep(now=berlin(10, 11, 21))
+    deal.refresh_from_db()
+    assert deal.responsible == max_manager
+
+
+def test_the_migration_reads_digests_of_several_reassigned_deals(
+    reassigning, alice, bob, max_manager, clock
+):
+    deals = [
+        place_deal(reassigning, "inquiry", owner=alice, entered=berlin(10, 10))
+        for _ in range(2)
+    ]
+    sweep(now=berlin(10, 10, 16))
+    sweep(now=berlin(10, 10, 31))  # to bob and max: alice told in a digest
+    assert Notice.objects.get(user=alice, kind="reassigned").items
+    made = sorted(Reassignment.objects.values_list("deal", "taken_from", "given_to"))
+    Reassignment.objects.all().delete()
+
+    MIGRATION.fill_in(apps, None)
+
+    found = Reassignment.objects.values_list("deal", "taken_from", "given_to")
+    assert sorted(found) == made
+    assert [(deal, taken) for deal, taken, _ in made] == [
+        (deal.pk, alice.pk) for deal in deals
+    ]
