@@ -17,7 +17,7 @@ from dealgate.deals.services import log_activity
 
 from .conftest import berlin, place_deal
 
-MIGRATION = import_module("dealgate.clocks.migrations.0014_reassignment")
+MIGRATION = import_module("dealgate.clocks.migrations.0016_reassignment")
 
 # The deal's response window and its next steps reassign once their second
 # window (as long as the window) has passed.

@@ -1,4 +1,4 @@
-"""The migration `clocks 0015` re-judges stops written by the rule before
+"""The migration `clocks 0017` re-judges stops written by the rule before
 `clocks 0012` (late as soon as after the due time) by the stored
 `late_after`: a stop first thing at the opening after a due time at closing
 was on time, and ends met or cancelled as the same stop does now. Stops
@@ -17,7 +17,7 @@ from dealgate.deals.services import log_activity, move_deal
 
 from .conftest import berlin, place_deal
 
-MIGRATION = import_module("dealgate.clocks.migrations.0015_rejudge_stops_by_late_after")
+MIGRATION = import_module("dealgate.clocks.migrations.0017_rejudge_stops_by_late_after")
 
 
 def written_the_old_way(clock: Clock) -> None:

@@ -75,7 +75,7 @@ def _side(title: str) -> str:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clocks", "0013_clock_late_after_required"),
+        ("clocks", "0015_notice_data"),
         ("deals", "0018_deal_updated_at"),
         ("leads", "0018_lead_updated_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -103,7 +103,7 @@ def _state(row: dict) -> str | None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clocks", "0014_reassignment"),
+        ("clocks", "0016_reassignment"),
         ("deals", "0018_deal_updated_at"),
     ]
 
