@@ -58,6 +58,7 @@ from dealgate.core.pipeline_file import (
     DEFAULT_BOTTLENECK_SHARE,
     FALLBACK_DAY_MINUTES,
     LEAD,
+    STAGE_OWNER,
     CriterionSpec,
     CustomFieldSpec,
     HandoffSpec,
@@ -1015,24 +1016,22 @@ class _Sync:
 
     def _handoff_changes(self) -> list[PlannedChange]:
         """Each handoff added, changed or removed; a page names its ends by
-        the stages' names ("from a new lead to "Inquiry received"")."""
+        the stages' names ("from a new lead to "Inquiry received"") and who
+        answers as the handoff form offers them ("the stage's owner")."""
         return [
-            PlannedChange(text, page_text=self._handoff_said(text, ends))
-            for text, ends in self._handoff_texts()
+            PlannedChange(text, page_text=said) for text, said in self._handoff_texts()
         ]
 
-    def _handoff_said(self, text: str, ends: tuple[str, str]) -> str:
-        file_name = f"handoff {ends[0]} -> {ends[1]}"
+    def _handoff_named(self, ends: tuple[str, str]) -> str:
         start = (
             "a new lead"
             if ends[0] == LEAD
             else _page_stage(ends[0], self._stage_name(ends[0]))
         )
-        page_name = (
+        return (
             f"the handoff from {start} to "
             f"{_page_stage(ends[1], self._stage_name(ends[1]))}"
         )
-        return text.replace(file_name, page_name, 1)
 
     def _stage_name(self, key: str) -> str:
         """The name of stage `key` in the file, else as applied ("" when
@@ -1043,34 +1042,52 @@ class _Sync:
         row = self.rows.get(key)
         return row.name if row is not None else ""
 
-    def _handoff_texts(self) -> list[tuple[str, tuple[str, str]]]:
+    def _handoff_texts(self) -> list[tuple[str, str]]:
+        """The command line's text and the page's of each change."""
         texts = []
         wanted = {(h.from_stage, h.to_stage): h for h in self.spec.handoffs}
         for ends, handoff in wanted.items():
             row = self.handoffs.get(ends)
             name = f"handoff {ends[0]} -> {ends[1]}"
+            named = self._handoff_named(ends)
             window = self._window(handoff.response_window_minutes)
             if row is None:
                 texts.append(
                     (
                         f"add {name} (respond within {window}; {handoff.responsible})",
-                        ends,
+                        f"add {named} (answered within {window} by "
+                        f"{_owner_said(handoff.responsible)})",
                     )
                 )
                 continue
-            parts = []
+            parts, said = [], []
             if row.response_window_minutes != handoff.response_window_minutes:
                 old = self._window(row.response_window_minutes)
                 parts.append(f"window {old} -> {window}")
+                said.append(f"answered within {old} -> {window}")
             if row.responsible != handoff.responsible:
                 parts.append(
                     _arrow("responsible", row.responsible, handoff.responsible)
                 )
+                said.append(
+                    f"answered by {_owner_said(row.responsible)} -> "
+                    f"{_owner_said(handoff.responsible)}"
+                )
             if parts:
-                texts.append((f"change {name}: {', '.join(parts)}", ends))
+                texts.append(
+                    (
+                        f"change {name}: {', '.join(parts)}",
+                        f"change {named}: {', '.join(said)}",
+                    )
+                )
         for ends in self.handoffs:
             if ends not in wanted:
-                texts.append((f"remove handoff {ends[0]} -> {ends[1]}", ends))
+                texts.append(
+                    (
+                        f"remove handoff {ends[0]} -> {ends[1]}",
+                        f"remove {self._handoff_named(ends)}",
+                    )
+                )
         return texts
 
     def _window(self, minutes: int | None) -> str:
@@ -1789,9 +1806,12 @@ def _q(key: str) -> str:
 
 
 def _owner_said(owner: str) -> str:
-    """An owner as the stage form offers it: "the deal's owner", a person by
-    the name shown, "team NAME"; "none" for no owner."""
+    """An owner as the stage and handoff forms offer it: "the stage's owner",
+    "the deal's owner", a person by the name shown, "team NAME"; "none" for
+    no owner."""
     kind, _, name = owner.partition(":")
+    if owner == STAGE_OWNER:
+        return "the stage's owner"
     if owner == DEAL_OWNER:
         return "the deal's owner"
     if kind == "user" and name:

@@ -61,7 +61,7 @@ def test_an_admin_builds_a_pipeline_from_empty_and_applies_it(
         page.get_by_role("link", name="Back to Consulting").click()
         page.get_by_role("link", name="Review the plan and apply").click()
         expect(page.locator(".plan")).to_contain_text(
-            "create pipeline 'consulting' (Consulting)"
+            'create the pipeline "Consulting"'
         )
         page.get_by_role("button", name="Apply the pipeline").click()
         expect(page.locator(".messages")).to_contain_text("Pipeline applied")

@@ -185,3 +185,39 @@ def test_a_handoffs_breach_rule_is_named_by_its_stages(planned):
     )
     assert "lead->discovery" not in page
     assert any("handoff lead->discovery" in line for line in cli)
+
+
+def test_a_handoffs_window_and_who_answers_are_said_as_its_form_offers_them(
+    planned,
+):
+    page, cli = planned(
+        (
+            'response_window = "2h"  # send the invitation and an agenda\n'
+            'responsible = "stage-owner"',
+            'response_window = "3h"\nresponsible = "deal-owner"',
+        )
+    )
+
+    assert (
+        'change the handoff from stage "Inquiry received" to stage '
+        '"Discovery call booked": answered within 2h -> 3h, answered by '
+        "the stage's owner -> the deal's owner" in page
+    )
+    assert "stage-owner" not in page
+    assert (
+        "change handoff inquiry -> discovery: window 2h -> 3h, "
+        'responsible "stage-owner" -> "deal-owner"' in cli
+    )
+
+
+def test_a_new_pipelines_handoffs_say_who_answers_in_the_forms_words(it_services):
+    spec = parse_pipeline(IT_SERVICES.read_text(encoding="utf-8"), "it.toml")
+    spec = replace(spec, key="renewals", name="Renewals")
+
+    page = plan_pipeline(spec).lines(page=True)
+
+    assert (
+        'add the handoff from a new lead to stage "Inquiry received" '
+        "(answered within 15m by the stage's owner)" in page
+    )
+    assert not any("stage-owner" in line for line in page)
