@@ -186,7 +186,7 @@ def test_every_item_of_a_pipeline_the_file_allows_saves_through_the_deal_form(
     deal = make_deal(pipeline, "inquiry", owner=alice)
     assert len(checklist_items(pipeline)) == MOST_CHECKLIST_ITEMS
 
-    edit = read_edit(deal, _posted(deal))
+    edit = read_edit(deal, alice, _posted(deal))
 
     assert not [f.error for f in edit.fields if f.error]
     update_deal(deal.pk, edit.changes, by=alice, expected_version=deal.version)

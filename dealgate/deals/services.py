@@ -1067,13 +1067,34 @@ def check_may_create(user: User | None, owner: User | None) -> None:
     check_may_own(user, owner, "a rep creates deals they own, not for {whom}")
 
 
+def may_own(user: User | None, owner: User | None) -> bool:
+    """Whether `user` may leave a deal owned by `owner` (None: no one): a rep
+    only deals they own themselves, a manager or an admin deals of anyone or
+    of no one. `None` is the system. The one rule the saves check
+    (`check_may_own`) and the forms offer (`owners_offered`)."""
+    if user is None or user.is_manager:  # an admin is a manager too
+        return True
+    return owner is not None and owner.pk == user.pk
+
+
+def owners_offered(
+    user: User | None, current: User | None = None
+) -> tuple[list[User], bool]:
+    """The active people `user` may choose as a deal's owner, and whether
+    they may choose no one, by `may_own`; a deal's `current` owner (or no
+    one) is offered too, since keeping it is no change. Unordered: the
+    forms sort them by the names they show."""
+    active = User.objects.filter(is_active=True)
+    people = {person.pk: person for person in active if may_own(user, person)}
+    if current is not None:
+        people.setdefault(current.pk, current)
+    return list(people.values()), may_own(user, None) or current is None
+
+
 def check_may_own(user: User | None, owner: User | None, refusal: str) -> None:
     """Refuse, with `refusal` naming the owner as {whom}, unless `user` may
-    leave a deal owned by `owner`: a rep only deals they own themselves, a
-    manager or an admin deals of anyone or of no one. `None` is the system."""
-    if user is None or user.is_manager:  # an admin is a manager too
-        return
-    if owner is None or owner.pk != user.pk:
+    leave a deal owned by `owner` (`may_own`)."""
+    if not may_own(user, owner):
         whom = owner.username if owner else "no one"
         raise PermissionDenied(
             f"{refusal.format(whom=whom)}; ask a manager", field="owner"

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.http import QueryDict
 
-from dealgate.accounts.models import User, by_display_name
+from dealgate.accounts.models import User, choice_labels
 from dealgate.core.currencies import amount_in, iso_currency
 from dealgate.core.custom_fields import MAX_TEXT, CustomField, declared_fields
 from dealgate.core.numbers import MAX_AMOUNT, read_number, too_large, too_small
@@ -44,6 +44,14 @@ class EditField:
     # dropped, a number in what is now a choice field), as shown: offered
     # and kept as stored until the user picks or types another.
     kept: str = ""
+    # What a choice shows, where that is not the value sent: a stage's name
+    # for its key, a person's name for their username.
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def options(self) -> list[tuple[str, str]]:
+        """The choices as (value, shown) pairs, in the order offered."""
+        return [(choice, self.labels.get(choice, choice)) for choice in self.choices]
 
 
 @dataclass
@@ -77,11 +85,11 @@ def move_targets(deal: Deal) -> list[MoveTarget]:
     return targets
 
 
-def edit_fields(deal: Deal) -> list[EditField]:
-    """The edit form as the deal stands: title, value, currency, expected
-    close date, owner, organization, notes, the pipeline's custom fields by
-    type, and the checklist items rules read (plus any the deal already
-    holds)."""
+def edit_fields(deal: Deal, user: User) -> list[EditField]:
+    """The edit form as the deal stands, for `user`: title, value, currency,
+    expected close date, owner (the people `user` may give it to), the
+    organization, notes, the pipeline's custom fields by type, and the
+    checklist items rules read (plus any the deal already holds)."""
     fields = [
         EditField(
             "title",
@@ -109,7 +117,7 @@ def edit_fields(deal: Deal) -> list[EditField]:
             "date",
             deal.expected_close_date.isoformat() if deal.expected_close_date else "",
         ),
-        _owner_field(deal.owner.username if deal.owner else ""),
+        _owner_field(user, deal.owner),
         _organization_field(deal.organization.name if deal.organization else ""),
         EditField(
             "notes", "Notes", "long", deal.notes, max_length=TEXT_LIMITS["notes"]
@@ -124,7 +132,7 @@ def edit_fields(deal: Deal) -> list[EditField]:
     return fields
 
 
-def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
+def read_edit(deal: Deal, user: User, posted: QueryDict) -> EditResult:
     """The changes the posted edit form asks for, or the fields it got wrong.
 
     Numbers are read by one rule (`dealgate.core.numbers`): "12,50" is
@@ -133,7 +141,7 @@ def read_edit(deal: Deal, posted: QueryDict) -> EditResult:
     choice it dropped, sent back as shown) and checklist items the form does
     not show are kept as they are.
     """
-    fields = edit_fields(deal)
+    fields = edit_fields(deal, user)
     result = EditResult(fields)
     custom = dict(deal.custom)
     checklist = dict(deal.checklist)
@@ -282,10 +290,16 @@ def _no_longer_taken(custom: CustomField, value: Any) -> str:
     return ""
 
 
-def _owner_field(username: str) -> EditField:
-    people = by_display_name(User.objects.filter(is_active=True))
-    choices = tuple(person.username for person in people)
-    return EditField("owner", "Owner", "choice", username, choices)
+def _owner_field(user: User, current: User | None) -> EditField:
+    """The owner input as `user` may fill it (`services.owners_offered`, the
+    rule the save checks), people named as every page names them, showing
+    `current` (None for no one, a new deal's own owner otherwise)."""
+    people, blank = services.owners_offered(user, current)
+    labels = {person.username: label for person, label in choice_labels(people)}
+    username = current.username if current else ""
+    return EditField(
+        "owner", "Owner", "choice", username, tuple(labels), blank=blank, labels=labels
+    )
 
 
 def _organization_field(name: str) -> EditField:
@@ -322,8 +336,8 @@ class NewDeal:
 def new_fields(pipeline: Pipeline, user: User) -> list[EditField]:
     """The new-deal form, empty: the person creating it as the owner, the
     pipeline's currency and its first open stage (the default)."""
-    stages = active_stages(pipeline)
-    stage_keys = tuple(stages.values_list("key", flat=True))
+    names = dict(active_stages(pipeline).values_list("key", "name"))
+    stage_keys = tuple(names)
     fields = [
         EditField(
             "title",
@@ -339,15 +353,16 @@ def new_fields(pipeline: Pipeline, user: User) -> list[EditField]:
             "text",
             pipeline.currency,
         ),
-        _owner_field(user.username)
-        if user.is_manager
         # A rep creates only deals they own (deals.services.check_may_create).
-        else EditField(
-            "owner", "Owner", "choice", user.username, (user.username,), blank=False
-        ),
+        _owner_field(user, user),
         EditField("expected_close_date", "Expected close date", "date"),
         EditField(
-            "stage", "Stage", "choice", stage_keys[0] if stage_keys else "", stage_keys
+            "stage",
+            "Stage",
+            "choice",
+            stage_keys[0] if stage_keys else "",
+            stage_keys,
+            labels=names,
         ),
         EditField("notes", "Notes", "long", max_length=TEXT_LIMITS["notes"]),
     ]

@@ -326,7 +326,7 @@ def _new_deal_page(
 def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
     """Save the fields criteria read, guarded by the version the form showed."""
     deal = _deal(deal_id)
-    edit = deal_forms.read_edit(deal, request.POST)
+    edit = deal_forms.read_edit(deal, request.user, request.POST)
     if edit.errors:
         return _deal_page(request, deal, status=422, edit=edit.fields)
     try:
@@ -546,7 +546,9 @@ def _deal_page(
         "text_limits": TEXT_LIMITS,
         "move_error": move_error,
         "move_unmet": move_unmet or [],
-        "edit_fields": edit if edit is not None else deal_forms.edit_fields(deal),
+        "edit_fields": edit
+        if edit is not None
+        else deal_forms.edit_fields(deal, request.user),
         "edit_error": edit_error,
         "activity": activity or {"kind": "call"},
         "activity_kinds": [

@@ -46,8 +46,8 @@ def test_the_form_offers_the_creator_as_owner_and_the_first_stage(
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert '<option value="alice" selected>alice</option>' in page
-    assert '<option value="inquiry" selected>inquiry</option>' in page
+    assert '<option value="alice" selected>Alice Rep</option>' in page
+    assert '<option value="inquiry" selected>Inquiry received</option>' in page
     assert 'name="currency"' in page and 'value="USD"' in page
     assert 'name="custom:seats"' in page and 'name="notes"' in page
 
@@ -59,7 +59,7 @@ def test_a_rep_is_offered_only_themselves_as_owner_a_manager_anyone(
     owner = page[
         page.index('name="owner"') : page.index("</select>", page.index('name="owner"'))
     ]
-    assert '<option value="alice" selected>alice</option>' in owner
+    assert '<option value="alice" selected>Alice Rep</option>' in owner
     assert "bob" not in owner and "no one" not in owner
 
     client.force_login(max_manager)
@@ -67,7 +67,7 @@ def test_a_rep_is_offered_only_themselves_as_owner_a_manager_anyone(
     owner = page[
         page.index('name="owner"') : page.index("</select>", page.index('name="owner"'))
     ]
-    assert '<option value="bob">bob</option>' in owner and "no one" in owner
+    assert '<option value="bob">Bob Rep</option>' in owner and "no one" in owner
 
 
 def test_a_posted_deal_is_created_and_its_page_shown(signed_in, pipeline, now):
@@ -169,7 +169,7 @@ def test_the_edit_form_changes_owner_and_organization(
     deal = make_deal(pipeline, "inquiry", owner=alice, organization="Acme")
     client.force_login(max_manager)
     page = client.get(reverse("deal", args=[deal.pk])).content.decode()
-    assert '<option value="alice" selected>alice</option>' in page
+    assert '<option value="alice" selected>Alice Rep</option>' in page
 
     response = client.post(
         reverse("deal-edit", args=[deal.pk]),
@@ -224,3 +224,22 @@ def test_a_deal_page_date_outside_1901_to_2198_is_refused_at_its_input(
     assert "Expected close date: must lie between 1901" in (text_of(response))
     deal.refresh_from_db()
     assert deal.expected_close_date is None and deal.version == 1
+
+
+def test_the_form_names_stages_and_owners_as_the_board_does(
+    client, olivia, pipeline, alice, now
+):
+    client.force_login(olivia)
+    html = client.get(f"{NEW}?pipeline=new-business").content.decode()
+
+    stages, owners = _select(html, "stage"), _select(html, "owner")
+
+    assert ">Proposal reviewed by the buyer<" in stages
+    assert ">Alice Rep<" in owners
+    # People sorted by the name shown: Alice Rep before Olivia Owner.
+    assert owners.index(">Alice Rep<") < owners.index(">Olivia Owner<")
+
+
+def _select(html: str, name: str) -> str:
+    start = html.index(f'name="{name}"')
+    return html[start : html.index("</select>", start)]
