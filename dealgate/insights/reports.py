@@ -667,13 +667,12 @@ def _exits(filters: Filters) -> Section:
         if not lost and stage not in filters.facts.active:
             continue
         count = sum(row.deals for row in lost)
-        top = max(lost, key=lambda row: row.deals).reason if lost else None
         rows.append(
             [
                 stage_label(stage),
                 count,
                 m.rate(count, total),
-                reasons.get(top, top or "") if top is not None else "",
+                _most_given(lost, reasons),
             ]
         )
     table = Table(
@@ -697,6 +696,27 @@ def _exits(filters: Filters) -> Section:
         fmt=_count,
     )
     return Section(table, "", chart)
+
+
+def _most_given(lost: list[q.LossRow], labels: dict[str, str]) -> str:
+    """The reason given for most of `lost`, by its label; reasons tied for
+    the most are all named, in the order of their labels, and said to be
+    tied, so the page never picks one of them by chance. A loss recorded
+    without a reason counts as "no reason"."""
+    if not lost:
+        return ""
+    most = max(row.deals for row in lost)
+    tied = sorted(
+        {
+            labels.get(row.reason, row.reason) or "no reason"
+            for row in lost
+            if row.deals == most
+        },
+        key=lambda label: (label.casefold(), label),
+    )
+    if len(tied) == 1:
+        return tied[0]
+    return f"tied: {', '.join(tied)} ({most:,} each)"
 
 
 def _clocks(filters: Filters) -> Section:

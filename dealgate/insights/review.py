@@ -70,7 +70,9 @@ METRICS = (
         "int",
         "deals",
         "Deals lost in the week, from any stage.",
-        counted="Deals lost",
+        # The value is itself a count, so the column of what it is computed
+        # over (the deals listed below) needs words of its own.
+        counted="Lost deals counted",
     ),
     ReviewMetric(
         "median_cycle",

@@ -202,3 +202,18 @@ def test_where_lost_deals_leave_lists_every_stage_with_its_share(pipeline):
     assert rows["Inquiry received"][:2] == [2, pytest.approx(2 / 3)]
     assert rows["Discovery call booked"][:2] == [1, pytest.approx(1 / 3)]
     assert rows["Contract out"][:2] == [0, pytest.approx(0)]
+
+
+def test_the_most_given_loss_reason_names_every_reason_tied_for_it(pipeline):
+    for reason, note in [("price", ""), ("other", "went quiet")] * 2:
+        deal = walk(pipeline, ["inquiry"])
+        move(deal, "lost", day(2), loss_reason=reason, loss_note=note)
+    walk(pipeline, ["inquiry", "discovery", "lost"])
+
+    report = reports.bottlenecks(filters_for(pipeline), day(10))
+    rows = {row[0]: row[1:] for row in report.table("lost_from").rows}
+
+    assert rows["Inquiry received"][0] == 4
+    assert rows["Inquiry received"][2] == "tied: Other, Price (2 each)"
+    assert rows["Discovery call booked"][2] == "Price"
+    assert rows["Contract out"][2] == ""

@@ -601,3 +601,12 @@ def test_a_decision_written_just_after_local_midnight_shows_the_local_day(
         page = manager_in.get(reverse("insights:review"))
 
     assert "on 8 Jun 2026, looking at" in text_of(page)
+
+
+@pytest.mark.parametrize("metric", rv.metric_keys())
+def test_every_column_of_the_weekly_series_has_its_own_heading(pipeline, metric):
+    page = reports.weekly_review(filters_for(pipeline, metric=metric), NOW)
+
+    headings = page.report.table("series").headers()
+
+    assert len(set(headings)) == len(headings), headings
