@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+from dealgate.core.dates import years_problem
+
 # How many seconds a process that runs until stopped keeps the as-of date it
 # read from the database before it asks again (refresh_recorded_as_of).
 RECORDED_MAX_AGE = 2.0
@@ -50,20 +52,24 @@ _monotonic = time.monotonic
 
 def parse_as_of(text: str, zone: str = "UTC") -> dt.datetime:
     """Parse `2017-12-31` (the end of that day in `zone`, an IANA name) or a
-    full ISO instant; the answer is in UTC."""
+    full ISO instant; the answer is in UTC. Its day keeps to the years every
+    door keeps to (`core.dates`)."""
     text = text.strip()
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
-            end = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=ZoneInfo(zone))
-            return end.astimezone(dt.UTC)
-        value = dt.datetime.fromisoformat(text)
+            value = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=ZoneInfo(zone))
+        else:
+            value = dt.datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(
             f"as-of must be a date (2017-12-31) or an ISO instant; got {text!r}"
         ) from exc
     if value.tzinfo is None:
         raise ValueError(f"as-of instant {text!r} needs a UTC offset")
+    problem = years_problem(value.date())
+    if problem is not None:
+        raise ValueError(f"as-of {problem}")
     return value.astimezone(dt.UTC)
 
 

@@ -12,6 +12,8 @@ import argparse
 import datetime as dt
 import sys
 
+from dealgate.core.dates import years_problem
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -107,8 +109,12 @@ def _date(text: str) -> dt.date:
     from dealgate.errors import ValidationError
 
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise ValidationError(
             f"--week must be a date like 2017-12-25; got {text!r}", field="week"
         ) from None
+    problem = years_problem(day)
+    if problem is not None:
+        raise ValidationError(f"--week {problem}", field="week")
+    return day

@@ -39,6 +39,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_package
 
+from dealgate.core.dates import years_problem
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
 
@@ -325,11 +327,15 @@ def _check_order(key: str, written: str, start: int, end: int) -> None:
 
 def _parse_date(key: str, text: Any) -> date:
     try:
-        return date.fromisoformat(_expect(text, str, key, "a date like '2026-12-24'"))
+        day = date.fromisoformat(_expect(text, str, key, "a date like '2026-12-24'"))
     except ValueError:
         raise CalendarError(
             f"{key}: {text!r} is not a date like '2026-12-24'"
         ) from None
+    problem = years_problem(day)
+    if problem is not None:
+        raise CalendarError(f"{key}: {text!r} {problem}")
+    return day
 
 
 def _parse_closed_days(values: Any) -> list[date]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
+from dealgate.core import dates
 from dealgate.core.names import name_key
 from dealgate.core.numbers import too_large
 from dealgate.core.text import check_text, counted, cut
@@ -557,10 +558,8 @@ class _Memo(Generic[T]):
         return value
 
 
-# The years a date in a file may fall in (see `_in_years`): a year inside
-# the 1900-2199 that business time is kept for at each end, as a date read
-# in one time zone may be the day before or after in another.
-FIRST_YEAR, LAST_YEAR = 1901, 2198
+# The years a date in a file may fall in (see `_in_years`), as at every door.
+FIRST_YEAR, LAST_YEAR = dates.FIRST_YEAR, dates.LAST_YEAR
 
 
 class DateParser:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from dealgate.core.dates import years_problem
 from dealgate.core.numbers import (
     AMOUNT_WHOLE_DIGITS,
     MAX_AMOUNT,
@@ -241,14 +242,15 @@ def _number(value: Any) -> int | float:
 def _date(value: Any) -> str:
     if isinstance(value, dt.datetime):
         value = value.date()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip()).isoformat()
-        except ValueError:
-            pass
-    raise ValueError(f"{_show(value)} is not a date like 2026-07-31")
+    text = value.strip() if isinstance(value, str) else value
+    try:
+        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{_show(value)} is not a date like 2026-07-31") from None
+    problem = years_problem(day)
+    if problem is not None:
+        raise ValueError(problem)
+    return day.isoformat()
 
 
 def _same(stored: Any, value: Any) -> bool:

@@ -36,7 +36,6 @@ from dealgate.core.checklist import (
     items_in_rules,
 )
 from dealgate.core.checklist import check_key as check_checklist_key
-from dealgate.core.csvsource import FIRST_YEAR, LAST_YEAR
 from dealgate.core.currencies import (
     STORED_PLACES,
     check_decimals,
@@ -49,6 +48,7 @@ from dealgate.core.custom_fields import (
     declared_fields,
     set_values,
 )
+from dealgate.core.dates import years_problem
 from dealgate.core.names import name_key, tidy_name
 from dealgate.core.numbers import MAX_AMOUNT, too_large, too_small
 from dealgate.core.text import (
@@ -1475,14 +1475,17 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
     if value is not None and value < 0:
         raise ValidationError(f"value: {too_small(str(value))}", field="value")
     day = cleaned.get("expected_close_date")
-    if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
-        # The years an import reads, so a date kept at one door reads at all.
-        raise ValidationError(
-            f"expected_close_date must lie between {FIRST_YEAR} and {LAST_YEAR}, "
-            f"not in {day.year}",
-            field="expected_close_date",
-        )
+    if day is not None:
+        check_day(day, "expected_close_date")
     return cleaned
+
+
+def check_day(day: dt.date, field: str) -> None:
+    """Refuse, naming `field` and the range, a day a person gave outside the
+    years every door keeps to (`core.dates`)."""
+    problem = years_problem(day)
+    if problem is not None:
+        raise ValidationError(f"{field} {problem}", field=field)
 
 
 def _stored_places(value: Decimal) -> Decimal | None:
@@ -1725,12 +1728,9 @@ def log_activity(
             "due_at needs a time zone offset, e.g. 2026-07-31T17:00:00+02:00",
             field="due_at",
         )
-    if due_at is not None and not 1901 <= due_at.year <= 2198:
+    if due_at is not None:
         # Business time, which dates the task's clock, is kept for 1900-2199.
-        raise ValidationError(
-            f"a task is due between 1901 and 2198, not in {due_at.year}",
-            field="due_at",
-        )
+        check_day(due_at.date(), "due_at")
     now = timesource.now()
     with transaction.atomic():
         deal = Deal.objects.select_for_update().filter(pk=deal_id).first()

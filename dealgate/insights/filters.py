@@ -22,6 +22,7 @@ from django.db.models import Model, QuerySet
 
 from dealgate.accounts.models import Team, User
 from dealgate.core.calendar import Calendar
+from dealgate.core.dates import FIRST_YEAR, LAST_YEAR, years_problem
 from dealgate.core.names import SharedName, one_named
 from dealgate.core.numbers import as_id
 from dealgate.deals.models import Product
@@ -293,17 +294,19 @@ def _period(
 
 
 def parse_day(text: str, name: str) -> dt.date:
-    """A day given in a query (`from`, `to`, `week`), between 1901 and 2198:
-    business time, which the figures count in, is kept for those years."""
+    """A day given in a query (`from`, `to`, `week`), in the years every door
+    keeps to (`core.dates`): business time, which the figures count in, is
+    kept for those years."""
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise ValidationError(
             f"{name} must be a date like 2017-03-31; got {text!r}", field=name
         ) from None
-    if not 1901 <= day.year <= 2198:
+    if years_problem(day) is not None:
         raise ValidationError(
-            f"{name} must be a date between 1901 and 2198; got {text!r}", field=name
+            f"{name} must be a date between {FIRST_YEAR} and {LAST_YEAR}; got {text!r}",
+            field=name,
         )
     return day
 
