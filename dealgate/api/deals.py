@@ -448,6 +448,14 @@ class DealPatch(Schema):
         None,
         description="the organization's name, created if new; null for none",
     )
+    reason: str | None = Field(
+        None,
+        description="why a closed deal is corrected: needed to change a won or "
+        "lost deal's value, currency, expected_close_date, owner or "
+        "organization (a manager for their teams' deals, or an admin), and kept "
+        "with the record of the edit in its activities; refused on an open deal",
+        json_schema_extra={"maxLength": TEXT_LIMITS["reason"]},
+    )
 
 
 @router.post(
@@ -531,9 +539,13 @@ def _distinct_versions(items: list[DealVersion]) -> dict[int, int]:
 @router.patch("/{int:deal_id}", response={200: DealOut, 409: ErrorOut, 422: ErrorOut})
 def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
     """Change a deal's fields; `version` guards against overwriting a newer
-    edit. `custom` and `checklist` change only the keys sent."""
+    edit. `custom` and `checklist` change only the keys sent. A closed deal
+    keeps what it closed with: its value, currency, expected_close_date,
+    owner and organization are corrected only by a manager or an admin,
+    with a `reason`, and every edit of it is recorded in its activities."""
     changes = payload.dict(exclude_unset=True)
     version = changes.pop("version")
+    reason = changes.pop("reason", None) or ""
     if isinstance(changes.get("value"), Undecided):
         stored = Deal.objects.filter(pk=deal_id).values_list("currency", flat=True)
         in_currency(changes, changes.get("currency") or stored.first())
@@ -543,6 +555,7 @@ def edit(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealOut:
         by=request.user,
         expected_version=version,
         merge=frozenset({"custom", "checklist"}),
+        reason=reason,
     )
     return deal_out(readable_deals().get(pk=deal.pk))
 

@@ -27,7 +27,15 @@ from dealgate.core.text import CONTROL_OR_BREAK, agreeing, counted
 from dealgate.errors import DealgateError
 
 from . import services
-from .models import Activity, Deal, Organization, Person, Product, StageEvent
+from .models import (
+    TEXT_LIMITS,
+    Activity,
+    Deal,
+    Organization,
+    Person,
+    Product,
+    StageEvent,
+)
 
 # How many of the deals that keep a record from deletion are named, each.
 DEALS_NAMED = 10
@@ -92,6 +100,16 @@ class DealAdminForm(forms.ModelForm):
     """
 
     version = forms.IntegerField(widget=forms.HiddenInput)
+    # Why a closed deal is corrected: its value, currency, close date, owner,
+    # organization or product need one, kept with the record of the edit.
+    reason = forms.CharField(
+        required=False,
+        max_length=TEXT_LIMITS["reason"],
+        label="Reason for correcting a closed deal",
+        help_text="Needed to change a won or lost deal's value, currency, "
+        "expected close date, owner, organization or product; recorded with "
+        "the edit in its activities.",
+    )
 
     class Meta:
         model = Deal
@@ -121,10 +139,12 @@ class DealAdminForm(forms.ModelForm):
                 changes,
                 by=self.by,
                 expected_version=cleaned["version"],
+                reason=cleaned.get("reason") or "",
             )
         except DealgateError as refused:
             name = (refused.field or "").partition(".")[0]
-            self.add_error(name if name in EDITED else None, refused.message)
+            shown = name in EDITED or name == "reason"
+            self.add_error(name if shown else None, refused.message)
 
     @staticmethod
     def _service_value(name: str, value: Any) -> Any:
@@ -143,7 +163,7 @@ class DealAdmin(admin.ModelAdmin):
     search_fields = ("title", "external_id")
     raw_id_fields = ("organization", "contact", "product")
     fieldsets = (
-        (None, {"fields": (*EDITED, "version")}),
+        (None, {"fields": (*EDITED, "reason", "version")}),
         (
             "Kept by moves (change the stage or status on the deal page)",
             {"fields": KEPT_BY_MOVES},

@@ -14,7 +14,13 @@ from .stamps import Stamped, stamp
 # deal and its history, in characters. Every door (the deal page, the API,
 # the CLI) goes through deals.services, which refuses more and names the
 # field; the page's inputs and the API's schema state the same numbers.
-TEXT_LIMITS = {"loss_note": 2_000, "override_reason": 2_000, "notes": 10_000}
+TEXT_LIMITS = {
+    "loss_note": 2_000,
+    "override_reason": 2_000,
+    "notes": 10_000,
+    # Why a closed deal's fields were corrected (`services.update_deal`).
+    "reason": 2_000,
+}
 
 
 class NameBlockField(models.CharField):
@@ -420,8 +426,9 @@ class StageEvent(models.Model):
 class Activity(models.Model):
     """Something that happened with the buyer: a call, a meeting, an email;
     or a record Dealgate itself wrote in the deal's activities (`SYSTEM`: a
-    redesign that carried the deal past gates), which no person logged and
-    no criterion reads (`LOGGED` are the kinds people log)."""
+    redesign that carried the deal past gates, an edit of a closed deal),
+    which no person logged and no criterion reads (`LOGGED` are the kinds
+    people log)."""
 
     class Kind(models.TextChoices):
         CALL = "call", "Call"
@@ -459,6 +466,10 @@ class Activity(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # A system record's whole account, where the subject (one line) has room
+    # only for a summary: for an edit of a closed deal, each field changed
+    # with its old and new value, and the reason given (`services.update_deal`).
+    detail = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at"]

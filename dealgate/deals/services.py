@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -73,7 +74,15 @@ from dealgate.pipelines.models import (
     layout_for,
 )
 
-from .models import TEXT_LIMITS, Activity, Deal, Organization, Person, StageEvent
+from .models import (
+    TEXT_LIMITS,
+    Activity,
+    Deal,
+    Organization,
+    Person,
+    Product,
+    StageEvent,
+)
 from .stamps import stamp
 
 log = logging.getLogger("dealgate.deals")
@@ -1588,6 +1597,53 @@ def _check_checklist(checklist: dict[str, Any], stored: dict[str, Any]) -> None:
         )
 
 
+# The fields of a closed deal the figures read (won value, its average,
+# velocity, win rates by owner, product or organization), by the name the
+# edit form and the API give each: what it closed with, corrected only by a
+# manager or an admin with a reason (`check_closed_edit`).
+CLOSED_FIGURES: Mapping[str, str] = {
+    "value": "value",
+    "currency": "currency",
+    "owner_id": "owner",
+    "organization_id": "organization",
+    "product_id": "product",
+    "expected_close_date": "expected_close_date",
+}
+
+
+def may_correct_closed(user: User | None) -> bool:
+    """Whether `user` may correct the fields of a closed deal the figures
+    read (`CLOSED_FIGURES`): a manager or an admin (which deals, as for any
+    change, `check_may_change` says), or the system; never a rep. The one
+    rule the save checks and the deal page's form follows."""
+    return user is None or user.is_manager
+
+
+def check_closed_edit(
+    deal: Deal, fields: list[str], by: User | None, reason: str
+) -> str:
+    """The reason an edit of the closed `deal` changing `fields` is recorded
+    with: refused, naming the first figure field, when `by` may not correct
+    the fields the figures read; refused, naming `reason`, when those are
+    corrected without one."""
+    figures = [CLOSED_FIGURES[name] for name in fields if name in CLOSED_FIGURES]
+    if figures and not may_correct_closed(by):
+        raise PermissionDenied(
+            f"deal {deal.pk} is {deal.status}: the figures read its "
+            f"{', '.join(figures)}, so only a manager of its owner's team or "
+            "an admin corrects them, with a reason; ask a manager",
+            field=figures[0],
+        )
+    if not figures:
+        return (reason or "").strip()
+    return required_text(
+        reason or "",
+        "reason",
+        missing=f"say why the {deal.status} deal's {', '.join(figures)} "
+        "change; a correction of a closed deal is recorded with its reason",
+    )
+
+
 def update_deal(
     deal_id: int,
     changes: dict[str, Any],
@@ -1595,6 +1651,7 @@ def update_deal(
     by: User | None,
     expected_version: int,
     merge: frozenset[str] = frozenset(),
+    reason: str = "",
 ) -> Deal:
     """Change a deal's fields (never its stage or status: see `move_deal`).
 
@@ -1609,17 +1666,31 @@ def update_deal(
     A value keeps to its currency's decimals (`core.currencies`), the new
     one's or the stored one's, and the items a checklist adds to the
     limits of `_check_checklist`.
+
+    A closed deal keeps what it closed with: the fields the figures read
+    (`CLOSED_FIGURES`) are corrected only by a manager or an admin, with a
+    `reason` (`check_closed_edit`), and every edit of a closed deal writes a
+    system record in its activities naming who changed which field from
+    what to what, and why. `reason` is taken only for a closed deal.
     """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         name = sorted(unknown)[0]
         raise ValidationError(f"{name} cannot be changed here", field=name)
     changes = _cleaned(changes)
+    check_text(reason or "", "reason", limit=TEXT_LIMITS["reason"])
     with transaction.atomic():
         current = Deal.objects.select_for_update().filter(pk=deal_id).first()
         if current is None:
             raise NotFound(f"no deal with id {deal_id}")
         check_may_change(by, current)
+        closed = current.status != Deal.Status.OPEN
+        if (reason or "").strip() and not closed:
+            raise ValidationError(
+                f"reason: deal {deal_id} is open; a reason is given only for "
+                "correcting a closed deal",
+                field="reason",
+            )
         changes = _people_by_name(current, changes, by)
         if "custom" in changes:
             changes["custom"] = _checked_custom(current, changes["custom"])
@@ -1645,8 +1716,14 @@ def update_deal(
             # Nothing to store: the version stays, so another tab's copy of
             # the same version is still current.
             return current
+        if closed:
+            reason = check_closed_edit(current, fields, by, reason)
         # Under the row lock taken above: the version read is the stored one.
         Deal.objects.filter(pk=deal_id).update(**changes, version=F("version") + 1)
+        if closed:
+            _record_closed_edit(
+                current, {name: changes[name] for name in fields}, by, reason
+            )
         if "owner_id" in fields:
             check_still_active(
                 "owner", changes["owner_id"], changes.get("responsible_id")
@@ -1656,6 +1733,79 @@ def update_deal(
             partial(log.info, "deal %s edited by %s: %s", deal_id, _who(by), changed)
         )
     return Deal.objects.get(pk=deal_id)
+
+
+def _record_closed_edit(
+    deal: Deal, changed: dict[str, Any], by: User | None, reason: str
+) -> None:
+    """Write in the closed `deal`'s activities a system record of an edit:
+    who made it, each field in `changed` with its stored and new value, and
+    the reason. The subject sums it up in a line; `detail` keeps it whole."""
+    now = timesource.now()
+    before = {name: _recorded(name, getattr(deal, name)) for name in changed}
+    after = {name: _recorded(name, value) for name, value in changed.items()}
+    names = {
+        name: CLOSED_FIGURES.get(name, name.removesuffix("_id")) for name in changed
+    }
+    said = "; ".join(
+        f"{names[name]} {_said(name, before[name])} → {_said(name, after[name])}"
+        for name in changed
+    )
+    subject = f"{deal.get_status_display()} deal edited by {_who(by)}: {said}"
+    if reason:
+        subject += f". Reason: {reason}"
+    Activity.objects.create(
+        deal_id=deal.pk,
+        kind=Activity.Kind.SYSTEM,
+        subject=cut(" ".join(subject.split()), _SUBJECT_LIMIT),
+        done=True,
+        at=now,
+        by=by,
+        done_at=now,
+        done_by=by,
+        detail={
+            "edit": {names[name]: [before[name], after[name]] for name in changed},
+            "reason": reason,
+            "by": by.username if by else None,
+        },
+    )
+
+
+_SUBJECT_LIMIT = Activity._meta.get_field("subject").max_length
+
+
+def _recorded(name: str, value: Any) -> Any:
+    """`value` of the deal's field `name` as a record keeps it, in JSON: an
+    amount or a date as text, a person by username, an organization, contact
+    or product by name, None for none."""
+    if value is None:
+        return None
+    if name == "owner_id":
+        return User.objects.filter(pk=value).values_list("username", flat=True).first()
+    related = {
+        "organization_id": Organization,
+        "contact_id": Person,
+        "product_id": Product,
+    }.get(name)
+    if related is not None:
+        return related.objects.filter(pk=value).values_list("name", flat=True).first()
+    if isinstance(value, Decimal):
+        return str(value.quantize(Decimal(1).scaleb(-STORED_PLACES)))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _said(name: str, value: Any) -> str:
+    """A recorded value of the field `name` as the record's one-line subject
+    shows it: text quoted, an amount or a date as it is."""
+    if value is None:
+        return "none"
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if name in ("value", "expected_close_date") or not isinstance(value, str):
+        return cut(str(value), 60)
+    return cut(repr(value), 60)
 
 
 def _changed_fields(current: Deal, changes: dict[str, Any]) -> list[str]:

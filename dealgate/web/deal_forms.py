@@ -64,6 +64,7 @@ class MoveTarget:
 class EditResult:
     fields: list[EditField]
     changes: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # why a closed deal is corrected, as typed
 
     @property
     def errors(self) -> list[str]:
@@ -89,7 +90,11 @@ def edit_fields(deal: Deal, user: User) -> list[EditField]:
     """The edit form as the deal stands, for `user`: title, value, currency,
     expected close date, owner (the people `user` may give it to), the
     organization, notes, the pipeline's custom fields by type, and the
-    checklist items rules read (plus any the deal already holds)."""
+    checklist items rules read (plus any the deal already holds).
+
+    On a closed deal the fields the figures read (`services.CLOSED_FIGURES`)
+    are offered only to whom may correct them, with an input for the reason
+    the correction is recorded with (`services.may_correct_closed`)."""
     fields = [
         EditField(
             "title",
@@ -129,7 +134,19 @@ def edit_fields(deal: Deal, user: User) -> list[EditField]:
     for key in items:
         ticked = "on" if deal.checklist.get(key) else ""
         fields.append(EditField(f"checklist:{key}", key, "check", ticked))
-    return fields
+    if deal.status == Deal.Status.OPEN:
+        return fields
+    if not services.may_correct_closed(user):
+        figures = set(services.CLOSED_FIGURES.values())
+        return [f for f in fields if f.name not in figures]
+    reason = EditField(
+        "reason",
+        "Reason for a correction (needed to change its value, currency, "
+        "expected close date, owner or organization)",
+        "text",
+        max_length=TEXT_LIMITS["reason"],
+    )
+    return [reason, *fields]
 
 
 def read_edit(deal: Deal, user: User, posted: QueryDict) -> EditResult:
@@ -146,6 +163,10 @@ def read_edit(deal: Deal, user: User, posted: QueryDict) -> EditResult:
     custom = dict(deal.custom)
     checklist = dict(deal.checklist)
     for f in fields:
+        if f.name == "reason":
+            # Not a field of the deal: the record of the edit keeps it.
+            f.value = result.reason = posted.get("reason", "")
+            continue
         shown = f.value
         # An unticked checkbox is not posted at all: absent means "not done".
         f.value = _typed(posted, f.name)

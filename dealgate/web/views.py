@@ -335,6 +335,7 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
             edit.changes,
             by=request.user,
             expected_version=_version(request.POST),
+            reason=edit.reason,
         )
     except DealgateError as error:
         # A refusal about one input is shown at that input, after its label,
@@ -550,6 +551,7 @@ def _deal_page(
         if edit is not None
         else deal_forms.edit_fields(deal, request.user),
         "edit_error": edit_error,
+        "may_correct_closed": services.may_correct_closed(request.user),
         "activity": activity or {"kind": "call"},
         "activity_kinds": [
             (kind, label)
