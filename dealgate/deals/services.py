@@ -1685,12 +1685,6 @@ def update_deal(
             raise NotFound(f"no deal with id {deal_id}")
         check_may_change(by, current)
         closed = current.status != Deal.Status.OPEN
-        if (reason or "").strip() and not closed:
-            raise ValidationError(
-                f"reason: deal {deal_id} is open; a reason is given only for "
-                "correcting a closed deal",
-                field="reason",
-            )
         changes = _people_by_name(current, changes, by)
         if "custom" in changes:
             changes["custom"] = _checked_custom(current, changes["custom"])
@@ -1705,6 +1699,12 @@ def update_deal(
             raise Conflict(
                 f"deal {deal_id} changed since you loaded it (your version "
                 f"{expected_version}); reload and try again"
+            )
+        if (reason or "").strip() and not closed:
+            raise ValidationError(
+                f"reason: deal {deal_id} is open; a reason is given only for "
+                "correcting a closed deal",
+                field="reason",
             )
         if changes.keys() & {"value", "currency"}:
             value = changes.get("value", current.value)

@@ -142,7 +142,14 @@ def test_reopening_a_closed_deal_of_someone_who_left_is_refused_until_it_has_an_
     )
     deal.refresh_from_db()
     assert (deal.status, deal.version) == ("won", 2)
-    update_deal(deal.pk, {"owner_id": bob.pk}, by=olivia, expected_version=2)
+    # A closed deal's owner is corrected with a reason (docs/criteria.md).
+    update_deal(
+        deal.pk,
+        {"owner_id": bob.pk},
+        by=olivia,
+        expected_version=2,
+        reason="alice left; bob takes the account",
+    )
     move_deal(deal.pk, "inquiry", by=olivia, expected_version=3)
     deal.refresh_from_db()
     assert (deal.status, deal.responsible) == ("open", bob)

@@ -80,6 +80,8 @@ def _history(pipeline, rng: random.Random, users: list, products: list) -> None:
                 {"owner_id": rng.choice(users).pk, "value": Decimal(rng.randrange(9))},
                 by=None,
                 expected_version=deal.version,
+                # A closed deal's figures are corrected with a reason.
+                reason="" if deal.status == Deal.Status.OPEN else "corrected",
             )
         elif edit < 0.35:
             Deal.objects.filter(pk=deal.pk).update(  # a bulk door: no signals
