@@ -32,6 +32,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from dealgate import timesource
 from dealgate.accounts.models import User, by_display_name
+from dealgate.clocks.timeleft import format_span
 from dealgate.core import business_time
 from dealgate.core.numbers import Place, read_place
 from dealgate.core.rounding import whole
@@ -89,8 +90,12 @@ class Window:
 
 
 def window_of(lead: Lead, now: dt.datetime, window_minutes: int) -> Window:
-    """Time left (or overdue) in business minutes, the response time once
+    """Time left (or overdue) in business time, the response time once
     answered, or the wall time waited while no one owns the lead.
+
+    Business time is said as Today and the board say it
+    (`clocks.timeleft.format_span`), in days of the pipeline's calendar: a
+    working week overdue reads "5 business days", never 24-hour days.
 
     The response time is the buyer's wait from the inquiry's arrival
     (`services.buyer_wait`), so it is late when longer than
@@ -103,10 +108,7 @@ def window_of(lead: Lead, now: dt.datetime, window_minutes: int) -> Window:
         and lead.response_business_minutes is not None
     ):
         late = lead.response_business_minutes > window_minutes
-        return Window(
-            f"answered in {_minutes(lead.response_business_minutes)} business time",
-            late,
-        )
+        return Window(f"answered in {response_span(lead)}", late)
     if lead.status == Lead.Status.ASSIGNED and lead.response_due_at is not None:
         calendar = calendar_for(lead.pipeline)
         if now < lead.response_due_at:
@@ -115,17 +117,31 @@ def window_of(lead: Lead, now: dt.datetime, window_minutes: int) -> Window:
                 # Due in closed hours no business minute precedes, as
                 # `clocks.timeleft` says it: not late, but no minute left.
                 return Window("runs out before business hours resume")
-            return Window(f"{_minutes(max(left, 1))} left")
+            return Window(f"{format_span(left, calendar.day_minutes)} left")
         over = business_time.between(calendar, lead.response_due_at, now)
         if over == 0:
             # Due at closing: late only once business time has passed beyond
             # it, so an answer first thing next morning is on time.
             return Window("no time left: answer first thing")
-        return Window(f"overdue by {_minutes(over)} business time", True)
+        return Window(f"overdue by {format_span(over, calendar.day_minutes)}", True)
     if lead.status == Lead.Status.NEW:
         waited = (now - lead.created_at).total_seconds() / 60
-        return Window(f"unassigned for {_minutes(waited)}", waited > 15)
+        return Window(f"unassigned for {_wall_minutes(waited)}", waited > 15)
     return Window("")
+
+
+def response_span(lead: Lead) -> str:
+    """The buyer's wait for an answered lead in business time of its
+    pipeline's calendar, as `format_span` says it ("2 business days"); an
+    answer before a working minute passed (at once, or in closed hours) is
+    "under a business minute", since `format_span` never says less than
+    one. Empty for a lead not answered."""
+    minutes = lead.response_business_minutes
+    if minutes is None:
+        return ""
+    if minutes < 1:
+        return "under a business minute"
+    return format_span(minutes, calendar_for(lead.pipeline).day_minutes)
 
 
 def _window(lead: Lead, now: dt.datetime, windows: dict[int, int]) -> Window:
@@ -137,7 +153,9 @@ def _window(lead: Lead, now: dt.datetime, windows: dict[int, int]) -> Window:
     return window_of(lead, now, windows[lead.pipeline_id])
 
 
-def _minutes(minutes: float) -> str:
+def _wall_minutes(minutes: float) -> str:
+    """Wall time, for a wait no calendar counts (a lead without an owner):
+    days here are 24 hours, unlike business days."""
     count = whole(minutes)
     if count < 60:
         return f"{count} min"
@@ -389,6 +407,7 @@ def _lead_page(
     context = {
         "lead": lead,
         "window": window_of(lead, timesource.now(), intake_window(lead.pipeline)),
+        "response_span": response_span(lead),
         "assignments": lead.assignments.select_related("owner", "by"),
         "activities": lead.activities.exclude(
             kind=LeadActivity.Kind.TASK

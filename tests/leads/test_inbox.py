@@ -38,8 +38,8 @@ def test_the_inbox_shows_new_assigned_and_answered_with_time_left(
     assert "Assigned, waiting for an answer (2)" not in text
     assert "Assigned, waiting for an answer (1)" in text
     assert "Answered (1)" in text
-    assert "10 min left" in text
-    assert "answered in 4 min business time" in text
+    assert "10 business minutes left" in text
+    assert "answered in 4 business minutes" in text
     assert "unassigned for 5 min" in text
     assert waiting.status == Lead.Status.NEW and assigned.owner == alice
 
@@ -53,7 +53,7 @@ def test_the_inbox_filters_by_owner_and_shows_overdue(client, routed, alice, bob
         text = text_of(client.get("/leads/?owner=bob"))
 
     assert "Person 2" in text and "Person 1" not in text
-    assert "overdue by 30 min business time" in text
+    assert "overdue by 30 business minutes" in text
     # An owner who is no one is a bad filter, as on the board.
     assert client.get("/leads/?owner=nobody").status_code == 400
 

@@ -1,6 +1,6 @@
 """A lead's window due in closed hours, read when no working minute is left
 before it, says so in the inbox, as Today does (`clocks.timeleft`): never
-"0 min left", never a minute that is not there."""
+"0 business minutes left", never a minute that is not there."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ BERLIN = dt.timezone(dt.timedelta(hours=2))  # summer time, June 2026
             "runs out before business hours resume",
         ),
         # Friday 16:30: the last half hour still works.
-        (dt.datetime(2026, 6, 12, 16, 30, tzinfo=BERLIN), "30 min left"),
+        (dt.datetime(2026, 6, 12, 16, 30, tzinfo=BERLIN), "30 business minutes left"),
     ],
 )
 def test_a_window_due_in_closed_hours_says_what_time_is_left(pipeline, now, text):
