@@ -31,6 +31,7 @@ from dealgate.clocks.models import Clock, Notice
 from dealgate.clocks.notices import notice_time, notify, subject_url
 from dealgate.clocks.services import lead_key
 from dealgate.clocks.sweep import lead_task_key
+from dealgate.clocks.timeleft import format_span
 from dealgate.core import business_time
 from dealgate.core.text import cut
 from dealgate.deals.models import Activity, Deal
@@ -77,7 +78,7 @@ def deliver(
     `data` goes with the notice to the webhook (`dedup.inquiry_data`)."""
     unanswered = (Lead.Status.NEW, Lead.Status.ASSIGNED)
     if not owed and lead is not None and lead.status in unanswered:
-        owed = _still_unanswered(pipeline, lead)
+        owed = _still_unanswered(pipeline, lead, now)
     elif not owed:
         owed = _answer_owed(pipeline, owner, lead, deal, who, decision_id, now)
     what = f"lead {lead.label}" if lead is not None else f"deal {deal.title}"
@@ -100,11 +101,10 @@ def deliver(
     return owed
 
 
-def _still_unanswered(pipeline: Pipeline, lead: Lead) -> str:
+def _still_unanswered(pipeline: Pipeline, lead: Lead, now: dt.datetime) -> str:
     """The window still owed, in words: due when the lead's own due time
     says, or, for a lead waiting for an owner (which has none), its
-    response clock."""
-    said = "Not answered yet; its window runs from the first inquiry"
+    response clock; one that ran out before `now` is said to have."""
     due = lead.response_due_at
     if due is None:
         due = (
@@ -117,8 +117,16 @@ def _still_unanswered(pipeline: Pipeline, lead: Lead) -> str:
             .first()
         )
     if due is None:
-        return f"{said}."
-    return f"{said}, due {_when(pipeline, due)}."
+        return "Not answered yet; its window runs from the first inquiry."
+    if now < due:
+        return (
+            "Not answered yet; its window runs from the first inquiry, "
+            f"due {_when(pipeline, due)}."
+        )
+    return (
+        "Not answered yet; its window ran from the first inquiry and "
+        f"{_ran_out(pipeline, due, now)}."
+    )
 
 
 def _answer_owed(
@@ -133,8 +141,11 @@ def _answer_owed(
     """The open follow-up task's due time in words, or a new task's."""
     waiting = _open_task(lead, deal)
     if waiting is not None:
-        earlier = _when(pipeline, waiting)
-        return f"The task to answer their earlier follow-up is due {earlier}."
+        if now < waiting:
+            earlier = _when(pipeline, waiting)
+            return f"The task to answer their earlier follow-up is due {earlier}."
+        late = _ran_out(pipeline, waiting, now)
+        return f"The task to answer their earlier follow-up {late}."
     due = assign.due_at(pipeline, now)
     subject = cut(TASK_SUBJECT.format(who), 300)
     if deal is not None:
@@ -230,3 +241,16 @@ def withdraw(decision: DedupDecision) -> int:
 def _when(pipeline: Pipeline, at: dt.datetime) -> str:
     """`at` in the pipeline's zone, as every notice says a time."""
     return notice_time(at, calendar_for(pipeline).timezone)
+
+
+def _ran_out(pipeline: Pipeline, due: dt.datetime, now: dt.datetime) -> str:
+    """A due time already past at `now`, in words: when it ran out and, once
+    a business minute has passed since, by how much business time, as Today
+    says a span (`format_span`): "ran out Mon 08 Jun 09:00 (Europe/Berlin),
+    5 business days overdue"."""
+    said = f"ran out {_when(pipeline, due)}"
+    calendar = calendar_for(pipeline)
+    over = business_time.between(calendar, due, now)
+    if over < 1:
+        return said
+    return f"{said}, {format_span(over, calendar.day_minutes)} overdue"
