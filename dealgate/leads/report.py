@@ -6,6 +6,12 @@ calendar months: a lead counts in the month of its local creation day, by
 the local boundaries insights group periods by (`period_end`). `limits` are
 computed from the data itself (no response recorded, no loss recorded ...)
 plus the notes of any built-in import mapping the leads came from.
+
+The report stands at one instant, the clock's (`timesource.now`: now, or the
+`--as-of` instant): it counts the leads that had arrived by then, the answers
+given and the deals closed by then, and each lead's status as it stood then
+(`_status_then`), so a report of an earlier day never counts what came
+after it.
 """
 
 from __future__ import annotations
@@ -16,9 +22,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 
+from dealgate import timesource
 from dealgate.clocks.models import Clock
 from dealgate.core.calendar import Calendar
 from dealgate.core.rounding import fixed, percent
@@ -28,9 +47,13 @@ from dealgate.insights.filters import period_end
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
-from .models import Lead
+from .models import Lead, LeadAssignment
 
-WON = Q(deal__status=Deal.Status.WON)
+
+def _closed_by(status: str, at: dt.datetime) -> Q:
+    """Leads whose deal was closed with `status` by `at`: a deal won later
+    was still open then."""
+    return Q(deal__status=status, deal__closed_at__lte=at)
 
 
 @dataclass
@@ -173,35 +196,63 @@ class LeadReport:
 
 
 def lead_report(pipeline: Pipeline, *, channel: str | None = None) -> LeadReport:
-    """Response and win figures for `pipeline`'s leads (one channel, or all)."""
-    leads = Lead.objects.filter(pipeline=pipeline)
+    """Response and win figures for `pipeline`'s leads (one channel, or all),
+    as they stood at the clock's instant (the module's docstring)."""
+    at = timesource.now()
+    leads = Lead.objects.filter(pipeline=pipeline, created_at__lte=at)
     if channel:
         leads = leads.filter(channel=channel)
+    leads = leads.annotate(status_then=_status_then(at))
     report = LeadReport(pipeline=pipeline.key, channel=channel)
     report.by_status = dict(
-        leads.values_list("status").annotate(n=Count("id")).order_by("status")
+        leads.values_list("status_then").annotate(n=Count("id")).order_by("status_then")
     )
     report.leads = sum(report.by_status.values())
     if not report.leads:
         return report
-    _sources(report, leads)
-    _months(report, leads, calendar_for(pipeline))
-    _response(report, leads, pipeline)
-    _wins(report, leads)
+    won = _closed_by(Deal.Status.WON, at)
+    _sources(report, leads, won)
+    _months(report, leads, won, calendar_for(pipeline))
+    _response(report, leads, pipeline, at)
+    _wins(report, leads, won, at)
     report.limits = _limits(report, leads)
     return report
 
 
-def _sources(report: LeadReport, leads: Any) -> None:
+def _status_then(at: dt.datetime) -> Case:
+    """A lead's status at `at`, in SQL: a lead closed by then (converted,
+    disqualified, merged) in the status it closed in, an imported archive
+    record archived; else answered once its first answer was given by then,
+    assigned once an assignment was made by then, new before. A lead closed
+    or answered later was open and waiting then."""
+    assigned = LeadAssignment.objects.filter(lead=OuterRef("pk"), at__lte=at)
+    return Case(
+        When(
+            ~Q(status__in=Lead.OPEN) & Q(closed_at__lte=at),
+            then=F("status"),
+        ),
+        When(
+            status=Lead.Status.ARCHIVED,
+            closed_at__isnull=True,
+            then=Value(Lead.Status.ARCHIVED.value),
+        ),
+        When(first_response_at__lte=at, then=Value(Lead.Status.ANSWERED.value)),
+        When(Exists(assigned), then=Value(Lead.Status.ASSIGNED.value)),
+        default=Value(Lead.Status.NEW.value),
+        output_field=CharField(),
+    )
+
+
+def _sources(report: LeadReport, leads: Any, won: Q) -> None:
     rows = (
         leads.values("source")
-        .annotate(n=Count("id"), won=Count("id", filter=WON))
+        .annotate(n=Count("id"), won=Count("id", filter=won))
         .order_by("-n", "source")
     )
     report.sources = [SourceRow(r["source"], r["n"], r["won"]) for r in rows]
 
 
-def _months(report: LeadReport, leads: Any, calendar: Calendar) -> None:
+def _months(report: LeadReport, leads: Any, won: Q, calendar: Calendar) -> None:
     """Leads and won leads per local calendar month: one query for the first
     and last creation instants, one that places each lead in its month by a
     CASE over the local month boundaries (`sql.buckets`) and counts."""
@@ -222,7 +273,7 @@ def _months(report: LeadReport, leads: Any, calendar: Calendar) -> None:
     rows = (
         leads.annotate(month=RawSQL(grouping.expr, grouping.params))
         .values("month")
-        .annotate(n=Count("id"), won=Count("id", filter=WON))
+        .annotate(n=Count("id"), won=Count("id", filter=won))
         .order_by("month")
     )
     report.months = [(f"{firsts[r['month']]:%Y-%m}", r["n"], r["won"]) for r in rows]
@@ -239,15 +290,16 @@ def _month_firsts(first: dt.date, last: dt.date) -> list[dt.date]:
     return firsts
 
 
-def _response(report: LeadReport, leads: Any, pipeline: Pipeline) -> None:
-    """How fast buyers were answered: each answered lead's wait from its
-    arrival to its first answer (`services.buyer_wait`, stored when it was
-    answered), against the pipeline's window for a new lead as it is now."""
-    from dealgate import timesource
-
+def _response(
+    report: LeadReport, leads: Any, pipeline: Pipeline, at: dt.datetime
+) -> None:
+    """How fast buyers were answered by `at`: each lead answered by then,
+    its wait from its arrival to its first answer (`services.buyer_wait`,
+    stored when it was answered), against the pipeline's window for a new
+    lead as it is now; and the leads open and past their window at `at`."""
     from .assign import intake_window
 
-    answered = leads.filter(first_response_at__isnull=False)
+    answered = leads.filter(first_response_at__lte=at)
     report.answered = answered.count()
     report.window_minutes = intake_window(pipeline)
     report.answered_in_window = answered.filter(
@@ -266,28 +318,29 @@ def _response(report: LeadReport, leads: Any, pipeline: Pipeline) -> None:
         business, wall = zip(*times, strict=True)
         report.response_business_median = statistics.median(business)
         report.response_wall_median_minutes = statistics.median(wall) / 60
-    now = timesource.now()
     # Late only once business time has passed beyond the due time: a window
-    # whose running clock has not reached its `late_after` is not overdue.
+    # whose clock, running at `at`, had not reached its `late_after` is not
+    # overdue. One met or breached since was running then; a cancelled one
+    # was replaced (a new owner's window).
     not_late = Clock.objects.filter(
         lead=OuterRef("pk"),
         kind=Clock.Kind.RESPONSE,
-        state=Clock.State.RUNNING,
-        late_after__gt=now,
-    )
+        started_at__lte=at,
+        late_after__gt=at,
+    ).exclude(state=Clock.State.CANCELLED)
     report.overdue_now = (
-        leads.filter(status=Lead.Status.ASSIGNED, response_due_at__lt=now)
+        leads.filter(status_then=Lead.Status.ASSIGNED, response_due_at__lt=at)
         .exclude(Exists(not_late))
         .count()
     )
 
 
-def _wins(report: LeadReport, leads: Any) -> None:
-    report.won = leads.filter(WON).count()
-    report.lost = leads.filter(deal__status=Deal.Status.LOST).count()
+def _wins(report: LeadReport, leads: Any, won: Q, at: dt.datetime) -> None:
+    report.won = leads.filter(won).count()
+    report.lost = leads.filter(_closed_by(Deal.Status.LOST, at)).count()
     spans = [
         (closed - created).total_seconds() / 86400
-        for created, closed in leads.filter(WON).values_list(
+        for created, closed in leads.filter(won).values_list(
             "created_at", "deal__closed_at"
         )
     ]
