@@ -114,6 +114,9 @@ class LeadImportReport(ImportReport):
     leads_created: int = 0
     leads_attached: int = 0
     leads_won: int = 0
+    # Leads of a historic import kept out with their bad closed deal
+    # (`olist`), so the run after it is fixed imports both.
+    leads_held: int = 0
 
     def count_lines(self, verb: str) -> list[str]:
         lines = [
@@ -121,6 +124,11 @@ class LeadImportReport(ImportReport):
             f"already present, {self.leads_attached:,} attached to an open lead "
             f"or deal, {self.bad_row_count:,} bad",
         ]
+        if self.leads_held:
+            lines.append(
+                f"  leads held back with their bad closed deal: "
+                f"{self.leads_held:,} (imported with it once its row is fixed)"
+            )
         if self.deals_created or self.leads_won:
             lines.append(f"  won deals: {self.deals_created:,} {verb}")
         return lines

@@ -28,7 +28,10 @@ circulation need (PROVENANCE.md in the data folder):
 A lead that appears among the closed deals becomes a won deal in the
 pipeline's first live stage (a retired stage takes no new deals), closed at
 its won date; every other lead is archived, since the data does not say
-whether it was lost or went quiet.
+whether it was lost or went quiet. A lead whose closed-deal row is bad (kept
+out by --skip-bad) is held back with it, not archived: a lead once written
+is already present to every later run, so its win would never come in once
+the row is fixed.
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ def run(
     instants = DateTimeParser("%d-%m-%Y %H:%M", ZONE)
     # Read in the pipeline's zone, in which a refusal tells it (_judge_future).
     now = timesource.now().astimezone(calendar_for(pipeline).zone)
-    won = _closed_deals(path.parent / DEALS_FILE, instants, now, report, mapping)
+    won, held = _closed_deals(path.parent / DEALS_FILE, instants, now, report, mapping)
     first_stage = active_stages(pipeline).first()
     if first_stage is None:
         raise LeadImportError(f"pipeline {pipeline.key} has no stage for won deals")
@@ -142,7 +145,9 @@ def run(
                     continue
                 row = _lead_row(record.line, record.fields, at, days, now, report)
                 if row is not None:
-                    writer.add(row, won.pop(row["mql_id"], None))
+                    deal = won.pop(row["mql_id"], None)
+                    row["held"] = deal is None and row["mql_id"] in held
+                    writer.add(row, deal)
             writer.flush()
     except CsvFormatError as exc:
         raise LeadImportError(f"{path.name}: {exc}") from exc
@@ -234,13 +239,17 @@ def _closed_deals(
     now: dt.datetime,
     report: LeadImportReport,
     mapping: LeadMapping,
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """The closed deals that read, by mql_id, and the mql_ids of the rows
+    reported bad (as far as one reads: a row that does not split into the
+    header's fields may still show it), whose leads wait for them."""
     if not path.is_file():
         raise LeadImportError(
             f"the closed deals file {path.name} must lie beside the leads file",
             field="file",
         )
     deals: dict[str, dict[str, Any]] = {}
+    held: set[str] = set()
     amounts = DecimalParser()
     try:
         with _opened(path, mapping) as csv:
@@ -248,6 +257,8 @@ def _closed_deals(
             for record in csv:
                 if record.error is not None:
                     report.bad(record.line, None, record.error, DEALS_FILE)
+                    if len(record.fields) > at["mql_id"]:
+                        held.add(record.fields[at["mql_id"]].strip())
                     continue
                 problems: list[tuple[str, str]] = []
                 deal = _deal_row(record.fields, at, instants, amounts, now, problems)
@@ -256,12 +267,13 @@ def _closed_deals(
                     problems.insert(0, ("mql_id", reason))
                 if problems:
                     report.bad_values(record.line, problems, DEALS_FILE)
+                    held.add(deal["mql_id"])
                     continue
                 deal["line"] = record.line
                 deals[deal["mql_id"]] = deal
     except CsvFormatError as exc:
         raise LeadImportError(f"{path.name}: {exc}") from exc
-    return deals
+    return deals, held
 
 
 def _deal_row(
@@ -354,7 +366,9 @@ class _Writer:
         A row repeating the mql_id of a row written earlier in this run, in
         this batch or an earlier one, is bad and names that line. A row an
         earlier import wrote is already present, and so are its repeats;
-        its won deal was imported with it.
+        its won deal was imported with it. A row `held` for its bad closed
+        deal is not written, and counted, so the run after the deal's row
+        is fixed writes both.
         """
         ids = [
             f"{SOURCE}:{row['mql_id']}"
@@ -375,6 +389,8 @@ class _Writer:
                 self.report.bad(row["line"], "mql_id", reason)
             elif f"{SOURCE}:{mql_id}" in known:
                 self.report.already_present += 1
+            elif row["held"]:
+                self.report.leads_held += 1
             else:
                 self.written[mql_id] = row["line"]
                 new.append((row, deal))

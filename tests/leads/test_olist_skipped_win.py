@@ -1,17 +1,12 @@
-"""Found by hap: a won deal skipped as a bad row is never imported again.
-
-`dealgate import leads ... --mapping olist --skip-bad` with a bad row in the
-closed-deals file keeps the lead anyway, as archived (not won). Once the
-owner fixes the row and imports again, the lead counts as already present
-and its won deal never comes in: the report's wins and win rate stay short
-of the data for good, and the command says "nothing new".
-"""
+"""A won deal whose row is bad in an Olist import with --skip-bad holds its
+lead back with it, so the run after the row is fixed imports both: kept
+archived, the lead would count as already present to every later run and
+its win would never come in, the report's wins and win rate short of the
+data for good (found by hap)."""
 
 from __future__ import annotations
 
 import shutil
-
-import pytest
 
 from dealgate.deals.models import Deal
 from dealgate.leads.imports import import_leads
@@ -33,11 +28,6 @@ def _with_first_revenue(folder, cell: str) -> None:
     (folder / DEALS_FILE).write_text("\r\n".join([header, ",".join(fields), *rest]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a lead whose won row was skipped as bad is kept archived, and a "
-    "re-run with the row fixed finds it present and never imports its win",
-)
 def test_a_won_row_fixed_after_skip_bad_is_imported_by_the_next_run(
     pipeline, now, tmp_path
 ):
@@ -46,6 +36,11 @@ def test_a_won_row_fixed_after_skip_bad_is_imported_by_the_next_run(
         tmp_path / LEADS_FILE, "olist", pipeline=pipeline, all_or_nothing=False
     )
     assert skipped.committed and len(skipped.bad_rows) == 1
+    assert skipped.leads_held == 1
+    assert not Lead.objects.filter(external_id__endswith=FIRST).exists()
+    assert any(
+        "held back with their bad closed deal: 1" in line for line in skipped.lines()
+    )
     won_before = Deal.objects.filter(status="won").count()
 
     _with_first_revenue(tmp_path, "500")
