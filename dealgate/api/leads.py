@@ -379,7 +379,8 @@ def _json_body(request: HttpRequest, *, typed: bool = True) -> dict[str, Any]:
 def create_lead(request: HttpRequest) -> Status[dict[str, Any]] | HttpResponseBase:
     """Capture a lead: 201 with the new lead and why it went to its owner;
     200 when it repeats an open lead or deal (attached there) or an
-    external_id already captured; 202 when the database is busy with an
+    external_id already captured with the same content (422 naming
+    external_id for another inquiry under it); 202 when the database is busy with an
     import: the lead is kept and captured, as received now, once it is free.
     A token with the scope `capture` is answered 202 `received` for any of
     the first three, with nothing of the lead: where there is a spool, the
@@ -395,8 +396,14 @@ def create_lead(request: HttpRequest) -> Status[dict[str, Any]] | HttpResponseBa
     pipeline = _capture_pipeline(request, data)
     if token_scope(request) == ApiToken.Scope.CAPTURE:
         return _capture_anonymously(request, data, pipeline)
+    # Told what became of it, the caller can be refused another inquiry
+    # under an external_id already used; a capture token's sender cannot.
     result = spool.capture_or_keep(
-        data, source="api", by=request.auth, pipeline=pipeline
+        data,
+        source="api",
+        by=request.auth,
+        pipeline=pipeline,
+        reused_id=services.REFUSE,
     )
     if isinstance(result, spool.Kept):
         return Status(202, _queued_out(result))

