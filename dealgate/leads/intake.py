@@ -184,6 +184,9 @@ def clean_lead(
 def _add_keys(
     lead: CleanLead, region: str | None, stored_phone: tuple[str, str] | None
 ) -> None:
+    # Kept as typed otherwise, but never with a link's "mailto:", which the
+    # key and a deal's contact drop too.
+    lead.email = normalize.without_mailto(lead.email)
     try:
         lead.email_key = normalize.email_key(lead.email)
     except ValueError as exc:

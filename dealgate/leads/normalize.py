@@ -191,6 +191,16 @@ def email_key(text: str) -> str:
     return f"{local}@{SAME_MAILBOXES.get(domain, domain)}"
 
 
+def without_mailto(text: str) -> str:
+    """`text` without surrounding spaces and without a `mailto:` in front, in
+    any case: what a link's address copied from a page brings along. What
+    every email is read from, a lead's as typed and a contact's alike."""
+    value = text.strip()
+    if value[:7].lower() == "mailto:":
+        value = value[7:].strip()
+    return value
+
+
 def email_address(text: str) -> str:
     """`text` without surrounding spaces, in lower case; "" for an empty field.
 
@@ -202,11 +212,9 @@ def email_address(text: str) -> str:
     that both ways of typing "ö" give one key, and an accented domain in its
     ASCII form ("ümlaut.de" is "xn--mlaut-jva.de").
     """
-    value = text.strip().lower()
+    value = without_mailto(text).lower()
     if not value:
         return ""
-    if value.startswith("mailto:"):
-        value = value[len("mailto:") :]
     local, at, domain = value.rpartition("@")
     if not local.isascii():
         local = unicodedata.normalize("NFC", local)
