@@ -96,6 +96,9 @@ def test_a_lead_answered_first_thing_after_a_window_ending_at_closing_is_on_time
     assert window_of(lead, clock.now, 15) == Window("no time left: answer first thing")
 
     clock.to(berlin(11, 9))
+    # At the opening itself the window is not yet late, as the sweep and an
+    # answer at this instant hold (late strictly after late_after).
+    assert lead_report(windows).overdue_now == 0
     record_response(lead.pk, kind="email", by=alice, subject="Hello")
 
     window = Clock.objects.get(lead=lead)
