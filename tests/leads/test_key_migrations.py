@@ -1,7 +1,7 @@
 """Upgrading computes the keys de-duplication reads for what is stored:
 people's email keys, leads' keys at googlemail.com, the typo blocks of
-leads and organizations, and the phone each old repeat-inquiry note
-offers, as its page showed it."""
+leads and organizations, the phone each old repeat-inquiry note offers, as
+its page showed it, and leads' emails without a typed `mailto:`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.conftest import NOW
 
 BEFORE_KEYS = [("leads", "0018_lead_updated_at"), ("deals", "0018_deal_updated_at")]
 BEFORE_PHONES = [("leads", "0019_googlemail_keys_and_typo_block")]
+BEFORE_MAILTO = [("leads", "0021_lead_inquiry_digest")]
 
 
 def _upgraded(before, make) -> None:
@@ -91,3 +92,27 @@ def test_an_old_note_keeps_the_phone_its_page_showed_whatever_country_follows(
     Lead.objects.filter(pk=berlin.pk).update(country="AT")
     berlin.refresh_from_db()
     assert pending_offers(berlin)[0].values == {"phone": "+49 30 1234567"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stored_lead_emails_lose_a_typed_mailto_and_get_the_captures_key(routed):
+    def make(apps):
+        _lead(apps, routed, email="mailto:Anna+Web@Example.com", email_key="")
+        # Two leads of one address once the prefix is gone: both stay.
+        _lead(apps, routed, email=" MAILTO: ben@acme.de", email_key="old")
+        _lead(apps, routed, email="ben@acme.de", email_key="ben@acme.de")
+        # Not an address even without it: the stored key is kept.
+        _lead(apps, routed, email="mailto:ben at acme", email_key="ben@acme.de")
+        _lead(
+            apps, routed, email="info@mailto.example", email_key="info@mailto.example"
+        )
+
+    _upgraded(BEFORE_MAILTO, make)
+
+    assert list(Lead.objects.order_by("pk").values_list("email", "email_key")) == [
+        ("Anna+Web@Example.com", "anna@example.com"),
+        ("ben@acme.de", "ben@acme.de"),
+        ("ben@acme.de", "ben@acme.de"),
+        ("ben at acme", "ben@acme.de"),
+        ("info@mailto.example", "info@mailto.example"),
+    ]
