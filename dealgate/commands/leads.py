@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dealgate.commands.imports import add_encoding_option, import_kinds
+from dealgate.core.dates import years_problem
 from dealgate.core.text import counted
 
 
@@ -317,21 +318,32 @@ def run_away(args: argparse.Namespace) -> int:
 def _instant(option: str, text: str, zone: ZoneInfo, *, next_day: bool) -> dt.datetime:
     """The UTC instant `text` gives for `option`: an ISO instant with its
     offset, or a day in `zone`, meaning its start, or with `next_day` its
-    end (the start of the next day), so that the day itself is included."""
-    from dealgate import timesource
+    end (the start of the next day), so that the day itself is included.
+    Either keeps to the years every door keeps to (`core.dates`)."""
     from dealgate.cli import CommandError
 
     text = text.strip()
+    instant = None
     try:
         if len(text) == 10:
-            day = dt.date.fromisoformat(text) + dt.timedelta(days=int(next_day))
-            return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-        return timesource.parse_as_of(text)
+            day = dt.date.fromisoformat(text)
+        else:
+            instant = dt.datetime.fromisoformat(text)
+            if instant.tzinfo is None:
+                raise ValueError(text)
+            day = instant.date()
     except ValueError:
         raise CommandError(
             f"{option} must be a date (2026-12-24) or an ISO instant with its "
             f"offset; got {text!r}"
         ) from None
+    problem = years_problem(day)
+    if problem is not None:
+        raise CommandError(f"{option} {problem}")
+    if instant is not None:
+        return instant.astimezone(dt.UTC)
+    day += dt.timedelta(days=int(next_day))
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
 
 
 def _zone_of(person: Any) -> ZoneInfo:

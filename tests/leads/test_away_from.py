@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from dealgate.cli import main
 from dealgate.leads.models import Availability, Lead
 from dealgate.leads.services import capture_lead
@@ -61,6 +63,28 @@ def test_a_from_that_does_not_read_is_refused_naming_the_option(alice, capsys, n
     assert "--from must be a date (2026-12-24) or an ISO instant" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "year"),
+    [
+        ("--until", "2199-01-01", 2199),
+        ("--until", "9999-12-31", 9999),
+        ("--until", "2199-06-01T08:00:00+00:00", 2199),
+        ("--from", "1900-12-31", 1900),
+        ("--from", "0001-01-01T00:00:00+00:00", 1),
+    ],
+)
+def test_a_day_outside_the_products_years_is_refused_naming_the_option(
+    alice, capsys, now, option, text, year
+):
+    days = {"--from": "2026-06-15", "--until": "2026-06-20", option: text}
+    args = ["leads", "away", "alice"]
+    assert main([*args, "--from", days["--from"], "--until", days["--until"]]) == 2
+
+    error = capsys.readouterr().err
+    assert f"{option} must lie between 1901 and 2198, not in {year}" in error
+    assert not Availability.objects.filter(user=alice).exists()
 
 
 def test_a_backlog_lead_received_before_the_leave_is_routed_as_if_present(
