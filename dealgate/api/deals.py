@@ -593,6 +593,12 @@ class ActivityOut(Schema):
     by: str | None
     done_at: dt.datetime | None = Field(None, description="when it was done")
     done_by: str | None = Field(None, description="who marked it done")
+    detail: dict[str, Any] | None = Field(
+        None,
+        description="a system record's whole account, null when it has none: "
+        "for an edit of a closed deal, `edit` (each field changed, with its old "
+        "and new value), `reason` and `by` (a username)",
+    )
 
 
 @router.post(
@@ -627,6 +633,7 @@ def _activity_out(activity: Activity) -> ActivityOut:
         by=activity.by.username if activity.by else None,
         done_at=activity.done_at,
         done_by=activity.done_by.username if activity.done_by else None,
+        detail=activity.detail,
     )
 
 

@@ -1,6 +1,7 @@
 """A deal's activities list every kind it holds, a system record (what a
 pipeline's redesign wrote) among them: the `kind` filter takes, and the
-OpenAPI schema names, each kind the list answers."""
+OpenAPI schema names, each kind the list answers. A system record answers
+its whole account (`detail`), null where it has none."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import get_args
 import pytest
 
 from dealgate.api.deals import ActivityKind
-from dealgate.deals.models import Activity
+from dealgate.deals import services
+from dealgate.deals.models import Activity, Deal
 from dealgate.leads.models import ApiToken
 from dealgate.leads.tokens import create_token
 from tests.conftest import NOW
@@ -57,3 +59,25 @@ def test_the_schema_names_every_kind_the_list_answers(client, db):
         for option in kind["schema"].get("anyOf", [kind["schema"]])
         for value in option.get("enum", [])
     )
+
+
+def test_the_record_of_an_edit_of_a_closed_deal_answers_its_old_and_new_values(
+    client, pipeline, alice, headers
+):
+    won = make_deal(pipeline, "contract", owner=alice, status=Deal.Status.WON)
+    Activity.objects.create(deal=won, kind="call", subject="Intro", at=NOW, by=alice)
+    services.update_deal(
+        won.pk, {"notes": "Signed by the CFO"}, by=alice, expected_version=won.version
+    )
+
+    answer = client.get(f"/api/v1/deals/{won.pk}/activities", headers=headers)
+
+    assert answer.status_code == 200, answer.content
+    call, record = answer.json()["items"]
+    assert call["detail"] is None
+    assert record["kind"] == "system"
+    assert record["detail"] == {
+        "edit": {"notes": ["", "Signed by the CFO"]},
+        "reason": "",
+        "by": "alice",
+    }
