@@ -603,15 +603,19 @@ def _structured(item: Outgoing) -> dict[str, Any]:
     """What a program reads of a notice beside its text (which Slack shows
     and ignores this beside): the notice's id, kind, deal, lead and link,
     and its data, such as a follow-up's `inquiry`, whose values the text
-    gives in words (docs/clocks.md, "The webhook's payload")."""
-    return {
+    gives in words (docs/clocks.md, "The webhook's payload"). A key of the
+    data that names one of the fixed fields is dropped: those say which
+    notice this is and what it is about, and nothing a notice carries may
+    point a program at another deal or lead."""
+    fixed = {
         "notice": item.notice_id,
         "kind": item.kind,
         "deal": item.deal_id,
         "lead": item.lead_id,
         "url": _link(item) or None,
-        **(item.data or {}),
     }
+    data = item.data or {}
+    return fixed | {key: value for key, value in data.items() if key not in fixed}
 
 
 def split_credentials(url: str) -> tuple[str, dict[str, str]]:

@@ -552,6 +552,8 @@ def _unchecked(lead: CleanLead, matched_on: str) -> list[str]:
 
 # What `inquiry_data` gives of the lead or deal as stored.
 STORED_FIELDS = ("name", "email", "phone", "company", "website", "country")
+# What `inquiry_data` gives of who sent the inquiry, as given.
+SENDER_FIELDS = ("name", "email", "phone", "company")
 
 
 def inquiry_data(found: Found, lead: CleanLead, offered: list[str]) -> dict[str, Any]:
@@ -565,14 +567,19 @@ def inquiry_data(found: Found, lead: CleanLead, offered: list[str]) -> dict[str,
     - `for_empty_fields`: which of those a person may take into the lead
       (its note's offer; a deal is offered none);
     - `stored`: the lead's values, or the deal's contact's and its
-      organization's name, as stored: the details to reach the buyer at.
+      organization's name, as stored: the details to reach the buyer at;
+    - `sender`: who the inquiry says wrote it (name, email, phone, company
+      as given, unchecked), as its text names them: a colleague found by
+      the company is not the person `stored` holds.
     """
     values: dict[str, Any] = dict(_unchecked_values(lead, found.matched_on))
     if found.lead is not None and offered:
         values |= offers.offer_values(found.lead, lead, offered)
+    given = {name: getattr(lead, name) for name in SENDER_FIELDS}
     return {
         "inquiry": {
             "matched_on": found.matched_on,
+            "sender": {name: value for name, value in given.items() if value},
             "offered": {name: _json_value(value) for name, value in values.items()},
             "for_empty_fields": list(offered),
             "stored": _stored(found),

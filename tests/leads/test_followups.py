@@ -235,6 +235,12 @@ def test_a_follow_ups_webhook_payload_tells_offered_values_from_stored_ones(
     assert structured["url"] == f"https://crm.example.com/leads/{lead.pk}/"
     assert structured["inquiry"] == {
         "matched_on": "email",
+        "sender": {
+            "name": "Person 1",
+            "email": "person1@company1.example",
+            "phone": "+1 202 555 0100",
+            "company": "Initech",
+        },
         "offered": {
             "phone": "+1 202 555 0100",
             "website": "https://evil.example",
