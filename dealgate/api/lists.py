@@ -202,13 +202,22 @@ def page_in_order(
 ) -> tuple[list[Row], str | None]:
     """The rows of `rows` after the place `after`, at most `limit`, in the
     order of their `field` (an instant no row lacks), then id, and the
-    address of the next page (None on the last): one query. The next page
-    starts after the last row's place, not at a count of rows, so a row
-    added meanwhile later in that order comes on a later page and none
-    repeats."""
+    address of the next page (None on the last): one query, two with
+    `after`. The next page starts after the last row's place, not at a
+    count of rows, so a row added meanwhile later in that order comes on a
+    later page and none repeats.
+
+    When `after`'s id names a row of `rows`, the page starts after that
+    row's place as stored, whatever time `after` gives: JSON answers an
+    instant to the millisecond while it is stored to the microsecond, so a
+    client writing a place from a row it read (its time and id, as the API
+    says it may) would otherwise get that row again, forever with a page of
+    one. An id of no row of `rows` is taken with the time as given."""
     if after is not None:
+        stored = rows.filter(pk=after.pk).values_list(field, flat=True).first()
+        at = after.at if stored is None else stored
         rows = rows.filter(
-            Q(**{f"{field}__gt": after.at}) | Q(**{field: after.at, "pk__gt": after.pk})
+            Q(**{f"{field}__gt": at}) | Q(**{field: at, "pk__gt": after.pk})
         )
     taken = list(rows.order_by(field, "pk")[: limit + 1])
     if len(taken) <= limit:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -140,3 +141,54 @@ def test_a_page_costs_the_same_queries_for_three_events_or_thirty(api, deal):
         _event(deal, "discovery", minutes)
 
     assert _queries(api, deal) == few
+
+
+# Events are recorded at the clock's microseconds, as a move records one;
+# JSON answers `at` to the millisecond.
+EXACT = dt.datetime(2026, 6, 1, 9, 0, 0, 123456, tzinfo=dt.UTC)
+
+
+def _exact_events(deal, count: int) -> list[StageEvent]:
+    inquiry = deal.pipeline.stages.get(key="inquiry")
+    return [
+        StageEvent.objects.create(
+            deal=deal,
+            to_stage=inquiry,
+            to_status="open",
+            at=EXACT + dt.timedelta(minutes=minutes),
+        )
+        for minutes in range(count)
+    ]
+
+
+def test_the_next_page_from_an_events_shown_at_and_id_starts_after_that_event(
+    api, deal
+):
+    events = _exact_events(deal, 3)
+    history = f"/api/v1/deals/{deal.pk}/history?limit=1"
+    seen, page = [], api.get(history).json()
+    # A client paging as the id's description says, bounded in case it loops.
+    while page and len(seen) < 5:
+        (event,) = page
+        seen.append(event["id"])
+        place = quote(f"{event['at']},{event['id']}")
+        response = api.get(f"{history}&after={place}")
+        assert response.status_code == 200, response.content
+        page = response.json()
+
+    assert seen == [e.pk for e in events]
+
+
+def test_an_after_naming_no_event_of_the_deal_pages_from_its_time_as_given(
+    api, deal, pipeline, alice
+):
+    first, second = _exact_events(deal, 2)
+    other = _exact_events(make_deal(pipeline, "inquiry", owner=alice), 1)[0]
+    # The other deal's event's id with the first event's time cut to the
+    # millisecond: a place between the two events of this deal's, by time.
+    shown = first.at.replace(microsecond=123000).isoformat()
+    place = quote(f"{shown},{other.pk}")
+
+    events = api.get(f"/api/v1/deals/{deal.pk}/history?after={place}").json()
+
+    assert [e["id"] for e in events] == [first.pk, second.pk]
