@@ -15,14 +15,14 @@ keys written again). An offer of a
 field lapses once the field holds a value or is edited (`lapse`); a value
 lapses with an edit of the currency it was judged in.
 
-An offered phone is read once, as the inquiry joins the lead (in the
-lead's country then, else the inquiry's, else the pipeline's region), and
-kept on the note with its country code (`data["offered_phone"]`): the
-number the owner was told of is the number offered and taken, whatever
-country the lead is given since. Read again, "030 1234567" would become
-another number abroad. Since only an edit of a field ends its offer, the
-notes that offer something (`may_have_offers`) are the leads whose
-`pending_offers` find some.
+An offered phone is the number as the inquiry's capture read it (its
+`phone_e164`: in the inquiry's own country, else the pipeline's region),
+written with its country code (`as_captured`), and nothing else: the note,
+the notice, the webhook, the page, the API and taking it all give that
+one. Read again in the lead's country, "0664 1234567" from an Austrian
+buyer would become a landline in Germany. Since only an edit of a field
+ends its offer, the notes that offer something (`may_have_offers`) are
+the leads whose `pending_offers` find some.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def offered_values(
     """What `inquiry` offers `lead` (as read under its lock) as it joins it,
     field by field: those the lead lacks and the inquiry brings, the
     person's only when it matched on the person, as `offer_values` judges
-    them (a phone only when it reads, a value only in the lead's currency
+    them (a phone as its capture read it, a value only in the lead's currency
     or with its currency when the lead names none). What the note lists and
     keeps (`note_data`) and the notice names, so that they say what the
     page and the API show."""
@@ -86,8 +86,9 @@ def offered_values(
 
 def note_data(values: dict[str, Any]) -> dict[str, Any]:
     """What a repeat-inquiry note keeps of the `offered_values` it was made
-    with, besides the inquiry: the fields offered, and the phone as read
-    then (the module's docstring says why). Empty when it offers none."""
+    with, besides the inquiry: the fields offered, and the phone offered
+    (`as_captured`), kept for notes whose inquiry holds no reading of its
+    own. Empty when it offers none."""
     if not values:
         return {}
     data: dict[str, Any] = {"offered": list(values)}
@@ -149,19 +150,19 @@ def offer_notes(lead_id: Any) -> QuerySet[LeadActivity]:
 
 def _pending(lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
     """The values of the note `data` whose fields `lead` still lacks, its
-    phone as read when the note was made."""
+    phone as the inquiry's capture read it; a note whose inquiry kept no
+    reading gives the phone it was offered with (`note_data`)."""
     inquiry = CleanLead.from_json(data)
     offered = data.get("offered") or []
-    phone = data.get("offered_phone", "")
-    if not phone and "phone" in offered:
-        phone = _as_captured(inquiry)
+    phone = as_captured(inquiry) or data.get("offered_phone", "")
     return offer_values(lead, inquiry, offered, phone=phone)
 
 
-def _as_captured(inquiry: CleanLead) -> str:
-    """The inquiry's number as its capture read it, with its country code,
-    for a note that kept no reading of its own (leads migration 0020 gives
-    every note offering a phone one); "" for none."""
+def as_captured(inquiry: CleanLead) -> str:
+    """The inquiry's number as its capture read it (`phone_e164`, read in
+    the inquiry's country, else the pipeline's region), with its country
+    code ("+43 664 1234567"): the one phone an inquiry offers, wherever it
+    is shown or taken; "" for none."""
     if not inquiry.phone_e164:
         return ""
     try:
@@ -181,11 +182,9 @@ def offer_values(
     the one place that decides it, for the note made when the inquiry joins
     (`offered_values`), the page, the API and taking it (`pending_offers`).
     A field the lead holds, or the inquiry lacks, is not offered; a phone
-    that does not read in the lead's country (`_phone`) is not; a value is
-    offered in the lead's currency, or with its own when the lead names
-    none, and never without it. `phone`, when given, is the number as read
-    when the inquiry joined (`note_data`), taken as it is ("": none read);
-    without it the number is read now (`_phone`), as the inquiry joins."""
+    is offered as its capture read it (`as_captured`), or as `phone` gives
+    it ("": none); a value is offered in the lead's currency, or with its
+    own when the lead names none, and never without it."""
     names = [name for name in fields if hasattr(inquiry, name)]
     values = {
         name: getattr(inquiry, name)
@@ -195,7 +194,7 @@ def offer_values(
         and not _empty(getattr(inquiry, name))
     }
     if "phone" in values:
-        phone = _phone(lead, inquiry) if phone is None else phone
+        phone = as_captured(inquiry) if phone is None else phone
         if phone:
             values["phone"] = phone
         else:
@@ -209,23 +208,6 @@ def offer_values(
     return values
 
 
-def _phone(lead: Lead, inquiry: CleanLead) -> str:
-    """The inquiry's number as it joins the lead: read in the lead's
-    country, else the inquiry's, else the pipeline's region, and written
-    with its country code, so that it reads the same whatever country the
-    lead has when it is taken (`note_data` keeps it); "" when it does not
-    read there."""
-    from .services import phone_region  # services imports dedup, and it this
-
-    if inquiry.phone.startswith("+"):
-        return inquiry.phone
-    region = lead.country or inquiry.country or phone_region(lead.pipeline)
-    try:
-        return normalize.phone_international(inquiry.phone, region)
-    except ValueError:
-        return ""
-
-
 def apply_offer(
     lead_id: int,
     inquiry_id: int,
@@ -237,7 +219,7 @@ def apply_offer(
     """Take the values the repeat inquiry `inquiry_id` still offers lead
     `lead_id` (only those of `fields`, when given) as an edit by `by` on the
     lead as read at `version` (`edits.edit_lead`, which refuses as an edit
-    does), a phone as it was read when the inquiry joined.
+    does), a phone as the inquiry's capture read it.
     Refuses someone who may not edit the lead first (PermissionDenied); a
     name no offer can hold (ValidationError); an inquiry that is not the
     lead's (NotFound), or offers none of them (Conflict, naming what it

@@ -330,14 +330,17 @@ def test_a_rep_who_may_not_edit_the_lead_cannot_take_its_offer(client, bare, bob
 @pytest.mark.parametrize(
     ("lead_country", "inquiry_country", "region", "read"),
     [
-        ("NL", "FR", "DE", "+31301234567"),
+        ("NL", "FR", "DE", "+33301234567"),
         ("", "FR", "DE", "+33301234567"),
+        ("NL", "", "DE", "+49301234567"),
         ("", "", "NL", "+31301234567"),
     ],
 )
-def test_an_offered_phone_is_read_in_the_leads_country_else_the_inquirys_or_region(
+def test_an_offered_phone_is_read_as_its_capture_read_it_whatever_the_leads_country(
     routed, now, lead_country, inquiry_country, region, read
 ):
+    # The capture reads a number in the inquiry's country, else the
+    # pipeline's region; the lead's country says nothing of the inquiry's.
     routed.calendar = {**routed.calendar, "holidays": {"country": region}}
     routed.save()
     lead = capture_lead(
@@ -355,49 +358,59 @@ def test_an_offered_phone_is_read_in_the_leads_country_else_the_inquirys_or_regi
     )
 
     lead.refresh_from_db()
-    assert lead.phone_e164 == read
+    assert lead.phone_e164 == read == note.data["phone_e164"]
     assert lead.phone.startswith(read[:3] + " ")
     assert lead.country == lead_country
 
 
-def test_a_phone_that_does_not_read_in_the_leads_country_is_not_offered(routed, now):
+def test_a_phone_that_does_not_read_in_the_leads_country_is_offered_as_captured(
+    routed, now
+):
     lead = capture_lead(inquiry(1, country="US", company=None), source="form").lead
 
     capture_lead(inquiry(1, country="DE", phone="030 1234567"), source="form")
 
     (offer,) = pending_offers(lead)
-    assert "phone" not in offer.values
+    assert offer.values["phone"] == "+49 30 1234567"
 
 
-def test_the_note_the_page_the_api_and_the_notice_offer_the_same_fields(
+def test_the_note_the_page_the_api_and_the_notice_offer_the_number_as_captured(
     client, routed, olivia, now
 ):
-    lead = capture_lead(inquiry(1, country="US", company=None), source="form").lead
-    assert lead.owner == olivia
+    # A lead from Germany; the buyer writes again from Austria with their
+    # Austrian mobile, which the capture reads as +43 664 1234567. Read in
+    # the lead's country it would be +49 6641 234567, a landline in Hesse.
+    lead = capture_lead(inquiry(1, country="DE", company=None), source="form").lead
+    owner = lead.owner
 
     note = _note(
         capture_lead(
-            inquiry(1, country="DE", phone="030 1234567", company="Initech GmbH"),
+            inquiry(1, country="AT", phone="0664 1234567", company="Initech GmbH"),
             source="form",
         ).decision
     )
 
-    said = "Offers values for the lead's empty fields: company"
-    assert note.data["offered"] == ["company"]
-    assert said in note.body and f"{said}, phone" not in note.body
-    assert list(pending_offers(lead)[0].values) == ["company"]
+    captured = "+43 664 1234567"
+    assert note.data["phone_e164"] == "+436641234567"
+    assert note.data["offered"] == ["phone", "company"]
+    assert note.data["offered_phone"] == captured
+    assert pending_offers(lead)[0].values["phone"] == captured
     (told,) = Notice.objects.filter(lead=lead)
-    assert said in told.body and "phone" not in told.body.split(said)[1]
-    client.force_login(olivia)
+    assert "Offers values for the lead's empty fields: phone, company" in told.body
+    assert told.data["inquiry"]["offered"]["phone"] == captured
+    client.force_login(owner)
     page = text_of(client.get(f"/leads/{lead.pk}/"))
     offered = page.split("Offered by repeat inquiries")[1].split("Act")[0]
-    assert "Initech GmbH" in offered and "030 1234567" not in offered
+    assert captured in offered and "+49 6641" not in offered
     headers = {
         "Authorization": "Bearer "
         + create_token(olivia, "crm", scope=ApiToken.Scope.LEADS)[1]
     }
     read = client.get(f"/api/v1/leads/{lead.pk}", headers=headers).json()
-    assert [list(offer["values"]) for offer in read["offers"]] == [["company"]]
+    assert read["offers"][0]["values"]["phone"] == captured
+    apply_offer(lead.pk, note.pk, by=owner, version=lead_version(lead))
+    lead.refresh_from_db()
+    assert (lead.phone_e164, lead.country) == ("+436641234567", "DE")
 
 
 def test_a_leads_token_reads_the_offers_and_takes_them_with_a_patch(
