@@ -93,6 +93,7 @@ from .services import (
     next_step_key,
     response_owed,
     stage_left,
+    unplaced_responsible_id,
     window_ended,
 )
 from .timeleft import format_span
@@ -131,6 +132,25 @@ ADMIN_BECAUSE = {
     ),
     NO_OWNER: "You are told as an admin: it has no owner.",
     MANAGER_AWAY: "You are told as an admin: {person}'s manager {away}.",
+}
+# Why a breach with nobody to tell went to whom it did (`_told_instead`):
+# what its notice adds, and the sweep's log line says.
+INTAKE_OWNER = "intake owner"
+NO_INTAKE_OWNER = "no intake owner"
+INSTEAD_SAID = {
+    INTAKE_OWNER: (
+        "You are told because nobody who may sign in is responsible for it, "
+        "and you own its pipeline's intake stage."
+    ),
+    NO_INTAKE_OWNER: (
+        "You are told as an admin: nobody who may sign in is responsible for "
+        "it, and its pipeline's intake stage has no owner."
+    ),
+}
+INSTEAD_LOGGED = {
+    INTAKE_OWNER: "instead: nobody responsible; the intake stage's owner",
+    NO_INTAKE_OWNER: "instead: nobody responsible; admins, the intake stage "
+    "has no owner",
 }
 FOLLOW_UP_TAG = "follow-up"
 # Added to a clock's actions when the sweep reassigned its obligation: it is
@@ -589,9 +609,14 @@ class _Batch:
     reassigned: int = 0
     written: int = 0  # notice rows, a digest one
     # active admins' ids, read when an escalation first needs them, and
-    # their usernames
+    # their usernames (and those of the intake owners told instead)
     admins: list[int] | None = None
     admin_names: dict[int, str] = field(default_factory=dict)
+    # each pipeline's active intake owner (or None), by pipeline id, read
+    # when a breach with nobody to tell first needs it (`_told_instead`)
+    intake_owners: dict[int, int | None] = field(default_factory=dict)
+    # why each breach told instead was told to whom it was, by clock id
+    instead: dict[int, str] = field(default_factory=dict)
     # What happened to each clock, logged at INFO once the batch is
     # committed: (format, arguments); empty unless INFO is logged.
     said: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
@@ -1035,11 +1060,9 @@ class _Batch:
         if rule.does(rules.MARK_AT_RISK):
             done.append(rules.MARK_AT_RISK)
         recipient = self._active(row["responsible_id"] or self._owner_of(row))
-        # A lead no rule could place, and nobody owns its intake: the
-        # firm's admins are told, as of an escalation without a manager.
         told = [recipient] if recipient is not None else []
-        if not told and self._waiting(row):
-            told = self._admins()
+        if not told and rule.does(rules.NOTIFY):
+            told = self._told_instead(row)
         if rule.does(rules.NOTIFY) and not told:
             self.unaddressed.append(row["id"])
             self._name(self.unaddressed_on, row)
@@ -1064,6 +1087,29 @@ class _Batch:
         self.breached.append((row["id"], at_risk, ",".join(done), escalate_at))
         self._say_breached(row, told, done, escalate_at)
 
+    def _told_instead(self, row: dict[str, Any]) -> list[int]:
+        """Who is told of a breach with nobody to tell (no owner, or one who
+        may no longer sign in), for every kind of clock: the people a
+        follow-up on a deal or lead nobody owns tells (`leads.dedup.
+        told_instead`), who take new inquiries in. The active person owning
+        the pipeline's intake stage, else the firm's active admins; none
+        when there is neither. Why goes in `instead`, for the notice's body
+        and the log. A lead waiting for an owner is the same case: its
+        window already names its intake owner when it has one."""
+        pipeline_id = row["pipeline_id"]
+        if pipeline_id not in self.intake_owners:
+            person = unplaced_responsible_id(Pipeline(pk=pipeline_id))
+            self.intake_owners[pipeline_id] = person
+            if person is not None:
+                name = User.objects.filter(pk=person).values_list("username")
+                self.admin_names[person] = name.get()[0]
+        person = self.intake_owners[pipeline_id]
+        if person is not None:
+            self.instead[row["id"]] = INTAKE_OWNER
+            return [person]
+        self.instead[row["id"]] = NO_INTAKE_OWNER
+        return self._admins()
+
     def _say_breached(
         self,
         row: dict[str, Any],
@@ -1076,8 +1122,9 @@ class _Batch:
         what = []
         if rules.NOTIFY in done:
             names = ", ".join(self._username(user_id) for user_id in told)
-            admins = " (admins: the lead has no owner)" if self._waiting(row) else ""
-            what.append(f"{names} told{admins if not row['responsible_id'] else ''}")
+            instead = self.instead.get(row["id"])
+            why = f" ({INSTEAD_LOGGED[instead]})" if instead else ""
+            what.append(f"{names} told{why}")
         elif row["id"] in self.unaddressed:
             what.append("nobody told (no owner)")
         if rules.TASK in done or rules.SEQUENCE in done:
@@ -1285,7 +1332,16 @@ class _Batch:
         return f"No response yet: {label}"
 
     def _breach_body(self, row: dict[str, Any]) -> str:
-        """What a notice about this one breach says (a digest lists titles)."""
+        """What a notice about this one breach says (a digest lists titles),
+        and to whoever is told instead of nobody, why them (`_told_instead`;
+        a lead waiting for an owner says so in its own words)."""
+        said = self._breach_words(row)
+        instead = self.instead.get(row["id"])
+        if instead is None or self._waiting(row):
+            return said
+        return f"{said} {INSTEAD_SAID[instead]}"
+
+    def _breach_words(self, row: dict[str, Any]) -> str:
         pipe = self.pipes[row["pipeline_id"]]
         label = self._label(row)
         window = format_span(row["window_minutes"], pipe.calendar.day_minutes)

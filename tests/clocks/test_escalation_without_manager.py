@@ -145,9 +145,15 @@ def test_a_deal_with_no_owner_escalates_to_an_admin(pipeline, olivia, clock):
     assert notice.user == olivia
     assert notice.body.startswith("Nobody has acted on Acme rollout")
     assert notice.body.endswith("You are told as an admin: it has no owner.")
-    # Its breach notified nobody, and the summary says so.
-    assert result.unaddressed == 1
-    assert "1 breached (1 with nobody to notify)" in result.summary()
+    # Its breach went to the admin too, as a follow-up on it would, saying
+    # why (its intake stage is owned by the deal's owner: nobody).
+    (breach,) = Notice.objects.filter(kind=Notice.Kind.BREACH)
+    assert breach.user == olivia
+    assert breach.body.endswith(
+        "You are told as an admin: nobody who may sign in is responsible for "
+        "it, and its pipeline's intake stage has no owner."
+    )
+    assert result.unaddressed == 0
 
 
 def test_with_nobody_to_tell_the_summary_counts_it_apart_not_as_escalated(
