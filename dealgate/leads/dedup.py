@@ -71,7 +71,6 @@ def lock_keys(lead: CleanLead, channel: str) -> None:
         f"phone:{lead.phone_e164}" if lead.phone_e164 else "",
         f"domain:{lead.domain}" if lead.domain else "",
         *(f"company:{block}" for block in normalize.company_blocks(lead.company_key)),
-        f"typo:{lead.company_match_typo}" if lead.company_match_typo else "",
         f"external:{channel}:{lead.external_id}" if lead.external_id else "",
     ]
     numbers = sorted({_lock_number(key) for key in keys if key})
@@ -175,9 +174,9 @@ def leads_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
     # Consulting" first.
     for match in normalize.company_matches(lead.company_key):
         keys += [("company_match", match), ("company_match_other", match)]
-    # A name misspelt early in each word shares no block, but its typo block.
-    if lead.company_match_typo:
-        keys.append(("company_match_typo", lead.company_match_typo))
+    # Not the typo block: it meets firms a vowel apart ("Mertens",
+    # "Martens") as well as misspellings, and a false join loses a lead.
+    # Such names are shown on the lead's page instead (`similar`).
     if not keys:
         return None
     # Narrow rows: most captures match nothing, and building full model
@@ -317,9 +316,9 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
     """Open deals whose contact has the inquiry's email key (the person's
     `email_key`, computed by the same `normalize.email_key`) or one of whose
     organization's blocks is one of the inquiry's company blocks
-    (`normalize.company_blocks`, folded alike), or whose typo block is the
-    inquiry's (`normalize.company_typo_match`): (id, contact email key,
-    organization name), newest first; None without a signal.
+    (`normalize.company_blocks`, folded alike): (id, contact email key,
+    organization name), newest first; None without a signal. Not by the
+    typo block, as `leads_query` says.
 
     A union of one branch per signal: each branch starts from its own index
     (deals migrations 0006, 0017 and 0019) and reaches the open deals
@@ -341,9 +340,6 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
             match = f'x."{column}" IN ({marks})'
             branches.append(_deals_by("organization_id", match))
             params.extend(blocks)
-    if typo := normalize.company_typo_match(lead.company_key):
-        branches.append(_deals_by("organization_id", 'x."name_block_typo" = %s'))
-        params.append(typo)
     if not branches:
         return None
     # UNION, not UNION ALL: a deal matching on both signals is one row.

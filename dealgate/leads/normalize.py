@@ -515,9 +515,11 @@ def company_typo_match(key: str) -> str:
     `TYPO_BLOCK_LETTERS` or with fewer than `TYPO_BLOCK_CONSONANTS`
     consonants ("SAP", "IBM").
 
-    It only proposes candidates; `company_score` still decides. The first
-    letter and the consonants keep its blocks as small as the prefix
-    blocks' (see docs/leads.md for the count on the shared data)."""
+    It never joins: it meets firms whose names differ by a vowel
+    ("Mertens", "Martens") as well, so what it alone finds is shown on a
+    lead's page for a person to merge (`similar`). The first letter and the
+    consonants keep its blocks as small as the prefix blocks' (see
+    docs/leads.md for the count on the shared data)."""
     words = [w for w in key.split() if not w.isdigit()] or key.split()
     distinctive = [w for w in words if w not in GENERIC_WORDS] or words
     if not distinctive:

@@ -51,7 +51,7 @@ from dealgate.web.downloads import csv_download
 from dealgate.web.errors import Missing, refused
 from dealgate.web.redirects import redirect_back
 
-from . import offers, services, spool
+from . import offers, services, similar, spool
 from .assign import intake_window, off_reason
 from .edits import edit_lead
 from .export import LeadExport, lead_csv
@@ -433,6 +433,7 @@ def _lead_page(
         "version": lead_version(lead),
     }
     context["offers"] = _offers_shown(lead)
+    context["possibly_same"] = similar.possibly_same(lead)
     context["edit"], context["edit_version"] = _edit_form(
         lead, (typed or {}).get("edit"), stale=status == Conflict.status
     )

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from dealgate.deals.models import Deal, Organization, Person
 from dealgate.leads import dedup
 from dealgate.leads.intake import clean_lead
-from dealgate.leads.normalize import company_blocks, company_typo_match
+from dealgate.leads.normalize import company_blocks
 
 
 @pytest.fixture
@@ -46,15 +46,14 @@ def deals(routed, bob, now) -> dict[str, Deal]:
 
 def _before(lead) -> list[int]:
     """The candidates a single OR query finds: open deals by contact email
-    key, by either of the organization's blocks or by its typo block."""
+    key, or by either of the organization's blocks (never its typo block,
+    which only proposes a merge)."""
     wanted = Q()
     if lead.email_key:
         wanted |= Q(contact__email_key=lead.email_key)
     if blocks := company_blocks(lead.company_key):
         wanted |= Q(organization__name_block__in=blocks)
         wanted |= Q(organization__name_block_other__in=blocks)
-    if typo := company_typo_match(lead.company_key):
-        wanted |= Q(organization__name_block_typo=typo)
     found = Deal.objects.filter(wanted, status="open").order_by("-id")
     return list(found.values_list("id", flat=True))
 
