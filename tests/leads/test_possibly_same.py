@@ -16,7 +16,6 @@ from __future__ import annotations
 import pytest
 
 from dealgate.deals.models import Deal, Organization
-from dealgate.leads import assign
 from dealgate.leads.models import Lead
 from dealgate.leads.services import capture_lead
 from dealgate.leads.similar import possibly_same
@@ -56,7 +55,6 @@ def test_a_firm_whose_name_differs_by_a_vowel_makes_its_own_lead(
 def test_a_firm_a_vowel_apart_from_an_open_deals_organization_makes_its_own_lead(
     routed, alice, now
 ):
-    assign.forget_cached()
     deal = make_deal(routed, "proposal", owner=alice, organization="Mertens Consulting")
 
     other = capture_lead(
