@@ -267,8 +267,9 @@ def _figures(statements: _Stays, stages: _Stages, calendar: Calendar) -> bp.Stay
         unmeasured[stages.key(stage_id)] += int(without or 0)
         if counted_here:
             counted.append((stage_id, outcome))
+    # Dated where the team works: the proposal's header writes their dates.
     first, last = (
-        _instant(value) if value is not None else None
+        _instant(value).astimezone(calendar.zone) if value is not None else None
         for value in (statements.first_closed, statements.last_closed)
     )
     return bp.StayFigures(

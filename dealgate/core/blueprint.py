@@ -505,7 +505,13 @@ def stay_figures(paths: Sequence[DealPath], calendar: Calendar) -> StayFigures:
                 minutes[stay.handoff].append(stay.response_minutes)
             elif stay.entered_at is not None:
                 unrecorded[stay.handoff] += 1
-    closed = [path.closed_at for path in paths if path.closed_at is not None]
+    # In the calendar's zone: the proposal's header writes the dates of the
+    # first and last close, and a close just after local midnight is that day.
+    closed = [
+        path.closed_at.astimezone(calendar.zone)
+        for path in paths
+        if path.closed_at is not None
+    ]
     return StayFigures(
         days={key: Spread.of(values) for key, values in days.items()},
         unmeasured=unmeasured,

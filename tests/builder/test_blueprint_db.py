@@ -155,6 +155,35 @@ def test_the_blueprint_page_dates_the_closes_in_the_pipelines_zone(
     assert "closed 10 Mar 2026 to 10 Mar 2026" in text
 
 
+def test_the_proposal_file_dates_the_closes_in_the_pipelines_zone(pipeline):
+    # Closed 00:30 on the 10th and 23:30 on the 10th, Berlin: the 9th and the
+    # 10th in UTC, both the 10th where the team works.
+    closed_deal(pipeline, [("inquiry", at(2, 9), at(10, 0, 30))], "lost")
+    closed_deal(pipeline, [("inquiry", at(2, 9), at(10, 23, 30))], "lost")
+
+    text = bp.proposal_text(proposal_for(pipeline))
+    comments = " ".join(
+        line.removeprefix("# ") for line in text.splitlines() if line.startswith("#")
+    )
+
+    assert "closed 2026-03-10 to 2026-03-10" in comments
+
+
+def test_the_python_blueprint_dates_the_closes_in_the_calendars_zone():
+    calendar = Calendar(timezone="Europe/Berlin", always_open=True)
+    path = bp.DealPath(
+        deal_id=1,
+        stays=(),
+        outcome=bp.LOST,
+        closed_at=dt.datetime(2026, 3, 9, 23, 30, tzinfo=dt.UTC),
+    )
+
+    figures = bp.stay_figures([path], calendar)
+
+    assert figures.first_closed.date() == dt.date(2026, 3, 10)
+    assert figures.last_closed.date() == dt.date(2026, 3, 10)
+
+
 # --- the demo data -----------------------------------------------------------------
 
 
