@@ -56,6 +56,9 @@ class PipelineFacts:
     ranks: dict[int, int]
     calendar: Calendar
     windows: dict[int, int]  # stage id -> response window (business minutes)
+    # rank -> when a redesign added that place to the pipeline (see
+    # `places_added`); ranks there from the start are left out
+    added: dict[int, dt.datetime] = field(default_factory=dict)
 
     @property
     def day_minutes(self) -> float:
@@ -81,14 +84,33 @@ def facts_for(pipeline: Pipeline) -> PipelineFacts:
             pipeline=pipeline, response_window_minutes__isnull=False
         )
     }
+    ranks = live_ranks(stages)
     return PipelineFacts(
         pipeline=pipeline,
         stages=stages,
         active=[stage for stage in stages if stage.retired_at is None],
-        ranks=live_ranks(stages),
+        ranks=ranks,
         calendar=calendar_for(pipeline),
         windows=windows,
+        added=places_added(stages, ranks),
     )
+
+
+def places_added(stages: list[Stage], ranks: dict[int, int]) -> dict[int, dt.datetime]:
+    """Rank -> when its place in the pipeline came to be, for the places a
+    redesign added: the earliest `added_at` of the stages counting at that
+    rank (the live one and those it replaced), when every one of them has
+    one. A stage that replaced one there from the start (a rename, a stage
+    taking a dropped one's deals) is no new place: deals reached it before."""
+    added: dict[int, dt.datetime] = {}
+    unknown: set[int] = set()
+    for stage in stages:
+        rank = ranks[stage.pk]
+        if stage.added_at is None:
+            unknown.add(rank)
+        elif rank not in added or stage.added_at < added[rank]:
+            added[rank] = stage.added_at
+    return {rank: at for rank, at in added.items() if rank not in unknown}
 
 
 def live_ranks(stages: list[Stage]) -> dict[int, int]:

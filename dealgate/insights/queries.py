@@ -487,6 +487,10 @@ def filtered_deals(filters: Filters) -> QuerySet[Deal]:
 class FunnelRow:
     stage: Stage
     step: m.FunnelStep
+    # A stage a redesign added: when its place came to be, and the deals of
+    # the population already past it then, left out of its step.
+    added_at: dt.datetime | None = None
+    past_before: int = 0
 
 
 @dataclass(frozen=True)
@@ -516,16 +520,46 @@ def funnel(filters: Filters, at: dt.datetime | None = None) -> Funnel:
     undated = 0
     if scope.start is not None or scope.end is not None:
         undated = fetch(sql.undated(dialect_, scope))[0][0]
+    added = _added_in_scope(filters, scope)
+    # Only a pipeline a redesign added to, within the period, asks more.
+    past = (
+        {
+            int(rank): int(number)
+            for rank, number in fetch(sql.passed_before(dialect_, scope, at, added))
+        }
+        if added
+        else {}
+    )
     # Ranks are of the live stages only (retired ones count as their
     # replacement's), so every rank has its row.
     active = filters.facts.active
     steps = m.funnel(counts, len(active))
     rows = [
-        FunnelRow(stage=stage, step=step)
-        for stage, step in zip(active, steps, strict=True)
+        FunnelRow(
+            stage=stage,
+            step=replace(
+                step,
+                entered=step.entered - past.get(rank, 0),
+                passed=step.passed - past.get(rank, 0),
+            ),
+            added_at=added.get(rank),
+            past_before=past.get(rank, 0),
+        )
+        for rank, (stage, step) in enumerate(zip(active, steps, strict=True))
     ]
     won = sum(n for (_, status), n in counts.items() if status == "won")
     return Funnel(rows=rows, population=sum(counts.values()), won=won, undated=undated)
+
+
+def _added_in_scope(filters: Filters, scope: sql.Scope) -> dict[int, dt.datetime]:
+    """The places a redesign added (`PipelineFacts.added`) that some deal of
+    the funnel's population could have gone past before: those added after
+    the period began (or over all time, any)."""
+    return {
+        rank: instant
+        for rank, instant in filters.facts.added.items()
+        if scope.start is None or instant > scope.start
+    }
 
 
 def _funnel_scope(filters: Filters, at: dt.datetime | None) -> sql.Scope:

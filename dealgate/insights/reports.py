@@ -294,6 +294,7 @@ def _funnel(filters: Filters, now: dt.datetime) -> Section:
             f"{pluralize(found.undated, 'its,their')} entry in a period (choose all "
             f"time to include {pluralize(found.undated, 'it,them')})."
         )
+    note += _added_stages(found, filters)
     table = Table(
         "funnel",
         "Conversion: the funnel",
@@ -319,6 +320,24 @@ def _funnel(filters: Filters, now: dt.datetime) -> Section:
         fmt=_count,
     )
     return Section(table, FUNNEL_VS_PIPELINE, chart)
+
+
+def _added_stages(found: q.Funnel, filters: Filters) -> str:
+    """What the funnel's note says of each stage a redesign added within the
+    period: its figures count only the deals that came to its place since,
+    since those already past it then never could pass through it."""
+    zone = filters.facts.calendar.zone
+    words = ""
+    for row in found.rows:
+        if row.added_at is None:
+            continue
+        day = row.added_at.astimezone(zone).date().isoformat()
+        words += (
+            f" {row.stage.name} was added to the pipeline on {day}: it counts "
+            "only the deals that came to its place since, leaving out "
+            f"{counted(row.past_before, 'deal')} already past it then."
+        )
+    return words
 
 
 def _pipeline_view(filters: Filters, stages_now: list[q.StageNow]) -> Section:

@@ -603,6 +603,15 @@ def reach(dialect: Dialect, scope: Scope, at: dt.datetime | None = None) -> Quer
     (a --move from a renamed stage) is not backward, and one from a retired
     stage into the stage that replaced it leaves the deal where it stands.
     """
+    rows = _furthest(dialect, scope, at)
+    sql = f"SELECT x.r, x.status, COUNT(*) FROM ({rows.sql}) x GROUP BY x.r, x.status"
+    return Query(sql, rows.params)
+
+
+def _furthest(dialect: Dialect, scope: Scope, at: dt.datetime | None) -> Query:
+    """Rows (id, status, r) of `reach`: each deal of the population with its
+    status and the furthest rank it reached, as things stood at `at` (None:
+    as the rows stand)."""
     ranks = scope.stage_ranks
     moves = _Where()
     branches = []
@@ -636,13 +645,41 @@ def reach(dialect: Dialect, scope: Scope, at: dt.datetime | None = None) -> Quer
         deals, params = f"({rows.sql})", rows.params
     current = _rank("s.stage_id", ranks)
     sql = (
-        "SELECT x.r, x.status, COUNT(*) FROM ("
-        f"SELECT s.status AS status, "
+        f"SELECT s.id AS id, s.status AS status, "
         f"{dialect.greatest(current, f'COALESCE(b.furthest, {current})')} AS r "
-        f"FROM {deals} s LEFT JOIN ({furthest}) b ON b.deal_id = s.id) x "
-        "GROUP BY x.r, x.status"
+        f"FROM {deals} s LEFT JOIN ({furthest}) b ON b.deal_id = s.id"
     )
     return Query(sql, (*params, *moves.params))
+
+
+def passed_before(
+    dialect: Dialect,
+    scope: Scope,
+    at: dt.datetime | None,
+    added: dict[int, dt.datetime],
+) -> Query:
+    """Rows (rank, deals): for each rank of `added` (the instant its place
+    was added to the pipeline), the deals of `reach`'s population that had
+    already gone past that place by then (stood in a later stage, or were
+    won) and count past it now. They never could pass through the stage,
+    so the funnel leaves them out of its reached and passed alike.
+
+    One `reach`-like statement per rank, read as things stood then
+    (`standing`): only the deals with an event since are rebuilt."""
+    parts, params = [], []
+    now = _furthest(dialect, scope, at)
+    for rank, instant in sorted(added.items()):
+        then = _furthest(dialect, scope, min(instant, at) if at else instant)
+        past = f"(n.status = 'won' OR n.r > {int(rank)})"
+        was_past = f"(t.status = 'won' OR t.r > {int(rank)})"
+        parts.append(
+            f"SELECT {int(rank)} AS r, COUNT(*) AS n FROM ({now.sql}) n "
+            f"JOIN ({then.sql}) t ON t.id = n.id WHERE {past} AND {was_past}"
+        )
+        params += [*now.params, *then.params]
+    if not parts:
+        raise ValueError("passed_before needs a rank added")
+    return Query(" UNION ALL ".join(parts), tuple(params))
 
 
 def undated(dialect: Dialect, scope: Scope) -> Query:

@@ -103,6 +103,12 @@ class Stage(models.Model):
     # A stage dropped from the pipeline while its history still refers to it:
     # kept for the history, left out of the board, moves and the file.
     retired_at = models.DateTimeField(null=True, blank=True)
+    # When a redesign added the stage to a pipeline that already had deals'
+    # history: deals past its place by then never could pass through it, so
+    # insights judge it only by the deals that reached its place later. None
+    # for the stages a pipeline was created with (and for those added before
+    # this was kept): there since the start.
+    added_at = models.DateTimeField(null=True, blank=True)
     # The stage that took a retired stage's place: where `--move` sent its
     # deals, else the stage kept just before it. Insights count a deal that
     # stood in a retired stage as having reached this one.

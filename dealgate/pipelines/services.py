@@ -1249,7 +1249,11 @@ class _Sync:
             }
             row = self.rows.get(stage.key)
             if row is None:
-                row = Stage.objects.create(pipeline=pipeline, **values)
+                # A stage a redesign adds is dated (insights judge it only by
+                # the deals that came to its place since); a new pipeline's
+                # stages were there from the start.
+                added = timesource.now() if self.pipeline is not None else None
+                row = Stage.objects.create(pipeline=pipeline, added_at=added, **values)
             else:
                 changed = [n for n, v in values.items() if getattr(row, n) != v]
                 if "age_limit_days" in changed:
