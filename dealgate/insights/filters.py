@@ -196,6 +196,7 @@ class Filters:
             product_id=self.product.pk if self.product else None,
             currency=self.pipeline.currency,
             day_minutes=self.facts.day_minutes,
+            zone=self.facts.calendar.timezone,
         )
 
     def describe(self) -> str:

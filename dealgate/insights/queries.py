@@ -82,7 +82,7 @@ log = logging.getLogger("dealgate.insights")
 SORT_MEMORY = "64MB"
 BUSINESS_DAYS = "business days"
 CALENDAR_DAYS = "calendar days"
-DAYS = "days"  # of 24 hours: the sales cycle
+DAYS = CALENDAR_DAYS  # the sales cycle: dates in the pipeline's zone
 
 
 def dialect() -> sql.Dialect:
@@ -697,7 +697,18 @@ def outcomes(filters: Filters, by: str | None = None) -> list[Outcomes]:
     else:
         rows = fetch(sql.closed(dialect_, scope, grouping))
         cycles = spreads(sql.cycle_days(dialect_, scope, grouping), dialect_=dialect_)
-    return _outcome_rows(rows, cycles, total=by is None)
+    totals = _cycle_totals(dialect_, scope, grouping)
+    return _outcome_rows(rows, cycles, totals, total=by is None)
+
+
+def _cycle_totals(
+    dialect_: sql.Dialect, scope: sql.Scope, grouping: sql.Grouping
+) -> dict[Any, tuple[int, float]]:
+    """Group -> (won deals with a creation date, their total calendar days):
+    the mean cycle, which the sums of `sql.closed` and the rollup (elapsed
+    days) do not give."""
+    rows = fetch(sql.cycle_totals(dialect_, scope, grouping))
+    return {key: (int(n), float(days)) for key, n, days in rows if n}
 
 
 def won_in_other_currencies(filters: Filters) -> int:
@@ -771,8 +782,18 @@ def outcomes_and_total(filters: Filters, by: str) -> tuple[Outcomes, list[Outcom
         else:
             group_cycles[key] = found
     return (
-        _outcome_rows(total_rows, total_cycles, total=True)[0],
-        _outcome_rows(group_rows, group_cycles, total=False),
+        _outcome_rows(
+            total_rows,
+            total_cycles,
+            _cycle_totals(dialect_, scope, sql.ALL),
+            total=True,
+        )[0],
+        _outcome_rows(
+            group_rows,
+            group_cycles,
+            _cycle_totals(dialect_, scope, sql.GROUPINGS[by]),
+            total=False,
+        ),
     )
 
 
@@ -794,14 +815,17 @@ def _combined_cycles(
 def _outcome_rows(
     rows: Sequence[Sequence[Any]],
     cycles: dict[Any, tuple[int, list[float]]],
+    totals: dict[Any, tuple[int, float]],
     *,
     total: bool,
 ) -> list[Outcomes]:
-    """Outcomes from rows (group, won, lost, valued, value, dated, days) and
-    the cycle percentiles per group; with `total`, one row even when no deal
-    closed."""
+    """Outcomes from rows (group, won, lost, valued, value, and the rollup's
+    dated and elapsed days, not read), the cycle percentiles per group and
+    the cycle's totals in calendar days per group (`_cycle_totals`); with
+    `total`, one row even when no deal closed."""
     result = []
-    for key, won, lost, valued, value, dated, days in rows:
+    for key, won, lost, valued, value, _dated, _elapsed in rows:
+        dated, days = totals.get(key, (0, None))
         cycle = None
         n, (median, p80) = cycles.get(key, (0, (None, None)))
         if n and median is not None:

@@ -65,13 +65,14 @@ DEFINITIONS = [
     ),
     (
         "Sales cycle",
-        "Days of 24 hours from a deal's creation to its win, for deals won in the "
-        "period (a day the clocks change is 23 or 25 hours of it).",
+        "Calendar days from a deal's creation to its win, for deals won in the "
+        "period: the dates in the pipeline's zone, so a deal created at 23:30 and "
+        "won at 00:30 took one day.",
     ),
     (
         "Sales velocity",
         "What the pipeline brings in per day: open deals now x win rate x "
-        "average won value / mean sales cycle (days). A mean cycle under one "
+        "average won value / mean sales cycle (calendar days). A mean cycle under one "
         "day counts as one day: an open deal closes once, not many times a day. "
         "With deals closed and none won it is 0; with nothing closed, unknown.",
     ),
@@ -239,10 +240,10 @@ def _headline(
         [
             "Sales cycle, median",
             cycle.median if cycle else None,
-            "days",
+            q.CALENDAR_DAYS,
             f"over {counted(cycle.n if cycle else 0, 'won deal')} with a creation date",
         ],
-        ["Sales cycle, mean", totals.cycle_mean, "days", ""],
+        ["Sales cycle, mean", totals.cycle_mean, q.CALENDAR_DAYS, ""],
         ["Open deals", open_deals, "deals", "now, in the filters"],
         [
             "Sales velocity",
@@ -452,7 +453,7 @@ def _breakdown(filters: Filters, by: str, found: list[q.Outcomes]) -> Section:
             Column("Won", "int", "deals"),
             Column("Win rate", "percent"),
             Column("Average won value", "money", currency=currency),
-            Column("Median sales cycle", "days", "days"),
+            Column("Median sales cycle", "days", q.CALENDAR_DAYS),
         ],
         rows,
     )

@@ -78,8 +78,9 @@ METRICS = (
         "median_cycle",
         "Median sales cycle",
         "days",
-        "days",
-        "Median days (of 24 hours) from creation to win, over deals won in the week.",
+        "calendar days",
+        "Median calendar days (the dates in the pipeline's zone) from creation to "
+        "win, over deals won in the week.",
         counted="Deals won",
     ),
     ReviewMetric(

@@ -23,9 +23,12 @@ Conventions every builder shares:
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dealgate.core.metrics import hundredths
 
@@ -68,6 +71,51 @@ class Dialect:
             return f"((epoch({end}) - epoch({start})) / {SECONDS_PER_DAY})"
         return f"(julianday({end}) - julianday({start}))"
 
+    def local_days_between(self, start: str, end: str, zone: str) -> str:
+        """Whole calendar days from start's date to end's date, both dates read
+        in `zone`: 23:30 to 00:30 the next day is one day, and a span across a
+        change of the clocks counts its dates, not its hours.
+
+        PostgreSQL converts natively; SQLite and DuckDB, which keep naive UTC,
+        add the zone's offset found by a search over its changes written into
+        the text (`zone_changes`), a few comparisons per instant."""
+        if self.vendor == "postgresql":
+            name = _zone_literal(zone)
+            return (
+                f"(({end} AT TIME ZONE {name})::date "
+                f"- ({start} AT TIME ZONE {name})::date)"
+            )
+        if self.vendor == "duckdb":
+            return (
+                f"(CAST({end} + to_seconds({self._offset(end, zone)}) AS DATE) "
+                f"- CAST({start} + to_seconds({self._offset(start, zone)}) AS DATE))"
+            )
+        return (
+            f"CAST(julianday(date({end}, {self._offset(end, zone)} || ' seconds')) "
+            f"- julianday(date({start}, {self._offset(start, zone)} || ' seconds')) "
+            "AS INTEGER)"
+        )
+
+    def _offset(self, column: str, zone: str) -> str:
+        """The UTC offset in seconds of `zone` at the naive UTC instant `column`:
+        a balanced CASE over the zone's changes."""
+
+        def literal(instant: dt.datetime) -> str:
+            text = instant.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            return f"TIMESTAMP '{text}'" if self.vendor == "duckdb" else f"'{text}'"
+
+        def search(changes: Sequence[tuple[dt.datetime, int]]) -> str:
+            if len(changes) == 1:
+                return str(changes[0][1])
+            middle = len(changes) // 2
+            below, above = search(changes[:middle]), search(changes[middle:])
+            return (
+                f"(CASE WHEN {column} < {literal(changes[middle][0])} "
+                f"THEN {below} ELSE {above} END)"
+            )
+
+        return search(zone_changes(zone))
+
     def int_div(self, dividend: str, divisor: str) -> str:
         """Integer division of non-negative integers, truncating."""
         operator = "//" if self.vendor == "duckdb" else "/"
@@ -90,6 +138,53 @@ class Dialect:
         if self.vendor == "duckdb":
             return utc.replace(tzinfo=None)
         return utc
+
+
+# The span whose changes of the clocks `zone_changes` lists; an instant
+# outside it takes the offset in force at its nearer end.
+ZONE_YEARS = (1970, 2100)
+_ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-/]+$")
+
+
+def _zone_literal(zone: str) -> str:
+    # A calendar's zone is an IANA name (checked when the calendar is read);
+    # spelled inline so that every statement's text stays self-contained.
+    if not _ZONE_NAME.match(zone):
+        raise ValueError(f"not a time zone name: {zone!r}")
+    return f"'{zone}'"
+
+
+@functools.lru_cache(maxsize=32)
+def zone_changes(zone: str) -> tuple[tuple[dt.datetime, int], ...]:
+    """(from instant, UTC offset in seconds) for each offset `zone` has had
+    in `ZONE_YEARS`, earliest first; the first from the span's start. Found
+    day by day, then to the second, once per zone and process."""
+    place = ZoneInfo(zone)
+
+    def offset(instant: dt.datetime) -> int:
+        found = instant.astimezone(place).utcoffset()
+        return int(found.total_seconds()) if found is not None else 0
+
+    first, last = (dt.datetime(year, 1, 1, tzinfo=dt.UTC) for year in ZONE_YEARS)
+    changes = [(first, offset(first))]
+    day = dt.timedelta(days=1)
+    instant = first
+    while instant < last:
+        following = instant + day
+        if offset(following) != changes[-1][1]:
+            # offset(low) is still the last one; search whole seconds.
+            low, high = 0, int(day.total_seconds())
+            while high - low > 1:
+                middle = (low + high) // 2
+                at = instant + dt.timedelta(seconds=middle)
+                if offset(at) == changes[-1][1]:
+                    low = middle
+                else:
+                    high = middle
+            start = instant + dt.timedelta(seconds=high)
+            changes.append((start, offset(start)))
+        instant = following
+    return tuple(changes)
 
 
 # Scope.owner_id for "no owner": no user has id 0, and a rollup row keys the
@@ -120,6 +215,8 @@ class Scope:
     product_id: int | None = None
     currency: str = "USD"
     day_minutes: float = 480.0
+    # The pipeline's calendar zone: calendar days are its dates.
+    zone: str = "UTC"
 
     @property
     def stage_ranks(self) -> dict[int, int]:
@@ -442,7 +539,11 @@ def closed(
     won = "d.status = 'won'"
     valued = f"{won} AND d.currency = %s AND d.value IS NOT NULL"
     dated = f"{won} AND d.created_at IS NOT NULL"
-    cycle = dialect.days_between("d.created_at", "d.closed_at")
+    # The total is the daily rollup's measure (elapsed days: its triggers
+    # keep it), so the two stay comparable; the figures' cycle is in
+    # calendar days (`cycle_days`, `cycle_totals`), as are its percentiles.
+    elapsed = dialect.days_between("d.created_at", "d.closed_at")
+    cycle = dialect.local_days_between("d.created_at", "d.closed_at", scope.zone)
     spreads = "".join(
         f", percentile_cont({float(q)}) WITHIN GROUP "
         f"(ORDER BY CASE WHEN {dated} THEN {cycle} END)"
@@ -457,7 +558,7 @@ def closed(
         f"SUM(CASE WHEN {valued} THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN {valued} THEN d.value END), "
         f"SUM(CASE WHEN {dated} THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {dated} THEN {cycle} END){spreads} "
+        f"SUM(CASE WHEN {dated} THEN {elapsed} END){spreads} "
         f"FROM {DEAL} d {grouping.join} WHERE {where.sql} GROUP BY 1"
     )
     params = (*grouping.params, scope.currency, scope.currency, *where.params)
@@ -466,18 +567,29 @@ def closed(
 
 def cycle_days(dialect: Dialect, scope: Scope, grouping: Grouping = ALL) -> Query:
     """Rows (group, days from creation to win) of deals won in the period whose
-    creation date is known: the input of `percentiles`."""
+    creation date is known: the input of `percentiles`. Days are calendar
+    days of the pipeline's zone (`Dialect.local_days_between`): the dates
+    between the two, not 24-hour periods."""
     where = _Where()
     where.add("d.status = 'won'")
     where.add("d.created_at IS NOT NULL")
     _period(where, "d.closed_at", scope, dialect)
     _deal_filters(where, scope, dialect)
-    days = dialect.days_between("d.created_at", "d.closed_at")
+    days = dialect.local_days_between("d.created_at", "d.closed_at", scope.zone)
     sql = (
         f"SELECT {grouping.expr} AS grp, {days} AS v "
         f"FROM {DEAL} d {grouping.join} WHERE {where.sql}"
     )
     return Query(sql, (*grouping.params, *where.params))
+
+
+def cycle_totals(dialect: Dialect, scope: Scope, grouping: Grouping = ALL) -> Query:
+    """Rows (group, deals, total days) over `cycle_days`: the mean sales
+    cycle in calendar days. The daily rollup's totals are of elapsed days,
+    which its triggers keep in any zone; this reads the won deals instead."""
+    rows = cycle_days(dialect, scope, grouping)
+    sql = f"SELECT x.grp, COUNT(*), SUM(x.v) FROM ({rows.sql}) x GROUP BY x.grp"
+    return Query(sql, rows.params)
 
 
 def closed_from(deal: str = "d") -> str:
@@ -781,13 +893,14 @@ def stage_durations(
 ) -> Query:
     """Rows (stage id, days spent) of exits in the period: the input of
     `percentiles`. Stages in `business_stage_ids` are measured in business days
-    (every exit there carries business minutes); the others in wall-clock days
-    from `from_entered_at`, so that no figure mixes the two units."""
+    (every exit there carries business minutes); the others in calendar days
+    of the pipeline's zone from `from_entered_at`, so that no figure mixes
+    the two units."""
     where = _Where()
     join = _exits(where, scope, dialect)
     if only_stage_ids is not None:
         where.add(f"e.from_stage_id IN ({_ids(only_stage_ids)})")
-    wall = dialect.days_between("e.from_entered_at", "e.at")
+    wall = dialect.local_days_between("e.from_entered_at", "e.at", scope.zone)
     business = f"e.from_business_minutes / {float(scope.day_minutes)}"
     if business_stage_ids:
         value = (

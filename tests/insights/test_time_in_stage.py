@@ -71,6 +71,29 @@ def test_a_stage_with_a_stay_lacking_business_time_is_in_calendar_days(pipeline)
     assert found.exits == 2
 
 
+def test_calendar_days_in_stage_count_dates_across_a_change_of_the_clocks(pipeline):
+    # An import of dates: entered at local midnight on Saturday 28 March,
+    # left at local midnight on Monday 30 March, Berlin; 47 hours, since the
+    # clocks went forward on the 29th, and two calendar days.
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    imported = open_deal(pipeline, "inquiry", START, record_entry=False)
+    StageEvent.objects.create(
+        deal=imported,
+        from_stage=imported.stage,
+        to_stage=pipeline.stages.get(key="discovery"),
+        from_status="open",
+        to_status="open",
+        at=dt.datetime(2026, 3, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        from_entered_at=dt.datetime(2026, 3, 28, tzinfo=berlin),
+        source="import",
+    )
+
+    found = stage_times(pipeline)["inquiry"]
+
+    assert found.spread.unit == "calendar days"
+    assert found.spread.median == 2
+
+
 def test_a_stay_with_no_duration_at_all_is_counted_but_not_measured(pipeline):
     imported = open_deal(pipeline, "inquiry", START, record_entry=False)
     move(imported, "discovery", day(1))
