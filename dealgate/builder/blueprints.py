@@ -280,7 +280,43 @@ def _figures(statements: _Stays, stages: _Stages, calendar: Calendar) -> bp.Stay
         date_only_stays=_date_only_stays(statements, calendar),
         first_closed=first,
         last_closed=last,
+        past_before=_past_before_added(statements, stages),
     )
+
+
+def _past_before_added(statements: _Stays, stages: _Stages) -> dict[str, int]:
+    """Stage key -> deals whose path runs across the stage without a stay in
+    it, and that stayed in a later one before a redesign added it (a stay
+    there that began, or ended, before): they could not pass through it, so
+    they are no skip. One statement, only when a redesign added a stage."""
+    places = {pk: index for index, pk in enumerate(stages.by_id)}
+    added = [
+        (places[pk], stage.key, stage.added_at)
+        for pk, stage in stages.by_id.items()
+        if stage.added_at is not None
+    ]
+    if not added:
+        return {}
+    place = (
+        "(CASE s.stage_id "
+        + " ".join(f"WHEN {int(pk)} THEN {index}" for pk, index in places.items())
+        + " END)"
+    )
+    parts, params = [], []
+    for index, _, instant in added:
+        at = statements.dialect.instant(instant)
+        parts.append(
+            f"SELECT {int(index)}, COUNT(*) FROM (SELECT s.deal_id FROM stays s "
+            f"GROUP BY s.deal_id HAVING MIN({place}) < {int(index)} "
+            f"AND MAX({place}) > {int(index)} "
+            f"AND SUM(CASE WHEN {place} = {int(index)} THEN 1 ELSE 0 END) = 0 "
+            f"AND SUM(CASE WHEN {place} > {int(index)} "
+            "AND (s.entered < %s OR s.ended < %s) THEN 1 ELSE 0 END) > 0) x"
+        )
+        params += [at, at]
+    keys = {index: key for index, key, _ in added}
+    rows = statements.run(" UNION ALL ".join(parts), tuple(params))
+    return {keys[int(index)]: int(n) for index, n in rows if n}
 
 
 def _days(

@@ -403,6 +403,10 @@ class StayFigures:
     date_only_stays: int
     first_closed: dt.datetime | None
     last_closed: dt.datetime | None
+    # Stage -> deals whose path runs across it without a stay there only
+    # because they were past its place before a redesign added it: no skip.
+    # Known from the database's stage dates (`builder.blueprints`).
+    past_before: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def dates_only(self) -> bool:
@@ -589,6 +593,10 @@ def _flows(
             if place not in places:
                 could_skip[order[place]] += n
                 skipped[order[place]] += n
+    # Deals past a stage's place before it was added could not pass it.
+    for stage, n in figures.past_before.items():
+        could_skip[stage] -= n
+        skipped[stage] -= n
     none = Spread(0, None, None)
     return tuple(
         StageFlow(

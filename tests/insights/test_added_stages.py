@@ -13,6 +13,7 @@ import dataclasses
 import pytest
 
 from dealgate import timesource
+from dealgate.builder.blueprints import blueprint_for
 from dealgate.builder.figures import figures_for
 from dealgate.core.pipeline_file import parse_pipeline
 from dealgate.insights import queries, reports
@@ -196,3 +197,26 @@ def test_the_pipelines_picture_agrees_with_the_funnel_on_an_added_stage(
 
     assert (stages["meeting"].reached, stages["meeting"].went_on) == (4, 2)
     assert stages["meeting"].conversion == 0.5
+
+
+def test_the_design_review_counts_no_skip_of_a_stage_by_deals_past_it_before(
+    pipeline_redesigned,
+):
+    data = figures_for(pipeline_redesigned, NOW).review
+
+    # Deals 1 and 2 went from inquiry to proposal before meeting existed:
+    # no skip. Deals 3, 4 and 6 came through it since.
+    meeting = data.stages["meeting"]
+    assert (meeting.could_skip, meeting.skipped) == (3, 0)
+
+
+def test_the_blueprint_keeps_an_added_stage_that_deals_past_it_never_skipped(
+    pipeline_redesigned,
+):
+    found = blueprint_for(pipeline_redesigned)
+
+    meeting = found.flow("meeting")
+    assert (meeting.could_skip, meeting.skipped) == (3, 0)
+    # The design review counts skips as the blueprint does.
+    review = figures_for(pipeline_redesigned, NOW).review.stages["meeting"]
+    assert (review.could_skip, review.skipped) == (3, 0)
