@@ -320,8 +320,9 @@ def _response(
         report.response_wall_median_minutes = statistics.median(wall) / 60
     # Late only once business time has passed beyond the due time: a window
     # whose clock, running at `at`, had not passed its `late_after` is not
-    # overdue (at that instant itself it is not yet late, as for the sweep). One met or breached since was running then; a cancelled one
-    # was replaced (a new owner's window).
+    # overdue (at that instant itself it is not yet late, as for the sweep).
+    # One met or breached since was running then; a cancelled one was
+    # replaced (a new owner's window).
     not_late = Clock.objects.filter(
         lead=OuterRef("pk"),
         kind=Clock.Kind.RESPONSE,
