@@ -158,7 +158,10 @@ def _zone_literal(zone: str) -> str:
 def zone_changes(zone: str) -> tuple[tuple[dt.datetime, int], ...]:
     """(from instant, UTC offset in seconds) for each offset `zone` has had
     in `ZONE_YEARS`, earliest first; the first from the span's start. Found
-    day by day, then to the second, once per zone and process."""
+    a week at a time, then to the second, once per zone and process: no zone
+    of the time zone database changes its offset twice within a week in the
+    span (weekly and daily steps found the same changes for every zone), and
+    a day at a time took 0.05-0.6 s of a worker's first page."""
     place = ZoneInfo(zone)
 
     def offset(instant: dt.datetime) -> int:
@@ -167,13 +170,13 @@ def zone_changes(zone: str) -> tuple[tuple[dt.datetime, int], ...]:
 
     first, last = (dt.datetime(year, 1, 1, tzinfo=dt.UTC) for year in ZONE_YEARS)
     changes = [(first, offset(first))]
-    day = dt.timedelta(days=1)
+    step = dt.timedelta(days=7)
     instant = first
     while instant < last:
-        following = instant + day
+        following = instant + step
         if offset(following) != changes[-1][1]:
             # offset(low) is still the last one; search whole seconds.
-            low, high = 0, int(day.total_seconds())
+            low, high = 0, int(step.total_seconds())
             while high - low > 1:
                 middle = (low + high) // 2
                 at = instant + dt.timedelta(seconds=middle)
