@@ -12,6 +12,7 @@ import contextlib
 import re
 import tomllib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,8 +22,8 @@ from rapidfuzz import fuzz
 
 from dealgate.core.names import name_key
 
-# Added to LEGAL_SUFFIXES after leads were stored (leads migration 0006
-# recomputes the keys of leads whose names end in one).
+# German forms added to LEGAL_SUFFIXES after leads were stored (leads
+# migration 0006 recomputes the keys of leads whose names end in one).
 ADDED_GERMAN_FORMS = frozenset(
     {"ohg", "gbr", "partg", "mbb", "ek", "ev", "eg", "kgaa", "haftungsbeschrankt"}
 )
@@ -31,52 +32,52 @@ ADDED_GERMAN_FORMS = frozenset(
 # folding makes "ß" "ss"). Applied before accents are dropped.
 TRANSLITERATION = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
-# Legal forms dropped from company names before comparing them; matched as
-# whole words after punctuation is removed ("G.m.b.H." becomes "gmbh").
+# Legal forms dropped from the end of company names before comparing them,
+# each as its letters alone: a form is read whatever its dots, slashes and
+# spaces, so "Ges.m.b.H.", "Ges. m. b. H." and "GesmbH" are all "gesmbh",
+# "A/S" is "as" and "Sp. z o.o." is "spzoo" (`_without_legal_forms`).
 LEGAL_SUFFIXES = frozenset(
     {
-        "ab",
-        "ag",
-        "aps",
-        "as",
-        "bv",
-        "co",
-        "company",
-        "corp",
-        "corporation",
-        "eireli",
-        "gmbh",
-        "inc",
-        "incorporated",
-        "kg",
-        "kk",
-        "limited",
-        "llc",
-        "llp",
-        "lp",
-        "ltd",
-        "ltda",
-        "mbh",
-        "me",
-        "nv",
-        "oy",
-        "plc",
-        "pty",
-        "sa",
-        "sarl",
-        "sas",
-        "se",
-        "spa",
-        "srl",
-        "ug",
-        # German forms beyond GmbH and AG: partnerships (OHG, GbR, PartG mbB),
-        # a sole trader (e.K.), associations and cooperatives (e.V., eG),
-        # KGaA, and the UG's "(haftungsbeschränkt)".
+        # English-speaking countries, and forms written in English elsewhere:
+        # "Pty Ltd" (Australia), "Pte Ltd" (Singapore), "Pvt Ltd" (India),
+        # "Sdn Bhd" (Malaysia), "Ltd. Sti." (Turkey) drop word by word.
+        *("bhd", "co", "company", "corp", "corporation", "inc", "incorporated"),
+        *("limited", "llc", "llp", "lp", "ltd", "plc", "pte", "pty", "pvt"),
+        *("sdn", "sti"),
+        # German-speaking countries: GmbH and AG, an Austrian "Ges.m.b.H."
+        # and "OG", Italian-speaking Switzerland's "Sagl".
+        *("ag", "gesmbh", "gmbh", "kg", "mbh", "og", "sagl", "se", "ug"),
+        # Partnerships (OHG, GbR, PartG mbB), a sole trader (e.K.),
+        # associations and cooperatives (e.V., eG), KGaA, and the UG's
+        # "(haftungsbeschränkt)".
         *ADDED_GERMAN_FORMS,
         # "(haftungsbeschränkt)" as the transliteration spells it.
         "haftungsbeschraenkt",
+        # The Nordic and Baltic countries: "AB", "A/S", "ApS", "ASA", "Oy",
+        # "Oyj", "ehf.", "UAB", "SIA".
+        *("ab", "aps", "as", "asa", "ehf", "oy", "oyj", "sia", "uab"),
+        # The Benelux: "B.V.", "N.V.", "BVBA", "CVBA", "SPRL", "VOF".
+        *("bv", "bvba", "cvba", "nv", "sprl", "vof"),
+        # France, Italy, Spain, Portugal and Latin America: "S.A.", "SAS",
+        # "SASU", "SARL" (also "S.à r.l."), "EURL", "S.p.A.", "S.r.l.",
+        # "S.r.l.s.", "S.n.c.", "S.L.", "S.L.U.", "S.A.U.", "Lda.", "Ltda.",
+        # "EIRELI", "ME", "S.A. de C.V.", "S. de R.L. (de C.V.)".
+        *("eireli", "eurl", "lda", "ltda", "me", "sa", "sadecv", "sarl", "sas"),
+        *("sasu", "sau", "sderl", "sderldecv", "sl", "slu", "snc", "spa", "srl"),
+        "srls",
+        # Central and Eastern Europe: "Sp. z o.o.", "Sp. j.", "Sp. k."
+        # (Poland), "s.r.o.", "spol. s r.o." (Czechia, Slovakia), "Kft.",
+        # "Zrt.", "Nyrt." (Hungary), "d.o.o." (Slovenia, Croatia, Serbia),
+        # "OOD", "EOOD" (Bulgaria).
+        *("doo", "eood", "kft", "nyrt", "ood", "spj", "spk", "spolsro", "spzoo"),
+        *("sro", "zrt"),
+        # Japan: "K.K.".
+        "kk",
     }
 )
+# The most words one legal form is written in once its dots are read:
+# "S. de R.L. de C.V." gives "s", "de", "rl", "de", "cv".
+LEGAL_FORM_WORDS = 5
 # Company names at or above this similarity (0-100, rapidfuzz token sort
 # ratio of the keys) are taken as one company.
 COMPANY_MATCH_SCORE = 90
@@ -271,6 +272,31 @@ def website_domain(key: str) -> str:
     return key
 
 
+# A second level under a country's ending that is part of the ending, not
+# a firm's name: "acme.co.uk", "acme.com.br", "acme.or.at".
+_SECOND_LEVEL = re.compile(r"(?:ac|co|com|edu|gov|gv|ne|net|or|org)\.[a-z]{2}")
+
+
+def domain_name(domain: str) -> str:
+    """The name a domain is registered under, without its ending or any
+    subdomain: "acme" for acme.de, acme.com, acme.co.uk and shop.acme.de."""
+    labels = domain.split(".")
+    if len(labels) > 2 and _SECOND_LEVEL.fullmatch(".".join(labels[-2:])):
+        return labels[-3]
+    return labels[-2] if len(labels) > 1 else domain
+
+
+def other_firms(ours: Iterable[str], theirs: Iterable[str]) -> bool:
+    """Whether two records' company domains (`email_domain`,
+    `website_domain`) say they are two firms: each has one, and they share
+    no domain name (`domain_name`). One firm under two endings (acme.de,
+    acme.com) is one firm; a record without a company domain (a mailbox
+    provider's address) says nothing."""
+    names = {domain_name(domain) for domain in ours if domain}
+    other = {domain_name(domain) for domain in theirs if domain}
+    return bool(names and other) and not names & other
+
+
 @lru_cache(maxsize=4096)
 def is_mailbox_provider(domain: str) -> bool:
     """True for a domain many unrelated people have mailboxes at (hotmail.de,
@@ -400,11 +426,29 @@ def company_key(text: str) -> str:
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     # Dotted abbreviations first, so "G.m.b.H." loses its dots, not its letters.
     folded = re.sub(r"\b(\w)\.(?=\w\b|\w\.)", r"\1", folded).replace("&", " ")
-    words = _NOT_WORD.sub(" ", folded).split()
-    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
-        words.pop()
+    words = _without_legal_forms(_NOT_WORD.sub(" ", folded).split())
     # Folding can lengthen a name ("ß" is "ss").
     return " ".join(words)[:COMPANY_KEY_LENGTH]
+
+
+def _without_legal_forms(words: list[str]) -> list[str]:
+    """`words` without the legal forms (`LEGAL_SUFFIXES`) they end in, one
+    after another ("gmbh", "co", "kg"), always keeping the first word.
+
+    A form is compared with its letters alone: punctuation has made "A/S"
+    the words "a" and "s", and "Sp. z o.o." "sp", "z" and "oo", so up to
+    `LEGAL_FORM_WORDS` last words are joined and looked up, the most first.
+    Only the end of a name is read: "AB Testing Ltd" keeps its "ab", and a
+    word is dropped only as the whole of a form or of its last words."""
+    words = list(words)
+    while len(words) > 1:
+        for size in range(min(LEGAL_FORM_WORDS, len(words) - 1), 0, -1):
+            if "".join(words[-size:]) in LEGAL_SUFFIXES:
+                del words[-size:]
+                break
+        else:
+            break
+    return words
 
 
 # Words many unrelated companies' names hold: a name is blocked by its other
