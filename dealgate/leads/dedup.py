@@ -6,7 +6,9 @@ counts), the same company name once legal forms and case are dropped, and a
 company name within `normalize.COMPANY_MATCH_SCORE` of one (rapidfuzz). A
 lead counts while it is open, or converted into a deal that is still open; a
 deal counts while it is open, by its contact's email key or its
-organization.
+organization. A company name never joins two records whose company domains
+say they are two firms (`normalize.other_firms`). A lead merged into another
+lead or a deal still leads there by its email and phone (`merged_query`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,6 +39,10 @@ log = logging.getLogger("dealgate.leads")
 # Enough to compare against; a block word shared by more open records than
 # this ("global", "digital") is too common to say much on its own.
 MAX_CANDIDATES = 200
+# The longest chain of merges followed (A into B, B into C): a merge goes
+# into an open lead only, so chains have no loop and stay short, but the
+# rows are never trusted to say so.
+MERGE_HOPS = 20
 _RANK = {"email": 0, "phone": 1, "domain": 2, "company": 3}
 
 
@@ -64,15 +70,32 @@ def lock_keys(lead: CleanLead, channel: str) -> None:
     advisory locks, in sorted order so two captures never wait on each
     other crosswise; SQLite needs nothing (BEGIN IMMEDIATE serialises).
     """
-    if connection.vendor != "postgresql":
-        return
-    keys = [
+    _lock(
         f"email:{lead.email_key}" if lead.email_key else "",
         f"phone:{lead.phone_e164}" if lead.phone_e164 else "",
         f"domain:{lead.domain}" if lead.domain else "",
         *(f"company:{block}" for block in normalize.company_blocks(lead.company_key)),
         f"external:{channel}:{lead.external_id}" if lead.external_id else "",
-    ]
+    )
+
+
+def lock_merged_keys(lead: Lead) -> None:
+    """Take the capture locks (`lock_keys`) of the keys a merged lead is
+    still found by, its email and phone (`merged_query`), until the
+    transaction ends. A merge takes them before it closes the lead: a
+    capture of the same buyer then either ends first (and joins the lead
+    while it is open) or waits, and finds the lead merged and follows it.
+    Call it before locking any lead row, as a capture takes these locks
+    before it writes anything."""
+    _lock(
+        f"email:{lead.email_key}" if lead.email_key else "",
+        f"phone:{lead.phone_e164}" if lead.phone_e164 else "",
+    )
+
+
+def _lock(*keys: str) -> None:
+    if connection.vendor != "postgresql":
+        return
     numbers = sorted({_lock_number(key) for key in keys if key})
     if numbers:
         with bulk.prepared_cursor() as cursor:
@@ -102,9 +125,10 @@ def find_match(lead: CleanLead) -> Found | None:
         rows = cursor.fetchall()
     leads = [row[1:] for row in rows if row[0] == "l"]
     deals = [row[1:4] for row in rows if row[0] == "d"]
-    found = _best_lead(lead, leads)
+    moved = _moved(lead, [row[1:4] for row in rows if row[0] == "m"])
+    found = _best_lead(lead, leads, [m for m in moved if m[1] is not None])
     if found is None:
-        return _best_deal(lead, deals)
+        return _best_deal(lead, deals, [m for m in moved if m[1] is None])
     if found.lead is not None and deals:
         return _deal_split_from(lead, found, deals) or found
     return found
@@ -136,14 +160,16 @@ def _deal_split_from(
 
 def candidates_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
     """The SQL and parameters of the candidates `find_match` compares: rows
-    ("l", id, email key, phone, domain, company, company key) for leads and
-    ("d", id, contact email key, organization name, ...) for deals; None
-    without a signal. Each part keeps its own order and limit."""
-    parts = [
-        (kind, query)
-        for kind, query in (("l", leads_query(lead)), ("d", deals_query(lead)))
-        if query is not None
-    ]
+    ("l", id, email key, phone, domain, company, company key) for leads,
+    ("m", id, email key, phone, ...) for merged leads and ("d", id, contact
+    email key, organization name, ...) for deals; None without a signal.
+    Each part keeps its own order and limit."""
+    queries = (
+        ("l", leads_query(lead)),
+        ("m", merged_query(lead)),
+        ("d", deals_query(lead)),
+    )
+    parts = [(kind, query) for kind, query in queries if query is not None]
     if not parts:
         return None
     selects, params = [], []
@@ -199,30 +225,154 @@ def leads_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
     return sql, [value for _, value in keys]
 
 
-def _best_lead(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
-    """The lead of `rows` (newest first) the inquiry joins: the strongest
-    signal, then the higher company score, then, of the leads alike in
-    both, the one the buyer talks on (`_preferred`)."""
-    matches = []
+def merged_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
+    """Merged leads sharing the inquiry's email key or phone: (id, email
+    key, phone), newest first; None without either. A merge said the lead's
+    buyer is the one of the lead or deal it went into, so their next
+    inquiry joins that one (`_moved`); a company domain or name is no
+    person, and says nothing of where a colleague belongs.
+
+    Read from the email and phone indexes with the status (Lead.Meta), as
+    `leads_query` reads open leads: merged rows are a small part of them."""
+    keys = [
+        (column, value)
+        for column, value in (
+            ("email_key", lead.email_key),
+            ("phone_e164", lead.phone_e164),
+        )
+        if value
+    ]
+    if not keys:
+        return None
+    wanted = " OR ".join(f'l."{column}" = %s' for column, _ in keys)
+    sql = (
+        f'SELECT l."id", l."email_key", l."phone_e164" '
+        f'FROM "{Lead._meta.db_table}" l WHERE ({wanted}) '
+        f"AND l.\"status\" = '{Lead.Status.MERGED}' "
+        f'ORDER BY l."created_at" DESC, l."id" DESC LIMIT {MAX_CANDIDATES}'
+    )
+    return sql, [value for _, value in keys]
+
+
+# A merged lead's match (`_moved`): what matched, the lead it leads to (None
+# for a lead merged straight into a deal), the deal (a converted target's,
+# or the deal it was merged into; None for an open lead), and the merged
+# lead's id.
+Moved = tuple[Found, int | None, int | None, int]
+
+
+def _moved(lead: CleanLead, rows: list[tuple[Any, ...]]) -> list[Moved]:
+    """Where the merged leads of `rows` (id, email key, phone) that share
+    the inquiry's email or phone now live: the open lead each was merged
+    into (`merge_destination`), or the open deal that one became or it was
+    merged into. One that leads to no open record is passed over: the
+    inquiry is a new lead, as one matching only a closed lead is."""
+    moved = []
+    for merged_id, email, phone in rows:
+        if lead.email_key and email == lead.email_key:
+            found = Found("email", "same email address")
+        elif lead.phone_e164 and phone == lead.phone_e164:
+            found = Found("phone", "same phone number")
+        else:
+            continue
+        destination = merge_destination(merged_id)
+        if destination is not None:
+            moved.append((found, *destination, merged_id))
+    return moved
+
+
+def merge_destination(lead_id: int) -> tuple[int | None, int | None] | None:
+    """(lead id, deal id) of the record a merged lead now stands for: the
+    lead it was merged into, followed on while that one was merged in turn,
+    when open (deal None) or converted into a deal still open (both); a
+    deal it was merged into, when open (lead None); None when the merges
+    end at a closed record. Reads a row or two per merge: only captures
+    matching a merged lead ask."""
+    current = lead_id
+    for _ in range(MERGE_HOPS):
+        row = (
+            Lead.objects.filter(pk=current)
+            .values_list("status", "merged_into_id", "deal_id")
+            .first()
+        )
+        if row is None:
+            return None
+        status, into, deal_id = row
+        if status in Lead.OPEN:
+            return current, None
+        if status == Lead.Status.CONVERTED:
+            return (current, deal_id) if _deal_open(deal_id) else None
+        if status != Lead.Status.MERGED:
+            return None
+        if into is None:
+            # Merged into a deal: the merge's decision names it.
+            deal_id = (
+                DedupDecision.objects.filter(
+                    source_lead_id=current,
+                    action=DedupDecision.Action.MERGED,
+                    undone_at__isnull=True,
+                    deal__isnull=False,
+                )
+                .order_by("-at", "-id")
+                .values_list("deal_id", flat=True)
+                .first()
+            )
+            return (None, deal_id) if _deal_open(deal_id) else None
+        current = into
+    return None
+
+
+def _deal_open(deal_id: int | None) -> bool:
+    return (
+        deal_id is not None
+        and Deal.objects.filter(pk=deal_id, status=Deal.Status.OPEN).exists()
+    )
+
+
+def _best_lead(
+    lead: CleanLead, rows: list[tuple[Any, ...]], moved: Sequence[Moved] = ()
+) -> Found | None:
+    """The lead of `rows` (newest first) or of the merged leads' `moved`
+    the inquiry joins: the strongest signal, then the higher company score,
+    then, of the leads alike in both, the one the buyer talks on
+    (`_preferred`)."""
+    matches: list[tuple[Found, int, int | None]] = []
     for row in rows:
         found = _compare(lead, *row[1:])
         if found is not None:
-            matches.append((found, row[0]))
+            matches.append((found, row[0], None))
+    matches += [(found, pk, via) for found, pk, _, via in moved]
     if not matches:
         return None
     best = matches[0][0]
-    for found, _ in matches[1:]:
+    for found, _, _ in matches[1:]:
         if _better(found, best):
             best = found
-    tied = [pk for found, pk in matches if not _better(best, found)]
+    tied = list(
+        dict.fromkeys(pk for found, pk, _ in matches if not _better(best, found))
+    )
     best_id = _preferred(tied) if len(tied) > 1 else tied[0]
+    via = next(
+        v for found, pk, v in matches if pk == best_id and not _better(best, found)
+    )
     record = Lead.objects.select_related("owner").get(pk=best_id)
+    reason = best.reason
+    if via is not None:
+        into = f"lead {record.pk}" if record.deal_id else "this lead"
+        reason = f"{reason} as lead {via}, merged into {into}"
     if record.deal_id:
         # A converted lead stands for its deal: the inquiry joins the deal.
         deal = Deal.objects.select_related("owner").get(pk=record.deal_id)
-        reason = f"{best.reason} as lead {record.pk}, converted into this deal"
-        return Found(best.matched_on, reason, None, deal, best.score)
-    return Found(best.matched_on, best.reason, record, None, best.score)
+        if via is None:
+            reason = f"{reason} as lead {record.pk}"
+        return Found(
+            best.matched_on,
+            f"{reason}, converted into this deal",
+            None,
+            deal,
+            best.score,
+        )
+    return Found(best.matched_on, reason, record, None, best.score)
 
 
 def _preferred(lead_ids: list[int]) -> int:
@@ -270,11 +420,36 @@ def _compare(
         return Found("phone", "same phone number")
     if lead.domain and domain == lead.domain:
         return Found("domain", f"same company domain {lead.domain}")
-    return _company(lead, company, key)
+    # Its website's domain (the stored one, re-read as the lists are now)
+    # and its email's, as the inquiry's own.
+    theirs = (normalize.website_domain(domain), normalize.email_domain(email))
+    return _company(lead, company, key, theirs)
 
 
-def _company(lead: CleanLead, name: str, key: str) -> Found | None:
+def company_domains(lead: CleanLead) -> tuple[str, ...]:
+    """The company domains an inquiry gives: its website's, else its
+    email's (`lead.domain`), and its email's too; none of a mailbox
+    provider."""
+    email = normalize.email_domain(lead.email_key) if lead.email_key else ""
+    return tuple(domain for domain in (lead.domain, email) if domain)
+
+
+def _company(
+    lead: CleanLead, name: str, key: str, domains: tuple[str, ...]
+) -> Found | None:
+    """A match on the company name, exact or close; None when there is none,
+    or when the company domains of the two (the candidate's `domains`) say
+    they are two firms (`normalize.other_firms`): "Schmitt Consulting" at
+    schmitt-consulting.de is not "Schmidt Consulting" at
+    schmidt-consulting.de, and neither is a second "Müller GmbH" at
+    mueller-bau.de the "Müller AG" at mueller-it.de, whose names give one
+    key. Joined by a name, another firm's first inquiry would be lost on a
+    stranger's lead, never routed; made a lead of its own, a firm that
+    writes from two domains is seen twice in the inbox and merged by
+    hand."""
     if not lead.company_key or not key:
+        return None
+    if normalize.other_firms(company_domains(lead), domains):
         return None
     if key == lead.company_key:
         reason = f"same company: {lead.company!r} and {name!r}"
@@ -294,17 +469,29 @@ def _better(found: Found, best: Found) -> bool:
     return (found.score or 0) > (best.score or 0)
 
 
-def _best_deal(lead: CleanLead, rows: list[tuple[Any, ...]]) -> Found | None:
+def _best_deal(
+    lead: CleanLead, rows: list[tuple[Any, ...]], moved: Sequence[Moved] = ()
+) -> Found | None:
     """The best of the open deals (id, contact email key, organization name)
-    `deals_query` found."""
-    best, best_id = None, None
+    `deals_query` found, and of those merged leads were merged into
+    (`moved`). A deal's company domain is its contact's email's."""
+    matches = []
     for deal_id, email_key, organization in rows:
         found = None
         if lead.email_key and email_key == lead.email_key:
             found = Found("email", "same email address as the deal's contact")
         elif organization:
-            found = _company(lead, organization, normalize.company_key(organization))
-        if found is not None and (best is None or _better(found, best)):
+            theirs = (normalize.email_domain(email_key or ""),)
+            key = normalize.company_key(organization)
+            found = _company(lead, organization, key, theirs)
+        if found is not None:
+            matches.append((found, deal_id))
+    for found, _, deal_id, via in moved:
+        reason = f"{found.reason} as lead {via}, merged into this deal"
+        matches.append((Found(found.matched_on, reason), deal_id))
+    best, best_id = None, None
+    for found, deal_id in matches:
+        if best is None or _better(found, best):
             best, best_id = found, deal_id
     if best is None:
         return None

@@ -1245,6 +1245,12 @@ def merge_lead(
         if target_id is not None and not 0 < target_id < 2**63:
             raise NotFound(f"no {kind} with id {target_id}", field="into")
     with transaction.atomic():
+        # A capture of the buyer waits for the merge and then follows the
+        # lead to its target (`dedup.lock_merged_keys`): the capture locks
+        # first, as a capture takes them, then the rows.
+        keys = Lead.objects.filter(pk=lead_id).only("email_key", "phone_e164")
+        for stored in keys:
+            dedup.lock_merged_keys(stored)
         if into_lead is not None and into_lead != lead_id:
             # Both rows, lowest id first: a merge of A into B racing one of B
             # into A waits for the first to finish and then finds A closed,
