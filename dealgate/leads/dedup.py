@@ -232,26 +232,25 @@ def merged_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
     inquiry joins that one (`_moved`); a company domain or name is no
     person, and says nothing of where a colleague belongs.
 
-    Read from the email and phone indexes with the status (Lead.Meta), as
-    `leads_query` reads open leads: merged rows are a small part of them."""
-    keys = [
-        (column, value)
-        for column, value in (
-            ("email_key", lead.email_key),
-            ("phone_e164", lead.phone_e164),
-        )
-        if value
-    ]
-    if not keys:
+    A union of one branch per key, each reading its index with the status
+    (Lead.Meta) to its end, as `deals_query` reads deals: merged leads are
+    many of the closed ones, and with an OR PostgreSQL was seen to read
+    them by the status alone."""
+    branches, params = [], []
+    for column, value in (
+        ("email_key", lead.email_key),
+        ("phone_e164", lead.phone_e164),
+    ):
+        if value:
+            branches.append(
+                f'SELECT l."id", l."email_key", l."phone_e164" '
+                f'FROM "{Lead._meta.db_table}" l WHERE l."{column}" = %s '
+                f"AND l.\"status\" = '{Lead.Status.MERGED}'"
+            )
+            params.append(value)
+    if not branches:
         return None
-    wanted = " OR ".join(f'l."{column}" = %s' for column, _ in keys)
-    sql = (
-        f'SELECT l."id", l."email_key", l."phone_e164" '
-        f'FROM "{Lead._meta.db_table}" l WHERE ({wanted}) '
-        f"AND l.\"status\" = '{Lead.Status.MERGED}' "
-        f'ORDER BY l."created_at" DESC, l."id" DESC LIMIT {MAX_CANDIDATES}'
-    )
-    return sql, [value for _, value in keys]
+    return " UNION ".join(branches) + f" ORDER BY 1 DESC LIMIT {MAX_CANDIDATES}", params
 
 
 # A merged lead's match (`_moved`): what matched, the lead it leads to (None
