@@ -112,8 +112,10 @@ def _lock_number(key: str) -> int:
 
 def find_match(lead: CleanLead) -> Found | None:
     """The open lead or deal `lead` repeats, or None; a lead before a deal.
+    A merged lead sharing its email or phone stands for the lead or deal
+    it was merged into (`merged_query`).
 
-    One query reads the candidates of both (`candidates_query`): every
+    One query reads the candidates of all three (`candidates_query`): every
     capture runs it, and a round trip to the database costs a capture about
     as much as the work each lookup does there.
     """

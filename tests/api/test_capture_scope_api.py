@@ -96,7 +96,8 @@ def test_a_capture_token_captures_a_lead_routed_as_any_other(routed, olivia, now
     [
         inquiry(1, message="me again"),  # the same address: attached
         inquiry(1, external_id="web-1"),  # sent again under its id: known
-        inquiry(9, company="Company 1 GmbH"),  # the same company: attached
+        # The same company, from a mailbox provider (no firm's domain): attached
+        inquiry(9, company="Company 1 GmbH", email="person9@web.de"),
     ],
     ids=["same email", "same external id", "same company"],
 )
