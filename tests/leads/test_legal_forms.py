@@ -7,8 +7,8 @@ Denmark's and Norway's "A/S" was read as the two words "a s", and Poland's
 "Sp. z o.o.", the Czech "s.r.o." and Spain's "S.L." stayed too, so one
 company written two ways made two leads. A form is now compared by its
 letters alone, at the end of the name only: a real word is never dropped.
-Stored keys and blocks are computed again by leads migration 0021 and
-deals migration 0020.
+Stored keys and blocks are computed again by leads migration 0023 and
+deals migration 0021.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ def test_an_inquiry_with_an_austrian_form_joins_the_lead_of_the_plain_name(route
 
 
 BEFORE = [
-    ("leads", "0020_offered_phones_as_read"),
-    ("deals", "0019_person_email_key_and_typo_block"),
+    ("leads", "0022_lead_emails_without_mailto"),
+    ("deals", "0020_activity_detail"),
 ]
 
 

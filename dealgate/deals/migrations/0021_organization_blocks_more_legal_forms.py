@@ -1,6 +1,6 @@
 """Organizations' name blocks follow lead capture's company keys, which
 drop the common legal forms of more countries, read by their letters alone
-(`leads.normalize.LEGAL_SUFFIXES`, leads migration 0021): "Nordisk Data
+(`leads.normalize.LEGAL_SUFFIXES`, leads migration 0023): "Nordisk Data
 A/S" was blocked by the words "a" and "s" of its "A/S", and is by "nord"
 now, as "Nordisk Data" is. Every organization's blocks and typo block are
 computed again from its name; one whose blocks come out the same is left
@@ -34,6 +34,6 @@ def refill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("deals", "0019_person_email_key_and_typo_block")]
+    dependencies = [("deals", "0020_activity_detail")]
 
     operations = [migrations.RunPython(refill, migrations.RunPython.noop)]

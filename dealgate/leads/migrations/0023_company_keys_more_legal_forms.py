@@ -7,7 +7,7 @@ their letters alone (`normalize.LEGAL_SUFFIXES`): "Huber Ges.m.b.H." and
 Every lead's company key is computed again from its name as typed, with the
 blocks, match keys and typo block built on it; a lead whose keys come out
 the same is left as it is. The history of decisions keeps the keys it
-recorded. Organizations' blocks follow in deals migration 0020.
+recorded. Organizations' blocks follow in deals migration 0021.
 """
 
 from django.db import migrations
@@ -50,6 +50,6 @@ def refill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("leads", "0020_offered_phones_as_read")]
+    dependencies = [("leads", "0022_lead_emails_without_mailto")]
 
     operations = [migrations.RunPython(refill, migrations.RunPython.noop)]
