@@ -137,6 +137,7 @@ def _written_since(review: WeeklyReview | None, monday: dt.date) -> Conflict:
         who = f" ({by}: {review.decision[:80]!r})"
     return Conflict(
         f"the decision for the week of {monday.day} {monday:%B %Y} was written "
-        f"since you opened it{who}; read it and write yours again",
+        f"since you opened it{who}; yours is not kept: read that one, then send "
+        "yours again to replace it",
         field="decision",
     )

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,12 +21,13 @@ from dealgate.accounts.models import Team, User, by_display_name
 from dealgate.core.numbers import as_id
 from dealgate.deals.models import Organization, Product
 from dealgate.deals.queries import NO_OWNER
-from dealgate.errors import DealgateError, ValidationError
+from dealgate.errors import Conflict, DealgateError, ValidationError
 from dealgate.pipelines.models import Pipeline
 
 from . import queries, reports
 from . import review as rv
 from .filters import PERIODS, Filters, parse_day, read_filters
+from .models import WeeklyReview
 from .services import ANY, DECISION_LIMIT, record_review
 
 
@@ -80,12 +81,12 @@ def review(request: HttpRequest) -> HttpResponse:
         week = _week(params.get("week", ""))
     except DealgateError as error:
         return _error(request, error)
-    form_error, status = "", 200
+    form_error, status, refused = "", 200, None
     if request.method == "POST":
         try:
             return _record(request, filters, week)
         except DealgateError as error:
-            form_error, status = error.message, error.status
+            form_error, status, refused = error.message, error.status, error
     try:
         with queries.session():
             page = reports.weekly_review(
@@ -110,6 +111,7 @@ def review(request: HttpRequest) -> HttpResponse:
         decided_on=rv.metric_label(page.current.metric) if page.current else "",
         metrics=rv.METRICS,
         form_error=form_error,
+        typed=_typed(refused, request.POST, page.current),
         decision_limit=DECISION_LIMIT,
         previous_week=page.week - dt.timedelta(weeks=1),
         next_week=page.week + dt.timedelta(weeks=1),
@@ -137,6 +139,26 @@ def _record(
     )
     query = filters.query(week=week.isoformat(), period="")
     return redirect(f"{reverse('insights:review')}?{query}")
+
+
+def _typed(
+    refused: DealgateError | None, posted: QueryDict, current: WeeklyReview | None
+) -> dict[str, str] | None:
+    """What a refused decision form shows again: the decision as its writer
+    typed it, never the one on record, so nothing typed is lost.
+
+    After a decision written meanwhile (Conflict) the form carries the version
+    now on record: the page shows that decision in full above the form, so
+    sending again is a choice made having read it. After any other refusal it
+    keeps the version the writer saw, so a decision written meanwhile is
+    still caught; a `seen` refused as unreadable is replaced by the one shown.
+    """
+    if refused is None:
+        return None
+    seen = posted.get("seen", "")
+    if isinstance(refused, Conflict) or refused.field == "seen":
+        seen = str(current.version) if current is not None else ""
+    return {"decision": posted.get("decision", ""), "seen": seen}
 
 
 def _seen(text: str | None) -> int | None | object:

@@ -446,6 +446,58 @@ def test_two_managers_writing_one_week_at_once_are_told_not_overwritten(
     assert WeeklyReview.objects.get().decision == "Call every lost deal"
 
 
+def _typed_decision(page) -> str:
+    """What the review page's decision box holds."""
+    html = page.content.decode()
+    return html.split('name="decision"')[1].split(">", 1)[1].split("</textarea>")[0]
+
+
+def test_a_decision_refused_as_written_meanwhile_comes_back_as_typed(
+    client, pipeline, olivia, max_manager, now
+):
+    # The owner and her manager, each in their own tab, with no decision yet.
+    client.force_login(max_manager)
+    _post_decision(client, pipeline, "Coach the reps on first replies", "")
+    client.force_login(olivia)
+
+    refused = _post_decision(client, pipeline, "Raise prices for managed services", "")
+
+    assert refused.status_code == 409
+    assert _typed_decision(refused) == "Raise prices for managed services"
+    above_the_form = text_of(refused).split("Your decision, as you wrote it")[0]
+    assert "Coach the reps on first replies" in above_the_form
+    assert WeeklyReview.objects.get().decision == "Coach the reps on first replies"
+
+
+def test_a_decision_sent_again_after_reading_the_one_written_meanwhile_replaces_it(
+    manager_in, pipeline, now
+):
+    _post_decision(manager_in, pipeline, "Call every lost deal", "")
+    refused = _post_decision(manager_in, pipeline, "Raise the prices", "")
+
+    again = _post_decision(
+        manager_in, pipeline, _typed_decision(refused), _shown_seen(refused)
+    )
+
+    assert again.status_code == 302
+    assert WeeklyReview.objects.get().decision == "Raise the prices"
+
+
+def test_a_decision_refused_as_too_long_comes_back_as_typed_with_the_version_seen(
+    manager_in, pipeline, now
+):
+    _post_decision(manager_in, pipeline, "Call every lost deal", "")
+    too_long = "Raise the prices. " * 300
+
+    refused = _post_decision(manager_in, pipeline, too_long, "")
+
+    assert refused.status_code == 422
+    assert _typed_decision(refused) == too_long
+    # Still the version the writer saw: the decision written meanwhile is
+    # still caught when the shortened one is sent.
+    assert _shown_seen(refused) == ""
+
+
 def test_a_manager_who_saw_the_decision_rewrites_it(
     manager_in, pipeline, max_manager, now
 ):
