@@ -472,6 +472,10 @@ MIDDLEWARE = [
     # reads is skipped for it, and the messages a page shows stay unread
     # (dealgate.web.head). Inside MessageMiddleware, to answer before it.
     "dealgate.web.head.HeadMiddleware",
+    # A visit to an address that only takes a form (a refused move's, left in
+    # the address bar) leads to the form's page, not a blank 405
+    # (dealgate.web.form_addresses).
+    "dealgate.web.form_addresses.FormAddressMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # A statement refused by another's lock (an import's, on SQLite or
     # PostgreSQL) is a 503 with Retry-After, not a bare 500 (dealgate.web.busy).

@@ -22,25 +22,6 @@ def signed_in(client, olivia):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="GET of a deal's form address answers 405 with an empty body: the "
-    "browser shows its own error page instead of the deal",
-)
-@pytest.mark.parametrize("form", ["deal-move", "deal-edit", "deal-activity"])
-def test_opening_a_deal_form_address_in_the_browser_leads_back_to_the_deal(
-    signed_in, pipeline, now, form
-):
-    # After a refused move or edit the address bar shows /deals/ID/move/ (or
-    # /edit/); pressing Enter there, or opening it from the history, is a GET.
-    deal = make_deal(pipeline, "inquiry", title="Backup for Acme")
-
-    response = signed_in.get(reverse(form, kwargs={"deal_id": deal.pk}), follow=True)
-
-    assert "Backup for Acme" in text_of(response)
-    assert f"/deals/{deal.pk}/" in response.content.decode()
-
-
-@pytest.mark.xfail(
-    strict=True,
     reason="the bottlenecks page's oldest deals leave the owner cell empty for "
     "a deal nobody owns, where the board says 'no owner'",
 )

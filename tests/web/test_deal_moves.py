@@ -394,11 +394,17 @@ def test_a_drop_that_meets_the_gates_moves_the_deal(client, alice, deal):
     assert StageEvent.objects.get(deal=deal).source == "board"
 
 
-def test_moves_and_edits_must_be_posted(client, alice, deal):
+def test_moves_and_edits_must_be_posted_a_visit_leads_to_the_deal(client, alice, deal):
     client.force_login(alice)
 
-    assert client.get(reverse("deal-move", args=[deal.pk])).status_code == 405
-    assert client.get(reverse("deal-edit", args=[deal.pk])).status_code == 405
+    move = client.get(reverse("deal-move", args=[deal.pk]), {"to": "review"})
+    edit = client.get(reverse("deal-edit", args=[deal.pk]))
+
+    page = reverse("deal", args=[deal.pk])
+    assert (move.status_code, move["Location"]) == (302, page)
+    assert (edit.status_code, edit["Location"]) == (302, page)
+    deal.refresh_from_db()
+    assert deal.stage.key == "proposal"
 
 
 @pytest.mark.parametrize(
