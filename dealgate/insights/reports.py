@@ -612,7 +612,7 @@ def _oldest(
                 [
                     one.stage.name,
                     (deal.pk, deal.title),
-                    deal.owner.display_name if deal.owner else "",
+                    owner_name(deal.owner),
                     old.entered_at.astimezone(filters.facts.calendar.zone)
                     .date()
                     .isoformat(),
@@ -965,7 +965,7 @@ def _behind(
         rows = [
             [
                 lead.label,
-                lead.owner.display_name if lead.owner else "",
+                owner_name(lead.owner),
                 # Marked with the zone, as `dealgate deal show` marks its times.
                 f"{lead.assigned_at.astimezone(zone):%Y-%m-%d %H:%M %Z}",
                 lead.response_business_minutes,
@@ -990,7 +990,7 @@ def _behind(
         rows = [
             [
                 (deal.pk, deal.title),
-                deal.owner.display_name if deal.owner else "",
+                owner_name(deal.owner),
                 stage_label(by_id[deal.shown_stage_id]),
                 deal.status,
                 cents(deal.value),
@@ -1030,7 +1030,7 @@ def _history(filters: Filters) -> Section:
             _review_value(review),
             review.unit,
             review.decision,
-            review.recorded_by.display_name if review.recorded_by else "",
+            review.recorded_by.display_name if review.recorded_by else "the system",
         ]
         for review in reviews
     ]
@@ -1071,8 +1071,19 @@ def _review_value(review: WeeklyReview) -> float | int | Decimal | None:
     return review.value
 
 
+# What a table says where a deal or lead has no owner, as the board's cards
+# and the deal page say it: an empty cell reads as a name not loaded.
+NO_OWNER_WORDS = "no owner"
+
+
+def owner_name(owner: User | None) -> str:
+    """An owner's name for a table's cell, or that there is none."""
+    return owner.display_name if owner is not None else NO_OWNER_WORDS
+
+
 def _names(by: str, keys: list) -> Callable[[object], str]:
-    """Labels for breakdown keys: people, teams and products by name."""
+    """Labels for breakdown keys: people, teams and products by name, and
+    the row of the deals without one saying so ("no owner")."""
     ids = [key for key in keys if key is not None]
     if by == "owner":
         found = {u.pk: u.display_name for u in User.objects.filter(pk__in=ids)}
@@ -1082,7 +1093,7 @@ def _names(by: str, keys: list) -> Callable[[object], str]:
         found = dict(Product.objects.filter(pk__in=ids).values_list("pk", "name"))
     else:
         found = {key: key for key in ids if key}
-    return lambda key: found.get(key, "(none)")
+    return lambda key: found.get(key, f"no {by}")
 
 
 def _loss_labels(filters: Filters) -> dict[str, str]:

@@ -5,13 +5,16 @@ on the pages and in `dealgate report`."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from dealgate.deals.models import Deal
 from dealgate.deals.queries import NO_OWNER
-from dealgate.insights import queries, sql
-from tests.web.helpers import text_of
+from dealgate.insights import queries, reports, sql
+from tests.conftest import NOW
+from tests.web.helpers import make_deal, text_of
 
 from .conftest import START, day, filters_for, move, open_deal, walk
 from .test_leaks_and_responses import lead
@@ -82,3 +85,41 @@ def test_the_page_offers_no_owner_and_shows_it_chosen(signed_in, pipeline, now):
     assert '<option value="(none)" selected>No owner</option>' in page
     assert "no owner" in text_of(response)
     assert Deal.objects.count() == 0
+
+
+def test_the_oldest_deals_in_a_bottleneck_say_when_no_one_owns_one(
+    signed_in, pipeline, alice, now
+):
+    make_deal(pipeline, "inquiry", title="Network Gulf", owner=None, days_in_stage=3)
+    make_deal(pipeline, "inquiry", title="Firewall for Echo", owner=alice)
+    make_deal(pipeline, "discovery", title="Laptops for Foxtrot", owner=alice)
+
+    text = text_of(signed_in.get(reverse("insights:bottlenecks")))
+
+    row = re.search(r"Inquiry received Network Gulf\s*(\D*?)\s*\d{4}-\d{2}-\d{2}", text)
+    assert row is not None, text
+    assert row.group(1) == "no owner"
+
+
+def test_the_outcomes_by_owner_name_the_deals_no_one_owns_as_the_board_does(
+    pipeline, alice
+):
+    walk(pipeline, ["inquiry", "won"], owner=alice)
+    walk(pipeline, ["inquiry", "lost"])
+
+    report = reports.overview(filters_for(pipeline), NOW, by="owner")
+
+    assert sorted(row[0] for row in report.table("by_owner").rows) == [
+        "Alice Rep",
+        "no owner",
+    ]
+
+
+def test_the_deals_behind_a_review_value_say_when_no_one_owns_one(pipeline, now):
+    walk(pipeline, ["inquiry", "won"])
+
+    page = reports.weekly_review(
+        filters_for(pipeline), NOW, week=day(1).date(), metric="win_rate"
+    )
+
+    assert [row[1] for row in page.report.table("behind").rows] == ["no owner"]
