@@ -10,7 +10,7 @@ from dealgate.cli import CommandError
 from dealgate.pipelines.loss_reasons import LossReasons
 
 if TYPE_CHECKING:
-    from dealgate.deals.models import Deal
+    from dealgate.deals.models import Deal, StageEvent
 
 
 # The options that carry a move's texts, by the field each fills.
@@ -122,11 +122,21 @@ def run_show(args: argparse.Namespace) -> int:
         start = event.from_stage.key if event.from_stage else "-"
         end = event.to_stage.key if event.to_stage else "-"
         at = local_time(event.at, zone)
-        line = f"  {at} {start} -> {end} ({event.to_status})"
+        line = f"  {at} {start} -> {end} ({_outcome(event)})"
         if event.override_reason:
             line += f"  override: {event.override_reason}"
         print(line)
     return 0
+
+
+def _outcome(event: StageEvent) -> str:
+    """What an event's line says of the deal's status after it: a deal
+    already won or lost and moved between stages by a redesign reads as
+    such, not as won or lost again then."""
+    if not event.moves_closed:
+        return event.to_status
+    how = " by the pipeline's redesign" if event.source == "pipeline" else ""
+    return f"a {event.to_status} deal moved{how}, still {event.to_status}"
 
 
 def _loss_reason(deal: Deal) -> str:

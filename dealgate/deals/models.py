@@ -422,6 +422,15 @@ class StageEvent(models.Model):
             raise ValueError("stage events are append-only; record a new one instead")
         super().save(*args, **kwargs)
 
+    @property
+    def moves_closed(self) -> bool:
+        """Whether this row moves a deal already won or lost between stages
+        (a redesign sending a removed stage's deals elsewhere) rather than
+        closing it: its status is the same before and after. Its history line
+        names the stage it went to, never the outcome, which was reached
+        earlier and would read as a second win or loss."""
+        return self.from_status == self.to_status != Deal.Status.OPEN
+
 
 class Activity(models.Model):
     """Something that happened with the buyer: a call, a meeting, an email;
