@@ -126,6 +126,10 @@ class UserChangeThroughService(ThroughService, UserChangeForm):
         # one of spaces alone, which Django's trimming would make "none".
         for name in ("first_name", "last_name"):
             self.fields[name].strip = False
+        # No one takes over their own work (handover.check_successor): the
+        # list leaves the person out rather than offer what saving refuses.
+        hand_to = self.fields["hand_to"]
+        hand_to.queryset = hand_to.queryset.exclude(pk=self.instance.pk)
 
     def through_service(self) -> None:
         person = User.objects.get(pk=self.instance.pk)

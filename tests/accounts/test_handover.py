@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -309,3 +310,13 @@ def test_the_admin_page_hands_over_and_names_the_stage_still_theirs(
     ) in page
     last = LeadAssignment.objects.filter(lead=work.lead).last()
     assert (last.owner, last.by) == (bob, olivia)
+
+
+def test_the_hand_over_list_on_a_persons_page_leaves_them_out(admin, alice, bob):
+    html = admin.get(change_url(alice)).content.decode()
+    start = html.index('name="hand_to"')
+    select = html[start : html.index("</select>", start)]
+    offered = set(re.findall(r'<option value="([^"]+)"', select))
+
+    assert "bob" in offered
+    assert "alice" not in offered
