@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dealgate import timesource
+from dealgate.accounts.handover import left_words
 from dealgate.accounts.models import User
 from dealgate.core.numbers import as_id, read_place
 from dealgate.deals.models import Deal
@@ -97,7 +98,8 @@ def _people_shown(request: HttpRequest) -> tuple[list[User], str, list[User]]:
     if username:
         shown = [person for person in people if person.username == username]
         if not shown:
-            raise Missing(f"person: no one called {username!r} in your view")
+            left = left_words(request.user, username)
+            raise Missing(left or f"person: no one called {username!r} in your view")
     return people, username, shown
 
 
