@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dealgate.core.pipeline_file import PipelineFileError, dump_pipeline, parse_pipeline
-from dealgate.pipelines.services import apply_pipeline, export_pipeline, get_pipeline
+from dealgate.pipelines.models import Pipeline
+from dealgate.pipelines.services import (
+    apply_pipeline,
+    export_pipeline,
+    get_pipeline,
+    plan_pipeline,
+)
 from tests.test_pipeline_file import BASE, line_of
 from tests.test_pipeline_file_rules import with_rules
 
@@ -72,6 +78,78 @@ def test_the_plan_names_rule_changes_in_words(applied):
         'change routing rules: add "German speaking"; remove "DACH"',
     ]
     assert get_pipeline("new-business").settings["breach"]["task"] == "Call back"
+
+
+def _reordered(value):
+    """`value` with every table's keys the other way round, as a database
+    may hand JSON back in its own order (PostgreSQL's jsonb sorts them)."""
+    if isinstance(value, dict):
+        return {key: _reordered(item) for key, item in reversed(value.items())}
+    if isinstance(value, list):
+        return [_reordered(item) for item in value]
+    return value
+
+
+def _rule_lines(plan) -> list[str]:
+    return [
+        line
+        for change in plan.changes
+        if "breach" in change.text
+        for line in (change.line(), change.line(page=True))
+    ]
+
+
+def test_the_plan_names_rule_changes_in_one_order_however_the_table_reads_back(
+    applied,
+):
+    text = (
+        with_rules()
+        .replace("age_limit_days = 2\n", 'age_limit_days = 2\ntask = "Read it"\n', 1)
+        .replace('escalate_after = "1d"', 'escalate_after = "2d"')
+        .replace('task = "Follow up"', 'task = "Call back"')
+        .replace('task = "Chase the call"', 'task = "Chase them"')
+        .replace('escalate_after = "30m"', 'escalate_after = "1h"')
+    )
+
+    as_written = _rule_lines(plan_pipeline(parse_pipeline(text)))
+    Pipeline.objects.filter(pk=applied.pk).update(settings=_reordered(applied.settings))
+    read_back = _rule_lines(plan_pipeline(parse_pipeline(text)))
+
+    assert read_back == as_written
+    assert as_written[0] == (
+        'change breach rules: escalate_after "1d" -> "2d", task "Follow up" -> '
+        '"Call back"; stage \'inquiry\' task default -> "Read it"; stage '
+        '\'discovery\' task "Chase the call" -> "Chase them"; handoff '
+        'lead->inquiry escalate_after "30m" -> "1h"'
+    )
+
+
+def test_a_span_written_another_way_is_no_change_beside_a_real_one(applied):
+    # 8h is the working day of 09:00-17:00 that 1d was.
+    text = (
+        with_rules()
+        .replace('escalate_after = "1d"', 'escalate_after = "8h"')
+        .replace('task = "Follow up"', 'task = "Call back"')
+    )
+
+    (line, page) = _rule_lines(plan_pipeline(parse_pipeline(text)))
+
+    assert line == 'change breach rules: task "Follow up" -> "Call back"'
+    assert "escalate after" not in page
+
+
+def test_the_default_actions_written_out_are_no_change_from_none_written(db, people):
+    apply_pipeline(
+        parse_pipeline(
+            with_rules().replace(
+                'on_breach = ["mark_at_risk", "notify", "escalate"]\n', "", 1
+            )
+        )
+    )
+
+    plan = plan_pipeline(parse_pipeline(with_rules()))
+
+    assert _rule_lines(plan) == []
 
 
 def test_a_file_without_rules_clears_them(applied):

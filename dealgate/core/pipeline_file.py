@@ -102,7 +102,7 @@ _TOP_KEYS = (
 BREACH_RULE_KEYS = ("on_breach", "escalate_after", "task", "sequence")
 # The breach keys (of a rule, and of a sequence step) that hold a span.
 _SPAN_KEYS = ("escalate_after", "after")
-_BREACH_TOP_KEYS = (*BREACH_RULE_KEYS, "next_steps")
+BREACH_TOP_KEYS = (*BREACH_RULE_KEYS, "next_steps")
 _STAGE_KEYS = (
     "key",
     "name",
@@ -556,7 +556,7 @@ class _Reader:
         won = self.table(data, "won", (), required=False)
         self.unknown_keys(won, ("won",), ("criteria",))
         breach = self.table(data, "breach", (), required=False)
-        self.unknown_keys(breach, ("breach",), _BREACH_TOP_KEYS)
+        self.unknown_keys(breach, ("breach",), BREACH_TOP_KEYS)
         if self.storable(breach, ("breach",)):
             self.breach_rules(breach, stages, handoffs, day)
         spec = PipelineSpec(
@@ -1411,7 +1411,7 @@ def _canonical_calendar(calendar: Mapping[str, Any]) -> dict[str, Any]:
 def _canonical_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     """A breach rule (`[breach]`, its `next_steps`, or a stage's or handoff's
     own keys) with its keys and its sequence steps' keys in canonical order."""
-    table = _ordered(rule, _BREACH_TOP_KEYS)
+    table = _ordered(rule, BREACH_TOP_KEYS)
     if isinstance(table.get("next_steps"), Mapping):
         table["next_steps"] = _canonical_rule(table["next_steps"])
     if isinstance(table.get("sequence"), list):

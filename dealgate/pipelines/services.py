@@ -54,6 +54,7 @@ from dealgate.core import business_time, routing
 from dealgate.core.breach_words import actions_said
 from dealgate.core.calendar import Calendar
 from dealgate.core.pipeline_file import (
+    BREACH_TOP_KEYS,
     DEAL_OWNER,
     DEFAULT_BOTTLENECK_SHARE,
     FALLBACK_DAY_MINUTES,
@@ -1127,11 +1128,12 @@ class _Sync:
         old_breach = settings.get("breach") or {}
         if self._same_breach(old_breach):
             return []
-        breach = _breach_diff(old_breach, self.breach)
+        names = {stage.key: stage.name for stage in self.spec.stages}
+        order = _BreachOrder(list(names), self.day)
+        breach = _breach_diff(old_breach, self.breach, order)
         if not breach:
             return []
-        names = {stage.key: stage.name for stage in self.spec.stages}
-        said = _breach_said(old_breach, self.breach, names)
+        said = _breach_said(old_breach, self.breach, names, order)
         return [
             PlannedChange(
                 f"change breach rules: {breach}",
@@ -1963,53 +1965,111 @@ def _item_values(name: str, old: Any, new: Any) -> tuple[Any, Any]:
     return old, new
 
 
-def _breach_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+class _BreachOrder:
+    """How a plan compares two breach tables and in which order it names
+    their parts, the same on either database: PostgreSQL hands a JSON
+    table's keys back in its own order (jsonb sorts them), SQLite as written.
+
+    Rules go as the pipeline's stages do (`stages`, its keys in order; a
+    handoff by its two stages, a new lead's first), stages it no longer has
+    after them by key; a rule's settings in the file's order. A value is
+    compared by what it means: a span by its business minutes in a working
+    day of `day` minutes ("1d" is "8h" in a day of 09:00-17:00), and the
+    pipeline's default actions left out by the ones the clocks then take."""
+
+    def __init__(self, stages: Sequence[str], day: int) -> None:
+        self.place = {key: n for n, key in enumerate(stages)}
+        self.day = day
+
+    def stages(self, *tables: Mapping[str, Any]) -> list[str]:
+        return sorted({k for t in tables for k in t}, key=self._stage_place)
+
+    def handoffs(self, *tables: Mapping[str, Any]) -> list[str]:
+        def place(name: str) -> tuple:
+            start, _, end = name.partition("->")
+            first = (-1, "") if start == LEAD else self._stage_place(start)
+            return (first, self._stage_place(end), name)
+
+        return sorted({k for t in tables for k in t}, key=place)
+
+    def _stage_place(self, key: str) -> tuple[int, str]:
+        return (self.place.get(key, len(self.place)), key)
+
+    def changed(
+        self, old: Mapping[str, Any], new: Mapping[str, Any], *, top: bool = False
+    ) -> list[tuple[str, Any, Any]]:
+        """(setting, before, after) of each setting of one rule whose meaning
+        changes, in the file's order; `top` for the pipeline's default rule."""
+        place = {key: n for n, key in enumerate(BREACH_TOP_KEYS)}
+        keys = sorted({*old, *new}, key=lambda k: (place.get(k, len(place)), k))
+        found = []
+        for key in keys:
+            before, after = old.get(key), new.get(key)
+            if top and key == "on_breach":
+                before, after = _or_default(before), _or_default(after)
+            if not same_breach({key: before}, {key: after}, self.day):
+                found.append((key, old.get(key), new.get(key)))
+        return found
+
+
+def _or_default(actions: Any) -> Any:
+    return list(DEFAULT_ACTIONS) if actions is None else actions
+
+
+def _breach_diff(
+    old: Mapping[str, Any], new: Mapping[str, Any], order: _BreachOrder
+) -> str:
     """E.g. 'on_breach default -> ["notify"]; stage 'proposal' task "a" ->
-    "b"'; "" when equal. Keys a table leaves out read as "default"."""
+    "b"'; "" when nothing changes in meaning. Keys a table leaves out read as
+    "default"."""
     if old == new:
         return ""
     if not new:
         return "remove all (the clocks use their defaults)"
     old_parts, new_parts = split_breach(old), split_breach(new)
-    parts = [_rule_diff("", old_parts[0], new_parts[0])]
+    parts = [_rule_diff("", order.changed(old_parts[0], new_parts[0], top=True))]
     for index, noun in ((1, "stage"), (2, "handoff")):
-        names = dict.fromkeys([*old_parts[index], *new_parts[index]])
+        names = (order.stages if noun == "stage" else order.handoffs)(
+            old_parts[index], new_parts[index]
+        )
         for name in names:
             label = f"{noun} {_q(name) if noun == 'stage' else name} "
-            parts.append(
-                _rule_diff(
-                    label,
-                    old_parts[index].get(name, {}),
-                    new_parts[index].get(name, {}),
-                )
+            changed = order.changed(
+                old_parts[index].get(name, {}), new_parts[index].get(name, {})
             )
-    return "; ".join(part for part in parts if part) or "reorder"
+            parts.append(_rule_diff(label, changed))
+    return "; ".join(part for part in parts if part)
 
 
 def _breach_said(
-    old: Mapping[str, Any], new: Mapping[str, Any], names: Mapping[str, str]
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    names: Mapping[str, str],
+    order: _BreachOrder,
 ) -> str:
     """`_breach_diff` in the builder's words: 'stage "Proposal sent": do
     nothing (was: the pipeline's default)'; the actions by their labels."""
     if not new:
         return "every rule removed (the clocks use their defaults)"
     old_parts, new_parts = split_breach(old), split_breach(new)
-    parts = [_rule_said("the pipeline's default", old_parts[0], new_parts[0])]
+    default = "the pipeline's default"
+    top = order.changed(old_parts[0], new_parts[0], top=True)
+    parts = [_rule_said(default, top)]
     for index, noun in ((1, "stage"), (2, "handoff")):
-        for name in dict.fromkeys([*old_parts[index], *new_parts[index]]):
+        keys = (order.stages if noun == "stage" else order.handoffs)(
+            old_parts[index], new_parts[index]
+        )
+        for name in keys:
             label = (
                 f'stage "{names.get(name) or name}"'
                 if noun == "stage"
                 else _handoff_rule_said(name, names)
             )
-            parts.append(
-                _rule_said(
-                    label,
-                    old_parts[index].get(name, {}),
-                    new_parts[index].get(name, {}),
-                )
+            changed = order.changed(
+                old_parts[index].get(name, {}), new_parts[index].get(name, {})
             )
-    return "; ".join(part for part in parts if part) or "reordered"
+            parts.append(_rule_said(label, changed))
+    return "; ".join(part for part in parts if part)
 
 
 def _handoff_rule_said(name: str, names: Mapping[str, str]) -> str:
@@ -2022,12 +2082,9 @@ def _handoff_rule_said(name: str, names: Mapping[str, str]) -> str:
     return f"the handoff from {said} to {_page_stage(end, names.get(end, ''))}"
 
 
-def _rule_said(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+def _rule_said(label: str, changed: list[tuple[str, Any, Any]]) -> str:
     parts = []
-    for key in dict.fromkeys([*old, *new]):
-        before, after = old.get(key), new.get(key)
-        if before == after:
-            continue
+    for key, before, after in changed:
         if key == "on_breach":
             parts.append(
                 f"{_actions_said(after, label)} (was: {_actions_said(before, label)})"
@@ -2045,12 +2102,9 @@ def _actions_said(actions: list[str] | None, label: str) -> str:
     return actions_said(actions)
 
 
-def _rule_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+def _rule_diff(label: str, changed: list[tuple[str, Any, Any]]) -> str:
     parts = []
-    for key in dict.fromkeys([*old, *new]):
-        before, after = old.get(key), new.get(key)
-        if before == after:
-            continue
+    for key, before, after in changed:
         if _is_plain(before) and _is_plain(after):
             parts.append(f"{key} {_rule_word(before)} -> {_rule_word(after)}")
         else:
