@@ -385,13 +385,14 @@ def still_named_by(person: User) -> list[str]:
     return stages_owned_by(person) + rules_naming(person)
 
 
-def left_words(viewer: User, username: str) -> str | None:
-    """What a page of one person's work (Today's `?person=`) says when
-    `username` names someone who has left and whom `viewer` would see were
-    they active (an admin anyone, a manager the people of their teams): that
-    they are inactive, what they still hold and how an admin hands it over.
-    None otherwise, so such a page says no one has the name, as for anyone
-    it does not show: it tells nobody of people outside their view."""
+def left_words(viewer: User, username: str) -> tuple[str, str, str] | None:
+    """What a page of one person's work (Today's `?person=`) says, as an
+    error page's (title, heading, text), when `username` names someone who
+    has left and whom `viewer` would see were they active (an admin anyone,
+    a manager the people of their teams): that they are inactive, what they
+    still hold and how an admin hands it over. None otherwise, so such a
+    page says no one has the name, as for anyone it does not show: it tells
+    nobody of people outside their view."""
     left = User.objects.filter(username=username, is_active=False)
     if viewer.role != User.Role.ADMIN:
         if not viewer.is_manager:
@@ -400,16 +401,18 @@ def left_words(viewer: User, username: str) -> str | None:
     person = left.first()
     if person is None:
         return None
-    gone = (
-        f"person: {person.display_name} ({person.username}) has left: their "
-        "account is "
-        "inactive, so no page lists work as theirs"
+    text = (
+        "Their account is inactive: they may no longer sign in, and no page "
+        "lists work as theirs."
     )
     held = holdings_of(person)
-    if not held:
-        return f"{gone}, and they hold none"
-    return (
-        f"{gone}, but they still hold {held}. An admin hands it over to someone "
-        "active on their page under People (Hand over to), or with: dealgate "
-        f"user set {person.username} --hand-to USERNAME"
-    )
+    if held:
+        text += (
+            f" They still hold {held}. An admin hands it over to someone active "
+            "on their page under People (Hand over to), or with: dealgate user "
+            f"set {person.username} --hand-to USERNAME."
+        )
+    else:
+        text += " They hold no open work."
+    heading = f"{person.display_name} ({person.username}) has left"
+    return ("Left", heading, text)

@@ -99,7 +99,9 @@ def _people_shown(request: HttpRequest) -> tuple[list[User], str, list[User]]:
         shown = [person for person in people if person.username == username]
         if not shown:
             left = left_words(request.user, username)
-            raise Missing(left or f"person: no one called {username!r} in your view")
+            if left is not None:
+                raise Missing("", words=left)
+            raise Missing(f"person: no one called {username!r} in your view")
     return people, username, shown
 
 

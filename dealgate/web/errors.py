@@ -67,11 +67,16 @@ class Missing(Http404):
     """A page's own "not found", whose message names what is missing
     ("person: no one called 'rep3' in your view"): the site's 404 page shows
     it. Django's own 404s (an unknown address, `get_object_or_404`) keep the
-    page's general words."""
+    page's general words. `words` (title, heading, text) replace the
+    page's own where "there is no page here" would mislead: someone asked
+    for by name who has left still has the name."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(
+        self, problem: str, *, words: tuple[str, str, str] | None = None
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
+        self.words = words
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -110,8 +115,9 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
         return api_not_found(request, exception)
     if on_public_form(request):
         return error_page(request, 404, _PUBLIC_NOT_FOUND)
-    problem = exception.problem if isinstance(exception, Missing) else ""
-    return error_page(request, 404, problem=problem)
+    if not isinstance(exception, Missing):
+        return error_page(request, 404)
+    return error_page(request, 404, exception.words, problem=exception.problem)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -34,9 +34,10 @@ def test_today_for_someone_who_left_says_they_left_not_that_no_one_has_the_name(
     assert response.status_code == 404
     assert "no one called 'alice'" not in text
     assert (
-        "person: Alice Rep (alice) has left: their account is inactive, so no page "
-        "lists work as theirs, and they hold none"
+        "Alice Rep (alice) has left Their account is inactive: they may no longer "
+        "sign in, and no page lists work as theirs. They hold no open work."
     ) in text
+    assert "There is no page here" not in text
 
 
 def test_today_for_someone_who_left_holding_work_says_how_to_hand_it_over(
@@ -47,7 +48,7 @@ def test_today_for_someone_who_left_holding_work_says_how_to_hand_it_over(
     text = text_of(_today_for(olivia, "alice"))
 
     assert "Alice Rep (alice) has left" in text
-    assert "they still hold 1 open deal" in text
+    assert "They still hold 1 open deal" in text
     assert "Hand over to" in text
     assert "dealgate user set alice --hand-to USERNAME" in text
 
