@@ -192,9 +192,20 @@ class DealAdmin(admin.ModelAdmin):
 
 @admin.register(StageEvent)
 class StageEventAdmin(ViewOnlyAdmin):
-    """The append-only history of moves."""
+    """The append-only history of moves. Both statuses show, so a closed
+    deal moved between stages by a redesign (lost before and after) does not
+    read as lost then."""
 
-    list_display = ("deal", "from_stage", "to_stage", "to_status", "at", "by")
+    list_display = (
+        "deal",
+        "from_stage",
+        "to_stage",
+        "from_status",
+        "to_status",
+        "at",
+        "by",
+        "source",
+    )
     raw_id_fields = ("deal",)
 
 

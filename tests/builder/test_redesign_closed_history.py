@@ -67,3 +67,12 @@ def test_only_a_row_keeping_a_closed_status_is_a_closed_deal_moved(
     event = StageEvent(from_status=before, to_status=after)
 
     assert event.moves_closed is moves_closed
+
+
+def test_the_admins_history_list_shows_the_status_before_as_well_as_after(
+    admin, removed_with_a_lost_deal
+):
+    text = text_of(admin.get("/admin/deals/stageevent/"))
+
+    assert "From status To status" in text
+    assert "lost lost" in text
