@@ -221,3 +221,27 @@ def test_a_new_pipelines_handoffs_say_who_answers_in_the_forms_words(it_services
         "(answered within 15m by the stage's owner)" in page
     )
     assert not any("stage-owner" in line for line in page)
+
+
+def test_the_first_plan_of_a_new_pipeline_names_no_change_that_changes_nothing(
+    admin_client, demo_people, now
+):
+    # Started on the builder's page, then filled from the example file: the
+    # pipeline's row holds no breach rules yet, so its default actions are
+    # the clocks' own, which the file writes out.
+    post(
+        admin_client,
+        "/pipelines/new/",
+        {"name": "IT services", "key": "it-services", "timezone": "Europe/Berlin"},
+    )
+    post(admin_client, FILE_PAGE, {"text": IT_SERVICES.read_text(encoding="utf-8")})
+
+    text = text_of(admin_client.get(APPLY_PAGE))
+
+    assert 'add stage "Inquiry received"' in text
+    actions = (
+        "Mark the deal at risk; Notify the person responsible; "
+        "Escalate to their manager after one more window"
+    )
+    assert f"{actions} (was: {actions})" not in text
+    assert "the pipeline's default: its escalate after setting changed" in text
