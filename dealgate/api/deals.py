@@ -144,6 +144,11 @@ class StageEventOut(Schema):
     )
     from_stage: str | None
     to_stage: str | None
+    from_status: str | None = Field(
+        description="the deal's status before the event (null for its first); "
+        "the same won or lost status before and after is a redesign moving a "
+        "closed deal between stages, not a second win or loss"
+    )
     to_status: str
     at: dt.datetime
     by: str | None
@@ -335,6 +340,7 @@ def get_deal_history(
             id=e.pk,
             from_stage=e.from_stage.key if e.from_stage else None,
             to_stage=e.to_stage.key if e.to_stage else None,
+            from_status=e.from_status or None,
             to_status=e.to_status,
             at=e.at,
             by=e.by.username if e.by else None,

@@ -65,6 +65,7 @@ def test_a_short_history_is_one_page_of_events_as_before(api, deal):
             "id": event.pk,
             "from_stage": None,
             "to_stage": "inquiry",
+            "from_status": None,
             "to_status": "open",
             "at": "2026-06-01T09:00:00Z",
             "by": None,

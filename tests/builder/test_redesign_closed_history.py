@@ -76,3 +76,15 @@ def test_the_admins_history_list_shows_the_status_before_as_well_as_after(
 
     assert "From status To status" in text
     assert "lost lost" in text
+
+
+def test_the_api_history_gives_the_status_before_so_a_moved_loss_reads_as_a_move(
+    admin_client, removed_with_a_lost_deal
+):
+    deal = removed_with_a_lost_deal
+
+    events = admin_client.get(f"/api/v1/deals/{deal.pk}/history").json()
+
+    moved = events[-1]
+    assert (moved["from_stage"], moved["to_stage"]) == ("review", "proposal")
+    assert (moved["from_status"], moved["to_status"]) == ("lost", "lost")
