@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -109,7 +110,8 @@ def _written(rows: int, noun: str, output: str) -> None:
 
 def write(lines: Iterable[str], output: str) -> int:
     """Write `lines` (a header, then one per row) to stdout ("-") or, whole
-    or not at all, to the file `output`: UTF-8, line ends as the lines carry
+    or not at all, to the file `output` (the file a link names); a FIFO or
+    device is written into as it comes. UTF-8, line ends as the lines carry
     them (CRLF). Returns how many rows were written below the header."""
     count = _Counted(lines)
     if output == "-":
@@ -117,7 +119,21 @@ def write(lines: Iterable[str], output: str) -> int:
             sys.stdout.write(line)
         sys.stdout.flush()
         return count.rows
-    target = Path(output)
+    # A link is followed: the file it names is the one replaced.
+    target = Path(os.path.realpath(output))
+    if target.exists() and not target.is_file():
+        # A FIFO, a device, a socket: written into as it is, never replaced
+        # (renaming over /dev/null would make it a plain file for everyone).
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), output)
+        with open(target, "w", encoding="utf-8", newline="") as file:
+            file.writelines(count)
+        return count.rows
+    if not target.parent.is_dir():
+        # Named as the user gave it, not as the temporary file beside it.
+        raise FileNotFoundError(
+            errno.ENOENT, "no such folder", str(Path(output).parent)
+        )
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".part", dir=target.parent
     )
