@@ -201,6 +201,7 @@ def test_a_deals_activities_and_open_tasks_are_listed(client, pipeline, alice, h
                 "by": "alice",
                 "done_at": None,
                 "done_by": None,
+                "detail": None,
             }
         ],
         "next": None,
