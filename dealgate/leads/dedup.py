@@ -2,8 +2,10 @@
 
 Signals, strongest first: the same email key (`normalize.email_key`), the
 same phone number, the same company web domain (a mailbox provider's never
-counts), the same company name once legal forms and case are dropped, and a
-company name within `normalize.COMPANY_MATCH_SCORE` of one (rapidfuzz). A
+counts), and the same company name once legal forms and case are dropped,
+in any word order (`normalize.same_company`). A name only close to another
+("Keiser Bau", "Kaiser Bau") never joins: it is shown on the lead's page
+for a person to merge (`similar`). A
 lead counts while it is open, or converted into a deal that is still open; a
 deal counts while it is open, by its contact's email key or its
 organization. A company name never joins two records whose company domains
@@ -202,9 +204,10 @@ def leads_query(lead: CleanLead) -> tuple[str, list[Any]] | None:
     # Consulting" first.
     for match in normalize.company_matches(lead.company_key):
         keys += [("company_match", match), ("company_match_other", match)]
-    # Not the typo block: it meets firms a vowel apart ("Mertens",
-    # "Martens") as well as misspellings, and a false join loses a lead.
-    # Such names are shown on the lead's page instead (`similar`).
+    # The blocks hold every key equal to the inquiry's (and its words in
+    # another order); the names only close to it that they hold as well are
+    # never joined (`_company`). Not the typo block: all it adds are such
+    # names.
     if not keys:
         return None
     # Narrow rows: most captures match nothing, and building full model
@@ -438,28 +441,27 @@ def company_domains(lead: CleanLead) -> tuple[str, ...]:
 def _company(
     lead: CleanLead, name: str, key: str, domains: tuple[str, ...]
 ) -> Found | None:
-    """A match on the company name, exact or close; None when there is none,
-    or when the company domains of the two (the candidate's `domains`) say
-    they are two firms (`normalize.other_firms`): "Schmitt Consulting" at
-    schmitt-consulting.de is not "Schmidt Consulting" at
-    schmidt-consulting.de, and neither is a second "Müller GmbH" at
-    mueller-bau.de the "Müller AG" at mueller-it.de, whose names give one
-    key. Joined by a name, another firm's first inquiry would be lost on a
-    stranger's lead, never routed; made a lead of its own, a firm that
-    writes from two domains is seen twice in the inbox and merged by
-    hand."""
+    """A match on the company name: the same key, or its words in another
+    order (`normalize.same_company`). None for a name only close to it:
+    "Keiser Bau" and "Kaiser Bau" score 90, "Schmitt Consulting" and
+    "Schmidt Consulting" 94, and are two firms as often as one name
+    misspelt. Joined, the second firm's first inquiry would be a repeat on
+    the first's lead, never routed or timed; made a lead of its own, it
+    costs a merge from the lead's page (`similar`).
+
+    None as well when the company domains of the two (the candidate's
+    `domains`) say they are two firms (`normalize.other_firms`): a second
+    "Müller GmbH" at mueller-bau.de is not the "Müller AG" at mueller-it.de,
+    whose names give one key. Made a lead of its own, a firm that writes
+    from two domains is seen twice in the inbox and merged by hand."""
     if not lead.company_key or not key:
         return None
     if normalize.other_firms(company_domains(lead), domains):
         return None
-    if key == lead.company_key:
-        reason = f"same company: {lead.company!r} and {name!r}"
-        return Found("company", reason, score=100.0)
-    score = normalize.company_score(lead.company_key, key)
-    if score < normalize.COMPANY_MATCH_SCORE:
+    if not normalize.same_company(lead.company_key, key):
         return None
-    reason = f"similar company names: {lead.company!r} and {name!r} ({score:.0f}/100)"
-    return Found("company", reason, score=score)
+    reason = f"same company: {lead.company!r} and {name!r}"
+    return Found("company", reason, score=100.0)
 
 
 def _better(found: Found, best: Found) -> bool:
@@ -504,9 +506,10 @@ def deals_query(lead: CleanLead) -> tuple[str, list[str]] | None:
     """Open deals whose contact has the inquiry's email key (the person's
     `email_key`, computed by the same `normalize.email_key`) or one of whose
     organization's blocks is one of the inquiry's company blocks
-    (`normalize.company_blocks`, folded alike): (id, contact email key,
-    organization name), newest first; None without a signal. Not by the
-    typo block, as `leads_query` says.
+    (`normalize.company_blocks`, folded alike), which hold every name of
+    the inquiry's key: (id, contact email key, organization name), newest
+    first; None without a signal. Not by the typo block, as `leads_query`
+    says.
 
     A union of one branch per signal: each branch starts from its own index
     (deals migrations 0006, 0017 and 0019) and reaches the open deals

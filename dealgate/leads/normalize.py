@@ -78,8 +78,10 @@ LEGAL_SUFFIXES = frozenset(
 # The most words one legal form is written in once its dots are read:
 # "S. de R.L. de C.V." gives "s", "de", "rl", "de", "cv".
 LEGAL_FORM_WORDS = 5
-# Company names at or above this similarity (0-100, rapidfuzz token sort
-# ratio of the keys) are taken as one company.
+# Company names of different keys at or above this similarity (0-100,
+# rapidfuzz token sort ratio of the keys) are shown on a lead's page as
+# possibly one company (`similar`), never joined: firms a vowel or a letter
+# apart ("Kaiser Bau", "Keiser Bau") score as high as a misspelling.
 COMPANY_MATCH_SCORE = 90
 # The longest company key and company domain stored (their columns): folding
 # and the ASCII form of a domain can make a key longer than what was typed.
@@ -578,6 +580,18 @@ def company_typo_match(key: str) -> str:
         return ""
     block = f"{word[0]}:{''.join(consonants)}"
     return " ".join([block, *_NUMBERS.findall(key)])[:COMPANY_MATCH_LENGTH]
+
+
+def same_company(a: str, b: str) -> bool:
+    """Whether two company keys name one company for de-duplication: the
+    same key, or the same words in another order ("schmidt consulting",
+    "consulting schmidt"), which `company_score` scores 100. Keys alike
+    only by a letter or two are not: "Kaiser Bau" and "Keiser Bau",
+    "Schmidt" and "Schmitt" are as often two firms as one misspelt
+    (`similar`)."""
+    if not a or not b:
+        return False
+    return a == b or sorted(a.split()) == sorted(b.split())
 
 
 def company_score(a: str, b: str) -> float:

@@ -1,9 +1,10 @@
-"""Company names that score as one company are joined whatever their first word.
+"""Company names of one key are joined whatever their first word.
 
-The fuzzy match promises a token-sort ratio of at least 90, word order not
-mattering; candidates must not be narrowed to leads whose name begins with
-the very same word, or the commonest misspellings (a transliterated umlaut
-in the first word, the words in another order) never meet.
+A name joins by its key (a transliterated umlaut, legal forms and case
+aside) in any word order; candidates must not be narrowed to leads whose
+name begins with the very same word, or the commonest spellings (a
+transliterated umlaut in the first word, the words in another order) never
+meet. Names only close to each other are not joined (test_possibly_same).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from .conftest import inquiry
         ("Consulting Schmidt", "Schmidt Consulting"),
     ],
 )
-def test_a_company_scoring_as_the_same_is_attached_whatever_its_first_word(
+def test_a_company_of_the_same_key_is_attached_whatever_its_first_word(
     routed, now, first, second
 ):
-    assert company_score(company_key(first), company_key(second)) >= 90
+    assert company_score(company_key(first), company_key(second)) == 100
     original = capture_lead(
         inquiry(1, email="a@gmail.com", company=first), source="api"
     ).lead

@@ -92,7 +92,7 @@ def test_deal_candidates_are_the_same_as_the_single_query_found(deals, fields):
     ("organization", "company"),
     [
         ("Müller Systemhaus GmbH", "MÜLLER Systemhaus"),
-        ("Müller Systemhaus GmbH", "Muller Systemhaus"),
+        ("Müller Systemhaus GmbH", "Mueller Systemhaus"),
         ("Straße IT GmbH", "STRASSE IT"),
         ("Ærø Consulting", "ÆRØ consulting"),
     ],
@@ -135,9 +135,12 @@ def test_organizations_keep_their_blocks_however_they_are_written(db):
     }
 
 
-def test_an_organization_is_found_by_its_second_block(routed, bob, now):
+def test_an_organization_sharing_its_second_block_is_read_but_not_joined(
+    routed, bob, now
+):
     # "Konsulting" is no generic word, "Consulting" is: the inquiry's one
-    # block ("schm") is the organization's second, after "kons".
+    # block ("schm") is the organization's second, after "kons". The names
+    # score 94 with different keys: a candidate compared, never joined.
     deal = Deal.objects.create(
         pipeline=routed,
         stage=routed.stages.first(),
@@ -151,10 +154,10 @@ def test_an_organization_is_found_by_its_second_block(routed, bob, now):
         region=None,
     )
 
-    found = dedup.find_match(lead)
+    seen, _ = _candidates(lead)
 
-    assert found is not None and found.deal == deal
-    assert found.matched_on == "company"
+    assert deal.pk in seen
+    assert dedup.find_match(lead) is None
 
 
 def test_a_repeat_matching_a_deal_on_email_and_company_finds_it_once(deals):

@@ -1,14 +1,16 @@
-"""Names alike only by their typo block are shown for a merge, never joined.
+"""Names only alike are shown for a merge, never joined.
 
-The typo block (first letter and the consonants of a name's first
-distinctive word) meets "Simens" and "Siemens", but also two firms whose
-names are a vowel apart, "Mertens" and "Martens Consulting", which score as
-one. A false join attaches the second firm's first inquiry to the first
-firm's lead as a repeat, never routed: a lost buyer. A missed join costs a
-duplicate lead a person can merge. So a capture found only through the
-typo block makes a lead of its own, and both leads' pages list the other
-under "Possibly the same as" with a button to merge. The same email, phone
-or company domain still joins, misspelt name or not.
+A company name joins another only when its key is the same (case,
+punctuation, legal forms, transliteration and word order aside). Names a
+letter or a vowel apart score as one whether they are one firm misspelt or
+two firms: "Mertens" and "Martens Consulting" (met only by the typo block),
+"Kaiser Bau" and "Keiser Bau" (block `bau`), "Schmidt" and "Schmitt
+Consulting" (block `schm`). A false join attaches the second firm's first
+inquiry to the first firm's lead as a repeat, never routed: a lost buyer. A
+missed join costs a duplicate lead a person can merge. So such a capture
+makes a lead of its own, and both leads' pages list the other under
+"Possibly the same as" with a button to merge. The same email, phone or
+company domain still joins, misspelt name or not.
 """
 
 from __future__ import annotations
@@ -126,19 +128,100 @@ def test_names_that_do_not_score_as_one_are_not_offered(routed, now):
     assert possibly_same(lead) == []
 
 
-def test_names_sharing_a_block_are_joined_as_before_and_not_offered(routed, now):
-    # "Schmidt" and "Schmitt" share the block "schm": de-duplication compares
-    # and joins them; the typo block adds nothing to show.
-    first = capture_lead(
-        inquiry(1, email="a@gmail.com", company="Schmidt Consulting"), source="api"
+# Names that share a prefix block (the first or last of their distinctive
+# words' first four letters) and score 90 or more with different keys.
+CLOSE_BY_BLOCK = [
+    ("Kaiser Bau", "Keiser Bau"),
+    ("Schmidt Consulting", "Schmitt Consulting"),
+    ("Northwind Traders Ltd", "Northwind Trader"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), CLOSE_BY_BLOCK)
+def test_a_name_sharing_a_block_but_not_the_key_makes_its_own_lead_offered_to_merge(
+    routed, now, first, second
+):
+    made = capture_lead(
+        inquiry(1, email="anna.k.1970@gmail.com", company=first), source="api"
+    )
+
+    other = capture_lead(
+        inquiry(2, email="olaf.p.1981@web.de", company=second), source="form"
+    )
+
+    assert other.created, other.reason
+    assert other.lead.owner is not None
+    assert other.lead.response_due_at is not None
+    (shown,) = possibly_same(other.lead)
+    assert (shown.into, shown.company) == (f"lead {made.lead.pk}", first)
+    assert shown.score >= 90
+    assert [p.into for p in possibly_same(made.lead)] == [f"lead {other.lead.pk}"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("ACME Robotics GmbH", "Acme Robotics"),
+        ("Schmidt Consulting GmbH", "Consulting Schmidt"),
+        ("Müller IT GmbH", "Mueller IT"),
+    ],
+)
+def test_a_name_of_the_same_key_joins_and_is_not_offered(routed, now, first, second):
+    lead = capture_lead(
+        inquiry(1, email="anna.k.1970@gmail.com", company=first), source="api"
     ).lead
 
     again = capture_lead(
-        inquiry(2, email="b@web.de", company="Schmitt Consulting"), source="form"
+        inquiry(2, email="olaf.p.1981@web.de", company=second), source="form"
     )
 
-    assert again.decision.lead_id == first.pk
-    assert possibly_same(first) == []
+    assert not again.created
+    assert (again.decision.lead_id, again.decision.matched_on) == (lead.pk, "company")
+    assert again.decision.reason.startswith("same company")
+    assert possibly_same(lead) == []
+
+
+def test_an_open_deal_of_a_name_sharing_a_block_is_offered_not_joined(
+    routed, alice, now
+):
+    deal = make_deal(routed, "proposal", owner=alice, organization="Kaiser Bau GmbH")
+
+    other = capture_lead(
+        inquiry(2, email="olaf.p.1981@gmail.com", company="Keiser Bau"),
+        source="form",
+    )
+
+    assert other.created, other.reason
+    (shown,) = possibly_same(other.lead)
+    assert (shown.kind, shown.pk, shown.company) == ("deal", deal.pk, "Kaiser Bau GmbH")
+
+
+def test_an_open_deal_of_the_same_key_is_joined(routed, alice, now):
+    deal = make_deal(routed, "proposal", owner=alice, organization="ACME Robotics GmbH")
+
+    again = capture_lead(
+        inquiry(2, email="olaf.p.1981@gmail.com", company="Acme Robotics"),
+        source="form",
+    )
+
+    assert not again.created
+    assert (again.decision.deal_id, again.decision.matched_on) == (deal.pk, "company")
+
+
+def test_a_lead_page_offers_a_name_sharing_a_block(client, routed, olivia, now):
+    first = capture_lead(
+        inquiry(1, email="anna@gmail.com", company="Kaiser Bau"), source="form"
+    ).lead
+    second = capture_lead(
+        inquiry(2, email="olaf@web.de", company="Keiser Bau"), source="form"
+    ).lead
+    client.force_login(olivia)
+
+    page = client.get(f"/leads/{first.pk}/")
+
+    shown = text_of(page).split("Possibly the same as")[1].split("Act")[0]
+    assert f"lead {second.pk}: Person 2 · Keiser Bau (Keiser Bau, 90/100)" in shown
+    assert f"Merge into lead {second.pk}" in shown
 
 
 def test_closed_deals_and_leads_are_not_offered(routed, alice, now):
