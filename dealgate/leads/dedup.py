@@ -337,9 +337,8 @@ def _best_lead(
     lead: CleanLead, rows: list[tuple[Any, ...]], moved: Sequence[Moved] = ()
 ) -> Found | None:
     """The lead of `rows` (newest first) or of the merged leads' `moved`
-    the inquiry joins: the strongest signal, then the higher company score,
-    then, of the leads alike in both, the one the buyer talks on
-    (`_preferred`)."""
+    the inquiry joins: the strongest signal, then, of the leads alike in
+    it, the one the buyer talks on (`_preferred`)."""
     matches: list[tuple[Found, int, int | None]] = []
     for row in rows:
         found = _compare(lead, *row[1:])
@@ -465,11 +464,10 @@ def _company(
 
 
 def _better(found: Found, best: Found) -> bool:
-    """Stronger signal wins; then the higher company score; else the first
-    (most recent) record keeps its place."""
-    if _RANK[found.matched_on] != _RANK[best.matched_on]:
-        return _RANK[found.matched_on] < _RANK[best.matched_on]
-    return (found.score or 0) > (best.score or 0)
+    """Stronger signal wins; else the first (most recent) record keeps its
+    place. A company matches only by the same name (`_company`), so two
+    company matches are alike."""
+    return _RANK[found.matched_on] < _RANK[best.matched_on]
 
 
 def _best_deal(
