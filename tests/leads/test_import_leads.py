@@ -10,6 +10,7 @@ from dealgate.cli import main
 from dealgate.errors import ValidationError
 from dealgate.leads.imports import import_leads
 from dealgate.leads.models import DedupDecision, Lead
+from dealgate.leads.similar import possibly_same
 from tests.conftest import REPO_ROOT
 
 DATA = REPO_ROOT / "tests" / "data" / "leads"
@@ -236,12 +237,14 @@ def test_similar_company_names_match_only_their_own_company(routed, now, tmp_pat
     """A file of names that share their first word ("Firm 12 Consulting
     GmbH"): each row is compared with the leads whose names have its
     numbers, so a repeat is found however many of its neighbours came
-    before it, and no neighbour is taken for it. Every row writes from a
-    mailbox provider, whose domain names no company: only names decide."""
+    before it, and no neighbour is taken for it. A name only close to its
+    firm's ("Firm 3 Consultng") is a lead of its own that lists that firm
+    alone as possibly the same. Every row writes from a mailbox provider,
+    whose domain names no company: only names decide."""
     rows = [f"Firm {n} Consulting GmbH" for n in range(1, 251)] + [
-        "Firm 12 Consultin AG",  # similar to Firm 12
+        "Firm 12 Consultin AG",  # close to Firm 12: listed, not joined
         "FIRM 40 CONSULTING",  # the same as Firm 40
-        "Firm 3 Consultng",  # similar to Firm 3, 247 rows further up
+        "Firm 3 Consultng",  # close to Firm 3, 247 rows further up
         "Firm 251 Consulting",  # its numbers are no earlier row's
         # The same words in another order: Firm 7's (token-sort ratio 100).
         # Blocked by its first word, it was once compared with none.
@@ -258,14 +261,18 @@ def test_similar_company_names_match_only_their_own_company(routed, now, tmp_pat
 
     report = import_leads(path, MAPPING, pipeline=routed)
 
-    assert (report.leads_created, report.leads_attached) == (251, 4)
+    assert (report.leads_created, report.leads_attached) == (253, 2)
     joined = {
         decision.data["company"]: (decision.lead.company, decision.matched_on)
         for decision in DedupDecision.objects.select_related("lead")
     }
     assert joined == {
-        "Firm 12 Consultin AG": ("Firm 12 Consulting GmbH", "company"),
         "FIRM 40 CONSULTING": ("Firm 40 Consulting GmbH", "company"),
-        "Firm 3 Consultng": ("Firm 3 Consulting GmbH", "company"),
         "Consulting Firm 7": ("Firm 7 Consulting GmbH", "company"),
     }
+    for close, firm in [
+        ("Firm 12 Consultin AG", "Firm 12 Consulting GmbH"),
+        ("Firm 3 Consultng", "Firm 3 Consulting GmbH"),
+    ]:
+        lead = Lead.objects.get(company=close)
+        assert [p.company for p in possibly_same(lead)] == [firm]
