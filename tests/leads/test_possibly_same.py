@@ -240,3 +240,20 @@ def test_closed_deals_and_leads_are_not_offered(routed, alice, now):
     ).lead
 
     assert possibly_same(lead) == []
+
+
+def test_the_possible_leads_and_deals_are_read_in_two_queries(
+    routed, alice, now, django_assert_num_queries
+):
+    make_deal(routed, "proposal", owner=alice, organization="Kaiser Bau GmbH")
+    for n, company in enumerate(["Keisser Bau", "Simens Bau", "Mertens Bau"]):
+        capture_lead(inquiry(n, email=f"p{n}@gmail.com", company=company), source="api")
+    lead = capture_lead(
+        inquiry(4, email="jan@web.de", company="Keiser Bau"), source="form"
+    ).lead
+    lead.refresh_from_db()
+
+    with django_assert_num_queries(2):
+        shown = possibly_same(lead)
+
+    assert [p.company for p in shown] == ["Keisser Bau", "Kaiser Bau GmbH"]
