@@ -1,9 +1,9 @@
 """Open leads and deals a lead may be the same firm as, for a person to merge.
 
-De-duplication joins a company name only to the same key (`normalize.
-same_company`: case, punctuation, legal forms, transliteration and word
-order aside). A name only close to another scores as one however the two
-differ: a letter late in a word ("Schmidt Consulting", "Schmitt
+De-duplication joins a company name only to the same key
+(`normalize.same_company`: case, punctuation, legal forms, transliteration
+and word order aside). A name only close to another scores as one however
+the two differ: a letter late in a word ("Schmidt Consulting", "Schmitt
 Consulting", which share the prefix block `schm`), a vowel early ("Kaiser
 Bau", "Keiser Bau", sharing `bau`), or a name's every distinctive word
 misspelt early ("Simens", "Siemens"), which only the typo block
@@ -58,11 +58,12 @@ class Possible:
 
 def possibly_same(lead: Lead) -> list[Possible]:
     """The open leads and deals whose company `lead` (an open one) may be:
-    those sharing a block with it, a prefix block (`normalize.
-    company_matches`, as de-duplication reads candidates) or its typo
-    block, whose name is not the same as the lead's (`normalize.
-    same_company`: de-duplication joined those, or a person split them
-    off, or their company domains say two firms) and scores at least
+    those sharing a block with it, a prefix block
+    (`normalize.company_matches`, as de-duplication reads candidates) or
+    its typo block, whose name is not the same as the lead's
+    (`normalize.same_company`: de-duplication joined those, or a person
+    split them off, or their company domains say two firms) and scores at
+    least
     `normalize.COMPANY_MATCH_SCORE`. Closest first, then leads before
     deals, newest first; at most MAX_SHOWN. Two queries, one of leads and
     one of deals, each reading the block indexes; none for a lead not
