@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
+from dealgate.core.dates import years_problem
 from dealgate.deals.stamps import Stamped, stamp
 
 from .normalize import COMPANY_KEY_LENGTH, COMPANY_MATCH_LENGTH, DOMAIN_KEY_LENGTH
@@ -346,8 +347,18 @@ class Availability(models.Model):
         return f"availability of {self.user_id}"
 
     def clean(self) -> None:
-        """The admin's check (the command line sets only an end): leave that
-        ends before it starts would never apply, silently."""
+        """The admin's checks (the command line makes its own): each end in
+        the product's years (`core.dates`), as a typo (2199, 0219) would keep
+        someone away when business time cannot count, and leave that ends
+        before it starts, which would never apply, silently."""
+        outside = {
+            name: problem
+            for name in ("away_from", "away_until")
+            if (value := getattr(self, name)) is not None
+            and (problem := years_problem(value.date()))
+        }
+        if outside:
+            raise DjangoValidationError(outside)
         if (
             self.away_from is not None
             and self.away_until is not None
