@@ -57,13 +57,10 @@ def board(request: HttpRequest) -> HttpResponse:
     if not pipelines:
         return render(request, "web/board.html", {"pipelines": []})
 
-    try:
-        pipeline = _chosen_pipeline(request, pipelines)
-    except Http404 as missing:
-        return _bad_filter(request, f"pipeline: {missing}", status=404)
-    owner = _chosen_owner(request)
-    if isinstance(owner, HttpResponse):
-        return owner
+    chosen = _board_filters(request, pipelines)
+    if isinstance(chosen, HttpResponse):
+        return chosen
+    pipeline, owner = chosen
     now = timesource.now()
     context = {
         "pipelines": pipelines,
@@ -111,13 +108,10 @@ def board_csv(request: HttpRequest) -> HttpResponse:
     owner filter applied, read by the board's own query (`open_deals`), so
     the file holds what the board shows whoever is signed in, and no more.
     Other parameters (a status) are not read, as the board reads none."""
-    try:
-        pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
-    except Http404 as missing:
-        return _bad_filter(request, f"pipeline: {missing}", status=404)
-    owner = _chosen_owner(request)
-    if isinstance(owner, HttpResponse):
-        return owner
+    chosen = _board_filters(request, list(Pipeline.objects.order_by("pk")))
+    if isinstance(chosen, HttpResponse):
+        return chosen
+    pipeline, owner = chosen
     now = timesource.now()
     export = DealExport((pipeline,), status=Deal.Status.OPEN, owner=owner)
     lines = deal_csv(export, now, open_deals(pipeline, owner))
@@ -130,13 +124,10 @@ def board_column(request: HttpRequest) -> HttpResponse:
     """More cards of one column (`?stage=KEY&after=TIME,ID`, with the board's
     filters): those after the last card the link's page showed, a fragment
     for htmx, a whole page without it."""
-    try:
-        pipeline = _chosen_pipeline(request, list(Pipeline.objects.order_by("pk")))
-    except Http404 as missing:
-        return _bad_filter(request, f"pipeline: {missing}", status=404)
-    owner = _chosen_owner(request)
-    if isinstance(owner, HttpResponse):
-        return owner
+    chosen = _board_filters(request, list(Pipeline.objects.order_by("pk")))
+    if isinstance(chosen, HttpResponse):
+        return chosen
+    pipeline, owner = chosen
     stage = pipeline.stages.filter(key=request.GET.get("stage", "")).first()
     if stage is None:
         raise Missing(
@@ -583,6 +574,22 @@ def _chosen_pipeline(request: HttpRequest, pipelines: list[Pipeline]) -> Pipelin
         if pipeline.key == key:
             return pipeline
     raise Missing(f"no pipeline {key!r}")
+
+
+def _board_filters(
+    request: HttpRequest, pipelines: list[Pipeline]
+) -> tuple[Pipeline, User | NoOwner | None] | HttpResponse:
+    """The board's pipeline and owner filter, as the board, its columns' more
+    links and its download read them, or the answer to a filter naming
+    nothing: a pipeline no one has (404), an owner no one is (400)."""
+    try:
+        pipeline = _chosen_pipeline(request, pipelines)
+    except Http404 as missing:
+        return _bad_filter(request, f"pipeline: {missing}", status=404)
+    owner = _chosen_owner(request)
+    if isinstance(owner, HttpResponse):
+        return owner
+    return pipeline, owner
 
 
 def _chosen_owner(request: HttpRequest) -> User | NoOwner | HttpResponse | None:
