@@ -26,7 +26,7 @@ from dealgate.core.csvcells import csv_lines, exact, inert
 from dealgate.core.custom_fields import declared_fields
 from dealgate.core.rounding import rounded
 from dealgate.deals.models import Deal
-from dealgate.deals.queries import NO_OWNER, NoOwner, stage_age
+from dealgate.deals.queries import NO_OWNER, NoOwner, owned_by, stage_age
 from dealgate.errors import ValidationError
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline, Stage
@@ -154,11 +154,7 @@ def export_deals(export: DealExport) -> QuerySet[Deal]:
         deals = deals.filter(status=export.status)
     if export.stage:
         deals = deals.filter(stage__key=export.stage)
-    if isinstance(export.owner, NoOwner):
-        deals = deals.filter(owner__isnull=True)
-    elif export.owner is not None:
-        deals = deals.filter(owner=export.owner)
-    return deals
+    return deals.filter(owned_by(export.owner))
 
 
 def _for_rows(deals: QuerySet[Deal]) -> QuerySet[Deal]:

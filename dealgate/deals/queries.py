@@ -233,16 +233,21 @@ class ColumnPage:
         return str(card_place(self.cards[-1])) if self.cards else ""
 
 
+def owned_by(owner: User | NoOwner | None) -> Q:
+    """The rows (deals or leads) an owner filter keeps: `owner`'s, those no
+    one owns (NO_OWNER), or all (None)."""
+    if isinstance(owner, NoOwner):
+        return Q(owner__isnull=True)
+    return Q() if owner is None else Q(owner=owner)
+
+
 def open_deals(
     pipeline: Pipeline, owner: User | NoOwner | None = None
 ) -> QuerySet[Deal]:
     """The pipeline's open deals; `owner`'s only, or with no owner (NO_OWNER)."""
-    deals = Deal.objects.filter(pipeline=pipeline, status=Deal.Status.OPEN)
-    if isinstance(owner, NoOwner):
-        return deals.filter(owner__isnull=True)
-    if owner is not None:
-        deals = deals.filter(owner=owner)
-    return deals
+    return Deal.objects.filter(
+        owned_by(owner), pipeline=pipeline, status=Deal.Status.OPEN
+    )
 
 
 def board_for(

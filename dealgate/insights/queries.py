@@ -68,7 +68,7 @@ from dealgate.clocks.models import Clock
 from dealgate.core import metrics as m
 from dealgate.core.rounding import rounded
 from dealgate.deals.models import Deal, StageEvent
-from dealgate.deals.queries import NO_OWNER, stage_age
+from dealgate.deals.queries import owned_by, stage_age
 from dealgate.imports.bulk import EVENT_SOURCE as IMPORT_SOURCE
 from dealgate.pipelines.models import Stage
 from dealgate.web.head import answering_head
@@ -460,10 +460,7 @@ def oldest_open(
 
 def _filtered(deals: QuerySet[Deal], filters: Filters) -> QuerySet[Deal]:
     """Apply the deal filters of `filters` to an ORM queryset of deals."""
-    if filters.owner is NO_OWNER:
-        deals = deals.filter(owner__isnull=True)
-    elif filters.owner:
-        deals = deals.filter(owner=filters.owner)
+    deals = deals.filter(owned_by(filters.owner))
     if filters.team:
         deals = deals.filter(owner__team=filters.team)
     if filters.source:

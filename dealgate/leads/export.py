@@ -23,7 +23,7 @@ from dealgate.deals.export import (
     read_in_snapshot,
     refused_filter,
 )
-from dealgate.deals.queries import NoOwner
+from dealgate.deals.queries import NoOwner, owned_by
 from dealgate.pipelines.calendars import calendar_for
 from dealgate.pipelines.models import Pipeline
 
@@ -94,11 +94,7 @@ def export_leads(export: LeadExport) -> QuerySet[Lead]:
     leads = Lead.objects.filter(pipeline__in=export.pipelines)
     if export.statuses:
         leads = leads.filter(status__in=export.statuses)
-    if isinstance(export.owner, NoOwner):
-        leads = leads.filter(owner__isnull=True)
-    elif export.owner is not None:
-        leads = leads.filter(owner=export.owner)
-    return leads
+    return leads.filter(owned_by(export.owner))
 
 
 def lead_csv(export: LeadExport, leads: QuerySet[Lead] | None = None) -> Iterator[str]:
