@@ -63,11 +63,10 @@ def possibly_same(lead: Lead) -> list[Possible]:
     its typo block, whose name is not the same as the lead's
     (`normalize.same_company`: de-duplication joined those, or a person
     split them off, or their company domains say two firms) and scores at
-    least
-    `normalize.COMPANY_MATCH_SCORE`. Closest first, then leads before
+    least `normalize.COMPANY_MATCH_SCORE`. Closest first, then leads before
     deals, newest first; at most MAX_SHOWN. Two queries, one of leads and
-    one of deals, each reading the block indexes; none for a lead not
-    open or without blocks."""
+    one of deals, each reading the block indexes; none for a lead not open
+    or without blocks."""
     key = lead.company_key
     if not lead.is_open or not key:
         return []
